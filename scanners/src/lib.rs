@@ -1,0 +1,175 @@
+//! Poison and backdoor detection algorithms over dense feature matrices.
+//!
+//! This crate holds the pure algorithms of poisonscan: every scanner reads a
+//! row-major `f32` feature matrix plus one class id per row ([`ScanInput`]) and
+//! returns per-row scores and per-class diagnostics ([`ScanOutput`]). It does no
+//! file I/O, no printing and no fusion of several scanners; those live in the
+//! `poisonscan` crate.
+//!
+//! Every scanner implements the one [`Scanner`] trait and is listed once in
+//! [`SCANNERS`], from which the command line's `scanners` and `explain`
+//! commands are generated.
+
+mod error;
+mod linalg;
+mod matrix;
+mod rng;
+pub mod spectral;
+pub mod stats;
+
+pub use error::{ParamError, ScanError};
+pub use matrix::MatrixRef;
+pub use rng::SplitMix64;
+pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
+
+/// What a scanner reads: features, labels and a seed.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanInput<'a> {
+    /// One row per sample, row-major, all values finite.
+    pub features: MatrixRef<'a>,
+    /// Class id of every row, each `< n_classes`.
+    pub labels: &'a [u32],
+    /// Number of classes; class ids run from 0 to `n_classes - 1`.
+    pub n_classes: usize,
+    /// Classes to leave out (too small to scan); their rows get no score.
+    pub skip_classes: &'a [u32],
+    /// Seed for every random choice the scanner makes.
+    pub seed: u64,
+}
+
+impl<'a> ScanInput<'a> {
+    /// Checks that the shapes agree and the labels are in range.
+    pub fn validate(&self) -> Result<(), ScanError> {
+        let n = self.features.rows();
+        if self.labels.len() != n {
+            return Err(ScanError::Shape(format!(
+                "{} labels for {} feature rows",
+                self.labels.len(),
+                n
+            )));
+        }
+        if let Some((row, &l)) = self
+            .labels
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| l as usize >= self.n_classes)
+        {
+            return Err(ScanError::Shape(format!(
+                "row {row}: class id {l} is not below the class count {}",
+                self.n_classes
+            )));
+        }
+        if self.features.cols() == 0 {
+            return Err(ScanError::Shape("the feature matrix has no columns".into()));
+        }
+        Ok(())
+    }
+
+    /// Row indices of every class, in row order (empty for skipped classes).
+    pub fn class_rows(&self) -> Vec<Vec<usize>> {
+        let mut rows = vec![Vec::new(); self.n_classes];
+        for (i, &l) in self.labels.iter().enumerate() {
+            rows[l as usize].push(i);
+        }
+        for &c in self.skip_classes {
+            if let Some(r) = rows.get_mut(c as usize) {
+                r.clear();
+            }
+        }
+        rows
+    }
+}
+
+/// What a scanner returns.
+///
+/// `raw` is the scanner's own score (larger = more suspicious), `log_p` its
+/// calibration: the natural log of the probability, under the scanner's model
+/// of a clean class, of a score at least as extreme (kept in log space so that
+/// far tails do not underflow). Rows of skipped classes get `NaN` in both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanOutput {
+    /// Raw score per row.
+    pub raw: Vec<f64>,
+    /// Log of the calibrated tail probability per row, `≤ 0`.
+    pub log_p: Vec<f64>,
+    /// Diagnostics per scanned class, in class order.
+    pub classes: Vec<ClassDiagnostics>,
+}
+
+/// Numbers a scanner reports about one class, for the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassDiagnostics {
+    /// The class id.
+    pub class: u32,
+    /// Named values, such as the top eigenvalue.
+    pub values: Vec<(&'static str, f64)>,
+}
+
+/// A detection algorithm.
+///
+/// Implementors are configured with validated parameters before they are
+/// used; `scan` must give the same output for the same input and seed
+/// whatever the number of threads.
+pub trait Scanner: Send + Sync {
+    /// Stable code, such as `PS001`. Codes are never reused.
+    fn code(&self) -> &'static str;
+    /// Kebab-case name after what it finds, such as `spectral-signature`.
+    fn name(&self) -> &'static str;
+    /// One line: what it detects.
+    fn summary(&self) -> &'static str;
+    /// Long documentation (Markdown) with the sections *What it detects*,
+    /// *Why it matters*, *Method*, *Options*, *Known false positives*,
+    /// *References*.
+    fn doc(&self) -> &'static str;
+    /// Scores every row of `input`.
+    fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError>;
+}
+
+/// Every scanner, with its default settings, in code order.
+pub static SCANNERS: &[&dyn Scanner] = &[&SpectralSignature::DEFAULT];
+
+/// Finds a scanner of [`SCANNERS`] by code (`PS001`, any case) or name.
+pub fn find_scanner(key: &str) -> Option<&'static dyn Scanner> {
+    SCANNERS
+        .iter()
+        .copied()
+        .find(|s| s.code().eq_ignore_ascii_case(key) || s.name() == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_and_names_are_unique_and_well_formed() {
+        let mut codes = HashSet::new();
+        let mut names = HashSet::new();
+        for s in SCANNERS {
+            assert!(codes.insert(s.code()), "duplicate code {}", s.code());
+            assert!(names.insert(s.name()), "duplicate name {}", s.name());
+            assert!(s.code().starts_with("PS") && s.code().len() == 5);
+            assert!(s
+                .name()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-'));
+            for section in [
+                "## What it detects",
+                "## Why it matters",
+                "## Method",
+                "## Options",
+                "## Known false positives",
+                "## References",
+            ] {
+                assert!(s.doc().contains(section), "{} lacks {section}", s.code());
+            }
+        }
+    }
+
+    #[test]
+    fn find_by_code_or_name() {
+        assert_eq!(find_scanner("ps001").unwrap().name(), "spectral-signature");
+        assert_eq!(find_scanner("spectral-signature").unwrap().code(), "PS001");
+        assert!(find_scanner("nope").is_none());
+    }
+}

@@ -1,0 +1,279 @@
+//! Dense linear algebra for the scanners: class means, covariance, and the
+//! leading eigenvectors of a class's covariance (its top right singular
+//! vectors once centred).
+//!
+//! Deliberately small: subspace iteration with a Rayleigh–Ritz step, and a
+//! cyclic Jacobi eigensolver for the small projected problem. All sums are in
+//! `f64` and in a fixed order, so results do not depend on threading.
+
+use crate::matrix::MatrixRef;
+use crate::rng::SplitMix64;
+
+/// The leading principal directions of a set of rows.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Mean of the rows.
+    pub mean: Vec<f64>,
+    /// Unit eigenvectors of the covariance, largest eigenvalue first.
+    pub vectors: Vec<Vec<f64>>,
+    /// Matching eigenvalues (variances along each vector).
+    pub values: Vec<f64>,
+    /// Total variance (trace of the covariance).
+    pub trace: f64,
+}
+
+/// Mean of the given rows.
+pub fn mean_of(x: MatrixRef<'_>, rows: &[usize]) -> Vec<f64> {
+    let d = x.cols();
+    let mut mean = vec![0.0f64; d];
+    for &r in rows {
+        for (m, &v) in mean.iter_mut().zip(x.row(r)) {
+            *m += v as f64;
+        }
+    }
+    let n = rows.len().max(1) as f64;
+    mean.iter_mut().for_each(|m| *m /= n);
+    mean
+}
+
+/// Covariance (divided by `n`) of the given rows around `mean`, as a full
+/// symmetric `d × d` row-major matrix.
+pub fn covariance(x: MatrixRef<'_>, rows: &[usize], mean: &[f64]) -> Vec<f64> {
+    let d = x.cols();
+    let mut c = vec![0.0f64; d * d];
+    let mut centred = vec![0.0f64; d];
+    for &r in rows {
+        for ((c, &v), &m) in centred.iter_mut().zip(x.row(r)).zip(mean) {
+            *c = v as f64 - m;
+        }
+        for i in 0..d {
+            let xi = centred[i];
+            if xi == 0.0 {
+                continue;
+            }
+            let row = &mut c[i * d + i..(i + 1) * d];
+            for (cij, &xj) in row.iter_mut().zip(&centred[i..]) {
+                *cij += xi * xj;
+            }
+        }
+    }
+    let n = rows.len().max(1) as f64;
+    for i in 0..d {
+        for j in i..d {
+            let v = c[i * d + j] / n;
+            c[i * d + j] = v;
+            c[j * d + i] = v;
+        }
+    }
+    c
+}
+
+/// Eigen-decomposition of a small symmetric matrix by cyclic Jacobi rotations.
+/// Returns eigenvalues (descending) and eigenvectors as rows.
+pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let mut a = a.to_vec();
+    let mut v = vec![0.0f64; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j].powi(2))
+            .sum();
+        let scale: f64 = (0..n).map(|i| a[i * n + i].powi(2)).sum::<f64>() + off;
+        if off <= 1e-30 * scale.max(1e-300) {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let akp = a[k * n + p];
+                    let akq = a[k * n + q];
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let apk = a[p * n + k];
+                    let aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let vkp = v[k * n + p];
+                    let vkq = v[k * n + q];
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| a[j * n + j].total_cmp(&a[i * n + i]).then(i.cmp(&j)));
+    let values = order.iter().map(|&i| a[i * n + i]).collect();
+    let vectors = order
+        .iter()
+        .map(|&i| (0..n).map(|k| v[k * n + i]).collect())
+        .collect();
+    (values, vectors)
+}
+
+/// Orthonormalises the columns of `b` (`d × m`, stored as `m` vectors) in
+/// place by modified Gram–Schmidt; a column that collapses is replaced by a
+/// fresh random direction.
+fn orthonormalise(b: &mut [Vec<f64>], rng: &mut SplitMix64) {
+    for j in 0..b.len() {
+        for _attempt in 0..3 {
+            for i in 0..j {
+                let (head, tail) = b.split_at_mut(j);
+                let dot: f64 = head[i].iter().zip(&tail[0]).map(|(a, b)| a * b).sum();
+                tail[0].iter_mut().zip(&head[i]).for_each(|(x, y)| *x -= dot * y);
+            }
+            let norm = b[j].iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm > 1e-12 {
+                b[j].iter_mut().for_each(|x| *x /= norm);
+                break;
+            }
+            b[j].iter_mut().for_each(|x| *x = rng.normal());
+        }
+    }
+}
+
+/// The `k` leading principal directions of the given rows.
+///
+/// Subspace iteration on the covariance with `k + 4` vectors, stopping when
+/// the leading `k` Ritz values change by less than `tol` (relative) or after
+/// `max_iter` rounds. Needs `d × d` memory for the covariance.
+pub fn principal_directions(
+    x: MatrixRef<'_>,
+    rows: &[usize],
+    k: usize,
+    max_iter: usize,
+    tol: f64,
+    rng: &mut SplitMix64,
+) -> Principal {
+    let d = x.cols();
+    let mean = mean_of(x, rows);
+    let c = covariance(x, rows, &mean);
+    let trace: f64 = (0..d).map(|i| c[i * d + i]).sum();
+    let m = (k + 4).min(d);
+    let mut basis: Vec<Vec<f64>> = (0..m)
+        .map(|_| (0..d).map(|_| rng.normal()).collect())
+        .collect();
+    orthonormalise(&mut basis, rng);
+    let mut previous = vec![f64::INFINITY; k.min(m)];
+    let mut values = Vec::new();
+    let mut vectors = Vec::new();
+    for _ in 0..max_iter.max(1) {
+        // W = C B
+        let mut w: Vec<Vec<f64>> = basis
+            .iter()
+            .map(|b| {
+                (0..d)
+                    .map(|i| c[i * d..(i + 1) * d].iter().zip(b).map(|(a, b)| a * b).sum())
+                    .collect()
+            })
+            .collect();
+        orthonormalise(&mut w, rng);
+        // Rayleigh–Ritz: H = Wᵀ C W, rotate W by H's eigenvectors.
+        let cw: Vec<Vec<f64>> = w
+            .iter()
+            .map(|b| {
+                (0..d)
+                    .map(|i| c[i * d..(i + 1) * d].iter().zip(b).map(|(a, b)| a * b).sum())
+                    .collect()
+            })
+            .collect();
+        let mut h = vec![0.0f64; m * m];
+        for i in 0..m {
+            for j in 0..m {
+                h[i * m + j] = w[i].iter().zip(&cw[j]).map(|(a, b)| a * b).sum();
+            }
+        }
+        let (vals, vecs) = symmetric_eigen(&h, m);
+        basis = vecs
+            .iter()
+            .map(|coef| {
+                let mut v = vec![0.0f64; d];
+                for (c, wi) in coef.iter().zip(&w) {
+                    v.iter_mut().zip(wi).for_each(|(v, w)| *v += c * w);
+                }
+                v
+            })
+            .collect();
+        values = vals;
+        vectors = basis.clone();
+        let converged = previous
+            .iter()
+            .zip(&values)
+            .all(|(p, v)| (p - v).abs() <= tol * v.abs().max(1e-300));
+        if converged {
+            break;
+        }
+        previous = values[..k.min(m)].to_vec();
+    }
+    values.truncate(k.min(m));
+    vectors.truncate(k.min(m));
+    // A fixed sign (largest-magnitude entry positive) makes projections
+    // reproducible across seeds.
+    for v in &mut vectors {
+        let (_, big) = v
+            .iter()
+            .enumerate()
+            .fold((0, 0.0f64), |acc, (i, x)| if x.abs() > acc.1.abs() { (i, *x) } else { acc });
+        if big < 0.0 {
+            v.iter_mut().for_each(|x| *x = -*x);
+        }
+    }
+    Principal {
+        mean,
+        vectors,
+        values,
+        trace,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jacobi_matches_known_eigenvalues() {
+        // [[2,1],[1,2]] has eigenvalues 3 and 1.
+        let (vals, vecs) = symmetric_eigen(&[2.0, 1.0, 1.0, 2.0], 2);
+        assert!((vals[0] - 3.0).abs() < 1e-12 && (vals[1] - 1.0).abs() < 1e-12);
+        let v = &vecs[0];
+        assert!((v[0].abs() - v[1].abs()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn finds_the_direction_of_largest_variance() {
+        let mut rng = SplitMix64::new(3);
+        let n = 2000;
+        let d = 6;
+        let dir = [0.6, 0.0, 0.8, 0.0, 0.0, 0.0];
+        let mut data = Vec::with_capacity(n * d);
+        for _ in 0..n {
+            let t = 5.0 * rng.normal();
+            for &u in &dir {
+                data.push((t * u + rng.normal()) as f32);
+            }
+        }
+        let x = MatrixRef::new(&data, n, d).unwrap();
+        let rows: Vec<usize> = (0..n).collect();
+        let p = principal_directions(x, &rows, 2, 500, 1e-10, &mut SplitMix64::new(1));
+        let cos: f64 = p.vectors[0].iter().zip(dir).map(|(a, b)| a * b).sum();
+        assert!(cos.abs() > 0.999, "{cos}");
+        assert!((p.values[0] - 26.0).abs() < 2.5, "{:?}", p.values);
+        assert!((p.values[1] - 1.0).abs() < 0.2, "{:?}", p.values);
+    }
+}

@@ -1,0 +1,78 @@
+//! A tiny seeded random number generator, so that every scanner is
+//! reproducible without depending on a particular `rand` version.
+
+/// SplitMix64 (Steele, Lea & Flood 2014): fast, seedable, good enough for
+/// random starting vectors and sampling; not for cryptography.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from a seed; different seeds give independent streams.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// A generator for a sub-task (a class, a fold) of a seeded run.
+    pub fn derive(seed: u64, stream: u64) -> Self {
+        let mut g = Self(seed ^ stream.wrapping_mul(0xA24B_AED4_963E_E407));
+        g.next_u64();
+        g
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in `0..n` (`n > 0`), without modulo bias worth noticing.
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() as u128 * n as u128) >> 64) as usize
+    }
+
+    /// Standard normal (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64();
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// Fisher–Yates shuffle.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_stream() {
+        let a: Vec<u64> = (0..5).scan(SplitMix64::new(7), |g, _| Some(g.next_u64())).collect();
+        let b: Vec<u64> = (0..5).scan(SplitMix64::new(7), |g, _| Some(g.next_u64())).collect();
+        assert_eq!(a, b);
+        assert_ne!(SplitMix64::derive(7, 1).next_u64(), SplitMix64::derive(7, 2).next_u64());
+    }
+
+    #[test]
+    fn normal_has_unit_variance() {
+        let mut g = SplitMix64::new(1);
+        let xs: Vec<f64> = (0..20000).map(|_| g.normal()).collect();
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
+        assert!(mean.abs() < 0.03, "{mean}");
+        assert!((var - 1.0).abs() < 0.05, "{var}");
+    }
+}

@@ -1,0 +1,3 @@
+pub use polars;
+pub use arrow;
+pub use parquet;
