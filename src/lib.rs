@@ -1,3 +1,22 @@
-pub use polars;
-pub use arrow;
-pub use parquet;
+//! poisonscan: find poisoned or backdoored samples in a training data set
+//! before anyone trains on it.
+//!
+//! The work runs in stages, one module each:
+//! [`ingest`] reads files (or an Arrow `RecordBatch`) into a [`Dataset`];
+//! [`pipeline`] runs the scanners of [`poisonscan_scanners`] over it;
+//! [`fuse`] calibrates and combines their scores into one suspicion per row and
+//! a verdict per class and data set; [`report`] writes the scores file,
+//! `summary.json` and the terminal summary. [`redteam`] plants known attacks
+//! for testing and for the built-in demo.
+
+pub mod fuse;
+pub mod ingest;
+pub mod pipeline;
+pub mod redteam;
+pub mod report;
+pub mod settings;
+
+pub use ingest::{from_record_batch, Dataset, IngestError, IngestOptions, TableOptions};
+pub use pipeline::{scan_dataset, ScanReport};
+pub use poisonscan_scanners as scanners;
+pub use settings::{ScanSettings, SettingsError};

@@ -149,10 +149,7 @@ mod tests {
             assert!(codes.insert(s.code()), "duplicate code {}", s.code());
             assert!(names.insert(s.name()), "duplicate name {}", s.name());
             assert!(s.code().starts_with("PS") && s.code().len() == 5);
-            assert!(s
-                .name()
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '-'));
+            assert!(s.name().chars().all(|c| c.is_ascii_lowercase() || c == '-'));
             for section in [
                 "## What it detects",
                 "## Why it matters",

@@ -136,7 +136,10 @@ fn orthonormalise(b: &mut [Vec<f64>], rng: &mut SplitMix64) {
             for i in 0..j {
                 let (head, tail) = b.split_at_mut(j);
                 let dot: f64 = head[i].iter().zip(&tail[0]).map(|(a, b)| a * b).sum();
-                tail[0].iter_mut().zip(&head[i]).for_each(|(x, y)| *x -= dot * y);
+                tail[0]
+                    .iter_mut()
+                    .zip(&head[i])
+                    .for_each(|(x, y)| *x -= dot * y);
             }
             let norm = b[j].iter().map(|x| x * x).sum::<f64>().sqrt();
             if norm > 1e-12 {
@@ -179,7 +182,13 @@ pub fn principal_directions(
             .iter()
             .map(|b| {
                 (0..d)
-                    .map(|i| c[i * d..(i + 1) * d].iter().zip(b).map(|(a, b)| a * b).sum())
+                    .map(|i| {
+                        c[i * d..(i + 1) * d]
+                            .iter()
+                            .zip(b)
+                            .map(|(a, b)| a * b)
+                            .sum()
+                    })
                     .collect()
             })
             .collect();
@@ -189,7 +198,13 @@ pub fn principal_directions(
             .iter()
             .map(|b| {
                 (0..d)
-                    .map(|i| c[i * d..(i + 1) * d].iter().zip(b).map(|(a, b)| a * b).sum())
+                    .map(|i| {
+                        c[i * d..(i + 1) * d]
+                            .iter()
+                            .zip(b)
+                            .map(|(a, b)| a * b)
+                            .sum()
+                    })
                     .collect()
             })
             .collect();
@@ -226,10 +241,13 @@ pub fn principal_directions(
     // A fixed sign (largest-magnitude entry positive) makes projections
     // reproducible across seeds.
     for v in &mut vectors {
-        let (_, big) = v
-            .iter()
-            .enumerate()
-            .fold((0, 0.0f64), |acc, (i, x)| if x.abs() > acc.1.abs() { (i, *x) } else { acc });
+        let (_, big) = v.iter().enumerate().fold((0, 0.0f64), |acc, (i, x)| {
+            if x.abs() > acc.1.abs() {
+                (i, *x)
+            } else {
+                acc
+            }
+        });
         if big < 0.0 {
             v.iter_mut().for_each(|x| *x = -*x);
         }

@@ -189,14 +189,7 @@ impl SpectralSignature {
             };
         }
         let mut rng = SplitMix64::derive(input.seed, class as u64);
-        let pc = principal_directions(
-            x,
-            &rows,
-            k,
-            self.params.max_iter,
-            self.params.tol,
-            &mut rng,
-        );
+        let pc = principal_directions(x, &rows, k, self.params.max_iter, self.params.tol, &mut rng);
         // projections[j][i]: row i of the class on vector j
         let projections: Vec<Vec<f64>> = pc
             .vectors
@@ -236,7 +229,14 @@ impl SpectralSignature {
             ),
         ];
         if let Some(second) = pc.values.get(1) {
-            values.push(("eigenvalue_ratio", if *second > 0.0 { top / second } else { f64::INFINITY }));
+            values.push((
+                "eigenvalue_ratio",
+                if *second > 0.0 {
+                    top / second
+                } else {
+                    f64::INFINITY
+                },
+            ));
         }
         ClassResult {
             rows,
@@ -332,12 +332,28 @@ mod tests {
     }
 
     fn auroc(scores: &[f64], truth: &[bool]) -> f64 {
-        let pos: Vec<f64> = scores.iter().zip(truth).filter(|(_, &t)| t).map(|(s, _)| *s).collect();
-        let neg: Vec<f64> = scores.iter().zip(truth).filter(|(_, &t)| !t).map(|(s, _)| *s).collect();
+        let pos: Vec<f64> = scores
+            .iter()
+            .zip(truth)
+            .filter(|(_, &t)| t)
+            .map(|(s, _)| *s)
+            .collect();
+        let neg: Vec<f64> = scores
+            .iter()
+            .zip(truth)
+            .filter(|(_, &t)| !t)
+            .map(|(s, _)| *s)
+            .collect();
         let mut wins = 0.0;
         for p in &pos {
             for q in &neg {
-                wins += if p > q { 1.0 } else if p == q { 0.5 } else { 0.0 };
+                wins += if p > q {
+                    1.0
+                } else if p == q {
+                    0.5
+                } else {
+                    0.0
+                };
             }
         }
         wins / (pos.len() * neg.len()) as f64
@@ -347,23 +363,49 @@ mod tests {
     fn planted_subpopulation_ranks_on_top() {
         let (data, labels, truth) = fixture(600, 32, 30, 6.0, 11);
         let x = MatrixRef::new(&data, labels.len(), 32).unwrap();
-        let input = ScanInput { features: x, labels: &labels, n_classes: 3, skip_classes: &[], seed: 1 };
+        let input = ScanInput {
+            features: x,
+            labels: &labels,
+            n_classes: 3,
+            skip_classes: &[],
+            seed: 1,
+        };
         let out = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let a = auroc(&out.raw, &truth);
         assert!(a > 0.99, "AUROC {a}");
         // The poisoned rows carry the smallest p-values of their class.
         let neg_lp: Vec<f64> = out.log_p.iter().map(|l| -l).collect();
         assert!(auroc(&neg_lp, &truth) > 0.99);
-        let worst_clean = out.log_p.iter().zip(&truth).filter(|(_, &t)| !t).map(|(l, _)| *l).fold(0.0, f64::min);
-        let poisoned_below = out.log_p.iter().zip(&truth).filter(|(l, &t)| t && **l < worst_clean).count();
-        assert!(poisoned_below >= 25, "{poisoned_below} of 30 poisoned rows beyond every clean row");
+        let worst_clean = out
+            .log_p
+            .iter()
+            .zip(&truth)
+            .filter(|(_, &t)| !t)
+            .map(|(l, _)| *l)
+            .fold(0.0, f64::min);
+        let poisoned_below = out
+            .log_p
+            .iter()
+            .zip(&truth)
+            .filter(|(l, &t)| t && **l < worst_clean)
+            .count();
+        assert!(
+            poisoned_below >= 25,
+            "{poisoned_below} of 30 poisoned rows beyond every clean row"
+        );
     }
 
     #[test]
     fn clean_classes_give_calibrated_p_values() {
         let (data, labels, _) = fixture(2000, 16, 0, 0.0, 5);
         let x = MatrixRef::new(&data, labels.len(), 16).unwrap();
-        let input = ScanInput { features: x, labels: &labels, n_classes: 3, skip_classes: &[], seed: 2 };
+        let input = ScanInput {
+            features: x,
+            labels: &labels,
+            n_classes: 3,
+            skip_classes: &[],
+            seed: 2,
+        };
         let out = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let n = out.log_p.len() as f64;
         let below = |t: f64| out.log_p.iter().filter(|l| l.exp() < t).count() as f64 / n;
@@ -377,10 +419,19 @@ mod tests {
     fn same_seed_same_scores_and_skipped_classes_get_nan() {
         let (data, labels, _) = fixture(100, 8, 5, 5.0, 9);
         let x = MatrixRef::new(&data, labels.len(), 8).unwrap();
-        let input = ScanInput { features: x, labels: &labels, n_classes: 3, skip_classes: &[2], seed: 4 };
+        let input = ScanInput {
+            features: x,
+            labels: &labels,
+            n_classes: 3,
+            skip_classes: &[2],
+            seed: 4,
+        };
         let a = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let b = SpectralSignature::DEFAULT.scan(&input).unwrap();
-        assert_eq!(a.raw.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), b.raw.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        assert_eq!(
+            a.raw.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.raw.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
         assert!(a.raw[200..].iter().all(|v| v.is_nan()));
         assert!(a.raw[..200].iter().all(|v| v.is_finite()));
         assert_eq!(a.classes.len(), 2);
@@ -392,6 +443,9 @@ mod tests {
         assert!(e.to_string().contains("spectral-signature.k"), "{e}");
         assert!(SpectralSignature::params().tol(0.5).check().is_err());
         assert!(SpectralSignature::params().max_iter(0).check().is_err());
-        assert_eq!(SpectralSignature::params().check().unwrap(), SpectralSignature::DEFAULT.params);
+        assert_eq!(
+            SpectralSignature::params().check().unwrap(),
+            SpectralSignature::DEFAULT.params
+        );
     }
 }

@@ -1,0 +1,242 @@
+//! Fusion: turns each scanner's calibrated p-values into suspicion scores in
+//! [0, 1], combines the scanners into one score per row, flags rows and gives
+//! each class and the data set a verdict.
+//!
+//! # Calibration
+//! A scanner reports, per row, `p`: the probability under its model of a clean
+//! class of a result at least as extreme. With `N` rows scanned, the
+//! suspicion is `1 / (1 + N·p)`: the odds form of a Bonferroni correction.
+//! A suspicion of 0.99 means `N·p ≤ 1/99`, so on clean data that follows the
+//! scanner's null model the chance that *any* row reaches 0.99 is at most
+//! about 1 %, whatever the data set's size. The map is strictly monotone in
+//! `p`, so scores still rank every row (for AUROC and removal budgets).
+//!
+//! # Combination
+//! With `S` scanners the fused p-value of a row is `min(1, S · min_s p_s)`
+//! (Bonferroni across scanners), and the fused score is its suspicion.
+//!
+//! # Flags and verdicts
+//! A row is *evidence* when its fused score is at or above `threshold`
+//! (default 0.99). A class fails when it holds at least `min_flagged` evidence
+//! rows (default 3): poisoning plants a group of rows, and one lone outlier is
+//! more likely an odd sample than an attack. The data set fails when any class
+//! fails. Flagged rows are the evidence rows plus, when a `budget` is given,
+//! the highest-scoring `budget` fraction of rows: a removal list that does not
+//! change the verdict. Classes with fewer than two rows are skipped.
+
+use poisonscan_scanners::ScanOutput;
+use serde::Serialize;
+
+use crate::settings::ScanSettings;
+
+/// Suspicion in [0, 1] of a row with log p-value `log_p` among `family` rows.
+pub fn suspicion(log_p: f64, family: usize) -> f64 {
+    if log_p.is_nan() {
+        return f64::NAN;
+    }
+    let x = (family.max(1) as f64).ln() + log_p;
+    // 1 / (1 + e^x), stable at both ends
+    if x > 0.0 {
+        let e = (-x).exp();
+        e / (1.0 + e)
+    } else {
+        1.0 / (1.0 + x.exp())
+    }
+}
+
+/// Verdict of a class or a data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No sign of poisoning.
+    Pass,
+    /// Poisoning suspected.
+    Fail,
+    /// Not scanned (too few rows).
+    Skipped,
+}
+
+/// The fused result for one class.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassVerdict {
+    /// Class id.
+    pub class: u32,
+    /// Rows scanned.
+    pub rows: usize,
+    /// Rows at or above the threshold.
+    pub evidence: usize,
+    /// Rows flagged (evidence plus budget).
+    pub flagged: usize,
+    /// Highest fused score.
+    pub max_score: f64,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Scores, flags and verdicts for every scanned row and class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fused {
+    /// Fused score per row (`NaN` for rows of skipped classes).
+    pub score: Vec<f64>,
+    /// Each scanner's own suspicion per row, in settings order.
+    pub per_scanner: Vec<Vec<f64>>,
+    /// Flag per row.
+    pub flagged: Vec<bool>,
+    /// Per class, in class order.
+    pub classes: Vec<ClassVerdict>,
+    /// The data set's verdict.
+    pub verdict: Verdict,
+}
+
+/// Fuses the outputs of the scanners (in settings order).
+pub fn fuse(
+    outputs: &[&ScanOutput],
+    labels: &[u32],
+    n_classes: usize,
+    skipped: &[u32],
+    settings: &ScanSettings,
+) -> Fused {
+    let n = labels.len();
+    let scanned = labels.iter().filter(|l| !skipped.contains(l)).count();
+    let s = outputs.len().max(1) as f64;
+    let per_scanner: Vec<Vec<f64>> = outputs
+        .iter()
+        .map(|o| o.log_p.iter().map(|&lp| suspicion(lp, scanned)).collect())
+        .collect();
+    let score: Vec<f64> = (0..n)
+        .map(|i| {
+            let min_lp = outputs
+                .iter()
+                .map(|o| o.log_p[i])
+                .fold(f64::INFINITY, f64::min);
+            if skipped.contains(&labels[i]) || !min_lp.is_finite() {
+                f64::NAN
+            } else {
+                suspicion((min_lp + s.ln()).min(0.0), scanned)
+            }
+        })
+        .collect();
+    let evidence: Vec<bool> = score.iter().map(|&v| v >= settings.threshold).collect();
+    let mut flagged = evidence.clone();
+    if let Some(budget) = settings.budget {
+        let k = (budget * scanned as f64).ceil() as usize;
+        let mut order: Vec<usize> = (0..n).filter(|&i| !score[i].is_nan()).collect();
+        order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
+        for &i in order.iter().take(k) {
+            flagged[i] = true;
+        }
+    }
+    let mut classes: Vec<ClassVerdict> = (0..n_classes as u32)
+        .map(|c| ClassVerdict {
+            class: c,
+            rows: 0,
+            evidence: 0,
+            flagged: 0,
+            max_score: f64::NAN,
+            verdict: if skipped.contains(&c) {
+                Verdict::Skipped
+            } else {
+                Verdict::Pass
+            },
+        })
+        .collect();
+    for i in 0..n {
+        let c = &mut classes[labels[i] as usize];
+        c.rows += 1;
+        c.evidence += evidence[i] as usize;
+        c.flagged += flagged[i] as usize;
+        if !score[i].is_nan() && !(c.max_score >= score[i]) {
+            c.max_score = score[i];
+        }
+    }
+    for c in &mut classes {
+        if c.verdict != Verdict::Skipped && c.evidence >= settings.min_flagged {
+            c.verdict = Verdict::Fail;
+        }
+    }
+    let verdict = if classes.iter().any(|c| c.verdict == Verdict::Fail) {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    Fused {
+        score,
+        per_scanner,
+        flagged,
+        classes,
+        verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::ScanOptions;
+
+    fn output(log_p: Vec<f64>) -> ScanOutput {
+        ScanOutput {
+            raw: log_p.iter().map(|l| -l).collect(),
+            log_p,
+            classes: vec![],
+        }
+    }
+
+    #[test]
+    fn suspicion_is_bonferroni_odds() {
+        // N·p = 1 → 0.5; N·p = 1/99 → 0.99; monotone and within [0, 1].
+        assert!((suspicion((1.0f64 / 100.0).ln(), 100) - 0.5).abs() < 1e-12);
+        assert!((suspicion((1.0f64 / 9900.0).ln(), 100) - 0.99).abs() < 1e-12);
+        assert!(suspicion(0.0, 1_000_000) > 0.0);
+        assert_eq!(suspicion(-1e6, 10), 1.0);
+        assert!(suspicion(-5.0, 10) > suspicion(-4.0, 10));
+    }
+
+    #[test]
+    fn class_fails_only_with_enough_evidence() {
+        let settings = ScanOptions::default().check().unwrap();
+        // class 0: three overwhelming rows; class 1: one.
+        let mut lp = vec![-0.5; 20];
+        lp[0] = -40.0;
+        lp[1] = -40.0;
+        lp[2] = -40.0;
+        lp[15] = -40.0;
+        let labels: Vec<u32> = (0..20).map(|i| (i >= 10) as u32).collect();
+        let f = fuse(&[&output(lp)], &labels, 2, &[], &settings);
+        assert_eq!(f.classes[0].verdict, Verdict::Fail);
+        assert_eq!(f.classes[1].verdict, Verdict::Pass);
+        assert_eq!(f.verdict, Verdict::Fail);
+        assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 4);
+    }
+
+    #[test]
+    fn budget_flags_without_changing_the_verdict() {
+        let mut o = ScanOptions::default();
+        o.budget = Some(0.1);
+        let settings = o.check().unwrap();
+        let lp: Vec<f64> = (0..20).map(|i| -(i as f64) / 10.0).collect();
+        let labels = vec![0u32; 10]
+            .into_iter()
+            .chain(vec![1u32; 10])
+            .collect::<Vec<_>>();
+        let f = fuse(&[&output(lp)], &labels, 2, &[], &settings);
+        assert_eq!(f.verdict, Verdict::Pass);
+        assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 2);
+        assert!(f.flagged[19] && f.flagged[18]);
+    }
+
+    #[test]
+    fn skipped_classes_have_no_score() {
+        let settings = ScanOptions::default().check().unwrap();
+        let labels = vec![0, 0, 0, 1];
+        let f = fuse(
+            &[&output(vec![-1.0, -1.0, -1.0, f64::NAN])],
+            &labels,
+            2,
+            &[1],
+            &settings,
+        );
+        assert!(f.score[3].is_nan());
+        assert_eq!(f.classes[1].verdict, Verdict::Skipped);
+        assert!(f.score[..3].iter().all(|s| (0.0..=1.0).contains(s)));
+    }
+}

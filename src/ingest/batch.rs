@@ -1,0 +1,631 @@
+//! From an arrow-rs [`RecordBatch`] to a [`Dataset`]: column selection, label
+//! encoding, feature extraction and validation. Every table format ends here.
+
+use std::collections::BTreeSet;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float32Array, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float32Type, Int64Type};
+use serde::Serialize;
+
+use super::{locate, Dataset, DroppedRow, FeatureSource, IngestError, SourceFile};
+
+/// Which columns hold labels, ids and features, and how strict to be.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableOptions {
+    /// Label column (integer or string).
+    pub label: String,
+    /// Optional id column, carried to the output.
+    pub id: Option<String>,
+    /// A list/array column holding one feature vector per row.
+    pub embedding: Option<String>,
+    /// Numeric scalar feature columns; glob patterns such as `pix_*` allowed.
+    pub features: Vec<String>,
+    /// Skip rows with null, NaN or infinite features instead of failing.
+    pub drop_invalid: bool,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        Self {
+            label: "label".into(),
+            id: None,
+            embedding: None,
+            features: Vec::new(),
+            drop_invalid: false,
+        }
+    }
+}
+
+/// How a column can be used, as far as selection cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColumnKind {
+    /// A numeric scalar.
+    Numeric,
+    /// A list or fixed-size list of numbers.
+    NumericList,
+    /// Anything else.
+    Other,
+}
+
+/// The columns a scan needs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Selection {
+    pub label: String,
+    pub id: Option<String>,
+    pub features: FeatureSelection,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FeatureSelection {
+    Embedding(String),
+    Columns(Vec<String>),
+}
+
+impl Selection {
+    /// Every column to read, label first, without repeats.
+    pub fn columns(&self) -> Vec<String> {
+        let mut cols = vec![self.label.clone()];
+        cols.extend(self.id.clone());
+        match &self.features {
+            FeatureSelection::Embedding(c) => cols.push(c.clone()),
+            FeatureSelection::Columns(cs) => cols.extend(cs.iter().cloned()),
+        }
+        let mut seen = BTreeSet::new();
+        cols.retain(|c| seen.insert(c.clone()));
+        cols
+    }
+}
+
+/// Resolves the options against a schema of `(name, kind, type name)`.
+pub(crate) fn select(
+    schema: &[(String, ColumnKind, String)],
+    opts: &TableOptions,
+    file: Option<&std::path::Path>,
+) -> Result<Selection, IngestError> {
+    let names: Vec<String> = schema.iter().map(|(n, _, _)| n.clone()).collect();
+    let missing = |column: &str| IngestError::MissingColumn {
+        column: column.to_string(),
+        file: file.map(|p| p.to_path_buf()),
+        available: names.clone(),
+    };
+    let find = |column: &str| schema.iter().find(|(n, _, _)| n == column);
+    find(&opts.label).ok_or_else(|| missing(&opts.label))?;
+    if let Some(id) = &opts.id {
+        find(id).ok_or_else(|| missing(id))?;
+    }
+    if opts.embedding.is_some() && !opts.features.is_empty() {
+        return Err(IngestError::Option(
+            "--embedding and --features both name features; give one of them".into(),
+        ));
+    }
+    let reserved = |n: &str| n == opts.label || opts.id.as_deref() == Some(n);
+    let features = if let Some(e) = &opts.embedding {
+        let (_, kind, dtype) = find(e).ok_or_else(|| missing(e))?;
+        if *kind != ColumnKind::NumericList {
+            return Err(IngestError::WrongType {
+                column: e.clone(),
+                dtype: dtype.clone(),
+                expected: "an embedding column must be a list or array of numbers",
+            });
+        }
+        FeatureSelection::Embedding(e.clone())
+    } else if !opts.features.is_empty() {
+        let mut cols: Vec<String> = Vec::new();
+        for pattern in &opts.features {
+            let matcher = glob::Pattern::new(pattern).map_err(|e| IngestError::BadPattern {
+                pattern: pattern.clone(),
+                message: e.to_string(),
+            })?;
+            let matched: Vec<&(String, ColumnKind, String)> = schema
+                .iter()
+                .filter(|(n, _, _)| n == pattern || matcher.matches(n))
+                .collect();
+            if matched.is_empty() {
+                return Err(missing(pattern));
+            }
+            for (n, kind, dtype) in matched {
+                if *kind != ColumnKind::Numeric {
+                    return Err(IngestError::WrongType {
+                        column: n.clone(),
+                        dtype: dtype.clone(),
+                        expected: "feature columns must be numeric",
+                    });
+                }
+                if !cols.contains(n) && !reserved(n) {
+                    cols.push(n.clone());
+                }
+            }
+        }
+        FeatureSelection::Columns(cols)
+    } else {
+        let numeric: Vec<String> = schema
+            .iter()
+            .filter(|(n, k, _)| *k == ColumnKind::Numeric && !reserved(n))
+            .map(|(n, _, _)| n.clone())
+            .collect();
+        let lists: Vec<String> = schema
+            .iter()
+            .filter(|(n, k, _)| *k == ColumnKind::NumericList && !reserved(n))
+            .map(|(n, _, _)| n.clone())
+            .collect();
+        match (numeric.is_empty(), lists.as_slice()) {
+            (false, _) => FeatureSelection::Columns(numeric),
+            (true, [one]) => FeatureSelection::Embedding(one.clone()),
+            (true, [_, _, ..]) => {
+                return Err(IngestError::Option(format!(
+                    "several embedding columns ({}); choose one with --embedding",
+                    lists.join(", ")
+                )))
+            }
+            (true, []) => return Err(IngestError::NoFeatures),
+        }
+    };
+    Ok(Selection {
+        label: opts.label.clone(),
+        id: opts.id.clone(),
+        features,
+    })
+}
+
+/// How an arrow type can be used.
+pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
+    match dt {
+        d if d.is_numeric() => ColumnKind::Numeric,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)
+            if f.data_type().is_numeric() =>
+        {
+            ColumnKind::NumericList
+        }
+        _ => ColumnKind::Other,
+    }
+}
+
+/// Builds a [`Dataset`] from a record batch: the public entry point for
+/// callers that already hold Arrow data. Rows are reported 0-based within
+/// the batch.
+pub fn from_record_batch(batch: &RecordBatch, opts: &TableOptions) -> Result<Dataset, IngestError> {
+    build(batch, opts, Vec::new())
+}
+
+/// The features of every row, with the first problem of each bad row.
+struct Extracted {
+    values: Vec<f32>,
+    dim: usize,
+    invalid: Vec<(usize, &'static str, String)>,
+}
+
+pub(crate) fn build(
+    batch: &RecordBatch,
+    opts: &TableOptions,
+    sources: Vec<SourceFile>,
+) -> Result<Dataset, IngestError> {
+    let n = batch.num_rows();
+    if n == 0 {
+        return Err(IngestError::Empty("no rows".into()));
+    }
+    let schema: Vec<(String, ColumnKind, String)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            (
+                f.name().clone(),
+                arrow_kind(f.data_type()),
+                f.data_type().to_string(),
+            )
+        })
+        .collect();
+    let file = (sources.len() == 1).then(|| sources[0].path.as_path());
+    let sel = select(&schema, opts, file)?;
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("selected column exists")
+            .clone()
+    };
+    let labels = column(&sel.label);
+    let ids = sel.id.as_deref().map(column);
+    let at = |row: usize| locate(&sources, row as u64);
+
+    if let Some(row) = (0..n).find(|&i| labels.is_null(i)) {
+        return Err(IngestError::NullLabel {
+            at: at(row),
+            column: sel.label.clone(),
+        });
+    }
+    let raw_codes = LabelValues::read(&labels, &sel.label)?;
+
+    let (extracted, feature_source) = match &sel.features {
+        FeatureSelection::Embedding(c) => (
+            embedding(&column(c), c, &at)?,
+            FeatureSource::Embedding { column: c.clone() },
+        ),
+        FeatureSelection::Columns(cs) => (
+            scalar_columns(batch, cs)?,
+            FeatureSource::Columns {
+                columns: cs.clone(),
+            },
+        ),
+    };
+    let Extracted {
+        mut values,
+        dim,
+        invalid,
+    } = extracted;
+    if dim == 0 {
+        return Err(IngestError::Empty(
+            "the feature vectors have no values".into(),
+        ));
+    }
+
+    let mut dropped = Vec::new();
+    let mut keep = vec![true; n];
+    if let Some((row, what, feature)) = invalid.first() {
+        if !opts.drop_invalid {
+            return Err(IngestError::InvalidFeature {
+                at: at(*row),
+                what,
+                feature: feature.clone(),
+            });
+        }
+        for (row, what, feature) in &invalid {
+            keep[*row] = false;
+            dropped.push(DroppedRow {
+                row: *row as u64,
+                reason: format!("{what} in feature {feature}"),
+            });
+        }
+    }
+    let kept_rows: Vec<u64> = (0..n).filter(|&i| keep[i]).map(|i| i as u64).collect();
+    if kept_rows.is_empty() {
+        return Err(IngestError::Empty("every row has invalid features".into()));
+    }
+    if kept_rows.len() < n {
+        // Compact the matrix in place, keeping row order.
+        for (dst, &src) in kept_rows.iter().enumerate() {
+            let src = src as usize;
+            if dst != src {
+                values.copy_within(src * dim..(src + 1) * dim, dst * dim);
+            }
+        }
+        values.truncate(kept_rows.len() * dim);
+    }
+    let (label_codes, class_names) = raw_codes.encode(&kept_rows);
+    if class_names.len() < 2 {
+        return Err(IngestError::TooFewClasses {
+            count: class_names.len(),
+            names: class_names,
+        });
+    }
+    Ok(Dataset {
+        n_input_rows: n,
+        kept_rows,
+        dropped,
+        ids,
+        id_column: sel.id,
+        labels,
+        label_column: sel.label,
+        label_codes,
+        class_names,
+        features: values,
+        n_features: dim,
+        feature_source,
+        sources,
+    })
+}
+
+/// Label values, integer or string.
+enum LabelValues {
+    Int(Vec<i64>),
+    Str(Vec<String>),
+}
+
+impl LabelValues {
+    fn read(labels: &ArrayRef, column: &str) -> Result<Self, IngestError> {
+        let dt = labels.data_type();
+        let wrong = || IngestError::WrongType {
+            column: column.to_string(),
+            dtype: dt.to_string(),
+            expected: "labels must be integers or strings",
+        };
+        if dt.is_integer() {
+            let a = cast(labels, &DataType::Int64).map_err(|_| wrong())?;
+            return Ok(Self::Int(a.as_primitive::<Int64Type>().values().to_vec()));
+        }
+        let is_text = matches!(
+            dt,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ) || matches!(dt, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
+        if !is_text {
+            return Err(wrong());
+        }
+        let a = cast(labels, &DataType::Utf8).map_err(|_| wrong())?;
+        let s = a.as_string::<i32>();
+        Ok(Self::Str(
+            (0..s.len()).map(|i| s.value(i).to_string()).collect(),
+        ))
+    }
+
+    /// Class ids for the kept rows and the sorted class names.
+    fn encode(&self, kept: &[u64]) -> (Vec<u32>, Vec<String>) {
+        fn codes<T: Ord + Clone>(v: &[T], kept: &[u64]) -> (Vec<u32>, Vec<T>) {
+            let classes: Vec<T> = kept
+                .iter()
+                .map(|&i| v[i as usize].clone())
+                .collect::<BTreeSet<T>>()
+                .into_iter()
+                .collect();
+            let codes = kept
+                .iter()
+                .map(|&i| {
+                    classes
+                        .binary_search(&v[i as usize])
+                        .expect("class present") as u32
+                })
+                .collect();
+            (codes, classes)
+        }
+        match self {
+            Self::Int(v) => {
+                let (c, names) = codes(v, kept);
+                (c, names.iter().map(|x| x.to_string()).collect())
+            }
+            Self::Str(v) => codes(v, kept),
+        }
+    }
+}
+
+fn to_f32(array: &ArrayRef, column: &str) -> Result<Float32Array, IngestError> {
+    let a = cast(array, &DataType::Float32).map_err(|e| IngestError::WrongType {
+        column: column.to_string(),
+        dtype: format!("{} ({e})", array.data_type()),
+        expected: "features must be numeric",
+    })?;
+    Ok(a.as_primitive::<Float32Type>().clone())
+}
+
+fn check_value(v: f32) -> Option<&'static str> {
+    if v.is_nan() {
+        Some("NaN")
+    } else if v.is_infinite() {
+        Some("infinite value")
+    } else {
+        None
+    }
+}
+
+fn scalar_columns(batch: &RecordBatch, columns: &[String]) -> Result<Extracted, IngestError> {
+    let n = batch.num_rows();
+    let d = columns.len();
+    let mut values = vec![0f32; n * d];
+    let mut bad: Vec<Option<(&'static str, String)>> = vec![None; n];
+    for (j, name) in columns.iter().enumerate() {
+        let col = to_f32(
+            batch.column_by_name(name).expect("selected column exists"),
+            name,
+        )?;
+        for i in 0..n {
+            let v = col.value(i);
+            values[i * d + j] = v;
+            let problem = if col.is_null(i) {
+                Some("null")
+            } else {
+                check_value(v)
+            };
+            if let (Some(what), None) = (problem, &bad[i]) {
+                bad[i] = Some((what, format!("`{name}`")));
+            }
+        }
+    }
+    let invalid = bad
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, b)| b.map(|(w, f)| (i, w, f)))
+        .collect();
+    Ok(Extracted {
+        values,
+        dim: d,
+        invalid,
+    })
+}
+
+fn embedding(
+    array: &ArrayRef,
+    column: &str,
+    at: &dyn Fn(usize) -> super::RowLoc,
+) -> Result<Extracted, IngestError> {
+    let n = array.len();
+    // (start, len) of every row in the flat values.
+    let (flat, spans): (ArrayRef, Vec<(usize, usize)>) = match array.data_type() {
+        DataType::List(_) => {
+            let l = array.as_list::<i32>();
+            let o = l.value_offsets();
+            (
+                l.values().clone(),
+                (0..n)
+                    .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize))
+                    .collect(),
+            )
+        }
+        DataType::LargeList(_) => {
+            let l = array.as_list::<i64>();
+            let o = l.value_offsets();
+            (
+                l.values().clone(),
+                (0..n)
+                    .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize))
+                    .collect(),
+            )
+        }
+        DataType::FixedSizeList(_, _) => {
+            let l = array.as_fixed_size_list();
+            let s = l.value_length() as usize;
+            (
+                l.values().clone(),
+                (0..n).map(|i| (l.value_offset_at(i) as usize, s)).collect(),
+            )
+        }
+        other => {
+            return Err(IngestError::WrongType {
+                column: column.to_string(),
+                dtype: other.to_string(),
+                expected: "an embedding column must be a list or array of numbers",
+            })
+        }
+    };
+    let flat = to_f32(&flat, column)?;
+    let dim = (0..n)
+        .find(|&i| array.is_valid(i))
+        .map(|i| spans[i].1)
+        .ok_or_else(|| IngestError::Empty(format!("every value of `{column}` is null")))?;
+    let mut values = vec![0f32; n * dim];
+    let mut invalid = Vec::new();
+    for (i, &(start, len)) in spans.iter().enumerate() {
+        if array.is_null(i) {
+            invalid.push((i, "null", format!("`{column}`")));
+            continue;
+        }
+        if len != dim {
+            return Err(IngestError::Ragged {
+                at: at(i),
+                column: column.to_string(),
+                expected: dim,
+                found: len,
+            });
+        }
+        let row = &mut values[i * dim..(i + 1) * dim];
+        row.copy_from_slice(&flat.values()[start..start + len]);
+        let problem = (0..len).find_map(|k| {
+            if flat.is_null(start + k) {
+                Some(("null", k))
+            } else {
+                check_value(row[k]).map(|w| (w, k))
+            }
+        });
+        if let Some((what, k)) = problem {
+            invalid.push((i, what, format!("`{column}`[{k}]")));
+        }
+    }
+    Ok(Extracted {
+        values,
+        dim,
+        invalid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Float64Array, Int32Array, ListArray, StringArray};
+    use arrow::datatypes::Float32Type;
+    use std::sync::Arc;
+
+    fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        RecordBatch::try_from_iter(cols.into_iter().map(|(n, a)| (n.to_string(), a))).unwrap()
+    }
+
+    #[test]
+    fn numeric_columns_and_string_labels() {
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(StringArray::from(vec!["cat", "dog", "cat"])) as ArrayRef,
+            ),
+            ("a", Arc::new(Int32Array::from(vec![1, 2, 3]))),
+            ("b", Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5]))),
+            ("name", Arc::new(StringArray::from(vec!["x", "y", "z"]))),
+        ]);
+        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
+        assert_eq!(d.n_features, 2);
+        assert_eq!(d.features, vec![1.0, 0.5, 2.0, 1.5, 3.0, 2.5]);
+        assert_eq!(d.class_names, vec!["cat", "dog"]);
+        assert_eq!(d.label_codes, vec![0, 1, 0]);
+    }
+
+    #[test]
+    fn integer_labels_sort_numerically() {
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(Int32Array::from(vec![10, 2, 10, 2])) as ArrayRef,
+            ),
+            ("x", Arc::new(Float64Array::from(vec![0.0, 1.0, 2.0, 3.0]))),
+        ]);
+        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
+        assert_eq!(d.class_names, vec!["2", "10"]);
+        assert_eq!(d.label_codes, vec![1, 0, 1, 0]);
+    }
+
+    #[test]
+    fn ragged_embedding_names_the_row() {
+        let emb = ListArray::from_iter_primitive::<Float32Type, _, _>(vec![
+            Some(vec![Some(1.0), Some(2.0)]),
+            Some(vec![Some(1.0), Some(2.0), Some(3.0)]),
+        ]);
+        let b = batch(vec![
+            ("label", Arc::new(Int32Array::from(vec![0, 1])) as ArrayRef),
+            ("emb", Arc::new(emb)),
+        ]);
+        let e = from_record_batch(&b, &TableOptions::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "row 1: embedding column `emb` has 3 values, but earlier rows have 2"
+        );
+    }
+
+    #[test]
+    fn nan_is_an_error_or_dropped() {
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(Int32Array::from(vec![0, 1, 0, 1])) as ArrayRef,
+            ),
+            (
+                "x",
+                Arc::new(Float64Array::from(vec![
+                    Some(0.0),
+                    Some(f64::NAN),
+                    None,
+                    Some(3.0),
+                ])),
+            ),
+        ]);
+        let e = from_record_batch(&b, &TableOptions::default()).unwrap_err();
+        assert!(
+            e.to_string().starts_with("row 1: NaN in feature `x`"),
+            "{e}"
+        );
+        let opts = TableOptions {
+            drop_invalid: true,
+            ..Default::default()
+        };
+        let d = from_record_batch(&b, &opts).unwrap();
+        assert_eq!(d.kept_rows, vec![0, 3]);
+        assert_eq!(d.features, vec![0.0, 3.0]);
+        assert_eq!(d.dropped.len(), 2);
+        assert_eq!(d.dropped[1].reason, "null in feature `x`");
+    }
+
+    #[test]
+    fn feature_globs_and_missing_columns() {
+        let b = batch(vec![
+            ("label", Arc::new(Int32Array::from(vec![0, 1])) as ArrayRef),
+            ("pix_1", Arc::new(Float64Array::from(vec![1.0, 2.0]))),
+            ("pix_0", Arc::new(Float64Array::from(vec![3.0, 4.0]))),
+            ("other", Arc::new(Float64Array::from(vec![5.0, 6.0]))),
+        ]);
+        let opts = TableOptions {
+            features: vec!["pix_*".into()],
+            ..Default::default()
+        };
+        let d = from_record_batch(&b, &opts).unwrap();
+        assert_eq!(d.n_features, 2);
+        let opts = TableOptions {
+            label: "y".into(),
+            ..Default::default()
+        };
+        let e = from_record_batch(&b, &opts).unwrap_err();
+        assert!(e.to_string().starts_with("column `y` not found"), "{e}");
+    }
+}

@@ -1,0 +1,184 @@
+//! Errors of ingestion, each naming the file, column and row where it can.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Where a row came from: the file (when known) and the 0-based row in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowLoc {
+    /// Source file, if the data came from files.
+    pub file: Option<PathBuf>,
+    /// 0-based row within that file (or within the batch).
+    pub row: u64,
+}
+
+impl fmt::Display for RowLoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(p) => write!(f, "{}, row {}", p.display(), self.row),
+            None => write!(f, "row {}", self.row),
+        }
+    }
+}
+
+/// Everything that can go wrong while reading a data set.
+#[derive(Debug, Error)]
+pub enum IngestError {
+    /// No input was given.
+    #[error("no input given")]
+    NoInput,
+    /// A path that does not exist.
+    #[error("{}: no such file or directory", .0.display())]
+    NotFound(PathBuf),
+    /// A glob pattern that matched nothing.
+    #[error("`{0}` matches no file")]
+    NoMatch(String),
+    /// An invalid glob pattern.
+    #[error("`{pattern}` is not a valid glob pattern: {message}")]
+    BadPattern {
+        /// The pattern.
+        pattern: String,
+        /// Why it is invalid.
+        message: String,
+    },
+    /// An I/O error on a file.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The format could not be told from the name.
+    #[error("{}: cannot tell the format from the name; pass --format parquet|csv|ipc|ndjson|idx|images", .0.display())]
+    UnknownFormat(PathBuf),
+    /// Inputs of different formats in one scan.
+    #[error("inputs mix formats ({first} and {second}); scan them separately or pass --format")]
+    MixedFormats {
+        /// One format.
+        first: String,
+        /// Another.
+        second: String,
+    },
+    /// A file the reader could not parse (corrupt, truncated, wrong format).
+    #[error("{}: cannot read as {format}: {message}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The format it was read as.
+        format: &'static str,
+        /// The reader's message.
+        message: String,
+    },
+    /// Several files whose columns do not fit together.
+    #[error("the input files do not have compatible columns: {0}")]
+    Incompatible(String),
+    /// A column that is not in the data.
+    #[error("column `{column}` not found{}; available columns: {}", source_hint(.file), .available.join(", "))]
+    MissingColumn {
+        /// The column asked for.
+        column: String,
+        /// The file that lacks it, when known.
+        file: Option<PathBuf>,
+        /// The columns there are.
+        available: Vec<String>,
+    },
+    /// A column of the wrong type.
+    #[error("column `{column}` has type {dtype}, but {expected}")]
+    WrongType {
+        /// The column.
+        column: String,
+        /// Its type.
+        dtype: String,
+        /// What was expected, in words.
+        expected: &'static str,
+    },
+    /// No feature columns could be found.
+    #[error("no feature columns: the data has no numeric column besides the label and id; name them with --features or --embedding")]
+    NoFeatures,
+    /// A null label.
+    #[error("{at}: label column `{column}` is null; every row needs a label")]
+    NullLabel {
+        /// Where.
+        at: RowLoc,
+        /// The label column.
+        column: String,
+    },
+    /// A null, NaN or infinite feature value.
+    #[error(
+        "{at}: {what} in feature {feature}; fix the data or pass --drop-invalid to skip such rows"
+    )]
+    InvalidFeature {
+        /// Where.
+        at: RowLoc,
+        /// `null`, `NaN` or `infinite value`.
+        what: &'static str,
+        /// The feature column (and element, for embeddings).
+        feature: String,
+    },
+    /// Embeddings of different lengths.
+    #[error(
+        "{at}: embedding column `{column}` has {found} values, but earlier rows have {expected}"
+    )]
+    Ragged {
+        /// Where.
+        at: RowLoc,
+        /// The column.
+        column: String,
+        /// The length of the first row.
+        expected: usize,
+        /// The length here.
+        found: usize,
+    },
+    /// Nothing to scan.
+    #[error("the input is empty: {0}")]
+    Empty(String),
+    /// Fewer than two classes.
+    #[error("the data has {count} class(es) ({}); scanning needs at least two", .names.join(", "))]
+    TooFewClasses {
+        /// How many.
+        count: usize,
+        /// Their names.
+        names: Vec<String>,
+    },
+    /// An image that could not be decoded.
+    #[error("{}: cannot decode image: {message}", path.display())]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's message.
+        message: String,
+    },
+    /// Images of different sizes without `--resize`.
+    #[error("{}: image is {found}, but {first} is {expected}; pass --resize WxH to scale all images to one size", path.display())]
+    ImageSize {
+        /// The odd image.
+        path: PathBuf,
+        /// Its size.
+        found: String,
+        /// The first image.
+        first: PathBuf,
+        /// The first image's size.
+        expected: String,
+    },
+    /// A malformed IDX file.
+    #[error("{}: not a valid IDX file: {message}", path.display())]
+    Idx {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An option that does not fit the input.
+    #[error("{0}")]
+    Option(String),
+}
+
+fn source_hint(file: &Option<PathBuf>) -> String {
+    match file {
+        Some(p) => format!(" in {}", p.display()),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,330 @@
+//! Ingestion: every supported source becomes one [`Dataset`].
+//!
+//! Tables (Parquet, CSV, Arrow IPC/Feather, NDJSON) are read with polars lazy
+//! scans, handed over to arrow-rs through the Arrow C data interface, and turned
+//! into a [`Dataset`] by [`from_record_batch`] — the same function that callers
+//! holding Arrow data already (DataFusion, Lance, delta-rs) call directly.
+//! Image folders and MNIST-style IDX files are decoded here too. This module
+//! reads; it never writes and never changes an input.
+
+mod batch;
+mod error;
+mod idx;
+mod images;
+mod table;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::ArrayRef;
+use poisonscan_scanners::MatrixRef;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use batch::{from_record_batch, TableOptions};
+pub use error::{IngestError, RowLoc};
+
+/// The kinds of input poisonscan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputFormat {
+    /// Apache Parquet.
+    Parquet,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// Arrow IPC file (Feather v2).
+    Ipc,
+    /// Newline-delimited JSON.
+    Ndjson,
+    /// MNIST-style IDX image file with its labels file beside it.
+    Idx,
+    /// A folder laid out `root/<class>/<image>`.
+    Images,
+}
+
+impl InputFormat {
+    /// All formats, for help texts.
+    pub const ALL: [InputFormat; 6] = [
+        InputFormat::Parquet,
+        InputFormat::Csv,
+        InputFormat::Ipc,
+        InputFormat::Ndjson,
+        InputFormat::Idx,
+        InputFormat::Images,
+    ];
+
+    /// The name users write with `--format`.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputFormat::Parquet => "parquet",
+            InputFormat::Csv => "csv",
+            InputFormat::Ipc => "ipc",
+            InputFormat::Ndjson => "ndjson",
+            InputFormat::Idx => "idx",
+            InputFormat::Images => "images",
+        }
+    }
+
+    /// Parses a `--format` value.
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "parquet" | "pq" => Some(Self::Parquet),
+            "csv" => Some(Self::Csv),
+            "ipc" | "arrow" | "feather" => Some(Self::Ipc),
+            "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
+            "idx" | "mnist" => Some(Self::Idx),
+            "images" | "image-folder" => Some(Self::Images),
+            _ => None,
+        }
+    }
+
+    /// Tells the format from a path: a directory is an image folder, a file
+    /// by its extension (ignoring a trailing `.gz` for IDX files).
+    pub fn detect(path: &Path) -> Option<Self> {
+        if path.is_dir() {
+            return Some(Self::Images);
+        }
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        if name.contains("idx1-ubyte") || name.contains("idx3-ubyte") {
+            return Some(Self::Idx);
+        }
+        let ext = name.rsplit('.').next()?;
+        match ext {
+            "parquet" | "pq" => Some(Self::Parquet),
+            "csv" => Some(Self::Csv),
+            "arrow" | "ipc" | "feather" => Some(Self::Ipc),
+            "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
+            _ => None,
+        }
+    }
+}
+
+/// How to read the input.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestOptions {
+    /// Force a format instead of telling it from the names.
+    pub format: Option<InputFormat>,
+    /// Column names and feature selection for tables.
+    pub table: TableOptions,
+    /// Scale every image to this width and height.
+    pub resize: Option<(u32, u32)>,
+}
+
+/// Where the features came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FeatureSource {
+    /// One list/array column holding a vector per row.
+    Embedding {
+        /// The column.
+        column: String,
+    },
+    /// Numeric scalar columns, one feature each.
+    Columns {
+        /// The columns, in feature order.
+        columns: Vec<String>,
+    },
+    /// Image pixels scaled to [0, 1], height × width × channels, row-major.
+    Pixels {
+        /// Height.
+        height: usize,
+        /// Width.
+        width: usize,
+        /// Channels (1 or 3).
+        channels: usize,
+    },
+}
+
+/// One input file: what was read, for the summary's provenance record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceFile {
+    /// The path as given (after glob expansion).
+    pub path: PathBuf,
+    /// Size in bytes (a folder: the sum of its images).
+    pub bytes: u64,
+    /// SHA-256 of the content (a folder: of its images' paths and contents).
+    pub sha256: String,
+    /// Rows it contributed.
+    pub rows: u64,
+    /// Index of its first row in the combined input.
+    pub first_row: u64,
+}
+
+/// A row left out of the scan, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DroppedRow {
+    /// 0-based input row.
+    pub row: u64,
+    /// Why it was left out.
+    pub reason: String,
+}
+
+/// A data set ready to scan.
+///
+/// `ids` and `labels` hold every input row, exactly as read; the feature
+/// matrix and `label_codes` hold only the rows kept (see `kept_rows`), which
+/// differ from the input only when `--drop-invalid` left rows out.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Rows in the input.
+    pub n_input_rows: usize,
+    /// Input row of each kept row, ascending.
+    pub kept_rows: Vec<u64>,
+    /// Rows left out, with reasons.
+    pub dropped: Vec<DroppedRow>,
+    /// The id column, when one was named, per input row.
+    pub ids: Option<ArrayRef>,
+    /// Name of the id column.
+    pub id_column: Option<String>,
+    /// Labels per input row, as in the input.
+    pub labels: ArrayRef,
+    /// Name of the label column.
+    pub label_column: String,
+    /// Class id of each kept row (index into `class_names`).
+    pub label_codes: Vec<u32>,
+    /// Class names, sorted (numerically for integer labels).
+    pub class_names: Vec<String>,
+    /// Kept rows × `n_features`, row-major.
+    pub features: Vec<f32>,
+    /// Feature dimension.
+    pub n_features: usize,
+    /// Where the features came from.
+    pub feature_source: FeatureSource,
+    /// The files read, in order.
+    pub sources: Vec<SourceFile>,
+}
+
+impl Dataset {
+    /// Number of rows kept for scanning.
+    pub fn n_rows(&self) -> usize {
+        self.label_codes.len()
+    }
+
+    /// The feature matrix as the scanners read it.
+    pub fn matrix(&self) -> MatrixRef<'_> {
+        MatrixRef::new(&self.features, self.n_rows(), self.n_features)
+            .expect("feature matrix shape is an invariant of Dataset")
+    }
+
+    /// Number of kept rows per class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.class_names.len()];
+        for &c in &self.label_codes {
+            counts[c as usize] += 1;
+        }
+        counts
+    }
+
+    /// Where input row `row` came from.
+    pub fn locate(&self, row: u64) -> RowLoc {
+        locate(&self.sources, row)
+    }
+}
+
+/// Maps a row of the combined input to its file and row there.
+pub(crate) fn locate(sources: &[SourceFile], row: u64) -> RowLoc {
+    match sources
+        .iter()
+        .rev()
+        .find(|s| s.first_row <= row && row < s.first_row + s.rows.max(1))
+    {
+        Some(s) if sources.len() > 1 || s.path.as_os_str() != "" => RowLoc {
+            file: Some(s.path.clone()),
+            row: row - s.first_row,
+        },
+        _ => RowLoc { file: None, row },
+    }
+}
+
+/// Expands globs and checks that every path exists; keeps the order given,
+/// and sorts the matches of each pattern.
+pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let is_glob = input.contains(['*', '?', '[']);
+        if !is_glob {
+            let p = PathBuf::from(input);
+            if !p.exists() {
+                return Err(IngestError::NotFound(p));
+            }
+            out.push(p);
+            continue;
+        }
+        let paths = glob::glob(input).map_err(|e| IngestError::BadPattern {
+            pattern: input.clone(),
+            message: e.to_string(),
+        })?;
+        let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+        if matched.is_empty() {
+            return Err(IngestError::NoMatch(input.clone()));
+        }
+        matched.sort();
+        out.extend(matched);
+    }
+    if out.is_empty() {
+        return Err(IngestError::NoInput);
+    }
+    Ok(out)
+}
+
+/// Reads every input into one [`Dataset`].
+pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, IngestError> {
+    let paths = expand_inputs(inputs)?;
+    let format = match options.format {
+        Some(f) => f,
+        None => {
+            let mut found: Option<InputFormat> = None;
+            for p in &paths {
+                let f =
+                    InputFormat::detect(p).ok_or_else(|| IngestError::UnknownFormat(p.clone()))?;
+                match found {
+                    Some(g) if g != f => {
+                        return Err(IngestError::MixedFormats {
+                            first: g.name().into(),
+                            second: f.name().into(),
+                        })
+                    }
+                    _ => found = Some(f),
+                }
+            }
+            found.ok_or(IngestError::NoInput)?
+        }
+    };
+    match format {
+        InputFormat::Images => images::load(&paths, options),
+        InputFormat::Idx => idx::load(&paths, options),
+        table => table::load(&paths, table, options),
+    }
+}
+
+/// Size and SHA-256 of a file, streamed.
+pub(crate) fn hash_file(path: &Path) -> Result<(u64, String), IngestError> {
+    use std::io::Read;
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((total, hex(&hasher.finalize())))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A string array of the given values, for ids and labels made here.
+pub(crate) fn string_array(values: Vec<String>) -> ArrayRef {
+    Arc::new(arrow::array::StringArray::from(values))
+}

@@ -1,0 +1,178 @@
+//! Tables through polars: lazy scans of Parquet, CSV, Arrow IPC and NDJSON
+//! files that read only the needed columns, then a zero-copy hand-over to
+//! arrow-rs through the Arrow C data interface.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{make_array, ArrayRef, RecordBatch};
+use arrow::datatypes::{Field, Schema};
+use polars::prelude::*;
+
+use super::batch::{self, ColumnKind, Selection};
+use super::{hash_file, Dataset, IngestError, IngestOptions, InputFormat, SourceFile};
+
+fn scan(path: &Path, format: InputFormat) -> PolarsResult<LazyFrame> {
+    let p = PlRefPath::new(path.to_string_lossy().as_ref());
+    match format {
+        InputFormat::Parquet => {
+            let args = ScanArgsParquet {
+                glob: false,
+                ..Default::default()
+            };
+            LazyFrame::scan_parquet(p, args)
+        }
+        InputFormat::Csv => LazyCsvReader::new(p)
+            .with_has_header(true)
+            .with_infer_schema_length(Some(10_000))
+            .with_glob(false)
+            .finish(),
+        InputFormat::Ipc => LazyFrame::scan_ipc(p, Default::default(), Default::default()),
+        InputFormat::Ndjson => LazyJsonLineReader::new(p).finish(),
+        InputFormat::Idx | InputFormat::Images => unreachable!("not a table format"),
+    }
+}
+
+fn polars_kind(dt: &DataType) -> ColumnKind {
+    match dt {
+        d if d.is_primitive_numeric() => ColumnKind::Numeric,
+        DataType::List(inner) | DataType::Array(inner, _) if inner.is_primitive_numeric() => {
+            ColumnKind::NumericList
+        }
+        _ => ColumnKind::Other,
+    }
+}
+
+fn read_error(path: &Path, format: InputFormat, e: PolarsError) -> IngestError {
+    IngestError::Read {
+        path: path.to_path_buf(),
+        format: format.name(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads the selected columns of one file.
+fn read_file(
+    path: &Path,
+    format: InputFormat,
+    options: &IngestOptions,
+    selection: Option<&Selection>,
+) -> Result<(DataFrame, Selection), IngestError> {
+    let mut lf = scan(path, format).map_err(|e| read_error(path, format, e))?;
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| read_error(path, format, e))?;
+    let described: Vec<(String, ColumnKind, String)> = schema
+        .iter()
+        .map(|(n, dt)| (n.to_string(), polars_kind(dt), dt.to_string()))
+        .collect();
+    // Later files must carry the columns chosen from the first one.
+    let sel = match selection {
+        Some(s) => {
+            for c in s.columns() {
+                if !described.iter().any(|(n, _, _)| *n == c) {
+                    return Err(IngestError::MissingColumn {
+                        column: c,
+                        file: Some(path.to_path_buf()),
+                        available: described.iter().map(|(n, _, _)| n.clone()).collect(),
+                    });
+                }
+            }
+            s.clone()
+        }
+        None => batch::select(&described, &options.table, Some(path))?,
+    };
+    let exprs: Vec<Expr> = sel.columns().iter().map(|c| col(c.as_str())).collect();
+    let df = lf
+        .select(exprs)
+        .collect()
+        .map_err(|e| read_error(path, format, e))?;
+    Ok((df, sel))
+}
+
+/// Hands a polars frame to arrow-rs without copying the buffers.
+pub(crate) fn to_record_batch(df: DataFrame) -> Result<RecordBatch, IngestError> {
+    let compat = CompatLevel::newest();
+    let fields: Vec<_> = df
+        .columns()
+        .iter()
+        .map(|c| c.field().to_arrow(compat))
+        .collect();
+    let n_rows = df.height();
+    let arrays = df.rechunk_into_arrow(compat);
+    let mut out_fields = Vec::with_capacity(fields.len());
+    let mut out_arrays: Vec<ArrayRef> = Vec::with_capacity(fields.len());
+    for (field, array) in fields.iter().zip(arrays) {
+        let c_array = polars_arrow::ffi::export_array_to_c(array);
+        let c_schema = polars_arrow::ffi::export_field_to_c(field);
+        // SAFETY: both crates define these structs `#[repr(C)]` after the Arrow
+        // C data interface, so they have the same layout (checked by size in
+        // the transmute). Moving them hands over ownership: the release
+        // callbacks run exactly once, when arrow-rs drops them.
+        let data = unsafe {
+            let c_array: arrow::ffi::FFI_ArrowArray = std::mem::transmute(c_array);
+            let c_schema: arrow::ffi::FFI_ArrowSchema = std::mem::transmute(c_schema);
+            arrow::ffi::from_ffi(c_array, &c_schema)
+        }
+        .map_err(|e| IngestError::Incompatible(format!("column `{}`: {e}", field.name)))?;
+        let array = make_array(data);
+        out_fields.push(Field::new(
+            field.name.as_str(),
+            array.data_type().clone(),
+            true,
+        ));
+        out_arrays.push(array);
+    }
+    let schema = Arc::new(Schema::new(out_fields));
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(n_rows));
+    RecordBatch::try_new_with_options(schema, out_arrays, &options)
+        .map_err(|e| IngestError::Incompatible(e.to_string()))
+}
+
+/// Reads tables into one data set; rows keep the order of the files.
+pub(super) fn load(
+    paths: &[PathBuf],
+    format: InputFormat,
+    options: &IngestOptions,
+) -> Result<Dataset, IngestError> {
+    let mut frames = Vec::with_capacity(paths.len());
+    let mut sources = Vec::with_capacity(paths.len());
+    let mut selection: Option<Selection> = None;
+    let mut first_row = 0u64;
+    for path in paths {
+        if path.is_dir() {
+            return Err(IngestError::Option(format!(
+                "{} is a folder; image folders cannot be mixed with {} files",
+                path.display(),
+                format.name()
+            )));
+        }
+        let (bytes, sha256) = hash_file(path)?;
+        let (df, sel) = read_file(path, format, options, selection.as_ref())?;
+        let rows = df.height() as u64;
+        sources.push(SourceFile {
+            path: path.clone(),
+            bytes,
+            sha256,
+            rows,
+            first_row,
+        });
+        first_row += rows;
+        selection.get_or_insert(sel);
+        frames.push(df);
+    }
+    let df = if frames.len() == 1 {
+        frames.pop().expect("one frame")
+    } else {
+        let lazy: Vec<LazyFrame> = frames.into_iter().map(|f| f.lazy()).collect();
+        let args = UnionArgs {
+            to_supertypes: true,
+            ..Default::default()
+        };
+        concat(lazy, args)
+            .and_then(|lf| lf.collect())
+            .map_err(|e| IngestError::Incompatible(e.to_string()))?
+    };
+    let batch = to_record_batch(df)?;
+    batch::build(&batch, &options.table, sources)
+}

@@ -1,0 +1,128 @@
+//! The scan pipeline: ingest → scan → fuse, with a timing for every stage.
+//! It returns data ([`ScanReport`]); writing files and printing belong to
+//! [`crate::report`].
+
+use std::time::Instant;
+
+use poisonscan_scanners::{ScanError, ScanInput, ScanOutput, Scanner};
+use thiserror::Error;
+
+use crate::fuse::{fuse, Fused};
+use crate::ingest::{self, Dataset, IngestError, IngestOptions};
+use crate::settings::ScanSettings;
+
+/// Stage notifications, for progress bars.
+pub trait Progress: Sync {
+    /// A stage starts.
+    fn stage(&self, name: &str);
+}
+
+/// Ignores progress.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn stage(&self, _name: &str) {}
+}
+
+/// A scan that failed.
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    /// Reading the input failed.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// A scanner failed.
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+}
+
+/// Everything a scan found, per row of the data set's kept rows.
+pub struct ScanReport {
+    /// Scores, flags and verdicts.
+    pub fused: Fused,
+    /// Each scanner with its raw output, in settings order.
+    pub outputs: Vec<(&'static dyn Scanner, ScanOutput)>,
+    /// Classes left out, too small to scan.
+    pub skipped_classes: Vec<u32>,
+    /// Warnings for the summary.
+    pub warnings: Vec<String>,
+    /// Seconds per stage, in order.
+    pub timings: Vec<(&'static str, f64)>,
+}
+
+/// Scans a data set that is already in memory.
+pub fn scan_dataset(
+    ds: &Dataset,
+    settings: &ScanSettings,
+    progress: &dyn Progress,
+) -> Result<ScanReport, ScanError> {
+    let mut warnings = Vec::new();
+    if !ds.dropped.is_empty() {
+        warnings.push(format!(
+            "{} row(s) with invalid features were left out (--drop-invalid)",
+            ds.dropped.len()
+        ));
+    }
+    let counts = ds.class_counts();
+    let skipped: Vec<u32> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n < 2)
+        .map(|(c, _)| c as u32)
+        .collect();
+    for &c in &skipped {
+        warnings.push(format!(
+            "class `{}` has {} row(s); classes need at least 2 rows to be scanned, so it was skipped",
+            ds.class_names[c as usize], counts[c as usize]
+        ));
+    }
+    let input = ScanInput {
+        features: ds.matrix(),
+        labels: &ds.label_codes,
+        n_classes: ds.class_names.len(),
+        skip_classes: &skipped,
+        seed: settings.seed,
+    };
+    let mut timings = Vec::new();
+    let mut outputs = Vec::with_capacity(settings.scanners.len());
+    for &scanner in &settings.scanners {
+        progress.stage(scanner.name());
+        let t = Instant::now();
+        let out = scanner.scan(&input)?;
+        timings.push((scanner.name(), t.elapsed().as_secs_f64()));
+        outputs.push((scanner, out));
+    }
+    progress.stage("fuse");
+    let t = Instant::now();
+    let raw: Vec<&ScanOutput> = outputs.iter().map(|(_, o)| o).collect();
+    let fused = fuse(
+        &raw,
+        &ds.label_codes,
+        ds.class_names.len(),
+        &skipped,
+        settings,
+    );
+    timings.push(("fuse", t.elapsed().as_secs_f64()));
+    Ok(ScanReport {
+        fused,
+        outputs,
+        skipped_classes: skipped,
+        warnings,
+        timings,
+    })
+}
+
+/// Reads the inputs and scans them.
+pub fn run(
+    inputs: &[String],
+    ingest_options: &IngestOptions,
+    settings: &ScanSettings,
+    progress: &dyn Progress,
+) -> Result<(Dataset, ScanReport), PipelineError> {
+    progress.stage("read");
+    let t = Instant::now();
+    let ds = ingest::load(inputs, ingest_options)?;
+    let ingest_time = t.elapsed().as_secs_f64();
+    let mut report = scan_dataset(&ds, settings, progress)?;
+    report.timings.insert(0, ("ingest", ingest_time));
+    Ok((ds, report))
+}

@@ -1,0 +1,135 @@
+//! The scores file: one row per input row, in input order.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt64Array};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use super::{AtomicFile, ReportError};
+use crate::ingest::Dataset;
+use crate::pipeline::ScanReport;
+
+/// File formats for the scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoresFormat {
+    /// Apache Parquet (default).
+    #[default]
+    Parquet,
+    /// CSV with a header row.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+impl ScoresFormat {
+    /// File extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ScoresFormat::Parquet => "parquet",
+            ScoresFormat::Csv => "csv",
+            ScoresFormat::Json => "json",
+        }
+    }
+}
+
+/// Column name of a scanner's own score: `score_` and its name in snake case.
+pub fn scanner_column(name: &str) -> String {
+    format!("score_{}", name.replace('-', "_"))
+}
+
+/// View and dictionary types become plain ones, which every writer takes.
+fn plain(array: &ArrayRef) -> ArrayRef {
+    let target = match array.data_type() {
+        DataType::Utf8View => DataType::Utf8,
+        DataType::BinaryView => DataType::Binary,
+        DataType::Dictionary(_, v) => (**v).clone(),
+        _ => return array.clone(),
+    };
+    cast(array, &target).unwrap_or_else(|_| array.clone())
+}
+
+/// Builds the scores table: `row`, `id` (when there is one), `label`,
+/// `score`, `flagged`, then `score_<scanner>` per scanner. Rows that were not
+/// scanned (dropped as invalid, or in a skipped class) have null scores and
+/// are not flagged.
+pub fn scores_batch(ds: &Dataset, report: &ScanReport) -> RecordBatch {
+    let n = ds.n_input_rows;
+    let spread = |values: &[f64]| -> ArrayRef {
+        let mut out: Vec<Option<f64>> = vec![None; n];
+        for (k, &row) in ds.kept_rows.iter().enumerate() {
+            let v = values[k];
+            out[row as usize] = (!v.is_nan()).then_some(v);
+        }
+        Arc::new(Float64Array::from(out))
+    };
+    let mut flagged = vec![false; n];
+    for (k, &row) in ds.kept_rows.iter().enumerate() {
+        flagged[row as usize] = report.fused.flagged[k];
+    }
+    let mut fields = vec![Field::new("row", DataType::UInt64, false)];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from_iter_values(0..n as u64))];
+    if let Some(ids) = &ds.ids {
+        let ids = plain(ids);
+        fields.push(Field::new("id", ids.data_type().clone(), true));
+        columns.push(ids);
+    }
+    let labels = plain(&ds.labels);
+    fields.push(Field::new("label", labels.data_type().clone(), true));
+    columns.push(labels);
+    fields.push(Field::new("score", DataType::Float64, true));
+    columns.push(spread(&report.fused.score));
+    fields.push(Field::new("flagged", DataType::Boolean, false));
+    columns.push(Arc::new(BooleanArray::from(flagged)));
+    for ((scanner, _), values) in report.outputs.iter().zip(&report.fused.per_scanner) {
+        fields.push(Field::new(
+            scanner_column(scanner.name()),
+            DataType::Float64,
+            true,
+        ));
+        columns.push(spread(values));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("columns match the schema")
+}
+
+/// Writes a batch in the given format.
+pub fn write_batch(
+    batch: &RecordBatch,
+    format: ScoresFormat,
+    file: &mut AtomicFile,
+) -> Result<(), ReportError> {
+    let path = file.path().to_path_buf();
+    let encode = |e: &dyn std::fmt::Display| ReportError::Encode {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    match format {
+        ScoresFormat::Parquet => {
+            let props = WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .build();
+            let mut w =
+                ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| encode(&e))?;
+            w.write(batch).map_err(|e| encode(&e))?;
+            w.close().map_err(|e| encode(&e))?;
+        }
+        ScoresFormat::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(file);
+            w.write(batch).map_err(|e| encode(&e))?;
+        }
+        ScoresFormat::Json => {
+            let mut w = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::JsonArray>(file);
+            w.write(batch).map_err(|e| encode(&e))?;
+            w.finish().map_err(|e| encode(&e))?;
+        }
+    }
+    Ok(())
+}

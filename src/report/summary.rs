@@ -1,0 +1,99 @@
+//! `summary.json`: provenance, options, counts, per-class verdicts, timings.
+
+use serde_json::{json, Value};
+
+use super::RunInfo;
+use crate::fuse::Verdict;
+use crate::ingest::Dataset;
+use crate::pipeline::ScanReport;
+use crate::settings::ScanSettings;
+
+/// JSON-safe number: `null` for NaN.
+fn num(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else {
+        Value::Null
+    }
+}
+
+/// Builds the summary document.
+pub fn summary_json(
+    ds: &Dataset,
+    report: &ScanReport,
+    settings: &ScanSettings,
+    run: &RunInfo,
+) -> Value {
+    let fused = &report.fused;
+    let classes: Vec<Value> = fused
+        .classes
+        .iter()
+        .map(|c| {
+            let scanners: serde_json::Map<String, Value> = report
+                .outputs
+                .iter()
+                .map(|(s, out)| {
+                    let values: serde_json::Map<String, Value> = out
+                        .classes
+                        .iter()
+                        .find(|d| d.class == c.class)
+                        .map(|d| {
+                            d.values
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), num(*v)))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (s.name().to_string(), Value::Object(values))
+                })
+                .collect();
+            json!({
+                "label": ds.class_names[c.class as usize],
+                "rows": c.rows,
+                "evidence": c.evidence,
+                "flagged": c.flagged,
+                "max_score": num(c.max_score),
+                "verdict": c.verdict,
+                "scanners": scanners,
+            })
+        })
+        .collect();
+    let failed = fused
+        .classes
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .count();
+    let skipped_rows: usize = fused
+        .classes
+        .iter()
+        .filter(|c| c.verdict == Verdict::Skipped)
+        .map(|c| c.rows)
+        .sum();
+    let timings: serde_json::Map<String, Value> = report
+        .timings
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({
+        "tool": {"name": "poisonscan", "version": env!("CARGO_PKG_VERSION")},
+        "inputs": run.inputs,
+        "files": ds.sources,
+        "options": run.options,
+        "settings": settings,
+        "features": {"source": ds.feature_source, "dimensions": ds.n_features},
+        "rows": {
+            "input": ds.n_input_rows,
+            "scanned": ds.n_rows() - skipped_rows,
+            "dropped_invalid": ds.dropped.len(),
+            "skipped": skipped_rows,
+            "flagged": fused.flagged.iter().filter(|&&f| f).count(),
+        },
+        "dropped": ds.dropped.iter().take(1000).collect::<Vec<_>>(),
+        "class_count": ds.class_names.len(),
+        "classes": classes,
+        "failed_classes": failed,
+        "verdict": fused.verdict,
+        "warnings": report.warnings,
+        "timings_s": timings,
+    })
+}

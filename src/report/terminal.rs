@@ -1,0 +1,117 @@
+//! The human summary printed after a scan.
+
+use std::io::Write;
+
+use crate::fuse::Verdict;
+use crate::ingest::{Dataset, FeatureSource};
+use crate::pipeline::ScanReport;
+
+use super::Written;
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "FAIL",
+        Verdict::Skipped => "skipped",
+    }
+}
+
+/// Prints per-class verdicts, the most suspicious rows and the data set's
+/// verdict.
+pub fn print_summary(
+    out: &mut dyn Write,
+    ds: &Dataset,
+    report: &ScanReport,
+    written: Option<&Written>,
+) -> std::io::Result<()> {
+    let fused = &report.fused;
+    let features = match &ds.feature_source {
+        FeatureSource::Embedding { column } => format!("embedding `{column}`"),
+        FeatureSource::Columns { columns } => format!("{} numeric columns", columns.len()),
+        FeatureSource::Pixels {
+            height,
+            width,
+            channels,
+        } => format!("{height}x{width}x{channels} pixels"),
+    };
+    writeln!(
+        out,
+        "poisonscan {}: {} rows, {} classes, {} features ({features})",
+        env!("CARGO_PKG_VERSION"),
+        ds.n_input_rows,
+        ds.class_names.len(),
+        ds.n_features
+    )?;
+    let width = ds
+        .class_names
+        .iter()
+        .map(|c| c.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    writeln!(
+        out,
+        "  {:<width$}  {:>8}  {:>8}  {:>9}  verdict",
+        "class", "rows", "flagged", "max score"
+    )?;
+    for c in &fused.classes {
+        let max = if c.max_score.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{:.4}", c.max_score)
+        };
+        writeln!(
+            out,
+            "  {:<width$}  {:>8}  {:>8}  {:>9}  {}",
+            ds.class_names[c.class as usize],
+            c.rows,
+            c.flagged,
+            max,
+            verdict_word(c.verdict)
+        )?;
+    }
+    let mut top: Vec<usize> = (0..fused.score.len())
+        .filter(|&i| fused.flagged[i])
+        .collect();
+    top.sort_by(|&a, &b| fused.score[b].total_cmp(&fused.score[a]).then(a.cmp(&b)));
+    if !top.is_empty() {
+        writeln!(out, "  most suspicious rows (of {} flagged):", top.len())?;
+        for &i in top.iter().take(10) {
+            writeln!(
+                out,
+                "    row {:>8}  label {:<width$}  score {:.4}",
+                ds.kept_rows[i], ds.class_names[ds.label_codes[i] as usize], fused.score[i]
+            )?;
+        }
+    }
+    for w in &report.warnings {
+        writeln!(out, "  warning: {w}")?;
+    }
+    let failed: Vec<&str> = fused
+        .classes
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .map(|c| ds.class_names[c.class as usize].as_str())
+        .collect();
+    match fused.verdict {
+        Verdict::Fail => writeln!(
+            out,
+            "verdict: FAIL: poisoning suspected in {} class(es): {}",
+            failed.len(),
+            failed.join(", ")
+        )?,
+        _ => writeln!(
+            out,
+            "verdict: pass: no class shows a poisoned sub-population"
+        )?,
+    }
+    if let Some(w) = written {
+        writeln!(
+            out,
+            "wrote {} and {}",
+            w.scores.display(),
+            w.summary.display()
+        )?;
+    }
+    Ok(())
+}
