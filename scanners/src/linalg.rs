@@ -16,7 +16,8 @@ pub struct Principal {
     pub mean: Vec<f64>,
     /// Unit eigenvectors of the covariance, largest eigenvalue first.
     pub vectors: Vec<Vec<f64>>,
-    /// Matching eigenvalues (variances along each vector).
+    /// Leading eigenvalues (variances along each vector), largest first;
+    /// a few more than there are vectors, for diagnostics such as the gap.
     pub values: Vec<f64>,
     /// Total variance (trace of the covariance).
     pub trace: f64,
@@ -236,7 +237,6 @@ pub fn principal_directions(
         }
         previous = values[..k.min(m)].to_vec();
     }
-    values.truncate(k.min(m));
     vectors.truncate(k.min(m));
     // A fixed sign (largest-magnitude entry positive) makes projections
     // reproducible across seeds.
