@@ -80,7 +80,19 @@ fn read_file(
             }
             s.clone()
         }
-        None => batch::select(&described, &options.table, Some(path))?,
+        None => match batch::select(&described, &options.table, Some(path)) {
+            Ok(sel) => sel,
+            // A file with a header and no rows has no column types to select
+            // by (CSV infers text); say that it is empty instead.
+            Err(e) => {
+                let rows = lf.clone().limit(1).collect().map(|df| df.height()).unwrap_or(1);
+                return Err(if rows == 0 {
+                    IngestError::Empty(format!("{} has no rows", path.display()))
+                } else {
+                    e
+                });
+            }
+        },
     };
     let exprs: Vec<Expr> = sel.columns().iter().map(|c| col(c.as_str())).collect();
     let df = lf
