@@ -138,7 +138,7 @@ pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
         label_column: "label".into(),
         label_codes: labels,
         class_names: (0..10).map(|d| d.to_string()).collect(),
-        features,
+        features: features.into(),
         n_features: 64,
         feature_source: FeatureSource::Pixels {
             height: 8,

@@ -18,10 +18,17 @@ fn fails(dir: &Path, args: &[&str], inputs: &[&str]) -> String {
     full.extend_from_slice(&["--out", "out"]);
     let o = run(&full, dir);
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "expected exit 2 for {args:?}: {err}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "expected exit 2 for {args:?}: {err}"
+    );
     assert!(err.starts_with("error: "), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(files_in(&dir.join("out")).is_empty(), "output written for {args:?}");
+    assert!(
+        files_in(&dir.join("out")).is_empty(),
+        "output written for {args:?}"
+    );
     for (i, d) in inputs.iter().zip(before) {
         assert_eq!(digest(&dir.join(i)), d, "{i} changed");
     }
@@ -32,7 +39,12 @@ fn table(label: ArrayRef, x: Vec<Option<f64>>) -> RecordBatch {
     RecordBatch::try_from_iter(vec![
         ("label", label),
         ("x", Arc::new(Float64Array::from(x.clone())) as ArrayRef),
-        ("y", Arc::new(Float64Array::from(x.iter().map(|v| v.map(|v| v * 2.0)).collect::<Vec<_>>())) as ArrayRef),
+        (
+            "y",
+            Arc::new(Float64Array::from(
+                x.iter().map(|v| v.map(|v| v * 2.0)).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
     ])
     .unwrap()
 }
@@ -56,7 +68,11 @@ fn missing_file_glob_and_unknown_format() {
 #[test]
 fn corrupt_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("broken.parquet"), b"PAR1 this is not parquet at all").unwrap();
+    std::fs::write(
+        dir.path().join("broken.parquet"),
+        b"PAR1 this is not parquet at all",
+    )
+    .unwrap();
     let e = fails(dir.path(), &["broken.parquet"], &["broken.parquet"]);
     assert!(e.contains("broken.parquet: cannot read as parquet"), "{e}");
     std::fs::write(dir.path().join("broken.arrow"), b"ARROW1\0\0garbage").unwrap();
@@ -69,16 +85,46 @@ fn missing_and_wrongly_typed_columns() {
     let dir = tempfile::tempdir().unwrap();
     let data = synthetic(2, 20, 3, 0, 0.0, 1);
     write_parquet(&dir.path().join("t.parquet"), &data.columns_batch());
-    let e = fails(dir.path(), &["t.parquet", "--label", "target"], &["t.parquet"]);
-    assert!(e.contains("column `target` not found in t.parquet; available columns: label, id, f0, f1, f2"), "{e}");
-    let e = fails(dir.path(), &["t.parquet", "--features", "f0,id"], &["t.parquet"]);
-    assert!(e.contains("column `id` has type") && e.contains("feature columns must be numeric"), "{e}");
-    let e = fails(dir.path(), &["t.parquet", "--embedding", "f0"], &["t.parquet"]);
-    assert!(e.contains("column `f0`") && e.contains("list or array of numbers"), "{e}");
-    let e = fails(dir.path(), &["t.parquet", "--features", "g*"], &["t.parquet"]);
+    let e = fails(
+        dir.path(),
+        &["t.parquet", "--label", "target"],
+        &["t.parquet"],
+    );
+    assert!(
+        e.contains(
+            "column `target` not found in t.parquet; available columns: label, id, f0, f1, f2"
+        ),
+        "{e}"
+    );
+    let e = fails(
+        dir.path(),
+        &["t.parquet", "--features", "f0,id"],
+        &["t.parquet"],
+    );
+    assert!(
+        e.contains("column `id` has type") && e.contains("feature columns must be numeric"),
+        "{e}"
+    );
+    let e = fails(
+        dir.path(),
+        &["t.parquet", "--embedding", "f0"],
+        &["t.parquet"],
+    );
+    assert!(
+        e.contains("column `f0`") && e.contains("list or array of numbers"),
+        "{e}"
+    );
+    let e = fails(
+        dir.path(),
+        &["t.parquet", "--features", "g*"],
+        &["t.parquet"],
+    );
     assert!(e.contains("column `g*` not found"), "{e}");
     let e = fails(dir.path(), &["t.parquet", "--label", "f0"], &["t.parquet"]);
-    assert!(e.contains("column `f0` has type") && e.contains("labels must be integers or strings"), "{e}");
+    assert!(
+        e.contains("column `f0` has type") && e.contains("labels must be integers or strings"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -90,10 +136,19 @@ fn ragged_embeddings_name_file_row_and_column() {
         Some(vec![Some(1.0)]),
         Some(vec![Some(1.0), Some(2.0)]),
     ]);
-    let b = RecordBatch::try_from_iter(vec![("label", labels(&[0, 1, 0, 1])), ("emb", Arc::new(emb) as ArrayRef)]).unwrap();
+    let b = RecordBatch::try_from_iter(vec![
+        ("label", labels(&[0, 1, 0, 1])),
+        ("emb", Arc::new(emb) as ArrayRef),
+    ])
+    .unwrap();
     write_parquet(&dir.path().join("e.parquet"), &b);
     let e = fails(dir.path(), &["e.parquet"], &["e.parquet"]);
-    assert!(e.contains("e.parquet, row 2: embedding column `emb` has 1 values, but earlier rows have 2"), "{e}");
+    assert!(
+        e.contains(
+            "e.parquet, row 2: embedding column `emb` has 1 values, but earlier rows have 2"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -107,16 +162,41 @@ fn nan_features_fail_or_are_dropped_and_counted() {
     let b = table(labels(&l), x);
     write_parquet(&dir.path().join("a.parquet"), &b.slice(0, 10));
     write_parquet(&dir.path().join("b.parquet"), &b.slice(10, 30));
-    let e = fails(dir.path(), &["a.parquet", "b.parquet"], &["a.parquet", "b.parquet"]);
-    assert!(e.contains("b.parquet, row 3: NaN in feature `x`") && e.contains("--drop-invalid"), "{e}");
+    let e = fails(
+        dir.path(),
+        &["a.parquet", "b.parquet"],
+        &["a.parquet", "b.parquet"],
+    );
+    assert!(
+        e.contains("b.parquet, row 3: NaN in feature `x`") && e.contains("--drop-invalid"),
+        "{e}"
+    );
 
-    let o = run(&["scan", "a.parquet", "b.parquet", "--drop-invalid", "--out", "ok"], dir.path());
-    assert!(matches!(o.status.code(), Some(0) | Some(1)), "{}", stderr(&o));
+    let o = run(
+        &[
+            "scan",
+            "a.parquet",
+            "b.parquet",
+            "--drop-invalid",
+            "--out",
+            "ok",
+        ],
+        dir.path(),
+    );
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "{}",
+        stderr(&o)
+    );
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("ok/summary.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("ok/summary.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["rows"]["dropped_invalid"], 2);
     assert_eq!(summary["dropped"][1]["row"], 21);
-    assert_eq!(summary["dropped"][1]["reason"], "infinite value in feature `x`");
+    assert_eq!(
+        summary["dropped"][1]["reason"],
+        "infinite value in feature `x`"
+    );
     let scores = read_parquet(&dir.path().join("ok/scores.parquet"));
     assert_eq!(scores.num_rows(), 40);
     let s = scores.column_by_name("score").unwrap();
@@ -127,16 +207,35 @@ fn nan_features_fail_or_are_dropped_and_counted() {
 fn null_labels_one_class_and_empty_input() {
     let dir = tempfile::tempdir().unwrap();
     let x: Vec<Option<f64>> = (0..6).map(|i| Some(i as f64)).collect();
-    let nl: ArrayRef = Arc::new(Int64Array::from(vec![Some(0), Some(1), Some(0), None, Some(1), Some(0)]));
+    let nl: ArrayRef = Arc::new(Int64Array::from(vec![
+        Some(0),
+        Some(1),
+        Some(0),
+        None,
+        Some(1),
+        Some(0),
+    ]));
     write_parquet(&dir.path().join("nl.parquet"), &table(nl, x.clone()));
     let e = fails(dir.path(), &["nl.parquet"], &["nl.parquet"]);
-    assert!(e.contains("nl.parquet, row 3: label column `label` is null"), "{e}");
+    assert!(
+        e.contains("nl.parquet, row 3: label column `label` is null"),
+        "{e}"
+    );
 
-    write_parquet(&dir.path().join("one.parquet"), &table(labels(&[4; 6]), x.clone()));
+    write_parquet(
+        &dir.path().join("one.parquet"),
+        &table(labels(&[4; 6]), x.clone()),
+    );
     let e = fails(dir.path(), &["one.parquet"], &["one.parquet"]);
-    assert!(e.contains("1 class(es) (4); scanning needs at least two"), "{e}");
+    assert!(
+        e.contains("1 class(es) (4); scanning needs at least two"),
+        "{e}"
+    );
 
-    write_parquet(&dir.path().join("empty.parquet"), &table(labels(&[]), vec![]));
+    write_parquet(
+        &dir.path().join("empty.parquet"),
+        &table(labels(&[]), vec![]),
+    );
     let e = fails(dir.path(), &["empty.parquet"], &["empty.parquet"]);
     assert!(e.contains("the input is empty"), "{e}");
 
@@ -146,7 +245,10 @@ fn null_labels_one_class_and_empty_input() {
 
     let b = RecordBatch::try_from_iter(vec![
         ("label", labels(&[0, 1])),
-        ("name", Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef),
+        (
+            "name",
+            Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef,
+        ),
     ])
     .unwrap();
     write_parquet(&dir.path().join("text.parquet"), &b);
@@ -163,12 +265,21 @@ fn a_class_with_one_row_is_skipped_with_a_warning() {
     write_parquet(&dir.path().join("t.parquet"), &table(labels(&l), x));
     let o = run(&["scan", "t.parquet", "--out", "out"], dir.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).contains("warning: class `7` has 1 row(s)"), "{}", stdout(&o));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap()).unwrap();
+    assert!(
+        stdout(&o).contains("warning: class `7` has 1 row(s)"),
+        "{}",
+        stdout(&o)
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(summary["classes"][2]["verdict"], "skipped");
     assert_eq!(summary["rows"]["skipped"], 1);
-    assert!(read_parquet(&dir.path().join("out/scores.parquet")).column_by_name("score").unwrap().is_null(59));
+    assert!(read_parquet(&dir.path().join("out/scores.parquet"))
+        .column_by_name("score")
+        .unwrap()
+        .is_null(59));
 }
 
 #[test]
@@ -178,10 +289,16 @@ fn undecodable_image_is_named() {
         let cdir = dir.path().join("imgs").join(class);
         std::fs::create_dir_all(&cdir).unwrap();
         for i in 0..3 {
-            image::GrayImage::from_pixel(4, 4, image::Luma([i * 40])).save(cdir.join(format!("{i}.png"))).unwrap();
+            image::GrayImage::from_pixel(4, 4, image::Luma([i * 40]))
+                .save(cdir.join(format!("{i}.png")))
+                .unwrap();
         }
     }
-    std::fs::write(dir.path().join("imgs/b/broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    std::fs::write(
+        dir.path().join("imgs/b/broken.png"),
+        b"\x89PNG\r\n\x1a\nnot really",
+    )
+    .unwrap();
     let e = fails(dir.path(), &["imgs"], &["imgs/b/broken.png"]);
     assert!(e.contains("imgs/b/broken.png: cannot decode image"), "{e}");
 }
@@ -193,12 +310,30 @@ fn invalid_options_are_all_reported() {
     write_parquet(&dir.path().join("t.parquet"), &data.embedding_batch());
     let e = fails(
         dir.path(),
-        &["t.parquet", "--threshold", "1.5", "--budget", "0.9", "--scanners", "magic"],
+        &[
+            "t.parquet",
+            "--threshold",
+            "1.5",
+            "--budget",
+            "0.9",
+            "--scanners",
+            "magic",
+        ],
         &["t.parquet"],
     );
-    assert!(e.contains("--threshold is 1.5, but it must be above 0 and below 1"), "{e}");
+    assert!(
+        e.contains("--threshold is 1.5, but it must be above 0 and below 1"),
+        "{e}"
+    );
     assert!(e.contains("--budget is 0.9"), "{e}");
-    assert!(e.contains("unknown scanner `magic`; known: spectral-signature (PS001)"), "{e}");
-    let e = fails(dir.path(), &["t.parquet", "--resize", "0x5"], &["t.parquet"]);
+    assert!(
+        e.contains("unknown scanner `magic`; known: spectral-signature (PS001)"),
+        "{e}"
+    );
+    let e = fails(
+        dir.path(),
+        &["t.parquet", "--resize", "0x5"],
+        &["t.parquet"],
+    );
     assert!(e.contains("width and height must be whole numbers"), "{e}");
 }

@@ -19,22 +19,44 @@ fn flagged(scores: &arrow::array::RecordBatch) -> Vec<bool> {
 fn score(scores: &arrow::array::RecordBatch) -> Vec<Option<f64>> {
     let s = scores.column_by_name("score").unwrap();
     let s = s.as_any().downcast_ref::<Float64Array>().unwrap();
-    (0..s.len()).map(|i| s.is_valid(i).then(|| s.value(i))).collect()
+    (0..s.len())
+        .map(|i| s.is_valid(i).then(|| s.value(i)))
+        .collect()
 }
 
 /// Checks the scores file of a finished scan against the planted truth.
 fn check_scores(out: &Path, data: &Synthetic) {
     let scores = read_parquet(&out.join("scores.parquet"));
     assert_eq!(scores.num_rows(), data.labels.len());
-    let rows = scores.column_by_name("row").unwrap().as_primitive::<UInt64Type>().clone();
-    assert_eq!(rows, UInt64Array::from_iter_values(0..data.labels.len() as u64));
+    let rows = scores
+        .column_by_name("row")
+        .unwrap()
+        .as_primitive::<UInt64Type>()
+        .clone();
+    assert_eq!(
+        rows,
+        UInt64Array::from_iter_values(0..data.labels.len() as u64)
+    );
     let flags = flagged(&scores);
     let s = score(&scores);
-    assert!(s.iter().all(|v| matches!(v, Some(x) if (0.0..=1.0).contains(x))));
-    let hits = flags.iter().zip(&data.poisoned).filter(|(f, p)| **f && **p).count();
-    let false_alarms = flags.iter().zip(&data.poisoned).filter(|(f, p)| **f && !**p).count();
+    assert!(s
+        .iter()
+        .all(|v| matches!(v, Some(x) if (0.0..=1.0).contains(x))));
+    let hits = flags
+        .iter()
+        .zip(&data.poisoned)
+        .filter(|(f, p)| **f && **p)
+        .count();
+    let false_alarms = flags
+        .iter()
+        .zip(&data.poisoned)
+        .filter(|(f, p)| **f && !**p)
+        .count();
     let planted = data.poisoned.iter().filter(|&&p| p).count();
-    assert!(hits * 10 >= planted * 9, "{hits} of {planted} planted rows flagged");
+    assert!(
+        hits * 10 >= planted * 9,
+        "{hits} of {planted} planted rows flagged"
+    );
     assert!(false_alarms <= 2, "{false_alarms} clean rows flagged");
 }
 
@@ -47,12 +69,24 @@ fn parquet_embedding_with_planted_poison_fails_the_gate() {
     let dir = tempfile::tempdir().unwrap();
     let data = poisoned();
     write_parquet(&dir.path().join("train.parquet"), &data.embedding_batch());
-    let o = run(&["scan", "train.parquet", "--embedding", "emb", "--out", "out"], dir.path());
+    let o = run(
+        &[
+            "scan",
+            "train.parquet",
+            "--embedding",
+            "emb",
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("verdict: FAIL"), "{}", stdout(&o));
     check_scores(&dir.path().join("out"), &data);
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(summary["verdict"], "fail");
     assert_eq!(summary["classes"][0]["verdict"], "fail");
     assert_eq!(summary["classes"][1]["verdict"], "pass");
@@ -72,8 +106,14 @@ fn clean_data_passes_and_no_fail_always_exits_zero() {
     assert_eq!(flagged(&scores).iter().filter(|&&f| f).count(), 0);
 
     let poisoned_data = poisoned();
-    write_parquet(&dir.path().join("bad.parquet"), &poisoned_data.embedding_batch());
-    let o = run(&["scan", "bad.parquet", "--out", "out2", "--no-fail"], dir.path());
+    write_parquet(
+        &dir.path().join("bad.parquet"),
+        &poisoned_data.embedding_batch(),
+    );
+    let o = run(
+        &["scan", "bad.parquet", "--out", "out2", "--no-fail"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
@@ -84,9 +124,16 @@ fn list_embedding_many_files_and_globs_keep_input_order() {
     let batch = data.list_batch();
     write_parquet(&dir.path().join("part-0.parquet"), &batch.slice(0, 500));
     write_parquet(&dir.path().join("part-1.parquet"), &batch.slice(500, 700));
-    let o = run(&["scan", "part-*.parquet", "--out", "out", "--quiet"], dir.path());
+    let o = run(
+        &["scan", "part-*.parquet", "--out", "out", "--quiet"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stdout(&o).is_empty(), "--quiet prints nothing: {}", stdout(&o));
+    assert!(
+        stdout(&o).is_empty(),
+        "--quiet prints nothing: {}",
+        stdout(&o)
+    );
     check_scores(&dir.path().join("out"), &data);
 }
 
@@ -96,7 +143,11 @@ fn csv_with_feature_globs_id_and_string_labels() {
     let data = poisoned();
     let batch = data.columns_batch();
     // string labels: class names instead of numbers
-    let names: Vec<String> = data.labels.iter().map(|l| ["cat", "dog", "eel"][*l as usize].to_string()).collect();
+    let names: Vec<String> = data
+        .labels
+        .iter()
+        .map(|l| ["cat", "dog", "eel"][*l as usize].to_string())
+        .collect();
     let mut cols: Vec<(String, arrow::array::ArrayRef)> = vec![(
         "species".into(),
         std::sync::Arc::new(arrow::array::StringArray::from(names)),
@@ -104,9 +155,23 @@ fn csv_with_feature_globs_id_and_string_labels() {
     for (f, c) in batch.schema().fields().iter().zip(batch.columns()).skip(1) {
         cols.push((f.name().clone(), c.clone()));
     }
-    write_csv(&dir.path().join("train.csv"), &arrow::array::RecordBatch::try_from_iter(cols).unwrap());
+    write_csv(
+        &dir.path().join("train.csv"),
+        &arrow::array::RecordBatch::try_from_iter(cols).unwrap(),
+    );
     let o = run(
-        &["scan", "train.csv", "--label", "species", "--id", "id", "--features", "f*", "--out", "out"],
+        &[
+            "scan",
+            "train.csv",
+            "--label",
+            "species",
+            "--id",
+            "id",
+            "--features",
+            "f*",
+            "--out",
+            "out",
+        ],
         dir.path(),
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -114,7 +179,14 @@ fn csv_with_feature_globs_id_and_string_labels() {
     let scores = read_parquet(&dir.path().join("out/scores.parquet"));
     let ids = scores.column_by_name("id").unwrap();
     assert_eq!(ids.as_string::<i32>().value(3), "s3");
-    assert_eq!(scores.column_by_name("label").unwrap().as_string::<i32>().value(1), "dog");
+    assert_eq!(
+        scores
+            .column_by_name("label")
+            .unwrap()
+            .as_string::<i32>()
+            .value(1),
+        "dog"
+    );
     assert!(scores.column_by_name("score_spectral_signature").is_some());
 }
 
@@ -123,12 +195,18 @@ fn ipc_and_ndjson_inputs() {
     let dir = tempfile::tempdir().unwrap();
     let data = poisoned();
     write_ipc(&dir.path().join("train.arrow"), &data.columns_batch());
-    let o = run(&["scan", "train.arrow", "--id", "id", "--out", "a"], dir.path());
+    let o = run(
+        &["scan", "train.arrow", "--id", "id", "--out", "a"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     check_scores(&dir.path().join("a"), &data);
 
     write_ndjson(&dir.path().join("train.ndjson"), &data.columns_batch());
-    let o = run(&["scan", "train.ndjson", "--id", "id", "--out", "b"], dir.path());
+    let o = run(
+        &["scan", "train.ndjson", "--id", "id", "--out", "b"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     check_scores(&dir.path().join("b"), &data);
 }
@@ -138,25 +216,51 @@ fn csv_and_json_score_formats() {
     let dir = tempfile::tempdir().unwrap();
     let data = poisoned();
     write_parquet(&dir.path().join("t.parquet"), &data.embedding_batch());
-    let o = run(&["scan", "t.parquet", "--out", "c", "--scores-format", "csv"], dir.path());
+    let o = run(
+        &["scan", "t.parquet", "--out", "c", "--scores-format", "csv"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.path().join("c/scores.csv")).unwrap();
-    assert!(text.starts_with("row,label,score,flagged,score_spectral_signature\n"), "{}", &text[..80]);
+    assert!(
+        text.starts_with("row,label,score,flagged,score_spectral_signature\n"),
+        "{}",
+        &text[..80]
+    );
     assert_eq!(text.lines().count(), 1201);
-    let o = run(&["scan", "t.parquet", "--out", "j", "--scores-format", "json"], dir.path());
+    let o = run(
+        &["scan", "t.parquet", "--out", "j", "--scores-format", "json"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
-    let rows: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("j/scores.json")).unwrap()).unwrap();
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("j/scores.json")).unwrap())
+            .unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 1200);
     assert_eq!(rows[5]["row"], 5);
 }
 
 /// Writes a gray PNG: a class-dependent stripe plus a seeded noise, and a
 /// bright corner patch when `patched`.
-fn write_png(path: &Path, class: usize, patched: bool, size: u32, rng: &mut poisonscan::scanners::SplitMix64) {
+fn write_png(
+    path: &Path,
+    class: usize,
+    patched: bool,
+    size: u32,
+    rng: &mut poisonscan::scanners::SplitMix64,
+) {
     let img = image::GrayImage::from_fn(size, size, |x, y| {
-        let base = if (x as usize + class * 3) % 8 < 3 { 180.0 } else { 40.0 };
+        let base = if (x as usize + class * 3) % 8 < 3 {
+            180.0
+        } else {
+            40.0
+        };
         let patch = patched && x >= size - 4 && y >= size - 4;
-        let v = if patch { 255.0 } else { base + 20.0 * rng.normal() };
+        let v = if patch {
+            255.0
+        } else {
+            base + 20.0 * rng.normal()
+        };
         image::Luma([v.clamp(0.0, 255.0) as u8])
     });
     img.save(path).unwrap();
@@ -172,14 +276,24 @@ fn image_folder_with_planted_patch() {
         std::fs::create_dir_all(&cdir).unwrap();
         for i in 0..60 {
             let patched = class == 0 && i < 8;
-            write_png(&cdir.join(format!("{i:03}.png")), class, patched, 16, &mut rng);
+            write_png(
+                &cdir.join(format!("{i:03}.png")),
+                class,
+                patched,
+                16,
+                &mut rng,
+            );
         }
     }
     let o = run(&["scan", "imgs", "--out", "out"], dir.path());
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     let scores = read_parquet(&dir.path().join("out/scores.parquet"));
     assert_eq!(scores.num_rows(), 180);
-    let ids = scores.column_by_name("id").unwrap().as_string::<i32>().clone();
+    let ids = scores
+        .column_by_name("id")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
     let flags = flagged(&scores);
     for i in 0..180 {
         let name = ids.value(i);
@@ -187,12 +301,19 @@ fn image_folder_with_planted_patch() {
         assert_eq!(flags[i], planted, "{name}");
     }
     // --resize scales, and a different size without it is an error.
-    let o = run(&["scan", "imgs", "--out", "r", "--resize", "8x8"], dir.path());
+    let o = run(
+        &["scan", "imgs", "--out", "r", "--resize", "8x8"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     write_png(&root.join("class1/odd.png"), 1, false, 20, &mut rng);
     let o = run(&["scan", "imgs", "--out", "s"], dir.path());
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("odd.png: image is 20x20") && stderr(&o).contains("--resize"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("odd.png: image is 20x20") && stderr(&o).contains("--resize"),
+        "{}",
+        stderr(&o)
+    );
     assert!(files_in(&dir.path().join("s")).is_empty());
 }
 
@@ -226,14 +347,28 @@ fn idx_pair_found_from_either_file() {
         for y in 0..side {
             for x in 0..side {
                 let base = if (x + class * 3) % 8 < 3 { 180.0 } else { 40.0 };
-                let v = if patched && x >= side - 3 && y >= side - 3 { 255.0 } else { base + 20.0 * rng.normal() };
+                let v = if patched && x >= side - 3 && y >= side - 3 {
+                    255.0
+                } else {
+                    base + 20.0 * rng.normal()
+                };
                 pixels.push(v.clamp(0.0, 255.0) as u8);
             }
         }
         labels.push(class as u8);
     }
-    write_idx(&dir.path().join("train-images-idx3-ubyte.gz"), &[n as u32, side as u32, side as u32], &pixels, true);
-    write_idx(&dir.path().join("train-labels-idx1-ubyte"), &[n as u32], &labels, false);
+    write_idx(
+        &dir.path().join("train-images-idx3-ubyte.gz"),
+        &[n as u32, side as u32, side as u32],
+        &pixels,
+        true,
+    );
+    write_idx(
+        &dir.path().join("train-labels-idx1-ubyte"),
+        &[n as u32],
+        &labels,
+        false,
+    );
     for input in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte"] {
         let o = run(&["scan", input, "--out", "out"], dir.path());
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -241,14 +376,33 @@ fn idx_pair_found_from_either_file() {
         let flags = flagged(&scores);
         let hits = (0..n).filter(|&i| flags[i] && i % 3 == 0 && i < 90).count();
         assert!(hits >= 27, "{hits} of 30 planted rows flagged");
-        assert!((0..n).filter(|&i| flags[i] && !(i % 3 == 0 && i < 90)).count() <= 2);
+        assert!(
+            (0..n)
+                .filter(|&i| flags[i] && !(i % 3 == 0 && i < 90))
+                .count()
+                <= 2
+        );
     }
     // A truncated image file is named in the error.
-    write_idx(&dir.path().join("bad-images-idx3-ubyte"), &[n as u32, side as u32, side as u32], &pixels[..100], false);
-    write_idx(&dir.path().join("bad-labels-idx1-ubyte"), &[n as u32], &labels, false);
+    write_idx(
+        &dir.path().join("bad-images-idx3-ubyte"),
+        &[n as u32, side as u32, side as u32],
+        &pixels[..100],
+        false,
+    );
+    write_idx(
+        &dir.path().join("bad-labels-idx1-ubyte"),
+        &[n as u32],
+        &labels,
+        false,
+    );
     let o = run(&["scan", "bad-images-idx3-ubyte", "--out", "x"], dir.path());
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("bad-images-idx3-ubyte: not a valid IDX file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bad-images-idx3-ubyte: not a valid IDX file"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -256,15 +410,57 @@ fn determinism_across_thread_counts() {
     let dir = tempfile::tempdir().unwrap();
     let data = poisoned();
     write_parquet(&dir.path().join("t.parquet"), &data.embedding_batch());
-    let a = run(&["scan", "t.parquet", "--out", "one", "--threads", "1", "--seed", "9"], dir.path());
-    let b = run(&["scan", "t.parquet", "--out", "two", "--threads", "2", "--seed", "9"], dir.path());
-    let c = run(&["scan", "t.parquet", "--out", "many", "--seed", "9", "--threads", "7"], dir.path());
+    let a = run(
+        &[
+            "scan",
+            "t.parquet",
+            "--out",
+            "one",
+            "--threads",
+            "1",
+            "--seed",
+            "9",
+        ],
+        dir.path(),
+    );
+    let b = run(
+        &[
+            "scan",
+            "t.parquet",
+            "--out",
+            "two",
+            "--threads",
+            "2",
+            "--seed",
+            "9",
+        ],
+        dir.path(),
+    );
+    let c = run(
+        &[
+            "scan",
+            "t.parquet",
+            "--out",
+            "many",
+            "--seed",
+            "9",
+            "--threads",
+            "7",
+        ],
+        dir.path(),
+    );
     assert_eq!(a.status.code(), Some(1));
     assert_eq!(b.status.code(), Some(1));
     assert_eq!(c.status.code(), Some(1));
     let one = std::fs::read(dir.path().join("one/scores.parquet")).unwrap();
-    assert_eq!(one, std::fs::read(dir.path().join("two/scores.parquet")).unwrap());
-    assert_eq!(one, std::fs::read(dir.path().join("many/scores.parquet")).unwrap());
+    assert_eq!(
+        one,
+        std::fs::read(dir.path().join("two/scores.parquet")).unwrap()
+    );
+    assert_eq!(
+        one,
+        std::fs::read(dir.path().join("many/scores.parquet")).unwrap()
+    );
 }
 
 #[test]
@@ -272,9 +468,17 @@ fn demo_fails_the_gate_and_scanner_docs_are_printed() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(&["scan", "--demo", "--out", "demo"], dir.path());
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stdout(&o).contains("poisoning suspected in 1 class(es): 0"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("poisoning suspected in 1 class(es): 0"),
+        "{}",
+        stdout(&o)
+    );
     let o = run(&["scanners"], dir.path());
-    assert!(stdout(&o).starts_with("PS001  spectral-signature"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("PS001  spectral-signature"),
+        "{}",
+        stdout(&o)
+    );
     let o = run(&["explain", "PS001"], dir.path());
     assert!(stdout(&o).contains("## Known false positives"));
     let o = run(&["explain", "PS999"], dir.path());

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float32Array, RecordBatch};
+use arrow::buffer::ScalarBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Int64Type};
 use serde::Serialize;
@@ -185,27 +186,15 @@ pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
 /// callers that already hold Arrow data. Rows are reported 0-based within
 /// the batch.
 pub fn from_record_batch(batch: &RecordBatch, opts: &TableOptions) -> Result<Dataset, IngestError> {
-    build(batch, opts, Vec::new())
+    let sel = select(&describe(batch.schema_ref()), opts, None)?;
+    let mut builder = DatasetBuilder::new(sel, opts, batch.num_rows());
+    builder.push(batch)?;
+    builder.finish()
 }
 
-/// The features of every row, with the first problem of each bad row.
-struct Extracted {
-    values: Vec<f32>,
-    dim: usize,
-    invalid: Vec<(usize, &'static str, String)>,
-}
-
-pub(crate) fn build(
-    batch: &RecordBatch,
-    opts: &TableOptions,
-    sources: Vec<SourceFile>,
-) -> Result<Dataset, IngestError> {
-    let n = batch.num_rows();
-    if n == 0 {
-        return Err(IngestError::Empty("no rows".into()));
-    }
-    let schema: Vec<(String, ColumnKind, String)> = batch
-        .schema()
+/// Name, kind and type name of every column of an Arrow schema.
+pub(crate) fn describe(schema: &arrow::datatypes::Schema) -> Vec<(String, ColumnKind, String)> {
+    schema
         .fields()
         .iter()
         .map(|f| {
@@ -215,104 +204,241 @@ pub(crate) fn build(
                 f.data_type().to_string(),
             )
         })
-        .collect();
-    let file = (sources.len() == 1).then(|| sources[0].path.as_path());
-    let sel = select(&schema, opts, file)?;
-    let column = |name: &str| {
-        batch
-            .column_by_name(name)
-            .expect("selected column exists")
-            .clone()
-    };
-    let labels = column(&sel.label);
-    let ids = sel.id.as_deref().map(column);
-    let at = |row: usize| locate(&sources, row as u64);
+        .collect()
+}
 
-    if let Some(row) = (0..n).find(|&i| labels.is_null(i)) {
-        return Err(IngestError::NullLabel {
-            at: at(row),
-            column: sel.label.clone(),
-        });
-    }
-    let raw_codes = LabelValues::read(&labels, &sel.label)?;
+/// The features of every row of a batch, with the first problem of each bad
+/// row (row numbers within the batch).
+struct Extracted {
+    values: ScalarBuffer<f32>,
+    dim: usize,
+    invalid: Vec<(usize, &'static str, String)>,
+}
 
-    let (extracted, feature_source) = match &sel.features {
-        FeatureSelection::Embedding(c) => (
-            embedding(&column(c), c, &at)?,
-            FeatureSource::Embedding { column: c.clone() },
-        ),
-        FeatureSelection::Columns(cs) => (
-            scalar_columns(batch, cs)?,
-            FeatureSource::Columns {
-                columns: cs.clone(),
-            },
-        ),
-    };
-    let Extracted {
-        mut values,
-        dim,
-        invalid,
-    } = extracted;
-    if dim == 0 {
-        return Err(IngestError::Empty(
-            "the feature vectors have no values".into(),
-        ));
-    }
+/// Feature values gathered so far: the first batch's buffer as it is (no
+/// copy when the data came in one batch), then an owned copy.
+enum Values {
+    Shared(ScalarBuffer<f32>),
+    Owned(Vec<f32>),
+}
 
-    let mut dropped = Vec::new();
-    let mut keep = vec![true; n];
-    if let Some((row, what, feature)) = invalid.first() {
-        if !opts.drop_invalid {
-            return Err(IngestError::InvalidFeature {
-                at: at(*row),
-                what,
-                feature: feature.clone(),
-            });
-        }
-        for (row, what, feature) in &invalid {
-            keep[*row] = false;
-            dropped.push(DroppedRow {
-                row: *row as u64,
-                reason: format!("{what} in feature {feature}"),
-            });
+/// Builds a [`Dataset`] from record batches pushed one after another, so
+/// that a streaming reader holds only one batch beside the feature matrix.
+pub(crate) struct DatasetBuilder<'a> {
+    opts: &'a TableOptions,
+    sel: Selection,
+    sources: Vec<SourceFile>,
+    labels: Vec<ArrayRef>,
+    ids: Vec<ArrayRef>,
+    values: Values,
+    capacity: usize,
+    dim: Option<usize>,
+    invalid: Vec<(usize, &'static str, String)>,
+    rows: usize,
+}
+
+impl<'a> DatasetBuilder<'a> {
+    /// A builder for the selected columns; `capacity` is the expected row count.
+    pub fn new(sel: Selection, opts: &'a TableOptions, capacity: usize) -> Self {
+        Self {
+            opts,
+            sel,
+            sources: Vec::new(),
+            labels: Vec::new(),
+            ids: Vec::new(),
+            values: Values::Owned(Vec::new()),
+            capacity,
+            dim: None,
+            invalid: Vec::new(),
+            rows: 0,
         }
     }
-    let kept_rows: Vec<u64> = (0..n).filter(|&i| keep[i]).map(|i| i as u64).collect();
-    if kept_rows.is_empty() {
-        return Err(IngestError::Empty("every row has invalid features".into()));
+
+    /// Records the file that the next batches come from.
+    pub fn add_source(&mut self, source: SourceFile) {
+        self.sources.push(source);
     }
-    if kept_rows.len() < n {
-        // Compact the matrix in place, keeping row order.
-        for (dst, &src) in kept_rows.iter().enumerate() {
-            let src = src as usize;
-            if dst != src {
-                values.copy_within(src * dim..(src + 1) * dim, dst * dim);
+
+    /// The columns chosen.
+    pub fn selection(&self) -> &Selection {
+        &self.sel
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Adds the rows of one batch.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<(), IngestError> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let offset = self.rows;
+        let sources = &self.sources;
+        let at = |row: usize| locate(sources, (offset + row) as u64);
+        let column = |name: &str| -> Result<ArrayRef, IngestError> {
+            batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| IngestError::MissingColumn {
+                    column: name.to_string(),
+                    file: sources.last().map(|s| s.path.clone()),
+                    available: batch
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect(),
+                })
+        };
+        let labels = column(&self.sel.label)?;
+        if let Some(row) = (0..n).find(|&i| labels.is_null(i)) {
+            return Err(IngestError::NullLabel {
+                at: at(row),
+                column: self.sel.label.clone(),
+            });
+        }
+        let ids = self.sel.id.as_deref().map(column).transpose()?;
+        let extracted = match &self.sel.features {
+            FeatureSelection::Embedding(c) => embedding(&column(c)?, c, self.dim, &at)?,
+            FeatureSelection::Columns(cs) => scalar_columns(batch, cs)?,
+        };
+        if extracted.dim == 0 {
+            return Err(IngestError::Empty(
+                "the feature vectors have no values".into(),
+            ));
+        }
+        self.dim = Some(extracted.dim);
+        self.invalid.extend(
+            extracted
+                .invalid
+                .into_iter()
+                .map(|(r, w, f)| (r + offset, w, f)),
+        );
+        self.values = match std::mem::replace(&mut self.values, Values::Owned(Vec::new())) {
+            Values::Owned(v) if v.is_empty() && self.rows == 0 => Values::Shared(extracted.values),
+            Values::Owned(mut v) => {
+                v.extend_from_slice(&extracted.values);
+                Values::Owned(v)
+            }
+            Values::Shared(first) => {
+                let mut v = Vec::with_capacity(self.capacity.max(self.rows + n) * extracted.dim);
+                v.extend_from_slice(&first);
+                v.extend_from_slice(&extracted.values);
+                Values::Owned(v)
+            }
+        };
+        self.labels.push(labels);
+        self.ids.extend(ids);
+        self.rows += n;
+        Ok(())
+    }
+
+    /// Checks what was gathered and builds the data set.
+    pub fn finish(self) -> Result<Dataset, IngestError> {
+        let n = self.rows;
+        let (Some(dim), true) = (self.dim, n > 0) else {
+            return Err(IngestError::Empty("no rows".into()));
+        };
+        let at = |row: usize| locate(&self.sources, row as u64);
+        let mut dropped = Vec::new();
+        let mut keep = vec![true; n];
+        if let Some((row, what, feature)) = self.invalid.first() {
+            if !self.opts.drop_invalid {
+                return Err(IngestError::InvalidFeature {
+                    at: at(*row),
+                    what,
+                    feature: feature.clone(),
+                });
+            }
+            for (row, what, feature) in &self.invalid {
+                keep[*row] = false;
+                dropped.push(DroppedRow {
+                    row: *row as u64,
+                    reason: format!("{what} in feature {feature}"),
+                });
             }
         }
-        values.truncate(kept_rows.len() * dim);
+        let kept_rows: Vec<u64> = (0..n).filter(|&i| keep[i]).map(|i| i as u64).collect();
+        if kept_rows.is_empty() {
+            return Err(IngestError::Empty("every row has invalid features".into()));
+        }
+        let values: ScalarBuffer<f32> = match self.values {
+            Values::Shared(b) if kept_rows.len() == n => b,
+            Values::Owned(v) if kept_rows.len() == n => v.into(),
+            Values::Shared(b) => compact(&b, &kept_rows, dim).into(),
+            Values::Owned(v) => compact(&v, &kept_rows, dim).into(),
+        };
+        let labels = concat_same_type(&self.labels, &self.sel.label)?;
+        let ids = match &self.sel.id {
+            Some(id) => Some(concat_same_type(&self.ids, id)?),
+            None => None,
+        };
+        let (label_codes, class_names) =
+            LabelValues::read(&labels, &self.sel.label)?.encode(&kept_rows);
+        if class_names.len() < 2 {
+            return Err(IngestError::TooFewClasses {
+                count: class_names.len(),
+                names: class_names,
+            });
+        }
+        let feature_source = match &self.sel.features {
+            FeatureSelection::Embedding(c) => FeatureSource::Embedding { column: c.clone() },
+            FeatureSelection::Columns(cs) => FeatureSource::Columns {
+                columns: cs.clone(),
+            },
+        };
+        Ok(Dataset {
+            n_input_rows: n,
+            kept_rows,
+            dropped,
+            ids,
+            id_column: self.sel.id,
+            labels,
+            label_column: self.sel.label,
+            label_codes,
+            class_names,
+            features: values,
+            n_features: dim,
+            feature_source,
+            sources: self.sources,
+        })
     }
-    let (label_codes, class_names) = raw_codes.encode(&kept_rows);
-    if class_names.len() < 2 {
-        return Err(IngestError::TooFewClasses {
-            count: class_names.len(),
-            names: class_names,
-        });
+}
+
+/// The kept rows of a row-major matrix.
+fn compact(values: &[f32], kept_rows: &[u64], dim: usize) -> Vec<f32> {
+    let mut kept = Vec::with_capacity(kept_rows.len() * dim);
+    for &row in kept_rows {
+        let row = row as usize;
+        kept.extend_from_slice(&values[row * dim..(row + 1) * dim]);
     }
-    Ok(Dataset {
-        n_input_rows: n,
-        kept_rows,
-        dropped,
-        ids,
-        id_column: sel.id,
-        labels,
-        label_column: sel.label,
-        label_codes,
-        class_names,
-        features: values,
-        n_features: dim,
-        feature_source,
-        sources,
-    })
+    kept
+}
+
+/// Concatenates the per-batch arrays of one column, casting later batches
+/// to the first one's type (files may differ, say Int32 and Int64).
+fn concat_same_type(parts: &[ArrayRef], column: &str) -> Result<ArrayRef, IngestError> {
+    if parts.len() == 1 {
+        return Ok(parts[0].clone());
+    }
+    let dt = parts[0].data_type();
+    let cast_parts: Vec<ArrayRef> = parts
+        .iter()
+        .map(|p| {
+            if p.data_type() == dt {
+                Ok(p.clone())
+            } else {
+                cast(p, dt)
+            }
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| IngestError::Incompatible(format!("column `{column}`: {e}")))?;
+    let refs: Vec<&dyn Array> = cast_parts.iter().map(|a| a.as_ref()).collect();
+    arrow::compute::concat(&refs)
+        .map_err(|e| IngestError::Incompatible(format!("column `{column}`: {e}")))
 }
 
 /// Label values, integer or string.
@@ -424,7 +550,7 @@ fn scalar_columns(batch: &RecordBatch, columns: &[String]) -> Result<Extracted, 
         .filter_map(|(i, b)| b.map(|(w, f)| (i, w, f)))
         .collect();
     Ok(Extracted {
-        values,
+        values: values.into(),
         dim: d,
         invalid,
     })
@@ -433,6 +559,7 @@ fn scalar_columns(batch: &RecordBatch, columns: &[String]) -> Result<Extracted, 
 fn embedding(
     array: &ArrayRef,
     column: &str,
+    expected_dim: Option<usize>,
     at: &dyn Fn(usize) -> super::RowLoc,
 ) -> Result<Extracted, IngestError> {
     let n = array.len();
@@ -475,10 +602,45 @@ fn embedding(
         }
     };
     let flat = to_f32(&flat, column)?;
-    let dim = (0..n)
-        .find(|&i| array.is_valid(i))
-        .map(|i| spans[i].1)
-        .ok_or_else(|| IngestError::Empty(format!("every value of `{column}` is null")))?;
+    let dim = match expected_dim {
+        Some(d) => d,
+        None => (0..n)
+            .find(|&i| array.is_valid(i))
+            .map(|i| spans[i].1)
+            .ok_or_else(|| {
+                IngestError::Empty(format!("`{column}` is null in every row of the first batch ({n} rows), so its length is unknown"))
+            })?,
+    };
+    // Rows laid out back to back with no nulls: use the Arrow buffer itself.
+    let first = spans.first().map_or(0, |s| s.0);
+    let contiguous = array.null_count() == 0
+        && spans
+            .iter()
+            .enumerate()
+            .all(|(i, &(start, len))| len == dim && start == first + i * dim);
+    if contiguous {
+        let values = flat.values().slice(first, n * dim);
+        let mut invalid = Vec::new();
+        if flat.null_count() > 0 || values.iter().any(|v| !v.is_finite()) {
+            for i in 0..n {
+                let problem = (0..dim).find_map(|k| {
+                    if flat.is_null(first + i * dim + k) {
+                        Some(("null", k))
+                    } else {
+                        check_value(values[i * dim + k]).map(|w| (w, k))
+                    }
+                });
+                if let Some((what, k)) = problem {
+                    invalid.push((i, what, format!("`{column}`[{k}]")));
+                }
+            }
+        }
+        return Ok(Extracted {
+            values,
+            dim,
+            invalid,
+        });
+    }
     let mut values = vec![0f32; n * dim];
     let mut invalid = Vec::new();
     for (i, &(start, len)) in spans.iter().enumerate() {
@@ -508,7 +670,7 @@ fn embedding(
         }
     }
     Ok(Extracted {
-        values,
+        values: values.into(),
         dim,
         invalid,
     })
@@ -538,7 +700,7 @@ mod tests {
         ]);
         let d = from_record_batch(&b, &TableOptions::default()).unwrap();
         assert_eq!(d.n_features, 2);
-        assert_eq!(d.features, vec![1.0, 0.5, 2.0, 1.5, 3.0, 2.5]);
+        assert_eq!(&d.features[..], &[1.0, 0.5, 2.0, 1.5, 3.0, 2.5]);
         assert_eq!(d.class_names, vec!["cat", "dog"]);
         assert_eq!(d.label_codes, vec![0, 1, 0]);
     }
@@ -602,7 +764,7 @@ mod tests {
         };
         let d = from_record_batch(&b, &opts).unwrap();
         assert_eq!(d.kept_rows, vec![0, 3]);
-        assert_eq!(d.features, vec![0.0, 3.0]);
+        assert_eq!(&d.features[..], &[0.0, 3.0]);
         assert_eq!(d.dropped.len(), 2);
         assert_eq!(d.dropped[1].reason, "null in feature `x`");
     }

@@ -205,7 +205,7 @@ pub(super) fn load(paths: &[PathBuf], _options: &IngestOptions) -> Result<Datase
         label_column: "label".into(),
         label_codes,
         class_names,
-        features,
+        features: features.into(),
         n_features: h * w,
         feature_source: FeatureSource::Pixels {
             height: h,

@@ -165,7 +165,7 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
         label_column: "label".into(),
         label_codes,
         class_names,
-        features,
+        features: features.into(),
         n_features: dim,
         feature_source: FeatureSource::Pixels {
             height: height as usize,

@@ -1,9 +1,10 @@
 //! Ingestion: every supported source becomes one [`Dataset`].
 //!
-//! Tables (Parquet, CSV, Arrow IPC/Feather, NDJSON) are read with polars lazy
-//! scans, handed over to arrow-rs through the Arrow C data interface, and turned
-//! into a [`Dataset`] by [`from_record_batch`] — the same function that callers
-//! holding Arrow data already (DataFusion, Lance, delta-rs) call directly.
+//! Tables become arrow-rs record batches — CSV, Arrow IPC/Feather and NDJSON
+//! through polars lazy scans (handed over through the Arrow C data interface),
+//! Parquet through arrow-rs's streaming reader for bounded memory — and the
+//! batches become a [`Dataset`] by the same code that [`from_record_batch`]
+//! runs for callers holding Arrow data already (DataFusion, Lance, delta-rs).
 //! Image folders and MNIST-style IDX files are decoded here too. This module
 //! reads; it never writes and never changes an input.
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::ArrayRef;
+use arrow::buffer::ScalarBuffer;
 use poisonscan_scanners::MatrixRef;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -185,8 +187,9 @@ pub struct Dataset {
     pub label_codes: Vec<u32>,
     /// Class names, sorted (numerically for integer labels).
     pub class_names: Vec<String>,
-    /// Kept rows × `n_features`, row-major.
-    pub features: Vec<f32>,
+    /// Kept rows × `n_features`, row-major. An Arrow buffer, so that an
+    /// embedding column already laid out this way is used without a copy.
+    pub features: ScalarBuffer<f32>,
     /// Feature dimension.
     pub n_features: usize,
     /// Where the features came from.

@@ -1,6 +1,8 @@
-//! Tables through polars: lazy scans of Parquet, CSV, Arrow IPC and NDJSON
-//! files that read only the needed columns, then a zero-copy hand-over to
-//! arrow-rs through the Arrow C data interface.
+//! Tables: CSV, Arrow IPC and NDJSON through polars lazy scans that read only
+//! the needed columns, handed to arrow-rs without a copy through the Arrow C
+//! data interface; Parquet through arrow-rs's streaming reader (see
+//! [`push_parquet`] for why). Every file's batches go into one
+//! [`DatasetBuilder`], in file order.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,19 +11,15 @@ use arrow::array::{make_array, ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema};
 use polars::prelude::*;
 
-use super::batch::{self, ColumnKind, Selection};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+
+use super::batch::{self, ColumnKind, DatasetBuilder, Selection};
 use super::{hash_file, Dataset, IngestError, IngestOptions, InputFormat, SourceFile};
 
 fn scan(path: &Path, format: InputFormat) -> PolarsResult<LazyFrame> {
     let p = PlRefPath::new(path.to_string_lossy().as_ref());
     match format {
-        InputFormat::Parquet => {
-            let args = ScanArgsParquet {
-                glob: false,
-                ..Default::default()
-            };
-            LazyFrame::scan_parquet(p, args)
-        }
         InputFormat::Csv => LazyCsvReader::new(p)
             .with_has_header(true)
             .with_infer_schema_length(Some(10_000))
@@ -29,7 +27,9 @@ fn scan(path: &Path, format: InputFormat) -> PolarsResult<LazyFrame> {
             .finish(),
         InputFormat::Ipc => LazyFrame::scan_ipc(p, Default::default(), Default::default()),
         InputFormat::Ndjson => LazyJsonLineReader::new(p).finish(),
-        InputFormat::Idx | InputFormat::Images => unreachable!("not a table format"),
+        InputFormat::Parquet | InputFormat::Idx | InputFormat::Images => {
+            unreachable!("not read through polars")
+        }
     }
 }
 
@@ -66,18 +66,9 @@ fn read_file(
         .iter()
         .map(|(n, dt)| (n.to_string(), polars_kind(dt), dt.to_string()))
         .collect();
-    // Later files must carry the columns chosen from the first one.
     let sel = match selection {
         Some(s) => {
-            for c in s.columns() {
-                if !described.iter().any(|(n, _, _)| *n == c) {
-                    return Err(IngestError::MissingColumn {
-                        column: c,
-                        file: Some(path.to_path_buf()),
-                        available: described.iter().map(|(n, _, _)| n.clone()).collect(),
-                    });
-                }
-            }
+            check_columns(s, &described, path)?;
             s.clone()
         }
         None => match batch::select(&described, &options.table, Some(path)) {
@@ -85,7 +76,12 @@ fn read_file(
             // A file with a header and no rows has no column types to select
             // by (CSV infers text); say that it is empty instead.
             Err(e) => {
-                let rows = lf.clone().limit(1).collect().map(|df| df.height()).unwrap_or(1);
+                let rows = lf
+                    .clone()
+                    .limit(1)
+                    .collect()
+                    .map(|df| df.height())
+                    .unwrap_or(1);
                 return Err(if rows == 0 {
                     IngestError::Empty(format!("{} has no rows", path.display()))
                 } else {
@@ -141,16 +137,76 @@ pub(crate) fn to_record_batch(df: DataFrame) -> Result<RecordBatch, IngestError>
         .map_err(|e| IngestError::Incompatible(e.to_string()))
 }
 
+/// Parquet through arrow-rs's streaming reader: only the selected columns,
+/// one batch of rows at a time, so that peak memory stays near the size of the
+/// feature matrix. (A polars scan decodes a whole row group at once; with the
+/// file mapped beside it, a 60,000 × 128 embedding file peaked at 3.0× the
+/// matrix, against 2.0× this way, in batches of 4,096 rows — BENCHMARKS.md.)
+fn push_parquet(
+    path: &Path,
+    options: &IngestOptions,
+    selection: Option<&Selection>,
+) -> Result<(ParquetRecordBatchReader, Selection, u64), IngestError> {
+    let error = |e: &dyn std::fmt::Display| IngestError::Read {
+        path: path.to_path_buf(),
+        format: "parquet",
+        message: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| error(&e))?;
+    let described = batch::describe(builder.schema());
+    let sel = match selection {
+        Some(s) => {
+            check_columns(s, &described, path)?;
+            s.clone()
+        }
+        None => batch::select(&described, &options.table, Some(path))?,
+    };
+    let wanted = sel.columns();
+    let roots: Vec<usize> = described
+        .iter()
+        .enumerate()
+        .filter(|(_, (n, _, _))| wanted.contains(n))
+        .map(|(i, _)| i)
+        .collect();
+    let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(4096)
+        .build()
+        .map_err(|e| error(&e))?;
+    Ok((reader, sel, rows))
+}
+
+/// Later files must carry the columns chosen from the first one.
+fn check_columns(
+    sel: &Selection,
+    described: &[(String, ColumnKind, String)],
+    path: &Path,
+) -> Result<(), IngestError> {
+    for c in sel.columns() {
+        if !described.iter().any(|(n, _, _)| *n == c) {
+            return Err(IngestError::MissingColumn {
+                column: c,
+                file: Some(path.to_path_buf()),
+                available: described.iter().map(|(n, _, _)| n.clone()).collect(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Reads tables into one data set; rows keep the order of the files.
 pub(super) fn load(
     paths: &[PathBuf],
     format: InputFormat,
     options: &IngestOptions,
 ) -> Result<Dataset, IngestError> {
-    let mut frames = Vec::with_capacity(paths.len());
-    let mut sources = Vec::with_capacity(paths.len());
-    let mut selection: Option<Selection> = None;
-    let mut first_row = 0u64;
+    let mut builder: Option<DatasetBuilder<'_>> = None;
     for path in paths {
         if path.is_dir() {
             return Err(IngestError::Option(format!(
@@ -160,31 +216,37 @@ pub(super) fn load(
             )));
         }
         let (bytes, sha256) = hash_file(path)?;
-        let (df, sel) = read_file(path, format, options, selection.as_ref())?;
-        let rows = df.height() as u64;
-        sources.push(SourceFile {
+        let first_row = builder.as_ref().map_or(0, |b| b.rows()) as u64;
+        let selection = builder.as_ref().map(|b| b.selection().clone());
+        let mut source = SourceFile {
             path: path.clone(),
             bytes,
             sha256,
-            rows,
+            rows: 0,
             first_row,
-        });
-        first_row += rows;
-        selection.get_or_insert(sel);
-        frames.push(df);
-    }
-    let df = if frames.len() == 1 {
-        frames.pop().expect("one frame")
-    } else {
-        let lazy: Vec<LazyFrame> = frames.into_iter().map(|f| f.lazy()).collect();
-        let args = UnionArgs {
-            to_supertypes: true,
-            ..Default::default()
         };
-        concat(lazy, args)
-            .and_then(|lf| lf.collect())
-            .map_err(|e| IngestError::Incompatible(e.to_string()))?
-    };
-    let batch = to_record_batch(df)?;
-    batch::build(&batch, &options.table, sources)
+        if format == InputFormat::Parquet {
+            let (reader, sel, rows) = push_parquet(path, options, selection.as_ref())?;
+            source.rows = rows;
+            let b = builder
+                .get_or_insert_with(|| DatasetBuilder::new(sel, &options.table, rows as usize));
+            b.add_source(source);
+            for batch in reader {
+                let batch = batch.map_err(|e| IngestError::Read {
+                    path: path.clone(),
+                    format: "parquet",
+                    message: e.to_string(),
+                })?;
+                b.push(&batch)?;
+            }
+        } else {
+            let (df, sel) = read_file(path, format, options, selection.as_ref())?;
+            source.rows = df.height() as u64;
+            let rows = df.height();
+            let b = builder.get_or_insert_with(|| DatasetBuilder::new(sel, &options.table, rows));
+            b.add_source(source);
+            b.push(&to_record_batch(df)?)?;
+        }
+    }
+    builder.ok_or(IngestError::NoInput)?.finish()
 }

@@ -36,12 +36,10 @@ impl AtomicFile {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o644));
         }
-        let temp = builder
-            .tempfile_in(dir)
-            .map_err(|source| ReportError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let temp = builder.tempfile_in(dir).map_err(|source| ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
             temp,

@@ -9,7 +9,8 @@ use std::process::Output;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, ListArray, RecordBatch, StringArray,
+    ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, ListArray, RecordBatch,
+    StringArray,
 };
 use arrow::datatypes::{DataType, Field, Float32Type};
 use poisonscan::scanners::SplitMix64;
@@ -24,13 +25,26 @@ pub struct Synthetic {
 /// `classes` Gaussian classes of `per_class` rows in `dim` dimensions; the
 /// first `poison` rows of class 0 are shifted by `shift` along one direction.
 /// Rows are interleaved (not sorted by class), as real data would be.
-pub fn synthetic(classes: usize, per_class: usize, dim: usize, poison: usize, shift: f64, seed: u64) -> Synthetic {
+pub fn synthetic(
+    classes: usize,
+    per_class: usize,
+    dim: usize,
+    poison: usize,
+    shift: f64,
+    seed: u64,
+) -> Synthetic {
     let mut rng = SplitMix64::new(seed);
     let mut dir: Vec<f64> = (0..dim).map(|_| rng.normal()).collect();
     let norm = dir.iter().map(|x| x * x).sum::<f64>().sqrt();
     dir.iter_mut().for_each(|x| *x /= norm);
-    let centres: Vec<Vec<f64>> = (0..classes).map(|_| (0..dim).map(|_| 4.0 * rng.normal()).collect()).collect();
-    let mut out = Synthetic { features: vec![], labels: vec![], poisoned: vec![] };
+    let centres: Vec<Vec<f64>> = (0..classes)
+        .map(|_| (0..dim).map(|_| 4.0 * rng.normal()).collect())
+        .collect();
+    let mut out = Synthetic {
+        features: vec![],
+        labels: vec![],
+        poisoned: vec![],
+    };
     let mut seen = vec![0usize; classes];
     for i in 0..classes * per_class {
         let c = i % classes;
@@ -54,10 +68,17 @@ impl Synthetic {
     /// `label`, `id` and `f0..f{d-1}` numeric columns.
     pub fn columns_batch(&self) -> RecordBatch {
         let mut cols: Vec<(String, ArrayRef)> = vec![
-            ("label".into(), Arc::new(Int64Array::from(self.labels.clone()))),
+            (
+                "label".into(),
+                Arc::new(Int64Array::from(self.labels.clone())),
+            ),
             (
                 "id".into(),
-                Arc::new(StringArray::from((0..self.labels.len()).map(|i| format!("s{i}")).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(
+                    (0..self.labels.len())
+                        .map(|i| format!("s{i}"))
+                        .collect::<Vec<_>>(),
+                )),
             ),
         ];
         for j in 0..self.dim() {
@@ -70,10 +91,24 @@ impl Synthetic {
     /// `label` and a fixed-size-list `emb` column.
     pub fn embedding_batch(&self) -> RecordBatch {
         let d = self.dim() as i32;
-        let values = Float32Array::from(self.features.iter().flatten().copied().collect::<Vec<f32>>());
-        let emb = FixedSizeListArray::new(Arc::new(Field::new("item", DataType::Float32, true)), d, Arc::new(values), None);
+        let values = Float32Array::from(
+            self.features
+                .iter()
+                .flatten()
+                .copied()
+                .collect::<Vec<f32>>(),
+        );
+        let emb = FixedSizeListArray::new(
+            Arc::new(Field::new("item", DataType::Float32, true)),
+            d,
+            Arc::new(values),
+            None,
+        );
         RecordBatch::try_from_iter(vec![
-            ("label", Arc::new(Int64Array::from(self.labels.clone())) as ArrayRef),
+            (
+                "label",
+                Arc::new(Int64Array::from(self.labels.clone())) as ArrayRef,
+            ),
             ("emb", Arc::new(emb) as ArrayRef),
         ])
         .unwrap()
@@ -82,10 +117,15 @@ impl Synthetic {
     /// `label` and a variable-length list `emb` column.
     pub fn list_batch(&self) -> RecordBatch {
         let emb = ListArray::from_iter_primitive::<Float32Type, _, _>(
-            self.features.iter().map(|r| Some(r.iter().map(|&v| Some(v)).collect::<Vec<_>>())),
+            self.features
+                .iter()
+                .map(|r| Some(r.iter().map(|&v| Some(v)).collect::<Vec<_>>())),
         );
         RecordBatch::try_from_iter(vec![
-            ("label", Arc::new(Int64Array::from(self.labels.clone())) as ArrayRef),
+            (
+                "label",
+                Arc::new(Int64Array::from(self.labels.clone())) as ArrayRef,
+            ),
             ("emb", Arc::new(emb) as ArrayRef),
         ])
         .unwrap()
@@ -154,7 +194,10 @@ pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     if !dir.exists() {
         return vec![];
     }
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect()
 }
 
 /// SHA-256 of a file, to check that inputs are never changed.

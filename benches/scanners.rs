@@ -1,0 +1,53 @@
+//! Criterion benches of the scanners on in-memory features:
+//! `cargo bench --bench scanners`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use poisonscan::fuse::fuse;
+use poisonscan::scanners::{MatrixRef, ScanInput, Scanner, SplitMix64, SCANNERS};
+use poisonscan::settings::ScanOptions;
+
+/// `n` rows of `d` Gaussian features in 10 classes.
+fn features(n: usize, d: usize) -> (Vec<f32>, Vec<u32>) {
+    let mut rng = SplitMix64::new(1);
+    let centres: Vec<f64> = (0..10 * d).map(|_| 3.0 * rng.normal()).collect();
+    let labels: Vec<u32> = (0..n).map(|i| (i % 10) as u32).collect();
+    let data = labels
+        .iter()
+        .flat_map(|&c| (0..d).map(move |j| (c, j)))
+        .map(|(c, j)| (centres[c as usize * d + j] + rng.normal()) as f32)
+        .collect();
+    (data, labels)
+}
+
+fn bench(c: &mut Criterion) {
+    let (n, d) = (60_000, 128);
+    let (data, labels) = features(n, d);
+    let input = ScanInput {
+        features: MatrixRef::new(&data, n, d).unwrap(),
+        labels: &labels,
+        n_classes: 10,
+        skip_classes: &[],
+        seed: 0,
+    };
+    let mut group = c.benchmark_group("60000x128");
+    group.sample_size(10);
+    for scanner in SCANNERS {
+        group.bench_function(scanner.name(), |b| b.iter(|| scanner.scan(&input).unwrap()));
+    }
+    let settings = ScanOptions::default().check().unwrap();
+    group.bench_function("all scanners + fuse", |b| {
+        b.iter(|| {
+            let outs: Vec<_> = settings
+                .scanners
+                .iter()
+                .map(|s| s.scan(&input).unwrap())
+                .collect();
+            let refs: Vec<_> = outs.iter().collect();
+            fuse(&refs, &labels, 10, &[], &settings)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
