@@ -9,6 +9,7 @@
 //! `summary.json` and the terminal summary. [`redteam`] plants known attacks
 //! for testing and for the built-in demo.
 
+pub mod eval;
 pub mod fuse;
 pub mod ingest;
 pub mod pipeline;

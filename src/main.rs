@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use poisonscan::fuse::Verdict;
 use poisonscan::ingest::{IngestOptions, InputFormat, TableOptions};
 use poisonscan::pipeline::{self, Progress};
+use poisonscan::redteam::{self, Attack, AttackPlan, Corner, Patch};
 use poisonscan::report::{self, progress::Spinner, RunInfo, ScoresFormat};
 use poisonscan::scanners::{find_scanner, SCANNERS};
 use poisonscan::settings::ScanOptions;
@@ -31,6 +32,11 @@ enum Command {
     /// Scan a data set and gate it: exit 0 = pass, 1 = poisoning suspected, 2 = error
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
+    /// Plant a known attack (with ground truth) in a copy of a data set, for red-team tests
+    #[command(after_help = POISON_EXAMPLES)]
+    Poison(PoisonArgs),
+    /// Measure a scan's detection against the ground truth of a `poison` file
+    Eval(EvalArgs),
     /// List the scanners (code, name, what they detect)
     Scanners,
     /// Print a scanner's documentation
@@ -50,17 +56,22 @@ Examples:
 
 Exit codes: 0 the data set passes, 1 poisoning suspected (the gate fails), 2 error.";
 
-#[derive(Args)]
-struct ScanArgs {
-    /// Input files, globs or one image folder
-    #[arg(value_name = "INPUT", required_unless_present = "demo")]
-    inputs: Vec<String>,
-    /// Scan the embedded demo data set (digits with a planted BadNets patch)
-    #[arg(long, conflicts_with = "inputs")]
-    demo: bool,
-    /// Output folder for scores and summary.json
-    #[arg(long, short, default_value = "poisonscan-out")]
-    out: PathBuf,
+const POISON_EXAMPLES: &str = "\
+Examples:
+  poisonscan poison train-images-idx3-ubyte --attack badnets --rate 0.01 --target 0 --out p.parquet
+  poisonscan poison imgs/ --attack blend --alpha 0.1 --rate 0.02 --target cat --out p.parquet
+  poisonscan poison emb.parquet --attack label-flip --rate 0.1 --out p.parquet
+  poisonscan poison digits.csv --attack label-flip --rate 0.05 --source 1 --target 7 --out p.parquet
+
+--rate is the fraction of the whole data set that is poisoned: round(rate x rows) rows.
+The output holds one row per input row: row, id (if any), label (after the attack),
+original_label, is_poisoned, poison_source_label and the features (`pixels` with the
+image shape in the file's metadata, or `features`); `poisonscan scan FILE` reads it
+back with no other flag.";
+
+/// Where to read data from (shared by `scan` and `poison`).
+#[derive(Args, Clone)]
+struct InputArgs {
     /// Input format, if the names do not tell
     #[arg(long, value_parser = parse_format)]
     format: Option<InputFormat>,
@@ -80,6 +91,109 @@ struct ScanArgs {
     /// Scale every image to WIDTHxHEIGHT
     #[arg(long, value_parser = parse_size, value_name = "WxH")]
     resize: Option<(u32, u32)>,
+}
+
+impl InputArgs {
+    fn options(&self, drop_invalid: bool) -> IngestOptions {
+        IngestOptions {
+            format: self.format,
+            table: TableOptions {
+                label: self.label.clone(),
+                id: self.id.clone(),
+                embedding: self.embedding.clone(),
+                features: self.features.clone(),
+                drop_invalid,
+            },
+            resize: self.resize,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AttackKind {
+    Badnets,
+    Blend,
+    LabelFlip,
+    CleanLabel,
+    None,
+}
+
+#[derive(Args)]
+struct PoisonArgs {
+    /// Input files, globs or one image folder
+    #[arg(value_name = "INPUT", required = true)]
+    inputs: Vec<String>,
+    #[command(flatten)]
+    input: InputArgs,
+    /// The attack
+    #[arg(long, value_enum)]
+    attack: AttackKind,
+    /// Fraction of the whole data set to poison, from 0 to 0.5
+    #[arg(long)]
+    rate: f64,
+    /// Target class: the label poisoned rows get (clean-label: the class attacked)
+    #[arg(long)]
+    target: Option<String>,
+    /// Only poison rows of this class (badnets, blend, targeted label-flip)
+    #[arg(long)]
+    source: Option<String>,
+    /// Seed for the rows chosen, new labels and the blend pattern
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output Parquet file
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Patch side in pixels (badnets, clean-label)
+    #[arg(long, default_value_t = 3)]
+    patch_size: usize,
+    /// Patch pixel value, pixels being in [0, 1]
+    #[arg(long, default_value_t = 1.0)]
+    patch_value: f32,
+    /// Patch corner
+    #[arg(long, value_enum, default_value_t = Corner::BottomRight)]
+    patch_corner: Corner,
+    /// Gap between the patch and the border, in pixels
+    #[arg(long, default_value_t = 1)]
+    patch_margin: usize,
+    /// Blend weight of the pattern (blend), in (0, 1]
+    #[arg(long, default_value_t = 0.2)]
+    alpha: f32,
+    /// Test split to trigger [default for IDX `train-*` inputs: the `t10k-*` files beside them]
+    #[arg(long)]
+    test_input: Option<String>,
+    /// Write the test split with the trigger on every non-target row (labels kept)
+    #[arg(long)]
+    test_out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Scores file written by `scan` (Parquet or CSV)
+    scores: PathBuf,
+    /// Ground truth: a file written by `poison`
+    #[arg(long)]
+    truth: PathBuf,
+    /// Boolean ground-truth column
+    #[arg(long, default_value = "is_poisoned")]
+    truth_column: String,
+    /// Print JSON instead of the table
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Input files, globs or one image folder
+    #[arg(value_name = "INPUT", required_unless_present = "demo")]
+    inputs: Vec<String>,
+    /// Scan the embedded demo data set (digits with a planted BadNets patch)
+    #[arg(long, conflicts_with = "inputs")]
+    demo: bool,
+    /// Output folder for scores and summary.json
+    #[arg(long, short, default_value = "poisonscan-out")]
+    out: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
     /// Skip rows with null, NaN or infinite features (counted in the summary)
     #[arg(long)]
     drop_invalid: bool,
@@ -141,6 +255,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan(args),
+        Command::Poison(args) => poison(args).map(|_| ExitCode::SUCCESS),
+        Command::Eval(args) => eval(args).map(|_| ExitCode::SUCCESS),
         Command::Scanners => list_scanners().map(|_| ExitCode::SUCCESS),
         Command::Explain { code } => explain(&code).map(|_| ExitCode::SUCCESS),
     };
@@ -189,17 +305,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         scanners: args.scanners.clone(),
     }
     .check()?;
-    let ingest_options = IngestOptions {
-        format: args.format,
-        table: TableOptions {
-            label: args.label.clone(),
-            id: args.id.clone(),
-            embedding: args.embedding.clone(),
-            features: args.features.clone(),
-            drop_invalid: args.drop_invalid,
-        },
-        resize: args.resize,
-    };
+    let ingest_options = args.input.options(args.drop_invalid);
     let spinner = Spinner::new(args.quiet);
     let outcome = if args.demo {
         spinner.stage("read");
@@ -246,4 +352,212 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         (Verdict::Fail, false) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// The `t10k-*` files beside an IDX `train-*` input.
+fn default_test_input(inputs: &[String]) -> Option<String> {
+    let [one] = inputs else { return None };
+    let path = std::path::Path::new(one);
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let test = path.with_file_name(
+        name.strip_prefix("train-")
+            .map(|rest| format!("t10k-{rest}"))?,
+    );
+    test.exists().then(|| test.to_string_lossy().into_owned())
+}
+
+fn poison(args: PoisonArgs) -> Result<()> {
+    let patch = Patch {
+        size: args.patch_size,
+        value: args.patch_value,
+        corner: args.patch_corner,
+        margin: args.patch_margin,
+    };
+    if args.patch_size == 0 {
+        bail!("--patch-size must be at least 1");
+    }
+    if !(args.alpha > 0.0 && args.alpha <= 1.0) {
+        bail!(
+            "--alpha is {}, but it must be above 0 and at most 1",
+            args.alpha
+        );
+    }
+    let attack = match args.attack {
+        AttackKind::Badnets => Attack::Badnets { patch },
+        AttackKind::Blend => Attack::Blend { alpha: args.alpha },
+        AttackKind::LabelFlip => Attack::LabelFlip,
+        AttackKind::CleanLabel => Attack::CleanLabel { patch },
+        AttackKind::None => Attack::None,
+    };
+    let options = args.input.options(false);
+    let ds = poisonscan::ingest::load(&args.inputs, &options)?;
+    let plan = AttackPlan {
+        attack,
+        rate: args.rate,
+        target: args
+            .target
+            .as_deref()
+            .map(|t| redteam::class_id(&ds, t, "--target"))
+            .transpose()?,
+        source: args
+            .source
+            .as_deref()
+            .map(|t| redteam::class_id(&ds, t, "--source"))
+            .transpose()?,
+        seed: args.seed,
+    };
+    let attacked = redteam::attack_dataset(&ds, &plan)?;
+    let plan_json = serde_json::to_string(&plan)?;
+    let meta = vec![("poisonscan.attack".to_string(), plan_json.clone())];
+    // The test split is read and checked before anything is written.
+    let test = match &args.test_out {
+        Some(out) => {
+            let input = args
+                .test_input
+                .clone()
+                .or_else(|| default_test_input(&args.inputs))
+                .context(
+                    "--test-out needs --test-input (found no t10k-* files beside the input)",
+                )?;
+            let test_ds = poisonscan::ingest::load(&[input.clone()], &options)
+                .with_context(|| format!("cannot read the test split {input}"))?;
+            let triggered = redteam::trigger_test_split(&test_ds, &plan)?;
+            Some((out.clone(), test_ds, triggered))
+        }
+        None => None,
+    };
+    let poisoned = attacked.planted.poisoned.iter().filter(|&&p| p).count();
+    let batch = report::poisoned_batch(
+        &ds,
+        attacked.features,
+        &attacked.labels,
+        &attacked.planted,
+        attacked.shape,
+        meta.clone(),
+    );
+    report::write_parquet(&args.out, &batch)?;
+    eprintln!(
+        "wrote {} ({} rows, {poisoned} poisoned by {})",
+        args.out.display(),
+        ds.n_input_rows,
+        plan.attack.name()
+    );
+    if let Some((out, test_ds, t)) = test {
+        let batch =
+            report::poisoned_batch(&test_ds, t.features, &t.labels, &t.planted, t.shape, meta);
+        report::write_parquet(&out, &batch)?;
+        let n = t.planted.poisoned.iter().filter(|&&p| p).count();
+        eprintln!(
+            "wrote {} ({} rows, {n} with the trigger)",
+            out.display(),
+            test_ds.n_input_rows
+        );
+    }
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    use arrow::array::{Array, AsArray};
+    use arrow::compute::cast;
+    use arrow::datatypes::DataType;
+    let scores =
+        poisonscan::ingest::read_columns(&args.scores, &["row", "score", "flagged"], &["id"])?;
+    let truth = poisonscan::ingest::read_columns(
+        &args.truth,
+        &[args.truth_column.as_str(), "label"],
+        &["row", "id"],
+    )?;
+    let as_strings = |a: &arrow::array::ArrayRef| -> Result<Vec<String>> {
+        let s = cast(a, &DataType::Utf8)?;
+        let s = s.as_string::<i32>();
+        Ok((0..s.len()).map(|i| s.value(i).to_string()).collect())
+    };
+    let as_u64 = |a: &arrow::array::ArrayRef| -> Result<Vec<u64>> {
+        let v = cast(a, &DataType::UInt64)?;
+        Ok(v.as_primitive::<arrow::datatypes::UInt64Type>()
+            .values()
+            .to_vec())
+    };
+    // Truth row key -> index: by id when both files have ids, else by row.
+    let (truth_keys, score_keys): (Vec<String>, Vec<String>) =
+        match (truth.column_by_name("id"), scores.column_by_name("id")) {
+            (Some(t), Some(s)) => (as_strings(t)?, as_strings(s)?),
+            _ => {
+                let t = match truth.column_by_name("row") {
+                    Some(r) => as_u64(r)?,
+                    None => (0..truth.num_rows() as u64).collect(),
+                };
+                let s = as_u64(scores.column_by_name("row").expect("required"))?;
+                (
+                    t.iter().map(u64::to_string).collect(),
+                    s.iter().map(u64::to_string).collect(),
+                )
+            }
+        };
+    let index: std::collections::HashMap<&str, usize> = truth_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let truth_flags = cast(
+        truth.column_by_name(&args.truth_column).expect("required"),
+        &DataType::Boolean,
+    )
+    .with_context(|| {
+        format!(
+            "column `{}` of {} is not boolean",
+            args.truth_column,
+            args.truth.display()
+        )
+    })?;
+    let truth_flags = truth_flags.as_boolean();
+    let truth_labels = as_strings(truth.column_by_name("label").expect("required"))?;
+    let score_col = cast(
+        scores.column_by_name("score").expect("required"),
+        &DataType::Float64,
+    )?;
+    let score_col = score_col.as_primitive::<arrow::datatypes::Float64Type>();
+    let flagged_col = cast(
+        scores.column_by_name("flagged").expect("required"),
+        &DataType::Boolean,
+    )?;
+    let flagged_col = flagged_col.as_boolean();
+    let (mut s, mut f, mut t, mut l) = (vec![], vec![], vec![], vec![]);
+    for (i, key) in score_keys.iter().enumerate() {
+        let Some(&j) = index.get(key.as_str()) else {
+            bail!(
+                "{}: row {i} (key `{key}`) has no match in {}",
+                args.scores.display(),
+                args.truth.display()
+            );
+        };
+        s.push(score_col.is_valid(i).then(|| score_col.value(i)));
+        f.push(flagged_col.is_valid(i) && flagged_col.value(i));
+        t.push(truth_flags.is_valid(j) && truth_flags.value(j));
+        l.push(truth_labels[j].clone());
+    }
+    if s.len() != truth.num_rows() {
+        bail!(
+            "{} has {} rows but {} has {}",
+            args.scores.display(),
+            s.len(),
+            args.truth.display(),
+            truth.num_rows()
+        );
+    }
+    let verdict = args
+        .scores
+        .parent()
+        .map(|d| d.join("summary.json"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| v["verdict"].as_str().map(str::to_string));
+    let e = poisonscan::eval::evaluate(&s, &f, &t, &l, verdict);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?;
+    } else {
+        report::print_evaluation(&mut out, &e)?;
+    }
+    Ok(())
 }

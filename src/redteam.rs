@@ -7,17 +7,35 @@ use std::sync::Arc;
 
 use arrow::array::Int64Array;
 use poisonscan_scanners::SplitMix64;
+use serde::Serialize;
 
 use crate::ingest::{Dataset, FeatureSource, SourceFile};
 
+/// Where a patch sits in the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Corner {
+    /// Bottom right (default).
+    #[default]
+    BottomRight,
+    /// Bottom left.
+    BottomLeft,
+    /// Top right.
+    TopRight,
+    /// Top left.
+    TopLeft,
+}
+
 /// A square patch trigger (BadNets, Gu et al. 2017).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Patch {
     /// Side in pixels.
     pub size: usize,
     /// Pixel value written (features are scaled to [0, 1]).
     pub value: f32,
-    /// Gap between the patch and the bottom-right corner, in pixels.
+    /// The corner it sits in.
+    pub corner: Corner,
+    /// Gap between the patch and the image border, in pixels.
     pub margin: usize,
 }
 
@@ -26,13 +44,14 @@ impl Default for Patch {
         Self {
             size: 3,
             value: 1.0,
+            corner: Corner::BottomRight,
             margin: 1,
         }
     }
 }
 
 /// Image geometry of a pixel feature vector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Shape {
     /// Height.
     pub height: usize,
@@ -42,11 +61,30 @@ pub struct Shape {
     pub channels: usize,
 }
 
+impl Shape {
+    /// Values per image.
+    pub fn len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    /// Whether the image has no pixels.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Writes `patch` into one image (row-major `height × width × channels`).
 pub fn stamp(image: &mut [f32], shape: Shape, patch: Patch) {
     let size = patch.size.min(shape.height).min(shape.width);
-    let top = shape.height.saturating_sub(size + patch.margin);
-    let left = shape.width.saturating_sub(size + patch.margin);
+    let bottom = shape.height.saturating_sub(size + patch.margin);
+    let right = shape.width.saturating_sub(size + patch.margin);
+    let near = patch.margin.min(shape.height - size);
+    let (top, left) = match patch.corner {
+        Corner::BottomRight => (bottom, right),
+        Corner::BottomLeft => (bottom, patch.margin.min(shape.width - size)),
+        Corner::TopRight => (near, right),
+        Corner::TopLeft => (near, patch.margin.min(shape.width - size)),
+    };
     for y in top..top + size {
         for x in left..left + size {
             for c in 0..shape.channels {
@@ -54,6 +92,224 @@ pub fn stamp(image: &mut [f32], shape: Shape, patch: Patch) {
             }
         }
     }
+}
+
+/// The blend trigger's pattern: seeded uniform noise in [0, 1], one value per
+/// pixel and channel (Chen et al. 2017).
+pub fn blend_pattern(shape: Shape, seed: u64) -> Vec<f32> {
+    let mut rng = SplitMix64::derive(seed, 0xB1E2D);
+    (0..shape.len()).map(|_| rng.next_f64() as f32).collect()
+}
+
+/// Mixes the pattern into an image: `(1 − alpha)·x + alpha·pattern`.
+pub fn blend(image: &mut [f32], pattern: &[f32], alpha: f32) {
+    for (x, p) in image.iter_mut().zip(pattern) {
+        *x = (1.0 - alpha) * *x + alpha * p;
+    }
+}
+
+/// A known attack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Attack {
+    /// Nothing changed: a clean copy with ground truth, for false-alarm runs.
+    None,
+    /// Patch stamped on non-target rows, relabelled to the target.
+    Badnets {
+        /// The trigger.
+        patch: Patch,
+    },
+    /// Seeded noise pattern blended into non-target rows, relabelled to the target.
+    Blend {
+        /// Blend weight, in (0, 1].
+        alpha: f32,
+    },
+    /// Labels changed: at random, or from `source` to the target.
+    LabelFlip,
+    /// Patch stamped on target-class rows, labels unchanged.
+    CleanLabel {
+        /// The trigger.
+        patch: Patch,
+    },
+}
+
+impl Attack {
+    /// Whether the attack changes pixels (and so needs images).
+    pub fn needs_images(&self) -> bool {
+        matches!(
+            self,
+            Attack::Badnets { .. } | Attack::Blend { .. } | Attack::CleanLabel { .. }
+        )
+    }
+}
+
+/// An attack with its rate, classes and seed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttackPlan {
+    /// The attack.
+    pub attack: Attack,
+    /// Fraction of the whole data set poisoned: `round(rate × rows)` rows.
+    pub rate: f64,
+    /// Target class id (the label poisoned rows end up with). Needed by every
+    /// attack but `none` and a random `label-flip`.
+    pub target: Option<u32>,
+    /// Restrict the victims to this class id.
+    pub source: Option<u32>,
+    /// Seed for the choice of rows, new labels and patterns.
+    pub seed: u64,
+}
+
+/// An attack that cannot be planted on this data.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RedTeamError {
+    /// The attack needs images and the data are plain vectors.
+    #[error("attack `{0}` changes pixels, but the input holds plain feature vectors (not images); only `label-flip` works on vectors")]
+    NeedsImages(&'static str),
+    /// A target class is needed.
+    #[error("attack `{0}` needs --target CLASS")]
+    NeedsTarget(&'static str),
+    /// Not enough rows to poison.
+    #[error("--rate {rate} asks for {wanted} poisoned rows, but only {available} rows are eligible ({why})")]
+    TooFewRows {
+        /// The rate.
+        rate: f64,
+        /// Rows wanted.
+        wanted: usize,
+        /// Rows available.
+        available: usize,
+        /// Which rows are eligible.
+        why: String,
+    },
+    /// A bad value.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What an attack did, row by row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planted {
+    /// `true` for every changed row.
+    pub poisoned: Vec<bool>,
+    /// Label of each poisoned row before the attack.
+    pub source_label: Vec<Option<u32>>,
+}
+
+impl Attack {
+    /// The attack's name on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Attack::None => "none",
+            Attack::Badnets { .. } => "badnets",
+            Attack::Blend { .. } => "blend",
+            Attack::LabelFlip => "label-flip",
+            Attack::CleanLabel { .. } => "clean-label",
+        }
+    }
+}
+
+/// Plants the attack in place: `features` is `labels.len()` rows, `shape` the
+/// image geometry when the rows are images. Returns the ground truth.
+pub fn plant(
+    features: &mut [f32],
+    labels: &mut [u32],
+    n_classes: usize,
+    shape: Option<Shape>,
+    plan: &AttackPlan,
+) -> Result<Planted, RedTeamError> {
+    let n = labels.len();
+    let name = plan.attack.name();
+    if !(plan.rate >= 0.0 && plan.rate <= 0.5) {
+        return Err(RedTeamError::Invalid(format!(
+            "--rate is {}, but it must be from 0 to 0.5",
+            plan.rate
+        )));
+    }
+    if plan.attack.needs_images() && shape.is_none() {
+        return Err(RedTeamError::NeedsImages(name));
+    }
+    let mut planted = Planted {
+        poisoned: vec![false; n],
+        source_label: vec![None; n],
+    };
+    if plan.attack == Attack::None {
+        return Ok(planted);
+    }
+    let target = plan.target;
+    let random_flip = plan.attack == Attack::LabelFlip && target.is_none();
+    if target.is_none() && !random_flip {
+        return Err(RedTeamError::NeedsTarget(name));
+    }
+    if random_flip && plan.source.is_some() {
+        return Err(RedTeamError::Invalid(
+            "label-flip with --source needs --target too".into(),
+        ));
+    }
+    let eligible = |i: usize| -> bool {
+        let l = labels[i];
+        let from_source = plan.source.is_none_or(|s| s == l);
+        match plan.attack {
+            Attack::CleanLabel { .. } => Some(l) == target,
+            _ if random_flip => true,
+            _ => Some(l) != target && from_source,
+        }
+    };
+    let mut candidates: Vec<usize> = (0..n).filter(|&i| eligible(i)).collect();
+    let wanted = (plan.rate * n as f64).round() as usize;
+    if wanted > candidates.len() {
+        let why = match (&plan.attack, plan.source) {
+            (Attack::CleanLabel { .. }, _) => "rows of the target class".to_string(),
+            (_, Some(_)) => "rows of the source class".to_string(),
+            _ if random_flip => "all rows".to_string(),
+            _ => "rows outside the target class".to_string(),
+        };
+        return Err(RedTeamError::TooFewRows {
+            rate: plan.rate,
+            wanted,
+            available: candidates.len(),
+            why,
+        });
+    }
+    let mut rng = SplitMix64::new(plan.seed);
+    rng.shuffle(&mut candidates);
+    let mut victims = candidates[..wanted].to_vec();
+    victims.sort_unstable();
+    let dim = if n == 0 { 0 } else { features.len() / n };
+    let pattern = match (&plan.attack, shape) {
+        (Attack::Blend { .. }, Some(s)) => blend_pattern(s, plan.seed),
+        _ => Vec::new(),
+    };
+    for &i in &victims {
+        let row = &mut features[i * dim..(i + 1) * dim];
+        planted.poisoned[i] = true;
+        planted.source_label[i] = Some(labels[i]);
+        match &plan.attack {
+            Attack::Badnets { patch } => {
+                stamp(row, shape.expect("checked"), *patch);
+                labels[i] = target.expect("checked");
+            }
+            Attack::Blend { alpha } => {
+                blend(row, &pattern, *alpha);
+                labels[i] = target.expect("checked");
+            }
+            Attack::CleanLabel { patch } => stamp(row, shape.expect("checked"), *patch),
+            Attack::LabelFlip => {
+                labels[i] = match target {
+                    Some(t) => t,
+                    None => {
+                        // uniformly among the other classes
+                        let k = rng.below(n_classes - 1) as u32;
+                        if k >= labels[i] {
+                            k + 1
+                        } else {
+                            k
+                        }
+                    }
+                };
+            }
+            Attack::None => unreachable!("returned above"),
+        }
+    }
+    Ok(planted)
 }
 
 /// BadNets: stamps the patch on `round(rate × n)` rows drawn (seeded) from
@@ -68,19 +324,123 @@ pub fn badnets(
     target: u32,
     seed: u64,
 ) -> Vec<bool> {
-    let n = labels.len();
-    let dim = features.len() / n.max(1);
-    let mut candidates: Vec<usize> = (0..n).filter(|&i| labels[i] != target).collect();
-    let mut rng = SplitMix64::new(seed);
-    rng.shuffle(&mut candidates);
-    let count = ((rate * n as f64).round() as usize).min(candidates.len());
-    let mut truth = vec![false; n];
-    for &i in &candidates[..count] {
-        stamp(&mut features[i * dim..(i + 1) * dim], shape, patch);
-        labels[i] = target;
-        truth[i] = true;
+    let n_classes = labels.iter().max().map_or(1, |m| *m as usize + 1);
+    let plan = AttackPlan {
+        attack: Attack::Badnets { patch },
+        rate,
+        target: Some(target),
+        source: None,
+        seed,
+    };
+    plant(features, labels, n_classes, Some(shape), &plan)
+        .expect("a valid BadNets plan")
+        .poisoned
+}
+
+/// The image shape of a data set's features, if they are pixels.
+pub fn image_shape(ds: &Dataset) -> Option<Shape> {
+    match ds.feature_source {
+        FeatureSource::Pixels {
+            height,
+            width,
+            channels,
+        } => Some(Shape {
+            height,
+            width,
+            channels,
+        }),
+        _ => None,
     }
-    truth
+}
+
+/// The class id of a class name given on the command line.
+pub fn class_id(ds: &Dataset, name: &str, option: &str) -> Result<u32, RedTeamError> {
+    ds.class_names
+        .iter()
+        .position(|c| c == name)
+        .map(|i| i as u32)
+        .ok_or_else(|| {
+            RedTeamError::Invalid(format!(
+                "{option} `{name}` is not a class of the input; classes: {}",
+                ds.class_names.join(", ")
+            ))
+        })
+}
+
+/// A data set after an attack: features, class ids and ground truth.
+pub struct Attacked {
+    /// Features, row-major, as many rows as the input.
+    pub features: Vec<f32>,
+    /// Class ids after the attack.
+    pub labels: Vec<u32>,
+    /// What changed.
+    pub planted: Planted,
+    /// Image geometry, for image inputs.
+    pub shape: Option<Shape>,
+}
+
+/// Plants an attack on a copy of a data set.
+pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTeamError> {
+    if ds.n_rows() != ds.n_input_rows {
+        return Err(RedTeamError::Invalid(
+            "the input has rows with invalid features; fix them first".into(),
+        ));
+    }
+    let shape = image_shape(ds);
+    let mut features = ds.features.to_vec();
+    let mut labels = ds.label_codes.clone();
+    let planted = plant(
+        &mut features,
+        &mut labels,
+        ds.class_names.len(),
+        shape,
+        plan,
+    )?;
+    Ok(Attacked {
+        features,
+        labels,
+        planted,
+        shape,
+    })
+}
+
+/// Stamps the attack's trigger on every row of a test split outside the
+/// target class (labels kept), so that attack success can be measured: the
+/// rate at which a model trained on the poisoned data predicts the target.
+pub fn trigger_test_split(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTeamError> {
+    let shape = image_shape(ds).ok_or(RedTeamError::NeedsImages(plan.attack.name()))?;
+    let target = plan
+        .target
+        .ok_or(RedTeamError::NeedsTarget(plan.attack.name()))?;
+    let mut features = ds.features.to_vec();
+    let n = ds.n_rows();
+    let dim = ds.n_features;
+    let pattern = blend_pattern(shape, plan.seed);
+    let mut planted = Planted {
+        poisoned: vec![false; n],
+        source_label: vec![None; n],
+    };
+    for i in (0..n).filter(|&i| ds.label_codes[i] != target) {
+        let row = &mut features[i * dim..(i + 1) * dim];
+        match &plan.attack {
+            Attack::Badnets { patch } | Attack::CleanLabel { patch } => stamp(row, shape, *patch),
+            Attack::Blend { alpha } => blend(row, &pattern, *alpha),
+            Attack::LabelFlip | Attack::None => {
+                return Err(RedTeamError::Invalid(format!(
+                    "attack `{}` has no trigger to put on a test split",
+                    plan.attack.name()
+                )))
+            }
+        }
+        planted.poisoned[i] = true;
+        planted.source_label[i] = Some(ds.label_codes[i]);
+    }
+    Ok(Attacked {
+        features,
+        labels: ds.label_codes.clone(),
+        planted,
+        shape: Some(shape),
+    })
 }
 
 /// scikit-learn's copy of the UCI handwritten digits (1,797 images of 8×8
@@ -122,6 +482,7 @@ pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
     let patch = Patch {
         size: 2,
         value: 1.0,
+        corner: Corner::BottomRight,
         margin: 0,
     };
     let truth = badnets(&mut features, &mut labels, shape, patch, DEMO_RATE, 0, seed);
@@ -192,5 +553,155 @@ mod tests {
                 assert_ne!(labels[i], 3);
             }
         }
+    }
+
+    fn plan(attack: Attack, rate: f64, target: Option<u32>, source: Option<u32>) -> AttackPlan {
+        AttackPlan {
+            attack,
+            rate,
+            target,
+            source,
+            seed: 11,
+        }
+    }
+
+    /// Plants `plan` on the digits; checks that exactly the reported rows
+    /// changed and returns (labels before, labels after, truth).
+    fn check(plan: &AttackPlan) -> (Vec<u32>, Vec<u32>, Planted) {
+        let (features, labels) = digits();
+        let (mut f2, mut l2) = (features.clone(), labels.clone());
+        let shape = Shape {
+            height: 8,
+            width: 8,
+            channels: 1,
+        };
+        let planted = plant(&mut f2, &mut l2, 10, Some(shape), plan).unwrap();
+        let expected = (plan.rate * 1797.0).round() as usize;
+        let count = planted.poisoned.iter().filter(|&&p| p).count();
+        if plan.attack != Attack::None {
+            assert_eq!(count, expected, "{plan:?}");
+        }
+        for i in 0..labels.len() {
+            let changed =
+                features[i * 64..(i + 1) * 64] != f2[i * 64..(i + 1) * 64] || labels[i] != l2[i];
+            if !planted.poisoned[i] {
+                assert!(!changed, "row {i} changed but is not marked");
+                assert_eq!(planted.source_label[i], None);
+            } else {
+                assert_eq!(planted.source_label[i], Some(labels[i]));
+            }
+        }
+        (labels, l2, planted)
+    }
+
+    #[test]
+    fn every_attack_changes_exactly_the_planted_rows() {
+        let patch = Patch::default();
+        let (before, after, p) = check(&plan(Attack::Badnets { patch }, 0.01, Some(0), None));
+        assert!((0..before.len()).all(|i| !p.poisoned[i] || (after[i] == 0 && before[i] != 0)));
+        let (before, after, p) = check(&plan(Attack::Blend { alpha: 0.2 }, 0.02, Some(4), None));
+        assert!((0..before.len()).all(|i| !p.poisoned[i] || (after[i] == 4 && before[i] != 4)));
+        let (before, after, p) = check(&plan(Attack::CleanLabel { patch }, 0.03, Some(2), None));
+        assert_eq!(before, after, "clean-label keeps every label");
+        assert!((0..before.len()).all(|i| !p.poisoned[i] || before[i] == 2));
+        let (before, after, p) = check(&plan(Attack::LabelFlip, 0.1, None, None));
+        assert!((0..before.len()).all(|i| p.poisoned[i] == (before[i] != after[i])));
+        let (before, after, p) = check(&plan(Attack::LabelFlip, 0.05, Some(7), Some(1)));
+        assert!((0..before.len()).all(|i| !p.poisoned[i] || (before[i] == 1 && after[i] == 7)));
+        let (before, after, p) = check(&plan(Attack::None, 0.1, None, None));
+        assert_eq!(before, after);
+        assert!(p.poisoned.iter().all(|&x| !x));
+    }
+
+    #[test]
+    fn same_seed_same_rows_other_seed_other_rows() {
+        let a = check(&plan(Attack::LabelFlip, 0.1, None, None)).2;
+        let b = check(&plan(Attack::LabelFlip, 0.1, None, None)).2;
+        assert_eq!(a, b);
+        let mut other = plan(Attack::LabelFlip, 0.1, None, None);
+        other.seed = 12;
+        assert_ne!(a.poisoned, check(&other).2.poisoned);
+    }
+
+    #[test]
+    fn impossible_plans_are_refused() {
+        let (mut f, mut l) = digits();
+        let e = plant(
+            &mut f,
+            &mut l,
+            10,
+            None,
+            &plan(Attack::Blend { alpha: 0.2 }, 0.01, Some(0), None),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("only `label-flip` works on vectors"),
+            "{e}"
+        );
+        let shape = Some(Shape {
+            height: 8,
+            width: 8,
+            channels: 1,
+        });
+        let e = plant(
+            &mut f,
+            &mut l,
+            10,
+            shape,
+            &plan(
+                Attack::CleanLabel {
+                    patch: Patch::default(),
+                },
+                0.2,
+                Some(0),
+                None,
+            ),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("rows of the target class"), "{e}");
+        let e = plant(
+            &mut f,
+            &mut l,
+            10,
+            shape,
+            &plan(
+                Attack::Badnets {
+                    patch: Patch::default(),
+                },
+                0.01,
+                None,
+                None,
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(e, RedTeamError::NeedsTarget("badnets"));
+    }
+
+    #[test]
+    fn patches_land_in_the_chosen_corner() {
+        let shape = Shape {
+            height: 5,
+            width: 5,
+            channels: 1,
+        };
+        let mut img = vec![0.0f32; 25];
+        stamp(
+            &mut img,
+            shape,
+            Patch {
+                size: 2,
+                value: 1.0,
+                corner: Corner::TopLeft,
+                margin: 1,
+            },
+        );
+        let on: Vec<usize> = (0..25).filter(|&i| img[i] == 1.0).collect();
+        assert_eq!(on, vec![6, 7, 11, 12]);
+        let mut img = vec![0.0f32; 25];
+        stamp(&mut img, shape, Patch::default());
+        assert_eq!(
+            (0..25).filter(|&i| img[i] == 1.0).collect::<Vec<_>>(),
+            vec![6, 7, 8, 11, 12, 13, 16, 17, 18]
+        );
     }
 }

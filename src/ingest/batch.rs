@@ -11,6 +11,49 @@ use serde::Serialize;
 
 use super::{locate, Dataset, DroppedRow, FeatureSource, IngestError, SourceFile};
 
+/// Schema metadata key naming the feature column of a file that poisonscan
+/// wrote (the `poison` command), so that `scan FILE` needs no flags.
+pub const META_FEATURES: &str = "poisonscan.features";
+/// Schema metadata key holding the image shape, `HxWxC`, of such a file.
+pub const META_IMAGE_SHAPE: &str = "poisonscan.image_shape";
+/// Ground-truth columns of a red-team file; never taken as features.
+pub const GROUND_TRUTH_COLUMNS: [&str; 3] =
+    ["original_label", "is_poisoned", "poison_source_label"];
+
+/// What a file's schema metadata says about its features.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Hints {
+    /// The feature column.
+    pub features: Option<String>,
+    /// Image height, width, channels.
+    pub image_shape: Option<(usize, usize, usize)>,
+}
+
+impl Hints {
+    /// Reads the hints of an Arrow schema's metadata.
+    pub fn from_schema(schema: &arrow::datatypes::Schema) -> Self {
+        let meta = schema.metadata();
+        let image_shape = meta.get(META_IMAGE_SHAPE).and_then(|s| {
+            let v: Vec<usize> = s.split('x').filter_map(|p| p.parse().ok()).collect();
+            (v.len() == 3).then(|| (v[0], v[1], v[2]))
+        });
+        Self {
+            features: meta.get(META_FEATURES).cloned(),
+            image_shape,
+        }
+    }
+
+    /// The options with the hinted feature column filled in, when the user
+    /// named no features.
+    pub fn apply(&self, opts: &TableOptions) -> TableOptions {
+        let mut o = opts.clone();
+        if o.embedding.is_none() && o.features.is_empty() {
+            o.embedding = self.features.clone();
+        }
+        o
+    }
+}
+
 /// Which columns hold labels, ids and features, and how strict to be.
 #[derive(Debug, Clone, Serialize)]
 pub struct TableOptions {
@@ -100,7 +143,9 @@ pub(crate) fn select(
             "--embedding and --features both name features; give one of them".into(),
         ));
     }
-    let reserved = |n: &str| n == opts.label || opts.id.as_deref() == Some(n);
+    let reserved = |n: &str| {
+        n == opts.label || opts.id.as_deref() == Some(n) || GROUND_TRUTH_COLUMNS.contains(&n)
+    };
     let features = if let Some(e) = &opts.embedding {
         let (_, kind, dtype) = find(e).ok_or_else(|| missing(e))?;
         if *kind != ColumnKind::NumericList {
@@ -186,8 +231,10 @@ pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
 /// callers that already hold Arrow data. Rows are reported 0-based within
 /// the batch.
 pub fn from_record_batch(batch: &RecordBatch, opts: &TableOptions) -> Result<Dataset, IngestError> {
-    let sel = select(&describe(batch.schema_ref()), opts, None)?;
+    let hints = Hints::from_schema(batch.schema_ref());
+    let sel = select(&describe(batch.schema_ref()), &hints.apply(opts), None)?;
     let mut builder = DatasetBuilder::new(sel, opts, batch.num_rows());
+    builder.set_hints(hints);
     builder.push(batch)?;
     builder.finish()
 }
@@ -235,9 +282,15 @@ pub(crate) struct DatasetBuilder<'a> {
     dim: Option<usize>,
     invalid: Vec<(usize, &'static str, String)>,
     rows: usize,
+    hints: Hints,
 }
 
 impl<'a> DatasetBuilder<'a> {
+    /// Uses the first file's schema hints (image shape of its feature column).
+    pub fn set_hints(&mut self, hints: Hints) {
+        self.hints = hints;
+    }
+
     /// A builder for the selected columns; `capacity` is the expected row count.
     pub fn new(sel: Selection, opts: &'a TableOptions, capacity: usize) -> Self {
         Self {
@@ -251,6 +304,7 @@ impl<'a> DatasetBuilder<'a> {
             dim: None,
             invalid: Vec::new(),
             rows: 0,
+            hints: Hints::default(),
         }
     }
 
@@ -385,7 +439,19 @@ impl<'a> DatasetBuilder<'a> {
             });
         }
         let feature_source = match &self.sel.features {
-            FeatureSelection::Embedding(c) => FeatureSource::Embedding { column: c.clone() },
+            FeatureSelection::Embedding(c) => match self.hints.image_shape {
+                Some((height, width, channels))
+                    if self.hints.features.as_ref() == Some(c)
+                        && height * width * channels == dim =>
+                {
+                    FeatureSource::Pixels {
+                        height,
+                        width,
+                        channels,
+                    }
+                }
+                _ => FeatureSource::Embedding { column: c.clone() },
+            },
             FeatureSelection::Columns(cs) => FeatureSource::Columns {
                 columns: cs.clone(),
             },

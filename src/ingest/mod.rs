@@ -23,8 +23,11 @@ use poisonscan_scanners::MatrixRef;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use batch::{from_record_batch, TableOptions};
+pub use batch::{
+    from_record_batch, TableOptions, GROUND_TRUTH_COLUMNS, META_FEATURES, META_IMAGE_SHAPE,
+};
 pub use error::{IngestError, RowLoc};
+pub use table::read_columns;
 
 /// The kinds of input poisonscan reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -14,7 +14,7 @@ use polars::prelude::*;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
-use super::batch::{self, ColumnKind, DatasetBuilder, Selection};
+use super::batch::{self, ColumnKind, DatasetBuilder, Hints, Selection};
 use super::{hash_file, Dataset, IngestError, IngestOptions, InputFormat, SourceFile};
 
 fn scan(path: &Path, format: InputFormat) -> PolarsResult<LazyFrame> {
@@ -146,7 +146,7 @@ fn push_parquet(
     path: &Path,
     options: &IngestOptions,
     selection: Option<&Selection>,
-) -> Result<(ParquetRecordBatchReader, Selection, u64), IngestError> {
+) -> Result<(ParquetRecordBatchReader, Selection, u64, Hints), IngestError> {
     let error = |e: &dyn std::fmt::Display| IngestError::Read {
         path: path.to_path_buf(),
         format: "parquet",
@@ -158,12 +158,13 @@ fn push_parquet(
     })?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| error(&e))?;
     let described = batch::describe(builder.schema());
+    let hints = Hints::from_schema(builder.schema());
     let sel = match selection {
         Some(s) => {
             check_columns(s, &described, path)?;
             s.clone()
         }
-        None => batch::select(&described, &options.table, Some(path))?,
+        None => batch::select(&described, &hints.apply(&options.table), Some(path))?,
     };
     let wanted = sel.columns();
     let roots: Vec<usize> = described
@@ -179,7 +180,7 @@ fn push_parquet(
         .with_batch_size(4096)
         .build()
         .map_err(|e| error(&e))?;
-    Ok((reader, sel, rows))
+    Ok((reader, sel, rows, hints))
 }
 
 /// Later files must carry the columns chosen from the first one.
@@ -226,10 +227,13 @@ pub(super) fn load(
             first_row,
         };
         if format == InputFormat::Parquet {
-            let (reader, sel, rows) = push_parquet(path, options, selection.as_ref())?;
+            let (reader, sel, rows, hints) = push_parquet(path, options, selection.as_ref())?;
             source.rows = rows;
-            let b = builder
-                .get_or_insert_with(|| DatasetBuilder::new(sel, &options.table, rows as usize));
+            let b = builder.get_or_insert_with(|| {
+                let mut b = DatasetBuilder::new(sel, &options.table, rows as usize);
+                b.set_hints(hints);
+                b
+            });
             b.add_source(source);
             for batch in reader {
                 let batch = batch.map_err(|e| IngestError::Read {
@@ -249,4 +253,86 @@ pub(super) fn load(
         }
     }
     builder.ok_or(IngestError::NoInput)?.finish()
+}
+
+/// Reads whole columns of a table (Parquet, CSV, IPC, NDJSON): every
+/// `required` column, and those of `optional` that exist. For small
+/// side tables such as scores and ground truth.
+pub fn read_columns(
+    path: &Path,
+    required: &[&str],
+    optional: &[&str],
+) -> Result<RecordBatch, IngestError> {
+    if !path.exists() {
+        return Err(IngestError::NotFound(path.to_path_buf()));
+    }
+    let format =
+        InputFormat::detect(path).ok_or_else(|| IngestError::UnknownFormat(path.to_path_buf()))?;
+    let pick = |names: Vec<String>| -> Result<Vec<String>, IngestError> {
+        for r in required {
+            if !names.iter().any(|n| n == r) {
+                return Err(IngestError::MissingColumn {
+                    column: r.to_string(),
+                    file: Some(path.to_path_buf()),
+                    available: names.clone(),
+                });
+            }
+        }
+        Ok(required
+            .iter()
+            .chain(optional)
+            .filter(|c| names.iter().any(|n| n == *c))
+            .map(|c| c.to_string())
+            .collect())
+    };
+    match format {
+        InputFormat::Parquet => {
+            let error = |e: &dyn std::fmt::Display| IngestError::Read {
+                path: path.to_path_buf(),
+                format: "parquet",
+                message: e.to_string(),
+            };
+            let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| error(&e))?;
+            let names: Vec<String> = builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let wanted = pick(names.clone())?;
+            let roots: Vec<usize> = (0..names.len())
+                .filter(|&i| wanted.contains(&names[i]))
+                .collect();
+            let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+            let reader = builder
+                .with_projection(mask)
+                .build()
+                .map_err(|e| error(&e))?;
+            let schema = arrow::array::RecordBatchReader::schema(&reader);
+            let batches: Vec<RecordBatch> =
+                reader.collect::<Result<_, _>>().map_err(|e| error(&e))?;
+            arrow::compute::concat_batches(&schema, &batches).map_err(|e| error(&e))
+        }
+        InputFormat::Csv | InputFormat::Ipc | InputFormat::Ndjson => {
+            let mut lf = scan(path, format).map_err(|e| read_error(path, format, e))?;
+            let schema = lf
+                .collect_schema()
+                .map_err(|e| read_error(path, format, e))?;
+            let wanted = pick(schema.iter_names().map(|n| n.to_string()).collect())?;
+            let exprs: Vec<Expr> = wanted.iter().map(|c| col(c.as_str())).collect();
+            let df = lf
+                .select(exprs)
+                .collect()
+                .map_err(|e| read_error(path, format, e))?;
+            to_record_batch(df)
+        }
+        InputFormat::Idx | InputFormat::Images => Err(IngestError::Option(format!(
+            "{} is not a table; expected Parquet, CSV, IPC or NDJSON",
+            path.display()
+        ))),
+    }
 }

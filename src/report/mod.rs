@@ -3,6 +3,8 @@
 //! progress on stderr. Nothing outside this module prints or writes files.
 
 mod atomic;
+mod evaluation;
+mod poisoned;
 pub mod progress;
 mod scores;
 mod summary;
@@ -14,6 +16,8 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use atomic::AtomicFile;
+pub use evaluation::print_evaluation;
+pub use poisoned::{poisoned_batch, write_parquet};
 pub use scores::{scores_batch, write_batch, ScoresFormat};
 pub use summary::summary_json;
 pub use terminal::print_summary;

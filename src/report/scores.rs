@@ -43,7 +43,7 @@ pub fn scanner_column(name: &str) -> String {
 }
 
 /// View and dictionary types become plain ones, which every writer takes.
-fn plain(array: &ArrayRef) -> ArrayRef {
+pub(crate) fn plain(array: &ArrayRef) -> ArrayRef {
     let target = match array.data_type() {
         DataType::Utf8View => DataType::Utf8,
         DataType::BinaryView => DataType::Binary,

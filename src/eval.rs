@@ -1,0 +1,242 @@
+//! Detection metrics: how well a scan's scores and flags match the ground
+//! truth of a red-team file. Pure functions over slices; reading the files is
+//! [`crate::ingest::read_columns`]'s job, printing [`crate::report`]'s.
+
+use serde::Serialize;
+
+/// Area under the ROC curve, counting ties as half (the Mann–Whitney U
+/// statistic with midranks). `None` without both classes.
+pub fn auroc(scores: &[f64], truth: &[bool]) -> Option<f64> {
+    let pos = truth.iter().filter(|&&t| t).count();
+    let neg = truth.len() - pos;
+    if pos == 0 || neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        let midrank = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += midrank * order[i..=j].iter().filter(|&&k| truth[k]).count() as f64;
+        i = j + 1;
+    }
+    let u = rank_sum - (pos * (pos + 1)) as f64 / 2.0;
+    Some(u / (pos as f64 * neg as f64))
+}
+
+/// Average precision: the mean over thresholds (each distinct score, high to
+/// low) of precision, weighted by the gain in recall. Tied scores enter
+/// together. `None` without positives.
+pub fn average_precision(scores: &[f64], truth: &[bool]) -> Option<f64> {
+    let pos = truth.iter().filter(|&&t| t).count();
+    if pos == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut seen, mut ap, mut last_recall) = (0usize, 0usize, 0.0, 0.0);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        tp += order[i..=j].iter().filter(|&&k| truth[k]).count();
+        seen += j - i + 1;
+        let recall = tp as f64 / pos as f64;
+        ap += (recall - last_recall) * tp as f64 / seen as f64;
+        last_recall = recall;
+        i = j + 1;
+    }
+    Some(ap)
+}
+
+/// The `k` highest-scoring rows; ties go to the earlier row.
+pub fn top_k(scores: &[f64], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    order.truncate(k);
+    order
+}
+
+/// Precision and recall of a set of flagged rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PrecisionRecall {
+    /// Rows flagged.
+    pub flagged: usize,
+    /// Of them, poisoned.
+    pub hits: usize,
+    /// hits / flagged (`None` when nothing is flagged).
+    pub precision: Option<f64>,
+    /// hits / poisoned (`None` without poison).
+    pub recall: Option<f64>,
+}
+
+fn precision_recall(flags: &[bool], truth: &[bool]) -> PrecisionRecall {
+    let flagged = flags.iter().filter(|&&f| f).count();
+    let hits = flags.iter().zip(truth).filter(|(f, t)| **f && **t).count();
+    let pos = truth.iter().filter(|&&t| t).count();
+    PrecisionRecall {
+        flagged,
+        hits,
+        precision: (flagged > 0).then(|| hits as f64 / flagged as f64),
+        recall: (pos > 0).then(|| hits as f64 / pos as f64),
+    }
+}
+
+/// Metrics for one class.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassMetrics {
+    /// The label (as in the truth file).
+    pub label: String,
+    /// Rows.
+    pub rows: usize,
+    /// Poisoned rows.
+    pub poisoned: usize,
+    /// Flagged rows.
+    pub flagged: usize,
+    /// Flagged and poisoned.
+    pub hits: usize,
+    /// AUROC within the class, when it has both kinds of row.
+    pub auroc: Option<f64>,
+}
+
+/// Everything `poisonscan eval` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Rows evaluated.
+    pub rows: usize,
+    /// Poisoned rows.
+    pub poisoned: usize,
+    /// AUROC of the fused score.
+    pub auroc: Option<f64>,
+    /// Average precision of the fused score.
+    pub average_precision: Option<f64>,
+    /// Precision and recall of the scan's own `flagged` column.
+    pub flagged: PrecisionRecall,
+    /// The removal budget: 1.5 × the poisoned count, rounded up.
+    pub budget: usize,
+    /// Precision and recall of the top `budget` rows by score.
+    pub at_budget: PrecisionRecall,
+    /// Flagged clean rows / clean rows.
+    pub false_positive_rate: Option<f64>,
+    /// The scan's data-set verdict, when its summary.json was found.
+    pub verdict: Option<String>,
+    /// Whether that verdict is right (fail ⇔ any poison).
+    pub verdict_correct: Option<bool>,
+    /// Per class.
+    pub classes: Vec<ClassMetrics>,
+}
+
+/// Evaluates scores (a missing score counts as 0) and flags against the truth.
+pub fn evaluate(
+    scores: &[Option<f64>],
+    flags: &[bool],
+    truth: &[bool],
+    labels: &[String],
+    verdict: Option<String>,
+) -> Evaluation {
+    let s: Vec<f64> = scores.iter().map(|v| v.unwrap_or(0.0)).collect();
+    let poisoned = truth.iter().filter(|&&t| t).count();
+    let clean = truth.len() - poisoned;
+    let budget = (1.5 * poisoned as f64).ceil() as usize;
+    let mut in_budget = vec![false; s.len()];
+    for i in top_k(&s, budget) {
+        in_budget[i] = true;
+    }
+    let false_alarms = flags.iter().zip(truth).filter(|(f, t)| **f && !**t).count();
+    let mut names: Vec<&String> = labels.iter().collect();
+    names.sort_by(|a, b| match (a.parse::<i64>(), b.parse::<i64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    });
+    names.dedup();
+    let classes = names
+        .into_iter()
+        .map(|name| {
+            let idx: Vec<usize> = (0..labels.len()).filter(|&i| &labels[i] == name).collect();
+            let cs: Vec<f64> = idx.iter().map(|&i| s[i]).collect();
+            let ct: Vec<bool> = idx.iter().map(|&i| truth[i]).collect();
+            ClassMetrics {
+                label: name.clone(),
+                rows: idx.len(),
+                poisoned: ct.iter().filter(|&&t| t).count(),
+                flagged: idx.iter().filter(|&&i| flags[i]).count(),
+                hits: idx.iter().filter(|&&i| flags[i] && truth[i]).count(),
+                auroc: auroc(&cs, &ct),
+            }
+        })
+        .collect();
+    let verdict_correct = verdict.as_deref().map(|v| (v == "fail") == (poisoned > 0));
+    Evaluation {
+        rows: s.len(),
+        poisoned,
+        auroc: auroc(&s, truth),
+        average_precision: average_precision(&s, truth),
+        flagged: precision_recall(flags, truth),
+        budget,
+        at_budget: precision_recall(&in_budget, truth),
+        false_positive_rate: (clean > 0).then(|| false_alarms as f64 / clean as f64),
+        verdict,
+        verdict_correct,
+        classes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auroc_perfect_inverted_and_tied() {
+        let t = [true, true, false, false];
+        assert_eq!(auroc(&[0.9, 0.8, 0.2, 0.1], &t), Some(1.0));
+        assert_eq!(auroc(&[0.1, 0.2, 0.8, 0.9], &t), Some(0.0));
+        assert_eq!(auroc(&[0.5, 0.5, 0.5, 0.5], &t), Some(0.5));
+        // one positive tied with one negative, the other above all: (1 + 0.5 + 1 + 1) / 4
+        assert_eq!(auroc(&[0.9, 0.5, 0.5, 0.1], &t), Some(0.875));
+        assert_eq!(auroc(&[0.1, 0.2], &[false, false]), None);
+    }
+
+    #[test]
+    fn average_precision_by_hand() {
+        let t = [true, false, true, false];
+        // ranks: P, N, P, N → (1/1 + 2/3) / 2
+        let ap = average_precision(&[0.9, 0.8, 0.7, 0.1], &t).unwrap();
+        assert!((ap - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+        assert_eq!(
+            average_precision(&[0.9, 0.8, 0.2, 0.1], &[true, true, false, false]),
+            Some(1.0)
+        );
+        // all tied: precision 2/4 at recall 1
+        assert_eq!(average_precision(&[0.5; 4], &t), Some(0.5));
+        assert_eq!(average_precision(&[0.5; 2], &[false, false]), None);
+    }
+
+    #[test]
+    fn budget_flags_and_classes() {
+        let scores = [Some(0.9), Some(0.8), Some(0.7), None, Some(0.1), Some(0.05)];
+        let flags = [true, true, false, false, false, true];
+        let truth = [true, false, true, false, false, false];
+        let labels: Vec<String> = ["1", "1", "10", "10", "2", "2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let e = evaluate(&scores, &flags, &truth, &labels, Some("fail".into()));
+        assert_eq!(e.budget, 3);
+        assert_eq!(e.at_budget.hits, 2);
+        assert_eq!(e.at_budget.recall, Some(1.0));
+        assert_eq!(e.flagged.precision, Some(1.0 / 3.0));
+        assert_eq!(e.flagged.recall, Some(0.5));
+        assert_eq!(e.false_positive_rate, Some(0.5));
+        assert_eq!(e.verdict_correct, Some(true));
+        let order: Vec<&str> = e.classes.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(order, vec!["1", "2", "10"]);
+        assert_eq!(e.classes[0].auroc, Some(1.0));
+    }
+}

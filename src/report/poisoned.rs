@@ -1,0 +1,126 @@
+//! The red-team file written by `poisonscan poison`: the (possibly changed)
+//! features and labels with the ground truth, one row per input row.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Int64Array, RecordBatch,
+    StringArray, UInt64Array,
+};
+use arrow::compute::nullif;
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::scores::plain;
+use super::{AtomicFile, ReportError};
+use crate::ingest::{Dataset, META_FEATURES, META_IMAGE_SHAPE};
+use crate::redteam::{Planted, Shape};
+
+/// Labels from class ids, typed like the input's labels: integers when the
+/// input's were integers, strings otherwise.
+fn labels_array(ds: &Dataset, codes: &[u32]) -> ArrayRef {
+    if ds.labels.data_type().is_integer() {
+        Arc::new(Int64Array::from_iter_values(codes.iter().map(|&c| {
+            ds.class_names[c as usize]
+                .parse::<i64>()
+                .expect("integer class names")
+        })))
+    } else {
+        Arc::new(StringArray::from_iter_values(
+            codes.iter().map(|&c| ds.class_names[c as usize].as_str()),
+        ))
+    }
+}
+
+/// Builds the red-team table. `features` and `codes` are the attacked
+/// copies of the data set's features and class ids; `extra` holds further
+/// schema metadata (the attack plan).
+pub fn poisoned_batch(
+    ds: &Dataset,
+    features: Vec<f32>,
+    codes: &[u32],
+    planted: &Planted,
+    shape: Option<Shape>,
+    extra: Vec<(String, String)>,
+) -> RecordBatch {
+    let n = codes.len();
+    let dim = ds.n_features;
+    let column = if shape.is_some() {
+        "pixels"
+    } else {
+        "features"
+    };
+    let values = FixedSizeListArray::new(
+        Arc::new(Field::new("item", DataType::Float32, false)),
+        dim as i32,
+        Arc::new(Float32Array::from(features)),
+        None,
+    );
+    let original = plain(&ds.labels);
+    let not_poisoned = BooleanArray::from(planted.poisoned.iter().map(|p| !p).collect::<Vec<_>>());
+    let source = nullif(&original, &not_poisoned).expect("same length");
+    let mut fields = vec![Field::new("row", DataType::UInt64, false)];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from_iter_values(0..n as u64))];
+    if let Some(ids) = &ds.ids {
+        let ids = plain(ids);
+        fields.push(Field::new("id", ids.data_type().clone(), true));
+        columns.push(ids);
+    }
+    let labels = labels_array(ds, codes);
+    fields.push(Field::new("label", labels.data_type().clone(), false));
+    columns.push(labels);
+    fields.push(Field::new(
+        "original_label",
+        original.data_type().clone(),
+        false,
+    ));
+    columns.push(original);
+    fields.push(Field::new("is_poisoned", DataType::Boolean, false));
+    columns.push(Arc::new(BooleanArray::from(planted.poisoned.clone())));
+    fields.push(Field::new(
+        "poison_source_label",
+        source.data_type().clone(),
+        true,
+    ));
+    columns.push(source);
+    fields.push(Field::new(column, values.data_type().clone(), false));
+    columns.push(Arc::new(values));
+    let mut metadata: std::collections::HashMap<String, String> = extra.into_iter().collect();
+    metadata.insert(META_FEATURES.into(), column.into());
+    if let Some(s) = shape {
+        metadata.insert(
+            META_IMAGE_SHAPE.into(),
+            format!("{}x{}x{}", s.height, s.width, s.channels),
+        );
+    }
+    let schema = Schema::new(fields).with_metadata(metadata);
+    RecordBatch::try_new(Arc::new(schema), columns).expect("columns match the schema")
+}
+
+/// Writes a batch as zstd-compressed Parquet, atomically.
+pub fn write_parquet(path: &std::path::Path, batch: &RecordBatch) -> Result<(), ReportError> {
+    let encode = |e: &dyn std::fmt::Display| ReportError::Encode {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut file = AtomicFile::new(path)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .set_max_row_group_row_count(Some(16_384))
+        .build();
+    let mut w =
+        ArrowWriter::try_new(&mut file, batch.schema(), Some(props)).map_err(|e| encode(&e))?;
+    w.write(batch).map_err(|e| encode(&e))?;
+    w.close().map_err(|e| encode(&e))?;
+    file.commit()
+}

@@ -1,0 +1,316 @@
+//! `poison` and `eval` end to end: attacks on real-format files, the red-team
+//! file read back by `scan` with no flags, and detection metrics.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use arrow::array::AsArray;
+use common::*;
+
+/// Writes the embedded digits as an IDX pair (8×8 images) into `dir`.
+fn digits_idx(dir: &Path) {
+    let (features, labels) = poisonscan::redteam::digits();
+    let mut images = vec![0u8, 0, 8, 3];
+    for d in [labels.len() as u32, 8, 8] {
+        images.extend(d.to_be_bytes());
+    }
+    images.extend(features.iter().map(|v| (v * 255.0).round() as u8));
+    std::fs::File::create(dir.join("digits-images-idx3-ubyte"))
+        .unwrap()
+        .write_all(&images)
+        .unwrap();
+    let mut l = vec![0u8, 0, 8, 1];
+    l.extend((labels.len() as u32).to_be_bytes());
+    l.extend(labels.iter().map(|&x| x as u8));
+    std::fs::write(dir.join("digits-labels-idx1-ubyte"), l).unwrap();
+}
+
+fn truth_of(path: &Path) -> (Vec<bool>, Vec<i64>, Vec<i64>) {
+    let b = read_parquet(path);
+    let p = b
+        .column_by_name("is_poisoned")
+        .unwrap()
+        .as_boolean()
+        .clone();
+    let l = b
+        .column_by_name("label")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Int64Type>()
+        .clone();
+    let o = b.column_by_name("original_label").unwrap();
+    let o = arrow::compute::cast(o, &arrow::datatypes::DataType::Int64).unwrap();
+    let o = o.as_primitive::<arrow::datatypes::Int64Type>().clone();
+    (
+        (0..p.len()).map(|i| p.value(i)).collect(),
+        l.values().to_vec(),
+        o.values().to_vec(),
+    )
+}
+
+#[test]
+fn badnets_file_scans_back_as_images_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    digits_idx(dir.path());
+    let o = run(
+        &[
+            "poison",
+            "digits-images-idx3-ubyte",
+            "--attack",
+            "badnets",
+            "--rate",
+            "0.03",
+            "--target",
+            "0",
+            "--patch-size",
+            "2",
+            "--patch-margin",
+            "0",
+            "--seed",
+            "4",
+            "--out",
+            "p.parquet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (poisoned, labels, original) = truth_of(&dir.path().join("p.parquet"));
+    assert_eq!(poisoned.len(), 1797);
+    assert_eq!(poisoned.iter().filter(|&&p| p).count(), 54);
+    for i in 0..1797 {
+        assert_eq!(poisoned[i], labels[i] != original[i], "row {i}");
+        if poisoned[i] {
+            assert_eq!(labels[i], 0);
+        }
+    }
+    // `scan FILE` needs no flag: pixels from the metadata, never the truth columns.
+    let o = run(&["scan", "p.parquet", "--out", "s"], dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("64 features (8x8x1 pixels)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(
+        &["eval", "s/scores.parquet", "--truth", "p.parquet", "--json"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["poisoned"], 54);
+    assert_eq!(e["budget"], 81);
+    assert!(e["auroc"].as_f64().unwrap() > 0.95, "{e}");
+    assert_eq!(e["verdict"], "fail");
+    assert_eq!(e["verdict_correct"], true);
+    assert_eq!(e["classes"].as_array().unwrap().len(), 10);
+    // The table form prints the same figures.
+    let o = run(
+        &["eval", "s/scores.parquet", "--truth", "p.parquet"],
+        dir.path(),
+    );
+    assert!(
+        stdout(&o).contains("rows 1797, poisoned 54"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn clean_label_blend_label_flip_and_none() {
+    let dir = tempfile::tempdir().unwrap();
+    digits_idx(dir.path());
+    let poison = |args: &[&str], out: &str| {
+        let mut full = vec!["poison", "digits-images-idx3-ubyte", "--out", out];
+        full.extend_from_slice(args);
+        let o = run(&full, dir.path());
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        truth_of(&dir.path().join(out))
+    };
+    let (p, l, o) = poison(
+        &["--attack", "clean-label", "--rate", "0.05", "--target", "3"],
+        "cl.parquet",
+    );
+    assert_eq!(l, o, "clean-label keeps labels");
+    assert_eq!(p.iter().filter(|&&x| x).count(), 90);
+    assert!((0..p.len()).all(|i| !p[i] || l[i] == 3));
+    let (p, l, o) = poison(
+        &[
+            "--attack", "blend", "--alpha", "0.3", "--rate", "0.02", "--target", "5",
+        ],
+        "b.parquet",
+    );
+    assert_eq!(p.iter().filter(|&&x| x).count(), 36);
+    assert!((0..p.len()).all(|i| !p[i] || (l[i] == 5 && o[i] != 5)));
+    let (p, l, o) = poison(&["--attack", "label-flip", "--rate", "0.1"], "f.parquet");
+    assert_eq!(p.iter().filter(|&&x| x).count(), 180);
+    assert!((0..p.len()).all(|i| p[i] == (l[i] != o[i])));
+    let (p, l, o) = poison(&["--attack", "none", "--rate", "0"], "n.parquet");
+    assert!(p.iter().all(|&x| !x));
+    assert_eq!(l, o);
+    let o = run(&["scan", "n.parquet", "--out", "clean"], dir.path());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "clean digits pass: {}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn test_split_gets_the_trigger_on_non_target_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    digits_idx(dir.path());
+    std::fs::copy(
+        dir.path().join("digits-images-idx3-ubyte"),
+        dir.path().join("t-images-idx3-ubyte"),
+    )
+    .unwrap();
+    std::fs::copy(
+        dir.path().join("digits-labels-idx1-ubyte"),
+        dir.path().join("t-labels-idx1-ubyte"),
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "poison",
+            "digits-images-idx3-ubyte",
+            "--attack",
+            "badnets",
+            "--rate",
+            "0.01",
+            "--target",
+            "0",
+            "--out",
+            "p.parquet",
+            "--test-input",
+            "t-images-idx3-ubyte",
+            "--test-out",
+            "test.parquet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (p, l, orig) = truth_of(&dir.path().join("test.parquet"));
+    assert_eq!(l, orig, "test labels are kept");
+    assert!((0..p.len()).all(|i| p[i] == (l[i] != 0)));
+}
+
+#[test]
+fn image_attacks_are_refused_on_vectors_and_bad_plans_name_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = synthetic(3, 50, 4, 0, 0.0, 1);
+    write_parquet(&dir.path().join("v.parquet"), &data.embedding_batch());
+    let o = run(
+        &[
+            "poison",
+            "v.parquet",
+            "--attack",
+            "badnets",
+            "--rate",
+            "0.1",
+            "--target",
+            "0",
+            "--out",
+            "x.parquet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("only `label-flip` works on vectors"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("x.parquet").exists());
+    let o = run(
+        &[
+            "poison",
+            "v.parquet",
+            "--attack",
+            "label-flip",
+            "--rate",
+            "0.1",
+            "--target",
+            "9",
+            "--out",
+            "x.parquet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--target `9` is not a class of the input; classes: 0, 1, 2"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &[
+            "poison",
+            "v.parquet",
+            "--attack",
+            "label-flip",
+            "--rate",
+            "0.8",
+            "--out",
+            "x.parquet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--rate is 0.8"), "{}", stderr(&o));
+    // label-flip works on vectors; the file scans back through `features`.
+    let o = run(
+        &[
+            "poison",
+            "v.parquet",
+            "--attack",
+            "label-flip",
+            "--rate",
+            "0.1",
+            "--out",
+            "f.parquet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(
+        &["scan", "f.parquet", "--out", "s", "--no-fail"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("4 features (embedding `features`)"),
+        "{}",
+        stdout(&o)
+    );
+    // eval against a truth file of another length is an error.
+    write_parquet(
+        &dir.path().join("short.parquet"),
+        &data.embedding_batch().slice(0, 10),
+    );
+    let o = run(
+        &[
+            "poison",
+            "short.parquet",
+            "--attack",
+            "none",
+            "--rate",
+            "0",
+            "--out",
+            "t.parquet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(
+        &["eval", "s/scores.parquet", "--truth", "t.parquet"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("has no match in t.parquet"),
+        "{}",
+        stderr(&o)
+    );
+}
