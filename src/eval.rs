@@ -1,8 +1,163 @@
 //! Detection metrics: how well a scan's scores and flags match the ground
-//! truth of a red-team file. Pure functions over slices; reading the files is
-//! [`crate::ingest::read_columns`]'s job, printing [`crate::report`]'s.
+//! truth of a red-team file. The metrics are pure functions over slices;
+//! [`evaluate_files`] reads and joins the two files (through
+//! [`crate::ingest::read_columns`]); printing is [`crate::report`]'s.
 
+use std::collections::HashMap;
+use std::path::Path;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use serde::Serialize;
+use thiserror::Error;
+
+use crate::ingest::{read_columns, IngestError};
+
+/// Evaluation that could not run.
+#[derive(Debug, Error)]
+pub enum EvalError {
+    /// A file could not be read.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// A column of the wrong type.
+    #[error("{}: column `{column}` cannot be read as {expected}: {message}", file.display())]
+    Column {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The column.
+        column: String,
+        /// The type wanted.
+        expected: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The two files do not describe the same rows.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+fn column_as(
+    file: &Path,
+    batch: &arrow::array::RecordBatch,
+    column: &str,
+    dt: DataType,
+    expected: &'static str,
+) -> Result<ArrayRef, EvalError> {
+    let a = batch
+        .column_by_name(column)
+        .expect("read_columns returned it");
+    cast(a, &dt).map_err(|e| EvalError::Column {
+        file: file.to_path_buf(),
+        column: column.to_string(),
+        expected,
+        message: e.to_string(),
+    })
+}
+
+fn strings(a: &ArrayRef) -> Vec<String> {
+    let s = a.as_string::<i32>();
+    (0..s.len()).map(|i| s.value(i).to_string()).collect()
+}
+
+/// Reads a scores file and a ground-truth file, joins them (on `id` when
+/// both have one, else on `row`; a truth file without `row` is taken in
+/// order) and evaluates. The scan's verdict is read from the `summary.json`
+/// beside the scores, when there is one.
+pub fn evaluate_files(
+    scores_path: &Path,
+    truth_path: &Path,
+    truth_column: &str,
+) -> Result<Evaluation, EvalError> {
+    let scores = read_columns(scores_path, &["row", "score", "flagged"], &["id"])?;
+    let truth = read_columns(truth_path, &[truth_column, "label"], &["row", "id"])?;
+    let keys = |file: &Path,
+                b: &arrow::array::RecordBatch,
+                use_id: bool|
+     -> Result<Vec<String>, EvalError> {
+        if use_id {
+            return Ok(strings(&column_as(file, b, "id", DataType::Utf8, "text")?));
+        }
+        Ok(match b.column_by_name("row") {
+            Some(_) => column_as(file, b, "row", DataType::UInt64, "an unsigned integer")?
+                .as_primitive::<UInt64Type>()
+                .values()
+                .iter()
+                .map(u64::to_string)
+                .collect(),
+            None => (0..b.num_rows()).map(|i| i.to_string()).collect(),
+        })
+    };
+    let use_id = scores.column_by_name("id").is_some() && truth.column_by_name("id").is_some();
+    let truth_keys = keys(truth_path, &truth, use_id)?;
+    let score_keys = keys(scores_path, &scores, use_id)?;
+    if score_keys.len() != truth_keys.len() {
+        return Err(EvalError::Mismatch(format!(
+            "{} has {} rows but {} has {}",
+            scores_path.display(),
+            score_keys.len(),
+            truth_path.display(),
+            truth_keys.len()
+        )));
+    }
+    let index: HashMap<&str, usize> = truth_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let truth_flags = column_as(
+        truth_path,
+        &truth,
+        truth_column,
+        DataType::Boolean,
+        "boolean",
+    )?;
+    let truth_flags = truth_flags.as_boolean();
+    let truth_labels = strings(&column_as(
+        truth_path,
+        &truth,
+        "label",
+        DataType::Utf8,
+        "text",
+    )?);
+    let score_col = column_as(scores_path, &scores, "score", DataType::Float64, "a number")?;
+    let score_col = score_col.as_primitive::<Float64Type>();
+    let flagged_col = column_as(
+        scores_path,
+        &scores,
+        "flagged",
+        DataType::Boolean,
+        "boolean",
+    )?;
+    let flagged_col = flagged_col.as_boolean();
+    let n = score_keys.len();
+    let (mut s, mut f, mut t, mut l) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (i, key) in score_keys.iter().enumerate() {
+        let Some(&j) = index.get(key.as_str()) else {
+            return Err(EvalError::Mismatch(format!(
+                "{}: row {i} (key `{key}`) has no match in {}",
+                scores_path.display(),
+                truth_path.display()
+            )));
+        };
+        s.push(score_col.is_valid(i).then(|| score_col.value(i)));
+        f.push(flagged_col.is_valid(i) && flagged_col.value(i));
+        t.push(truth_flags.is_valid(j) && truth_flags.value(j));
+        l.push(truth_labels[j].clone());
+    }
+    let verdict = scores_path
+        .parent()
+        .map(|d| d.join("summary.json"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| v["verdict"].as_str().map(str::to_string));
+    Ok(evaluate(&s, &f, &t, &l, verdict))
+}
 
 /// Area under the ROC curve, counting ties as half (the Mann–Whitney U
 /// statistic with midranks). `None` without both classes.

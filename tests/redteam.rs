@@ -309,7 +309,7 @@ fn image_attacks_are_refused_on_vectors_and_bad_plans_name_the_option() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("has no match in t.parquet"),
+        stderr(&o).contains("has 150 rows but t.parquet has 10"),
         "{}",
         stderr(&o)
     );
