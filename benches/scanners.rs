@@ -28,6 +28,7 @@ fn bench(c: &mut Criterion) {
         n_classes: 10,
         skip_classes: &[],
         seed: 0,
+        same_scale: false,
     };
     let mut group = c.benchmark_group("60000x128");
     group.sample_size(10);

@@ -15,14 +15,25 @@
 //! With `S` scanners the fused p-value of a row is `min(1, S · min_s p_s)`
 //! (Bonferroni across scanners), and the fused score is its suspicion.
 //!
-//! # Flags and verdicts
-//! A row is *evidence* when its fused score is at or above `threshold`
-//! (default 0.99). A class fails when it holds at least `min_flagged` evidence
-//! rows (default 3): poisoning plants a group of rows, and one lone outlier is
-//! more likely an odd sample than an attack. The data set fails when any class
-//! fails. Flagged rows are the evidence rows plus, when a `budget` is given,
-//! the highest-scoring `budget` fraction of rows: a removal list that does not
-//! change the verdict. Classes with fewer than two rows are skipped.
+//! # Class verdicts
+//! A class fails when it holds a poisoned sub-population:
+//! - for scanners with their own class-level test (such as
+//!   `knn-label-disagreement`), when that test's p-value, turned into a
+//!   suspicion over all classes and class tests the same way, reaches
+//!   `threshold`;
+//! - for the others (such as `spectral-signature`), when at least
+//!   `min_flagged` rows of the class reach `threshold` on that scanner's own
+//!   score (default 3): poisoning plants a group of rows, and one lone outlier
+//!   is more likely an odd sample than an attack.
+//!
+//! The data set fails when any class fails.
+//!
+//! # Flags
+//! A row is flagged when its fused score reaches `threshold` and its class
+//! failed — a clean class stays quiet even where single rows look odd — plus,
+//! when a `budget` is given, the highest-scoring `budget` fraction of rows: a
+//! removal list that does not change the verdict. Classes with fewer than two
+//! rows are skipped.
 
 use poisonscan_scanners::ScanOutput;
 use serde::Serialize;
@@ -63,12 +74,15 @@ pub struct ClassVerdict {
     pub class: u32,
     /// Rows scanned.
     pub rows: usize,
-    /// Rows at or above the threshold.
+    /// Rows whose fused score reaches the threshold.
     pub evidence: usize,
-    /// Rows flagged (evidence plus budget).
+    /// Rows flagged (evidence in a failed class, plus budget).
     pub flagged: usize,
     /// Highest fused score.
     pub max_score: f64,
+    /// Highest class-level suspicion of the scanners with a class test
+    /// (`NaN` when none ran).
+    pub class_score: f64,
     /// The verdict.
     pub verdict: Verdict,
 }
@@ -82,6 +96,8 @@ pub struct Fused {
     pub per_scanner: Vec<Vec<f64>>,
     /// Flag per row.
     pub flagged: Vec<bool>,
+    /// Suspected true class per row, from the first scanner that tells.
+    pub suspected: Option<Vec<u32>>,
     /// Per class, in class order.
     pub classes: Vec<ClassVerdict>,
     /// The data set's verdict.
@@ -116,8 +132,63 @@ pub fn fuse(
             }
         })
         .collect();
-    let evidence: Vec<bool> = score.iter().map(|&v| v >= settings.threshold).collect();
-    let mut flagged = evidence.clone();
+    let mut classes: Vec<ClassVerdict> = (0..n_classes as u32)
+        .map(|c| ClassVerdict {
+            class: c,
+            rows: 0,
+            evidence: 0,
+            flagged: 0,
+            max_score: f64::NAN,
+            class_score: f64::NAN,
+            verdict: if skipped.contains(&c) {
+                Verdict::Skipped
+            } else {
+                Verdict::Pass
+            },
+        })
+        .collect();
+    // Class-level tests, corrected over classes × tests.
+    let tests = outputs
+        .iter()
+        .filter(|o| o.classes.iter().any(|d| d.log_p.is_some()))
+        .count();
+    let family = n_classes.saturating_sub(skipped.len()).max(1) * tests.max(1);
+    for o in outputs {
+        for d in &o.classes {
+            if let Some(lp) = d.log_p {
+                let c = &mut classes[d.class as usize];
+                let cs = suspicion(lp, family);
+                if !(c.class_score >= cs) {
+                    c.class_score = cs;
+                }
+                if cs >= settings.threshold && c.verdict != Verdict::Skipped {
+                    c.verdict = Verdict::Fail;
+                }
+            }
+        }
+    }
+    // Count rule for scanners without a class test.
+    for (o, own) in outputs.iter().zip(&per_scanner) {
+        if o.classes.iter().any(|d| d.log_p.is_some()) {
+            continue;
+        }
+        let mut counts = vec![0usize; n_classes];
+        for i in 0..n {
+            if own[i] >= settings.threshold {
+                counts[labels[i] as usize] += 1;
+            }
+        }
+        for (c, &count) in classes.iter_mut().zip(&counts) {
+            if c.verdict != Verdict::Skipped && count >= settings.min_flagged {
+                c.verdict = Verdict::Fail;
+            }
+        }
+    }
+    let mut flagged: Vec<bool> = (0..n)
+        .map(|i| {
+            score[i] >= settings.threshold && classes[labels[i] as usize].verdict == Verdict::Fail
+        })
+        .collect();
     if let Some(budget) = settings.budget {
         let k = (budget * scanned as f64).ceil() as usize;
         let mut order: Vec<usize> = (0..n).filter(|&i| !score[i].is_nan()).collect();
@@ -126,32 +197,13 @@ pub fn fuse(
             flagged[i] = true;
         }
     }
-    let mut classes: Vec<ClassVerdict> = (0..n_classes as u32)
-        .map(|c| ClassVerdict {
-            class: c,
-            rows: 0,
-            evidence: 0,
-            flagged: 0,
-            max_score: f64::NAN,
-            verdict: if skipped.contains(&c) {
-                Verdict::Skipped
-            } else {
-                Verdict::Pass
-            },
-        })
-        .collect();
     for i in 0..n {
         let c = &mut classes[labels[i] as usize];
         c.rows += 1;
-        c.evidence += evidence[i] as usize;
+        c.evidence += (score[i] >= settings.threshold) as usize;
         c.flagged += flagged[i] as usize;
         if !score[i].is_nan() && !(c.max_score >= score[i]) {
             c.max_score = score[i];
-        }
-    }
-    for c in &mut classes {
-        if c.verdict != Verdict::Skipped && c.evidence >= settings.min_flagged {
-            c.verdict = Verdict::Fail;
         }
     }
     let verdict = if classes.iter().any(|c| c.verdict == Verdict::Fail) {
@@ -163,6 +215,7 @@ pub fn fuse(
         score,
         per_scanner,
         flagged,
+        suspected: outputs.iter().find_map(|o| o.suspected.clone()),
         classes,
         verdict,
     }
@@ -178,6 +231,7 @@ mod tests {
             raw: log_p.iter().map(|l| -l).collect(),
             log_p,
             classes: vec![],
+            suspected: None,
         }
     }
 
@@ -205,7 +259,34 @@ mod tests {
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         assert_eq!(f.classes[1].verdict, Verdict::Pass);
         assert_eq!(f.verdict, Verdict::Fail);
-        assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 4);
+        // only the rows of the failed class are flagged
+        assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 3);
+        assert!(!f.flagged[15]);
+    }
+
+    #[test]
+    fn class_tests_decide_for_scanners_that_have_them() {
+        let settings = ScanOptions::default().check().unwrap();
+        let labels: Vec<u32> = (0..20).map(|i| (i >= 10) as u32).collect();
+        // Many overwhelming rows in both classes, but the class test clears class 1.
+        let mut out = output(vec![-40.0; 20]);
+        out.classes = vec![
+            poisonscan_scanners::ClassDiagnostics {
+                class: 0,
+                values: vec![],
+                log_p: Some(-30.0),
+            },
+            poisonscan_scanners::ClassDiagnostics {
+                class: 1,
+                values: vec![],
+                log_p: Some(-0.1),
+            },
+        ];
+        let f = fuse(&[&out], &labels, 2, &[], &settings);
+        assert_eq!(f.classes[0].verdict, Verdict::Fail);
+        assert_eq!(f.classes[1].verdict, Verdict::Pass);
+        assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 10);
+        assert!(f.classes[0].class_score > 0.99 && f.classes[1].class_score < 0.5);
     }
 
     #[test]

@@ -81,6 +81,10 @@ pub fn scan_dataset(
         n_classes: ds.class_names.len(),
         skip_classes: &skipped,
         seed: settings.seed,
+        same_scale: matches!(
+            ds.feature_source,
+            crate::ingest::FeatureSource::Pixels { .. }
+        ),
     };
     let mut timings = Vec::new();
     let mut outputs = Vec::with_capacity(settings.scanners.len());

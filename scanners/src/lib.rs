@@ -11,16 +11,21 @@
 //! commands are generated.
 
 mod error;
+mod gemm;
+pub mod knn;
 mod linalg;
 mod matrix;
 mod rng;
 pub mod spectral;
 pub mod stats;
+mod view;
 
 pub use error::{ParamError, ScanError};
+pub use knn::{KnnLabelDisagreement, KnnParams, KnnValidParams};
 pub use matrix::MatrixRef;
 pub use rng::SplitMix64;
 pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
+pub use view::standardised_pca;
 
 /// What a scanner reads: features, labels and a seed.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +40,9 @@ pub struct ScanInput<'a> {
     pub skip_classes: &'a [u32],
     /// Seed for every random choice the scanner makes.
     pub seed: u64,
+    /// Whether all features share one scale (pixels): scanners then compare
+    /// them as they are instead of standardising each one.
+    pub same_scale: bool,
 }
 
 impl<'a> ScanInput<'a> {
@@ -94,6 +102,8 @@ pub struct ScanOutput {
     pub log_p: Vec<f64>,
     /// Diagnostics per scanned class, in class order.
     pub classes: Vec<ClassDiagnostics>,
+    /// The class each row most likely belongs to, for scanners that can tell.
+    pub suspected: Option<Vec<u32>>,
 }
 
 /// Numbers a scanner reports about one class, for the summary.
@@ -103,6 +113,9 @@ pub struct ClassDiagnostics {
     pub class: u32,
     /// Named values, such as the top eigenvalue.
     pub values: Vec<(&'static str, f64)>,
+    /// Log p-value of the scanner's own class-level test, "this class holds
+    /// a poisoned sub-population", for scanners that have one.
+    pub log_p: Option<f64>,
 }
 
 /// A detection algorithm.
@@ -126,7 +139,8 @@ pub trait Scanner: Send + Sync {
 }
 
 /// Every scanner, with its default settings, in code order.
-pub static SCANNERS: &[&dyn Scanner] = &[&SpectralSignature::DEFAULT];
+pub static SCANNERS: &[&dyn Scanner] =
+    &[&SpectralSignature::DEFAULT, &KnnLabelDisagreement::DEFAULT];
 
 /// Finds a scanner of [`SCANNERS`] by code (`PS001`, any case) or name.
 pub fn find_scanner(key: &str) -> Option<&'static dyn Scanner> {

@@ -185,6 +185,7 @@ impl SpectralSignature {
                 diagnostics: ClassDiagnostics {
                     class,
                     values: vec![],
+                    log_p: None,
                 },
             };
         }
@@ -242,7 +243,11 @@ impl SpectralSignature {
             rows,
             raw,
             log_p,
-            diagnostics: ClassDiagnostics { class, values },
+            diagnostics: ClassDiagnostics {
+                class,
+                values,
+                log_p: None,
+            },
         }
     }
 }
@@ -291,6 +296,7 @@ impl Scanner for SpectralSignature {
             raw,
             log_p,
             classes,
+            suspected: None,
         })
     }
 }
@@ -369,6 +375,7 @@ mod tests {
             n_classes: 3,
             skip_classes: &[],
             seed: 1,
+            same_scale: false,
         };
         let out = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let a = auroc(&out.raw, &truth);
@@ -405,6 +412,7 @@ mod tests {
             n_classes: 3,
             skip_classes: &[],
             seed: 2,
+            same_scale: false,
         };
         let out = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let n = out.log_p.len() as f64;
@@ -425,6 +433,7 @@ mod tests {
             n_classes: 3,
             skip_classes: &[2],
             seed: 4,
+            same_scale: false,
         };
         let a = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let b = SpectralSignature::DEFAULT.scan(&input).unwrap();

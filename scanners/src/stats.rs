@@ -60,6 +60,68 @@ pub fn ln_two_sided_normal_p(z: f64) -> f64 {
     ln_erfc(z.abs() / std::f64::consts::SQRT_2).min(0.0)
 }
 
+/// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, 9 terms; relative error < 1e-13).
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // reflection
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = G[0];
+    let t = x + 7.5;
+    for (i, g) in G.iter().enumerate().skip(1) {
+        a += g / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// `ln P(X = j)` for `X ~ Binomial(n, p)`, `0 < p < 1`.
+pub fn ln_binomial_pmf(n: u64, p: f64, j: u64) -> f64 {
+    let (n, j) = (n as f64, j as f64);
+    ln_gamma(n + 1.0) - ln_gamma(j + 1.0) - ln_gamma(n - j + 1.0)
+        + j * p.ln()
+        + (n - j) * (1.0 - p).ln()
+}
+
+fn log_sum_exp(terms: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = terms.collect();
+    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + v.iter().map(|t| (t - m).exp()).sum::<f64>().ln()
+}
+
+/// `ln P(X ≥ x)` for `X ~ Binomial(n, p)`.
+pub fn ln_binomial_upper(n: u64, p: f64, x: u64) -> f64 {
+    if x == 0 {
+        return 0.0;
+    }
+    if x > n {
+        return f64::NEG_INFINITY;
+    }
+    log_sum_exp((x..=n).map(|j| ln_binomial_pmf(n, p, j))).min(0.0)
+}
+
+/// `ln P(X ≤ x)` for `X ~ Binomial(n, p)`.
+pub fn ln_binomial_lower(n: u64, p: f64, x: u64) -> f64 {
+    if x >= n {
+        return 0.0;
+    }
+    log_sum_exp((0..=x).map(|j| ln_binomial_pmf(n, p, j))).min(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +144,19 @@ mod tests {
         let (_, s3) = robust_location_scale(&[0.0, 0.0, 0.0, 0.0, 8.0]);
         assert!((s3 - 3.2).abs() < 1e-9, "{s3}");
         assert_eq!(robust_location_scale(&[1.0, 1.0]).1, 0.0);
+    }
+
+    #[test]
+    fn binomial_tails() {
+        assert!((ln_gamma(5.0) - 24f64.ln()).abs() < 1e-12);
+        assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-12);
+        // Bin(10, 0.5): P(X >= 8) = 56/1024, P(X <= 2) = 56/1024
+        assert!((ln_binomial_upper(10, 0.5, 8).exp() - 56.0 / 1024.0).abs() < 1e-12);
+        assert!((ln_binomial_lower(10, 0.5, 2).exp() - 56.0 / 1024.0).abs() < 1e-12);
+        assert_eq!(ln_binomial_upper(10, 0.3, 0), 0.0);
+        assert_eq!(ln_binomial_lower(10, 0.3, 10), 0.0);
+        // far tail stays finite: P(X = 0) for Bin(10, 0.97) = 0.03^10
+        assert!((ln_binomial_lower(10, 0.97, 0) - 10.0 * 0.03f64.ln()).abs() < 1e-9);
     }
 
     #[test]

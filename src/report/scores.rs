@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt64Array};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
@@ -54,7 +54,8 @@ pub(crate) fn plain(array: &ArrayRef) -> ArrayRef {
 }
 
 /// Builds the scores table: `row`, `id` (when there is one), `label`,
-/// `score`, `flagged`, then `score_<scanner>` per scanner. Rows that were not
+/// `score`, `flagged`, `suspected_label` (when a scanner can tell), then
+/// `score_<scanner>` per scanner. Rows that were not
 /// scanned (dropped as invalid, or in a skipped class) have null scores and
 /// are not flagged.
 pub fn scores_batch(ds: &Dataset, report: &ScanReport) -> RecordBatch {
@@ -85,6 +86,16 @@ pub fn scores_batch(ds: &Dataset, report: &ScanReport) -> RecordBatch {
     columns.push(spread(&report.fused.score));
     fields.push(Field::new("flagged", DataType::Boolean, false));
     columns.push(Arc::new(BooleanArray::from(flagged)));
+    if let Some(suspected) = &report.fused.suspected {
+        let mut names: Vec<Option<&str>> = vec![None; n];
+        for (k, &row) in ds.kept_rows.iter().enumerate() {
+            if !report.fused.score[k].is_nan() {
+                names[row as usize] = Some(ds.class_names[suspected[k] as usize].as_str());
+            }
+        }
+        fields.push(Field::new("suspected_label", DataType::Utf8, true));
+        columns.push(Arc::new(StringArray::from(names)));
+    }
     for ((scanner, _), values) in report.outputs.iter().zip(&report.fused.per_scanner) {
         fields.push(Field::new(
             scanner_column(scanner.name()),

@@ -38,10 +38,16 @@ pub fn summary_json(
                         .iter()
                         .find(|d| d.class == c.class)
                         .map(|d| {
-                            d.values
+                            let mut m: serde_json::Map<String, Value> = d
+                                .values
                                 .iter()
                                 .map(|(k, v)| (k.to_string(), num(*v)))
-                                .collect()
+                                .collect();
+                            if let Some(lp) = d.log_p {
+                                m.insert("class_p_value".into(), json!(lp.exp()));
+                                m.insert("class_log_p".into(), num(lp));
+                            }
+                            m
                         })
                         .unwrap_or_default();
                     (s.name().to_string(), Value::Object(values))
@@ -53,6 +59,7 @@ pub fn summary_json(
                 "evidence": c.evidence,
                 "flagged": c.flagged,
                 "max_score": num(c.max_score),
+                "class_score": num(c.class_score),
                 "verdict": c.verdict,
                 "scanners": scanners,
             })

@@ -1,0 +1,482 @@
+//! `PS004 knn-label-disagreement`: samples whose nearest neighbours, found in
+//! a label-agnostic view, carry another label.
+
+use rayon::prelude::*;
+
+use crate::error::{ParamError, ScanError};
+use crate::gemm::a_bt;
+use crate::stats::{ln_binomial_lower, ln_binomial_upper};
+use crate::view::standardised_pca;
+use crate::{ClassDiagnostics, ScanInput, ScanOutput, Scanner};
+
+const DOC: &str = r#"# PS004 knn-label-disagreement
+
+## What it detects
+Samples whose label disagrees with the labels of their nearest neighbours,
+where "near" is decided without looking at labels: relabelled samples
+(label flipping), and the dirty-label backdoors (BadNets, blended triggers)
+whose poisoned samples are ordinary images of another class given the
+target's label. For each sample it also reports the neighbours' majority label
+(`suspected_label`): the class the sample most likely came from.
+
+## Why it matters
+Dirty-label poisoning must change labels: a trigger stamped on a "3" that is
+relabelled "0" still looks like a "3" to anything that ignores the small
+trigger. In a label-agnostic view those samples sit among the samples of
+their true class, so their neighbours out-vote their label. This holds at low
+poison rates, where spectral methods see too little signal.
+
+## Method
+1. The view: every feature centred and standardised over all rows —
+   centred only when the features share one scale (pixels), since
+   standardising would inflate the nearly constant pixels where patch
+   triggers sit — projected on the top `dims` principal components
+   (randomized SVD; all rows, no labels).
+2. Exact k-nearest neighbours of every row (Euclidean, in that view) by
+   blocked matrix products, query blocks in parallel.
+3. Per row: the agreement `a` (share of the `k` neighbours with the row's
+   label) and the neighbours' majority label. Raw score `1 − a`.
+4. Calibration: within class `c`, the number of agreeing neighbours is
+   compared with a Binomial(`k`, `q_c`), `q_c` the mean agreement of the
+   class's rows that are not contradicted (see 5; kept within
+   [0.5, 1 − 0.5/k]), so that a poisoned minority does not lower it; the
+   p-value is its lower tail.
+5. Class test: a row is *contradicted* when its agreement is at most
+   `min-agreement` and its neighbours' majority is another class. A class holds
+   a poisoned sub-population when its contradicted rows exceed what
+   `clean-rate` allows: one-sided binomial test of the count against
+   Binomial(rows, `clean-rate`).
+
+## Options
+- `k` — neighbours (default 10, from 1 to 100).
+- `dims` — principal components of the view (default 32, from 1 to 512; the
+  standardised features themselves when there are no more).
+- `min-agreement` — agreement at or below which a row counts as contradicted
+  (default 0.2, from 0 to 0.5).
+- `clean-rate` — share of contradicted rows a clean class may have (default
+  0.05, above 0 and below 0.5): classes that are hard to separate in the view
+  (similar classes, noisy labels) need a higher value.
+
+## Known false positives
+- Genuinely ambiguous or mislabelled samples (a sloppy "4" that looks like a
+  "9") are contradicted without any attack; they are ranked high but do not
+  fail their class unless they exceed `clean-rate`.
+- Classes that overlap in the view (raw pixels of "4" and "9", tabular classes
+  with shared ranges) have many contradicted rows; raise `clean-rate` or scan
+  a learned representation.
+- Clean-label attacks keep correct labels and are not detected by this
+  scanner; spectral and clustering scanners cover them.
+
+## References
+- D. Wilson. Asymptotic Properties of Nearest Neighbor Rules Using Edited
+  Data. IEEE Trans. Systems, Man, and Cybernetics, 1972.
+- N. Peri, N. Gupta, W. R. Huang, L. Fowl, C. Zhu, S. Feizi, T. Goldstein,
+  J. P. Dickerson. Deep k-NN Defense Against Clean-Label Data Poisoning
+  Attacks. ECCV Workshops, 2020.
+- N. Halko, P.-G. Martinsson, J. A. Tropp. Finding Structure with
+  Randomness. SIAM Review, 2011 (the randomized SVD).
+"#;
+
+/// Validated parameters of [`KnnLabelDisagreement`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnnValidParams {
+    k: usize,
+    dims: usize,
+    min_agreement: f64,
+    clean_rate: f64,
+}
+
+/// Unchecked parameters of [`KnnLabelDisagreement`]; call [`KnnParams::check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnnParams(KnnValidParams);
+
+impl Default for KnnParams {
+    fn default() -> Self {
+        Self(KnnLabelDisagreement::DEFAULT.params.clone())
+    }
+}
+
+impl KnnParams {
+    /// Neighbours (1..=100).
+    pub fn k(mut self, k: usize) -> Self {
+        self.0.k = k;
+        self
+    }
+    /// Principal components of the view (1..=512).
+    pub fn dims(mut self, dims: usize) -> Self {
+        self.0.dims = dims;
+        self
+    }
+    /// Agreement at or below which a row is contradicted (0..=0.5).
+    pub fn min_agreement(mut self, v: f64) -> Self {
+        self.0.min_agreement = v;
+        self
+    }
+    /// Share of contradicted rows a clean class may have (0 < v < 0.5).
+    pub fn clean_rate(mut self, v: f64) -> Self {
+        self.0.clean_rate = v;
+        self
+    }
+    /// Validates every parameter.
+    pub fn check(self) -> Result<KnnValidParams, ParamError> {
+        let p = self.0;
+        let bad = |option, value: String, allowed| {
+            Err(ParamError::OutOfRange {
+                option,
+                value,
+                allowed,
+            })
+        };
+        if !(1..=100).contains(&p.k) {
+            return bad(
+                "knn-label-disagreement.k",
+                p.k.to_string(),
+                "an integer from 1 to 100",
+            );
+        }
+        if !(1..=512).contains(&p.dims) {
+            return bad(
+                "knn-label-disagreement.dims",
+                p.dims.to_string(),
+                "an integer from 1 to 512",
+            );
+        }
+        if !(0.0..=0.5).contains(&p.min_agreement) {
+            return bad(
+                "knn-label-disagreement.min-agreement",
+                p.min_agreement.to_string(),
+                "a number from 0 to 0.5",
+            );
+        }
+        if !(p.clean_rate > 0.0 && p.clean_rate < 0.5) {
+            return bad(
+                "knn-label-disagreement.clean-rate",
+                p.clean_rate.to_string(),
+                "a number above 0 and below 0.5",
+            );
+        }
+        Ok(p)
+    }
+}
+
+/// kNN label-disagreement scanner (`PS004`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnnLabelDisagreement {
+    params: KnnValidParams,
+}
+
+impl KnnLabelDisagreement {
+    /// The scanner with default settings.
+    pub const DEFAULT: KnnLabelDisagreement = KnnLabelDisagreement {
+        params: KnnValidParams {
+            k: 10,
+            dims: 32,
+            min_agreement: 0.2,
+            clean_rate: 0.05,
+        },
+    };
+
+    /// Parameters to adjust and check.
+    pub fn params() -> KnnParams {
+        KnnParams::default()
+    }
+
+    /// A scanner with checked parameters.
+    pub fn new(params: KnnValidParams) -> Self {
+        Self { params }
+    }
+}
+
+/// The `k` nearest other rows of every row of `p` (`n × d`, row-major), by
+/// Euclidean distance, nearest first; ties go to the lower row index.
+pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
+    const QB: usize = 256;
+    const RB: usize = 2048;
+    let k = k.min(n.saturating_sub(1));
+    let norms: Vec<f32> = (0..n)
+        .map(|i| p[i * d..(i + 1) * d].iter().map(|v| v * v).sum())
+        .collect();
+    let starts: Vec<usize> = (0..n).step_by(QB).collect();
+    let blocks: Vec<Vec<u32>> = starts
+        .par_iter()
+        .map(|&q0| {
+            let qn = QB.min(n - q0);
+            let mut best: Vec<Vec<(f32, u32)>> = vec![Vec::with_capacity(k + 1); qn];
+            let mut g = vec![0f32; QB * RB];
+            for r0 in (0..n).step_by(RB) {
+                let rn = RB.min(n - r0);
+                a_bt(
+                    &p[q0 * d..(q0 + qn) * d],
+                    qn,
+                    d,
+                    &p[r0 * d..(r0 + rn) * d],
+                    rn,
+                    &mut g,
+                );
+                for (qi, b) in best.iter_mut().enumerate() {
+                    let q = q0 + qi;
+                    let nq = norms[q];
+                    let row = &g[qi * rn..(qi + 1) * rn];
+                    for (ri, &dot) in row.iter().enumerate() {
+                        let r = r0 + ri;
+                        let dist = nq + norms[r] - 2.0 * dot;
+                        if (b.len() == k && dist >= b[k - 1].0) || r == q || k == 0 {
+                            continue;
+                        }
+                        let pos = b.partition_point(|&(dd, _)| dd <= dist);
+                        b.insert(pos, (dist, r as u32));
+                        b.truncate(k);
+                    }
+                }
+            }
+            best.into_iter()
+                .flat_map(|b| b.into_iter().map(|(_, r)| r))
+                .collect()
+        })
+        .collect();
+    blocks.concat()
+}
+
+impl Scanner for KnnLabelDisagreement {
+    fn code(&self) -> &'static str {
+        "PS004"
+    }
+    fn name(&self) -> &'static str {
+        "knn-label-disagreement"
+    }
+    fn summary(&self) -> &'static str {
+        "Samples whose nearest neighbours in a label-agnostic view carry another label"
+    }
+    fn doc(&self) -> &'static str {
+        DOC
+    }
+
+    fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
+        input.validate()?;
+        let x = input.features;
+        let n = x.rows();
+        let (view, dims) = standardised_pca(x, self.params.dims, input.seed, !input.same_scale);
+        let k = self.params.k.min(n.saturating_sub(1)).max(1);
+        let nb = nearest_neighbours(&view, n, dims, k);
+        drop(view);
+        let labels = input.labels;
+        let mut same = vec![0u64; n];
+        let mut majority = vec![0u32; n];
+        let mut counts = vec![0u32; input.n_classes];
+        for i in 0..n {
+            let neigh = &nb[i * k..(i + 1) * k];
+            for &j in neigh {
+                counts[labels[j as usize] as usize] += 1;
+            }
+            same[i] = counts[labels[i] as usize] as u64;
+            // majority: most votes, then the row's own label, then the lowest id
+            let mut m = labels[i];
+            for &j in neigh {
+                let c = labels[j as usize];
+                if counts[c as usize] > counts[m as usize]
+                    || (counts[c as usize] == counts[m as usize] && c < m && m != labels[i])
+                {
+                    m = c;
+                }
+            }
+            majority[i] = m;
+            for &j in neigh {
+                counts[labels[j as usize] as usize] = 0;
+            }
+        }
+        let skipped = |c: u32| input.skip_classes.contains(&c);
+        let mut raw = vec![f64::NAN; n];
+        let mut log_p = vec![f64::NAN; n];
+        let mut classes = Vec::new();
+        let kf = k as f64;
+        for (c, rows) in input.class_rows().into_iter().enumerate() {
+            let c = c as u32;
+            if rows.is_empty() || skipped(c) {
+                continue;
+            }
+            let mean_agreement =
+                rows.iter().map(|&i| same[i] as f64).sum::<f64>() / (rows.len() as f64 * kf);
+            // The null's agreement rate comes from the rows that are not
+            // contradicted, so that a poisoned minority does not lower it.
+            let floor = self.params.min_agreement * kf;
+            let clean: Vec<f64> = rows
+                .iter()
+                .map(|&i| same[i] as f64)
+                .filter(|&s| s > floor)
+                .collect();
+            let clean_agreement = if clean.is_empty() {
+                mean_agreement
+            } else {
+                clean.iter().sum::<f64>() / (clean.len() as f64 * kf)
+            };
+            let q = clean_agreement.clamp(0.5, 1.0 - 0.5 / kf);
+            let mut contradicted = 0u64;
+            for &i in &rows {
+                raw[i] = 1.0 - same[i] as f64 / kf;
+                log_p[i] = ln_binomial_lower(k as u64, q, same[i]);
+                if same[i] as f64 <= self.params.min_agreement * kf && majority[i] != c {
+                    contradicted += 1;
+                }
+            }
+            let class_log_p =
+                ln_binomial_upper(rows.len() as u64, self.params.clean_rate, contradicted);
+            classes.push(ClassDiagnostics {
+                class: c,
+                values: vec![
+                    ("mean_agreement", mean_agreement),
+                    ("contradicted", contradicted as f64),
+                    ("contradicted_rate", contradicted as f64 / rows.len() as f64),
+                ],
+                log_p: Some(class_log_p),
+            });
+        }
+        Ok(ScanOutput {
+            raw,
+            log_p,
+            classes,
+            suspected: Some(majority),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+    use crate::MatrixRef;
+
+    /// Three Gaussian blobs in 20 dimensions; `flips` rows of each class get
+    /// the next class's label.
+    fn blobs(per_class: usize, flips: usize, seed: u64) -> (Vec<f32>, Vec<u32>, Vec<bool>) {
+        let d = 20;
+        let mut rng = SplitMix64::new(seed);
+        let centres: Vec<Vec<f64>> = (0..3)
+            .map(|_| (0..d).map(|_| 2.0 * rng.normal()).collect())
+            .collect();
+        let (mut data, mut labels, mut truth) = (vec![], vec![], vec![]);
+        for i in 0..3 * per_class {
+            let c = i % 3;
+            for j in 0..d {
+                data.push((centres[c][j] + rng.normal()) as f32);
+            }
+            let flip = i / 3 < flips;
+            labels.push(if flip { ((c + 1) % 3) as u32 } else { c as u32 });
+            truth.push(flip);
+        }
+        (data, labels, truth)
+    }
+
+    fn auroc(scores: &[f64], truth: &[bool]) -> f64 {
+        let mut wins = 0.0;
+        let (mut p, mut q) = (0.0, 0.0);
+        for (a, ta) in scores.iter().zip(truth) {
+            if !ta {
+                continue;
+            }
+            p += 1.0;
+            q = 0.0;
+            for (b, tb) in scores.iter().zip(truth) {
+                if *tb {
+                    continue;
+                }
+                q += 1.0;
+                wins += if a > b {
+                    1.0
+                } else if a == b {
+                    0.5
+                } else {
+                    0.0
+                };
+            }
+        }
+        wins / (p * q)
+    }
+
+    #[test]
+    fn exact_neighbours_match_brute_force() {
+        let mut rng = SplitMix64::new(2);
+        let (n, d, k) = (700, 5, 4);
+        let p: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
+        let nb = nearest_neighbours(&p, n, d, k);
+        for i in (0..n).step_by(37) {
+            let mut all: Vec<(f32, u32)> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    (
+                        (0..d)
+                            .map(|t| (p[i * d + t] - p[j * d + t]).powi(2))
+                            .sum::<f32>(),
+                        j as u32,
+                    )
+                })
+                .collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let want: Vec<u32> = all[..k].iter().map(|x| x.1).collect();
+            assert_eq!(&nb[i * k..(i + 1) * k], &want[..], "row {i}");
+        }
+    }
+
+    #[test]
+    fn flipped_labels_rank_on_top_and_fail_their_class() {
+        let (data, labels, truth) = blobs(400, 40, 3);
+        let x = MatrixRef::new(&data, labels.len(), 20).unwrap();
+        let input = ScanInput {
+            features: x,
+            labels: &labels,
+            n_classes: 3,
+            skip_classes: &[],
+            seed: 0,
+            same_scale: false,
+        };
+        let out = KnnLabelDisagreement::DEFAULT.scan(&input).unwrap();
+        let neg: Vec<f64> = out.log_p.iter().map(|l| -l).collect();
+        assert!(auroc(&neg, &truth) > 0.99);
+        for c in &out.classes {
+            assert!(
+                c.log_p.unwrap() < -20.0,
+                "class {} should fail: {:?}",
+                c.class,
+                c
+            );
+        }
+        // The suspected label of a flipped row is its true class.
+        let suspected = out.suspected.unwrap();
+        let right = (0..labels.len())
+            .filter(|&i| truth[i] && suspected[i] as usize == i % 3)
+            .count();
+        assert!(right >= 115, "{right} of 120");
+    }
+
+    #[test]
+    fn clean_classes_pass_the_class_test() {
+        let (data, labels, _) = blobs(400, 0, 4);
+        let x = MatrixRef::new(&data, labels.len(), 20).unwrap();
+        let input = ScanInput {
+            features: x,
+            labels: &labels,
+            n_classes: 3,
+            skip_classes: &[],
+            seed: 0,
+            same_scale: false,
+        };
+        let out = KnnLabelDisagreement::DEFAULT.scan(&input).unwrap();
+        for c in &out.classes {
+            assert!(c.log_p.unwrap() > -2.0, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn parameters_are_checked() {
+        assert!(KnnLabelDisagreement::params().k(0).check().is_err());
+        assert!(KnnLabelDisagreement::params().dims(1000).check().is_err());
+        let e = KnnLabelDisagreement::params()
+            .clean_rate(0.0)
+            .check()
+            .unwrap_err();
+        assert!(e.to_string().contains("clean-rate"), "{e}");
+        assert_eq!(
+            KnnLabelDisagreement::params().check().unwrap(),
+            KnnLabelDisagreement::DEFAULT.params
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! A label-agnostic view of the data: every feature centred (and, unless the
+//! features share one scale, standardised) over all rows, then projected on
+//! the top principal components by a randomized SVD
+//! (Halko, Martinsson & Tropp 2011) — without materialising the standardised
+//! matrix. Used by the label-consistency scanners, which must not see labels
+//! when deciding what is near what.
+
+use crate::gemm::{a_b, at_b};
+use crate::linalg::symmetric_eigen;
+use crate::matrix::MatrixRef;
+use crate::rng::SplitMix64;
+
+/// Column means and inverse standard deviations (0 for constant columns;
+/// 1 everywhere when `scale` is off).
+fn moments(x: MatrixRef<'_>, scale: bool) -> (Vec<f32>, Vec<f32>) {
+    let (n, d) = (x.rows(), x.cols());
+    let mut sum = vec![0f64; d];
+    let mut sq = vec![0f64; d];
+    for i in 0..n {
+        for (j, &v) in x.row(i).iter().enumerate() {
+            sum[j] += v as f64;
+            sq[j] += (v as f64) * (v as f64);
+        }
+    }
+    let nf = n.max(1) as f64;
+    let mean: Vec<f64> = sum.iter().map(|s| s / nf).collect();
+    let inv: Vec<f32> = sq
+        .iter()
+        .zip(&mean)
+        .map(|(s, m)| {
+            let var = (s / nf - m * m).max(0.0);
+            if !scale {
+                1.0
+            } else if var > 1e-12 {
+                (1.0 / var.sqrt()) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    (mean.iter().map(|&m| m as f32).collect(), inv)
+}
+
+/// Orthonormal basis (`n×m'`, row-major) of the columns of `y` (`n×m`), by
+/// the eigen-decomposition of `yᵀy`; directions with no weight are dropped.
+fn orthonormal(y: &[f32], n: usize, m: usize) -> (Vec<f32>, usize) {
+    let mut g = vec![0f32; m * m];
+    at_b(y, n, m, y, m, &mut g);
+    let g64: Vec<f64> = g.iter().map(|&v| v as f64).collect();
+    let (vals, vecs) = symmetric_eigen(&g64, m);
+    let top = vals[0].max(1e-30);
+    let keep: Vec<usize> = (0..m).filter(|&i| vals[i] > top * 1e-10).collect();
+    let mk = keep.len();
+    let mut t = vec![0f32; m * mk];
+    for (c, &i) in keep.iter().enumerate() {
+        let s = 1.0 / vals[i].sqrt();
+        for r in 0..m {
+            t[r * mk + c] = (vecs[i][r] * s) as f32;
+        }
+    }
+    let mut q = vec![0f32; n * mk];
+    a_b(y, n, m, &t, mk, &mut q);
+    (q, mk)
+}
+
+/// `Zᵀ q` for the standardised `Z = (X − 1μᵀ) D`: `D (Xᵀ q − μ (1ᵀ q))`.
+fn zt(x: MatrixRef<'_>, mean: &[f32], inv: &[f32], q: &[f32], m: usize) -> Vec<f32> {
+    let (n, d) = (x.rows(), x.cols());
+    let mut w = vec![0f32; d * m];
+    at_b(x.as_slice(), n, d, q, m, &mut w);
+    let mut colsum = vec![0f64; m];
+    for i in 0..n {
+        for (s, &v) in colsum.iter_mut().zip(&q[i * m..(i + 1) * m]) {
+            *s += v as f64;
+        }
+    }
+    for j in 0..d {
+        for l in 0..m {
+            w[j * m + l] = inv[j] * (w[j * m + l] - mean[j] * colsum[l] as f32);
+        }
+    }
+    w
+}
+
+/// `Z w` for the standardised `Z`: `X (D w) − 1 (μᵀ D w)`.
+fn z_times(x: MatrixRef<'_>, mean: &[f32], inv: &[f32], w: &[f32], m: usize) -> Vec<f32> {
+    let (n, d) = (x.rows(), x.cols());
+    let mut dw = w.to_vec();
+    for j in 0..d {
+        for l in 0..m {
+            dw[j * m + l] *= inv[j];
+        }
+    }
+    let mut shift = vec![0f64; m];
+    for j in 0..d {
+        for l in 0..m {
+            shift[l] += (mean[j] * dw[j * m + l]) as f64;
+        }
+    }
+    let mut y = vec![0f32; n * m];
+    a_b(x.as_slice(), n, d, &dw, m, &mut y);
+    for i in 0..n {
+        for (v, s) in y[i * m..(i + 1) * m].iter_mut().zip(&shift) {
+            *v -= *s as f32;
+        }
+    }
+    y
+}
+
+/// The centred rows — standardised too when `scale` is on — projected on
+/// their top `dims` principal components (principal-component scores, not
+/// whitened). Returns the `n × dims'` matrix and `dims'` (`min(dims, d)`; the
+/// centred features themselves when `d ≤ dims`).
+///
+/// Turn `scale` off for features that share one scale, such as pixels:
+/// standardising would blow up nearly constant pixels — exactly where a
+/// patch trigger sits — until the trigger dominates the view.
+pub fn standardised_pca(
+    x: MatrixRef<'_>,
+    dims: usize,
+    seed: u64,
+    scale: bool,
+) -> (Vec<f32>, usize) {
+    let (n, d) = (x.rows(), x.cols());
+    let (mean, inv) = moments(x, scale);
+    if d <= dims {
+        let mut z = Vec::with_capacity(n * d);
+        for i in 0..n {
+            z.extend(
+                x.row(i)
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &v)| (v - mean[j]) * inv[j]),
+            );
+        }
+        return (z, d);
+    }
+    let m = (dims + 10).min(d);
+    let mut rng = SplitMix64::derive(seed, 0x9CA);
+    let omega: Vec<f32> = (0..d * m).map(|_| rng.normal() as f32).collect();
+    let mut y = z_times(x, &mean, &inv, &omega, m);
+    for _ in 0..2 {
+        let (q, mq) = orthonormal(&y, n, m);
+        let w = zt(x, &mean, &inv, &q, mq);
+        y = z_times(x, &mean, &inv, &w, mq);
+        if mq < m {
+            y.resize(n * m, 0.0); // keep the shape; the extra columns are zero
+        }
+    }
+    let (q, mq) = orthonormal(&y, n, m);
+    let w = zt(x, &mean, &inv, &q, mq); // Bᵀ, d × mq
+    let mut bbt = vec![0f32; mq * mq];
+    at_b(&w, d, mq, &w, mq, &mut bbt);
+    let (vals, vecs) = symmetric_eigen(&bbt.iter().map(|&v| v as f64).collect::<Vec<_>>(), mq);
+    let k = dims.min(mq);
+    // scores = Q U S, with S = sqrt of the eigenvalues of B Bᵀ
+    let mut us = vec![0f32; mq * k];
+    for c in 0..k {
+        let s = vals[c].max(0.0).sqrt();
+        for r in 0..mq {
+            us[r * k + c] = (vecs[c][r] * s) as f32;
+        }
+    }
+    let mut p = vec![0f32; n * k];
+    a_b(&q, n, mq, &us, k, &mut p);
+    (p, k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projection_keeps_the_dominant_structure() {
+        // Two clusters far apart along a direction spread over 40 features,
+        // plus noise: the first component separates them.
+        let mut rng = SplitMix64::new(8);
+        let (n, d) = (400, 40);
+        let mut data = Vec::with_capacity(n * d);
+        for i in 0..n {
+            let c = if i % 2 == 0 { 3.0 } else { -3.0 };
+            for _ in 0..d {
+                data.push((c + rng.normal()) as f32);
+            }
+        }
+        let x = MatrixRef::new(&data, n, d).unwrap();
+        let (p, k) = standardised_pca(x, 5, 1, true);
+        assert_eq!(k, 5);
+        let sep = (0..n).filter(|&i| (p[i * k] > 0.0) == (i % 2 == 0)).count();
+        assert!(
+            sep == n || sep == 0,
+            "first component separates the clusters: {sep}"
+        );
+        // The first component carries almost all the standardised variance.
+        let var0: f32 = (0..n).map(|i| p[i * k] * p[i * k]).sum::<f32>() / n as f32;
+        assert!(var0 > 0.85 * d as f32, "{var0}");
+    }
+}
