@@ -432,8 +432,9 @@ mod tests {
         let neg: Vec<f64> = out.log_p.iter().map(|l| -l).collect();
         assert!(auroc(&neg, &truth) > 0.99);
         for c in &out.classes {
+            // fails at the fusion's 1 % level over 3 classes × 2 class tests
             assert!(
-                c.log_p.unwrap() < -20.0,
+                c.log_p.unwrap() < (0.01f64 / 6.0).ln(),
                 "class {} should fail: {:?}",
                 c.class,
                 c
