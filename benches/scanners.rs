@@ -48,6 +48,24 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // kNN label disagreement over raw pixels: 60,000 × 784 values in [0, 1].
+    let (n, d) = (60_000, 784);
+    let (mut pixels, labels) = features(n, d);
+    pixels.iter_mut().for_each(|v| *v = (*v / 8.0 + 0.5).clamp(0.0, 1.0));
+    let input = ScanInput {
+        features: MatrixRef::new(&pixels, n, d).unwrap(),
+        labels: &labels,
+        n_classes: 10,
+        skip_classes: &[],
+        seed: 0,
+        same_scale: true,
+    };
+    let mut group = c.benchmark_group("60000x784");
+    group.sample_size(10);
+    let knn = poisonscan::scanners::find_scanner("knn-label-disagreement").unwrap();
+    group.bench_function("knn-label-disagreement", |b| b.iter(|| knn.scan(&input).unwrap()));
+    group.finish();
 }
 
 criterion_group!(benches, bench);
