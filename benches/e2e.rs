@@ -50,12 +50,13 @@ fn make_input(path: &Path) {
 }
 
 /// (wall seconds, peak RSS in MiB, exit code) of one run.
-fn measure(bin: &Path, input: &Path, out: &Path) -> (f64, f64, i32) {
+fn measure(bin: &Path, input: &Path, out: &Path, extra: &[&str]) -> (f64, f64, i32) {
     let o = Command::new("/usr/bin/time")
         .arg("-v")
         .arg(bin)
         .args(["scan", "--quiet", "--embedding", "emb", "--out"])
         .arg(out)
+        .args(extra)
         .arg(input)
         .output()
         .expect("/usr/bin/time runs (apt-get install time)");
@@ -88,24 +89,25 @@ fn main() {
         make_input(&input);
     }
     let matrix_mib = (ROWS * DIM * 4) as f64 / (1024.0 * 1024.0);
-    let mut runs: Vec<(f64, f64, i32)> = (0..RUNS)
-        .map(|_| measure(&bin, &input, &dir.join("out")))
-        .collect();
-    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (wall, _, code) = runs[RUNS / 2];
-    let peak = runs.iter().map(|r| r.1).fold(0.0, f64::max);
     let file_mib = std::fs::metadata(&input).unwrap().len() as f64 / (1024.0 * 1024.0);
-    println!("| input | file | matrix | wall (median of {RUNS}) | peak RSS (max of {RUNS}) | RSS / matrix | exit |");
-    println!("|---|---|---|---|---|---|---|");
-    println!(
-        "| {ROWS} × {DIM} f32 embedding Parquet | {file_mib:.1} MiB | {matrix_mib:.1} MiB | {wall:.2} s | {peak:.1} MiB | {:.2}× | {code} |",
-        peak / matrix_mib
-    );
-    println!(
-        "runs: {}",
-        runs.iter()
-            .map(|r| format!("{:.2} s / {:.1} MiB", r.0, r.1))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    println!("| input | scanners | file | matrix | wall (median of {RUNS}) | peak RSS (max of {RUNS}) | RSS / matrix | exit |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (name, extra) in [
+        ("all (default)", &[][..]),
+        (
+            "spectral-signature",
+            &["--scanners", "spectral-signature"][..],
+        ),
+    ] {
+        let mut runs: Vec<(f64, f64, i32)> = (0..RUNS)
+            .map(|_| measure(&bin, &input, &dir.join("out"), extra))
+            .collect();
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (wall, _, code) = runs[RUNS / 2];
+        let peak = runs.iter().map(|r| r.1).fold(0.0, f64::max);
+        println!(
+            "| {ROWS} × {DIM} f32 embedding Parquet | {name} | {file_mib:.1} MiB | {matrix_mib:.1} MiB | {wall:.2} s | {peak:.1} MiB | {:.2}× | {code} |",
+            peak / matrix_mib
+        );
+    }
 }

@@ -52,7 +52,9 @@ fn bench(c: &mut Criterion) {
     // kNN label disagreement over raw pixels: 60,000 × 784 values in [0, 1].
     let (n, d) = (60_000, 784);
     let (mut pixels, labels) = features(n, d);
-    pixels.iter_mut().for_each(|v| *v = (*v / 8.0 + 0.5).clamp(0.0, 1.0));
+    pixels
+        .iter_mut()
+        .for_each(|v| *v = (*v / 8.0 + 0.5).clamp(0.0, 1.0));
     let input = ScanInput {
         features: MatrixRef::new(&pixels, n, d).unwrap(),
         labels: &labels,
@@ -64,7 +66,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("60000x784");
     group.sample_size(10);
     let knn = poisonscan::scanners::find_scanner("knn-label-disagreement").unwrap();
-    group.bench_function("knn-label-disagreement", |b| b.iter(|| knn.scan(&input).unwrap()));
+    group.bench_function("knn-label-disagreement", |b| {
+        b.iter(|| knn.scan(&input).unwrap())
+    });
     group.finish();
 }
 

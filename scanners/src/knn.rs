@@ -190,8 +190,8 @@ impl KnnLabelDisagreement {
 /// The `k` nearest other rows of every row of `p` (`n × d`, row-major), by
 /// Euclidean distance, nearest first; ties go to the lower row index.
 pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
-    const QB: usize = 256;
-    const RB: usize = 2048;
+    const QB: usize = 512;
+    const RB: usize = 256;
     let k = k.min(n.saturating_sub(1));
     let norms: Vec<f32> = (0..n)
         .map(|i| p[i * d..(i + 1) * d].iter().map(|v| v * v).sum())
@@ -216,16 +216,37 @@ pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
                 for (qi, b) in best.iter_mut().enumerate() {
                     let q = q0 + qi;
                     let nq = norms[q];
-                    let row = &g[qi * rn..(qi + 1) * rn];
-                    for (ri, &dot) in row.iter().enumerate() {
-                        let r = r0 + ri;
-                        let dist = nq + norms[r] - 2.0 * dot;
-                        if (b.len() == k && dist >= b[k - 1].0) || r == q || k == 0 {
+                    let dots = &g[qi * rn..(qi + 1) * rn];
+                    let ref_norms = &norms[r0..r0 + rn];
+                    // dist = nq + nr − 2·dot; only rows closer than the current
+                    // k-th neighbour matter. Chunks of 16 are tested together
+                    // (vectorised) and entered only when one of them qualifies.
+                    let mut bound = if b.len() == k {
+                        b[k - 1].0 - nq
+                    } else {
+                        f32::INFINITY
+                    };
+                    for (c, (dc, nc)) in dots.chunks(16).zip(ref_norms.chunks(16)).enumerate() {
+                        let any = dc
+                            .iter()
+                            .zip(nc)
+                            .fold(false, |acc, (&dot, &nr)| acc | (nr - 2.0 * dot < bound));
+                        if !any {
                             continue;
                         }
-                        let pos = b.partition_point(|&(dd, _)| dd <= dist);
-                        b.insert(pos, (dist, r as u32));
-                        b.truncate(k);
+                        for (j, (&dot, &nr)) in dc.iter().zip(nc).enumerate() {
+                            let r = r0 + c * 16 + j;
+                            let dist = nq + nr - 2.0 * dot;
+                            if r == q || k == 0 || (b.len() == k && dist >= b[k - 1].0) {
+                                continue;
+                            }
+                            let pos = b.partition_point(|&(dd, _)| dd <= dist);
+                            b.insert(pos, (dist, r as u32));
+                            b.truncate(k);
+                            if b.len() == k {
+                                bound = b[k - 1].0 - nq;
+                            }
+                        }
                     }
                 }
             }
