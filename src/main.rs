@@ -200,18 +200,24 @@ struct ScanArgs {
     /// Scanners to run, by code or name, comma-separated [default: all]
     #[arg(long, value_delimiter = ',')]
     scanners: Vec<String>,
-    /// Suspicion at or above which a row is evidence of poisoning and flagged
-    #[arg(long, default_value_t = 0.99)]
-    threshold: f64,
+    /// Suspicion at or above which a row is evidence of poisoning [default: 0.99]
+    #[arg(long)]
+    threshold: Option<f64>,
     /// Also flag this fraction of rows with the highest scores (a removal list; does not change the verdict)
     #[arg(long, value_name = "FRACTION")]
     budget: Option<f64>,
-    /// Evidence rows that make a class fail
-    #[arg(long, default_value_t = 3)]
-    min_flagged: usize,
-    /// Seed for every random choice
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Rows over the threshold that fail a class, for scanners without a class test [default: 3]
+    #[arg(long)]
+    min_flagged: Option<usize>,
+    /// Seed for every random choice [default: 0]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// A scanner option, e.g. knn-label-disagreement.clean-rate=0.08 (repeatable; see `explain`)
+    #[arg(long = "set", value_name = "SCANNER.OPTION=VALUE")]
+    set: Vec<String>,
+    /// Options file [default: ./poisonscan.toml when it exists]; flags override it
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Worker threads [default: all cores]
     #[arg(long)]
     threads: Option<usize>,
@@ -224,6 +230,51 @@ struct ScanArgs {
     /// No progress and no summary on the terminal
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// Defaults, then the options file, then the flags.
+fn scan_options(args: &ScanArgs) -> Result<ScanOptions> {
+    let mut options = ScanOptions::default();
+    let file = args.config.clone().or_else(|| {
+        let default = PathBuf::from("poisonscan.toml");
+        default.exists().then_some(default)
+    });
+    if let Some(path) = &file {
+        if !path.exists() {
+            bail!("{}: no such options file", path.display());
+        }
+        options.merge_file(path)?;
+    }
+    if let Some(v) = args.threshold {
+        options.threshold = v;
+    }
+    if args.budget.is_some() {
+        options.budget = args.budget;
+    }
+    if let Some(v) = args.min_flagged {
+        options.min_flagged = v;
+    }
+    if let Some(v) = args.seed {
+        options.seed = v;
+    }
+    if !args.scanners.is_empty() {
+        options.scanners = args.scanners.clone();
+    }
+    for item in &args.set {
+        let parsed = item.split_once('=').and_then(|(k, v)| {
+            k.split_once('.')
+                .map(|(s, o)| (s.trim(), o.trim(), v.trim()))
+        });
+        let Some((scanner, option, value)) = parsed else {
+            bail!("--set `{item}`: expected SCANNER.OPTION=VALUE, e.g. knn-label-disagreement.clean-rate=0.08");
+        };
+        options
+            .scanner_options
+            .entry(scanner.to_string())
+            .or_default()
+            .push((option.to_string(), value.to_string()));
+    }
+    Ok(options)
 }
 
 fn parse_format(s: &str) -> Result<InputFormat, String> {
@@ -297,20 +348,13 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             .build_global()
             .context("cannot start the thread pool")?;
     }
-    let settings = ScanOptions {
-        threshold: args.threshold,
-        budget: args.budget,
-        min_flagged: args.min_flagged,
-        seed: args.seed,
-        scanners: args.scanners.clone(),
-    }
-    .check()?;
+    let settings = scan_options(&args)?.check()?;
     let ingest_options = args.input.options(args.drop_invalid);
     let spinner = Spinner::new(args.quiet);
     let outcome = if args.demo {
         spinner.stage("read");
         let start = std::time::Instant::now();
-        let (ds, _truth) = poisonscan::redteam::demo(args.seed);
+        let (ds, _truth) = poisonscan::redteam::demo(settings.seed);
         let ingest = start.elapsed().as_secs_f64();
         pipeline::scan_dataset(&ds, &settings, &spinner)
             .map(|mut r| {

@@ -2,6 +2,7 @@
 //! It returns data ([`ScanReport`]); writing files and printing belong to
 //! [`crate::report`].
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use poisonscan_scanners::{ScanError, ScanInput, ScanOutput, Scanner};
@@ -40,7 +41,7 @@ pub struct ScanReport {
     /// Scores, flags and verdicts.
     pub fused: Fused,
     /// Each scanner with its raw output, in settings order.
-    pub outputs: Vec<(&'static dyn Scanner, ScanOutput)>,
+    pub outputs: Vec<(Arc<dyn Scanner>, ScanOutput)>,
     /// Classes left out, too small to scan.
     pub skipped_classes: Vec<u32>,
     /// Warnings for the summary.
@@ -88,12 +89,12 @@ pub fn scan_dataset(
     };
     let mut timings = Vec::new();
     let mut outputs = Vec::with_capacity(settings.scanners.len());
-    for &scanner in &settings.scanners {
+    for scanner in &settings.scanners {
         progress.stage(scanner.name());
         let t = Instant::now();
         let out = scanner.scan(&input)?;
         timings.push((scanner.name(), t.elapsed().as_secs_f64()));
-        outputs.push((scanner, out));
+        outputs.push((scanner.clone(), out));
     }
     progress.stage("fuse");
     let t = Instant::now();

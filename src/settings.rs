@@ -2,6 +2,10 @@
 //! later) checked once into the settings the pipeline uses. Every problem is
 //! reported at once, each naming the option and its allowed range.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
 use poisonscan_scanners::{find_scanner, Scanner, SCANNERS};
 use serde::Serialize;
 use thiserror::Error;
@@ -19,6 +23,8 @@ pub struct ScanOptions {
     pub seed: u64,
     /// Scanner codes or names; empty for all.
     pub scanners: Vec<String>,
+    /// Per-scanner options: scanner code or name → (option, value) pairs.
+    pub scanner_options: BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl Default for ScanOptions {
@@ -29,6 +35,7 @@ impl Default for ScanOptions {
             min_flagged: 3,
             seed: 0,
             scanners: Vec::new(),
+            scanner_options: BTreeMap::new(),
         }
     }
 }
@@ -44,9 +51,11 @@ pub struct ScanSettings {
     pub min_flagged: usize,
     /// Any.
     pub seed: u64,
-    /// Scanners to run, in table order.
+    /// Scanners to run, configured, in code order.
     #[serde(serialize_with = "scanner_names")]
-    pub scanners: Vec<&'static dyn Scanner>,
+    pub scanners: Vec<Arc<dyn Scanner>>,
+    /// The per-scanner options that were set.
+    pub scanner_options: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl std::fmt::Debug for ScanSettings {
@@ -60,14 +69,12 @@ impl std::fmt::Debug for ScanSettings {
                 "scanners",
                 &self.scanners.iter().map(|s| s.name()).collect::<Vec<_>>(),
             )
+            .field("scanner_options", &self.scanner_options)
             .finish()
     }
 }
 
-fn scanner_names<S: serde::Serializer>(
-    v: &[&'static dyn Scanner],
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn scanner_names<S: serde::Serializer>(v: &[Arc<dyn Scanner>], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(v.iter().map(|x| x.name()))
 }
 
@@ -96,25 +103,52 @@ impl ScanOptions {
         if self.min_flagged == 0 {
             errors.push("--min-flagged is 0, but it must be at least 1".into());
         }
-        let mut scanners: Vec<&'static dyn Scanner> = Vec::new();
+        let known = || {
+            SCANNERS
+                .iter()
+                .map(|s| format!("{} ({})", s.name(), s.code()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut chosen: Vec<&'static dyn Scanner> = Vec::new();
         for key in &self.scanners {
             match find_scanner(key) {
-                Some(s) if !scanners.iter().any(|t| t.code() == s.code()) => scanners.push(s),
+                Some(s) if !chosen.iter().any(|t| t.code() == s.code()) => chosen.push(s),
                 Some(_) => {}
                 None => errors.push(format!(
                     "--scanners: unknown scanner `{key}`; known: {}",
-                    SCANNERS
-                        .iter()
-                        .map(|s| format!("{} ({})", s.name(), s.code()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    known()
                 )),
             }
         }
         if self.scanners.is_empty() {
-            scanners = SCANNERS.to_vec();
+            chosen = SCANNERS.to_vec();
         }
-        scanners.sort_by_key(|s| s.code());
+        chosen.sort_by_key(|s| s.code());
+        // Options per scanner, keyed by name.
+        let mut per_scanner: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (key, options) in &self.scanner_options {
+            match find_scanner(key) {
+                Some(s) => per_scanner
+                    .entry(s.name().to_string())
+                    .or_default()
+                    .extend(options.iter().cloned()),
+                None => errors.push(format!(
+                    "options for unknown scanner `{key}`; known: {}",
+                    known()
+                )),
+            }
+        }
+        let mut scanners: Vec<Arc<dyn Scanner>> = Vec::new();
+        for s in chosen {
+            match per_scanner.get(s.name()) {
+                Some(options) => match s.configure(options) {
+                    Ok(configured) => scanners.push(Arc::from(configured)),
+                    Err(e) => errors.push(e.to_string()),
+                },
+                None => scanners.push(Arc::from(s.configure(&[]).expect("defaults are valid"))),
+            }
+        }
         if !errors.is_empty() {
             return Err(SettingsError(errors));
         }
@@ -124,7 +158,73 @@ impl ScanOptions {
             min_flagged: self.min_flagged,
             seed: self.seed,
             scanners,
+            scanner_options: per_scanner
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().collect()))
+                .collect(),
         })
+    }
+
+    /// Applies a `poisonscan.toml` on top of these options. Top-level keys:
+    /// `threshold`, `budget`, `min-flagged`, `seed`, `scanners` (a list);
+    /// one table per scanner (by name or code) holds its options, e.g.
+    /// `[knn-label-disagreement]` / `clean-rate = 0.08`. Every unknown key is
+    /// reported, with the file's name.
+    pub fn merge_file(&mut self, path: &Path) -> Result<(), SettingsError> {
+        let fail = |msg: String| SettingsError(vec![format!("{}: {msg}", path.display())]);
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| fail(e.to_string()))?;
+        let mut errors = Vec::new();
+        let number = |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+        for (key, value) in &table {
+            let bad = |what: &str| format!("{}: `{key}` must be {what}", path.display());
+            match key.as_str() {
+                "threshold" => match number(value) {
+                    Some(v) => self.threshold = v,
+                    None => errors.push(bad("a number")),
+                },
+                "budget" => match number(value) {
+                    Some(v) => self.budget = Some(v),
+                    None => errors.push(bad("a number")),
+                },
+                "min-flagged" => match value.as_integer().filter(|&i| i >= 0) {
+                    Some(v) => self.min_flagged = v as usize,
+                    None => errors.push(bad("a whole number")),
+                },
+                "seed" => match value.as_integer().filter(|&i| i >= 0) {
+                    Some(v) => self.seed = v as u64,
+                    None => errors.push(bad("a whole number")),
+                },
+                "scanners" => match value.as_array() {
+                    Some(list) if list.iter().all(|v| v.is_str()) => {
+                        self.scanners = list.iter().map(|v| v.as_str().expect("checked").to_string()).collect()
+                    }
+                    _ => errors.push(bad("a list of scanner names")),
+                },
+                name if value.is_table() && find_scanner(name).is_some() => {
+                    let entry = self.scanner_options.entry(name.to_string()).or_default();
+                    for (k, v) in value.as_table().expect("checked") {
+                        let text = match v {
+                            toml::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        entry.push((k.clone(), text));
+                    }
+                }
+                _ => errors.push(format!(
+                    "{}: unknown key `{key}`; known: threshold, budget, min-flagged, seed, scanners, and one table per scanner ({})",
+                    path.display(),
+                    SCANNERS.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(SettingsError(errors))
+        }
     }
 }
 
@@ -136,6 +236,38 @@ mod tests {
     fn defaults_are_valid() {
         let s = ScanOptions::default().check().unwrap();
         assert_eq!(s.scanners.len(), SCANNERS.len());
+    }
+
+    #[test]
+    fn file_options_merge_and_unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("poisonscan.toml");
+        std::fs::write(&path, "threshold = 0.995\nscanners = [\"PS004\"]\n[knn-label-disagreement]\nclean-rate = 0.08\nk = 15\n").unwrap();
+        let mut o = ScanOptions::default();
+        o.merge_file(&path).unwrap();
+        let s = o.check().unwrap();
+        assert_eq!(s.threshold, 0.995);
+        assert_eq!(s.scanners.len(), 1);
+        assert_eq!(
+            s.scanner_options["knn-label-disagreement"]["clean-rate"],
+            "0.08"
+        );
+        std::fs::write(
+            &path,
+            "treshold = 0.9\n[knn-label-disagreement]\nclean-rate = 0.9\n",
+        )
+        .unwrap();
+        let mut o = ScanOptions::default();
+        let e = o.merge_file(&path).unwrap_err();
+        assert!(e.to_string().contains("unknown key `treshold`"), "{e}");
+        let mut o = ScanOptions::default();
+        std::fs::write(&path, "[knn-label-disagreement]\nclean-rate = 0.9\n").unwrap();
+        o.merge_file(&path).unwrap();
+        let e = o.check().unwrap_err();
+        assert!(
+            e.to_string().contains("knn-label-disagreement.clean-rate"),
+            "{e}"
+        );
     }
 
     #[test]

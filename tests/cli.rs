@@ -484,3 +484,75 @@ fn demo_fails_the_gate_and_scanner_docs_are_printed() {
     let o = run(&["explain", "PS999"], dir.path());
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn scanner_options_from_flags_and_poisonscan_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = poisoned();
+    write_parquet(&dir.path().join("t.parquet"), &data.embedding_batch());
+    let o = run(
+        &[
+            "scan",
+            "t.parquet",
+            "--out",
+            "a",
+            "--set",
+            "spectral-signature.k=2",
+            "--set",
+            "knn-label-disagreement.k=5",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("a/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        summary["settings"]["scanner_options"]["spectral-signature"]["k"],
+        "2"
+    );
+    let o = run(
+        &[
+            "scan",
+            "t.parquet",
+            "--out",
+            "b",
+            "--set",
+            "knn-label-disagreement.clean-rate=0.9",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("option `knn-label-disagreement.clean-rate` is 0.9"),
+        "{}",
+        stderr(&o)
+    );
+    // ./poisonscan.toml is read; flags override it.
+    std::fs::write(
+        dir.path().join("poisonscan.toml"),
+        "scanners = [\"spectral-signature\"]\nthreshold = 0.999\n",
+    )
+    .unwrap();
+    let o = run(
+        &["scan", "t.parquet", "--out", "c", "--threshold", "0.98"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("c/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["settings"]["threshold"], 0.98);
+    assert_eq!(
+        summary["settings"]["scanners"],
+        serde_json::json!(["spectral-signature"])
+    );
+    std::fs::write(dir.path().join("poisonscan.toml"), "treshold = 0.9\n").unwrap();
+    let o = run(&["scan", "t.parquet", "--out", "d"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("poisonscan.toml: unknown key `treshold`"),
+        "{}",
+        stderr(&o)
+    );
+}

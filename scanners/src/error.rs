@@ -15,6 +15,52 @@ pub enum ParamError {
         /// The allowed range, in words.
         allowed: &'static str,
     },
+    /// An option the scanner does not have.
+    #[error("unknown option `{option}`; known: {known}")]
+    Unknown {
+        /// `scanner.option` as given.
+        option: String,
+        /// The scanner's options.
+        known: String,
+    },
+    /// A value that does not parse.
+    #[error("option `{option}` is `{value}`, but it must be {expected}")]
+    BadValue {
+        /// `scanner.option`.
+        option: String,
+        /// The value given.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+}
+
+impl ParamError {
+    /// An option that the scanner does not have.
+    pub fn unknown(scanner: &str, option: &str, known: &[&str]) -> Self {
+        ParamError::Unknown {
+            option: format!("{scanner}.{option}"),
+            known: known
+                .iter()
+                .map(|k| format!("{scanner}.{k}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+/// Parses an option's value, naming the option when it does not parse.
+pub(crate) fn parse_value<T: std::str::FromStr>(
+    scanner: &str,
+    option: &str,
+    value: &str,
+    expected: &'static str,
+) -> Result<T, ParamError> {
+    value.trim().parse().map_err(|_| ParamError::BadValue {
+        option: format!("{scanner}.{option}"),
+        value: value.to_string(),
+        expected,
+    })
 }
 
 /// A scan that could not run.

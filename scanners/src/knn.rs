@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::error::{ParamError, ScanError};
+use crate::error::{parse_value, ParamError, ScanError};
 use crate::gemm::a_bt;
 use crate::stats::{ln_binomial_lower, ln_binomial_upper};
 use crate::view::standardised_pca;
@@ -270,6 +270,27 @@ impl Scanner for KnnLabelDisagreement {
     }
     fn doc(&self) -> &'static str {
         DOC
+    }
+
+    fn configure(&self, options: &[(String, String)]) -> Result<Box<dyn Scanner>, ParamError> {
+        let mut p = KnnParams(self.params.clone());
+        for (key, value) in options {
+            let name = self.name();
+            p = match key.as_str() {
+                "k" => p.k(parse_value(name, key, value, "a whole number")?),
+                "dims" => p.dims(parse_value(name, key, value, "a whole number")?),
+                "min-agreement" => p.min_agreement(parse_value(name, key, value, "a number")?),
+                "clean-rate" => p.clean_rate(parse_value(name, key, value, "a number")?),
+                _ => {
+                    return Err(ParamError::unknown(
+                        name,
+                        key,
+                        &["k", "dims", "min-agreement", "clean-rate"],
+                    ))
+                }
+            };
+        }
+        Ok(Box::new(KnnLabelDisagreement::new(p.check()?)))
     }
 
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {

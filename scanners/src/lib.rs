@@ -136,6 +136,9 @@ pub trait Scanner: Send + Sync {
     fn doc(&self) -> &'static str;
     /// Scores every row of `input`.
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError>;
+    /// A copy with the given options (`key`, `value`; keys as in the doc's
+    /// *Options*) set on top of this scanner's, validated.
+    fn configure(&self, options: &[(String, String)]) -> Result<Box<dyn Scanner>, ParamError>;
 }
 
 /// Every scanner, with its default settings, in code order.
@@ -175,6 +178,29 @@ mod tests {
                 assert!(s.doc().contains(section), "{} lacks {section}", s.code());
             }
         }
+    }
+
+    #[test]
+    fn configure_checks_keys_and_values() {
+        let knn = find_scanner("knn-label-disagreement").unwrap();
+        let set = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        assert!(knn.configure(&set("clean-rate", "0.1")).is_ok());
+        let e = knn.configure(&set("clean-rate", "0.9")).err().unwrap();
+        assert!(
+            e.to_string().contains("knn-label-disagreement.clean-rate"),
+            "{e}"
+        );
+        let e = knn.configure(&set("neighbours", "5")).err().unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("unknown option `knn-label-disagreement.neighbours`; known:"),
+            "{e}"
+        );
+        let e = SCANNERS[0].configure(&set("k", "two")).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "option `spectral-signature.k` is `two`, but it must be a whole number"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use crate::error::{ParamError, ScanError};
+use crate::error::{parse_value, ParamError, ScanError};
 use crate::linalg::principal_directions;
 use crate::rng::SplitMix64;
 use crate::stats::{ln_two_sided_normal_p, robust_location_scale};
@@ -264,6 +264,20 @@ impl Scanner for SpectralSignature {
     }
     fn doc(&self) -> &'static str {
         DOC
+    }
+
+    fn configure(&self, options: &[(String, String)]) -> Result<Box<dyn Scanner>, ParamError> {
+        let mut p = SpectralParams(self.params.clone());
+        for (key, value) in options {
+            let name = self.name();
+            p = match key.as_str() {
+                "k" => p.k(parse_value(name, key, value, "a whole number")?),
+                "max-iter" => p.max_iter(parse_value(name, key, value, "a whole number")?),
+                "tol" => p.tol(parse_value(name, key, value, "a number")?),
+                _ => return Err(ParamError::unknown(name, key, &["k", "max-iter", "tol"])),
+            };
+        }
+        Ok(Box::new(SpectralSignature::new(p.check()?)))
     }
 
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
