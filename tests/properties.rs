@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use arrow::array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field};
+use arrow::array::RecordBatch;
 use common::*;
 use poisonscan::pipeline::{scan_dataset, NoProgress};
 use poisonscan::scanners::SplitMix64;
@@ -14,22 +11,12 @@ use poisonscan::settings::ScanOptions;
 use poisonscan::{from_record_batch, TableOptions};
 
 fn batch(features: &[Vec<f32>], labels: &[i64]) -> RecordBatch {
-    let d = features[0].len() as i32;
-    let values = Float32Array::from(features.iter().flatten().copied().collect::<Vec<f32>>());
-    let emb = FixedSizeListArray::new(
-        Arc::new(Field::new("item", DataType::Float32, true)),
-        d,
-        Arc::new(values),
-        None,
-    );
-    RecordBatch::try_from_iter(vec![
-        (
-            "label",
-            Arc::new(Int64Array::from(labels.to_vec())) as ArrayRef,
-        ),
-        ("emb", Arc::new(emb) as ArrayRef),
-    ])
-    .unwrap()
+    Synthetic {
+        features: features.to_vec(),
+        labels: labels.to_vec(),
+        poisoned: vec![false; labels.len()],
+    }
+    .embedding_batch()
 }
 
 /// A data set with a planted shift in class 0 and flipped labels in class 1.

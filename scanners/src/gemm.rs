@@ -2,86 +2,62 @@
 //! (single-threaded, so every product is the same whatever the thread count;
 //! the scanners parallelise over blocks or classes instead).
 
-/// `C (m×n) = A (m×k) · Bᵀ`, with `B` stored `n×k` row-major.
-pub fn a_bt(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
-    assert!(a.len() >= m * k && b.len() >= n * k && c.len() >= m * n);
+/// `C (m×n) = A (m×k) · B (k×n)` for operands given by (slice, row stride,
+/// column stride); `C` is row-major.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+    c: &mut [f32],
+) {
+    let last = |rows: usize, cols: usize, (s, rs, cs): (&[f32], usize, usize)| {
+        rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < s.len()
+    };
+    assert!(
+        last(m, k, a) && last(k, n, b) && c.len() >= m * n,
+        "operands too short"
+    );
     if m == 0 || n == 0 {
         return;
     }
-    // SAFETY: the slices hold the `m×k`, `n×k` and `m×n` elements addressed
-    // by these strides (checked above).
+    // SAFETY: every element addressed by these shapes and strides lies in
+    // its slice (checked above), and `c` holds `m × n` elements.
     unsafe {
         matrixmultiply::sgemm(
             m,
             k,
             n,
             1.0,
-            a.as_ptr(),
-            k as isize,
-            1,
-            b.as_ptr(),
-            1,
-            k as isize,
+            a.0.as_ptr(),
+            a.1 as isize,
+            a.2 as isize,
+            b.0.as_ptr(),
+            b.1 as isize,
+            b.2 as isize,
             0.0,
             c.as_mut_ptr(),
             n as isize,
             1,
         );
     }
+}
+
+/// `C (m×n) = A (m×k) · Bᵀ`, with `B` stored `n×k` row-major.
+pub fn a_bt(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
+    gemm(m, k, n, (a, k, 1), (b, 1, k), c);
 }
 
 /// `C (m×n) = A (m×k) · B (k×n)`, all row-major.
 pub fn a_b(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: as in `a_bt`.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            k as isize,
-            1,
-            b.as_ptr(),
-            n as isize,
-            1,
-            0.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
+    gemm(m, k, n, (a, k, 1), (b, n, 1), c);
 }
 
 /// `C (k×n) = Aᵀ · B`, with `A` stored `m×k` and `B` stored `m×n`, row-major.
 pub fn at_b(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
-    assert!(a.len() >= m * k && b.len() >= m * n && c.len() >= k * n);
-    if k == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: as in `a_bt`.
-    unsafe {
-        matrixmultiply::sgemm(
-            k,
-            m,
-            n,
-            1.0,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            n as isize,
-            1,
-            0.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
+    gemm(k, m, n, (a, 1, k), (b, n, 1), c);
 }
 
 #[cfg(test)]

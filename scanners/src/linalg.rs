@@ -152,6 +152,23 @@ fn orthonormalise(b: &mut [Vec<f64>], rng: &mut SplitMix64) {
     }
 }
 
+/// `C v` for each vector `v` (`C` is `d × d`, row-major).
+fn times(c: &[f64], d: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    vs.iter()
+        .map(|v| {
+            (0..d)
+                .map(|i| {
+                    c[i * d..(i + 1) * d]
+                        .iter()
+                        .zip(v)
+                        .map(|(a, b)| a * b)
+                        .sum()
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The `k` leading principal directions of the given rows.
 ///
 /// Subspace iteration on the covariance with `k + 4` vectors, stopping when
@@ -179,36 +196,10 @@ pub fn principal_directions(
     let mut vectors = Vec::new();
     for _ in 0..max_iter.max(1) {
         // W = C B
-        let mut w: Vec<Vec<f64>> = basis
-            .iter()
-            .map(|b| {
-                (0..d)
-                    .map(|i| {
-                        c[i * d..(i + 1) * d]
-                            .iter()
-                            .zip(b)
-                            .map(|(a, b)| a * b)
-                            .sum()
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut w = times(&c, d, &basis);
         orthonormalise(&mut w, rng);
         // Rayleigh–Ritz: H = Wᵀ C W, rotate W by H's eigenvectors.
-        let cw: Vec<Vec<f64>> = w
-            .iter()
-            .map(|b| {
-                (0..d)
-                    .map(|i| {
-                        c[i * d..(i + 1) * d]
-                            .iter()
-                            .zip(b)
-                            .map(|(a, b)| a * b)
-                            .sum()
-                    })
-                    .collect()
-            })
-            .collect();
+        let cw = times(&c, d, &w);
         let mut h = vec![0.0f64; m * m];
         for i in 0..m {
             for j in 0..m {

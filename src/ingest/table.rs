@@ -147,16 +147,7 @@ fn push_parquet(
     options: &IngestOptions,
     selection: Option<&Selection>,
 ) -> Result<(ParquetRecordBatchReader, Selection, u64, Hints), IngestError> {
-    let error = |e: &dyn std::fmt::Display| IngestError::Read {
-        path: path.to_path_buf(),
-        format: "parquet",
-        message: e.to_string(),
-    };
-    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| error(&e))?;
+    let builder = open_parquet(path)?;
     let described = batch::describe(builder.schema());
     let hints = Hints::from_schema(builder.schema());
     let sel = match selection {
@@ -179,8 +170,28 @@ fn push_parquet(
         .with_projection(mask)
         .with_batch_size(4096)
         .build()
-        .map_err(|e| error(&e))?;
+        .map_err(|e| parquet_error(path, &e))?;
     Ok((reader, sel, rows, hints))
+}
+
+/// A Parquet file read error, naming the file.
+fn parquet_error(path: &Path, e: &dyn std::fmt::Display) -> IngestError {
+    IngestError::Read {
+        path: path.to_path_buf(),
+        format: "parquet",
+        message: e.to_string(),
+    }
+}
+
+/// Opens a Parquet file and reads its footer.
+fn open_parquet(
+    path: &Path,
+) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>, IngestError> {
+    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, &e))
 }
 
 /// Later files must carry the columns chosen from the first one.
@@ -236,11 +247,7 @@ pub(super) fn load(
             });
             b.add_source(source);
             for batch in reader {
-                let batch = batch.map_err(|e| IngestError::Read {
-                    path: path.clone(),
-                    format: "parquet",
-                    message: e.to_string(),
-                })?;
+                let batch = batch.map_err(|e| parquet_error(path, &e))?;
                 b.push(&batch)?;
             }
         } else {
@@ -287,16 +294,8 @@ pub fn read_columns(
     };
     match format {
         InputFormat::Parquet => {
-            let error = |e: &dyn std::fmt::Display| IngestError::Read {
-                path: path.to_path_buf(),
-                format: "parquet",
-                message: e.to_string(),
-            };
-            let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| error(&e))?;
+            let error = |e: &dyn std::fmt::Display| parquet_error(path, e);
+            let builder = open_parquet(path)?;
             let names: Vec<String> = builder
                 .schema()
                 .fields()
