@@ -29,6 +29,7 @@ fn bench(c: &mut Criterion) {
         skip_classes: &[],
         seed: 0,
         same_scale: false,
+        probs: None,
     };
     let mut group = c.benchmark_group("60000x128");
     group.sample_size(10);
@@ -62,6 +63,7 @@ fn bench(c: &mut Criterion) {
         skip_classes: &[],
         seed: 0,
         same_scale: true,
+        probs: None,
     };
     let mut group = c.benchmark_group("60000x784");
     group.sample_size(10);

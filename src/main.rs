@@ -91,6 +91,10 @@ struct InputArgs {
     /// Scale every image to WIDTHxHEIGHT
     #[arg(long, value_parser = parse_size, value_name = "WxH")]
     resize: Option<(u32, u32)>,
+    /// Out-of-sample class probabilities: a list column, one value per class
+    /// in sorted class order (for confident-learning)
+    #[arg(long, value_name = "COL")]
+    probs: Option<String>,
 }
 
 impl InputArgs {
@@ -102,6 +106,7 @@ impl InputArgs {
                 id: self.id.clone(),
                 embedding: self.embedding.clone(),
                 features: self.features.clone(),
+                probs: self.probs.clone(),
                 drop_invalid,
             },
             resize: self.resize,

@@ -46,6 +46,8 @@ pub struct ScanReport {
     pub skipped_classes: Vec<u32>,
     /// Warnings for the summary.
     pub warnings: Vec<String>,
+    /// Scanners that did not run, with the reason.
+    pub skipped_scanners: Vec<(&'static str, String)>,
     /// Seconds per stage, in order.
     pub timings: Vec<(&'static str, f64)>,
 }
@@ -86,10 +88,20 @@ pub fn scan_dataset(
             ds.feature_source,
             crate::ingest::FeatureSource::Pixels { .. }
         ),
+        probs: ds.probs_matrix(),
     };
     let mut timings = Vec::new();
+    let mut skipped_scanners = Vec::new();
     let mut outputs = Vec::with_capacity(settings.scanners.len());
     for scanner in &settings.scanners {
+        if scanner.needs_probs() && input.probs.is_none() {
+            let reason = "it needs out-of-sample class probabilities (--probs COL)".to_string();
+            if settings.scanners_chosen {
+                warnings.push(format!("{} was skipped: {reason}", scanner.name()));
+            }
+            skipped_scanners.push((scanner.name(), reason));
+            continue;
+        }
         progress.stage(scanner.name());
         let t = Instant::now();
         let out = scanner.scan(&input)?;
@@ -112,6 +124,7 @@ pub fn scan_dataset(
         outputs,
         skipped_classes: skipped,
         warnings,
+        skipped_scanners,
         timings,
     })
 }

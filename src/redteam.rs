@@ -501,6 +501,7 @@ pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
         class_names: (0..10).map(|d| d.to_string()).collect(),
         features: features.into(),
         n_features: 64,
+        probs: None,
         feature_source: FeatureSource::Pixels {
             height: 8,
             width: 8,

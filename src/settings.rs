@@ -56,6 +56,8 @@ pub struct ScanSettings {
     pub scanners: Vec<Arc<dyn Scanner>>,
     /// The per-scanner options that were set.
     pub scanner_options: BTreeMap<String, BTreeMap<String, String>>,
+    /// Whether the scanners were chosen by the user (not the default set).
+    pub scanners_chosen: bool,
 }
 
 impl std::fmt::Debug for ScanSettings {
@@ -158,6 +160,7 @@ impl ScanOptions {
             min_flagged: self.min_flagged,
             seed: self.seed,
             scanners,
+            scanners_chosen: !self.scanners.is_empty(),
             scanner_options: per_scanner
                 .into_iter()
                 .map(|(k, v)| (k, v.into_iter().collect()))

@@ -556,3 +556,135 @@ fn scanner_options_from_flags_and_poisonscan_toml() {
         stderr(&o)
     );
 }
+
+/// `label`, `emb` and a `probs` column of a (simulated) out-of-sample model
+/// that knows the true class of every row.
+fn with_probs(
+    data: &Synthetic,
+    truth_labels: &[i64],
+    classes: usize,
+    width: usize,
+) -> arrow::array::RecordBatch {
+    use arrow::array::{ArrayRef, ListArray};
+    use arrow::datatypes::Float32Type;
+    let probs = ListArray::from_iter_primitive::<Float32Type, _, _>(
+        truth_labels.iter().enumerate().map(|(i, &t)| {
+            let conf = 0.85 + 0.1 * ((i * 7919 % 100) as f32 / 100.0);
+            Some(
+                (0..width)
+                    .map(|j| {
+                        Some(if j as i64 == t {
+                            conf
+                        } else {
+                            (1.0 - conf) / (classes - 1) as f32
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        }),
+    );
+    let b = data.embedding_batch();
+    let mut cols: Vec<(String, ArrayRef)> = b
+        .schema()
+        .fields()
+        .iter()
+        .zip(b.columns())
+        .map(|(f, c)| (f.name().clone(), c.clone()))
+        .collect();
+    cols.push(("probs".into(), std::sync::Arc::new(probs)));
+    arrow::array::RecordBatch::try_from_iter(cols).unwrap()
+}
+
+#[test]
+fn confident_learning_reads_probs_and_finds_flipped_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    // Classes overlap in the features (kNN cannot tell), but the model can.
+    let mut data = synthetic(3, 400, 6, 0, 0.0, 5);
+    let truth_labels = data.labels.clone();
+    for i in (0..data.labels.len()).step_by(6) {
+        data.labels[i] = (data.labels[i] + 1) % 3;
+        data.poisoned[i] = true;
+    }
+    write_parquet(
+        &dir.path().join("p.parquet"),
+        &with_probs(&data, &truth_labels, 3, 3),
+    );
+    let o = run(
+        &[
+            "scan",
+            "p.parquet",
+            "--embedding",
+            "emb",
+            "--probs",
+            "probs",
+            "--out",
+            "a",
+            "--scanners",
+            "confident-learning",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let scores = read_parquet(&dir.path().join("a/scores.parquet"));
+    let flags = flagged(&scores);
+    let hits = (0..flags.len())
+        .filter(|&i| flags[i] && data.poisoned[i])
+        .count();
+    let planted = data.poisoned.iter().filter(|&&p| p).count();
+    assert!(hits * 10 >= planted * 9, "{hits} of {planted}");
+    assert!(scores.column_by_name("score_confident_learning").is_some());
+    let suspected = scores
+        .column_by_name("suspected_label")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    assert_eq!(suspected.value(0), truth_labels[0].to_string());
+    // Without --probs the default scan skips it quietly and says so in the summary.
+    let o = run(
+        &[
+            "scan",
+            "p.parquet",
+            "--embedding",
+            "emb",
+            "--out",
+            "b",
+            "--no-fail",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("confident-learning was skipped"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("b/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        summary["skipped_scanners"][0]["scanner"],
+        "confident-learning"
+    );
+    // One probability too few per row: a clear error.
+    write_parquet(
+        &dir.path().join("w.parquet"),
+        &with_probs(&data, &truth_labels, 3, 2),
+    );
+    let o = run(
+        &[
+            "scan",
+            "w.parquet",
+            "--embedding",
+            "emb",
+            "--probs",
+            "probs",
+            "--out",
+            "c",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "column `probs` has 2 probabilities per row, but the labels have 3 classes (0, 1, 2)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -469,6 +469,7 @@ mod tests {
             skip_classes: &[],
             seed: 0,
             same_scale: false,
+            probs: None,
         };
         let out = KnnLabelDisagreement::DEFAULT.scan(&input).unwrap();
         let neg: Vec<f64> = out.log_p.iter().map(|l| -l).collect();
@@ -501,6 +502,7 @@ mod tests {
             skip_classes: &[],
             seed: 0,
             same_scale: false,
+            probs: None,
         };
         let out = KnnLabelDisagreement::DEFAULT.scan(&input).unwrap();
         for c in &out.classes {

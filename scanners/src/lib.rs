@@ -10,6 +10,7 @@
 //! [`SCANNERS`], from which the command line's `scanners` and `explain`
 //! commands are generated.
 
+pub mod confident;
 mod error;
 mod gemm;
 pub mod knn;
@@ -20,6 +21,7 @@ pub mod spectral;
 pub mod stats;
 mod view;
 
+pub use confident::ConfidentLearning;
 pub use error::{ParamError, ScanError};
 pub use knn::{KnnLabelDisagreement, KnnParams, KnnValidParams};
 pub use matrix::MatrixRef;
@@ -43,6 +45,9 @@ pub struct ScanInput<'a> {
     /// Whether all features share one scale (pixels): scanners then compare
     /// them as they are instead of standardising each one.
     pub same_scale: bool,
+    /// Out-of-sample class probabilities, one row per row of `features` and
+    /// one column per class, when the caller has them.
+    pub probs: Option<MatrixRef<'a>>,
 }
 
 impl<'a> ScanInput<'a> {
@@ -134,6 +139,11 @@ pub trait Scanner: Send + Sync {
     /// *Why it matters*, *Method*, *Options*, *Known false positives*,
     /// *References*.
     fn doc(&self) -> &'static str;
+    /// Whether the scanner needs class probabilities (`ScanInput::probs`);
+    /// the pipeline skips it, with a warning, when there are none.
+    fn needs_probs(&self) -> bool {
+        false
+    }
     /// Scores every row of `input`.
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError>;
     /// A copy with the given options (`key`, `value`; keys as in the doc's
@@ -142,8 +152,11 @@ pub trait Scanner: Send + Sync {
 }
 
 /// Every scanner, with its default settings, in code order.
-pub static SCANNERS: &[&dyn Scanner] =
-    &[&SpectralSignature::DEFAULT, &KnnLabelDisagreement::DEFAULT];
+pub static SCANNERS: &[&dyn Scanner] = &[
+    &SpectralSignature::DEFAULT,
+    &KnnLabelDisagreement::DEFAULT,
+    &ConfidentLearning::DEFAULT,
+];
 
 /// Finds a scanner of [`SCANNERS`] by code (`PS001`, any case) or name.
 pub fn find_scanner(key: &str) -> Option<&'static dyn Scanner> {

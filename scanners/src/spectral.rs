@@ -390,6 +390,7 @@ mod tests {
             skip_classes: &[],
             seed: 1,
             same_scale: false,
+            probs: None,
         };
         let out = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let a = auroc(&out.raw, &truth);
@@ -427,6 +428,7 @@ mod tests {
             skip_classes: &[],
             seed: 2,
             same_scale: false,
+            probs: None,
         };
         let out = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let n = out.log_p.len() as f64;
@@ -448,6 +450,7 @@ mod tests {
             skip_classes: &[2],
             seed: 4,
             same_scale: false,
+            probs: None,
         };
         let a = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let b = SpectralSignature::DEFAULT.scan(&input).unwrap();

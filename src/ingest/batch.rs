@@ -63,6 +63,9 @@ pub struct TableOptions {
     pub id: Option<String>,
     /// A list/array column holding one feature vector per row.
     pub embedding: Option<String>,
+    /// A list/array column of out-of-sample class probabilities, one value
+    /// per class in the order of the sorted class names.
+    pub probs: Option<String>,
     /// Numeric scalar feature columns; glob patterns such as `pix_*` allowed.
     pub features: Vec<String>,
     /// Skip rows with null, NaN or infinite features instead of failing.
@@ -75,6 +78,7 @@ impl Default for TableOptions {
             label: "label".into(),
             id: None,
             embedding: None,
+            probs: None,
             features: Vec::new(),
             drop_invalid: false,
         }
@@ -98,6 +102,7 @@ pub(crate) struct Selection {
     pub label: String,
     pub id: Option<String>,
     pub features: FeatureSelection,
+    pub probs: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +120,7 @@ impl Selection {
             FeatureSelection::Embedding(c) => cols.push(c.clone()),
             FeatureSelection::Columns(cs) => cols.extend(cs.iter().cloned()),
         }
+        cols.extend(self.probs.clone());
         let mut seen = BTreeSet::new();
         cols.retain(|c| seen.insert(c.clone()));
         cols
@@ -144,7 +150,10 @@ pub(crate) fn select(
         ));
     }
     let reserved = |n: &str| {
-        n == opts.label || opts.id.as_deref() == Some(n) || GROUND_TRUTH_COLUMNS.contains(&n)
+        n == opts.label
+            || opts.id.as_deref() == Some(n)
+            || opts.probs.as_deref() == Some(n)
+            || GROUND_TRUTH_COLUMNS.contains(&n)
     };
     let features = if let Some(e) = &opts.embedding {
         let (_, kind, dtype) = find(e).ok_or_else(|| missing(e))?;
@@ -207,10 +216,21 @@ pub(crate) fn select(
             (true, []) => return Err(IngestError::NoFeatures),
         }
     };
+    if let Some(p) = &opts.probs {
+        let (_, kind, dtype) = find(p).ok_or_else(|| missing(p))?;
+        if *kind != ColumnKind::NumericList {
+            return Err(IngestError::WrongType {
+                column: p.clone(),
+                dtype: dtype.clone(),
+                expected: "a probabilities column must be a list or array of numbers",
+            });
+        }
+    }
     Ok(Selection {
         label: opts.label.clone(),
         id: opts.id.clone(),
         features,
+        probs: opts.probs.clone(),
     })
 }
 
@@ -278,6 +298,8 @@ pub(crate) struct DatasetBuilder<'a> {
     labels: Vec<ArrayRef>,
     ids: Vec<ArrayRef>,
     values: Values,
+    probs: Vec<f32>,
+    n_probs: Option<usize>,
     capacity: usize,
     dim: Option<usize>,
     invalid: Vec<(usize, &'static str, String)>,
@@ -300,6 +322,8 @@ impl<'a> DatasetBuilder<'a> {
             labels: Vec::new(),
             ids: Vec::new(),
             values: Values::Owned(Vec::new()),
+            probs: Vec::new(),
+            n_probs: None,
             capacity,
             dim: None,
             invalid: Vec::new(),
@@ -355,10 +379,20 @@ impl<'a> DatasetBuilder<'a> {
             });
         }
         let ids = self.sel.id.as_deref().map(column).transpose()?;
+        let probs = match &self.sel.probs {
+            Some(p) => Some(embedding(&column(p)?, p, self.n_probs, &at)?),
+            None => None,
+        };
         let extracted = match &self.sel.features {
             FeatureSelection::Embedding(c) => embedding(&column(c)?, c, self.dim, &at)?,
             FeatureSelection::Columns(cs) => scalar_columns(batch, cs)?,
         };
+        if let Some(p) = probs {
+            self.n_probs = Some(p.dim);
+            self.invalid
+                .extend(p.invalid.into_iter().map(|(r, w, f)| (r + offset, w, f)));
+            self.probs.extend_from_slice(&p.values);
+        }
         if extracted.dim == 0 {
             return Err(IngestError::Empty(
                 "the feature vectors have no values".into(),
@@ -391,8 +425,11 @@ impl<'a> DatasetBuilder<'a> {
     }
 
     /// Checks what was gathered and builds the data set.
-    pub fn finish(self) -> Result<Dataset, IngestError> {
+    pub fn finish(mut self) -> Result<Dataset, IngestError> {
         let n = self.rows;
+        // One entry per bad row, the earliest problem first.
+        self.invalid.sort_by_key(|(row, _, _)| *row);
+        self.invalid.dedup_by_key(|(row, _, _)| *row);
         let (Some(dim), true) = (self.dim, n > 0) else {
             return Err(IngestError::Empty("no rows".into()));
         };
@@ -438,6 +475,24 @@ impl<'a> DatasetBuilder<'a> {
                 names: class_names,
             });
         }
+        let probs = match (&self.sel.probs, self.n_probs) {
+            (Some(column), Some(width)) => {
+                if width != class_names.len() {
+                    return Err(IngestError::Option(format!(
+                        "column `{column}` has {width} probabilities per row, but the labels have {} classes ({}); \
+                         give one probability per class, in this order",
+                        class_names.len(),
+                        class_names.join(", ")
+                    )));
+                }
+                Some(if kept_rows.len() == n {
+                    ScalarBuffer::from(self.probs)
+                } else {
+                    compact(&self.probs, &kept_rows, width).into()
+                })
+            }
+            _ => None,
+        };
         let feature_source = match &self.sel.features {
             FeatureSelection::Embedding(c) => match self.hints.image_shape {
                 Some((height, width, channels))
@@ -468,6 +523,7 @@ impl<'a> DatasetBuilder<'a> {
             class_names,
             features: values,
             n_features: dim,
+            probs,
             feature_source,
             sources: self.sources,
         })

@@ -207,6 +207,7 @@ pub(super) fn load(paths: &[PathBuf], _options: &IngestOptions) -> Result<Datase
         class_names,
         features: features.into(),
         n_features: h * w,
+        probs: None,
         feature_source: FeatureSource::Pixels {
             height: h,
             width: w,

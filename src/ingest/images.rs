@@ -167,6 +167,7 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
         class_names,
         features: features.into(),
         n_features: dim,
+        probs: None,
         feature_source: FeatureSource::Pixels {
             height: height as usize,
             width: width as usize,

@@ -195,6 +195,9 @@ pub struct Dataset {
     pub features: ScalarBuffer<f32>,
     /// Feature dimension.
     pub n_features: usize,
+    /// Out-of-sample class probabilities of the kept rows (`--probs`),
+    /// row-major, one column per class in `class_names` order.
+    pub probs: Option<ScalarBuffer<f32>>,
     /// Where the features came from.
     pub feature_source: FeatureSource,
     /// The files read, in order.
@@ -211,6 +214,14 @@ impl Dataset {
     pub fn matrix(&self) -> MatrixRef<'_> {
         MatrixRef::new(&self.features, self.n_rows(), self.n_features)
             .expect("feature matrix shape is an invariant of Dataset")
+    }
+
+    /// The class probabilities as a matrix, when there are any.
+    pub fn probs_matrix(&self) -> Option<MatrixRef<'_>> {
+        self.probs.as_ref().map(|p| {
+            MatrixRef::new(p, self.n_rows(), self.class_names.len())
+                .expect("probabilities shape is an invariant")
+        })
     }
 
     /// Number of kept rows per class.

@@ -101,6 +101,11 @@ pub fn summary_json(
         "failed_classes": failed,
         "verdict": fused.verdict,
         "warnings": report.warnings,
+        "skipped_scanners": report
+            .skipped_scanners
+            .iter()
+            .map(|(s, why)| json!({"scanner": s, "reason": why}))
+            .collect::<Vec<_>>(),
         "timings_s": timings,
     })
 }
