@@ -96,6 +96,9 @@ pub struct Fused {
     pub per_scanner: Vec<Vec<f64>>,
     /// Flag per row.
     pub flagged: Vec<bool>,
+    /// Per row, the scanners (bit `s` = the `s`-th output) whose own score
+    /// reaches the threshold: the reasons behind a high fused score.
+    pub fired: Vec<u64>,
     /// Suspected true class per row, from the first scanner that tells.
     pub suspected: Option<Vec<u32>>,
     /// Per class, in class order.
@@ -211,10 +214,20 @@ pub fn fuse(
     } else {
         Verdict::Pass
     };
+    let fired = (0..n)
+        .map(|i| {
+            per_scanner
+                .iter()
+                .enumerate()
+                .filter(|(_, own)| own[i] >= settings.threshold)
+                .fold(0u64, |m, (s, _)| m | (1 << s))
+        })
+        .collect();
     Fused {
         score,
         per_scanner,
         flagged,
+        fired,
         suspected: outputs.iter().find_map(|o| o.suspected.clone()),
         classes,
         verdict,

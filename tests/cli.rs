@@ -223,7 +223,7 @@ fn csv_and_json_score_formats() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.path().join("c/scores.csv")).unwrap();
     assert!(
-        text.starts_with("row,label,score,flagged,suspected_label,score_spectral_signature,score_knn_label_disagreement\n"),
+        text.starts_with("row,label,score,flagged,reasons,suspected_label,score_spectral_signature,score_knn_label_disagreement\n"),
         "{}",
         &text[..80]
     );
@@ -633,6 +633,14 @@ fn confident_learning_reads_probs_and_finds_flipped_labels() {
     let planted = data.poisoned.iter().filter(|&&p| p).count();
     assert!(hits * 10 >= planted * 9, "{hits} of {planted}");
     assert!(scores.column_by_name("score_confident_learning").is_some());
+    let reasons = scores
+        .column_by_name("reasons")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    for i in (0..flags.len()).filter(|&i| flags[i]) {
+        assert_eq!(reasons.value(i), "confident-learning", "row {i}");
+    }
     let suspected = scores
         .column_by_name("suspected_label")
         .unwrap()

@@ -54,8 +54,9 @@ pub(crate) fn plain(array: &ArrayRef) -> ArrayRef {
 }
 
 /// Builds the scores table: `row`, `id` (when there is one), `label`,
-/// `score`, `flagged`, `suspected_label` (when a scanner can tell), then
-/// `score_<scanner>` per scanner. Rows that were not
+/// `score`, `flagged`, `reasons` (the scanners whose own score reaches the
+/// threshold, comma-separated), `suspected_label` (when a scanner can tell),
+/// then `score_<scanner>` per scanner. Rows that were not
 /// scanned (dropped as invalid, or in a skipped class) have null scores and
 /// are not flagged.
 pub fn scores_batch(ds: &Dataset, report: &ScanReport) -> RecordBatch {
@@ -86,6 +87,21 @@ pub fn scores_batch(ds: &Dataset, report: &ScanReport) -> RecordBatch {
     columns.push(spread(&report.fused.score));
     fields.push(Field::new("flagged", DataType::Boolean, false));
     columns.push(Arc::new(BooleanArray::from(flagged)));
+    let mut reasons: Vec<Option<String>> = vec![None; n];
+    for (k, &row) in ds.kept_rows.iter().enumerate() {
+        if !report.fused.score[k].is_nan() {
+            let names: Vec<&str> = report
+                .outputs
+                .iter()
+                .enumerate()
+                .filter(|(s, _)| report.fused.fired[k] & (1 << s) != 0)
+                .map(|(_, (scanner, _))| scanner.name())
+                .collect();
+            reasons[row as usize] = Some(names.join(","));
+        }
+    }
+    fields.push(Field::new("reasons", DataType::Utf8, true));
+    columns.push(Arc::new(StringArray::from(reasons)));
     if let Some(suspected) = &report.fused.suspected {
         let mut names: Vec<Option<&str>> = vec![None; n];
         for (k, &row) in ds.kept_rows.iter().enumerate() {
