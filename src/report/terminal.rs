@@ -51,22 +51,25 @@ pub fn print_summary(
         .max(5);
     writeln!(
         out,
-        "  {:<width$}  {:>8}  {:>8}  {:>9}  verdict",
-        "class", "rows", "flagged", "max score"
+        "  {:<width$}  {:>8}  {:>8}  {:>9}  {:>11}  verdict",
+        "class", "rows", "flagged", "max score", "class score"
     )?;
-    for c in &fused.classes {
-        let max = if c.max_score.is_nan() {
+    let fmt = |v: f64| {
+        if v.is_nan() {
             "-".to_string()
         } else {
-            format!("{:.4}", c.max_score)
-        };
+            format!("{v:.4}")
+        }
+    };
+    for c in &fused.classes {
         writeln!(
             out,
-            "  {:<width$}  {:>8}  {:>8}  {:>9}  {}",
+            "  {:<width$}  {:>8}  {:>8}  {:>9}  {:>11}  {}",
             ds.class_names[c.class as usize],
             c.rows,
             c.flagged,
-            max,
+            fmt(c.max_score),
+            fmt(c.class_score),
             verdict_word(c.verdict)
         )?;
     }
@@ -77,10 +80,26 @@ pub fn print_summary(
     if !top.is_empty() {
         writeln!(out, "  most suspicious rows (of {} flagged):", top.len())?;
         for &i in top.iter().take(10) {
+            let reasons: Vec<&str> = report
+                .outputs
+                .iter()
+                .enumerate()
+                .filter(|(s, _)| fused.fired[i] & (1 << s) != 0)
+                .map(|(_, (scanner, _))| scanner.name())
+                .collect();
+            let suspected = match &fused.suspected {
+                Some(s) if s[i] != ds.label_codes[i] => {
+                    format!(", looks like {}", ds.class_names[s[i] as usize])
+                }
+                _ => String::new(),
+            };
             writeln!(
                 out,
-                "    row {:>8}  label {:<width$}  score {:.4}",
-                ds.kept_rows[i], ds.class_names[ds.label_codes[i] as usize], fused.score[i]
+                "    row {:>8}  label {:<width$}  score {:.4}  ({}{suspected})",
+                ds.kept_rows[i],
+                ds.class_names[ds.label_codes[i] as usize],
+                fused.score[i],
+                reasons.join(", ")
             )?;
         }
     }
