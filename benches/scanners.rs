@@ -22,6 +22,15 @@ fn features(n: usize, d: usize) -> (Vec<f32>, Vec<u32>) {
 fn bench(c: &mut Criterion) {
     let (n, d) = (60_000, 128);
     let (data, labels) = features(n, d);
+    // Out-of-sample probabilities of a fair model, for confident-learning.
+    let mut rng = SplitMix64::new(3);
+    let probs: Vec<f32> = labels
+        .iter()
+        .flat_map(|&l| {
+            let conf = 0.6 + 0.39 * rng.next_f64() as f32;
+            (0..10u32).map(move |c| if c == l { conf } else { (1.0 - conf) / 9.0 })
+        })
+        .collect();
     let input = ScanInput {
         features: MatrixRef::new(&data, n, d).unwrap(),
         labels: &labels,
@@ -29,7 +38,7 @@ fn bench(c: &mut Criterion) {
         skip_classes: &[],
         seed: 0,
         same_scale: false,
-        probs: None,
+        probs: Some(MatrixRef::new(&probs, n, 10).unwrap()),
     };
     let mut group = c.benchmark_group("60000x128");
     group.sample_size(10);
