@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Int64Array, RecordBatch,
-    StringArray, UInt64Array,
+    StringArray,
 };
 use arrow::compute::nullif;
 use arrow::datatypes::{DataType, Field, Schema};
@@ -13,7 +13,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::scores::plain;
+use super::scores::{plain, row_and_id};
 use super::{AtomicFile, ReportError};
 use crate::ingest::{Dataset, META_FEATURES, META_IMAGE_SHAPE};
 use crate::redteam::{Planted, Shape};
@@ -45,7 +45,6 @@ pub fn poisoned_batch(
     shape: Option<Shape>,
     extra: Vec<(String, String)>,
 ) -> RecordBatch {
-    let n = codes.len();
     let dim = ds.n_features;
     let column = if shape.is_some() {
         "pixels"
@@ -61,13 +60,7 @@ pub fn poisoned_batch(
     let original = plain(&ds.labels);
     let not_poisoned = BooleanArray::from(planted.poisoned.iter().map(|p| !p).collect::<Vec<_>>());
     let source = nullif(&original, &not_poisoned).expect("same length");
-    let mut fields = vec![Field::new("row", DataType::UInt64, false)];
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from_iter_values(0..n as u64))];
-    if let Some(ids) = &ds.ids {
-        let ids = plain(ids);
-        fields.push(Field::new("id", ids.data_type().clone(), true));
-        columns.push(ids);
-    }
+    let (mut fields, mut columns) = row_and_id(ds);
     let labels = labels_array(ds, codes);
     fields.push(Field::new("label", labels.data_type().clone(), false));
     columns.push(labels);

@@ -53,6 +53,21 @@ pub(crate) fn plain(array: &ArrayRef) -> ArrayRef {
     cast(array, &target).unwrap_or_else(|_| array.clone())
 }
 
+/// The leading `row` (0-based input order) and, when the data set has ids,
+/// `id` columns that every per-row output file starts with.
+pub(crate) fn row_and_id(ds: &Dataset) -> (Vec<Field>, Vec<ArrayRef>) {
+    let mut fields = vec![Field::new("row", DataType::UInt64, false)];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from_iter_values(
+        0..ds.n_input_rows as u64,
+    ))];
+    if let Some(ids) = &ds.ids {
+        let ids = plain(ids);
+        fields.push(Field::new("id", ids.data_type().clone(), true));
+        columns.push(ids);
+    }
+    (fields, columns)
+}
+
 /// Builds the scores table: `row`, `id` (when there is one), `label`,
 /// `score`, `flagged`, `reasons` (the scanners whose own score reaches the
 /// threshold, comma-separated), `suspected_label` (when a scanner can tell),
@@ -73,13 +88,7 @@ pub fn scores_batch(ds: &Dataset, report: &ScanReport) -> RecordBatch {
     for (k, &row) in ds.kept_rows.iter().enumerate() {
         flagged[row as usize] = report.fused.flagged[k];
     }
-    let mut fields = vec![Field::new("row", DataType::UInt64, false)];
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from_iter_values(0..n as u64))];
-    if let Some(ids) = &ds.ids {
-        let ids = plain(ids);
-        fields.push(Field::new("id", ids.data_type().clone(), true));
-        columns.push(ids);
-    }
+    let (mut fields, mut columns) = row_and_id(ds);
     let labels = plain(&ds.labels);
     fields.push(Field::new("label", labels.data_type().clone(), true));
     columns.push(labels);
