@@ -187,24 +187,92 @@ impl KnnLabelDisagreement {
     }
 }
 
+/// The `k` best candidates of every row, flat (`k` slots a row), ordered by
+/// (distance, row index). That order is total, so the lists do not depend on
+/// the order candidates are offered in — which is what lets blocks of pairs
+/// run on any thread.
+struct TopK {
+    k: usize,
+    dist: Vec<f32>,
+    idx: Vec<u32>,
+    len: Vec<u8>,
+    /// Distance of the k-th candidate (infinite while a list is not full).
+    worst: Vec<f32>,
+}
+
+impl TopK {
+    fn new(n: usize, k: usize) -> Self {
+        Self {
+            k,
+            dist: vec![f32::INFINITY; n * k],
+            idx: vec![u32::MAX; n * k],
+            len: vec![0; n],
+            worst: vec![f32::INFINITY; n],
+        }
+    }
+
+    /// Offers row `j` at distance `d` as a neighbour of row `i`.
+    #[inline]
+    fn offer(&mut self, i: usize, d: f32, j: u32) {
+        let (k, s) = (self.k, i * self.k);
+        let len = self.len[i] as usize;
+        // Does slot `t` of row `i` come strictly before (d, j)?
+        let precedes = |dist: &[f32], idx: &[u32], t: usize| {
+            dist[s + t] < d || (dist[s + t] == d && idx[s + t] < j)
+        };
+        if len == k && precedes(&self.dist, &self.idx, k - 1) {
+            return;
+        }
+        let last = if len == k { k - 1 } else { len };
+        let mut pos = last;
+        while pos > 0 && !precedes(&self.dist, &self.idx, pos - 1) {
+            pos -= 1;
+        }
+        for t in (pos..last).rev() {
+            self.dist[s + t + 1] = self.dist[s + t];
+            self.idx[s + t + 1] = self.idx[s + t];
+        }
+        self.dist[s + pos] = d;
+        self.idx[s + pos] = j;
+        if len < k {
+            self.len[i] += 1;
+        }
+        if self.len[i] as usize == k {
+            self.worst[i] = self.dist[s + k - 1];
+        }
+    }
+}
+
 /// The `k` nearest other rows of every row of `p` (`n × d`, row-major), by
 /// Euclidean distance, nearest first; ties go to the lower row index.
+///
+/// Distances come from blocked matrix products over square blocks of 512
+/// rows; each unordered pair of blocks is computed once and serves both
+/// directions, and the pairs are split between the threads, each keeping its
+/// own candidate lists, merged at the end.
 pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
-    const QB: usize = 512;
-    const RB: usize = 256;
+    const B: usize = 384;
     let k = k.min(n.saturating_sub(1));
+    if k == 0 {
+        return Vec::new();
+    }
     let norms: Vec<f32> = (0..n)
         .map(|i| p[i * d..(i + 1) * d].iter().map(|v| v * v).sum())
         .collect();
-    let starts: Vec<usize> = (0..n).step_by(QB).collect();
-    let blocks: Vec<Vec<u32>> = starts
-        .par_iter()
-        .map(|&q0| {
-            let qn = QB.min(n - q0);
-            let mut best: Vec<Vec<(f32, u32)>> = vec![Vec::with_capacity(k + 1); qn];
-            let mut g = vec![0f32; QB * RB];
-            for r0 in (0..n).step_by(RB) {
-                let rn = RB.min(n - r0);
+    let nb = n.div_ceil(B);
+    let pairs: Vec<(usize, usize)> = (0..nb).flat_map(|a| (a..nb).map(move |c| (a, c))).collect();
+    let per_thread = pairs
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1);
+    let partial: Vec<TopK> = pairs
+        .par_chunks(per_thread)
+        .map(|chunk| {
+            let mut top = TopK::new(n, k);
+            let mut g = vec![0f32; B * B];
+            for &(a, c) in chunk {
+                let (q0, r0) = (a * B, c * B);
+                let (qn, rn) = (B.min(n - q0), B.min(n - r0));
                 a_bt(
                     &p[q0 * d..(q0 + qn) * d],
                     qn,
@@ -213,49 +281,70 @@ pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
                     rn,
                     &mut g,
                 );
-                for (qi, b) in best.iter_mut().enumerate() {
+                let both = a != c;
+                for qi in 0..qn {
                     let q = q0 + qi;
                     let nq = norms[q];
                     let dots = &g[qi * rn..(qi + 1) * rn];
-                    let ref_norms = &norms[r0..r0 + rn];
-                    // dist = nq + nr − 2·dot; only rows closer than the current
-                    // k-th neighbour matter. Chunks of 16 are tested together
-                    // (vectorised) and entered only when one of them qualifies.
-                    let mut bound = if b.len() == k {
-                        b[k - 1].0 - nq
-                    } else {
-                        f32::INFINITY
-                    };
-                    for (c, (dc, nc)) in dots.chunks(16).zip(ref_norms.chunks(16)).enumerate() {
-                        let any = dc
-                            .iter()
-                            .zip(nc)
-                            .fold(false, |acc, (&dot, &nr)| acc | (nr - 2.0 * dot < bound));
+                    // Chunks of 16 are tested together (vectorised) and
+                    // entered only when a pair beats the k-th candidate of
+                    // the query or, off the diagonal, of the reference.
+                    for (t, (dc, nc)) in dots
+                        .chunks(16)
+                        .zip(norms[r0..r0 + rn].chunks(16))
+                        .enumerate()
+                    {
+                        let base = r0 + t * 16;
+                        let wq = top.worst[q];
+                        let wr = &top.worst[base..base + dc.len()];
+                        let any =
+                            dc.iter()
+                                .zip(nc)
+                                .zip(wr)
+                                .fold(false, |acc, ((&dot, &nr), &w)| {
+                                    let dist = nq + nr - 2.0 * dot;
+                                    acc | (dist <= wq) | (both & (dist <= w))
+                                });
                         if !any {
                             continue;
                         }
                         for (j, (&dot, &nr)) in dc.iter().zip(nc).enumerate() {
-                            let r = r0 + c * 16 + j;
-                            let dist = nq + nr - 2.0 * dot;
-                            if r == q || k == 0 || (b.len() == k && dist >= b[k - 1].0) {
+                            let r = base + j;
+                            if r == q {
                                 continue;
                             }
-                            let pos = b.partition_point(|&(dd, _)| dd <= dist);
-                            b.insert(pos, (dist, r as u32));
-                            b.truncate(k);
-                            if b.len() == k {
-                                bound = b[k - 1].0 - nq;
+                            let dist = nq + nr - 2.0 * dot;
+                            if dist <= top.worst[q] {
+                                top.offer(q, dist, r as u32);
+                            }
+                            if both && dist <= top.worst[r] {
+                                top.offer(r, dist, q as u32);
                             }
                         }
                     }
                 }
             }
-            best.into_iter()
-                .flat_map(|b| b.into_iter().map(|(_, r)| r))
-                .collect()
+            top
         })
         .collect();
-    blocks.concat()
+    let mut out = Vec::with_capacity(n * k);
+    let mut candidates: Vec<(f32, u32)> = Vec::with_capacity(partial.len() * k);
+    for i in 0..n {
+        candidates.clear();
+        for t in &partial {
+            let s = i * k;
+            let len = t.len[i] as usize;
+            candidates.extend(
+                t.dist[s..s + len]
+                    .iter()
+                    .copied()
+                    .zip(t.idx[s..s + len].iter().copied()),
+            );
+        }
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        out.extend(candidates.iter().take(k).map(|&(_, j)| j));
+    }
+    out
 }
 
 impl Scanner for KnnLabelDisagreement {

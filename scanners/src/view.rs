@@ -139,15 +139,20 @@ pub fn standardised_pca(
     let mut rng = SplitMix64::derive(seed, 0x9CA);
     let omega: Vec<f32> = (0..d * m).map(|_| rng.normal() as f32).collect();
     let mut y = z_times(x, &mean, &inv, &omega, m);
+    // Each step frees what it no longer needs first: at most two `n × m`
+    // matrices are alive at a time.
     for _ in 0..2 {
         let (q, mq) = orthonormal(&y, n, m);
+        drop(y);
         let w = zt(x, &mean, &inv, &q, mq);
+        drop(q);
         y = z_times(x, &mean, &inv, &w, mq);
         if mq < m {
             y.resize(n * m, 0.0); // keep the shape; the extra columns are zero
         }
     }
     let (q, mq) = orthonormal(&y, n, m);
+    drop(y);
     let w = zt(x, &mean, &inv, &q, mq); // Bᵀ, d × mq
     let mut bbt = vec![0f32; mq * mq];
     at_b(&w, d, mq, &w, mq, &mut bbt);
