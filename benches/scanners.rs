@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use poisonscan::fuse::fuse;
-use poisonscan::scanners::{MatrixRef, ScanInput, Scanner, SplitMix64, SCANNERS};
+use poisonscan::scanners::{MatrixRef, ScanInput, SplitMix64, SCANNERS};
 use poisonscan::settings::ScanOptions;
 
 /// `n` rows of `d` Gaussian features in 10 classes.
@@ -32,13 +32,8 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     let input = ScanInput {
-        features: MatrixRef::new(&data, n, d).unwrap(),
-        labels: &labels,
-        n_classes: 10,
-        skip_classes: &[],
-        seed: 0,
-        same_scale: false,
         probs: Some(MatrixRef::new(&probs, n, 10).unwrap()),
+        ..ScanInput::new(MatrixRef::new(&data, n, d).unwrap(), &labels, 10)
     };
     let mut group = c.benchmark_group("60000x128");
     group.sample_size(10);
@@ -66,13 +61,8 @@ fn bench(c: &mut Criterion) {
         .iter_mut()
         .for_each(|v| *v = (*v / 8.0 + 0.5).clamp(0.0, 1.0));
     let input = ScanInput {
-        features: MatrixRef::new(&pixels, n, d).unwrap(),
-        labels: &labels,
-        n_classes: 10,
-        skip_classes: &[],
-        seed: 0,
         same_scale: true,
-        probs: None,
+        ..ScanInput::new(MatrixRef::new(&pixels, n, d).unwrap(), &labels, 10)
     };
     let mut group = c.benchmark_group("60000x784");
     group.sample_size(10);

@@ -52,6 +52,18 @@ pub struct ScanReport {
     pub timings: Vec<(&'static str, f64)>,
 }
 
+impl ScanReport {
+    /// The scanners whose own score reaches the threshold for kept row `k`.
+    pub fn reasons(&self, k: usize) -> Vec<&'static str> {
+        self.outputs
+            .iter()
+            .enumerate()
+            .filter(|(s, _)| self.fused.fired[k] & (1 << s) != 0)
+            .map(|(_, (scanner, _))| scanner.name())
+            .collect()
+    }
+}
+
 /// Scans a data set that is already in memory.
 pub fn scan_dataset(
     ds: &Dataset,

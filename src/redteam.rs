@@ -466,6 +466,13 @@ pub fn digits() -> (Vec<f32>, Vec<u32>) {
     (features, labels)
 }
 
+/// Image geometry of the embedded digits.
+pub const DIGITS_SHAPE: Shape = Shape {
+    height: 8,
+    width: 8,
+    channels: 1,
+};
+
 /// Poison rate of the demo: 3 % of the rows, all relabelled to digit 0.
 pub const DEMO_RATE: f64 = 0.03;
 
@@ -474,11 +481,7 @@ pub const DEMO_RATE: f64 = 0.03;
 /// and the ground truth.
 pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
     let (mut features, mut labels) = digits();
-    let shape = Shape {
-        height: 8,
-        width: 8,
-        channels: 1,
-    };
+    let shape = DIGITS_SHAPE;
     let patch = Patch {
         size: 2,
         value: 1.0,
@@ -535,11 +538,7 @@ mod tests {
     fn badnets_changes_exactly_the_planted_rows() {
         let (features, labels) = digits();
         let (mut f2, mut l2) = (features.clone(), labels.clone());
-        let shape = Shape {
-            height: 8,
-            width: 8,
-            channels: 1,
-        };
+        let shape = DIGITS_SHAPE;
         let truth = badnets(&mut f2, &mut l2, shape, Patch::default(), 0.05, 3, 7);
         assert_eq!(
             truth.iter().filter(|&&t| t).count(),
@@ -571,11 +570,7 @@ mod tests {
     fn check(plan: &AttackPlan) -> (Vec<u32>, Vec<u32>, Planted) {
         let (features, labels) = digits();
         let (mut f2, mut l2) = (features.clone(), labels.clone());
-        let shape = Shape {
-            height: 8,
-            width: 8,
-            channels: 1,
-        };
+        let shape = DIGITS_SHAPE;
         let planted = plant(&mut f2, &mut l2, 10, Some(shape), plan).unwrap();
         let expected = (plan.rate * 1797.0).round() as usize;
         let count = planted.poisoned.iter().filter(|&&p| p).count();
@@ -639,11 +634,7 @@ mod tests {
             e.to_string().contains("only `label-flip` works on vectors"),
             "{e}"
         );
-        let shape = Some(Shape {
-            height: 8,
-            width: 8,
-            channels: 1,
-        });
+        let shape = Some(DIGITS_SHAPE);
         let e = plant(
             &mut f,
             &mut l,

@@ -201,95 +201,46 @@ fn image_attacks_are_refused_on_vectors_and_bad_plans_name_the_option() {
     let dir = tempfile::tempdir().unwrap();
     let data = synthetic(3, 50, 4, 0, 0.0, 1);
     write_parquet(&dir.path().join("v.parquet"), &data.embedding_batch());
-    let o = run(
-        &[
-            "poison",
-            "v.parquet",
-            "--attack",
-            "badnets",
-            "--rate",
-            "0.1",
-            "--target",
-            "0",
-            "--out",
-            "x.parquet",
-        ],
+    fn poison<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["poison", "v.parquet", "--out", "x.parquet"];
+        args.extend_from_slice(extra);
+        args
+    }
+    let e = run_err(
+        &poison(&["--attack", "badnets", "--rate", "0.1", "--target", "0"]),
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("only `label-flip` works on vectors"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(e.contains("only `label-flip` works on vectors"), "{e}");
     assert!(!dir.path().join("x.parquet").exists());
-    let o = run(
-        &[
-            "poison",
-            "v.parquet",
-            "--attack",
-            "label-flip",
-            "--rate",
-            "0.1",
-            "--target",
-            "9",
-            "--out",
-            "x.parquet",
-        ],
+    let e = run_err(
+        &poison(&["--attack", "label-flip", "--rate", "0.1", "--target", "9"]),
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("--target `9` is not a class of the input; classes: 0, 1, 2"),
-        "{}",
-        stderr(&o)
+        e.contains("--target `9` is not a class of the input; classes: 0, 1, 2"),
+        "{e}"
     );
-    let o = run(
-        &[
-            "poison",
-            "v.parquet",
-            "--attack",
-            "label-flip",
-            "--rate",
-            "0.8",
-            "--out",
-            "x.parquet",
-        ],
+    let e = run_err(
+        &poison(&["--attack", "label-flip", "--rate", "0.8"]),
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--rate is 0.8"), "{}", stderr(&o));
+    assert!(e.contains("--rate is 0.8"), "{e}");
     // label-flip works on vectors; the file scans back through `features`.
-    let o = run(
-        &[
-            "poison",
-            "v.parquet",
-            "--attack",
-            "label-flip",
-            "--rate",
-            "0.1",
-            "--out",
-            "f.parquet",
-        ],
+    run_ok(
+        &poison(&["--attack", "label-flip", "--rate", "0.1"]),
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = run(
-        &["scan", "f.parquet", "--out", "s", "--no-fail"],
+    let out = run_ok(
+        &["scan", "x.parquet", "--out", "s", "--no-fail"],
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        stdout(&o).contains("4 features (embedding `features`)"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(out.contains("4 features (embedding `features`)"), "{out}");
     // eval against a truth file of another length is an error.
     write_parquet(
         &dir.path().join("short.parquet"),
         &data.embedding_batch().slice(0, 10),
     );
-    let o = run(
+    run_ok(
         &[
             "poison",
             "short.parquet",
@@ -302,15 +253,9 @@ fn image_attacks_are_refused_on_vectors_and_bad_plans_name_the_option() {
         ],
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = run(
+    let e = run_err(
         &["eval", "s/scores.parquet", "--truth", "t.parquet"],
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("has 150 rows but t.parquet has 10"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(e.contains("has 150 rows but t.parquet has 10"), "{e}");
 }

@@ -245,13 +245,8 @@ mod tests {
         let (features, probs, labels, truth) = fixture(600, 120);
         let n = labels.len();
         let input = ScanInput {
-            features: MatrixRef::new(&features, n, 1).unwrap(),
-            labels: &labels,
-            n_classes: 3,
-            skip_classes: &[],
-            seed: 0,
-            same_scale: false,
             probs: Some(MatrixRef::new(&probs, n, 3).unwrap()),
+            ..ScanInput::new(MatrixRef::new(&features, n, 1).unwrap(), &labels, 3)
         };
         let out = ConfidentLearning::DEFAULT.scan(&input).unwrap();
         // every flipped row is less self-confident than every clean row
@@ -276,13 +271,8 @@ mod tests {
         let (features, probs, labels, _) = fixture(300, 0);
         let n = labels.len();
         let mut input = ScanInput {
-            features: MatrixRef::new(&features, n, 1).unwrap(),
-            labels: &labels,
-            n_classes: 3,
-            skip_classes: &[],
-            seed: 0,
-            same_scale: false,
             probs: Some(MatrixRef::new(&probs, n, 3).unwrap()),
+            ..ScanInput::new(MatrixRef::new(&features, n, 1).unwrap(), &labels, 3)
         };
         let out = ConfidentLearning::DEFAULT.scan(&input).unwrap();
         assert!(out.classes.iter().all(|c| c.log_p.unwrap() > -1.0));

@@ -474,6 +474,7 @@ impl Scanner for KnnLabelDisagreement {
 mod tests {
     use super::*;
     use crate::rng::SplitMix64;
+    use crate::testutil::auroc;
     use crate::MatrixRef;
 
     /// Three Gaussian blobs in 20 dimensions; `flips` rows of each class get
@@ -495,32 +496,6 @@ mod tests {
             truth.push(flip);
         }
         (data, labels, truth)
-    }
-
-    fn auroc(scores: &[f64], truth: &[bool]) -> f64 {
-        let mut wins = 0.0;
-        let (mut p, mut q) = (0.0, 0.0);
-        for (a, ta) in scores.iter().zip(truth) {
-            if !ta {
-                continue;
-            }
-            p += 1.0;
-            q = 0.0;
-            for (b, tb) in scores.iter().zip(truth) {
-                if *tb {
-                    continue;
-                }
-                q += 1.0;
-                wins += if a > b {
-                    1.0
-                } else if a == b {
-                    0.5
-                } else {
-                    0.0
-                };
-            }
-        }
-        wins / (p * q)
     }
 
     #[test]
@@ -551,15 +526,7 @@ mod tests {
     fn flipped_labels_rank_on_top_and_fail_their_class() {
         let (data, labels, truth) = blobs(400, 40, 3);
         let x = MatrixRef::new(&data, labels.len(), 20).unwrap();
-        let input = ScanInput {
-            features: x,
-            labels: &labels,
-            n_classes: 3,
-            skip_classes: &[],
-            seed: 0,
-            same_scale: false,
-            probs: None,
-        };
+        let input = ScanInput::new(x, &labels, 3);
         let out = KnnLabelDisagreement::DEFAULT.scan(&input).unwrap();
         let neg: Vec<f64> = out.log_p.iter().map(|l| -l).collect();
         assert!(auroc(&neg, &truth) > 0.99);
@@ -584,15 +551,7 @@ mod tests {
     fn clean_classes_pass_the_class_test() {
         let (data, labels, _) = blobs(400, 0, 4);
         let x = MatrixRef::new(&data, labels.len(), 20).unwrap();
-        let input = ScanInput {
-            features: x,
-            labels: &labels,
-            n_classes: 3,
-            skip_classes: &[],
-            seed: 0,
-            same_scale: false,
-            probs: None,
-        };
+        let input = ScanInput::new(x, &labels, 3);
         let out = KnnLabelDisagreement::DEFAULT.scan(&input).unwrap();
         for c in &out.classes {
             assert!(c.log_p.unwrap() > -2.0, "{c:?}");

@@ -19,6 +19,8 @@ mod matrix;
 mod rng;
 pub mod spectral;
 pub mod stats;
+#[cfg(test)]
+mod testutil;
 mod view;
 
 pub use confident::ConfidentLearning;
@@ -51,6 +53,21 @@ pub struct ScanInput<'a> {
 }
 
 impl<'a> ScanInput<'a> {
+    /// An input with no skipped class, seed 0, features compared after
+    /// standardising, and no class probabilities; set the other fields with
+    /// struct-update syntax.
+    pub fn new(features: MatrixRef<'a>, labels: &'a [u32], n_classes: usize) -> Self {
+        Self {
+            features,
+            labels,
+            n_classes,
+            skip_classes: &[],
+            seed: 0,
+            same_scale: false,
+            probs: None,
+        }
+    }
+
     /// Checks that the shapes agree and the labels are in range.
     pub fn validate(&self) -> Result<(), ScanError> {
         let n = self.features.rows();

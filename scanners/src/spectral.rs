@@ -318,6 +318,7 @@ impl Scanner for SpectralSignature {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::auroc;
     use crate::MatrixRef;
 
     /// Gaussian classes in `d` dimensions; `poison` rows of class 0 shifted by
@@ -351,46 +352,13 @@ mod tests {
         (data, labels, truth)
     }
 
-    fn auroc(scores: &[f64], truth: &[bool]) -> f64 {
-        let pos: Vec<f64> = scores
-            .iter()
-            .zip(truth)
-            .filter(|(_, &t)| t)
-            .map(|(s, _)| *s)
-            .collect();
-        let neg: Vec<f64> = scores
-            .iter()
-            .zip(truth)
-            .filter(|(_, &t)| !t)
-            .map(|(s, _)| *s)
-            .collect();
-        let mut wins = 0.0;
-        for p in &pos {
-            for q in &neg {
-                wins += if p > q {
-                    1.0
-                } else if p == q {
-                    0.5
-                } else {
-                    0.0
-                };
-            }
-        }
-        wins / (pos.len() * neg.len()) as f64
-    }
-
     #[test]
     fn planted_subpopulation_ranks_on_top() {
         let (data, labels, truth) = fixture(600, 32, 30, 6.0, 11);
         let x = MatrixRef::new(&data, labels.len(), 32).unwrap();
         let input = ScanInput {
-            features: x,
-            labels: &labels,
-            n_classes: 3,
-            skip_classes: &[],
             seed: 1,
-            same_scale: false,
-            probs: None,
+            ..ScanInput::new(x, &labels, 3)
         };
         let out = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let a = auroc(&out.raw, &truth);
@@ -422,13 +390,8 @@ mod tests {
         let (data, labels, _) = fixture(2000, 16, 0, 0.0, 5);
         let x = MatrixRef::new(&data, labels.len(), 16).unwrap();
         let input = ScanInput {
-            features: x,
-            labels: &labels,
-            n_classes: 3,
-            skip_classes: &[],
             seed: 2,
-            same_scale: false,
-            probs: None,
+            ..ScanInput::new(x, &labels, 3)
         };
         let out = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let n = out.log_p.len() as f64;
@@ -444,13 +407,9 @@ mod tests {
         let (data, labels, _) = fixture(100, 8, 5, 5.0, 9);
         let x = MatrixRef::new(&data, labels.len(), 8).unwrap();
         let input = ScanInput {
-            features: x,
-            labels: &labels,
-            n_classes: 3,
             skip_classes: &[2],
             seed: 4,
-            same_scale: false,
-            probs: None,
+            ..ScanInput::new(x, &labels, 3)
         };
         let a = SpectralSignature::DEFAULT.scan(&input).unwrap();
         let b = SpectralSignature::DEFAULT.scan(&input).unwrap();

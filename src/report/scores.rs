@@ -99,14 +99,7 @@ pub fn scores_batch(ds: &Dataset, report: &ScanReport) -> RecordBatch {
     let mut reasons: Vec<Option<String>> = vec![None; n];
     for (k, &row) in ds.kept_rows.iter().enumerate() {
         if !report.fused.score[k].is_nan() {
-            let names: Vec<&str> = report
-                .outputs
-                .iter()
-                .enumerate()
-                .filter(|(s, _)| report.fused.fired[k] & (1 << s) != 0)
-                .map(|(_, (scanner, _))| scanner.name())
-                .collect();
-            reasons[row as usize] = Some(names.join(","));
+            reasons[row as usize] = Some(report.reasons(k).join(","));
         }
     }
     fields.push(Field::new("reasons", DataType::Utf8, true));

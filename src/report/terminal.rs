@@ -80,13 +80,7 @@ pub fn print_summary(
     if !top.is_empty() {
         writeln!(out, "  most suspicious rows (of {} flagged):", top.len())?;
         for &i in top.iter().take(10) {
-            let reasons: Vec<&str> = report
-                .outputs
-                .iter()
-                .enumerate()
-                .filter(|(s, _)| fused.fired[i] & (1 << s) != 0)
-                .map(|(_, (scanner, _))| scanner.name())
-                .collect();
+            let reasons = report.reasons(i);
             let suspected = match &fused.suspected {
                 Some(s) if s[i] != ds.label_codes[i] => {
                     format!(", looks like {}", ds.class_names[s[i] as usize])

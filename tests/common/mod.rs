@@ -169,6 +169,25 @@ pub fn run(args: &[&str], cwd: &Path) -> Output {
         .expect("the binary runs")
 }
 
+/// Runs the real binary, which must exit 0; returns its stdout.
+pub fn run_ok(args: &[&str], cwd: &Path) -> String {
+    let o = run(args, cwd);
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+/// Runs the real binary, which must exit 2; returns its stderr.
+pub fn run_err(args: &[&str], cwd: &Path) -> String {
+    let o = run(args, cwd);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?} should fail: {}",
+        stdout(&o)
+    );
+    stderr(&o)
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
