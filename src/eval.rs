@@ -12,7 +12,10 @@ use arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use serde::Serialize;
 use thiserror::Error;
 
+use poisonscan_scanners::SCANNERS;
+
 use crate::ingest::{read_columns, IngestError};
+use crate::report::scanner_column;
 
 /// Evaluation that could not run.
 #[derive(Debug, Error)]
@@ -69,7 +72,14 @@ pub fn evaluate_files(
     truth_path: &Path,
     truth_column: &str,
 ) -> Result<Evaluation, EvalError> {
-    let scores = read_columns(scores_path, &["row", "score", "flagged"], &["id"])?;
+    let scanner_columns: Vec<(String, String)> = SCANNERS
+        .iter()
+        .map(|s| (s.name().to_string(), scanner_column(s.name())))
+        .collect();
+    let optional: Vec<&str> = std::iter::once("id")
+        .chain(scanner_columns.iter().map(|(_, c)| c.as_str()))
+        .collect();
+    let scores = read_columns(scores_path, &["row", "score", "flagged"], &optional)?;
     let truth = read_columns(truth_path, &[truth_column, "label"], &["row", "id"])?;
     let keys = |file: &Path,
                 b: &arrow::array::RecordBatch,
@@ -156,7 +166,24 @@ pub fn evaluate_files(
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .and_then(|v| v["verdict"].as_str().map(str::to_string));
-    Ok(evaluate(&s, &f, &t, &l, verdict))
+    let mut evaluation = evaluate(&s, &f, &t, &l, verdict);
+    for (name, column) in &scanner_columns {
+        if scores.column_by_name(column).is_none() {
+            continue;
+        }
+        let col = column_as(scores_path, &scores, column, DataType::Float64, "a number")?;
+        let col = col.as_primitive::<Float64Type>();
+        let own: Vec<f64> = (0..n)
+            .map(|i| if col.is_valid(i) { col.value(i) } else { 0.0 })
+            .map(|v| if v.is_nan() { 0.0 } else { v })
+            .collect();
+        evaluation.scanners.push(ScannerMetrics {
+            scanner: name.clone(),
+            auroc: auroc(&own, &t),
+            average_precision: average_precision(&own, &t),
+        });
+    }
+    Ok(evaluation)
 }
 
 /// Area under the ROC curve, counting ties as half (the Mann–Whitney U
@@ -286,6 +313,20 @@ pub struct Evaluation {
     pub verdict_correct: Option<bool>,
     /// Per class.
     pub classes: Vec<ClassMetrics>,
+    /// AUROC of each scanner's own score, for the scanners whose
+    /// `score_<scanner>` column the scores file has.
+    pub scanners: Vec<ScannerMetrics>,
+}
+
+/// How well one scanner's own score ranks the poisoned rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScannerMetrics {
+    /// The scanner's name.
+    pub scanner: String,
+    /// AUROC of its score (a missing score counts as 0).
+    pub auroc: Option<f64>,
+    /// Average precision of its score.
+    pub average_precision: Option<f64>,
 }
 
 /// Evaluates scores (a missing score counts as 0) and flags against the truth.
@@ -340,6 +381,7 @@ pub fn evaluate(
         verdict,
         verdict_correct,
         classes,
+        scanners: Vec::new(),
     }
 }
 

@@ -105,7 +105,21 @@ pub fn scan_dataset(
     let mut timings = Vec::new();
     let mut skipped_scanners = Vec::new();
     let mut outputs = Vec::with_capacity(settings.scanners.len());
+    let learned = matches!(
+        ds.feature_source,
+        crate::ingest::FeatureSource::Embedding { .. }
+    );
     for scanner in &settings.scanners {
+        if scanner.learned_features_only() && !learned && !settings.scanners_chosen {
+            skipped_scanners.push((
+                scanner.name(),
+                "it looks for poison in learned representations (an embedding column), and \
+                 raw pixels or columns have natural modes it would mistake for poison; \
+                 name it in --scanners to run it anyway"
+                    .to_string(),
+            ));
+            continue;
+        }
         if scanner.needs_probs() && input.probs.is_none() {
             let reason = "it needs out-of-sample class probabilities (--probs COL)".to_string();
             if settings.scanners_chosen {

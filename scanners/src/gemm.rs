@@ -60,6 +60,37 @@ pub fn at_b(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
     gemm(k, m, n, (a, 1, k), (b, n, 1), c);
 }
 
+/// `C (m×n) = A (m×k) · Bᵀ` in `f64`, with `B` stored `n×k` row-major.
+pub fn a_bt_f64(a: &[f64], m: usize, k: usize, b: &[f64], n: usize, c: &mut [f64]) {
+    assert!(
+        a.len() >= m * k && b.len() >= n * k && c.len() >= m * n,
+        "operands too short"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: `a` holds `m × k`, `b` holds `n × k` and `c` holds `m × n`
+    // elements (checked above), addressed with these strides.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            1,
+            k as isize,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +108,10 @@ mod tests {
         let mut d = [0.0; 9]; // Aᵀ A, 3×3
         at_b(&a, 2, 3, &a, 3, &mut d);
         assert_eq!(d, [17.0, 22.0, 27.0, 22.0, 29.0, 36.0, 27.0, 36.0, 45.0]);
+        let a64: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+        let b64: Vec<f64> = b.iter().map(|&v| v as f64).collect();
+        let mut c64 = [0.0f64; 4];
+        a_bt_f64(&a64, 2, 3, &b64, 2, &mut c64);
+        assert_eq!(c64, [4.0, 2.0, 10.0, 5.0]);
     }
 }

@@ -243,45 +243,133 @@ impl TopK {
     }
 }
 
+/// Rows per block of the distance products.
+const BLOCK: usize = 256;
+
+/// Splits `rows` recursively at the median of the coordinate with the widest
+/// range (a k-d tree's leaves) until every part has at most [`BLOCK`] rows;
+/// appends the parts in tree order, so that nearby parts are near each other.
+fn partition(
+    p: &[f32],
+    d: usize,
+    rows: &mut [u32],
+    out: &mut Vec<std::ops::Range<usize>>,
+    start: usize,
+) {
+    if rows.len() <= BLOCK {
+        out.push(start..start + rows.len());
+        return;
+    }
+    let widest = (0..d)
+        .map(|j| {
+            let (lo, hi) = rows
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &r| {
+                    let v = p[r as usize * d + j];
+                    (lo.min(v), hi.max(v))
+                });
+            (hi - lo, j)
+        })
+        .fold(
+            (f32::NEG_INFINITY, 0),
+            |best, c| if c.0 > best.0 { c } else { best },
+        )
+        .1;
+    let mid = rows.len() / 2;
+    rows.select_nth_unstable_by(mid, |&a, &b| {
+        p[a as usize * d + widest]
+            .total_cmp(&p[b as usize * d + widest])
+            .then(a.cmp(&b))
+    });
+    let (left, right) = rows.split_at_mut(mid);
+    partition(p, d, left, out, start);
+    partition(p, d, right, out, start + mid);
+}
+
 /// The `k` nearest other rows of every row of `p` (`n × d`, row-major), by
 /// Euclidean distance, nearest first; ties go to the lower row index.
 ///
-/// Distances come from blocked matrix products over square blocks of 512
-/// rows; each unordered pair of blocks is computed once and serves both
-/// directions, and the pairs are split between the threads, each keeping its
-/// own candidate lists, merged at the end.
-pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
-    const B: usize = 384;
+/// Exact, by blocked matrix products with branch-and-bound: the rows are
+/// split into blocks of at most 256 nearby rows (the leaves of a k-d tree),
+/// each with its bounding box; block pairs are visited nearest first, and a
+/// pair is skipped when the distance between the boxes already exceeds the
+/// k-th candidate distance of every row of both blocks. Each unordered pair
+/// of blocks is computed once and serves both directions; the pairs are
+/// dealt to the threads in turn, each keeping its own candidate lists, merged
+/// at the end under one total order — the output does not depend on the
+/// thread count.
+pub fn nearest_neighbours(p: Vec<f32>, n: usize, d: usize, k: usize) -> Vec<u32> {
     let k = k.min(n.saturating_sub(1));
     if k == 0 {
         return Vec::new();
     }
-    let norms: Vec<f32> = (0..n)
-        .map(|i| p[i * d..(i + 1) * d].iter().map(|v| v * v).sum())
+    // Rows in leaf order: perm[position] = row.
+    let mut perm: Vec<u32> = (0..n as u32).collect();
+    let mut blocks = Vec::new();
+    partition(&p, d, &mut perm, &mut blocks, 0);
+    let mut x = Vec::with_capacity(n * d);
+    for &r in &perm {
+        x.extend_from_slice(&p[r as usize * d..(r as usize + 1) * d]);
+    }
+    drop(p);
+    let norms: Vec<f32> = x.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
+    let boxes: Vec<(Vec<f32>, Vec<f32>)> = blocks
+        .iter()
+        .map(|b| {
+            let mut lo = vec![f32::INFINITY; d];
+            let mut hi = vec![f32::NEG_INFINITY; d];
+            for row in x[b.start * d..b.end * d].chunks(d) {
+                for j in 0..d {
+                    lo[j] = lo[j].min(row[j]);
+                    hi[j] = hi[j].max(row[j]);
+                }
+            }
+            (lo, hi)
+        })
         .collect();
-    let nb = n.div_ceil(B);
-    let pairs: Vec<(usize, usize)> = (0..nb).flat_map(|a| (a..nb).map(move |c| (a, c))).collect();
-    let per_thread = pairs
-        .len()
-        .div_ceil(rayon::current_num_threads().max(1))
-        .max(1);
-    let partial: Vec<TopK> = pairs
-        .par_chunks(per_thread)
-        .map(|chunk| {
+    let gap = |a: usize, c: usize| -> f32 {
+        let ((la, ha), (lc, hc)) = (&boxes[a], &boxes[c]);
+        (0..d)
+            .map(|j| {
+                let g = (lc[j] - ha[j]).max(la[j] - hc[j]).max(0.0);
+                g * g
+            })
+            .sum::<f32>()
+            * 0.999 // float slack: never skip a pair that could qualify
+    };
+    let nb = blocks.len();
+    let mut pairs: Vec<(f32, usize, usize)> = (0..nb)
+        .flat_map(|a| (a..nb).map(move |c| (a, c)))
+        .map(|(a, c)| (gap(a, c), a, c))
+        .collect();
+    pairs.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let threads = rayon::current_num_threads().max(1).min(pairs.len().max(1));
+    let partial: Vec<TopK> = (0..threads)
+        .into_par_iter()
+        .map(|t| {
             let mut top = TopK::new(n, k);
-            let mut g = vec![0f32; B * B];
-            for &(a, c) in chunk {
-                let (q0, r0) = (a * B, c * B);
-                let (qn, rn) = (B.min(n - q0), B.min(n - r0));
+            let mut g = vec![0f32; BLOCK * BLOCK];
+            let block_worst = |top: &TopK, b: usize| {
+                top.worst[blocks[b].clone()]
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |m, &w| m.max(w))
+            };
+            for &(lb, a, c) in pairs.iter().skip(t).step_by(threads) {
+                let need_q = lb <= block_worst(&top, a);
+                let need_r = a != c && lb <= block_worst(&top, c);
+                if !need_q && !need_r {
+                    continue;
+                }
+                let (q0, r0) = (blocks[a].start, blocks[c].start);
+                let (qn, rn) = (blocks[a].len(), blocks[c].len());
                 a_bt(
-                    &p[q0 * d..(q0 + qn) * d],
+                    &x[q0 * d..(q0 + qn) * d],
                     qn,
                     d,
-                    &p[r0 * d..(r0 + rn) * d],
+                    &x[r0 * d..(r0 + rn) * d],
                     rn,
                     &mut g,
                 );
-                let both = a != c;
                 for qi in 0..qn {
                     let q = q0 + qi;
                     let nq = norms[q];
@@ -295,7 +383,11 @@ pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
                         .enumerate()
                     {
                         let base = r0 + t * 16;
-                        let wq = top.worst[q];
+                        let wq = if need_q {
+                            top.worst[q]
+                        } else {
+                            f32::NEG_INFINITY
+                        };
                         let wr = &top.worst[base..base + dc.len()];
                         let any =
                             dc.iter()
@@ -303,7 +395,7 @@ pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
                                 .zip(wr)
                                 .fold(false, |acc, ((&dot, &nr), &w)| {
                                     let dist = nq + nr - 2.0 * dot;
-                                    acc | (dist <= wq) | (both & (dist <= w))
+                                    acc | (dist <= wq) | (need_r & (dist <= w))
                                 });
                         if !any {
                             continue;
@@ -314,11 +406,11 @@ pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
                                 continue;
                             }
                             let dist = nq + nr - 2.0 * dot;
-                            if dist <= top.worst[q] {
-                                top.offer(q, dist, r as u32);
+                            if need_q && dist <= top.worst[q] {
+                                top.offer(q, dist, perm[r]);
                             }
-                            if both && dist <= top.worst[r] {
-                                top.offer(r, dist, q as u32);
+                            if need_r && dist <= top.worst[r] {
+                                top.offer(r, dist, perm[q]);
                             }
                         }
                     }
@@ -327,13 +419,13 @@ pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
             top
         })
         .collect();
-    let mut out = Vec::with_capacity(n * k);
+    let mut out = vec![0u32; n * k];
     let mut candidates: Vec<(f32, u32)> = Vec::with_capacity(partial.len() * k);
-    for i in 0..n {
+    for (pos, &row) in perm.iter().enumerate() {
         candidates.clear();
         for t in &partial {
-            let s = i * k;
-            let len = t.len[i] as usize;
+            let s = pos * k;
+            let len = t.len[pos] as usize;
             candidates.extend(
                 t.dist[s..s + len]
                     .iter()
@@ -342,7 +434,14 @@ pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize) -> Vec<u32> {
             );
         }
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        out.extend(candidates.iter().take(k).map(|&(_, j)| j));
+        candidates.dedup_by_key(|c| c.1);
+        let row = row as usize;
+        for (slot, &(_, j)) in out[row * k..(row + 1) * k]
+            .iter_mut()
+            .zip(candidates.iter())
+        {
+            *slot = j;
+        }
     }
     out
 }
@@ -388,8 +487,7 @@ impl Scanner for KnnLabelDisagreement {
         let n = x.rows();
         let (view, dims) = standardised_pca(x, self.params.dims, input.seed, !input.same_scale);
         let k = self.params.k.min(n.saturating_sub(1)).max(1);
-        let nb = nearest_neighbours(&view, n, dims, k);
-        drop(view);
+        let nb = nearest_neighbours(view, n, dims, k);
         let labels = input.labels;
         let mut same = vec![0u64; n];
         let mut majority = vec![0u32; n];
@@ -500,11 +598,22 @@ mod tests {
 
     #[test]
     fn exact_neighbours_match_brute_force() {
+        // Clustered integer coordinates: distances are exact in both ways of
+        // computing them, ties are common and must go to the lower index,
+        // and the block pruning has far-apart blocks to skip.
         let mut rng = SplitMix64::new(2);
-        let (n, d, k) = (700, 5, 4);
-        let p: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
-        let nb = nearest_neighbours(&p, n, d, k);
-        for i in (0..n).step_by(37) {
+        let (n, d, k) = (3000, 5, 4);
+        let centres: Vec<f64> = (0..6 * d).map(|_| 40.0 * rng.normal()).collect();
+        let p: Vec<f32> = (0..n * d)
+            .map(|t| (centres[(t / d % 6) * d + t % d] + 4.0 * rng.normal()).round() as f32)
+            .collect();
+        let nb = nearest_neighbours(p.clone(), n, d, k);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        assert_eq!(pool.install(|| nearest_neighbours(p.clone(), n, d, k)), nb);
+        for i in (0..n).step_by(7) {
             let mut all: Vec<(f32, u32)> = (0..n)
                 .filter(|&j| j != i)
                 .map(|j| {

@@ -10,25 +10,31 @@
 //! [`SCANNERS`], from which the command line's `scanners` and `explain`
 //! commands are generated.
 
+pub mod clustering;
 pub mod confident;
 mod error;
 mod gemm;
 pub mod knn;
 mod linalg;
 mod matrix;
+mod perclass;
 mod rng;
+mod robust;
 pub mod spectral;
+pub mod spectre;
 pub mod stats;
 #[cfg(test)]
 mod testutil;
 mod view;
 
+pub use clustering::{ActivationClustering, ClusteringParams, ClusteringValidParams, Reduce};
 pub use confident::ConfidentLearning;
 pub use error::{ParamError, ScanError};
 pub use knn::{KnnLabelDisagreement, KnnParams, KnnValidParams};
 pub use matrix::MatrixRef;
 pub use rng::SplitMix64;
 pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
+pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
 pub use view::standardised_pca;
 
 /// What a scanner reads: features, labels and a seed.
@@ -161,6 +167,13 @@ pub trait Scanner: Send + Sync {
     fn needs_probs(&self) -> bool {
         false
     }
+    /// Whether the scanner looks for the trace poison leaves in a *learned*
+    /// representation (a model's activations, an embedding) and mistakes the
+    /// natural modes of raw inputs (pixels, tabular columns) for it; callers
+    /// then run it on raw inputs only when asked for by name.
+    fn learned_features_only(&self) -> bool {
+        false
+    }
     /// Scores every row of `input`.
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError>;
     /// A copy with the given options (`key`, `value`; keys as in the doc's
@@ -171,6 +184,8 @@ pub trait Scanner: Send + Sync {
 /// Every scanner, with its default settings, in code order.
 pub static SCANNERS: &[&dyn Scanner] = &[
     &SpectralSignature::DEFAULT,
+    &RobustSpectral::DEFAULT,
+    &ActivationClustering::DEFAULT,
     &KnnLabelDisagreement::DEFAULT,
     &ConfidentLearning::DEFAULT,
 ];

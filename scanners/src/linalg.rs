@@ -128,6 +128,35 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
     (values, vectors)
 }
 
+/// Lower Cholesky factor `L` (`n × n`, row-major) of a symmetric positive
+/// definite `a`, with `L Lᵀ = a`; `None` when `a` is not positive definite.
+pub fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|t| l[i * n + t] * l[j * n + t]).sum();
+            if i == j {
+                let v = a[i * n + i] - s;
+                if !(v > 0.0) {
+                    return None;
+                }
+                l[i * n + i] = v.sqrt();
+            } else {
+                l[i * n + j] = (a[i * n + j] - s) / l[j * n + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// Solves `L z = b` in place for a lower-triangular `L` (`n × n`, row-major).
+pub fn forward_substitute(l: &[f64], n: usize, b: &mut [f64]) {
+    for i in 0..n {
+        let s: f64 = (0..i).map(|t| l[i * n + t] * b[t]).sum();
+        b[i] = (b[i] - s) / l[i * n + i];
+    }
+}
+
 /// Orthonormalises the columns of `b` (`d × m`, stored as `m` vectors) in
 /// place by modified Gram–Schmidt; a column that collapses is replaced by a
 /// fresh random direction.
@@ -254,6 +283,17 @@ pub fn principal_directions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cholesky_solves() {
+        let a = [4.0, 2.0, 2.0, 3.0];
+        let l = cholesky(&a, 2).unwrap();
+        assert_eq!(l, vec![2.0, 0.0, 1.0, 2f64.sqrt()]);
+        let mut b = [2.0, 1.0 + 2f64.sqrt()];
+        forward_substitute(&l, 2, &mut b);
+        assert!((b[0] - 1.0).abs() < 1e-12 && (b[1] - 1.0).abs() < 1e-12);
+        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+    }
 
     #[test]
     fn jacobi_matches_known_eigenvalues() {

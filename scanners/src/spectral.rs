@@ -1,9 +1,8 @@
 //! `PS001 spectral-signature`: spectral signatures (Tran, Li & Madry, 2018).
 
-use rayon::prelude::*;
-
 use crate::error::{parse_value, ParamError, ScanError};
 use crate::linalg::principal_directions;
+use crate::perclass::{scan_per_class, ClassResult};
 use crate::rng::SplitMix64;
 use crate::stats::{ln_two_sided_normal_p, robust_location_scale};
 use crate::{ClassDiagnostics, ScanInput, ScanOutput, Scanner};
@@ -164,30 +163,12 @@ impl SpectralSignature {
     }
 }
 
-/// Per-class result before scattering back to rows.
-struct ClassResult {
-    rows: Vec<usize>,
-    raw: Vec<f64>,
-    log_p: Vec<f64>,
-    diagnostics: ClassDiagnostics,
-}
-
 impl SpectralSignature {
     fn scan_class(&self, input: &ScanInput<'_>, class: u32, rows: Vec<usize>) -> ClassResult {
         let x = input.features;
         let k = self.params.k.min(x.cols());
         if rows.len() < k + 2 {
-            let n = rows.len();
-            return ClassResult {
-                rows,
-                raw: vec![0.0; n],
-                log_p: vec![0.0; n],
-                diagnostics: ClassDiagnostics {
-                    class,
-                    values: vec![],
-                    log_p: None,
-                },
-            };
+            return ClassResult::unscored(class, rows);
         }
         let mut rng = SplitMix64::derive(input.seed, class as u64);
         let pc = principal_directions(x, &rows, k, self.params.max_iter, self.params.tol, &mut rng);
@@ -282,79 +263,23 @@ impl Scanner for SpectralSignature {
 
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
         input.validate()?;
-        let n = input.features.rows();
-        let per_class: Vec<(u32, Vec<usize>)> = input
-            .class_rows()
-            .into_iter()
-            .enumerate()
-            .filter(|(_, rows)| !rows.is_empty())
-            .map(|(c, rows)| (c as u32, rows))
-            .collect();
         // Each class is computed by one thread with its own seeded RNG and
         // collected in class order: the output does not depend on threading.
-        let results: Vec<ClassResult> = per_class
-            .into_par_iter()
-            .map(|(c, rows)| self.scan_class(input, c, rows))
-            .collect();
-        let mut raw = vec![f64::NAN; n];
-        let mut log_p = vec![f64::NAN; n];
-        let mut classes = Vec::with_capacity(results.len());
-        for r in results {
-            for (i, &row) in r.rows.iter().enumerate() {
-                raw[row] = r.raw[i];
-                log_p[row] = r.log_p[i];
-            }
-            classes.push(r.diagnostics);
-        }
-        Ok(ScanOutput {
-            raw,
-            log_p,
-            classes,
-            suspected: None,
-        })
+        Ok(scan_per_class(input, |c, rows| {
+            self.scan_class(input, c, rows)
+        }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::auroc;
+    use crate::testutil::{auroc, blobs_with_shifted_group};
     use crate::MatrixRef;
-
-    /// Gaussian classes in `d` dimensions; `poison` rows of class 0 shifted by
-    /// `shift` along one random direction. Returns data, labels, poison flags.
-    fn fixture(
-        n_per_class: usize,
-        d: usize,
-        poison: usize,
-        shift: f64,
-        seed: u64,
-    ) -> (Vec<f32>, Vec<u32>, Vec<bool>) {
-        let mut rng = SplitMix64::new(seed);
-        let mut dir: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
-        let norm = dir.iter().map(|x| x * x).sum::<f64>().sqrt();
-        dir.iter_mut().for_each(|x| *x /= norm);
-        let mut data = Vec::new();
-        let mut labels = Vec::new();
-        let mut truth = Vec::new();
-        for class in 0..3u32 {
-            let centre: Vec<f64> = (0..d).map(|_| 3.0 * rng.normal()).collect();
-            for i in 0..n_per_class {
-                let p = class == 0 && i < poison;
-                for j in 0..d {
-                    let v = centre[j] + rng.normal() + if p { shift * dir[j] } else { 0.0 };
-                    data.push(v as f32);
-                }
-                labels.push(class);
-                truth.push(p);
-            }
-        }
-        (data, labels, truth)
-    }
 
     #[test]
     fn planted_subpopulation_ranks_on_top() {
-        let (data, labels, truth) = fixture(600, 32, 30, 6.0, 11);
+        let (data, labels, truth) = blobs_with_shifted_group(600, 32, 30, 6.0, 11);
         let x = MatrixRef::new(&data, labels.len(), 32).unwrap();
         let input = ScanInput {
             seed: 1,
@@ -387,7 +312,7 @@ mod tests {
 
     #[test]
     fn clean_classes_give_calibrated_p_values() {
-        let (data, labels, _) = fixture(2000, 16, 0, 0.0, 5);
+        let (data, labels, _) = blobs_with_shifted_group(2000, 16, 0, 0.0, 5);
         let x = MatrixRef::new(&data, labels.len(), 16).unwrap();
         let input = ScanInput {
             seed: 2,
@@ -404,7 +329,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_scores_and_skipped_classes_get_nan() {
-        let (data, labels, _) = fixture(100, 8, 5, 5.0, 9);
+        let (data, labels, _) = blobs_with_shifted_group(100, 8, 5, 5.0, 9);
         let x = MatrixRef::new(&data, labels.len(), 8).unwrap();
         let input = ScanInput {
             skip_classes: &[2],

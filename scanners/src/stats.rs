@@ -60,6 +60,87 @@ pub fn ln_two_sided_normal_p(z: f64) -> f64 {
     ln_erfc(z.abs() / std::f64::consts::SQRT_2).min(0.0)
 }
 
+/// Natural log of the one-sided upper normal tail probability `P(Z ≥ z)`.
+pub fn ln_upper_normal_p(z: f64) -> f64 {
+    (ln_erfc(z / std::f64::consts::SQRT_2) - std::f64::consts::LN_2).min(0.0)
+}
+
+/// Wilson–Hilferty normal score of `x` under a scaled chi-square with mean 1
+/// and `nu` degrees of freedom (`x·nu ~ χ²_nu`): the cube root of a
+/// chi-square is nearly normal, so `P(X ≥ x) ≈ P(Z ≥ z)`.
+pub fn wilson_hilferty(x: f64, nu: f64) -> f64 {
+    let v = 2.0 / (9.0 * nu);
+    (x.max(0.0).cbrt() - (1.0 - v)) / v.sqrt()
+}
+
+/// The standard normal quantile `Φ⁻¹(q)` for `0 < q < 1` (Acklam's rational
+/// approximation, relative error below 1.2e-9).
+pub fn normal_quantile(q: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let q = q.clamp(1e-300, 1.0 - 1e-16);
+    let tail = |t: f64| {
+        let r = (-2.0 * t.ln()).sqrt();
+        (((((C[0] * r + C[1]) * r + C[2]) * r + C[3]) * r + C[4]) * r + C[5])
+            / ((((D[0] * r + D[1]) * r + D[2]) * r + D[3]) * r + 1.0)
+    };
+    if q < 0.02425 {
+        tail(q)
+    } else if q > 1.0 - 0.02425 {
+        -tail(1.0 - q)
+    } else {
+        let t = q - 0.5;
+        let r = t * t;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * t
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// `P(χ²_k ≤ x)` by Wilson–Hilferty.
+pub fn chi_square_cdf(k: f64, x: f64) -> f64 {
+    1.0 - ln_upper_normal_p(wilson_hilferty(x / k, k)).exp()
+}
+
+/// The `q`-quantile of χ²_k by Wilson–Hilferty from the normal quantile `z_q`.
+pub fn chi_square_quantile(k: f64, z_q: f64) -> f64 {
+    let v = 2.0 / (9.0 * k);
+    k * (1.0 - v + z_q * v.sqrt()).max(0.0).powi(3)
+}
+
+/// Class-level test shared by the sub-population scanners: `ln P(X ≥ count)`
+/// for `X ~ Binomial(rows, clean_rate)`, the chance that a clean class, which
+/// may hold up to `clean_rate` of extreme rows by nature, shows `count`.
+pub fn ln_excess_p(count: usize, rows: usize, clean_rate: f64) -> f64 {
+    ln_binomial_upper(rows as u64, clean_rate, count as u64)
+}
+
 /// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, 9 terms; relative error < 1e-13).
 pub fn ln_gamma(x: f64) -> f64 {
     const G: [f64; 9] = [
@@ -125,6 +206,21 @@ pub fn ln_binomial_lower(n: u64, p: f64, x: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_sided_tail_and_chi_square() {
+        assert!((ln_upper_normal_p(0.0) - 0.5f64.ln()).abs() < 1e-6);
+        assert!((ln_upper_normal_p(1.959964).exp() - 0.025).abs() < 1e-6);
+        assert!(ln_upper_normal_p(40.0) < -700.0 && ln_upper_normal_p(40.0).is_finite());
+        // 95 % quantile of χ²_10 is 18.307; WH is within 0.1 %.
+        assert!((chi_square_quantile(10.0, 1.644854) / 18.307 - 1.0).abs() < 1e-3);
+        // median of χ²_10 is 9.342: its WH score is about 0.
+        assert!(wilson_hilferty(9.342 / 10.0, 10.0).abs() < 0.01);
+        assert!((normal_quantile(0.975) - 1.959964).abs() < 1e-6);
+        assert!((normal_quantile(1e-10) + 6.361341).abs() < 1e-5);
+        assert!(normal_quantile(0.5).abs() < 1e-12);
+        assert!((chi_square_cdf(10.0, 18.307) - 0.95).abs() < 1e-3);
+    }
 
     #[test]
     fn medians() {

@@ -68,5 +68,21 @@ pub fn print_evaluation(out: &mut dyn Write, e: &Evaluation) -> std::io::Result<
             num(c.auroc)
         )?;
     }
+    if !e.scanners.is_empty() {
+        writeln!(
+            out,
+            "  {:<26} {:>8} {:>8}",
+            "scanner (own score)", "AUROC", "AP"
+        )?;
+        for m in &e.scanners {
+            writeln!(
+                out,
+                "  {:<26} {:>8} {:>8}",
+                m.scanner,
+                num(m.auroc),
+                num(m.average_precision)
+            )?;
+        }
+    }
     Ok(())
 }

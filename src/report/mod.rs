@@ -18,7 +18,7 @@ use thiserror::Error;
 pub use atomic::AtomicFile;
 pub use evaluation::print_evaluation;
 pub use poisoned::{poisoned_batch, write_parquet};
-pub use scores::{scores_batch, write_batch, ScoresFormat};
+pub use scores::{scanner_column, scores_batch, write_batch, ScoresFormat};
 pub use summary::summary_json;
 pub use terminal::print_summary;
 

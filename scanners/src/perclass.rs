@@ -1,0 +1,210 @@
+//! Running a scanner class by class: classes in parallel, each with its own
+//! seeded random stream, results scattered back to rows in class order — so
+//! the output does not depend on the number of threads.
+
+use rayon::prelude::*;
+
+use crate::matrix::MatrixRef;
+use crate::rng::SplitMix64;
+use crate::stats::{ln_excess_p, median};
+use crate::view::standardised_pca;
+use crate::{ClassDiagnostics, ScanInput, ScanOutput};
+
+/// One class's scores, in the order of `rows`.
+pub(crate) struct ClassResult {
+    pub rows: Vec<usize>,
+    pub raw: Vec<f64>,
+    pub log_p: Vec<f64>,
+    pub diagnostics: ClassDiagnostics,
+}
+
+impl ClassResult {
+    /// A class too small to score: every row gets raw 0 and p = 1.
+    pub fn unscored(class: u32, rows: Vec<usize>) -> Self {
+        let n = rows.len();
+        Self {
+            rows,
+            raw: vec![0.0; n],
+            log_p: vec![0.0; n],
+            diagnostics: ClassDiagnostics {
+                class,
+                values: vec![],
+                log_p: None,
+            },
+        }
+    }
+}
+
+/// Runs `scan_class(class, rows)` for every class that has rows (skipped
+/// classes have none) and assembles the output; rows of skipped classes get
+/// `NaN`.
+pub(crate) fn scan_per_class<F>(input: &ScanInput<'_>, scan_class: F) -> ScanOutput
+where
+    F: Fn(u32, Vec<usize>) -> ClassResult + Sync,
+{
+    let n = input.features.rows();
+    let per_class: Vec<(u32, Vec<usize>)> = input
+        .class_rows()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(c, rows)| (c as u32, rows))
+        .collect();
+    let results: Vec<ClassResult> = per_class
+        .into_par_iter()
+        .map(|(c, rows)| scan_class(c, rows))
+        .collect();
+    let mut raw = vec![f64::NAN; n];
+    let mut log_p = vec![f64::NAN; n];
+    let mut classes = Vec::with_capacity(results.len());
+    for r in results {
+        for (i, &row) in r.rows.iter().enumerate() {
+            raw[row] = r.raw[i];
+            log_p[row] = r.log_p[i];
+        }
+        classes.push(r.diagnostics);
+    }
+    ScanOutput {
+        raw,
+        log_p,
+        classes,
+        suspected: None,
+    }
+}
+
+/// The rows of one class, gathered, centred (and standardised unless the
+/// features share one scale) and projected on the class's top `dims`
+/// principal components: `rows × dims'` principal-component scores.
+pub(crate) fn class_projection(
+    x: MatrixRef<'_>,
+    rows: &[usize],
+    dims: usize,
+    seed: u64,
+    same_scale: bool,
+) -> (Vec<f32>, usize) {
+    let d = x.cols();
+    let mut gathered = Vec::with_capacity(rows.len() * d);
+    for &r in rows {
+        gathered.extend_from_slice(x.row(r));
+    }
+    let m = MatrixRef::new(&gathered, rows.len(), d).expect("gathered rows fit");
+    standardised_pca(m, dims, seed, !same_scale)
+}
+
+/// The class test shared by the sub-population scanners (`robust-spectral`,
+/// `activation-clustering`), run once every class has been scanned.
+///
+/// Each class diagnostic must carry `extreme_rows` (rows the scanner calls
+/// extreme) and may carry `candidates` (settings tried for that class, for a
+/// Bonferroni factor). A class's extreme rows are tested against
+/// Binomial(rows, r) with `r = max(clean_rate, peer_ratio × m)`, `m` the
+/// median extreme share of the other classes: real classes have more extreme
+/// rows than any model of a clean class predicts, and by about as much in
+/// every class, while a poisoned class stands out from its peers. In a class
+/// whose test is not significant at 1 % after a Bonferroni correction over
+/// the classes, every row's log p-value is raised to at least its class's:
+/// such rows carry no more evidence than their class does. Rows of the other
+/// classes keep their own p-values, so that they stay ranked.
+pub(crate) fn excess_test(
+    input: &ScanInput<'_>,
+    out: &mut ScanOutput,
+    clean_rate: f64,
+    peer_ratio: f64,
+) {
+    let mut rows = vec![0usize; input.n_classes];
+    for &l in input.labels {
+        rows[l as usize] += 1;
+    }
+    let value =
+        |d: &ClassDiagnostics, key: &str| d.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let shares: Vec<Option<f64>> = out
+        .classes
+        .iter()
+        .map(|d| value(d, "extreme_rows").map(|e| e / rows[d.class as usize].max(1) as f64))
+        .collect();
+    let mut class_log_p = vec![0.0f64; input.n_classes];
+    for (i, d) in out.classes.iter_mut().enumerate() {
+        let Some(extreme) = value(d, "extreme_rows") else {
+            continue;
+        };
+        let peers: Vec<f64> = shares
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .filter_map(|(_, s)| *s)
+            .collect();
+        let m = if peers.is_empty() {
+            0.0
+        } else {
+            median(&peers)
+        };
+        let rate = clean_rate.max(peer_ratio * m).min(0.95);
+        let n = rows[d.class as usize];
+        let bonferroni = value(d, "candidates").unwrap_or(1.0).max(1.0).ln();
+        let lp = (ln_excess_p(extreme as usize, n, rate) + bonferroni).min(0.0);
+        class_log_p[d.class as usize] = lp;
+        d.values.push(("null_rate", rate));
+        d.log_p = Some(lp);
+    }
+    let significant = (0.01 / input.n_classes.max(1) as f64).ln();
+    for (lp, &l) in out.log_p.iter_mut().zip(input.labels) {
+        let class = class_log_p[l as usize];
+        if lp.is_finite() && class > significant {
+            *lp = lp.max(class);
+        }
+    }
+}
+
+/// The rows of a class in an order fixed by their content (a seeded hash of
+/// their feature values, then the row index): anything a scanner draws by
+/// position — random halves, k-means++ starts — then follows the rows when
+/// the data set's rows are permuted.
+pub(crate) fn canonical_order(x: MatrixRef<'_>, mut rows: Vec<usize>, seed: u64) -> Vec<usize> {
+    let key = |r: usize| {
+        x.row(r).iter().fold(seed, |h, v| {
+            let mut g = SplitMix64::new(h ^ u64::from(v.to_bits()));
+            g.next_u64()
+        })
+    };
+    let mut keyed: Vec<(u64, usize)> = rows.iter().map(|&r| (key(r), r)).collect();
+    keyed.sort_unstable();
+    rows.clear();
+    rows.extend(keyed.into_iter().map(|(_, r)| r));
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excess_test_compares_with_clean_rate_and_peers() {
+        // Four classes of 1,000 rows; classes 0–2 each have 80 extreme rows
+        // (8 %, above the 5 % clean rate but like their peers), class 3 has 300.
+        let labels: Vec<u32> = (0..4000).map(|i| (i / 1000) as u32).collect();
+        let data = vec![0.0f32; 4000];
+        let x = MatrixRef::new(&data, 4000, 1).unwrap();
+        let input = ScanInput::new(x, &labels, 4);
+        let mut out = ScanOutput {
+            raw: vec![0.0; 4000],
+            log_p: vec![-50.0; 4000],
+            classes: [80.0, 80.0, 80.0, 300.0]
+                .iter()
+                .enumerate()
+                .map(|(c, &e)| ClassDiagnostics {
+                    class: c as u32,
+                    values: vec![("extreme_rows", e)],
+                    log_p: None,
+                })
+                .collect(),
+            suspected: None,
+        };
+        excess_test(&input, &mut out, 0.05, 3.0);
+        let lp: Vec<f64> = out.classes.iter().map(|d| d.log_p.unwrap()).collect();
+        assert!(lp[..3].iter().all(|&l| l > -1.0), "{lp:?}");
+        assert!(lp[3] < -10.0, "{lp:?}");
+        // rows of passing classes are lifted to their class's p-value, rows
+        // of a class with significant excess keep their own
+        assert!(out.log_p[0] >= lp[0] && out.log_p[3999] == -50.0);
+    }
+}
