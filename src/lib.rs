@@ -3,6 +3,8 @@
 //!
 //! The work runs in stages, one module each:
 //! [`ingest`] reads files (or an Arrow `RecordBatch`) into a [`Dataset`];
+//! [`models`] trains a small network on it (Burn) for a learned
+//! representation and out-of-fold class probabilities;
 //! [`pipeline`] runs the scanners of [`poisonscan_scanners`] over it;
 //! [`fuse`] calibrates and combines their scores into one suspicion per row and
 //! a verdict per class and data set; [`report`] writes the scores file,
@@ -12,6 +14,7 @@
 pub mod eval;
 pub mod fuse;
 pub mod ingest;
+pub mod models;
 pub mod pipeline;
 pub mod redteam;
 pub mod report;

@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use poisonscan::fuse::Verdict;
 use poisonscan::ingest::{IngestOptions, InputFormat, TableOptions};
+use poisonscan::models::{DeviceSpec, ModelKind, ModelOptions};
 use poisonscan::pipeline::{self, Progress};
 use poisonscan::redteam::{self, Attack, AttackPlan, Corner, Patch};
 use poisonscan::report::{self, progress::Spinner, RunInfo, ScoresFormat};
@@ -199,6 +200,8 @@ struct ScanArgs {
     out: PathBuf,
     #[command(flatten)]
     input: InputArgs,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Skip rows with null, NaN or infinite features (counted in the summary)
     #[arg(long)]
     drop_invalid: bool,
@@ -235,6 +238,33 @@ struct ScanArgs {
     /// No progress and no summary on the terminal
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// The representation model.
+#[derive(Args)]
+#[command(next_help_heading = "Model")]
+struct ModelArgs {
+    /// Representation model trained on the data: auto = a CNN for images, an MLP for vectors; none = scan the features as given
+    #[arg(long, value_enum, default_value_t = ModelKind::Auto)]
+    model: ModelKind,
+    /// Most training epochs per model (early stopping on a 10 % hold-out may stop sooner) [default: enough for 800 gradient steps, 2 to 60]
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Rows per gradient step
+    #[arg(long, default_value_t = ModelOptions::default().batch_size)]
+    batch_size: usize,
+    /// Adam learning rate
+    #[arg(long, default_value_t = ModelOptions::default().lr)]
+    lr: f64,
+    /// Cross-fitting folds for the out-of-fold class probabilities
+    #[arg(long, default_value_t = ModelOptions::default().folds)]
+    folds: usize,
+    /// Where to train: cpu, wgpu[:N] (build with --features wgpu), cuda[:N] (--features cuda)
+    #[arg(long, default_value = "cpu")]
+    device: DeviceSpec,
+    /// Write the model's activations and out-of-fold probabilities to this Parquet file (`row`, label, `activations`, `probs`)
+    #[arg(long, value_name = "FILE")]
+    save_embeddings: Option<PathBuf>,
 }
 
 /// Defaults, then the options file, then the flags.
@@ -355,21 +385,37 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     }
     let settings = scan_options(&args)?.check()?;
     let ingest_options = args.input.options(args.drop_invalid);
+    let model_options = ModelOptions {
+        kind: args.model.model,
+        epochs: args.model.epochs,
+        batch_size: args.model.batch_size,
+        lr: args.model.lr,
+        folds: args.model.folds,
+        device: args.model.device,
+        seed: settings.seed,
+        ..ModelOptions::default()
+    }
+    .check()?;
+    if args.model.save_embeddings.is_some() && args.model.model == ModelKind::None {
+        bail!("--save-embeddings needs a model; it cannot be used with --model none");
+    }
     let spinner = Spinner::new(args.quiet);
     let outcome = if args.demo {
         spinner.stage("read");
         let start = std::time::Instant::now();
         let (ds, _truth) = poisonscan::redteam::demo(settings.seed);
         let ingest = start.elapsed().as_secs_f64();
-        pipeline::scan_dataset(&ds, &settings, &spinner)
-            .map(|mut r| {
-                r.timings.insert(0, ("ingest", ingest));
-                (ds, r)
-            })
+        pipeline::scan_loaded(ds, ingest, &model_options, &settings, &spinner)
             .map_err(anyhow::Error::from)
     } else {
-        pipeline::run(&args.inputs, &ingest_options, &settings, &spinner)
-            .map_err(anyhow::Error::from)
+        pipeline::run(
+            &args.inputs,
+            &ingest_options,
+            &model_options,
+            &settings,
+            &spinner,
+        )
+        .map_err(anyhow::Error::from)
     };
     let (ds, report) = match outcome {
         Ok(v) => v,
@@ -379,6 +425,12 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         }
     };
     spinner.stage("write");
+    if let (Some(path), Some(_)) = (&args.model.save_embeddings, &report.model) {
+        let probs = ds.probs.as_deref().unwrap_or(&[]);
+        let batch = report::embeddings_batch(&ds, &ds.features, ds.n_features, probs);
+        report::write_parquet(path, &batch)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let run = RunInfo {
         inputs: if args.demo {
             vec!["--demo".into()]

@@ -8,14 +8,20 @@ use std::time::Instant;
 use poisonscan_scanners::{ScanError, ScanInput, ScanOutput, Scanner};
 use thiserror::Error;
 
+use arrow::buffer::ScalarBuffer;
+use serde::Serialize;
+
 use crate::fuse::{fuse, Fused};
-use crate::ingest::{self, Dataset, IngestError, IngestOptions};
+use crate::ingest::{self, Dataset, FeatureSource, IngestError, IngestOptions};
+use crate::models::{self, FoldReport, ModelError, ModelKind, ModelOptions};
 use crate::settings::ScanSettings;
 
 /// Stage notifications, for progress bars.
 pub trait Progress: Sync {
     /// A stage starts.
     fn stage(&self, name: &str);
+    /// `done` of `total` steps of the current stage are done.
+    fn steps(&self, _done: u64, _total: u64) {}
 }
 
 /// Ignores progress.
@@ -34,6 +40,9 @@ pub enum PipelineError {
     /// A scanner failed.
     #[error(transparent)]
     Scan(#[from] ScanError),
+    /// The representation model failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
 }
 
 /// Everything a scan found, per row of the data set's kept rows.
@@ -50,6 +59,25 @@ pub struct ScanReport {
     pub skipped_scanners: Vec<(&'static str, String)>,
     /// Seconds per stage, in order.
     pub timings: Vec<(&'static str, f64)>,
+    /// The representation model, when one was trained.
+    pub model: Option<ModelReport>,
+}
+
+/// What the model step did, for the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelReport {
+    /// The network trained (`mlp` or `cnn`).
+    pub model: ModelKind,
+    /// The training options.
+    pub options: ModelOptions,
+    /// One entry per trained model: the cross-fitting folds, then the model
+    /// on every row (whose activations the scanners read).
+    pub trainings: Vec<FoldReport>,
+    /// Where the class probabilities the scanners read came from:
+    /// `out-of-fold` (the folds' models) or `input` (`--probs`).
+    pub probabilities: &'static str,
+    /// Wall seconds of the whole model step.
+    pub seconds: f64,
 }
 
 impl ScanReport {
@@ -108,6 +136,7 @@ pub fn scan_dataset(
     let learned = matches!(
         ds.feature_source,
         crate::ingest::FeatureSource::Embedding { .. }
+            | crate::ingest::FeatureSource::Learned { .. }
     );
     for scanner in &settings.scanners {
         if scanner.learned_features_only() && !learned && !settings.scanners_chosen {
@@ -152,13 +181,60 @@ pub fn scan_dataset(
         warnings,
         skipped_scanners,
         timings,
+        model: None,
     })
 }
 
-/// Reads the inputs and scans them.
+/// The model step: trains the representation network `--model` asks for
+/// and returns the data set with its learned features (the activations of
+/// the model trained on every row) and, unless `--probs` gave some, the
+/// out-of-fold class probabilities. Returns the data set unchanged for
+/// `--model none`.
+pub fn learn(
+    mut ds: Dataset,
+    options: &ModelOptions,
+    progress: &dyn Progress,
+) -> Result<(Dataset, Option<ModelReport>), PipelineError> {
+    let Some(kind) = models::resolve(options.kind, &ds.feature_source)? else {
+        return Ok((ds, None));
+    };
+    let start = Instant::now();
+    let rep = models::represent(&ds, kind, options, progress)?;
+    let probabilities = if ds.probs.is_some() {
+        "input"
+    } else {
+        ds.probs = Some(ScalarBuffer::from(rep.probs));
+        "out-of-fold"
+    };
+    ds.features = ScalarBuffer::from(rep.activations);
+    ds.n_features = rep.dims;
+    let input = std::mem::replace(
+        &mut ds.feature_source,
+        FeatureSource::Columns { columns: vec![] },
+    );
+    ds.feature_source = FeatureSource::Learned {
+        model: serde_json::to_value(rep.model)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        input: Box::new(input),
+    };
+    let report = ModelReport {
+        model: rep.model,
+        options: options.clone(),
+        trainings: rep.folds,
+        probabilities,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    Ok((ds, Some(report)))
+}
+
+/// Reads the inputs, trains the representation model (see [`learn`]) and
+/// scans.
 pub fn run(
     inputs: &[String],
     ingest_options: &IngestOptions,
+    model: &ModelOptions,
     settings: &ScanSettings,
     progress: &dyn Progress,
 ) -> Result<(Dataset, ScanReport), PipelineError> {
@@ -166,7 +242,24 @@ pub fn run(
     let t = Instant::now();
     let ds = ingest::load(inputs, ingest_options)?;
     let ingest_time = t.elapsed().as_secs_f64();
+    scan_loaded(ds, ingest_time, model, settings, progress)
+}
+
+/// [`learn`] and [`scan_dataset`] on a data set read in `ingest_time`
+/// seconds.
+pub fn scan_loaded(
+    ds: Dataset,
+    ingest_time: f64,
+    model: &ModelOptions,
+    settings: &ScanSettings,
+    progress: &dyn Progress,
+) -> Result<(Dataset, ScanReport), PipelineError> {
+    let (ds, model_report) = learn(ds, model, progress)?;
     let mut report = scan_dataset(&ds, settings, progress)?;
     report.timings.insert(0, ("ingest", ingest_time));
+    if let Some(m) = &model_report {
+        report.timings.insert(1, ("model", m.seconds));
+    }
+    report.model = model_report;
     Ok((ds, report))
 }

@@ -51,17 +51,20 @@ random stream):
    row is *extreme* when that is at most 10⁻³.
 4. Class test — cluster size and separation together: the extreme rows of
    clusters whose relative size is at most `max-size` (the small-cluster rule
-   of the original method) are counted; a large second cluster is a natural
+   of the original method) and whose *separation* — the distance between the
+   two clusters' medians along the direction, in units of their pooled robust
+   spread — is at least `min-separation` are counted. A large second
+   cluster, or a small one that merely shades into the rest, is a natural
    mode of the class, not evidence. The count is tested against
    Binomial(rows, r), `r = max(clean-rate, peer-ratio × m)` with `m` the
    median share of such rows in the other classes: a poisoned class stands
    out from its peers (one-sided binomial test).
-5. In a class whose test is not significant at 1 % after a Bonferroni
-   correction over the classes, a row's reported p-value is the larger of
-   its own and its class's: such rows carry no more evidence than their
-   class does. Rows of the other classes keep their own p-values.
+5. Fusion caps a row's p-value at its class's when the class test is not
+   significant (see the fusion policy): rows of a class that passes carry no
+   more evidence than their class does.
 The summary reports per class the chosen `k`, the smallest cluster's relative
-size, the mean silhouette and the number of extreme rows.
+size, the largest separation, the mean silhouette and the number of extreme
+rows.
 
 ## Options
 - `dims` — dimensions after reduction (default 10, from 2 to 64).
@@ -69,6 +72,8 @@ size, the mean silhouette and the number of extreme rows.
 - `max-k` — largest number of clusters tried (default 2, from 2 to 8).
 - `max-size` — relative size up to which a cluster counts as suspicious
   (default 0.35, from 0.05 to 0.5).
+- `min-separation` — separation from which a small cluster counts (default
+  4, from 0 to 100).
 - `clean-rate` — share of extreme rows in small clusters a clean class may
   have (default 0.05, above 0 and below 0.5).
 - `peer-ratio` — how many times the median share of the other classes a
@@ -116,6 +121,7 @@ pub struct ClusteringValidParams {
     reduce: Reduce,
     max_k: usize,
     max_size: f64,
+    min_separation: f64,
     clean_rate: f64,
     peer_ratio: f64,
 }
@@ -136,6 +142,10 @@ impl ClusteringValidParams {
     /// Relative size up to which a cluster is suspicious.
     pub fn max_size(&self) -> f64 {
         self.max_size
+    }
+    /// Separation from which a small cluster counts.
+    pub fn min_separation(&self) -> f64 {
+        self.min_separation
     }
     /// Share of extreme rows a clean class may have.
     pub fn clean_rate(&self) -> f64 {
@@ -179,6 +189,11 @@ impl ClusteringParams {
         self.0.max_size = v;
         self
     }
+    /// Separation from which a small cluster counts (0..=100).
+    pub fn min_separation(mut self, v: f64) -> Self {
+        self.0.min_separation = v;
+        self
+    }
     /// Share of extreme rows a clean class may have (0 < v < 0.5).
     pub fn clean_rate(mut self, v: f64) -> Self {
         self.0.clean_rate = v;
@@ -211,6 +226,13 @@ impl ClusteringParams {
                 option: "activation-clustering.max-size",
                 value: p.max_size.to_string(),
                 allowed: "a number from 0.05 to 0.5",
+            });
+        }
+        if !(0.0..=100.0).contains(&p.min_separation) {
+            return Err(ParamError::OutOfRange {
+                option: "activation-clustering.min-separation",
+                value: p.min_separation.to_string(),
+                allowed: "a number from 0 to 100",
             });
         }
         if !(p.clean_rate > 0.0 && p.clean_rate < 0.5) {
@@ -262,6 +284,7 @@ impl ActivationClustering {
             reduce: Reduce::Pca,
             max_k: 2,
             max_size: 0.35,
+            min_separation: 4.0,
             clean_rate: 0.05,
             peer_ratio: 3.0,
         },
@@ -361,7 +384,9 @@ impl ActivationClustering {
         // Unit direction from the big cluster to each other cluster, and the
         // robust location and spread of the big cluster's rows along it.
         let mu_b = c.centroids.row(big);
-        let axes: Vec<Option<(Vec<f64>, f64, f64)>> = (0..c.k)
+        // (direction, big cluster's location and spread along it, separation)
+        #[allow(clippy::type_complexity)]
+        let axes: Vec<Option<(Vec<f64>, f64, f64, f64)>> = (0..c.k)
             .map(|o| {
                 if o == big {
                     return None;
@@ -378,12 +403,21 @@ impl ActivationClustering {
                     return None;
                 }
                 u.iter_mut().for_each(|v| *v /= norm);
-                let t: Vec<f64> = (0..n)
-                    .filter(|&i| c.labels[i] == big)
-                    .map(|i| row(i).iter().zip(&u).map(|(a, b)| a * b).sum())
-                    .collect();
-                let (loc, scale) = robust_location_scale(&t);
-                Some((u, loc, scale))
+                let along = |cluster: usize| -> Vec<f64> {
+                    (0..n)
+                        .filter(|&i| c.labels[i] == cluster)
+                        .map(|i| row(i).iter().zip(&u).map(|(a, b)| a * b).sum())
+                        .collect()
+                };
+                let (loc, scale) = robust_location_scale(&along(big));
+                let (loc_o, scale_o) = robust_location_scale(&along(o));
+                let pooled = (0.5 * (scale * scale + scale_o * scale_o)).sqrt();
+                let separation = if pooled > 0.0 {
+                    (loc_o - loc) / pooled
+                } else {
+                    f64::INFINITY
+                };
+                Some((u, loc, scale, separation))
             })
             .collect();
         let mut raw = vec![0.0; n];
@@ -404,7 +438,7 @@ impl ActivationClustering {
                     None => continue,
                 }
             };
-            let Some((u, loc, scale)) = &axes[target] else {
+            let Some((u, loc, scale, separation)) = &axes[target] else {
                 continue;
             };
             let t: f64 = row(i).iter().zip(u).map(|(a, b)| a * b).sum();
@@ -412,14 +446,20 @@ impl ActivationClustering {
             raw[i] = z;
             own[i] = ln_upper_normal_p(z);
             let small = c.labels[i] != big && sizes[c.labels[i]] as f64 <= p.max_size * n as f64;
-            if small && own[i] <= cut {
+            if small && *separation >= p.min_separation && own[i] <= cut {
                 extreme += 1;
             }
         }
         let smallest = sizes.iter().copied().min().unwrap_or(0) as f64 / n as f64;
+        let separation = axes
+            .iter()
+            .flatten()
+            .map(|a| a.3)
+            .fold(f64::NEG_INFINITY, f64::max);
         let mut values = vec![
             ("k", c.k as f64),
             ("relative_size", smallest),
+            ("separation", separation),
             ("silhouette", c.silhouette),
             ("extreme_rows", extreme as f64),
         ];
@@ -475,6 +515,7 @@ impl Scanner for ActivationClustering {
                 },
                 "max-k" => p.max_k(parse_value(name, key, value, "a whole number")?),
                 "max-size" => p.max_size(parse_value(name, key, value, "a number")?),
+                "min-separation" => p.min_separation(parse_value(name, key, value, "a number")?),
                 "clean-rate" => p.clean_rate(parse_value(name, key, value, "a number")?),
                 "peer-ratio" => p.peer_ratio(parse_value(name, key, value, "a number")?),
                 _ => {

@@ -100,11 +100,7 @@ pub(crate) fn class_projection(
 /// Binomial(rows, r) with `r = max(clean_rate, peer_ratio × m)`, `m` the
 /// median extreme share of the other classes: real classes have more extreme
 /// rows than any model of a clean class predicts, and by about as much in
-/// every class, while a poisoned class stands out from its peers. In a class
-/// whose test is not significant at 1 % after a Bonferroni correction over
-/// the classes, every row's log p-value is raised to at least its class's:
-/// such rows carry no more evidence than their class does. Rows of the other
-/// classes keep their own p-values, so that they stay ranked.
+/// every class, while a poisoned class stands out from its peers.
 pub(crate) fn excess_test(
     input: &ScanInput<'_>,
     out: &mut ScanOutput,
@@ -122,7 +118,6 @@ pub(crate) fn excess_test(
         .iter()
         .map(|d| value(d, "extreme_rows").map(|e| e / rows[d.class as usize].max(1) as f64))
         .collect();
-    let mut class_log_p = vec![0.0f64; input.n_classes];
     for (i, d) in out.classes.iter_mut().enumerate() {
         let Some(extreme) = value(d, "extreme_rows") else {
             continue;
@@ -142,16 +137,8 @@ pub(crate) fn excess_test(
         let n = rows[d.class as usize];
         let bonferroni = value(d, "candidates").unwrap_or(1.0).max(1.0).ln();
         let lp = (ln_excess_p(extreme as usize, n, rate) + bonferroni).min(0.0);
-        class_log_p[d.class as usize] = lp;
         d.values.push(("null_rate", rate));
         d.log_p = Some(lp);
-    }
-    let significant = (0.01 / input.n_classes.max(1) as f64).ln();
-    for (lp, &l) in out.log_p.iter_mut().zip(input.labels) {
-        let class = class_log_p[l as usize];
-        if lp.is_finite() && class > significant {
-            *lp = lp.max(class);
-        }
     }
 }
 
@@ -203,8 +190,5 @@ mod tests {
         let lp: Vec<f64> = out.classes.iter().map(|d| d.log_p.unwrap()).collect();
         assert!(lp[..3].iter().all(|&l| l > -1.0), "{lp:?}");
         assert!(lp[3] < -10.0, "{lp:?}");
-        // rows of passing classes are lifted to their class's p-value, rows
-        // of a class with significant excess keep their own
-        assert!(out.log_p[0] >= lp[0] && out.log_p[3999] == -50.0);
     }
 }

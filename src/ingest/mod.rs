@@ -139,6 +139,32 @@ pub enum FeatureSource {
         /// Channels (1 or 3).
         channels: usize,
     },
+    /// Penultimate-layer activations of a network poisonscan trained on the
+    /// data (`--model`).
+    Learned {
+        /// The network (`mlp`, `cnn`).
+        model: String,
+        /// What the network read.
+        input: Box<FeatureSource>,
+    },
+}
+
+impl FeatureSource {
+    /// In words, for the terminal and error messages.
+    pub fn describe(&self) -> String {
+        match self {
+            FeatureSource::Embedding { column } => format!("embedding `{column}`"),
+            FeatureSource::Columns { columns } => format!("{} numeric columns", columns.len()),
+            FeatureSource::Pixels {
+                height,
+                width,
+                channels,
+            } => format!("{height}x{width}x{channels} pixels"),
+            FeatureSource::Learned { model, input } => {
+                format!("{model} activations, trained on {}", input.describe())
+            }
+        }
+    }
 }
 
 /// One input file: what was read, for the summary's provenance record.

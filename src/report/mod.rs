@@ -3,6 +3,7 @@
 //! progress on stderr. Nothing outside this module prints or writes files.
 
 mod atomic;
+mod embeddings;
 mod evaluation;
 mod poisoned;
 pub mod progress;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use atomic::AtomicFile;
+pub use embeddings::embeddings_batch;
 pub use evaluation::print_evaluation;
 pub use poisoned::{poisoned_batch, write_parquet};
 pub use scores::{scanner_column, scores_batch, write_batch, ScoresFormat};

@@ -23,7 +23,8 @@ impl Spinner {
         };
         let bar = ProgressBar::with_draw_target(None, target);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("valid template"),
+            ProgressStyle::with_template("{spinner} {elapsed:>4} {msg} {prefix}")
+                .expect("valid template"),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
         Self { bar }
@@ -38,5 +39,10 @@ impl Spinner {
 impl Progress for Spinner {
     fn stage(&self, name: &str) {
         self.bar.set_message(name.to_string());
+        self.bar.set_prefix("");
+    }
+
+    fn steps(&self, done: u64, total: u64) {
+        self.bar.set_prefix(format!("{done}/{total}"));
     }
 }

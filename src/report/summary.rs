@@ -88,6 +88,7 @@ pub fn summary_json(
         "options": run.options,
         "settings": settings,
         "features": {"source": ds.feature_source, "dimensions": ds.n_features},
+        "model": report.model,
         "rows": {
             "input": ds.n_input_rows,
             "scanned": ds.n_rows() - skipped_rows,

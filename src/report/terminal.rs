@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::fuse::Verdict;
-use crate::ingest::{Dataset, FeatureSource};
+use crate::ingest::Dataset;
 use crate::pipeline::ScanReport;
 
 use super::Written;
@@ -25,15 +25,7 @@ pub fn print_summary(
     written: Option<&Written>,
 ) -> std::io::Result<()> {
     let fused = &report.fused;
-    let features = match &ds.feature_source {
-        FeatureSource::Embedding { column } => format!("embedding `{column}`"),
-        FeatureSource::Columns { columns } => format!("{} numeric columns", columns.len()),
-        FeatureSource::Pixels {
-            height,
-            width,
-            channels,
-        } => format!("{height}x{width}x{channels} pixels"),
-    };
+    let features = ds.feature_source.describe();
     writeln!(
         out,
         "poisonscan {}: {} rows, {} classes, {} features ({features})",

@@ -160,9 +160,17 @@ pub fn write_ndjson(path: &Path, batch: &RecordBatch) {
 }
 
 /// Runs the real binary.
+///
+/// `scan` runs without the representation model (`--model none`) unless the
+/// arguments name one: these tests are about reading inputs and about the
+/// scanners; `tests/models.rs` tests the model.
 pub fn run(args: &[&str], cwd: &Path) -> Output {
+    let mut args: Vec<&str> = args.to_vec();
+    if args.first() == Some(&"scan") && !args.contains(&"--model") {
+        args.extend(["--model", "none"]);
+    }
     std::process::Command::new(env!("CARGO_BIN_EXE_poisonscan"))
-        .args(args)
+        .args(&args)
         .current_dir(cwd)
         .env_remove("POLARS_MAX_THREADS")
         .output()

@@ -1,0 +1,448 @@
+//! Representation models (Burn): a small network trained in-process on the
+//! scanned data, giving the scanners a learned representation — the
+//! penultimate-layer activations of a model trained on every row — and
+//! out-of-fold class probabilities from K cross-fitted models, for
+//! `confident-learning`.
+//!
+//! The device is chosen at run time ([`DeviceSpec`]); Burn's pure-Rust CPU
+//! backend is always built, `wgpu` and `cuda` are cargo features.
+
+mod device;
+mod nets;
+mod train;
+
+use serde::Serialize;
+use thiserror::Error;
+
+pub use device::DeviceSpec;
+pub use nets::EMBEDDING_DIMS;
+
+use crate::ingest::{Dataset, FeatureSource};
+use crate::pipeline::Progress;
+use nets::{Classifier, Cnn, Mlp};
+use poisonscan_scanners::SplitMix64;
+use train::{fit, predict, Data};
+
+/// `--model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// A CNN for images, an MLP for vectors.
+    #[default]
+    Auto,
+    /// Scan the features as given.
+    None,
+    /// A multi-layer perceptron.
+    Mlp,
+    /// A small convolutional network (images only).
+    Cnn,
+}
+
+/// Training settings (`--epochs`, `--batch-size`, `--lr`, `--folds`,
+/// `--device`), checked by [`ModelOptions::check`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelOptions {
+    /// Which network.
+    pub kind: ModelKind,
+    /// Most passes over the training rows (early stopping may end sooner);
+    /// `None`: enough passes for [`MIN_STEPS`] gradient steps, at least 2
+    /// and at most 60.
+    pub epochs: Option<usize>,
+    /// Rows per gradient step.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// Cross-fitting folds for the out-of-fold probabilities.
+    pub folds: usize,
+    /// Epochs without a better hold-out loss before training stops.
+    pub patience: usize,
+    /// Share of the training rows held out for early stopping.
+    pub holdout: f64,
+    /// Where to train.
+    #[serde(serialize_with = "display")]
+    pub device: DeviceSpec,
+    /// Seed of the weights and of the batch order.
+    pub seed: u64,
+}
+
+fn display<S: serde::Serializer>(d: &DeviceSpec, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(d)
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::Auto,
+            epochs: None,
+            batch_size: 128,
+            lr: 2e-3,
+            folds: 2,
+            patience: 2,
+            holdout: 0.1,
+            device: DeviceSpec::Cpu,
+            seed: 0,
+        }
+    }
+}
+
+impl ModelOptions {
+    /// Checks every value, naming the flag and its range.
+    pub fn check(self) -> Result<Self, ModelError> {
+        let bad = |flag: &'static str, value: String, allowed: &'static str| {
+            Err(ModelError::Option {
+                flag,
+                value,
+                allowed,
+            })
+        };
+        if let Some(e) = self.epochs.filter(|e| !(1..=1000).contains(e)) {
+            return bad("--epochs", e.to_string(), "an integer from 1 to 1000");
+        }
+        if !(1..=65536).contains(&self.batch_size) {
+            return bad(
+                "--batch-size",
+                self.batch_size.to_string(),
+                "an integer from 1 to 65536",
+            );
+        }
+        if !(self.lr > 0.0 && self.lr <= 1.0) {
+            return bad(
+                "--lr",
+                self.lr.to_string(),
+                "a number above 0 and at most 1",
+            );
+        }
+        if !(2..=20).contains(&self.folds) {
+            return bad("--folds", self.folds.to_string(), "an integer from 2 to 20");
+        }
+        Ok(self)
+    }
+}
+
+/// Gradient steps the automatic epoch count aims at: small data sets get
+/// more passes, large ones fewer.
+pub const MIN_STEPS: usize = 800;
+
+impl ModelOptions {
+    /// Epochs for `rows` training rows.
+    pub fn epochs_for(&self, rows: usize) -> usize {
+        self.epochs.unwrap_or_else(|| {
+            let per_epoch = rows.div_ceil(self.batch_size).max(1);
+            MIN_STEPS.div_ceil(per_epoch).clamp(2, 60)
+        })
+    }
+}
+
+/// One trained model: a cross-fitting fold or the model on every row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoldReport {
+    /// `fold 1/2`, …, or `all rows`.
+    pub stage: String,
+    /// Rows trained on.
+    pub train_rows: usize,
+    /// Rows held out for early stopping.
+    pub holdout_rows: usize,
+    /// Epochs run.
+    pub epochs_run: usize,
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Accuracy on the held-out rows at the kept epoch.
+    pub holdout_accuracy: Option<f64>,
+}
+
+/// What the model step gives the scanners.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Representation {
+    /// The network that ran (`mlp` or `cnn`).
+    pub model: ModelKind,
+    /// Penultimate-layer activations of the model trained on every row,
+    /// `rows × dims`, row-major.
+    pub activations: Vec<f32>,
+    /// Width of the activations.
+    pub dims: usize,
+    /// Out-of-fold class probabilities, `rows × classes`, row-major.
+    pub probs: Vec<f32>,
+    /// One report per trained model: the folds, then the model on every row.
+    pub folds: Vec<FoldReport>,
+}
+
+/// A model step that could not run.
+#[derive(Debug, Error)]
+pub enum ModelError {
+    /// A training option out of range.
+    #[error("{flag} is {value}, but it must be {allowed}")]
+    Option {
+        /// The flag.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// The allowed range.
+        allowed: &'static str,
+    },
+    /// A device this build does not include.
+    #[error(
+        "--device {device}: this build of poisonscan has no {feature} support; \
+         rebuild with `cargo build --release --features {feature}` or use --device cpu"
+    )]
+    DeviceNotBuilt {
+        /// The device asked for.
+        device: String,
+        /// The cargo feature that provides it.
+        feature: &'static str,
+    },
+    /// `--model cnn` on features that are not images.
+    #[error("--model cnn needs images (pixels); these features are {0}; use --model mlp")]
+    NotImages(String),
+    /// Too few rows to hold out and cross-fit.
+    #[error("the model needs at least {needed} rows to cross-fit {folds} folds; there are {rows}")]
+    TooFewRows {
+        /// Rows needed.
+        needed: usize,
+        /// Folds asked for.
+        folds: usize,
+        /// Rows there are.
+        rows: usize,
+    },
+    /// The tensor backend failed.
+    #[error("the model backend failed: {0}")]
+    Backend(String),
+    /// No epoch ran.
+    #[error("training ran no epoch")]
+    NoTraining,
+}
+
+/// The network `--model` picks for these features: `auto` is a CNN for
+/// images large enough for it and an MLP otherwise; `None` for `none`.
+pub fn resolve(kind: ModelKind, source: &FeatureSource) -> Result<Option<ModelKind>, ModelError> {
+    let image = match source {
+        FeatureSource::Pixels { height, width, .. } => Some((*height, *width)),
+        _ => None,
+    };
+    Ok(match kind {
+        ModelKind::None => None,
+        ModelKind::Mlp => Some(ModelKind::Mlp),
+        ModelKind::Cnn => match image {
+            Some((h, w)) if Cnn::fits(h, w) => Some(ModelKind::Cnn),
+            Some((h, w)) => {
+                return Err(ModelError::NotImages(format!("{h}x{w} images, below 4x4")))
+            }
+            None => return Err(ModelError::NotImages(source.describe())),
+        },
+        ModelKind::Auto => match image {
+            Some((h, w)) if Cnn::fits(h, w) => Some(ModelKind::Cnn),
+            _ => Some(ModelKind::Mlp),
+        },
+    })
+}
+
+/// Inputs as the network reads them: pixels as they are (already in
+/// [0, 1]), other features standardised per column.
+fn network_inputs(ds: &Dataset) -> Vec<f32> {
+    let (n, d) = (ds.n_rows(), ds.n_features);
+    if matches!(ds.feature_source, FeatureSource::Pixels { .. }) {
+        return ds.features.to_vec();
+    }
+    let mut mean = vec![0f64; d];
+    let mut sq = vec![0f64; d];
+    for row in ds.features.chunks(d) {
+        for j in 0..d {
+            mean[j] += row[j] as f64;
+            sq[j] += (row[j] as f64).powi(2);
+        }
+    }
+    let nf = n.max(1) as f64;
+    let scale: Vec<f64> = (0..d)
+        .map(|j| {
+            mean[j] /= nf;
+            let var = sq[j] / nf - mean[j] * mean[j];
+            if var > 1e-12 {
+                1.0 / var.sqrt()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    ds.features
+        .chunks(d)
+        .flat_map(|row| {
+            (0..d)
+                .map(|j| ((row[j] as f64 - mean[j]) * scale[j]) as f32)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Stratified fold of every row: each class's rows, shuffled, dealt in turn.
+fn folds(labels: &[u32], classes: usize, k: usize, seed: u64) -> Vec<usize> {
+    let mut fold = vec![0; labels.len()];
+    let mut rng = SplitMix64::derive(seed, 0xF01D);
+    for c in 0..classes as u32 {
+        let mut rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+        rng.shuffle(&mut rows);
+        for (t, r) in rows.into_iter().enumerate() {
+            fold[r] = t % k;
+        }
+    }
+    fold
+}
+
+/// Splits `rows` into (train, held-out) with `share` held out, seeded.
+fn split(rows: &[usize], share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut r = rows.to_vec();
+    SplitMix64::new(seed).shuffle(&mut r);
+    let h = ((share * r.len() as f64).round() as usize).min(r.len().saturating_sub(1));
+    let holdout = r.split_off(r.len() - h);
+    (r, holdout)
+}
+
+/// Trains the networks and returns the learned representation.
+pub fn represent(
+    ds: &Dataset,
+    kind: ModelKind,
+    options: &ModelOptions,
+    progress: &dyn Progress,
+) -> Result<Representation, ModelError> {
+    let n = ds.n_rows();
+    let k = options.folds;
+    let needed = 4 * k;
+    if n < needed {
+        return Err(ModelError::TooFewRows {
+            needed,
+            folds: k,
+            rows: n,
+        });
+    }
+    let device = options.device.device()?.autodiff();
+    let classes = ds.class_names.len();
+    let x = network_inputs(ds);
+    let data = Data {
+        x: &x,
+        d: ds.n_features,
+        y: &ds.label_codes,
+    };
+    match (kind, &ds.feature_source) {
+        (
+            ModelKind::Cnn,
+            FeatureSource::Pixels {
+                height,
+                width,
+                channels,
+            },
+        ) => {
+            let (h, w, c) = (*height, *width, *channels);
+            cross_fit(&data, classes, kind, options, &device, progress, |dev| {
+                Cnn::new(h, w, c, classes, dev)
+            })
+        }
+        _ => cross_fit(
+            &data,
+            classes,
+            ModelKind::Mlp,
+            options,
+            &device,
+            progress,
+            |dev| Mlp::new(data.d, classes, dev),
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cross_fit<M: Classifier>(
+    data: &Data<'_>,
+    classes: usize,
+    kind: ModelKind,
+    options: &ModelOptions,
+    device: &burn::tensor::Device,
+    progress: &dyn Progress,
+    make: impl Fn(&burn::tensor::Device) -> M,
+) -> Result<Representation, ModelError> {
+    let n = data.y.len();
+    let k = options.folds;
+    let fold = folds(data.y, classes, k, options.seed);
+    let batch = options.batch_size.max(256);
+    let mut probs = vec![0f32; n * classes];
+    let mut reports = Vec::with_capacity(k + 1);
+    for f in 0..k {
+        let rest: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
+        let own: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
+        let (train, holdout) = split(&rest, options.holdout, options.seed ^ (f as u64 + 1));
+        device.seed(SplitMix64::derive(options.seed, f as u64 + 1).next_u64());
+        let stage = format!("fold {}/{k}", f + 1);
+        let (model, report) = fit(
+            make(device),
+            data,
+            &train,
+            &holdout,
+            options,
+            device,
+            &stage,
+            progress,
+        )?;
+        let (_, p) = predict(&model, data, &own, batch, device)?;
+        for (t, &r) in own.iter().enumerate() {
+            probs[r * classes..(r + 1) * classes]
+                .copy_from_slice(&p[t * classes..(t + 1) * classes]);
+        }
+        reports.push(report);
+    }
+    let all: Vec<usize> = (0..n).collect();
+    let (train, holdout) = split(&all, options.holdout, options.seed ^ 0xA11);
+    device.seed(SplitMix64::derive(options.seed, 0).next_u64());
+    let (model, report) = fit(
+        make(device),
+        data,
+        &train,
+        &holdout,
+        options,
+        device,
+        "all rows",
+        progress,
+    )?;
+    reports.push(report);
+    progress.stage("model: activations");
+    let (activations, _) = predict(&model, data, &all, batch, device)?;
+    Ok(Representation {
+        model: kind,
+        activations,
+        dims: EMBEDDING_DIMS,
+        probs,
+        folds: reports,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_are_stratified_and_seeded() {
+        let labels: Vec<u32> = (0..100).map(|i| (i % 3) as u32).collect();
+        let f = folds(&labels, 3, 4, 7);
+        for c in 0..3u32 {
+            let mut counts = [0; 4];
+            for i in 0..100 {
+                if labels[i] == c {
+                    counts[f[i]] += 1;
+                }
+            }
+            assert!(counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1);
+        }
+        assert_eq!(f, folds(&labels, 3, 4, 7));
+        let (a, b) = split(&(0..50).collect::<Vec<_>>(), 0.1, 3);
+        assert_eq!((a.len(), b.len()), (45, 5));
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let e = ModelOptions {
+            folds: 1,
+            ..ModelOptions::default()
+        }
+        .check()
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--folds is 1, but it must be an integer from 2 to 20"
+        );
+    }
+}

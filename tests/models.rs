@@ -1,0 +1,193 @@
+//! The representation model: trained in-process, it gives the scanners a
+//! learned representation and out-of-fold probabilities.
+
+mod common;
+
+use common::*;
+use poisonscan::eval::auroc;
+use poisonscan::fuse::Verdict;
+use poisonscan::models::{ModelKind, ModelOptions};
+use poisonscan::pipeline::{learn, scan_dataset, NoProgress};
+use poisonscan::redteam::demo;
+use poisonscan::settings::ScanOptions;
+
+#[test]
+fn a_cnn_learns_the_planted_trigger_and_the_scanners_find_it() {
+    // scikit-learn digits (1,797 images of 8x8) with a BadNets patch on 3 %.
+    let (ds, truth) = demo(1);
+    let options = ModelOptions {
+        kind: ModelKind::Cnn,
+        seed: 1,
+        ..ModelOptions::default()
+    };
+    let (ds, model) = learn(ds, &options, &NoProgress).unwrap();
+    let model = model.expect("a model was trained");
+    assert_eq!(model.model, ModelKind::Cnn);
+    assert_eq!(model.trainings.len(), options.folds + 1);
+    assert!(
+        model
+            .trainings
+            .iter()
+            .all(|t| t.holdout_accuracy.unwrap() > 0.8),
+        "{model:?}"
+    );
+    assert_eq!(ds.n_features, poisonscan::models::EMBEDDING_DIMS);
+    assert!(ds.probs.is_some());
+    let settings = ScanOptions::default().check().unwrap();
+    let report = scan_dataset(&ds, &settings, &NoProgress).unwrap();
+    // every scanner ran on the learned representation, confident learning
+    // on the out-of-fold probabilities
+    assert!(
+        report.skipped_scanners.is_empty(),
+        "{:?}",
+        report.skipped_scanners
+    );
+    let scores: Vec<f64> = report
+        .fused
+        .score
+        .iter()
+        .map(|s| if s.is_nan() { 0.0 } else { *s })
+        .collect();
+    let fused = auroc(&scores, &truth).unwrap();
+    assert!(fused >= 0.9, "fused AUROC {fused}");
+    // the scanner that sees the trigger best ranks it almost perfectly
+    let best = report
+        .fused
+        .per_scanner
+        .iter()
+        .map(|own| auroc(own, &truth).unwrap())
+        .fold(0.0, f64::max);
+    assert!(best >= 0.95, "best scanner's AUROC {best}");
+    assert_eq!(report.fused.verdict, Verdict::Fail);
+    assert_eq!(report.fused.classes[0].verdict, Verdict::Fail);
+}
+
+#[test]
+fn saved_embeddings_scan_back_to_the_same_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(
+        &[
+            "scan",
+            "--demo",
+            "--model",
+            "mlp",
+            "--epochs",
+            "2",
+            "--save-embeddings",
+            "emb.parquet",
+            "--out",
+            "a",
+            "--no-fail",
+            "--quiet",
+        ],
+        d,
+    );
+    assert!(d.join("emb.parquet").exists());
+    run_ok(
+        &[
+            "scan",
+            "emb.parquet",
+            "--embedding",
+            "activations",
+            "--probs",
+            "probs",
+            "--model",
+            "none",
+            "--out",
+            "b",
+            "--no-fail",
+            "--quiet",
+        ],
+        d,
+    );
+    let a = std::fs::read_to_string(d.join("a/summary.json")).unwrap();
+    let b = std::fs::read_to_string(d.join("b/summary.json")).unwrap();
+    let classes =
+        |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["classes"].clone();
+    assert_eq!(classes(&a), classes(&b));
+    let scores = |dir: &str| {
+        poisonscan::ingest::read_columns(&d.join(dir).join("scores.parquet"), &["score"], &[])
+            .unwrap()
+    };
+    assert_eq!(scores("a"), scores("b"));
+}
+
+#[test]
+fn same_seed_and_threads_give_identical_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for out in ["x", "y"] {
+        run(
+            &[
+                "scan",
+                "--demo",
+                "--model",
+                "mlp",
+                "--epochs",
+                "2",
+                "--threads",
+                "2",
+                "--seed",
+                "5",
+                "--out",
+                out,
+                "--quiet",
+            ],
+            d,
+        );
+    }
+    assert_eq!(
+        std::fs::read(d.join("x/scores.parquet")).unwrap(),
+        std::fs::read(d.join("y/scores.parquet")).unwrap()
+    );
+}
+
+#[test]
+fn devices_not_built_in_and_bad_model_options_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    if !cfg!(feature = "cuda") {
+        let e = run_err(
+            &[
+                "scan", "--demo", "--model", "auto", "--device", "cuda", "--out", "o",
+            ],
+            dir.path(),
+        );
+        assert!(
+            e.contains("--device cuda:0: this build of poisonscan has no cuda support"),
+            "{e}"
+        );
+    }
+    let e = run_err(
+        &[
+            "scan", "--demo", "--model", "auto", "--device", "tpu", "--out", "o",
+        ],
+        dir.path(),
+    );
+    assert!(e.contains("`tpu` is not a device"), "{e}");
+    let e = run_err(
+        &[
+            "scan", "--demo", "--model", "auto", "--folds", "1", "--out", "o",
+        ],
+        dir.path(),
+    );
+    assert!(
+        e.contains("--folds is 1, but it must be an integer from 2 to 20"),
+        "{e}"
+    );
+    let e = run_err(
+        &[
+            "scan",
+            "--demo",
+            "--model",
+            "none",
+            "--save-embeddings",
+            "e.parquet",
+            "--out",
+            "o",
+        ],
+        dir.path(),
+    );
+    assert!(e.contains("--save-embeddings needs a model"), "{e}");
+    assert!(!dir.path().join("o").exists());
+}
