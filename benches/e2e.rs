@@ -90,14 +90,15 @@ fn main() {
     }
     let matrix_mib = (ROWS * DIM * 4) as f64 / (1024.0 * 1024.0);
     let file_mib = std::fs::metadata(&input).unwrap().len() as f64 / (1024.0 * 1024.0);
-    println!("| input | scanners | file | matrix | wall (median of {RUNS}) | peak RSS (max of {RUNS}) | RSS / matrix | exit |");
+    println!("| input | model, scanners | file | matrix | wall (median of {RUNS}) | peak RSS (max of {RUNS}) | RSS / matrix | exit |");
     println!("|---|---|---|---|---|---|---|---|");
     for (name, extra) in [
-        ("all (default)", &[][..]),
+        ("`--model none`, all scanners", &["--model", "none"][..]),
         (
-            "spectral-signature",
-            &["--scanners", "spectral-signature"][..],
+            "`--model none`, spectral-signature",
+            &["--model", "none", "--scanners", "spectral-signature"][..],
         ),
+        ("default (`--model auto`: MLP), all scanners", &[][..]),
     ] {
         let mut runs: Vec<(f64, f64, i32)> = (0..RUNS)
             .map(|_| measure(&bin, &input, &dir.join("out"), extra))

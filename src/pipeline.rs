@@ -129,6 +129,13 @@ pub fn scan_dataset(
             crate::ingest::FeatureSource::Pixels { .. }
         ),
         probs: ds.probs_matrix(),
+        inputs: ds.inputs.as_ref().map(|(x, d, same)| {
+            (
+                poisonscan_scanners::MatrixRef::new(x, ds.n_rows(), *d)
+                    .expect("input matrix shape is an invariant"),
+                *same,
+            )
+        }),
     };
     let mut timings = Vec::new();
     let mut skipped_scanners = Vec::new();
@@ -195,7 +202,7 @@ pub fn learn(
     options: &ModelOptions,
     progress: &dyn Progress,
 ) -> Result<(Dataset, Option<ModelReport>), PipelineError> {
-    let Some(kind) = models::resolve(options.kind, &ds.feature_source)? else {
+    let Some(kind) = models::resolve(options.kind, &ds.feature_source, ds.n_rows())? else {
         return Ok((ds, None));
     };
     let start = Instant::now();
@@ -206,7 +213,9 @@ pub fn learn(
         ds.probs = Some(ScalarBuffer::from(rep.probs));
         "out-of-fold"
     };
-    ds.features = ScalarBuffer::from(rep.activations);
+    let same_scale = matches!(ds.feature_source, FeatureSource::Pixels { .. });
+    let raw = std::mem::replace(&mut ds.features, ScalarBuffer::from(rep.activations));
+    ds.inputs = Some((raw, ds.n_features, same_scale));
     ds.n_features = rep.dims;
     let input = std::mem::replace(
         &mut ds.feature_source,

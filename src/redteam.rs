@@ -517,6 +517,7 @@ pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
             rows: n as u64,
             first_row: 0,
         }],
+        inputs: None,
     };
     (ds, truth)
 }

@@ -27,7 +27,9 @@ their true class, so their neighbours out-vote their label. This holds at low
 poison rates, where spectral methods see too little signal.
 
 ## Method
-1. The view: every feature centred and standardised over all rows —
+1. The view, built from the inputs themselves (never from a representation
+   a model learned with the labels): every feature centred and standardised
+   over all rows —
    centred only when the features share one scale (pixels), since
    standardising would inflate the nearly constant pixels where patch
    triggers sit — projected on the top `dims` principal components
@@ -483,9 +485,9 @@ impl Scanner for KnnLabelDisagreement {
 
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
         input.validate()?;
-        let x = input.features;
+        let (x, same_scale) = input.label_agnostic();
         let n = x.rows();
-        let (view, dims) = standardised_pca(x, self.params.dims, input.seed, !input.same_scale);
+        let (view, dims) = standardised_pca(x, self.params.dims, input.seed, !same_scale);
         let k = self.params.k.min(n.saturating_sub(1)).max(1);
         let nb = nearest_neighbours(view, n, dims, k);
         let labels = input.labels;

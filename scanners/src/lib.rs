@@ -56,6 +56,11 @@ pub struct ScanInput<'a> {
     /// Out-of-sample class probabilities, one row per row of `features` and
     /// one column per class, when the caller has them.
     pub probs: Option<MatrixRef<'a>>,
+    /// The inputs themselves, when `features` is a representation learned
+    /// *with the labels* (a trained model's activations): the
+    /// label-consistency scanners need a view of the data that the labels
+    /// did not shape, and read this instead, with its own `same_scale`.
+    pub inputs: Option<(MatrixRef<'a>, bool)>,
 }
 
 impl<'a> ScanInput<'a> {
@@ -71,7 +76,15 @@ impl<'a> ScanInput<'a> {
             seed: 0,
             same_scale: false,
             probs: None,
+            inputs: None,
         }
+    }
+
+    /// The label-agnostic view's source: the inputs when the features were
+    /// learned with the labels, else the features; and whether its values
+    /// share one scale.
+    pub fn label_agnostic(&self) -> (MatrixRef<'a>, bool) {
+        self.inputs.unwrap_or((self.features, self.same_scale))
     }
 
     /// Checks that the shapes agree and the labels are in range.
@@ -97,6 +110,16 @@ impl<'a> ScanInput<'a> {
         }
         if self.features.cols() == 0 {
             return Err(ScanError::Shape("the feature matrix has no columns".into()));
+        }
+        if let Some((x, _)) = self.inputs {
+            if x.rows() != n || x.cols() == 0 {
+                return Err(ScanError::Shape(format!(
+                    "{} input rows of {} values for {} feature rows",
+                    x.rows(),
+                    x.cols(),
+                    n
+                )));
+            }
         }
         Ok(())
     }

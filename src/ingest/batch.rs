@@ -526,6 +526,7 @@ impl<'a> DatasetBuilder<'a> {
             probs,
             feature_source,
             sources: self.sources,
+            inputs: None,
         })
     }
 }

@@ -214,5 +214,6 @@ pub(super) fn load(paths: &[PathBuf], _options: &IngestOptions) -> Result<Datase
             channels: 1,
         },
         sources,
+        inputs: None,
     })
 }

@@ -180,5 +180,6 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
             rows: n as u64,
             first_row: 0,
         }],
+        inputs: None,
     })
 }

@@ -228,6 +228,11 @@ pub struct Dataset {
     pub feature_source: FeatureSource,
     /// The files read, in order.
     pub sources: Vec<SourceFile>,
+    /// The features as read, kept when `features` holds a representation a
+    /// model learned from them (`--model`): `rows × dims`, and whether the
+    /// values share one scale (pixels). The label-consistency scanners read
+    /// these, since the learned representation was shaped by the labels.
+    pub inputs: Option<(ScalarBuffer<f32>, usize, bool)>,
 }
 
 impl Dataset {
