@@ -153,7 +153,7 @@ fn devices_not_built_in_and_bad_model_options_are_clear_errors() {
     if !cfg!(feature = "cuda") {
         let e = run_err(
             &[
-                "scan", "--demo", "--model", "auto", "--device", "cuda", "--out", "o",
+                "scan", "--demo", "--model", "cnn", "--device", "cuda", "--out", "o",
             ],
             dir.path(),
         );
@@ -164,14 +164,14 @@ fn devices_not_built_in_and_bad_model_options_are_clear_errors() {
     }
     let e = run_err(
         &[
-            "scan", "--demo", "--model", "auto", "--device", "tpu", "--out", "o",
+            "scan", "--demo", "--model", "cnn", "--device", "tpu", "--out", "o",
         ],
         dir.path(),
     );
     assert!(e.contains("`tpu` is not a device"), "{e}");
     let e = run_err(
         &[
-            "scan", "--demo", "--model", "auto", "--folds", "1", "--out", "o",
+            "scan", "--demo", "--model", "cnn", "--folds", "1", "--out", "o",
         ],
         dir.path(),
     );
