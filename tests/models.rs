@@ -150,48 +150,31 @@ fn same_seed_and_threads_give_identical_scores() {
 #[test]
 fn devices_not_built_in_and_bad_model_options_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
+    let mut cases = vec![
+        (
+            &["--model", "cnn", "--device", "tpu"][..],
+            "`tpu` is not a device",
+        ),
+        (
+            &["--model", "cnn", "--folds", "1"][..],
+            "--folds is 1, but it must be an integer from 2 to 20",
+        ),
+        (
+            &["--model", "none", "--save-embeddings", "e.parquet"][..],
+            "--save-embeddings needs a model",
+        ),
+    ];
     if !cfg!(feature = "cuda") {
-        let e = run_err(
-            &[
-                "scan", "--demo", "--model", "cnn", "--device", "cuda", "--out", "o",
-            ],
-            dir.path(),
-        );
-        assert!(
-            e.contains("--device cuda:0: this build of poisonscan has no cuda support"),
-            "{e}"
-        );
+        cases.push((
+            &["--model", "cnn", "--device", "cuda"][..],
+            "--device cuda:0: this build of poisonscan has no cuda support",
+        ));
     }
-    let e = run_err(
-        &[
-            "scan", "--demo", "--model", "cnn", "--device", "tpu", "--out", "o",
-        ],
-        dir.path(),
-    );
-    assert!(e.contains("`tpu` is not a device"), "{e}");
-    let e = run_err(
-        &[
-            "scan", "--demo", "--model", "cnn", "--folds", "1", "--out", "o",
-        ],
-        dir.path(),
-    );
-    assert!(
-        e.contains("--folds is 1, but it must be an integer from 2 to 20"),
-        "{e}"
-    );
-    let e = run_err(
-        &[
-            "scan",
-            "--demo",
-            "--model",
-            "none",
-            "--save-embeddings",
-            "e.parquet",
-            "--out",
-            "o",
-        ],
-        dir.path(),
-    );
-    assert!(e.contains("--save-embeddings needs a model"), "{e}");
+    for (extra, message) in cases {
+        let mut args = vec!["scan", "--demo", "--out", "o"];
+        args.extend_from_slice(extra);
+        let e = run_err(&args, dir.path());
+        assert!(e.contains(message), "{args:?}: {e}");
+    }
     assert!(!dir.path().join("o").exists());
 }

@@ -9,10 +9,8 @@ use ndarray::Array2;
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 
-use crate::error::{parse_value, ParamError, ScanError};
-use crate::perclass::{
-    canonical_order, class_projection, excess_test, scan_per_class, ClassResult,
-};
+use crate::error::{ensure, parse_value, ParamError, ScanError};
+use crate::perclass::{canonical_order, class_projection, scan_with_excess_test, ClassResult};
 use crate::rng::SplitMix64;
 use crate::stats::{ln_upper_normal_p, robust_location_scale};
 use crate::{ClassDiagnostics, ScanInput, ScanOutput, Scanner};
@@ -210,48 +208,42 @@ impl ClusteringParams {
     /// Validates every parameter.
     pub fn check(self) -> Result<ClusteringValidParams, ParamError> {
         let p = self.0;
-        if !(2..=64).contains(&p.dims) {
-            return Err(ParamError::OutOfRange {
-                option: "activation-clustering.dims",
-                value: p.dims.to_string(),
-                allowed: "an integer from 2 to 64",
-            });
-        }
-        if !(2..=8).contains(&p.max_k) {
-            return Err(ParamError::OutOfRange {
-                option: "activation-clustering.max-k",
-                value: p.max_k.to_string(),
-                allowed: "an integer from 2 to 8",
-            });
-        }
-        if !(0.05..=0.5).contains(&p.max_size) {
-            return Err(ParamError::OutOfRange {
-                option: "activation-clustering.max-size",
-                value: p.max_size.to_string(),
-                allowed: "a number from 0.05 to 0.5",
-            });
-        }
-        if !(0.0..=100.0).contains(&p.min_separation) {
-            return Err(ParamError::OutOfRange {
-                option: "activation-clustering.min-separation",
-                value: p.min_separation.to_string(),
-                allowed: "a number from 0 to 100",
-            });
-        }
-        if !(p.clean_rate > 0.0 && p.clean_rate < 0.5) {
-            return Err(ParamError::OutOfRange {
-                option: "activation-clustering.clean-rate",
-                value: p.clean_rate.to_string(),
-                allowed: "a number above 0 and below 0.5",
-            });
-        }
-        if !(1.0..=100.0).contains(&p.peer_ratio) {
-            return Err(ParamError::OutOfRange {
-                option: "activation-clustering.peer-ratio",
-                value: p.peer_ratio.to_string(),
-                allowed: "a number from 1 to 100",
-            });
-        }
+        ensure(
+            (2..=64).contains(&p.dims),
+            "activation-clustering.dims",
+            p.dims,
+            "an integer from 2 to 64",
+        )?;
+        ensure(
+            (2..=8).contains(&p.max_k),
+            "activation-clustering.max-k",
+            p.max_k,
+            "an integer from 2 to 8",
+        )?;
+        ensure(
+            (0.05..=0.5).contains(&p.max_size),
+            "activation-clustering.max-size",
+            p.max_size,
+            "a number from 0.05 to 0.5",
+        )?;
+        ensure(
+            (0.0..=100.0).contains(&p.min_separation),
+            "activation-clustering.min-separation",
+            p.min_separation,
+            "a number from 0 to 100",
+        )?;
+        ensure(
+            p.clean_rate > 0.0 && p.clean_rate < 0.5,
+            "activation-clustering.clean-rate",
+            p.clean_rate,
+            "a number above 0 and below 0.5",
+        )?;
+        ensure(
+            (1.0..=100.0).contains(&p.peer_ratio),
+            "activation-clustering.peer-ratio",
+            p.peer_ratio,
+            "a number from 1 to 100",
+        )?;
         Ok(p)
     }
 }
@@ -542,14 +534,12 @@ impl Scanner for ActivationClustering {
 
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
         input.validate()?;
-        let mut out = scan_per_class(input, |c, rows| self.scan_class(input, c, rows));
-        excess_test(
+        Ok(scan_with_excess_test(
             input,
-            &mut out,
             self.params.clean_rate,
             self.params.peer_ratio,
-        );
-        Ok(out)
+            |c, rows| self.scan_class(input, c, rows),
+        ))
     }
 }
 

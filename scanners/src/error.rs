@@ -49,6 +49,25 @@ impl ParamError {
     }
 }
 
+/// `Ok` when `ok`, else the out-of-range error naming `option`, the value
+/// given and the allowed range.
+pub(crate) fn ensure(
+    ok: bool,
+    option: &'static str,
+    value: impl ToString,
+    allowed: &'static str,
+) -> Result<(), ParamError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ParamError::OutOfRange {
+            option,
+            value: value.to_string(),
+            allowed,
+        })
+    }
+}
+
 /// Parses an option's value, naming the option when it does not parse.
 pub(crate) fn parse_value<T: std::str::FromStr>(
     scanner: &str,

@@ -91,6 +91,22 @@ pub(crate) fn class_projection(
     standardised_pca(m, dims, seed, !same_scale)
 }
 
+/// [`scan_per_class`], then [`excess_test`]: the whole scan of a
+/// sub-population scanner.
+pub(crate) fn scan_with_excess_test<F>(
+    input: &ScanInput<'_>,
+    clean_rate: f64,
+    peer_ratio: f64,
+    scan_class: F,
+) -> ScanOutput
+where
+    F: Fn(u32, Vec<usize>) -> ClassResult + Sync,
+{
+    let mut out = scan_per_class(input, scan_class);
+    excess_test(input, &mut out, clean_rate, peer_ratio);
+    out
+}
+
 /// The class test shared by the sub-population scanners (`robust-spectral`,
 /// `activation-clustering`), run once every class has been scanned.
 ///

@@ -1,11 +1,9 @@
 //! `PS002 robust-spectral` (SPECTRE): robust whitening and quantum-entropy
 //! outlier scores (Hayase, Kong, Somani & Oh, 2021).
 
-use crate::error::{parse_value, ParamError, ScanError};
+use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::linalg::symmetric_eigen;
-use crate::perclass::{
-    canonical_order, class_projection, excess_test, scan_per_class, ClassResult,
-};
+use crate::perclass::{canonical_order, class_projection, scan_with_excess_test, ClassResult};
 use crate::rng::SplitMix64;
 use crate::robust::{mcd, RobustFit};
 use crate::stats::{
@@ -191,42 +189,37 @@ impl SpectreParams {
     pub fn check(self) -> Result<SpectreValidParams, ParamError> {
         let p = self.0;
         if let Some(d) = p.dims {
-            if !(1..=64).contains(&d) {
-                return Err(ParamError::OutOfRange {
-                    option: "robust-spectral.dims",
-                    value: d.to_string(),
-                    allowed: "`auto` or an integer from 1 to 64",
-                });
-            }
+            ensure(
+                (1..=64).contains(&d),
+                "robust-spectral.dims",
+                d,
+                "`auto` or an integer from 1 to 64",
+            )?;
         }
-        if !(p.alpha > 0.0 && p.alpha <= 32.0) {
-            return Err(ParamError::OutOfRange {
-                option: "robust-spectral.alpha",
-                value: p.alpha.to_string(),
-                allowed: "a number above 0 and at most 32",
-            });
-        }
-        if !(0.5..=0.95).contains(&p.keep) {
-            return Err(ParamError::OutOfRange {
-                option: "robust-spectral.keep",
-                value: p.keep.to_string(),
-                allowed: "a number from 0.5 to 0.95",
-            });
-        }
-        if !(p.clean_rate > 0.0 && p.clean_rate < 0.5) {
-            return Err(ParamError::OutOfRange {
-                option: "robust-spectral.clean-rate",
-                value: p.clean_rate.to_string(),
-                allowed: "a number above 0 and below 0.5",
-            });
-        }
-        if !(1.0..=100.0).contains(&p.peer_ratio) {
-            return Err(ParamError::OutOfRange {
-                option: "robust-spectral.peer-ratio",
-                value: p.peer_ratio.to_string(),
-                allowed: "a number from 1 to 100",
-            });
-        }
+        ensure(
+            p.alpha > 0.0 && p.alpha <= 32.0,
+            "robust-spectral.alpha",
+            p.alpha,
+            "a number above 0 and at most 32",
+        )?;
+        ensure(
+            (0.5..=0.95).contains(&p.keep),
+            "robust-spectral.keep",
+            p.keep,
+            "a number from 0.5 to 0.95",
+        )?;
+        ensure(
+            p.clean_rate > 0.0 && p.clean_rate < 0.5,
+            "robust-spectral.clean-rate",
+            p.clean_rate,
+            "a number above 0 and below 0.5",
+        )?;
+        ensure(
+            (1.0..=100.0).contains(&p.peer_ratio),
+            "robust-spectral.peer-ratio",
+            p.peer_ratio,
+            "a number from 1 to 100",
+        )?;
         Ok(p)
     }
 }
@@ -518,14 +511,12 @@ impl Scanner for RobustSpectral {
 
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
         input.validate()?;
-        let mut out = scan_per_class(input, |c, rows| self.scan_class(input, c, rows));
-        excess_test(
+        Ok(scan_with_excess_test(
             input,
-            &mut out,
             self.params.clean_rate,
             self.params.peer_ratio,
-        );
-        Ok(out)
+            |c, rows| self.scan_class(input, c, rows),
+        ))
     }
 }
 

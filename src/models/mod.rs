@@ -374,22 +374,29 @@ fn cross_fit<M: Classifier>(
     let batch = options.batch_size.max(256);
     let mut probs = vec![0f32; n * classes];
     let mut reports = Vec::with_capacity(k + 1);
-    for f in 0..k {
-        let rest: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
-        let own: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
-        let (train, holdout) = split(&rest, options.holdout, options.seed ^ (f as u64 + 1));
-        device.seed(SplitMix64::derive(options.seed, f as u64 + 1).next_u64());
-        let stage = format!("fold {}/{k}", f + 1);
-        let (model, report) = fit(
+    // One seeded training on `rows` (10 % held out for early stopping).
+    let train_on = |rows: &[usize], stream: u64, stage: &str| {
+        let (train, holdout) = split(
+            rows,
+            options.holdout,
+            options.seed ^ stream.wrapping_mul(0x9E37),
+        );
+        device.seed(SplitMix64::derive(options.seed, stream).next_u64());
+        fit(
             make(device),
             data,
             &train,
             &holdout,
             options,
             device,
-            &stage,
+            stage,
             progress,
-        )?;
+        )
+    };
+    for f in 0..k {
+        let rest: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
+        let own: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
+        let (model, report) = train_on(&rest, f as u64 + 1, &format!("fold {}/{k}", f + 1))?;
         let (_, p) = predict(&model, data, &own, batch, device)?;
         for (t, &r) in own.iter().enumerate() {
             probs[r * classes..(r + 1) * classes]
@@ -398,18 +405,7 @@ fn cross_fit<M: Classifier>(
         reports.push(report);
     }
     let all: Vec<usize> = (0..n).collect();
-    let (train, holdout) = split(&all, options.holdout, options.seed ^ 0xA11);
-    device.seed(SplitMix64::derive(options.seed, 0).next_u64());
-    let (model, report) = fit(
-        make(device),
-        data,
-        &train,
-        &holdout,
-        options,
-        device,
-        "all rows",
-        progress,
-    )?;
+    let (model, report) = train_on(&all, 0, "all rows")?;
     reports.push(report);
     progress.stage("model: activations");
     let (activations, _) = predict(&model, data, &all, batch, device)?;
