@@ -98,7 +98,11 @@ fn main() {
             "`--model none`, spectral-signature",
             &["--model", "none", "--scanners", "spectral-signature"][..],
         ),
-        ("default (`--model auto`: MLP), all scanners", &[][..]),
+        (
+            "default (`--model auto`: none for an embedding), all scanners",
+            &[][..],
+        ),
+        ("`--model mlp`, all scanners", &["--model", "mlp"][..]),
     ] {
         let mut runs: Vec<(f64, f64, i32)> = (0..RUNS)
             .map(|_| measure(&bin, &input, &dir.join("out"), extra))
