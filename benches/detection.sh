@@ -5,14 +5,18 @@
 # Markdown table into BENCHMARKS.md (between the detection markers) with the
 # command, commit and machine, and prints it.
 #
-# Usage: benches/detection.sh [fast|full]
+# Usage: benches/detection.sh [fast|seeds|full] [MODEL]
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
+#   seeds: the same cases with seeds 1, 2, 3.
 #   full: also badnets 0.5 % and 5 %, blend 5 %, clean-label 1 %,
-#        label-flip 5 %; seeds 1, 2, 3.
+#        label-flip 5 %; seeds 1, 2, 3; and MNIST with every scanner forced on.
+#   MODEL: the scan's --model (default auto); the table goes between the
+#        `detection-MODEL` markers.
 set -euo pipefail
 mode="${1:-fast}"
-case "$mode" in fast|full) ;; *) echo "usage: $0 [fast|full]" >&2; exit 2 ;; esac
+model="${2:-auto}"
+case "$mode" in fast|seeds|full) ;; *) echo "usage: $0 [fast|seeds|full] [MODEL]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 datasets/fetch.sh mnist sklearn >&2
@@ -35,6 +39,9 @@ declare -A extra=(
 datasets=(mnist digits)
 cases=("none 0" "badnets 0.01" "blend 0.01" "label-flip 0.10")
 seeds=(1)
+if [ "$mode" = seeds ]; then
+  seeds=(1 2 3)
+fi
 if [ "$mode" = full ]; then
   cases+=("badnets 0.005" "badnets 0.05" "blend 0.05" "clean-label 0.01" "label-flip 0.05")
   seeds=(1 2 3)
@@ -56,7 +63,7 @@ for ds in "${datasets[@]}"; do
       "$bin" poison "${input[$ds]}" --attack "$attack" --rate "$rate" "${target[@]}" --seed "$seed" --out "$p" 2>/dev/null
       start=$(date +%s.%N)
       # shellcheck disable=SC2086
-      "$bin" scan "$p" --out "$work/s$n" --no-fail --quiet --seed "$seed" ${extra[$ds]:-}
+      "$bin" scan "$p" --out "$work/s$n" --no-fail --quiet --seed "$seed" --model "$model" ${extra[$ds]:-}
       end=$(date +%s.%N)
       "$bin" eval "$work/s$n/scores.parquet" --truth "$p" --json >"$work/e$n.json"
       printf '{"dataset":"%s","attack":"%s","rate":%s,"seed":%s,"scan_s":%s}\n' \
@@ -69,9 +76,9 @@ done
 
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src scanners Cargo.toml || echo '+changes')"
 machine="$(uname -m), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-python3 - "$work" "$n" "$mode" "$commit" "$machine" <<'PY'
+python3 - "$work" "$n" "$mode" "$commit" "$machine" "$model" <<'PY'
 import json, sys, statistics, datetime
-work, n, mode, commit, machine = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+work, n, mode, commit, machine, model = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 groups = {}
 for i in range(1, n + 1):
     m = json.load(open(f"{work}/m{i}.json"))
@@ -100,10 +107,11 @@ def own(es):
     return " · ".join(parts) or "–"
 
 lines = [
-    f"Command: `benches/detection.sh {mode}` · commit `{commit}` · {machine} · "
-    f"{datetime.date.today().isoformat()} · features = pixels · scanners: the defaults for raw "
-    "pixels (PS001, PS004; PS005 needs probabilities; PS002/PS003 run on learned "
-    "representations only), `mnist+all`: PS001–PS004 forced on.",
+    f"Command: `benches/detection.sh {mode} {model}` · commit `{commit}` · {machine} · "
+    f"{datetime.date.today().isoformat()} · `--model {model}` (`auto`: a CNN on MNIST, "
+    "none on the 1,797 digits) · default scanners (on raw pixels PS001, PS004 and, with "
+    "out-of-fold probabilities, PS005; PS002/PS003 on learned representations), "
+    "`mnist+all`: PS001–PS004 forced on.",
     "",
     "| data set | attack | rate | runs | AUROC | AP | recall @1.5× | precision @1.5× | flagged recall | flagged precision | FPR (clean rows) | gate failed | scan s | AUROC of each scanner's own score |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -128,11 +136,11 @@ table = "\n".join(lines)
 print(table)
 path = "BENCHMARKS.md"
 text = open(path).read()
-begin, end = "<!-- detection:begin -->", "<!-- detection:end -->"
+begin, end = f"<!-- detection-{model}:begin -->", f"<!-- detection-{model}:end -->"
 block = f"{begin}\n{table}\n{end}"
 if begin in text:
     text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
 else:
-    text = text.rstrip("\n") + "\n\n## Detection (red team)\n\n" + block + "\n"
+    text = text.rstrip("\n") + f"\n\n## Detection (red team), `--model {model}`\n\n" + block + "\n"
 open(path, "w").write(text)
 PY
