@@ -11,16 +11,6 @@
 //! about 1 %, whatever the data set's size. The map is strictly monotone in
 //! `p`, so scores still rank every row (for AUROC and removal budgets).
 //!
-//! # Rows of classes that pass a class test
-//! For a scanner with a class-level test, a row's p-value is capped at its
-//! class's — raised to it — when that test is not significant at 1 % after
-//! a Bonferroni correction over the classes: rows of a class that shows no
-//! sign of a poisoned sub-population carry no more evidence than their
-//! class does, so that the ambiguous or unusual rows every clean class has
-//! (a sloppy "4", a rare writing style) do not outrank the poisoned rows of
-//! a class that fails. Rows of classes whose test is significant keep their
-//! own p-values.
-//!
 //! # Combination
 //! With `S` scanners the fused p-value of a row is `min(1, S · min_s p_s)`
 //! (Bonferroni across scanners), and the fused score is its suspicion.
@@ -128,38 +118,15 @@ pub fn fuse(
     let n = labels.len();
     let scanned = labels.iter().filter(|l| !skipped.contains(l)).count();
     let s = outputs.len().max(1) as f64;
-    let significant = (0.01 / n_classes.max(1) as f64).ln();
-    let effective: Vec<Vec<f64>> = outputs
+    let per_scanner: Vec<Vec<f64>> = outputs
         .iter()
-        .map(|o| {
-            let mut cap = vec![f64::NEG_INFINITY; n_classes];
-            for d in &o.classes {
-                if let Some(lp) = d.log_p.filter(|&lp| lp > significant) {
-                    cap[d.class as usize] = lp;
-                }
-            }
-            o.log_p
-                .iter()
-                .zip(labels)
-                .map(|(&lp, &l)| {
-                    if lp.is_nan() {
-                        lp
-                    } else {
-                        lp.max(cap[l as usize])
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let per_scanner: Vec<Vec<f64>> = effective
-        .iter()
-        .map(|lps| lps.iter().map(|&lp| suspicion(lp, scanned)).collect())
+        .map(|o| o.log_p.iter().map(|&lp| suspicion(lp, scanned)).collect())
         .collect();
     let score: Vec<f64> = (0..n)
         .map(|i| {
-            let min_lp = effective
+            let min_lp = outputs
                 .iter()
-                .map(|lps| lps[i])
+                .map(|o| o.log_p[i])
                 .fold(f64::INFINITY, f64::min);
             if skipped.contains(&labels[i]) || !min_lp.is_finite() {
                 f64::NAN

@@ -57,9 +57,9 @@ random stream):
    Binomial(rows, r), `r = max(clean-rate, peer-ratio × m)` with `m` the
    median share of such rows in the other classes: a poisoned class stands
    out from its peers (one-sided binomial test).
-5. Fusion caps a row's p-value at its class's when the class test is not
-   significant (see the fusion policy): rows of a class that passes carry no
-   more evidence than their class does.
+5. In a class whose test is not significant at 1 % after a Bonferroni
+   correction over the classes, a row's reported p-value is raised to its
+   class's: such rows carry no more evidence than their class does.
 The summary reports per class the chosen `k`, the smallest cluster's relative
 size, the largest separation, the mean silhouette and the number of extreme
 rows.

@@ -2,6 +2,7 @@
 //! probabilities (Northcutt, Jiang & Chuang 2021).
 
 use crate::error::{parse_value, ParamError, ScanError};
+use crate::perclass::cap_by_class;
 use crate::stats::{ln_binomial_upper, ln_erfc, robust_location_scale};
 use crate::{ClassDiagnostics, ScanInput, ScanOutput, Scanner};
 
@@ -36,6 +37,10 @@ Needs out-of-sample probabilities, one per class, read with `--probs COL`
    its class.
 4. Class test: the label issues of a class against Binomial(rows,
    `clean-rate`), one-sided, as for `knn-label-disagreement`.
+5. In a class whose test is not significant at 1 % after a Bonferroni
+   correction over the classes, a row's reported p-value is raised to its
+   class's: every clean class has ambiguous samples the model doubts, and
+   they should not outrank the rows of a class with real label issues.
 
 ## Options
 - `clean-rate` — share of label issues a clean class may have (default 0.05,
@@ -198,12 +203,14 @@ impl Scanner for ConfidentLearning {
                 log_p[i] = f64::NAN;
             }
         }
-        Ok(ScanOutput {
+        let mut out = ScanOutput {
             raw,
             log_p,
             classes,
             suspected: Some(suspected),
-        })
+        };
+        cap_by_class(input, &mut out);
+        Ok(out)
     }
 }
 

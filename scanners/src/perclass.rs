@@ -91,8 +91,8 @@ pub(crate) fn class_projection(
     standardised_pca(m, dims, seed, !same_scale)
 }
 
-/// [`scan_per_class`], then [`excess_test`]: the whole scan of a
-/// sub-population scanner.
+/// [`scan_per_class`], then [`excess_test`] and [`cap_by_class`]: the whole
+/// scan of a sub-population scanner.
 pub(crate) fn scan_with_excess_test<F>(
     input: &ScanInput<'_>,
     clean_rate: f64,
@@ -104,6 +104,7 @@ where
 {
     let mut out = scan_per_class(input, scan_class);
     excess_test(input, &mut out, clean_rate, peer_ratio);
+    cap_by_class(input, &mut out);
     out
 }
 
@@ -155,6 +156,28 @@ pub(crate) fn excess_test(
         let lp = (ln_excess_p(extreme as usize, n, rate) + bonferroni).min(0.0);
         d.values.push(("null_rate", rate));
         d.log_p = Some(lp);
+    }
+}
+
+/// Raises every row's log p-value to at least its class's when that class's
+/// test is not significant at 1 % after a Bonferroni correction over the
+/// classes: rows of a class that shows no sign of a poisoned sub-population
+/// carry no more evidence than their class does. Used by the scanners whose
+/// row scores are noisy on clean classes (the sub-population scanners, and
+/// confident learning, which calls every ambiguous sample a label issue);
+/// rows of significant classes keep their own p-values.
+pub(crate) fn cap_by_class(input: &ScanInput<'_>, out: &mut ScanOutput) {
+    let significant = (0.01 / input.n_classes.max(1) as f64).ln();
+    let mut cap = vec![f64::NEG_INFINITY; input.n_classes];
+    for d in &out.classes {
+        if let Some(lp) = d.log_p.filter(|&lp| lp > significant) {
+            cap[d.class as usize] = lp;
+        }
+    }
+    for (lp, &l) in out.log_p.iter_mut().zip(input.labels) {
+        if !lp.is_nan() {
+            *lp = lp.max(cap[l as usize]);
+        }
     }
 }
 

@@ -62,9 +62,9 @@ random stream):
    class stands out from its peers. The class's extreme rows are tested
    against Binomial(rows, r), `r = max(clean-rate, peer-ratio × m)` with `m`
    the median extreme share of the other classes (one-sided binomial test).
-8. Fusion caps a row's p-value at its class's when the class test is not
-   significant (see the fusion policy): rows of a class that passes carry no
-   more evidence than their class does.
+8. In a class whose test is not significant at 1 % after a Bonferroni
+   correction over the classes, a row's reported p-value is raised to its
+   class's: such rows carry no more evidence than their class does.
 
 Small classes: each half of a class must have at least `10 k + 10` rows for
 `k` components (a robust covariance needs many rows per dimension); smaller
