@@ -263,8 +263,25 @@ pub fn scan_loaded(
     settings: &ScanSettings,
     progress: &dyn Progress,
 ) -> Result<(Dataset, ScanReport), PipelineError> {
+    let auto_skipped = (model.kind == ModelKind::Auto).then(|| match &ds.feature_source {
+        FeatureSource::Embedding { .. } => {
+            "--model auto trains no model on an embedding column (already a learned \
+             representation); the embedding was scanned as given"
+                .to_string()
+        }
+        _ if ds.n_rows() < models::AUTO_MIN_ROWS => format!(
+            "--model auto trains no model on fewer than {} rows ({} here); the features were \
+             scanned as given (--model cnn or mlp trains one anyway)",
+            models::AUTO_MIN_ROWS,
+            ds.n_rows()
+        ),
+        _ => String::new(),
+    });
     let (ds, model_report) = learn(ds, model, progress)?;
     let mut report = scan_dataset(&ds, settings, progress)?;
+    if let Some(why) = auto_skipped.filter(|w| !w.is_empty() && model_report.is_none()) {
+        report.warnings.push(why);
+    }
     report.timings.insert(0, ("ingest", ingest_time));
     if let Some(m) = &model_report {
         report.timings.insert(1, ("model", m.seconds));
