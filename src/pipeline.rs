@@ -222,10 +222,7 @@ pub fn learn(
         FeatureSource::Columns { columns: vec![] },
     );
     ds.feature_source = FeatureSource::Learned {
-        model: serde_json::to_value(rep.model)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        model: rep.model.name().to_string(),
         input: Box::new(input),
     };
     let report = ModelReport {
@@ -263,23 +260,12 @@ pub fn scan_loaded(
     settings: &ScanSettings,
     progress: &dyn Progress,
 ) -> Result<(Dataset, ScanReport), PipelineError> {
-    let auto_skipped = (model.kind == ModelKind::Auto).then(|| match &ds.feature_source {
-        FeatureSource::Embedding { .. } => {
-            "--model auto trains no model on an embedding column (already a learned \
-             representation); the embedding was scanned as given"
-                .to_string()
-        }
-        _ if ds.n_rows() < models::AUTO_MIN_ROWS => format!(
-            "--model auto trains no model on fewer than {} rows ({} here); the features were \
-             scanned as given (--model cnn or mlp trains one anyway)",
-            models::AUTO_MIN_ROWS,
-            ds.n_rows()
-        ),
-        _ => String::new(),
-    });
+    let auto_declined = (model.kind == ModelKind::Auto)
+        .then(|| models::auto_declines(&ds.feature_source, ds.n_rows()))
+        .flatten();
     let (ds, model_report) = learn(ds, model, progress)?;
     let mut report = scan_dataset(&ds, settings, progress)?;
-    if let Some(why) = auto_skipped.filter(|w| !w.is_empty() && model_report.is_none()) {
+    if let Some(why) = auto_declined {
         report.warnings.push(why);
     }
     report.timings.insert(0, ("ingest", ingest_time));

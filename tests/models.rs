@@ -62,18 +62,19 @@ fn a_cnn_learns_the_planted_trigger_and_the_scanners_find_it() {
     assert_eq!(report.fused.classes[0].verdict, Verdict::Fail);
 }
 
+/// `scan --demo` with a quickly trained MLP and further arguments.
+fn mlp_demo(extra: &[&str], dir: &std::path::Path) -> std::process::Output {
+    let mut args = vec!["scan", "--demo", "--model", "mlp", "--epochs", "2"];
+    args.extend_from_slice(extra);
+    run(&args, dir)
+}
+
 #[test]
 fn saved_embeddings_scan_back_to_the_same_scores() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    run(
+    mlp_demo(
         &[
-            "scan",
-            "--demo",
-            "--model",
-            "mlp",
-            "--epochs",
-            "2",
             "--save-embeddings",
             "emb.parquet",
             "--out",
@@ -122,22 +123,8 @@ fn same_seed_and_threads_give_identical_scores() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for out in ["x", "y"] {
-        run(
-            &[
-                "scan",
-                "--demo",
-                "--model",
-                "mlp",
-                "--epochs",
-                "2",
-                "--threads",
-                "2",
-                "--seed",
-                "5",
-                "--out",
-                out,
-                "--quiet",
-            ],
+        mlp_demo(
+            &["--threads", "2", "--seed", "5", "--out", out, "--quiet"],
             d,
         );
     }

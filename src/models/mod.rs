@@ -38,6 +38,18 @@ pub enum ModelKind {
     Cnn,
 }
 
+impl ModelKind {
+    /// The name users write (`auto`, `none`, `mlp`, `cnn`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Auto => "auto",
+            ModelKind::None => "none",
+            ModelKind::Mlp => "mlp",
+            ModelKind::Cnn => "cnn",
+        }
+    }
+}
+
 /// Training settings (`--epochs`, `--batch-size`, `--lr`, `--folds`,
 /// `--device`), checked by [`ModelOptions::check`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -240,12 +252,7 @@ pub fn resolve(
             }
             None => return Err(ModelError::NotImages(source.describe())),
         },
-        ModelKind::Auto if rows < AUTO_MIN_ROWS => None,
-        // An embedding is a learned representation already: measured on a
-        // 60,000 × 128 embedding with a shifted 1 % group, an MLP trained on
-        // top learned the shift away and the scan passed it, while the
-        // embedding itself failed the gate.
-        ModelKind::Auto if matches!(source, FeatureSource::Embedding { .. }) => None,
+        ModelKind::Auto if auto_declines(source, rows).is_some() => None,
         ModelKind::Auto => match image {
             Some((h, w)) if Cnn::fits(h, w) => Some(ModelKind::Cnn),
             _ => Some(ModelKind::Mlp),
@@ -253,12 +260,34 @@ pub fn resolve(
     })
 }
 
+/// Why `--model auto` trains no model on these features, if it does not:
+/// an embedding is a learned representation already (measured on a
+/// 60,000 × 128 embedding with a shifted 1 % group: an MLP trained on top
+/// learned the shift away and the scan passed it, while the embedding itself
+/// failed the gate); and below [`AUTO_MIN_ROWS`] rows the networks learn too
+/// little.
+pub fn auto_declines(source: &FeatureSource, rows: usize) -> Option<String> {
+    if matches!(source, FeatureSource::Embedding { .. }) {
+        return Some(
+            "--model auto trains no model on an embedding column (already a learned \
+             representation); the embedding was scanned as given"
+                .to_string(),
+        );
+    }
+    (rows < AUTO_MIN_ROWS).then(|| {
+        format!(
+            "--model auto trains no model on fewer than {AUTO_MIN_ROWS} rows ({rows} here); the \
+             features were scanned as given (--model cnn or mlp trains one anyway)"
+        )
+    })
+}
+
 /// Inputs as the network reads them: pixels as they are (already in
 /// [0, 1]), other features standardised per column.
-fn network_inputs(ds: &Dataset) -> Vec<f32> {
+fn network_inputs(ds: &Dataset) -> std::borrow::Cow<'_, [f32]> {
     let (n, d) = (ds.n_rows(), ds.n_features);
     if matches!(ds.feature_source, FeatureSource::Pixels { .. }) {
-        return ds.features.to_vec();
+        return std::borrow::Cow::Borrowed(&ds.features);
     }
     let mut mean = vec![0f64; d];
     let mut sq = vec![0f64; d];
@@ -287,7 +316,8 @@ fn network_inputs(ds: &Dataset) -> Vec<f32> {
                 .map(|j| ((row[j] as f64 - mean[j]) * scale[j]) as f32)
                 .collect::<Vec<_>>()
         })
-        .collect()
+        .collect::<Vec<f32>>()
+        .into()
 }
 
 /// Stratified fold of every row: each class's rows, shuffled, dealt in turn.
