@@ -1,6 +1,6 @@
 //! Representation models (Burn): a small network trained in-process on the
 //! scanned data, giving the scanners a learned representation — the
-//! penultimate-layer activations of a model trained on every row — and
+//! penultimate layer (before its ReLU) of a model trained on every row — and
 //! out-of-fold class probabilities from K cross-fitted models, for
 //! `confident-learning`.
 //!
