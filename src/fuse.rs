@@ -35,7 +35,7 @@
 //! removal list that does not change the verdict. Classes with fewer than two
 //! rows are skipped.
 
-use poisonscan_scanners::ScanOutput;
+use poisonscan_scanners::{class_gate, ScanOutput};
 use serde::Serialize;
 
 use crate::settings::ScanSettings;
@@ -107,6 +107,42 @@ pub struct Fused {
     pub verdict: Verdict,
 }
 
+/// Each scanner's row log p-values as fusion uses them: those of scanners
+/// with a class gate (`ungated_log_p`) gated again by the strongest class test
+/// of *any* scanner, so that a class another scanner finds poisoned lets
+/// their rows count — measured on MNIST with a 1 % blended trigger and a CNN:
+/// `robust-spectral` ranked the poisoned rows of the target class perfectly
+/// (AUROC 1.000) while its own class test, against classes whose learned
+/// representation is just as heavy-tailed, stayed quiet; the label-agnostic
+/// `knn-label-disagreement` test failed the class.
+fn gated_log_p(outputs: &[&ScanOutput], labels: &[u32], n_classes: usize) -> Vec<Vec<f64>> {
+    let mut class_lp = vec![0.0f64; n_classes];
+    let mut tests = 0;
+    for o in outputs {
+        tests += o.classes.iter().any(|d| d.log_p.is_some()) as usize;
+        for d in &o.classes {
+            if let Some(lp) = d.log_p {
+                let c = &mut class_lp[d.class as usize];
+                *c = c.min(lp);
+            }
+        }
+    }
+    // Bonferroni over the scanners' class tests.
+    let correction = (tests.max(1) as f64).ln();
+    class_lp.iter_mut().for_each(|c| *c = (*c + correction).min(0.0));
+    outputs
+        .iter()
+        .map(|o| match &o.ungated_log_p {
+            Some(row) => row
+                .iter()
+                .zip(labels)
+                .map(|(&lp, &l)| class_gate(lp, class_lp[l as usize], n_classes))
+                .collect(),
+            None => o.log_p.clone(),
+        })
+        .collect()
+}
+
 /// Fuses the outputs of the scanners (in settings order).
 pub fn fuse(
     outputs: &[&ScanOutput],
@@ -118,15 +154,16 @@ pub fn fuse(
     let n = labels.len();
     let scanned = labels.iter().filter(|l| !skipped.contains(l)).count();
     let s = outputs.len().max(1) as f64;
-    let per_scanner: Vec<Vec<f64>> = outputs
+    let log_p = gated_log_p(outputs, labels, n_classes);
+    let per_scanner: Vec<Vec<f64>> = log_p
         .iter()
-        .map(|o| o.log_p.iter().map(|&lp| suspicion(lp, scanned)).collect())
+        .map(|lp| lp.iter().map(|&lp| suspicion(lp, scanned)).collect())
         .collect();
     let score: Vec<f64> = (0..n)
         .map(|i| {
-            let min_lp = outputs
+            let min_lp = log_p
                 .iter()
-                .map(|o| o.log_p[i])
+                .map(|lp| lp[i])
                 .fold(f64::INFINITY, f64::min);
             if skipped.contains(&labels[i]) || !min_lp.is_finite() {
                 f64::NAN
@@ -245,6 +282,7 @@ mod tests {
             log_p,
             classes: vec![],
             suspected: None,
+            ungated_log_p: None,
         }
     }
 

@@ -208,6 +208,7 @@ impl Scanner for ConfidentLearning {
             log_p,
             classes,
             suspected: Some(suspected),
+            ungated_log_p: None,
         };
         cap_by_class(input, &mut out);
         Ok(out)

@@ -566,6 +566,7 @@ impl Scanner for KnnLabelDisagreement {
             log_p,
             classes,
             suspected: Some(majority),
+            ungated_log_p: None,
         })
     }
 }

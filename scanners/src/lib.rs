@@ -155,6 +155,30 @@ pub struct ScanOutput {
     pub classes: Vec<ClassDiagnostics>,
     /// The class each row most likely belongs to, for scanners that can tell.
     pub suspected: Option<Vec<u32>>,
+    /// For scanners whose row scores count only in a class that shows a
+    /// poisoned sub-population (see [`class_gate`]): the row log p-values
+    /// before that gate. `log_p` holds them gated by the scanner's own class
+    /// test; fusion gates them again by every scanner's class tests.
+    pub ungated_log_p: Option<Vec<f64>>,
+}
+
+/// Level at which a class-level test lets a class's rows keep their own
+/// p-values in scanners with a class gate: 1 % after a Bonferroni correction
+/// over the classes.
+pub fn class_gate_level(n_classes: usize) -> f64 {
+    (0.01 / n_classes.max(1) as f64).ln()
+}
+
+/// A row's log p-value after the class gate: its own when the class's
+/// strongest class-level log p-value `class_log_p` is significant at
+/// [`class_gate_level`], else raised to `class_log_p` — such a row carries no
+/// more evidence than its class does.
+pub fn class_gate(row_log_p: f64, class_log_p: f64, n_classes: usize) -> f64 {
+    if row_log_p.is_nan() || class_log_p <= class_gate_level(n_classes) {
+        row_log_p
+    } else {
+        row_log_p.max(class_log_p)
+    }
 }
 
 /// Numbers a scanner reports about one class, for the summary.

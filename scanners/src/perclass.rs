@@ -8,7 +8,7 @@ use crate::matrix::MatrixRef;
 use crate::rng::SplitMix64;
 use crate::stats::{ln_excess_p, median};
 use crate::view::standardised_pca;
-use crate::{ClassDiagnostics, ScanInput, ScanOutput};
+use crate::{class_gate, ClassDiagnostics, ScanInput, ScanOutput};
 
 /// One class's scores, in the order of `rows`.
 pub(crate) struct ClassResult {
@@ -69,6 +69,7 @@ where
         log_p,
         classes,
         suspected: None,
+        ungated_log_p: None,
     }
 }
 
@@ -160,25 +161,24 @@ pub(crate) fn excess_test(
 }
 
 /// Raises every row's log p-value to at least its class's when that class's
-/// test is not significant at 1 % after a Bonferroni correction over the
-/// classes: rows of a class that shows no sign of a poisoned sub-population
-/// carry no more evidence than their class does. Used by the scanners whose
-/// row scores are noisy on clean classes (the sub-population scanners, and
-/// confident learning, which calls every ambiguous sample a label issue);
-/// rows of significant classes keep their own p-values.
+/// test is not significant (see [`crate::class_gate`]): rows of a class that
+/// shows no sign of a poisoned sub-population carry no more evidence than
+/// their class does. Used by the scanners whose row scores are noisy on clean
+/// classes (the sub-population scanners, and confident learning, which calls
+/// every ambiguous sample a label issue). The p-values before the gate stay
+/// in `ungated_log_p`, for fusion to gate by every scanner's class tests.
 pub(crate) fn cap_by_class(input: &ScanInput<'_>, out: &mut ScanOutput) {
-    let significant = (0.01 / input.n_classes.max(1) as f64).ln();
-    let mut cap = vec![f64::NEG_INFINITY; input.n_classes];
+    let mut class_lp = vec![0.0; input.n_classes];
     for d in &out.classes {
-        if let Some(lp) = d.log_p.filter(|&lp| lp > significant) {
-            cap[d.class as usize] = lp;
+        if let Some(lp) = d.log_p {
+            class_lp[d.class as usize] = lp;
         }
     }
+    let ungated = out.log_p.clone();
     for (lp, &l) in out.log_p.iter_mut().zip(input.labels) {
-        if !lp.is_nan() {
-            *lp = lp.max(cap[l as usize]);
-        }
+        *lp = class_gate(*lp, class_lp[l as usize], input.n_classes);
     }
+    out.ungated_log_p = Some(ungated);
 }
 
 /// The rows of a class in an order fixed by their content (a seeded hash of
@@ -224,6 +224,7 @@ mod tests {
                 })
                 .collect(),
             suspected: None,
+            ungated_log_p: None,
         };
         excess_test(&input, &mut out, 0.05, 3.0);
         let lp: Vec<f64> = out.classes.iter().map(|d| d.log_p.unwrap()).collect();

@@ -96,6 +96,13 @@ weakens, naming it lifts the fused AUROC from 0.915 to 0.975.
   classes are mixtures.
 - Heavy-tailed features (counts, money) make many rows extreme; scan a
   transformed or learned representation.
+- Zero-inflated features, such as activations taken *after* a ReLU, where a
+  unit is exactly zero for most rows of a class: the robust fit settles on
+  the rows where it is zero, the covariance is nearly singular (a
+  `top_whitened_eigenvalue` in the millions in `summary.json` is the sign)
+  and 15–40 % of every clean class is extreme, so no class stands out.
+  Measured on a CNN's post-ReLU 64-unit layer on MNIST; export the layer's
+  values before the ReLU (poisonscan's own models do).
 - In raw pixels a small patch trigger hardly moves the top principal
   components and goes unseen; scan a learned representation
   (`--model`) or rely on `knn-label-disagreement` there.
