@@ -11,6 +11,17 @@
 //! about 1 %, whatever the data set's size. The map is strictly monotone in
 //! `p`, so scores still rank every row (for AUROC and removal budgets).
 //!
+//! # Class gate
+//! Some scanners' row p-values are evidence only in a class that holds a
+//! poisoned sub-population (`robust-spectral`, `confident-learning`: every
+//! clean class has rows they call extreme). They return them gated by their
+//! own class test and ungated beside it; fusion
+//! gates the ungated values by the strongest class test of *any* scanner
+//! (Bonferroni over the tests): a row keeps its own p-value when that test
+//! is significant at 1 % over the classes, and is raised to the class's
+//! p-value otherwise. So a class failed by the label-agnostic
+//! `knn-label-disagreement` test lets `robust-spectral` rank its rows.
+//!
 //! # Combination
 //! With `S` scanners the fused p-value of a row is `min(1, S · min_s p_s)`
 //! (Bonferroni across scanners), and the fused score is its suspicion.
@@ -338,6 +349,37 @@ mod tests {
         assert_eq!(f.classes[1].verdict, Verdict::Pass);
         assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 10);
         assert!(f.classes[0].class_score > 0.99 && f.classes[1].class_score < 0.5);
+    }
+
+    #[test]
+    fn another_scanners_class_test_opens_the_gate() {
+        let settings = ScanOptions::default().check().unwrap();
+        let labels: Vec<u32> = (0..20).map(|i| (i >= 10) as u32).collect();
+        let diag = |class, lp| poisonscan_scanners::ClassDiagnostics {
+            class,
+            values: vec![],
+            log_p: Some(lp),
+        };
+        // A label scanner whose class test fails class 0 only, and no
+        // overwhelming row of its own.
+        let mut label = output(vec![-0.5; 20]);
+        label.classes = vec![diag(0, -30.0), diag(1, -0.1)];
+        // A class-gated scanner: overwhelming rows 0 and 15, its own class
+        // tests quiet, so its own output is capped at its class p-values.
+        let mut row = vec![-0.2f64; 20];
+        row[0] = -40.0;
+        row[15] = -40.0;
+        let mut gated = output(row.iter().map(|&l| l.max(-0.3)).collect());
+        gated.classes = vec![diag(0, -0.3), diag(1, -0.3)];
+        gated.ungated_log_p = Some(row);
+        let f = fuse(&[&label, &gated], &labels, 2, &[], &settings);
+        // Class 0 failed by the label scanner: row 0 keeps its own evidence.
+        assert!(f.per_scanner[1][0] > 0.99 && f.score[0] > 0.99, "{:?}", f.score);
+        assert!(f.flagged[0]);
+        // Class 1 shows nothing: row 15 carries only its class's evidence.
+        assert!(f.per_scanner[1][15] < 0.5 && f.score[15] < 0.5, "{:?}", f.score);
+        assert!(!f.flagged[15]);
+        assert_eq!(f.classes[1].verdict, Verdict::Pass);
     }
 
     #[test]

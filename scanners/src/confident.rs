@@ -40,7 +40,9 @@ Needs out-of-sample probabilities, one per class, read with `--probs COL`
 5. In a class whose test is not significant at 1 % after a Bonferroni
    correction over the classes, a row's reported p-value is raised to its
    class's: every clean class has ambiguous samples the model doubts, and
-   they should not outrank the rows of a class with real label issues.
+   they should not outrank the rows of a class with real label issues. In a
+   scan, fusion applies the same gate with the strongest class test of any
+   scanner, so a class another scanner fails keeps its rows' own p-values.
 
 ## Options
 - `clean-rate` — share of label issues a clean class may have (default 0.05,

@@ -231,4 +231,28 @@ mod tests {
         assert!(lp[..3].iter().all(|&l| l > -1.0), "{lp:?}");
         assert!(lp[3] < -10.0, "{lp:?}");
     }
+
+    #[test]
+    fn cap_keeps_the_ungated_values() {
+        // Class 0's test is significant, class 1's is not.
+        let labels = vec![0u32, 0, 1, 1];
+        let data = vec![0.0f32; 4];
+        let x = MatrixRef::new(&data, 4, 1).unwrap();
+        let input = ScanInput::new(x, &labels, 2);
+        let diag = |class, lp| ClassDiagnostics {
+            class,
+            values: vec![],
+            log_p: Some(lp),
+        };
+        let mut out = ScanOutput {
+            raw: vec![0.0; 4],
+            log_p: vec![-20.0, -0.1, -20.0, -0.1],
+            classes: vec![diag(0, -12.0), diag(1, -2.0)],
+            suspected: None,
+            ungated_log_p: None,
+        };
+        cap_by_class(&input, &mut out);
+        assert_eq!(out.log_p, vec![-20.0, -0.1, -2.0, -0.1]);
+        assert_eq!(out.ungated_log_p, Some(vec![-20.0, -0.1, -20.0, -0.1]));
+    }
 }

@@ -64,7 +64,9 @@ random stream):
    the median extreme share of the other classes (one-sided binomial test).
 8. In a class whose test is not significant at 1 % after a Bonferroni
    correction over the classes, a row's reported p-value is raised to its
-   class's: such rows carry no more evidence than their class does.
+   class's: such rows carry no more evidence than their class does. In a
+   scan, fusion applies the same gate with the strongest class test of any
+   scanner, so a class another scanner fails keeps its rows' own p-values.
 
 Small classes: each half of a class must have at least `10 k + 10` rows for
 `k` components (a robust covariance needs many rows per dimension); smaller
