@@ -140,7 +140,9 @@ fn gated_log_p(outputs: &[&ScanOutput], labels: &[u32], n_classes: usize) -> Vec
     }
     // Bonferroni over the scanners' class tests.
     let correction = (tests.max(1) as f64).ln();
-    class_lp.iter_mut().for_each(|c| *c = (*c + correction).min(0.0));
+    class_lp
+        .iter_mut()
+        .for_each(|c| *c = (*c + correction).min(0.0));
     outputs
         .iter()
         .map(|o| match &o.ungated_log_p {
@@ -172,10 +174,7 @@ pub fn fuse(
         .collect();
     let score: Vec<f64> = (0..n)
         .map(|i| {
-            let min_lp = log_p
-                .iter()
-                .map(|lp| lp[i])
-                .fold(f64::INFINITY, f64::min);
+            let min_lp = log_p.iter().map(|lp| lp[i]).fold(f64::INFINITY, f64::min);
             if skipped.contains(&labels[i]) || !min_lp.is_finite() {
                 f64::NAN
             } else {
@@ -374,10 +373,18 @@ mod tests {
         gated.ungated_log_p = Some(row);
         let f = fuse(&[&label, &gated], &labels, 2, &[], &settings);
         // Class 0 failed by the label scanner: row 0 keeps its own evidence.
-        assert!(f.per_scanner[1][0] > 0.99 && f.score[0] > 0.99, "{:?}", f.score);
+        assert!(
+            f.per_scanner[1][0] > 0.99 && f.score[0] > 0.99,
+            "{:?}",
+            f.score
+        );
         assert!(f.flagged[0]);
         // Class 1 shows nothing: row 15 carries only its class's evidence.
-        assert!(f.per_scanner[1][15] < 0.5 && f.score[15] < 0.5, "{:?}", f.score);
+        assert!(
+            f.per_scanner[1][15] < 0.5 && f.score[15] < 0.5,
+            "{:?}",
+            f.score
+        );
         assert!(!f.flagged[15]);
         assert_eq!(f.classes[1].verdict, Verdict::Pass);
     }
