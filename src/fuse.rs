@@ -15,11 +15,10 @@
 //! Some scanners' row p-values are evidence only in a class that holds a
 //! poisoned sub-population (`robust-spectral`, `confident-learning`: every
 //! clean class has rows they call extreme). They return them gated by their
-//! own class test and ungated beside it; fusion
-//! gates the ungated values by the strongest class test of *any* scanner
-//! (Bonferroni over the tests): a row keeps its own p-value when that test
-//! is significant at 1 % over the classes, and is raised to the class's
-//! p-value otherwise. So a class failed by the label-agnostic
+//! own class test and ungated beside it; fusion gates the ungated values by
+//! the strongest class test of *any* scanner (Bonferroni over the tests): a
+//! row keeps its own p-value when that test is significant at 1 % over the
+//! classes, and is raised to the class's p-value otherwise. So a class failed by the label-agnostic
 //! `knn-label-disagreement` test lets `robust-spectral` rank its rows.
 //!
 //! # Combination
