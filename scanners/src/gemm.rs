@@ -1,19 +1,67 @@
-//! Dense `f32` matrix products for the scanners, through `matrixmultiply`
-//! (single-threaded, so every product is the same whatever the thread count;
-//! the scanners parallelise over blocks or classes instead).
+//! Dense matrix products for the scanners (`f32`, and `f64` for the robust
+//! covariance fits), through `matrixmultiply`: single-threaded, so every
+//! product is the same whatever the thread count; the scanners parallelise
+//! over blocks or classes instead.
+
+/// An element type `matrixmultiply` multiplies: `f32` or `f64`.
+pub trait Element: Copy {
+    /// `matrixmultiply`'s general product for this type.
+    ///
+    /// # Safety
+    /// As for `matrixmultiply::sgemm`: every element addressed by the shapes
+    /// and strides lies in its allocation.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn product(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        c: *mut Self,
+        rsc: isize,
+    );
+}
+
+macro_rules! element {
+    ($t:ty, $f:path) => {
+        impl Element for $t {
+            unsafe fn product(
+                m: usize,
+                k: usize,
+                n: usize,
+                a: *const Self,
+                rsa: isize,
+                csa: isize,
+                b: *const Self,
+                rsb: isize,
+                csb: isize,
+                c: *mut Self,
+                rsc: isize,
+            ) {
+                // SAFETY: forwarded from the caller's contract.
+                unsafe { $f(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, 1) }
+            }
+        }
+    };
+}
+element!(f32, matrixmultiply::sgemm);
+element!(f64, matrixmultiply::dgemm);
 
 /// `C (m×n) = A (m×k) · B (k×n)` for operands given by (slice, row stride,
 /// column stride); `C` is row-major.
-#[allow(clippy::too_many_arguments)]
-fn gemm(
+fn gemm<T: Element>(
     m: usize,
     k: usize,
     n: usize,
-    a: (&[f32], usize, usize),
-    b: (&[f32], usize, usize),
-    c: &mut [f32],
+    a: (&[T], usize, usize),
+    b: (&[T], usize, usize),
+    c: &mut [T],
 ) {
-    let last = |rows: usize, cols: usize, (s, rs, cs): (&[f32], usize, usize)| {
+    let last = |rows: usize, cols: usize, (s, rs, cs): (&[T], usize, usize)| {
         rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < s.len()
     };
     assert!(
@@ -26,27 +74,24 @@ fn gemm(
     // SAFETY: every element addressed by these shapes and strides lies in
     // its slice (checked above), and `c` holds `m × n` elements.
     unsafe {
-        matrixmultiply::sgemm(
+        T::product(
             m,
             k,
             n,
-            1.0,
             a.0.as_ptr(),
             a.1 as isize,
             a.2 as isize,
             b.0.as_ptr(),
             b.1 as isize,
             b.2 as isize,
-            0.0,
             c.as_mut_ptr(),
             n as isize,
-            1,
         );
     }
 }
 
 /// `C (m×n) = A (m×k) · Bᵀ`, with `B` stored `n×k` row-major.
-pub fn a_bt(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
+pub fn a_bt<T: Element>(a: &[T], m: usize, k: usize, b: &[T], n: usize, c: &mut [T]) {
     gemm(m, k, n, (a, k, 1), (b, 1, k), c);
 }
 
@@ -58,37 +103,6 @@ pub fn a_b(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
 /// `C (k×n) = Aᵀ · B`, with `A` stored `m×k` and `B` stored `m×n`, row-major.
 pub fn at_b(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
     gemm(k, m, n, (a, 1, k), (b, n, 1), c);
-}
-
-/// `C (m×n) = A (m×k) · Bᵀ` in `f64`, with `B` stored `n×k` row-major.
-pub fn a_bt_f64(a: &[f64], m: usize, k: usize, b: &[f64], n: usize, c: &mut [f64]) {
-    assert!(
-        a.len() >= m * k && b.len() >= n * k && c.len() >= m * n,
-        "operands too short"
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: `a` holds `m × k`, `b` holds `n × k` and `c` holds `m × n`
-    // elements (checked above), addressed with these strides.
-    unsafe {
-        matrixmultiply::dgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            k as isize,
-            1,
-            b.as_ptr(),
-            1,
-            k as isize,
-            0.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
 }
 
 #[cfg(test)]
@@ -111,7 +125,7 @@ mod tests {
         let a64: Vec<f64> = a.iter().map(|&v| v as f64).collect();
         let b64: Vec<f64> = b.iter().map(|&v| v as f64).collect();
         let mut c64 = [0.0f64; 4];
-        a_bt_f64(&a64, 2, 3, &b64, 2, &mut c64);
+        a_bt(&a64, 2, 3, &b64, 2, &mut c64);
         assert_eq!(c64, [4.0, 2.0, 10.0, 5.0]);
     }
 }

@@ -5,7 +5,7 @@
 //! smallest determinant, found by concentration steps, made consistent at the
 //! normal model and reweighted.
 
-use crate::gemm::a_bt_f64;
+use crate::gemm::a_bt;
 use crate::linalg::{cholesky, forward_substitute};
 use crate::stats::{chi_square_cdf, chi_square_quantile, median, normal_quantile};
 
@@ -46,7 +46,7 @@ impl RobustFit {
             .flat_map(|row| row.iter().zip(&self.mean).map(|(v, m)| v - m))
             .collect();
         let mut z = vec![0.0; n * k];
-        a_bt_f64(&centred, n, k, &self.inverse, k, &mut z);
+        a_bt(&centred, n, k, &self.inverse, k, &mut z);
         z
     }
 
@@ -77,7 +77,7 @@ fn fit(y: &[f64], k: usize, rows: &[usize]) -> Option<RobustFit> {
         .map(|(t, v)| v - mean[t / rows.len().max(1)])
         .collect();
     let mut cov = vec![0.0; k * k];
-    a_bt_f64(&centred_t, k, rows.len(), &centred_t, k, &mut cov);
+    a_bt(&centred_t, k, rows.len(), &centred_t, k, &mut cov);
     let trace: f64 = (0..k).map(|i| cov[i * k + i]).sum::<f64>() / h;
     for i in 0..k {
         for j in 0..=i {
