@@ -125,11 +125,15 @@ pub struct Fused {
 /// (AUROC 1.000) while its own class test, against classes whose learned
 /// representation is just as heavy-tailed, stayed quiet; the label-agnostic
 /// `knn-label-disagreement` test failed the class.
-fn gated_log_p(outputs: &[&ScanOutput], labels: &[u32], n_classes: usize) -> Vec<Vec<f64>> {
+/// `tests` is the number of scanners with a class test.
+fn gated_log_p(
+    outputs: &[&ScanOutput],
+    labels: &[u32],
+    n_classes: usize,
+    tests: usize,
+) -> Vec<Vec<f64>> {
     let mut class_lp = vec![0.0f64; n_classes];
-    let mut tests = 0;
     for o in outputs {
-        tests += o.classes.iter().any(|d| d.log_p.is_some()) as usize;
         for d in &o.classes {
             if let Some(lp) = d.log_p {
                 let c = &mut class_lp[d.class as usize];
@@ -166,7 +170,11 @@ pub fn fuse(
     let n = labels.len();
     let scanned = labels.iter().filter(|l| !skipped.contains(l)).count();
     let s = outputs.len().max(1) as f64;
-    let log_p = gated_log_p(outputs, labels, n_classes);
+    let tests = outputs
+        .iter()
+        .filter(|o| o.classes.iter().any(|d| d.log_p.is_some()))
+        .count();
+    let log_p = gated_log_p(outputs, labels, n_classes, tests);
     let per_scanner: Vec<Vec<f64>> = log_p
         .iter()
         .map(|lp| lp.iter().map(|&lp| suspicion(lp, scanned)).collect())
@@ -197,10 +205,6 @@ pub fn fuse(
         })
         .collect();
     // Class-level tests, corrected over classes × tests.
-    let tests = outputs
-        .iter()
-        .filter(|o| o.classes.iter().any(|d| d.log_p.is_some()))
-        .count();
     let family = n_classes.saturating_sub(skipped.len()).max(1) * tests.max(1);
     for o in outputs {
         for d in &o.classes {
