@@ -526,6 +526,7 @@ impl Scanner for ActivationClustering {
                             "reduce",
                             "max-k",
                             "max-size",
+                            "min-separation",
                             "clean-rate",
                             "peer-ratio",
                         ],
@@ -613,5 +614,26 @@ mod tests {
             e.to_string(),
             "option `activation-clustering.reduce` is `tsne`, but it must be `pca` or `ica`"
         );
+        // Every option the scanner takes is named when a key is unknown.
+        let e = ActivationClustering::DEFAULT
+            .configure(&[("bogus".into(), "1".into())])
+            .err()
+            .unwrap()
+            .to_string();
+        for key in [
+            "dims",
+            "reduce",
+            "max-k",
+            "max-size",
+            "min-separation",
+            "clean-rate",
+            "peer-ratio",
+        ] {
+            assert!(e.contains(&format!("activation-clustering.{key}")), "{e}");
+            assert!(ActivationClustering::DEFAULT
+                .configure(&[(key.into(), "bad".into())])
+                .err()
+                .is_some_and(|e| !e.to_string().starts_with("unknown option")));
+        }
     }
 }
