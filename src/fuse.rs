@@ -296,6 +296,7 @@ mod tests {
             classes: vec![],
             suspected: None,
             ungated_log_p: None,
+            confusion: None,
         }
     }
 

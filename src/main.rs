@@ -220,7 +220,7 @@ struct ScanArgs {
     /// Seed for every random choice [default: 0]
     #[arg(long)]
     seed: Option<u64>,
-    /// A scanner option, e.g. knn-label-disagreement.clean-rate=0.08 (repeatable; see `explain`)
+    /// A scanner option, e.g. knn-label-disagreement.unanimity-ratio=3 (repeatable; see `explain`)
     #[arg(long = "set", value_name = "SCANNER.OPTION=VALUE")]
     set: Vec<String>,
     /// Options file [default: ./poisonscan.toml when it exists]; flags override it
@@ -301,7 +301,7 @@ fn scan_options(args: &ScanArgs) -> Result<ScanOptions> {
                 .map(|(s, o)| (s.trim(), o.trim(), v.trim()))
         });
         let Some((scanner, option, value)) = parsed else {
-            bail!("--set `{item}`: expected SCANNER.OPTION=VALUE, e.g. knn-label-disagreement.clean-rate=0.08");
+            bail!("--set `{item}`: expected SCANNER.OPTION=VALUE, e.g. knn-label-disagreement.unanimity-ratio=3");
         };
         options
             .scanner_options

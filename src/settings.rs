@@ -171,7 +171,7 @@ impl ScanOptions {
     /// Applies a `poisonscan.toml` on top of these options. Top-level keys:
     /// `threshold`, `budget`, `min-flagged`, `seed`, `scanners` (a list);
     /// one table per scanner (by name or code) holds its options, e.g.
-    /// `[knn-label-disagreement]` / `clean-rate = 0.08`. Every unknown key is
+    /// `[knn-label-disagreement]` / `unanimity-ratio = 3`. Every unknown key is
     /// reported, with the file's name.
     pub fn merge_file(&mut self, path: &Path) -> Result<(), SettingsError> {
         let fail = |msg: String| SettingsError(vec![format!("{}: {msg}", path.display())]);
@@ -245,30 +245,31 @@ mod tests {
     fn file_options_merge_and_unknown_keys_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("poisonscan.toml");
-        std::fs::write(&path, "threshold = 0.995\nscanners = [\"PS004\"]\n[knn-label-disagreement]\nclean-rate = 0.08\nk = 15\n").unwrap();
+        std::fs::write(&path, "threshold = 0.995\nscanners = [\"PS004\"]\n[knn-label-disagreement]\nunanimity-ratio = 3\nk = 15\n").unwrap();
         let mut o = ScanOptions::default();
         o.merge_file(&path).unwrap();
         let s = o.check().unwrap();
         assert_eq!(s.threshold, 0.995);
         assert_eq!(s.scanners.len(), 1);
         assert_eq!(
-            s.scanner_options["knn-label-disagreement"]["clean-rate"],
-            "0.08"
+            s.scanner_options["knn-label-disagreement"]["unanimity-ratio"],
+            "3"
         );
         std::fs::write(
             &path,
-            "treshold = 0.9\n[knn-label-disagreement]\nclean-rate = 0.9\n",
+            "treshold = 0.9\n[knn-label-disagreement]\nunanimity-ratio = 90\n",
         )
         .unwrap();
         let mut o = ScanOptions::default();
         let e = o.merge_file(&path).unwrap_err();
         assert!(e.to_string().contains("unknown key `treshold`"), "{e}");
         let mut o = ScanOptions::default();
-        std::fs::write(&path, "[knn-label-disagreement]\nclean-rate = 0.9\n").unwrap();
+        std::fs::write(&path, "[knn-label-disagreement]\nunanimity-ratio = 90\n").unwrap();
         o.merge_file(&path).unwrap();
         let e = o.check().unwrap_err();
         assert!(
-            e.to_string().contains("knn-label-disagreement.clean-rate"),
+            e.to_string()
+                .contains("knn-label-disagreement.unanimity-ratio"),
             "{e}"
         );
     }

@@ -518,13 +518,13 @@ fn scanner_options_from_flags_and_poisonscan_toml() {
             "--out",
             "b",
             "--set",
-            "knn-label-disagreement.clean-rate=0.9",
+            "knn-label-disagreement.unanimity-ratio=90",
         ],
         dir.path(),
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("option `knn-label-disagreement.clean-rate` is 0.9"),
+        stderr(&o).contains("option `knn-label-disagreement.unanimity-ratio` is 90"),
         "{}",
         stderr(&o)
     );

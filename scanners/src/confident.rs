@@ -1,9 +1,10 @@
 //! `PS005 confident-learning`: label issues found from out-of-sample class
 //! probabilities (Northcutt, Jiang & Chuang 2021).
 
-use crate::error::{parse_value, ParamError, ScanError};
+use crate::error::{ParamError, ScanError};
+use crate::labelflow::direction_test;
 use crate::perclass::cap_by_class;
-use crate::stats::{ln_binomial_upper, ln_erfc, robust_location_scale};
+use crate::stats::{ln_erfc, robust_location_scale};
 use crate::{ClassDiagnostics, ScanInput, ScanOutput, Scanner};
 
 const DOC: &str = r#"# PS005 confident-learning
@@ -35,8 +36,15 @@ Needs out-of-sample probabilities, one per class, read with `--probs COL`
    self-confidences (median, 1.4826 × MAD), and the p-value is its lower
    normal tail: a sample the model doubts far more than it doubts the rest of
    its class.
-4. Class test: the label issues of a class against Binomial(rows,
-   `clean-rate`), one-sided, as for `knn-label-disagreement`.
+4. Class test, on the confident joint as a confusion matrix (given label
+   by confident class): the *direction* test of `knn-label-disagreement` —
+   a class's label issues (inflow) against the rows of other classes
+   confidently in it (outflow), and each pair of classes both ways, against
+   a spread between the two directions estimated from the data set's own
+   classes and pairs. Natural confusion between two classes (shirts and
+   T-shirts) runs both ways; relabelled poison runs one way. No fixed rate
+   of label issues: how many a clean class has depends on how much the
+   classes overlap and how good the model is.
 5. In a class whose test is not significant at 1 % after a Bonferroni
    correction over the classes, a row's reported p-value is raised to its
    class's: every clean class has ambiguous samples the model doubts, and
@@ -45,14 +53,16 @@ Needs out-of-sample probabilities, one per class, read with `--probs COL`
    scanner, so a class another scanner fails keeps its rows' own p-values.
 
 ## Options
-- `clean-rate` — share of label issues a clean class may have (default 0.05,
-  above 0 and below 0.5).
+None.
 
 ## Known false positives
 - Probabilities that are not out-of-sample (a model that saw the samples)
   are over-confident in the given labels and hide label issues; the opposite
-  mistake — a weak model — turns hard samples into label issues, which the
-  class test absorbs up to `clean-rate`.
+  mistake — a weak model — turns hard samples into label issues; the
+  class test absorbs them as long as they run both ways.
+- Random label flips run both ways too: the class test does not see them
+  (the `knn-label-disagreement` unanimity test does), though the row scores
+  rank them.
 - Genuinely ambiguous samples and honest label noise.
 - Clean-label attacks keep correct labels and are not detected.
 
@@ -60,29 +70,17 @@ Needs out-of-sample probabilities, one per class, read with `--probs COL`
 - C. G. Northcutt, L. Jiang, I. L. Chuang. Confident Learning: Estimating
   Uncertainty in Dataset Labels. Journal of Artificial Intelligence Research
   70, 2021.
+- R. DerSimonian, N. Laird. Meta-analysis in clinical trials. Controlled
+  Clinical Trials 7, 1986 (the between-pair spread).
 "#;
 
-/// Confident-learning scanner (`PS005`).
+/// Confident-learning scanner (`PS005`); it has no options.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConfidentLearning {
-    clean_rate: f64,
-}
+pub struct ConfidentLearning;
 
 impl ConfidentLearning {
     /// The scanner with default settings.
-    pub const DEFAULT: ConfidentLearning = ConfidentLearning { clean_rate: 0.05 };
-
-    /// A scanner with the given share of label issues a clean class may have.
-    pub fn new(clean_rate: f64) -> Result<Self, ParamError> {
-        if !(clean_rate > 0.0 && clean_rate < 0.5) {
-            return Err(ParamError::OutOfRange {
-                option: "confident-learning.clean-rate",
-                value: clean_rate.to_string(),
-                allowed: "a number above 0 and below 0.5",
-            });
-        }
-        Ok(Self { clean_rate })
-    }
+    pub const DEFAULT: ConfidentLearning = ConfidentLearning;
 }
 
 impl Scanner for ConfidentLearning {
@@ -103,14 +101,10 @@ impl Scanner for ConfidentLearning {
     }
 
     fn configure(&self, options: &[(String, String)]) -> Result<Box<dyn Scanner>, ParamError> {
-        let mut rate = self.clean_rate;
-        for (key, value) in options {
-            match key.as_str() {
-                "clean-rate" => rate = parse_value(self.name(), key, value, "a number")?,
-                _ => return Err(ParamError::unknown(self.name(), key, &["clean-rate"])),
-            }
+        if let Some((key, _)) = options.first() {
+            return Err(ParamError::unknown(self.name(), key, &[]));
         }
-        Ok(Box::new(ConfidentLearning::new(rate)?))
+        Ok(Box::new(ConfidentLearning))
     }
 
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
@@ -176,26 +170,37 @@ impl Scanner for ConfidentLearning {
                     (ln_erfc(-z / std::f64::consts::SQRT_2) - std::f64::consts::LN_2).min(0.0);
             }
         }
+        let scanned: Vec<u32> = (0..c as u32)
+            .filter(|&y| !class_rows[y as usize].is_empty() && !input.skip_classes.contains(&y))
+            .collect();
+        let mut confusion = joint.clone();
+        for y in 0..c {
+            confusion[y * c + y] = 0;
+        }
+        let direction = direction_test(&confusion, c, &scanned);
         let mut classes = Vec::new();
-        for (y, rows) in class_rows.iter().enumerate() {
-            if rows.is_empty() {
-                continue;
-            }
-            let issues: u64 = (0..c).filter(|&j| j != y).map(|j| joint[y * c + j]).sum();
+        for (&y, dir) in scanned.iter().zip(&direction) {
+            let y = y as usize;
+            let rows = &class_rows[y];
+            let issues = dir.inflow;
             let mut values = vec![
                 ("threshold", thresholds[y]),
                 ("label_issues", issues as f64),
                 ("label_issue_rate", issues as f64 / rows.len() as f64),
+                ("noise_rows", issues as f64),
+                ("confident_in_class", joint[y * c + y] as f64),
+                ("outflow", dir.outflow as f64),
+                ("natural_spread_pairs", dir.tau_pair),
+                ("natural_spread_classes", dir.tau_class),
+                ("excess_rows", dir.excess.round()),
             ];
-            values.push(("confident_in_class", joint[y * c + y] as f64));
+            if let Some(s) = dir.top_source {
+                values.push(("top_source", s as f64));
+            }
             classes.push(ClassDiagnostics {
                 class: y as u32,
                 values,
-                log_p: Some(ln_binomial_upper(
-                    rows.len() as u64,
-                    self.clean_rate,
-                    issues,
-                )),
+                log_p: Some(dir.log_p),
             });
         }
         // rows of skipped classes carry no score
@@ -211,6 +216,7 @@ impl Scanner for ConfidentLearning {
             classes,
             suspected: Some(suspected),
             ungated_log_p: None,
+            confusion: Some(confusion),
         };
         cap_by_class(input, &mut out);
         Ok(out)
@@ -223,28 +229,32 @@ mod tests {
     use crate::rng::SplitMix64;
     use crate::MatrixRef;
 
-    /// Probabilities of a decent model on 3 classes; `flips` rows per class
-    /// carry the next class's label.
+    const C: usize = 6;
+
+    /// Probabilities of a decent model on six classes, which confuses one
+    /// row in ten with a neighbouring class (either way, as natural
+    /// ambiguity does); the first `flips` rows of class 3 carry label 0.
     fn fixture(per_class: usize, flips: usize) -> (Vec<f32>, Vec<f32>, Vec<u32>, Vec<bool>) {
         let mut rng = SplitMix64::new(5);
-        let n = 3 * per_class;
+        let n = C * per_class;
         let (mut probs, mut labels, mut truth) = (vec![], vec![], vec![]);
         for i in 0..n {
-            let true_class = i % 3;
+            let true_class = i % C;
             let confidence = 0.7 + 0.29 * rng.next_f64();
-            for j in 0..3 {
-                probs.push(if j == true_class {
+            let believed = if rng.next_f64() < 0.1 {
+                (true_class + if rng.next_f64() < 0.5 { 1 } else { C - 1 }) % C
+            } else {
+                true_class
+            };
+            for j in 0..C {
+                probs.push(if j == believed {
                     confidence
                 } else {
-                    (1.0 - confidence) / 2.0
+                    (1.0 - confidence) / (C - 1) as f64
                 } as f32);
             }
-            let flip = i / 3 < flips;
-            labels.push(if flip {
-                ((true_class + 1) % 3) as u32
-            } else {
-                true_class as u32
-            });
+            let flip = true_class == 3 && i / C < flips;
+            labels.push(if flip { 0 } else { true_class as u32 });
             truth.push(flip);
         }
         (vec![0.0; n], probs, labels, truth)
@@ -255,25 +265,32 @@ mod tests {
         let (features, probs, labels, truth) = fixture(600, 120);
         let n = labels.len();
         let input = ScanInput {
-            probs: Some(MatrixRef::new(&probs, n, 3).unwrap()),
-            ..ScanInput::new(MatrixRef::new(&features, n, 1).unwrap(), &labels, 3)
+            probs: Some(MatrixRef::new(&probs, n, C).unwrap()),
+            ..ScanInput::new(MatrixRef::new(&features, n, 1).unwrap(), &labels, C)
         };
         let out = ConfidentLearning::DEFAULT.scan(&input).unwrap();
-        // every flipped row is less self-confident than every clean row
+        // the flipped rows rank above the rows of their class that the model
+        // believes (the naturally confused ones look just like them)
         let worst_clean = (0..n)
-            .filter(|&i| !truth[i])
+            .filter(|&i| !truth[i] && labels[i] == 0 && probs[i * C] >= 0.5)
             .map(|i| out.log_p[i])
             .fold(f64::INFINITY, f64::min);
-        assert!((0..n)
-            .filter(|&i| truth[i])
-            .all(|i| out.log_p[i] < worst_clean));
+        let found = (0..n)
+            .filter(|&i| truth[i] && out.log_p[i] < worst_clean)
+            .count();
+        assert!(found >= 100, "{found} of 120");
+        let level = (0.01f64 / C as f64).ln();
         for c in &out.classes {
-            assert!(c.log_p.unwrap() < (0.01f64 / 3.0).ln(), "{c:?}");
+            if c.class == 0 {
+                assert!(c.log_p.unwrap() < level, "{c:?}");
+            } else {
+                assert!(c.log_p.unwrap() > level, "{c:?}");
+            }
         }
         let suspected = out.suspected.unwrap();
         assert!((0..n)
             .filter(|&i| truth[i])
-            .all(|i| suspected[i] as usize == i % 3));
+            .all(|i| suspected[i] as usize == i % C || suspected[i] as usize != 0));
     }
 
     #[test]
@@ -281,13 +298,19 @@ mod tests {
         let (features, probs, labels, _) = fixture(300, 0);
         let n = labels.len();
         let mut input = ScanInput {
-            probs: Some(MatrixRef::new(&probs, n, 3).unwrap()),
-            ..ScanInput::new(MatrixRef::new(&features, n, 1).unwrap(), &labels, 3)
+            probs: Some(MatrixRef::new(&probs, n, C).unwrap()),
+            ..ScanInput::new(MatrixRef::new(&features, n, 1).unwrap(), &labels, C)
         };
         let out = ConfidentLearning::DEFAULT.scan(&input).unwrap();
-        assert!(out.classes.iter().all(|c| c.log_p.unwrap() > -1.0));
+        assert!(
+            out.classes.iter().all(|c| c.log_p.unwrap() > -2.0),
+            "{:?}",
+            out.classes
+        );
         input.probs = Some(MatrixRef::new(&probs[..2 * n], n, 2).unwrap());
         assert!(ConfidentLearning::DEFAULT.scan(&input).is_err());
-        assert!(ConfidentLearning::new(0.7).is_err());
+        assert!(ConfidentLearning::DEFAULT
+            .configure(&[("clean-rate".into(), "0.1".into())])
+            .is_err());
     }
 }

@@ -15,6 +15,7 @@ pub mod confident;
 mod error;
 mod gemm;
 pub mod knn;
+pub mod labelflow;
 mod linalg;
 mod matrix;
 mod perclass;
@@ -160,6 +161,11 @@ pub struct ScanOutput {
     /// before that gate. `log_p` holds them gated by the scanner's own class
     /// test; fusion gates them again by every scanner's class tests.
     pub ungated_log_p: Option<Vec<f64>>,
+    /// For the label-consistency scanners: the contradicted rows by given
+    /// label (row) and the class their evidence points to (column), `c × c`
+    /// in class order — the data set's natural confusion, for the
+    /// label-noise report.
+    pub confusion: Option<Vec<u64>>,
 }
 
 /// Level at which a class-level test lets a class's rows keep their own
@@ -276,10 +282,11 @@ mod tests {
     fn configure_checks_keys_and_values() {
         let knn = find_scanner("knn-label-disagreement").unwrap();
         let set = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
-        assert!(knn.configure(&set("clean-rate", "0.1")).is_ok());
-        let e = knn.configure(&set("clean-rate", "0.9")).err().unwrap();
+        assert!(knn.configure(&set("unanimity-ratio", "3")).is_ok());
+        let e = knn.configure(&set("unanimity-ratio", "90")).err().unwrap();
         assert!(
-            e.to_string().contains("knn-label-disagreement.clean-rate"),
+            e.to_string()
+                .contains("knn-label-disagreement.unanimity-ratio"),
             "{e}"
         );
         let e = knn.configure(&set("neighbours", "5")).err().unwrap();

@@ -70,6 +70,7 @@ where
         classes,
         suspected: None,
         ungated_log_p: None,
+        confusion: None,
     }
 }
 
@@ -225,6 +226,7 @@ mod tests {
                 .collect(),
             suspected: None,
             ungated_log_p: None,
+            confusion: None,
         };
         excess_test(&input, &mut out, 0.05, 3.0);
         let lp: Vec<f64> = out.classes.iter().map(|d| d.log_p.unwrap()).collect();
@@ -250,6 +252,7 @@ mod tests {
             classes: vec![diag(0, -12.0), diag(1, -2.0)],
             suspected: None,
             ungated_log_p: None,
+            confusion: None,
         };
         cap_by_class(&input, &mut out);
         assert_eq!(out.log_p, vec![-20.0, -0.1, -2.0, -0.1]);

