@@ -5,23 +5,34 @@
 # Markdown table into BENCHMARKS.md (between the detection markers) with the
 # command, commit and machine, and prints it.
 #
-# Usage: benches/detection.sh [fast|seeds|full] [MODEL]
+# Usage: benches/detection.sh [fast|seeds|full|gate] [MODEL] [SEEDS]
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
 #   seeds: the same cases with seeds 1, 2, 3.
 #   full: also badnets 0.5 % and 5 %, blend 5 %, clean-label 1 %,
 #        label-flip 5 %; seeds 1, 2, 3; and MNIST with every scanner forced on.
+#   gate: the verdict across trigger shapes and rates, on MNIST and on
+#        Fashion-MNIST (naturally confusable classes): badnets solid
+#        (bottom-right), checkerboard (top-left) and random (top-right)
+#        patches, blend, warp, and a two-target badnets, each at 0.3 %, 1 %,
+#        5 % and 10 %; random label flips at 10 %; clean. Seeds 1, 2, 3 (or
+#        SEEDS, e.g. "1").
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
 mode="${1:-fast}"
 model="${2:-auto}"
-case "$mode" in fast|seeds|full) ;; *) echo "usage: $0 [fast|seeds|full] [MODEL]" >&2; exit 2 ;; esac
+case "$mode" in fast|seeds|full|gate) ;; *) echo "usage: $0 [fast|seeds|full|gate] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-datasets/fetch.sh mnist sklearn >&2
-cargo build --release --quiet
-bin="$root/target/release/poisonscan"
+datasets/fetch.sh mnist sklearn fashion >&2
+# POISONSCAN_BIN: a binary built beforehand (the default builds this tree)
+if [ -n "${POISONSCAN_BIN:-}" ]; then
+  bin="$POISONSCAN_BIN"
+else
+  cargo build --release --quiet
+  bin="$root/target/release/poisonscan"
+fi
 cache="${POISONSCAN_DATA:-$root/datasets/cache}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -30,6 +41,7 @@ declare -A input=(
   [mnist]="$cache/mnist/train-images-idx3-ubyte"
   [digits]="$cache/sklearn/digits-images-idx3-ubyte"
   [mnist+all]="$cache/mnist/train-images-idx3-ubyte"
+  [fashion]="$cache/fashion/fashion-images-idx3-ubyte"
 )
 # `mnist+all`: every scanner forced on (the sub-population scanners run by
 # default only on learned representations), to show each one's own AUROC.
@@ -47,11 +59,26 @@ if [ "$mode" = full ]; then
   seeds=(1 2 3)
   datasets+=(mnist+all)
 fi
+# A case is "ATTACK RATE [poison options]"; the options name the variant.
+if [ "$mode" = gate ]; then
+  datasets=(mnist fashion)
+  cases=("none 0" "label-flip 0.10")
+  for rate in 0.003 0.01 0.05 0.10; do
+    cases+=("badnets $rate"
+      "badnets $rate --patch-pattern checkerboard --patch-corner top-left"
+      "badnets $rate --patch-pattern random --patch-corner top-right"
+      "blend $rate"
+      "warp $rate"
+      "badnets $rate --target 0,1")
+  done
+  read -r -a seeds <<<"${3:-1 2 3}"
+fi
 
 n=0
 for ds in "${datasets[@]}"; do
   for c in "${cases[@]}"; do
-    read -r attack rate <<<"$c"
+    read -r attack rate extra_opts <<<"$c"
+    variant="$attack${extra_opts:+ $extra_opts}"
     if [ "$ds" = mnist+all ] && [ "$attack" != none ] && [ "$attack" != badnets ] && [ "$attack" != label-flip ]; then
       continue
     fi
@@ -59,16 +86,18 @@ for ds in "${datasets[@]}"; do
       n=$((n + 1))
       target=(--target 0)
       [ "$attack" = label-flip ] || [ "$attack" = none ] && target=()
+      [[ "${extra_opts:-}" == *--target* ]] && target=()
       p="$work/p$n.parquet"
-      "$bin" poison "${input[$ds]}" --attack "$attack" --rate "$rate" "${target[@]}" --seed "$seed" --out "$p" 2>/dev/null
+      # shellcheck disable=SC2086
+      "$bin" poison "${input[$ds]}" --attack "$attack" --rate "$rate" "${target[@]}" --seed "$seed" --out "$p" ${extra_opts:-} 2>/dev/null
       start=$(date +%s.%N)
       # shellcheck disable=SC2086
       "$bin" scan "$p" --out "$work/s$n" --no-fail --quiet --seed "$seed" --model "$model" ${extra[$ds]:-}
       end=$(date +%s.%N)
       "$bin" eval "$work/s$n/scores.parquet" --truth "$p" --json >"$work/e$n.json"
       printf '{"dataset":"%s","attack":"%s","rate":%s,"seed":%s,"scan_s":%s}\n' \
-        "$ds" "$attack" "$rate" "$seed" "$(python3 -c "print(round($end - $start, 3))")" >"$work/m$n.json"
-      echo "done: $ds $attack $rate seed $seed" >&2
+        "$ds" "$variant" "$rate" "$seed" "$(python3 -c "print(round($end - $start, 3))")" >"$work/m$n.json"
+      echo "done: $ds $variant $rate seed $seed" >&2
       rm -f "$p"
     done
   done
@@ -83,7 +112,9 @@ groups = {}
 for i in range(1, n + 1):
     m = json.load(open(f"{work}/m{i}.json"))
     e = json.load(open(f"{work}/e{i}.json"))
-    groups.setdefault((m["dataset"], m["attack"], m["rate"]), []).append((m, e))
+    short = (m["attack"].replace("--patch-pattern ", "").replace(" --patch-corner ", " @ ")
+             .replace("--target ", "→ "))
+    groups.setdefault((m["dataset"], short, m["rate"]), []).append((m, e))
 
 def mean(vals):
     vals = [v for v in vals if v is not None]

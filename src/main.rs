@@ -11,7 +11,7 @@ use poisonscan::fuse::Verdict;
 use poisonscan::ingest::{IngestOptions, InputFormat, TableOptions};
 use poisonscan::models::{DeviceSpec, ModelKind, ModelOptions};
 use poisonscan::pipeline::{self, Progress};
-use poisonscan::redteam::{self, Attack, AttackPlan, Corner, Patch};
+use poisonscan::redteam::{self, Attack, AttackPlan, Corner, Patch, PatchPattern};
 use poisonscan::report::{self, progress::Spinner, RunInfo, ScoresFormat};
 use poisonscan::scanners::{find_scanner, SCANNERS};
 use poisonscan::settings::ScanOptions;
@@ -119,6 +119,7 @@ impl InputArgs {
 enum AttackKind {
     Badnets,
     Blend,
+    Warp,
     LabelFlip,
     CleanLabel,
     None,
@@ -137,9 +138,9 @@ struct PoisonArgs {
     /// Fraction of the whole data set to poison, from 0 to 0.5
     #[arg(long)]
     rate: f64,
-    /// Target class: the label poisoned rows get (clean-label: the class attacked)
-    #[arg(long)]
-    target: Option<String>,
+    /// Target class: the label poisoned rows get (clean-label: the class attacked); several, comma-separated, share the poisoned rows out, each with a trigger of its own
+    #[arg(long, value_delimiter = ',')]
+    target: Vec<String>,
     /// Only poison rows of this class (badnets, blend, targeted label-flip)
     #[arg(long)]
     source: Option<String>,
@@ -161,6 +162,15 @@ struct PoisonArgs {
     /// Gap between the patch and the border, in pixels
     #[arg(long, default_value_t = 1)]
     patch_margin: usize,
+    /// Patch look: solid, checkerboard, or random pixels (seeded)
+    #[arg(long, value_enum, default_value_t = PatchPattern::Solid)]
+    patch_pattern: PatchPattern,
+    /// Largest displacement of the warp, in pixels (warp)
+    #[arg(long, default_value_t = 1.0)]
+    strength: f32,
+    /// Control points per side of the warp field (warp)
+    #[arg(long, default_value_t = 4)]
+    grid: usize,
     /// Blend weight of the pattern (blend), in (0, 1]
     #[arg(long, default_value_t = 0.2)]
     alpha: f32,
@@ -217,6 +227,9 @@ struct ScanArgs {
     /// Rows over the threshold that fail a class, for scanners without a class test [default: 3]
     #[arg(long)]
     min_flagged: Option<usize>,
+    /// Also fail a class whose label noise (rows contradicted by their neighbours, label issues) exceeds this share, poisoning or not [default: off: noise is reported, not gated]
+    #[arg(long, value_name = "RATE")]
+    fail_on_noise: Option<f64>,
     /// Seed for every random choice [default: 0]
     #[arg(long)]
     seed: Option<u64>,
@@ -288,6 +301,9 @@ fn scan_options(args: &ScanArgs) -> Result<ScanOptions> {
     }
     if let Some(v) = args.min_flagged {
         options.min_flagged = v;
+    }
+    if args.fail_on_noise.is_some() {
+        options.fail_on_noise = args.fail_on_noise;
     }
     if let Some(v) = args.seed {
         options.seed = v;
@@ -473,7 +489,18 @@ fn poison(args: PoisonArgs) -> Result<()> {
         value: args.patch_value,
         corner: args.patch_corner,
         margin: args.patch_margin,
+        pattern: args.patch_pattern,
+        seed: args.seed,
     };
+    if !(args.strength > 0.0 && args.strength <= 8.0) {
+        bail!(
+            "--strength is {}, but it must be above 0 and at most 8 (pixels)",
+            args.strength
+        );
+    }
+    if !(2..=32).contains(&args.grid) {
+        bail!("--grid is {}, but it must be from 2 to 32", args.grid);
+    }
     if args.patch_size == 0 {
         bail!("--patch-size must be at least 1");
     }
@@ -486,6 +513,10 @@ fn poison(args: PoisonArgs) -> Result<()> {
     let attack = match args.attack {
         AttackKind::Badnets => Attack::Badnets { patch },
         AttackKind::Blend => Attack::Blend { alpha: args.alpha },
+        AttackKind::Warp => Attack::Warp {
+            strength: args.strength,
+            grid: args.grid,
+        },
         AttackKind::LabelFlip => Attack::LabelFlip,
         AttackKind::CleanLabel => Attack::CleanLabel { patch },
         AttackKind::None => Attack::None,
@@ -495,11 +526,11 @@ fn poison(args: PoisonArgs) -> Result<()> {
     let plan = AttackPlan {
         attack,
         rate: args.rate,
-        target: args
+        targets: args
             .target
-            .as_deref()
+            .iter()
             .map(|t| redteam::class_id(&ds, t, "--target"))
-            .transpose()?,
+            .collect::<Result<Vec<_>, _>>()?,
         source: args
             .source
             .as_deref()

@@ -26,6 +26,20 @@ pub enum Corner {
     TopLeft,
 }
 
+/// What a patch looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PatchPattern {
+    /// Every pixel at the patch value (default).
+    #[default]
+    Solid,
+    /// Alternating the patch value and its complement (`1 − value`).
+    Checkerboard,
+    /// Each pixel the patch value or its complement, seeded at random (the
+    /// same pattern on every poisoned image).
+    Random,
+}
+
 /// A square patch trigger (BadNets, Gu et al. 2017).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Patch {
@@ -37,6 +51,10 @@ pub struct Patch {
     pub corner: Corner,
     /// Gap between the patch and the image border, in pixels.
     pub margin: usize,
+    /// Solid, checkerboard or random pixels.
+    pub pattern: PatchPattern,
+    /// Seed of the random pattern.
+    pub seed: u64,
 }
 
 impl Default for Patch {
@@ -46,6 +64,28 @@ impl Default for Patch {
             value: 1.0,
             corner: Corner::BottomRight,
             margin: 1,
+            pattern: PatchPattern::Solid,
+            seed: 0,
+        }
+    }
+}
+
+impl Patch {
+    /// The trigger of the `j`-th target of a multi-target attack: the same
+    /// patch in the next corner (clockwise from the chosen one) with its own
+    /// random pattern, so that every target has a trigger of its own.
+    pub fn variant(self, j: usize) -> Self {
+        const ORDER: [Corner; 4] = [
+            Corner::BottomRight,
+            Corner::BottomLeft,
+            Corner::TopLeft,
+            Corner::TopRight,
+        ];
+        let at = ORDER.iter().position(|&c| c == self.corner).unwrap_or(0);
+        Self {
+            corner: ORDER[(at + j) % 4],
+            seed: self.seed.wrapping_add(j as u64),
+            ..self
         }
     }
 }
@@ -85,10 +125,77 @@ pub fn stamp(image: &mut [f32], shape: Shape, patch: Patch) {
         Corner::TopRight => (near, right),
         Corner::TopLeft => (near, patch.margin.min(shape.width - size)),
     };
+    let mut rng = SplitMix64::derive(patch.seed, 0x9A7C);
     for y in top..top + size {
         for x in left..left + size {
             for c in 0..shape.channels {
-                image[(y * shape.width + x) * shape.channels + c] = patch.value;
+                let on = match patch.pattern {
+                    PatchPattern::Solid => true,
+                    PatchPattern::Checkerboard => (y - top + x - left) % 2 == 0,
+                    PatchPattern::Random => rng.next_u64() & 1 == 0,
+                };
+                image[(y * shape.width + x) * shape.channels + c] =
+                    if on { patch.value } else { 1.0 - patch.value };
+            }
+        }
+    }
+}
+
+/// A warping trigger (WaNet, Nguyen & Tran 2021): a smooth, seeded field of
+/// displacements — uniform random on a `grid × grid` control grid, scaled so
+/// that the largest displacement is `strength` pixels, interpolated
+/// bilinearly to every pixel — by which every poisoned image is resampled
+/// (bilinear, edges clamped). Invisible at a glance, the same on every image.
+pub fn warp_field(shape: Shape, grid: usize, strength: f32, seed: u64) -> Vec<(f32, f32)> {
+    let g = grid.max(2);
+    let mut rng = SplitMix64::derive(seed, 0x3A2F);
+    let control: Vec<(f64, f64)> = (0..g * g)
+        .map(|_| (2.0 * rng.next_f64() - 1.0, 2.0 * rng.next_f64() - 1.0))
+        .collect();
+    let max = control
+        .iter()
+        .map(|(dy, dx)| dy.abs().max(dx.abs()))
+        .fold(1e-9, f64::max);
+    let scale = strength as f64 / max;
+    let at = |gy: usize, gx: usize| control[gy.min(g - 1) * g + gx.min(g - 1)];
+    let mut field = Vec::with_capacity(shape.height * shape.width);
+    for y in 0..shape.height {
+        for x in 0..shape.width {
+            let fy = y as f64 / (shape.height.max(2) - 1) as f64 * (g - 1) as f64;
+            let fx = x as f64 / (shape.width.max(2) - 1) as f64 * (g - 1) as f64;
+            let (y0, x0) = (fy.floor() as usize, fx.floor() as usize);
+            let (ty, tx) = (fy - y0 as f64, fx - x0 as f64);
+            let lerp = |a: (f64, f64), b: (f64, f64), t: f64| {
+                (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
+            };
+            let top = lerp(at(y0, x0), at(y0, x0 + 1), tx);
+            let bottom = lerp(at(y0 + 1, x0), at(y0 + 1, x0 + 1), tx);
+            let (dy, dx) = lerp(top, bottom, ty);
+            field.push(((dy * scale) as f32, (dx * scale) as f32));
+        }
+    }
+    field
+}
+
+/// Resamples one image along a displacement field (see [`warp_field`]).
+pub fn warp(image: &mut [f32], shape: Shape, field: &[(f32, f32)]) {
+    let (h, w, ch) = (shape.height, shape.width, shape.channels);
+    let src = image.to_vec();
+    let px = |y: isize, x: isize, c: usize| {
+        let y = y.clamp(0, h as isize - 1) as usize;
+        let x = x.clamp(0, w as isize - 1) as usize;
+        src[(y * w + x) * ch + c]
+    };
+    for y in 0..h {
+        for x in 0..w {
+            let (dy, dx) = field[y * w + x];
+            let (sy, sx) = (y as f32 + dy, x as f32 + dx);
+            let (y0, x0) = (sy.floor() as isize, sx.floor() as isize);
+            let (ty, tx) = (sy - y0 as f32, sx - x0 as f32);
+            for c in 0..ch {
+                let top = px(y0, x0, c) * (1.0 - tx) + px(y0, x0 + 1, c) * tx;
+                let bottom = px(y0 + 1, x0, c) * (1.0 - tx) + px(y0 + 1, x0 + 1, c) * tx;
+                image[(y * w + x) * ch + c] = top * (1.0 - ty) + bottom * ty;
             }
         }
     }
@@ -124,6 +231,13 @@ pub enum Attack {
         /// Blend weight, in (0, 1].
         alpha: f32,
     },
+    /// Smooth seeded warp (WaNet) of non-target rows, relabelled to the target.
+    Warp {
+        /// Largest displacement, in pixels.
+        strength: f32,
+        /// Control points per side.
+        grid: usize,
+    },
     /// Labels changed: at random, or from `source` to the target.
     LabelFlip,
     /// Patch stamped on target-class rows, labels unchanged.
@@ -138,7 +252,10 @@ impl Attack {
     pub fn needs_images(&self) -> bool {
         matches!(
             self,
-            Attack::Badnets { .. } | Attack::Blend { .. } | Attack::CleanLabel { .. }
+            Attack::Badnets { .. }
+                | Attack::Blend { .. }
+                | Attack::Warp { .. }
+                | Attack::CleanLabel { .. }
         )
     }
 }
@@ -150,9 +267,12 @@ pub struct AttackPlan {
     pub attack: Attack,
     /// Fraction of the whole data set poisoned: `round(rate × rows)` rows.
     pub rate: f64,
-    /// Target class id (the label poisoned rows end up with). Needed by every
-    /// attack but `none` and a random `label-flip`.
-    pub target: Option<u32>,
+    /// Target class ids (the labels poisoned rows end up with). Needed by
+    /// every attack but `none` and a random `label-flip`; with several, the
+    /// poisoned rows are shared out among them, each target with a trigger
+    /// of its own (patches in different corners with their own pattern,
+    /// blend patterns and warps of their own seed).
+    pub targets: Vec<u32>,
     /// Restrict the victims to this class id.
     pub source: Option<u32>,
     /// Seed for the choice of rows, new labels and patterns.
@@ -201,6 +321,7 @@ impl Attack {
             Attack::None => "none",
             Attack::Badnets { .. } => "badnets",
             Attack::Blend { .. } => "blend",
+            Attack::Warp { .. } => "warp",
             Attack::LabelFlip => "label-flip",
             Attack::CleanLabel { .. } => "clean-label",
         }
@@ -234,10 +355,20 @@ pub fn plant(
     if plan.attack == Attack::None {
         return Ok(planted);
     }
-    let target = plan.target;
-    let random_flip = plan.attack == Attack::LabelFlip && target.is_none();
-    if target.is_none() && !random_flip {
+    let targets = &plan.targets;
+    let random_flip = plan.attack == Attack::LabelFlip && targets.is_empty();
+    if targets.is_empty() && !random_flip {
         return Err(RedTeamError::NeedsTarget(name));
+    }
+    if let Some(&t) = targets.iter().find(|&&t| t as usize >= n_classes) {
+        return Err(RedTeamError::Invalid(format!(
+            "target class id {t} is not below the class count {n_classes}"
+        )));
+    }
+    if matches!(plan.attack, Attack::CleanLabel { .. }) && targets.len() > 1 {
+        return Err(RedTeamError::Invalid(
+            "clean-label takes one --target".into(),
+        ));
     }
     if random_flip && plan.source.is_some() {
         return Err(RedTeamError::Invalid(
@@ -248,9 +379,9 @@ pub fn plant(
         let l = labels[i];
         let from_source = plan.source.is_none_or(|s| s == l);
         match plan.attack {
-            Attack::CleanLabel { .. } => Some(l) == target,
+            Attack::CleanLabel { .. } => targets.contains(&l),
             _ if random_flip => true,
-            _ => Some(l) != target && from_source,
+            _ => !targets.contains(&l) && from_source,
         }
     };
     let mut candidates: Vec<usize> = (0..n).filter(|&i| eligible(i)).collect();
@@ -271,30 +402,32 @@ pub fn plant(
     }
     let mut rng = SplitMix64::new(plan.seed);
     rng.shuffle(&mut candidates);
-    let mut victims = candidates[..wanted].to_vec();
+    // victim v goes to target v mod |targets|, in the shuffled order
+    let mut victims: Vec<(usize, usize)> = candidates[..wanted]
+        .iter()
+        .enumerate()
+        .map(|(v, &i)| (i, v % targets.len().max(1)))
+        .collect();
     victims.sort_unstable();
     let dim = if n == 0 { 0 } else { features.len() / n };
-    let pattern = match (&plan.attack, shape) {
-        (Attack::Blend { .. }, Some(s)) => blend_pattern(s, plan.seed),
-        _ => Vec::new(),
-    };
-    for &i in &victims {
+    let triggers: Vec<Trigger> = (0..targets.len().max(1))
+        .map(|j| Trigger::new(&plan.attack, shape, plan.seed, j))
+        .collect();
+    for &(i, j) in &victims {
         let row = &mut features[i * dim..(i + 1) * dim];
         planted.poisoned[i] = true;
         planted.source_label[i] = Some(labels[i]);
+        if let Some(s) = shape {
+            triggers[j].apply(row, s);
+        }
         match &plan.attack {
-            Attack::Badnets { patch } => {
-                stamp(row, shape.expect("checked"), *patch);
-                labels[i] = target.expect("checked");
+            Attack::Badnets { .. } | Attack::Blend { .. } | Attack::Warp { .. } => {
+                labels[i] = targets[j];
             }
-            Attack::Blend { alpha } => {
-                blend(row, &pattern, *alpha);
-                labels[i] = target.expect("checked");
-            }
-            Attack::CleanLabel { patch } => stamp(row, shape.expect("checked"), *patch),
+            Attack::CleanLabel { .. } => {}
             Attack::LabelFlip => {
-                labels[i] = match target {
-                    Some(t) => t,
+                labels[i] = match targets.get(j) {
+                    Some(&t) => t,
                     None => {
                         // uniformly among the other classes
                         let k = rng.below(n_classes - 1) as u32;
@@ -310,6 +443,43 @@ pub fn plant(
         }
     }
     Ok(planted)
+}
+
+/// The trigger of one target, ready to apply to images.
+enum Trigger {
+    None,
+    Patch(Patch),
+    Blend(Vec<f32>, f32),
+    Warp(Vec<(f32, f32)>),
+}
+
+impl Trigger {
+    /// The trigger of the `j`-th target of `attack`.
+    fn new(attack: &Attack, shape: Option<Shape>, seed: u64, j: usize) -> Self {
+        let Some(shape) = shape else {
+            return Trigger::None;
+        };
+        let seed = seed.wrapping_add(j as u64);
+        match attack {
+            Attack::Badnets { patch } | Attack::CleanLabel { patch } => {
+                Trigger::Patch(patch.variant(j))
+            }
+            Attack::Blend { alpha } => Trigger::Blend(blend_pattern(shape, seed), *alpha),
+            Attack::Warp { strength, grid } => {
+                Trigger::Warp(warp_field(shape, *grid, *strength, seed))
+            }
+            Attack::LabelFlip | Attack::None => Trigger::None,
+        }
+    }
+
+    fn apply(&self, row: &mut [f32], shape: Shape) {
+        match self {
+            Trigger::None => {}
+            Trigger::Patch(p) => stamp(row, shape, *p),
+            Trigger::Blend(pattern, alpha) => blend(row, pattern, *alpha),
+            Trigger::Warp(field) => warp(row, shape, field),
+        }
+    }
 }
 
 /// BadNets: stamps the patch on `round(rate × n)` rows drawn (seeded) from
@@ -328,7 +498,7 @@ pub fn badnets(
     let plan = AttackPlan {
         attack: Attack::Badnets { patch },
         rate,
-        target: Some(target),
+        targets: vec![target],
         source: None,
         seed,
     };
@@ -409,29 +579,31 @@ pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTe
 /// rate at which a model trained on the poisoned data predicts the target.
 pub fn trigger_test_split(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTeamError> {
     let shape = image_shape(ds).ok_or(RedTeamError::NeedsImages(plan.attack.name()))?;
-    let target = plan
-        .target
-        .ok_or(RedTeamError::NeedsTarget(plan.attack.name()))?;
+    if plan.targets.is_empty() {
+        return Err(RedTeamError::NeedsTarget(plan.attack.name()));
+    }
+    if matches!(plan.attack, Attack::LabelFlip | Attack::None) {
+        return Err(RedTeamError::Invalid(format!(
+            "attack `{}` has no trigger to put on a test split",
+            plan.attack.name()
+        )));
+    }
     let mut features = ds.features.to_vec();
     let n = ds.n_rows();
     let dim = ds.n_features;
-    let pattern = blend_pattern(shape, plan.seed);
     let mut planted = Planted {
         poisoned: vec![false; n],
         source_label: vec![None; n],
     };
-    for i in (0..n).filter(|&i| ds.label_codes[i] != target) {
+    // rows outside every target, each target's trigger in turn
+    let triggers: Vec<Trigger> = (0..plan.targets.len())
+        .map(|j| Trigger::new(&plan.attack, Some(shape), plan.seed, j))
+        .collect();
+    let mut turn = 0;
+    for i in (0..n).filter(|&i| !plan.targets.contains(&ds.label_codes[i])) {
         let row = &mut features[i * dim..(i + 1) * dim];
-        match &plan.attack {
-            Attack::Badnets { patch } | Attack::CleanLabel { patch } => stamp(row, shape, *patch),
-            Attack::Blend { alpha } => blend(row, &pattern, *alpha),
-            Attack::LabelFlip | Attack::None => {
-                return Err(RedTeamError::Invalid(format!(
-                    "attack `{}` has no trigger to put on a test split",
-                    plan.attack.name()
-                )))
-            }
-        }
+        triggers[turn % triggers.len()].apply(row, shape);
+        turn += 1;
         planted.poisoned[i] = true;
         planted.source_label[i] = Some(ds.label_codes[i]);
     }
@@ -487,6 +659,7 @@ pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
         value: 1.0,
         corner: Corner::BottomRight,
         margin: 0,
+        ..Patch::default()
     };
     let truth = badnets(&mut features, &mut labels, shape, patch, DEMO_RATE, 0, seed);
     let n = labels.len();
@@ -560,7 +733,7 @@ mod tests {
         AttackPlan {
             attack,
             rate,
-            target,
+            targets: target.into_iter().collect(),
             source,
             seed: 11,
         }
@@ -686,6 +859,7 @@ mod tests {
                 value: 1.0,
                 corner: Corner::TopLeft,
                 margin: 1,
+                ..Patch::default()
             },
         );
         let on: Vec<usize> = (0..25).filter(|&i| img[i] == 1.0).collect();
@@ -696,5 +870,92 @@ mod tests {
             (0..25).filter(|&i| img[i] == 1.0).collect::<Vec<_>>(),
             vec![6, 7, 8, 11, 12, 13, 16, 17, 18]
         );
+    }
+
+    #[test]
+    fn patch_patterns_and_warps_change_only_what_they_should() {
+        let shape = Shape {
+            height: 6,
+            width: 6,
+            channels: 1,
+        };
+        let checker = Patch {
+            pattern: PatchPattern::Checkerboard,
+            ..Patch::default()
+        };
+        let mut img = vec![0.5f32; 36];
+        stamp(&mut img, shape, checker);
+        // 3×3 at rows 2–4, columns 2–4: corners and centre on, edges off
+        assert_eq!(img[2 * 6 + 2], 1.0);
+        assert_eq!(img[2 * 6 + 3], 0.0);
+        assert_eq!(img[3 * 6 + 3], 1.0);
+        assert_eq!(img[0], 0.5);
+        let random = Patch {
+            pattern: PatchPattern::Random,
+            seed: 4,
+            ..Patch::default()
+        };
+        let (mut a, mut b) = (vec![0.5f32; 36], vec![0.2f32; 36]);
+        stamp(&mut a, shape, random);
+        stamp(&mut b, shape, random);
+        let patch = |v: &[f32]| -> Vec<f32> {
+            (2..5)
+                .flat_map(|y| (2..5).map(move |x| (y, x)))
+                .map(|(y, x)| v[y * 6 + x])
+                .collect()
+        };
+        assert_eq!(patch(&a), patch(&b), "the same pattern on every image");
+        assert!(patch(&a).iter().all(|&v| v == 0.0 || v == 1.0));
+        // a warp moves pixels by at most its strength and keeps a flat image flat
+        let field = warp_field(shape, 4, 1.0, 3);
+        assert!(field
+            .iter()
+            .all(|(dy, dx)| dy.abs() <= 1.0001 && dx.abs() <= 1.0001));
+        assert!(field
+            .iter()
+            .any(|(dy, dx)| dy.abs() > 0.5 || dx.abs() > 0.5));
+        let mut flat = vec![0.3f32; 36];
+        warp(&mut flat, shape, &field);
+        assert!(flat.iter().all(|&v| (v - 0.3).abs() < 1e-6));
+        let mut ramp: Vec<f32> = (0..36).map(|i| (i % 6) as f32 / 5.0).collect();
+        let before = ramp.clone();
+        warp(&mut ramp, shape, &field);
+        assert_ne!(ramp, before);
+    }
+
+    #[test]
+    fn several_targets_share_the_poison_with_triggers_of_their_own() {
+        let plan = AttackPlan {
+            attack: Attack::Badnets {
+                patch: Patch::default(),
+            },
+            rate: 0.04,
+            targets: vec![0, 1],
+            source: None,
+            seed: 3,
+        };
+        let (before, after, p) = check(&plan);
+        let to = |t: u32| {
+            (0..before.len())
+                .filter(|&i| p.poisoned[i] && after[i] == t)
+                .count()
+        };
+        assert_eq!(to(0) + to(1), 72);
+        assert_eq!(to(0), 36);
+        assert!((0..before.len()).all(|i| !p.poisoned[i] || (before[i] > 1 && after[i] <= 1)));
+        // the two targets' patches sit in different corners
+        assert_ne!(
+            Patch::default().variant(0).corner,
+            Patch::default().variant(1).corner
+        );
+        let warp = AttackPlan {
+            attack: Attack::Warp {
+                strength: 1.0,
+                grid: 4,
+            },
+            ..plan
+        };
+        let (_, after, p) = check(&warp);
+        assert!((0..after.len()).all(|i| !p.poisoned[i] || after[i] <= 1));
     }
 }

@@ -19,6 +19,9 @@ pub struct ScanOptions {
     pub budget: Option<f64>,
     /// Rows of a class at or above the threshold that fail the class.
     pub min_flagged: usize,
+    /// Also fail a class whose label-noise share (contradicted rows, label
+    /// issues) exceeds this rate, poisoning or not.
+    pub fail_on_noise: Option<f64>,
     /// Seed for every random choice.
     pub seed: u64,
     /// Scanner codes or names; empty for all.
@@ -33,6 +36,7 @@ impl Default for ScanOptions {
             threshold: 0.99,
             budget: None,
             min_flagged: 3,
+            fail_on_noise: None,
             seed: 0,
             scanners: Vec::new(),
             scanner_options: BTreeMap::new(),
@@ -49,6 +53,8 @@ pub struct ScanSettings {
     pub budget: Option<f64>,
     /// At least 1.
     pub min_flagged: usize,
+    /// In (0, 1): natural label noise above this share fails a class too.
+    pub fail_on_noise: Option<f64>,
     /// Any.
     pub seed: u64,
     /// Scanners to run, configured, in code order.
@@ -66,6 +72,7 @@ impl std::fmt::Debug for ScanSettings {
             .field("threshold", &self.threshold)
             .field("budget", &self.budget)
             .field("min_flagged", &self.min_flagged)
+            .field("fail_on_noise", &self.fail_on_noise)
             .field("seed", &self.seed)
             .field(
                 "scanners",
@@ -104,6 +111,13 @@ impl ScanOptions {
         }
         if self.min_flagged == 0 {
             errors.push("--min-flagged is 0, but it must be at least 1".into());
+        }
+        if let Some(r) = self.fail_on_noise {
+            if !(r > 0.0 && r < 1.0) {
+                errors.push(format!(
+                    "--fail-on-noise is {r}, but it must be above 0 and below 1"
+                ));
+            }
         }
         let known = || {
             SCANNERS
@@ -158,6 +172,7 @@ impl ScanOptions {
             threshold: self.threshold,
             budget: self.budget,
             min_flagged: self.min_flagged,
+            fail_on_noise: self.fail_on_noise,
             seed: self.seed,
             scanners,
             scanners_chosen: !self.scanners.is_empty(),
@@ -169,7 +184,8 @@ impl ScanOptions {
     }
 
     /// Applies a `poisonscan.toml` on top of these options. Top-level keys:
-    /// `threshold`, `budget`, `min-flagged`, `seed`, `scanners` (a list);
+    /// `threshold`, `budget`, `min-flagged`, `fail-on-noise`, `seed`,
+    /// `scanners` (a list);
     /// one table per scanner (by name or code) holds its options, e.g.
     /// `[knn-label-disagreement]` / `unanimity-ratio = 3`. Every unknown key is
     /// reported, with the file's name.
@@ -190,6 +206,10 @@ impl ScanOptions {
                 },
                 "budget" => match number(value) {
                     Some(v) => self.budget = Some(v),
+                    None => errors.push(bad("a number")),
+                },
+                "fail-on-noise" => match number(value) {
+                    Some(v) => self.fail_on_noise = Some(v),
                     None => errors.push(bad("a number")),
                 },
                 "min-flagged" => match value.as_integer().filter(|&i| i >= 0) {
@@ -217,7 +237,7 @@ impl ScanOptions {
                     }
                 }
                 _ => errors.push(format!(
-                    "{}: unknown key `{key}`; known: threshold, budget, min-flagged, seed, scanners, and one table per scanner ({})",
+                    "{}: unknown key `{key}`; known: threshold, budget, min-flagged, fail-on-noise, seed, scanners, and one table per scanner ({})",
                     path.display(),
                     SCANNERS.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
                 )),

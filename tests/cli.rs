@@ -696,3 +696,71 @@ fn confident_learning_reads_probs_and_finds_flipped_labels() {
         stderr(&o)
     );
 }
+
+/// Six classes whose Gaussian clouds overlap heavily (centres one standard
+/// deviation apart in 5 dimensions): many rows sit closer to another class,
+/// in both directions — natural ambiguity, no poisoning. `relabel` rows of
+/// class 4 far from class 0 get label 0 (a dirty-label attack).
+fn overlapping_csv(path: &Path, relabel: usize) {
+    let mut rng = poisonscan::scanners::SplitMix64::new(9);
+    let mut text = String::from("label,a,b,c,d,e\n");
+    let centre =
+        |c: usize, j: usize| if j == c % 5 { 1.0 } else { 0.0 } + if c == 5 { 0.5 } else { 0.0 };
+    let mut moved = 0;
+    for i in 0..6 * 400 {
+        let c = i % 6;
+        let mut label = c;
+        if c == 4 && moved < relabel {
+            label = 0;
+            moved += 1;
+        }
+        let row: Vec<String> = (0..5)
+            .map(|j| format!("{:.4}", centre(c, j) + rng.normal()))
+            .collect();
+        text.push_str(&format!("{label},{}\n", row.join(",")));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn natural_label_noise_is_reported_not_gated_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    overlapping_csv(&dir.path().join("t.csv"), 0);
+    let o = run(&["scan", "t.csv", "--out", "out"], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("label noise"), "{}", stdout(&o));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    let knn = &summary["label_noise"]["by_scanner"]["knn-label-disagreement"];
+    let rates: Vec<f64> = knn["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["noise_rate"].as_f64().unwrap())
+        .collect();
+    assert!(rates.iter().all(|&r| r > 0.05), "{rates:?}");
+    let pairs = knn["confused_pairs"].as_array().unwrap();
+    assert!(!pairs.is_empty());
+    assert!(pairs[0]["symmetry"].as_f64().unwrap() > 0.3, "{pairs:?}");
+    assert_eq!(summary["label_noise"]["gated"], false);
+
+    // the same data, gated on label noise
+    let o = run(
+        &["scan", "t.csv", "--out", "out2", "--fail-on-noise", "0.02"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out2/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(summary["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["failed_by_noise_policy"] == true));
+    let e = run_err(&["scan", "t.csv", "--fail-on-noise", "1.5"], dir.path());
+    assert!(e.contains("--fail-on-noise is 1.5"), "{e}");
+}

@@ -38,9 +38,13 @@ poison rates, where spectral methods see too little signal.
 2. Exact k-nearest neighbours of every row (Euclidean, in that view) by
    blocked matrix products, query blocks in parallel.
 3. Per row: the agreement `a` (share of the `k` neighbours with the row's
-   label) and the neighbours' majority label. Raw score `1 − a`.
-4. Calibration: within class `c`, the number of agreeing neighbours is
-   compared with a Binomial(`k`, `q_c`), `q_c` the mean agreement of the
+   label), the neighbours' majority label, and the agreement `a₂` two
+   steps away (among the neighbours' neighbours, the row left out): a
+   relabelled row deep inside its true class finds no row of its label
+   there either, while a row on a natural class boundary finds its class
+   close by. Raw score `1 − (a + a₂)/2`.
+4. Calibration: within class `c`, the agreeing neighbours (`k·a`, plus
+   `k·a₂` rounded) are compared with a Binomial(`2k`, `q_c`), `q_c` the mean agreement of the
    class's rows that are not contradicted (see 5; kept within
    [0.5, 1 − 0.5/k]), so that a poisoned minority does not lower it; the
    p-value is its lower tail.
@@ -58,7 +62,11 @@ poison rates, where spectral methods see too little signal.
      up at none (10 times with a 0.3 % backdoor, 9 times with 10 % random
      flips). The count with none is tested against Binomial(both,
      ρ/(1+ρ)), ρ = `unanimity-ratio`, or the ratio a class that small
-     would show if labels carried no local information, when that is higher.
+     would show if labels carried no local information, when that is higher;
+     likewise rows with at most one against rows with a mixed neighbourhood
+     (2 to `k/2 − 1` own-label neighbours), ρ = `isolation-ratio`: it sees
+     relabelled rows dense enough to be each other's neighbours (5 % of a
+     data set), which pile up at one rather than none.
    - *direction*: poisoning moves rows from source classes *into* a target;
      natural ambiguity runs both ways. A class's contradicted rows
      (inflow) against the rows of other classes contradicted towards it
@@ -66,7 +74,11 @@ poison rates, where spectral methods see too little signal.
      against a normal whose spread between the directions is estimated from
      all classes and pairs of the data set (a median-based random-effects
      estimate, which a minority of poisoned pairs does not move).
-   The class's p-value is the smaller of the two, times 2.
+   The class's p-value is the smallest of the three, times 3. Each test
+   also estimates the relabelled rows behind it (`excess_rows`: unanimous
+   or isolated rows beyond what the data set's typical class shows next to
+   as many boundary rows; inflow beyond outflow), which fusion flags when
+   the class fails.
 
 ## Options
 - `k` — neighbours (default 10, from 1 to 100).
@@ -76,6 +88,9 @@ poison rates, where spectral methods see too little signal.
   (default 0.2, from 0 to 0.5).
 - `unanimity-ratio` — how many times more rows with no own-label neighbour
   than rows with one a clean class may have (default 2, from 0.5 to 20).
+- `isolation-ratio` — how many times more rows with at most one own-label
+  neighbour than rows with a mixed neighbourhood (2 to `k/2 − 1`) a clean
+  class may have (default 1.5, from 0.5 to 20).
 
 ## Known false positives
 - Genuinely ambiguous or mislabelled samples (a sloppy "4" that looks like a
@@ -110,6 +125,7 @@ pub struct KnnValidParams {
     dims: usize,
     min_agreement: f64,
     unanimity_ratio: f64,
+    isolation_ratio: f64,
 }
 
 /// Unchecked parameters of [`KnnLabelDisagreement`]; call [`KnnParams::check`].
@@ -142,6 +158,12 @@ impl KnnParams {
     /// class may have (0.5..=20).
     pub fn unanimity_ratio(mut self, v: f64) -> Self {
         self.0.unanimity_ratio = v;
+        self
+    }
+    /// Rows with at most one own-label neighbour per row with a mixed
+    /// neighbourhood that a clean class may have (0.5..=20).
+    pub fn isolation_ratio(mut self, v: f64) -> Self {
+        self.0.isolation_ratio = v;
         self
     }
     /// Validates every parameter.
@@ -182,6 +204,13 @@ impl KnnParams {
                 "a number from 0.5 to 20",
             );
         }
+        if !(0.5..=20.0).contains(&p.isolation_ratio) {
+            return bad(
+                "knn-label-disagreement.isolation-ratio",
+                p.isolation_ratio.to_string(),
+                "a number from 0.5 to 20",
+            );
+        }
         Ok(p)
     }
 }
@@ -200,6 +229,7 @@ impl KnnLabelDisagreement {
             dims: 32,
             min_agreement: 0.2,
             unanimity_ratio: 2.0,
+            isolation_ratio: 1.5,
         },
     };
 
@@ -500,7 +530,13 @@ impl Scanner for KnnLabelDisagreement {
                     return Err(ParamError::unknown(
                         name,
                         key,
-                        &["k", "dims", "min-agreement", "unanimity-ratio"],
+                        &[
+                            "k",
+                            "dims",
+                            "min-agreement",
+                            "unanimity-ratio",
+                            "isolation-ratio",
+                        ],
                     ))
                 }
             };
@@ -540,6 +576,29 @@ impl Scanner for KnnLabelDisagreement {
                 counts[labels[j as usize] as usize] = 0;
             }
         }
+        // Own-label share two steps away: among the neighbours of a row's
+        // neighbours (the row itself left out). A relabelled row deep inside
+        // its true class sees none of its label there either; a row on a
+        // natural boundary sees its own class close by.
+        let second: Vec<f64> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let (mut own, mut all) = (0u32, 0u32);
+                for &j in &nb[i * k..(i + 1) * k] {
+                    for &l in &nb[j as usize * k..(j as usize + 1) * k] {
+                        if l as usize != i {
+                            all += 1;
+                            own += (labels[l as usize] == labels[i]) as u32;
+                        }
+                    }
+                }
+                if all == 0 {
+                    0.0
+                } else {
+                    own as f64 / all as f64
+                }
+            })
+            .collect();
         let skipped = |c: u32| input.skip_classes.contains(&c);
         let nc = input.n_classes;
         let mut raw = vec![f64::NAN; n];
@@ -578,8 +637,11 @@ impl Scanner for KnnLabelDisagreement {
             let q = clean_agreement.clamp(0.5, 1.0 - 0.5 / kf);
             let mut contradicted = 0u64;
             for &i in rows {
-                raw[i] = 1.0 - same[i] as f64 / kf;
-                log_p[i] = ln_binomial_lower(k as u64, q, same[i]);
+                // the row's own neighbourhood and, weighted as k more
+                // neighbours, the one two steps away
+                let agree = same[i] + (second[i] * kf).round() as u64;
+                raw[i] = 1.0 - agree as f64 / (2.0 * kf);
+                log_p[i] = ln_binomial_lower(2 * k as u64, q, agree);
                 if same[i] as f64 <= floor && majority[i] != c {
                     contradicted += 1;
                     confusion[c as usize * nc + majority[i] as usize] += 1;
@@ -594,7 +656,12 @@ impl Scanner for KnnLabelDisagreement {
         }
         let direction = direction_test(&confusion, nc, &scanned);
         let own: Vec<OwnCounts> = stats.iter().map(|s| s.own).collect();
-        let isolation = isolation_tests(&own, k, self.params.unanimity_ratio);
+        let isolation = isolation_tests(
+            &own,
+            k,
+            self.params.unanimity_ratio,
+            self.params.isolation_ratio,
+        );
         let mut classes = Vec::with_capacity(scanned.len());
         for (((&c, st), dir), iso) in scanned.iter().zip(&stats).zip(&direction).zip(&isolation) {
             let rows = class_rows[c as usize].len();

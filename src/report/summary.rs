@@ -53,6 +53,13 @@ pub fn summary_json(
                     (s.name().to_string(), Value::Object(values))
                 })
                 .collect();
+            let failed_by: Vec<&str> = report
+                .outputs
+                .iter()
+                .enumerate()
+                .filter(|(s, _)| c.failed_by & (1 << s) != 0)
+                .map(|(_, (scanner, _))| scanner.name())
+                .collect();
             json!({
                 "label": ds.class_names[c.class as usize],
                 "rows": c.rows,
@@ -61,6 +68,8 @@ pub fn summary_json(
                 "max_score": num(c.max_score),
                 "class_score": num(c.class_score),
                 "verdict": c.verdict,
+                "failed_by": failed_by,
+                "failed_by_noise_policy": c.noise_failed,
                 "scanners": scanners,
             })
         })
@@ -99,6 +108,7 @@ pub fn summary_json(
         "dropped": ds.dropped.iter().take(1000).collect::<Vec<_>>(),
         "class_count": ds.class_names.len(),
         "classes": classes,
+        "label_noise": label_noise(ds, report, settings),
         "failed_classes": failed,
         "verdict": fused.verdict,
         "warnings": report.warnings,
@@ -108,5 +118,63 @@ pub fn summary_json(
             .map(|(s, why)| json!({"scanner": s, "reason": why}))
             .collect::<Vec<_>>(),
         "timings_s": timings,
+    })
+}
+
+/// The label-noise section: natural ambiguity as each label-consistency
+/// scanner measured it — per class the share of rows whose evidence points
+/// to another class, and the most confused pairs of classes with how
+/// symmetric their confusion is. Reported, not gated, unless
+/// `--fail-on-noise` asks.
+fn label_noise(ds: &Dataset, report: &ScanReport, settings: &ScanSettings) -> Value {
+    let names = &ds.class_names;
+    let c = names.len();
+    let mut by_scanner = serde_json::Map::new();
+    for (scanner, out) in &report.outputs {
+        let Some(confusion) = &out.confusion else {
+            continue;
+        };
+        let classes: Vec<Value> = out
+            .classes
+            .iter()
+            .filter_map(|d| {
+                let noise = d.values.iter().find(|(k, _)| *k == "noise_rows")?.1;
+                let rows = ds.label_codes.iter().filter(|&&l| l == d.class).count();
+                Some(json!({
+                    "label": names[d.class as usize],
+                    "rows": rows,
+                    "noise_rows": noise,
+                    "noise_rate": num(noise / rows.max(1) as f64),
+                }))
+            })
+            .collect();
+        let mut pairs: Vec<(u64, usize, usize)> = (0..c)
+            .flat_map(|a| (a + 1..c).map(move |b| (a, b)))
+            .map(|(a, b)| (confusion[a * c + b] + confusion[b * c + a], a, b))
+            .filter(|p| p.0 > 0)
+            .collect();
+        pairs.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+        let pairs: Vec<Value> = pairs
+            .iter()
+            .take(10)
+            .map(|&(_, a, b)| {
+                let (ab, ba) = (confusion[a * c + b], confusion[b * c + a]);
+                json!({
+                    "classes": [names[a], names[b]],
+                    "first_looks_like_second": ab,
+                    "second_looks_like_first": ba,
+                    "symmetry": num(ab.min(ba) as f64 / ab.max(ba).max(1) as f64),
+                })
+            })
+            .collect();
+        by_scanner.insert(
+            scanner.name().to_string(),
+            json!({"classes": classes, "confused_pairs": pairs}),
+        );
+    }
+    json!({
+        "gated": settings.fail_on_noise.is_some(),
+        "fail_on_noise": settings.fail_on_noise,
+        "by_scanner": by_scanner,
     })
 }
