@@ -26,18 +26,29 @@
 //! (Bonferroni across scanners), and the fused score is its suspicion.
 //!
 //! # Class verdicts
-//! A class fails when it holds a poisoned sub-population:
-//! - for scanners with their own class-level test (such as
-//!   `knn-label-disagreement`), when that test's p-value, turned into a
-//!   suspicion over all classes and class tests the same way, reaches
-//!   `threshold`;
-//! - for the others (such as `spectral-signature`), when at least
-//!   `min_flagged` rows of the class reach `threshold` on that scanner's own
-//!   score (default 3) — poisoning plants a group of rows, and one lone
-//!   outlier is more likely an odd sample than an attack — and more than
-//!   `min_flagged` plus three times as many as the other classes show for
-//!   their size (median share): on a learned representation every class of
-//!   a real data set has such rows.
+//! A class fails when a scanner's class-level test ("this class holds a
+//! poisoned sub-population"), its p-value turned into a suspicion over all
+//! classes and class tests the same way, reaches `threshold` — and, for a
+//! test that estimates how many planted rows are behind it
+//! (`excess_rows`), when that estimate is at least `min_flagged`: poisoning
+//! plants a group of rows, and a lone odd sample is not an attack. Scanners
+//! without a class test (`spectral-signature`) never fail a class on their
+//! own: their row scores count in the classes that other tests fail (on
+//! learned representations of real data every class has rows they call
+//! extreme; measured on Fashion-MNIST's trousers, NASA's shuttle sensors and
+//! overlapping tables).
+//!
+//! # Corroboration
+//! On a representation the scan's own model learned, the sub-population
+//! scanners (`robust-spectral`, `activation-clustering`) see natural modes
+//! of a class as readily as a planted group (a tabular class made of three
+//! clusters, measured: 28 % of its rows extreme in an MLP's representation).
+//! Their class test then fails a class only when the label-agnostic view
+//! agrees: the rows they rank most extreme are more often contradicted by
+//! their input-space neighbours than the class's other rows (Mann–Whitney,
+//! z ≥ 3). A dirty-label group is both odd and of another class's making;
+//! a natural mode is only odd. On a user's embedding column the test stands
+//! alone, as before.
 //!
 //! With `fail_on_noise = r`, a class also fails when the label noise a
 //! scanner measured in it (`noise_rows`: rows contradicted by their
@@ -115,9 +126,73 @@ pub struct ClassVerdict {
     /// count failed the class.
     #[serde(skip)]
     pub failed_by: u64,
+    /// The scanners whose class test was significant but not corroborated
+    /// by the label-agnostic view (bit `s` = the `s`-th output).
+    #[serde(skip)]
+    pub uncorroborated: u64,
+    /// The Mann–Whitney AUC of the last corroboration check (`NaN` if none).
+    pub corroboration_auc: f64,
     /// Whether the `--fail-on-noise` policy failed the class.
     pub noise_failed: bool,
 }
+
+/// Whether the rows that `o` ranks most extreme in a class (`suspects` of
+/// them, at least 10 and at most half the class) are also more often
+/// contradicted in the label-agnostic view (`view`: each row's
+/// disagreement) than the class's other rows: a one-sided Mann–Whitney test
+/// at z ≥ 3 with an AUC of at least [`CORROBORATION_AUC`]. Also returns the
+/// AUC.
+///
+/// A planted dirty-label group is both: an odd sub-population in a learned
+/// representation, and rows whose inputs resemble another class. A natural
+/// mode of a class (a third cluster of a tabular class, a second style of a
+/// digit) is only the first.
+fn corroborated(o: &ScanOutput, view: &[f64], rows: &[usize], suspects: usize) -> (bool, f64) {
+    let lp = o.ungated_log_p.as_deref().unwrap_or(&o.log_p);
+    let mut ranked: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&i| !lp[i].is_nan() && !view[i].is_nan())
+        .collect();
+    let n = ranked.len();
+    let m = suspects.clamp(10, n / 2);
+    if m == 0 || n < 20 {
+        return (false, f64::NAN);
+    }
+    ranked.sort_by(|&a, &b| lp[a].total_cmp(&lp[b]).then(a.cmp(&b)));
+    // midranks of the view's values
+    let mut by_view: Vec<usize> = (0..n).collect();
+    by_view.sort_by(|&a, &b| view[ranked[a]].total_cmp(&view[ranked[b]]));
+    let mut rank = vec![0.0f64; n];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && view[ranked[by_view[j + 1]]] == view[ranked[by_view[i]]] {
+            j += 1;
+        }
+        for t in i..=j {
+            rank[by_view[t]] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    let (m_f, r_f) = (m as f64, (n - m) as f64);
+    let u = rank[..m].iter().sum::<f64>() - m_f * (m_f + 1.0) / 2.0;
+    let sd = (m_f * r_f * (n as f64 + 1.0) / 12.0).sqrt();
+    let auc = u / (m_f * r_f);
+    (
+        sd > 0.0 && (u - m_f * r_f / 2.0) / sd >= 3.0 && auc >= CORROBORATION_AUC,
+        auc,
+    )
+}
+
+/// Least probability that a suspect row is more contradicted than another
+/// row of its class (the Mann–Whitney AUC) for corroboration: sparse planted
+/// rows are contradicted far more often than their class; a natural mode
+/// that borders another class somewhat more (measured: 0.50–0.75 on the
+/// clean corpus's MLP representations) — and so is a dense planted group
+/// that became its own neighbourhood (0.65 for a 5 % BadNets patch on
+/// MNIST), which this gate then misses.
+const CORROBORATION_AUC: f64 = 0.8;
 
 /// Scores, flags and verdicts for every scanned row and class.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,13 +256,16 @@ fn gated_log_p(
         .collect()
 }
 
-/// Fuses the outputs of the scanners (in settings order).
+/// Fuses the outputs of the scanners (in settings order). `corroborate[s]`:
+/// whether output `s`'s class test fails a class only when the label-agnostic
+/// view corroborates it (see "Corroboration"); missing entries mean no.
 pub fn fuse(
     outputs: &[&ScanOutput],
     labels: &[u32],
     n_classes: usize,
     skipped: &[u32],
     settings: &ScanSettings,
+    corroborate: &[bool],
 ) -> Fused {
     let n = labels.len();
     let scanned = labels.iter().filter(|l| !skipped.contains(l)).count();
@@ -233,6 +311,8 @@ pub fn fuse(
                 Verdict::Pass
             },
             failed_by: 0,
+            uncorroborated: 0,
+            corroboration_auc: f64::NAN,
             noise_failed: false,
         })
         .collect();
@@ -243,69 +323,58 @@ pub fn fuse(
     };
     // Class-level tests, corrected over classes × tests.
     let family = n_classes.saturating_sub(skipped.len()).max(1) * tests.max(1);
+    // The label-agnostic disagreement of every row, from the first
+    // label-consistency scanner, for corroboration.
+    let label_view: Option<&[f64]> = outputs
+        .iter()
+        .find(|o| o.confusion.is_some() && o.suspected.is_some())
+        .map(|o| o.raw.as_slice());
+    let mut class_rows: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        class_rows[l as usize].push(i);
+    }
     for (s, o) in outputs.iter().enumerate() {
         for d in &o.classes {
+            let c = d.class as usize;
             if let Some(lp) = d.log_p {
-                let c = &mut classes[d.class as usize];
                 let cs = suspicion(lp, family);
-                if !(c.class_score >= cs) {
-                    c.class_score = cs;
+                let cv = &mut classes[c];
+                if !(cv.class_score >= cs) {
+                    cv.class_score = cs;
                 }
-                if cs >= settings.threshold && c.verdict != Verdict::Skipped {
-                    c.verdict = Verdict::Fail;
-                    c.failed_by |= 1 << s;
-                    let e = value(d, "excess_rows").unwrap_or(0.0).max(0.0) as usize;
-                    excess[d.class as usize] = excess[d.class as usize].max(e);
+                let e = value(d, "excess_rows");
+                let enough = e.is_none_or(|e| e >= settings.min_flagged as f64);
+                let mut backed = true;
+                if corroborate.get(s).copied().unwrap_or(false) && cs >= settings.threshold {
+                    if let Some(view) = label_view {
+                        let rows = value(d, "extreme_rows").unwrap_or(0.0);
+                        let null =
+                            value(d, "null_rate").unwrap_or(0.0) * class_rows[c].len() as f64;
+                        let (ok, auc) =
+                            corroborated(o, view, &class_rows[c], (rows - null).max(0.0) as usize);
+                        backed = ok;
+                        cv.corroboration_auc = auc;
+                    }
+                }
+                if cs >= settings.threshold && cv.verdict != Verdict::Skipped && enough {
+                    if backed {
+                        cv.verdict = Verdict::Fail;
+                        cv.failed_by |= 1 << s;
+                        let e = e.unwrap_or(0.0).max(0.0) as usize;
+                        excess[c] = excess[c].max(e);
+                    } else {
+                        cv.uncorroborated |= 1 << s;
+                    }
                 }
             }
             if let (Some(rate), Some(noise)) = (settings.fail_on_noise, value(d, "noise_rows")) {
-                let c = &mut classes[d.class as usize];
-                let rows = labels.iter().filter(|&&l| l == d.class).count() as u64;
-                let lp = ln_binomial_upper(rows, rate, noise.max(0.0) as u64);
-                if suspicion(lp, family) >= settings.threshold && c.verdict != Verdict::Skipped {
-                    c.verdict = Verdict::Fail;
-                    c.noise_failed = true;
-                }
-            }
-        }
-    }
-    // Count rule for scanners without a class test: at least `min_flagged`
-    // rows at the threshold, and more than three times what the other
-    // classes show for their size (a heavy-tailed representation gives every
-    // class such rows; a planted group gives one class many more).
-    for (s, (o, own)) in outputs.iter().zip(&per_scanner).enumerate() {
-        if o.classes.iter().any(|d| d.log_p.is_some()) {
-            continue;
-        }
-        let mut counts = vec![0usize; n_classes];
-        let mut sizes = vec![0usize; n_classes];
-        for i in 0..n {
-            sizes[labels[i] as usize] += 1;
-            if own[i] >= settings.threshold {
-                counts[labels[i] as usize] += 1;
-            }
-        }
-        let live: Vec<usize> = (0..n_classes)
-            .filter(|&c| classes[c].verdict != Verdict::Skipped && sizes[c] > 0)
-            .collect();
-        for &c in &live {
-            let peers: Vec<f64> = live
-                .iter()
-                .filter(|&&p| p != c)
-                .map(|&p| counts[p] as f64 / sizes[p] as f64)
-                .collect();
-            let peer = if peers.is_empty() {
-                0.0
-            } else {
-                poisonscan_scanners::stats::median(&peers)
-            };
-            let allowed = 3.0 * peer * sizes[c] as f64;
-            if counts[c] >= settings.min_flagged
-                && counts[c] as f64 > allowed + settings.min_flagged as f64
-            {
                 let cv = &mut classes[c];
-                cv.verdict = Verdict::Fail;
-                cv.failed_by |= 1 << s;
+                let rows = class_rows[c].len() as u64;
+                let lp = ln_binomial_upper(rows, rate, noise.max(0.0) as u64);
+                if suspicion(lp, family) >= settings.threshold && cv.verdict != Verdict::Skipped {
+                    cv.verdict = Verdict::Fail;
+                    cv.noise_failed = true;
+                }
             }
         }
     }
@@ -405,7 +474,7 @@ mod tests {
     }
 
     #[test]
-    fn class_fails_only_with_enough_evidence() {
+    fn scanners_without_a_class_test_fail_no_class_alone() {
         let settings = ScanOptions::default().check().unwrap();
         // class 0: three overwhelming rows; class 1: one.
         let mut lp = vec![-0.5; 20];
@@ -414,13 +483,68 @@ mod tests {
         lp[2] = -40.0;
         lp[15] = -40.0;
         let labels: Vec<u32> = (0..20).map(|i| (i >= 10) as u32).collect();
-        let f = fuse(&[&output(lp)], &labels, 2, &[], &settings);
+        let f = fuse(&[&output(lp)], &labels, 2, &[], &settings, &[]);
+        assert_eq!(f.verdict, Verdict::Pass);
+        assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 0);
+        assert_eq!(f.classes[0].evidence, 3);
+    }
+
+    #[test]
+    fn a_learned_sub_population_needs_the_label_view_to_agree() {
+        let settings = ScanOptions::default().check().unwrap();
+        let labels: Vec<u32> = (0..400).map(|i| (i >= 200) as u32).collect();
+        let diag = |class, extreme| poisonscan_scanners::ClassDiagnostics {
+            class,
+            values: vec![("extreme_rows", extreme), ("null_rate", 0.05)],
+            log_p: Some(if extreme > 20.0 { -40.0 } else { -0.1 }),
+        };
+        // a sub-population scanner calls rows 0..40 of class 0 extreme
+        let mut sub = output(
+            (0..400)
+                .map(|i| if i < 40 { -30.0 } else { -0.2 })
+                .collect(),
+        );
+        sub.classes = vec![diag(0, 40.0), diag(1, 5.0)];
+        // the label view: the same rows contradicted (a dirty-label group) or not (a natural mode)
+        let label_view = |dirty: bool| {
+            let mut o = output(vec![-0.1; 400]);
+            o.raw = (0..400)
+                .map(|i| {
+                    if dirty && i < 40 {
+                        0.9
+                    } else {
+                        0.1 + (i % 7) as f64 * 0.01
+                    }
+                })
+                .collect();
+            o.confusion = Some(vec![0; 4]);
+            o.suspected = Some(labels.clone());
+            o
+        };
+        let dirty = label_view(true);
+        let f = fuse(&[&sub, &dirty], &labels, 2, &[], &settings, &[true, false]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
-        assert_eq!(f.classes[1].verdict, Verdict::Pass);
-        assert_eq!(f.verdict, Verdict::Fail);
-        // only the rows of the failed class are flagged
-        assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 3);
-        assert!(!f.flagged[15]);
+        let natural = label_view(false);
+        let f = fuse(
+            &[&sub, &natural],
+            &labels,
+            2,
+            &[],
+            &settings,
+            &[true, false],
+        );
+        assert_eq!(f.classes[0].verdict, Verdict::Pass);
+        assert_eq!(f.classes[0].uncorroborated, 1);
+        // on a user's embedding the test stands alone
+        let f = fuse(
+            &[&sub, &natural],
+            &labels,
+            2,
+            &[],
+            &settings,
+            &[false, false],
+        );
+        assert_eq!(f.classes[0].verdict, Verdict::Fail);
     }
 
     #[test]
@@ -441,7 +565,7 @@ mod tests {
                 log_p: Some(-0.1),
             },
         ];
-        let f = fuse(&[&out], &labels, 2, &[], &settings);
+        let f = fuse(&[&out], &labels, 2, &[], &settings, &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         assert_eq!(f.classes[1].verdict, Verdict::Pass);
         assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 10);
@@ -469,7 +593,7 @@ mod tests {
         let mut gated = output(row.iter().map(|&l| l.max(-0.3)).collect());
         gated.classes = vec![diag(0, -0.3), diag(1, -0.3)];
         gated.ungated_log_p = Some(row);
-        let f = fuse(&[&label, &gated], &labels, 2, &[], &settings);
+        let f = fuse(&[&label, &gated], &labels, 2, &[], &settings, &[]);
         // Class 0 failed by the label scanner: row 0 keeps its own evidence.
         assert!(
             f.per_scanner[1][0] > 0.99 && f.score[0] > 0.99,
@@ -497,7 +621,7 @@ mod tests {
             .into_iter()
             .chain(vec![1u32; 10])
             .collect::<Vec<_>>();
-        let f = fuse(&[&output(lp)], &labels, 2, &[], &settings);
+        let f = fuse(&[&output(lp)], &labels, 2, &[], &settings, &[]);
         assert_eq!(f.verdict, Verdict::Pass);
         assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 2);
         assert!(f.flagged[19] && f.flagged[18]);
@@ -513,6 +637,7 @@ mod tests {
             2,
             &[1],
             &settings,
+            &[],
         );
         assert!(f.score[3].is_nan());
         assert_eq!(f.classes[1].verdict, Verdict::Skipped);
@@ -542,7 +667,7 @@ mod tests {
                 log_p: Some(-0.1),
             },
         ];
-        let f = fuse(&[&out], &labels, 2, &[], &settings);
+        let f = fuse(&[&out], &labels, 2, &[], &settings, &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         assert_eq!(f.classes[0].failed_by, 1);
         let flagged: Vec<usize> = (0..40).filter(|&i| f.flagged[i]).collect();
@@ -568,11 +693,12 @@ mod tests {
             2,
             &[],
             &ScanOptions::default().check().unwrap(),
+            &[],
         );
         assert_eq!(quiet.verdict, Verdict::Pass);
         let mut o = ScanOptions::default();
         o.fail_on_noise = Some(0.05);
-        let f = fuse(&[&out], &labels, 2, &[], &o.check().unwrap());
+        let f = fuse(&[&out], &labels, 2, &[], &o.check().unwrap(), &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         assert!(f.classes[0].noise_failed);
         assert_eq!(f.classes[1].verdict, Verdict::Pass);

@@ -173,12 +173,23 @@ pub fn scan_dataset(
     progress.stage("fuse");
     let t = Instant::now();
     let raw: Vec<&ScanOutput> = outputs.iter().map(|(_, o)| o).collect();
+    // On the scan's own model's representation, the sub-population scanners'
+    // class tests need the label-agnostic view to agree (see fuse.rs).
+    let own_model = matches!(
+        ds.feature_source,
+        crate::ingest::FeatureSource::Learned { .. }
+    );
+    let corroborate: Vec<bool> = outputs
+        .iter()
+        .map(|(s, _)| own_model && s.learned_features_only())
+        .collect();
     let fused = fuse(
         &raw,
         &ds.label_codes,
         ds.class_names.len(),
         &skipped,
         settings,
+        &corroborate,
     );
     timings.push(("fuse", t.elapsed().as_secs_f64()));
     Ok(ScanReport {

@@ -56,7 +56,10 @@ random stream):
    mode of the class, not evidence. The count is tested against
    Binomial(rows, r), `r = max(clean-rate, peer-ratio × m)` with `m` the
    median share of such rows in the other classes: a poisoned class stands
-   out from its peers (one-sided binomial test).
+   out from its peers (one-sided binomial test, its variance widened by the
+   spread of the other classes' shares, 1.4826 × their median absolute
+   deviation, since clean classes differ among themselves by more than
+   sampling explains).
 5. In a class whose test is not significant at 1 % after a Bonferroni
    correction over the classes, a row's reported p-value is raised to its
    class's: such rows carry no more evidence than their class does. Unlike

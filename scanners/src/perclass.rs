@@ -257,6 +257,52 @@ mod tests {
     }
 
     #[test]
+    fn excess_test_allows_for_the_spread_between_clean_classes() {
+        // Ten classes of 7,000 rows whose shares of extreme rows vary as a
+        // CNN's representation of clean Fashion-MNIST did (5 % to 21 %):
+        // the widest passes; a class with 45 % (a large planted group) fails.
+        let shares = [
+            0.083, 0.124, 0.077, 0.086, 0.061, 0.207, 0.072, 0.083, 0.065, 0.048,
+        ];
+        let run = |shares: &[f64]| {
+            let labels: Vec<u32> = (0..70_000).map(|i| (i / 7000) as u32).collect();
+            let data = vec![0.0f32; 70_000];
+            let x = MatrixRef::new(&data, 70_000, 1).unwrap();
+            let input = ScanInput::new(x, &labels, 10);
+            let mut out = ScanOutput {
+                raw: vec![0.0; 70_000],
+                log_p: vec![-50.0; 70_000],
+                classes: shares
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &s)| ClassDiagnostics {
+                        class: c as u32,
+                        values: vec![("extreme_rows", (s * 7000.0f64).round())],
+                        log_p: None,
+                    })
+                    .collect(),
+                suspected: None,
+                ungated_log_p: None,
+                confusion: None,
+            };
+            excess_test(&input, &mut out, 0.05, 3.0);
+            out.classes
+                .iter()
+                .map(|d| d.log_p.unwrap())
+                .collect::<Vec<f64>>()
+        };
+        let level = (0.01f64 / 10.0).ln();
+        assert!(
+            run(&shares).iter().all(|&l| l > level),
+            "{:?}",
+            run(&shares)
+        );
+        let mut poisoned = shares;
+        poisoned[0] = 0.45;
+        assert!(run(&poisoned)[0] < level, "{:?}", run(&poisoned));
+    }
+
+    #[test]
     fn cap_keeps_the_ungated_values() {
         // Class 0's test is significant, class 1's is not.
         let labels = vec![0u32, 0, 1, 1];

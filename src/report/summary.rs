@@ -60,6 +60,13 @@ pub fn summary_json(
                 .filter(|(s, _)| c.failed_by & (1 << s) != 0)
                 .map(|(_, (scanner, _))| scanner.name())
                 .collect();
+            let uncorroborated: Vec<&str> = report
+                .outputs
+                .iter()
+                .enumerate()
+                .filter(|(s, _)| c.uncorroborated & (1 << s) != 0)
+                .map(|(_, (scanner, _))| scanner.name())
+                .collect();
             json!({
                 "label": ds.class_names[c.class as usize],
                 "rows": c.rows,
@@ -70,6 +77,8 @@ pub fn summary_json(
                 "verdict": c.verdict,
                 "failed_by": failed_by,
                 "failed_by_noise_policy": c.noise_failed,
+                "uncorroborated": uncorroborated,
+                "corroboration_auc": num(c.corroboration_auc),
                 "scanners": scanners,
             })
         })
