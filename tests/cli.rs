@@ -60,8 +60,15 @@ fn check_scores(out: &Path, data: &Synthetic) {
     assert!(false_alarms <= 2, "{false_alarms} clean rows flagged");
 }
 
+/// A shifted sub-population in class 0 (for the learned-representation
+/// scanners on embedding columns).
 fn poisoned() -> Synthetic {
     synthetic(3, 400, 12, 40, 8.0, 42)
+}
+
+/// A dirty-label attack on raw columns: 40 rows of classes 1 and 2 labelled 0.
+fn relabelled_data() -> Synthetic {
+    relabelled(3, 400, 12, 40, 42)
 }
 
 #[test]
@@ -140,7 +147,7 @@ fn list_embedding_many_files_and_globs_keep_input_order() {
 #[test]
 fn csv_with_feature_globs_id_and_string_labels() {
     let dir = tempfile::tempdir().unwrap();
-    let data = poisoned();
+    let data = relabelled_data();
     let batch = data.columns_batch();
     // string labels: class names instead of numbers
     let names: Vec<String> = data
@@ -185,7 +192,7 @@ fn csv_with_feature_globs_id_and_string_labels() {
             .unwrap()
             .as_string::<i32>()
             .value(1),
-        "dog"
+        ["cat", "dog", "eel"][data.labels[1] as usize]
     );
     assert!(scores.column_by_name("score_spectral_signature").is_some());
 }
@@ -193,7 +200,7 @@ fn csv_with_feature_globs_id_and_string_labels() {
 #[test]
 fn ipc_and_ndjson_inputs() {
     let dir = tempfile::tempdir().unwrap();
-    let data = poisoned();
+    let data = relabelled_data();
     write_ipc(&dir.path().join("train.arrow"), &data.columns_batch());
     let o = run(
         &["scan", "train.arrow", "--id", "id", "--out", "a"],
@@ -271,35 +278,52 @@ fn image_folder_with_planted_patch() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("imgs");
     let mut rng = poisonscan::scanners::SplitMix64::new(3);
+    // 40 images of classes 1 and 2 filed under class0 (a dirty-label
+    // attack): names 400–439 in class0
     for class in 0..3 {
         let cdir = root.join(format!("class{class}"));
         std::fs::create_dir_all(&cdir).unwrap();
-        for i in 0..60 {
-            let patched = class == 0 && i < 8;
+        for i in 0..400 {
             write_png(
                 &cdir.join(format!("{i:03}.png")),
                 class,
-                patched,
+                false,
                 16,
                 &mut rng,
             );
         }
     }
+    for i in 400..440 {
+        let source = 1 + i % 2;
+        write_png(
+            &root.join(format!("class0/{i:03}.png")),
+            source,
+            false,
+            16,
+            &mut rng,
+        );
+    }
     let o = run(&["scan", "imgs", "--out", "out"], dir.path());
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     let scores = read_parquet(&dir.path().join("out/scores.parquet"));
-    assert_eq!(scores.num_rows(), 180);
+    assert_eq!(scores.num_rows(), 1240);
     let ids = scores
         .column_by_name("id")
         .unwrap()
         .as_string::<i32>()
         .clone();
     let flags = flagged(&scores);
-    for i in 0..180 {
+    let (mut hits, mut false_alarms) = (0, 0);
+    for i in 0..1240 {
         let name = ids.value(i);
-        let planted = name.starts_with("class0") && name[7..10].parse::<usize>().unwrap() < 8;
-        assert_eq!(flags[i], planted, "{name}");
+        let planted = name.starts_with("class0") && name[7..10].parse::<usize>().unwrap() >= 400;
+        hits += (flags[i] && planted) as usize;
+        false_alarms += (flags[i] && !planted) as usize;
     }
+    assert!(
+        hits >= 34 && false_alarms <= 3,
+        "{hits} of 40 flagged, {false_alarms} false"
+    );
     // --resize scales, and a different size without it is an error.
     let o = run(
         &["scan", "imgs", "--out", "r", "--resize", "8x8"],
@@ -338,20 +362,24 @@ fn write_idx(path: &Path, dims: &[u32], data: &[u8], gzip: bool) {
 fn idx_pair_found_from_either_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = poisonscan::scanners::SplitMix64::new(5);
-    let (n, side) = (600usize, 10usize);
+    let (n, side) = (1200usize, 10usize);
     let mut pixels = Vec::with_capacity(n * side * side);
     let mut labels = Vec::with_capacity(n);
     for i in 0..n {
         let class = i % 3;
-        let patched = class == 0 && i < 90;
+        // rows 0, 3, …, 87 of class 0 hold images of classes 1 and 2 (a
+        // dirty-label attack)
+        let planted = class == 0 && i < 90;
+        let content = if planted { 1 + (i / 3) % 2 } else { class };
         for y in 0..side {
             for x in 0..side {
-                let base = if (x + class * 3) % 8 < 3 { 180.0 } else { 40.0 };
-                let v = if patched && x >= side - 3 && y >= side - 3 {
-                    255.0
+                let base = if (x + content * 3) % 8 < 3 {
+                    180.0
                 } else {
-                    base + 20.0 * rng.normal()
+                    40.0
                 };
+                let _ = y;
+                let v = base + 20.0 * rng.normal();
                 pixels.push(v.clamp(0.0, 255.0) as u8);
             }
         }
@@ -531,7 +559,7 @@ fn scanner_options_from_flags_and_poisonscan_toml() {
     // ./poisonscan.toml is read; flags override it.
     std::fs::write(
         dir.path().join("poisonscan.toml"),
-        "scanners = [\"spectral-signature\"]\nthreshold = 0.999\n",
+        "scanners = [\"spectral-signature\", \"robust-spectral\"]\nthreshold = 0.999\n",
     )
     .unwrap();
     let o = run(
@@ -545,7 +573,7 @@ fn scanner_options_from_flags_and_poisonscan_toml() {
     assert_eq!(summary["settings"]["threshold"], 0.98);
     assert_eq!(
         summary["settings"]["scanners"],
-        serde_json::json!(["spectral-signature"])
+        serde_json::json!(["spectral-signature", "robust-spectral"])
     );
     std::fs::write(dir.path().join("poisonscan.toml"), "treshold = 0.9\n").unwrap();
     let o = run(&["scan", "t.parquet", "--out", "d"], dir.path());
@@ -598,16 +626,21 @@ fn with_probs(
 #[test]
 fn confident_learning_reads_probs_and_finds_flipped_labels() {
     let dir = tempfile::tempdir().unwrap();
-    // Classes overlap in the features (kNN cannot tell), but the model can.
-    let mut data = synthetic(3, 400, 6, 0, 0.0, 5);
+    // Eight classes; 100 rows of class 3 relabelled to class 0, which the
+    // model (the probabilities) does not believe: a one-way flow.
+    let mut data = synthetic(8, 400, 6, 0, 0.0, 5);
     let truth_labels = data.labels.clone();
-    for i in (0..data.labels.len()).step_by(6) {
-        data.labels[i] = (data.labels[i] + 1) % 3;
-        data.poisoned[i] = true;
+    let mut moved = 0;
+    for i in 0..data.labels.len() {
+        if data.labels[i] == 3 && moved < 100 {
+            data.labels[i] = 0;
+            data.poisoned[i] = true;
+            moved += 1;
+        }
     }
     write_parquet(
         &dir.path().join("p.parquet"),
-        &with_probs(&data, &truth_labels, 3, 3),
+        &with_probs(&data, &truth_labels, 8, 8),
     );
     let o = run(
         &[
@@ -672,7 +705,7 @@ fn confident_learning_reads_probs_and_finds_flipped_labels() {
     // One probability too few per row: a clear error.
     write_parquet(
         &dir.path().join("w.parquet"),
-        &with_probs(&data, &truth_labels, 3, 2),
+        &with_probs(&data, &truth_labels, 8, 7),
     );
     let o = run(
         &[
@@ -690,7 +723,7 @@ fn confident_learning_reads_probs_and_finds_flipped_labels() {
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains(
-            "column `probs` has 2 probabilities per row, but the labels have 3 classes (0, 1, 2)"
+            "column `probs` has 7 probabilities per row, but the labels have 8 classes (0, 1, 2, 3, 4, 5, 6, 7)"
         ),
         "{}",
         stderr(&o)

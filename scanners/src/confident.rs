@@ -138,6 +138,8 @@ impl Scanner for ConfidentLearning {
         let mut log_p = vec![f64::NAN; n];
         let mut suspected = vec![0u32; n];
         let mut joint = vec![0u64; c * c];
+        // given label by the most probable class, for the excess estimate
+        let mut by_argmax = vec![0u64; c * c];
         for i in 0..n {
             let p = probs.row(i);
             let y = labels[i] as usize;
@@ -148,6 +150,7 @@ impl Scanner for ConfidentLearning {
                 .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
                 .unwrap_or(y);
             suspected[i] = confident.unwrap_or(argmax) as u32;
+            by_argmax[y * c + argmax] += 1;
             if let Some(j) = confident {
                 joint[y * c + j] += 1;
             }
@@ -183,6 +186,19 @@ impl Scanner for ConfidentLearning {
             let y = y as usize;
             let rows = &class_rows[y];
             let issues = dir.inflow;
+            // The confident joint counts only rows at or above the class
+            // thresholds (about half of a relabelled group); the excess of
+            // rows the model puts in another class, over the rows of that
+            // class it puts in this one, estimates the relabelled rows.
+            let flow = |t: usize, s: usize| by_argmax[t * c + s] as f64;
+            let pooled: f64 = (0..c)
+                .filter(|&s| s != y)
+                .map(|s| flow(y, s) - flow(s, y))
+                .sum();
+            let pair = dir
+                .top_source
+                .map_or(0.0, |s| flow(y, s as usize) - flow(s as usize, y));
+            let excess = pooled.max(pair).max(0.0);
             let mut values = vec![
                 ("threshold", thresholds[y]),
                 ("label_issues", issues as f64),
@@ -192,7 +208,7 @@ impl Scanner for ConfidentLearning {
                 ("outflow", dir.outflow as f64),
                 ("natural_spread_pairs", dir.tau_pair),
                 ("natural_spread_classes", dir.tau_class),
-                ("excess_rows", dir.excess.round()),
+                ("excess_rows", excess.round()),
             ];
             if let Some(s) = dir.top_source {
                 values.push(("top_source", s as f64));

@@ -60,6 +60,28 @@ pub fn synthetic(
     out
 }
 
+/// `classes` Gaussian classes as in [`synthetic`], with a dirty-label
+/// attack: `poison` rows drawn in turn from classes 1, 2, … (their features
+/// are those of their class) carry label 0.
+pub fn relabelled(
+    classes: usize,
+    per_class: usize,
+    dim: usize,
+    poison: usize,
+    seed: u64,
+) -> Synthetic {
+    let mut out = synthetic(classes, per_class, dim, 0, 0.0, seed);
+    let mut moved = 0;
+    for i in 0..out.labels.len() {
+        if moved < poison && out.labels[i] as usize == 1 + moved % (classes - 1) {
+            out.labels[i] = 0;
+            out.poisoned[i] = true;
+            moved += 1;
+        }
+    }
+    out
+}
+
 impl Synthetic {
     pub fn dim(&self) -> usize {
         self.features[0].len()
