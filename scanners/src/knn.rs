@@ -49,9 +49,11 @@ poison rates, where spectral methods see too little signal.
    [0.5, 1 − 0.5/k]), so that a poisoned minority does not lower it; the
    p-value is its lower tail.
 5. A row is *contradicted* when its agreement is at most `min-agreement`
-   and its neighbours' majority is another class; the counts by given label
-   and majority form the data set's confusion matrix, reported in the
-   summary's label-noise section.
+   and its neighbours' majority is another class (the class's noise share in
+   the summary's label-noise section). Rows whose label is in the minority
+   among their neighbours (agreement below one half), by given label and
+   the neighbours' majority, form the data set's confusion matrix (the
+   label-noise section's confused pairs).
 6. Class tests, calibrated on the data set itself rather than on a fixed
    rate of contradicted rows (natural overlap between classes makes 20 % of
    a clean class contradicted in some data sets, and 0.5 % in others):
@@ -68,12 +70,16 @@ poison rates, where spectral methods see too little signal.
      relabelled rows dense enough to be each other's neighbours (5 % of a
      data set), which pile up at one rather than none.
    - *direction*: poisoning moves rows from source classes *into* a target;
-     natural ambiguity runs both ways. A class's contradicted rows
-     (inflow) against the rows of other classes contradicted towards it
-     (outflow), and each source pair `t ← s` against `s ← t`, as log ratios
-     against a normal whose spread between the directions is estimated from
-     all classes and pairs of the data set (a median-based random-effects
-     estimate, which a minority of poisoned pairs does not move).
+     natural ambiguity runs both ways. A class's minority rows (inflow)
+     against the minority rows of other classes whose majority it is
+     (outflow), and each source pair `t ← s` against `s ← t` — counting
+     minority rows rather than contradicted ones sees planted rows dense
+     enough to be each other's neighbours — each tested as the share one way
+     of both directions, under a binomial whose log odds vary from pair to
+     pair with a spread estimated from the data set's other classes and
+     pairs (a median-based random-effects estimate, which a minority of
+     poisoned pairs does not move; never below three quarters of the pair
+     spread for whole classes).
    The class's p-value is the smallest of the three, times 3. Each test
    also estimates the relabelled rows behind it (`excess_rows`: unanimous
    or isolated rows beyond what the data set's typical class shows next to
@@ -605,7 +611,8 @@ impl Scanner for KnnLabelDisagreement {
         let mut log_p = vec![f64::NAN; n];
         let kf = k as f64;
         let floor = self.params.min_agreement * kf;
-        // confusion[t][s]: contradicted rows labelled t whose neighbours' majority is s
+        // confusion[t][s]: rows labelled t whose label is in the minority
+        // among their neighbours, whose majority is s
         let mut confusion = vec![0u64; nc * nc];
         let class_rows = input.class_rows();
         let scanned: Vec<u32> = (0..nc as u32)
@@ -644,6 +651,9 @@ impl Scanner for KnnLabelDisagreement {
                 log_p[i] = ln_binomial_lower(2 * k as u64, q, agree);
                 if same[i] as f64 <= floor && majority[i] != c {
                     contradicted += 1;
+                }
+                // the row's label is in the minority among its neighbours
+                if 2 * same[i] < k as u64 && majority[i] != c {
                     confusion[c as usize * nc + majority[i] as usize] += 1;
                 }
             }
