@@ -167,11 +167,13 @@ table = "\n".join(lines)
 print(table)
 path = "BENCHMARKS.md"
 text = open(path).read()
-begin, end = f"<!-- detection-{model}:begin -->", f"<!-- detection-{model}:end -->"
+tag = f"gate-{model}" if mode == "gate" else model
+begin, end = f"<!-- detection-{tag}:begin -->", f"<!-- detection-{tag}:end -->"
 block = f"{begin}\n{table}\n{end}"
 if begin in text:
     text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
 else:
-    text = text.rstrip("\n") + f"\n\n## Detection (red team), `--model {model}`\n\n" + block + "\n"
+    title = f"The gate across trigger shapes and rates, `--model {model}`" if mode == "gate" else f"Detection (red team), `--model {model}`"
+    text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
 open(path, "w").write(text)
 PY

@@ -99,3 +99,16 @@ pub fn write_scan(
         summary: summary_path,
     })
 }
+
+/// The pairs of classes `(a, b)`, `a < b`, that a `c × c` confusion matrix
+/// (given label by the class the evidence points to) mixes up, most rows
+/// first (both directions together), then by class.
+pub(crate) fn confused_pairs(confusion: &[u64], c: usize) -> Vec<(usize, usize)> {
+    let mut pairs: Vec<(u64, usize, usize)> = (0..c)
+        .flat_map(|a| (a + 1..c).map(move |b| (a, b)))
+        .map(|(a, b)| (confusion[a * c + b] + confusion[b * c + a], a, b))
+        .filter(|p| p.0 > 0)
+        .collect();
+    pairs.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    pairs.into_iter().map(|(_, a, b)| (a, b)).collect()
+}

@@ -157,16 +157,10 @@ fn label_noise(ds: &Dataset, report: &ScanReport, settings: &ScanSettings) -> Va
                 }))
             })
             .collect();
-        let mut pairs: Vec<(u64, usize, usize)> = (0..c)
-            .flat_map(|a| (a + 1..c).map(move |b| (a, b)))
-            .map(|(a, b)| (confusion[a * c + b] + confusion[b * c + a], a, b))
-            .filter(|p| p.0 > 0)
-            .collect();
-        pairs.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
-        let pairs: Vec<Value> = pairs
-            .iter()
+        let pairs: Vec<Value> = super::confused_pairs(confusion, c)
+            .into_iter()
             .take(10)
-            .map(|&(_, a, b)| {
+            .map(|(a, b)| {
                 let (ab, ba) = (confusion[a * c + b], confusion[b * c + a]);
                 json!({
                     "classes": [names[a], names[b]],

@@ -69,19 +69,14 @@ pub fn print_summary(
     if let Some((scanner, scanned)) = report.outputs.iter().find(|(_, o)| o.confusion.is_some()) {
         let confusion = scanned.confusion.as_deref().unwrap_or_default();
         let c = ds.class_names.len();
-        let mut pairs: Vec<(u64, usize, usize)> = (0..c)
-            .flat_map(|a| (a + 1..c).map(move |b| (a, b)))
-            .map(|(a, b)| (confusion[a * c + b] + confusion[b * c + a], a, b))
-            .filter(|p| p.0 > 0)
-            .collect();
-        pairs.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+        let pairs = super::confused_pairs(confusion, c);
         if !pairs.is_empty() {
             writeln!(
                 out,
                 "  label noise ({}; reported, not gated unless --fail-on-noise): most confused pairs",
                 scanner.name()
             )?;
-            for &(_, a, b) in pairs.iter().take(3) {
+            for &(a, b) in pairs.iter().take(3) {
                 writeln!(
                     out,
                     "    {} ↔ {}: {} look like {}, {} the other way",
