@@ -290,7 +290,7 @@ pub struct Isolation {
     pub unanimity_null: f64,
     /// See `unanimity_null`.
     pub isolation_null: f64,
-    /// Estimated relabelled rows behind the more significant test.
+    /// Estimated relabelled rows: the larger of the two tests' estimates.
     pub excess: f64,
 }
 
@@ -396,12 +396,16 @@ pub fn isolation_tests(
                 0.0
             };
             // relabelled rows beyond what the data set's typical class shows
-            // next to the same number of boundary rows
-            let excess = if lp_u <= lp_i {
-                c.none as f64 - typical_u * c.one as f64
-            } else {
+            // next to the same number of boundary rows; the isolation count
+            // also holds relabelled rows that found one of their kind among
+            // their neighbours, which the unanimity count leaves out
+            let unanimous_excess = c.none as f64 - typical_u * c.one as f64;
+            let isolated_excess = if with_iso {
                 low as f64 - typical_i * c.mixed as f64
+            } else {
+                0.0
             };
+            let excess = unanimous_excess.max(isolated_excess);
             Isolation {
                 unanimity_log_p: lp_u,
                 isolation_log_p: lp_i,
