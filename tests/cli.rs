@@ -66,9 +66,10 @@ fn poisoned() -> Synthetic {
     synthetic(3, 400, 12, 40, 8.0, 42)
 }
 
-/// A dirty-label attack on raw columns: 40 rows of classes 1 and 2 labelled 0.
+/// A dirty-label attack on raw columns: 40 rows of classes 1 and 2 labelled 0
+/// (2 % of their classes: sparse, so each lies among its true class).
 fn relabelled_data() -> Synthetic {
-    relabelled(3, 400, 12, 40, 42)
+    relabelled(3, 1000, 12, 40, 42)
 }
 
 #[test]
@@ -181,7 +182,7 @@ fn csv_with_feature_globs_id_and_string_labels() {
         ],
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     check_scores(&dir.path().join("out"), &data);
     let scores = read_parquet(&dir.path().join("out/scores.parquet"));
     let ids = scores.column_by_name("id").unwrap();
@@ -206,7 +207,7 @@ fn ipc_and_ndjson_inputs() {
         &["scan", "train.arrow", "--id", "id", "--out", "a"],
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     check_scores(&dir.path().join("a"), &data);
 
     write_ndjson(&dir.path().join("train.ndjson"), &data.columns_batch());
@@ -214,7 +215,7 @@ fn ipc_and_ndjson_inputs() {
         &["scan", "train.ndjson", "--id", "id", "--out", "b"],
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     check_scores(&dir.path().join("b"), &data);
 }
 

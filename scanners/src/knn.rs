@@ -8,7 +8,7 @@ use crate::gemm::a_bt;
 use crate::labelflow::{direction_test, isolation_tests, OwnCounts};
 use crate::stats::ln_binomial_lower;
 use crate::view::standardised_pca;
-use crate::{ClassDiagnostics, ScanInput, ScanOutput, Scanner};
+use crate::{ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
 
 const DOC: &str = r#"# PS004 knn-label-disagreement
 
@@ -29,7 +29,9 @@ poison rates, where spectral methods see too little signal.
 
 ## Method
 1. The view, built from the inputs themselves (never from a representation
-   a model learned with the labels): every feature centred and standardised
+   a model learned with the labels): every feature clipped to its 10th and
+   90th percentiles over the rows (`winsorize`: values only a few rows take,
+   such as a trigger's, do not shape the view), centred and standardised
    over all rows —
    centred only when the features share one scale (pixels), since
    standardising would inflate the nearly constant pixels where patch
@@ -98,6 +100,16 @@ poison rates, where spectral methods see too little signal.
 - `isolation-ratio` — how many times more rows with at most one own-label
   neighbour than rows with a mixed neighbourhood (2 to `k/2 − 1`) a clean
   class may have (default 1.5, from 0.5 to 20).
+- `winsorize` — clip every feature of the view to its `q` and `1 − q`
+  quantiles before the principal components (default 0.1; 0 turns it off;
+  up to 0.45). A trigger made of values few rows take (a patch in a corner
+  most images leave blank) then no longer pulls the poisoned rows
+  together, and they lie among their source class again. Measured on MNIST
+  (raw pixels, seed 1): a 10 % BadNets patch went from AUROC 0.679 and no
+  gate to 0.998 and a failed gate, a 1 % blend from no gate to a failed
+  gate; 0.3 % and 1 % patches are gated as before; the clean corpus stays
+  clean. It costs the view the rare values natural classes use too, and a
+  trigger made of common values (a 5 % blend, a warp) is not helped.
 
 ## Known false positives
 - Genuinely ambiguous or mislabelled samples (a sloppy "4" that looks like a
@@ -137,6 +149,7 @@ pub struct KnnValidParams {
     min_agreement: f64,
     unanimity_ratio: f64,
     isolation_ratio: f64,
+    winsorize: f64,
 }
 
 /// Unchecked parameters of [`KnnLabelDisagreement`]; call [`KnnParams::check`].
@@ -177,6 +190,12 @@ impl KnnParams {
         self.0.isolation_ratio = v;
         self
     }
+    /// Quantile at which every feature of the view is clipped at both ends
+    /// (0 = off, up to 0.45).
+    pub fn winsorize(mut self, v: f64) -> Self {
+        self.0.winsorize = v;
+        self
+    }
     /// Validates every parameter.
     pub fn check(self) -> Result<KnnValidParams, ParamError> {
         let p = self.0;
@@ -215,6 +234,13 @@ impl KnnParams {
                 "a number from 0.5 to 20",
             );
         }
+        if !(0.0..=0.45).contains(&p.winsorize) {
+            return bad(
+                "knn-label-disagreement.winsorize",
+                p.winsorize.to_string(),
+                "a number from 0 (off) to 0.45",
+            );
+        }
         if !(0.5..=20.0).contains(&p.isolation_ratio) {
             return bad(
                 "knn-label-disagreement.isolation-ratio",
@@ -241,6 +267,7 @@ impl KnnLabelDisagreement {
             min_agreement: 0.2,
             unanimity_ratio: 2.0,
             isolation_ratio: 1.5,
+            winsorize: 0.1,
         },
     };
 
@@ -313,6 +340,34 @@ impl TopK {
 
 /// Rows per block of the distance products.
 const BLOCK: usize = 256;
+
+/// A copy of `x` with every column clipped to its `q` and `1 − q` quantiles
+/// over the rows: a value that only a few rows take (a trigger's pixels in
+/// a corner most images leave blank) no longer shapes the view.
+fn winsorized(x: MatrixRef<'_>, q: f64) -> Vec<f32> {
+    let (n, d) = (x.rows(), x.cols());
+    let mut out = x.as_slice().to_vec();
+    if n == 0 {
+        return out;
+    }
+    let lo_at = ((q * (n - 1) as f64).round() as usize).min(n - 1);
+    let hi_at = (((1.0 - q) * (n - 1) as f64).round() as usize).min(n - 1);
+    let bounds: Vec<(f32, f32)> = (0..d)
+        .into_par_iter()
+        .map(|j| {
+            let mut col: Vec<f32> = (0..n).map(|i| x.row(i)[j]).collect();
+            let lo = *col.select_nth_unstable_by(lo_at, |a, b| a.total_cmp(b)).1;
+            let hi = *col.select_nth_unstable_by(hi_at, |a, b| a.total_cmp(b)).1;
+            (lo, hi)
+        })
+        .collect();
+    out.par_chunks_mut(d).for_each(|row| {
+        for (v, &(lo, hi)) in row.iter_mut().zip(&bounds) {
+            *v = v.clamp(lo, hi);
+        }
+    });
+    out
+}
 
 /// Splits `rows` recursively at the median of the coordinate with the widest
 /// range (a k-d tree's leaves) until every part has at most [`BLOCK`] rows;
@@ -537,6 +592,8 @@ impl Scanner for KnnLabelDisagreement {
                 "dims" => p.dims(parse_value(name, key, value, "a whole number")?),
                 "min-agreement" => p.min_agreement(parse_value(name, key, value, "a number")?),
                 "unanimity-ratio" => p.unanimity_ratio(parse_value(name, key, value, "a number")?),
+                "isolation-ratio" => p.isolation_ratio(parse_value(name, key, value, "a number")?),
+                "winsorize" => p.winsorize(parse_value(name, key, value, "a number")?),
                 _ => {
                     return Err(ParamError::unknown(
                         name,
@@ -547,6 +604,7 @@ impl Scanner for KnnLabelDisagreement {
                             "min-agreement",
                             "unanimity-ratio",
                             "isolation-ratio",
+                            "winsorize",
                         ],
                     ))
                 }
@@ -559,6 +617,13 @@ impl Scanner for KnnLabelDisagreement {
         input.validate()?;
         let (x, same_scale) = input.label_agnostic();
         let n = x.rows();
+        let clipped;
+        let x = if self.params.winsorize > 0.0 {
+            clipped = winsorized(x, self.params.winsorize);
+            MatrixRef::new(&clipped, n, x.cols()).expect("same shape")
+        } else {
+            x
+        };
         let (view, dims) = standardised_pca(x, self.params.dims, input.seed, !same_scale);
         let k = self.params.k.min(n.saturating_sub(1)).max(1);
         let nb = nearest_neighbours(view, n, dims, k);
@@ -846,6 +911,51 @@ mod tests {
     }
 
     #[test]
+    fn winsorizing_removes_a_rare_trigger_from_the_view() {
+        // Eight blobs in 20 dimensions plus 4 columns that every row leaves
+        // at 0; 20 rows of each of classes 2–7 (3.75 % of the data) carry
+        // the trigger (those 4 columns at 6) and label 1: the 20 of a source
+        // are each other's nearest neighbours.
+        let (mut data, labels, truth) =
+            blobs(8, 400, 7, |i, c| (c >= 2 && (i / 8) % 20 == 0).then_some(1));
+        let d = 24;
+        let mut wide = Vec::with_capacity(labels.len() * d);
+        for (i, row) in data.chunks(20).enumerate() {
+            wide.extend_from_slice(row);
+            let v = if truth[i] { 6.0 } else { 0.0 };
+            wide.extend_from_slice(&[v; 4]);
+        }
+        data = wide;
+        let x = MatrixRef::new(&data, labels.len(), d).unwrap();
+        let input = ScanInput::new(x, &labels, 8);
+        let level = (0.01f64 / 16.0).ln();
+        let plain = KnnLabelDisagreement::new(
+            KnnLabelDisagreement::params()
+                .winsorize(0.0)
+                .check()
+                .unwrap(),
+        )
+        .scan(&input)
+        .unwrap();
+        let clipped = KnnLabelDisagreement::DEFAULT.scan(&input).unwrap();
+        let lp = |o: &ScanOutput| o.classes[1].log_p.unwrap();
+        assert!(lp(&clipped) < level, "{:?}", clipped.classes[1]);
+        assert!(
+            lp(&clipped) < lp(&plain) - 5.0,
+            "{} vs {}",
+            lp(&clipped),
+            lp(&plain)
+        );
+        for c in [0, 2, 3] {
+            assert!(
+                clipped.classes[c].log_p.unwrap() > level,
+                "{:?}",
+                clipped.classes[c]
+            );
+        }
+    }
+
+    #[test]
     fn clean_classes_pass_the_class_test() {
         for (classes, seed) in [(3, 4), (8, 6)] {
             let (data, labels, _) = blobs(classes, 400, seed, |_, _| None);
@@ -855,6 +965,27 @@ mod tests {
             for c in &out.classes {
                 assert!(c.log_p.unwrap() > -2.0, "{c:?}");
             }
+        }
+    }
+
+    #[test]
+    fn every_listed_option_is_accepted() {
+        let e = KnnLabelDisagreement::DEFAULT
+            .configure(&[("nope".into(), "1".into())])
+            .err()
+            .unwrap()
+            .to_string();
+        let known = e.split("known: ").nth(1).unwrap();
+        for option in known.split(", ") {
+            let key = option.trim_start_matches("knn-label-disagreement.");
+            let value = if key == "winsorize" { "0.1" } else { "5" };
+            let value = if key == "min-agreement" { "0.2" } else { value };
+            assert!(
+                KnnLabelDisagreement::DEFAULT
+                    .configure(&[(key.into(), value.into())])
+                    .is_ok(),
+                "{key}"
+            );
         }
     }
 
