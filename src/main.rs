@@ -224,7 +224,7 @@ struct ScanArgs {
     /// Also flag this fraction of rows with the highest scores (a removal list; does not change the verdict)
     #[arg(long, value_name = "FRACTION")]
     budget: Option<f64>,
-    /// Rows over the threshold that fail a class, for scanners without a class test [default: 3]
+    /// Least number of planted rows a class test must estimate to fail a class (a lone odd sample is not an attack) [default: 3]
     #[arg(long)]
     min_flagged: Option<usize>,
     /// Also fail a class whose label noise (rows contradicted by their neighbours, label issues) exceeds this share, poisoning or not [default: off: noise is reported, not gated]

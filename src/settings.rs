@@ -17,7 +17,8 @@ pub struct ScanOptions {
     pub threshold: f64,
     /// Also flag this fraction of rows with the highest scores (removal list).
     pub budget: Option<f64>,
-    /// Rows of a class at or above the threshold that fail the class.
+    /// Least number of planted rows a class test must estimate (its
+    /// `excess_rows`) to fail a class.
     pub min_flagged: usize,
     /// Also fail a class whose label-noise share (contradicted rows, label
     /// issues) exceeds this rate, poisoning or not.
