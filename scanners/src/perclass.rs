@@ -226,18 +226,14 @@ pub(crate) fn canonical_order(x: MatrixRef<'_>, mut rows: Vec<usize>, seed: u64)
 mod tests {
     use super::*;
 
-    #[test]
-    fn excess_test_compares_with_clean_rate_and_peers() {
-        // Four classes of 1,000 rows; classes 0–2 each have 80 extreme rows
-        // (8 %, above the 5 % clean rate but like their peers), class 3 has 300.
-        let labels: Vec<u32> = (0..4000).map(|i| (i / 1000) as u32).collect();
-        let data = vec![0.0f32; 4000];
-        let x = MatrixRef::new(&data, 4000, 1).unwrap();
-        let input = ScanInput::new(x, &labels, 4);
+    /// The class log p-values of [`excess_test`] (clean rate 0.05, peer
+    /// ratio 3) for classes with these counts of extreme rows.
+    fn excess_log_p(input: &ScanInput<'_>, extreme: &[f64]) -> Vec<f64> {
+        let n = input.labels.len();
         let mut out = ScanOutput {
-            raw: vec![0.0; 4000],
-            log_p: vec![-50.0; 4000],
-            classes: [80.0, 80.0, 80.0, 300.0]
+            raw: vec![0.0; n],
+            log_p: vec![-50.0; n],
+            classes: extreme
                 .iter()
                 .enumerate()
                 .map(|(c, &e)| ClassDiagnostics {
@@ -250,8 +246,19 @@ mod tests {
             ungated_log_p: None,
             confusion: None,
         };
-        excess_test(&input, &mut out, 0.05, 3.0);
-        let lp: Vec<f64> = out.classes.iter().map(|d| d.log_p.unwrap()).collect();
+        excess_test(input, &mut out, 0.05, 3.0);
+        out.classes.iter().map(|d| d.log_p.unwrap()).collect()
+    }
+
+    #[test]
+    fn excess_test_compares_with_clean_rate_and_peers() {
+        // Four classes of 1,000 rows; classes 0–2 each have 80 extreme rows
+        // (8 %, above the 5 % clean rate but like their peers), class 3 has 300.
+        let labels: Vec<u32> = (0..4000).map(|i| (i / 1000) as u32).collect();
+        let data = vec![0.0f32; 4000];
+        let x = MatrixRef::new(&data, 4000, 1).unwrap();
+        let input = ScanInput::new(x, &labels, 4);
+        let lp = excess_log_p(&input, &[80.0, 80.0, 80.0, 300.0]);
         assert!(lp[..3].iter().all(|&l| l > -1.0), "{lp:?}");
         assert!(lp[3] < -10.0, "{lp:?}");
     }
@@ -269,27 +276,8 @@ mod tests {
             let data = vec![0.0f32; 70_000];
             let x = MatrixRef::new(&data, 70_000, 1).unwrap();
             let input = ScanInput::new(x, &labels, 10);
-            let mut out = ScanOutput {
-                raw: vec![0.0; 70_000],
-                log_p: vec![-50.0; 70_000],
-                classes: shares
-                    .iter()
-                    .enumerate()
-                    .map(|(c, &s)| ClassDiagnostics {
-                        class: c as u32,
-                        values: vec![("extreme_rows", (s * 7000.0f64).round())],
-                        log_p: None,
-                    })
-                    .collect(),
-                suspected: None,
-                ungated_log_p: None,
-                confusion: None,
-            };
-            excess_test(&input, &mut out, 0.05, 3.0);
-            out.classes
-                .iter()
-                .map(|d| d.log_p.unwrap())
-                .collect::<Vec<f64>>()
+            let extreme: Vec<f64> = shares.iter().map(|s| (s * 7000.0f64).round()).collect();
+            excess_log_p(&input, &extreme)
         };
         let level = (0.01f64 / 10.0).ln();
         assert!(
