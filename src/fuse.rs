@@ -160,25 +160,13 @@ fn corroborated(o: &ScanOutput, view: &[f64], rows: &[usize], suspects: usize) -
         return (false, f64::NAN);
     }
     ranked.sort_by(|&a, &b| lp[a].total_cmp(&lp[b]).then(a.cmp(&b)));
-    // midranks of the view's values
-    let mut by_view: Vec<usize> = (0..n).collect();
-    by_view.sort_by(|&a, &b| view[ranked[a]].total_cmp(&view[ranked[b]]));
-    let mut rank = vec![0.0f64; n];
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && view[ranked[by_view[j + 1]]] == view[ranked[by_view[i]]] {
-            j += 1;
-        }
-        for t in i..=j {
-            rank[by_view[t]] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
+    let scores: Vec<f64> = ranked.iter().map(|&i| view[i]).collect();
+    let suspect: Vec<bool> = (0..n).map(|r| r < m).collect();
+    let auc = crate::eval::auroc(&scores, &suspect).unwrap_or(f64::NAN);
+    // the Mann–Whitney U behind the AUC, against its null spread
     let (m_f, r_f) = (m as f64, (n - m) as f64);
-    let u = rank[..m].iter().sum::<f64>() - m_f * (m_f + 1.0) / 2.0;
+    let u = auc * m_f * r_f;
     let sd = (m_f * r_f * (n as f64 + 1.0) / 12.0).sqrt();
-    let auc = u / (m_f * r_f);
     (
         sd > 0.0 && (u - m_f * r_f / 2.0) / sd >= 3.0 && auc >= CORROBORATION_AUC,
         auc,
@@ -318,9 +306,6 @@ pub fn fuse(
         .collect();
     // Rows each failed class test says are behind it.
     let mut excess = vec![0usize; n_classes];
-    let value = |d: &poisonscan_scanners::ClassDiagnostics, key: &str| {
-        d.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
-    };
     // Class-level tests, corrected over classes × tests.
     let family = n_classes.saturating_sub(skipped.len()).max(1) * tests.max(1);
     // The label-agnostic disagreement of every row, from the first
@@ -342,14 +327,13 @@ pub fn fuse(
                 if !(cv.class_score >= cs) {
                     cv.class_score = cs;
                 }
-                let e = value(d, "excess_rows");
+                let e = d.value("excess_rows");
                 let enough = e.is_none_or(|e| e >= settings.min_flagged as f64);
                 let mut backed = true;
                 if corroborate.get(s).copied().unwrap_or(false) && cs >= settings.threshold {
                     if let Some(view) = label_view {
-                        let rows = value(d, "extreme_rows").unwrap_or(0.0);
-                        let null =
-                            value(d, "null_rate").unwrap_or(0.0) * class_rows[c].len() as f64;
+                        let rows = d.value("extreme_rows").unwrap_or(0.0);
+                        let null = d.value("null_rate").unwrap_or(0.0) * class_rows[c].len() as f64;
                         let (ok, auc) =
                             corroborated(o, view, &class_rows[c], (rows - null).max(0.0) as usize);
                         backed = ok;
@@ -367,7 +351,7 @@ pub fn fuse(
                     }
                 }
             }
-            if let (Some(rate), Some(noise)) = (settings.fail_on_noise, value(d, "noise_rows")) {
+            if let (Some(rate), Some(noise)) = (settings.fail_on_noise, d.value("noise_rows")) {
                 let cv = &mut classes[c];
                 let rows = class_rows[c].len() as u64;
                 let lp = ln_binomial_upper(rows, rate, noise.max(0.0) as u64);

@@ -199,6 +199,13 @@ pub struct ClassDiagnostics {
     pub log_p: Option<f64>,
 }
 
+impl ClassDiagnostics {
+    /// The named value `key`, if the scanner reported it.
+    pub fn value(&self, key: &str) -> Option<f64> {
+        self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
 /// A detection algorithm.
 ///
 /// Implementors are configured with validated parameters before they are

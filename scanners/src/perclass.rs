@@ -133,15 +133,16 @@ pub(crate) fn excess_test(
     for &l in input.labels {
         rows[l as usize] += 1;
     }
-    let value =
-        |d: &ClassDiagnostics, key: &str| d.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
     let shares: Vec<Option<f64>> = out
         .classes
         .iter()
-        .map(|d| value(d, "extreme_rows").map(|e| e / rows[d.class as usize].max(1) as f64))
+        .map(|d| {
+            d.value("extreme_rows")
+                .map(|e| e / rows[d.class as usize].max(1) as f64)
+        })
         .collect();
     for (i, d) in out.classes.iter_mut().enumerate() {
-        let Some(extreme) = value(d, "extreme_rows") else {
+        let Some(extreme) = d.value("extreme_rows") else {
             continue;
         };
         let peers: Vec<f64> = shares
@@ -165,7 +166,7 @@ pub(crate) fn excess_test(
         let rate = clean_rate.max(peer_ratio * m).min(0.95);
         let n = rows[d.class as usize];
         let share = extreme / n.max(1) as f64;
-        let bonferroni = value(d, "candidates").unwrap_or(1.0).max(1.0).ln();
+        let bonferroni = d.value("candidates").unwrap_or(1.0).max(1.0).ln();
         // The rows of a class are not independent draws: a class's share of
         // extreme rows varies from class to class beyond the binomial (on a
         // CNN's representation of clean Fashion-MNIST, 5 % to 21 %), so the

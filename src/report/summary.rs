@@ -147,7 +147,7 @@ fn label_noise(ds: &Dataset, report: &ScanReport, settings: &ScanSettings) -> Va
             .classes
             .iter()
             .filter_map(|d| {
-                let noise = d.values.iter().find(|(k, _)| *k == "noise_rows")?.1;
+                let noise = d.value("noise_rows")?;
                 let rows = ds.label_codes.iter().filter(|&&l| l == d.class).count();
                 Some(json!({
                     "label": names[d.class as usize],
