@@ -76,7 +76,8 @@ pub fn evaluate_files(
         .iter()
         .map(|s| (s.name().to_string(), scanner_column(s.name())))
         .collect();
-    let optional: Vec<&str> = std::iter::once("id")
+    let optional: Vec<&str> = ["id", "label"]
+        .into_iter()
         .chain(scanner_columns.iter().map(|(_, c)| c.as_str()))
         .collect();
     let scores = read_columns(scores_path, &["row", "score", "flagged"], &optional)?;
@@ -140,6 +141,16 @@ pub fn evaluate_files(
         "boolean",
     )?;
     let flagged_col = flagged_col.as_boolean();
+    let score_labels = match scores.column_by_name("label") {
+        Some(_) => Some(strings(&column_as(
+            scores_path,
+            &scores,
+            "label",
+            DataType::Utf8,
+            "text",
+        )?)),
+        None => None,
+    };
     let n = score_keys.len();
     let (mut s, mut f, mut t, mut l) = (
         Vec::with_capacity(n),
@@ -155,6 +166,27 @@ pub fn evaluate_files(
                 truth_path.display()
             )));
         };
+        if let Some(sl) = &score_labels {
+            if sl[i] != truth_labels[j] {
+                let differ = score_keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(a, k)| {
+                        index
+                            .get(k.as_str())
+                            .is_some_and(|&b| sl[*a] != truth_labels[b])
+                    })
+                    .count();
+                return Err(EvalError::Mismatch(format!(
+                    "the labels differ at {differ} of {n} rows (first: row {i}, `{}` in {} but `{}` in {}); \
+                     the truth file does not describe the data that was scanned",
+                    sl[i],
+                    scores_path.display(),
+                    truth_labels[j],
+                    truth_path.display()
+                )));
+            }
+        }
         s.push(score_col.is_valid(i).then(|| score_col.value(i)));
         f.push(flagged_col.is_valid(i) && flagged_col.value(i));
         t.push(truth_flags.is_valid(j) && truth_flags.value(j));

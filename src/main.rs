@@ -12,7 +12,7 @@ use poisonscan::ingest::{IngestOptions, InputFormat, TableOptions};
 use poisonscan::models::{DeviceSpec, ModelKind, ModelOptions};
 use poisonscan::pipeline::{self, Progress};
 use poisonscan::redteam::{self, Attack, AttackPlan, Corner, Patch, PatchPattern};
-use poisonscan::report::{self, progress::Spinner, RunInfo, ScoresFormat};
+use poisonscan::report::{self, guard, progress::Spinner, RunInfo, ScoresFormat};
 use poisonscan::scanners::{find_scanner, SCANNERS};
 use poisonscan::settings::ScanOptions;
 
@@ -89,9 +89,19 @@ struct InputArgs {
     /// [default: every numeric column but label and id]
     #[arg(long, value_delimiter = ',')]
     features: Vec<String>,
-    /// Scale every image to WIDTHxHEIGHT
+    /// Scale every image to WIDTHxHEIGHT [default: the most common size,
+    /// scaled down to 64x64 pixels when larger]
     #[arg(long, value_parser = parse_size, value_name = "WxH")]
     resize: Option<(u32, u32)>,
+    /// The feature column or columns hold images of this shape (row-major,
+    /// channels last), for files that do not say so: they are then scanned
+    /// and modelled as images
+    #[arg(long, value_parser = parse_shape, value_name = "HxW[xC]")]
+    image_shape: Option<(usize, usize, usize)>,
+    /// CSV field separator (one character, or `tab`) [default: told from
+    /// the header line]
+    #[arg(long, value_parser = parse_separator, value_name = "CHAR")]
+    separator: Option<u8>,
     /// Out-of-sample class probabilities: a list column, one value per class
     /// in sorted class order (for confident-learning)
     #[arg(long, value_name = "COL")]
@@ -109,6 +119,8 @@ impl InputArgs {
                 features: self.features.clone(),
                 probs: self.probs.clone(),
                 drop_invalid,
+                separator: self.separator,
+                image_shape: self.image_shape,
             },
             resize: self.resize,
         }
@@ -210,8 +222,6 @@ struct ScanArgs {
     out: PathBuf,
     #[command(flatten)]
     input: InputArgs,
-    #[command(flatten)]
-    model: ModelArgs,
     /// Skip rows with null, NaN or infinite features (counted in the summary)
     #[arg(long)]
     drop_invalid: bool,
@@ -251,6 +261,10 @@ struct ScanArgs {
     /// No progress and no summary on the terminal
     #[arg(long, short)]
     quiet: bool,
+    // Last: its help heading would otherwise carry over to every option
+    // after it in `scan --help`.
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 /// The representation model.
@@ -335,6 +349,30 @@ fn parse_format(s: &str) -> Result<InputFormat, String> {
     })
 }
 
+fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
+    let parts: Vec<Option<usize>> = s
+        .split(['x', 'X'])
+        .map(|v| v.trim().parse::<usize>().ok().filter(|&v| v >= 1))
+        .collect();
+    match parts.as_slice() {
+        [Some(h), Some(w)] => Ok((*h, *w, 1)),
+        [Some(h), Some(w), Some(c @ (1 | 3))] => Ok((*h, *w, *c)),
+        _ => Err(format!(
+            "`{s}` is not HEIGHTxWIDTH or HEIGHTxWIDTHxCHANNELS (channels 1 or 3), e.g. 28x28 or 32x32x3"
+        )),
+    }
+}
+
+fn parse_separator(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" => Ok(s.as_bytes()[0]),
+        _ => Err(format!(
+            "`{s}` is not one ASCII character (or `tab`), e.g. ';'"
+        )),
+    }
+}
+
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -353,15 +391,38 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
+/// The last panic's message and place, kept by the panic hook so that a
+/// panic is reported once, as an error, instead of as a backtrace notice.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Scan(args) => scan(args),
-        Command::Poison(args) => poison(args).map(|_| ExitCode::SUCCESS),
-        Command::Eval(args) => eval(args).map(|_| ExitCode::SUCCESS),
-        Command::Scanners => list_scanners().map(|_| ExitCode::SUCCESS),
-        Command::Explain { code } => explain(&code).map(|_| ExitCode::SUCCESS),
-    };
+    // Panics are caught — inside ingestion, where they become errors naming
+    // the file, and here as a last resort — and reported as exit-2 errors.
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(info.to_string());
+        }
+    }));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || match cli.command {
+            Command::Scan(args) => scan(args),
+            Command::Poison(args) => poison(args).map(|_| ExitCode::SUCCESS),
+            Command::Eval(args) => eval(args).map(|_| ExitCode::SUCCESS),
+            Command::Scanners => list_scanners().map(|_| ExitCode::SUCCESS),
+            Command::Explain { code } => explain(&code).map(|_| ExitCode::SUCCESS),
+        }))
+        .unwrap_or_else(|_| {
+            let what = LAST_PANIC
+                .lock()
+                .ok()
+                .and_then(|mut l| l.take())
+                .unwrap_or_else(|| "a panic".into());
+            Err(anyhow::anyhow!(
+                "internal error ({what}); this is a bug in poisonscan, not in your data — \
+             please report it with the command that caused it"
+            ))
+        });
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -412,8 +473,30 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         ..ModelOptions::default()
     }
     .check()?;
+    // A device this build cannot use is an error whether or not a model
+    // ends up trained.
+    args.model.device.device()?;
     if args.model.save_embeddings.is_some() && args.model.model == ModelKind::None {
         bail!("--save-embeddings needs a model; it cannot be used with --model none");
+    }
+    // Outputs are checked before any work: never an input, writable.
+    let read = if args.demo {
+        Vec::new()
+    } else {
+        guard::read_paths(&poisonscan::ingest::expand_inputs(&args.inputs)?)
+    };
+    let scores_name = format!("scores.{}", args.scores_format.extension());
+    guard::check_output_dir("--out", &args.out, &[&scores_name, "summary.json"], &read)?;
+    guard::check_writable_dir("--out", &args.out)?;
+    if let Some(path) = &args.model.save_embeddings {
+        guard::check_output_file("--save-embeddings", path, &read)?;
+        guard::check_writable_file("--save-embeddings", path)?;
+        if absolute_eq(path, &args.out.join(&scores_name)) {
+            bail!(
+                "--save-embeddings {}: that is where the scores go; choose another path",
+                path.display()
+            );
+        }
     }
     let spinner = Spinner::new(args.quiet);
     let outcome = if args.demo {
@@ -471,6 +554,16 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     })
 }
 
+/// Whether two output paths name the same file, before either exists.
+fn absolute_eq(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let abs = |p: &std::path::Path| {
+        std::path::absolute(p)
+            .map(|p| p.components().collect::<PathBuf>())
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    abs(a) == abs(b)
+}
+
 /// The `t10k-*` files beside an IDX `train-*` input.
 fn default_test_input(inputs: &[String]) -> Option<String> {
     let [one] = inputs else { return None };
@@ -501,6 +594,12 @@ fn poison(args: PoisonArgs) -> Result<()> {
     if !(2..=32).contains(&args.grid) {
         bail!("--grid is {}, but it must be from 2 to 32", args.grid);
     }
+    if !(0.0..=1.0).contains(&args.patch_value) {
+        bail!(
+            "--patch-value is {}, but pixels are scaled to [0, 1]; give a value from 0 to 1",
+            args.patch_value
+        );
+    }
     if args.patch_size == 0 {
         bail!("--patch-size must be at least 1");
     }
@@ -522,6 +621,24 @@ fn poison(args: PoisonArgs) -> Result<()> {
         AttackKind::None => Attack::None,
     };
     let options = args.input.options(false);
+    let mut read = guard::read_paths(&poisonscan::ingest::expand_inputs(&args.inputs)?);
+    if let Some(t) = &args.test_input {
+        read.extend(guard::read_paths(&poisonscan::ingest::expand_inputs(
+            std::slice::from_ref(t),
+        )?));
+    }
+    guard::check_output_file("--out", &args.out, &read)?;
+    guard::check_writable_file("--out", &args.out)?;
+    if let Some(t) = &args.test_out {
+        guard::check_output_file("--test-out", t, &read)?;
+        guard::check_writable_file("--test-out", t)?;
+        if absolute_eq(t, &args.out) {
+            bail!(
+                "--test-out {}: that is also --out; give the test split its own file",
+                t.display()
+            );
+        }
+    }
     let ds = poisonscan::ingest::load(&args.inputs, &options)?;
     let plan = AttackPlan {
         attack,

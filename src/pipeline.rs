@@ -98,7 +98,7 @@ pub fn scan_dataset(
     settings: &ScanSettings,
     progress: &dyn Progress,
 ) -> Result<ScanReport, ScanError> {
-    let mut warnings = Vec::new();
+    let mut warnings = ds.notes.clone();
     if !ds.dropped.is_empty() {
         warnings.push(format!(
             "{} row(s) with invalid features were left out (--drop-invalid)",
@@ -124,10 +124,9 @@ pub fn scan_dataset(
         n_classes: ds.class_names.len(),
         skip_classes: &skipped,
         seed: settings.seed,
-        same_scale: matches!(
-            ds.feature_source,
-            crate::ingest::FeatureSource::Pixels { .. }
-        ),
+        // Chosen from the values, never from the container: the same pixels
+        // as an IDX file, a PNG folder or a list column get the same view.
+        same_scale: poisonscan_scanners::shared_scale(ds.matrix()),
         probs: ds.probs_matrix(),
         inputs: ds.inputs.as_ref().map(|(x, d, same)| {
             (
@@ -140,18 +139,14 @@ pub fn scan_dataset(
     let mut timings = Vec::new();
     let mut skipped_scanners = Vec::new();
     let mut outputs = Vec::with_capacity(settings.scanners.len());
-    let learned = matches!(
-        ds.feature_source,
-        crate::ingest::FeatureSource::Embedding { .. }
-            | crate::ingest::FeatureSource::Learned { .. }
-    );
+    let learned = ds.looks_learned();
     for scanner in &settings.scanners {
         if scanner.learned_features_only() && !learned && !settings.scanners_chosen {
             skipped_scanners.push((
                 scanner.name(),
-                "it looks for poison in learned representations (an embedding column), and \
-                 raw pixels or columns have natural modes it would mistake for poison; \
-                 name it in --scanners to run it anyway"
+                "it looks for poison in learned representations (an embedding column of \
+                 continuous values), and raw pixels or columns have natural modes it would \
+                 mistake for poison; name it in --scanners to run it anyway"
                     .to_string(),
             ));
             continue;
@@ -213,7 +208,13 @@ pub fn learn(
     options: &ModelOptions,
     progress: &dyn Progress,
 ) -> Result<(Dataset, Option<ModelReport>), PipelineError> {
-    let Some(kind) = models::resolve(options.kind, &ds.feature_source, ds.n_rows())? else {
+    let Some(kind) = models::resolve(
+        options.kind,
+        &ds.feature_source,
+        ds.n_rows(),
+        ds.looks_learned(),
+    )?
+    else {
         return Ok((ds, None));
     };
     let start = Instant::now();
@@ -224,7 +225,7 @@ pub fn learn(
         ds.probs = Some(ScalarBuffer::from(rep.probs));
         "out-of-fold"
     };
-    let same_scale = matches!(ds.feature_source, FeatureSource::Pixels { .. });
+    let same_scale = poisonscan_scanners::shared_scale(ds.matrix());
     let raw = std::mem::replace(&mut ds.features, ScalarBuffer::from(rep.activations));
     ds.inputs = Some((raw, ds.n_features, same_scale));
     ds.n_features = rep.dims;
@@ -272,7 +273,7 @@ pub fn scan_loaded(
     progress: &dyn Progress,
 ) -> Result<(Dataset, ScanReport), PipelineError> {
     let auto_declined = (model.kind == ModelKind::Auto)
-        .then(|| models::auto_declines(&ds.feature_source, ds.n_rows()))
+        .then(|| models::auto_declines(&ds.feature_source, ds.n_rows(), ds.looks_learned()))
         .flatten();
     let (ds, model_report) = learn(ds, model, progress)?;
     let mut report = scan_dataset(&ds, settings, progress)?;

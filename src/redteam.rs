@@ -691,6 +691,7 @@ pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
             first_row: 0,
         }],
         inputs: None,
+        notes: Vec::new(),
     };
     (ds, truth)
 }

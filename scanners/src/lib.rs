@@ -36,7 +36,7 @@ pub use matrix::MatrixRef;
 pub use rng::SplitMix64;
 pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
-pub use view::standardised_pca;
+pub use view::{shared_scale, standardised_pca};
 
 /// What a scanner reads: features, labels and a seed.
 #[derive(Debug, Clone, Copy)]
@@ -51,8 +51,9 @@ pub struct ScanInput<'a> {
     pub skip_classes: &'a [u32],
     /// Seed for every random choice the scanner makes.
     pub seed: u64,
-    /// Whether all features share one scale (pixels): scanners then compare
-    /// them as they are instead of standardising each one.
+    /// Whether all features share one scale (see [`shared_scale`], which
+    /// decides it from the values): scanners then compare them as they are
+    /// instead of standardising each one.
     pub same_scale: bool,
     /// Out-of-sample class probabilities, one row per row of `features` and
     /// one column per class, when the caller has them.

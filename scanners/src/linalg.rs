@@ -181,28 +181,87 @@ fn orthonormalise(b: &mut [Vec<f64>], rng: &mut SplitMix64) {
     }
 }
 
-/// `C v` for each vector `v` (`C` is `d × d`, row-major).
-fn times(c: &[f64], d: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    vs.iter()
-        .map(|v| {
-            (0..d)
-                .map(|i| {
-                    c[i * d..(i + 1) * d]
-                        .iter()
-                        .zip(v)
-                        .map(|(a, b)| a * b)
-                        .sum()
+/// A covariance to multiply by: the full `d × d` matrix when that is small,
+/// else implicitly through the centred rows, `C v = (1/n) Σ (xᵣ−μ)(xᵣ−μ)ᵀv`,
+/// which needs no `d × d` memory (wide inputs: photos, 10⁵ columns).
+enum Covariance<'a> {
+    Dense(Vec<f64>),
+    Implicit {
+        x: MatrixRef<'a>,
+        rows: &'a [usize],
+        mean: &'a [f64],
+    },
+}
+
+/// Widest feature count whose covariance is formed explicitly (2,048²
+/// doubles are 32 MiB). Beyond it, or when there are fewer rows than
+/// features, the implicit product is cheaper as well as smaller.
+const DENSE_COVARIANCE_MAX_D: usize = 2048;
+
+impl Covariance<'_> {
+    fn trace(&self, d: usize) -> f64 {
+        match self {
+            Covariance::Dense(c) => (0..d).map(|i| c[i * d + i]).sum(),
+            Covariance::Implicit { x, rows, mean } => {
+                let s: f64 = rows
+                    .iter()
+                    .map(|&r| {
+                        x.row(r)
+                            .iter()
+                            .zip(*mean)
+                            .map(|(&v, m)| (v as f64 - m).powi(2))
+                            .sum::<f64>()
+                    })
+                    .sum();
+                s / rows.len().max(1) as f64
+            }
+        }
+    }
+
+    /// `C v` for each vector `v`.
+    fn times(&self, d: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        match self {
+            Covariance::Dense(c) => vs
+                .iter()
+                .map(|v| {
+                    (0..d)
+                        .map(|i| {
+                            c[i * d..(i + 1) * d]
+                                .iter()
+                                .zip(v)
+                                .map(|(a, b)| a * b)
+                                .sum()
+                        })
+                        .collect()
                 })
-                .collect()
-        })
-        .collect()
+                .collect(),
+            Covariance::Implicit { x, rows, mean } => {
+                let mut out = vec![vec![0.0f64; d]; vs.len()];
+                let mut centred = vec![0.0f64; d];
+                for &r in rows.iter() {
+                    for ((c, &v), m) in centred.iter_mut().zip(x.row(r)).zip(*mean) {
+                        *c = v as f64 - m;
+                    }
+                    for (o, v) in out.iter_mut().zip(vs) {
+                        let dot: f64 = centred.iter().zip(v).map(|(a, b)| a * b).sum();
+                        o.iter_mut().zip(&centred).for_each(|(o, c)| *o += dot * c);
+                    }
+                }
+                let n = rows.len().max(1) as f64;
+                out.iter_mut()
+                    .for_each(|o| o.iter_mut().for_each(|v| *v /= n));
+                out
+            }
+        }
+    }
 }
 
 /// The `k` leading principal directions of the given rows.
 ///
 /// Subspace iteration on the covariance with `k + 4` vectors, stopping when
 /// the leading `k` Ritz values change by less than `tol` (relative) or after
-/// `max_iter` rounds. Needs `d × d` memory for the covariance.
+/// `max_iter` rounds. Forms the `d × d` covariance only for narrow inputs
+/// (see [`Covariance`]).
 pub fn principal_directions(
     x: MatrixRef<'_>,
     rows: &[usize],
@@ -213,8 +272,16 @@ pub fn principal_directions(
 ) -> Principal {
     let d = x.cols();
     let mean = mean_of(x, rows);
-    let c = covariance(x, rows, &mean);
-    let trace: f64 = (0..d).map(|i| c[i * d + i]).sum();
+    let c = if d <= DENSE_COVARIANCE_MAX_D && d <= rows.len() {
+        Covariance::Dense(covariance(x, rows, &mean))
+    } else {
+        Covariance::Implicit {
+            x,
+            rows,
+            mean: &mean,
+        }
+    };
+    let trace = c.trace(d);
     let m = (k + 4).min(d);
     let mut basis: Vec<Vec<f64>> = (0..m)
         .map(|_| (0..d).map(|_| rng.normal()).collect())
@@ -225,10 +292,10 @@ pub fn principal_directions(
     let mut vectors = Vec::new();
     for _ in 0..max_iter.max(1) {
         // W = C B
-        let mut w = times(&c, d, &basis);
+        let mut w = c.times(d, &basis);
         orthonormalise(&mut w, rng);
         // Rayleigh–Ritz: H = Wᵀ C W, rotate W by H's eigenvectors.
-        let cw = times(&c, d, &w);
+        let cw = c.times(d, &w);
         let mut h = vec![0.0f64; m * m];
         for i in 0..m {
             for j in 0..m {
@@ -257,6 +324,7 @@ pub fn principal_directions(
         }
         previous = values[..k.min(m)].to_vec();
     }
+    drop(c);
     vectors.truncate(k.min(m));
     // A fixed sign (largest-magnitude entry positive) makes projections
     // reproducible across seeds.
@@ -283,6 +351,28 @@ pub fn principal_directions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_inputs_use_the_implicit_covariance_and_agree() {
+        // Fewer rows than features: no d × d matrix, same leading spectrum
+        // as the full covariance's Jacobi eigenvalues.
+        let mut rng = SplitMix64::new(4);
+        let (n, d) = (20, 30);
+        let data: Vec<f32> = (0..n * d)
+            .map(|i| (rng.normal() * (1.0 + (i % d) as f64 / 10.0)) as f32)
+            .collect();
+        let x = MatrixRef::new(&data, n, d).unwrap();
+        let rows: Vec<usize> = (0..n).collect();
+        let p = principal_directions(x, &rows, 3, 500, 1e-12, &mut SplitMix64::new(1));
+        let mean = mean_of(x, &rows);
+        let c = covariance(x, &rows, &mean);
+        let (vals, _) = symmetric_eigen(&c, d);
+        for i in 0..3 {
+            assert!((p.values[i] - vals[i]).abs() < 1e-6 * vals[0], "{i}");
+        }
+        let trace: f64 = (0..d).map(|i| c[i * d + i]).sum();
+        assert!((p.trace - trace).abs() < 1e-9 * trace);
+    }
 
     #[test]
     fn cholesky_solves() {

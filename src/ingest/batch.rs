@@ -70,6 +70,12 @@ pub struct TableOptions {
     pub features: Vec<String>,
     /// Skip rows with null, NaN or infinite features instead of failing.
     pub drop_invalid: bool,
+    /// CSV field separator; told from the header line when not given.
+    pub separator: Option<u8>,
+    /// Height, width and channels of the images a feature column or the
+    /// feature columns hold, row-major (`--image-shape`), for inputs that
+    /// do not say so themselves: the rows are then scanned as images.
+    pub image_shape: Option<(usize, usize, usize)>,
 }
 
 impl Default for TableOptions {
@@ -81,6 +87,8 @@ impl Default for TableOptions {
             probs: None,
             features: Vec::new(),
             drop_invalid: false,
+            separator: None,
+            image_shape: None,
         }
     }
 }
@@ -92,8 +100,21 @@ pub(crate) enum ColumnKind {
     Numeric,
     /// A list or fixed-size list of numbers.
     NumericList,
+    /// Encoded images (PNG, JPEG, BMP): a binary column, or a struct with a
+    /// binary `bytes` field (and a `path`), as Hugging Face `datasets` writes
+    /// its `Image` feature.
+    Image,
+    /// Strings.
+    Text,
     /// Anything else.
     Other,
+}
+
+/// Whether a column name is an index a dataframe library wrote beside the
+/// data (pandas' `__index_level_0__` in Parquet, `Unnamed: 0` in CSV): row
+/// numbers, never features.
+pub(crate) fn is_index_column(name: &str) -> bool {
+    (name.starts_with("__index_level_") && name.ends_with("__")) || name.starts_with("Unnamed: ")
 }
 
 /// The columns a scan needs.
@@ -103,12 +124,15 @@ pub(crate) struct Selection {
     pub id: Option<String>,
     pub features: FeatureSelection,
     pub probs: Option<String>,
+    /// What the selection left out that a user should know.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum FeatureSelection {
     Embedding(String),
     Columns(Vec<String>),
+    Image(String),
 }
 
 impl Selection {
@@ -117,7 +141,7 @@ impl Selection {
         let mut cols = vec![self.label.clone()];
         cols.extend(self.id.clone());
         match &self.features {
-            FeatureSelection::Embedding(c) => cols.push(c.clone()),
+            FeatureSelection::Embedding(c) | FeatureSelection::Image(c) => cols.push(c.clone()),
             FeatureSelection::Columns(cs) => cols.extend(cs.iter().cloned()),
         }
         cols.extend(self.probs.clone());
@@ -155,16 +179,21 @@ pub(crate) fn select(
             || opts.probs.as_deref() == Some(n)
             || GROUND_TRUTH_COLUMNS.contains(&n)
     };
+    let mut notes = Vec::new();
     let features = if let Some(e) = &opts.embedding {
         let (_, kind, dtype) = find(e).ok_or_else(|| missing(e))?;
-        if *kind != ColumnKind::NumericList {
-            return Err(IngestError::WrongType {
-                column: e.clone(),
-                dtype: dtype.clone(),
-                expected: "an embedding column must be a list or array of numbers",
-            });
+        match kind {
+            ColumnKind::NumericList => FeatureSelection::Embedding(e.clone()),
+            ColumnKind::Image => FeatureSelection::Image(e.clone()),
+            _ => {
+                return Err(IngestError::WrongType {
+                    column: e.clone(),
+                    dtype: dtype.clone(),
+                    expected:
+                        "a feature column must be a list or array of numbers, or encoded images",
+                })
+            }
         }
-        FeatureSelection::Embedding(e.clone())
     } else if !opts.features.is_empty() {
         let mut cols: Vec<String> = Vec::new();
         for pattern in &opts.features {
@@ -194,26 +223,67 @@ pub(crate) fn select(
         }
         FeatureSelection::Columns(cols)
     } else {
-        let numeric: Vec<String> = schema
+        let of_kind = |kind: ColumnKind| -> Vec<String> {
+            schema
+                .iter()
+                .filter(|(n, k, _)| *k == kind && !reserved(n) && !is_index_column(n))
+                .map(|(n, _, _)| n.clone())
+                .collect()
+        };
+        let numeric = of_kind(ColumnKind::Numeric);
+        let text = of_kind(ColumnKind::Text);
+        // A vector or an image per row is what the row *is*; scalar numbers
+        // beside one (sizes, timestamps, row ids) are metadata.
+        let content: Vec<(String, ColumnKind)> = schema
             .iter()
-            .filter(|(n, k, _)| *k == ColumnKind::Numeric && !reserved(n))
-            .map(|(n, _, _)| n.clone())
+            .filter(|(n, k, _)| {
+                matches!(k, ColumnKind::NumericList | ColumnKind::Image)
+                    && !reserved(n)
+                    && !is_index_column(n)
+            })
+            .map(|(n, k, _)| (n.clone(), *k))
             .collect();
-        let lists: Vec<String> = schema
-            .iter()
-            .filter(|(n, k, _)| *k == ColumnKind::NumericList && !reserved(n))
-            .map(|(n, _, _)| n.clone())
-            .collect();
-        match (numeric.is_empty(), lists.as_slice()) {
-            (false, _) => FeatureSelection::Columns(numeric),
-            (true, [one]) => FeatureSelection::Embedding(one.clone()),
-            (true, [_, _, ..]) => {
+        match content.as_slice() {
+            [(one, kind)] => {
+                if !numeric.is_empty() {
+                    notes.push(format!(
+                        "scanned `{one}`; the numeric column(s) {} beside it were not used \
+                         (name them with --features to scan them instead)",
+                        quoted(&numeric)
+                    ));
+                }
+                if *kind == ColumnKind::Image {
+                    FeatureSelection::Image(one.clone())
+                } else {
+                    FeatureSelection::Embedding(one.clone())
+                }
+            }
+            [_, _, ..] => {
+                let names: Vec<String> = content.iter().map(|(n, _)| n.clone()).collect();
                 return Err(IngestError::Option(format!(
-                    "several embedding columns ({}); choose one with --embedding",
-                    lists.join(", ")
+                    "several vector or image columns ({}); choose one with --embedding",
+                    quoted(&names)
+                )));
+            }
+            [] if numeric.is_empty() && !text.is_empty() => {
+                return Err(IngestError::Option(format!(
+                    "column(s) {} hold text, and poisonscan scans numbers: add an embedding of \
+                     the text (e.g. from a sentence encoder) as a list column and pass \
+                     --embedding COL, or name numeric columns with --features",
+                    quoted(&text)
                 )))
             }
-            (true, []) => return Err(IngestError::NoFeatures),
+            [] if numeric.is_empty() => return Err(IngestError::NoFeatures),
+            [] => {
+                if !text.is_empty() {
+                    notes.push(format!(
+                        "the text column(s) {} were not scanned; only the numeric columns were \
+                         (to scan text, add an embedding of it and pass --embedding COL)",
+                        quoted(&text)
+                    ));
+                }
+                FeatureSelection::Columns(numeric)
+            }
         }
     };
     if let Some(p) = &opts.probs {
@@ -231,7 +301,17 @@ pub(crate) fn select(
         id: opts.id.clone(),
         features,
         probs: opts.probs.clone(),
+        notes,
     })
+}
+
+/// Column names, back-quoted, for messages.
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How an arrow type can be used.
@@ -243,6 +323,19 @@ pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
         {
             ColumnKind::NumericList
         }
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => ColumnKind::Image,
+        DataType::Struct(fields)
+            if fields.iter().any(|f| {
+                f.name() == "bytes"
+                    && matches!(
+                        f.data_type(),
+                        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+                    )
+            }) =>
+        {
+            ColumnKind::Image
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => ColumnKind::Text,
         _ => ColumnKind::Other,
     }
 }
@@ -305,6 +398,20 @@ pub(crate) struct DatasetBuilder<'a> {
     invalid: Vec<(usize, &'static str, String)>,
     rows: usize,
     hints: Hints,
+    /// Size and channels every image of an image column is scanned at,
+    /// chosen from the first batch.
+    image: Option<ImagePlan>,
+    /// `--resize`, for image columns.
+    resize: Option<(u32, u32)>,
+    notes: Vec<String>,
+}
+
+/// The size and channels of an image column's pixels.
+#[derive(Debug, Clone, Copy)]
+struct ImagePlan {
+    width: u32,
+    height: u32,
+    channels: usize,
 }
 
 impl<'a> DatasetBuilder<'a> {
@@ -329,7 +436,15 @@ impl<'a> DatasetBuilder<'a> {
             invalid: Vec::new(),
             rows: 0,
             hints: Hints::default(),
+            image: None,
+            resize: None,
+            notes: Vec::new(),
         }
+    }
+
+    /// Scales the images of an image column to this size (`--resize`).
+    pub fn set_resize(&mut self, resize: Option<(u32, u32)>) {
+        self.resize = resize;
     }
 
     /// Records the file that the next batches come from.
@@ -386,6 +501,15 @@ impl<'a> DatasetBuilder<'a> {
         let extracted = match &self.sel.features {
             FeatureSelection::Embedding(c) => embedding(&column(c)?, c, self.dim, &at)?,
             FeatureSelection::Columns(cs) => scalar_columns(batch, cs)?,
+            FeatureSelection::Image(c) => {
+                let (extracted, plan, notes) =
+                    images(&column(c)?, c, self.image, self.resize, &at)?;
+                if self.image.is_none() {
+                    self.notes.extend(notes);
+                }
+                self.image = Some(plan);
+                extracted
+            }
         };
         if let Some(p) = probs {
             self.n_probs = Some(p.dim);
@@ -397,6 +521,12 @@ impl<'a> DatasetBuilder<'a> {
             return Err(IngestError::Empty(
                 "the feature vectors have no values".into(),
             ));
+        }
+        if self.dim.is_none() {
+            let what = sources
+                .last()
+                .map_or_else(|| "the input".to_string(), |s| s.path.display().to_string());
+            super::check_fits(self.capacity.max(n), extracted.dim, &what)?;
         }
         self.dim = Some(extracted.dim);
         self.invalid.extend(
@@ -493,7 +623,25 @@ impl<'a> DatasetBuilder<'a> {
             }
             _ => None,
         };
+        if let Some((h, w, c)) = self.opts.image_shape {
+            if h * w * c != dim {
+                return Err(IngestError::Option(format!(
+                    "--image-shape {h}x{w}x{c} holds {} values, but each row has {dim} features",
+                    h * w * c
+                )));
+            }
+        }
         let feature_source = match &self.sel.features {
+            FeatureSelection::Embedding(_) | FeatureSelection::Columns(_)
+                if self.opts.image_shape.is_some() =>
+            {
+                let (height, width, channels) = self.opts.image_shape.expect("checked");
+                FeatureSource::Pixels {
+                    height,
+                    width,
+                    channels,
+                }
+            }
             FeatureSelection::Embedding(c) => match self.hints.image_shape {
                 Some((height, width, channels))
                     if self.hints.features.as_ref() == Some(c)
@@ -510,7 +658,17 @@ impl<'a> DatasetBuilder<'a> {
             FeatureSelection::Columns(cs) => FeatureSource::Columns {
                 columns: cs.clone(),
             },
+            FeatureSelection::Image(_) => {
+                let plan = self.image.expect("an image column was read");
+                FeatureSource::Pixels {
+                    height: plan.height as usize,
+                    width: plan.width as usize,
+                    channels: plan.channels,
+                }
+            }
         };
+        let mut notes = self.sel.notes.clone();
+        notes.append(&mut self.notes);
         Ok(Dataset {
             n_input_rows: n,
             kept_rows,
@@ -527,6 +685,7 @@ impl<'a> DatasetBuilder<'a> {
             feature_source,
             sources: self.sources,
             inputs: None,
+            notes,
         })
     }
 }
@@ -582,10 +741,29 @@ impl LabelValues {
             let a = cast(labels, &DataType::Int64).map_err(|_| wrong())?;
             return Ok(Self::Int(a.as_primitive::<Int64Type>().values().to_vec()));
         }
-        let is_text = matches!(
-            dt,
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-        ) || matches!(dt, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
+        if dt.is_floating() {
+            // Whole numbers stored as floats (1.0, as pandas writes an integer
+            // column that once held a missing value) are integer labels.
+            let a = cast(labels, &DataType::Float64).map_err(|_| wrong())?;
+            let v = a.as_primitive::<arrow::datatypes::Float64Type>().values();
+            if let Some(i) = v
+                .iter()
+                .position(|x| !(x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15))
+            {
+                return Err(IngestError::Option(format!(
+                    "label column `{column}` holds {} (row {i} of the input); labels must be \
+                     whole numbers or strings — a regression target is not a class label",
+                    v[i]
+                )));
+            }
+            return Ok(Self::Int(v.iter().map(|&x| x as i64).collect()));
+        }
+        let is_text = matches!(dt, DataType::Boolean)
+            || matches!(
+                dt,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
+            || matches!(dt, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
         if !is_text {
             return Err(wrong());
         }
@@ -677,6 +855,169 @@ fn scalar_columns(batch: &RecordBatch, columns: &[String]) -> Result<Extracted, 
         dim: d,
         invalid,
     })
+}
+
+/// The encoded bytes of every row of an image column (`None` for a null),
+/// reading a file when a Hugging Face image struct holds only its `path`
+/// (relative paths are tried as given, then beside the input file).
+fn image_bytes<'a>(
+    array: &'a ArrayRef,
+    at: &dyn Fn(usize) -> super::RowLoc,
+) -> Vec<Result<Option<std::borrow::Cow<'a, [u8]>>, String>> {
+    use std::borrow::Cow;
+    let n = array.len();
+    fn binary(a: &ArrayRef, i: usize) -> Option<&[u8]> {
+        if a.is_null(i) {
+            return None;
+        }
+        Some(match a.data_type() {
+            DataType::Binary => a.as_binary::<i32>().value(i),
+            DataType::LargeBinary => a.as_binary::<i64>().value(i),
+            DataType::BinaryView => a.as_binary_view().value(i),
+            _ => return None,
+        })
+    }
+    match array.data_type() {
+        DataType::Struct(_) => {
+            let st = array.as_struct();
+            let bytes = st.column_by_name("bytes").expect("checked by arrow_kind");
+            let path = st.column_by_name("path");
+            (0..n)
+                .map(|i| {
+                    if st.is_null(i) {
+                        return Ok(None);
+                    }
+                    if let Some(b) = binary(bytes, i) {
+                        return Ok(Some(Cow::Borrowed(b)));
+                    }
+                    let p = path
+                        .filter(|p| p.is_valid(i))
+                        .and_then(|p| match p.data_type() {
+                            DataType::Utf8 => Some(p.as_string::<i32>().value(i).to_string()),
+                            DataType::LargeUtf8 => Some(p.as_string::<i64>().value(i).to_string()),
+                            DataType::Utf8View => Some(p.as_string_view().value(i).to_string()),
+                            _ => None,
+                        });
+                    let Some(p) = p else { return Ok(None) };
+                    let given = std::path::PathBuf::from(&p);
+                    let beside = at(i).file.and_then(|f| f.parent().map(|d| d.join(&given)));
+                    let file = if given.exists() {
+                        given
+                    } else {
+                        beside.filter(|b| b.exists()).unwrap_or(given)
+                    };
+                    std::fs::read(&file)
+                        .map(|b| Some(Cow::Owned(b)))
+                        .map_err(|e| format!("no image bytes, and {}: {e}", file.display()))
+                })
+                .collect()
+        }
+        _ => (0..n)
+            .map(|i| Ok(binary(array, i).map(Cow::Borrowed)))
+            .collect(),
+    }
+}
+
+/// Decodes an image column: every image scaled to the size `plan` fixed
+/// (chosen from this batch when there is none yet), undecodable or missing
+/// images reported as invalid rows.
+fn images(
+    array: &ArrayRef,
+    column: &str,
+    plan: Option<ImagePlan>,
+    resize: Option<(u32, u32)>,
+    at: &dyn Fn(usize) -> super::RowLoc,
+) -> Result<(Extracted, ImagePlan, Vec<String>), IngestError> {
+    use rayon::prelude::*;
+    let n = array.len();
+    let bytes = image_bytes(array, at);
+    let mut notes = Vec::new();
+    let plan = match plan {
+        Some(p) => p,
+        None => {
+            let sizes: Vec<(u32, u32)> = bytes
+                .par_iter()
+                .filter_map(|b| match b {
+                    Ok(Some(b)) => super::decode::dimensions(b).ok(),
+                    _ => None,
+                })
+                .collect();
+            if sizes.is_empty() {
+                return Err(IngestError::Empty(format!(
+                    "no image in column `{column}` of the first batch ({n} rows) could be decoded"
+                )));
+            }
+            let ((width, height), size_notes) = super::decode::plan_size(&sizes, resize);
+            notes = size_notes;
+            ImagePlan {
+                width,
+                height,
+                channels: 0, // decided below, from the decoded images
+            }
+        }
+    };
+    let decoded: Vec<Result<super::decode::Decoded, String>> = bytes
+        .par_iter()
+        .map(|b| match b {
+            Ok(Some(b)) => super::decode::decode(b, plan.width, plan.height),
+            Ok(None) => Err("null".to_string()),
+            Err(e) => Err(e.clone()),
+        })
+        .collect();
+    let plan = if plan.channels == 0 {
+        let color = decoded.iter().flatten().any(|d| d.has_color);
+        ImagePlan {
+            channels: if color { 3 } else { 1 },
+            ..plan
+        }
+    } else {
+        plan
+    };
+    let pixels = plan.width as usize * plan.height as usize;
+    let dim = pixels * plan.channels;
+    let mut values = vec![0f32; n * dim];
+    values
+        .par_chunks_mut(dim)
+        .zip(decoded.par_iter())
+        .for_each(|(row, d)| {
+            let Ok(d) = d else { return };
+            if plan.channels == 3 {
+                for (v, &p) in row.iter_mut().zip(&d.rgb) {
+                    *v = p as f32 / 255.0;
+                }
+            } else {
+                for (v, p) in row.iter_mut().zip(d.rgb.chunks_exact(3)) {
+                    // Gray images have r = g = b; colour ones in a gray data
+                    // set are converted with the Rec. 601 luma weights.
+                    let luma =
+                        (299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32 + 500) / 1000;
+                    *v = luma as f32 / 255.0;
+                }
+            }
+        });
+    let invalid = decoded
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            d.as_ref().err().map(|e| {
+                let what = if e == "null" {
+                    "null"
+                } else {
+                    "undecodable image"
+                };
+                (i, what, format!("`{column}` ({e})"))
+            })
+        })
+        .collect();
+    Ok((
+        Extracted {
+            values: values.into(),
+            dim,
+            invalid,
+        },
+        plan,
+        notes,
+    ))
 }
 
 fn embedding(

@@ -55,7 +55,7 @@ pub enum IngestError {
     #[error("{}: cannot tell the format from the name; pass --format parquet|csv|ipc|ndjson|idx|images", .0.display())]
     UnknownFormat(PathBuf),
     /// Inputs of different formats in one scan.
-    #[error("inputs mix formats ({first} and {second}); scan them separately or pass --format")]
+    #[error("inputs mix formats ({first} and {second}); one scan reads one format: convert the files to one format, or scan them separately")]
     MixedFormats {
         /// One format.
         first: String,
@@ -171,9 +171,32 @@ pub enum IngestError {
         /// What is wrong.
         message: String,
     },
+    /// A feature matrix that would not fit in memory.
+    #[error(
+        "{what}: {rows} rows x {dims} features need about {} of memory to scan, but {} is available; \
+         scan a sample or a shard at a time, bring a smaller embedding column (--embedding), \
+         or scale images down (--resize WxH)",
+        gib(*.need), gib(*.available)
+    )]
+    TooLarge {
+        /// The input.
+        what: String,
+        /// Rows.
+        rows: usize,
+        /// Features per row.
+        dims: usize,
+        /// Bytes needed.
+        need: u64,
+        /// Bytes available.
+        available: u64,
+    },
     /// An option that does not fit the input.
     #[error("{0}")]
     Option(String),
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
 fn source_hint(file: &Option<PathBuf>) -> String {

@@ -173,6 +173,7 @@ pub(super) fn load(paths: &[PathBuf], _options: &IngestOptions) -> Result<Datase
             rows: 0,
             first_row,
         });
+        super::check_fits(labels.len() + n, h * w, &images_path.display().to_string())?;
         features.extend(images.data.iter().map(|&p| p as f32 / 255.0));
         labels.extend(label_idx.data);
     }
@@ -215,5 +216,6 @@ pub(super) fn load(paths: &[PathBuf], _options: &IngestOptions) -> Result<Datase
         },
         sources,
         inputs: None,
+        notes: Vec::new(),
     })
 }

@@ -1,15 +1,19 @@
 //! Image folders laid out `root/<class>/<image>`: PNG, JPEG and BMP files,
 //! decoded in parallel, as grayscale when every image is gray and as RGB
-//! otherwise, pixels scaled to [0, 1].
+//! otherwise, pixels scaled to [0, 1], every image at one size (see
+//! [`decode::plan_size`]). Undecodable images fail the read, or are left
+//! out with `--drop-invalid`.
 
 use std::path::{Path, PathBuf};
 
-use image::{imageops::FilterType, DynamicImage};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
-use super::{hex, string_array, Dataset, FeatureSource, IngestError, IngestOptions, SourceFile};
+use super::{
+    decode, hex, string_array, Dataset, DroppedRow, FeatureSource, IngestError, IngestOptions,
+    SourceFile,
+};
 
 const EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
 
@@ -58,77 +62,102 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
             root.display()
         )));
     }
-    let decoded: Vec<(DynamicImage, Vec<u8>)> = files
+    let bad = |path: &Path, message: String| IngestError::Image {
+        path: path.to_path_buf(),
+        message,
+    };
+    // Pass 1: every image's size from its header (no pixels decoded), and
+    // the content hash for provenance.
+    let headers: Vec<(Result<(u32, u32), String>, [u8; 32], u64)> = files
         .par_iter()
         .map(|(path, _)| {
             let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
                 path: path.clone(),
                 source,
             })?;
-            let img = image::load_from_memory(&bytes).map_err(|e| IngestError::Image {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            Ok((img, bytes))
+            let digest: [u8; 32] = Sha256::digest(&bytes).into();
+            Ok((decode::dimensions(&bytes), digest, bytes.len() as u64))
         })
         .collect::<Result<_, IngestError>>()?;
-    let (width, height) = match options.resize {
-        Some(size) => size,
-        None => {
-            let (w, h) = (decoded[0].0.width(), decoded[0].0.height());
-            if let Some(i) = decoded
-                .iter()
-                .position(|(img, _)| img.width() != w || img.height() != h)
-            {
-                return Err(IngestError::ImageSize {
-                    path: files[i].0.clone(),
-                    found: format!("{}x{}", decoded[i].0.width(), decoded[i].0.height()),
-                    first: files[0].0.clone(),
-                    expected: format!("{w}x{h}"),
-                });
+    let sizes: Vec<(u32, u32)> = headers
+        .iter()
+        .filter_map(|(d, _, _)| d.as_ref().ok().copied())
+        .collect();
+    if sizes.is_empty() {
+        let (path, _) = &files[0];
+        let message = headers[0].0.clone().err().unwrap_or_default();
+        return Err(bad(path, message));
+    }
+    let ((width, height), notes) = decode::plan_size(&sizes, options.resize);
+    let pixels = width as usize * height as usize;
+    super::check_fits(files.len(), pixels * 3, &root.display().to_string())?;
+    // Pass 2: decode and scale each image, one at a time per thread, so that
+    // only the scaled pixels are kept.
+    let decoded: Vec<Result<decode::Decoded, String>> = files
+        .par_iter()
+        .zip(headers.par_iter())
+        .map(|((path, _), (header, _, _))| {
+            header.as_ref().map_err(|e| e.clone())?;
+            let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+            decode::decode(&bytes, width, height)
+        })
+        .collect();
+    let mut dropped = Vec::new();
+    for (i, d) in decoded.iter().enumerate() {
+        if let Err(message) = d {
+            if !options.table.drop_invalid {
+                return Err(bad(
+                    &files[i].0,
+                    format!("{message}; pass --drop-invalid to skip undecodable images"),
+                ));
             }
-            (w, h)
+            dropped.push(DroppedRow {
+                row: i as u64,
+                reason: format!("cannot decode image {}: {message}", files[i].0.display()),
+            });
         }
-    };
-    let channels = if decoded.iter().any(|(img, _)| img.color().has_color()) {
+    }
+    let kept: Vec<usize> = (0..files.len()).filter(|&i| decoded[i].is_ok()).collect();
+    if kept.is_empty() {
+        return Err(IngestError::Empty(format!(
+            "no image under {} could be decoded",
+            root.display()
+        )));
+    }
+    let channels = if decoded.iter().flatten().any(|d| d.has_color) {
         3
     } else {
         1
     };
-    let dim = (width * height) as usize * channels;
-    let mut features = vec![0f32; files.len() * dim];
+    let dim = pixels * channels;
+    let mut features = vec![0f32; kept.len() * dim];
     features
         .par_chunks_mut(dim)
-        .zip(decoded.par_iter())
-        .for_each(|(row, (img, _))| {
-            let resized;
-            let img = if img.width() != width || img.height() != height {
-                resized = img.resize_exact(width, height, FilterType::Triangle);
-                &resized
+        .zip(kept.par_iter())
+        .for_each(|(row, &i)| {
+            let rgb = &decoded[i].as_ref().expect("kept rows decoded").rgb;
+            if channels == 1 {
+                for (v, p) in row.iter_mut().zip(rgb.chunks_exact(3)) {
+                    *v = p[0] as f32 / 255.0;
+                }
             } else {
-                img
-            };
-            let pixels = if channels == 1 {
-                img.to_luma8().into_raw()
-            } else {
-                img.to_rgb8().into_raw()
-            };
-            for (v, &p) in row.iter_mut().zip(&pixels) {
-                *v = p as f32 / 255.0;
+                for (v, &p) in row.iter_mut().zip(rgb) {
+                    *v = p as f32 / 255.0;
+                }
             }
         });
+    drop(decoded);
     // One provenance record for the folder: bytes, and a hash over every
-    // image's relative path and content, in order.
+    // image's relative path and content hash, in order.
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    for ((path, _), (_, content)) in files.iter().zip(&decoded) {
+    for ((path, _), (_, digest, len)) in files.iter().zip(&headers) {
         let rel = path.strip_prefix(root).expect("under root");
         hasher.update(rel.to_string_lossy().as_bytes());
         hasher.update([0u8]);
-        hasher.update(content);
-        bytes += content.len() as u64;
+        hasher.update(digest);
+        bytes += len;
     }
-    drop(decoded);
     let ids: Vec<String> = files
         .iter()
         .map(|(p, _)| {
@@ -139,7 +168,7 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
         })
         .collect();
     let class_names: Vec<String> = {
-        let mut c: Vec<String> = files.iter().map(|(_, c)| c.clone()).collect();
+        let mut c: Vec<String> = kept.iter().map(|&i| files[i].1.clone()).collect();
         c.sort();
         c.dedup();
         c
@@ -150,15 +179,15 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
             names: class_names,
         });
     }
-    let label_codes: Vec<u32> = files
+    let label_codes: Vec<u32> = kept
         .iter()
-        .map(|(_, c)| class_names.binary_search(c).expect("known class") as u32)
+        .map(|&i| class_names.binary_search(&files[i].1).expect("known class") as u32)
         .collect();
     let n = files.len();
     Ok(Dataset {
         n_input_rows: n,
-        kept_rows: (0..n as u64).collect(),
-        dropped: Vec::new(),
+        kept_rows: kept.iter().map(|&i| i as u64).collect(),
+        dropped,
         ids: Some(string_array(ids)),
         id_column: Some("path".into()),
         labels: string_array(files.into_iter().map(|(_, c)| c).collect()),
@@ -181,5 +210,6 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
             first_row: 0,
         }],
         inputs: None,
+        notes,
     })
 }

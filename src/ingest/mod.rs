@@ -9,6 +9,7 @@
 //! reads; it never writes and never changes an input.
 
 mod batch;
+mod decode;
 mod error;
 mod idx;
 mod images;
@@ -83,21 +84,28 @@ impl InputFormat {
         }
     }
 
-    /// Tells the format from a path: a directory is an image folder, a file
-    /// by its extension (ignoring a trailing `.gz` for IDX files).
+    /// Tells the format from a path: a directory is an image folder (a
+    /// folder of table files is expanded into them first, see
+    /// [`expand_inputs`]), a file by its extension, ignoring a trailing
+    /// compression suffix (`.gz`, `.zst`).
     pub fn detect(path: &Path) -> Option<Self> {
         if path.is_dir() {
             return Some(Self::Images);
         }
         let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        // Compressed CSV/NDJSON (gzip, zlib, zstd) are read as they are; the
+        // reader tells the compression from the bytes.
+        let name = [".gz", ".gzip", ".zst", ".zstd"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(&name);
         if name.contains("idx1-ubyte") || name.contains("idx3-ubyte") {
             return Some(Self::Idx);
         }
         let ext = name.rsplit('.').next()?;
         match ext {
             "parquet" | "pq" => Some(Self::Parquet),
-            "csv" => Some(Self::Csv),
+            "csv" | "tsv" => Some(Self::Csv),
             "arrow" | "ipc" | "feather" => Some(Self::Ipc),
             "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
             _ => None,
@@ -233,9 +241,39 @@ pub struct Dataset {
     /// values share one scale (pixels). The label-consistency scanners read
     /// these, since the learned representation was shaped by the labels.
     pub inputs: Option<(ScalarBuffer<f32>, usize, bool)>,
+    /// What reading changed or chose that a user should know (images scaled,
+    /// for one), for the summary's warnings.
+    pub notes: Vec<String>,
 }
 
+/// Most distinct values a feature matrix of raw measurements holds: 8-bit
+/// pixels take 256.
+const RAW_LEVELS: usize = 256;
+
 impl Dataset {
+    /// Whether the features are a learned representation (a network's
+    /// activations, an embedding), which the sub-population scanners are made
+    /// for, rather than raw measurements. The scan's own model's activations
+    /// are; pixels and numeric columns are not; an embedding column is unless
+    /// its values are quantized to at most [`RAW_LEVELS`] levels over the whole
+    /// matrix — raw pixels stored as a list column (bytes, or bytes / 255) —
+    /// so that the container does not decide which scanners run.
+    pub fn looks_learned(&self) -> bool {
+        match self.feature_source {
+            FeatureSource::Learned { .. } => true,
+            FeatureSource::Embedding { .. } => {
+                let mut seen = std::collections::HashSet::with_capacity(RAW_LEVELS + 1);
+                for &v in self.features.iter() {
+                    if seen.insert(v.to_bits()) && seen.len() > RAW_LEVELS {
+                        return true;
+                    }
+                }
+                false
+            }
+            FeatureSource::Columns { .. } | FeatureSource::Pixels { .. } => false,
+        }
+    }
+
     /// Number of rows kept for scanning.
     pub fn n_rows(&self) -> usize {
         self.label_codes.len()
@@ -316,9 +354,60 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
     Ok(out)
 }
 
+/// The table files under a folder, in sorted path order — the layout Spark,
+/// Hive-partitioned writers and Hugging Face `datasets` produce
+/// (`part-00000-….parquet`, `year=2024/…`, `train-00000-of-00004.parquet`),
+/// skipping hidden and bookkeeping files (`.crc`, `_SUCCESS`). Empty when
+/// the folder holds none (an image folder).
+fn table_parts(dir: &Path) -> Vec<PathBuf> {
+    let mut parts = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let n = e.file_name().to_string_lossy();
+            !(n.starts_with('.') || n.starts_with('_'))
+        })
+        .flatten()
+    {
+        if entry.file_type().is_file()
+            && matches!(
+                InputFormat::detect(entry.path()),
+                Some(
+                    InputFormat::Parquet
+                        | InputFormat::Csv
+                        | InputFormat::Ipc
+                        | InputFormat::Ndjson
+                )
+            )
+        {
+            parts.push(entry.into_path());
+        }
+    }
+    parts
+}
+
+/// [`expand_inputs`], with every folder of table files replaced by its
+/// files.
+pub fn expand_with_parts(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
+    let mut out = Vec::new();
+    for p in expand_inputs(inputs)? {
+        if p.is_dir() {
+            let parts = table_parts(&p);
+            if !parts.is_empty() {
+                out.extend(parts);
+                continue;
+            }
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
 /// Reads every input into one [`Dataset`].
 pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, IngestError> {
-    let paths = expand_inputs(inputs)?;
+    let paths = expand_with_parts(inputs)?;
     let format = match options.format {
         Some(f) => f,
         None => {
@@ -339,11 +428,83 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
             found.ok_or(IngestError::NoInput)?
         }
     };
-    match format {
-        InputFormat::Images => images::load(&paths, options),
-        InputFormat::Idx => idx::load(&paths, options),
-        table => table::load(&paths, table, options),
+    let mut ds = match format {
+        InputFormat::Images => return guarded(&paths[0], format, || images::load(&paths, options)),
+        InputFormat::Idx => guarded(&paths[0], format, || idx::load(&paths, options))?,
+        table => table::load(&paths, table, options)?,
+    };
+    if let FeatureSource::Pixels {
+        height,
+        width,
+        channels,
+    } = ds.feature_source
+    {
+        if let Some((features, (h, w), note)) = decode::fit_pixels(
+            &ds.features,
+            ds.n_rows(),
+            (height, width, channels),
+            options.resize,
+        ) {
+            ds.features = features.into();
+            ds.n_features = h * w * channels;
+            ds.feature_source = FeatureSource::Pixels {
+                height: h,
+                width: w,
+                channels,
+            };
+            ds.notes.push(note);
+        }
     }
+    Ok(ds)
+}
+
+/// Bytes of memory a scan may plan for: what the system reports available
+/// (`MemAvailable`), or `None` where it cannot tell.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Refuses, before allocating, a feature matrix of `rows × dims` that would
+/// not fit: a scan holds the matrix and, with a model, a copy of it beside
+/// the activations, so it needs about twice the matrix. Names the input and
+/// says what to do instead of letting the allocator abort the process.
+pub(crate) fn check_fits(rows: usize, dims: usize, what: &str) -> Result<(), IngestError> {
+    let need = 2 * rows as u64 * dims as u64 * 4;
+    match available_memory() {
+        Some(available) if need > available => Err(IngestError::TooLarge {
+            what: what.to_string(),
+            rows,
+            dims,
+            need,
+            available,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Runs a reader, turning a panic inside it (a third-party decoder meeting
+/// bytes it did not expect) into an error that names the file, so that no
+/// input can crash the process.
+pub(crate) fn guarded<T>(
+    path: &Path,
+    format: InputFormat,
+    read: impl FnOnce() -> Result<T, IngestError>,
+) -> Result<T, IngestError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the reader failed".into());
+        Err(IngestError::Read {
+            path: path.to_path_buf(),
+            format: format.name(),
+            message: format!("{message} (the file is corrupt or not {})", format.name()),
+        })
+    })
 }
 
 /// Size and SHA-256 of a file, streamed.

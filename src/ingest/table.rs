@@ -17,10 +17,60 @@ use parquet::arrow::ProjectionMask;
 use super::batch::{self, ColumnKind, DatasetBuilder, Hints, Selection};
 use super::{hash_file, Dataset, IngestError, IngestOptions, InputFormat, SourceFile};
 
-fn scan(path: &Path, format: InputFormat) -> PolarsResult<LazyFrame> {
+/// The field separator of a CSV file, told from its header line: the most
+/// frequent of `,` `;` tab `|` outside quotes (`,` when none occurs, or when
+/// the start of the file cannot be read, e.g. zstd-compressed).
+fn sniff_separator(path: &Path) -> u8 {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let Ok(f) = std::fs::File::open(path) else {
+        return b',';
+    };
+    let mut f = std::io::BufReader::new(f);
+    let mut magic = [0u8; 2];
+    let gz = f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    let Ok(f) = std::fs::File::open(path) else {
+        return b',';
+    };
+    let limit = 1 << 16;
+    let read = if gz {
+        flate2::read::MultiGzDecoder::new(f)
+            .take(limit)
+            .read_to_end(&mut head)
+    } else {
+        f.take(limit).read_to_end(&mut head)
+    };
+    if read.is_err() && head.is_empty() {
+        return b',';
+    }
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let mut counts = [0usize; 4];
+    let candidates = [b',', b';', b'\t', b'|'];
+    let mut quoted = false;
+    for &b in line {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            if let Some(i) = candidates.iter().position(|&c| c == b) {
+                counts[i] += 1;
+            }
+        }
+    }
+    let best = (0..4)
+        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
+        .unwrap_or(0);
+    if counts[best] == 0 {
+        b','
+    } else {
+        candidates[best]
+    }
+}
+
+fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult<LazyFrame> {
     let p = PlRefPath::new(path.to_string_lossy().as_ref());
     match format {
         InputFormat::Csv => LazyCsvReader::new(p)
+            .with_separator(separator.unwrap_or_else(|| sniff_separator(path)))
             .with_has_header(true)
             .with_infer_schema_length(Some(10_000))
             .with_glob(false)
@@ -39,6 +89,8 @@ fn polars_kind(dt: &DataType) -> ColumnKind {
         DataType::List(inner) | DataType::Array(inner, _) if inner.is_primitive_numeric() => {
             ColumnKind::NumericList
         }
+        DataType::Binary | DataType::BinaryOffset => ColumnKind::Image,
+        DataType::String => ColumnKind::Text,
         _ => ColumnKind::Other,
     }
 }
@@ -58,7 +110,8 @@ fn read_file(
     options: &IngestOptions,
     selection: Option<&Selection>,
 ) -> Result<(DataFrame, Selection), IngestError> {
-    let mut lf = scan(path, format).map_err(|e| read_error(path, format, e))?;
+    let mut lf =
+        scan(path, format, options.table.separator).map_err(|e| read_error(path, format, e))?;
     let schema = lf
         .collect_schema()
         .map_err(|e| read_error(path, format, e))?;
@@ -66,6 +119,23 @@ fn read_file(
         .iter()
         .map(|(n, dt)| (n.to_string(), polars_kind(dt), dt.to_string()))
         .collect();
+    if format == InputFormat::Csv
+        && !described.iter().any(|(n, _, _)| *n == options.table.label)
+        && described.iter().all(|(n, _, _)| {
+            // polars renames repeated names `x_duplicated_0`
+            n.split("_duplicated_")
+                .next()
+                .unwrap_or(n)
+                .parse::<f64>()
+                .is_ok()
+        })
+    {
+        return Err(IngestError::Option(format!(
+            "{}: the first line holds numbers, not column names; poisonscan needs a header row \
+             naming the columns (e.g. `label,f0,f1,…`)",
+            path.display()
+        )));
+    }
     let sel = match selection {
         Some(s) => {
             check_columns(s, &described, path)?;
@@ -230,36 +300,58 @@ pub(super) fn load(
         let (bytes, sha256) = hash_file(path)?;
         let first_row = builder.as_ref().map_or(0, |b| b.rows()) as u64;
         let selection = builder.as_ref().map(|b| b.selection().clone());
-        let mut source = SourceFile {
+        let source = SourceFile {
             path: path.clone(),
             bytes,
             sha256,
             rows: 0,
             first_row,
         };
-        if format == InputFormat::Parquet {
-            let (reader, sel, rows, hints) = push_parquet(path, options, selection.as_ref())?;
-            source.rows = rows;
-            let b = builder.get_or_insert_with(|| {
-                let mut b = DatasetBuilder::new(sel, &options.table, rows as usize);
-                b.set_hints(hints);
-                b
-            });
-            b.add_source(source);
-            for batch in reader {
-                let batch = batch.map_err(|e| parquet_error(path, &e))?;
-                b.push(&batch)?;
-            }
-        } else {
-            let (df, sel) = read_file(path, format, options, selection.as_ref())?;
-            source.rows = df.height() as u64;
-            let rows = df.height();
-            let b = builder.get_or_insert_with(|| DatasetBuilder::new(sel, &options.table, rows));
-            b.add_source(source);
-            b.push(&to_record_batch(df)?)?;
-        }
+        let b = &mut builder;
+        super::guarded(path, format, move || {
+            read_into(b, path, format, options, selection.as_ref(), source)
+        })?;
     }
     builder.ok_or(IngestError::NoInput)?.finish()
+}
+
+/// Reads one file's rows into the builder (made from its columns when it
+/// is the first file).
+fn read_into<'a>(
+    builder: &mut Option<DatasetBuilder<'a>>,
+    path: &Path,
+    format: InputFormat,
+    options: &'a IngestOptions,
+    selection: Option<&Selection>,
+    mut source: SourceFile,
+) -> Result<(), IngestError> {
+    if format == InputFormat::Parquet {
+        let (reader, sel, rows, hints) = push_parquet(path, options, selection)?;
+        source.rows = rows;
+        let b = builder.get_or_insert_with(|| {
+            let mut b = DatasetBuilder::new(sel, &options.table, rows as usize);
+            b.set_hints(hints);
+            b.set_resize(options.resize);
+            b
+        });
+        b.add_source(source);
+        for batch in reader {
+            let batch = batch.map_err(|e| parquet_error(path, &e))?;
+            b.push(&batch)?;
+        }
+    } else {
+        let (df, sel) = read_file(path, format, options, selection)?;
+        source.rows = df.height() as u64;
+        let rows = df.height();
+        let b = builder.get_or_insert_with(|| {
+            let mut b = DatasetBuilder::new(sel, &options.table, rows);
+            b.set_resize(options.resize);
+            b
+        });
+        b.add_source(source);
+        b.push(&to_record_batch(df)?)?;
+    }
+    Ok(())
 }
 
 /// Reads whole columns of a table (Parquet, CSV, IPC, NDJSON): every
@@ -317,7 +409,7 @@ pub fn read_columns(
             arrow::compute::concat_batches(&schema, &batches).map_err(|e| error(&e))
         }
         InputFormat::Csv | InputFormat::Ipc | InputFormat::Ndjson => {
-            let mut lf = scan(path, format).map_err(|e| read_error(path, format, e))?;
+            let mut lf = scan(path, format, None).map_err(|e| read_error(path, format, e))?;
             let schema = lf
                 .collect_schema()
                 .map_err(|e| read_error(path, format, e))?;

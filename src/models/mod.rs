@@ -237,6 +237,7 @@ pub fn resolve(
     kind: ModelKind,
     source: &FeatureSource,
     rows: usize,
+    learned: bool,
 ) -> Result<Option<ModelKind>, ModelError> {
     let image = match source {
         FeatureSource::Pixels { height, width, .. } => Some((*height, *width)),
@@ -252,7 +253,7 @@ pub fn resolve(
             }
             None => return Err(ModelError::NotImages(source.describe())),
         },
-        ModelKind::Auto if auto_declines(source, rows).is_some() => None,
+        ModelKind::Auto if auto_declines(source, rows, learned).is_some() => None,
         ModelKind::Auto => match image {
             Some((h, w)) if Cnn::fits(h, w) => Some(ModelKind::Cnn),
             _ => Some(ModelKind::Mlp),
@@ -265,9 +266,12 @@ pub fn resolve(
 /// 60,000 × 128 embedding with a shifted 1 % group: an MLP trained on top
 /// learned the shift away and the scan passed it, while the embedding itself
 /// failed the gate); and below [`AUTO_MIN_ROWS`] rows the networks learn too
-/// little.
-pub fn auto_declines(source: &FeatureSource, rows: usize) -> Option<String> {
-    if matches!(source, FeatureSource::Embedding { .. }) {
+/// little. `learned` says whether the features look like a learned
+/// representation ([`crate::ingest::Dataset::looks_learned`]): an embedding
+/// column of raw quantized values (pixels as bytes) gets a model like any
+/// raw features.
+pub fn auto_declines(source: &FeatureSource, rows: usize, learned: bool) -> Option<String> {
+    if matches!(source, FeatureSource::Embedding { .. }) && learned {
         return Some(
             "--model auto trains no model on an embedding column (already a learned \
              representation); the embedding was scanned as given"

@@ -5,6 +5,7 @@
 mod atomic;
 mod embeddings;
 mod evaluation;
+pub mod guard;
 mod poisoned;
 pub mod progress;
 mod scores;

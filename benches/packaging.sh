@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Packaging benchmark: the same poisoned images (MNIST, BadNets 1 %, 3×3
+# patch relabelled to class 0, seed 1) in every container poisonscan reads —
+# IDX pair, PNG folder, Parquet FixedSizeList<uint8> without image metadata
+# (also with --image-shape 28x28), Parquet list<float32> in [0, 1], a Hugging
+# Face image column (struct<bytes, path>), a gzip CSV with one column per
+# pixel — each scanned with MODELS (default "none auto"). Prints a Markdown
+# table (AUROC, verdict, flagged precision/recall, seconds) and writes it into
+# BENCHMARKS.md between the `packaging` markers.
+#
+# Usage: benches/packaging.sh [MODELS]    e.g. benches/packaging.sh "none"
+# Needs pyarrow, numpy and Pillow (installed into a temporary venv).
+set -euo pipefail
+models="${1:-none auto}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+datasets/fetch.sh mnist >&2
+if [ -n "${POISONSCAN_BIN:-}" ]; then
+  bin="$POISONSCAN_BIN"
+else
+  cargo build --release --quiet
+  bin="$root/target/release/poisonscan"
+fi
+cache="${POISONSCAN_DATA:-$root/datasets/cache}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet pyarrow numpy pillow >&2
+"$bin" poison "$cache/mnist/train-images-idx3-ubyte" --attack badnets --rate 0.01 \
+  --target 0 --seed 1 --out "$work/poisoned.parquet" >&2
+"$work/venv/bin/python" benches/packaging_convert.py "$work/poisoned.parquet" 28 "$work/c" >&2
+c="$work/c"
+table="$work/table.md"
+{
+  echo "| container | model | AUROC | verdict | flagged | precision | recall | seconds |"
+  echo "|---|---|---|---|---|---|---|---|"
+} > "$table"
+run() { # name model truth input [args...]
+  local name="$1" model="$2" truth="$3"; shift 3
+  local out="$work/out-$name-$model"
+  local start end code
+  start=$(date +%s.%N)
+  set +e
+  "$bin" scan "$@" --model "$model" --out "$out" --quiet
+  code=$?
+  set -e
+  end=$(date +%s.%N)
+  if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then
+    echo "| $name | $model | error (exit $code) | | | | | |" >> "$table"; return
+  fi
+  "$bin" eval "$out/scores.parquet" --truth "$truth" --json > "$out/eval.json"
+  python3 - "$out/eval.json" "$name" "$model" "$code" "$start" "$end" >> "$table" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1])); name, model, code = sys.argv[2], sys.argv[3], int(sys.argv[4])
+secs = float(sys.argv[6]) - float(sys.argv[5])
+f = lambda v: "–" if v is None else f"{v:.4f}"
+fl = e["flagged"]
+print(f"| {name} | {model} | {f(e.get('auroc'))} | {'FAIL' if code == 1 else 'pass'} | {fl['flagged']} | "
+      f"{f(fl.get('precision'))} | {f(fl.get('recall'))} | {secs:.0f} |")
+PY
+}
+for model in $models; do
+  run idx "$model" "$c/truth.parquet" "$c/train-images-idx3-ubyte"
+  run png-folder "$model" "$c/truth-png.parquet" "$c/png"
+  run "parquet-u8" "$model" "$c/truth.parquet" "$c/u8.parquet"
+  run "parquet-u8+shape" "$model" "$c/truth.parquet" "$c/u8.parquet" --image-shape 28x28
+  run "parquet-f32" "$model" "$c/truth.parquet" "$c/f32.parquet"
+  run "hf-image" "$model" "$c/truth.parquet" "$c/hf.parquet"
+  run "csv.gz" "$model" "$c/truth.parquet" "$c/pixels.csv.gz"
+done
+cat "$table"
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+python3 - "$root/BENCHMARKS.md" "$table" "$commit" "$models" <<'PY'
+import sys, platform, os
+path, table, commit, models = sys.argv[1:5]
+body = open(table).read()
+block = (f"<!-- packaging:start -->\n`benches/packaging.sh \"{models}\"` — commit {commit}, "
+         f"{os.cpu_count()} cores ({platform.machine()})\n\n{body}<!-- packaging:end -->")
+text = open(path).read()
+s, e = text.find("<!-- packaging:start -->"), text.find("<!-- packaging:end -->")
+text = text[:s] + block + text[e + len("<!-- packaging:end -->"):] if s >= 0 and e >= 0 else text.rstrip() + "\n\n## Packaging\n\n" + block + "\n"
+open(path, "w").write(text)
+PY

@@ -1,0 +1,84 @@
+"""Writes the same images in every container poisonscan reads, for
+benches/packaging.sh: from a `poisonscan poison` Parquet file (pixels in
+[0, 1], label, is_poisoned) to an IDX pair, a PNG folder, Parquet
+FixedSizeList<uint8> without image metadata, Parquet list<float32> in [0, 1],
+a Hugging Face `datasets`-style image column (struct<bytes, path> of PNGs,
+ClassLabel names in the `huggingface` metadata), and a gzip CSV with one
+column per pixel; plus the ground truth for each row order.
+
+Usage: python3 packaging_convert.py POISONED.parquet SIDE OUTDIR
+"""
+import gzip
+import io
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+src, side, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+os.makedirs(out, exist_ok=True)
+t = pq.read_table(src)
+feat = [c for c in t.column_names if c not in ("label", "is_poisoned", "original_label", "poison_source_label", "row", "id")][0]
+flat = np.asarray(t.column(feat).combine_chunks().flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
+n = t.num_rows
+px = np.clip(np.rint(flat.reshape(n, side * side) * 255.0), 0, 255).astype(np.uint8)
+labels = np.asarray(t.column("label").to_pylist(), dtype=np.int64)
+poisoned = np.asarray(t.column("is_poisoned").to_pylist(), dtype=bool)
+
+def idx(path, arr):
+    with open(path, "wb") as f:
+        f.write(bytes([0, 0, 8, arr.ndim]))
+        for d in arr.shape:
+            f.write(struct.pack(">I", d))
+        f.write(arr.astype(np.uint8).tobytes())
+
+idx(f"{out}/train-images-idx3-ubyte", px.reshape(n, side, side))
+idx(f"{out}/train-labels-idx1-ubyte", labels.astype(np.uint8))
+
+pngs = []
+for i in range(n):
+    b = io.BytesIO()
+    Image.fromarray(px[i].reshape(side, side), mode="L").save(b, format="PNG")
+    pngs.append(b.getvalue())
+ids = [f"{labels[i]}/{i:05d}.png" for i in range(n)]
+for i in range(n):
+    d = f"{out}/png/{labels[i]}"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{out}/png/{ids[i]}", "wb") as f:
+        f.write(pngs[i])
+
+lab = pa.array(labels, pa.int64())
+u8 = pa.FixedSizeListArray.from_arrays(pa.array(px.reshape(-1), pa.uint8()), side * side)
+pq.write_table(pa.table({"label": lab, "pixels": u8}), f"{out}/u8.parquet")
+f32 = pa.ListArray.from_arrays(
+    pa.array(np.arange(0, n * side * side + 1, side * side), pa.int32()),
+    pa.array((px.reshape(-1) / 255.0).astype(np.float32)),
+)
+pq.write_table(pa.table({"label": lab, "pixels": f32}), f"{out}/f32.parquet")
+hf = pa.StructArray.from_arrays(
+    [pa.array(pngs, pa.binary()), pa.array([f"{i:05d}.png" for i in range(n)])], ["bytes", "path"]
+)
+classes = sorted(set(labels.tolist()))
+meta = {"info": {"features": {"image": {"_type": "Image"},
+                              "label": {"names": [str(c) for c in classes], "_type": "ClassLabel"}}}}
+table = pa.table({"image": hf, "label": lab}).replace_schema_metadata({"huggingface": json.dumps(meta)})
+pq.write_table(table, f"{out}/hf.parquet")
+with gzip.open(f"{out}/pixels.csv.gz", "wt", compresslevel=1) as f:
+    f.write("label," + ",".join(f"p{j}" for j in range(side * side)) + "\n")
+    for i in range(n):
+        f.write(f"{labels[i]}," + ",".join(map(str, px[i].tolist())) + "\n")
+truth = pa.table({"row": pa.array(np.arange(n), pa.uint64()), "label": lab, "is_poisoned": pa.array(poisoned)})
+pq.write_table(truth, f"{out}/truth.parquet")
+# The folder's rows are in path order; its truth is keyed by path.
+order = sorted(range(n), key=lambda i: ids[i])
+pq.write_table(pa.table({
+    "id": pa.array([ids[i] for i in order]),
+    "label": pa.array([str(labels[i]) for i in order]),
+    "is_poisoned": pa.array([bool(poisoned[i]) for i in order]),
+}), f"{out}/truth-png.parquet")
+print(f"{n} images, {int(poisoned.sum())} poisoned, written to {out}", file=sys.stderr)

@@ -1,0 +1,234 @@
+//! Decoding encoded images (PNG, JPEG, BMP) into pixel rows, shared by image
+//! folders and image columns of tables: one size for every image, chosen from
+//! the data and kept small enough to scan, decoders bounded against
+//! decompression bombs, and bad images reported per row instead of aborting.
+
+use std::io::Cursor;
+
+use image::{imageops::FilterType, DynamicImage, ImageReader, Limits};
+
+/// The most pixels (per channel) an image keeps for scanning, unless
+/// `--resize` says otherwise: 64 × 64. Larger images are scaled down (area
+/// filter, aspect kept), so that a folder of photos costs `rows × 12,288`
+/// floats instead of `rows × 150,528` at 224 × 224 — and the scanners and
+/// the image model see a size they handle in seconds. Patch triggers of the
+/// sizes used on photos (a tenth of the side or more) stay several pixels
+/// wide.
+pub const MAX_PIXELS: u64 = 64 * 64;
+
+/// Largest width or height a decoder may announce; larger files are
+/// reported as invalid instead of allocated.
+const MAX_SIDE: u32 = 16_384;
+/// Most bytes one decoder may allocate.
+const MAX_ALLOC: u64 = 512 << 20;
+
+fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, String> {
+    let mut r = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    r.limits(limits);
+    if r.format().is_none() {
+        return Err("not a PNG, JPEG or BMP image".into());
+    }
+    Ok(r)
+}
+
+/// Width and height from the image's header, without decoding the pixels.
+pub(crate) fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
+    let (w, h) = reader(bytes)?
+        .into_dimensions()
+        .map_err(|e| e.to_string())?;
+    if w == 0 || h == 0 {
+        return Err(format!("image is {w}x{h}"));
+    }
+    Ok((w, h))
+}
+
+/// An image decoded and scaled to the scan's size, as RGB bytes, and whether
+/// it has colour.
+pub(crate) struct Decoded {
+    pub rgb: Vec<u8>,
+    pub has_color: bool,
+}
+
+/// Decodes one image and scales it to `width × height`.
+pub(crate) fn decode(bytes: &[u8], width: u32, height: u32) -> Result<Decoded, String> {
+    let img: DynamicImage = reader(bytes)?.decode().map_err(|e| e.to_string())?;
+    let has_color = img.color().has_color();
+    let img = if img.width() != width || img.height() != height {
+        img.resize_exact(width, height, FilterType::Triangle)
+    } else {
+        img
+    };
+    Ok(Decoded {
+        rgb: img.to_rgb8().into_raw(),
+        has_color,
+    })
+}
+
+/// The size every image is scanned at, and a note for the summary when
+/// images were scaled: `resize` when given; else the most common size among
+/// the images (the first such in input order on a tie), scaled down to
+/// [`MAX_PIXELS`] when larger.
+pub(crate) fn plan_size(
+    sizes: &[(u32, u32)],
+    resize: Option<(u32, u32)>,
+) -> ((u32, u32), Vec<String>) {
+    if let Some(size) = resize {
+        return (size, Vec::new());
+    }
+    let mut counts: Vec<((u32, u32), usize, usize)> = Vec::new();
+    for (i, &s) in sizes.iter().enumerate() {
+        match counts.iter_mut().find(|(t, _, _)| *t == s) {
+            Some(c) => c.1 += 1,
+            None => counts.push((s, 1, i)),
+        }
+    }
+    let &(common, n_common, _) = counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))
+        .expect("at least one image");
+    let mut notes = Vec::new();
+    let (w, h) = common;
+    let pixels = w as u64 * h as u64;
+    let target = if pixels > MAX_PIXELS {
+        let s = (MAX_PIXELS as f64 / pixels as f64).sqrt();
+        let t = (
+            ((w as f64 * s).floor() as u32).max(1),
+            ((h as f64 * s).floor() as u32).max(1),
+        );
+        notes.push(format!(
+            "images were scaled from {w}x{h} to {}x{} for scanning (at most {MAX_PIXELS} pixels \
+             each keeps memory and time bounded); pass --resize WxH to choose the size",
+            t.0, t.1
+        ));
+        t
+    } else {
+        common
+    };
+    let others = sizes.len() - n_common;
+    if others > 0 {
+        notes.push(format!(
+            "{others} of {} images differ from the most common size {w}x{h} and were scaled to \
+             {}x{} (pass --resize WxH to choose the size)",
+            sizes.len(),
+            target.0,
+            target.1
+        ));
+    }
+    (target, notes)
+}
+
+/// Brings pixel rows that arrived already decoded (IDX files, image columns
+/// of tables) to the size an image folder of the same images would get, so
+/// that the container does not change what is scanned: `resize` when given,
+/// else scaled down to [`MAX_PIXELS`] when larger. Returns the new shape and
+/// a note, or `None` when the rows keep their size.
+pub(crate) fn fit_pixels(
+    features: &[f32],
+    rows: usize,
+    (height, width, channels): (usize, usize, usize),
+    resize: Option<(u32, u32)>,
+) -> Option<(Vec<f32>, (usize, usize), String)> {
+    let ((w, h), notes) = plan_size(&[(width as u32, height as u32)], resize);
+    let (w, h) = (w as usize, h as usize);
+    if (w, h) == (width, height) {
+        return None;
+    }
+    let dim = height * width * channels;
+    let out_dim = h * w * channels;
+    let mut out = vec![0f32; rows * out_dim];
+    use rayon::prelude::*;
+    out.par_chunks_mut(out_dim)
+        .zip(features.par_chunks(dim))
+        .for_each(|(o, row)| {
+            if channels == 1 {
+                let img = image::ImageBuffer::<image::Luma<f32>, _>::from_raw(
+                    width as u32,
+                    height as u32,
+                    row.to_vec(),
+                )
+                .expect("row holds one image");
+                let r = image::imageops::resize(&img, w as u32, h as u32, FilterType::Triangle);
+                o.copy_from_slice(r.as_raw());
+            } else {
+                let img = image::Rgb32FImage::from_raw(width as u32, height as u32, row.to_vec())
+                    .expect("row holds one image");
+                let r = image::imageops::resize(&img, w as u32, h as u32, FilterType::Triangle);
+                o.copy_from_slice(r.as_raw());
+            }
+        });
+    let note = notes.into_iter().next().unwrap_or_else(|| {
+        format!("images were scaled from {width}x{height} to {w}x{h} (--resize)")
+    });
+    Some((out, (h, w), note))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32, rgb: bool) -> Vec<u8> {
+        let img = if rgb {
+            DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([(x * 7) as u8, (y * 5) as u8, 9])
+            }))
+        } else {
+            DynamicImage::ImageLuma8(image::GrayImage::from_fn(w, h, |x, _| {
+                image::Luma([(x * 3) as u8])
+            }))
+        };
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn large_images_are_scaled_to_the_pixel_budget() {
+        let (size, notes) = plan_size(&[(224, 224), (224, 224), (100, 50)], None);
+        assert_eq!(size, (64, 64));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let (size, notes) = plan_size(&[(28, 28), (28, 28)], None);
+        assert_eq!(size, (28, 28));
+        assert!(notes.is_empty());
+        // A wide photo keeps its aspect.
+        let (size, _) = plan_size(&[(640, 320)], None);
+        assert_eq!(size, (90, 45));
+        assert_eq!(plan_size(&[(640, 320)], Some((32, 32))).0, (32, 32));
+    }
+
+    #[test]
+    fn decoded_pixels_are_fitted_like_a_folder() {
+        let (rows, h, w) = (3, 128, 96);
+        let px: Vec<f32> = (0..rows * h * w).map(|i| (i % 7) as f32 / 7.0).collect();
+        let (out, (oh, ow), note) = fit_pixels(&px, rows, (h, w, 1), None).unwrap();
+        assert_eq!((oh, ow), (73, 55));
+        assert_eq!(out.len(), rows * oh * ow);
+        assert!(note.contains("128"), "{note}");
+        assert!(out.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert!(fit_pixels(&px, rows, (h, w, 1), Some((w as u32, h as u32))).is_none());
+        assert!(fit_pixels(&px[..28 * 28], 1, (28, 28, 1), None).is_none());
+        let rgb: Vec<f32> = vec![0.5; 2 * 100 * 100 * 3];
+        let (out, _, _) = fit_pixels(&rgb, 2, (100, 100, 3), None).unwrap();
+        assert!(out.iter().all(|v| (v - 0.5).abs() < 1e-5));
+    }
+
+    #[test]
+    fn decodes_scales_and_reports_bad_bytes() {
+        let bytes = png(40, 20, true);
+        assert_eq!(dimensions(&bytes).unwrap(), (40, 20));
+        let d = decode(&bytes, 10, 5).unwrap();
+        assert_eq!(d.rgb.len(), 10 * 5 * 3);
+        assert!(d.has_color);
+        assert!(!decode(&png(8, 8, false), 8, 8).unwrap().has_color);
+        assert!(dimensions(b"not an image").is_err());
+        let mut truncated = png(40, 20, true);
+        truncated.truncate(truncated.len() / 2);
+        assert!(decode(&truncated, 40, 20).is_err());
+    }
+}

@@ -1,0 +1,357 @@
+//! Mutation fuzzing of ingestion and the scan, every format: valid seed
+//! files (CSV, gzip CSV, NDJSON, Parquet with an embedding / numeric columns
+//! / a Hugging Face image column, Arrow IPC, IDX pairs, PNG folders) are
+//! mutated — bit flips, byte overwrites with boundary values, truncation,
+//! splices, inserted bytes, and for text formats token swaps (`nan`, empty,
+//! huge numbers, extra separators) — and read with `ingest::load`; whatever
+//! reads is scanned. Every outcome is fine except a panic (or an abort,
+//! which ends the test run). A crashing input is saved under
+//! `target/fuzz-crashes/` for a regression test.
+//!
+//! The test runs for `POISONSCAN_FUZZ_SECS` seconds (default 8, a smoke
+//! run); the long run in BENCHMARKS.md is
+//! `POISONSCAN_FUZZ_SECS=600 cargo test --release --test fuzz -- --nocapture`.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{
+    Array, ArrayRef, BinaryArray, FixedSizeListArray, Float32Array, Int64Array, RecordBatch,
+    StringArray, StructArray,
+};
+use arrow::datatypes::{DataType, Field, Fields};
+use common::*;
+use poisonscan::ingest::{load, IngestOptions};
+use poisonscan::pipeline::{scan_dataset, NoProgress};
+use poisonscan::scanners::SplitMix64;
+use poisonscan::settings::ScanOptions;
+
+/// One seed input: files relative to a folder, and the path to scan.
+struct Seed {
+    name: &'static str,
+    files: Vec<(String, Vec<u8>)>,
+    input: String,
+}
+
+fn parquet_bytes(batch: &RecordBatch) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+    out
+}
+
+fn ipc_bytes(batch: &RecordBatch) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = arrow::ipc::writer::FileWriter::try_new(&mut out, &batch.schema()).unwrap();
+    w.write(batch).unwrap();
+    w.finish().unwrap();
+    drop(w);
+    out
+}
+
+fn png(rng: &mut SplitMix64, class: usize) -> Vec<u8> {
+    let img = image::GrayImage::from_fn(6, 6, |x, _| {
+        image::Luma([
+            ((x as usize * 40 + class * 60) as f64 + 20.0 * rng.normal()).clamp(0.0, 255.0) as u8,
+        ])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+fn seeds() -> Vec<Seed> {
+    let data = relabelled(3, 20, 4, 3, 1);
+    let emb = data.embedding_batch();
+    let cols = data.columns_batch();
+    let mut csv = Vec::new();
+    {
+        let mut w = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut csv);
+        w.write(&cols).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&csv).unwrap();
+    let csv_gz = gz.finish().unwrap();
+    let mut ndjson = Vec::new();
+    {
+        let mut w = arrow::json::LineDelimitedWriter::new(&mut ndjson);
+        w.write(&cols).unwrap();
+        w.finish().unwrap();
+    }
+    let mut rng = SplitMix64::new(3);
+    let n = 30;
+    let pngs: Vec<Vec<u8>> = (0..n).map(|i| png(&mut rng, i % 3)).collect();
+    let hf = StructArray::new(
+        Fields::from(vec![
+            Field::new("bytes", DataType::Binary, true),
+            Field::new("path", DataType::Utf8, true),
+        ]),
+        vec![
+            Arc::new(BinaryArray::from_iter_values(pngs.iter())) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("{i}.png")),
+            )),
+        ],
+        None,
+    );
+    let hf = RecordBatch::try_from_iter(vec![
+        ("image", Arc::new(hf) as ArrayRef),
+        (
+            "label",
+            Arc::new(Int64Array::from_iter_values((0..n).map(|i| (i % 3) as i64))),
+        ),
+    ])
+    .unwrap();
+    let u8_pixels = FixedSizeListArray::try_new(
+        Arc::new(Field::new("item", DataType::Float32, true)),
+        36,
+        Arc::new(Float32Array::from_iter_values(
+            (0..n * 36).map(|i| (i % 17) as f32 / 17.0),
+        )),
+        None,
+    )
+    .unwrap();
+    let meta_batch = RecordBatch::try_new(
+        Arc::new(
+            arrow::datatypes::Schema::new(vec![
+                Field::new("label", DataType::Int64, false),
+                Field::new("features", u8_pixels.data_type().clone(), true),
+            ])
+            .with_metadata(
+                [
+                    ("poisonscan.features".to_string(), "features".to_string()),
+                    ("poisonscan.image_shape".to_string(), "6x6x1".to_string()),
+                ]
+                .into_iter()
+                .collect::<std::collections::HashMap<String, String>>(),
+            ),
+        ),
+        vec![
+            Arc::new(Int64Array::from_iter_values((0..n).map(|i| (i % 3) as i64))),
+            Arc::new(u8_pixels),
+        ],
+    )
+    .unwrap();
+    let mut idx_images = vec![0u8, 0, 8, 3];
+    for d in [n as u32, 6, 6] {
+        idx_images.extend(d.to_be_bytes());
+    }
+    idx_images.extend((0..n * 36).map(|i| (i * 7 % 256) as u8));
+    let mut idx_labels = vec![0u8, 0, 8, 1];
+    idx_labels.extend((n as u32).to_be_bytes());
+    idx_labels.extend((0..n).map(|i| (i % 3) as u8));
+    let mut folder: Vec<(String, Vec<u8>)> = pngs
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (format!("imgs/c{}/{i}.png", i % 3), b.clone()))
+        .collect();
+    folder.sort();
+    vec![
+        Seed {
+            name: "csv",
+            files: vec![("t.csv".into(), csv.clone())],
+            input: "t.csv".into(),
+        },
+        Seed {
+            name: "csv.gz",
+            files: vec![("t.csv.gz".into(), csv_gz)],
+            input: "t.csv.gz".into(),
+        },
+        Seed {
+            name: "ndjson",
+            files: vec![("t.ndjson".into(), ndjson)],
+            input: "t.ndjson".into(),
+        },
+        Seed {
+            name: "parquet-emb",
+            files: vec![("e.parquet".into(), parquet_bytes(&emb))],
+            input: "e.parquet".into(),
+        },
+        Seed {
+            name: "parquet-cols",
+            files: vec![("c.parquet".into(), parquet_bytes(&cols))],
+            input: "c.parquet".into(),
+        },
+        Seed {
+            name: "parquet-hf",
+            files: vec![("h.parquet".into(), parquet_bytes(&hf))],
+            input: "h.parquet".into(),
+        },
+        Seed {
+            name: "parquet-pixels",
+            files: vec![("p.parquet".into(), parquet_bytes(&meta_batch))],
+            input: "p.parquet".into(),
+        },
+        Seed {
+            name: "ipc",
+            files: vec![("t.arrow".into(), ipc_bytes(&emb))],
+            input: "t.arrow".into(),
+        },
+        Seed {
+            name: "idx",
+            files: vec![
+                ("train-images-idx3-ubyte".into(), idx_images),
+                ("train-labels-idx1-ubyte".into(), idx_labels),
+            ],
+            input: "train-images-idx3-ubyte".into(),
+        },
+        Seed {
+            name: "png-folder",
+            files: folder,
+            input: "imgs".into(),
+        },
+    ]
+}
+
+const INTERESTING: [u8; 10] = [0, 1, 0x7f, 0x80, 0xff, b',', b'\n', b'"', b'-', b'9'];
+const TOKENS: [&str; 10] = [
+    "nan",
+    "",
+    "1e400",
+    "-inf",
+    "99999999999999999999999",
+    ",",
+    "\"",
+    "\n",
+    "x",
+    "0.5",
+];
+
+/// One mutation of `bytes`.
+fn mutate(bytes: &mut Vec<u8>, rng: &mut SplitMix64, text: bool) {
+    if bytes.is_empty() {
+        bytes.push(INTERESTING[rng.below(INTERESTING.len())]);
+        return;
+    }
+    let at = rng.below(bytes.len());
+    match rng.below(if text { 7 } else { 6 }) {
+        0 => bytes[at] ^= 1 << rng.below(8),
+        1 => bytes[at] = INTERESTING[rng.below(INTERESTING.len())],
+        2 => bytes.truncate(at),
+        3 => {
+            let len = rng.below(16) + 1;
+            let extra: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+            bytes.splice(at..at, extra);
+        }
+        4 => {
+            // Splice: copy a chunk from elsewhere over this position.
+            let from = rng.below(bytes.len());
+            let len = rng.below(64).min(bytes.len() - from).min(bytes.len() - at);
+            let chunk = bytes[from..from + len].to_vec();
+            bytes[at..at + len].copy_from_slice(&chunk);
+        }
+        5 => {
+            // Boundary integers (lengths, offsets, counts) in binary headers.
+            let v: u32 = [0, 1, 0x7fff_ffff, 0xffff_ffff, 0x8000_0000][rng.below(5)];
+            for (k, b) in v.to_be_bytes().iter().enumerate() {
+                if at + k < bytes.len() {
+                    bytes[at + k] = *b;
+                }
+            }
+        }
+        _ => {
+            // Replace the token under `at` in a text file.
+            let start = bytes[..at]
+                .iter()
+                .rposition(|&b| b == b',' || b == b'\n')
+                .map_or(0, |p| p + 1);
+            let end = bytes[at..]
+                .iter()
+                .position(|&b| b == b',' || b == b'\n')
+                .map_or(bytes.len(), |p| at + p);
+            let token = TOKENS[rng.below(TOKENS.len())].as_bytes().to_vec();
+            bytes.splice(start..end, token);
+        }
+    }
+}
+
+fn write_case(dir: &Path, files: &[(String, Vec<u8>)]) {
+    for (name, bytes) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+}
+
+#[test]
+fn mutated_inputs_never_crash_ingestion_or_the_scan() {
+    let secs: u64 = std::env::var("POISONSCAN_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let seeds = seeds();
+    let settings = ScanOptions::default().check().unwrap();
+    let crashes_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-crashes");
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut rng = SplitMix64::new(
+        std::env::var("POISONSCAN_FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1),
+    );
+    let (mut cases, mut read_ok, mut crashes) = (0u64, 0u64, Vec::new());
+    let mut per_seed = vec![0u64; seeds.len()];
+    while Instant::now() < deadline || cases < seeds.len() as u64 {
+        let k = (cases as usize) % seeds.len();
+        let seed = &seeds[k];
+        let mut files = seed.files.clone();
+        // Mutate one file of the seed, 1 to 4 times (the first case of each
+        // seed is the seed itself, which must read).
+        if cases >= seeds.len() as u64 {
+            let f = rng.below(files.len());
+            let text =
+                seed.name.starts_with("csv") && !seed.name.ends_with("gz") || seed.name == "ndjson";
+            for _ in 0..rng.below(4) + 1 {
+                mutate(&mut files[f].1, &mut rng, text);
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_case(dir.path(), &files);
+        let input = dir.path().join(&seed.input).to_string_lossy().into_owned();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let ds = load(&[input.clone()], &IngestOptions::default())?;
+            if ds.n_rows() <= 5_000 {
+                let _ = scan_dataset(&ds, &settings, &NoProgress);
+            }
+            Ok::<_, poisonscan::ingest::IngestError>(())
+        }));
+        match outcome {
+            Ok(Ok(())) => read_ok += 1,
+            Ok(Err(e)) => {
+                assert!(
+                    cases >= seeds.len() as u64,
+                    "seed {} must read: {e}",
+                    seed.name
+                );
+                assert!(!e.to_string().is_empty());
+            }
+            Err(_) => {
+                let keep = crashes_dir.join(format!("{}-{cases}", seed.name));
+                write_case(&keep, &files);
+                crashes.push(keep);
+            }
+        }
+        per_seed[k] += 1;
+        cases += 1;
+    }
+    let _ = std::panic::take_hook();
+    eprintln!(
+        "fuzz: {cases} cases in {secs} s from {} seeds ({} files), {read_ok} read and scanned, {} crashed",
+        seeds.len(),
+        seeds.iter().map(|s| s.files.len()).sum::<usize>(),
+        crashes.len()
+    );
+    assert!(
+        crashes.is_empty(),
+        "inputs that crashed (saved): {crashes:?}"
+    );
+}

@@ -1,0 +1,699 @@
+//! Real inputs: the same verdict however the data is packaged, no crash on
+//! the shapes real data sets come in, and never a write over an input.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, FixedSizeListArray, Float32Array, Float64Array,
+    Int64Array, RecordBatch, StringArray, StructArray, UInt8Array,
+};
+use arrow::datatypes::{DataType, Field, Fields, Float64Type, Schema};
+use common::*;
+use poisonscan::scanners::SplitMix64;
+
+/// Gray `side × side` images of three classes (stripes at class-dependent
+/// offsets, noise, a blank 3-pixel border as digits have), with a
+/// dirty-label BadNets attack: `planted` images of classes 1 and 2 carry a
+/// bright 3×3 patch in the bottom-right corner and label 0. Returns pixels
+/// (row-major bytes), labels and the planted rows.
+fn patched_images(
+    n: usize,
+    side: usize,
+    planted: usize,
+    seed: u64,
+) -> (Vec<u8>, Vec<u8>, Vec<bool>) {
+    let mut rng = SplitMix64::new(seed);
+    let (mut pixels, mut labels, mut truth) = (Vec::new(), Vec::new(), Vec::new());
+    let mut moved = 0;
+    for i in 0..n {
+        let class = i % 3;
+        let poison = class != 0 && moved < planted && i % 7 == 1;
+        moved += poison as usize;
+        for y in 0..side {
+            for x in 0..side {
+                let base = if (x + class * 3) % 8 < 3 { 170.0 } else { 50.0 };
+                let patch = poison && x >= side - 3 && y >= side - 3;
+                let border = x < 3 || y < 3 || x >= side - 3 || y >= side - 3;
+                let v = if patch {
+                    255.0
+                } else if border {
+                    0.0
+                } else {
+                    base + 25.0 * rng.normal()
+                };
+                pixels.push(v.clamp(0.0, 255.0) as u8);
+            }
+        }
+        labels.push(if poison { 0 } else { class as u8 });
+        truth.push(poison);
+    }
+    (pixels, labels, truth)
+}
+
+fn png_bytes(pixels: &[u8], side: usize) -> Vec<u8> {
+    let img = image::GrayImage::from_raw(side as u32, side as u32, pixels.to_vec()).unwrap();
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
+    let mut bytes = vec![0u8, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        bytes.extend(d.to_be_bytes());
+    }
+    bytes.extend(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn labels_array(labels: &[u8]) -> ArrayRef {
+    Arc::new(Int64Array::from_iter_values(
+        labels.iter().map(|&l| l as i64),
+    ))
+}
+
+/// Scores by input row: the folder's rows are in path order, named by row.
+fn scores_by_row(out: &Path, folder: bool) -> (Vec<f64>, Vec<bool>) {
+    let b = read_parquet(&out.join("scores.parquet"));
+    let n = b.num_rows();
+    let score = b
+        .column_by_name("score")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .clone();
+    let flagged = b.column_by_name("flagged").unwrap().as_boolean().clone();
+    let mut s = vec![0.0; n];
+    let mut f = vec![false; n];
+    for i in 0..n {
+        let row = if folder {
+            let id = b
+                .column_by_name("id")
+                .unwrap()
+                .as_string::<i32>()
+                .value(i)
+                .to_string();
+            id.split('/').nth(1).unwrap()[..5].parse::<usize>().unwrap()
+        } else {
+            i
+        };
+        s[row] = score.value(i);
+        f[row] = flagged.value(i);
+    }
+    (s, f)
+}
+
+#[test]
+fn the_same_images_give_the_same_verdict_in_every_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side) = (1500usize, 14usize);
+    let dim = side * side;
+    let (pixels, labels, truth) = patched_images(n, side, 60, 11);
+    // IDX pair.
+    write_idx(
+        &d.join("train-images-idx3-ubyte"),
+        &[n as u32, side as u32, side as u32],
+        &pixels,
+    );
+    write_idx(&d.join("train-labels-idx1-ubyte"), &[n as u32], &labels);
+    // PNG folder, files named by row.
+    for i in 0..n {
+        let cdir = d.join("png").join(format!("{}", labels[i]));
+        std::fs::create_dir_all(&cdir).unwrap();
+        std::fs::write(
+            cdir.join(format!("{i:05}.png")),
+            png_bytes(&pixels[i * dim..(i + 1) * dim], side),
+        )
+        .unwrap();
+    }
+    // Parquet FixedSizeList<u8> without any image metadata.
+    let u8_list = FixedSizeListArray::try_new(
+        Arc::new(Field::new("item", DataType::UInt8, true)),
+        dim as i32,
+        Arc::new(UInt8Array::from(pixels.clone())),
+        None,
+    )
+    .unwrap();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", labels_array(&labels)),
+        ("pixels", Arc::new(u8_list) as ArrayRef),
+    ])
+    .unwrap();
+    write_parquet(&d.join("u8.parquet"), &batch);
+    // Parquet list<f32> in [0, 1].
+    let f32_list = FixedSizeListArray::try_new(
+        Arc::new(Field::new("item", DataType::Float32, true)),
+        dim as i32,
+        Arc::new(Float32Array::from_iter_values(
+            pixels.iter().map(|&p| p as f32 / 255.0),
+        )),
+        None,
+    )
+    .unwrap();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", labels_array(&labels)),
+        ("pixels", Arc::new(f32_list) as ArrayRef),
+    ])
+    .unwrap();
+    write_parquet(&d.join("f32.parquet"), &batch);
+    // Hugging Face `datasets` image column: struct<bytes, path>.
+    let pngs: Vec<Vec<u8>> = (0..n)
+        .map(|i| png_bytes(&pixels[i * dim..(i + 1) * dim], side))
+        .collect();
+    let hf = StructArray::new(
+        Fields::from(vec![
+            Field::new("bytes", DataType::Binary, true),
+            Field::new("path", DataType::Utf8, true),
+        ]),
+        vec![
+            Arc::new(BinaryArray::from_iter_values(pngs.iter())) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("{i:05}.png")),
+            )),
+        ],
+        None,
+    );
+    let schema = Schema::new(vec![
+        Field::new("image", hf.data_type().clone(), true),
+        Field::new("label", DataType::Int64, false),
+    ])
+    .with_metadata(
+        [(
+            "huggingface".to_string(),
+            r#"{"info": {"features": {"image": {"_type": "Image"}, "label": {"names": ["a", "b", "c"], "_type": "ClassLabel"}}}}"#.to_string(),
+        )]
+        .into_iter()
+        .collect::<std::collections::HashMap<String, String>>(),
+    );
+    let batch =
+        RecordBatch::try_new(Arc::new(schema), vec![Arc::new(hf), labels_array(&labels)]).unwrap();
+    write_parquet(&d.join("hf.parquet"), &batch);
+    // A plain binary column of PNG bytes.
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", labels_array(&labels)),
+        (
+            "png",
+            Arc::new(BinaryArray::from_iter_values(pngs.iter())) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    write_parquet(&d.join("binary.parquet"), &batch);
+    // CSV, one column per pixel.
+    let mut cols: Vec<(String, ArrayRef)> = vec![("label".into(), labels_array(&labels))];
+    for j in 0..dim {
+        cols.push((
+            format!("p{j}"),
+            Arc::new(Int64Array::from_iter_values(
+                (0..n).map(|i| pixels[i * dim + j] as i64),
+            )),
+        ));
+    }
+    write_csv(
+        &d.join("pixels.csv"),
+        &RecordBatch::try_from_iter(cols).unwrap(),
+    );
+
+    let o = run(&["scan", "train-images-idx3-ubyte", "--out", "idx"], d);
+    assert_eq!(o.status.code(), Some(1), "IDX: {}", stderr(&o));
+    let (reference, ref_flags) = scores_by_row(&d.join("idx"), false);
+    let auroc = poisonscan::eval::auroc(&reference, &truth).unwrap();
+    assert!(auroc > 0.99, "IDX AUROC {auroc}");
+    for (input, out, folder) in [
+        ("png", "png-out", true),
+        ("u8.parquet", "u8", false),
+        ("f32.parquet", "f32", false),
+        ("hf.parquet", "hf", false),
+        ("binary.parquet", "binary", false),
+        ("pixels.csv", "csv", false),
+    ] {
+        let o = run(&["scan", input, "--out", out], d);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{input}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let (scores, flags) = scores_by_row(&d.join(out), folder);
+        let worst = scores
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            worst < 0.02,
+            "{input}: scores differ from the IDX scan by up to {worst}"
+        );
+        let differ = flags.iter().zip(&ref_flags).filter(|(a, b)| a != b).count();
+        assert!(differ <= 1, "{input}: {differ} rows flagged differently");
+    }
+}
+
+/// A small labelled table: two Gaussian classes in 3 columns.
+fn small_table(n: usize) -> Vec<(String, Vec<f64>)> {
+    let mut rng = SplitMix64::new(7);
+    let mut cols: Vec<(String, Vec<f64>)> = vec![("label".into(), vec![])];
+    for j in 0..3 {
+        cols.push((format!("x{j}"), vec![]));
+    }
+    for i in 0..n {
+        let c = (i % 2) as f64;
+        cols[0].1.push(c);
+        for j in 1..4 {
+            cols[j].1.push(3.0 * c + rng.normal());
+        }
+    }
+    cols
+}
+
+fn write_text_table(path: &Path, cols: &[(String, Vec<f64>)], sep: &str, float_labels: bool) {
+    let mut s = cols
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(sep);
+    s.push('\n');
+    for i in 0..cols[0].1.len() {
+        let row: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(j, (_, v))| {
+                if j == 0 && !float_labels {
+                    format!("{}", v[i] as i64)
+                } else if j == 0 {
+                    format!("{:.1}", v[i])
+                } else {
+                    format!("{}", v[i])
+                }
+            })
+            .collect();
+        s.push_str(&row.join(sep));
+        s.push('\n');
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+#[test]
+fn compressed_separated_and_partitioned_tables_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cols = small_table(400);
+    write_text_table(&d.join("t.csv"), &cols, ",", false);
+    let reference = run(&["scan", "t.csv", "--out", "ref"], d);
+    assert_eq!(reference.status.code(), Some(0), "{}", stderr(&reference));
+    let want = std::fs::read(d.join("ref/scores.parquet")).unwrap();
+    let same = |out: &str| {
+        read_parquet(&d.join(out).join("scores.parquet"))
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+            == read_parquet(&d.join("ref/scores.parquet"))
+                .column_by_name("score")
+                .unwrap()
+                .clone()
+    };
+    let _ = want;
+    // gzip and zstd.
+    let raw = std::fs::read(d.join("t.csv")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(d.join("t.csv.gz")).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(&raw).unwrap();
+    gz.finish().unwrap();
+    std::fs::write(d.join("t.csv.zst"), zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    // Separators, told from the header or given.
+    write_text_table(&d.join("semi.csv"), &cols, ";", false);
+    write_text_table(&d.join("tab.tsv"), &cols, "\t", false);
+    write_text_table(&d.join("pipe.txt"), &cols, "|", false);
+    // Whole-number labels stored as floats.
+    write_text_table(&d.join("float.csv"), &cols, ",", true);
+    for (args, out) in [
+        (vec!["t.csv.gz"], "gz"),
+        (vec!["t.csv.zst"], "zst"),
+        (vec!["semi.csv"], "semi"),
+        (vec!["tab.tsv"], "tab"),
+        (
+            vec!["pipe.txt", "--format", "csv", "--separator", "|"],
+            "pipe",
+        ),
+        (vec!["float.csv"], "float"),
+    ] {
+        let mut a = vec!["scan"];
+        a.extend(&args);
+        a.extend(["--out", out]);
+        let o = run(&a, d);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(same(out), "{args:?}: scores differ from the plain CSV's");
+    }
+    // The repo's own gzip fixture (scikit-learn's raw digits file, which
+    // has no header row): read, and told what is missing.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures/digits.csv.gz");
+    let e = run_err(&["scan", fixture.to_str().unwrap(), "--out", "digits"], d);
+    assert!(
+        e.contains("not column names") && e.contains("header row"),
+        "{e}"
+    );
+    // A folder of Parquet parts, as Spark writes it (with its bookkeeping
+    // files), reads like one file.
+    let parts = d.join("parts");
+    std::fs::create_dir_all(&parts).unwrap();
+    let n = cols[0].1.len();
+    for (k, range) in [(0, 0..150), (1, 150..n)] {
+        let arrays: Vec<(String, ArrayRef)> = cols
+            .iter()
+            .map(|(name, v)| {
+                let a: ArrayRef = if name == "label" {
+                    Arc::new(Int64Array::from_iter_values(
+                        v[range.clone()].iter().map(|&x| x as i64),
+                    ))
+                } else {
+                    Arc::new(Float64Array::from(v[range.clone()].to_vec()))
+                };
+                (name.clone(), a)
+            })
+            .collect();
+        write_parquet(
+            &parts.join(format!("part-0000{k}-abc.snappy.parquet")),
+            &RecordBatch::try_from_iter(arrays).unwrap(),
+        );
+    }
+    std::fs::write(parts.join("_SUCCESS"), b"").unwrap();
+    std::fs::write(parts.join(".part-00000-abc.snappy.parquet.crc"), b"xx").unwrap();
+    let o = run(&["scan", "parts", "--out", "parts-out"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(same("parts-out"));
+    // A Parquet + CSV mix says what to do.
+    let e = run_err(
+        &[
+            "scan",
+            "parts/part-00000-abc.snappy.parquet",
+            "t.csv",
+            "--out",
+            "mix",
+        ],
+        d,
+    );
+    assert!(
+        e.contains("convert the files to one format") && !e.contains("--format"),
+        "{e}"
+    );
+}
+
+#[test]
+fn text_and_index_columns_are_never_scanned_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let n = 300;
+    let text = StringArray::from_iter_values((0..n).map(|i| format!("review number {i} was fine")));
+    let labels = Int64Array::from_iter_values((0..n).map(|i| (i % 2) as i64));
+    let index = Int64Array::from_iter_values(0..n as i64);
+    let batch = RecordBatch::try_from_iter(vec![
+        ("text", Arc::new(text) as ArrayRef),
+        ("label", Arc::new(labels.clone()) as ArrayRef),
+        ("__index_level_0__", Arc::new(index) as ArrayRef),
+    ])
+    .unwrap();
+    write_parquet(&d.join("text.parquet"), &batch);
+    let e = run_err(&["scan", "text.parquet", "--out", "o"], d);
+    assert!(e.contains("`text`") && e.contains("--embedding"), "{e}");
+    // Text beside numbers: the numbers are scanned, and the summary says
+    // the text was not.
+    let mut rng = SplitMix64::new(1);
+    let x = Float64Array::from_iter_values((0..n).map(|i| (i % 2) as f64 * 3.0 + rng.normal()));
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "text",
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("t{i}")),
+            )) as ArrayRef,
+        ),
+        ("label", Arc::new(labels) as ArrayRef),
+        ("x", Arc::new(x) as ArrayRef),
+        (
+            "__index_level_0__",
+            Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    write_parquet(&d.join("mixed.parquet"), &batch);
+    let o = run(&["scan", "mixed.parquet", "--out", "m"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary = std::fs::read_to_string(d.join("m/summary.json")).unwrap();
+    assert!(
+        summary.contains("text column(s) `text` were not scanned"),
+        "{summary}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(
+        v["features"]["source"]["columns"],
+        serde_json::json!(["x"]),
+        "{summary}"
+    );
+}
+
+#[test]
+fn image_folders_of_photos_and_bad_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = d.join("photos");
+    let mut rng = SplitMix64::new(2);
+    for class in ["cat", "dog"] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..8 {
+            let tint = if class == "cat" { 60 } else { 190 };
+            let img = image::RgbImage::from_fn(224, 224, |x, y| {
+                let v = (tint as f64 + 30.0 * rng.normal()).clamp(0.0, 255.0) as u8;
+                image::Rgb([v, ((x + y) % 256) as u8, 128])
+            });
+            img.save(root.join(class).join(format!("{i}.jpg"))).unwrap();
+        }
+    }
+    // 16 RGB photos at 224×224: scanned at 64×64, no d×d allocation.
+    let o = run(&["scan", "photos", "--out", "o"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let summary = std::fs::read_to_string(d.join("o/summary.json")).unwrap();
+    assert!(
+        summary.contains("scaled from 224x224 to 64x64"),
+        "{summary}"
+    );
+    // One undecodable image: an error naming it, or skipped on request.
+    std::fs::write(
+        root.join("dog/broken.jpg"),
+        b"\xff\xd8\xff not really a jpeg",
+    )
+    .unwrap();
+    let e = run_err(&["scan", "photos", "--out", "p"], d);
+    assert!(
+        e.contains("broken.jpg") && e.contains("--drop-invalid"),
+        "{e}"
+    );
+    assert!(files_in(&d.join("p")).is_empty());
+    let o = run(&["scan", "photos", "--out", "q", "--drop-invalid"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("q/summary.json")).unwrap()).unwrap();
+    let dropped = v["dropped"].to_string();
+    assert!(dropped.contains("broken.jpg"), "{dropped}");
+    // Mixed sizes are scaled to the most common one, with a note.
+    std::fs::remove_file(root.join("dog/broken.jpg")).unwrap();
+    image::RgbImage::from_pixel(100, 80, image::Rgb([9, 9, 9]))
+        .save(root.join("dog/odd.png"))
+        .unwrap();
+    let o = run(&["scan", "photos", "--out", "r"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let summary = std::fs::read_to_string(d.join("r/summary.json")).unwrap();
+    assert!(summary.contains("1 of 17 images differ"), "{summary}");
+}
+
+#[test]
+fn wide_tables_do_not_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, dim) = (50usize, 100_000usize);
+    let mut rng = SplitMix64::new(9);
+    let values: Vec<f32> = (0..n * dim).map(|_| rng.normal() as f32).collect();
+    let emb = FixedSizeListArray::try_new(
+        Arc::new(Field::new("item", DataType::Float32, true)),
+        dim as i32,
+        Arc::new(Float32Array::from(values)),
+        None,
+    )
+    .unwrap();
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "label",
+            Arc::new(Int64Array::from_iter_values((0..n).map(|i| (i % 2) as i64))) as ArrayRef,
+        ),
+        ("emb", Arc::new(emb) as ArrayRef),
+    ])
+    .unwrap();
+    write_parquet(&d.join("wide.parquet"), &batch);
+    let o = run(&["scan", "wide.parquet", "--out", "o"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+}
+
+#[test]
+fn outputs_never_replace_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = relabelled(3, 200, 8, 20, 4);
+    write_parquet(&d.join("x.parquet"), &data.embedding_batch());
+    let before = digest(&d.join("x.parquet"));
+    let e = run_err(
+        &[
+            "poison",
+            "x.parquet",
+            "--attack",
+            "label-flip",
+            "--rate",
+            "0.1",
+            "--out",
+            "x.parquet",
+        ],
+        d,
+    );
+    assert!(e.contains("that is an input"), "{e}");
+    let e = run_err(
+        &[
+            "poison",
+            "x.parquet",
+            "--attack",
+            "label-flip",
+            "--rate",
+            "0.1",
+            "--out",
+            "./sub/../x.parquet",
+        ],
+        d,
+    );
+    assert!(e.contains("that is an input"), "{e}");
+    assert_eq!(digest(&d.join("x.parquet")), before);
+    // Scanning a results folder's own scores into that folder.
+    std::fs::create_dir_all(d.join("r")).unwrap();
+    std::fs::copy(d.join("x.parquet"), d.join("r/scores.parquet")).unwrap();
+    let before = digest(&d.join("r/scores.parquet"));
+    let e = run_err(&["scan", "r/scores.parquet", "--out", "r"], d);
+    assert!(e.contains("that is an input"), "{e}");
+    assert_eq!(digest(&d.join("r/scores.parquet")), before);
+    let e = run_err(
+        &[
+            "scan",
+            "x.parquet",
+            "--model",
+            "mlp",
+            "--save-embeddings",
+            "x.parquet",
+            "--out",
+            "o",
+        ],
+        d,
+    );
+    assert!(
+        e.contains("--save-embeddings") && e.contains("that is an input"),
+        "{e}"
+    );
+    assert_eq!(digest(&d.join("x.parquet")), {
+        let _ = &before;
+        digest(&d.join("x.parquet"))
+    });
+    // Results inside an image folder would change the input.
+    std::fs::create_dir_all(d.join("imgs/a")).unwrap();
+    let e = run_err(&["scan", "imgs", "--out", "imgs/a/out"], d);
+    assert!(e.contains("inside the input folder"), "{e}");
+    // An unwritable output is reported once, before any work.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(d.join("locked")).unwrap();
+        std::fs::set_permissions(d.join("locked"), std::fs::Permissions::from_mode(0o555)).unwrap();
+        let writable = tempfile::tempfile_in(d.join("locked")).is_ok(); // root ignores modes
+        if !writable {
+            let o = run(&["scan", "x.parquet", "--out", "locked/out"], d);
+            assert_eq!(o.status.code(), Some(2));
+            let e = stderr(&o);
+            assert!(e.contains("cannot write there"), "{e}");
+            assert_eq!(e.matches("locked/out").count(), 1, "{e}");
+        }
+        std::fs::set_permissions(d.join("locked"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn smaller_frictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // `scan --help`: the model heading holds the model options only.
+    let help = run_ok(&["scan", "--help"], d);
+    let model_at = help.find("Model:").expect("a Model heading");
+    assert!(help[model_at..].contains("--epochs"));
+    assert!(!help[model_at..].contains("--threshold"), "{help}");
+    // A device this build lacks is an error even without a model.
+    #[cfg(not(feature = "cuda"))]
+    {
+        let e = run_err(
+            &[
+                "scan", "--demo", "--model", "none", "--device", "cuda", "--out", "o",
+            ],
+            d,
+        );
+        assert!(e.contains("cuda"), "{e}");
+    }
+    // Patch values outside the pixels' [0, 1].
+    let data = relabelled(3, 100, 8, 0, 4);
+    write_parquet(&d.join("x.parquet"), &data.embedding_batch());
+    for v in ["nan", "7"] {
+        let e = run_err(
+            &[
+                "poison",
+                "x.parquet",
+                "--attack",
+                "badnets",
+                "--patch-value",
+                v,
+                "--out",
+                "p.parquet",
+            ],
+            d,
+        );
+        assert!(e.contains("--patch-value"), "{e}");
+    }
+    // eval against a truth file of the same length but other labels.
+    run(
+        &[
+            "poison",
+            "x.parquet",
+            "--attack",
+            "label-flip",
+            "--rate",
+            "0.1",
+            "--out",
+            "a.parquet",
+        ],
+        d,
+    );
+    run(
+        &[
+            "poison",
+            "x.parquet",
+            "--attack",
+            "label-flip",
+            "--rate",
+            "0.1",
+            "--seed",
+            "5",
+            "--out",
+            "b.parquet",
+        ],
+        d,
+    );
+    let o = run(&["scan", "a.parquet", "--out", "s"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let e = run_err(&["eval", "s/scores.parquet", "--truth", "b.parquet"], d);
+    assert!(e.contains("labels differ"), "{e}");
+}
