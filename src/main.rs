@@ -271,7 +271,7 @@ struct ScanArgs {
 #[derive(Args)]
 #[command(next_help_heading = "Model")]
 struct ModelArgs {
-    /// Representation model trained on the data: auto = a CNN for images, an MLP for numeric columns, none for an embedding column or below 5,000 rows; none = scan the features as given
+    /// Representation model trained on the data: auto = a CNN for images, an MLP for numeric columns, none for an embedding column of continuous values (already learned) or below 5,000 rows; none = scan the features as given
     #[arg(long, value_enum, default_value_t = ModelKind::Auto)]
     model: ModelKind,
     /// Most training epochs per model (early stopping on a 10 % hold-out may stop sooner) [default: enough for 800 gradient steps, 2 to 60]
