@@ -61,6 +61,25 @@ pub struct ScanReport {
     pub timings: Vec<(&'static str, f64)>,
     /// The representation model, when one was trained.
     pub model: Option<ModelReport>,
+    /// How the features were looked at, as decided from their values.
+    pub view: ViewReport,
+}
+
+/// How the scanners looked at the features — decided from the values, not
+/// from the container (see [`poisonscan_scanners::shared_scale`] and
+/// [`Dataset::looks_learned`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ViewReport {
+    /// The scanned features share one scale and were compared as they are
+    /// (else each was standardised).
+    pub shared_scale: bool,
+    /// The label-agnostic view's source (the inputs, when a model was
+    /// trained) shares one scale.
+    pub label_agnostic_shared_scale: bool,
+    /// The features were taken for a learned representation (the model's
+    /// activations, or an embedding of continuous values), so the
+    /// sub-population scanners ran on them.
+    pub learned_representation: bool,
 }
 
 /// What the model step did, for the summary.
@@ -136,10 +155,15 @@ pub fn scan_dataset(
             )
         }),
     };
+    let view = ViewReport {
+        shared_scale: input.same_scale,
+        label_agnostic_shared_scale: input.label_agnostic().1,
+        learned_representation: ds.looks_learned(),
+    };
     let mut timings = Vec::new();
     let mut skipped_scanners = Vec::new();
     let mut outputs = Vec::with_capacity(settings.scanners.len());
-    let learned = ds.looks_learned();
+    let learned = view.learned_representation;
     for scanner in &settings.scanners {
         if scanner.learned_features_only() && !learned && !settings.scanners_chosen {
             skipped_scanners.push((
@@ -195,6 +219,7 @@ pub fn scan_dataset(
         skipped_scanners,
         timings,
         model: None,
+        view,
     })
 }
 

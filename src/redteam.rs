@@ -692,6 +692,7 @@ pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
         }],
         inputs: None,
         notes: Vec::new(),
+        class_titles: None,
     };
     (ds, truth)
 }

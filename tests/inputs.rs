@@ -239,6 +239,15 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
             stdout(&o),
             stderr(&o)
         );
+        if input == "hf.parquet" {
+            // Class names from the `huggingface` metadata reach the outputs.
+            let v: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(d.join(out).join("summary.json")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(v["classes"][0]["name"], "a", "{}", v["classes"]);
+            assert!(stdout(&o).contains("0 (a)"), "{}", stdout(&o));
+        }
         let (scores, flags) = scores_by_row(&d.join(out), folder);
         let worst = scores
             .iter()

@@ -27,6 +27,9 @@ pub(crate) struct Hints {
     pub features: Option<String>,
     /// Image height, width, channels.
     pub image_shape: Option<(usize, usize, usize)>,
+    /// Class names per integer label column, from a Hugging Face `datasets`
+    /// file's `ClassLabel` features (`huggingface` metadata).
+    pub class_label_names: Vec<(String, Vec<String>)>,
 }
 
 impl Hints {
@@ -37,10 +40,38 @@ impl Hints {
             let v: Vec<usize> = s.split('x').filter_map(|p| p.parse().ok()).collect();
             (v.len() == 3).then(|| (v[0], v[1], v[2]))
         });
+        let class_label_names = meta
+            .get("huggingface")
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+            .and_then(|v| v["info"]["features"].as_object().cloned())
+            .map(|features| {
+                features
+                    .iter()
+                    .filter(|(_, f)| f["_type"] == "ClassLabel")
+                    .filter_map(|(column, f)| {
+                        let names = f["names"].as_array()?;
+                        let names: Vec<String> = names
+                            .iter()
+                            .map(|n| n.as_str().map(str::to_string))
+                            .collect::<Option<_>>()?;
+                        Some((column.clone(), names))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Self {
             features: meta.get(META_FEATURES).cloned(),
             image_shape,
+            class_label_names,
         }
+    }
+
+    /// The class names a file gives for integer label column `column`.
+    pub fn class_names(&self, column: &str) -> Option<&[String]> {
+        self.class_label_names
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, n)| n.as_slice())
     }
 
     /// The options with the hinted feature column filled in, when the user
@@ -597,8 +628,23 @@ impl<'a> DatasetBuilder<'a> {
             Some(id) => Some(concat_same_type(&self.ids, id)?),
             None => None,
         };
-        let (label_codes, class_names) =
-            LabelValues::read(&labels, &self.sel.label)?.encode(&kept_rows);
+        let label_values = LabelValues::read(&labels, &self.sel.label)?;
+        let (label_codes, class_names) = label_values.encode(&kept_rows);
+        let class_titles = match (&label_values, self.hints.class_names(&self.sel.label)) {
+            (LabelValues::Int(_), Some(names)) => Some(
+                class_names
+                    .iter()
+                    .map(|v| {
+                        v.parse::<usize>()
+                            .ok()
+                            .and_then(|i| names.get(i))
+                            .cloned()
+                            .unwrap_or_else(|| v.clone())
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
         if class_names.len() < 2 {
             return Err(IngestError::TooFewClasses {
                 count: class_names.len(),
@@ -686,6 +732,7 @@ impl<'a> DatasetBuilder<'a> {
             sources: self.sources,
             inputs: None,
             notes,
+            class_titles,
         })
     }
 }

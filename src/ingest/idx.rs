@@ -217,5 +217,6 @@ pub(super) fn load(paths: &[PathBuf], _options: &IngestOptions) -> Result<Datase
         sources,
         inputs: None,
         notes: Vec::new(),
+        class_titles: None,
     })
 }

@@ -211,5 +211,6 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
         }],
         inputs: None,
         notes,
+        class_titles: None,
     })
 }

@@ -244,6 +244,9 @@ pub struct Dataset {
     /// What reading changed or chose that a user should know (images scaled,
     /// for one), for the summary's warnings.
     pub notes: Vec<String>,
+    /// Names of the classes, parallel to `class_names`, where the file names
+    /// its integer labels (a Hugging Face `ClassLabel`); for display.
+    pub class_titles: Option<Vec<String>>,
 }
 
 /// Most distinct values a feature matrix of raw measurements holds: 8-bit
@@ -271,6 +274,15 @@ impl Dataset {
                 false
             }
             FeatureSource::Columns { .. } | FeatureSource::Pixels { .. } => false,
+        }
+    }
+
+    /// Class `c` for people: its label, and its name where the file gives
+    /// one (`3 (cat)`).
+    pub fn class_title(&self, c: usize) -> String {
+        match &self.class_titles {
+            Some(t) if t[c] != self.class_names[c] => format!("{} ({})", self.class_names[c], t[c]),
+            _ => self.class_names[c].clone(),
         }
     }
 

@@ -69,6 +69,7 @@ pub fn summary_json(
                 .collect();
             json!({
                 "label": ds.class_names[c.class as usize],
+                "name": ds.class_titles.as_ref().map(|t| t[c.class as usize].clone()),
                 "rows": c.rows,
                 "evidence": c.evidence,
                 "flagged": c.flagged,
@@ -105,7 +106,11 @@ pub fn summary_json(
         "files": ds.sources,
         "options": run.options,
         "settings": settings,
-        "features": {"source": ds.feature_source, "dimensions": ds.n_features},
+        "features": {
+            "source": ds.feature_source,
+            "dimensions": ds.n_features,
+            "view": report.view,
+        },
         "model": report.model,
         "rows": {
             "input": ds.n_input_rows,

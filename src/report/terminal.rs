@@ -34,10 +34,8 @@ pub fn print_summary(
         ds.class_names.len(),
         ds.n_features
     )?;
-    let width = ds
-        .class_names
-        .iter()
-        .map(|c| c.len())
+    let width = (0..ds.class_names.len())
+        .map(|c| ds.class_title(c).chars().count())
         .max()
         .unwrap_or(5)
         .max(5);
@@ -57,7 +55,7 @@ pub fn print_summary(
         writeln!(
             out,
             "  {:<width$}  {:>8}  {:>8}  {:>9}  {:>11}  {}",
-            ds.class_names[c.class as usize],
+            ds.class_title(c.class as usize),
             c.rows,
             c.flagged,
             fmt(c.max_score),
@@ -80,10 +78,10 @@ pub fn print_summary(
                 writeln!(
                     out,
                     "    {} ↔ {}: {} look like {}, {} the other way",
-                    ds.class_names[a],
-                    ds.class_names[b],
+                    ds.class_title(a),
+                    ds.class_title(b),
                     confusion[a * c + b],
-                    ds.class_names[b],
+                    ds.class_title(b),
                     confusion[b * c + a]
                 )?;
             }
@@ -99,7 +97,7 @@ pub fn print_summary(
             let reasons = report.reasons(i);
             let suspected = match &fused.suspected {
                 Some(s) if s[i] != ds.label_codes[i] => {
-                    format!(", looks like {}", ds.class_names[s[i] as usize])
+                    format!(", looks like {}", ds.class_title(s[i] as usize))
                 }
                 _ => String::new(),
             };
@@ -107,7 +105,7 @@ pub fn print_summary(
                 out,
                 "    row {:>8}  label {:<width$}  score {:.4}  ({}{suspected})",
                 ds.kept_rows[i],
-                ds.class_names[ds.label_codes[i] as usize],
+                ds.class_title(ds.label_codes[i] as usize),
                 fused.score[i],
                 reasons.join(", ")
             )?;
@@ -116,11 +114,11 @@ pub fn print_summary(
     for w in &report.warnings {
         writeln!(out, "  warning: {w}")?;
     }
-    let failed: Vec<&str> = fused
+    let failed: Vec<String> = fused
         .classes
         .iter()
         .filter(|c| c.verdict == Verdict::Fail)
-        .map(|c| ds.class_names[c.class as usize].as_str())
+        .map(|c| ds.class_title(c.class as usize))
         .collect();
     match fused.verdict {
         Verdict::Fail => writeln!(
