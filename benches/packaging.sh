@@ -15,12 +15,8 @@ models="${1:-none auto}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 datasets/fetch.sh mnist >&2
-if [ -n "${POISONSCAN_BIN:-}" ]; then
-  bin="$POISONSCAN_BIN"
-else
-  cargo build --release --quiet
-  bin="$root/target/release/poisonscan"
-fi
+source benches/common.sh
+bin="$(bench_bin)"
 cache="${POISONSCAN_DATA:-$root/datasets/cache}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -69,15 +65,4 @@ for model in $models; do
   run "csv.gz" "$model" "$c/truth.parquet" "$c/pixels.csv.gz"
 done
 cat "$table"
-commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-python3 - "$root/BENCHMARKS.md" "$table" "$commit" "$models" <<'PY'
-import sys, platform, os
-path, table, commit, models = sys.argv[1:5]
-body = open(table).read()
-block = (f"<!-- packaging:start -->\n`benches/packaging.sh \"{models}\"` — commit {commit}, "
-         f"{os.cpu_count()} cores ({platform.machine()})\n\n{body}<!-- packaging:end -->")
-text = open(path).read()
-s, e = text.find("<!-- packaging:start -->"), text.find("<!-- packaging:end -->")
-text = text[:s] + block + text[e + len("<!-- packaging:end -->"):] if s >= 0 and e >= 0 else text.rstrip() + "\n\n## Packaging\n\n" + block + "\n"
-open(path, "w").write(text)
-PY
+write_block packaging "Packaging" "benches/packaging.sh \"$models\"" "$table"

@@ -12,12 +12,8 @@ set -euo pipefail
 n="${1:-5000}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-if [ -n "${POISONSCAN_BIN:-}" ]; then
-  bin="$POISONSCAN_BIN"
-else
-  cargo build --release --quiet
-  bin="$root/target/release/poisonscan"
-fi
+source benches/common.sh
+bin="$(bench_bin)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
@@ -61,15 +57,4 @@ for model in none auto; do
   grep -h '"warnings"' -A3 "$work/out-$model/summary.json" 2>/dev/null | head -4 >&2 || true
 done
 cat "$table"
-commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-python3 - "$root/BENCHMARKS.md" "$table" "$commit" "$n" <<'PY'
-import sys, platform, os
-path, table, commit, n = sys.argv[1:5]
-body = open(table).read()
-block = (f"<!-- photos:start -->\n`benches/photos.sh {n}` — commit {commit}, "
-         f"{os.cpu_count()} cores ({platform.machine()})\n\n{body}<!-- photos:end -->")
-text = open(path).read()
-s, e = text.find("<!-- photos:start -->"), text.find("<!-- photos:end -->")
-text = text[:s] + block + text[e + len("<!-- photos:end -->"):] if s >= 0 and e >= 0 else text.rstrip() + "\n\n## Photo folders\n\n" + block + "\n"
-open(path, "w").write(text)
-PY
+write_block photos "Photo folders" "benches/photos.sh $n" "$table"

@@ -19,11 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{
-    Array, ArrayRef, BinaryArray, FixedSizeListArray, Float32Array, Int64Array, RecordBatch,
-    StringArray, StructArray,
-};
-use arrow::datatypes::{DataType, Field, Fields};
+use arrow::array::{Array, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field};
 use common::*;
 use poisonscan::ingest::{load, IngestOptions};
 use poisonscan::pipeline::{scan_dataset, NoProgress};
@@ -89,21 +86,8 @@ fn seeds() -> Vec<Seed> {
     let mut rng = SplitMix64::new(3);
     let n = 30;
     let pngs: Vec<Vec<u8>> = (0..n).map(|i| png(&mut rng, i % 3)).collect();
-    let hf = StructArray::new(
-        Fields::from(vec![
-            Field::new("bytes", DataType::Binary, true),
-            Field::new("path", DataType::Utf8, true),
-        ]),
-        vec![
-            Arc::new(BinaryArray::from_iter_values(pngs.iter())) as ArrayRef,
-            Arc::new(StringArray::from_iter_values(
-                (0..n).map(|i| format!("{i}.png")),
-            )),
-        ],
-        None,
-    );
     let hf = RecordBatch::try_from_iter(vec![
-        ("image", Arc::new(hf) as ArrayRef),
+        ("image", hf_image_column(&pngs)),
         (
             "label",
             Arc::new(Int64Array::from_iter_values((0..n).map(|i| (i % 3) as i64))),

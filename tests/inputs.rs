@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, FixedSizeListArray, Float32Array, Float64Array,
-    Int64Array, RecordBatch, StringArray, StructArray, UInt8Array,
+    Int64Array, RecordBatch, StringArray, UInt8Array,
 };
-use arrow::datatypes::{DataType, Field, Fields, Float64Type, Schema};
+use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use common::*;
 use poisonscan::scanners::SplitMix64;
 
@@ -132,32 +132,16 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         .unwrap();
     }
     // Parquet FixedSizeList<u8> without any image metadata.
-    let u8_list = FixedSizeListArray::try_new(
-        Arc::new(Field::new("item", DataType::UInt8, true)),
-        dim as i32,
-        Arc::new(UInt8Array::from(pixels.clone())),
-        None,
-    )
-    .unwrap();
-    let batch = RecordBatch::try_from_iter(vec![
-        ("label", labels_array(&labels)),
-        ("pixels", Arc::new(u8_list) as ArrayRef),
-    ])
-    .unwrap();
+    let u8_list = fixed_list(Arc::new(UInt8Array::from(pixels.clone())), dim);
+    let batch =
+        RecordBatch::try_from_iter(vec![("label", labels_array(&labels)), ("pixels", u8_list)])
+            .unwrap();
     write_parquet(&d.join("u8.parquet"), &batch);
     // Parquet list<f32> in [0, 1].
-    let f32_list = FixedSizeListArray::try_new(
-        Arc::new(Field::new("item", DataType::Float32, true)),
-        dim as i32,
-        Arc::new(Float32Array::from_iter_values(
-            pixels.iter().map(|&p| p as f32 / 255.0),
-        )),
-        None,
-    )
-    .unwrap();
+    let unit = Float32Array::from_iter_values(pixels.iter().map(|&p| p as f32 / 255.0));
     let batch = RecordBatch::try_from_iter(vec![
         ("label", labels_array(&labels)),
-        ("pixels", Arc::new(f32_list) as ArrayRef),
+        ("pixels", fixed_list(Arc::new(unit), dim)),
     ])
     .unwrap();
     write_parquet(&d.join("f32.parquet"), &batch);
@@ -165,19 +149,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     let pngs: Vec<Vec<u8>> = (0..n)
         .map(|i| png_bytes(&pixels[i * dim..(i + 1) * dim], side))
         .collect();
-    let hf = StructArray::new(
-        Fields::from(vec![
-            Field::new("bytes", DataType::Binary, true),
-            Field::new("path", DataType::Utf8, true),
-        ]),
-        vec![
-            Arc::new(BinaryArray::from_iter_values(pngs.iter())) as ArrayRef,
-            Arc::new(StringArray::from_iter_values(
-                (0..n).map(|i| format!("{i:05}.png")),
-            )),
-        ],
-        None,
-    );
+    let hf = hf_image_column(&pngs);
     let schema = Schema::new(vec![
         Field::new("image", hf.data_type().clone(), true),
         Field::new("label", DataType::Int64, false),
@@ -190,8 +162,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         .into_iter()
         .collect::<std::collections::HashMap<String, String>>(),
     );
-    let batch =
-        RecordBatch::try_new(Arc::new(schema), vec![Arc::new(hf), labels_array(&labels)]).unwrap();
+    let batch = RecordBatch::try_new(Arc::new(schema), vec![hf, labels_array(&labels)]).unwrap();
     write_parquet(&d.join("hf.parquet"), &batch);
     // A plain binary column of PNG bytes.
     let batch = RecordBatch::try_from_iter(vec![
@@ -545,6 +516,31 @@ fn wide_tables_do_not_abort() {
     write_parquet(&d.join("wide.parquet"), &batch);
     let o = run(&["scan", "wide.parquet", "--out", "o"], d);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+}
+
+#[test]
+fn constant_features_scan_without_a_crash() {
+    // Found by the fuzzer: every row the same point (a view with no
+    // dimension) panicked in the kNN scanner.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for dim in [3usize, 40] {
+        let n = 60;
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "label",
+                Arc::new(Int64Array::from_iter_values((0..n).map(|i| (i % 2) as i64))) as ArrayRef,
+            ),
+            (
+                "emb",
+                fixed_list(Arc::new(Float32Array::from(vec![0.5f32; n * dim])), dim),
+            ),
+        ])
+        .unwrap();
+        write_parquet(&d.join("c.parquet"), &batch);
+        let o = run(&["scan", "c.parquet", "--out", "o"], d);
+        assert_eq!(o.status.code(), Some(0), "{dim}: {}", stderr(&o));
+    }
 }
 
 #[test]

@@ -625,6 +625,9 @@ impl Scanner for KnnLabelDisagreement {
             x
         };
         let (view, dims) = standardised_pca(x, self.params.dims, input.seed, !same_scale);
+        if dims == 0 || view.iter().all(|&v| v == 0.0) {
+            return Ok(uninformative(input));
+        }
         let k = self.params.k.min(n.saturating_sub(1)).max(1);
         let nb = nearest_neighbours(view, n, dims, k);
         let labels = input.labels;
@@ -788,6 +791,30 @@ impl Scanner for KnnLabelDisagreement {
             ungated_log_p: None,
             confusion: Some(confusion),
         })
+    }
+}
+
+/// The output when every row is the same point of the label-agnostic view
+/// (no feature varies): neighbours carry no evidence either way, so no row
+/// and no class is suspicious.
+fn uninformative(input: &ScanInput<'_>) -> ScanOutput {
+    let skipped = |c: u32| input.skip_classes.contains(&c);
+    let row = |l: &u32| if skipped(*l) { f64::NAN } else { 0.0 };
+    let c = input.n_classes;
+    ScanOutput {
+        raw: input.labels.iter().map(row).collect(),
+        log_p: input.labels.iter().map(row).collect(),
+        classes: (0..c as u32)
+            .filter(|&k| !skipped(k))
+            .map(|class| ClassDiagnostics {
+                class,
+                values: Vec::new(),
+                log_p: Some(0.0),
+            })
+            .collect(),
+        suspected: Some(input.labels.to_vec()),
+        ungated_log_p: None,
+        confusion: Some(vec![0; c * c]),
     }
 }
 
@@ -987,6 +1014,21 @@ mod tests {
                 "{key}"
             );
         }
+    }
+
+    #[test]
+    fn constant_features_carry_no_evidence() {
+        // Found by the fuzzer: no feature varies, so the view has no
+        // dimension at all.
+        let (n, d) = (40, 3);
+        let x = vec![1.5f32; n * d];
+        let labels: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+        let input = ScanInput::new(MatrixRef::new(&x, n, d).unwrap(), &labels, 2);
+        let out = KnnLabelDisagreement::new(KnnLabelDisagreement::params().check().unwrap())
+            .scan(&input)
+            .unwrap();
+        assert!(out.log_p.iter().all(|&p| p == 0.0));
+        assert!(out.classes.iter().all(|c| c.log_p == Some(0.0)));
     }
 
     #[test]

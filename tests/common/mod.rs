@@ -9,8 +9,8 @@ use std::process::Output;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, ListArray, RecordBatch,
-    StringArray,
+    Array, ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, ListArray,
+    RecordBatch, StringArray,
 };
 use arrow::datatypes::{DataType, Field, Float32Type};
 use poisonscan::scanners::SplitMix64;
@@ -152,6 +152,31 @@ impl Synthetic {
         ])
         .unwrap()
     }
+}
+
+/// A fixed-size list column of `dim` values per row.
+pub fn fixed_list(values: ArrayRef, dim: usize) -> ArrayRef {
+    let field = Arc::new(Field::new("item", values.data_type().clone(), true));
+    Arc::new(FixedSizeListArray::try_new(field, dim as i32, values, None).unwrap())
+}
+
+/// A Hugging Face `datasets` image column: `struct<bytes, path>`, one
+/// encoded image per row, named `{i:05}.png`.
+pub fn hf_image_column(images: &[Vec<u8>]) -> ArrayRef {
+    use arrow::array::{BinaryArray, StructArray};
+    Arc::new(StructArray::new(
+        arrow::datatypes::Fields::from(vec![
+            Field::new("bytes", DataType::Binary, true),
+            Field::new("path", DataType::Utf8, true),
+        ]),
+        vec![
+            Arc::new(BinaryArray::from_iter_values(images.iter())) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(
+                (0..images.len()).map(|i| format!("{i:05}.png")),
+            )),
+        ],
+        None,
+    ))
 }
 
 pub fn write_parquet(path: &Path, batch: &RecordBatch) {

@@ -1,0 +1,36 @@
+# Shared by the benchmark scripts: `source benches/common.sh` from the
+# repository root.
+
+# The binary to benchmark: POISONSCAN_BIN when set (a binary built
+# beforehand, so that rebuilding the tree does not disturb a long run), else
+# this tree's release build.
+bench_bin() {
+  if [ -n "${POISONSCAN_BIN:-}" ]; then
+    echo "$POISONSCAN_BIN"
+  else
+    cargo build --release --quiet >&2
+    echo "$PWD/target/release/poisonscan"
+  fi
+}
+
+# write_block MARKER HEADING COMMAND TABLE_FILE: puts the table into
+# BENCHMARKS.md between `<!-- MARKER:start -->` and `<!-- MARKER:end -->`,
+# with the command, commit and machine; appends a `## HEADING` section with
+# the markers when they are not there yet.
+write_block() {
+  python3 - "$PWD/BENCHMARKS.md" "$1" "$2" "$3" "$4" \
+    "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'PY'
+import os, platform, sys
+path, marker, heading, command, table, commit = sys.argv[1:7]
+start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+block = (f"{start}\n`{command}` — commit {commit}, {os.cpu_count()} cores "
+         f"({platform.machine()})\n\n{open(table).read()}{end}")
+text = open(path).read()
+s, e = text.find(start), text.find(end)
+if s >= 0 and e >= 0:
+    text = text[:s] + block + text[e + len(end):]
+else:
+    text = text.rstrip() + f"\n\n## {heading}\n\n{block}\n"
+open(path, "w").write(text)
+PY
+}
