@@ -137,6 +137,7 @@ pub fn scan_dataset(
             ds.class_names[c as usize], counts[c as usize]
         ));
     }
+    let learned = ds.looks_learned();
     let input = ScanInput {
         features: ds.matrix(),
         labels: &ds.label_codes,
@@ -145,7 +146,10 @@ pub fn scan_dataset(
         seed: settings.seed,
         // Chosen from the values, never from the container: the same pixels
         // as an IDX file, a PNG folder or a list column get the same view.
-        same_scale: poisonscan_scanners::shared_scale(ds.matrix()),
+        // A learned representation's units are standardised whatever their
+        // ranges, as the sub-population scanners were calibrated (issues 5
+        // and 10); the rule is for raw data.
+        same_scale: !learned && poisonscan_scanners::shared_scale(ds.matrix()),
         probs: ds.probs_matrix(),
         inputs: ds.inputs.as_ref().map(|(x, d, same)| {
             (
@@ -158,12 +162,11 @@ pub fn scan_dataset(
     let view = ViewReport {
         shared_scale: input.same_scale,
         label_agnostic_shared_scale: input.label_agnostic().1,
-        learned_representation: ds.looks_learned(),
+        learned_representation: learned,
     };
     let mut timings = Vec::new();
     let mut skipped_scanners = Vec::new();
     let mut outputs = Vec::with_capacity(settings.scanners.len());
-    let learned = view.learned_representation;
     for scanner in &settings.scanners {
         if scanner.learned_features_only() && !learned && !settings.scanners_chosen {
             skipped_scanners.push((

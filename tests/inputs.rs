@@ -307,6 +307,27 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     gz.write_all(&raw).unwrap();
     gz.finish().unwrap();
     std::fs::write(d.join("t.csv.zst"), zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    // NDJSON, gzip-compressed.
+    let mut ndjson = String::new();
+    for i in 0..cols[0].1.len() {
+        let fields: Vec<String> = cols
+            .iter()
+            .map(|(name, v)| {
+                if name == "label" {
+                    format!("\"{name}\": {}", v[i] as i64)
+                } else {
+                    format!("\"{name}\": {}", v[i])
+                }
+            })
+            .collect();
+        ndjson.push_str(&format!("{{{}}}\n", fields.join(", ")));
+    }
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(d.join("t.ndjson.gz")).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(ndjson.as_bytes()).unwrap();
+    gz.finish().unwrap();
     // Separators, told from the header or given.
     write_text_table(&d.join("semi.csv"), &cols, ";", false);
     write_text_table(&d.join("tab.tsv"), &cols, "\t", false);
@@ -316,6 +337,7 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     for (args, out) in [
         (vec!["t.csv.gz"], "gz"),
         (vec!["t.csv.zst"], "zst"),
+        (vec!["t.ndjson.gz"], "ndjson-gz"),
         (vec!["semi.csv"], "semi"),
         (vec!["tab.tsv"], "tab"),
         (
