@@ -34,6 +34,17 @@ struct Seed {
     input: String,
 }
 
+impl Seed {
+    /// A seed of one file, scanned by its name.
+    fn one(name: &'static str, file: &str, bytes: Vec<u8>) -> Self {
+        Seed {
+            name,
+            files: vec![(file.to_string(), bytes)],
+            input: file.to_string(),
+        }
+    }
+}
+
 fn parquet_bytes(batch: &RecordBatch) -> Vec<u8> {
     let mut out = Vec::new();
     let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
@@ -139,46 +150,14 @@ fn seeds() -> Vec<Seed> {
         .collect();
     folder.sort();
     vec![
-        Seed {
-            name: "csv",
-            files: vec![("t.csv".into(), csv.clone())],
-            input: "t.csv".into(),
-        },
-        Seed {
-            name: "csv.gz",
-            files: vec![("t.csv.gz".into(), csv_gz)],
-            input: "t.csv.gz".into(),
-        },
-        Seed {
-            name: "ndjson",
-            files: vec![("t.ndjson".into(), ndjson)],
-            input: "t.ndjson".into(),
-        },
-        Seed {
-            name: "parquet-emb",
-            files: vec![("e.parquet".into(), parquet_bytes(&emb))],
-            input: "e.parquet".into(),
-        },
-        Seed {
-            name: "parquet-cols",
-            files: vec![("c.parquet".into(), parquet_bytes(&cols))],
-            input: "c.parquet".into(),
-        },
-        Seed {
-            name: "parquet-hf",
-            files: vec![("h.parquet".into(), parquet_bytes(&hf))],
-            input: "h.parquet".into(),
-        },
-        Seed {
-            name: "parquet-pixels",
-            files: vec![("p.parquet".into(), parquet_bytes(&meta_batch))],
-            input: "p.parquet".into(),
-        },
-        Seed {
-            name: "ipc",
-            files: vec![("t.arrow".into(), ipc_bytes(&emb))],
-            input: "t.arrow".into(),
-        },
+        Seed::one("csv", "t.csv", csv.clone()),
+        Seed::one("csv.gz", "t.csv.gz", csv_gz),
+        Seed::one("ndjson", "t.ndjson", ndjson),
+        Seed::one("parquet-emb", "e.parquet", parquet_bytes(&emb)),
+        Seed::one("parquet-cols", "c.parquet", parquet_bytes(&cols)),
+        Seed::one("parquet-hf", "h.parquet", parquet_bytes(&hf)),
+        Seed::one("parquet-pixels", "p.parquet", parquet_bytes(&meta_batch)),
+        Seed::one("ipc", "t.arrow", ipc_bytes(&emb)),
         Seed {
             name: "idx",
             files: vec![
