@@ -670,34 +670,18 @@ fn smaller_frictions() {
         assert!(e.contains("--patch-value"), "{e}");
     }
     // eval against a truth file of the same length but other labels.
-    run(
-        &[
+    for (seed, out) in [("1", "a.parquet"), ("5", "b.parquet")] {
+        let args = [
             "poison",
             "x.parquet",
             "--attack",
             "label-flip",
             "--rate",
             "0.1",
-            "--out",
-            "a.parquet",
-        ],
-        d,
-    );
-    run(
-        &[
-            "poison",
-            "x.parquet",
-            "--attack",
-            "label-flip",
-            "--rate",
-            "0.1",
-            "--seed",
-            "5",
-            "--out",
-            "b.parquet",
-        ],
-        d,
-    );
+        ];
+        let o = run(&[&args[..], &["--seed", seed, "--out", out]].concat(), d);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
     let o = run(&["scan", "a.parquet", "--out", "s"], d);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     let e = run_err(&["eval", "s/scores.parquet", "--truth", "b.parquet"], d);
