@@ -491,7 +491,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     if let Some(path) = &args.model.save_embeddings {
         guard::check_output_file("--save-embeddings", path, &read)?;
         guard::check_writable_file("--save-embeddings", path)?;
-        if absolute_eq(path, &args.out.join(&scores_name)) {
+        if guard::same_path(path, &args.out.join(&scores_name)) {
             bail!(
                 "--save-embeddings {}: that is where the scores go; choose another path",
                 path.display()
@@ -552,16 +552,6 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         (Verdict::Fail, false) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
-}
-
-/// Whether two output paths name the same file, before either exists.
-fn absolute_eq(a: &std::path::Path, b: &std::path::Path) -> bool {
-    let abs = |p: &std::path::Path| {
-        std::path::absolute(p)
-            .map(|p| p.components().collect::<PathBuf>())
-            .unwrap_or_else(|_| p.to_path_buf())
-    };
-    abs(a) == abs(b)
 }
 
 /// The `t10k-*` files beside an IDX `train-*` input.
@@ -632,7 +622,7 @@ fn poison(args: PoisonArgs) -> Result<()> {
     if let Some(t) = &args.test_out {
         guard::check_output_file("--test-out", t, &read)?;
         guard::check_writable_file("--test-out", t)?;
-        if absolute_eq(t, &args.out) {
+        if guard::same_path(t, &args.out) {
             bail!(
                 "--test-out {}: that is also --out; give the test split its own file",
                 t.display()

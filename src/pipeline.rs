@@ -117,6 +117,17 @@ pub fn scan_dataset(
     settings: &ScanSettings,
     progress: &dyn Progress,
 ) -> Result<ScanReport, ScanError> {
+    scan_with(ds, settings, progress, ds.looks_learned())
+}
+
+/// [`scan_dataset`], told whether the features are a learned representation
+/// ([`Dataset::looks_learned`], which reads the whole matrix).
+fn scan_with(
+    ds: &Dataset,
+    settings: &ScanSettings,
+    progress: &dyn Progress,
+    learned: bool,
+) -> Result<ScanReport, ScanError> {
     let mut warnings = ds.notes.clone();
     if !ds.dropped.is_empty() {
         warnings.push(format!(
@@ -137,7 +148,6 @@ pub fn scan_dataset(
             ds.class_names[c as usize], counts[c as usize]
         ));
     }
-    let learned = ds.looks_learned();
     let input = ScanInput {
         features: ds.matrix(),
         labels: &ds.label_codes,
@@ -232,16 +242,22 @@ pub fn scan_dataset(
 /// out-of-fold class probabilities. Returns the data set unchanged for
 /// `--model none`.
 pub fn learn(
-    mut ds: Dataset,
+    ds: Dataset,
     options: &ModelOptions,
     progress: &dyn Progress,
 ) -> Result<(Dataset, Option<ModelReport>), PipelineError> {
-    let Some(kind) = models::resolve(
-        options.kind,
-        &ds.feature_source,
-        ds.n_rows(),
-        ds.looks_learned(),
-    )?
+    let learned = ds.looks_learned();
+    learn_with(ds, options, progress, learned)
+}
+
+/// [`learn`], told whether the features are a learned representation.
+fn learn_with(
+    mut ds: Dataset,
+    options: &ModelOptions,
+    progress: &dyn Progress,
+    learned: bool,
+) -> Result<(Dataset, Option<ModelReport>), PipelineError> {
+    let Some(kind) = models::resolve(options.kind, &ds.feature_source, ds.n_rows(), learned)?
     else {
         return Ok((ds, None));
     };
@@ -300,11 +316,15 @@ pub fn scan_loaded(
     settings: &ScanSettings,
     progress: &dyn Progress,
 ) -> Result<(Dataset, ScanReport), PipelineError> {
+    // Read the whole matrix once to tell a learned representation from raw
+    // values; a trained model's activations are learned by definition.
+    let learned = ds.looks_learned();
     let auto_declined = (model.kind == ModelKind::Auto)
-        .then(|| models::auto_declines(&ds.feature_source, ds.n_rows(), ds.looks_learned()))
+        .then(|| models::auto_declines(&ds.feature_source, ds.n_rows(), learned))
         .flatten();
-    let (ds, model_report) = learn(ds, model, progress)?;
-    let mut report = scan_dataset(&ds, settings, progress)?;
+    let (ds, model_report) = learn_with(ds, model, progress, learned)?;
+    let learned = learned || model_report.is_some();
+    let mut report = scan_with(&ds, settings, progress, learned)?;
     if let Some(why) = auto_declined {
         report.warnings.push(why);
     }

@@ -565,6 +565,16 @@ fn constant_features_scan_without_a_crash() {
     }
 }
 
+/// `poison` arguments: 10 % random label flips of `x.parquet`.
+const FLIP_X: &[&str] = &[
+    "poison",
+    "x.parquet",
+    "--attack",
+    "label-flip",
+    "--rate",
+    "0.1",
+];
+
 #[test]
 fn outputs_never_replace_an_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -573,16 +583,7 @@ fn outputs_never_replace_an_input() {
     write_parquet(&d.join("x.parquet"), &data.embedding_batch());
     let input = digest(&d.join("x.parquet"));
     for out in ["x.parquet", "./sub/../x.parquet"] {
-        let args = [
-            "poison",
-            "x.parquet",
-            "--attack",
-            "label-flip",
-            "--rate",
-            "0.1",
-            "--out",
-            out,
-        ];
+        let args = [FLIP_X, &["--out", out]].concat();
         let e = run_err(&args, d);
         assert!(e.contains("that is an input"), "{out}: {e}");
     }
@@ -671,15 +672,7 @@ fn smaller_frictions() {
     }
     // eval against a truth file of the same length but other labels.
     for (seed, out) in [("1", "a.parquet"), ("5", "b.parquet")] {
-        let args = [
-            "poison",
-            "x.parquet",
-            "--attack",
-            "label-flip",
-            "--rate",
-            "0.1",
-        ];
-        let o = run(&[&args[..], &["--seed", seed, "--out", out]].concat(), d);
+        let o = run(&[FLIP_X, &["--seed", seed, "--out", out]].concat(), d);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
     let o = run(&["scan", "a.parquet", "--out", "s"], d);

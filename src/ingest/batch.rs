@@ -1011,37 +1011,11 @@ fn images(
             Err(e) => Err(e.clone()),
         })
         .collect();
-    let plan = if plan.channels == 0 {
-        let color = decoded.iter().flatten().any(|d| d.has_color);
-        ImagePlan {
-            channels: if color { 3 } else { 1 },
-            ..plan
-        }
-    } else {
-        plan
-    };
     let pixels = plan.width as usize * plan.height as usize;
-    let dim = pixels * plan.channels;
-    let mut values = vec![0f32; n * dim];
-    values
-        .par_chunks_mut(dim)
-        .zip(decoded.par_iter())
-        .for_each(|(row, d)| {
-            let Ok(d) = d else { return };
-            if plan.channels == 3 {
-                for (v, &p) in row.iter_mut().zip(&d.rgb) {
-                    *v = p as f32 / 255.0;
-                }
-            } else {
-                for (v, p) in row.iter_mut().zip(d.rgb.chunks_exact(3)) {
-                    // Gray images have r = g = b; colour ones in a gray data
-                    // set are converted with the Rec. 601 luma weights.
-                    let luma =
-                        (299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32 + 500) / 1000;
-                    *v = luma as f32 / 255.0;
-                }
-            }
-        });
+    let known = (plan.channels != 0).then_some(plan.channels);
+    let (values, channels) = super::decode::pixel_rows(&decoded, pixels, known);
+    let plan = ImagePlan { channels, ..plan };
+    let dim = pixels * channels;
     let invalid = decoded
         .iter()
         .enumerate()

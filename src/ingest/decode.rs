@@ -22,8 +22,8 @@ const MAX_SIDE: u32 = 16_384;
 /// Most bytes one decoder may allocate.
 const MAX_ALLOC: u64 = 512 << 20;
 
-fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, String> {
-    let mut r = ImageReader::new(Cursor::new(bytes))
+fn reader<R: std::io::BufRead + std::io::Seek>(source: R) -> Result<ImageReader<R>, String> {
+    let mut r = ImageReader::new(source)
         .with_guessed_format()
         .map_err(|e| e.to_string())?;
     let mut limits = Limits::default();
@@ -39,9 +39,22 @@ fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, String> {
 
 /// Width and height from the image's header, without decoding the pixels.
 pub(crate) fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
-    let (w, h) = reader(bytes)?
-        .into_dimensions()
-        .map_err(|e| e.to_string())?;
+    header_size(reader(Cursor::new(bytes))?)
+}
+
+/// [`dimensions`] of an image file, reading only its header. The outer
+/// error is the file's I/O error; the inner one says the header is bad.
+pub(crate) fn file_dimensions(
+    path: &std::path::Path,
+) -> std::io::Result<Result<(u32, u32), String>> {
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    Ok(reader(file).and_then(header_size))
+}
+
+fn header_size<R: std::io::BufRead + std::io::Seek>(
+    r: ImageReader<R>,
+) -> Result<(u32, u32), String> {
+    let (w, h) = r.into_dimensions().map_err(|e| e.to_string())?;
     if w == 0 || h == 0 {
         return Err(format!("image is {w}x{h}"));
     }
@@ -57,7 +70,9 @@ pub(crate) struct Decoded {
 
 /// Decodes one image and scales it to `width × height`.
 pub(crate) fn decode(bytes: &[u8], width: u32, height: u32) -> Result<Decoded, String> {
-    let img: DynamicImage = reader(bytes)?.decode().map_err(|e| e.to_string())?;
+    let img: DynamicImage = reader(Cursor::new(bytes))?
+        .decode()
+        .map_err(|e| e.to_string())?;
     let has_color = img.color().has_color();
     let img = if img.width() != width || img.height() != height {
         img.resize_exact(width, height, FilterType::Triangle)
@@ -68,6 +83,46 @@ pub(crate) fn decode(bytes: &[u8], width: u32, height: u32) -> Result<Decoded, S
         rgb: img.to_rgb8().into_raw(),
         has_color,
     })
+}
+
+/// Pixel rows in [0, 1] of decoded images, one row per image (zeros where
+/// decoding failed), with `channels` given or, when `None`, 3 if any image
+/// has colour and 1 otherwise; returns the rows and the channels. Colour
+/// images in a gray data set are converted with the Rec. 601 luma weights
+/// (gray ones have r = g = b).
+pub(crate) fn pixel_rows(
+    decoded: &[Result<Decoded, String>],
+    pixels: usize,
+    channels: Option<usize>,
+) -> (Vec<f32>, usize) {
+    use rayon::prelude::*;
+    let channels = channels.unwrap_or_else(|| {
+        if decoded.iter().flatten().any(|d| d.has_color) {
+            3
+        } else {
+            1
+        }
+    });
+    let dim = pixels * channels;
+    let mut values = vec![0f32; decoded.len() * dim];
+    values
+        .par_chunks_mut(dim)
+        .zip(decoded.par_iter())
+        .for_each(|(row, d)| {
+            let Ok(d) = d else { return };
+            if channels == 3 {
+                for (v, &p) in row.iter_mut().zip(&d.rgb) {
+                    *v = p as f32 / 255.0;
+                }
+            } else {
+                for (v, p) in row.iter_mut().zip(d.rgb.chunks_exact(3)) {
+                    let luma =
+                        (299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32 + 500) / 1000;
+                    *v = luma as f32 / 255.0;
+                }
+            }
+        });
+    (values, channels)
 }
 
 /// The size every image is scanned at, and a note for the summary when

@@ -66,42 +66,42 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
         path: path.to_path_buf(),
         message,
     };
-    // Pass 1: every image's size from its header (no pixels decoded), and
-    // the content hash for provenance.
-    let headers: Vec<(Result<(u32, u32), String>, [u8; 32], u64)> = files
+    // Pass 1: every image's size, from its header only.
+    let headers: Vec<Result<(u32, u32), String>> = files
         .par_iter()
         .map(|(path, _)| {
-            let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
+            decode::file_dimensions(path).map_err(|source| IngestError::Io {
                 path: path.clone(),
                 source,
-            })?;
-            let digest: [u8; 32] = Sha256::digest(&bytes).into();
-            Ok((decode::dimensions(&bytes), digest, bytes.len() as u64))
+            })
         })
         .collect::<Result<_, IngestError>>()?;
-    let sizes: Vec<(u32, u32)> = headers
-        .iter()
-        .filter_map(|(d, _, _)| d.as_ref().ok().copied())
-        .collect();
+    let sizes: Vec<(u32, u32)> = headers.iter().filter_map(|d| d.clone().ok()).collect();
     if sizes.is_empty() {
-        let (path, _) = &files[0];
-        let message = headers[0].0.clone().err().unwrap_or_default();
-        return Err(bad(path, message));
+        let message = headers[0].clone().err().unwrap_or_default();
+        return Err(bad(&files[0].0, message));
     }
     let ((width, height), notes) = decode::plan_size(&sizes, options.resize);
     let pixels = width as usize * height as usize;
     super::check_fits(files.len(), pixels * 3, &root.display().to_string())?;
-    // Pass 2: decode and scale each image, one at a time per thread, so that
-    // only the scaled pixels are kept.
-    let decoded: Vec<Result<decode::Decoded, String>> = files
+    // Pass 2: each image read once — hashed for provenance, decoded and
+    // scaled — one at a time per thread, so that only the scaled pixels are
+    // kept.
+    let (decoded, digests): (Vec<Result<decode::Decoded, String>>, Vec<([u8; 32], u64)>) = files
         .par_iter()
         .zip(headers.par_iter())
-        .map(|((path, _), (header, _, _))| {
-            header.as_ref().map_err(|e| e.clone())?;
-            let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-            decode::decode(&bytes, width, height)
+        .map(|((path, _), header)| match std::fs::read(path) {
+            Ok(bytes) => {
+                let digest = (Sha256::digest(&bytes).into(), bytes.len() as u64);
+                let image = match header {
+                    Ok(_) => decode::decode(&bytes, width, height),
+                    Err(e) => Err(e.clone()),
+                };
+                (image, digest)
+            }
+            Err(e) => (Err(e.to_string()), ([0; 32], 0)),
         })
-        .collect();
+        .unzip();
     let mut dropped = Vec::new();
     for (i, d) in decoded.iter().enumerate() {
         if let Err(message) = d {
@@ -124,34 +124,20 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
             root.display()
         )));
     }
-    let channels = if decoded.iter().flatten().any(|d| d.has_color) {
-        3
-    } else {
-        1
-    };
-    let dim = pixels * channels;
-    let mut features = vec![0f32; kept.len() * dim];
-    features
-        .par_chunks_mut(dim)
-        .zip(kept.par_iter())
-        .for_each(|(row, &i)| {
-            let rgb = &decoded[i].as_ref().expect("kept rows decoded").rgb;
-            if channels == 1 {
-                for (v, p) in row.iter_mut().zip(rgb.chunks_exact(3)) {
-                    *v = p[0] as f32 / 255.0;
-                }
-            } else {
-                for (v, &p) in row.iter_mut().zip(rgb) {
-                    *v = p as f32 / 255.0;
-                }
-            }
-        });
+    let (mut features, channels) = decode::pixel_rows(&decoded, pixels, None);
     drop(decoded);
+    let dim = pixels * channels;
+    if kept.len() < files.len() {
+        features = kept
+            .iter()
+            .flat_map(|&i| features[i * dim..(i + 1) * dim].iter().copied())
+            .collect();
+    }
     // One provenance record for the folder: bytes, and a hash over every
     // image's relative path and content hash, in order.
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    for ((path, _), (_, digest, len)) in files.iter().zip(&headers) {
+    for ((path, _), (digest, len)) in files.iter().zip(&digests) {
         let rel = path.strip_prefix(root).expect("under root");
         hasher.update(rel.to_string_lossy().as_bytes());
         hasher.update([0u8]);

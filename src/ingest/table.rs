@@ -21,20 +21,16 @@ use super::{hash_file, Dataset, IngestError, IngestOptions, InputFormat, SourceF
 /// frequent of `,` `;` tab `|` outside quotes (`,` when none occurs, or when
 /// the start of the file cannot be read, e.g. zstd-compressed).
 fn sniff_separator(path: &Path) -> u8 {
-    use std::io::Read;
+    use std::io::{BufRead, Read};
     let mut head = Vec::new();
     let Ok(f) = std::fs::File::open(path) else {
         return b',';
     };
     let mut f = std::io::BufReader::new(f);
-    let mut magic = [0u8; 2];
-    let gz = f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
-    let Ok(f) = std::fs::File::open(path) else {
-        return b',';
-    };
+    let gz = f.fill_buf().is_ok_and(|b| b.starts_with(&[0x1f, 0x8b]));
     let limit = 1 << 16;
     let read = if gz {
-        flate2::read::MultiGzDecoder::new(f)
+        flate2::bufread::MultiGzDecoder::new(f)
             .take(limit)
             .read_to_end(&mut head)
     } else {

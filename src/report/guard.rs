@@ -193,26 +193,33 @@ pub fn check_output_dir(
     Ok(())
 }
 
-/// Checks that `dir` can take new files, by creating and removing one — in
-/// `dir`, or, when it does not exist yet, in the nearest folder above it
-/// that does (nothing is created for good): an unwritable output is
-/// reported before the scan, not after it.
-pub fn check_writable_dir(flag: &str, dir: &Path) -> Result<(), OutputError> {
-    let mut probe = absolute(dir);
-    while !probe.exists() {
-        if !probe.pop() {
-            break;
-        }
-    }
+/// Whether two output paths name the same file, whether or not it exists
+/// yet (`out/x` and `./out/../out/x`).
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    absolute(a) == absolute(b)
+}
+
+/// Creates and removes a file in `dir`: an unwritable output is reported
+/// before the scan, not after it.
+fn probe(flag: &str, dir: &Path, output: &Path) -> Result<(), OutputError> {
     tempfile::Builder::new()
         .prefix(".poisonscan-write-check.")
-        .tempfile_in(&probe)
+        .tempfile_in(dir)
+        .map(drop)
         .map_err(|source| OutputError::NotWritable {
             flag: flag.into(),
-            output: dir.to_path_buf(),
+            output: output.to_path_buf(),
             source,
-        })?;
-    Ok(())
+        })
+}
+
+/// Checks that `dir` can take new files — by [`probe`] in `dir`, or, when it
+/// does not exist yet, in the nearest folder above it that does (nothing is
+/// created for good).
+pub fn check_writable_dir(flag: &str, dir: &Path) -> Result<(), OutputError> {
+    let mut existing = absolute(dir);
+    while !existing.exists() && existing.pop() {}
+    probe(flag, &existing, dir)
 }
 
 /// [`check_writable_dir`] for the folder a file `output` goes to; the folder
@@ -232,15 +239,7 @@ pub fn check_writable_file(flag: &str, output: &Path) -> Result<(), OutputError>
             ),
         });
     }
-    tempfile::Builder::new()
-        .prefix(".poisonscan-write-check.")
-        .tempfile_in(dir)
-        .map_err(|source| OutputError::NotWritable {
-            flag: flag.into(),
-            output: output.to_path_buf(),
-            source,
-        })?;
-    Ok(())
+    probe(flag, dir, output)
 }
 
 #[cfg(test)]
