@@ -79,7 +79,13 @@
 //! a failure always names the rows behind it, and a class whose natural
 //! boundary rows score as high as the planted ones (every contradicted row
 //! of a confusable class does) is not flagged whole. In a class failed
-//! otherwise, the rows whose fused score reaches `threshold`. Plus,
+//! otherwise, the rows whose fused score reaches `threshold`. In every
+//! failed class, also the rows that stand out against the rows of the
+//! classes that passed ([`EmpiricalNull`]: the most rows for which the
+//! expected share of clean ones stays within [`FALSE_FLAG_SHARE`]); an
+//! excess estimate is a floor, and it misses planted rows when the planted
+//! group moved the class's own baseline (MNIST BadNets 10 %, `--model none`:
+//! recall 55 % by the estimate, 99.9 % with the empirical null). Plus,
 //! when a `budget` is given, the highest-scoring `budget` fraction of rows: a
 //! removal list that does not change the verdict. Classes with fewer than two
 //! rows are skipped.
@@ -199,6 +205,74 @@ fn corroborated(o: &ScanOutput, view: &[f64], rows: &[usize], suspects: usize) -
 /// that became its own neighbourhood (0.65 for a 5 % BadNets patch on
 /// MNIST), which this gate then misses.
 const CORROBORATION_AUC: f64 = 0.8;
+
+/// Largest expected share of clean rows among the rows a failed class gets
+/// flagged by the empirical null (see [`EmpiricalNull`]). Measured on
+/// MNIST and Fashion-MNIST (`--model none`, seed 1): the estimate overstates
+/// the real share about twofold when the target is a tidy class (MNIST
+/// blend 1 %: 4.7 % real at 10 % estimated); 0.05 added no row there.
+const FALSE_FLAG_SHARE: f64 = 0.1;
+
+/// How often the rows of the classes that passed reach a given evidence: the
+/// empirical null for the rows of a failed class. Natural boundary rows of a
+/// failed class score like those of the other classes; planted rows beyond
+/// them.
+struct EmpiricalNull {
+    /// The evidence of every row of a passing class, sorted (most
+    /// suspicious first).
+    rows: Vec<f64>,
+}
+
+impl EmpiricalNull {
+    /// Least passing classes, and rows in them, to estimate from.
+    const MIN_CLASSES: usize = 2;
+    const MIN_ROWS: usize = 100;
+
+    /// The null from the rows of passing classes, or `None` when too few
+    /// classes passed (every class of a label-flip attack fails).
+    fn new(evidence: &[f64], labels: &[u32], classes: &[ClassVerdict]) -> Option<Self> {
+        let passing = classes.iter().filter(|c| c.verdict == Verdict::Pass).count();
+        let mut rows: Vec<f64> = evidence
+            .iter()
+            .zip(labels)
+            .filter(|&(v, &l)| !v.is_nan() && classes[l as usize].verdict == Verdict::Pass)
+            .map(|(&v, _)| v)
+            .collect();
+        rows.sort_by(f64::total_cmp);
+        (passing >= Self::MIN_CLASSES && rows.len() >= Self::MIN_ROWS).then_some(Self { rows })
+    }
+
+    /// How many of a failed class's rows (`values`, sorted most suspicious
+    /// first) to flag so that the expected share of clean rows among them,
+    /// by this null, stays within `share`: the step-up rule of Benjamini and
+    /// Hochberg, with the passing classes' share of rows at or beyond each
+    /// value in place of a p-value.
+    fn discoveries(&self, values: &[f64], share: f64) -> usize {
+        let n = values.len() as f64;
+        let null = self.rows.len() as f64;
+        let mut best = 0;
+        for (k, &t) in values.iter().enumerate() {
+            let rate = self.rows.partition_point(|&v| v <= t) as f64 / null;
+            if n * rate <= share * (k + 1) as f64 {
+                best = k + 1;
+            }
+        }
+        best
+    }
+}
+
+/// `rows` ordered by `lp` (most suspicious first), ties broken by the sum of
+/// every scanner's evidence (`total_lp`), then by row.
+fn ranked(rows: &[usize], lp: &[f64], total_lp: &[f64]) -> Vec<usize> {
+    let mut rows = rows.to_vec();
+    rows.sort_by(|&a, &b| {
+        lp[a]
+            .total_cmp(&lp[b])
+            .then(total_lp[a].total_cmp(&total_lp[b]))
+            .then(a.cmp(&b))
+    });
+    rows
+}
 
 /// Scores, flags and verdicts for every scanned row and class.
 #[derive(Debug, Clone, PartialEq)]
@@ -393,31 +467,45 @@ pub fn fuse(
             }
         }
     }
-    // In a class failed by a test that estimates the rows behind it, its
-    // highest-ranked rows, that many; elsewhere in a failed class, the rows
-    // at or over the threshold.
+    // Flags in a failed class: its `excess` highest-ranked rows when a test
+    // estimated the rows behind it, else the rows at or over the threshold;
+    // and the rows that stand out against the passing classes' rows.
     let mut flagged: Vec<bool> = (0..n)
         .map(|i| {
             let c = labels[i] as usize;
             score[i] >= settings.threshold && classes[c].verdict == Verdict::Fail && excess[c] == 0
         })
         .collect();
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
-    for i in 0..n {
-        let c = labels[i] as usize;
-        if !fused_lp[i].is_nan() && classes[c].verdict == Verdict::Fail && excess[c] > 0 {
-            by_class[c].push(i);
+    // The evidence with every class gate open, so that the rows of failed
+    // and passing classes are compared on equal terms.
+    let open_lp: Vec<f64> = (0..n)
+        .map(|i| {
+            let min_lp = outputs
+                .iter()
+                .map(|o| o.ungated_log_p.as_deref().unwrap_or(&o.log_p)[i])
+                .fold(f64::INFINITY, f64::min);
+            if fused_lp[i].is_nan() || !min_lp.is_finite() {
+                f64::NAN
+            } else {
+                (min_lp + s.ln()).min(0.0)
+            }
+        })
+        .collect();
+    let null = EmpiricalNull::new(&open_lp, labels, &classes);
+    for (c, rows) in class_rows.iter().enumerate() {
+        if classes[c].verdict != Verdict::Fail {
+            continue;
         }
-    }
-    for (c, mut rows) in by_class.into_iter().enumerate() {
-        rows.sort_by(|&a, &b| {
-            fused_lp[a]
-                .total_cmp(&fused_lp[b])
-                .then(total_lp[a].total_cmp(&total_lp[b]))
-                .then(a.cmp(&b))
-        });
-        for &i in rows.iter().take(excess[c]) {
+        let rows: Vec<usize> = rows.iter().copied().filter(|&i| !fused_lp[i].is_nan()).collect();
+        for i in ranked(&rows, &fused_lp, &total_lp).into_iter().take(excess[c]) {
             flagged[i] = true;
+        }
+        if let Some(null) = &null {
+            let rows = ranked(&rows, &open_lp, &total_lp);
+            let values: Vec<f64> = rows.iter().map(|&i| open_lp[i]).collect();
+            for &i in rows.iter().take(null.discoveries(&values, FALSE_FLAG_SHARE)) {
+                flagged[i] = true;
+            }
         }
     }
     if let Some(budget) = settings.budget {
@@ -687,6 +775,43 @@ mod tests {
         assert_eq!(f.classes[0].failed_by, 1);
         let flagged: Vec<usize> = (0..40).filter(|&i| f.flagged[i]).collect();
         assert_eq!(flagged, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_failed_class_also_names_the_rows_that_stand_out_against_passing_classes() {
+        let settings = ScanOptions::default().check().unwrap();
+        // five classes of 100 rows; every class has 10 natural boundary rows
+        // (log p −3); class 0 also holds 30 planted rows (−20), but its test
+        // estimates only 5 rows behind it
+        let labels: Vec<u32> = (0..500).map(|i| i / 100).collect();
+        let lp: Vec<f64> = (0..500)
+            .map(|i| match i % 100 {
+                _ if i < 30 => -20.0,
+                90.. => -3.0,
+                _ => -0.5,
+            })
+            .collect();
+        let mut out = output(lp);
+        out.classes = (0..5)
+            .map(|c| poisonscan_scanners::ClassDiagnostics {
+                class: c,
+                values: vec![("excess_rows", if c == 0 { 5.0 } else { 0.0 })],
+                log_p: Some(if c == 0 { -30.0 } else { -0.1 }),
+            })
+            .collect();
+        let f = fuse(&[&out], &labels, 5, &[], &settings, &[]);
+        assert_eq!(f.verdict, Verdict::Fail);
+        let flagged: Vec<usize> = (0..500).filter(|&i| f.flagged[i]).collect();
+        // the planted rows, not the class's boundary rows (as common as in
+        // the passing classes)
+        assert_eq!(flagged, (0..30).collect::<Vec<_>>());
+        // with every other class failing too, there is no null: the estimate
+        for d in out.classes.iter_mut().skip(1) {
+            d.log_p = Some(-30.0);
+            d.values = vec![("excess_rows", 10.0)];
+        }
+        let f = fuse(&[&out], &labels, 5, &[], &settings, &[]);
+        assert_eq!(f.classes[0].flagged, 5);
     }
 
     #[test]

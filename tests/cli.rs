@@ -57,7 +57,12 @@ fn check_scores(out: &Path, data: &Synthetic) {
         hits * 10 >= planted * 9,
         "{hits} of {planted} planted rows flagged"
     );
-    assert!(false_alarms <= 2, "{false_alarms} clean rows flagged");
+    // flags keep the expected share of clean rows within 10 % (fusion's
+    // empirical-null rule), and the planted rows are the bulk of them
+    assert!(
+        false_alarms * 10 <= hits + false_alarms,
+        "{false_alarms} clean rows flagged beside {hits} planted ones"
+    );
 }
 
 /// A shifted sub-population in class 0 (for the learned-representation
