@@ -83,7 +83,13 @@ poison rates, where spectral methods see too little signal.
      pairs (a median-based random-effects estimate, which a minority of
      poisoned pairs does not move; never below three quarters of the pair
      spread for whole classes).
-   The class's p-value is the smallest of the three, times 3. Each test
+   - *pooled*: the unanimity and isolation counts summed over the classes
+     that are not significant alone, against the sum of their binomials:
+     relabelled rows spread thinly over every class (random flips in a
+     small table: nine of 180 rows a class) are too few in each class and
+     plain in all of them together. A class that exceeds its own null ratio
+     gets the pooled p-value.
+   The class's p-value is the smallest of the four, times 4. Each test
    also estimates the relabelled rows behind it (`excess_rows`: unanimous
    or isolated rows beyond what the data set's typical class shows next to
    as many boundary rows; inflow beyond outflow), which fusion flags when
@@ -748,7 +754,10 @@ impl Scanner for KnnLabelDisagreement {
         let mut classes = Vec::with_capacity(scanned.len());
         for (((&c, st), dir), iso) in scanned.iter().zip(&stats).zip(&direction).zip(&isolation) {
             let rows = class_rows[c as usize].len();
-            let iso_lp = iso.unanimity_log_p.min(iso.isolation_log_p);
+            let iso_lp = iso
+                .unanimity_log_p
+                .min(iso.isolation_log_p)
+                .min(iso.pooled_log_p);
             let (class_log_p, excess) = if iso_lp <= dir.log_p {
                 (iso_lp, iso.excess)
             } else {
@@ -766,6 +775,7 @@ impl Scanner for KnnLabelDisagreement {
                 ("unanimity_null_ratio", iso.unanimity_null),
                 ("isolation_log_p", iso.isolation_log_p),
                 ("isolation_null_ratio", iso.isolation_null),
+                ("pooled_log_p", iso.pooled_log_p),
                 ("inflow", dir.inflow as f64),
                 ("outflow", dir.outflow as f64),
                 ("direction_log_p", dir.log_p),
@@ -779,8 +789,8 @@ impl Scanner for KnnLabelDisagreement {
             classes.push(ClassDiagnostics {
                 class: c,
                 values,
-                // Bonferroni over the three tests
-                log_p: Some((class_log_p + 3f64.ln()).min(0.0)),
+                // Bonferroni over the four tests
+                log_p: Some((class_log_p + 4f64.ln()).min(0.0)),
             });
         }
         Ok(ScanOutput {

@@ -175,6 +175,15 @@ pub fn ln_binomial_pmf(n: u64, p: f64, j: u64) -> f64 {
         + (n - j) * (1.0 - p).ln()
 }
 
+/// `ln(eᵃ + eᵇ)`.
+fn ln_add(a: f64, b: f64) -> f64 {
+    let m = a.max(b);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + ((a - m).exp() + (b - m).exp()).ln()
+}
+
 fn log_sum_exp(terms: impl Iterator<Item = f64>) -> f64 {
     let v: Vec<f64> = terms.collect();
     let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -203,9 +212,94 @@ pub fn ln_binomial_lower(n: u64, p: f64, x: u64) -> f64 {
     log_sum_exp((0..=x).map(|j| ln_binomial_pmf(n, p, j))).min(0.0)
 }
 
+/// Largest total of trials for which [`ln_binomial_sum_upper`] convolves
+/// exactly; beyond it the Chernoff bound (within a few nats of the exact
+/// value at such counts, and never below it).
+const EXACT_SUM_TRIALS: u64 = 2048;
+
+/// `ln P(X₁ + … + X_m ≥ x)` for independent `X_j ~ Binomial(n_j, p_j)`
+/// (`terms` = `(n_j, p_j)`): exact by convolution for up to
+/// [`EXACT_SUM_TRIALS`] trials in all, otherwise the Chernoff bound
+/// `min_λ≥0 Σ n_j ln(1 − p_j + p_j e^λ) − λx`, a valid (conservative)
+/// p-value.
+pub fn ln_binomial_sum_upper(terms: &[(u64, f64)], x: u64) -> f64 {
+    let total: u64 = terms.iter().map(|t| t.0).sum();
+    if x == 0 {
+        return 0.0;
+    }
+    if x > total {
+        return f64::NEG_INFINITY;
+    }
+    if total <= EXACT_SUM_TRIALS {
+        // pmf of the sum, in log space
+        let mut pmf = vec![0.0f64];
+        for &(n, p) in terms {
+            let own: Vec<f64> = (0..=n).map(|j| ln_binomial_pmf(n, p, j)).collect();
+            let mut next = vec![f64::NEG_INFINITY; pmf.len() + n as usize];
+            for (a, &la) in pmf.iter().enumerate() {
+                for (b, &lb) in own.iter().enumerate() {
+                    next[a + b] = ln_add(next[a + b], la + lb);
+                }
+            }
+            pmf = next;
+        }
+        return log_sum_exp(pmf[x as usize..].iter().copied()).min(0.0);
+    }
+    let mean: f64 = terms.iter().map(|&(n, p)| n as f64 * p).sum();
+    if x as f64 <= mean {
+        return 0.0;
+    }
+    let x = x as f64;
+    let slope = |l: f64| -> f64 {
+        terms
+            .iter()
+            .map(|&(n, p)| n as f64 * p * l.exp() / (1.0 - p + p * l.exp()))
+            .sum::<f64>()
+            - x
+    };
+    let bound = |l: f64| -> f64 {
+        terms
+            .iter()
+            .map(|&(n, p)| n as f64 * (1.0 - p + p * l.exp()).ln())
+            .sum::<f64>()
+            - l * x
+    };
+    // the bound is convex in λ: bisection on its slope
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    while slope(hi) < 0.0 && hi < 700.0 {
+        hi *= 2.0;
+    }
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if slope(mid) < 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    bound(hi).min(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_of_binomials() {
+        // one term: the binomial tail
+        let one = ln_binomial_sum_upper(&[(20, 0.3)], 12);
+        assert!((one - ln_binomial_upper(20, 0.3, 12)).abs() < 1e-9, "{one}");
+        // two equal probabilities: Binomial(n₁ + n₂, p)
+        let two = ln_binomial_sum_upper(&[(7, 0.4), (13, 0.4)], 15);
+        assert!((two - ln_binomial_upper(20, 0.4, 15)).abs() < 1e-9, "{two}");
+        // beyond the exact range: a bound at or above the exact tail, within a few nats
+        let big = ln_binomial_sum_upper(&[(3000, 0.5), (3000, 0.5)], 3300);
+        let exact = ln_binomial_upper(6000, 0.5, 3300);
+        assert!(big >= exact && big - exact < 4.0, "{big} vs {exact}");
+        assert_eq!(ln_binomial_sum_upper(&[(3000, 0.5), (3000, 0.5)], 2000), 0.0);
+        assert_eq!(ln_binomial_sum_upper(&[(5, 0.5)], 0), 0.0);
+        assert_eq!(ln_binomial_sum_upper(&[(5, 0.5)], 6), f64::NEG_INFINITY);
+    }
 
     #[test]
     fn one_sided_tail_and_chi_square() {
