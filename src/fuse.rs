@@ -361,15 +361,18 @@ pub fn fuse(
         .collect();
     // Fused log p-value per row, kept unsaturated for ranking (the
     // suspicion of many rows is 1.0 in floating point).
+    // Bonferroni across the scanners: `min(1, S · min_s p_s)`, NaN for rows
+    // of skipped classes or with no finite evidence.
+    let bonferroni = |i: usize, lps: &mut dyn Iterator<Item = f64>| {
+        let min_lp = lps.fold(f64::INFINITY, f64::min);
+        if skipped.contains(&labels[i]) || !min_lp.is_finite() {
+            f64::NAN
+        } else {
+            (min_lp + s.ln()).min(0.0)
+        }
+    };
     let fused_lp: Vec<f64> = (0..n)
-        .map(|i| {
-            let min_lp = log_p.iter().map(|lp| lp[i]).fold(f64::INFINITY, f64::min);
-            if skipped.contains(&labels[i]) || !min_lp.is_finite() {
-                f64::NAN
-            } else {
-                (min_lp + s.ln()).min(0.0)
-            }
-        })
+        .map(|i| bonferroni(i, &mut log_p.iter().map(|lp| lp[i])))
         .collect();
     let score: Vec<f64> = fused_lp.iter().map(|&lp| suspicion(lp, scanned)).collect();
     // Ties of the fused value (rows on which one scanner is equally sure)
@@ -480,15 +483,10 @@ pub fn fuse(
     // and passing classes are compared on equal terms.
     let open_lp: Vec<f64> = (0..n)
         .map(|i| {
-            let min_lp = outputs
+            let mut open = outputs
                 .iter()
-                .map(|o| o.ungated_log_p.as_deref().unwrap_or(&o.log_p)[i])
-                .fold(f64::INFINITY, f64::min);
-            if fused_lp[i].is_nan() || !min_lp.is_finite() {
-                f64::NAN
-            } else {
-                (min_lp + s.ln()).min(0.0)
-            }
+                .map(|o| o.ungated_log_p.as_deref().unwrap_or(&o.log_p)[i]);
+            bonferroni(i, &mut open)
         })
         .collect();
     let null = EmpiricalNull::new(&open_lp, labels, &classes);

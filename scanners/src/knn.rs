@@ -692,22 +692,7 @@ impl Scanner for KnnLabelDisagreement {
         // natural boundary sees its own class close by.
         let second: Vec<f64> = (0..n)
             .into_par_iter()
-            .map(|i| {
-                let (mut own, mut all) = (0u32, 0u32);
-                for &j in &nb[i * k..(i + 1) * k] {
-                    for &l in &nb[j as usize * k..(j as usize + 1) * k] {
-                        if l as usize != i {
-                            all += 1;
-                            own += (labels[l as usize] == labels[i]) as u32;
-                        }
-                    }
-                }
-                if all == 0 {
-                    0.0
-                } else {
-                    own as f64 / all as f64
-                }
-            })
+            .map(|i| two_step_share(&nb, k, i, |l| labels[l] == labels[i]))
             .collect();
         let skipped = |c: u32| input.skip_classes.contains(&c);
         let nc = input.n_classes;
@@ -812,18 +797,11 @@ impl Scanner for KnnLabelDisagreement {
             let credible = |j: usize| labels[j] == c && !suspect[j];
             let q = stats[t].q;
             for &i in rows {
-                let neigh = &nb[i * k..(i + 1) * k];
-                let own = neigh.iter().filter(|&&j| credible(j as usize)).count() as u64;
-                let (mut own2, mut all2) = (0u32, 0u32);
-                for &j in neigh {
-                    for &l in &nb[j as usize * k..(j as usize + 1) * k] {
-                        if l as usize != i {
-                            all2 += 1;
-                            own2 += credible(l as usize) as u32;
-                        }
-                    }
-                }
-                let second = if all2 == 0 { 0.0 } else { own2 as f64 / all2 as f64 };
+                let own = nb[i * k..(i + 1) * k]
+                    .iter()
+                    .filter(|&&j| credible(j as usize))
+                    .count() as u64;
+                let second = two_step_share(&nb, k, i, credible);
                 let agree = own + (second * kf).round() as u64;
                 let lp = ln_binomial_lower(2 * k as u64, q, agree);
                 if lp < log_p[i] {
@@ -896,6 +874,25 @@ impl Scanner for KnnLabelDisagreement {
             ungated_log_p: None,
             confusion: Some(confusion),
         })
+    }
+}
+
+/// Share of row `i`'s neighbours' neighbours (`i` left out) for which
+/// `counts` holds; 0 when there are none.
+fn two_step_share(nb: &[u32], k: usize, i: usize, counts: impl Fn(usize) -> bool) -> f64 {
+    let (mut hit, mut all) = (0u32, 0u32);
+    for &j in &nb[i * k..(i + 1) * k] {
+        for &l in &nb[j as usize * k..(j as usize + 1) * k] {
+            if l as usize != i {
+                all += 1;
+                hit += counts(l as usize) as u32;
+            }
+        }
+    }
+    if all == 0 {
+        0.0
+    } else {
+        hit as f64 / all as f64
     }
 }
 
