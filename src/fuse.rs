@@ -82,7 +82,9 @@
 //! otherwise, the rows whose fused score reaches `threshold`. In every
 //! failed class, also the rows that stand out against the rows of the
 //! classes that passed ([`EmpiricalNull`]: the most rows for which the
-//! expected share of clean ones stays within [`FALSE_FLAG_SHARE`]); an
+//! expected share of clean ones stays within [`FALSE_FLAG_SHARE`], by how
+//! contradicted they are in the label-agnostic view when a label scanner
+//! ran, by their fused evidence otherwise); an
 //! excess estimate is a floor, and it misses planted rows when the planted
 //! group moved the class's own baseline (MNIST BadNets 10 %, `--model none`:
 //! recall 55 % by the estimate, 99.9 % with the empirical null). Plus,
@@ -210,7 +212,7 @@ const CORROBORATION_AUC: f64 = 0.8;
 /// flagged by the empirical null (see [`EmpiricalNull`]). Measured on
 /// MNIST and Fashion-MNIST (`--model none`, seed 1): the estimate overstates
 /// the real share about twofold when the target is a tidy class (MNIST
-/// blend 1 %: 4.7 % real at 10 % estimated); 0.05 added no row there.
+/// blend 1 %: 4.5 % real at 10 % estimated); 0.05 added no row there.
 const FALSE_FLAG_SHARE: f64 = 0.1;
 
 /// How often the rows of the classes that passed reach a given evidence: the
@@ -261,14 +263,13 @@ impl EmpiricalNull {
     }
 }
 
-/// `rows` ordered by `lp` (most suspicious first), ties broken by the sum of
-/// every scanner's evidence (`total_lp`), then by row.
-fn ranked(rows: &[usize], lp: &[f64], total_lp: &[f64]) -> Vec<usize> {
+/// `rows` ordered by `keys` (lowest first: most suspicious), each key
+/// breaking the ties of the ones before it, then by row.
+fn ranked(rows: &[usize], keys: &[&[f64]]) -> Vec<usize> {
     let mut rows = rows.to_vec();
     rows.sort_by(|&a, &b| {
-        lp[a]
-            .total_cmp(&lp[b])
-            .then(total_lp[a].total_cmp(&total_lp[b]))
+        keys.iter()
+            .fold(std::cmp::Ordering::Equal, |o, k| o.then(k[a].total_cmp(&k[b])))
             .then(a.cmp(&b))
     });
     rows
@@ -284,7 +285,9 @@ pub struct Fused {
     /// Flag per row.
     pub flagged: Vec<bool>,
     /// Per row, the scanners (bit `s` = the `s`-th output) whose own score
-    /// reaches the threshold: the reasons behind a high fused score.
+    /// reaches the threshold: the reasons behind a high fused score; for a
+    /// flagged row that no scanner's own score names, the scanners whose
+    /// class test failed its class.
     pub fired: Vec<u64>,
     /// Suspected true class per row, from the first scanner that tells.
     pub suspected: Option<Vec<u32>>,
@@ -489,18 +492,27 @@ pub fn fuse(
             bonferroni(i, &mut open)
         })
         .collect();
-    let null = EmpiricalNull::new(&open_lp, labels, &classes);
+    // The evidence the null compares: how contradicted a row is in the
+    // label-agnostic view, in the same units in every class, when a label
+    // scanner ran. The rows' p-values are calibrated on each class's own
+    // agreement rate, so a tidy class's mild outliers look as extreme as a
+    // confusable class's planted rows (Fashion-MNIST, two targets at 1 %:
+    // 171 clean trousers flagged by the p-values, none by the
+    // contradiction); otherwise the fused evidence with the gates open.
+    let contradiction: Option<Vec<f64>> = label_view.map(|v| v.iter().map(|&r| -r).collect());
+    let evidence: &[f64] = contradiction.as_deref().unwrap_or(&open_lp);
+    let null = EmpiricalNull::new(evidence, labels, &classes);
     for (c, rows) in class_rows.iter().enumerate() {
         if classes[c].verdict != Verdict::Fail {
             continue;
         }
         let rows: Vec<usize> = rows.iter().copied().filter(|&i| !fused_lp[i].is_nan()).collect();
-        for i in ranked(&rows, &fused_lp, &total_lp).into_iter().take(excess[c]) {
+        for i in ranked(&rows, &[&fused_lp, &total_lp]).into_iter().take(excess[c]) {
             flagged[i] = true;
         }
         if let Some(null) = &null {
-            let rows = ranked(&rows, &open_lp, &total_lp);
-            let values: Vec<f64> = rows.iter().map(|&i| open_lp[i]).collect();
+            let rows = ranked(&rows, &[evidence, &open_lp, &total_lp]);
+            let values: Vec<f64> = rows.iter().map(|&i| evidence[i]).collect();
             for &i in rows.iter().take(null.discoveries(&values, FALSE_FLAG_SHARE)) {
                 flagged[i] = true;
             }
@@ -530,11 +542,16 @@ pub fn fuse(
     };
     let fired = (0..n)
         .map(|i| {
-            per_scanner
+            let own = per_scanner
                 .iter()
                 .enumerate()
                 .filter(|(_, own)| own[i] >= settings.threshold)
-                .fold(0u64, |m, (s, _)| m | (1 << s))
+                .fold(0u64, |m, (s, _)| m | (1 << s));
+            if own == 0 && flagged[i] {
+                classes[labels[i] as usize].failed_by
+            } else {
+                own
+            }
         })
         .collect();
     Fused {
@@ -773,6 +790,9 @@ mod tests {
         assert_eq!(f.classes[0].failed_by, 1);
         let flagged: Vec<usize> = (0..40).filter(|&i| f.flagged[i]).collect();
         assert_eq!(flagged, vec![0, 1, 2, 3, 4]);
+        // no row reaches the threshold on its own: the class test is the reason
+        assert!(flagged.iter().all(|&i| f.fired[i] == 1));
+        assert!(f.fired[5..].iter().all(|&b| b == 0));
     }
 
     #[test]
