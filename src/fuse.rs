@@ -233,7 +233,10 @@ impl EmpiricalNull {
     /// The null from the rows of passing classes, or `None` when too few
     /// classes passed (every class of a label-flip attack fails).
     fn new(evidence: &[f64], labels: &[u32], classes: &[ClassVerdict]) -> Option<Self> {
-        let passing = classes.iter().filter(|c| c.verdict == Verdict::Pass).count();
+        let passing = classes
+            .iter()
+            .filter(|c| c.verdict == Verdict::Pass)
+            .count();
         let mut rows: Vec<f64> = evidence
             .iter()
             .zip(labels)
@@ -269,7 +272,9 @@ fn ranked(rows: &[usize], keys: &[&[f64]]) -> Vec<usize> {
     let mut rows = rows.to_vec();
     rows.sort_by(|&a, &b| {
         keys.iter()
-            .fold(std::cmp::Ordering::Equal, |o, k| o.then(k[a].total_cmp(&k[b])))
+            .fold(std::cmp::Ordering::Equal, |o, k| {
+                o.then(k[a].total_cmp(&k[b]))
+            })
             .then(a.cmp(&b))
     });
     rows
@@ -507,14 +512,24 @@ pub fn fuse(
         if classes[c].verdict != Verdict::Fail {
             continue;
         }
-        let rows: Vec<usize> = rows.iter().copied().filter(|&i| !fused_lp[i].is_nan()).collect();
-        for i in ranked(&rows, &[&fused_lp, &total_lp]).into_iter().take(excess[c]) {
+        let rows: Vec<usize> = rows
+            .iter()
+            .copied()
+            .filter(|&i| !fused_lp[i].is_nan())
+            .collect();
+        for i in ranked(&rows, &[&fused_lp, &total_lp])
+            .into_iter()
+            .take(excess[c])
+        {
             flagged[i] = true;
         }
         if let Some(null) = &null {
             let rows = ranked(&rows, &[evidence, &open_lp, &total_lp]);
             let values: Vec<f64> = rows.iter().map(|&i| evidence[i]).collect();
-            for &i in rows.iter().take(null.discoveries(&values, FALSE_FLAG_SHARE)) {
+            for &i in rows
+                .iter()
+                .take(null.discoveries(&values, FALSE_FLAG_SHARE))
+            {
                 flagged[i] = true;
             }
         }

@@ -474,7 +474,8 @@ fn pool(classes: &[OwnCounts], tests: &mut [Isolation], with_iso: bool) {
         let (c, t) = (&classes[j], &mut tests[j]);
         let over_u = c.none as f64 > share(t.unanimity_null) * (c.none + c.one) as f64;
         let over_i = with_iso
-            && (c.none + c.one) as f64 > share(t.isolation_null) * (c.none + c.one + c.mixed) as f64;
+            && (c.none + c.one) as f64
+                > share(t.isolation_null) * (c.none + c.one + c.mixed) as f64;
         if over_u || over_i {
             t.pooled_log_p = lp;
         }
@@ -522,7 +523,10 @@ pub struct Coherence {
 /// [`MIN_INFORMATIVE`] other classes taking part, no test.
 pub fn coherence_test(classes: &[Minority]) -> Vec<Coherence> {
     let odds = |m: &Minority| {
-        let (a, b) = (m.own_minority as f64 + 0.5, (m.own - m.own_minority) as f64 + 0.5);
+        let (a, b) = (
+            m.own_minority as f64 + 0.5,
+            (m.own - m.own_minority) as f64 + 0.5,
+        );
         ((a / b).ln(), 1.0 / a + 1.0 / b)
     };
     let share = |m: &Minority| m.minority as f64 / m.rows.max(1) as f64;
@@ -545,7 +549,12 @@ pub fn coherence_test(classes: &[Minority]) -> Vec<Coherence> {
             let (centre, spread) = robust_location_scale(&ls);
             let spread = spread.max(COHERENCE_SPREAD_MIN);
             let z = (l - centre) / (spread * spread + v).sqrt();
-            let typical = median(&others.iter().map(|&j| share(&classes[j])).collect::<Vec<_>>());
+            let typical = median(
+                &others
+                    .iter()
+                    .map(|&j| share(&classes[j]))
+                    .collect::<Vec<_>>(),
+            );
             Coherence {
                 log_p: ln_upper_normal_p(z),
                 log_odds: l,

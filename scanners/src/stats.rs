@@ -296,7 +296,10 @@ mod tests {
         let big = ln_binomial_sum_upper(&[(3000, 0.5), (3000, 0.5)], 3300);
         let exact = ln_binomial_upper(6000, 0.5, 3300);
         assert!(big >= exact && big - exact < 4.0, "{big} vs {exact}");
-        assert_eq!(ln_binomial_sum_upper(&[(3000, 0.5), (3000, 0.5)], 2000), 0.0);
+        assert_eq!(
+            ln_binomial_sum_upper(&[(3000, 0.5), (3000, 0.5)], 2000),
+            0.0
+        );
         assert_eq!(ln_binomial_sum_upper(&[(5, 0.5)], 0), 0.0);
         assert_eq!(ln_binomial_sum_upper(&[(5, 0.5)], 6), f64::NEG_INFINITY);
     }
