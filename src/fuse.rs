@@ -358,10 +358,8 @@ pub fn fuse(
     let n = labels.len();
     let scanned = labels.iter().filter(|l| !skipped.contains(l)).count();
     let s = outputs.len().max(1) as f64;
-    let tests = outputs
-        .iter()
-        .filter(|o| o.classes.iter().any(|d| d.log_p.is_some()))
-        .count();
+    let has_test = |o: &ScanOutput| o.classes.iter().any(|d| d.log_p.is_some());
+    let tests = outputs.iter().filter(|o| has_test(o)).count();
     let log_p = gated_log_p(outputs, labels, n_classes, tests);
     let per_scanner: Vec<Vec<f64>> = log_p
         .iter()
@@ -418,7 +416,6 @@ pub fn fuse(
     // Class-level tests, corrected over classes × tests (weighted: see
     // "Class verdicts").
     let classes_scanned = n_classes.saturating_sub(skipped.len()).max(1) as f64;
-    let has_test = |o: &ScanOutput| o.classes.iter().any(|d| d.log_p.is_some());
     let primary = label_scanner.filter(|&s| has_test(outputs[s]) && tests > 1);
     let family = |s: usize| -> f64 {
         classes_scanned
@@ -507,7 +504,12 @@ pub fn fuse(
     // gates open.
     let contradiction: Option<Vec<f64>> = label_view.map(|v| v.iter().map(|&r| -r).collect());
     let evidence: &[f64] = contradiction.as_deref().unwrap_or(&open_lp);
-    let null = EmpiricalNull::new(evidence, labels, &classes);
+    // (sorting the passing classes' rows only when some class failed)
+    let null = classes
+        .iter()
+        .any(|c| c.verdict == Verdict::Fail)
+        .then(|| EmpiricalNull::new(evidence, labels, &classes))
+        .flatten();
     for (c, rows) in class_rows.iter().enumerate() {
         if classes[c].verdict != Verdict::Fail {
             continue;

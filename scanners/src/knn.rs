@@ -8,7 +8,7 @@ use crate::gemm::a_bt;
 use crate::labelflow::{coherence_test, direction_test, isolation_tests, Minority, OwnCounts};
 use crate::stats::ln_binomial_lower;
 use crate::view::standardised_pca;
-use crate::{ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
+use crate::{class_gate_level, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
 
 const DOC: &str = r#"# PS004 knn-label-disagreement
 
@@ -720,7 +720,6 @@ impl Scanner for KnnLabelDisagreement {
         let minority_row: Vec<bool> = (0..n)
             .map(|i| 2 * same[i] < k as u64 && majority[i] != labels[i])
             .collect();
-        let in_minority = |i: usize| minority_row[i];
         let mut stats = Vec::with_capacity(scanned.len());
         for &c in &scanned {
             let rows = &class_rows[c as usize];
@@ -745,21 +744,17 @@ impl Scanner for KnnLabelDisagreement {
                 ..Minority::default()
             };
             for &i in rows {
-                // the row's own neighbourhood and, weighted as k more
-                // neighbours, the one two steps away
-                let agree = same[i] + (second[i] * kf).round() as u64;
-                raw[i] = 1.0 - agree as f64 / (2.0 * kf);
-                log_p[i] = ln_binomial_lower(2 * k as u64, q, agree);
+                (raw[i], log_p[i]) = row_evidence(same[i], second[i], k, q);
                 if same[i] as f64 <= floor && majority[i] != c {
                     contradicted += 1;
                 }
-                if in_minority(i) {
+                if minority_row[i] {
                     confusion[c as usize * nc + majority[i] as usize] += 1;
                     minority.minority += 1;
                     for &j in &nb[i * k..(i + 1) * k] {
                         if labels[j as usize] == c {
                             minority.own += 1;
-                            minority.own_minority += in_minority(j as usize) as u64;
+                            minority.own_minority += minority_row[j as usize] as u64;
                         }
                     }
                 }
@@ -785,7 +780,7 @@ impl Scanner for KnnLabelDisagreement {
         // In a class whose minority rows are coherent on their own (at 1 %
         // over the classes and the five tests), the rows the planted group
         // supports lose that support: see `pocket`.
-        let alone = (0.01 / scanned.len().max(1) as f64).ln() - 5f64.ln();
+        let alone = class_gate_level(scanned.len()) - (CLASS_TESTS as f64).ln();
         let mut pocket_rows = vec![0usize; scanned.len()];
         for (t, (&c, coh)) in scanned.iter().zip(&coherence).enumerate() {
             if coh.log_p > alone {
@@ -801,12 +796,9 @@ impl Scanner for KnnLabelDisagreement {
                     .iter()
                     .filter(|&&j| credible(j as usize))
                     .count() as u64;
-                let second = two_step_share(&nb, k, i, credible);
-                let agree = own + (second * kf).round() as u64;
-                let lp = ln_binomial_lower(2 * k as u64, q, agree);
+                let (r, lp) = row_evidence(own, two_step_share(&nb, k, i, credible), k, q);
                 if lp < log_p[i] {
-                    raw[i] = 1.0 - agree as f64 / (2.0 * kf);
-                    log_p[i] = lp;
+                    (raw[i], log_p[i]) = (r, lp);
                 }
             }
         }
@@ -862,8 +854,8 @@ impl Scanner for KnnLabelDisagreement {
             classes.push(ClassDiagnostics {
                 class: c,
                 values,
-                // Bonferroni over the five tests
-                log_p: Some((class_log_p + 5f64.ln()).min(0.0)),
+                // Bonferroni over the class tests
+                log_p: Some((class_log_p + (CLASS_TESTS as f64).ln()).min(0.0)),
             });
         }
         Ok(ScanOutput {
@@ -875,6 +867,22 @@ impl Scanner for KnnLabelDisagreement {
             confusion: Some(confusion),
         })
     }
+}
+
+/// Class tests behind a class's p-value: unanimity, isolation, pooled,
+/// direction and coherence (Bonferroni over them).
+const CLASS_TESTS: usize = 5;
+
+/// A row's raw score and log p-value from its `own` agreeing neighbours and
+/// its agreeing share two steps away (weighted as `k` more neighbours),
+/// against Binomial(`2k`, `q`): a relabelled row deep inside its true class
+/// finds its label in neither.
+fn row_evidence(own: u64, second: f64, k: usize, q: f64) -> (f64, f64) {
+    let agree = own + (second * k as f64).round() as u64;
+    (
+        1.0 - agree as f64 / (2 * k) as f64,
+        ln_binomial_lower(2 * k as u64, q, agree),
+    )
 }
 
 /// Share of row `i`'s neighbours' neighbours (`i` left out) for which

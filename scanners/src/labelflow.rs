@@ -452,7 +452,7 @@ pub fn isolation_tests(
 
 /// The pooled tests of [`isolation_tests`], written into `tests`.
 fn pool(classes: &[OwnCounts], tests: &mut [Isolation], with_iso: bool) {
-    let alone = (0.01 / classes.len().max(1) as f64).ln();
+    let alone = crate::class_gate_level(classes.len());
     let share = |rho: f64| rho / (1.0 + rho);
     let pooled: Vec<usize> = (0..classes.len())
         .filter(|&j| tests[j].unanimity_log_p.min(tests[j].isolation_log_p) > alone)
