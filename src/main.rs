@@ -38,6 +38,9 @@ enum Command {
     Poison(PoisonArgs),
     /// Measure a scan's detection against the ground truth of a `poison` file
     Eval(EvalArgs),
+    /// Write `report.html` for a finished scan, from its outputs and its input (no rescan)
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
     /// List the scanners (code, name, what they detect)
     Scanners,
     /// Print a scanner's documentation
@@ -56,6 +59,14 @@ Examples:
   poisonscan scan --demo                          (embedded digits with a planted backdoor)
 
 Exit codes: 0 the data set passes, 1 poisoning suspected (the gate fails), 2 error.";
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  poisonscan report scan-out                      (the inputs the scan read, as it named them)
+  poisonscan report scan-out --input /data/moved/train.parquet
+
+The input is read again with the scan's options and must be unchanged (its
+SHA-256 is checked against summary.json).";
 
 const POISON_EXAMPLES: &str = "\
 Examples:
@@ -210,6 +221,19 @@ struct EvalArgs {
 }
 
 #[derive(Args)]
+struct ReportArgs {
+    /// The scan's output folder (summary.json and the scores file)
+    dir: PathBuf,
+    /// The scan's input, when it is no longer where the scan read it
+    /// [default: the inputs in summary.json]
+    #[arg(long = "input", value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// Most rows shown per flagged group and among the near misses
+    #[arg(long, default_value_t = report::html::DEFAULT_MAX_ROWS as u64, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    report_max_rows: u64,
+}
+
+#[derive(Args)]
 struct ScanArgs {
     /// Input files, globs or one image folder
     #[arg(value_name = "INPUT", required_unless_present = "demo")]
@@ -258,6 +282,12 @@ struct ScanArgs {
     /// Exit 0 whenever the scan completes, even if the gate fails
     #[arg(long)]
     no_fail: bool,
+    /// Also write report.html: a self-contained page for reviewing what was flagged
+    #[arg(long)]
+    report: bool,
+    /// Most rows shown per flagged group and among the near misses in report.html
+    #[arg(long, default_value_t = report::html::DEFAULT_MAX_ROWS as u64, value_parser = clap::value_parser!(u64).range(1..=100_000), requires = "report")]
+    report_max_rows: u64,
     /// No progress and no summary on the terminal
     #[arg(long, short)]
     quiet: bool,
@@ -409,6 +439,7 @@ fn main() -> ExitCode {
             Command::Scan(args) => scan(args),
             Command::Poison(args) => poison(args).map(|_| ExitCode::SUCCESS),
             Command::Eval(args) => eval(args).map(|_| ExitCode::SUCCESS),
+            Command::Report(args) => report_command(args).map(|_| ExitCode::SUCCESS),
             Command::Scanners => list_scanners().map(|_| ExitCode::SUCCESS),
             Command::Explain { code } => explain(&code).map(|_| ExitCode::SUCCESS),
         }))
@@ -486,7 +517,11 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         guard::read_paths(&poisonscan::ingest::expand_inputs(&args.inputs)?)
     };
     let scores_name = format!("scores.{}", args.scores_format.extension());
-    guard::check_output_dir("--out", &args.out, &[&scores_name, "summary.json"], &read)?;
+    let mut out_files = vec![scores_name.as_str(), "summary.json"];
+    if args.report {
+        out_files.push(report::REPORT_FILE);
+    }
+    guard::check_output_dir("--out", &args.out, &out_files, &read)?;
     guard::check_writable_dir("--out", &args.out)?;
     if let Some(path) = &args.model.save_embeddings {
         guard::check_output_file("--save-embeddings", path, &read)?;
@@ -542,8 +577,19 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             "no_fail": args.no_fail,
         }),
     };
-    let written = report::write_scan(&args.out, &ds, &report, &settings, &run, args.scores_format)
-        .context("cannot write the results")?;
+    let html = args.report.then_some(report::html::ReportOptions {
+        max_rows: args.report_max_rows as usize,
+    });
+    let written = report::write_scan(
+        &args.out,
+        &ds,
+        &report,
+        &settings,
+        &run,
+        args.scores_format,
+        html,
+    )
+    .context("cannot write the results")?;
     spinner.finish();
     if !args.quiet {
         report::print_summary(&mut std::io::stdout().lock(), &ds, &report, Some(&written))?;
@@ -552,6 +598,67 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         (Verdict::Fail, false) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// `poisonscan report DIR`: reads the finished scan and its input again
+/// (checked unchanged) and writes `DIR/report.html`.
+fn report_command(args: ReportArgs) -> Result<()> {
+    let scan = report::read_finished_scan(&args.dir)
+        .with_context(|| format!("cannot read the scan in {}", args.dir.display()))?;
+    let recorded: Vec<String> = scan.summary["inputs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ds = if args.inputs.is_empty() && recorded == ["--demo"] {
+        let seed = scan.summary["settings"]["seed"].as_u64().unwrap_or(0);
+        poisonscan::redteam::demo(seed).0
+    } else {
+        let inputs = if args.inputs.is_empty() {
+            recorded
+        } else {
+            args.inputs.clone()
+        };
+        if inputs.is_empty() {
+            bail!(
+                "{}: the summary names no input; give it with --input",
+                args.dir.display()
+            );
+        }
+        let options: IngestOptions = serde_json::from_value(
+            scan.summary["options"]["ingest"].clone(),
+        )
+        .with_context(|| {
+            format!(
+                "{}: the summary's ingest options are unreadable",
+                args.dir.display()
+            )
+        })?;
+        poisonscan::ingest::load(&inputs, &options)?
+    };
+    if let Err(why) = report::html::check_same_input(&scan.summary, &ds) {
+        bail!(
+            "{}: the input is not the one this scan read: {why}; give the original with --input",
+            args.dir.display()
+        );
+    }
+    let read = guard::read_paths(
+        &ds.sources
+            .iter()
+            .map(|s| s.path.clone())
+            .collect::<Vec<_>>(),
+    );
+    guard::check_output_dir("report", &args.dir, &[report::REPORT_FILE], &read)?;
+    let options = report::html::ReportOptions {
+        max_rows: args.report_max_rows as usize,
+    };
+    let path =
+        report::write_report(&args.dir, &scan, &ds, options).context("cannot write the report")?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 /// The `t10k-*` files beside an IDX `train-*` input.

@@ -7,7 +7,7 @@ use arrow::array::{Array, ArrayRef, AsArray, Float32Array, RecordBatch};
 use arrow::buffer::ScalarBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Int64Type};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{locate, Dataset, DroppedRow, FeatureSource, IngestError, SourceFile};
 
@@ -86,7 +86,7 @@ impl Hints {
 }
 
 /// Which columns hold labels, ids and features, and how strict to be.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableOptions {
     /// Label column (integer or string).
     pub label: String,

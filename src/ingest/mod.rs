@@ -21,7 +21,7 @@ use std::sync::Arc;
 use arrow::array::ArrayRef;
 use arrow::buffer::ScalarBuffer;
 use poisonscan_scanners::MatrixRef;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use batch::{
@@ -31,7 +31,7 @@ pub use error::{IngestError, RowLoc};
 pub use table::read_columns;
 
 /// The kinds of input poisonscan reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InputFormat {
     /// Apache Parquet.
@@ -114,7 +114,7 @@ impl InputFormat {
 }
 
 /// How to read the input.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IngestOptions {
     /// Force a format instead of telling it from the names.
     pub format: Option<InputFormat>,
@@ -125,7 +125,7 @@ pub struct IngestOptions {
 }
 
 /// Where the features came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum FeatureSource {
     /// One list/array column holding a vector per row.

@@ -6,6 +6,7 @@ mod atomic;
 mod embeddings;
 mod evaluation;
 pub mod guard;
+pub mod html;
 mod poisoned;
 pub mod progress;
 mod scores;
@@ -66,11 +67,102 @@ pub struct Written {
     pub scores: PathBuf,
     /// `summary.json`.
     pub summary: PathBuf,
+    /// `report.html`, when asked for.
+    pub report: Option<PathBuf>,
+}
+
+/// The analyst's page, `report.html`.
+pub const REPORT_FILE: &str = "report.html";
+
+fn encode_error(path: &Path, message: String) -> ReportError {
+    ReportError::Encode {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// Builds and renders the page into an uncommitted file at `path`.
+fn report_file(
+    path: &Path,
+    summary: &serde_json::Value,
+    scores: &html::ScoreTable,
+    ds: &Dataset,
+    options: html::ReportOptions,
+    ran_at: std::time::SystemTime,
+) -> Result<AtomicFile, ReportError> {
+    let page = html::build(summary, scores, ds, options, ran_at)
+        .and_then(|r| html::render(&r))
+        .map_err(|m| encode_error(path, m))?;
+    let mut file = AtomicFile::new(path)?;
+    file.write_all(page.as_bytes())?;
+    Ok(file)
+}
+
+/// A finished scan's outputs, read back from its folder.
+pub struct FinishedScan {
+    /// `summary.json`.
+    pub summary: serde_json::Value,
+    /// When `summary.json` was written.
+    pub written: std::time::SystemTime,
+    /// The scores file.
+    pub scores: html::ScoreTable,
+}
+
+/// Reads `summary.json` and the scores file (in the format the summary
+/// names) from a scan's output folder.
+pub fn read_finished_scan(dir: &Path) -> Result<FinishedScan, ReportError> {
+    let summary_path = dir.join("summary.json");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
+    };
+    let text = std::fs::read_to_string(&summary_path).map_err(io(&summary_path))?;
+    let summary: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| encode_error(&summary_path, format!("not a poisonscan summary: {e}")))?;
+    if summary["tool"]["name"] != "poisonscan" {
+        return Err(encode_error(
+            &summary_path,
+            "not a poisonscan summary (no `tool.name`)".into(),
+        ));
+    }
+    let written = std::fs::metadata(&summary_path)
+        .and_then(|m| m.modified())
+        .map_err(io(&summary_path))?;
+    let format = summary["options"]["scores_format"]
+        .as_str()
+        .unwrap_or("parquet");
+    let scores = html::ScoreTable::read(&dir.join(format!("scores.{format}")))?;
+    Ok(FinishedScan {
+        summary,
+        written,
+        scores,
+    })
+}
+
+/// Writes `dir/report.html` (atomically) for a finished scan and the data
+/// set it scanned.
+pub fn write_report(
+    dir: &Path,
+    scan: &FinishedScan,
+    ds: &Dataset,
+    options: html::ReportOptions,
+) -> Result<PathBuf, ReportError> {
+    let path = dir.join(REPORT_FILE);
+    report_file(
+        &path,
+        &scan.summary,
+        &scan.scores,
+        ds,
+        options,
+        scan.written,
+    )?
+    .commit()?;
+    Ok(path)
 }
 
 /// Writes `scores.<format>` and `summary.json` into `dir` (created if
-/// needed). Both are written to temporary files first and renamed into
-/// place only when both are complete.
+/// needed), and `report.html` when `html` asks. All are written to
+/// temporary files first and renamed into place only when all are complete.
 pub fn write_scan(
     dir: &Path,
     ds: &Dataset,
@@ -78,6 +170,7 @@ pub fn write_scan(
     settings: &ScanSettings,
     run: &RunInfo,
     format: ScoresFormat,
+    html: Option<html::ReportOptions>,
 ) -> Result<Written, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
@@ -93,11 +186,36 @@ pub fn write_scan(
     let text = serde_json::to_string_pretty(&summary).expect("summary is valid JSON");
     summary_file.write_all(text.as_bytes())?;
     summary_file.write_all(b"\n")?;
+    let report_path = dir.join(REPORT_FILE);
+    let report_file = match html {
+        Some(options) => {
+            let scores =
+                html::ScoreTable::from_batch(batch).map_err(|m| encode_error(&report_path, m))?;
+            let now = std::time::SystemTime::now();
+            Some(report_file(
+                &report_path,
+                &summary,
+                &scores,
+                ds,
+                options,
+                now,
+            )?)
+        }
+        None => None,
+    };
     scores_file.commit()?;
     summary_file.commit()?;
+    let report = match report_file {
+        Some(file) => {
+            file.commit()?;
+            Some(report_path)
+        }
+        None => None,
+    };
     Ok(Written {
         scores: scores_path,
         summary: summary_path,
+        report,
     })
 }
 

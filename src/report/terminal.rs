@@ -139,6 +139,9 @@ pub fn print_summary(
             w.scores.display(),
             w.summary.display()
         )?;
+        if let Some(r) = &w.report {
+            writeln!(out, "wrote {}", r.display())?;
+        }
     }
     Ok(())
 }

@@ -1,0 +1,483 @@
+//! `report.html`: the analyst's review page — one self-contained file (no
+//! network, no scripts, pictures as `data:` PNG URIs, charts as inline SVG)
+//! built from a scan's `summary.json`, its scores table and the scanned
+//! data. The page model ([`Report`]) is built first and rendered by an
+//! `askama` template, which escapes every value unless told otherwise (only
+//! the SVG charts, drawn by `plotters`, are inserted as they are).
+
+mod charts;
+pub mod evidence;
+mod page;
+pub mod pictures;
+mod scores_in;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
+
+use base64::Engine;
+use poisonscan_scanners::MatrixRef;
+use serde_json::Value;
+
+pub use page::{
+    Chart, ClassRow, FileRow, GroupView, NeighbourView, Report, RowView, TestCell, TriggerView,
+};
+pub use scores_in::ScoreTable;
+
+use crate::ingest::{Dataset, FeatureSource};
+use evidence::{flagged_groups, sort_by_score, trigger_map, View};
+use pictures::Shape;
+
+/// Options of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// Most rows shown per group and among the near misses.
+    pub max_rows: usize,
+}
+
+/// Default of `--report-max-rows`.
+pub const DEFAULT_MAX_ROWS: usize = 64;
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        Self {
+            max_rows: DEFAULT_MAX_ROWS,
+        }
+    }
+}
+
+/// Groups shown with their rows; the rest are listed by size only.
+const MAX_GROUPS: usize = 24;
+/// Failed classes whose score distribution is drawn.
+const MAX_CHARTS: usize = 12;
+/// Shown rows per group that get their nearest other-label neighbours.
+const NEIGHBOUR_ROWS: usize = 12;
+/// Neighbours shown per such row.
+const NEIGHBOURS: usize = 3;
+/// Feature columns in a tabular group's table.
+const FEATURE_COLUMNS: usize = 6;
+/// Bytes of thumbnails a page holds at most (about 8 MB): enough for
+/// every thumbnail of a page of small images, a bound for large photos.
+const PICTURE_BUDGET: usize = 8 << 20;
+/// Near misses shown on a page that passed.
+const PASSED_NEAR_MISSES: usize = 16;
+
+/// The scanned features as read (not a learned representation): pixels
+/// with their shape, or named columns.
+struct Inputs<'a> {
+    x: MatrixRef<'a>,
+    shape: Option<Shape>,
+    names: Vec<String>,
+}
+
+fn inputs(ds: &Dataset) -> Inputs<'_> {
+    let (data, dims, source) = match (&ds.inputs, &ds.feature_source) {
+        (Some((x, d, _)), FeatureSource::Learned { input, .. }) => (&x[..], *d, &**input),
+        (Some((x, d, _)), source) => (&x[..], *d, source),
+        (None, source) => (&ds.features[..], ds.n_features, source),
+    };
+    let x = MatrixRef::new(data, ds.n_rows(), dims).expect("input matrix shape is an invariant");
+    let (shape, names) = match source {
+        FeatureSource::Pixels {
+            height,
+            width,
+            channels,
+        } if height * width * channels == dims => (
+            Some(Shape {
+                height: *height,
+                width: *width,
+                channels: *channels,
+            }),
+            Vec::new(),
+        ),
+        FeatureSource::Columns { columns } if columns.len() == dims => (None, columns.clone()),
+        FeatureSource::Embedding { column } => {
+            (None, (0..dims).map(|j| format!("{column}[{j}]")).collect())
+        }
+        _ => (None, (0..dims).map(|j| format!("feature {j}")).collect()),
+    };
+    Inputs { x, shape, names }
+}
+
+/// A number for the page: `—` for none, short scientific notation for
+/// small p-values.
+fn fmt_num(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if v.is_nan() => "—".into(),
+        Some(v) if v != 0.0 && v.abs() < 1e-3 => format!("{v:.1e}"),
+        Some(v) => format!("{:.4}", v)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string(),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether the scan's input is the one `ds` was read from: the same files
+/// with the same SHA-256 (the embedded demo: its one embedded source).
+/// `Err` names the first difference.
+pub fn check_same_input(summary: &Value, ds: &Dataset) -> Result<(), String> {
+    let files = summary["files"].as_array().cloned().unwrap_or_default();
+    if files.len() != ds.sources.len() {
+        return Err(format!(
+            "the scan read {} file(s), the input now has {}",
+            files.len(),
+            ds.sources.len()
+        ));
+    }
+    for (f, s) in files.iter().zip(&ds.sources) {
+        if f["sha256"].as_str() != Some(s.sha256.as_str()) {
+            return Err(format!(
+                "{} changed since the scan (SHA-256 differs)",
+                s.path.display()
+            ));
+        }
+    }
+    if summary["rows"]["input"].as_u64() != Some(ds.n_input_rows as u64) {
+        return Err("the row count differs from the scan's".into());
+    }
+    Ok(())
+}
+
+/// Builds the page model from a scan's summary, its scores table (one row
+/// per input row) and the scanned data set. `ran_at` is when the scan
+/// wrote its results.
+pub fn build(
+    summary: &Value,
+    scores: &ScoreTable,
+    ds: &Dataset,
+    options: ReportOptions,
+    ran_at: SystemTime,
+) -> Result<Report, String> {
+    if scores.len() != ds.n_input_rows {
+        return Err(format!(
+            "the scores table has {} rows, the data set {}",
+            scores.len(),
+            ds.n_input_rows
+        ));
+    }
+    let max_rows = options.max_rows.max(1);
+    let n = ds.n_rows();
+    let input = inputs(ds);
+    let row_of = |k: usize| ds.kept_rows[k] as usize;
+    let score: Vec<f64> = (0..n).map(|k| scores.score[row_of(k)]).collect();
+    let flagged: Vec<bool> = (0..n).map(|k| scores.flagged[row_of(k)]).collect();
+    let code_of: HashMap<&str, u32> = ds
+        .class_names
+        .iter()
+        .enumerate()
+        .map(|(c, name)| (name.as_str(), c as u32))
+        .collect();
+    let suspected: Vec<Option<u32>> = (0..n)
+        .map(|k| {
+            scores.suspected[row_of(k)]
+                .as_deref()
+                .and_then(|s| code_of.get(s).copied())
+        })
+        .collect();
+    let class_label = |c: u32| match &ds.class_titles {
+        Some(t) => format!("{} ({})", ds.class_names[c as usize], t[c as usize]),
+        None => ds.class_names[c as usize].clone(),
+    };
+    let threshold = summary["settings"]["threshold"].as_f64().unwrap_or(0.99);
+
+    // Per-class table, failed classes first.
+    let summary_classes = summary["classes"].as_array().cloned().unwrap_or_default();
+    let scanners: Vec<String> = summary_classes
+        .first()
+        .and_then(|c| c["scanners"].as_object())
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut class_failed = vec![false; ds.class_names.len()];
+    let mut classes: Vec<ClassRow> = summary_classes
+        .iter()
+        .map(|c| {
+            let label = text(&c["label"]);
+            let failed = c["verdict"] == "fail";
+            if let Some(&code) = code_of.get(label.as_str()) {
+                class_failed[code as usize] = failed;
+            }
+            let failed_by: Vec<&str> = c["failed_by"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            ClassRow {
+                label: code_of
+                    .get(label.as_str())
+                    .map(|&code| class_label(code))
+                    .unwrap_or(label),
+                rows: c["rows"].as_u64().unwrap_or(0),
+                flagged: c["flagged"].as_u64().unwrap_or(0),
+                class_score: fmt_num(c["class_score"].as_f64()),
+                tests: scanners
+                    .iter()
+                    .map(|s| TestCell {
+                        p: fmt_num(c["scanners"][s]["class_p_value"].as_f64()),
+                        failed: failed_by.contains(&s.as_str()),
+                    })
+                    .collect(),
+                verdict: text(&c["verdict"]),
+                failed,
+            }
+        })
+        .collect();
+    classes.sort_by_key(|c| !c.failed);
+
+    // Score distributions of the failed classes against the passing ones.
+    let passing: Vec<f64> = (0..n)
+        .filter(|&k| !class_failed[ds.label_codes[k] as usize])
+        .map(|k| score[k])
+        .collect();
+    let charts: Vec<Chart> = (0..ds.class_names.len() as u32)
+        .filter(|&c| class_failed[c as usize])
+        .take(MAX_CHARTS)
+        .map(|c| {
+            let own: Vec<f64> = (0..n)
+                .filter(|&k| ds.label_codes[k] == c)
+                .map(|k| score[k])
+                .collect();
+            Chart {
+                label: class_label(c),
+                rows: own.len(),
+                svg: charts::score_histogram(&own, &passing, threshold),
+            }
+        })
+        .collect();
+
+    // Rows as the page shows them.
+    let knn_ran = scanners.iter().any(|s| s == "knn-label-disagreement");
+    // Thumbnails in page order (groups, largest first, then near misses)
+    // until the picture budget is spent; later rows are listed without one.
+    let picture_bytes = std::cell::Cell::new(0usize);
+    let omitted = std::cell::Cell::new(0usize);
+    let thumb = |k: usize| {
+        let shape = input.shape?;
+        if picture_bytes.get() >= PICTURE_BUDGET {
+            omitted.set(omitted.get() + 1);
+            return None;
+        }
+        let uri = pictures::thumbnail(input.x.row(k), shape);
+        picture_bytes.set(picture_bytes.get() + uri.len());
+        Some(uri)
+    };
+    let row_view = |k: usize, columns: &[usize]| RowView {
+        row: row_of(k) as u64,
+        id: scores.id.as_ref().map(|ids| ids[row_of(k)].clone()),
+        label: class_label(ds.label_codes[k]),
+        suspected: suspected[k]
+            .filter(|&s| s != ds.label_codes[k])
+            .map(class_label),
+        score: fmt_num(Some(score[k])),
+        reasons: scores.reasons[row_of(k)].replace(',', ", "),
+        thumb: thumb(k),
+        values: columns
+            .iter()
+            .map(|&j| fmt_num(Some(input.x.row(k)[j] as f64)))
+            .collect(),
+        neighbours: Vec::new(),
+    };
+
+    // Flagged groups, with their trigger maps.
+    let groups = flagged_groups(&ds.label_codes, &flagged, &suspected, &score, &class_failed);
+    let view = (!groups.is_empty()).then(|| {
+        View::new(
+            input.x,
+            summary["settings"]["seed"].as_u64().unwrap_or_default(),
+        )
+    });
+    let mut unflagged_by_class: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for k in (0..n).filter(|&k| !flagged[k]) {
+        unflagged_by_class
+            .entry(ds.label_codes[k])
+            .or_default()
+            .push(k);
+    }
+    let spread = std::cell::OnceCell::new();
+    let hidden = groups.len().saturating_sub(MAX_GROUPS);
+    let hidden_rows: usize = groups.iter().skip(MAX_GROUPS).map(|g| g.rows.len()).sum();
+    let group_views: Vec<GroupView> = groups
+        .iter()
+        .take(MAX_GROUPS)
+        .map(|g| {
+            let view = view.as_ref().expect("built when there are groups");
+            let reference = unflagged_by_class
+                .get(&g.source.unwrap_or(g.class))
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let map = trigger_map(input.x, view, &g.rows, reference);
+            let (trigger, columns) = match (&map, input.shape) {
+                (Some(t), Some(shape)) => {
+                    let per_pixel = pictures::per_pixel(&t.difference, shape);
+                    let (heat, peak) = pictures::heat_map(&per_pixel, shape.height, shape.width);
+                    let trigger = TriggerView {
+                        heat,
+                        peak: fmt_num(Some(peak as f64)),
+                        members_mean: pictures::thumbnail(&t.members_mean, shape),
+                        reference_mean: pictures::thumbnail(&t.reference_mean, shape),
+                        members: t.members,
+                        reference: t.reference,
+                        map: per_pixel,
+                        height: shape.height,
+                        width: shape.width,
+                    };
+                    (Some(trigger), Vec::new())
+                }
+                (Some(t), None) => {
+                    let spread = spread.get_or_init(|| evidence::feature_spread(input.x));
+                    let columns =
+                        evidence::distinguishing_features(&t.difference, spread, FEATURE_COLUMNS);
+                    (None, columns)
+                }
+                (None, _) => (None, Vec::new()),
+            };
+            let other_label: Vec<usize> = if knn_ran {
+                (0..n).filter(|&k| ds.label_codes[k] != g.class).collect()
+            } else {
+                Vec::new()
+            };
+            let rows = g
+                .rows
+                .iter()
+                .take(max_rows)
+                .enumerate()
+                .map(|(i, &k)| {
+                    let mut r = row_view(k, &columns);
+                    if knn_ran && i < NEIGHBOUR_ROWS {
+                        r.neighbours = view
+                            .nearest(k, &other_label, NEIGHBOURS)
+                            .into_iter()
+                            .map(|m| NeighbourView {
+                                row: row_of(m) as u64,
+                                label: class_label(ds.label_codes[m]),
+                                thumb: thumb(m),
+                            })
+                            .collect();
+                    }
+                    r
+                })
+                .collect();
+            let mut fired: BTreeMap<&str, usize> = BTreeMap::new();
+            for &k in &g.rows {
+                for r in scores.reasons[row_of(k)]
+                    .split(',')
+                    .filter(|r| !r.is_empty())
+                {
+                    *fired.entry(r).or_default() += 1;
+                }
+            }
+            let mut fired: Vec<(String, usize)> =
+                fired.into_iter().map(|(s, c)| (s.to_string(), c)).collect();
+            fired.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            GroupView {
+                class: class_label(g.class),
+                source: g.source.map(class_label),
+                size: g.rows.len(),
+                fired,
+                trigger,
+                columns: columns.iter().map(|&j| input.names[j].clone()).collect(),
+                reference_values: match &map {
+                    Some(t) => columns
+                        .iter()
+                        .map(|&j| fmt_num(Some(t.reference_mean[j] as f64)))
+                        .collect(),
+                    None => Vec::new(),
+                },
+                more: g.rows.len().saturating_sub(max_rows),
+                rows,
+            }
+        })
+        .collect();
+
+    // Near misses: the highest-scoring rows that were not flagged.
+    let passed = summary["verdict"] == "pass";
+    let near_count = if passed {
+        max_rows.min(PASSED_NEAR_MISSES)
+    } else {
+        max_rows
+    };
+    let mut candidates: Vec<usize> = (0..n)
+        .filter(|&k| !flagged[k] && !score[k].is_nan())
+        .collect();
+    sort_by_score(&mut candidates, &score);
+    let near_misses: Vec<RowView> = candidates
+        .into_iter()
+        .take(near_count)
+        .map(|k| row_view(k, &[]))
+        .collect();
+
+    let flagged_rows = scores.flagged.iter().filter(|&&f| f).count();
+    let export_href = (flagged_rows > 0).then(|| {
+        format!(
+            "data:text/csv;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(scores.flagged_csv())
+        )
+    });
+    let inputs_given: Vec<String> = summary["inputs"]
+        .as_array()
+        .map(|a| a.iter().map(text).collect())
+        .unwrap_or_default();
+    let dataset = if inputs_given == ["--demo"] {
+        "embedded demo (digits with a planted BadNets patch)".to_string()
+    } else {
+        inputs_given.join(", ")
+    };
+    Ok(Report {
+        passed,
+        verdict: text(&summary["verdict"]),
+        dataset,
+        rows_input: summary["rows"]["input"].as_u64().unwrap_or(0),
+        rows_scanned: summary["rows"]["scanned"].as_u64().unwrap_or(0),
+        rows_flagged: flagged_rows,
+        failed_classes: summary["failed_classes"].as_u64().unwrap_or(0),
+        threshold: fmt_num(Some(threshold)),
+        budget: fmt_num(summary["settings"]["budget"].as_f64()),
+        min_flagged: text(&summary["settings"]["min_flagged"]),
+        seed: text(&summary["settings"]["seed"]),
+        version: text(&summary["tool"]["version"]),
+        ran_at: humantime::format_rfc3339_seconds(ran_at).to_string(),
+        files: summary["files"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| FileRow {
+                        path: text(&f["path"]),
+                        sha256: text(&f["sha256"]),
+                        rows: f["rows"].as_u64().unwrap_or(0),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        // From the summary, so that a report rendered later says what the
+        // scan read (a model's activations), not what was read again.
+        features: serde_json::from_value::<FeatureSource>(summary["features"]["source"].clone())
+            .map(|f| f.describe())
+            .unwrap_or_else(|_| ds.feature_source.describe()),
+        warnings: summary["warnings"]
+            .as_array()
+            .map(|a| a.iter().map(text).collect())
+            .unwrap_or_default(),
+        scanners,
+        classes,
+        charts,
+        groups: group_views,
+        hidden_groups: hidden,
+        hidden_group_rows: hidden_rows,
+        images: input.shape.is_some(),
+        near_misses,
+        export_href,
+        thumbnails_omitted: omitted.get(),
+    })
+}
+
+/// Renders the page.
+pub fn render(report: &Report) -> Result<String, String> {
+    use askama::Template;
+    report.render().map_err(|e| e.to_string())
+}
