@@ -49,8 +49,6 @@ impl Default for ReportOptions {
 const MAX_GROUPS: usize = 24;
 /// Failed classes whose score distribution is drawn.
 const MAX_CHARTS: usize = 12;
-/// Shown rows per group that get their nearest other-label neighbours.
-const NEIGHBOUR_ROWS: usize = 12;
 /// Neighbours shown per such row.
 const NEIGHBOURS: usize = 3;
 /// Feature columns in a tabular group's table.
@@ -257,16 +255,17 @@ pub fn build(
     // until the picture budget is spent; later rows are listed without one.
     let picture_bytes = std::cell::Cell::new(0usize);
     let omitted = std::cell::Cell::new(0usize);
-    let thumb = |k: usize| {
+    let thumb_sized = |k: usize, side: u32| {
         let shape = input.shape?;
         if picture_bytes.get() >= PICTURE_BUDGET {
             omitted.set(omitted.get() + 1);
             return None;
         }
-        let uri = pictures::thumbnail(input.x.row(k), shape);
+        let uri = pictures::thumbnail(input.x.row(k), shape, side);
         picture_bytes.set(picture_bytes.get() + uri.len());
         Some(uri)
     };
+    let thumb = |k: usize| thumb_sized(k, pictures::THUMB_SIDE);
     let row_view = |k: usize, columns: &[usize]| RowView {
         row: row_of(k) as u64,
         id: scores.id.as_ref().map(|ids| ids[row_of(k)].clone()),
@@ -319,8 +318,16 @@ pub fn build(
                     let trigger = TriggerView {
                         heat,
                         peak: fmt_num(Some(peak as f64)),
-                        members_mean: pictures::thumbnail(&t.members_mean, shape),
-                        reference_mean: pictures::thumbnail(&t.reference_mean, shape),
+                        members_mean: pictures::thumbnail(
+                            &t.members_mean,
+                            shape,
+                            pictures::THUMB_SIDE,
+                        ),
+                        reference_mean: pictures::thumbnail(
+                            &t.reference_mean,
+                            shape,
+                            pictures::THUMB_SIDE,
+                        ),
                         members: t.members,
                         reference: t.reference,
                         map: per_pixel,
@@ -346,17 +353,16 @@ pub fn build(
                 .rows
                 .iter()
                 .take(max_rows)
-                .enumerate()
-                .map(|(i, &k)| {
+                .map(|&k| {
                     let mut r = row_view(k, &columns);
-                    if knn_ran && i < NEIGHBOUR_ROWS {
+                    if knn_ran {
                         r.neighbours = view
                             .nearest(k, &other_label, NEIGHBOURS)
                             .into_iter()
                             .map(|m| NeighbourView {
                                 row: row_of(m) as u64,
                                 label: class_label(ds.label_codes[m]),
-                                thumb: thumb(m),
+                                thumb: thumb_sized(m, pictures::SMALL_SIDE),
                             })
                             .collect();
                     }

@@ -9,6 +9,9 @@ use image::{DynamicImage, GrayImage, ImageFormat, RgbImage};
 /// Longest side of a thumbnail, in pixels; larger images are scaled down.
 pub const THUMB_SIDE: u32 = 64;
 
+/// Longest side of a neighbour's thumbnail (shown small beside a row).
+pub const SMALL_SIDE: u32 = 32;
+
 /// The shape of the scanned images: height, width, channels (1 or 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
@@ -51,12 +54,12 @@ fn image_of(pixels: &[f32], shape: Shape) -> DynamicImage {
 }
 
 /// A thumbnail of one image (values in [0, 1], row-major, channels last),
-/// scaled down to at most [`THUMB_SIDE`] pixels a side.
-pub fn thumbnail(pixels: &[f32], shape: Shape) -> String {
+/// scaled down to at most `side` pixels a side.
+pub fn thumbnail(pixels: &[f32], shape: Shape, side: u32) -> String {
     let img = image_of(pixels, shape);
     let longest = shape.width.max(shape.height) as u32;
-    let img = if longest > THUMB_SIDE {
-        let scale = THUMB_SIDE as f64 / longest as f64;
+    let img = if longest > side {
+        let scale = side as f64 / longest as f64;
         let w = ((shape.width as f64 * scale).round() as u32).max(1);
         let h = ((shape.height as f64 * scale).round() as u32).max(1);
         img.resize_exact(w, h, FilterType::Triangle)
@@ -116,7 +119,12 @@ mod tests {
             width: 3,
             channels: 1,
         };
-        let img = decode(&thumbnail(&[0.0, 0.5, 1.0, 1.0, 0.5, 0.0], shape)).to_luma8();
+        let img = decode(&thumbnail(
+            &[0.0, 0.5, 1.0, 1.0, 0.5, 0.0],
+            shape,
+            THUMB_SIDE,
+        ))
+        .to_luma8();
         assert_eq!(img.dimensions(), (3, 2));
         assert_eq!(img.as_raw(), &vec![0, 128, 255, 255, 128, 0]);
         let big = Shape {
@@ -124,7 +132,7 @@ mod tests {
             width: 200,
             channels: 3,
         };
-        let img = decode(&thumbnail(&vec![0.3; big.len()], big));
+        let img = decode(&thumbnail(&vec![0.3; big.len()], big, THUMB_SIDE));
         assert_eq!((img.width(), img.height()), (64, 32));
     }
 
