@@ -20,7 +20,9 @@ pub mod redteam;
 pub mod report;
 pub mod settings;
 
-pub use ingest::{from_record_batch, Dataset, IngestError, IngestOptions, TableOptions};
+pub use ingest::{
+    from_record_batch, from_record_batches, Dataset, IngestError, IngestOptions, TableOptions,
+};
 pub use pipeline::{scan_dataset, ScanReport};
 pub use poisonscan_scanners as scanners;
 pub use settings::{ScanSettings, SettingsError};

@@ -375,11 +375,26 @@ pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
 /// callers that already hold Arrow data. Rows are reported 0-based within
 /// the batch.
 pub fn from_record_batch(batch: &RecordBatch, opts: &TableOptions) -> Result<Dataset, IngestError> {
-    let hints = Hints::from_schema(batch.schema_ref());
-    let sel = select(&describe(batch.schema_ref()), &hints.apply(opts), None)?;
-    let mut builder = DatasetBuilder::new(sel, opts, batch.num_rows());
+    from_record_batches(batch.schema_ref(), std::slice::from_ref(batch), opts)
+}
+
+/// Builds a [`Dataset`] from record batches that share `schema` (an Arrow
+/// stream, read whole): the batches are read in place, with no copy but
+/// the one into the feature matrix. Rows are reported 0-based across the
+/// batches.
+pub fn from_record_batches(
+    schema: &arrow::datatypes::Schema,
+    batches: &[RecordBatch],
+    opts: &TableOptions,
+) -> Result<Dataset, IngestError> {
+    let hints = Hints::from_schema(schema);
+    let sel = select(&describe(schema), &hints.apply(opts), None)?;
+    let rows = batches.iter().map(RecordBatch::num_rows).sum();
+    let mut builder = DatasetBuilder::new(sel, opts, rows);
     builder.set_hints(hints);
-    builder.push(batch)?;
+    for batch in batches {
+        builder.push(batch)?;
+    }
     builder.finish()
 }
 

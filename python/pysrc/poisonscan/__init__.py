@@ -1,0 +1,32 @@
+"""poisonscan: scan a training data set for poisoned or backdoored samples
+before anyone trains on it.
+
+    >>> import poisonscan, pyarrow as pa
+    >>> result = poisonscan.scan(table, label="label", embedding="emb")
+    >>> result.verdict, result.failed_classes
+    >>> pa.table(result.scores)          # zero-copy, through __arrow_c_stream__
+
+`data` is anything that exports the Arrow PyCapsule stream interface (a
+pyarrow Table or RecordBatchReader, a polars DataFrame, a DuckDB relation) or
+a path, glob or list of them as the command line takes them (Parquet, CSV,
+Arrow IPC, NDJSON, IDX, an image folder). Bad input raises `InputError` with
+the command line's message.
+"""
+
+from ._native import (
+    InputError,
+    PoisonscanError,
+    ScanResult,
+    Scores,
+    __version__,
+    scan,
+)
+
+__all__ = [
+    "InputError",
+    "PoisonscanError",
+    "ScanResult",
+    "Scores",
+    "__version__",
+    "scan",
+]

@@ -1,0 +1,424 @@
+//! `import poisonscan`: the scan as a Python library, with Arrow in and
+//! out through the Arrow PyCapsule interface (no copy but the one into the
+//! feature matrix) and the GIL released while scanning.
+//!
+//! The package (`python/pysrc/poisonscan`) re-exports this module
+//! (`poisonscan._native`); `maturin build` in `python/` makes the wheel.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use arrow::array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
+use arrow::datatypes::SchemaRef;
+use arrow::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
+use arrow_pyarrow::FromPyArrow;
+use clap::ValueEnum;
+use poisonscan::fuse::Verdict;
+use poisonscan::ingest::{IngestOptions, TableOptions};
+use poisonscan::models::{ModelKind, ModelOptions};
+use poisonscan::pipeline::{self, NoProgress, PipelineError};
+use poisonscan::report::{self, guard, html::ReportOptions, RunInfo, ScoresFormat};
+use poisonscan::settings::{ScanOptions, ScanSettings};
+use poisonscan::{Dataset, ScanReport};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyCapsule;
+
+create_exception!(
+    poisonscan,
+    PoisonscanError,
+    PyException,
+    "A scan could not run or its results could not be written."
+);
+create_exception!(
+    poisonscan,
+    InputError,
+    PoisonscanError,
+    "Bad input: a missing file or column, a wrong type, invalid features, \
+     null labels, one class, no rows (the CLI's exit-2 input errors)."
+);
+
+/// The CLI's error message for `e` (the whole cause chain).
+fn message(e: impl Into<anyhow::Error>) -> String {
+    format!("{:#}", e.into())
+}
+
+fn pipeline_error(e: PipelineError) -> PyErr {
+    match e {
+        PipelineError::Model(_) => PoisonscanError::new_err(message(e)),
+        _ => InputError::new_err(message(e)),
+    }
+}
+
+/// Where the data comes from.
+enum Source {
+    /// Files, globs or an image folder, as the CLI takes them.
+    Paths(Vec<String>),
+    /// An Arrow stream, read whole (its buffers are used in place).
+    Arrow(SchemaRef, Vec<RecordBatch>),
+}
+
+fn source(data: &Bound<'_, PyAny>) -> PyResult<Source> {
+    if let Ok(path) = data.extract::<PathBuf>() {
+        return Ok(Source::Paths(vec![path.to_string_lossy().into_owned()]));
+    }
+    if data.hasattr("__arrow_c_stream__")? {
+        let reader = RecordBatchStreamReader::from_pyarrow_bound(data)?;
+        let schema = reader.schema();
+        let batches = reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| InputError::new_err(format!("the Arrow stream failed: {e}")))?;
+        return Ok(Source::Arrow(schema, batches));
+    }
+    if let Ok(paths) = data.extract::<Vec<PathBuf>>() {
+        return Ok(Source::Paths(
+            paths
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        ));
+    }
+    Err(PyTypeError::new_err(format!(
+        "data must be a path, a list of paths, or an object with __arrow_c_stream__ \
+         (a pyarrow Table or RecordBatchReader, a polars DataFrame, a DuckDB relation); \
+         got {}",
+        data.get_type().name()?
+    )))
+}
+
+fn shape(v: Option<Vec<usize>>) -> PyResult<Option<(usize, usize, usize)>> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some(&[h, w]) if h > 0 && w > 0 => Ok(Some((h, w, 1))),
+        Some(&[h, w, c]) if h > 0 && w > 0 && (c == 1 || c == 3) => Ok(Some((h, w, c))),
+        Some(other) => Err(PyValueError::new_err(format!(
+            "image_shape must be (height, width) or (height, width, 1 or 3), got {other:?}"
+        ))),
+    }
+}
+
+/// The scores table: one row per input row, exported through the Arrow
+/// PyCapsule interface (`pyarrow.table(scores)`, `polars.DataFrame(scores)`)
+/// without a copy.
+#[pyclass(frozen, module = "poisonscan")]
+struct Scores {
+    batch: RecordBatch,
+}
+
+#[pymethods]
+impl Scores {
+    /// Exports the table as an Arrow C stream (the requested schema is not
+    /// honoured: the table is given as it is).
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        let reader: Box<dyn RecordBatchReader + Send> = Box::new(RecordBatchIterator::new(
+            vec![Ok(self.batch.clone())],
+            self.batch.schema(),
+        ));
+        PyCapsule::new_with_value(py, FFI_ArrowArrayStream::new(reader), c"arrow_array_stream")
+    }
+
+    /// The column names.
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        self.batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<poisonscan.Scores: {} rows, columns {}>",
+            self.batch.num_rows(),
+            self.column_names().join(", ")
+        )
+    }
+}
+
+/// A finished scan: scores, summary and verdict, and the files the CLI
+/// writes on demand.
+#[pyclass(frozen, module = "poisonscan")]
+struct ScanResult {
+    ds: Dataset,
+    report: ScanReport,
+    settings: ScanSettings,
+    run: RunInfo,
+    scores: RecordBatch,
+    summary: String,
+}
+
+#[pymethods]
+impl ScanResult {
+    /// The scores table (one row per input row; see the README's Outputs).
+    #[getter]
+    fn scores(&self) -> Scores {
+        Scores {
+            batch: self.scores.clone(),
+        }
+    }
+
+    /// `summary.json` as a dict.
+    #[getter]
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?.call_method1("loads", (&self.summary,))
+    }
+
+    /// `"pass"` or `"fail"`.
+    #[getter]
+    fn verdict(&self) -> &'static str {
+        match self.report.fused.verdict {
+            Verdict::Fail => "fail",
+            _ => "pass",
+        }
+    }
+
+    /// Labels of the classes that failed.
+    #[getter]
+    fn failed_classes(&self) -> Vec<String> {
+        self.report
+            .fused
+            .classes
+            .iter()
+            .filter(|c| c.verdict == Verdict::Fail)
+            .map(|c| self.ds.class_names[c.class as usize].clone())
+            .collect()
+    }
+
+    /// Input rows (0-based) that were flagged.
+    #[getter]
+    fn flagged_rows(&self) -> Vec<u64> {
+        self.ds
+            .kept_rows
+            .iter()
+            .zip(&self.report.fused.flagged)
+            .filter(|(_, &f)| f)
+            .map(|(&r, _)| r)
+            .collect()
+    }
+
+    /// Writes the files the CLI writes into `out_dir`: `scores.<format>`,
+    /// `summary.json` and, with `report=True`, `report.html`. Returns their
+    /// paths.
+    #[pyo3(signature = (out_dir, *, scores_format="parquet", report=false, report_max_rows=64))]
+    fn write(
+        &self,
+        py: Python<'_>,
+        out_dir: PathBuf,
+        scores_format: &str,
+        report: bool,
+        report_max_rows: usize,
+    ) -> PyResult<Vec<PathBuf>> {
+        let format = ScoresFormat::from_str(scores_format, true).map_err(|_| {
+            PyValueError::new_err(format!(
+                "scores_format must be parquet, csv or json, got {scores_format:?}"
+            ))
+        })?;
+        if report_max_rows == 0 {
+            return Err(PyValueError::new_err("report_max_rows must be at least 1"));
+        }
+        let inputs: Vec<PathBuf> = self.ds.sources.iter().map(|s| s.path.clone()).collect();
+        let read = guard::read_paths(&inputs);
+        let scores_name = format!("scores.{}", format.extension());
+        let mut names = vec![scores_name.as_str(), "summary.json"];
+        if report {
+            names.push(report::REPORT_FILE);
+        }
+        guard::check_output_dir("out_dir", &out_dir, &names, &read)
+            .and_then(|_| guard::check_writable_dir("out_dir", &out_dir))
+            .map_err(|e| PyValueError::new_err(message(e)))?;
+        let html = report.then_some(ReportOptions {
+            max_rows: report_max_rows,
+        });
+        let written = py
+            .detach(|| {
+                report::write_scan(
+                    &out_dir,
+                    &self.ds,
+                    &self.report,
+                    &self.settings,
+                    &self.run,
+                    format,
+                    html,
+                )
+            })
+            .map_err(|e| PoisonscanError::new_err(message(e)))?;
+        let mut paths = vec![written.scores, written.summary];
+        paths.extend(written.report);
+        Ok(paths)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<poisonscan.ScanResult: {}, {} rows, {} flagged, failed classes {:?}>",
+            self.verdict(),
+            self.ds.n_input_rows,
+            self.report.fused.flagged.iter().filter(|&&f| f).count(),
+            self.failed_classes()
+        )
+    }
+}
+
+/// Scans a data set, as `poisonscan scan` does, and returns a ScanResult.
+///
+/// `data`: an object with `__arrow_c_stream__` (a pyarrow Table or
+/// RecordBatchReader, a polars DataFrame, a DuckDB relation; read without
+/// copies but the one into the feature matrix) or a path, glob or list of
+/// them (Parquet, CSV, Arrow IPC, NDJSON, IDX, an image folder).
+///
+/// The keyword arguments are the command line's options of the same names:
+/// `label`, `embedding`, `features` (globs allowed), `id`, `probs`,
+/// `image_shape` ((h, w) or (h, w, c)), `resize` ((w, h)), `drop_invalid`,
+/// `scanners`, `options` ({"SCANNER.OPTION": "VALUE"}, as `--set`), `model`
+/// (auto, none, mlp, cnn), `epochs`, `seed`, `threshold`, `budget`,
+/// `min_flagged`, `fail_on_noise`.
+///
+/// The GIL is released while scanning. Raises InputError (with the command
+/// line's message) on bad input, ValueError on a bad option.
+#[pyfunction]
+#[pyo3(signature = (
+    data, *, label="label".to_string(), embedding=None, features=None, id=None, probs=None,
+    image_shape=None, resize=None, drop_invalid=false, scanners=None, options=None,
+    model="auto", epochs=None, seed=0, threshold=None, budget=None, min_flagged=None,
+    fail_on_noise=None
+))]
+#[allow(clippy::too_many_arguments)]
+fn scan(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    label: String,
+    embedding: Option<String>,
+    features: Option<Vec<String>>,
+    id: Option<String>,
+    probs: Option<String>,
+    image_shape: Option<Vec<usize>>,
+    resize: Option<(u32, u32)>,
+    drop_invalid: bool,
+    scanners: Option<Vec<String>>,
+    options: Option<BTreeMap<String, String>>,
+    model: &str,
+    epochs: Option<usize>,
+    seed: u64,
+    threshold: Option<f64>,
+    budget: Option<f64>,
+    min_flagged: Option<usize>,
+    fail_on_noise: Option<f64>,
+) -> PyResult<ScanResult> {
+    let mut scan_options = ScanOptions {
+        seed,
+        budget,
+        fail_on_noise,
+        scanners: scanners.unwrap_or_default(),
+        ..ScanOptions::default()
+    };
+    if let Some(v) = threshold {
+        scan_options.threshold = v;
+    }
+    if let Some(v) = min_flagged {
+        scan_options.min_flagged = v;
+    }
+    for (key, value) in options.unwrap_or_default() {
+        let Some((scanner, option)) = key.split_once('.') else {
+            return Err(PyValueError::new_err(format!(
+                "options key {key:?}: expected \"SCANNER.OPTION\", e.g. \
+                 \"knn-label-disagreement.unanimity-ratio\""
+            )));
+        };
+        scan_options
+            .scanner_options
+            .entry(scanner.trim().to_string())
+            .or_default()
+            .push((option.trim().to_string(), value));
+    }
+    let settings = scan_options
+        .check()
+        .map_err(|e| PyValueError::new_err(message(e)))?;
+    let kind = ModelKind::from_str(model, true).map_err(|_| {
+        PyValueError::new_err(format!(
+            "model must be auto, none, mlp or cnn, got {model:?}"
+        ))
+    })?;
+    let model_options = ModelOptions {
+        kind,
+        epochs,
+        seed: settings.seed,
+        ..ModelOptions::default()
+    }
+    .check()
+    .map_err(|e| PyValueError::new_err(message(e)))?;
+    let ingest = IngestOptions {
+        format: None,
+        table: TableOptions {
+            label,
+            id,
+            embedding,
+            features: features.unwrap_or_default(),
+            probs,
+            drop_invalid,
+            separator: None,
+            image_shape: shape(image_shape)?,
+        },
+        resize,
+    };
+    let source = source(data)?;
+    let inputs = match &source {
+        Source::Paths(p) => p.clone(),
+        Source::Arrow(..) => vec!["<arrow stream>".to_string()],
+    };
+    let (ds, report) = py
+        .detach(|| match source {
+            Source::Paths(paths) => {
+                pipeline::run(&paths, &ingest, &model_options, &settings, &NoProgress)
+            }
+            Source::Arrow(schema, batches) => {
+                let start = Instant::now();
+                let ds = poisonscan::from_record_batches(&schema, &batches, &ingest.table)?;
+                drop(batches);
+                let read = start.elapsed().as_secs_f64();
+                pipeline::scan_loaded(ds, read, &model_options, &settings, &NoProgress)
+            }
+        })
+        .map_err(pipeline_error)?;
+    let run = RunInfo {
+        inputs,
+        options: serde_json::json!({
+            "ingest": ingest,
+            "scores_format": "parquet",
+            "no_fail": false,
+        }),
+    };
+    let scores = report::scores_batch(&ds, &report);
+    let summary = report::summary_json(&ds, &report, &settings, &run).to_string();
+    Ok(ScanResult {
+        ds,
+        report,
+        settings,
+        run,
+        scores,
+        summary,
+    })
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(scan, m)?)?;
+    m.add_class::<ScanResult>()?;
+    m.add_class::<Scores>()?;
+    m.add("PoisonscanError", m.py().get_type::<PoisonscanError>())?;
+    m.add("InputError", m.py().get_type::<InputError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Runs the Python package's tests (`python/tests/test_poisonscan.py`)
+//! against the extension this build made (`target/<profile>/lib_native.so`,
+//! put on `PYTHONPATH` with the package's Python files) and the CLI binary.
+//! Python needs pyarrow (and, optionally, polars): `$POISONSCAN_PYTHON`, else
+//! `python3`; `.ci/run` makes a virtual environment with both. Skipped, with
+//! the reason printed, when no Python with pyarrow is found.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn python() -> Option<PathBuf> {
+    let python: PathBuf = std::env::var_os("POISONSCAN_PYTHON")
+        .map(Into::into)
+        .unwrap_or_else(|| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", "import pyarrow"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    ok.then_some(python)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn python_package() {
+    let Some(python) = python() else {
+        println!("skipped: no Python with pyarrow (set POISONSCAN_PYTHON, or pip install pyarrow)");
+        return;
+    };
+    // target/<profile>/deps/python-<hash> -> target/<profile>
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let native = profile_dir.join("lib_native.so");
+    assert!(
+        native.exists(),
+        "{} is missing: the extension is this package's library",
+        native.display()
+    );
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let site = tempfile::tempdir().unwrap();
+    let package = site.path().join("poisonscan");
+    copy_dir(&here.join("pysrc/poisonscan"), &package);
+    std::fs::copy(&native, package.join("_native.abi3.so")).unwrap();
+    let mut cmd = Command::new(&python);
+    cmd.args(["-m", "unittest", "discover", "-v", "-s"])
+        .arg(here.join("tests"))
+        .env("PYTHONPATH", site.path())
+        .env_remove("POLARS_MAX_THREADS");
+    let cli = profile_dir.join("poisonscan");
+    if cli.exists() {
+        cmd.env("POISONSCAN_BIN", &cli);
+    }
+    let out = cmd.output().expect("python runs");
+    let text = String::from_utf8_lossy(&out.stderr);
+    println!("{text}");
+    assert!(out.status.success(), "the Python tests failed:\n{text}");
+}
