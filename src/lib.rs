@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod redteam;
 pub mod report;
 pub mod settings;
+pub mod shard;
 
 pub use ingest::{
     from_record_batch, from_record_batches, Dataset, IngestError, IngestOptions, TableOptions,

@@ -38,6 +38,9 @@ enum Command {
     Poison(PoisonArgs),
     /// Measure a scan's detection against the ground truth of a `poison` file
     Eval(EvalArgs),
+    /// Merge the partials of sharded scans (`scan --shard-out`) into the data set's scores and verdict
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
     /// Write `report.html` for a finished scan, from its outputs and its input (no rescan)
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
@@ -59,6 +62,14 @@ Examples:
   poisonscan scan --demo                          (embedded digits with a planted backdoor)
 
 Exit codes: 0 the data set passes, 1 poisoning suspected (the gate fails), 2 error.";
+
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  poisonscan scan shard-0.parquet --embedding emb --id id --shard-out part-0.parquet
+  poisonscan scan shard-1.parquet --embedding emb --id id --shard-out part-1.parquet
+  poisonscan merge part-*.parquet --out scan-out
+
+Every shard must be scanned with the same options. Exit codes as for `scan`.";
 
 const REPORT_EXAMPLES: &str = "\
 Examples:
@@ -221,6 +232,25 @@ struct EvalArgs {
 }
 
 #[derive(Args)]
+struct MergeArgs {
+    /// Partials written by `scan --shard-out`, globs allowed
+    #[arg(value_name = "PARTIAL", required = true)]
+    partials: Vec<String>,
+    /// Output folder for scores and summary.json
+    #[arg(long, short, default_value = "poisonscan-out")]
+    out: PathBuf,
+    /// Format of the scores file
+    #[arg(long, value_enum, default_value_t = ScoresFormat::Parquet)]
+    scores_format: ScoresFormat,
+    /// Exit 0 whenever the merge completes, even if the gate fails
+    #[arg(long)]
+    no_fail: bool,
+    /// No summary on the terminal
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
 struct ReportArgs {
     /// The scan's output folder (summary.json and the scores file)
     dir: PathBuf,
@@ -283,8 +313,11 @@ struct ScanArgs {
     #[arg(long)]
     no_fail: bool,
     /// Also write report.html: a self-contained page for reviewing what was flagged
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shard_out")]
     report: bool,
+    /// Scan one shard of a larger data set: write its partial (per-row evidence and per-class statistics) to this Parquet file instead of --out, for `poisonscan merge`
+    #[arg(long, value_name = "FILE")]
+    shard_out: Option<PathBuf>,
     /// Most rows shown per flagged group and among the near misses in report.html
     #[arg(long, default_value_t = report::html::DEFAULT_MAX_ROWS as u64, value_parser = clap::value_parser!(u64).range(1..=100_000), requires = "report")]
     report_max_rows: u64,
@@ -440,6 +473,7 @@ fn main() -> ExitCode {
             Command::Poison(args) => poison(args).map(|_| ExitCode::SUCCESS),
             Command::Eval(args) => eval(args).map(|_| ExitCode::SUCCESS),
             Command::Report(args) => report_command(args).map(|_| ExitCode::SUCCESS),
+            Command::Merge(args) => merge(args),
             Command::Scanners => list_scanners().map(|_| ExitCode::SUCCESS),
             Command::Explain { code } => explain(&code).map(|_| ExitCode::SUCCESS),
         }))
@@ -517,6 +551,10 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         guard::read_paths(&poisonscan::ingest::expand_inputs(&args.inputs)?)
     };
     let scores_name = format!("scores.{}", args.scores_format.extension());
+    if let Some(path) = &args.shard_out {
+        guard::check_output_file("--shard-out", path, &read)?;
+        guard::check_writable_file("--shard-out", path)?;
+    }
     let mut out_files = vec![scores_name.as_str(), "summary.json"];
     if args.report {
         out_files.push(report::REPORT_FILE);
@@ -559,6 +597,20 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         }
     };
     spinner.stage("write");
+    if let Some(path) = &args.shard_out {
+        let batch = poisonscan::shard::partial_batch(&ds, &report, &settings);
+        poisonscan::shard::write_partial(path, &batch)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        spinner.finish();
+        if !args.quiet {
+            println!(
+                "wrote the partial of {} rows to {}; `poisonscan merge` gives the verdict",
+                ds.n_rows(),
+                path.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if let (Some(path), Some(_)) = (&args.model.save_embeddings, &report.model) {
         let probs = ds.probs.as_deref().unwrap_or(&[]);
         let batch = report::embeddings_batch(&ds, &ds.features, ds.n_features, probs);
@@ -595,6 +647,51 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         report::print_summary(&mut std::io::stdout().lock(), &ds, &report, Some(&written))?;
     }
     Ok(match (report.fused.verdict, args.no_fail) {
+        (Verdict::Fail, false) => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// `poisonscan merge`: the data set's scores and verdict from shard partials.
+fn merge(args: MergeArgs) -> Result<ExitCode> {
+    let paths = poisonscan::ingest::expand_inputs(&args.partials)?;
+    let read = guard::read_paths(&paths);
+    let scores_name = format!("scores.{}", args.scores_format.extension());
+    guard::check_output_dir("--out", &args.out, &[&scores_name, "summary.json"], &read)?;
+    guard::check_writable_dir("--out", &args.out)?;
+    let parts = paths
+        .iter()
+        .map(|p| poisonscan::shard::read_partial(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = poisonscan::shard::merge(&parts)?;
+    let settings = merged.settings;
+    let run = RunInfo {
+        inputs: paths.iter().map(|p| p.display().to_string()).collect(),
+        options: serde_json::json!({
+            "merge": true,
+            "scores_format": args.scores_format,
+            "no_fail": args.no_fail,
+        }),
+    };
+    let written = report::write_scan(
+        &args.out,
+        &merged.ds,
+        &merged.report,
+        &settings,
+        &run,
+        args.scores_format,
+        None,
+    )
+    .context("cannot write the results")?;
+    if !args.quiet {
+        report::print_summary(
+            &mut std::io::stdout().lock(),
+            &merged.ds,
+            &merged.report,
+            Some(&written),
+        )?;
+    }
+    Ok(match (merged.report.fused.verdict, args.no_fail) {
         (Verdict::Fail, false) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })

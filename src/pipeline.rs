@@ -68,7 +68,7 @@ pub struct ScanReport {
 /// How the scanners looked at the features — decided from the values, not
 /// from the container (see [`poisonscan_scanners::shared_scale`] and
 /// [`Dataset::looks_learned`]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct ViewReport {
     /// The scanned features share one scale and were compared as they are
     /// (else each was standardised).

@@ -280,6 +280,27 @@ pub fn ln_binomial_sum_upper(terms: &[(u64, f64)], x: u64) -> f64 {
     bound(hi).min(0.0)
 }
 
+/// Fisher's combination of independent tests: from their log p-values,
+/// the log p-value of `X = −2 Σ ln p_i` under `χ²(2k)`, exact for the
+/// even degrees of freedom: `P = e^{−X/2} Σ_{j<k} (X/2)^j / j!`. `NaN`s are
+/// left out; no finite value gives 0 (p = 1).
+pub fn ln_fisher(log_ps: &[f64]) -> f64 {
+    let lps: Vec<f64> = log_ps.iter().copied().filter(|v| !v.is_nan()).collect();
+    if lps.is_empty() {
+        return 0.0;
+    }
+    if lps.iter().any(|v| *v == f64::NEG_INFINITY) {
+        return f64::NEG_INFINITY;
+    }
+    let half: f64 = -lps.iter().map(|v| v.min(0.0)).sum::<f64>(); // X / 2
+    if half == 0.0 {
+        return 0.0;
+    }
+    let ln_half = half.ln();
+    let terms = (0..lps.len()).map(|j| j as f64 * ln_half - ln_gamma(j as f64 + 1.0));
+    (log_sum_exp(terms) - half).min(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,5 +383,19 @@ mod tests {
         let a = ln_two_sided_normal_p(40.0);
         assert!((a + 803.915).abs() < 0.01, "{a}");
         assert!(ln_two_sided_normal_p(41.0) < a);
+    }
+    #[test]
+    fn fisher_matches_the_chi_square_tail() {
+        // One test: Fisher gives the p-value back.
+        assert!((ln_fisher(&[0.2f64.ln()]) - 0.2f64.ln()).abs() < 1e-12);
+        // Two tests p = 0.1, 0.1: X = 9.21, P(χ²₄ ≥ X) = e^{-X/2}(1 + X/2).
+        let x = -2.0 * 2.0 * 0.1f64.ln();
+        let want = (-x / 2.0).exp() * (1.0 + x / 2.0);
+        assert!((ln_fisher(&[0.1f64.ln(); 2]) - want.ln()).abs() < 1e-12);
+        assert_eq!(ln_fisher(&[]), 0.0);
+        assert_eq!(ln_fisher(&[0.0, f64::NAN]), 0.0);
+        // Far tails stay finite and add up.
+        let many = ln_fisher(&[-300.0; 8]);
+        assert!(many < -2000.0 && many.is_finite());
     }
 }

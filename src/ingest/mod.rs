@@ -177,7 +177,7 @@ impl FeatureSource {
 }
 
 /// One input file: what was read, for the summary's provenance record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceFile {
     /// The path as given (after glob expansion).
     pub path: PathBuf,

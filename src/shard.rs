@@ -1,0 +1,710 @@
+//! Sharded scans: a scan of one shard of a data set written as a *partial*
+//! (every scanner's per-row evidence and per-class statistics), and the
+//! merge of any number of partials into the data set's scores and verdict.
+//!
+//! The merge concatenates the shards' rows and combines each class's
+//! statistics, then runs the same fusion as a whole scan over all rows, so
+//! the calibration is over the total row count and every class (Bonferroni
+//! over all rows and classes, as in one scan):
+//!
+//! - per-row p-values and scores (each scanner's, computed in the shard) are
+//!   kept as they are: each is a valid p-value against the shard's null, and
+//!   a uniform random shard is a sample of the same data;
+//! - a class test's p-values from the shards (disjoint rows, so independent
+//!   tests under the null) are combined by Fisher's method
+//!   ([`poisonscan_scanners::stats::ln_fisher`]): exact as a test, and it
+//!   accumulates the evidence a planted group spreads over every shard;
+//! - counts (planted-row estimates, contradicted rows, the confusion matrix)
+//!   are summed — exact; rates and spectra are row-weighted means — the
+//!   summary's diagnostics only, approximate; a class named by a value
+//!   (`top_source`) is taken from the shard whose test is strongest.
+//!
+//! What is *not* exact: a scanner sees only its shard, so kNN neighbourhoods
+//! are drawn from a subsample (as far apart as `shards`× the whole data's;
+//! a planted group keeps its share in every uniform shard), and spectral
+//! directions are estimated from fewer rows. The README states the
+//! tolerance the tests hold the merge to.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Float64Type, Schema, UInt64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use poisonscan_scanners::stats::ln_fisher;
+use poisonscan_scanners::{ClassDiagnostics, ScanOutput};
+use serde_json::{json, Value};
+use thiserror::Error;
+
+use crate::fuse::fuse;
+use crate::ingest::{Dataset, FeatureSource, SourceFile};
+use crate::pipeline::{ScanReport, ViewReport};
+use crate::report::{AtomicFile, ReportError};
+use crate::settings::{ScanOptions, ScanSettings};
+
+/// Schema metadata key holding a partial's statistics (JSON).
+pub const PARTIAL_KEY: &str = "poisonscan.partial";
+const FORMAT_VERSION: u64 = 1;
+
+/// Reading or merging partials failed.
+#[derive(Debug, Error)]
+pub enum ShardError {
+    /// A partial file is unreadable or not a partial.
+    #[error("{}: {message}", path.display())]
+    Partial {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The partials do not belong together.
+    #[error("the partials cannot be merged: {0}")]
+    Mismatch(String),
+    /// Writing failed.
+    #[error(transparent)]
+    Write(#[from] ReportError),
+}
+
+/// The names a diagnostic value can have, kept for the life of the process
+/// (scanner diagnostics are keyed by `&'static str`; a partial read back
+/// names a small, fixed set of them).
+fn intern(key: &str) -> &'static str {
+    static KEYS: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut keys = KEYS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = keys.get(key) {
+        return k;
+    }
+    let k: &'static str = Box::leak(key.to_string().into_boxed_str());
+    keys.insert(key.to_string(), k);
+    k
+}
+
+fn col(kind: &str, scanner: &str) -> String {
+    format!("{kind}:{scanner}")
+}
+
+fn num(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else if v == f64::NEG_INFINITY {
+        json!("-inf")
+    } else {
+        Value::Null
+    }
+}
+
+fn unnum(v: &Value) -> f64 {
+    match v {
+        Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
+        other => other.as_f64().unwrap_or(f64::NAN),
+    }
+}
+
+/// The partial of a scanned shard: its kept rows with their label, id and
+/// every scanner's row evidence, and the per-class statistics and options
+/// in the schema's metadata.
+pub fn partial_batch(ds: &Dataset, report: &ScanReport, settings: &ScanSettings) -> RecordBatch {
+    let names = &ds.class_names;
+    let mut fields = vec![
+        Field::new("row", DataType::UInt64, false),
+        Field::new("label", DataType::Utf8, false),
+    ];
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from(ds.kept_rows.clone())),
+        Arc::new(StringArray::from_iter_values(
+            ds.label_codes.iter().map(|&c| names[c as usize].as_str()),
+        )),
+    ];
+    if let Some(ids) = &ds.ids {
+        let ids = arrow::compute::cast(ids, &DataType::Utf8).expect("ids cast to text");
+        let kept: Vec<Option<String>> = {
+            let text = ids.as_string::<i32>();
+            ds.kept_rows
+                .iter()
+                .map(|&r| {
+                    text.is_valid(r as usize)
+                        .then(|| text.value(r as usize).to_string())
+                })
+                .collect()
+        };
+        fields.push(Field::new("id", DataType::Utf8, true));
+        columns.push(Arc::new(StringArray::from(kept)));
+    }
+    let mut scanners = Vec::new();
+    for (scanner, out) in &report.outputs {
+        let name = scanner.name();
+        for (kind, values) in [("raw", Some(&out.raw)), ("log_p", Some(&out.log_p))]
+            .into_iter()
+            .chain([("ungated", out.ungated_log_p.as_ref())])
+        {
+            let Some(values) = values else { continue };
+            fields.push(Field::new(col(kind, name), DataType::Float64, true));
+            columns.push(Arc::new(Float64Array::from(values.clone())));
+        }
+        if let Some(s) = &out.suspected {
+            fields.push(Field::new(col("suspected", name), DataType::Utf8, true));
+            columns.push(Arc::new(StringArray::from_iter_values(
+                s.iter().map(|&c| names[c as usize].as_str()),
+            )));
+        }
+        let classes: Vec<Value> = out
+            .classes
+            .iter()
+            .map(|d| {
+                let values: serde_json::Map<String, Value> = d
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), num(*v)))
+                    .collect();
+                json!({
+                    "label": names[d.class as usize],
+                    "rows": ds.label_codes.iter().filter(|&&l| l == d.class).count(),
+                    "log_p": d.log_p.map(num),
+                    "values": values,
+                })
+            })
+            .collect();
+        let confusion: Option<Vec<Value>> = out.confusion.as_ref().map(|m| {
+            let c = names.len();
+            (0..c * c)
+                .filter(|&i| m[i] > 0)
+                .map(|i| json!([names[i / c], names[i % c], m[i]]))
+                .collect()
+        });
+        scanners.push(json!({"name": name, "classes": classes, "confusion": confusion}));
+    }
+    let meta = json!({
+        "version": FORMAT_VERSION,
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "settings": settings,
+        "scanners": scanners,
+        "skipped_classes": report.skipped_classes.iter().map(|&c| &names[c as usize]).collect::<Vec<_>>(),
+        "input_rows": ds.n_input_rows,
+        "dropped_rows": ds.dropped.len(),
+        "feature_source": ds.feature_source,
+        "dimensions": ds.n_features,
+        "view": report.view,
+        "sources": ds.sources,
+        "warnings": report.warnings,
+        "id_column": ds.id_column,
+        "label_column": ds.label_column,
+    });
+    let metadata: std::collections::HashMap<String, String> =
+        [(PARTIAL_KEY.to_string(), meta.to_string())]
+            .into_iter()
+            .collect();
+    let schema = Schema::new(fields).with_metadata(metadata);
+    RecordBatch::try_new(Arc::new(schema), columns).expect("columns match the schema")
+}
+
+/// Writes a partial (Parquet) atomically.
+pub fn write_partial(path: &Path, batch: &RecordBatch) -> Result<(), ShardError> {
+    let encode = |e: &dyn std::fmt::Display| ReportError::Encode {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut file = AtomicFile::new(path)?;
+    let mut w = ArrowWriter::try_new(&mut file, batch.schema(), None).map_err(|e| encode(&e))?;
+    w.write(batch).map_err(|e| encode(&e))?;
+    w.close().map_err(|e| encode(&e))?;
+    file.commit()?;
+    Ok(())
+}
+
+/// One partial, read back.
+pub struct Partial {
+    path: PathBuf,
+    meta: Value,
+    batch: RecordBatch,
+}
+
+/// Reads a partial written by [`write_partial`].
+pub fn read_partial(path: &Path) -> Result<Partial, ShardError> {
+    let bad = |message: String| ShardError::Partial {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| bad(e.to_string()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| bad(format!("not a Parquet file: {e}")))?;
+    // The builder's schema carries the file's metadata.
+    let schema = builder.schema().clone();
+    let reader = builder.build().map_err(|e| bad(e.to_string()))?;
+    let meta: Value = schema
+        .metadata()
+        .get(PARTIAL_KEY)
+        .ok_or_else(|| bad("not a poisonscan partial (written by `scan --shard-out`)".into()))
+        .and_then(|m| serde_json::from_str(m).map_err(|e| bad(e.to_string())))?;
+    if meta["version"].as_u64() != Some(FORMAT_VERSION) {
+        return Err(bad(format!(
+            "partial format {} is not the one this poisonscan reads ({FORMAT_VERSION})",
+            meta["version"]
+        )));
+    }
+    let batches: Vec<RecordBatch> = reader
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    let batch = arrow::compute::concat_batches(&reader_schema(&batches, &schema), &batches)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(Partial {
+        path: path.to_path_buf(),
+        meta,
+        batch,
+    })
+}
+
+/// The batches' own schema (the file's, without its metadata, when there
+/// are none).
+fn reader_schema(
+    batches: &[RecordBatch],
+    file: &arrow::datatypes::SchemaRef,
+) -> arrow::datatypes::SchemaRef {
+    batches
+        .first()
+        .map(|b| b.schema())
+        .unwrap_or_else(|| file.clone())
+}
+
+/// Class names in the order ingestion gives them: numerically when every
+/// name is an integer, else as text.
+fn class_order(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names.dedup();
+    if names.iter().all(|n| n.parse::<i64>().is_ok()) {
+        names.sort_by_key(|n| n.parse::<i64>().unwrap_or_default());
+    }
+    names
+}
+
+/// Keys of diagnostic values that count rows, summed over shards.
+const COUNT_KEYS: &[&str] = &[
+    "contradicted",
+    "unanimous",
+    "one_own_neighbour",
+    "mixed_neighbourhood",
+    "inflow",
+    "outflow",
+];
+
+/// Combines one class's diagnostics from several shards: `(rows, class
+/// log p, values)` per shard.
+fn combine_class(
+    class: u32,
+    shards: &[(usize, Option<f64>, BTreeMap<String, f64>)],
+) -> ClassDiagnostics {
+    let tests: Vec<f64> = shards.iter().filter_map(|s| s.1).collect();
+    let log_p = (!tests.is_empty()).then(|| ln_fisher(&tests));
+    let strongest = shards
+        .iter()
+        .min_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))
+        .expect("at least one shard");
+    let keys: Vec<&String> = {
+        let mut k: Vec<&String> = shards.iter().flat_map(|s| s.2.keys()).collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    let values = keys
+        .into_iter()
+        .map(|key| {
+            let present: Vec<(usize, f64)> = shards
+                .iter()
+                .filter_map(|s| s.2.get(key).map(|&v| (s.0, v)))
+                .filter(|(_, v)| !v.is_nan())
+                .collect();
+            let v = if key.contains("log_p") {
+                ln_fisher(&present.iter().map(|p| p.1).collect::<Vec<_>>())
+            } else if key.ends_with("_rows") || COUNT_KEYS.contains(&key.as_str()) {
+                present.iter().map(|p| p.1).sum()
+            } else if key.ends_with("_source") {
+                strongest.2.get(key).copied().unwrap_or(f64::NAN)
+            } else {
+                let rows: usize = present.iter().map(|p| p.0).sum();
+                present.iter().map(|&(r, v)| r as f64 * v).sum::<f64>() / rows.max(1) as f64
+            };
+            (intern(key), v)
+        })
+        .collect();
+    ClassDiagnostics {
+        class,
+        values,
+        log_p,
+    }
+}
+
+/// The merged data set (labels, ids, sources; no features) and its scan.
+pub struct Merged {
+    /// The merged rows.
+    pub ds: Dataset,
+    /// Scores, flags and verdicts over all rows.
+    pub report: ScanReport,
+    /// The shards' common options.
+    pub settings: ScanSettings,
+}
+
+/// Merges partials (in the order given) into the data set's scan: rows
+/// are the shards' rows in that order; ids are the shards' ids, or
+/// `<shard>:<row>` when they have none.
+pub fn merge(parts: &[Partial]) -> Result<Merged, ShardError> {
+    let first = parts
+        .first()
+        .ok_or_else(|| ShardError::Mismatch("no partials given".into()))?;
+    let settings_json = &first.meta["settings"];
+    let scanner_names: Vec<String> = first.meta["scanners"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    for p in parts {
+        if &p.meta["settings"] != settings_json {
+            return Err(ShardError::Mismatch(format!(
+                "{} was scanned with other options than {}",
+                p.path.display(),
+                first.path.display()
+            )));
+        }
+        let names: Vec<&str> = p.meta["scanners"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect())
+            .unwrap_or_default();
+        if names != scanner_names {
+            return Err(ShardError::Mismatch(format!(
+                "{} ran scanners {names:?}, {} ran {scanner_names:?}",
+                p.path.display(),
+                first.path.display()
+            )));
+        }
+    }
+    let options = ScanOptions {
+        threshold: settings_json["threshold"].as_f64().unwrap_or(0.99),
+        budget: settings_json["budget"].as_f64(),
+        min_flagged: settings_json["min_flagged"].as_u64().unwrap_or(3) as usize,
+        fail_on_noise: settings_json["fail_on_noise"].as_f64(),
+        seed: settings_json["seed"].as_u64().unwrap_or(0),
+        scanners: scanner_names.clone(),
+        scanner_options: settings_json["scanner_options"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(s, o)| {
+                        let pairs = o
+                            .as_object()
+                            .map(|o| {
+                                o.iter()
+                                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        (s.clone(), pairs)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let mut settings = options
+        .check()
+        .map_err(|e| ShardError::Mismatch(format!("the partials' options: {e}")))?;
+    settings.scanners_chosen = settings_json["scanners_chosen"].as_bool().unwrap_or(false);
+
+    // Classes: the union of the shards', in ingestion order.
+    let mut all_names = Vec::new();
+    for p in parts {
+        let labels = p
+            .batch
+            .column_by_name("label")
+            .map(|c| c.as_string::<i32>().clone());
+        let labels = labels.ok_or_else(|| ShardError::Partial {
+            path: p.path.clone(),
+            message: "no `label` column".into(),
+        })?;
+        all_names.extend(labels.iter().flatten().map(String::from));
+    }
+    let class_names = class_order(all_names);
+    let code: HashMap<&str, u32> = class_names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i as u32))
+        .collect();
+    let c = class_names.len();
+
+    // Rows.
+    let mut label_codes = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    let mut raw: Vec<Vec<f64>> = vec![Vec::new(); scanner_names.len()];
+    let mut log_p = raw.clone();
+    let mut ungated: Vec<Option<Vec<f64>>> = vec![Some(Vec::new()); scanner_names.len()];
+    let mut suspected: Vec<Option<Vec<u32>>> = vec![Some(Vec::new()); scanner_names.len()];
+    for (k, p) in parts.iter().enumerate() {
+        let b = &p.batch;
+        let bad = |message: String| ShardError::Partial {
+            path: p.path.clone(),
+            message,
+        };
+        let labels = b
+            .column_by_name("label")
+            .expect("checked")
+            .as_string::<i32>();
+        label_codes.extend(labels.iter().map(|l| code[l.unwrap_or_default()]));
+        let rows = b
+            .column_by_name("row")
+            .ok_or_else(|| bad("no `row` column".into()))?
+            .as_primitive::<UInt64Type>();
+        match b.column_by_name("id") {
+            Some(id) => ids.extend(
+                id.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap_or_default().to_string()),
+            ),
+            None => ids.extend(rows.values().iter().map(|r| format!("{k}:{r}"))),
+        }
+        let f64s = |name: String| -> Option<Vec<f64>> {
+            b.column_by_name(&name).map(|a| {
+                let a = a.as_primitive::<Float64Type>();
+                (0..a.len())
+                    .map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN })
+                    .collect()
+            })
+        };
+        for (s, name) in scanner_names.iter().enumerate() {
+            raw[s].extend(
+                f64s(col("raw", name)).ok_or_else(|| bad(format!("no raw scores of {name}")))?,
+            );
+            log_p[s].extend(
+                f64s(col("log_p", name)).ok_or_else(|| bad(format!("no p-values of {name}")))?,
+            );
+            match (&mut ungated[s], f64s(col("ungated", name))) {
+                (Some(all), Some(v)) => all.extend(v),
+                (slot, _) => *slot = None,
+            }
+            match (&mut suspected[s], b.column_by_name(&col("suspected", name))) {
+                (Some(all), Some(v)) => all.extend(
+                    v.as_string::<i32>()
+                        .iter()
+                        .map(|l| l.and_then(|l| code.get(l).copied()).unwrap_or(u32::MAX)),
+                ),
+                (slot, _) => *slot = None,
+            }
+        }
+    }
+    // A suspected class unknown to the merge is the row's own.
+    for s in suspected.iter_mut().flatten() {
+        for (i, v) in s.iter_mut().enumerate() {
+            if *v == u32::MAX {
+                *v = label_codes[i];
+            }
+        }
+    }
+
+    // Per scanner: the class statistics combined, the confusion summed.
+    let mut outputs = Vec::with_capacity(scanner_names.len());
+    for (s, name) in scanner_names.iter().enumerate() {
+        let mut per_class: Vec<Vec<(usize, Option<f64>, BTreeMap<String, f64>)>> =
+            vec![Vec::new(); c];
+        let mut confusion: Option<Vec<u64>> = None;
+        for p in parts {
+            let sm = &p.meta["scanners"][s];
+            for d in sm["classes"].as_array().into_iter().flatten() {
+                let Some(&cl) = d["label"].as_str().and_then(|l| code.get(l)) else {
+                    continue;
+                };
+                let values = d["values"]
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), unnum(v))).collect())
+                    .unwrap_or_default();
+                let lp = (!d["log_p"].is_null()).then(|| unnum(&d["log_p"]));
+                per_class[cl as usize].push((d["rows"].as_u64().unwrap_or(0) as usize, lp, values));
+            }
+            if let Some(cells) = sm["confusion"].as_array() {
+                let m = confusion.get_or_insert_with(|| vec![0; c * c]);
+                for cell in cells {
+                    let (Some(a), Some(b)) = (
+                        cell[0].as_str().and_then(|l| code.get(l)),
+                        cell[1].as_str().and_then(|l| code.get(l)),
+                    ) else {
+                        continue;
+                    };
+                    m[*a as usize * c + *b as usize] += cell[2].as_u64().unwrap_or(0);
+                }
+            }
+        }
+        let classes = per_class
+            .iter()
+            .enumerate()
+            .filter(|(_, shards)| !shards.is_empty())
+            .map(|(cl, shards)| combine_class(cl as u32, shards))
+            .collect();
+        let scanner = settings
+            .scanners
+            .iter()
+            .find(|x| x.name() == name)
+            .cloned()
+            .ok_or_else(|| ShardError::Mismatch(format!("unknown scanner {name}")))?;
+        outputs.push((
+            scanner,
+            ScanOutput {
+                raw: std::mem::take(&mut raw[s]),
+                log_p: std::mem::take(&mut log_p[s]),
+                classes,
+                suspected: suspected[s].take(),
+                ungated_log_p: ungated[s].take(),
+                confusion,
+            },
+        ));
+    }
+
+    // Skipped classes: too small in every shard that has them.
+    let counts = {
+        let mut k = vec![0usize; c];
+        label_codes.iter().for_each(|&l| k[l as usize] += 1);
+        k
+    };
+    let skipped: Vec<u32> = (0..c as u32)
+        .filter(|&cl| {
+            parts.iter().all(|p| {
+                p.meta["skipped_classes"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .any(|l| l.as_str() == Some(class_names[cl as usize].as_str()))
+                    })
+                    .unwrap_or(false)
+                    || counts[cl as usize] == 0
+            })
+        })
+        .collect();
+    let corroborate = vec![false; outputs.len()];
+    let raw_refs: Vec<&ScanOutput> = outputs.iter().map(|(_, o)| o).collect();
+    let fused = fuse(
+        &raw_refs,
+        &label_codes,
+        c,
+        &skipped,
+        &settings,
+        &corroborate,
+    );
+
+    let n = label_codes.len();
+    let mut sources: Vec<SourceFile> = Vec::new();
+    let mut warnings = vec![format!(
+        "merged from {} shard partial(s); see the README on what a sharded scan approximates",
+        parts.len()
+    )];
+    let mut dropped = 0u64;
+    for p in parts {
+        if let Ok(s) = serde_json::from_value::<Vec<SourceFile>>(p.meta["sources"].clone()) {
+            sources.extend(s);
+        }
+        dropped += p.meta["dropped_rows"].as_u64().unwrap_or(0);
+    }
+    if dropped > 0 {
+        warnings.push(format!(
+            "{dropped} row(s) were left out as invalid in the shards"
+        ));
+    }
+    let feature_source: FeatureSource = serde_json::from_value(
+        first.meta["feature_source"].clone(),
+    )
+    .unwrap_or(FeatureSource::Columns {
+        columns: Vec::new(),
+    });
+    let view: ViewReport =
+        serde_json::from_value(first.meta["view"].clone()).unwrap_or(ViewReport {
+            shared_scale: false,
+            label_agnostic_shared_scale: false,
+            learned_representation: false,
+        });
+    let ds = Dataset {
+        n_input_rows: n,
+        kept_rows: (0..n as u64).collect(),
+        dropped: Vec::new(),
+        ids: Some(Arc::new(StringArray::from(ids))),
+        id_column: Some(first.meta["id_column"].as_str().unwrap_or("id").to_string()),
+        labels: Arc::new(StringArray::from_iter_values(
+            label_codes
+                .iter()
+                .map(|&l| class_names[l as usize].as_str()),
+        )),
+        label_column: first.meta["label_column"]
+            .as_str()
+            .unwrap_or("label")
+            .to_string(),
+        label_codes,
+        class_names,
+        features: Vec::<f32>::new().into(),
+        n_features: 0,
+        probs: None,
+        feature_source,
+        sources,
+        inputs: None,
+        notes: Vec::new(),
+        class_titles: None,
+    };
+    let report = ScanReport {
+        fused,
+        outputs,
+        skipped_classes: skipped,
+        warnings,
+        skipped_scanners: Vec::new(),
+        timings: Vec::new(),
+        model: None,
+        view,
+    };
+    Ok(Merged {
+        ds,
+        report,
+        settings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_sort_as_ingestion_sorts_them() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(class_order(v(&["10", "2", "2"])), v(&["2", "10"]));
+        assert_eq!(class_order(v(&["dog", "cat"])), v(&["cat", "dog"]));
+    }
+
+    #[test]
+    fn class_statistics_combine_by_kind() {
+        let shard = |rows, lp: f64, excess, rate, src| {
+            let values: BTreeMap<String, f64> = [
+                ("excess_rows".to_string(), excess),
+                ("contradicted_rate".to_string(), rate),
+                ("unanimity_log_p".to_string(), lp),
+                ("top_source".to_string(), src),
+                ("inflow".to_string(), excess),
+            ]
+            .into_iter()
+            .collect();
+            (rows, Some(lp), values)
+        };
+        let d = combine_class(
+            3,
+            &[
+                shard(100, -10.0, 5.0, 0.1, 7.0),
+                shard(300, -2.0, 3.0, 0.3, 1.0),
+            ],
+        );
+        assert_eq!(d.class, 3);
+        let fisher = ln_fisher(&[-10.0, -2.0]);
+        assert_eq!(d.log_p, Some(fisher));
+        assert!(fisher < -10.0);
+        assert_eq!(d.value("excess_rows"), Some(8.0));
+        assert_eq!(d.value("inflow"), Some(8.0));
+        assert!((d.value("contradicted_rate").unwrap() - 0.25).abs() < 1e-12);
+        assert_eq!(d.value("unanimity_log_p"), Some(fisher));
+        assert_eq!(d.value("top_source"), Some(7.0));
+    }
+}
