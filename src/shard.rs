@@ -26,7 +26,6 @@
 //! tolerance the tests hold the merge to.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -203,16 +202,21 @@ pub fn partial_batch(ds: &Dataset, report: &ScanReport, settings: &ScanSettings)
     RecordBatch::try_new(Arc::new(schema), columns).expect("columns match the schema")
 }
 
+/// A partial as Parquet bytes (for callers that move partials themselves,
+/// such as a Spark job).
+pub fn partial_bytes(batch: &RecordBatch) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut out, batch.schema(), None)
+        .expect("a partial's schema is Parquet-writable");
+    w.write(batch).expect("a partial is Parquet-writable");
+    w.close().expect("a partial is Parquet-writable");
+    out
+}
+
 /// Writes a partial (Parquet) atomically.
 pub fn write_partial(path: &Path, batch: &RecordBatch) -> Result<(), ShardError> {
-    let encode = |e: &dyn std::fmt::Display| ReportError::Encode {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
     let mut file = AtomicFile::new(path)?;
-    let mut w = ArrowWriter::try_new(&mut file, batch.schema(), None).map_err(|e| encode(&e))?;
-    w.write(batch).map_err(|e| encode(&e))?;
-    w.close().map_err(|e| encode(&e))?;
+    file.write_all(&partial_bytes(batch))?;
     file.commit()?;
     Ok(())
 }
@@ -226,12 +230,20 @@ pub struct Partial {
 
 /// Reads a partial written by [`write_partial`].
 pub fn read_partial(path: &Path) -> Result<Partial, ShardError> {
-    let bad = |message: String| ShardError::Partial {
+    let bytes = std::fs::read(path).map_err(|e| ShardError::Partial {
         path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    partial_from_bytes(path, bytes)
+}
+
+/// Reads a partial from its Parquet bytes; `name` names it in errors.
+pub fn partial_from_bytes(name: &Path, bytes: Vec<u8>) -> Result<Partial, ShardError> {
+    let bad = |message: String| ShardError::Partial {
+        path: name.to_path_buf(),
         message,
     };
-    let file = File::open(path).map_err(|e| bad(e.to_string()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .map_err(|e| bad(format!("not a Parquet file: {e}")))?;
     // The builder's schema carries the file's metadata.
     let schema = builder.schema().clone();
@@ -253,7 +265,7 @@ pub fn read_partial(path: &Path) -> Result<Partial, ShardError> {
     let batch = arrow::compute::concat_batches(&reader_schema(&batches, &schema), &batches)
         .map_err(|e| bad(e.to_string()))?;
     Ok(Partial {
-        path: path.to_path_buf(),
+        path: name.to_path_buf(),
         meta,
         batch,
     })

@@ -261,6 +261,15 @@ impl ScanResult {
         Ok(paths)
     }
 
+    /// This scan as a shard's partial (Parquet bytes): per-row evidence of
+    /// every scanner and per-class statistics, for `poisonscan.merge`. Scan
+    /// each shard of a random partition with the same options, and merge.
+    fn partial<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        let batch = poisonscan::shard::partial_batch(&self.ds, &self.report, &self.settings);
+        let bytes = py.detach(|| poisonscan::shard::partial_bytes(&batch));
+        pyo3::types::PyBytes::new(py, &bytes)
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<poisonscan.ScanResult: {}, {} rows, {} flagged, failed classes {:?}>",
@@ -400,21 +409,63 @@ fn scan(
             "no_fail": false,
         }),
     };
-    let scores = report::scores_batch(&ds, &report);
-    let summary = report::summary_json(&ds, &report, &settings, &run).to_string();
-    Ok(ScanResult {
-        ds,
-        report,
-        settings,
+    Ok(ScanResult::new(ds, report, settings, run))
+}
+
+impl ScanResult {
+    fn new(ds: Dataset, report: ScanReport, settings: ScanSettings, run: RunInfo) -> Self {
+        let scores = report::scores_batch(&ds, &report);
+        let summary = report::summary_json(&ds, &report, &settings, &run).to_string();
+        ScanResult {
+            ds,
+            report,
+            settings,
+            run,
+            scores,
+            summary,
+        }
+    }
+}
+
+/// Merges shard partials (`ScanResult.partial()` bytes, or paths of files
+/// written by `poisonscan scan --shard-out`) into the data set's scan: the
+/// rows of every shard, in the order given, with class tests combined over
+/// the shards and the calibration over all rows and classes.
+#[pyfunction]
+fn merge(py: Python<'_>, partials: Vec<Bound<'_, PyAny>>) -> PyResult<ScanResult> {
+    let mut read = Vec::with_capacity(partials.len());
+    for (k, p) in partials.iter().enumerate() {
+        let name = PathBuf::from(format!("partial {k}"));
+        let part = if let Ok(bytes) = p.extract::<Vec<u8>>() {
+            py.detach(|| poisonscan::shard::partial_from_bytes(&name, bytes))
+        } else if let Ok(path) = p.extract::<PathBuf>() {
+            py.detach(|| poisonscan::shard::read_partial(&path))
+        } else {
+            return Err(PyTypeError::new_err(
+                "partials must be bytes (ScanResult.partial()) or paths",
+            ));
+        };
+        read.push(part.map_err(|e| InputError::new_err(message(e)))?);
+    }
+    let merged = py
+        .detach(|| poisonscan::shard::merge(&read))
+        .map_err(|e| InputError::new_err(message(e)))?;
+    let run = RunInfo {
+        inputs: vec![format!("<{} partials>", read.len())],
+        options: serde_json::json!({"merge": true, "scores_format": "parquet", "no_fail": false}),
+    };
+    Ok(ScanResult::new(
+        merged.ds,
+        merged.report,
+        merged.settings,
         run,
-        scores,
-        summary,
-    })
+    ))
 }
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
+    m.add_function(wrap_pyfunction!(merge, m)?)?;
     m.add_class::<ScanResult>()?;
     m.add_class::<Scores>()?;
     m.add("PoisonscanError", m.py().get_type::<PoisonscanError>())?;

@@ -167,6 +167,33 @@ class ScanTest(unittest.TestCase):
         # at its ends. Released, the loop ticks about once a millisecond.
         self.assertGreater(ticks, max(10, 0.05 * elapsed / 0.001), (ticks, elapsed))
 
+    def test_shards_merge_to_the_whole_scans_verdict(self):
+        rng = random.Random(5)
+        shard = [rng.randrange(3) for _ in range(self.table.num_rows)]
+        partials = []
+        for k in range(3):
+            part = self.table.filter(pa.array([s == k for s in shard]))
+            partials.append(poisonscan.scan(part, embedding="emb", id="id", model="none").partial())
+        merged = poisonscan.merge(partials)
+        self.assertEqual(merged.verdict, self.result.verdict)
+        self.assertEqual(merged.failed_classes, self.result.failed_classes)
+        scores = pa.table(merged.scores)
+        self.assertEqual(scores.num_rows, self.table.num_rows)
+        ids = scores.column("id").to_pylist()
+        flagged = {ids[i] for i in merged.flagged_rows}
+        planted = {f"s{i}" for i, t in enumerate(self.truth) if t}
+        self.assertGreaterEqual(len(flagged & planted), 0.8 * len(planted))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "p0.parquet")
+            with open(path, "wb") as f:
+                f.write(partials[0])
+            one = poisonscan.merge([path, partials[1], partials[2]])
+            self.assertEqual(one.summary["classes"], merged.summary["classes"])
+        with self.assertRaises(poisonscan.InputError):
+            poisonscan.merge([b"not a partial"])
+        with self.assertRaises(TypeError):
+            poisonscan.merge([42])
+
     @unittest.skipIf(pl is None, "polars is not installed")
     def test_polars_in_and_out(self):
         df = pl.from_arrow(self.table)

@@ -11,6 +11,10 @@ pyarrow Table or RecordBatchReader, a polars DataFrame, a DuckDB relation) or
 a path, glob or list of them as the command line takes them (Parquet, CSV,
 Arrow IPC, NDJSON, IDX, an image folder). Bad input raises `InputError` with
 the command line's message.
+
+Past one machine: scan the shards of a random partition with the same options,
+`merge([r.partial() for r in shard_results])`; `poisonscan.spark.scan(df, ...)`
+does that on Spark.
 """
 
 from ._native import (
@@ -19,6 +23,7 @@ from ._native import (
     ScanResult,
     Scores,
     __version__,
+    merge,
     scan,
 )
 
@@ -28,5 +33,6 @@ __all__ = [
     "ScanResult",
     "Scores",
     "__version__",
+    "merge",
     "scan",
 ]

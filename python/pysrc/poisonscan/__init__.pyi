@@ -47,6 +47,8 @@ class ScanResult:
     @property
     def flagged_rows(self) -> list[int]:
         """Input rows (0-based) that were flagged."""
+    def partial(self) -> bytes:
+        """This scan as a shard's partial (Parquet bytes) for :func:`merge`."""
     def write(
         self,
         out_dir: _Path,
@@ -92,3 +94,11 @@ def scan(
     ``--budget``, ``--min-flagged``, ``--fail-on-noise``). The GIL is released
     while scanning. Raises ``InputError`` on bad input, ``ValueError`` on a
     bad option."""
+
+def merge(partials: Sequence[Union[bytes, _Path]]) -> ScanResult:
+    """Merges shard partials (``ScanResult.partial()`` bytes, or files written
+    by ``poisonscan scan --shard-out``) into the data set's scan: every
+    shard's rows in the order given, each class test combined over the shards
+    (Fisher's method), the calibration over all rows and classes. Scan every
+    shard of a random partition with the same options. Raises ``InputError``
+    when the partials do not belong together."""
