@@ -34,3 +34,11 @@ else:
 open(path, "w").write(text)
 PY
 }
+
+# mnist_train: the path of MNIST's training images, fetched into
+# datasets/cache first when missing.
+mnist_train() {
+  local f="datasets/cache/mnist/train-images-idx3-ubyte"
+  [ -e "$f" ] || datasets/fetch.sh mnist >&2
+  echo "$PWD/$f"
+}

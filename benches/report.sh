@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Report benchmark: the cost and size of report.html on full MNIST (60,000
-# images, datasets/fetch.sh) with a planted attack. For each case: the scan
+# images, fetched by datasets/fetch.sh when missing) with a planted attack. For each case: the scan
 # without and with --report (`--model none`), `poisonscan report` (reads the
 # input again and re-renders), the page's size, groups and thumbnails.
 # Prints a Markdown table and writes it into BENCHMARKS.md between the
@@ -12,8 +12,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 source benches/common.sh
 bin="$(bench_bin)"
-mnist="datasets/cache/mnist/train-images-idx3-ubyte"
-[ -e "$mnist" ] || { echo "run datasets/fetch.sh first ($mnist is missing)" >&2; exit 2; }
+mnist="$(mnist_train)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || [ $? -eq 1 ]; t1=$(date +%s.%N); python3 -c "print(f'{$t1 - $t0:.1f}')"; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sharded-scan benchmark: full MNIST (datasets/fetch.sh) with a planted
+# Sharded-scan benchmark: full MNIST (fetched by datasets/fetch.sh when missing) with a planted
 # attack, scanned whole and as SHARDS random shards (`scan --shard-out`
 # each, then `merge`), `--model none`. Prints verdict, failed classes,
 # AUROC, flagged precision/recall and seconds for both, as a Markdown table,
@@ -12,8 +12,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 source benches/common.sh
 bin="$(bench_bin)"
-mnist="datasets/cache/mnist/train-images-idx3-ubyte"
-[ -e "$mnist" ] || { echo "run datasets/fetch.sh first ($mnist is missing)" >&2; exit 2; }
+mnist="$(mnist_train)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
