@@ -367,299 +367,68 @@ pub fn merge(parts: &[Partial]) -> Result<Merged, ShardError> {
     let first = parts
         .first()
         .ok_or_else(|| ShardError::Mismatch("no partials given".into()))?;
-    let settings_json = &first.meta["settings"];
-    let scanner_names: Vec<String> = first.meta["scanners"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s["name"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    for p in parts {
-        if &p.meta["settings"] != settings_json {
-            return Err(ShardError::Mismatch(format!(
-                "{} was scanned with other options than {}",
-                p.path.display(),
-                first.path.display()
-            )));
-        }
-        let names: Vec<&str> = p.meta["scanners"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect())
-            .unwrap_or_default();
-        if names != scanner_names {
-            return Err(ShardError::Mismatch(format!(
-                "{} ran scanners {names:?}, {} ran {scanner_names:?}",
-                p.path.display(),
-                first.path.display()
-            )));
-        }
-    }
-    let options = ScanOptions {
-        threshold: settings_json["threshold"].as_f64().unwrap_or(0.99),
-        budget: settings_json["budget"].as_f64(),
-        min_flagged: settings_json["min_flagged"].as_u64().unwrap_or(3) as usize,
-        fail_on_noise: settings_json["fail_on_noise"].as_f64(),
-        seed: settings_json["seed"].as_u64().unwrap_or(0),
-        scanners: scanner_names.clone(),
-        scanner_options: settings_json["scanner_options"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(s, o)| {
-                        let pairs = o
-                            .as_object()
-                            .map(|o| {
-                                o.iter()
-                                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        (s.clone(), pairs)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-    };
-    let mut settings = options
-        .check()
-        .map_err(|e| ShardError::Mismatch(format!("the partials' options: {e}")))?;
-    settings.scanners_chosen = settings_json["scanners_chosen"].as_bool().unwrap_or(false);
-
-    // Classes: the union of the shards', in ingestion order.
-    let mut all_names = Vec::new();
-    for p in parts {
-        let labels = p
-            .batch
-            .column_by_name("label")
-            .map(|c| c.as_string::<i32>().clone());
-        let labels = labels.ok_or_else(|| ShardError::Partial {
-            path: p.path.clone(),
-            message: "no `label` column".into(),
-        })?;
-        all_names.extend(labels.iter().flatten().map(String::from));
-    }
-    let class_names = class_order(all_names);
+    let (settings, scanner_names) = common_settings(parts)?;
+    let class_names = merged_classes(parts)?;
     let code: HashMap<&str, u32> = class_names
         .iter()
         .enumerate()
         .map(|(i, n)| (n.as_str(), i as u32))
         .collect();
     let c = class_names.len();
-
-    // Rows.
-    let mut label_codes = Vec::new();
-    let mut ids: Vec<String> = Vec::new();
-    let mut raw: Vec<Vec<f64>> = vec![Vec::new(); scanner_names.len()];
-    let mut log_p = raw.clone();
-    let mut ungated: Vec<Option<Vec<f64>>> = vec![Some(Vec::new()); scanner_names.len()];
-    let mut suspected: Vec<Option<Vec<u32>>> = vec![Some(Vec::new()); scanner_names.len()];
-    for (k, p) in parts.iter().enumerate() {
-        let b = &p.batch;
-        let bad = |message: String| ShardError::Partial {
-            path: p.path.clone(),
-            message,
-        };
-        let labels = b
-            .column_by_name("label")
-            .expect("checked")
-            .as_string::<i32>();
-        label_codes.extend(labels.iter().map(|l| code[l.unwrap_or_default()]));
-        let rows = b
-            .column_by_name("row")
-            .ok_or_else(|| bad("no `row` column".into()))?
-            .as_primitive::<UInt64Type>();
-        match b.column_by_name("id") {
-            Some(id) => ids.extend(
-                id.as_string::<i32>()
-                    .iter()
-                    .map(|v| v.unwrap_or_default().to_string()),
-            ),
-            None => ids.extend(rows.values().iter().map(|r| format!("{k}:{r}"))),
-        }
-        let f64s = |name: String| -> Option<Vec<f64>> {
-            b.column_by_name(&name).map(|a| {
-                let a = a.as_primitive::<Float64Type>();
-                (0..a.len())
-                    .map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN })
-                    .collect()
-            })
-        };
-        for (s, name) in scanner_names.iter().enumerate() {
-            raw[s].extend(
-                f64s(col("raw", name)).ok_or_else(|| bad(format!("no raw scores of {name}")))?,
-            );
-            log_p[s].extend(
-                f64s(col("log_p", name)).ok_or_else(|| bad(format!("no p-values of {name}")))?,
-            );
-            match (&mut ungated[s], f64s(col("ungated", name))) {
-                (Some(all), Some(v)) => all.extend(v),
-                (slot, _) => *slot = None,
-            }
-            match (&mut suspected[s], b.column_by_name(&col("suspected", name))) {
-                (Some(all), Some(v)) => all.extend(
-                    v.as_string::<i32>()
-                        .iter()
-                        .map(|l| l.and_then(|l| code.get(l).copied()).unwrap_or(u32::MAX)),
-                ),
-                (slot, _) => *slot = None,
-            }
-        }
-    }
-    // A suspected class unknown to the merge is the row's own.
-    for s in suspected.iter_mut().flatten() {
-        for (i, v) in s.iter_mut().enumerate() {
-            if *v == u32::MAX {
-                *v = label_codes[i];
-            }
-        }
-    }
-
-    // Per scanner: the class statistics combined, the confusion summed.
+    let mut rows = concat_rows(parts, &scanner_names, &code)?;
     let mut outputs = Vec::with_capacity(scanner_names.len());
     for (s, name) in scanner_names.iter().enumerate() {
-        let mut per_class: Vec<Vec<(usize, Option<f64>, BTreeMap<String, f64>)>> =
-            vec![Vec::new(); c];
-        let mut confusion: Option<Vec<u64>> = None;
-        for p in parts {
-            let sm = &p.meta["scanners"][s];
-            for d in sm["classes"].as_array().into_iter().flatten() {
-                let Some(&cl) = d["label"].as_str().and_then(|l| code.get(l)) else {
-                    continue;
-                };
-                let values = d["values"]
-                    .as_object()
-                    .map(|m| m.iter().map(|(k, v)| (k.clone(), unnum(v))).collect())
-                    .unwrap_or_default();
-                let lp = (!d["log_p"].is_null()).then(|| unnum(&d["log_p"]));
-                per_class[cl as usize].push((d["rows"].as_u64().unwrap_or(0) as usize, lp, values));
-            }
-            if let Some(cells) = sm["confusion"].as_array() {
-                let m = confusion.get_or_insert_with(|| vec![0; c * c]);
-                for cell in cells {
-                    let (Some(a), Some(b)) = (
-                        cell[0].as_str().and_then(|l| code.get(l)),
-                        cell[1].as_str().and_then(|l| code.get(l)),
-                    ) else {
-                        continue;
-                    };
-                    m[*a as usize * c + *b as usize] += cell[2].as_u64().unwrap_or(0);
-                }
-            }
-        }
-        let classes = per_class
-            .iter()
-            .enumerate()
-            .filter(|(_, shards)| !shards.is_empty())
-            .map(|(cl, shards)| combine_class(cl as u32, shards))
-            .collect();
         let scanner = settings
             .scanners
             .iter()
             .find(|x| x.name() == name)
             .cloned()
             .ok_or_else(|| ShardError::Mismatch(format!("unknown scanner {name}")))?;
+        let (classes, confusion) = combine_scanner(parts, s, &code);
+        let own = std::mem::take(&mut rows.scanners[s]);
         outputs.push((
             scanner,
             ScanOutput {
-                raw: std::mem::take(&mut raw[s]),
-                log_p: std::mem::take(&mut log_p[s]),
+                raw: own.raw,
+                log_p: own.log_p,
                 classes,
-                suspected: suspected[s].take(),
-                ungated_log_p: ungated[s].take(),
+                suspected: own.suspected,
+                ungated_log_p: own.ungated,
                 confusion,
             },
         ));
     }
-
-    // Skipped classes: too small in every shard that has them.
-    let counts = {
-        let mut k = vec![0usize; c];
-        label_codes.iter().for_each(|&l| k[l as usize] += 1);
-        k
-    };
-    let skipped: Vec<u32> = (0..c as u32)
-        .filter(|&cl| {
-            parts.iter().all(|p| {
-                p.meta["skipped_classes"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .any(|l| l.as_str() == Some(class_names[cl as usize].as_str()))
-                    })
-                    .unwrap_or(false)
-                    || counts[cl as usize] == 0
-            })
-        })
-        .collect();
+    let skipped = skipped_classes(parts, &class_names, &rows.label_codes);
     let corroborate = vec![false; outputs.len()];
     let raw_refs: Vec<&ScanOutput> = outputs.iter().map(|(_, o)| o).collect();
     let fused = fuse(
         &raw_refs,
-        &label_codes,
+        &rows.label_codes,
         c,
         &skipped,
         &settings,
         &corroborate,
     );
-
-    let n = label_codes.len();
-    let mut sources: Vec<SourceFile> = Vec::new();
     let mut warnings = vec![format!(
         "merged from {} shard partial(s); see the README on what a sharded scan approximates",
         parts.len()
     )];
-    let mut dropped = 0u64;
-    for p in parts {
-        if let Ok(s) = serde_json::from_value::<Vec<SourceFile>>(p.meta["sources"].clone()) {
-            sources.extend(s);
-        }
-        dropped += p.meta["dropped_rows"].as_u64().unwrap_or(0);
-    }
+    let dropped: u64 = parts
+        .iter()
+        .map(|p| p.meta["dropped_rows"].as_u64().unwrap_or(0))
+        .sum();
     if dropped > 0 {
         warnings.push(format!(
             "{dropped} row(s) were left out as invalid in the shards"
         ));
     }
-    let feature_source: FeatureSource = serde_json::from_value(
-        first.meta["feature_source"].clone(),
-    )
-    .unwrap_or(FeatureSource::Columns {
-        columns: Vec::new(),
-    });
     let view: ViewReport =
         serde_json::from_value(first.meta["view"].clone()).unwrap_or(ViewReport {
             shared_scale: false,
             label_agnostic_shared_scale: false,
             learned_representation: false,
         });
-    let ds = Dataset {
-        n_input_rows: n,
-        kept_rows: (0..n as u64).collect(),
-        dropped: Vec::new(),
-        ids: Some(Arc::new(StringArray::from(ids))),
-        id_column: Some(first.meta["id_column"].as_str().unwrap_or("id").to_string()),
-        labels: Arc::new(StringArray::from_iter_values(
-            label_codes
-                .iter()
-                .map(|&l| class_names[l as usize].as_str()),
-        )),
-        label_column: first.meta["label_column"]
-            .as_str()
-            .unwrap_or("label")
-            .to_string(),
-        label_codes,
-        class_names,
-        features: Vec::<f32>::new().into(),
-        n_features: 0,
-        probs: None,
-        feature_source,
-        sources,
-        inputs: None,
-        notes: Vec::new(),
-        class_titles: None,
-    };
+    let ds = merged_dataset(parts, rows.label_codes, rows.ids, class_names);
     let report = ScanReport {
         fused,
         outputs,
@@ -675,6 +444,302 @@ pub fn merge(parts: &[Partial]) -> Result<Merged, ShardError> {
         report,
         settings,
     })
+}
+
+/// The options every partial was scanned with (refusing partials scanned
+/// with others, or with other scanners), and the scanners that ran.
+fn common_settings(parts: &[Partial]) -> Result<(ScanSettings, Vec<String>), ShardError> {
+    let first = &parts[0];
+    let settings_json = &first.meta["settings"];
+    let ran = |p: &Partial| -> Vec<String> {
+        p.meta["scanners"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let scanner_names = ran(first);
+    for p in parts {
+        if &p.meta["settings"] != settings_json {
+            return Err(ShardError::Mismatch(format!(
+                "{} was scanned with other options than {}",
+                p.path.display(),
+                first.path.display()
+            )));
+        }
+        let names = ran(p);
+        if names != scanner_names {
+            return Err(ShardError::Mismatch(format!(
+                "{} ran scanners {names:?}, {} ran {scanner_names:?}",
+                p.path.display(),
+                first.path.display()
+            )));
+        }
+    }
+    let scanner_options = settings_json["scanner_options"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(scanner, options)| {
+                    let pairs = options
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (scanner.clone(), pairs)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let options = ScanOptions {
+        threshold: settings_json["threshold"].as_f64().unwrap_or(0.99),
+        budget: settings_json["budget"].as_f64(),
+        min_flagged: settings_json["min_flagged"].as_u64().unwrap_or(3) as usize,
+        fail_on_noise: settings_json["fail_on_noise"].as_f64(),
+        seed: settings_json["seed"].as_u64().unwrap_or(0),
+        scanners: scanner_names.clone(),
+        scanner_options,
+    };
+    let mut settings = options
+        .check()
+        .map_err(|e| ShardError::Mismatch(format!("the partials' options: {e}")))?;
+    settings.scanners_chosen = settings_json["scanners_chosen"].as_bool().unwrap_or(false);
+    Ok((settings, scanner_names))
+}
+
+/// A partial's `label` column.
+fn labels(p: &Partial) -> Result<&arrow::array::StringArray, ShardError> {
+    p.batch
+        .column_by_name("label")
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| ShardError::Partial {
+            path: p.path.clone(),
+            message: "no `label` column".into(),
+        })
+}
+
+/// The union of the shards' classes, in ingestion order.
+fn merged_classes(parts: &[Partial]) -> Result<Vec<String>, ShardError> {
+    let mut all = Vec::new();
+    for p in parts {
+        all.extend(labels(p)?.iter().flatten().map(String::from));
+    }
+    Ok(class_order(all))
+}
+
+/// One scanner's per-row evidence over every shard.
+#[derive(Default)]
+struct ScannerRows {
+    raw: Vec<f64>,
+    log_p: Vec<f64>,
+    ungated: Option<Vec<f64>>,
+    suspected: Option<Vec<u32>>,
+}
+
+/// The shards' rows, in order.
+struct Rows {
+    label_codes: Vec<u32>,
+    ids: Vec<String>,
+    scanners: Vec<ScannerRows>,
+}
+
+/// Concatenates the shards' rows: labels as merged class codes, ids, and
+/// every scanner's row evidence.
+fn concat_rows(
+    parts: &[Partial],
+    scanner_names: &[String],
+    code: &HashMap<&str, u32>,
+) -> Result<Rows, ShardError> {
+    let mut rows = Rows {
+        label_codes: Vec::new(),
+        ids: Vec::new(),
+        scanners: scanner_names
+            .iter()
+            .map(|_| ScannerRows {
+                ungated: Some(Vec::new()),
+                suspected: Some(Vec::new()),
+                ..ScannerRows::default()
+            })
+            .collect(),
+    };
+    for (k, p) in parts.iter().enumerate() {
+        let b = &p.batch;
+        let bad = |message: String| ShardError::Partial {
+            path: p.path.clone(),
+            message,
+        };
+        let own: Vec<u32> = labels(p)?
+            .iter()
+            .map(|l| code[l.unwrap_or_default()])
+            .collect();
+        let shard_row = b
+            .column_by_name("row")
+            .ok_or_else(|| bad("no `row` column".into()))?
+            .as_primitive::<UInt64Type>();
+        match b.column_by_name("id") {
+            Some(id) => rows.ids.extend(
+                id.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap_or_default().to_string()),
+            ),
+            None => rows
+                .ids
+                .extend(shard_row.values().iter().map(|r| format!("{k}:{r}"))),
+        }
+        let f64s = |name: String| -> Option<Vec<f64>> {
+            b.column_by_name(&name).map(|a| {
+                let a = a.as_primitive::<Float64Type>();
+                (0..a.len())
+                    .map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN })
+                    .collect()
+            })
+        };
+        for (all, name) in rows.scanners.iter_mut().zip(scanner_names) {
+            all.raw.extend(
+                f64s(col("raw", name)).ok_or_else(|| bad(format!("no raw scores of {name}")))?,
+            );
+            all.log_p.extend(
+                f64s(col("log_p", name)).ok_or_else(|| bad(format!("no p-values of {name}")))?,
+            );
+            match (&mut all.ungated, f64s(col("ungated", name))) {
+                (Some(v), Some(more)) => v.extend(more),
+                (slot, _) => *slot = None,
+            }
+            // A suspected class unknown to the merge is the row's own.
+            match (
+                &mut all.suspected,
+                b.column_by_name(&col("suspected", name)),
+            ) {
+                (Some(v), Some(more)) => v.extend(
+                    more.as_string::<i32>()
+                        .iter()
+                        .zip(&own)
+                        .map(|(l, &mine)| l.and_then(|l| code.get(l).copied()).unwrap_or(mine)),
+                ),
+                (slot, _) => *slot = None,
+            }
+        }
+        rows.label_codes.extend(own);
+    }
+    Ok(rows)
+}
+
+/// Scanner `s`'s class statistics combined over the shards, and its
+/// confusion matrix summed (`c × c` in merged class order).
+fn combine_scanner(
+    parts: &[Partial],
+    s: usize,
+    code: &HashMap<&str, u32>,
+) -> (Vec<ClassDiagnostics>, Option<Vec<u64>>) {
+    let c = code.len();
+    let mut per_class: Vec<Vec<(usize, Option<f64>, BTreeMap<String, f64>)>> = vec![Vec::new(); c];
+    let mut confusion: Option<Vec<u64>> = None;
+    for p in parts {
+        let sm = &p.meta["scanners"][s];
+        for d in sm["classes"].as_array().into_iter().flatten() {
+            let Some(&cl) = d["label"].as_str().and_then(|l| code.get(l)) else {
+                continue;
+            };
+            let values = d["values"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), unnum(v))).collect())
+                .unwrap_or_default();
+            let lp = (!d["log_p"].is_null()).then(|| unnum(&d["log_p"]));
+            per_class[cl as usize].push((d["rows"].as_u64().unwrap_or(0) as usize, lp, values));
+        }
+        if let Some(cells) = sm["confusion"].as_array() {
+            let m = confusion.get_or_insert_with(|| vec![0; c * c]);
+            for cell in cells {
+                let (Some(a), Some(b)) = (
+                    cell[0].as_str().and_then(|l| code.get(l)),
+                    cell[1].as_str().and_then(|l| code.get(l)),
+                ) else {
+                    continue;
+                };
+                m[*a as usize * c + *b as usize] += cell[2].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    let classes = per_class
+        .iter()
+        .enumerate()
+        .filter(|(_, shards)| !shards.is_empty())
+        .map(|(cl, shards)| combine_class(cl as u32, shards))
+        .collect();
+    (classes, confusion)
+}
+
+/// Classes skipped (too small) in every shard that has them.
+fn skipped_classes(parts: &[Partial], class_names: &[String], label_codes: &[u32]) -> Vec<u32> {
+    let mut counts = vec![0usize; class_names.len()];
+    label_codes.iter().for_each(|&l| counts[l as usize] += 1);
+    (0..class_names.len() as u32)
+        .filter(|&cl| {
+            parts.iter().all(|p| {
+                p.meta["skipped_classes"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .any(|l| l.as_str() == Some(class_names[cl as usize].as_str()))
+                    })
+                    .unwrap_or(false)
+                    || counts[cl as usize] == 0
+            })
+        })
+        .collect()
+}
+
+/// The merged data set: the shards' rows with labels and ids, their
+/// sources, and no features (the evidence is already in the partials).
+fn merged_dataset(
+    parts: &[Partial],
+    label_codes: Vec<u32>,
+    ids: Vec<String>,
+    class_names: Vec<String>,
+) -> Dataset {
+    let first = &parts[0].meta;
+    let n = label_codes.len();
+    let sources: Vec<SourceFile> = parts
+        .iter()
+        .filter_map(|p| serde_json::from_value::<Vec<SourceFile>>(p.meta["sources"].clone()).ok())
+        .flatten()
+        .collect();
+    let feature_source: FeatureSource = serde_json::from_value(first["feature_source"].clone())
+        .unwrap_or(FeatureSource::Columns {
+            columns: Vec::new(),
+        });
+    Dataset {
+        n_input_rows: n,
+        kept_rows: (0..n as u64).collect(),
+        dropped: Vec::new(),
+        ids: Some(Arc::new(StringArray::from(ids))),
+        id_column: Some(first["id_column"].as_str().unwrap_or("id").to_string()),
+        labels: Arc::new(StringArray::from_iter_values(
+            label_codes
+                .iter()
+                .map(|&l| class_names[l as usize].as_str()),
+        )),
+        label_column: first["label_column"]
+            .as_str()
+            .unwrap_or("label")
+            .to_string(),
+        label_codes,
+        class_names,
+        features: Vec::<f32>::new().into(),
+        n_features: 0,
+        probs: None,
+        feature_source,
+        sources,
+        inputs: None,
+        notes: Vec::new(),
+        class_titles: None,
+    }
 }
 
 #[cfg(test)]
