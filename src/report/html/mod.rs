@@ -11,6 +11,7 @@ mod page;
 pub mod pictures;
 mod scores_in;
 
+use std::cell::{Cell, OnceCell};
 use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
@@ -24,7 +25,7 @@ pub use page::{
 pub use scores_in::ScoreTable;
 
 use crate::ingest::{Dataset, FeatureSource};
-use evidence::{flagged_groups, sort_by_score, trigger_map, View};
+use evidence::{flagged_groups, sort_by_score, trigger_map, Group, View};
 use pictures::Shape;
 
 /// Options of the report.
@@ -144,6 +145,293 @@ pub fn check_same_input(summary: &Value, ds: &Dataset) -> Result<(), String> {
     Ok(())
 }
 
+/// The scanned rows as the page reads them (indices are kept rows): scores,
+/// flags and suspected classes from the scores table, labels and pictures
+/// from the data set, and the page's picture budget.
+struct Rows<'a> {
+    ds: &'a Dataset,
+    scores: &'a ScoreTable,
+    input: Inputs<'a>,
+    score: Vec<f64>,
+    flagged: Vec<bool>,
+    suspected: Vec<Option<u32>>,
+    code_of: HashMap<&'a str, u32>,
+    /// Bytes of thumbnails so far, and rows shown without one since the
+    /// budget ran out: thumbnails come in page order (groups, largest
+    /// first, then near misses).
+    picture_bytes: Cell<usize>,
+    omitted: Cell<usize>,
+}
+
+impl<'a> Rows<'a> {
+    fn new(ds: &'a Dataset, scores: &'a ScoreTable) -> Self {
+        let n = ds.n_rows();
+        let code_of: HashMap<&str, u32> = ds
+            .class_names
+            .iter()
+            .enumerate()
+            .map(|(c, name)| (name.as_str(), c as u32))
+            .collect();
+        let row = |k: usize| ds.kept_rows[k] as usize;
+        let suspected = (0..n)
+            .map(|k| {
+                scores.suspected[row(k)]
+                    .as_deref()
+                    .and_then(|s| code_of.get(s).copied())
+            })
+            .collect();
+        Self {
+            ds,
+            scores,
+            input: inputs(ds),
+            score: (0..n).map(|k| scores.score[row(k)]).collect(),
+            flagged: (0..n).map(|k| scores.flagged[row(k)]).collect(),
+            suspected,
+            code_of,
+            picture_bytes: Cell::new(0),
+            omitted: Cell::new(0),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.score.len()
+    }
+
+    /// The input row of kept row `k`.
+    fn row(&self, k: usize) -> usize {
+        self.ds.kept_rows[k] as usize
+    }
+
+    fn label(&self, k: usize) -> u32 {
+        self.ds.label_codes[k]
+    }
+
+    /// A class as the page names it (with its title when the file gives one).
+    fn class_label(&self, c: u32) -> String {
+        match &self.ds.class_titles {
+            Some(t) => format!("{} ({})", self.ds.class_names[c as usize], t[c as usize]),
+            None => self.ds.class_names[c as usize].clone(),
+        }
+    }
+
+    /// A thumbnail of row `k` at most `side` pixels a side, while the
+    /// picture budget lasts (images only).
+    fn thumb(&self, k: usize, side: u32) -> Option<String> {
+        let shape = self.input.shape?;
+        if self.picture_bytes.get() >= PICTURE_BUDGET {
+            self.omitted.set(self.omitted.get() + 1);
+            return None;
+        }
+        let uri = pictures::thumbnail(self.input.x.row(k), shape, side);
+        self.picture_bytes.set(self.picture_bytes.get() + uri.len());
+        Some(uri)
+    }
+
+    /// Row `k` as the page shows it, with the feature `columns` (tables).
+    fn view(&self, k: usize, columns: &[usize]) -> RowView {
+        let r = self.row(k);
+        RowView {
+            row: r as u64,
+            id: self.scores.id.as_ref().map(|ids| ids[r].clone()),
+            label: self.class_label(self.label(k)),
+            suspected: self.suspected[k]
+                .filter(|&s| s != self.label(k))
+                .map(|s| self.class_label(s)),
+            score: fmt_num(Some(self.score[k])),
+            reasons: self.scores.reasons[r].replace(',', ", "),
+            thumb: self.thumb(k, pictures::THUMB_SIDE),
+            values: columns
+                .iter()
+                .map(|&j| fmt_num(Some(self.input.x.row(k)[j] as f64)))
+                .collect(),
+            neighbours: Vec::new(),
+        }
+    }
+}
+
+/// The class table from the summary, failed classes first; also which
+/// classes failed (by class code) and the scanners that ran.
+fn class_table(summary: &Value, rows: &Rows<'_>) -> (Vec<ClassRow>, Vec<bool>, Vec<String>) {
+    let summary_classes = summary["classes"].as_array().cloned().unwrap_or_default();
+    let scanners: Vec<String> = summary_classes
+        .first()
+        .and_then(|c| c["scanners"].as_object())
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut class_failed = vec![false; rows.ds.class_names.len()];
+    let mut classes: Vec<ClassRow> = summary_classes
+        .iter()
+        .map(|c| {
+            let label = text(&c["label"]);
+            let failed = c["verdict"] == "fail";
+            let code = rows.code_of.get(label.as_str()).copied();
+            if let Some(code) = code {
+                class_failed[code as usize] = failed;
+            }
+            let failed_by: Vec<&str> = c["failed_by"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            ClassRow {
+                label: code.map(|code| rows.class_label(code)).unwrap_or(label),
+                rows: c["rows"].as_u64().unwrap_or(0),
+                flagged: c["flagged"].as_u64().unwrap_or(0),
+                class_score: fmt_num(c["class_score"].as_f64()),
+                tests: scanners
+                    .iter()
+                    .map(|s| TestCell {
+                        p: fmt_num(c["scanners"][s]["class_p_value"].as_f64()),
+                        failed: failed_by.contains(&s.as_str()),
+                    })
+                    .collect(),
+                verdict: text(&c["verdict"]),
+                failed,
+            }
+        })
+        .collect();
+    classes.sort_by_key(|c| !c.failed);
+    (classes, class_failed, scanners)
+}
+
+/// Score distributions of the failed classes against the passing ones.
+fn score_charts(rows: &Rows<'_>, class_failed: &[bool], threshold: f64) -> Vec<Chart> {
+    let n = rows.len();
+    let passing: Vec<f64> = (0..n)
+        .filter(|&k| !class_failed[rows.label(k) as usize])
+        .map(|k| rows.score[k])
+        .collect();
+    (0..class_failed.len() as u32)
+        .filter(|&c| class_failed[c as usize])
+        .take(MAX_CHARTS)
+        .map(|c| {
+            let own: Vec<f64> = (0..n)
+                .filter(|&k| rows.label(k) == c)
+                .map(|k| rows.score[k])
+                .collect();
+            Chart {
+                label: rows.class_label(c),
+                rows: own.len(),
+                svg: charts::score_histogram(&own, &passing, threshold),
+            }
+        })
+        .collect()
+}
+
+/// What the group views share.
+struct GroupContext<'a> {
+    view: View,
+    unflagged_by_class: BTreeMap<u32, Vec<usize>>,
+    spread: OnceCell<Vec<f64>>,
+    /// The kNN scanner ran: show each row's nearest other-label rows.
+    knn_ran: bool,
+    max_rows: usize,
+    rows: &'a Rows<'a>,
+}
+
+impl GroupContext<'_> {
+    /// One flagged group: its trigger map (images) or distinguishing
+    /// columns (tables), its rows with their other-label neighbours, and
+    /// the scanners that fired.
+    fn group_view(&self, g: &Group) -> GroupView {
+        let rows = self.rows;
+        let input = &rows.input;
+        let reference = self
+            .unflagged_by_class
+            .get(&g.source.unwrap_or(g.class))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let map = trigger_map(input.x, &self.view, &g.rows, reference);
+        let (trigger, columns) = match (&map, input.shape) {
+            (Some(t), Some(shape)) => {
+                let per_pixel = pictures::per_pixel(&t.difference, shape);
+                let (heat, peak) = pictures::heat_map(&per_pixel, shape.height, shape.width);
+                let trigger = TriggerView {
+                    heat,
+                    peak: fmt_num(Some(peak as f64)),
+                    members_mean: pictures::thumbnail(&t.members_mean, shape, pictures::THUMB_SIDE),
+                    reference_mean: pictures::thumbnail(
+                        &t.reference_mean,
+                        shape,
+                        pictures::THUMB_SIDE,
+                    ),
+                    members: t.members,
+                    reference: t.reference,
+                    map: per_pixel,
+                    height: shape.height,
+                    width: shape.width,
+                };
+                (Some(trigger), Vec::new())
+            }
+            (Some(t), None) => {
+                let spread = self
+                    .spread
+                    .get_or_init(|| evidence::feature_spread(input.x));
+                let columns =
+                    evidence::distinguishing_features(&t.difference, spread, FEATURE_COLUMNS);
+                (None, columns)
+            }
+            (None, _) => (None, Vec::new()),
+        };
+        let other_label: Vec<usize> = if self.knn_ran {
+            (0..rows.len())
+                .filter(|&k| rows.label(k) != g.class)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let shown = g
+            .rows
+            .iter()
+            .take(self.max_rows)
+            .map(|&k| {
+                let mut r = rows.view(k, &columns);
+                if self.knn_ran {
+                    r.neighbours = self
+                        .view
+                        .nearest(k, &other_label, NEIGHBOURS)
+                        .into_iter()
+                        .map(|m| NeighbourView {
+                            row: rows.row(m) as u64,
+                            label: rows.class_label(rows.label(m)),
+                            thumb: rows.thumb(m, pictures::SMALL_SIDE),
+                        })
+                        .collect();
+                }
+                r
+            })
+            .collect();
+        let mut fired: BTreeMap<&str, usize> = BTreeMap::new();
+        for &k in &g.rows {
+            for r in rows.scores.reasons[rows.row(k)]
+                .split(',')
+                .filter(|r| !r.is_empty())
+            {
+                *fired.entry(r).or_default() += 1;
+            }
+        }
+        let mut fired: Vec<(String, usize)> =
+            fired.into_iter().map(|(s, c)| (s.to_string(), c)).collect();
+        fired.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        GroupView {
+            class: rows.class_label(g.class),
+            source: g.source.map(|s| rows.class_label(s)),
+            size: g.rows.len(),
+            fired,
+            trigger,
+            columns: columns.iter().map(|&j| input.names[j].clone()).collect(),
+            reference_values: match &map {
+                Some(t) => columns
+                    .iter()
+                    .map(|&j| fmt_num(Some(t.reference_mean[j] as f64)))
+                    .collect(),
+                None => Vec::new(),
+            },
+            more: g.rows.len().saturating_sub(self.max_rows),
+            rows: shown,
+        }
+    }
+}
+
 /// Builds the page model from a scan's summary, its scores table (one row
 /// per input row) and the scanned data set. `ran_at` is when the scan
 /// wrote its results.
@@ -162,244 +450,46 @@ pub fn build(
         ));
     }
     let max_rows = options.max_rows.max(1);
-    let n = ds.n_rows();
-    let input = inputs(ds);
-    let row_of = |k: usize| ds.kept_rows[k] as usize;
-    let score: Vec<f64> = (0..n).map(|k| scores.score[row_of(k)]).collect();
-    let flagged: Vec<bool> = (0..n).map(|k| scores.flagged[row_of(k)]).collect();
-    let code_of: HashMap<&str, u32> = ds
-        .class_names
-        .iter()
-        .enumerate()
-        .map(|(c, name)| (name.as_str(), c as u32))
-        .collect();
-    let suspected: Vec<Option<u32>> = (0..n)
-        .map(|k| {
-            scores.suspected[row_of(k)]
-                .as_deref()
-                .and_then(|s| code_of.get(s).copied())
-        })
-        .collect();
-    let class_label = |c: u32| match &ds.class_titles {
-        Some(t) => format!("{} ({})", ds.class_names[c as usize], t[c as usize]),
-        None => ds.class_names[c as usize].clone(),
-    };
+    let rows = Rows::new(ds, scores);
+    let n = rows.len();
     let threshold = summary["settings"]["threshold"].as_f64().unwrap_or(0.99);
-
-    // Per-class table, failed classes first.
-    let summary_classes = summary["classes"].as_array().cloned().unwrap_or_default();
-    let scanners: Vec<String> = summary_classes
-        .first()
-        .and_then(|c| c["scanners"].as_object())
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    let mut class_failed = vec![false; ds.class_names.len()];
-    let mut classes: Vec<ClassRow> = summary_classes
-        .iter()
-        .map(|c| {
-            let label = text(&c["label"]);
-            let failed = c["verdict"] == "fail";
-            if let Some(&code) = code_of.get(label.as_str()) {
-                class_failed[code as usize] = failed;
-            }
-            let failed_by: Vec<&str> = c["failed_by"]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            ClassRow {
-                label: code_of
-                    .get(label.as_str())
-                    .map(|&code| class_label(code))
-                    .unwrap_or(label),
-                rows: c["rows"].as_u64().unwrap_or(0),
-                flagged: c["flagged"].as_u64().unwrap_or(0),
-                class_score: fmt_num(c["class_score"].as_f64()),
-                tests: scanners
-                    .iter()
-                    .map(|s| TestCell {
-                        p: fmt_num(c["scanners"][s]["class_p_value"].as_f64()),
-                        failed: failed_by.contains(&s.as_str()),
-                    })
-                    .collect(),
-                verdict: text(&c["verdict"]),
-                failed,
-            }
-        })
-        .collect();
-    classes.sort_by_key(|c| !c.failed);
-
-    // Score distributions of the failed classes against the passing ones.
-    let passing: Vec<f64> = (0..n)
-        .filter(|&k| !class_failed[ds.label_codes[k] as usize])
-        .map(|k| score[k])
-        .collect();
-    let charts: Vec<Chart> = (0..ds.class_names.len() as u32)
-        .filter(|&c| class_failed[c as usize])
-        .take(MAX_CHARTS)
-        .map(|c| {
-            let own: Vec<f64> = (0..n)
-                .filter(|&k| ds.label_codes[k] == c)
-                .map(|k| score[k])
-                .collect();
-            Chart {
-                label: class_label(c),
-                rows: own.len(),
-                svg: charts::score_histogram(&own, &passing, threshold),
-            }
-        })
-        .collect();
-
-    // Rows as the page shows them.
-    let knn_ran = scanners.iter().any(|s| s == "knn-label-disagreement");
-    // Thumbnails in page order (groups, largest first, then near misses)
-    // until the picture budget is spent; later rows are listed without one.
-    let picture_bytes = std::cell::Cell::new(0usize);
-    let omitted = std::cell::Cell::new(0usize);
-    let thumb_sized = |k: usize, side: u32| {
-        let shape = input.shape?;
-        if picture_bytes.get() >= PICTURE_BUDGET {
-            omitted.set(omitted.get() + 1);
-            return None;
-        }
-        let uri = pictures::thumbnail(input.x.row(k), shape, side);
-        picture_bytes.set(picture_bytes.get() + uri.len());
-        Some(uri)
-    };
-    let thumb = |k: usize| thumb_sized(k, pictures::THUMB_SIDE);
-    let row_view = |k: usize, columns: &[usize]| RowView {
-        row: row_of(k) as u64,
-        id: scores.id.as_ref().map(|ids| ids[row_of(k)].clone()),
-        label: class_label(ds.label_codes[k]),
-        suspected: suspected[k]
-            .filter(|&s| s != ds.label_codes[k])
-            .map(class_label),
-        score: fmt_num(Some(score[k])),
-        reasons: scores.reasons[row_of(k)].replace(',', ", "),
-        thumb: thumb(k),
-        values: columns
-            .iter()
-            .map(|&j| fmt_num(Some(input.x.row(k)[j] as f64)))
-            .collect(),
-        neighbours: Vec::new(),
-    };
+    let (classes, class_failed, scanners) = class_table(summary, &rows);
+    let charts = score_charts(&rows, &class_failed, threshold);
 
     // Flagged groups, with their trigger maps.
-    let groups = flagged_groups(&ds.label_codes, &flagged, &suspected, &score, &class_failed);
-    let view = (!groups.is_empty()).then(|| {
-        View::new(
-            input.x,
-            summary["settings"]["seed"].as_u64().unwrap_or_default(),
-        )
-    });
-    let mut unflagged_by_class: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-    for k in (0..n).filter(|&k| !flagged[k]) {
-        unflagged_by_class
-            .entry(ds.label_codes[k])
-            .or_default()
-            .push(k);
-    }
-    let spread = std::cell::OnceCell::new();
+    let groups = flagged_groups(
+        &ds.label_codes,
+        &rows.flagged,
+        &rows.suspected,
+        &rows.score,
+        &class_failed,
+    );
     let hidden = groups.len().saturating_sub(MAX_GROUPS);
     let hidden_rows: usize = groups.iter().skip(MAX_GROUPS).map(|g| g.rows.len()).sum();
-    let group_views: Vec<GroupView> = groups
-        .iter()
-        .take(MAX_GROUPS)
-        .map(|g| {
-            let view = view.as_ref().expect("built when there are groups");
-            let reference = unflagged_by_class
-                .get(&g.source.unwrap_or(g.class))
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let map = trigger_map(input.x, view, &g.rows, reference);
-            let (trigger, columns) = match (&map, input.shape) {
-                (Some(t), Some(shape)) => {
-                    let per_pixel = pictures::per_pixel(&t.difference, shape);
-                    let (heat, peak) = pictures::heat_map(&per_pixel, shape.height, shape.width);
-                    let trigger = TriggerView {
-                        heat,
-                        peak: fmt_num(Some(peak as f64)),
-                        members_mean: pictures::thumbnail(
-                            &t.members_mean,
-                            shape,
-                            pictures::THUMB_SIDE,
-                        ),
-                        reference_mean: pictures::thumbnail(
-                            &t.reference_mean,
-                            shape,
-                            pictures::THUMB_SIDE,
-                        ),
-                        members: t.members,
-                        reference: t.reference,
-                        map: per_pixel,
-                        height: shape.height,
-                        width: shape.width,
-                    };
-                    (Some(trigger), Vec::new())
-                }
-                (Some(t), None) => {
-                    let spread = spread.get_or_init(|| evidence::feature_spread(input.x));
-                    let columns =
-                        evidence::distinguishing_features(&t.difference, spread, FEATURE_COLUMNS);
-                    (None, columns)
-                }
-                (None, _) => (None, Vec::new()),
-            };
-            let other_label: Vec<usize> = if knn_ran {
-                (0..n).filter(|&k| ds.label_codes[k] != g.class).collect()
-            } else {
-                Vec::new()
-            };
-            let rows = g
-                .rows
-                .iter()
-                .take(max_rows)
-                .map(|&k| {
-                    let mut r = row_view(k, &columns);
-                    if knn_ran {
-                        r.neighbours = view
-                            .nearest(k, &other_label, NEIGHBOURS)
-                            .into_iter()
-                            .map(|m| NeighbourView {
-                                row: row_of(m) as u64,
-                                label: class_label(ds.label_codes[m]),
-                                thumb: thumb_sized(m, pictures::SMALL_SIDE),
-                            })
-                            .collect();
-                    }
-                    r
-                })
-                .collect();
-            let mut fired: BTreeMap<&str, usize> = BTreeMap::new();
-            for &k in &g.rows {
-                for r in scores.reasons[row_of(k)]
-                    .split(',')
-                    .filter(|r| !r.is_empty())
-                {
-                    *fired.entry(r).or_default() += 1;
-                }
-            }
-            let mut fired: Vec<(String, usize)> =
-                fired.into_iter().map(|(s, c)| (s.to_string(), c)).collect();
-            fired.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            GroupView {
-                class: class_label(g.class),
-                source: g.source.map(class_label),
-                size: g.rows.len(),
-                fired,
-                trigger,
-                columns: columns.iter().map(|&j| input.names[j].clone()).collect(),
-                reference_values: match &map {
-                    Some(t) => columns
-                        .iter()
-                        .map(|&j| fmt_num(Some(t.reference_mean[j] as f64)))
-                        .collect(),
-                    None => Vec::new(),
-                },
-                more: g.rows.len().saturating_sub(max_rows),
-                rows,
-            }
-        })
-        .collect();
+    let group_views: Vec<GroupView> = if groups.is_empty() {
+        Vec::new()
+    } else {
+        let mut unflagged_by_class: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for k in (0..n).filter(|&k| !rows.flagged[k]) {
+            unflagged_by_class.entry(rows.label(k)).or_default().push(k);
+        }
+        let context = GroupContext {
+            view: View::new(
+                rows.input.x,
+                summary["settings"]["seed"].as_u64().unwrap_or_default(),
+            ),
+            unflagged_by_class,
+            spread: OnceCell::new(),
+            knn_ran: scanners.iter().any(|s| s == "knn-label-disagreement"),
+            max_rows,
+            rows: &rows,
+        };
+        groups
+            .iter()
+            .take(MAX_GROUPS)
+            .map(|g| context.group_view(g))
+            .collect()
+    };
 
     // Near misses: the highest-scoring rows that were not flagged.
     let passed = summary["verdict"] == "pass";
@@ -409,13 +499,13 @@ pub fn build(
         max_rows
     };
     let mut candidates: Vec<usize> = (0..n)
-        .filter(|&k| !flagged[k] && !score[k].is_nan())
+        .filter(|&k| !rows.flagged[k] && !rows.score[k].is_nan())
         .collect();
-    sort_by_score(&mut candidates, &score);
+    sort_by_score(&mut candidates, &rows.score);
     let near_misses: Vec<RowView> = candidates
         .into_iter()
         .take(near_count)
-        .map(|k| row_view(k, &[]))
+        .map(|k| rows.view(k, &[]))
         .collect();
 
     let flagged_rows = scores.flagged.iter().filter(|&&f| f).count();
@@ -475,10 +565,10 @@ pub fn build(
         groups: group_views,
         hidden_groups: hidden,
         hidden_group_rows: hidden_rows,
-        images: input.shape.is_some(),
+        images: rows.input.shape.is_some(),
         near_misses,
         export_href,
-        thumbnails_omitted: omitted.get(),
+        thumbnails_omitted: rows.omitted.get(),
     })
 }
 
