@@ -702,6 +702,13 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
 fn report_command(args: ReportArgs) -> Result<()> {
     let scan = report::read_finished_scan(&args.dir)
         .with_context(|| format!("cannot read the scan in {}", args.dir.display()))?;
+    if scan.summary["options"]["merge"] == true {
+        bail!(
+            "{}: a merged sharded scan holds no features to show; write the report of a \
+             shard's scan, or scan the data whole with --report",
+            args.dir.display()
+        );
+    }
     let recorded: Vec<String> = scan.summary["inputs"]
         .as_array()
         .map(|a| {
