@@ -9,7 +9,7 @@
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
 #   seeds: the same cases with seeds 1, 2, 3.
-#   full: also badnets 0.5 % and 5 %, blend 5 %, clean-label 1 %,
+#   full: also badnets 0.5 % and 5 %, blend 5 %, clean-label 10 % of the target class,
 #        label-flip 5 %; seeds 1, 2, 3; and MNIST with every scanner forced on.
 #   gate: the verdict across trigger shapes and rates, on MNIST and on
 #        Fashion-MNIST (naturally confusable classes): badnets solid
@@ -55,7 +55,7 @@ if [ "$mode" = seeds ]; then
   seeds=(1 2 3)
 fi
 if [ "$mode" = full ]; then
-  cases+=("badnets 0.005" "badnets 0.05" "blend 0.05" "clean-label 0.01" "label-flip 0.05")
+  cases+=("badnets 0.005" "badnets 0.05" "blend 0.05" "clean-label 0.1" "label-flip 0.05")
   seeds=(1 2 3)
   datasets+=(mnist+all)
 fi

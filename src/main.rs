@@ -85,8 +85,10 @@ Examples:
   poisonscan poison imgs/ --attack blend --alpha 0.1 --rate 0.02 --target cat --out p.parquet
   poisonscan poison emb.parquet --attack label-flip --rate 0.1 --out p.parquet
   poisonscan poison digits.csv --attack label-flip --rate 0.05 --source 1 --target 7 --out p.parquet
+  poisonscan poison train-images-idx3-ubyte --attack sig --rate 0.3 --target 5 --out p.parquet
 
---rate is the fraction of the whole data set that is poisoned: round(rate x rows) rows.
+--rate is the fraction of the whole data set that is poisoned: round(rate x rows) rows;
+for the clean-label attacks (clean-label, sig) it is the fraction of the target class.
 The output holds one row per input row: row, id (if any), label (after the attack),
 original_label, is_poisoned, poison_source_label and the features (`pixels` with the
 image shape in the file's metadata, or `features`); `poisonscan scan FILE` reads it
@@ -156,6 +158,7 @@ enum AttackKind {
     Warp,
     LabelFlip,
     CleanLabel,
+    Sig,
     None,
 }
 
@@ -169,7 +172,7 @@ struct PoisonArgs {
     /// The attack
     #[arg(long, value_enum)]
     attack: AttackKind,
-    /// Fraction of the whole data set to poison, from 0 to 0.5
+    /// Fraction to poison: of the whole data set, from 0 to 0.5; for the clean-label attacks (clean-label, sig), of the target class, from 0 to 1
     #[arg(long)]
     rate: f64,
     /// Target class: the label poisoned rows get (clean-label: the class attacked); several, comma-separated, share the poisoned rows out, each with a trigger of its own
@@ -205,6 +208,12 @@ struct PoisonArgs {
     /// Control points per side of the warp field (warp)
     #[arg(long, default_value_t = 4)]
     grid: usize,
+    /// Amplitude of the sinusoid (sig), pixels being in [0, 1]
+    #[arg(long, default_value_t = 0.08)]
+    amplitude: f32,
+    /// Periods of the sinusoid across the image's width (sig)
+    #[arg(long, default_value_t = 6.0)]
+    frequency: f32,
     /// Blend weight of the pattern (blend), in (0, 1]
     #[arg(long, default_value_t = 0.2)]
     alpha: f32,
@@ -819,6 +828,10 @@ fn poison(args: PoisonArgs) -> Result<()> {
         },
         AttackKind::LabelFlip => Attack::LabelFlip,
         AttackKind::CleanLabel => Attack::CleanLabel { patch },
+        AttackKind::Sig => Attack::Sig {
+            amplitude: args.amplitude,
+            frequency: args.frequency,
+        },
         AttackKind::None => Attack::None,
     };
     let options = args.input.options(false);

@@ -245,6 +245,15 @@ pub enum Attack {
         /// The trigger.
         patch: Patch,
     },
+    /// A horizontal sinusoid added to target-class rows, labels unchanged
+    /// (SIG, Barni et al. 2019): `x + amplitude · sin(2π · frequency ·
+    /// column / width)`, clipped to [0, 1].
+    Sig {
+        /// Amplitude, pixels being in [0, 1].
+        amplitude: f32,
+        /// Periods across the image's width.
+        frequency: f32,
+    },
 }
 
 impl Attack {
@@ -256,7 +265,14 @@ impl Attack {
                 | Attack::Blend { .. }
                 | Attack::Warp { .. }
                 | Attack::CleanLabel { .. }
+                | Attack::Sig { .. }
         )
+    }
+
+    /// Whether the attack keeps every label and poisons rows of the target
+    /// class: its rate is then a fraction of the target class.
+    pub fn clean_label(&self) -> bool {
+        matches!(self, Attack::CleanLabel { .. } | Attack::Sig { .. })
     }
 }
 
@@ -265,7 +281,9 @@ impl Attack {
 pub struct AttackPlan {
     /// The attack.
     pub attack: Attack,
-    /// Fraction of the whole data set poisoned: `round(rate × rows)` rows.
+    /// Fraction poisoned: of the whole data set (`round(rate × rows)` rows),
+    /// or, for the clean-label attacks ([`Attack::clean_label`]), of the
+    /// target class (`round(rate × target rows)`).
     pub rate: f64,
     /// Target class ids (the labels poisoned rows end up with). Needed by
     /// every attack but `none` and a random `label-flip`; with several, the
@@ -324,6 +342,7 @@ impl Attack {
             Attack::Warp { .. } => "warp",
             Attack::LabelFlip => "label-flip",
             Attack::CleanLabel { .. } => "clean-label",
+            Attack::Sig { .. } => "sig",
         }
     }
 }
@@ -339,11 +358,29 @@ pub fn plant(
 ) -> Result<Planted, RedTeamError> {
     let n = labels.len();
     let name = plan.attack.name();
-    if !(plan.rate >= 0.0 && plan.rate <= 0.5) {
+    let clean_label = plan.attack.clean_label();
+    let most = if clean_label { 1.0 } else { 0.5 };
+    if !(plan.rate >= 0.0 && plan.rate <= most) {
         return Err(RedTeamError::Invalid(format!(
-            "--rate is {}, but it must be from 0 to 0.5",
-            plan.rate
+            "--rate is {}, but it must be from 0 to {most}{}",
+            plan.rate,
+            if clean_label {
+                " (a fraction of the target class)"
+            } else {
+                ""
+            }
         )));
+    }
+    if let Attack::Sig {
+        amplitude,
+        frequency,
+    } = plan.attack
+    {
+        if !(amplitude > 0.0 && amplitude <= 1.0) || !(frequency > 0.0 && frequency.is_finite()) {
+            return Err(RedTeamError::Invalid(format!(
+                "sig needs --amplitude in (0, 1] and a positive --frequency (got {amplitude} and {frequency})"
+            )));
+        }
     }
     if plan.attack.needs_images() && shape.is_none() {
         return Err(RedTeamError::NeedsImages(name));
@@ -365,10 +402,8 @@ pub fn plant(
             "target class id {t} is not below the class count {n_classes}"
         )));
     }
-    if matches!(plan.attack, Attack::CleanLabel { .. }) && targets.len() > 1 {
-        return Err(RedTeamError::Invalid(
-            "clean-label takes one --target".into(),
-        ));
+    if clean_label && targets.len() > 1 {
+        return Err(RedTeamError::Invalid(format!("{name} takes one --target")));
     }
     if random_flip && plan.source.is_some() {
         return Err(RedTeamError::Invalid(
@@ -379,16 +414,17 @@ pub fn plant(
         let l = labels[i];
         let from_source = plan.source.is_none_or(|s| s == l);
         match plan.attack {
-            Attack::CleanLabel { .. } => targets.contains(&l),
+            _ if clean_label => targets.contains(&l),
             _ if random_flip => true,
             _ => !targets.contains(&l) && from_source,
         }
     };
     let mut candidates: Vec<usize> = (0..n).filter(|&i| eligible(i)).collect();
-    let wanted = (plan.rate * n as f64).round() as usize;
+    let base = if clean_label { candidates.len() } else { n };
+    let wanted = (plan.rate * base as f64).round() as usize;
     if wanted > candidates.len() {
         let why = match (&plan.attack, plan.source) {
-            (Attack::CleanLabel { .. }, _) => "rows of the target class".to_string(),
+            _ if clean_label => "rows of the target class".to_string(),
             (_, Some(_)) => "rows of the source class".to_string(),
             _ if random_flip => "all rows".to_string(),
             _ => "rows outside the target class".to_string(),
@@ -424,7 +460,7 @@ pub fn plant(
             Attack::Badnets { .. } | Attack::Blend { .. } | Attack::Warp { .. } => {
                 labels[i] = targets[j];
             }
-            Attack::CleanLabel { .. } => {}
+            Attack::CleanLabel { .. } | Attack::Sig { .. } => {}
             Attack::LabelFlip => {
                 labels[i] = match targets.get(j) {
                     Some(&t) => t,
@@ -451,6 +487,7 @@ enum Trigger {
     Patch(Patch),
     Blend(Vec<f32>, f32),
     Warp(Vec<(f32, f32)>),
+    Sig(f32, f32),
 }
 
 impl Trigger {
@@ -468,6 +505,10 @@ impl Trigger {
             Attack::Warp { strength, grid } => {
                 Trigger::Warp(warp_field(shape, *grid, *strength, seed))
             }
+            Attack::Sig {
+                amplitude,
+                frequency,
+            } => Trigger::Sig(*amplitude, *frequency),
             Attack::LabelFlip | Attack::None => Trigger::None,
         }
     }
@@ -478,7 +519,19 @@ impl Trigger {
             Trigger::Patch(p) => stamp(row, shape, *p),
             Trigger::Blend(pattern, alpha) => blend(row, pattern, *alpha),
             Trigger::Warp(field) => warp(row, shape, field),
+            Trigger::Sig(amplitude, frequency) => sig(row, shape, *amplitude, *frequency),
         }
+    }
+}
+
+/// SIG: adds `amplitude · sin(2π · frequency · column / width)` to every
+/// pixel of an image (row-major, channels last), clipped to [0, 1].
+pub fn sig(image: &mut [f32], shape: Shape, amplitude: f32, frequency: f32) {
+    let (w, c) = (shape.width, shape.channels);
+    for (i, v) in image.iter_mut().enumerate() {
+        let column = (i / c) % w;
+        let wave = (std::f32::consts::TAU * frequency * column as f32 / w as f32).sin();
+        *v = (*v + amplitude * wave).clamp(0.0, 1.0);
     }
 }
 
@@ -748,7 +801,12 @@ mod tests {
         let (mut f2, mut l2) = (features.clone(), labels.clone());
         let shape = DIGITS_SHAPE;
         let planted = plant(&mut f2, &mut l2, 10, Some(shape), plan).unwrap();
-        let expected = (plan.rate * 1797.0).round() as usize;
+        let base = if plan.attack.clean_label() {
+            labels.iter().filter(|l| plan.targets.contains(l)).count()
+        } else {
+            labels.len()
+        };
+        let expected = (plan.rate * base as f64).round() as usize;
         let count = planted.poisoned.iter().filter(|&&p| p).count();
         if plan.attack != Attack::None {
             assert_eq!(count, expected, "{plan:?}");
@@ -776,6 +834,19 @@ mod tests {
         let (before, after, p) = check(&plan(Attack::CleanLabel { patch }, 0.03, Some(2), None));
         assert_eq!(before, after, "clean-label keeps every label");
         assert!((0..before.len()).all(|i| !p.poisoned[i] || before[i] == 2));
+        let sig = Attack::Sig {
+            amplitude: 0.1,
+            frequency: 6.0,
+        };
+        let (before, after, p) = check(&plan(sig, 0.3, Some(5), None));
+        assert_eq!(before, after, "sig keeps every label");
+        let fives = before.iter().filter(|&&l| l == 5).count();
+        assert_eq!(
+            p.poisoned.iter().filter(|&&x| x).count(),
+            (0.3 * fives as f64).round() as usize,
+            "sig's rate is a fraction of the target class"
+        );
+        assert!((0..before.len()).all(|i| !p.poisoned[i] || before[i] == 5));
         let (before, after, p) = check(&plan(Attack::LabelFlip, 0.1, None, None));
         assert!((0..before.len()).all(|i| p.poisoned[i] == (before[i] != after[i])));
         let (before, after, p) = check(&plan(Attack::LabelFlip, 0.05, Some(7), Some(1)));
@@ -783,6 +854,25 @@ mod tests {
         let (before, after, p) = check(&plan(Attack::None, 0.1, None, None));
         assert_eq!(before, after);
         assert!(p.poisoned.iter().all(|&x| !x));
+    }
+
+    #[test]
+    fn sig_adds_the_sinusoid_where_it_is_not_clipped() {
+        let shape = Shape {
+            height: 2,
+            width: 8,
+            channels: 1,
+        };
+        let mut img = vec![0.5f32; 16];
+        sig(&mut img, shape, 0.2, 2.0);
+        for (i, v) in img.iter().enumerate() {
+            let want = 0.5 + 0.2 * (std::f32::consts::TAU * 2.0 * (i % 8) as f32 / 8.0).sin();
+            assert!((v - want).abs() < 1e-6, "{i}: {v} {want}");
+        }
+        assert_eq!(&img[..8], &img[8..], "every row of the image alike");
+        let mut dark = vec![0.0f32; 16];
+        sig(&mut dark, shape, 0.2, 2.0);
+        assert!(dark.iter().all(|&v| (0.0..=0.2).contains(&v)));
     }
 
     #[test]
@@ -820,13 +910,16 @@ mod tests {
                 Attack::CleanLabel {
                     patch: Patch::default(),
                 },
-                0.2,
+                1.2,
                 Some(0),
                 None,
             ),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("rows of the target class"), "{e}");
+        assert!(
+            e.to_string().contains("a fraction of the target class"),
+            "{e}"
+        );
         let e = plant(
             &mut f,
             &mut l,

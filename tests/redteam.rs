@@ -127,12 +127,27 @@ fn clean_label_blend_label_flip_and_none() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
         truth_of(&dir.path().join(out))
     };
+    // Clean-label attacks take a fraction of the target class.
     let (p, l, o) = poison(
-        &["--attack", "clean-label", "--rate", "0.05", "--target", "3"],
+        &["--attack", "clean-label", "--rate", "0.5", "--target", "3"],
         "cl.parquet",
     );
     assert_eq!(l, o, "clean-label keeps labels");
-    assert_eq!(p.iter().filter(|&&x| x).count(), 90);
+    let threes = l.iter().filter(|&&x| x == 3).count();
+    assert_eq!(
+        p.iter().filter(|&&x| x).count(),
+        (0.5 * threes as f64).round() as usize
+    );
+    assert!((0..p.len()).all(|i| !p[i] || l[i] == 3));
+    let (p, l, o) = poison(
+        &["--attack", "sig", "--rate", "0.3", "--target", "3"],
+        "sig.parquet",
+    );
+    assert_eq!(l, o, "sig keeps labels");
+    assert_eq!(
+        p.iter().filter(|&&x| x).count(),
+        (0.3 * threes as f64).round() as usize
+    );
     assert!((0..p.len()).all(|i| !p[i] || l[i] == 3));
     let (p, l, o) = poison(
         &[
