@@ -42,3 +42,13 @@ mnist_train() {
   [ -e "$f" ] || datasets/fetch.sh mnist >&2
   echo "$PWD/$f"
 }
+
+# bench_python DIR PACKAGE...: a virtual environment in DIR/venv with the
+# packages (from PyPI); prints its python.
+bench_python() {
+  local dir="$1"
+  shift
+  python3 -m venv "$dir/venv" >&2
+  "$dir/venv/bin/pip" install --quiet "$@" >&2
+  echo "$dir/venv/bin/python"
+}

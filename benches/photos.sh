@@ -16,10 +16,9 @@ source benches/common.sh
 bin="$(bench_bin)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet numpy pillow >&2
+py="$(bench_python "$work" numpy pillow)"
 python3 -m pip download --quiet --no-deps --only-binary=:all: scikit-learn==1.9.1 -d "$work/wheel" >&2
-"$work/venv/bin/python" - "$work"/wheel/scikit_learn-*.whl "$work/photos" "$n" <<'PY'
+"$py" - "$work"/wheel/scikit_learn-*.whl "$work/photos" "$n" <<'PY'
 import io, os, sys, zipfile
 import numpy as np
 from PIL import Image, ImageEnhance

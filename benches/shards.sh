@@ -15,9 +15,7 @@ bin="$(bench_bin)"
 mnist="$(mnist_train)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet numpy pyarrow >&2
-py="$work/venv/bin/python"
+py="$(bench_python "$work" numpy pyarrow)"
 now() { date +%s.%N; }
 table="$work/table.md"
 {

@@ -15,10 +15,9 @@ source benches/common.sh
 bin="$(bench_bin)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet numpy pyarrow >&2
+py="$(bench_python "$work" numpy pyarrow)"
 cd "$work"
-"$work/venv/bin/python" - "$shards" <<'PY'
+"$py" - "$shards" <<'PY'
 import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq
 k = int(sys.argv[1])
 rng = np.random.default_rng(3)
@@ -51,7 +50,7 @@ for s in $(seq 0 $((shards - 1))); do
 done
 read -r s m < <(t "$bin" merge part*.parquet --out merged --quiet --no-fail)
 echo "| merge | $s | $((m / 1024)) |"
-"$work/venv/bin/python" - <<'PY'
+"$py" - <<'PY'
 import json, numpy as np, pyarrow.parquet as pq
 t = pq.read_table("whole.parquet", columns=["rid", "is_poisoned"])
 truth = np.zeros(t.num_rows, bool)
