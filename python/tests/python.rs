@@ -54,6 +54,8 @@ fn python_package() {
     cmd.args(["-m", "unittest", "discover", "-v", "-s"])
         .arg(here.join("tests"))
         .env("PYTHONPATH", site.path())
+        // No __pycache__ in the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("POLARS_MAX_THREADS");
     let cli = profile_dir.join("poisonscan");
     if cli.exists() {
