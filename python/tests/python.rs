@@ -1,5 +1,5 @@
 //! Runs the Python package's tests (`python/tests/test_poisonscan.py`)
-//! against the extension this build made (`target/<profile>/lib_native.so`,
+//! against the extension this build made (`target/<profile>/deps/lib_native.so`,
 //! put on `PYTHONPATH` with the package's Python files) and the CLI binary.
 //! Python needs pyarrow (and, optionally, polars): `$POISONSCAN_PYTHON`, else
 //! `python3`; `.ci/run` makes a virtual environment with both. Skipped, with
@@ -36,10 +36,13 @@ fn python_package() {
         println!("skipped: no Python with pyarrow (set POISONSCAN_PYTHON, or pip install pyarrow)");
         return;
     };
-    // target/<profile>/deps/python-<hash> -> target/<profile>
+    // This test is target/<profile>/deps/python-<hash>; cargo builds the
+    // package's library (the extension) beside it, in deps/, before it runs
+    // (`cargo build` also copies it up to target/<profile>).
     let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let native = profile_dir.join("lib_native.so");
+    let deps = exe.parent().unwrap();
+    let profile_dir = deps.parent().unwrap();
+    let native = deps.join("lib_native.so");
     assert!(
         native.exists(),
         "{} is missing: the extension is this package's library",
