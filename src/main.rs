@@ -564,10 +564,8 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         guard::check_output_file("--shard-out", path, &read)?;
         guard::check_writable_file("--shard-out", path)?;
     }
-    let mut out_files = vec![scores_name.as_str(), "summary.json"];
-    if args.report {
-        out_files.push(report::REPORT_FILE);
-    }
+    let out_files = report::output_names(args.scores_format, args.report);
+    let out_files: Vec<&str> = out_files.iter().map(String::as_str).collect();
     guard::check_output_dir("--out", &args.out, &out_files, &read)?;
     guard::check_writable_dir("--out", &args.out)?;
     if let Some(path) = &args.model.save_embeddings {
@@ -655,18 +653,25 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     if !args.quiet {
         report::print_summary(&mut std::io::stdout().lock(), &ds, &report, Some(&written))?;
     }
-    Ok(match (report.fused.verdict, args.no_fail) {
+    Ok(gate_exit(report.fused.verdict, args.no_fail))
+}
+
+/// The exit code of a finished scan: 1 when the gate fails (unless
+/// `--no-fail`), else 0.
+fn gate_exit(verdict: Verdict, no_fail: bool) -> ExitCode {
+    match (verdict, no_fail) {
         (Verdict::Fail, false) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
-    })
+    }
 }
 
 /// `poisonscan merge`: the data set's scores and verdict from shard partials.
 fn merge(args: MergeArgs) -> Result<ExitCode> {
     let paths = poisonscan::ingest::expand_inputs(&args.partials)?;
     let read = guard::read_paths(&paths);
-    let scores_name = format!("scores.{}", args.scores_format.extension());
-    guard::check_output_dir("--out", &args.out, &[&scores_name, "summary.json"], &read)?;
+    let out_files = report::output_names(args.scores_format, false);
+    let out_files: Vec<&str> = out_files.iter().map(String::as_str).collect();
+    guard::check_output_dir("--out", &args.out, &out_files, &read)?;
     guard::check_writable_dir("--out", &args.out)?;
     let parts = paths
         .iter()
@@ -700,10 +705,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
             Some(&written),
         )?;
     }
-    Ok(match (merged.report.fused.verdict, args.no_fail) {
-        (Verdict::Fail, false) => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
-    })
+    Ok(gate_exit(merged.report.fused.verdict, args.no_fail))
 }
 
 /// `poisonscan report DIR`: reads the finished scan and its input again

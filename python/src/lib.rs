@@ -232,11 +232,8 @@ impl ScanResult {
         }
         let inputs: Vec<PathBuf> = self.ds.sources.iter().map(|s| s.path.clone()).collect();
         let read = guard::read_paths(&inputs);
-        let scores_name = format!("scores.{}", format.extension());
-        let mut names = vec![scores_name.as_str(), "summary.json"];
-        if report {
-            names.push(report::REPORT_FILE);
-        }
+        let names = report::output_names(format, report);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         guard::check_output_dir("out_dir", &out_dir, &names, &read)
             .and_then(|_| guard::check_writable_dir("out_dir", &out_dir))
             .map_err(|e| PyValueError::new_err(message(e)))?;

@@ -74,6 +74,19 @@ pub struct Written {
 /// The analyst's page, `report.html`.
 pub const REPORT_FILE: &str = "report.html";
 
+/// The files [`write_scan`] writes into its folder: the scores file,
+/// `summary.json` and, with the page, `report.html`.
+pub fn output_names(format: ScoresFormat, with_report: bool) -> Vec<String> {
+    let mut names = vec![
+        format!("scores.{}", format.extension()),
+        "summary.json".to_string(),
+    ];
+    if with_report {
+        names.push(REPORT_FILE.to_string());
+    }
+    names
+}
+
 fn encode_error(path: &Path, message: String) -> ReportError {
     ReportError::Encode {
         path: path.to_path_buf(),

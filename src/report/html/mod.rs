@@ -324,6 +324,9 @@ struct GroupContext<'a> {
     spread: OnceCell<Vec<f64>>,
     /// The kNN scanner ran: show each row's nearest other-label rows.
     knn_ran: bool,
+    /// When it did, per class of a shown group, the rows of other classes
+    /// (one pool per class, shared by its groups).
+    other_label: BTreeMap<u32, Vec<usize>>,
     max_rows: usize,
     rows: &'a Rows<'a>,
 }
@@ -372,13 +375,11 @@ impl GroupContext<'_> {
             }
             (None, _) => (None, Vec::new()),
         };
-        let other_label: Vec<usize> = if self.knn_ran {
-            (0..rows.len())
-                .filter(|&k| rows.label(k) != g.class)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let other_label: &[usize] = self
+            .other_label
+            .get(&g.class)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let shown = g
             .rows
             .iter()
@@ -388,7 +389,7 @@ impl GroupContext<'_> {
                 if self.knn_ran {
                     r.neighbours = self
                         .view
-                        .nearest(k, &other_label, NEIGHBOURS)
+                        .nearest(k, other_label, NEIGHBOURS)
                         .into_iter()
                         .map(|m| NeighbourView {
                             row: rows.row(m) as u64,
@@ -473,6 +474,15 @@ pub fn build(
         for k in (0..n).filter(|&k| !rows.flagged[k]) {
             unflagged_by_class.entry(rows.label(k)).or_default().push(k);
         }
+        let knn_ran = scanners.iter().any(|s| s == "knn-label-disagreement");
+        let mut other_label: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        if knn_ran {
+            for g in groups.iter().take(MAX_GROUPS) {
+                other_label
+                    .entry(g.class)
+                    .or_insert_with(|| (0..n).filter(|&k| rows.label(k) != g.class).collect());
+            }
+        }
         let context = GroupContext {
             view: View::new(
                 rows.input.x,
@@ -480,7 +490,8 @@ pub fn build(
             ),
             unflagged_by_class,
             spread: OnceCell::new(),
-            knn_ran: scanners.iter().any(|s| s == "knn-label-disagreement"),
+            knn_ran,
+            other_label,
             max_rows,
             rows: &rows,
         };

@@ -125,10 +125,9 @@ impl ScoreTable {
                 let text = std::fs::read_to_string(path).map_err(io)?;
                 let rows: Vec<serde_json::Value> =
                     serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-                let schema = arrow::json::reader::infer_json_schema_from_iterator(
-                    rows.iter().map(|v| Ok(v.clone())),
-                )
-                .map_err(|e| bad(e.to_string()))?;
+                let schema =
+                    arrow::json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok))
+                        .map_err(|e| bad(e.to_string()))?;
                 let schema = Arc::new(schema);
                 let mut decoder = arrow::json::ReaderBuilder::new(schema.clone())
                     .build_decoder()
