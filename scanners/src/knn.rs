@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 
 use crate::error::{parse_value, ParamError, ScanError};
+use crate::foreign::{foreign_group_test, References};
 use crate::gemm::a_bt;
 use crate::labelflow::{coherence_test, direction_test, isolation_tests, Minority, OwnCounts};
 use crate::stats::ln_binomial_lower;
@@ -660,7 +661,7 @@ impl Scanner for KnnLabelDisagreement {
             return Ok(uninformative(input));
         }
         let k = self.params.k.min(n.saturating_sub(1)).max(1);
-        let nb = nearest_neighbours(view, n, dims, k);
+        let nb = nearest_neighbours(view.clone(), n, dims, k);
         let labels = input.labels;
         let mut same = vec![0u64; n];
         let mut majority = vec![0u32; n];
@@ -802,14 +803,37 @@ impl Scanner for KnnLabelDisagreement {
                 }
             }
         }
+        // A group that, moved back by its shared offset, lands among other
+        // classes (see `foreign`): its rows are judged by where they land.
+        let view = MatrixRef::new(&view, n, dims).expect("view shape");
+        let all_rows: Vec<usize> = (0..n)
+            .filter(|&i| scanned.binary_search(&labels[i]).is_ok())
+            .collect();
+        let references = References::new(view, labels, &all_rows, input.seed);
+        let foreign = foreign_group_test(&references, &class_rows, &scanned, k, input.seed);
+        for ((&c, group), st) in scanned.iter().zip(&foreign).zip(&stats) {
+            if group.log_p > alone {
+                continue;
+            }
+            let landing = references.land(&group.group, &group.offset, c, k);
+            for (&i, &(source, count)) in group.group.iter().zip(&landing) {
+                let own = (k - count) as u64;
+                let (r, lp) = row_evidence(own, own as f64 / kf, k, st.q);
+                if lp < log_p[i] {
+                    (raw[i], log_p[i]) = (r, lp);
+                    majority[i] = source;
+                }
+            }
+        }
         let mut classes = Vec::with_capacity(scanned.len());
-        for (((((&c, st), dir), iso), coh), &pocket) in scanned
+        for ((((((&c, st), dir), iso), coh), &pocket), fg) in scanned
             .iter()
             .zip(&stats)
             .zip(&direction)
             .zip(&isolation)
             .zip(&coherence)
             .zip(&pocket_rows)
+            .zip(&foreign)
         {
             let rows = class_rows[c as usize].len();
             let iso_lp = iso
@@ -821,6 +845,7 @@ impl Scanner for KnnLabelDisagreement {
                 (iso_lp, iso.excess),
                 (dir.log_p, dir.excess),
                 (coh.log_p, coh.excess),
+                (fg.log_p, fg.excess),
             ]
             .into_iter()
             .fold((0.0, 0.0), |best, t| if t.0 < best.0 { t } else { best });
@@ -846,6 +871,10 @@ impl Scanner for KnnLabelDisagreement {
                 ("coherence_log_odds", coh.log_odds),
                 ("coherence_log_p", coh.log_p),
                 ("pocket_rows", pocket as f64),
+                ("foreign_group_log_p", fg.log_p),
+                ("foreign_group_purity", fg.purity),
+                ("foreign_group_separation", fg.separation),
+                ("foreign_group_rows", fg.group.len() as f64),
                 ("excess_rows", excess.round()),
             ];
             if let Some(s) = dir.top_source {
@@ -870,8 +899,8 @@ impl Scanner for KnnLabelDisagreement {
 }
 
 /// Class tests behind a class's p-value: unanimity, isolation, pooled,
-/// direction and coherence (Bonferroni over them).
-const CLASS_TESTS: usize = 5;
+/// direction, coherence and foreign group (Bonferroni over them).
+const CLASS_TESTS: usize = 6;
 
 /// A row's raw score and log p-value from its `own` agreeing neighbours and
 /// its agreeing share two steps away (weighted as `k` more neighbours),

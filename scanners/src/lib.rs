@@ -13,6 +13,7 @@
 pub mod clustering;
 pub mod confident;
 mod error;
+mod foreign;
 mod gemm;
 pub mod knn;
 pub mod labelflow;
