@@ -875,6 +875,7 @@ impl Scanner for KnnLabelDisagreement {
                 ("foreign_group_purity", fg.purity),
                 ("foreign_group_separation", fg.separation),
                 ("foreign_group_rows", fg.group.len() as f64),
+                ("foreign_group_on_groups", fg.on_groups),
                 ("excess_rows", excess.round()),
             ];
             if let Some(s) = dir.top_source {
