@@ -188,6 +188,13 @@ fn scan_with(
             ));
             continue;
         }
+        if let Some(reason) = scanner.skip_reason(&input) {
+            if settings.scanners_chosen {
+                warnings.push(format!("{} was skipped: {reason}", scanner.name()));
+            }
+            skipped_scanners.push((scanner.name(), reason));
+            continue;
+        }
         if scanner.needs_probs() && input.probs.is_none() {
             let reason = "it needs out-of-sample class probabilities (--probs COL)".to_string();
             if settings.scanners_chosen {

@@ -19,6 +19,7 @@ pub mod knn;
 pub mod labelflow;
 mod linalg;
 mod matrix;
+pub mod pattern;
 mod perclass;
 mod rng;
 mod robust;
@@ -34,6 +35,7 @@ pub use confident::ConfidentLearning;
 pub use error::{ParamError, ScanError};
 pub use knn::{KnnLabelDisagreement, KnnParams, KnnValidParams};
 pub use matrix::MatrixRef;
+pub use pattern::{PatternParams, PatternValidParams, SharedPattern};
 pub use rng::SplitMix64;
 pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
@@ -236,6 +238,12 @@ pub trait Scanner: Send + Sync {
     fn learned_features_only(&self) -> bool {
         false
     }
+    /// Why the scanner has nothing to say about `input` (features it is
+    /// not built for), or `None` when it applies; callers then skip it and
+    /// report the reason.
+    fn skip_reason(&self, _input: &ScanInput<'_>) -> Option<String> {
+        None
+    }
     /// Scores every row of `input`.
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError>;
     /// A copy with the given options (`key`, `value`; keys as in the doc's
@@ -250,6 +258,7 @@ pub static SCANNERS: &[&dyn Scanner] = &[
     &ActivationClustering::DEFAULT,
     &KnnLabelDisagreement::DEFAULT,
     &ConfidentLearning::DEFAULT,
+    &SharedPattern::DEFAULT,
 ];
 
 /// Finds a scanner of [`SCANNERS`] by code (`PS001`, any case) or name.
