@@ -5,7 +5,7 @@
 # Markdown table into BENCHMARKS.md (between the detection markers) with the
 # command, commit and machine, and prints it.
 #
-# Usage: benches/detection.sh [fast|seeds|full|gate] [MODEL] [SEEDS]
+# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel] [MODEL] [SEEDS]
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
 #   seeds: the same cases with seeds 1, 2, 3.
@@ -17,12 +17,15 @@
 #        patches, blend, warp, and a two-target badnets, each at 0.3 %, 1 %,
 #        5 % and 10 %; random label flips at 10 %; clean. Seeds 1, 2, 3 (or
 #        SEEDS, e.g. "1").
+#   cleanlabel: clean-label attacks on MNIST and Fashion-MNIST: a SIG
+#        signal and the clean-label patch on 10 %, 30 % and 50 % of the
+#        target class (labels untouched); clean. Seeds 1, 2, 3 (or SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
 mode="${1:-fast}"
 model="${2:-auto}"
-case "$mode" in fast|seeds|full|gate) ;; *) echo "usage: $0 [fast|seeds|full|gate] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
+case "$mode" in fast|seeds|full|gate|cleanlabel) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 datasets/fetch.sh mnist sklearn fashion >&2
@@ -70,6 +73,14 @@ if [ "$mode" = gate ]; then
       "blend $rate"
       "warp $rate"
       "badnets $rate --target 0,1")
+  done
+  read -r -a seeds <<<"${3:-1 2 3}"
+fi
+if [ "$mode" = cleanlabel ]; then
+  datasets=(mnist fashion)
+  cases=("none 0")
+  for rate in 0.1 0.3 0.5; do
+    cases+=("sig $rate" "clean-label $rate")
   done
   read -r -a seeds <<<"${3:-1 2 3}"
 fi
@@ -127,7 +138,7 @@ def f(v, pct=False):
 
 SHORT = {"spectral-signature": "PS001", "robust-spectral": "PS002",
          "activation-clustering": "PS003", "knn-label-disagreement": "PS004",
-         "confident-learning": "PS005"}
+         "confident-learning": "PS005", "shared-pattern": "PS006"}
 
 def own(es):
     names = [m["scanner"] for m in es[0].get("scanners", [])]
@@ -140,9 +151,9 @@ def own(es):
 lines = [
     f"Command: `benches/detection.sh {mode} {model}` · commit `{commit}` · {machine} · "
     f"{datetime.date.today().isoformat()} · `--model {model}` (`auto`: a CNN on MNIST, "
-    "none on the 1,797 digits) · default scanners (on raw pixels PS001, PS004 and, with "
+    "none on the 1,797 digits) · default scanners (on raw pixels PS001, PS004, PS006 and, with "
     "out-of-fold probabilities, PS005; PS002/PS003 on learned representations), "
-    "`mnist+all`: PS001–PS004 forced on.",
+    "`mnist+all`: PS001–PS004 forced on. Clean-label rates are shares of the target class.",
     "",
     "| data set | attack | rate | runs | AUROC | AP | recall @1.5× | precision @1.5× | flagged recall | flagged precision | FPR (clean rows) | gate failed | scan s | AUROC of each scanner's own score |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -167,13 +178,14 @@ table = "\n".join(lines)
 print(table)
 path = "BENCHMARKS.md"
 text = open(path).read()
-tag = f"gate-{model}" if mode == "gate" else model
+tag = {"gate": f"gate-{model}", "cleanlabel": f"cleanlabel-{model}"}.get(mode, model)
 begin, end = f"<!-- detection-{tag}:begin -->", f"<!-- detection-{tag}:end -->"
 block = f"{begin}\n{table}\n{end}"
 if begin in text:
     text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
 else:
-    title = f"The gate across trigger shapes and rates, `--model {model}`" if mode == "gate" else f"Detection (red team), `--model {model}`"
+    title = {"gate": f"The gate across trigger shapes and rates, `--model {model}`",
+             "cleanlabel": f"Clean-label attacks, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
     text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
 open(path, "w").write(text)
 PY
