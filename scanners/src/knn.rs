@@ -130,9 +130,10 @@ poison rates, where spectral methods see too little signal.
    0.989, 70 % → 98 %); along a natural boundary the pocket barely grows
    past the minority rows. The summary's `pocket_rows` gives its size. In
    a class whose foreign-group test is significant on its own, the group's
-   rows are judged where they land: their agreement is the share of their
-   landing neighbours *not* of the most common label there, and that label
-   is their suspected source (MNIST, raw pixels, seed 1: blend 10 % AUROC
+   rows that land inside one class (90 % of their landing neighbours of one
+   label; the target's own rows caught in the split land mixed) are judged
+   where they land: their agreement is the share of their landing
+   neighbours *not* of that label, and that label is their suspected source (MNIST, raw pixels, seed 1: blend 10 % AUROC
    0.35 → 0.993, flagged 98.6 % / 98.7 %; Fashion-MNIST blend 10 % 0.36 →
    0.963, BadNets 10 % 0.46 → 0.963). Each test
    also estimates the relabelled rows behind it (`excess_rows`: unanimous

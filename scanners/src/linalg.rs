@@ -160,7 +160,7 @@ pub fn forward_substitute(l: &[f64], n: usize, b: &mut [f64]) {
 /// Orthonormalises the columns of `b` (`d × m`, stored as `m` vectors) in
 /// place by modified Gram–Schmidt; a column that collapses is replaced by a
 /// fresh random direction.
-fn orthonormalise(b: &mut [Vec<f64>], rng: &mut SplitMix64) {
+pub(crate) fn orthonormalise(b: &mut [Vec<f64>], rng: &mut SplitMix64) {
     for j in 0..b.len() {
         for _attempt in 0..3 {
             for i in 0..j {

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::gemm::{a_bt, at_b};
-use crate::linalg::cholesky;
+use crate::linalg::{cholesky, orthonormalise, symmetric_eigen};
 use crate::rng::SplitMix64;
 use crate::stats::{ln_upper_normal_p, median, robust_location_scale};
 use crate::{class_gate, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
@@ -580,7 +580,7 @@ fn top_eigenvectors(c: &[f64], d: usize, m: usize, rng: &mut SplitMix64) -> Vec<
     let mut q: Vec<Vec<f64>> = (0..k)
         .map(|_| (0..d).map(|_| rng.normal()).collect())
         .collect();
-    orthonormalise(&mut q);
+    orthonormalise(&mut q, rng);
     let mul = |v: &[f64]| -> Vec<f64> {
         (0..d)
             .map(|i| {
@@ -594,7 +594,7 @@ fn top_eigenvectors(c: &[f64], d: usize, m: usize, rng: &mut SplitMix64) -> Vec<
     };
     for _ in 0..ROUNDS {
         let mut next: Vec<Vec<f64>> = q.iter().map(|v| mul(v)).collect();
-        orthonormalise(&mut next);
+        orthonormalise(&mut next, rng);
         q = next;
     }
     // Rayleigh–Ritz: eigenvectors of Qᵀ C Q
@@ -605,7 +605,7 @@ fn top_eigenvectors(c: &[f64], d: usize, m: usize, rng: &mut SplitMix64) -> Vec<
             small[i * k + j] = q[i].iter().zip(&cq[j]).map(|(a, b)| a * b).sum();
         }
     }
-    let (_, vecs) = crate::linalg::symmetric_eigen(&small, k);
+    let (_, vecs) = symmetric_eigen(&small, k);
     vecs.iter()
         .take(m)
         .map(|u| {
@@ -614,24 +614,6 @@ fn top_eigenvectors(c: &[f64], d: usize, m: usize, rng: &mut SplitMix64) -> Vec<
                 .collect()
         })
         .collect()
-}
-
-/// Modified Gram–Schmidt; a vector that collapses is left at zero.
-fn orthonormalise(q: &mut [Vec<f64>]) {
-    for j in 0..q.len() {
-        for i in 0..j {
-            let (head, tail) = q.split_at_mut(j);
-            let dot: f64 = head[i].iter().zip(&tail[0]).map(|(a, b)| a * b).sum();
-            tail[0]
-                .iter_mut()
-                .zip(&head[i])
-                .for_each(|(x, y)| *x -= dot * y);
-        }
-        let norm = q[j].iter().map(|x| x * x).sum::<f64>().sqrt();
-        if norm > 1e-300 {
-            q[j].iter_mut().for_each(|x| *x /= norm);
-        }
-    }
 }
 
 /// The cut of `values` into a low and a high group that explains the most
