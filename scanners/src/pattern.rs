@@ -113,6 +113,9 @@ const MIN_PATTERN_FEATURES: f64 = 3.0;
 /// direction.
 const REFERENCES: usize = 4096;
 
+/// Lloyd rounds of the 2-means search for a bimodal direction, at most.
+const LLOYD_ROUNDS: usize = 30;
+
 /// Subspace-iteration rounds.
 const ROUNDS: usize = 40;
 
@@ -462,15 +465,32 @@ impl SharedPattern {
                     .collect()
             })
             .collect();
+        // the directions in the inputs (Wᵀ v) and the rows' coordinates on
+        // them: whitened coordinates in the top eigen-subspace
+        let dirs: Vec<Vec<f64>> = vectors
+            .iter()
+            .map(|v| {
+                (0..d)
+                    .map(|j| (0..d).map(|i| wt[j * d + i] * v[i]).sum())
+                    .collect()
+            })
+            .collect();
+        let coords: Vec<Vec<f64>> = centred
+            .iter()
+            .map(|r| {
+                dirs.iter()
+                    .map(|dir| r.iter().zip(dir).map(|(a, b)| a * b).sum())
+                    .collect()
+            })
+            .collect();
         let mut best = Split::none(rows.len());
-        for v in &vectors {
-            // the direction in the inputs: Wᵀ v
+        for u in candidate_directions(&coords, dirs.len()) {
             let dir: Vec<f64> = (0..d)
-                .map(|j| (0..d).map(|i| wt[j * d + i] * v[i]).sum())
+                .map(|t| u.iter().zip(&dirs).map(|(w, v)| w * v[t]).sum())
                 .collect();
-            let proj: Vec<f64> = centred
+            let proj: Vec<f64> = coords
                 .iter()
-                .map(|r| r.iter().zip(&dir).map(|(a, b)| a * b).sum())
+                .map(|c| c.iter().zip(&u).map(|(a, b)| a * b).sum())
                 .collect();
             let (r, low) = best_cut(&proj);
             let Some(low) = low else { continue };
@@ -557,6 +577,66 @@ impl SharedPattern {
         }
         best
     }
+}
+
+/// Directions (unit vectors of the `m` whitened coordinates) along which
+/// to look for two groups: each eigenvector, and, started from each
+/// eigenvector's best cut, the direction between the two means that 2-means
+/// converges to in the whole subspace. A trigger whose whitened variance is
+/// as large as the class's natural top directions is mixed into several
+/// eigenvectors (MNIST, SIG of amplitude 0.06 at frequency 4 on 20 % of a
+/// class: cosines 0.63, 0.61, 0.43 with the top three; bimodality 0.68
+/// along the best, 0.95 along the trigger itself); 2-means in their span
+/// recovers it.
+fn candidate_directions(coords: &[Vec<f64>], m: usize) -> Vec<Vec<f64>> {
+    let mut out = Vec::with_capacity(2 * m);
+    for j in 0..m {
+        let mut e = vec![0.0; m];
+        e[j] = 1.0;
+        let column: Vec<f64> = coords.iter().map(|c| c[j]).collect();
+        out.push(e);
+        let (_, Some(mut side)) = best_cut(&column) else {
+            continue;
+        };
+        let mut gap = vec![0.0; m];
+        for _ in 0..LLOYD_ROUNDS {
+            let mut sums = [vec![0.0; m], vec![0.0; m]];
+            let mut counts = [0.0f64; 2];
+            for (c, &s) in coords.iter().zip(&side) {
+                counts[s as usize] += 1.0;
+                sums[s as usize]
+                    .iter_mut()
+                    .zip(c)
+                    .for_each(|(a, b)| *a += b);
+            }
+            if counts[0] == 0.0 || counts[1] == 0.0 {
+                break;
+            }
+            let means: Vec<Vec<f64>> = sums
+                .iter()
+                .zip(&counts)
+                .map(|(s, n)| s.iter().map(|v| v / n).collect())
+                .collect();
+            gap = means[1].iter().zip(&means[0]).map(|(a, b)| a - b).collect();
+            let next: Vec<bool> = coords
+                .iter()
+                .map(|c| {
+                    let dist =
+                        |m: &[f64]| c.iter().zip(m).map(|(a, b)| (a - b).powi(2)).sum::<f64>();
+                    dist(&means[1]) < dist(&means[0])
+                })
+                .collect();
+            if next == side {
+                break;
+            }
+            side = next;
+        }
+        let norm = gap.iter().map(|g| g * g).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            out.push(gap.iter().map(|g| g / norm).collect());
+        }
+    }
+    out
 }
 
 /// The inverse of a lower-triangular `l` (`d × d`, row-major), lower
