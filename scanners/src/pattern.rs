@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::gemm::{a_bt, at_b};
-use crate::linalg::{cholesky, orthonormalise, symmetric_eigen};
+use crate::linalg::{cholesky, mean_of, orthonormalise, symmetric_eigen};
 use crate::rng::SplitMix64;
 use crate::stats::{ln_upper_normal_p, median, robust_location_scale};
 use crate::{class_gate, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
@@ -398,14 +398,8 @@ impl Scanner for SharedPattern {
 /// Mean and covariance (divided by `n`, `d × d`) of the rows.
 fn class_moments(x: MatrixRef<'_>, rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
     let d = x.cols();
-    let mut mean = vec![0.0f64; d];
-    for &r in rows {
-        for (m, &v) in mean.iter_mut().zip(x.row(r)) {
-            *m += v as f64;
-        }
-    }
+    let mean = mean_of(x, rows);
     let nr = rows.len().max(1) as f64;
-    mean.iter_mut().for_each(|m| *m /= nr);
     let mut centred = Vec::with_capacity(rows.len() * d);
     for &r in rows {
         centred.extend(
