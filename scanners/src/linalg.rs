@@ -181,6 +181,19 @@ pub(crate) fn orthonormalise(b: &mut [Vec<f64>], rng: &mut SplitMix64) {
     }
 }
 
+/// `A v` for a dense `d × d` row-major `a`.
+pub(crate) fn dense_times(a: &[f64], d: usize, v: &[f64]) -> Vec<f64> {
+    (0..d)
+        .map(|i| {
+            a[i * d..(i + 1) * d]
+                .iter()
+                .zip(v)
+                .map(|(x, y)| x * y)
+                .sum()
+        })
+        .collect()
+}
+
 /// A covariance to multiply by: the full `d × d` matrix when that is small,
 /// else implicitly through the centred rows, `C v = (1/n) Σ (xᵣ−μ)(xᵣ−μ)ᵀv`,
 /// which needs no `d × d` memory (wide inputs: photos, 10⁵ columns).
@@ -221,20 +234,7 @@ impl Covariance<'_> {
     /// `C v` for each vector `v`.
     fn times(&self, d: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
         match self {
-            Covariance::Dense(c) => vs
-                .iter()
-                .map(|v| {
-                    (0..d)
-                        .map(|i| {
-                            c[i * d..(i + 1) * d]
-                                .iter()
-                                .zip(v)
-                                .map(|(a, b)| a * b)
-                                .sum()
-                        })
-                        .collect()
-                })
-                .collect(),
+            Covariance::Dense(c) => vs.iter().map(|v| dense_times(c, d, v)).collect(),
             Covariance::Implicit { x, rows, mean } => {
                 let mut out = vec![vec![0.0f64; d]; vs.len()];
                 let mut centred = vec![0.0f64; d];

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::gemm::{a_bt, at_b};
-use crate::linalg::{cholesky, mean_of, orthonormalise, symmetric_eigen};
+use crate::linalg::{cholesky, dense_times, mean_of, orthonormalise, symmetric_eigen};
 use crate::rng::SplitMix64;
 use crate::stats::{ln_upper_normal_p, median, robust_location_scale};
 use crate::{class_gate, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
@@ -656,17 +656,7 @@ fn top_eigenvectors(c: &[f64], d: usize, m: usize, rng: &mut SplitMix64) -> Vec<
         .map(|_| (0..d).map(|_| rng.normal()).collect())
         .collect();
     orthonormalise(&mut q, rng);
-    let mul = |v: &[f64]| -> Vec<f64> {
-        (0..d)
-            .map(|i| {
-                c[i * d..(i + 1) * d]
-                    .iter()
-                    .zip(v)
-                    .map(|(a, b)| a * b)
-                    .sum()
-            })
-            .collect()
-    };
+    let mul = |v: &[f64]| dense_times(c, d, v);
     for _ in 0..ROUNDS {
         let mut next: Vec<Vec<f64>> = q.iter().map(|v| mul(v)).collect();
         orthonormalise(&mut next, rng);
