@@ -126,8 +126,9 @@ struct Part {
     landing: Vec<Vec<usize>>,
 }
 
-/// How many of `nb` carry their most common label.
-fn top_votes(nb: &[usize], labels: &[u32]) -> usize {
+/// The most common label among the rows `nb` and how many carry it (ties to
+/// the lower label); `None` for no rows.
+fn majority(nb: &[usize], labels: &[u32]) -> Option<(u32, usize)> {
     let mut votes: Vec<(u32, usize)> = Vec::with_capacity(nb.len());
     for &j in nb {
         match votes.iter_mut().find(|v| v.0 == labels[j]) {
@@ -135,7 +136,9 @@ fn top_votes(nb: &[usize], labels: &[u32]) -> usize {
             None => votes.push((labels[j], 1)),
         }
     }
-    votes.iter().map(|v| v.1).max().unwrap_or(0)
+    votes
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
 }
 
 /// The other classes' rows a class's moved rows land among.
@@ -168,20 +171,7 @@ impl<'a> References<'a> {
     pub fn land(&self, rows: &[usize], offset: &[f32], c: u32, k: usize) -> Vec<(u32, usize)> {
         self.neighbours(rows, offset, c, k)
             .iter()
-            .map(|nb| {
-                let mut votes: Vec<(u32, usize)> = Vec::with_capacity(k);
-                for &j in nb {
-                    let l = self.labels[j];
-                    match votes.iter_mut().find(|v| v.0 == l) {
-                        Some(v) => v.1 += 1,
-                        None => votes.push((l, 1)),
-                    }
-                }
-                votes
-                    .into_iter()
-                    .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-                    .unwrap_or((c, 0))
-            })
+            .map(|nb| majority(nb, self.labels).unwrap_or((c, 0)))
             .collect()
     }
 
@@ -316,7 +306,7 @@ pub fn foreign_group_test(
                     let landing = refs.neighbours(&sample, &offset, c, k);
                     let votes: Vec<usize> = landing
                         .iter()
-                        .map(|nb| top_votes(nb, refs.labels))
+                        .map(|nb| majority(nb, refs.labels).map_or(0, |m| m.1))
                         .collect();
                     let kk = k.max(1) as f64;
                     let purity =

@@ -439,12 +439,6 @@ impl SharedPattern {
         let w = lower_inverse(&l, d);
         // whitened covariance W Σ Wᵀ
         let mut ws = vec![0.0f64; d * d];
-        let mut wt = vec![0.0f64; d * d];
-        for i in 0..d {
-            for j in 0..d {
-                wt[j * d + i] = w[i * d + j];
-            }
-        }
         // (W Σ) = W · Σ (Σ symmetric: W · Σᵀ)
         a_bt(&w, d, d, cov, d, &mut ws);
         let mut c = vec![0.0f64; d * d];
@@ -466,7 +460,7 @@ impl SharedPattern {
             .iter()
             .map(|v| {
                 (0..d)
-                    .map(|j| (0..d).map(|i| wt[j * d + i] * v[i]).sum())
+                    .map(|j| (0..d).map(|i| w[i * d + j] * v[i]).sum())
                     .collect()
             })
             .collect();
