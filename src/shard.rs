@@ -13,7 +13,9 @@
 //! - a class test's p-values from the shards (disjoint rows, so independent
 //!   tests under the null) are combined by Fisher's method
 //!   ([`poisonscan_scanners::stats::ln_fisher`]): exact as a test, and it
-//!   accumulates the evidence a planted group spreads over every shard;
+//!   accumulates the evidence a planted group spreads over every shard; a
+//!   test that is the Bonferroni minimum of sub-tests (`<test>_log_p`) is
+//!   recomputed as the minimum of its sub-tests, each combined so;
 //! - counts (planted-row estimates, contradicted rows, the confusion matrix)
 //!   are summed — exact; rates and spectra are row-weighted means — the
 //!   summary's diagnostics only, approximate; a class named by a value
@@ -34,7 +36,7 @@ use arrow::datatypes::{DataType, Field, Float64Type, Schema, UInt64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use poisonscan_scanners::stats::ln_fisher;
-use poisonscan_scanners::{ClassDiagnostics, ScanOutput};
+use poisonscan_scanners::{sub_test_log_p, ClassDiagnostics, ScanOutput};
 use serde_json::{json, Value};
 use thiserror::Error;
 
@@ -311,7 +313,6 @@ fn combine_class(
     shards: &[(usize, Option<f64>, BTreeMap<String, f64>)],
 ) -> ClassDiagnostics {
     let tests: Vec<f64> = shards.iter().filter_map(|s| s.1).collect();
-    let log_p = (!tests.is_empty()).then(|| ln_fisher(&tests));
     let strongest = shards
         .iter()
         .min_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))
@@ -342,7 +343,15 @@ fn combine_class(
             };
             (intern(key), v)
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // A class test made of sub-tests is recomputed from the sub-tests'
+    // combined p-values: a planted group shows in the same sub-test in every
+    // shard, and combining the shards' Bonferroni minima instead pays the
+    // correction once per shard (measured: a 40-row group in three shards,
+    // log p −6.1 that way against −8.9, where one scan of all rows has −18.6).
+    let log_p = (!tests.is_empty()).then(|| {
+        sub_test_log_p(values.iter().map(|&(k, v)| (k, v))).unwrap_or_else(|| ln_fisher(&tests))
+    });
     ClassDiagnostics {
         class,
         values,
@@ -784,5 +793,24 @@ mod tests {
         assert!((d.value("contradicted_rate").unwrap() - 0.25).abs() < 1e-12);
         assert_eq!(d.value("unanimity_log_p"), Some(fisher));
         assert_eq!(d.value("top_source"), Some(7.0));
+    }
+
+    #[test]
+    fn a_test_of_sub_tests_is_the_minimum_of_the_combined_sub_tests() {
+        // two sub-tests; the group shows in the second in both shards
+        let shard = |a: f64, b: f64| {
+            let values: BTreeMap<String, f64> =
+                [("a_log_p".to_string(), a), ("b_log_p".to_string(), b)]
+                    .into_iter()
+                    .collect();
+            let class = (a.min(b) + 2f64.ln()).min(0.0);
+            (100, Some(class), values)
+        };
+        let d = combine_class(0, &[shard(-1.0, -6.0), shard(-0.5, -7.0)]);
+        let b = ln_fisher(&[-6.0, -7.0]);
+        assert_eq!(d.log_p, Some(b + 2f64.ln()));
+        // stronger than combining the shards' corrected minima
+        let minima = ln_fisher(&[-6.0 + 2f64.ln(), -7.0 + 2f64.ln()]);
+        assert!(b + 2f64.ln() < minima);
     }
 }

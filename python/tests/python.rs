@@ -8,15 +8,25 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The Python to test with. One named by `$POISONSCAN_PYTHON` must work
+/// (a typo there, or a path relative to another directory — tests run in
+/// `python/` — would otherwise skip the tests unnoticed); `python3` may be
+/// missing or lack pyarrow, and the tests are then skipped.
 fn python() -> Option<PathBuf> {
-    let python: PathBuf = std::env::var_os("POISONSCAN_PYTHON")
-        .map(Into::into)
-        .unwrap_or_else(|| "python3".into());
+    let named = std::env::var_os("POISONSCAN_PYTHON").map(PathBuf::from);
+    let python = named.clone().unwrap_or_else(|| "python3".into());
     let ok = Command::new(&python)
         .args(["-c", "import pyarrow"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
+    if let (false, Some(named)) = (ok, named) {
+        panic!(
+            "POISONSCAN_PYTHON={} cannot import pyarrow (from {}; give an absolute path)",
+            named.display(),
+            std::env::current_dir().unwrap().display()
+        );
+    }
     ok.then_some(python)
 }
 

@@ -9,7 +9,9 @@ use crate::gemm::a_bt;
 use crate::labelflow::{coherence_test, direction_test, isolation_tests, Minority, OwnCounts};
 use crate::stats::ln_binomial_lower;
 use crate::view::standardised_pca;
-use crate::{class_gate_level, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
+use crate::{
+    class_gate_level, sub_test_log_p, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner,
+};
 
 const DOC: &str = r#"# PS004 knn-label-disagreement
 
@@ -926,11 +928,16 @@ impl Scanner for KnnLabelDisagreement {
             if let Some(s) = dir.top_source {
                 values.push(("top_source", s as f64));
             }
+            // Bonferroni over the class tests, each named `<test>_log_p`
+            let log_p = sub_test_log_p(values.iter().copied());
+            debug_assert_eq!(
+                log_p,
+                Some((class_log_p + (CLASS_TESTS as f64).ln()).min(0.0))
+            );
             classes.push(ClassDiagnostics {
                 class: c,
                 values,
-                // Bonferroni over the class tests
-                log_p: Some((class_log_p + (CLASS_TESTS as f64).ln()).min(0.0)),
+                log_p,
             });
         }
         Ok(ScanOutput {

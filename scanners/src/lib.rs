@@ -196,7 +196,12 @@ pub fn class_gate(row_log_p: f64, class_log_p: f64, n_classes: usize) -> f64 {
 pub struct ClassDiagnostics {
     /// The class id.
     pub class: u32,
-    /// Named values, such as the top eigenvalue.
+    /// Named values, such as the top eigenvalue. A class test that is the
+    /// Bonferroni minimum of several sub-tests names each sub-test's log
+    /// p-value `<test>_log_p` (and no other value ends so): `log_p` is then
+    /// `min(0, min_t log_p_t + ln T)` over the `T` of them, which lets a
+    /// sharded scan combine each sub-test over the shards before taking the
+    /// minimum ([`sub_test_log_p`]).
     pub values: Vec<(&'static str, f64)>,
     /// Log p-value of the scanner's own class-level test, "this class holds
     /// a poisoned sub-population", for scanners that have one.
@@ -208,6 +213,17 @@ impl ClassDiagnostics {
     pub fn value(&self, key: &str) -> Option<f64> {
         self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
+}
+
+/// The class log p-value of sub-tests named `<test>_log_p` (see
+/// [`ClassDiagnostics::values`]): their minimum, Bonferroni-corrected over
+/// their number; `None` when there are none.
+pub fn sub_test_log_p<'a>(values: impl IntoIterator<Item = (&'a str, f64)>) -> Option<f64> {
+    let (count, min) = values
+        .into_iter()
+        .filter(|(k, _)| k.ends_with("_log_p"))
+        .fold((0usize, 0.0f64), |(n, m), (_, v)| (n + 1, m.min(v)));
+    (count > 0).then(|| (min + (count as f64).ln()).min(0.0))
 }
 
 /// A detection algorithm.
