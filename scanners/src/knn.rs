@@ -8,7 +8,7 @@ use crate::foreign::{foreign_group_test, References};
 use crate::gemm::a_bt;
 use crate::labelflow::{coherence_test, direction_test, isolation_tests, Minority, OwnCounts};
 use crate::stats::ln_binomial_lower;
-use crate::view::standardised_pca;
+use crate::view::{standardised_pca, winsor_bounds};
 use crate::{
     class_gate_level, sub_test_log_p, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner,
 };
@@ -154,6 +154,16 @@ poison rates, where spectral methods see too little signal.
 - `isolation-ratio` — how many times more rows with at most one own-label
   neighbour than rows with a mixed neighbourhood (2 to `k/2 − 1`) a clean
   class may have (default 1.5, from 0.5 to 20).
+- `exact-rows` — most rows for which the neighbours are found exactly
+  (default 200,000, from 0 to 10⁸). The exact search's cost grows with the
+  square of the rows (a million 512-wide embeddings: 466 s of a 560 s scan
+  on 2 cores); beyond this many rows each block of 256 nearby rows is
+  compared only with the blocks whose centroids are nearest it.
+- `search-rows` — rows each row is compared with in that approximate search
+  (default 16,384, from 1,024 to 10⁸). The share of the exact neighbours
+  it finds is measured in BENCHMARKS.md; the class tests read label counts
+  over the neighbourhoods, which a near neighbour of the same region
+  carries as well as the exact one.
 - `winsorize` — clip every feature of the view to its `q` and `1 − q`
   quantiles before the principal components (default 0.1; 0 turns it off;
   up to 0.45). A trigger made of values few rows take (a patch in a corner
@@ -224,6 +234,8 @@ pub struct KnnValidParams {
     unanimity_ratio: f64,
     isolation_ratio: f64,
     winsorize: f64,
+    exact_rows: usize,
+    search_rows: usize,
 }
 
 /// Unchecked parameters of [`KnnLabelDisagreement`]; call [`KnnParams::check`].
@@ -268,6 +280,17 @@ impl KnnParams {
     /// (0 = off, up to 0.45).
     pub fn winsorize(mut self, v: f64) -> Self {
         self.0.winsorize = v;
+        self
+    }
+    /// Most rows for which the neighbours are found exactly (0..=10⁸).
+    pub fn exact_rows(mut self, v: usize) -> Self {
+        self.0.exact_rows = v;
+        self
+    }
+    /// Rows each row is compared with when the search is approximate
+    /// (1,024..=10⁸).
+    pub fn search_rows(mut self, v: usize) -> Self {
+        self.0.search_rows = v;
         self
     }
     /// Validates every parameter.
@@ -315,6 +338,20 @@ impl KnnParams {
                 "a number from 0 (off) to 0.45",
             );
         }
+        if p.exact_rows > 100_000_000 {
+            return bad(
+                "knn-label-disagreement.exact-rows",
+                p.exact_rows.to_string(),
+                "an integer from 0 to 100000000",
+            );
+        }
+        if !(1024..=100_000_000).contains(&p.search_rows) {
+            return bad(
+                "knn-label-disagreement.search-rows",
+                p.search_rows.to_string(),
+                "an integer from 1024 to 100000000",
+            );
+        }
         if !(0.5..=20.0).contains(&p.isolation_ratio) {
             return bad(
                 "knn-label-disagreement.isolation-ratio",
@@ -342,6 +379,8 @@ impl KnnLabelDisagreement {
             unanimity_ratio: 2.0,
             isolation_ratio: 1.5,
             winsorize: 0.1,
+            exact_rows: 200_000,
+            search_rows: 16_384,
         },
     };
 
@@ -415,32 +454,63 @@ impl TopK {
 /// Rows per block of the distance products.
 const BLOCK: usize = 256;
 
-/// A copy of `x` with every column clipped to its `q` and `1 − q` quantiles
-/// over the rows: a value that only a few rows take (a trigger's pixels in
-/// a corner most images leave blank) no longer shapes the view.
-fn winsorized(x: MatrixRef<'_>, q: f64) -> Vec<f32> {
-    let (n, d) = (x.rows(), x.cols());
-    let mut out = x.as_slice().to_vec();
-    if n == 0 {
-        return out;
+/// The unordered pairs of blocks `(a, c)`, `a ≤ c`, in which one block is
+/// among the `reach` blocks (itself included) whose centroids are nearest
+/// the other's; sorted.
+fn nearby_blocks(
+    x: &[f32],
+    d: usize,
+    blocks: &[std::ops::Range<usize>],
+    reach: usize,
+) -> Vec<(usize, usize)> {
+    let nb = blocks.len();
+    let mut centroids = vec![0f32; nb * d];
+    for (c, b) in centroids.chunks_mut(d).zip(blocks) {
+        for row in x[b.start * d..b.end * d].chunks(d) {
+            c.iter_mut().zip(row).for_each(|(c, v)| *c += v);
+        }
+        let len = b.len().max(1) as f32;
+        c.iter_mut().for_each(|c| *c /= len);
     }
-    let lo_at = ((q * (n - 1) as f64).round() as usize).min(n - 1);
-    let hi_at = (((1.0 - q) * (n - 1) as f64).round() as usize).min(n - 1);
-    let bounds: Vec<(f32, f32)> = (0..d)
+    let norms: Vec<f32> = centroids
+        .chunks(d)
+        .map(|c| c.iter().map(|v| v * v).sum())
+        .collect();
+    let cmp = |x: &(f32, usize), y: &(f32, usize)| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1));
+    let mut pairs: Vec<(usize, usize)> = (0..nb)
         .into_par_iter()
-        .map(|j| {
-            let mut col: Vec<f32> = (0..n).map(|i| x.row(i)[j]).collect();
-            let lo = *col.select_nth_unstable_by(lo_at, |a, b| a.total_cmp(b)).1;
-            let hi = *col.select_nth_unstable_by(hi_at, |a, b| a.total_cmp(b)).1;
-            (lo, hi)
+        .flat_map_iter(|a| {
+            let mut dots = vec![0f32; nb];
+            a_bt(
+                &centroids[a * d..(a + 1) * d],
+                1,
+                d,
+                &centroids,
+                nb,
+                &mut dots,
+            );
+            // the block itself first, then by squared centroid distance
+            let mut order: Vec<(f32, usize)> = dots
+                .iter()
+                .zip(&norms)
+                .enumerate()
+                .map(|(c, (&dot, &nc))| {
+                    let dist = if c == a {
+                        f32::NEG_INFINITY
+                    } else {
+                        norms[a] + nc - 2.0 * dot
+                    };
+                    (dist, c)
+                })
+                .collect();
+            order.select_nth_unstable_by(reach - 1, cmp);
+            order.truncate(reach);
+            order.into_iter().map(move |(_, c)| (a.min(c), a.max(c)))
         })
         .collect();
-    out.par_chunks_mut(d).for_each(|row| {
-        for (v, &(lo, hi)) in row.iter_mut().zip(&bounds) {
-            *v = v.clamp(lo, hi);
-        }
-    });
-    out
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
 }
 
 /// Splits `rows` recursively at the median of the coordinate with the widest
@@ -483,10 +553,22 @@ fn partition(
     partition(p, d, right, out, start + mid);
 }
 
+/// How far [`nearest_neighbours`] looks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reach {
+    /// Every row: the exact neighbours.
+    Exact,
+    /// Each block of rows is compared with the blocks whose centroids are
+    /// nearest its own, about this many rows in all: approximate, at a cost
+    /// linear in the rows where the exact search's grows with their square.
+    Nearby(usize),
+}
+
 /// The `k` nearest other rows of every row of `p` (`n × d`, row-major), by
 /// Euclidean distance, nearest first; ties go to the lower row index.
 ///
-/// Exact, by blocked matrix products with branch-and-bound: the rows are
+/// With [`Reach::Exact`], exact, by blocked matrix products with
+/// branch-and-bound: the rows are
 /// split into blocks of at most 256 nearby rows (the leaves of a k-d tree),
 /// each with its bounding box; block pairs are visited nearest first, and a
 /// pair is skipped when the distance between the boxes already exceeds the
@@ -494,8 +576,11 @@ fn partition(
 /// of blocks is computed once and serves both directions; the pairs are
 /// dealt to the threads in turn, each keeping its own candidate lists, merged
 /// at the end under one total order — the output does not depend on the
-/// thread count.
-pub fn nearest_neighbours(p: Vec<f32>, n: usize, d: usize, k: usize) -> Vec<u32> {
+/// thread count. With [`Reach::Nearby`], only the pairs of blocks in which
+/// one is among the other's nearest by centroid are compared: a row's true
+/// neighbours lie in blocks near its own (the share found is measured in
+/// BENCHMARKS.md), and the output is as deterministic.
+pub fn nearest_neighbours(p: Vec<f32>, n: usize, d: usize, k: usize, reach: Reach) -> Vec<u32> {
     let k = k.min(n.saturating_sub(1));
     if k == 0 {
         return Vec::new();
@@ -535,8 +620,14 @@ pub fn nearest_neighbours(p: Vec<f32>, n: usize, d: usize, k: usize) -> Vec<u32>
             * 0.999 // float slack: never skip a pair that could qualify
     };
     let nb = blocks.len();
-    let mut pairs: Vec<(f32, usize, usize)> = (0..nb)
-        .flat_map(|a| (a..nb).map(move |c| (a, c)))
+    let candidates: Vec<(usize, usize)> = match reach {
+        Reach::Nearby(rows) if rows.div_ceil(BLOCK) < nb => {
+            nearby_blocks(&x, d, &blocks, rows.div_ceil(BLOCK).max(1))
+        }
+        _ => (0..nb).flat_map(|a| (a..nb).map(move |c| (a, c))).collect(),
+    };
+    let mut pairs: Vec<(f32, usize, usize)> = candidates
+        .into_iter()
         .map(|(a, c)| (gap(a, c), a, c))
         .collect();
     pairs.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
@@ -668,6 +759,8 @@ impl Scanner for KnnLabelDisagreement {
                 "unanimity-ratio" => p.unanimity_ratio(parse_value(name, key, value, "a number")?),
                 "isolation-ratio" => p.isolation_ratio(parse_value(name, key, value, "a number")?),
                 "winsorize" => p.winsorize(parse_value(name, key, value, "a number")?),
+                "exact-rows" => p.exact_rows(parse_value(name, key, value, "a whole number")?),
+                "search-rows" => p.search_rows(parse_value(name, key, value, "a whole number")?),
                 _ => {
                     return Err(ParamError::unknown(
                         name,
@@ -679,6 +772,8 @@ impl Scanner for KnnLabelDisagreement {
                             "unanimity-ratio",
                             "isolation-ratio",
                             "winsorize",
+                            "exact-rows",
+                            "search-rows",
                         ],
                     ))
                 }
@@ -691,19 +786,24 @@ impl Scanner for KnnLabelDisagreement {
         input.validate()?;
         let (x, same_scale) = input.label_agnostic();
         let n = x.rows();
-        let clipped;
-        let x = if self.params.winsorize > 0.0 {
-            clipped = winsorized(x, self.params.winsorize);
-            MatrixRef::new(&clipped, n, x.cols()).expect("same shape")
-        } else {
-            x
-        };
-        let (view, dims) = standardised_pca(x, self.params.dims, input.seed, !same_scale);
+        let bounds = (self.params.winsorize > 0.0).then(|| winsor_bounds(x, self.params.winsorize));
+        let (view, dims) = standardised_pca(
+            x,
+            bounds.as_deref(),
+            self.params.dims,
+            input.seed,
+            !same_scale,
+        );
         if dims == 0 || view.iter().all(|&v| v == 0.0) {
             return Ok(uninformative(input));
         }
         let k = self.params.k.min(n.saturating_sub(1)).max(1);
-        let nb = nearest_neighbours(view.clone(), n, dims, k);
+        let reach = if n > self.params.exact_rows {
+            Reach::Nearby(self.params.search_rows)
+        } else {
+            Reach::Exact
+        };
+        let nb = nearest_neighbours(view.clone(), n, dims, k, reach);
         let labels = input.labels;
         let mut same = vec![0u64; n];
         let mut majority = vec![0u32; n];
@@ -1172,12 +1272,15 @@ mod tests {
         let p: Vec<f32> = (0..n * d)
             .map(|t| (centres[(t / d % 6) * d + t % d] + 4.0 * rng.normal()).round() as f32)
             .collect();
-        let nb = nearest_neighbours(p.clone(), n, d, k);
+        let nb = nearest_neighbours(p.clone(), n, d, k, Reach::Exact);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
             .build()
             .unwrap();
-        assert_eq!(pool.install(|| nearest_neighbours(p.clone(), n, d, k)), nb);
+        assert_eq!(
+            pool.install(|| nearest_neighbours(p.clone(), n, d, k, Reach::Exact)),
+            nb
+        );
         for i in (0..n).step_by(7) {
             let mut all: Vec<(f32, u32)> = (0..n)
                 .filter(|&j| j != i)
@@ -1194,6 +1297,43 @@ mod tests {
             let want: Vec<u32> = all[..k].iter().map(|x| x.1).collect();
             assert_eq!(&nb[i * k..(i + 1) * k], &want[..], "row {i}");
         }
+    }
+
+    #[test]
+    fn nearby_search_finds_most_exact_neighbours_the_same_way_on_any_thread_count() {
+        // 40 clusters in 16 dimensions, 20,000 rows: 79 blocks, each
+        // compared with the blocks of about 2,048 rows nearest it.
+        let mut rng = SplitMix64::new(5);
+        let (n, d, k) = (20_000, 16, 10);
+        let centres: Vec<f64> = (0..40 * d).map(|_| 6.0 * rng.normal()).collect();
+        let p: Vec<f32> = (0..n * d)
+            .map(|t| (centres[(t / d % 40) * d + t % d] + rng.normal()) as f32)
+            .collect();
+        let exact = nearest_neighbours(p.clone(), n, d, k, Reach::Exact);
+        let near = nearest_neighbours(p.clone(), n, d, k, Reach::Nearby(2048));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        assert_eq!(
+            pool.install(|| nearest_neighbours(p.clone(), n, d, k, Reach::Nearby(2048))),
+            near
+        );
+        let found: usize = (0..n)
+            .map(|i| {
+                let want = &exact[i * k..(i + 1) * k];
+                near[i * k..(i + 1) * k]
+                    .iter()
+                    .filter(|j| want.contains(j))
+                    .count()
+            })
+            .sum();
+        let recall = found as f64 / (n * k) as f64;
+        assert!(recall > 0.9 && recall < 1.0, "recall {recall}");
+        // no row is its own neighbour, and every list is full
+        assert!((0..n).all(|i| near[i * k..(i + 1) * k]
+            .iter()
+            .all(|&j| j as usize != i && (j as usize) < n)));
     }
 
     #[test]
@@ -1317,6 +1457,7 @@ mod tests {
             let key = option.trim_start_matches("knn-label-disagreement.");
             let value = if key == "winsorize" { "0.1" } else { "5" };
             let value = if key == "min-agreement" { "0.2" } else { value };
+            let value = if key == "search-rows" { "2048" } else { value };
             assert!(
                 KnnLabelDisagreement::DEFAULT
                     .configure(&[(key.into(), value.into())])

@@ -90,7 +90,7 @@ pub(crate) fn class_projection(
         gathered.extend_from_slice(x.row(r));
     }
     let m = MatrixRef::new(&gathered, rows.len(), d).expect("gathered rows fit");
-    standardised_pca(m, dims, seed, !same_scale)
+    standardised_pca(m, None, dims, seed, !same_scale)
 }
 
 /// [`scan_per_class`], then [`excess_test`] and [`cap_by_class`]: the whole

@@ -5,6 +5,8 @@
 //! matrix. Used by the label-consistency scanners, which must not see labels
 //! when deciding what is near what.
 
+use rayon::prelude::*;
+
 use crate::gemm::{a_b, at_b};
 use crate::linalg::symmetric_eigen;
 use crate::matrix::MatrixRef;
@@ -54,16 +56,79 @@ pub fn shared_scale(x: MatrixRef<'_>) -> bool {
     2 * wide >= ranges.len()
 }
 
+/// Per-feature bounds `(lo, hi)` to clip to before the view: each
+/// feature's `q` and `1 − q` quantiles over the rows — over at most
+/// [`BOUNDS_SAMPLE`] evenly spaced rows, so that the cost stays linear in
+/// the features on a million rows.
+pub fn winsor_bounds(x: MatrixRef<'_>, q: f64) -> Vec<(f32, f32)> {
+    let (n, d) = (x.rows(), x.cols());
+    let rows: Vec<usize> = if n > BOUNDS_SAMPLE {
+        (0..BOUNDS_SAMPLE).map(|i| i * n / BOUNDS_SAMPLE).collect()
+    } else {
+        (0..n).collect()
+    };
+    let s = rows.len();
+    if s == 0 {
+        return vec![(f32::NEG_INFINITY, f32::INFINITY); d];
+    }
+    let lo_at = ((q * (s - 1) as f64).round() as usize).min(s - 1);
+    let hi_at = (((1.0 - q) * (s - 1) as f64).round() as usize).min(s - 1);
+    (0..d)
+        .into_par_iter()
+        .map(|j| {
+            let mut col: Vec<f32> = rows.iter().map(|&i| x.row(i)[j]).collect();
+            let lo = *col.select_nth_unstable_by(lo_at, |a, b| a.total_cmp(b)).1;
+            let hi = *col.select_nth_unstable_by(hi_at, |a, b| a.total_cmp(b)).1;
+            (lo, hi)
+        })
+        .collect()
+}
+
+/// Most rows [`winsor_bounds`] reads.
+const BOUNDS_SAMPLE: usize = 131_072;
+
+/// Rows per chunk of the view's products (clipped into a buffer of this
+/// many rows, never a copy of the whole matrix).
+const CHUNK: usize = 4096;
+
+/// Rows `r0..r0 + len` of `x`, clipped to `clip` when given (into `buf`).
+fn rows_of<'a>(
+    x: MatrixRef<'a>,
+    clip: Option<&[(f32, f32)]>,
+    r0: usize,
+    len: usize,
+    buf: &'a mut Vec<f32>,
+) -> &'a [f32] {
+    let d = x.cols();
+    let rows = &x.as_slice()[r0 * d..(r0 + len) * d];
+    match clip {
+        None => rows,
+        Some(bounds) => {
+            buf.clear();
+            buf.extend(
+                rows.iter()
+                    .zip(bounds.iter().cycle())
+                    .map(|(&v, &(lo, hi))| v.clamp(lo, hi)),
+            );
+            buf
+        }
+    }
+}
+
 /// Column means and inverse standard deviations (0 for constant columns;
-/// 1 everywhere when `scale` is off).
-fn moments(x: MatrixRef<'_>, scale: bool) -> (Vec<f32>, Vec<f32>) {
+/// 1 everywhere when `scale` is off), of the clipped values.
+fn moments(x: MatrixRef<'_>, clip: Option<&[(f32, f32)]>, scale: bool) -> (Vec<f32>, Vec<f32>) {
     let (n, d) = (x.rows(), x.cols());
     let mut sum = vec![0f64; d];
     let mut sq = vec![0f64; d];
-    for i in 0..n {
-        for (j, &v) in x.row(i).iter().enumerate() {
-            sum[j] += v as f64;
-            sq[j] += (v as f64) * (v as f64);
+    let mut buf = Vec::new();
+    for r0 in (0..n).step_by(CHUNK) {
+        let len = CHUNK.min(n - r0);
+        for row in rows_of(x, clip, r0, len, &mut buf).chunks(d.max(1)) {
+            for (j, &v) in row.iter().enumerate() {
+                sum[j] += v as f64;
+                sq[j] += (v as f64) * (v as f64);
+            }
         }
     }
     let nf = n.max(1) as f64;
@@ -107,11 +172,27 @@ fn orthonormal(y: &[f32], n: usize, m: usize) -> (Vec<f32>, usize) {
     (q, mk)
 }
 
-/// `Zᵀ q` for the standardised `Z = (X − 1μᵀ) D`: `D (Xᵀ q − μ (1ᵀ q))`.
-fn zt(x: MatrixRef<'_>, mean: &[f32], inv: &[f32], q: &[f32], m: usize) -> Vec<f32> {
+/// `Zᵀ q` for the standardised `Z = (X − 1μᵀ) D`: `D (Xᵀ q − μ (1ᵀ q))`;
+/// `Xᵀ q` summed over chunks of rows in `f64`, in order.
+fn zt(
+    x: MatrixRef<'_>,
+    clip: Option<&[(f32, f32)]>,
+    mean: &[f32],
+    inv: &[f32],
+    q: &[f32],
+    m: usize,
+) -> Vec<f32> {
     let (n, d) = (x.rows(), x.cols());
-    let mut w = vec![0f32; d * m];
-    at_b(x.as_slice(), n, d, q, m, &mut w);
+    let mut acc = vec![0f64; d * m];
+    let mut part = vec![0f32; d * m];
+    let mut buf = Vec::new();
+    for r0 in (0..n).step_by(CHUNK) {
+        let len = CHUNK.min(n - r0);
+        let rows = rows_of(x, clip, r0, len, &mut buf);
+        at_b(rows, len, d, &q[r0 * m..(r0 + len) * m], m, &mut part);
+        acc.iter_mut().zip(&part).for_each(|(a, &p)| *a += p as f64);
+    }
+    let mut w: Vec<f32> = acc.iter().map(|&v| v as f32).collect();
     let mut colsum = vec![0f64; m];
     for i in 0..n {
         for (s, &v) in colsum.iter_mut().zip(&q[i * m..(i + 1) * m]) {
@@ -126,8 +207,16 @@ fn zt(x: MatrixRef<'_>, mean: &[f32], inv: &[f32], q: &[f32], m: usize) -> Vec<f
     w
 }
 
-/// `Z w` for the standardised `Z`: `X (D w) − 1 (μᵀ D w)`.
-fn z_times(x: MatrixRef<'_>, mean: &[f32], inv: &[f32], w: &[f32], m: usize) -> Vec<f32> {
+/// `Z w` for the standardised `Z`: `X (D w) − 1 (μᵀ D w)`, by chunks of
+/// rows in parallel (each writes its own rows).
+fn z_times(
+    x: MatrixRef<'_>,
+    clip: Option<&[(f32, f32)]>,
+    mean: &[f32],
+    inv: &[f32],
+    w: &[f32],
+    m: usize,
+) -> Vec<f32> {
     let (n, d) = (x.rows(), x.cols());
     let mut dw = w.to_vec();
     for j in 0..d {
@@ -142,12 +231,22 @@ fn z_times(x: MatrixRef<'_>, mean: &[f32], inv: &[f32], w: &[f32], m: usize) -> 
         }
     }
     let mut y = vec![0f32; n * m];
-    a_b(x.as_slice(), n, d, &dw, m, &mut y);
-    for i in 0..n {
-        for (v, s) in y[i * m..(i + 1) * m].iter_mut().zip(&shift) {
-            *v -= *s as f32;
-        }
+    if m == 0 {
+        return y;
     }
+    y.par_chunks_mut(CHUNK * m)
+        .enumerate()
+        .for_each(|(c, out)| {
+            let len = out.len() / m;
+            let mut buf = Vec::new();
+            let rows = rows_of(x, clip, c * CHUNK, len, &mut buf);
+            a_b(rows, len, d, &dw, m, out);
+            for row in out.chunks_mut(m) {
+                for (v, s) in row.iter_mut().zip(&shift) {
+                    *v -= *s as f32;
+                }
+            }
+        });
     y
 }
 
@@ -159,22 +258,28 @@ fn z_times(x: MatrixRef<'_>, mean: &[f32], inv: &[f32], w: &[f32], m: usize) -> 
 /// Turn `scale` off for features that share one scale, such as pixels:
 /// standardising would blow up nearly constant pixels — exactly where a
 /// patch trigger sits — until the trigger dominates the view.
+///
+/// With `clip`, every feature is first clipped to its `(lo, hi)` (see
+/// [`winsor_bounds`]), chunk by chunk, without a clipped copy of `x`.
 pub fn standardised_pca(
     x: MatrixRef<'_>,
+    clip: Option<&[(f32, f32)]>,
     dims: usize,
     seed: u64,
     scale: bool,
 ) -> (Vec<f32>, usize) {
     let (n, d) = (x.rows(), x.cols());
-    let (mean, inv) = moments(x, scale);
+    let (mean, inv) = moments(x, clip, scale);
     if d <= dims {
         let mut z = Vec::with_capacity(n * d);
-        for i in 0..n {
+        let mut buf = Vec::new();
+        for r0 in (0..n).step_by(CHUNK) {
+            let len = CHUNK.min(n - r0);
+            let rows = rows_of(x, clip, r0, len, &mut buf);
             z.extend(
-                x.row(i)
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &v)| (v - mean[j]) * inv[j]),
+                rows.iter()
+                    .zip(mean.iter().zip(&inv).cycle())
+                    .map(|(&v, (&m, &s))| (v - m) * s),
             );
         }
         return (z, d);
@@ -182,22 +287,22 @@ pub fn standardised_pca(
     let m = (dims + 10).min(d);
     let mut rng = SplitMix64::derive(seed, 0x9CA);
     let omega: Vec<f32> = (0..d * m).map(|_| rng.normal() as f32).collect();
-    let mut y = z_times(x, &mean, &inv, &omega, m);
+    let mut y = z_times(x, clip, &mean, &inv, &omega, m);
     // Each step frees what it no longer needs first: at most two `n × m`
     // matrices are alive at a time.
     for _ in 0..2 {
         let (q, mq) = orthonormal(&y, n, m);
         drop(y);
-        let w = zt(x, &mean, &inv, &q, mq);
+        let w = zt(x, clip, &mean, &inv, &q, mq);
         drop(q);
-        y = z_times(x, &mean, &inv, &w, mq);
+        y = z_times(x, clip, &mean, &inv, &w, mq);
         if mq < m {
             y.resize(n * m, 0.0); // keep the shape; the extra columns are zero
         }
     }
     let (q, mq) = orthonormal(&y, n, m);
     drop(y);
-    let w = zt(x, &mean, &inv, &q, mq); // Bᵀ, d × mq
+    let w = zt(x, clip, &mean, &inv, &q, mq); // Bᵀ, d × mq
     let mut bbt = vec![0f32; mq * mq];
     at_b(&w, d, mq, &w, mq, &mut bbt);
     let (vals, vecs) = symmetric_eigen(&bbt.iter().map(|&v| v as f64).collect::<Vec<_>>(), mq);
@@ -252,6 +357,38 @@ mod tests {
     }
 
     #[test]
+    fn clipping_on_the_fly_is_the_view_of_the_clipped_copy() {
+        // more rows than a chunk; a rare large value in two features
+        let mut rng = SplitMix64::new(12);
+        let (n, d) = (2 * CHUNK + 77, 12);
+        let data: Vec<f32> = (0..n * d)
+            .map(|i| {
+                let v = rng.normal() * (1.0 + (i % d) as f64);
+                (if i % 97 == 3 { v + 50.0 } else { v }) as f32
+            })
+            .collect();
+        let x = MatrixRef::new(&data, n, d).unwrap();
+        let bounds = winsor_bounds(x, 0.05);
+        let copy: Vec<f32> = data
+            .iter()
+            .zip(bounds.iter().cycle())
+            .map(|(&v, &(lo, hi))| v.clamp(lo, hi))
+            .collect();
+        let clipped = MatrixRef::new(&copy, n, d).unwrap();
+        for scale in [false, true] {
+            let (a, k) = standardised_pca(x, Some(&bounds), 4, 3, scale);
+            let (b, kb) = standardised_pca(clipped, None, 4, 3, scale);
+            assert_eq!(k, kb);
+            let top = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let worst = a
+                .iter()
+                .zip(&b)
+                .fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(worst < 1e-3 * top, "{worst} of {top}");
+        }
+    }
+
+    #[test]
     fn projection_keeps_the_dominant_structure() {
         // Two clusters far apart along a direction spread over 40 features,
         // plus noise: the first component separates them.
@@ -265,7 +402,7 @@ mod tests {
             }
         }
         let x = MatrixRef::new(&data, n, d).unwrap();
-        let (p, k) = standardised_pca(x, 5, 1, true);
+        let (p, k) = standardised_pca(x, None, 5, 1, true);
         assert_eq!(k, 5);
         let sep = (0..n).filter(|&i| (p[i * k] > 0.0) == (i % 2 == 0)).count();
         assert!(

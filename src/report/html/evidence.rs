@@ -92,7 +92,7 @@ impl View {
     /// The view of `x` (`n × d`, row-major).
     pub fn new(x: MatrixRef<'_>, seed: u64) -> Self {
         let scale = !shared_scale(x);
-        let (data, dims) = standardised_pca(x, VIEW_DIMS, seed, scale);
+        let (data, dims) = standardised_pca(x, None, VIEW_DIMS, seed, scale);
         Self { data, dims }
     }
 
