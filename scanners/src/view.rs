@@ -105,11 +105,12 @@ fn rows_of<'a>(
         None => rows,
         Some(bounds) => {
             buf.clear();
-            buf.extend(
-                rows.iter()
-                    .zip(bounds.iter().cycle())
-                    .map(|(&v, &(lo, hi))| v.clamp(lo, hi)),
-            );
+            buf.extend_from_slice(rows);
+            for row in buf.chunks_mut(d.max(1)) {
+                for (v, &(lo, hi)) in row.iter_mut().zip(bounds) {
+                    *v = v.max(lo).min(hi);
+                }
+            }
             buf
         }
     }
@@ -172,8 +173,15 @@ fn orthonormal(y: &[f32], n: usize, m: usize) -> (Vec<f32>, usize) {
     (q, mk)
 }
 
-/// `Zᵀ q` for the standardised `Z = (X − 1μᵀ) D`: `D (Xᵀ q − μ (1ᵀ q))`;
-/// `Xᵀ q` summed over chunks of rows in `f64`, in order.
+/// Most groups of chunks [`zt`] sums in parallel, and the most memory their
+/// partial sums take together.
+const ZT_GROUPS: usize = 8;
+const ZT_GROUP_BYTES: usize = 64 << 20;
+
+/// `Zᵀ q` for the standardised `Z = (X − 1μᵀ) D`: `D (Xᵀ q − μ (1ᵀ q))`.
+/// `Xᵀ q` is summed in `f64` over chunks of rows: in a fixed number of
+/// groups of consecutive chunks in parallel, then the groups in order — the
+/// same sums whatever the thread count.
 fn zt(
     x: MatrixRef<'_>,
     clip: Option<&[(f32, f32)]>,
@@ -183,16 +191,31 @@ fn zt(
     m: usize,
 ) -> Vec<f32> {
     let (n, d) = (x.rows(), x.cols());
-    let mut acc = vec![0f64; d * m];
-    let mut part = vec![0f32; d * m];
-    let mut buf = Vec::new();
-    for r0 in (0..n).step_by(CHUNK) {
-        let len = CHUNK.min(n - r0);
-        let rows = rows_of(x, clip, r0, len, &mut buf);
-        at_b(rows, len, d, &q[r0 * m..(r0 + len) * m], m, &mut part);
-        acc.iter_mut().zip(&part).for_each(|(a, &p)| *a += p as f64);
-    }
-    let mut w: Vec<f32> = acc.iter().map(|&v| v as f32).collect();
+    let chunks = n.div_ceil(CHUNK);
+    let groups = ZT_GROUPS
+        .min(chunks)
+        .min(ZT_GROUP_BYTES / (d * m * 8).max(1))
+        .max(1);
+    let per_group = chunks.div_ceil(groups).max(1);
+    let partial: Vec<Vec<f64>> = (0..groups)
+        .into_par_iter()
+        .map(|g| {
+            let mut acc = vec![0f64; d * m];
+            let mut part = vec![0f32; d * m];
+            let mut buf = Vec::new();
+            for c in g * per_group..((g + 1) * per_group).min(chunks) {
+                let r0 = c * CHUNK;
+                let len = CHUNK.min(n - r0);
+                let rows = rows_of(x, clip, r0, len, &mut buf);
+                at_b(rows, len, d, &q[r0 * m..(r0 + len) * m], m, &mut part);
+                acc.iter_mut().zip(&part).for_each(|(a, &p)| *a += p as f64);
+            }
+            acc
+        })
+        .collect();
+    let mut w: Vec<f32> = (0..d * m)
+        .map(|i| partial.iter().map(|p| p[i]).sum::<f64>() as f32)
+        .collect();
     let mut colsum = vec![0f64; m];
     for i in 0..n {
         for (s, &v) in colsum.iter_mut().zip(&q[i * m..(i + 1) * m]) {
