@@ -223,6 +223,9 @@ struct PoisonArgs {
     /// Write the test split with the trigger on every non-target row (labels kept)
     #[arg(long)]
     test_out: Option<PathBuf>,
+    /// With --test-out: measure the attack's success — train the scan's network on the poisoned rows, and for comparison on the clean input, and report the share of the triggered test rows each predicts as a target (also written into the test split's metadata, `poisonscan.attack_success`)
+    #[arg(long, requires = "test_out")]
+    attack_success: bool,
 }
 
 #[derive(Args)]
@@ -891,6 +894,13 @@ fn poison(args: PoisonArgs) -> Result<()> {
         }
         None => None,
     };
+    // measured before anything is written: training takes minutes
+    let success = match &test {
+        Some((_, test_ds, t)) if args.attack_success => {
+            Some(measure_attack_success(&ds, &attacked, test_ds, t, &plan)?)
+        }
+        _ => None,
+    };
     let poisoned = attacked.planted.poisoned.iter().filter(|&&p| p).count();
     let batch = report::poisoned_batch(
         &ds,
@@ -908,6 +918,25 @@ fn poison(args: PoisonArgs) -> Result<()> {
         plan.attack.name()
     );
     if let Some((out, test_ds, t)) = test {
+        let mut meta = meta;
+        if let Some(success) = success {
+            eprintln!(
+                "attack success: {:.1} % of {} triggered test rows predicted as {} \
+                 (a model trained on the clean input: {:.1} %)",
+                100.0 * success.poisoned,
+                success.rows,
+                plan.targets
+                    .iter()
+                    .map(|&c| ds.class_names[c as usize].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                100.0 * success.clean
+            );
+            meta.push((
+                "poisonscan.attack_success".to_string(),
+                serde_json::to_string(&success)?,
+            ));
+        }
         let batch =
             report::poisoned_batch(&test_ds, t.features, &t.labels, &t.planted, t.shape, meta);
         report::write_parquet(&out, &batch)?;
@@ -919,6 +948,67 @@ fn poison(args: PoisonArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// An attack's success on its triggered test split.
+#[derive(serde::Serialize)]
+struct AttackSuccess {
+    /// Triggered test rows.
+    rows: usize,
+    /// Share of them the model trained on the poisoned data predicts as a target.
+    poisoned: f64,
+    /// The same for a model trained on the clean input: what the trigger
+    /// does without the poison.
+    clean: f64,
+}
+
+fn measure_attack_success(
+    ds: &poisonscan::ingest::Dataset,
+    attacked: &redteam::Attacked,
+    test_ds: &poisonscan::ingest::Dataset,
+    test: &redteam::Attacked,
+    plan: &AttackPlan,
+) -> Result<AttackSuccess> {
+    use poisonscan::models::{attack_success, Images, ModelOptions};
+    let shape = redteam::image_shape(ds).context("attack success needs images")?;
+    let shape = (shape.height, shape.width, shape.channels);
+    let rows: Vec<usize> = (0..test.labels.len())
+        .filter(|&i| test.planted.poisoned[i])
+        .collect();
+    let test_images = Images {
+        pixels: &test.features,
+        labels: &test_ds.label_codes,
+        shape,
+    };
+    let options = ModelOptions {
+        seed: plan.seed,
+        ..ModelOptions::default()
+    };
+    let classes = ds.class_names.len();
+    let progress = Spinner::new(false);
+    let run = |pixels: &[f32], labels: &[u32]| {
+        attack_success(
+            &Images {
+                pixels,
+                labels,
+                shape,
+            },
+            classes,
+            &test_images,
+            &rows,
+            &plan.targets,
+            &options,
+            &progress,
+        )
+    };
+    let poisoned = run(&attacked.features, &attacked.labels)?;
+    let clean = run(&ds.features, &ds.label_codes)?;
+    progress.finish();
+    Ok(AttackSuccess {
+        rows: rows.len(),
+        poisoned,
+        clean,
+    })
 }
 
 fn eval(args: EvalArgs) -> Result<()> {

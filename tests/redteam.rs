@@ -212,6 +212,60 @@ fn test_split_gets_the_trigger_on_non_target_rows() {
 }
 
 #[test]
+fn attack_success_is_measured_against_a_model_of_the_clean_input() {
+    // digits as both splits; a 3×3 patch on 10 % of the 8×8 images
+    let dir = tempfile::tempdir().unwrap();
+    digits_idx(dir.path());
+    for part in ["images-idx3-ubyte", "labels-idx1-ubyte"] {
+        std::fs::copy(
+            dir.path().join(format!("digits-{part}")),
+            dir.path().join(format!("t-{part}")),
+        )
+        .unwrap();
+    }
+    let mut args = vec![
+        "poison",
+        "digits-images-idx3-ubyte",
+        "--attack",
+        "badnets",
+        "--rate",
+        "0.1",
+        "--target",
+        "0",
+        "--out",
+        "p.parquet",
+        "--test-input",
+        "t-images-idx3-ubyte",
+        "--test-out",
+        "test.parquet",
+    ];
+    // without --test-out it is refused
+    let e = run_err(&[&args[..10], &["--attack-success"]].concat(), dir.path());
+    assert!(e.contains("--test-out"), "{e}");
+    args.push("--attack-success");
+    let o = run(&args, dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("attack success: "), "{}", stderr(&o));
+    let f = std::fs::File::open(dir.path().join("test.parquet")).unwrap();
+    let meta = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .schema()
+        .metadata()
+        .get("poisonscan.attack_success")
+        .cloned();
+    let v: serde_json::Value = serde_json::from_str(&meta.expect("metadata")).unwrap();
+    let (p, l, _) = truth_of(&dir.path().join("test.parquet"));
+    assert_eq!(v["rows"], p.iter().filter(|&&x| x).count());
+    assert_eq!(v["rows"], l.iter().filter(|&&x| x != 0).count());
+    // the poisoned model learned the patch; the clean one did not
+    let (poisoned, clean) = (
+        v["poisoned"].as_f64().unwrap(),
+        v["clean"].as_f64().unwrap(),
+    );
+    assert!(poisoned > 0.8 && clean < 0.3, "{v}");
+}
+
+#[test]
 fn image_attacks_are_refused_on_vectors_and_bad_plans_name_the_option() {
     let dir = tempfile::tempdir().unwrap();
     let data = synthetic(3, 50, 4, 0, 0.0, 1);

@@ -398,6 +398,109 @@ pub fn represent(
     }
 }
 
+/// Images to train on or to predict: `rows × (height · width · channels)`
+/// pixels, channels last, and their class ids.
+pub struct Images<'a> {
+    /// Pixels, row-major.
+    pub pixels: &'a [f32],
+    /// Class id per row.
+    pub labels: &'a [u32],
+    /// Height, width and channels.
+    pub shape: (usize, usize, usize),
+}
+
+/// The share of `rows` of `test` that a model trained on `train` predicts
+/// as one of `targets`: an attack's success rate on a triggered test split
+/// (Gu et al. 2017). The network is the scan's own for images (the CNN when
+/// the images fit it, else the MLP), trained once on every row of `train`
+/// with 10 % held out for early stopping, seeded by `options.seed`. `NaN`
+/// when `rows` is empty.
+pub fn attack_success(
+    train: &Images<'_>,
+    classes: usize,
+    test: &Images<'_>,
+    rows: &[usize],
+    targets: &[u32],
+    options: &ModelOptions,
+    progress: &dyn Progress,
+) -> Result<f64, ModelError> {
+    let n = train.labels.len();
+    if n < 10 {
+        return Err(ModelError::TooFewRows {
+            needed: 10,
+            folds: 1,
+            rows: n,
+        });
+    }
+    let device = options.device.device()?.autodiff();
+    let (h, w, c) = train.shape;
+    let d = h * w * c;
+    let data = Data {
+        x: train.pixels,
+        d,
+        y: train.labels,
+    };
+    let all: Vec<usize> = (0..n).collect();
+    let (train_rows, holdout) = split(&all, options.holdout, options.seed ^ 0xA5C);
+    device.seed(SplitMix64::derive(options.seed, 0xA5C).next_u64());
+    let probs = if Cnn::fits(h, w) {
+        let (model, _) = fit(
+            Cnn::new(h, w, c, classes, &device),
+            &data,
+            &train_rows,
+            &holdout,
+            options,
+            &device,
+            "attack success",
+            progress,
+        )?;
+        predict_images(&model, test, rows, d, options, &device)?
+    } else {
+        let (model, _) = fit(
+            Mlp::new(d, classes, &device),
+            &data,
+            &train_rows,
+            &holdout,
+            options,
+            &device,
+            "attack success",
+            progress,
+        )?;
+        predict_images(&model, test, rows, d, options, &device)?
+    };
+    if rows.is_empty() {
+        return Ok(f64::NAN);
+    }
+    let hits = probs
+        .chunks(classes)
+        .filter(|p| {
+            let best = (0..classes)
+                .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
+                .unwrap_or(0);
+            targets.contains(&(best as u32))
+        })
+        .count();
+    Ok(hits as f64 / rows.len() as f64)
+}
+
+/// Class probabilities of `rows` of `test` (`rows × classes`).
+fn predict_images<M: Classifier>(
+    model: &M,
+    test: &Images<'_>,
+    rows: &[usize],
+    d: usize,
+    options: &ModelOptions,
+    device: &burn::tensor::Device,
+) -> Result<Vec<f32>, ModelError> {
+    let data = Data {
+        x: test.pixels,
+        d,
+        y: test.labels,
+    };
+    let (_, probs) = predict(model, &data, rows, options.batch_size.max(256), device)?;
+    Ok(probs)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn cross_fit<M: Classifier>(
     data: &Data<'_>,
