@@ -31,6 +31,8 @@ mkdir -p "$work/site/poisonscan"
 cp python/pysrc/poisonscan/* "$work/site/poisonscan/"
 cp "$native" "$work/site/poisonscan/_native.abi3.so"
 export PYTHONPATH="$work/site" POISONSCAN_BIN_PATH="$bin"
+# Spark's Python workers run this Python too (with the package on its path)
+export PYSPARK_PYTHON="$py" PYSPARK_DRIVER_PYTHON="$py"
 "$py" - "$work" "$runs" <<'PY' | tee "$work/table.md"
 import os, statistics, subprocess, sys, time
 import numpy as np, pyarrow as pa, pyarrow.parquet as pq
