@@ -78,7 +78,10 @@ fn permuting_rows_permutes_scores_and_nothing_else() {
             rb.fused.suspected.as_ref().unwrap()[k]
         );
     }
-    assert!(worst < 1e-6, "largest score change {worst}");
+    // Sums run in another order: the covariances are blocked f32 products
+    // (relative error about 1e-6), so scores may move in the sixth decimal;
+    // flags, suspected classes and verdicts may not move at all.
+    assert!(worst < 1e-5, "largest score change {worst}");
     let verdicts = |r: &poisonscan::ScanReport| {
         r.fused
             .classes
