@@ -172,39 +172,40 @@ fn clean_label_blend_label_flip_and_none() {
     );
 }
 
+/// The digits as a training split and, copied, a test split (`t-*`) in
+/// `dir`; `poison`'s arguments for a BadNets patch on `rate` of them with
+/// the trigger on the test split too.
+fn digits_with_test_split(dir: &Path, rate: &'static str) -> Vec<&'static str> {
+    digits_idx(dir);
+    for part in ["images-idx3-ubyte", "labels-idx1-ubyte"] {
+        std::fs::copy(
+            dir.join(format!("digits-{part}")),
+            dir.join(format!("t-{part}")),
+        )
+        .unwrap();
+    }
+    vec![
+        "poison",
+        "digits-images-idx3-ubyte",
+        "--attack",
+        "badnets",
+        "--rate",
+        rate,
+        "--target",
+        "0",
+        "--out",
+        "p.parquet",
+        "--test-input",
+        "t-images-idx3-ubyte",
+        "--test-out",
+        "test.parquet",
+    ]
+}
+
 #[test]
 fn test_split_gets_the_trigger_on_non_target_rows() {
     let dir = tempfile::tempdir().unwrap();
-    digits_idx(dir.path());
-    std::fs::copy(
-        dir.path().join("digits-images-idx3-ubyte"),
-        dir.path().join("t-images-idx3-ubyte"),
-    )
-    .unwrap();
-    std::fs::copy(
-        dir.path().join("digits-labels-idx1-ubyte"),
-        dir.path().join("t-labels-idx1-ubyte"),
-    )
-    .unwrap();
-    let o = run(
-        &[
-            "poison",
-            "digits-images-idx3-ubyte",
-            "--attack",
-            "badnets",
-            "--rate",
-            "0.01",
-            "--target",
-            "0",
-            "--out",
-            "p.parquet",
-            "--test-input",
-            "t-images-idx3-ubyte",
-            "--test-out",
-            "test.parquet",
-        ],
-        dir.path(),
-    );
+    let o = run(&digits_with_test_split(dir.path(), "0.01"), dir.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let (p, l, orig) = truth_of(&dir.path().join("test.parquet"));
     assert_eq!(l, orig, "test labels are kept");
@@ -215,30 +216,7 @@ fn test_split_gets_the_trigger_on_non_target_rows() {
 fn attack_success_is_measured_against_a_model_of_the_clean_input() {
     // digits as both splits; a 3×3 patch on 10 % of the 8×8 images
     let dir = tempfile::tempdir().unwrap();
-    digits_idx(dir.path());
-    for part in ["images-idx3-ubyte", "labels-idx1-ubyte"] {
-        std::fs::copy(
-            dir.path().join(format!("digits-{part}")),
-            dir.path().join(format!("t-{part}")),
-        )
-        .unwrap();
-    }
-    let mut args = vec![
-        "poison",
-        "digits-images-idx3-ubyte",
-        "--attack",
-        "badnets",
-        "--rate",
-        "0.1",
-        "--target",
-        "0",
-        "--out",
-        "p.parquet",
-        "--test-input",
-        "t-images-idx3-ubyte",
-        "--test-out",
-        "test.parquet",
-    ];
+    let mut args = digits_with_test_split(dir.path(), "0.1");
     // without --test-out it is refused
     let e = run_err(&[&args[..10], &["--attack-success"]].concat(), dir.path());
     assert!(e.contains("--test-out"), "{e}");

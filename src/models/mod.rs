@@ -444,29 +444,25 @@ pub fn attack_success(
     let (train_rows, holdout) = split(&all, options.holdout, options.seed ^ 0xA5C);
     device.seed(SplitMix64::derive(options.seed, 0xA5C).next_u64());
     let probs = if Cnn::fits(h, w) {
-        let (model, _) = fit(
-            Cnn::new(h, w, c, classes, &device),
-            &data,
-            &train_rows,
-            &holdout,
+        let model = Cnn::new(h, w, c, classes, &device);
+        fit_and_predict(
+            (model, &data, &train_rows, &holdout),
+            test,
+            rows,
             options,
             &device,
-            "attack success",
             progress,
-        )?;
-        predict_images(&model, test, rows, d, options, &device)?
+        )?
     } else {
-        let (model, _) = fit(
-            Mlp::new(d, classes, &device),
-            &data,
-            &train_rows,
-            &holdout,
+        let model = Mlp::new(d, classes, &device);
+        fit_and_predict(
+            (model, &data, &train_rows, &holdout),
+            test,
+            rows,
             options,
             &device,
-            "attack success",
             progress,
-        )?;
-        predict_images(&model, test, rows, d, options, &device)?
+        )?
     };
     if rows.is_empty() {
         return Ok(f64::NAN);
@@ -483,21 +479,33 @@ pub fn attack_success(
     Ok(hits as f64 / rows.len() as f64)
 }
 
-/// Class probabilities of `rows` of `test` (`rows × classes`).
-fn predict_images<M: Classifier>(
-    model: &M,
+/// Trains `model` on `train` rows of `data` (early stopping on
+/// `holdout`), then gives the class probabilities of `rows` of `test`
+/// (`rows × classes`).
+fn fit_and_predict<M: Classifier>(
+    (model, data, train, holdout): (M, &Data<'_>, &[usize], &[usize]),
     test: &Images<'_>,
     rows: &[usize],
-    d: usize,
     options: &ModelOptions,
     device: &burn::tensor::Device,
+    progress: &dyn Progress,
 ) -> Result<Vec<f32>, ModelError> {
-    let data = Data {
+    let (model, _) = fit(
+        model,
+        data,
+        train,
+        holdout,
+        options,
+        device,
+        "attack success",
+        progress,
+    )?;
+    let test = Data {
         x: test.pixels,
-        d,
+        d: data.d,
         y: test.labels,
     };
-    let (_, probs) = predict(model, &data, rows, options.batch_size.max(256), device)?;
+    let (_, probs) = predict(&model, &test, rows, options.batch_size.max(256), device)?;
     Ok(probs)
 }
 
