@@ -204,6 +204,7 @@ fn scan_with(
             continue;
         }
         progress.stage(scanner.name());
+        warnings.extend(scanner.note(&input));
         let t = Instant::now();
         let out = scanner.scan(&input)?;
         timings.push((scanner.name(), t.elapsed().as_secs_f64()));

@@ -787,6 +787,20 @@ impl Scanner for KnnLabelDisagreement {
         Ok(Box::new(KnnLabelDisagreement::new(p.check()?)))
     }
 
+    fn note(&self, input: &ScanInput<'_>) -> Option<String> {
+        let n = input.labels.len();
+        (n > self.params.exact_rows).then(|| {
+            format!(
+                "{}: {n} rows are more than exact-rows ({}), so each row's neighbours were searched \
+                 among about {} nearby rows, not all of them (see `poisonscan explain {}`)",
+                self.name(),
+                self.params.exact_rows,
+                self.params.search_rows,
+                self.name()
+            )
+        })
+    }
+
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
         input.validate()?;
         let (x, same_scale) = input.label_agnostic();
@@ -1490,6 +1504,23 @@ mod tests {
             .unwrap();
         assert!(out.log_p.iter().all(|&p| p == 0.0));
         assert!(out.classes.iter().all(|c| c.log_p == Some(0.0)));
+    }
+
+    #[test]
+    fn an_approximate_search_is_noted() {
+        let (n, d) = (40, 3);
+        let x: Vec<f32> = (0..n * d).map(|i| i as f32).collect();
+        let labels: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+        let input = ScanInput::new(MatrixRef::new(&x, n, d).unwrap(), &labels, 2);
+        assert_eq!(KnnLabelDisagreement::DEFAULT.note(&input), None);
+        let small = KnnLabelDisagreement::DEFAULT
+            .configure(&[("exact-rows".into(), "39".into())])
+            .unwrap();
+        let note = small.note(&input).expect("40 rows > 39");
+        assert!(
+            note.contains("40 rows are more than exact-rows (39)"),
+            "{note}"
+        );
     }
 
     #[test]

@@ -260,6 +260,12 @@ pub trait Scanner: Send + Sync {
     fn skip_reason(&self, _input: &ScanInput<'_>) -> Option<String> {
         None
     }
+    /// What a user should know about how the scanner treats `input` (an
+    /// approximation it makes at this size), for the summary's warnings;
+    /// `None` when there is nothing to say.
+    fn note(&self, _input: &ScanInput<'_>) -> Option<String> {
+        None
+    }
     /// Scores every row of `input`.
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError>;
     /// A copy with the given options (`key`, `value`; keys as in the doc's
