@@ -385,6 +385,16 @@ impl KnnLabelDisagreement {
         },
     };
 
+    /// How far the neighbour search over `n` rows looks: approximate
+    /// beyond `exact-rows` rows, unless `search-rows` covers them all.
+    fn reach(&self, n: usize) -> Reach {
+        if n > self.params.exact_rows && self.params.search_rows < n {
+            Reach::Nearby(self.params.search_rows)
+        } else {
+            Reach::Exact
+        }
+    }
+
     /// Parameters to adjust and check.
     pub fn params() -> KnnParams {
         KnnParams::default()
@@ -789,7 +799,7 @@ impl Scanner for KnnLabelDisagreement {
 
     fn note(&self, input: &ScanInput<'_>) -> Option<String> {
         let n = input.labels.len();
-        (n > self.params.exact_rows).then(|| {
+        (self.reach(n) != Reach::Exact).then(|| {
             format!(
                 "{}: {n} rows are more than exact-rows ({}), so each row's neighbours were searched \
                  among about {} nearby rows, not all of them (see `poisonscan explain {}`)",
@@ -817,12 +827,7 @@ impl Scanner for KnnLabelDisagreement {
             return Ok(uninformative(input));
         }
         let k = self.params.k.min(n.saturating_sub(1)).max(1);
-        let reach = if n > self.params.exact_rows {
-            Reach::Nearby(self.params.search_rows)
-        } else {
-            Reach::Exact
-        };
-        let nb = nearest_neighbours(view.clone(), n, dims, k, reach);
+        let nb = nearest_neighbours(view.clone(), n, dims, k, self.reach(n));
         let labels = input.labels;
         let mut same = vec![0u64; n];
         let mut majority = vec![0u32; n];
@@ -1508,19 +1513,27 @@ mod tests {
 
     #[test]
     fn an_approximate_search_is_noted() {
-        let (n, d) = (40, 3);
-        let x: Vec<f32> = (0..n * d).map(|i| i as f32).collect();
+        let n = 2000;
+        let x: Vec<f32> = (0..3 * n).map(|i| i as f32).collect();
         let labels: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
-        let input = ScanInput::new(MatrixRef::new(&x, n, d).unwrap(), &labels, 2);
+        let input = ScanInput::new(MatrixRef::new(&x, n, 3).unwrap(), &labels, 2);
         assert_eq!(KnnLabelDisagreement::DEFAULT.note(&input), None);
         let small = KnnLabelDisagreement::DEFAULT
-            .configure(&[("exact-rows".into(), "39".into())])
+            .configure(&[
+                ("exact-rows".into(), "100".into()),
+                ("search-rows".into(), "1024".into()),
+            ])
             .unwrap();
-        let note = small.note(&input).expect("40 rows > 39");
+        let note = small.note(&input).expect("1,024 of 2,000 rows");
         assert!(
-            note.contains("40 rows are more than exact-rows (39)"),
+            note.contains("2000 rows are more than exact-rows (100)"),
             "{note}"
         );
+        // a search that reaches every row is exact, and nothing is noted
+        let all = small
+            .configure(&[("search-rows".into(), "4096".into())])
+            .unwrap();
+        assert_eq!(all.note(&input), None);
     }
 
     #[test]
