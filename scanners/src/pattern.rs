@@ -5,8 +5,8 @@
 use rayon::prelude::*;
 
 use crate::error::{ensure, parse_value, ParamError, ScanError};
-use crate::gemm::{a_bt, at_b};
-use crate::linalg::{cholesky, dense_times, mean_of, orthonormalise, symmetric_eigen};
+use crate::gemm::a_bt;
+use crate::linalg::{cholesky, covariance, dense_times, mean_of, orthonormalise, symmetric_eigen};
 use crate::rng::SplitMix64;
 use crate::stats::{ln_upper_normal_p, median, robust_location_scale};
 use crate::{class_gate, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
@@ -398,21 +398,8 @@ impl Scanner for SharedPattern {
 
 /// Mean and covariance (divided by `n`, `d × d`) of the rows.
 fn class_moments(x: MatrixRef<'_>, rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
-    let d = x.cols();
     let mean = mean_of(x, rows);
-    let nr = rows.len().max(1) as f64;
-    let mut centred = Vec::with_capacity(rows.len() * d);
-    for &r in rows {
-        centred.extend(
-            x.row(r)
-                .iter()
-                .zip(&mean)
-                .map(|(&v, &m)| (v as f64 - m) as f32),
-        );
-    }
-    let mut cov32 = vec![0f32; d * d];
-    at_b(&centred, rows.len(), d, &centred, d, &mut cov32);
-    let cov = cov32.iter().map(|&v| v as f64 / nr).collect();
+    let cov = covariance(x, rows, &mean);
     (mean, cov)
 }
 
