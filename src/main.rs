@@ -897,7 +897,10 @@ fn poison(args: PoisonArgs) -> Result<()> {
     // measured before anything is written: training takes minutes
     let success = match &test {
         Some((_, test_ds, t)) if args.attack_success => {
-            Some(measure_attack_success(&ds, &attacked, test_ds, t, &plan)?)
+            let progress = Spinner::new(false);
+            let success = redteam::attack_success(&ds, &attacked, test_ds, t, &plan, &progress)?;
+            progress.finish();
+            Some(success)
         }
         _ => None,
     };
@@ -948,67 +951,6 @@ fn poison(args: PoisonArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// An attack's success on its triggered test split.
-#[derive(serde::Serialize)]
-struct AttackSuccess {
-    /// Triggered test rows.
-    rows: usize,
-    /// Share of them the model trained on the poisoned data predicts as a target.
-    poisoned: f64,
-    /// The same for a model trained on the clean input: what the trigger
-    /// does without the poison.
-    clean: f64,
-}
-
-fn measure_attack_success(
-    ds: &poisonscan::ingest::Dataset,
-    attacked: &redteam::Attacked,
-    test_ds: &poisonscan::ingest::Dataset,
-    test: &redteam::Attacked,
-    plan: &AttackPlan,
-) -> Result<AttackSuccess> {
-    use poisonscan::models::{attack_success, Images, ModelOptions};
-    let shape = redteam::image_shape(ds).context("attack success needs images")?;
-    let shape = (shape.height, shape.width, shape.channels);
-    let rows: Vec<usize> = (0..test.labels.len())
-        .filter(|&i| test.planted.poisoned[i])
-        .collect();
-    let test_images = Images {
-        pixels: &test.features,
-        labels: &test_ds.label_codes,
-        shape,
-    };
-    let options = ModelOptions {
-        seed: plan.seed,
-        ..ModelOptions::default()
-    };
-    let classes = ds.class_names.len();
-    let progress = Spinner::new(false);
-    let run = |pixels: &[f32], labels: &[u32]| {
-        attack_success(
-            &Images {
-                pixels,
-                labels,
-                shape,
-            },
-            classes,
-            &test_images,
-            &rows,
-            &plan.targets,
-            &options,
-            &progress,
-        )
-    };
-    let poisoned = run(&attacked.features, &attacked.labels)?;
-    let clean = run(&ds.features, &ds.label_codes)?;
-    progress.finish();
-    Ok(AttackSuccess {
-        rows: rows.len(),
-        poisoned,
-        clean,
-    })
 }
 
 fn eval(args: EvalArgs) -> Result<()> {

@@ -321,6 +321,73 @@ pub enum RedTeamError {
     /// A bad value.
     #[error("{0}")]
     Invalid(String),
+    /// Training the model that measures attack success failed.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
+}
+
+/// An attack's success on its triggered test split (`poison
+/// --attack-success`; the test split's `poisonscan.attack_success`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttackSuccess {
+    /// Triggered test rows.
+    pub rows: usize,
+    /// Share of them the model trained on the poisoned data predicts as a
+    /// target.
+    pub poisoned: f64,
+    /// The same for a model trained on the clean input: what the trigger
+    /// does without the poison.
+    pub clean: f64,
+}
+
+/// Trains the scan's network on the attacked rows and on the clean input
+/// `ds`, and measures how often each predicts a target of `plan` on the
+/// triggered rows of the test split (`test`, made by
+/// [`trigger_test_split`] from `test_ds`); seeded by the plan.
+pub fn attack_success(
+    ds: &Dataset,
+    attacked: &Attacked,
+    test_ds: &Dataset,
+    test: &Attacked,
+    plan: &AttackPlan,
+    progress: &dyn crate::pipeline::Progress,
+) -> Result<AttackSuccess, RedTeamError> {
+    use crate::models::{Images, ModelOptions};
+    let shape = image_shape(ds).ok_or(RedTeamError::NeedsImages(plan.attack.name()))?;
+    let shape = (shape.height, shape.width, shape.channels);
+    let rows: Vec<usize> = (0..test.labels.len())
+        .filter(|&i| test.planted.poisoned[i])
+        .collect();
+    let test_images = Images {
+        pixels: &test.features,
+        labels: &test_ds.label_codes,
+        shape,
+    };
+    let options = ModelOptions {
+        seed: plan.seed,
+        ..ModelOptions::default()
+    };
+    let run = |pixels: &[f32], labels: &[u32]| {
+        let train = Images {
+            pixels,
+            labels,
+            shape,
+        };
+        crate::models::attack_success(
+            &train,
+            ds.class_names.len(),
+            &test_images,
+            &rows,
+            &plan.targets,
+            &options,
+            progress,
+        )
+    };
+    Ok(AttackSuccess {
+        rows: rows.len(),
+        poisoned: run(&attacked.features, &attacked.labels)?,
+        clean: run(&ds.features, &ds.label_codes)?,
+    })
 }
 
 /// What an attack did, row by row.

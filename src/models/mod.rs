@@ -179,7 +179,7 @@ pub struct Representation {
 }
 
 /// A model step that could not run.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, PartialEq, Error)]
 pub enum ModelError {
     /// A training option out of range.
     #[error("{flag} is {value}, but it must be {allowed}")]
