@@ -22,8 +22,7 @@ cache="$root/datasets/cache"
 [ -e "$cache/fashion/fashion-images-idx3-ubyte" ] || datasets/fetch.sh fashion >&2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-py="${POISONSCAN_PYTHON:-}"
-[ -n "$py" ] || py="$(bench_python "$work" pyarrow)"
+py="$(python_with "$work" pyarrow)"
 declare -A input=(
   [mnist]="$cache/mnist/train-images-idx3-ubyte"
   [fashion]="$cache/fashion/fashion-images-idx3-ubyte"

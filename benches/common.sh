@@ -52,3 +52,13 @@ bench_python() {
   "$dir/venv/bin/pip" install --quiet "$@" >&2
   echo "$dir/venv/bin/python"
 }
+
+# python_with DIR PACKAGE...: $POISONSCAN_PYTHON when set (a Python that
+# has the packages, such as .ci/run's venv), else `bench_python`'s.
+python_with() {
+  if [ -n "${POISONSCAN_PYTHON:-}" ]; then
+    echo "$POISONSCAN_PYTHON"
+  else
+    bench_python "$@"
+  fi
+}

@@ -22,11 +22,7 @@ native="$root/target/release/lib_native.so"
 [ -e "$native" ] || { echo "no $native: build the workspace first" >&2; exit 2; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-if [ -n "${POISONSCAN_PYTHON:-}" ]; then
-  py="$POISONSCAN_PYTHON"
-else
-  py="$(bench_python "$work" numpy pyarrow pyspark)"
-fi
+py="$(python_with "$work" numpy pyarrow pyspark)"
 mkdir -p "$work/site/poisonscan"
 cp python/pysrc/poisonscan/* "$work/site/poisonscan/"
 cp "$native" "$work/site/poisonscan/_native.abi3.so"
