@@ -143,6 +143,44 @@ fn same_seed_and_threads_give_identical_scores() {
 }
 
 #[test]
+fn concurrent_trainings_score_as_one_after_another() {
+    // The folds and the model on every row train at the same time; with one
+    // thread they run one after another. Each draws its weights from its
+    // own seed, so the scores are the same bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for model in ["mlp", "cnn"] {
+        for threads in ["1", "3"] {
+            let out = format!("{model}{threads}");
+            run_ok(
+                &[
+                    "scan",
+                    "--demo",
+                    "--model",
+                    model,
+                    "--epochs",
+                    "2",
+                    "--threads",
+                    threads,
+                    "--seed",
+                    "5",
+                    "--out",
+                    &out,
+                    "--no-fail",
+                    "--quiet",
+                ],
+                d,
+            );
+        }
+        assert_eq!(
+            std::fs::read(d.join(format!("{model}1/scores.parquet"))).unwrap(),
+            std::fs::read(d.join(format!("{model}3/scores.parquet"))).unwrap(),
+            "{model}"
+        );
+    }
+}
+
+#[test]
 fn devices_not_built_in_and_bad_model_options_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let mut cases = vec![
