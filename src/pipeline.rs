@@ -117,16 +117,65 @@ pub fn scan_dataset(
     settings: &ScanSettings,
     progress: &dyn Progress,
 ) -> Result<ScanReport, ScanError> {
-    scan_with(ds, settings, progress, ds.looks_learned())
+    scan_with(ds, settings, progress, ds.looks_learned(), Vec::new())
+}
+
+/// Outputs of scanners run ahead of the others (while the model trained),
+/// by scanner name, with their seconds.
+type Ahead = Vec<(&'static str, Result<ScanOutput, ScanError>, f64)>;
+
+/// Classes with fewer than two rows: not scanned.
+fn too_small_classes(ds: &Dataset) -> Vec<u32> {
+    ds.class_counts()
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n < 2)
+        .map(|(c, _)| c as u32)
+        .collect()
+}
+
+/// Runs, on `ds` before its model, the scanners that read only the
+/// label-agnostic view ([`Scanner::label_agnostic_only`]), with that view
+/// exactly as the scan after the model gives it to them: the inputs, their
+/// scale judged as [`learn_with`] judges it. Their outputs are the ones the
+/// scan would compute; run beside the training, they use the cores one
+/// training leaves idle.
+fn scan_view_ahead(ds: &Dataset, settings: &ScanSettings, progress: &dyn Progress) -> Ahead {
+    let x = ds.matrix();
+    let same_scale = poisonscan_scanners::shared_scale(x);
+    let skipped = too_small_classes(ds);
+    let input = ScanInput {
+        features: x,
+        labels: &ds.label_codes,
+        n_classes: ds.class_names.len(),
+        skip_classes: &skipped,
+        seed: settings.seed,
+        same_scale,
+        probs: None,
+        inputs: Some((x, same_scale)),
+    };
+    settings
+        .scanners
+        .iter()
+        .filter(|s| s.label_agnostic_only() && s.skip_reason(&input).is_none())
+        .map(|s| {
+            progress.stage(s.name());
+            let t = Instant::now();
+            let out = s.scan(&input);
+            (s.name(), out, t.elapsed().as_secs_f64())
+        })
+        .collect()
 }
 
 /// [`scan_dataset`], told whether the features are a learned representation
-/// ([`Dataset::looks_learned`], which reads the whole matrix).
+/// ([`Dataset::looks_learned`], which reads the whole matrix), with the
+/// outputs of scanners already run.
 fn scan_with(
     ds: &Dataset,
     settings: &ScanSettings,
     progress: &dyn Progress,
     learned: bool,
+    mut ahead: Ahead,
 ) -> Result<ScanReport, ScanError> {
     let mut warnings = ds.notes.clone();
     if !ds.dropped.is_empty() {
@@ -136,12 +185,7 @@ fn scan_with(
         ));
     }
     let counts = ds.class_counts();
-    let skipped: Vec<u32> = counts
-        .iter()
-        .enumerate()
-        .filter(|(_, &n)| n < 2)
-        .map(|(c, _)| c as u32)
-        .collect();
+    let skipped = too_small_classes(ds);
     for &c in &skipped {
         warnings.push(format!(
             "class `{}` has {} row(s); classes need at least 2 rows to be scanned, so it was skipped",
@@ -205,9 +249,17 @@ fn scan_with(
         }
         progress.stage(scanner.name());
         warnings.extend(scanner.note(&input));
-        let t = Instant::now();
-        let out = scanner.scan(&input)?;
-        timings.push((scanner.name(), t.elapsed().as_secs_f64()));
+        let (out, seconds) = match ahead.iter().position(|(name, ..)| *name == scanner.name()) {
+            Some(i) => {
+                let (_, out, seconds) = ahead.swap_remove(i);
+                (out?, seconds)
+            }
+            None => {
+                let t = Instant::now();
+                (scanner.scan(&input)?, t.elapsed().as_secs_f64())
+            }
+        };
+        timings.push((scanner.name(), seconds));
         outputs.push((scanner.clone(), out));
     }
     progress.stage("fuse");
@@ -255,22 +307,34 @@ pub fn learn(
     progress: &dyn Progress,
 ) -> Result<(Dataset, Option<ModelReport>), PipelineError> {
     let learned = ds.looks_learned();
-    learn_with(ds, options, progress, learned)
+    let (ds, report, _) = learn_with(ds, options, progress, learned, |_| Vec::new())?;
+    Ok((ds, report))
 }
 
 /// [`learn`], told whether the features are a learned representation.
+/// `beside` runs on the data set as it was read while the model trains (the
+/// scanners that do not read the model's output, [`scan_view_ahead`]); it
+/// does not run when no model is trained.
 fn learn_with(
     mut ds: Dataset,
     options: &ModelOptions,
     progress: &dyn Progress,
     learned: bool,
-) -> Result<(Dataset, Option<ModelReport>), PipelineError> {
+    beside: impl FnOnce(&Dataset) -> Ahead + Send,
+) -> Result<(Dataset, Option<ModelReport>, Ahead), PipelineError> {
     let Some(kind) = models::resolve(options.kind, &ds.feature_source, ds.n_rows(), learned)?
     else {
-        return Ok((ds, None));
+        return Ok((ds, None, Vec::new()));
     };
-    let start = Instant::now();
-    let rep = models::represent(&ds, kind, options, progress)?;
+    let ((rep, seconds), ahead) = rayon::join(
+        || {
+            let start = Instant::now();
+            let rep = models::represent(&ds, kind, options, progress);
+            (rep, start.elapsed().as_secs_f64())
+        },
+        || beside(&ds),
+    );
+    let rep = rep?;
     let probabilities = if ds.probs.is_some() {
         "input"
     } else {
@@ -294,9 +358,9 @@ fn learn_with(
         options: options.clone(),
         trainings: rep.folds,
         probabilities,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
     };
-    Ok((ds, Some(report)))
+    Ok((ds, Some(report), ahead))
 }
 
 /// Reads the inputs, trains the representation model (see [`learn`]) and
@@ -330,9 +394,11 @@ pub fn scan_loaded(
     let auto_declined = (model.kind == ModelKind::Auto)
         .then(|| models::auto_declines(&ds.feature_source, ds.n_rows(), learned))
         .flatten();
-    let (ds, model_report) = learn_with(ds, model, progress, learned)?;
+    let (ds, model_report, ahead) = learn_with(ds, model, progress, learned, |ds| {
+        scan_view_ahead(ds, settings, progress)
+    })?;
     let learned = learned || model_report.is_some();
-    let mut report = scan_with(&ds, settings, progress, learned)?;
+    let mut report = scan_with(&ds, settings, progress, learned, ahead)?;
     if let Some(why) = auto_declined {
         report.warnings.push(why);
     }

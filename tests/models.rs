@@ -211,3 +211,39 @@ fn devices_not_built_in_and_bad_model_options_are_clear_errors() {
     }
     assert!(!dir.path().join("o").exists());
 }
+
+#[test]
+fn scanners_run_beside_the_training_give_the_scan_they_would_after_it() {
+    // scan_loaded runs the scanners that read only the label-agnostic view
+    // (the pixels) while the model trains; learn then scan_dataset runs
+    // every scanner after it. Same data, seed and model: same report.
+    let options = ModelOptions {
+        kind: ModelKind::Cnn,
+        epochs: Some(2),
+        seed: 3,
+        ..ModelOptions::default()
+    };
+    let settings = ScanOptions::default().check().unwrap();
+    let (ds, _) = demo(3);
+    let (_, beside) =
+        poisonscan::pipeline::scan_loaded(ds, 0.0, &options, &settings, &NoProgress).unwrap();
+    let (ds, _) = demo(3);
+    let (ds, _) = learn(ds, &options, &NoProgress).unwrap();
+    let after = scan_dataset(&ds, &settings, &NoProgress).unwrap();
+    let names = |r: &poisonscan::pipeline::ScanReport| -> Vec<&str> {
+        r.outputs.iter().map(|(s, _)| s.name()).collect()
+    };
+    assert_eq!(names(&beside), names(&after));
+    assert!(names(&beside).contains(&"knn-label-disagreement"));
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&beside.fused.score), bits(&after.fused.score));
+    for (a, b) in beside
+        .fused
+        .per_scanner
+        .iter()
+        .zip(&after.fused.per_scanner)
+    {
+        assert_eq!(bits(a), bits(b));
+    }
+    assert_eq!(beside.fused.verdict, after.fused.verdict);
+}

@@ -750,6 +750,10 @@ pub fn nearest_neighbours(p: Vec<f32>, n: usize, d: usize, k: usize, reach: Reac
 }
 
 impl Scanner for KnnLabelDisagreement {
+    fn label_agnostic_only(&self) -> bool {
+        true
+    }
+
     fn code(&self) -> &'static str {
         "PS004"
     }

@@ -254,6 +254,13 @@ pub trait Scanner: Send + Sync {
     fn learned_features_only(&self) -> bool {
         false
     }
+    /// Whether the scanner reads nothing of its input but the label-agnostic
+    /// view ([`ScanInput::label_agnostic`]), the labels, the classes to skip
+    /// and the seed: then its output does not depend on a representation
+    /// model, and callers may run it while the model trains.
+    fn label_agnostic_only(&self) -> bool {
+        false
+    }
     /// Why the scanner has nothing to say about `input` (features it is
     /// not built for), or `None` when it applies; callers then skip it and
     /// report the reason.

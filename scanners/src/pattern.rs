@@ -227,6 +227,10 @@ impl Split {
 }
 
 impl Scanner for SharedPattern {
+    fn label_agnostic_only(&self) -> bool {
+        true
+    }
+
     fn code(&self) -> &'static str {
         "PS006"
     }
