@@ -136,13 +136,17 @@ fn too_small_classes(ds: &Dataset) -> Vec<u32> {
 
 /// Runs, on `ds` before its model, the scanners that read only the
 /// label-agnostic view ([`Scanner::label_agnostic_only`]), with that view
-/// exactly as the scan after the model gives it to them: the inputs, their
-/// scale judged as [`learn_with`] judges it. Their outputs are the ones the
-/// scan would compute; run beside the training, they use the cores one
-/// training leaves idle.
-fn scan_view_ahead(ds: &Dataset, settings: &ScanSettings, progress: &dyn Progress) -> Ahead {
+/// exactly as the scan after the model gives it to them: the inputs, with
+/// the `same_scale` [`learn_with`] keeps for them. Their outputs are the
+/// ones the scan would compute; run beside the training, they use the
+/// cores one training leaves idle.
+fn scan_view_ahead(
+    ds: &Dataset,
+    same_scale: bool,
+    settings: &ScanSettings,
+    progress: &dyn Progress,
+) -> Ahead {
     let x = ds.matrix();
-    let same_scale = poisonscan_scanners::shared_scale(x);
     let skipped = too_small_classes(ds);
     let input = ScanInput {
         features: x,
@@ -307,32 +311,34 @@ pub fn learn(
     progress: &dyn Progress,
 ) -> Result<(Dataset, Option<ModelReport>), PipelineError> {
     let learned = ds.looks_learned();
-    let (ds, report, _) = learn_with(ds, options, progress, learned, |_| Vec::new())?;
+    let (ds, report, _) = learn_with(ds, options, progress, learned, |_, _| Vec::new())?;
     Ok((ds, report))
 }
 
 /// [`learn`], told whether the features are a learned representation.
-/// `beside` runs on the data set as it was read while the model trains (the
-/// scanners that do not read the model's output, [`scan_view_ahead`]); it
-/// does not run when no model is trained.
+/// `beside` runs while the model trains, on the data set as it was read and
+/// whether its features share one scale — the inputs as the scan after the
+/// model sees them (the scanners that do not read the model's output,
+/// [`scan_view_ahead`]); it does not run when no model is trained.
 fn learn_with(
     mut ds: Dataset,
     options: &ModelOptions,
     progress: &dyn Progress,
     learned: bool,
-    beside: impl FnOnce(&Dataset) -> Ahead + Send,
+    beside: impl FnOnce(&Dataset, bool) -> Ahead + Send,
 ) -> Result<(Dataset, Option<ModelReport>, Ahead), PipelineError> {
     let Some(kind) = models::resolve(options.kind, &ds.feature_source, ds.n_rows(), learned)?
     else {
         return Ok((ds, None, Vec::new()));
     };
+    let same_scale = poisonscan_scanners::shared_scale(ds.matrix());
     let ((rep, seconds), ahead) = rayon::join(
         || {
             let start = Instant::now();
             let rep = models::represent(&ds, kind, options, progress);
             (rep, start.elapsed().as_secs_f64())
         },
-        || beside(&ds),
+        || beside(&ds, same_scale),
     );
     let rep = rep?;
     let probabilities = if ds.probs.is_some() {
@@ -341,7 +347,6 @@ fn learn_with(
         ds.probs = Some(ScalarBuffer::from(rep.probs));
         "out-of-fold"
     };
-    let same_scale = poisonscan_scanners::shared_scale(ds.matrix());
     let raw = std::mem::replace(&mut ds.features, ScalarBuffer::from(rep.activations));
     ds.inputs = Some((raw, ds.n_features, same_scale));
     ds.n_features = rep.dims;
@@ -394,8 +399,8 @@ pub fn scan_loaded(
     let auto_declined = (model.kind == ModelKind::Auto)
         .then(|| models::auto_declines(&ds.feature_source, ds.n_rows(), learned))
         .flatten();
-    let (ds, model_report, ahead) = learn_with(ds, model, progress, learned, |ds| {
-        scan_view_ahead(ds, settings, progress)
+    let (ds, model_report, ahead) = learn_with(ds, model, progress, learned, |ds, same_scale| {
+        scan_view_ahead(ds, same_scale, settings, progress)
     })?;
     let learned = learned || model_report.is_some();
     let mut report = scan_with(&ds, settings, progress, learned, ahead)?;
