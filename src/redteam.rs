@@ -383,10 +383,16 @@ pub fn attack_success(
             progress,
         )
     };
+    // The two trainings run at the same time (each from the same seed, as
+    // one after another would).
+    let (poisoned, clean) = rayon::join(
+        || run(&attacked.features, &attacked.labels),
+        || run(&ds.features, &ds.label_codes),
+    );
     Ok(AttackSuccess {
         rows: rows.len(),
-        poisoned: run(&attacked.features, &attacked.labels)?,
-        clean: run(&ds.features, &ds.label_codes)?,
+        poisoned: poisoned?,
+        clean: clean?,
     })
 }
 

@@ -443,9 +443,9 @@ pub fn attack_success(
     };
     let all: Vec<usize> = (0..n).collect();
     let (train_rows, holdout) = split(&all, options.holdout, options.seed ^ 0xA5C);
-    device.seed(SplitMix64::derive(options.seed, 0xA5C).next_u64());
+    let seed = SplitMix64::derive(options.seed, 0xA5C).next_u64();
     let probs = if Cnn::fits(h, w) {
-        let model = Cnn::new(h, w, c, classes, &device);
+        let model = draw(&device, seed, d, |dev| Cnn::new(h, w, c, classes, dev));
         fit_and_predict(
             (model, &data, &train_rows, &holdout),
             test,
@@ -455,7 +455,7 @@ pub fn attack_success(
             progress,
         )?
     } else {
-        let model = Mlp::new(d, classes, &device);
+        let model = draw(&device, seed, d, |dev| Mlp::new(d, classes, dev));
         fit_and_predict(
             (model, &data, &train_rows, &holdout),
             test,
@@ -478,6 +478,26 @@ pub fn attack_success(
         })
         .count();
     Ok(hits as f64 / rows.len() as f64)
+}
+
+/// A model from `make`, its weights drawn from the device's generator
+/// seeded with `seed`, one model at a time across threads: the generator
+/// is shared by every training on the device, so concurrent trainings draw
+/// the weights they would draw one after another. Burn draws a parameter at
+/// its first use, hence a forward pass of one blank row (of `d` inputs)
+/// under the lock.
+fn draw<M: Classifier>(
+    device: &burn::tensor::Device,
+    seed: u64,
+    d: usize,
+    make: impl FnOnce(&burn::tensor::Device) -> M,
+) -> M {
+    static DRAW: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = DRAW.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    let model = make(device);
+    let _ = model.forward(burn::tensor::Tensor::<2>::zeros([1, d], device));
+    model
 }
 
 /// Trains `model` on `train` rows of `data` (early stopping on
@@ -526,11 +546,6 @@ fn cross_fit<M: Classifier>(
     let batch = options.batch_size.max(256);
     let mut probs = vec![0f32; n * classes];
     let mut reports = Vec::with_capacity(k + 1);
-    // The device's generator is shared: seeding it and drawing a model's
-    // weights happen together, so concurrent folds draw the weights one
-    // after another would. Burn draws a parameter at its first use, hence
-    // the forward pass of one blank row inside the lock.
-    let init = std::sync::Mutex::new(());
     // One seeded training on `rows` (10 % held out for early stopping).
     let train_on = |rows: &[usize], stream: u64, stage: &str| {
         let (train, holdout) = split(
@@ -538,14 +553,8 @@ fn cross_fit<M: Classifier>(
             options.holdout,
             options.seed ^ stream.wrapping_mul(0x9E37),
         );
-        let model = {
-            let _guard = init.lock().unwrap_or_else(|e| e.into_inner());
-            device.seed(SplitMix64::derive(options.seed, stream).next_u64());
-            let model = make(device);
-            let blank = burn::tensor::Tensor::<2>::zeros([1, data.d], device);
-            let _ = model.forward(blank);
-            model
-        };
+        let seed = SplitMix64::derive(options.seed, stream).next_u64();
+        let model = draw(device, seed, data.d, &make);
         fit(
             model, data, &train, &holdout, options, device, stage, progress,
         )
