@@ -31,6 +31,79 @@ impl Progress for NoProgress {
     fn stage(&self, _name: &str) {}
 }
 
+/// Progress of work done side by side (trainings, scanners beside them):
+/// each part reports to a slot of its own, and the parent shows every
+/// running part's stage and steps, joined — rather than whichever part
+/// spoke last. A part's slot is cleared when the part is dropped.
+pub struct Parts<'a> {
+    parent: &'a dyn Progress,
+    prefix: &'a str,
+    slots: std::sync::Mutex<Vec<(String, u64, u64)>>,
+}
+
+impl<'a> Parts<'a> {
+    /// `n` parts reporting to `parent`; a `prefix` their stages share
+    /// (`"model: "`) is shown once.
+    pub fn new(parent: &'a dyn Progress, n: usize, prefix: &'a str) -> Self {
+        Self {
+            parent,
+            prefix,
+            slots: std::sync::Mutex::new(vec![(String::new(), 0, 0); n]),
+        }
+    }
+
+    /// The progress of part `i`.
+    pub fn part(&self, i: usize) -> Part<'_> {
+        Part { parts: self, i }
+    }
+
+    fn update(&self, i: usize, change: impl FnOnce(&mut (String, u64, u64))) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        change(&mut slots[i]);
+        let stages: Vec<String> = slots
+            .iter()
+            .filter(|(s, ..)| !s.is_empty())
+            .map(|(s, done, total)| {
+                let s = s.strip_prefix(self.prefix).unwrap_or(s);
+                if *total > 0 {
+                    format!("{s} ({done}/{total})")
+                } else {
+                    s.to_string()
+                }
+            })
+            .collect();
+        self.parent
+            .stage(&format!("{}{}", self.prefix, stages.join(" · ")));
+    }
+}
+
+/// One part of [`Parts`].
+pub struct Part<'a> {
+    parts: &'a Parts<'a>,
+    i: usize,
+}
+
+impl Drop for Part<'_> {
+    fn drop(&mut self) {
+        self.parts
+            .update(self.i, |slot| *slot = (String::new(), 0, 0));
+    }
+}
+
+impl Progress for Part<'_> {
+    fn stage(&self, name: &str) {
+        self.parts
+            .update(self.i, |slot| *slot = (name.to_string(), 0, 0));
+    }
+
+    fn steps(&self, done: u64, total: u64) {
+        self.parts.update(self.i, |slot| {
+            slot.1 = done;
+            slot.2 = total;
+        });
+    }
+}
+
 /// A scan that failed.
 #[derive(Debug, Error)]
 pub enum PipelineError {
@@ -311,7 +384,7 @@ pub fn learn(
     progress: &dyn Progress,
 ) -> Result<(Dataset, Option<ModelReport>), PipelineError> {
     let learned = ds.looks_learned();
-    let (ds, report, _) = learn_with(ds, options, progress, learned, |_, _| Vec::new())?;
+    let (ds, report, _) = learn_with(ds, options, progress, learned, |_, _, _| Vec::new())?;
     Ok((ds, report))
 }
 
@@ -325,20 +398,21 @@ fn learn_with(
     options: &ModelOptions,
     progress: &dyn Progress,
     learned: bool,
-    beside: impl FnOnce(&Dataset, bool) -> Ahead + Send,
+    beside: impl FnOnce(&Dataset, bool, &dyn Progress) -> Ahead + Send,
 ) -> Result<(Dataset, Option<ModelReport>, Ahead), PipelineError> {
     let Some(kind) = models::resolve(options.kind, &ds.feature_source, ds.n_rows(), learned)?
     else {
         return Ok((ds, None, Vec::new()));
     };
     let same_scale = poisonscan_scanners::shared_scale(ds.matrix());
+    let parts = Parts::new(progress, 2, "");
     let ((rep, seconds), ahead) = rayon::join(
         || {
             let start = Instant::now();
-            let rep = models::represent(&ds, kind, options, progress);
+            let rep = models::represent(&ds, kind, options, &parts.part(0));
             (rep, start.elapsed().as_secs_f64())
         },
-        || beside(&ds, same_scale),
+        || beside(&ds, same_scale, &parts.part(1)),
     );
     let rep = rep?;
     let probabilities = if ds.probs.is_some() {
@@ -399,9 +473,10 @@ pub fn scan_loaded(
     let auto_declined = (model.kind == ModelKind::Auto)
         .then(|| models::auto_declines(&ds.feature_source, ds.n_rows(), learned))
         .flatten();
-    let (ds, model_report, ahead) = learn_with(ds, model, progress, learned, |ds, same_scale| {
-        scan_view_ahead(ds, same_scale, settings, progress)
-    })?;
+    let (ds, model_report, ahead) =
+        learn_with(ds, model, progress, learned, |ds, same_scale, beside| {
+            scan_view_ahead(ds, same_scale, settings, beside)
+        })?;
     let learned = learned || model_report.is_some();
     let mut report = scan_with(&ds, settings, progress, learned, ahead)?;
     if let Some(why) = auto_declined {
@@ -413,4 +488,60 @@ pub fn scan_loaded(
     }
     report.model = model_report;
     Ok((ds, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what a progress display would show.
+    #[derive(Default)]
+    struct Shown(std::sync::Mutex<(String, u64, u64)>);
+
+    impl Progress for Shown {
+        fn stage(&self, name: &str) {
+            let mut s = self.0.lock().unwrap();
+            *s = (name.to_string(), 0, 0);
+        }
+        fn steps(&self, done: u64, total: u64) {
+            let mut s = self.0.lock().unwrap();
+            (s.1, s.2) = (done, total);
+        }
+    }
+
+    #[test]
+    fn parts_show_every_running_part_with_its_steps() {
+        let shown = Shown::default();
+        let text = || shown.0.lock().unwrap().0.clone();
+        let parts = Parts::new(&shown, 3, "model: ");
+        let (fold, all) = (parts.part(0), parts.part(2));
+        fold.stage("model: fold 1/2, epoch 1/4");
+        all.stage("model: all rows, epoch 1/2");
+        fold.steps(3, 10);
+        all.steps(2, 20);
+        assert_eq!(
+            text(),
+            "model: fold 1/2, epoch 1/4 (3/10) · all rows, epoch 1/2 (2/20)"
+        );
+        // a new stage of one part restarts its own steps only
+        fold.stage("model: fold 1/2, epoch 2/4");
+        assert_eq!(
+            text(),
+            "model: fold 1/2, epoch 2/4 · all rows, epoch 1/2 (2/20)"
+        );
+        // a finished part leaves the display
+        drop(fold);
+        assert_eq!(text(), "model: all rows, epoch 1/2 (2/20)");
+        // parts nest: a part of the outer display carries the inner one's text
+        let outer = Parts::new(&shown, 2, "");
+        let (model, beside) = (outer.part(0), outer.part(1));
+        let inner = Parts::new(&model, 2, "model: ");
+        let training = inner.part(1);
+        training.stage("model: all rows, epoch 1/2");
+        beside.stage("knn-label-disagreement");
+        assert_eq!(
+            text(),
+            "model: all rows, epoch 1/2 · knn-label-disagreement"
+        );
+    }
 }

@@ -367,7 +367,8 @@ pub fn attack_success(
         seed: plan.seed,
         ..ModelOptions::default()
     };
-    let run = |pixels: &[f32], labels: &[u32]| {
+    let parts = crate::pipeline::Parts::new(progress, 2, "model: ");
+    let run = |pixels: &[f32], labels: &[u32], progress: &dyn crate::pipeline::Progress| {
         let train = Images {
             pixels,
             labels,
@@ -386,8 +387,8 @@ pub fn attack_success(
     // The two trainings run at the same time (each from the same seed, as
     // one after another would).
     let (poisoned, clean) = rayon::join(
-        || run(&attacked.features, &attacked.labels),
-        || run(&ds.features, &ds.label_codes),
+        || run(&attacked.features, &attacked.labels, &parts.part(0)),
+        || run(&ds.features, &ds.label_codes, &parts.part(1)),
     );
     Ok(AttackSuccess {
         rows: rows.len(),

@@ -547,7 +547,7 @@ fn cross_fit<M: Classifier>(
     let mut probs = vec![0f32; n * classes];
     let mut reports = Vec::with_capacity(k + 1);
     // One seeded training on `rows` (10 % held out for early stopping).
-    let train_on = |rows: &[usize], stream: u64, stage: &str| {
+    let train_on = |rows: &[usize], stream: u64, stage: &str, progress: &dyn Progress| {
         let (train, holdout) = split(
             rows,
             options.holdout,
@@ -566,19 +566,26 @@ fn cross_fit<M: Classifier>(
     // Full MNIST with the CNN: 113 s one after another, 84–86 s so
     // (BENCHMARKS.md). Plain threads feeding the pool were slower still.
     let all: Vec<usize> = (0..n).collect();
+    let parts = crate::pipeline::Parts::new(progress, k + 1, "model: ");
     let trained: Vec<(Vec<usize>, Vec<f32>, FoldReport)> = std::iter::once(k)
         .chain(0..k)
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|f| {
+            let progress = parts.part(f);
             if f == k {
-                let (model, report) = train_on(&all, 0, "all rows")?;
+                let (model, report) = train_on(&all, 0, "all rows", &progress)?;
                 let (activations, _) = predict(&model, data, &all, batch, device)?;
                 return Ok((Vec::new(), activations, report));
             }
             let rest: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
             let own: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
-            let (model, report) = train_on(&rest, f as u64 + 1, &format!("fold {}/{k}", f + 1))?;
+            let (model, report) = train_on(
+                &rest,
+                f as u64 + 1,
+                &format!("fold {}/{k}", f + 1),
+                &progress,
+            )?;
             let (_, p) = predict(&model, data, &own, batch, device)?;
             Ok((own, p, report))
         })
