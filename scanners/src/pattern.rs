@@ -795,6 +795,10 @@ mod tests {
     }
 
     fn scan(share: f64, seed: u64) -> (ScanOutput, Vec<bool>) {
+        scan_with(&SharedPattern::DEFAULT, share, seed)
+    }
+
+    fn scan_with(scanner: &dyn Scanner, share: f64, seed: u64) -> (ScanOutput, Vec<bool>) {
         let (x, y, truth) = images(share, seed);
         let m = MatrixRef::new(&x, y.len(), 64).unwrap();
         let input = ScanInput {
@@ -802,7 +806,7 @@ mod tests {
             seed,
             ..ScanInput::new(m, &y, 8)
         };
-        (SharedPattern::DEFAULT.scan(&input).unwrap(), truth)
+        (scanner.scan(&input).unwrap(), truth)
     }
 
     #[test]
@@ -846,17 +850,9 @@ mod tests {
             .configure(&[("max-features".to_string(), "32".to_string())])
             .unwrap();
         for (share, seed) in [(0.3, 3), (0.5, 4), (0.0, 1), (0.0, 2)] {
-            let (x, y, truth) = images(share, seed);
-            let m = MatrixRef::new(&x, y.len(), 64).unwrap();
-            let input = ScanInput {
-                same_scale: true,
-                seed,
-                ..ScanInput::new(m, &y, 8)
-            };
-            assert!(narrow.skip_reason(&input).is_none());
-            let out = narrow.scan(&input).unwrap();
+            let (out, truth) = scan_with(narrow.as_ref(), share, seed);
             // the same seed projects the same way
-            assert_eq!(narrow.scan(&input).unwrap().raw, out.raw);
+            assert_eq!(scan_with(narrow.as_ref(), share, seed).0.raw, out.raw);
             let first = if share > 0.0 { 1 } else { 0 };
             for c in &out.classes[first..] {
                 assert!(c.log_p.unwrap() > (1e-3f64).ln(), "share {share}: {c:?}");
