@@ -17,19 +17,17 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 source benches/common.sh
 bin="$(bench_bin)"
-cache="$root/datasets/cache"
-[ -e "$cache/mnist/t10k-images-idx3-ubyte" ] || datasets/fetch.sh mnist >&2
-[ -e "$cache/fashion/fashion-images-idx3-ubyte" ] || datasets/fetch.sh fashion >&2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 py="$(python_with "$work" pyarrow)"
+fashion="$(cached fashion fashion/fashion-images-idx3-ubyte)"
 declare -A input=(
-  [mnist]="$cache/mnist/train-images-idx3-ubyte"
-  [fashion]="$cache/fashion/fashion-images-idx3-ubyte"
+  [mnist]="$(mnist_train)"
+  [fashion]="$fashion"
 )
 declare -A test_input=(
-  [mnist]="$cache/mnist/t10k-images-idx3-ubyte"
-  [fashion]="$cache/fashion/fashion-images-idx3-ubyte"
+  [mnist]="$(cached mnist mnist/t10k-images-idx3-ubyte)"
+  [fashion]="$fashion"
 )
 cases=("sig 0.1" "sig 0.3" "sig 0.5" "clean-label 0.1" "clean-label 0.3" "clean-label 0.5")
 table="$work/table.md"

@@ -35,12 +35,17 @@ open(path, "w").write(text)
 PY
 }
 
-# mnist_train: the path of MNIST's training images, fetched into
-# datasets/cache first when missing.
-mnist_train() {
-  local f="datasets/cache/mnist/train-images-idx3-ubyte"
-  [ -e "$f" ] || datasets/fetch.sh mnist >&2
+# cached SET FILE: the path of datasets/cache/FILE, fetching the data set
+# SET (datasets/fetch.sh SET) first when it is missing.
+cached() {
+  local f="datasets/cache/$2"
+  [ -e "$f" ] || datasets/fetch.sh "$1" >&2
   echo "$PWD/$f"
+}
+
+# mnist_train: the path of MNIST's training images (fetched when missing).
+mnist_train() {
+  cached mnist mnist/train-images-idx3-ubyte
 }
 
 # bench_python DIR PACKAGE...: a virtual environment in DIR/venv with the

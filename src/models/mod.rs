@@ -443,27 +443,23 @@ pub fn attack_success(
     };
     let all: Vec<usize> = (0..n).collect();
     let (train_rows, holdout) = split(&all, options.holdout, options.seed ^ 0xA5C);
-    let seed = SplitMix64::derive(options.seed, 0xA5C).next_u64();
+    let job = SuccessJob {
+        data: &data,
+        train: &train_rows,
+        holdout: &holdout,
+        test,
+        rows,
+        seed: SplitMix64::derive(options.seed, 0xA5C).next_u64(),
+    };
     let probs = if Cnn::fits(h, w) {
-        let model = draw(&device, seed, d, |dev| Cnn::new(h, w, c, classes, dev));
-        fit_and_predict(
-            (model, &data, &train_rows, &holdout),
-            test,
-            rows,
+        job.run(
+            |dev| Cnn::new(h, w, c, classes, dev),
             options,
             &device,
             progress,
         )?
     } else {
-        let model = draw(&device, seed, d, |dev| Mlp::new(d, classes, dev));
-        fit_and_predict(
-            (model, &data, &train_rows, &holdout),
-            test,
-            rows,
-            options,
-            &device,
-            progress,
-        )?
+        job.run(|dev| Mlp::new(d, classes, dev), options, &device, progress)?
     };
     if rows.is_empty() {
         return Ok(f64::NAN);
@@ -500,34 +496,48 @@ fn draw<M: Classifier>(
     model
 }
 
-/// Trains `model` on `train` rows of `data` (early stopping on
-/// `holdout`), then gives the class probabilities of `rows` of `test`
-/// (`rows × classes`).
-fn fit_and_predict<M: Classifier>(
-    (model, data, train, holdout): (M, &Data<'_>, &[usize], &[usize]),
-    test: &Images<'_>,
-    rows: &[usize],
-    options: &ModelOptions,
-    device: &burn::tensor::Device,
-    progress: &dyn Progress,
-) -> Result<Vec<f32>, ModelError> {
-    let (model, _) = fit(
-        model,
-        data,
-        train,
-        holdout,
-        options,
-        device,
-        "attack success",
-        progress,
-    )?;
-    let test = Data {
-        x: test.pixels,
-        d: data.d,
-        y: test.labels,
-    };
-    let (_, probs) = predict(&model, &test, rows, options.batch_size.max(256), device)?;
-    Ok(probs)
+/// One attack-success training: `train` rows of `data` (early stopping on
+/// `holdout`), weights drawn from `seed`, then the class probabilities of
+/// `rows` of `test`.
+struct SuccessJob<'a> {
+    data: &'a Data<'a>,
+    train: &'a [usize],
+    holdout: &'a [usize],
+    test: &'a Images<'a>,
+    rows: &'a [usize],
+    seed: u64,
+}
+
+impl SuccessJob<'_> {
+    /// Trains the network `make` builds and predicts `rows` of `test`
+    /// (`rows × classes`).
+    fn run<M: Classifier>(
+        &self,
+        make: impl FnOnce(&burn::tensor::Device) -> M,
+        options: &ModelOptions,
+        device: &burn::tensor::Device,
+        progress: &dyn Progress,
+    ) -> Result<Vec<f32>, ModelError> {
+        let model = draw(device, self.seed, self.data.d, make);
+        let (model, _) = fit(
+            model,
+            self.data,
+            self.train,
+            self.holdout,
+            options,
+            device,
+            "attack success",
+            progress,
+        )?;
+        let test = Data {
+            x: self.test.pixels,
+            d: self.data.d,
+            y: self.test.labels,
+        };
+        let batch = options.batch_size.max(256);
+        let (_, probs) = predict(&model, &test, self.rows, batch, device)?;
+        Ok(probs)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
