@@ -979,15 +979,13 @@ impl Scanner for KnnLabelDisagreement {
             .iter()
             .zip(&own)
             .map(|(&c, whole)| {
-                (0..nc as u32)
-                    .map(|s| {
-                        let rows = class_rows[c as usize]
-                            .iter()
-                            .filter(|&&i| majority[i] == s && s != c)
-                            .map(|&i| same[i] as usize);
-                        OwnCounts::from_counts(rows, k, whole.prior)
-                    })
-                    .collect()
+                let mut from = vec![OwnCounts::from_counts(std::iter::empty(), k, whole.prior); nc];
+                for &i in &class_rows[c as usize] {
+                    if majority[i] != c {
+                        from[majority[i] as usize].add(same[i] as usize, k);
+                    }
+                }
+                from
             })
             .collect();
         let by_source = source_tests(&own, &sources, &isolation, k);

@@ -40,6 +40,8 @@
 //!   inside the class. Calibrated across the data set's other classes.
 //!   [`coherence_test`].
 
+use rayon::prelude::*;
+
 use crate::stats::{
     ln_binomial_sum_upper, ln_binomial_upper, ln_stratified_excess_upper, ln_upper_normal_p,
     median, robust_location_scale,
@@ -290,14 +292,19 @@ impl OwnCounts {
             prior,
         };
         for o in own {
-            match o {
-                0 => c.none += 1,
-                1 => c.one += 1,
-                o if o >= 2 && 2 * o < k => c.mixed += 1,
-                _ => {}
-            }
+            c.add(o, k);
         }
         c
+    }
+
+    /// Counts one more row, with `own` own-label neighbours of `k`.
+    pub fn add(&mut self, own: usize, k: usize) {
+        match own {
+            0 => self.none += 1,
+            1 => self.one += 1,
+            o if o >= 2 && 2 * o < k => self.mixed += 1,
+            _ => {}
+        }
     }
 }
 
@@ -510,7 +517,7 @@ pub fn source_tests(
     let (typical_u, typical_i) = typical_ratios(classes);
     let share = |rho: f64| rho / (1.0 + rho);
     sources
-        .iter()
+        .par_iter()
         .zip(tests)
         .map(|(from, t)| {
             let (pu, pi) = (share(t.unanimity_null), share(t.isolation_null));

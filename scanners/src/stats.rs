@@ -336,6 +336,9 @@ pub fn ln_stratified_excess_upper(strata: &[(u64, u64)], p0: f64) -> f64 {
                 _ => own.push((b, p)),
             }
         }
+        if own.len() == 1 {
+            continue; // every count of the stratum adds nothing
+        }
         let mut next = vec![0.0f64; target + 1];
         for (a, &pa) in dist.iter().enumerate() {
             if pa == 0.0 {
