@@ -835,6 +835,37 @@ mod tests {
         assert!(f.fired[5..].iter().all(|&b| b == 0));
     }
 
+    /// Row log p-values of `classes` classes of 100 rows (class `c` is rows
+    /// `100c..100c+100`): the first `planted` rows of the data set at
+    /// `planted_lp`, the last 10 rows of every class (its natural boundary)
+    /// at `boundary_lp`, the rest at −0.5.
+    fn class_rows_log_p(
+        classes: usize,
+        planted: usize,
+        planted_lp: f64,
+        boundary_lp: f64,
+    ) -> Vec<f64> {
+        (0..100 * classes)
+            .map(|i| match i % 100 {
+                _ if i < planted => planted_lp,
+                90.. => boundary_lp,
+                _ => -0.5,
+            })
+            .collect()
+    }
+
+    /// Class tests of `classes` classes: class 0 fails (log p −30) with
+    /// `excess` rows estimated behind it, the others pass.
+    fn class_zero_fails(classes: u32, excess: f64) -> Vec<poisonscan_scanners::ClassDiagnostics> {
+        (0..classes)
+            .map(|c| poisonscan_scanners::ClassDiagnostics {
+                class: c,
+                values: vec![("excess_rows", if c == 0 { excess } else { 0.0 })],
+                log_p: Some(if c == 0 { -30.0 } else { -0.1 }),
+            })
+            .collect()
+    }
+
     #[test]
     fn a_failed_class_also_names_the_rows_that_stand_out_against_passing_classes() {
         let settings = ScanOptions::default().check().unwrap();
@@ -842,21 +873,8 @@ mod tests {
         // (log p −3); class 0 also holds 30 planted rows (−20), but its test
         // estimates only 5 rows behind it
         let labels: Vec<u32> = (0..500).map(|i| i / 100).collect();
-        let lp: Vec<f64> = (0..500)
-            .map(|i| match i % 100 {
-                _ if i < 30 => -20.0,
-                90.. => -3.0,
-                _ => -0.5,
-            })
-            .collect();
-        let mut out = output(lp);
-        out.classes = (0..5)
-            .map(|c| poisonscan_scanners::ClassDiagnostics {
-                class: c,
-                values: vec![("excess_rows", if c == 0 { 5.0 } else { 0.0 })],
-                log_p: Some(if c == 0 { -30.0 } else { -0.1 }),
-            })
-            .collect();
+        let mut out = output(class_rows_log_p(5, 30, -20.0, -3.0));
+        out.classes = class_zero_fails(5, 5.0);
         let f = fuse(&[&out], &labels, 5, &[], &settings, &[]);
         assert_eq!(f.verdict, Verdict::Fail);
         let flagged: Vec<usize> = (0..500).filter(|&i| f.flagged[i]).collect();
@@ -879,29 +897,10 @@ mod tests {
         // and estimates 10 rows behind it; scanner B (no class test) finds
         // 10 natural rows of every class far more extreme than A does
         let labels: Vec<u32> = (0..300).map(|i| i / 100).collect();
-        let a: Vec<f64> = (0..300)
-            .map(|i| match i % 100 {
-                _ if i < 10 => -12.0,
-                90.. => -2.0,
-                _ => -0.5,
-            })
-            .collect();
-        let b: Vec<f64> = (0..300)
-            .map(|i| match i % 100 {
-                _ if i < 10 => -1.0,
-                90.. => -15.0,
-                _ => -0.5,
-            })
-            .collect();
-        let mut failing = output(a);
-        failing.classes = (0..3)
-            .map(|c| poisonscan_scanners::ClassDiagnostics {
-                class: c,
-                values: vec![("excess_rows", if c == 0 { 10.0 } else { 0.0 })],
-                log_p: Some(if c == 0 { -30.0 } else { -0.1 }),
-            })
-            .collect();
-        let f = fuse(&[&failing, &output(b)], &labels, 3, &[], &settings, &[]);
+        let mut failing = output(class_rows_log_p(3, 10, -12.0, -2.0));
+        failing.classes = class_zero_fails(3, 10.0);
+        let other = output(class_rows_log_p(3, 10, -1.0, -15.0));
+        let f = fuse(&[&failing, &other], &labels, 3, &[], &settings, &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         let flagged: Vec<usize> = (0..300).filter(|&i| f.flagged[i]).collect();
         // by the fused evidence alone, B's natural rows (−15) would come first
