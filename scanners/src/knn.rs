@@ -979,7 +979,11 @@ impl Scanner for KnnLabelDisagreement {
             .iter()
             .zip(&own)
             .map(|(&c, whole)| {
-                let mut from = vec![OwnCounts::from_counts(std::iter::empty(), k, whole.prior); nc];
+                let empty = OwnCounts {
+                    prior: whole.prior,
+                    ..OwnCounts::default()
+                };
+                let mut from = vec![empty; nc];
                 for &i in &class_rows[c as usize] {
                     if majority[i] != c {
                         from[majority[i] as usize].add(same[i] as usize, k);

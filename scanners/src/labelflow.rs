@@ -269,7 +269,7 @@ pub fn direction_test(counts: &[u64], c: usize, classes: &[u32]) -> Vec<Directio
 
 /// How a class's rows split by their number of own-label neighbours, for the
 /// isolation tests.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct OwnCounts {
     /// Rows with no neighbour of their own label.
     pub none: u64,
@@ -419,11 +419,11 @@ pub fn isolation_tests(
         .iter()
         .map(|c| {
             let rho_u = unanimity_ratio.max(no_info_unanimity(c.prior) * unanimity_level);
-            let lp_u = ln_binomial_upper(c.none + c.one, rho_u / (1.0 + rho_u), c.none);
+            let lp_u = ln_binomial_upper(c.none + c.one, null_share(rho_u), c.none);
             let rho_i = isolation_ratio.max(no_info_isolation(c.prior) * isolation_level);
             let low = c.none + c.one;
             let lp_i = if with_iso {
-                ln_binomial_upper(low + c.mixed, rho_i / (1.0 + rho_i), low)
+                ln_binomial_upper(low + c.mixed, null_share(rho_i), low)
             } else {
                 0.0
             };
@@ -515,71 +515,64 @@ pub fn source_tests(
     k: usize,
 ) -> Vec<Sources> {
     let (typical_u, typical_i) = typical_ratios(classes);
-    let share = |rho: f64| rho / (1.0 + rho);
+    // one version of the test: per source, (rows counted, rows against);
+    // the null share of the counted rows; the typical ratio for the
+    // estimate; the own-label neighbours the counted rows have at most
+    let version = |counts: Vec<(u64, u64)>, p0: f64, typical: f64, most_own: usize| {
+        let strata: Vec<(u64, u64)> = counts.iter().map(|&(x, y)| (x, x + y)).collect();
+        // a source's excess: its counted rows beyond the typical ratio, for
+        // the sources over the null
+        let excess: Vec<f64> = counts
+            .iter()
+            .map(|&(x, y)| {
+                if x as f64 > p0 * (x + y) as f64 {
+                    (x as f64 - typical * y as f64).max(0.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Sources {
+            log_p: ln_stratified_excess_upper(&strata, p0),
+            excess: excess.iter().sum(),
+            most_own,
+            planted_share: excess
+                .iter()
+                .zip(&counts)
+                .map(|(e, &(x, _))| if x > 0 { e / x as f64 } else { 0.0 })
+                .collect(),
+        }
+    };
     sources
         .par_iter()
         .zip(tests)
         .map(|(from, t)| {
-            let (pu, pi) = (share(t.unanimity_null), share(t.isolation_null));
-            // (counted, other) per source, the null share, the typical ratio
-            let versions = [
-                (
-                    from.iter().map(|c| (c.none, c.one)).collect::<Vec<_>>(),
-                    pu,
-                    typical_u,
-                ),
-                (
-                    from.iter().map(|c| (c.none + c.one, c.mixed)).collect(),
-                    pi,
-                    typical_i,
-                ),
-            ];
-            let tried = if k >= 6 { 2 } else { 1 };
-            let mut best = Sources {
-                log_p: 0.0,
-                excess: 0.0,
-                most_own: 0,
-                planted_share: vec![0.0; from.len()],
-            };
-            for (most_own, (counts, p0, typical)) in versions.iter().take(tried).enumerate() {
-                let strata: Vec<(u64, u64)> = counts.iter().map(|&(x, y)| (x, x + y)).collect();
-                let lp = ln_stratified_excess_upper(&strata, *p0);
-                if lp >= best.log_p && most_own > 0 {
-                    continue;
+            let unanimity = from.iter().map(|c| (c.none, c.one)).collect();
+            let mut best = version(unanimity, null_share(t.unanimity_null), typical_u, 0);
+            let mut tried = 1f64;
+            if k >= 6 {
+                let isolation = from.iter().map(|c| (c.none + c.one, c.mixed)).collect();
+                let iso = version(isolation, null_share(t.isolation_null), typical_i, 1);
+                tried = 2.0;
+                if iso.log_p < best.log_p {
+                    best = iso;
                 }
-                // a source's excess: its counted rows beyond the typical
-                // ratio, for the sources over the null
-                let excess: Vec<f64> = counts
-                    .iter()
-                    .map(|&(x, y)| {
-                        if x as f64 > p0 * (x + y) as f64 {
-                            (x as f64 - typical * y as f64).max(0.0)
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                best = Sources {
-                    log_p: lp,
-                    excess: excess.iter().sum(),
-                    most_own,
-                    planted_share: excess
-                        .iter()
-                        .zip(counts)
-                        .map(|(e, &(x, _))| if x > 0 { e / x as f64 } else { 0.0 })
-                        .collect(),
-                };
             }
-            best.log_p = (best.log_p + (tried as f64).ln()).min(0.0);
+            best.log_p = (best.log_p + tried.ln()).min(0.0);
             best
         })
         .collect()
 }
 
+/// The share of counted rows a null ratio `rho` (counted per row against)
+/// allows: `rho / (1 + rho)`.
+fn null_share(rho: f64) -> f64 {
+    rho / (1.0 + rho)
+}
+
 /// The pooled tests of [`isolation_tests`], written into `tests`.
 fn pool(classes: &[OwnCounts], tests: &mut [Isolation], with_iso: bool) {
     let alone = crate::class_gate_level(classes.len());
-    let share = |rho: f64| rho / (1.0 + rho);
     let pooled: Vec<usize> = (0..classes.len())
         .filter(|&j| tests[j].unanimity_log_p.min(tests[j].isolation_log_p) > alone)
         .collect();
@@ -587,8 +580,8 @@ fn pool(classes: &[OwnCounts], tests: &mut [Isolation], with_iso: bool) {
     let (mut none, mut low) = (0u64, 0u64);
     for &j in &pooled {
         let (c, t) = (&classes[j], &tests[j]);
-        unanimity.push((c.none + c.one, share(t.unanimity_null)));
-        isolation.push((c.none + c.one + c.mixed, share(t.isolation_null)));
+        unanimity.push((c.none + c.one, null_share(t.unanimity_null)));
+        isolation.push((c.none + c.one + c.mixed, null_share(t.isolation_null)));
         none += c.none;
         low += c.none + c.one;
     }
@@ -598,10 +591,10 @@ fn pool(classes: &[OwnCounts], tests: &mut [Isolation], with_iso: bool) {
     }
     for &j in &pooled {
         let (c, t) = (&classes[j], &mut tests[j]);
-        let over_u = c.none as f64 > share(t.unanimity_null) * (c.none + c.one) as f64;
+        let over_u = c.none as f64 > null_share(t.unanimity_null) * (c.none + c.one) as f64;
         let over_i = with_iso
             && (c.none + c.one) as f64
-                > share(t.isolation_null) * (c.none + c.one + c.mixed) as f64;
+                > null_share(t.isolation_null) * (c.none + c.one + c.mixed) as f64;
         if over_u || over_i {
             t.pooled_log_p = lp;
         }

@@ -806,6 +806,7 @@ mod tests {
             seed,
             ..ScanInput::new(m, &y, 8)
         };
+        assert!(scanner.skip_reason(&input).is_none());
         (scanner.scan(&input).unwrap(), truth)
     }
 

@@ -311,13 +311,14 @@ fn excess_lr(x: u64, m: u64, p0: f64) -> f64 {
 /// so a valid p-value for any counts. Unlike a test of the pooled rate, an
 /// excess confined to a few small strata is not diluted by large ones.
 pub fn ln_stratified_excess_upper(strata: &[(u64, u64)], p0: f64) -> f64 {
-    let observed: f64 = strata.iter().map(|&(x, m)| excess_lr(x, m, p0)).sum();
+    let evidence: Vec<f64> = strata.iter().map(|&(x, m)| excess_lr(x, m, p0)).collect();
+    let observed: f64 = evidence.iter().sum();
     if observed <= 0.0 || !(p0 > 0.0 && p0 < 1.0) {
         return 0.0;
     }
     let step = (observed / STRATIFIED_BINS).max(0.05);
     let bin = |v: f64| (v / step).floor() as usize;
-    let target: usize = strata.iter().map(|&(x, m)| bin(excess_lr(x, m, p0))).sum();
+    let target: usize = evidence.iter().map(|&v| bin(v)).sum();
     if target == 0 {
         return 0.0;
     }
