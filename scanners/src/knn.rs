@@ -9,6 +9,7 @@ use crate::gemm::a_bt;
 use crate::labelflow::{
     coherence_test, direction_test, isolation_tests, source_tests, Minority, OwnCounts,
 };
+use crate::rng::SplitMix64;
 use crate::stats::ln_binomial_lower;
 use crate::view::{standardised_pca, winsor_bounds};
 use crate::{
@@ -179,12 +180,17 @@ poison rates, where spectral methods see too little signal.
   square of the rows (a million 512-wide embeddings: 466 s of a 560 s scan
   on 2 cores); beyond this many rows each block of 256 nearby rows is
   compared only with the blocks whose centroids are nearest it.
-- `search-rows` — rows each row is compared with in that approximate search
-  (default 32,768, from 1,024 to 10⁸). Measured against the exact search
-  (BENCHMARKS.md): on a million rows in 100 classes the same verdict and
-  the same 5,000 rows flagged (16,384 rows: 2 clean rows more, 196 clean
-  rows contradicted); on 300,000 rows of 20 overlapping classes flagged
-  precision 97.4 % against 97.8 % exact (16,384 rows: 92.9 %).
+- `search-rows` — rows each row is compared with in that approximate search,
+  over all its trees (default 16,384, from 1,024 to 10⁸).
+- `search-trees` — k-d trees the approximate search splits the rows by, each
+  oriented differently and given an equal share of `search-rows` (default
+  2, from 1 to 8). A row near the edge of its block in one tree lies inside
+  a block of another. Measured against the exact search (BENCHMARKS.md):
+  on a million rows in 100 classes, two trees of 8,192 rows flag the same
+  5,000 rows as one tree of 32,768 (the default until then), with 17 clean
+  rows contradicted instead of 39, at three quarters of its cost; on
+  300,000 rows of 20 overlapping classes, where neighbourhoods are wide,
+  they rank as well (average precision 0.960 against 0.964; exact 0.976).
 - `winsorize` — clip every feature of the view to its `q` and `1 − q`
   quantiles before the principal components (default 0.1; 0 turns it off;
   up to 0.45). A trigger made of values few rows take (a patch in a corner
@@ -264,6 +270,7 @@ pub struct KnnValidParams {
     winsorize: f64,
     exact_rows: usize,
     search_rows: usize,
+    search_trees: usize,
 }
 
 /// Unchecked parameters of [`KnnLabelDisagreement`]; call [`KnnParams::check`].
@@ -319,6 +326,12 @@ impl KnnParams {
     /// (1,024..=10⁸).
     pub fn search_rows(mut self, v: usize) -> Self {
         self.0.search_rows = v;
+        self
+    }
+    /// Trees the approximate search splits the rows by, each with its own
+    /// blocks (1..=8).
+    pub fn search_trees(mut self, v: usize) -> Self {
+        self.0.search_trees = v;
         self
     }
     /// Validates every parameter.
@@ -380,6 +393,13 @@ impl KnnParams {
                 "an integer from 1024 to 100000000",
             );
         }
+        if !(1..=8).contains(&p.search_trees) {
+            return bad(
+                "knn-label-disagreement.search-trees",
+                p.search_trees.to_string(),
+                "an integer from 1 to 8",
+            );
+        }
         if !(0.5..=20.0).contains(&p.isolation_ratio) {
             return bad(
                 "knn-label-disagreement.isolation-ratio",
@@ -408,7 +428,8 @@ impl KnnLabelDisagreement {
             isolation_ratio: 1.5,
             winsorize: 0.1,
             exact_rows: 200_000,
-            search_rows: 32_768,
+            search_rows: 16_384,
+            search_trees: 2,
         },
     };
 
@@ -416,7 +437,10 @@ impl KnnLabelDisagreement {
     /// beyond `exact-rows` rows, unless `search-rows` covers them all.
     fn reach(&self, n: usize) -> Reach {
         if n > self.params.exact_rows && self.params.search_rows < n {
-            Reach::Nearby(self.params.search_rows)
+            Reach::Nearby {
+                rows: self.params.search_rows,
+                trees: self.params.search_trees,
+            }
         } else {
             Reach::Exact
         }
@@ -492,15 +516,14 @@ impl TopK {
 /// Rows per block of the distance products.
 const BLOCK: usize = 256;
 
-/// The unordered pairs of blocks `(a, c)`, `a ≤ c`, in which one block is
-/// among the `reach` blocks (itself included) whose centroids are nearest
-/// the other's; sorted.
+/// For every block, the `reach` blocks (itself first) whose centroids are
+/// nearest its own, nearest first.
 fn nearby_blocks(
     x: &[f32],
     d: usize,
     blocks: &[std::ops::Range<usize>],
     reach: usize,
-) -> Vec<(usize, usize)> {
+) -> Vec<Vec<usize>> {
     let nb = blocks.len();
     let mut centroids = vec![0f32; nb * d];
     for (c, b) in centroids.chunks_mut(d).zip(blocks) {
@@ -515,9 +538,9 @@ fn nearby_blocks(
         .map(|c| c.iter().map(|v| v * v).sum())
         .collect();
     let cmp = |x: &(f32, usize), y: &(f32, usize)| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1));
-    let mut pairs: Vec<(usize, usize)> = (0..nb)
+    (0..nb)
         .into_par_iter()
-        .flat_map_iter(|a| {
+        .map(|a| {
             let mut dots = vec![0f32; nb];
             a_bt(
                 &centroids[a * d..(a + 1) * d],
@@ -541,40 +564,51 @@ fn nearby_blocks(
                     (dist, c)
                 })
                 .collect();
-            order.select_nth_unstable_by(reach - 1, cmp);
-            order.truncate(reach);
-            order.into_iter().map(move |(_, c)| (a.min(c), a.max(c)))
+            if reach < nb {
+                order.select_nth_unstable_by(reach - 1, cmp);
+                order.truncate(reach);
+            }
+            order.sort_unstable_by(cmp);
+            order.into_iter().map(|(_, c)| c).collect()
         })
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    pairs
+        .collect()
 }
 
 /// Splits `rows` recursively at the median of the coordinate with the widest
 /// range (a k-d tree's leaves) until every part has at most [`BLOCK`] rows;
 /// appends the parts in tree order, so that nearby parts are near each other.
-fn partition(
-    p: &[f32],
-    d: usize,
-    rows: &mut [u32],
-    out: &mut Vec<std::ops::Range<usize>>,
-    start: usize,
-) {
+fn partition(p: &[f32], d: usize, rows: &mut [u32], start: usize) -> Vec<std::ops::Range<usize>> {
     if rows.len() <= BLOCK {
-        out.push(start..start + rows.len());
-        return;
+        return vec![start..start + rows.len()];
     }
-    let widest = (0..d)
-        .map(|j| {
-            let (lo, hi) = rows
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &r| {
-                    let v = p[r as usize * d + j];
-                    (lo.min(v), hi.max(v))
-                });
-            (hi - lo, j)
+    // every coordinate's range in one pass over the rows (in parallel parts
+    // on large nodes: min and max do not depend on the order)
+    let bounds = |part: &[u32]| {
+        let mut lo = vec![f32::INFINITY; d];
+        let mut hi = vec![f32::NEG_INFINITY; d];
+        for &r in part {
+            let row = &p[r as usize * d..(r as usize + 1) * d];
+            for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
+                *l = l.min(v);
+                *h = h.max(v);
+            }
+        }
+        (lo, hi)
+    };
+    let (lo, hi) = rows
+        .par_chunks(PARALLEL_NODE)
+        .map(bounds)
+        .reduce_with(|(mut l, mut h), (l2, h2)| {
+            l.iter_mut().zip(&l2).for_each(|(a, &b)| *a = a.min(b));
+            h.iter_mut().zip(&h2).for_each(|(a, &b)| *a = a.max(b));
+            (l, h)
         })
+        .expect("a node to split has rows");
+    let widest = lo
+        .iter()
+        .zip(&hi)
+        .enumerate()
+        .map(|(j, (&l, &h))| (h - l, j))
         .fold(
             (f32::NEG_INFINITY, 0),
             |best, c| if c.0 > best.0 { c } else { best },
@@ -587,9 +621,17 @@ fn partition(
             .then(a.cmp(&b))
     });
     let (left, right) = rows.split_at_mut(mid);
-    partition(p, d, left, out, start);
-    partition(p, d, right, out, start + mid);
+    let (mut out, tail) = rayon::join(
+        || partition(p, d, left, start),
+        || partition(p, d, right, start + mid),
+    );
+    out.extend(tail);
+    out
 }
+
+/// Rows of a k-d tree node above which its coordinate ranges are measured in
+/// parallel parts.
+const PARALLEL_NODE: usize = 65_536;
 
 /// How far [`nearest_neighbours`] looks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -597,9 +639,15 @@ pub enum Reach {
     /// Every row: the exact neighbours.
     Exact,
     /// Each block of rows is compared with the blocks whose centroids are
-    /// nearest its own, about this many rows in all: approximate, at a cost
-    /// linear in the rows where the exact search's grows with their square.
-    Nearby(usize),
+    /// nearest its own, about `rows` rows in all, split evenly over `trees`
+    /// differently oriented k-d trees: approximate, at a cost linear in the
+    /// rows where the exact search's grows with their square.
+    Nearby {
+        /// Rows each row is compared with, over all trees.
+        rows: usize,
+        /// k-d trees, each splitting the rows along other directions.
+        trees: usize,
+    },
 }
 
 /// The `k` nearest other rows of every row of `p` (`n × d`, row-major), by
@@ -614,24 +662,107 @@ pub enum Reach {
 /// of blocks is computed once and serves both directions; the pairs are
 /// dealt to the threads in turn, each keeping its own candidate lists, merged
 /// at the end under one total order — the output does not depend on the
-/// thread count. With [`Reach::Nearby`], only the pairs of blocks in which
-/// one is among the other's nearest by centroid are compared: a row's true
-/// neighbours lie in blocks near its own (the share found is measured in
-/// BENCHMARKS.md). The output is as deterministic.
-pub fn nearest_neighbours(p: Vec<f32>, n: usize, d: usize, k: usize, reach: Reach) -> Vec<u32> {
+/// thread count. Each row's lists start from the distance of its `k`-th
+/// nearest row in its own block, an upper bound that spares the first pairs
+/// most of their candidates.
+///
+/// With [`Reach::Nearby`], only the pairs of blocks in which one is among
+/// the other's nearest by centroid are compared: a row's true neighbours lie
+/// in blocks near its own. A row near the edge of its block misses those
+/// beyond the edge, so the rows are split by several trees, the first along
+/// the coordinates and the others along seeded random rotations of them, each
+/// searched with its share of the rows; every row keeps the nearest of all
+/// the candidates its trees found. At the same cost, two trees find more true
+/// neighbours than one that reaches twice as far (measured in BENCHMARKS.md).
+/// The output is as deterministic.
+pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize, reach: Reach) -> Vec<u32> {
     let k = k.min(n.saturating_sub(1));
     if k == 0 {
         return Vec::new();
     }
+    let (trees, within) = match reach {
+        Reach::Exact => (1, None),
+        Reach::Nearby { rows, trees } => (trees.max(1), Some((rows / trees.max(1)).max(1))),
+    };
+    let mut best = search_tree(p, None, n, d, k, within);
+    for t in 1..trees {
+        let found = search_tree(p, Some(t as u64), n, d, k, within);
+        // every row keeps the nearest of both lists; a row found by both
+        // trees keeps its first (nearest) place
+        best.par_chunks_mut(k)
+            .zip(found.par_chunks(k))
+            .for_each(|(mine, theirs)| {
+                let mut both: Vec<(f32, u32)> = mine.iter().chain(theirs).copied().collect();
+                both.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let mut kept = 0;
+                for c in both {
+                    if kept == k {
+                        break;
+                    }
+                    if c.1 == u32::MAX || !mine[..kept].iter().any(|m| m.1 == c.1) {
+                        mine[kept] = c;
+                        kept += 1;
+                    }
+                }
+            });
+    }
+    // a slot no candidate reached keeps row 0, as it always has
+    best.into_iter()
+        .map(|(_, j)| if j == u32::MAX { 0 } else { j })
+        .collect()
+}
+
+/// `p` (`n × d`) turned by a seeded random rotation: distances are the
+/// same, the coordinate axes a k-d tree splits on are not.
+fn rotated(p: &[f32], n: usize, d: usize, stream: u64) -> Vec<f32> {
+    let mut rng = SplitMix64::derive(0x7EE5, stream);
+    // Gram–Schmidt on a Gaussian d × d matrix: a uniformly random rotation
+    let mut r: Vec<f64> = (0..d * d).map(|_| rng.normal()).collect();
+    for i in 0..d {
+        for j in 0..i {
+            let dot: f64 = (0..d).map(|c| r[i * d + c] * r[j * d + c]).sum();
+            for c in 0..d {
+                r[i * d + c] -= dot * r[j * d + c];
+            }
+        }
+        let norm = (0..d)
+            .map(|c| r[i * d + c] * r[i * d + c])
+            .sum::<f64>()
+            .sqrt();
+        for c in 0..d {
+            r[i * d + c] /= norm;
+        }
+    }
+    let r: Vec<f32> = r.iter().map(|&v| v as f32).collect();
+    let mut out = vec![0f32; n * d];
+    out.par_chunks_mut(d * 1024)
+        .zip(p.par_chunks(d * 1024))
+        .for_each(|(o, x)| a_bt(x, x.len() / d, d, &r, d, o));
+    out
+}
+
+/// One k-d tree's search — split along the coordinates, or along the
+/// seeded random rotation `turn` of them: every row's `k` nearest
+/// candidates `(squared distance, row)`, nearest first, `(∞, u32::MAX)` in
+/// slots no candidate reached; `n × k`, by row.
+fn search_tree(
+    p: &[f32],
+    turn: Option<u64>,
+    n: usize,
+    d: usize,
+    k: usize,
+    within: Option<usize>,
+) -> Vec<(f32, u32)> {
     // Rows in leaf order: perm[position] = row.
     let mut perm: Vec<u32> = (0..n as u32).collect();
-    let mut blocks = Vec::new();
-    partition(&p, d, &mut perm, &mut blocks, 0);
+    let blocks = match turn {
+        None => partition(p, d, &mut perm, 0),
+        Some(stream) => partition(&rotated(p, n, d, stream), d, &mut perm, 0),
+    };
     let mut x = Vec::with_capacity(n * d);
     for &r in &perm {
         x.extend_from_slice(&p[r as usize * d..(r as usize + 1) * d]);
     }
-    drop(p);
     let norms: Vec<f32> = x.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
     let boxes: Vec<(Vec<f32>, Vec<f32>)> = blocks
         .iter()
@@ -659,12 +790,19 @@ pub fn nearest_neighbours(p: Vec<f32>, n: usize, d: usize, k: usize, reach: Reac
     };
     let nb = blocks.len();
     // blocks within reach: the rows asked for, in blocks of the average size
-    let within = match reach {
-        Reach::Nearby(rows) => (rows as f64 * nb as f64 / n as f64).ceil() as usize,
-        Reach::Exact => nb,
+    let within = match within {
+        Some(rows) => (rows as f64 * nb as f64 / n as f64).ceil() as usize,
+        None => nb,
     };
     let candidates: Vec<(usize, usize)> = if within < nb {
-        nearby_blocks(&x, d, &blocks, within.max(1))
+        let mut pairs: Vec<(usize, usize)> = nearby_blocks(&x, d, &blocks, within.max(1))
+            .into_iter()
+            .enumerate()
+            .flat_map(|(a, list)| list.into_iter().map(move |c| (a.min(c), a.max(c))))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
     } else {
         (0..nb).flat_map(|a| (a..nb).map(move |c| (a, c))).collect()
     };
@@ -673,11 +811,42 @@ pub fn nearest_neighbours(p: Vec<f32>, n: usize, d: usize, k: usize, reach: Reac
         .map(|(a, c)| (gap(a, c), a, c))
         .collect();
     pairs.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    // Every row's k-th nearest within its own block bounds its k-th
+    // neighbour's distance: each thread's lists start from that bound, so
+    // that they dismiss far candidates from the first pair on. The block's
+    // own pair is computed again below by the same product, so its `k`
+    // nearest are offered and kept: the result is the same as without it.
+    let bound: Vec<f32> = blocks
+        .par_iter()
+        .flat_map_iter(|b| {
+            let len = b.len();
+            let mut g = vec![0f32; len * len];
+            let rows = &x[b.start * d..b.end * d];
+            a_bt(rows, len, d, rows, len, &mut g);
+            let norms = &norms[b.start..b.end];
+            let mut dist = Vec::with_capacity(len);
+            (0..len)
+                .map(|qi| {
+                    dist.clear();
+                    dist.extend(
+                        (0..len)
+                            .filter(|&r| r != qi)
+                            .map(|r| norms[qi] + norms[r] - 2.0 * g[qi * len + r]),
+                    );
+                    if dist.len() < k {
+                        return f32::INFINITY;
+                    }
+                    *dist.select_nth_unstable_by(k - 1, f32::total_cmp).1
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let threads = rayon::current_num_threads().max(1).min(pairs.len().max(1));
     let partial: Vec<TopK> = (0..threads)
         .into_par_iter()
         .map(|t| {
             let mut top = TopK::new(n, k);
+            top.worst.copy_from_slice(&bound);
             let mut g = vec![0f32; BLOCK * BLOCK];
             let block_worst = |top: &TopK, b: usize| {
                 top.worst[blocks[b].clone()]
@@ -749,10 +918,15 @@ pub fn nearest_neighbours(p: Vec<f32>, n: usize, d: usize, k: usize, reach: Reac
             top
         })
         .collect();
-    let mut out = vec![0u32; n * k];
-    let mut candidates: Vec<(f32, u32)> = Vec::with_capacity(partial.len() * k);
+    // the threads' lists of each row, merged under the same total order
+    let mut at = vec![0u32; n];
     for (pos, &row) in perm.iter().enumerate() {
-        candidates.clear();
+        at[row as usize] = pos as u32;
+    }
+    let mut out = vec![(f32::INFINITY, u32::MAX); n * k];
+    out.par_chunks_mut(k).enumerate().for_each(|(row, slots)| {
+        let pos = at[row] as usize;
+        let mut candidates: Vec<(f32, u32)> = Vec::with_capacity(partial.len() * k);
         for t in &partial {
             let s = pos * k;
             let len = t.len[pos] as usize;
@@ -765,14 +939,10 @@ pub fn nearest_neighbours(p: Vec<f32>, n: usize, d: usize, k: usize, reach: Reac
         }
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         candidates.dedup_by_key(|c| c.1);
-        let row = row as usize;
-        for (slot, &(_, j)) in out[row * k..(row + 1) * k]
-            .iter_mut()
-            .zip(candidates.iter())
-        {
-            *slot = j;
+        for (slot, c) in slots.iter_mut().zip(candidates) {
+            *slot = c;
         }
-    }
+    });
     out
 }
 
@@ -807,6 +977,7 @@ impl Scanner for KnnLabelDisagreement {
                 "winsorize" => p.winsorize(parse_value(name, key, value, "a number")?),
                 "exact-rows" => p.exact_rows(parse_value(name, key, value, "a whole number")?),
                 "search-rows" => p.search_rows(parse_value(name, key, value, "a whole number")?),
+                "search-trees" => p.search_trees(parse_value(name, key, value, "a whole number")?),
                 _ => {
                     return Err(ParamError::unknown(
                         name,
@@ -820,6 +991,7 @@ impl Scanner for KnnLabelDisagreement {
                             "winsorize",
                             "exact-rows",
                             "search-rows",
+                            "search-trees",
                         ],
                     ))
                 }
@@ -858,7 +1030,7 @@ impl Scanner for KnnLabelDisagreement {
             return Ok(uninformative(input));
         }
         let k = self.params.k.min(n.saturating_sub(1)).max(1);
-        let nb = nearest_neighbours(view.clone(), n, dims, k, self.reach(n));
+        let nb = nearest_neighbours(&view, n, dims, k, self.reach(n));
         let labels = input.labels;
         let mut same = vec![0u64; n];
         let mut majority = vec![0u32; n];
@@ -1381,13 +1553,13 @@ mod tests {
         let p: Vec<f32> = (0..n * d)
             .map(|t| (centres[(t / d % 6) * d + t % d] + 4.0 * rng.normal()).round() as f32)
             .collect();
-        let nb = nearest_neighbours(p.clone(), n, d, k, Reach::Exact);
+        let nb = nearest_neighbours(&p, n, d, k, Reach::Exact);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
             .build()
             .unwrap();
         assert_eq!(
-            pool.install(|| nearest_neighbours(p.clone(), n, d, k, Reach::Exact)),
+            pool.install(|| nearest_neighbours(&p, n, d, k, Reach::Exact)),
             nb
         );
         for i in (0..n).step_by(7) {
@@ -1418,14 +1590,32 @@ mod tests {
         let p: Vec<f32> = (0..n * d)
             .map(|t| (centres[(t / d % 40) * d + t % d] + rng.normal()) as f32)
             .collect();
-        let exact = nearest_neighbours(p.clone(), n, d, k, Reach::Exact);
-        let near = nearest_neighbours(p.clone(), n, d, k, Reach::Nearby(2048));
+        let exact = nearest_neighbours(&p, n, d, k, Reach::Exact);
+        let near = nearest_neighbours(
+            &p,
+            n,
+            d,
+            k,
+            Reach::Nearby {
+                rows: 2048,
+                trees: 2,
+            },
+        );
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
             .build()
             .unwrap();
         assert_eq!(
-            pool.install(|| nearest_neighbours(p.clone(), n, d, k, Reach::Nearby(2048))),
+            pool.install(|| nearest_neighbours(
+                &p,
+                n,
+                d,
+                k,
+                Reach::Nearby {
+                    rows: 2048,
+                    trees: 2
+                }
+            )),
             near
         );
         let found: usize = (0..n)
@@ -1439,9 +1629,34 @@ mod tests {
             .sum();
         let recall = found as f64 / (n * k) as f64;
         assert!(recall > 0.9, "recall {recall}");
+        // The first tree alone is the search of one tree with half the
+        // rows; the second, turned, finds neighbours it missed.
+        let one = nearest_neighbours(
+            &p,
+            n,
+            d,
+            k,
+            Reach::Nearby {
+                rows: 1024,
+                trees: 1,
+            },
+        );
+        let found_one: usize = (0..n)
+            .map(|i| {
+                let want = &exact[i * k..(i + 1) * k];
+                one[i * k..(i + 1) * k]
+                    .iter()
+                    .filter(|j| want.contains(j))
+                    .count()
+            })
+            .sum();
+        assert!(
+            found > found_one + n / 100,
+            "two trees {found}, the first alone {found_one}"
+        );
         // a reach of every row is the exact search
         assert_eq!(
-            nearest_neighbours(p.clone(), n, d, k, Reach::Nearby(n)),
+            nearest_neighbours(&p, n, d, k, Reach::Nearby { rows: n, trees: 1 }),
             exact
         );
         // no row is its own neighbour, and every list is full
