@@ -205,24 +205,24 @@ impl<'a> References<'a> {
                 let mut g = vec![0f32; block.len() * refs.len()];
                 a_bt(&q, block.len(), d, &r, refs.len(), &mut g);
                 let mut out = Vec::with_capacity(block.len());
-                let mut cand: Vec<(f32, u32)> = Vec::with_capacity(refs.len());
+                // the k best so far by (distance, reference), in order: the
+                // references come in increasing order, so one that only
+                // ties the k-th comes after it
+                let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
                 for (qi, qv) in q.chunks(d).enumerate() {
                     let qn: f32 = qv.iter().map(|x| x * x).sum();
-                    cand.clear();
-                    cand.extend(
-                        g[qi * refs.len()..(qi + 1) * refs.len()]
-                            .iter()
-                            .zip(&rnorm)
-                            .enumerate()
-                            .map(|(j, (&dot, &rn))| (qn + rn - 2.0 * dot, j as u32)),
-                    );
-                    let by =
-                        |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-                    if k < cand.len() {
-                        cand.select_nth_unstable_by(k - 1, by);
+                    best.clear();
+                    let dots = &g[qi * refs.len()..(qi + 1) * refs.len()];
+                    for (j, (&dot, &rn)) in dots.iter().zip(&rnorm).enumerate() {
+                        let dist = qn + rn - 2.0 * dot;
+                        if best.len() == k && dist.total_cmp(&best[k - 1].0).is_ge() {
+                            continue;
+                        }
+                        let at = best.partition_point(|b| b.0.total_cmp(&dist).is_le());
+                        best.insert(at, (dist, j as u32));
+                        best.truncate(k);
                     }
-                    cand[..k].sort_by(by);
-                    out.push(cand[..k].iter().map(|&(_, j)| refs[j as usize]).collect());
+                    out.push(best.iter().map(|&(_, j)| refs[j as usize]).collect());
                 }
                 out
             })
