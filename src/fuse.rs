@@ -181,10 +181,10 @@ fn corroborated(o: &ScanOutput, view: &[f64], rows: &[usize], suspects: usize) -
         .filter(|&i| !lp[i].is_nan() && !view[i].is_nan())
         .collect();
     let n = ranked.len();
-    let m = suspects.clamp(10, n / 2);
-    if m == 0 || n < 20 {
+    if n < 20 {
         return (false, f64::NAN);
     }
+    let m = suspects.clamp(10, n / 2);
     ranked.sort_by(|&a, &b| lp[a].total_cmp(&lp[b]).then(a.cmp(&b)));
     let scores: Vec<f64> = ranked.iter().map(|&i| view[i]).collect();
     let suspect: Vec<bool> = (0..n).map(|r| r < m).collect();
@@ -344,23 +344,66 @@ fn gated_log_p(
         .collect()
 }
 
+/// What output `s` of [`fuse`] needs the label-agnostic view to corroborate
+/// (see "Corroboration").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Corroborate {
+    /// Its class test fails a class only when corroborated.
+    pub class_test: bool,
+    /// Another scanner's class test opens its row gate only when
+    /// corroborated ([`Scanner::row_gate_needs_corroboration`]).
+    ///
+    /// [`Scanner::row_gate_needs_corroboration`]: poisonscan_scanners::Scanner::row_gate_needs_corroboration
+    pub row_gate: bool,
+}
+
 /// Fuses the outputs of the scanners (in settings order). `corroborate[s]`:
-/// whether output `s`'s class test fails a class only when the label-agnostic
-/// view corroborates it (see "Corroboration"); missing entries mean no.
+/// what output `s` needs the label-agnostic view to corroborate; missing
+/// entries mean nothing.
 pub fn fuse(
     outputs: &[&ScanOutput],
     labels: &[u32],
     n_classes: usize,
     skipped: &[u32],
     settings: &ScanSettings,
-    corroborate: &[bool],
+    corroborate: &[Corroborate],
 ) -> Fused {
     let n = labels.len();
     let scanned = labels.iter().filter(|l| !skipped.contains(l)).count();
     let s = outputs.len().max(1) as f64;
     let has_test = |o: &ScanOutput| o.classes.iter().any(|d| d.log_p.is_some());
     let tests = outputs.iter().filter(|o| has_test(o)).count();
-    let log_p = gated_log_p(outputs, labels, n_classes, tests);
+    let mut class_rows: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        class_rows[l as usize].push(i);
+    }
+    // The label-agnostic disagreement of every row, from the first
+    // label-consistency scanner, for corroboration.
+    let label_scanner = outputs
+        .iter()
+        .position(|o| o.confusion.is_some() && o.suspected.is_some());
+    let label_view: Option<&[f64]> = label_scanner.map(|s| outputs[s].raw.as_slice());
+    let mut log_p = gated_log_p(outputs, labels, n_classes, tests);
+    // A row gate that needs corroboration: open where the scanner's own
+    // test opened it, or where another test did and the view backs the
+    // group; else as its own test left it.
+    for (s, o) in outputs.iter().enumerate() {
+        if !corroborate.get(s).is_some_and(|c| c.row_gate) || o.ungated_log_p.is_none() {
+            continue;
+        }
+        for d in &o.classes {
+            let rows = &class_rows[d.class as usize];
+            let suspects = d.value("excess_rows").unwrap_or(0.0).max(0.0) as usize;
+            let backed = label_view.is_some_and(|view| corroborated(o, view, rows, suspects).0);
+            for &i in rows {
+                log_p[s][i] = if backed {
+                    log_p[s][i].min(o.log_p[i])
+                } else {
+                    o.log_p[i]
+                };
+            }
+        }
+    }
     let per_scanner: Vec<Vec<f64>> = log_p
         .iter()
         .map(|lp| lp.iter().map(|&lp| suspicion(lp, scanned)).collect())
@@ -407,12 +450,6 @@ pub fn fuse(
         .collect();
     // Rows each failed class test says are behind it.
     let mut excess = vec![0usize; n_classes];
-    // The label-agnostic disagreement of every row, from the first
-    // label-consistency scanner, for corroboration.
-    let label_scanner = outputs
-        .iter()
-        .position(|o| o.confusion.is_some() && o.suspected.is_some());
-    let label_view: Option<&[f64]> = label_scanner.map(|s| outputs[s].raw.as_slice());
     // Class-level tests, corrected over classes × tests (weighted: see
     // "Class verdicts").
     let classes_scanned = n_classes.saturating_sub(skipped.len()).max(1) as f64;
@@ -425,10 +462,6 @@ pub fn fuse(
                 None => tests.max(1) as f64,
             }
     };
-    let mut class_rows: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
-    for (i, &l) in labels.iter().enumerate() {
-        class_rows[l as usize].push(i);
-    }
     for (s, o) in outputs.iter().enumerate() {
         for d in &o.classes {
             let c = d.class as usize;
@@ -441,7 +474,7 @@ pub fn fuse(
                 let e = d.value("excess_rows");
                 let enough = e.is_none_or(|e| e >= settings.min_flagged as f64);
                 let mut backed = true;
-                if corroborate.get(s).copied().unwrap_or(false) && cs >= settings.threshold {
+                if corroborate.get(s).is_some_and(|c| c.class_test) && cs >= settings.threshold {
                     if let Some(view) = label_view {
                         let rows = d.value("extreme_rows").unwrap_or(0.0);
                         let null = d.value("null_rate").unwrap_or(0.0) * class_rows[c].len() as f64;
@@ -680,29 +713,79 @@ mod tests {
             o
         };
         let dirty = label_view(true);
-        let f = fuse(&[&sub, &dirty], &labels, 2, &[], &settings, &[true, false]);
+        let test = Corroborate {
+            class_test: true,
+            row_gate: false,
+        };
+        let none = Corroborate::default();
+        let f = fuse(&[&sub, &dirty], &labels, 2, &[], &settings, &[test, none]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         let natural = label_view(false);
-        let f = fuse(
-            &[&sub, &natural],
-            &labels,
-            2,
-            &[],
-            &settings,
-            &[true, false],
-        );
+        let f = fuse(&[&sub, &natural], &labels, 2, &[], &settings, &[test, none]);
         assert_eq!(f.classes[0].verdict, Verdict::Pass);
         assert_eq!(f.classes[0].uncorroborated, 1);
         // on a user's embedding the test stands alone
-        let f = fuse(
-            &[&sub, &natural],
-            &labels,
-            2,
-            &[],
-            &settings,
-            &[false, false],
-        );
+        let f = fuse(&[&sub, &natural], &labels, 2, &[], &settings, &[none, none]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn another_tests_failure_opens_a_row_gate_only_where_the_label_view_backs_the_group() {
+        let settings = ScanOptions::default().check().unwrap();
+        let labels: Vec<u32> = (0..400).map(|i| (i >= 200) as u32).collect();
+        // A group scanner finds rows 0..40 of class 0, but its own class
+        // test falls short: its rows are gated to the class's p-value.
+        let mut group = output(vec![-0.5; 400]);
+        group.ungated_log_p = Some(
+            (0..400)
+                .map(|i| if i < 40 { -30.0 } else { -0.2 })
+                .collect(),
+        );
+        group.classes = (0..2)
+            .map(|c| poisonscan_scanners::ClassDiagnostics {
+                class: c,
+                values: vec![("excess_rows", 40.0)],
+                log_p: Some(-0.5),
+            })
+            .collect();
+        // A label scanner fails class 0 (60 rows behind it), and its view
+        // contradicts rows 0..40 (a dirty-label group) or rows 150..190.
+        let label_scanner = |contradicted: std::ops::Range<usize>| {
+            let mut o = output(vec![-0.1; 400]);
+            o.raw = (0..400)
+                .map(|i| {
+                    if contradicted.contains(&i) {
+                        0.9
+                    } else {
+                        0.1 + (i % 7) as f64 * 0.01
+                    }
+                })
+                .collect();
+            o.confusion = Some(vec![0; 4]);
+            o.suspected = Some(labels.clone());
+            o.classes = class_zero_fails(2, 60.0);
+            o
+        };
+        let policy = [
+            Corroborate {
+                class_test: false,
+                row_gate: true,
+            },
+            Corroborate::default(),
+        ];
+        for (contradicted, opens) in [(0..40, true), (150..190, false)] {
+            let view = label_scanner(contradicted.clone());
+            let f = fuse(&[&group, &view], &labels, 2, &[], &settings, &policy);
+            assert_eq!(f.classes[0].verdict, Verdict::Fail);
+            let own = f.per_scanner[0][0];
+            assert_eq!(own > 0.99, opens, "{contradicted:?}: {own}");
+            // the passing class stays closed either way
+            assert!(f.per_scanner[0][200] < 0.5);
+        }
+        // without the policy, the other test opens it whatever the view
+        let view = label_scanner(150..190);
+        let f = fuse(&[&group, &view], &labels, 2, &[], &settings, &[]);
+        assert!(f.per_scanner[0][0] > 0.99);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use thiserror::Error;
 use arrow::buffer::ScalarBuffer;
 use serde::Serialize;
 
-use crate::fuse::{fuse, Fused};
+use crate::fuse::{fuse, Corroborate, Fused};
 use crate::ingest::{self, Dataset, FeatureSource, IngestError, IngestOptions};
 use crate::models::{self, FoldReport, ModelError, ModelKind, ModelOptions};
 use crate::settings::ScanSettings;
@@ -348,9 +348,12 @@ fn scan_with(
         ds.feature_source,
         crate::ingest::FeatureSource::Learned { .. }
     );
-    let corroborate: Vec<bool> = outputs
+    let corroborate: Vec<Corroborate> = outputs
         .iter()
-        .map(|(s, _)| own_model && s.learned_features_only())
+        .map(|(s, _)| Corroborate {
+            class_test: own_model && s.learned_features_only(),
+            row_gate: s.row_gate_needs_corroboration(),
+        })
         .collect();
     let fused = fuse(
         &raw,

@@ -40,7 +40,7 @@ use poisonscan_scanners::{sub_test_log_p, ClassDiagnostics, ScanOutput};
 use serde_json::{json, Value};
 use thiserror::Error;
 
-use crate::fuse::fuse;
+use crate::fuse::{fuse, Corroborate};
 use crate::ingest::{Dataset, FeatureSource, SourceFile};
 use crate::pipeline::{ScanReport, ViewReport};
 use crate::report::{AtomicFile, ReportError};
@@ -408,7 +408,13 @@ pub fn merge(parts: &[Partial]) -> Result<Merged, ShardError> {
         ));
     }
     let skipped = skipped_classes(parts, &class_names, &rows.label_codes);
-    let corroborate = vec![false; outputs.len()];
+    let corroborate: Vec<Corroborate> = outputs
+        .iter()
+        .map(|(s, _)| Corroborate {
+            class_test: false,
+            row_gate: s.row_gate_needs_corroboration(),
+        })
+        .collect();
     let raw_refs: Vec<&ScanOutput> = outputs.iter().map(|(_, o)| o).collect();
     let fused = fuse(
         &raw_refs,

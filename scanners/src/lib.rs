@@ -261,6 +261,15 @@ pub trait Scanner: Send + Sync {
     fn label_agnostic_only(&self) -> bool {
         false
     }
+    /// Whether another scanner's failed class test may open this scanner's
+    /// row gate (its `ungated_log_p`) only where the label-agnostic view
+    /// corroborates the group it found: where the rows it suspects are
+    /// contradicted by their neighbours far more often than the class's
+    /// other rows. For scanners whose group in a class failed for another
+    /// reason is often a natural mode rather than the planted rows.
+    fn row_gate_needs_corroboration(&self) -> bool {
+        false
+    }
     /// Why the scanner has nothing to say about `input` (features it is
     /// not built for), or `None` when it applies; callers then skip it and
     /// report the reason.
