@@ -689,6 +689,25 @@ mod tests {
         assert_eq!(f.classes[0].evidence, 3);
     }
 
+    /// A label-consistency scanner whose label-agnostic view contradicts the
+    /// rows `contradicted` (and none of the others).
+    fn label_scanner(labels: &[u32], contradicted: std::ops::Range<usize>) -> ScanOutput {
+        let n = labels.len();
+        let mut o = output(vec![-0.1; n]);
+        o.raw = (0..n)
+            .map(|i| {
+                if contradicted.contains(&i) {
+                    0.9
+                } else {
+                    0.1 + (i % 7) as f64 * 0.01
+                }
+            })
+            .collect();
+        o.confusion = Some(vec![0; 4]);
+        o.suspected = Some(labels.to_vec());
+        o
+    }
+
     #[test]
     fn a_learned_sub_population_needs_the_label_view_to_agree() {
         let settings = ScanOptions::default().check().unwrap();
@@ -706,21 +725,7 @@ mod tests {
         );
         sub.classes = vec![diag(0, 40.0), diag(1, 5.0)];
         // the label view: the same rows contradicted (a dirty-label group) or not (a natural mode)
-        let label_view = |dirty: bool| {
-            let mut o = output(vec![-0.1; 400]);
-            o.raw = (0..400)
-                .map(|i| {
-                    if dirty && i < 40 {
-                        0.9
-                    } else {
-                        0.1 + (i % 7) as f64 * 0.01
-                    }
-                })
-                .collect();
-            o.confusion = Some(vec![0; 4]);
-            o.suspected = Some(labels.clone());
-            o
-        };
+        let label_view = |dirty: bool| label_scanner(&labels, if dirty { 0..40 } else { 0..0 });
         let dirty = label_view(true);
         let test = Corroborate {
             class_test: true,
@@ -760,18 +765,7 @@ mod tests {
         // A label scanner fails class 0 (60 rows behind it), and its view
         // contradicts rows 0..40 (a dirty-label group) or rows 150..190.
         let label_scanner = |contradicted: std::ops::Range<usize>| {
-            let mut o = output(vec![-0.1; 400]);
-            o.raw = (0..400)
-                .map(|i| {
-                    if contradicted.contains(&i) {
-                        0.9
-                    } else {
-                        0.1 + (i % 7) as f64 * 0.01
-                    }
-                })
-                .collect();
-            o.confusion = Some(vec![0; 4]);
-            o.suspected = Some(labels.clone());
+            let mut o = label_scanner(&labels, contradicted);
             o.classes = class_zero_fails(2, 60.0);
             o
         };

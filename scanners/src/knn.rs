@@ -1621,15 +1621,19 @@ mod tests {
             )),
             near
         );
-        let found: usize = (0..n)
-            .map(|i| {
-                let want = &exact[i * k..(i + 1) * k];
-                near[i * k..(i + 1) * k]
-                    .iter()
-                    .filter(|j| want.contains(j))
-                    .count()
-            })
-            .sum();
+        // exact neighbours a search found, over all rows
+        let hits = |found: &[u32]| -> usize {
+            (0..n)
+                .map(|i| {
+                    let want = &exact[i * k..(i + 1) * k];
+                    found[i * k..(i + 1) * k]
+                        .iter()
+                        .filter(|j| want.contains(j))
+                        .count()
+                })
+                .sum()
+        };
+        let found = hits(&near);
         let recall = found as f64 / (n * k) as f64;
         assert!(recall > 0.9, "recall {recall}");
         // The first tree alone is the search of one tree with half the
@@ -1644,15 +1648,7 @@ mod tests {
                 trees: 1,
             },
         );
-        let found_one: usize = (0..n)
-            .map(|i| {
-                let want = &exact[i * k..(i + 1) * k];
-                one[i * k..(i + 1) * k]
-                    .iter()
-                    .filter(|j| want.contains(j))
-                    .count()
-            })
-            .sum();
+        let found_one = hits(&one);
         assert!(
             found > found_one + n / 100,
             "two trees {found}, the first alone {found_one}"
