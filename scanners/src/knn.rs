@@ -519,14 +519,15 @@ impl TopK {
 /// Rows per block of the distance products.
 const BLOCK: usize = 256;
 
-/// For every block, the `reach` blocks (itself first) whose centroids are
-/// nearest its own, nearest first.
+/// The unordered pairs of blocks `(a, c)`, `a ≤ c`, in which one block is
+/// among the `reach` blocks (itself included) whose centroids are nearest
+/// the other's; sorted.
 fn nearby_blocks(
     x: &[f32],
     d: usize,
     blocks: &[std::ops::Range<usize>],
     reach: usize,
-) -> Vec<Vec<usize>> {
+) -> Vec<(usize, usize)> {
     let nb = blocks.len();
     let mut centroids = vec![0f32; nb * d];
     for (c, b) in centroids.chunks_mut(d).zip(blocks) {
@@ -541,9 +542,9 @@ fn nearby_blocks(
         .map(|c| c.iter().map(|v| v * v).sum())
         .collect();
     let cmp = |x: &(f32, usize), y: &(f32, usize)| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1));
-    (0..nb)
+    let mut pairs: Vec<(usize, usize)> = (0..nb)
         .into_par_iter()
-        .map(|a| {
+        .flat_map_iter(|a| {
             let mut dots = vec![0f32; nb];
             a_bt(
                 &centroids[a * d..(a + 1) * d],
@@ -567,14 +568,14 @@ fn nearby_blocks(
                     (dist, c)
                 })
                 .collect();
-            if reach < nb {
-                order.select_nth_unstable_by(reach - 1, cmp);
-                order.truncate(reach);
-            }
-            order.sort_unstable_by(cmp);
-            order.into_iter().map(|(_, c)| c).collect()
+            order.select_nth_unstable_by(reach - 1, cmp);
+            order.truncate(reach);
+            order.into_iter().map(move |(_, c)| (a.min(c), a.max(c)))
         })
-        .collect()
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
 }
 
 /// Splits `rows` recursively at the median of the coordinate with the widest
@@ -798,14 +799,7 @@ fn search_tree(
         None => nb,
     };
     let candidates: Vec<(usize, usize)> = if within < nb {
-        let mut pairs: Vec<(usize, usize)> = nearby_blocks(&x, d, &blocks, within.max(1))
-            .into_iter()
-            .enumerate()
-            .flat_map(|(a, list)| list.into_iter().map(move |c| (a.min(c), a.max(c))))
-            .collect();
-        pairs.sort_unstable();
-        pairs.dedup();
-        pairs
+        nearby_blocks(&x, d, &blocks, within.max(1))
     } else {
         (0..nb).flat_map(|a| (a..nb).map(move |c| (a, c))).collect()
     };
