@@ -691,23 +691,12 @@ pub fn nearest_neighbours(p: &[f32], n: usize, d: usize, k: usize, reach: Reach)
     let mut best = search_tree(p, None, n, d, k, within);
     for t in 1..trees {
         let found = search_tree(p, Some(t as u64), n, d, k, within);
-        // every row keeps the nearest of both lists; a row found by both
-        // trees keeps its first (nearest) place
+        // every row keeps the nearest of both lists
         best.par_chunks_mut(k)
             .zip(found.par_chunks(k))
             .for_each(|(mine, theirs)| {
                 let mut both: Vec<(f32, u32)> = mine.iter().chain(theirs).copied().collect();
-                both.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                let mut kept = 0;
-                for c in both {
-                    if kept == k {
-                        break;
-                    }
-                    if c.1 == u32::MAX || !mine[..kept].iter().any(|m| m.1 == c.1) {
-                        mine[kept] = c;
-                        kept += 1;
-                    }
-                }
+                keep_nearest(&mut both, mine);
             });
     }
     // a slot no candidate reached keeps row 0, as it always has
@@ -934,13 +923,28 @@ fn search_tree(
                     .zip(t.idx[s..s + len].iter().copied()),
             );
         }
-        candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        candidates.dedup_by_key(|c| c.1);
-        for (slot, c) in slots.iter_mut().zip(candidates) {
-            *slot = c;
-        }
+        keep_nearest(&mut candidates, slots);
     });
     out
+}
+
+/// Fills `slots` with the nearest distinct rows among `candidates`
+/// (`(squared distance, row)`; sorted here by distance, then row: a row
+/// offered twice keeps its nearest place), and `(∞, u32::MAX)` where there
+/// are too few.
+fn keep_nearest(candidates: &mut [(f32, u32)], slots: &mut [(f32, u32)]) {
+    candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut kept = 0;
+    for &c in candidates.iter() {
+        if kept == slots.len() || c.1 == u32::MAX {
+            break;
+        }
+        if !slots[..kept].iter().any(|m| m.1 == c.1) {
+            slots[kept] = c;
+            kept += 1;
+        }
+    }
+    slots[kept..].fill((f32::INFINITY, u32::MAX));
 }
 
 impl Scanner for KnnLabelDisagreement {
