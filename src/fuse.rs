@@ -320,12 +320,20 @@ pub struct Fused {
 /// representation is just as heavy-tailed, stayed quiet; the label-agnostic
 /// `knn-label-disagreement` test failed the class.
 /// `tests` is the number of scanners with a class test.
+///
+/// A scanner whose row gate needs corroboration (`corroborate[s].row_gate`)
+/// keeps it open where its own test opened it, or where another test did
+/// and `label_view` backs the group it found in that class; elsewhere its
+/// rows stay as its own test left them.
 fn gated_log_p(
     outputs: &[&ScanOutput],
     labels: &[u32],
-    n_classes: usize,
+    class_rows: &[Vec<usize>],
     tests: usize,
+    corroborate: &[Corroborate],
+    label_view: Option<&[f64]>,
 ) -> Vec<Vec<f64>> {
+    let n_classes = class_rows.len();
     let mut class_lp = vec![0.0f64; n_classes];
     for o in outputs {
         for d in &o.classes {
@@ -342,13 +350,35 @@ fn gated_log_p(
         .for_each(|c| *c = (*c + correction).min(0.0));
     outputs
         .iter()
-        .map(|o| match &o.ungated_log_p {
-            Some(row) => row
-                .iter()
+        .enumerate()
+        .map(|(s, o)| {
+            let Some(row) = &o.ungated_log_p else {
+                return o.log_p.clone();
+            };
+            // per class, whether the view backs the group (`None`: no
+            // corroboration asked)
+            let mut backed: Vec<Option<bool>> = vec![None; n_classes];
+            if corroborate.get(s).is_some_and(|c| c.row_gate) {
+                for d in &o.classes {
+                    let rows = &class_rows[d.class as usize];
+                    let suspects = d.value("excess_rows").unwrap_or(0.0).max(0.0) as usize;
+                    backed[d.class as usize] = Some(
+                        label_view.is_some_and(|view| corroborated(o, view, rows, suspects).0),
+                    );
+                }
+            }
+            row.iter()
                 .zip(labels)
-                .map(|(&lp, &l)| class_gate(lp, class_lp[l as usize], n_classes))
-                .collect(),
-            None => o.log_p.clone(),
+                .zip(&o.log_p)
+                .map(|((&lp, &l), &own)| {
+                    let gated = class_gate(lp, class_lp[l as usize], n_classes);
+                    match backed[l as usize] {
+                        None => gated,
+                        Some(true) => gated.min(own),
+                        Some(false) => own,
+                    }
+                })
+                .collect()
         })
         .collect()
 }
@@ -392,27 +422,7 @@ pub fn fuse(
         .iter()
         .position(|o| o.confusion.is_some() && o.suspected.is_some());
     let label_view: Option<&[f64]> = label_scanner.map(|s| outputs[s].raw.as_slice());
-    let mut log_p = gated_log_p(outputs, labels, n_classes, tests);
-    // A row gate that needs corroboration: open where the scanner's own
-    // test opened it, or where another test did and the view backs the
-    // group; else as its own test left it.
-    for (s, o) in outputs.iter().enumerate() {
-        if !corroborate.get(s).is_some_and(|c| c.row_gate) || o.ungated_log_p.is_none() {
-            continue;
-        }
-        for d in &o.classes {
-            let rows = &class_rows[d.class as usize];
-            let suspects = d.value("excess_rows").unwrap_or(0.0).max(0.0) as usize;
-            let backed = label_view.is_some_and(|view| corroborated(o, view, rows, suspects).0);
-            for &i in rows {
-                log_p[s][i] = if backed {
-                    log_p[s][i].min(o.log_p[i])
-                } else {
-                    o.log_p[i]
-                };
-            }
-        }
-    }
+    let log_p = gated_log_p(outputs, labels, &class_rows, tests, corroborate, label_view);
     let per_scanner: Vec<Vec<f64>> = log_p
         .iter()
         .map(|lp| lp.iter().map(|&lp| suspicion(lp, scanned)).collect())
