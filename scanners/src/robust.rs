@@ -41,10 +41,10 @@ impl RobustFit {
     pub fn whiten_all(&self, y: &[f64]) -> Vec<f64> {
         let k = self.mean.len();
         let n = y.len() / k.max(1);
-        let centred: Vec<f64> = y
-            .chunks(k)
-            .flat_map(|row| row.iter().zip(&self.mean).map(|(v, m)| v - m))
-            .collect();
+        let mut centred = y.to_vec();
+        for row in centred.chunks_exact_mut(k) {
+            row.iter_mut().zip(&self.mean).for_each(|(v, m)| *v -= m);
+        }
         let mut z = vec![0.0; n * k];
         a_bt(&centred, n, k, &self.inverse, k, &mut z);
         z
@@ -71,11 +71,12 @@ fn fit(y: &[f64], k: usize, rows: &[usize]) -> Option<RobustFit> {
             .for_each(|(m, v)| *m += v);
     }
     mean.iter_mut().for_each(|m| *m /= h);
-    let centred_t: Vec<f64> = (0..k)
-        .flat_map(|j| rows.iter().map(move |&r| y[r * k + j]))
-        .enumerate()
-        .map(|(t, v)| v - mean[t / rows.len().max(1)])
-        .collect();
+    let mut centred_t = vec![0.0; k * rows.len()];
+    for (j, column) in centred_t.chunks_exact_mut(rows.len().max(1)).enumerate() {
+        for (c, &r) in column.iter_mut().zip(rows) {
+            *c = y[r * k + j] - mean[j];
+        }
+    }
     let mut cov = vec![0.0; k * k];
     a_bt(&centred_t, k, rows.len(), &centred_t, k, &mut cov);
     let trace: f64 = (0..k).map(|i| cov[i * k + i]).sum::<f64>() / h;

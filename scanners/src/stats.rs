@@ -1,18 +1,23 @@
 //! Small statistics used to calibrate scanner scores: medians, robust scale,
 //! normal tail probabilities in log space.
 
-/// Median of `v` (sorts a copy); `NaN` for an empty slice.
+/// Median of `v` (selects in a copy, linear time); `NaN` for an empty slice.
 pub fn median(v: &[f64]) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
     let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
     let m = s.len() / 2;
-    if s.len() % 2 == 1 {
-        s[m]
+    let (below, &mut upper, _) = s.select_nth_unstable_by(m, |a, b| a.total_cmp(b));
+    if v.len() % 2 == 1 {
+        upper
     } else {
-        0.5 * (s[m - 1] + s[m])
+        let lower = below
+            .iter()
+            .copied()
+            .max_by(|a, b| a.total_cmp(b))
+            .expect("an even, non-empty slice has a lower half");
+        0.5 * (lower + upper)
     }
 }
 
