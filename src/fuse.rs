@@ -330,8 +330,7 @@ fn gated_log_p(
     labels: &[u32],
     class_rows: &[Vec<usize>],
     tests: usize,
-    corroborate: &[Corroborate],
-    label_view: Option<&[f64]>,
+    backed: &[Vec<Option<bool>>],
 ) -> Vec<Vec<f64>> {
     let n_classes = class_rows.len();
     let mut class_lp = vec![0.0f64; n_classes];
@@ -355,18 +354,7 @@ fn gated_log_p(
             let Some(row) = &o.ungated_log_p else {
                 return o.log_p.clone();
             };
-            // per class, whether the view backs the group (`None`: no
-            // corroboration asked)
-            let mut backed: Vec<Option<bool>> = vec![None; n_classes];
-            if corroborate.get(s).is_some_and(|c| c.row_gate) {
-                for d in &o.classes {
-                    let rows = &class_rows[d.class as usize];
-                    let suspects = d.value("excess_rows").unwrap_or(0.0).max(0.0) as usize;
-                    backed[d.class as usize] = Some(
-                        label_view.is_some_and(|view| corroborated(o, view, rows, suspects).0),
-                    );
-                }
-            }
+            let backed = &backed[s];
             row.iter()
                 .zip(labels)
                 .zip(&o.log_p)
@@ -379,6 +367,34 @@ fn gated_log_p(
                     }
                 })
                 .collect()
+        })
+        .collect()
+}
+
+/// Per output and class, whether the label-agnostic view backs the group
+/// the output found in the class (`None` where the output asks for no
+/// corroboration of its row gate: see [`Corroborate::row_gate`]).
+fn backed_groups(
+    outputs: &[&ScanOutput],
+    class_rows: &[Vec<usize>],
+    corroborate: &[Corroborate],
+    label_view: Option<&[f64]>,
+) -> Vec<Vec<Option<bool>>> {
+    outputs
+        .iter()
+        .enumerate()
+        .map(|(s, o)| {
+            let mut backed: Vec<Option<bool>> = vec![None; class_rows.len()];
+            if corroborate.get(s).is_some_and(|c| c.row_gate) {
+                for d in &o.classes {
+                    let rows = &class_rows[d.class as usize];
+                    let suspects = d.value("excess_rows").unwrap_or(0.0).max(0.0) as usize;
+                    backed[d.class as usize] = Some(
+                        label_view.is_some_and(|view| corroborated(o, view, rows, suspects).0),
+                    );
+                }
+            }
+            backed
         })
         .collect()
 }
@@ -422,7 +438,8 @@ pub fn fuse(
         .iter()
         .position(|o| o.confusion.is_some() && o.suspected.is_some());
     let label_view: Option<&[f64]> = label_scanner.map(|s| outputs[s].raw.as_slice());
-    let log_p = gated_log_p(outputs, labels, &class_rows, tests, corroborate, label_view);
+    let backed = backed_groups(outputs, &class_rows, corroborate, label_view);
+    let log_p = gated_log_p(outputs, labels, &class_rows, tests, &backed);
     let per_scanner: Vec<Vec<f64>> = log_p
         .iter()
         .map(|lp| lp.iter().map(|&lp| suspicion(lp, scanned)).collect())
