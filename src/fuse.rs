@@ -792,8 +792,7 @@ mod tests {
     }
 
     #[test]
-    fn another_tests_failure_opens_a_row_gate_and_sets_the_flags_only_where_the_label_view_backs_the_group(
-    ) {
+    fn a_backed_group_opens_the_row_gate_and_names_the_flagged_rows() {
         let settings = ScanOptions::default().check().unwrap();
         let labels: Vec<u32> = (0..400).map(|i| (i >= 200) as u32).collect();
         // A group scanner finds rows 0..40 of class 0, but its own class
