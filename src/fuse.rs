@@ -59,6 +59,16 @@
 //! own test had fallen short of naming), while the bimodal side it picks in
 //! classes failed by flips or warps scores 0.37–0.53.
 //!
+//! A backed group also weighs twice. Its own class test needs less: its
+//! family is divided by `(classes + 1) / (backed classes + 1)`, the
+//! data set's own (conservative) estimate of how rare a backed group is —
+//! a clean class needs both an odd split and a label view that backs it,
+//! and the two look at different things (a pattern in the inputs; labels
+//! of neighbours). With one backed class in ten the test needs 5.5 times
+//! less; where every class is backed it needs as much as before. And in a
+//! failed class the group's estimate and ranking say which rows are
+//! flagged, in place of the failing test's count (see `fuse`).
+//!
 //! With `fail_on_noise = r`, a class also fails when the label noise a
 //! scanner measured in it (`noise_rows`: rows contradicted by their
 //! neighbours, label issues) exceeds `r` of its rows, tested the same way
@@ -498,11 +508,21 @@ pub fn fuse(
                 None => tests.max(1) as f64,
             }
     };
+    // A group the label-agnostic view backs is rare in a clean class: its
+    // test then needs less, by the share of classes with a backed group
+    // (see "Corroboration").
+    let relief = |s: usize, c: usize| -> f64 {
+        if backed[s][c] != Some(true) {
+            return 1.0;
+        }
+        let count = backed[s].iter().filter(|&&b| b == Some(true)).count();
+        (classes_scanned + 1.0) / (count as f64 + 1.0)
+    };
     for (s, o) in outputs.iter().enumerate() {
         for d in &o.classes {
             let c = d.class as usize;
             if let Some(lp) = d.log_p {
-                let cs = suspicion_in(lp, family(s));
+                let cs = suspicion_in(lp, family(s) / relief(s, c));
                 let cv = &mut classes[c];
                 if !(cv.class_score >= cs) {
                     cv.class_score = cs;
@@ -845,6 +865,65 @@ mod tests {
         let view = label_scanner(150..190);
         let f = fuse(&[&group, &view], &labels, 2, &[], &settings, &[]);
         assert!(f.per_scanner[0][0] > 0.99);
+    }
+
+    #[test]
+    fn a_backed_group_needs_less_from_its_own_test_where_backing_is_rare() {
+        let settings = ScanOptions::default().check().unwrap();
+        // ten classes of 100 rows; a group scanner finds the first 20 rows
+        // of every class; its test on class 0 (log p −7) falls short of the
+        // level of two tests over ten classes (−7.59) and passes the others
+        let labels: Vec<u32> = (0..1000).map(|i| i / 100).collect();
+        let mut group = output(vec![-0.5; 1000]);
+        group.ungated_log_p = Some(
+            (0..1000)
+                .map(|i| if i % 100 < 20 { -30.0 } else { -0.2 })
+                .collect(),
+        );
+        group.classes = (0..10)
+            .map(|c| poisonscan_scanners::ClassDiagnostics {
+                class: c,
+                values: vec![("excess_rows", 20.0)],
+                log_p: Some(if c == 0 { -7.0 } else { -0.1 }),
+            })
+            .collect();
+        let policy = [
+            Corroborate {
+                class_test: false,
+                row_gate: true,
+            },
+            Corroborate::default(),
+        ];
+        // the label view (no class test fails) contradicts `rows`
+        let view = |rows: &dyn Fn(usize) -> bool| {
+            let mut o = label_scanner(&labels, 0..0);
+            o.raw = (0..1000)
+                .map(|i| {
+                    if rows(i) {
+                        0.9
+                    } else {
+                        0.1 + (i % 7) as f64 * 0.01
+                    }
+                })
+                .collect();
+            o.classes = (0..10)
+                .map(|c| poisonscan_scanners::ClassDiagnostics {
+                    class: c,
+                    values: vec![("excess_rows", 0.0)],
+                    log_p: Some(-0.1),
+                })
+                .collect();
+            o
+        };
+        let verdict = |v: &ScanOutput| {
+            fuse(&[&group, v], &labels, 10, &[], &settings, &policy).classes[0].verdict
+        };
+        // backed in class 0 alone: (10 + 1) / (1 + 1) = 5.5 times less
+        assert_eq!(verdict(&view(&|i| i < 20)), Verdict::Fail);
+        // not backed: the usual level
+        assert_eq!(verdict(&view(&|i| (150..170).contains(&i))), Verdict::Pass);
+        // backed everywhere: backing is not rare, no relief
+        assert_eq!(verdict(&view(&|i| i % 100 < 20)), Verdict::Pass);
     }
 
     #[test]
