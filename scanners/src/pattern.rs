@@ -84,7 +84,10 @@ clean, no class fails (two seeds); the clean-label patch on 10 %: 100 % /
    a 0.3 % warp: 92 % → 2 %); there the AUC is 0.37–0.53, against
    0.93–0.99 where the group is a dirty-label patch or blend whose own
    test fell short (Fashion-MNIST, patch 0.3 %: flagged precision /
-   recall 72 / 70 % → 100 / 97 %).
+   recall 72 / 70 % → 100 / 97 %). Where the view backs the group, fusion
+   also asks less of this class test (its correction divided by the data
+   set's share of classes with a backed group) and flags the group's
+   rows in place of another failing test's count.
 
 ## Options
 - `directions` — whitened directions examined per class (default 4, from
