@@ -823,13 +823,7 @@ mod tests {
                 .map(|i| if i < 40 { -30.0 } else { -0.2 })
                 .collect(),
         );
-        group.classes = (0..2)
-            .map(|c| poisonscan_scanners::ClassDiagnostics {
-                class: c,
-                values: vec![("excess_rows", 40.0)],
-                log_p: Some(-0.5),
-            })
-            .collect();
+        group.classes = class_tests(2, 40.0, |_| -0.5);
         // A label scanner fails class 0 (60 rows behind it), and its view
         // contradicts rows 0..40 (a dirty-label group) or rows 150..190.
         let label_scanner = |contradicted: std::ops::Range<usize>| {
@@ -880,13 +874,7 @@ mod tests {
                 .map(|i| if i % 100 < 20 { -30.0 } else { -0.2 })
                 .collect(),
         );
-        group.classes = (0..10)
-            .map(|c| poisonscan_scanners::ClassDiagnostics {
-                class: c,
-                values: vec![("excess_rows", 20.0)],
-                log_p: Some(if c == 0 { -7.0 } else { -0.1 }),
-            })
-            .collect();
+        group.classes = class_tests(10, 20.0, |c| if c == 0 { -7.0 } else { -0.1 });
         let policy = [
             Corroborate {
                 class_test: false,
@@ -906,13 +894,7 @@ mod tests {
                     }
                 })
                 .collect();
-            o.classes = (0..10)
-                .map(|c| poisonscan_scanners::ClassDiagnostics {
-                    class: c,
-                    values: vec![("excess_rows", 0.0)],
-                    log_p: Some(-0.1),
-                })
-                .collect();
+            o.classes = class_tests(10, 0.0, |_| -0.1);
             o
         };
         let verdict = |v: &ScanOutput| {
@@ -1077,6 +1059,22 @@ mod tests {
 
     /// Class tests of `classes` classes: class 0 fails (log p −30) with
     /// `excess` rows estimated behind it, the others pass.
+    /// Class tests of `classes` classes, each estimating `excess` rows,
+    /// with log p-values `log_p(class)`.
+    fn class_tests(
+        classes: u32,
+        excess: f64,
+        log_p: impl Fn(u32) -> f64,
+    ) -> Vec<poisonscan_scanners::ClassDiagnostics> {
+        (0..classes)
+            .map(|c| poisonscan_scanners::ClassDiagnostics {
+                class: c,
+                values: vec![("excess_rows", excess)],
+                log_p: Some(log_p(c)),
+            })
+            .collect()
+    }
+
     fn class_zero_fails(classes: u32, excess: f64) -> Vec<poisonscan_scanners::ClassDiagnostics> {
         (0..classes)
             .map(|c| poisonscan_scanners::ClassDiagnostics {
