@@ -340,7 +340,7 @@ fn gated_log_p(
     labels: &[u32],
     class_rows: &[Vec<usize>],
     tests: usize,
-    backed: &[Vec<Option<bool>>],
+    backed: &[Vec<Backing>],
 ) -> Vec<Vec<f64>> {
     let n_classes = class_rows.len();
     let mut class_lp = vec![0.0f64; n_classes];
@@ -371,9 +371,9 @@ fn gated_log_p(
                 .map(|((&lp, &l), &own)| {
                     let gated = class_gate(lp, class_lp[l as usize], n_classes);
                     match backed[l as usize] {
-                        None => gated,
-                        Some(true) => gated.min(own),
-                        Some(false) => own,
+                        Backing::NotAsked => gated,
+                        Backing::Backed { .. } => gated.min(own),
+                        Backing::Unbacked => own,
                     }
                 })
                 .collect()
@@ -381,27 +381,44 @@ fn gated_log_p(
         .collect()
 }
 
-/// Per output and class, whether the label-agnostic view backs the group
-/// the output found in the class (`None` where the output asks for no
-/// corroboration of its row gate: see [`Corroborate::row_gate`]).
+/// What the label-agnostic view says of the group an output found in a
+/// class.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Backing {
+    /// The output asks for no corroboration of its row gate (see
+    /// [`Corroborate::row_gate`]).
+    NotAsked,
+    /// The view does not back the group.
+    Unbacked,
+    /// The view backs the group, which the output estimates at `rows` rows
+    /// (its `excess_rows`, when it gives one).
+    Backed { rows: Option<f64> },
+}
+
+/// Per output and class, what the label-agnostic view says of the group
+/// the output found in the class.
 fn backed_groups(
     outputs: &[&ScanOutput],
     class_rows: &[Vec<usize>],
     corroborate: &[Corroborate],
     label_view: Option<&[f64]>,
-) -> Vec<Vec<Option<bool>>> {
+) -> Vec<Vec<Backing>> {
     outputs
         .iter()
         .enumerate()
         .map(|(s, o)| {
-            let mut backed: Vec<Option<bool>> = vec![None; class_rows.len()];
+            let mut backed = vec![Backing::NotAsked; class_rows.len()];
             if corroborate.get(s).is_some_and(|c| c.row_gate) {
                 for d in &o.classes {
                     let rows = &class_rows[d.class as usize];
-                    let suspects = d.value("excess_rows").unwrap_or(0.0).max(0.0) as usize;
-                    backed[d.class as usize] = Some(
-                        label_view.is_some_and(|view| corroborated(o, view, rows, suspects).0),
-                    );
+                    let excess = d.value("excess_rows");
+                    let suspects = excess.unwrap_or(0.0).max(0.0) as usize;
+                    let ok = label_view.is_some_and(|view| corroborated(o, view, rows, suspects).0);
+                    backed[d.class as usize] = if ok {
+                        Backing::Backed { rows: excess }
+                    } else {
+                        Backing::Unbacked
+                    };
                 }
             }
             backed
@@ -511,12 +528,19 @@ pub fn fuse(
     // A group the label-agnostic view backs is rare in a clean class: its
     // test then needs less, by the share of classes with a backed group
     // (see "Corroboration").
+    let backed_classes: Vec<usize> = backed
+        .iter()
+        .map(|b| {
+            b.iter()
+                .filter(|b| matches!(b, Backing::Backed { .. }))
+                .count()
+        })
+        .collect();
     let relief = |s: usize, c: usize| -> f64 {
-        if backed[s][c] != Some(true) {
-            return 1.0;
+        match backed[s][c] {
+            Backing::Backed { .. } => (classes_scanned + 1.0) / (backed_classes[s] as f64 + 1.0),
+            _ => 1.0,
         }
-        let count = backed[s].iter().filter(|&&b| b == Some(true)).count();
-        (classes_scanned + 1.0) / (count as f64 + 1.0)
     };
     for (s, o) in outputs.iter().enumerate() {
         for d in &o.classes {
@@ -637,14 +661,11 @@ pub fn fuse(
         // 0.3 % into T-shirts, seeds 2 and 3: the kNN estimate 243 and 259
         // rows for 210 planted, `shared-pattern`'s backed group 207 and 210
         // rows, all planted).
-        let group = (0..outputs.len()).find_map(|s| {
-            let e = outputs[s]
-                .classes
-                .iter()
-                .find(|d| d.class as usize == c)
-                .and_then(|d| d.value("excess_rows"))?;
-            (backed[s][c] == Some(true) && e >= settings.min_flagged as f64)
-                .then_some((s, e as usize))
+        let group = backed.iter().enumerate().find_map(|(s, b)| match b[c] {
+            Backing::Backed { rows: Some(e) } if e >= settings.min_flagged as f64 => {
+                Some((s, e as usize))
+            }
+            _ => None,
         });
         let estimate = match group {
             Some((s, e)) => ranked(&rows, &[&log_p[s], &behind, &fused_lp, &total_lp])
