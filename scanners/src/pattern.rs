@@ -9,7 +9,9 @@ use crate::gemm::{a_b, a_bt};
 use crate::linalg::{cholesky, covariance, dense_times, mean_of, orthonormalise, symmetric_eigen};
 use crate::rng::SplitMix64;
 use crate::stats::{ln_upper_normal_p, median, robust_location_scale};
-use crate::{class_gate, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
+use crate::{
+    class_gate, sub_test_log_p, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner,
+};
 
 const DOC: &str = r#"# PS006 shared-pattern
 
@@ -145,6 +147,15 @@ const REFERENCES: usize = 4096;
 /// Lloyd rounds of the 2-means search for a bimodal direction, at most.
 const LLOYD_ROUNDS: usize = 30;
 
+/// Least spread of the other classes' `ln G` (the gap test).
+const GAP_SPREAD_MIN: f64 = 0.25;
+
+/// Least rows on each side of a split for its gap to count.
+const MIN_GROUP: usize = 20;
+
+/// Fixed-point rounds of the projection pursuit, at most, per direction.
+const PURSUIT_ROUNDS: usize = 50;
+
 /// Subspace-iteration rounds.
 const ROUNDS: usize = 40;
 
@@ -152,6 +163,7 @@ const ROUNDS: usize = 40;
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatternValidParams {
     directions: usize,
+    pursuit: usize,
     regularise: f64,
     max_features: usize,
 }
@@ -164,6 +176,12 @@ impl PatternParams {
     /// Whitened directions per class (1..=16).
     pub fn directions(mut self, v: usize) -> Self {
         self.0.directions = v;
+        self
+    }
+    /// Whitened dimensions searched by projection pursuit for a tight
+    /// group (0..=32; 0 turns the gap test off).
+    pub fn pursuit(mut self, v: usize) -> Self {
+        self.0.pursuit = v;
         self
     }
     /// Ridge on the pooled covariance, a share of its mean variance (0, 1].
@@ -184,6 +202,12 @@ impl PatternParams {
             "shared-pattern.directions",
             p.directions,
             "an integer from 1 to 16",
+        )?;
+        ensure(
+            p.pursuit <= 32,
+            "shared-pattern.pursuit",
+            p.pursuit,
+            "an integer from 0 to 32",
         )?;
         ensure(
             p.regularise > 0.0 && p.regularise <= 1.0,
@@ -212,6 +236,7 @@ impl SharedPattern {
     pub const DEFAULT: SharedPattern = SharedPattern {
         params: PatternValidParams {
             directions: 4,
+            pursuit: 16,
             regularise: 0.01,
             max_features: 1024,
         },
@@ -228,11 +253,15 @@ impl SharedPattern {
     }
 }
 
-/// One class's best split.
+/// One class's best split by one test.
+#[derive(Clone)]
 struct Split {
-    /// `−ln(1 − R)` of the best direction (0 when none counts).
+    /// The test's statistic: `−ln(1 − R)` or `ln G` (0 when no direction
+    /// counts).
     stat: f64,
+    /// `R` and `G` of the split.
     bimodality: f64,
+    gap: f64,
     /// Rows of the class on the side that carries the pattern.
     suspects: Vec<bool>,
     /// Row z-scores toward that side.
@@ -245,9 +274,27 @@ impl Split {
         Self {
             stat: 0.0,
             bimodality: f64::NAN,
+            gap: f64::NAN,
             suspects: vec![false; n],
             z: vec![0.0; n],
             pattern_features: f64::NAN,
+        }
+    }
+}
+
+/// One class's best splits: the most bimodal among the eigenvectors and
+/// their 2-means directions (the bimodality test), and the one with the
+/// widest gap among those and the projection pursuit's (the gap test).
+struct Splits {
+    bimodal: Split,
+    tight: Split,
+}
+
+impl Splits {
+    fn none(n: usize) -> Self {
+        Self {
+            bimodal: Split::none(n),
+            tight: Split::none(n),
         }
     }
 }
@@ -291,13 +338,14 @@ impl Scanner for SharedPattern {
             let name = self.name();
             p = match key.as_str() {
                 "directions" => p.directions(parse_value(name, key, value, "a whole number")?),
+                "pursuit" => p.pursuit(parse_value(name, key, value, "a whole number")?),
                 "regularise" => p.regularise(parse_value(name, key, value, "a number")?),
                 "max-features" => p.max_features(parse_value(name, key, value, "a whole number")?),
                 _ => {
                     return Err(ParamError::unknown(
                         name,
                         key,
-                        &["directions", "regularise", "max-features"],
+                        &["directions", "pursuit", "regularise", "max-features"],
                     ))
                 }
             };
@@ -345,13 +393,13 @@ impl Scanner for SharedPattern {
             SplitMix64::derive(input.seed, 0x5EF6).shuffle(&mut reference);
             reference.truncate(REFERENCES);
         }
-        let splits: Vec<Split> = scanned
+        let splits: Vec<Splits> = scanned
             .par_iter()
             .enumerate()
             .map(|(t, &c)| {
                 let rows = &class_rows[c as usize];
                 if !runs {
-                    return Split::none(rows.len());
+                    return Splits::none(rows.len());
                 }
                 let total: f64 = scanned
                     .iter()
@@ -382,35 +430,51 @@ impl Scanner for SharedPattern {
         let mut ungated = vec![f64::NAN; n];
         let mut classes = Vec::with_capacity(input.n_classes);
         let level_classes = scanned.len();
-        for (t, (&c, split)) in scanned.iter().zip(&splits).enumerate() {
-            let rows = &class_rows[c as usize];
+        let test = |t: usize, stat: f64, of: fn(&Splits) -> f64, spread_min: f64| {
             let others: Vec<f64> = splits
                 .iter()
                 .enumerate()
                 .filter(|&(j, _)| j != t)
-                .map(|(_, s)| s.stat)
+                .map(|(_, s)| of(s))
                 .collect();
-            let class_log_p = if runs && others.len() >= MIN_INFORMATIVE && split.stat > 0.0 {
+            if runs && others.len() >= MIN_INFORMATIVE && stat > 0.0 {
                 let (centre, spread) = robust_location_scale(&others);
-                let z = (split.stat - centre) / spread.max(SPREAD_MIN);
+                let z = (stat - centre) / spread.max(spread_min);
                 (ln_upper_normal_p(z) + (self.params.directions as f64).ln()).min(0.0)
             } else {
                 0.0
-            };
+            }
+        };
+        for (t, (&c, both)) in scanned.iter().zip(&splits).enumerate() {
+            let rows = &class_rows[c as usize];
+            let bimodal_log_p = test(t, both.bimodal.stat, |s| s.bimodal.stat, SPREAD_MIN);
+            let mut tests = vec![("bimodality_log_p", bimodal_log_p)];
+            let mut split = &both.bimodal;
+            if self.params.pursuit > 0 {
+                let gap_log_p = test(t, both.tight.stat, |s| s.tight.stat, GAP_SPREAD_MIN);
+                tests.push(("gap_log_p", gap_log_p));
+                if gap_log_p < bimodal_log_p {
+                    split = &both.tight;
+                }
+            }
+            let class_log_p = sub_test_log_p(tests.iter().copied()).unwrap_or(0.0);
             for (k, &i) in rows.iter().enumerate() {
                 raw[i] = split.z[k];
                 ungated[i] = ln_upper_normal_p(split.z[k]);
                 log_p[i] = class_gate(ungated[i], class_log_p, level_classes);
             }
             let suspects = split.suspects.iter().filter(|&&s| s).count();
+            let mut values = vec![
+                ("bimodality", both.bimodal.bimodality),
+                ("gap", both.tight.gap),
+                ("split_share", suspects as f64 / rows.len().max(1) as f64),
+                ("pattern_features", split.pattern_features),
+                ("excess_rows", suspects as f64),
+            ];
+            values.extend(tests);
             classes.push(ClassDiagnostics {
                 class: c,
-                values: vec![
-                    ("bimodality", split.bimodality),
-                    ("split_share", suspects as f64 / rows.len().max(1) as f64),
-                    ("pattern_features", split.pattern_features),
-                    ("excess_rows", suspects as f64),
-                ],
+                values,
                 log_p: runs.then_some(class_log_p),
             });
         }
@@ -486,7 +550,7 @@ impl SharedPattern {
         mut pooled: Vec<f64>,
         others: &[usize],
         rng: &mut SplitMix64,
-    ) -> Split {
+    ) -> Splits {
         let d = x.cols();
         let ridge =
             self.params.regularise * (0..d).map(|i| pooled[i * d + i]).sum::<f64>() / d as f64;
@@ -495,7 +559,7 @@ impl SharedPattern {
             pooled[i * d + i] += ridge;
         }
         let Some(l) = cholesky(&pooled, d) else {
-            return Split::none(rows.len());
+            return Splits::none(rows.len());
         };
         let w = lower_inverse(&l, d);
         // whitened covariance W Σ Wᵀ
@@ -504,7 +568,10 @@ impl SharedPattern {
         a_bt(&w, d, d, cov, d, &mut ws);
         let mut c = vec![0.0f64; d * d];
         a_bt(&ws, d, d, &w, d, &mut c);
-        let vectors = top_eigenvectors(&c, d, self.params.directions.min(d), rng);
+        // the top eigenvectors: the first `directions` for the bimodality
+        // test, all `max(directions, pursuit)` for the projection pursuit
+        let m = self.params.directions.max(self.params.pursuit).min(d);
+        let vectors = top_eigenvectors(&c, d, m, rng);
         let centred: Vec<Vec<f64>> = rows
             .iter()
             .map(|&r| {
@@ -533,105 +600,292 @@ impl SharedPattern {
                     .collect()
             })
             .collect();
-        let mut best = Split::none(rows.len());
-        for u in candidate_directions(&coords, dirs.len()) {
-            let dir: Vec<f64> = (0..d)
-                .map(|t| u.iter().zip(&dirs).map(|(w, v)| w * v[t]).sum())
+        let pad = |mut u: Vec<f64>| {
+            u.resize(m, 0.0);
+            u
+        };
+        // (counts for the bimodality test, direction in the coordinates)
+        let classic = self.params.directions.min(m);
+        let head: Vec<Vec<f64>> = coords.iter().map(|c| c[..classic].to_vec()).collect();
+        let mut candidates: Vec<(bool, Vec<f64>)> = candidate_directions(&head, classic)
+            .into_iter()
+            .map(|u| (true, pad(u)))
+            .collect();
+        let p = self.params.pursuit.min(m);
+        if p > 0 {
+            // sphered: unit variance along each eigenvector
+            let scale: Vec<f64> = (0..p)
+                .map(|j| {
+                    (coords.iter().map(|c| c[j] * c[j]).sum::<f64>() / rows.len() as f64).sqrt()
+                })
                 .collect();
+            let sphered: Vec<Vec<f64>> = coords
+                .iter()
+                .map(|c| {
+                    (0..p)
+                        .map(|j| if scale[j] > 0.0 { c[j] / scale[j] } else { 0.0 })
+                        .collect()
+                })
+                .collect();
+            for v in pursue(&sphered, p, rng) {
+                let mut u: Vec<f64> = v
+                    .iter()
+                    .zip(&scale)
+                    .map(|(a, s)| if *s > 0.0 { a / s } else { 0.0 })
+                    .collect();
+                if normalise(&mut u) {
+                    candidates.push((false, pad(u)));
+                }
+            }
+        }
+        let mut bimodal = Split::none(rows.len());
+        let mut tight = Split::none(rows.len());
+        for (counts, u) in candidates {
             let proj: Vec<f64> = coords
                 .iter()
                 .map(|c| c.iter().zip(&u).map(|(a, b)| a * b).sum())
                 .collect();
             let (r, low) = best_cut(&proj);
             let Some(low) = low else { continue };
-            let stat = -(1.0 - r).max(1e-9).ln();
-            if stat <= best.stat {
+            let stat_r = if counts {
+                -(1.0 - r).max(1e-9).ln()
+            } else {
+                0.0
+            };
+            let gap = group_gap(&proj, &low);
+            let stat_g = if gap > 1.0 { gap.ln() } else { 0.0 };
+            if stat_r <= bimodal.stat && stat_g <= tight.stat {
                 continue;
             }
-            // The side that carries the pattern is the one further from
-            // where the other classes' rows lie along the direction: a
-            // trigger is what natural rows lack (at half the class, the
-            // smaller side is a coin toss).
-            let side_mean = |want: bool| {
-                let (sum, count) = proj
-                    .iter()
-                    .zip(&low)
-                    .filter(|(_, &b)| b == want)
-                    .fold((0.0, 0.0), |(s, c), (&p, _)| (s + p, c + 1.0));
-                sum / count
+            let dir: Vec<f64> = (0..d)
+                .map(|t| u.iter().zip(&dirs).map(|(w, v)| w * v[t]).sum())
+                .collect();
+            let Some(split) =
+                split_along(x, original, rows, mean, &centred, others, &dir, proj, low)
+            else {
+                continue;
             };
-            let shift: f64 = mean.iter().zip(&dir).map(|(m, v)| m * v).sum();
-            let natural = median(
-                &others
+            let split = Split {
+                bimodality: r,
+                gap,
+                ..split
+            };
+            if stat_r > bimodal.stat {
+                bimodal = Split {
+                    stat: stat_r,
+                    ..split.clone()
+                };
+            }
+            if stat_g > tight.stat {
+                tight = Split {
+                    stat: stat_g,
+                    ..split
+                };
+            }
+        }
+        Splits { bimodal, tight }
+    }
+}
+
+/// The split of a class along `dir` (in the inputs) at the best cut `low`
+/// of the rows' projections `proj`: the side that carries the pattern, the
+/// rows' z-scores toward it and the pattern's spread over features; `None`
+/// when the two sides differ in fewer than [`MIN_PATTERN_FEATURES`]
+/// features' worth.
+#[allow(clippy::too_many_arguments)]
+fn split_along(
+    x: MatrixRef<'_>,
+    original: Option<MatrixRef<'_>>,
+    rows: &[usize],
+    mean: &[f64],
+    centred: &[Vec<f64>],
+    others: &[usize],
+    dir: &[f64],
+    proj: Vec<f64>,
+    low: Vec<bool>,
+) -> Option<Split> {
+    let d = x.cols();
+    // The side that carries the pattern is the one further from where the
+    // other classes' rows lie along the direction: a trigger is what
+    // natural rows lack (at half the class, the smaller side is a coin
+    // toss).
+    let side_mean = |want: bool| {
+        let (sum, count) = proj
+            .iter()
+            .zip(&low)
+            .filter(|(_, &b)| b == want)
+            .fold((0.0, 0.0), |(s, c), (&p, _)| (s + p, c + 1.0));
+        sum / count
+    };
+    let shift: f64 = mean.iter().zip(dir).map(|(m, v)| m * v).sum();
+    let natural = median(
+        &others
+            .iter()
+            .map(|&r| {
+                x.row(r)
                     .iter()
-                    .map(|&r| {
-                        x.row(r)
-                            .iter()
-                            .zip(&dir)
-                            .map(|(&a, b)| a as f64 * b)
-                            .sum::<f64>()
-                            - shift
-                    })
-                    .collect::<Vec<_>>(),
-            );
-            let pattern_is_low = if others.is_empty() {
-                2 * low.iter().filter(|&&b| b).count() <= rows.len()
+                    .zip(dir)
+                    .map(|(&a, b)| a as f64 * b)
+                    .sum::<f64>()
+                    - shift
+            })
+            .collect::<Vec<_>>(),
+    );
+    let pattern_is_low = if others.is_empty() {
+        2 * low.iter().filter(|&&b| b).count() <= rows.len()
+    } else {
+        (side_mean(true) - natural).abs() > (side_mean(false) - natural).abs()
+    };
+    let suspects: Vec<bool> = low.iter().map(|&b| b == pattern_is_low).collect();
+    let width = original.map_or(d, |o| o.cols());
+    let mut sums = [vec![0.0f64; width], vec![0.0f64; width]];
+    let mut counts = [0.0f64; 2];
+    for (k, &s) in suspects.iter().enumerate() {
+        counts[s as usize] += 1.0;
+        let sum = &mut sums[s as usize];
+        match original {
+            Some(o) => sum
+                .iter_mut()
+                .zip(o.row(rows[k]))
+                .for_each(|(t, &v)| *t += v as f64),
+            None => sum.iter_mut().zip(&centred[k]).for_each(|(t, &v)| *t += v),
+        }
+    }
+    let diff: Vec<f64> = sums[1]
+        .iter()
+        .zip(&sums[0])
+        .map(|(a, b)| a / counts[1].max(1.0) - b / counts[0].max(1.0))
+        .collect();
+    let sq: f64 = diff.iter().map(|v| v * v).sum();
+    let quad: f64 = diff.iter().map(|v| v.powi(4)).sum();
+    let features = if quad > 0.0 { sq * sq / quad } else { 0.0 };
+    if features < MIN_PATTERN_FEATURES {
+        return None;
+    }
+    let big: Vec<f64> = proj
+        .iter()
+        .zip(&suspects)
+        .filter(|(_, &s)| !s)
+        .map(|(&p, _)| p)
+        .collect();
+    let (loc, scale) = robust_location_scale(&big);
+    let toward = if pattern_is_low { -1.0 } else { 1.0 };
+    let z = proj
+        .iter()
+        .map(|&p| {
+            if scale > 0.0 {
+                toward * (p - loc) / scale
             } else {
-                (side_mean(true) - natural).abs() > (side_mean(false) - natural).abs()
-            };
-            let suspects: Vec<bool> = low.iter().map(|&b| b == pattern_is_low).collect();
-            let width = original.map_or(d, |o| o.cols());
-            let mut sums = [vec![0.0f64; width], vec![0.0f64; width]];
-            let mut counts = [0.0f64; 2];
-            for (k, &s) in suspects.iter().enumerate() {
-                counts[s as usize] += 1.0;
-                let sum = &mut sums[s as usize];
-                match original {
-                    Some(o) => sum
-                        .iter_mut()
-                        .zip(o.row(rows[k]))
-                        .for_each(|(t, &v)| *t += v as f64),
-                    None => sum.iter_mut().zip(&centred[k]).for_each(|(t, &v)| *t += v),
+                0.0
+            }
+        })
+        .collect();
+    Some(Split {
+        stat: 0.0,
+        bimodality: f64::NAN,
+        gap: f64::NAN,
+        suspects,
+        z,
+        pattern_features: features,
+    })
+}
+
+/// How far apart the two sides of a cut lie against their own spread: the
+/// difference of their medians over the root mean square of their robust
+/// scales (`1.4826 × MAD`). A shared additive pattern shifts its rows
+/// rigidly, so its side is as tight as the rest of the class; a natural
+/// tail is diffuse. 0 when a side has fewer than [`MIN_GROUP`] rows; at
+/// most `1e6`.
+fn group_gap(proj: &[f64], low: &[bool]) -> f64 {
+    let side = |want: bool| -> Vec<f64> {
+        proj.iter()
+            .zip(low)
+            .filter(|(_, &b)| b == want)
+            .map(|(&p, _)| p)
+            .collect()
+    };
+    let (a, b) = (side(true), side(false));
+    if a.len() < MIN_GROUP || b.len() < MIN_GROUP {
+        return 0.0;
+    }
+    let (ma, sa) = robust_location_scale(&a);
+    let (mb, sb) = robust_location_scale(&b);
+    let spread = ((sa * sa + sb * sb) / 2.0).sqrt();
+    let distance = (ma - mb).abs();
+    if spread > 0.0 {
+        (distance / spread).min(1e6)
+    } else if distance > 0.0 {
+        1e6
+    } else {
+        0.0
+    }
+}
+
+/// Directions of the `m` sphered coordinates (unit variance, uncorrelated)
+/// that projection pursuit finds: FastICA's fixed point (Hyvärinen & Oja,
+/// 2000) with deflation, once for skewness and once for kurtosis, `m`
+/// directions each, started from seeded random vectors. A group on a small
+/// share of the class, a fixed distance away, makes its direction the most
+/// skewed of the class even where its variance is below the class's
+/// natural top directions (Fashion-MNIST, SIG on 10 % of the T-shirts:
+/// the trigger is the 7th–8th whitened eigenvector, cosines 0.60 and 0.49,
+/// and skewness pursuit in the top 16 finds it, bimodality 0.92).
+fn pursue(y: &[Vec<f64>], m: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
+    let n = y.len().max(1) as f64;
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let deflate = |v: &mut Vec<f64>, found: &[Vec<f64>]| {
+        for b in found {
+            let t = dot(v, b);
+            v.iter_mut().zip(b).for_each(|(a, b)| *a -= t * b);
+        }
+    };
+    let mut out = Vec::with_capacity(2 * m);
+    for skew in [true, false] {
+        let mut found: Vec<Vec<f64>> = Vec::with_capacity(m);
+        for _ in 0..m {
+            let mut w: Vec<f64> = (0..m).map(|_| rng.normal()).collect();
+            deflate(&mut w, &found);
+            if !normalise(&mut w) {
+                break;
+            }
+            for _ in 0..PURSUIT_ROUNDS {
+                // w ← E[y g(u)] − E[g′(u)] w, g(u) = u² (E[g′] = 0: the
+                // coordinates are centred) or u³ (E[g′] = 3)
+                let mut next = vec![0.0f64; m];
+                for row in y {
+                    let u = dot(row, &w);
+                    let g = if skew { u * u } else { u * u * u };
+                    next.iter_mut().zip(row).for_each(|(a, b)| *a += g * b);
+                }
+                let pull = if skew { 0.0 } else { 3.0 };
+                next.iter_mut()
+                    .zip(&w)
+                    .for_each(|(a, b)| *a = *a / n - pull * b);
+                deflate(&mut next, &found);
+                if !normalise(&mut next) {
+                    break;
+                }
+                let agree = dot(&next, &w).abs();
+                w = next;
+                if agree > 1.0 - 1e-10 {
+                    break;
                 }
             }
-            let diff: Vec<f64> = sums[1]
-                .iter()
-                .zip(&sums[0])
-                .map(|(a, b)| a / counts[1].max(1.0) - b / counts[0].max(1.0))
-                .collect();
-            let sq: f64 = diff.iter().map(|v| v * v).sum();
-            let quad: f64 = diff.iter().map(|v| v.powi(4)).sum();
-            let features = if quad > 0.0 { sq * sq / quad } else { 0.0 };
-            if features < MIN_PATTERN_FEATURES {
-                continue;
-            }
-            let big: Vec<f64> = proj
-                .iter()
-                .zip(&suspects)
-                .filter(|(_, &s)| !s)
-                .map(|(&p, _)| p)
-                .collect();
-            let (loc, scale) = robust_location_scale(&big);
-            let toward = if pattern_is_low { -1.0 } else { 1.0 };
-            let z = proj
-                .iter()
-                .map(|&p| {
-                    if scale > 0.0 {
-                        toward * (p - loc) / scale
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            best = Split {
-                stat,
-                bimodality: r,
-                suspects,
-                z,
-                pattern_features: features,
-            };
+            found.push(w);
         }
-        best
+        out.extend(found);
+    }
+    out
+}
+
+/// Scales `v` to unit length; false when it is (nearly) zero.
+fn normalise(v: &mut [f64]) -> bool {
+    let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+    if norm > 1e-12 && norm.is_finite() {
+        v.iter_mut().for_each(|a| *a /= norm);
+        true
+    } else {
+        false
     }
 }
 
