@@ -186,19 +186,6 @@ pub(crate) fn orthonormalise(b: &mut [Vec<f64>], rng: &mut SplitMix64) {
     }
 }
 
-/// `A v` for a dense `d × d` row-major `a`.
-pub(crate) fn dense_times(a: &[f64], d: usize, v: &[f64]) -> Vec<f64> {
-    (0..d)
-        .map(|i| {
-            a[i * d..(i + 1) * d]
-                .iter()
-                .zip(v)
-                .map(|(x, y)| x * y)
-                .sum()
-        })
-        .collect()
-}
-
 /// A covariance to multiply by: the full `d × d` matrix when that is small,
 /// else implicitly through the centred rows, `C v = (1/n) Σ (xᵣ−μ)(xᵣ−μ)ᵀv`,
 /// which needs no `d × d` memory (wide inputs: photos, 10⁵ columns).
