@@ -90,8 +90,8 @@ clean, no class fails (two seeds); the clean-label patch on 10 %: 100 % /
    faint pattern (SIG of amplitude 0.06 on 10 % of Fashion-MNIST's coats:
    0.55 of it in the top 16, 0.95 in the top 32; `G` 7.1 before the
    refinement, 12.4 after). Measured: clean classes 2.9–4.0
-   (Fashion-MNIST), 3.8–6.4 (MNIST); the SIG T-shirts 16.6; SIG on 10 % of
-   an MNIST class 106.
+   (Fashion-MNIST), 3.9–5.6 (MNIST); the SIG T-shirts 16.6; SIG on 10 % of
+   an MNIST class 92.
 5. Class tests: the class's largest `−ln(1 − R)` (steps 2–3) and its
    largest `ln G` (step 4), each against those of the other classes
    (median, `1.4826 × MAD`, never below 0.5 and 0.25), one-sided normal,
