@@ -644,37 +644,7 @@ impl SharedPattern {
             .collect();
         let p = self.params.pursuit.min(m);
         if p > 0 {
-            // sphered: unit variance along each eigenvector
-            let scale: Vec<f64> = (0..p)
-                .map(|j| {
-                    (coords.iter().map(|c| c[j] * c[j]).sum::<f64>() / rows.len() as f64).sqrt()
-                })
-                .collect();
-            let mut sample: Vec<usize> = (0..coords.len()).collect();
-            if sample.len() > PURSUIT_ROWS {
-                rng.shuffle(&mut sample);
-                sample.truncate(PURSUIT_ROWS);
-                sample.sort_unstable();
-            }
-            let sphered: Vec<Vec<f64>> = sample
-                .iter()
-                .map(|&i| &coords[i])
-                .map(|c| {
-                    (0..p)
-                        .map(|j| if scale[j] > 0.0 { c[j] / scale[j] } else { 0.0 })
-                        .collect()
-                })
-                .collect();
-            for v in pursue(&sphered, p, rng) {
-                let mut u: Vec<f64> = v
-                    .iter()
-                    .zip(&scale)
-                    .map(|(a, s)| if *s > 0.0 { a / s } else { 0.0 })
-                    .collect();
-                if normalise(&mut u) {
-                    candidates.push((false, pad(u)));
-                }
-            }
+            candidates.extend(pursue(&coords, p, rng).into_iter().map(|u| (false, pad(u))));
         }
         // every candidate's best cut, then the three widest gaps refined
         // in the whole whitened space
@@ -956,6 +926,49 @@ fn group_gap(proj: &[f64], low: &[bool]) -> f64 {
     }
 }
 
+/// Directions in the first `p` of the coordinates (unit vectors of `p`)
+/// along which projection pursuit finds the class most skewed or most
+/// kurtotic: the coordinates sphered (unit variance each; eigenvector
+/// coordinates are uncorrelated) on at most [`PURSUIT_ROWS`] seeded rows,
+/// then [`fast_ica`].
+fn pursue(coords: &[Vec<f64>], p: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
+    let n = coords.len().max(1) as f64;
+    let scale: Vec<f64> = (0..p)
+        .map(|j| (coords.iter().map(|c| c[j] * c[j]).sum::<f64>() / n).sqrt())
+        .collect();
+    let mut sample: Vec<usize> = (0..coords.len()).collect();
+    if sample.len() > PURSUIT_ROWS {
+        rng.shuffle(&mut sample);
+        sample.truncate(PURSUIT_ROWS);
+        sample.sort_unstable();
+    }
+    let sphered: Vec<Vec<f64>> = sample
+        .iter()
+        .map(|&i| {
+            (0..p)
+                .map(|j| {
+                    if scale[j] > 0.0 {
+                        coords[i][j] / scale[j]
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    fast_ica(&sphered, p, rng)
+        .into_iter()
+        .filter_map(|v| {
+            let mut u: Vec<f64> = v
+                .iter()
+                .zip(&scale)
+                .map(|(a, s)| if *s > 0.0 { a / s } else { 0.0 })
+                .collect();
+            normalise(&mut u).then_some(u)
+        })
+        .collect()
+}
+
 /// Directions of the `m` sphered coordinates (unit variance, uncorrelated)
 /// that projection pursuit finds: FastICA's fixed point (Hyvärinen & Oja,
 /// 2000) with deflation, once for skewness and once for kurtosis, `m`
@@ -965,7 +978,7 @@ fn group_gap(proj: &[f64], low: &[bool]) -> f64 {
 /// natural top directions (Fashion-MNIST, SIG on 10 % of the T-shirts:
 /// the trigger is the 7th–8th whitened eigenvector, cosines 0.60 and 0.49,
 /// and skewness pursuit in the top 16 finds it, bimodality 0.92).
-fn pursue(y: &[Vec<f64>], m: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
+fn fast_ica(y: &[Vec<f64>], m: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
     let n = y.len().max(1) as f64;
     let deflate = |v: &mut Vec<f64>, found: &[Vec<f64>]| {
         for b in found {
