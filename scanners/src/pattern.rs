@@ -198,6 +198,12 @@ const PURSUIT_ROUNDS: usize = 50;
 /// every row then pin down.
 const PURSUIT_ROWS: usize = 2048;
 
+/// Least rows of a class per projection-pursuit direction.
+const PURSUIT_ROWS_PER_DIRECTION: usize = 20;
+
+/// Least rows of a class per feature for the refinement.
+const REFINE_ROWS_PER_FEATURE: usize = 4;
+
 /// Cuts with the widest gaps refined in the whole whitened space.
 const REFINED: usize = 3;
 
@@ -642,8 +648,16 @@ impl SharedPattern {
             .into_iter()
             .map(|u| (true, pad(u)))
             .collect();
-        let p = self.params.pursuit.min(m);
-        if p > 0 {
+        // Few rows per direction and a search finds a direction that sets
+        // any 20 of them apart (60 rows in 32 dimensions are separable
+        // almost any way), so the pursuit keeps PURSUIT_ROWS_PER_DIRECTION
+        // rows per direction.
+        let p = self
+            .params
+            .pursuit
+            .min(m)
+            .min(rows.len() / PURSUIT_ROWS_PER_DIRECTION);
+        if p > 1 {
             candidates.extend(pursue(&coords, p, rng).into_iter().map(|u| (false, pad(u))));
         }
         // every candidate's best cut, then the three widest gaps refined
@@ -671,7 +685,8 @@ impl SharedPattern {
                 })
             })
             .collect();
-        if p > 0 {
+        // likewise the refinement, in all d dimensions
+        if p > 1 && rows.len() >= REFINE_ROWS_PER_FEATURE * d {
             let mut widest: Vec<usize> = (0..cuts.len()).collect();
             widest.sort_by(|&a, &b| cuts[b].gap.total_cmp(&cuts[a].gap).then(a.cmp(&b)));
             let refined: Vec<Cut> = widest
