@@ -76,9 +76,11 @@ clean, no class fails (two seeds); the clean-label patch on 10 %: 100 % /
    0.73, as in clean classes). So the top `pursuit` eigenvectors are
    sphered (unit variance each) and searched by projection pursuit —
    FastICA's fixed point with deflation, once for skewness, once for
-   kurtosis, seeded starts, on at most 2,048 of the class's rows: a small
-   group a fixed distance away is the most skewed direction of the class
-   whatever its variance. Along every direction (these and those of
+   kurtosis, seeded starts, on at most 2,048 of the class's rows and in
+   no more directions than a twentieth of them (60 rows in 32 dimensions
+   can be split any way; the refinement below likewise needs four rows
+   per feature): a small group a fixed distance away is the most skewed
+   direction of the class whatever its variance. Along every direction (these and those of
    step 3) the best cut's *gap* `G` is the distance between the two
    sides' medians over the root mean square of their robust spreads
    (`1.4826 × MAD`; at least 20 rows a side). A shared pattern shifts its
