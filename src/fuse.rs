@@ -67,7 +67,8 @@
 //! of neighbours). With one backed class in ten the test needs 5.5 times
 //! less; where every class is backed it needs as much as before. And in a
 //! failed class the group's estimate and ranking say which rows are
-//! flagged, in place of the failing test's count (see `fuse`).
+//! flagged, in place of the failing test's count — or beside it, where the
+//! group is under half of that count (see `fuse`).
 //!
 //! With `fail_on_noise = r`, a class also fails when the label noise a
 //! scanner measured in it (`noise_rows`: rows contradicted by their
@@ -671,21 +672,19 @@ pub fn fuse(
         // count is one part of what failed the class (Fashion-MNIST, a warp
         // on 10 % into T-shirts: a tight group of 702 warped rows against
         // the kNN test's 6,615); its rows are flagged beside that count.
-        let by_test = || {
-            ranked(&rows, &[&behind, &fused_lp, &total_lp])
-                .into_iter()
-                .take(excess[c])
-        };
         if let Some((s, e)) = group {
             let group_rows = ranked(&rows, &[&log_p[s], &behind, &fused_lp, &total_lp]);
-            for i in group_rows.into_iter().take(e) {
-                flagged[i] = true;
-            }
-            if 2 * e < excess[c] {
-                by_test().for_each(|i| flagged[i] = true);
-            }
-        } else {
-            by_test().for_each(|i| flagged[i] = true);
+            group_rows
+                .into_iter()
+                .take(e)
+                .for_each(|i| flagged[i] = true);
+        }
+        if group.is_none_or(|(_, e)| 2 * e < excess[c]) {
+            let by_test = ranked(&rows, &[&behind, &fused_lp, &total_lp]);
+            by_test
+                .into_iter()
+                .take(excess[c])
+                .for_each(|i| flagged[i] = true);
         }
         if let Some(null) = &null {
             let rows = ranked(&rows, &[evidence, &open_lp, &total_lp]);
@@ -1095,8 +1094,6 @@ mod tests {
             .collect()
     }
 
-    /// Class tests of `classes` classes: class 0 fails (log p −30) with
-    /// `excess` rows estimated behind it, the others pass.
     /// Class tests of `classes` classes, each estimating `excess` rows,
     /// with log p-values `log_p(class)`.
     fn class_tests(
@@ -1113,14 +1110,12 @@ mod tests {
             .collect()
     }
 
+    /// Class tests of `classes` classes: class 0 fails (log p −30) with
+    /// `excess` rows estimated behind it, the others pass.
     fn class_zero_fails(classes: u32, excess: f64) -> Vec<poisonscan_scanners::ClassDiagnostics> {
-        (0..classes)
-            .map(|c| poisonscan_scanners::ClassDiagnostics {
-                class: c,
-                values: vec![("excess_rows", if c == 0 { excess } else { 0.0 })],
-                log_p: Some(if c == 0 { -30.0 } else { -0.1 }),
-            })
-            .collect()
+        let mut tests = class_tests(classes, 0.0, |c| if c == 0 { -30.0 } else { -0.1 });
+        tests[0].values = vec![("excess_rows", excess)];
+        tests
     }
 
     #[test]

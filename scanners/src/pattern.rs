@@ -120,7 +120,8 @@ clean, no class fails (two seeds); the clean-label patch on 10 %: 100 % /
    recall 72 / 70 % → 100 / 97 %). Where the view backs the group, fusion
    also asks less of this class test (its correction divided by the data
    set's share of classes with a backed group) and flags the group's
-   rows in place of another failing test's count.
+   rows in place of another failing test's count (beside it, where the
+   group is under half of that count).
 
 ## Options
 - `directions` — whitened directions examined per class (default 4, from
@@ -776,10 +777,8 @@ fn refine(low: &[bool], centred: &[f64], w: &[f64]) -> Option<Cut> {
         for (r, _) in centred.chunks(d).zip(&low).filter(|(_, &b)| b) {
             diff.iter_mut().zip(r).for_each(|(a, v)| *a += v);
         }
-        // W diff (W lower triangular), then Wᵀ of it, at unit whitened length
-        let mut v: Vec<f64> = (0..d)
-            .map(|i| (0..=i).map(|j| w[i * d + j] * diff[j]).sum())
-            .collect();
+        // W diff, then Wᵀ of it, at unit whitened length
+        let mut v = lower_times(w, &diff);
         if !normalise(&mut v) {
             break;
         }
@@ -1040,6 +1039,14 @@ fn fast_ica(y: &[Vec<f64>], m: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
         out.extend(found);
     }
     out
+}
+
+/// `W v` for a lower-triangular `w` (`d × d`, row-major).
+fn lower_times(w: &[f64], v: &[f64]) -> Vec<f64> {
+    let d = v.len();
+    (0..d)
+        .map(|i| w[i * d..=i * d + i].iter().zip(v).map(|(a, b)| a * b).sum())
+        .collect()
 }
 
 /// `Wᵀ v` for a lower-triangular `w` (`d × d`, row-major), read by rows.
