@@ -107,7 +107,11 @@
 //! ran, by their fused evidence otherwise); an
 //! excess estimate is a floor, and it misses planted rows when the planted
 //! group moved the class's own baseline (MNIST BadNets 10 %, `--model none`:
-//! recall 55 % by the estimate, 99.9 % with the empirical null). Plus,
+//! recall 55 % by the estimate, 99.9 % with the empirical null). Where a
+//! group the label-agnostic view backs accounts for the failure (at least
+//! half the failing test's count), the null judges the class's other rows
+//! without the group's: a confusable class's natural boundary rows do not
+//! ride along with a large planted group. Plus,
 //! when a `budget` is given, the highest-scoring `budget` fraction of rows: a
 //! removal list that does not change the verdict. Classes with fewer than two
 //! rows are skipped.
@@ -672,6 +676,7 @@ pub fn fuse(
         // count is one part of what failed the class (Fashion-MNIST, a warp
         // on 10 % into T-shirts: a tight group of 702 warped rows against
         // the kNN test's 6,615); its rows are flagged beside that count.
+        let covers = group.is_some_and(|(_, e)| 2 * e >= excess[c]);
         if let Some((s, e)) = group {
             let group_rows = ranked(&rows, &[&log_p[s], &behind, &fused_lp, &total_lp]);
             group_rows
@@ -679,13 +684,26 @@ pub fn fuse(
                 .take(e)
                 .for_each(|i| flagged[i] = true);
         }
-        if group.is_none_or(|(_, e)| 2 * e < excess[c]) {
+        if !covers {
             let by_test = ranked(&rows, &[&behind, &fused_lp, &total_lp]);
             by_test
                 .into_iter()
                 .take(excess[c])
                 .for_each(|i| flagged[i] = true);
         }
+        // Beside a group that accounts for the failure, the rest of the
+        // class must stand out on its own: its rows are compared with the
+        // null without the group's, which would otherwise carry a
+        // confusable class's natural boundary rows past the step-up rule
+        // (MNIST, a patch on 600 threes relabelled eight and on 600 rows of
+        // other classes that keep their labels: the group is the 600
+        // planted rows, and 134 natural eights alone among other digits
+        // rode along).
+        let rows: Vec<usize> = if covers {
+            rows.into_iter().filter(|&i| !flagged[i]).collect()
+        } else {
+            rows
+        };
         if let Some(null) = &null {
             let rows = ranked(&rows, &[evidence, &open_lp, &total_lp]);
             let values: Vec<f64> = rows.iter().map(|&i| evidence[i]).collect();
@@ -896,6 +914,47 @@ mod tests {
         let flagged: Vec<usize> = (0..400).filter(|&i| f.flagged[i]).collect();
         assert!((0..40).all(|i| f.flagged[i]), "{flagged:?}");
         assert!((100..=140).contains(&flagged.len()), "{flagged:?}");
+    }
+
+    #[test]
+    fn beside_a_group_that_covers_the_failure_the_rest_must_stand_out_alone() {
+        let settings = ScanOptions::default().check().unwrap();
+        // five classes of 200 rows, 5 of each passing class contradicted
+        // (rows 10..15 of it); in class 0 a group scanner's backed group is
+        // rows 0..40, the label test fails the class with 60 rows behind it
+        let labels: Vec<u32> = (0..1000).map(|i| i / 200).collect();
+        let mut group = output(vec![-0.5; 1000]);
+        group.ungated_log_p = Some(
+            (0..1000)
+                .map(|i| if i < 40 { -30.0 } else { -0.2 })
+                .collect(),
+        );
+        group.classes = class_tests(5, 40.0, |_| -0.5);
+        let policy = [
+            Corroborate {
+                class_test: false,
+                row_gate: true,
+            },
+            Corroborate::default(),
+        ];
+        let flags = |rest: std::ops::Range<usize>| {
+            let mut view = label_scanner(&labels, 0..40);
+            for i in (0..1000)
+                .filter(|&i| rest.contains(&i) || (i >= 200 && i % 200 < 15 && i % 200 >= 10))
+            {
+                view.raw[i] = 0.9;
+            }
+            view.classes = class_zero_fails(5, 60.0);
+            let f = fuse(&[&group, &view], &labels, 5, &[], &settings, &policy);
+            assert_eq!(f.classes[0].verdict, Verdict::Fail);
+            (0..1000).filter(|&i| f.flagged[i]).collect::<Vec<_>>()
+        };
+        // 10 more contradicted rows in the other 160 (6 %, the passing
+        // classes 2.5 %): the group alone, where the 50 together would pass
+        // the step-up rule at 10 %
+        assert_eq!(flags(100..110), (0..40).collect::<Vec<_>>());
+        // 40 more (25 %): rows the group missed, flagged beside it
+        assert_eq!(flags(100..140), (0..40).chain(100..140).collect::<Vec<_>>());
     }
 
     #[test]
