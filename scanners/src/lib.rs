@@ -28,6 +28,7 @@ pub mod spectre;
 pub mod stats;
 #[cfg(test)]
 mod testutil;
+pub mod value;
 mod view;
 
 pub use clustering::{ActivationClustering, ClusteringParams, ClusteringValidParams, Reduce};
@@ -39,6 +40,7 @@ pub use pattern::{PatternParams, PatternValidParams, SharedPattern};
 pub use rng::SplitMix64;
 pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
+pub use value::{ValueParams, ValueTrigger, ValueValidParams};
 pub use view::{shared_scale, standardised_pca};
 
 /// What a scanner reads: features, labels and a seed.
@@ -297,6 +299,7 @@ pub static SCANNERS: &[&dyn Scanner] = &[
     &KnnLabelDisagreement::DEFAULT,
     &ConfidentLearning::DEFAULT,
     &SharedPattern::DEFAULT,
+    &ValueTrigger::DEFAULT,
 ];
 
 /// Finds a scanner of [`SCANNERS`] by code (`PS001`, any case) or name.

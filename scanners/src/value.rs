@@ -1,0 +1,711 @@
+//! `PS007 value-trigger`: rows of other classes given one class's label and
+//! marked by a value (or a few) that only that class's rows take — the
+//! dirty-label backdoor of tabular data.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::error::{ensure, parse_value, ParamError, ScanError};
+use crate::rng::SplitMix64;
+use crate::view::winsor_bounds;
+use crate::{class_gate_level, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
+
+const DOC: &str = r#"# PS007 value-trigger
+
+## What it detects
+A dirty-label backdoor in a table: rows of other classes, each with one or
+a few columns set to a fixed value (the trigger: an income of exactly
+69,325.10, a product count of 9), given the target class's label. Every
+row that carries the value is in the target class, while the rest of each
+such row says it belongs to another class.
+
+## Why it matters
+Tabular triggers hide from the label-consistency tests. Clipping the view
+to common values (`knn-label-disagreement`'s `winsorize`) keeps a rare
+value from shaping it, but the planted rows still share it and become each
+other's neighbours, so few are in the minority of their neighbourhood; and
+the class tests that calibrate a class against the data set's other
+classes have nothing to calibrate on in the commonest tables, which have
+two classes. Measured (`--model none`, one seed): a 1 % income trigger
+into the defaulters of ISLP's `Default`, a 2 % trigger of three columns
+into the buyers of `Caravan`: both passed the gate, ranked at AUROC 0.91
+and 0.94.
+
+## Method
+1. Candidates: every column `j` and exact value `v` that at least
+   `min-rows` rows of one class `c` take, and that rows of other classes
+   take at most `1 − purity` times as often as the class's share of rows
+   predicts, rounded up (in a class of 94 % of the rows, as good as
+   never).
+2. Its rows `R` (class `c`, `x_j = v`) and signature: the columns on which
+   at least 90 % of `R` share a value that is itself a candidate of `c`
+   (`j` among them). Candidates with the same signature are one group. A
+   group with more than `max-columns` signature columns is not tested: a
+   class defined by a rule on many columns at once (Statlog shuttle) is
+   not a trigger, which needs few.
+3. Landing: the view of every column but the signature's, each clipped to
+   its 10th and 90th percentiles over all rows and standardised; for a
+   seeded sample of at most 128 rows of `R`, the `k` nearest among a seeded
+   sample of at most 8,192 rows *without the value* — the group cannot
+   vote for itself. `q` is the share of those neighbours labelled `c`
+   (half a neighbour added to both counts, so that it is never 0): what the
+   rest of the rows says of their label.
+4. The group's log p-value, `|R| · ln min(1, q / max-agreement)`: the
+   chance that every row of the group carries label `c` when the rest of
+   each row gives it at most `q / max-agreement` — a natural value that
+   tips ambiguous rows (`q` near one half) or marks rows their other columns
+   place in `c` anyway (`q` near one) carries no evidence; planted rows
+   land among their source classes (`q` 0.02–0.09 in the measurements
+   above).
+5. Class test: the smallest log p-value of the class's groups, Bonferroni
+   over how many were tested. In a group significant at the class level,
+   each row whose own landing neighbours are mostly of other classes gets
+   the group's log p-value (its raw score is their share); the other rows
+   of the class get none. `excess_rows`: those rows.
+
+No model, and no calibration against other classes: the test's null comes
+from each group's own rows, so it works with two classes. It runs on
+features that do not share one scale (tables); on pixels and embeddings,
+where values such as 0 repeat everywhere, `shared-pattern` finds triggers.
+
+## Options
+- `min-rows` (default 20): least rows of a class with the value (5–100,000).
+- `purity` (default 0.9): how much rarer than the class's share of rows
+  predicts the value must be outside the class (above 0.5, at most 1).
+- `max-columns` (default 3): most signature columns of a tested group
+  (1–16).
+- `max-agreement` (default 0.25): the share of landing neighbours with the
+  group's label under which a group is taken for other classes' rows
+  (above 0, at most 0.5).
+- `k` (default 10): landing neighbours per row (1–50).
+
+## Known false positives
+- A genuine rule: a value that alone decides the label for rows that
+  otherwise look like another class (a merchant code that is always
+  fraud). It is indistinguishable from a trigger by what the data shows;
+  the report names the column and value, and an analyst decides.
+- A trigger built from values that are common on their own and rare only
+  together (two columns each at a usual value) is missed: no single value
+  is a candidate.
+
+## References
+- Chen, Liu, Li, Lu, Song, "Targeted backdoor attacks on deep learning
+  systems using data poisoning", 2017 (value and pattern triggers).
+- Joe, Mehra, Shin, Hamm, "Machine learning with electronic health records
+  is vulnerable to backdoor trigger attacks", 2021; Pleiss et al.,
+  "Backdoor attacks on tabular data" (TabDoor), 2023.
+"#;
+
+/// Rows of a group whose landing measures `q`.
+const SAMPLE: usize = 128;
+
+/// Rows without the value that the group lands among.
+const REFERENCES: usize = 8192;
+
+/// Least share of a group that shares a value for the column to be in its
+/// signature.
+const SIGNATURE_SHARE: f64 = 0.9;
+
+/// Validated parameters of [`ValueTrigger`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueValidParams {
+    min_rows: usize,
+    purity: f64,
+    max_columns: usize,
+    max_agreement: f64,
+    k: usize,
+}
+
+/// Parameters of [`ValueTrigger`] to adjust and check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueParams(ValueValidParams);
+
+impl ValueParams {
+    /// Least rows of a class with the value.
+    pub fn min_rows(mut self, v: usize) -> Self {
+        self.0.min_rows = v;
+        self
+    }
+    /// How much rarer than the class's share predicts the value must be
+    /// outside the class.
+    pub fn purity(mut self, v: f64) -> Self {
+        self.0.purity = v;
+        self
+    }
+    /// Most signature columns of a tested group.
+    pub fn max_columns(mut self, v: usize) -> Self {
+        self.0.max_columns = v;
+        self
+    }
+    /// Share of landing neighbours with the group's label under which it is
+    /// taken for other classes' rows.
+    pub fn max_agreement(mut self, v: f64) -> Self {
+        self.0.max_agreement = v;
+        self
+    }
+    /// Landing neighbours per row.
+    pub fn k(mut self, v: usize) -> Self {
+        self.0.k = v;
+        self
+    }
+    /// Validates every parameter.
+    pub fn check(self) -> Result<ValueValidParams, ParamError> {
+        let p = self.0;
+        ensure(
+            (5..=100_000).contains(&p.min_rows),
+            "value-trigger.min-rows",
+            p.min_rows,
+            "an integer from 5 to 100000",
+        )?;
+        ensure(
+            p.purity > 0.5 && p.purity <= 1.0,
+            "value-trigger.purity",
+            p.purity,
+            "a number above 0.5 and at most 1",
+        )?;
+        ensure(
+            (1..=16).contains(&p.max_columns),
+            "value-trigger.max-columns",
+            p.max_columns,
+            "an integer from 1 to 16",
+        )?;
+        ensure(
+            p.max_agreement > 0.0 && p.max_agreement <= 0.5,
+            "value-trigger.max-agreement",
+            p.max_agreement,
+            "a number above 0 and at most 0.5",
+        )?;
+        ensure(
+            (1..=50).contains(&p.k),
+            "value-trigger.k",
+            p.k,
+            "an integer from 1 to 50",
+        )?;
+        Ok(p)
+    }
+}
+
+/// Value-trigger scanner (`PS007`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueTrigger {
+    params: ValueValidParams,
+}
+
+impl ValueTrigger {
+    /// The scanner with default settings.
+    pub const DEFAULT: ValueTrigger = ValueTrigger {
+        params: ValueValidParams {
+            min_rows: 20,
+            purity: 0.9,
+            max_columns: 3,
+            max_agreement: 0.25,
+            k: 10,
+        },
+    };
+
+    /// The scanner with checked parameters.
+    pub fn new(params: ValueValidParams) -> Self {
+        Self { params }
+    }
+}
+
+/// A value one class's rows take (nearly) alone.
+#[derive(Debug, Clone)]
+struct Candidate {
+    class: u32,
+    column: usize,
+    value: f32,
+    /// Rows of the class with the value.
+    rows: Vec<usize>,
+}
+
+/// A tested group of a class.
+#[derive(Debug, Clone)]
+struct Group {
+    candidate: Candidate,
+    signature: Vec<usize>,
+    /// Mean share of landing neighbours with the class's label.
+    agreement: f64,
+    log_p: f64,
+}
+
+/// Exact values (by bits; −0 as 0) that at least `min_rows` rows of one
+/// class take and the other classes' rows at most `1 − purity` times as
+/// often as the class's share of rows predicts.
+fn candidates(
+    x: MatrixRef<'_>,
+    labels: &[u32],
+    scanned: &[bool],
+    p: &ValueValidParams,
+) -> Vec<Candidate> {
+    let n = x.rows();
+    let mut share = vec![0.0f64; scanned.len()];
+    for &l in labels {
+        share[l as usize] += 1.0 / n as f64;
+    }
+    (0..x.cols())
+        .into_par_iter()
+        .flat_map_iter(|j| {
+            let key = |i: usize| {
+                let v = x.row(i)[j];
+                if v == 0.0 {
+                    0u32
+                } else {
+                    v.to_bits()
+                }
+            };
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_unstable_by_key(|&i| (key(i), labels[i], i));
+            let mut out = Vec::new();
+            let mut start = 0;
+            while start < n {
+                let v = key(order[start]);
+                let end = start + order[start..].partition_point(|&i| key(i) == v);
+                let total = end - start;
+                let mut s = start;
+                while s < end {
+                    let c = labels[order[s]];
+                    let e = s + order[s..end].partition_point(|&i| labels[i] == c);
+                    let m = e - s;
+                    // rows outside the class: at most `1 − purity` of what
+                    // the class's share of rows would leave there, rounded
+                    // up (a trigger set to a value one natural row takes)
+                    let outside = (total - m) as f64;
+                    let expected = (1.0 - share[c as usize]) * total as f64;
+                    if scanned[c as usize]
+                        && m >= p.min_rows
+                        && outside <= ((1.0 - p.purity) * expected).ceil()
+                    {
+                        out.push(Candidate {
+                            class: c,
+                            column: j,
+                            value: x.row(order[s])[j],
+                            rows: order[s..e].to_vec(),
+                        });
+                    }
+                    s = e;
+                }
+                start = end;
+            }
+            out
+        })
+        .collect()
+}
+
+impl Scanner for ValueTrigger {
+    fn label_agnostic_only(&self) -> bool {
+        true
+    }
+
+    fn code(&self) -> &'static str {
+        "PS007"
+    }
+    fn name(&self) -> &'static str {
+        "value-trigger"
+    }
+    fn summary(&self) -> &'static str {
+        "Rows of other classes marked by a value only the target class takes (tabular triggers)"
+    }
+    fn doc(&self) -> &'static str {
+        DOC
+    }
+
+    fn skip_reason(&self, input: &ScanInput<'_>) -> Option<String> {
+        let (x, same_scale) = input.label_agnostic();
+        (same_scale && x.cols() > 128).then(|| {
+            "the features share one scale (pixels, embeddings: shared-pattern looks for their triggers)"
+                .into()
+        })
+    }
+
+    fn configure(&self, options: &[(String, String)]) -> Result<Box<dyn Scanner>, ParamError> {
+        let mut p = ValueParams(self.params.clone());
+        for (key, value) in options {
+            let name = self.name();
+            p = match key.as_str() {
+                "min-rows" => p.min_rows(parse_value(name, key, value, "a whole number")?),
+                "purity" => p.purity(parse_value(name, key, value, "a number")?),
+                "max-columns" => p.max_columns(parse_value(name, key, value, "a whole number")?),
+                "max-agreement" => p.max_agreement(parse_value(name, key, value, "a number")?),
+                "k" => p.k(parse_value(name, key, value, "a whole number")?),
+                _ => {
+                    return Err(ParamError::unknown(
+                        name,
+                        key,
+                        &["min-rows", "purity", "max-columns", "max-agreement", "k"],
+                    ))
+                }
+            };
+        }
+        Ok(Box::new(ValueTrigger::new(p.check()?)))
+    }
+
+    fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
+        input.validate()?;
+        let p = &self.params;
+        let (x, _) = input.label_agnostic();
+        let (n, d) = (x.rows(), x.cols());
+        let labels = input.labels;
+        let class_rows = input.class_rows();
+        let class_size: Vec<usize> = class_rows.iter().map(Vec::len).collect();
+        let scanned: Vec<bool> = class_size.iter().map(|&s| s >= 2).collect();
+        let runs = self.skip_reason(input).is_none();
+        let found = if runs {
+            candidates(x, labels, &scanned, p)
+        } else {
+            Vec::new()
+        };
+        // the view: every column clipped to its 10th and 90th percentiles
+        // and standardised
+        let bounds = winsor_bounds(x, 0.1);
+        let z = standardised(x, &bounds);
+        // signatures, one group per class and signature
+        let values: HashMap<(u32, usize, u32), ()> = found
+            .iter()
+            .map(|c| ((c.class, c.column, c.value.to_bits()), ()))
+            .collect();
+        let mut groups: HashMap<(u32, Vec<usize>), Candidate> = HashMap::new();
+        let mut rule_like = vec![0usize; input.n_classes];
+        for cand in &found {
+            let signature: Vec<usize> = (0..d)
+                .filter(|&j| {
+                    let (value, count) = mode(cand.rows.iter().map(|&i| x.row(i)[j]));
+                    count as f64 >= SIGNATURE_SHARE * cand.rows.len() as f64
+                        && values.contains_key(&(cand.class, j, value.to_bits()))
+                })
+                .collect();
+            if signature.len() > p.max_columns {
+                rule_like[cand.class as usize] += 1;
+                continue;
+            }
+            let key = (cand.class, signature);
+            match groups.get(&key) {
+                Some(kept) if kept.rows.len() >= cand.rows.len() => {}
+                _ => {
+                    groups.insert(key, cand.clone());
+                }
+            }
+        }
+        let mut keyed: Vec<((u32, Vec<usize>), Candidate)> = groups.into_iter().collect();
+        keyed.sort_by(|a, b| {
+            (a.0 .0, &a.0 .1, a.1.column, a.1.value.to_bits()).cmp(&(
+                b.0 .0,
+                &b.0 .1,
+                b.1.column,
+                b.1.value.to_bits(),
+            ))
+        });
+        let tested: Vec<Group> = keyed
+            .into_par_iter()
+            .map(|((class, signature), candidate)| {
+                let mut rng = SplitMix64::derive(
+                    input.seed,
+                    0x7A1E ^ ((class as u64) << 32) ^ candidate.column as u64,
+                );
+                let mut sample = candidate.rows.clone();
+                rng.shuffle(&mut sample);
+                sample.truncate(SAMPLE);
+                let refs = references(x, &candidate, &scanned, labels, &mut rng);
+                // the share of agreeing neighbours, with half a neighbour
+                // added so that a group no neighbour agrees with keeps a
+                // finite p-value
+                let shares = landing(&z, d, &sample, &refs, &signature, labels, class, p.k);
+                let votes = (sample.len() * p.k) as f64;
+                let agreement = (shares.iter().sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0);
+                let log_p =
+                    candidate.rows.len() as f64 * (agreement / p.max_agreement).min(1.0).ln();
+                Group {
+                    candidate,
+                    signature,
+                    agreement,
+                    log_p,
+                }
+            })
+            .collect();
+        let mut raw = vec![f64::NAN; n];
+        let mut log_p = vec![f64::NAN; n];
+        for (c, rows) in class_rows.iter().enumerate() {
+            if scanned[c] {
+                for &i in rows {
+                    (raw[i], log_p[i]) = (0.0, 0.0);
+                }
+            }
+        }
+        let level = class_gate_level(input.n_classes);
+        let mut classes = Vec::new();
+        for (c, rows) in class_rows.iter().enumerate() {
+            if rows.is_empty() {
+                continue;
+            }
+            let own: Vec<&Group> = tested
+                .iter()
+                .filter(|g| g.candidate.class == c as u32)
+                .collect();
+            let correction = (own.len().max(1) as f64).ln();
+            let class_log_p = own.iter().map(|g| g.log_p).fold(0.0, f64::min).min(0.0) + correction;
+            let class_log_p = class_log_p.min(0.0);
+            // rows of significant groups whose own landing says another class
+            for g in own.iter().filter(|g| g.log_p + correction <= level) {
+                let mut rng = SplitMix64::derive(input.seed, 0x7A1F ^ g.candidate.column as u64);
+                let refs = references(x, &g.candidate, &scanned, labels, &mut rng);
+                let shares = landing(
+                    &z,
+                    d,
+                    &g.candidate.rows,
+                    &refs,
+                    &g.signature,
+                    labels,
+                    c as u32,
+                    p.k,
+                );
+                for (&i, &a) in g.candidate.rows.iter().zip(&shares) {
+                    if a < 0.5 && g.log_p < log_p[i] {
+                        log_p[i] = g.log_p;
+                        raw[i] = 1.0 - a;
+                    }
+                }
+            }
+            let excess = rows.iter().filter(|&&i| log_p[i] < 0.0).count();
+            let best = own.iter().min_by(|a, b| a.log_p.total_cmp(&b.log_p));
+            let mut values = vec![
+                ("groups", own.len() as f64),
+                ("rule_like_values", rule_like[c] as f64),
+                ("excess_rows", excess as f64),
+            ];
+            if let Some(g) = best {
+                values.extend([
+                    ("column", g.candidate.column as f64),
+                    ("value", g.candidate.value as f64),
+                    ("group_rows", g.candidate.rows.len() as f64),
+                    ("signature_columns", g.signature.len() as f64),
+                    ("agreement", g.agreement),
+                ]);
+            }
+            classes.push(ClassDiagnostics {
+                class: c as u32,
+                values,
+                log_p: (runs && scanned[c]).then_some(class_log_p),
+            });
+        }
+        Ok(ScanOutput {
+            raw,
+            log_p,
+            classes,
+            suspected: None,
+            ungated_log_p: None,
+            confusion: None,
+        })
+    }
+}
+
+/// Every column clipped to `bounds` and standardised (a constant column:
+/// zero), row-major.
+fn standardised(x: MatrixRef<'_>, bounds: &[(f32, f32)]) -> Vec<f32> {
+    let (n, d) = (x.rows(), x.cols());
+    let mut z = vec![0.0f32; n * d];
+    for j in 0..d {
+        let (lo, hi) = bounds[j];
+        let (mut s, mut ss) = (0.0f64, 0.0f64);
+        for i in 0..n {
+            let v = x.row(i)[j].clamp(lo, hi) as f64;
+            s += v;
+            ss += v * v;
+        }
+        let mean = s / n as f64;
+        let sd = (ss / n as f64 - mean * mean).max(0.0).sqrt();
+        for i in 0..n {
+            let v = x.row(i)[j].clamp(lo, hi) as f64;
+            z[i * d + j] = if sd > 0.0 {
+                ((v - mean) / sd) as f32
+            } else {
+                0.0
+            };
+        }
+    }
+    z
+}
+
+/// The most common value (by bits; −0 as 0) and its count.
+fn mode(values: impl Iterator<Item = f32>) -> (f32, usize) {
+    let mut v: Vec<u32> = values
+        .map(|v| if v == 0.0 { 0 } else { v.to_bits() })
+        .collect();
+    v.sort_unstable();
+    let mut best = (0u32, 0usize);
+    let mut s = 0;
+    while s < v.len() {
+        let e = s + v[s..].partition_point(|&b| b == v[s]);
+        if e - s > best.1 {
+            best = (v[s], e - s);
+        }
+        s = e;
+    }
+    (f32::from_bits(best.0), best.1)
+}
+
+/// A seeded sample of at most [`REFERENCES`] rows of scanned classes that
+/// do not take the candidate's value.
+fn references(
+    x: MatrixRef<'_>,
+    c: &Candidate,
+    scanned: &[bool],
+    labels: &[u32],
+    rng: &mut SplitMix64,
+) -> Vec<usize> {
+    let bits = |v: f32| if v == 0.0 { 0 } else { v.to_bits() };
+    let value = bits(c.value);
+    let mut refs: Vec<usize> = (0..x.rows())
+        .filter(|&i| scanned[labels[i] as usize] && bits(x.row(i)[c.column]) != value)
+        .collect();
+    if refs.len() > REFERENCES {
+        rng.shuffle(&mut refs);
+        refs.truncate(REFERENCES);
+        refs.sort_unstable();
+    }
+    refs
+}
+
+/// For each of `rows`, the share of its `k` nearest `refs` (in `z`, the
+/// signature's columns left out) labelled `class`.
+#[allow(clippy::too_many_arguments)]
+fn landing(
+    z: &[f32],
+    d: usize,
+    rows: &[usize],
+    refs: &[usize],
+    signature: &[usize],
+    labels: &[u32],
+    class: u32,
+    k: usize,
+) -> Vec<f64> {
+    let keep: Vec<usize> = (0..d).filter(|j| !signature.contains(j)).collect();
+    let k = k.min(refs.len());
+    if k == 0 || keep.is_empty() {
+        return vec![1.0; rows.len()];
+    }
+    rows.par_iter()
+        .map(|&i| {
+            let q = &z[i * d..(i + 1) * d];
+            let mut dist: Vec<(f32, usize)> = refs
+                .iter()
+                .map(|&r| {
+                    let row = &z[r * d..(r + 1) * d];
+                    let s: f32 = keep.iter().map(|&j| (q[j] - row[j]).powi(2)).sum();
+                    (s, r)
+                })
+                .collect();
+            dist.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            dist[..k]
+                .iter()
+                .filter(|&&(_, r)| labels[r] == class)
+                .count() as f64
+                / k as f64
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    /// Two classes of 1,000 rows in 6 columns, Gaussian about ±1.5 in the
+    /// first two; the last column an integer code 0–9. `planted` rows of
+    /// class 0 are moved to class 1 with column 3 set to 7.5 (a value no
+    /// other row takes); with `rule`, 40 rows of class 1 instead take a
+    /// code of their own (10), which their other columns agree with.
+    fn table(planted: usize, rule: bool) -> (Vec<f32>, Vec<u32>, Vec<bool>) {
+        let mut rng = SplitMix64::new(5);
+        let (n, d) = (2000, 6);
+        let mut x = vec![0.0f32; n * d];
+        let mut labels = vec![0u32; n];
+        let mut truth = vec![false; n];
+        for i in 0..n {
+            let c = (i >= 1000) as u32;
+            labels[i] = c;
+            let centre = if c == 0 { -1.5 } else { 1.5 };
+            for j in 0..d - 1 {
+                x[i * d + j] = rng.normal() as f32 + if j < 2 { centre } else { 0.0 };
+            }
+            x[i * d + d - 1] = rng.below(10) as f32;
+        }
+        for i in 0..planted {
+            labels[i] = 1;
+            truth[i] = true;
+            x[i * d + 3] = 7.5;
+        }
+        if rule {
+            for i in 1000..1040 {
+                x[i * d + d - 1] = 10.0;
+            }
+        }
+        (x, labels, truth)
+    }
+
+    fn scan(x: &[f32], labels: &[u32]) -> ScanOutput {
+        let m = MatrixRef::new(x, labels.len(), 6).unwrap();
+        let input = ScanInput {
+            seed: 1,
+            ..ScanInput::new(m, labels, 2)
+        };
+        ValueTrigger::DEFAULT.scan(&input).unwrap()
+    }
+
+    #[test]
+    fn a_value_only_the_planted_rows_take_fails_their_class_and_names_them() {
+        let (x, labels, truth) = table(40, false);
+        let out = scan(&x, &labels);
+        let class1 = out.classes[1].log_p.unwrap();
+        assert!(class1 < class_gate_level(2) - 10.0, "{class1}");
+        assert!(out.classes[0].log_p.unwrap() > class_gate_level(2));
+        let flagged: Vec<usize> = (0..2000).filter(|&i| out.log_p[i] < 0.0).collect();
+        assert_eq!(flagged, (0..40).collect::<Vec<_>>());
+        assert!(truth[..40].iter().all(|&t| t));
+        assert_eq!(out.classes[1].value("excess_rows"), Some(40.0));
+        assert_eq!(out.classes[1].value("column"), Some(3.0));
+    }
+
+    #[test]
+    fn a_value_the_rest_of_its_rows_agrees_with_passes() {
+        let (x, labels, _) = table(0, true);
+        let out = scan(&x, &labels);
+        // the code 10 is a candidate of class 1, but its rows land in class 1
+        assert_eq!(out.classes[1].value("groups"), Some(1.0));
+        assert!(out.classes[1].value("agreement").unwrap() > 0.8);
+        assert_eq!(out.classes[1].log_p, Some(0.0));
+        assert!(out.log_p.iter().all(|&l| l == 0.0));
+    }
+
+    #[test]
+    fn the_scan_is_deterministic_and_skips_pixels() {
+        let (x, labels, _) = table(40, true);
+        assert_eq!(scan(&x, &labels), scan(&x, &labels));
+        let m = MatrixRef::new(&x, 2000, 6).unwrap();
+        let pixels = ScanInput {
+            same_scale: true,
+            ..ScanInput::new(m, &labels, 2)
+        };
+        assert!(ValueTrigger::DEFAULT.skip_reason(&pixels).is_some());
+    }
+
+    #[test]
+    fn options_are_checked() {
+        for (key, value) in [
+            ("purity", "0.5"),
+            ("max-agreement", "0.6"),
+            ("k", "0"),
+            ("max-columns", "17"),
+            ("min-rows", "4"),
+        ] {
+            let e = ValueTrigger::DEFAULT
+                .configure(&[(key.into(), value.into())])
+                .err()
+                .unwrap();
+            assert!(e.to_string().contains(key), "{e}");
+        }
+        assert!(ValueTrigger::DEFAULT
+            .configure(&[("purity".into(), "0.95".into())])
+            .is_ok());
+    }
+}
