@@ -5,7 +5,7 @@
 # Markdown table into BENCHMARKS.md (between the detection markers) with the
 # command, commit and machine, and prints it.
 #
-# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel] [MODEL] [SEEDS]
+# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular] [MODEL] [SEEDS]
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
 #   seeds: the same cases with seeds 1, 2, 3.
@@ -20,15 +20,24 @@
 #   cleanlabel: clean-label attacks on MNIST and Fashion-MNIST: a SIG
 #        signal and the clean-label patch on 10 %, 30 % and 50 % of the
 #        target class (labels untouched); clean. Seeds 1, 2, 3 (or SEEDS).
+#   tabular: value triggers (two columns of non-target rows set to their
+#        largest value, relabelled; and one column) at 1 %, 5 % and 10 % on
+#        real tables (ISLP Caravan, Default, OJ; river shuttle, phishing;
+#        breast cancer), target the minority class; clean. Seeds 1, 2, 3
+#        (or SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
 mode="${1:-fast}"
 model="${2:-auto}"
-case "$mode" in fast|seeds|full|gate|cleanlabel) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
+case "$mode" in fast|seeds|full|gate|cleanlabel|tabular) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-datasets/fetch.sh mnist sklearn fashion >&2
+if [ "$mode" = tabular ]; then
+  datasets/fetch.sh sklearn islp river >&2
+else
+  datasets/fetch.sh mnist sklearn fashion >&2
+fi
 # POISONSCAN_BIN: a binary built beforehand (the default builds this tree)
 if [ -n "${POISONSCAN_BIN:-}" ]; then
   bin="$POISONSCAN_BIN"
@@ -45,6 +54,16 @@ declare -A input=(
   [digits]="$cache/sklearn/digits-images-idx3-ubyte"
   [mnist+all]="$cache/mnist/train-images-idx3-ubyte"
   [fashion]="$cache/fashion/fashion-images-idx3-ubyte"
+  [caravan]="$cache/islp/caravan.csv"
+  [default]="$cache/islp/default.csv"
+  [oj]="$cache/islp/oj.csv"
+  [shuttle]="$cache/river/shuttle.csv"
+  [phishing]="$cache/river/phishing.csv"
+  [breast_cancer]="$cache/sklearn/breast_cancer.csv"
+)
+# the attacked class of each table (its minority class); images: class 0
+declare -A target_class=(
+  [caravan]=Yes [default]=Yes [oj]=MM [shuttle]=1 [phishing]=1 [breast_cancer]=0
 )
 # `mnist+all`: every scanner forced on (the sub-population scanners run by
 # default only on learned representations), to show each one's own AUROC.
@@ -85,6 +104,15 @@ if [ "$mode" = cleanlabel ]; then
   read -r -a seeds <<<"${3:-1 2 3}"
 fi
 
+if [ "$mode" = tabular ]; then
+  datasets=(caravan default oj shuttle phishing breast_cancer)
+  cases=("none 0")
+  for rate in 0.01 0.05 0.10; do
+    cases+=("value-trigger $rate" "value-trigger $rate --trigger-columns 1")
+  done
+  read -r -a seeds <<<"${3:-1 2 3}"
+fi
+
 n=0
 for ds in "${datasets[@]}"; do
   for c in "${cases[@]}"; do
@@ -95,7 +123,7 @@ for ds in "${datasets[@]}"; do
     fi
     for seed in "${seeds[@]}"; do
       n=$((n + 1))
-      target=(--target 0)
+      target=(--target "${target_class[$ds]:-0}")
       [ "$attack" = label-flip ] || [ "$attack" = none ] && target=()
       [[ "${extra_opts:-}" == *--target* ]] && target=()
       p="$work/p$n.parquet"
@@ -138,7 +166,7 @@ def f(v, pct=False):
 
 SHORT = {"spectral-signature": "PS001", "robust-spectral": "PS002",
          "activation-clustering": "PS003", "knn-label-disagreement": "PS004",
-         "confident-learning": "PS005", "shared-pattern": "PS006"}
+         "confident-learning": "PS005", "shared-pattern": "PS006", "value-trigger": "PS007"}
 
 def own(es):
     names = [m["scanner"] for m in es[0].get("scanners", [])]
@@ -178,14 +206,16 @@ table = "\n".join(lines)
 print(table)
 path = "BENCHMARKS.md"
 text = open(path).read()
-tag = {"gate": f"gate-{model}", "cleanlabel": f"cleanlabel-{model}"}.get(mode, model)
+tag = {"gate": f"gate-{model}", "cleanlabel": f"cleanlabel-{model}",
+       "tabular": f"tabular-{model}"}.get(mode, model)
 begin, end = f"<!-- detection-{tag}:begin -->", f"<!-- detection-{tag}:end -->"
 block = f"{begin}\n{table}\n{end}"
 if begin in text:
     text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
 else:
     title = {"gate": f"The gate across trigger shapes and rates, `--model {model}`",
-             "cleanlabel": f"Clean-label attacks, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
+             "cleanlabel": f"Clean-label attacks, `--model {model}`",
+             "tabular": f"Tabular value triggers, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
     text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
 open(path, "w").write(text)
 PY

@@ -159,6 +159,7 @@ enum AttackKind {
     LabelFlip,
     CleanLabel,
     Sig,
+    ValueTrigger,
     None,
 }
 
@@ -208,6 +209,9 @@ struct PoisonArgs {
     /// Control points per side of the warp field (warp)
     #[arg(long, default_value_t = 4)]
     grid: usize,
+    /// Columns the trigger sets, each to its largest value (value-trigger)
+    #[arg(long, default_value_t = 2)]
+    trigger_columns: usize,
     /// Amplitude of the sinusoid (sig), pixels being in [0, 1]
     #[arg(long, default_value_t = 0.08)]
     amplitude: f32,
@@ -836,6 +840,9 @@ fn poison(args: PoisonArgs) -> Result<()> {
         AttackKind::Sig => Attack::Sig {
             amplitude: args.amplitude,
             frequency: args.frequency,
+        },
+        AttackKind::ValueTrigger => Attack::ValueTrigger {
+            columns: args.trigger_columns,
         },
         AttackKind::None => Attack::None,
     };

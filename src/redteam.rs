@@ -240,6 +240,13 @@ pub enum Attack {
     },
     /// Labels changed: at random, or from `source` to the target.
     LabelFlip,
+    /// A tabular backdoor: `columns` seeded columns of non-target rows set
+    /// to a rare value — each column's largest value in the data set — and
+    /// the rows relabelled to the target (each target its own columns).
+    ValueTrigger {
+        /// Columns the trigger sets.
+        columns: usize,
+    },
     /// Patch stamped on target-class rows, labels unchanged.
     CleanLabel {
         /// The trigger.
@@ -301,7 +308,7 @@ pub struct AttackPlan {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RedTeamError {
     /// The attack needs images and the data are plain vectors.
-    #[error("attack `{0}` changes pixels, but the input holds plain feature vectors (not images); only `label-flip` works on vectors")]
+    #[error("attack `{0}` changes pixels, but the input holds plain feature vectors (not images); only `label-flip` and `value-trigger` work on vectors")]
     NeedsImages(&'static str),
     /// A target class is needed.
     #[error("attack `{0}` needs --target CLASS")]
@@ -415,6 +422,7 @@ impl Attack {
             Attack::Blend { .. } => "blend",
             Attack::Warp { .. } => "warp",
             Attack::LabelFlip => "label-flip",
+            Attack::ValueTrigger { .. } => "value-trigger",
             Attack::CleanLabel { .. } => "clean-label",
             Attack::Sig { .. } => "sig",
         }
@@ -458,6 +466,14 @@ pub fn plant(
     }
     if plan.attack.needs_images() && shape.is_none() {
         return Err(RedTeamError::NeedsImages(name));
+    }
+    let dim = if n == 0 { 0 } else { features.len() / n };
+    if let Attack::ValueTrigger { columns } = plan.attack {
+        if !(1..=dim.max(1)).contains(&columns) {
+            return Err(RedTeamError::Invalid(format!(
+                "value-trigger needs --trigger-columns from 1 to the {dim} feature columns (got {columns})"
+            )));
+        }
     }
     let mut planted = Planted {
         poisoned: vec![false; n],
@@ -519,10 +535,15 @@ pub fn plant(
         .map(|(v, &i)| (i, v % targets.len().max(1)))
         .collect();
     victims.sort_unstable();
-    let dim = if n == 0 { 0 } else { features.len() / n };
     let triggers: Vec<Trigger> = (0..targets.len().max(1))
         .map(|j| Trigger::new(&plan.attack, shape, plan.seed, j))
         .collect();
+    let values: Vec<Vec<(usize, f32)>> = match plan.attack {
+        Attack::ValueTrigger { columns } => (0..targets.len())
+            .map(|j| value_trigger(features, dim, columns, plan.seed.wrapping_add(j as u64)))
+            .collect(),
+        _ => Vec::new(),
+    };
     for &(i, j) in &victims {
         let row = &mut features[i * dim..(i + 1) * dim];
         planted.poisoned[i] = true;
@@ -530,8 +551,14 @@ pub fn plant(
         if let Some(s) = shape {
             triggers[j].apply(row, s);
         }
+        for &(column, value) in values.get(j).into_iter().flatten() {
+            row[column] = value;
+        }
         match &plan.attack {
-            Attack::Badnets { .. } | Attack::Blend { .. } | Attack::Warp { .. } => {
+            Attack::Badnets { .. }
+            | Attack::Blend { .. }
+            | Attack::Warp { .. }
+            | Attack::ValueTrigger { .. } => {
                 labels[i] = targets[j];
             }
             Attack::CleanLabel { .. } | Attack::Sig { .. } => {}
@@ -583,7 +610,7 @@ impl Trigger {
                 amplitude,
                 frequency,
             } => Trigger::Sig(*amplitude, *frequency),
-            Attack::LabelFlip | Attack::None => Trigger::None,
+            Attack::LabelFlip | Attack::ValueTrigger { .. } | Attack::None => Trigger::None,
         }
     }
 
@@ -596,6 +623,30 @@ impl Trigger {
             Trigger::Sig(amplitude, frequency) => sig(row, shape, *amplitude, *frequency),
         }
     }
+}
+
+/// The value trigger of one target: `columns` seeded distinct columns (of
+/// those with more than one value, when there are enough), each with its
+/// largest value over the rows.
+pub fn value_trigger(features: &[f32], dim: usize, columns: usize, seed: u64) -> Vec<(usize, f32)> {
+    let n = if dim == 0 { 0 } else { features.len() / dim };
+    let range = |j: usize| {
+        (0..n)
+            .map(|i| features[i * dim + j])
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    let varied: Vec<usize> = (0..dim).filter(|&j| range(j).0 < range(j).1).collect();
+    let mut pool = if varied.len() >= columns {
+        varied
+    } else {
+        (0..dim).collect()
+    };
+    SplitMix64::derive(seed, 0x7A1E).shuffle(&mut pool);
+    let mut chosen: Vec<usize> = pool.into_iter().take(columns).collect();
+    chosen.sort_unstable();
+    chosen.into_iter().map(|j| (j, range(j).1)).collect()
 }
 
 /// SIG: adds `amplitude · sin(2π · frequency · column / width)` to every
@@ -931,6 +982,59 @@ mod tests {
     }
 
     #[test]
+    fn a_value_trigger_sets_its_columns_to_their_largest_value() {
+        // a table: 400 rows of 6 columns (column 5 constant), 4 classes
+        let (n, d) = (400, 6);
+        let mut rng = SplitMix64::new(9);
+        let features: Vec<f32> = (0..n * d)
+            .map(|k| if k % d == 5 { 1.0 } else { rng.normal() as f32 })
+            .collect();
+        let labels: Vec<u32> = (0..n as u32).map(|i| i % 4).collect();
+        let attack = Attack::ValueTrigger { columns: 2 };
+        let p = AttackPlan {
+            attack,
+            rate: 0.1,
+            targets: vec![3],
+            source: None,
+            seed: 4,
+        };
+        let (mut f, mut l) = (features.clone(), labels.clone());
+        let planted = plant(&mut f, &mut l, 4, None, &p).unwrap();
+        let trigger = value_trigger(&features, d, 2, 4);
+        assert_eq!(trigger.len(), 2);
+        assert!(
+            trigger[0].0 < trigger[1].0 && trigger[1].0 < 5,
+            "{trigger:?}"
+        );
+        for &(j, v) in &trigger {
+            let max = (0..n).map(|i| features[i * d + j]).fold(f32::MIN, f32::max);
+            assert_eq!(v, max);
+        }
+        assert_eq!(planted.poisoned.iter().filter(|&&x| x).count(), 40);
+        for i in 0..n {
+            let changed: Vec<usize> = (0..d)
+                .filter(|&j| f[i * d + j] != features[i * d + j])
+                .collect();
+            if planted.poisoned[i] {
+                assert!(labels[i] != 3 && l[i] == 3);
+                assert!(trigger.iter().all(|&(j, v)| f[i * d + j] == v));
+                assert!(changed
+                    .iter()
+                    .all(|j| trigger.iter().any(|&(t, _)| t == *j)));
+            } else {
+                assert!(changed.is_empty() && l[i] == labels[i]);
+            }
+        }
+        // more columns than the table has: refused
+        let too_many = AttackPlan {
+            attack: Attack::ValueTrigger { columns: 7 },
+            ..p
+        };
+        let e = plant(&mut f, &mut l, 4, None, &too_many).unwrap_err();
+        assert!(e.to_string().contains("--trigger-columns"), "{e}");
+    }
+
+    #[test]
     fn sig_adds_the_sinusoid_where_it_is_not_clipped() {
         let shape = Shape {
             height: 2,
@@ -971,7 +1075,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.to_string().contains("only `label-flip` works on vectors"),
+            e.to_string()
+                .contains("only `label-flip` and `value-trigger` work on vectors"),
             "{e}"
         );
         let shape = Some(DIGITS_SHAPE);

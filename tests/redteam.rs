@@ -244,6 +244,66 @@ fn attack_success_is_measured_against_a_model_of_the_clean_input() {
 }
 
 #[test]
+fn a_value_trigger_on_a_table_scans_back_as_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    // two classes in four columns, 300 rows each, apart in the first two
+    let mut rng = poisonscan::scanners::SplitMix64::new(21);
+    let mut csv = String::from("label,a,b,c,d\n");
+    for i in 0..600 {
+        let c = i % 2;
+        let centre = if c == 0 { -2.0 } else { 2.0 };
+        let v: Vec<String> = (0..4)
+            .map(|j| {
+                let x = rng.normal() + if j < 2 { centre } else { 0.0 };
+                format!("{x:.4}")
+            })
+            .collect();
+        csv.push_str(&format!("{c},{}\n", v.join(",")));
+    }
+    std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+    run_ok(
+        &[
+            "poison",
+            "t.csv",
+            "--attack",
+            "value-trigger",
+            "--rate",
+            "0.05",
+            "--target",
+            "1",
+            "--seed",
+            "2",
+            "--out",
+            "p.parquet",
+        ],
+        dir.path(),
+    );
+    // the table's columns, named, and no list column
+    let b = read_parquet(&dir.path().join("p.parquet"));
+    for c in ["a", "b", "c", "d"] {
+        assert!(b.column_by_name(c).is_some(), "{c}");
+    }
+    assert!(b.column_by_name("features").is_none());
+    let (poisoned, label, _) = truth_of(&dir.path().join("p.parquet"));
+    assert_eq!(poisoned.iter().filter(|&&p| p).count(), 30);
+    assert!((0..600).all(|i| !poisoned[i] || label[i] == 1));
+    // read back as the table was: its four columns, and the trigger found
+    let out = run(
+        &["scan", "p.parquet", "--out", "s", "--seed", "1"],
+        dir.path(),
+    );
+    let text = stdout(&out);
+    assert!(text.contains("4 features (4 numeric columns)"), "{text}");
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s/summary.json")).unwrap())
+            .unwrap();
+    let class1 = &summary["classes"][1];
+    assert_eq!(class1["failed_by"][0], "value-trigger", "{class1}");
+    assert_eq!(class1["flagged"], 30, "{class1}");
+}
+
+#[test]
 fn image_attacks_are_refused_on_vectors_and_bad_plans_name_the_option() {
     let dir = tempfile::tempdir().unwrap();
     let data = synthetic(3, 50, 4, 0, 0.0, 1);
@@ -257,7 +317,10 @@ fn image_attacks_are_refused_on_vectors_and_bad_plans_name_the_option() {
         &poison(&["--attack", "badnets", "--rate", "0.1", "--target", "0"]),
         dir.path(),
     );
-    assert!(e.contains("only `label-flip` works on vectors"), "{e}");
+    assert!(
+        e.contains("only `label-flip` and `value-trigger` work on vectors"),
+        "{e}"
+    );
     assert!(!dir.path().join("x.parquet").exists());
     let e = run_err(
         &poison(&["--attack", "label-flip", "--rate", "0.1", "--target", "9"]),

@@ -16,6 +16,10 @@ use super::{locate, Dataset, DroppedRow, FeatureSource, IngestError, SourceFile}
 pub const META_FEATURES: &str = "poisonscan.features";
 /// Schema metadata key holding the image shape, `HxWxC`, of such a file.
 pub const META_IMAGE_SHAPE: &str = "poisonscan.image_shape";
+/// Schema metadata key listing, as a JSON array, the feature columns of a
+/// table poisonscan wrote: a red-team copy of a table keeps its columns, and
+/// is read as the table was.
+pub const META_FEATURE_COLUMNS: &str = "poisonscan.feature_columns";
 /// Ground-truth columns of a red-team file; never taken as features.
 pub const GROUND_TRUTH_COLUMNS: [&str; 3] =
     ["original_label", "is_poisoned", "poison_source_label"];
@@ -25,6 +29,8 @@ pub const GROUND_TRUTH_COLUMNS: [&str; 3] =
 pub(crate) struct Hints {
     /// The feature column.
     pub features: Option<String>,
+    /// The feature columns of a table.
+    pub columns: Option<Vec<String>>,
     /// Image height, width, channels.
     pub image_shape: Option<(usize, usize, usize)>,
     /// Class names per integer label column, from a Hugging Face `datasets`
@@ -61,6 +67,9 @@ impl Hints {
             .unwrap_or_default();
         Self {
             features: meta.get(META_FEATURES).cloned(),
+            columns: meta
+                .get(META_FEATURE_COLUMNS)
+                .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok()),
             image_shape,
             class_label_names,
         }
@@ -80,6 +89,9 @@ impl Hints {
         let mut o = opts.clone();
         if o.embedding.is_none() && o.features.is_empty() {
             o.embedding = self.features.clone();
+            if let (None, Some(columns)) = (&o.embedding, &self.columns) {
+                o.features = columns.iter().map(|c| glob::Pattern::escape(c)).collect();
+            }
         }
         o
     }

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 pub use batch::{
     from_record_batch, from_record_batches, TableOptions, GROUND_TRUTH_COLUMNS, META_FEATURES,
-    META_IMAGE_SHAPE,
+    META_FEATURE_COLUMNS, META_IMAGE_SHAPE,
 };
 pub use error::{IngestError, RowLoc};
 pub use table::read_columns;

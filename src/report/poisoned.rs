@@ -15,7 +15,10 @@ use parquet::file::properties::WriterProperties;
 
 use super::scores::{plain, row_and_id};
 use super::{AtomicFile, ReportError};
-use crate::ingest::{Dataset, META_FEATURES, META_IMAGE_SHAPE};
+use crate::ingest::{
+    Dataset, FeatureSource, GROUND_TRUTH_COLUMNS, META_FEATURES, META_FEATURE_COLUMNS,
+    META_IMAGE_SHAPE,
+};
 use crate::redteam::{Planted, Shape};
 
 /// Labels from class ids, typed like the input's labels: integers when the
@@ -46,17 +49,45 @@ pub fn poisoned_batch(
     extra: Vec<(String, String)>,
 ) -> RecordBatch {
     let dim = ds.n_features;
+    // A table keeps its columns, so that the copy is read as the table was
+    // (a list column of continuous values would be taken for an
+    // embedding); images and vectors go in one list column.
+    let taken = |c: &String| {
+        ["row", "id", "label"].contains(&c.as_str()) || GROUND_TRUTH_COLUMNS.contains(&c.as_str())
+    };
+    let table = match &ds.feature_source {
+        FeatureSource::Columns { columns } if shape.is_none() && !columns.iter().any(taken) => {
+            Some(columns.clone())
+        }
+        _ => None,
+    };
     let column = if shape.is_some() {
         "pixels"
     } else {
         "features"
     };
-    let values = FixedSizeListArray::new(
-        Arc::new(Field::new("item", DataType::Float32, false)),
-        dim as i32,
-        Arc::new(Float32Array::from(features)),
-        None,
-    );
+    let mut feature_fields = Vec::new();
+    let mut feature_columns: Vec<ArrayRef> = Vec::new();
+    match &table {
+        Some(names) => {
+            for (j, name) in names.iter().enumerate() {
+                feature_fields.push(Field::new(name, DataType::Float32, false));
+                feature_columns.push(Arc::new(Float32Array::from_iter_values(
+                    features.iter().skip(j).step_by(dim.max(1)).copied(),
+                )));
+            }
+        }
+        None => {
+            let values = FixedSizeListArray::new(
+                Arc::new(Field::new("item", DataType::Float32, false)),
+                dim as i32,
+                Arc::new(Float32Array::from(features)),
+                None,
+            );
+            feature_fields.push(Field::new(column, values.data_type().clone(), false));
+            feature_columns.push(Arc::new(values));
+        }
+    }
     let original = plain(&ds.labels);
     let not_poisoned = BooleanArray::from(planted.poisoned.iter().map(|p| !p).collect::<Vec<_>>());
     let source = nullif(&original, &not_poisoned).expect("same length");
@@ -78,10 +109,16 @@ pub fn poisoned_batch(
         true,
     ));
     columns.push(source);
-    fields.push(Field::new(column, values.data_type().clone(), false));
-    columns.push(Arc::new(values));
+    fields.extend(feature_fields);
+    columns.extend(feature_columns);
     let mut metadata: std::collections::HashMap<String, String> = extra.into_iter().collect();
-    metadata.insert(META_FEATURES.into(), column.into());
+    match &table {
+        Some(names) => metadata.insert(
+            META_FEATURE_COLUMNS.into(),
+            serde_json::to_string(names).expect("names serialise"),
+        ),
+        None => metadata.insert(META_FEATURES.into(), column.into()),
+    };
     if let Some(s) = shape {
         metadata.insert(
             META_IMAGE_SHAPE.into(),
