@@ -66,8 +66,9 @@ and 0.94.
 
 No model, and no calibration against other classes: the test's null comes
 from each group's own rows, so it works with two classes. It runs on
-features that do not share one scale (tables); on pixels and embeddings,
-where values such as 0 repeat everywhere, `shared-pattern` finds triggers.
+features that do not share one scale (tables), and on at most 128 that do
+(a survey's answers); on pixels and embeddings, where values such as 0
+repeat everywhere, `shared-pattern` finds triggers.
 
 ## Options
 - `min-rows` (default 20): least rows of a class with the value (5–100,000).
@@ -314,7 +315,7 @@ impl Scanner for ValueTrigger {
     fn skip_reason(&self, input: &ScanInput<'_>) -> Option<String> {
         let (x, same_scale) = input.label_agnostic();
         (same_scale && x.cols() > 128).then(|| {
-            "the features share one scale (pixels, embeddings: shared-pattern looks for their triggers)"
+            "more than 128 features of one scale (pixels, embeddings: shared-pattern looks for their triggers)"
                 .into()
         })
     }
@@ -681,7 +682,16 @@ mod tests {
     fn the_scan_is_deterministic_and_skips_pixels() {
         let (x, labels, _) = table(40, true);
         assert_eq!(scan(&x, &labels), scan(&x, &labels));
+        // a narrow table of one scale (survey answers) is scanned; a wide
+        // one (pixels) is not
         let m = MatrixRef::new(&x, 2000, 6).unwrap();
+        let narrow = ScanInput {
+            same_scale: true,
+            ..ScanInput::new(m, &labels, 2)
+        };
+        assert!(ValueTrigger::DEFAULT.skip_reason(&narrow).is_none());
+        let wide = vec![0.5f32; 2000 * 130];
+        let m = MatrixRef::new(&wide, 2000, 130).unwrap();
         let pixels = ScanInput {
             same_scale: true,
             ..ScanInput::new(m, &labels, 2)
