@@ -2,7 +2,7 @@
 //! marked by a value (or a few) that only that class's rows take — the
 //! dirty-label backdoor of tabular data.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
@@ -248,14 +248,7 @@ fn candidates(
     (0..x.cols())
         .into_par_iter()
         .flat_map_iter(|j| {
-            let key = |i: usize| {
-                let v = x.row(i)[j];
-                if v == 0.0 {
-                    0u32
-                } else {
-                    v.to_bits()
-                }
-            };
+            let key = |i: usize| bits(x.row(i)[j]);
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_unstable_by_key(|&i| (key(i), labels[i], i));
             let mut out = Vec::new();
@@ -362,9 +355,9 @@ impl Scanner for ValueTrigger {
         let bounds = winsor_bounds(x, 0.1);
         let z = standardised(x, &bounds);
         // signatures, one group per class and signature
-        let values: HashMap<(u32, usize, u32), ()> = found
+        let values: HashSet<(u32, usize, u32)> = found
             .iter()
-            .map(|c| ((c.class, c.column, c.value.to_bits()), ()))
+            .map(|c| (c.class, c.column, bits(c.value)))
             .collect();
         let mut groups: HashMap<(u32, Vec<usize>), Candidate> = HashMap::new();
         let mut rule_like = vec![0usize; input.n_classes];
@@ -373,7 +366,7 @@ impl Scanner for ValueTrigger {
                 .filter(|&j| {
                     let (value, count) = mode(cand.rows.iter().map(|&i| x.row(i)[j]));
                     count as f64 >= SIGNATURE_SHARE * cand.rows.len() as f64
-                        && values.contains_key(&(cand.class, j, value.to_bits()))
+                        && values.contains(&(cand.class, j, value))
                 })
                 .collect();
             if signature.len() > p.max_columns {
@@ -390,11 +383,11 @@ impl Scanner for ValueTrigger {
         }
         let mut keyed: Vec<((u32, Vec<usize>), Candidate)> = groups.into_iter().collect();
         keyed.sort_by(|a, b| {
-            (a.0 .0, &a.0 .1, a.1.column, a.1.value.to_bits()).cmp(&(
+            (a.0 .0, &a.0 .1, a.1.column, bits(a.1.value)).cmp(&(
                 b.0 .0,
                 &b.0 .1,
                 b.1.column,
-                b.1.value.to_bits(),
+                bits(b.1.value),
             ))
         });
         let tested: Vec<Group> = keyed
@@ -527,11 +520,18 @@ fn standardised(x: MatrixRef<'_>, bounds: &[(f32, f32)]) -> Vec<f32> {
     z
 }
 
-/// The most common value (by bits; −0 as 0) and its count.
-fn mode(values: impl Iterator<Item = f32>) -> (f32, usize) {
-    let mut v: Vec<u32> = values
-        .map(|v| if v == 0.0 { 0 } else { v.to_bits() })
-        .collect();
+/// A value's bits, −0 as 0: exact values compared as keys.
+fn bits(v: f32) -> u32 {
+    if v == 0.0 {
+        0
+    } else {
+        v.to_bits()
+    }
+}
+
+/// The most common value's bits (see [`bits`]) and its count.
+fn mode(values: impl Iterator<Item = f32>) -> (u32, usize) {
+    let mut v: Vec<u32> = values.map(bits).collect();
     v.sort_unstable();
     let mut best = (0u32, 0usize);
     let mut s = 0;
@@ -542,7 +542,7 @@ fn mode(values: impl Iterator<Item = f32>) -> (f32, usize) {
         }
         s = e;
     }
-    (f32::from_bits(best.0), best.1)
+    best
 }
 
 /// A seeded sample of at most [`REFERENCES`] rows of scanned classes that
@@ -554,7 +554,6 @@ fn references(
     labels: &[u32],
     rng: &mut SplitMix64,
 ) -> Vec<usize> {
-    let bits = |v: f32| if v == 0.0 { 0 } else { v.to_bits() };
     let value = bits(c.value);
     let mut refs: Vec<usize> = (0..x.rows())
         .filter(|&i| scanned[labels[i] as usize] && bits(x.row(i)[c.column]) != value)
