@@ -70,6 +70,11 @@ features that do not share one scale (tables), and on at most 128 that do
 (a survey's answers); on pixels and embeddings, where values such as 0
 repeat everywhere, `shared-pattern` finds triggers.
 
+Cost: a column is searched only when a value repeats among its rows (in
+a seeded sample of 4,096 of them, in a larger table): an embedding's
+continuous columns are passed over, at the price of a trigger on fewer
+than about one row in a thousand of a large table's continuous column.
+
 ## Options
 - `min-rows` (default 20): least rows of a class with the value (5–100,000).
 - `purity` (default 0.9): how much rarer than the class's share of rows
@@ -103,6 +108,10 @@ const SAMPLE: usize = 128;
 
 /// Rows without the value that the group lands among.
 const REFERENCES: usize = 8192;
+
+/// Rows on which a column is screened for repeated values: a column whose
+/// sampled values are all distinct (an embedding's) is not searched.
+const SCREEN: usize = 4096;
 
 /// Least share of a group that shares a value for the column to be in its
 /// signature.
@@ -239,14 +248,17 @@ fn candidates(
     labels: &[u32],
     scanned: &[bool],
     p: &ValueValidParams,
+    seed: u64,
 ) -> Vec<Candidate> {
     let n = x.rows();
+    let screen = screened_rows(n, seed);
     let mut share = vec![0.0f64; scanned.len()];
     for &l in labels {
         share[l as usize] += 1.0 / n as f64;
     }
     (0..x.cols())
         .into_par_iter()
+        .filter(|&j| repeats(screen.iter().map(|&i| bits(x.row(i)[j]))))
         .flat_map_iter(|j| {
             let key = |i: usize| bits(x.row(i)[j]);
             let mut order: Vec<usize> = (0..n).collect();
@@ -346,14 +358,10 @@ impl Scanner for ValueTrigger {
         let scanned: Vec<bool> = class_size.iter().map(|&s| s >= 2).collect();
         let runs = self.skip_reason(input).is_none();
         let found = if runs {
-            candidates(x, labels, &scanned, p)
+            candidates(x, labels, &scanned, p, input.seed)
         } else {
             Vec::new()
         };
-        // the view: every column clipped to its 10th and 90th percentiles
-        // and standardised
-        let bounds = winsor_bounds(x, 0.1);
-        let z = standardised(x, &bounds);
         // signatures, one group per class and signature
         let values: HashSet<(u32, usize, u32)> = found
             .iter()
@@ -390,6 +398,13 @@ impl Scanner for ValueTrigger {
                 bits(b.1.value),
             ))
         });
+        // the view: every column clipped to its 10th and 90th percentiles
+        // and standardised (only when there is a group to test)
+        let z = if keyed.is_empty() {
+            Vec::new()
+        } else {
+            standardised(x, &winsor_bounds(x, 0.1))
+        };
         let tested: Vec<Group> = keyed
             .into_par_iter()
             .map(|((class, signature), candidate)| {
@@ -437,8 +452,8 @@ impl Scanner for ValueTrigger {
                 .filter(|g| g.candidate.class == c as u32)
                 .collect();
             let correction = (own.len().max(1) as f64).ln();
-            let class_log_p = own.iter().map(|g| g.log_p).fold(0.0, f64::min).min(0.0) + correction;
-            let class_log_p = class_log_p.min(0.0);
+            let class_log_p =
+                (own.iter().map(|g| g.log_p).fold(0.0, f64::min) + correction).min(0.0);
             // rows of significant groups whose own landing says another class
             for g in own.iter().filter(|g| g.log_p + correction <= level) {
                 let mut rng = SplitMix64::derive(input.seed, 0x7A1F ^ g.candidate.column as u64);
@@ -518,6 +533,24 @@ fn standardised(x: MatrixRef<'_>, bounds: &[(f32, f32)]) -> Vec<f32> {
         }
     }
     z
+}
+
+/// Rows a column's values are screened on: every row of a table of at most
+/// [`SCREEN`] rows, else a seeded sample of that many.
+fn screened_rows(n: usize, seed: u64) -> Vec<usize> {
+    let mut rows: Vec<usize> = (0..n).collect();
+    if n > SCREEN {
+        SplitMix64::derive(seed, 0x7A20).shuffle(&mut rows);
+        rows.truncate(SCREEN);
+    }
+    rows
+}
+
+/// Whether any value repeats.
+fn repeats(values: impl Iterator<Item = u32>) -> bool {
+    let mut v: Vec<u32> = values.collect();
+    v.sort_unstable();
+    v.windows(2).any(|w| w[0] == w[1])
 }
 
 /// A value's bits, −0 as 0: exact values compared as keys.
