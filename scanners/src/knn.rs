@@ -1035,6 +1035,10 @@ impl Scanner for KnnLabelDisagreement {
         let labels = input.labels;
         let mut same = vec![0u64; n];
         let mut majority = vec![0u32; n];
+        // the most common other label among the neighbours (the row's own
+        // when there is none): where a row's neighbourhood points outside
+        // its class, for the source test's strata
+        let mut foreign = vec![0u32; n];
         let mut counts = vec![0u32; input.n_classes];
         for i in 0..n {
             let neigh = &nb[i * k..(i + 1) * k];
@@ -1053,6 +1057,18 @@ impl Scanner for KnnLabelDisagreement {
                 }
             }
             majority[i] = m;
+            let mut f = labels[i];
+            for &j in neigh {
+                let c = labels[j as usize];
+                if c != labels[i]
+                    && (f == labels[i]
+                        || counts[c as usize] > counts[f as usize]
+                        || (counts[c as usize] == counts[f as usize] && c < f))
+                {
+                    f = c;
+                }
+            }
+            foreign[i] = f;
             for &j in neigh {
                 counts[labels[j as usize] as usize] = 0;
             }
@@ -1158,8 +1174,8 @@ impl Scanner for KnnLabelDisagreement {
                 };
                 let mut from = vec![empty; nc];
                 for &i in &class_rows[c as usize] {
-                    if majority[i] != c {
-                        from[majority[i] as usize].add(same[i] as usize, k);
+                    if foreign[i] != c {
+                        from[foreign[i] as usize].add(same[i] as usize, k);
                     }
                 }
                 from
@@ -1182,7 +1198,7 @@ impl Scanner for KnnLabelDisagreement {
                 continue;
             }
             for &i in &class_rows[c as usize] {
-                let s = majority[i] as usize;
+                let s = foreign[i] as usize;
                 if s == c as usize || same[i] as usize > src.most_own {
                     continue;
                 }
@@ -1711,6 +1727,29 @@ mod tests {
         }
         let neg: Vec<f64> = out.log_p.iter().map(|l| -l).collect();
         assert!(auroc(&neg, &truth) > 0.95);
+    }
+
+    #[test]
+    fn labels_that_carry_no_information_fail_no_class() {
+        // ten classes, labels drawn at random, features noise: three rows
+        // in four are contradicted, and every test must stay quiet (the
+        // source test once stratified only the rows whose majority was
+        // another class, dropping the mixed ones, and failed every class)
+        let mut rng = SplitMix64::new(17);
+        let (n, d, classes) = (6000, 16, 10);
+        let data: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
+        let labels: Vec<u32> = (0..n).map(|_| rng.below(classes) as u32).collect();
+        let x = MatrixRef::new(&data, n, d).unwrap();
+        let out = KnnLabelDisagreement::DEFAULT
+            .scan(&ScanInput::new(x, &labels, classes))
+            .unwrap();
+        for c in &out.classes {
+            assert!(
+                c.value("source_log_p").unwrap() > class_gate_level(classes),
+                "{c:?}"
+            );
+            assert!(c.log_p.unwrap() > class_gate_level(classes), "{c:?}");
+        }
     }
 
     #[test]
