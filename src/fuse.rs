@@ -646,23 +646,19 @@ pub fn fuse(
         .iter()
         .map(|o| o.classes.iter().any(|d| d.log_p.is_some()))
         .collect();
+    // the strongest evidence on row `i` of the scanners `s` picked
+    let strongest = |i: usize, picked: &dyn Fn(usize) -> bool| {
+        log_p
+            .iter()
+            .enumerate()
+            .filter(|&(s, _)| picked(s))
+            .map(|(_, lp)| lp[i])
+            .fold(0.0, f64::min)
+    };
     let behind: Vec<f64> = (0..n)
         .map(|i| {
             let failed_by = classes[labels[i] as usize].failed_by;
-            let failing = log_p
-                .iter()
-                .enumerate()
-                .filter(|(s, _)| failed_by & (1 << s) != 0)
-                .map(|(_, lp)| lp[i])
-                .fold(0.0, f64::min);
-            let evidence = log_p
-                .iter()
-                .zip(&tested)
-                .filter(|(_, &t)| t)
-                .map(|(lp, _)| lp[i])
-                .filter(|v| !v.is_nan())
-                .fold(0.0, f64::min);
-            failing + evidence
+            strongest(i, &|s| failed_by & (1 << s) != 0) + strongest(i, &|s| tested[s])
         })
         .collect();
     for (c, rows) in class_rows.iter().enumerate() {

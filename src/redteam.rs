@@ -467,7 +467,7 @@ pub fn plant(
     if plan.attack.needs_images() && shape.is_none() {
         return Err(RedTeamError::NeedsImages(name));
     }
-    let dim = if n == 0 { 0 } else { features.len() / n };
+    let dim = features.len().checked_div(n).unwrap_or(0);
     if let Attack::ValueTrigger { columns } = plan.attack {
         if !(1..=dim.max(1)).contains(&columns) {
             return Err(RedTeamError::Invalid(format!(
@@ -629,7 +629,7 @@ impl Trigger {
 /// those with more than one value, when there are enough), each with its
 /// largest value over the rows.
 pub fn value_trigger(features: &[f32], dim: usize, columns: usize, seed: u64) -> Vec<(usize, f32)> {
-    let n = if dim == 0 { 0 } else { features.len() / dim };
+    let n = features.len().checked_div(dim).unwrap_or(0);
     let range = |j: usize| {
         (0..n)
             .map(|i| features[i * dim + j])

@@ -362,42 +362,7 @@ impl Scanner for ValueTrigger {
         } else {
             Vec::new()
         };
-        // signatures, one group per class and signature
-        let values: HashSet<(u32, usize, u32)> = found
-            .iter()
-            .map(|c| (c.class, c.column, bits(c.value)))
-            .collect();
-        let mut groups: HashMap<(u32, Vec<usize>), Candidate> = HashMap::new();
-        let mut rule_like = vec![0usize; input.n_classes];
-        for cand in &found {
-            let signature: Vec<usize> = (0..d)
-                .filter(|&j| {
-                    let (value, count) = mode(cand.rows.iter().map(|&i| x.row(i)[j]));
-                    count as f64 >= SIGNATURE_SHARE * cand.rows.len() as f64
-                        && values.contains(&(cand.class, j, value))
-                })
-                .collect();
-            if signature.len() > p.max_columns {
-                rule_like[cand.class as usize] += 1;
-                continue;
-            }
-            let key = (cand.class, signature);
-            match groups.get(&key) {
-                Some(kept) if kept.rows.len() >= cand.rows.len() => {}
-                _ => {
-                    groups.insert(key, cand.clone());
-                }
-            }
-        }
-        let mut keyed: Vec<((u32, Vec<usize>), Candidate)> = groups.into_iter().collect();
-        keyed.sort_by(|a, b| {
-            (a.0 .0, &a.0 .1, a.1.column, bits(a.1.value)).cmp(&(
-                b.0 .0,
-                &b.0 .1,
-                b.1.column,
-                bits(b.1.value),
-            ))
-        });
+        let (keyed, rule_like) = groups(x, &found, p, input.n_classes);
         // the view: every column clipped to its 10th and 90th percentiles
         // and standardised (only when there is a group to test)
         let z = if keyed.is_empty() {
@@ -506,6 +471,55 @@ impl Scanner for ValueTrigger {
             confusion: None,
         })
     }
+}
+
+/// The candidates' groups, one per class and signature (the candidate with
+/// the most rows kept), in a fixed order; and per class, how many
+/// candidates had more than `max_columns` signature columns.
+#[allow(clippy::type_complexity)]
+fn groups(
+    x: MatrixRef<'_>,
+    found: &[Candidate],
+    p: &ValueValidParams,
+    n_classes: usize,
+) -> (Vec<((u32, Vec<usize>), Candidate)>, Vec<usize>) {
+    let d = x.cols();
+    let values: HashSet<(u32, usize, u32)> = found
+        .iter()
+        .map(|c| (c.class, c.column, bits(c.value)))
+        .collect();
+    let mut groups: HashMap<(u32, Vec<usize>), Candidate> = HashMap::new();
+    let mut rule_like = vec![0usize; n_classes];
+    for cand in found {
+        let signature: Vec<usize> = (0..d)
+            .filter(|&j| {
+                let (value, count) = mode(cand.rows.iter().map(|&i| x.row(i)[j]));
+                count as f64 >= SIGNATURE_SHARE * cand.rows.len() as f64
+                    && values.contains(&(cand.class, j, value))
+            })
+            .collect();
+        if signature.len() > p.max_columns {
+            rule_like[cand.class as usize] += 1;
+            continue;
+        }
+        let key = (cand.class, signature);
+        match groups.get(&key) {
+            Some(kept) if kept.rows.len() >= cand.rows.len() => {}
+            _ => {
+                groups.insert(key, cand.clone());
+            }
+        }
+    }
+    let mut keyed: Vec<((u32, Vec<usize>), Candidate)> = groups.into_iter().collect();
+    keyed.sort_by(|a, b| {
+        (a.0 .0, &a.0 .1, a.1.column, bits(a.1.value)).cmp(&(
+            b.0 .0,
+            &b.0 .1,
+            b.1.column,
+            bits(b.1.value),
+        ))
+    });
+    (keyed, rule_like)
 }
 
 /// Every column clipped to `bounds` and standardised (a constant column:
