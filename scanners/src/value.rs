@@ -64,6 +64,17 @@ and 0.94.
    the group's log p-value (its raw score is their share); the other rows
    of the class get none. `excess_rows`: those rows.
 
+Summary values per class: `groups` tested, `rule_like_values` (candidates
+with too wide a signature), `excess_rows`; for the strongest group,
+`column` (its index among the scanned features, in the summary's feature
+order), `value`, `group_rows`, `signature_columns` and `agreement` (`q`).
+
+Measured (`benches/detection.sh tabular none`, 3 seeds): a trigger of one
+or two columns at their largest value, on 1–10 % of Caravan, shuttle,
+breast cancer (≥ 5 %) and Default (two columns): every class gated 3/3,
+flagged precision 90–100 %, recall 98–100 %; no clean table of the corpus
+fails.
+
 No model, and no calibration against other classes: the test's null comes
 from each group's own rows, so it works with two classes. It runs on
 features that do not share one scale (tables), and on at most 128 that do
@@ -258,7 +269,7 @@ fn candidates(
     }
     (0..x.cols())
         .into_par_iter()
-        .filter(|&j| repeats(screen.iter().map(|&i| bits(x.row(i)[j]))))
+        .filter(|&j| mode(screen.iter().map(|&i| x.row(i)[j])).1 > 1)
         .flat_map_iter(|j| {
             let key = |i: usize| bits(x.row(i)[j]);
             let mut order: Vec<usize> = (0..n).collect();
@@ -558,13 +569,6 @@ fn screened_rows(n: usize, seed: u64) -> Vec<usize> {
         rows.truncate(SCREEN);
     }
     rows
-}
-
-/// Whether any value repeats.
-fn repeats(values: impl Iterator<Item = u32>) -> bool {
-    let mut v: Vec<u32> = values.collect();
-    v.sort_unstable();
-    v.windows(2).any(|w| w[0] == w[1])
 }
 
 /// A value's bits, −0 as 0: exact values compared as keys.
