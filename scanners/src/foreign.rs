@@ -194,40 +194,56 @@ impl<'a> References<'a> {
         for &i in &refs {
             r.extend_from_slice(self.view.row(i));
         }
-        let rnorm: Vec<f32> = r.chunks(d).map(|v| v.iter().map(|x| x * x).sum()).collect();
-        const BLOCK: usize = 64;
-        rows.par_chunks(BLOCK)
-            .flat_map_iter(|block| {
-                let mut q = Vec::with_capacity(block.len() * d);
-                for &i in block {
-                    q.extend(self.view.row(i).iter().zip(offset).map(|(v, o)| v + o));
-                }
-                let mut g = vec![0f32; block.len() * refs.len()];
-                a_bt(&q, block.len(), d, &r, refs.len(), &mut g);
-                let mut out = Vec::with_capacity(block.len());
-                // the k best so far by (distance, reference), in order: the
-                // references come in increasing order, so one that only
-                // ties the k-th comes after it
-                let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
-                for (qi, qv) in q.chunks(d).enumerate() {
-                    let qn: f32 = qv.iter().map(|x| x * x).sum();
-                    best.clear();
-                    let dots = &g[qi * refs.len()..(qi + 1) * refs.len()];
-                    for (j, (&dot, &rn)) in dots.iter().zip(&rnorm).enumerate() {
-                        let dist = qn + rn - 2.0 * dot;
-                        if best.len() == k && dist.total_cmp(&best[k - 1].0).is_ge() {
-                            continue;
-                        }
-                        let at = best.partition_point(|b| b.0.total_cmp(&dist).is_le());
-                        best.insert(at, (dist, j as u32));
-                        best.truncate(k);
-                    }
-                    out.push(best.iter().map(|&(_, j)| refs[j as usize]).collect());
-                }
-                out
-            })
+        let mut q = Vec::with_capacity(rows.len() * d);
+        for &i in rows {
+            q.extend(self.view.row(i).iter().zip(offset).map(|(v, o)| v + o));
+        }
+        nearest_rows(&q, &r, d, k)
+            .into_iter()
+            .map(|nb| nb.into_iter().map(|j| refs[j as usize]).collect())
             .collect()
     }
+}
+
+/// The `k` nearest rows of `r` (indices, nearest first; ties to the earlier
+/// row) of every row of `q`, both row-major with `d` columns: blocked
+/// matrix products, query blocks in parallel.
+pub(crate) fn nearest_rows(q: &[f32], r: &[f32], d: usize, k: usize) -> Vec<Vec<u32>> {
+    let (m, n) = (q.len() / d.max(1), r.len() / d.max(1));
+    let k = k.min(n);
+    if k == 0 || d == 0 {
+        return vec![Vec::new(); m];
+    }
+    let rnorm: Vec<f32> = r.chunks(d).map(|v| v.iter().map(|x| x * x).sum()).collect();
+    const BLOCK: usize = 64;
+    q.par_chunks(BLOCK * d)
+        .flat_map_iter(|block| {
+            let rows = block.len() / d;
+            let mut g = vec![0f32; rows * n];
+            a_bt(block, rows, d, r, n, &mut g);
+            let mut out = Vec::with_capacity(rows);
+            // the k best so far by (distance, row), in order: the rows come
+            // in increasing order, so one that only ties the k-th comes
+            // after it
+            let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
+            for (qi, qv) in block.chunks(d).enumerate() {
+                let qn: f32 = qv.iter().map(|x| x * x).sum();
+                best.clear();
+                let dots = &g[qi * n..(qi + 1) * n];
+                for (j, (&dot, &rn)) in dots.iter().zip(&rnorm).enumerate() {
+                    let dist = qn + rn - 2.0 * dot;
+                    if best.len() == k && dist.total_cmp(&best[k - 1].0).is_ge() {
+                        continue;
+                    }
+                    let at = best.partition_point(|b| b.0.total_cmp(&dist).is_le());
+                    best.insert(at, (dist, j as u32));
+                    best.truncate(k);
+                }
+                out.push(best.iter().map(|&(_, j)| j).collect());
+            }
+            out
+        })
+        .collect()
 }
 
 /// The foreign-group test of every class of `scanned` (see the module

@@ -7,8 +7,9 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use crate::error::{ensure, parse_value, ParamError, ScanError};
+use crate::foreign::nearest_rows;
 use crate::rng::SplitMix64;
-use crate::view::winsor_bounds;
+use crate::view::{moments, winsor_bounds};
 use crate::{class_gate_level, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
 
 const DOC: &str = r#"# PS007 value-trigger
@@ -362,7 +363,7 @@ impl Scanner for ValueTrigger {
         input.validate()?;
         let p = &self.params;
         let (x, _) = input.label_agnostic();
-        let (n, d) = (x.rows(), x.cols());
+        let n = x.rows();
         let labels = input.labels;
         let class_rows = input.class_rows();
         let class_size: Vec<usize> = class_rows.iter().map(Vec::len).collect();
@@ -374,13 +375,9 @@ impl Scanner for ValueTrigger {
             Vec::new()
         };
         let (keyed, rule_like) = groups(x, &found, p, input.n_classes);
-        // the view: every column clipped to its 10th and 90th percentiles
-        // and standardised (only when there is a group to test)
-        let z = if keyed.is_empty() {
-            Vec::new()
-        } else {
-            standardised(x, &winsor_bounds(x, 0.1))
-        };
+        // the view's bounds and moments only when there is a group to test
+        let view = (!keyed.is_empty()).then(|| View::new(x));
+        let view = || view.as_ref().expect("built when there are groups");
         let tested: Vec<Group> = keyed
             .into_par_iter()
             .map(|((class, signature), candidate)| {
@@ -395,7 +392,7 @@ impl Scanner for ValueTrigger {
                 // the share of agreeing neighbours, with half a neighbour
                 // added so that a group no neighbour agrees with keeps a
                 // finite p-value
-                let shares = landing(&z, d, &sample, &refs, &signature, labels, class, p.k);
+                let shares = landing(view(), &sample, &refs, &signature, labels, class, p.k);
                 let votes = (sample.len() * p.k) as f64;
                 let agreement = (shares.iter().sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0);
                 let log_p =
@@ -435,8 +432,7 @@ impl Scanner for ValueTrigger {
                 let mut rng = SplitMix64::derive(input.seed, 0x7A1F ^ g.candidate.column as u64);
                 let refs = references(x, &g.candidate, &scanned, labels, &mut rng);
                 let shares = landing(
-                    &z,
-                    d,
+                    view(),
                     &g.candidate.rows,
                     &refs,
                     &g.signature,
@@ -533,31 +529,40 @@ fn groups(
     (keyed, rule_like)
 }
 
-/// Every column clipped to `bounds` and standardised (a constant column:
-/// zero), row-major.
-fn standardised(x: MatrixRef<'_>, bounds: &[(f32, f32)]) -> Vec<f32> {
-    let (n, d) = (x.rows(), x.cols());
-    let mut z = vec![0.0f32; n * d];
-    for j in 0..d {
-        let (lo, hi) = bounds[j];
-        let (mut s, mut ss) = (0.0f64, 0.0f64);
-        for i in 0..n {
-            let v = x.row(i)[j].clamp(lo, hi) as f64;
-            s += v;
-            ss += v * v;
-        }
-        let mean = s / n as f64;
-        let sd = (ss / n as f64 - mean * mean).max(0.0).sqrt();
-        for i in 0..n {
-            let v = x.row(i)[j].clamp(lo, hi) as f64;
-            z[i * d + j] = if sd > 0.0 {
-                ((v - mean) / sd) as f32
-            } else {
-                0.0
-            };
+/// The view the groups land in: every column clipped to its 10th and 90th
+/// percentiles and standardised (a constant column: zero), read row by row
+/// for the rows and columns a landing needs.
+struct View<'a> {
+    x: MatrixRef<'a>,
+    bounds: Vec<(f32, f32)>,
+    mean: Vec<f32>,
+    inv: Vec<f32>,
+}
+
+impl<'a> View<'a> {
+    fn new(x: MatrixRef<'a>) -> Self {
+        let bounds = winsor_bounds(x, 0.1);
+        let (mean, inv) = moments(x, Some(&bounds), true);
+        Self {
+            x,
+            bounds,
+            mean,
+            inv,
         }
     }
-    z
+
+    /// The `columns` of `rows`, row-major.
+    fn gather(&self, rows: &[usize], columns: &[usize]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(rows.len() * columns.len());
+        for &i in rows {
+            let row = self.x.row(i);
+            out.extend(columns.iter().map(|&j| {
+                let (lo, hi) = self.bounds[j];
+                (row[j].max(lo).min(hi) - self.mean[j]) * self.inv[j]
+            }));
+        }
+        out
+    }
 }
 
 /// Rows a column's values are screened on: every row of a table of at most
@@ -617,12 +622,11 @@ fn references(
     refs
 }
 
-/// For each of `rows`, the share of its `k` nearest `refs` (in `z`, the
-/// signature's columns left out) labelled `class`.
+/// For each of `rows`, the share of its `k` nearest `refs` (in the view,
+/// the signature's columns left out) labelled `class`.
 #[allow(clippy::too_many_arguments)]
 fn landing(
-    z: &[f32],
-    d: usize,
+    view: &View<'_>,
     rows: &[usize],
     refs: &[usize],
     signature: &[usize],
@@ -630,26 +634,20 @@ fn landing(
     class: u32,
     k: usize,
 ) -> Vec<f64> {
-    let keep: Vec<usize> = (0..d).filter(|j| !signature.contains(j)).collect();
+    let keep: Vec<usize> = (0..view.x.cols())
+        .filter(|j| !signature.contains(j))
+        .collect();
     let k = k.min(refs.len());
     if k == 0 || keep.is_empty() {
         return vec![1.0; rows.len()];
     }
-    rows.par_iter()
-        .map(|&i| {
-            let q = &z[i * d..(i + 1) * d];
-            let mut dist: Vec<(f32, usize)> = refs
-                .iter()
-                .map(|&r| {
-                    let row = &z[r * d..(r + 1) * d];
-                    let s: f32 = keep.iter().map(|&j| (q[j] - row[j]).powi(2)).sum();
-                    (s, r)
-                })
-                .collect();
-            dist.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            dist[..k]
-                .iter()
-                .filter(|&&(_, r)| labels[r] == class)
+    let q = view.gather(rows, &keep);
+    let r = view.gather(refs, &keep);
+    nearest_rows(&q, &r, keep.len(), k)
+        .iter()
+        .map(|nb| {
+            nb.iter()
+                .filter(|&&j| labels[refs[j as usize]] == class)
                 .count() as f64
                 / k as f64
         })

@@ -118,7 +118,11 @@ fn rows_of<'a>(
 
 /// Column means and inverse standard deviations (0 for constant columns;
 /// 1 everywhere when `scale` is off), of the clipped values.
-fn moments(x: MatrixRef<'_>, clip: Option<&[(f32, f32)]>, scale: bool) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn moments(
+    x: MatrixRef<'_>,
+    clip: Option<&[(f32, f32)]>,
+    scale: bool,
+) -> (Vec<f32>, Vec<f32>) {
     let (n, d) = (x.rows(), x.cols());
     let mut sum = vec![0f64; d];
     let mut sq = vec![0f64; d];
