@@ -44,6 +44,13 @@ sets=(
   "overlap four|$cache/overlap/four-SEED.csv"
   "overlap binary 4:1|$cache/overlap/binary-SEED.csv"
   "overlap eight|$cache/overlap/eight-SEED.csv"
+  "fashion-mnist T-shirt/shirt|$cache/subsets/fashion-tshirt-shirt-images-idx3-ubyte"
+  "fashion-mnist pullover/coat|$cache/subsets/fashion-pullover-coat-images-idx3-ubyte"
+  "fashion-mnist sandal/sneaker|$cache/subsets/fashion-sandal-sneaker-images-idx3-ubyte"
+  "fashion-mnist four tops|$cache/subsets/fashion-tops-images-idx3-ubyte"
+  "mnist 3/8|$cache/subsets/mnist-3-8-images-idx3-ubyte"
+  "mnist 4/9|$cache/subsets/mnist-4-9-images-idx3-ubyte"
+  "mnist 3/5/8/9|$cache/subsets/mnist-3-5-8-9-images-idx3-ubyte"
 )
 n=0
 for entry in "${sets[@]}"; do

@@ -5,7 +5,7 @@
 # Markdown table into BENCHMARKS.md (between the detection markers) with the
 # command, commit and machine, and prints it.
 #
-# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular] [MODEL] [SEEDS]
+# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few] [MODEL] [SEEDS]
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
 #   seeds: the same cases with seeds 1, 2, 3.
@@ -25,16 +25,22 @@
 #        real tables (ISLP Caravan, Default, OJ; river shuttle, phishing;
 #        breast cancer), target the minority class; clean. Seeds 1, 2, 3
 #        (or SEEDS).
+#   few: data sets of two and four classes (subsets of MNIST and
+#        Fashion-MNIST, see datasets/README.md): the patches, the blend and
+#        the warp of `gate` at 1 % and 5 % into one class, random label
+#        flips at 5 %, clean. Seeds 1, 2, 3 (or SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
 mode="${1:-fast}"
 model="${2:-auto}"
-case "$mode" in fast|seeds|full|gate|cleanlabel|tabular) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
+case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 if [ "$mode" = tabular ]; then
   datasets/fetch.sh sklearn islp river >&2
+elif [ "$mode" = few ]; then
+  datasets/fetch.sh subsets >&2
 else
   datasets/fetch.sh mnist sklearn fashion >&2
 fi
@@ -60,10 +66,17 @@ declare -A input=(
   [shuttle]="$cache/river/shuttle.csv"
   [phishing]="$cache/river/phishing.csv"
   [breast_cancer]="$cache/sklearn/breast_cancer.csv"
+  [fashion-tshirt-shirt]="$cache/subsets/fashion-tshirt-shirt-images-idx3-ubyte"
+  [fashion-sandal-sneaker]="$cache/subsets/fashion-sandal-sneaker-images-idx3-ubyte"
+  [fashion-tops]="$cache/subsets/fashion-tops-images-idx3-ubyte"
+  [mnist-3-8]="$cache/subsets/mnist-3-8-images-idx3-ubyte"
+  [mnist-3-5-8-9]="$cache/subsets/mnist-3-5-8-9-images-idx3-ubyte"
 )
 # the attacked class of each table (its minority class); images: class 0
 declare -A target_class=(
   [caravan]=Yes [default]=Yes [oj]=MM [shuttle]=1 [phishing]=1 [breast_cancer]=0
+  [fashion-tshirt-shirt]=0 [fashion-sandal-sneaker]=5 [fashion-tops]=0 [mnist-3-8]=3
+  [mnist-3-5-8-9]=3
 )
 # `mnist+all`: every scanner forced on (the sub-population scanners run by
 # default only on learned representations), to show each one's own AUROC.
@@ -109,6 +122,19 @@ if [ "$mode" = tabular ]; then
   cases=("none 0")
   for rate in 0.01 0.05 0.10; do
     cases+=("value-trigger $rate" "value-trigger $rate --trigger-columns 1")
+  done
+  read -r -a seeds <<<"${3:-1 2 3}"
+fi
+
+if [ "$mode" = few ]; then
+  datasets=(fashion-tshirt-shirt fashion-sandal-sneaker mnist-3-8 fashion-tops mnist-3-5-8-9)
+  cases=("none 0" "label-flip 0.05")
+  for rate in 0.01 0.05; do
+    cases+=("badnets $rate"
+      "badnets $rate --patch-pattern checkerboard --patch-corner top-left"
+      "badnets $rate --patch-pattern random --patch-corner top-right"
+      "blend $rate"
+      "warp $rate")
   done
   read -r -a seeds <<<"${3:-1 2 3}"
 fi
@@ -207,7 +233,7 @@ print(table)
 path = "BENCHMARKS.md"
 text = open(path).read()
 tag = {"gate": f"gate-{model}", "cleanlabel": f"cleanlabel-{model}",
-       "tabular": f"tabular-{model}"}.get(mode, model)
+       "tabular": f"tabular-{model}", "few": f"few-{model}"}.get(mode, model)
 begin, end = f"<!-- detection-{tag}:begin -->", f"<!-- detection-{tag}:end -->"
 block = f"{begin}\n{table}\n{end}"
 if begin in text:
@@ -215,7 +241,8 @@ if begin in text:
 else:
     title = {"gate": f"The gate across trigger shapes and rates, `--model {model}`",
              "cleanlabel": f"Clean-label attacks, `--model {model}`",
-             "tabular": f"Tabular value triggers, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
+             "tabular": f"Tabular value triggers, `--model {model}`",
+             "few": f"Data sets of two and four classes, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
     text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
 open(path, "w").write(text)
 PY

@@ -24,7 +24,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${POISONSCAN_DATA:-$here/cache}"
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river overlap)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river overlap subsets)
 
 fetch_mnist() {
   local dir="$cache/mnist"
@@ -95,6 +95,28 @@ fetch_overlap() {
   echo "overlap: $(ls "$dir" | tr '\n' ' ')in $dir"
 }
 
+# Class subsets of MNIST and Fashion-MNIST (data sets of two to four
+# classes), made from the cached sets by subsets.py.
+fetch_subsets() {
+  fetch_mnist
+  fetch_fashion
+  local dir="$cache/subsets" m="$cache/mnist" f="$cache/fashion"
+  mkdir -p "$dir"
+  local spec name images labels classes
+  for spec in \
+    "fashion-tshirt-shirt $f/fashion-images-idx3-ubyte $f/fashion-labels-idx1-ubyte 0,6" \
+    "fashion-pullover-coat $f/fashion-images-idx3-ubyte $f/fashion-labels-idx1-ubyte 2,4" \
+    "fashion-sandal-sneaker $f/fashion-images-idx3-ubyte $f/fashion-labels-idx1-ubyte 5,7" \
+    "fashion-tops $f/fashion-images-idx3-ubyte $f/fashion-labels-idx1-ubyte 0,2,4,6" \
+    "mnist-3-8 $m/train-images-idx3-ubyte $m/train-labels-idx1-ubyte 3,8" \
+    "mnist-4-9 $m/train-images-idx3-ubyte $m/train-labels-idx1-ubyte 4,9" \
+    "mnist-3-5-8-9 $m/train-images-idx3-ubyte $m/train-labels-idx1-ubyte 3,5,8,9"; do
+    read -r name images labels classes <<<"$spec"
+    [ -f "$dir/$name-labels-idx1-ubyte" ] || python3 "$here/subsets.py" "$images" "$labels" "$dir/$name" "$classes"
+  done
+  echo "subsets: $(ls "$dir" | grep -c labels) subsets in $dir"
+}
+
 for w in "${wanted[@]}"; do
   case "$w" in
     mnist) fetch_mnist ;;
@@ -103,6 +125,7 @@ for w in "${wanted[@]}"; do
     islp) fetch_wheel islp ISLP==0.6.0 caravan.csv ;;
     river) fetch_wheel river river==0.26.1 shuttle.csv ;;
     overlap) fetch_overlap ;;
-    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, overlap)" >&2; exit 2 ;;
+    subsets) fetch_subsets ;;
+    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, overlap, subsets)" >&2; exit 2 ;;
   esac
 done

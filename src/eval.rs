@@ -76,7 +76,7 @@ pub fn evaluate_files(
         .iter()
         .map(|s| (s.name().to_string(), scanner_column(s.name())))
         .collect();
-    let optional: Vec<&str> = ["id", "label"]
+    let optional: Vec<&str> = ["id", "label", "significance"]
         .into_iter()
         .chain(scanner_columns.iter().map(|(_, c)| c.as_str()))
         .collect();
@@ -131,7 +131,21 @@ pub fn evaluate_files(
         DataType::Utf8,
         "text",
     )?);
-    let score_col = column_as(scores_path, &scores, "score", DataType::Float64, "a number")?;
+    // rows are ranked by their significance (−log₁₀ p), which does not
+    // round to 1.0 as the score of many rows does; by the score in a file
+    // without it
+    let rank_column = if scores.column_by_name("significance").is_some() {
+        "significance"
+    } else {
+        "score"
+    };
+    let score_col = column_as(
+        scores_path,
+        &scores,
+        rank_column,
+        DataType::Float64,
+        "a number",
+    )?;
     let score_col = score_col.as_primitive::<Float64Type>();
     let flagged_col = column_as(
         scores_path,

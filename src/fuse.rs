@@ -122,6 +122,19 @@ use serde::Serialize;
 
 use crate::settings::ScanSettings;
 
+/// Orders rows `a` and `b` by significance, highest first (`NaN` last),
+/// then by index: the order rows are ranked and reported in.
+pub fn by_significance(significance: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
+    let key = |i: usize| {
+        if significance[i].is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            significance[i]
+        }
+    };
+    key(b).total_cmp(&key(a)).then(a.cmp(&b))
+}
+
 /// Suspicion in [0, 1] of a row with log p-value `log_p` among `family` rows.
 pub fn suspicion(log_p: f64, family: usize) -> f64 {
     suspicion_in(log_p, family as f64)
@@ -309,6 +322,10 @@ fn ranked(rows: &[usize], keys: &[&[f64]]) -> Vec<usize> {
 pub struct Fused {
     /// Fused score per row (`NaN` for rows of skipped classes).
     pub score: Vec<f64>,
+    /// Its significance: `−log₁₀` of the fused p-value, which the score is
+    /// a function of but, unlike the score, does not round to 1.0 (`NaN`
+    /// where the score is). Rows are ranked by it.
+    pub significance: Vec<f64>,
     /// Each scanner's own suspicion per row, in settings order.
     pub per_scanner: Vec<Vec<f64>>,
     /// Flag per row.
@@ -492,6 +509,10 @@ pub fn fuse(
         .map(|i| bonferroni(i, &mut log_p.iter().map(|lp| lp[i])))
         .collect();
     let score: Vec<f64> = fused_lp.iter().map(|&lp| suspicion(lp, scanned)).collect();
+    let significance: Vec<f64> = fused_lp
+        .iter()
+        .map(|&lp| -lp / std::f64::consts::LN_10)
+        .collect();
     // Ties of the fused value (rows on which one scanner is equally sure)
     // are broken by the sum of every scanner's evidence.
     let total_lp: Vec<f64> = (0..n)
@@ -729,7 +750,7 @@ pub fn fuse(
     if let Some(budget) = settings.budget {
         let k = (budget * scanned as f64).ceil() as usize;
         let mut order: Vec<usize> = (0..n).filter(|&i| !score[i].is_nan()).collect();
-        order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| by_significance(&significance, a, b));
         for &i in order.iter().take(k) {
             flagged[i] = true;
         }
@@ -764,6 +785,7 @@ pub fn fuse(
         .collect();
     Fused {
         score,
+        significance,
         per_scanner,
         flagged,
         fired,

@@ -70,7 +70,7 @@ class ScanTest(unittest.TestCase):
         self.assertEqual(r.failed_classes, ["0"])
         scores = pa.table(r.scores)
         self.assertEqual(scores.num_rows, self.table.num_rows)
-        self.assertEqual(scores.column_names[:5], ["row", "id", "label", "score", "flagged"])
+        self.assertEqual(scores.column_names[:6], ["row", "id", "label", "score", "significance", "flagged"])
         self.assertEqual(len(r.scores), self.table.num_rows)
         flagged = scores.column("flagged").to_pylist()
         self.assertEqual([i for i, f in enumerate(flagged) if f], r.flagged_rows)

@@ -38,6 +38,35 @@ pub fn robust_location_scale(v: &[f64]) -> (f64, f64) {
     (med, sd)
 }
 
+/// Other classes from which a class statistic's null spread is estimated
+/// (see [`class_null`]); with fewer, it is the least spread alone.
+pub const CALIBRATED_CLASSES: usize = 6;
+
+/// Centre and spread of the null of a class statistic, from the same
+/// statistic of the data set's other classes (most of them clean): their
+/// median and `1.4826 × MAD`, never below `least`. With fewer than
+/// [`CALIBRATED_CLASSES`] of them a MAD says little, and the spread is
+/// `least` (or their MAD, when larger) widened by the uncertainty of a
+/// median of `m` values, `× √(1 + π / 2m)` (the predictive spread of a new
+/// class): a data set of two classes still has a null, from its other
+/// class. `None` without other classes.
+pub fn class_null(others: &[f64], least: f64) -> Option<(f64, f64)> {
+    if others.is_empty() {
+        return None;
+    }
+    let (centre, spread) = robust_location_scale(others);
+    let spread = spread.max(least);
+    let m = others.len();
+    if m >= CALIBRATED_CLASSES {
+        Some((centre, spread))
+    } else {
+        Some((
+            centre,
+            spread * (1.0 + std::f64::consts::FRAC_PI_2 / m as f64).sqrt(),
+        ))
+    }
+}
+
 /// `ln(erfc(x))` for `x ≥ 0`, accurate to a relative 1.2e-7 in `erfc`, and
 /// finite far beyond where `erfc` itself underflows (Chebyshev fit of
 /// Numerical Recipes' `erfcc`).
@@ -387,6 +416,27 @@ pub fn ln_fisher(log_ps: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_class_null_from_few_classes_is_wider() {
+        assert_eq!(class_null(&[], 0.5), None);
+        // one other class: its value, the least spread widened by √(1 + π/2)
+        let (c, s) = class_null(&[2.0], 0.5).unwrap();
+        assert_eq!(c, 2.0);
+        assert!((s - 0.5 * (1.0 + std::f64::consts::FRAC_PI_2).sqrt()).abs() < 1e-12);
+        // six or more: the median and MAD, never below the least spread
+        let many = [1.0, 1.1, 0.9, 1.0, 1.2, 0.8, 1.0];
+        assert_eq!(class_null(&many, 0.5), Some((1.0, 0.5)));
+        let wide = [0.0, 2.0, 4.0, 6.0, 8.0, 10.0];
+        let (c, s) = class_null(&wide, 0.5).unwrap();
+        assert_eq!(c, 5.0);
+        assert!((s - 1.482_602_218_505_602 * 3.0).abs() < 1e-9);
+        // the spread shrinks towards the least one as classes are added
+        let spreads: Vec<f64> = (1..=6)
+            .map(|m| class_null(&vec![1.0; m], 0.5).unwrap().1)
+            .collect();
+        assert!(spreads.windows(2).all(|w| w[1] < w[0]), "{spreads:?}");
+    }
 
     #[test]
     fn sums_of_binomials() {

@@ -69,7 +69,8 @@ pub(crate) fn row_and_id(ds: &Dataset) -> (Vec<Field>, Vec<ArrayRef>) {
 }
 
 /// Builds the scores table: `row`, `id` (when there is one), `label`,
-/// `score`, `flagged`, `reasons` (the scanners whose own score reaches the
+/// `score`, `significance` (`−log₁₀` of the fused p-value: the score's
+/// ranking, where many scores round to 1.0), `flagged`, `reasons` (the scanners whose own score reaches the
 /// threshold, comma-separated), `suspected_label` (when a scanner can tell),
 /// then `score_<scanner>` per scanner. Rows that were not
 /// scanned (dropped as invalid, or in a skipped class) have null scores and
@@ -94,6 +95,8 @@ pub fn scores_batch(ds: &Dataset, report: &ScanReport) -> RecordBatch {
     columns.push(labels);
     fields.push(Field::new("score", DataType::Float64, true));
     columns.push(spread(&report.fused.score));
+    fields.push(Field::new("significance", DataType::Float64, true));
+    columns.push(spread(&report.fused.significance));
     fields.push(Field::new("flagged", DataType::Boolean, false));
     columns.push(Arc::new(BooleanArray::from(flagged)));
     let mut reasons: Vec<Option<String>> = vec![None; n];

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::fuse::Verdict;
+use crate::fuse::{by_significance, Verdict};
 use crate::ingest::Dataset;
 use crate::pipeline::ScanReport;
 
@@ -90,7 +90,7 @@ pub fn print_summary(
     let mut top: Vec<usize> = (0..fused.score.len())
         .filter(|&i| fused.flagged[i])
         .collect();
-    top.sort_by(|&a, &b| fused.score[b].total_cmp(&fused.score[a]).then(a.cmp(&b)));
+    top.sort_by(|&a, &b| by_significance(&fused.significance, a, b));
     if !top.is_empty() {
         writeln!(out, "  most suspicious rows (of {} flagged):", top.len())?;
         for &i in top.iter().take(10) {

@@ -19,7 +19,8 @@ class InputError(PoisonscanError):
 
 class Scores:
     """The scores table, one row per input row: ``row``, ``id`` (with
-    ``id=``), ``label``, ``score`` (fused suspicion in [0, 1]), ``flagged``,
+    ``id=``), ``label``, ``score`` (fused suspicion in [0, 1]), ``significance``
+    (−log10 of the fused p-value: the ranking, unrounded), ``flagged``,
     ``reasons``, ``suspected_label``, ``score_<scanner>``. Exports the Arrow
     PyCapsule stream interface: ``pyarrow.table(scores)``,
     ``polars.DataFrame(scores)`` read it without a copy."""

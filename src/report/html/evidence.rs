@@ -6,6 +6,8 @@
 use poisonscan_scanners::{shared_scale, standardised_pca, MatrixRef};
 use rayon::prelude::*;
 
+use crate::fuse::by_significance;
+
 /// Principal components of the neighbour view: enough to tell a digit's
 /// style, few enough that brute-force search over 60,000 rows is quick.
 const VIEW_DIMS: usize = 32;
@@ -35,7 +37,7 @@ pub fn flagged_groups(
     labels: &[u32],
     flagged: &[bool],
     suspected: &[Option<u32>],
-    score: &[f64],
+    rank: &[f64],
     class_failed: &[bool],
 ) -> Vec<Group> {
     let mut by_key: std::collections::BTreeMap<(u32, Option<u32>), Vec<usize>> =
@@ -47,7 +49,7 @@ pub fn flagged_groups(
     let mut groups: Vec<Group> = by_key
         .into_iter()
         .map(|((class, source), mut rows)| {
-            sort_by_score(&mut rows, score);
+            sort_by_rank(&mut rows, rank);
             Group {
                 class,
                 source,
@@ -66,18 +68,10 @@ pub fn flagged_groups(
     groups
 }
 
-/// Sorts rows by score, highest first (`NaN` last), ties in row order.
-pub fn sort_by_score(rows: &mut [usize], score: &[f64]) {
-    rows.sort_by(|&a, &b| {
-        let key = |r: usize| {
-            if score[r].is_nan() {
-                f64::NEG_INFINITY
-            } else {
-                score[r]
-            }
-        };
-        key(b).total_cmp(&key(a)).then(a.cmp(&b))
-    });
+/// Sorts rows by their ranking key (the significance), highest first (`NaN`
+/// last), ties in row order.
+pub fn sort_by_rank(rows: &mut [usize], rank: &[f64]) {
+    rows.sort_by(|&a, &b| by_significance(rank, a, b));
 }
 
 /// A label-agnostic view of the rows for neighbour search: their top

@@ -25,7 +25,7 @@ pub use page::{
 pub use scores_in::ScoreTable;
 
 use crate::ingest::{Dataset, FeatureSource};
-use evidence::{flagged_groups, sort_by_score, trigger_map, Group, View};
+use evidence::{flagged_groups, sort_by_rank, trigger_map, Group, View};
 use pictures::Shape;
 
 /// Options of the report.
@@ -153,6 +153,8 @@ struct Rows<'a> {
     scores: &'a ScoreTable,
     input: Inputs<'a>,
     score: Vec<f64>,
+    /// The order rows are shown in (the significance, see [`ScoreTable`]).
+    rank: Vec<f64>,
     flagged: Vec<bool>,
     suspected: Vec<Option<u32>>,
     code_of: HashMap<&'a str, u32>,
@@ -185,6 +187,7 @@ impl<'a> Rows<'a> {
             scores,
             input: inputs(ds),
             score: (0..n).map(|k| scores.score[row(k)]).collect(),
+            rank: (0..n).map(|k| scores.rank[row(k)]).collect(),
             flagged: (0..n).map(|k| scores.flagged[row(k)]).collect(),
             suspected,
             code_of,
@@ -462,7 +465,7 @@ pub fn build(
         &ds.label_codes,
         &rows.flagged,
         &rows.suspected,
-        &rows.score,
+        &rows.rank,
         &class_failed,
     );
     let hidden = groups.len().saturating_sub(MAX_GROUPS);
@@ -512,7 +515,7 @@ pub fn build(
     let mut candidates: Vec<usize> = (0..n)
         .filter(|&k| !rows.flagged[k] && !rows.score[k].is_nan())
         .collect();
-    sort_by_score(&mut candidates, &rows.score);
+    sort_by_rank(&mut candidates, &rows.rank);
     let near_misses: Vec<RowView> = candidates
         .into_iter()
         .take(near_count)

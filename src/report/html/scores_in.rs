@@ -17,6 +17,10 @@ pub struct ScoreTable {
     pub batch: RecordBatch,
     /// Fused score (`NaN` where null: the row was not scanned).
     pub score: Vec<f64>,
+    /// What rows are ranked by: the `significance` column, or the score in
+    /// a file without one (many scores round to 1.0; their significance
+    /// does not).
+    pub rank: Vec<f64>,
     /// Flagged.
     pub flagged: Vec<bool>,
     /// The scanners behind the score, comma-separated.
@@ -50,17 +54,24 @@ impl ScoreTable {
                 .cloned()
                 .ok_or_else(|| format!("no `{name}` column"))
         };
-        let score = cast(&need("score")?, &DataType::Float64).map_err(|e| e.to_string())?;
-        let score = score.as_primitive::<Float64Type>();
-        let score = (0..score.len())
-            .map(|i| {
-                if score.is_valid(i) {
-                    score.value(i)
-                } else {
-                    f64::NAN
-                }
-            })
-            .collect();
+        let numbers = |col: &arrow::array::ArrayRef| -> Result<Vec<f64>, String> {
+            let col = cast(col, &DataType::Float64).map_err(|e| e.to_string())?;
+            let col = col.as_primitive::<Float64Type>();
+            Ok((0..col.len())
+                .map(|i| {
+                    if col.is_valid(i) {
+                        col.value(i)
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect())
+        };
+        let score = numbers(&need("score")?)?;
+        let rank = match batch.column_by_name("significance") {
+            Some(col) => numbers(col)?,
+            None => score.clone(),
+        };
         let flagged = cast(&need("flagged")?, &DataType::Boolean).map_err(|e| e.to_string())?;
         let flagged = flagged.as_boolean();
         let flagged = (0..flagged.len())
@@ -78,6 +89,7 @@ impl ScoreTable {
             strings(&batch, "id")?.map(|v| v.into_iter().map(Option::unwrap_or_default).collect());
         Ok(Self {
             score,
+            rank,
             flagged,
             reasons,
             suspected,
