@@ -59,7 +59,8 @@ random stream):
    out from its peers (one-sided binomial test, its variance widened by the
    spread of the other classes' shares, 1.4826 × their median absolute
    deviation, since clean classes differ among themselves by more than
-   sampling explains).
+   sampling explains; with one other class, at least a quarter of the null
+   rate, widened by `√(1 + π/2)` for a median of one).
 5. In a class whose test is not significant at 1 % after a Bonferroni
    correction over the classes, a row's reported p-value is raised to its
    class's: such rows carry no more evidence than their class does. Unlike

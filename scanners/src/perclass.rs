@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::matrix::MatrixRef;
 use crate::rng::SplitMix64;
-use crate::stats::{class_null, ln_excess_p, ln_upper_normal_p, median, CALIBRATED_CLASSES};
+use crate::stats::{class_null, ln_excess_p, ln_upper_normal_p, median};
 use crate::view::standardised_pca;
 use crate::{class_gate, ClassDiagnostics, ScanInput, ScanOutput};
 
@@ -110,13 +110,13 @@ where
     out
 }
 
-/// Least spread of clean classes' extreme shares around their median, for a
-/// data set with fewer than six other classes to measure it on: the spread
-/// among the ten classes of MNIST and Fashion-MNIST on the default CNN's
-/// representation is 0.009–0.034 (their shares 3.6–20 %); on a pair of
-/// Fashion-MNIST classes one class's share was 0.7 % in one seed and 5.8 %
-/// in another.
-const LEAST_SHARE_SPREAD: f64 = 0.03;
+/// Least spread of clean classes' extreme shares around the null rate, as a
+/// share of that rate, for a data set of two classes (one peer, no spread
+/// to measure): among the ten classes of MNIST and Fashion-MNIST on the
+/// default CNN's representation the spread is 0.04–0.17 of the rate (their
+/// shares 3.6–20 %); in a pair of Fashion-MNIST classes one class's share
+/// was 0.7 % in one seed and 5.8 % in another.
+const LEAST_RELATIVE_SPREAD: f64 = 0.25;
 
 /// The class test shared by the sub-population scanners (`robust-spectral`,
 /// `activation-clustering`), run once every class has been scanned.
@@ -129,9 +129,9 @@ const LEAST_SHARE_SPREAD: f64 = 0.03;
 /// rows than any model of a clean class predicts, and by about as much in
 /// every class, while a poisoned class stands out from its peers. The
 /// binomial's variance is widened by the spread of the other classes'
-/// shares (1.4826 × their median absolute deviation; with fewer than six
-/// of them, at least [`LEAST_SHARE_SPREAD`] widened for a median of so
-/// few), since clean classes differ among themselves by more than sampling
+/// shares (1.4826 × their median absolute deviation; with one of them, at
+/// least [`LEAST_RELATIVE_SPREAD`] of the rate, widened for a median of one),
+/// since clean classes differ among themselves by more than sampling
 /// explains.
 pub(crate) fn excess_test(
     input: &ScanInput<'_>,
@@ -166,16 +166,18 @@ pub(crate) fn excess_test(
         } else {
             median(&peers)
         };
-        // how much clean classes' shares vary among themselves: with fewer
-        // than six peers at least LEAST_SHARE_SPREAD, widened for a median
-        // of so few (see `class_null`)
-        let spread = if peers.len() >= CALIBRATED_CLASSES {
+        let rate = clean_rate.max(peer_ratio * m).min(0.95);
+        // how much clean classes' shares vary among themselves; one peer's
+        // share says nothing of it: then at least LEAST_RELATIVE_SPREAD of
+        // the null rate, widened for a median of one (see `class_null`)
+        let spread = if peers.len() >= 3 {
             let dev: Vec<f64> = peers.iter().map(|p| (p - m).abs()).collect();
             1.4826 * median(&dev)
+        } else if peers.len() == 1 {
+            class_null(&peers, LEAST_RELATIVE_SPREAD * rate).map_or(0.0, |(_, s)| s)
         } else {
-            class_null(&peers, LEAST_SHARE_SPREAD).map_or(0.0, |(_, s)| s)
+            0.0
         };
-        let rate = clean_rate.max(peer_ratio * m).min(0.95);
         let n = rows[d.class as usize];
         let share = extreme / n.max(1) as f64;
         let bonferroni = d.value("candidates").unwrap_or(1.0).max(1.0).ln();
@@ -313,6 +315,22 @@ mod tests {
         let mut poisoned = shares;
         poisoned[0] = 0.45;
         assert!(run(&poisoned)[0] < level, "{:?}", run(&poisoned));
+    }
+
+    #[test]
+    fn with_one_peer_the_spread_is_not_zero() {
+        // Two classes of 7,000 rows: one peer's share is no measure of how
+        // much clean classes differ (a clean pair of Fashion-MNIST classes,
+        // the CNN: 7.9 % against 0.7 %); a class with 30 % still fails.
+        let labels: Vec<u32> = (0..14_000).map(|i| (i / 7000) as u32).collect();
+        let data = vec![0.0f32; 14_000];
+        let x = MatrixRef::new(&data, 14_000, 1).unwrap();
+        let input = ScanInput::new(x, &labels, 2);
+        let level = (0.01f64 / 2.0).ln();
+        let lp = excess_log_p(&input, &[553.0, 48.0]);
+        assert!(lp.iter().all(|&l| l > level), "{lp:?}");
+        let lp = excess_log_p(&input, &[2100.0, 48.0]);
+        assert!(lp[0] < level, "{lp:?}");
     }
 
     #[test]
