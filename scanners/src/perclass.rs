@@ -277,15 +277,20 @@ mod tests {
         out.classes.iter().map(|d| d.log_p.unwrap()).collect()
     }
 
+    /// [`excess_log_p`] for `extreme.len()` classes of `rows` rows each.
+    fn excess_of_equal_classes(rows: usize, extreme: &[f64]) -> Vec<f64> {
+        let k = extreme.len();
+        let labels: Vec<u32> = (0..k * rows).map(|i| (i / rows) as u32).collect();
+        let data = vec![0.0f32; k * rows];
+        let x = MatrixRef::new(&data, k * rows, 1).unwrap();
+        excess_log_p(&ScanInput::new(x, &labels, k), extreme)
+    }
+
     #[test]
     fn excess_test_compares_with_clean_rate_and_peers() {
         // Four classes of 1,000 rows; classes 0–2 each have 80 extreme rows
         // (8 %, above the 5 % clean rate but like their peers), class 3 has 300.
-        let labels: Vec<u32> = (0..4000).map(|i| (i / 1000) as u32).collect();
-        let data = vec![0.0f32; 4000];
-        let x = MatrixRef::new(&data, 4000, 1).unwrap();
-        let input = ScanInput::new(x, &labels, 4);
-        let lp = excess_log_p(&input, &[80.0, 80.0, 80.0, 300.0]);
+        let lp = excess_of_equal_classes(1000, &[80.0, 80.0, 80.0, 300.0]);
         assert!(lp[..3].iter().all(|&l| l > -1.0), "{lp:?}");
         assert!(lp[3] < -10.0, "{lp:?}");
     }
@@ -299,12 +304,8 @@ mod tests {
             0.083, 0.124, 0.077, 0.086, 0.061, 0.207, 0.072, 0.083, 0.065, 0.048,
         ];
         let run = |shares: &[f64]| {
-            let labels: Vec<u32> = (0..70_000).map(|i| (i / 7000) as u32).collect();
-            let data = vec![0.0f32; 70_000];
-            let x = MatrixRef::new(&data, 70_000, 1).unwrap();
-            let input = ScanInput::new(x, &labels, 10);
             let extreme: Vec<f64> = shares.iter().map(|s| (s * 7000.0f64).round()).collect();
-            excess_log_p(&input, &extreme)
+            excess_of_equal_classes(7000, &extreme)
         };
         let level = (0.01f64 / 10.0).ln();
         assert!(
@@ -322,14 +323,10 @@ mod tests {
         // Two classes of 7,000 rows: one peer's share is no measure of how
         // much clean classes differ (a clean pair of Fashion-MNIST classes,
         // the CNN: 7.9 % against 0.7 %); a class with 30 % still fails.
-        let labels: Vec<u32> = (0..14_000).map(|i| (i / 7000) as u32).collect();
-        let data = vec![0.0f32; 14_000];
-        let x = MatrixRef::new(&data, 14_000, 1).unwrap();
-        let input = ScanInput::new(x, &labels, 2);
         let level = (0.01f64 / 2.0).ln();
-        let lp = excess_log_p(&input, &[553.0, 48.0]);
+        let lp = excess_of_equal_classes(7000, &[553.0, 48.0]);
         assert!(lp.iter().all(|&l| l > level), "{lp:?}");
-        let lp = excess_log_p(&input, &[2100.0, 48.0]);
+        let lp = excess_of_equal_classes(7000, &[2100.0, 48.0]);
         assert!(lp[0] < level, "{lp:?}");
     }
 
