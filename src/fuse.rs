@@ -112,7 +112,7 @@
 //! half the failing test's count), the null judges the class's other rows
 //! without the group's: a confusable class's natural boundary rows do not
 //! ride along with a large planted group. Plus,
-//! when a `budget` is given, the highest-scoring `budget` fraction of rows: a
+//! when a `budget` is given, the most significant `budget` fraction of rows: a
 //! removal list that does not change the verdict. Classes with fewer than two
 //! rows are skipped.
 

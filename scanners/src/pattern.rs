@@ -112,10 +112,13 @@ clean, no class fails (two seeds); the clean-label patch on 10 %: 100 % /
    planted groups 62–1,034); SIG and the clean-label patch on 10 % and
    30 % of an MNIST 3: 100 % / 100 %. A group needs 20 rows (`MIN_GROUP`):
    on scikit-learn's digits 3/8 (357 rows) a 5 % patch is 18 rows.
-6. Rows: the side of the best split (that of the more significant test)
-   that lies further from the other
-   classes' rows along the direction is the suspect group — a trigger is
-   what natural rows lack, and at half the class the smaller side would be
+6. Rows: of the best split (that of the more significant test), a side
+   of at most a quarter of the class is the suspect group by its size (a
+   planted group is a minority of its class, whether it carries what
+   natural rows lack or is another class's rows under this label, which
+   lie *inside* another class); between a quarter and a half, the side
+   that lies further from the other classes' rows along the direction — a
+   trigger is what natural rows lack, and there the smaller side would be
    a coin toss (the summary's `excess_rows`); a row's p-value is how far it lies toward that
    side from the larger side (its median and `1.4826 × MAD`), one-sided
    normal. Row p-values count in a class whose own test is significant
@@ -872,9 +875,8 @@ fn split_along(
             .collect::<Vec<_>>(),
     );
     let lows = low.iter().filter(|&&b| b).count();
-    let pattern_is_low = if others.is_empty() {
-        2 * lows <= rows.len()
-    } else if lows.min(rows.len() - lows) as f64 <= MINORITY_SIDE * rows.len() as f64 {
+    let minority = lows.min(rows.len() - lows) as f64 <= MINORITY_SIDE * rows.len() as f64;
+    let pattern_is_low = if others.is_empty() || minority {
         2 * lows <= rows.len()
     } else {
         (side_mean(true) - natural).abs() > (side_mean(false) - natural).abs()
