@@ -9,7 +9,10 @@
 //! A suspicion of 0.99 means `N·p ≤ 1/99`, so on clean data that follows the
 //! scanner's null model the chance that *any* row reaches 0.99 is at most
 //! about 1 %, whatever the data set's size. The map is strictly monotone in
-//! `p`, so scores still rank every row (for AUROC and removal budgets).
+//! `p`, but in floating point it rounds to exactly 1.0 once `N·p` is below
+//! about 1e-16, which many planted and natural rows reach; rows are ranked
+//! (for AUROC, removal budgets and reports) by `significance`, `−log₁₀` of
+//! the same p-value, which keeps their order.
 //!
 //! # Class gate
 //! Some scanners' row p-values are evidence only in a class that holds a
