@@ -103,10 +103,11 @@ pub fn print_summary(
             };
             writeln!(
                 out,
-                "    row {:>8}  label {:<width$}  score {:.4}  ({}{suspected})",
+                "    row {:>8}  label {:<width$}  score {:.4}  significance {:>6.1}  ({}{suspected})",
                 ds.kept_rows[i],
                 ds.class_title(ds.label_codes[i] as usize),
                 fused.score[i],
+                fused.significance[i],
                 reasons.join(", ")
             )?;
         }
