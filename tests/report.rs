@@ -106,6 +106,9 @@ fn demo_report_shows_verdict_classes_groups_thumbnails_and_rerenders() {
     let sha = s["files"][0]["sha256"].as_str().unwrap();
     assert!(texts(&doc, "#files code").contains(&sha.to_string()));
     assert!(doc.root_element().html().contains("threshold 0.99"));
+    // Planted rows whose score rounds to 1 show their significance, which
+    // tells them apart.
+    assert!(doc.root_element().html().contains("1 (significance "));
 
     // Class table: one row per class, the failed ones first.
     let rows: Vec<_> = doc.select(&sel("#classes tr")).skip(1).collect();

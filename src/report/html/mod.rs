@@ -230,6 +230,17 @@ impl<'a> Rows<'a> {
         Some(uri)
     }
 
+    /// Row `k`'s score as the page shows it; where it rounds to 1, with its
+    /// significance (`−log₁₀ p`), which tells such rows apart.
+    fn score_text(&self, k: usize) -> String {
+        let score = fmt_num(Some(self.score[k]));
+        if self.scores.has_significance && score == "1" && self.rank[k].is_finite() {
+            format!("1 (significance {:.1})", self.rank[k])
+        } else {
+            score
+        }
+    }
+
     /// Row `k` as the page shows it, with the feature `columns` (tables).
     fn view(&self, k: usize, columns: &[usize]) -> RowView {
         let r = self.row(k);
@@ -240,7 +251,7 @@ impl<'a> Rows<'a> {
             suspected: self.suspected[k]
                 .filter(|&s| s != self.label(k))
                 .map(|s| self.class_label(s)),
-            score: fmt_num(Some(self.score[k])),
+            score: self.score_text(k),
             reasons: self.scores.reasons[r].replace(',', ", "),
             thumb: self.thumb(k, pictures::THUMB_SIDE),
             values: columns

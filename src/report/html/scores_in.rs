@@ -21,6 +21,8 @@ pub struct ScoreTable {
     /// a file without one (many scores round to 1.0; their significance
     /// does not).
     pub rank: Vec<f64>,
+    /// Whether `rank` is the significance column (not the score).
+    pub has_significance: bool,
     /// Flagged.
     pub flagged: Vec<bool>,
     /// The scanners behind the score, comma-separated.
@@ -68,7 +70,9 @@ impl ScoreTable {
                 .collect())
         };
         let score = numbers(&need("score")?)?;
-        let rank = match batch.column_by_name("significance") {
+        let significance = batch.column_by_name("significance");
+        let has_significance = significance.is_some();
+        let rank = match significance {
             Some(col) => numbers(col)?,
             None => score.clone(),
         };
@@ -90,6 +94,7 @@ impl ScoreTable {
         Ok(Self {
             score,
             rank,
+            has_significance,
             flagged,
             reasons,
             suspected,
