@@ -187,7 +187,7 @@ impl<'a> Rows<'a> {
             scores,
             input: inputs(ds),
             score: (0..n).map(|k| scores.score[row(k)]).collect(),
-            rank: (0..n).map(|k| scores.rank[row(k)]).collect(),
+            rank: (0..n).map(|k| scores.rank()[row(k)]).collect(),
             flagged: (0..n).map(|k| scores.flagged[row(k)]).collect(),
             suspected,
             code_of,
@@ -234,10 +234,11 @@ impl<'a> Rows<'a> {
     /// significance (`−log₁₀ p`), which tells such rows apart.
     fn score_text(&self, k: usize) -> String {
         let score = fmt_num(Some(self.score[k]));
-        if self.scores.has_significance && score == "1" && self.rank[k].is_finite() {
-            format!("1 (significance {:.1})", self.rank[k])
-        } else {
-            score
+        match &self.scores.significance {
+            Some(s) if score == "1" && s[self.row(k)].is_finite() => {
+                format!("1 (significance {:.1})", s[self.row(k)])
+            }
+            _ => score,
         }
     }
 

@@ -17,12 +17,9 @@ pub struct ScoreTable {
     pub batch: RecordBatch,
     /// Fused score (`NaN` where null: the row was not scanned).
     pub score: Vec<f64>,
-    /// What rows are ranked by: the `significance` column, or the score in
-    /// a file without one (many scores round to 1.0; their significance
-    /// does not).
-    pub rank: Vec<f64>,
-    /// Whether `rank` is the significance column (not the score).
-    pub has_significance: bool,
+    /// The `significance` column (`−log₁₀ p`; `NaN` where null), when the
+    /// file has one.
+    pub significance: Option<Vec<f64>>,
     /// Flagged.
     pub flagged: Vec<bool>,
     /// The scanners behind the score, comma-separated.
@@ -70,12 +67,10 @@ impl ScoreTable {
                 .collect())
         };
         let score = numbers(&need("score")?)?;
-        let significance = batch.column_by_name("significance");
-        let has_significance = significance.is_some();
-        let rank = match significance {
-            Some(col) => numbers(col)?,
-            None => score.clone(),
-        };
+        let significance = batch
+            .column_by_name("significance")
+            .map(&numbers)
+            .transpose()?;
         let flagged = cast(&need("flagged")?, &DataType::Boolean).map_err(|e| e.to_string())?;
         let flagged = flagged.as_boolean();
         let flagged = (0..flagged.len())
@@ -93,14 +88,19 @@ impl ScoreTable {
             strings(&batch, "id")?.map(|v| v.into_iter().map(Option::unwrap_or_default).collect());
         Ok(Self {
             score,
-            rank,
-            has_significance,
+            significance,
             flagged,
             reasons,
             suspected,
             id,
             batch,
         })
+    }
+
+    /// What rows are ranked by: their significance, or the score in a file
+    /// without it (many scores round to 1.0; their significance does not).
+    pub fn rank(&self) -> &[f64] {
+        self.significance.as_deref().unwrap_or(&self.score)
     }
 
     /// Reads a scores file written by `scan` (Parquet, CSV or JSON, told by
