@@ -109,8 +109,8 @@ struct InputArgs {
     /// Embedding column: a list or array of numbers per row
     #[arg(long, conflicts_with = "features")]
     embedding: Option<String>,
-    /// Numeric feature columns, comma-separated; globs like 'pix_*' allowed
-    /// [default: every numeric column but label and id]
+    /// Feature columns (numbers, booleans, categories), comma-separated; globs like 'pix_*' allowed
+    /// [default: every numeric, boolean and categorical column but label and id]
     #[arg(long, value_delimiter = ',')]
     features: Vec<String>,
     /// Scale every image to WIDTHxHEIGHT [default: the most common size,

@@ -429,7 +429,10 @@ fn learn_with(
     ds.n_features = rep.dims;
     let input = std::mem::replace(
         &mut ds.feature_source,
-        FeatureSource::Columns { columns: vec![] },
+        FeatureSource::Columns {
+            columns: vec![],
+            categorical: vec![],
+        },
     );
     ds.feature_source = FeatureSource::Learned {
         model: rep.model.name().to_string(),

@@ -727,6 +727,7 @@ fn merged_dataset(
         .collect();
     let feature_source: FeatureSource = serde_json::from_value(first["feature_source"].clone())
         .unwrap_or(FeatureSource::Columns {
+            categorical: Vec::new(),
             columns: Vec::new(),
         });
     Dataset {

@@ -102,7 +102,7 @@ fn missing_and_wrongly_typed_columns() {
         &["t.parquet"],
     );
     assert!(
-        e.contains("column `id` has type") && e.contains("feature columns must be numeric"),
+        e.contains("column `id` holds") && e.contains("one per row"),
         "{e}"
     );
     let e = fails(

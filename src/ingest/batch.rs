@@ -1,7 +1,7 @@
 //! From an arrow-rs [`RecordBatch`] to a [`Dataset`]: column selection, label
 //! encoding, feature extraction and validation. Every table format ends here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use arrow::array::{Array, ArrayRef, AsArray, Float32Array, RecordBatch};
 use arrow::buffer::ScalarBuffer;
@@ -167,9 +167,18 @@ pub(crate) struct Selection {
     pub id: Option<String>,
     pub features: FeatureSelection,
     pub probs: Option<String>,
+    /// Text columns read as categories, one indicator feature per value
+    /// (after the numeric columns of [`FeatureSelection::Columns`]).
+    pub categorical: Vec<String>,
     /// What the selection left out that a user should know.
     pub notes: Vec<String>,
 }
+
+/// Most distinct values a text column may hold to be read as categories
+/// (one 0/1 indicator feature each). A column with more is free text or an
+/// identifier (names, ticket numbers, sentences), which indicators cannot
+/// compare: it is left out with a note, or refused when `--features` named it.
+pub const MAX_CATEGORIES: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum FeatureSelection {
@@ -187,6 +196,7 @@ impl Selection {
             FeatureSelection::Embedding(c) | FeatureSelection::Image(c) => cols.push(c.clone()),
             FeatureSelection::Columns(cs) => cols.extend(cs.iter().cloned()),
         }
+        cols.extend(self.categorical.iter().cloned());
         cols.extend(self.probs.clone());
         let mut seen = BTreeSet::new();
         cols.retain(|c| seen.insert(c.clone()));
@@ -223,6 +233,7 @@ pub(crate) fn select(
             || GROUND_TRUTH_COLUMNS.contains(&n)
     };
     let mut notes = Vec::new();
+    let mut categorical = Vec::new();
     let features = if let Some(e) = &opts.embedding {
         let (_, kind, dtype) = find(e).ok_or_else(|| missing(e))?;
         match kind {
@@ -252,15 +263,20 @@ pub(crate) fn select(
                 return Err(missing(pattern));
             }
             for (n, kind, dtype) in matched {
-                if *kind != ColumnKind::Numeric {
-                    return Err(IngestError::WrongType {
-                        column: n.clone(),
-                        dtype: dtype.clone(),
-                        expected: "feature columns must be numeric",
-                    });
+                if reserved(n) || cols.contains(n) || categorical.contains(n) {
+                    continue;
                 }
-                if !cols.contains(n) && !reserved(n) {
-                    cols.push(n.clone());
+                match kind {
+                    ColumnKind::Numeric => cols.push(n.clone()),
+                    ColumnKind::Text => categorical.push(n.clone()),
+                    _ => {
+                        return Err(IngestError::WrongType {
+                            column: n.clone(),
+                            dtype: dtype.clone(),
+                            expected: "feature columns must be numbers, booleans or categories \
+                                       (text with few distinct values)",
+                        })
+                    }
                 }
             }
         }
@@ -308,23 +324,11 @@ pub(crate) fn select(
                     quoted(&names)
                 )));
             }
-            [] if numeric.is_empty() && !text.is_empty() => {
-                return Err(IngestError::Option(format!(
-                    "column(s) {} hold text, and poisonscan scans numbers: add an embedding of \
-                     the text (e.g. from a sentence encoder) as a list column and pass \
-                     --embedding COL, or name numeric columns with --features",
-                    quoted(&text)
-                )))
-            }
-            [] if numeric.is_empty() => return Err(IngestError::NoFeatures),
+            [] if numeric.is_empty() && text.is_empty() => return Err(IngestError::NoFeatures),
             [] => {
-                if !text.is_empty() {
-                    notes.push(format!(
-                        "the text column(s) {} were not scanned; only the numeric columns were \
-                         (to scan text, add an embedding of it and pass --embedding COL)",
-                        quoted(&text)
-                    ));
-                }
+                // text columns are read as categories; those with too many
+                // distinct values to be categories are dropped in `finish`
+                categorical = text;
                 FeatureSelection::Columns(numeric)
             }
         }
@@ -344,6 +348,7 @@ pub(crate) fn select(
         id: opts.id.clone(),
         features,
         probs: opts.probs.clone(),
+        categorical,
         notes,
     })
 }
@@ -361,6 +366,8 @@ fn quoted(names: &[String]) -> String {
 pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
     match dt {
         d if d.is_numeric() => ColumnKind::Numeric,
+        // 0 and 1
+        DataType::Boolean => ColumnKind::Numeric,
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)
             if f.data_type().is_numeric() =>
         {
@@ -379,6 +386,15 @@ pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
             ColumnKind::Image
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => ColumnKind::Text,
+        // pandas' `category` dtype, polars' `Categorical`
+        DataType::Dictionary(_, values)
+            if matches!(
+                **values,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) =>
+        {
+            ColumnKind::Text
+        }
         _ => ColumnKind::Other,
     }
 }
@@ -461,7 +477,74 @@ pub(crate) struct DatasetBuilder<'a> {
     image: Option<ImagePlan>,
     /// `--resize`, for image columns.
     resize: Option<(u32, u32)>,
+    /// The text columns read as categories, in the selection's order.
+    categories: Vec<Categories>,
     notes: Vec<String>,
+}
+
+/// A text column read as categories: each row's value as a code, in order
+/// of first appearance (a null is a value of its own).
+struct Categories {
+    column: String,
+    codes: Vec<u32>,
+    index: HashMap<Option<String>, u32>,
+    /// More than [`MAX_CATEGORIES`] values: free text, not categories (the
+    /// codes are no longer kept).
+    overflow: bool,
+}
+
+impl Categories {
+    fn new(column: &str) -> Self {
+        Self {
+            column: column.to_string(),
+            codes: Vec::new(),
+            index: HashMap::new(),
+            overflow: false,
+        }
+    }
+
+    fn push(&mut self, array: &ArrayRef) -> Result<(), IngestError> {
+        if self.overflow {
+            return Ok(());
+        }
+        let strings = cast(array, &DataType::Utf8).map_err(|e| IngestError::WrongType {
+            column: self.column.clone(),
+            dtype: format!("{} ({e})", array.data_type()),
+            expected: "a categorical feature column must hold text",
+        })?;
+        let strings = strings.as_string::<i32>();
+        for i in 0..strings.len() {
+            let value = strings.is_valid(i).then(|| strings.value(i));
+            let code = match self.index.get(&value.map(str::to_string)) {
+                Some(&c) => c,
+                None => {
+                    if self.index.len() == MAX_CATEGORIES {
+                        self.overflow = true;
+                        self.codes = Vec::new();
+                        self.index = HashMap::new();
+                        return Ok(());
+                    }
+                    let c = self.index.len() as u32;
+                    self.index.insert(value.map(str::to_string), c);
+                    c
+                }
+            };
+            self.codes.push(code);
+        }
+        Ok(())
+    }
+
+    /// The values in sorted order (a null last), each with its code.
+    fn sorted(&self) -> Vec<(&Option<String>, u32)> {
+        let mut values: Vec<(&Option<String>, u32)> =
+            self.index.iter().map(|(v, &c)| (v, c)).collect();
+        values.sort_by(|a, b| match (a.0, b.0) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (None, _) => std::cmp::Ordering::Greater,
+            (_, None) => std::cmp::Ordering::Less,
+        });
+        values
+    }
 }
 
 /// The size and channels of an image column's pixels.
@@ -482,7 +565,6 @@ impl<'a> DatasetBuilder<'a> {
     pub fn new(sel: Selection, opts: &'a TableOptions, capacity: usize) -> Self {
         Self {
             opts,
-            sel,
             sources: Vec::new(),
             labels: Vec::new(),
             ids: Vec::new(),
@@ -496,7 +578,9 @@ impl<'a> DatasetBuilder<'a> {
             hints: Hints::default(),
             image: None,
             resize: None,
+            categories: sel.categorical.iter().map(|c| Categories::new(c)).collect(),
             notes: Vec::new(),
+            sel,
         }
     }
 
@@ -575,10 +659,13 @@ impl<'a> DatasetBuilder<'a> {
                 .extend(p.invalid.into_iter().map(|(r, w, f)| (r + offset, w, f)));
             self.probs.extend_from_slice(&p.values);
         }
-        if extracted.dim == 0 {
+        if extracted.dim == 0 && self.categories.is_empty() {
             return Err(IngestError::Empty(
                 "the feature vectors have no values".into(),
             ));
+        }
+        for categories in &mut self.categories {
+            categories.push(&column(&categories.column)?)?;
         }
         if self.dim.is_none() {
             let what = sources
@@ -650,6 +737,14 @@ impl<'a> DatasetBuilder<'a> {
             Values::Shared(b) => compact(&b, &kept_rows, dim).into(),
             Values::Owned(v) => compact(&v, &kept_rows, dim).into(),
         };
+        let (values, dim, indicators) = one_hot(
+            &self.categories,
+            !self.opts.features.is_empty(),
+            &mut self.notes,
+            values,
+            dim,
+            &kept_rows,
+        )?;
         let labels = concat_same_type(&self.labels, &self.sel.label)?;
         let ids = match &self.sel.id {
             Some(id) => Some(concat_same_type(&self.ids, id)?),
@@ -729,7 +824,8 @@ impl<'a> DatasetBuilder<'a> {
                 _ => FeatureSource::Embedding { column: c.clone() },
             },
             FeatureSelection::Columns(cs) => FeatureSource::Columns {
-                columns: cs.clone(),
+                columns: cs.iter().cloned().chain(indicators.names).collect(),
+                categorical: indicators.columns,
             },
             FeatureSelection::Image(_) => {
                 let plan = self.image.expect("an image column was read");
@@ -762,6 +858,100 @@ impl<'a> DatasetBuilder<'a> {
             class_titles,
         })
     }
+}
+
+/// The indicator features of categorical columns.
+#[derive(Default)]
+struct Indicators {
+    /// One per value, `column=value`.
+    names: Vec<String>,
+    /// The columns they encode.
+    columns: Vec<String>,
+}
+
+/// Appends to each kept row one 0/1 indicator per value of each
+/// categorical column (values in sorted order, so that the features do not
+/// depend on the order of the rows); returns the matrix, its width and the
+/// indicators. A column of one value adds nothing;
+/// one of too many values is left out with a note, or refused when
+/// `--features` named it (`explicit`).
+fn one_hot(
+    categories: &[Categories],
+    explicit: bool,
+    notes: &mut Vec<String>,
+    values: ScalarBuffer<f32>,
+    dim: usize,
+    kept_rows: &[u64],
+) -> Result<(ScalarBuffer<f32>, usize, Indicators), IngestError> {
+    if categories.is_empty() {
+        return Ok((values, dim, Indicators::default()));
+    }
+    let mut names = Vec::new();
+    let mut columns = Vec::new();
+    let mut free = Vec::new();
+    // per column: its codes, and each code's indicator
+    let mut encoded: Vec<(&[u32], Vec<usize>)> = Vec::new();
+    for cat in categories {
+        // every row a value of its own: names or identifiers
+        if cat.overflow || cat.index.len() == cat.codes.len() {
+            if explicit {
+                return Err(IngestError::Option(format!(
+                    "column `{}` holds more than {MAX_CATEGORIES} distinct values, or one per \
+                         row, too many to read as categories (free text or identifiers): add an embedding of it \
+                         and pass --embedding COL, or leave it out of --features",
+                    cat.column
+                )));
+            }
+            free.push(cat.column.clone());
+            continue;
+        }
+        let sorted = cat.sorted();
+        if sorted.len() < 2 {
+            continue;
+        }
+        let mut indicator = vec![0; sorted.len()];
+        for (value, code) in sorted {
+            indicator[code as usize] = names.len();
+            names.push(match value {
+                Some(v) => format!("{}={v}", cat.column),
+                None => format!("{}=(null)", cat.column),
+            });
+        }
+        encoded.push((&cat.codes, indicator));
+        columns.push(cat.column.clone());
+    }
+    let width = dim + names.len();
+    if !free.is_empty() {
+        if width == 0 {
+            return Err(IngestError::Option(format!(
+                "column(s) {} hold text with more than {MAX_CATEGORIES} distinct values or \
+                     one per row (free text or identifiers), and poisonscan scans numbers and categories: \
+                     add an embedding of the text (e.g. from a sentence encoder) as a list \
+                     column and pass --embedding COL, or name numeric columns with --features",
+                quoted(&free)
+            )));
+        }
+        notes.push(format!(
+            "the text column(s) {} were not scanned: each holds more than {MAX_CATEGORIES} \
+                 distinct values, or one per row (free text or identifiers, not categories); to \
+                 scan text, add an embedding of it and pass --embedding COL",
+            quoted(&free)
+        ));
+    }
+    if width == 0 {
+        return Err(IngestError::Empty(
+            "the feature vectors have no values (every categorical column holds one value)".into(),
+        ));
+    }
+    let mut out = vec![0f32; kept_rows.len() * width];
+    for (r, &row) in kept_rows.iter().enumerate() {
+        let dst = &mut out[r * width..(r + 1) * width];
+        dst[..dim].copy_from_slice(&values[r * dim..(r + 1) * dim]);
+        for (codes, indicator) in &encoded {
+            dst[dim + indicator[codes[row as usize] as usize]] = 1.0;
+        }
+    }
+    Ok((out.into(), width, Indicators { names, columns }))
 }
 
 /// The kept rows of a row-major matrix.
@@ -1215,6 +1405,109 @@ mod tests {
         assert_eq!(&d.features[..], &[1.0, 0.5, 2.0, 1.5, 3.0, 2.5]);
         assert_eq!(d.class_names, vec!["cat", "dog"]);
         assert_eq!(d.label_codes, vec![0, 1, 0]);
+        // a name per row is an identifier, not a category
+        assert!(
+            d.notes.iter().any(|n| n.contains("`name`")),
+            "{:?}",
+            d.notes
+        );
+    }
+
+    #[test]
+    fn booleans_are_numbers_and_text_categories_become_indicators() {
+        use arrow::array::{BooleanArray, DictionaryArray};
+        use arrow::datatypes::Int8Type;
+        let shade: DictionaryArray<Int8Type> =
+            vec!["dark", "light", "dark", "dark"].into_iter().collect();
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(StringArray::from(vec!["a", "b", "a", "b"])) as ArrayRef,
+            ),
+            ("x", Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5, 3.5]))),
+            (
+                "member",
+                Arc::new(BooleanArray::from(vec![true, false, false, true])),
+            ),
+            (
+                "city",
+                Arc::new(StringArray::from(vec![
+                    Some("Oslo"),
+                    Some("Bergen"),
+                    None,
+                    Some("Oslo"),
+                ])),
+            ),
+            ("shade", Arc::new(shade)),
+            // one value: adds nothing
+            ("unit", Arc::new(StringArray::from(vec!["kg"; 4]))),
+        ]);
+        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
+        let FeatureSource::Columns {
+            columns,
+            categorical,
+        } = &d.feature_source
+        else {
+            panic!("{:?}", d.feature_source)
+        };
+        assert_eq!(
+            columns,
+            &[
+                "x",
+                "member",
+                "city=Bergen",
+                "city=Oslo",
+                "city=(null)",
+                "shade=dark",
+                "shade=light"
+            ]
+        );
+        assert_eq!(categorical, &["city", "shade"]);
+        #[rustfmt::skip]
+        assert_eq!(&d.features[..], &[
+            0.5, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0,
+            1.5, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0,
+            2.5, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0,
+            3.5, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0,
+        ]);
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+        assert_eq!(
+            d.feature_source.describe(),
+            "2 numeric columns, 5 indicators of 2 categorical column(s)"
+        );
+    }
+
+    #[test]
+    fn free_text_is_left_out_or_refused() {
+        let n = 2 * (MAX_CATEGORIES + 6);
+        let text: Vec<String> = (0..n).map(|i| format!("review {}", i / 2)).collect();
+        let label: Vec<i32> = (0..n as i32).map(|i| i % 2).collect();
+        let b = batch(vec![
+            ("label", Arc::new(Int32Array::from(label)) as ArrayRef),
+            ("review", Arc::new(StringArray::from(text))),
+            (
+                "x",
+                Arc::new(Float64Array::from(
+                    (0..n).map(|i| i as f64).collect::<Vec<_>>(),
+                )),
+            ),
+        ]);
+        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
+        assert_eq!(d.n_features, 1);
+        assert!(
+            d.notes.iter().any(|n| n.contains("`review`")),
+            "{:?}",
+            d.notes
+        );
+        let only_text = TableOptions {
+            features: vec!["review".into()],
+            ..TableOptions::default()
+        };
+        let e = from_record_batch(&b, &only_text).unwrap_err().to_string();
+        assert!(
+            e.contains("`review`") && e.contains("distinct values"),
+            "{e}"
+        );
     }
 
     #[test]

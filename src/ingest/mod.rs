@@ -136,8 +136,13 @@ pub enum FeatureSource {
     },
     /// Numeric scalar columns, one feature each.
     Columns {
-        /// The columns, in feature order.
+        /// The features, in order: the numeric columns, then one 0/1
+        /// indicator per value of each categorical column, named
+        /// `column=value`.
         columns: Vec<String>,
+        /// The text columns read as categories.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        categorical: Vec<String>,
     },
     /// Image pixels scaled to [0, 1], height × width × channels, row-major.
     Pixels {
@@ -163,7 +168,22 @@ impl FeatureSource {
     pub fn describe(&self) -> String {
         match self {
             FeatureSource::Embedding { column } => format!("embedding `{column}`"),
-            FeatureSource::Columns { columns } => format!("{} numeric columns", columns.len()),
+            FeatureSource::Columns {
+                columns,
+                categorical,
+            } if !categorical.is_empty() => {
+                let prefixes: Vec<String> = categorical.iter().map(|c| format!("{c}=")).collect();
+                let indicators = columns
+                    .iter()
+                    .filter(|f| prefixes.iter().any(|p| f.starts_with(p.as_str())))
+                    .count();
+                format!(
+                    "{} numeric columns, {indicators} indicators of {} categorical column(s)",
+                    columns.len() - indicators,
+                    categorical.len()
+                )
+            }
+            FeatureSource::Columns { columns, .. } => format!("{} numeric columns", columns.len()),
             FeatureSource::Pixels {
                 height,
                 width,

@@ -82,11 +82,13 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
 fn polars_kind(dt: &DataType) -> ColumnKind {
     match dt {
         d if d.is_primitive_numeric() => ColumnKind::Numeric,
+        // 0 and 1
+        DataType::Boolean => ColumnKind::Numeric,
         DataType::List(inner) | DataType::Array(inner, _) if inner.is_primitive_numeric() => {
             ColumnKind::NumericList
         }
         DataType::Binary | DataType::BinaryOffset => ColumnKind::Image,
-        DataType::String => ColumnKind::Text,
+        DataType::String | DataType::Categorical(..) | DataType::Enum(..) => ColumnKind::Text,
         _ => ColumnKind::Other,
     }
 }

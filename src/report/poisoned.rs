@@ -56,7 +56,7 @@ pub fn poisoned_batch(
         ["row", "id", "label"].contains(&c.as_str()) || GROUND_TRUTH_COLUMNS.contains(&c.as_str())
     };
     let table = match &ds.feature_source {
-        FeatureSource::Columns { columns } if shape.is_none() && !columns.iter().any(taken) => {
+        FeatureSource::Columns { columns, .. } if shape.is_none() && !columns.iter().any(taken) => {
             Some(columns.clone())
         }
         _ => None,

@@ -88,7 +88,7 @@ fn inputs(ds: &Dataset) -> Inputs<'_> {
             }),
             Vec::new(),
         ),
-        FeatureSource::Columns { columns } if columns.len() == dims => (None, columns.clone()),
+        FeatureSource::Columns { columns, .. } if columns.len() == dims => (None, columns.clone()),
         FeatureSource::Embedding { column } => {
             (None, (0..dims).map(|j| format!("{column}[{j}]")).collect())
         }
