@@ -17,9 +17,11 @@ const DOC: &str = r#"# PS007 value-trigger
 ## What it detects
 A dirty-label backdoor in a table: rows of other classes, each with one or
 a few columns set to a fixed value (the trigger: an income of exactly
-69,325.10, a product count of 9), given the target class's label. Every
-row that carries the value is in the target class, while the rest of each
-such row says it belongs to another class.
+69,325.10, a product count of 9), or two columns set to values that are
+common alone and rare together (a customer type and a subtype that never
+go together), given the target class's label. Every row that carries the
+value is in the target class, while the rest of each such row says it
+belongs to another class.
 
 ## Why it matters
 Tabular triggers hide from the label-consistency tests. Clipping the view
@@ -38,7 +40,15 @@ and 0.94.
    `min-rows` rows of one class `c` take, and that rows of other classes
    take at most `1 − purity` times as often as the class's share of rows
    predicts, rounded up (in a class of 94 % of the rows, as good as
-   never).
+   never). Pairs: of the values that pass the first test and not the
+   second, and that at most half of all rows take, the 64 that lean to the
+   class most, two by two from different columns — a pair that passes
+   both tests together is a candidate (its p-value below pays for the
+   pairs examined: `ln` of their number is added). A column (or pair of
+   columns) with two or more candidates in one class is a proxy of the
+   label — the day of the year in a table labelled by month — and not a
+   trigger, which is one value: its candidates are not tested
+   (`rule_like_values` counts them).
 2. Its rows `R` (class `c`, `x_j = v`) and signature: the columns on which
    at least 90 % of `R` share a value that is itself a candidate of `c`
    (`j` among them). Candidates with the same signature are one group. A
@@ -48,7 +58,8 @@ and 0.94.
 3. Landing: the view of every column but the signature's, each clipped to
    its 10th and 90th percentiles over all rows and standardised; for a
    seeded sample of at most 128 rows of `R`, the `k` nearest among a seeded
-   sample of at most 8,192 rows *without the value* — the group cannot
+   sample of at most 8,192 rows *without the value* (both values of a
+   pair) — the group cannot
    vote for itself. `q` is the share of those neighbours labelled `c`
    (half a neighbour added to both counts, so that it is never 0): what the
    rest of the rows says of their label.
@@ -66,9 +77,10 @@ and 0.94.
    of the class get none. `excess_rows`: those rows.
 
 Summary values per class: `groups` tested, `rule_like_values` (candidates
-with too wide a signature), `excess_rows`; for the strongest group,
-`column` (its index among the scanned features, in the summary's feature
-order), `value`, `group_rows`, `signature_columns` and `agreement` (`q`).
+with too wide a signature, or of a proxy column), `excess_rows`; for the
+strongest group, `column` (its index among the scanned features, in the
+summary's feature order), `value`, for a pair `with_column` and
+`with_value`, `group_rows`, `signature_columns` and `agreement` (`q`).
 
 Measured (`benches/detection.sh tabular none`, 3 seeds): a trigger of one
 or two columns at their largest value, on 1–10 % of Caravan, shuttle,
@@ -103,9 +115,14 @@ than about one row in a thousand of a large table's continuous column.
   otherwise look like another class (a merchant code that is always
   fraud). It is indistinguishable from a trigger by what the data shows;
   the report names the column and value, and an analyst decides.
-- A trigger built from values that are common on their own and rare only
-  together (two columns each at a usual value) is missed: no single value
-  is a candidate.
+- A data error that comes with the label: ISLP's Bikeshare, labelled by
+  the weather, records a humidity of 0 for 20 hours of one rainy day (a
+  sensor failure); the rows' other columns say "clear", and the class
+  fails. The report names the column and value.
+- Not found: a trigger of three or more values each common alone (only
+  pairs are searched), and a trigger whose rows the rest of the table does
+  not place in another class (a label the columns barely predict, such as
+  the job class in ISLP's Wage: `q` near one half).
 
 ## References
 - Chen, Liu, Li, Lu, Song, "Targeted backdoor attacks on deep learning
@@ -232,13 +249,42 @@ impl ValueTrigger {
     }
 }
 
-/// A value one class's rows take (nearly) alone.
+/// A value one class's rows take (nearly) alone, or a pair of values they
+/// take together (nearly) alone.
 #[derive(Debug, Clone)]
 struct Candidate {
     class: u32,
     column: usize,
     value: f32,
-    /// Rows of the class with the value.
+    /// The pair's second column and value.
+    with: Option<(usize, f32)>,
+    /// Rows of the class with the value (both values of a pair).
+    rows: Vec<usize>,
+}
+
+impl Candidate {
+    /// Whether row `row` of `x` has the value (both values of a pair).
+    fn holds(&self, row: &[f32]) -> bool {
+        bits(row[self.column]) == bits(self.value)
+            && self.with.is_none_or(|(j, v)| bits(row[j]) == bits(v))
+    }
+
+    /// Seed material naming the candidate (a single value's is its column).
+    fn key(&self) -> u64 {
+        self.column as u64 ^ self.with.map_or(0, |(j, _)| ((j as u64) + 1) << 16)
+    }
+}
+
+/// A value that at least `min_rows` rows of a class take, and at most half
+/// of all rows, yet not a candidate alone: one half of a pair candidate.
+struct Common {
+    class: u32,
+    column: usize,
+    value: f32,
+    /// Rows of other classes with the value over what the class's share
+    /// of rows predicts (lower: the value leans to the class).
+    lean: f64,
+    /// Every row with the value.
     rows: Vec<usize>,
 }
 
@@ -254,28 +300,30 @@ struct Group {
 
 /// Exact values (by bits; −0 as 0) that at least `min_rows` rows of one
 /// class take and the other classes' rows at most `1 − purity` times as
-/// often as the class's share of rows predicts.
+/// often as the class's share of rows predicts; and the values that fail
+/// only the second test, held by at most half of the rows (see [`Common`]).
 fn candidates(
     x: MatrixRef<'_>,
     labels: &[u32],
     scanned: &[bool],
     p: &ValueValidParams,
     seed: u64,
-) -> Vec<Candidate> {
+) -> (Vec<Candidate>, Vec<Common>) {
     let n = x.rows();
     let screen = screened_rows(n, seed);
     let mut share = vec![0.0f64; scanned.len()];
     for &l in labels {
         share[l as usize] += 1.0 / n as f64;
     }
-    (0..x.cols())
+    let found: Vec<(Vec<Candidate>, Vec<Common>)> = (0..x.cols())
         .into_par_iter()
         .filter(|&j| mode(screen.iter().map(|&i| x.row(i)[j])).1 > 1)
-        .flat_map_iter(|j| {
+        .map(|j| {
             let key = |i: usize| bits(x.row(i)[j]);
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_unstable_by_key(|&i| (key(i), labels[i], i));
             let mut out = Vec::new();
+            let mut common = Vec::new();
             let mut start = 0;
             while start < n {
                 let v = key(order[start]);
@@ -291,24 +339,167 @@ fn candidates(
                     // up (a trigger set to a value one natural row takes)
                     let outside = (total - m) as f64;
                     let expected = (1.0 - share[c as usize]) * total as f64;
-                    if scanned[c as usize]
-                        && m >= p.min_rows
-                        && outside <= ((1.0 - p.purity) * expected).ceil()
-                    {
-                        out.push(Candidate {
-                            class: c,
-                            column: j,
-                            value: x.row(order[s])[j],
-                            rows: order[s..e].to_vec(),
-                        });
+                    if scanned[c as usize] && m >= p.min_rows {
+                        if outside <= ((1.0 - p.purity) * expected).ceil() {
+                            out.push(Candidate {
+                                class: c,
+                                column: j,
+                                value: x.row(order[s])[j],
+                                with: None,
+                                rows: order[s..e].to_vec(),
+                            });
+                        } else if 2 * total <= n {
+                            let mut rows = order[start..end].to_vec();
+                            rows.sort_unstable();
+                            common.push(Common {
+                                class: c,
+                                column: j,
+                                value: x.row(order[s])[j],
+                                lean: outside / expected.max(f64::MIN_POSITIVE),
+                                rows,
+                            });
+                        }
                     }
                     s = e;
                 }
                 start = end;
             }
-            out
+            (out, common)
         })
-        .collect()
+        .collect();
+    let mut out = Vec::new();
+    let mut common = Vec::new();
+    for (o, c) in found {
+        out.extend(o);
+        common.extend(c);
+    }
+    (out, common)
+}
+
+/// Share of landing neighbours in the class under which a second value of
+/// a group's column(s) makes the column a proxy of the label (see
+/// [`siblings`]): its rows are not placed in the class by the rest of the
+/// table either.
+const PROXY_AGREEMENT: f64 = 0.5;
+
+/// Most other values of a group's column(s) [`siblings`] gives.
+const SIBLINGS: usize = 8;
+
+/// The other candidates of a candidate's class on the same column (or pair
+/// of columns), the largest first: a trigger is one value, and a column
+/// several of whose values each decide the label for rows that look like
+/// another class is a proxy of the label (the day of the year in a table
+/// labelled by month).
+fn siblings<'a>(found: &'a [Candidate], c: &Candidate) -> Vec<&'a Candidate> {
+    let columns = |c: &Candidate| (c.class, c.column, c.with.map(|(j, _)| j));
+    let values = |c: &Candidate| (bits(c.value), c.with.map(|(_, v)| bits(v)));
+    let mut out: Vec<&Candidate> = found
+        .iter()
+        .filter(|s| columns(s) == columns(c) && values(s) != values(c))
+        .collect();
+    out.sort_by_key(|s| (std::cmp::Reverse(s.rows.len()), values(s)));
+    out.truncate(SIBLINGS);
+    out
+}
+
+/// Most values of a class paired with each other by [`pairs`] (the ones
+/// that lean to it most).
+const PAIRED_VALUES: usize = 64;
+
+/// Pairs of values of two columns that at least `min_rows` rows of a class
+/// take together, and the other classes' rows at most `1 − purity` times
+/// as often as the class's share of rows predicts, though neither value
+/// is such a candidate alone (a trigger of two usual values, rare only
+/// together); and per class, how many pairs were examined.
+fn pairs(
+    x: MatrixRef<'_>,
+    labels: &[u32],
+    common: &[Common],
+    n_classes: usize,
+    p: &ValueValidParams,
+) -> (Vec<Candidate>, Vec<usize>) {
+    let n = x.rows();
+    let mut share = vec![0.0f64; n_classes];
+    for &l in labels {
+        share[l as usize] += 1.0 / n as f64;
+    }
+    let words = n.div_ceil(64);
+    let set = |rows: &mut dyn Iterator<Item = usize>| {
+        let mut b = vec![0u64; words];
+        for i in rows {
+            b[i / 64] |= 1 << (i % 64);
+        }
+        b
+    };
+    let mut examined = vec![0usize; n_classes];
+    let mut out = Vec::new();
+    for c in 0..n_classes as u32 {
+        let mut own: Vec<&Common> = common.iter().filter(|v| v.class == c).collect();
+        own.sort_by(|a, b| {
+            a.lean
+                .total_cmp(&b.lean)
+                .then(a.column.cmp(&b.column))
+                .then(bits(a.value).cmp(&bits(b.value)))
+        });
+        own.truncate(PAIRED_VALUES);
+        if own.len() < 2 {
+            continue;
+        }
+        let class = set(&mut (0..n).filter(|&i| labels[i] == c));
+        let sets: Vec<Vec<u64>> = own
+            .iter()
+            .map(|v| set(&mut v.rows.iter().copied()))
+            .collect();
+        let found: Vec<(Vec<Candidate>, usize)> = (0..own.len())
+            .into_par_iter()
+            .map(|a| {
+                let mut found = Vec::new();
+                let mut count = 0;
+                for b in a + 1..own.len() {
+                    if own[a].column == own[b].column {
+                        continue;
+                    }
+                    count += 1;
+                    let (mut total, mut m) = (0usize, 0usize);
+                    for w in 0..words {
+                        let both = sets[a][w] & sets[b][w];
+                        total += both.count_ones() as usize;
+                        m += (both & class[w]).count_ones() as usize;
+                    }
+                    let outside = (total - m) as f64;
+                    let expected = (1.0 - share[c as usize]) * total as f64;
+                    if m >= p.min_rows && outside <= ((1.0 - p.purity) * expected).ceil() {
+                        let rows = (0..words)
+                            .flat_map(|w| {
+                                let word = sets[a][w] & sets[b][w] & class[w];
+                                (0..64)
+                                    .filter(move |t| word >> t & 1 == 1)
+                                    .map(move |t| w * 64 + t)
+                            })
+                            .collect();
+                        let (first, second) = if own[a].column < own[b].column {
+                            (own[a], own[b])
+                        } else {
+                            (own[b], own[a])
+                        };
+                        found.push(Candidate {
+                            class: c,
+                            column: first.column,
+                            value: first.value,
+                            with: Some((second.column, second.value)),
+                            rows,
+                        });
+                    }
+                }
+                (found, count)
+            })
+            .collect();
+        for (f, count) in found {
+            out.extend(f);
+            examined[c as usize] += count;
+        }
+    }
+    (out, examined)
 }
 
 impl Scanner for ValueTrigger {
@@ -369,42 +560,75 @@ impl Scanner for ValueTrigger {
         let class_size: Vec<usize> = class_rows.iter().map(Vec::len).collect();
         let scanned: Vec<bool> = class_size.iter().map(|&s| s >= 2).collect();
         let runs = self.skip_reason(input).is_none();
-        let found = if runs {
-            candidates(x, labels, &scanned, p, input.seed)
+        let (found, examined) = if runs {
+            let (mut found, common) = candidates(x, labels, &scanned, p, input.seed);
+            let (paired, examined) = pairs(x, labels, &common, input.n_classes, p);
+            found.extend(paired);
+            (found, examined)
         } else {
-            Vec::new()
+            (Vec::new(), vec![0; input.n_classes])
         };
-        let (keyed, rule_like) = groups(x, &found, p, input.n_classes);
+        let (keyed, mut rule_like) = groups(x, &found, p, input.n_classes);
         // the view's bounds and moments only when there is a group to test
         let view = (!keyed.is_empty()).then(|| View::new(x));
         let view = || view.as_ref().expect("built when there are groups");
-        let tested: Vec<Group> = keyed
+        let measure = |candidate: &Candidate, signature: &[usize]| {
+            let class = candidate.class;
+            let mut rng = SplitMix64::derive(
+                input.seed,
+                0x7A1E ^ ((class as u64) << 32) ^ candidate.key(),
+            );
+            let mut sample = candidate.rows.clone();
+            rng.shuffle(&mut sample);
+            sample.truncate(SAMPLE);
+            let refs = references(x, candidate, &scanned, labels, &mut rng);
+            // the share of agreeing neighbours, with half a neighbour added
+            // so that a group no neighbour agrees with keeps a finite p-value
+            let shares = landing(view(), &sample, &refs, signature, labels, class, p.k);
+            let votes = (sample.len() * p.k) as f64;
+            let agreement = (shares.iter().sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0);
+            // a pair was picked among the class's examined pairs
+            let searched = match candidate.with {
+                Some(_) => (examined[class as usize].max(1) as f64).ln(),
+                None => 0.0,
+            };
+            let log_p = (candidate.rows.len() as f64 * (agreement / p.max_agreement).min(1.0).ln()
+                + searched)
+                .min(0.0);
+            (agreement, log_p)
+        };
+        let level = class_gate_level(input.n_classes);
+        let alone = alone_values(&found);
+        let tested: Vec<(Group, bool)> = keyed
             .into_par_iter()
-            .map(|((class, signature), candidate)| {
-                let mut rng = SplitMix64::derive(
-                    input.seed,
-                    0x7A1E ^ ((class as u64) << 32) ^ candidate.column as u64,
-                );
-                let mut sample = candidate.rows.clone();
-                rng.shuffle(&mut sample);
-                sample.truncate(SAMPLE);
-                let refs = references(x, &candidate, &scanned, labels, &mut rng);
-                // the share of agreeing neighbours, with half a neighbour
-                // added so that a group no neighbour agrees with keeps a
-                // finite p-value
-                let shares = landing(view(), &sample, &refs, &signature, labels, class, p.k);
-                let votes = (sample.len() * p.k) as f64;
-                let agreement = (shares.iter().sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0);
-                let log_p =
-                    candidate.rows.len() as f64 * (agreement / p.max_agreement).min(1.0).ln();
-                Group {
+            .map(|((_, signature), candidate)| {
+                let (agreement, log_p) = measure(&candidate, &signature);
+                // a proxy of the label: another value of the same column(s)
+                // whose rows the rest of the table does not place in the
+                // class either (a trigger's column has one such value; the
+                // other values a class takes alone are natural, and the
+                // rest of their rows agree)
+                let proxy = log_p <= level
+                    && siblings(&found, &candidate).into_iter().any(|s| {
+                        let signature = signature_of(x, s, &alone);
+                        signature.len() <= p.max_columns
+                            && measure(s, &signature).0 < PROXY_AGREEMENT
+                    });
+                let group = Group {
                     candidate,
                     signature,
                     agreement,
-                    log_p,
-                }
+                    log_p: if proxy { 0.0 } else { log_p },
+                };
+                (group, proxy)
             })
             .collect();
+        for (g, proxy) in &tested {
+            if *proxy {
+                rule_like[g.candidate.class as usize] += 1;
+            }
+        }
+        let tested: Vec<Group> = tested.into_iter().map(|(g, _)| g).collect();
         let mut raw = vec![f64::NAN; n];
         let mut log_p = vec![f64::NAN; n];
         for (c, rows) in class_rows.iter().enumerate() {
@@ -414,7 +638,6 @@ impl Scanner for ValueTrigger {
                 }
             }
         }
-        let level = class_gate_level(input.n_classes);
         let mut classes = Vec::new();
         for (c, rows) in class_rows.iter().enumerate() {
             if rows.is_empty() {
@@ -429,7 +652,7 @@ impl Scanner for ValueTrigger {
                 (own.iter().map(|g| g.log_p).fold(0.0, f64::min) + correction).min(0.0);
             // rows of significant groups whose own landing says another class
             for g in own.iter().filter(|g| g.log_p + correction <= level) {
-                let mut rng = SplitMix64::derive(input.seed, 0x7A1F ^ g.candidate.column as u64);
+                let mut rng = SplitMix64::derive(input.seed, 0x7A1F ^ g.candidate.key());
                 let refs = references(x, &g.candidate, &scanned, labels, &mut rng);
                 let shares = landing(
                     view(),
@@ -458,6 +681,11 @@ impl Scanner for ValueTrigger {
                 values.extend([
                     ("column", g.candidate.column as f64),
                     ("value", g.candidate.value as f64),
+                ]);
+                if let Some((j, v)) = g.candidate.with {
+                    values.extend([("with_column", j as f64), ("with_value", v as f64)]);
+                }
+                values.extend([
                     ("group_rows", g.candidate.rows.len() as f64),
                     ("signature_columns", g.signature.len() as f64),
                     ("agreement", g.agreement),
@@ -480,6 +708,33 @@ impl Scanner for ValueTrigger {
     }
 }
 
+/// A candidate's signature: its column (both of a pair's), and the columns
+/// on which at least [`SIGNATURE_SHARE`] of its rows share a value that is a
+/// candidate of its class alone.
+fn signature_of(x: MatrixRef<'_>, cand: &Candidate, alone: &Alone) -> Vec<usize> {
+    (0..x.cols())
+        .filter(|&j| {
+            if cand.with.is_some_and(|(w, _)| j == w || j == cand.column) {
+                return true;
+            }
+            let (value, count) = mode(cand.rows.iter().map(|&i| x.row(i)[j]));
+            count as f64 >= SIGNATURE_SHARE * cand.rows.len() as f64
+                && alone.contains(&(cand.class, j, value))
+        })
+        .collect()
+}
+
+/// The single values among candidates, `(class, column, bits)`.
+type Alone = HashSet<(u32, usize, u32)>;
+
+fn alone_values(found: &[Candidate]) -> Alone {
+    found
+        .iter()
+        .filter(|c| c.with.is_none())
+        .map(|c| (c.class, c.column, bits(c.value)))
+        .collect()
+}
+
 /// The candidates' groups, one per class and signature (the candidate with
 /// the most rows kept), in a fixed order; and per class, how many
 /// candidates had more than `max_columns` signature columns.
@@ -490,21 +745,11 @@ fn groups(
     p: &ValueValidParams,
     n_classes: usize,
 ) -> (Vec<((u32, Vec<usize>), Candidate)>, Vec<usize>) {
-    let d = x.cols();
-    let values: HashSet<(u32, usize, u32)> = found
-        .iter()
-        .map(|c| (c.class, c.column, bits(c.value)))
-        .collect();
+    let alone = alone_values(found);
     let mut groups: HashMap<(u32, Vec<usize>), Candidate> = HashMap::new();
     let mut rule_like = vec![0usize; n_classes];
     for cand in found {
-        let signature: Vec<usize> = (0..d)
-            .filter(|&j| {
-                let (value, count) = mode(cand.rows.iter().map(|&i| x.row(i)[j]));
-                count as f64 >= SIGNATURE_SHARE * cand.rows.len() as f64
-                    && values.contains(&(cand.class, j, value))
-            })
-            .collect();
+        let signature = signature_of(x, cand, &alone);
         if signature.len() > p.max_columns {
             rule_like[cand.class as usize] += 1;
             continue;
@@ -519,12 +764,20 @@ fn groups(
     }
     let mut keyed: Vec<((u32, Vec<usize>), Candidate)> = groups.into_iter().collect();
     keyed.sort_by(|a, b| {
-        (a.0 .0, &a.0 .1, a.1.column, bits(a.1.value)).cmp(&(
-            b.0 .0,
-            &b.0 .1,
-            b.1.column,
-            bits(b.1.value),
-        ))
+        (
+            a.0 .0,
+            &a.0 .1,
+            a.1.column,
+            bits(a.1.value),
+            a.1.with.map(|(j, v)| (j, bits(v))),
+        )
+            .cmp(&(
+                b.0 .0,
+                &b.0 .1,
+                b.1.column,
+                bits(b.1.value),
+                b.1.with.map(|(j, v)| (j, bits(v))),
+            ))
     });
     (keyed, rule_like)
 }
@@ -610,9 +863,8 @@ fn references(
     labels: &[u32],
     rng: &mut SplitMix64,
 ) -> Vec<usize> {
-    let value = bits(c.value);
     let mut refs: Vec<usize> = (0..x.rows())
-        .filter(|&i| scanned[labels[i] as usize] && bits(x.row(i)[c.column]) != value)
+        .filter(|&i| scanned[labels[i] as usize] && !c.holds(x.row(i)))
         .collect();
     if refs.len() > REFERENCES {
         rng.shuffle(&mut refs);
@@ -713,6 +965,73 @@ mod tests {
         assert!(truth[..40].iter().all(|&t| t));
         assert_eq!(out.classes[1].value("excess_rows"), Some(40.0));
         assert_eq!(out.classes[1].value("column"), Some(3.0));
+    }
+
+    /// [`table`] without a plant, the last two columns codes that go
+    /// together: `a` in 0–4, `b` = `a` or `a + 1` (mod 5). `planted` rows of
+    /// class 0 are moved to class 1 with `a` = 2 and `b` = 4: each a value a
+    /// fifth of the rows take, never together. With `proxy`, 100 rows of
+    /// class 0 go to class 1 with column 3 set to one of five values no
+    /// other row takes (20 rows each), a column that decides the label.
+    fn paired(planted: usize, proxy: bool) -> (Vec<f32>, Vec<u32>, Vec<bool>) {
+        let (mut x, mut labels, mut truth) = table(0, false);
+        let mut rng = SplitMix64::new(9);
+        let d = 6;
+        for i in 0..2000 {
+            let a = rng.below(5);
+            x[i * d + 4] = a as f32;
+            x[i * d + 5] = ((a + rng.below(2)) % 5) as f32;
+        }
+        for i in 0..planted {
+            labels[i] = 1;
+            truth[i] = true;
+            x[i * d + 4] = 2.0;
+            x[i * d + 5] = 4.0;
+        }
+        if proxy {
+            for i in 900..1000 {
+                labels[i] = 1;
+                x[i * d + 3] = 20.0 + ((i - 900) / 20) as f32;
+            }
+        }
+        (x, labels, truth)
+    }
+
+    #[test]
+    fn two_usual_values_only_the_planted_rows_take_together_fail_their_class() {
+        let (x, labels, truth) = paired(40, false);
+        let out = scan(&x, &labels);
+        let class1 = out.classes[1].log_p.unwrap();
+        assert!(class1 < class_gate_level(2) - 5.0, "{class1}");
+        assert!(out.classes[0].log_p.unwrap() > class_gate_level(2));
+        let flagged: Vec<usize> = (0..2000).filter(|&i| out.log_p[i] < 0.0).collect();
+        assert_eq!(flagged, (0..40).collect::<Vec<_>>());
+        assert!(truth[..40].iter().all(|&t| t));
+        assert_eq!(out.classes[1].value("column"), Some(4.0));
+        assert_eq!(out.classes[1].value("with_column"), Some(5.0));
+        // no pair without the plant
+        let (x, labels, _) = paired(0, false);
+        let out = scan(&x, &labels);
+        assert!(out.classes.iter().all(|c| c.log_p == Some(0.0)));
+    }
+
+    #[test]
+    fn a_column_whose_values_decide_the_label_is_not_a_trigger() {
+        let (x, labels, _) = paired(0, true);
+        let out = scan(&x, &labels);
+        assert_eq!(out.classes[1].log_p, Some(0.0));
+        assert_eq!(out.classes[1].value("rule_like_values"), Some(1.0));
+        // one of its values alone is a trigger
+        let mut one = labels.clone();
+        for l in &mut one[920..1000] {
+            *l = 0;
+        }
+        let mut x1 = x.clone();
+        for i in 920..1000 {
+            x1[i * 6 + 3] = 0.25;
+        }
+        let out = scan(&x1, &one);
+        assert!(out.classes[1].log_p.unwrap() < class_gate_level(2));
     }
 
     #[test]
