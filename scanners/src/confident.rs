@@ -180,7 +180,8 @@ impl Scanner for ConfidentLearning {
         for y in 0..c {
             confusion[y * c + y] = 0;
         }
-        let direction = direction_test(&confusion, c, &scanned);
+        let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
+        let direction = direction_test(&confusion, c, &scanned, &sizes);
         let mut classes = Vec::new();
         for (&y, dir) in scanned.iter().zip(&direction) {
             let y = y as usize;

@@ -1155,7 +1155,8 @@ impl Scanner for KnnLabelDisagreement {
                 minority,
             });
         }
-        let direction = direction_test(&confusion, nc, &scanned);
+        let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
+        let direction = direction_test(&confusion, nc, &scanned, &sizes);
         let own: Vec<OwnCounts> = stats.iter().map(|s| s.own).collect();
         let isolation = isolation_tests(
             &own,
