@@ -41,7 +41,7 @@ Needs out-of-sample probabilities, one per class, read with `--probs COL`
    a class's label issues (inflow) against the rows of other classes
    confidently in it (outflow), and each pair of classes both ways, against
    a spread between the two directions estimated from the data set's own
-   classes and pairs. Natural confusion between two classes (shirts and
+   classes and pairs, centred on what the classes' sizes predict. Natural confusion between two classes (shirts and
    T-shirts) runs both ways; relabelled poison runs one way. No fixed rate
    of label issues: how many a clean class has depends on how much the
    classes overlap and how good the model is.

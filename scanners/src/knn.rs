@@ -106,7 +106,11 @@ poison rates, where spectral methods see too little signal.
      pair with a spread estimated from the data set's other classes and
      pairs (a median-based random-effects estimate, which a minority of
      poisoned pairs does not move; never below three quarters of the pair
-     spread for whole classes).
+     spread for whole classes), centred on what the two classes' sizes
+     predict: where classes overlap, a row's neighbours mostly carry the
+     larger class's label, so a small class loses rows to a large one (a
+     share of the log ratio of the sizes, estimated from the other pairs
+     whose sizes differ at least twofold; none in balanced data sets).
    - *pooled*: the unanimity and isolation counts summed over the classes
      that are not significant alone, against the sum of their binomials:
      relabelled rows spread thinly over every class (random flips in a
