@@ -86,19 +86,46 @@ ISLP = [
     # `Today` is the day's return, whose sign *is* the label
     ("Smarket.csv", "smarket", "Direction", ("Today",)),
 ]
+# Kept as they are, text columns included (read by poisonscan as categories,
+# free text left out): tables as users have them.
+ISLP_RAW = [
+    # marital status from age, wage, education, race, health, ...: five
+    # classes of 19 to 2,074 rows that overlap
+    ("Wage.csv", "wage", "maritl", ()),
+    # student or not from income, limit, rating, gender, region, ...
+    ("Credit.csv", "credit", "Student", ("ID",)),
+    # shelf location from sales, prices, urban / US
+    ("Carseats.csv", "carseats", "ShelveLoc", ()),
+    # region of origin from the engine and the car's name (free text, left out)
+    ("Auto.csv", "auto", "origin", ()),
+    # the week's direction from lagged returns (`Today` is its sign)
+    ("Weekly.csv", "weekly", "Direction", ("Today",)),
+]
 RIVER = [
     ("phishing.csv.gz", "phishing", "is_phishing"),
     ("shuttle.csv.gz", "shuttle", "anomaly"),
 ]
 
 
+def write_raw(path, header, rows, label, drop=()):
+    """`label` first; every other column as it is, text included."""
+    li = header.index(label)
+    keep = [j for j, h in enumerate(header) if j != li and h not in drop]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["label"] + [header[j] for j in keep])
+        for r in rows:
+            w.writerow([r[li]] + [r[j] for j in keep])
+
+
 def islp(wheel, out):
     with zipfile.ZipFile(wheel) as z:
-        for src, name, label, drop in ISLP:
+        for src, name, label, drop in ISLP + ISLP_RAW:
             header, rows = read_csv(z.read(f"ISLP/data/{src}").decode("utf-8"))
             if header[0] == "":  # an unnamed index column
                 header, rows = header[1:], [r[1:] for r in rows]
-            write_table(f"{out}/{name}.csv", header, rows, label, drop)
+            write = write_raw if (src, name, label, drop) in ISLP_RAW else write_table
+            write(f"{out}/{name}.csv", header, rows, label, drop)
 
 
 def river(wheel, out):

