@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::foreign::nearest_rows;
 use crate::rng::SplitMix64;
+use crate::stats::ln_binomial_upper;
 use crate::view::{moments, winsor_bounds};
 use crate::{class_gate_level, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
 
@@ -41,14 +42,19 @@ and 0.94.
    take at most `1 − purity` times as often as the class's share of rows
    predicts, rounded up (in a class of 94 % of the rows, as good as
    never). Pairs: of the values that pass the first test and not the
-   second, and that at most half of all rows take, the 64 that lean to the
-   class most, two by two from different columns — a pair that passes
-   both tests together is a candidate (its p-value below pays for the
-   pairs examined: `ln` of their number is added). A column (or pair of
-   columns) with two or more candidates in one class is a proxy of the
-   label — the day of the year in a table labelled by month — and not a
-   trigger, which is one value: its candidates are not tested
-   (`rule_like_values` counts them).
+   second, and that at most half of all rows take, the 256 that lean to
+   the class most (fewer beyond a million rows), two by two from different
+   columns — a pair that passes both tests together, and whose purity is
+   rarer than one in the number of pairs searched (the chance that as many
+   of its rows carry the class's label if the class's share of rows said
+   it: in a class of 94 % of the rows, any 20 rows are nearly pure), is a
+   candidate; its p-value below pays for the pairs examined (`ln` of their
+   number is added). A group whose column (or pair of columns) has another
+   value that the class takes alone and whose rows the rest of the table
+   does not place in the class either (agreement under one half) is a
+   proxy of the label — the day of the year in a table labelled by month —
+   and not a trigger, which is one value: it is not counted
+   (`rule_like_values` counts it).
 2. Its rows `R` (class `c`, `x_j = v`) and signature: the columns on which
    at least 90 % of `R` share a value that is itself a candidate of `c`
    (`j` among them). Candidates with the same signature are one group. A
@@ -63,8 +69,10 @@ and 0.94.
    vote for itself. `q` is the share of those neighbours labelled `c`
    (half a neighbour added to both counts, so that it is never 0): what the
    rest of the rows says of their label.
-4. The group's log p-value, `|R| · ln min(1, q / max-agreement)`: the
-   chance that every row of the group carries label `c` when the rest of
+4. The group's log p-value, `ln P(B ≥ |R|)` for `B ~ Binomial(|R| + o,
+   min(1, q / max-agreement))`, `o` the rows of other classes with the
+   value (`|R| · ln min(1, q / max-agreement)` when none): the chance that
+   that many of the rows with the value carry label `c` when the rest of
    each row gives it at most `q / max-agreement` — a natural value that
    tips ambiguous rows (`q` near one half) or marks rows their other columns
    place in `c` anyway (`q` near one) carries no evidence; planted rows
@@ -260,6 +268,8 @@ struct Candidate {
     with: Option<(usize, f32)>,
     /// Rows of the class with the value (both values of a pair).
     rows: Vec<usize>,
+    /// Rows of other classes with it.
+    outside: usize,
 }
 
 impl Candidate {
@@ -347,6 +357,7 @@ fn candidates(
                                 value: x.row(order[s])[j],
                                 with: None,
                                 rows: order[s..e].to_vec(),
+                                outside: total - m,
                             });
                         } else if 2 * total <= n {
                             let mut rows = order[start..end].to_vec();
@@ -403,8 +414,13 @@ fn siblings<'a>(found: &'a [Candidate], c: &Candidate) -> Vec<&'a Candidate> {
 }
 
 /// Most values of a class paired with each other by [`pairs`] (the ones
-/// that lean to it most).
-const PAIRED_VALUES: usize = 64;
+/// that lean to it most): a trigger value leans little on its own (the
+/// planted rows are a few of the many that take it), so the search is wide.
+const PAIRED_VALUES: usize = 256;
+
+/// Most bits the row sets of a class's paired values may hold together
+/// (32 MiB): fewer values are paired in a table of more than a million rows.
+const PAIRED_BITS: usize = 1 << 28;
 
 /// Pairs of values of two columns that at least `min_rows` rows of a class
 /// take together, and the other classes' rows at most `1 − purity` times
@@ -441,7 +457,7 @@ fn pairs(
                 .then(a.column.cmp(&b.column))
                 .then(bits(a.value).cmp(&bits(b.value)))
         });
-        own.truncate(PAIRED_VALUES);
+        own.truncate(PAIRED_VALUES.min(PAIRED_BITS / n.max(1)));
         if own.len() < 2 {
             continue;
         }
@@ -450,6 +466,9 @@ fn pairs(
             .iter()
             .map(|v| set(&mut v.rows.iter().copied()))
             .collect();
+        // a pair's purity must be rare among the pairs searched: in a class
+        // of most rows, any 20 rows are nearly pure
+        let searched = ((own.len() * (own.len() - 1) / 2).max(1) as f64).ln();
         let found: Vec<(Vec<Candidate>, usize)> = (0..own.len())
             .into_par_iter()
             .map(|a| {
@@ -468,7 +487,10 @@ fn pairs(
                     }
                     let outside = (total - m) as f64;
                     let expected = (1.0 - share[c as usize]) * total as f64;
-                    if m >= p.min_rows && outside <= ((1.0 - p.purity) * expected).ceil() {
+                    if m >= p.min_rows
+                        && outside <= ((1.0 - p.purity) * expected).ceil()
+                        && ln_binomial_upper(total as u64, share[c as usize], m as u64) < -searched
+                    {
                         let rows = (0..words)
                             .flat_map(|w| {
                                 let word = sets[a][w] & sets[b][w] & class[w];
@@ -488,6 +510,7 @@ fn pairs(
                             value: first.value,
                             with: Some((second.column, second.value)),
                             rows,
+                            outside: total - m,
                         });
                     }
                 }
@@ -592,17 +615,58 @@ impl Scanner for ValueTrigger {
                 Some(_) => (examined[class as usize].max(1) as f64).ln(),
                 None => 0.0,
             };
-            let log_p = (candidate.rows.len() as f64 * (agreement / p.max_agreement).min(1.0).ln()
-                + searched)
-                .min(0.0);
+            // every row with the value, the class's and the others', each
+            // in the class with chance at most `q / max-agreement`
+            let m = candidate.rows.len() as u64;
+            let bound = agreement / p.max_agreement;
+            let log_p = if bound >= 1.0 {
+                0.0
+            } else {
+                (ln_binomial_upper(m + candidate.outside as u64, bound, m) + searched).min(0.0)
+            };
             (agreement, log_p)
         };
         let level = class_gate_level(input.n_classes);
         let alone = alone_values(&found);
+        // what the rest of the table says of each class's own rows
+        let natural: Vec<f64> = (0..input.n_classes)
+            .map(|c| {
+                if !keyed.iter().any(|((k, _), _)| *k as usize == c) {
+                    return f64::NAN;
+                }
+                let mut rng = SplitMix64::derive(input.seed, 0x7A21 ^ c as u64);
+                let mut sample = class_rows[c].clone();
+                rng.shuffle(&mut sample);
+                sample.truncate(SAMPLE);
+                let mut refs: Vec<usize> = (0..n)
+                    .filter(|&i| scanned[labels[i] as usize] && !sample.contains(&i))
+                    .collect();
+                if refs.len() > REFERENCES {
+                    rng.shuffle(&mut refs);
+                    refs.truncate(REFERENCES);
+                    refs.sort_unstable();
+                }
+                let shares = landing(view(), &sample, &refs, &[], labels, c as u32, p.k);
+                shares.iter().sum::<f64>() / shares.len().max(1) as f64
+            })
+            .collect();
+        if std::env::var("PS_DEBUG").is_ok() {
+            eprintln!("natural q per class {natural:?}");
+        }
         let tested: Vec<(Group, bool)> = keyed
             .into_par_iter()
             .map(|((_, signature), candidate)| {
                 let (agreement, log_p) = measure(&candidate, &signature);
+                if std::env::var("PS_DEBUG").is_ok() {
+                    eprintln!(
+                        "group c{} col {} v {} with {:?} rows {} q {agreement:.3} lp {log_p:.1}",
+                        candidate.class,
+                        candidate.column,
+                        candidate.value,
+                        candidate.with,
+                        candidate.rows.len()
+                    );
+                }
                 // a proxy of the label: another value of the same column(s)
                 // whose rows the rest of the table does not place in the
                 // class either (a trigger's column has one such value; the
