@@ -114,7 +114,11 @@
 //! group the label-agnostic view backs accounts for the failure (at least
 //! half the failing test's count), the null judges the class's other rows
 //! without the group's: a confusable class's natural boundary rows do not
-//! ride along with a large planted group. Plus,
+//! ride along with a large planted group. A class that the label-agnostic
+//! test weighed and passed (it failed by another test) gets no rows from
+//! the null: its contradiction is what the data set's other classes make
+//! natural for it, and a small class among large ones is contradicted more
+//! than they are. Plus,
 //! when a `budget` is given, the most significant `budget` fraction of rows: a
 //! removal list that does not change the verdict. Classes with fewer than two
 //! rows are skipped.
@@ -739,7 +743,21 @@ pub fn fuse(
         } else {
             rows
         };
-        if let Some(null) = &null {
+        // The null compares contradiction across classes; where the
+        // label-agnostic test weighed this class's contradiction against
+        // the other classes' and found none in excess, the class's
+        // contradicted rows are its natural ones (a small class among large
+        // ones is contradicted more: ISLP's Bikeshare, 1 % of rows given a
+        // pair of values and the light-rain label, failed by value-trigger
+        // alone — 86 rows — and 95 natural light-rain rows came along).
+        let label_passed = label_scanner.is_some_and(|s| {
+            classes[c].failed_by & (1 << s) == 0
+                && outputs[s]
+                    .classes
+                    .iter()
+                    .any(|d| d.class as usize == c && d.log_p.is_some())
+        });
+        if let (Some(null), false) = (&null, label_passed) {
             let rows = ranked(&rows, &[evidence, &open_lp, &total_lp]);
             let values: Vec<f64> = rows.iter().map(|&i| evidence[i]).collect();
             for &i in rows
@@ -857,6 +875,46 @@ mod tests {
         o.confusion = Some(vec![0; 4]);
         o.suspected = Some(labels.to_vec());
         o
+    }
+
+    #[test]
+    fn a_class_the_label_view_passes_is_not_flagged_by_its_contradiction() {
+        let settings = ScanOptions::default().check().unwrap();
+        // three classes of 200; class 0 naturally contradicted (rows
+        // 0..60), and failed by a test that names its ten rows 100..110
+        let labels: Vec<u32> = (0..600).map(|i| i / 200).collect();
+        let diag = |class, log_p: f64, excess: f64| poisonscan_scanners::ClassDiagnostics {
+            class,
+            values: vec![("excess_rows", excess)],
+            log_p: Some(log_p),
+        };
+        let mut group = output(
+            (0..600)
+                .map(|i| if (100..110).contains(&i) { -40.0 } else { 0.0 })
+                .collect(),
+        );
+        group.classes = vec![diag(0, -40.0, 10.0), diag(1, 0.0, 0.0), diag(2, 0.0, 0.0)];
+        let flagged = |label_fails: bool| {
+            let mut view = label_scanner(&labels, 0..60);
+            view.confusion = Some(vec![0; 9]);
+            view.classes = vec![
+                if label_fails {
+                    diag(0, -40.0, 60.0)
+                } else {
+                    diag(0, -0.1, 0.0)
+                },
+                diag(1, -0.1, 0.0),
+                diag(2, -0.1, 0.0),
+            ];
+            let f = fuse(&[&view, &group], &labels, 3, &[], &settings, &[]);
+            assert_eq!(f.classes[0].verdict, Verdict::Fail);
+            (0..600).filter(|&i| f.flagged[i]).collect::<Vec<_>>()
+        };
+        // the label view weighed class 0's contradiction and passed it
+        assert_eq!(flagged(false), (100..110).collect::<Vec<_>>());
+        // where it fails the class, its contradicted rows are flagged too
+        let both = flagged(true);
+        assert!((0..60).all(|i| both.contains(&i)), "{both:?}");
     }
 
     #[test]
