@@ -628,45 +628,10 @@ impl Scanner for ValueTrigger {
         };
         let level = class_gate_level(input.n_classes);
         let alone = alone_values(&found);
-        // what the rest of the table says of each class's own rows
-        let natural: Vec<f64> = (0..input.n_classes)
-            .map(|c| {
-                if !keyed.iter().any(|((k, _), _)| *k as usize == c) {
-                    return f64::NAN;
-                }
-                let mut rng = SplitMix64::derive(input.seed, 0x7A21 ^ c as u64);
-                let mut sample = class_rows[c].clone();
-                rng.shuffle(&mut sample);
-                sample.truncate(SAMPLE);
-                let mut refs: Vec<usize> = (0..n)
-                    .filter(|&i| scanned[labels[i] as usize] && !sample.contains(&i))
-                    .collect();
-                if refs.len() > REFERENCES {
-                    rng.shuffle(&mut refs);
-                    refs.truncate(REFERENCES);
-                    refs.sort_unstable();
-                }
-                let shares = landing(view(), &sample, &refs, &[], labels, c as u32, p.k);
-                shares.iter().sum::<f64>() / shares.len().max(1) as f64
-            })
-            .collect();
-        if std::env::var("PS_DEBUG").is_ok() {
-            eprintln!("natural q per class {natural:?}");
-        }
         let tested: Vec<(Group, bool)> = keyed
             .into_par_iter()
             .map(|((_, signature), candidate)| {
                 let (agreement, log_p) = measure(&candidate, &signature);
-                if std::env::var("PS_DEBUG").is_ok() {
-                    eprintln!(
-                        "group c{} col {} v {} with {:?} rows {} q {agreement:.3} lp {log_p:.1}",
-                        candidate.class,
-                        candidate.column,
-                        candidate.value,
-                        candidate.with,
-                        candidate.rows.len()
-                    );
-                }
                 // a proxy of the label: another value of the same column(s)
                 // whose rows the rest of the table does not place in the
                 // class either (a trigger's column has one such value; the
