@@ -294,8 +294,6 @@ struct Common {
     /// Rows of other classes with the value over what the class's share
     /// of rows predicts (lower: the value leans to the class).
     lean: f64,
-    /// Every row with the value.
-    rows: Vec<usize>,
 }
 
 /// A tested group of a class.
@@ -360,14 +358,11 @@ fn candidates(
                                 outside: total - m,
                             });
                         } else if 2 * total <= n {
-                            let mut rows = order[start..end].to_vec();
-                            rows.sort_unstable();
                             common.push(Common {
                                 class: c,
                                 column: j,
                                 value: x.row(order[s])[j],
                                 lean: outside / expected.max(f64::MIN_POSITIVE),
-                                rows,
                             });
                         }
                     }
@@ -440,9 +435,10 @@ fn pairs(
         share[l as usize] += 1.0 / n as f64;
     }
     let words = n.div_ceil(64);
-    let set = |rows: &mut dyn Iterator<Item = usize>| {
+    // the rows for which `has(i)`, as a bit set
+    let set = |has: &dyn Fn(usize) -> bool| {
         let mut b = vec![0u64; words];
-        for i in rows {
+        for i in (0..n).filter(|&i| has(i)) {
             b[i / 64] |= 1 << (i % 64);
         }
         b
@@ -461,10 +457,10 @@ fn pairs(
         if own.len() < 2 {
             continue;
         }
-        let class = set(&mut (0..n).filter(|&i| labels[i] == c));
+        let class = set(&|i| labels[i] == c);
         let sets: Vec<Vec<u64>> = own
-            .iter()
-            .map(|v| set(&mut v.rows.iter().copied()))
+            .par_iter()
+            .map(|v| set(&|i| bits(x.row(i)[v.column]) == bits(v.value)))
             .collect();
         // a pair's purity must be rare among the pairs searched: in a class
         // of most rows, any 20 rows are nearly pure
