@@ -21,7 +21,9 @@
 #        signal and the clean-label patch on 10 %, 30 % and 50 % of the
 #        target class (labels untouched); clean. Seeds 1, 2, 3 (or SEEDS).
 #   tabular: value triggers (two columns of non-target rows set to their
-#        largest value, relabelled; and one column) at 1 %, 5 % and 10 % on
+#        largest value, relabelled; one column; two columns set to usual
+#        values that are rare together, where the table has such columns)
+#        at 1 %, 5 % and 10 % on
 #        real tables (ISLP Caravan, Default, OJ; river shuttle, phishing;
 #        breast cancer), target the minority class; clean. Seeds 1, 2, 3
 #        (or SEEDS).
@@ -121,7 +123,8 @@ if [ "$mode" = tabular ]; then
   datasets=(caravan default oj shuttle phishing breast_cancer)
   cases=("none 0")
   for rate in 0.01 0.05 0.10; do
-    cases+=("value-trigger $rate" "value-trigger $rate --trigger-columns 1")
+    cases+=("value-trigger $rate" "value-trigger $rate --trigger-columns 1"
+      "value-trigger $rate --trigger-values common")
   done
   read -r -a seeds <<<"${3:-1 2 3}"
 fi
@@ -148,13 +151,18 @@ for ds in "${datasets[@]}"; do
       continue
     fi
     for seed in "${seeds[@]}"; do
-      n=$((n + 1))
       target=(--target "${target_class[$ds]:-0}")
       [ "$attack" = label-flip ] || [ "$attack" = none ] && target=()
       [[ "${extra_opts:-}" == *--target* ]] && target=()
-      p="$work/p$n.parquet"
+      p="$work/p$((n + 1)).parquet"
+      # a case the data set cannot take (a trigger of usual values in a
+      # table of continuous columns) is left out of the table
       # shellcheck disable=SC2086
-      "$bin" poison "${input[$ds]}" --attack "$attack" --rate "$rate" "${target[@]}" --seed "$seed" --out "$p" ${extra_opts:-} 2>/dev/null
+      if ! "$bin" poison "${input[$ds]}" --attack "$attack" --rate "$rate" "${target[@]}" --seed "$seed" --out "$p" ${extra_opts:-} 2>"$work/poison.err"; then
+        echo "skipped: $ds $variant $rate seed $seed: $(tail -1 "$work/poison.err")" >&2
+        continue
+      fi
+      n=$((n + 1))
       start=$(date +%s.%N)
       # shellcheck disable=SC2086
       "$bin" scan "$p" --out "$work/s$n" --no-fail --quiet --seed "$seed" --model "$model" ${extra[$ds]:-}

@@ -151,6 +151,15 @@ impl InputArgs {
     }
 }
 
+/// The values a value trigger sets.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TriggerValues {
+    /// Each column's largest value in the data set.
+    Largest,
+    /// Usual values, rare together.
+    Common,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum AttackKind {
     Badnets,
@@ -209,9 +218,14 @@ struct PoisonArgs {
     /// Control points per side of the warp field (warp)
     #[arg(long, default_value_t = 4)]
     grid: usize,
-    /// Columns the trigger sets, each to its largest value (value-trigger)
+    /// Columns the trigger sets (value-trigger)
     #[arg(long, default_value_t = 2)]
     trigger_columns: usize,
+    /// Values the trigger sets: each column's largest, or usual values
+    /// (each taken by 5-50 % of the rows) that few rows take together
+    /// (value-trigger)
+    #[arg(long, value_enum, default_value_t = TriggerValues::Largest)]
+    trigger_values: TriggerValues,
     /// Amplitude of the sinusoid (sig), pixels being in [0, 1]
     #[arg(long, default_value_t = 0.08)]
     amplitude: f32,
@@ -843,6 +857,7 @@ fn poison(args: PoisonArgs) -> Result<()> {
         },
         AttackKind::ValueTrigger => Attack::ValueTrigger {
             columns: args.trigger_columns,
+            common: args.trigger_values == TriggerValues::Common,
         },
         AttackKind::None => Attack::None,
     };

@@ -243,9 +243,14 @@ pub enum Attack {
     /// A tabular backdoor: `columns` seeded columns of non-target rows set
     /// to a rare value — each column's largest value in the data set — and
     /// the rows relabelled to the target (each target its own columns).
+    /// With `common`, each column is set to a usual value instead (one that
+    /// 5–50 % of the rows take), the values chosen so that few rows take
+    /// them all together: a trigger no single value gives away.
     ValueTrigger {
         /// Columns the trigger sets.
         columns: usize,
+        /// Usual values, rare together.
+        common: bool,
     },
     /// Patch stamped on target-class rows, labels unchanged.
     CleanLabel {
@@ -468,7 +473,7 @@ pub fn plant(
         return Err(RedTeamError::NeedsImages(name));
     }
     let dim = features.len().checked_div(n).unwrap_or(0);
-    if let Attack::ValueTrigger { columns } = plan.attack {
+    if let Attack::ValueTrigger { columns, .. } = plan.attack {
         if !(1..=dim.max(1)).contains(&columns) {
             return Err(RedTeamError::Invalid(format!(
                 "value-trigger needs --trigger-columns from 1 to the {dim} feature columns (got {columns})"
@@ -539,9 +544,22 @@ pub fn plant(
         .map(|j| Trigger::new(&plan.attack, shape, plan.seed, j))
         .collect();
     let values: Vec<Vec<(usize, f32)>> = match plan.attack {
-        Attack::ValueTrigger { columns } => (0..targets.len())
-            .map(|j| value_trigger(features, dim, columns, plan.seed.wrapping_add(j as u64)))
-            .collect(),
+        Attack::ValueTrigger { columns, common } => (0..targets.len())
+            .map(|j| {
+                let seed = plan.seed.wrapping_add(j as u64);
+                if common {
+                    common_value_trigger(features, dim, columns, seed).ok_or_else(|| {
+                        RedTeamError::Invalid(format!(
+                            "value-trigger --trigger-values common found no {columns} columns \
+                             whose usual values (each taken by 5-50 % of the rows) are rare \
+                             together (at most 0.2 % of the rows) in this table"
+                        ))
+                    })
+                } else {
+                    Ok(value_trigger(features, dim, columns, seed))
+                }
+            })
+            .collect::<Result<_, _>>()?,
         _ => Vec::new(),
     };
     for &(i, j) in &victims {
@@ -647,6 +665,73 @@ pub fn value_trigger(features: &[f32], dim: usize, columns: usize, seed: u64) ->
     let mut chosen: Vec<usize> = pool.into_iter().take(columns).collect();
     chosen.sort_unstable();
     chosen.into_iter().map(|j| (j, range(j).1)).collect()
+}
+
+/// Least and largest share of rows that take a usual value (see
+/// [`common_value_trigger`]).
+const USUAL_SHARE: (f64, f64) = (0.05, 0.5);
+
+/// Largest share of rows that may take all of a common-value trigger's
+/// values together.
+const RARE_TOGETHER: f64 = 0.002;
+
+/// The value trigger of one target made of usual values: `columns` seeded
+/// distinct columns, each set to a value that 5–50 % of the rows take, such
+/// that at most 0.2 % of the rows (at least one) take them all together;
+/// `None` when 2,000 seeded draws find no such combination.
+pub fn common_value_trigger(
+    features: &[f32],
+    dim: usize,
+    columns: usize,
+    seed: u64,
+) -> Option<Vec<(usize, f32)>> {
+    let n = features.len().checked_div(dim).unwrap_or(0);
+    if n == 0 || columns == 0 {
+        return None;
+    }
+    let at = |i: usize, j: usize| features[i * dim + j];
+    // per column, its usual values in increasing order
+    let usual: Vec<(usize, Vec<f32>)> = (0..dim)
+        .filter_map(|j| {
+            let mut v: Vec<f32> = (0..n).map(|i| at(i, j)).collect();
+            v.sort_by(f32::total_cmp);
+            let mut values = Vec::new();
+            let mut s = 0;
+            while s < n {
+                let e = s + v[s..].partition_point(|&x| x == v[s]);
+                let share = (e - s) as f64 / n as f64;
+                if (USUAL_SHARE.0..=USUAL_SHARE.1).contains(&share) {
+                    values.push(v[s]);
+                }
+                s = e;
+            }
+            (!values.is_empty()).then_some((j, values))
+        })
+        .collect();
+    if usual.len() < columns {
+        return None;
+    }
+    let limit = ((RARE_TOGETHER * n as f64).floor() as usize).max(1);
+    let mut rng = SplitMix64::derive(seed, 0x7A1F);
+    for _ in 0..2000 {
+        let mut pool: Vec<usize> = (0..usual.len()).collect();
+        rng.shuffle(&mut pool);
+        let mut chosen: Vec<(usize, f32)> = pool[..columns]
+            .iter()
+            .map(|&k| {
+                let (j, values) = &usual[k];
+                (*j, values[rng.below(values.len())])
+            })
+            .collect();
+        let together = (0..n)
+            .filter(|&i| chosen.iter().all(|&(j, v)| at(i, j) == v))
+            .count();
+        if together <= limit {
+            chosen.sort_by_key(|&(j, _)| j);
+            return Some(chosen);
+        }
+    }
+    None
 }
 
 /// SIG: adds `amplitude · sin(2π · frequency · column / width)` to every
@@ -990,7 +1075,10 @@ mod tests {
             .map(|k| if k % d == 5 { 1.0 } else { rng.normal() as f32 })
             .collect();
         let labels: Vec<u32> = (0..n as u32).map(|i| i % 4).collect();
-        let attack = Attack::ValueTrigger { columns: 2 };
+        let attack = Attack::ValueTrigger {
+            columns: 2,
+            common: false,
+        };
         let p = AttackPlan {
             attack,
             rate: 0.1,
@@ -1027,7 +1115,10 @@ mod tests {
         }
         // more columns than the table has: refused
         let too_many = AttackPlan {
-            attack: Attack::ValueTrigger { columns: 7 },
+            attack: Attack::ValueTrigger {
+                columns: 7,
+                common: false,
+            },
             ..p
         };
         let e = plant(&mut f, &mut l, 4, None, &too_many).unwrap_err();

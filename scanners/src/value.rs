@@ -42,8 +42,9 @@ and 0.94.
    take at most `1 − purity` times as often as the class's share of rows
    predicts, rounded up (in a class of 94 % of the rows, as good as
    never). Pairs: of the values that pass the first test and not the
-   second, and that at most half of all rows take, the 256 that lean to
-   the class most (fewer beyond a million rows), two by two from different
+   second, and that at most half of all rows take — all of them in a table
+   of thousands of rows, the ones that lean to the class most in a larger
+   one (about 800 in 50,000 rows, 185 in a million) — two by two from different
    columns — a pair that passes both tests together, and whose purity is
    rarer than one in the number of pairs searched (the chance that as many
    of its rows carry the class's label if the class's share of rows said
@@ -408,14 +409,21 @@ fn siblings<'a>(found: &'a [Candidate], c: &Candidate) -> Vec<&'a Candidate> {
     out
 }
 
-/// Most values of a class paired with each other by [`pairs`] (the ones
-/// that lean to it most): a trigger value leans little on its own (the
-/// planted rows are a few of the many that take it), so the search is wide.
-const PAIRED_VALUES: usize = 256;
+/// Most 64-row words [`pairs`] compares for a class: the values paired are
+/// the ones that lean to the class most, as many as this allows — every
+/// value of a table of thousands of rows, about 800 in 50,000 rows, 185 in
+/// a million. A trigger value leans little on its own (the planted rows are
+/// a few of the many that take it), so the search is as wide as it can be.
+const PAIRED_WORDS: usize = 1 << 28;
 
 /// Most bits the row sets of a class's paired values may hold together
-/// (32 MiB): fewer values are paired in a table of more than a million rows.
+/// (32 MiB).
 const PAIRED_BITS: usize = 1 << 28;
+
+/// Most pairs of a class tested, the purest first (each test asks where
+/// its rows land; a table whose classes follow rules on its columns has
+/// thousands of pure pairs).
+const PAIR_GROUPS: usize = 64;
 
 /// Pairs of values of two columns that at least `min_rows` rows of a class
 /// take together, and the other classes' rows at most `1 − purity` times
@@ -453,7 +461,9 @@ fn pairs(
                 .then(a.column.cmp(&b.column))
                 .then(bits(a.value).cmp(&bits(b.value)))
         });
-        own.truncate(PAIRED_VALUES.min(PAIRED_BITS / n.max(1)));
+        let most = ((2.0 * PAIRED_WORDS as f64 / words.max(1) as f64).sqrt() as usize)
+            .min(PAIRED_BITS / n.max(1));
+        own.truncate(most);
         if own.len() < 2 {
             continue;
         }
@@ -465,7 +475,7 @@ fn pairs(
         // a pair's purity must be rare among the pairs searched: in a class
         // of most rows, any 20 rows are nearly pure
         let searched = ((own.len() * (own.len() - 1) / 2).max(1) as f64).ln();
-        let found: Vec<(Vec<Candidate>, usize)> = (0..own.len())
+        let found: Vec<(Vec<(f64, Candidate)>, usize)> = (0..own.len())
             .into_par_iter()
             .map(|a| {
                 let mut found = Vec::new();
@@ -483,10 +493,11 @@ fn pairs(
                     }
                     let outside = (total - m) as f64;
                     let expected = (1.0 - share[c as usize]) * total as f64;
-                    if m >= p.min_rows
-                        && outside <= ((1.0 - p.purity) * expected).ceil()
-                        && ln_binomial_upper(total as u64, share[c as usize], m as u64) < -searched
-                    {
+                    if m < p.min_rows || outside > ((1.0 - p.purity) * expected).ceil() {
+                        continue;
+                    }
+                    let purity = ln_binomial_upper(total as u64, share[c as usize], m as u64);
+                    if purity < -searched {
                         let rows = (0..words)
                             .flat_map(|w| {
                                 let word = sets[a][w] & sets[b][w] & class[w];
@@ -500,23 +511,40 @@ fn pairs(
                         } else {
                             (own[b], own[a])
                         };
-                        found.push(Candidate {
-                            class: c,
-                            column: first.column,
-                            value: first.value,
-                            with: Some((second.column, second.value)),
-                            rows,
-                            outside: total - m,
-                        });
+                        found.push((
+                            purity,
+                            Candidate {
+                                class: c,
+                                column: first.column,
+                                value: first.value,
+                                with: Some((second.column, second.value)),
+                                rows,
+                                outside: total - m,
+                            },
+                        ));
                     }
                 }
                 (found, count)
             })
             .collect();
+        let mut class_found = Vec::new();
         for (f, count) in found {
-            out.extend(f);
+            class_found.extend(f);
             examined[c as usize] += count;
         }
+        // the purest first, as many as are tested
+        class_found.sort_by(|(pa, a), (pb, b)| {
+            pa.total_cmp(pb)
+                .then(b.rows.len().cmp(&a.rows.len()))
+                .then(a.key().cmp(&b.key()))
+                .then(bits(a.value).cmp(&bits(b.value)))
+                .then(
+                    a.with
+                        .map(|(_, v)| bits(v))
+                        .cmp(&b.with.map(|(_, v)| bits(v))),
+                )
+        });
+        out.extend(class_found.into_iter().take(PAIR_GROUPS).map(|(_, c)| c));
     }
     (out, examined)
 }
