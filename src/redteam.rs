@@ -1126,6 +1126,34 @@ mod tests {
     }
 
     #[test]
+    fn a_common_value_trigger_takes_usual_values_that_are_rare_together() {
+        // 1,000 rows: `a` in 0-4, `b` = `a` or `a + 1`, `c` continuous
+        let (n, d) = (1000, 3);
+        let mut rng = SplitMix64::new(3);
+        let mut features = vec![0f32; n * d];
+        for i in 0..n {
+            let a = rng.below(5);
+            features[i * d] = a as f32;
+            features[i * d + 1] = (a + rng.below(2)) as f32;
+            features[i * d + 2] = rng.normal() as f32;
+        }
+        let trigger = common_value_trigger(&features, d, 2, 7).expect("a rare pair");
+        assert_eq!(trigger.iter().map(|t| t.0).collect::<Vec<_>>(), [0, 1]);
+        let share = |j: usize, v: f32| (0..n).filter(|&i| features[i * d + j] == v).count();
+        for &(j, v) in &trigger {
+            assert!((50..=500).contains(&share(j, v)), "{trigger:?}");
+        }
+        let together = (0..n)
+            .filter(|&i| trigger.iter().all(|&(j, v)| features[i * d + j] == v))
+            .count();
+        assert!(together <= 2, "{trigger:?}: {together}");
+        assert_eq!(trigger, common_value_trigger(&features, d, 2, 7).unwrap());
+        // no usual values in continuous columns
+        let continuous: Vec<f32> = (0..n * 2).map(|_| rng.normal() as f32).collect();
+        assert_eq!(common_value_trigger(&continuous, 2, 2, 7), None);
+    }
+
+    #[test]
     fn sig_adds_the_sinusoid_where_it_is_not_clipped() {
         let shape = Shape {
             height: 2,
