@@ -487,7 +487,9 @@ pub(crate) struct DatasetBuilder<'a> {
 struct Categories {
     column: String,
     codes: Vec<u32>,
-    index: HashMap<Option<String>, u32>,
+    index: HashMap<String, u32>,
+    /// The code of a null, once one was seen.
+    null: Option<u32>,
     /// More than [`MAX_CATEGORIES`] values: free text, not categories (the
     /// codes are no longer kept).
     overflow: bool,
@@ -499,8 +501,14 @@ impl Categories {
             column: column.to_string(),
             codes: Vec::new(),
             index: HashMap::new(),
+            null: None,
             overflow: false,
         }
+    }
+
+    /// How many values were seen (a null counts as one).
+    fn distinct(&self) -> usize {
+        self.index.len() + self.null.is_some() as usize
     }
 
     fn push(&mut self, array: &ArrayRef) -> Result<(), IngestError> {
@@ -514,18 +522,26 @@ impl Categories {
         })?;
         let strings = strings.as_string::<i32>();
         for i in 0..strings.len() {
-            let value = strings.is_valid(i).then(|| strings.value(i));
-            let code = match self.index.get(&value.map(str::to_string)) {
-                Some(&c) => c,
+            let known = if strings.is_valid(i) {
+                self.index.get(strings.value(i)).copied()
+            } else {
+                self.null
+            };
+            let code = match known {
+                Some(c) => c,
                 None => {
-                    if self.index.len() == MAX_CATEGORIES {
+                    if self.distinct() == MAX_CATEGORIES {
                         self.overflow = true;
                         self.codes = Vec::new();
                         self.index = HashMap::new();
                         return Ok(());
                     }
-                    let c = self.index.len() as u32;
-                    self.index.insert(value.map(str::to_string), c);
+                    let c = self.distinct() as u32;
+                    if strings.is_valid(i) {
+                        self.index.insert(strings.value(i).to_string(), c);
+                    } else {
+                        self.null = Some(c);
+                    }
                     c
                 }
             };
@@ -535,14 +551,14 @@ impl Categories {
     }
 
     /// The values in sorted order (a null last), each with its code.
-    fn sorted(&self) -> Vec<(&Option<String>, u32)> {
-        let mut values: Vec<(&Option<String>, u32)> =
-            self.index.iter().map(|(v, &c)| (v, c)).collect();
-        values.sort_by(|a, b| match (a.0, b.0) {
-            (Some(x), Some(y)) => x.cmp(y),
-            (None, _) => std::cmp::Ordering::Greater,
-            (_, None) => std::cmp::Ordering::Less,
-        });
+    fn sorted(&self) -> Vec<(Option<&str>, u32)> {
+        let mut values: Vec<(Option<&str>, u32)> = self
+            .index
+            .iter()
+            .map(|(v, &c)| (Some(v.as_str()), c))
+            .collect();
+        values.sort_unstable();
+        values.extend(self.null.map(|c| (None, c)));
         values
     }
 }
@@ -893,7 +909,7 @@ fn one_hot(
     let mut encoded: Vec<(&[u32], Vec<usize>)> = Vec::new();
     for cat in categories {
         // every row a value of its own: names or identifiers
-        if cat.overflow || cat.index.len() == cat.codes.len() {
+        if cat.overflow || cat.distinct() == cat.codes.len() {
             if explicit {
                 return Err(IngestError::Option(format!(
                     "column `{}` holds more than {MAX_CATEGORIES} distinct values, or one per \
