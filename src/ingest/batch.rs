@@ -959,6 +959,11 @@ fn one_hot(
             "the feature vectors have no values (every categorical column holds one value)".into(),
         ));
     }
+    super::check_fits(
+        kept_rows.len(),
+        width,
+        "the table with one indicator per category",
+    )?;
     let mut out = vec![0f32; kept_rows.len() * width];
     for (r, &row) in kept_rows.iter().enumerate() {
         let dst = &mut out[r * width..(r + 1) * width];
