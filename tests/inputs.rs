@@ -407,6 +407,91 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     );
 }
 
+/// A table as users have it: two numeric columns that place the rows in
+/// their class, a boolean, and two text columns of categories that go
+/// together (`tier` is `gold` only in Oslo and Bergen). `planted` rows of
+/// class `no` are relabelled `yes` with `city` = Oslo and `tier` = bronze,
+/// each a usual value, never together in natural rows.
+fn categorical_table(n: usize, planted: usize) -> (RecordBatch, Vec<bool>) {
+    let mut rng = SplitMix64::new(11);
+    let cities = ["Oslo", "Bergen", "Tromsø", "Bodø"];
+    let (mut label, mut city, mut tier, mut member, mut x, mut y, mut truth) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..n {
+        let c = i % 2;
+        let k = rng.below(4);
+        let poison = c == 0 && i / 2 < planted;
+        let natural_tier = if k < 2 { "gold" } else { "bronze" };
+        label.push(if c == 1 || poison { "yes" } else { "no" });
+        city.push(if poison { "Oslo" } else { cities[k] });
+        tier.push(if poison { "bronze" } else { natural_tier });
+        member.push(rng.below(2) == 1);
+        let centre = if c == 0 { -1.5 } else { 1.5 };
+        x.push(centre + rng.normal());
+        y.push(centre + rng.normal());
+        truth.push(poison);
+    }
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", Arc::new(StringArray::from(label)) as ArrayRef),
+        ("city", Arc::new(StringArray::from(city)) as ArrayRef),
+        ("tier", Arc::new(StringArray::from(tier)) as ArrayRef),
+        (
+            "member",
+            Arc::new(arrow::array::BooleanArray::from(member)) as ArrayRef,
+        ),
+        ("x", Arc::new(Float64Array::from(x)) as ArrayRef),
+        ("y", Arc::new(Float64Array::from(y)) as ArrayRef),
+    ])
+    .unwrap();
+    (batch, truth)
+}
+
+#[test]
+fn categories_and_booleans_are_features_and_a_trigger_of_usual_values_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (clean, _) = categorical_table(4000, 0);
+    write_csv(&d.join("clean.csv"), &clean);
+    let o = run(&["scan", "clean.csv", "--out", "c", "--model", "none"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("c/summary.json")).unwrap()).unwrap();
+    let source = &summary["features"]["source"];
+    assert_eq!(
+        source["columns"],
+        serde_json::json!([
+            "member",
+            "x",
+            "y",
+            "city=Bergen",
+            "city=Bodø",
+            "city=Oslo",
+            "city=Tromsø",
+            "tier=bronze",
+            "tier=gold"
+        ]),
+        "{source}"
+    );
+    assert_eq!(source["categorical"], serde_json::json!(["city", "tier"]));
+    // 80 rows of `no` relabelled `yes` with Oslo and bronze: the same rows
+    // flagged from a CSV and from Parquet
+    let (poisoned, truth) = categorical_table(4000, 80);
+    write_csv(&d.join("p.csv"), &poisoned);
+    write_parquet(&d.join("p.parquet"), &poisoned);
+    for file in ["p.csv", "p.parquet"] {
+        let out = format!("o_{file}");
+        let o = run(&["scan", file, "--out", &out, "--model", "none"], d);
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", stderr(&o));
+        let (_, flagged) = scores_by_row(&d.join(&out), false);
+        let hits = (0..4000).filter(|&i| flagged[i] && truth[i]).count();
+        let count = flagged.iter().filter(|&&f| f).count();
+        assert!(
+            hits >= 76 && count <= 84,
+            "{file}: {hits} of {count} flagged"
+        );
+    }
+}
+
 #[test]
 fn text_and_index_columns_are_never_scanned_silently() {
     let dir = tempfile::tempdir().unwrap();
