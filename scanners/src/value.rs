@@ -317,16 +317,13 @@ struct Group {
 fn candidates(
     x: MatrixRef<'_>,
     labels: &[u32],
+    share: &[f64],
     scanned: &[bool],
     p: &ValueValidParams,
     seed: u64,
 ) -> (Vec<Candidate>, Vec<Common>) {
     let n = x.rows();
     let screen = screened_rows(n, seed);
-    let mut share = vec![0.0f64; scanned.len()];
-    for &l in labels {
-        share[l as usize] += 1.0 / n as f64;
-    }
     let found: Vec<(Vec<Candidate>, Vec<Common>)> = (0..x.cols())
         .into_par_iter()
         .filter(|&j| mode(screen.iter().map(|&i| x.row(i)[j])).1 > 1)
@@ -436,15 +433,12 @@ const PAIR_GROUPS: usize = 64;
 fn pairs(
     x: MatrixRef<'_>,
     labels: &[u32],
+    share: &[f64],
     common: &[Common],
-    n_classes: usize,
     p: &ValueValidParams,
 ) -> (Vec<Candidate>, Vec<usize>) {
+    let n_classes = share.len();
     let n = x.rows();
-    let mut share = vec![0.0f64; n_classes];
-    for &l in labels {
-        share[l as usize] += 1.0 / n as f64;
-    }
     let words = n.div_ceil(64);
     // the rows for which `has(i)`, as a bit set
     let set = |has: &dyn Fn(usize) -> bool| {
@@ -611,8 +605,10 @@ impl Scanner for ValueTrigger {
         let scanned: Vec<bool> = class_size.iter().map(|&s| s >= 2).collect();
         let runs = self.skip_reason(input).is_none();
         let (found, examined) = if runs {
-            let (mut found, common) = candidates(x, labels, &scanned, p, input.seed);
-            let (paired, examined) = pairs(x, labels, &common, input.n_classes, p);
+            // each class's share of the rows
+            let share: Vec<f64> = class_size.iter().map(|&s| s as f64 / n as f64).collect();
+            let (mut found, common) = candidates(x, labels, &share, &scanned, p, input.seed);
+            let (paired, examined) = pairs(x, labels, &share, &common, p);
             found.extend(paired);
             (found, examined)
         } else {
