@@ -108,7 +108,7 @@ const MIN_SIZE_PAIRS: usize = 3;
 /// Also returns the log ratio `ln((a + ½)/(b + ½))`.
 fn imbalance(a: u64, b: u64, mu: f64, tau: f64) -> (f64, f64) {
     let l = ((a as f64 + 0.5) / (b as f64 + 0.5)).ln();
-    if a == 0 || (mu == 0.0 && a <= b) || l <= mu {
+    if a == 0 || l <= mu {
         return (0.0, l);
     }
     let m = a + b;
