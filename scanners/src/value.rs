@@ -108,6 +108,10 @@ Cost: a column is searched only when a value repeats among its rows (in
 a seeded sample of 4,096 of them, in a larger table): an embedding's
 continuous columns are passed over, at the price of a trigger on fewer
 than about one row in a thousand of a large table's continuous column.
+Pairs are counted on bit sets of the rows, at most 2^28 64-row words per
+class (measured: Caravan 0.3 s, shuttle's 49,097 rows 0.3 s, a
+1,000,000 × 21 table of small integer codes 6.9 s for the whole scanner,
+peak memory unchanged).
 
 ## Options
 - `min-rows` (default 20): least rows of a class with the value (5–100,000).
