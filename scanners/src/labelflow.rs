@@ -242,9 +242,9 @@ pub fn direction_test(
     let size = |t: usize| sizes[t].max(1) as f64;
     let ratio = |t: usize, s: usize| (size(s) / size(t)).ln();
     // the other classes' sizes against `t`'s, weighted by their flows with it
-    let ratio_of = |t: usize, others: &mut dyn Iterator<Item = usize>| {
+    let ratio_of = |t: usize, others: &[usize]| {
         let (mut w, mut ws) = (0.0, 0.0);
-        for s in others.filter(|&s| s != t) {
+        for &s in others.iter().filter(|&&s| s != t) {
             let f = (at(t, s) + at(s, t)) as f64;
             w += f;
             ws += f * size(s);
@@ -262,6 +262,7 @@ pub fn direction_test(
         .map(|t| (0..c).filter(|&s| s != t).map(|s| at(s, t)).sum())
         .collect();
     let others = classes.len().saturating_sub(1).max(1);
+    let all: Vec<usize> = classes.iter().map(|&s| s as usize).collect();
     classes
         .iter()
         .map(|&t| {
@@ -290,7 +291,7 @@ pub fn direction_test(
                 .map(|&a| {
                     let inn = rest.iter().filter(|&&b| b != a).map(|&b| at(a, b)).sum();
                     let out = rest.iter().filter(|&&b| b != a).map(|&b| at(b, a)).sum();
-                    (inn, out, beta * ratio_of(a, &mut rest.iter().copied()))
+                    (inn, out, beta * ratio_of(a, &rest))
                 })
                 .collect();
             // A class's whole inflow is less noisy than a pair's, but its
@@ -301,7 +302,7 @@ pub fn direction_test(
                 natural_spread(&whole).map(|tc| tau_pair.map_or(tc, |tp| tc.max(0.75 * tp)));
             let (mut best, mut excess) = (0.0, 0.0);
             if let Some(tau) = tau_class {
-                let mu = beta * ratio_of(t, &mut classes.iter().map(|&s| s as usize));
+                let mu = beta * ratio_of(t, &all);
                 let (lp, l) = imbalance(inflow[t], outflow[t], mu, tau);
                 best = lp;
                 if l > mu {

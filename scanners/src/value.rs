@@ -289,6 +289,16 @@ impl Candidate {
     fn key(&self) -> u64 {
         self.column as u64 ^ self.with.map_or(0, |(j, _)| ((j as u64) + 1) << 16)
     }
+
+    /// Its class and column(s).
+    fn columns(&self) -> (u32, usize, Option<usize>) {
+        (self.class, self.column, self.with.map(|(j, _)| j))
+    }
+
+    /// Its value(s), as keys (see [`bits`]).
+    fn values(&self) -> (u32, Option<u32>) {
+        (bits(self.value), self.with.map(|(_, v)| bits(v)))
+    }
 }
 
 /// A value that at least `min_rows` rows of a class take, and at most three
@@ -402,13 +412,11 @@ const SIBLINGS: usize = 8;
 /// another class is a proxy of the label (the day of the year in a table
 /// labelled by month).
 fn siblings<'a>(found: &'a [Candidate], c: &Candidate) -> Vec<&'a Candidate> {
-    let columns = |c: &Candidate| (c.class, c.column, c.with.map(|(j, _)| j));
-    let values = |c: &Candidate| (bits(c.value), c.with.map(|(_, v)| bits(v)));
     let mut out: Vec<&Candidate> = found
         .iter()
-        .filter(|s| columns(s) == columns(c) && values(s) != values(c))
+        .filter(|s| s.columns() == c.columns() && s.values() != c.values())
         .collect();
-    out.sort_by_key(|s| (std::cmp::Reverse(s.rows.len()), values(s)));
+    out.sort_by_key(|s| (std::cmp::Reverse(s.rows.len()), s.values()));
     out.truncate(SIBLINGS);
     out
 }
@@ -452,6 +460,9 @@ fn pairs(
         }
         b
     };
+    // how many values of a class are paired (see PAIRED_WORDS)
+    let most = ((2.0 * PAIRED_WORDS as f64 / words.max(1) as f64).sqrt() as usize)
+        .min(PAIRED_BITS / n.max(1));
     let mut examined = vec![0usize; n_classes];
     let mut out = Vec::new();
     for c in 0..n_classes as u32 {
@@ -462,8 +473,6 @@ fn pairs(
                 .then(a.column.cmp(&b.column))
                 .then(bits(a.value).cmp(&bits(b.value)))
         });
-        let most = ((2.0 * PAIRED_WORDS as f64 / words.max(1) as f64).sqrt() as usize)
-            .min(PAIRED_BITS / n.max(1));
         own.truncate(most);
         if own.len() < 2 {
             continue;
@@ -538,12 +547,7 @@ fn pairs(
             pa.total_cmp(pb)
                 .then(b.rows.len().cmp(&a.rows.len()))
                 .then(a.key().cmp(&b.key()))
-                .then(bits(a.value).cmp(&bits(b.value)))
-                .then(
-                    a.with
-                        .map(|(_, v)| bits(v))
-                        .cmp(&b.with.map(|(_, v)| bits(v))),
-                )
+                .then(a.values().cmp(&b.values()))
         });
         out.extend(class_found.into_iter().take(PAIR_GROUPS).map(|(_, c)| c));
     }
@@ -819,22 +823,11 @@ fn groups(
         }
     }
     let mut keyed: Vec<((u32, Vec<usize>), Candidate)> = groups.into_iter().collect();
-    keyed.sort_by(|a, b| {
-        (
-            a.0 .0,
-            &a.0 .1,
-            a.1.column,
-            bits(a.1.value),
-            a.1.with.map(|(j, v)| (j, bits(v))),
-        )
-            .cmp(&(
-                b.0 .0,
-                &b.0 .1,
-                b.1.column,
-                bits(b.1.value),
-                b.1.with.map(|(j, v)| (j, bits(v))),
-            ))
-    });
+    let order = |((class, signature), c): &((u32, Vec<usize>), Candidate)| {
+        let with = c.with.map(|(j, v)| (j, bits(v)));
+        (*class, signature.clone(), c.column, bits(c.value), with)
+    };
+    keyed.sort_by_cached_key(order);
     (keyed, rule_like)
 }
 
