@@ -123,7 +123,8 @@ struct InputArgs {
     #[arg(long, value_parser = parse_shape, value_name = "HxW[xC]")]
     image_shape: Option<(usize, usize, usize)>,
     /// CSV field separator (one character, or `tab`) [default: told from
-    /// the header line]
+    /// the header line]. With `;` or tab, numbers written `3,14` are read
+    /// with a decimal comma
     #[arg(long, value_parser = parse_separator, value_name = "CHAR")]
     separator: Option<u8>,
     /// Out-of-sample class probabilities: a list column, one value per class

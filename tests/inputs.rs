@@ -332,6 +332,14 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     write_text_table(&d.join("semi.csv"), &cols, ";", false);
     write_text_table(&d.join("tab.tsv"), &cols, "\t", false);
     write_text_table(&d.join("pipe.txt"), &cols, "|", false);
+    // Numbers with a decimal comma, as spreadsheets in many locales write
+    // them (`;` between fields), zstd-compressed.
+    let semi = std::fs::read_to_string(d.join("semi.csv")).unwrap();
+    std::fs::write(
+        d.join("comma.csv.zst"),
+        zstd::encode_all(semi.replace('.', ",").as_bytes(), 3).unwrap(),
+    )
+    .unwrap();
     // Whole-number labels stored as floats.
     write_text_table(&d.join("float.csv"), &cols, ",", true);
     for (args, out) in [
@@ -339,6 +347,7 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         (vec!["t.csv.zst"], "zst"),
         (vec!["t.ndjson.gz"], "ndjson-gz"),
         (vec!["semi.csv"], "semi"),
+        (vec!["comma.csv.zst"], "comma"),
         (vec!["tab.tsv"], "tab"),
         (
             vec!["pipe.txt", "--format", "csv", "--separator", "|"],

@@ -17,60 +17,153 @@ use parquet::arrow::ProjectionMask;
 use super::batch::{self, ColumnKind, DatasetBuilder, Hints, Selection};
 use super::{hash_file, Dataset, IngestError, IngestOptions, InputFormat, SourceFile};
 
-/// The field separator of a CSV file, told from its header line: the most
-/// frequent of `,` `;` tab `|` outside quotes (`,` when none occurs, or when
-/// the start of the file cannot be read, e.g. zstd-compressed).
-fn sniff_separator(path: &Path) -> u8 {
+/// The first 64 KiB of a file, decompressed when it is gzip, zlib or zstd
+/// (as polars reads them); empty when it cannot be read.
+fn head_bytes(path: &Path) -> Vec<u8> {
     use std::io::{BufRead, Read};
+    const LIMIT: u64 = 1 << 16;
     let mut head = Vec::new();
     let Ok(f) = std::fs::File::open(path) else {
-        return b',';
+        return head;
     };
     let mut f = std::io::BufReader::new(f);
-    let gz = f.fill_buf().is_ok_and(|b| b.starts_with(&[0x1f, 0x8b]));
-    let limit = 1 << 16;
-    let read = if gz {
+    let magic: Vec<u8> = f
+        .fill_buf()
+        .map(|b| b[..b.len().min(4)].to_vec())
+        .unwrap_or_default();
+    let zlib =
+        magic.len() >= 2 && magic[0] == 0x78 && matches!(magic[1], 0x01 | 0x5e | 0x9c | 0xda);
+    // A truncated stream still yields what it decoded.
+    let _ = if magic.starts_with(&[0x1f, 0x8b]) {
         flate2::bufread::MultiGzDecoder::new(f)
-            .take(limit)
+            .take(LIMIT)
+            .read_to_end(&mut head)
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        match zstd::stream::read::Decoder::with_buffer(f) {
+            Ok(d) => d.take(LIMIT).read_to_end(&mut head),
+            Err(e) => Err(e),
+        }
+    } else if zlib {
+        flate2::bufread::ZlibDecoder::new(f)
+            .take(LIMIT)
             .read_to_end(&mut head)
     } else {
-        f.take(limit).read_to_end(&mut head)
+        f.take(LIMIT).read_to_end(&mut head)
     };
-    if read.is_err() && head.is_empty() {
-        return b',';
-    }
-    let line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let mut counts = [0usize; 4];
-    let candidates = [b',', b';', b'\t', b'|'];
+    head
+}
+
+/// How a CSV file is written, told from its first 64 KiB.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CsvDialect {
+    separator: u8,
+    /// Numbers are written `3,14` (with `;` or tab between fields).
+    decimal_comma: bool,
+}
+
+/// Splits one line at `separator` outside double quotes, quotes removed.
+fn split_fields(line: &[u8], separator: u8) -> Vec<Vec<u8>> {
+    let mut fields = vec![Vec::new()];
     let mut quoted = false;
     for &b in line {
         if b == b'"' {
             quoted = !quoted;
-        } else if !quoted {
-            if let Some(i) = candidates.iter().position(|&c| c == b) {
-                counts[i] += 1;
-            }
+        } else if b == separator && !quoted {
+            fields.push(Vec::new());
+        } else if let Some(last) = fields.last_mut() {
+            last.push(b);
         }
     }
-    let best = (0..4)
-        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
-        .unwrap_or(0);
-    if counts[best] == 0 {
-        b','
-    } else {
-        candidates[best]
+    fields
+}
+
+/// Whether `field` is a number with a fraction, and its decimal mark.
+fn decimal_mark(field: &[u8]) -> Option<u8> {
+    let s = std::str::from_utf8(field).ok()?.trim();
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    if let Some(e) = exponent {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        if e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+    }
+    let i = mantissa.find([',', '.'])?;
+    let (int, frac) = (&mantissa[..i], &mantissa[i + 1..]);
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    (digits(int) && !frac.is_empty() && digits(frac)).then(|| mantissa.as_bytes()[i])
+}
+
+/// The dialect of a CSV file: the separator (given, or the most frequent of
+/// `,` `;` tab `|` outside quotes on the header line; `,` when none occurs or
+/// the file cannot be read), and whether its numbers use a decimal comma
+/// (separator other than `,`, and the sampled lines hold numbers like `3,14`
+/// and none like `3.14`).
+fn sniff_csv(path: &Path, separator: Option<u8>) -> CsvDialect {
+    let head = head_bytes(path);
+    let mut lines = head.split(|&b| b == b'\n');
+    let header = lines.next().unwrap_or(&[]);
+    let separator = separator.unwrap_or_else(|| {
+        let candidates = [b',', b';', b'\t', b'|'];
+        let mut counts = [0usize; 4];
+        let mut quoted = false;
+        for &b in header {
+            if b == b'"' {
+                quoted = !quoted;
+            } else if !quoted {
+                if let Some(i) = candidates.iter().position(|&c| c == b) {
+                    counts[i] += 1;
+                }
+            }
+        }
+        let best = (0..4)
+            .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
+            .unwrap_or(0);
+        if counts[best] == 0 {
+            b','
+        } else {
+            candidates[best]
+        }
+    });
+    let mut decimal_comma = false;
+    if separator != b',' {
+        // The last line may be cut at the 64 KiB limit.
+        let data: Vec<&[u8]> = lines.collect();
+        let whole = data.len().saturating_sub(1).min(200);
+        let (mut comma, mut dot) = (0usize, 0usize);
+        for line in &data[..whole] {
+            for field in split_fields(line, separator) {
+                match decimal_mark(&field) {
+                    Some(b',') => comma += 1,
+                    Some(_) => dot += 1,
+                    None => {}
+                }
+            }
+        }
+        decimal_comma = comma > 0 && dot == 0;
+    }
+    CsvDialect {
+        separator,
+        decimal_comma,
     }
 }
 
 fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult<LazyFrame> {
     let p = PlRefPath::new(path.to_string_lossy().as_ref());
     match format {
-        InputFormat::Csv => LazyCsvReader::new(p)
-            .with_separator(separator.unwrap_or_else(|| sniff_separator(path)))
-            .with_has_header(true)
-            .with_infer_schema_length(Some(10_000))
-            .with_glob(false)
-            .finish(),
+        InputFormat::Csv => {
+            let dialect = sniff_csv(path, separator);
+            LazyCsvReader::new(p)
+                .with_separator(dialect.separator)
+                .with_decimal_comma(dialect.decimal_comma)
+                .with_has_header(true)
+                .with_infer_schema_length(Some(10_000))
+                .with_glob(false)
+                .finish()
+        }
         InputFormat::Ipc => LazyFrame::scan_ipc(p, Default::default(), Default::default()),
         InputFormat::Ndjson => LazyJsonLineReader::new(p).finish(),
         InputFormat::Parquet | InputFormat::Idx | InputFormat::Images => {
@@ -440,5 +533,50 @@ pub fn read_columns(
             "{} is not a table; expected Parquet, CSV, IPC or NDJSON",
             path.display()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dialect_of(name: &str, bytes: &[u8]) -> CsvDialect {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        sniff_csv(&path, None)
+    }
+
+    #[test]
+    fn the_dialect_is_told_from_the_decompressed_header_and_numbers() {
+        let mut text = String::from("label;\"a;b\";x\n");
+        for i in 0..300 {
+            text.push_str(&format!("{};{},5;-{}{},25e-3\n", i % 2, i, i % 7, i));
+        }
+        let plain = dialect_of("t.csv", text.as_bytes());
+        assert_eq!((plain.separator, plain.decimal_comma), (b';', true));
+        // Compressed: the separator is read from the decompressed header,
+        // never from the compressed bytes (which hold `,` `;` `|` by chance).
+        let zst = zstd::encode_all(text.as_bytes(), 3).unwrap();
+        assert_eq!(dialect_of("t.csv.zst", &zst), plain);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        assert_eq!(dialect_of("t.csv.gz", &gz.finish().unwrap()), plain);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut z, text.as_bytes()).unwrap();
+        assert_eq!(dialect_of("t.csv.z", &z.finish().unwrap()), plain);
+        // One number written with a point: the commas are not decimal marks.
+        let mixed = text.replacen("1,5", "1.5", 1);
+        let d = dialect_of("m.csv", mixed.as_bytes());
+        assert_eq!((d.separator, d.decimal_comma), (b';', false));
+        // With `,` between fields a comma is never a decimal mark.
+        let d = dialect_of("c.csv", b"label,x\n0,1.5\n1,2\n");
+        assert_eq!((d.separator, d.decimal_comma), (b',', false));
+        // Integers only: no decimal comma to tell.
+        let d = dialect_of("i.csv", b"label\tx\n0\t1\n1\t2\n");
+        assert_eq!((d.separator, d.decimal_comma), (b'\t', false));
+        // A separator inside quotes on the header is not counted.
+        let d = dialect_of("q.csv", b"\"a;b;c\",label\n1,0\n");
+        assert_eq!(d.separator, b',');
     }
 }
