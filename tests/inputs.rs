@@ -553,6 +553,92 @@ fn text_and_index_columns_are_never_scanned_silently() {
     );
 }
 
+/// An EXIF chunk (big-endian TIFF) holding only an orientation tag.
+fn exif_orientation(value: u16) -> Vec<u8> {
+    let mut e = b"MM\0\x2a\0\0\0\x08\0\x01".to_vec();
+    e.extend([0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1]);
+    e.extend(value.to_be_bytes());
+    e.extend([0, 0, 0, 0, 0, 0]);
+    e
+}
+
+#[test]
+fn image_folders_of_every_common_format_read_the_same_pixels() {
+    use image::{ImageEncoder, ImageFormat};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side) = (240usize, 12usize);
+    let dim = side * side;
+    let (pixels, labels, _) = patched_images(n, side, 12, 5);
+    let gray = |i: usize| {
+        image::GrayImage::from_raw(
+            side as u32,
+            side as u32,
+            pixels[i * dim..(i + 1) * dim].to_vec(),
+        )
+        .unwrap()
+    };
+    let formats = [
+        ("gif", ImageFormat::Gif),
+        ("webp", ImageFormat::WebP),
+        ("tif", ImageFormat::Tiff),
+        ("bmp", ImageFormat::Bmp),
+        ("png", ImageFormat::Png),
+    ];
+    for i in 0..n {
+        let name = format!("{}/{i:05}", labels[i]);
+        let png = d.join("png").join(format!("{name}.png"));
+        std::fs::create_dir_all(png.parent().unwrap()).unwrap();
+        gray(i).save(&png).unwrap();
+        let mixed = d.join("mixed").join(&name);
+        std::fs::create_dir_all(mixed.parent().unwrap()).unwrap();
+        if i % 6 == 5 {
+            // Stored turned a quarter, with the EXIF tag that turns it back;
+            // and saved as RGB although it is gray.
+            let turned = image::imageops::rotate270(&gray(i));
+            let rgb = image::DynamicImage::ImageLuma8(turned).to_rgb8();
+            let mut bytes = Vec::new();
+            let mut enc = image::codecs::png::PngEncoder::new(&mut bytes);
+            enc.set_exif_metadata(exif_orientation(6)).unwrap();
+            enc.write_image(
+                &rgb,
+                side as u32,
+                side as u32,
+                image::ExtendedColorType::Rgb8,
+            )
+            .unwrap();
+            std::fs::write(mixed.with_extension("png"), bytes).unwrap();
+        } else {
+            let (ext, format) = formats[i % 6 % formats.len()];
+            let img = if format == ImageFormat::Gif {
+                image::DynamicImage::ImageLuma8(gray(i)).to_rgba8().into()
+            } else {
+                image::DynamicImage::ImageLuma8(gray(i))
+            };
+            img.save_with_format(mixed.with_extension(ext), format)
+                .unwrap();
+        }
+    }
+    // Files that are not images: a note says how many were left out.
+    std::fs::write(d.join("mixed/0/IMG_0001.HEIC"), b"not decoded").unwrap();
+    std::fs::write(d.join("mixed/1/Thumbs.db"), b"system file").unwrap();
+    let a = run(&["scan", "png", "--out", "a"], d);
+    let b = run(&["scan", "mixed", "--out", "b"], d);
+    assert!(matches!(a.status.code(), Some(0 | 1)), "{}", stderr(&a));
+    assert_eq!(a.status.code(), b.status.code(), "{}", stderr(&b));
+    let (sa, fa) = scores_by_row(&d.join("a"), true);
+    let (sb, fb) = scores_by_row(&d.join("b"), true);
+    assert_eq!(sa, sb, "every format decodes to the PNG's pixels");
+    assert_eq!(fa, fb);
+    let summary = std::fs::read_to_string(d.join("b/summary.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(v["features"]["source"]["channels"], 1, "gray, not RGB");
+    assert!(
+        summary.contains("left out 1 file(s)") && summary.contains("1 .heic"),
+        "{summary}"
+    );
+}
+
 #[test]
 fn image_folders_of_photos_and_bad_images() {
     let dir = tempfile::tempdir().unwrap();

@@ -143,7 +143,7 @@ pub(crate) enum ColumnKind {
     Numeric,
     /// A list or fixed-size list of numbers.
     NumericList,
-    /// Encoded images (PNG, JPEG, BMP): a binary column, or a struct with a
+    /// Encoded images (PNG, JPEG, BMP, GIF, WebP, TIFF): a binary column, or a struct with a
     /// binary `bytes` field (and a `path`), as Hugging Face `datasets` writes
     /// its `Image` feature.
     Image,

@@ -1,11 +1,11 @@
-//! Decoding encoded images (PNG, JPEG, BMP) into pixel rows, shared by image
+//! Decoding encoded images (PNG, JPEG, BMP, GIF, WebP, TIFF) into pixel rows, shared by image
 //! folders and image columns of tables: one size for every image, chosen from
 //! the data and kept small enough to scan, decoders bounded against
 //! decompression bombs, and bad images reported per row instead of aborting.
 
 use std::io::Cursor;
 
-use image::{imageops::FilterType, DynamicImage, ImageReader, Limits};
+use image::{imageops::FilterType, DynamicImage, ImageDecoder, ImageReader, Limits};
 
 /// The most pixels (per channel) an image keeps for scanning, unless
 /// `--resize` says otherwise: 64 × 64. Larger images are scaled down (area
@@ -32,7 +32,7 @@ fn reader<R: std::io::BufRead + std::io::Seek>(source: R) -> Result<ImageReader<
     limits.max_alloc = Some(MAX_ALLOC);
     r.limits(limits);
     if r.format().is_none() {
-        return Err("not a PNG, JPEG or BMP image".into());
+        return Err("not a PNG, JPEG, BMP, GIF, WebP or TIFF image".into());
     }
     Ok(r)
 }
@@ -62,7 +62,7 @@ fn header_size<R: std::io::BufRead + std::io::Seek>(
 }
 
 /// An image decoded and scaled to the scan's size, as RGB bytes, and whether
-/// it has colour.
+/// it has colour (some pixel whose channels differ).
 pub(crate) struct Decoded {
     pub rgb: Vec<u8>,
     pub has_color: bool,
@@ -70,19 +70,24 @@ pub(crate) struct Decoded {
 
 /// Decodes one image and scales it to `width × height`.
 pub(crate) fn decode(bytes: &[u8], width: u32, height: u32) -> Result<Decoded, String> {
-    let img: DynamicImage = reader(Cursor::new(bytes))?
-        .decode()
+    // Decoded as it is displayed: a camera's EXIF orientation is applied.
+    let mut decoder = reader(Cursor::new(bytes))?
+        .into_decoder()
         .map_err(|e| e.to_string())?;
-    let has_color = img.color().has_color();
+    let orientation = decoder.orientation().map_err(|e| e.to_string())?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    img.apply_orientation(orientation);
     let img = if img.width() != width || img.height() != height {
         img.resize_exact(width, height, FilterType::Triangle)
     } else {
         img
     };
-    Ok(Decoded {
-        rgb: img.to_rgb8().into_raw(),
-        has_color,
-    })
+    let rgb = img.to_rgb8().into_raw();
+    // Colour is told from the pixels, not the file's colour type: a gray
+    // picture saved as RGB, or a GIF's palette of grays, is gray.
+    let has_color =
+        img.color().has_color() && rgb.chunks_exact(3).any(|p| p[0] != p[1] || p[1] != p[2]);
+    Ok(Decoded { rgb, has_color })
 }
 
 /// Pixel rows in [0, 1] of decoded images, one row per image (zeros where

@@ -1,4 +1,5 @@
-//! Image folders laid out `root/<class>/<image>`: PNG, JPEG and BMP files,
+//! Image folders laid out `root/<class>/<image>`: PNG, JPEG, BMP, GIF (first
+//! frame), WebP and TIFF files,
 //! decoded in parallel, as grayscale when every image is gray and as RGB
 //! otherwise, pixels scaled to [0, 1], every image at one size (see
 //! [`decode::plan_size`]). Undecodable images fail the read, or are left
@@ -15,7 +16,9 @@ use super::{
     SourceFile,
 };
 
-const EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
+const EXTENSIONS: [&str; 9] = [
+    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "jfif",
+];
 
 fn is_image(path: &Path) -> bool {
     path.extension()
@@ -23,17 +26,37 @@ fn is_image(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Files a class folder may hold beside its images, never worth a note.
+const SYSTEM_FILES: [&str; 2] = ["thumbs.db", "desktop.ini"];
+
 /// Image files under `root`, with their class (the first folder level), in
-/// sorted path order.
-fn list(root: &Path) -> Result<Vec<(PathBuf, String)>, IngestError> {
+/// sorted path order; and the other files in class folders (not hidden, not
+/// system files) counted by extension, for a note.
+type Listing = (
+    Vec<(PathBuf, String)>,
+    std::collections::BTreeMap<String, usize>,
+);
+
+fn list(root: &Path) -> Result<Listing, IngestError> {
     let mut files = Vec::new();
+    let mut others = std::collections::BTreeMap::new();
     for entry in WalkDir::new(root).min_depth(2).sort_by_file_name() {
         let entry = entry.map_err(|e| IngestError::Io {
             path: e.path().unwrap_or(root).to_path_buf(),
             source: e.into(),
         })?;
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if !entry.file_type().is_file() || hidden || !is_image(entry.path()) {
+        let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
+        if !entry.file_type().is_file() || name.starts_with('.') {
+            continue;
+        }
+        if !is_image(entry.path()) {
+            if !SYSTEM_FILES.contains(&name.as_str()) {
+                let ext = match name.rsplit_once('.') {
+                    Some((_, ext)) => format!(".{ext}"),
+                    None => "no extension".into(),
+                };
+                *others.entry(ext).or_insert(0) += 1;
+            }
             continue;
         }
         let rel = entry.path().strip_prefix(root).expect("under root");
@@ -46,7 +69,7 @@ fn list(root: &Path) -> Result<Vec<(PathBuf, String)>, IngestError> {
             .into_owned();
         files.push((entry.path().to_path_buf(), class));
     }
-    Ok(files)
+    Ok((files, others))
 }
 
 pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset, IngestError> {
@@ -55,10 +78,17 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
             "scan one image folder at a time (root/<class>/<image>)".into(),
         ));
     };
-    let files = list(root)?;
+    let (files, others) = list(root)?;
+    let counts: Vec<String> = others.iter().map(|(e, n)| format!("{n} {e}")).collect();
     if files.is_empty() {
+        let held = if counts.is_empty() {
+            String::new()
+        } else {
+            format!("; its class folders hold {}", counts.join(", "))
+        };
         return Err(IngestError::Empty(format!(
-            "{} holds no PNG, JPEG or BMP image in class folders (root/<class>/<image>)",
+            "{} holds no PNG, JPEG, BMP, GIF, WebP or TIFF image in class folders \
+             (root/<class>/<image>){held}",
             root.display()
         )));
     }
@@ -81,7 +111,15 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
         let message = headers[0].clone().err().unwrap_or_default();
         return Err(bad(&files[0].0, message));
     }
-    let ((width, height), notes) = decode::plan_size(&sizes, options.resize);
+    let ((width, height), mut notes) = decode::plan_size(&sizes, options.resize);
+    if !others.is_empty() {
+        notes.push(format!(
+            "left out {} file(s) in class folders that are not PNG, JPEG, BMP, GIF, WebP or \
+             TIFF images ({}); convert them to scan them",
+            others.values().sum::<usize>(),
+            counts.join(", ")
+        ));
+    }
     let pixels = width as usize * height as usize;
     super::check_fits(files.len(), pixels * 3, &root.display().to_string())?;
     // Pass 2: each image read once — hashed for provenance, decoded and
