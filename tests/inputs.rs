@@ -362,6 +362,29 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
         assert!(same(out), "{args:?}: scores differ from the plain CSV's");
     }
+    // Gaps written `NA` (R), `?` (UCI) or `#N/A` (Excel): the column stays
+    // numeric, and the row is named (or skipped on request) — never scanned
+    // as text of many values or one-hot categories.
+    let mut text = std::fs::read_to_string(d.join("t.csv")).unwrap();
+    for (line, marker) in [(3, "NA"), (8, "?"), (12, "#N/A")] {
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        let fields: Vec<&str> = lines[line].split(',').collect();
+        lines[line] = format!("{},{marker},{}", fields[0], fields[2..].join(","));
+        text = lines.join("\n") + "\n";
+    }
+    std::fs::write(d.join("gaps.csv"), &text).unwrap();
+    let e = run_err(&["scan", "gaps.csv", "--out", "gaps"], d);
+    assert!(
+        e.contains("row 2") && e.contains("`x0`") && e.contains("--drop-invalid"),
+        "{e}"
+    );
+    let o = run(&["scan", "gaps.csv", "--out", "gaps", "--drop-invalid"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("gaps/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["features"]["dimensions"], 3, "{v}");
+    assert_eq!(v["dropped"].as_array().map(|a| a.len()), Some(3), "{v}");
     // The repo's own gzip fixture (scikit-learn's raw digits file, which
     // has no header row): read, and told what is missing.
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures/digits.csv.gz");

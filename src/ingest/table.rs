@@ -151,6 +151,15 @@ fn sniff_csv(path: &Path, separator: Option<u8>) -> CsvDialect {
     }
 }
 
+/// Cells that mean "missing" in a CSV file: pandas's default `na_values`
+/// (what R, Excel and pandas write) and UCI's `?`. A numeric column that
+/// marks its gaps so is read as numbers with nulls (an error naming the row,
+/// or skipped with `--drop-invalid`), not as text.
+const MISSING: [&str; 20] = [
+    "NA", "N/A", "n/a", "NaN", "-NaN", "nan", "-nan", "NULL", "null", "None", "<NA>", "#N/A",
+    "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN", "?", "",
+];
+
 fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult<LazyFrame> {
     let p = PlRefPath::new(path.to_string_lossy().as_ref());
     match format {
@@ -159,6 +168,9 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
             LazyCsvReader::new(p)
                 .with_separator(dialect.separator)
                 .with_decimal_comma(dialect.decimal_comma)
+                .with_null_values(Some(NullValues::AllColumns(
+                    MISSING.iter().map(|&s| s.into()).collect(),
+                )))
                 .with_has_header(true)
                 .with_infer_schema_length(Some(10_000))
                 .with_glob(false)
