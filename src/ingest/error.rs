@@ -76,7 +76,7 @@ pub enum IngestError {
     #[error("the input files do not have compatible columns: {0}")]
     Incompatible(String),
     /// A column that is not in the data.
-    #[error("column `{column}` not found{}; available columns: {}", source_hint(.file), .available.join(", "))]
+    #[error("column `{column}` not found{}{}; available columns: {}", source_hint(.file), did_you_mean(.column, .available), .available.join(", "))]
     MissingColumn {
         /// The column asked for.
         column: String,
@@ -199,9 +199,54 @@ fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
+/// The available column that `wanted` most likely means: the same name but
+/// for case, surrounding quotes or spaces (a header written `'vote'` or
+/// ` Label`).
+fn did_you_mean(wanted: &str, available: &[String]) -> String {
+    let plain = |s: &str| {
+        s.trim()
+            .trim_matches(|c| c == '\'' || c == '"' || c == '`')
+            .trim()
+            .to_lowercase()
+    };
+    match available.iter().find(|a| plain(a) == plain(wanted)) {
+        Some(a) => format!(" (did you mean `{a}`?)"),
+        None => String::new(),
+    }
+}
+
 fn source_hint(file: &Option<PathBuf>) -> String {
     match file {
         Some(p) => format!(" in {}", p.display()),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_column_names_the_one_meant() {
+        let available = vec!["'age'".to_string(), "'vote'".to_string(), " Label".into()];
+        let e = |column: &str| {
+            IngestError::MissingColumn {
+                column: column.into(),
+                file: None,
+                available: available.clone(),
+            }
+            .to_string()
+        };
+        assert!(
+            e("vote").contains("did you mean `'vote'`?"),
+            "{}",
+            e("vote")
+        );
+        assert!(
+            e("label").contains("did you mean ` Label`?"),
+            "{}",
+            e("label")
+        );
+        assert!(!e("income").contains("did you mean"), "{}", e("income"));
     }
 }
