@@ -761,9 +761,9 @@ impl<'a> DatasetBuilder<'a> {
             dim,
             &kept_rows,
         )?;
-        let labels = concat_same_type(&self.labels, &self.sel.label)?;
+        let labels = concat_same_type(&self.labels, &self.sel.label, &mut self.notes)?;
         let ids = match &self.sel.id {
-            Some(id) => Some(concat_same_type(&self.ids, id)?),
+            Some(id) => Some(concat_same_type(&self.ids, id, &mut self.notes)?),
             None => None,
         };
         let label_values = LabelValues::read(&labels, &self.sel.label)?;
@@ -987,25 +987,66 @@ fn compact(values: &[f32], kept_rows: &[u64], dim: usize) -> Vec<f32> {
 
 /// Concatenates the per-batch arrays of one column, casting later batches
 /// to the first one's type (files may differ, say Int32 and Int64).
-fn concat_same_type(parts: &[ArrayRef], column: &str) -> Result<ArrayRef, IngestError> {
+/// One column's parts, one per input file, as one array. Parts of different
+/// types are cast to one without losing a value (a cast that would turn a
+/// value into a null is an error): numbers to 64-bit floats; a mix of
+/// numbers and text to text, whole numbers written without a fraction
+/// (`1`, not `1.0`), with a note, so that labels `0`/`1` of one file and
+/// `no`/`yes` of another are four classes — never `no` read as 0.
+fn concat_same_type(
+    parts: &[ArrayRef],
+    column: &str,
+    notes: &mut Vec<String>,
+) -> Result<ArrayRef, IngestError> {
     if parts.len() == 1 {
         return Ok(parts[0].clone());
     }
-    let dt = parts[0].data_type();
+    let incompatible =
+        |e: arrow::error::ArrowError| IngestError::Incompatible(format!("column `{column}`: {e}"));
+    let strict = arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let first = parts[0].data_type();
+    let numeric = |dt: &DataType| dt.is_integer() || dt.is_floating();
+    let target = if parts.iter().all(|p| p.data_type() == first) {
+        first.clone()
+    } else if parts.iter().all(|p| numeric(p.data_type())) {
+        DataType::Float64
+    } else {
+        if parts.iter().any(|p| numeric(p.data_type())) {
+            notes.push(format!(
+                "column `{column}` holds numbers in some files and text in others; all of it \
+                 was read as text (`1` and `one` are two values)"
+            ));
+        }
+        DataType::Utf8
+    };
     let cast_parts: Vec<ArrayRef> = parts
         .iter()
         .map(|p| {
-            if p.data_type() == dt {
-                Ok(p.clone())
-            } else {
-                cast(p, dt)
+            let dt = p.data_type();
+            if dt == &target {
+                return Ok(p.clone());
             }
+            let whole = dt.is_floating() && target == DataType::Utf8 && {
+                let f = arrow::compute::cast_with_options(p, &DataType::Float64, &strict)?;
+                f.as_primitive::<arrow::datatypes::Float64Type>()
+                    .iter()
+                    .flatten()
+                    .all(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
+            };
+            let p = if whole {
+                arrow::compute::cast_with_options(p, &DataType::Int64, &strict)?
+            } else {
+                p.clone()
+            };
+            arrow::compute::cast_with_options(&p, &target, &strict)
         })
         .collect::<Result<_, _>>()
-        .map_err(|e| IngestError::Incompatible(format!("column `{column}`: {e}")))?;
+        .map_err(incompatible)?;
     let refs: Vec<&dyn Array> = cast_parts.iter().map(|a| a.as_ref()).collect();
-    arrow::compute::concat(&refs)
-        .map_err(|e| IngestError::Incompatible(format!("column `{column}`: {e}")))
+    arrow::compute::concat(&refs).map_err(incompatible)
 }
 
 /// Label values, integer or string.
@@ -1543,6 +1584,54 @@ mod tests {
         let d = from_record_batch(&b, &TableOptions::default()).unwrap();
         assert_eq!(d.class_names, vec!["2", "10"]);
         assert_eq!(d.label_codes, vec![1, 0, 1, 0]);
+    }
+
+    #[test]
+    fn labels_of_different_types_across_files_are_never_read_as_zero() {
+        let opts = TableOptions::default();
+        let x = |v: Vec<f64>| Arc::new(Float64Array::from(v)) as ArrayRef;
+        let ints = batch(vec![
+            (
+                "label",
+                Arc::new(arrow::array::Int64Array::from(vec![0, 1, 1])) as ArrayRef,
+            ),
+            ("x", x(vec![0.0, 1.0, 2.0])),
+        ]);
+        let floats = batch(vec![
+            (
+                "label",
+                Arc::new(Float64Array::from(vec![1.0, 0.0])) as ArrayRef,
+            ),
+            ("x", x(vec![3.0, 4.0])),
+        ]);
+        let text = batch(vec![
+            (
+                "label",
+                Arc::new(StringArray::from(vec!["no", "yes"])) as ArrayRef,
+            ),
+            ("x", x(vec![5.0, 6.0])),
+        ]);
+        let build = |parts: &[&RecordBatch]| {
+            let sel = select(&describe(parts[0].schema_ref()), &opts, None).unwrap();
+            let mut builder = DatasetBuilder::new(sel, &opts, 7);
+            for b in parts {
+                builder.push(b).unwrap();
+            }
+            builder.finish().unwrap()
+        };
+        let d = build(&[&ints, &floats, &text]);
+        assert_eq!(d.class_names, vec!["0", "1", "no", "yes"]);
+        assert_eq!(d.label_codes, vec![0, 1, 1, 1, 0, 2, 3]);
+        assert!(
+            d.notes.iter().any(|n| n.contains("read as text")),
+            "{:?}",
+            d.notes
+        );
+        // Numbers of two types are one numeric label.
+        let d = build(&[&floats, &ints]);
+        assert_eq!(d.class_names, vec!["0", "1"]);
+        assert_eq!(d.label_codes, vec![1, 0, 0, 1, 1]);
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
     }
 
     #[test]
