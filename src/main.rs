@@ -307,7 +307,8 @@ struct ScanArgs {
     out: PathBuf,
     #[command(flatten)]
     input: InputArgs,
-    /// Skip rows with null, NaN or infinite features (counted in the summary)
+    /// Skip rows with null, NaN or infinite features, or no label (counted in
+    /// the summary)
     #[arg(long)]
     drop_invalid: bool,
     /// Scanners to run, by code or name, comma-separated [default: all]

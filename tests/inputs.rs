@@ -385,6 +385,31 @@ fn compressed_separated_and_partitioned_tables_are_read() {
             .unwrap();
     assert_eq!(v["features"]["dimensions"], 3, "{v}");
     assert_eq!(v["dropped"].as_array().map(|a| a.len()), Some(3), "{v}");
+    // A row without a label: named, or skipped on request.
+    let mut lines: Vec<String> = std::fs::read_to_string(d.join("t.csv"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    lines[5] = format!("NA{}", &lines[5][lines[5].find(',').unwrap()..]);
+    std::fs::write(d.join("unlabelled.csv"), lines.join("\n") + "\n").unwrap();
+    let e = run_err(&["scan", "unlabelled.csv", "--out", "u"], d);
+    assert!(e.contains("row 4") && e.contains("`label` is null"), "{e}");
+    let o = run(
+        &["scan", "unlabelled.csv", "--out", "u", "--drop-invalid"],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("u/summary.json")).unwrap()).unwrap();
+    assert_eq!(v["dropped"][0]["row"], 4, "{v}");
+    assert!(
+        v["dropped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no label"),
+        "{v}"
+    );
     // The repo's own gzip fixture (scikit-learn's raw digits file, which
     // has no header row): read, and told what is missing.
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures/digits.csv.gz");

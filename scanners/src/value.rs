@@ -51,12 +51,33 @@ and 0.94.
    of its rows carry the class's label if the class's share of rows said
    it: in a class of 94 % of the rows, any 20 rows are nearly pure), is a
    candidate; its p-value below pays for the pairs examined (`ln` of their
-   number is added). A group whose column (or pair of columns) has another
-   value that the class takes alone and whose rows the rest of the table
-   does not place in the class either (agreement under one half) is a
-   proxy of the label — the day of the year in a table labelled by month —
-   and not a trigger, which is one value: it is not counted
-   (`rule_like_values` counts it).
+   number is added). A trigger is one value planted on part of a class;
+   three kinds of significant group are natural structure instead, and are
+   not counted (`rule_like_values` counts them):
+   - *a proxy of the label*: the group's column (or pair of columns) has
+     another value that the class takes alone and whose rows the rest of
+     the table does not place in the class either (agreement under one
+     half) — the day of the year in a table labelled by month;
+   - *a design*: other classes' values of the column (or of either column
+     of a pair), each pure beyond chance (below the class gate level, less
+     `ln` of the number of candidates) and not placed in its class by the
+     rest of the table (agreement less than half-way from the class's share
+     of rows to 1), decide the label for at least a tenth of the rows
+     without the group's value, and the group's rows land in the class at
+     least `max-agreement` times as often as the class's own rows without
+     the value do — the plan of a health-insurance experiment, labelled by
+     one of the plan's terms (RAND HIE's individual deductible: each
+     plan's coinsurance rate decides it; the group lands at agreement
+     0.24, the class's own rows at 0.71). The red team's one-column
+     triggers on Statlog shuttle, on columns whose other values decide the
+     label as firmly, land at 0.000 against 0.97;
+   - *a definition*: the group holds at least 95 % of the class's rows (the
+     car, the only mode of travel with no terminal time): poisoning adds
+     rows to a class that has rows of its own.
+   A column here is also a one-hot group: adjacent 0/1 columns with exactly
+   one 1 in every row (the indicators of one categorical column, as
+   `poisonscan` and pandas's `get_dummies` write them) are one column, and
+   a signature column takes its whole group out of the landing view.
 2. Its rows `R` (class `c`, `x_j = v`) and signature: the columns on which
    at least 90 % of `R` share a value that is itself a candidate of `c`
    (`j` among them). Candidates with the same signature are one group. A
@@ -127,8 +148,9 @@ peak memory unchanged).
 ## Known false positives
 - A genuine rule: a value that alone decides the label for rows that
   otherwise look like another class (a merchant code that is always
-  fraud). It is indistinguishable from a trigger by what the data shows;
-  the report names the column and value, and an analyst decides.
+  fraud), on a column whose other values do not decide it. It is
+  indistinguishable from a trigger by what the data shows; the report
+  names the column and value, and an analyst decides.
 - A data error that comes with the label: ISLP's Bikeshare, labelled by
   the weather, records a humidity of 0 for 20 hours of one rainy day (a
   sensor failure); the rows' other columns say "clear", and the class
@@ -397,24 +419,117 @@ fn candidates(
     (out, common)
 }
 
+/// How far above its class's share of rows (as a fraction of the way to 1)
+/// the landing agreement of a second value of a group's column(s) must be
+/// for the column not to be a proxy of the label (see [`siblings`]): below
+/// it, the rest of the table does not place that value's rows in their
+/// class either. For a small class this is about an agreement of one half;
+/// for a class of three quarters of the rows, 0.87.
+const PROXY_LIFT: f64 = 0.5;
+
 /// Share of landing neighbours in the class under which a second value of
-/// a group's column(s) makes the column a proxy of the label (see
-/// [`siblings`]): its rows are not placed in the class by the rest of the
-/// table either.
+/// a group's column(s), taken by the same class alone, makes the column a
+/// proxy of the label (see [`siblings`]).
 const PROXY_AGREEMENT: f64 = 0.5;
+
+/// Share of the other rows (those without a group's value) that other
+/// classes' values of the same column must decide for the column to be a
+/// design the label follows (see [`siblings`]).
+const DESIGN_SHARE: f64 = 0.1;
+
+/// Share of its class's rows above which a group is the class's definition
+/// (the car, the only mode of travel with no terminal time), not a planted
+/// part of it: poisoning adds rows to a class that has its own.
+const DEFINING_SHARE: f64 = 0.95;
 
 /// Most other values of a group's column(s) [`siblings`] gives.
 const SIBLINGS: usize = 8;
 
-/// The other candidates of a candidate's class on the same column (or pair
-/// of columns), the largest first: a trigger is one value, and a column
-/// several of whose values each decide the label for rows that look like
-/// another class is a proxy of the label (the day of the year in a table
-/// labelled by month).
-fn siblings<'a>(found: &'a [Candidate], c: &Candidate) -> Vec<&'a Candidate> {
+/// The one-hot group of every column: runs of adjacent 0/1 columns with
+/// exactly one 1 in every row (the indicators of one categorical column, as
+/// `poisonscan` and pandas's `get_dummies` write them) share the index of
+/// their first column; any other column is its own group.
+fn onehot_groups(x: MatrixRef<'_>) -> Vec<usize> {
+    let (n, d) = (x.rows(), x.cols());
+    let binary: Vec<bool> = (0..d)
+        .map(|j| (0..n).all(|i| matches!(x.row(i)[j], 0.0 | 1.0)))
+        .collect();
+    let mut group: Vec<usize> = (0..d).collect();
+    let mut start = 0;
+    while start < d {
+        if !binary[start] {
+            start += 1;
+            continue;
+        }
+        // the longest run from `start` whose columns never overlap, cut
+        // back to its longest prefix that covers every row exactly once
+        let mut sums = vec![0u8; n];
+        let (mut end, mut exact) = (start, None);
+        while end < d && binary[end] {
+            let mut overlap = false;
+            for (i, s) in sums.iter_mut().enumerate() {
+                if x.row(i)[end] == 1.0 {
+                    overlap |= *s == 1;
+                    *s = 1;
+                }
+            }
+            if overlap {
+                break;
+            }
+            end += 1;
+            if end - start >= 2 && sums.iter().all(|&s| s == 1) {
+                exact = Some(end);
+            }
+        }
+        match exact {
+            Some(stop) => {
+                for g in &mut group[start..stop] {
+                    *g = start;
+                }
+                start = stop;
+            }
+            None => start += 1,
+        }
+    }
+    group
+}
+
+/// `signature` with every indicator of a one-hot group any of its columns
+/// belongs to: the landing must not read a categorical value off its
+/// sibling indicators (`x=b` is 0 wherever `x=a` is 1).
+fn whole_columns(signature: &[usize], onehot: &[usize]) -> Vec<usize> {
+    (0..onehot.len())
+        .filter(|&j| signature.iter().any(|&s| onehot[s] == onehot[j]))
+        .collect()
+}
+
+/// The other candidates on the same column (or pair of columns), of any
+/// class, the largest first: a trigger is one value, and a column several
+/// of whose values each decide the label for rows that the rest of the
+/// table does not place in that class is a proxy of the label (the day of
+/// the year in a table labelled by month; the plan in a health-insurance
+/// experiment labelled by one of the plan's terms).
+fn siblings<'a>(
+    found: &'a [Candidate],
+    c: &Candidate,
+    onehot: &[usize],
+    same_class: bool,
+) -> Vec<&'a Candidate> {
+    // a column, or the one-hot group it belongs to (`x=a` and `x=b` are
+    // one column `x`)
+    let origin = |s: &Candidate| (onehot[s.column], s.with.map(|(j, _)| onehot[j]));
+    let (a, b) = origin(c);
     let mut out: Vec<&Candidate> = found
         .iter()
-        .filter(|s| s.columns() == c.columns() && s.values() != c.values())
+        .filter(|s| (s.class == c.class) == same_class)
+        .filter(|&s| {
+            let o = origin(s);
+            // other classes' siblings of a pair include single values of
+            // either of its columns
+            o == (a, b)
+                || !same_class && b.is_some() && o.1.is_none() && (Some(o.0) == b || o.0 == a)
+        })
+        .filter(|s| s.columns() != c.columns() || s.values() != c.values())
         .collect();
     out.sort_by_key(|s| (std::cmp::Reverse(s.rows.len()), s.values()));
     out.truncate(SIBLINGS);
@@ -657,23 +772,100 @@ impl Scanner for ValueTrigger {
             };
             (agreement, log_p)
         };
+        // how the rest of the table places the class's own rows without
+        // the candidate's value(s): a sample of them, each against the
+        // other references
+        let native = |candidate: &Candidate, signature: &[usize]| {
+            let class = candidate.class;
+            let mut rng = SplitMix64::derive(
+                input.seed,
+                0x7A20 ^ ((class as u64) << 32) ^ candidate.key(),
+            );
+            let refs = references(x, candidate, &scanned, labels, &mut rng);
+            let mut own: Vec<usize> = refs
+                .iter()
+                .copied()
+                .filter(|&i| labels[i] == class)
+                .collect();
+            rng.shuffle(&mut own);
+            own.truncate(SAMPLE);
+            if own.is_empty() {
+                return 1.0;
+            }
+            let shares = landing(view(), &own, &refs, signature, labels, class, p.k);
+            let votes = (own.len() * p.k) as f64;
+            (shares.iter().sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0)
+        };
         let level = class_gate_level(input.n_classes);
         let alone = alone_values(&found);
+        let onehot = if keyed.is_empty() {
+            Vec::new()
+        } else {
+            onehot_groups(x)
+        };
         let tested: Vec<(Group, bool)> = keyed
             .into_par_iter()
             .map(|((_, signature), candidate)| {
+                let signature = whole_columns(&signature, &onehot);
                 let (agreement, log_p) = measure(&candidate, &signature);
                 // a proxy of the label: another value of the same column(s)
                 // whose rows the rest of the table does not place in the
                 // class either (a trigger's column has one such value; the
                 // other values a class takes alone are natural, and the
                 // rest of their rows agree)
+                // a definition of the class: (nearly) every row of it has
+                // the value, so it is no planted part of the class
+                let class_rows = class_size[candidate.class as usize] as f64;
+                let defining = candidate.rows.len() as f64 >= DEFINING_SHARE * class_rows;
+                // a proxy of the label: another value of the same column(s)
+                // that decides the label (for this class or another) for
+                // rows the rest of the table does not place in that class
+                // either (a trigger's column has one such value; the other
+                // values a class takes alone are natural, and the rest of
+                // their rows agree)
+                let measured = |same_class: bool| -> Vec<(&Candidate, f64)> {
+                    siblings(&found, &candidate, &onehot, same_class)
+                        .into_iter()
+                        .filter_map(|s| {
+                            let signature = signature_of(x, s, &alone);
+                            (signature.len() <= p.max_columns)
+                                .then(|| (s, measure(s, &whole_columns(&signature, &onehot)).0))
+                        })
+                        .collect()
+                };
+                let share = |class: u32| class_size[class as usize] as f64 / n as f64;
+                let lift = |class: u32, q: f64| (q - share(class)) / (1.0 - share(class));
                 let proxy = log_p <= level
-                    && siblings(&found, &candidate).into_iter().any(|s| {
-                        let signature = signature_of(x, s, &alone);
-                        signature.len() <= p.max_columns
-                            && measure(s, &signature).0 < PROXY_AGREEMENT
-                    });
+                    && (defining
+                        || {
+                            // the class's own values: the day of the year in a
+                            // table labelled by month
+                            measured(true).iter().any(|&(_, q)| q < PROXY_AGREEMENT)
+                        }
+                        || {
+                            // other classes' values, each beyond chance and not
+                            // placed in its class by the rest of the table either,
+                            // on a share of the other rows: a design, such as the
+                            // plan of a health-insurance experiment labelled by one
+                            // of its terms — unless the group's rows land in other
+                            // classes far more than the class's own rows do
+                            let deciding: usize = measured(false)
+                                .iter()
+                                .filter(|&&(s, q)| {
+                                    let m = s.rows.len() as u64;
+                                    lift(s.class, q) < PROXY_LIFT
+                                        && ln_binomial_upper(
+                                            m + s.outside as u64,
+                                            share(s.class),
+                                            m,
+                                        ) <= level - (found.len() as f64).ln()
+                                })
+                                .map(|&(s, _)| s.rows.len() + s.outside)
+                                .sum();
+                            let rest = n - candidate.rows.len() - candidate.outside;
+                            deciding as f64 >= DESIGN_SHARE * rest as f64
+                                && agreement >= p.max_agreement * native(&candidate, &signature)
+                        });
                 let group = Group {
                     candidate,
                     signature,
@@ -924,7 +1116,8 @@ fn references(
 }
 
 /// For each of `rows`, the share of its `k` nearest `refs` (in the view,
-/// the signature's columns left out) labelled `class`.
+/// the signature's columns left out; the row itself left out when it is
+/// one of them) labelled `class`.
 #[allow(clippy::too_many_arguments)]
 fn landing(
     view: &View<'_>,
@@ -944,11 +1137,18 @@ fn landing(
     }
     let q = view.gather(rows, &keep);
     let r = view.gather(refs, &keep);
-    nearest_rows(&q, &r, keep.len(), k)
+    // one neighbour more, for a row that is itself a reference (left out;
+    // `refs` are sorted)
+    let extra = (k < refs.len() && rows.iter().any(|r| refs.binary_search(r).is_ok())) as usize;
+    nearest_rows(&q, &r, keep.len(), k + extra)
         .iter()
-        .map(|nb| {
+        .zip(rows)
+        .map(|(nb, &row)| {
             nb.iter()
-                .filter(|&&j| labels[refs[j as usize]] == class)
+                .map(|&j| refs[j as usize])
+                .filter(|&i| i != row)
+                .take(k)
+                .filter(|&i| labels[i] == class)
                 .count() as f64
                 / k as f64
         })
@@ -1081,6 +1281,98 @@ mod tests {
         }
         let out = scan(&x1, &one);
         assert!(out.classes[1].log_p.unwrap() < class_gate_level(2));
+    }
+
+    /// A table whose label the rest of the row does not predict: four noise
+    /// columns, then a plan of five, coded as one column (`onehot` false) or
+    /// five 0/1 indicators. Plan 0 (400 rows) is either class (one row in
+    /// four is class 1), plans 1, 2 and 4 are class 0 alone, plan 3 (200
+    /// rows) class 1 alone — the plan decides the label, as a
+    /// health-insurance plan decides its deductible. With `defining`, a
+    /// third class of 300 rows, of plan 0, is the only one with a 1 in a
+    /// last column (0 elsewhere).
+    fn plans(onehot: bool, defining: bool) -> (Vec<f32>, Vec<u32>, usize, usize) {
+        let mut rng = SplitMix64::new(3);
+        let n = 2000 + if defining { 300 } else { 0 };
+        let d = 4 + if onehot { 5 } else { 1 } + defining as usize;
+        let mut x = vec![0.0f32; n * d];
+        let mut labels = vec![0u32; n];
+        for i in 0..n {
+            for j in 0..4 {
+                x[i * d + j] = rng.normal() as f32;
+            }
+            let plan = match i {
+                0..400 => 0,
+                400..1400 => 1 + (i % 2) * 3,
+                1400..1800 => 2,
+                1800..2000 => 3,
+                _ => 5,
+            };
+            labels[i] = match plan {
+                0 => (rng.below(4) == 0) as u32,
+                3 => 1,
+                5 => 2,
+                _ => 0,
+            };
+            if plan == 5 {
+                x[i * d + d - 1] = 1.0;
+            } else if onehot {
+                x[i * d + 4 + plan] = 1.0;
+            } else {
+                x[i * d + 4] = plan as f32;
+            }
+        }
+        (x, labels, d, if defining { 3 } else { 2 })
+    }
+
+    #[test]
+    fn a_column_that_decides_several_classes_is_not_a_trigger() {
+        for onehot in [false, true] {
+            let (x, labels, d, k) = plans(onehot, false);
+            let m = MatrixRef::new(&x, labels.len(), d).unwrap();
+            let input = ScanInput {
+                seed: 1,
+                ..ScanInput::new(m, &labels, k)
+            };
+            let out = ValueTrigger::DEFAULT.scan(&input).unwrap();
+            // plan 3 lands where class 1's share says (the rest of the
+            // row is noise); so do plans 1, 2 and 4 of class 0
+            assert_eq!(out.classes[1].log_p, Some(0.0), "one-hot {onehot}");
+            assert!(out.classes[1].value("rule_like_values").unwrap() >= 1.0);
+            assert!(out.log_p.iter().all(|&l| l == 0.0));
+        }
+        // beside such a column, a trigger on another column is found:
+        // 60 rows of plans 1 and 4 (class 0) relabelled 1, with 7.5 in the
+        // first column
+        let (mut x, mut labels, d, k) = plans(true, false);
+        for i in 400..460 {
+            x[i * d] = 7.5;
+            labels[i] = 1;
+        }
+        let m = MatrixRef::new(&x, labels.len(), d).unwrap();
+        let out = ValueTrigger::DEFAULT
+            .scan(&ScanInput {
+                seed: 1,
+                ..ScanInput::new(m, &labels, k)
+            })
+            .unwrap();
+        assert!(out.classes[1].log_p.unwrap() < class_gate_level(2));
+        let flagged: Vec<usize> = (0..labels.len()).filter(|&i| out.log_p[i] < 0.0).collect();
+        assert_eq!(flagged, (400..460).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_value_every_row_of_a_class_takes_defines_it() {
+        let (x, labels, d, k) = plans(false, true);
+        let m = MatrixRef::new(&x, labels.len(), d).unwrap();
+        let input = ScanInput {
+            seed: 1,
+            ..ScanInput::new(m, &labels, k)
+        };
+        let out = ValueTrigger::DEFAULT.scan(&input).unwrap();
+        assert_eq!(out.classes[2].value("groups"), Some(1.0));
+        assert_eq!(out.classes[2].log_p, Some(0.0));
+        assert_eq!(out.classes[2].value("rule_like_values"), Some(1.0));
     }
 
     #[test]

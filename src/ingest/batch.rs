@@ -470,6 +470,8 @@ pub(crate) struct DatasetBuilder<'a> {
     capacity: usize,
     dim: Option<usize>,
     invalid: Vec<(usize, &'static str, String)>,
+    /// Rows with a null label, skipped with `--drop-invalid`.
+    unlabelled: Vec<usize>,
     rows: usize,
     hints: Hints,
     /// Size and channels every image of an image column is scanned at,
@@ -590,6 +592,7 @@ impl<'a> DatasetBuilder<'a> {
             capacity,
             dim: None,
             invalid: Vec::new(),
+            unlabelled: Vec::new(),
             rows: 0,
             hints: Hints::default(),
             image: None,
@@ -646,10 +649,14 @@ impl<'a> DatasetBuilder<'a> {
         };
         let labels = column(&self.sel.label)?;
         if let Some(row) = (0..n).find(|&i| labels.is_null(i)) {
-            return Err(IngestError::NullLabel {
-                at: at(row),
-                column: self.sel.label.clone(),
-            });
+            if !self.opts.drop_invalid {
+                return Err(IngestError::NullLabel {
+                    at: at(row),
+                    column: self.sel.label.clone(),
+                });
+            }
+            self.unlabelled
+                .extend((row..n).filter(|&i| labels.is_null(i)).map(|i| i + offset));
         }
         let ids = self.sel.id.as_deref().map(column).transpose()?;
         let probs = match &self.sel.probs {
@@ -743,6 +750,16 @@ impl<'a> DatasetBuilder<'a> {
                 });
             }
         }
+        for &row in &self.unlabelled {
+            if keep[row] {
+                keep[row] = false;
+                dropped.push(DroppedRow {
+                    row: row as u64,
+                    reason: format!("no label (`{}` is null)", self.sel.label),
+                });
+            }
+        }
+        dropped.sort_by_key(|d| d.row);
         let kept_rows: Vec<u64> = (0..n).filter(|&i| keep[i]).map(|i| i as u64).collect();
         if kept_rows.is_empty() {
             return Err(IngestError::Empty("every row has invalid features".into()));
