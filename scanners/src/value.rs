@@ -531,6 +531,10 @@ fn siblings<'a>(
         })
         .filter(|s| s.columns() != c.columns() || s.values() != c.values())
         .collect();
+    // another value holds other rows (`x=a` = 1 and `x=b` = 0 of a
+    // two-valued one-hot group are one value)
+    let own: HashSet<usize> = c.rows.iter().copied().collect();
+    out.retain(|s| !s.rows.iter().any(|i| own.contains(i)));
     out.sort_by_key(|s| (std::cmp::Reverse(s.rows.len()), s.values()));
     out.truncate(SIBLINGS);
     out
