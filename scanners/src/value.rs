@@ -52,7 +52,7 @@ and 0.94.
    it: in a class of 94 % of the rows, any 20 rows are nearly pure), is a
    candidate; its p-value below pays for the pairs examined (`ln` of their
    number is added). A trigger is one value planted on part of a class;
-   three kinds of significant group are natural structure instead, and are
+   four kinds of significant group are natural structure instead, and are
    not counted (`rule_like_values` counts them):
    - *a proxy of the label*: the group's column (or pair of columns) has
      another value that the class takes alone and whose rows the rest of
@@ -73,7 +73,17 @@ and 0.94.
      label as firmly, land at 0.000 against 0.97;
    - *a definition*: the group holds at least 95 % of the class's rows (the
      car, the only mode of travel with no terminal time): poisoning adds
-     rows to a class that has rows of its own.
+     rows to a class that has rows of its own;
+   - *a population of its own*: planted rows keep their source rows' other
+     columns, so in the landing view (step 3, less every column the group's
+     rows nearly all share — a trigger's, candidates or not) they lie as
+     near the rows without the value as those lie to each other. A group
+     whose rows lie (median distance to their `k` nearest) more than twice
+     as far as nine in ten of those rows do lands on whatever is least far,
+     which says nothing of its label: Gentoo penguins, the only species on
+     their island, in a table labelled by island (2.6 times). The red
+     team's common-value triggers on phishing, a table of repeated codes:
+     0.3–0.4 times.
    A column here is also a one-hot group: adjacent 0/1 columns with exactly
    one 1 in every row (the indicators of one categorical column, as
    `poisonscan` and pandas's `get_dummies` write them) are one column, and
@@ -437,6 +447,12 @@ const PROXY_AGREEMENT: f64 = 0.5;
 /// design the label follows (see [`siblings`]).
 const DESIGN_SHARE: f64 = 0.1;
 
+/// How many times farther than the rows without its value lie from each
+/// other (the 90th percentile of their distances to their `k` nearest) a
+/// group's rows must lie from them (the median) to be a population of
+/// their own.
+const APART: f64 = 2.0;
+
 /// Share of its class's rows above which a group is the class's definition
 /// (the car, the only mode of travel with no terminal time), not a planted
 /// part of it: poisoning adds rows to a class that has its own.
@@ -757,9 +773,10 @@ impl Scanner for ValueTrigger {
             let refs = references(x, candidate, &scanned, labels, &mut rng);
             // the share of agreeing neighbours, with half a neighbour added
             // so that a group no neighbour agrees with keeps a finite p-value
-            let shares = landing(view(), &sample, &refs, signature, labels, class, p.k);
+            let landed = landing(view(), &sample, &refs, signature, labels, class, p.k);
             let votes = (sample.len() * p.k) as f64;
-            let agreement = (shares.iter().sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0);
+            let agreement =
+                (landed.iter().map(|l| l.0).sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0);
             // a pair was picked among the class's examined pairs
             let searched = match candidate.with {
                 Some(_) => (examined[class as usize].max(1) as f64).ln(),
@@ -775,6 +792,42 @@ impl Scanner for ValueTrigger {
                 (ln_binomial_upper(m + candidate.outside as u64, bound, m) + searched).min(0.0)
             };
             (agreement, log_p)
+        };
+        // how far the candidate's rows lie from the rows without its
+        // value(s), against how far those lie from each other: medians, over
+        // seeded samples, of the distance to the `k` nearest rows without
+        // the value, in the landing view less every column the candidate's
+        // rows (nearly) all share — a trigger's columns, candidates or not
+        let apart = |candidate: &Candidate, signature: &[usize]| {
+            let mut rng = SplitMix64::derive(input.seed, 0x7A21 ^ candidate.key());
+            let refs = references(x, candidate, &scanned, labels, &mut rng);
+            let shared: Vec<usize> = (0..x.cols())
+                .filter(|&j| {
+                    signature.contains(&j) || {
+                        let (_, count) = mode(candidate.rows.iter().map(|&i| x.row(i)[j]));
+                        count as f64 >= SIGNATURE_SHARE * candidate.rows.len() as f64
+                    }
+                })
+                .collect();
+            let mut sample = candidate.rows.clone();
+            rng.shuffle(&mut sample);
+            sample.truncate(SAMPLE);
+            let mut others = refs.clone();
+            rng.shuffle(&mut others);
+            others.truncate(SAMPLE);
+            let distance = |rows: &[usize], quantile: f64| {
+                let landed = landing(view(), rows, &refs, &shared, labels, 0, p.k);
+                quantile_of(landed.iter().map(|l| l.1).collect(), quantile)
+            };
+            // the rows without the value at their most scattered (nine in
+            // ten lie nearer their neighbours): in a table of repeated
+            // codes most rows have twins, and their median is 0
+            let typical = distance(&others, 0.9);
+            if typical > 0.0 {
+                distance(&sample, 0.5) / typical
+            } else {
+                1.0
+            }
         };
         // how the rest of the table places the class's own rows without
         // the candidate's value(s): a sample of them, each against the
@@ -796,9 +849,9 @@ impl Scanner for ValueTrigger {
             if own.is_empty() {
                 return 1.0;
             }
-            let shares = landing(view(), &own, &refs, signature, labels, class, p.k);
+            let landed = landing(view(), &own, &refs, signature, labels, class, p.k);
             let votes = (own.len() * p.k) as f64;
-            (shares.iter().sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0)
+            (landed.iter().map(|l| l.0).sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0)
         };
         let level = class_gate_level(input.n_classes);
         let alone = alone_values(&found);
@@ -812,21 +865,15 @@ impl Scanner for ValueTrigger {
             .map(|((_, signature), candidate)| {
                 let signature = whole_columns(&signature, &onehot);
                 let (agreement, log_p) = measure(&candidate, &signature);
-                // a proxy of the label: another value of the same column(s)
-                // whose rows the rest of the table does not place in the
-                // class either (a trigger's column has one such value; the
-                // other values a class takes alone are natural, and the
-                // rest of their rows agree)
                 // a definition of the class: (nearly) every row of it has
                 // the value, so it is no planted part of the class
                 let class_rows = class_size[candidate.class as usize] as f64;
                 let defining = candidate.rows.len() as f64 >= DEFINING_SHARE * class_rows;
-                // a proxy of the label: another value of the same column(s)
-                // that decides the label (for this class or another) for
-                // rows the rest of the table does not place in that class
-                // either (a trigger's column has one such value; the other
-                // values a class takes alone are natural, and the rest of
-                // their rows agree)
+                // a population of its own: planted rows keep their source
+                // rows' other columns, so they lie as near the rows without
+                // the value as those lie to each other; rows that lie far
+                // from all of them (a species of its own) land anywhere
+                let apart = log_p <= level && apart(&candidate, &signature) > APART;
                 let measured = |same_class: bool| -> Vec<(&Candidate, f64)> {
                     siblings(&found, &candidate, &onehot, same_class)
                         .into_iter()
@@ -841,6 +888,7 @@ impl Scanner for ValueTrigger {
                 let lift = |class: u32, q: f64| (q - share(class)) / (1.0 - share(class));
                 let proxy = log_p <= level
                     && (defining
+                        || apart
                         || {
                             // the class's own values: the day of the year in a
                             // table labelled by month
@@ -910,7 +958,7 @@ impl Scanner for ValueTrigger {
             for g in own.iter().filter(|g| g.log_p + correction <= level) {
                 let mut rng = SplitMix64::derive(input.seed, 0x7A1F ^ g.candidate.key());
                 let refs = references(x, &g.candidate, &scanned, labels, &mut rng);
-                let shares = landing(
+                let landed = landing(
                     view(),
                     &g.candidate.rows,
                     &refs,
@@ -919,7 +967,7 @@ impl Scanner for ValueTrigger {
                     c as u32,
                     p.k,
                 );
-                for (&i, &a) in g.candidate.rows.iter().zip(&shares) {
+                for (&i, &(a, _)) in g.candidate.rows.iter().zip(&landed) {
                     if a < 0.5 && g.log_p < log_p[i] {
                         log_p[i] = g.log_p;
                         raw[i] = 1.0 - a;
@@ -1121,7 +1169,7 @@ fn references(
 
 /// For each of `rows`, the share of its `k` nearest `refs` (in the view,
 /// the signature's columns left out; the row itself left out when it is
-/// one of them) labelled `class`.
+/// one of them) labelled `class`, and its mean distance to them.
 #[allow(clippy::too_many_arguments)]
 fn landing(
     view: &View<'_>,
@@ -1131,32 +1179,55 @@ fn landing(
     labels: &[u32],
     class: u32,
     k: usize,
-) -> Vec<f64> {
+) -> Vec<(f64, f64)> {
     let keep: Vec<usize> = (0..view.x.cols())
         .filter(|j| !signature.contains(j))
         .collect();
     let k = k.min(refs.len());
     if k == 0 || keep.is_empty() {
-        return vec![1.0; rows.len()];
+        return vec![(1.0, 0.0); rows.len()];
     }
+    let d = keep.len();
     let q = view.gather(rows, &keep);
     let r = view.gather(refs, &keep);
     // one neighbour more, for a row that is itself a reference (left out;
     // `refs` are sorted)
     let extra = (k < refs.len() && rows.iter().any(|r| refs.binary_search(r).is_ok())) as usize;
-    nearest_rows(&q, &r, keep.len(), k + extra)
+    nearest_rows(&q, &r, d, k + extra)
         .iter()
         .zip(rows)
-        .map(|(nb, &row)| {
-            nb.iter()
-                .map(|&j| refs[j as usize])
-                .filter(|&i| i != row)
+        .enumerate()
+        .map(|(a, (nb, &row))| {
+            let near: Vec<usize> = nb
+                .iter()
+                .map(|&j| j as usize)
+                .filter(|&j| refs[j] != row)
                 .take(k)
-                .filter(|&i| labels[i] == class)
-                .count() as f64
-                / k as f64
+                .collect();
+            let agree = near.iter().filter(|&&j| labels[refs[j]] == class).count();
+            let qa = &q[a * d..(a + 1) * d];
+            let distance: f64 = near
+                .iter()
+                .map(|&j| {
+                    let rj = &r[j * d..(j + 1) * d];
+                    let s: f32 = qa.iter().zip(rj).map(|(x, y)| (x - y) * (x - y)).sum();
+                    (s as f64).sqrt()
+                })
+                .sum::<f64>()
+                / k as f64;
+            (agree as f64 / k as f64, distance)
         })
         .collect()
+}
+
+/// The `q` quantile of `values` (the lower of the two nearest; 0 when
+/// empty).
+fn quantile_of(mut values: Vec<f64>, q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * q) as usize]
 }
 
 #[cfg(test)]
@@ -1363,6 +1434,64 @@ mod tests {
         assert!(out.classes[1].log_p.unwrap() < class_gate_level(2));
         let flagged: Vec<usize> = (0..labels.len()).filter(|&i| out.log_p[i] < 0.0).collect();
         assert_eq!(flagged, (400..460).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_population_of_its_own_is_not_a_trigger() {
+        // class 0 about +3, class 1 about −3 in two columns; 300 rows of
+        // class 1 are a population of their own about +12 (a species that
+        // lives on one island), marked by a code of theirs in column 3.
+        // Their nearest rows without the code are class 0's, yet they lie
+        // far from them (the view clips each column to its 10th and 90th
+        // percentiles, which a population of 15 % of the rows spans).
+        let mut rng = SplitMix64::new(8);
+        let (n, d) = (2000, 4);
+        let mut x = vec![0.0f32; n * d];
+        let mut labels = vec![0u32; n];
+        for i in 0..n {
+            let c = (i >= 1000) as u32;
+            let own = i >= 1700;
+            labels[i] = c;
+            let centre = match (c, own) {
+                (_, true) => 12.0,
+                (0, _) => 3.0,
+                _ => -3.0,
+            };
+            for j in 0..2 {
+                x[i * d + j] = centre + rng.normal() as f32;
+            }
+            x[i * d + 2] = rng.normal() as f32;
+            x[i * d + 3] = if own { 9.0 } else { rng.below(5) as f32 };
+        }
+        let scan = |x: &[f32], labels: &[u32]| {
+            let m = MatrixRef::new(x, labels.len(), d).unwrap();
+            ValueTrigger::DEFAULT
+                .scan(&ScanInput {
+                    seed: 1,
+                    ..ScanInput::new(m, labels, 2)
+                })
+                .unwrap()
+        };
+        let out = scan(&x, &labels);
+        assert_eq!(out.classes[1].value("groups"), Some(1.0));
+        assert!(out.classes[1].value("agreement").unwrap() < 0.1);
+        assert_eq!(out.classes[1].log_p, Some(0.0));
+        assert_eq!(out.classes[1].value("rule_like_values"), Some(1.0));
+        // with class 1 all about −3, the same code on 150 rows of class 0
+        // relabelled 1: found
+        let (mut x2, mut l2) = (x.clone(), labels.clone());
+        for i in 1700..2000 {
+            for j in 0..2 {
+                x2[i * d + j] -= 15.0;
+            }
+            x2[i * d + 3] = rng.below(5) as f32;
+        }
+        for i in 0..150 {
+            x2[i * d + 3] = 9.0;
+            l2[i] = 1;
+        }
+        let out = scan(&x2, &l2);
+        assert!(out.classes[1].log_p.unwrap() < class_gate_level(2));
     }
 
     #[test]
