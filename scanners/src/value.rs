@@ -1268,13 +1268,19 @@ mod tests {
         (x, labels, truth)
     }
 
-    fn scan(x: &[f32], labels: &[u32]) -> ScanOutput {
-        let m = MatrixRef::new(x, labels.len(), 6).unwrap();
+    /// The scan, seed 1, of `labels.len()` rows of `d` columns in `k`
+    /// classes.
+    fn scan_wide(x: &[f32], labels: &[u32], d: usize, k: usize) -> ScanOutput {
+        let m = MatrixRef::new(x, labels.len(), d).unwrap();
         let input = ScanInput {
             seed: 1,
-            ..ScanInput::new(m, labels, 2)
+            ..ScanInput::new(m, labels, k)
         };
         ValueTrigger::DEFAULT.scan(&input).unwrap()
+    }
+
+    fn scan(x: &[f32], labels: &[u32]) -> ScanOutput {
+        scan_wide(x, labels, 6, 2)
     }
 
     #[test]
@@ -1404,12 +1410,7 @@ mod tests {
     fn a_column_that_decides_several_classes_is_not_a_trigger() {
         for onehot in [false, true] {
             let (x, labels, d, k) = plans(onehot, false);
-            let m = MatrixRef::new(&x, labels.len(), d).unwrap();
-            let input = ScanInput {
-                seed: 1,
-                ..ScanInput::new(m, &labels, k)
-            };
-            let out = ValueTrigger::DEFAULT.scan(&input).unwrap();
+            let out = scan_wide(&x, &labels, d, k);
             // plan 3 lands where class 1's share says (the rest of the
             // row is noise); so do plans 1, 2 and 4 of class 0
             assert_eq!(out.classes[1].log_p, Some(0.0), "one-hot {onehot}");
@@ -1424,13 +1425,7 @@ mod tests {
             x[i * d] = 7.5;
             labels[i] = 1;
         }
-        let m = MatrixRef::new(&x, labels.len(), d).unwrap();
-        let out = ValueTrigger::DEFAULT
-            .scan(&ScanInput {
-                seed: 1,
-                ..ScanInput::new(m, &labels, k)
-            })
-            .unwrap();
+        let out = scan_wide(&x, &labels, d, k);
         assert!(out.classes[1].log_p.unwrap() < class_gate_level(2));
         let flagged: Vec<usize> = (0..labels.len()).filter(|&i| out.log_p[i] < 0.0).collect();
         assert_eq!(flagged, (400..460).collect::<Vec<_>>());
@@ -1463,16 +1458,7 @@ mod tests {
             x[i * d + 2] = rng.normal() as f32;
             x[i * d + 3] = if own { 9.0 } else { rng.below(5) as f32 };
         }
-        let scan = |x: &[f32], labels: &[u32]| {
-            let m = MatrixRef::new(x, labels.len(), d).unwrap();
-            ValueTrigger::DEFAULT
-                .scan(&ScanInput {
-                    seed: 1,
-                    ..ScanInput::new(m, labels, 2)
-                })
-                .unwrap()
-        };
-        let out = scan(&x, &labels);
+        let out = scan_wide(&x, &labels, d, 2);
         assert_eq!(out.classes[1].value("groups"), Some(1.0));
         assert!(out.classes[1].value("agreement").unwrap() < 0.1);
         assert_eq!(out.classes[1].log_p, Some(0.0));
@@ -1490,19 +1476,14 @@ mod tests {
             x2[i * d + 3] = 9.0;
             l2[i] = 1;
         }
-        let out = scan(&x2, &l2);
+        let out = scan_wide(&x2, &l2, d, 2);
         assert!(out.classes[1].log_p.unwrap() < class_gate_level(2));
     }
 
     #[test]
     fn a_value_every_row_of_a_class_takes_defines_it() {
         let (x, labels, d, k) = plans(false, true);
-        let m = MatrixRef::new(&x, labels.len(), d).unwrap();
-        let input = ScanInput {
-            seed: 1,
-            ..ScanInput::new(m, &labels, k)
-        };
-        let out = ValueTrigger::DEFAULT.scan(&input).unwrap();
+        let out = scan_wide(&x, &labels, d, k);
         assert_eq!(out.classes[2].value("groups"), Some(1.0));
         assert_eq!(out.classes[2].log_p, Some(0.0));
         assert_eq!(out.classes[2].value("rule_like_values"), Some(1.0));
