@@ -771,12 +771,10 @@ impl Scanner for ValueTrigger {
             rng.shuffle(&mut sample);
             sample.truncate(SAMPLE);
             let refs = references(x, candidate, &scanned, labels, &mut rng);
-            // the share of agreeing neighbours, with half a neighbour added
-            // so that a group no neighbour agrees with keeps a finite p-value
-            let landed = landing(view(), &sample, &refs, signature, labels, class, p.k);
-            let votes = (sample.len() * p.k) as f64;
-            let agreement =
-                (landed.iter().map(|l| l.0).sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0);
+            let agreement = agreement_of(
+                &landing(view(), &sample, &refs, signature, labels, class, p.k),
+                p.k,
+            );
             // a pair was picked among the class's examined pairs
             let searched = match candidate.with {
                 Some(_) => (examined[class as usize].max(1) as f64).ln(),
@@ -794,10 +792,11 @@ impl Scanner for ValueTrigger {
             (agreement, log_p)
         };
         // how far the candidate's rows lie from the rows without its
-        // value(s), against how far those lie from each other: medians, over
-        // seeded samples, of the distance to the `k` nearest rows without
-        // the value, in the landing view less every column the candidate's
-        // rows (nearly) all share — a trigger's columns, candidates or not
+        // value(s) (their median distance to the `k` nearest of those),
+        // against how far those lie from each other (the 90th percentile),
+        // over seeded samples, in the landing view less every column the
+        // candidate's rows (nearly) all share — a trigger's columns,
+        // candidates or not
         let apart = |candidate: &Candidate, signature: &[usize]| {
             let mut rng = SplitMix64::derive(input.seed, 0x7A21 ^ candidate.key());
             let refs = references(x, candidate, &scanned, labels, &mut rng);
@@ -849,9 +848,10 @@ impl Scanner for ValueTrigger {
             if own.is_empty() {
                 return 1.0;
             }
-            let landed = landing(view(), &own, &refs, signature, labels, class, p.k);
-            let votes = (own.len() * p.k) as f64;
-            (landed.iter().map(|l| l.0).sum::<f64>() * p.k as f64 + 0.5) / (votes + 1.0)
+            agreement_of(
+                &landing(view(), &own, &refs, signature, labels, class, p.k),
+                p.k,
+            )
         };
         let level = class_gate_level(input.n_classes);
         let alone = alone_values(&found);
@@ -869,11 +869,6 @@ impl Scanner for ValueTrigger {
                 // the value, so it is no planted part of the class
                 let class_rows = class_size[candidate.class as usize] as f64;
                 let defining = candidate.rows.len() as f64 >= DEFINING_SHARE * class_rows;
-                // a population of its own: planted rows keep their source
-                // rows' other columns, so they lie as near the rows without
-                // the value as those lie to each other; rows that lie far
-                // from all of them (a species of its own) land anywhere
-                let apart = log_p <= level && apart(&candidate, &signature) > APART;
                 let measured = |same_class: bool| -> Vec<(&Candidate, f64)> {
                     siblings(&found, &candidate, &onehot, same_class)
                         .into_iter()
@@ -888,7 +883,12 @@ impl Scanner for ValueTrigger {
                 let lift = |class: u32, q: f64| (q - share(class)) / (1.0 - share(class));
                 let proxy = log_p <= level
                     && (defining
-                        || apart
+                        // a population of its own: planted rows keep their
+                        // source rows' other columns, so they lie as near the
+                        // rows without the value as those lie to each other;
+                        // rows far from all of them (a species of its own)
+                        // land anywhere
+                        || apart(&candidate, &signature) > APART
                         || {
                             // the class's own values: the day of the year in a
                             // table labelled by month
@@ -1218,6 +1218,14 @@ fn landing(
             (agree as f64 / k as f64, distance)
         })
         .collect()
+}
+
+/// The share of agreeing neighbours over landed rows (see [`landing`]),
+/// with half a neighbour added so that a group no neighbour agrees with
+/// keeps a finite p-value.
+fn agreement_of(landed: &[(f64, f64)], k: usize) -> f64 {
+    let votes = (landed.len() * k) as f64;
+    (landed.iter().map(|l| l.0).sum::<f64>() * k as f64 + 0.5) / (votes + 1.0)
 }
 
 /// The `q` quantile of `values` (the lower of the two nearest; 0 when
