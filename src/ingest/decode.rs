@@ -16,6 +16,9 @@ use image::{imageops::FilterType, DynamicImage, ImageDecoder, ImageReader, Limit
 /// wide.
 pub const MAX_PIXELS: u64 = 64 * 64;
 
+/// The image formats read, in words.
+pub(crate) const FORMATS: &str = "PNG, JPEG, BMP, GIF, WebP or TIFF";
+
 /// Largest width or height a decoder may announce; larger files are
 /// reported as invalid instead of allocated.
 const MAX_SIDE: u32 = 16_384;
@@ -32,7 +35,7 @@ fn reader<R: std::io::BufRead + std::io::Seek>(source: R) -> Result<ImageReader<
     limits.max_alloc = Some(MAX_ALLOC);
     r.limits(limits);
     if r.format().is_none() {
-        return Err("not a PNG, JPEG, BMP, GIF, WebP or TIFF image".into());
+        return Err(format!("not a {FORMATS} image"));
     }
     Ok(r)
 }

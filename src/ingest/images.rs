@@ -29,14 +29,15 @@ fn is_image(path: &Path) -> bool {
 /// Files a class folder may hold beside its images, never worth a note.
 const SYSTEM_FILES: [&str; 2] = ["thumbs.db", "desktop.ini"];
 
-/// Image files under `root`, with their class (the first folder level), in
-/// sorted path order; and the other files in class folders (not hidden, not
-/// system files) counted by extension, for a note.
+/// Image files with their class; other files counted by extension.
 type Listing = (
     Vec<(PathBuf, String)>,
     std::collections::BTreeMap<String, usize>,
 );
 
+/// Image files under `root`, with their class (the first folder level), in
+/// sorted path order; and the other files in class folders (not hidden, not
+/// system files) counted by extension, for a note.
 fn list(root: &Path) -> Result<Listing, IngestError> {
     let mut files = Vec::new();
     let mut others = std::collections::BTreeMap::new();
@@ -87,9 +88,9 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
             format!("; its class folders hold {}", counts.join(", "))
         };
         return Err(IngestError::Empty(format!(
-            "{} holds no PNG, JPEG, BMP, GIF, WebP or TIFF image in class folders \
-             (root/<class>/<image>){held}",
-            root.display()
+            "{} holds no {} image in class folders (root/<class>/<image>){held}",
+            root.display(),
+            decode::FORMATS
         )));
     }
     let bad = |path: &Path, message: String| IngestError::Image {
@@ -114,9 +115,10 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
     let ((width, height), mut notes) = decode::plan_size(&sizes, options.resize);
     if !others.is_empty() {
         notes.push(format!(
-            "left out {} file(s) in class folders that are not PNG, JPEG, BMP, GIF, WebP or \
-             TIFF images ({}); convert them to scan them",
+            "left out {} file(s) in class folders that are not {} images ({}); convert them \
+             to scan them",
             others.values().sum::<usize>(),
+            decode::FORMATS,
             counts.join(", ")
         ));
     }
