@@ -65,9 +65,12 @@ and 0.94.
      of rows to 1), decide the label for at least a tenth of the rows
      without the group's value, and the group's rows land in the class at
      least `max-agreement` times as often as the class's own rows without
-     the value do — the plan of a health-insurance experiment, labelled by
-     one of the plan's terms (RAND HIE's individual deductible: each
-     plan's coinsurance rate decides it; the group lands at agreement
+     the value do, and (for a pair) neither value without the other is
+     taken by another class alone (a design value in a combination that
+     goes against it is a trigger) — the plan of a health-insurance
+     experiment, labelled by one of the plan's terms (RAND HIE's individual
+     deductible: each plan's coinsurance rate decides it; the group lands at
+     agreement
      0.24, the class's own rows at 0.71). The red team's one-column
      triggers on Statlog shuttle, on columns whose other values decide the
      label as firmly, land at 0.000 against 0.97;
@@ -853,6 +856,35 @@ impl Scanner for ValueTrigger {
                 p.k,
             )
         };
+        // a pair one of whose values, without the other, is taken by
+        // another class alone: it goes against the design it would belong
+        // to (a plan's coinsurance rate that decides "no deductible", paired
+        // with a usual value and labelled "deductible")
+        let against_design = |candidate: &Candidate| {
+            let Some((w, wv)) = candidate.with else {
+                return false;
+            };
+            [(candidate.column, candidate.value), (w, wv)]
+                .iter()
+                .any(|&(j, v)| {
+                    let mut counts = vec![0usize; input.n_classes];
+                    for i in 0..n {
+                        let row = x.row(i);
+                        if bits(row[j]) == bits(v) && !candidate.holds(row) {
+                            counts[labels[i] as usize] += 1;
+                        }
+                    }
+                    let total: usize = counts.iter().sum();
+                    let (top, &most) = counts
+                        .iter()
+                        .enumerate()
+                        .max_by_key(|&(c, &m)| (m, std::cmp::Reverse(c)))
+                        .expect("a class");
+                    top as u32 != candidate.class
+                        && total >= p.min_rows
+                        && most as f64 >= p.purity * total as f64
+                })
+        };
         let level = class_gate_level(input.n_classes);
         let alone = alone_values(&found);
         let onehot = if keyed.is_empty() {
@@ -917,6 +949,7 @@ impl Scanner for ValueTrigger {
                             let rest = n - candidate.rows.len() - candidate.outside;
                             deciding as f64 >= DESIGN_SHARE * rest as f64
                                 && agreement >= p.max_agreement * native(&candidate, &signature)
+                                && !against_design(&candidate)
                         });
                 let group = Group {
                     candidate,
@@ -1437,6 +1470,27 @@ mod tests {
         assert!(out.classes[1].log_p.unwrap() < class_gate_level(2));
         let flagged: Vec<usize> = (0..labels.len()).filter(|&i| out.log_p[i] < 0.0).collect();
         assert_eq!(flagged, (400..460).collect::<Vec<_>>());
+        // so is a pair that uses a value of the design against it: the
+        // second column a code 0–4 (0–2 in plan 2), and 80 rows of plan 2
+        // (class 0 alone) relabelled 1 with code 3 — each value usual,
+        // never together
+        let (mut x, mut labels, d, k) = plans(false, false);
+        for i in 0..labels.len() {
+            x[i * d + 1] = if (1400..1800).contains(&i) {
+                i % 3
+            } else {
+                i % 5
+            } as f32;
+        }
+        for i in 1400..1480 {
+            x[i * d + 1] = 3.0;
+            labels[i] = 1;
+        }
+        let out = scan_wide(&x, &labels, d, k);
+        assert!(out.classes[1].log_p.unwrap() < class_gate_level(2));
+        let flagged: Vec<usize> = (0..labels.len()).filter(|&i| out.log_p[i] < 0.0).collect();
+        assert!(flagged.iter().all(|i| (1400..1480).contains(i)));
+        assert!(flagged.len() >= 72, "{}", flagged.len());
     }
 
     #[test]
