@@ -70,10 +70,9 @@ and 0.94.
      goes against it is a trigger) — the plan of a health-insurance
      experiment, labelled by one of the plan's terms (RAND HIE's individual
      deductible: each plan's coinsurance rate decides it; the group lands at
-     agreement
-     0.24, the class's own rows at 0.71). The red team's one-column
-     triggers on Statlog shuttle, on columns whose other values decide the
-     label as firmly, land at 0.000 against 0.97;
+     agreement 0.24, the class's own rows at 0.71). The red team's
+     one-column triggers on Statlog shuttle, on columns whose other values
+     decide the label as firmly, land at 0.000 against 0.97;
    - *a definition*: the group holds at least 95 % of the class's rows (the
      car, the only mode of travel with no terminal time): poisoning adds
      rows to a class that has rows of its own;
