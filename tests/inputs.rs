@@ -907,4 +907,15 @@ fn smaller_frictions() {
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     let e = run_err(&["eval", "s/scores.parquet", "--truth", "b.parquet"], d);
     assert!(e.contains("labels differ"), "{e}");
+    // Files the name does not tell: told from their first bytes (Parquet,
+    // Arrow IPC), or an error that says what to do (a workbook); a binary
+    // table forced to be read as text is an error, not columns of garbage.
+    std::fs::copy(d.join("a.parquet"), d.join("export")).unwrap();
+    let o = run(&["scan", "export", "--out", "noext"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    std::fs::write(d.join("book.xlsx"), b"PK\x03\x04 not a real workbook").unwrap();
+    let e = run_err(&["scan", "book.xlsx", "--out", "x"], d);
+    assert!(e.contains("save the sheet as CSV"), "{e}");
+    let e = run_err(&["scan", "a.parquet", "--format", "csv", "--out", "x"], d);
+    assert!(e.contains("is a Parquet file, not csv"), "{e}");
 }

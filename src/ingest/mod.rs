@@ -438,16 +438,74 @@ pub fn expand_with_parts(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError>
     Ok(out)
 }
 
+/// What a file's first bytes say it is, for the formats that say so: a
+/// Parquet or Arrow IPC file, or a zip archive (an Excel workbook).
+enum Magic {
+    Format(InputFormat),
+    Zip,
+}
+
+fn magic(path: &Path) -> Option<Magic> {
+    use std::io::Read;
+    let mut head = [0u8; 6];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let head = &head[..n];
+    if head.starts_with(b"PAR1") {
+        Some(Magic::Format(InputFormat::Parquet))
+    } else if head.starts_with(b"ARROW1") {
+        Some(Magic::Format(InputFormat::Ipc))
+    } else if head.starts_with(b"PK\x03\x04") {
+        Some(Magic::Zip)
+    } else {
+        None
+    }
+}
+
+/// The format of a file whose name does not tell it, from its first bytes,
+/// or an error that says what to do.
+fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
+    match magic(path) {
+        Some(Magic::Format(f)) => Ok(f),
+        Some(Magic::Zip) => Err(IngestError::Option(format!(
+            "{} is a zip archive (an Excel workbook?); poisonscan reads Parquet, CSV, Arrow \
+             IPC, NDJSON, IDX and image folders: save the sheet as CSV or Parquet",
+            path.display()
+        ))),
+        None => Err(IngestError::UnknownFormat(path.to_path_buf())),
+    }
+}
+
 /// Reads every input into one [`Dataset`].
 pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, IngestError> {
     let paths = expand_with_parts(inputs)?;
+    if let Some(forced) = options.format {
+        // a binary table read as text gives columns of garbage
+        for p in paths.iter().filter(|p| p.is_file()) {
+            if let Some(Magic::Format(f)) = magic(p) {
+                if f != forced && matches!(forced, InputFormat::Csv | InputFormat::Ndjson) {
+                    let kind = match f {
+                        InputFormat::Ipc => "an Arrow IPC",
+                        _ => "a Parquet",
+                    };
+                    return Err(IngestError::Option(format!(
+                        "{} is {kind} file, not {}: drop --format, or pass --format {}",
+                        p.display(),
+                        forced.name(),
+                        f.name()
+                    )));
+                }
+            }
+        }
+    }
     let format = match options.format {
         Some(f) => f,
         None => {
             let mut found: Option<InputFormat> = None;
             for p in &paths {
-                let f =
-                    InputFormat::detect(p).ok_or_else(|| IngestError::UnknownFormat(p.clone()))?;
+                let f = match InputFormat::detect(p) {
+                    Some(f) => f,
+                    None => format_of_unnamed(p)?,
+                };
                 match found {
                     Some(g) if g != f => {
                         return Err(IngestError::MixedFormats {
