@@ -385,6 +385,39 @@ fn compressed_separated_and_partitioned_tables_are_read() {
             .unwrap();
     assert_eq!(v["features"]["dimensions"], 3, "{v}");
     assert_eq!(v["dropped"].as_array().map(|a| a.len()), Some(3), "{v}");
+    // Comment lines before the header are skipped; UTF-16 and Latin-1 text
+    // are errors that say how to save the file.
+    let plain = std::fs::read_to_string(d.join("t.csv")).unwrap();
+    std::fs::write(
+        d.join("commented.csv"),
+        format!("# exported from the lab\n# 400 rows\n{plain}"),
+    )
+    .unwrap();
+    let o = run(&["scan", "commented.csv", "--out", "commented"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(same("commented"), "comment lines changed the scores");
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend(plain.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    std::fs::write(d.join("unicode.txt"), utf16).unwrap();
+    let e = run_err(&["scan", "unicode.txt", "--format", "csv", "--out", "x"], d);
+    assert!(e.contains("UTF-16") && e.contains("CSV UTF-8"), "{e}");
+    let mut latin = Vec::new();
+    for (i, line) in plain.lines().enumerate() {
+        latin.extend(line.as_bytes());
+        // a text column of city names, `ü` as Latin-1 writes it (one byte)
+        latin.extend(if i == 0 {
+            &b",city"[..]
+        } else {
+            &b",Z\xfcrich"[..]
+        });
+        latin.push(b'\n');
+    }
+    std::fs::write(d.join("latin.csv"), latin).unwrap();
+    let e = run_err(&["scan", "latin.csv", "--out", "x"], d);
+    assert!(
+        e.contains("not UTF-8") && e.contains("save it as UTF-8"),
+        "{e}"
+    );
     // A row without a label: named, or skipped on request.
     let mut lines: Vec<String> = std::fs::read_to_string(d.join("t.csv"))
         .unwrap()

@@ -59,6 +59,10 @@ struct CsvDialect {
     separator: u8,
     /// Numbers are written `3,14` (with `;` or tab between fields).
     decimal_comma: bool,
+    /// Lines before the header start with `#` (comments).
+    comments: bool,
+    /// The text is UTF-16 (a byte-order mark), which the reader cannot read.
+    utf16: bool,
 }
 
 /// Splits one line at `separator` outside double quotes, quotes removed.
@@ -104,7 +108,11 @@ fn decimal_mark(field: &[u8]) -> Option<u8> {
 /// and none like `3.14`).
 fn sniff_csv(path: &Path, separator: Option<u8>) -> CsvDialect {
     let head = head_bytes(path);
-    let mut lines = head.split(|&b| b == b'\n');
+    let utf16 = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
+    let comments = head.starts_with(b"#");
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .skip_while(|line| comments && line.starts_with(b"#"));
     let header = lines.next().unwrap_or(&[]);
     let separator = separator.unwrap_or_else(|| {
         let candidates = [b',', b';', b'\t', b'|'];
@@ -148,6 +156,8 @@ fn sniff_csv(path: &Path, separator: Option<u8>) -> CsvDialect {
     CsvDialect {
         separator,
         decimal_comma,
+        comments,
+        utf16,
     }
 }
 
@@ -165,8 +175,12 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
     match format {
         InputFormat::Csv => {
             let dialect = sniff_csv(path, separator);
+            if dialect.utf16 {
+                polars_bail!(ComputeError: "the file is UTF-16 text (as Excel's \"Unicode Text\" saves it); save it as \"CSV UTF-8\"");
+            }
             LazyCsvReader::new(p)
                 .with_separator(dialect.separator)
+                .with_comment_prefix(dialect.comments.then(|| "#".into()))
                 .with_decimal_comma(dialect.decimal_comma)
                 .with_null_values(Some(NullValues::AllColumns(
                     MISSING.iter().map(|&s| s.into()).collect(),
@@ -199,10 +213,18 @@ fn polars_kind(dt: &DataType) -> ColumnKind {
 }
 
 fn read_error(path: &Path, format: InputFormat, e: PolarsError) -> IngestError {
+    let mut message = e.to_string();
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("invalid utf-8") || lower.contains("invalid utf8") {
+        message.push_str(
+            "; the text is not UTF-8 (Latin-1 or Windows-1252, as older spreadsheets save it?): \
+             save it as UTF-8",
+        );
+    }
     IngestError::Read {
         path: path.to_path_buf(),
         format: format.name(),
-        message: e.to_string(),
+        message,
     }
 }
 
