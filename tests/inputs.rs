@@ -396,6 +396,22 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     let o = run(&["scan", "commented.csv", "--out", "commented"], d);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(same("commented"), "comment lines changed the scores");
+    // only the leading ones: a row may start with `#` (a colour)
+    let coloured: String = plain
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("colour,{l}\n"),
+            _ => format!("#{:06x},{l}\n", i % 2),
+        })
+        .collect();
+    std::fs::write(d.join("coloured.csv"), format!("# a comment\n{coloured}")).unwrap();
+    let o = run(&["scan", "coloured.csv", "--out", "coloured"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("coloured/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["rows"]["input"], 400, "{v}");
     let mut utf16 = vec![0xff, 0xfe];
     utf16.extend(plain.encode_utf16().flat_map(|u| u.to_le_bytes()));
     std::fs::write(d.join("unicode.txt"), utf16).unwrap();

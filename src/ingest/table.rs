@@ -59,8 +59,8 @@ struct CsvDialect {
     separator: u8,
     /// Numbers are written `3,14` (with `;` or tab between fields).
     decimal_comma: bool,
-    /// Lines before the header start with `#` (comments).
-    comments: bool,
+    /// Lines before the header that start with `#` (comments), skipped.
+    comments: usize,
     /// The text is UTF-16 (a byte-order mark), which the reader cannot read.
     utf16: bool,
 }
@@ -109,10 +109,12 @@ fn decimal_mark(field: &[u8]) -> Option<u8> {
 fn sniff_csv(path: &Path, separator: Option<u8>) -> CsvDialect {
     let head = head_bytes(path);
     let utf16 = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
-    let comments = head.starts_with(b"#");
-    let mut lines = head
+    // only the leading ones: a data row may start with `#` (a colour)
+    let comments = head
         .split(|&b| b == b'\n')
-        .skip_while(|line| comments && line.starts_with(b"#"));
+        .take_while(|line| line.starts_with(b"#"))
+        .count();
+    let mut lines = head.split(|&b| b == b'\n').skip(comments);
     let header = lines.next().unwrap_or(&[]);
     let separator = separator.unwrap_or_else(|| {
         let candidates = [b',', b';', b'\t', b'|'];
@@ -180,7 +182,7 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
             }
             LazyCsvReader::new(p)
                 .with_separator(dialect.separator)
-                .with_comment_prefix(dialect.comments.then(|| "#".into()))
+                .with_skip_lines(dialect.comments)
                 .with_decimal_comma(dialect.decimal_comma)
                 .with_null_values(Some(NullValues::AllColumns(
                     MISSING.iter().map(|&s| s.into()).collect(),
