@@ -21,6 +21,17 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// The `q` quantile of `values` (0 ≤ q ≤ 1): the element at rank
+/// `⌊(n − 1) q⌋` in sorted order, the lower of two when it falls between
+/// (unlike [`median`], which averages them); 0 for an empty vector.
+pub fn quantile(mut values: Vec<f64>, q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * q) as usize]
+}
+
 /// Robust location and scale: the median and `1.4826 × MAD`, which equals the
 /// standard deviation for normal data. Falls back to the standard deviation
 /// when more than half of the values are equal (MAD = 0); the scale is 0

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::foreign::nearest_rows;
 use crate::rng::SplitMix64;
-use crate::stats::ln_binomial_upper;
+use crate::stats::{ln_binomial_upper, quantile};
 use crate::view::{moments, winsor_bounds};
 use crate::{class_gate_level, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
 
@@ -816,9 +816,9 @@ impl Scanner for ValueTrigger {
             let mut others = refs.clone();
             rng.shuffle(&mut others);
             others.truncate(SAMPLE);
-            let distance = |rows: &[usize], quantile: f64| {
+            let distance = |rows: &[usize], q: f64| {
                 let landed = landing(view(), rows, &refs, &shared, labels, 0, p.k);
-                quantile_of(landed.iter().map(|l| l.1).collect(), quantile)
+                quantile(landed.iter().map(|l| l.1).collect(), q)
             };
             // the rows without the value at their most scattered (nine in
             // ten lie nearer their neighbours): in a table of repeated
@@ -1258,16 +1258,6 @@ fn landing(
 fn agreement_of(landed: &[(f64, f64)], k: usize) -> f64 {
     let votes = (landed.len() * k) as f64;
     (landed.iter().map(|l| l.0).sum::<f64>() * k as f64 + 0.5) / (votes + 1.0)
-}
-
-/// The `q` quantile of `values` (the lower of the two nearest; 0 when
-/// empty).
-fn quantile_of(mut values: Vec<f64>, q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    values[((values.len() - 1) as f64 * q) as usize]
 }
 
 #[cfg(test)]

@@ -1051,7 +1051,7 @@ fn concat_same_type(
                 f.as_primitive::<arrow::datatypes::Float64Type>()
                     .iter()
                     .flatten()
-                    .all(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
+                    .all(is_whole)
             };
             let p = if whole {
                 arrow::compute::cast_with_options(p, &DataType::Int64, &strict)?
@@ -1064,6 +1064,12 @@ fn concat_same_type(
         .map_err(incompatible)?;
     let refs: Vec<&dyn Array> = cast_parts.iter().map(|a| a.as_ref()).collect();
     arrow::compute::concat(&refs).map_err(incompatible)
+}
+
+/// Whether a float is a whole number an `i64` holds exactly (a label or id
+/// written `1.0`).
+fn is_whole(x: f64) -> bool {
+    x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15
 }
 
 /// Label values, integer or string.
@@ -1089,10 +1095,7 @@ impl LabelValues {
             // column that once held a missing value) are integer labels.
             let a = cast(labels, &DataType::Float64).map_err(|_| wrong())?;
             let v = a.as_primitive::<arrow::datatypes::Float64Type>().values();
-            if let Some(i) = v
-                .iter()
-                .position(|x| !(x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15))
-            {
+            if let Some(i) = v.iter().position(|&x| !is_whole(x)) {
                 return Err(IngestError::Option(format!(
                     "label column `{column}` holds {} (row {i} of the input); labels must be \
                      whole numbers or strings — a regression target is not a class label",

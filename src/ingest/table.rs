@@ -118,17 +118,7 @@ fn sniff_csv(path: &Path, separator: Option<u8>) -> CsvDialect {
     let header = lines.next().unwrap_or(&[]);
     let separator = separator.unwrap_or_else(|| {
         let candidates = [b',', b';', b'\t', b'|'];
-        let mut counts = [0usize; 4];
-        let mut quoted = false;
-        for &b in header {
-            if b == b'"' {
-                quoted = !quoted;
-            } else if !quoted {
-                if let Some(i) = candidates.iter().position(|&c| c == b) {
-                    counts[i] += 1;
-                }
-            }
-        }
+        let counts = candidates.map(|c| split_fields(header, c).len() - 1);
         let best = (0..4)
             .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
             .unwrap_or(0);
