@@ -45,6 +45,19 @@
 //!   scattered along the boundary and their own-label neighbours mostly lie
 //!   inside the class. Calibrated across the data set's other classes.
 //!   [`coherence_test`].
+//!
+//! Every one of these tests contrasts a class's contradicted rows with the
+//! rest of the class, its *core*: the rows its evidence recognises. A class
+//! with no core — too few of its rows recognised, or no more than rows of
+//! other classes are recognised as it — has labels its features do not
+//! predict (ANES 1996's junior-college graduates among its other levels of
+//! education: none of 90 rows has a plurality of its own label among its
+//! neighbours; Fair's 109 women of occupation 6, whom a model always puts
+//! in the far larger occupation 3). Every row of such a class looks
+//! relabelled and the flows out of it are one-way by construction, yet
+//! nothing says which rows were planted: the class is reported as label
+//! noise and not judged ([`recognition`]). Its counts still calibrate the
+//! other classes' nulls.
 
 use rayon::prelude::*;
 
@@ -98,6 +111,23 @@ const SIZE_RATIO_MIN: f64 = std::f64::consts::LN_2;
 /// Least pairs to estimate the size effect from; with fewer, none is
 /// assumed.
 const MIN_SIZE_PAIRS: usize = 3;
+
+/// Least rows of a class its evidence must recognise for the class to be
+/// judged (see [`recognition`]): fewer is no core to contrast planted rows
+/// with — the same count below which a pair's flows are sampling noise.
+pub const MIN_RECOGNISED: u64 = MIN_COUNT;
+
+/// Whether the evidence recognises a class (its *core*, see the module
+/// documentation): `own` of its `rows` rows point to it (their neighbours'
+/// strict plurality, or the model's most probable class), where rows of the
+/// whole data set point to it at the rate `share`. Recognised when at least
+/// [`MIN_RECOGNISED`] rows do and more than that rate explains (one-sided
+/// binomial test at 1 %): labels that carry no information point to their
+/// own class no more often than any row does.
+pub fn recognition(own: u64, rows: u64, share: f64) -> bool {
+    own >= MIN_RECOGNISED
+        && ln_binomial_upper(rows, share.clamp(1e-12, 1.0 - 1e-12), own) <= 0.01f64.ln()
+}
 
 /// `ln` of the one-sided p-value that `a` of `a + b` rows moved one way
 /// when each pair's natural balance varies: `ln P(A ≥ a)` for `A ~
@@ -195,6 +225,18 @@ pub struct Direction {
     pub tau_pair: f64,
     /// The natural spread used for whole classes (`NaN` likewise).
     pub tau_class: f64,
+}
+
+impl Direction {
+    /// The result for a class that is not judged (see [`recognition`]):
+    /// its flows, no p-value.
+    pub fn unjudged(self) -> Self {
+        Direction {
+            log_p: 0.0,
+            excess: 0.0,
+            ..self
+        }
+    }
 }
 
 /// The share `β` of the log ratio of two classes' sizes that the log ratio
@@ -402,6 +444,20 @@ pub struct Isolation {
     pub pooled_log_p: f64,
 }
 
+impl Isolation {
+    /// The result for a class that is not judged (see [`recognition`]):
+    /// its null ratios, no p-values.
+    pub fn unjudged(self) -> Self {
+        Isolation {
+            unanimity_log_p: 0.0,
+            isolation_log_p: 0.0,
+            pooled_log_p: 0.0,
+            excess: 0.0,
+            ..self
+        }
+    }
+}
+
 /// `P(X ∈ lo..=hi)` for `X ~ Binomial(k, p)`.
 fn binomial_mass(k: usize, p: f64, lo: usize, hi: usize) -> f64 {
     (lo..=hi.min(k))
@@ -437,12 +493,14 @@ fn binomial_mass(k: usize, p: f64, lo: usize, hi: usize) -> f64 {
 /// together. Each such class whose own counts exceed its null ratio gets
 /// the pooled p-value (Bonferroni over the two pooled tests); leaving out
 /// the classes that fail alone keeps a single poisoned class from lending
-/// its evidence to clean ones.
+/// its evidence to clean ones; so does leaving out the classes that are not
+/// `judged` (see [`recognition`]), whose rows all look relabelled.
 pub fn isolation_tests(
     classes: &[OwnCounts],
     k: usize,
     unanimity_ratio: f64,
     isolation_ratio: f64,
+    judged: &[bool],
 ) -> Vec<Isolation> {
     let mid_hi = (k + 1) / 2 - 1; // own-label minority: 2 * o < k
     let with_iso = k >= 6;
@@ -522,7 +580,7 @@ pub fn isolation_tests(
             }
         })
         .collect();
-    pool(classes, &mut tests, with_iso);
+    pool(classes, &mut tests, with_iso, judged);
     tests
 }
 
@@ -562,6 +620,18 @@ pub struct Sources {
     /// Per source class, the estimated share of relabelled rows among the
     /// rows counted (0 for a source within the null).
     pub planted_share: Vec<f64>,
+}
+
+impl Sources {
+    /// The result for a class that is not judged (see [`recognition`]).
+    pub fn unjudged(self) -> Self {
+        Sources {
+            log_p: 0.0,
+            excess: 0.0,
+            planted_share: vec![0.0; self.planted_share.len()],
+            ..self
+        }
+    }
 }
 
 /// The isolation tests source by source (*source test*): a class's rows
@@ -645,10 +715,10 @@ fn null_share(rho: f64) -> f64 {
 }
 
 /// The pooled tests of [`isolation_tests`], written into `tests`.
-fn pool(classes: &[OwnCounts], tests: &mut [Isolation], with_iso: bool) {
+fn pool(classes: &[OwnCounts], tests: &mut [Isolation], with_iso: bool, judged: &[bool]) {
     let alone = crate::class_gate_level(classes.len());
     let pooled: Vec<usize> = (0..classes.len())
-        .filter(|&j| tests[j].unanimity_log_p.min(tests[j].isolation_log_p) > alone)
+        .filter(|&j| judged[j] && tests[j].unanimity_log_p.min(tests[j].isolation_log_p) > alone)
         .collect();
     let (mut unanimity, mut isolation) = (Vec::new(), Vec::new());
     let (mut none, mut low) = (0u64, 0u64);
@@ -705,6 +775,17 @@ pub struct Coherence {
     pub log_odds: f64,
     /// Minority rows beyond the other classes' median share of them.
     pub excess: f64,
+}
+
+impl Coherence {
+    /// The result for a class that is not judged (see [`recognition`]).
+    pub fn unjudged(self) -> Self {
+        Coherence {
+            log_p: 0.0,
+            excess: 0.0,
+            ..self
+        }
+    }
 }
 
 /// The coherence test of every class: the log odds `L` that an own-label
@@ -914,7 +995,7 @@ mod tests {
         // neighbour as with one, fewer than with a mixed neighbourhood) ...
         let mut classes: Vec<OwnCounts> =
             (0..10).map(|i| counts(90 + i, 60 + 2 * i, 300)).collect();
-        for t in isolation_tests(&classes, 10, 2.0, 1.5) {
+        for t in isolation_tests(&classes, 10, 2.0, 1.5, &vec![true; classes.len()]) {
             assert!(
                 t.unanimity_log_p > -2.0 && t.isolation_log_p > -2.0,
                 "{t:?}"
@@ -922,13 +1003,13 @@ mod tests {
         }
         // ... then sparse relabelled rows in class 0: they pile up at none.
         classes[0] = counts(280, 70, 300);
-        let t = isolation_tests(&classes, 10, 2.0, 1.5)[0];
+        let t = isolation_tests(&classes, 10, 2.0, 1.5, &vec![true; classes.len()])[0];
         assert!(t.unanimity_log_p < -15.0, "{t:?}");
         assert!(t.excess > 150.0, "{t:?}");
         // Dense relabelled rows (each other's neighbours) in class 1: as
         // many with none as with one, but far more isolated than mixed.
         classes[1] = counts(900, 1000, 400);
-        let t = isolation_tests(&classes, 10, 2.0, 1.5)[1];
+        let t = isolation_tests(&classes, 10, 2.0, 1.5, &vec![true; classes.len()])[1];
         assert!(t.unanimity_log_p > -2.0, "{t:?}");
         assert!(t.isolation_log_p < -20.0, "{t:?}");
     }
@@ -972,7 +1053,7 @@ mod tests {
                 })
             })
             .collect();
-        let tests = isolation_tests(&whole, 10, 2.0, 1.5);
+        let tests = isolation_tests(&whole, 10, 2.0, 1.5, &vec![true; whole.len()]);
         // pooled over the class, the two boundaries dilute them ...
         assert!(
             tests[0].unanimity_log_p > -5.0 && tests[0].isolation_log_p > -5.0,
@@ -1009,21 +1090,21 @@ mod tests {
         // Ten small classes, each with a few more rows alone among other
         // labels than its boundary explains: none significant alone ...
         let flipped: Vec<OwnCounts> = (0..10).map(|i| counts(8 + i % 3, 1, 1)).collect();
-        let tests = isolation_tests(&flipped, 10, 2.0, 1.5);
+        let tests = isolation_tests(&flipped, 10, 2.0, 1.5, &vec![true; flipped.len()]);
         for t in &tests {
             assert!(t.unanimity_log_p > -4.0, "{t:?}");
             assert!(t.pooled_log_p < -8.0, "{t:?}");
         }
         // ... natural boundaries of small classes pool to nothing
         let clean: Vec<OwnCounts> = (0..10).map(|i| counts(1 + i % 3, 2, 3)).collect();
-        for t in isolation_tests(&clean, 10, 2.0, 1.5) {
+        for t in isolation_tests(&clean, 10, 2.0, 1.5, &vec![true; clean.len()]) {
             assert!(t.pooled_log_p > -2.0, "{t:?}");
         }
         // ... and one poisoned class does not lend its evidence to the rest,
         // whose ratios sit just over the null
         let mut one: Vec<OwnCounts> = (0..10).map(|_| counts(5, 2, 20)).collect();
         one[0] = counts(300, 10, 20);
-        let tests = isolation_tests(&one, 10, 2.0, 1.5);
+        let tests = isolation_tests(&one, 10, 2.0, 1.5, &vec![true; one.len()]);
         assert!(tests[0].unanimity_log_p < -50.0);
         for t in &tests[1..] {
             assert!(t.pooled_log_p > -3.0, "{t:?}");
@@ -1047,7 +1128,7 @@ mod tests {
             mixed: 30,
             prior: 0.97,
         };
-        let t = isolation_tests(&[common, rare], 10, 2.0, 1.5)[1];
+        let t = isolation_tests(&[common, rare], 10, 2.0, 1.5, &[true, true])[1];
         assert!(
             t.unanimity_log_p > -3.0 && t.isolation_log_p > -3.0,
             "{t:?}"

@@ -138,8 +138,9 @@ pub fn summary_json(
 /// The label-noise section: natural ambiguity as each label-consistency
 /// scanner measured it — per class the share of rows whose evidence points
 /// to another class, and the most confused pairs of classes with how
-/// symmetric their confusion is. Reported, not gated, unless
-/// `--fail-on-noise` asks.
+/// symmetric their confusion is; and per class the rows its evidence
+/// recognises, and whether that was enough for the scanner to judge it.
+/// Reported, not gated, unless `--fail-on-noise` asks.
 fn label_noise(ds: &Dataset, report: &ScanReport, settings: &ScanSettings) -> Value {
     let names = &ds.class_names;
     let c = names.len();
@@ -154,12 +155,19 @@ fn label_noise(ds: &Dataset, report: &ScanReport, settings: &ScanSettings) -> Va
             .filter_map(|d| {
                 let noise = d.value("noise_rows")?;
                 let rows = ds.label_codes.iter().filter(|&&l| l == d.class).count();
-                Some(json!({
+                let mut class = json!({
                     "label": names[d.class as usize],
                     "rows": rows,
                     "noise_rows": noise,
                     "noise_rate": num(noise / rows.max(1) as f64),
-                }))
+                });
+                // a class whose evidence recognises too few of its rows is
+                // not judged by the scanner's label tests
+                if let Some(r) = d.value("recognised_rows") {
+                    class["recognised_rows"] = json!(r);
+                    class["judged"] = json!(d.value("judged").is_none_or(|j| j > 0.0));
+                }
+                Some(class)
             })
             .collect();
         let pairs: Vec<Value> = super::confused_pairs(confusion, c)

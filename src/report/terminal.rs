@@ -86,6 +86,26 @@ pub fn print_summary(
                 )?;
             }
         }
+        let unjudged: Vec<String> = scanned
+            .classes
+            .iter()
+            .filter(|d| d.value("judged") == Some(0.0))
+            .map(|d| {
+                let rows = ds.label_codes.iter().filter(|&&l| l == d.class).count();
+                format!(
+                    "{} ({} of {rows} rows recognised)",
+                    ds.class_title(d.class as usize),
+                    d.value("recognised_rows").unwrap_or(0.0)
+                )
+            })
+            .collect();
+        if !unjudged.is_empty() {
+            writeln!(
+                out,
+                "  classes whose labels the features do not predict (not judged): {}",
+                unjudged.join(", ")
+            )?;
+        }
     }
     let mut top: Vec<usize> = (0..fused.score.len())
         .filter(|&i| fused.flagged[i])
