@@ -123,7 +123,8 @@ const LEAST_RELATIVE_SPREAD: f64 = 0.25;
 ///
 /// Each class diagnostic must carry `extreme_rows` (rows the scanner calls
 /// extreme) and may carry `candidates` (settings tried for that class, for a
-/// Bonferroni factor). A class's extreme rows are tested against
+/// Bonferroni factor) and `censored` (1: the class could not show extreme
+/// rows, so it is no peer). A class's extreme rows are tested against
 /// Binomial(rows, r) with `r = max(clean_rate, peer_ratio × m)`, `m` the
 /// median extreme share of the other classes: real classes have more extreme
 /// rows than any model of a clean class predicts, and by about as much in
@@ -143,11 +144,15 @@ pub(crate) fn excess_test(
     for &l in input.labels {
         rows[l as usize] += 1;
     }
+    // a class whose diagnostic says `censored` could not show extreme rows
+    // (see the scanner), so its share of none is no peer's measure
     let shares: Vec<Option<f64>> = out
         .classes
         .iter()
         .map(|d| {
+            let censored = d.value("censored").is_some_and(|v| v > 0.0);
             d.value("extreme_rows")
+                .filter(|_| !censored)
                 .map(|e| e / rows[d.class as usize].max(1) as f64)
         })
         .collect();
