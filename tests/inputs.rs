@@ -328,6 +328,17 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     );
     gz.write_all(ndjson.as_bytes()).unwrap();
     gz.finish().unwrap();
+    // One JSON array of records (pandas's `to_json(orient="records")`, web
+    // APIs), indented, plain and gzip-compressed.
+    let records: Vec<&str> = ndjson.lines().collect();
+    let array = format!("[\n  {}\n]\n", records.join(",\n  "));
+    std::fs::write(d.join("records.json"), &array).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(d.join("records.json.gz")).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(array.as_bytes()).unwrap();
+    gz.finish().unwrap();
     // Separators, told from the header or given.
     write_text_table(&d.join("semi.csv"), &cols, ";", false);
     write_text_table(&d.join("tab.tsv"), &cols, "\t", false);
@@ -346,6 +357,8 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         (vec!["t.csv.gz"], "gz"),
         (vec!["t.csv.zst"], "zst"),
         (vec!["t.ndjson.gz"], "ndjson-gz"),
+        (vec!["records.json"], "json-array"),
+        (vec!["records.json.gz"], "json-array-gz"),
         (vec!["semi.csv"], "semi"),
         (vec!["comma.csv.zst"], "comma"),
         (vec!["tab.tsv"], "tab"),

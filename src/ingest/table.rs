@@ -17,40 +17,57 @@ use parquet::arrow::ProjectionMask;
 use super::batch::{self, ColumnKind, DatasetBuilder, Hints, Selection};
 use super::{hash_file, Dataset, IngestError, IngestOptions, InputFormat, SourceFile};
 
-/// The first 64 KiB of a file, decompressed when it is gzip, zlib or zstd
-/// (as polars reads them); empty when it cannot be read.
-fn head_bytes(path: &Path) -> Vec<u8> {
-    use std::io::{BufRead, Read};
-    const LIMIT: u64 = 1 << 16;
-    let mut head = Vec::new();
-    let Ok(f) = std::fs::File::open(path) else {
-        return head;
-    };
-    let mut f = std::io::BufReader::new(f);
-    let magic: Vec<u8> = f
-        .fill_buf()
-        .map(|b| b[..b.len().min(4)].to_vec())
-        .unwrap_or_default();
+/// The bytes of a file, decompressed when it is gzip, zlib or zstd (as
+/// polars reads them), told from its first bytes.
+fn decompressed(path: &Path) -> std::io::Result<Box<dyn std::io::Read>> {
+    use std::io::BufRead;
+    let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
+    let magic: Vec<u8> = f.fill_buf().map(|b| b[..b.len().min(4)].to_vec())?;
     let zlib =
         magic.len() >= 2 && magic[0] == 0x78 && matches!(magic[1], 0x01 | 0x5e | 0x9c | 0xda);
-    // A truncated stream still yields what it decoded.
-    let _ = if magic.starts_with(&[0x1f, 0x8b]) {
-        flate2::bufread::MultiGzDecoder::new(f)
-            .take(LIMIT)
-            .read_to_end(&mut head)
+    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(f))
     } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        match zstd::stream::read::Decoder::with_buffer(f) {
-            Ok(d) => d.take(LIMIT).read_to_end(&mut head),
-            Err(e) => Err(e),
-        }
+        Box::new(zstd::stream::read::Decoder::with_buffer(f)?)
     } else if zlib {
-        flate2::bufread::ZlibDecoder::new(f)
-            .take(LIMIT)
-            .read_to_end(&mut head)
+        Box::new(flate2::bufread::ZlibDecoder::new(f))
     } else {
-        f.take(LIMIT).read_to_end(&mut head)
-    };
+        Box::new(f)
+    })
+}
+
+/// The first 64 KiB of a file, decompressed (see [`decompressed`]); empty
+/// when it cannot be read. A truncated stream still yields what it decoded.
+fn head_bytes(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    const LIMIT: u64 = 1 << 16;
+    let mut head = Vec::new();
+    if let Ok(r) = decompressed(path) {
+        let _ = r.take(LIMIT).read_to_end(&mut head);
+    }
     head
+}
+
+/// Whether a JSON file holds one array of records (`[{…}, {…}]`, as pandas's
+/// `to_json(orient="records")` and many web APIs write) rather than one
+/// record per line.
+fn json_array(path: &Path) -> bool {
+    let head = head_bytes(path);
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+}
+
+/// Reads a JSON array of records whole (it has no lines to stream).
+fn read_json_array(path: &Path) -> PolarsResult<LazyFrame> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    decompressed(path)
+        .and_then(|mut r| r.read_to_end(&mut bytes))
+        .map_err(|e| polars_err!(ComputeError: "{e}"))?;
+    let df = JsonReader::new(std::io::Cursor::new(bytes))
+        .with_json_format(JsonFormat::Json)
+        .finish()?;
+    Ok(df.lazy())
 }
 
 /// How a CSV file is written, told from its first 64 KiB.
@@ -183,6 +200,7 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
                 .finish()
         }
         InputFormat::Ipc => LazyFrame::scan_ipc(p, Default::default(), Default::default()),
+        InputFormat::Ndjson if json_array(path) => read_json_array(path),
         InputFormat::Ndjson => LazyJsonLineReader::new(p).finish(),
         InputFormat::Parquet | InputFormat::Idx | InputFormat::Images => {
             unreachable!("not read through polars")
@@ -213,9 +231,14 @@ fn read_error(path: &Path, format: InputFormat, e: PolarsError) -> IngestError {
              save it as UTF-8",
         );
     }
+    let format = if format == InputFormat::Ndjson && json_array(path) {
+        "a JSON array of records"
+    } else {
+        format.name()
+    };
     IngestError::Read {
         path: path.to_path_buf(),
-        format: format.name(),
+        format,
         message,
     }
 }
