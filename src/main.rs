@@ -181,6 +181,10 @@ struct PoisonArgs {
     inputs: Vec<String>,
     #[command(flatten)]
     input: InputArgs,
+    /// Leave rows with null, NaN or infinite features, or no label, out of
+    /// the copy (numbered from 0 as a data set of its own)
+    #[arg(long)]
+    drop_invalid: bool,
     /// The attack
     #[arg(long, value_enum)]
     attack: AttackKind,
@@ -864,7 +868,7 @@ fn poison(args: PoisonArgs) -> Result<()> {
         },
         AttackKind::None => Attack::None,
     };
-    let options = args.input.options(false);
+    let options = args.input.options(args.drop_invalid);
     let mut read = guard::read_paths(&poisonscan::ingest::expand_inputs(&args.inputs)?);
     if let Some(t) = &args.test_input {
         read.extend(guard::read_paths(&poisonscan::ingest::expand_inputs(
@@ -939,10 +943,14 @@ fn poison(args: PoisonArgs) -> Result<()> {
         meta.clone(),
     );
     report::write_parquet(&args.out, &batch)?;
+    let left_out = match ds.n_input_rows - ds.kept_rows.len() {
+        0 => String::new(),
+        d => format!(" of {}, {d} invalid left out", ds.n_input_rows),
+    };
     eprintln!(
-        "wrote {} ({} rows, {poisoned} poisoned by {})",
+        "wrote {} ({} rows{left_out}, {poisoned} poisoned by {})",
         args.out.display(),
-        ds.n_input_rows,
+        ds.kept_rows.len(),
         plan.attack.name()
     );
     if let Some((out, test_ds, t)) = test {

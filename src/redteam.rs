@@ -828,7 +828,7 @@ pub fn class_id(ds: &Dataset, name: &str, option: &str) -> Result<u32, RedTeamEr
 
 /// A data set after an attack: features, class ids and ground truth.
 pub struct Attacked {
-    /// Features, row-major, as many rows as the input.
+    /// Features, row-major, one row per kept row of the input.
     pub features: Vec<f32>,
     /// Class ids after the attack.
     pub labels: Vec<u32>,
@@ -838,13 +838,9 @@ pub struct Attacked {
     pub shape: Option<Shape>,
 }
 
-/// Plants an attack on a copy of a data set.
+/// Plants an attack on a copy of a data set (its kept rows: rows left out
+/// as invalid stay out).
 pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTeamError> {
-    if ds.n_rows() != ds.n_input_rows {
-        return Err(RedTeamError::Invalid(
-            "the input has rows with invalid features; fix them first".into(),
-        ));
-    }
     let shape = image_shape(ds);
     let mut features = ds.features.to_vec();
     let mut labels = ds.label_codes.clone();

@@ -301,6 +301,51 @@ fn a_value_trigger_on_a_table_scans_back_as_the_table() {
     let class1 = &summary["classes"][1];
     assert_eq!(class1["failed_by"][0], "value-trigger", "{class1}");
     assert_eq!(class1["flagged"], 30, "{class1}");
+
+    // rows with gaps: named, with the option that leaves them out, which
+    // `poison` takes as `scan` does; the copy is a data set of its own that
+    // a scan lines up with
+    let text = std::fs::read_to_string(dir.path().join("t.csv")).unwrap();
+    let gaps: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if [5, 50, 500].contains(&i) {
+                let (label, rest) = l.split_once(',').unwrap();
+                format!("{label},NA,{}", rest.split_once(',').unwrap().1)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(dir.path().join("gaps.csv"), gaps.join("\n") + "\n").unwrap();
+    let mut args = vec![
+        "poison",
+        "gaps.csv",
+        "--attack",
+        "label-flip",
+        "--rate",
+        "0.1",
+        "--seed",
+        "3",
+        "--out",
+        "g.parquet",
+    ];
+    let e = run_err(&args, dir.path());
+    assert!(e.contains("row 4") && e.contains("--drop-invalid"), "{e}");
+    args.push("--drop-invalid");
+    let said = stderr(&run(&args, dir.path()));
+    assert!(
+        said.contains("597 rows of 600, 3 invalid left out"),
+        "{said}"
+    );
+    let (poisoned, _, _) = truth_of(&dir.path().join("g.parquet"));
+    assert_eq!(poisoned.len(), 597);
+    run(&["scan", "g.parquet", "--out", "gs"], dir.path());
+    run_ok(
+        &["eval", "gs/scores.parquet", "--truth", "g.parquet"],
+        dir.path(),
+    );
 }
 
 #[test]

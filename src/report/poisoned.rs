@@ -1,13 +1,15 @@
 //! The red-team file written by `poisonscan poison`: the (possibly changed)
-//! features and labels with the ground truth, one row per input row.
+//! features and labels with the ground truth, one row per input row (per
+//! kept row, when `--drop-invalid` left rows out: the copy is a data set of
+//! its own, numbered from 0, so that a scan of it lines up with it).
 
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Int64Array, RecordBatch,
-    StringArray,
+    StringArray, UInt64Array,
 };
-use arrow::compute::nullif;
+use arrow::compute::{nullif, take};
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -88,10 +90,23 @@ pub fn poisoned_batch(
             feature_columns.push(Arc::new(values));
         }
     }
-    let original = plain(&ds.labels);
+    // rows left out as invalid are left out of the copy too
+    let kept = |a: ArrayRef| -> ArrayRef {
+        if ds.kept_rows.len() == ds.n_input_rows {
+            a
+        } else {
+            let rows = UInt64Array::from(ds.kept_rows.clone());
+            take(a.as_ref(), &rows, None).expect("kept rows are input rows")
+        }
+    };
+    let original = kept(plain(&ds.labels));
     let not_poisoned = BooleanArray::from(planted.poisoned.iter().map(|p| !p).collect::<Vec<_>>());
     let source = nullif(&original, &not_poisoned).expect("same length");
     let (mut fields, mut columns) = row_and_id(ds);
+    columns[0] = Arc::new(UInt64Array::from_iter_values(0..ds.kept_rows.len() as u64));
+    if let Some(id) = columns.get_mut(1) {
+        *id = kept(id.clone());
+    }
     let labels = labels_array(ds, codes);
     fields.push(Field::new("label", labels.data_type().clone(), false));
     columns.push(labels);
