@@ -52,6 +52,7 @@ sets=(
   "rand hie: deductible|$cache/statsmodels/randhie.csv"
   "travel mode|$cache/statsmodels/modechoice.csv"
   "seattle weather|$cache/vega/seattle-weather.csv"
+  "cars by origin (JSON)|$cache/vega/cars.json"
   "penguins: species|$cache/penguins/penguins-species.csv"
   "penguins: island|$cache/penguins/penguins-island.csv"
   "overlap four|$cache/overlap/four-SEED.csv"

@@ -154,6 +154,14 @@ def vega(wheel, out):
         header, rows = read_csv(z.read("vega_datasets/_data/seattle-weather.csv").decode("utf-8"))
         # the date is one value per row (left out by the scan as free text)
         write_raw(f"{out}/seattle-weather.csv", header, rows, "weather")
+        # cars by origin (USA, Europe, Japan), kept a JSON array of records
+        # as the wheel has it; the 14 cars with no mileage or horsepower
+        # are left out, as `--drop-invalid` would, and `Origin` is the label
+        cars = json.loads(z.read("vega_datasets/_data/cars.json").decode("utf-8"))
+        cars = [{("label" if k == "Origin" else k): v for k, v in car.items()}
+                for car in cars if None not in car.values()]
+        with open(f"{out}/cars.json", "w", encoding="utf-8") as f:
+            json.dump(cars, f, indent=1)
 
 
 def penguins(wheel, out):

@@ -24,8 +24,9 @@
 #            bundled data sets, as users have them): Fair's affairs survey,
 #            the 1996 American National Election Study, RAND HIE, Greene's
 #            travel-mode choice -> cache/statsmodels/*.csv
-#   vega     Seattle's daily weather 2012-2015 from the PyPI wheel
-#            vega_datasets==0.9.0 -> cache/vega/seattle-weather.csv
+#   vega     Seattle's daily weather 2012-2015 and cars of the 1970s by
+#            origin from the PyPI wheel vega_datasets==0.9.0
+#            -> cache/vega/{seattle-weather.csv,cars.json}
 #   penguins Palmer penguins from the PyPI wheel palmerpenguins==0.1.6
 #            -> cache/penguins/penguins-{species,island}.csv
 #   overlap  seeded tables with strongly overlapping classes and no label
@@ -139,7 +140,7 @@ for w in "${wanted[@]}"; do
     # whatever this machine's Python
     statsmodels) fetch_wheel statsmodels statsmodels==0.15.0 modechoice.csv \
       --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 ;;
-    vega) fetch_wheel vega vega_datasets==0.9.0 seattle-weather.csv ;;
+    vega) fetch_wheel vega vega_datasets==0.9.0 cars.json ;;
     penguins) fetch_wheel penguins palmerpenguins==0.1.6 penguins-island.csv ;;
     overlap) fetch_overlap ;;
     subsets) fetch_subsets ;;
