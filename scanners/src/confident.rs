@@ -199,7 +199,7 @@ impl Scanner for ConfidentLearning {
         let put_in =
             |j: usize| -> u64 { scanned.iter().map(|&y| by_argmax[y as usize * c + j]).sum() };
         let mut classes = Vec::new();
-        for (&y, dir) in scanned.iter().zip(&direction) {
+        for (&y, mut dir) in scanned.iter().zip(direction) {
             let y = y as usize;
             let rows = &class_rows[y];
             let recognised = by_argmax[y * c + y];
@@ -208,11 +208,9 @@ impl Scanner for ConfidentLearning {
                 rows.len() as u64,
                 put_in(y) as f64 / total.max(1) as f64,
             );
-            let dir = if judged {
-                dir.clone()
-            } else {
-                dir.clone().unjudged()
-            };
+            if !judged {
+                dir.unjudge();
+            }
             let issues = dir.inflow;
             // The confident joint counts only rows at or above the class
             // thresholds (about half of a relabelled group); the excess of

@@ -1097,19 +1097,14 @@ impl Scanner for KnnLabelDisagreement {
                 .iter()
                 .map(|&j| counts[labels[j as usize] as usize])
                 .max();
-            let leaders = neigh
+            let mut leaders = neigh
                 .iter()
                 .map(|&j| labels[j as usize])
                 .filter(|&c| Some(counts[c as usize]) == top);
-            let mut leader = NONE;
-            for c in leaders {
-                if leader != NONE && c != leader {
-                    leader = NONE;
-                    break;
-                }
-                leader = c;
-            }
-            plurality[i] = leader;
+            plurality[i] = match leaders.next() {
+                Some(c) if leaders.all(|d| d == c) => c,
+                _ => NONE,
+            };
             for &j in neigh {
                 counts[labels[j as usize] as usize] = 0;
             }
@@ -1257,10 +1252,10 @@ impl Scanner for KnnLabelDisagreement {
         // a class with no core is reported, not judged: its counts still
         // calibrate the other classes' nulls above
         for (t, _) in judged.iter().enumerate().filter(|(_, &j)| !j) {
-            direction[t] = direction[t].clone().unjudged();
-            isolation[t] = isolation[t].unjudged();
-            by_source[t] = by_source[t].clone().unjudged();
-            coherence[t] = coherence[t].unjudged();
+            direction[t].unjudge();
+            isolation[t].unjudge();
+            by_source[t].unjudge();
+            coherence[t].unjudge();
         }
         // In a class whose minority rows are coherent on their own (at 1 %
         // over the classes and the seven tests), the rows the planted group

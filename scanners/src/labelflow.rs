@@ -228,14 +228,11 @@ pub struct Direction {
 }
 
 impl Direction {
-    /// The result for a class that is not judged (see [`recognition`]):
-    /// its flows, no p-value.
-    pub fn unjudged(self) -> Self {
-        Direction {
-            log_p: 0.0,
-            excess: 0.0,
-            ..self
-        }
+    /// Makes this the result of a class that is not judged (see
+    /// [`recognition`]): its flows, no p-value.
+    pub fn unjudge(&mut self) {
+        self.log_p = 0.0;
+        self.excess = 0.0;
     }
 }
 
@@ -445,16 +442,13 @@ pub struct Isolation {
 }
 
 impl Isolation {
-    /// The result for a class that is not judged (see [`recognition`]):
-    /// its null ratios, no p-values.
-    pub fn unjudged(self) -> Self {
-        Isolation {
-            unanimity_log_p: 0.0,
-            isolation_log_p: 0.0,
-            pooled_log_p: 0.0,
-            excess: 0.0,
-            ..self
-        }
+    /// Makes this the result of a class that is not judged (see
+    /// [`recognition`]): its null ratios, no p-values.
+    pub fn unjudge(&mut self) {
+        self.unanimity_log_p = 0.0;
+        self.isolation_log_p = 0.0;
+        self.pooled_log_p = 0.0;
+        self.excess = 0.0;
     }
 }
 
@@ -623,14 +617,12 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// The result for a class that is not judged (see [`recognition`]).
-    pub fn unjudged(self) -> Self {
-        Sources {
-            log_p: 0.0,
-            excess: 0.0,
-            planted_share: vec![0.0; self.planted_share.len()],
-            ..self
-        }
+    /// Makes this the result of a class that is not judged (see
+    /// [`recognition`]).
+    pub fn unjudge(&mut self) {
+        self.log_p = 0.0;
+        self.excess = 0.0;
+        self.planted_share.iter_mut().for_each(|s| *s = 0.0);
     }
 }
 
@@ -778,13 +770,11 @@ pub struct Coherence {
 }
 
 impl Coherence {
-    /// The result for a class that is not judged (see [`recognition`]).
-    pub fn unjudged(self) -> Self {
-        Coherence {
-            log_p: 0.0,
-            excess: 0.0,
-            ..self
-        }
+    /// Makes this the result of a class that is not judged (see
+    /// [`recognition`]).
+    pub fn unjudge(&mut self) {
+        self.log_p = 0.0;
+        self.excess = 0.0;
     }
 }
 
