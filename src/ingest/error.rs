@@ -209,11 +209,33 @@ fn did_you_mean(wanted: &str, available: &[String]) -> String {
             .trim()
             .to_lowercase()
     };
-    match available.iter().find(|a| plain(a) == plain(wanted)) {
-        Some(a) => format!(" (did you mean `{a}`?)"),
-        None => String::new(),
+    if let Some(a) = available.iter().find(|a| plain(a) == plain(wanted)) {
+        return format!(" (did you mean `{a}`?)");
     }
+    // the default label column, where the table names its label otherwise
+    if plain(wanted) == "label" {
+        if let Some(a) = available
+            .iter()
+            .find(|a| LABEL_NAMES.contains(&plain(a).as_str()))
+        {
+            return format!(" (is the label `{a}`? pass --label {a})");
+        }
+    }
+    String::new()
 }
+
+/// Names tables commonly give their label column.
+const LABEL_NAMES: [&str; 9] = [
+    "labels",
+    "target",
+    "targets",
+    "class",
+    "classes",
+    "y",
+    "category",
+    "outcome",
+    "class_label",
+];
 
 fn source_hint(file: &Option<PathBuf>) -> String {
     match file {
@@ -248,5 +270,12 @@ mod tests {
             e("label")
         );
         assert!(!e("income").contains("did you mean"), "{}", e("income"));
+        let e = IngestError::MissingColumn {
+            column: "label".into(),
+            file: None,
+            available: vec!["f0".into(), "Target".into()],
+        }
+        .to_string();
+        assert!(e.contains("pass --label Target"), "{e}");
     }
 }
