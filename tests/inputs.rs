@@ -353,6 +353,22 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     .unwrap();
     // Whole-number labels stored as floats.
     write_text_table(&d.join("float.csv"), &cols, ",", true);
+    // The row index a dataframe library writes first, under an empty name:
+    // pandas's `to_csv()` (0, 1, …) and R's `write.csv` (quoted "1", "2",
+    // …); row numbers, not a feature.
+    let plain = std::fs::read_to_string(d.join("t.csv")).unwrap();
+    let indexed = |quote: &str, first: usize| -> String {
+        plain
+            .lines()
+            .enumerate()
+            .map(|(i, l)| match i {
+                0 => format!("{quote}{quote},{l}\n"),
+                _ => format!("{quote}{}{quote},{l}\n", i - 1 + first),
+            })
+            .collect()
+    };
+    std::fs::write(d.join("pandas.csv"), indexed("", 0)).unwrap();
+    std::fs::write(d.join("r.csv"), indexed("\"", 1)).unwrap();
     for (args, out) in [
         (vec!["t.csv.gz"], "gz"),
         (vec!["t.csv.zst"], "zst"),
@@ -367,6 +383,8 @@ fn compressed_separated_and_partitioned_tables_are_read() {
             "pipe",
         ),
         (vec!["float.csv"], "float"),
+        (vec!["pandas.csv"], "pandas-index"),
+        (vec!["r.csv"], "r-index"),
     ] {
         let mut a = vec!["scan"];
         a.extend(&args);

@@ -154,10 +154,13 @@ pub(crate) enum ColumnKind {
 }
 
 /// Whether a column name is an index a dataframe library wrote beside the
-/// data (pandas' `__index_level_0__` in Parquet, `Unnamed: 0` in CSV): row
-/// numbers, never features.
+/// data (pandas' `__index_level_0__` in Parquet; in CSV, the column with an
+/// empty name that pandas's `to_csv` and R's `write.csv` write first, which
+/// pandas reads back as `Unnamed: 0`): row numbers, never features.
 pub(crate) fn is_index_column(name: &str) -> bool {
-    (name.starts_with("__index_level_") && name.ends_with("__")) || name.starts_with("Unnamed: ")
+    (name.starts_with("__index_level_") && name.ends_with("__"))
+        || name.starts_with("Unnamed: ")
+        || name.is_empty()
 }
 
 /// The columns a scan needs.
