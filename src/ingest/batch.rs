@@ -163,6 +163,27 @@ pub(crate) fn is_index_column(name: &str) -> bool {
         || name.is_empty()
 }
 
+/// Whether a column's name says it holds identifiers (`id`, `ID`,
+/// `customer_id`, `PassengerId`, `userID`): numbers that name a row rather
+/// than measure it, never chosen as features unless `--features` names
+/// them. Words that merely end in the letters (`fluid`, `PAID`) do not.
+pub(crate) fn looks_like_id(name: &str) -> bool {
+    let n = name.trim();
+    if n.eq_ignore_ascii_case("id") {
+        return true;
+    }
+    let lower = n.to_ascii_lowercase();
+    if ["_id", "-id", " id", ".id"]
+        .iter()
+        .any(|s| lower.ends_with(s))
+    {
+        return true;
+    }
+    // camelCase: a lowercase letter, then `Id` or `ID`
+    let b = n.as_bytes();
+    b.len() > 2 && (n.ends_with("Id") || n.ends_with("ID")) && b[b.len() - 3].is_ascii_lowercase()
+}
+
 /// The columns a scan needs.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Selection {
@@ -173,6 +194,10 @@ pub(crate) struct Selection {
     /// Text columns read as categories, one indicator feature per value
     /// (after the numeric columns of [`FeatureSelection::Columns`]).
     pub categorical: Vec<String>,
+    /// Numeric feature columns named like identifiers (see
+    /// [`looks_like_id`]), chosen without `--features`: left out in
+    /// `finish` when every row holds its own value.
+    pub id_like: Vec<String>,
     /// What the selection left out that a user should know.
     pub notes: Vec<String>,
 }
@@ -237,6 +262,7 @@ pub(crate) fn select(
     };
     let mut notes = Vec::new();
     let mut categorical = Vec::new();
+    let mut id_like = Vec::new();
     let features = if let Some(e) = &opts.embedding {
         let (_, kind, dtype) = find(e).ok_or_else(|| missing(e))?;
         match kind {
@@ -293,6 +319,11 @@ pub(crate) fn select(
                 .collect()
         };
         let numeric = of_kind(ColumnKind::Numeric);
+        id_like = numeric
+            .iter()
+            .filter(|n| looks_like_id(n))
+            .cloned()
+            .collect();
         let text = of_kind(ColumnKind::Text);
         // A vector or an image per row is what the row *is*; scalar numbers
         // beside one (sizes, timestamps, row ids) are metadata.
@@ -352,6 +383,7 @@ pub(crate) fn select(
         features,
         probs: opts.probs.clone(),
         categorical,
+        id_like,
         notes,
     })
 }
@@ -773,6 +805,8 @@ impl<'a> DatasetBuilder<'a> {
             Values::Shared(b) => compact(&b, &kept_rows, dim).into(),
             Values::Owned(v) => compact(&v, &kept_rows, dim).into(),
         };
+        let (values, dim) =
+            drop_identifiers(&mut self.sel, &mut self.notes, values, dim, kept_rows.len());
         let (values, dim, indicators) = one_hot(
             &self.categories,
             !self.opts.features.is_empty(),
@@ -903,6 +937,48 @@ struct Indicators {
     names: Vec<String>,
     /// The columns they encode.
     columns: Vec<String>,
+}
+
+/// Leaves out the numeric columns named like identifiers whose every
+/// row holds its own value (`PassengerId`, `customer_id`): numbers
+/// that name a row, which would enter every distance as noise. One
+/// whose values repeat (a store's `StoreID`) is a feature. `values`:
+/// `rows × dim`, one column per numeric feature column.
+fn drop_identifiers(
+    sel: &mut Selection,
+    notes: &mut Vec<String>,
+    values: ScalarBuffer<f32>,
+    dim: usize,
+    rows: usize,
+) -> (ScalarBuffer<f32>, usize) {
+    let FeatureSelection::Columns(cols) = &mut sel.features else {
+        return (values, dim);
+    };
+    let distinct = |j: usize| {
+        let mut v: Vec<f32> = (0..rows).map(|r| values[r * dim + j]).collect();
+        v.sort_by(f32::total_cmp);
+        rows > 1 && v.windows(2).all(|w| w[0] != w[1])
+    };
+    let drop: Vec<usize> = (0..cols.len().min(dim))
+        .filter(|&j| sel.id_like.contains(&cols[j]) && distinct(j))
+        .collect();
+    if drop.is_empty() {
+        return (values, dim);
+    }
+    let names: Vec<String> = drop.iter().map(|&j| cols[j].clone()).collect();
+    let keep: Vec<usize> = (0..dim).filter(|j| !drop.contains(j)).collect();
+    let mut out = Vec::with_capacity(rows * keep.len());
+    for r in 0..rows {
+        out.extend(keep.iter().map(|&j| values[r * dim + j]));
+    }
+    *cols = keep.iter().map(|&j| cols[j].clone()).collect();
+    notes.push(format!(
+        "the column(s) {} were not scanned: named like identifiers, with a value of their \
+         own in every row (pass --id COL to carry one into the scores, or name them in \
+         --features to scan them)",
+        quoted(&names)
+    ));
+    (out.into(), keep.len())
 }
 
 /// Appends to each kept row one 0/1 indicator per value of each
@@ -1475,6 +1551,34 @@ mod tests {
     }
 
     #[test]
+    fn identifier_names_are_told_from_words_ending_in_id() {
+        for id in [
+            "id",
+            "ID",
+            "Id",
+            "customer_id",
+            "PassengerId",
+            "userID",
+            "row-id",
+            "Site ID",
+        ] {
+            assert!(looks_like_id(id), "{id}");
+        }
+        for word in [
+            "fluid",
+            "PAID",
+            "valid",
+            "idle",
+            "ids_count",
+            "acid",
+            "I",
+            "d",
+        ] {
+            assert!(!looks_like_id(word), "{word}");
+        }
+    }
+
+    #[test]
     fn numeric_columns_and_string_labels() {
         let b = batch(vec![
             (
@@ -1496,6 +1600,37 @@ mod tests {
             "{:?}",
             d.notes
         );
+    }
+
+    #[test]
+    fn row_identifiers_are_left_out_and_a_shared_id_is_a_feature() {
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(StringArray::from(vec!["a", "b", "a", "b"])) as ArrayRef,
+            ),
+            ("PassengerId", Arc::new(Int32Array::from(vec![7, 3, 9, 1]))),
+            ("StoreID", Arc::new(Int32Array::from(vec![1, 2, 1, 2]))),
+            ("x", Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5, 3.5]))),
+        ]);
+        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
+        assert_eq!(d.n_features, 2);
+        assert_eq!(&d.features[..], &[1.0, 0.5, 2.0, 1.5, 1.0, 2.5, 2.0, 3.5]);
+        let FeatureSource::Columns { columns, .. } = &d.feature_source else {
+            panic!("{:?}", d.feature_source)
+        };
+        assert_eq!(columns, &["StoreID", "x"]);
+        assert!(
+            d.notes.iter().any(|n| n.contains("`PassengerId`")),
+            "{:?}",
+            d.notes
+        );
+        // named in --features, it is scanned
+        let named = TableOptions {
+            features: vec!["PassengerId".into(), "x".into()],
+            ..TableOptions::default()
+        };
+        assert_eq!(from_record_batch(&b, &named).unwrap().n_features, 2);
     }
 
     #[test]
