@@ -848,6 +848,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn four_classes_suffice_for_coherence_with_a_wider_spread() {
+        // MNIST 3, 5, 8 and 9 in raw pixels (k = 10), measured: three
+        // clean classes and the 3s with a 5 % warp planted in them
+        let class = |own: u64, own_minority: u64, minority: u64| Minority {
+            rows: 6000,
+            minority,
+            own,
+            own_minority,
+        };
+        let mut classes = vec![
+            class(300, 52, 171),
+            class(180, 30, 99),
+            class(330, 62, 190),
+            class(160, 42, 84),
+        ];
+        for t in coherence_test(&classes) {
+            assert!(t.log_p > (0.01f64 / 4.0).ln(), "{t:?}");
+        }
+        // log odds 0.76 against −1.8 to −1.25
+        classes[0] = class(2400, 1635, 1110);
+        let t = coherence_test(&classes);
+        // significant after the class gate and the seven tests
+        assert!(t[0].log_p < (0.01f64 / 4.0 / 7.0).ln(), "{:?}", t[0]);
+        // the same classes with only two peers: no test
+        let t = coherence_test(&classes[..3]);
+        assert_eq!(t[0].log_p, 0.0, "{:?}", t[0]);
+    }
+
+    #[test]
     fn minority_rows_next_to_each_other_are_coherent() {
         // measured on MNIST in raw pixels (k = 10): nine clean classes ...
         let clean = [
