@@ -530,6 +530,37 @@ struct Categories {
     /// More than [`MAX_CATEGORIES`] values: free text, not categories (the
     /// codes are no longer kept).
     overflow: bool,
+    /// Every value so far is a number written with thousands separators,
+    /// a currency sign or a percent sign (see [`formatted_number`]).
+    formatted: bool,
+    /// Some value so far carries such formatting.
+    formatting_seen: bool,
+}
+
+/// Whether a text is a number written as spreadsheets format them —
+/// `1,234`, `-1,234.5`, `12.5%`, `$1,200`, `€ 30` — and whether it carries
+/// any of that formatting (plain `12` does not).
+fn formatted_number(text: &str) -> (bool, bool) {
+    let t = text.trim();
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t).trim_start();
+    let (t, currency) = match t.strip_prefix(['$', '€', '£', '¥']) {
+        Some(rest) => (rest.trim_start(), true),
+        None => (t, false),
+    };
+    let (t, percent) = match t.strip_suffix('%') {
+        Some(rest) => (rest.trim_end(), true),
+        None => (t, false),
+    };
+    let (whole, fraction) = t.split_once('.').unwrap_or((t, ""));
+    let groups: Vec<&str> = whole.split(',').collect();
+    let grouped = groups.len() > 1;
+    let digits = |g: &str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit());
+    let whole_ok = digits(groups[0])
+        && groups[0].len() <= if grouped { 3 } else { usize::MAX }
+        && groups[1..].iter().all(|g| g.len() == 3 && digits(g));
+    let fraction_ok = fraction.is_empty() || digits(fraction);
+    let number = whole_ok && fraction_ok && !(t.ends_with('.'));
+    (number, number && (grouped || currency || percent))
 }
 
 impl Categories {
@@ -540,6 +571,8 @@ impl Categories {
             index: HashMap::new(),
             null: None,
             overflow: false,
+            formatted: true,
+            formatting_seen: false,
         }
     }
 
@@ -549,7 +582,7 @@ impl Categories {
     }
 
     fn push(&mut self, array: &ArrayRef) -> Result<(), IngestError> {
-        if self.overflow {
+        if self.overflow && !self.formatted {
             return Ok(());
         }
         let strings = cast(array, &DataType::Utf8).map_err(|e| IngestError::WrongType {
@@ -558,6 +591,19 @@ impl Categories {
             expected: "a categorical feature column must hold text",
         })?;
         let strings = strings.as_string::<i32>();
+        if self.formatted {
+            for v in strings.iter().flatten() {
+                let (number, formatting) = formatted_number(v);
+                self.formatted &= number;
+                self.formatting_seen |= formatting;
+                if !self.formatted {
+                    break;
+                }
+            }
+        }
+        if self.overflow {
+            return Ok(());
+        }
         for i in 0..strings.len() {
             let known = if strings.is_valid(i) {
                 self.index.get(strings.value(i)).copied()
@@ -822,6 +868,32 @@ impl<'a> DatasetBuilder<'a> {
         };
         let label_values = LabelValues::read(&labels, &self.sel.label)?;
         let (label_codes, class_names) = label_values.encode(&kept_rows);
+        // labels that differ only in spaces or case are different classes,
+        // and most likely one class typed two ways
+        let mut by_plain: HashMap<String, Vec<&str>> = HashMap::new();
+        for name in &class_names {
+            by_plain
+                .entry(name.trim().to_lowercase())
+                .or_default()
+                .push(name);
+        }
+        let mut alike: Vec<String> = by_plain
+            .values()
+            .filter(|v| v.len() > 1)
+            .map(|v| {
+                v.iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            })
+            .collect();
+        alike.sort();
+        if !alike.is_empty() {
+            self.notes.push(format!(
+                "labels {} differ only in spaces or case, and are scanned as different classes",
+                alike.join("; ")
+            ));
+        }
         let class_titles = match (&label_values, self.hints.class_names(&self.sel.label)) {
             (LabelValues::Int(_), Some(names)) => Some(
                 class_names
@@ -1003,6 +1075,19 @@ fn one_hot(
     let mut free = Vec::new();
     // per column: its codes, and each code's indicator
     let mut encoded: Vec<(&[u32], Vec<usize>)> = Vec::new();
+    let formatted: Vec<String> = categories
+        .iter()
+        .filter(|c| c.formatted && c.formatting_seen)
+        .map(|c| c.column.clone())
+        .collect();
+    if !formatted.is_empty() {
+        notes.push(format!(
+            "column(s) {} hold numbers written with thousands separators, a currency or a \
+             percent sign (`1,234`, `$5`, `12%`), which are read as text, not as numbers: \
+             save them as plain numbers to scan them as numbers",
+            quoted(&formatted)
+        ));
+    }
     for cat in categories {
         // every row a value of its own: names or identifiers
         if cat.overflow || cat.distinct() == cat.codes.len() {
@@ -1548,6 +1633,69 @@ mod tests {
 
     fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
         RecordBatch::try_from_iter(cols.into_iter().map(|(n, a)| (n.to_string(), a))).unwrap()
+    }
+
+    #[test]
+    fn numbers_as_spreadsheets_format_them_are_told_from_text() {
+        for (text, number, formatting) in [
+            ("1,234", true, true),
+            ("-1,234.5", true, true),
+            ("12.5%", true, true),
+            ("$1,200", true, true),
+            ("€ 30", true, true),
+            ("12", true, false),
+            ("0.5", true, false),
+            ("12,34", false, false),
+            ("1,2345", false, false),
+            ("a,b", false, false),
+            ("12 kg", false, false),
+            ("", false, false),
+            ("5.", false, false),
+        ] {
+            assert_eq!(formatted_number(text), (number, formatting), "{text:?}");
+        }
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(StringArray::from(vec!["a", "b", "a", "b"])) as ArrayRef,
+            ),
+            ("x", Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5, 3.5]))),
+            (
+                "income",
+                Arc::new(StringArray::from(vec!["1,200", "950", "12,000", "3,100"])),
+            ),
+        ]);
+        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("`income`") && n.contains("thousands")),
+            "{:?}",
+            d.notes
+        );
+    }
+
+    #[test]
+    fn labels_that_differ_only_in_spaces_or_case_are_noted() {
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(StringArray::from(vec!["cat", "cat ", "Dog", "dog", "eel"])) as ArrayRef,
+            ),
+            (
+                "x",
+                Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5, 3.5, 4.5])),
+            ),
+        ]);
+        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
+        assert_eq!(d.class_names.len(), 5);
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("`cat` and `cat `") && n.contains("`Dog` and `dog`")),
+            "{:?}",
+            d.notes
+        );
     }
 
     #[test]
