@@ -218,7 +218,8 @@ fn null_labels_one_class_and_empty_input() {
     write_parquet(&dir.path().join("nl.parquet"), &table(nl, x.clone()));
     let e = fails(dir.path(), &["nl.parquet"], &["nl.parquet"]);
     assert!(
-        e.contains("nl.parquet, row 3: label column `label` is null"),
+        e.contains("nl.parquet, row 3: label column `label` is null")
+            && e.contains("--drop-invalid"),
         "{e}"
     );
 

@@ -99,7 +99,7 @@ pub enum IngestError {
     #[error("no feature columns: the data has no numeric column besides the label and id; name them with --features or --embedding")]
     NoFeatures,
     /// A null label.
-    #[error("{at}: label column `{column}` is null; every row needs a label")]
+    #[error("{at}: label column `{column}` is null; every row needs a label: fix the data or pass --drop-invalid to skip such rows")]
     NullLabel {
         /// Where.
         at: RowLoc,
