@@ -535,6 +535,17 @@ struct Categories {
     formatted: bool,
     /// Some value so far carries such formatting.
     formatting_seen: bool,
+    /// While `formatted`: each row's number (`NaN` for a null).
+    parsed: Vec<f32>,
+}
+
+/// The number a [`formatted_number`] text stands for (`12.5%` is 12.5).
+fn parse_formatted(text: &str) -> Option<f32> {
+    let plain: String = text
+        .chars()
+        .filter(|c| !matches!(c, ',' | '$' | '€' | '£' | '¥' | '%') && !c.is_whitespace())
+        .collect();
+    plain.parse::<f32>().ok()
 }
 
 /// Whether a text is a number written as spreadsheets format them —
@@ -573,6 +584,7 @@ impl Categories {
             overflow: false,
             formatted: true,
             formatting_seen: false,
+            parsed: Vec::new(),
         }
     }
 
@@ -592,13 +604,19 @@ impl Categories {
         })?;
         let strings = strings.as_string::<i32>();
         if self.formatted {
-            for v in strings.iter().flatten() {
+            for v in strings.iter() {
+                let Some(v) = v else {
+                    self.parsed.push(f32::NAN);
+                    continue;
+                };
                 let (number, formatting) = formatted_number(v);
                 self.formatted &= number;
                 self.formatting_seen |= formatting;
                 if !self.formatted {
+                    self.parsed = Vec::new();
                     break;
                 }
+                self.parsed.push(parse_formatted(v).unwrap_or(f32::NAN));
             }
         }
         if self.overflow {
@@ -1075,20 +1093,40 @@ fn one_hot(
     let mut free = Vec::new();
     // per column: its codes, and each code's indicator
     let mut encoded: Vec<(&[u32], Vec<usize>)> = Vec::new();
-    let formatted: Vec<String> = categories
+    // Numbers written as spreadsheets format them (`1,234`, `$5`, `12%`)
+    // are read as the numbers they are, each one feature (before the
+    // indicators); with a gap, they stay text, and a note says so.
+    let formatted = |c: &&Categories| c.formatted && c.formatting_seen;
+    let numbers: Vec<&Categories> = categories
         .iter()
-        .filter(|c| c.formatted && c.formatting_seen)
+        .filter(|c| formatted(c) && !c.parsed.iter().any(|v| v.is_nan()))
+        .collect();
+    let gapped: Vec<String> = categories
+        .iter()
+        .filter(|c| formatted(c) && c.parsed.iter().any(|v| v.is_nan()))
         .map(|c| c.column.clone())
         .collect();
-    if !formatted.is_empty() {
+    if !numbers.is_empty() {
+        let read: Vec<String> = numbers.iter().map(|c| c.column.clone()).collect();
         notes.push(format!(
             "column(s) {} hold numbers written with thousands separators, a currency or a \
-             percent sign (`1,234`, `$5`, `12%`), which are read as text, not as numbers: \
-             save them as plain numbers to scan them as numbers",
-            quoted(&formatted)
+             percent sign (`1,234`, `$5`, `12%`): read as those numbers",
+            quoted(&read)
+        ));
+        names.extend(read);
+    }
+    if !gapped.is_empty() {
+        notes.push(format!(
+            "column(s) {} hold numbers written with thousands separators, a currency or a \
+             percent sign (`1,234`, `$5`, `12%`) and gaps, and are read as text: save them as \
+             plain numbers to scan them as numbers",
+            quoted(&gapped)
         ));
     }
-    for cat in categories {
+    for cat in categories
+        .iter()
+        .filter(|c| !numbers.iter().any(|n| std::ptr::eq(*n, *c)))
+    {
         // every row a value of its own: names or identifiers
         if cat.overflow || cat.distinct() == cat.codes.len() {
             if explicit {
@@ -1149,6 +1187,9 @@ fn one_hot(
     for (r, &row) in kept_rows.iter().enumerate() {
         let dst = &mut out[r * width..(r + 1) * width];
         dst[..dim].copy_from_slice(&values[r * dim..(r + 1) * dim]);
+        for (k, number) in numbers.iter().enumerate() {
+            dst[dim + k] = number.parsed[row as usize];
+        }
         for (codes, indicator) in &encoded {
             dst[dim + indicator[codes[row as usize] as usize]] = 1.0;
         }
@@ -1669,10 +1710,42 @@ mod tests {
         assert!(
             d.notes
                 .iter()
-                .any(|n| n.contains("`income`") && n.contains("thousands")),
+                .any(|n| n.contains("`income`") && n.contains("read as those numbers")),
             "{:?}",
             d.notes
         );
+        // one feature, the numbers, after the numeric columns
+        assert_eq!(d.n_features, 2);
+        assert_eq!(
+            &d.features[..],
+            &[0.5, 1200.0, 1.5, 950.0, 2.5, 12000.0, 3.5, 3100.0]
+        );
+        // with a gap they stay text (categories), and the note says so
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(StringArray::from(vec!["a", "b", "a", "b"])) as ArrayRef,
+            ),
+            ("x", Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5, 3.5]))),
+            (
+                "income",
+                Arc::new(StringArray::from(vec![
+                    Some("1,200"),
+                    None,
+                    Some("12,000"),
+                    Some("1,200"),
+                ])),
+            ),
+        ]);
+        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("`income`") && n.contains("gaps")),
+            "{:?}",
+            d.notes
+        );
+        assert_eq!(d.n_features, 4);
     }
 
     #[test]
