@@ -1695,25 +1695,30 @@ mod tests {
         ] {
             assert_eq!(formatted_number(text), (number, formatting), "{text:?}");
         }
-        let b = batch(vec![
-            (
-                "label",
-                Arc::new(StringArray::from(vec!["a", "b", "a", "b"])) as ArrayRef,
-            ),
-            ("x", Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5, 3.5]))),
-            (
-                "income",
-                Arc::new(StringArray::from(vec!["1,200", "950", "12,000", "3,100"])),
-            ),
-        ]);
-        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
-        assert!(
+        // a table of a label, `x` and `income` written as spreadsheets do
+        let with_income = |income: Vec<Option<&str>>| {
+            let b = batch(vec![
+                (
+                    "label",
+                    Arc::new(StringArray::from(vec!["a", "b", "a", "b"])) as ArrayRef,
+                ),
+                ("x", Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5, 3.5]))),
+                ("income", Arc::new(StringArray::from(income))),
+            ]);
+            from_record_batch(&b, &TableOptions::default()).unwrap()
+        };
+        let noted = |d: &Dataset, what: &str| {
             d.notes
                 .iter()
-                .any(|n| n.contains("`income`") && n.contains("read as those numbers")),
-            "{:?}",
-            d.notes
-        );
+                .any(|n| n.contains("`income`") && n.contains(what))
+        };
+        let d = with_income(vec![
+            Some("1,200"),
+            Some("950"),
+            Some("12,000"),
+            Some("3,100"),
+        ]);
+        assert!(noted(&d, "read as those numbers"), "{:?}", d.notes);
         // one feature, the numbers, after the numeric columns
         assert_eq!(d.n_features, 2);
         assert_eq!(
@@ -1721,30 +1726,8 @@ mod tests {
             &[0.5, 1200.0, 1.5, 950.0, 2.5, 12000.0, 3.5, 3100.0]
         );
         // with a gap they stay text (categories), and the note says so
-        let b = batch(vec![
-            (
-                "label",
-                Arc::new(StringArray::from(vec!["a", "b", "a", "b"])) as ArrayRef,
-            ),
-            ("x", Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5, 3.5]))),
-            (
-                "income",
-                Arc::new(StringArray::from(vec![
-                    Some("1,200"),
-                    None,
-                    Some("12,000"),
-                    Some("1,200"),
-                ])),
-            ),
-        ]);
-        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
-        assert!(
-            d.notes
-                .iter()
-                .any(|n| n.contains("`income`") && n.contains("gaps")),
-            "{:?}",
-            d.notes
-        );
+        let d = with_income(vec![Some("1,200"), None, Some("12,000"), Some("1,200")]);
+        assert!(noted(&d, "gaps"), "{:?}", d.notes);
         assert_eq!(d.n_features, 4);
     }
 
