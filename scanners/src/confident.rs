@@ -2,7 +2,7 @@
 //! probabilities (Northcutt, Jiang & Chuang 2021).
 
 use crate::error::{ParamError, ScanError};
-use crate::labelflow::{direction_test, recognition};
+use crate::labelflow::{direction_test, recognised_classes};
 use crate::perclass::cap_by_class;
 use crate::stats::{ln_erfc, robust_location_scale};
 use crate::{ClassDiagnostics, ScanInput, ScanOutput, Scanner};
@@ -195,19 +195,12 @@ impl Scanner for ConfidentLearning {
         let direction = direction_test(&confusion, c, &scanned, &sizes);
         // a class is judged when the model recognises it (rows it puts in
         // their own class) more often than it puts rows at large there
-        let total: usize = scanned.iter().map(|&y| sizes[y as usize]).sum();
-        let put_in =
-            |j: usize| -> u64 { scanned.iter().map(|&y| by_argmax[y as usize * c + j]).sum() };
+        let recognised = recognised_classes(&by_argmax, c, &scanned, &sizes);
         let mut classes = Vec::new();
-        for (&y, mut dir) in scanned.iter().zip(direction) {
+        for ((&y, mut dir), &(recognised, judged)) in scanned.iter().zip(direction).zip(&recognised)
+        {
             let y = y as usize;
             let rows = &class_rows[y];
-            let recognised = by_argmax[y * c + y];
-            let judged = recognition(
-                recognised,
-                rows.len() as u64,
-                put_in(y) as f64 / total.max(1) as f64,
-            );
             if !judged {
                 dir.unjudge();
             }

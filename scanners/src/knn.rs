@@ -7,7 +7,8 @@ use crate::error::{parse_value, ParamError, ScanError};
 use crate::foreign::{foreign_group_test, References};
 use crate::gemm::a_bt;
 use crate::labelflow::{
-    coherence_test, direction_test, isolation_tests, recognition, source_tests, Minority, OwnCounts,
+    coherence_test, direction_test, isolation_tests, recognised_classes, source_tests, Minority,
+    OwnCounts,
 };
 use crate::rng::SplitMix64;
 use crate::stats::ln_binomial_lower;
@@ -1065,7 +1066,7 @@ impl Scanner for KnnLabelDisagreement {
         // its class, for the source test's strata
         let mut foreign = vec![0u32; n];
         // the label with strictly the most votes (`NONE` on a tie): the
-        // class the neighbourhood recognises, for `recognition`
+        // class the neighbourhood recognises, for `recognised_classes`
         let mut plurality = vec![NONE; n];
         let mut counts = vec![0u32; input.n_classes];
         for i in 0..n {
@@ -1198,32 +1199,19 @@ impl Scanner for KnnLabelDisagreement {
         // a class is judged when its neighbourhoods recognise it (a core of
         // rows whose neighbours' plurality is their own label) more often
         // than they recognise it for rows at large
-        let mut pointed = vec![0u64; nc];
+        let mut pointed = vec![0u64; nc * nc];
         for &c in &scanned {
             for &i in &class_rows[c as usize] {
                 if plurality[i] != NONE {
-                    pointed[plurality[i] as usize] += 1;
+                    pointed[c as usize * nc + plurality[i] as usize] += 1;
                 }
             }
         }
-        let recognised: Vec<u64> = scanned
-            .iter()
-            .map(|&c| {
-                class_rows[c as usize]
-                    .iter()
-                    .filter(|&&i| plurality[i] == c)
-                    .count() as u64
-            })
-            .collect();
-        let judged: Vec<bool> = scanned
-            .iter()
-            .zip(&recognised)
-            .map(|(&c, &r)| {
-                let share = pointed[c as usize] as f64 / total.max(1) as f64;
-                recognition(r, class_rows[c as usize].len() as u64, share)
-            })
-            .collect();
         let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
+        let (recognised, judged): (Vec<u64>, Vec<bool>) =
+            recognised_classes(&pointed, nc, &scanned, &sizes)
+                .into_iter()
+                .unzip();
         let mut direction = direction_test(&confusion, nc, &scanned, &sizes);
         let own: Vec<OwnCounts> = stats.iter().map(|s| s.own).collect();
         let mut isolation = isolation_tests(
@@ -1333,18 +1321,9 @@ impl Scanner for KnnLabelDisagreement {
             }
         }
         let mut classes = Vec::with_capacity(scanned.len());
-        for ((((((((&c, st), dir), iso), coh), &pocket), fg), src), (&judged, &recognised)) in
-            scanned
-                .iter()
-                .zip(&stats)
-                .zip(&direction)
-                .zip(&isolation)
-                .zip(&coherence)
-                .zip(&pocket_rows)
-                .zip(&foreign)
-                .zip(&by_source)
-                .zip(judged.iter().zip(&recognised))
-        {
+        for (t, &c) in scanned.iter().enumerate() {
+            let (st, dir, iso) = (&stats[t], &direction[t], &isolation[t]);
+            let (coh, fg, src) = (&coherence[t], &foreign[t], &by_source[t]);
             let rows = class_rows[c as usize].len();
             let iso_lp = iso
                 .unanimity_log_p
@@ -1371,8 +1350,8 @@ impl Scanner for KnnLabelDisagreement {
             .fold((0.0, 0.0), |best, t| if t.0 < best.0 { t } else { best });
             let mut values = vec![
                 ("mean_agreement", st.mean_agreement),
-                ("recognised_rows", recognised as f64),
-                ("judged", judged as u8 as f64),
+                ("recognised_rows", recognised[t] as f64),
+                ("judged", judged[t] as u8 as f64),
                 ("contradicted", st.contradicted as f64),
                 ("contradicted_rate", st.contradicted as f64 / rows as f64),
                 ("noise_rows", st.contradicted as f64),
@@ -1393,7 +1372,7 @@ impl Scanner for KnnLabelDisagreement {
                 ("minority_rows", st.minority.minority as f64),
                 ("coherence_log_odds", coh.log_odds),
                 ("coherence_log_p", coh.log_p),
-                ("pocket_rows", pocket as f64),
+                ("pocket_rows", pocket_rows[t] as f64),
                 ("foreign_group_log_p", fg.log_p),
                 ("foreign_group_purity", fg.purity),
                 ("foreign_group_separation", fg.separation),

@@ -62,8 +62,8 @@
 use rayon::prelude::*;
 
 use crate::stats::{
-    ln_binomial_sum_upper, ln_binomial_upper, ln_stratified_excess_upper, ln_upper_normal_p,
-    median, robust_location_scale,
+    class_null, ln_binomial_sum_upper, ln_binomial_upper, ln_stratified_excess_upper,
+    ln_upper_normal_p, median,
 };
 
 /// Median of the chi-square distribution with one degree of freedom.
@@ -124,9 +124,34 @@ pub const MIN_RECOGNISED: u64 = MIN_COUNT;
 /// [`MIN_RECOGNISED`] rows do and more than that rate explains (one-sided
 /// binomial test at 1 %): labels that carry no information point to their
 /// own class no more often than any row does.
-pub fn recognition(own: u64, rows: u64, share: f64) -> bool {
+fn recognition(own: u64, rows: u64, share: f64) -> bool {
     own >= MIN_RECOGNISED
         && ln_binomial_upper(rows, share.clamp(1e-12, 1.0 - 1e-12), own) <= 0.01f64.ln()
+}
+
+/// Per class of `scanned`, its recognised rows and whether it is judged
+/// ([`recognition`]), from `pointed` (`c × c`): `pointed[y * c + t]` rows
+/// labelled `y` whose evidence points to `t` (a row that points nowhere, in
+/// no cell); `sizes`: each class's rows. The rate at which rows at large
+/// point to a class is over the scanned classes' rows.
+pub fn recognised_classes(
+    pointed: &[u64],
+    c: usize,
+    scanned: &[u32],
+    sizes: &[usize],
+) -> Vec<(u64, bool)> {
+    assert_eq!(pointed.len(), c * c, "pointed is c × c");
+    let total: usize = scanned.iter().map(|&y| sizes[y as usize]).sum();
+    scanned
+        .iter()
+        .map(|&t| {
+            let t = t as usize;
+            let own = pointed[t * c + t];
+            let put_in: u64 = scanned.iter().map(|&y| pointed[y as usize * c + t]).sum();
+            let share = put_in as f64 / total.max(1) as f64;
+            (own, recognition(own, sizes[t] as u64, share))
+        })
+        .collect()
 }
 
 /// `ln` of the one-sided p-value that `a` of `a + b` rows moved one way
@@ -744,7 +769,7 @@ fn pool(classes: &[OwnCounts], tests: &mut [Isolation], with_iso: bool, judged: 
 const COHERENCE_SPREAD_MIN: f64 = 0.5;
 
 /// Least other classes the coherence test calibrates on (a data set of
-/// four classes); below [`MIN_INFORMATIVE`] its spread is widened.
+/// four classes); with fewer than six its spread is widened (see [`class_null`]).
 /// Measured with `--model none`: a 5 % warp into MNIST's 3 among 3, 5, 8
 /// and 9 lifts the 3s' log odds from −1.55 to 0.76 against −1.8 to −1.25
 /// for the others; clean Fashion-MNIST tops (T-shirts, pullovers, coats,
@@ -792,11 +817,11 @@ impl Coherence {
 /// classes' (median, and `1.4826 × MAD` as the spread, never below
 /// [`COHERENCE_SPREAD_MIN`]), plus the class's own sampling variance
 /// `1/a + 1/b`; one-sided normal test. Classes with fewer than
-/// [`MIN_COUNT`] own-label slots take no part. With fewer than
-/// [`MIN_INFORMATIVE`] other classes taking part (a data set of four or
-/// five classes), the median of so few is itself uncertain: the spread is
-/// widened by `√(1 + π/(2m))` for `m` peers (the sampling variance of a
-/// median); with fewer than [`MIN_FEW_PEERS`], no test.
+/// [`MIN_COUNT`] own-label slots take no part. The centre and spread are
+/// [`class_null`]'s: with fewer than six other classes taking part (a data
+/// set of four or five classes), the median of so few is itself uncertain
+/// and the spread is widened by `√(1 + π/(2m))` for `m` peers; with fewer
+/// than [`MIN_FEW_PEERS`], no test.
 pub fn coherence_test(classes: &[Minority]) -> Vec<Coherence> {
     let odds = |m: &Minority| {
         let (a, b) = (
@@ -822,11 +847,8 @@ pub fn coherence_test(classes: &[Minority]) -> Vec<Coherence> {
                 };
             }
             let ls: Vec<f64> = others.iter().map(|&j| odds(&classes[j]).0).collect();
-            let (centre, spread) = robust_location_scale(&ls);
-            let mut spread = spread.max(COHERENCE_SPREAD_MIN);
-            if others.len() < MIN_INFORMATIVE {
-                spread *= (1.0 + std::f64::consts::FRAC_PI_2 / others.len() as f64).sqrt();
-            }
+            let (centre, spread) =
+                class_null(&ls, COHERENCE_SPREAD_MIN).expect("at least MIN_FEW_PEERS peers");
             let z = (l - centre) / (spread * spread + v).sqrt();
             let typical = median(
                 &others
