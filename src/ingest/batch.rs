@@ -194,10 +194,6 @@ pub(crate) struct Selection {
     /// Text columns read as categories, one indicator feature per value
     /// (after the numeric columns of [`FeatureSelection::Columns`]).
     pub categorical: Vec<String>,
-    /// Numeric feature columns named like identifiers (see
-    /// [`looks_like_id`]), chosen without `--features`: left out in
-    /// `finish` when every row holds its own value.
-    pub id_like: Vec<String>,
     /// What the selection left out that a user should know.
     pub notes: Vec<String>,
 }
@@ -262,7 +258,6 @@ pub(crate) fn select(
     };
     let mut notes = Vec::new();
     let mut categorical = Vec::new();
-    let mut id_like = Vec::new();
     let features = if let Some(e) = &opts.embedding {
         let (_, kind, dtype) = find(e).ok_or_else(|| missing(e))?;
         match kind {
@@ -319,11 +314,6 @@ pub(crate) fn select(
                 .collect()
         };
         let numeric = of_kind(ColumnKind::Numeric);
-        id_like = numeric
-            .iter()
-            .filter(|n| looks_like_id(n))
-            .cloned()
-            .collect();
         let text = of_kind(ColumnKind::Text);
         // A vector or an image per row is what the row *is*; scalar numbers
         // beside one (sizes, timestamps, row ids) are metadata.
@@ -383,7 +373,6 @@ pub(crate) fn select(
         features,
         probs: opts.probs.clone(),
         categorical,
-        id_like,
         notes,
     })
 }
@@ -530,29 +519,20 @@ struct Categories {
     /// More than [`MAX_CATEGORIES`] values: free text, not categories (the
     /// codes are no longer kept).
     overflow: bool,
-    /// Every value so far is a number written with thousands separators,
-    /// a currency sign or a percent sign (see [`formatted_number`]).
-    formatted: bool,
-    /// Some value so far carries such formatting.
+    /// Each row's number while every value so far is one as spreadsheets
+    /// write them (see [`formatted_number`]; `NaN` for a null); `None`
+    /// once a value is not.
+    numbers: Option<Vec<f32>>,
+    /// Some value so far carries such formatting (`1,234`, `$5`, `12%`).
     formatting_seen: bool,
-    /// While `formatted`: each row's number (`NaN` for a null).
-    parsed: Vec<f32>,
 }
 
-/// The number a [`formatted_number`] text stands for (`12.5%` is 12.5).
-fn parse_formatted(text: &str) -> Option<f32> {
-    let plain: String = text
-        .chars()
-        .filter(|c| !matches!(c, ',' | '$' | '€' | '£' | '¥' | '%') && !c.is_whitespace())
-        .collect();
-    plain.parse::<f32>().ok()
-}
-
-/// Whether a text is a number written as spreadsheets format them —
-/// `1,234`, `-1,234.5`, `12.5%`, `$1,200`, `€ 30` — and whether it carries
-/// any of that formatting (plain `12` does not).
-fn formatted_number(text: &str) -> (bool, bool) {
+/// The number a text is, written as spreadsheets format them — `1,234`,
+/// `-1,234.5`, `12.5%` (12.5), `$1,200`, `€ 30` — and whether it carries
+/// any of that formatting (plain `12` does not); `None` for other text.
+fn formatted_number(text: &str) -> Option<(f32, bool)> {
     let t = text.trim();
+    let negative = t.starts_with('-');
     let t = t.strip_prefix(['+', '-']).unwrap_or(t).trim_start();
     let (t, currency) = match t.strip_prefix(['$', '€', '£', '¥']) {
         Some(rest) => (rest.trim_start(), true),
@@ -570,8 +550,17 @@ fn formatted_number(text: &str) -> (bool, bool) {
         && groups[0].len() <= if grouped { 3 } else { usize::MAX }
         && groups[1..].iter().all(|g| g.len() == 3 && digits(g));
     let fraction_ok = fraction.is_empty() || digits(fraction);
-    let number = whole_ok && fraction_ok && !(t.ends_with('.'));
-    (number, number && (grouped || currency || percent))
+    if !(whole_ok && fraction_ok && !t.ends_with('.')) {
+        return None;
+    }
+    let plain = format!(
+        "{}{}.{}",
+        if negative { "-" } else { "" },
+        groups.concat(),
+        if fraction.is_empty() { "0" } else { fraction }
+    );
+    let value = plain.parse::<f32>().ok()?;
+    Some((value, grouped || currency || percent))
 }
 
 impl Categories {
@@ -582,9 +571,8 @@ impl Categories {
             index: HashMap::new(),
             null: None,
             overflow: false,
-            formatted: true,
+            numbers: Some(Vec::new()),
             formatting_seen: false,
-            parsed: Vec::new(),
         }
     }
 
@@ -594,7 +582,7 @@ impl Categories {
     }
 
     fn push(&mut self, array: &ArrayRef) -> Result<(), IngestError> {
-        if self.overflow && !self.formatted {
+        if self.overflow && self.numbers.is_none() {
             return Ok(());
         }
         let strings = cast(array, &DataType::Utf8).map_err(|e| IngestError::WrongType {
@@ -603,20 +591,19 @@ impl Categories {
             expected: "a categorical feature column must hold text",
         })?;
         let strings = strings.as_string::<i32>();
-        if self.formatted {
+        if let Some(numbers) = &mut self.numbers {
             for v in strings.iter() {
-                let Some(v) = v else {
-                    self.parsed.push(f32::NAN);
-                    continue;
-                };
-                let (number, formatting) = formatted_number(v);
-                self.formatted &= number;
-                self.formatting_seen |= formatting;
-                if !self.formatted {
-                    self.parsed = Vec::new();
-                    break;
+                match v.map(formatted_number) {
+                    None => numbers.push(f32::NAN),
+                    Some(Some((x, formatting))) => {
+                        numbers.push(x);
+                        self.formatting_seen |= formatting;
+                    }
+                    Some(None) => {
+                        self.numbers = None;
+                        break;
+                    }
                 }
-                self.parsed.push(parse_formatted(v).unwrap_or(f32::NAN));
             }
         }
         if self.overflow {
@@ -869,8 +856,14 @@ impl<'a> DatasetBuilder<'a> {
             Values::Shared(b) => compact(&b, &kept_rows, dim).into(),
             Values::Owned(v) => compact(&v, &kept_rows, dim).into(),
         };
-        let (values, dim) =
-            drop_identifiers(&mut self.sel, &mut self.notes, values, dim, kept_rows.len());
+        let (values, dim) = drop_identifiers(
+            &mut self.sel,
+            &mut self.notes,
+            values,
+            dim,
+            kept_rows.len(),
+            !self.opts.features.is_empty(),
+        );
         let (values, dim, indicators) = one_hot(
             &self.categories,
             !self.opts.features.is_empty(),
@@ -1032,25 +1025,30 @@ struct Indicators {
 /// Leaves out the numeric columns named like identifiers whose every
 /// row holds its own value (`PassengerId`, `customer_id`): numbers
 /// that name a row, which would enter every distance as noise. One
-/// whose values repeat (a store's `StoreID`) is a feature. `values`:
-/// `rows × dim`, one column per numeric feature column.
+/// whose values repeat (a store's `StoreID`) is a feature, and so is one
+/// `--features` named (`explicit`). `values`: `rows × dim`, one column per
+/// numeric feature column.
 fn drop_identifiers(
     sel: &mut Selection,
     notes: &mut Vec<String>,
     values: ScalarBuffer<f32>,
     dim: usize,
     rows: usize,
+    explicit: bool,
 ) -> (ScalarBuffer<f32>, usize) {
     let FeatureSelection::Columns(cols) = &mut sel.features else {
         return (values, dim);
     };
+    if explicit {
+        return (values, dim);
+    }
     let distinct = |j: usize| {
         let mut v: Vec<f32> = (0..rows).map(|r| values[r * dim + j]).collect();
         v.sort_by(f32::total_cmp);
         rows > 1 && v.windows(2).all(|w| w[0] != w[1])
     };
     let drop: Vec<usize> = (0..cols.len().min(dim))
-        .filter(|&j| sel.id_like.contains(&cols[j]) && distinct(j))
+        .filter(|&j| looks_like_id(&cols[j]) && distinct(j))
         .collect();
     if drop.is_empty() {
         return (values, dim);
@@ -1096,18 +1094,25 @@ fn one_hot(
     // Numbers written as spreadsheets format them (`1,234`, `$5`, `12%`)
     // are read as the numbers they are, each one feature (before the
     // indicators); with a gap, they stay text, and a note says so.
-    let formatted = |c: &&Categories| c.formatted && c.formatting_seen;
-    let numbers: Vec<&Categories> = categories
+    let formatted = |c: &Categories, gaps: bool| {
+        c.formatting_seen
+            && c.numbers
+                .as_ref()
+                .is_some_and(|v| v.iter().any(|x| x.is_nan()) == gaps)
+    };
+    // each such column's name and its rows' numbers
+    let numbers: Vec<(&String, &[f32])> = categories
         .iter()
-        .filter(|c| formatted(c) && !c.parsed.iter().any(|v| v.is_nan()))
+        .filter(|c| formatted(c, false))
+        .filter_map(|c| Some((&c.column, c.numbers.as_deref()?)))
         .collect();
     let gapped: Vec<String> = categories
         .iter()
-        .filter(|c| formatted(c) && c.parsed.iter().any(|v| v.is_nan()))
+        .filter(|c| formatted(c, true))
         .map(|c| c.column.clone())
         .collect();
     if !numbers.is_empty() {
-        let read: Vec<String> = numbers.iter().map(|c| c.column.clone()).collect();
+        let read: Vec<String> = numbers.iter().map(|(c, _)| c.to_string()).collect();
         notes.push(format!(
             "column(s) {} hold numbers written with thousands separators, a currency or a \
              percent sign (`1,234`, `$5`, `12%`): read as those numbers",
@@ -1125,7 +1130,7 @@ fn one_hot(
     }
     for cat in categories
         .iter()
-        .filter(|c| !numbers.iter().any(|n| std::ptr::eq(*n, *c)))
+        .filter(|c| !numbers.iter().any(|(n, _)| **n == c.column))
     {
         // every row a value of its own: names or identifiers
         if cat.overflow || cat.distinct() == cat.codes.len() {
@@ -1187,8 +1192,8 @@ fn one_hot(
     for (r, &row) in kept_rows.iter().enumerate() {
         let dst = &mut out[r * width..(r + 1) * width];
         dst[..dim].copy_from_slice(&values[r * dim..(r + 1) * dim]);
-        for (k, number) in numbers.iter().enumerate() {
-            dst[dim + k] = number.parsed[row as usize];
+        for (k, (_, number)) in numbers.iter().enumerate() {
+            dst[dim + k] = number[row as usize];
         }
         for (codes, indicator) in &encoded {
             dst[dim + indicator[codes[row as usize] as usize]] = 1.0;
@@ -1693,7 +1698,12 @@ mod tests {
             ("", false, false),
             ("5.", false, false),
         ] {
-            assert_eq!(formatted_number(text), (number, formatting), "{text:?}");
+            let got = formatted_number(text);
+            assert_eq!(
+                (got.is_some(), got.is_some_and(|g| g.1)),
+                (number, formatting),
+                "{text:?}"
+            );
         }
         // a table of a label, `x` and `income` written as spreadsheets do
         let with_income = |income: Vec<Option<&str>>| {

@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Int64Array, RecordBatch,
-    StringArray, UInt64Array,
+    StringArray,
 };
-use arrow::compute::{nullif, take};
+use arrow::compute::nullif;
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::scores::{plain, row_and_id};
+use super::scores::{kept, plain, row_and_id};
 use super::{AtomicFile, ReportError};
 use crate::ingest::{
     Dataset, FeatureSource, GROUND_TRUTH_COLUMNS, META_FEATURES, META_FEATURE_COLUMNS,
@@ -91,22 +91,10 @@ pub fn poisoned_batch(
         }
     }
     // rows left out as invalid are left out of the copy too
-    let kept = |a: ArrayRef| -> ArrayRef {
-        if ds.kept_rows.len() == ds.n_input_rows {
-            a
-        } else {
-            let rows = UInt64Array::from(ds.kept_rows.clone());
-            take(a.as_ref(), &rows, None).expect("kept rows are input rows")
-        }
-    };
-    let original = kept(plain(&ds.labels));
+    let original = kept(ds, plain(&ds.labels));
     let not_poisoned = BooleanArray::from(planted.poisoned.iter().map(|p| !p).collect::<Vec<_>>());
     let source = nullif(&original, &not_poisoned).expect("same length");
-    let (mut fields, mut columns) = row_and_id(ds);
-    columns[0] = Arc::new(UInt64Array::from_iter_values(0..ds.kept_rows.len() as u64));
-    if let Some(id) = columns.get_mut(1) {
-        *id = kept(id.clone());
-    }
+    let (mut fields, mut columns) = row_and_id(ds, true);
     let labels = labels_array(ds, codes);
     fields.push(Field::new("label", labels.data_type().clone(), false));
     columns.push(labels);

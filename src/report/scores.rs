@@ -53,15 +53,30 @@ pub(crate) fn plain(array: &ArrayRef) -> ArrayRef {
     cast(array, &target).unwrap_or_else(|_| array.clone())
 }
 
-/// The leading `row` (0-based input order) and, when the data set has ids,
-/// `id` columns that every per-row output file starts with.
-pub(crate) fn row_and_id(ds: &Dataset) -> (Vec<Field>, Vec<ArrayRef>) {
+/// The values of a per-input-row array at the data set's kept rows.
+pub(crate) fn kept(ds: &Dataset, a: ArrayRef) -> ArrayRef {
+    if ds.kept_rows.len() == ds.n_input_rows {
+        return a;
+    }
+    let rows = UInt64Array::from(ds.kept_rows.clone());
+    arrow::compute::take(a.as_ref(), &rows, None).expect("kept rows are input rows")
+}
+
+/// The leading `row` (0-based order) and, when the data set has ids, `id`
+/// columns that every per-row output file starts with: one per input row,
+/// or with `kept_only` one per kept row (a red-team copy without the rows
+/// left out as invalid, a data set of its own numbered from 0).
+pub(crate) fn row_and_id(ds: &Dataset, kept_only: bool) -> (Vec<Field>, Vec<ArrayRef>) {
+    let n = if kept_only {
+        ds.kept_rows.len()
+    } else {
+        ds.n_input_rows
+    };
     let mut fields = vec![Field::new("row", DataType::UInt64, false)];
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from_iter_values(
-        0..ds.n_input_rows as u64,
-    ))];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from_iter_values(0..n as u64))];
     if let Some(ids) = &ds.ids {
         let ids = plain(ids);
+        let ids = if kept_only { kept(ds, ids) } else { ids };
         fields.push(Field::new("id", ids.data_type().clone(), true));
         columns.push(ids);
     }
@@ -89,7 +104,7 @@ pub fn scores_batch(ds: &Dataset, report: &ScanReport) -> RecordBatch {
     for (k, &row) in ds.kept_rows.iter().enumerate() {
         flagged[row as usize] = report.fused.flagged[k];
     }
-    let (mut fields, mut columns) = row_and_id(ds);
+    let (mut fields, mut columns) = row_and_id(ds, false);
     let labels = plain(&ds.labels);
     fields.push(Field::new("label", labels.data_type().clone(), true));
     columns.push(labels);
