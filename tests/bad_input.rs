@@ -152,6 +152,31 @@ fn ragged_embeddings_name_file_row_and_column() {
 }
 
 #[test]
+fn gaps_that_leave_no_row_name_the_columns_behind_them() {
+    // two survey waves in one table: each wave's question is null in the
+    // other wave's rows, so --drop-invalid leaves nothing
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("label,age,wave1,wave2\n");
+    for i in 0..30 {
+        let (w1, w2) = if i < 12 {
+            (format!("{}", i % 5), "NA".to_string())
+        } else {
+            ("NA".to_string(), format!("{}", i % 7))
+        };
+        csv += &format!("{},{},{w1},{w2}\n", i % 2, 20 + i);
+    }
+    std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+    let e = fails(dir.path(), &["t.csv", "--drop-invalid"], &["t.csv"]);
+    assert!(
+        e.contains("every row was left out by --drop-invalid")
+            && e.contains("null in feature `wave1`: 18 rows")
+            && e.contains("null in feature `wave2`: 12 rows")
+            && e.contains("--features"),
+        "{e}"
+    );
+}
+
+#[test]
 fn nan_features_fail_or_are_dropped_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let mut x: Vec<Option<f64>> = (0..40).map(|i| Some(i as f64 * 0.37 % 5.0)).collect();

@@ -848,7 +848,7 @@ impl<'a> DatasetBuilder<'a> {
         dropped.sort_by_key(|d| d.row);
         let kept_rows: Vec<u64> = (0..n).filter(|&i| keep[i]).map(|i| i as u64).collect();
         if kept_rows.is_empty() {
-            return Err(IngestError::Empty("every row has invalid features".into()));
+            return Err(IngestError::Empty(nothing_left(&dropped)));
         }
         let values: ScalarBuffer<f32> = match self.values {
             Values::Shared(b) if kept_rows.len() == n => b,
@@ -1411,6 +1411,35 @@ fn scalar_columns(batch: &RecordBatch, columns: &[String]) -> Result<Extracted, 
         dim: d,
         invalid,
     })
+}
+
+/// Why `--drop-invalid` left no row: the commonest reasons, with how many
+/// rows each (a table whose columns have gaps in different rows, one survey
+/// wave's questions null in the other's rows, loses every row), and what to
+/// do about it.
+fn nothing_left(dropped: &[DroppedRow]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for d in dropped {
+        match counts.iter_mut().find(|(r, _)| *r == d.reason) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((&d.reason, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let shown: Vec<String> = counts
+        .iter()
+        .take(3)
+        .map(|(r, c)| format!("{r}: {c} row{}", if *c == 1 { "" } else { "s" }))
+        .collect();
+    let more = if counts.len() > 3 {
+        format!(", and {} more reason(s)", counts.len() - 3)
+    } else {
+        String::new()
+    };
+    format!(
+        "every row was left out by --drop-invalid ({}{more}); pass --features with columns that have no gaps, or fill the gaps",
+        shown.join("; ")
+    )
 }
 
 /// The encoded bytes of every row of an image column (`None` for a null),
