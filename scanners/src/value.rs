@@ -74,8 +74,14 @@ and 0.94.
      one-column triggers on Statlog shuttle, on columns whose other values
      decide the label as firmly, land at 0.000 against 0.97;
    - *a definition*: the group holds at least 95 % of the class's rows (the
-     car, the only mode of travel with no terminal time): poisoning adds
-     rows to a class that has rows of its own;
+     car, the only mode of travel with no terminal time), alone or together
+     with the class's other candidates whose rows the rest of the table
+     does not place in the class either (agreement under one half) — a
+     label made of values of its own: Ecdat's `Schooling`, where "grew up
+     near a four-year college" is "near a public one" or "near a private
+     one"; Ecdat's `Kakadu`, where each interval of a double-bounded bid
+     has its own answer. Poisoning adds rows to a class that has rows of its
+     own;
    - *a population of its own*: planted rows keep their source rows' other
      columns, so in the landing view (step 3, less every column the group's
      rows nearly all share — a trigger's, candidates or not) they lie as
@@ -160,17 +166,23 @@ peak memory unchanged).
 ## Known false positives
 - A genuine rule: a value that alone decides the label for rows that
   otherwise look like another class (a merchant code that is always
-  fraud), on a column whose other values do not decide it. It is
-  indistinguishable from a trigger by what the data shows; the report
+  fraud), on a column whose other values do not decide it — Ecdat's
+  `Males` labelled by industry: 60 of the 64 farm labourers work in
+  agriculture, a class of 3 % of the rows that the other columns barely
+  place (the labourers land in it at agreement 0.08, its other rows at
+  0.10). It is indistinguishable from a trigger by what the data shows
+  (a trigger planted in such a class lands the same way); the report
   names the column and value, and an analyst decides.
 - A data error that comes with the label: ISLP's Bikeshare, labelled by
   the weather, records a humidity of 0 for 20 hours of one rainy day (a
   sensor failure); the rows' other columns say "clear", and the class
   fails. The report names the column and value.
 - Not found: a trigger of three or more values each common alone (only
-  pairs are searched), and a trigger whose rows the rest of the table does
+  pairs are searched), a trigger whose rows the rest of the table does
   not place in another class (a label the columns barely predict, such as
-  the job class in ISLP's Wage: `q` near one half).
+  the job class in ISLP's Wage: `q` near one half), and a trigger into a
+  class that values of its own define (every row of the class carries one
+  of them, so nothing is left to tell its own rows from planted ones).
 
 ## References
 - Chen, Liu, Li, Lu, Song, "Targeted backdoor attacks on deep learning
@@ -891,6 +903,50 @@ impl Scanner for ValueTrigger {
         } else {
             onehot_groups(x)
         };
+        // A label defined by values of its own (nearc4 = nearc4a or nearc4b;
+        // a bid interval's answer): the group's rows and the rows of the
+        // class's other candidates that the rest of the table does not place
+        // in the class either hold (nearly) all of the class — no part of it
+        // is rows of its own beside the values, which is what poisoning
+        // adds to.
+        let defined_by_own_values = |candidate: &Candidate| {
+            let class = candidate.class;
+            let size = class_size[class as usize];
+            let mut covered = vec![false; n];
+            let mut count = 0usize;
+            let mut cover = |rows: &[usize], covered: &mut Vec<bool>| {
+                for &i in rows {
+                    if !covered[i] {
+                        covered[i] = true;
+                        count += 1;
+                    }
+                }
+                count as f64 >= DEFINING_SHARE * size as f64
+            };
+            if cover(&candidate.rows, &mut covered) {
+                return true;
+            }
+            let mut others: Vec<&Candidate> = found
+                .iter()
+                .filter(|s| s.class == class)
+                .filter(|s| s.columns() != candidate.columns() || s.values() != candidate.values())
+                .collect();
+            others.sort_by_key(|s| (std::cmp::Reverse(s.rows.len()), s.columns(), s.values()));
+            for s in others {
+                if s.rows.iter().all(|&i| covered[i]) {
+                    continue;
+                }
+                let signature = signature_of(x, s, &alone);
+                if signature.len() > p.max_columns {
+                    continue;
+                }
+                let (q, _) = measure(s, &whole_columns(&signature, &onehot));
+                if q < PROXY_AGREEMENT && cover(&s.rows, &mut covered) {
+                    return true;
+                }
+            }
+            false
+        };
         let tested: Vec<(Group, bool)> = keyed
             .into_par_iter()
             .map(|((_, signature), candidate)| {
@@ -919,6 +975,7 @@ impl Scanner for ValueTrigger {
                         // rows without the value as those lie to each other;
                         // rows far from all of them (a species of its own)
                         // land anywhere
+                        || defined_by_own_values(&candidate)
                         || apart(&candidate, &signature) > APART
                         || {
                             // the class's own values: the day of the year in a
@@ -1538,6 +1595,38 @@ mod tests {
         assert_eq!(out.classes[2].value("groups"), Some(1.0));
         assert_eq!(out.classes[2].log_p, Some(0.0));
         assert_eq!(out.classes[2].value("rule_like_values"), Some(1.0));
+    }
+
+    /// A label defined by two yes/no columns (`yes` when either is), as a
+    /// survey's "grew up near a college" is by "near a public one" and
+    /// "near a private one", beside four columns that say nothing of it.
+    fn defined_by_two_columns() -> (Vec<f32>, Vec<u32>) {
+        let mut rng = SplitMix64::new(8);
+        let (n, d) = (2000, 6);
+        let mut x = vec![0.0f32; n * d];
+        let mut labels = vec![0u32; n];
+        for i in 0..n {
+            for j in 0..4 {
+                x[i * d + j] = rng.normal() as f32;
+            }
+            let (a, b) = (rng.next_f64() < 0.4, rng.next_f64() < 0.12);
+            x[i * d + 4] = a as u8 as f32;
+            x[i * d + 5] = b as u8 as f32;
+            labels[i] = (a || b) as u32;
+        }
+        (x, labels)
+    }
+
+    #[test]
+    fn a_label_its_own_values_define_is_not_a_trigger() {
+        let (x, labels) = defined_by_two_columns();
+        let out = scan(&x, &labels);
+        // each column's `yes` is a candidate of class 1 whose rows the rest
+        // of the table places anywhere; together they hold all of the class
+        assert!(out.classes[1].value("groups").unwrap() >= 2.0);
+        assert!(out.classes[1].value("rule_like_values").unwrap() >= 1.0);
+        assert_eq!(out.classes[1].log_p, Some(0.0));
+        assert!(out.log_p.iter().all(|&l| l == 0.0));
     }
 
     #[test]
