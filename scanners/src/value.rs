@@ -52,7 +52,7 @@ and 0.94.
    it: in a class of 94 % of the rows, any 20 rows are nearly pure), is a
    candidate; its p-value below pays for the pairs examined (`ln` of their
    number is added). A trigger is one value planted on part of a class;
-   four kinds of significant group are natural structure instead, and are
+   five kinds of significant group are natural structure instead, and are
    not counted (`rule_like_values` counts them):
    - *a proxy of the label*: the group's column (or pair of columns) has
      another value that the class takes alone and whose rows the rest of
@@ -82,6 +82,18 @@ and 0.94.
      one"; Ecdat's `Kakadu`, where each interval of a double-bounded bid
      has its own answer. Poisoning adds rows to a class that has rows of its
      own;
+   - *the class's own rows*: planted rows are other classes' rows, so
+     where the rest of the table tells the class's rows from other
+     classes' rows (the class's rows without the value land in it at least
+     twice as often as other classes' rows do), planted rows land like
+     other classes' rows; a group that lands at least three quarters of
+     the way from them to the class's own rows is the class's own — a
+     value of theirs that the rest agrees with as far as it places any of
+     the class. Ecdat's `Males` labelled by industry: 60 of the 64 farm
+     labourers work in agriculture, a class of 3 % whose rows the other
+     columns place weakly (0.10, against 0.015 for other industries' rows;
+     the labourers 0.08–0.10). The red team's planted groups lie at most
+     0.4 of the way (most under 0.1);
    - *a population of its own*: planted rows keep their source rows' other
      columns, so in the landing view (step 3, less every column the group's
      rows nearly all share — a trigger's, candidates or not) they lie as
@@ -166,13 +178,11 @@ peak memory unchanged).
 ## Known false positives
 - A genuine rule: a value that alone decides the label for rows that
   otherwise look like another class (a merchant code that is always
-  fraud), on a column whose other values do not decide it — Ecdat's
-  `Males` labelled by industry: 60 of the 64 farm labourers work in
-  agriculture, a class of 3 % of the rows that the other columns barely
-  place (the labourers land in it at agreement 0.08, its other rows at
-  0.10). It is indistinguishable from a trigger by what the data shows
-  (a trigger planted in such a class lands the same way); the report
-  names the column and value, and an analyst decides.
+  fraud), on a column whose other values do not decide it, in a class the
+  rest of the table does not tell from the others (its rows land in it no
+  more often than other classes' rows do). It is indistinguishable from a
+  trigger by what the data shows; the report names the column and value,
+  and an analyst decides.
 - A data error that comes with the label: ISLP's Bikeshare, labelled by
   the weather, records a humidity of 0 for 20 hours of one rainy day (a
   sensor failure); the rows' other columns say "clear", and the class
@@ -471,6 +481,20 @@ const APART: f64 = 2.0;
 /// (the car, the only mode of travel with no terminal time), not a planted
 /// part of it: poisoning adds rows to a class that has its own.
 const DEFINING_SHARE: f64 = 0.95;
+
+/// How many times more often than other classes' rows the class's own rows
+/// (without a group's value) must land in their class for the rest of the
+/// table to tell them apart (see `like_own_rows` in the scan): below it, as
+/// where a trigger took the one column that places the class (ISLP's
+/// Default, the balance), the landing says nothing either way.
+const OWN_LIFT: f64 = 2.0;
+
+/// How far from other classes' rows towards the class's own rows (as a
+/// share of the way) a group's landing agreement must lie for the group to
+/// be the class's own rows. Measured: the red team's planted groups lie at
+/// most 0.40 of the way wherever the rest tells the rows apart (most below
+/// 0.1); the farm labourers of Ecdat's Males at 0.8-0.9.
+const OWN_LIKE: f64 = 0.75;
 
 /// Most other values of a group's column(s) [`siblings`] gives.
 const SIBLINGS: usize = 8;
@@ -842,30 +866,44 @@ impl Scanner for ValueTrigger {
                 1.0
             }
         };
-        // how the rest of the table places the class's own rows without
-        // the candidate's value(s): a sample of them, each against the
-        // other references
-        let native = |candidate: &Candidate, signature: &[usize]| {
+        // how the rest of the table places the rows without the candidate's
+        // value(s) of the class itself (`own`) or of the other classes: a
+        // sample of them, each against the other references
+        let placed = |candidate: &Candidate, signature: &[usize], own: bool| {
             let class = candidate.class;
-            let mut rng = SplitMix64::derive(
-                input.seed,
-                0x7A20 ^ ((class as u64) << 32) ^ candidate.key(),
-            );
+            let salt = if own { 0x7A20 } else { 0x7A22 };
+            let mut rng =
+                SplitMix64::derive(input.seed, salt ^ ((class as u64) << 32) ^ candidate.key());
             let refs = references(x, candidate, &scanned, labels, &mut rng);
-            let mut own: Vec<usize> = refs
+            let mut rows: Vec<usize> = refs
                 .iter()
                 .copied()
-                .filter(|&i| labels[i] == class)
+                .filter(|&i| (labels[i] == class) == own)
                 .collect();
-            rng.shuffle(&mut own);
-            own.truncate(SAMPLE);
-            if own.is_empty() {
-                return 1.0;
+            rng.shuffle(&mut rows);
+            rows.truncate(SAMPLE);
+            if rows.is_empty() {
+                return if own { 1.0 } else { 0.0 };
             }
             agreement_of(
-                &landing(view(), &own, &refs, signature, labels, class, p.k),
+                &landing(view(), &rows, &refs, signature, labels, class, p.k),
                 p.k,
             )
+        };
+        let native =
+            |candidate: &Candidate, signature: &[usize]| placed(candidate, signature, true);
+        // Where the rest of the table tells the class's own rows from other
+        // classes' rows (they land in the class at least `OWN_LIFT` times as
+        // often), planted rows land like other classes' rows, and a group
+        // that lands like the class's own rows is the class's own: a value
+        // of theirs the rest agrees with, as far as the rest places any of
+        // the class (farm labourers in a table labelled by industry, whose
+        // agricultural rows land in their class at 0.10 against 0.015 for
+        // the other industries' rows; the labourers at 0.08-0.10).
+        let like_own_rows = |candidate: &Candidate, signature: &[usize], q: f64| {
+            let own = native(candidate, signature);
+            let other = placed(candidate, signature, false);
+            own >= OWN_LIFT * other && q - other >= OWN_LIKE * (own - other)
         };
         // a pair one of whose values, without the other, is taken by
         // another class alone: it goes against the design it would belong
@@ -976,6 +1014,7 @@ impl Scanner for ValueTrigger {
                         // rows far from all of them (a species of its own)
                         // land anywhere
                         || defined_by_own_values(&candidate)
+                        || like_own_rows(&candidate, &signature, agreement)
                         || apart(&candidate, &signature) > APART
                         || {
                             // the class's own values: the day of the year in a
@@ -1627,6 +1666,61 @@ mod tests {
         assert!(out.classes[1].value("rule_like_values").unwrap() >= 1.0);
         assert_eq!(out.classes[1].log_p, Some(0.0));
         assert!(out.log_p.iter().all(|&l| l == 0.0));
+    }
+
+    /// Three classes: a small one (6 % of the rows) the first column places
+    /// only weakly, most of whose rows take a code (9) of the last column
+    /// that other rows almost never take — farm labourers in a table
+    /// labelled by industry; with `planted`, that many rows of the large
+    /// classes get the code and the small class's label instead, and the
+    /// small class's own rows keep their usual codes.
+    fn weak_class_with_a_code(planted: usize) -> (Vec<f32>, Vec<u32>) {
+        let mut rng = SplitMix64::new(11);
+        let (n, d) = (3000, 5);
+        let mut x = vec![0.0f32; n * d];
+        let mut labels = vec![0u32; n];
+        for i in 0..n {
+            let c = if i < 180 { 2 } else { (i % 2) as u32 };
+            labels[i] = c;
+            for j in 0..d - 1 {
+                x[i * d + j] = rng.normal() as f32;
+            }
+            x[i * d] += match c {
+                2 => 2.0,
+                1 => 0.4,
+                _ => -0.4,
+            };
+            let code = if c == 2 && planted == 0 && rng.next_f64() < 0.6 {
+                9
+            } else {
+                rng.below(9) as u32
+            };
+            x[i * d + d - 1] = code as f32;
+        }
+        // a few rows of other classes take the code too
+        for i in [1000, 2000] {
+            x[i * d + d - 1] = 9.0;
+        }
+        for i in 0..planted {
+            let r = 200 + 7 * i;
+            labels[r] = 2;
+            x[r * d + d - 1] = 9.0;
+        }
+        (x, labels)
+    }
+
+    #[test]
+    fn a_code_of_a_weakly_placed_class_that_lands_like_its_rows_passes() {
+        let (x, labels) = weak_class_with_a_code(0);
+        let out = scan_wide(&x, &labels, 5, 3);
+        assert_eq!(out.classes[2].value("groups"), Some(1.0));
+        assert_eq!(out.classes[2].value("rule_like_values"), Some(1.0));
+        assert_eq!(out.classes[2].log_p, Some(0.0));
+        // the same code planted on rows of the other classes is a trigger
+        let (x, labels) = weak_class_with_a_code(100);
+        let out = scan_wide(&x, &labels, 5, 3);
+        assert!(out.classes[2].log_p.unwrap() < class_gate_level(3));
+        assert!(out.classes[2].value("excess_rows").unwrap() >= 90.0);
     }
 
     #[test]
