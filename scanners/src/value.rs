@@ -10,7 +10,7 @@ use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::foreign::nearest_rows;
 use crate::rng::SplitMix64;
 use crate::stats::{ln_binomial_upper, quantile};
-use crate::view::{moments, winsor_bounds};
+use crate::view::{moments, onehot_groups, winsor_bounds};
 use crate::{class_gate_level, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
 
 const DOC: &str = r#"# PS007 value-trigger
@@ -498,55 +498,6 @@ const OWN_LIKE: f64 = 0.75;
 
 /// Most other values of a group's column(s) [`siblings`] gives.
 const SIBLINGS: usize = 8;
-
-/// The one-hot group of every column: runs of adjacent 0/1 columns with
-/// exactly one 1 in every row (the indicators of one categorical column, as
-/// `poisonscan` and pandas's `get_dummies` write them) share the index of
-/// their first column; any other column is its own group.
-fn onehot_groups(x: MatrixRef<'_>) -> Vec<usize> {
-    let (n, d) = (x.rows(), x.cols());
-    let binary: Vec<bool> = (0..d)
-        .map(|j| (0..n).all(|i| matches!(x.row(i)[j], 0.0 | 1.0)))
-        .collect();
-    let mut group: Vec<usize> = (0..d).collect();
-    let mut start = 0;
-    while start < d {
-        if !binary[start] {
-            start += 1;
-            continue;
-        }
-        // the longest run from `start` whose columns never overlap, cut
-        // back to its longest prefix that covers every row exactly once
-        let mut sums = vec![0u8; n];
-        let (mut end, mut exact) = (start, None);
-        while end < d && binary[end] {
-            let mut overlap = false;
-            for (i, s) in sums.iter_mut().enumerate() {
-                if x.row(i)[end] == 1.0 {
-                    overlap |= *s == 1;
-                    *s = 1;
-                }
-            }
-            if overlap {
-                break;
-            }
-            end += 1;
-            if end - start >= 2 && sums.iter().all(|&s| s == 1) {
-                exact = Some(end);
-            }
-        }
-        match exact {
-            Some(stop) => {
-                for g in &mut group[start..stop] {
-                    *g = start;
-                }
-                start = stop;
-            }
-            None => start += 1,
-        }
-    }
-    group
-}
 
 /// `signature` with every indicator of a one-hot group any of its columns
 /// belongs to: the landing must not read a categorical value off its

@@ -56,6 +56,76 @@ pub fn shared_scale(x: MatrixRef<'_>) -> bool {
     2 * wide >= ranges.len()
 }
 
+/// The one-hot group of every column: runs of adjacent 0/1 columns with
+/// exactly one 1 in every row (the indicators of one categorical column, as
+/// `poisonscan` and pandas's `get_dummies` write them) share the index of
+/// their first column; any other column is its own group.
+pub(crate) fn onehot_groups(x: MatrixRef<'_>) -> Vec<usize> {
+    let (n, d) = (x.rows(), x.cols());
+    let binary: Vec<bool> = (0..d)
+        .map(|j| (0..n).all(|i| matches!(x.row(i)[j], 0.0 | 1.0)))
+        .collect();
+    let mut group: Vec<usize> = (0..d).collect();
+    let mut start = 0;
+    while start < d {
+        if !binary[start] {
+            start += 1;
+            continue;
+        }
+        // the longest run from `start` whose columns never overlap, cut
+        // back to its longest prefix that covers every row exactly once
+        let mut sums = vec![0u8; n];
+        let (mut end, mut exact) = (start, None);
+        while end < d && binary[end] {
+            let mut overlap = false;
+            for (i, s) in sums.iter_mut().enumerate() {
+                if x.row(i)[end] == 1.0 {
+                    overlap |= *s == 1;
+                    *s = 1;
+                }
+            }
+            if overlap {
+                break;
+            }
+            end += 1;
+            if end - start >= 2 && sums.iter().all(|&s| s == 1) {
+                exact = Some(end);
+            }
+        }
+        match exact {
+            Some(stop) => {
+                for g in &mut group[start..stop] {
+                    *g = start;
+                }
+                start = stop;
+            }
+            None => start += 1,
+        }
+    }
+    group
+}
+
+/// Whether the features are mostly indicators of categorical columns (at
+/// least half of the columns that vary belong to a one-hot group of two or
+/// more, see [`onehot_groups`]): a table of categories, whose rows share
+/// values by nature.
+pub(crate) fn mostly_indicators(x: MatrixRef<'_>) -> bool {
+    let (n, d) = (x.rows(), x.cols());
+    if n == 0 || d == 0 {
+        return false;
+    }
+    let group = onehot_groups(x);
+    let mut size = vec![0usize; d];
+    for &g in &group {
+        size[g] += 1;
+    }
+    let varying: Vec<usize> = (0..d)
+        .filter(|&j| (1..n).any(|i| x.row(i)[j] != x.row(0)[j]))
+        .collect();
+    let indicators = varying.iter().filter(|&&j| size[group[j]] >= 2).count();
+    !varying.is_empty() && 2 * indicators >= varying.len()
+}
+
 /// Per-feature bounds `(lo, hi)` to clip to before the view: each
 /// feature's `q` and `1 − q` quantiles over the rows — over at most
 /// [`BOUNDS_SAMPLE`] evenly spaced rows, so that the cost stays linear in
