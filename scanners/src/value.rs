@@ -892,12 +892,12 @@ impl Scanner for ValueTrigger {
         } else {
             onehot_groups(x)
         };
-        // A label defined by values of its own (nearc4 = nearc4a or nearc4b;
-        // a bid interval's answer): the group's rows and the rows of the
-        // class's other candidates that the rest of the table does not place
-        // in the class either hold (nearly) all of the class — no part of it
-        // is rows of its own beside the values, which is what poisoning
-        // adds to.
+        // A definition of the class: (nearly) every row of it has the
+        // candidate's value, or one of the class's other candidates whose
+        // rows the rest of the table does not place in the class either (a
+        // label made of values of its own: nearc4 = nearc4a or nearc4b; a
+        // bid interval's answer) — no part of the class is rows of its own
+        // beside the values, which is what poisoning adds to.
         let defined_by_own_values = |candidate: &Candidate| {
             let class = candidate.class;
             let size = class_size[class as usize];
@@ -941,10 +941,6 @@ impl Scanner for ValueTrigger {
             .map(|((_, signature), candidate)| {
                 let signature = whole_columns(&signature, &onehot);
                 let (agreement, log_p) = measure(&candidate, &signature);
-                // a definition of the class: (nearly) every row of it has
-                // the value, so it is no planted part of the class
-                let class_rows = class_size[candidate.class as usize] as f64;
-                let defining = candidate.rows.len() as f64 >= DEFINING_SHARE * class_rows;
                 let measured = |same_class: bool| -> Vec<(&Candidate, f64)> {
                     siblings(&found, &candidate, &onehot, same_class)
                         .into_iter()
@@ -958,14 +954,13 @@ impl Scanner for ValueTrigger {
                 let share = |class: u32| class_size[class as usize] as f64 / n as f64;
                 let lift = |class: u32, q: f64| (q - share(class)) / (1.0 - share(class));
                 let proxy = log_p <= level
-                    && (defining
+                    && (defined_by_own_values(&candidate)
+                        || like_own_rows(&candidate, &signature, agreement)
                         // a population of its own: planted rows keep their
                         // source rows' other columns, so they lie as near the
                         // rows without the value as those lie to each other;
                         // rows far from all of them (a species of its own)
                         // land anywhere
-                        || defined_by_own_values(&candidate)
-                        || like_own_rows(&candidate, &signature, agreement)
                         || apart(&candidate, &signature) > APART
                         || {
                             // the class's own values: the day of the year in a
