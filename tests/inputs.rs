@@ -307,6 +307,32 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     gz.write_all(&raw).unwrap();
     gz.finish().unwrap();
     std::fs::write(d.join("t.csv.zst"), zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    // bzip2 and xz, which polars does not read, and zip archives of one
+    // table (pandas's `to_csv("t.csv.zip")`; a download named `t.zip`)
+    let mut bz = bzip2::write::BzEncoder::new(
+        std::fs::File::create(d.join("t.csv.bz2")).unwrap(),
+        bzip2::Compression::default(),
+    );
+    bz.write_all(&raw).unwrap();
+    bz.finish().unwrap();
+    let mut xz =
+        liblzma::write::XzEncoder::new(std::fs::File::create(d.join("t.csv.xz")).unwrap(), 6);
+    xz.write_all(&raw).unwrap();
+    xz.finish().unwrap();
+    let zipped = |name: &str, members: &[(&str, &[u8])]| {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(d.join(name)).unwrap());
+        for (member, bytes) in members {
+            z.start_file(*member, zip::write::FileOptions::default())
+                .unwrap();
+            z.write_all(bytes).unwrap();
+        }
+        z.finish().unwrap();
+    };
+    zipped("t.csv.zip", &[("t.csv", &raw)]);
+    zipped(
+        "download.zip",
+        &[("__MACOSX/._t.csv", b"junk"), ("data/t.csv", &raw)],
+    );
     // NDJSON, gzip-compressed.
     let mut ndjson = String::new();
     for i in 0..cols[0].1.len() {
@@ -372,6 +398,11 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     for (args, out) in [
         (vec!["t.csv.gz"], "gz"),
         (vec!["t.csv.zst"], "zst"),
+        (vec!["t.csv.bz2"], "bz2"),
+        (vec!["t.csv.xz"], "xz"),
+        (vec!["t.csv.zip"], "zip"),
+        (vec!["download.zip"], "zip-download"),
+        (vec!["t.csv.bz2", "--format", "csv"], "bz2-forced"),
         (vec!["t.ndjson.gz"], "ndjson-gz"),
         (vec!["records.json"], "json-array"),
         (vec!["records.json.gz"], "json-array-gz"),
@@ -996,6 +1027,44 @@ fn smaller_frictions() {
     std::fs::write(d.join("book.xlsx"), b"PK\x03\x04 not a real workbook").unwrap();
     let e = run_err(&["scan", "book.xlsx", "--out", "x"], d);
     assert!(e.contains("save the sheet as CSV"), "{e}");
+    // zip archives: a workbook by its parts whatever its name, one Parquet
+    // table read as it is, several tables an error that names them
+    let zipped = |name: &str, members: &[(&str, &[u8])]| {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(d.join(name)).unwrap());
+        for (member, bytes) in members {
+            z.start_file(*member, zip::write::FileOptions::default())
+                .unwrap();
+            z.write_all(bytes).unwrap();
+        }
+        z.finish().unwrap();
+    };
+    zipped(
+        "sheet.zip",
+        &[
+            ("[Content_Types].xml", b"<Types/>"),
+            ("xl/workbook.xml", b"<w/>"),
+        ],
+    );
+    let e = run_err(&["scan", "sheet.zip", "--out", "x"], d);
+    assert!(
+        e.contains("an Excel workbook") && e.contains("save the sheet as CSV"),
+        "{e}"
+    );
+    let parquet = std::fs::read(d.join("a.parquet")).unwrap();
+    zipped("a.zip", &[("a.parquet", &parquet)]);
+    let o = run(&["scan", "a.zip", "--out", "zipped"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let scores = |out: &str| read_parquet(&d.join(out).join("scores.parquet"));
+    assert_eq!(
+        scores("zipped").column_by_name("score"),
+        scores("s").column_by_name("score")
+    );
+    zipped(
+        "two.zip",
+        &[("a.parquet", &parquet), ("b.parquet", &parquet)],
+    );
+    let e = run_err(&["scan", "two.zip", "--out", "x"], d);
+    assert!(e.contains("holds 2 files (a.parquet, b.parquet)"), "{e}");
     let e = run_err(&["scan", "a.parquet", "--format", "csv", "--out", "x"], d);
     assert!(e.contains("is a Parquet file, not csv"), "{e}");
 }

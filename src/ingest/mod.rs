@@ -93,13 +93,21 @@ impl InputFormat {
         if path.is_dir() {
             return Some(Self::Images);
         }
-        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-        // Compressed CSV/NDJSON (gzip, zlib, zstd) are read as they are; the
-        // reader tells the compression from the bytes.
-        let name = [".gz", ".gzip", ".zst", ".zstd"]
-            .iter()
-            .find_map(|s| name.strip_suffix(s))
-            .unwrap_or(&name);
+        Self::of_file_name(&path.file_name()?.to_string_lossy())
+    }
+
+    /// A file's format by its name alone (see [`InputFormat::detect`]).
+    fn of_file_name(name: &str) -> Option<Self> {
+        let name = name.to_ascii_lowercase();
+        // Compressed tables (gzip, zlib, zstd, bzip2, xz; a zip archive of
+        // one table) are read as they are; the reader tells the compression
+        // from the bytes.
+        let name = [
+            ".gz", ".gzip", ".zst", ".zstd", ".bz2", ".bzip2", ".xz", ".zip",
+        ]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(&name);
         if name.contains("idx1-ubyte") || name.contains("idx3-ubyte") {
             return Some(Self::Idx);
         }
@@ -466,12 +474,44 @@ fn magic(path: &Path) -> Option<Magic> {
 fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
     match magic(path) {
         Some(Magic::Format(f)) => Ok(f),
-        Some(Magic::Zip) => Err(IngestError::Option(format!(
-            "{} is a zip archive (an Excel workbook?); poisonscan reads Parquet, CSV, Arrow \
-             IPC, NDJSON, IDX and image folders: save the sheet as CSV or Parquet",
-            path.display()
-        ))),
+        Some(Magic::Zip) => zip_format(path),
         None => Err(IngestError::UnknownFormat(path.to_path_buf())),
+    }
+}
+
+/// The format of a zip archive's one table, by its name inside (a Kaggle
+/// download, pandas's `to_csv("t.zip")`); an Excel workbook (a zip of its
+/// parts) or an archive of several files is an error that says what to do.
+fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
+    let fail = |why: String| IngestError::Option(format!("{}: {why}", path.display()));
+    let workbook = || {
+        fail(
+            "an Excel workbook (a zip archive); poisonscan reads Parquet, CSV, Arrow IPC, \
+             NDJSON, IDX and image folders: save the sheet as CSV or Parquet"
+                .into(),
+        )
+    };
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    if [".xlsx", ".xlsm", ".ods"].iter().any(|e| name.ends_with(e)) {
+        return Err(workbook());
+    }
+    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut archive = ::zip::ZipArchive::new(file)
+        .map_err(|e| fail(format!("a zip archive that cannot be read ({e})")))?;
+    if archive.file_names().any(|n| n == "[Content_Types].xml") {
+        return Err(workbook());
+    }
+    let (_, name) = table::zip_member(&mut archive).map_err(fail)?;
+    let base = name.rsplit('/').next().unwrap_or(&name);
+    match InputFormat::of_file_name(base) {
+        Some(f) if !matches!(f, InputFormat::Images | InputFormat::Idx) => Ok(f),
+        _ => Err(fail(format!(
+            "the zip archive holds `{name}`, which is not a table poisonscan reads in an \
+             archive (Parquet, CSV, Arrow IPC, NDJSON); unzip it"
+        ))),
     }
 }
 

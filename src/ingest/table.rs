@@ -17,10 +17,101 @@ use parquet::arrow::ProjectionMask;
 use super::batch::{self, ColumnKind, DatasetBuilder, Hints, Selection};
 use super::{hash_file, Dataset, IngestError, IngestOptions, InputFormat, SourceFile};
 
+/// How a file is packed that polars does not read, told from its first
+/// bytes: bzip2, xz, or a zip archive (as pandas writes `t.csv.bz2`,
+/// `t.csv.xz` and `t.csv.zip`, and data sets are downloaded).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Packed {
+    Bzip2,
+    Xz,
+    Zip,
+}
+
+fn packed(path: &Path) -> Option<Packed> {
+    use std::io::Read;
+    let mut head = [0u8; 6];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let head = &head[..n];
+    if head.starts_with(b"BZh") {
+        Some(Packed::Bzip2)
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some(Packed::Xz)
+    } else if head.starts_with(b"PK\x03\x04") {
+        Some(Packed::Zip)
+    } else {
+        None
+    }
+}
+
+/// The one data file of a zip archive: its index and name. Folders, macOS's
+/// `__MACOSX/` and `._` entries are not data; an archive of several files
+/// (an Excel workbook is one) is an error that names them.
+pub(super) fn zip_member(
+    archive: &mut ::zip::ZipArchive<std::fs::File>,
+) -> Result<(usize, String), String> {
+    let mut data = Vec::new();
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(|e| e.to_string())?;
+        let name = entry.name().to_string();
+        let base = name.rsplit('/').next().unwrap_or(&name);
+        if !entry.is_dir() && !name.starts_with("__MACOSX/") && !base.starts_with("._") {
+            data.push((i, name));
+        }
+    }
+    match data.len() {
+        1 => Ok(data.remove(0)),
+        0 => Err("the zip archive holds no file".into()),
+        n => {
+            let names: Vec<&str> = data.iter().take(4).map(|(_, n)| n.as_str()).collect();
+            Err(format!(
+                "the zip archive holds {n} files ({}{}), not one table; unzip it and pass the tables",
+                names.join(", "),
+                if n > 4 { ", …" } else { "" }
+            ))
+        }
+    }
+}
+
+/// A bzip2, xz or zip file's data (see [`Packed`]) in an anonymous
+/// temporary file (deleted when closed): the readers then read it as any
+/// file, and the input's own path still names it in every message. `None`
+/// for a file that is not so packed.
+fn unpacked(path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    use std::io::{Seek, SeekFrom};
+    let Some(kind) = packed(path) else {
+        return Ok(None);
+    };
+    let other = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    let file = std::fs::File::open(path)?;
+    let mut out = tempfile::tempfile()?;
+    match kind {
+        Packed::Bzip2 => {
+            let mut r = bzip2::read::MultiBzDecoder::new(std::io::BufReader::new(file));
+            std::io::copy(&mut r, &mut out)?;
+        }
+        Packed::Xz => {
+            let mut r = liblzma::read::XzDecoder::new_multi_decoder(std::io::BufReader::new(file));
+            std::io::copy(&mut r, &mut out)?;
+        }
+        Packed::Zip => {
+            let mut archive = ::zip::ZipArchive::new(file).map_err(|e| other(e.to_string()))?;
+            let (i, _) = zip_member(&mut archive).map_err(other)?;
+            let mut member = archive.by_index(i).map_err(|e| other(e.to_string()))?;
+            std::io::copy(&mut member, &mut out)?;
+        }
+    }
+    out.seek(SeekFrom::Start(0))?;
+    Ok(Some(out))
+}
+
 /// The bytes of a file, decompressed when it is gzip, zlib or zstd (as
-/// polars reads them), told from its first bytes.
+/// polars reads them) or packed as [`unpacked`] reads, told from its first
+/// bytes.
 fn decompressed(path: &Path) -> std::io::Result<Box<dyn std::io::Read>> {
     use std::io::BufRead;
+    if let Some(file) = unpacked(path)? {
+        return Ok(Box::new(std::io::BufReader::new(file)));
+    }
     let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
     let magic: Vec<u8> = f.fill_buf().map(|b| b[..b.len().min(4)].to_vec())?;
     let zlib =
@@ -181,13 +272,18 @@ const MISSING: [&str; 20] = [
 
 fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult<LazyFrame> {
     let p = PlRefPath::new(path.to_string_lossy().as_ref());
+    // a bzip2, xz or zip file is read from its unpacked copy
+    let sources = match unpacked(path).map_err(|e| polars_err!(ComputeError: "{e}"))? {
+        Some(file) => ScanSources::Files(Arc::from([file])),
+        None => ScanSources::Paths(vec![p.clone()].into()),
+    };
     match format {
         InputFormat::Csv => {
             let dialect = sniff_csv(path, separator);
             if dialect.utf16 {
                 polars_bail!(ComputeError: "the file is UTF-16 text (as Excel's \"Unicode Text\" saves it); save it as \"CSV UTF-8\"");
             }
-            LazyCsvReader::new(p)
+            LazyCsvReader::new_with_sources(sources)
                 .with_separator(dialect.separator)
                 .with_skip_lines(dialect.comments)
                 .with_decimal_comma(dialect.decimal_comma)
@@ -199,9 +295,11 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
                 .with_glob(false)
                 .finish()
         }
-        InputFormat::Ipc => LazyFrame::scan_ipc(p, Default::default(), Default::default()),
+        InputFormat::Ipc => {
+            LazyFrame::scan_ipc_sources(sources, Default::default(), Default::default())
+        }
         InputFormat::Ndjson if json_array(path) => read_json_array(path),
-        InputFormat::Ndjson => LazyJsonLineReader::new(p).finish(),
+        InputFormat::Ndjson => LazyJsonLineReader::new_with_sources(sources).finish(),
         InputFormat::Parquet | InputFormat::Idx | InputFormat::Images => {
             unreachable!("not read through polars")
         }
@@ -397,10 +495,14 @@ fn parquet_error(path: &Path, e: &dyn std::fmt::Display) -> IngestError {
 fn open_parquet(
     path: &Path,
 ) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>, IngestError> {
-    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+    let io = |source| IngestError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = match unpacked(path).map_err(io)? {
+        Some(file) => file,
+        None => std::fs::File::open(path).map_err(io)?,
+    };
     ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, &e))
 }
 
