@@ -278,6 +278,17 @@ fn write_text_table(path: &Path, cols: &[(String, Vec<f64>)], sep: &str, float_l
     std::fs::write(path, s).unwrap();
 }
 
+/// Writes a zip archive of `members` (name, bytes), deflated.
+fn write_zip(path: &Path, members: &[(&str, &[u8])]) {
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (member, bytes) in members {
+        z.start_file(*member, zip::write::FileOptions::default())
+            .unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+}
+
 #[test]
 fn compressed_separated_and_partitioned_tables_are_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -319,15 +330,7 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         liblzma::write::XzEncoder::new(std::fs::File::create(d.join("t.csv.xz")).unwrap(), 6);
     xz.write_all(&raw).unwrap();
     xz.finish().unwrap();
-    let zipped = |name: &str, members: &[(&str, &[u8])]| {
-        let mut z = zip::ZipWriter::new(std::fs::File::create(d.join(name)).unwrap());
-        for (member, bytes) in members {
-            z.start_file(*member, zip::write::FileOptions::default())
-                .unwrap();
-            z.write_all(bytes).unwrap();
-        }
-        z.finish().unwrap();
-    };
+    let zipped = |name: &str, members: &[(&str, &[u8])]| write_zip(&d.join(name), members);
     zipped("t.csv.zip", &[("t.csv", &raw)]);
     zipped(
         "download.zip",
@@ -1029,15 +1032,7 @@ fn smaller_frictions() {
     assert!(e.contains("save the sheet as CSV"), "{e}");
     // zip archives: a workbook by its parts whatever its name, one Parquet
     // table read as it is, several tables an error that names them
-    let zipped = |name: &str, members: &[(&str, &[u8])]| {
-        let mut z = zip::ZipWriter::new(std::fs::File::create(d.join(name)).unwrap());
-        for (member, bytes) in members {
-            z.start_file(*member, zip::write::FileOptions::default())
-                .unwrap();
-            z.write_all(bytes).unwrap();
-        }
-        z.finish().unwrap();
-    };
+    let zipped = |name: &str, members: &[(&str, &[u8])]| write_zip(&d.join(name), members);
     zipped(
         "sheet.zip",
         &[

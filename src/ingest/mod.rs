@@ -447,13 +447,23 @@ pub fn expand_with_parts(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError>
 }
 
 /// What a file's first bytes say it is, for the formats that say so: a
-/// Parquet or Arrow IPC file, or a zip archive (an Excel workbook).
-enum Magic {
+/// Parquet or Arrow IPC file, or a file packed as polars does not read.
+pub(super) enum Magic {
     Format(InputFormat),
+    Packed(Packed),
+}
+
+/// How a file is packed that polars does not read: bzip2, xz, or a zip
+/// archive (as pandas writes `t.csv.bz2`, `t.csv.xz` and `t.csv.zip`, and
+/// data sets are downloaded; an Excel workbook is a zip archive too).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Packed {
+    Bzip2,
+    Xz,
     Zip,
 }
 
-fn magic(path: &Path) -> Option<Magic> {
+pub(super) fn magic(path: &Path) -> Option<Magic> {
     use std::io::Read;
     let mut head = [0u8; 6];
     let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
@@ -463,7 +473,11 @@ fn magic(path: &Path) -> Option<Magic> {
     } else if head.starts_with(b"ARROW1") {
         Some(Magic::Format(InputFormat::Ipc))
     } else if head.starts_with(b"PK\x03\x04") {
-        Some(Magic::Zip)
+        Some(Magic::Packed(Packed::Zip))
+    } else if head.starts_with(b"BZh") {
+        Some(Magic::Packed(Packed::Bzip2))
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some(Magic::Packed(Packed::Xz))
     } else {
         None
     }
@@ -474,8 +488,8 @@ fn magic(path: &Path) -> Option<Magic> {
 fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
     match magic(path) {
         Some(Magic::Format(f)) => Ok(f),
-        Some(Magic::Zip) => zip_format(path),
-        None => Err(IngestError::UnknownFormat(path.to_path_buf())),
+        Some(Magic::Packed(Packed::Zip)) => zip_format(path),
+        Some(Magic::Packed(_)) | None => Err(IngestError::UnknownFormat(path.to_path_buf())),
     }
 }
 

@@ -15,31 +15,15 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use parquet::arrow::ProjectionMask;
 
 use super::batch::{self, ColumnKind, DatasetBuilder, Hints, Selection};
-use super::{hash_file, Dataset, IngestError, IngestOptions, InputFormat, SourceFile};
+use super::{
+    hash_file, Dataset, IngestError, IngestOptions, InputFormat, Magic, Packed, SourceFile,
+};
 
-/// How a file is packed that polars does not read, told from its first
-/// bytes: bzip2, xz, or a zip archive (as pandas writes `t.csv.bz2`,
-/// `t.csv.xz` and `t.csv.zip`, and data sets are downloaded).
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Packed {
-    Bzip2,
-    Xz,
-    Zip,
-}
-
+/// How a file is packed, if polars does not read it (see [`Packed`]).
 fn packed(path: &Path) -> Option<Packed> {
-    use std::io::Read;
-    let mut head = [0u8; 6];
-    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
-    let head = &head[..n];
-    if head.starts_with(b"BZh") {
-        Some(Packed::Bzip2)
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Some(Packed::Xz)
-    } else if head.starts_with(b"PK\x03\x04") {
-        Some(Packed::Zip)
-    } else {
-        None
+    match super::magic(path) {
+        Some(Magic::Packed(p)) => Some(p),
+        _ => None,
     }
 }
 
