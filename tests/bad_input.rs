@@ -152,6 +152,26 @@ fn ragged_embeddings_name_file_row_and_column() {
 }
 
 #[test]
+fn a_compressed_table_cut_short_says_so() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("label,x,y\n");
+    for i in 0..2000 {
+        csv += &format!("{},{},{}\n", i % 2, i % 7, (i * 13) % 11);
+    }
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    bz.write_all(csv.as_bytes()).unwrap();
+    let whole = bz.finish().unwrap();
+    std::fs::write(dir.path().join("t.csv.bz2"), &whole[..whole.len() / 2]).unwrap();
+    let e = fails(dir.path(), &["t.csv.bz2"], &["t.csv.bz2"]);
+    assert!(
+        e.contains("t.csv.bz2")
+            && e.contains("bzip2 data cannot be unpacked (cut short or damaged?)"),
+        "{e}"
+    );
+}
+
+#[test]
 fn gaps_that_leave_no_row_name_the_columns_behind_them() {
     // two survey waves in one table: each wave's question is null in the
     // other wave's rows, so --drop-invalid leaves nothing

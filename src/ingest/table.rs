@@ -66,22 +66,30 @@ fn unpacked(path: &Path) -> std::io::Result<Option<std::fs::File>> {
         return Ok(None);
     };
     let other = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    // a stream cut short or damaged says so, with the decoder's own words
+    let unpack = |what: &str, r: &mut dyn std::io::Read, out: &mut std::fs::File| {
+        std::io::copy(r, out).map(|_| ()).map_err(|e| {
+            other(format!(
+                "its {what} data cannot be unpacked (cut short or damaged?): {e}"
+            ))
+        })
+    };
     let file = std::fs::File::open(path)?;
     let mut out = tempfile::tempfile()?;
     match kind {
         Packed::Bzip2 => {
             let mut r = bzip2::read::MultiBzDecoder::new(std::io::BufReader::new(file));
-            std::io::copy(&mut r, &mut out)?;
+            unpack("bzip2", &mut r, &mut out)?;
         }
         Packed::Xz => {
             let mut r = liblzma::read::XzDecoder::new_multi_decoder(std::io::BufReader::new(file));
-            std::io::copy(&mut r, &mut out)?;
+            unpack("xz", &mut r, &mut out)?;
         }
         Packed::Zip => {
             let mut archive = ::zip::ZipArchive::new(file).map_err(|e| other(e.to_string()))?;
             let (i, _) = zip_member(&mut archive).map_err(other)?;
             let mut member = archive.by_index(i).map_err(|e| other(e.to_string()))?;
-            std::io::copy(&mut member, &mut out)?;
+            unpack("zip", &mut member, &mut out)?;
         }
     }
     out.seek(SeekFrom::Start(0))?;
