@@ -56,6 +56,17 @@ pub(super) fn zip_member(
     }
 }
 
+/// A bzip2 or xz file's data, decoded as it is read (multi-stream, as
+/// `pbzip2` and `xz -T` write them).
+fn packed_stream(path: &Path, kind: Packed) -> std::io::Result<Box<dyn std::io::Read>> {
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    Ok(match kind {
+        Packed::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(file)),
+        Packed::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(file)),
+        Packed::Zip => unreachable!("a zip member is read from its archive"),
+    })
+}
+
 /// A bzip2, xz or zip file's data (see [`Packed`]) in an anonymous
 /// temporary file (deleted when closed): the readers then read it as any
 /// file, and the input's own path still names it in every message. `None`
@@ -74,18 +85,12 @@ fn unpacked(path: &Path) -> std::io::Result<Option<std::fs::File>> {
             ))
         })
     };
-    let file = std::fs::File::open(path)?;
     let mut out = tempfile::tempfile()?;
     match kind {
-        Packed::Bzip2 => {
-            let mut r = bzip2::read::MultiBzDecoder::new(std::io::BufReader::new(file));
-            unpack("bzip2", &mut r, &mut out)?;
-        }
-        Packed::Xz => {
-            let mut r = liblzma::read::XzDecoder::new_multi_decoder(std::io::BufReader::new(file));
-            unpack("xz", &mut r, &mut out)?;
-        }
+        Packed::Bzip2 => unpack("bzip2", &mut packed_stream(path, kind)?, &mut out)?,
+        Packed::Xz => unpack("xz", &mut packed_stream(path, kind)?, &mut out)?,
         Packed::Zip => {
+            let file = std::fs::File::open(path)?;
             let mut archive = ::zip::ZipArchive::new(file).map_err(|e| other(e.to_string()))?;
             let (i, _) = zip_member(&mut archive).map_err(other)?;
             let mut member = archive.by_index(i).map_err(|e| other(e.to_string()))?;
@@ -97,12 +102,19 @@ fn unpacked(path: &Path) -> std::io::Result<Option<std::fs::File>> {
 }
 
 /// The bytes of a file, decompressed when it is gzip, zlib or zstd (as
-/// polars reads them) or packed as [`unpacked`] reads, told from its first
-/// bytes.
+/// polars reads them), bzip2 or xz (decoded as read), or the one table of a
+/// zip archive (see [`unpacked`]), told from its first bytes.
 fn decompressed(path: &Path) -> std::io::Result<Box<dyn std::io::Read>> {
     use std::io::BufRead;
-    if let Some(file) = unpacked(path)? {
-        return Ok(Box::new(std::io::BufReader::new(file)));
+    match packed(path) {
+        Some(Packed::Zip) => {
+            return Ok(match unpacked(path)? {
+                Some(file) => Box::new(std::io::BufReader::new(file)),
+                None => Box::new(std::io::empty()),
+            })
+        }
+        Some(kind) => return packed_stream(path, kind),
+        None => {}
     }
     let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
     let magic: Vec<u8> = f.fill_buf().map(|b| b[..b.len().min(4)].to_vec())?;
@@ -119,33 +131,34 @@ fn decompressed(path: &Path) -> std::io::Result<Box<dyn std::io::Read>> {
     })
 }
 
-/// The first 64 KiB of a file, decompressed (see [`decompressed`]); empty
-/// when it cannot be read. A truncated stream still yields what it decoded.
-fn head_bytes(path: &Path) -> Vec<u8> {
+/// The first 64 KiB a reader gives; a truncated stream still yields what it
+/// decoded.
+fn head_of(r: impl std::io::Read) -> Vec<u8> {
     use std::io::Read;
     const LIMIT: u64 = 1 << 16;
     let mut head = Vec::new();
-    if let Ok(r) = decompressed(path) {
-        let _ = r.take(LIMIT).read_to_end(&mut head);
-    }
+    let _ = r.take(LIMIT).read_to_end(&mut head);
     head
 }
 
-/// Whether a JSON file holds one array of records (`[{…}, {…}]`, as pandas's
-/// `to_json(orient="records")` and many web APIs write) rather than one
-/// record per line.
-fn json_array(path: &Path) -> bool {
-    let head = head_bytes(path);
-    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+/// The first 64 KiB of a file, decompressed (see [`decompressed`]); empty
+/// when it cannot be read.
+fn head_bytes(path: &Path) -> Vec<u8> {
+    decompressed(path).map(head_of).unwrap_or_default()
+}
+
+/// Whether a JSON file, by its first bytes (`head`), holds one array of
+/// records (`[{…}, {…}]`, as pandas's `to_json(orient="records")` and many
+/// web APIs write) rather than one record per line.
+fn json_array(head: &[u8]) -> bool {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
 }
 
 /// Reads a JSON array of records whole (it has no lines to stream).
-fn read_json_array(path: &Path) -> PolarsResult<LazyFrame> {
-    use std::io::Read;
+fn read_json_array(mut r: impl std::io::Read) -> PolarsResult<LazyFrame> {
     let mut bytes = Vec::new();
-    decompressed(path)
-        .and_then(|mut r| r.read_to_end(&mut bytes))
+    r.read_to_end(&mut bytes)
         .map_err(|e| polars_err!(ComputeError: "{e}"))?;
     let df = JsonReader::new(std::io::Cursor::new(bytes))
         .with_json_format(JsonFormat::Json)
@@ -206,8 +219,7 @@ fn decimal_mark(field: &[u8]) -> Option<u8> {
 /// the file cannot be read), and whether its numbers use a decimal comma
 /// (separator other than `,`, and the sampled lines hold numbers like `3,14`
 /// and none like `3.14`).
-fn sniff_csv(path: &Path, separator: Option<u8>) -> CsvDialect {
-    let head = head_bytes(path);
+fn sniff_csv(head: &[u8], separator: Option<u8>) -> CsvDialect {
     let utf16 = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
     // only the leading ones: a data row may start with `#` (a colour)
     let comments = head
@@ -263,19 +275,30 @@ const MISSING: [&str; 20] = [
 ];
 
 fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult<LazyFrame> {
-    let p = PlRefPath::new(path.to_string_lossy().as_ref());
-    // a bzip2, xz or zip file is read from its unpacked copy
-    let sources = match unpacked(path).map_err(|e| polars_err!(ComputeError: "{e}"))? {
+    use std::io::{Seek, SeekFrom};
+    // a bzip2, xz or zip file is unpacked once, and read from its copy
+    let unpacked = unpacked(path).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+    let head = match &unpacked {
+        Some(file) => {
+            let head = head_of(file);
+            let mut file = file;
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| polars_err!(ComputeError: "{e}"))?;
+            head
+        }
+        None => head_bytes(path),
+    };
+    let sources = |unpacked: Option<std::fs::File>| match unpacked {
         Some(file) => ScanSources::Files(Arc::from([file])),
-        None => ScanSources::Paths(vec![p.clone()].into()),
+        None => ScanSources::Paths(vec![PlRefPath::new(path.to_string_lossy().as_ref())].into()),
     };
     match format {
         InputFormat::Csv => {
-            let dialect = sniff_csv(path, separator);
+            let dialect = sniff_csv(&head, separator);
             if dialect.utf16 {
                 polars_bail!(ComputeError: "the file is UTF-16 text (as Excel's \"Unicode Text\" saves it); save it as \"CSV UTF-8\"");
             }
-            LazyCsvReader::new_with_sources(sources)
+            LazyCsvReader::new_with_sources(sources(unpacked))
                 .with_separator(dialect.separator)
                 .with_skip_lines(dialect.comments)
                 .with_decimal_comma(dialect.decimal_comma)
@@ -288,10 +311,15 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
                 .finish()
         }
         InputFormat::Ipc => {
-            LazyFrame::scan_ipc_sources(sources, Default::default(), Default::default())
+            LazyFrame::scan_ipc_sources(sources(unpacked), Default::default(), Default::default())
         }
-        InputFormat::Ndjson if json_array(path) => read_json_array(path),
-        InputFormat::Ndjson => LazyJsonLineReader::new_with_sources(sources).finish(),
+        InputFormat::Ndjson if json_array(&head) => match unpacked {
+            Some(file) => read_json_array(file),
+            None => {
+                read_json_array(decompressed(path).map_err(|e| polars_err!(ComputeError: "{e}"))?)
+            }
+        },
+        InputFormat::Ndjson => LazyJsonLineReader::new_with_sources(sources(unpacked)).finish(),
         InputFormat::Parquet | InputFormat::Idx | InputFormat::Images => {
             unreachable!("not read through polars")
         }
@@ -321,7 +349,7 @@ fn read_error(path: &Path, format: InputFormat, e: PolarsError) -> IngestError {
              save it as UTF-8",
         );
     }
-    let format = if format == InputFormat::Ndjson && json_array(path) {
+    let format = if format == InputFormat::Ndjson && json_array(&head_bytes(path)) {
         "a JSON array of records"
     } else {
         format.name()
@@ -687,7 +715,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        sniff_csv(&path, None)
+        sniff_csv(&head_bytes(&path), None)
     }
 
     #[test]
