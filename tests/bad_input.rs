@@ -172,6 +172,34 @@ fn a_compressed_table_cut_short_says_so() {
 }
 
 #[test]
+fn an_arrow_ipc_stream_cut_short_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = RecordBatch::try_from_iter(vec![
+        ("label", labels(&[0, 1, 0, 1, 0, 1, 0, 1])),
+        (
+            "x",
+            Arc::new(Float64Array::from(vec![
+                0.1, 2.0, 0.3, 2.1, 0.2, 1.9, 0.0, 2.2,
+            ])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let mut stream = Vec::new();
+    let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut stream, &b.schema()).unwrap();
+    w.write(&b).unwrap();
+    w.finish().unwrap();
+    drop(w);
+    // inside the record batch's data
+    std::fs::write(dir.path().join("t.arrows"), &stream[..stream.len() - 20]).unwrap();
+    let e = fails(dir.path(), &["t.arrows"], &["t.arrows"]);
+    assert!(
+        e.contains("t.arrows")
+            && e.contains("Arrow IPC stream cannot be read (cut short or damaged?)"),
+        "{e}"
+    );
+}
+
+#[test]
 fn gaps_that_leave_no_row_name_the_columns_behind_them() {
     // two survey waves in one table: each wave's question is null in the
     // other wave's rows, so --drop-invalid leaves nothing

@@ -398,6 +398,39 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     };
     std::fs::write(d.join("pandas.csv"), indexed("", 0)).unwrap();
     std::fs::write(d.join("r.csv"), indexed("\"", 1)).unwrap();
+    // An Arrow IPC *stream* (`pyarrow.ipc.new_stream`, Spark's Arrow
+    // output): no footer, in batches; named `.arrows`, or `.arrow` as an
+    // IPC file would be, and bzip2-compressed.
+    let arrays: Vec<(String, ArrayRef)> = cols
+        .iter()
+        .map(|(name, v)| -> (String, ArrayRef) {
+            if name == "label" {
+                let labels = v.iter().map(|&x| x as i64);
+                (name.clone(), Arc::new(Int64Array::from_iter_values(labels)))
+            } else {
+                (name.clone(), Arc::new(Float64Array::from(v.clone())))
+            }
+        })
+        .collect();
+    let batch = RecordBatch::try_from_iter(arrays).unwrap();
+    let mut stream = Vec::new();
+    {
+        let mut w =
+            arrow::ipc::writer::StreamWriter::try_new(&mut stream, &batch.schema()).unwrap();
+        for start in (0..batch.num_rows()).step_by(150) {
+            w.write(&batch.slice(start, 150.min(batch.num_rows() - start)))
+                .unwrap();
+        }
+        w.finish().unwrap();
+    }
+    std::fs::write(d.join("t.arrows"), &stream).unwrap();
+    std::fs::write(d.join("stream.arrow"), &stream).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(
+        std::fs::File::create(d.join("t.arrows.bz2")).unwrap(),
+        bzip2::Compression::default(),
+    );
+    bz.write_all(&stream).unwrap();
+    bz.finish().unwrap();
     for (args, out) in [
         (vec!["t.csv.gz"], "gz"),
         (vec!["t.csv.zst"], "zst"),
@@ -419,6 +452,9 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         (vec!["float.csv"], "float"),
         (vec!["pandas.csv"], "pandas-index"),
         (vec!["r.csv"], "r-index"),
+        (vec!["t.arrows"], "ipc-stream"),
+        (vec!["stream.arrow"], "ipc-stream-named-file"),
+        (vec!["t.arrows.bz2"], "ipc-stream-bz2"),
     ] {
         let mut a = vec!["scan"];
         a.extend(&args);

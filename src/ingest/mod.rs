@@ -39,7 +39,8 @@ pub enum InputFormat {
     Parquet,
     /// Comma-separated values with a header row.
     Csv,
-    /// Arrow IPC file (Feather v2).
+    /// Arrow IPC: a file (Feather v2) or a stream (`.arrows`, as
+    /// `pyarrow.ipc.new_stream` and Spark write it).
     Ipc,
     /// Newline-delimited JSON.
     Ndjson,
@@ -115,7 +116,7 @@ impl InputFormat {
         match ext {
             "parquet" | "pq" => Some(Self::Parquet),
             "csv" | "tsv" => Some(Self::Csv),
-            "arrow" | "ipc" | "feather" => Some(Self::Ipc),
+            "arrow" | "arrows" | "ipc" | "feather" => Some(Self::Ipc),
             "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
             _ => None,
         }
@@ -463,6 +464,10 @@ pub(super) enum Packed {
     Zip,
 }
 
+/// How an Arrow IPC stream begins: the continuation marker of its first
+/// message (the schema). An IPC file begins with `ARROW1`.
+pub(super) const IPC_STREAM: &[u8] = &[0xff, 0xff, 0xff, 0xff];
+
 pub(super) fn magic(path: &Path) -> Option<Magic> {
     use std::io::Read;
     let mut head = [0u8; 6];
@@ -470,7 +475,7 @@ pub(super) fn magic(path: &Path) -> Option<Magic> {
     let head = &head[..n];
     if head.starts_with(b"PAR1") {
         Some(Magic::Format(InputFormat::Parquet))
-    } else if head.starts_with(b"ARROW1") {
+    } else if head.starts_with(b"ARROW1") || head.starts_with(IPC_STREAM) {
         Some(Magic::Format(InputFormat::Ipc))
     } else if head.starts_with(b"PK\x03\x04") {
         Some(Magic::Packed(Packed::Zip))

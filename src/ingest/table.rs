@@ -310,6 +310,19 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
                 .with_glob(false)
                 .finish()
         }
+        // a stream has no footer to scan by: it is read whole
+        InputFormat::Ipc if head.starts_with(super::IPC_STREAM) => {
+            let file = match unpacked {
+                Some(file) => file,
+                None => std::fs::File::open(path).map_err(|e| polars_err!(ComputeError: "{e}"))?,
+            };
+            let df = IpcStreamReader::new(std::io::BufReader::new(file))
+                .finish()
+                .map_err(|e| {
+                    polars_err!(ComputeError: "its Arrow IPC stream cannot be read (cut short or damaged?): {e}")
+                })?;
+            Ok(df.lazy())
+        }
         InputFormat::Ipc => {
             LazyFrame::scan_ipc_sources(sources(unpacked), Default::default(), Default::default())
         }
