@@ -473,6 +473,7 @@ pub fn scan_loaded(
     settings: &ScanSettings,
     progress: &dyn Progress,
 ) -> Result<(Dataset, ScanReport), PipelineError> {
+    ingest::check_scannable(&ds)?;
     // Read the whole matrix once to tell a learned representation from raw
     // values; a trained model's activations are learned by definition.
     let learned = ds.looks_learned();

@@ -306,6 +306,27 @@ fn null_labels_one_class_and_empty_input() {
         "{e}"
     );
 
+    // one class of several rows beside classes of one (too small to scan),
+    // and a label of its own on every row (an id taken for the label)
+    write_parquet(
+        &dir.path().join("singles.parquet"),
+        &table(labels(&[4, 4, 4, 5, 6, 7]), x.clone()),
+    );
+    let e = fails(dir.path(), &["singles.parquet"], &["singles.parquet"]);
+    assert!(
+        e.contains("only 1 of the 4 classes have 2 rows or more") && !e.contains("an id?"),
+        "{e}"
+    );
+    write_parquet(
+        &dir.path().join("ids.parquet"),
+        &table(labels(&[0, 1, 2, 3, 4, 5]), x.clone()),
+    );
+    let e = fails(dir.path(), &["ids.parquet"], &["ids.parquet"]);
+    assert!(
+        e.contains("only 0 of the 6 classes") && e.contains("is the label column an id?"),
+        "{e}"
+    );
+
     write_parquet(
         &dir.path().join("empty.parquet"),
         &table(labels(&[]), vec![]),

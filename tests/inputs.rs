@@ -189,6 +189,34 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         &RecordBatch::try_from_iter(cols).unwrap(),
     );
 
+    // A table of image paths and labels (a Kaggle download; Hugging Face's
+    // `metadata.csv`): relative to the table's folder in a CSV kept beside
+    // the images, absolute in a Parquet file elsewhere.
+    let mut listing = String::from("file_name,label\n");
+    for i in 0..n {
+        listing += &format!("png/{}/{i:05}.png,{}\n", labels[i], labels[i]);
+    }
+    std::fs::write(d.join("paths.csv"), listing).unwrap();
+    let absolute: Vec<String> = (0..n)
+        .map(|i| {
+            d.join("png")
+                .join(labels[i].to_string())
+                .join(format!("{i:05}.png"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    std::fs::create_dir(d.join("elsewhere")).unwrap();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", labels_array(&labels)),
+        (
+            "image_path",
+            Arc::new(arrow::array::StringArray::from(absolute)) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    write_parquet(&d.join("elsewhere/paths.parquet"), &batch);
+
     let o = run(&["scan", "train-images-idx3-ubyte", "--out", "idx"], d);
     assert_eq!(o.status.code(), Some(1), "IDX: {}", stderr(&o));
     let (reference, ref_flags) = scores_by_row(&d.join("idx"), false);
@@ -201,6 +229,8 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("hf.parquet", "hf", false),
         ("binary.parquet", "binary", false),
         ("pixels.csv", "csv", false),
+        ("paths.csv", "paths-csv", false),
+        ("elsewhere/paths.parquet", "paths-parquet", false),
     ] {
         let o = run(&["scan", input, "--out", out], d);
         assert_eq!(
@@ -889,6 +919,27 @@ fn image_folders_of_photos_and_bad_images() {
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     let summary = std::fs::read_to_string(d.join("r/summary.json")).unwrap();
     assert!(summary.contains("1 of 17 images differ"), "{summary}");
+    // A table of image paths that names a file which is not there: an
+    // error naming the row and the file, or the row skipped on request.
+    let mut listing = String::from("path,label\n");
+    for class in ["cat", "dog"] {
+        for i in 0..8 {
+            listing += &format!("photos/{class}/{i}.jpg,{class}\n");
+        }
+    }
+    listing += "photos/dog/gone.jpg,dog\n";
+    std::fs::write(d.join("list.csv"), listing).unwrap();
+    let e = run_err(&["scan", "list.csv", "--out", "s"], d);
+    assert!(
+        e.contains("row 16")
+            && e.contains("missing image file")
+            && e.contains("gone.jpg")
+            && e.contains("--drop-invalid"),
+        "{e}"
+    );
+    assert!(files_in(&d.join("s")).is_empty());
+    let o = run(&["scan", "list.csv", "--out", "t", "--drop-invalid"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
 }
 
 #[test]

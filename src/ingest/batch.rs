@@ -440,7 +440,16 @@ pub fn from_record_batches(
     opts: &TableOptions,
 ) -> Result<Dataset, IngestError> {
     let hints = Hints::from_schema(schema);
-    let sel = select(&describe(schema), &hints.apply(opts), None)?;
+    let mut described = describe(schema);
+    image_path_columns(&mut described, |name| {
+        batches
+            .iter()
+            .filter_map(|b| b.column_by_name(name))
+            .flat_map(text_sample)
+            .take(PATH_SAMPLE)
+            .collect()
+    });
+    let sel = select(&described, &hints.apply(opts), None)?;
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
     let mut builder = DatasetBuilder::new(sel, opts, rows);
     builder.set_hints(hints);
@@ -448,6 +457,41 @@ pub fn from_record_batches(
         builder.push(batch)?;
     }
     builder.finish()
+}
+
+/// Marks as images the text columns whose first values all name image
+/// files (`photos/0001.jpg`): a table of image paths and labels, as Kaggle
+/// data sets and Hugging Face's `metadata.csv` keep them. `sample` gives a
+/// column's first non-null values.
+pub(crate) fn image_path_columns(
+    described: &mut [(String, ColumnKind, String)],
+    mut sample: impl FnMut(&str) -> Vec<String>,
+) {
+    for (name, kind, _) in described.iter_mut() {
+        if *kind == ColumnKind::Text {
+            let values = sample(name);
+            if !values.is_empty() && values.iter().all(|v| is_image_path(v)) {
+                *kind = ColumnKind::Image;
+            }
+        }
+    }
+}
+
+/// Rows read to tell a column of image paths (see [`image_path_columns`]).
+pub(crate) const PATH_SAMPLE: usize = 32;
+
+/// The first non-null values of a text column (as text; a dictionary of
+/// strings too), at most [`PATH_SAMPLE`].
+pub(crate) fn text_sample(array: &ArrayRef) -> Vec<String> {
+    let Ok(text) = cast(array, &DataType::Utf8) else {
+        return Vec::new();
+    };
+    let text = text.as_string::<i32>();
+    text.iter()
+        .flatten()
+        .take(PATH_SAMPLE)
+        .map(String::from)
+        .collect()
 }
 
 /// Name, kind and type name of every column of an Arrow schema.
@@ -920,12 +964,7 @@ impl<'a> DatasetBuilder<'a> {
             ),
             _ => None,
         };
-        if class_names.len() < 2 {
-            return Err(IngestError::TooFewClasses {
-                count: class_names.len(),
-                names: class_names,
-            });
-        }
+        super::check_classes(&class_names)?;
         let probs = match (&self.sel.probs, self.n_probs) {
             (Some(column), Some(width)) => {
                 if width != class_names.len() {
@@ -1442,14 +1481,66 @@ fn nothing_left(dropped: &[DroppedRow]) -> String {
     )
 }
 
-/// The encoded bytes of every row of an image column (`None` for a null),
-/// reading a file when a Hugging Face image struct holds only its `path`
-/// (relative paths are tried as given, then beside the input file).
-fn image_bytes<'a>(
+/// Where a row of an image column has its encoded bytes.
+enum ImageSource<'a> {
+    /// In the column (a binary value, or a Hugging Face struct's `bytes`).
+    Bytes(&'a [u8]),
+    /// In a file (a column of image paths, or a Hugging Face struct with
+    /// only its `path`), read when the image is decoded.
+    File(std::path::PathBuf),
+    /// Null.
+    Null,
+}
+
+impl ImageSource<'_> {
+    /// The encoded bytes (`None` for a null).
+    fn bytes(&self) -> Result<Option<std::borrow::Cow<'_, [u8]>>, String> {
+        use std::borrow::Cow;
+        match self {
+            ImageSource::Bytes(b) => Ok(Some(Cow::Borrowed(b))),
+            ImageSource::File(f) => std::fs::read(f)
+                .map(|b| Some(Cow::Owned(b)))
+                .map_err(|e| format!("{MISSING_FILE}{}: {e}", f.display())),
+            ImageSource::Null => Ok(None),
+        }
+    }
+}
+
+/// How the error of an image file that cannot be read begins.
+const MISSING_FILE: &str = "cannot read ";
+
+/// Whether a text value names an image file (by its extension).
+pub(crate) fn is_image_path(value: &str) -> bool {
+    let lower = value.trim().to_ascii_lowercase();
+    [
+        ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
+    ]
+    .iter()
+    .any(|e| lower.ends_with(e))
+}
+
+/// The file an image path names: an absolute path as it is; a relative one
+/// beside the input file (where a table of paths and its images are kept
+/// together), else as given (from the working directory), else — named in
+/// the error — beside the input file.
+fn image_file(path: &str, table: Option<&std::path::Path>) -> std::path::PathBuf {
+    let given = std::path::PathBuf::from(path);
+    if given.is_absolute() {
+        return given;
+    }
+    match table.and_then(|f| f.parent().map(|d| d.join(&given))) {
+        Some(beside) if beside.exists() || !given.exists() => beside,
+        _ => given,
+    }
+}
+
+/// Where every row of an image column has its encoded bytes: a binary
+/// column, a Hugging Face image struct (its `bytes`, or the file its `path`
+/// names), or a text column of image paths.
+fn image_sources<'a>(
     array: &'a ArrayRef,
     at: &dyn Fn(usize) -> super::RowLoc,
-) -> Vec<Result<Option<std::borrow::Cow<'a, [u8]>>, String>> {
-    use std::borrow::Cow;
+) -> Vec<ImageSource<'a>> {
     let n = array.len();
     fn binary(a: &ArrayRef, i: usize) -> Option<&[u8]> {
         if a.is_null(i) {
@@ -1462,6 +1553,18 @@ fn image_bytes<'a>(
             _ => return None,
         })
     }
+    fn text(a: &ArrayRef, i: usize) -> Option<&str> {
+        if a.is_null(i) {
+            return None;
+        }
+        match a.data_type() {
+            DataType::Utf8 => Some(a.as_string::<i32>().value(i)),
+            DataType::LargeUtf8 => Some(a.as_string::<i64>().value(i)),
+            DataType::Utf8View => Some(a.as_string_view().value(i)),
+            _ => None,
+        }
+    }
+    let file = |p: &str, i: usize| ImageSource::File(image_file(p.trim(), at(i).file.as_deref()));
     match array.data_type() {
         DataType::Struct(_) => {
             let st = array.as_struct();
@@ -1470,35 +1573,26 @@ fn image_bytes<'a>(
             (0..n)
                 .map(|i| {
                     if st.is_null(i) {
-                        return Ok(None);
+                        return ImageSource::Null;
                     }
                     if let Some(b) = binary(bytes, i) {
-                        return Ok(Some(Cow::Borrowed(b)));
+                        return ImageSource::Bytes(b);
                     }
-                    let p = path
-                        .filter(|p| p.is_valid(i))
-                        .and_then(|p| match p.data_type() {
-                            DataType::Utf8 => Some(p.as_string::<i32>().value(i).to_string()),
-                            DataType::LargeUtf8 => Some(p.as_string::<i64>().value(i).to_string()),
-                            DataType::Utf8View => Some(p.as_string_view().value(i).to_string()),
-                            _ => None,
-                        });
-                    let Some(p) = p else { return Ok(None) };
-                    let given = std::path::PathBuf::from(&p);
-                    let beside = at(i).file.and_then(|f| f.parent().map(|d| d.join(&given)));
-                    let file = if given.exists() {
-                        given
-                    } else {
-                        beside.filter(|b| b.exists()).unwrap_or(given)
-                    };
-                    std::fs::read(&file)
-                        .map(|b| Some(Cow::Owned(b)))
-                        .map_err(|e| format!("no image bytes, and {}: {e}", file.display()))
+                    match path.and_then(|p| text(p, i)) {
+                        Some(p) => file(p, i),
+                        None => ImageSource::Null,
+                    }
                 })
                 .collect()
         }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => (0..n)
+            .map(|i| match text(array, i) {
+                Some(p) => file(p, i),
+                None => ImageSource::Null,
+            })
+            .collect(),
         _ => (0..n)
-            .map(|i| Ok(binary(array, i).map(Cow::Borrowed)))
+            .map(|i| binary(array, i).map_or(ImageSource::Null, ImageSource::Bytes))
             .collect(),
     }
 }
@@ -1515,15 +1609,28 @@ fn images(
 ) -> Result<(Extracted, ImagePlan, Vec<String>), IngestError> {
     use rayon::prelude::*;
     let n = array.len();
-    let bytes = image_bytes(array, at);
+    // a column of image paths stored as a dictionary of strings
+    let paths;
+    let array = match array.data_type() {
+        DataType::Dictionary(..) => {
+            paths = cast(array, &DataType::Utf8).map_err(|e| IngestError::WrongType {
+                column: column.to_string(),
+                dtype: format!("{} ({e})", array.data_type()),
+                expected: "a column of image paths must hold text",
+            })?;
+            &paths
+        }
+        _ => array,
+    };
+    let sources = image_sources(array, at);
     let mut notes = Vec::new();
     let plan = match plan {
         Some(p) => p,
         None => {
-            let sizes: Vec<(u32, u32)> = bytes
+            let sizes: Vec<(u32, u32)> = sources
                 .par_iter()
-                .filter_map(|b| match b {
-                    Ok(Some(b)) => super::decode::dimensions(b).ok(),
+                .filter_map(|s| match s.bytes() {
+                    Ok(Some(b)) => super::decode::dimensions(&b).ok(),
                     _ => None,
                 })
                 .collect();
@@ -1541,12 +1648,12 @@ fn images(
             }
         }
     };
-    let decoded: Vec<Result<super::decode::Decoded, String>> = bytes
+    let decoded: Vec<Result<super::decode::Decoded, String>> = sources
         .par_iter()
-        .map(|b| match b {
-            Ok(Some(b)) => super::decode::decode(b, plan.width, plan.height),
+        .map(|s| match s.bytes() {
+            Ok(Some(b)) => super::decode::decode(&b, plan.width, plan.height),
             Ok(None) => Err("null".to_string()),
-            Err(e) => Err(e.clone()),
+            Err(e) => Err(e),
         })
         .collect();
     let pixels = plan.width as usize * plan.height as usize;
@@ -1561,6 +1668,9 @@ fn images(
             d.as_ref().err().map(|e| {
                 let what = if e == "null" {
                     "null"
+                } else if matches!(sources[i], ImageSource::File(_)) && e.starts_with(MISSING_FILE)
+                {
+                    "missing image file"
                 } else {
                     "undecodable image"
                 };

@@ -143,6 +143,20 @@ pub enum IngestError {
         /// Their names.
         names: Vec<String>,
     },
+    /// Fewer than two classes of two rows or more (every class of one row
+    /// is left out of a scan).
+    #[error(
+        "only {scannable} of the {count} classes have 2 rows or more; scanning needs at least two such classes{}",
+        if .count == .rows { " (every row has a label of its own: is the label column an id?)" } else { "" }
+    )]
+    TooFewRows {
+        /// Classes with two rows or more.
+        scannable: usize,
+        /// Classes.
+        count: usize,
+        /// Rows.
+        rows: usize,
+    },
     /// An image that could not be decoded.
     #[error("{}: cannot decode image: {message}", path.display())]
     Image {

@@ -186,16 +186,11 @@ pub(super) fn load(paths: &[PathBuf], _options: &IngestOptions) -> Result<Datase
     class_values.sort_unstable();
     class_values.dedup();
     let class_names: Vec<String> = class_values.iter().map(|c| c.to_string()).collect();
-    if class_names.len() < 2 {
-        return Err(IngestError::TooFewClasses {
-            count: class_names.len(),
-            names: class_names,
-        });
-    }
-    let label_codes = labels
+    let label_codes: Vec<u32> = labels
         .iter()
         .map(|l| class_values.binary_search(l).expect("known class") as u32)
         .collect();
+    super::check_classes(&class_names)?;
     Ok(Dataset {
         n_input_rows: n,
         kept_rows: (0..n as u64).collect(),

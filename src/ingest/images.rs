@@ -199,16 +199,11 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
         c.dedup();
         c
     };
-    if class_names.len() < 2 {
-        return Err(IngestError::TooFewClasses {
-            count: class_names.len(),
-            names: class_names,
-        });
-    }
     let label_codes: Vec<u32> = kept
         .iter()
         .map(|&i| class_names.binary_search(&files[i].1).expect("known class") as u32)
         .collect();
+    super::check_classes(&class_names)?;
     let n = files.len();
     Ok(Dataset {
         n_input_rows: n,

@@ -534,6 +534,33 @@ fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
     }
 }
 
+/// At least two classes (`names`), or an error.
+pub(super) fn check_classes(names: &[String]) -> Result<(), IngestError> {
+    if names.len() < 2 {
+        return Err(IngestError::TooFewClasses {
+            count: names.len(),
+            names: names.to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether a data set can be scanned: at least two of its classes have two
+/// rows or more (a class of one row is left out of a scan, and a scan of
+/// one class or none would pass whatever the data).
+pub fn check_scannable(ds: &Dataset) -> Result<(), IngestError> {
+    let rows = ds.class_counts();
+    let scannable = rows.iter().filter(|&&r| r >= 2).count();
+    if scannable < 2 {
+        return Err(IngestError::TooFewRows {
+            scannable,
+            count: rows.len(),
+            rows: ds.n_rows(),
+        });
+    }
+    Ok(())
+}
+
 /// Reads every input into one [`Dataset`].
 pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, IngestError> {
     let paths = expand_with_parts(inputs)?;

@@ -11,7 +11,9 @@ use arrow::array::{make_array, ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema};
 use polars::prelude::*;
 
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 
 use super::batch::{self, ColumnKind, DatasetBuilder, Hints, Selection};
@@ -386,10 +388,20 @@ fn read_file(
     let schema = lf
         .collect_schema()
         .map_err(|e| read_error(path, format, e))?;
-    let described: Vec<(String, ColumnKind, String)> = schema
+    let mut described: Vec<(String, ColumnKind, String)> = schema
         .iter()
         .map(|(n, dt)| (n.to_string(), polars_kind(dt), dt.to_string()))
         .collect();
+    batch::image_path_columns(&mut described, |name| {
+        lf.clone()
+            .select([col(name).drop_nulls()])
+            .limit(batch::PATH_SAMPLE as IdxSize)
+            .collect()
+            .ok()
+            .and_then(|df| to_record_batch(df).ok())
+            .map(|b| batch::text_sample(b.column(0)))
+            .unwrap_or_default()
+    });
     if format == InputFormat::Csv
         && !described.iter().any(|(n, _, _)| *n == options.table.label)
         && described.iter().all(|(n, _, _)| {
@@ -488,8 +500,12 @@ fn push_parquet(
     options: &IngestOptions,
     selection: Option<&Selection>,
 ) -> Result<(ParquetRecordBatchReader, Selection, u64, Hints), IngestError> {
-    let builder = open_parquet(path)?;
-    let described = batch::describe(builder.schema());
+    let file = open_parquet(path)?;
+    let mut described = batch::describe(file.meta.schema());
+    batch::image_path_columns(&mut described, |name| {
+        parquet_sample(&file, name).unwrap_or_default()
+    });
+    let builder = file.reader().map_err(|e| parquet_error(path, &e))?;
     let hints = Hints::from_schema(builder.schema());
     let sel = match selection {
         Some(s) => {
@@ -515,6 +531,21 @@ fn push_parquet(
     Ok((reader, sel, rows, hints))
 }
 
+/// The first values of a Parquet file's text column `name` (see
+/// [`batch::image_path_columns`]).
+fn parquet_sample(file: &ParquetFile, name: &str) -> Option<Vec<String>> {
+    let builder = file.reader().ok()?;
+    let i = builder.schema().index_of(name).ok()?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [i]);
+    let mut reader = builder
+        .with_projection(mask)
+        .with_batch_size(batch::PATH_SAMPLE)
+        .build()
+        .ok()?;
+    let first = reader.next()?.ok()?;
+    Some(batch::text_sample(first.column(0)))
+}
+
 /// A Parquet file read error, naming the file.
 fn parquet_error(path: &Path, e: &dyn std::fmt::Display) -> IngestError {
     IngestError::Read {
@@ -524,10 +555,25 @@ fn parquet_error(path: &Path, e: &dyn std::fmt::Display) -> IngestError {
     }
 }
 
+/// A Parquet file (unpacked, when packed) with its footer read, for one
+/// reader or more.
+struct ParquetFile {
+    file: std::fs::File,
+    meta: ArrowReaderMetadata,
+}
+
+impl ParquetFile {
+    /// A reader of the file, from its first row.
+    fn reader(&self) -> std::io::Result<ParquetRecordBatchReaderBuilder<std::fs::File>> {
+        Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
+            self.file.try_clone()?,
+            self.meta.clone(),
+        ))
+    }
+}
+
 /// Opens a Parquet file and reads its footer.
-fn open_parquet(
-    path: &Path,
-) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>, IngestError> {
+fn open_parquet(path: &Path) -> Result<ParquetFile, IngestError> {
     let io = |source| IngestError::Io {
         path: path.to_path_buf(),
         source,
@@ -536,7 +582,9 @@ fn open_parquet(
         Some(file) => file,
         None => std::fs::File::open(path).map_err(io)?,
     };
-    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, &e))
+    let meta = ArrowReaderMetadata::load(&file, Default::default())
+        .map_err(|e| parquet_error(path, &e))?;
+    Ok(ParquetFile { file, meta })
 }
 
 /// Later files must carry the columns chosen from the first one.
@@ -679,7 +727,7 @@ pub fn read_columns(
     match format {
         InputFormat::Parquet => {
             let error = |e: &dyn std::fmt::Display| parquet_error(path, e);
-            let builder = open_parquet(path)?;
+            let builder = open_parquet(path)?.reader().map_err(|e| error(&e))?;
             let names: Vec<String> = builder
                 .schema()
                 .fields()
