@@ -200,6 +200,64 @@ fn an_arrow_ipc_stream_cut_short_says_so() {
 }
 
 #[test]
+fn numpy_archives_that_cannot_be_read_say_why() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let npy = |descr: &str, shape: &str, data: &[u8]| {
+        let header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((header.len() as u16).to_le_bytes());
+        out.extend(header.as_bytes());
+        out.extend(data);
+        out
+    };
+    let npz = |name: &str, members: &[(&str, Vec<u8>)]| {
+        let mut w = zip::ZipWriter::new(std::fs::File::create(dir.path().join(name)).unwrap());
+        for (member, bytes) in members {
+            w.start_file(*member, zip::write::FileOptions::default())
+                .unwrap();
+            w.write_all(bytes).unwrap();
+        }
+        w.finish().unwrap();
+    };
+    // three arrays, none named as features or labels are
+    npz(
+        "anon.npz",
+        &[
+            ("a.npy", npy("<f8", "(2, 2)", &[0; 32])),
+            ("b.npy", npy("<i8", "(2,)", &[0; 16])),
+            ("c.npy", npy("<i8", "(2,)", &[0; 16])),
+        ],
+    );
+    let e = fails(dir.path(), &["anon.npz"], &["anon.npz"]);
+    assert!(
+        e.contains("anon.npz") && e.contains("(a, b, c)") && e.contains("--embedding ARRAY"),
+        "{e}"
+    );
+    // labels of Python objects (pickled strings)
+    npz(
+        "objects.npz",
+        &[
+            ("x.npy", npy("<f8", "(2, 2)", &[0; 32])),
+            ("y.npy", npy("|O", "(2,)", &[0; 16])),
+        ],
+    );
+    let e = fails(dir.path(), &["objects.npz"], &["objects.npz"]);
+    assert!(e.contains("`y.npy`") && e.contains("Python objects"), "{e}");
+    // a label per row, not one for each of them
+    npz(
+        "short.npz",
+        &[
+            ("x.npy", npy("<f8", "(3, 2)", &[0; 48])),
+            ("y.npy", npy("<i8", "(2,)", &[0; 16])),
+        ],
+    );
+    let e = fails(dir.path(), &["short.npz"], &["short.npz"]);
+    assert!(e.contains("one value per row"), "{e}");
+}
+
+#[test]
 fn gaps_that_leave_no_row_name_the_columns_behind_them() {
     // two survey waves in one table: each wave's question is null in the
     // other wave's rows, so --drop-invalid leaves nothing

@@ -217,6 +217,23 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     .unwrap();
     write_parquet(&d.join("elsewhere/paths.parquet"), &batch);
 
+    // A NumPy archive as Keras ships MNIST: training and test arrays.
+    write_zip(
+        &d.join("images.npz"),
+        &[
+            (
+                "x_train.npy",
+                &npy("|u1", &format!("({n}, {side}, {side})"), &pixels),
+            ),
+            ("y_train.npy", &npy("|u1", &format!("({n},)"), &labels)),
+            (
+                "x_test.npy",
+                &npy("|u1", &format!("(2, {side}, {side})"), &pixels[..2 * dim]),
+            ),
+            ("y_test.npy", &npy("|u1", "(2,)", &labels[..2])),
+        ],
+    );
+
     let o = run(&["scan", "train-images-idx3-ubyte", "--out", "idx"], d);
     assert_eq!(o.status.code(), Some(1), "IDX: {}", stderr(&o));
     let (reference, ref_flags) = scores_by_row(&d.join("idx"), false);
@@ -230,6 +247,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("binary.parquet", "binary", false),
         ("pixels.csv", "csv", false),
         ("paths.csv", "paths-csv", false),
+        ("images.npz", "npz", false),
         ("elsewhere/paths.parquet", "paths-parquet", false),
     ] {
         let o = run(&["scan", input, "--out", out], d);
@@ -262,6 +280,12 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         let differ = flags.iter().zip(&ref_flags).filter(|(a, b)| a != b).count();
         assert!(differ <= 1, "{input}: {differ} rows flagged differently");
     }
+    // the archive's test arrays are named as not read
+    let summary = std::fs::read_to_string(d.join("npz/summary.json")).unwrap();
+    assert!(
+        summary.contains("scanned the arrays `x_train` (features) and `y_train` (labels); `x_test`, `y_test` not read"),
+        "{summary}"
+    );
 }
 
 /// A small labelled table: two Gaussian classes in 3 columns.
@@ -279,6 +303,21 @@ fn small_table(n: usize) -> Vec<(String, Vec<f64>)> {
         }
     }
     cols
+}
+
+/// A NumPy `.npy` array: `descr` (`|u1`, `<f4`, …), `shape` as Python
+/// writes it (`(3, 4)`), the raw little-endian values.
+fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
 }
 
 fn write_text_table(path: &Path, cols: &[(String, Vec<f64>)], sep: &str, float_labels: bool) {
@@ -454,6 +493,20 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         w.finish().unwrap();
     }
     std::fs::write(d.join("t.arrows"), &stream).unwrap();
+    // Hugging Face's `save_to_disk`: Arrow stream files with JSON
+    // descriptions beside them, which hold no rows
+    std::fs::create_dir(d.join("hf_disk")).unwrap();
+    std::fs::write(d.join("hf_disk/data-00000-of-00001.arrow"), &stream).unwrap();
+    std::fs::write(
+        d.join("hf_disk/dataset_info.json"),
+        r#"{"features": {"label": {"dtype": "int64", "_type": "Value"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("hf_disk/state.json"),
+        r#"{"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}"#,
+    )
+    .unwrap();
     std::fs::write(d.join("stream.arrow"), &stream).unwrap();
     let mut bz = bzip2::write::BzEncoder::new(
         std::fs::File::create(d.join("t.arrows.bz2")).unwrap(),
@@ -485,6 +538,7 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         (vec!["t.arrows"], "ipc-stream"),
         (vec!["stream.arrow"], "ipc-stream-named-file"),
         (vec!["t.arrows.bz2"], "ipc-stream-bz2"),
+        (vec!["hf_disk"], "hf-save-to-disk"),
     ] {
         let mut a = vec!["scan"];
         a.extend(&args);

@@ -743,6 +743,11 @@ impl<'a> DatasetBuilder<'a> {
         self.sources.push(source);
     }
 
+    /// Adds a note for the summary.
+    pub fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
     /// The columns chosen.
     pub fn selection(&self) -> &Selection {
         &self.sel

@@ -13,6 +13,7 @@ mod decode;
 mod error;
 mod idx;
 mod images;
+mod npz;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -46,18 +47,21 @@ pub enum InputFormat {
     Ndjson,
     /// MNIST-style IDX image file with its labels file beside it.
     Idx,
+    /// NumPy archive (`.npz`) of a features array and a labels array.
+    Npz,
     /// A folder laid out `root/<class>/<image>`.
     Images,
 }
 
 impl InputFormat {
     /// All formats, for help texts.
-    pub const ALL: [InputFormat; 6] = [
+    pub const ALL: [InputFormat; 7] = [
         InputFormat::Parquet,
         InputFormat::Csv,
         InputFormat::Ipc,
         InputFormat::Ndjson,
         InputFormat::Idx,
+        InputFormat::Npz,
         InputFormat::Images,
     ];
 
@@ -69,6 +73,7 @@ impl InputFormat {
             InputFormat::Ipc => "ipc",
             InputFormat::Ndjson => "ndjson",
             InputFormat::Idx => "idx",
+            InputFormat::Npz => "npz",
             InputFormat::Images => "images",
         }
     }
@@ -81,6 +86,7 @@ impl InputFormat {
             "ipc" | "arrow" | "feather" => Some(Self::Ipc),
             "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
             "idx" | "mnist" => Some(Self::Idx),
+            "npz" | "numpy" => Some(Self::Npz),
             "images" | "image-folder" => Some(Self::Images),
             _ => None,
         }
@@ -118,6 +124,7 @@ impl InputFormat {
             "csv" | "tsv" => Some(Self::Csv),
             "arrow" | "arrows" | "ipc" | "feather" => Some(Self::Ipc),
             "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
+            "npz" => Some(Self::Npz),
             _ => None,
         }
     }
@@ -399,7 +406,8 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
 /// The table files under a folder, in sorted path order — the layout Spark,
 /// Hive-partitioned writers and Hugging Face `datasets` produce
 /// (`part-00000-….parquet`, `year=2024/…`, `train-00000-of-00004.parquet`),
-/// skipping hidden and bookkeeping files (`.crc`, `_SUCCESS`). Empty when
+/// skipping hidden and bookkeeping files (`.crc`, `_SUCCESS`, and `.json`
+/// descriptions beside tables of another format). Empty when
 /// the folder holds none (an image folder).
 fn table_parts(dir: &Path) -> Vec<PathBuf> {
     let mut parts = Vec::new();
@@ -426,6 +434,19 @@ fn table_parts(dir: &Path) -> Vec<PathBuf> {
         {
             parts.push(entry.into_path());
         }
+    }
+    // `.json` files beside tables of another format describe them (Hugging
+    // Face's `save_to_disk` writes `dataset_info.json` and `state.json`
+    // beside its Arrow files): they hold no rows
+    let json = |p: &PathBuf| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    };
+    if parts
+        .iter()
+        .any(|p| InputFormat::detect(p) != Some(InputFormat::Ndjson))
+    {
+        parts.retain(|p| !json(p));
     }
     parts
 }
@@ -522,6 +543,10 @@ fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
         .map_err(|e| fail(format!("a zip archive that cannot be read ({e})")))?;
     if archive.file_names().any(|n| n == "[Content_Types].xml") {
         return Err(workbook());
+    }
+    // a NumPy archive without its `.npz` name
+    if archive.len() > 0 && archive.file_names().all(|n| n.ends_with(".npy")) {
+        return Ok(InputFormat::Npz);
     }
     let (_, name) = table::zip_member(&mut archive).map_err(fail)?;
     let base = name.rsplit('/').next().unwrap_or(&name);

@@ -335,7 +335,7 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
             }
         },
         InputFormat::Ndjson => LazyJsonLineReader::new_with_sources(sources(unpacked)).finish(),
-        InputFormat::Parquet | InputFormat::Idx | InputFormat::Images => {
+        InputFormat::Parquet | InputFormat::Idx | InputFormat::Npz | InputFormat::Images => {
             unreachable!("not read through polars")
         }
     }
@@ -679,6 +679,36 @@ fn read_into<'a>(
             let batch = batch.map_err(|e| parquet_error(path, &e))?;
             b.push(&batch)?;
         }
+    } else if format == InputFormat::Npz {
+        let mut notes = Vec::new();
+        let batch = super::npz::read(
+            path,
+            options.table.embedding.as_deref(),
+            &options.table.label,
+            &mut notes,
+        )?;
+        let described = batch::describe(batch.schema_ref());
+        let hints = Hints::from_schema(batch.schema_ref());
+        let sel = match selection {
+            Some(s) => {
+                check_columns(s, &described, path)?;
+                s.clone()
+            }
+            None => batch::select(&described, &hints.apply(&options.table), Some(path))?,
+        };
+        source.rows = batch.num_rows() as u64;
+        let rows = batch.num_rows();
+        let b = builder.get_or_insert_with(|| {
+            let mut b = DatasetBuilder::new(sel, &options.table, rows);
+            b.set_hints(hints);
+            b.set_resize(options.resize);
+            b
+        });
+        b.add_source(source);
+        for note in notes {
+            b.note(note);
+        }
+        b.push(&batch)?;
     } else {
         let (df, sel) = read_file(path, format, options, selection)?;
         source.rows = df.height() as u64;
@@ -761,10 +791,12 @@ pub fn read_columns(
                 .map_err(|e| read_error(path, format, e))?;
             to_record_batch(df)
         }
-        InputFormat::Idx | InputFormat::Images => Err(IngestError::Option(format!(
-            "{} is not a table; expected Parquet, CSV, IPC or NDJSON",
-            path.display()
-        ))),
+        InputFormat::Idx | InputFormat::Npz | InputFormat::Images => {
+            Err(IngestError::Option(format!(
+                "{} is not a table; expected Parquet, CSV, IPC or NDJSON",
+                path.display()
+            )))
+        }
     }
 }
 

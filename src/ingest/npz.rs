@@ -1,0 +1,425 @@
+//! NumPy archives (`.npz`, as `numpy.savez` and `numpy.savez_compressed`
+//! write them, and as Keras ships MNIST): a zip of `.npy` arrays, one of
+//! features (a row per sample: vectors, or images `n × h × w [× c]`) and one
+//! of labels. Read into one Arrow batch — the labels, and the features as a
+//! fixed-size list column (with the image shape in the schema's metadata) —
+//! that the table builder takes like any other.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int16Array,
+    Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, UInt16Array, UInt32Array,
+    UInt64Array, UInt8Array,
+};
+use arrow::datatypes::{Field, Schema};
+
+use super::batch::{META_FEATURES, META_IMAGE_SHAPE};
+use super::IngestError;
+
+/// Array names taken for the features, in order of preference.
+const FEATURE_NAMES: [&str; 8] = [
+    "x", "X", "x_train", "X_train", "features", "data", "images", "inputs",
+];
+
+/// Array names taken for the labels, in order of preference.
+const LABEL_NAMES: [&str; 8] = [
+    "y", "Y", "y_train", "Y_train", "labels", "label", "target", "targets",
+];
+
+/// One `.npy` array: its shape and values.
+#[derive(Debug)]
+struct Npy {
+    shape: Vec<usize>,
+    values: ArrayRef,
+}
+
+fn npz_error(path: &Path, message: impl Into<String>) -> IngestError {
+    IngestError::Read {
+        path: path.to_path_buf(),
+        format: "npz",
+        message: message.into(),
+    }
+}
+
+/// The value of `key` in a `.npy` header (a Python dict literal).
+fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let at = header.find(&format!("'{key}'"))? + key.len() + 2;
+    let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
+    let end = if rest.starts_with('(') {
+        rest.find(')')? + 1
+    } else {
+        rest.find([',', '}']).unwrap_or(rest.len())
+    };
+    Some(rest[..end].trim())
+}
+
+/// Parses one `.npy` file: numbers, booleans or fixed-width strings, in C
+/// order (a Fortran-ordered array of more than one dimension, or an array of
+/// Python objects, is an error that says how to save it).
+fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
+    if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
+        return Err("not a NumPy .npy array".into());
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize,
+            12,
+        ),
+        v => return Err(format!("unknown .npy version {v}")),
+    };
+    let header = bytes
+        .get(start..start + len)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or("truncated .npy header")?;
+    let descr = header_value(header, "descr")
+        .ok_or("no dtype in the .npy header")?
+        .trim_matches(|c| c == '\'' || c == '"');
+    let fortran = header_value(header, "fortran_order") == Some("True");
+    let shape: Vec<usize> = header_value(header, "shape")
+        .ok_or("no shape in the .npy header")?
+        .trim_matches(|c| c == '(' || c == ')')
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_end_matches('L').parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| "a bad shape in the .npy header")?;
+    if fortran && shape.len() > 1 {
+        return Err("the array is in Fortran order; save it with numpy.ascontiguousarray".into());
+    }
+    let data = &bytes[start + len..];
+    let count: usize = shape.iter().product();
+    let (order, kind) = descr.split_at(1.min(descr.len()));
+    let big = order == ">";
+    let (code, width) = kind.split_at(1.min(kind.len()));
+    if code == "O" {
+        return Err(
+            "the array holds Python objects (pickled): save numbers, or text as \
+             numpy.str_ (`.astype(str)`)"
+                .into(),
+        );
+    }
+    let width: usize = width
+        .parse()
+        .map_err(|_| format!("dtype `{descr}` is not numbers, booleans or text"))?;
+    let item = if code == "U" { 4 * width } else { width };
+    if data.len() < count * item {
+        return Err(format!(
+            "the array is cut short: {count} values of {item} bytes promised, {} bytes there",
+            data.len()
+        ));
+    }
+    let data = &data[..count * item];
+    macro_rules! numbers {
+        ($array:ty, $t:ty, $n:expr) => {{
+            let values = data.chunks_exact($n).map(|c| {
+                let b: [u8; $n] = c.try_into().expect("chunk width");
+                if big {
+                    <$t>::from_be_bytes(b)
+                } else {
+                    <$t>::from_le_bytes(b)
+                }
+            });
+            Arc::new(<$array>::from_iter_values(values)) as ArrayRef
+        }};
+    }
+    let values = match (code, width) {
+        ("b", 1) => Arc::new(BooleanArray::from(
+            data.iter().map(|&b| b != 0).collect::<Vec<_>>(),
+        )) as ArrayRef,
+        ("u", 1) => Arc::new(UInt8Array::from(data.to_vec())) as ArrayRef,
+        ("i", 1) => Arc::new(Int8Array::from_iter_values(data.iter().map(|&b| b as i8))),
+        ("u", 2) => numbers!(UInt16Array, u16, 2),
+        ("i", 2) => numbers!(Int16Array, i16, 2),
+        ("u", 4) => numbers!(UInt32Array, u32, 4),
+        ("i", 4) => numbers!(Int32Array, i32, 4),
+        ("u", 8) => numbers!(UInt64Array, u64, 8),
+        ("i", 8) => numbers!(Int64Array, i64, 8),
+        ("f", 4) => numbers!(Float32Array, f32, 4),
+        ("f", 8) => numbers!(Float64Array, f64, 8),
+        ("f", 2) => {
+            let halves = data.chunks_exact(2).map(|c| {
+                let b = [c[0], c[1]];
+                let h = if big {
+                    u16::from_be_bytes(b)
+                } else {
+                    u16::from_le_bytes(b)
+                };
+                half_to_f32(h)
+            });
+            Arc::new(Float32Array::from_iter_values(halves)) as ArrayRef
+        }
+        ("U", _) => {
+            let text = data.chunks_exact(item).map(|c| {
+                c.chunks_exact(4)
+                    .map(|u| {
+                        let b: [u8; 4] = u.try_into().expect("4 bytes");
+                        if big {
+                            u32::from_be_bytes(b)
+                        } else {
+                            u32::from_le_bytes(b)
+                        }
+                    })
+                    .take_while(|&u| u != 0)
+                    .filter_map(char::from_u32)
+                    .collect::<String>()
+            });
+            Arc::new(StringArray::from_iter_values(text)) as ArrayRef
+        }
+        ("S", _) => {
+            let text = data.chunks_exact(item).map(|c| {
+                let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
+                String::from_utf8_lossy(&c[..end]).into_owned()
+            });
+            Arc::new(StringArray::from_iter_values(text)) as ArrayRef
+        }
+        _ => return Err(format!("dtype `{descr}` is not numbers, booleans or text")),
+    };
+    Ok(Npy { shape, values })
+}
+
+/// An IEEE half-precision value as `f32`.
+fn half_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = ((h >> 10) & 0x1f) as i32;
+    let frac = (h & 0x3ff) as f32;
+    sign * match exp {
+        0 => frac * 2f32.powi(-24),
+        31 if frac == 0.0 => f32::INFINITY,
+        31 => f32::NAN,
+        e => (1.0 + frac / 1024.0) * 2f32.powi(e - 15),
+    }
+}
+
+/// The arrays of a `.npz` archive, by name (without `.npy`), in archive
+/// order.
+fn read_npz(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
+    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut archive = ::zip::ZipArchive::new(file).map_err(|e| {
+        npz_error(
+            path,
+            format!("not a NumPy archive (a zip of .npy files): {e}"),
+        )
+    })?;
+    let mut arrays = Vec::new();
+    for i in 0..archive.len() {
+        let mut member = archive
+            .by_index(i)
+            .map_err(|e| npz_error(path, e.to_string()))?;
+        let name = member.name().to_string();
+        let Some(key) = name.strip_suffix(".npy") else {
+            continue;
+        };
+        let mut bytes = Vec::with_capacity(member.size() as usize);
+        member
+            .read_to_end(&mut bytes)
+            .map_err(|e| npz_error(path, format!("`{name}` cannot be unpacked: {e}")))?;
+        let npy = parse_npy(&bytes).map_err(|e| npz_error(path, format!("`{name}`: {e}")))?;
+        arrays.push((key.to_string(), npy));
+    }
+    Ok(arrays)
+}
+
+/// Reads a `.npz` archive as one batch: a label column named `label` (the
+/// `--label` option, whatever the labels array is called) and a feature
+/// column named after the features array (a fixed-size list; images keep
+/// their shape in the schema's metadata).
+///
+/// The features are the array `--embedding` names, else the first of
+/// [`FEATURE_NAMES`] there is; the labels, the array `--label` names, else
+/// the first of [`LABEL_NAMES`] — or, in an archive of two arrays, the one
+/// with a value per row and the other. A Keras-style archive
+/// (`x_train`, `y_train`, `x_test`, `y_test`) is read for its training
+/// arrays, with a note.
+pub(super) fn read(
+    path: &Path,
+    embedding: Option<&str>,
+    label: &str,
+    notes: &mut Vec<String>,
+) -> Result<RecordBatch, IngestError> {
+    let arrays = read_npz(path)?;
+    let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
+    let listed = || names.join(", ");
+    let find = |wanted: &str| arrays.iter().position(|(n, _)| n == wanted);
+    let pick = |given: Option<&str>, defaults: &[&str]| -> Option<usize> {
+        match given {
+            Some(g) => find(g),
+            None => defaults.iter().find_map(|d| find(d)),
+        }
+    };
+    let mut x = match embedding {
+        Some(e) => Some(find(e).ok_or_else(|| {
+            npz_error(
+                path,
+                format!("no array `{e}` (--embedding); it holds {}", listed()),
+            )
+        })?),
+        None => pick(None, &FEATURE_NAMES),
+    };
+    // `label`, the option's default, may name no array
+    let mut y = match find(label) {
+        Some(y) => Some(y),
+        None if label != "label" => {
+            return Err(npz_error(
+                path,
+                format!("no array `{label}` (--label); it holds {}", listed()),
+            ))
+        }
+        None => pick(None, &LABEL_NAMES),
+    };
+    if (x.is_none() || y.is_none()) && arrays.len() == 2 {
+        // two arrays: the labels hold one value per row
+        let one_d = arrays.iter().position(|(_, a)| a.shape.len() == 1);
+        if let Some(l) = one_d {
+            y = y.or(Some(l));
+            x = x.or(Some(1 - l));
+        }
+    }
+    let (Some(x), Some(y)) = (x, y) else {
+        return Err(npz_error(
+            path,
+            format!(
+                "cannot tell the features and the labels among its arrays ({}); name them \
+                 with --embedding ARRAY and --label ARRAY",
+                listed()
+            ),
+        ));
+    };
+    if x == y {
+        return Err(npz_error(
+            path,
+            "the features and the labels are the same array",
+        ));
+    }
+    let (x_name, features) = (&arrays[x].0, &arrays[x].1);
+    let (y_name, labels) = (&arrays[y].0, &arrays[y].1);
+    let unused: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| n != x_name && n != y_name)
+        .collect();
+    if !unused.is_empty() {
+        notes.push(format!(
+            "{}: scanned the arrays `{x_name}` (features) and `{y_name}` (labels); {} not read",
+            path.display(),
+            unused
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let rows = *features.shape.first().unwrap_or(&0);
+    if labels.shape.len() != 1 || labels.shape[0] != rows {
+        return Err(npz_error(
+            path,
+            format!(
+                "the labels `{y_name}` (shape {:?}) do not give one value per row of the \
+                 features `{x_name}` (shape {:?})",
+                labels.shape, features.shape
+            ),
+        ));
+    }
+    let width: usize = features.shape.iter().skip(1).product();
+    if features.shape.len() < 2 || width == 0 {
+        return Err(npz_error(
+            path,
+            format!(
+                "the features `{x_name}` (shape {:?}) have no values per row",
+                features.shape
+            ),
+        ));
+    }
+    // images: n × h × w, or n × h × w × c with 1, 3 or 4 channels
+    let image = match features.shape[1..] {
+        [h, w] if h >= 8 && w >= 8 => Some((h, w, 1)),
+        [h, w, c] if h >= 8 && w >= 8 && matches!(c, 1 | 3 | 4) => Some((h, w, c)),
+        _ => None,
+    };
+    let item = Arc::new(Field::new(
+        "item",
+        features.values.data_type().clone(),
+        false,
+    ));
+    let list = FixedSizeListArray::try_new(item, width as i32, features.values.clone(), None)
+        .map_err(|e| npz_error(path, e.to_string()))?;
+    let mut meta = std::collections::HashMap::new();
+    meta.insert(META_FEATURES.to_string(), x_name.clone());
+    if let Some((h, w, c)) = image {
+        meta.insert(META_IMAGE_SHAPE.to_string(), format!("{h}x{w}x{c}"));
+    }
+    let schema = Schema::new(vec![
+        Field::new(label, labels.values.data_type().clone(), false),
+        Field::new(x_name, list.data_type().clone(), false),
+    ])
+    .with_metadata(meta);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![labels.values.clone(), Arc::new(list) as ArrayRef],
+    )
+    .map_err(|e| npz_error(path, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((header.len() as u16).to_le_bytes());
+        out.extend(header.as_bytes());
+        out.extend(data);
+        out
+    }
+
+    #[test]
+    fn npy_numbers_text_and_errors() {
+        let a = parse_npy(&npy(
+            "<f4",
+            "(2, 2)",
+            &[0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64],
+        ))
+        .unwrap();
+        assert_eq!(a.shape, vec![2, 2]);
+        let v = a.values.as_any().downcast_ref::<Float32Array>().unwrap();
+        assert_eq!(v.values().to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+        let b = parse_npy(&npy(">i2", "(2,)", &[0, 7, 255, 254])).unwrap();
+        let v = b.values.as_any().downcast_ref::<Int16Array>().unwrap();
+        assert_eq!(v.values().to_vec(), vec![7, -2]);
+        let mut text = Vec::new();
+        for s in ["cat", "ox"] {
+            for i in 0..3 {
+                let c = s.chars().nth(i).map_or(0, |c| c as u32);
+                text.extend(c.to_le_bytes());
+            }
+        }
+        let t = parse_npy(&npy("<U3", "(2,)", &text)).unwrap();
+        let v = t.values.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!((v.value(0), v.value(1)), ("cat", "ox"));
+        let h = parse_npy(&npy("<f2", "(2,)", &[0x00, 0x3c, 0x00, 0xc0])).unwrap();
+        let v = h.values.as_any().downcast_ref::<Float32Array>().unwrap();
+        assert_eq!(v.values().to_vec(), vec![1.0, -2.0]);
+        assert!(parse_npy(&npy("|O", "(2,)", &[0; 16]))
+            .unwrap_err()
+            .contains("Python objects"));
+        assert!(parse_npy(&npy("<f8", "(3,)", &[0; 16]))
+            .unwrap_err()
+            .contains("cut short"));
+        assert!(parse_npy(b"PK\x03\x04")
+            .unwrap_err()
+            .contains("not a NumPy"));
+    }
+}
