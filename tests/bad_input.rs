@@ -63,6 +63,17 @@ fn missing_file_glob_and_unknown_format() {
     std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
     let e = fails(dir.path(), &["notes.txt"], &["notes.txt"]);
     assert!(e.contains("notes.txt: cannot tell the format"), "{e}");
+    // archives poisonscan does not open say to extract them: by name, and
+    // a tar file by its header whatever its name
+    std::fs::write(dir.path().join("photos.tar.gz"), [0x1f, 0x8b, 8, 0]).unwrap();
+    let e = fails(dir.path(), &["photos.tar.gz"], &["photos.tar.gz"]);
+    assert!(e.contains("a tar archive; extract it first"), "{e}");
+    let mut tar = vec![0u8; 1024];
+    tar[..9].copy_from_slice(b"photos/a/");
+    tar[257..263].copy_from_slice(b"ustar\0");
+    std::fs::write(dir.path().join("download"), &tar).unwrap();
+    let e = fails(dir.path(), &["download"], &["download"]);
+    assert!(e.contains("download: a tar archive"), "{e}");
 }
 
 #[test]

@@ -515,7 +515,44 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
     match magic(path) {
         Some(Magic::Format(f)) => Ok(f),
         Some(Magic::Packed(Packed::Zip)) => zip_format(path),
-        Some(Magic::Packed(_)) | None => Err(IngestError::UnknownFormat(path.to_path_buf())),
+        Some(Magic::Packed(_)) | None => Err(match archive_kind(path) {
+            Some(kind) => IngestError::Option(format!(
+                "{}: a {kind} archive; extract it first ({}) and scan the folder or the \
+                 table inside",
+                path.display(),
+                if kind == "tar" {
+                    "`tar xf FILE`"
+                } else {
+                    "with `7z x FILE`"
+                }
+            )),
+            None => IngestError::UnknownFormat(path.to_path_buf()),
+        }),
+    }
+}
+
+/// The kind of an archive poisonscan does not open (tar, possibly
+/// compressed; RAR; 7-Zip), by its name or first bytes.
+fn archive_kind(path: &Path) -> Option<&'static str> {
+    use std::io::Read;
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let tar_names = [
+        ".tar", ".tgz", ".tbz2", ".txz", ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst",
+    ];
+    if tar_names.iter().any(|e| name.ends_with(e)) {
+        return Some("tar");
+    }
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let head = &head[..n];
+    if head.len() >= 262 && &head[257..262] == b"ustar" {
+        Some("tar")
+    } else if head.starts_with(b"Rar!\x1a\x07") {
+        Some("RAR")
+    } else if head.starts_with(b"7z\xbc\xaf\x27\x1c") {
+        Some("7-Zip")
+    } else {
+        None
     }
 }
 
