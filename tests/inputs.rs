@@ -994,6 +994,39 @@ fn image_folders_of_photos_and_bad_images() {
     assert!(files_in(&d.join("s")).is_empty());
     let o = run(&["scan", "list.csv", "--out", "t", "--drop-invalid"], d);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    // Split folders (`root/train/<class>/…`, `root/test/<class>/…`): the
+    // classes are the folders inside the splits, never the splits.
+    for (split, count) in [("train", 6), ("test", 2)] {
+        for class in ["cat", "dog"] {
+            let to = d.join("splits").join(split).join(class);
+            std::fs::create_dir_all(&to).unwrap();
+            for i in 0..count {
+                std::fs::copy(
+                    root.join(class).join(format!("{i}.jpg")),
+                    to.join(format!("{i}.jpg")),
+                )
+                .unwrap();
+            }
+        }
+    }
+    let o = run(&["scan", "splits", "--out", "u"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("u/summary.json")).unwrap()).unwrap();
+    let classes: Vec<(&str, u64)> = v["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["label"].as_str().unwrap(), c["rows"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(classes, vec![("cat", 8), ("dog", 8)], "{v}");
+    assert!(
+        v["warnings"]
+            .to_string()
+            .contains("split folders (`test`, `train`)"),
+        "{}",
+        v["warnings"]
+    );
 }
 
 #[test]

@@ -73,13 +73,73 @@ fn list(root: &Path) -> Result<Listing, IngestError> {
     Ok((files, others))
 }
 
+/// Folder names of data set splits.
+const SPLITS: [&str; 10] = [
+    "train",
+    "training",
+    "test",
+    "testing",
+    "val",
+    "valid",
+    "validation",
+    "dev",
+    "eval",
+    "holdout",
+];
+
+/// A folder laid out `root/<split>/<class>/<image>` (`train/`, `test/`, …
+/// with the class folders inside each): the class of each image is the
+/// folder inside its split, not the split, with a note. `None` when the
+/// first level is not all split names, or some image sits directly in a
+/// split folder.
+fn classes_inside_splits(
+    root: &Path,
+    files: &[(PathBuf, String)],
+) -> Option<(Vec<String>, String)> {
+    let mut splits = std::collections::BTreeSet::new();
+    let mut classes = Vec::with_capacity(files.len());
+    for (path, first) in files {
+        if !SPLITS.contains(&first.to_ascii_lowercase().as_str()) {
+            return None;
+        }
+        let rel = path.strip_prefix(root).ok()?;
+        let mut parts = rel.components();
+        parts.next();
+        let class = parts.next()?.as_os_str().to_string_lossy().into_owned();
+        parts.next()?; // the image itself: the class is a folder
+        splits.insert(first.clone());
+        classes.push(class);
+    }
+    let names: Vec<String> = splits.iter().map(|s| format!("`{s}`")).collect();
+    let note = format!(
+        "{} holds split folders ({}): each image's class is the folder inside its split, and \
+         the splits are scanned together (scan `{}` for one split)",
+        root.display(),
+        names.join(", "),
+        root.join(
+            splits
+                .iter()
+                .find(|s| s.to_ascii_lowercase().starts_with("train"))
+                .or(splits.iter().next())?
+        )
+        .display()
+    );
+    Some((classes, note))
+}
+
 pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset, IngestError> {
     let [root] = paths else {
         return Err(IngestError::Option(
             "scan one image folder at a time (root/<class>/<image>)".into(),
         ));
     };
-    let (files, others) = list(root)?;
+    let (mut files, others) = list(root)?;
+    let split_note = classes_inside_splits(root, &files).map(|(classes, note)| {
+        for ((_, class), inner) in files.iter_mut().zip(classes) {
+            *class = inner;
+        }
+        note
+    });
     let counts: Vec<String> = others.iter().map(|(e, n)| format!("{n} {e}")).collect();
     if files.is_empty() {
         let held = if counts.is_empty() {
@@ -113,6 +173,7 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
         return Err(bad(&files[0].0, message));
     }
     let ((width, height), mut notes) = decode::plan_size(&sizes, options.resize);
+    notes.extend(split_note);
     if !others.is_empty() {
         notes.push(format!(
             "left out {} file(s) in class folders that are not {} images ({}); convert them \
