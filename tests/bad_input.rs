@@ -6,7 +6,9 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch, StringArray,
+};
 use arrow::datatypes::Float32Type;
 use common::*;
 
@@ -157,6 +159,45 @@ fn ragged_embeddings_name_file_row_and_column() {
     assert!(
         e.contains(
             "e.parquet, row 2: embedding column `emb` has 1 values, but earlier rows have 2"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn ragged_nested_lists_name_the_row() {
+    // rows of 2 lists: row 2's second list has 3 values where the others have 2
+    let inner = arrow::array::ListArray::new(
+        Arc::new(arrow::datatypes::Field::new(
+            "item",
+            arrow::datatypes::DataType::Float64,
+            true,
+        )),
+        arrow::buffer::OffsetBuffer::from_lengths([2, 2, 2, 2, 2, 3, 2, 2]),
+        Arc::new(Float64Array::from(vec![0.5; 17])),
+        None,
+    );
+    let outer = ListArray::new(
+        Arc::new(arrow::datatypes::Field::new(
+            "item",
+            inner.data_type().clone(),
+            true,
+        )),
+        arrow::buffer::OffsetBuffer::from_lengths([2, 2, 2, 2]),
+        Arc::new(inner),
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let b = RecordBatch::try_from_iter(vec![
+        ("label", labels(&[0, 1, 0, 1])),
+        ("emb", Arc::new(outer) as ArrayRef),
+    ])
+    .unwrap();
+    write_parquet(&dir.path().join("n.parquet"), &b);
+    let e = fails(dir.path(), &["n.parquet"], &["n.parquet"]);
+    assert!(
+        e.contains(
+            "n.parquet, row 2: column `emb` holds lists of 3 values where its other lists hold 2"
         ),
         "{e}"
     );

@@ -217,6 +217,27 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     .unwrap();
     write_parquet(&d.join("elsewhere/paths.parquet"), &batch);
 
+    // A column of 2-D arrays, as pandas stores NumPy images: a list of
+    // `side` lists of `side` bytes per row.
+    let rows_of = arrow::buffer::OffsetBuffer::from_lengths(std::iter::repeat_n(side, n * side));
+    let inner = arrow::array::ListArray::new(
+        Arc::new(Field::new("item", DataType::UInt8, true)),
+        rows_of,
+        Arc::new(UInt8Array::from(pixels.clone())),
+        None,
+    );
+    let outer = arrow::array::ListArray::new(
+        Arc::new(Field::new("item", inner.data_type().clone(), true)),
+        arrow::buffer::OffsetBuffer::from_lengths(std::iter::repeat_n(side, n)),
+        Arc::new(inner),
+        None,
+    );
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", labels_array(&labels)),
+        ("image", Arc::new(outer) as ArrayRef),
+    ])
+    .unwrap();
+    write_parquet(&d.join("nested.parquet"), &batch);
     // A NumPy archive as Keras ships MNIST: training and test arrays.
     write_zip(
         &d.join("images.npz"),
@@ -248,6 +269,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("pixels.csv", "csv", false),
         ("paths.csv", "paths-csv", false),
         ("images.npz", "npz", false),
+        ("nested.parquet", "nested", false),
         ("elsewhere/paths.parquet", "paths-parquet", false),
     ] {
         let o = run(&["scan", input, "--out", out], d);

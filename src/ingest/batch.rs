@@ -386,17 +386,62 @@ fn quoted(names: &[String]) -> String {
         .join(", ")
 }
 
+/// A list (or fixed-size list) of numbers, or of such lists: a vector per
+/// row, or an array of several dimensions (an image as `h × w [× c]`
+/// nested lists, as pandas stores a column of 2-D NumPy arrays).
+fn numeric_list(dt: &DataType) -> bool {
+    match dt {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            f.data_type().is_numeric() || numeric_list(f.data_type())
+        }
+        _ => false,
+    }
+}
+
+/// Every row's `(start, len)` in a list array's values, with the values;
+/// `None` for an array that is not a list.
+fn list_spans(array: &ArrayRef) -> Option<(ArrayRef, Vec<(usize, usize)>)> {
+    let n = array.len();
+    Some(match array.data_type() {
+        DataType::List(_) => {
+            let l = array.as_list::<i32>();
+            let o = l.value_offsets();
+            (
+                l.values().clone(),
+                (0..n)
+                    .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize))
+                    .collect(),
+            )
+        }
+        DataType::LargeList(_) => {
+            let l = array.as_list::<i64>();
+            let o = l.value_offsets();
+            (
+                l.values().clone(),
+                (0..n)
+                    .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize))
+                    .collect(),
+            )
+        }
+        DataType::FixedSizeList(_, _) => {
+            let l = array.as_fixed_size_list();
+            let s = l.value_length() as usize;
+            (
+                l.values().clone(),
+                (0..n).map(|i| (l.value_offset_at(i) as usize, s)).collect(),
+            )
+        }
+        _ => return None,
+    })
+}
+
 /// How an arrow type can be used.
 pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
     match dt {
         d if d.is_numeric() => ColumnKind::Numeric,
         // 0 and 1
         DataType::Boolean => ColumnKind::Numeric,
-        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)
-            if f.data_type().is_numeric() =>
-        {
-            ColumnKind::NumericList
-        }
+        d if numeric_list(d) => ColumnKind::NumericList,
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => ColumnKind::Image,
         DataType::Struct(fields)
             if fields.iter().any(|f| {
@@ -515,6 +560,9 @@ struct Extracted {
     values: ScalarBuffer<f32>,
     dim: usize,
     invalid: Vec<(usize, &'static str, String)>,
+    /// The dimensions of each row's values when they came as nested lists
+    /// (`[h, w]` for `h` lists of `w` numbers); empty otherwise.
+    shape: Vec<usize>,
 }
 
 /// Feature values gathered so far: the first batch's buffer as it is (no
@@ -799,7 +847,25 @@ impl<'a> DatasetBuilder<'a> {
             None => None,
         };
         let extracted = match &self.sel.features {
-            FeatureSelection::Embedding(c) => embedding(&column(c)?, c, self.dim, &at)?,
+            FeatureSelection::Embedding(c) => {
+                let extracted = embedding(&column(c)?, c, self.dim, &at)?;
+                // nested lists of an image's shape are an image (unless the
+                // file says otherwise)
+                if self.hints.image_shape.is_none() {
+                    let image = match extracted.shape[..] {
+                        [h, w] if h >= 8 && w >= 8 => Some((h, w, 1)),
+                        [h, w, ch] if h >= 8 && w >= 8 && matches!(ch, 1 | 3 | 4) => {
+                            Some((h, w, ch))
+                        }
+                        _ => None,
+                    };
+                    if image.is_some() {
+                        self.hints.image_shape = image;
+                        self.hints.features = Some(c.clone());
+                    }
+                }
+                extracted
+            }
             FeatureSelection::Columns(cs) => scalar_columns(batch, cs)?,
             FeatureSelection::Image(c) => {
                 let (extracted, plan, notes) =
@@ -1454,6 +1520,7 @@ fn scalar_columns(batch: &RecordBatch, columns: &[String]) -> Result<Extracted, 
         values: values.into(),
         dim: d,
         invalid,
+        shape: Vec::new(),
     })
 }
 
@@ -1688,6 +1755,7 @@ fn images(
             values: values.into(),
             dim,
             invalid,
+            shape: Vec::new(),
         },
         plan,
         notes,
@@ -1702,43 +1770,50 @@ fn embedding(
 ) -> Result<Extracted, IngestError> {
     let n = array.len();
     // (start, len) of every row in the flat values.
-    let (flat, spans): (ArrayRef, Vec<(usize, usize)>) = match array.data_type() {
-        DataType::List(_) => {
-            let l = array.as_list::<i32>();
-            let o = l.value_offsets();
-            (
-                l.values().clone(),
-                (0..n)
-                    .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize))
-                    .collect(),
-            )
+    let (mut flat, mut spans) = list_spans(array).ok_or_else(|| IngestError::WrongType {
+        column: column.to_string(),
+        dtype: array.data_type().to_string(),
+        expected: "an embedding column must be a list or array of numbers",
+    })?;
+    // Nested lists (a row of `h` lists of `w` numbers): every inner list of
+    // one length, the row's span composed down to the numbers.
+    let mut shape = Vec::new();
+    while let Some((inner, inner_spans)) = list_spans(&flat) {
+        let mut width = None;
+        for (i, &(start, len)) in spans.iter().enumerate() {
+            if array.is_null(i) {
+                continue;
+            }
+            for &(_, w) in &inner_spans[start..start + len] {
+                let expected = *width.get_or_insert(w);
+                if w != expected {
+                    return Err(IngestError::RaggedInner {
+                        at: at(i),
+                        column: column.to_string(),
+                        expected,
+                        found: w,
+                    });
+                }
+            }
         }
-        DataType::LargeList(_) => {
-            let l = array.as_list::<i64>();
-            let o = l.value_offsets();
-            (
-                l.values().clone(),
-                (0..n)
-                    .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize))
-                    .collect(),
-            )
+        let width = width.unwrap_or(0);
+        if shape.is_empty() {
+            // the outer length, of the first row that has one
+            let outer = (0..n)
+                .find(|&i| array.is_valid(i))
+                .map_or(0, |i| spans[i].1);
+            shape.push(outer);
         }
-        DataType::FixedSizeList(_, _) => {
-            let l = array.as_fixed_size_list();
-            let s = l.value_length() as usize;
-            (
-                l.values().clone(),
-                (0..n).map(|i| (l.value_offset_at(i) as usize, s)).collect(),
-            )
-        }
-        other => {
-            return Err(IngestError::WrongType {
-                column: column.to_string(),
-                dtype: other.to_string(),
-                expected: "an embedding column must be a list or array of numbers",
+        spans = spans
+            .iter()
+            .map(|&(start, len)| match inner_spans.get(start) {
+                Some(&(first, _)) if len > 0 => (first, len * width),
+                _ => (0, 0),
             })
-        }
-    };
+            .collect();
+        shape.push(width);
+        flat = inner;
+    }
     let flat = to_f32(&flat, column)?;
     let dim = match expected_dim {
         Some(d) => d,
@@ -1777,6 +1852,7 @@ fn embedding(
             values,
             dim,
             invalid,
+            shape,
         });
     }
     let mut values = vec![0f32; n * dim];
@@ -1811,6 +1887,7 @@ fn embedding(
         values: values.into(),
         dim,
         invalid,
+        shape,
     })
 }
 

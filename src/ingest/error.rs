@@ -132,6 +132,20 @@ pub enum IngestError {
         /// The length here.
         found: usize,
     },
+    /// Nested lists whose inner lists differ in length.
+    #[error(
+        "{at}: column `{column}` holds lists of {found} values where its other lists hold {expected} (an array of several dimensions needs one shape)"
+    )]
+    RaggedInner {
+        /// Where.
+        at: RowLoc,
+        /// The column.
+        column: String,
+        /// The length of the first inner list.
+        expected: usize,
+        /// The length here.
+        found: usize,
+    },
     /// Nothing to scan.
     #[error("the input is empty: {0}")]
     Empty(String),

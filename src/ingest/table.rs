@@ -341,12 +341,22 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
     }
 }
 
+/// A list of numbers, or of such lists (see `batch::numeric_list`).
+fn polars_numeric_list(dt: &DataType) -> bool {
+    match dt {
+        DataType::List(inner) | DataType::Array(inner, _) => {
+            inner.is_primitive_numeric() || polars_numeric_list(inner)
+        }
+        _ => false,
+    }
+}
+
 fn polars_kind(dt: &DataType) -> ColumnKind {
     match dt {
         d if d.is_primitive_numeric() => ColumnKind::Numeric,
         // 0 and 1
         DataType::Boolean => ColumnKind::Numeric,
-        DataType::List(inner) | DataType::Array(inner, _) if inner.is_primitive_numeric() => {
+        DataType::List(_) | DataType::Array(..) if polars_numeric_list(dt) => {
             ColumnKind::NumericList
         }
         DataType::Binary | DataType::BinaryOffset => ColumnKind::Image,
