@@ -186,6 +186,15 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     }
     write_csv(
         &d.join("pixels.csv"),
+        &RecordBatch::try_from_iter(cols.clone()).unwrap(),
+    );
+    // Kaggle's MNIST-style CSV: `label, pixel1, …, pixel196`, read as
+    // 14×14 images (the plain `p0, …` columns above stay columns).
+    for (j, col) in cols.iter_mut().skip(1).enumerate() {
+        col.0 = format!("pixel{}", j + 1);
+    }
+    write_csv(
+        &d.join("kaggle.csv"),
         &RecordBatch::try_from_iter(cols).unwrap(),
     );
 
@@ -270,6 +279,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("paths.csv", "paths-csv", false),
         ("images.npz", "npz", false),
         ("nested.parquet", "nested", false),
+        ("kaggle.csv", "kaggle", false),
         ("elsewhere/paths.parquet", "paths-parquet", false),
     ] {
         let o = run(&["scan", input, "--out", out], d);
@@ -302,6 +312,14 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         let differ = flags.iter().zip(&ref_flags).filter(|(a, b)| a != b).count();
         assert!(differ <= 1, "{input}: {differ} rows flagged differently");
     }
+    // pixel columns are images when named so, and only then
+    let source = |out: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(d.join(out).join("summary.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["features"]["source"].clone()
+    };
+    assert_eq!(source("kaggle")["kind"], "pixels", "{}", source("kaggle"));
+    assert_eq!(source("kaggle")["height"], 14);
+    assert_eq!(source("csv")["kind"], "columns", "{}", source("csv"));
     // the archive's test arrays are named as not read
     let summary = std::fs::read_to_string(d.join("npz/summary.json")).unwrap();
     assert!(

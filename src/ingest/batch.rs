@@ -435,6 +435,38 @@ fn list_spans(array: &ArrayRef) -> Option<(ArrayRef, Vec<(usize, usize)>)> {
     })
 }
 
+/// The image shape of feature columns that are the pixels of square
+/// grayscale images, as Kaggle's MNIST-style CSV files hold them (`label,
+/// pixel0, …, pixel783`): 64 or more columns named one prefix that names
+/// pixels (`pixel`, `pix`, `px`) and a number, numbered in order from 0 or 1,
+/// as many as a square's. (A bare `p1`, `p2`, … may number anything.)
+fn pixel_columns(columns: &[String]) -> Option<(usize, usize)> {
+    let side = (columns.len() as f64).sqrt().round() as usize;
+    if columns.len() < 64 || side * side != columns.len() {
+        return None;
+    }
+    let split = |c: &str| -> Option<(String, usize)> {
+        let digits = c.len() - c.trim_end_matches(|ch: char| ch.is_ascii_digit()).len();
+        let (prefix, number) = c.split_at(c.len() - digits);
+        Some((
+            prefix
+                .trim_end_matches(['_', '-', ' '])
+                .to_ascii_lowercase(),
+            number.parse().ok()?,
+        ))
+    };
+    let (prefix, first) = split(&columns[0])?;
+    if !["pixel", "pix", "px"].contains(&prefix.as_str()) || first > 1 {
+        return None;
+    }
+    for (k, c) in columns.iter().enumerate() {
+        if split(c)? != (prefix.clone(), first + k) {
+            return None;
+        }
+    }
+    Some((side, side))
+}
+
 /// How an arrow type can be used.
 pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
     match dt {
@@ -1086,9 +1118,25 @@ impl<'a> DatasetBuilder<'a> {
                 }
                 _ => FeatureSource::Embedding { column: c.clone() },
             },
-            FeatureSelection::Columns(cs) => FeatureSource::Columns {
-                columns: cs.iter().cloned().chain(indicators.names).collect(),
-                categorical: indicators.columns,
+            FeatureSelection::Columns(cs) => match pixel_columns(cs) {
+                Some((height, width)) if indicators.names.is_empty() => {
+                    self.notes.push(format!(
+                        "read the {} columns `{}` … `{}` as {height}x{width} images \
+                         (--image-shape HxW[xC] sets another shape)",
+                        cs.len(),
+                        cs[0],
+                        cs[cs.len() - 1]
+                    ));
+                    FeatureSource::Pixels {
+                        height,
+                        width,
+                        channels: 1,
+                    }
+                }
+                _ => FeatureSource::Columns {
+                    columns: cs.iter().cloned().chain(indicators.names).collect(),
+                    categorical: indicators.columns,
+                },
             },
             FeatureSelection::Image(_) => {
                 let plan = self.image.expect("an image column was read");
