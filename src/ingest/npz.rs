@@ -195,6 +195,33 @@ fn half_to_f32(h: u16) -> f32 {
     }
 }
 
+/// The class of each row of a one-hot label array (`n × k`, `k ≥ 2`,
+/// every row one 1 and zeros), as an `Int64` array; `None` for any other
+/// array.
+fn one_hot_classes(labels: &Npy) -> Option<ArrayRef> {
+    let [n, k] = labels.shape[..] else {
+        return None;
+    };
+    if k < 2 || labels.values.data_type() == &arrow::datatypes::DataType::Utf8 {
+        return None;
+    }
+    let values = arrow::compute::cast(&labels.values, &arrow::datatypes::DataType::Float64).ok()?;
+    let values = values.as_any().downcast_ref::<Float64Array>()?;
+    let mut classes = Vec::with_capacity(n);
+    for row in values.values().chunks_exact(k) {
+        let mut hot = None;
+        for (j, &v) in row.iter().enumerate() {
+            match v {
+                0.0 => {}
+                1.0 if hot.is_none() => hot = Some(j as i64),
+                _ => return None,
+            }
+        }
+        classes.push(hot?);
+    }
+    Some(Arc::new(Int64Array::from(classes)))
+}
+
 /// The arrays of a `.npz` archive, by name (without `.npy`), in archive
 /// order.
 fn read_npz(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
@@ -317,7 +344,23 @@ pub(super) fn read(
         ));
     }
     let rows = *features.shape.first().unwrap_or(&0);
-    if labels.shape.len() != 1 || labels.shape[0] != rows {
+    // one-hot labels (Keras's `to_categorical`): the class of each row's 1
+    let one_hot = one_hot_classes(labels);
+    if one_hot.is_some() {
+        notes.push(format!(
+            "{}: the labels `{y_name}` are one-hot rows ({} classes); each row's class is \
+             the position of its 1",
+            path.display(),
+            labels.shape[1]
+        ));
+    }
+    let label_values = one_hot.unwrap_or_else(|| labels.values.clone());
+    let label_rows = if label_values.len() == labels.values.len() {
+        labels.shape.clone()
+    } else {
+        vec![label_values.len()]
+    };
+    if label_rows.len() != 1 || label_rows[0] != rows {
         return Err(npz_error(
             path,
             format!(
@@ -356,13 +399,13 @@ pub(super) fn read(
         meta.insert(META_IMAGE_SHAPE.to_string(), format!("{h}x{w}x{c}"));
     }
     let schema = Schema::new(vec![
-        Field::new(label, labels.values.data_type().clone(), false),
+        Field::new(label, label_values.data_type().clone(), false),
         Field::new(x_name, list.data_type().clone(), false),
     ])
     .with_metadata(meta);
     RecordBatch::try_new(
         Arc::new(schema),
-        vec![labels.values.clone(), Arc::new(list) as ArrayRef],
+        vec![label_values, Arc::new(list) as ArrayRef],
     )
     .map_err(|e| npz_error(path, e.to_string()))
 }
@@ -383,6 +426,31 @@ mod tests {
         out.extend(header.as_bytes());
         out.extend(data);
         out
+    }
+
+    #[test]
+    fn one_hot_labels_become_classes() {
+        let one_hot = Npy {
+            shape: vec![3, 3],
+            values: Arc::new(Float32Array::from(vec![
+                0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0,
+            ])),
+        };
+        let classes = one_hot_classes(&one_hot).unwrap();
+        let classes = classes.as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(classes.values().to_vec(), vec![1, 0, 2]);
+        // soft labels, two ones in a row, or a row of zeros are not one-hot
+        for values in [
+            vec![0.1, 0.9, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+            vec![1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+            vec![0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+        ] {
+            let npy = Npy {
+                shape: vec![3, 3],
+                values: Arc::new(Float32Array::from(values)),
+            };
+            assert!(one_hot_classes(&npy).is_none());
+        }
     }
 
     #[test]
