@@ -255,15 +255,6 @@ fn an_arrow_ipc_stream_cut_short_says_so() {
 fn numpy_archives_that_cannot_be_read_say_why() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let npy = |descr: &str, shape: &str, data: &[u8]| {
-        let header =
-            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend((header.len() as u16).to_le_bytes());
-        out.extend(header.as_bytes());
-        out.extend(data);
-        out
-    };
     let npz = |name: &str, members: &[(&str, Vec<u8>)]| {
         let mut w = zip::ZipWriter::new(std::fs::File::create(dir.path().join(name)).unwrap());
         for (member, bytes) in members {

@@ -345,21 +345,6 @@ fn small_table(n: usize) -> Vec<(String, Vec<f64>)> {
     cols
 }
 
-/// A NumPy `.npy` array: `descr` (`|u1`, `<f4`, …), `shape` as Python
-/// writes it (`(3, 4)`), the raw little-endian values.
-fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
-}
-
 fn write_text_table(path: &Path, cols: &[(String, Vec<f64>)], sep: &str, float_labels: bool) {
     let mut s = cols
         .iter()

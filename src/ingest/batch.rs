@@ -401,28 +401,19 @@ fn numeric_list(dt: &DataType) -> bool {
 /// Every row's `(start, len)` in a list array's values, with the values;
 /// `None` for an array that is not a list.
 fn list_spans(array: &ArrayRef) -> Option<(ArrayRef, Vec<(usize, usize)>)> {
+    fn spans<O: arrow::array::OffsetSizeTrait>(
+        l: &arrow::array::GenericListArray<O>,
+    ) -> (ArrayRef, Vec<(usize, usize)>) {
+        let o = l.value_offsets();
+        let rows = o
+            .windows(2)
+            .map(|w| (w[0].as_usize(), (w[1] - w[0]).as_usize()));
+        (l.values().clone(), rows.collect())
+    }
     let n = array.len();
     Some(match array.data_type() {
-        DataType::List(_) => {
-            let l = array.as_list::<i32>();
-            let o = l.value_offsets();
-            (
-                l.values().clone(),
-                (0..n)
-                    .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize))
-                    .collect(),
-            )
-        }
-        DataType::LargeList(_) => {
-            let l = array.as_list::<i64>();
-            let o = l.value_offsets();
-            (
-                l.values().clone(),
-                (0..n)
-                    .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize))
-                    .collect(),
-            )
-        }
+        DataType::List(_) => spans(array.as_list::<i32>()),
+        DataType::LargeList(_) => spans(array.as_list::<i64>()),
         DataType::FixedSizeList(_, _) => {
             let l = array.as_fixed_size_list();
             let s = l.value_length() as usize;

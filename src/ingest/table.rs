@@ -517,13 +517,7 @@ fn push_parquet(
     });
     let builder = file.reader().map_err(|e| parquet_error(path, &e))?;
     let hints = Hints::from_schema(builder.schema());
-    let sel = match selection {
-        Some(s) => {
-            check_columns(s, &described, path)?;
-            s.clone()
-        }
-        None => batch::select(&described, &hints.apply(&options.table), Some(path))?,
-    };
+    let sel = choose(selection, &described, &hints, options, path)?;
     let wanted = sel.columns();
     let roots: Vec<usize> = described
         .iter()
@@ -595,6 +589,37 @@ fn open_parquet(path: &Path) -> Result<ParquetFile, IngestError> {
     let meta = ArrowReaderMetadata::load(&file, Default::default())
         .map_err(|e| parquet_error(path, &e))?;
     Ok(ParquetFile { file, meta })
+}
+
+/// The columns to read: those chosen from the first file (which this one
+/// must carry), or chosen from this one's.
+fn choose(
+    selection: Option<&Selection>,
+    described: &[(String, ColumnKind, String)],
+    hints: &Hints,
+    options: &IngestOptions,
+    path: &Path,
+) -> Result<Selection, IngestError> {
+    match selection {
+        Some(s) => {
+            check_columns(s, described, path)?;
+            Ok(s.clone())
+        }
+        None => batch::select(described, &hints.apply(&options.table), Some(path)),
+    }
+}
+
+/// A builder for the rows of `sel`, `rows` of them expected.
+fn builder_for<'a>(
+    sel: Selection,
+    options: &'a IngestOptions,
+    rows: usize,
+    hints: Hints,
+) -> DatasetBuilder<'a> {
+    let mut b = DatasetBuilder::new(sel, &options.table, rows);
+    b.set_hints(hints);
+    b.set_resize(options.resize);
+    b
 }
 
 /// Later files must carry the columns chosen from the first one.
@@ -678,12 +703,7 @@ fn read_into<'a>(
     if format == InputFormat::Parquet {
         let (reader, sel, rows, hints) = push_parquet(path, options, selection)?;
         source.rows = rows;
-        let b = builder.get_or_insert_with(|| {
-            let mut b = DatasetBuilder::new(sel, &options.table, rows as usize);
-            b.set_hints(hints);
-            b.set_resize(options.resize);
-            b
-        });
+        let b = builder.get_or_insert_with(|| builder_for(sel, options, rows as usize, hints));
         b.add_source(source);
         for batch in reader {
             let batch = batch.map_err(|e| parquet_error(path, &e))?;
@@ -699,21 +719,9 @@ fn read_into<'a>(
         )?;
         let described = batch::describe(batch.schema_ref());
         let hints = Hints::from_schema(batch.schema_ref());
-        let sel = match selection {
-            Some(s) => {
-                check_columns(s, &described, path)?;
-                s.clone()
-            }
-            None => batch::select(&described, &hints.apply(&options.table), Some(path))?,
-        };
+        let sel = choose(selection, &described, &hints, options, path)?;
         source.rows = batch.num_rows() as u64;
-        let rows = batch.num_rows();
-        let b = builder.get_or_insert_with(|| {
-            let mut b = DatasetBuilder::new(sel, &options.table, rows);
-            b.set_hints(hints);
-            b.set_resize(options.resize);
-            b
-        });
+        let b = builder.get_or_insert_with(|| builder_for(sel, options, batch.num_rows(), hints));
         b.add_source(source);
         for note in notes {
             b.note(note);
@@ -723,11 +731,7 @@ fn read_into<'a>(
         let (df, sel) = read_file(path, format, options, selection)?;
         source.rows = df.height() as u64;
         let rows = df.height();
-        let b = builder.get_or_insert_with(|| {
-            let mut b = DatasetBuilder::new(sel, &options.table, rows);
-            b.set_resize(options.resize);
-            b
-        });
+        let b = builder.get_or_insert_with(|| builder_for(sel, options, rows, Hints::default()));
         b.add_source(source);
         b.push(&to_record_batch(df)?)?;
     }
