@@ -65,12 +65,14 @@ fn strings(a: &ArrayRef) -> Vec<String> {
 
 /// Reads a scores file and a ground-truth file, joins them (on `id` when
 /// both have one, else on `row`; a truth file without `row` is taken in
-/// order) and evaluates. The scan's verdict is read from the `summary.json`
+/// order) and evaluates. The truth's labels (column `label_column`) must be
+/// the scanned ones. The scan's verdict is read from the `summary.json`
 /// beside the scores, when there is one.
 pub fn evaluate_files(
     scores_path: &Path,
     truth_path: &Path,
     truth_column: &str,
+    label_column: &str,
 ) -> Result<Evaluation, EvalError> {
     let scanner_columns: Vec<(String, String)> = SCANNERS
         .iter()
@@ -81,7 +83,7 @@ pub fn evaluate_files(
         .chain(scanner_columns.iter().map(|(_, c)| c.as_str()))
         .collect();
     let scores = read_columns(scores_path, &["row", "score", "flagged"], &optional)?;
-    let truth = read_columns(truth_path, &[truth_column, "label"], &["row", "id"])?;
+    let truth = read_columns(truth_path, &[truth_column, label_column], &["row", "id"])?;
     let keys = |file: &Path,
                 b: &arrow::array::RecordBatch,
                 use_id: bool|
@@ -127,7 +129,7 @@ pub fn evaluate_files(
     let truth_labels = strings(&column_as(
         truth_path,
         &truth,
-        "label",
+        label_column,
         DataType::Utf8,
         "text",
     )?);

@@ -262,6 +262,10 @@ struct EvalArgs {
     /// Boolean ground-truth column
     #[arg(long, default_value = "is_poisoned")]
     truth_column: String,
+    /// The ground truth's label column (the labels the scan read), to check
+    /// that the two files describe the same rows
+    #[arg(long, default_value = "label")]
+    label: String,
     /// Print JSON instead of the table
     #[arg(long)]
     json: bool,
@@ -987,7 +991,12 @@ fn poison(args: PoisonArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let e = poisonscan::eval::evaluate_files(&args.scores, &args.truth, &args.truth_column)?;
+    let e = poisonscan::eval::evaluate_files(
+        &args.scores,
+        &args.truth,
+        &args.truth_column,
+        &args.label,
+    )?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?;

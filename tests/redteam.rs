@@ -414,3 +414,68 @@ fn image_attacks_are_refused_on_vectors_and_bad_plans_name_the_option() {
     );
     assert!(e.contains("has 150 rows but t.parquet has 10"), "{e}");
 }
+
+#[test]
+fn eval_reads_a_truth_file_of_the_users_own() {
+    // a table whose label column is `kind` and whose ground truth is `bad`
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("kind,x,y,bad\n");
+    let mut rng = poisonscan::scanners::SplitMix64::new(4);
+    for i in 0..300 {
+        let class = i % 2;
+        let planted = i < 12;
+        // planted rows: class 1's features under class 0's label
+        let centre = if planted { 4.0 } else { 4.0 * class as f64 };
+        let label = if planted { 0 } else { class };
+        csv += &format!(
+            "{label},{},{},{planted}\n",
+            centre + rng.normal(),
+            centre + rng.normal()
+        );
+    }
+    std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+    let o = run(
+        &[
+            "scan",
+            "t.csv",
+            "--label",
+            "kind",
+            "--features",
+            "x,y",
+            "--out",
+            "s",
+        ],
+        dir.path(),
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let json = run_ok(
+        &[
+            "eval",
+            "s/scores.parquet",
+            "--truth",
+            "t.csv",
+            "--truth-column",
+            "bad",
+            "--label",
+            "kind",
+            "--json",
+        ],
+        dir.path(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["poisoned"], 12, "{v}");
+    assert!(v["auroc"].as_f64().unwrap() > 0.9, "{v}");
+    // without --label the truth's label column is `label`, which it lacks
+    let e = run_err(
+        &[
+            "eval",
+            "s/scores.parquet",
+            "--truth",
+            "t.csv",
+            "--truth-column",
+            "bad",
+        ],
+        dir.path(),
+    );
+    assert!(e.contains("`label`"), "{e}");
+}
