@@ -509,13 +509,9 @@ pub fn from_record_batches(
 ) -> Result<Dataset, IngestError> {
     let hints = Hints::from_schema(schema);
     let mut described = describe(schema);
-    image_path_columns(&mut described, |name| {
-        batches
-            .iter()
-            .filter_map(|b| b.column_by_name(name))
-            .flat_map(text_sample)
-            .take(PATH_SAMPLE)
-            .collect()
+    image_path_columns(&mut described, |_| {
+        let first = batches.first()?;
+        Some(first.slice(0, first.num_rows().min(PATH_SAMPLE)))
     });
     let sel = select(&described, &hints.apply(opts), None)?;
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
@@ -529,18 +525,33 @@ pub fn from_record_batches(
 
 /// Marks as images the text columns whose first values all name image
 /// files (`photos/0001.jpg`): a table of image paths and labels, as Kaggle
-/// data sets and Hugging Face's `metadata.csv` keep them. `sample` gives a
-/// column's first non-null values.
+/// data sets and Hugging Face's `metadata.csv` keep them. `head` reads the
+/// first [`PATH_SAMPLE`] rows of the named (text) columns, all at once.
 pub(crate) fn image_path_columns(
     described: &mut [(String, ColumnKind, String)],
-    mut sample: impl FnMut(&str) -> Vec<String>,
+    head: impl FnOnce(&[String]) -> Option<RecordBatch>,
 ) {
+    let text: Vec<String> = described
+        .iter()
+        .filter(|(_, kind, _)| *kind == ColumnKind::Text)
+        .map(|(name, _, _)| name.clone())
+        .collect();
+    if text.is_empty() {
+        return;
+    }
+    let Some(head) = head(&text) else {
+        return;
+    };
     for (name, kind, _) in described.iter_mut() {
-        if *kind == ColumnKind::Text {
-            let values = sample(name);
-            if !values.is_empty() && values.iter().all(|v| is_image_path(v)) {
-                *kind = ColumnKind::Image;
-            }
+        if *kind != ColumnKind::Text {
+            continue;
+        }
+        let values = head
+            .column_by_name(name)
+            .map(text_sample)
+            .unwrap_or_default();
+        if !values.is_empty() && values.iter().all(|v| is_image_path(v)) {
+            *kind = ColumnKind::Image;
         }
     }
 }
@@ -548,8 +559,8 @@ pub(crate) fn image_path_columns(
 /// Rows read to tell a column of image paths (see [`image_path_columns`]).
 pub(crate) const PATH_SAMPLE: usize = 32;
 
-/// The first non-null values of a text column (as text; a dictionary of
-/// strings too), at most [`PATH_SAMPLE`].
+/// The non-null values of a text column's first rows (as text; a
+/// dictionary of strings too), at most [`PATH_SAMPLE`].
 pub(crate) fn text_sample(array: &ArrayRef) -> Vec<String> {
     let Ok(text) = cast(array, &DataType::Utf8) else {
         return Vec::new();

@@ -402,15 +402,13 @@ fn read_file(
         .iter()
         .map(|(n, dt)| (n.to_string(), polars_kind(dt), dt.to_string()))
         .collect();
-    batch::image_path_columns(&mut described, |name| {
-        lf.clone()
-            .select([col(name).drop_nulls()])
-            .limit(batch::PATH_SAMPLE as IdxSize)
-            .collect()
-            .ok()
-            .and_then(|df| to_record_batch(df).ok())
-            .map(|b| batch::text_sample(b.column(0)))
-            .unwrap_or_default()
+    batch::image_path_columns(&mut described, |text| {
+        let columns: Vec<Expr> = text.iter().map(|c| col(c.as_str())).collect();
+        let head = lf
+            .clone()
+            .select(columns)
+            .limit(batch::PATH_SAMPLE as IdxSize);
+        to_record_batch(head.collect().ok()?).ok()
     });
     if format == InputFormat::Csv
         && !described.iter().any(|(n, _, _)| *n == options.table.label)
@@ -512,9 +510,7 @@ fn push_parquet(
 ) -> Result<(ParquetRecordBatchReader, Selection, u64, Hints), IngestError> {
     let file = open_parquet(path)?;
     let mut described = batch::describe(file.meta.schema());
-    batch::image_path_columns(&mut described, |name| {
-        parquet_sample(&file, name).unwrap_or_default()
-    });
+    batch::image_path_columns(&mut described, |text| parquet_head(&file, text));
     let builder = file.reader().map_err(|e| parquet_error(path, &e))?;
     let hints = Hints::from_schema(builder.schema());
     let sel = choose(selection, &described, &hints, options, path)?;
@@ -535,19 +531,21 @@ fn push_parquet(
     Ok((reader, sel, rows, hints))
 }
 
-/// The first values of a Parquet file's text column `name` (see
+/// The first rows of a Parquet file's columns `names` (see
 /// [`batch::image_path_columns`]).
-fn parquet_sample(file: &ParquetFile, name: &str) -> Option<Vec<String>> {
+fn parquet_head(file: &ParquetFile, names: &[String]) -> Option<RecordBatch> {
     let builder = file.reader().ok()?;
-    let i = builder.schema().index_of(name).ok()?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [i]);
+    let roots: Vec<usize> = names
+        .iter()
+        .filter_map(|n| builder.schema().index_of(n).ok())
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let mut reader = builder
         .with_projection(mask)
         .with_batch_size(batch::PATH_SAMPLE)
         .build()
         .ok()?;
-    let first = reader.next()?.ok()?;
-    Some(batch::text_sample(first.column(0)))
+    reader.next()?.ok()
 }
 
 /// A Parquet file read error, naming the file.
