@@ -426,6 +426,17 @@ fn list_spans(array: &ArrayRef) -> Option<(ArrayRef, Vec<(usize, usize)>)> {
     })
 }
 
+/// The image a row's array of `dims` (its dimensions, outermost first) is:
+/// `h × w` (gray) or `h × w × c` with 1, 3 or 4 channels, sides of 8 or
+/// more; `None` for any other shape.
+pub(crate) fn image_shape(dims: &[usize]) -> Option<(usize, usize, usize)> {
+    match *dims {
+        [h, w] if h >= 8 && w >= 8 => Some((h, w, 1)),
+        [h, w, c] if h >= 8 && w >= 8 && matches!(c, 1 | 3 | 4) => Some((h, w, c)),
+        _ => None,
+    }
+}
+
 /// The image shape of feature columns that are the pixels of square
 /// grayscale images, as Kaggle's MNIST-style CSV files hold them (`label,
 /// pixel0, …, pixel783`): 64 or more columns named one prefix that names
@@ -886,13 +897,7 @@ impl<'a> DatasetBuilder<'a> {
                 // nested lists of an image's shape are an image (unless the
                 // file says otherwise)
                 if self.hints.image_shape.is_none() {
-                    let image = match extracted.shape[..] {
-                        [h, w] if h >= 8 && w >= 8 => Some((h, w, 1)),
-                        [h, w, ch] if h >= 8 && w >= 8 && matches!(ch, 1 | 3 | 4) => {
-                            Some((h, w, ch))
-                        }
-                        _ => None,
-                    };
+                    let image = image_shape(&extracted.shape);
                     if image.is_some() {
                         self.hints.image_shape = image;
                         self.hints.features = Some(c.clone());
@@ -1631,14 +1636,10 @@ impl ImageSource<'_> {
 /// How the error of an image file that cannot be read begins.
 const MISSING_FILE: &str = "cannot read ";
 
-/// Whether a text value names an image file (by its extension).
-pub(crate) fn is_image_path(value: &str) -> bool {
-    let lower = value.trim().to_ascii_lowercase();
-    [
-        ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
-    ]
-    .iter()
-    .any(|e| lower.ends_with(e))
+/// Whether a text value names an image file (by its extension, as in an
+/// image folder).
+fn is_image_path(value: &str) -> bool {
+    super::images::is_image(std::path::Path::new(value.trim()))
 }
 
 /// The file an image path names: an absolute path as it is; a relative one

@@ -20,7 +20,8 @@ const EXTENSIONS: [&str; 9] = [
     "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "jfif",
 ];
 
-fn is_image(path: &Path) -> bool {
+/// Whether a file is an image poisonscan decodes, by its extension.
+pub(super) fn is_image(path: &Path) -> bool {
     path.extension()
         .map(|e| EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str()))
         .unwrap_or(false)

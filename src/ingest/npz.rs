@@ -381,11 +381,7 @@ pub(super) fn read(
         ));
     }
     // images: n × h × w, or n × h × w × c with 1, 3 or 4 channels
-    let image = match features.shape[1..] {
-        [h, w] if h >= 8 && w >= 8 => Some((h, w, 1)),
-        [h, w, c] if h >= 8 && w >= 8 && matches!(c, 1 | 3 | 4) => Some((h, w, c)),
-        _ => None,
-    };
+    let image = super::batch::image_shape(&features.shape[1..]);
     let item = Arc::new(Field::new(
         "item",
         features.values.data_type().clone(),
