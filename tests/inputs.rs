@@ -1019,6 +1019,31 @@ fn image_folders_of_photos_and_bad_images() {
     assert!(files_in(&d.join("s")).is_empty());
     let o = run(&["scan", "list.csv", "--out", "t", "--drop-invalid"], d);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    // Image URLs, or names of images kept elsewhere, beside numeric
+    // features: the numbers are scanned, the names left out as text (with
+    // a note for names of files not found)
+    let mut rng = SplitMix64::new(5);
+    let mut table = String::from("label,x,y,url,thumb\n");
+    for i in 0..60 {
+        let c = i % 2;
+        table += &format!(
+            "{c},{},{},https://example.com/{i}.jpg,thumbs/{i}.png\n",
+            3.0 * c as f64 + rng.normal(),
+            rng.normal()
+        );
+    }
+    std::fs::write(d.join("urls.csv"), table).unwrap();
+    let o = run(&["scan", "urls.csv", "--out", "v"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("v/summary.json")).unwrap()).unwrap();
+    assert_eq!(v["features"]["dimensions"], 2, "{v}");
+    let notes = v["warnings"].to_string();
+    assert!(
+        notes.contains("column `thumb` names image files, but none of its first ones is found")
+            && !notes.contains("column `url` names"),
+        "{notes}"
+    );
     // Split folders (`root/train/<class>/…`, `root/test/<class>/…`): the
     // classes are the folders inside the splits, never the splits.
     for (split, count) in [("train", 6), ("test", 2)] {

@@ -520,11 +520,12 @@ pub fn from_record_batches(
 ) -> Result<Dataset, IngestError> {
     let hints = Hints::from_schema(schema);
     let mut described = describe(schema);
-    image_path_columns(&mut described, |_| {
+    let notes = image_path_columns(&mut described, None, |_| {
         let first = batches.first()?;
         Some(first.slice(0, first.num_rows().min(PATH_SAMPLE)))
     });
-    let sel = select(&described, &hints.apply(opts), None)?;
+    let mut sel = select(&described, &hints.apply(opts), None)?;
+    sel.notes.extend(notes);
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
     let mut builder = DatasetBuilder::new(sel, opts, rows);
     builder.set_hints(hints);
@@ -535,23 +536,28 @@ pub fn from_record_batches(
 }
 
 /// Marks as images the text columns whose first values all name image
-/// files (`photos/0001.jpg`): a table of image paths and labels, as Kaggle
-/// data sets and Hugging Face's `metadata.csv` keep them. `head` reads the
-/// first [`PATH_SAMPLE`] rows of the named (text) columns, all at once.
+/// files (`photos/0001.jpg`), some of them found (beside `table`, the file
+/// the column comes from, or from the working directory): a table of image
+/// paths and labels, as Kaggle data sets and Hugging Face's `metadata.csv`
+/// keep them. `head` reads the first [`PATH_SAMPLE`] rows of the named
+/// (text) columns, all at once. Returns notes for the summary: a column of
+/// image names none of which is found.
 pub(crate) fn image_path_columns(
     described: &mut [(String, ColumnKind, String)],
+    table: Option<&std::path::Path>,
     head: impl FnOnce(&[String]) -> Option<RecordBatch>,
-) {
+) -> Vec<String> {
+    let mut notes = Vec::new();
     let text: Vec<String> = described
         .iter()
         .filter(|(_, kind, _)| *kind == ColumnKind::Text)
         .map(|(name, _, _)| name.clone())
         .collect();
     if text.is_empty() {
-        return;
+        return notes;
     }
     let Some(head) = head(&text) else {
-        return;
+        return notes;
     };
     for (name, kind, _) in described.iter_mut() {
         if *kind != ColumnKind::Text {
@@ -561,10 +567,23 @@ pub(crate) fn image_path_columns(
             .column_by_name(name)
             .map(text_sample)
             .unwrap_or_default();
-        if !values.is_empty() && values.iter().all(|v| is_image_path(v)) {
+        if values.is_empty() || !values.iter().all(|v| is_image_path(v)) {
+            continue;
+        }
+        // names of image files that are there (a column of image URLs, or
+        // of files kept elsewhere, stays text, with a note)
+        if values.iter().any(|v| image_file(v.trim(), table).is_file()) {
             *kind = ColumnKind::Image;
+        } else if !values.iter().any(|v| v.contains("://")) {
+            notes.push(format!(
+                "column `{name}` names image files, but none of its first ones is found \
+                 (`{}`, beside the table or from the working directory): read as text; scan \
+                 from the folder its paths start from to scan the images",
+                values[0]
+            ));
         }
     }
+    notes
 }
 
 /// Rows read to tell a column of image paths (see [`image_path_columns`]).

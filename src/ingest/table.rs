@@ -402,7 +402,7 @@ fn read_file(
         .iter()
         .map(|(n, dt)| (n.to_string(), polars_kind(dt), dt.to_string()))
         .collect();
-    batch::image_path_columns(&mut described, |text| {
+    let path_notes = batch::image_path_columns(&mut described, Some(path), |text| {
         let columns: Vec<Expr> = text.iter().map(|c| col(c.as_str())).collect();
         let head = lf
             .clone()
@@ -427,7 +427,7 @@ fn read_file(
             path.display()
         )));
     }
-    let sel = match selection {
+    let mut sel = match selection {
         Some(s) => {
             check_columns(s, &described, path)?;
             s.clone()
@@ -451,6 +451,9 @@ fn read_file(
             }
         },
     };
+    if selection.is_none() {
+        sel.notes.extend(path_notes);
+    }
     let exprs: Vec<Expr> = sel.columns().iter().map(|c| col(c.as_str())).collect();
     let df = lf
         .select(exprs)
@@ -510,10 +513,14 @@ fn push_parquet(
 ) -> Result<(ParquetRecordBatchReader, Selection, u64, Hints), IngestError> {
     let file = open_parquet(path)?;
     let mut described = batch::describe(file.meta.schema());
-    batch::image_path_columns(&mut described, |text| parquet_head(&file, text));
+    let path_notes =
+        batch::image_path_columns(&mut described, Some(path), |text| parquet_head(&file, text));
     let builder = file.reader().map_err(|e| parquet_error(path, &e))?;
     let hints = Hints::from_schema(builder.schema());
-    let sel = choose(selection, &described, &hints, options, path)?;
+    let mut sel = choose(selection, &described, &hints, options, path)?;
+    if selection.is_none() {
+        sel.notes.extend(path_notes);
+    }
     let wanted = sel.columns();
     let roots: Vec<usize> = described
         .iter()
