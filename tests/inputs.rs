@@ -507,6 +507,16 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         })
         .collect();
     let batch = RecordBatch::try_from_iter(arrays).unwrap();
+    // with Hugging Face's class names in the schema's metadata, as its
+    // Arrow files carry them
+    let names =
+        r#"{"info": {"features": {"label": {"names": ["neg", "pos"], "_type": "ClassLabel"}}}}"#;
+    let schema = batch.schema().as_ref().clone().with_metadata(
+        [("huggingface".to_string(), names.to_string())]
+            .into_iter()
+            .collect::<std::collections::HashMap<String, String>>(),
+    );
+    let batch = batch.with_schema(Arc::new(schema)).unwrap();
     let mut stream = Vec::new();
     {
         let mut w =
@@ -572,6 +582,11 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
         assert!(same(out), "{args:?}: scores differ from the plain CSV's");
     }
+    // the stream's class names reach the summary (polars drops the metadata)
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("ipc-stream/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["classes"][1]["name"], "pos", "{}", v["classes"]);
     // Gaps written `NA` (R), `?` (UCI) or `#N/A` (Excel): the column stays
     // numeric, and the row is named (or skipped on request) — never scanned
     // as text of many values or one-hot categories.

@@ -392,7 +392,12 @@ fn read_file(
     format: InputFormat,
     options: &IngestOptions,
     selection: Option<&Selection>,
-) -> Result<(DataFrame, Selection), IngestError> {
+) -> Result<(DataFrame, Selection, Hints), IngestError> {
+    // polars drops a schema's metadata: an Arrow file's is read on its own
+    let hints = match format {
+        InputFormat::Ipc => ipc_hints(path),
+        _ => Hints::default(),
+    };
     let mut lf =
         scan(path, format, options.table.separator).map_err(|e| read_error(path, format, e))?;
     let schema = lf
@@ -432,7 +437,7 @@ fn read_file(
             check_columns(s, &described, path)?;
             s.clone()
         }
-        None => match batch::select(&described, &options.table, Some(path)) {
+        None => match batch::select(&described, &hints.apply(&options.table), Some(path)) {
             Ok(sel) => sel,
             // A file with a header and no rows has no column types to select
             // by (CSV infers text); say that it is empty instead.
@@ -459,7 +464,25 @@ fn read_file(
         .select(exprs)
         .collect()
         .map_err(|e| read_error(path, format, e))?;
-    Ok((df, sel))
+    Ok((df, sel, hints))
+}
+
+/// The hints in an Arrow IPC file's or stream's schema metadata (Hugging
+/// Face's class names, poisonscan's image shape), read with arrow-rs;
+/// none for a packed file or one arrow-rs cannot open (polars then says
+/// what is wrong).
+fn ipc_hints(path: &Path) -> Hints {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Hints::default();
+    };
+    let mut file = std::io::BufReader::new(file);
+    let stream = head_bytes(path).starts_with(super::IPC_STREAM);
+    let schema = if stream {
+        arrow::ipc::reader::StreamReader::try_new(&mut file, None).map(|r| r.schema())
+    } else {
+        arrow::ipc::reader::FileReader::try_new(file, None).map(|r| r.schema())
+    };
+    schema.map_or_else(|_| Hints::default(), |s| Hints::from_schema(&s))
 }
 
 /// Hands a polars frame to arrow-rs without copying the buffers.
@@ -733,10 +756,10 @@ fn read_into<'a>(
         }
         b.push(&batch)?;
     } else {
-        let (df, sel) = read_file(path, format, options, selection)?;
+        let (df, sel, hints) = read_file(path, format, options, selection)?;
         source.rows = df.height() as u64;
         let rows = df.height();
-        let b = builder.get_or_insert_with(|| builder_for(sel, options, rows, Hints::default()));
+        let b = builder.get_or_insert_with(|| builder_for(sel, options, rows, hints));
         b.add_source(source);
         b.push(&to_record_batch(df)?)?;
     }
