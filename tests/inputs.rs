@@ -202,8 +202,8 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     // `metadata.csv`): relative to the table's folder in a CSV kept beside
     // the images, absolute in a Parquet file elsewhere.
     let mut listing = String::from("file_name,label\n");
-    for i in 0..n {
-        listing += &format!("png/{}/{i:05}.png,{}\n", labels[i], labels[i]);
+    for (i, label) in labels.iter().enumerate() {
+        listing += &format!("png/{label}/{i:05}.png,{label}\n");
     }
     std::fs::write(d.join("paths.csv"), listing).unwrap();
     let absolute: Vec<String> = (0..n)

@@ -419,7 +419,7 @@ fn list_spans(array: &ArrayRef) -> Option<(ArrayRef, Vec<(usize, usize)>)> {
             let s = l.value_length() as usize;
             (
                 l.values().clone(),
-                (0..n).map(|i| (l.value_offset_at(i) as usize, s)).collect(),
+                (0..n).map(|i| (l.value_offset_at(i), s)).collect(),
             )
         }
         _ => return None,

@@ -582,7 +582,7 @@ fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
         return Err(workbook());
     }
     // a NumPy archive without its `.npz` name
-    if archive.len() > 0 && archive.file_names().all(|n| n.ends_with(".npy")) {
+    if !archive.is_empty() && archive.file_names().all(|n| n.ends_with(".npy")) {
         return Ok(InputFormat::Npz);
     }
     let (_, name) = table::zip_member(&mut archive).map_err(fail)?;
