@@ -1302,3 +1302,75 @@ fn smaller_frictions() {
     let e = run_err(&["scan", "a.parquet", "--format", "csv", "--out", "x"], d);
     assert!(e.contains("is a Parquet file, not csv"), "{e}");
 }
+
+#[test]
+fn vectors_written_as_text_are_read_as_vectors() {
+    // an embedding column saved to CSV by pandas: `"[0.1, 0.2, …]"` (a list)
+    // or `"[0.1 0.2 …]"` (a NumPy array, wrapped over lines)
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, dim) = (300usize, 8usize);
+    let mut rng = SplitMix64::new(9);
+    let rows: Vec<(u8, Vec<f32>)> = (0..n)
+        .map(|i| {
+            let c = (i % 3) as u8;
+            let v = (0..dim)
+                .map(|j| (if j == c as usize { 3.0 } else { 0.0 } + rng.normal()) as f32)
+                .collect();
+            (c, v)
+        })
+        .collect();
+    let values: Vec<f32> = rows.iter().flat_map(|(_, v)| v.clone()).collect();
+    let labels: Vec<u8> = rows.iter().map(|(c, _)| *c).collect();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", labels_array(&labels)),
+        (
+            "embedding",
+            fixed_list(Arc::new(Float32Array::from(values)), dim),
+        ),
+    ])
+    .unwrap();
+    write_parquet(&d.join("e.parquet"), &batch);
+    let list = |v: &[f32]| v.iter().map(|x| format!("{x}")).collect::<Vec<_>>();
+    let mut json = String::from("note,embedding,label\n");
+    let mut numpy = json.clone();
+    for (i, (c, v)) in rows.iter().enumerate() {
+        json += &format!("row {i},\"[{}]\",{c}\n", list(v).join(", "));
+        let text = list(v);
+        let (a, b) = text.split_at(dim / 2);
+        numpy += &format!("row {i},\"[ {}\n  {}]\",{c}\n", a.join("  "), b.join("  "));
+    }
+    std::fs::write(d.join("json.csv"), &json).unwrap();
+    std::fs::write(d.join("numpy.csv"), &numpy).unwrap();
+    let score = |out: &str| {
+        read_parquet(&d.join(out).join("scores.parquet"))
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+    };
+    for (input, out) in [("e.parquet", "p"), ("json.csv", "j"), ("numpy.csv", "n")] {
+        let o = run(&["scan", input, "--out", out], d);
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{input}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(
+        score("j") == score("p"),
+        "the JSON-list CSV scores differently"
+    );
+    assert!(
+        score("n") == score("p"),
+        "the NumPy-repr CSV scores differently"
+    );
+    // a value that is not a vector names its row
+    let broken = json.replacen("\"[", "\"oops [", 1);
+    std::fs::write(d.join("broken.csv"), broken).unwrap();
+    let e = run_err(&["scan", "broken.csv", "--out", "b"], d);
+    assert!(
+        e.contains("row 0: column `embedding` holds `oops [")
+            && e.contains("not a list of numbers"),
+        "{e}"
+    );
+}

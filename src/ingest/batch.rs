@@ -535,13 +535,16 @@ pub fn from_record_batches(
     builder.finish()
 }
 
-/// Marks as images the text columns whose first values all name image
-/// files (`photos/0001.jpg`), some of them found (beside `table`, the file
-/// the column comes from, or from the working directory): a table of image
-/// paths and labels, as Kaggle data sets and Hugging Face's `metadata.csv`
-/// keep them. `head` reads the first [`PATH_SAMPLE`] rows of the named
-/// (text) columns, all at once. Returns notes for the summary: a column of
-/// image names none of which is found.
+/// Tells, from their first values, the text columns that hold what text
+/// only carries: vectors written as text (`[0.1, 0.2, …]`, every value of
+/// one length: a list column that pandas saved to CSV, as embeddings often
+/// are) are a vector column; names of image files (`photos/0001.jpg`), some
+/// of them found (beside `table`, the file the column comes from, or from
+/// the working directory), an image column: a table of image paths and
+/// labels, as Kaggle data sets and Hugging Face's `metadata.csv` keep them.
+/// `head` reads the first [`PATH_SAMPLE`] rows of the named (text) columns,
+/// all at once. Returns notes for the summary: a column of image names none
+/// of which is found.
 pub(crate) fn image_path_columns(
     described: &mut [(String, ColumnKind, String)],
     table: Option<&std::path::Path>,
@@ -567,6 +570,17 @@ pub(crate) fn image_path_columns(
             .column_by_name(name)
             .map(text_sample)
             .unwrap_or_default();
+        // vectors written as text (`[0.1, 0.2, …]`: a list column saved to
+        // CSV by pandas, as embeddings often are); most of the first values
+        // are, and a row that is not is an error naming it
+        let vectors = values
+            .iter()
+            .filter(|v| text_vector(v).is_some_and(|x| x.len() >= 2))
+            .count();
+        if !values.is_empty() && 2 * vectors >= values.len() {
+            *kind = ColumnKind::NumericList;
+            continue;
+        }
         if values.is_empty() || !values.iter().all(|v| is_image_path(v)) {
             continue;
         }
@@ -584,6 +598,53 @@ pub(crate) fn image_path_columns(
         }
     }
     notes
+}
+
+/// The numbers of a vector written as text: `[0.1, -2, 3e-4]` (JSON, or
+/// Python's list), `[0.1 -2 3e-4]` (NumPy's), in brackets or parentheses;
+/// `None` for anything else.
+fn text_vector(value: &str) -> Option<Vec<f32>> {
+    let v = value.trim();
+    let inner = v
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .or_else(|| v.strip_prefix('(').and_then(|v| v.strip_suffix(')')))?;
+    inner
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse::<f32>().ok())
+        .collect()
+}
+
+/// A text column of vectors (see [`text_vector`]) as a list column; a value
+/// that is not one is an error naming its row.
+fn text_vectors(
+    array: &ArrayRef,
+    column: &str,
+    at: &dyn Fn(usize) -> super::RowLoc,
+) -> Result<ArrayRef, IngestError> {
+    let text = cast(array, &DataType::Utf8).map_err(|e| IngestError::WrongType {
+        column: column.to_string(),
+        dtype: format!("{} ({e})", array.data_type()),
+        expected: "a vector column written as text must hold text",
+    })?;
+    let text = text.as_string::<i32>();
+    let mut builder = arrow::array::ListBuilder::new(arrow::array::Float32Builder::new());
+    for (i, value) in text.iter().enumerate() {
+        match value {
+            None => builder.append_null(),
+            Some(v) => {
+                let numbers = text_vector(v).ok_or_else(|| IngestError::NotAVector {
+                    at: at(i),
+                    column: column.to_string(),
+                    value: v.chars().take(40).collect(),
+                })?;
+                builder.values().append_slice(&numbers);
+                builder.append(true);
+            }
+        }
+    }
+    Ok(std::sync::Arc::new(builder.finish()))
 }
 
 /// Rows read to tell a column of image paths (see [`image_path_columns`]).
@@ -912,7 +973,11 @@ impl<'a> DatasetBuilder<'a> {
         };
         let extracted = match &self.sel.features {
             FeatureSelection::Embedding(c) => {
-                let extracted = embedding(&column(c)?, c, self.dim, &at)?;
+                let mut array = column(c)?;
+                if !numeric_list(array.data_type()) {
+                    array = text_vectors(&array, c, &at)?;
+                }
+                let extracted = embedding(&array, c, self.dim, &at)?;
                 // nested lists of an image's shape are an image (unless the
                 // file says otherwise)
                 if self.hints.image_shape.is_none() {

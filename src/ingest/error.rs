@@ -146,6 +146,16 @@ pub enum IngestError {
         /// The length here.
         found: usize,
     },
+    /// A value of a vector column written as text that is not a vector.
+    #[error("{at}: column `{column}` holds `{value}`, not a list of numbers like `[0.1, 0.2]`")]
+    NotAVector {
+        /// Where.
+        at: RowLoc,
+        /// The column.
+        column: String,
+        /// The value (its first 40 characters).
+        value: String,
+    },
     /// Nothing to scan.
     #[error("the input is empty: {0}")]
     Empty(String),
