@@ -76,6 +76,21 @@ fn missing_file_glob_and_unknown_format() {
     std::fs::write(dir.path().join("download"), &tar).unwrap();
     let e = fails(dir.path(), &["download"], &["download"]);
     assert!(e.contains("download: a tar archive"), "{e}");
+    // containers of arrays say how to save them as poisonscan reads them
+    for (name, bytes, says) in [
+        ("batch_1", &b"\x80\x04\x95 pickled"[..], "a Python pickle"),
+        (
+            "x.npy",
+            &b"\x93NUMPY\x01\x00"[..],
+            "one NumPy array (.npy), which holds no labels",
+        ),
+        ("svhn.h5", &b"\x89HDF\r\n\x1a\n"[..], "an HDF5 file"),
+        ("train.mat", &b"MATLAB 5.0 MAT-file"[..], "a MATLAB file"),
+    ] {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let e = fails(dir.path(), &[name], &[name]);
+        assert!(e.contains(says) && e.contains("numpy.savez"), "{e}");
+    }
 }
 
 #[test]

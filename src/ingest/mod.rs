@@ -515,45 +515,60 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
     match magic(path) {
         Some(Magic::Format(f)) => Ok(f),
         Some(Magic::Packed(Packed::Zip)) => zip_format(path),
-        Some(Magic::Packed(_)) | None => Err(match archive_kind(path) {
-            Some(kind) => IngestError::Option(format!(
-                "{}: a {kind} archive; extract it first ({}) and scan the folder or the \
-                 table inside",
-                path.display(),
-                if kind == "tar" {
-                    "`tar xf FILE`"
-                } else {
-                    "with `7z x FILE`"
-                }
-            )),
+        Some(Magic::Packed(_)) | None => Err(match foreign(path) {
+            Some(advice) => IngestError::Option(format!("{}: {advice}", path.display())),
             None => IngestError::UnknownFormat(path.to_path_buf()),
         }),
     }
 }
 
-/// The kind of an archive poisonscan does not open (tar, possibly
-/// compressed; RAR; 7-Zip), by its name or first bytes.
-fn archive_kind(path: &Path) -> Option<&'static str> {
+/// What to do with a file of a kind poisonscan does not read, told by its
+/// name or first bytes: an archive (tar, possibly compressed; RAR; 7-Zip),
+/// or a container of arrays (HDF5, MATLAB, a Python pickle, one NumPy
+/// array, TFRecord).
+fn foreign(path: &Path) -> Option<&'static str> {
     use std::io::Read;
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-    let tar_names = [
-        ".tar", ".tgz", ".tbz2", ".txz", ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst",
-    ];
-    if tar_names.iter().any(|e| name.ends_with(e)) {
-        return Some("tar");
-    }
+    let ends = |suffixes: &[&str]| suffixes.iter().any(|e| name.ends_with(e));
     let mut head = [0u8; 512];
-    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
     let head = &head[..n];
-    if head.len() >= 262 && &head[257..262] == b"ustar" {
-        Some("tar")
-    } else if head.starts_with(b"Rar!\x1a\x07") {
-        Some("RAR")
-    } else if head.starts_with(b"7z\xbc\xaf\x27\x1c") {
-        Some("7-Zip")
-    } else {
-        None
-    }
+    const TAR: &str = "a tar archive; extract it first (`tar xf FILE`) and scan the folder or the \
+                       table inside";
+    const OTHER_ARCHIVE: &str = "an archive; extract it first (with `7z x FILE`) and scan the \
+                                 folder or the table inside";
+    Some(
+        if ends(&[
+            ".tar", ".tgz", ".tbz2", ".txz", ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst",
+        ]) || (head.len() >= 262 && &head[257..262] == b"ustar")
+        {
+            TAR
+        } else if head.starts_with(b"Rar!\x1a\x07") || head.starts_with(b"7z\xbc\xaf\x27\x1c") {
+            OTHER_ARCHIVE
+        } else if head.starts_with(b"\x89HDF\r\n\x1a\n") || ends(&[".h5", ".hdf5"]) {
+            "an HDF5 file (not read): load its arrays with h5py and save the features and labels \
+             with numpy.savez(\"data.npz\", x=…, y=…), or as a Parquet table"
+        } else if head.starts_with(b"MATLAB 5.0 MAT-file") || ends(&[".mat"]) {
+            "a MATLAB file (not read): load it with scipy.io.loadmat and save the features and \
+             labels with numpy.savez(\"data.npz\", x=…, y=…), or as a Parquet table"
+        } else if ends(&[".pkl", ".pickle", ".pt", ".pth"])
+            || (head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]))
+        {
+            "a Python pickle, which poisonscan does not read (reading one can run code): \
+             save the features and labels with numpy.savez(\"data.npz\", x=…, y=…), or as a \
+             Parquet table"
+        } else if head.starts_with(b"\x93NUMPY") {
+            "one NumPy array (.npy), which holds no labels: save the features and labels \
+             together with numpy.savez(\"data.npz\", x=…, y=…)"
+        } else if ends(&[".tfrecord", ".tfrecords"]) {
+            "a TFRecord file (not read): export the examples as Parquet or as arrays with \
+             numpy.savez"
+        } else {
+            return None;
+        },
+    )
 }
 
 /// The format of a zip archive's one table, by its name inside (a Kaggle
