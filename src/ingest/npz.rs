@@ -382,6 +382,16 @@ pub(super) fn read(
     }
     // images: n × h × w, or n × h × w × c with 1, 3 or 4 channels
     let image = super::batch::image_shape(&features.shape[1..]);
+    if let (None, [c, h, w]) = (image, &features.shape[1..]) {
+        if matches!(c, 1 | 3 | 4) && *h >= 8 && *w >= 8 {
+            notes.push(format!(
+                "{}: the features `{x_name}` are {c}×{h}×{w} per row, channels first as \
+                 PyTorch keeps them: scanned as vectors of {width}; save \
+                 numpy.moveaxis(x, 1, -1) to scan them as {h}x{w} images",
+                path.display()
+            ));
+        }
+    }
     let item = Arc::new(Field::new(
         "item",
         features.values.data_type().clone(),
