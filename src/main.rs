@@ -59,6 +59,8 @@ Examples:
   poisonscan scan train.csv --features 'pix_*' --id image_id
   poisonscan scan images/ --resize 32x32          (root/<class>/<image>)
   poisonscan scan train-images-idx3-ubyte.gz      (labels file found beside it)
+  poisonscan scan mnist.npz                       (x_train and y_train; Keras's layout)
+  poisonscan scan labels.csv                      (a column of image paths beside the labels)
   poisonscan scan --demo                          (embedded digits with a planted backdoor)
 
 Exit codes: 0 the data set passes, 1 poisoning suspected (the gate fails), 2 error.";
@@ -100,13 +102,15 @@ struct InputArgs {
     /// Input format, if the names do not tell
     #[arg(long, value_parser = parse_format)]
     format: Option<InputFormat>,
-    /// Label column (integers or strings)
+    /// Label column (integers or strings); in a NumPy archive, the labels array
     #[arg(long, default_value = "label")]
     label: String,
     /// Id column to carry to the output
     #[arg(long)]
     id: Option<String>,
-    /// Embedding column: a list or array of numbers per row
+    /// Embedding column: a list or array of numbers per row (nested lists,
+    /// or vectors written as text like "[0.1, 0.2]", too); in a NumPy
+    /// archive, the features array
     #[arg(long, conflicts_with = "features")]
     embedding: Option<String>,
     /// Feature columns (numbers, booleans, categories), comma-separated; globs like 'pix_*' allowed
