@@ -82,6 +82,11 @@ fn missing_file_glob_and_unknown_format() {
         (
             "x.npy",
             &b"\x93NUMPY\x01\x00"[..],
+            "one NumPy array, which holds no labels, and no labels file beside it",
+        ),
+        (
+            "array",
+            &b"\x93NUMPY\x01\x00"[..],
             "one NumPy array (.npy), which holds no labels",
         ),
         ("svhn.h5", &b"\x89HDF\r\n\x1a\n"[..], "an HDF5 file"),

@@ -264,6 +264,19 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ],
     );
 
+    // The same arrays as a pair of `.npy` files side by side.
+    std::fs::create_dir(d.join("npy")).unwrap();
+    std::fs::write(
+        d.join("npy/X_train.npy"),
+        npy("|u1", &format!("({n}, {side}, {side})"), &pixels),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("npy/y_train.npy"),
+        npy("|u1", &format!("({n},)"), &labels),
+    )
+    .unwrap();
+
     let o = run(&["scan", "train-images-idx3-ubyte", "--out", "idx"], d);
     assert_eq!(o.status.code(), Some(1), "IDX: {}", stderr(&o));
     let (reference, ref_flags) = scores_by_row(&d.join("idx"), false);
@@ -278,6 +291,8 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("pixels.csv", "csv", false),
         ("paths.csv", "paths-csv", false),
         ("images.npz", "npz", false),
+        ("npy/X_train.npy", "npy-pair", false),
+        ("npy/y_train.npy", "npy-pair-by-labels", false),
         ("nested.parquet", "nested", false),
         ("kaggle.csv", "kaggle", false),
         ("elsewhere/paths.parquet", "paths-parquet", false),
@@ -320,6 +335,21 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     assert_eq!(source("kaggle")["kind"], "pixels", "{}", source("kaggle"));
     assert_eq!(source("kaggle")["height"], 14);
     assert_eq!(source("csv")["kind"], "columns", "{}", source("csv"));
+    // both halves of a `.npy` pair given: read once
+    let o = run(
+        &[
+            "scan",
+            "npy/X_train.npy",
+            "npy/y_train.npy",
+            "--out",
+            "both",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = std::fs::read_to_string(d.join("both/summary.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["rows"]["input"], n, "{}", v["rows"]);
     // the archive's test arrays are named as not read
     let summary = std::fs::read_to_string(d.join("npz/summary.json")).unwrap();
     assert!(

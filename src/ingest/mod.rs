@@ -124,7 +124,8 @@ impl InputFormat {
             "csv" | "tsv" => Some(Self::Csv),
             "arrow" | "arrows" | "ipc" | "feather" => Some(Self::Ipc),
             "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
-            "npz" => Some(Self::Npz),
+            // a `.npy` with its labels `.npy` beside it
+            "npz" | "npy" => Some(Self::Npz),
             _ => None,
         }
     }
@@ -681,6 +682,19 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
             }
             found.ok_or(IngestError::NoInput)?
         }
+    };
+    // both halves of a `.npy` pair given: the pair is read once
+    let paths: Vec<PathBuf> = match format {
+        InputFormat::Npz => paths
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| {
+                let other = npz::partner(p);
+                !paths[..*i].iter().any(|q| Some(q) == other.as_ref())
+            })
+            .map(|(_, p)| p.clone())
+            .collect(),
+        _ => paths,
     };
     let mut ds = match format {
         InputFormat::Images => return guarded(&paths[0], format, || images::load(&paths, options)),

@@ -254,6 +254,60 @@ fn read_npz(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
     Ok(arrays)
 }
 
+/// Name pairs of a features file and its labels file saved side by side
+/// (`X_train.npy` and `y_train.npy`), tried both ways in a file's name.
+const PARTNERS: [(&str, &str); 6] = [
+    ("X", "y"),
+    ("x", "y"),
+    ("features", "labels"),
+    ("data", "labels"),
+    ("images", "labels"),
+    ("inputs", "targets"),
+];
+
+/// A file's name without its `.npy`.
+fn stem(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().trim_end_matches(".npy").to_string())
+        .unwrap_or_default()
+}
+
+/// The other half of a `.npy` file's pair beside it (see [`PARTNERS`]),
+/// if there is one.
+pub(super) fn partner(path: &Path) -> Option<std::path::PathBuf> {
+    let name = stem(path);
+    PARTNERS
+        .iter()
+        .flat_map(|&(a, b)| [(a, b), (b, a)])
+        .filter(|(a, _)| name.contains(a))
+        .map(|(a, b)| path.with_file_name(format!("{}.npy", name.replacen(a, b, 1))))
+        .find(|p| p.is_file())
+}
+
+/// A `.npy` file and the other half of its pair (see [`partner`]), read as
+/// two arrays named after their files.
+fn read_npy_pair(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
+    let partner = partner(path).ok_or_else(|| {
+        npz_error(
+            path,
+            "one NumPy array, which holds no labels, and no labels file beside it \
+                 (`X_train.npy` goes with `y_train.npy`, `features.npy` with `labels.npy`): \
+                 save the features and labels together with numpy.savez(\"data.npz\", x=…, y=…)",
+        )
+    })?;
+    [path.to_path_buf(), partner]
+        .iter()
+        .map(|p| {
+            let bytes = std::fs::read(p).map_err(|source| IngestError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            let npy = parse_npy(&bytes).map_err(|e| npz_error(p, e))?;
+            Ok((stem(p), npy))
+        })
+        .collect()
+}
+
 /// Reads a `.npz` archive as one batch: a label column named `label` (the
 /// `--label` option, whatever the labels array is called) and a feature
 /// column named after the features array (a fixed-size list; images keep
@@ -271,7 +325,14 @@ pub(super) fn read(
     label: &str,
     notes: &mut Vec<String>,
 ) -> Result<RecordBatch, IngestError> {
-    let arrays = read_npz(path)?;
+    let npy = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    let arrays = if npy {
+        read_npy_pair(path)?
+    } else {
+        read_npz(path)?
+    };
     let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
     let listed = || names.join(", ");
     let find = |wanted: &str| arrays.iter().position(|(n, _)| n == wanted);
