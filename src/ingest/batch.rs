@@ -1704,6 +1704,16 @@ enum ImageSource<'a> {
 }
 
 impl ImageSource<'_> {
+    /// The image's width and height, from its header alone (a file's first
+    /// bytes, not the whole file).
+    fn dimensions(&self) -> Option<(u32, u32)> {
+        match self {
+            ImageSource::Bytes(b) => super::decode::dimensions(b).ok(),
+            ImageSource::File(f) => super::decode::file_dimensions(f).ok()?.ok(),
+            ImageSource::Null => None,
+        }
+    }
+
     /// The encoded bytes (`None` for a null).
     fn bytes(&self) -> Result<Option<std::borrow::Cow<'_, [u8]>>, String> {
         use std::borrow::Cow;
@@ -1836,10 +1846,7 @@ fn images(
         None => {
             let sizes: Vec<(u32, u32)> = sources
                 .par_iter()
-                .filter_map(|s| match s.bytes() {
-                    Ok(Some(b)) => super::decode::dimensions(&b).ok(),
-                    _ => None,
-                })
+                .filter_map(ImageSource::dimensions)
                 .collect();
             if sizes.is_empty() {
                 return Err(IngestError::Empty(format!(
