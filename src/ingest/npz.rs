@@ -92,7 +92,10 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
         return Err("the array is in Fortran order; save it with numpy.ascontiguousarray".into());
     }
     let data = &bytes[start + len..];
-    let count: usize = shape.iter().product();
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or("the shape in the .npy header is too large")?;
     let (order, kind) = descr.split_at(1.min(descr.len()));
     let big = order == ">";
     let (code, width) = kind.split_at(1.min(kind.len()));
@@ -106,14 +109,21 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
     let width: usize = width
         .parse()
         .map_err(|_| format!("dtype `{descr}` is not numbers, booleans or text"))?;
-    let item = if code == "U" { 4 * width } else { width };
-    if data.len() < count * item {
-        return Err(format!(
-            "the array is cut short: {count} values of {item} bytes promised, {} bytes there",
-            data.len()
-        ));
-    }
-    let data = &data[..count * item];
+    let item = if code == "U" {
+        width.checked_mul(4).ok_or("a bad dtype width")?
+    } else {
+        width
+    };
+    let size = count
+        .checked_mul(item)
+        .filter(|&size| size <= data.len())
+        .ok_or_else(|| {
+            format!(
+                "the array is cut short: {count} values of {item} bytes promised, {} bytes there",
+                data.len()
+            )
+        })?;
+    let data = &data[..size];
     macro_rules! numbers {
         ($array:ty, $t:ty, $n:expr) => {{
             let values = data.chunks_exact($n).map(|c| {
@@ -556,5 +566,10 @@ mod tests {
         assert!(parse_npy(b"PK\x03\x04")
             .unwrap_err()
             .contains("not a NumPy"));
+        // a shape whose size overflows is an error, not a wrapped count
+        let huge = format!("({}, 4)", u64::MAX / 2);
+        assert!(parse_npy(&npy("<f8", &huge, &[0; 16])).is_err());
+        let wide = format!("({}, 2)", usize::MAX / 8);
+        assert!(parse_npy(&npy("<f8", &wide, &[0; 16])).is_err());
     }
 }
