@@ -688,16 +688,17 @@ pub fn fuse(
     // failed by another test): its contradicted rows are then the class's
     // natural ones, and they neither rank the failing test's rows nor come
     // from the null (below).
-    let label_passed = |c: usize| {
-        label_scanner.is_some_and(|s| {
-            classes[c].failed_by & (1 << s) == 0
-                && outputs[s]
-                    .classes
-                    .iter()
-                    .any(|d| d.class as usize == c && d.log_p.is_some())
+    let label_passed: Vec<bool> = (0..classes.len())
+        .map(|c| {
+            label_scanner.is_some_and(|s| {
+                classes[c].failed_by & (1 << s) == 0
+                    && outputs[s]
+                        .classes
+                        .iter()
+                        .any(|d| d.class as usize == c && d.log_p.is_some())
+            })
         })
-    };
-    let label_passed: Vec<bool> = (0..classes.len()).map(label_passed).collect();
+        .collect();
     let behind: Vec<f64> = (0..n)
         .map(|i| {
             let c = labels[i] as usize;

@@ -520,9 +520,9 @@ pub fn from_record_batches(
 ) -> Result<Dataset, IngestError> {
     let hints = Hints::from_schema(schema);
     let mut described = describe(schema);
-    let notes = image_path_columns(&mut described, None, |_| {
+    let notes = text_column_kinds(&mut described, None, |_| {
         let first = batches.first()?;
-        Some(first.slice(0, first.num_rows().min(PATH_SAMPLE)))
+        Some(first.slice(0, first.num_rows().min(HEAD_ROWS)))
     });
     let mut sel = select(&described, &hints.apply(opts), None)?;
     sel.notes.extend(notes);
@@ -542,10 +542,10 @@ pub fn from_record_batches(
 /// of them found (beside `table`, the file the column comes from, or from
 /// the working directory), an image column: a table of image paths and
 /// labels, as Kaggle data sets and Hugging Face's `metadata.csv` keep them.
-/// `head` reads the first [`PATH_SAMPLE`] rows of the named (text) columns,
+/// `head` reads the first [`HEAD_ROWS`] rows of the named (text) columns,
 /// all at once. Returns notes for the summary: a column of image names none
 /// of which is found.
-pub(crate) fn image_path_columns(
+pub(crate) fn text_column_kinds(
     described: &mut [(String, ColumnKind, String)],
     table: Option<&std::path::Path>,
     head: impl FnOnce(&[String]) -> Option<RecordBatch>,
@@ -647,11 +647,11 @@ fn text_vectors(
     Ok(std::sync::Arc::new(builder.finish()))
 }
 
-/// Rows read to tell a column of image paths (see [`image_path_columns`]).
-pub(crate) const PATH_SAMPLE: usize = 32;
+/// Rows read to tell what a text column holds (see [`text_column_kinds`]).
+pub(crate) const HEAD_ROWS: usize = 32;
 
 /// The non-null values of a text column's first rows (as text; a
-/// dictionary of strings too), at most [`PATH_SAMPLE`].
+/// dictionary of strings too), at most [`HEAD_ROWS`].
 pub(crate) fn text_sample(array: &ArrayRef) -> Vec<String> {
     let Ok(text) = cast(array, &DataType::Utf8) else {
         return Vec::new();
@@ -659,7 +659,7 @@ pub(crate) fn text_sample(array: &ArrayRef) -> Vec<String> {
     let text = text.as_string::<i32>();
     text.iter()
         .flatten()
-        .take(PATH_SAMPLE)
+        .take(HEAD_ROWS)
         .map(String::from)
         .collect()
 }

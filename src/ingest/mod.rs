@@ -683,17 +683,8 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
             found.ok_or(IngestError::NoInput)?
         }
     };
-    // both halves of a `.npy` pair given: the pair is read once
-    let paths: Vec<PathBuf> = match format {
-        InputFormat::Npz => paths
-            .iter()
-            .enumerate()
-            .filter(|(i, p)| {
-                let other = npz::partner(p);
-                !paths[..*i].iter().any(|q| Some(q) == other.as_ref())
-            })
-            .map(|(_, p)| p.clone())
-            .collect(),
+    let paths = match format {
+        InputFormat::Npz => npz::one_per_pair(paths),
         _ => paths,
     };
     let mut ds = match format {

@@ -284,7 +284,7 @@ fn stem(p: &Path) -> String {
 
 /// The other half of a `.npy` file's pair beside it (see [`PARTNERS`]),
 /// if there is one.
-pub(super) fn partner(path: &Path) -> Option<std::path::PathBuf> {
+fn partner(path: &Path) -> Option<std::path::PathBuf> {
     let name = stem(path);
     PARTNERS
         .iter()
@@ -292,6 +292,19 @@ pub(super) fn partner(path: &Path) -> Option<std::path::PathBuf> {
         .filter(|(a, _)| name.contains(a))
         .map(|(a, b)| path.with_file_name(format!("{}.npy", name.replacen(a, b, 1))))
         .find(|p| p.is_file())
+}
+
+/// The inputs with both halves of a `.npy` pair given kept once (the
+/// first): each half reads the pair.
+pub(super) fn one_per_pair(paths: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
+    let mut kept: Vec<std::path::PathBuf> = Vec::with_capacity(paths.len());
+    for p in paths {
+        let other = partner(&p);
+        if !kept.iter().any(|q| Some(q) == other.as_ref()) {
+            kept.push(p);
+        }
+    }
+    kept
 }
 
 /// A `.npy` file and the other half of its pair (see [`partner`]), read as

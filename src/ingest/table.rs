@@ -407,12 +407,12 @@ fn read_file(
         .iter()
         .map(|(n, dt)| (n.to_string(), polars_kind(dt), dt.to_string()))
         .collect();
-    let path_notes = batch::image_path_columns(&mut described, Some(path), |text| {
+    let path_notes = batch::text_column_kinds(&mut described, Some(path), |text| {
         let columns: Vec<Expr> = text.iter().map(|c| col(c.as_str())).collect();
         let head = lf
             .clone()
             .select(columns)
-            .limit(batch::PATH_SAMPLE as IdxSize);
+            .limit(batch::HEAD_ROWS as IdxSize);
         to_record_batch(head.collect().ok()?).ok()
     });
     if format == InputFormat::Csv
@@ -537,7 +537,7 @@ fn push_parquet(
     let file = open_parquet(path)?;
     let mut described = batch::describe(file.meta.schema());
     let path_notes =
-        batch::image_path_columns(&mut described, Some(path), |text| parquet_head(&file, text));
+        batch::text_column_kinds(&mut described, Some(path), |text| parquet_head(&file, text));
     let builder = file.reader().map_err(|e| parquet_error(path, &e))?;
     let hints = Hints::from_schema(builder.schema());
     let mut sel = choose(selection, &described, &hints, options, path)?;
@@ -562,7 +562,7 @@ fn push_parquet(
 }
 
 /// The first rows of a Parquet file's columns `names` (see
-/// [`batch::image_path_columns`]).
+/// [`batch::text_column_kinds`]).
 fn parquet_head(file: &ParquetFile, names: &[String]) -> Option<RecordBatch> {
     let builder = file.reader().ok()?;
     let roots: Vec<usize> = names
@@ -572,7 +572,7 @@ fn parquet_head(file: &ParquetFile, names: &[String]) -> Option<RecordBatch> {
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let mut reader = builder
         .with_projection(mask)
-        .with_batch_size(batch::PATH_SAMPLE)
+        .with_batch_size(batch::HEAD_ROWS)
         .build()
         .ok()?;
     reader.next()?.ok()
