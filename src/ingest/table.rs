@@ -476,7 +476,9 @@ fn ipc_hints(path: &Path) -> Hints {
         return Hints::default();
     };
     let mut file = std::io::BufReader::new(file);
-    let stream = head_bytes(path).starts_with(super::IPC_STREAM);
+    // peeked from the buffer the reader goes on from
+    let stream = std::io::BufRead::fill_buf(&mut file)
+        .is_ok_and(|head| head.starts_with(super::IPC_STREAM));
     let schema = if stream {
         arrow::ipc::reader::StreamReader::try_new(&mut file, None).map(|r| r.schema())
     } else {
