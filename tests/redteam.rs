@@ -301,6 +301,25 @@ fn a_value_trigger_on_a_table_scans_back_as_the_table() {
     let class1 = &summary["classes"][1];
     assert_eq!(class1["failed_by"][0], "value-trigger", "{class1}");
     assert_eq!(class1["flagged"], 30, "{class1}");
+    // the copy saved as CSV (its metadata lost): the row numbers it
+    // carries are no feature, and the scan is the same
+    write_csv(
+        &dir.path().join("p.csv"),
+        &read_parquet(&dir.path().join("p.parquet")),
+    );
+    let out = run(&["scan", "p.csv", "--out", "c", "--seed", "1"], dir.path());
+    assert!(
+        stdout(&out).contains("4 features (4 numeric columns)"),
+        "{}",
+        stdout(&out)
+    );
+    let score = |o: &str| {
+        read_parquet(&dir.path().join(o).join("scores.parquet"))
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+    };
+    assert!(score("c") == score("s"), "the CSV copy scores differently");
 
     // rows with gaps: named, with the option that leaves them out, which
     // `poison` takes as `scan` does; the copy is a data set of its own that

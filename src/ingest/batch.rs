@@ -164,12 +164,24 @@ pub(crate) fn is_index_column(name: &str) -> bool {
 }
 
 /// Whether a column's name says it holds identifiers (`id`, `ID`,
-/// `customer_id`, `PassengerId`, `userID`): numbers that name a row rather
-/// than measure it, never chosen as features unless `--features` names
-/// them. Words that merely end in the letters (`fluid`, `PAID`) do not.
+/// `customer_id`, `PassengerId`, `userID`) or row numbers (`row`, `index`,
+/// `idx`, `rownames`, `row_number`; the `row` column a scan's scores and
+/// `poison`'s copies carry): numbers that name a row rather than measure
+/// it, never chosen as features unless `--features` names them. Words that
+/// merely end in the letters (`fluid`, `PAID`) do not.
 pub(crate) fn looks_like_id(name: &str) -> bool {
     let n = name.trim();
-    if n.eq_ignore_ascii_case("id") {
+    let row_numbers = [
+        "id",
+        "row",
+        "rows",
+        "index",
+        "idx",
+        "rownames",
+        "row_number",
+        "rownum",
+    ];
+    if row_numbers.iter().any(|r| n.eq_ignore_ascii_case(r)) {
         return true;
     }
     let lower = n.to_ascii_lowercase();
@@ -2138,6 +2150,10 @@ mod tests {
             "userID",
             "row-id",
             "Site ID",
+            // row numbers: `poison`'s copies and the scores carry `row`
+            "row",
+            "index",
+            "rownames",
         ] {
             assert!(looks_like_id(id), "{id}");
         }
@@ -2150,6 +2166,8 @@ mod tests {
             "acid",
             "I",
             "d",
+            "rowing",
+            "price_index",
         ] {
             assert!(!looks_like_id(word), "{word}");
         }

@@ -477,8 +477,8 @@ fn ipc_hints(path: &Path) -> Hints {
     };
     let mut file = std::io::BufReader::new(file);
     // peeked from the buffer the reader goes on from
-    let stream = std::io::BufRead::fill_buf(&mut file)
-        .is_ok_and(|head| head.starts_with(super::IPC_STREAM));
+    let stream =
+        std::io::BufRead::fill_buf(&mut file).is_ok_and(|head| head.starts_with(super::IPC_STREAM));
     let schema = if stream {
         arrow::ipc::reader::StreamReader::try_new(&mut file, None).map(|r| r.schema())
     } else {
