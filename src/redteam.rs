@@ -113,8 +113,15 @@ impl Shape {
     }
 }
 
-/// Writes `patch` into one image (row-major `height × width × channels`).
+/// Writes `patch` into one image (row-major `height × width × channels`,
+/// values in [0, 1]).
 pub fn stamp(image: &mut [f32], shape: Shape, patch: Patch) {
+    stamp_in(image, shape, patch, 1.0)
+}
+
+/// [`stamp`] into an image whose white is `white`: the patch's values are
+/// shares of it.
+fn stamp_in(image: &mut [f32], shape: Shape, patch: Patch, white: f32) {
     let size = patch.size.min(shape.height).min(shape.width);
     let bottom = shape.height.saturating_sub(size + patch.margin);
     let right = shape.width.saturating_sub(size + patch.margin);
@@ -135,7 +142,7 @@ pub fn stamp(image: &mut [f32], shape: Shape, patch: Patch) {
                     PatchPattern::Random => rng.next_u64() & 1 == 0,
                 };
                 image[(y * shape.width + x) * shape.channels + c] =
-                    if on { patch.value } else { 1.0 - patch.value };
+                    white * if on { patch.value } else { 1.0 - patch.value };
             }
         }
     }
@@ -542,8 +549,9 @@ pub fn plant(
         .map(|(v, &i)| (i, v % targets.len().max(1)))
         .collect();
     victims.sort_unstable();
+    let white = shape.map_or(1.0, |_| white_of(features));
     let triggers: Vec<Trigger> = (0..targets.len().max(1))
-        .map(|j| Trigger::new(&plan.attack, shape, plan.seed, j))
+        .map(|j| Trigger::new(&plan.attack, shape, plan.seed, j, white))
         .collect();
     let values: Vec<Vec<(usize, f32)>> = match plan.attack {
         Attack::ValueTrigger { columns, common } => (0..targets.len())
@@ -602,34 +610,60 @@ pub fn plant(
     Ok(planted)
 }
 
-/// The trigger of one target, ready to apply to images.
+/// The value of a white pixel in these images: 1 when every value is
+/// within [0, 1] (images scaled as the IDX and folder readers scale them),
+/// 255 when they are 8-bit values kept as they were (a NumPy archive, a
+/// Parquet or CSV of pixel values), else the largest value. Triggers are
+/// written in these units: a patch of 1.0 in an image of 0–255 values is a
+/// patch nobody sees, and a sinusoid clipped to [0, 1] blanks it.
+fn white_of(features: &[f32]) -> f32 {
+    let top = features
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0f32, f32::max);
+    if top <= 1.0 {
+        1.0
+    } else if top <= 255.0 {
+        255.0
+    } else {
+        top
+    }
+}
+
+/// The trigger of one target, ready to apply to images whose white is
+/// `white` (see [`white_of`]).
 enum Trigger {
     None,
-    Patch(Patch),
+    Patch(Patch, f32),
     Blend(Vec<f32>, f32),
     Warp(Vec<(f32, f32)>),
-    Sig(f32, f32),
+    Sig(f32, f32, f32),
 }
 
 impl Trigger {
     /// The trigger of the `j`-th target of `attack`.
-    fn new(attack: &Attack, shape: Option<Shape>, seed: u64, j: usize) -> Self {
+    fn new(attack: &Attack, shape: Option<Shape>, seed: u64, j: usize, white: f32) -> Self {
         let Some(shape) = shape else {
             return Trigger::None;
         };
         let seed = seed.wrapping_add(j as u64);
         match attack {
             Attack::Badnets { patch } | Attack::CleanLabel { patch } => {
-                Trigger::Patch(patch.variant(j))
+                Trigger::Patch(patch.variant(j), white)
             }
-            Attack::Blend { alpha } => Trigger::Blend(blend_pattern(shape, seed), *alpha),
+            Attack::Blend { alpha } => {
+                let mut pattern = blend_pattern(shape, seed);
+                pattern.iter_mut().for_each(|p| *p *= white);
+                Trigger::Blend(pattern, *alpha)
+            }
             Attack::Warp { strength, grid } => {
                 Trigger::Warp(warp_field(shape, *grid, *strength, seed))
             }
             Attack::Sig {
                 amplitude,
                 frequency,
-            } => Trigger::Sig(*amplitude, *frequency),
+            } => Trigger::Sig(*amplitude, *frequency, white),
             Attack::LabelFlip | Attack::ValueTrigger { .. } | Attack::None => Trigger::None,
         }
     }
@@ -637,10 +671,12 @@ impl Trigger {
     fn apply(&self, row: &mut [f32], shape: Shape) {
         match self {
             Trigger::None => {}
-            Trigger::Patch(p) => stamp(row, shape, *p),
+            Trigger::Patch(p, white) => stamp_in(row, shape, *p, *white),
             Trigger::Blend(pattern, alpha) => blend(row, pattern, *alpha),
             Trigger::Warp(field) => warp(row, shape, field),
-            Trigger::Sig(amplitude, frequency) => sig(row, shape, *amplitude, *frequency),
+            Trigger::Sig(amplitude, frequency, white) => {
+                sig_in(row, shape, *amplitude, *frequency, *white)
+            }
         }
     }
 }
@@ -763,11 +799,17 @@ pub fn common_value_trigger(
 /// SIG: adds `amplitude · sin(2π · frequency · column / width)` to every
 /// pixel of an image (row-major, channels last), clipped to [0, 1].
 pub fn sig(image: &mut [f32], shape: Shape, amplitude: f32, frequency: f32) {
+    sig_in(image, shape, amplitude, frequency, 1.0)
+}
+
+/// [`sig`] on an image whose white is `white`: the amplitude is a share of
+/// it, and values stay within [0, `white`].
+fn sig_in(image: &mut [f32], shape: Shape, amplitude: f32, frequency: f32, white: f32) {
     let (w, c) = (shape.width, shape.channels);
     for (i, v) in image.iter_mut().enumerate() {
         let column = (i / c) % w;
         let wave = (std::f32::consts::TAU * frequency * column as f32 / w as f32).sin();
-        *v = (*v + amplitude * wave).clamp(0.0, 1.0);
+        *v = (*v + white * amplitude * wave).clamp(0.0, white);
     }
 }
 
@@ -881,8 +923,9 @@ pub fn trigger_test_split(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, R
         source_label: vec![None; n],
     };
     // rows outside every target, each target's trigger in turn
+    let white = white_of(&features);
     let triggers: Vec<Trigger> = (0..plan.targets.len())
-        .map(|j| Trigger::new(&plan.attack, Some(shape), plan.seed, j))
+        .map(|j| Trigger::new(&plan.attack, Some(shape), plan.seed, j, white))
         .collect();
     let mut turn = 0;
     for i in (0..n).filter(|&i| !plan.targets.contains(&ds.label_codes[i])) {
@@ -1014,6 +1057,41 @@ mod tests {
                 assert_ne!(labels[i], 3);
             }
         }
+    }
+
+    #[test]
+    fn triggers_are_written_in_the_images_own_units() {
+        // the digits as 8-bit values (as a NumPy archive or a Parquet of
+        // pixel values keeps them): the patch is white, not a value of 1
+        let (features, labels) = digits();
+        let bytes: Vec<f32> = features.iter().map(|v| (v * 255.0).round()).collect();
+        let shape = DIGITS_SHAPE;
+        let (mut f8, mut l8) = (bytes.clone(), labels.clone());
+        let truth = badnets(&mut f8, &mut l8, shape, Patch::default(), 0.05, 3, 7);
+        let (mut f1, mut l1) = (features.clone(), labels.clone());
+        assert_eq!(
+            badnets(&mut f1, &mut l1, shape, Patch::default(), 0.05, 3, 7),
+            truth
+        );
+        for (a, b) in f8.iter().zip(&f1) {
+            assert!((a - 255.0 * b).abs() < 0.51, "{a} {b}");
+        }
+        // SIG keeps 8-bit images within 0–255 rather than clipping them to 1
+        let sig_plan = plan(
+            Attack::Sig {
+                amplitude: 0.1,
+                frequency: 6.0,
+            },
+            0.2,
+            Some(3),
+            None,
+        );
+        let (mut fs, mut ls) = (bytes.clone(), labels.clone());
+        let planted = plant(&mut fs, &mut ls, 10, Some(shape), &sig_plan).unwrap();
+        let i = planted.poisoned.iter().position(|&p| p).unwrap();
+        let row = &fs[i * 64..(i + 1) * 64];
+        assert!(row.iter().all(|v| (0.0..=255.0).contains(v)));
+        assert!(row.iter().any(|&v| v > 100.0), "{row:?}");
     }
 
     fn plan(attack: Attack, rate: f64, target: Option<u32>, source: Option<u32>) -> AttackPlan {
