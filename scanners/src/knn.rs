@@ -38,7 +38,9 @@ poison rates, where spectral methods see too little signal.
 1. The view, built from the inputs themselves (never from a representation
    a model learned with the labels): every feature clipped to its 10th and
    90th percentiles over the rows (`winsorize`: values only a few rows take,
-   such as a trigger's, do not shape the view), centred and standardised
+   such as a trigger's, do not shape the view; a value beyond a bound keeps
+   a twentieth of its log excess over the range, so that rows differing
+   only there are not tied and picked by row order), centred and standardised
    over all rows —
    centred only when the features share one scale (pixels), since
    standardising would inflate the nearly constant pixels where patch

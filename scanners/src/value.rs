@@ -10,7 +10,7 @@ use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::foreign::nearest_rows;
 use crate::rng::SplitMix64;
 use crate::stats::{ln_binomial_upper, quantile};
-use crate::view::{moments, onehot_groups, winsor_bounds};
+use crate::view::{moments, onehot_groups, winsor_bounds, winsorized};
 use crate::{class_gate_level, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
 
 const DOC: &str = r#"# PS007 value-trigger
@@ -1150,8 +1150,9 @@ fn groups(
 }
 
 /// The view the groups land in: every column clipped to its 10th and 90th
-/// percentiles and standardised (a constant column: zero), read row by row
-/// for the rows and columns a landing needs.
+/// percentiles (with soft tails, see [`winsorized`]) and standardised (a
+/// constant column: zero), read row by row for the rows and columns a
+/// landing needs.
 struct View<'a> {
     x: MatrixRef<'a>,
     bounds: Vec<(f32, f32)>,
@@ -1176,10 +1177,11 @@ impl<'a> View<'a> {
         let mut out = Vec::with_capacity(rows.len() * columns.len());
         for &i in rows {
             let row = self.x.row(i);
-            out.extend(columns.iter().map(|&j| {
-                let (lo, hi) = self.bounds[j];
-                (row[j].max(lo).min(hi) - self.mean[j]) * self.inv[j]
-            }));
+            out.extend(
+                columns
+                    .iter()
+                    .map(|&j| (winsorized(row[j], self.bounds[j]) - self.mean[j]) * self.inv[j]),
+            );
         }
         out
     }
