@@ -1015,6 +1015,28 @@ mod tests {
         );
     }
 
+    /// A `c × c` confusion matrix with `n` rows of class `a` pointing to `b`
+    /// for every `(a, b, n)`.
+    fn confusion(c: usize, flows: &[(usize, usize, u64)]) -> Vec<u64> {
+        let mut m = vec![0u64; c * c];
+        for &(a, b, n) in flows {
+            m[a * c + b] = n;
+        }
+        m
+    }
+
+    /// The direction test of every class of `m`, each checked to pass at
+    /// 1 % over the classes.
+    fn all_pass(m: &[u64], c: usize, sizes: &[usize]) -> Vec<Direction> {
+        let classes: Vec<u32> = (0..c as u32).collect();
+        let level = (0.01f64 / c as f64).ln();
+        let clean = direction_test(m, c, &classes, sizes);
+        for d in &clean {
+            assert!(d.log_p > level, "{d:?}");
+        }
+        clean
+    }
+
     #[test]
     fn small_classes_losing_rows_to_a_large_one_pass() {
         // ISLP's Wage by marital status (k-NN flows, clean): never married
@@ -1022,25 +1044,22 @@ mod tests {
         // small class's rows mostly look married where they overlap
         let c = 5;
         let sizes = [648, 2074, 19, 204, 55];
-        let mut m = vec![0u64; c * c];
-        for &(a, b, n) in &[
-            (0, 1, 360),
-            (1, 0, 127),
-            (2, 1, 18),
-            (3, 1, 185),
-            (1, 3, 4),
-            (4, 1, 48),
-            (3, 0, 6),
-            (4, 0, 3),
-        ] {
-            m[a * c + b] = n;
-        }
+        let mut m = confusion(
+            c,
+            &[
+                (0, 1, 360),
+                (1, 0, 127),
+                (2, 1, 18),
+                (3, 1, 185),
+                (1, 3, 4),
+                (4, 1, 48),
+                (3, 0, 6),
+                (4, 0, 3),
+            ],
+        );
         let classes: Vec<u32> = (0..c as u32).collect();
         let level = (0.01f64 / 5.0).ln();
-        let clean = direction_test(&m, c, &classes, &sizes);
-        for d in &clean {
-            assert!(d.log_p > level, "{d:?}");
-        }
+        let clean = all_pass(&m, c, &sizes);
         // the sizes explain most of the imbalance: the spread left is
         // smaller than between classes of one size
         let even = direction_test(&m, c, &classes, &[600; 5]);
@@ -1088,50 +1107,47 @@ mod tests {
         // of their size ratios predicts
         let c = 10;
         let sizes = [5400, 3237, 1940, 1163, 697, 418, 250, 150, 90, 54];
-        let mut m = vec![0u64; c * c];
-        for &(a, b, n) in &[
-            (0, 1, 3),
-            (1, 0, 51),
-            (0, 2, 100),
-            (2, 0, 84),
-            (0, 3, 35),
-            (3, 0, 171),
-            (0, 4, 12),
-            (4, 0, 20),
-            (6, 0, 105),
-            (0, 8, 6),
-            (8, 0, 9),
-            (1, 2, 24),
-            (2, 1, 1),
-            (1, 3, 38),
-            (3, 1, 13),
-            (2, 3, 9),
-            (3, 2, 18),
-            (2, 4, 91),
-            (4, 2, 219),
-            (2, 6, 8),
-            (6, 2, 69),
-            (2, 8, 3),
-            (8, 2, 9),
-            (3, 4, 19),
-            (4, 3, 29),
-            (4, 6, 8),
-            (6, 4, 12),
-            (5, 7, 43),
-            (7, 5, 1),
-            (5, 9, 17),
-            (9, 5, 2),
-            (7, 9, 5),
-            (9, 7, 11),
-        ] {
-            m[a * c + b] = n;
-        }
+        let mut m = confusion(
+            c,
+            &[
+                (0, 1, 3),
+                (1, 0, 51),
+                (0, 2, 100),
+                (2, 0, 84),
+                (0, 3, 35),
+                (3, 0, 171),
+                (0, 4, 12),
+                (4, 0, 20),
+                (6, 0, 105),
+                (0, 8, 6),
+                (8, 0, 9),
+                (1, 2, 24),
+                (2, 1, 1),
+                (1, 3, 38),
+                (3, 1, 13),
+                (2, 3, 9),
+                (3, 2, 18),
+                (2, 4, 91),
+                (4, 2, 219),
+                (2, 6, 8),
+                (6, 2, 69),
+                (2, 8, 3),
+                (8, 2, 9),
+                (3, 4, 19),
+                (4, 3, 29),
+                (4, 6, 8),
+                (6, 4, 12),
+                (5, 7, 43),
+                (7, 5, 1),
+                (5, 9, 17),
+                (9, 5, 2),
+                (7, 9, 5),
+                (9, 7, 11),
+            ],
+        );
+        all_pass(&m, c, &sizes);
         let classes: Vec<u32> = (0..c as u32).collect();
         let level = (0.01f64 / 10.0).ln();
-        let clean = direction_test(&m, c, &classes, &sizes);
-        for d in &clean {
-            assert!(d.log_p > level, "{d:?}");
-        }
         // 150 sandals relabelled shirt: a flow no size explains
         m[6 * c + 5] += 150;
         let poisoned = direction_test(
