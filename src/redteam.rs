@@ -610,21 +610,19 @@ pub fn plant(
     Ok(planted)
 }
 
-/// The value of a white pixel in these images: 1 when every value is
-/// within [0, 1] (images scaled as the IDX and folder readers scale them),
-/// 255 when they are 8-bit values kept as they were (a NumPy archive, a
-/// Parquet or CSV of pixel values), else the largest value. Triggers are
-/// written in these units: a patch of 1.0 in an image of 0–255 values is a
-/// patch nobody sees, and a sinusoid clipped to [0, 1] blanks it.
+/// The value of a white pixel in these images: 1 when every value is at
+/// most 1 (images scaled as the IDX and folder readers scale them), 255
+/// when they are whole numbers up to 255 (8-bit values kept as they were:
+/// a NumPy archive, a Parquet or CSV of pixel values), else the largest
+/// value (standardised images). Triggers are written in these units: a
+/// patch of 1.0 in an image of 0–255 values is a patch nobody sees, and a
+/// sinusoid clipped to [0, 1] blanks it.
 fn white_of(features: &[f32]) -> f32 {
-    let top = features
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .fold(0f32, f32::max);
+    let finite = || features.iter().copied().filter(|v| v.is_finite());
+    let top = finite().fold(0f32, f32::max);
     if top <= 1.0 {
         1.0
-    } else if top <= 255.0 {
+    } else if top <= 255.0 && finite().all(|v| v.fract() == 0.0) {
         255.0
     } else {
         top
@@ -1075,6 +1073,17 @@ mod tests {
         );
         for (a, b) in f8.iter().zip(&f1) {
             assert!((a - 255.0 * b).abs() < 0.51, "{a} {b}");
+        }
+        // standardised images (whole numbers no more): white is their
+        // largest value
+        let (mut fz, mut lz) = (
+            features.iter().map(|v| v * 2.5).collect::<Vec<_>>(),
+            labels.clone(),
+        );
+        badnets(&mut fz, &mut lz, shape, Patch::default(), 0.05, 3, 7);
+        let top = features.iter().fold(0f32, |m, &v| m.max(v)) * 2.5;
+        for (a, b) in fz.iter().zip(&f1) {
+            assert!((a - 2.5 * b).abs() < 1e-5 * top.max(1.0), "{a} {b}");
         }
         // SIG keeps 8-bit images within 0–255 rather than clipping them to 1
         let sig_plan = plan(
