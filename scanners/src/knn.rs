@@ -113,7 +113,14 @@ poison rates, where spectral methods see too little signal.
      predict: where classes overlap, a row's neighbours mostly carry the
      larger class's label, so a small class loses rows to a large one (a
      share of the log ratio of the sizes, estimated from the other pairs
-     whose sizes differ at least twofold; none in balanced data sets).
+     whose sizes differ at least twofold; none in balanced data sets). How
+     much of it shows varies from pair to pair — a small class nested in a
+     large one loses its boundary rows and wins none back, well-separated
+     classes trade rows evenly — so that share's spread over the other
+     pairs (`1.4826 × MAD`) times the pair's log size ratio widens the
+     pair's null on top of the natural spread. Known false positive before
+     it: Fashion-MNIST with class sizes falling a hundredfold, whose 250
+     shirts lost 105 rows to 5,400 T-shirts and won none back.
    - *pooled*: the unanimity and isolation counts summed over the classes
      that are not significant alone, against the sum of their binomials:
      relabelled rows spread thinly over every class (random flips in a
