@@ -75,6 +75,8 @@ sets=(
   "mnist 3/8|$cache/subsets/mnist-3-8-images-idx3-ubyte"
   "mnist 4/9|$cache/subsets/mnist-4-9-images-idx3-ubyte"
   "mnist 3/5/8/9|$cache/subsets/mnist-3-5-8-9-images-idx3-ubyte"
+  "fashion-mnist long tail (5,400 → 54)|$cache/subsets/fashion-longtail-images-idx3-ubyte"
+  "mnist long tail (5,400 → 54)|$cache/subsets/mnist-longtail-images-idx3-ubyte"
 )
 n=0
 for entry in "${sets[@]}"; do

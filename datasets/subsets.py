@@ -3,10 +3,13 @@ the rows of the named classes, in their original order, as a new IDX pair.
 Data sets of two to six classes — cats or dogs, defect or not — are common,
 and the class tests that calibrate a class on the data set's other classes
 have few of them there; these subsets put that case in the benchmarks.
+A class may be capped at its first N rows (`CLASS:N`), which makes class
+sizes that fall off a long tail, as many training sets have.
 
 Usage: python3 subsets.py IMAGES LABELS OUT_PREFIX CLASSES
-  CLASSES: comma-separated labels, e.g. 0,6; writes
-  OUT_PREFIX-images-idx3-ubyte and OUT_PREFIX-labels-idx1-ubyte.
+  CLASSES: comma-separated labels, each optionally capped, e.g. 0,6 or
+  0:5400,1:3237,2:54; writes OUT_PREFIX-images-idx3-ubyte and
+  OUT_PREFIX-labels-idx1-ubyte.
 """
 
 import os
@@ -35,7 +38,11 @@ def main():
     if len(sys.argv) != 5:
         sys.exit(__doc__)
     images, labels, prefix, classes = sys.argv[1:]
-    keep = {int(c) for c in classes.split(",")}
+    cap = {}
+    for token in classes.split(","):
+        c, _, most = token.partition(":")
+        cap[int(c)] = int(most) if most else None
+    keep = set(cap)
     (n, *shape), pixels = read_idx(images)
     (m,), ys = read_idx(labels)
     if n != m:
@@ -43,7 +50,13 @@ def main():
     size = 1
     for s in shape:
         size *= s
-    rows = [i for i in range(n) if ys[i] in keep]
+    taken = {c: 0 for c in keep}
+    rows = []
+    for i in range(n):
+        c = ys[i]
+        if c in keep and (cap[c] is None or taken[c] < cap[c]):
+            taken[c] += 1
+            rows.append(i)
     missing = keep - {ys[i] for i in rows}
     if missing:
         sys.exit(f"{labels}: no rows of class {sorted(missing)}")
