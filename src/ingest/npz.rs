@@ -294,12 +294,18 @@ fn partner(path: &Path) -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Whether `p` names a single `.npy` array (not a `.npz` archive).
+fn is_npy(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
 /// The inputs with both halves of a `.npy` pair given kept once (the
 /// first): each half reads the pair.
 pub(super) fn one_per_pair(paths: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
     let mut kept: Vec<std::path::PathBuf> = Vec::with_capacity(paths.len());
     for p in paths {
-        let other = partner(&p);
+        // only a `.npy` has a partner: an archive is looked up no further
+        let other = is_npy(&p).then(|| partner(&p)).flatten();
         if !kept.iter().any(|q| Some(q) == other.as_ref()) {
             kept.push(p);
         }
@@ -348,10 +354,7 @@ pub(super) fn read(
     label: &str,
     notes: &mut Vec<String>,
 ) -> Result<RecordBatch, IngestError> {
-    let npy = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    let arrays = if npy {
+    let arrays = if is_npy(path) {
         read_npy_pair(path)?
     } else {
         read_npz(path)?
