@@ -317,6 +317,31 @@ pub fn size_effect(pairs: &[(u64, u64, f64)]) -> SizeEffect {
     }
 }
 
+/// Least pairs of its own, besides the one tested, that give a class's own
+/// size effect (see [`own_share`]).
+const MIN_OWN_PAIRS: usize = 2;
+
+/// A class's own size effect for its pair with `s`: the median share (see
+/// [`size_effect`]) over its other pairs `shares` (`(class, share)`, pairs
+/// with counts whose sizes differ at least twofold), within [0, 1]; `None`
+/// with fewer than [`MIN_OWN_PAIRS`] of them. The data set's share is that
+/// of a typical pair; a small class that overlaps larger ones loses rows to
+/// every one of them far more than that (Fashion-MNIST cut to a long tail:
+/// the 250 shirts lose 92 rows to the 5,400 T-shirts against 1 the other
+/// way, 71 to the pullovers against 15, 23 to the coats against 9 — shares
+/// 1.3, 0.75 and 0.88 — where the other pairs' median is 0). Rows
+/// relabelled from one source stand out against the class's other pairs;
+/// from every source, the whole-class candidate and the source test see
+/// them.
+fn own_share(shares: &[(usize, f64)], s: usize) -> Option<f64> {
+    let other: Vec<f64> = shares
+        .iter()
+        .filter(|&&(o, _)| o != s)
+        .map(|&(_, v)| v)
+        .collect();
+    (other.len() >= MIN_OWN_PAIRS).then(|| median(&other).clamp(0.0, 1.0))
+}
+
 /// The direction test on a confusion matrix `counts` (`c × c`, row = the
 /// given label, column = the class the evidence points to; the diagonal is
 /// ignored), for every class in `classes`, whose sizes are `sizes` (indexed
@@ -327,8 +352,10 @@ pub fn size_effect(pairs: &[(u64, u64, f64)]) -> SizeEffect {
 /// `s`, the rows `t ← s` against `s ← t` (spread estimated over the pairs).
 /// Each is a one-sided test of `ln((in + ½)/(out + ½))` against a normal
 /// centred on what the sizes predict (`β` of the log ratio of the sizes,
-/// `β` from the other pairs, see [`size_effect`]; for a whole class, of
-/// the other classes' sizes weighted by their flows with it) with the
+/// `β` from the other pairs, see [`size_effect`], or for a pair the class's
+/// own `β` from its other pairs where that predicts more, see
+/// [`own_share`]; for a whole class, of the other classes' sizes weighted
+/// by their flows with it) with the
 /// binomial variance plus the natural spread plus the size effect's spread
 /// times the log size ratio; the class's p-value is the smallest, times the
 /// number of candidates.
@@ -413,12 +440,27 @@ pub fn direction_test(
                     excess = inflow[t] as f64 - outflow[t] as f64 * mu.exp();
                 }
             }
+            // t's own size effect, from its pairs with the other classes
+            // (a small class that overlaps larger ones loses rows to every
+            // one of them; see `own_share`)
+            let shares: Vec<(usize, f64)> = rest
+                .iter()
+                .filter_map(|&s| {
+                    let (a, b, l) = (at(t, s), at(s, t), ratio(t, s));
+                    (a + b >= MIN_COUNT && l.abs() >= SIZE_RATIO_MIN)
+                        .then(|| (s, ((a as f64 + 0.5) / (b as f64 + 0.5)).ln() / l))
+                })
+                .collect();
             let mut top = None;
             let mut top_lp = 0.0;
             for &s in &rest {
                 let Some(tau) = tau_pair else { break };
                 let l = ratio(t, s);
-                let (mu, tau) = (effect.mu(l), (tau * tau + effect.var(l)).sqrt());
+                let mut mu = effect.mu(l);
+                if let Some(own) = own_share(&shares, s) {
+                    mu = mu.max(own * l);
+                }
+                let tau = (tau * tau + effect.var(l)).sqrt();
                 let (lp, l) = imbalance(at(t, s), at(s, t), mu, tau);
                 if lp < top_lp {
                     top_lp = lp;
@@ -457,7 +499,9 @@ pub struct OwnCounts {
     /// Rows with from two to `k/2 − 1` (a mixed neighbourhood, own label in
     /// the minority).
     pub mixed: u64,
-    /// The class's share of the scanned rows.
+    /// The class's share of the rows it is weighed against: of the scanned
+    /// rows, for a whole class; of its own and the source class's rows, for
+    /// a source stratum (see [`source_tests`]).
     pub prior: f64,
 }
 
@@ -518,6 +562,30 @@ impl Isolation {
     }
 }
 
+/// The unanimity ratio (rows with no own-label neighbour of `k` over rows
+/// with one) of rows whose neighbours are drawn at random from rows of
+/// which a share `p` carries their label: labels that carry no local
+/// information. 0 outside (0, 1).
+fn no_info_unanimity(p: f64, k: usize) -> f64 {
+    if p <= 0.0 || p >= 1.0 {
+        0.0
+    } else {
+        (1.0 - p) / (k as f64 * p)
+    }
+}
+
+/// The isolation ratio (rows with at most one own-label neighbour of `k`
+/// over rows with 2 to `k/2 − 1`) of such rows; see [`no_info_unanimity`].
+fn no_info_isolation(p: f64, k: usize) -> f64 {
+    let mid_hi = k.div_ceil(2) - 1; // own-label minority: 2 * o < k
+    let mixed = binomial_mass(k, p, 2, mid_hi);
+    if mixed > 0.0 {
+        binomial_mass(k, p, 0, 1) / mixed
+    } else {
+        0.0
+    }
+}
+
 /// `P(X ∈ lo..=hi)` for `X ~ Binomial(k, p)`.
 fn binomial_mass(k: usize, p: f64, lo: usize, hi: usize) -> f64 {
     (lo..=hi.min(k))
@@ -562,23 +630,9 @@ pub fn isolation_tests(
     isolation_ratio: f64,
     judged: &[bool],
 ) -> Vec<Isolation> {
-    let mid_hi = (k + 1) / 2 - 1; // own-label minority: 2 * o < k
     let with_iso = k >= 6;
-    let no_info_unanimity = |p: f64| {
-        if p <= 0.0 || p >= 1.0 {
-            0.0
-        } else {
-            (1.0 - p) / (k as f64 * p)
-        }
-    };
-    let no_info_isolation = |p: f64| {
-        let mixed = binomial_mass(k, p, 2, mid_hi);
-        if mixed > 0.0 {
-            binomial_mass(k, p, 0, 1) / mixed
-        } else {
-            0.0
-        }
-    };
+    let no_info_unanimity = |p: f64| no_info_unanimity(p, k);
+    let no_info_isolation = |p: f64| no_info_isolation(p, k);
     // how uninformative the labels are: median of observed / no-information ratio
     let level = |obs: &dyn Fn(&OwnCounts) -> Option<f64>, info: &dyn Fn(f64) -> f64| {
         let v: Vec<f64> = classes
@@ -694,9 +748,10 @@ impl Sources {
 
 /// The isolation tests source by source (*source test*): a class's rows
 /// split by the class their neighbourhood points to (`sources[t][s]`: the
-/// own-label counts of class `t`'s rows whose neighbourhood majority is `s`),
-/// each source a stratum, against the null ratios of `tests` (from
-/// [`isolation_tests`] on the same `classes`).
+/// own-label counts of class `t`'s rows whose neighbourhood majority is `s`,
+/// with `prior` the share of `t` among the rows of `t` and `s`), each source
+/// a stratum, against the null ratios of `tests` (from [`isolation_tests`]
+/// on the same `classes`).
 ///
 /// Why: a class's natural boundary rows come from the classes it borders,
 /// with as many rows next to one own-label neighbour as next to none; rows
@@ -710,6 +765,16 @@ impl Sources {
 /// [`crate::stats::ln_stratified_excess_upper`] sums the evidence of the
 /// sources in excess, so that the clean strata of a large boundary do not
 /// hide them.
+///
+/// A source many times the class's size is allowed more: a stratum's null
+/// ratio is the larger of the class's and the ratio of rows placed at
+/// random among the two classes' rows (see [`no_info_unanimity`]), since
+/// where a small class overlaps a large one even its natural rows rarely
+/// meet one of their kind among `k` neighbours (Fashion-MNIST's shirts cut
+/// to 250 rows beside 5,400 T-shirts: 64 rows with no shirt neighbour, 23
+/// with one and 5 with two to four, where rows placed at random among the
+/// two classes give 64 %, 29 % and 7 %). Rows relabelled from a class the
+/// target does not overlap are still alone far beyond that.
 pub fn source_tests(
     classes: &[OwnCounts],
     sources: &[Vec<OwnCounts>],
@@ -717,31 +782,34 @@ pub fn source_tests(
     k: usize,
 ) -> Vec<Sources> {
     let (typical_u, typical_i) = typical_ratios(classes);
-    // one version of the test: per source, (rows counted, rows against);
-    // the null share of the counted rows; the typical ratio for the
-    // estimate; the own-label neighbours the counted rows have at most
-    let version = |counts: Vec<(u64, u64)>, p0: f64, typical: f64, most_own: usize| {
-        let strata: Vec<(u64, u64)> = counts.iter().map(|&(x, y)| (x, x + y)).collect();
-        // a source's excess: its counted rows beyond the typical ratio, for
+    // one version of the test: per source, (rows counted, rows against,
+    // the null ratio, the natural ratio for the estimate); the own-label
+    // neighbours the counted rows have at most
+    let version = |counts: Vec<(u64, u64, f64, f64)>, most_own: usize| {
+        let strata: Vec<(u64, u64, f64)> = counts
+            .iter()
+            .map(|&(x, y, rho, _)| (x, x + y, null_share(rho)))
+            .collect();
+        // a source's excess: its counted rows beyond the natural ratio, for
         // the sources over the null
         let excess: Vec<f64> = counts
             .iter()
-            .map(|&(x, y)| {
-                if x as f64 > p0 * (x + y) as f64 {
-                    (x as f64 - typical * y as f64).max(0.0)
+            .map(|&(x, y, rho, natural)| {
+                if x as f64 > null_share(rho) * (x + y) as f64 {
+                    (x as f64 - natural * y as f64).max(0.0)
                 } else {
                     0.0
                 }
             })
             .collect();
         Sources {
-            log_p: ln_stratified_excess_upper(&strata, p0),
+            log_p: ln_stratified_excess_upper(&strata),
             excess: excess.iter().sum(),
             most_own,
             planted_share: excess
                 .iter()
                 .zip(&counts)
-                .map(|(e, &(x, _))| if x > 0 { e / x as f64 } else { 0.0 })
+                .map(|(e, &(x, ..))| if x > 0 { e / x as f64 } else { 0.0 })
                 .collect(),
         }
     };
@@ -749,12 +817,26 @@ pub fn source_tests(
         .par_iter()
         .zip(tests)
         .map(|(from, t)| {
-            let unanimity = from.iter().map(|c| (c.none, c.one)).collect();
-            let mut best = version(unanimity, null_share(t.unanimity_null), typical_u, 0);
+            let unanimity = from
+                .iter()
+                .map(|c| {
+                    let random = no_info_unanimity(c.prior, k);
+                    let (rho, natural) = (t.unanimity_null.max(random), typical_u.max(random));
+                    (c.none, c.one, rho, natural)
+                })
+                .collect();
+            let mut best = version(unanimity, 0);
             let mut tried = 1f64;
             if k >= 6 {
-                let isolation = from.iter().map(|c| (c.none + c.one, c.mixed)).collect();
-                let iso = version(isolation, null_share(t.isolation_null), typical_i, 1);
+                let isolation = from
+                    .iter()
+                    .map(|c| {
+                        let random = no_info_isolation(c.prior, k);
+                        let (rho, natural) = (t.isolation_null.max(random), typical_i.max(random));
+                        (c.none + c.one, c.mixed, rho, natural)
+                    })
+                    .collect();
+                let iso = version(isolation, 1);
                 tried = 2.0;
                 if iso.log_p < best.log_p {
                     best = iso;
@@ -1161,6 +1243,46 @@ mod tests {
     }
 
     #[test]
+    fn a_small_class_overlapping_larger_ones_passes_by_its_own_size_effect() {
+        // The same long tail in raw pixels (k = 10): the shirts lose 92
+        // rows to the T-shirts against 1, 71 to the pullovers against 15
+        // and 23 to the coats against 9, where the data set's other pairs
+        // show no size effect at all (their median share is 0)
+        let c = 10;
+        let sizes = [5400, 3237, 1940, 1163, 697, 418, 250, 150, 90, 54];
+        #[rustfmt::skip]
+        let mut m: Vec<u64> = vec![
+            0, 3, 72, 42, 11, 6, 1, 1, 12, 0,
+            55, 0, 12, 41, 3, 1, 0, 0, 0, 0,
+            89, 3, 0, 15, 93, 1, 15, 1, 3, 0,
+            124, 14, 20, 0, 26, 0, 1, 0, 0, 0,
+            10, 4, 165, 28, 0, 0, 9, 0, 2, 0,
+            4, 0, 0, 1, 0, 0, 0, 25, 1, 5,
+            92, 0, 71, 3, 23, 0, 0, 0, 2, 0,
+            0, 0, 0, 0, 0, 25, 0, 0, 0, 5,
+            11, 0, 6, 3, 0, 4, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 5, 0, 5, 0, 0,
+        ];
+        all_pass(&m, c, &sizes);
+        let classes: Vec<u32> = (0..c as u32).collect();
+        let level = (0.01f64 / 10.0).ln();
+        let d = &direction_test(&m, c, &classes, &sizes)[6];
+        assert!(d.log_p > -4.0, "{d:?}");
+        // 150 trousers relabelled shirt: the class's other pairs do not
+        // explain so large a flow from a class it does not border — though
+        // a one-way flow is weak evidence against a class that loses rows
+        // one way to every large neighbour (60 rows: ln p = −4.8, left to
+        // the source test, which sees them alone among trousers)
+        m[6 * c + 1] += 150;
+        let mut poisoned = sizes;
+        poisoned[1] -= 150;
+        poisoned[6] += 150;
+        let d = &direction_test(&m, c, &classes, &poisoned)[6];
+        assert!(d.log_p < level + 0.5, "{d:?}");
+        assert_eq!(d.top_source, Some(1));
+    }
+
+    #[test]
     fn isolation_tells_relabelled_rows_from_a_boundary() {
         let counts = |none, one, mixed| OwnCounts {
             none,
@@ -1199,19 +1321,23 @@ mod tests {
             mixed,
             prior: 0.1,
         };
-        // Ten classes, each bordering two neighbours (natural proportions:
-        // about as many rows with no own-label neighbour as with one, more
-        // with a mixed neighbourhood) and seeing a stray row or two from the
-        // rest.
+        // Ten classes of one size, each bordering two neighbours (natural
+        // proportions: about as many rows with no own-label neighbour as
+        // with one, more with a mixed neighbourhood) and seeing a stray row
+        // or two from the rest.
+        let pair = |none, one, mixed| OwnCounts {
+            prior: 0.5,
+            ..counts(none, one, mixed)
+        };
         let natural = |t: usize| -> Vec<OwnCounts> {
             (0..10)
                 .map(|s| {
                     if s == t {
-                        counts(0, 0, 0)
+                        pair(0, 0, 0)
                     } else if s == (t + 1) % 10 || s == (t + 9) % 10 {
-                        counts(70 + s as u64, 80, 400)
+                        pair(70 + s as u64, 80, 400)
                     } else {
-                        counts((s % 2) as u64, 1, 0)
+                        pair((s % 2) as u64, 1, 0)
                     }
                 })
                 .collect()
@@ -1254,6 +1380,92 @@ mod tests {
             b.planted_share[1] < 0.2 && b.planted_share[9] < 0.2,
             "{b:?}"
         );
+    }
+
+    #[test]
+    fn a_small_class_overlapping_a_large_one_passes_the_source_test() {
+        // Fashion-MNIST cut to a long tail (5,400 T-shirts down to 54 ankle
+        // boots; raw pixels, k = 10): every class's own-label counts, and
+        // the 250 shirts' split by the class their neighbours point to.
+        let sizes = [5400u64, 3237, 1940, 1163, 697, 418, 250, 150, 90, 54];
+        let total: u64 = sizes.iter().sum();
+        let whole: Vec<OwnCounts> = [
+            (29, 31, 131),
+            (32, 38, 47),
+            (34, 23, 197),
+            (40, 42, 125),
+            (29, 36, 172),
+            (6, 7, 24),
+            (94, 51, 56),
+            (1, 4, 25),
+            (6, 10, 15),
+            (3, 1, 6),
+        ]
+        .iter()
+        .zip(&sizes)
+        .map(|(&(none, one, mixed), &n)| OwnCounts {
+            none,
+            one,
+            mixed,
+            prior: n as f64 / total as f64,
+        })
+        .collect();
+        let shirts = 6;
+        let stratum = |s: usize, none, one, mixed| OwnCounts {
+            none,
+            one,
+            mixed,
+            prior: sizes[shirts] as f64 / (sizes[shirts] + sizes[s]) as f64,
+        };
+        let natural: Vec<OwnCounts> = (0..10)
+            .map(|s| match s {
+                0 => stratum(0, 64, 23, 5),
+                2 => stratum(2, 19, 21, 38),
+                3 => stratum(3, 2, 0, 1),
+                4 => stratum(4, 9, 5, 12),
+                8 => stratum(8, 0, 2, 0),
+                _ => stratum(s, 0, 0, 0),
+            })
+            .collect();
+        let run = |shirt_sources: Vec<OwnCounts>| {
+            let mut whole = whole.clone();
+            whole[shirts] = shirt_sources.iter().fold(
+                OwnCounts {
+                    prior: whole[shirts].prior,
+                    ..OwnCounts::default()
+                },
+                |a, c| OwnCounts {
+                    none: a.none + c.none,
+                    one: a.one + c.one,
+                    mixed: a.mixed + c.mixed,
+                    ..a
+                },
+            );
+            let tests = isolation_tests(&whole, 10, 2.0, 1.5, &[true; 10]);
+            let mut sources: Vec<Vec<OwnCounts>> = whole
+                .iter()
+                .map(|w| vec![OwnCounts { prior: 0.5, ..*w }])
+                .collect();
+            sources[shirts] = shirt_sources;
+            source_tests(&whole, &sources, &tests, 10)[shirts].log_p
+        };
+        // the natural overlap passes (it failed at ln p = −13.9 with the
+        // class's own null for every source)
+        let clean = run(natural.clone());
+        assert!(clean > -3.0, "{clean}");
+        // 60 rows relabelled from the trousers, which shirts do not border,
+        // still fail
+        let mut planted = natural.clone();
+        planted[1].none += 60;
+        let lp = run(planted);
+        assert!(lp < -10.0, "{lp}");
+        // (60 relabelled from the T-shirts themselves are not seen by this
+        // test: 124 rows with none against 23 with one is within the
+        // class's own null, 3.5 to one)
+        let mut planted = natural;
+        planted[0].none += 60;
+        let lp = run(planted);
+        assert!(lp > -3.0, "{lp}");
     }
 
     #[test]

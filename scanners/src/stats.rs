@@ -346,19 +346,29 @@ fn excess_lr(x: u64, m: u64, p0: f64) -> f64 {
     2.0 * v
 }
 
-/// `ln` p-value that some strata exceed a rate `p0`: independent `X_s ~
-/// Binomial(m_s, p_s)` (`strata` = `(x_s, m_s)`), null `p_s ≤ p0` in every
-/// stratum, alternative: some strata above it. The statistic is the sum over
-/// strata of the likelihood-ratio evidence of an excess, `Σ 2 ln LR_s`
-/// (zero for a stratum at or under `p0`), each term rounded down to a grid;
-/// its tail is exact, by convolution of the strata's distributions at `p0`
-/// (the least favourable null: the statistic only grows with `x_s`), and
-/// so a valid p-value for any counts. Unlike a test of the pooled rate, an
-/// excess confined to a few small strata is not diluted by large ones.
-pub fn ln_stratified_excess_upper(strata: &[(u64, u64)], p0: f64) -> f64 {
-    let evidence: Vec<f64> = strata.iter().map(|&(x, m)| excess_lr(x, m, p0)).collect();
+/// `ln` p-value that some strata exceed their null rates: independent `X_s
+/// ~ Binomial(m_s, p_s)` (`strata` = `(x_s, m_s, p0_s)`), null `p_s ≤ p0_s`
+/// in every stratum, alternative: some strata above it. The statistic is the
+/// sum over strata of the likelihood-ratio evidence of an excess, `Σ 2 ln
+/// LR_s` (zero for a stratum at or under its `p0_s`), each term rounded down
+/// to a grid; its tail is exact, by convolution of the strata's
+/// distributions at `p0_s` (the least favourable null: the statistic only
+/// grows with `x_s`), and so a valid p-value for any counts. Unlike a test
+/// of the pooled rate, an excess confined to a few small strata is not
+/// diluted by large ones. A stratum whose null rate is not inside (0, 1)
+/// adds nothing.
+pub fn ln_stratified_excess_upper(strata: &[(u64, u64, f64)]) -> f64 {
+    let strata: Vec<(u64, u64, f64)> = strata
+        .iter()
+        .copied()
+        .filter(|&(_, m, p0)| m > 0 && p0 > 0.0 && p0 < 1.0)
+        .collect();
+    let evidence: Vec<f64> = strata
+        .iter()
+        .map(|&(x, m, p0)| excess_lr(x, m, p0))
+        .collect();
     let observed: f64 = evidence.iter().sum();
-    if observed <= 0.0 || !(p0 > 0.0 && p0 < 1.0) {
+    if observed <= 0.0 {
         return 0.0;
     }
     let step = (observed / STRATIFIED_BINS).max(0.05);
@@ -372,7 +382,7 @@ pub fn ln_stratified_excess_upper(strata: &[(u64, u64)], p0: f64) -> f64 {
     // f64's range is reported at its edge)
     let mut dist = vec![0.0f64; target + 1];
     dist[0] = 1.0;
-    for &(_, m) in strata.iter().filter(|s| s.1 > 0) {
+    for &(_, m, p0) in &strata {
         let mut own: Vec<(usize, f64)> = Vec::new();
         for j in 0..=m {
             let b = bin(excess_lr(j, m, p0)).min(target);
@@ -472,13 +482,16 @@ mod tests {
     #[test]
     fn stratified_excess_tail() {
         // one stratum: the binomial tail
-        let one = ln_stratified_excess_upper(&[(16, 20)], 0.5);
+        let one = ln_stratified_excess_upper(&[(16, 20, 0.5)]);
         assert!((one - ln_binomial_upper(20, 0.5, 16)).abs() < 1e-6, "{one}");
-        assert_eq!(ln_stratified_excess_upper(&[(8, 20), (0, 3)], 0.5), 0.0);
-        assert_eq!(ln_stratified_excess_upper(&[], 0.5), 0.0);
+        assert_eq!(
+            ln_stratified_excess_upper(&[(8, 20, 0.5), (0, 3, 0.5)]),
+            0.0
+        );
+        assert_eq!(ln_stratified_excess_upper(&[]), 0.0);
         // an excess confined to small strata is not diluted by a large one
-        let strata = [(60, 100), (10, 10), (10, 10), (10, 10)];
-        let stratified = ln_stratified_excess_upper(&strata, 0.6);
+        let strata = [(60, 100, 0.6), (10, 10, 0.6), (10, 10, 0.6), (10, 10, 0.6)];
+        let stratified = ln_stratified_excess_upper(&strata);
         let pooled = ln_binomial_upper(130, 0.6, 90);
         assert!(stratified < -8.0 && pooled > -5.0, "{stratified} {pooled}");
         // a valid p-value under the null, with many small strata: at most
@@ -493,11 +506,16 @@ mod tests {
         let sizes = [1u64, 1, 2, 3, 5, 8, 13, 21, 30];
         let mut rejected = 0;
         for _ in 0..2000 {
-            let strata: Vec<(u64, u64)> = sizes
+            // null rates that differ from stratum to stratum
+            let strata: Vec<(u64, u64, f64)> = sizes
                 .iter()
-                .map(|&m| ((0..m).filter(|_| uniform() < 0.6).count() as u64, m))
+                .enumerate()
+                .map(|(j, &m)| {
+                    let p0 = 0.5 + 0.05 * (j % 5) as f64;
+                    ((0..m).filter(|_| uniform() < p0).count() as u64, m, p0)
+                })
                 .collect();
-            rejected += (ln_stratified_excess_upper(&strata, 0.6) <= 0.05f64.ln()) as usize;
+            rejected += (ln_stratified_excess_upper(&strata) <= 0.05f64.ln()) as usize;
         }
         assert!(rejected <= 120, "{rejected} of 2000 at p ≤ 0.05");
         assert!(

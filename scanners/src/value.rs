@@ -1082,6 +1082,7 @@ impl Scanner for ValueTrigger {
             suspected: None,
             ungated_log_p: None,
             confusion: None,
+            planted_share: None,
         })
     }
 }
