@@ -5,7 +5,7 @@
 # Markdown table into BENCHMARKS.md (between the detection markers) with the
 # command, commit and machine, and prints it.
 #
-# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few] [MODEL] [SEEDS]
+# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few|longtail] [MODEL] [SEEDS]
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
 #   seeds: the same cases with seeds 1, 2, 3.
@@ -31,17 +31,24 @@
 #        Fashion-MNIST, see datasets/README.md): the patches, the blend and
 #        the warp of `gate` at 1 % and 5 % into one class, random label
 #        flips at 5 %, clean. Seeds 1, 2, 3 (or SEEDS).
+#   longtail: MNIST and Fashion-MNIST with class sizes falling a
+#        hundredfold (5,400 to 54 rows, see datasets/README.md), target the
+#        class of 250 rows (Fashion-MNIST's shirts, which overlap the
+#        5,400 T-shirts; MNIST's threes): the patches, the blend and the
+#        warp of `gate` at 0.3 % and 1 % (40 and 134 rows: a sixth and a
+#        half of the target), random label flips at 10 %, clean. Seeds 1,
+#        2, 3 (or SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
 mode="${1:-fast}"
 model="${2:-auto}"
-case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
+case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few|longtail) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few|longtail] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 if [ "$mode" = tabular ]; then
   datasets/fetch.sh sklearn islp river >&2
-elif [ "$mode" = few ]; then
+elif [ "$mode" = few ] || [ "$mode" = longtail ]; then
   datasets/fetch.sh subsets >&2
 else
   datasets/fetch.sh mnist sklearn fashion >&2
@@ -73,12 +80,14 @@ declare -A input=(
   [fashion-tops]="$cache/subsets/fashion-tops-images-idx3-ubyte"
   [mnist-3-8]="$cache/subsets/mnist-3-8-images-idx3-ubyte"
   [mnist-3-5-8-9]="$cache/subsets/mnist-3-5-8-9-images-idx3-ubyte"
+  [fashion-longtail]="$cache/subsets/fashion-longtail-images-idx3-ubyte"
+  [mnist-longtail]="$cache/subsets/mnist-longtail-images-idx3-ubyte"
 )
 # the attacked class of each table (its minority class); images: class 0
 declare -A target_class=(
   [caravan]=Yes [default]=Yes [oj]=MM [shuttle]=1 [phishing]=1 [breast_cancer]=0
   [fashion-tshirt-shirt]=0 [fashion-sandal-sneaker]=5 [fashion-tops]=0 [mnist-3-8]=3
-  [mnist-3-5-8-9]=3
+  [mnist-3-5-8-9]=3 [fashion-longtail]=6 [mnist-longtail]=3
 )
 # `mnist+all`: every scanner forced on (the sub-population scanners run by
 # default only on learned representations), to show each one's own AUROC.
@@ -136,6 +145,18 @@ if [ "$mode" = few ]; then
     cases+=("badnets $rate"
       "badnets $rate --patch-pattern checkerboard --patch-corner top-left"
       "badnets $rate --patch-pattern random --patch-corner top-right"
+      "blend $rate"
+      "warp $rate")
+  done
+  read -r -a seeds <<<"${3:-1 2 3}"
+fi
+
+if [ "$mode" = longtail ]; then
+  datasets=(fashion-longtail mnist-longtail)
+  cases=("none 0" "label-flip 0.10")
+  for rate in 0.003 0.01; do
+    cases+=("badnets $rate"
+      "badnets $rate --patch-pattern checkerboard --patch-corner top-left"
       "blend $rate"
       "warp $rate")
   done
@@ -241,7 +262,8 @@ print(table)
 path = "BENCHMARKS.md"
 text = open(path).read()
 tag = {"gate": f"gate-{model}", "cleanlabel": f"cleanlabel-{model}",
-       "tabular": f"tabular-{model}", "few": f"few-{model}"}.get(mode, model)
+       "tabular": f"tabular-{model}", "few": f"few-{model}",
+       "longtail": f"longtail-{model}"}.get(mode, model)
 begin, end = f"<!-- detection-{tag}:begin -->", f"<!-- detection-{tag}:end -->"
 block = f"{begin}\n{table}\n{end}"
 if begin in text:
@@ -250,7 +272,8 @@ else:
     title = {"gate": f"The gate across trigger shapes and rates, `--model {model}`",
              "cleanlabel": f"Clean-label attacks, `--model {model}`",
              "tabular": f"Tabular value triggers, `--model {model}`",
-             "few": f"Data sets of two and four classes, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
+             "few": f"Data sets of two and four classes, `--model {model}`",
+             "longtail": f"Long tails: a small target beside large classes, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
     text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
 open(path, "w").write(text)
 PY

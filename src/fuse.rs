@@ -676,6 +676,36 @@ pub fn fuse(
         .any(|c| c.verdict == Verdict::Fail)
         .then(|| EmpiricalNull::new(evidence, labels, &classes))
         .flatten();
+    // How much more often a class's natural rows are contradicted than the
+    // passing classes' rows: its contradicted rows less the failing tests'
+    // estimate, over its rows, against the passing classes' share (at
+    // least 1; 1 without a label scanner). A small class that overlaps
+    // large ones is contradicted far more than the rest by nature, and its
+    // natural rows stand out against the passing classes' as planted rows
+    // do (Fashion-MNIST cut to a long tail, 134 patched rows relabelled
+    // shirt beside 250 natural shirts, 65 % of them alone among T-shirts
+    // or other tops: 122 natural shirts flagged beside the estimate's 153
+    // rows); the null's rates are scaled up by it.
+    let contradicted = |c: usize| {
+        label_scanner.and_then(|s| {
+            outputs[s]
+                .classes
+                .iter()
+                .find(|d| d.class as usize == c)
+                .and_then(|d| d.value("contradicted"))
+        })
+    };
+    let (passing_contradicted, passing_rows) = (0..classes.len())
+        .filter(|&c| classes[c].verdict == Verdict::Pass)
+        .filter_map(|c| Some((contradicted(c)?, class_rows[c].len() as f64)))
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+    let inflation = |c: usize| match contradicted(c) {
+        Some(k) if passing_contradicted > 0.0 && !class_rows[c].is_empty() => {
+            let natural = (k - excess[c] as f64).max(0.0) / class_rows[c].len() as f64;
+            (natural / (passing_contradicted / passing_rows)).max(1.0)
+        }
+        _ => 1.0,
+    };
     // A failed class's estimated rows are ranked by the evidence of the
     // scanners whose class tests failed it (the rows behind their estimate)
     // plus the fused evidence (a class no test failed: the fused evidence
@@ -795,10 +825,9 @@ pub fn fuse(
         // alone — 86 rows — and 95 natural light-rain rows came along).
         // Where the label scanner estimated the share of planted rows among
         // rows like a row (see `ScanOutput::planted_share`), the row's null
-        // rate is weighed by it: Fashion-MNIST cut to a long tail, 134
-        // patched rows relabelled shirt (250 natural shirts, 65 % of them
-        // alone among the 5,400 T-shirts or other tops): 205 natural shirts
-        // flagged beside them without the weights.
+        // rate is weighed by it (the long tail above: 205 natural shirts
+        // flagged beside the planted rows with neither the weights nor the
+        // class's inflation, 141 with the weights alone).
         if let (Some(null), false) = (&null, label_passed[c]) {
             let rows = ranked(&rows, &[evidence, &open_lp, &total_lp]);
             let values: Vec<f64> = rows.iter().map(|&i| evidence[i]).collect();
@@ -809,7 +838,7 @@ pub fn fuse(
                     _ => 1.0,
                 })
                 .collect();
-            for j in null.discoveries(&values, &weights, FALSE_FLAG_SHARE) {
+            for j in null.discoveries(&values, &weights, FALSE_FLAG_SHARE / inflation(c)) {
                 flagged[rows[j]] = true;
             }
         }
@@ -1006,6 +1035,52 @@ mod tests {
         // where it fails the class, its contradicted rows are flagged too
         let both = flagged(true);
         assert!((0..60).all(|i| both.contains(&i)), "{both:?}");
+    }
+
+    #[test]
+    fn a_class_contradicted_by_nature_is_not_flagged_beyond_the_estimate() {
+        let settings = ScanOptions::default().check().unwrap();
+        // three classes of 200: class 0 overlaps a larger one, and half its
+        // rows (0..100) are contradicted by nature, the others' 5 rows
+        // each; ten rows relabelled into class 0 (100..110), which the
+        // label scanner fails and estimates
+        let labels: Vec<u32> = (0..600).map(|i| i / 200).collect();
+        let contradicted: Vec<usize> = (0..110).chain(200..205).chain(400..405).collect();
+        let mut view = label_scanner(&labels, 0..0);
+        for &i in &contradicted {
+            view.raw[i] = 0.9;
+        }
+        for lp in &mut view.log_p[100..110] {
+            *lp = -30.0;
+        }
+        view.confusion = Some(vec![0; 9]);
+        let diag = |class, log_p: f64, excess: f64, contradicted: Option<f64>| {
+            let mut values = vec![("excess_rows", excess)];
+            values.extend(contradicted.map(|k| ("contradicted", k)));
+            poisonscan_scanners::ClassDiagnostics {
+                class,
+                values,
+                log_p: Some(log_p),
+            }
+        };
+        let flagged = |counted: bool| {
+            let mut view = view.clone();
+            let k = |x: f64| counted.then_some(x);
+            view.classes = vec![
+                diag(0, -40.0, 10.0, k(110.0)),
+                diag(1, -0.1, 0.0, k(5.0)),
+                diag(2, -0.1, 0.0, k(5.0)),
+            ];
+            let f = fuse(&[&view], &labels, 3, &[], &settings, &[]);
+            assert_eq!(f.classes[0].verdict, Verdict::Fail);
+            (0..600).filter(|&i| f.flagged[i]).collect::<Vec<_>>()
+        };
+        // against the passing classes' 2.5 %, every natural row of class
+        // 0 stands out ...
+        let uncounted = flagged(false);
+        assert!((0..110).all(|i| uncounted.contains(&i)), "{uncounted:?}");
+        // ... against its own natural half, only the estimate's rows do
+        assert_eq!(flagged(true), (100..110).collect::<Vec<_>>());
     }
 
     #[test]
