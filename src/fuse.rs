@@ -292,40 +292,22 @@ impl EmpiricalNull {
         (passing >= Self::MIN_CLASSES && rows.len() >= Self::MIN_ROWS).then_some(Self { rows })
     }
 
-    /// Which of a failed class's rows (`values`, sorted most suspicious
-    /// first, each with a `weight` in [0, 1]) to flag so that the expected
-    /// share of clean rows among them, by this null, stays within `share`:
-    /// the step-up rule of Benjamini and Hochberg, with the passing classes'
-    /// share of rows at or beyond each value, over the row's weight, in
-    /// place of a p-value (weighted p-values, Genovese, Roeder and
-    /// Wasserman 2006; weights at most 1 keep the rule's guarantee). A row
-    /// of weight 0 is never flagged. Positions in `values`, in the order
-    /// flagged.
-    fn discoveries(&self, values: &[f64], weights: &[f64], share: f64) -> Vec<usize> {
+    /// How many of a failed class's rows (`values`, sorted most suspicious
+    /// first) to flag so that the expected share of clean rows among them,
+    /// by this null, stays within `share`: the step-up rule of Benjamini and
+    /// Hochberg, with the passing classes' share of rows at or beyond each
+    /// value in place of a p-value.
+    fn discoveries(&self, values: &[f64], share: f64) -> usize {
         let n = values.len() as f64;
         let null = self.rows.len() as f64;
-        let p: Vec<f64> = values
-            .iter()
-            .zip(weights)
-            .map(|(&t, &w)| {
-                let rate = self.rows.partition_point(|&v| v <= t) as f64 / null;
-                if w > 0.0 {
-                    rate / w
-                } else {
-                    f64::INFINITY
-                }
-            })
-            .collect();
-        let mut order: Vec<usize> = (0..values.len()).collect();
-        order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
         let mut best = 0;
-        for (k, &j) in order.iter().enumerate() {
-            if n * p[j] <= share * (k + 1) as f64 {
+        for (k, &t) in values.iter().enumerate() {
+            let rate = self.rows.partition_point(|&v| v <= t) as f64 / null;
+            if n * rate <= share * (k + 1) as f64 {
                 best = k + 1;
             }
         }
-        order.truncate(best);
-        order
+        best
     }
 }
 
@@ -669,7 +651,6 @@ pub fn fuse(
     // gates open.
     let contradiction: Option<Vec<f64>> = label_view.map(|v| v.iter().map(|&r| -r).collect());
     let evidence: &[f64] = contradiction.as_deref().unwrap_or(&open_lp);
-    let planted_share = label_scanner.and_then(|s| outputs[s].planted_share.as_deref());
     // (sorting the passing classes' rows only when some class failed)
     let null = classes
         .iter()
@@ -823,23 +804,14 @@ pub fn fuse(
         // ones is contradicted more: ISLP's Bikeshare, 1 % of rows given a
         // pair of values and the light-rain label, failed by value-trigger
         // alone — 86 rows — and 95 natural light-rain rows came along).
-        // Where the label scanner estimated the share of planted rows among
-        // rows like a row (see `ScanOutput::planted_share`), the row's null
-        // rate is weighed by it (the long tail above: 205 natural shirts
-        // flagged beside the planted rows with neither the weights nor the
-        // class's inflation, 141 with the weights alone).
         if let (Some(null), false) = (&null, label_passed[c]) {
             let rows = ranked(&rows, &[evidence, &open_lp, &total_lp]);
             let values: Vec<f64> = rows.iter().map(|&i| evidence[i]).collect();
-            let weights: Vec<f64> = rows
+            for &i in rows
                 .iter()
-                .map(|&i| match planted_share {
-                    Some(w) if w[i].is_finite() => w[i].clamp(0.0, 1.0),
-                    _ => 1.0,
-                })
-                .collect();
-            for j in null.discoveries(&values, &weights, FALSE_FLAG_SHARE / inflation(c)) {
-                flagged[rows[j]] = true;
+                .take(null.discoveries(&values, FALSE_FLAG_SHARE / inflation(c)))
+            {
+                flagged[i] = true;
             }
         }
     }
@@ -904,7 +876,6 @@ mod tests {
             suspected: None,
             ungated_log_p: None,
             confusion: None,
-            planted_share: None,
         }
     }
 
@@ -951,44 +922,6 @@ mod tests {
         o.confusion = Some(vec![0; 4]);
         o.suspected = Some(labels.to_vec());
         o
-    }
-
-    #[test]
-    fn the_null_step_weighs_rows_by_their_planted_share() {
-        // passing classes: 1,000 rows, evidence spread evenly over [0, 1)
-        let null = EmpiricalNull {
-            rows: (0..1000).map(|i| i as f64 / 1000.0).collect(),
-        };
-        // a failed class of 100 rows: 40 far beyond the null (evidence
-        // below every passing row's), 60 like the bulk of the passing rows
-        let values: Vec<f64> = (0..100)
-            .map(|i| {
-                if i < 40 {
-                    -1.0
-                } else {
-                    0.2 + (i - 40) as f64 / 100.0
-                }
-            })
-            .collect();
-        let ones = vec![1.0; 100];
-        assert_eq!(
-            null.discoveries(&values, &ones, 0.1),
-            (0..40).collect::<Vec<_>>()
-        );
-        // rows estimated natural (weight 0) are never flagged; the others
-        // keep their place
-        let mut weights = ones.clone();
-        weights[..20].iter_mut().for_each(|w| *w = 0.0);
-        assert_eq!(
-            null.discoveries(&values, &weights, 0.1),
-            (20..40).collect::<Vec<_>>()
-        );
-        // a light weight needs stronger evidence: rows just inside the
-        // null's tail are flagged at weight 1, not at 0.05
-        let values: Vec<f64> = (0..100).map(|i| if i < 40 { 0.01 } else { 0.5 }).collect();
-        assert_eq!(null.discoveries(&values, &ones, 0.1).len(), 40);
-        let light = vec![0.05; 100];
-        assert!(null.discoveries(&values, &light, 0.1).is_empty());
     }
 
     #[test]

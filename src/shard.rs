@@ -404,7 +404,6 @@ pub fn merge(parts: &[Partial]) -> Result<Merged, ShardError> {
                 suspected: own.suspected,
                 ungated_log_p: own.ungated,
                 confusion,
-                planted_share: None,
             },
         ));
     }

@@ -258,7 +258,6 @@ impl Scanner for ConfidentLearning {
             suspected: Some(suspected),
             ungated_log_p: None,
             confusion: Some(confusion),
-            planted_share: None,
         };
         cap_by_class(input, &mut out);
         Ok(out)

@@ -106,9 +106,7 @@ poison rates, where spectral methods see too little signal.
      class it fails on its own, a row it counts weighs its p-value by the
      share of natural rows estimated for its source (weighted p-values):
      rows alone among a class the target does not border are mostly
-     planted, rows alone at a natural boundary mostly not; fusion weighs
-     such a row's comparison with the passing classes' rows by the planted
-     share (`ScanOutput::planted_share`).
+     planted, rows alone at a natural boundary mostly not.
    - *direction*: poisoning moves rows from source classes *into* a target;
      natural ambiguity runs both ways. A class's minority rows (inflow)
      against the minority rows of other classes whose majority it is
@@ -1293,7 +1291,6 @@ impl Scanner for KnnLabelDisagreement {
         // Wasserman 2006): rows alone among a class the target does not
         // border are mostly planted, rows alone at a natural boundary mostly
         // not, and their own evidence tells them apart no better than that.
-        let mut planted_share = vec![f64::NAN; n];
         for (&c, src) in scanned.iter().zip(&by_source) {
             if src.log_p > alone {
                 continue;
@@ -1303,7 +1300,6 @@ impl Scanner for KnnLabelDisagreement {
                 if s == c as usize || same[i] as usize > src.most_own {
                     continue;
                 }
-                planted_share[i] = src.planted_share[s];
                 let natural = (1.0 - src.planted_share[s]).max(MIN_NATURAL_SHARE);
                 log_p[i] += natural.ln();
             }
@@ -1438,7 +1434,6 @@ impl Scanner for KnnLabelDisagreement {
             suspected: Some(majority),
             ungated_log_p: None,
             confusion: Some(confusion),
-            planted_share: Some(planted_share),
         })
     }
 }
@@ -1550,7 +1545,6 @@ fn uninformative(input: &ScanInput<'_>) -> ScanOutput {
         suspected: Some(input.labels.to_vec()),
         ungated_log_p: None,
         confusion: Some(vec![0; c * c]),
-        planted_share: None,
     }
 }
 

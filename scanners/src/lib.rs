@@ -172,14 +172,6 @@ pub struct ScanOutput {
     /// in class order — the data set's natural confusion, for the
     /// label-noise report.
     pub confusion: Option<Vec<u64>>,
-    /// For the label-consistency scanners: per row, the share of planted
-    /// rows the scanner estimated among rows like it — rows alone among the
-    /// same source class, in a class whose source test is significant — and
-    /// `NaN` where it estimated none. A failed class's rows are compared
-    /// with the passing classes' by fusion with their null rates weighed by
-    /// it: a small class that overlaps a large one has natural rows as
-    /// contradicted as planted ones, and only the estimate tells them apart.
-    pub planted_share: Option<Vec<f64>>,
 }
 
 /// Level at which a class-level test lets a class's rows keep their own

@@ -591,7 +591,6 @@ impl Scanner for SharedPattern {
             suspected: None,
             ungated_log_p: Some(ungated),
             confusion: None,
-            planted_share: None,
         })
     }
 }

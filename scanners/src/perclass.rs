@@ -71,7 +71,6 @@ where
         suspected: None,
         ungated_log_p: None,
         confusion: None,
-        planted_share: None,
     }
 }
 
@@ -278,7 +277,6 @@ mod tests {
             suspected: None,
             ungated_log_p: None,
             confusion: None,
-            planted_share: None,
         };
         excess_test(input, &mut out, 0.05, 3.0);
         out.classes.iter().map(|d| d.log_p.unwrap()).collect()
@@ -356,7 +354,6 @@ mod tests {
             suspected: None,
             ungated_log_p: None,
             confusion: None,
-            planted_share: None,
         };
         cap_by_class(&input, &mut out);
         assert_eq!(out.log_p, vec![-20.0, -0.1, -2.0, -0.1]);

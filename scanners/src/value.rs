@@ -1082,7 +1082,6 @@ impl Scanner for ValueTrigger {
             suspected: None,
             ungated_log_p: None,
             confusion: None,
-            planted_share: None,
         })
     }
 }
