@@ -101,7 +101,7 @@ clean, no class fails (two seeds); the clean-label patch on 10 %: 100 % /
    an MNIST class 92.
 5. Class tests: the class's largest `−ln(1 − R)` (steps 2–3) and its
    largest `ln G` (step 4), each against those of the other classes
-   (median, `1.4826 × MAD`, never below 0.5 and 0.25), one-sided normal,
+   (median, `1.4826 × MAD`, never below 0.5 and 0.35), one-sided normal,
    times the number of directions; the class's log p is the smaller of
    the two plus ln 2 (`bimodality_log_p`, `gap_log_p` in the summary).
    Only classes with a split to measure take part. With fewer than six
@@ -165,6 +165,13 @@ clean, no class fails (two seeds); the clean-label patch on 10 %: 100 % /
   lack (strokes through a region no other class uses) is held off by the
   regularisation and the participation ratio; clean MNIST's and
   Fashion-MNIST's classes stay within their spread.
+- A writing style that uses pixels the rest of its class leaves blank is
+  a tight group too: MNIST's nines written with the tail in the bottom
+  rows (69 of 1,738 in a long-tailed subset) lie 12 robust spreads from
+  the rest, against 3.6–7.2 for the other classes, and pass only because
+  the least spread of `ln G` across classes is 0.35; a faint pattern (SIG
+  of amplitude 0.06 on 10 % of a class, gap 13) is as far out, and is
+  gated with less margin than under 0.25.
 - Near-duplicates: 20 or more copies of one image (with small noise) in
   a class are a tight group, which the gap test finds as it would a
   trigger; the group is named, and duplicates are worth removing anyway.
@@ -208,8 +215,14 @@ const REFERENCES: usize = 4096;
 /// Lloyd rounds of the 2-means search for a bimodal direction, at most.
 const LLOYD_ROUNDS: usize = 30;
 
-/// Least spread of the other classes' `ln G` (the gap test).
-const GAP_SPREAD_MIN: f64 = 0.25;
+/// Least spread of the other classes' `ln G` (the gap test). Balanced
+/// MNIST's classes lie within 0.35 of each other (3.9–5.6), but over MNIST
+/// long tails (24 subsets, class sizes falling 30- to 300-fold) a natural
+/// class reached 0.92 above the median (69 nines written with the tail in
+/// the bottom rows, which other nines leave blank: `G` 12.0): 0.25 failed it
+/// at ln p −8.5, 0.35 passes it at −4.5, and planted patterns lie 2.6 and
+/// more above (faint SIG 1.3–1.5).
+const GAP_SPREAD_MIN: f64 = 0.35;
 
 /// Largest share of its class a side is taken for the planted group by
 /// its size alone.
@@ -1473,8 +1486,8 @@ mod tests {
             for share in [0.1, 0.3] {
                 let (out, truth) = two(share, seed);
                 let (c0, c1) = (&out.classes[0], &out.classes[1]);
-                // failed at 1 % over two classes, with room to spare
-                assert!(c0.log_p.unwrap() < (1e-3f64).ln(), "seed {seed}: {c0:?}");
+                // failed at 1 % over two classes (5e-3), with room to spare
+                assert!(c0.log_p.unwrap() < (2e-3f64).ln(), "seed {seed}: {c0:?}");
                 assert!(c1.log_p.unwrap() > (1e-2f64).ln(), "seed {seed}: {c1:?}");
                 let planted = share * 400.0;
                 let suspects = c0.value("excess_rows").unwrap();
