@@ -294,6 +294,14 @@ impl SizeEffect {
     }
 }
 
+/// A pair's log flow ratio over its log size ratio `l`, `ln((a + ½)/(b +
+/// ½)) / l`, for a pair with counts ([`MIN_COUNT`]) whose sizes differ at
+/// least twofold; `None` otherwise.
+fn pair_share(a: u64, b: u64, l: f64) -> Option<f64> {
+    (a + b >= MIN_COUNT && l.abs() >= SIZE_RATIO_MIN)
+        .then(|| ((a as f64 + 0.5) / (b as f64 + 0.5)).ln() / l)
+}
+
 /// The size effect over pairs `(a, b, ln(n_b' / n_a'))` — `a` rows of the
 /// first class that look like the second, `b` the other way, `n` the
 /// classes' sizes: over the pairs with counts whose sizes differ at least
@@ -304,8 +312,7 @@ impl SizeEffect {
 pub fn size_effect(pairs: &[(u64, u64, f64)]) -> SizeEffect {
     let shares: Vec<f64> = pairs
         .iter()
-        .filter(|&&(a, b, l)| a + b >= MIN_COUNT && l.abs() >= SIZE_RATIO_MIN)
-        .map(|&(a, b, l)| ((a as f64 + 0.5) / (b as f64 + 0.5)).ln() / l)
+        .filter_map(|&(a, b, l)| pair_share(a, b, l))
         .collect();
     if shares.len() < MIN_SIZE_PAIRS {
         return SizeEffect::default();
@@ -445,11 +452,7 @@ pub fn direction_test(
             // one of them; see `own_share`)
             let shares: Vec<(usize, f64)> = rest
                 .iter()
-                .filter_map(|&s| {
-                    let (a, b, l) = (at(t, s), at(s, t), ratio(t, s));
-                    (a + b >= MIN_COUNT && l.abs() >= SIZE_RATIO_MIN)
-                        .then(|| (s, ((a as f64 + 0.5) / (b as f64 + 0.5)).ln() / l))
-                })
+                .filter_map(|&s| pair_share(at(t, s), at(s, t), ratio(t, s)).map(|v| (s, v)))
                 .collect();
             let mut top = None;
             let mut top_lp = 0.0;
@@ -631,8 +634,8 @@ pub fn isolation_tests(
     judged: &[bool],
 ) -> Vec<Isolation> {
     let with_iso = k >= 6;
-    let no_info_unanimity = |p: f64| no_info_unanimity(p, k);
-    let no_info_isolation = |p: f64| no_info_isolation(p, k);
+    let unanimity_info = |p: f64| no_info_unanimity(p, k);
+    let isolation_info = |p: f64| no_info_isolation(p, k);
     // how uninformative the labels are: median of observed / no-information ratio
     let level = |obs: &dyn Fn(&OwnCounts) -> Option<f64>, info: &dyn Fn(f64) -> f64| {
         let v: Vec<f64> = classes
@@ -651,22 +654,22 @@ pub fn isolation_tests(
     };
     let unanimity_level = level(
         &|c| (c.none + c.one >= 10).then(|| c.none as f64 / c.one.max(1) as f64),
-        &no_info_unanimity,
+        &unanimity_info,
     );
     let isolation_level = level(
         &|c| {
             (c.none + c.one + c.mixed >= 10)
                 .then(|| (c.none + c.one) as f64 / c.mixed.max(1) as f64)
         },
-        &no_info_isolation,
+        &isolation_info,
     );
     let (typical_u, typical_i) = typical_ratios(classes);
     let mut tests: Vec<Isolation> = classes
         .iter()
         .map(|c| {
-            let rho_u = unanimity_ratio.max(no_info_unanimity(c.prior) * unanimity_level);
+            let rho_u = unanimity_ratio.max(unanimity_info(c.prior) * unanimity_level);
             let lp_u = ln_binomial_upper(c.none + c.one, null_share(rho_u), c.none);
-            let rho_i = isolation_ratio.max(no_info_isolation(c.prior) * isolation_level);
+            let rho_i = isolation_ratio.max(isolation_info(c.prior) * isolation_level);
             let low = c.none + c.one;
             let lp_i = if with_iso {
                 ln_binomial_upper(low + c.mixed, null_share(rho_i), low)
