@@ -110,7 +110,10 @@
 //! ran, by their fused evidence otherwise); an
 //! excess estimate is a floor, and it misses planted rows when the planted
 //! group moved the class's own baseline (MNIST BadNets 10 %, `--model none`:
-//! recall 55 % by the estimate, 99.9 % with the empirical null). Where a
+//! recall 55 % by the estimate, 99.9 % with the empirical null). The
+//! null's rates are scaled up for a class whose natural rows (its
+//! contradicted rows less the estimate) are contradicted more often than
+//! the passing classes' rows: a small class beside large ones. Where a
 //! group the label-agnostic view backs accounts for the failure (at least
 //! half the failing test's count), the null judges the class's other rows
 //! without the group's: a confusable class's natural boundary rows do not
