@@ -9,7 +9,7 @@ use arrow::array::Int64Array;
 use poisonscan_scanners::SplitMix64;
 use serde::Serialize;
 
-use crate::ingest::{Dataset, FeatureSource, SourceFile};
+use crate::ingest::{white_of, Dataset, FeatureSource, SourceFile};
 
 /// Where a patch sits in the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
@@ -608,25 +608,6 @@ pub fn plant(
         }
     }
     Ok(planted)
-}
-
-/// The value of a white pixel in these images: 1 when every value is at
-/// most 1 (images scaled as the IDX and folder readers scale them), 255
-/// when they are whole numbers up to 255 (8-bit values kept as they were:
-/// a NumPy archive, a Parquet or CSV of pixel values), else the largest
-/// value (standardised images). Triggers are written in these units: a
-/// patch of 1.0 in an image of 0–255 values is a patch nobody sees, and a
-/// sinusoid clipped to [0, 1] blanks it.
-fn white_of(features: &[f32]) -> f32 {
-    let finite = || features.iter().copied().filter(|v| v.is_finite());
-    let top = finite().fold(0f32, f32::max);
-    if top <= 1.0 {
-        1.0
-    } else if top <= 255.0 && finite().all(|v| v.fract() == 0.0) {
-        255.0
-    } else {
-        top
-    }
 }
 
 /// The trigger of one target, ready to apply to images whose white is

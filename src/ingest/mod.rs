@@ -142,6 +142,25 @@ pub struct IngestOptions {
     pub resize: Option<(u32, u32)>,
 }
 
+/// The value of a white pixel in these images: 1 when every value is at
+/// most 1 (images scaled as the IDX and folder readers scale them), 255
+/// when they are whole numbers up to 255 (8-bit values kept as they were:
+/// a NumPy archive, a Parquet or CSV of pixel values), else the largest
+/// value (standardised images). The red team writes its triggers in these
+/// units: a patch of 1.0 in an image of 0–255 values is a patch nobody
+/// sees, and a sinusoid clipped to [0, 1] blanks it.
+pub fn white_of(features: &[f32]) -> f32 {
+    let finite = || features.iter().copied().filter(|v| v.is_finite());
+    let top = finite().fold(0f32, f32::max);
+    if top <= 1.0 {
+        1.0
+    } else if top <= 255.0 && finite().all(|v| v.fract() == 0.0) {
+        255.0
+    } else {
+        top
+    }
+}
+
 /// Where the features came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
