@@ -24,7 +24,7 @@ pub use page::{
 };
 pub use scores_in::ScoreTable;
 
-use crate::ingest::{Dataset, FeatureSource};
+use crate::ingest::{white_of, Dataset, FeatureSource};
 use evidence::{flagged_groups, sort_by_rank, trigger_map, Group, View};
 use pictures::Shape;
 
@@ -65,6 +65,9 @@ const PASSED_NEAR_MISSES: usize = 16;
 struct Inputs<'a> {
     x: MatrixRef<'a>,
     shape: Option<Shape>,
+    /// The value of a white pixel, for images (see
+    /// [`crate::ingest::white_of`]; 1 otherwise).
+    white: f32,
     names: Vec<String>,
 }
 
@@ -94,7 +97,13 @@ fn inputs(ds: &Dataset) -> Inputs<'_> {
         }
         _ => (None, (0..dims).map(|j| format!("feature {j}")).collect()),
     };
-    Inputs { x, shape, names }
+    let white = if shape.is_some() { white_of(data) } else { 1.0 };
+    Inputs {
+        x,
+        shape,
+        white,
+        names,
+    }
 }
 
 /// A number for the page: `—` for none, short scientific notation for
@@ -225,7 +234,7 @@ impl<'a> Rows<'a> {
             self.omitted.set(self.omitted.get() + 1);
             return None;
         }
-        let uri = pictures::thumbnail(self.input.x.row(k), shape, side);
+        let uri = pictures::thumbnail(self.input.x.row(k), shape, self.input.white, side);
         self.picture_bytes.set(self.picture_bytes.get() + uri.len());
         Some(uri)
     }
@@ -366,10 +375,16 @@ impl GroupContext<'_> {
                 let trigger = TriggerView {
                     heat,
                     peak: fmt_num(Some(peak as f64)),
-                    members_mean: pictures::thumbnail(&t.members_mean, shape, pictures::THUMB_SIDE),
+                    members_mean: pictures::thumbnail(
+                        &t.members_mean,
+                        shape,
+                        input.white,
+                        pictures::THUMB_SIDE,
+                    ),
                     reference_mean: pictures::thumbnail(
                         &t.reference_mean,
                         shape,
+                        input.white,
                         pictures::THUMB_SIDE,
                     ),
                     members: t.members,

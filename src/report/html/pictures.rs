@@ -44,19 +44,20 @@ fn png_uri(img: DynamicImage) -> String {
     )
 }
 
-fn image_of(pixels: &[f32], shape: Shape) -> DynamicImage {
+fn image_of(pixels: &[f32], shape: Shape, white: f32) -> DynamicImage {
     let (w, h) = (shape.width as u32, shape.height as u32);
-    let bytes: Vec<u8> = pixels.iter().map(|&v| byte(v)).collect();
+    let bytes: Vec<u8> = pixels.iter().map(|&v| byte(v / white)).collect();
     match shape.channels {
         3 => DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, bytes).expect("shape matches")),
         _ => DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, bytes).expect("shape matches")),
     }
 }
 
-/// A thumbnail of one image (values in [0, 1], row-major, channels last),
-/// scaled down to at most `side` pixels a side.
-pub fn thumbnail(pixels: &[f32], shape: Shape, side: u32) -> String {
-    let img = image_of(pixels, shape);
+/// A thumbnail of one image (values from 0 to `white`, see
+/// [`crate::ingest::white_of`]; row-major, channels last), scaled down to
+/// at most `side` pixels a side.
+pub fn thumbnail(pixels: &[f32], shape: Shape, white: f32, side: u32) -> String {
+    let img = image_of(pixels, shape, white);
     let longest = shape.width.max(shape.height) as u32;
     let img = if longest > side {
         let scale = side as f64 / longest as f64;
@@ -122,17 +123,28 @@ mod tests {
         let img = decode(&thumbnail(
             &[0.0, 0.5, 1.0, 1.0, 0.5, 0.0],
             shape,
+            1.0,
             THUMB_SIDE,
         ))
         .to_luma8();
         assert_eq!(img.dimensions(), (3, 2));
+        assert_eq!(img.as_raw(), &vec![0, 128, 255, 255, 128, 0]);
+        // the same image as 8-bit values (a NumPy archive, a CSV of pixel
+        // values) looks the same, not clipped white
+        let img = decode(&thumbnail(
+            &[0.0, 127.5, 255.0, 255.0, 127.5, 0.0],
+            shape,
+            255.0,
+            THUMB_SIDE,
+        ))
+        .to_luma8();
         assert_eq!(img.as_raw(), &vec![0, 128, 255, 255, 128, 0]);
         let big = Shape {
             height: 100,
             width: 200,
             channels: 3,
         };
-        let img = decode(&thumbnail(&vec![0.3; big.len()], big, THUMB_SIDE));
+        let img = decode(&thumbnail(&vec![0.3; big.len()], big, 1.0, THUMB_SIDE));
         assert_eq!((img.width(), img.height()), (64, 32));
     }
 
