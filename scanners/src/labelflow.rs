@@ -820,25 +820,35 @@ pub fn source_tests(
         .par_iter()
         .zip(tests)
         .map(|(from, t)| {
-            let unanimity = from
-                .iter()
-                .map(|c| {
-                    let random = no_info_unanimity(c.prior, k);
-                    let (rho, natural) = (t.unanimity_null.max(random), typical_u.max(random));
-                    (c.none, c.one, rho, natural)
-                })
-                .collect();
+            // per source: its counts, its null ratio (the class's, or that
+            // of rows placed at random among the two classes' rows when
+            // larger) and its natural ratio for the estimate
+            let strata = |count: fn(&OwnCounts) -> (u64, u64),
+                          random: fn(f64, usize) -> f64,
+                          null: f64,
+                          typical: f64| {
+                from.iter()
+                    .map(|c| {
+                        let ((x, y), random) = (count(c), random(c.prior, k));
+                        (x, y, null.max(random), typical.max(random))
+                    })
+                    .collect()
+            };
+            let unanimity = strata(
+                |c| (c.none, c.one),
+                no_info_unanimity,
+                t.unanimity_null,
+                typical_u,
+            );
             let mut best = version(unanimity, 0);
             let mut tried = 1f64;
             if k >= 6 {
-                let isolation = from
-                    .iter()
-                    .map(|c| {
-                        let random = no_info_isolation(c.prior, k);
-                        let (rho, natural) = (t.isolation_null.max(random), typical_i.max(random));
-                        (c.none + c.one, c.mixed, rho, natural)
-                    })
-                    .collect();
+                let isolation = strata(
+                    |c| (c.none + c.one, c.mixed),
+                    no_info_isolation,
+                    t.isolation_null,
+                    typical_i,
+                );
                 let iso = version(isolation, 1);
                 tried = 2.0;
                 if iso.log_p < best.log_p {
