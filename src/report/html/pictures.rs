@@ -120,25 +120,15 @@ mod tests {
             width: 3,
             channels: 1,
         };
-        let img = decode(&thumbnail(
-            &[0.0, 0.5, 1.0, 1.0, 0.5, 0.0],
-            shape,
-            1.0,
-            THUMB_SIDE,
-        ))
-        .to_luma8();
-        assert_eq!(img.dimensions(), (3, 2));
-        assert_eq!(img.as_raw(), &vec![0, 128, 255, 255, 128, 0]);
-        // the same image as 8-bit values (a NumPy archive, a CSV of pixel
-        // values) looks the same, not clipped white
-        let img = decode(&thumbnail(
-            &[0.0, 127.5, 255.0, 255.0, 127.5, 0.0],
-            shape,
-            255.0,
-            THUMB_SIDE,
-        ))
-        .to_luma8();
-        assert_eq!(img.as_raw(), &vec![0, 128, 255, 255, 128, 0]);
+        // the same image in [0, 1] and as 8-bit values (a NumPy archive, a
+        // CSV of pixel values) looks the same, not clipped white
+        let image = [0.0, 0.5, 1.0, 1.0, 0.5, 0.0];
+        for white in [1.0f32, 255.0] {
+            let pixels: Vec<f32> = image.iter().map(|v| v * white).collect();
+            let img = decode(&thumbnail(&pixels, shape, white, THUMB_SIDE)).to_luma8();
+            assert_eq!(img.dimensions(), (3, 2));
+            assert_eq!(img.as_raw(), &vec![0, 128, 255, 255, 128, 0]);
+        }
         let big = Shape {
             height: 100,
             width: 200,
