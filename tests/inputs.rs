@@ -54,6 +54,193 @@ fn patched_images(
     (pixels, labels, truth)
 }
 
+/// The summary of a scan written to `out`.
+fn summary_of(d: &Path, out: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(d.join(out).join("summary.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// scikit-learn's 8×8 digits (the repo's fixture: 64 pixel values 0–16
+/// and the label per line), with a dirty-label BadNets attack: `planted`
+/// digits that are not 0 get a bright 2×2 patch in the bottom-right corner
+/// and label 0. Returns the pixels in [0, 1] with each image's brightness
+/// scaled by 0.9–1.1 (off the 17 levels of the file, as a blend, a warp or
+/// resizing leaves pixels), the labels and the planted rows.
+fn patched_digits(planted: usize) -> (Vec<f32>, Vec<u8>, Vec<bool>) {
+    use std::io::Read;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures/digits.csv.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(fixture).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let (mut pixels, mut labels, mut truth) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        let v: Vec<f32> = line.split(',').map(|x| x.trim().parse().unwrap()).collect();
+        let (image, label) = (&v[..64], v[64] as u8);
+        let poison = label != 0 && truth.iter().filter(|&&t| t).count() < planted && i % 5 == 1;
+        let brightness = 0.9 + 0.002 * (i % 101) as f32;
+        for (j, &p) in image.iter().enumerate() {
+            let p = if poison && j % 8 >= 6 && j / 8 >= 6 {
+                16.0
+            } else {
+                p
+            };
+            pixels.push(p / 16.0 * brightness);
+        }
+        labels.push(if poison { 0 } else { label });
+        truth.push(poison);
+    }
+    (pixels, labels, truth)
+}
+
+#[test]
+fn images_in_a_plain_list_column_are_scanned_as_images() {
+    // Pixels a user's own code flattened into a list column, with no
+    // metadata, off the levels of bytes: told from their values, they are
+    // scanned exactly as the same list with `--image-shape` — not as an
+    // embedding, which would switch off `shared-pattern` and switch on the
+    // scanners made for learned representations.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (side, dim) = (8usize, 64usize);
+    let (unit, labels, truth) = patched_digits(40);
+    let n = labels.len();
+    let list = |values: &[f32]| {
+        fixed_list(
+            Arc::new(Float32Array::from(values.to_vec())),
+            values.len() / n,
+        )
+    };
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", labels_array(&labels)),
+        ("pixels", list(&unit)),
+    ])
+    .unwrap();
+    write_parquet(&d.join("flat.parquet"), &batch);
+    let o = run(&["scan", "flat.parquet", "--out", "flat"], d);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = run(
+        &[
+            "scan",
+            "flat.parquet",
+            "--image-shape",
+            "8x8",
+            "--out",
+            "told",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = summary_of(d, "flat");
+    assert_eq!(
+        v["features"]["source"]["kind"], "pixels",
+        "{}",
+        v["features"]
+    );
+    assert_eq!(v["features"]["source"]["height"], 8);
+    assert_eq!(v["features"]["view"]["learned_representation"], false);
+    assert!(
+        v["warnings"]
+            .to_string()
+            .contains("read `pixels` (64 values a row) as 8x8 images"),
+        "{}",
+        v["warnings"]
+    );
+    let (flat, flat_flags) = scores_by_row(&d.join("flat"), false);
+    let (told, told_flags) = scores_by_row(&d.join("told"), false);
+    assert_eq!(flat, told);
+    assert_eq!(flat_flags, told_flags);
+    assert!(poisonscan::eval::auroc(&flat, &truth).unwrap() > 0.99);
+
+    // Colour images, channels last (NumPy) and one plane per channel
+    // (PyTorch), in NumPy archives: the same images and the same scores.
+    let colour = |p: f32, c: usize| p * [1.0, 0.8, 0.6][c] + 0.1 * c as f32;
+    let mut last = Vec::with_capacity(n * dim * 3);
+    let mut first = Vec::with_capacity(n * dim * 3);
+    for i in 0..n {
+        let img = &unit[i * dim..(i + 1) * dim];
+        last.extend(img.iter().flat_map(|&p| (0..3).map(move |c| colour(p, c))));
+        first.extend((0..3).flat_map(|c| img.iter().map(move |&p| colour(p, c))));
+    }
+    let bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    for (name, values, shape) in [
+        ("last.npz", &last, format!("({n}, {side}, {side}, 3)")),
+        ("first.npz", &first, format!("({n}, 3, {side}, {side})")),
+    ] {
+        write_zip(
+            &d.join(name),
+            &[
+                ("x.npy", &npy("<f4", &shape, &bytes(values))),
+                ("y.npy", &npy("|u1", &format!("({n},)"), &labels)),
+            ],
+        );
+        let out = name.trim_end_matches(".npz");
+        let o = run(&["scan", name, "--out", out], d);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        let v = summary_of(d, out);
+        assert_eq!(
+            v["features"]["source"]["channels"], 3,
+            "{name}: {}",
+            v["features"]
+        );
+    }
+    let warnings = summary_of(d, "first")["warnings"].to_string();
+    assert!(
+        warnings.contains("as 8x8x3 images, one plane per channel"),
+        "{warnings}"
+    );
+    assert_eq!(
+        scores_by_row(&d.join("first"), false),
+        scores_by_row(&d.join("last"), false)
+    );
+
+    // Images of a shape no square gives (each digit's rows 9 values wide,
+    // a blank column on the right) are not given one, but their values are
+    // still raw pixels, not a learned representation.
+    let wide: Vec<f32> = unit
+        .chunks(8)
+        .flat_map(|row| row.iter().copied().chain([0.0]))
+        .collect();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", labels_array(&labels)),
+        ("pixels", list(&wide)),
+    ])
+    .unwrap();
+    write_parquet(&d.join("wide.parquet"), &batch);
+    let o = run(&["scan", "wide.parquet", "--out", "wide"], d);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = summary_of(d, "wide");
+    assert_eq!(
+        v["features"]["source"]["kind"], "embedding",
+        "{}",
+        v["features"]
+    );
+    assert_eq!(v["features"]["view"]["learned_representation"], false);
+
+    // The same values with their positions shuffled by one permutation have
+    // no order: an embedding, as before.
+    let mut perm: Vec<usize> = (0..dim).collect();
+    SplitMix64::new(5).shuffle(&mut perm);
+    let shuffled: Vec<f32> = (0..n)
+        .flat_map(|i| perm.iter().map(move |&j| (i, j)))
+        .map(|(i, j)| unit[i * dim + j])
+        .collect();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", labels_array(&labels)),
+        ("pixels", list(&shuffled)),
+    ])
+    .unwrap();
+    write_parquet(&d.join("shuffled.parquet"), &batch);
+    let o = run(&["scan", "shuffled.parquet", "--out", "shuffled"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let v = summary_of(d, "shuffled");
+    assert_eq!(
+        v["features"]["source"]["kind"], "embedding",
+        "{}",
+        v["features"]
+    );
+}
+
 fn png_bytes(pixels: &[u8], side: usize) -> Vec<u8> {
     let img = image::GrayImage::from_raw(side as u32, side as u32, pixels.to_vec()).unwrap();
     let mut out = Vec::new();

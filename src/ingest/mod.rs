@@ -13,6 +13,7 @@ mod decode;
 mod error;
 mod idx;
 mod images;
+mod layout;
 mod npz;
 mod table;
 
@@ -317,7 +318,10 @@ impl Dataset {
     /// are; pixels and numeric columns are not; an embedding column is unless
     /// its values are quantized to at most [`RAW_LEVELS`] levels over the whole
     /// matrix — raw pixels stored as a list column (bytes, or bytes / 255) —
-    /// so that the container does not decide which scanners run.
+    /// or laid out in order, neighbouring values moving together as pixels
+    /// of any shape or a signal's samples do ([`layout::ordered`]: pixels
+    /// a trigger, a blend or resizing took off the 256 levels), so that the
+    /// container does not decide which scanners run.
     pub fn looks_learned(&self) -> bool {
         match self.feature_source {
             FeatureSource::Learned { .. } => true,
@@ -325,7 +329,7 @@ impl Dataset {
                 let mut seen = std::collections::HashSet::with_capacity(RAW_LEVELS + 1);
                 for &v in self.features.iter() {
                     if seen.insert(v.to_bits()) && seen.len() > RAW_LEVELS {
-                        return true;
+                        return !layout::ordered(&self.features, self.n_rows(), self.n_features);
                     }
                 }
                 false

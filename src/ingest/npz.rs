@@ -469,8 +469,10 @@ pub(super) fn read(
     }
     // images: n × h × w, or n × h × w × c with 1, 3 or 4 channels
     let image = super::batch::image_shape(&features.shape[1..]);
+    // (square grey or colour images channels first are told from their
+    // values, as any list column's: see `layout`)
     if let (None, [c, h, w]) = (image, &features.shape[1..]) {
-        if matches!(c, 1 | 3 | 4) && *h >= 8 && *w >= 8 {
+        if matches!(c, 1 | 3 | 4) && *h >= 8 && *w >= 8 && (h != w || *c == 4) {
             notes.push(format!(
                 "{}: the features `{x_name}` are {c}×{h}×{w} per row, channels first as \
                  PyTorch keeps them: scanned as vectors of {width}; save \
