@@ -133,7 +133,7 @@ pub(crate) fn image_layout(values: &[f32], n: usize, dim: usize) -> Option<Image
     };
     let candidates: Vec<(usize, usize, Order)> = if let Some(s) = square(dim) {
         vec![(s, 1, Order::ChannelsLast)]
-    } else if let Some(s) = square(dim / 3).filter(|_| dim % 3 == 0) {
+    } else if let Some(s) = square(dim / 3).filter(|_| dim.is_multiple_of(3)) {
         vec![(s, 3, Order::ChannelsLast), (s, 3, Order::ChannelsFirst)]
     } else {
         return None;
