@@ -1591,3 +1591,74 @@ fn vectors_written_as_text_are_read_as_vectors() {
         "{e}"
     );
 }
+
+#[test]
+fn one_hot_labels_are_classes_in_every_container() {
+    // Keras's `to_categorical` labels: a NumPy archive read them as
+    // classes, a list column was refused. Now both, with the same scores as
+    // the integer labels; rows of probabilities are an error that says what
+    // to give.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = relabelled(4, 150, 8, 20, 3);
+    let n = data.labels.len();
+    let plain = data.embedding_batch();
+    write_parquet(&d.join("plain.parquet"), &plain);
+    let one_hot: Vec<f32> = data
+        .labels
+        .iter()
+        .flat_map(|&c| (0..4).map(move |j| (j == c) as u8 as f32))
+        .collect();
+    let emb = plain.column_by_name("emb").unwrap().clone();
+    let fixed = fixed_list(Arc::new(Float32Array::from(one_hot.clone())), 4);
+    let listed = arrow::array::ListArray::from_iter_primitive::<arrow::datatypes::Int64Type, _, _>(
+        data.labels
+            .iter()
+            .map(|&c| Some((0..4).map(move |j| Some((j == c) as i64)))),
+    );
+    for (name, label) in [
+        ("fixed.parquet", fixed),
+        ("listed.parquet", Arc::new(listed) as ArrayRef),
+    ] {
+        let batch =
+            RecordBatch::try_from_iter(vec![("label", label), ("emb", emb.clone())]).unwrap();
+        write_parquet(&d.join(name), &batch);
+    }
+    let o = run(
+        &["scan", "plain.parquet", "--out", "plain", "--model", "none"],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let reference = std::fs::read(d.join("plain/scores.parquet")).unwrap();
+    for (name, out) in [("fixed.parquet", "fixed"), ("listed.parquet", "listed")] {
+        let o = run(&["scan", name, "--out", out, "--model", "none"], d);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        assert_eq!(
+            std::fs::read(d.join(out).join("scores.parquet")).unwrap(),
+            reference,
+            "{name}"
+        );
+        assert!(
+            summary_of(d, out)["warnings"]
+                .to_string()
+                .contains("the labels `label` are one-hot rows (4 classes)"),
+            "{name}"
+        );
+    }
+    // class probabilities are not a label
+    let soft: Vec<f32> = one_hot.iter().map(|&v| 0.1 + 0.6 * v).collect();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", fixed_list(Arc::new(Float32Array::from(soft)), 4)),
+        ("emb", emb),
+    ])
+    .unwrap();
+    write_parquet(&d.join("soft.parquet"), &batch);
+    let e = run_err(&["scan", "soft.parquet", "--out", "soft"], d);
+    assert!(
+        e.contains("label column `label` holds 4 numbers per row, not one-hot rows")
+            && e.contains("--probs"),
+        "{e}"
+    );
+    assert!(!d.join("soft").exists());
+    assert_eq!(n, 600);
+}

@@ -1128,6 +1128,17 @@ impl<'a> DatasetBuilder<'a> {
             Some(id) => Some(concat_same_type(&self.ids, id, &mut self.notes)?),
             None => None,
         };
+        let labels = match label_rows(&labels, &self.sel.label)? {
+            Some((classes, k)) => {
+                self.notes.push(format!(
+                    "the labels `{}` are one-hot rows ({k} classes); each row's class is the \
+                     position of its 1",
+                    self.sel.label
+                ));
+                std::sync::Arc::new(arrow::array::Int64Array::from(classes)) as ArrayRef
+            }
+            None => labels,
+        };
         let label_values = LabelValues::read(&labels, &self.sel.label)?;
         let (label_codes, class_names) = label_values.encode(&kept_rows);
         // labels that differ only in spaces or case are different classes,
@@ -1571,6 +1582,89 @@ fn concat_same_type(
 
 /// Whether a float is a whole number an `i64` holds exactly (a label or id
 /// written `1.0`).
+/// The class of each row of `k ≥ 2` numbers, every row one 1 and zeros (a
+/// one-hot label, Keras's `to_categorical`): the position of its 1. `None`
+/// for any other rows. `values`: the rows' numbers, row after row.
+pub(crate) fn one_hot_rows(values: &ArrayRef, k: usize) -> Option<Vec<i64>> {
+    if k < 2 || !(values.data_type().is_numeric() || values.data_type() == &DataType::Boolean) {
+        return None;
+    }
+    let values = cast(values, &DataType::Float64).ok()?;
+    let values = values.as_primitive::<arrow::datatypes::Float64Type>();
+    if values.null_count() > 0 {
+        return None;
+    }
+    values
+        .values()
+        .chunks_exact(k)
+        .map(|row| {
+            let mut hot = None;
+            for (j, &v) in row.iter().enumerate() {
+                match v {
+                    0.0 => {}
+                    1.0 if hot.is_none() => hot = Some(j as i64),
+                    _ => return None,
+                }
+            }
+            hot
+        })
+        .collect()
+}
+
+/// A label column of number lists: one-hot rows give their classes (and
+/// the number of classes); rows of probabilities or anything else numeric
+/// are an error that says what to give. `None` for a column of scalars.
+fn label_rows(labels: &ArrayRef, column: &str) -> Result<Option<(Vec<i64>, usize)>, IngestError> {
+    let (child, k) = match labels.data_type() {
+        DataType::FixedSizeList(_, k) => {
+            let list = labels.as_fixed_size_list();
+            let k = *k as usize;
+            (list.values().slice(list.offset() * k, list.len() * k), k)
+        }
+        DataType::List(_) | DataType::LargeList(_) => {
+            let lengths: Vec<usize> = match labels.data_type() {
+                DataType::List(_) => {
+                    let l = labels.as_list::<i32>();
+                    let o = l.value_offsets();
+                    (0..l.len()).map(|i| (o[i + 1] - o[i]) as usize).collect()
+                }
+                _ => {
+                    let l = labels.as_list::<i64>();
+                    let o = l.value_offsets();
+                    (0..l.len()).map(|i| (o[i + 1] - o[i]) as usize).collect()
+                }
+            };
+            let k = lengths.first().copied().unwrap_or(0);
+            if lengths.iter().any(|&l| l != k) || labels.null_count() > 0 {
+                return Ok(None);
+            }
+            let (start, child) = match labels.data_type() {
+                DataType::List(_) => {
+                    let l = labels.as_list::<i32>();
+                    (l.value_offsets()[0] as usize, l.values().clone())
+                }
+                _ => {
+                    let l = labels.as_list::<i64>();
+                    (l.value_offsets()[0] as usize, l.values().clone())
+                }
+            };
+            (child.slice(start, labels.len() * k), k)
+        }
+        _ => return Ok(None),
+    };
+    if labels.null_count() > 0 {
+        return Ok(None);
+    }
+    if let Some(classes) = one_hot_rows(&child, k) {
+        return Ok(Some((classes, k)));
+    }
+    Err(IngestError::Option(format!(
+        "label column `{column}` holds {k} numbers per row, not one-hot rows (a single 1 \
+         among zeros): give each row's class as the label (the position of the largest value, \
+         for class probabilities; the probabilities themselves can go to --probs)"
+    )))
+}
+
 fn is_whole(x: f64) -> bool {
     x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15
 }

@@ -209,26 +209,10 @@ fn half_to_f32(h: u16) -> f32 {
 /// every row one 1 and zeros), as an `Int64` array; `None` for any other
 /// array.
 fn one_hot_classes(labels: &Npy) -> Option<ArrayRef> {
-    let [n, k] = labels.shape[..] else {
+    let [_, k] = labels.shape[..] else {
         return None;
     };
-    if k < 2 || labels.values.data_type() == &arrow::datatypes::DataType::Utf8 {
-        return None;
-    }
-    let values = arrow::compute::cast(&labels.values, &arrow::datatypes::DataType::Float64).ok()?;
-    let values = values.as_any().downcast_ref::<Float64Array>()?;
-    let mut classes = Vec::with_capacity(n);
-    for row in values.values().chunks_exact(k) {
-        let mut hot = None;
-        for (j, &v) in row.iter().enumerate() {
-            match v {
-                0.0 => {}
-                1.0 if hot.is_none() => hot = Some(j as i64),
-                _ => return None,
-            }
-        }
-        classes.push(hot?);
-    }
+    let classes = super::batch::one_hot_rows(&labels.values, k)?;
     Some(Arc::new(Int64Array::from(classes)))
 }
 
