@@ -1593,7 +1593,7 @@ fn vectors_written_as_text_are_read_as_vectors() {
 }
 
 #[test]
-fn one_hot_labels_are_classes_in_every_container() {
+fn one_hot_and_categorical_labels_are_classes_in_every_container() {
     // Keras's `to_categorical` labels: a NumPy archive read them as
     // classes, a list column was refused. Now both, with the same scores as
     // the integer labels; rows of probabilities are an error that says what
@@ -1645,6 +1645,36 @@ fn one_hot_labels_are_classes_in_every_container() {
             "{name}"
         );
     }
+    // a categorical label (pandas's `category` of integers: a dictionary
+    // of Int64 values) is its values
+    let keys = arrow::array::Int8Array::from_iter_values(data.labels.iter().map(|&c| 3 - c as i8));
+    let dict = arrow::array::DictionaryArray::<arrow::datatypes::Int8Type>::try_new(
+        keys,
+        Arc::new(Int64Array::from(vec![3, 2, 1, 0])),
+    )
+    .unwrap();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("label", Arc::new(dict) as ArrayRef),
+        ("emb", emb.clone()),
+    ])
+    .unwrap();
+    write_parquet(&d.join("category.parquet"), &batch);
+    let o = run(
+        &[
+            "scan",
+            "category.parquet",
+            "--out",
+            "category",
+            "--model",
+            "none",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(d.join("category/scores.parquet")).unwrap(),
+        reference
+    );
     // class probabilities are not a label
     let soft: Vec<f32> = one_hot.iter().map(|&v| 0.1 + 0.6 * v).collect();
     let batch = RecordBatch::try_from_iter(vec![

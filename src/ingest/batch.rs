@@ -1677,6 +1677,13 @@ enum LabelValues {
 
 impl LabelValues {
     fn read(labels: &ArrayRef, column: &str) -> Result<Self, IngestError> {
+        // a categorical column (pandas `category`, polars `Categorical`,
+        // any dictionary) is read by its values: integers, floats or text
+        if let DataType::Dictionary(_, values) = labels.data_type() {
+            if let Ok(decoded) = cast(labels, values) {
+                return Self::read(&decoded, column);
+            }
+        }
         let dt = labels.data_type();
         let wrong = || IngestError::WrongType {
             column: column.to_string(),
