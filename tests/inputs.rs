@@ -1074,6 +1074,10 @@ fn text_and_index_columns_are_never_scanned_silently() {
             "__index_level_0__",
             Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef,
         ),
+        (
+            "day",
+            Arc::new(arrow::array::Date32Array::from_iter_values(0..n as i32)) as ArrayRef,
+        ),
     ])
     .unwrap();
     write_parquet(&d.join("mixed.parquet"), &batch);
@@ -1082,6 +1086,11 @@ fn text_and_index_columns_are_never_scanned_silently() {
     let summary = std::fs::read_to_string(d.join("m/summary.json")).unwrap();
     assert!(
         summary.contains("text column(s) `text` were not scanned"),
+        "{summary}"
+    );
+    // so are dates (and any other type that is not a number)
+    assert!(
+        summary.contains("the column(s) `day` (Date32) are neither numbers"),
         "{summary}"
     );
     let v: serde_json::Value = serde_json::from_str(&summary).unwrap();

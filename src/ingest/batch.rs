@@ -365,6 +365,20 @@ pub(crate) fn select(
             [] => {
                 // text columns are read as categories; those with too many
                 // distinct values to be categories are dropped in `finish`
+                let other: Vec<String> = schema
+                    .iter()
+                    .filter(|(n, k, _)| {
+                        *k == ColumnKind::Other && !reserved(n) && !is_index_column(n)
+                    })
+                    .map(|(n, _, dtype)| format!("`{n}` ({dtype})"))
+                    .collect();
+                if !other.is_empty() {
+                    notes.push(format!(
+                        "the column(s) {} are neither numbers, booleans nor categories and were not \
+                         used; save them as numbers (a date as days since a start, say) to scan them",
+                        other.join(", ")
+                    ));
+                }
                 categorical = text;
                 FeatureSelection::Columns(numeric)
             }
