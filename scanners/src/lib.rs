@@ -10,6 +10,7 @@
 //! [`SCANNERS`], from which the command line's `scanners` and `explain`
 //! commands are generated.
 
+mod carried;
 pub mod clustering;
 pub mod confident;
 mod error;

@@ -1,0 +1,427 @@
+//! The *carried-trigger* class test of `knn-label-disagreement`: a class
+//! whose minority rows carry the trigger that the rows flagged in *other*
+//! classes share.
+//!
+//! An all-to-all backdoor (BadNets' second attack: a trigger on rows of
+//! every class, each relabelled to the next class) plants a few dozen rows
+//! in each class. The label tests see each class's share on its own, and a
+//! class whose planted rows come from a class it naturally borders (3s
+//! from 2s) passes; what the planted rows of every class share — the
+//! trigger — no per-class test pools. A planted row is a row of its source
+//! class plus the trigger: minus the mean of its neighbours of the
+//! neighbourhood's label (natural rows of that source, in the
+//! label-agnostic view that clips the trigger away), it leaves the trigger
+//! and noise; a natural boundary row leaves noise.
+//!
+//! Method, run only where some class has already failed the label tests
+//! (so that on data where no class fails it adds nothing: a gatekeeping
+//! procedure, whose false alarms are those of the tests before it):
+//! 1. Residuals, in the inputs the view was built from: a minority row
+//!    minus the mean of its neighbours of the neighbourhood's majority
+//!    label; an agreeing row (at least [`AGREE`] of its neighbours of its
+//!    label) minus its own-label neighbours. Their covariance over a
+//!    seeded sample of agreeing rows of every class ([`NULL_ROWS`];
+//!    ridge-regularised) is the natural residual.
+//! 2. The *seed* rows: the minority rows among the rows a failed class's
+//!    label test names (its estimate of planted rows, most significant
+//!    first). For class `c`, the trigger direction is the mean residual of
+//!    the seeds of the *other* failed classes, in the natural residual's
+//!    metric (`C⁻¹ m`, the linear discriminant of a shift against that
+//!    noise); at least [`MIN_SEEDS`] of them.
+//! 3. Class `c`'s agreeing rows' projections give the null's median and
+//!    spread (`1.4826 × MAD`); the seeds, projected and standardised the
+//!    same way, say how far the trigger carries a row; a minority row of
+//!    `c` carries it when it reaches half the seeds' median (and at least
+//!    [`Z_MIN`]). A trigger too faint to stand [`2 × Z_MIN`](Z_MIN) off in
+//!    the seeds' median is not tested.
+//! 4. The count of carrying minority rows against Binomial(minority rows,
+//!    `q`), `q` the class's agreeing rows' share beyond the same cut (plus
+//!    one, over their number plus one). Its excess is the count less its
+//!    expectation.
+//!
+//! Features beyond [`MAX_FEATURES`] (colour or large images) are not
+//! tested: the residual covariance would be too large to factor.
+//!
+//! Measured (prototype, raw pixels, `--model none`): MNIST all-to-all (a
+//! 3×3 patch on 1 % of the rows, each relabelled to the next class): in
+//! every class the carrying minority rows are the planted ones (the 3s,
+//! which the label tests passed: 58 of 58); Fashion-MNIST all-to-all:
+//! 58–76 planted of 60–77 carrying rows a class.
+
+use rayon::prelude::*;
+
+use crate::linalg::{cholesky, covariance, forward_substitute};
+use crate::rng::SplitMix64;
+use crate::stats::{ln_binomial_upper, median, robust_location_scale};
+use crate::MatrixRef;
+
+/// Least share of its neighbours an agreeing row has of its own label.
+const AGREE: f64 = 0.8;
+
+/// Agreeing rows, over every class, the natural residual is measured on.
+const NULL_ROWS: usize = 4096;
+
+/// Agreeing rows of a class its null is measured on at most.
+const CLASS_NULL_ROWS: usize = 2048;
+
+/// Least agreeing rows of a class for its test.
+const MIN_NULL: usize = 50;
+
+/// Least seed rows (over the other failed classes) for a direction.
+pub const MIN_SEEDS: usize = 20;
+
+/// Least cut, in the null's spreads, for a row to carry the trigger.
+const Z_MIN: f64 = 5.0;
+
+/// Least cosine, in the natural residual's metric, of a carrying row's
+/// residual with the trigger. Measured (Fashion-MNIST): natural minority
+/// rows reach 0.42 at most; planted rows of an all-to-all patch 0.62–0.90
+/// in the median, 0.29–0.79 in the lowest tenth.
+const COS_MIN: f64 = 0.4;
+
+/// Most features the test runs on.
+pub const MAX_FEATURES: usize = 1024;
+
+/// Ridge on the natural residual's covariance, in units of its mean
+/// variance (pixels that never vary, such as a digit's blank border, stay
+/// finite).
+const RIDGE: f64 = 1e-2;
+
+/// The carried-trigger test of one class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Carried {
+    /// `ln` p-value (0 when untested).
+    pub log_p: f64,
+    /// Carrying minority rows beyond the null's expectation.
+    pub excess: f64,
+    /// The carrying minority rows, with the null's share `q`.
+    pub rows: Vec<usize>,
+    pub null_share: f64,
+    /// The cut, in the null's spreads (`NaN` untested).
+    pub cut: f64,
+    pub tested: bool,
+}
+
+impl Carried {
+    fn untested() -> Self {
+        Self {
+            log_p: 0.0,
+            excess: 0.0,
+            rows: Vec::new(),
+            null_share: 1.0,
+            cut: f64::NAN,
+            tested: false,
+        }
+    }
+}
+
+/// What the test reads from the label-agnostic scan.
+pub struct Neighbourhoods<'a> {
+    /// The inputs the view was built from.
+    pub x: MatrixRef<'a>,
+    pub labels: &'a [u32],
+    /// `k` neighbours per row.
+    pub nb: &'a [u32],
+    pub k: usize,
+    /// Own-label neighbours per row.
+    pub same: &'a [u64],
+    /// The neighbourhood's majority label per row.
+    pub majority: &'a [u32],
+    /// Whether the row's label is in the minority of its neighbourhood.
+    pub minority: &'a [bool],
+}
+
+impl Neighbourhoods<'_> {
+    /// Row `i` minus the mean of its neighbours labelled `label` (`None`
+    /// when it has none).
+    fn residual(&self, i: usize, label: u32) -> Option<Vec<f64>> {
+        let nbrs: Vec<usize> = self.nb[i * self.k..(i + 1) * self.k]
+            .iter()
+            .map(|&j| j as usize)
+            .filter(|&j| self.labels[j] == label)
+            .collect();
+        if nbrs.is_empty() {
+            return None;
+        }
+        let mut r: Vec<f64> = self.x.row(i).iter().map(|&v| v as f64).collect();
+        let w = 1.0 / nbrs.len() as f64;
+        for j in nbrs {
+            for (a, &b) in r.iter_mut().zip(self.x.row(j)) {
+                *a -= w * b as f64;
+            }
+        }
+        Some(r)
+    }
+
+    fn agrees(&self, i: usize) -> bool {
+        self.same[i] as f64 >= AGREE * self.k as f64
+    }
+}
+
+/// The carried-trigger tests of the `scanned` classes (`class_rows` by
+/// label), given each scanned class's seed rows (empty where the class has
+/// not failed). Deterministic for `seed`.
+pub fn carried_trigger_tests(
+    h: &Neighbourhoods<'_>,
+    class_rows: &[Vec<usize>],
+    scanned: &[u32],
+    seeds: &[Vec<usize>],
+    seed: u64,
+) -> Vec<Carried> {
+    let untested = || scanned.iter().map(|_| Carried::untested()).collect();
+    let d = h.x.cols();
+    let total_seeds: usize = seeds.iter().map(Vec::len).sum();
+    if d > MAX_FEATURES || d == 0 || total_seeds < MIN_SEEDS {
+        return untested();
+    }
+    // 1. the natural residual's covariance, from a seeded sample of
+    // agreeing rows of every scanned class
+    let mut agreeing: Vec<usize> = scanned
+        .iter()
+        .flat_map(|&c| class_rows[c as usize].iter().copied())
+        .filter(|&i| h.agrees(i))
+        .collect();
+    agreeing.sort_unstable();
+    SplitMix64::derive(seed, 0xCA77).shuffle(&mut agreeing);
+    agreeing.truncate(NULL_ROWS);
+    let null: Vec<Vec<f64>> = agreeing
+        .par_iter()
+        .filter_map(|&i| h.residual(i, h.labels[i]))
+        .collect();
+    if null.len() < MIN_NULL {
+        return untested();
+    }
+    let flat: Vec<f32> = null.iter().flatten().map(|&v| v as f32).collect();
+    let m = MatrixRef::new(&flat, null.len(), d).expect("residual matrix shape");
+    let all: Vec<usize> = (0..null.len()).collect();
+    let mut cov = covariance(m, &all, &vec![0.0; d]);
+    let ridge = RIDGE * (0..d).map(|j| cov[j * d + j]).sum::<f64>() / d as f64;
+    if ridge <= 0.0 {
+        return untested();
+    }
+    for j in 0..d {
+        cov[j * d + j] += ridge;
+    }
+    let Some(l) = cholesky(&cov, d) else {
+        return untested();
+    };
+    // 2. the seeds' residuals, per class
+    let seed_res: Vec<Vec<Vec<f64>>> = seeds
+        .iter()
+        .map(|rows| {
+            rows.par_iter()
+                .filter_map(|&i| h.residual(i, h.majority[i]))
+                .collect()
+        })
+        .collect();
+    scanned
+        .par_iter()
+        .enumerate()
+        .map(|(t, &c)| {
+            let others: Vec<&Vec<f64>> = seed_res
+                .iter()
+                .enumerate()
+                .filter(|&(u, _)| u != t)
+                .flat_map(|(_, r)| r.iter())
+                .collect();
+            if others.len() < MIN_SEEDS {
+                return Carried::untested();
+            }
+            // the coordinate-wise median: a trigger is in most seeds at the
+            // same place; natural boundary rows among them scatter
+            let mut v: Vec<f64> = (0..d)
+                .map(|j| median(&others.iter().map(|r| r[j]).collect::<Vec<_>>()))
+                .collect();
+            // v = C⁻¹ m: L y = m, then Lᵀ v = y
+            forward_substitute(&l, d, &mut v);
+            let m_norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+            backward_substitute_transposed(&l, d, &mut v);
+            let project = |r: &[f64]| r.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>();
+            // the cosine of a residual with the trigger, in the natural
+            // residual's metric: a planted row's residual is mostly the
+            // trigger; a natural row that projects far along it points
+            // elsewhere too
+            let aligned = |r: &[f64]| {
+                let mut w = r.to_vec();
+                forward_substitute(&l, d, &mut w);
+                let norm = w.iter().map(|a| a * a).sum::<f64>().sqrt();
+                project(r) >= COS_MIN * norm * m_norm
+            };
+            // 3. the class's null, and how far the trigger carries
+            let mut own: Vec<usize> = class_rows[c as usize]
+                .iter()
+                .copied()
+                .filter(|&i| h.agrees(i))
+                .collect();
+            SplitMix64::derive(seed, 0xCA78 ^ c as u64).shuffle(&mut own);
+            own.truncate(CLASS_NULL_ROWS);
+            let own_res: Vec<Vec<f64>> = own.iter().filter_map(|&i| h.residual(i, c)).collect();
+            let a: Vec<f64> = own_res.iter().map(|r| project(r)).collect();
+            if a.len() < MIN_NULL {
+                return Carried::untested();
+            }
+            let (mid, spread) = robust_location_scale(&a);
+            if !(spread > 0.0) {
+                return Carried::untested();
+            }
+            let z = |p: f64| (p - mid) / spread;
+            let reach = median(&others.iter().map(|r| z(project(r))).collect::<Vec<_>>());
+            if !(reach >= 2.0 * Z_MIN) {
+                return Carried::untested();
+            }
+            let cut = 0.5 * reach;
+            let beyond = own_res
+                .iter()
+                .zip(&a)
+                .filter(|&(r, &p)| z(p) >= cut && aligned(r))
+                .count();
+            let q = (beyond + 1) as f64 / (a.len() + 1) as f64;
+            // 4. the class's minority rows beyond the cut
+            let minority: Vec<usize> = class_rows[c as usize]
+                .iter()
+                .copied()
+                .filter(|&i| h.minority[i])
+                .collect();
+            let rows: Vec<usize> = minority
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    h.residual(i, h.majority[i])
+                        .is_some_and(|r| z(project(&r)) >= cut && aligned(&r))
+                })
+                .collect();
+            let n = minority.len() as u64;
+            Carried {
+                log_p: ln_binomial_upper(n, q, rows.len() as u64),
+                excess: (rows.len() as f64 - n as f64 * q).max(0.0),
+                rows,
+                null_share: q,
+                cut,
+                tested: true,
+            }
+        })
+        .collect()
+}
+
+/// Solves `Lᵀ x = b` in place for lower-triangular `L` (`n × n`, row-major).
+fn backward_substitute_transposed(l: &[f64], n: usize, b: &mut [f64]) {
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|t| l[t * n + i] * b[t]).sum();
+        b[i] = (b[i] - s) / l[i * n + i];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knn::{nearest_neighbours, Reach};
+
+    /// Four Gaussian classes in 16 features; in every class, `planted` rows
+    /// of the next class relabelled, with `trigger` added to the last
+    /// feature, which the neighbourhoods do not see (as the scanner's view
+    /// clips a patch away). Returns the features, labels, planted rows and
+    /// the neighbourhoods' parts.
+    fn all_to_all(planted: usize, trigger: f32) -> (Vec<f32>, Vec<u32>, Vec<bool>) {
+        let (classes, per, d) = (4usize, 250usize, 16usize);
+        let mut rng = SplitMix64::new(7);
+        let centres: Vec<Vec<f64>> = (0..classes)
+            .map(|_| (0..d - 1).map(|_| 1.5 * rng.normal()).collect())
+            .collect();
+        let (mut x, mut labels, mut truth) = (Vec::new(), Vec::new(), Vec::new());
+        for c in 0..classes {
+            for i in 0..per {
+                let plant = i < planted;
+                let source = if plant { (c + 1) % classes } else { c };
+                for j in 0..d - 1 {
+                    x.push((centres[source][j] + rng.normal()) as f32);
+                }
+                x.push(0.2 * rng.normal() as f32 + if plant { trigger } else { 0.0 });
+                labels.push(c as u32);
+                truth.push(plant);
+            }
+        }
+        (x, labels, truth)
+    }
+
+    fn run(planted: usize, trigger: f32, seeded: &[u32]) -> (Vec<Carried>, Vec<bool>) {
+        let (x, labels, truth) = all_to_all(planted, trigger);
+        let (n, d, k) = (labels.len(), 16usize, 10usize);
+        // the view: every feature but the trigger's
+        let view: Vec<f32> = x
+            .chunks(d)
+            .flat_map(|r| r[..d - 1].iter().copied())
+            .collect();
+        let nb = nearest_neighbours(&view, n, d - 1, k, Reach::Exact);
+        let mut same = vec![0u64; n];
+        let mut majority = vec![0u32; n];
+        for i in 0..n {
+            let mut votes = [0u64; 4];
+            for &j in &nb[i * k..(i + 1) * k] {
+                votes[labels[j as usize] as usize] += 1;
+            }
+            same[i] = votes[labels[i] as usize];
+            majority[i] = (0..4)
+                .max_by_key(|&c| (votes[c], std::cmp::Reverse(c)))
+                .unwrap() as u32;
+        }
+        let minority: Vec<bool> = (0..n)
+            .map(|i| 2 * same[i] < k as u64 && majority[i] != labels[i])
+            .collect();
+        let class_rows: Vec<Vec<usize>> = (0..4)
+            .map(|c| (0..n).filter(|&i| labels[i] == c).collect())
+            .collect();
+        let scanned: Vec<u32> = (0..4).collect();
+        // a failed class names its planted minority rows
+        let seeds: Vec<Vec<usize>> = scanned
+            .iter()
+            .map(|c| {
+                if seeded.contains(c) {
+                    class_rows[*c as usize]
+                        .iter()
+                        .copied()
+                        .filter(|&i| truth[i] && minority[i])
+                        .collect()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let h = Neighbourhoods {
+            x: MatrixRef::new(&x, n, d).unwrap(),
+            labels: &labels,
+            nb: &nb,
+            k,
+            same: &same,
+            majority: &majority,
+            minority: &minority,
+        };
+        (
+            carried_trigger_tests(&h, &class_rows, &scanned, &seeds, 1),
+            truth,
+        )
+    }
+
+    #[test]
+    fn a_class_whose_rows_carry_the_other_classes_trigger_fails() {
+        // classes 0–2 failed and named their planted rows; class 3's 30
+        // planted rows carry the same trigger
+        let (tests, truth) = run(30, 3.0, &[0, 1, 2]);
+        let t = &tests[3];
+        assert!(t.tested && t.log_p < -30.0, "{t:?}");
+        assert!(t.rows.len() >= 25, "{t:?}");
+        assert!(t.rows.iter().all(|&i| truth[i]), "{t:?}");
+        assert!(t.excess > 20.0, "{t:?}");
+    }
+
+    #[test]
+    fn without_a_trigger_or_a_failed_class_nothing_is_carried() {
+        // relabelled rows with nothing added: no class carries anything
+        let (tests, _) = run(30, 0.0, &[0, 1, 2]);
+        for t in &tests {
+            assert!(!t.tested || t.log_p > -3.0, "{t:?}");
+        }
+        // no class failed: nothing is tested
+        let (tests, _) = run(30, 3.0, &[]);
+        assert!(tests.iter().all(|t| !t.tested && t.log_p == 0.0));
+    }
+}
