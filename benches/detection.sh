@@ -5,7 +5,7 @@
 # Markdown table into BENCHMARKS.md (between the detection markers) with the
 # command, commit and machine, and prints it.
 #
-# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few|longtail] [MODEL] [SEEDS]
+# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall] [MODEL] [SEEDS]
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
 #   seeds: the same cases with seeds 1, 2, 3.
@@ -38,12 +38,16 @@
 #        warp of `gate` at 0.3 % and 1 % (40 and 134 rows: a sixth and a
 #        half of the target), random label flips at 10 %, clean. Seeds 1,
 #        2, 3 (or SEEDS).
+#   alltoall: MNIST and Fashion-MNIST, BadNets' all-to-all attack
+#        (`poison --all-to-all`: rows of every class, one trigger, each
+#        relabelled to the next class): the patch at 0.3 %, 1 % and 5 %, the
+#        blend at 1 % and 5 %, clean. Seeds 1, 2, 3 (or SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
 mode="${1:-fast}"
 model="${2:-auto}"
-case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few|longtail) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few|longtail] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
+case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 if [ "$mode" = tabular ]; then
@@ -151,6 +155,17 @@ if [ "$mode" = few ]; then
   read -r -a seeds <<<"${3:-1 2 3}"
 fi
 
+if [ "$mode" = alltoall ]; then
+  datasets=(mnist fashion)
+  cases=("none 0")
+  for rate in 0.003 0.01 0.05; do
+    cases+=("badnets $rate --all-to-all")
+  done
+  for rate in 0.01 0.05; do
+    cases+=("blend $rate --all-to-all")
+  done
+  read -r -a seeds <<<"${3:-1 2 3}"
+fi
 if [ "$mode" = longtail ]; then
   datasets=(fashion-longtail mnist-longtail)
   cases=("none 0" "label-flip 0.10")
@@ -175,6 +190,7 @@ for ds in "${datasets[@]}"; do
       target=(--target "${target_class[$ds]:-0}")
       [ "$attack" = label-flip ] || [ "$attack" = none ] && target=()
       [[ "${extra_opts:-}" == *--target* ]] && target=()
+      [[ "${extra_opts:-}" == *--all-to-all* ]] && target=()
       p="$work/p$((n + 1)).parquet"
       # a case the data set cannot take (a trigger of usual values in a
       # table of continuous columns) is left out of the table
@@ -207,7 +223,7 @@ for i in range(1, n + 1):
     m = json.load(open(f"{work}/m{i}.json"))
     e = json.load(open(f"{work}/e{i}.json"))
     short = (m["attack"].replace("--patch-pattern ", "").replace(" --patch-corner ", " @ ")
-             .replace("--target ", "→ "))
+             .replace("--target ", "→ ").replace("--all-to-all", "all-to-all"))
     groups.setdefault((m["dataset"], short, m["rate"]), []).append((m, e))
 
 def mean(vals):
@@ -263,7 +279,7 @@ path = "BENCHMARKS.md"
 text = open(path).read()
 tag = {"gate": f"gate-{model}", "cleanlabel": f"cleanlabel-{model}",
        "tabular": f"tabular-{model}", "few": f"few-{model}",
-       "longtail": f"longtail-{model}"}.get(mode, model)
+       "longtail": f"longtail-{model}", "alltoall": f"alltoall-{model}"}.get(mode, model)
 begin, end = f"<!-- detection-{tag}:begin -->", f"<!-- detection-{tag}:end -->"
 block = f"{begin}\n{table}\n{end}"
 if begin in text:
@@ -273,7 +289,8 @@ else:
              "cleanlabel": f"Clean-label attacks, `--model {model}`",
              "tabular": f"Tabular value triggers, `--model {model}`",
              "few": f"Data sets of two and four classes, `--model {model}`",
-             "longtail": f"Long tails: a small target beside large classes, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
+             "longtail": f"Long tails: a small target beside large classes, `--model {model}`",
+             "alltoall": f"All-to-all backdoors, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
     text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
 open(path, "w").write(text)
 PY

@@ -198,6 +198,10 @@ struct PoisonArgs {
     /// Target class: the label poisoned rows get (clean-label: the class attacked); several, comma-separated, share the poisoned rows out, each with a trigger of its own
     #[arg(long, value_delimiter = ',')]
     target: Vec<String>,
+    /// All-to-all (BadNets' second attack): poisoned rows of every class,
+    /// one trigger, each relabelled to the next class (the last to the first)
+    #[arg(long, conflicts_with = "target")]
+    all_to_all: bool,
     /// Only poison rows of this class (badnets, blend, targeted label-flip)
     #[arg(long)]
     source: Option<String>,
@@ -904,6 +908,7 @@ fn poison(args: PoisonArgs) -> Result<()> {
             .iter()
             .map(|t| redteam::class_id(&ds, t, "--target"))
             .collect::<Result<Vec<_>, _>>()?,
+        all_to_all: args.all_to_all,
         source: args
             .source
             .as_deref()

@@ -312,6 +312,10 @@ pub struct AttackPlan {
     /// of its own (patches in different corners with their own pattern,
     /// blend patterns and warps of their own seed).
     pub targets: Vec<u32>,
+    /// All-to-all (BadNets' second attack): no target; every poisoned row,
+    /// drawn from every class, gets the next class's label (the last
+    /// class's rows the first's), all with one trigger.
+    pub all_to_all: bool,
     /// Restrict the victims to this class id.
     pub source: Option<u32>,
     /// Seed for the choice of rows, new labels and patterns.
@@ -497,8 +501,25 @@ pub fn plant(
         return Ok(planted);
     }
     let targets = &plan.targets;
-    let random_flip = plan.attack == Attack::LabelFlip && targets.is_empty();
-    if targets.is_empty() && !random_flip {
+    if plan.all_to_all {
+        if !targets.is_empty() {
+            return Err(RedTeamError::Invalid(
+                "an all-to-all attack has no --target: each row gets the next class's label".into(),
+            ));
+        }
+        if clean_label || n_classes < 2 {
+            return Err(RedTeamError::Invalid(format!(
+                "{name} cannot be all-to-all{}",
+                if clean_label {
+                    " (it keeps labels)"
+                } else {
+                    ": one class"
+                }
+            )));
+        }
+    }
+    let random_flip = plan.attack == Attack::LabelFlip && targets.is_empty() && !plan.all_to_all;
+    if targets.is_empty() && !random_flip && !plan.all_to_all {
         return Err(RedTeamError::NeedsTarget(name));
     }
     if let Some(&t) = targets.iter().find(|&&t| t as usize >= n_classes) {
@@ -519,7 +540,7 @@ pub fn plant(
         let from_source = plan.source.is_none_or(|s| s == l);
         match plan.attack {
             _ if clean_label => targets.contains(&l),
-            _ if random_flip => true,
+            _ if random_flip || plan.all_to_all => from_source,
             _ => !targets.contains(&l) && from_source,
         }
     };
@@ -554,7 +575,7 @@ pub fn plant(
         .map(|j| Trigger::new(&plan.attack, shape, plan.seed, j, white))
         .collect();
     let values: Vec<Vec<(usize, f32)>> = match plan.attack {
-        Attack::ValueTrigger { columns, common } => (0..targets.len())
+        Attack::ValueTrigger { columns, common } => (0..targets.len().max(1))
             .map(|j| {
                 let seed = plan.seed.wrapping_add(j as u64);
                 if common {
@@ -583,6 +604,7 @@ pub fn plant(
             row[column] = value;
         }
         match &plan.attack {
+            _ if plan.all_to_all => labels[i] = (labels[i] + 1) % n_classes as u32,
             Attack::Badnets { .. }
             | Attack::Blend { .. }
             | Attack::Warp { .. }
@@ -809,6 +831,7 @@ pub fn badnets(
         attack: Attack::Badnets { patch },
         rate,
         targets: vec![target],
+        all_to_all: false,
         source: None,
         seed,
     };
@@ -885,6 +908,11 @@ pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTe
 /// rate at which a model trained on the poisoned data predicts the target.
 pub fn trigger_test_split(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTeamError> {
     let shape = image_shape(ds).ok_or(RedTeamError::NeedsImages(plan.attack.name()))?;
+    if plan.all_to_all {
+        return Err(RedTeamError::Invalid(
+            "a test split is triggered towards a target; an all-to-all attack has none".into(),
+        ));
+    }
     if plan.targets.is_empty() {
         return Err(RedTeamError::NeedsTarget(plan.attack.name()));
     }
@@ -1089,6 +1117,7 @@ mod tests {
             attack,
             rate,
             targets: target.into_iter().collect(),
+            all_to_all: false,
             source,
             seed: 11,
         }
@@ -1173,6 +1202,7 @@ mod tests {
             attack,
             rate: 0.1,
             targets: vec![3],
+            all_to_all: false,
             source: None,
             seed: 4,
         };
@@ -1440,6 +1470,46 @@ mod tests {
     }
 
     #[test]
+    fn all_to_all_moves_every_class_to_the_next_with_one_trigger() {
+        let plan = AttackPlan {
+            attack: Attack::Badnets {
+                patch: Patch::default(),
+            },
+            rate: 0.05,
+            targets: Vec::new(),
+            all_to_all: true,
+            source: None,
+            seed: 4,
+        };
+        let (before, after, p) = check(&plan);
+        let poisoned: Vec<usize> = (0..before.len()).filter(|&i| p.poisoned[i]).collect();
+        assert!(poisoned.iter().all(|&i| after[i] == (before[i] + 1) % 10));
+        // rows of every class, all with the same patch
+        let sources: std::collections::BTreeSet<u32> =
+            poisoned.iter().map(|&i| before[i]).collect();
+        assert_eq!(sources.len(), 10);
+        let (mut features, mut labels) = digits();
+        plant(&mut features, &mut labels, 10, Some(DIGITS_SHAPE), &plan).unwrap();
+        let corner = |i: usize| features[i * 64 + 54];
+        assert!(poisoned.iter().all(|&i| corner(i) == corner(poisoned[0])));
+        // no target with it, and no attack that keeps labels
+        let with_target = AttackPlan {
+            targets: vec![0],
+            ..plan.clone()
+        };
+        let (mut f, mut l) = digits();
+        assert!(plant(&mut f, &mut l, 10, Some(DIGITS_SHAPE), &with_target).is_err());
+        let sig = AttackPlan {
+            attack: Attack::Sig {
+                amplitude: 0.1,
+                frequency: 6.0,
+            },
+            ..plan
+        };
+        assert!(plant(&mut f, &mut l, 10, Some(DIGITS_SHAPE), &sig).is_err());
+    }
+
+    #[test]
     fn several_targets_share_the_poison_with_triggers_of_their_own() {
         let plan = AttackPlan {
             attack: Attack::Badnets {
@@ -1447,6 +1517,7 @@ mod tests {
             },
             rate: 0.04,
             targets: vec![0, 1],
+            all_to_all: false,
             source: None,
             seed: 3,
         };
