@@ -105,19 +105,20 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
     let (side, dim) = (8usize, 64usize);
     let (unit, labels, truth) = patched_digits(40);
     let n = labels.len();
-    let list = |values: &[f32]| {
-        fixed_list(
+    // `values` as a `pixels` list column beside the labels in NAME.parquet,
+    // scanned into NAME
+    let scan_list = |name: &str, values: &[f32]| {
+        let pixels = fixed_list(
             Arc::new(Float32Array::from(values.to_vec())),
             values.len() / n,
-        )
+        );
+        let batch =
+            RecordBatch::try_from_iter(vec![("label", labels_array(&labels)), ("pixels", pixels)])
+                .unwrap();
+        write_parquet(&d.join(format!("{name}.parquet")), &batch);
+        run(&["scan", &format!("{name}.parquet"), "--out", name], d)
     };
-    let batch = RecordBatch::try_from_iter(vec![
-        ("label", labels_array(&labels)),
-        ("pixels", list(&unit)),
-    ])
-    .unwrap();
-    write_parquet(&d.join("flat.parquet"), &batch);
-    let o = run(&["scan", "flat.parquet", "--out", "flat"], d);
+    let o = scan_list("flat", &unit);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let o = run(
         &[
@@ -201,13 +202,7 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
         .chunks(8)
         .flat_map(|row| row.iter().copied().chain([0.0]))
         .collect();
-    let batch = RecordBatch::try_from_iter(vec![
-        ("label", labels_array(&labels)),
-        ("pixels", list(&wide)),
-    ])
-    .unwrap();
-    write_parquet(&d.join("wide.parquet"), &batch);
-    let o = run(&["scan", "wide.parquet", "--out", "wide"], d);
+    let o = scan_list("wide", &wide);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v = summary_of(d, "wide");
     assert_eq!(
@@ -225,13 +220,7 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
         .flat_map(|i| perm.iter().map(move |&j| (i, j)))
         .map(|(i, j)| unit[i * dim + j])
         .collect();
-    let batch = RecordBatch::try_from_iter(vec![
-        ("label", labels_array(&labels)),
-        ("pixels", list(&shuffled)),
-    ])
-    .unwrap();
-    write_parquet(&d.join("shuffled.parquet"), &batch);
-    let o = run(&["scan", "shuffled.parquet", "--out", "shuffled"], d);
+    let o = scan_list("shuffled", &shuffled);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     let v = summary_of(d, "shuffled");
     assert_eq!(
