@@ -1629,44 +1629,22 @@ pub(crate) fn one_hot_rows(values: &ArrayRef, k: usize) -> Option<Vec<i64>> {
 /// the number of classes); rows of probabilities or anything else numeric
 /// are an error that says what to give. `None` for a column of scalars.
 fn label_rows(labels: &ArrayRef, column: &str) -> Result<Option<(Vec<i64>, usize)>, IngestError> {
-    let (child, k) = match labels.data_type() {
-        DataType::FixedSizeList(_, k) => {
-            let list = labels.as_fixed_size_list();
-            let k = *k as usize;
-            (list.values().slice(list.offset() * k, list.len() * k), k)
-        }
-        DataType::List(_) | DataType::LargeList(_) => {
-            let lengths: Vec<usize> = match labels.data_type() {
-                DataType::List(_) => {
-                    let l = labels.as_list::<i32>();
-                    let o = l.value_offsets();
-                    (0..l.len()).map(|i| (o[i + 1] - o[i]) as usize).collect()
-                }
-                _ => {
-                    let l = labels.as_list::<i64>();
-                    let o = l.value_offsets();
-                    (0..l.len()).map(|i| (o[i + 1] - o[i]) as usize).collect()
-                }
-            };
-            let k = lengths.first().copied().unwrap_or(0);
-            if lengths.iter().any(|&l| l != k) || labels.null_count() > 0 {
-                return Ok(None);
-            }
-            let (start, child) = match labels.data_type() {
-                DataType::List(_) => {
-                    let l = labels.as_list::<i32>();
-                    (l.value_offsets()[0] as usize, l.values().clone())
-                }
-                _ => {
-                    let l = labels.as_list::<i64>();
-                    (l.value_offsets()[0] as usize, l.values().clone())
-                }
-            };
-            (child.slice(start, labels.len() * k), k)
-        }
-        _ => return Ok(None),
+    let Some((values, spans)) = list_spans(labels) else {
+        return Ok(None);
     };
-    if labels.null_count() > 0 {
+    // rows of one length, one after another in the values
+    let k = spans.first().map_or(0, |s| s.1);
+    let start = spans.first().map_or(0, |s| s.0);
+    if spans
+        .iter()
+        .enumerate()
+        .any(|(i, &(at, len))| len != k || at != start + i * k)
+    {
+        return Ok(None);
+    }
+    let child = values.slice(start, spans.len() * k);
+    let numbers = child.data_type().is_numeric() || child.data_type() == &DataType::Boolean;
+    if labels.null_count() > 0 || !numbers {
         return Ok(None);
     }
     if let Some(classes) = one_hot_rows(&child, k) {
