@@ -94,9 +94,8 @@ pub struct Carried {
     pub log_p: f64,
     /// Carrying minority rows beyond the null's expectation.
     pub excess: f64,
-    /// The carrying minority rows, with the null's share `q`.
+    /// The carrying minority rows.
     pub rows: Vec<usize>,
-    pub null_share: f64,
     /// The cut, in the null's spreads (`NaN` untested).
     pub cut: f64,
     pub tested: bool,
@@ -108,7 +107,6 @@ impl Carried {
             log_p: 0.0,
             excess: 0.0,
             rows: Vec::new(),
-            null_share: 1.0,
             cut: f64::NAN,
             tested: false,
         }
@@ -261,12 +259,12 @@ pub fn carried_trigger_tests(
                 return Carried::untested();
             }
             let (mid, spread) = robust_location_scale(&a);
-            if !(spread > 0.0) {
+            if spread.is_nan() || spread <= 0.0 {
                 return Carried::untested();
             }
             let z = |p: f64| (p - mid) / spread;
             let reach = median(&others.iter().map(|r| z(project(r))).collect::<Vec<_>>());
-            if !(reach >= 2.0 * Z_MIN) {
+            if reach.is_nan() || reach < 2.0 * Z_MIN {
                 return Carried::untested();
             }
             let cut = 0.5 * reach;
@@ -295,7 +293,6 @@ pub fn carried_trigger_tests(
                 log_p: ln_binomial_upper(n, q, rows.len() as u64),
                 excess: (rows.len() as f64 - n as f64 * q).max(0.0),
                 rows,
-                null_share: q,
                 cut,
                 tested: true,
             }
