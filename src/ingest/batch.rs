@@ -9,7 +9,6 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Int64Type};
 use serde::{Deserialize, Serialize};
 
-use super::layout::Order;
 use super::{locate, Dataset, DroppedRow, FeatureSource, IngestError, SourceFile};
 
 /// Schema metadata key naming the feature column of a file that poisonscan
@@ -1245,38 +1244,12 @@ impl<'a> DatasetBuilder<'a> {
                         channels,
                     }
                 }
-                _ => match super::layout::image_layout(&values, kept_rows.len(), dim) {
-                    Some(found) => {
-                        if found.order == Order::ChannelsFirst {
-                            values = super::layout::channels_last(
-                                &values,
-                                kept_rows.len(),
-                                found.height,
-                                found.width,
-                                found.channels,
-                            )
-                            .into();
-                        }
-                        self.notes.push(format!(
-                            "read `{c}` ({dim} values a row) as {}x{}{} images{}: neighbouring \
-                             values move together as pixels do (correlation {:.2} across, {:.2} \
-                             down, {:.2} half an image apart); --image-shape HxW[xC] sets another shape",
-                            found.height,
-                            found.width,
-                            if found.channels == 1 { String::new() } else { format!("x{}", found.channels) },
-                            if found.order == Order::ChannelsFirst { ", one plane per channel" } else { "" },
-                            found.across,
-                            found.down,
-                            found.far,
-                        ));
-                        FeatureSource::Pixels {
-                            height: found.height,
-                            width: found.width,
-                            channels: found.channels,
-                        }
-                    }
-                    None => FeatureSource::Embedding { column: c.clone() },
-                },
+                _ => super::layout::read_as_images(&mut values, kept_rows.len(), dim, c)
+                    .map(|(source, note)| {
+                        self.notes.push(note);
+                        source
+                    })
+                    .unwrap_or_else(|| FeatureSource::Embedding { column: c.clone() }),
             },
             FeatureSelection::Columns(cs) => match pixel_columns(cs) {
                 Some((height, width)) if indicators.names.is_empty() => {

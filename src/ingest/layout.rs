@@ -12,6 +12,8 @@
 //! layer over Fashion-MNIST: 0.12 and 0.17 beside 0.17 for distant pairs;
 //! PCA scores and Gaussian vectors: 0.00).
 
+use super::FeatureSource;
+
 /// How much more neighbouring values must correlate than distant ones:
 /// 8×8 digits clear it by 0.38, MNIST by 0.69, an MLP's hidden layer falls
 /// short of zero.
@@ -173,6 +175,51 @@ pub(crate) fn image_layout(values: &[f32], n: usize, dim: usize) -> Option<Image
             })
         })
         .max_by(|a, b| a.across.min(a.down).total_cmp(&b.across.min(b.down)))
+}
+
+/// A list column `column` of `n` rows of `dim` values laid out as images
+/// ([`image_layout`]): the pixel source, with the values rewritten channels
+/// last where they came one plane per channel, and the note that says so.
+/// `None` (values untouched) otherwise.
+pub(crate) fn read_as_images(
+    values: &mut arrow::buffer::ScalarBuffer<f32>,
+    n: usize,
+    dim: usize,
+    column: &str,
+) -> Option<(FeatureSource, String)> {
+    let found = image_layout(values, n, dim)?;
+    let planes = found.order == Order::ChannelsFirst;
+    if planes {
+        *values = channels_last(values, n, found.height, found.width, found.channels).into();
+    }
+    let note = format!(
+        "read `{column}` ({dim} values a row) as {}x{}{} images{}: neighbouring values move \
+         together as pixels do (correlation {:.2} across, {:.2} down, {:.2} half an image \
+         apart); --image-shape HxW[xC] sets another shape",
+        found.height,
+        found.width,
+        if found.channels == 1 {
+            String::new()
+        } else {
+            format!("x{}", found.channels)
+        },
+        if planes {
+            ", one plane per channel"
+        } else {
+            ""
+        },
+        found.across,
+        found.down,
+        found.far,
+    );
+    Some((
+        FeatureSource::Pixels {
+            height: found.height,
+            width: found.width,
+            channels: found.channels,
+        },
+        note,
+    ))
 }
 
 /// Whether values next to each other in a row move together far more than
