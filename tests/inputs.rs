@@ -132,14 +132,11 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
         d,
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let f = summary_of(d, "flat")["features"].clone();
+    assert_eq!(f["source"]["kind"], "pixels", "{f}");
+    assert_eq!(f["source"]["height"], 8);
+    assert_eq!(f["view"]["learned_representation"], false);
     let v = summary_of(d, "flat");
-    assert_eq!(
-        v["features"]["source"]["kind"], "pixels",
-        "{}",
-        v["features"]
-    );
-    assert_eq!(v["features"]["source"]["height"], 8);
-    assert_eq!(v["features"]["view"]["learned_representation"], false);
     assert!(
         v["warnings"]
             .to_string()
@@ -204,13 +201,9 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
         .collect();
     let o = scan_list("wide", &wide);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let v = summary_of(d, "wide");
-    assert_eq!(
-        v["features"]["source"]["kind"], "embedding",
-        "{}",
-        v["features"]
-    );
-    assert_eq!(v["features"]["view"]["learned_representation"], false);
+    let f = summary_of(d, "wide")["features"].clone();
+    assert_eq!(f["source"]["kind"], "embedding", "{f}");
+    assert_eq!(f["view"]["learned_representation"], false);
 
     // The same values with their positions shuffled by one permutation have
     // no order: an embedding, as before.
@@ -222,12 +215,8 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
         .collect();
     let o = scan_list("shuffled", &shuffled);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
-    let v = summary_of(d, "shuffled");
-    assert_eq!(
-        v["features"]["source"]["kind"], "embedding",
-        "{}",
-        v["features"]
-    );
+    let f = summary_of(d, "shuffled")["features"].clone();
+    assert_eq!(f["source"]["kind"], "embedding", "{f}");
 }
 
 fn png_bytes(pixels: &[u8], side: usize) -> Vec<u8> {
