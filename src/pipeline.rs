@@ -230,6 +230,7 @@ fn scan_view_ahead(
         same_scale,
         probs: None,
         inputs: Some((x, same_scale)),
+        image: ds.feature_source.image_shape(),
     };
     settings
         .scanners
@@ -289,6 +290,7 @@ fn scan_with(
                 *same,
             )
         }),
+        image: ds.feature_source.image_shape(),
     };
     let view = ViewReport {
         shared_scale: input.same_scale,

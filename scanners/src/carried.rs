@@ -71,7 +71,7 @@
 
 use rayon::prelude::*;
 
-use crate::linalg::{cholesky, covariance, forward_substitute};
+use crate::linalg::{backward_substitute_transposed, cholesky, covariance, forward_substitute};
 use crate::rng::SplitMix64;
 use crate::stats::{ln_binomial_upper, median, robust_location_scale};
 use crate::MatrixRef;
@@ -159,9 +159,9 @@ pub struct Neighbourhoods<'a> {
 }
 
 impl Neighbourhoods<'_> {
-    /// Row `i` minus the mean of its neighbours labelled `label` (`None`
-    /// when it has none).
-    fn residual(&self, i: usize, label: u32) -> Option<Vec<f64>> {
+    /// The mean of row `i`'s neighbours labelled `label` (`None` when it
+    /// has none).
+    pub(crate) fn neighbour_mean(&self, i: usize, label: u32) -> Option<Vec<f64>> {
         let nbrs: Vec<usize> = self.nb[i * self.k..(i + 1) * self.k]
             .iter()
             .map(|&j| j as usize)
@@ -170,12 +170,22 @@ impl Neighbourhoods<'_> {
         if nbrs.is_empty() {
             return None;
         }
-        let mut r: Vec<f64> = self.x.row(i).iter().map(|&v| v as f64).collect();
+        let mut m = vec![0.0; self.x.cols()];
         let w = 1.0 / nbrs.len() as f64;
         for j in nbrs {
-            for (a, &b) in r.iter_mut().zip(self.x.row(j)) {
-                *a -= w * b as f64;
+            for (a, &b) in m.iter_mut().zip(self.x.row(j)) {
+                *a += w * b as f64;
             }
+        }
+        Some(m)
+    }
+
+    /// Row `i` minus the mean of its neighbours labelled `label` (`None`
+    /// when it has none).
+    fn residual(&self, i: usize, label: u32) -> Option<Vec<f64>> {
+        let mut r = self.neighbour_mean(i, label)?;
+        for (a, &v) in r.iter_mut().zip(self.x.row(i)) {
+            *a = v as f64 - *a;
         }
         Some(r)
     }
@@ -461,14 +471,6 @@ impl Discovery {
             })
             .filter_map(|b| h.residual(self.rows[b], h.majority[self.rows[b]]))
             .collect()
-    }
-}
-
-/// Solves `Lᵀ x = b` in place for lower-triangular `L` (`n × n`, row-major).
-fn backward_substitute_transposed(l: &[f64], n: usize, b: &mut [f64]) {
-    for i in (0..n).rev() {
-        let s: f64 = (i + 1..n).map(|t| l[t * n + i] * b[t]).sum();
-        b[i] = (b[i] - s) / l[i * n + i];
     }
 }
 

@@ -31,6 +31,7 @@ pub mod stats;
 mod testutil;
 pub mod value;
 mod view;
+mod warp;
 
 pub use clustering::{ActivationClustering, ClusteringParams, ClusteringValidParams, Reduce};
 pub use confident::ConfidentLearning;
@@ -43,6 +44,7 @@ pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
 pub use value::{ValueParams, ValueTrigger, ValueValidParams};
 pub use view::{shared_scale, standardised_pca};
+pub use warp::ImageShape;
 
 /// What a scanner reads: features, labels and a seed.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +71,9 @@ pub struct ScanInput<'a> {
     /// label-consistency scanners need a view of the data that the labels
     /// did not shape, and read this instead, with its own `same_scale`.
     pub inputs: Option<(MatrixRef<'a>, bool)>,
+    /// The layout of the label-agnostic view's rows (`inputs`, else
+    /// `features`) when they are images' pixels.
+    pub image: Option<ImageShape>,
 }
 
 impl<'a> ScanInput<'a> {
@@ -85,6 +90,7 @@ impl<'a> ScanInput<'a> {
             same_scale: false,
             probs: None,
             inputs: None,
+            image: None,
         }
     }
 

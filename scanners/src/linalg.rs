@@ -162,6 +162,14 @@ pub fn forward_substitute(l: &[f64], n: usize, b: &mut [f64]) {
     }
 }
 
+/// Solves `Lᵀ x = b` in place for lower-triangular `L` (`n × n`, row-major).
+pub(crate) fn backward_substitute_transposed(l: &[f64], n: usize, b: &mut [f64]) {
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|t| l[t * n + i] * b[t]).sum();
+        b[i] = (b[i] - s) / l[i * n + i];
+    }
+}
+
 /// Orthonormalises the columns of `b` (`d × m`, stored as `m` vectors) in
 /// place by modified Gram–Schmidt; a column that collapses is replaced by a
 /// fresh random direction.

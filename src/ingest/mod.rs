@@ -201,6 +201,24 @@ pub enum FeatureSource {
 }
 
 impl FeatureSource {
+    /// The layout of the pixels the features are, or a model read (the
+    /// label-agnostic view's rows), when they are images.
+    pub fn image_shape(&self) -> Option<poisonscan_scanners::ImageShape> {
+        match self {
+            FeatureSource::Pixels {
+                height,
+                width,
+                channels,
+            } => Some(poisonscan_scanners::ImageShape {
+                height: *height,
+                width: *width,
+                channels: *channels,
+            }),
+            FeatureSource::Learned { input, .. } => input.image_shape(),
+            _ => None,
+        }
+    }
+
     /// In words, for the terminal and error messages.
     pub fn describe(&self) -> String {
         match self {
