@@ -33,14 +33,19 @@
 //!    share exceeds the null's upper [`NULL_SHARE`]; its own p-value is the
 //!    null's share at or above it.
 //! 4. The count of explained rows against Binomial(minority rows,
-//!    [`NULL_SHARE`]).
+//!    [`NULL_SHARE`]). The label scanner takes the explained rows as behind
+//!    the class's failure where the count is significant at the failing
+//!    level and at least [`MIN_EXPLAINED_SHARE`] of the minority rows.
 //!
 //! Known false positives: a class whose natural boundary rows differ from
 //! their neighbours by one shift or stretch (sandals among sneakers are
 //! narrower); measured on clean Fashion-MNIST, every class's own field
-//! explains 1.6–24 % of its minority rows beyond the other classes' 1 %
-//! (sandals the most), so the count is never a class test — only, in a
-//! class another test failed, which rows are behind it.
+//! explains 1.6–6 % of its minority rows beyond the other classes' 1 %
+//! (footwear 24–36 %), so the count is never a class test — only, in a
+//! class another test failed, which rows are behind it. In the most
+//! confusable class (shirts, beside T-shirts, pullovers and coats) the fit
+//! follows the natural field even under a warp: 9.5 % explained, half of
+//! them natural (below [`MIN_EXPLAINED_SHARE`], so not used).
 //!
 //! Measured (prototype, raw pixels, Fashion-MNIST, warps relabelled
 //! T-shirt): the cross-fitted share ranks the class's planted minority rows
@@ -93,6 +98,14 @@ const MIN_ROWS: usize = 50;
 
 /// The null's upper share a row must exceed to count as explained.
 pub const NULL_SHARE: f64 = 0.01;
+
+/// Least share of the class's minority rows the field must explain for
+/// them to be taken as the rows behind the class's failure: a planted
+/// group, not a natural relation between classes. Measured (Fashion-MNIST,
+/// raw pixels): a clean class's own field explains 1.6–6 % of its
+/// minority rows (footwear 24–36 %); with 10 % of every class's labels
+/// flipped, 1–5 %; warps relabelled T-shirt, 13 % (0.3 %) to 88 % (5 %).
+pub const MIN_EXPLAINED_SHARE: f64 = 0.1;
 
 /// Least images side for the test.
 const MIN_SIDE: usize = 8;
