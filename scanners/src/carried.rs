@@ -477,7 +477,7 @@ impl Discovery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::knn::{nearest_neighbours, Reach};
+    use crate::testutil::Votes;
 
     /// Four Gaussian classes in `d` features; in every class, `planted`
     /// rows of the next class relabelled, with `trigger` added to the last
@@ -528,52 +528,26 @@ mod tests {
             .chunks(d)
             .flat_map(|r| r[..d - t].iter().copied())
             .collect();
-        let nb = nearest_neighbours(&view, n, d - t, k, Reach::Exact);
-        let mut same = vec![0u64; n];
-        let mut majority = vec![0u32; n];
-        for i in 0..n {
-            let mut votes = [0u64; 4];
-            for &j in &nb[i * k..(i + 1) * k] {
-                votes[labels[j as usize] as usize] += 1;
-            }
-            same[i] = votes[labels[i] as usize];
-            majority[i] = (0..4)
-                .max_by_key(|&c| (votes[c], std::cmp::Reverse(c)))
-                .unwrap() as u32;
-        }
-        let minority: Vec<bool> = (0..n)
-            .map(|i| 2 * same[i] < k as u64 && majority[i] != labels[i])
-            .collect();
-        let class_rows: Vec<Vec<usize>> = (0..4)
-            .map(|c| (0..n).filter(|&i| labels[i] == c).collect())
-            .collect();
+        let v = Votes::new(&view, d - t, &labels, 4, k);
         let scanned: Vec<u32> = (0..4).collect();
         // a failed class names its planted minority rows
         let seeds: Vec<Vec<usize>> = scanned
             .iter()
             .map(|c| {
                 if seeded.contains(c) {
-                    class_rows[*c as usize]
+                    v.class_rows[*c as usize]
                         .iter()
                         .copied()
-                        .filter(|&i| truth[i] && minority[i])
+                        .filter(|&i| truth[i] && v.minority[i])
                         .collect()
                 } else {
                     Vec::new()
                 }
             })
             .collect();
-        let h = Neighbourhoods {
-            x: MatrixRef::new(&x, n, d).unwrap(),
-            labels: &labels,
-            nb: &nb,
-            k,
-            same: &same,
-            majority: &majority,
-            minority: &minority,
-        };
+        let h = v.hood(MatrixRef::new(&x, n, d).unwrap(), &labels);
         (
-            carried_trigger_tests(&h, &class_rows, &scanned, &seeds, 1),
+            carried_trigger_tests(&h, &v.class_rows, &scanned, &seeds, 1),
             truth,
         )
     }

@@ -1,6 +1,67 @@
 //! Helpers shared by the scanners' tests.
 
+use crate::carried::Neighbourhoods;
+use crate::knn::{nearest_neighbours, Reach};
 use crate::rng::SplitMix64;
+use crate::MatrixRef;
+
+/// The label-agnostic neighbourhoods' parts the label sub-tests read,
+/// computed from a view: `k` exact neighbours, own-label votes, the
+/// majority label (ties to the lower), minority rows, rows by class.
+pub struct Votes {
+    pub k: usize,
+    pub nb: Vec<u32>,
+    pub same: Vec<u64>,
+    pub majority: Vec<u32>,
+    pub minority: Vec<bool>,
+    pub class_rows: Vec<Vec<usize>>,
+}
+
+impl Votes {
+    pub fn new(view: &[f32], d: usize, labels: &[u32], classes: usize, k: usize) -> Self {
+        let n = labels.len();
+        let nb = nearest_neighbours(view, n, d, k, Reach::Exact);
+        let mut same = vec![0u64; n];
+        let mut majority = vec![0u32; n];
+        for i in 0..n {
+            let mut votes = vec![0u64; classes];
+            for &j in &nb[i * k..(i + 1) * k] {
+                votes[labels[j as usize] as usize] += 1;
+            }
+            same[i] = votes[labels[i] as usize];
+            majority[i] = (0..classes)
+                .max_by_key(|&c| (votes[c], std::cmp::Reverse(c)))
+                .expect("at least one class") as u32;
+        }
+        let minority = (0..n)
+            .map(|i| 2 * same[i] < k as u64 && majority[i] != labels[i])
+            .collect();
+        let class_rows = (0..classes as u32)
+            .map(|c| (0..n).filter(|&i| labels[i] == c).collect())
+            .collect();
+        Self {
+            k,
+            nb,
+            same,
+            majority,
+            minority,
+            class_rows,
+        }
+    }
+
+    /// The neighbourhoods over the inputs `x`.
+    pub fn hood<'a>(&'a self, x: MatrixRef<'a>, labels: &'a [u32]) -> Neighbourhoods<'a> {
+        Neighbourhoods {
+            x,
+            labels,
+            nb: &self.nb,
+            k: self.k,
+            same: &self.same,
+            majority: &self.majority,
+            minority: &self.minority,
+        }
+    }
+}
 
 /// AUROC by counting pairs, ties as half (slow; for small fixtures).
 pub fn auroc(scores: &[f64], truth: &[bool]) -> f64 {

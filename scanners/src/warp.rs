@@ -430,7 +430,7 @@ pub fn shared_warp_test(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::knn::{nearest_neighbours, Reach};
+    use crate::testutil::Votes;
     use crate::MatrixRef;
 
     const SIDE: usize = 16;
@@ -528,34 +528,8 @@ mod tests {
             }
         }
         let (n, d, k) = (labels.len(), SIDE * SIDE, 10usize);
-        let nb = nearest_neighbours(&x, n, d, k, Reach::Exact);
-        let mut same = vec![0u64; n];
-        let mut majority = vec![0u32; n];
-        for i in 0..n {
-            let mut votes = [0u64; CLASSES];
-            for &j in &nb[i * k..(i + 1) * k] {
-                votes[labels[j as usize] as usize] += 1;
-            }
-            same[i] = votes[labels[i] as usize];
-            majority[i] = (0..CLASSES)
-                .max_by_key(|&c| (votes[c], std::cmp::Reverse(c)))
-                .unwrap() as u32;
-        }
-        let minority: Vec<bool> = (0..n)
-            .map(|i| 2 * same[i] < k as u64 && majority[i] != labels[i])
-            .collect();
-        let class_rows: Vec<Vec<usize>> = (0..CLASSES as u32)
-            .map(|c| (0..n).filter(|&i| labels[i] == c).collect())
-            .collect();
-        let h = Neighbourhoods {
-            x: MatrixRef::new(&x, n, d).unwrap(),
-            labels: &labels,
-            nb: &nb,
-            k,
-            same: &same,
-            majority: &majority,
-            minority: &minority,
-        };
+        let v = Votes::new(&x, d, &labels, CLASSES, k);
+        let h = v.hood(MatrixRef::new(&x, n, d).unwrap(), &labels);
         let shape = ImageShape {
             height: SIDE,
             width: SIDE,
@@ -565,7 +539,7 @@ mod tests {
             shared_warp_test(
                 &h,
                 shape,
-                &class_rows,
+                &v.class_rows,
                 &(0..CLASSES as u32).collect::<Vec<_>>(),
                 0,
                 1,
