@@ -90,28 +90,9 @@ impl Patch {
     }
 }
 
-/// Image geometry of a pixel feature vector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Shape {
-    /// Height.
-    pub height: usize,
-    /// Width.
-    pub width: usize,
-    /// Channels.
-    pub channels: usize,
-}
-
-impl Shape {
-    /// Values per image.
-    pub fn len(&self) -> usize {
-        self.height * self.width * self.channels
-    }
-
-    /// Whether the image has no pixels.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+/// Image geometry of a pixel feature vector (height × width × channels,
+/// channels last): the scanners' own.
+pub use poisonscan_scanners::ImageShape as Shape;
 
 /// Writes `patch` into one image (row-major `height × width × channels`,
 /// values in [0, 1]).
@@ -843,15 +824,7 @@ pub fn badnets(
 /// The image shape of a data set's features, if they are pixels.
 pub fn image_shape(ds: &Dataset) -> Option<Shape> {
     match ds.feature_source {
-        FeatureSource::Pixels {
-            height,
-            width,
-            channels,
-        } => Some(Shape {
-            height,
-            width,
-            channels,
-        }),
+        FeatureSource::Pixels { .. } => ds.feature_source.image_shape(),
         _ => None,
     }
 }

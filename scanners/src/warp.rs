@@ -65,8 +65,11 @@ use crate::stats::{ln_binomial_upper, quantile};
 /// × width × channels, channels last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageShape {
+    /// Rows of pixels.
     pub height: usize,
+    /// Columns of pixels.
     pub width: usize,
+    /// Values per pixel (1 grey, 3 colour).
     pub channels: usize,
 }
 

@@ -13,22 +13,7 @@ pub const THUMB_SIDE: u32 = 64;
 pub const SMALL_SIDE: u32 = 32;
 
 /// The shape of the scanned images: height, width, channels (1 or 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shape {
-    /// Rows of pixels.
-    pub height: usize,
-    /// Columns of pixels.
-    pub width: usize,
-    /// 1 (grey) or 3 (RGB).
-    pub channels: usize,
-}
-
-impl Shape {
-    /// Values per image.
-    pub fn len(self) -> usize {
-        self.height * self.width * self.channels
-    }
-}
+pub use poisonscan_scanners::ImageShape as Shape;
 
 fn byte(v: f32) -> u8 {
     (v.clamp(0.0, 1.0) * 255.0).round() as u8
