@@ -35,7 +35,8 @@
 //! 4. The count of explained rows against Binomial(minority rows,
 //!    [`NULL_SHARE`]). The label scanner takes the explained rows as behind
 //!    the class's failure where the count is significant at the failing
-//!    level and at least [`MIN_EXPLAINED_SHARE`] of the minority rows.
+//!    level, at least [`MIN_EXPLAINED_SHARE`] of the minority rows, and
+//!    among the rows its failing test named at least as often as chance.
 //!
 //! Known false positives: a class whose natural boundary rows differ from
 //! their neighbours by one shift or stretch (sandals among sneakers are
