@@ -243,6 +243,8 @@ fn sums(
                 let Some(res) = residual(h, shape, i) else {
                     continue;
                 };
+                // five sums per pixel, indexed together
+                #[allow(clippy::needless_range_loop)]
                 for p in 0..pixels {
                     for c in 0..ch {
                         let q = p * ch + c;
