@@ -36,7 +36,8 @@
 //!    [`NULL_SHARE`]). The label scanner takes the explained rows as behind
 //!    the class's failure where the count is significant at the failing
 //!    level, at least [`MIN_EXPLAINED_SHARE`] of the minority rows, and
-//!    among the rows its failing test named at least as often as chance.
+//!    among the rows its failing test named at least half as often as
+//!    chance.
 //!
 //! Known false positives: a class whose natural boundary rows differ from
 //! their neighbours by one shift or stretch (sandals among sneakers are
