@@ -1507,10 +1507,8 @@ impl Scanner for KnnLabelDisagreement {
             .collect();
         let mut warp_excess = vec![0.0; scanned.len()];
         for (t, w) in warps.iter().enumerate() {
-            if !w.tested
-                || w.log_p > failed_level
-                || (w.explained as f64) < crate::warp::MIN_EXPLAINED_SHARE * w.minority as f64
-            {
+            let named: std::collections::HashSet<usize> = seeds[t].iter().copied().collect();
+            if !w.behind_failure(&named, failed_level) {
                 continue;
             }
             // every contradicted row is also judged by its own share of the
@@ -1518,32 +1516,16 @@ impl Scanner for KnnLabelDisagreement {
             // both unanimous; only one is explained); an explained row is
             // one of the rows behind the class's failure, and the ones the
             // failing test did not name add to its estimate
-            let named: std::collections::HashSet<usize> = seeds[t].iter().copied().collect();
-            // and only where the field is related to what failed the class:
-            // the failing test's named rows are explained at least half as
-            // often as chance gives. A natural field (sneakers beside
-            // sandals) explains boundary rows and avoids the planted ones
-            // (Fashion-MNIST all-to-all patch on 0.3 %: 1 of the sneakers'
-            // 100 explained rows among their 25 named, 0.18 of the 5.5
-            // chance gives); a warp's explained rows are its planted rows,
-            // named or not (warps into T-shirts: 0.98–1.9 times chance)
-            let overlap = w
-                .rows
-                .iter()
-                .filter(|r| r.2 && named.contains(&r.0))
-                .count();
-            if 2 * overlap * w.minority < w.explained * named.len() {
-                continue;
-            }
             let mut added = 0usize;
-            for &(i, row_lp, explained) in &w.rows {
-                if explained {
-                    log_p[i] = log_p[i].min(best[t].0);
-                    added += !named.contains(&i) as usize;
+            for r in &w.rows {
+                if r.explained {
+                    log_p[r.row] = log_p[r.row].min(best[t].0);
+                    added += !named.contains(&r.row) as usize;
                 }
-                log_p[i] += row_lp;
+                log_p[r.row] += r.log_p;
             }
-            warp_excess[t] = (added as f64 - crate::warp::NULL_SHARE * w.minority as f64).max(0.0);
+            warp_excess[t] =
+                (added as f64 - crate::warp::NULL_SHARE * w.minority() as f64).max(0.0);
         }
         // in a class the test fails, a carrying row is judged as one of the
         // group it found (as a foreign group's rows are by where they land),
@@ -1606,7 +1588,7 @@ impl Scanner for KnnLabelDisagreement {
             if w.tested {
                 values.extend([
                     ("shared_warp_ln_p", w.log_p),
-                    ("shared_warp_rows", w.explained as f64),
+                    ("shared_warp_rows", w.explained() as f64),
                 ]);
             }
             // Bonferroni over the class tests, each named `<test>_log_p`

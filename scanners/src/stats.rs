@@ -25,11 +25,16 @@ pub fn median(v: &[f64]) -> f64 {
 /// `⌊(n − 1) q⌋` in sorted order, the lower of two when it falls between
 /// (unlike [`median`], which averages them); 0 for an empty vector.
 pub fn quantile(mut values: Vec<f64>, q: f64) -> f64 {
-    if values.is_empty() {
+    values.sort_by(f64::total_cmp);
+    quantile_of_sorted(&values, q)
+}
+
+/// [`quantile`] of values already sorted ascending.
+pub fn quantile_of_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
         return 0.0;
     }
-    values.sort_by(f64::total_cmp);
-    values[((values.len() - 1) as f64 * q) as usize]
+    sorted[((sorted.len() - 1) as f64 * q) as usize]
 }
 
 /// Robust location and scale: the median and `1.4826 × MAD`, which equals the
