@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::carried::{carried_trigger_tests, Neighbourhoods};
+use crate::carried::{self, carried_trigger_tests, Neighbourhoods};
 use crate::error::{parse_value, ParamError, ScanError};
 use crate::foreign::{foreign_group_test, References};
 use crate::gemm::a_bt;
@@ -176,8 +176,10 @@ poison rates, where spectral methods see too little signal.
      blended ones relabelled zero) and is not tested. Needs six other
      classes.
    The class's p-value is the smallest of the seven, times 7.
-   - *carried trigger* (only where another class has failed these tests,
-     and with at most 1,024 features): an all-to-all backdoor puts a few
+   - *carried trigger* (only where another class has failed these tests;
+     more than 1,024 features, as colour images have, are read through a
+     seeded Gaussian projection to 1,024, which keeps an added trigger a
+     shared shift): an all-to-all backdoor puts a few
      dozen rows in every class, each from the class next to it, and a
      class whose planted rows come from a class it borders passes the
      tests above; what the planted rows of every class share is the
@@ -211,14 +213,19 @@ poison rates, where spectral methods see too little signal.
      others within cosine 0.25, and the candidates within 0.4 of its
      company's mean. The class's own rows do not choose its direction, and
      a two-way natural confusion is kept out of both classes'. Its p-value
-     is then corrected for an eighth test (× 8). Clean MNIST and
-     Fashion-MNIST: at most 19 seeds, not tested. MNIST all-to-all on
+     is then corrected for an eighth test (× 8), and the trigger must be
+     carried by at least 20 rows over the classes (as many as failed
+     classes must name as seeds). Clean MNIST and Fashion-MNIST: at most
+     19 seeds, not tested; at 56×56 through the projection, 11 rows over
+     four classes (one class ln p −7.9 on 5 rows without that minimum). MNIST all-to-all on
      0.3 % (18 rows a class, no class failed before): every class fails,
      flagged 100 % / 100 %. Measured (raw pixels, a 3×3 patch on 1 % of the rows, each
      relabelled to the next class): MNIST, every class failed (the 3s,
      from 2s, passed before) and flagged 100 % / 100 % (71 % / 86 %
      before); Fashion-MNIST 94 % / 100 % (64 % / 68 %, three classes
-     passed). Two targets with different triggers: nothing carried.
+     passed). Colour emoji (32×32×3), a checkerboard patch all-to-all on
+     1 %: 4 of 9 classes fail (none before). Two targets with different
+     triggers: nothing carried.
      Summary: `carried_trigger_log_p`, `_rows`, `_cut`, `_discovered`.
    - *shared warp* (images only, in a class these tests failed; it names
      rows, it never fails a class): a warping trigger (WaNet) resamples
@@ -1488,7 +1495,21 @@ impl Scanner for KnnLabelDisagreement {
             majority: &majority,
             minority: &minority_row,
         };
-        let carried = carried_trigger_tests(&hood, &class_rows, &scanned, &seeds, input.seed);
+        // wider inputs (colour or large images) reach the carried-trigger
+        // test through the scan's shared random projection: a trigger added
+        // to rows stays a shift shared by their projections
+        let projected =
+            (x.cols() > carried::MAX_FEATURES).then(|| input.projected(carried::MAX_FEATURES));
+        let carried_hood = match &projected {
+            Some(p) => Neighbourhoods {
+                x: MatrixRef::new(p, n, carried::MAX_FEATURES)
+                    .expect("the projection has the inputs' rows"),
+                ..hood
+            },
+            None => hood,
+        };
+        let carried =
+            carried_trigger_tests(&carried_hood, &class_rows, &scanned, &seeds, input.seed);
         // In a class the label tests failed, with images: the contradicted
         // rows that one smooth displacement of their neighbours explains
         // (see `warp`). Where they are more than the other classes' null

@@ -33,6 +33,8 @@ pub mod value;
 mod view;
 mod warp;
 
+use std::borrow::Cow;
+
 pub use clustering::{ActivationClustering, ClusteringParams, ClusteringValidParams, Reduce};
 pub use confident::ConfidentLearning;
 pub use error::{ParamError, ScanError};
@@ -43,7 +45,7 @@ pub use rng::SplitMix64;
 pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
 pub use value::{ValueParams, ValueTrigger, ValueValidParams};
-pub use view::{shared_scale, standardised_pca};
+pub use view::{project_rows, shared_scale, standardised_pca, Projections, PROJECTED_FEATURES};
 pub use warp::ImageShape;
 
 /// What a scanner reads: features, labels and a seed.
@@ -74,6 +76,10 @@ pub struct ScanInput<'a> {
     /// The layout of the label-agnostic view's rows (`inputs`, else
     /// `features`) when they are images' pixels.
     pub image: Option<ImageShape>,
+    /// Where the scanners of one scan share the label-agnostic rows'
+    /// projection to [`PROJECTED_FEATURES`] columns (see
+    /// [`Self::projected`]); `None`: each computes its own.
+    pub projections: Option<&'a Projections>,
 }
 
 impl<'a> ScanInput<'a> {
@@ -91,6 +97,19 @@ impl<'a> ScanInput<'a> {
             probs: None,
             inputs: None,
             image: None,
+            projections: None,
+        }
+    }
+
+    /// The label-agnostic rows ([`Self::label_agnostic`]) projected to `m`
+    /// columns by [`project_rows`] with this input's seed: the copy shared
+    /// through `projections` when `m` is [`PROJECTED_FEATURES`], else
+    /// computed here.
+    pub fn projected(&self, m: usize) -> Cow<'a, [f32]> {
+        let (x, _) = self.label_agnostic();
+        match self.projections {
+            Some(p) if m == PROJECTED_FEATURES => Cow::Borrowed(p.get_or_project(x, self.seed)),
+            _ => Cow::Owned(project_rows(x, m, self.seed)),
         }
     }
 

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::error::{ensure, parse_value, ParamError, ScanError};
-use crate::gemm::{a_b, a_bt};
+use crate::gemm::a_bt;
 use crate::linalg::{cholesky, covariance, mean_of, orthonormalise, symmetric_eigen};
 use crate::rng::SplitMix64;
 use crate::stats::{class_null, ln_upper_normal_p, median, robust_location_scale};
@@ -462,7 +462,7 @@ impl Scanner for SharedPattern {
         // keeps a shared additive pattern a shared shift (see the doc).
         let projected;
         let (x, original) = if inputs.cols() > self.params.max_features {
-            projected = project(inputs, self.params.max_features, input.seed);
+            projected = input.projected(self.params.max_features);
             let m = self.params.max_features;
             (
                 MatrixRef::new(&projected, inputs.rows(), m)
@@ -606,33 +606,6 @@ impl Scanner for SharedPattern {
             confusion: None,
         })
     }
-}
-
-/// `x` times a seeded `d × m` Gaussian matrix with entries of variance
-/// `1/m` (row-major `n × m`): distances and a shared shift are kept up to a
-/// small distortion (Johnson–Lindenstrauss).
-fn project(x: MatrixRef<'_>, m: usize, seed: u64) -> Vec<f32> {
-    let (n, d) = (x.rows(), x.cols());
-    let mut rng = SplitMix64::derive(seed, 0x9A07);
-    let scale = 1.0 / (m as f64).sqrt();
-    let r: Vec<f32> = (0..d * m).map(|_| (rng.normal() * scale) as f32).collect();
-    let mut out = vec![0f32; n * m];
-    let rows_per = 4096;
-    out.par_chunks_mut(rows_per * m)
-        .enumerate()
-        .for_each(|(b, chunk)| {
-            let start = b * rows_per;
-            let len = chunk.len() / m;
-            a_b(
-                &x.as_slice()[start * d..(start + len) * d],
-                len,
-                d,
-                &r,
-                m,
-                chunk,
-            );
-        });
-    out
 }
 
 /// Mean and covariance (divided by `n`, `d × d`) of the rows.

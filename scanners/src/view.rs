@@ -5,6 +5,8 @@
 //! matrix. Used by the label-consistency scanners, which must not see labels
 //! when deciding what is near what.
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 use crate::gemm::{a_b, at_b};
@@ -54,6 +56,53 @@ pub fn shared_scale(x: MatrixRef<'_>) -> bool {
     let widest = ranges[ranges.len() - 1];
     let wide = ranges.iter().filter(|&&r| r >= 0.5 * widest).count();
     2 * wide >= ranges.len()
+}
+
+/// Features the scanners that factor a covariance of the inputs read at most
+/// (`shared-pattern`'s default `max-features`, the carried-trigger test of
+/// `knn-label-disagreement`): wider inputs — colour or large images — are
+/// read through [`project_rows`].
+pub const PROJECTED_FEATURES: usize = 1024;
+
+/// `x` times a seeded `d × m` Gaussian matrix with entries of variance
+/// `1/m` (row-major `n × m`): distances and a shared shift are kept up to a
+/// small distortion (Johnson–Lindenstrauss), and a linear map keeps a
+/// trigger added to rows a shift shared by their projections.
+pub fn project_rows(x: MatrixRef<'_>, m: usize, seed: u64) -> Vec<f32> {
+    let (n, d) = (x.rows(), x.cols());
+    let mut rng = SplitMix64::derive(seed, 0x9A07);
+    let scale = 1.0 / (m as f64).sqrt();
+    let r: Vec<f32> = (0..d * m).map(|_| (rng.normal() * scale) as f32).collect();
+    let mut out = vec![0f32; n * m];
+    let rows_per = 4096;
+    out.par_chunks_mut(rows_per * m)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let start = b * rows_per;
+            let len = chunk.len() / m;
+            a_b(
+                &x.as_slice()[start * d..(start + len) * d],
+                len,
+                d,
+                &r,
+                m,
+                chunk,
+            );
+        });
+    out
+}
+
+/// The label-agnostic rows projected to [`PROJECTED_FEATURES`] columns
+/// ([`project_rows`]), computed on first use and shared by the scanners of
+/// one scan (see [`ScanInput::projected`](crate::ScanInput::projected)).
+#[derive(Debug, Default)]
+pub struct Projections(OnceLock<Vec<f32>>);
+
+impl Projections {
+    pub(crate) fn get_or_project(&self, x: MatrixRef<'_>, seed: u64) -> &[f32] {
+        self.0
+            .get_or_init(|| project_rows(x, PROJECTED_FEATURES, seed))
+    }
 }
 
 /// The one-hot group of every column: runs of adjacent 0/1 columns with
