@@ -576,7 +576,7 @@ mod tests {
         // inputs wider than the test reads reach it through the
         // projection, as the scanner gives them
         let x = MatrixRef::new(&x, n, d).unwrap();
-        let projected = crate::project_rows(x, MAX_FEATURES, 1);
+        let projected = crate::view::project_rows(x, MAX_FEATURES, 1);
         let x = if d > MAX_FEATURES {
             MatrixRef::new(&projected, n, MAX_FEATURES).unwrap()
         } else {

@@ -45,7 +45,8 @@ pub use rng::SplitMix64;
 pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
 pub use value::{ValueParams, ValueTrigger, ValueValidParams};
-pub use view::{project_rows, shared_scale, standardised_pca, Projections, PROJECTED_FEATURES};
+use view::project_rows;
+pub use view::{shared_scale, standardised_pca, Projections, PROJECTED_FEATURES};
 pub use warp::ImageShape;
 
 /// What a scanner reads: features, labels and a seed.
@@ -102,9 +103,9 @@ impl<'a> ScanInput<'a> {
     }
 
     /// The label-agnostic rows ([`Self::label_agnostic`]) projected to `m`
-    /// columns by [`project_rows`] with this input's seed: the copy shared
-    /// through `projections` when `m` is [`PROJECTED_FEATURES`], else
-    /// computed here.
+    /// columns by a seeded Gaussian matrix (`project_rows`, this input's
+    /// seed): the copy shared through `projections` when `m` is
+    /// [`PROJECTED_FEATURES`], else computed here.
     pub fn projected(&self, m: usize) -> Cow<'a, [f32]> {
         let (x, _) = self.label_agnostic();
         match self.projections {

@@ -61,14 +61,14 @@ pub fn shared_scale(x: MatrixRef<'_>) -> bool {
 /// Features the scanners that factor a covariance of the inputs read at most
 /// (`shared-pattern`'s default `max-features`, the carried-trigger test of
 /// `knn-label-disagreement`): wider inputs — colour or large images — are
-/// read through [`project_rows`].
+/// read through a seeded Gaussian projection (`project_rows`).
 pub const PROJECTED_FEATURES: usize = 1024;
 
 /// `x` times a seeded `d × m` Gaussian matrix with entries of variance
 /// `1/m` (row-major `n × m`): distances and a shared shift are kept up to a
 /// small distortion (Johnson–Lindenstrauss), and a linear map keeps a
 /// trigger added to rows a shift shared by their projections.
-pub fn project_rows(x: MatrixRef<'_>, m: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn project_rows(x: MatrixRef<'_>, m: usize, seed: u64) -> Vec<f32> {
     let (n, d) = (x.rows(), x.cols());
     let mut rng = SplitMix64::derive(seed, 0x9A07);
     let scale = 1.0 / (m as f64).sqrt();
@@ -92,9 +92,11 @@ pub fn project_rows(x: MatrixRef<'_>, m: usize, seed: u64) -> Vec<f32> {
     out
 }
 
-/// The label-agnostic rows projected to [`PROJECTED_FEATURES`] columns
-/// ([`project_rows`]), computed on first use and shared by the scanners of
-/// one scan (see [`ScanInput::projected`](crate::ScanInput::projected)).
+/// One input's label-agnostic rows projected to [`PROJECTED_FEATURES`]
+/// columns (`project_rows`), computed on first use and shared by the
+/// scanners that read that input (see
+/// [`ScanInput::projected`](crate::ScanInput::projected)); one per
+/// [`ScanInput`](crate::ScanInput).
 #[derive(Debug, Default)]
 pub struct Projections(OnceLock<Vec<f32>>);
 
