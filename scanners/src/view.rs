@@ -724,4 +724,32 @@ mod tests {
             assert!((aa / bb - 1.0).abs() < 0.02, "component {c}: {aa} vs {bb}");
         }
     }
+
+    #[test]
+    fn the_projection_is_computed_once_and_shared_by_the_scanners_of_an_input() {
+        let mut rng = SplitMix64::new(5);
+        let (n, d) = (40, 1500);
+        let x: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
+        let labels = vec![0u32; n];
+        let m = MatrixRef::new(&x, n, d).unwrap();
+        let projections = Projections::default();
+        let input = crate::ScanInput {
+            seed: 9,
+            projections: Some(&projections),
+            ..crate::ScanInput::new(m, &labels, 1)
+        };
+        let a = input.projected(PROJECTED_FEATURES);
+        let b = input.projected(PROJECTED_FEATURES);
+        // one copy, borrowed by both, equal to a projection computed alone
+        assert!(std::ptr::eq(a.as_ptr(), b.as_ptr()));
+        assert_eq!(&*a, &project_rows(m, PROJECTED_FEATURES, 9)[..]);
+        // another width, or no shared copy: computed for the caller
+        let own = input.projected(64);
+        assert!(matches!(own, std::borrow::Cow::Owned(_)) && own.len() == n * 64);
+        let alone = crate::ScanInput {
+            seed: 9,
+            ..crate::ScanInput::new(m, &labels, 1)
+        };
+        assert_eq!(alone.projected(PROJECTED_FEATURES), a);
+    }
 }
