@@ -268,6 +268,9 @@ def emoji(packages, out):
     picture per emoji and vendor; `out/emoji-skin-tones`: the skin-tone
     variants too (hard links to the same files)."""
     slug = {c: c.lower().replace(" & ", "-").replace(" ", "-") for c in EMOJI_CATEGORIES}
+    for cat in slug.values():
+        for s in ("emoji", "emoji-skin-tones"):
+            os.makedirs(os.path.join(out, s, cat), exist_ok=True)
     for vendor in EMOJI_VENDORS:
         base = os.path.join(packages, vendor, "package")
         with open(os.path.join(base, "emoji.json"), encoding="utf-8") as f:
@@ -282,8 +285,6 @@ def emoji(packages, out):
                 if not os.path.exists(src):
                     continue
                 name, cat = f"{vendor}-{image}", slug[e["category"]]
-                for s in ("emoji", "emoji-skin-tones"):
-                    os.makedirs(os.path.join(out, s, cat), exist_ok=True)
                 tones = os.path.join(out, "emoji-skin-tones", cat, name)
                 if variant:
                     shutil.copyfile(src, tones)

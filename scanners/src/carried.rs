@@ -576,11 +576,10 @@ mod tests {
         // inputs wider than the test reads reach it through the
         // projection, as the scanner gives them
         let x = MatrixRef::new(&x, n, d).unwrap();
-        let projected = crate::view::project_rows(x, MAX_FEATURES, 1);
-        let x = if d > MAX_FEATURES {
-            MatrixRef::new(&projected, n, MAX_FEATURES).unwrap()
-        } else {
-            x
+        let projected = (d > MAX_FEATURES).then(|| crate::view::project_rows(x, MAX_FEATURES, 1));
+        let x = match &projected {
+            Some(p) => MatrixRef::new(p, n, MAX_FEATURES).unwrap(),
+            None => x,
         };
         let h = v.hood(x, &labels);
         (

@@ -467,12 +467,13 @@ pub fn shared_warp_test(
         })
         .collect();
     rows.sort_unstable_by_key(|r| r.row);
-    let explained = rows.iter().filter(|r| r.explained).count();
-    SharedWarp {
-        log_p: ln_binomial_upper(rows.len() as u64, NULL_SHARE, explained as u64),
+    let mut warp = SharedWarp {
+        log_p: 0.0,
         rows,
         tested: true,
-    }
+    };
+    warp.log_p = ln_binomial_upper(warp.minority() as u64, NULL_SHARE, warp.explained() as u64);
+    warp
 }
 
 #[cfg(test)]
