@@ -1846,13 +1846,17 @@ mod tests {
         (data, labels, truth)
     }
 
-    #[test]
-    fn a_planted_world_of_its_own_fails_by_where_it_lands() {
-        // 500 rows of classes 1–7 plus one shared shift, labelled 0: more
-        // than class 0's own 400, each other's neighbours, none in the
-        // minority of its neighbourhood.
-        let (classes, d, seed) = (8, 20, 3);
-        let (mut data, mut labels, mut truth) = blobs(classes, 400, seed, |_, _| None);
+    /// Appends to [`blobs`]`(classes, 400, seed, …)` copies of 500 of its
+    /// rows of classes 1 and up, plus one shared shift, labelled 0: a world
+    /// of their own, each other's neighbours. Returns their source classes.
+    fn plant_world(
+        data: &mut Vec<f32>,
+        labels: &mut Vec<u32>,
+        truth: &mut Vec<bool>,
+        classes: usize,
+        seed: u64,
+    ) -> Vec<u32> {
+        let d = 20;
         let (extra, _, _) = blobs(classes, 400, seed, |_, _| None);
         let mut rng = SplitMix64::new(99);
         let shift: Vec<f32> = (0..d).map(|_| 5.0 * rng.normal() as f32).collect();
@@ -1868,6 +1872,17 @@ mod tests {
             truth.push(true);
             sources.push((i % classes) as u32);
         }
+        sources
+    }
+
+    #[test]
+    fn a_planted_world_of_its_own_fails_by_where_it_lands() {
+        // 500 rows of classes 1–7 plus one shared shift, labelled 0: more
+        // than class 0's own 400, each other's neighbours, none in the
+        // minority of its neighbourhood.
+        let (classes, d, seed) = (8, 20, 3);
+        let (mut data, mut labels, mut truth) = blobs(classes, 400, seed, |_, _| None);
+        let sources = plant_world(&mut data, &mut labels, &mut truth, classes, seed);
         let x = MatrixRef::new(&data, labels.len(), d).unwrap();
         let out = KnnLabelDisagreement::DEFAULT
             .scan(&ScanInput::new(x, &labels, classes))
@@ -1903,19 +1918,7 @@ mod tests {
             (c != 0 && i < 720 && i % 9 == 0).then_some(0)
         });
         let plain = truth.iter().filter(|&&t| t).count();
-        let (extra, _, _) = blobs(classes, 400, seed, |_, _| None);
-        let mut rng = SplitMix64::new(99);
-        let shift: Vec<f32> = (0..d).map(|_| 5.0 * rng.normal() as f32).collect();
-        for i in (0..classes * 400).filter(|i| i % classes != 0).take(500) {
-            data.extend(
-                extra[i * d..(i + 1) * d]
-                    .iter()
-                    .zip(&shift)
-                    .map(|(v, s)| v + s),
-            );
-            labels.push(0);
-            truth.push(true);
-        }
+        plant_world(&mut data, &mut labels, &mut truth, classes, seed);
         let x = MatrixRef::new(&data, labels.len(), d).unwrap();
         let out = KnnLabelDisagreement::DEFAULT
             .scan(&ScanInput::new(x, &labels, classes))
