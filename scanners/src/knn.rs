@@ -221,12 +221,11 @@ poison rates, where spectral methods see too little signal.
      MNIST all-to-all on 0.3 % (18 rows a class, no class failed before):
      every class fails, flagged 100 % / 100 %. Measured (raw pixels, a 3×3
      patch on 1 % of the rows, each relabelled to the next class): MNIST,
-     every class failed (the 3s,
-     from 2s, passed before) and flagged 100 % / 100 % (71 % / 86 %
-     before); Fashion-MNIST 94 % / 100 % (64 % / 68 %, three classes
-     passed). Colour emoji (32×32×3), a checkerboard patch all-to-all on
-     1 %: 4 of 9 classes fail (none before). Two targets with different
-     triggers: nothing carried.
+     every class failed (the 3s, from 2s, passed before) and flagged
+     100 % / 100 % (71 % / 86 % before); Fashion-MNIST 94 % / 100 %
+     (64 % / 68 %, three classes passed). Colour emoji (32×32×3), a
+     checkerboard patch all-to-all on 1 %: 4 of 9 classes fail (none
+     before). Two targets with different triggers: nothing carried.
      Summary: `carried_trigger_log_p`, `_rows`, `_cut`, `_discovered`.
    - *shared warp* (images only, in a class these tests failed; it names
      rows, it never fails a class): a warping trigger (WaNet) resamples
@@ -1584,7 +1583,9 @@ impl Scanner for KnnLabelDisagreement {
             let (class_log_p, excess) = best[t];
             // the foreign group's rows are not the minority rows the other
             // tests count: where it is significant on its own (its rows
-            // judged where they land), the estimate covers it too
+            // judged where they land), the estimate covers it too — here,
+            // not in `best`, whose count names minority rows as the
+            // carried trigger's seeds
             let beside = if fg.log_p <= alone { fg.excess } else { 0.0 };
             let excess = excess.max(beside) + warp_excess[t];
             let mut values = vec![
@@ -1856,7 +1857,7 @@ mod tests {
         classes: usize,
         seed: u64,
     ) -> Vec<u32> {
-        let d = 20;
+        let d = data.len() / labels.len();
         let (extra, _, _) = blobs(classes, 400, seed, |_, _| None);
         let mut rng = SplitMix64::new(99);
         let shift: Vec<f32> = (0..d).map(|_| 5.0 * rng.normal() as f32).collect();
