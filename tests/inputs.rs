@@ -916,6 +916,75 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     let o = run(&["scan", "parts", "--out", "parts-out"], d);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(same("parts-out"));
+    // A folder partitioned by the label (Spark's `partitionBy`, pyarrow's
+    // `partition_cols`): the label is in the folder names only, below
+    // another key that is not a feature. It reads like the same rows in one
+    // file, in the folders' order.
+    let by_label: Vec<Vec<usize>> = (0..2)
+        .map(|c| (0..n).filter(|&i| cols[0].1[i] == c as f64).collect())
+        .collect();
+    let sorted: Vec<(String, Vec<f64>)> = cols
+        .iter()
+        .map(|(name, v)| {
+            (
+                name.clone(),
+                by_label.concat().iter().map(|&i| v[i]).collect(),
+            )
+        })
+        .collect();
+    write_text_table(&d.join("sorted.csv"), &sorted, ",", false);
+    let o = run(&["scan", "sorted.csv", "--out", "sorted-out"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let scores = |out: &str| {
+        read_parquet(&d.join(out).join("scores.parquet"))
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+    };
+    for (c, rows) in by_label.iter().enumerate() {
+        let part = d.join(format!("hive/split=train/label={c}"));
+        std::fs::create_dir_all(&part).unwrap();
+        let features: Vec<(String, Vec<f64>)> = cols[1..]
+            .iter()
+            .map(|(name, v)| (name.clone(), rows.iter().map(|&i| v[i]).collect()))
+            .collect();
+        let mut text = "x0,x1,x2\n".to_string();
+        for r in 0..rows.len() {
+            let row: Vec<String> = features.iter().map(|(_, v)| v[r].to_string()).collect();
+            text.push_str(&(row.join(",") + "\n"));
+        }
+        std::fs::write(part.join("part-0.csv"), text).unwrap();
+        let arrays: Vec<(String, ArrayRef)> = features
+            .iter()
+            .map(|(name, v)| {
+                (
+                    name.clone(),
+                    Arc::new(Float64Array::from(v.clone())) as ArrayRef,
+                )
+            })
+            .collect();
+        let part = d.join(format!("hive-parquet/label={c}"));
+        std::fs::create_dir_all(&part).unwrap();
+        write_parquet(
+            &part.join("part-0.parquet"),
+            &RecordBatch::try_from_iter(arrays).unwrap(),
+        );
+    }
+    for folder in ["hive", "hive-parquet"] {
+        let out = format!("{folder}-out");
+        let o = run(&["scan", folder, "--out", &out], d);
+        assert_eq!(o.status.code(), Some(0), "{folder}: {}", stderr(&o));
+        assert!(scores(&out) == scores("sorted-out"), "{folder}");
+        let v = summary_of(d, &out);
+        assert_eq!(v["features"]["dimensions"], 3, "{folder}: {v}");
+    }
+    // Files above and below the key=value folders: not one layout.
+    std::fs::copy(d.join("t.csv"), d.join("hive/t.csv")).unwrap();
+    let e = run_err(&["scan", "hive", "--out", "mixed"], d);
+    assert!(
+        e.contains("hive/t.csv sits below no key=value folder") && e.contains("split=…/label=…"),
+        "{e}"
+    );
     // A Parquet + CSV mix says what to do.
     let e = run_err(
         &[

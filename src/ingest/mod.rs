@@ -11,6 +11,7 @@
 mod batch;
 mod decode;
 mod error;
+mod hive;
 mod idx;
 mod images;
 mod layout;
@@ -494,18 +495,33 @@ fn table_parts(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// [`expand_inputs`], with every folder of table files replaced by its
-/// files.
+/// files, each with the `key=value` folders it sits below in that folder
+/// (see [`hive`]).
 pub fn expand_with_parts(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
+    Ok(expand_with_folders(inputs)?
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect())
+}
+
+/// A path to read and the `key=value` folders it sits below in a folder
+/// given as input.
+type Part = (PathBuf, Vec<(String, Option<String>)>);
+
+fn expand_with_folders(inputs: &[String]) -> Result<Vec<Part>, IngestError> {
     let mut out = Vec::new();
     for p in expand_inputs(inputs)? {
         if p.is_dir() {
             let parts = table_parts(&p);
             if !parts.is_empty() {
-                out.extend(parts);
+                out.extend(parts.into_iter().map(|f| {
+                    let folders = hive::folders(&p, &f);
+                    (f, folders)
+                }));
                 continue;
             }
         }
-        out.push(p);
+        out.push((p, Vec::new()));
     }
     Ok(out)
 }
@@ -682,7 +698,8 @@ pub fn check_scannable(ds: &Dataset) -> Result<(), IngestError> {
 
 /// Reads every input into one [`Dataset`].
 pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, IngestError> {
-    let paths = expand_with_parts(inputs)?;
+    let parts = expand_with_folders(inputs)?;
+    let paths: Vec<PathBuf> = parts.iter().map(|(p, _)| p.clone()).collect();
     if let Some(forced) = options.format {
         // a binary table read as text gives columns of garbage
         for p in paths.iter().filter(|p| p.is_file()) {
@@ -731,7 +748,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
     let mut ds = match format {
         InputFormat::Images => return guarded(&paths[0], format, || images::load(&paths, options)),
         InputFormat::Idx => guarded(&paths[0], format, || idx::load(&paths, options))?,
-        table => table::load(&paths, table, options)?,
+        table => table::load(&paths, &hive::Partitions::new(&parts)?, table, options)?,
     };
     if let FeatureSource::Pixels {
         height,

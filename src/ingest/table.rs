@@ -17,6 +17,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 
 use super::batch::{self, ColumnKind, DatasetBuilder, Hints, Selection};
+use super::hive::Partitions;
 use super::{
     hash_file, Dataset, IngestError, IngestOptions, InputFormat, Magic, Packed, SourceFile,
 };
@@ -389,6 +390,7 @@ fn read_error(path: &Path, format: InputFormat, e: PolarsError) -> IngestError {
 /// Reads the selected columns of one file.
 fn read_file(
     path: &Path,
+    partitions: &Partitions,
     format: InputFormat,
     options: &IngestOptions,
     selection: Option<&Selection>,
@@ -415,6 +417,7 @@ fn read_file(
             .limit(batch::HEAD_ROWS as IdxSize);
         to_record_batch(head.collect().ok()?).ok()
     });
+    partitions.describe(&mut described, &options.table);
     if format == InputFormat::Csv
         && !described.iter().any(|(n, _, _)| *n == options.table.label)
         && described.iter().all(|(n, _, _)| {
@@ -459,7 +462,13 @@ fn read_file(
     if selection.is_none() {
         sel.notes.extend(path_notes);
     }
-    let exprs: Vec<Expr> = sel.columns().iter().map(|c| col(c.as_str())).collect();
+    // the partition columns are added to its batches
+    let exprs: Vec<Expr> = sel
+        .columns()
+        .iter()
+        .filter(|c| schema.contains(c.as_str()))
+        .map(|c| col(c.as_str()))
+        .collect();
     let df = lf
         .select(exprs)
         .collect()
@@ -533,6 +542,7 @@ pub(crate) fn to_record_batch(df: DataFrame) -> Result<RecordBatch, IngestError>
 /// matrix, against 2.0× this way, in batches of 4,096 rows — BENCHMARKS.md.)
 fn push_parquet(
     path: &Path,
+    partitions: &Partitions,
     options: &IngestOptions,
     selection: Option<&Selection>,
 ) -> Result<(ParquetRecordBatchReader, Selection, u64, Hints), IngestError> {
@@ -540,6 +550,8 @@ fn push_parquet(
     let mut described = batch::describe(file.meta.schema());
     let path_notes =
         batch::text_column_kinds(&mut described, Some(path), |text| parquet_head(&file, text));
+    let in_file = described.len();
+    partitions.describe(&mut described, &options.table);
     let builder = file.reader().map_err(|e| parquet_error(path, &e))?;
     let hints = Hints::from_schema(builder.schema());
     let mut sel = choose(selection, &described, &hints, options, path)?;
@@ -547,7 +559,7 @@ fn push_parquet(
         sel.notes.extend(path_notes);
     }
     let wanted = sel.columns();
-    let roots: Vec<usize> = described
+    let roots: Vec<usize> = described[..in_file]
         .iter()
         .enumerate()
         .filter(|(_, (n, _, _))| wanted.contains(n))
@@ -677,6 +689,7 @@ fn check_columns(
 /// opened is refused before anything is read, as when it was hashed first.
 pub(super) fn load(
     paths: &[PathBuf],
+    partitions: &Partitions,
     format: InputFormat,
     options: &IngestOptions,
 ) -> Result<Dataset, IngestError> {
@@ -696,7 +709,7 @@ pub(super) fn load(
     std::thread::scope(|scope| {
         let hashes = scope.spawn(|| paths.iter().map(|p| hash_file(p)).collect::<Vec<_>>());
         let mut builder: Option<DatasetBuilder<'_>> = None;
-        for path in paths {
+        for (file, path) in paths.iter().enumerate() {
             let first_row = builder.as_ref().map_or(0, |b| b.rows()) as u64;
             let selection = builder.as_ref().map(|b| b.selection().clone());
             let source = SourceFile {
@@ -708,7 +721,8 @@ pub(super) fn load(
             };
             let b = &mut builder;
             super::guarded(path, format, move || {
-                read_into(b, path, format, options, selection.as_ref(), source)
+                let part = (partitions, file);
+                read_into(b, path, part, format, options, selection.as_ref(), source)
             })?;
         }
         let mut ds = builder.ok_or(IngestError::NoInput)?.finish()?;
@@ -725,19 +739,21 @@ pub(super) fn load(
 fn read_into<'a>(
     builder: &mut Option<DatasetBuilder<'a>>,
     path: &Path,
+    (partitions, file): (&Partitions, usize),
     format: InputFormat,
     options: &'a IngestOptions,
     selection: Option<&Selection>,
     mut source: SourceFile,
 ) -> Result<(), IngestError> {
     if format == InputFormat::Parquet {
-        let (reader, sel, rows, hints) = push_parquet(path, options, selection)?;
+        let (reader, sel, rows, hints) = push_parquet(path, partitions, options, selection)?;
         source.rows = rows;
+        let wanted = sel.columns();
         let b = builder.get_or_insert_with(|| builder_for(sel, options, rows as usize, hints));
         b.add_source(source);
         for batch in reader {
             let batch = batch.map_err(|e| parquet_error(path, &e))?;
-            b.push(&batch)?;
+            b.push(&partitions.extend(file, batch, &wanted)?)?;
         }
     } else if format == InputFormat::Npz {
         let mut notes = Vec::new();
@@ -758,12 +774,13 @@ fn read_into<'a>(
         }
         b.push(&batch)?;
     } else {
-        let (df, sel, hints) = read_file(path, format, options, selection)?;
+        let (df, sel, hints) = read_file(path, partitions, format, options, selection)?;
         source.rows = df.height() as u64;
         let rows = df.height();
+        let wanted = sel.columns();
         let b = builder.get_or_insert_with(|| builder_for(sel, options, rows, hints));
         b.add_source(source);
-        b.push(&to_record_batch(df)?)?;
+        b.push(&partitions.extend(file, to_record_batch(df)?, &wanted)?)?;
     }
     Ok(())
 }
