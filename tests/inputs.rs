@@ -262,7 +262,9 @@ fn scores_by_row(out: &Path, folder: bool) -> (Vec<f64>, Vec<bool>) {
                 .as_string::<i32>()
                 .value(i)
                 .to_string();
-            id.split('/').nth(1).unwrap()[..5].parse::<usize>().unwrap()
+            id.rsplit('/').next().unwrap()[..5]
+                .parse::<usize>()
+                .unwrap()
         } else {
             i
         };
@@ -296,6 +298,22 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         )
         .unwrap();
     }
+    // The same folder as a download packs it: a zip archive with one folder
+    // around the class folders, and macOS's `__MACOSX/` entries.
+    let mut members: Vec<(String, Vec<u8>)> = (0..n)
+        .map(|i| {
+            (
+                format!("download/{}/{i:05}.png", labels[i]),
+                png_bytes(&pixels[i * dim..(i + 1) * dim], side),
+            )
+        })
+        .collect();
+    members.push(("__MACOSX/download/._00000.png".into(), vec![0, 5, 22]));
+    let refs: Vec<(&str, &[u8])> = members
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
+    write_zip(&d.join("png.zip"), &refs);
     // Parquet FixedSizeList<u8> without any image metadata.
     let u8_list = fixed_list(Arc::new(UInt8Array::from(pixels.clone())), dim);
     let batch =
@@ -449,6 +467,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     assert!(auroc > 0.99, "IDX AUROC {auroc}");
     for (input, out, folder) in [
         ("png", "png-out", true),
+        ("png.zip", "png-zip", true),
         ("u8.parquet", "u8", false),
         ("f32.parquet", "f32", false),
         ("hf.parquet", "hf", false),
@@ -1365,6 +1384,33 @@ fn image_folders_of_photos_and_bad_images() {
         "{}",
         v["warnings"]
     );
+    // Zip archives of image folders: a bad image is named inside its
+    // archive; an entry that would land outside the folder it is unpacked
+    // into is refused; neither leaves an output.
+    let jpg = std::fs::read(root.join("cat").join("0.jpg")).unwrap();
+    let members = |bad: (&'static str, &'static [u8])| {
+        let mut m: Vec<(&str, &[u8])> = vec![
+            ("cat/0.jpg", &jpg[..]),
+            ("cat/1.jpg", &jpg[..]),
+            ("dog/0.jpg", &jpg[..]),
+        ];
+        m.push(bad);
+        m
+    };
+    write_zip(
+        &d.join("bad.zip"),
+        &members(("dog/1.jpg", b"not a picture")),
+    );
+    write_zip(&d.join("escape.zip"), &members(("../dog/1.jpg", b"x")));
+    for (zip, says) in [
+        ("bad.zip", "bad.zip/dog/1.jpg: cannot decode image"),
+        ("escape.zip", "names a place outside the archive's folder"),
+    ] {
+        let e = run_err(&["scan", zip, "--out", "zip-out"], d);
+        assert!(e.contains(says), "{zip}: {e}");
+        assert!(!d.join("zip-out").exists(), "{zip}");
+    }
+    assert!(!d.parent().unwrap().join("dog/1.jpg").exists());
 }
 
 #[test]

@@ -17,14 +17,14 @@
 //! it is a feature only when `--features` names it: where a file was
 //! stored (a split, a date, a shard) is not what its rows hold.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
 use super::batch::{ColumnKind, TableOptions};
-use super::IngestError;
+use super::{IngestError, Part};
 
 /// How Hive names a null partition value.
 const NULL_VALUE: &str = "__HIVE_DEFAULT_PARTITION__";
@@ -85,7 +85,7 @@ impl Partitions {
     /// The partitions of `files` (each with its `key=value` folders, see
     /// [`folders`]). Every file of a partitioned read must sit below the
     /// same keys in the same order.
-    pub fn new(files: &[(PathBuf, Vec<(String, Option<String>)>)]) -> Result<Self, IngestError> {
+    pub fn new(files: &[Part]) -> Result<Self, IngestError> {
         let Some((first, first_folders)) = files.iter().find(|(_, f)| !f.is_empty()) else {
             return Ok(Self::default());
         };
@@ -175,19 +175,18 @@ impl Partitions {
                 continue;
             }
             let value = self.values[file][j].as_deref();
-            let column: ArrayRef = match (value, dtype) {
-                (None, _) => new_null_array(dtype, n),
-                (Some(v), DataType::Int64) => {
-                    Arc::new(Int64Array::from_value(v.parse().unwrap_or_default(), n))
-                }
-                (Some(v), DataType::Float64) => {
-                    Arc::new(Float64Array::from(vec![
+            let column: ArrayRef =
+                match (value, dtype) {
+                    (None, _) => new_null_array(dtype, n),
+                    (Some(v), DataType::Int64) => {
+                        Arc::new(Int64Array::from_value(v.parse().unwrap_or_default(), n))
+                    }
+                    (Some(v), DataType::Float64) => Arc::new(Float64Array::from(vec![
                         v.parse::<f64>().unwrap_or(f64::NAN);
                         n
-                    ]))
-                }
-                (Some(v), _) => Arc::new(StringArray::from(vec![v; n])),
-            };
+                    ])),
+                    (Some(v), _) => Arc::new(StringArray::from(vec![v; n])),
+                };
             fields.push(Arc::new(Field::new(k, dtype.clone(), true)));
             columns.push(column);
         }
@@ -198,6 +197,8 @@ impl Partitions {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]

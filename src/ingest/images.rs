@@ -96,6 +96,7 @@ const SPLITS: [&str; 10] = [
 fn classes_inside_splits(
     root: &Path,
     files: &[(PathBuf, String)],
+    zip: Option<&Path>,
 ) -> Option<(Vec<String>, String)> {
     let mut splits = std::collections::BTreeSet::new();
     let mut classes = Vec::with_capacity(files.len());
@@ -112,20 +113,144 @@ fn classes_inside_splits(
         classes.push(class);
     }
     let names: Vec<String> = splits.iter().map(|s| format!("`{s}`")).collect();
+    let one = splits
+        .iter()
+        .find(|s| s.to_ascii_lowercase().starts_with("train"))
+        .or(splits.iter().next())?;
+    let (held_by, hint) = match zip {
+        Some(zip) => (
+            zip.display().to_string(),
+            format!("unzip it and scan its `{one}` folder"),
+        ),
+        None => (
+            root.display().to_string(),
+            format!("scan `{}`", root.join(one).display()),
+        ),
+    };
     let note = format!(
-        "{} holds split folders ({}): each image's class is the folder inside its split, and \
-         the splits are scanned together (scan `{}` for one split)",
-        root.display(),
+        "{held_by} holds split folders ({}): each image's class is the folder inside its split, \
+         and the splits are scanned together ({hint} for one split)",
         names.join(", "),
-        root.join(
-            splits
-                .iter()
-                .find(|s| s.to_ascii_lowercase().starts_with("train"))
-                .or(splits.iter().next())?
-        )
-        .display()
     );
     Some((classes, note))
+}
+
+/// Whether a zip archive holds an image folder: at least two images, and
+/// no table (a download of `root/<class>/<image>`, as Kaggle and data set
+/// sites pack them).
+pub(super) fn zip_holds_images(names: &[&str]) -> bool {
+    let data: Vec<&&str> = names.iter().filter(|n| !zip_junk(n)).collect();
+    data.iter().filter(|n| is_image(Path::new(n))).count() >= 2
+        && !data.iter().any(|n| {
+            matches!(
+                super::InputFormat::of_file_name(n.rsplit('/').next().unwrap_or(n)),
+                Some(
+                    super::InputFormat::Parquet
+                        | super::InputFormat::Csv
+                        | super::InputFormat::Ipc
+                        | super::InputFormat::Ndjson
+                )
+            )
+        })
+}
+
+/// A zip entry that holds no data: a folder, or macOS's `__MACOSX/` and
+/// `._` files.
+fn zip_junk(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    name.ends_with('/') || name.starts_with("__MACOSX/") || base.starts_with("._")
+}
+
+/// The images of a zip archive unpacked into a temporary folder (deleted
+/// when dropped; other files are left in the archive), and the folder of
+/// it that holds the classes: below the folders that wrap everything
+/// (`data/cats/…` and `data/dogs/…` are read from `data/`). An entry whose
+/// name leaves the folder (`../x.png`, `/etc/x.png`) is an error.
+fn unpack(zip: &Path) -> Result<(tempfile::TempDir, PathBuf), IngestError> {
+    let io = |source: std::io::Error| IngestError::Io {
+        path: zip.to_path_buf(),
+        source,
+    };
+    let bad = |message: String| IngestError::Read {
+        path: zip.to_path_buf(),
+        format: "a zip archive of images",
+        message,
+    };
+    let mut archive = ::zip::ZipArchive::new(std::fs::File::open(zip).map_err(io)?)
+        .map_err(|e| bad(e.to_string()))?;
+    let dir = tempfile::tempdir().map_err(io)?;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| bad(format!("entry {i} cannot be read ({e})")))?;
+        let name = entry.name().to_string();
+        if zip_junk(&name) || !is_image(Path::new(&name)) {
+            continue;
+        }
+        let Some(rel) = entry.enclosed_name().map(Path::to_path_buf) else {
+            return Err(bad(format!(
+                "its entry `{name}` names a place outside the archive's folder"
+            )));
+        };
+        let to = dir.path().join(rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let mut out = std::fs::File::create(&to).map_err(io)?;
+        std::io::copy(&mut entry, &mut out).map_err(|e| {
+            bad(format!(
+                "its entry `{name}` cannot be unpacked (cut short or damaged?): {e}"
+            ))
+        })?;
+    }
+    let mut root = dir.path().to_path_buf();
+    loop {
+        let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(&root)
+            .map_err(io)?
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        match entries.as_slice() {
+            [only] if only.file_type().map_err(io)?.is_dir() => root = only.path(),
+            _ => break,
+        }
+    }
+    Ok((dir, root))
+}
+
+/// `e` with the paths under `from` (a temporary folder) told as under `to`
+/// (the archive they were unpacked from).
+fn relocated(e: IngestError, from: &Path, to: &Path) -> IngestError {
+    let rebase = |p: PathBuf| match p.strip_prefix(from) {
+        Ok(rel) => to.join(rel),
+        Err(_) => p,
+    };
+    let text = |s: String| s.replace(&from.display().to_string(), &to.display().to_string());
+    match e {
+        IngestError::Image { path, message } => IngestError::Image {
+            path: rebase(path),
+            message: text(message),
+        },
+        IngestError::Io { path, source } => IngestError::Io {
+            path: rebase(path),
+            source,
+        },
+        IngestError::Empty(s) => IngestError::Empty(text(s)),
+        IngestError::TooLarge {
+            what,
+            rows,
+            dims,
+            need,
+            available,
+        } => IngestError::TooLarge {
+            what: text(what),
+            rows,
+            dims,
+            need,
+            available,
+        },
+        IngestError::Option(s) => IngestError::Option(text(s)),
+        other => other,
+    }
 }
 
 pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset, IngestError> {
@@ -134,8 +259,27 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
             "scan one image folder at a time (root/<class>/<image>)".into(),
         ));
     };
+    if root.is_file() {
+        let (dir, folder) = unpack(root)?;
+        let mut ds = load_folder(&folder, Some((dir.path(), root)), options)
+            .map_err(|e| relocated(e, dir.path(), root))?;
+        ds.sources[0].path = root.clone();
+        return Ok(ds);
+    }
+    load_folder(root, None, options)
+}
+
+/// Reads an image folder laid out `root/<class>/<image>`; `zip`: the
+/// temporary folder it was unpacked into and the archive, which the ids
+/// (paths inside the archive) and notes name instead.
+fn load_folder(
+    root: &PathBuf,
+    zip: Option<(&Path, &PathBuf)>,
+    options: &IngestOptions,
+) -> Result<Dataset, IngestError> {
     let (mut files, others) = list(root)?;
-    let split_note = classes_inside_splits(root, &files).map(|(classes, note)| {
+    let shown = zip.map(|(_, archive)| archive.as_path());
+    let split_note = classes_inside_splits(root, &files, shown).map(|(classes, note)| {
         for ((_, class), inner) in files.iter_mut().zip(classes) {
             *class = inner;
         }
@@ -246,10 +390,11 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
         hasher.update(digest);
         bytes += len;
     }
+    let id_base = zip.map_or(root.as_path(), |(dir, _)| dir);
     let ids: Vec<String> = files
         .iter()
         .map(|(p, _)| {
-            p.strip_prefix(root)
+            p.strip_prefix(id_base)
                 .expect("under root")
                 .to_string_lossy()
                 .into_owned()

@@ -506,7 +506,7 @@ pub fn expand_with_parts(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError>
 
 /// A path to read and the `key=value` folders it sits below in a folder
 /// given as input.
-type Part = (PathBuf, Vec<(String, Option<String>)>);
+pub(super) type Part = (PathBuf, Vec<(String, Option<String>)>);
 
 fn expand_with_folders(inputs: &[String]) -> Result<Vec<Part>, IngestError> {
     let mut out = Vec::new();
@@ -657,6 +657,10 @@ fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
     // a NumPy archive without its `.npz` name
     if !archive.is_empty() && archive.file_names().all(|n| n.ends_with(".npy")) {
         return Ok(InputFormat::Npz);
+    }
+    let names: Vec<&str> = archive.file_names().collect();
+    if images::zip_holds_images(&names) {
+        return Ok(InputFormat::Images);
     }
     let (_, name) = table::zip_member(&mut archive).map_err(fail)?;
     let base = name.rsplit('/').next().unwrap_or(&name);
