@@ -14,7 +14,8 @@
 #   gate: the verdict across trigger shapes and rates, on MNIST and on
 #        Fashion-MNIST (naturally confusable classes): badnets solid
 #        (bottom-right), checkerboard (top-left) and random (top-right)
-#        patches, blend, warp, and a two-target badnets, each at 0.3 %, 1 %,
+#        patches, a solid patch at a place of its own in each image, blend,
+#        warp, and a two-target badnets, each at 0.3 %, 1 %,
 #        5 % and 10 %; random label flips at 10 %; clean. Seeds 1, 2, 3 (or
 #        SEEDS, e.g. "1").
 #   cleanlabel: clean-label attacks on MNIST and Fashion-MNIST: a SIG
@@ -133,6 +134,7 @@ if [ "$mode" = gate ]; then
     cases+=("badnets $rate"
       "badnets $rate --patch-pattern checkerboard --patch-corner top-left"
       "badnets $rate --patch-pattern random --patch-corner top-right"
+      "badnets $rate --patch-pattern solid --patch-corner random"
       "blend $rate"
       "warp $rate"
       "badnets $rate --target 0,1")

@@ -24,6 +24,10 @@ pub enum Corner {
     TopRight,
     /// Top left.
     TopLeft,
+    /// Anywhere: a seeded position of its own in each image, `margin` from
+    /// the border (a trigger that moves, as random crops and shifts in a
+    /// training pipeline move a fixed one).
+    Random,
 }
 
 /// What a patch looks like.
@@ -81,9 +85,12 @@ impl Patch {
             Corner::TopLeft,
             Corner::TopRight,
         ];
-        let at = ORDER.iter().position(|&c| c == self.corner).unwrap_or(0);
+        let corner = match ORDER.iter().position(|&c| c == self.corner) {
+            Some(at) => ORDER[(at + j) % 4],
+            None => self.corner,
+        };
         Self {
-            corner: ORDER[(at + j) % 4],
+            corner,
             seed: self.seed.wrapping_add(j as u64),
             ..self
         }
@@ -97,21 +104,27 @@ pub use poisonscan_scanners::ImageShape as Shape;
 /// Writes `patch` into one image (row-major `height × width × channels`,
 /// values in [0, 1]).
 pub fn stamp(image: &mut [f32], shape: Shape, patch: Patch) {
-    stamp_in(image, shape, patch, 1.0)
+    stamp_in(image, shape, patch, 1.0, 0)
 }
 
 /// [`stamp`] into an image whose white is `white`: the patch's values are
-/// shares of it.
-fn stamp_in(image: &mut [f32], shape: Shape, patch: Patch, white: f32) {
+/// shares of it. `row` seeds the position of a [`Corner::Random`] patch.
+fn stamp_in(image: &mut [f32], shape: Shape, patch: Patch, white: f32, row: u64) {
     let size = patch.size.min(shape.height).min(shape.width);
     let bottom = shape.height.saturating_sub(size + patch.margin);
     let right = shape.width.saturating_sub(size + patch.margin);
     let near = patch.margin.min(shape.height - size);
+    let left_edge = patch.margin.min(shape.width - size);
     let (top, left) = match patch.corner {
         Corner::BottomRight => (bottom, right),
-        Corner::BottomLeft => (bottom, patch.margin.min(shape.width - size)),
+        Corner::BottomLeft => (bottom, left_edge),
         Corner::TopRight => (near, right),
-        Corner::TopLeft => (near, patch.margin.min(shape.width - size)),
+        Corner::TopLeft => (near, left_edge),
+        Corner::Random => {
+            let mut at = SplitMix64::derive(patch.seed ^ 0x5EA7, row);
+            let mut between = |lo: usize, hi: usize| lo + at.below(hi.max(lo) - lo + 1);
+            (between(near, bottom), between(left_edge, right))
+        }
     };
     let mut rng = SplitMix64::derive(patch.seed, 0x9A7C);
     for y in top..top + size {
@@ -579,7 +592,7 @@ pub fn plant(
         planted.poisoned[i] = true;
         planted.source_label[i] = Some(labels[i]);
         if let Some(s) = shape {
-            triggers[j].apply(row, s);
+            triggers[j].apply(row, s, i);
         }
         for &(column, value) in values.get(j).into_iter().flatten() {
             row[column] = value;
@@ -650,10 +663,11 @@ impl Trigger {
         }
     }
 
-    fn apply(&self, row: &mut [f32], shape: Shape) {
+    /// Applies the trigger to row `i` of the data set.
+    fn apply(&self, row: &mut [f32], shape: Shape, i: usize) {
         match self {
             Trigger::None => {}
-            Trigger::Patch(p, white) => stamp_in(row, shape, *p, *white),
+            Trigger::Patch(p, white) => stamp_in(row, shape, *p, *white, i as u64),
             Trigger::Blend(pattern, alpha) => blend(row, pattern, *alpha),
             Trigger::Warp(field) => warp(row, shape, field),
             Trigger::Sig(amplitude, frequency, white) => {
@@ -910,7 +924,7 @@ pub fn trigger_test_split(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, R
     let mut turn = 0;
     for i in (0..n).filter(|&i| !plan.targets.contains(&ds.label_codes[i])) {
         let row = &mut features[i * dim..(i + 1) * dim];
-        triggers[turn % triggers.len()].apply(row, shape);
+        triggers[turn % triggers.len()].apply(row, shape, i);
         turn += 1;
         planted.poisoned[i] = true;
         planted.source_label[i] = Some(ds.label_codes[i]);
@@ -1389,6 +1403,41 @@ mod tests {
             (0..25).filter(|&i| img[i] == 1.0).collect::<Vec<_>>(),
             vec![6, 7, 8, 11, 12, 13, 16, 17, 18]
         );
+        // Anywhere: each row's own place, within the margin, the same
+        // random pattern everywhere, and the same place again for a row.
+        let shape = Shape {
+            height: 12,
+            width: 12,
+            channels: 1,
+        };
+        let moving = Patch {
+            corner: Corner::Random,
+            pattern: PatchPattern::Random,
+            ..Patch::default()
+        };
+        let place = |row: u64| {
+            let mut img = vec![0.5f32; 144];
+            stamp_in(&mut img, shape, moving, 1.0, row);
+            // every patch pixel is 0 or 1, never the background's 0.5
+            let changed: Vec<usize> = (0..144).filter(|&i| img[i] != 0.5).collect();
+            let top = changed.iter().map(|i| i / 12).min().unwrap();
+            let left = changed.iter().map(|i| i % 12).min().unwrap();
+            let inside: Vec<f32> = (top..top + 3)
+                .flat_map(|r| (left..left + 3).map(move |c| (r, c)))
+                .map(|(r, c)| img[r * 12 + c])
+                .collect();
+            (changed.len(), top, left, inside)
+        };
+        let places: Vec<_> = (0..40).map(place).collect();
+        assert!(places
+            .iter()
+            .all(|p| (1..=8).contains(&p.1) && (1..=8).contains(&p.2)));
+        let distinct: std::collections::BTreeSet<(usize, usize)> =
+            places.iter().map(|p| (p.1, p.2)).collect();
+        assert!(distinct.len() > 10, "{distinct:?}");
+        assert_eq!(place(7), places[7]);
+        // one pattern, moved: nine pixels each time, with the same values
+        assert!(places.iter().all(|p| p.0 == 9 && p.3 == places[0].3));
     }
 
     #[test]
