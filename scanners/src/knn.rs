@@ -11,6 +11,7 @@ use crate::labelflow::{
     coherence_test, direction_test, isolation_tests, recognised_classes, source_tests, Minority,
     OwnCounts,
 };
+use crate::local::{local_pattern_test, LocalPattern};
 use crate::rng::SplitMix64;
 use crate::stats::ln_binomial_lower;
 use crate::view::{standardised_pca, winsor_bounds};
@@ -257,6 +258,29 @@ poison rates, where spectral methods see too little signal.
      warp into T-shirts, seed 1: 0.3 % flagged recall 54 → 86 %,
      precision 67 → 72 %; 1 % 54 → 82 %, 83 → 88 %; 5 % 16 → 55 %, 95 %.
      Summary: `shared_warp_ln_p`, `_rows`.
+   - *shared local pattern* (images only, in a class these tests failed;
+     it names rows, it never fails a class): a patch stamped at a place of
+     its own in each picture (or moved by random crops) is no shift the
+     planted rows share, but they all hold its values, exactly, in some
+     3×3 block. Every 3×3 block of the rows the failing test named (at
+     most 4,096, seeded) is hashed; the blocks at least 20 and a tenth of
+     them hold are candidates (the eight most held), each against the share
+     of a seeded sample of at most 8,192 other classes' rows holding it:
+     `ln P(B ≥ s)`, `B ~ Binomial(named, min(1, 4 × share))`, plus `ln` of
+     the candidates (a background block every picture holds is no
+     evidence). Where the best is significant at the failing level and held
+     by a tenth of the named rows, every row of the class holding it is one
+     of the group (its p-value the pattern's, at least the class's) and
+     the estimate is at least their number less the other classes' share.
+     A blend leaves such blocks too, where the picture was empty. Known
+     limits: exact values (a picture saved as JPEG after the stamp loses
+     them; the label tests still judge it); a patch on flat drawings whose
+     colours repeat within one class (emoji) is missed before this step.
+     Fashion-MNIST, a solid 3×3 patch at a place of its own in each of 1 %
+     of the pictures into T-shirts (seed 1): flagged precision / recall
+     87.8 / 76.4 % → 99.9 / 100 %; a random 4×4 pattern in one of the four
+     corners, chosen per picture, on 0.3 %: 74.2 / 64.3 % → 99.5 / 99.5 %.
+     Summary: `local_pattern_ln_p`, `_rows`.
    Every test but the foreign group contrasts the class's contradicted rows
    with its *core*: the rows whose neighbours' strict plurality is their
    own label. A class with no core — fewer than 10 such rows, or no more
@@ -1560,6 +1584,33 @@ impl Scanner for KnnLabelDisagreement {
             warp_excess[t] =
                 (added as f64 - crate::warp::NULL_SHARE * w.minority() as f64).max(0.0);
         }
+        // In a class the label tests failed, with images: the rows holding
+        // one block of exact values that the rows the failing test named
+        // share and other classes' rows do not (see `local`) — a patch,
+        // wherever it sits — are behind the failure, and the estimate is
+        // at least their number.
+        let patterns: Vec<LocalPattern> = scanned
+            .iter()
+            .zip(&seeds)
+            .map(|(&c, seeds)| match input.image {
+                Some(shape) if !seeds.is_empty() => {
+                    local_pattern_test(x, shape, &class_rows, &scanned, c, seeds, input.seed)
+                }
+                _ => LocalPattern::untested(),
+            })
+            .collect();
+        let mut pattern_excess = vec![0.0; scanned.len()];
+        for (t, (p, &c)) in patterns.iter().zip(&scanned).enumerate() {
+            if !p.behind_failure(failed_level) {
+                continue;
+            }
+            // each holding row is judged as one of the group: by the
+            // pattern's own p-value, as strong as the class's or stronger
+            for &r in &p.rows {
+                log_p[r] = log_p[r].min(p.log_p).min(best[t].0);
+            }
+            pattern_excess[t] = p.excess(class_rows[c as usize].len());
+        }
         // in a class the test fails, a carrying row is judged as one of the
         // group it found (as a foreign group's rows are by where they land),
         // and by the share of the class's agreeing rows that carry the
@@ -1587,7 +1638,7 @@ impl Scanner for KnnLabelDisagreement {
             // not in `best`, whose count names minority rows as the
             // carried trigger's seeds
             let beside = if fg.log_p <= alone { fg.excess } else { 0.0 };
-            let excess = excess.max(beside) + warp_excess[t];
+            let excess = excess.max(beside).max(pattern_excess[t]) + warp_excess[t];
             let mut values = vec![
                 ("mean_agreement", st.mean_agreement),
                 ("recognised_rows", recognised[t] as f64),
@@ -1628,6 +1679,13 @@ impl Scanner for KnnLabelDisagreement {
                 values.extend([
                     ("shared_warp_ln_p", w.log_p),
                     ("shared_warp_rows", w.explained() as f64),
+                ]);
+            }
+            let lp = &patterns[t];
+            if lp.named > 0 {
+                values.extend([
+                    ("local_pattern_ln_p", lp.log_p),
+                    ("local_pattern_rows", lp.rows.len() as f64),
                 ]);
             }
             // Bonferroni over the class tests, each named `<test>_log_p`

@@ -19,6 +19,7 @@ mod gemm;
 pub mod knn;
 pub mod labelflow;
 mod linalg;
+mod local;
 mod matrix;
 pub mod pattern;
 mod perclass;

@@ -1,0 +1,293 @@
+//! The *shared local pattern* of `knn-label-disagreement`: in a class the
+//! label tests failed, with images, the rows that carry one small block of
+//! exact pixel values — wherever in the picture it sits.
+//!
+//! A patch trigger need not sit in one place: an attacker can stamp it
+//! anywhere, and a training pipeline's random crops and shifts move a fixed
+//! one. Moved, it is no longer a shift the planted rows share (what
+//! `shared-pattern` and the carried trigger look for), and the label tests
+//! find the planted rows only as far as their pictures look like their
+//! source classes: on Fashion-MNIST, where shirts border T-shirts, a solid
+//! 3×3 patch at a place of its own in each of 1 % of the pictures,
+//! relabelled T-shirt, fails the class but the flagged rows were 88 %
+//! planted and held 76 % of them. What the planted rows still share is the
+//! patch's values, exactly, in some 3×3 block: a block that natural
+//! pictures of other classes do not hold (no clean Fashion-MNIST picture of
+//! the 70,000 holds a saturated 3×3 block; 2–3.5 % of each MNIST digit
+//! class do, thick strokes).
+//!
+//! Method, for a class the label tests failed (a refinement of *which*
+//! rows: it never fails a class):
+//! 1. Keys: every `3 × 3` block of a picture (every channel, stride 1),
+//!    its exact values hashed; a row's keys are the set of its blocks.
+//! 2. The rows the failing test named (a seeded sample of at most
+//!    [`SEEDS`]): the keys at least [`MIN_ROWS`] and a tenth of them hold
+//!    are candidates, the [`CANDIDATES`] most held.
+//! 3. The null: a seeded sample of at most [`OTHERS`] rows of the other
+//!    classes, and how many hold each candidate (a block of background
+//!    every picture holds is held by them all). A candidate's `ln` p-value
+//!    is `ln P(B ≥ s)`, `B ~ Binomial(named rows, min(1, LIFT · r))`, `s`
+//!    the named rows holding it and `r` the other classes' share (half a
+//!    row added), plus `ln` of the number of candidates.
+//! 4. Where the best candidate is significant at the failing level and
+//!    held by at least a tenth of the named rows, every row of the class
+//!    that holds it is behind the failure: the label scanner takes them as
+//!    the class's planted rows (its estimate is at least their number less
+//!    the other classes' share of the class).
+//!
+//! Known limits: exact values — a picture saved as JPEG after the patch was
+//! stamped no longer holds them (the label tests still judge its rows); a
+//! patch smaller than the block, or one blended into the picture, holds no
+//! block of its own; on flat drawings whose colours repeat in one class
+//! (emoji), natural blocks held by a class's contradicted rows are
+//! candidates too, which the null must outweigh.
+
+use std::collections::HashMap;
+
+use crate::rng::SplitMix64;
+use crate::stats::ln_binomial_upper;
+use crate::warp::ImageShape;
+use crate::MatrixRef;
+
+/// Side of a block.
+pub const BLOCK: usize = 3;
+
+/// Named rows whose blocks are counted at most.
+const SEEDS: usize = 4096;
+
+/// Other classes' rows the null is counted on at most.
+const OTHERS: usize = 8192;
+
+/// Least named rows holding a candidate.
+const MIN_ROWS: usize = 20;
+
+/// Least share of the named rows holding the pattern.
+const MIN_SHARE: f64 = 0.1;
+
+/// Candidates tested per class at most.
+const CANDIDATES: usize = 8;
+
+/// How many times the other classes' share the named rows' share must
+/// exceed: contradicted rows look like other classes, and may hold their
+/// natural blocks somewhat more often than those classes' rows at large.
+const LIFT: f64 = 4.0;
+
+/// The shared-local-pattern test of one class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalPattern {
+    /// `ln` p-value of the best candidate (0 when untested).
+    pub log_p: f64,
+    /// The named rows, and how many of them hold the best candidate.
+    pub named: usize,
+    pub holding: usize,
+    /// The other classes' share of rows holding it.
+    pub other_share: f64,
+    /// Every row of the class holding it.
+    pub rows: Vec<usize>,
+}
+
+impl LocalPattern {
+    pub fn untested() -> Self {
+        Self {
+            log_p: 0.0,
+            named: 0,
+            holding: 0,
+            other_share: f64::NAN,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Whether the rows holding the pattern are behind the failure of a
+    /// class failed at `failed_level` (see the module docs).
+    pub fn behind_failure(&self, failed_level: f64) -> bool {
+        self.log_p <= failed_level && self.holding as f64 >= MIN_SHARE * self.named as f64
+    }
+
+    /// The rows holding the pattern beyond the other classes' share of a
+    /// class of `size` rows.
+    pub fn excess(&self, size: usize) -> f64 {
+        (self.rows.len() as f64 - self.other_share * size as f64).max(0.0)
+    }
+}
+
+/// The keys of one picture's blocks, sorted and distinct.
+fn keys(row: &[f32], shape: ImageShape) -> Vec<u64> {
+    let (h, w, ch) = (shape.height, shape.width, shape.channels);
+    let mut out = Vec::with_capacity((h + 1 - BLOCK) * (w + 1 - BLOCK));
+    for y in 0..=h - BLOCK {
+        for x in 0..=w - BLOCK {
+            let mut key = 0xCBF2_9CE4_8422_2325u64;
+            for dy in 0..BLOCK {
+                let at = ((y + dy) * w + x) * ch;
+                for v in &row[at..at + BLOCK * ch] {
+                    key = (key ^ v.to_bits() as u64).wrapping_mul(0x0000_0100_0000_01B3);
+                }
+            }
+            out.push(SplitMix64::new(key).next_u64());
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The shared-local-pattern test of class `c`, whose failing test named
+/// `named` (see the module docs); `x` holds the pictures' pixels.
+pub fn local_pattern_test(
+    x: MatrixRef<'_>,
+    shape: ImageShape,
+    class_rows: &[Vec<usize>],
+    scanned: &[u32],
+    c: u32,
+    named: &[usize],
+    seed: u64,
+) -> LocalPattern {
+    if shape.len() != x.cols() || shape.height < BLOCK || shape.width < BLOCK {
+        return LocalPattern::untested();
+    }
+    let mut rng = SplitMix64::derive(seed, 0x10CA1 ^ ((c as u64) << 20));
+    let mut sample = named.to_vec();
+    sample.sort_unstable();
+    if sample.len() > SEEDS {
+        rng.shuffle(&mut sample);
+        sample.truncate(SEEDS);
+    }
+    let mut held: HashMap<u64, usize> = HashMap::new();
+    for &i in &sample {
+        for k in keys(x.row(i), shape) {
+            *held.entry(k).or_insert(0) += 1;
+        }
+    }
+    let least = MIN_ROWS.max((MIN_SHARE * sample.len() as f64).ceil() as usize);
+    let mut candidates: Vec<(usize, u64)> = held
+        .into_iter()
+        .filter(|&(_, n)| n >= least)
+        .map(|(k, n)| (n, k))
+        .collect();
+    // most held first; ties by key, so that the order is the same every run
+    candidates.sort_unstable_by(|a, b| b.cmp(a));
+    candidates.truncate(CANDIDATES);
+    if candidates.is_empty() {
+        return LocalPattern {
+            named: sample.len(),
+            ..LocalPattern::untested()
+        };
+    }
+    let mut others: Vec<usize> = scanned
+        .iter()
+        .filter(|&&o| o != c)
+        .flat_map(|&o| class_rows[o as usize].iter().copied())
+        .collect();
+    others.sort_unstable();
+    if others.len() > OTHERS {
+        rng.shuffle(&mut others);
+        others.truncate(OTHERS);
+    }
+    let mut other_counts = vec![0usize; candidates.len()];
+    for &i in &others {
+        let k = keys(x.row(i), shape);
+        for (j, (_, key)) in candidates.iter().enumerate() {
+            other_counts[j] += k.binary_search(key).is_ok() as usize;
+        }
+    }
+    let tested = (candidates.len() as f64).ln();
+    let (best, log_p, share) = candidates
+        .iter()
+        .zip(&other_counts)
+        .map(|(&(s, key), &o)| {
+            let share = (o as f64 + 0.5) / (others.len() as f64 + 1.0);
+            let p = LIFT * share;
+            // a block the other classes hold as often (background) is no
+            // evidence
+            let lp = if p < 1.0 {
+                (ln_binomial_upper(sample.len() as u64, p, s as u64) + tested).min(0.0)
+            } else {
+                0.0
+            };
+            ((s, key), lp, share)
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .expect("a candidate");
+    let rows: Vec<usize> = class_rows[c as usize]
+        .iter()
+        .copied()
+        .filter(|&i| keys(x.row(i), shape).binary_search(&best.1).is_ok())
+        .collect();
+    LocalPattern {
+        log_p,
+        named: sample.len(),
+        holding: best.0,
+        other_share: share,
+        rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pictures of two textures by class, with a 3×3 block of ones stamped
+    /// at a place of its own in `planted` rows of class 1 taken from class 0.
+    fn world(n: usize, planted: usize) -> (Vec<f32>, Vec<u32>, Vec<bool>, ImageShape) {
+        let shape = ImageShape {
+            height: 10,
+            width: 10,
+            channels: 1,
+        };
+        let mut rng = SplitMix64::new(3);
+        let (mut x, mut labels, mut truth) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            let class = (i % 2) as u32;
+            let mut img: Vec<f32> = (0..100)
+                .map(|_| (rng.below(200) as f32 + 40.0 * class as f32) / 255.0)
+                .collect();
+            let plant = class == 0 && i / 2 < planted;
+            if plant {
+                let (top, left) = (rng.below(8), rng.below(8));
+                for y in top..top + 3 {
+                    for x in left..left + 3 {
+                        img[y * 10 + x] = 1.0;
+                    }
+                }
+            }
+            x.extend(img);
+            labels.push(if plant { 1 } else { class });
+            truth.push(plant);
+        }
+        (x, labels, truth, shape)
+    }
+
+    #[test]
+    fn a_block_stamped_anywhere_is_found_and_its_rows_named() {
+        let (x, labels, truth, shape) = world(2000, 60);
+        let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
+        let class_rows: Vec<Vec<usize>> = (0..2)
+            .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
+            .collect();
+        // the failing test named 40 planted rows and 40 natural ones
+        let planted: Vec<usize> = (0..labels.len()).filter(|&i| truth[i]).collect();
+        let mut named: Vec<usize> = planted[..40].to_vec();
+        named.extend(
+            class_rows[1]
+                .iter()
+                .copied()
+                .filter(|&i| !truth[i])
+                .take(40),
+        );
+        let p = local_pattern_test(m, shape, &class_rows, &[0, 1], 1, &named, 5);
+        assert!(p.behind_failure(-10.0), "{p:?}");
+        assert_eq!(p.rows, planted);
+        assert_eq!(p.holding, 40);
+        assert!((p.excess(class_rows[1].len()) - 60.0).abs() < 1.0);
+        // Nothing stamped: the named rows share no block.
+        let (x, labels, _, _) = world(2000, 0);
+        let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
+        let class_rows: Vec<Vec<usize>> = (0..2)
+            .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
+            .collect();
+        let named: Vec<usize> = class_rows[1][..80].to_vec();
+        let p = local_pattern_test(m, shape, &class_rows, &[0, 1], 1, &named, 5);
+        assert!(!p.behind_failure(-10.0), "{p:?}");
+        assert!(p.rows.is_empty() || p.log_p > -10.0, "{p:?}");
+    }
+}
