@@ -139,7 +139,7 @@ fn classes_inside_splits(
 /// no table (a download of `root/<class>/<image>`, as Kaggle and data set
 /// sites pack them).
 pub(super) fn zip_holds_images(names: &[&str]) -> bool {
-    let data: Vec<&&str> = names.iter().filter(|n| !zip_junk(n)).collect();
+    let data: Vec<&&str> = names.iter().filter(|n| !super::zip_junk(n)).collect();
     data.iter().filter(|n| is_image(Path::new(n))).count() >= 2
         && !data.iter().any(|n| {
             matches!(
@@ -152,13 +152,6 @@ pub(super) fn zip_holds_images(names: &[&str]) -> bool {
                 )
             )
         })
-}
-
-/// A zip entry that holds no data: a folder, or macOS's `__MACOSX/` and
-/// `._` files.
-fn zip_junk(name: &str) -> bool {
-    let base = name.rsplit('/').next().unwrap_or(name);
-    name.ends_with('/') || name.starts_with("__MACOSX/") || base.starts_with("._")
 }
 
 /// The images of a zip archive unpacked into a temporary folder (deleted
@@ -184,7 +177,7 @@ fn unpack(zip: &Path) -> Result<(tempfile::TempDir, PathBuf), IngestError> {
             .by_index(i)
             .map_err(|e| bad(format!("entry {i} cannot be read ({e})")))?;
         let name = entry.name().to_string();
-        if zip_junk(&name) || !is_image(Path::new(&name)) {
+        if super::zip_junk(&name) || !is_image(Path::new(&name)) {
             continue;
         }
         let Some(rel) = entry.enclosed_name().map(Path::to_path_buf) else {

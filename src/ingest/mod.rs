@@ -629,6 +629,13 @@ fn foreign(path: &Path) -> Option<&'static str> {
     )
 }
 
+/// Whether a zip entry holds no data: a folder, or macOS's `__MACOSX/` and
+/// `._` files.
+pub(super) fn zip_junk(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    name.ends_with('/') || name.starts_with("__MACOSX/") || base.starts_with("._")
+}
+
 /// The format of a zip archive's one table, by its name inside (a Kaggle
 /// download, pandas's `to_csv("t.zip")`); an Excel workbook (a zip of its
 /// parts) or an archive of several files is an error that says what to do.

@@ -40,8 +40,7 @@ pub(super) fn zip_member(
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(|e| e.to_string())?;
         let name = entry.name().to_string();
-        let base = name.rsplit('/').next().unwrap_or(&name);
-        if !entry.is_dir() && !name.starts_with("__MACOSX/") && !base.starts_with("._") {
+        if !entry.is_dir() && !super::zip_junk(&name) {
             data.push((i, name));
         }
     }
