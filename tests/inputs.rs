@@ -982,20 +982,26 @@ fn compressed_separated_and_partitioned_tables_are_read() {
                 )
             })
             .collect();
+        let batch = RecordBatch::try_from_iter(arrays).unwrap();
         let part = d.join(format!("hive-parquet/label={c}"));
         std::fs::create_dir_all(&part).unwrap();
-        write_parquet(
-            &part.join("part-0.parquet"),
-            &RecordBatch::try_from_iter(arrays).unwrap(),
-        );
+        write_parquet(&part.join("part-0.parquet"), &batch);
+        // Arrow IPC, with a value Hive escapes (polars would read these
+        // folders itself, guessing dates; they are read as every format's)
+        let part = d.join(format!("hive-ipc/label=class%20{c}"));
+        std::fs::create_dir_all(&part).unwrap();
+        write_ipc(&part.join("part-0.arrow"), &batch);
     }
-    for folder in ["hive", "hive-parquet"] {
+    for folder in ["hive", "hive-parquet", "hive-ipc"] {
         let out = format!("{folder}-out");
         let o = run(&["scan", folder, "--out", &out], d);
         assert_eq!(o.status.code(), Some(0), "{folder}: {}", stderr(&o));
         assert!(scores(&out) == scores("sorted-out"), "{folder}");
         let v = summary_of(d, &out);
         assert_eq!(v["features"]["dimensions"], 3, "{folder}: {v}");
+        if folder == "hive-ipc" {
+            assert_eq!(v["classes"][1]["label"], "class 1", "{v}");
+        }
     }
     // Files above and below the key=value folders: not one layout.
     std::fs::copy(d.join("t.csv"), d.join("hive/t.csv")).unwrap();

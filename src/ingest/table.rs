@@ -325,9 +325,18 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
                 })?;
             Ok(df.lazy())
         }
-        InputFormat::Ipc => {
-            LazyFrame::scan_ipc_sources(sources(unpacked), Default::default(), Default::default())
-        }
+        // `key=value` folders are read by `hive` for every format, and only
+        // below a folder given as input: polars's own reading of them (on
+        // by default for IPC, from any folder of the path, with dates
+        // guessed) is off
+        InputFormat::Ipc => LazyFrame::scan_ipc_sources(
+            sources(unpacked),
+            Default::default(),
+            UnifiedScanArgs {
+                hive_options: HiveOptions::new_disabled(),
+                ..Default::default()
+            },
+        ),
         InputFormat::Ndjson if json_array(&head) => match unpacked {
             Some(file) => read_json_array(file),
             None => {
