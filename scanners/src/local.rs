@@ -208,11 +208,16 @@ pub fn local_pattern_test(
         })
         .min_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
         .expect("a candidate");
-    let rows: Vec<usize> = class_rows[c as usize]
-        .iter()
-        .copied()
-        .filter(|&i| keys(x.row(i), shape).binary_search(&best.1).is_ok())
-        .collect();
+    // a block that is no evidence names no rows (the class's background)
+    let rows: Vec<usize> = if log_p < 0.0 {
+        class_rows[c as usize]
+            .iter()
+            .copied()
+            .filter(|&i| keys(x.row(i), shape).binary_search(&best.1).is_ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
     LocalPattern {
         log_p,
         named: sample.len(),
