@@ -266,12 +266,12 @@ pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset
 /// temporary folder it was unpacked into and the archive, which the ids
 /// (paths inside the archive) and notes name instead.
 fn load_folder(
-    root: &PathBuf,
-    zip: Option<(&Path, &PathBuf)>,
+    root: &Path,
+    zip: Option<(&Path, &Path)>,
     options: &IngestOptions,
 ) -> Result<Dataset, IngestError> {
     let (mut files, others) = list(root)?;
-    let shown = zip.map(|(_, archive)| archive.as_path());
+    let shown = zip.map(|(_, archive)| archive);
     let split_note = classes_inside_splits(root, &files, shown).map(|(classes, note)| {
         for ((_, class), inner) in files.iter_mut().zip(classes) {
             *class = inner;
@@ -383,7 +383,7 @@ fn load_folder(
         hasher.update(digest);
         bytes += len;
     }
-    let id_base = zip.map_or(root.as_path(), |(dir, _)| dir);
+    let id_base = zip.map_or(root, |(dir, _)| dir);
     let ids: Vec<String> = files
         .iter()
         .map(|(p, _)| {
@@ -424,7 +424,7 @@ fn load_folder(
             channels,
         },
         sources: vec![SourceFile {
-            path: root.clone(),
+            path: root.to_path_buf(),
             bytes,
             sha256: hex(&hasher.finalize()),
             rows: n as u64,

@@ -494,21 +494,14 @@ fn table_parts(dir: &Path) -> Vec<PathBuf> {
     parts
 }
 
-/// [`expand_inputs`], with every folder of table files replaced by its
-/// files, each with the `key=value` folders it sits below in that folder
-/// (see [`hive`]).
-pub fn expand_with_parts(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
-    Ok(expand_with_folders(inputs)?
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect())
-}
-
 /// A path to read and the `key=value` folders it sits below in a folder
 /// given as input.
 pub(super) type Part = (PathBuf, Vec<(String, Option<String>)>);
 
-fn expand_with_folders(inputs: &[String]) -> Result<Vec<Part>, IngestError> {
+/// [`expand_inputs`], with every folder of table files replaced by its
+/// files, each with the `key=value` folders it sits below in that folder
+/// (see [`hive`]).
+fn expand_with_parts(inputs: &[String]) -> Result<Vec<Part>, IngestError> {
     let mut out = Vec::new();
     for p in expand_inputs(inputs)? {
         if p.is_dir() {
@@ -709,7 +702,7 @@ pub fn check_scannable(ds: &Dataset) -> Result<(), IngestError> {
 
 /// Reads every input into one [`Dataset`].
 pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, IngestError> {
-    let parts = expand_with_folders(inputs)?;
+    let parts = expand_with_parts(inputs)?;
     let paths: Vec<PathBuf> = parts.iter().map(|(p, _)| p.clone()).collect();
     if let Some(forced) = options.format {
         // a binary table read as text gives columns of garbage
