@@ -1,6 +1,8 @@
-//! The *shared local pattern* of `knn-label-disagreement`: in a class the
-//! label tests failed, with images, the rows that carry one small block of
-//! exact pixel values — wherever in the picture it sits.
+//! The *contradicted pattern* and the *shared local pattern* of
+//! `knn-label-disagreement`: with images, the rows of a class that carry
+//! one small block of exact pixel values — wherever in the picture it sits.
+//! The first is a class test on every class's contradicted rows; the second
+//! refines a class the label tests failed, on the rows they named.
 //!
 //! A patch trigger need not sit in one place: an attacker can stamp it
 //! anywhere, and a training pipeline's random crops and shifts move a fixed
@@ -35,6 +37,18 @@
 //!    the class's planted rows (its estimate is at least their number less
 //!    the other classes' share of the class).
 //!
+//! The contradicted-pattern test (a class test) runs the same steps on
+//! each class's contradicted rows (their label in the minority among their
+//! neighbours) instead of named ones, with every candidate (not the eight
+//! most held: a class's boundary rows share many background blocks, and a
+//! patch on 1 % of Fashion-MNIST's four tops is held by a quarter of the
+//! T-shirts' contradicted rows, below the eighth background block). Its
+//! null is the larger of two shares, each from a seeded sample of at most
+//! [`PER_CLASS`] rows of every class: the other classes' rows, and the
+//! class's own agreeing rows — a block natural to the class (a flat colour
+//! of one kind of emoji) is held by its agreeing rows as much as by its
+//! boundary rows, where planted rows are mostly contradicted.
+//!
 //! Known limits: exact values — a picture saved as JPEG after the patch was
 //! stamped no longer holds them (the label tests still judge its rows); a
 //! patch smaller than the block, or one blended into the picture, holds no
@@ -43,6 +57,8 @@
 //! candidates too, which the null must outweigh.
 
 use std::collections::HashMap;
+
+use rayon::prelude::*;
 
 use crate::rng::SplitMix64;
 use crate::stats::ln_binomial_upper;
@@ -64,6 +80,9 @@ const MIN_ROWS: usize = 20;
 /// Least share of the named rows holding the pattern.
 const MIN_SHARE: f64 = 0.1;
 
+/// Rows of each class sampled for the contradicted-pattern test's null.
+const PER_CLASS: usize = 2048;
+
 /// Candidates tested per class at most.
 const CANDIDATES: usize = 8;
 
@@ -80,7 +99,9 @@ pub struct LocalPattern {
     /// The named rows, and how many of them hold the best candidate.
     pub named: usize,
     pub holding: usize,
-    /// The other classes' share of rows holding it.
+    /// The share of the rows it is compared with holding it: the other
+    /// classes' (for the contradicted pattern, the larger of theirs and the
+    /// class's agreeing rows').
     pub other_share: f64,
     /// Every row of the class holding it.
     pub rows: Vec<usize>,
@@ -103,8 +124,8 @@ impl LocalPattern {
         self.log_p <= failed_level && self.holding as f64 >= MIN_SHARE * self.named as f64
     }
 
-    /// The rows holding the pattern beyond the other classes' share of a
-    /// class of `size` rows.
+    /// The rows holding the pattern beyond the null share of a class of
+    /// `size` rows.
     pub fn excess(&self, size: usize) -> f64 {
         (self.rows.len() as f64 - self.other_share * size as f64).max(0.0)
     }
@@ -131,6 +152,164 @@ fn keys(row: &[f32], shape: ImageShape) -> Vec<u64> {
     out
 }
 
+/// The blocks at least [`MIN_ROWS`] and a tenth of `sample` hold, the
+/// `most` most held, with how many hold each.
+fn candidates(
+    x: MatrixRef<'_>,
+    shape: ImageShape,
+    sample: &[usize],
+    most: usize,
+) -> Vec<(usize, u64)> {
+    let mut held: HashMap<u64, usize> = HashMap::new();
+    for &i in sample {
+        for k in keys(x.row(i), shape) {
+            *held.entry(k).or_insert(0) += 1;
+        }
+    }
+    let least = MIN_ROWS.max((MIN_SHARE * sample.len() as f64).ceil() as usize);
+    let mut candidates: Vec<(usize, u64)> = held
+        .into_iter()
+        .filter(|&(_, n)| n >= least)
+        .map(|(k, n)| (n, k))
+        .collect();
+    // most held first; ties by key, so that the order is the same every run
+    candidates.sort_unstable_by(|a, b| b.cmp(a));
+    candidates.truncate(most);
+    candidates
+}
+
+/// `ln` p-value of `holding` of `named` rows holding a block that a share
+/// `null` of the rows it is compared with hold (see the module docs), with
+/// `tested` candidates; a block held about as often there is no evidence.
+fn block_log_p(named: usize, holding: usize, null: f64, tested: usize) -> f64 {
+    let p = LIFT * null;
+    if p < 1.0 {
+        (ln_binomial_upper(named as u64, p, holding as u64) + (tested as f64).ln()).min(0.0)
+    } else {
+        0.0
+    }
+}
+
+/// Every row of `rows` holding block `key`.
+fn holders(x: MatrixRef<'_>, shape: ImageShape, rows: &[usize], key: u64) -> Vec<usize> {
+    rows.iter()
+        .copied()
+        .filter(|&i| keys(x.row(i), shape).binary_search(&key).is_ok())
+        .collect()
+}
+
+/// The contradicted-pattern test of every class of `scanned` (see the
+/// module docs): a block its contradicted rows (`contradicted`) share, against
+/// how often the other classes' rows and its own agreeing rows hold it. The
+/// rows holding the best block are collected where its `ln` p-value is at
+/// most `level`.
+pub fn contradicted_pattern_tests(
+    x: MatrixRef<'_>,
+    shape: ImageShape,
+    class_rows: &[Vec<usize>],
+    scanned: &[u32],
+    contradicted: &[bool],
+    level: f64,
+    seed: u64,
+) -> Vec<LocalPattern> {
+    let untested = || vec![LocalPattern::untested(); scanned.len()];
+    if shape.len() != x.cols() || shape.height < BLOCK || shape.width < BLOCK {
+        return untested();
+    }
+    // each class's contradicted rows and a sample of all its rows
+    let mut named = Vec::with_capacity(scanned.len());
+    let mut samples = Vec::with_capacity(scanned.len());
+    for &c in scanned {
+        let mut rng = SplitMix64::derive(seed, 0xC0_10CA ^ ((c as u64) << 20));
+        let rows = &class_rows[c as usize];
+        let mut m: Vec<usize> = rows.iter().copied().filter(|&i| contradicted[i]).collect();
+        if m.len() > SEEDS {
+            rng.shuffle(&mut m);
+            m.truncate(SEEDS);
+        }
+        let mut s = rows.clone();
+        if s.len() > PER_CLASS {
+            rng.shuffle(&mut s);
+            s.truncate(PER_CLASS);
+        }
+        named.push(m);
+        samples.push(s);
+    }
+    let candidates: Vec<Vec<(usize, u64)>> = named
+        .par_iter()
+        .map(|m| candidates(x, shape, m, usize::MAX))
+        .collect();
+    if candidates.iter().all(Vec::is_empty) {
+        return untested();
+    }
+    // every candidate block, numbered
+    let mut ids: HashMap<u64, usize> = HashMap::new();
+    for &(_, key) in candidates.iter().flatten() {
+        let next = ids.len();
+        ids.entry(key).or_insert(next);
+    }
+    // how many of each class's sampled rows hold each candidate, and how
+    // many of those agree with their class; how many sampled rows agree
+    let counted: Vec<(Vec<u32>, Vec<u32>, usize)> = samples
+        .par_iter()
+        .map(|s| {
+            let (mut held, mut agree) = (vec![0u32; ids.len()], vec![0u32; ids.len()]);
+            for &i in s {
+                for k in keys(x.row(i), shape) {
+                    if let Some(&id) = ids.get(&k) {
+                        held[id] += 1;
+                        agree[id] += !contradicted[i] as u32;
+                    }
+                }
+            }
+            let agreeing = s.iter().filter(|&&i| !contradicted[i]).count();
+            (held, agree, agreeing)
+        })
+        .collect();
+    let total: usize = samples.iter().map(Vec::len).sum();
+    (0..scanned.len())
+        .map(|t| {
+            let cs = &candidates[t];
+            if cs.is_empty() {
+                return LocalPattern {
+                    named: named[t].len(),
+                    ..LocalPattern::untested()
+                };
+            }
+            let (others, agreeing) = (total - samples[t].len(), counted[t].2);
+            let (best, log_p, null) = cs
+                .iter()
+                .map(|&(s, key)| {
+                    let id = ids[&key];
+                    let other: u32 =
+                        counted.iter().map(|c| c.0[id]).sum::<u32>() - counted[t].0[id];
+                    let o = (other as f64 + 0.5) / (others as f64 + 1.0);
+                    let a = (counted[t].1[id] as f64 + 0.5) / (agreeing as f64 + 1.0);
+                    let null = o.max(a);
+                    (
+                        (s, key),
+                        block_log_p(named[t].len(), s, null, cs.len()),
+                        null,
+                    )
+                })
+                .min_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+                .expect("a candidate");
+            let rows = if log_p <= level && log_p < 0.0 {
+                holders(x, shape, &class_rows[scanned[t] as usize], best.1)
+            } else {
+                Vec::new()
+            };
+            LocalPattern {
+                log_p,
+                named: named[t].len(),
+                holding: best.0,
+                other_share: null,
+                rows,
+            }
+        })
+        .collect()
+}
+
 /// The shared-local-pattern test of class `c`, whose failing test named
 /// `named` (see the module docs); `x` holds the pictures' pixels.
 pub fn local_pattern_test(
@@ -152,21 +331,7 @@ pub fn local_pattern_test(
         rng.shuffle(&mut sample);
         sample.truncate(SEEDS);
     }
-    let mut held: HashMap<u64, usize> = HashMap::new();
-    for &i in &sample {
-        for k in keys(x.row(i), shape) {
-            *held.entry(k).or_insert(0) += 1;
-        }
-    }
-    let least = MIN_ROWS.max((MIN_SHARE * sample.len() as f64).ceil() as usize);
-    let mut candidates: Vec<(usize, u64)> = held
-        .into_iter()
-        .filter(|&(_, n)| n >= least)
-        .map(|(k, n)| (n, k))
-        .collect();
-    // most held first; ties by key, so that the order is the same every run
-    candidates.sort_unstable_by(|a, b| b.cmp(a));
-    candidates.truncate(CANDIDATES);
+    let candidates = candidates(x, shape, &sample, CANDIDATES);
     if candidates.is_empty() {
         return LocalPattern {
             named: sample.len(),
@@ -190,31 +355,21 @@ pub fn local_pattern_test(
             other_counts[j] += k.binary_search(key).is_ok() as usize;
         }
     }
-    let tested = (candidates.len() as f64).ln();
     let (best, log_p, share) = candidates
         .iter()
         .zip(&other_counts)
         .map(|(&(s, key), &o)| {
             let share = (o as f64 + 0.5) / (others.len() as f64 + 1.0);
-            let p = LIFT * share;
             // a block the other classes hold as often (background) is no
             // evidence
-            let lp = if p < 1.0 {
-                (ln_binomial_upper(sample.len() as u64, p, s as u64) + tested).min(0.0)
-            } else {
-                0.0
-            };
+            let lp = block_log_p(sample.len(), s, share, candidates.len());
             ((s, key), lp, share)
         })
         .min_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
         .expect("a candidate");
     // a block that is no evidence names no rows (the class's background)
     let rows: Vec<usize> = if log_p < 0.0 {
-        class_rows[c as usize]
-            .iter()
-            .copied()
-            .filter(|&i| keys(x.row(i), shape).binary_search(&best.1).is_ok())
-            .collect()
+        holders(x, shape, &class_rows[c as usize], best.1)
     } else {
         Vec::new()
     };
@@ -294,5 +449,54 @@ mod tests {
         let p = local_pattern_test(m, shape, &class_rows, &[0, 1], 1, &named, 5);
         assert!(!p.behind_failure(-10.0), "{p:?}");
         assert!(p.rows.is_empty() || p.log_p > -10.0, "{p:?}");
+    }
+
+    #[test]
+    fn a_block_the_contradicted_rows_share_fails_the_class_and_a_natural_one_does_not() {
+        let class_rows = |labels: &[u32]| -> Vec<Vec<usize>> {
+            (0..2)
+                .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
+                .collect()
+        };
+        // 60 planted rows among 300 contradicted ones of class 1
+        let (x, labels, truth, shape) = world(4000, 60);
+        let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
+        let rows = class_rows(&labels);
+        let mut contradicted = truth.clone();
+        for &i in rows[1].iter().filter(|&&i| !truth[i]).take(240) {
+            contradicted[i] = true;
+        }
+        for &i in rows[0].iter().take(300) {
+            contradicted[i] = true;
+        }
+        let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &contradicted, -10.0, 5);
+        assert!(tests[1].log_p < -30.0, "{:?}", tests[1]);
+        let planted: Vec<usize> = (0..labels.len()).filter(|&i| truth[i]).collect();
+        assert_eq!(tests[1].rows, planted);
+        assert!((tests[1].excess(rows[1].len()) - 60.0).abs() < 2.0);
+        assert_eq!(tests[0].log_p, 0.0, "{:?}", tests[0]);
+        // The block on a fifth of class 1, agreeing rows and contradicted
+        // alike: natural to the class, no evidence.
+        let (mut x, labels, _, shape) = world(4000, 0);
+        let rows = class_rows(&labels);
+        let mut rng = SplitMix64::new(9);
+        for &i in rows[1].iter().filter(|&&i| i % 5 == 1) {
+            let (top, left) = (rng.below(8), rng.below(8));
+            for y in top..top + 3 {
+                for c in left..left + 3 {
+                    x[i * 100 + y * 10 + c] = 1.0;
+                }
+            }
+        }
+        let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
+        let mut contradicted = vec![false; labels.len()];
+        for &i in rows[1].iter().take(300).chain(rows[0].iter().take(300)) {
+            contradicted[i] = true;
+        }
+        let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &contradicted, -10.0, 5);
+        assert!(
+            tests.iter().all(|t| t.log_p > -10.0 && t.rows.is_empty()),
+            "{tests:?}"
+        );
     }
 }
