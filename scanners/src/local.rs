@@ -99,9 +99,7 @@ pub struct LocalPattern {
     /// The named rows, and how many of them hold the best candidate.
     pub named: usize,
     pub holding: usize,
-    /// The share of the rows it is compared with holding it: the other
-    /// classes' (for the contradicted pattern, the larger of theirs and the
-    /// class's agreeing rows').
+    /// The other classes' share of rows holding it.
     pub other_share: f64,
     /// Every row of the class holding it.
     pub rows: Vec<usize>,
@@ -124,8 +122,10 @@ impl LocalPattern {
         self.log_p <= failed_level && self.holding as f64 >= MIN_SHARE * self.named as f64
     }
 
-    /// The rows holding the pattern beyond the null share of a class of
-    /// `size` rows.
+    /// The rows holding the pattern beyond the other classes' share of a
+    /// class of `size` rows (planted rows that agree with their class —
+    /// each other's neighbours — hold it too: the class's agreeing rows'
+    /// share is part of the contradicted pattern's null, not of its count).
     pub fn excess(&self, size: usize) -> f64 {
         (self.rows.len() as f64 - self.other_share * size as f64).max(0.0)
     }
@@ -277,7 +277,7 @@ pub fn contradicted_pattern_tests(
                 };
             }
             let (others, agreeing) = (total - samples[t].len(), counted[t].2);
-            let (best, log_p, null) = cs
+            let (best, log_p, other_share) = cs
                 .iter()
                 .map(|&(s, key)| {
                     let id = ids[&key];
@@ -285,11 +285,10 @@ pub fn contradicted_pattern_tests(
                         counted.iter().map(|c| c.0[id]).sum::<u32>() - counted[t].0[id];
                     let o = (other as f64 + 0.5) / (others as f64 + 1.0);
                     let a = (counted[t].1[id] as f64 + 0.5) / (agreeing as f64 + 1.0);
-                    let null = o.max(a);
                     (
                         (s, key),
-                        block_log_p(named[t].len(), s, null, cs.len()),
-                        null,
+                        block_log_p(named[t].len(), s, o.max(a), cs.len()),
+                        o,
                     )
                 })
                 .min_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
@@ -303,7 +302,7 @@ pub fn contradicted_pattern_tests(
                 log_p,
                 named: named[t].len(),
                 holding: best.0,
-                other_share: null,
+                other_share,
                 rows,
             }
         })
