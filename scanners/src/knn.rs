@@ -1548,19 +1548,24 @@ impl Scanner for KnnLabelDisagreement {
             })
             // the contradicted pattern counts the planted rows that hold the
             // block whole (on MNIST a patch landing on a stroke leaves none);
-            // where it is the most significant, the estimate is not less
-            // than the other tests' count of contradicted rows
+            // where it is the most significant and another test is
+            // significant on its own too, the estimate is not less than that
+            // test's count of contradicted rows
             .zip(&contradicted_patterns)
             .zip(&scanned)
             .map(|((best, cp), &c)| {
-                if cp.log_p < best.0 {
-                    (
-                        cp.log_p,
-                        cp.excess(class_rows[c as usize].len()).max(best.1),
-                    )
-                } else {
-                    best
+                if cp.log_p >= best.0 {
+                    return best;
                 }
+                let held = cp.excess(class_rows[c as usize].len());
+                (
+                    cp.log_p,
+                    if best.0 <= alone {
+                        held.max(best.1)
+                    } else {
+                        held
+                    },
+                )
             })
             .collect();
         // A class these tests fail names its planted rows: the minority
@@ -1652,22 +1657,28 @@ impl Scanner for KnnLabelDisagreement {
         // share and other classes' rows do not (see `local`) — a patch,
         // wherever it sits — are behind the failure, and the estimate is
         // at least their number.
-        // A class failed by its contradicted pattern has it already.
-        let patterns: Vec<LocalPattern> = scanned
+        // A class its contradicted pattern fails has its rows already; each
+        // pattern comes with whether its rows are behind the failure.
+        let patterns: Vec<(LocalPattern, bool)> = scanned
             .iter()
             .zip(&seeds)
             .zip(&contradicted_patterns)
             .map(|((&c, seeds), cp)| match input.image {
-                _ if cp.behind_failure(failed_level - (tests as f64).ln()) => cp.clone(),
-                Some(shape) if !seeds.is_empty() => {
-                    local_pattern_test(x, shape, &class_rows, &scanned, c, seeds, input.seed)
+                _ if cp.log_p + (tests as f64).ln() <= failed_level && !cp.rows.is_empty() => {
+                    (cp.clone(), true)
                 }
-                _ => LocalPattern::untested(),
+                Some(shape) if !seeds.is_empty() => {
+                    let p =
+                        local_pattern_test(x, shape, &class_rows, &scanned, c, seeds, input.seed);
+                    let behind = p.behind_failure(failed_level);
+                    (p, behind)
+                }
+                _ => (LocalPattern::untested(), false),
             })
             .collect();
         let mut pattern_excess = vec![0.0; scanned.len()];
-        for (t, (p, &c)) in patterns.iter().zip(&scanned).enumerate() {
-            if !p.behind_failure(failed_level) {
+        for (t, ((p, behind), &c)) in patterns.iter().zip(&scanned).enumerate() {
+            if !behind {
                 continue;
             }
             // each holding row is judged as one of the group: by the
@@ -1754,7 +1765,7 @@ impl Scanner for KnnLabelDisagreement {
                     ("shared_warp_rows", w.explained() as f64),
                 ]);
             }
-            let lp = &patterns[t];
+            let lp = &patterns[t].0;
             if lp.named > 0 {
                 values.extend([
                     ("local_pattern_ln_p", lp.log_p),

@@ -152,12 +152,13 @@ fn keys(row: &[f32], shape: ImageShape) -> Vec<u64> {
     out
 }
 
-/// The blocks at least [`MIN_ROWS`] and a tenth of `sample` hold, the
+/// The blocks at least [`MIN_ROWS`] and a `share` of `sample` hold, the
 /// `most` most held, with how many hold each.
 fn candidates(
     x: MatrixRef<'_>,
     shape: ImageShape,
     sample: &[usize],
+    share: f64,
     most: usize,
 ) -> Vec<(usize, u64)> {
     let mut held: HashMap<u64, usize> = HashMap::new();
@@ -166,7 +167,7 @@ fn candidates(
             *held.entry(k).or_insert(0) += 1;
         }
     }
-    let least = MIN_ROWS.max((MIN_SHARE * sample.len() as f64).ceil() as usize);
+    let least = MIN_ROWS.max((share * sample.len() as f64).ceil() as usize);
     let mut candidates: Vec<(usize, u64)> = held
         .into_iter()
         .filter(|&(_, n)| n >= least)
@@ -237,7 +238,7 @@ pub fn contradicted_pattern_tests(
     }
     let candidates: Vec<Vec<(usize, u64)>> = named
         .par_iter()
-        .map(|m| candidates(x, shape, m, usize::MAX))
+        .map(|m| candidates(x, shape, m, 0.0, usize::MAX))
         .collect();
     if candidates.iter().all(Vec::is_empty) {
         return untested();
@@ -330,7 +331,7 @@ pub fn local_pattern_test(
         rng.shuffle(&mut sample);
         sample.truncate(SEEDS);
     }
-    let candidates = candidates(x, shape, &sample, CANDIDATES);
+    let candidates = candidates(x, shape, &sample, MIN_SHARE, CANDIDATES);
     if candidates.is_empty() {
         return LocalPattern {
             named: sample.len(),
