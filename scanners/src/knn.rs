@@ -183,15 +183,21 @@ poison rates, where spectral methods see too little signal.
      relabelled T-shirt: 995 minority rows, 280 of them planted) — but the
      planted rows hold the patch's values, exactly, in some 3×3 block.
      Every 3×3 block of the class's minority rows (at most 4,096, seeded)
-     is hashed; the blocks at least 20 and a tenth of them hold are
-     candidates, each against the larger of two shares holding it in a
+     is hashed; every block at least 20 of them hold is a candidate (a
+     4×4 checkerboard on 0.3 % of the four tops is held by 5.5 % of the
+     pullovers' minority rows), each against the larger of two shares
+     holding it in a
      seeded sample of at most 2,048 rows of each class: the other classes'
      rows, and the class's own rows that are not contradicted (a block
      natural to the class, such as a flat colour of one kind of emoji, is
      held by its agreeing rows as much as by its boundary rows):
      `ln P(B ≥ s)`, `B ~ Binomial(minority rows, min(1, 4 × share))`, plus
-     `ln` of the candidates. Its rows are the class's rows holding the best
-     block; its estimate their number less the null share of the class.
+     `ln` of the candidates. Where it fails the class, the class's rows
+     holding the best block are the group (judged as the shared local
+     pattern's are, below); the estimate is their number less the other
+     classes' share of the class, or, where another test is significant on
+     its own, that test's count if larger (on MNIST a patch landing on a
+     stroke holds no block of its own).
      Known false positives: a block that a class's boundary rows share
      more than four times as often as the rest of the data set (on the
      clean image sets — MNIST, Fashion-MNIST and its subsets, the emoji at
