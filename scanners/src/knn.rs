@@ -1583,12 +1583,23 @@ impl Scanner for KnnLabelDisagreement {
         // The classes whose minority rows carry what those rows share (see
         // `carried`) fail too.
         let failed_level = (0.5 * 0.01 / scanned.len().max(1) as f64).ln();
+        // A class its contradicted pattern fails names the minority rows
+        // holding the block: they are what the planted rows share.
         let seeds: Vec<Vec<usize>> = scanned
             .iter()
             .zip(&best)
-            .map(|(&c, &(lp, excess))| {
+            .zip(&contradicted_patterns)
+            .map(|((&c, &(lp, excess)), cp)| {
                 if lp + (tests as f64).ln() > failed_level || excess < MIN_SEED_EXCESS {
                     return Vec::new();
+                }
+                if cp.log_p <= lp && !cp.rows.is_empty() {
+                    return cp
+                        .rows
+                        .iter()
+                        .copied()
+                        .filter(|&i| minority_row[i])
+                        .collect();
                 }
                 let mut rows: Vec<usize> = class_rows[c as usize]
                     .iter()

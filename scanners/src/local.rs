@@ -101,8 +101,12 @@ pub struct LocalPattern {
     /// The named rows, and how many of them hold the best candidate.
     pub named: usize,
     pub holding: usize,
-    /// The other classes' share of rows holding it.
-    pub other_share: f64,
+    /// The share of natural rows holding it: the other classes' (for the
+    /// contradicted pattern, the smaller of theirs and the class's agreeing
+    /// rows' — planted rows of other classes, in an all-to-all attack,
+    /// raise the first; planted rows that agree with their class, the
+    /// second).
+    pub natural_share: f64,
     /// Every row of the class holding it.
     pub rows: Vec<usize>,
 }
@@ -113,7 +117,7 @@ impl LocalPattern {
             log_p: 0.0,
             named: 0,
             holding: 0,
-            other_share: f64::NAN,
+            natural_share: f64::NAN,
             rows: Vec::new(),
         }
     }
@@ -124,12 +128,10 @@ impl LocalPattern {
         self.log_p <= failed_level && self.holding as f64 >= MIN_SHARE * self.named as f64
     }
 
-    /// The rows holding the pattern beyond the other classes' share of a
-    /// class of `size` rows (planted rows that agree with their class —
-    /// each other's neighbours — hold it too: the class's agreeing rows'
-    /// share is part of the contradicted pattern's null, not of its count).
+    /// The rows holding the pattern beyond the natural share of a class of
+    /// `size` rows.
     pub fn excess(&self, size: usize) -> f64 {
-        (self.rows.len() as f64 - self.other_share * size as f64).max(0.0)
+        (self.rows.len() as f64 - self.natural_share * size as f64).max(0.0)
     }
 }
 
@@ -280,7 +282,7 @@ pub fn contradicted_pattern_tests(
                 };
             }
             let (others, agreeing) = (total - samples[t].len(), counted[t].2);
-            let (best, log_p, other_share) = cs
+            let (best, log_p, natural_share) = cs
                 .iter()
                 .map(|&(s, key)| {
                     let id = ids[&key];
@@ -291,7 +293,7 @@ pub fn contradicted_pattern_tests(
                     (
                         (s, key),
                         block_log_p(named[t].len(), s, o.max(a), cs.len()),
-                        o,
+                        o.min(a),
                     )
                 })
                 .min_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
@@ -305,7 +307,7 @@ pub fn contradicted_pattern_tests(
                 log_p,
                 named: named[t].len(),
                 holding: best.0,
-                other_share,
+                natural_share,
                 rows,
             }
         })
@@ -379,7 +381,7 @@ pub fn local_pattern_test(
         log_p,
         named: sample.len(),
         holding: best.0,
-        other_share: share,
+        natural_share: share,
         rows,
     }
 }
