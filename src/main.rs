@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use poisonscan::fuse::Verdict;
-use poisonscan::ingest::{IngestOptions, InputFormat, TableOptions};
+use poisonscan::ingest::{AsImages, IngestOptions, InputFormat, TableOptions};
 use poisonscan::models::{DeviceSpec, ModelKind, ModelOptions};
 use poisonscan::pipeline::{self, Progress};
 use poisonscan::redteam::{self, Attack, AttackPlan, Corner, Patch, PatchPattern};
@@ -123,9 +123,11 @@ struct InputArgs {
     resize: Option<(u32, u32)>,
     /// The feature column or columns hold images of this shape (row-major,
     /// channels last), for files that do not say so: they are then scanned
-    /// and modelled as images
-    #[arg(long, value_parser = parse_shape, value_name = "HxW[xC]")]
-    image_shape: Option<(usize, usize, usize)>,
+    /// and modelled as images. `none`: never read them as images [default:
+    /// as the file says, or as the values' layout shows — neighbouring
+    /// values that move together as pixels do]
+    #[arg(long, value_parser = parse_shape, value_name = "HxW[xC]|none")]
+    image_shape: Option<AsImages>,
     /// CSV field separator (one character, or `tab`) [default: told from
     /// the header line]. With `;` or tab, numbers written `3,14` are read
     /// with a decimal comma
@@ -149,7 +151,7 @@ impl InputArgs {
                 probs: self.probs.clone(),
                 drop_invalid,
                 separator: self.separator,
-                image_shape: self.image_shape,
+                image_shape: self.image_shape.unwrap_or_default(),
             },
             resize: self.resize,
         }
@@ -461,16 +463,19 @@ fn parse_format(s: &str) -> Result<InputFormat, String> {
     })
 }
 
-fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
+fn parse_shape(s: &str) -> Result<AsImages, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(AsImages::Never);
+    }
     let parts: Vec<Option<usize>> = s
         .split(['x', 'X'])
         .map(|v| v.trim().parse::<usize>().ok().filter(|&v| v >= 1))
         .collect();
     match parts.as_slice() {
-        [Some(h), Some(w)] => Ok((*h, *w, 1)),
-        [Some(h), Some(w), Some(c @ (1 | 3))] => Ok((*h, *w, *c)),
+        [Some(h), Some(w)] => Ok(AsImages::Shape(*h, *w, 1)),
+        [Some(h), Some(w), Some(c @ (1 | 3))] => Ok(AsImages::Shape(*h, *w, *c)),
         _ => Err(format!(
-            "`{s}` is not HEIGHTxWIDTH or HEIGHTxWIDTHxCHANNELS (channels 1 or 3), e.g. 28x28 or 32x32x3"
+            "`{s}` is not HEIGHTxWIDTH or HEIGHTxWIDTHxCHANNELS (channels 1 or 3), e.g. 28x28 or 32x32x3, or none"
         )),
     }
 }

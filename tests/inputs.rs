@@ -150,6 +150,65 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
     assert_eq!(flat_flags, told_flags);
     assert!(poisonscan::eval::auroc(&flat, &truth).unwrap() > 0.99);
 
+    // The same pixels as a CSV of 64 columns named anything (`v0 … v63`):
+    // told from their values as well, the same scores; in a shuffled order
+    // (a table of 64 numbers with no layout, as a questionnaire's would
+    // be), or with `--image-shape none`, a table.
+    let csv_of = |name: &str, order: &[usize]| {
+        let mut cols: Vec<(String, ArrayRef)> = vec![("label".into(), labels_array(&labels))];
+        for &j in order {
+            cols.push((
+                format!("v{j}"),
+                Arc::new(Float32Array::from_iter_values(
+                    (0..n).map(|i| unit[i * dim + j]),
+                )),
+            ));
+        }
+        write_csv(
+            &d.join(format!("{name}.csv")),
+            &RecordBatch::try_from_iter(cols).unwrap(),
+        );
+    };
+    let in_order: Vec<usize> = (0..dim).collect();
+    let mut shuffled_order = in_order.clone();
+    SplitMix64::new(3).shuffle(&mut shuffled_order);
+    csv_of("columns", &in_order);
+    csv_of("shuffled-columns", &shuffled_order);
+    for (input, args, kind) in [
+        ("columns.csv", &[][..], "pixels"),
+        ("columns.csv", &["--image-shape", "none"][..], "columns"),
+        ("shuffled-columns.csv", &[][..], "columns"),
+    ] {
+        let out = format!("{input}-{kind}");
+        let mut cmd = vec!["scan", input, "--out", &out];
+        cmd.extend(args);
+        let o = run(&cmd, d);
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{input}: {}",
+            stderr(&o)
+        );
+        let v = summary_of(d, &out);
+        assert_eq!(
+            v["features"]["source"]["kind"], kind,
+            "{input} {args:?}: {}",
+            v["features"]
+        );
+        if kind == "pixels" {
+            assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+            assert!(
+                v["warnings"]
+                    .to_string()
+                    .contains("read the 64 columns `v0` … `v63` as 8x8 images"),
+                "{}",
+                v["warnings"]
+            );
+            let (scores, flags) = scores_by_row(&d.join(&out), false);
+            assert!(scores.iter().zip(&told).all(|(a, b)| (a - b).abs() < 1e-6));
+            assert_eq!(flags, told_flags);
+        }
+    }
+
     // Colour images, channels last (NumPy) and one plane per channel
     // (PyTorch), in NumPy archives: the same images and the same scores.
     let colour = |p: f32, c: usize| p * [1.0, 0.8, 0.6][c] + 0.1 * c as f32;
@@ -372,7 +431,9 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         &RecordBatch::try_from_iter(cols.clone()).unwrap(),
     );
     // Kaggle's MNIST-style CSV: `label, pixel1, …, pixel196`, read as
-    // 14×14 images (the plain `p0, …` columns above stay columns).
+    // 14×14 images by their names (the plain `p0, …` columns above are
+    // read by their values, and these synthetic pictures of striped noise
+    // do not look like pictures: a table).
     for (j, col) in cols.iter_mut().skip(1).enumerate() {
         col.0 = format!("pixel{}", j + 1);
     }
@@ -511,14 +572,13 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         let differ = flags.iter().zip(&ref_flags).filter(|(a, b)| a != b).count();
         assert!(differ <= 1, "{input}: {differ} rows flagged differently");
     }
-    // pixel columns are images when named so, and only then
+    // pixel columns named so are images
     let source = |out: &str| -> serde_json::Value {
         let text = std::fs::read_to_string(d.join(out).join("summary.json")).unwrap();
         serde_json::from_str::<serde_json::Value>(&text).unwrap()["features"]["source"].clone()
     };
     assert_eq!(source("kaggle")["kind"], "pixels", "{}", source("kaggle"));
     assert_eq!(source("kaggle")["height"], 14);
-    assert_eq!(source("csv")["kind"], "columns", "{}", source("csv"));
     // both halves of a `.npy` pair given: read once
     let o = run(
         &[

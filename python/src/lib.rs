@@ -15,7 +15,7 @@ use arrow::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_pyarrow::FromPyArrow;
 use clap::ValueEnum;
 use poisonscan::fuse::Verdict;
-use poisonscan::ingest::{IngestOptions, TableOptions};
+use poisonscan::ingest::{AsImages, IngestOptions, TableOptions};
 use poisonscan::models::{ModelKind, ModelOptions};
 use poisonscan::pipeline::{self, NoProgress, PipelineError};
 use poisonscan::report::{self, guard, html::ReportOptions, RunInfo, ScoresFormat};
@@ -88,11 +88,12 @@ fn source(data: &Bound<'_, PyAny>) -> PyResult<Source> {
     )))
 }
 
-fn shape(v: Option<Vec<usize>>) -> PyResult<Option<(usize, usize, usize)>> {
+fn shape(v: Option<Vec<usize>>) -> PyResult<AsImages> {
     match v.as_deref() {
-        None => Ok(None),
-        Some(&[h, w]) if h > 0 && w > 0 => Ok(Some((h, w, 1))),
-        Some(&[h, w, c]) if h > 0 && w > 0 && (c == 1 || c == 3) => Ok(Some((h, w, c))),
+        None => Ok(AsImages::Infer),
+        Some(&[]) => Ok(AsImages::Never),
+        Some(&[h, w]) if h > 0 && w > 0 => Ok(AsImages::Shape(h, w, 1)),
+        Some(&[h, w, c]) if h > 0 && w > 0 && (c == 1 || c == 3) => Ok(AsImages::Shape(h, w, c)),
         Some(other) => Err(PyValueError::new_err(format!(
             "image_shape must be (height, width) or (height, width, 1 or 3), got {other:?}"
         ))),
@@ -287,7 +288,8 @@ impl ScanResult {
 ///
 /// The keyword arguments are the command line's options of the same names:
 /// `label`, `embedding`, `features` (globs allowed), `id`, `probs`,
-/// `image_shape` ((h, w) or (h, w, c)), `resize` ((w, h)), `drop_invalid`,
+/// `image_shape` ((h, w) or (h, w, c); `()` never reads the features as
+/// images), `resize` ((w, h)), `drop_invalid`,
 /// `scanners`, `options` ({"SCANNER.OPTION": "VALUE"}, as `--set`), `model`
 /// (auto, none, mlp, cnn), `epochs`, `seed`, `threshold`, `budget`,
 /// `min_flagged`, `fail_on_noise`.

@@ -115,10 +115,36 @@ pub struct TableOptions {
     pub drop_invalid: bool,
     /// CSV field separator; told from the header line when not given.
     pub separator: Option<u8>,
-    /// Height, width and channels of the images a feature column or the
-    /// feature columns hold, row-major (`--image-shape`), for inputs that
-    /// do not say so themselves: the rows are then scanned as images.
-    pub image_shape: Option<(usize, usize, usize)>,
+    /// Whether the feature values are images, and of what shape
+    /// (`--image-shape`).
+    pub image_shape: AsImages,
+}
+
+/// Whether a table's feature values are read as images (`--image-shape`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AsImages {
+    /// As the input says (the file's metadata, nested lists of an image's
+    /// shape, Kaggle-style `pixel0 …` column names) or, failing that, as
+    /// the values' layout shows ([`super::layout::image_layout`]).
+    #[default]
+    Infer,
+    /// Never: the values are scanned as a table or an embedding whatever
+    /// they look like (`--image-shape none`).
+    Never,
+    /// Height, width and channels of the images, row-major, channels last
+    /// (`--image-shape HxW[xC]`), for inputs that do not say so themselves.
+    Shape(usize, usize, usize),
+}
+
+impl AsImages {
+    /// The shape given, if any.
+    pub fn shape(self) -> Option<(usize, usize, usize)> {
+        match self {
+            AsImages::Shape(h, w, c) => Some((h, w, c)),
+            _ => None,
+        }
+    }
 }
 
 impl Default for TableOptions {
@@ -131,7 +157,7 @@ impl Default for TableOptions {
             features: Vec::new(),
             drop_invalid: false,
             separator: None,
-            image_shape: None,
+            image_shape: AsImages::Infer,
         }
     }
 }
@@ -467,7 +493,8 @@ pub(crate) fn image_shape(dims: &[usize]) -> Option<(usize, usize, usize)> {
 /// grayscale images, as Kaggle's MNIST-style CSV files hold them (`label,
 /// pixel0, …, pixel783`): 64 or more columns named one prefix that names
 /// pixels (`pixel`, `pix`, `px`) and a number, numbered in order from 0 or 1,
-/// as many as a square's. (A bare `p1`, `p2`, … may number anything.)
+/// as many as a square's. (A bare `p1`, `p2`, … may number anything: such
+/// columns are judged by their values, [`super::layout::read_as_images`].)
 fn pixel_columns(columns: &[String]) -> Option<(usize, usize)> {
     let side = (columns.len() as f64).sqrt().round() as usize;
     if columns.len() < 64 || side * side != columns.len() {
@@ -1214,7 +1241,7 @@ impl<'a> DatasetBuilder<'a> {
             }
             _ => None,
         };
-        if let Some((h, w, c)) = self.opts.image_shape {
+        if let Some((h, w, c)) = self.opts.image_shape.shape() {
             if h * w * c != dim {
                 return Err(IngestError::Option(format!(
                     "--image-shape {h}x{w}x{c} holds {} values, but each row has {dim} features",
@@ -1222,18 +1249,30 @@ impl<'a> DatasetBuilder<'a> {
                 )));
             }
         }
-        let feature_source = match &self.sel.features {
-            FeatureSelection::Embedding(_) | FeatureSelection::Columns(_)
-                if self.opts.image_shape.is_some() =>
-            {
-                let (height, width, channels) = self.opts.image_shape.expect("checked");
+        let as_table = |sel: &FeatureSelection| match sel {
+            FeatureSelection::Embedding(c) => FeatureSource::Embedding { column: c.clone() },
+            FeatureSelection::Columns(cs) => FeatureSource::Columns {
+                columns: cs.iter().cloned().chain(indicators.names.clone()).collect(),
+                categorical: indicators.columns.clone(),
+            },
+            FeatureSelection::Image(_) => unreachable!("an image column is read as images"),
+        };
+        let feature_source = match (&self.sel.features, self.opts.image_shape) {
+            (FeatureSelection::Image(_), _) => {
+                let plan = self.image.expect("an image column was read");
                 FeatureSource::Pixels {
-                    height,
-                    width,
-                    channels,
+                    height: plan.height as usize,
+                    width: plan.width as usize,
+                    channels: plan.channels,
                 }
             }
-            FeatureSelection::Embedding(c) => match self.hints.image_shape {
+            (_, AsImages::Shape(height, width, channels)) => FeatureSource::Pixels {
+                height,
+                width,
+                channels,
+            },
+            (sel, AsImages::Never) => as_table(sel),
+            (FeatureSelection::Embedding(c), AsImages::Infer) => match self.hints.image_shape {
                 Some((height, width, channels))
                     if self.hints.features.as_ref() == Some(c)
                         && height * width * channels == dim =>
@@ -1244,41 +1283,46 @@ impl<'a> DatasetBuilder<'a> {
                         channels,
                     }
                 }
-                _ => super::layout::read_as_images(&mut values, kept_rows.len(), dim, c)
-                    .map(|(source, note)| {
-                        self.notes.push(note);
-                        source
-                    })
-                    .unwrap_or_else(|| FeatureSource::Embedding { column: c.clone() }),
+                _ => super::layout::read_as_images(
+                    &mut values,
+                    kept_rows.len(),
+                    dim,
+                    &format!("`{c}` ({dim} values a row)"),
+                )
+                .map(|(source, note)| {
+                    self.notes.push(note);
+                    source
+                })
+                .unwrap_or_else(|| as_table(&self.sel.features)),
             },
-            FeatureSelection::Columns(cs) => match pixel_columns(cs) {
-                Some((height, width)) if indicators.names.is_empty() => {
-                    self.notes.push(format!(
-                        "read the {} columns `{}` … `{}` as {height}x{width} images \
-                         (--image-shape HxW[xC] sets another shape)",
-                        cs.len(),
-                        cs[0],
-                        cs[cs.len() - 1]
-                    ));
-                    FeatureSource::Pixels {
-                        height,
-                        width,
-                        channels: 1,
+            (FeatureSelection::Columns(cs), AsImages::Infer) if indicators.names.is_empty() => {
+                let what = format!(
+                    "the {} columns `{}` … `{}`",
+                    cs.len(),
+                    cs[0],
+                    cs[cs.len() - 1]
+                );
+                match pixel_columns(cs) {
+                    Some((height, width)) => {
+                        self.notes.push(format!(
+                            "read {what} as {height}x{width} images \
+                             (--image-shape HxW[xC] sets another shape, none reads them as columns)"
+                        ));
+                        FeatureSource::Pixels {
+                            height,
+                            width,
+                            channels: 1,
+                        }
                     }
-                }
-                _ => FeatureSource::Columns {
-                    columns: cs.iter().cloned().chain(indicators.names).collect(),
-                    categorical: indicators.columns,
-                },
-            },
-            FeatureSelection::Image(_) => {
-                let plan = self.image.expect("an image column was read");
-                FeatureSource::Pixels {
-                    height: plan.height as usize,
-                    width: plan.width as usize,
-                    channels: plan.channels,
+                    None => super::layout::read_as_images(&mut values, kept_rows.len(), dim, &what)
+                        .map(|(source, note)| {
+                            self.notes.push(note);
+                            source
+                        })
+                        .unwrap_or_else(|| as_table(&self.sel.features)),
                 }
             }
+            (sel, AsImages::Infer) => as_table(sel),
         };
         let mut notes = self.sel.notes.clone();
         notes.append(&mut self.notes);

@@ -1,10 +1,11 @@
-//! Whether the numbers of a list column are laid out as the pixels of an
-//! image, judged from the values alone.
+//! Whether the numbers of a list column, or a table's numeric columns, are
+//! laid out as the pixels of an image, judged from the values alone.
 //!
 //! A flat list of `h·w` (or `h·w·3`) numbers per row may be an image saved
 //! by a user's own code, or the rows of the red team's file re-saved without
-//! its metadata, or a model's embedding. The container does not say; the
-//! values do. Neighbouring pixels move together — across the rows of a data
+//! its metadata, or a model's embedding; `h·w` numeric columns (`p0` …
+//! `p783`, pandas' `0` … `783`) may be an image written out as a CSV, or a
+//! questionnaire's answers. The container does not say; the values do. Neighbouring pixels move together — across the rows of a data
 //! set, a pixel and the one beside it or below it correlate at 0.7–0.8
 //! (MNIST, Fashion-MNIST; 0.3–0.5 for 8×8 digits), far more than pixels
 //! half an image apart (0.0–0.25). The coordinates of an embedding have no
@@ -177,15 +178,16 @@ pub(crate) fn image_layout(values: &[f32], n: usize, dim: usize) -> Option<Image
         .max_by(|a, b| a.across.min(a.down).total_cmp(&b.across.min(b.down)))
 }
 
-/// A list column `column` of `n` rows of `dim` values laid out as images
-/// ([`image_layout`]): the pixel source, with the values rewritten channels
-/// last where they came one plane per channel, and the note that says so.
-/// `None` (values untouched) otherwise.
+/// Feature values (`what`: a list column, or a table's numeric columns) of
+/// `n` rows of `dim` values laid out as images ([`image_layout`]): the pixel
+/// source, with the values rewritten channels last where they came one
+/// plane per channel, and the note that says so. `None` (values untouched)
+/// otherwise.
 pub(crate) fn read_as_images(
     values: &mut arrow::buffer::ScalarBuffer<f32>,
     n: usize,
     dim: usize,
-    column: &str,
+    what: &str,
 ) -> Option<(FeatureSource, String)> {
     let found = image_layout(values, n, dim)?;
     let planes = found.order == Order::ChannelsFirst;
@@ -193,9 +195,9 @@ pub(crate) fn read_as_images(
         *values = channels_last(values, n, found.height, found.width, found.channels).into();
     }
     let note = format!(
-        "read `{column}` ({dim} values a row) as {}x{}{} images{}: neighbouring values move \
-         together as pixels do (correlation {:.2} across, {:.2} down, {:.2} half an image \
-         apart); --image-shape HxW[xC] sets another shape",
+        "read {what} as {}x{}{} images{}: neighbouring values move together as pixels do \
+         (correlation {:.2} across, {:.2} down, {:.2} half an image apart); --image-shape \
+         HxW[xC] sets another shape, none reads them as they are",
         found.height,
         found.width,
         if found.channels == 1 {

@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use batch::{
-    from_record_batch, from_record_batches, TableOptions, GROUND_TRUTH_COLUMNS, META_FEATURES,
-    META_FEATURE_COLUMNS, META_IMAGE_SHAPE,
+    from_record_batch, from_record_batches, AsImages, TableOptions, GROUND_TRUTH_COLUMNS,
+    META_FEATURES, META_FEATURE_COLUMNS, META_IMAGE_SHAPE,
 };
 pub use error::{IngestError, RowLoc};
 pub use table::read_columns;
