@@ -133,6 +133,11 @@ struct InputArgs {
     /// with a decimal comma
     #[arg(long, value_parser = parse_separator, value_name = "CHAR")]
     separator: Option<u8>,
+    /// The CSV files have no header line (as `mnist_train.csv` files
+    /// often come): their columns are named `column_1`, `column_2`, …;
+    /// name the label column so, e.g. `--label column_1`
+    #[arg(long)]
+    no_header: bool,
     /// Out-of-sample class probabilities: a list column, one value per class
     /// in sorted class order (for confident-learning)
     #[arg(long, value_name = "COL")]
@@ -151,6 +156,7 @@ impl InputArgs {
                 probs: self.probs.clone(),
                 drop_invalid,
                 separator: self.separator,
+                no_header: self.no_header,
                 image_shape: self.image_shape.unwrap_or_default(),
             },
             resize: self.resize,

@@ -963,9 +963,45 @@ fn compressed_separated_and_partitioned_tables_are_read() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures/digits.csv.gz");
     let e = run_err(&["scan", fixture.to_str().unwrap(), "--out", "digits"], d);
     assert!(
-        e.contains("not column names") && e.contains("header row"),
+        e.contains("not column names") && e.contains("--no-header"),
         "{e}"
     );
+    // Read without a header, its label named by place (the last of 65
+    // columns): the clean digits pass, their 64 columns read as 8×8 images.
+    let e = run_err(
+        &[
+            "scan",
+            fixture.to_str().unwrap(),
+            "--no-header",
+            "--out",
+            "digits",
+        ],
+        d,
+    );
+    assert!(e.contains("--label column_65 if last"), "{e}");
+    let o = run(
+        &[
+            "scan",
+            fixture.to_str().unwrap(),
+            "--no-header",
+            "--label",
+            "column_65",
+            "--out",
+            "digits",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("digits/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["rows"]["scanned"], 1797, "{}", v["rows"]);
+    assert_eq!(
+        v["features"]["source"]["kind"], "pixels",
+        "{}",
+        v["features"]
+    );
+    assert_eq!(v["features"]["source"]["height"], 8);
     // A folder of Parquet parts, as Spark writes it (with its bookkeeping
     // files), reads like one file.
     let parts = d.join("parts");

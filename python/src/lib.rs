@@ -377,6 +377,7 @@ fn scan(
             probs,
             drop_invalid,
             separator: None,
+            no_header: false,
             image_shape: shape(image_shape)?,
         },
         resize,

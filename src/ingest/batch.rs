@@ -115,6 +115,10 @@ pub struct TableOptions {
     pub drop_invalid: bool,
     /// CSV field separator; told from the header line when not given.
     pub separator: Option<u8>,
+    /// The CSV files have no header line: their columns are named
+    /// `column_1`, `column_2`, … (polars' names), the label among them.
+    #[serde(default)]
+    pub no_header: bool,
     /// Whether the feature values are images, and of what shape
     /// (`--image-shape`).
     pub image_shape: AsImages,
@@ -157,6 +161,7 @@ impl Default for TableOptions {
             features: Vec::new(),
             drop_invalid: false,
             separator: None,
+            no_header: false,
             image_shape: AsImages::Infer,
         }
     }

@@ -76,7 +76,7 @@ pub enum IngestError {
     #[error("the input files do not have compatible columns: {0}")]
     Incompatible(String),
     /// A column that is not in the data.
-    #[error("column `{column}` not found{}{}; available columns: {}", source_hint(.file), did_you_mean(.column, .available), .available.join(", "))]
+    #[error("column `{column}` not found{}{}; available columns: {}", source_hint(.file), did_you_mean(.column, .available), listed(.available))]
     MissingColumn {
         /// The column asked for.
         column: String,
@@ -259,7 +259,30 @@ fn did_you_mean(wanted: &str, available: &[String]) -> String {
             return format!(" (is the label `{a}`? pass --label {a})");
         }
     }
+    // a CSV read with --no-header
+    if plain(wanted) == "label" && available.first().is_some_and(|a| a == "column_1") {
+        return format!(
+            " (a file without a header names its columns by place: pass --label column_1 if \
+             the label comes first, --label column_{} if last)",
+            available.len()
+        );
+    }
     String::new()
+}
+
+/// The names of `available` columns, the first and last few of a wide table.
+fn listed(available: &[String]) -> String {
+    const HEAD: usize = 16;
+    const TAIL: usize = 4;
+    if available.len() <= HEAD + TAIL + 4 {
+        return available.join(", ");
+    }
+    format!(
+        "{}, … {} ({} in all)",
+        available[..HEAD].join(", "),
+        available[available.len() - TAIL..].join(", "),
+        available.len()
+    )
 }
 
 /// Names tables commonly give their label column.
@@ -315,5 +338,23 @@ mod tests {
         }
         .to_string();
         assert!(e.contains("pass --label Target"), "{e}");
+        // a wide file read without a header: its first and last names
+        let available: Vec<String> = (1..=785).map(|i| format!("column_{i}")).collect();
+        let e = IngestError::MissingColumn {
+            column: "label".into(),
+            file: None,
+            available,
+        }
+        .to_string();
+        assert!(
+            e.contains(
+                "pass --label column_1 if the label comes first, --label column_785 if last"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("column_16, … column_782, column_783, column_784, column_785 (785 in all)"),
+            "{e}"
+        );
     }
 }

@@ -276,7 +276,15 @@ const MISSING: [&str; 20] = [
     "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN", "?", "",
 ];
 
-fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult<LazyFrame> {
+/// A lazy scan of one file; `separator` and `header` (whether the first line
+/// names the columns; without it polars names them `column_1`, `column_2`,
+/// …) concern CSV only.
+fn scan(
+    path: &Path,
+    format: InputFormat,
+    separator: Option<u8>,
+    header: bool,
+) -> PolarsResult<LazyFrame> {
     use std::io::{Seek, SeekFrom};
     // a bzip2, xz or zip file is unpacked once, and read from its copy
     let unpacked = unpacked(path).map_err(|e| polars_err!(ComputeError: "{e}"))?;
@@ -307,7 +315,7 @@ fn scan(path: &Path, format: InputFormat, separator: Option<u8>) -> PolarsResult
                 .with_null_values(Some(NullValues::AllColumns(
                     MISSING.iter().map(|&s| s.into()).collect(),
                 )))
-                .with_has_header(true)
+                .with_has_header(header)
                 .with_infer_schema_length(Some(10_000))
                 .with_glob(false)
                 .finish()
@@ -408,8 +416,13 @@ fn read_file(
         InputFormat::Ipc => ipc_hints(path),
         _ => Hints::default(),
     };
-    let mut lf =
-        scan(path, format, options.table.separator).map_err(|e| read_error(path, format, e))?;
+    let mut lf = scan(
+        path,
+        format,
+        options.table.separator,
+        !options.table.no_header,
+    )
+    .map_err(|e| read_error(path, format, e))?;
     let schema = lf
         .collect_schema()
         .map_err(|e| read_error(path, format, e))?;
@@ -427,6 +440,7 @@ fn read_file(
     });
     partitions.describe(&mut described, &options.table);
     if format == InputFormat::Csv
+        && !options.table.no_header
         && !described.iter().any(|(n, _, _)| *n == options.table.label)
         && described.iter().all(|(n, _, _)| {
             // polars renames repeated names `x_duplicated_0`
@@ -438,9 +452,13 @@ fn read_file(
         })
     {
         return Err(IngestError::Option(format!(
-            "{}: the first line holds numbers, not column names; poisonscan needs a header row \
-             naming the columns (e.g. `label,f0,f1,…`)",
-            path.display()
+            "{}: the first line holds numbers, not column names: add a header row naming the \
+             columns (e.g. `label,f0,f1,…`), or read it with --no-header, which names them \
+             `column_1` … `column_{}`, and name the label column by its place (--label column_1 \
+             if it comes first, --label column_{} if last)",
+            path.display(),
+            described.len(),
+            described.len()
         )));
     }
     let mut sel = match selection {
@@ -848,7 +866,7 @@ pub fn read_columns(
             arrow::compute::concat_batches(&schema, &batches).map_err(|e| error(&e))
         }
         InputFormat::Csv | InputFormat::Ipc | InputFormat::Ndjson => {
-            let mut lf = scan(path, format, None).map_err(|e| read_error(path, format, e))?;
+            let mut lf = scan(path, format, None, true).map_err(|e| read_error(path, format, e))?;
             let schema = lf
                 .collect_schema()
                 .map_err(|e| read_error(path, format, e))?;
