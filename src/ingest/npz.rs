@@ -57,8 +57,9 @@ fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Parses one `.npy` file: numbers, booleans or fixed-width strings, in C
-/// order (a Fortran-ordered array of more than one dimension, or an array of
-/// Python objects, is an error that says how to save it).
+/// order or Fortran order (rewritten in C order: `np.save` of a pandas
+/// DataFrame's `.to_numpy()` writes a Fortran-ordered array); an array of
+/// Python objects is an error that says how to save it.
 fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
     if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
         return Err("not a NumPy .npy array".into());
@@ -88,9 +89,6 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
         .map(|s| s.trim_end_matches('L').parse::<usize>())
         .collect::<Result<_, _>>()
         .map_err(|_| "a bad shape in the .npy header")?;
-    if fortran && shape.len() > 1 {
-        return Err("the array is in Fortran order; save it with numpy.ascontiguousarray".into());
-    }
     let data = &bytes[start + len..];
     let count = shape
         .iter()
@@ -123,7 +121,13 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
                 data.len()
             )
         })?;
-    let data = &data[..size];
+    let rewritten;
+    let data = if fortran && shape.len() > 1 {
+        rewritten = c_order(&data[..size], &shape, item);
+        &rewritten[..]
+    } else {
+        &data[..size]
+    };
     macro_rules! numbers {
         ($array:ty, $t:ty, $n:expr) => {{
             let values = data.chunks_exact($n).map(|c| {
@@ -190,6 +194,32 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
         _ => return Err(format!("dtype `{descr}` is not numbers, booleans or text")),
     };
     Ok(Npy { shape, values })
+}
+
+/// The items (`item` bytes each) of an array of `shape` stored in Fortran
+/// order (first index fastest), in C order (last index fastest).
+fn c_order(data: &[u8], shape: &[usize], item: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    // the Fortran offset (in items) one step along each axis moves by
+    let mut stride = vec![1usize; shape.len()];
+    for m in 1..shape.len() {
+        stride[m] = stride[m - 1] * shape[m - 1];
+    }
+    let mut index = vec![0usize; shape.len()];
+    let mut at = 0usize;
+    for _ in 0..data.len() / item.max(1) {
+        out.extend_from_slice(&data[at * item..(at + 1) * item]);
+        for m in (0..shape.len()).rev() {
+            index[m] += 1;
+            at += stride[m];
+            if index[m] < shape[m] {
+                break;
+            }
+            at -= stride[m] * shape[m];
+            index[m] = 0;
+        }
+    }
+    out
 }
 
 /// An IEEE half-precision value as `f32`.
@@ -543,6 +573,24 @@ mod tests {
         assert_eq!(a.shape, vec![2, 2]);
         let v = a.values.as_any().downcast_ref::<Float32Array>().unwrap();
         assert_eq!(v.values().to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+        // Fortran order (pandas' `.to_numpy()` saved): read in C order
+        let fortran = |shape: &str, data: &[u8]| {
+            let mut bytes = npy("|u1", shape, data);
+            let (from, to) = (b"'fortran_order': False", b"'fortran_order': True ");
+            let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+            bytes[at..at + to.len()].copy_from_slice(to);
+            parse_npy(&bytes).unwrap()
+        };
+        let f = fortran("(2, 3)", &[1, 4, 2, 5, 3, 6]);
+        let v = f.values.as_any().downcast_ref::<UInt8Array>().unwrap();
+        assert_eq!(
+            (f.shape.clone(), v.values().to_vec()),
+            (vec![2, 3], vec![1, 2, 3, 4, 5, 6])
+        );
+        // (2, 2, 2): element (i, j, k) at Fortran offset i + 2j + 4k
+        let f = fortran("(2, 2, 2)", &[0, 4, 2, 6, 1, 5, 3, 7]);
+        let v = f.values.as_any().downcast_ref::<UInt8Array>().unwrap();
+        assert_eq!(v.values().to_vec(), (0..8).collect::<Vec<u8>>());
         let b = parse_npy(&npy(">i2", "(2,)", &[0, 7, 255, 254])).unwrap();
         let v = b.values.as_any().downcast_ref::<Int16Array>().unwrap();
         assert_eq!(v.values().to_vec(), vec![7, -2]);
