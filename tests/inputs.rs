@@ -1372,13 +1372,38 @@ fn image_folders_of_photos_and_bad_images() {
             img.save(root.join(class).join(format!("{i}.jpg"))).unwrap();
         }
     }
-    // 16 RGB photos at 224×224: scanned at 64×64, no d×d allocation.
+    // 16 RGB photos at 224×224: scanned at 64×64, no d×d allocation. An
+    // image beside the class folders has no class: left out, and said so.
+    std::fs::copy(root.join("cat/0.jpg"), root.join("stray.jpg")).unwrap();
     let o = run(&["scan", "photos", "--out", "o"], d);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     let summary = std::fs::read_to_string(d.join("o/summary.json")).unwrap();
     assert!(
         summary.contains("scaled from 224x224 to 64x64"),
         "{summary}"
+    );
+    assert!(
+        summary.contains("left out 1 image(s) directly in"),
+        "{summary}"
+    );
+    std::fs::remove_file(root.join("stray.jpg")).unwrap();
+    // Images with no class folders at all (Kaggle's `cat.0.jpg`,
+    // `dog.0.jpg`): an error that says how classes are given.
+    let loose = d.join("loose");
+    std::fs::create_dir(&loose).unwrap();
+    for class in ["cat", "dog"] {
+        for i in 0..3 {
+            std::fs::copy(
+                root.join(class).join(format!("{i}.jpg")),
+                loose.join(format!("{class}.{i}.jpg")),
+            )
+            .unwrap();
+        }
+    }
+    let e = run_err(&["scan", "loose", "--out", "l"], d);
+    assert!(
+        e.contains("holds 6 image(s) but no class folders") && e.contains("file_name,label"),
+        "{e}"
     );
     // One undecodable image: an error naming it, or skipped on request.
     std::fs::write(

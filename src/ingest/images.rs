@@ -279,6 +279,24 @@ fn load_folder(
         note
     });
     let counts: Vec<String> = others.iter().map(|(e, n)| format!("{n} {e}")).collect();
+    // images directly in the folder have no class folder to take a class from
+    let loose = std::fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()) && is_image(&e.path()))
+                .count()
+        })
+        .unwrap_or(0);
+    let shown_root = shown.unwrap_or(root).display().to_string();
+    if files.is_empty() && loose > 0 {
+        return Err(IngestError::Empty(format!(
+            "{shown_root} holds {loose} image(s) but no class folders: an image's class is the \
+             name of the folder it sits in (root/<class>/<image>); move them into one folder per \
+             class, or list them with their labels in a table (columns `file_name,label`) and \
+             scan the table"
+        )));
+    }
     if files.is_empty() {
         let held = if counts.is_empty() {
             String::new()
@@ -312,6 +330,12 @@ fn load_folder(
     }
     let ((width, height), mut notes) = decode::plan_size(&sizes, options.resize);
     notes.extend(split_note);
+    if loose > 0 {
+        notes.push(format!(
+            "left out {loose} image(s) directly in {shown_root}, outside any class folder: \
+             their class is unknown"
+        ));
+    }
     if !others.is_empty() {
         notes.push(format!(
             "left out {} file(s) in class folders that are not {} images ({}); convert them \
