@@ -406,6 +406,15 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     );
     let batch = RecordBatch::try_new(Arc::new(schema), vec![hf, labels_array(&labels)]).unwrap();
     write_parquet(&d.join("hf.parquet"), &batch);
+    // The same as `datasets`' `save_to_disk` leaves it: an Arrow stream
+    // file in a folder beside its JSON bookkeeping.
+    std::fs::create_dir(d.join("hf_disk")).unwrap();
+    let file = std::fs::File::create(d.join("hf_disk/data-00000-of-00001.arrow")).unwrap();
+    let mut w = arrow::ipc::writer::StreamWriter::try_new(file, &batch.schema()).unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+    std::fs::write(d.join("hf_disk/state.json"), r#"{"_split": "train"}"#).unwrap();
+    std::fs::write(d.join("hf_disk/dataset_info.json"), "{}").unwrap();
     // A plain binary column of PNG bytes.
     let batch = RecordBatch::try_from_iter(vec![
         ("label", labels_array(&labels)),
@@ -532,6 +541,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("u8.parquet", "u8", false),
         ("f32.parquet", "f32", false),
         ("hf.parquet", "hf", false),
+        ("hf_disk", "hf-disk", false),
         ("binary.parquet", "binary", false),
         ("pixels.csv", "csv", false),
         ("paths.csv", "paths-csv", false),

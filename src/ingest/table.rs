@@ -377,6 +377,16 @@ fn polars_kind(dt: &DataType) -> ColumnKind {
             ColumnKind::NumericList
         }
         DataType::Binary | DataType::BinaryOffset => ColumnKind::Image,
+        // Hugging Face's image feature, `struct<bytes, path>` (an Arrow file
+        // of `save_to_disk`)
+        DataType::Struct(fields)
+            if fields.iter().any(|f| {
+                f.name() == "bytes"
+                    && matches!(f.dtype(), DataType::Binary | DataType::BinaryOffset)
+            }) =>
+        {
+            ColumnKind::Image
+        }
         DataType::String | DataType::Categorical(..) | DataType::Enum(..) => ColumnKind::Text,
         _ => ColumnKind::Other,
     }
