@@ -1798,13 +1798,26 @@ fn vectors_written_as_text_are_read_as_vectors() {
     }
     std::fs::write(d.join("json.csv"), &json).unwrap();
     std::fs::write(d.join("numpy.csv"), &numpy).unwrap();
+    // FER-2013's layout: the numbers bare, separated by spaces, with a
+    // split column beside them
+    let mut bare = String::from("label,pixels,Usage\n");
+    for (i, (c, v)) in rows.iter().enumerate() {
+        let usage = ["Training", "PublicTest"][i % 2];
+        bare += &format!("{c},{},{usage}\n", list(v).join(" "));
+    }
+    std::fs::write(d.join("bare.csv"), &bare).unwrap();
     let score = |out: &str| {
         read_parquet(&d.join(out).join("scores.parquet"))
             .column_by_name("score")
             .unwrap()
             .clone()
     };
-    for (input, out) in [("e.parquet", "p"), ("json.csv", "j"), ("numpy.csv", "n")] {
+    for (input, out) in [
+        ("e.parquet", "p"),
+        ("json.csv", "j"),
+        ("numpy.csv", "n"),
+        ("bare.csv", "b"),
+    ] {
         let o = run(&["scan", input, "--out", out], d);
         assert!(
             matches!(o.status.code(), Some(0 | 1)),
@@ -1819,6 +1832,10 @@ fn vectors_written_as_text_are_read_as_vectors() {
     assert!(
         score("n") == score("p"),
         "the NumPy-repr CSV scores differently"
+    );
+    assert!(
+        score("b") == score("p"),
+        "the bare space-separated CSV scores differently"
     );
     // a value that is not a vector names its row
     let broken = json.replacen("\"[", "\"oops [", 1);

@@ -660,19 +660,31 @@ pub(crate) fn text_column_kinds(
 
 /// The numbers of a vector written as text: `[0.1, -2, 3e-4]` (JSON, or
 /// Python's list), `[0.1 -2 3e-4]` (NumPy's), in brackets or parentheses;
-/// `None` for anything else.
+/// or bare, separated by spaces, at least [`BARE_VECTOR`] of them (FER-2013's
+/// `pixels` column: `70 80 82 …`, 2,304 a row); `None` for anything else.
 fn text_vector(value: &str) -> Option<Vec<f32>> {
     let v = value.trim();
-    let inner = v
+    let numbers = |inner: &str, separators: &dyn Fn(char) -> bool| -> Option<Vec<f32>> {
+        inner
+            .split(separators)
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse::<f32>().ok())
+            .collect()
+    };
+    match v
         .strip_prefix('[')
         .and_then(|v| v.strip_suffix(']'))
-        .or_else(|| v.strip_prefix('(').and_then(|v| v.strip_suffix(')')))?;
-    inner
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|t| !t.is_empty())
-        .map(|t| t.parse::<f32>().ok())
-        .collect()
+        .or_else(|| v.strip_prefix('(').and_then(|v| v.strip_suffix(')')))
+    {
+        Some(inner) => numbers(inner, &|c: char| c == ',' || c.is_whitespace()),
+        None => numbers(v, &char::is_whitespace).filter(|x| x.len() >= BARE_VECTOR),
+    }
 }
+
+/// Least numbers in a vector written bare, without brackets: fewer, and a
+/// text of a few numbers (`3 4`, a size or a date's parts) is not taken for
+/// one.
+const BARE_VECTOR: usize = 8;
 
 /// A text column of vectors (see [`text_vector`]) as a list column; a value
 /// that is not one is an error naming its row.
