@@ -65,17 +65,34 @@ fn missing_file_glob_and_unknown_format() {
     std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
     let e = fails(dir.path(), &["notes.txt"], &["notes.txt"]);
     assert!(e.contains("notes.txt: cannot tell the format"), "{e}");
-    // archives poisonscan does not open say to extract them: by name, and
-    // a tar file by its header whatever its name
+    // a tar archive, told by name or, whatever its name, by its header, is
+    // opened as packed images: a damaged one says so, one of no images
+    // says to extract the table inside
     std::fs::write(dir.path().join("photos.tar.gz"), [0x1f, 0x8b, 8, 0]).unwrap();
     let e = fails(dir.path(), &["photos.tar.gz"], &["photos.tar.gz"]);
-    assert!(e.contains("a tar archive; extract it first"), "{e}");
-    let mut tar = vec![0u8; 1024];
-    tar[..9].copy_from_slice(b"photos/a/");
-    tar[257..263].copy_from_slice(b"ustar\0");
-    std::fs::write(dir.path().join("download"), &tar).unwrap();
+    assert!(
+        e.contains("photos.tar.gz: cannot read as a tar archive of images")
+            && e.contains("cut short or damaged"),
+        "{e}"
+    );
+    let mut header = vec![0u8; 1024];
+    header[..9].copy_from_slice(b"photos/a/");
+    header[257..263].copy_from_slice(b"ustar\0");
+    std::fs::write(dir.path().join("broken"), &header).unwrap();
+    let e = fails(dir.path(), &["broken"], &["broken"]);
+    assert!(e.contains("broken: cannot read as a tar archive"), "{e}");
+    let mut table = tar::Builder::new(Vec::new());
+    let csv = b"label,x\n0,1\n1,2\n";
+    let mut h = tar::Header::new_ustar();
+    h.set_size(csv.len() as u64);
+    h.set_cksum();
+    table.append_data(&mut h, "t.csv", &csv[..]).unwrap();
+    std::fs::write(dir.path().join("download"), table.into_inner().unwrap()).unwrap();
     let e = fails(dir.path(), &["download"], &["download"]);
-    assert!(e.contains("download: a tar archive"), "{e}");
+    assert!(
+        e.contains("download: a tar archive with no") && e.contains("extract it first"),
+        "{e}"
+    );
     // containers of arrays say how to save them as poisonscan reads them
     for (name, bytes, says) in [
         ("batch_1", &b"\x80\x04\x95 pickled"[..], "a Python pickle"),

@@ -373,6 +373,14 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
         .collect();
     write_zip(&d.join("png.zip"), &refs);
+    // ... and as a gzip tarball (`tar czf`), the other way downloads come
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(d.join("png.tgz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut tarball = tar::Builder::new(gz);
+    tarball.append_dir_all("download", d.join("png")).unwrap();
+    tarball.into_inner().unwrap().finish().unwrap();
     // Parquet FixedSizeList<u8> without any image metadata.
     let u8_list = fixed_list(Arc::new(UInt8Array::from(pixels.clone())), dim);
     let batch =
@@ -538,6 +546,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     for (input, out, folder) in [
         ("png", "png-out", true),
         ("png.zip", "png-zip", true),
+        ("png.tgz", "png-tgz", true),
         ("u8.parquet", "u8", false),
         ("f32.parquet", "f32", false),
         ("hf.parquet", "hf", false),

@@ -154,47 +154,44 @@ pub(super) fn zip_holds_images(names: &[&str]) -> bool {
         })
 }
 
-/// The images of a zip archive unpacked into a temporary folder (deleted
-/// when dropped; other files are left in the archive), and the folder of
-/// it that holds the classes: below the folders that wrap everything
-/// (`data/cats/…` and `data/dogs/…` are read from `data/`). An entry whose
-/// name leaves the folder (`../x.png`, `/etc/x.png`) is an error.
-fn unpack(zip: &Path) -> Result<(tempfile::TempDir, PathBuf), IngestError> {
+/// Names of tar archives, plain or compressed.
+const TAR_NAMES: [&str; 9] = [
+    ".tar", ".tgz", ".tbz", ".tbz2", ".txz", ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst",
+];
+
+/// Whether `path` is a tar archive: by its name, or, uncompressed, by the
+/// `ustar` mark of its first header.
+pub(super) fn is_tar(path: &Path) -> bool {
+    use std::io::Read;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if TAR_NAMES.iter().any(|e| name.ends_with(e)) {
+        return true;
+    }
+    let mut head = [0u8; 262];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|_| &head[257..262] == b"ustar")
+}
+
+/// The images of an archive (zip or tar, see [`is_tar`]) unpacked into a
+/// temporary folder (deleted when dropped; other files are left in the
+/// archive), and the folder of it that holds the classes: below the
+/// folders that wrap everything (`data/cats/…` and `data/dogs/…` are read
+/// from `data/`). An entry whose name leaves the folder (`../x.png`,
+/// `/etc/x.png`) is an error.
+fn unpack(archive: &Path) -> Result<(tempfile::TempDir, PathBuf), IngestError> {
     let io = |source: std::io::Error| IngestError::Io {
-        path: zip.to_path_buf(),
+        path: archive.to_path_buf(),
         source,
     };
-    let bad = |message: String| IngestError::Read {
-        path: zip.to_path_buf(),
-        format: "a zip archive of images",
-        message,
-    };
-    let mut archive = ::zip::ZipArchive::new(std::fs::File::open(zip).map_err(io)?)
-        .map_err(|e| bad(e.to_string()))?;
     let dir = tempfile::tempdir().map_err(io)?;
-    for i in 0..archive.len() {
-        let mut entry = archive
-            .by_index(i)
-            .map_err(|e| bad(format!("entry {i} cannot be read ({e})")))?;
-        let name = entry.name().to_string();
-        if super::zip_junk(&name) || !is_image(Path::new(&name)) {
-            continue;
-        }
-        let Some(rel) = entry.enclosed_name().map(Path::to_path_buf) else {
-            return Err(bad(format!(
-                "its entry `{name}` names a place outside the archive's folder"
-            )));
-        };
-        let to = dir.path().join(rel);
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let mut out = std::fs::File::create(&to).map_err(io)?;
-        std::io::copy(&mut entry, &mut out).map_err(|e| {
-            bad(format!(
-                "its entry `{name}` cannot be unpacked (cut short or damaged?): {e}"
-            ))
-        })?;
+    if is_tar(archive) {
+        untar_images(archive, dir.path())?;
+    } else {
+        unzip_images(archive, dir.path())?;
     }
     let mut root = dir.path().to_path_buf();
     loop {
@@ -208,6 +205,121 @@ fn unpack(zip: &Path) -> Result<(tempfile::TempDir, PathBuf), IngestError> {
         }
     }
     Ok((dir, root))
+}
+
+/// Writes the archive entry `entry` named `name` (a relative path inside
+/// the archive) under `dir`.
+fn unpack_entry(entry: &mut impl std::io::Read, name: &Path, dir: &Path) -> std::io::Result<()> {
+    let to = dir.join(name);
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::io::copy(entry, &mut std::fs::File::create(&to)?)?;
+    Ok(())
+}
+
+/// Unpacks the images of a tar archive (plain, or compressed with gzip,
+/// bzip2, xz or zstd, told from its first bytes) into `dir`.
+fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
+    use std::io::{BufRead, BufReader};
+    let io = |source: std::io::Error| IngestError::Io {
+        path: tar.to_path_buf(),
+        source,
+    };
+    let bad = |message: String| IngestError::Read {
+        path: tar.to_path_buf(),
+        format: "a tar archive of images",
+        message,
+    };
+    let mut file = BufReader::new(std::fs::File::open(tar).map_err(io)?);
+    let head = file.fill_buf().map_err(io)?.to_vec();
+    let reader: Box<dyn std::io::Read> = if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else if head.starts_with(b"BZh") {
+        Box::new(bzip2::read::MultiBzDecoder::new(file))
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Box::new(liblzma::read::XzDecoder::new_multi_decoder(file))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(io)?)
+    } else {
+        Box::new(file)
+    };
+    let mut archive = ::tar::Archive::new(reader);
+    let mut unpacked = 0usize;
+    let damaged =
+        |e: std::io::Error| bad(format!("it cannot be read (cut short or damaged?): {e}"));
+    for entry in archive.entries().map_err(damaged)? {
+        let mut entry = entry.map_err(damaged)?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry.path().map_err(damaged)?.into_owned();
+        let shown = name.display().to_string();
+        if super::zip_junk(&shown) || !is_image(&name) {
+            continue;
+        }
+        let inside = name.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+        if !inside {
+            return Err(bad(format!(
+                "its entry `{shown}` names a place outside the archive's folder"
+            )));
+        }
+        unpack_entry(&mut entry, &name, dir).map_err(|e| {
+            bad(format!(
+                "its entry `{shown}` cannot be unpacked (cut short or damaged?): {e}"
+            ))
+        })?;
+        unpacked += 1;
+    }
+    if unpacked == 0 {
+        return Err(IngestError::Option(format!(
+            "{}: a tar archive with no {} image in it; extract it first (`tar xf FILE`) and scan \
+             the table inside",
+            tar.display(),
+            decode::FORMATS
+        )));
+    }
+    Ok(())
+}
+
+/// Unpacks the images of a zip archive into `dir`.
+fn unzip_images(zip: &Path, dir: &Path) -> Result<(), IngestError> {
+    let io = |source: std::io::Error| IngestError::Io {
+        path: zip.to_path_buf(),
+        source,
+    };
+    let bad = |message: String| IngestError::Read {
+        path: zip.to_path_buf(),
+        format: "a zip archive of images",
+        message,
+    };
+    let mut archive = ::zip::ZipArchive::new(std::fs::File::open(zip).map_err(io)?)
+        .map_err(|e| bad(e.to_string()))?;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| bad(format!("entry {i} cannot be read ({e})")))?;
+        let name = entry.name().to_string();
+        if super::zip_junk(&name) || !is_image(Path::new(&name)) {
+            continue;
+        }
+        let Some(rel) = entry.enclosed_name().map(Path::to_path_buf) else {
+            return Err(bad(format!(
+                "its entry `{name}` names a place outside the archive's folder"
+            )));
+        };
+        unpack_entry(&mut entry, &rel, dir).map_err(|e| {
+            bad(format!(
+                "its entry `{name}` cannot be unpacked (cut short or damaged?): {e}"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// `e` with the paths under `from` (a temporary folder) told as under `to`

@@ -563,6 +563,10 @@ pub(super) fn magic(path: &Path) -> Option<Magic> {
 /// The format of a file whose name does not tell it, from its first bytes,
 /// or an error that says what to do.
 fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
+    // a tar archive is read as an image folder packed (its images unpacked)
+    if images::is_tar(path) {
+        return Ok(InputFormat::Images);
+    }
     match magic(path) {
         Some(Magic::Format(f)) => Ok(f),
         Some(Magic::Packed(Packed::Zip)) => zip_format(path),
@@ -574,7 +578,7 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
 }
 
 /// What to do with a file of a kind poisonscan does not read, told by its
-/// name or first bytes: an archive (tar, possibly compressed; RAR; 7-Zip),
+/// name or first bytes: an archive (RAR; 7-Zip; a tar archive is read),
 /// or a container of arrays (HDF5, MATLAB, a Python pickle, one NumPy
 /// array, TFRecord).
 fn foreign(path: &Path) -> Option<&'static str> {
@@ -586,17 +590,10 @@ fn foreign(path: &Path) -> Option<&'static str> {
         .and_then(|mut f| f.read(&mut head))
         .unwrap_or(0);
     let head = &head[..n];
-    const TAR: &str = "a tar archive; extract it first (`tar xf FILE`) and scan the folder or the \
-                       table inside";
     const OTHER_ARCHIVE: &str = "an archive; extract it first (with `7z x FILE`) and scan the \
                                  folder or the table inside";
     Some(
-        if ends(&[
-            ".tar", ".tgz", ".tbz2", ".txz", ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst",
-        ]) || (head.len() >= 262 && &head[257..262] == b"ustar")
-        {
-            TAR
-        } else if head.starts_with(b"Rar!\x1a\x07") || head.starts_with(b"7z\xbc\xaf\x27\x1c") {
+        if head.starts_with(b"Rar!\x1a\x07") || head.starts_with(b"7z\xbc\xaf\x27\x1c") {
             OTHER_ARCHIVE
         } else if head.starts_with(b"\x89HDF\r\n\x1a\n") || ends(&[".h5", ".hdf5"]) {
             "an HDF5 file (not read): load its arrays with h5py and save the features and labels \
