@@ -218,32 +218,19 @@ fn unpack_entry(entry: &mut impl std::io::Read, name: &Path, dir: &Path) -> std:
     Ok(())
 }
 
-/// Unpacks the images of a tar archive (plain, or compressed with gzip,
-/// bzip2, xz or zstd, told from its first bytes) into `dir`.
+/// Unpacks the images of a tar archive (plain, or compressed as a table may
+/// be, told from its first bytes: [`super::table::decompressed`]) into
+/// `dir`.
 fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
-    use std::io::{BufRead, BufReader};
-    let io = |source: std::io::Error| IngestError::Io {
-        path: tar.to_path_buf(),
-        source,
-    };
     let bad = |message: String| IngestError::Read {
         path: tar.to_path_buf(),
         format: "a tar archive of images",
         message,
     };
-    let mut file = BufReader::new(std::fs::File::open(tar).map_err(io)?);
-    let head = file.fill_buf().map_err(io)?.to_vec();
-    let reader: Box<dyn std::io::Read> = if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else if head.starts_with(b"BZh") {
-        Box::new(bzip2::read::MultiBzDecoder::new(file))
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Box::new(liblzma::read::XzDecoder::new_multi_decoder(file))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(io)?)
-    } else {
-        Box::new(file)
-    };
+    let reader = super::table::decompressed(tar).map_err(|source| IngestError::Io {
+        path: tar.to_path_buf(),
+        source,
+    })?;
     let mut archive = ::tar::Archive::new(reader);
     let mut unpacked = 0usize;
     let damaged =

@@ -106,7 +106,7 @@ fn unpacked(path: &Path) -> std::io::Result<Option<std::fs::File>> {
 /// The bytes of a file, decompressed when it is gzip, zlib or zstd (as
 /// polars reads them), bzip2 or xz (decoded as read), or the one table of a
 /// zip archive (see [`unpacked`]), told from its first bytes.
-fn decompressed(path: &Path) -> std::io::Result<Box<dyn std::io::Read>> {
+pub(super) fn decompressed(path: &Path) -> std::io::Result<Box<dyn std::io::Read>> {
     use std::io::BufRead;
     match packed(path) {
         Some(Packed::Zip) => {
