@@ -125,8 +125,9 @@ pub struct TableOptions {
 }
 
 /// Whether a table's feature values are read as images (`--image-shape`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// In JSON (the summary's options): `null` (infer), `"none"`, or
+/// `[height, width, channels]`, as the shape was written before `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AsImages {
     /// As the input says (the file's metadata, nested lists of an image's
     /// shape, Kaggle-style `pixel0 …` column names) or, failing that, as
@@ -139,6 +140,35 @@ pub enum AsImages {
     /// Height, width and channels of the images, row-major, channels last
     /// (`--image-shape HxW[xC]`), for inputs that do not say so themselves.
     Shape(usize, usize, usize),
+}
+
+impl Serialize for AsImages {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            AsImages::Infer => s.serialize_none(),
+            AsImages::Never => s.serialize_str("none"),
+            AsImages::Shape(h, w, c) => (h, w, c).serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AsImages {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Shape(usize, usize, usize),
+            Word(String),
+        }
+        match Option::<Raw>::deserialize(d)? {
+            None => Ok(AsImages::Infer),
+            Some(Raw::Shape(h, w, c)) => Ok(AsImages::Shape(h, w, c)),
+            Some(Raw::Word(w)) if w == "none" => Ok(AsImages::Never),
+            Some(Raw::Word(w)) => Err(serde::de::Error::custom(format!(
+                "image_shape `{w}`: null, \"none\" or [height, width, channels]"
+            ))),
+        }
+    }
 }
 
 impl AsImages {
@@ -2594,6 +2624,19 @@ mod tests {
         assert_eq!(&d.features[..], &[0.0, 3.0]);
         assert_eq!(d.dropped.len(), 2);
         assert_eq!(d.dropped[1].reason, "null in feature `x`");
+    }
+
+    #[test]
+    fn the_image_shape_option_reads_back_as_written() {
+        for (value, json) in [
+            (AsImages::Infer, "null"),
+            (AsImages::Never, "\"none\""),
+            (AsImages::Shape(28, 28, 1), "[28,28,1]"),
+        ] {
+            assert_eq!(serde_json::to_string(&value).unwrap(), json);
+            assert_eq!(serde_json::from_str::<AsImages>(json).unwrap(), value);
+        }
+        assert!(serde_json::from_str::<AsImages>("\"square\"").is_err());
     }
 
     #[test]
