@@ -154,8 +154,13 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
     // told from their values as well, the same scores; in a shuffled order
     // (a table of 64 numbers with no layout, as a questionnaire's would
     // be), or with `--image-shape none`, a table.
-    let csv_of = |name: &str, order: &[usize]| {
+    // `framed`: the size of each picture in columns beside the pixels
+    let csv_of = |name: &str, order: &[usize], framed: bool| {
         let mut cols: Vec<(String, ArrayRef)> = vec![("label".into(), labels_array(&labels))];
+        let size = || Arc::new(Int64Array::from(vec![8; n])) as ArrayRef;
+        if framed {
+            cols.push(("width".into(), size()));
+        }
         for &j in order {
             cols.push((
                 format!("v{j}"),
@@ -163,6 +168,9 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
                     (0..n).map(|i| unit[i * dim + j]),
                 )),
             ));
+        }
+        if framed {
+            cols.push(("height".into(), size()));
         }
         write_csv(
             &d.join(format!("{name}.csv")),
@@ -172,14 +180,20 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
     let in_order: Vec<usize> = (0..dim).collect();
     let mut shuffled_order = in_order.clone();
     SplitMix64::new(3).shuffle(&mut shuffled_order);
-    csv_of("columns", &in_order);
-    csv_of("shuffled-columns", &shuffled_order);
+    csv_of("columns", &in_order, false);
+    csv_of("shuffled-columns", &shuffled_order, false);
+    // numbered pixel columns between other numbers: the pixels are read as
+    // images (the others left out, with a note) unless --features names
+    // the columns to scan
+    csv_of("framed", &in_order, true);
     for (input, args, kind) in [
         ("columns.csv", &[][..], "pixels"),
         ("columns.csv", &["--image-shape", "none"][..], "columns"),
         ("shuffled-columns.csv", &[][..], "columns"),
+        ("framed.csv", &[][..], "pixels"),
+        ("framed.csv", &["--features", "v*,width"][..], "columns"),
     ] {
-        let out = format!("{input}-{kind}");
+        let out = format!("{input}-{kind}-{}", args.len());
         let mut cmd = vec!["scan", input, "--out", &out];
         cmd.extend(args);
         let o = run(&cmd, d);
@@ -208,6 +222,11 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
             assert_eq!(flags, told_flags);
         }
     }
+    let warnings = summary_of(d, "framed.csv-pixels-0")["warnings"].to_string();
+    assert!(
+        warnings.contains("the other numeric column(s) `width`, `height` were not scanned"),
+        "{warnings}"
+    );
 
     // Colour images, channels last (NumPy) and one plane per channel
     // (PyTorch), in NumPy archives: the same images and the same scores.

@@ -535,26 +535,106 @@ fn pixel_columns(columns: &[String]) -> Option<(usize, usize)> {
     if columns.len() < 64 || side * side != columns.len() {
         return None;
     }
-    let split = |c: &str| -> Option<(String, usize)> {
-        let digits = c.len() - c.trim_end_matches(|ch: char| ch.is_ascii_digit()).len();
-        let (prefix, number) = c.split_at(c.len() - digits);
-        Some((
-            prefix
-                .trim_end_matches(['_', '-', ' '])
-                .to_ascii_lowercase(),
-            number.parse().ok()?,
-        ))
-    };
-    let (prefix, first) = split(&columns[0])?;
+    let (prefix, first) = name_number(&columns[0])?;
     if !["pixel", "pix", "px"].contains(&prefix.as_str()) || first > 1 {
         return None;
     }
     for (k, c) in columns.iter().enumerate() {
-        if split(c)? != (prefix.clone(), first + k) {
+        if name_number(c)? != (prefix.clone(), first + k) {
             return None;
         }
     }
     Some((side, side))
+}
+
+/// A column name's prefix (lower case, trailing `_`, `-`, ` ` dropped) and
+/// trailing number: `pixel12` → (`pixel`, 12).
+fn name_number(c: &str) -> Option<(String, usize)> {
+    let digits = c.len() - c.trim_end_matches(|ch: char| ch.is_ascii_digit()).len();
+    let (prefix, number) = c.split_at(c.len() - digits);
+    Some((
+        prefix
+            .trim_end_matches(['_', '-', ' '])
+            .to_ascii_lowercase(),
+        number.parse().ok()?,
+    ))
+}
+
+/// The longest run of at least 64 columns named one prefix and numbers
+/// counting up by one from 0 or 1 (`p0 … p783` between `label`, `width`
+/// and `height`), as positions in `columns`.
+fn numbered_run(columns: &[String]) -> Option<std::ops::Range<usize>> {
+    let named: Vec<Option<(String, usize)>> = columns.iter().map(|c| name_number(c)).collect();
+    let mut best: Option<std::ops::Range<usize>> = None;
+    let mut start = 0;
+    while start < columns.len() {
+        let Some((prefix, first)) = named[start].clone().filter(|(_, k)| *k <= 1) else {
+            start += 1;
+            continue;
+        };
+        let mut end = start + 1;
+        while named
+            .get(end)
+            .and_then(Option::as_ref)
+            .is_some_and(|(p, k)| *p == prefix && *k == first + (end - start))
+        {
+            end += 1;
+        }
+        if end - start >= 64 && best.as_ref().is_none_or(|b| end - start > b.len()) {
+            best = Some(start..end);
+        }
+        start = end;
+    }
+    best
+}
+
+/// The values of columns `run` of `n` rows of `dim` values.
+fn columns_of(
+    values: &[f32],
+    n: usize,
+    dim: usize,
+    run: std::ops::Range<usize>,
+) -> ScalarBuffer<f32> {
+    (0..n)
+        .flat_map(|i| {
+            values[i * dim + run.start..i * dim + run.end]
+                .iter()
+                .copied()
+        })
+        .collect::<Vec<f32>>()
+        .into()
+}
+
+/// Numeric columns `cs` (`n` rows of `dim` values, rewritten channels last
+/// where they came one plane per channel) read as images, by their names
+/// ([`pixel_columns`]) or by their values ([`super::layout`]), with the
+/// note that says so.
+fn columns_as_images(
+    values: &mut ScalarBuffer<f32>,
+    n: usize,
+    dim: usize,
+    cs: &[String],
+) -> Option<(FeatureSource, String)> {
+    let what = format!(
+        "the {} columns `{}` … `{}`",
+        cs.len(),
+        cs[0],
+        cs[cs.len() - 1]
+    );
+    match pixel_columns(cs) {
+        Some((height, width)) => Some((
+            FeatureSource::Pixels {
+                height,
+                width,
+                channels: 1,
+            },
+            format!(
+                "read {what} as {height}x{width} images (--image-shape HxW[xC] sets another \
+                 shape, none reads them as columns)"
+            ),
+        )),
+        None => super::layout::read_as_images(values, n, dim, &what),
+    }
 }
 
 /// How an arrow type can be used.
@@ -1202,7 +1282,7 @@ impl<'a> DatasetBuilder<'a> {
             kept_rows.len(),
             !self.opts.features.is_empty(),
         );
-        let (mut values, dim, indicators) = one_hot(
+        let (mut values, mut dim, indicators) = one_hot(
             &self.categories,
             !self.opts.features.is_empty(),
             &mut self.notes,
@@ -1343,30 +1423,39 @@ impl<'a> DatasetBuilder<'a> {
                 .unwrap_or_else(|| as_table(&self.sel.features)),
             },
             (FeatureSelection::Columns(cs), AsImages::Infer) if indicators.names.is_empty() => {
-                let what = format!(
-                    "the {} columns `{}` … `{}`",
-                    cs.len(),
-                    cs[0],
-                    cs[cs.len() - 1]
-                );
-                match pixel_columns(cs) {
-                    Some((height, width)) => {
-                        self.notes.push(format!(
-                            "read {what} as {height}x{width} images \
-                             (--image-shape HxW[xC] sets another shape, none reads them as columns)"
-                        ));
-                        FeatureSource::Pixels {
-                            height,
-                            width,
-                            channels: 1,
-                        }
+                // every column, or (columns not named by the user) the run
+                // of numbered ones among them
+                let run = numbered_run(cs)
+                    .filter(|r| r.len() < cs.len() && self.opts.features.is_empty());
+                let n = kept_rows.len();
+                match columns_as_images(&mut values, n, dim, cs) {
+                    Some((source, note)) => {
+                        self.notes.push(note);
+                        source
                     }
-                    None => super::layout::read_as_images(&mut values, kept_rows.len(), dim, &what)
-                        .map(|(source, note)| {
-                            self.notes.push(note);
+                    None => match run.and_then(|r| {
+                        let mut kept = columns_of(&values, n, dim, r.clone());
+                        columns_as_images(&mut kept, n, r.len(), &cs[r.clone()])
+                            .map(|found| (found, kept, r))
+                    }) {
+                        Some(((source, note), kept, r)) => {
+                            let others: Vec<String> = cs
+                                .iter()
+                                .enumerate()
+                                .filter(|(j, _)| !r.contains(j))
+                                .map(|(_, c)| format!("`{c}`"))
+                                .collect();
+                            self.notes.push(format!(
+                                "{note}; the other numeric column(s) {} were not scanned (name \
+                                 them in --features to scan every column as a table)",
+                                others.join(", ")
+                            ));
+                            values = kept;
+                            dim = r.len();
                             source
-                        })
-                        .unwrap_or_else(|| as_table(&self.sel.features)),
+                        }
+                        None => as_table(&self.sel.features),
+                    },
                 }
             }
             (sel, AsImages::Infer) => as_table(sel),
@@ -2624,6 +2713,20 @@ mod tests {
         assert_eq!(&d.features[..], &[0.0, 3.0]);
         assert_eq!(d.dropped.len(), 2);
         assert_eq!(d.dropped[1].reason, "null in feature `x`");
+    }
+
+    #[test]
+    fn the_longest_run_of_numbered_columns_is_found() {
+        let mut cs: Vec<String> = vec!["label".into(), "width".into()];
+        cs.extend((1..=64).map(|k| format!("pixel_{k}")));
+        cs.extend((0..100).map(|k| format!("f{k}")));
+        cs.push("height".into());
+        assert_eq!(numbered_run(&cs), Some(66..166));
+        // a gap ends a run; a run of fewer than 64 is none
+        cs.remove(100);
+        assert_eq!(numbered_run(&cs), Some(2..66));
+        let short: Vec<String> = (0..63).map(|k| format!("p{k}")).collect();
+        assert_eq!(numbered_run(&short), None);
     }
 
     #[test]
