@@ -477,7 +477,27 @@ fn common_settings(parts: &[Partial]) -> Result<(ScanSettings, Vec<String>), Sha
             .unwrap_or_default()
     };
     let scanner_names = ran(first);
+    // how the features were read: a shard read as images and another as a
+    // table ran different tests on different values
+    let read_as = |p: &Partial| {
+        let source = &p.meta["feature_source"];
+        let kind = source["kind"].as_str().unwrap_or("?").to_string();
+        match (source["height"].as_u64(), source["width"].as_u64()) {
+            (Some(h), Some(w)) => format!("{kind} {h}x{w}x{}", source["channels"]),
+            _ => format!("{kind} of {} values", p.meta["dimensions"]),
+        }
+    };
+    let first_read = read_as(first);
     for p in parts {
+        if read_as(p) != first_read {
+            return Err(ShardError::Mismatch(format!(
+                "{} read its features as {}, {} as {first_read}: scan every shard with the \
+                 same --image-shape (or --features, --embedding)",
+                p.path.display(),
+                read_as(p),
+                first.path.display()
+            )));
+        }
         if &p.meta["settings"] != settings_json {
             return Err(ShardError::Mismatch(format!(
                 "{} was scanned with other options than {}",

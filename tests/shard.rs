@@ -243,6 +243,18 @@ fn merge_refuses_what_does_not_belong_together() {
         dir.path(),
     );
     assert!(err.contains("other options"), "{err}");
+    // a shard read as images and one read as an embedding do not merge
+    scan(&["--image-shape", "2x3"], "c.parquet");
+    let err = run_err(
+        &["merge", "a.parquet", "c.parquet", "--out", "m"],
+        dir.path(),
+    );
+    assert!(
+        err.contains("c.parquet read its features as pixels 2x3x1")
+            && err.contains("a.parquet as embedding of 6 values")
+            && err.contains("--image-shape"),
+        "{err}"
+    );
     let err = run_err(
         &["merge", "a.parquet", "d.parquet", "--out", "m"],
         dir.path(),
