@@ -414,6 +414,22 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     ])
     .unwrap();
     write_parquet(&d.join("f32.parquet"), &batch);
+    // pyarrow's tensor extension type (`FixedShapeTensorArray`) in an Arrow
+    // file, a type polars does not read
+    let tensor = fixed_list(Arc::new(UInt8Array::from(pixels.clone())), dim);
+    let field = Field::new("image", tensor.data_type().clone(), true).with_metadata(
+        [
+            ("ARROW:extension:name", "arrow.fixed_shape_tensor"),
+            ("ARROW:extension:metadata", r#"{"shape":[14,14]}"#),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect::<std::collections::HashMap<String, String>>(),
+    );
+    let schema = Schema::new(vec![Field::new("label", DataType::Int64, false), field]);
+    let batch =
+        RecordBatch::try_new(Arc::new(schema), vec![labels_array(&labels), tensor]).unwrap();
+    write_ipc(&d.join("tensor.arrow"), &batch);
     // Hugging Face `datasets` image column: struct<bytes, path>.
     let pngs: Vec<Vec<u8>> = (0..n)
         .map(|i| png_bytes(&pixels[i * dim..(i + 1) * dim], side))
@@ -570,6 +586,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("f32.parquet", "f32", false),
         ("hf.parquet", "hf", false),
         ("hf_disk", "hf-disk", false),
+        ("tensor.arrow", "tensor", false),
         ("binary.parquet", "binary", false),
         ("pixels.csv", "csv", false),
         ("paths.csv", "paths-csv", false),

@@ -532,6 +532,33 @@ fn ipc_hints(path: &Path) -> Hints {
     schema.map_or_else(|_| Hints::default(), |s| Hints::from_schema(&s))
 }
 
+/// An Arrow IPC file or stream read whole by arrow-rs.
+fn read_ipc(path: &Path) -> Result<(arrow::datatypes::SchemaRef, Vec<RecordBatch>), IngestError> {
+    let bad = |e: &dyn std::fmt::Display| IngestError::Read {
+        path: path.to_path_buf(),
+        format: "ipc",
+        message: e.to_string(),
+    };
+    let io = |source: std::io::Error| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let stream =
+        std::io::BufRead::fill_buf(&mut file).is_ok_and(|head| head.starts_with(super::IPC_STREAM));
+    if stream {
+        let reader = arrow::ipc::reader::StreamReader::try_new(file, None).map_err(|e| bad(&e))?;
+        let schema = reader.schema();
+        let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| bad(&e))?;
+        Ok((schema, batches))
+    } else {
+        let reader = arrow::ipc::reader::FileReader::try_new(file, None).map_err(|e| bad(&e))?;
+        let schema = reader.schema();
+        let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| bad(&e))?;
+        Ok((schema, batches))
+    }
+}
+
 /// Hands a polars frame to arrow-rs without copying the buffers.
 pub(crate) fn to_record_batch(df: DataFrame) -> Result<RecordBatch, IngestError> {
     let compat = CompatLevel::newest();
@@ -810,7 +837,41 @@ fn read_into<'a>(
         }
         b.push(&batch)?;
     } else {
-        let (df, sel, hints) = read_file(path, partitions, format, options, selection)?;
+        let read = super::guarded(path, format, || {
+            read_file(path, partitions, format, options, selection)
+        });
+        let (df, sel, hints) = match read {
+            // an Arrow file polars cannot read (an extension type such as
+            // pyarrow's `fixed_shape_tensor`, on which it fails or panics):
+            // read by arrow-rs, which keeps the storage type; the polars
+            // error stands where arrow-rs cannot read it either
+            Err(e @ IngestError::Read { .. }) if format == InputFormat::Ipc => {
+                let Ok((schema, batches)) = read_ipc(path) else {
+                    return Err(e);
+                };
+                let mut described = batch::describe(&schema);
+                let hints = Hints::from_schema(&schema);
+                let notes = batch::text_column_kinds(&mut described, Some(path), |_| {
+                    let first = batches.first()?;
+                    Some(first.slice(0, first.num_rows().min(batch::HEAD_ROWS)))
+                });
+                partitions.describe(&mut described, &options.table);
+                let sel = choose(selection, &described, &hints, options, path)?;
+                let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                source.rows = rows as u64;
+                let wanted = sel.columns();
+                let b = builder.get_or_insert_with(|| builder_for(sel, options, rows, hints));
+                b.add_source(source);
+                for note in notes {
+                    b.note(note);
+                }
+                for batch in batches {
+                    b.push(&partitions.extend(file, batch, &wanted)?)?;
+                }
+                return Ok(());
+            }
+            other => other?,
+        };
         source.rows = df.height() as u64;
         let rows = df.height();
         let wanted = sel.columns();
