@@ -637,6 +637,41 @@ fn columns_as_images(
     }
 }
 
+/// Numeric columns `cs` (`n` rows of `dim` values) read as images: all of
+/// them, or, when the user did not name them (`named`), the run of
+/// numbered ones among them ([`numbered_run`]), the values and `dim` then
+/// cut to the run's and the others named in the note as not scanned.
+fn table_as_images(
+    values: &mut ScalarBuffer<f32>,
+    dim: &mut usize,
+    n: usize,
+    cs: &[String],
+    named: bool,
+) -> Option<(FeatureSource, String)> {
+    if let Some(found) = columns_as_images(values, n, *dim, cs) {
+        return Some(found);
+    }
+    let run = numbered_run(cs).filter(|r| r.len() < cs.len() && !named)?;
+    let mut kept = columns_of(values, n, *dim, run.clone());
+    let (source, note) = columns_as_images(&mut kept, n, run.len(), &cs[run.clone()])?;
+    let others: Vec<String> = cs
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| !run.contains(j))
+        .map(|(_, c)| format!("`{c}`"))
+        .collect();
+    *values = kept;
+    *dim = run.len();
+    Some((
+        source,
+        format!(
+            "{note}; the other numeric column(s) {} were not scanned (name them in --features \
+             to scan every column as a table)",
+            others.join(", ")
+        ),
+    ))
+}
+
 /// How an arrow type can be used.
 pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
     match dt {
@@ -1423,39 +1458,13 @@ impl<'a> DatasetBuilder<'a> {
                 .unwrap_or_else(|| as_table(&self.sel.features)),
             },
             (FeatureSelection::Columns(cs), AsImages::Infer) if indicators.names.is_empty() => {
-                // every column, or (columns not named by the user) the run
-                // of numbered ones among them
-                let run = numbered_run(cs)
-                    .filter(|r| r.len() < cs.len() && self.opts.features.is_empty());
-                let n = kept_rows.len();
-                match columns_as_images(&mut values, n, dim, cs) {
+                let named = !self.opts.features.is_empty();
+                match table_as_images(&mut values, &mut dim, kept_rows.len(), cs, named) {
                     Some((source, note)) => {
                         self.notes.push(note);
                         source
                     }
-                    None => match run.and_then(|r| {
-                        let mut kept = columns_of(&values, n, dim, r.clone());
-                        columns_as_images(&mut kept, n, r.len(), &cs[r.clone()])
-                            .map(|found| (found, kept, r))
-                    }) {
-                        Some(((source, note), kept, r)) => {
-                            let others: Vec<String> = cs
-                                .iter()
-                                .enumerate()
-                                .filter(|(j, _)| !r.contains(j))
-                                .map(|(_, c)| format!("`{c}`"))
-                                .collect();
-                            self.notes.push(format!(
-                                "{note}; the other numeric column(s) {} were not scanned (name \
-                                 them in --features to scan every column as a table)",
-                                others.join(", ")
-                            ));
-                            values = kept;
-                            dim = r.len();
-                            source
-                        }
-                        None => as_table(&self.sel.features),
-                    },
+                    None => as_table(&self.sel.features),
                 }
             }
             (sel, AsImages::Infer) => as_table(sel),
