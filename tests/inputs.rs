@@ -222,6 +222,28 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
             assert_eq!(flags, told_flags);
         }
     }
+    // bytes in a square number of columns that do not look like pictures
+    // (shuffled) say how to scan them as images; other numbers do not
+    let warnings = summary_of(d, "shuffled-columns.csv-columns-0")["warnings"].to_string();
+    assert!(!warnings.contains("pictures, pass"), "{warnings}");
+    let mut bytes: Vec<(String, ArrayRef)> = vec![("label".into(), labels_array(&labels))];
+    for &j in &shuffled_order {
+        let column = (0..n).map(|i| (unit[i * dim + j] / 1.1 * 255.0).round() as i64);
+        bytes.push((
+            format!("v{j}"),
+            Arc::new(Int64Array::from_iter_values(column)),
+        ));
+    }
+    write_csv(
+        &d.join("shuffled-bytes.csv"),
+        &RecordBatch::try_from_iter(bytes).unwrap(),
+    );
+    run(&["scan", "shuffled-bytes.csv", "--out", "bytes"], d);
+    let warnings = summary_of(d, "bytes")["warnings"].to_string();
+    assert!(
+        warnings.contains("if they are 8x8 pictures, pass --image-shape 8x8"),
+        "{warnings}"
+    );
     let warnings = summary_of(d, "framed.csv-pixels-0")["warnings"].to_string();
     assert!(
         warnings.contains("the other numeric column(s) `width`, `height` were not scanned"),

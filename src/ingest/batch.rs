@@ -672,6 +672,36 @@ fn table_as_images(
     ))
 }
 
+/// A note for a table of `dim` numeric columns (`values`) that could hold
+/// square pictures — `s²` or `3s²` of them, sides of 8 or more, every value
+/// a byte (a whole number in 0–255) or in [0, 1] — but were not read as
+/// such: how to say they are.
+fn square_hint(values: &[f32], dim: usize) -> Option<String> {
+    let bytes = values
+        .iter()
+        .all(|&v| (0.0..=255.0).contains(&v) && v.fract() == 0.0);
+    if !bytes && !values.iter().all(|v| (0.0..=1.0).contains(v)) {
+        return None;
+    }
+    let side = |d: usize| {
+        let s = (d as f64).sqrt().round() as usize;
+        (s >= 8 && s * s == d).then_some(s)
+    };
+    let shape = match (
+        side(dim),
+        dim.is_multiple_of(3).then(|| side(dim / 3)).flatten(),
+    ) {
+        (Some(s), _) => format!("{s}x{s}"),
+        (None, Some(s)) => format!("{s}x{s}x3"),
+        (None, None) => return None,
+    };
+    Some(format!(
+        "scanned the {dim} numeric columns as a table: their values do not move together as \
+         neighbouring pixels do; if they are {shape} pictures, pass --image-shape {shape} to \
+         scan them as images (--image-shape none silences this)"
+    ))
+}
+
 /// How an arrow type can be used.
 pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
     match dt {
@@ -1464,7 +1494,10 @@ impl<'a> DatasetBuilder<'a> {
                         self.notes.push(note);
                         source
                     }
-                    None => as_table(&self.sel.features),
+                    None => {
+                        self.notes.extend(square_hint(&values, dim));
+                        as_table(&self.sel.features)
+                    }
                 }
             }
             (sel, AsImages::Infer) => as_table(sel),
