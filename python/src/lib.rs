@@ -88,14 +88,29 @@ fn source(data: &Bound<'_, PyAny>) -> PyResult<Source> {
     )))
 }
 
-fn shape(v: Option<Vec<usize>>) -> PyResult<AsImages> {
-    match v.as_deref() {
-        None => Ok(AsImages::Infer),
-        Some(&[]) => Ok(AsImages::Never),
-        Some(&[h, w]) if h > 0 && w > 0 => Ok(AsImages::Shape(h, w, 1)),
-        Some(&[h, w, c]) if h > 0 && w > 0 && (c == 1 || c == 3) => Ok(AsImages::Shape(h, w, c)),
-        Some(other) => Err(PyValueError::new_err(format!(
-            "image_shape must be (height, width) or (height, width, 1 or 3), got {other:?}"
+/// `image_shape`: `None` (infer), `"none"` or `()` (never images), or a
+/// shape.
+fn shape(v: Option<&Bound<'_, PyAny>>) -> PyResult<AsImages> {
+    let Some(v) = v else {
+        return Ok(AsImages::Infer);
+    };
+    if let Ok(word) = v.extract::<String>() {
+        return match word.as_str() {
+            "none" => Ok(AsImages::Never),
+            other => Err(PyValueError::new_err(format!(
+                "image_shape must be (height, width), (height, width, 1 or 3) or \"none\", \
+                 got {other:?}"
+            ))),
+        };
+    }
+    let v: Vec<usize> = v.extract()?;
+    match v.as_slice() {
+        [] => Ok(AsImages::Never),
+        &[h, w] if h > 0 && w > 0 => Ok(AsImages::Shape(h, w, 1)),
+        &[h, w, c] if h > 0 && w > 0 && (c == 1 || c == 3) => Ok(AsImages::Shape(h, w, c)),
+        other => Err(PyValueError::new_err(format!(
+            "image_shape must be (height, width), (height, width, 1 or 3) or \"none\", \
+             got {other:?}"
         ))),
     }
 }
@@ -288,8 +303,8 @@ impl ScanResult {
 ///
 /// The keyword arguments are the command line's options of the same names:
 /// `label`, `embedding`, `features` (globs allowed), `id`, `probs`,
-/// `image_shape` ((h, w) or (h, w, c); `()` never reads the features as
-/// images), `resize` ((w, h)), `drop_invalid`,
+/// `image_shape` ((h, w) or (h, w, c); `"none"` never reads the features
+/// as images), `resize` ((w, h)), `drop_invalid`,
 /// `scanners`, `options` ({"SCANNER.OPTION": "VALUE"}, as `--set`), `model`
 /// (auto, none, mlp, cnn), `epochs`, `seed`, `threshold`, `budget`,
 /// `min_flagged`, `fail_on_noise`.
@@ -312,7 +327,7 @@ fn scan(
     features: Option<Vec<String>>,
     id: Option<String>,
     probs: Option<String>,
-    image_shape: Option<Vec<usize>>,
+    image_shape: Option<Bound<'_, PyAny>>,
     resize: Option<(u32, u32)>,
     drop_invalid: bool,
     scanners: Option<Vec<String>>,
@@ -378,7 +393,7 @@ fn scan(
             drop_invalid,
             separator: None,
             no_header: false,
-            image_shape: shape(image_shape)?,
+            image_shape: shape(image_shape.as_ref())?,
         },
         resize,
     };

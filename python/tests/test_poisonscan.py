@@ -203,6 +203,31 @@ class ScanTest(unittest.TestCase):
         self.assertEqual(out.height, self.table.num_rows)
         self.assertEqual(out["score"].to_list(), pa.table(self.result.scores).column("score").to_pylist())
 
+    def test_pixel_columns_are_read_as_images_unless_told_not_to(self):
+        # 12x12 smooth pictures (two bright blobs whose place depends on the
+        # class) in 144 columns named anything
+        rng = random.Random(4)
+        side, rows = 12, 300
+        columns = {f"v{j}": [] for j in range(side * side)}
+        labels = []
+        for i in range(rows):
+            c = i % 3
+            cx, cy = 3 + 3 * c + rng.random(), 4 + rng.random() * 4
+            for y in range(side):
+                for x in range(side):
+                    d2 = (x - cx) ** 2 + (y - cy) ** 2
+                    columns[f"v{y * side + x}"].append(2.718 ** (-d2 / 8) + 0.05 * rng.random())
+            labels.append(c)
+        table = pa.table({"label": pa.array(labels, pa.int64()), **columns})
+        read = lambda **kw: poisonscan.scan(table, model="none", **kw).summary["features"]["source"]
+        self.assertEqual(read()["kind"], "pixels")
+        self.assertEqual(read()["height"], side)
+        self.assertEqual(read(image_shape="none")["kind"], "columns")
+        self.assertEqual(read(image_shape=())["kind"], "columns")
+        self.assertEqual(read(image_shape=(side, side))["kind"], "pixels")
+        with self.assertRaises(ValueError):
+            read(image_shape="square")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -70,7 +70,7 @@ def scan(
     features: Optional[Sequence[str]] = None,
     id: Optional[str] = None,
     probs: Optional[str] = None,
-    image_shape: Optional[Sequence[int]] = None,
+    image_shape: Union[Sequence[int], Literal["none"], None] = None,
     resize: Optional[tuple[int, int]] = None,
     drop_invalid: bool = False,
     scanners: Optional[Sequence[str]] = None,
@@ -89,7 +89,8 @@ def scan(
     ...; read without copies but the one into the feature matrix) or a path,
     glob or list of them. The other arguments are the command line's
     options of the same names (``--label``, ``--embedding``, ``--features``
-    with globs, ``--id``, ``--probs``, ``--image-shape``, ``--resize``,
+    with globs, ``--id``, ``--probs``, ``--image-shape`` (a shape, or
+    ``"none"``), ``--resize``,
     ``--drop-invalid``, ``--scanners``, ``--set`` as ``options={"SCANNER.OPTION":
     "VALUE"}``, ``--model``, ``--epochs``, ``--seed``, ``--threshold``,
     ``--budget``, ``--min-flagged``, ``--fail-on-noise``). The GIL is released
