@@ -490,6 +490,23 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     ])
     .unwrap();
     write_parquet(&d.join("binary.parquet"), &batch);
+    // The same bytes written as base64 text: bare in a CSV, data URIs in
+    // JSON lines (as labelling tools export them)
+    {
+        use base64::Engine;
+        let text = |png: &[u8]| base64::engine::general_purpose::STANDARD.encode(png);
+        let mut csv = String::from("label,image\n");
+        let mut jsonl = String::new();
+        for (label, png) in labels.iter().zip(&pngs) {
+            csv += &format!("{label},{}\n", text(png));
+            jsonl += &format!(
+                "{{\"label\": {label}, \"image\": \"data:image/png;base64,{}\"}}\n",
+                text(png)
+            );
+        }
+        std::fs::write(d.join("base64.csv"), csv).unwrap();
+        std::fs::write(d.join("uri.jsonl"), jsonl).unwrap();
+    }
     // CSV, one column per pixel.
     let mut cols: Vec<(String, ArrayRef)> = vec![("label".into(), labels_array(&labels))];
     for j in 0..dim {
@@ -609,6 +626,8 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("hf.parquet", "hf", false),
         ("hf_disk", "hf-disk", false),
         ("tensor.arrow", "tensor", false),
+        ("base64.csv", "base64", false),
+        ("uri.jsonl", "uri", false),
         ("binary.parquet", "binary", false),
         ("pixels.csv", "csv", false),
         ("paths.csv", "paths-csv", false),

@@ -814,6 +814,11 @@ pub(crate) fn text_column_kinds(
             *kind = ColumnKind::NumericList;
             continue;
         }
+        // images written as base64 text (bare, or data URIs)
+        if !values.is_empty() && values.iter().all(|v| base64_image(v).is_some()) {
+            *kind = ColumnKind::Image;
+            continue;
+        }
         if values.is_empty() || !values.iter().all(|v| is_image_path(v)) {
             continue;
         }
@@ -2028,6 +2033,8 @@ fn nothing_left(dropped: &[DroppedRow]) -> String {
 enum ImageSource<'a> {
     /// In the column (a binary value, or a Hugging Face struct's `bytes`).
     Bytes(&'a [u8]),
+    /// In the column as base64 text (the payload of [`base64_image`]).
+    Base64(&'a str),
     /// In a file (a column of image paths, or a Hugging Face struct with
     /// only its `path`), read when the image is decoded.
     File(std::path::PathBuf),
@@ -2041,6 +2048,7 @@ impl ImageSource<'_> {
     fn dimensions(&self) -> Option<(u32, u32)> {
         match self {
             ImageSource::Bytes(b) => super::decode::dimensions(b).ok(),
+            ImageSource::Base64(_) => super::decode::dimensions(&self.bytes().ok()??).ok(),
             ImageSource::File(f) => super::decode::file_dimensions(f).ok()?.ok(),
             ImageSource::Null => None,
         }
@@ -2051,6 +2059,13 @@ impl ImageSource<'_> {
         use std::borrow::Cow;
         match self {
             ImageSource::Bytes(b) => Ok(Some(Cow::Borrowed(b))),
+            ImageSource::Base64(t) => {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(t)
+                    .map(|b| Some(Cow::Owned(b)))
+                    .map_err(|e| format!("its base64 text cannot be decoded: {e}"))
+            }
             ImageSource::File(f) => std::fs::read(f)
                 .map(|b| Some(Cow::Owned(b)))
                 .map_err(|e| format!("{MISSING_FILE}{}: {e}", f.display())),
@@ -2061,6 +2076,24 @@ impl ImageSource<'_> {
 
 /// How the error of an image file that cannot be read begins.
 const MISSING_FILE: &str = "cannot read ";
+
+/// The base64 payload of a text value that is an encoded image written as
+/// text — bare (`iVBORw0KGgo…`, as JSON exports and CSV files keep PNG or
+/// JPEG bytes) or a data URI (`data:image/png;base64,…`) — told from the
+/// image format its first bytes decode to; `None` for other text.
+fn base64_image(value: &str) -> Option<&str> {
+    use base64::Engine;
+    let v = value.trim();
+    let payload = match v.strip_prefix("data:") {
+        Some(rest) => rest.split_once(";base64,")?.1,
+        None => v,
+    };
+    // 16 characters are 12 whole bytes: every format's mark (WebP's last)
+    let head = base64::engine::general_purpose::STANDARD
+        .decode(payload.get(..16)?)
+        .ok()?;
+    image::guess_format(&head).ok().map(|_| payload)
+}
 
 /// Whether a text value names an image file (by its extension, as in an
 /// image folder).
@@ -2136,7 +2169,7 @@ fn image_sources<'a>(
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => (0..n)
             .map(|i| match text(array, i) {
-                Some(p) => file(p, i),
+                Some(t) => base64_image(t).map_or_else(|| file(t, i), ImageSource::Base64),
                 None => ImageSource::Null,
             })
             .collect(),
@@ -2755,6 +2788,25 @@ mod tests {
         assert_eq!(&d.features[..], &[0.0, 3.0]);
         assert_eq!(d.dropped.len(), 2);
         assert_eq!(d.dropped[1].reason, "null in feature `x`");
+    }
+
+    #[test]
+    fn images_written_as_base64_text_are_told_from_other_text() {
+        // a 1x1 PNG, bare and as a data URI
+        let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==";
+        assert_eq!(base64_image(png), Some(png));
+        assert_eq!(
+            base64_image(&format!(" data:image/png;base64,{png}")),
+            Some(png)
+        );
+        // base64 of text, a sentence, a word, a short code: not images
+        assert_eq!(base64_image("aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ="), None);
+        assert_eq!(base64_image("a photo of a cat on a mat"), None);
+        assert_eq!(base64_image("iVBORw0K"), None);
+        assert_eq!(
+            base64_image("data:text/plain;base64,aGVsbG8gd29ybGQgaGVsbG8="),
+            None
+        );
     }
 
     #[test]
