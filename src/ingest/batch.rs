@@ -2088,11 +2088,20 @@ fn base64_image(value: &str) -> Option<&str> {
         Some(rest) => rest.split_once(";base64,")?.1,
         None => v,
     };
+    // no image of a format read is shorter (a 1×1 PNG is 67 bytes)
+    if payload.len() < 64 {
+        return None;
+    }
     // 16 characters are 12 whole bytes: every format's mark (WebP's last)
     let head = base64::engine::general_purpose::STANDARD
         .decode(payload.get(..16)?)
         .ok()?;
-    image::guess_format(&head).ok().map(|_| payload)
+    use image::ImageFormat as F;
+    matches!(
+        image::guess_format(&head).ok()?,
+        F::Png | F::Jpeg | F::Gif | F::WebP | F::Bmp | F::Tiff
+    )
+    .then_some(payload)
 }
 
 /// Whether a text value names an image file (by its extension, as in an
