@@ -487,13 +487,7 @@ fn parse_shape(s: &str) -> Result<AsImages, String> {
 }
 
 fn parse_separator(s: &str) -> Result<u8, String> {
-    match s {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" => Ok(s.as_bytes()[0]),
-        _ => Err(format!(
-            "`{s}` is not one ASCII character (or `tab`), e.g. ';'"
-        )),
-    }
+    poisonscan::ingest::separator(s)
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {

@@ -304,7 +304,7 @@ impl ScanResult {
 /// The keyword arguments are the command line's options of the same names:
 /// `label`, `embedding`, `features` (globs allowed), `id`, `probs`,
 /// `image_shape` ((h, w) or (h, w, c); `"none"` never reads the features
-/// as images), `resize` ((w, h)), `drop_invalid`,
+/// as images), `resize` ((w, h)), `drop_invalid`, `separator`, `no_header`,
 /// `scanners`, `options` ({"SCANNER.OPTION": "VALUE"}, as `--set`), `model`
 /// (auto, none, mlp, cnn), `epochs`, `seed`, `threshold`, `budget`,
 /// `min_flagged`, `fail_on_noise`.
@@ -314,7 +314,8 @@ impl ScanResult {
 #[pyfunction]
 #[pyo3(signature = (
     data, *, label="label".to_string(), embedding=None, features=None, id=None, probs=None,
-    image_shape=None, resize=None, drop_invalid=false, scanners=None, options=None,
+    image_shape=None, resize=None, drop_invalid=false, separator=None, no_header=false,
+    scanners=None, options=None,
     model="auto", epochs=None, seed=0, threshold=None, budget=None, min_flagged=None,
     fail_on_noise=None
 ))]
@@ -330,6 +331,8 @@ fn scan(
     image_shape: Option<Bound<'_, PyAny>>,
     resize: Option<(u32, u32)>,
     drop_invalid: bool,
+    separator: Option<String>,
+    no_header: bool,
     scanners: Option<Vec<String>>,
     options: Option<BTreeMap<String, String>>,
     model: &str,
@@ -391,8 +394,12 @@ fn scan(
             features: features.unwrap_or_default(),
             probs,
             drop_invalid,
-            separator: None,
-            no_header: false,
+            separator: separator
+                .as_deref()
+                .map(poisonscan::ingest::separator)
+                .transpose()
+                .map_err(PyValueError::new_err)?,
+            no_header,
             image_shape: shape(image_shape.as_ref())?,
         },
         resize,

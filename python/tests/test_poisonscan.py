@@ -228,6 +228,22 @@ class ScanTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             read(image_shape="square")
 
+    def test_a_csv_without_a_header_and_with_another_separator(self):
+        rows = list(zip(self.table.column("label").to_pylist(), self.table.column("emb").to_pylist()))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "t.csv")
+            with open(path, "w") as f:
+                for label, emb in rows:
+                    f.write(";".join([str(label)] + [repr(x) for x in emb]) + "\n")
+            with self.assertRaises(poisonscan.InputError) as e:
+                poisonscan.scan(path, model="none")
+            self.assertIn("--no-header", str(e.exception))
+            r = poisonscan.scan(path, no_header=True, separator=";", label="column_1", model="none")
+            self.assertEqual(r.verdict, self.result.verdict)
+            self.assertEqual(r.summary["rows"]["scanned"], self.table.num_rows)
+            with self.assertRaises(ValueError):
+                poisonscan.scan(path, separator=";;", model="none")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -670,6 +670,18 @@ fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
     }
 }
 
+/// A CSV field separator as given (`--separator`): one ASCII character, or
+/// `tab`.
+pub fn separator(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" => Ok(s.as_bytes()[0]),
+        _ => Err(format!(
+            "`{s}` is not one ASCII character (or `tab`), e.g. ';'"
+        )),
+    }
+}
+
 /// At least two classes (`names`), or an error.
 pub(super) fn check_classes(names: &[String]) -> Result<(), IngestError> {
     if names.len() < 2 {

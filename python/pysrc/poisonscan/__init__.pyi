@@ -73,6 +73,8 @@ def scan(
     image_shape: Union[Sequence[int], Literal["none"], None] = None,
     resize: Optional[tuple[int, int]] = None,
     drop_invalid: bool = False,
+    separator: Optional[str] = None,
+    no_header: bool = False,
     scanners: Optional[Sequence[str]] = None,
     options: Optional[Mapping[str, str]] = None,
     model: Literal["auto", "none", "mlp", "cnn"] = "auto",
@@ -91,7 +93,7 @@ def scan(
     options of the same names (``--label``, ``--embedding``, ``--features``
     with globs, ``--id``, ``--probs``, ``--image-shape`` (a shape, or
     ``"none"``), ``--resize``,
-    ``--drop-invalid``, ``--scanners``, ``--set`` as ``options={"SCANNER.OPTION":
+    ``--drop-invalid``, ``--separator``, ``--no-header``, ``--scanners``, ``--set`` as ``options={"SCANNER.OPTION":
     "VALUE"}``, ``--model``, ``--epochs``, ``--seed``, ``--threshold``,
     ``--budget``, ``--min-flagged``, ``--fail-on-noise``). The GIL is released
     while scanning. Raises ``InputError`` on bad input, ``ValueError`` on a
