@@ -207,15 +207,40 @@ fn unpack(archive: &Path) -> Result<(tempfile::TempDir, PathBuf), IngestError> {
     Ok((dir, root))
 }
 
-/// Writes the archive entry `entry` named `name` (a relative path inside
-/// the archive) under `dir`.
-fn unpack_entry(entry: &mut impl std::io::Read, name: &Path, dir: &Path) -> std::io::Result<()> {
-    let to = dir.join(name);
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)?;
+/// Writes the archive entry `entry`, named `name` inside the archive, to
+/// `rel` under `dir` when it is an image (not a folder, not macOS's
+/// `__MACOSX/` or `._` files); `rel` is `None` where the name leaves the
+/// archive's folder (`../x.png`), an error. Returns whether it was written;
+/// `bad` words the archive's errors.
+fn unpack_image(
+    entry: &mut impl std::io::Read,
+    name: &str,
+    rel: Option<&Path>,
+    dir: &Path,
+    bad: &dyn Fn(String) -> IngestError,
+) -> Result<bool, IngestError> {
+    if super::zip_junk(name) || !is_image(Path::new(name)) {
+        return Ok(false);
     }
-    std::io::copy(entry, &mut std::fs::File::create(&to)?)?;
-    Ok(())
+    let Some(rel) = rel else {
+        return Err(bad(format!(
+            "its entry `{name}` names a place outside the archive's folder"
+        )));
+    };
+    let write = |entry: &mut dyn std::io::Read| -> std::io::Result<()> {
+        let to = dir.join(rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::io::copy(entry, &mut std::fs::File::create(&to)?)?;
+        Ok(())
+    };
+    write(entry).map_err(|e| {
+        bad(format!(
+            "its entry `{name}` cannot be unpacked (cut short or damaged?): {e}"
+        ))
+    })?;
+    Ok(true)
 }
 
 /// Unpacks the images of a tar archive (plain, or compressed as a table may
@@ -241,27 +266,15 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
             continue;
         }
         let name = entry.path().map_err(damaged)?.into_owned();
-        let shown = name.display().to_string();
-        if super::zip_junk(&shown) || !is_image(&name) {
-            continue;
-        }
         let inside = name.components().all(|c| {
             matches!(
                 c,
                 std::path::Component::Normal(_) | std::path::Component::CurDir
             )
         });
-        if !inside {
-            return Err(bad(format!(
-                "its entry `{shown}` names a place outside the archive's folder"
-            )));
-        }
-        unpack_entry(&mut entry, &name, dir).map_err(|e| {
-            bad(format!(
-                "its entry `{shown}` cannot be unpacked (cut short or damaged?): {e}"
-            ))
-        })?;
-        unpacked += 1;
+        let shown = name.display().to_string();
+        let rel = inside.then_some(name.as_path());
+        unpacked += unpack_image(&mut entry, &shown, rel, dir, &bad)? as usize;
     }
     if unpacked == 0 {
         return Err(IngestError::Option(format!(
@@ -292,19 +305,8 @@ fn unzip_images(zip: &Path, dir: &Path) -> Result<(), IngestError> {
             .by_index(i)
             .map_err(|e| bad(format!("entry {i} cannot be read ({e})")))?;
         let name = entry.name().to_string();
-        if super::zip_junk(&name) || !is_image(Path::new(&name)) {
-            continue;
-        }
-        let Some(rel) = entry.enclosed_name().map(Path::to_path_buf) else {
-            return Err(bad(format!(
-                "its entry `{name}` names a place outside the archive's folder"
-            )));
-        };
-        unpack_entry(&mut entry, &rel, dir).map_err(|e| {
-            bad(format!(
-                "its entry `{name}` cannot be unpacked (cut short or damaged?): {e}"
-            ))
-        })?;
+        let rel = entry.enclosed_name().map(Path::to_path_buf);
+        unpack_image(&mut entry, &name, rel.as_deref(), dir, &bad)?;
     }
     Ok(())
 }
