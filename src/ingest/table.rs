@@ -517,46 +517,33 @@ fn read_file(
 /// none for a packed file or one arrow-rs cannot open (polars then says
 /// what is wrong).
 fn ipc_hints(path: &Path) -> Hints {
-    let Ok(file) = std::fs::File::open(path) else {
-        return Hints::default();
-    };
-    let mut file = std::io::BufReader::new(file);
+    ipc_reader(path).map_or_else(|| Hints::default(), |r| Hints::from_schema(&r.schema()))
+}
+
+/// An arrow-rs reader of an Arrow IPC file or stream (told from its first
+/// bytes); `None` where it cannot be opened.
+fn ipc_reader(path: &Path) -> Option<Box<dyn arrow::array::RecordBatchReader>> {
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
     // peeked from the buffer the reader goes on from
     let stream =
         std::io::BufRead::fill_buf(&mut file).is_ok_and(|head| head.starts_with(super::IPC_STREAM));
-    let schema = if stream {
-        arrow::ipc::reader::StreamReader::try_new(&mut file, None).map(|r| r.schema())
+    if stream {
+        Some(Box::new(
+            arrow::ipc::reader::StreamReader::try_new(file, None).ok()?,
+        ))
     } else {
-        arrow::ipc::reader::FileReader::try_new(file, None).map(|r| r.schema())
-    };
-    schema.map_or_else(|_| Hints::default(), |s| Hints::from_schema(&s))
+        Some(Box::new(
+            arrow::ipc::reader::FileReader::try_new(file, None).ok()?,
+        ))
+    }
 }
 
-/// An Arrow IPC file or stream read whole by arrow-rs.
-fn read_ipc(path: &Path) -> Result<(arrow::datatypes::SchemaRef, Vec<RecordBatch>), IngestError> {
-    let bad = |e: &dyn std::fmt::Display| IngestError::Read {
-        path: path.to_path_buf(),
-        format: "ipc",
-        message: e.to_string(),
-    };
-    let io = |source: std::io::Error| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
-    let stream =
-        std::io::BufRead::fill_buf(&mut file).is_ok_and(|head| head.starts_with(super::IPC_STREAM));
-    if stream {
-        let reader = arrow::ipc::reader::StreamReader::try_new(file, None).map_err(|e| bad(&e))?;
-        let schema = reader.schema();
-        let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| bad(&e))?;
-        Ok((schema, batches))
-    } else {
-        let reader = arrow::ipc::reader::FileReader::try_new(file, None).map_err(|e| bad(&e))?;
-        let schema = reader.schema();
-        let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| bad(&e))?;
-        Ok((schema, batches))
-    }
+/// An Arrow IPC file or stream read whole by arrow-rs; `None` where it
+/// cannot be.
+fn read_ipc(path: &Path) -> Option<(arrow::datatypes::SchemaRef, Vec<RecordBatch>)> {
+    let reader = ipc_reader(path)?;
+    let schema = reader.schema();
+    Some((schema, reader.collect::<Result<Vec<_>, _>>().ok()?))
 }
 
 /// Hands a polars frame to arrow-rs without copying the buffers.
@@ -806,19 +793,26 @@ fn read_into<'a>(
     format: InputFormat,
     options: &'a IngestOptions,
     selection: Option<&Selection>,
-    mut source: SourceFile,
+    source: SourceFile,
 ) -> Result<(), IngestError> {
     if format == InputFormat::Parquet {
         let (reader, sel, rows, hints) = push_parquet(path, partitions, options, selection)?;
-        source.rows = rows;
         let wanted = sel.columns();
-        let b = builder.get_or_insert_with(|| builder_for(sel, options, rows as usize, hints));
-        b.add_source(source);
-        for batch in reader {
+        let batches = reader.map(|batch| {
             let batch = batch.map_err(|e| parquet_error(path, &e))?;
-            b.push(&partitions.extend(file, batch, &wanted)?)?;
-        }
-    } else if format == InputFormat::Npz {
+            partitions.extend(file, batch, &wanted)
+        });
+        return push_file(
+            builder,
+            options,
+            (sel, hints),
+            source,
+            rows as usize,
+            Vec::new(),
+            batches,
+        );
+    }
+    if format == InputFormat::Npz {
         let mut notes = Vec::new();
         let batch = super::npz::read(
             path,
@@ -829,55 +823,81 @@ fn read_into<'a>(
         let described = batch::describe(batch.schema_ref());
         let hints = Hints::from_schema(batch.schema_ref());
         let sel = choose(selection, &described, &hints, options, path)?;
-        source.rows = batch.num_rows() as u64;
-        let b = builder.get_or_insert_with(|| builder_for(sel, options, batch.num_rows(), hints));
-        b.add_source(source);
-        for note in notes {
-            b.note(note);
+        let rows = batch.num_rows();
+        return push_file(
+            builder,
+            options,
+            (sel, hints),
+            source,
+            rows,
+            notes,
+            [Ok(batch)],
+        );
+    }
+    let read = super::guarded(path, format, || {
+        read_file(path, partitions, format, options, selection)
+    });
+    match read {
+        // an Arrow file polars cannot read (an extension type such as
+        // pyarrow's `fixed_shape_tensor`, on which it fails or panics): read
+        // by arrow-rs, which keeps the storage type; the polars error stands
+        // where arrow-rs cannot read it either
+        Err(e @ IngestError::Read { .. }) if format == InputFormat::Ipc => {
+            let Some((schema, batches)) = read_ipc(path) else {
+                return Err(e);
+            };
+            let mut described = batch::describe(&schema);
+            let hints = Hints::from_schema(&schema);
+            let notes = batch::text_column_kinds(&mut described, Some(path), |_| {
+                let first = batches.first()?;
+                Some(first.slice(0, first.num_rows().min(batch::HEAD_ROWS)))
+            });
+            partitions.describe(&mut described, &options.table);
+            let sel = choose(selection, &described, &hints, options, path)?;
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            let wanted = sel.columns();
+            let batches = batches
+                .into_iter()
+                .map(|batch| partitions.extend(file, batch, &wanted));
+            push_file(builder, options, (sel, hints), source, rows, notes, batches)
         }
-        b.push(&batch)?;
-    } else {
-        let read = super::guarded(path, format, || {
-            read_file(path, partitions, format, options, selection)
-        });
-        let (df, sel, hints) = match read {
-            // an Arrow file polars cannot read (an extension type such as
-            // pyarrow's `fixed_shape_tensor`, on which it fails or panics):
-            // read by arrow-rs, which keeps the storage type; the polars
-            // error stands where arrow-rs cannot read it either
-            Err(e @ IngestError::Read { .. }) if format == InputFormat::Ipc => {
-                let Ok((schema, batches)) = read_ipc(path) else {
-                    return Err(e);
-                };
-                let mut described = batch::describe(&schema);
-                let hints = Hints::from_schema(&schema);
-                let notes = batch::text_column_kinds(&mut described, Some(path), |_| {
-                    let first = batches.first()?;
-                    Some(first.slice(0, first.num_rows().min(batch::HEAD_ROWS)))
-                });
-                partitions.describe(&mut described, &options.table);
-                let sel = choose(selection, &described, &hints, options, path)?;
-                let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-                source.rows = rows as u64;
-                let wanted = sel.columns();
-                let b = builder.get_or_insert_with(|| builder_for(sel, options, rows, hints));
-                b.add_source(source);
-                for note in notes {
-                    b.note(note);
-                }
-                for batch in batches {
-                    b.push(&partitions.extend(file, batch, &wanted)?)?;
-                }
-                return Ok(());
-            }
-            other => other?,
-        };
-        source.rows = df.height() as u64;
-        let rows = df.height();
-        let wanted = sel.columns();
-        let b = builder.get_or_insert_with(|| builder_for(sel, options, rows, hints));
-        b.add_source(source);
-        b.push(&partitions.extend(file, to_record_batch(df)?, &wanted)?)?;
+        read => {
+            let (df, sel, hints) = read?;
+            let rows = df.height();
+            let wanted = sel.columns();
+            let batch = to_record_batch(df).and_then(|b| partitions.extend(file, b, &wanted));
+            push_file(
+                builder,
+                options,
+                (sel, hints),
+                source,
+                rows,
+                Vec::new(),
+                [batch],
+            )
+        }
+    }
+}
+
+/// Hands one file's `rows` rows (`batches`) to the builder, made from the
+/// file's selection when it is the first file, with the file's notes.
+fn push_file<'a>(
+    builder: &mut Option<DatasetBuilder<'a>>,
+    options: &'a IngestOptions,
+    (sel, hints): (Selection, Hints),
+    mut source: SourceFile,
+    rows: usize,
+    notes: Vec<String>,
+    batches: impl IntoIterator<Item = Result<RecordBatch, IngestError>>,
+) -> Result<(), IngestError> {
+    source.rows = rows as u64;
+    let b = builder.get_or_insert_with(|| builder_for(sel, options, rows, hints));
+    b.add_source(source);
+    for note in notes {
+        b.note(note);
+    }
+    for batch in batches {
+        b.push(&batch?)?;
     }
     Ok(())
 }
