@@ -131,7 +131,7 @@ struct InputArgs {
     /// CSV field separator (one character, or `tab`) [default: told from
     /// the header line]. With `;` or tab, numbers written `3,14` are read
     /// with a decimal comma
-    #[arg(long, value_parser = parse_separator, value_name = "CHAR")]
+    #[arg(long, value_parser = poisonscan::ingest::separator, value_name = "CHAR")]
     separator: Option<u8>,
     /// The CSV files have no header line (as `mnist_train.csv` files
     /// often come): their columns are named `column_1`, `column_2`, …;
@@ -484,10 +484,6 @@ fn parse_shape(s: &str) -> Result<AsImages, String> {
             "`{s}` is not HEIGHTxWIDTH or HEIGHTxWIDTHxCHANNELS (channels 1 or 3), e.g. 28x28 or 32x32x3, or none"
         )),
     }
-}
-
-fn parse_separator(s: &str) -> Result<u8, String> {
-    poisonscan::ingest::separator(s)
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {

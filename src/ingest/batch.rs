@@ -531,10 +531,7 @@ pub(crate) fn image_shape(dims: &[usize]) -> Option<(usize, usize, usize)> {
 /// as many as a square's. (A bare `p1`, `p2`, … may number anything: such
 /// columns are judged by their values, [`super::layout::read_as_images`].)
 fn pixel_columns(columns: &[String]) -> Option<(usize, usize)> {
-    let side = (columns.len() as f64).sqrt().round() as usize;
-    if columns.len() < 64 || side * side != columns.len() {
-        return None;
-    }
+    let side = super::layout::square_side(columns.len())?;
     let (prefix, first) = name_number(&columns[0])?;
     if !["pixel", "pix", "px"].contains(&prefix.as_str()) || first > 1 {
         return None;
@@ -677,24 +674,22 @@ fn table_as_images(
 /// a byte (a whole number in 0–255) or in [0, 1] — but were not read as
 /// such: how to say they are.
 fn square_hint(values: &[f32], dim: usize) -> Option<String> {
+    use super::layout::square_side;
+    let shape = match (
+        square_side(dim),
+        dim.is_multiple_of(3).then(|| square_side(dim / 3)),
+    ) {
+        (Some(s), _) => format!("{s}x{s}"),
+        (None, Some(Some(s))) => format!("{s}x{s}x3"),
+        _ => return None,
+    };
+    // the values last: a pass over the whole table
     let bytes = values
         .iter()
         .all(|&v| (0.0..=255.0).contains(&v) && v.fract() == 0.0);
     if !bytes && !values.iter().all(|v| (0.0..=1.0).contains(v)) {
         return None;
     }
-    let side = |d: usize| {
-        let s = (d as f64).sqrt().round() as usize;
-        (s >= 8 && s * s == d).then_some(s)
-    };
-    let shape = match (
-        side(dim),
-        dim.is_multiple_of(3).then(|| side(dim / 3)).flatten(),
-    ) {
-        (Some(s), _) => format!("{s}x{s}"),
-        (None, Some(s)) => format!("{s}x{s}x3"),
-        (None, None) => return None,
-    };
     Some(format!(
         "scanned the {dim} numeric columns as a table: their values do not move together as \
          neighbouring pixels do; if they are {shape} pictures, pass --image-shape {shape} to \

@@ -133,6 +133,12 @@ impl<'a> Moments<'a> {
     }
 }
 
+/// The side of a square picture of `d` pixels, at least [`MIN_SIDE`].
+pub(crate) fn square_side(d: usize) -> Option<usize> {
+    let s = (d as f64).sqrt().round() as usize;
+    (s >= MIN_SIDE && s * s == d).then_some(s)
+}
+
 /// The image layout of `n` rows of `dim` values each (`values`, row-major),
 /// when the values are laid out as square images — grey (`dim = s²`) or
 /// colour (`dim = 3s²`, channels last or first) — whose neighbouring values
@@ -142,13 +148,9 @@ pub(crate) fn image_layout(values: &[f32], n: usize, dim: usize) -> Option<Image
     if n < 3 || values.len() != n * dim {
         return None;
     }
-    let square = |d: usize| {
-        let s = (d as f64).sqrt().round() as usize;
-        (s >= MIN_SIDE && s * s == d).then_some(s)
-    };
-    let candidates: Vec<(usize, usize, Order)> = if let Some(s) = square(dim) {
+    let candidates: Vec<(usize, usize, Order)> = if let Some(s) = square_side(dim) {
         vec![(s, 1, Order::ChannelsLast)]
-    } else if let Some(s) = square(dim / 3).filter(|_| dim.is_multiple_of(3)) {
+    } else if let Some(s) = square_side(dim / 3).filter(|_| dim.is_multiple_of(3)) {
         vec![(s, 3, Order::ChannelsLast), (s, 3, Order::ChannelsFirst)]
     } else {
         return None;
