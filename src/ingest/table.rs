@@ -517,7 +517,7 @@ fn read_file(
 /// none for a packed file or one arrow-rs cannot open (polars then says
 /// what is wrong).
 fn ipc_hints(path: &Path) -> Hints {
-    ipc_reader(path).map_or_else(|| Hints::default(), |r| Hints::from_schema(&r.schema()))
+    ipc_reader(path).map_or_else(Hints::default, |r| Hints::from_schema(&r.schema()))
 }
 
 /// An arrow-rs reader of an Arrow IPC file or stream (told from its first
