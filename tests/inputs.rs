@@ -844,6 +844,23 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         zstd::encode_all(semi.replace('.', ",").as_bytes(), 3).unwrap(),
     )
     .unwrap();
+    // The same with `,` between fields, each such number quoted (as Google
+    // Sheets and Excel export them in those locales): `"3,14"`.
+    let plain = std::fs::read_to_string(d.join("t.csv")).unwrap();
+    let quoted: String = plain
+        .lines()
+        .map(|l| {
+            let fields: Vec<String> = l
+                .split(',')
+                .map(|f| match f.contains('.') {
+                    true => format!("\"{}\"", f.replace('.', ",")),
+                    false => f.to_string(),
+                })
+                .collect();
+            fields.join(",") + "\n"
+        })
+        .collect();
+    std::fs::write(d.join("quoted_comma.csv"), quoted).unwrap();
     // Whole-number labels stored as floats.
     write_text_table(&d.join("float.csv"), &cols, ",", true);
     // The row index a dataframe library writes first, under an empty name:
@@ -932,6 +949,7 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         (vec!["records.json.gz"], "json-array-gz"),
         (vec!["semi.csv"], "semi"),
         (vec!["comma.csv.zst"], "comma"),
+        (vec!["quoted_comma.csv"], "quoted-comma"),
         (vec!["tab.tsv"], "tab"),
         (
             vec!["pipe.txt", "--format", "csv", "--separator", "|"],

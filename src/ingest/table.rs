@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use arrow::array::{make_array, ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema};
+use polars::prelude::Schema as PolarsSchema;
 use polars::prelude::*;
 
 use parquet::arrow::arrow_reader::{
@@ -440,6 +441,16 @@ fn read_file(
         .iter()
         .map(|(n, dt)| (n.to_string(), polars_kind(dt), dt.to_string()))
         .collect();
+    let comma_numbers = match format {
+        InputFormat::Csv => decimal_comma_columns(&lf, &schema, &options.table.label)
+            .map_err(|e| read_error(path, format, e))?,
+        _ => Vec::new(),
+    };
+    for (name, kind, dtype) in &mut described {
+        if comma_numbers.contains(name) {
+            (*kind, *dtype) = (ColumnKind::Numeric, DataType::Float64.to_string());
+        }
+    }
     let path_notes = batch::text_column_kinds(&mut described, Some(path), |text| {
         let columns: Vec<Expr> = text.iter().map(|c| col(c.as_str())).collect();
         let head = lf
@@ -505,11 +516,113 @@ fn read_file(
         .filter(|c| schema.contains(c.as_str()))
         .map(|c| col(c.as_str()))
         .collect();
-    let df = lf
+    let mut df = lf
         .select(exprs)
         .collect()
         .map_err(|e| read_error(path, format, e))?;
+    for name in &comma_numbers {
+        if df.schema().contains(name.as_str()) {
+            let numbers = comma_numbers_of(&df, name).map_err(|row| IngestError::Read {
+                path: path.to_path_buf(),
+                format: format.name(),
+                message: format!(
+                    "column `{name}`, row {row}: not a number, where the column's first rows \
+                     are numbers written with a decimal comma (`3,14`)"
+                ),
+            })?;
+            df.with_column(numbers)
+                .map_err(|e| read_error(path, format, e))?;
+        }
+    }
     Ok((df, sel, hints))
+}
+
+/// Rows of text columns read to tell numbers written with a decimal comma.
+const DECIMAL_COMMA_ROWS: u32 = 1000;
+
+/// The text columns of a CSV file (the label's aside) whose every value in
+/// the first [`DECIMAL_COMMA_ROWS`] rows is a number and some are written
+/// with a decimal comma, `"3,14"`: with `,` between fields such numbers are
+/// quoted (as spreadsheets export them in many locales), and polars reads
+/// a decimal comma only between other separators. A column whose commas
+/// could all be thousands separators (`"1,234"`) stays text.
+fn decimal_comma_columns(
+    lf: &LazyFrame,
+    schema: &PolarsSchema,
+    label: &str,
+) -> PolarsResult<Vec<String>> {
+    let text: Vec<Expr> = schema
+        .iter()
+        .filter(|(n, dt)| **dt == DataType::String && n.as_str() != label)
+        .map(|(n, _)| col(n.clone()))
+        .collect();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head = lf
+        .clone()
+        .select(text)
+        .limit(DECIMAL_COMMA_ROWS)
+        .collect()?;
+    let integer = |v: &str| {
+        let v = v.trim();
+        let v = v.strip_prefix(['-', '+']).unwrap_or(v);
+        !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
+    };
+    Ok(head
+        .columns()
+        .iter()
+        .filter(|c| {
+            let Ok(values) = c.str() else { return false };
+            let (mut comma, mut decimal) = (false, false);
+            for v in values.iter().flatten() {
+                match decimal_mark(v.as_bytes()) {
+                    Some(b',') => {
+                        comma = true;
+                        decimal |= !thousands_like(v);
+                    }
+                    None if integer(v) => {}
+                    _ => return false,
+                }
+            }
+            comma && decimal
+        })
+        .map(|c| c.name().to_string())
+        .collect())
+}
+
+/// Whether a number with a comma, `1,234`, could be a thousand and more
+/// with a thousands separator (three digits after the comma, none before
+/// it a lone zero): a column of only such numbers is left as text.
+fn thousands_like(v: &str) -> bool {
+    let v = v.trim();
+    let v = v.strip_prefix(['-', '+']).unwrap_or(v);
+    let Some((int, frac)) = v.split_once(',') else {
+        return false;
+    };
+    let frac = frac.split(['e', 'E']).next().unwrap_or(frac);
+    frac.len() == 3 && int != "0" && !v.contains(['e', 'E'])
+}
+
+/// Column `name` of `df` read as numbers written with a decimal comma, or
+/// the first row (from 0) that is not one.
+fn comma_numbers_of(df: &DataFrame, name: &str) -> Result<Column, usize> {
+    let column = df.column(name).map_err(|_| 0usize)?;
+    let values = column.str().map_err(|_| 0usize)?;
+    let numbers = values
+        .iter()
+        .enumerate()
+        .map(|(row, v)| match v {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .replace(',', ".")
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| row),
+        })
+        .collect::<Result<Vec<Option<f64>>, usize>>()?;
+    Ok(Column::new(name.into(), numbers))
 }
 
 /// The hints in an Arrow IPC file's or stream's schema metadata (Hugging
@@ -987,6 +1100,41 @@ mod tests {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
         sniff_csv(&head_bytes(&path), None)
+    }
+
+    #[test]
+    fn quoted_numbers_with_a_decimal_comma_are_read_as_numbers() {
+        let text = |v: &[Option<&str>]| {
+            let v: Vec<Option<String>> = v.iter().map(|s| s.map(String::from)).collect();
+            Column::new("x".into(), v)
+        };
+        let df = DataFrame::new_infer_height(vec![
+            text(&[Some("1,5"), Some("-2,25e1"), None, Some("3")]),
+            Column::new("label".into(), ["0,5", "1", "0", "1"]),
+            Column::new("name".into(), ["a", "1,5", "b", "c"]),
+        ])
+        .unwrap();
+        let columns = decimal_comma_columns(&df.clone().lazy(), df.schema(), "label").unwrap();
+        // the label is never a feature; a column of words is text
+        assert_eq!(columns, vec!["x".to_string()]);
+        let x = comma_numbers_of(&df, "x").unwrap();
+        let x: Vec<Option<f64>> = x.f64().unwrap().iter().collect();
+        assert_eq!(x, vec![Some(1.5), Some(-22.5), None, Some(3.0)]);
+        // a later value that is not a number is named by its row
+        let bad = DataFrame::new_infer_height(vec![text(&[Some("1,5"), Some("n/a?")])]).unwrap();
+        assert_eq!(comma_numbers_of(&bad, "x").unwrap_err(), 1);
+        // `1,234` may be a thousand: a column of only such is left as text
+        let thousands =
+            DataFrame::new_infer_height(vec![text(&[Some("1,234"), Some("12,500"), Some("7")])])
+                .unwrap();
+        let of = |df: &DataFrame| decimal_comma_columns(&df.clone().lazy(), df.schema(), "label");
+        assert!(of(&thousands).unwrap().is_empty());
+        let mixed =
+            DataFrame::new_infer_height(vec![text(&[Some("1,234"), Some("0,500")])]).unwrap();
+        assert_eq!(of(&mixed).unwrap(), vec!["x".to_string()]);
+        // numbers written with a point are polars's to read
+        let points = DataFrame::new_infer_height(vec![text(&[Some("1.5"), Some("2,5")])]).unwrap();
+        assert!(of(&points).unwrap().is_empty());
     }
 
     #[test]
