@@ -40,7 +40,9 @@
 //! The contradicted-pattern test (a class test) runs the same steps on
 //! each class's contradicted rows (their label in the minority among their
 //! neighbours) instead of named ones, with every block at least
-//! [`MIN_ROWS`] of them hold as a candidate (not the eight most held by a
+//! [`MIN_ROWS`] of them hold as a candidate — in a class under 400 rows, a
+//! twentieth of the class and at least [`SMALL_CLASS_MIN_ROWS`] — (not the
+//! eight most held by a
 //! tenth: a class's boundary rows share many background blocks, a patch on
 //! 1 % of Fashion-MNIST's four tops is held by a quarter of the T-shirts'
 //! contradicted rows, below the eighth background block, and a 4×4
@@ -78,6 +80,23 @@ const OTHERS: usize = 8192;
 
 /// Least named rows holding a candidate.
 const MIN_ROWS: usize = 20;
+
+/// Least contradicted rows holding a candidate in a small class (under
+/// [`MIN_ROWS`] × [`SMALL_CLASS_SHARE`]⁻¹ rows): a tenth of scikit-learn's
+/// 178 zeros relabelled with a patch leaves 17 contradicted rows, under
+/// [`MIN_ROWS`], whose shared block was never a candidate.
+const SMALL_CLASS_MIN_ROWS: usize = 10;
+
+/// Share of a small class its contradicted rows holding a candidate must
+/// reach at least (with [`SMALL_CLASS_MIN_ROWS`] the floor and [`MIN_ROWS`]
+/// the ceiling): a class of 400 rows or more asks for [`MIN_ROWS`] as before.
+const SMALL_CLASS_SHARE: f64 = 0.05;
+
+/// Least contradicted rows of a class of `size` rows holding a candidate of
+/// the contradicted-pattern test.
+fn least_holders(size: usize) -> usize {
+    ((SMALL_CLASS_SHARE * size as f64).ceil() as usize).clamp(SMALL_CLASS_MIN_ROWS, MIN_ROWS)
+}
 
 /// Least share of the named rows holding the pattern.
 const MIN_SHARE: f64 = 0.1;
@@ -156,13 +175,13 @@ fn keys(row: &[f32], shape: ImageShape) -> Vec<u64> {
     out
 }
 
-/// The blocks at least [`MIN_ROWS`] and a `share` of `sample` hold, the
-/// `most` most held, with how many hold each.
+/// The blocks at least `least` rows of `sample` hold, the `most` most
+/// held, with how many hold each.
 fn candidates(
     x: MatrixRef<'_>,
     shape: ImageShape,
     sample: &[usize],
-    share: f64,
+    least: usize,
     most: usize,
 ) -> Vec<(usize, u64)> {
     let mut held: HashMap<u64, usize> = HashMap::new();
@@ -171,7 +190,6 @@ fn candidates(
             *held.entry(k).or_insert(0) += 1;
         }
     }
-    let least = MIN_ROWS.max((share * sample.len() as f64).ceil() as usize);
     let mut candidates: Vec<(usize, u64)> = held
         .into_iter()
         .filter(|&(_, n)| n >= least)
@@ -242,7 +260,11 @@ pub fn contradicted_pattern_tests(
     }
     let candidates: Vec<Vec<(usize, u64)>> = named
         .par_iter()
-        .map(|m| candidates(x, shape, m, 0.0, usize::MAX))
+        .zip(scanned)
+        .map(|(m, &c)| {
+            let least = least_holders(class_rows[c as usize].len());
+            candidates(x, shape, m, least, usize::MAX)
+        })
         .collect();
     if candidates.iter().all(Vec::is_empty) {
         return untested();
@@ -335,7 +357,8 @@ pub fn local_pattern_test(
         rng.shuffle(&mut sample);
         sample.truncate(SEEDS);
     }
-    let candidates = candidates(x, shape, &sample, MIN_SHARE, CANDIDATES);
+    let least = MIN_ROWS.max((MIN_SHARE * sample.len() as f64).ceil() as usize);
+    let candidates = candidates(x, shape, &sample, least, CANDIDATES);
     if candidates.is_empty() {
         return LocalPattern {
             named: sample.len(),
@@ -453,6 +476,41 @@ mod tests {
         let p = local_pattern_test(m, shape, &class_rows, &[0, 1], 1, &named, 5);
         assert!(!p.behind_failure(-10.0), "{p:?}");
         assert!(p.rows.is_empty() || p.log_p > -10.0, "{p:?}");
+    }
+
+    #[test]
+    fn a_small_class_is_searched_for_a_smaller_group() {
+        assert_eq!(
+            [100, 180, 250, 399, 400, 60_000].map(least_holders),
+            [10, 10, 13, 20, 20, 20]
+        );
+        // 180 rows a class, 15 of class 0 stamped and relabelled 1: fewer
+        // than the 20 a large class's contradicted rows must share
+        let (x, labels, truth, shape) = world(360, 15);
+        let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
+        let rows: Vec<Vec<usize>> = (0..2)
+            .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
+            .collect();
+        let mut contradicted = truth.clone();
+        for &i in rows[1].iter().filter(|&&i| !truth[i]).take(20) {
+            contradicted[i] = true;
+        }
+        for &i in rows[0].iter().take(20) {
+            contradicted[i] = true;
+        }
+        let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &contradicted, -10.0, 5);
+        assert!(tests[1].log_p < -10.0, "{:?}", tests[1]);
+        let planted: Vec<usize> = (0..labels.len()).filter(|&i| truth[i]).collect();
+        assert_eq!(tests[1].rows, planted);
+        assert_eq!(tests[0].log_p, 0.0, "{:?}", tests[0]);
+        // under the small class's floor: no candidate
+        let (x, labels, truth, shape) = world(360, 8);
+        let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
+        let rows: Vec<Vec<usize>> = (0..2)
+            .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
+            .collect();
+        let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &truth, -10.0, 5);
+        assert_eq!(tests[1].log_p, 0.0, "{:?}", tests[1]);
     }
 
     #[test]
