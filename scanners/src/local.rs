@@ -448,34 +448,42 @@ mod tests {
     fn a_block_stamped_anywhere_is_found_and_its_rows_named() {
         let (x, labels, truth, shape) = world(2000, 60);
         let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
-        let class_rows: Vec<Vec<usize>> = (0..2)
-            .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
-            .collect();
+        let rows = class_rows(&labels);
         // the failing test named 40 planted rows and 40 natural ones
         let planted: Vec<usize> = (0..labels.len()).filter(|&i| truth[i]).collect();
         let mut named: Vec<usize> = planted[..40].to_vec();
-        named.extend(
-            class_rows[1]
-                .iter()
-                .copied()
-                .filter(|&i| !truth[i])
-                .take(40),
-        );
-        let p = local_pattern_test(m, shape, &class_rows, &[0, 1], 1, &named, 5);
+        named.extend(rows[1].iter().copied().filter(|&i| !truth[i]).take(40));
+        let p = local_pattern_test(m, shape, &rows, &[0, 1], 1, &named, 5);
         assert!(p.behind_failure(-10.0), "{p:?}");
         assert_eq!(p.rows, planted);
         assert_eq!(p.holding, 40);
-        assert!((p.excess(class_rows[1].len()) - 60.0).abs() < 1.0);
+        assert!((p.excess(rows[1].len()) - 60.0).abs() < 1.0);
         // Nothing stamped: the named rows share no block.
         let (x, labels, _, _) = world(2000, 0);
         let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
-        let class_rows: Vec<Vec<usize>> = (0..2)
-            .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
-            .collect();
-        let named: Vec<usize> = class_rows[1][..80].to_vec();
-        let p = local_pattern_test(m, shape, &class_rows, &[0, 1], 1, &named, 5);
+        let rows = class_rows(&labels);
+        let named: Vec<usize> = rows[1][..80].to_vec();
+        let p = local_pattern_test(m, shape, &rows, &[0, 1], 1, &named, 5);
         assert!(!p.behind_failure(-10.0), "{p:?}");
         assert!(p.rows.is_empty() || p.log_p > -10.0, "{p:?}");
+    }
+
+    /// Each class's rows.
+    fn class_rows(labels: &[u32]) -> Vec<Vec<usize>> {
+        (0..2)
+            .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
+            .collect()
+    }
+
+    /// The planted rows contradicted, with the first `ones` natural rows of
+    /// class 1 and the first `zeros` of class 0.
+    fn contradicting(truth: &[bool], rows: &[Vec<usize>], ones: usize, zeros: usize) -> Vec<bool> {
+        let mut contradicted = truth.to_vec();
+        let natural = rows[1].iter().filter(|&&i| !truth[i]).take(ones);
+        for &i in natural.chain(rows[0].iter().take(zeros)) {
+            contradicted[i] = true;
+        }
+        contradicted
     }
 
     #[test]
@@ -488,16 +496,8 @@ mod tests {
         // than the 20 a large class's contradicted rows must share
         let (x, labels, truth, shape) = world(360, 15);
         let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
-        let rows: Vec<Vec<usize>> = (0..2)
-            .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
-            .collect();
-        let mut contradicted = truth.clone();
-        for &i in rows[1].iter().filter(|&&i| !truth[i]).take(20) {
-            contradicted[i] = true;
-        }
-        for &i in rows[0].iter().take(20) {
-            contradicted[i] = true;
-        }
+        let rows = class_rows(&labels);
+        let contradicted = contradicting(&truth, &rows, 20, 20);
         let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &contradicted, -10.0, 5);
         assert!(tests[1].log_p < -10.0, "{:?}", tests[1]);
         let planted: Vec<usize> = (0..labels.len()).filter(|&i| truth[i]).collect();
@@ -506,32 +506,19 @@ mod tests {
         // under the small class's floor: no candidate
         let (x, labels, truth, shape) = world(360, 8);
         let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
-        let rows: Vec<Vec<usize>> = (0..2)
-            .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
-            .collect();
+        let rows = class_rows(&labels);
         let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &truth, -10.0, 5);
         assert_eq!(tests[1].log_p, 0.0, "{:?}", tests[1]);
     }
 
     #[test]
     fn a_block_the_contradicted_rows_share_fails_the_class_and_a_natural_one_does_not() {
-        let class_rows = |labels: &[u32]| -> Vec<Vec<usize>> {
-            (0..2)
-                .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
-                .collect()
-        };
         // 60 planted rows among 700 contradicted ones of class 1 (fewer
         // than a tenth)
         let (x, labels, truth, shape) = world(4000, 60);
         let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
         let rows = class_rows(&labels);
-        let mut contradicted = truth.clone();
-        for &i in rows[1].iter().filter(|&&i| !truth[i]).take(640) {
-            contradicted[i] = true;
-        }
-        for &i in rows[0].iter().take(300) {
-            contradicted[i] = true;
-        }
+        let contradicted = contradicting(&truth, &rows, 640, 300);
         let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &contradicted, -10.0, 5);
         assert!(tests[1].log_p < -30.0, "{:?}", tests[1]);
         let planted: Vec<usize> = (0..labels.len()).filter(|&i| truth[i]).collect();
