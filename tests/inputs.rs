@@ -742,6 +742,78 @@ fn write_text_table(path: &Path, cols: &[(String, Vec<f64>)], sep: &str, float_l
     std::fs::write(path, s).unwrap();
 }
 
+/// `v` with one decimal, its thousands separated by `group` and its
+/// decimal mark `decimal`, as spreadsheets write numbers for people.
+fn for_people(v: f64, group: char, decimal: char) -> String {
+    let text = format!("{:.1}", v.abs());
+    let (int, frac) = text.split_once('.').unwrap();
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(group);
+        }
+        grouped.push(ch);
+    }
+    let sign = if v < 0.0 { "-" } else { "" };
+    format!("{sign}{grouped}{decimal}{frac}")
+}
+
+#[test]
+fn numbers_written_for_people_give_the_plain_tables_scores() {
+    // thousands in every feature: `1.234,5` (`;` between fields, most of
+    // Europe), `"1,234.5"` (English-speaking locales), `"1234,5"` (a decimal
+    // comma between commas, quoted)
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut cols = small_table(300);
+    for (_, v) in cols.iter_mut().skip(1) {
+        for x in v.iter_mut() {
+            *x = (*x * 1000.0 * 10.0).round() / 10.0;
+        }
+    }
+    let write = |name: &str, sep: &str, cell: &dyn Fn(f64) -> String| {
+        let mut s = String::from("label,x0,x1,x2\n").replace(',', sep);
+        for i in 0..cols[0].1.len() {
+            let mut row = vec![format!("{}", cols[0].1[i] as i64)];
+            row.extend(cols[1..].iter().map(|(_, v)| cell(v[i])));
+            s.push_str(&row.join(sep));
+            s.push('\n');
+        }
+        std::fs::write(d.join(name), s).unwrap();
+    };
+    write("plain.csv", ",", &|v| format!("{v:.1}"));
+    write("europe.csv", ";", &|v| for_people(v, '.', ','));
+    write("english.csv", ",", &|v| {
+        format!("\"{}\"", for_people(v, ',', '.'))
+    });
+    write("comma.csv", ",", &|v| {
+        format!("\"{}\"", format!("{v:.1}").replace('.', ","))
+    });
+    let text = std::fs::read_to_string(d.join("europe.csv")).unwrap();
+    assert!(text.contains(".") && text.contains(','), "{}", &text[..200]);
+    let scores = |name: &str| {
+        let out = format!("{name}.out");
+        let o = run(&["scan", name, "--out", &out], d);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(&out).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["features"]["dimensions"], 3, "{name}: {}", v["warnings"]);
+        read_parquet(&d.join(&out).join("scores.parquet"))
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+    };
+    let plain = scores("plain.csv");
+    for name in ["europe.csv", "english.csv", "comma.csv"] {
+        assert!(
+            &scores(name) == &plain,
+            "{name}: scores differ from the plain CSV's"
+        );
+    }
+}
+
 /// Writes a zip archive of `members` (name, bytes), deflated.
 fn write_zip(path: &Path, members: &[(&str, &[u8])]) {
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());

@@ -217,11 +217,18 @@ fn decimal_mark(field: &[u8]) -> Option<u8> {
     (digits(int) && !frac.is_empty() && digits(frac)).then(|| mantissa.as_bytes()[i])
 }
 
+/// Whether `field` could be a number of a thousand and more with a dot
+/// between thousands (`1.065`), as decimal-comma locales write them.
+fn thousands_dot(field: &[u8]) -> bool {
+    std::str::from_utf8(field)
+        .is_ok_and(|f| f.contains('.') && Written::DecimalComma.parse(f).is_some())
+}
+
 /// The dialect of a CSV file: the separator (given, or the most frequent of
 /// `,` `;` tab `|` outside quotes on the header line; `,` when none occurs or
 /// the file cannot be read), and whether its numbers use a decimal comma
 /// (separator other than `,`, and the sampled lines hold numbers like `3,14`
-/// and none like `3.14`).
+/// and none like `3.14` — `1.065`, a thousand and more, may be either).
 fn sniff_csv(head: &[u8], separator: Option<u8>) -> CsvDialect {
     let utf16 = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
     // only the leading ones: a data row may start with `#` (a colour)
@@ -253,8 +260,9 @@ fn sniff_csv(head: &[u8], separator: Option<u8>) -> CsvDialect {
             for field in split_fields(line, separator) {
                 match decimal_mark(&field) {
                     Some(b',') => comma += 1,
-                    Some(_) => dot += 1,
-                    None => {}
+                    // `1.065` beside `3,14` is a thousand and more
+                    Some(_) if !thousands_dot(&field) => dot += 1,
+                    _ => {}
                 }
             }
         }
@@ -441,13 +449,23 @@ fn read_file(
         .iter()
         .map(|(n, dt)| (n.to_string(), polars_kind(dt), dt.to_string()))
         .collect();
-    let comma_numbers = match format {
-        InputFormat::Csv => decimal_comma_columns(&lf, &schema, &options.table.label)
-            .map_err(|e| read_error(path, format, e))?,
+    let written = match format {
+        InputFormat::Csv => {
+            // how the numbers polars read are written: with a decimal comma
+            // where the dialect says so
+            let floats = schema.iter().any(|(_, dt)| dt.is_float());
+            let comma = sniff_csv(&head_bytes(path), options.table.separator).decimal_comma;
+            let file = floats.then_some(match comma {
+                true => Written::DecimalComma,
+                false => Written::DecimalPoint,
+            });
+            written_number_columns(&lf, &schema, &options.table.label, file)
+                .map_err(|e| read_error(path, format, e))?
+        }
         _ => Vec::new(),
     };
     for (name, kind, dtype) in &mut described {
-        if comma_numbers.contains(name) {
+        if written.iter().any(|(n, _)| n == name) {
             (*kind, *dtype) = (ColumnKind::Numeric, DataType::Float64.to_string());
         }
     }
@@ -520,14 +538,15 @@ fn read_file(
         .select(exprs)
         .collect()
         .map_err(|e| read_error(path, format, e))?;
-    for name in &comma_numbers {
+    for &(ref name, way) in &written {
         if df.schema().contains(name.as_str()) {
-            let numbers = comma_numbers_of(&df, name).map_err(|row| IngestError::Read {
+            let numbers = written_numbers_of(&df, name, way).map_err(|row| IngestError::Read {
                 path: path.to_path_buf(),
                 format: format.name(),
                 message: format!(
                     "column `{name}`, row {row}: not a number, where the column's first rows \
-                     are numbers written with a decimal comma (`3,14`)"
+                     are numbers written {}",
+                    way.describe()
                 ),
             })?;
             df.with_column(numbers)
@@ -537,20 +556,96 @@ fn read_file(
     Ok((df, sel, hints))
 }
 
-/// Rows of text columns read to tell numbers written with a decimal comma.
-const DECIMAL_COMMA_ROWS: u32 = 1000;
+/// Rows of text columns read to tell numbers written for people.
+const WRITTEN_NUMBER_ROWS: u32 = 1000;
+
+/// How a spreadsheet writes numbers for people: a decimal mark, and a mark
+/// between groups of three digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// `1.234,5` and `3,14` (most of Europe and South America).
+    DecimalComma,
+    /// `1,234.5` and `3.14` (English-speaking locales).
+    DecimalPoint,
+}
+
+impl Written {
+    /// `(group, decimal)` marks.
+    fn marks(self) -> (char, char) {
+        match self {
+            Written::DecimalComma => ('.', ','),
+            Written::DecimalPoint => (',', '.'),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Written::DecimalComma => "with a decimal comma (`3,14`, `1.234,5`)",
+            Written::DecimalPoint => "with commas between thousands (`1,234.5`)",
+        }
+    }
+
+    /// `v` read as a number written so: digits, or groups of three after
+    /// one to three (the first not `0`), then the decimal mark and digits,
+    /// then an exponent; `None` when it is not one.
+    fn parse(self, v: &str) -> Option<f64> {
+        let (group, decimal) = self.marks();
+        let v = v.trim();
+        let (sign, body) = match v.strip_prefix('-') {
+            Some(b) => ("-", b),
+            None => ("", v.strip_prefix('+').unwrap_or(v)),
+        };
+        let (mantissa, exponent) = match body.find(['e', 'E']) {
+            Some(i) => (&body[..i], Some(&body[i + 1..])),
+            None => (body, None),
+        };
+        let (int, frac) = match mantissa.split_once(decimal) {
+            Some((int, frac)) => (int, Some(frac)),
+            None => (mantissa, None),
+        };
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        let groups: Vec<&str> = int.split(group).collect();
+        let grouped = groups.len() > 1
+            && (1..=3).contains(&groups[0].len())
+            && !groups[0].starts_with('0')
+            && groups.iter().all(|g| digits(g))
+            && groups[1..].iter().all(|g| g.len() == 3);
+        if !(digits(int) || grouped) || frac.is_some_and(|f| !digits(f)) {
+            return None;
+        }
+        let mut text = format!("{sign}{}", groups.concat());
+        if let Some(f) = frac {
+            text.push('.');
+            text.push_str(f);
+        }
+        if let Some(e) = exponent {
+            let unsigned = e.strip_prefix(['-', '+']).unwrap_or(e);
+            if !digits(unsigned) {
+                return None;
+            }
+            text.push('e');
+            text.push_str(e);
+        }
+        text.parse().ok()
+    }
+}
 
 /// The text columns of a CSV file (the label's aside) whose every value in
-/// the first [`DECIMAL_COMMA_ROWS`] rows is a number and some are written
-/// with a decimal comma, `"3,14"`: with `,` between fields such numbers are
-/// quoted (as spreadsheets export them in many locales), and polars reads
-/// a decimal comma only between other separators. A column whose commas
-/// could all be thousands separators (`"1,234"`) stays text.
-fn decimal_comma_columns(
+/// the first [`WRITTEN_NUMBER_ROWS`] rows is a number written for people:
+/// with a decimal comma between commas (quoted, `"3,14"`, as spreadsheets
+/// export them in many locales; polars reads a decimal comma only between
+/// other separators), with dots between thousands (`1.234,5`), or with
+/// commas between thousands (`"1,234.5"`). A column that reads both ways
+/// (only `"1,234"` and whole numbers: a thousand, or one and a bit?) is
+/// read the way the rest of the file writes its numbers — `file`, how the
+/// numbers polars read are written, and the columns that read one way only
+/// — and stays text where the file does not say.
+fn written_number_columns(
     lf: &LazyFrame,
     schema: &PolarsSchema,
     label: &str,
-) -> PolarsResult<Vec<String>> {
+    file: Option<Written>,
+) -> PolarsResult<Vec<(String, Written)>> {
     let text: Vec<Expr> = schema
         .iter()
         .filter(|(n, dt)| **dt == DataType::String && n.as_str() != label)
@@ -562,51 +657,41 @@ fn decimal_comma_columns(
     let head = lf
         .clone()
         .select(text)
-        .limit(DECIMAL_COMMA_ROWS)
+        .limit(WRITTEN_NUMBER_ROWS)
         .collect()?;
-    let integer = |v: &str| {
-        let v = v.trim();
-        let v = v.strip_prefix(['-', '+']).unwrap_or(v);
-        !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
-    };
-    Ok(head
+    // each column's way, `None` where it reads both ways
+    let read: Vec<(String, Option<Written>)> = head
         .columns()
         .iter()
-        .filter(|c| {
-            let Ok(values) = c.str() else { return false };
-            let (mut comma, mut decimal) = (false, false);
-            for v in values.iter().flatten() {
-                match decimal_mark(v.as_bytes()) {
-                    Some(b',') => {
-                        comma = true;
-                        decimal |= !thousands_like(v);
-                    }
-                    None if integer(v) => {}
-                    _ => return false,
-                }
+        .filter_map(|c| {
+            let values = c.str().ok()?;
+            // whole numbers alone are polars's to read (or codes)
+            if !values.iter().flatten().any(|v| v.contains([',', '.'])) {
+                return None;
             }
-            comma && decimal
+            let ways = [Written::DecimalComma, Written::DecimalPoint]
+                .map(|w| values.iter().flatten().all(|v| w.parse(v).is_some()));
+            let way = match ways {
+                [true, false] => Some(Written::DecimalComma),
+                [false, true] => Some(Written::DecimalPoint),
+                [true, true] => None,
+                [false, false] => return None,
+            };
+            Some((c.name().to_string(), way))
         })
-        .map(|c| c.name().to_string())
+        .collect();
+    let mut ways = file.into_iter().chain(read.iter().filter_map(|(_, w)| *w));
+    let first = ways.next();
+    let agreed = first.filter(|&w| ways.all(|v| v == w));
+    Ok(read
+        .into_iter()
+        .filter_map(|(name, way)| Some((name, way.or(agreed)?)))
         .collect())
 }
 
-/// Whether a number with a comma, `1,234`, could be a thousand and more
-/// with a thousands separator (three digits after the comma, none before
-/// it a lone zero): a column of only such numbers is left as text.
-fn thousands_like(v: &str) -> bool {
-    let v = v.trim();
-    let v = v.strip_prefix(['-', '+']).unwrap_or(v);
-    let Some((int, frac)) = v.split_once(',') else {
-        return false;
-    };
-    let frac = frac.split(['e', 'E']).next().unwrap_or(frac);
-    frac.len() == 3 && int != "0" && !v.contains(['e', 'E'])
-}
-
-/// Column `name` of `df` read as numbers written with a decimal comma, or
-/// the first row (from 0) that is not one.
-fn comma_numbers_of(df: &DataFrame, name: &str) -> Result<Column, usize> {
+/// Column `name` of `df` read as numbers written `written`, or the first
+/// row (from 0) that is not one.
+fn written_numbers_of(df: &DataFrame, name: &str, written: Written) -> Result<Column, usize> {
     let column = df.column(name).map_err(|_| 0usize)?;
     let values = column.str().map_err(|_| 0usize)?;
     let numbers = values
@@ -614,12 +699,7 @@ fn comma_numbers_of(df: &DataFrame, name: &str) -> Result<Column, usize> {
         .enumerate()
         .map(|(row, v)| match v {
             None => Ok(None),
-            Some(v) => v
-                .trim()
-                .replace(',', ".")
-                .parse::<f64>()
-                .map(Some)
-                .map_err(|_| row),
+            Some(v) => written.parse(v).map(Some).ok_or(row),
         })
         .collect::<Result<Vec<Option<f64>>, usize>>()?;
     Ok(Column::new(name.into(), numbers))
@@ -1103,38 +1183,101 @@ mod tests {
     }
 
     #[test]
-    fn quoted_numbers_with_a_decimal_comma_are_read_as_numbers() {
-        let text = |v: &[Option<&str>]| {
+    fn numbers_written_for_people_are_read_as_numbers() {
+        let text = |name: &str, v: &[Option<&str>]| {
             let v: Vec<Option<String>> = v.iter().map(|s| s.map(String::from)).collect();
-            Column::new("x".into(), v)
+            Column::new(name.into(), v)
         };
         let df = DataFrame::new_infer_height(vec![
-            text(&[Some("1,5"), Some("-2,25e1"), None, Some("3")]),
-            Column::new("label".into(), ["0,5", "1", "0", "1"]),
-            Column::new("name".into(), ["a", "1,5", "b", "c"]),
+            text("comma", &[Some("1,5"), Some("-2,25e1"), None, Some("3")]),
+            text(
+                "euro",
+                &[Some("1.234,5"), Some("0,5"), Some("12.345.678"), Some("7")],
+            ),
+            text(
+                "us",
+                &[Some("1,234.5"), Some(" 3.5 "), Some("-12,345,678"), None],
+            ),
+            text("label", &[Some("0,5"), Some("1"), Some("0"), Some("1")]),
+            text("name", &[Some("a"), Some("1,5"), Some("b"), Some("c")]),
+            // a thousand, or one and a bit: either way read
+            text("either", &[Some("1,234"), Some("12,500"), Some("7"), None]),
+            // not grouped in threes, or a first group of 0: not numbers
+            text("odd", &[Some("1,23,456"), Some("2"), Some("3"), Some("4")]),
+            text("missing", &[None, None, None, None]),
         ])
         .unwrap();
-        let columns = decimal_comma_columns(&df.clone().lazy(), df.schema(), "label").unwrap();
-        // the label is never a feature; a column of words is text
-        assert_eq!(columns, vec!["x".to_string()]);
-        let x = comma_numbers_of(&df, "x").unwrap();
-        let x: Vec<Option<f64>> = x.f64().unwrap().iter().collect();
-        assert_eq!(x, vec![Some(1.5), Some(-22.5), None, Some(3.0)]);
+        let columns = |file| {
+            let lf = df.clone().lazy();
+            written_number_columns(&lf, df.schema(), "label", file).unwrap()
+        };
+        // the label is never a feature; words stay text, and so does a
+        // column that reads both ways where the file does not say which
+        // (here its columns disagree)
+        let sure = vec![
+            ("comma".to_string(), Written::DecimalComma),
+            ("euro".to_string(), Written::DecimalComma),
+            ("us".to_string(), Written::DecimalPoint),
+        ];
+        assert_eq!(columns(None), sure);
+        assert_eq!(columns(Some(Written::DecimalPoint)), sure);
+        // a file whose other numbers are written `1,234.5` or `3.14`
+        let us = DataFrame::new_infer_height(vec![
+            text("either", &[Some("1,234"), Some("12,500"), Some("7"), None]),
+            text("us", &[Some("1,234.5"), Some("3.5"), Some("1"), None]),
+        ])
+        .unwrap();
+        let of = |df: &DataFrame, file| {
+            written_number_columns(&df.clone().lazy(), df.schema(), "label", file).unwrap()
+        };
+        let point = [
+            ("either", Written::DecimalPoint),
+            ("us", Written::DecimalPoint),
+        ]
+        .map(|(n, w)| (n.to_string(), w))
+        .to_vec();
+        assert_eq!(of(&us, None), point);
+        let alone = us.select(["either"]).unwrap();
+        assert!(of(&alone, None).is_empty());
+        assert_eq!(of(&alone, Some(Written::DecimalPoint)), point[..1].to_vec());
+        assert_eq!(
+            written_numbers_of(&us, "either", Written::DecimalPoint)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            [Some(1234.0), Some(12_500.0), Some(7.0), None]
+        );
+        let read = |name: &str, way: Written| -> Vec<Option<f64>> {
+            let c = written_numbers_of(&df, name, way).unwrap();
+            c.f64().unwrap().iter().collect()
+        };
+        assert_eq!(
+            read("comma", Written::DecimalComma),
+            [Some(1.5), Some(-22.5), None, Some(3.0)]
+        );
+        assert_eq!(
+            read("euro", Written::DecimalComma),
+            [Some(1234.5), Some(0.5), Some(12_345_678.0), Some(7.0)]
+        );
+        assert_eq!(
+            read("us", Written::DecimalPoint),
+            [Some(1234.5), Some(3.5), Some(-12_345_678.0), None]
+        );
         // a later value that is not a number is named by its row
-        let bad = DataFrame::new_infer_height(vec![text(&[Some("1,5"), Some("n/a?")])]).unwrap();
-        assert_eq!(comma_numbers_of(&bad, "x").unwrap_err(), 1);
-        // `1,234` may be a thousand: a column of only such is left as text
-        let thousands =
-            DataFrame::new_infer_height(vec![text(&[Some("1,234"), Some("12,500"), Some("7")])])
-                .unwrap();
-        let of = |df: &DataFrame| decimal_comma_columns(&df.clone().lazy(), df.schema(), "label");
-        assert!(of(&thousands).unwrap().is_empty());
-        let mixed =
-            DataFrame::new_infer_height(vec![text(&[Some("1,234"), Some("0,500")])]).unwrap();
-        assert_eq!(of(&mixed).unwrap(), vec!["x".to_string()]);
-        // numbers written with a point are polars's to read
-        let points = DataFrame::new_infer_height(vec![text(&[Some("1.5"), Some("2,5")])]).unwrap();
-        assert!(of(&points).unwrap().is_empty());
+        let bad =
+            DataFrame::new_infer_height(vec![text("x", &[Some("1,5"), Some("n/a?")])]).unwrap();
+        assert_eq!(
+            written_numbers_of(&bad, "x", Written::DecimalComma).unwrap_err(),
+            1
+        );
+        for v in ["0,500.5", "1,2345", ",5", "1,", "1e", "--1", "1.5,5"] {
+            assert_eq!(Written::DecimalPoint.parse(v), None, "{v}");
+        }
+        for v in ["0.500,5", "1.2345", ",5", "1,", "1.234.5"] {
+            assert_eq!(Written::DecimalComma.parse(v), None, "{v}");
+        }
     }
 
     #[test]
@@ -1155,6 +1298,12 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut z, text.as_bytes()).unwrap();
         assert_eq!(dialect_of("t.csv.z", &z.finish().unwrap()), plain);
+        // Thousands with dots beside decimal commas (`1.065;3,14`).
+        let d = dialect_of(
+            "k.csv",
+            b"label;x;y\n0;1.065;3,14\n1;735;2,5\n0;1.050;1,0\n",
+        );
+        assert_eq!((d.separator, d.decimal_comma), (b';', true));
         // One number written with a point: the commas are not decimal marks.
         let mixed = text.replacen("1,5", "1.5", 1);
         let d = dialect_of("m.csv", mixed.as_bytes());
