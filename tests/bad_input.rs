@@ -107,7 +107,11 @@ fn missing_file_glob_and_unknown_format() {
             "one NumPy array (.npy), which holds no labels",
         ),
         ("svhn.h5", &b"\x89HDF\r\n\x1a\n"[..], "an HDF5 file"),
-        ("train.mat", &b"MATLAB 5.0 MAT-file"[..], "a MATLAB file"),
+        (
+            "train.mat",
+            &b"MATLAB 7.3 MAT-file, Platform: GLNXA64"[..],
+            "a MATLAB -v7.3 file, which is HDF5",
+        ),
     ] {
         std::fs::write(dir.path().join(name), bytes).unwrap();
         let e = fails(dir.path(), &[name], &[name]);
@@ -128,6 +132,13 @@ fn corrupt_files_are_named() {
     std::fs::write(dir.path().join("broken.arrow"), b"ARROW1\0\0garbage").unwrap();
     let e = fails(dir.path(), &["broken.arrow"], &["broken.arrow"]);
     assert!(e.contains("broken.arrow: cannot read as ipc"), "{e}");
+    // a MATLAB file cut inside its header
+    std::fs::write(dir.path().join("cut.mat"), b"MATLAB 5.0 MAT-file, Platf").unwrap();
+    let e = fails(dir.path(), &["cut.mat"], &["cut.mat"]);
+    assert!(
+        e.contains("cut.mat: cannot read as MATLAB") && e.contains("cut short"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -599,6 +599,24 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ],
     );
 
+    // The same pictures as MATLAB saves them (SVHN's layout): `X` side ×
+    // side × n bytes in column order, `y` an n × 1 double stored as bytes.
+    let mut x = vec![0u8; n * dim];
+    for (k, picture) in pixels.chunks_exact(dim).enumerate() {
+        for (p, &v) in picture.iter().enumerate() {
+            let (i, j) = (p / side, p % side);
+            x[i + side * j + dim * k] = v;
+        }
+    }
+    std::fs::write(
+        d.join("images.mat"),
+        mat_file(&[
+            mat_matrix("X", 9, &[side, side, n], 2, &x),
+            mat_matrix("y", 6, &[n, 1], 2, &labels),
+        ]),
+    )
+    .unwrap();
+
     // The same arrays as a pair of `.npy` files side by side.
     std::fs::create_dir(d.join("npy")).unwrap();
     std::fs::write(
@@ -632,6 +650,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("pixels.csv", "csv", false),
         ("paths.csv", "paths-csv", false),
         ("images.npz", "npz", false),
+        ("images.mat", "mat", false),
         ("npy/X_train.npy", "npy-pair", false),
         ("npy/y_train.npy", "npy-pair-by-labels", false),
         ("nested.parquet", "nested", false),
@@ -808,10 +827,45 @@ fn numbers_written_for_people_give_the_plain_tables_scores() {
     let plain = scores("plain.csv");
     for name in ["europe.csv", "english.csv", "comma.csv"] {
         assert!(
-            &scores(name) == &plain,
+            scores(name).as_ref() == plain.as_ref(),
             "{name}: scores differ from the plain CSV's"
         );
     }
+}
+
+/// A MATLAB level-5 data element: its tag, its data, padded to 8 bytes.
+fn mat_element(t: u32, data: &[u8]) -> Vec<u8> {
+    let mut out = [t.to_le_bytes(), (data.len() as u32).to_le_bytes()].concat();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(8) * 8, 0);
+    out
+}
+
+/// A MATLAB matrix of class `class` and dimensions `dims`, its values
+/// (column order) stored as type `mi`.
+fn mat_matrix(name: &str, class: u8, dims: &[usize], mi: u32, data: &[u8]) -> Vec<u8> {
+    let dims: Vec<u8> = dims
+        .iter()
+        .flat_map(|&d| (d as u32).to_le_bytes())
+        .collect();
+    let parts = [
+        mat_element(6, &[class, 0, 0, 0, 0, 0, 0, 0]),
+        mat_element(5, &dims),
+        mat_element(1, name.as_bytes()),
+        mat_element(mi, data),
+    ]
+    .concat();
+    mat_element(14, &parts)
+}
+
+/// A MATLAB level-5 file (as MATLAB's `save` and `scipy.io.savemat` write).
+fn mat_file(elements: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("{:<116}", "MATLAB 5.0 MAT-file, written by a test").into_bytes();
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&0x0100u16.to_le_bytes());
+    out.extend_from_slice(b"IM");
+    out.extend(elements.concat());
+    out
 }
 
 /// Writes a zip archive of `members` (name, bytes), deflated.

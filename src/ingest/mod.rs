@@ -15,6 +15,7 @@ mod hive;
 mod idx;
 mod images;
 mod layout;
+mod mat;
 mod npz;
 mod table;
 
@@ -126,8 +127,9 @@ impl InputFormat {
             "csv" | "tsv" => Some(Self::Csv),
             "arrow" | "arrows" | "ipc" | "feather" => Some(Self::Ipc),
             "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
-            // a `.npy` with its labels `.npy` beside it
-            "npz" | "npy" => Some(Self::Npz),
+            // a `.npy` with its labels `.npy` beside it; a MATLAB file's
+            // arrays
+            "npz" | "npy" | "mat" => Some(Self::Npz),
             _ => None,
         }
     }
@@ -551,6 +553,8 @@ pub(super) fn magic(path: &Path) -> Option<Magic> {
         Some(Magic::Format(InputFormat::Ipc))
     } else if head.starts_with(b"PK\x03\x04") {
         Some(Magic::Packed(Packed::Zip))
+    } else if head.starts_with(b"MATLAB") {
+        Some(Magic::Format(InputFormat::Npz))
     } else if head.starts_with(b"BZh") {
         Some(Magic::Packed(Packed::Bzip2))
     } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
@@ -598,9 +602,6 @@ fn foreign(path: &Path) -> Option<&'static str> {
         } else if head.starts_with(b"\x89HDF\r\n\x1a\n") || ends(&[".h5", ".hdf5"]) {
             "an HDF5 file (not read): load its arrays with h5py and save the features and labels \
              with numpy.savez(\"data.npz\", x=…, y=…), or as a Parquet table"
-        } else if head.starts_with(b"MATLAB 5.0 MAT-file") || ends(&[".mat"]) {
-            "a MATLAB file (not read): load it with scipy.io.loadmat and save the features and \
-             labels with numpy.savez(\"data.npz\", x=…, y=…), or as a Parquet table"
         } else if ends(&[".pkl", ".pickle", ".pt", ".pth"])
             || (head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]))
         {
@@ -720,6 +721,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
                 if f != forced && matches!(forced, InputFormat::Csv | InputFormat::Ndjson) {
                     let kind = match f {
                         InputFormat::Ipc => "an Arrow IPC",
+                        InputFormat::Npz => "a MATLAB",
                         _ => "a Parquet",
                     };
                     return Err(IngestError::Option(format!(

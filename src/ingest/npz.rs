@@ -29,11 +29,11 @@ const LABEL_NAMES: [&str; 8] = [
     "y", "Y", "y_train", "Y_train", "labels", "label", "target", "targets",
 ];
 
-/// One `.npy` array: its shape and values.
+/// One array: its shape (C order) and values.
 #[derive(Debug)]
-struct Npy {
-    shape: Vec<usize>,
-    values: ArrayRef,
+pub(super) struct Npy {
+    pub(super) shape: Vec<usize>,
+    pub(super) values: ArrayRef,
 }
 
 fn npz_error(path: &Path, message: impl Into<String>) -> IngestError {
@@ -128,6 +128,16 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
     } else {
         &data[..size]
     };
+    let values = typed_values(code, width, big, data)
+        .ok_or_else(|| format!("dtype `{descr}` is not numbers, booleans or text"))?;
+    Ok(Npy { shape, values })
+}
+
+/// Values of NumPy's type `code` (`b`, `u`, `i`, `f`, `U`, `S`) and `width`
+/// (bytes; characters for `U`), stored big- or little-endian in `data`, as
+/// an Arrow array; `None` for another type.
+pub(super) fn typed_values(code: &str, width: usize, big: bool, data: &[u8]) -> Option<ArrayRef> {
+    let item = if code == "U" { width * 4 } else { width };
     macro_rules! numbers {
         ($array:ty, $t:ty, $n:expr) => {{
             let values = data.chunks_exact($n).map(|c| {
@@ -191,14 +201,14 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
             });
             Arc::new(StringArray::from_iter_values(text)) as ArrayRef
         }
-        _ => return Err(format!("dtype `{descr}` is not numbers, booleans or text")),
+        _ => return None,
     };
-    Ok(Npy { shape, values })
+    Some(values)
 }
 
 /// The items (`item` bytes each) of an array of `shape` stored in Fortran
 /// order (first index fastest), in C order (last index fastest).
-fn c_order(data: &[u8], shape: &[usize], item: usize) -> Vec<u8> {
+pub(super) fn c_order(data: &[u8], shape: &[usize], item: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     // the Fortran offset (in items) one step along each axis moves by
     let mut stride = vec![1usize; shape.len()];
@@ -370,6 +380,8 @@ pub(super) fn read(
 ) -> Result<RecordBatch, IngestError> {
     let arrays = if is_npy(path) {
         read_npy_pair(path)?
+    } else if super::mat::is_mat(path) {
+        super::mat::read_mat(path)?
     } else {
         read_npz(path)?
     };
