@@ -10,6 +10,7 @@
 //! (MATLAB's own `h × w × c × n`, rewritten to `n × h × w × c`).
 //! `-v7.3` files are HDF5, an error that says how to convert them.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 
@@ -108,18 +109,28 @@ fn storage_type(mi: u32) -> Option<(&'static str, usize)> {
 
 /// One real numeric array of a MATLAB file: its dimensions (MATLAB's
 /// order), NumPy's type code and width of its stored values, and those
-/// values' bytes in column order.
-struct MatArray {
+/// values' bytes in column order (borrowed from the file's bytes where
+/// they are not compressed).
+struct MatArray<'a> {
     name: String,
     dims: Vec<usize>,
     code: &'static str,
     width: usize,
-    raw: Vec<u8>,
+    raw: Cow<'a, [u8]>,
+}
+
+impl MatArray<'_> {
+    fn into_owned(self) -> MatArray<'static> {
+        MatArray {
+            raw: Cow::Owned(self.raw.into_owned()),
+            ..self
+        }
+    }
 }
 
 /// One matrix element: `None` for a cell, struct, text, sparse or complex
 /// array, which is not features.
-fn matrix(b: &Bytes, data: &[u8]) -> Result<Option<MatArray>, String> {
+fn matrix<'a>(b: &Bytes, data: &'a [u8]) -> Result<Option<MatArray<'a>>, String> {
     let mut at = 0;
     let mut next = || -> Result<(u32, &[u8]), String> {
         let (t, contents, taken) = b.element(&data[at.min(data.len())..])?;
@@ -158,7 +169,7 @@ fn matrix(b: &Bytes, data: &[u8]) -> Result<Option<MatArray>, String> {
         dims,
         code,
         width,
-        raw: real.to_vec(),
+        raw: Cow::Borrowed(real),
     }))
 }
 
@@ -198,21 +209,24 @@ pub(super) fn read_mat(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
     while at + 8 <= bytes.len() {
         let (t, contents, taken) = b.element(&bytes[at..]).map_err(|e| mat_error(path, e))?;
         at += taken;
-        let inflated;
-        let (t, contents) = if t == MI_COMPRESSED {
-            let mut out = Vec::new();
+        let array = if t == MI_COMPRESSED {
+            let mut inflated = Vec::new();
             flate2::read::ZlibDecoder::new(contents)
-                .read_to_end(&mut out)
+                .read_to_end(&mut inflated)
                 .map_err(|e| mat_error(path, format!("a compressed variable is damaged: {e}")))?;
-            inflated = out;
             let (t, c, _) = b.element(&inflated).map_err(|e| mat_error(path, e))?;
-            (t, c)
+            match t {
+                MI_MATRIX => matrix(&b, c)
+                    .map_err(|e| mat_error(path, e))?
+                    .map(MatArray::into_owned),
+                _ => None,
+            }
+        } else if t == MI_MATRIX {
+            matrix(&b, contents).map_err(|e| mat_error(path, e))?
         } else {
-            (t, contents)
+            None
         };
-        if t == MI_MATRIX {
-            arrays.extend(matrix(&b, contents).map_err(|e| mat_error(path, e))?);
-        }
+        arrays.extend(array);
     }
     if arrays.is_empty() {
         return Err(mat_error(
@@ -246,10 +260,10 @@ fn is_vector(dims: &[usize]) -> bool {
 /// The shape and bytes of `a` in C order with its samples' axis first: a
 /// vector as one axis; the samples last when the last dimension, not the
 /// first, is as long as a vector in `lengths`.
-fn oriented(a: &MatArray, lengths: &[usize]) -> (Vec<usize>, Vec<u8>) {
+fn oriented<'a>(a: &'a MatArray<'_>, lengths: &[usize]) -> (Vec<usize>, Cow<'a, [u8]>) {
     let dims = &a.dims;
     if is_vector(dims) {
-        return (vec![dims.iter().product()], a.raw.clone());
+        return (vec![dims.iter().product()], Cow::Borrowed(&a.raw));
     }
     let (first, last) = (dims[0], dims[dims.len() - 1]);
     if lengths.contains(&last) && !lengths.contains(&first) {
@@ -262,9 +276,9 @@ fn oriented(a: &MatArray, lengths: &[usize]) -> (Vec<usize>, Vec<u8>) {
         }
         let mut shape = vec![last];
         shape.extend_from_slice(inner);
-        (shape, data)
+        (shape, Cow::Owned(data))
     } else {
-        (dims.clone(), c_order(&a.raw, dims, a.width))
+        (dims.clone(), Cow::Owned(c_order(&a.raw, dims, a.width)))
     }
 }
 
