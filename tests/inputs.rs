@@ -457,6 +457,26 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         .map(|i| png_bytes(&pixels[i * dim..(i + 1) * dim], side))
         .collect();
     let hf = hf_image_column(&pngs);
+    // TensorFlow Datasets' TFRecord shard: a tf.train.Example a picture,
+    // its PNG bytes under `image` and its class under `label`
+    let records: Vec<Vec<u8>> = pngs
+        .iter()
+        .zip(&labels)
+        .map(|(png, &label)| {
+            tf_record(&[
+                ("image", proto_field(1, &proto_field(1, png))),
+                (
+                    "label",
+                    proto_field(3, &proto_field(1, &varint(label as u64))),
+                ),
+            ])
+        })
+        .collect();
+    std::fs::write(
+        d.join("mnist-train.tfrecord-00000-of-00001"),
+        records.concat(),
+    )
+    .unwrap();
     let schema = Schema::new(vec![
         Field::new("image", hf.data_type().clone(), true),
         Field::new("label", DataType::Int64, false),
@@ -651,6 +671,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("paths.csv", "paths-csv", false),
         ("images.npz", "npz", false),
         ("images.mat", "mat", false),
+        ("mnist-train.tfrecord-00000-of-00001", "tfrecord", false),
         ("npy/X_train.npy", "npy-pair", false),
         ("npy/y_train.npy", "npy-pair-by-labels", false),
         ("nested.parquet", "nested", false),
@@ -831,6 +852,52 @@ fn numbers_written_for_people_give_the_plain_tables_scores() {
             "{name}: scores differ from the plain CSV's"
         );
     }
+}
+
+/// A protobuf varint.
+fn varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return out;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// A length-delimited protobuf field.
+fn proto_field(number: u64, payload: &[u8]) -> Vec<u8> {
+    [
+        varint(number << 3 | 2),
+        varint(payload.len() as u64),
+        payload.to_vec(),
+    ]
+    .concat()
+}
+
+/// One TFRecord record of a `tf.train.Example` of `features` (name, the
+/// `Feature` message), framed (the checksums zeroed: not checked).
+fn tf_record(features: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let entries: Vec<u8> = features
+        .iter()
+        .flat_map(|(k, v)| {
+            proto_field(
+                1,
+                &[proto_field(1, k.as_bytes()), proto_field(2, v)].concat(),
+            )
+        })
+        .collect();
+    let example = proto_field(1, &entries);
+    [
+        (example.len() as u64).to_le_bytes().to_vec(),
+        vec![0; 4],
+        example,
+        vec![0; 4],
+    ]
+    .concat()
 }
 
 /// A MATLAB level-5 data element: its tag, its data, padded to 8 bytes.

@@ -18,6 +18,7 @@ mod layout;
 mod mat;
 mod npz;
 mod table;
+mod tfrecord;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -120,6 +121,10 @@ impl InputFormat {
         .unwrap_or(&name);
         if name.contains("idx1-ubyte") || name.contains("idx3-ubyte") {
             return Some(Self::Idx);
+        }
+        // TensorFlow Datasets' shards: `mnist-train.tfrecord-00000-of-00001`
+        if name.contains(".tfrecord") {
+            return Some(Self::Npz);
         }
         let ext = name.rsplit('.').next()?;
         match ext {
@@ -584,7 +589,7 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
 /// What to do with a file of a kind poisonscan does not read, told by its
 /// name or first bytes: an archive (RAR; 7-Zip; a tar archive is read),
 /// or a container of arrays (HDF5, MATLAB, a Python pickle, one NumPy
-/// array, TFRecord).
+/// array).
 fn foreign(path: &Path) -> Option<&'static str> {
     use std::io::Read;
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
@@ -611,9 +616,6 @@ fn foreign(path: &Path) -> Option<&'static str> {
         } else if head.starts_with(b"\x93NUMPY") {
             "one NumPy array (.npy), which holds no labels: save the features and labels \
              together with numpy.savez(\"data.npz\", x=…, y=…)"
-        } else if ends(&[".tfrecord", ".tfrecords"]) {
-            "a TFRecord file (not read): export the examples as Parquet or as arrays with \
-             numpy.savez"
         } else {
             return None;
         },
