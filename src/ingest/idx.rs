@@ -2,7 +2,6 @@
 //! the `idx1-ubyte` labels file beside it. Either one may be named; the other
 //! is found by swapping `images`/`labels` and `idx3`/`idx1` in the name.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,19 +26,7 @@ fn idx_error(path: &Path, message: impl Into<String>) -> IngestError {
 
 /// Reads and checks one IDX file of `u8` values.
 pub(crate) fn read_idx(path: &Path) -> Result<Idx, IngestError> {
-    let raw = std::fs::read(path).map_err(|source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| idx_error(path, format!("bad gzip stream: {e}")))?;
-        out
-    } else {
-        raw
-    };
+    let bytes = super::read_gunzipped(path, |e| idx_error(path, format!("bad gzip stream: {e}")))?;
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
         return Err(idx_error(path, "missing the IDX magic number"));
     }

@@ -586,6 +586,27 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
     }
 }
 
+/// The bytes of a file, gunzipped when they are gzip (one member or
+/// several); a damaged stream is the error `bad` makes of its message.
+pub(super) fn read_gunzipped(
+    path: &Path,
+    bad: impl Fn(std::io::Error) -> IngestError,
+) -> Result<Vec<u8>, IngestError> {
+    use std::io::Read;
+    let raw = std::fs::read(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(raw);
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(&raw[..])
+        .read_to_end(&mut out)
+        .map_err(bad)?;
+    Ok(out)
+}
+
 /// What to do with a file of a kind poisonscan does not read, told by its
 /// name or first bytes: an archive (RAR; 7-Zip; a tar archive is read),
 /// or a container of arrays (HDF5, MATLAB, a Python pickle, one NumPy

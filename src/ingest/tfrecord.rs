@@ -13,7 +13,6 @@
 //! varies in length is left out with a note.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -249,19 +248,9 @@ fn image_bytes(b: &[u8]) -> bool {
 /// Reads a TFRecord file of `Example` records as one batch: a column per
 /// feature every record holds alike (see the module docs).
 pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, IngestError> {
-    let raw = std::fs::read(path).map_err(|source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
+    let bytes = super::read_gunzipped(path, |e| {
+        tf_error(path, format!("a damaged gzip stream: {e}"))
     })?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| tf_error(path, format!("a damaged gzip stream: {e}")))?;
-        out
-    } else {
-        raw
-    };
     let records = records(&bytes).map_err(|e| tf_error(path, e))?;
     if records.is_empty() {
         return Err(IngestError::Empty(format!(
@@ -335,31 +324,35 @@ fn column(values: Vec<Option<Values>>) -> Option<ArrayRef> {
                 Arc::new(BinaryArray::from_iter_values(one.iter()))
             })
         }
-        Values::Floats(first) => {
-            let k = first.len();
-            let flat: Vec<f32> = values
-                .into_iter()
-                .map(|v| match v {
-                    Values::Floats(f) if f.len() == k => Some(f),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()?
-                .concat();
+        Values::Floats(_) => {
+            let (flat, k) = same_count(values, |v| match v {
+                Values::Floats(f) => Some(f),
+                _ => None,
+            })?;
             list_or_scalar(Arc::new(Float32Array::from(flat)), k)
         }
-        Values::Ints(first) => {
-            let k = first.len();
-            let flat: Vec<i64> = values
-                .into_iter()
-                .map(|v| match v {
-                    Values::Ints(f) if f.len() == k => Some(f),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()?
-                .concat();
+        Values::Ints(_) => {
+            let (flat, k) = same_count(values, |v| match v {
+                Values::Ints(i) => Some(i),
+                _ => None,
+            })?;
             list_or_scalar(Arc::new(Int64Array::from(flat)), k)
         }
     }
+}
+
+/// Every record's `numbers`, one after another, and how many each record
+/// holds, when they are all of that type and count.
+fn same_count<T: Clone>(
+    values: Vec<Values>,
+    numbers: impl Fn(Values) -> Option<Vec<T>>,
+) -> Option<(Vec<T>, usize)> {
+    let lists: Vec<Vec<T>> = values.into_iter().map(numbers).collect::<Option<_>>()?;
+    let k = lists[0].len();
+    lists
+        .iter()
+        .all(|l| l.len() == k)
+        .then(|| (lists.concat(), k))
 }
 
 /// `flat` as one value a row (`k` = 1) or a fixed-size list of `k`.
