@@ -399,6 +399,43 @@ mod tests {
     }
 
     #[test]
+    fn a_big_endian_file_is_read_too() {
+        let el = |t: u32, data: &[u8]| {
+            let mut out = [t.to_be_bytes(), (data.len() as u32).to_be_bytes()].concat();
+            out.extend_from_slice(data);
+            out.resize(out.len().div_ceil(8) * 8, 0);
+            out
+        };
+        let dims: Vec<u8> = [3u32, 1].iter().flat_map(|d| d.to_be_bytes()).collect();
+        let values: Vec<u8> = [1.5f64, -2.0, 3.25]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let parts = [
+            el(6, &[0, 0, 0, 6, 0, 0, 0, 0]),
+            el(5, &dims),
+            el(1, b"v"),
+            el(9, &values),
+        ]
+        .concat();
+        let mut bytes = format!("{:<116}", "MATLAB 5.0 MAT-file").into_bytes();
+        bytes.extend_from_slice(&[0; 8]);
+        bytes.extend_from_slice(&[1, 0]);
+        bytes.extend_from_slice(b"MI");
+        bytes.extend(el(MI_MATRIX, &parts));
+        let arrays = read(&bytes).unwrap();
+        assert_eq!(arrays[0].0, "v");
+        assert_eq!(arrays[0].1.shape, [3]);
+        let v = arrays[0]
+            .1
+            .values
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(v.values().to_vec(), [1.5, -2.0, 3.25]);
+    }
+
+    #[test]
     fn damaged_and_hdf5_matlab_files_are_errors_that_say_so() {
         let x: Vec<u8> = (0..48).collect();
         let whole = mat_file(&[matrix_element("X", 9, &[2, 3, 2, 4], 2, &x)]);
