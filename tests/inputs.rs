@@ -477,6 +477,24 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         records.concat(),
     )
     .unwrap();
+    // a WebDataset shard: each sample's files share a key, `00007.png` and
+    // `00007.cls` holding its class
+    let mut shard = tar::Builder::new(std::fs::File::create(d.join("wds-000000.tar")).unwrap());
+    for (i, (png, &label)) in pngs.iter().zip(&labels).enumerate() {
+        for (name, bytes) in [
+            (format!("{i:05}.cls"), format!("{label}\n").into_bytes()),
+            (format!("{i:05}.png"), png.clone()),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            shard
+                .append_data(&mut header, name, bytes.as_slice())
+                .unwrap();
+        }
+    }
+    shard.into_inner().unwrap();
     let schema = Schema::new(vec![
         Field::new("image", hf.data_type().clone(), true),
         Field::new("label", DataType::Int64, false),
@@ -672,6 +690,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("images.npz", "npz", false),
         ("images.mat", "mat", false),
         ("mnist-train.tfrecord-00000-of-00001", "tfrecord", false),
+        ("wds-000000.tar", "webdataset", true),
         ("npy/X_train.npy", "npy-pair", false),
         ("npy/y_train.npy", "npy-pair-by-labels", false),
         ("nested.parquet", "nested", false),

@@ -5,6 +5,7 @@
 //! [`decode::plan_size`]). Undecodable images fail the read, or are left
 //! out with `--drop-invalid`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -243,9 +244,22 @@ fn unpack_image(
     Ok(true)
 }
 
+/// Largest class file of a WebDataset sample read, in bytes.
+const CLASS_FILE_BYTES: u64 = 1024;
+
+/// Whether an archive entry holds a WebDataset sample's class (`key.cls`,
+/// `key.label`).
+fn is_class_file(name: &Path) -> bool {
+    name.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["cls", "label", "class"].contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Unpacks the images of a tar archive (plain, or compressed as a table may
 /// be, told from its first bytes: [`super::table::decompressed`]) into
-/// `dir`.
+/// `dir`. A WebDataset shard — samples as files sharing a key, `key.png`
+/// and `key.cls` holding its class — has each picture put in a folder named
+/// after its class; a picture without one stays where it was.
 fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
     let bad = |message: String| IngestError::Read {
         path: tar.to_path_buf(),
@@ -257,7 +271,9 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
         source,
     })?;
     let mut archive = ::tar::Archive::new(reader);
-    let mut unpacked = 0usize;
+    let mut unpacked = Vec::new();
+    // WebDataset's samples: `key.png` beside `key.cls`, its class
+    let mut classes: HashMap<PathBuf, String> = HashMap::new();
     let damaged =
         |e: std::io::Error| bad(format!("it cannot be read (cut short or damaged?): {e}"));
     for entry in archive.entries().map_err(damaged)? {
@@ -272,11 +288,36 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
                 std::path::Component::Normal(_) | std::path::Component::CurDir
             )
         });
+        if inside && is_class_file(&name) && entry.size() <= CLASS_FILE_BYTES {
+            let mut text = String::new();
+            if std::io::Read::read_to_string(&mut entry, &mut text).is_ok() {
+                classes.insert(name.with_extension(""), text.trim().replace('/', "_"));
+            }
+            continue;
+        }
         let shown = name.display().to_string();
         let rel = inside.then_some(name.as_path());
-        unpacked += unpack_image(&mut entry, &shown, rel, dir, &bad)? as usize;
+        if unpack_image(&mut entry, &shown, rel, dir, &bad)? {
+            unpacked.push(name);
+        }
     }
-    if unpacked == 0 {
+    // each sample's picture into a folder named after its class
+    for image in &unpacked {
+        let Some(class) = classes.get(&image.with_extension("")) else {
+            continue;
+        };
+        let (Some(file), false) = (image.file_name(), class.is_empty()) else {
+            continue;
+        };
+        let to = dir.join(class).join(file);
+        std::fs::create_dir_all(dir.join(class))
+            .and_then(|()| std::fs::rename(dir.join(image), &to))
+            .map_err(|source| IngestError::Io {
+                path: tar.to_path_buf(),
+                source,
+            })?;
+    }
+    if unpacked.is_empty() {
         return Err(IngestError::Option(format!(
             "{}: a tar archive with no {} image in it; extract it first (`tar xf FILE`) and scan \
              the table inside",
