@@ -2091,12 +2091,17 @@ fn base64_image(value: &str) -> Option<&str> {
     let head = base64::engine::general_purpose::STANDARD
         .decode(payload.get(..16)?)
         .ok()?;
+    image_bytes(&head).then_some(payload)
+}
+
+/// Whether bytes begin as an image of a format read (PNG, JPEG, GIF, WebP,
+/// BMP, TIFF) does.
+pub(super) fn image_bytes(head: &[u8]) -> bool {
     use image::ImageFormat as F;
     matches!(
-        image::guess_format(&head).ok()?,
-        F::Png | F::Jpeg | F::Gif | F::WebP | F::Bmp | F::Tiff
+        image::guess_format(head),
+        Ok(F::Png | F::Jpeg | F::Gif | F::WebP | F::Bmp | F::Tiff)
     )
-    .then_some(payload)
 }
 
 /// Whether a text value names an image file (by its extension, as in an

@@ -84,96 +84,67 @@ impl<'a> Wire<'a> {
         Ok(out)
     }
 
-    /// The next field: its number, wire type and bytes (a varint's are
-    /// skipped and given as empty).
-    fn field(&mut self) -> Result<(u64, u64, &'a [u8]), String> {
+    /// The next field: its number and payload.
+    fn field(&mut self) -> Result<(u64, Payload<'a>), String> {
         let tag = self.varint()?;
         let (number, wire) = (tag >> 3, tag & 7);
         let payload = match wire {
-            0 => {
-                self.varint()?;
-                &[][..]
-            }
-            1 => self.bytes(8)?,
+            0 => Payload::Varint(self.varint()?),
+            1 => Payload::Bytes(self.bytes(8)?),
             2 => {
                 let n = self.varint()? as usize;
-                self.bytes(n)?
+                Payload::Bytes(self.bytes(n)?)
             }
-            5 => self.bytes(4)?,
+            5 => Payload::Bytes(self.bytes(4)?),
             _ => return Err(format!("unknown protobuf wire type {wire}")),
         };
-        Ok((number, wire, payload))
+        Ok((number, payload))
     }
 }
 
-/// The values of a `Feature` message.
+/// A protobuf field's payload: a varint, or bytes (length-delimited, or a
+/// fixed 32 or 64 bits).
+enum Payload<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+/// The values of a `Feature` message: a `bytes_list` (field 1), a
+/// `float_list` (2) or an `int64_list` (3), whose values are field 1 —
+/// numbers packed in one run or one field each.
 fn feature(data: &[u8]) -> Result<Option<Values>, String> {
     let mut w = Wire::new(data);
     let mut out = None;
     while !w.done() {
-        let (number, wire, list) = w.field()?;
-        if wire != 2 {
+        let (number, Payload::Bytes(list)) = w.field()? else {
             continue;
-        }
+        };
         let mut l = Wire::new(list);
-        out = Some(match number {
-            1 => {
-                let mut values = Vec::new();
-                while !l.done() {
-                    let (n, wt, v) = l.field()?;
-                    if n == 1 && wt == 2 {
-                        values.push(v.to_vec());
-                    }
-                }
-                Values::Bytes(values)
-            }
-            2 => {
-                let mut values = Vec::new();
-                while !l.done() {
-                    let (n, wt, v) = l.field()?;
-                    let f = |c: &[u8]| f32::from_le_bytes(c.try_into().expect("4 bytes"));
-                    match (n, wt) {
-                        // packed
-                        (1, 2) => values.extend(v.chunks_exact(4).map(f)),
-                        (1, 5) => values.push(f(v)),
-                        _ => {}
-                    }
-                }
-                Values::Floats(values)
-            }
-            3 => {
-                let mut values = Vec::new();
-                while !l.done() {
-                    let tag = l.varint()?;
-                    match (tag >> 3, tag & 7) {
-                        (1, 0) => values.push(l.varint()? as i64),
-                        (1, 2) => {
-                            let n = l.varint()? as usize;
-                            let mut packed = Wire::new(l.bytes(n)?);
-                            while !packed.done() {
-                                values.push(packed.varint()? as i64);
-                            }
-                        }
-                        (_, 0) => {
-                            l.varint()?;
-                        }
-                        (_, 2) => {
-                            let n = l.varint()? as usize;
-                            l.bytes(n)?;
-                        }
-                        (_, 1) => {
-                            l.bytes(8)?;
-                        }
-                        (_, 5) => {
-                            l.bytes(4)?;
-                        }
-                        (_, t) => return Err(format!("unknown protobuf wire type {t}")),
-                    }
-                }
-                Values::Ints(values)
-            }
+        let mut values = match number {
+            1 => Values::Bytes(Vec::new()),
+            2 => Values::Floats(Vec::new()),
+            3 => Values::Ints(Vec::new()),
             _ => continue,
-        });
+        };
+        while !l.done() {
+            match (l.field()?, &mut values) {
+                ((1, Payload::Bytes(v)), Values::Bytes(b)) => b.push(v.to_vec()),
+                // packed, or one fixed 32-bit value
+                ((1, Payload::Bytes(v)), Values::Floats(f)) => f.extend(
+                    v.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))),
+                ),
+                ((1, Payload::Varint(v)), Values::Ints(i)) => i.push(v as i64),
+                ((1, Payload::Bytes(v)), Values::Ints(i)) => {
+                    let mut packed = Wire::new(v);
+                    while !packed.done() {
+                        i.push(packed.varint()? as i64);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out = Some(values);
     }
     Ok(out)
 }
@@ -183,22 +154,20 @@ fn example(data: &[u8]) -> Result<Vec<(String, Values)>, String> {
     let mut out = Vec::new();
     let mut w = Wire::new(data);
     while !w.done() {
-        let (number, wire, features) = w.field()?;
-        if number != 1 || wire != 2 {
+        let (1, Payload::Bytes(features)) = w.field()? else {
             continue;
-        }
+        };
         let mut f = Wire::new(features);
         while !f.done() {
-            let (number, wire, entry) = f.field()?;
-            if number != 1 || wire != 2 {
+            let (1, Payload::Bytes(entry)) = f.field()? else {
                 continue;
-            }
+            };
             let (mut key, mut value) = (None, None);
             let mut e = Wire::new(entry);
             while !e.done() {
                 match e.field()? {
-                    (1, 2, k) => key = Some(String::from_utf8_lossy(k).into_owned()),
-                    (2, 2, v) => value = feature(v)?,
+                    (1, Payload::Bytes(k)) => key = Some(String::from_utf8_lossy(k).into_owned()),
+                    (2, Payload::Bytes(v)) => value = feature(v)?,
                     _ => {}
                 }
             }
@@ -228,21 +197,6 @@ fn records(bytes: &[u8]) -> Result<Vec<&[u8]>, String> {
         at = end + 4;
     }
     Ok(out)
-}
-
-/// Whether bytes begin like an image file.
-fn image_bytes(b: &[u8]) -> bool {
-    [
-        &b"\x89PNG"[..],
-        b"\xff\xd8\xff",
-        b"GIF8",
-        b"BM",
-        b"RIFF",
-        b"II*\0",
-        b"MM\0*",
-    ]
-    .iter()
-    .any(|m| b.starts_with(m))
 }
 
 /// Reads a TFRecord file of `Example` records as one batch: a column per
@@ -314,7 +268,7 @@ fn column(values: Vec<Option<Values>>) -> Option<ArrayRef> {
                     _ => None,
                 })
                 .collect::<Option<_>>()?;
-            let text = !one.iter().any(|b| image_bytes(b))
+            let text = !one.iter().any(|b| super::batch::image_bytes(b))
                 && one.iter().all(|b| std::str::from_utf8(b).is_ok());
             Some(if text {
                 Arc::new(StringArray::from_iter_values(
