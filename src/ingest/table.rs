@@ -285,15 +285,16 @@ const MISSING: [&str; 20] = [
     "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN", "?", "",
 ];
 
-/// A lazy scan of one file; `separator` and `header` (whether the first line
-/// names the columns; without it polars names them `column_1`, `column_2`,
-/// …) concern CSV only.
+/// A lazy scan of one file, and whether the numbers it reads are written
+/// with a decimal comma (a CSV dialect's); `separator` and `header`
+/// (whether the first line names the columns; without it polars names them
+/// `column_1`, `column_2`, …) concern CSV only.
 fn scan(
     path: &Path,
     format: InputFormat,
     separator: Option<u8>,
     header: bool,
-) -> PolarsResult<LazyFrame> {
+) -> PolarsResult<(LazyFrame, bool)> {
     use std::io::{Seek, SeekFrom};
     // a bzip2, xz or zip file is unpacked once, and read from its copy
     let unpacked = unpacked(path).map_err(|e| polars_err!(ComputeError: "{e}"))?;
@@ -311,9 +312,11 @@ fn scan(
         Some(file) => ScanSources::Files(Arc::from([file])),
         None => ScanSources::Paths(vec![PlRefPath::new(path.to_string_lossy().as_ref())].into()),
     };
-    match format {
+    let mut decimal_comma = false;
+    let lf = match format {
         InputFormat::Csv => {
             let dialect = sniff_csv(&head, separator);
+            decimal_comma = dialect.decimal_comma;
             if dialect.utf16 {
                 polars_bail!(ComputeError: "the file is UTF-16 text (as Excel's \"Unicode Text\" saves it); save it as \"CSV UTF-8\"");
             }
@@ -364,7 +367,8 @@ fn scan(
         InputFormat::Parquet | InputFormat::Idx | InputFormat::Npz | InputFormat::Images => {
             unreachable!("not read through polars")
         }
-    }
+    }?;
+    Ok((lf, decimal_comma))
 }
 
 /// A list of numbers, or of such lists (see `batch::numeric_list`).
@@ -435,7 +439,7 @@ fn read_file(
         InputFormat::Ipc => ipc_hints(path),
         _ => Hints::default(),
     };
-    let mut lf = scan(
+    let (mut lf, decimal_comma) = scan(
         path,
         format,
         options.table.separator,
@@ -454,8 +458,7 @@ fn read_file(
             // how the numbers polars read are written: with a decimal comma
             // where the dialect says so
             let floats = schema.iter().any(|(_, dt)| dt.is_float());
-            let comma = sniff_csv(&head_bytes(path), options.table.separator).decimal_comma;
-            let file = floats.then_some(match comma {
+            let file = floats.then_some(match decimal_comma {
                 true => Written::DecimalComma,
                 false => Written::DecimalPoint,
             });
@@ -1154,7 +1157,8 @@ pub fn read_columns(
             arrow::compute::concat_batches(&schema, &batches).map_err(|e| error(&e))
         }
         InputFormat::Csv | InputFormat::Ipc | InputFormat::Ndjson => {
-            let mut lf = scan(path, format, None, true).map_err(|e| read_error(path, format, e))?;
+            let (mut lf, _) =
+                scan(path, format, None, true).map_err(|e| read_error(path, format, e))?;
             let schema = lf
                 .collect_schema()
                 .map_err(|e| read_error(path, format, e))?;
