@@ -188,7 +188,7 @@ enum AttackKind {
 
 #[derive(Args)]
 struct PoisonArgs {
-    /// Input files, globs or one image folder
+    /// Input files, globs, or image folders and archives of them (read together)
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<String>,
     #[command(flatten)]
@@ -321,7 +321,7 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct ScanArgs {
-    /// Input files, globs or one image folder
+    /// Input files, globs, or image folders and archives of them (read together)
     #[arg(value_name = "INPUT", required_unless_present = "demo")]
     inputs: Vec<String>,
     /// Scan the embedded demo data set (digits with a planted BadNets patch)

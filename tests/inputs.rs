@@ -478,23 +478,42 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     )
     .unwrap();
     // a WebDataset shard: each sample's files share a key, `00007.png` and
-    // `00007.cls` holding its class
-    let mut shard = tar::Builder::new(std::fs::File::create(d.join("wds-000000.tar")).unwrap());
-    for (i, (png, &label)) in pngs.iter().zip(&labels).enumerate() {
-        for (name, bytes) in [
-            (format!("{i:05}.cls"), format!("{label}\n").into_bytes()),
-            (format!("{i:05}.png"), png.clone()),
-        ] {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(bytes.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            shard
-                .append_data(&mut header, name, bytes.as_slice())
-                .unwrap();
+    // `00007.cls` holding its class; and the same samples in three shards
+    // in a folder, two giving the class in the sample's metadata
+    // (`00007.json`, `{"label": 2, …}`) instead
+    let write_shard = |path: &Path, samples: std::ops::Range<usize>, json: bool| {
+        let mut shard = tar::Builder::new(std::fs::File::create(path).unwrap());
+        for i in samples {
+            let label = labels[i];
+            let class = if json {
+                (
+                    format!("{i:05}.json"),
+                    format!(r#"{{"key": "{i:05}", "label": {label}, "width": {side}}}"#),
+                )
+            } else {
+                (format!("{i:05}.cls"), format!("{label}\n"))
+            };
+            for (name, bytes) in [
+                (class.0, class.1.into_bytes()),
+                (format!("{i:05}.png"), pngs[i].clone()),
+            ] {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(bytes.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                shard
+                    .append_data(&mut header, name, bytes.as_slice())
+                    .unwrap();
+            }
         }
+        shard.into_inner().unwrap();
+    };
+    write_shard(&d.join("wds-000000.tar"), 0..n, false);
+    std::fs::create_dir(d.join("wds")).unwrap();
+    for (k, json) in [false, true, true].into_iter().enumerate() {
+        let shard = d.join(format!("wds/train-{k:06}.tar"));
+        write_shard(&shard, k * n / 3..(k + 1) * n / 3, json);
     }
-    shard.into_inner().unwrap();
     let schema = Schema::new(vec![
         Field::new("image", hf.data_type().clone(), true),
         Field::new("label", DataType::Int64, false),
@@ -691,6 +710,8 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("images.mat", "mat", false),
         ("mnist-train.tfrecord-00000-of-00001", "tfrecord", false),
         ("wds-000000.tar", "webdataset", true),
+        ("wds", "webdataset-shards", true),
+        ("wds/train-*.tar", "webdataset-glob", true),
         ("npy/X_train.npy", "npy-pair", false),
         ("npy/y_train.npy", "npy-pair-by-labels", false),
         ("nested.parquet", "nested", false),
@@ -727,6 +748,26 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         let differ = flags.iter().zip(&ref_flags).filter(|(a, b)| a != b).count();
         assert!(differ <= 1, "{input}: {differ} rows flagged differently");
     }
+    // several shards: each a source of its rows, ids after its path
+    for out in ["webdataset-shards", "webdataset-glob"] {
+        let text = std::fs::read_to_string(d.join(out).join("summary.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let files = v["files"].as_array().unwrap();
+        assert_eq!(files.len(), 3, "{}", v["files"]);
+        assert_eq!(
+            files[1]["path"],
+            format!("wds{}train-000001.tar", std::path::MAIN_SEPARATOR)
+        );
+        assert_eq!(files[1]["rows"], n / 3);
+        assert_eq!(files[1]["first_row"], n / 3);
+    }
+    let ids = read_parquet(&d.join("webdataset-shards/scores.parquet"));
+    let id = ids
+        .column_by_name("id")
+        .unwrap()
+        .as_string::<i32>()
+        .value(n / 3);
+    assert!(id.starts_with("wds/train-000001.tar/"), "{id}");
     // pixel columns named so are images
     let source = |out: &str| -> serde_json::Value {
         let text = std::fs::read_to_string(d.join(out).join("summary.json")).unwrap();

@@ -181,8 +181,8 @@ pub(super) fn is_tar(path: &Path) -> bool {
 /// temporary folder (deleted when dropped; other files are left in the
 /// archive), and the folder of it that holds the classes: below the
 /// folders that wrap everything (`data/cats/…` and `data/dogs/…` are read
-/// from `data/`). An entry whose name leaves the folder (`../x.png`,
-/// `/etc/x.png`) is an error.
+/// from `data/`; a lone folder of images is a class). An entry whose name
+/// leaves the folder (`../x.png`, `/etc/x.png`) is an error.
 fn unpack(archive: &Path) -> Result<(tempfile::TempDir, PathBuf), IngestError> {
     let io = |source: std::io::Error| IngestError::Io {
         path: archive.to_path_buf(),
@@ -200,8 +200,15 @@ fn unpack(archive: &Path) -> Result<(tempfile::TempDir, PathBuf), IngestError> {
             .map_err(io)?
             .collect::<Result<_, _>>()
             .map_err(io)?;
+        // a folder that holds no folder is a class (an archive of one
+        // class), not a wrapper
+        let wraps = |entry: &std::fs::DirEntry| -> std::io::Result<bool> {
+            Ok(entry.file_type()?.is_dir()
+                && std::fs::read_dir(entry.path())?
+                    .any(|e| e.and_then(|e| e.file_type()).is_ok_and(|t| t.is_dir())))
+        };
         match entries.as_slice() {
-            [only] if only.file_type().map_err(io)?.is_dir() => root = only.path(),
+            [only] if wraps(only).map_err(io)? => root = only.path(),
             _ => break,
         }
     }
@@ -247,19 +254,56 @@ fn unpack_image(
 /// Largest class file of a WebDataset sample read, in bytes.
 const CLASS_FILE_BYTES: u64 = 1024;
 
-/// Whether an archive entry holds a WebDataset sample's class (`key.cls`,
-/// `key.label`).
-fn is_class_file(name: &Path) -> bool {
-    name.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| ["cls", "label", "class"].contains(&e.to_ascii_lowercase().as_str()))
+/// Largest metadata file (`key.json`) of a WebDataset sample read, in bytes.
+const JSON_FILE_BYTES: u64 = 64 * 1024;
+
+/// Fields of a WebDataset sample's `key.json` that may hold its class, in
+/// the order looked for.
+const JSON_CLASS_FIELDS: [&str; 5] = ["label", "cls", "class", "target", "category"];
+
+/// How an archive entry may give a WebDataset sample's class, if it may:
+/// `Some(0)` a class file (`key.cls`, `key.label`, `key.class`), which is
+/// preferred, `Some(1)` its metadata (`key.json`).
+fn class_source(name: &Path, size: u64) -> Option<u8> {
+    let ext = name.extension()?.to_str()?.to_ascii_lowercase();
+    if ["cls", "label", "class"].contains(&ext.as_str()) && size <= CLASS_FILE_BYTES {
+        Some(0)
+    } else if ext == "json" && size <= JSON_FILE_BYTES {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// The class a WebDataset sample's class file (`source` 0, its text) or
+/// metadata (`source` 1: a JSON object's first field of
+/// [`JSON_CLASS_FIELDS`] holding a whole number or text) gives; `None`
+/// when it gives none.
+fn sample_class(source: u8, text: &str) -> Option<String> {
+    let class = if source == 0 {
+        text.trim().to_string()
+    } else {
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        JSON_CLASS_FIELDS
+            .iter()
+            .find_map(|f| match value.get(*f)? {
+                serde_json::Value::String(s) => Some(s.trim().to_string()),
+                serde_json::Value::Number(n) => n
+                    .as_i64()
+                    .map(|i| i.to_string())
+                    .or_else(|| n.as_u64().map(|u| u.to_string())),
+                _ => None,
+            })?
+    };
+    (!class.is_empty()).then(|| class.replace('/', "_"))
 }
 
 /// Unpacks the images of a tar archive (plain, or compressed as a table may
 /// be, told from its first bytes: [`super::table::decompressed`]) into
 /// `dir`. A WebDataset shard — samples as files sharing a key, `key.png`
-/// and `key.cls` holding its class — has each picture put in a folder named
-/// after its class; a picture without one stays where it was.
+/// and `key.cls` holding its class (or `key.json` with a `label` field, see
+/// [`sample_class`]) — has each picture put in a folder named after its
+/// class; a picture without one stays where it was.
 fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
     let bad = |message: String| IngestError::Read {
         path: tar.to_path_buf(),
@@ -272,8 +316,9 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
     })?;
     let mut archive = ::tar::Archive::new(reader);
     let mut unpacked = Vec::new();
-    // WebDataset's samples: `key.png` beside `key.cls`, its class
-    let mut classes: HashMap<PathBuf, String> = HashMap::new();
+    // WebDataset's samples: `key.png` beside `key.cls` (or `key.json`),
+    // its class, and where it came from (a class file before metadata)
+    let mut classes: HashMap<PathBuf, (u8, String)> = HashMap::new();
     let damaged =
         |e: std::io::Error| bad(format!("it cannot be read (cut short or damaged?): {e}"));
     for entry in archive.entries().map_err(damaged)? {
@@ -288,10 +333,14 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
                 std::path::Component::Normal(_) | std::path::Component::CurDir
             )
         });
-        if inside && is_class_file(&name) && entry.size() <= CLASS_FILE_BYTES {
+        if let Some(source) = class_source(&name, entry.size()).filter(|_| inside) {
             let mut text = String::new();
-            if std::io::Read::read_to_string(&mut entry, &mut text).is_ok() {
-                classes.insert(name.with_extension(""), text.trim().replace('/', "_"));
+            let key = name.with_extension("");
+            let better = classes.get(&key).is_none_or(|(had, _)| source < *had);
+            if better && std::io::Read::read_to_string(&mut entry, &mut text).is_ok() {
+                if let Some(class) = sample_class(source, &text) {
+                    classes.insert(key, (source, class));
+                }
             }
             continue;
         }
@@ -303,10 +352,9 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
     }
     // each sample's picture into a folder named after its class
     for image in &unpacked {
-        let Some(class) = classes.get(&image.with_extension("")) else {
-            continue;
-        };
-        let (Some(file), false) = (image.file_name(), class.is_empty()) else {
+        let (Some((_, class)), Some(file)) =
+            (classes.get(&image.with_extension("")), image.file_name())
+        else {
             continue;
         };
         let to = dir.join(class).join(file);
@@ -388,69 +436,179 @@ fn relocated(e: IngestError, from: &Path, to: &Path) -> IngestError {
     }
 }
 
-pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset, IngestError> {
-    let [root] = paths else {
-        return Err(IngestError::Option(
-            "scan one image folder at a time (root/<class>/<image>)".into(),
-        ));
-    };
-    if root.is_file() {
-        let (dir, folder) = unpack(root)?;
-        let mut ds = load_folder(&folder, Some((dir.path(), root)), options)
-            .map_err(|e| relocated(e, dir.path(), root))?;
-        ds.sources[0].path = root.clone();
-        return Ok(ds);
-    }
-    load_folder(root, None, options)
+/// One input of an image scan: a folder, or an archive unpacked.
+struct Input {
+    /// The path as given.
+    given: PathBuf,
+    /// The folder whose first level holds the classes.
+    root: PathBuf,
+    /// An archive's temporary folder, deleted when dropped; its ids are the
+    /// paths inside the archive, below this folder.
+    unpacked: Option<tempfile::TempDir>,
 }
 
-/// Reads an image folder laid out `root/<class>/<image>`; `zip`: the
-/// temporary folder it was unpacked into and the archive, which the ids
-/// (paths inside the archive) and notes name instead.
-fn load_folder(
-    root: &Path,
-    zip: Option<(&Path, &Path)>,
-    options: &IngestOptions,
-) -> Result<Dataset, IngestError> {
-    let (mut files, others) = list(root)?;
-    let shown = zip.map(|(_, archive)| archive);
-    let split_note = classes_inside_splits(root, &files, shown).map(|(classes, note)| {
-        for ((_, class), inner) in files.iter_mut().zip(classes) {
-            *class = inner;
-        }
-        note
-    });
-    let counts: Vec<String> = others.iter().map(|(e, n)| format!("{n} {e}")).collect();
-    // images directly in the folder have no class folder to take a class from
-    let loose = std::fs::read_dir(root)
-        .map(|entries| {
-            entries
+impl Input {
+    /// The archive, when the input is one.
+    fn archive(&self) -> Option<&Path> {
+        self.unpacked.as_ref().map(|_| self.given.as_path())
+    }
+
+    /// The folder the ids of its images are paths in.
+    fn id_base(&self) -> &Path {
+        self.unpacked.as_ref().map_or(&self.root, |dir| dir.path())
+    }
+}
+
+/// The inputs an image scan reads, in the order given: a folder that holds
+/// tar archives and no folder (a WebDataset's shards,
+/// `shards/train-000000.tar`, …) stands for its archives, in path order.
+fn shards(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for path in paths {
+        let entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+            Ok(entries) => entries
                 .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()) && is_image(&e.path()))
-                .count()
-        })
-        .unwrap_or(0);
-    let shown_root = shown.unwrap_or(root).display().to_string();
-    if files.is_empty() && loose > 0 {
-        return Err(IngestError::Empty(format!(
-            "{shown_root} holds {loose} image(s) but no class folders: an image's class is the \
-             name of the folder it sits in (root/<class>/<image>); move them into one folder per \
-             class, or list them with their labels in a table (columns `file_name,label`) and \
-             scan the table"
-        )));
-    }
-    if files.is_empty() {
-        let held = if counts.is_empty() {
-            String::new()
-        } else {
-            format!("; its class folders hold {}", counts.join(", "))
+                .map(|e| e.path())
+                .filter(|p| {
+                    !p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
+                .collect(),
+            Err(_) => Vec::new(),
         };
-        return Err(IngestError::Empty(format!(
-            "{} holds no {} image in class folders (root/<class>/<image>){held}",
-            root.display(),
-            decode::FORMATS
-        )));
+        let mut archives: Vec<PathBuf> = entries
+            .iter()
+            .filter(|p| p.is_file() && is_tar(p))
+            .cloned()
+            .collect();
+        if archives.is_empty() || entries.iter().any(|p| p.is_dir()) {
+            out.push(path.clone());
+        } else {
+            archives.sort();
+            out.extend(archives);
+        }
     }
+    out
+}
+
+/// Reads image folders laid out `root/<class>/<image>`, and such folders
+/// packed in zip or tar archives (WebDataset shards among them), as one
+/// data set: rows in the order the inputs are given; with several inputs,
+/// a row's id is its path after its input's (`shard-000.tar/cat/001.png`).
+pub(super) fn load(paths: &[PathBuf], options: &IngestOptions) -> Result<Dataset, IngestError> {
+    let mut inputs = Vec::new();
+    for path in shards(paths) {
+        if path.is_file() {
+            let (dir, root) = unpack(&path)?;
+            inputs.push(Input {
+                given: path,
+                root,
+                unpacked: Some(dir),
+            });
+        } else {
+            inputs.push(Input {
+                root: path.clone(),
+                given: path,
+                unpacked: None,
+            });
+        }
+    }
+    load_folders(&inputs, options).map_err(|e| {
+        inputs.iter().fold(e, |e, input| match &input.unpacked {
+            Some(dir) => relocated(e, dir.path(), &input.given),
+            None => e,
+        })
+    })
+}
+
+/// Reads the image folders of `inputs` (see [`load`]).
+fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, IngestError> {
+    let mut files = Vec::new();
+    // the first file of each input, and one past the last
+    let mut starts = vec![0];
+    let mut others = std::collections::BTreeMap::new();
+    let mut notes = Vec::new();
+    let mut loose_in = Vec::new();
+    for input in inputs {
+        let root = input.root.as_path();
+        let (mut listed, skipped) = list(root)?;
+        let shown = input.archive();
+        if let Some((classes, note)) = classes_inside_splits(root, &listed, shown) {
+            for ((_, class), inner) in listed.iter_mut().zip(classes) {
+                *class = inner;
+            }
+            notes.push(note);
+        }
+        let counts: Vec<String> = skipped.iter().map(|(e, n)| format!("{n} {e}")).collect();
+        // images directly in the folder have no class folder to take a class from
+        let loose = std::fs::read_dir(root)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()) && is_image(&e.path()))
+                    .count()
+            })
+            .unwrap_or(0);
+        let shown_root = shown.unwrap_or(root).display().to_string();
+        if listed.is_empty() && loose > 0 {
+            return Err(IngestError::Empty(format!(
+                "{shown_root} holds {loose} image(s) but no class folders: an image's class is \
+                 the name of the folder it sits in (root/<class>/<image>); move them into one \
+                 folder per class, or list them with their labels in a table (columns \
+                 `file_name,label`) and scan the table"
+            )));
+        }
+        if listed.is_empty() {
+            let held = if counts.is_empty() {
+                String::new()
+            } else {
+                format!("; its class folders hold {}", counts.join(", "))
+            };
+            return Err(IngestError::Empty(format!(
+                "{} holds no {} image in class folders (root/<class>/<image>){held}",
+                root.display(),
+                decode::FORMATS
+            )));
+        }
+        for (ext, n) in skipped {
+            *others.entry(ext).or_insert(0) += n;
+        }
+        if loose > 0 {
+            loose_in.push((loose, shown_root));
+        }
+        files.extend(listed);
+        starts.push(files.len());
+    }
+    // each image's id: its path inside its input, after the input's own
+    // path when there are several; and how messages name it (an archive's
+    // image as `archive.tar/<path>`, not in its temporary folder)
+    let (ids, named): (Vec<String>, Vec<PathBuf>) = inputs
+        .iter()
+        .enumerate()
+        .flat_map(|(k, input)| {
+            files[starts[k]..starts[k + 1]]
+                .iter()
+                .map(move |(path, _)| {
+                    let inside = path.strip_prefix(input.id_base()).expect("under root");
+                    let named = input
+                        .archive()
+                        .map_or_else(|| path.clone(), |archive| archive.join(inside));
+                    let id = if inputs.len() > 1 {
+                        named.to_string_lossy().into_owned()
+                    } else {
+                        inside.to_string_lossy().into_owned()
+                    };
+                    (id, named)
+                })
+        })
+        .unzip();
+    let counts: Vec<String> = others.iter().map(|(e, n)| format!("{n} {e}")).collect();
+    // what the inputs are called in messages
+    let what = match inputs {
+        [one] => one.root.display().to_string(),
+        [first, rest @ ..] => format!("{} and {} more", first.root.display(), rest.len()),
+        [] => unreachable!("an image scan has an input"),
+    };
     let bad = |path: &Path, message: String| IngestError::Image {
         path: path.to_path_buf(),
         message,
@@ -470,11 +628,16 @@ fn load_folder(
         let message = headers[0].clone().err().unwrap_or_default();
         return Err(bad(&files[0].0, message));
     }
-    let ((width, height), mut notes) = decode::plan_size(&sizes, options.resize);
-    notes.extend(split_note);
-    if loose > 0 {
+    let ((width, height), size_notes) = decode::plan_size(&sizes, options.resize);
+    notes.splice(0..0, size_notes);
+    if let Some((_, first)) = loose_in.first() {
+        let loose: usize = loose_in.iter().map(|(n, _)| n).sum();
+        let place = match loose_in.len() {
+            1 => first.clone(),
+            k => format!("{first} and {} more", k - 1),
+        };
         notes.push(format!(
-            "left out {loose} image(s) directly in {shown_root}, outside any class folder: \
+            "left out {loose} image(s) directly in {place}, outside any class folder: \
              their class is unknown"
         ));
     }
@@ -488,7 +651,7 @@ fn load_folder(
         ));
     }
     let pixels = width as usize * height as usize;
-    super::check_fits(files.len(), pixels * 3, &root.display().to_string())?;
+    super::check_fits(files.len(), pixels * 3, &what)?;
     // Pass 2: each image read once — hashed for provenance, decoded and
     // scaled — one at a time per thread, so that only the scaled pixels are
     // kept.
@@ -518,15 +681,14 @@ fn load_folder(
             }
             dropped.push(DroppedRow {
                 row: i as u64,
-                reason: format!("cannot decode image {}: {message}", files[i].0.display()),
+                reason: format!("cannot decode image {}: {message}", named[i].display()),
             });
         }
     }
     let kept: Vec<usize> = (0..files.len()).filter(|&i| decoded[i].is_ok()).collect();
     if kept.is_empty() {
         return Err(IngestError::Empty(format!(
-            "no image under {} could be decoded",
-            root.display()
+            "no image under {what} could be decoded"
         )));
     }
     let (mut features, channels) = decode::pixel_rows(&decoded, pixels, None);
@@ -538,27 +700,28 @@ fn load_folder(
             .flat_map(|&i| features[i * dim..(i + 1) * dim].iter().copied())
             .collect();
     }
-    // One provenance record for the folder: bytes, and a hash over every
-    // image's relative path and content hash, in order.
-    let mut hasher = Sha256::new();
-    let mut bytes = 0u64;
-    for ((path, _), (digest, len)) in files.iter().zip(&digests) {
-        let rel = path.strip_prefix(root).expect("under root");
-        hasher.update(rel.to_string_lossy().as_bytes());
-        hasher.update([0u8]);
-        hasher.update(digest);
-        bytes += len;
+    // One provenance record an input: bytes, and a hash over every image's
+    // relative path and content hash, in order.
+    let mut sources = Vec::with_capacity(inputs.len());
+    for (k, input) in inputs.iter().enumerate() {
+        let range = starts[k]..starts[k + 1];
+        let mut hasher = Sha256::new();
+        let mut bytes = 0u64;
+        for ((path, _), (digest, len)) in files[range.clone()].iter().zip(&digests[range.clone()]) {
+            let rel = path.strip_prefix(&input.root).expect("under root");
+            hasher.update(rel.to_string_lossy().as_bytes());
+            hasher.update([0u8]);
+            hasher.update(digest);
+            bytes += len;
+        }
+        sources.push(SourceFile {
+            path: input.given.clone(),
+            bytes,
+            sha256: hex(&hasher.finalize()),
+            rows: range.len() as u64,
+            first_row: range.start as u64,
+        });
     }
-    let id_base = zip.map_or(root, |(dir, _)| dir);
-    let ids: Vec<String> = files
-        .iter()
-        .map(|(p, _)| {
-            p.strip_prefix(id_base)
-                .expect("under root")
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
     let class_names: Vec<String> = {
         let mut c: Vec<String> = kept.iter().map(|&i| files[i].1.clone()).collect();
         c.sort();
@@ -589,15 +752,41 @@ fn load_folder(
             width: width as usize,
             channels,
         },
-        sources: vec![SourceFile {
-            path: root.to_path_buf(),
-            bytes,
-            sha256: hex(&hasher.finalize()),
-            rows: n as u64,
-            first_row: 0,
-        }],
+        sources,
         inputs: None,
         notes,
         class_titles: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webdataset_sample_gives_its_class_by_class_file_or_metadata() {
+        let class = |name: &str, text: &str| {
+            class_source(Path::new(name), text.len() as u64).and_then(|s| sample_class(s, text))
+        };
+        assert_eq!(class("00007.cls", "3\n").as_deref(), Some("3"));
+        assert_eq!(class("a/00007.label", " cat ").as_deref(), Some("cat"));
+        assert_eq!(class("00007.json", r#"{"label": 2}"#).as_deref(), Some("2"));
+        assert_eq!(
+            class("00007.json", r#"{"caption": "x", "class": "n01/440"}"#).as_deref(),
+            Some("n01_440")
+        );
+        // the first field that holds a class, not a float or a list
+        assert_eq!(
+            class("00007.json", r#"{"label": 0.5, "target": 4}"#).as_deref(),
+            Some("4")
+        );
+        assert_eq!(class("00007.json", r#"{"caption": "a dog"}"#), None);
+        assert_eq!(class("00007.json", "not json"), None);
+        assert_eq!(class("00007.cls", "  "), None);
+        assert_eq!(class("00007.txt", "3"), None);
+        // a class file is preferred to metadata; oversized files are not read
+        assert!(class_source(Path::new("k.cls"), 8) < class_source(Path::new("k.json"), 8));
+        assert_eq!(class_source(Path::new("k.cls"), CLASS_FILE_BYTES + 1), None);
+        assert_eq!(class_source(Path::new("k.json"), JSON_FILE_BYTES + 1), None);
+    }
 }
