@@ -106,12 +106,6 @@ fn missing_file_glob_and_unknown_format() {
             &b"\x93NUMPY\x01\x00"[..],
             "one NumPy array (.npy), which holds no labels",
         ),
-        ("svhn.h5", &b"\x89HDF\r\n\x1a\n"[..], "an HDF5 file"),
-        (
-            "train.mat",
-            &b"MATLAB 7.3 MAT-file, Platform: GLNXA64"[..],
-            "a MATLAB -v7.3 file, which is HDF5",
-        ),
     ] {
         std::fs::write(dir.path().join(name), bytes).unwrap();
         let e = fails(dir.path(), &[name], &[name]);
@@ -132,6 +126,23 @@ fn corrupt_files_are_named() {
     std::fs::write(dir.path().join("broken.arrow"), b"ARROW1\0\0garbage").unwrap();
     let e = fails(dir.path(), &["broken.arrow"], &["broken.arrow"]);
     assert!(e.contains("broken.arrow: cannot read as ipc"), "{e}");
+    // HDF5 files (and MATLAB's -v7.3 ones, HDF5 after a header) cut short
+    for (name, bytes, says) in [
+        (
+            "svhn.h5",
+            &b"\x89HDF\r\n\x1a\n"[..],
+            "svhn.h5: cannot read as HDF5",
+        ),
+        (
+            "train.mat",
+            &b"MATLAB 7.3 MAT-file, Platform: GLNXA64"[..],
+            "train.mat: cannot read as MATLAB: a MATLAB -v7.3 file, which is HDF5",
+        ),
+    ] {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let e = fails(dir.path(), &[name], &[name]);
+        assert!(e.contains(says) && e.contains("cut short"), "{e}");
+    }
     // a MATLAB file cut inside its header
     std::fs::write(dir.path().join("cut.mat"), b"MATLAB 5.0 MAT-file, Platf").unwrap();
     let e = fails(dir.path(), &["cut.mat"], &["cut.mat"]);

@@ -1,7 +1,7 @@
 //! Mutation fuzzing of ingestion and the scan, every format: valid seed
 //! files (CSV, gzip CSV, NDJSON, Parquet with an embedding / numeric columns
-//! / a Hugging Face image column, Arrow IPC, IDX pairs, PNG folders) are
-//! mutated — bit flips, byte overwrites with boundary values, truncation,
+//! / a Hugging Face image column, Arrow IPC, IDX pairs, HDF5, PNG folders)
+//! are mutated — bit flips, byte overwrites with boundary values, truncation,
 //! splices, inserted bytes, and for text formats token swaps (`nan`, empty,
 //! huge numbers, extra separators) — and read with `ingest::load`; whatever
 //! reads is scanned. Every outcome is fine except a panic (or an abort,
@@ -166,12 +166,36 @@ fn seeds() -> Vec<Seed> {
             ],
             input: "train-images-idx3-ubyte".into(),
         },
+        Seed::one("hdf5", "t.h5", h5_bytes(n)),
         Seed {
             name: "png-folder",
             files: folder,
             input: "imgs".into(),
         },
     ]
+}
+
+/// An HDF5 file of `n` rows: 36 features a row, chunked and deflated, in
+/// a group, and their labels.
+fn h5_bytes(n: usize) -> Vec<u8> {
+    let x: Vec<f32> = (0..n * 36).map(|i| (i % 17) as f32 / 17.0).collect();
+    let y: Vec<i64> = (0..n).map(|i| (i % 3) as i64).collect();
+    hdf5_writer::Hdf5Builder::new()
+        .dataset(
+            hdf5_writer::DatasetBuilder::typed_data("train/x", [n as u64, 36], &x)
+                .unwrap()
+                .chunked([16, 36])
+                .filter(hdf5_writer::FilterDescription {
+                    id: 1,
+                    name: None,
+                    client_data: vec![4],
+                }),
+        )
+        .dataset(hdf5_writer::DatasetBuilder::typed_data("train/y", [n as u64], &y).unwrap())
+        .into_plan()
+        .unwrap()
+        .encode(hdf5_writer::WriteOptions::default())
+        .unwrap()
 }
 
 const INTERESTING: [u8; 10] = [0, 1, 0x7f, 0x80, 0xff, b',', b'\n', b'"', b'-', b'9'];

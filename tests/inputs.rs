@@ -674,6 +674,76 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     )
     .unwrap();
 
+    // The same pictures in HDF5 files: as h5py writes a split data set
+    // (`train/x`, `train/y` beside `test/…`, the pictures chunked and
+    // deflated), and as MATLAB's `-v7.3` saves `X` and `y` (HDF5 after a
+    // 512-byte header, each variable transposed: `X` side × side × n is
+    // n × side × side in HDF5)
+    let h5 = |builder: hdf5_writer::Hdf5Builder| {
+        builder
+            .into_plan()
+            .unwrap()
+            .encode(hdf5_writer::WriteOptions::default())
+            .unwrap()
+    };
+    let deflate = hdf5_writer::FilterDescription {
+        id: 1,
+        name: None,
+        client_data: vec![4],
+    };
+    let (dims, test_rows) = ([n as u64, side as u64, side as u64], 20usize);
+    let split = hdf5_writer::Hdf5Builder::new()
+        .dataset(
+            hdf5_writer::DatasetBuilder::typed_data("train/x", dims, &pixels)
+                .unwrap()
+                .chunked([100, side as u64, side as u64])
+                .filter(deflate),
+        )
+        .dataset(hdf5_writer::DatasetBuilder::typed_data("train/y", [n as u64], &labels).unwrap())
+        .dataset(
+            hdf5_writer::DatasetBuilder::typed_data(
+                "test/x",
+                [test_rows as u64, side as u64, side as u64],
+                &pixels[..test_rows * dim],
+            )
+            .unwrap(),
+        )
+        .dataset(
+            hdf5_writer::DatasetBuilder::typed_data(
+                "test/y",
+                [test_rows as u64],
+                &labels[..test_rows],
+            )
+            .unwrap(),
+        );
+    std::fs::write(d.join("images.h5"), h5(split)).unwrap();
+    let class = |name: &str| hdf5_writer::AttributeBuilder::fixed_string("MATLAB_class", name);
+    let y: Vec<f64> = labels.iter().map(|&l| l as f64).collect();
+    let title: Vec<u16> = "pictures".encode_utf16().collect();
+    let matlab = hdf5_writer::Hdf5Builder::new()
+        .dataset(
+            hdf5_writer::DatasetBuilder::typed_data("X", [n as u64, side as u64, side as u64], &x)
+                .unwrap()
+                .attribute(class("uint8")),
+        )
+        .dataset(
+            hdf5_writer::DatasetBuilder::typed_data("y", [1, n as u64], &y)
+                .unwrap()
+                .attribute(class("double")),
+        )
+        .dataset(
+            hdf5_writer::DatasetBuilder::typed_data("title", [title.len() as u64, 1], &title)
+                .unwrap()
+                .attribute(class("char")),
+        );
+    let mut v73 = format!("{:<116}", "MATLAB 7.3 MAT-file, written by a test").into_bytes();
+    v73.extend_from_slice(&[0; 8]);
+    v73.extend_from_slice(&0x0200u16.to_le_bytes());
+    v73.extend_from_slice(b"IM");
+    v73.resize(512, 0);
+    v73.extend(h5(matlab));
+    std::fs::write(d.join("images-v73.mat"), v73).unwrap();
+
     // The same arrays as a pair of `.npy` files side by side.
     std::fs::create_dir(d.join("npy")).unwrap();
     std::fs::write(
@@ -708,6 +778,8 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("paths.csv", "paths-csv", false),
         ("images.npz", "npz", false),
         ("images.mat", "mat", false),
+        ("images.h5", "h5", false),
+        ("images-v73.mat", "mat-v73", false),
         ("mnist-train.tfrecord-00000-of-00001", "tfrecord", false),
         ("wds-000000.tar", "webdataset", true),
         ("wds", "webdataset-shards", true),
@@ -790,6 +862,13 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     let text = std::fs::read_to_string(d.join("both/summary.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["rows"]["input"], n, "{}", v["rows"]);
+    // an HDF5 file's arrays in groups are found by their own names, the
+    // training split's
+    let summary = std::fs::read_to_string(d.join("h5/summary.json")).unwrap();
+    assert!(
+        summary.contains("scanned the arrays `train/x` (features) and `train/y` (labels); `test/x`, `test/y` not read"),
+        "{summary}"
+    );
     // the archive's test arrays are named as not read
     let summary = std::fs::read_to_string(d.join("npz/summary.json")).unwrap();
     assert!(

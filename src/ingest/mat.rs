@@ -8,7 +8,7 @@
 //! rewritten in C order. The samples' axis is the one as long as a label
 //! vector: first (`scipy.io.savemat` of a NumPy array `n × h × w`) or last
 //! (MATLAB's own `h × w × c × n`, rewritten to `n × h × w × c`).
-//! `-v7.3` files are HDF5, an error that says how to convert them.
+//! `-v7.3` files are HDF5, read by [`super::h5`] into the same arrays.
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -111,12 +111,12 @@ fn storage_type(mi: u32) -> Option<(&'static str, usize)> {
 /// order), NumPy's type code and width of its stored values, and those
 /// values' bytes in column order (borrowed from the file's bytes where
 /// they are not compressed).
-struct MatArray<'a> {
-    name: String,
-    dims: Vec<usize>,
-    code: &'static str,
-    width: usize,
-    raw: Cow<'a, [u8]>,
+pub(super) struct MatArray<'a> {
+    pub(super) name: String,
+    pub(super) dims: Vec<usize>,
+    pub(super) code: &'static str,
+    pub(super) width: usize,
+    pub(super) raw: Cow<'a, [u8]>,
 }
 
 impl MatArray<'_> {
@@ -181,12 +181,12 @@ pub(super) fn read_mat(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
         path: path.to_path_buf(),
         source,
     })?;
-    if bytes.starts_with(b"MATLAB 7.3") || bytes.get(512..520) == Some(b"\x89HDF\r\n\x1a\n") {
+    // a whole one is read as HDF5 (see `super::h5`)
+    if bytes.starts_with(b"MATLAB 7.3") {
         return Err(mat_error(
             path,
-            "a MATLAB -v7.3 file, which is HDF5 (not read): save it with `save(FILE, '-v7')` in \
-             MATLAB, or load it with h5py and save the features and labels with \
-             numpy.savez(\"data.npz\", x=…, y=…)",
+            "a MATLAB -v7.3 file, which is HDF5, but without HDF5's signature after its \
+             header: the file is cut short or damaged",
         ));
     }
     if bytes.len() < HEADER && bytes.starts_with(b"MATLAB 5.0 MAT-file") {
@@ -228,6 +228,18 @@ pub(super) fn read_mat(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
         };
         arrays.extend(array);
     }
+    in_c_order(path, arrays, b.big)
+}
+
+/// The numeric arrays of a MATLAB file (`arrays`, their values stored in
+/// byte order `big`), by name, in file order: vectors (one dimension over
+/// 1) as one axis, the others with the samples' axis first (see the module
+/// docs), in C order.
+pub(super) fn in_c_order(
+    path: &Path,
+    arrays: Vec<MatArray<'_>>,
+    big: bool,
+) -> Result<Vec<(String, Npy)>, IngestError> {
     if arrays.is_empty() {
         return Err(mat_error(
             path,
@@ -245,7 +257,7 @@ pub(super) fn read_mat(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
         .into_iter()
         .map(|a| {
             let (shape, data) = oriented(&a, &lengths);
-            let values = typed_values(a.code, a.width, b.big, &data)
+            let values = typed_values(a.code, a.width, big, &data)
                 .ok_or_else(|| mat_error(path, format!("`{}`: unknown type", a.name)))?;
             Ok((a.name, Npy { shape, values }))
         })

@@ -11,6 +11,7 @@
 mod batch;
 mod decode;
 mod error;
+mod h5;
 mod hive;
 mod idx;
 mod images;
@@ -133,8 +134,8 @@ impl InputFormat {
             "arrow" | "arrows" | "ipc" | "feather" => Some(Self::Ipc),
             "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
             // a `.npy` with its labels `.npy` beside it; a MATLAB file's
-            // arrays
-            "npz" | "npy" | "mat" => Some(Self::Npz),
+            // arrays; an HDF5 file's datasets
+            "npz" | "npy" | "mat" | "h5" | "hdf5" | "hdf" | "he5" => Some(Self::Npz),
             _ => None,
         }
     }
@@ -558,7 +559,7 @@ pub(super) fn magic(path: &Path) -> Option<Magic> {
         Some(Magic::Format(InputFormat::Ipc))
     } else if head.starts_with(b"PK\x03\x04") {
         Some(Magic::Packed(Packed::Zip))
-    } else if head.starts_with(b"MATLAB") {
+    } else if head.starts_with(b"MATLAB") || head.starts_with(&[0x89, b'H', b'D', b'F']) {
         Some(Magic::Format(InputFormat::Npz))
     } else if head.starts_with(b"BZh") {
         Some(Magic::Packed(Packed::Bzip2))
@@ -625,9 +626,6 @@ fn foreign(path: &Path) -> Option<&'static str> {
     Some(
         if head.starts_with(b"Rar!\x1a\x07") || head.starts_with(b"7z\xbc\xaf\x27\x1c") {
             OTHER_ARCHIVE
-        } else if head.starts_with(b"\x89HDF\r\n\x1a\n") || ends(&[".h5", ".hdf5"]) {
-            "an HDF5 file (not read): load its arrays with h5py and save the features and labels \
-             with numpy.savez(\"data.npz\", x=…, y=…), or as a Parquet table"
         } else if ends(&[".pkl", ".pickle", ".pt", ".pth"])
             || (head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]))
         {
@@ -744,6 +742,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
                 if f != forced && matches!(forced, InputFormat::Csv | InputFormat::Ndjson) {
                     let kind = match f {
                         InputFormat::Ipc => "an Arrow IPC",
+                        InputFormat::Npz if h5::is_h5(p) => "an HDF5",
                         InputFormat::Npz => "a MATLAB",
                         _ => "a Parquet",
                     };

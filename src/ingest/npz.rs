@@ -37,9 +37,17 @@ pub(super) struct Npy {
 }
 
 fn npz_error(path: &Path, message: impl Into<String>) -> IngestError {
+    // the arrays' picking is shared by the files read as arrays
+    let format = if super::h5::is_h5(path) {
+        "HDF5"
+    } else if super::mat::is_mat(path) {
+        "MATLAB"
+    } else {
+        "npz"
+    };
     IngestError::Read {
         path: path.to_path_buf(),
-        format: "npz",
+        format,
         message: message.into(),
     }
 }
@@ -256,6 +264,25 @@ fn one_hot_classes(labels: &Npy) -> Option<ArrayRef> {
     Some(Arc::new(Int64Array::from(classes)))
 }
 
+/// Whether an array's values may be classes: whole numbers, booleans or
+/// text.
+fn holds_classes(a: &Npy) -> bool {
+    use arrow::datatypes::DataType as T;
+    matches!(
+        a.values.data_type(),
+        T::Boolean
+            | T::Int8
+            | T::Int16
+            | T::Int32
+            | T::Int64
+            | T::UInt8
+            | T::UInt16
+            | T::UInt32
+            | T::UInt64
+            | T::Utf8
+    )
+}
+
 /// The arrays of a `.npz` archive, by name (without `.npy`), in archive
 /// order.
 fn read_npz(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
@@ -380,6 +407,8 @@ pub(super) fn read(
 ) -> Result<RecordBatch, IngestError> {
     let arrays = if is_npy(path) {
         read_npy_pair(path)?
+    } else if super::h5::is_h5(path) {
+        super::h5::read_h5(path)?
     } else if super::mat::is_mat(path) {
         super::mat::read_mat(path)?
     } else {
@@ -387,7 +416,22 @@ pub(super) fn read(
     };
     let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
     let listed = || names.join(", ");
-    let find = |wanted: &str| arrays.iter().position(|(n, _)| n == wanted);
+    // by name; an array in a group (an HDF5 file's `train/data`) by its
+    // own name too, a training split's before the others
+    let find = |wanted: &str| {
+        let own = |n: &str| n.rsplit('/').next() == Some(wanted);
+        let in_train = |n: &str| {
+            n.split('/')
+                .rev()
+                .skip(1)
+                .any(|g| g.to_ascii_lowercase().starts_with("train"))
+        };
+        arrays
+            .iter()
+            .position(|(n, _)| n == wanted)
+            .or_else(|| arrays.iter().position(|(n, _)| own(n) && in_train(n)))
+            .or_else(|| arrays.iter().position(|(n, _)| own(n)))
+    };
     let pick = |given: Option<&str>, defaults: &[&str]| -> Option<usize> {
         match given {
             Some(g) => find(g),
@@ -420,6 +464,28 @@ pub(super) fn read(
         if let Some(l) = one_d {
             y = y.or(Some(l));
             x = x.or(Some(1 - l));
+        }
+    }
+    if let (Some(xi), None) = (x, y) {
+        // the labels, unnamed: the one array of whole numbers or text with
+        // a value per row of the features (Galaxy10's `ans` beside its
+        // `ra`, `dec`)
+        let rows = arrays[xi].1.shape.first().copied();
+        let classes: Vec<usize> = (0..arrays.len())
+            .filter(|&i| {
+                let a = &arrays[i].1;
+                i != xi && a.shape.len() == 1 && Some(a.shape[0]) == rows && holds_classes(a)
+            })
+            .collect();
+        if let [only] = classes[..] {
+            notes.push(format!(
+                "{}: took `{}` as the labels, the one array of whole numbers or text with a \
+                 value per row of `{}` (--label ARRAY to choose)",
+                path.display(),
+                arrays[only].0,
+                arrays[xi].0
+            ));
+            y = Some(only);
         }
     }
     let (Some(x), Some(y)) = (x, y) else {

@@ -1010,16 +1010,19 @@ fn read_into<'a>(
     }
     if format == InputFormat::Npz {
         let mut notes = Vec::new();
-        let batch = if super::tfrecord::is_tfrecord(path) {
-            super::tfrecord::read(path, &mut notes)?
-        } else {
-            super::npz::read(
-                path,
-                options.table.embedding.as_deref(),
-                &options.table.label,
-                &mut notes,
-            )?
-        };
+        // third-party decoders (HDF5's, zip's) meet the file's bytes
+        let batch = super::guarded(path, format, || {
+            if super::tfrecord::is_tfrecord(path) {
+                super::tfrecord::read(path, &mut notes)
+            } else {
+                super::npz::read(
+                    path,
+                    options.table.embedding.as_deref(),
+                    &options.table.label,
+                    &mut notes,
+                )
+            }
+        })?;
         let described = batch::describe(batch.schema_ref());
         let hints = Hints::from_schema(batch.schema_ref());
         let sel = choose(selection, &described, &hints, options, path)?;
