@@ -993,6 +993,70 @@ fn numbers_written_for_people_give_the_plain_tables_scores() {
     }
 }
 
+#[test]
+fn weka_and_libsvm_files_give_the_csv_tables_scores() {
+    // the same rows as a CSV table, an ARFF file as Weka and OpenML write
+    // them (the class last, nominal; a sparse row; a weighted row), and
+    // LIBSVM rows, plain and gzip-compressed without a name that tells
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cols = small_table(300);
+    let n = cols[0].1.len();
+    let cell = |j: usize, i: usize| format!("{:.3}", cols[j].1[i]);
+    let label = |i: usize| cols[0].1[i] as i64;
+    let mut csv = String::from("label,x0,x1,x2\n");
+    let mut arff = String::from(
+        "% two classes\n@RELATION 'small table'\n\n@ATTRIBUTE 'x0' REAL\n@attribute x1 numeric\n\
+         @ATTRIBUTE \"x2\" Integer\n@ATTRIBUTE class {0, 1}\n\n@DATA\n",
+    );
+    let mut libsvm = String::from("# written by a test\n");
+    for i in 0..n {
+        let (x0, x1, x2) = (cell(1, i), cell(2, i), cell(3, i));
+        csv.push_str(&format!("{},{x0},{x1},{x2}\n", label(i)));
+        arff.push_str(&match i {
+            0 => format!("{{0 {x0}, 1 {x1}, 2 {x2}, 3 {}}}\n", label(i)),
+            1 => format!("{x0},{x1},{x2},{}, {{2.5}}\n", label(i)),
+            _ => format!("{x0}, {x1}, {x2}, '{}'\n", label(i)),
+        });
+        libsvm.push_str(&format!("{:+} 1:{x0} 2:{x1} 3:{x2}\n", label(i)));
+    }
+    std::fs::write(d.join("plain.csv"), csv).unwrap();
+    std::fs::write(d.join("weka.arff"), arff).unwrap();
+    std::fs::write(d.join("rows.libsvm"), &libsvm).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(libsvm.as_bytes()).unwrap();
+    std::fs::write(d.join("rows"), gz.finish().unwrap()).unwrap();
+    let scores = |name: &str| {
+        let out = format!("{name}.out");
+        let o = run(&["scan", name, "--out", &out, "--model", "none"], d);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(&out).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["features"]["dimensions"], 3, "{name}: {}", v["warnings"]);
+        scores_by_row(&d.join(&out), false).0
+    };
+    let plain = scores("plain.csv");
+    for name in ["weka.arff", "rows.libsvm", "rows"] {
+        let worst = scores(name)
+            .iter()
+            .zip(&plain)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            worst < 1e-9,
+            "{name}: scores differ from the CSV's by {worst}"
+        );
+    }
+    // Weka's class is taken when no attribute is called `label`
+    let summary = std::fs::read_to_string(d.join("weka.arff.out/summary.json")).unwrap();
+    assert!(
+        summary.contains("the last nominal attribute, `class`"),
+        "{summary}"
+    );
+}
+
 /// A protobuf varint.
 fn varint(mut v: u64) -> Vec<u8> {
     let mut out = Vec::new();

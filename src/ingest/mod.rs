@@ -8,6 +8,7 @@
 //! Image folders and MNIST-style IDX files are decoded here too. This module
 //! reads; it never writes and never changes an input.
 
+mod arff;
 mod batch;
 mod decode;
 mod error;
@@ -18,6 +19,7 @@ mod images;
 mod layout;
 mod mat;
 mod npz;
+mod svmlight;
 mod table;
 mod tfrecord;
 
@@ -54,19 +56,25 @@ pub enum InputFormat {
     Idx,
     /// NumPy archive (`.npz`) of a features array and a labels array.
     Npz,
+    /// Weka's ARFF table (`.arff`).
+    Arff,
+    /// LIBSVM / SVMlight rows (`label index:value …`).
+    Svmlight,
     /// A folder laid out `root/<class>/<image>`.
     Images,
 }
 
 impl InputFormat {
     /// All formats, for help texts.
-    pub const ALL: [InputFormat; 7] = [
+    pub const ALL: [InputFormat; 9] = [
         InputFormat::Parquet,
         InputFormat::Csv,
         InputFormat::Ipc,
         InputFormat::Ndjson,
         InputFormat::Idx,
         InputFormat::Npz,
+        InputFormat::Arff,
+        InputFormat::Svmlight,
         InputFormat::Images,
     ];
 
@@ -79,6 +87,8 @@ impl InputFormat {
             InputFormat::Ndjson => "ndjson",
             InputFormat::Idx => "idx",
             InputFormat::Npz => "npz",
+            InputFormat::Arff => "arff",
+            InputFormat::Svmlight => "libsvm",
             InputFormat::Images => "images",
         }
     }
@@ -92,6 +102,8 @@ impl InputFormat {
             "ndjson" | "jsonl" | "json" => Some(Self::Ndjson),
             "idx" | "mnist" => Some(Self::Idx),
             "npz" | "numpy" => Some(Self::Npz),
+            "arff" | "weka" => Some(Self::Arff),
+            "libsvm" | "svmlight" | "svm" => Some(Self::Svmlight),
             "images" | "image-folder" => Some(Self::Images),
             _ => None,
         }
@@ -136,6 +148,8 @@ impl InputFormat {
             // a `.npy` with its labels `.npy` beside it; a MATLAB file's
             // arrays; an HDF5 file's datasets
             "npz" | "npy" | "mat" | "h5" | "hdf5" | "hdf" | "he5" => Some(Self::Npz),
+            "arff" => Some(Self::Arff),
+            "libsvm" | "svm" | "svmlight" => Some(Self::Svmlight),
             _ => None,
         }
     }
@@ -577,6 +591,16 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
     if images::is_tar(path) {
         return Ok(InputFormat::Images);
     }
+    // text formats told by their first lines (compressed too: the LIBSVM
+    // page's `covtype.libsvm.binary.bz2`)
+    if let Some(head) = text_head(path) {
+        if arff::is_arff(path, &head) {
+            return Ok(InputFormat::Arff);
+        }
+        if svmlight::is_svmlight(path, &head) {
+            return Ok(InputFormat::Svmlight);
+        }
+    }
     match magic(path) {
         Some(Magic::Format(f)) => Ok(f),
         Some(Magic::Packed(Packed::Zip)) => zip_format(path),
@@ -584,6 +608,27 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
             Some(advice) => IngestError::Option(format!("{}: {advice}", path.display())),
             None => IngestError::UnknownFormat(path.to_path_buf()),
         }),
+    }
+}
+
+/// The first kilobytes of a file as text, decompressed as a table would be;
+/// `None` when they are not text.
+fn text_head(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    table::decompressed(path)
+        .ok()?
+        .take(8192)
+        .read_to_end(&mut head)
+        .ok()?;
+    match String::from_utf8(head) {
+        Ok(text) => Some(text),
+        // cut inside a character
+        Err(e) if e.utf8_error().error_len().is_none() => {
+            let valid = e.utf8_error().valid_up_to();
+            Some(String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned())
+        }
+        Err(_) => None,
     }
 }
 

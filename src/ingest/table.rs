@@ -364,7 +364,12 @@ fn scan(
             }
         },
         InputFormat::Ndjson => LazyJsonLineReader::new_with_sources(sources(unpacked)).finish(),
-        InputFormat::Parquet | InputFormat::Idx | InputFormat::Npz | InputFormat::Images => {
+        InputFormat::Parquet
+        | InputFormat::Idx
+        | InputFormat::Npz
+        | InputFormat::Arff
+        | InputFormat::Svmlight
+        | InputFormat::Images => {
             unreachable!("not read through polars")
         }
     }?;
@@ -1008,21 +1013,25 @@ fn read_into<'a>(
             batches,
         );
     }
-    if format == InputFormat::Npz {
+    if matches!(
+        format,
+        InputFormat::Npz | InputFormat::Arff | InputFormat::Svmlight
+    ) {
         let mut notes = Vec::new();
-        // third-party decoders (HDF5's, zip's) meet the file's bytes
-        let batch = super::guarded(path, format, || {
-            if super::tfrecord::is_tfrecord(path) {
-                super::tfrecord::read(path, &mut notes)
-            } else {
-                super::npz::read(
-                    path,
-                    options.table.embedding.as_deref(),
-                    &options.table.label,
-                    &mut notes,
-                )
-            }
-        })?;
+        let batch = if format == InputFormat::Arff {
+            super::arff::read(path, &options.table.label, &mut notes)?
+        } else if format == InputFormat::Svmlight {
+            super::svmlight::read(path, &options.table.label)?
+        } else if super::tfrecord::is_tfrecord(path) {
+            super::tfrecord::read(path, &mut notes)?
+        } else {
+            super::npz::read(
+                path,
+                options.table.embedding.as_deref(),
+                &options.table.label,
+                &mut notes,
+            )?
+        };
         let described = batch::describe(batch.schema_ref());
         let hints = Hints::from_schema(batch.schema_ref());
         let sel = choose(selection, &described, &hints, options, path)?;
@@ -1173,12 +1182,14 @@ pub fn read_columns(
                 .map_err(|e| read_error(path, format, e))?;
             to_record_batch(df)
         }
-        InputFormat::Idx | InputFormat::Npz | InputFormat::Images => {
-            Err(IngestError::Option(format!(
-                "{} is not a table; expected Parquet, CSV, IPC or NDJSON",
-                path.display()
-            )))
-        }
+        InputFormat::Idx
+        | InputFormat::Npz
+        | InputFormat::Arff
+        | InputFormat::Svmlight
+        | InputFormat::Images => Err(IngestError::Option(format!(
+            "{} is not a table; expected Parquet, CSV, IPC or NDJSON",
+            path.display()
+        ))),
     }
 }
 
