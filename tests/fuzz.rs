@@ -1,12 +1,16 @@
 //! Mutation fuzzing of ingestion and the scan, every format: valid seed
 //! files (CSV, gzip CSV, NDJSON, Parquet with an embedding / numeric columns
-//! / a Hugging Face image column, Arrow IPC, IDX pairs, HDF5, ARFF, LIBSVM,
-//! PNG folders) are mutated — bit flips, byte overwrites with boundary values, truncation,
+//! / a Hugging Face image column, Arrow IPC, Avro, IDX pairs, HDF5, ARFF,
+//! LIBSVM, PNG folders) are mutated — bit flips, byte overwrites with boundary values, truncation,
 //! splices, inserted bytes, and for text formats token swaps (`nan`, empty,
 //! huge numbers, extra separators) — and read with `ingest::load`; whatever
 //! reads is scanned. Every outcome is fine except a panic (or an abort,
 //! which ends the test run). A crashing input is saved under
 //! `target/fuzz-crashes/` for a regression test.
+//!
+//! An input that hangs the reader is found with `POISONSCAN_FUZZ_TRACE=DIR`:
+//! each case is written to DIR before it is read, so the one left there is
+//! the one that hung.
 //!
 //! The test runs for `POISONSCAN_FUZZ_SECS` seconds (default 8, a smoke
 //! run); the long run in BENCHMARKS.md is
@@ -169,6 +173,7 @@ fn seeds() -> Vec<Seed> {
         Seed::one("hdf5", "t.h5", h5_bytes(n)),
         Seed::one("arff", "t.arff", arff_bytes(&csv)),
         Seed::one("libsvm", "t.libsvm", libsvm_bytes(&csv)),
+        Seed::one("avro", "t.avro", avro_bytes(&cols)),
         Seed {
             name: "png-folder",
             files: folder,
@@ -227,6 +232,21 @@ fn libsvm_bytes(csv: &[u8]) -> Vec<u8> {
         out.push_str(&format!("{} {}\n", r[l], pairs.join(" ")));
     }
     out.into_bytes()
+}
+
+/// A batch as an Avro object container file, deflated in blocks of 16
+/// rows.
+fn avro_bytes(batch: &RecordBatch) -> Vec<u8> {
+    let mut w = arrow_avro::writer::WriterBuilder::new(batch.schema().as_ref().clone())
+        .with_compression(Some(arrow_avro::compression::CompressionCodec::Deflate))
+        .build::<_, arrow_avro::writer::format::AvroOcfFormat>(Vec::new())
+        .unwrap();
+    for start in (0..batch.num_rows()).step_by(16) {
+        w.write(&batch.slice(start, 16.min(batch.num_rows() - start)))
+            .unwrap();
+    }
+    w.finish().unwrap();
+    w.into_inner()
 }
 
 /// An HDF5 file of `n` rows: 36 features a row, chunked and deflated, in
@@ -357,6 +377,11 @@ fn mutated_inputs_never_crash_ingestion_or_the_scan() {
         }
         let dir = tempfile::tempdir().unwrap();
         write_case(dir.path(), &files);
+        if let Some(trace) = std::env::var_os("POISONSCAN_FUZZ_TRACE") {
+            // the case about to be read: the last one left is the one that hung
+            eprintln!("case {cases}: {}", seed.name);
+            write_case(Path::new(&trace), &files);
+        }
         let input = dir.path().join(&seed.input).to_string_lossy().into_owned();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let ds = load(&[input.clone()], &IngestOptions::default())?;

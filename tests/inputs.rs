@@ -994,10 +994,11 @@ fn numbers_written_for_people_give_the_plain_tables_scores() {
 }
 
 #[test]
-fn weka_and_libsvm_files_give_the_csv_tables_scores() {
+fn weka_libsvm_and_avro_files_give_the_csv_tables_scores() {
     // the same rows as a CSV table, an ARFF file as Weka and OpenML write
-    // them (the class last, nominal; a sparse row; a weighted row), and
-    // LIBSVM rows, plain and gzip-compressed without a name that tells
+    // them (the class last, nominal; a sparse row; a weighted row), LIBSVM
+    // rows, plain and gzip-compressed without a name that tells, and an
+    // Avro file (deflate blocks, as Kafka Connect and Spark write them)
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cols = small_table(300);
@@ -1026,6 +1027,40 @@ fn weka_and_libsvm_files_give_the_csv_tables_scores() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(libsvm.as_bytes()).unwrap();
     std::fs::write(d.join("rows"), gz.finish().unwrap()).unwrap();
+    let number = |j: usize| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(
+            (0..n).map(|i| cell(j, i).parse::<f64>().unwrap()),
+        ))
+    };
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "label",
+            Arc::new(Int64Array::from_iter_values((0..n).map(label))) as ArrayRef,
+        ),
+        ("x0", number(1)),
+        ("x1", number(2)),
+        ("x2", number(3)),
+    ])
+    .unwrap();
+    let mut avro = arrow_avro::writer::WriterBuilder::new(batch.schema().as_ref().clone())
+        .with_compression(Some(arrow_avro::compression::CompressionCodec::Deflate))
+        .build::<_, arrow_avro::writer::format::AvroOcfFormat>(Vec::new())
+        .unwrap();
+    for start in (0..n).step_by(100) {
+        avro.write(&batch.slice(start, 100.min(n - start))).unwrap();
+    }
+    avro.finish().unwrap();
+    let avro = avro.into_inner();
+    std::fs::write(d.join("rows.avro"), &avro).unwrap();
+    // cut inside its last block: an error, not fewer rows
+    std::fs::write(d.join("cut.avro"), &avro[..avro.len() - 30]).unwrap();
+    let o = run(&["scan", "cut.avro", "--out", "cut-out"], d);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cut.avro: cannot read as Avro: the file is cut short"),
+        "{}",
+        stderr(&o)
+    );
     let scores = |name: &str| {
         let out = format!("{name}.out");
         let o = run(&["scan", name, "--out", &out, "--model", "none"], d);
@@ -1038,7 +1073,7 @@ fn weka_and_libsvm_files_give_the_csv_tables_scores() {
         scores_by_row(&d.join(&out), false).0
     };
     let plain = scores("plain.csv");
-    for name in ["weka.arff", "rows.libsvm", "rows"] {
+    for name in ["weka.arff", "rows.libsvm", "rows", "rows.avro"] {
         let worst = scores(name)
             .iter()
             .zip(&plain)

@@ -9,6 +9,7 @@
 //! reads; it never writes and never changes an input.
 
 mod arff;
+mod avro;
 mod batch;
 mod decode;
 mod error;
@@ -58,6 +59,8 @@ pub enum InputFormat {
     Npz,
     /// Weka's ARFF table (`.arff`).
     Arff,
+    /// Avro object container file (`.avro`).
+    Avro,
     /// LIBSVM / SVMlight rows (`label index:value …`).
     Svmlight,
     /// A folder laid out `root/<class>/<image>`.
@@ -66,7 +69,7 @@ pub enum InputFormat {
 
 impl InputFormat {
     /// All formats, for help texts.
-    pub const ALL: [InputFormat; 9] = [
+    pub const ALL: [InputFormat; 10] = [
         InputFormat::Parquet,
         InputFormat::Csv,
         InputFormat::Ipc,
@@ -75,6 +78,7 @@ impl InputFormat {
         InputFormat::Npz,
         InputFormat::Arff,
         InputFormat::Svmlight,
+        InputFormat::Avro,
         InputFormat::Images,
     ];
 
@@ -89,6 +93,7 @@ impl InputFormat {
             InputFormat::Npz => "npz",
             InputFormat::Arff => "arff",
             InputFormat::Svmlight => "libsvm",
+            InputFormat::Avro => "avro",
             InputFormat::Images => "images",
         }
     }
@@ -104,6 +109,7 @@ impl InputFormat {
             "npz" | "numpy" => Some(Self::Npz),
             "arff" | "weka" => Some(Self::Arff),
             "libsvm" | "svmlight" | "svm" => Some(Self::Svmlight),
+            "avro" => Some(Self::Avro),
             "images" | "image-folder" => Some(Self::Images),
             _ => None,
         }
@@ -150,6 +156,7 @@ impl InputFormat {
             "npz" | "npy" | "mat" | "h5" | "hdf5" | "hdf" | "he5" => Some(Self::Npz),
             "arff" => Some(Self::Arff),
             "libsvm" | "svm" | "svmlight" => Some(Self::Svmlight),
+            "avro" => Some(Self::Avro),
             _ => None,
         }
     }
@@ -571,6 +578,8 @@ pub(super) fn magic(path: &Path) -> Option<Magic> {
         Some(Magic::Format(InputFormat::Parquet))
     } else if head.starts_with(b"ARROW1") || head.starts_with(IPC_STREAM) {
         Some(Magic::Format(InputFormat::Ipc))
+    } else if head.starts_with(avro::MAGIC) {
+        Some(Magic::Format(InputFormat::Avro))
     } else if head.starts_with(b"PK\x03\x04") {
         Some(Magic::Packed(Packed::Zip))
     } else if head.starts_with(b"MATLAB") || head.starts_with(&[0x89, b'H', b'D', b'F']) {
@@ -788,6 +797,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
                     let kind = match f {
                         InputFormat::Ipc => "an Arrow IPC",
                         InputFormat::Npz if h5::is_h5(p) => "an HDF5",
+                        InputFormat::Avro => "an Avro",
                         InputFormat::Npz => "a MATLAB",
                         _ => "a Parquet",
                     };

@@ -369,6 +369,7 @@ fn scan(
         | InputFormat::Npz
         | InputFormat::Arff
         | InputFormat::Svmlight
+        | InputFormat::Avro
         | InputFormat::Images => {
             unreachable!("not read through polars")
         }
@@ -1013,6 +1014,22 @@ fn read_into<'a>(
             batches,
         );
     }
+    if format == InputFormat::Avro {
+        let (schema, batches) = super::avro::read(path)?;
+        let described = batch::describe(&schema);
+        let hints = Hints::from_schema(&schema);
+        let sel = choose(selection, &described, &hints, options, path)?;
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        return push_file(
+            builder,
+            options,
+            (sel, hints),
+            source,
+            rows,
+            Vec::new(),
+            batches.into_iter().map(Ok),
+        );
+    }
     if matches!(
         format,
         InputFormat::Npz | InputFormat::Arff | InputFormat::Svmlight
@@ -1186,6 +1203,7 @@ pub fn read_columns(
         | InputFormat::Npz
         | InputFormat::Arff
         | InputFormat::Svmlight
+        | InputFormat::Avro
         | InputFormat::Images => Err(IngestError::Option(format!(
             "{} is not a table; expected Parquet, CSV, IPC or NDJSON",
             path.display()
