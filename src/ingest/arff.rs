@@ -60,6 +60,15 @@ enum Kind {
     Date,
 }
 
+/// An attribute's values read so far.
+enum Column {
+    Numbers(Vec<Option<f64>>),
+    /// Nominal values and strings.
+    Text(Vec<Option<String>>),
+    /// Left out.
+    Dates,
+}
+
 /// The rest of `line` after `word` (case-insensitive) and the whitespace
 /// after it, when the line begins with it.
 fn keyword<'a>(line: &'a str, word: &str) -> Option<&'a str> {
@@ -234,9 +243,11 @@ pub(super) fn read(
     .map_err(|e| arff_error(path, format!("it cannot be read as text: {e}")))?;
     let at = |n: usize, e: String| arff_error(path, format!("line {}: {e}", n + 1));
     let mut attributes: Vec<(String, Kind)> = Vec::new();
-    let mut cells: Vec<Vec<Option<String>>> = Vec::new();
+    // each attribute's values, numbers parsed as the rows come
+    let mut columns: Vec<Column> = Vec::new();
     let mut kinds: Vec<Kind> = Vec::new();
     let mut in_data = false;
+    let mut rows = 0usize;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('%') {
@@ -244,8 +255,31 @@ pub(super) fn read(
         }
         if in_data {
             let values = row(line, &kinds).map_err(|e| at(n, e))?;
-            for (column, value) in cells.iter_mut().zip(values) {
-                column.push(value);
+            rows += 1;
+            for ((column, value), (name, kind)) in columns.iter_mut().zip(values).zip(&attributes) {
+                let bad = |what: &str| {
+                    at(
+                        n,
+                        format!(
+                            "attribute `{name}`, data row {rows}: `{}` {what}",
+                            value.as_deref().unwrap_or("")
+                        ),
+                    )
+                };
+                match (column, kind) {
+                    (Column::Numbers(v), _) => v.push(match &value {
+                        None => None,
+                        Some(s) => Some(s.parse::<f64>().map_err(|_| bad("is not a number"))?),
+                    }),
+                    (Column::Text(v), Kind::Nominal(declared)) => {
+                        if value.as_ref().is_some_and(|s| !declared.contains(s)) {
+                            return Err(bad("is not one of its declared values"));
+                        }
+                        v.push(value);
+                    }
+                    (Column::Text(v), _) => v.push(value),
+                    (Column::Dates, _) => {}
+                }
             }
         } else if let Some(rest) = keyword(line, "@attribute") {
             attributes.push(attribute(rest).map_err(|e| at(n, e))?);
@@ -253,8 +287,15 @@ pub(super) fn read(
             if attributes.is_empty() {
                 return Err(at(n, "`@data` before any `@attribute`".into()));
             }
-            cells = vec![Vec::new(); attributes.len()];
             kinds = attributes.iter().map(|(_, k)| k.clone()).collect();
+            columns = kinds
+                .iter()
+                .map(|k| match k {
+                    Kind::Numeric => Column::Numbers(Vec::new()),
+                    Kind::Nominal(_) | Kind::Text => Column::Text(Vec::new()),
+                    Kind::Date => Column::Dates,
+                })
+                .collect();
             in_data = true;
         } else if keyword(line, "@relation").is_none() {
             return Err(at(
@@ -278,7 +319,7 @@ pub(super) fn read(
     let mut fields = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();
     let mut dates = Vec::new();
-    for (i, ((name, kind), column)) in attributes.iter().zip(cells).enumerate() {
+    for (i, ((name, _), column)) in attributes.iter().zip(columns).enumerate() {
         let name = if Some(i) == class {
             notes.push(format!(
                 "{}: its class is the last nominal attribute, `{name}`, as Weka takes it (--label \
@@ -289,48 +330,14 @@ pub(super) fn read(
         } else {
             name.clone()
         };
-        let array: ArrayRef =
-            match kind {
-                Kind::Date => {
-                    dates.push(format!("`{name}`"));
-                    continue;
-                }
-                Kind::Numeric => {
-                    let numbers = column
-                        .iter()
-                        .enumerate()
-                        .map(|(r, v)| match v {
-                            None => Ok(None),
-                            Some(s) => s.parse::<f64>().map(Some).map_err(|_| {
-                                arff_error(
-                                    path,
-                                    format!(
-                                        "attribute `{name}`, data row {}: `{s}` is not a number",
-                                        r + 1
-                                    ),
-                                )
-                            }),
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Arc::new(Float64Array::from(numbers))
-                }
-                Kind::Nominal(declared) => {
-                    if let Some((r, s)) = column.iter().enumerate().find_map(|(r, v)| {
-                        v.as_ref().filter(|s| !declared.contains(s)).map(|s| (r, s))
-                    }) {
-                        return Err(arff_error(
-                            path,
-                            format!(
-                            "attribute `{name}`, data row {}: `{s}` is not one of its declared \
-                             values",
-                            r + 1
-                        ),
-                        ));
-                    }
-                    Arc::new(StringArray::from(column))
-                }
-                Kind::Text => Arc::new(StringArray::from(column)),
-            };
+        let array: ArrayRef = match column {
+            Column::Dates => {
+                dates.push(format!("`{name}`"));
+                continue;
+            }
+            Column::Numbers(v) => Arc::new(Float64Array::from(v)),
+            Column::Text(v) => Arc::new(StringArray::from(v)),
+        };
         fields.push(Field::new(name, array.data_type().clone(), true));
         arrays.push(array);
     }

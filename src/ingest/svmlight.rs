@@ -66,7 +66,7 @@ pub(super) fn is_svmlight(path: &Path, head: &str) -> bool {
 }
 
 /// One row: its label and its `(index, value)` pairs.
-type Row = (i64, Vec<(usize, f32)>);
+type Row = (i64, Vec<(u32, f32)>);
 
 fn parse_line(line: &str) -> Result<Row, String> {
     let mut tokens = line.split_whitespace();
@@ -92,9 +92,9 @@ fn parse_line(line: &str) -> Result<Row, String> {
         let (i, v) = t
             .split_once(':')
             .ok_or_else(|| format!("`{t}` is not `index:value`"))?;
-        let i: usize = i
+        let i: u32 = i
             .parse()
-            .map_err(|_| format!("`{t}`: the index is not a whole number"))?;
+            .map_err(|_| format!("`{t}`: the index is not a whole number (below 2³²)"))?;
         let v: f32 = v
             .parse()
             .map_err(|_| format!("`{t}`: the value is not a number"))?;
@@ -106,17 +106,13 @@ fn parse_line(line: &str) -> Result<Row, String> {
 /// Reads a LIBSVM file into a table (see the module docs), its labels in
 /// the column `label`.
 pub(super) fn read(path: &Path, label: &str) -> Result<RecordBatch, IngestError> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut super::table::decompressed(path).map_err(|source| IngestError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?,
-        &mut text,
-    )
-    .map_err(|e| svm_error(path, format!("it cannot be read as text: {e}")))?;
+    let reader = super::table::decompressed(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut rows: Vec<Row> = Vec::new();
-    for (n, line) in text.lines().enumerate() {
+    for (n, line) in std::io::BufRead::lines(std::io::BufReader::new(reader)).enumerate() {
+        let line = line.map_err(|e| svm_error(path, format!("line {}: not text: {e}", n + 1)))?;
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
@@ -130,7 +126,9 @@ pub(super) fn read(path: &Path, label: &str) -> Result<RecordBatch, IngestError>
             path.display()
         )));
     }
-    let indices = rows.iter().flat_map(|(_, p)| p.iter().map(|&(i, _)| i));
+    let indices = rows
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|&(i, _)| i as usize));
     let (first, last) = indices.fold((usize::MAX, 0), |(lo, hi), i| (lo.min(i), hi.max(i)));
     if first == usize::MAX {
         return Err(svm_error(path, "no row has a feature (`index:value`)"));
@@ -142,7 +140,7 @@ pub(super) fn read(path: &Path, label: &str) -> Result<RecordBatch, IngestError>
     let mut columns = vec![vec![0f32; rows.len()]; dims];
     for (r, (_, pairs)) in rows.iter().enumerate() {
         for &(i, v) in pairs {
-            columns[i - base][r] = v;
+            columns[i as usize - base][r] = v;
         }
     }
     let mut fields = vec![Field::new(label, arrow::datatypes::DataType::Int64, false)];
