@@ -1014,8 +1014,28 @@ fn read_into<'a>(
             batches,
         );
     }
-    if format == InputFormat::Avro {
-        let (schema, batches) = super::avro::read(path)?;
+    if matches!(
+        format,
+        InputFormat::Npz | InputFormat::Arff | InputFormat::Svmlight | InputFormat::Avro
+    ) {
+        let mut notes = Vec::new();
+        let one = |batch: RecordBatch| (batch.schema(), vec![batch]);
+        let (schema, batches) = if format == InputFormat::Avro {
+            super::avro::read(path)?
+        } else if format == InputFormat::Arff {
+            one(super::arff::read(path, &options.table.label, &mut notes)?)
+        } else if format == InputFormat::Svmlight {
+            one(super::svmlight::read(path, &options.table.label)?)
+        } else if super::tfrecord::is_tfrecord(path) {
+            one(super::tfrecord::read(path, &mut notes)?)
+        } else {
+            one(super::npz::read(
+                path,
+                options.table.embedding.as_deref(),
+                &options.table.label,
+                &mut notes,
+            )?)
+        };
         let described = batch::describe(&schema);
         let hints = Hints::from_schema(&schema);
         let sel = choose(selection, &described, &hints, options, path)?;
@@ -1026,41 +1046,8 @@ fn read_into<'a>(
             (sel, hints),
             source,
             rows,
-            Vec::new(),
-            batches.into_iter().map(Ok),
-        );
-    }
-    if matches!(
-        format,
-        InputFormat::Npz | InputFormat::Arff | InputFormat::Svmlight
-    ) {
-        let mut notes = Vec::new();
-        let batch = if format == InputFormat::Arff {
-            super::arff::read(path, &options.table.label, &mut notes)?
-        } else if format == InputFormat::Svmlight {
-            super::svmlight::read(path, &options.table.label)?
-        } else if super::tfrecord::is_tfrecord(path) {
-            super::tfrecord::read(path, &mut notes)?
-        } else {
-            super::npz::read(
-                path,
-                options.table.embedding.as_deref(),
-                &options.table.label,
-                &mut notes,
-            )?
-        };
-        let described = batch::describe(batch.schema_ref());
-        let hints = Hints::from_schema(batch.schema_ref());
-        let sel = choose(selection, &described, &hints, options, path)?;
-        let rows = batch.num_rows();
-        return push_file(
-            builder,
-            options,
-            (sel, hints),
-            source,
-            rows,
             notes,
-            [Ok(batch)],
+            batches.into_iter().map(Ok),
         );
     }
     let read = super::guarded(path, format, || {
