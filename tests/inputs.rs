@@ -994,6 +994,47 @@ fn numbers_written_for_people_give_the_plain_tables_scores() {
 }
 
 #[test]
+fn webdataset_samples_with_the_same_name_in_two_folders_are_two_rows() {
+    // keys `a/00007` and `b/00007`: two samples, each read under its class
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side) = (120usize, 14usize);
+    let dim = side * side;
+    let (pixels, labels, _) = patched_images(n, side, 0, 5);
+    let mut shard = tar::Builder::new(std::fs::File::create(d.join("wds.tar")).unwrap());
+    for i in 0..n {
+        let key = format!("{}/{:05}", if i < n / 2 { "a" } else { "b" }, i % (n / 2));
+        for (name, bytes) in [
+            (format!("{key}.cls"), format!("{}", labels[i]).into_bytes()),
+            (
+                format!("{key}.png"),
+                png_bytes(&pixels[i * dim..(i + 1) * dim], side),
+            ),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            shard
+                .append_data(&mut header, name, bytes.as_slice())
+                .unwrap();
+        }
+    }
+    shard.into_inner().unwrap();
+    let o = run(&["scan", "wds.tar", "--model", "none", "--out", "out"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["rows"]["input"], n, "{}", v["rows"]);
+    let scores = read_parquet(&d.join("out/scores.parquet"));
+    let ids = scores.column_by_name("id").unwrap().as_string::<i32>();
+    let id = |i: usize| ids.value(i).to_string();
+    assert!((0..n).any(|i| id(i).ends_with("/a/00007.png")), "{}", id(0));
+    assert!((0..n).any(|i| id(i).ends_with("/b/00007.png")), "{}", id(0));
+}
+
+#[test]
 fn weka_libsvm_and_avro_files_give_the_csv_tables_scores() {
     // the same rows as a CSV table, an ARFF file as Weka and OpenML write
     // them (the class last, nominal; a sparse row; a weighted row), LIBSVM

@@ -350,15 +350,14 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
             unpacked.push(name);
         }
     }
-    // each sample's picture into a folder named after its class
+    // each sample's picture into a folder named after its class, at its
+    // path inside the archive (keys `a/0001` and `b/0001` are two samples)
     for image in &unpacked {
-        let (Some((_, class)), Some(file)) =
-            (classes.get(&image.with_extension("")), image.file_name())
-        else {
+        let Some((_, class)) = classes.get(&image.with_extension("")) else {
             continue;
         };
-        let to = dir.join(class).join(file);
-        std::fs::create_dir_all(dir.join(class))
+        let to = dir.join(class).join(image);
+        std::fs::create_dir_all(to.parent().expect("a file in a folder"))
             .and_then(|()| std::fs::rename(dir.join(image), &to))
             .map_err(|source| IngestError::Io {
                 path: tar.to_path_buf(),
