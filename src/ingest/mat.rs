@@ -232,9 +232,9 @@ pub(super) fn read_mat(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
 }
 
 /// The numeric arrays of a MATLAB file (`arrays`, their values stored in
-/// byte order `big`), by name, in file order: vectors (one dimension over
-/// 1) as one axis, the others with the samples' axis first (see the module
-/// docs), in C order.
+/// byte order `big`), by name, in file order: vectors (no more than one
+/// dimension over one) as one axis, the others with the samples' axis
+/// first (see the module docs), in C order.
 pub(super) fn in_c_order(
     path: &Path,
     arrays: Vec<MatArray<'_>>,
