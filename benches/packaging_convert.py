@@ -3,8 +3,11 @@ benches/packaging.sh: from a `poisonscan poison` Parquet file (pixels in
 [0, 1], label, is_poisoned) to an IDX pair, a PNG folder, Parquet
 FixedSizeList<uint8> without image metadata, Parquet list<float32> in [0, 1],
 a Hugging Face `datasets`-style image column (struct<bytes, path> of PNGs,
-ClassLabel names in the `huggingface` metadata), and a gzip CSV with one
-column per pixel; plus the ground truth for each row order.
+ClassLabel names in the `huggingface` metadata), a gzip CSV with one
+column per pixel, an HDF5 file as h5py writes a split (`train/x` chunked
+and deflated, `train/y`), Avro records (an `array<int>` of pixels, deflate),
+an ARFF file (class last, nominal), LIBSVM rows, and ten WebDataset shards
+(`key.png` + `key.cls`); plus the ground truth for each row order.
 
 Usage: python3 packaging_convert.py POISONED.parquet SIDE OUTDIR
 """
@@ -15,6 +18,10 @@ import os
 import struct
 import sys
 
+import tarfile
+
+import fastavro
+import h5py
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -72,6 +79,43 @@ with gzip.open(f"{out}/pixels.csv.gz", "wt", compresslevel=1) as f:
     f.write("label," + ",".join(f"p{j}" for j in range(side * side)) + "\n")
     for i in range(n):
         f.write(f"{labels[i]}," + ",".join(map(str, px[i].tolist())) + "\n")
+with h5py.File(f"{out}/images.h5", "w") as f:
+    f.create_dataset("train/x", data=px.reshape(n, side, side), chunks=(256, side, side), compression="gzip")
+    f.create_dataset("train/y", data=labels)
+schema = {"type": "record", "name": "picture", "fields": [
+    {"name": "pixels", "type": {"type": "array", "items": "int"}}, {"name": "label", "type": "long"}]}
+with open(f"{out}/images.avro", "wb") as f:
+    fastavro.writer(f, schema, ({"pixels": px[i].tolist(), "label": int(labels[i])} for i in range(n)),
+                    codec="deflate")
+with open(f"{out}/images.arff", "w") as f:
+    f.write("@relation pictures\n")
+    for j in range(side * side):
+        f.write(f"@attribute p{j} numeric\n")
+    f.write("@attribute class {" + ",".join(str(c) for c in classes) + "}\n@data\n")
+    for i in range(n):
+        f.write(",".join(map(str, px[i].tolist())) + f",{labels[i]}\n")
+with open(f"{out}/images.libsvm", "w") as f:
+    for i in range(n):
+        # every index written (zeros too), so that no trailing pixel is lost
+        f.write(f"{labels[i]} " + " ".join(f"{j + 1}:{v}" for j, v in enumerate(px[i].tolist())) + "\n")
+os.makedirs(f"{out}/wds", exist_ok=True)
+wds_ids = []
+for k, part in enumerate(np.array_split(np.arange(n), 10)):
+    shard = f"{out}/wds/train-{k:06d}.tar"
+    with tarfile.open(shard, "w") as t:
+        for i in part:
+            for name, data in ((f"{i:05d}.png", pngs[i]), (f"{i:05d}.cls", str(labels[i]).encode())):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+    # a shard's rows: its class folders in path order
+    for i in sorted(part, key=lambda i: (str(labels[i]), i)):
+        wds_ids.append((f"{shard}/{labels[i]}/{i:05d}.png", i))
+pq.write_table(pa.table({
+    "id": pa.array([w for w, _ in wds_ids]),
+    "label": pa.array([str(labels[i]) for _, i in wds_ids]),
+    "is_poisoned": pa.array([bool(poisoned[i]) for _, i in wds_ids]),
+}), f"{out}/truth-wds.parquet")
 truth = pa.table({"row": pa.array(np.arange(n), pa.uint64()), "label": lab, "is_poisoned": pa.array(poisoned)})
 pq.write_table(truth, f"{out}/truth.parquet")
 # The folder's rows are in path order; its truth is keyed by path.
