@@ -319,6 +319,15 @@ fn images_in_a_plain_list_column_are_scanned_as_images() {
     assert_eq!(f["source"]["kind"], "embedding", "{f}");
 }
 
+/// Appends a file `name` holding `bytes` to a tar archive.
+fn tar_file(tar: &mut tar::Builder<impl Write>, name: &str, bytes: &[u8]) {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(bytes.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, name, bytes).unwrap();
+}
+
 fn png_bytes(pixels: &[u8], side: usize) -> Vec<u8> {
     let img = image::GrayImage::from_raw(side as u32, side as u32, pixels.to_vec()).unwrap();
     let mut out = Vec::new();
@@ -493,18 +502,8 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
             } else {
                 (format!("{i:05}.cls"), format!("{label}\n"))
             };
-            for (name, bytes) in [
-                (class.0, class.1.into_bytes()),
-                (format!("{i:05}.png"), pngs[i].clone()),
-            ] {
-                let mut header = tar::Header::new_gnu();
-                header.set_size(bytes.len() as u64);
-                header.set_mode(0o644);
-                header.set_cksum();
-                shard
-                    .append_data(&mut header, name, bytes.as_slice())
-                    .unwrap();
-            }
+            tar_file(&mut shard, &class.0, class.1.as_bytes());
+            tar_file(&mut shard, &format!("{i:05}.png"), &pngs[i]);
         }
         shard.into_inner().unwrap();
     };
@@ -1004,21 +1003,13 @@ fn webdataset_samples_with_the_same_name_in_two_folders_are_two_rows() {
     let mut shard = tar::Builder::new(std::fs::File::create(d.join("wds.tar")).unwrap());
     for i in 0..n {
         let key = format!("{}/{:05}", if i < n / 2 { "a" } else { "b" }, i % (n / 2));
-        for (name, bytes) in [
-            (format!("{key}.cls"), format!("{}", labels[i]).into_bytes()),
-            (
-                format!("{key}.png"),
-                png_bytes(&pixels[i * dim..(i + 1) * dim], side),
-            ),
-        ] {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(bytes.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            shard
-                .append_data(&mut header, name, bytes.as_slice())
-                .unwrap();
-        }
+        tar_file(
+            &mut shard,
+            &format!("{key}.cls"),
+            labels[i].to_string().as_bytes(),
+        );
+        let png = png_bytes(&pixels[i * dim..(i + 1) * dim], side);
+        tar_file(&mut shard, &format!("{key}.png"), &png);
     }
     shard.into_inner().unwrap();
     let o = run(&["scan", "wds.tar", "--model", "none", "--out", "out"], d);
