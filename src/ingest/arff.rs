@@ -232,15 +232,6 @@ pub(super) fn read(
     label: &str,
     notes: &mut Vec<String>,
 ) -> Result<RecordBatch, IngestError> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut super::table::decompressed(path).map_err(|source| IngestError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?,
-        &mut text,
-    )
-    .map_err(|e| arff_error(path, format!("it cannot be read as text: {e}")))?;
     let at = |n: usize, e: String| arff_error(path, format!("line {}: {e}", n + 1));
     let mut attributes: Vec<(String, Kind)> = Vec::new();
     // each attribute's values, numbers parsed as the rows come
@@ -248,7 +239,8 @@ pub(super) fn read(
     let mut kinds: Vec<Kind> = Vec::new();
     let mut in_data = false;
     let mut rows = 0usize;
-    for (n, line) in text.lines().enumerate() {
+    for (n, line) in super::text_lines(path)?.enumerate() {
+        let line = line.map_err(|e| arff_error(path, format!("it cannot be read as text: {e}")))?;
         let line = line.trim();
         if line.is_empty() || line.starts_with('%') {
             continue;

@@ -620,6 +620,18 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
     }
 }
 
+/// The lines of a text file, decompressed as a table would be (gzip, zstd,
+/// bzip2, xz, a zip of one file), read one at a time.
+pub(super) fn text_lines(
+    path: &Path,
+) -> Result<impl Iterator<Item = std::io::Result<String>>, IngestError> {
+    let reader = table::decompressed(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(std::io::BufRead::lines(std::io::BufReader::new(reader)))
+}
+
 /// The first kilobytes of a file as text, decompressed as a table would be;
 /// `None` when they are not text.
 fn text_head(path: &Path) -> Option<String> {

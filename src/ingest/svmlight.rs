@@ -106,12 +106,8 @@ fn parse_line(line: &str) -> Result<Row, String> {
 /// Reads a LIBSVM file into a table (see the module docs), its labels in
 /// the column `label`.
 pub(super) fn read(path: &Path, label: &str) -> Result<RecordBatch, IngestError> {
-    let reader = super::table::decompressed(path).map_err(|source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let mut rows: Vec<Row> = Vec::new();
-    for (n, line) in std::io::BufRead::lines(std::io::BufReader::new(reader)).enumerate() {
+    for (n, line) in super::text_lines(path)?.enumerate() {
         let line = line.map_err(|e| svm_error(path, format!("line {}: not text: {e}", n + 1)))?;
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
