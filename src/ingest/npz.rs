@@ -37,14 +37,15 @@ pub(super) struct Npy {
 }
 
 fn npz_error(path: &Path, message: impl Into<String>) -> IngestError {
-    // the arrays' picking is shared by the files read as arrays
-    let format = if super::h5::is_h5(path) {
-        "HDF5"
-    } else if super::mat::is_mat(path) {
-        "MATLAB"
-    } else {
-        "npz"
-    };
+    IngestError::Read {
+        path: path.to_path_buf(),
+        format: "npz",
+        message: message.into(),
+    }
+}
+
+/// An error of the arrays' picking, naming the format they came from.
+fn array_error(path: &Path, format: &'static str, message: impl Into<String>) -> IngestError {
     IngestError::Read {
         path: path.to_path_buf(),
         format,
@@ -405,15 +406,18 @@ pub(super) fn read(
     label: &str,
     notes: &mut Vec<String>,
 ) -> Result<RecordBatch, IngestError> {
-    let arrays = if is_npy(path) {
-        read_npy_pair(path)?
+    // the picking below is shared by the files read as arrays; its errors
+    // name the format the arrays came from
+    let (arrays, format) = if is_npy(path) {
+        (read_npy_pair(path)?, "npz")
     } else if super::h5::is_h5(path) {
-        super::h5::read_h5(path)?
+        (super::h5::read_h5(path)?, "HDF5")
     } else if super::mat::is_mat(path) {
-        super::mat::read_mat(path)?
+        (super::mat::read_mat(path)?, "MATLAB")
     } else {
-        read_npz(path)?
+        (read_npz(path)?, "npz")
     };
+
     let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
     let listed = || names.join(", ");
     // by name; an array in a group (an HDF5 file's `train/data`) by its
@@ -440,8 +444,9 @@ pub(super) fn read(
     };
     let mut x = match embedding {
         Some(e) => Some(find(e).ok_or_else(|| {
-            npz_error(
+            array_error(
                 path,
+                format,
                 format!("no array `{e}` (--embedding); it holds {}", listed()),
             )
         })?),
@@ -451,8 +456,9 @@ pub(super) fn read(
     let mut y = match find(label) {
         Some(y) => Some(y),
         None if label != "label" => {
-            return Err(npz_error(
+            return Err(array_error(
                 path,
+                format,
                 format!("no array `{label}` (--label); it holds {}", listed()),
             ))
         }
@@ -489,8 +495,9 @@ pub(super) fn read(
         }
     }
     let (Some(x), Some(y)) = (x, y) else {
-        return Err(npz_error(
+        return Err(array_error(
             path,
+            format,
             format!(
                 "cannot tell the features and the labels among its arrays ({}); name them \
                  with --embedding ARRAY and --label ARRAY",
@@ -499,8 +506,9 @@ pub(super) fn read(
         ));
     };
     if x == y {
-        return Err(npz_error(
+        return Err(array_error(
             path,
+            format,
             "the features and the labels are the same array",
         ));
     }
@@ -540,8 +548,9 @@ pub(super) fn read(
         vec![label_values.len()]
     };
     if label_rows.len() != 1 || label_rows[0] != rows {
-        return Err(npz_error(
+        return Err(array_error(
             path,
+            format,
             format!(
                 "the labels `{y_name}` (shape {:?}) do not give one value per row of the \
                  features `{x_name}` (shape {:?})",
@@ -551,8 +560,9 @@ pub(super) fn read(
     }
     let width: usize = features.shape.iter().skip(1).product();
     if features.shape.len() < 2 || width == 0 {
-        return Err(npz_error(
+        return Err(array_error(
             path,
+            format,
             format!(
                 "the features `{x_name}` (shape {:?}) have no values per row",
                 features.shape
@@ -579,7 +589,7 @@ pub(super) fn read(
         false,
     ));
     let list = FixedSizeListArray::try_new(item, width as i32, features.values.clone(), None)
-        .map_err(|e| npz_error(path, e.to_string()))?;
+        .map_err(|e| array_error(path, format, e.to_string()))?;
     let mut meta = std::collections::HashMap::new();
     meta.insert(META_FEATURES.to_string(), x_name.clone());
     if let Some((h, w, c)) = image {
@@ -594,7 +604,7 @@ pub(super) fn read(
         Arc::new(schema),
         vec![label_values, Arc::new(list) as ArrayRef],
     )
-    .map_err(|e| npz_error(path, e.to_string()))
+    .map_err(|e| array_error(path, format, e.to_string()))
 }
 
 #[cfg(test)]
