@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use poisonscan_scanners::{Projections, ScanError, ScanInput, ScanOutput, Scanner};
+use poisonscan_scanners::{Derived, ScanError, ScanInput, ScanOutput, Scanner};
 use thiserror::Error;
 
 use arrow::buffer::ScalarBuffer;
@@ -221,7 +221,7 @@ fn scan_view_ahead(
 ) -> Ahead {
     let x = ds.matrix();
     let skipped = too_small_classes(ds);
-    let projections = Projections::default();
+    let derived = Derived::default();
     let input = ScanInput {
         features: x,
         labels: &ds.label_codes,
@@ -232,7 +232,7 @@ fn scan_view_ahead(
         probs: None,
         inputs: Some((x, same_scale)),
         image: ds.feature_source.image_shape(),
-        projections: Some(&projections),
+        derived: Some(&derived),
     };
     settings
         .scanners
@@ -272,7 +272,7 @@ fn scan_with(
             ds.class_names[c as usize], counts[c as usize]
         ));
     }
-    let projections = Projections::default();
+    let derived = Derived::default();
     let input = ScanInput {
         features: ds.matrix(),
         labels: &ds.label_codes,
@@ -294,7 +294,7 @@ fn scan_with(
             )
         }),
         image: ds.feature_source.image_shape(),
-        projections: Some(&projections),
+        derived: Some(&derived),
     };
     let view = ViewReport {
         shared_scale: input.same_scale,

@@ -186,6 +186,8 @@ pub struct Neighbourhoods<'a> {
     pub majority: &'a [u32],
     /// Whether the row's label is in the minority of its neighbourhood.
     pub minority: &'a [bool],
+    /// The rows' content keys (samples are drawn in their order).
+    pub keys: &'a [u64],
 }
 
 impl Neighbourhoods<'_> {
@@ -249,8 +251,7 @@ pub fn carried_trigger_tests(
         .flat_map(|&c| class_rows[c as usize].iter().copied())
         .filter(|&i| h.agrees(i))
         .collect();
-    agreeing.sort_unstable();
-    SplitMix64::derive(seed, 0xCA77).shuffle(&mut agreeing);
+    SplitMix64::derive(seed, 0xCA77).order_by_content(&mut agreeing, h.keys);
     agreeing.truncate(NULL_ROWS);
     let null: Vec<Vec<f64>> = agreeing
         .par_iter()
@@ -332,7 +333,7 @@ pub fn carried_trigger_tests(
                 .copied()
                 .filter(|&i| h.agrees(i))
                 .collect();
-            SplitMix64::derive(seed, 0xCA78 ^ c as u64).shuffle(&mut own);
+            SplitMix64::derive(seed, 0xCA78 ^ c as u64).order_by_content(&mut own, h.keys);
             own.truncate(CLASS_NULL_ROWS);
             let own_res: Vec<Vec<f64>> = own.iter().filter_map(|&i| h.residual(i, c)).collect();
             let a: Vec<f64> = own_res.iter().map(|r| project(r)).collect();
@@ -464,8 +465,7 @@ impl Discovery {
             .flat_map(|&c| class_rows[c as usize].iter().copied())
             .filter(|&i| h.minority[i] && h.same[i] <= most_own)
             .collect();
-        cand.sort_unstable();
-        SplitMix64::derive(seed, 0xCA79).shuffle(&mut cand);
+        SplitMix64::derive(seed, 0xCA79).order_by_content(&mut cand, h.keys);
         cand.truncate(DISCOVERY_ROWS);
         let whitened: Vec<(usize, Vec<f32>)> = cand
             .par_iter()

@@ -147,14 +147,22 @@ pub struct References<'a> {
     labels: &'a [u32],
     /// A seeded sample of the scanned rows, in row order.
     sample: Vec<usize>,
+    /// The rows' content keys (samples are drawn in their order).
+    keys: &'a [u64],
 }
 
 impl<'a> References<'a> {
     /// A seeded sample of at most [`REFERENCES`] of `rows`.
-    pub fn new(view: MatrixRef<'a>, labels: &'a [u32], rows: &[usize], seed: u64) -> Self {
+    pub fn new(
+        view: MatrixRef<'a>,
+        labels: &'a [u32],
+        keys: &'a [u64],
+        rows: &[usize],
+        seed: u64,
+    ) -> Self {
         let mut sample = rows.to_vec();
         if sample.len() > REFERENCES {
-            SplitMix64::derive(seed, 0x5EF5).shuffle(&mut sample);
+            SplitMix64::derive(seed, 0x5EF5).order_by_content(&mut sample, keys);
             sample.truncate(REFERENCES);
             sample.sort_unstable();
         }
@@ -162,6 +170,7 @@ impl<'a> References<'a> {
             view,
             labels,
             sample,
+            keys,
         }
     }
 
@@ -316,7 +325,7 @@ pub fn foreign_group_test(
                         .collect();
                     let mut sample = part.clone();
                     if sample.len() > SAMPLE {
-                        rng.shuffle(&mut sample);
+                        rng.order_by_content(&mut sample, refs.keys);
                         sample.truncate(SAMPLE);
                     }
                     let landing = refs.neighbours(&sample, &offset, c, k);
@@ -537,7 +546,8 @@ mod tests {
             class_rows[l as usize].push(i);
         }
         let all: Vec<usize> = (0..y.len()).collect();
-        let refs = References::new(view, &y, &all, seed);
+        let keys = crate::content_keys(view, &y);
+        let refs = References::new(view, &y, &keys, &all, seed);
         let scanned: Vec<u32> = (0..8).collect();
         (
             foreign_group_test(&refs, &class_rows, &scanned, 10, seed),
@@ -577,7 +587,8 @@ mod tests {
         let (x, y, truth) = data(true, 5);
         let view = MatrixRef::new(&x, y.len(), 10).unwrap();
         let all: Vec<usize> = (0..y.len()).collect();
-        let refs = References::new(view, &y, &all, 5);
+        let keys = crate::content_keys(view, &y);
+        let refs = References::new(view, &y, &keys, &all, 5);
         let planted: Vec<usize> = (0..y.len()).filter(|&i| truth[i]).collect();
         // the exact shift is the group mean minus the sources' mean
         let (tests, _) = run(true, 5);

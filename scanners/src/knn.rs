@@ -11,7 +11,7 @@ use crate::labelflow::{
     coherence_test, direction_test, isolation_tests, recognised_classes, source_tests, Minority,
     OwnCounts,
 };
-use crate::local::{contradicted_pattern_tests, local_pattern_test, LocalPattern};
+use crate::local::{contradicted_pattern_tests, local_pattern_test, LocalPattern, Pictures};
 use crate::rng::SplitMix64;
 use crate::stats::ln_binomial_lower;
 use crate::view::{standardised_pca, winsor_bounds};
@@ -1489,7 +1489,8 @@ impl Scanner for KnnLabelDisagreement {
         let all_rows: Vec<usize> = (0..n)
             .filter(|&i| scanned.binary_search(&labels[i]).is_ok())
             .collect();
-        let references = References::new(view, labels, &all_rows, input.seed);
+        let keys = input.row_keys();
+        let references = References::new(view, labels, &keys, &all_rows, input.seed);
         let foreign = foreign_group_test(&references, &class_rows, &scanned, k, input.seed);
         for ((&c, group), st) in scanned.iter().zip(&foreign).zip(&stats) {
             if group.log_p > alone {
@@ -1515,8 +1516,11 @@ impl Scanner for KnnLabelDisagreement {
         // rows hold as often (see `local`) — a patch, wherever it sits.
         let mut contradicted_patterns = match input.image {
             Some(shape) => contradicted_pattern_tests(
-                x,
-                shape,
+                Pictures {
+                    x,
+                    shape,
+                    keys: &keys,
+                },
                 &class_rows,
                 &scanned,
                 &minority_row,
@@ -1606,7 +1610,12 @@ impl Scanner for KnnLabelDisagreement {
                     .copied()
                     .filter(|&i| minority_row[i])
                     .collect();
-                rows.sort_by(|&a, &b| log_p[a].total_cmp(&log_p[b]).then(a.cmp(&b)));
+                rows.sort_by(|&a, &b| {
+                    log_p[a]
+                        .total_cmp(&log_p[b])
+                        .then(keys[a].cmp(&keys[b]))
+                        .then(a.cmp(&b))
+                });
                 rows.truncate(excess.round() as usize);
                 rows
             })
@@ -1619,6 +1628,7 @@ impl Scanner for KnnLabelDisagreement {
             same: &same,
             majority: &majority,
             minority: &minority_row,
+            keys: &keys,
         };
         // wider inputs (colour or large images) reach the carried-trigger
         // test through the scan's shared random projection: a trigger added
@@ -1689,8 +1699,18 @@ impl Scanner for KnnLabelDisagreement {
                     (cp.clone(), true)
                 }
                 Some(shape) if !seeds.is_empty() => {
-                    let p =
-                        local_pattern_test(x, shape, &class_rows, &scanned, c, seeds, input.seed);
+                    let p = local_pattern_test(
+                        Pictures {
+                            x,
+                            shape,
+                            keys: &keys,
+                        },
+                        &class_rows,
+                        &scanned,
+                        c,
+                        seeds,
+                        input.seed,
+                    );
                     let behind = p.behind_failure(failed_level);
                     (p, behind)
                 }

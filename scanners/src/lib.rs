@@ -47,7 +47,7 @@ pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
 pub use value::{ValueParams, ValueTrigger, ValueValidParams};
 use view::project_rows;
-pub use view::{shared_scale, standardised_pca, Projections, PROJECTED_FEATURES};
+pub use view::{content_keys, shared_scale, standardised_pca, Derived, PROJECTED_FEATURES};
 pub use warp::ImageShape;
 
 /// What a scanner reads: features, labels and a seed.
@@ -78,10 +78,11 @@ pub struct ScanInput<'a> {
     /// The layout of the label-agnostic view's rows (`inputs`, else
     /// `features`) when they are images' pixels.
     pub image: Option<ImageShape>,
-    /// Where the scanners of one scan share the label-agnostic rows'
-    /// projection to [`PROJECTED_FEATURES`] columns (see
-    /// [`Self::projected`]); `None`: each computes its own.
-    pub projections: Option<&'a Projections>,
+    /// Where the scanners of one scan share what they derive from the
+    /// label-agnostic rows: their projection to [`PROJECTED_FEATURES`]
+    /// columns ([`Self::projected`]) and their content keys
+    /// ([`Self::row_keys`]); `None`: each computes its own.
+    pub derived: Option<&'a Derived>,
 }
 
 impl<'a> ScanInput<'a> {
@@ -99,19 +100,32 @@ impl<'a> ScanInput<'a> {
             probs: None,
             inputs: None,
             image: None,
-            projections: None,
+            derived: None,
         }
     }
 
     /// The label-agnostic rows ([`Self::label_agnostic`]) projected to `m`
     /// columns by a seeded Gaussian matrix (`project_rows`, this input's
-    /// seed): the copy shared through `projections` when `m` is
+    /// seed): the copy shared through `derived` when `m` is
     /// [`PROJECTED_FEATURES`], else computed here.
     pub fn projected(&self, m: usize) -> Cow<'a, [f32]> {
         let (x, _) = self.label_agnostic();
-        match self.projections {
+        match self.derived {
             Some(p) if m == PROJECTED_FEATURES => Cow::Borrowed(p.get_or_project(x, self.seed)),
             _ => Cow::Owned(project_rows(x, m, self.seed)),
+        }
+    }
+
+    /// The label-agnostic rows' content keys ([`content_keys`], with the
+    /// labels): the copy shared through `derived`, else computed here.
+    /// Scanners draw their samples in the order these keys give
+    /// ([`SplitMix64::order_by_content`]), so that a scan does not
+    /// depend on the order of the data set's rows.
+    pub fn row_keys(&self) -> Cow<'a, [u64]> {
+        let (x, _) = self.label_agnostic();
+        match self.derived {
+            Some(d) => Cow::Borrowed(d.get_or_key(x, self.labels)),
+            None => Cow::Owned(content_keys(x, self.labels)),
         }
     }
 

@@ -112,6 +112,15 @@ const CANDIDATES: usize = 8;
 /// natural blocks somewhat more often than those classes' rows at large.
 const LIFT: f64 = 4.0;
 
+/// The pictures the tests read: their pixels (`x`, one picture a row), their
+/// shape, and the rows' content keys (samples are drawn in their order).
+#[derive(Debug, Clone, Copy)]
+pub struct Pictures<'a> {
+    pub x: MatrixRef<'a>,
+    pub shape: ImageShape,
+    pub keys: &'a [u64],
+}
+
 /// The shared-local-pattern test of one class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalPattern {
@@ -227,8 +236,7 @@ fn holders(x: MatrixRef<'_>, shape: ImageShape, rows: &[usize], key: u64) -> Vec
 /// rows holding the best block are collected where its `ln` p-value is at
 /// most `level`.
 pub fn contradicted_pattern_tests(
-    x: MatrixRef<'_>,
-    shape: ImageShape,
+    pictures: Pictures<'_>,
     class_rows: &[Vec<usize>],
     scanned: &[u32],
     contradicted: &[bool],
@@ -236,6 +244,11 @@ pub fn contradicted_pattern_tests(
     seed: u64,
 ) -> Vec<LocalPattern> {
     let untested = || vec![LocalPattern::untested(); scanned.len()];
+    let Pictures {
+        x,
+        shape,
+        keys: row_keys,
+    } = pictures;
     if shape.len() != x.cols() || shape.height < BLOCK || shape.width < BLOCK {
         return untested();
     }
@@ -247,12 +260,12 @@ pub fn contradicted_pattern_tests(
         let rows = &class_rows[c as usize];
         let mut m: Vec<usize> = rows.iter().copied().filter(|&i| contradicted[i]).collect();
         if m.len() > SEEDS {
-            rng.shuffle(&mut m);
+            rng.order_by_content(&mut m, row_keys);
             m.truncate(SEEDS);
         }
         let mut s = rows.clone();
         if s.len() > PER_CLASS {
-            rng.shuffle(&mut s);
+            rng.order_by_content(&mut s, row_keys);
             s.truncate(PER_CLASS);
         }
         named.push(m);
@@ -339,14 +352,18 @@ pub fn contradicted_pattern_tests(
 /// The shared-local-pattern test of class `c`, whose failing test named
 /// `named` (see the module docs); `x` holds the pictures' pixels.
 pub fn local_pattern_test(
-    x: MatrixRef<'_>,
-    shape: ImageShape,
+    pictures: Pictures<'_>,
     class_rows: &[Vec<usize>],
     scanned: &[u32],
     c: u32,
     named: &[usize],
     seed: u64,
 ) -> LocalPattern {
+    let Pictures {
+        x,
+        shape,
+        keys: row_keys,
+    } = pictures;
     if shape.len() != x.cols() || shape.height < BLOCK || shape.width < BLOCK {
         return LocalPattern::untested();
     }
@@ -354,7 +371,7 @@ pub fn local_pattern_test(
     let mut sample = named.to_vec();
     sample.sort_unstable();
     if sample.len() > SEEDS {
-        rng.shuffle(&mut sample);
+        rng.order_by_content(&mut sample, row_keys);
         sample.truncate(SEEDS);
     }
     let least = MIN_ROWS.max((MIN_SHARE * sample.len() as f64).ceil() as usize);
@@ -370,9 +387,8 @@ pub fn local_pattern_test(
         .filter(|&&o| o != c)
         .flat_map(|&o| class_rows[o as usize].iter().copied())
         .collect();
-    others.sort_unstable();
     if others.len() > OTHERS {
-        rng.shuffle(&mut others);
+        rng.order_by_content(&mut others, row_keys);
         others.truncate(OTHERS);
     }
     let mut other_counts = vec![0usize; candidates.len()];
@@ -412,6 +428,16 @@ pub fn local_pattern_test(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pictures of `m`, keyed by content (the keys leak: tests only).
+    fn pictures(m: MatrixRef<'_>, shape: ImageShape) -> Pictures<'_> {
+        let keys = crate::content_keys(m, &[]);
+        Pictures {
+            x: m,
+            shape,
+            keys: Box::leak(keys.into_boxed_slice()),
+        }
+    }
 
     /// Pictures of two textures by class, with a 3×3 block of ones stamped
     /// at a place of its own in `planted` rows of class 1 taken from class 0.
@@ -453,7 +479,7 @@ mod tests {
         let planted: Vec<usize> = (0..labels.len()).filter(|&i| truth[i]).collect();
         let mut named: Vec<usize> = planted[..40].to_vec();
         named.extend(rows[1].iter().copied().filter(|&i| !truth[i]).take(40));
-        let p = local_pattern_test(m, shape, &rows, &[0, 1], 1, &named, 5);
+        let p = local_pattern_test(pictures(m, shape), &rows, &[0, 1], 1, &named, 5);
         assert!(p.behind_failure(-10.0), "{p:?}");
         assert_eq!(p.rows, planted);
         assert_eq!(p.holding, 40);
@@ -463,7 +489,7 @@ mod tests {
         let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
         let rows = class_rows(&labels);
         let named: Vec<usize> = rows[1][..80].to_vec();
-        let p = local_pattern_test(m, shape, &rows, &[0, 1], 1, &named, 5);
+        let p = local_pattern_test(pictures(m, shape), &rows, &[0, 1], 1, &named, 5);
         assert!(!p.behind_failure(-10.0), "{p:?}");
         assert!(p.rows.is_empty() || p.log_p > -10.0, "{p:?}");
     }
@@ -498,7 +524,8 @@ mod tests {
         let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
         let rows = class_rows(&labels);
         let contradicted = contradicting(&truth, &rows, 20, 20);
-        let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &contradicted, -10.0, 5);
+        let tests =
+            contradicted_pattern_tests(pictures(m, shape), &rows, &[0, 1], &contradicted, -10.0, 5);
         assert!(tests[1].log_p < -10.0, "{:?}", tests[1]);
         let planted: Vec<usize> = (0..labels.len()).filter(|&i| truth[i]).collect();
         assert_eq!(tests[1].rows, planted);
@@ -507,7 +534,8 @@ mod tests {
         let (x, labels, truth, shape) = world(360, 8);
         let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
         let rows = class_rows(&labels);
-        let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &truth, -10.0, 5);
+        let tests =
+            contradicted_pattern_tests(pictures(m, shape), &rows, &[0, 1], &truth, -10.0, 5);
         assert_eq!(tests[1].log_p, 0.0, "{:?}", tests[1]);
     }
 
@@ -519,7 +547,8 @@ mod tests {
         let m = MatrixRef::new(&x, labels.len(), 100).unwrap();
         let rows = class_rows(&labels);
         let contradicted = contradicting(&truth, &rows, 640, 300);
-        let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &contradicted, -10.0, 5);
+        let tests =
+            contradicted_pattern_tests(pictures(m, shape), &rows, &[0, 1], &contradicted, -10.0, 5);
         assert!(tests[1].log_p < -30.0, "{:?}", tests[1]);
         let planted: Vec<usize> = (0..labels.len()).filter(|&i| truth[i]).collect();
         assert_eq!(tests[1].rows, planted);
@@ -543,7 +572,8 @@ mod tests {
         for &i in rows[1].iter().take(300).chain(rows[0].iter().take(300)) {
             contradicted[i] = true;
         }
-        let tests = contradicted_pattern_tests(m, shape, &rows, &[0, 1], &contradicted, -10.0, 5);
+        let tests =
+            contradicted_pattern_tests(pictures(m, shape), &rows, &[0, 1], &contradicted, -10.0, 5);
         assert!(
             tests.iter().all(|t| t.log_p > -10.0 && t.rows.is_empty()),
             "{tests:?}"

@@ -491,8 +491,9 @@ impl Scanner for SharedPattern {
             .iter()
             .flat_map(|&c| class_rows[c as usize].iter().copied())
             .collect();
+        let keys = input.row_keys();
         if reference.len() > REFERENCES {
-            SplitMix64::derive(input.seed, 0x5EF6).shuffle(&mut reference);
+            SplitMix64::derive(input.seed, 0x5EF6).order_by_content(&mut reference, &keys);
             reference.truncate(REFERENCES);
         }
         let splits: Vec<Splits> = scanned
@@ -524,7 +525,16 @@ impl Scanner for SharedPattern {
                     .copied()
                     .filter(|&i| input.labels[i] != c)
                     .collect();
-                self.split_class(x, original, rows, &moments[t], pooled, &others, &mut rng)
+                self.split_class(
+                    x,
+                    original,
+                    rows,
+                    &keys,
+                    &moments[t],
+                    pooled,
+                    &others,
+                    &mut rng,
+                )
             })
             .collect();
         let mut raw = vec![f64::NAN; n];
@@ -624,6 +634,7 @@ impl SharedPattern {
         x: MatrixRef<'_>,
         original: Option<MatrixRef<'_>>,
         rows: &[usize],
+        keys: &[u64],
         (mean, cov): &(Vec<f64>, Vec<f64>),
         mut pooled: Vec<f64>,
         others: &[usize],
@@ -682,7 +693,12 @@ impl SharedPattern {
             .min(m)
             .min(rows.len() / PURSUIT_ROWS_PER_DIRECTION);
         if p > 1 {
-            candidates.extend(pursue(&coords, p, rng).into_iter().map(|u| (false, pad(u))));
+            let coord_keys: Vec<u64> = rows.iter().map(|&r| keys[r]).collect();
+            candidates.extend(
+                pursue(&coords, &coord_keys, p, rng)
+                    .into_iter()
+                    .map(|u| (false, pad(u))),
+            );
         }
         // every candidate's best cut, then the three widest gaps refined
         // in the whole whitened space
@@ -970,16 +986,17 @@ fn group_gap(proj: &[f64], low: &[bool]) -> f64 {
 /// Directions in the first `p` of the coordinates (unit vectors of `p`)
 /// along which projection pursuit finds the class most skewed or most
 /// kurtotic: the coordinates sphered (unit variance each; eigenvector
-/// coordinates are uncorrelated) on at most [`PURSUIT_ROWS`] seeded rows,
-/// then [`fast_ica`].
-fn pursue(coords: &[Vec<f64>], p: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
+/// coordinates are uncorrelated) on at most [`PURSUIT_ROWS`] seeded rows
+/// (drawn by their content keys, `keys`, one per coordinate row), then
+/// [`fast_ica`].
+fn pursue(coords: &[Vec<f64>], keys: &[u64], p: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
     let n = coords.len().max(1) as f64;
     let scale: Vec<f64> = (0..p)
         .map(|j| (coords.iter().map(|c| c[j] * c[j]).sum::<f64>() / n).sqrt())
         .collect();
     let mut sample: Vec<usize> = (0..coords.len()).collect();
     if sample.len() > PURSUIT_ROWS {
-        rng.shuffle(&mut sample);
+        rng.order_by_content(&mut sample, keys);
         sample.truncate(PURSUIT_ROWS);
         sample.sort_unstable();
     }

@@ -45,6 +45,17 @@ impl SplitMix64 {
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
+    /// Puts `rows` (indices into `keys`) in a seeded order fixed by their
+    /// content keys ([`content_keys`](crate::content_keys)) rather than by
+    /// their positions: where a scanner draws a sample, the rows drawn are the
+    /// same whatever order the data set's rows arrive in. Rows with the same
+    /// key (the same values and label) keep their positions' order. One
+    /// draw of the generator.
+    pub fn order_by_content(&mut self, rows: &mut [usize], keys: &[u64]) {
+        let salt = self.next_u64();
+        rows.sort_unstable_by_key(|&r| (SplitMix64::new(keys[r] ^ salt).next_u64(), keys[r], r));
+    }
+
     /// Fisher–Yates shuffle.
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {

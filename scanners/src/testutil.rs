@@ -15,6 +15,7 @@ pub struct Votes {
     pub majority: Vec<u32>,
     pub minority: Vec<bool>,
     pub class_rows: Vec<Vec<usize>>,
+    pub keys: Vec<u64>,
 }
 
 impl Votes {
@@ -39,7 +40,9 @@ impl Votes {
         let class_rows = (0..classes as u32)
             .map(|c| (0..n).filter(|&i| labels[i] == c).collect())
             .collect();
+        let keys = crate::content_keys(crate::MatrixRef::new(view, n, d).unwrap(), labels);
         Self {
+            keys,
             k,
             nb,
             same,
@@ -59,6 +62,7 @@ impl Votes {
             same: &self.same,
             majority: &self.majority,
             minority: &self.minority,
+            keys: &self.keys,
         }
     }
 }

@@ -387,13 +387,14 @@ struct Group {
 fn candidates(
     x: MatrixRef<'_>,
     labels: &[u32],
+    keys: &[u64],
     share: &[f64],
     scanned: &[bool],
     p: &ValueValidParams,
     seed: u64,
 ) -> (Vec<Candidate>, Vec<Common>) {
     let n = x.rows();
-    let screen = screened_rows(n, seed);
+    let screen = screened_rows(keys, seed);
     let found: Vec<(Vec<Candidate>, Vec<Common>)> = (0..x.cols())
         .into_par_iter()
         .filter(|&j| mode(screen.iter().map(|&i| x.row(i)[j])).1 > 1)
@@ -732,6 +733,7 @@ impl Scanner for ValueTrigger {
         let (x, _) = input.label_agnostic();
         let n = x.rows();
         let labels = input.labels;
+        let keys = input.row_keys();
         let class_rows = input.class_rows();
         let class_size: Vec<usize> = class_rows.iter().map(Vec::len).collect();
         let scanned: Vec<bool> = class_size.iter().map(|&s| s >= 2).collect();
@@ -739,7 +741,7 @@ impl Scanner for ValueTrigger {
         let (found, examined) = if runs {
             // each class's share of the rows
             let share: Vec<f64> = class_size.iter().map(|&s| s as f64 / n as f64).collect();
-            let (mut found, common) = candidates(x, labels, &share, &scanned, p, input.seed);
+            let (mut found, common) = candidates(x, labels, &keys, &share, &scanned, p, input.seed);
             let (paired, examined) = pairs(x, labels, &share, &common, p);
             found.extend(paired);
             (found, examined)
@@ -757,9 +759,9 @@ impl Scanner for ValueTrigger {
                 0x7A1E ^ ((class as u64) << 32) ^ candidate.key(),
             );
             let mut sample = candidate.rows.clone();
-            rng.shuffle(&mut sample);
+            rng.order_by_content(&mut sample, &keys);
             sample.truncate(SAMPLE);
-            let refs = references(x, candidate, &scanned, labels, &mut rng);
+            let refs = references(x, candidate, &scanned, labels, &keys, &mut rng);
             let agreement = agreement_of(
                 &landing(view(), &sample, &refs, signature, labels, class, p.k),
                 p.k,
@@ -788,7 +790,7 @@ impl Scanner for ValueTrigger {
         // candidates or not
         let apart = |candidate: &Candidate, signature: &[usize]| {
             let mut rng = SplitMix64::derive(input.seed, 0x7A21 ^ candidate.key());
-            let refs = references(x, candidate, &scanned, labels, &mut rng);
+            let refs = references(x, candidate, &scanned, labels, &keys, &mut rng);
             let shared: Vec<usize> = (0..x.cols())
                 .filter(|&j| {
                     signature.contains(&j) || {
@@ -798,10 +800,10 @@ impl Scanner for ValueTrigger {
                 })
                 .collect();
             let mut sample = candidate.rows.clone();
-            rng.shuffle(&mut sample);
+            rng.order_by_content(&mut sample, &keys);
             sample.truncate(SAMPLE);
             let mut others = refs.clone();
-            rng.shuffle(&mut others);
+            rng.order_by_content(&mut others, &keys);
             others.truncate(SAMPLE);
             let distance = |rows: &[usize], q: f64| {
                 let landed = landing(view(), rows, &refs, &shared, labels, 0, p.k);
@@ -825,13 +827,13 @@ impl Scanner for ValueTrigger {
             let salt = if own { 0x7A20 } else { 0x7A22 };
             let mut rng =
                 SplitMix64::derive(input.seed, salt ^ ((class as u64) << 32) ^ candidate.key());
-            let refs = references(x, candidate, &scanned, labels, &mut rng);
+            let refs = references(x, candidate, &scanned, labels, &keys, &mut rng);
             let mut rows: Vec<usize> = refs
                 .iter()
                 .copied()
                 .filter(|&i| (labels[i] == class) == own)
                 .collect();
-            rng.shuffle(&mut rows);
+            rng.order_by_content(&mut rows, &keys);
             rows.truncate(SAMPLE);
             if rows.is_empty() {
                 return if own { 1.0 } else { 0.0 };
@@ -1031,7 +1033,7 @@ impl Scanner for ValueTrigger {
             // rows of significant groups whose own landing says another class
             for g in own.iter().filter(|g| g.log_p + correction <= level) {
                 let mut rng = SplitMix64::derive(input.seed, 0x7A1F ^ g.candidate.key());
-                let refs = references(x, &g.candidate, &scanned, labels, &mut rng);
+                let refs = references(x, &g.candidate, &scanned, labels, &keys, &mut rng);
                 let landed = landing(
                     view(),
                     &g.candidate.rows,
@@ -1188,11 +1190,13 @@ impl<'a> View<'a> {
 }
 
 /// Rows a column's values are screened on: every row of a table of at most
-/// [`SCREEN`] rows, else a seeded sample of that many.
-fn screened_rows(n: usize, seed: u64) -> Vec<usize> {
+/// [`SCREEN`] rows, else a seeded sample of that many (drawn by the rows'
+/// content keys).
+fn screened_rows(keys: &[u64], seed: u64) -> Vec<usize> {
+    let n = keys.len();
     let mut rows: Vec<usize> = (0..n).collect();
     if n > SCREEN {
-        SplitMix64::derive(seed, 0x7A20).shuffle(&mut rows);
+        SplitMix64::derive(seed, 0x7A20).order_by_content(&mut rows, keys);
         rows.truncate(SCREEN);
     }
     rows
@@ -1230,13 +1234,14 @@ fn references(
     c: &Candidate,
     scanned: &[bool],
     labels: &[u32],
+    keys: &[u64],
     rng: &mut SplitMix64,
 ) -> Vec<usize> {
     let mut refs: Vec<usize> = (0..x.rows())
         .filter(|&i| scanned[labels[i] as usize] && !c.holds(x.row(i)))
         .collect();
     if refs.len() > REFERENCES {
-        rng.shuffle(&mut refs);
+        rng.order_by_content(&mut refs, keys);
         refs.truncate(REFERENCES);
         refs.sort_unstable();
     }

@@ -92,19 +92,48 @@ pub(crate) fn project_rows(x: MatrixRef<'_>, m: usize, seed: u64) -> Vec<f32> {
     out
 }
 
-/// One input's label-agnostic rows projected to [`PROJECTED_FEATURES`]
-/// columns (`project_rows`), computed on first use and shared by the
-/// scanners that read that input (see
-/// [`ScanInput::projected`](crate::ScanInput::projected)); one per
-/// [`ScanInput`](crate::ScanInput).
+/// What the scanners of one input derive from its label-agnostic rows, computed
+/// on first use and shared by them (one per [`ScanInput`](crate::ScanInput)):
+/// the rows projected to [`PROJECTED_FEATURES`] columns (`project_rows`, see
+/// [`ScanInput::projected`](crate::ScanInput::projected)) and the rows'
+/// content keys ([`content_keys`], see
+/// [`ScanInput::row_keys`](crate::ScanInput::row_keys)).
 #[derive(Debug, Default)]
-pub struct Projections(OnceLock<Vec<f32>>);
+pub struct Derived {
+    projection: OnceLock<Vec<f32>>,
+    keys: OnceLock<Vec<u64>>,
+}
 
-impl Projections {
+impl Derived {
     pub(crate) fn get_or_project(&self, x: MatrixRef<'_>, seed: u64) -> &[f32] {
-        self.0
+        self.projection
             .get_or_init(|| project_rows(x, PROJECTED_FEATURES, seed))
     }
+
+    pub(crate) fn get_or_key(&self, x: MatrixRef<'_>, labels: &[u32]) -> &[u64] {
+        self.keys.get_or_init(|| content_keys(x, labels))
+    }
+}
+
+/// A 64-bit key of each row's content: its values (their bits) and its
+/// label, hashed; the same row has the same key wherever it sits in the data
+/// set. Sampling orders rows by these keys
+/// ([`SplitMix64::order_by_content`](crate::SplitMix64::order_by_content)),
+/// not by their positions, so that a scan's samples, and the statistics and
+/// verdicts they give, are the same whatever order the rows arrive in
+/// (shards listed in another order, a shuffled export); only rows with the
+/// same values and label — interchangeable — keep their positions' order.
+pub fn content_keys(x: MatrixRef<'_>, labels: &[u32]) -> Vec<u64> {
+    (0..x.rows())
+        .into_par_iter()
+        .map(|i| {
+            let mut h = 0x243F_6A88_85A3_08D3u64 ^ u64::from(labels.get(i).copied().unwrap_or(0));
+            for v in x.row(i) {
+                h = (h.rotate_left(5) ^ u64::from(v.to_bits())).wrapping_mul(0x517C_C1B7_2722_0A95);
+            }
+            SplitMix64::new(h).next_u64()
+        })
+        .collect()
 }
 
 /// The one-hot group of every column: runs of adjacent 0/1 columns with
@@ -732,10 +761,10 @@ mod tests {
         let x: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
         let labels = vec![0u32; n];
         let m = MatrixRef::new(&x, n, d).unwrap();
-        let projections = Projections::default();
+        let derived = Derived::default();
         let input = crate::ScanInput {
             seed: 9,
-            projections: Some(&projections),
+            derived: Some(&derived),
             ..crate::ScanInput::new(m, &labels, 1)
         };
         let a = input.projected(PROJECTED_FEATURES);

@@ -416,12 +416,11 @@ pub fn shared_warp_test(
     if own.len() < MIN_ROWS || null.len() < MIN_ROWS {
         return SharedWarp::untested();
     }
-    null.sort_unstable();
-    SplitMix64::derive(seed, 0x3A2F ^ c as u64).shuffle(&mut null);
+    SplitMix64::derive(seed, 0x3A2F ^ c as u64).order_by_content(&mut null, h.keys);
     null.truncate(NULL_ROWS);
     own.sort_unstable();
     let mut halves = own.clone();
-    SplitMix64::derive(seed, 0x3A30 ^ c as u64).shuffle(&mut halves);
+    SplitMix64::derive(seed, 0x3A30 ^ c as u64).order_by_content(&mut halves, h.keys);
     let basis = basis(shape);
     let ch = shape.channels;
     let mut shares: Vec<(usize, f64)> = Vec::with_capacity(own.len());

@@ -325,13 +325,14 @@ fn network_inputs(ds: &Dataset) -> std::borrow::Cow<'_, [f32]> {
         .into()
 }
 
-/// Stratified fold of every row: each class's rows, shuffled, dealt in turn.
-fn folds(labels: &[u32], classes: usize, k: usize, seed: u64) -> Vec<usize> {
+/// Stratified fold of every row: each class's rows, in a seeded order of
+/// their content keys, dealt in turn.
+fn folds(labels: &[u32], keys: &[u64], classes: usize, k: usize, seed: u64) -> Vec<usize> {
     let mut fold = vec![0; labels.len()];
     let mut rng = SplitMix64::derive(seed, 0xF01D);
     for c in 0..classes as u32 {
         let mut rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
-        rng.shuffle(&mut rows);
+        rng.order_by_content(&mut rows, keys);
         for (t, r) in rows.into_iter().enumerate() {
             fold[r] = t % k;
         }
@@ -339,10 +340,11 @@ fn folds(labels: &[u32], classes: usize, k: usize, seed: u64) -> Vec<usize> {
     fold
 }
 
-/// Splits `rows` into (train, held-out) with `share` held out, seeded.
-fn split(rows: &[usize], share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+/// Splits `rows` into (train, held-out) with `share` held out, seeded, by
+/// the rows' content keys.
+fn split(rows: &[usize], keys: &[u64], share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut r = rows.to_vec();
-    SplitMix64::new(seed).shuffle(&mut r);
+    SplitMix64::new(seed).order_by_content(&mut r, keys);
     let h = ((share * r.len() as f64).round() as usize).min(r.len().saturating_sub(1));
     let holdout = r.split_off(r.len() - h);
     (r, holdout)
@@ -368,10 +370,12 @@ pub fn represent(
     let device = options.device.device()?.autodiff();
     let classes = ds.class_names.len();
     let x = network_inputs(ds);
+    let keys = poisonscan_scanners::content_keys(ds.matrix(), &ds.label_codes);
     let data = Data {
         x: &x,
         d: ds.n_features,
         y: &ds.label_codes,
+        keys: &keys,
     };
     match (kind, &ds.feature_source) {
         (
@@ -436,13 +440,18 @@ pub fn attack_success(
     let device = options.device.device()?.autodiff();
     let (h, w, c) = train.shape;
     let d = h * w * c;
+    let keys = poisonscan_scanners::content_keys(
+        poisonscan_scanners::MatrixRef::new(train.pixels, n, d).expect("one image a label"),
+        train.labels,
+    );
     let data = Data {
         x: train.pixels,
         d,
         y: train.labels,
+        keys: &keys,
     };
     let all: Vec<usize> = (0..n).collect();
-    let (train_rows, holdout) = split(&all, options.holdout, options.seed ^ 0xA5C);
+    let (train_rows, holdout) = split(&all, &keys, options.holdout, options.seed ^ 0xA5C);
     let job = SuccessJob {
         data: &data,
         train: &train_rows,
@@ -533,6 +542,8 @@ impl SuccessJob<'_> {
             x: self.test.pixels,
             d: self.data.d,
             y: self.test.labels,
+            // predicted only: no rows are drawn
+            keys: &[],
         };
         let batch = options.batch_size.max(256);
         let (_, probs) = predict(&model, &test, self.rows, batch, device)?;
@@ -552,7 +563,7 @@ fn cross_fit<M: Classifier>(
 ) -> Result<Representation, ModelError> {
     let n = data.y.len();
     let k = options.folds;
-    let fold = folds(data.y, classes, k, options.seed);
+    let fold = folds(data.y, data.keys, classes, k, options.seed);
     let batch = options.batch_size.max(256);
     let mut probs = vec![0f32; n * classes];
     let mut reports = Vec::with_capacity(k + 1);
@@ -560,6 +571,7 @@ fn cross_fit<M: Classifier>(
     let train_on = |rows: &[usize], stream: u64, stage: &str, progress: &dyn Progress| {
         let (train, holdout) = split(
             rows,
+            data.keys,
             options.holdout,
             options.seed ^ stream.wrapping_mul(0x9E37),
         );
@@ -626,7 +638,8 @@ mod tests {
     #[test]
     fn folds_are_stratified_and_seeded() {
         let labels: Vec<u32> = (0..100).map(|i| (i % 3) as u32).collect();
-        let f = folds(&labels, 3, 4, 7);
+        let keys: Vec<u64> = (0..100).map(|i| SplitMix64::new(i).next_u64()).collect();
+        let f = folds(&labels, &keys, 3, 4, 7);
         for c in 0..3u32 {
             let mut counts = [0; 4];
             for i in 0..100 {
@@ -636,9 +649,21 @@ mod tests {
             }
             assert!(counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1);
         }
-        assert_eq!(f, folds(&labels, 3, 4, 7));
-        let (a, b) = split(&(0..50).collect::<Vec<_>>(), 0.1, 3);
+        assert_eq!(f, folds(&labels, &keys, 3, 4, 7));
+        let (a, b) = split(&(0..50).collect::<Vec<_>>(), &keys, 0.1, 3);
         assert_eq!((a.len(), b.len()), (45, 5));
+        // the same rows in another order: each row keeps its fold, and the
+        // held-out rows are the same rows
+        let order: Vec<usize> = (0..100).rev().collect();
+        let (l2, k2): (Vec<u32>, Vec<u64>) = order.iter().map(|&i| (labels[i], keys[i])).unzip();
+        let f2 = folds(&l2, &k2, 3, 4, 7);
+        assert!(order.iter().enumerate().all(|(j, &i)| f2[j] == f[i]));
+        let (_, b2) = split(&(0..50).collect::<Vec<_>>(), &k2[50..], 0.1, 3);
+        let mut moved: Vec<usize> = b2.iter().map(|&j| 99 - (50 + j)).collect();
+        moved.sort_unstable();
+        let mut b = b;
+        b.sort_unstable();
+        assert_eq!(moved, b);
     }
 
     #[test]

@@ -14,11 +14,16 @@ use super::nets::Classifier;
 use super::{FoldReport, ModelError, ModelOptions};
 use crate::pipeline::Progress;
 
-/// The training data: `n × d` row-major inputs and class ids.
+/// The training data: `n × d` row-major inputs, class ids, and the rows'
+/// content keys (`poisonscan_scanners::content_keys` of the data set's
+/// rows): folds, held-out rows and the order of each epoch's batches are
+/// drawn by them, so that a model trained on the same rows in another order
+/// is the same model.
 pub(crate) struct Data<'a> {
     pub x: &'a [f32],
     pub d: usize,
     pub y: &'a [u32],
+    pub keys: &'a [u64],
 }
 
 impl Data<'_> {
@@ -95,7 +100,7 @@ pub(crate) fn fit<M: Classifier>(
     let (mut epochs_run, mut since_best) = (0, 0);
     let epochs = options.epochs_for(train.len());
     for epoch in 0..epochs {
-        rng.shuffle(&mut order);
+        rng.order_by_content(&mut order, data.keys);
         progress.stage(&format!("model: {stage}, epoch {}/{epochs}", epoch + 1));
         for (b, chunk) in order.chunks(options.batch_size).enumerate() {
             progress.steps(b as u64, batches);
