@@ -85,6 +85,28 @@ mod tests {
     }
 
     #[test]
+    fn an_order_by_content_follows_the_rows_not_their_positions() {
+        // 1,000 rows' keys, and the same rows in reverse order: the first
+        // 100 drawn are the same rows either way, for each seed; another
+        // seed draws others
+        let keys: Vec<u64> = (0..1000).map(|i| SplitMix64::new(i).next_u64()).collect();
+        let reversed: Vec<u64> = keys.iter().rev().copied().collect();
+        let draw = |keys: &[u64], seed: u64| {
+            let mut rows: Vec<usize> = (0..keys.len()).collect();
+            SplitMix64::new(seed).order_by_content(&mut rows, keys);
+            let mut first: Vec<u64> = rows[..100].iter().map(|&r| keys[r]).collect();
+            first.sort_unstable();
+            first
+        };
+        assert_eq!(draw(&keys, 3), draw(&reversed, 3));
+        assert_ne!(draw(&keys, 3), draw(&keys, 4));
+        // a sample, not a slice of the key order
+        let mut lowest = keys.clone();
+        lowest.sort_unstable();
+        assert_ne!(draw(&keys, 3), lowest[..100].to_vec());
+    }
+
+    #[test]
     fn normal_has_unit_variance() {
         let mut g = SplitMix64::new(1);
         let xs: Vec<f64> = (0..20000).map(|_| g.normal()).collect();
