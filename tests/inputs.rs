@@ -1074,15 +1074,29 @@ fn weka_libsvm_and_avro_files_give_the_csv_tables_scores() {
         ("x2", number(3)),
     ])
     .unwrap();
-    let mut avro = arrow_avro::writer::WriterBuilder::new(batch.schema().as_ref().clone())
-        .with_compression(Some(arrow_avro::compression::CompressionCodec::Deflate))
-        .build::<_, arrow_avro::writer::format::AvroOcfFormat>(Vec::new())
-        .unwrap();
-    for start in (0..n).step_by(100) {
-        avro.write(&batch.slice(start, 100.min(n - start))).unwrap();
+    // in blocks of 100 records, compressed by each codec of the
+    // specification
+    use arrow_avro::compression::CompressionCodec as Codec;
+    let avro_of = |codec: Codec| {
+        let mut avro = arrow_avro::writer::WriterBuilder::new(batch.schema().as_ref().clone())
+            .with_compression(Some(codec))
+            .build::<_, arrow_avro::writer::format::AvroOcfFormat>(Vec::new())
+            .unwrap();
+        for start in (0..n).step_by(100) {
+            avro.write(&batch.slice(start, 100.min(n - start))).unwrap();
+        }
+        avro.finish().unwrap();
+        avro.into_inner()
+    };
+    for (name, codec) in [
+        ("rows-zstandard.avro", Codec::ZStandard),
+        ("rows-bzip2.avro", Codec::Bzip2),
+        ("rows-xz.avro", Codec::Xz),
+        ("rows-snappy.avro", Codec::Snappy),
+    ] {
+        std::fs::write(d.join(name), avro_of(codec)).unwrap();
     }
-    avro.finish().unwrap();
-    let avro = avro.into_inner();
+    let avro = avro_of(Codec::Deflate);
     std::fs::write(d.join("rows.avro"), &avro).unwrap();
     // cut inside its last block: an error, not fewer rows
     std::fs::write(d.join("cut.avro"), &avro[..avro.len() - 30]).unwrap();
@@ -1105,7 +1119,16 @@ fn weka_libsvm_and_avro_files_give_the_csv_tables_scores() {
         scores_by_row(&d.join(&out), false).0
     };
     let plain = scores("plain.csv");
-    for name in ["weka.arff", "rows.libsvm", "rows", "rows.avro"] {
+    for name in [
+        "weka.arff",
+        "rows.libsvm",
+        "rows",
+        "rows.avro",
+        "rows-zstandard.avro",
+        "rows-bzip2.avro",
+        "rows-xz.avro",
+        "rows-snappy.avro",
+    ] {
         let worst = scores(name)
             .iter()
             .zip(&plain)

@@ -4,8 +4,9 @@
 //! own reader, then like a Parquet file's batches (records' fields are
 //! columns; a `bytes` field of encoded images an image column, a record
 //! with `bytes` and `path` fields as Hugging Face keeps images). Blocks
-//! compressed with `deflate` or `snappy` are read; other codecs (`zstd`,
-//! `bzip2`, `xz`) are an error that names the codec.
+//! compressed with any codec of the specification are read: `deflate`
+//! (Hadoop's and fastavro's usual), `snappy` (Spark's default), `zstandard`,
+//! `bzip2` and `xz`; another is an error that names it.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -307,9 +308,26 @@ fn inflate(codec: &str, data: &[u8]) -> Result<Vec<u8>, String> {
                 .decompress_vec(body)
                 .map_err(|e| format!("a snappy block is damaged: {e}"))
         }
+        "zstandard" => {
+            zstd::stream::decode_all(data).map_err(|e| format!("a zstandard block is damaged: {e}"))
+        }
+        "bzip2" => {
+            let mut out = Vec::new();
+            bzip2::read::BzDecoder::new(data)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("a bzip2 block is damaged: {e}"))?;
+            Ok(out)
+        }
+        "xz" => {
+            let mut out = Vec::new();
+            liblzma::read::XzDecoder::new(data)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("an xz block is damaged: {e}"))?;
+            Ok(out)
+        }
         other => Err(format!(
-            "its blocks are compressed with `{other}`, which is not read (deflate, snappy \
-             and none are)"
+            "its blocks are compressed with `{other}`, which is not an Avro codec (null, \
+             deflate, snappy, zstandard, bzip2 and xz are)"
         )),
     }
 }
