@@ -193,8 +193,12 @@ poison rates, where spectral methods see too little signal.
      boundary rows; planted rows are mostly contradicted): `ln P(B ≥ s)`,
      `B ~ Binomial(minority rows, min(1, 4 × share))`, plus `ln` of the
      candidates. Where it fails the class, the class's rows holding the
-     best block are the group (judged as the shared local pattern's are,
-     below); the estimate is their number less the other classes' share of
+     best block, or a block that nine in ten of its holders hold and the
+     other classes at most twice as often (another part of the same
+     trigger: on emoji, a checkerboard on 5 % into objects was picked by a
+     block of its edge that 121 of the 379 planted pictures hold, and the
+     checkerboard's own block brings all 379), are the group (judged as
+     the shared local pattern's are, below); the estimate is their number less the other classes' share of
      the class, or, where another test is significant on its own, that
      test's count if larger (on MNIST a patch landing on a stroke holds no
      block of its own). Known false positives: a block that a class's
@@ -306,8 +310,9 @@ poison rates, where spectral methods see too little signal.
      `ln P(B ≥ s)`, `B ~ Binomial(named, min(1, 4 × share))`, plus `ln` of
      the candidates (a background block every picture holds is no
      evidence). Where the best is significant at the failing level and held
-     by a tenth of the named rows, every row of the class holding it is one
-     of the group (its p-value the pattern's, at least the class's) and
+     by a tenth of the named rows, every row of the class holding it (or
+     another part of the same trigger, as above) is one of the group (its
+     p-value the pattern's, at least the class's) and
      the estimate is at least their number less the other classes' share.
      A blend leaves such blocks too, where the picture was empty. Known
      limits: exact values (a picture saved as JPEG after the stamp loses
