@@ -292,44 +292,34 @@ fn skip(
 
 /// A block's records decompressed by `codec`.
 fn inflate(codec: &str, data: &[u8]) -> Result<Vec<u8>, String> {
-    match codec {
-        "null" => Ok(data.to_vec()),
-        "deflate" => {
-            let mut out = Vec::new();
-            flate2::read::DeflateDecoder::new(data)
-                .read_to_end(&mut out)
-                .map_err(|e| format!("a deflate block is damaged: {e}"))?;
-            Ok(out)
-        }
+    let mut stream: Box<dyn Read + '_> = match codec {
+        "null" => return Ok(data.to_vec()),
         // snappy, then the CRC-32 of the uncompressed bytes
         "snappy" => {
             let body = data.get(..data.len().saturating_sub(4)).unwrap_or_default();
-            snap::raw::Decoder::new()
+            return snap::raw::Decoder::new()
                 .decompress_vec(body)
-                .map_err(|e| format!("a snappy block is damaged: {e}"))
+                .map_err(|e| format!("a snappy block is damaged: {e}"));
         }
-        "zstandard" => {
-            zstd::stream::decode_all(data).map_err(|e| format!("a zstandard block is damaged: {e}"))
+        "deflate" => Box::new(flate2::read::DeflateDecoder::new(data)),
+        "zstandard" => Box::new(
+            zstd::stream::read::Decoder::new(data)
+                .map_err(|e| format!("a zstandard block is damaged: {e}"))?,
+        ),
+        "bzip2" => Box::new(bzip2::read::BzDecoder::new(data)),
+        "xz" => Box::new(liblzma::read::XzDecoder::new(data)),
+        other => {
+            return Err(format!(
+                "its blocks are compressed with `{other}`, which is not an Avro codec (null, \
+                 deflate, snappy, zstandard, bzip2 and xz are)"
+            ))
         }
-        "bzip2" => {
-            let mut out = Vec::new();
-            bzip2::read::BzDecoder::new(data)
-                .read_to_end(&mut out)
-                .map_err(|e| format!("a bzip2 block is damaged: {e}"))?;
-            Ok(out)
-        }
-        "xz" => {
-            let mut out = Vec::new();
-            liblzma::read::XzDecoder::new(data)
-                .read_to_end(&mut out)
-                .map_err(|e| format!("an xz block is damaged: {e}"))?;
-            Ok(out)
-        }
-        other => Err(format!(
-            "its blocks are compressed with `{other}`, which is not an Avro codec (null, \
-             deflate, snappy, zstandard, bzip2 and xz are)"
-        )),
-    }
+    };
+    let mut out = Vec::new();
+    stream
+        .read_to_end(&mut out)
+        .map_err(|e| format!("a {codec} block is damaged: {e}"))?;
+    Ok(out)
 }
 
 /// Whether every block of an object container file is sound: a count of
