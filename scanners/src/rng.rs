@@ -48,12 +48,37 @@ impl SplitMix64 {
     /// Puts `rows` (indices into `keys`) in a seeded order fixed by their
     /// content keys ([`content_keys`](crate::content_keys)) rather than by
     /// their positions: where a scanner draws a sample, the rows drawn are the
-    /// same whatever order the data set's rows arrive in. Rows with the same
-    /// key (the same values and label) keep their positions' order. One
-    /// draw of the generator.
+    /// same whatever order the data set's rows arrive in. Copies of one row
+    /// (the same values and label: panel data repeats a person's row each
+    /// year) each get a place of their own, the first copy in position order
+    /// one place, the second another, so that copies are spread through the
+    /// order as a shuffle spreads them, not drawn as a block: which copy is
+    /// drawn follows the positions, but copies are interchangeable. One draw
+    /// of the generator.
     pub fn order_by_content(&mut self, rows: &mut [usize], keys: &[u64]) {
         let salt = self.next_u64();
-        rows.sort_unstable_by_key(|&r| (SplitMix64::new(keys[r] ^ salt).next_u64(), keys[r], r));
+        rows.sort_unstable_by_key(|&r| (keys[r], r));
+        let mut ranked: Vec<(u64, usize)> = Vec::with_capacity(rows.len());
+        let mut copy = 0u64;
+        for (j, &r) in rows.iter().enumerate() {
+            copy = if j > 0 && keys[rows[j - 1]] == keys[r] {
+                copy + 1
+            } else {
+                0
+            };
+            let place = SplitMix64::new(keys[r] ^ salt).next_u64();
+            let place = if copy == 0 {
+                place
+            } else {
+                SplitMix64::new(place.wrapping_add(copy.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+                    .next_u64()
+            };
+            ranked.push((place, r));
+        }
+        ranked.sort_unstable_by_key(|&(place, r)| (place, keys[r], r));
+        for (slot, (_, r)) in rows.iter_mut().zip(ranked) {
+            *slot = r;
+        }
     }
 
     /// Fisher–Yates shuffle.
@@ -99,6 +124,16 @@ mod tests {
             first
         };
         assert_eq!(draw(&keys, 3), draw(&reversed, 3));
+        // copies of a row are spread, not drawn together: 100 rows five
+        // times over, a sample of 100 holds about 100 (1 − (4/5)^5) = 67
+        // distinct rows, not 20 blocks of five
+        let copies: Vec<u64> = (0..500).map(|i| keys[i % 100]).collect();
+        let mut rows: Vec<usize> = (0..500).collect();
+        SplitMix64::new(3).order_by_content(&mut rows, &copies);
+        let mut distinct: Vec<u64> = rows[..100].iter().map(|&r| copies[r]).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert!((55..=80).contains(&distinct.len()), "{}", distinct.len());
         assert_ne!(draw(&keys, 3), draw(&keys, 4));
         // a sample, not a slice of the key order
         let mut lowest = keys.clone();
