@@ -355,7 +355,7 @@ impl ActivationClustering {
             return ClassResult::unscored(class, rows);
         }
         let mut rng = SplitMix64::derive(input.seed, 0xAC00_0000 + class as u64);
-        let rows = canonical_order(input, rows, rng.next_u64());
+        let rows = canonical_order(input.features, rows, rng.next_u64());
         let (proj, k) = class_projection(
             input.features,
             &rows,

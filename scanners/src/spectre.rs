@@ -421,7 +421,7 @@ impl RobustSpectral {
         let n = rows.len();
         let want = self.params.dims.unwrap_or(*AUTO_DIMS.last().unwrap());
         let seed = SplitMix64::derive(input.seed, 0x5EC7_0000 + class as u64).next_u64();
-        let rows = canonical_order(input, rows, seed);
+        let rows = canonical_order(input.features, rows, seed);
         let (proj, kk) = class_projection(input.features, &rows, want, seed, input.same_scale);
         // Drop components with no spread (rank-deficient classes).
         let var: Vec<f64> = (0..kk)

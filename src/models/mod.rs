@@ -340,6 +340,12 @@ fn folds(labels: &[u32], keys: &[u64], classes: usize, k: usize, seed: u64) -> V
     fold
 }
 
+/// `rows` in the order of their content keys (then positions, for copies).
+fn in_content_order(mut rows: Vec<usize>, keys: &[u64]) -> Vec<usize> {
+    rows.sort_unstable_by_key(|&r| (keys[r], r));
+    rows
+}
+
 /// Splits `rows` into (train, held-out) with `share` held out, seeded, by
 /// the rows' content keys.
 fn split(rows: &[usize], keys: &[u64], share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
@@ -597,11 +603,22 @@ fn cross_fit<M: Classifier>(
             let progress = parts.part(f);
             if f == k {
                 let (model, report) = train_on(&all, 0, "all rows", &progress)?;
-                let (activations, _) = predict(&model, data, &all, batch, device)?;
+                // predicted in batches of the rows' content order, so that
+                // each row meets the same batch in any row order and its
+                // activations are the same to the bit (the scanners that
+                // read them draw by their values)
+                let order = in_content_order(all.clone(), data.keys);
+                let (sorted, _) = predict(&model, data, &order, batch, device)?;
+                let dims = sorted.len() / n.max(1);
+                let mut activations = vec![0f32; sorted.len()];
+                for (t, &r) in order.iter().enumerate() {
+                    activations[r * dims..(r + 1) * dims]
+                        .copy_from_slice(&sorted[t * dims..(t + 1) * dims]);
+                }
                 return Ok((Vec::new(), activations, report));
             }
             let rest: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
-            let own: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
+            let own = in_content_order((0..n).filter(|&i| fold[i] == f).collect(), data.keys);
             let (model, report) = train_on(
                 &rest,
                 f as u64 + 1,
