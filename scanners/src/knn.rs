@@ -8,8 +8,8 @@ use crate::error::{parse_value, ParamError, ScanError};
 use crate::foreign::{foreign_group_test, References};
 use crate::gemm::a_bt;
 use crate::labelflow::{
-    coherence_test, direction_test, isolation_tests, recognised_classes, source_tests, Minority,
-    OwnCounts,
+    coherence_test, direction_test, isolation_tests, kin_classes, recognised_classes, source_tests,
+    Minority, OwnCounts,
 };
 use crate::local::{contradicted_pattern_tests, local_pattern_test, LocalPattern, Pictures};
 use crate::rng::SplitMix64;
@@ -1305,14 +1305,6 @@ impl Scanner for KnnLabelDisagreement {
                 counts[labels[j as usize] as usize] = 0;
             }
         }
-        // Own-label share two steps away: among the neighbours of a row's
-        // neighbours (the row itself left out). A relabelled row deep inside
-        // its true class sees none of its label there either; a row on a
-        // natural boundary sees its own class close by.
-        let second: Vec<f64> = (0..n)
-            .into_par_iter()
-            .map(|i| two_step_share(&nb, k, i, |l| labels[l] == labels[i]))
-            .collect();
         let skipped = |c: u32| input.skip_classes.contains(&c);
         let nc = input.n_classes;
         let mut raw = vec![f64::NAN; n];
@@ -1327,43 +1319,93 @@ impl Scanner for KnnLabelDisagreement {
             .filter(|&c| !class_rows[c as usize].is_empty() && !skipped(c))
             .collect();
         let total: usize = scanned.iter().map(|&c| class_rows[c as usize].len()).sum();
+        // a class is judged when its neighbourhoods recognise it (a core of
+        // rows whose neighbours' plurality is their own label) more often
+        // than they recognise it for rows at large
+        let mut pointed = vec![0u64; nc * nc];
+        for &c in &scanned {
+            for &i in &class_rows[c as usize] {
+                if plurality[i] != NONE {
+                    pointed[c as usize * nc + plurality[i] as usize] += 1;
+                }
+            }
+        }
+        let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
+        // A row's own *kind*: its label and its kin's (see `kin_classes`;
+        // most data sets have none, and these are `same` and `foreign`). The
+        // isolation and source tests and each row's evidence count by kind:
+        // a row among its kin is no more relabelled than one among its own.
+        let kin = kin_classes(&pointed, nc, &scanned);
+        let kinds = kin
+            .iter()
+            .any(|k| !k.is_empty())
+            .then(|| kind_counts(&nb, k, labels, &kin, nc));
+        let (kind_same, kind_foreign): (&[u64], &[u32]) = match &kinds {
+            Some(kinds) => (&kinds.same, &kinds.foreign),
+            None => (&same, &foreign),
+        };
+        let of_kind = |i: usize, l: usize| {
+            labels[l] == labels[i] || kin[labels[i] as usize].contains(&labels[l])
+        };
+        // Own-kind share two steps away: among the neighbours of a row's
+        // neighbours (the row itself left out). A relabelled row deep inside
+        // its true class sees none of its label there either; a row on a
+        // natural boundary sees its own class close by.
+        let second: Vec<f64> = (0..n)
+            .into_par_iter()
+            .map(|i| two_step_share(&nb, k, i, |l| of_kind(i, l)))
+            .collect();
         struct Stats {
             /// The agreement rate of the class's rows that are not contradicted.
             q: f64,
             mean_agreement: f64,
             contradicted: u64,
-            own: OwnCounts,
             minority: Minority,
         }
         // the row's label is in the minority among its neighbours
         let minority_row: Vec<bool> = (0..n)
             .map(|i| 2 * same[i] < k as u64 && majority[i] != labels[i])
             .collect();
+        // by kind, for the contradicted pattern and the carried trigger's
+        // seeds (the rows a relabelling put among another kind)
+        let kind_minority: &[bool] = match &kinds {
+            Some(kinds) => &kinds.minority,
+            None => &minority_row,
+        };
         let mut stats = Vec::with_capacity(scanned.len());
         for &c in &scanned {
             let rows = &class_rows[c as usize];
             let mean_agreement =
                 rows.iter().map(|&i| same[i] as f64).sum::<f64>() / (rows.len() as f64 * kf);
             // The null's agreement rate comes from the rows that are not
-            // contradicted, so that a poisoned minority does not lower it.
-            let clean: Vec<f64> = rows
-                .iter()
-                .map(|&i| same[i] as f64)
-                .filter(|&s| s > floor)
-                .collect();
-            let clean_agreement = if clean.is_empty() {
-                mean_agreement
-            } else {
-                clean.iter().sum::<f64>() / (clean.len() as f64 * kf)
+            // contradicted, so that a poisoned minority does not lower it
+            // (by label, and by kind for each row's evidence).
+            let null_rate = |counts: &[u64]| {
+                let clean: Vec<f64> = rows
+                    .iter()
+                    .map(|&i| counts[i] as f64)
+                    .filter(|&s| s > floor)
+                    .collect();
+                let rate = if clean.is_empty() {
+                    rows.iter().map(|&i| counts[i] as f64).sum::<f64>() / (rows.len() as f64 * kf)
+                } else {
+                    clean.iter().sum::<f64>() / (clean.len() as f64 * kf)
+                };
+                rate.clamp(0.5, 1.0 - 0.5 / kf)
             };
-            let q = clean_agreement.clamp(0.5, 1.0 - 0.5 / kf);
+            let q = null_rate(&same);
+            let kind_q = if kinds.is_some() {
+                null_rate(kind_same)
+            } else {
+                q
+            };
             let mut contradicted = 0u64;
             let mut minority = Minority {
                 rows: rows.len() as u64,
                 ..Minority::default()
             };
             for &i in rows {
-                (raw[i], log_p[i]) = row_evidence(same[i], second[i], k, q);
+                (raw[i], log_p[i]) = row_evidence(kind_same[i], second[i], k, kind_q);
                 if same[i] as f64 <= floor && majority[i] != c {
                     contradicted += 1;
                 }
@@ -1378,33 +1420,28 @@ impl Scanner for KnnLabelDisagreement {
                     }
                 }
             }
-            let prior = rows.len() as f64 / total.max(1) as f64;
             stats.push(Stats {
                 q,
                 mean_agreement,
                 contradicted,
-                own: OwnCounts::from_counts(rows.iter().map(|&i| same[i] as usize), k, prior),
                 minority,
             });
         }
-        // a class is judged when its neighbourhoods recognise it (a core of
-        // rows whose neighbours' plurality is their own label) more often
-        // than they recognise it for rows at large
-        let mut pointed = vec![0u64; nc * nc];
-        for &c in &scanned {
-            for &i in &class_rows[c as usize] {
-                if plurality[i] != NONE {
-                    pointed[c as usize * nc + plurality[i] as usize] += 1;
-                }
-            }
-        }
-        let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
         let (recognised, judged): (Vec<u64>, Vec<bool>) =
             recognised_classes(&pointed, nc, &scanned, &sizes)
                 .into_iter()
                 .unzip();
         let mut direction = direction_test(&confusion, nc, &scanned, &sizes);
-        let own: Vec<OwnCounts> = stats.iter().map(|s| s.own).collect();
+        let kind_size =
+            |c: usize| sizes[c] + kin[c].iter().map(|&u| sizes[u as usize]).sum::<usize>();
+        let own: Vec<OwnCounts> = scanned
+            .iter()
+            .map(|&c| {
+                let rows = &class_rows[c as usize];
+                let prior = kind_size(c as usize) as f64 / total.max(1) as f64;
+                OwnCounts::from_counts(rows.iter().map(|&i| kind_same[i] as usize), k, prior)
+            })
+            .collect();
         let mut isolation = isolation_tests(
             &own,
             k,
@@ -1417,7 +1454,7 @@ impl Scanner for KnnLabelDisagreement {
         let sources: Vec<Vec<OwnCounts>> = scanned
             .iter()
             .map(|&c| {
-                let n_t = sizes[c as usize] as f64;
+                let n_t = kind_size(c as usize) as f64;
                 let mut from: Vec<OwnCounts> = (0..nc)
                     .map(|s| OwnCounts {
                         prior: n_t / (n_t + sizes[s] as f64),
@@ -1425,14 +1462,15 @@ impl Scanner for KnnLabelDisagreement {
                     })
                     .collect();
                 for &i in &class_rows[c as usize] {
-                    if foreign[i] != c {
-                        from[foreign[i] as usize].add(same[i] as usize, k);
+                    if kind_foreign[i] != c {
+                        from[kind_foreign[i] as usize].add(kind_same[i] as usize, k);
                     }
                 }
                 from
             })
             .collect();
-        let mut by_source = source_tests(&own, &sources, &isolation, k);
+        let mut by_source =
+            source_tests(&own, &sources, &isolation, k, self.params.unanimity_ratio);
         let mut coherence = coherence_test(&stats.iter().map(|s| s.minority).collect::<Vec<_>>());
         // a class with no core is reported, not judged: its counts still
         // calibrate the other classes' nulls above
@@ -1459,8 +1497,8 @@ impl Scanner for KnnLabelDisagreement {
                 continue;
             }
             for &i in &class_rows[c as usize] {
-                let s = foreign[i] as usize;
-                if s == c as usize || same[i] as usize > src.most_own {
+                let s = kind_foreign[i] as usize;
+                if s == c as usize || kind_same[i] as usize > src.most_own {
                     continue;
                 }
                 let natural = (1.0 - src.planted_share[s]).max(MIN_NATURAL_SHARE);
@@ -1528,7 +1566,7 @@ impl Scanner for KnnLabelDisagreement {
                 },
                 &class_rows,
                 &scanned,
-                &minority_row,
+                kind_minority,
                 alone,
                 input.seed,
             ),
@@ -1607,13 +1645,13 @@ impl Scanner for KnnLabelDisagreement {
                         .rows
                         .iter()
                         .copied()
-                        .filter(|&i| minority_row[i])
+                        .filter(|&i| kind_minority[i])
                         .collect();
                 }
                 let mut rows: Vec<usize> = class_rows[c as usize]
                     .iter()
                     .copied()
-                    .filter(|&i| minority_row[i])
+                    .filter(|&i| kind_minority[i])
                     .collect();
                 rows.sort_by(|&a, &b| {
                     log_p[a]
@@ -1769,9 +1807,10 @@ impl Scanner for KnnLabelDisagreement {
                 ("contradicted", st.contradicted as f64),
                 ("contradicted_rate", st.contradicted as f64 / rows as f64),
                 ("noise_rows", st.contradicted as f64),
-                ("unanimous", st.own.none as f64),
-                ("one_own_neighbour", st.own.one as f64),
-                ("mixed_neighbourhood", st.own.mixed as f64),
+                ("kin_classes", kin[c as usize].len() as f64),
+                ("unanimous", own[t].none as f64),
+                ("one_own_neighbour", own[t].one as f64),
+                ("mixed_neighbourhood", own[t].mixed as f64),
                 ("unanimity_log_p", iso.unanimity_log_p),
                 ("unanimity_null_ratio", iso.unanimity_null),
                 ("isolation_log_p", iso.isolation_log_p),
@@ -1889,6 +1928,60 @@ fn row_evidence(own: u64, second: f64, k: usize, q: f64) -> (f64, f64) {
         1.0 - agree as f64 / (2 * k) as f64,
         ln_binomial_lower(2 * k as u64, q, agree),
     )
+}
+
+/// A row's neighbours counted by kind (see [`kind_counts`]).
+struct Kinds {
+    /// Neighbours of the row's kind.
+    same: Vec<u64>,
+    /// The most common label of the others (the row's own when none).
+    foreign: Vec<u32>,
+    /// The row's kind is in the minority among its neighbours: under half
+    /// of them, and fewer than one other label holds.
+    minority: Vec<bool>,
+}
+
+/// Per row, its neighbours of its own kind — its label or one of its kin
+/// (`kin`, by class; see [`kin_classes`]) — and the most common label of
+/// the others, the lowest on a tie (its own label when every neighbour is
+/// of its kind): `same`, `foreign` and the minority rows of the scan,
+/// counted by kind.
+fn kind_counts(nb: &[u32], k: usize, labels: &[u32], kin: &[Vec<u32>], n_classes: usize) -> Kinds {
+    let n = labels.len();
+    let mut same = vec![0u64; n];
+    let mut foreign = vec![0u32; n];
+    let mut minority = vec![false; n];
+    let mut counts = vec![0u32; n_classes];
+    for i in 0..n {
+        let own = labels[i];
+        let of_kind = |c: u32| c == own || kin[own as usize].contains(&c);
+        let neigh = &nb[i * k..(i + 1) * k];
+        for &j in neigh {
+            counts[labels[j as usize] as usize] += 1;
+        }
+        let mut f = own;
+        for &j in neigh {
+            let c = labels[j as usize];
+            if of_kind(c) {
+                same[i] += 1;
+            } else if f == own
+                || counts[c as usize] > counts[f as usize]
+                || (counts[c as usize] == counts[f as usize] && c < f)
+            {
+                f = c;
+            }
+        }
+        foreign[i] = f;
+        minority[i] = 2 * same[i] < k as u64 && f != own && counts[f as usize] as u64 > same[i];
+        for &j in neigh {
+            counts[labels[j as usize] as usize] = 0;
+        }
+    }
+    Kinds {
+        same,
+        foreign,
+        minority,
+    }
 }
 
 /// Share of row `i`'s neighbours' neighbours (`i` left out) for which
@@ -2060,6 +2153,66 @@ mod tests {
             sources.push((i % classes) as u32);
         }
         sources
+    }
+
+    #[test]
+    fn labels_that_split_one_kind_at_random_are_kin_not_relabelled() {
+        // Six kinds of rows that border each other, each labelled at random
+        // with one of four sibling labels (24 classes: synonyms from merged
+        // sources, or fine-grained labels the inputs do not tell apart): a
+        // row's neighbours carry its siblings' labels three times as often
+        // as its own, and on the boundary with another kind it is alone
+        // there, as a relabelled row is.
+        let (kinds, per_kind, d) = (6, 1200, 20);
+        let mut rng = SplitMix64::new(4);
+        let centres: Vec<f64> = (0..kinds * d).map(|_| 0.7 * rng.normal()).collect();
+        let data: Vec<f32> = (0..kinds * per_kind * d)
+            .map(|t| (centres[(t / d % kinds) * d + t % d] + rng.normal()) as f32)
+            .collect();
+        let kind = |i: usize| i % kinds;
+        let sibling = |i: usize| (SplitMix64::new(i as u64).next_u64() % 4) as u32;
+        let clean: Vec<u32> = (0..kinds * per_kind)
+            .map(|i| 4 * kind(i) as u32 + sibling(i))
+            .collect();
+        let x = MatrixRef::new(&data, clean.len(), d).unwrap();
+        let scan = |labels: &[u32]| {
+            KnnLabelDisagreement::DEFAULT
+                .scan(&ScanInput::new(x, labels, 4 * kinds))
+                .unwrap()
+        };
+        let out = scan(&clean);
+        for c in &out.classes {
+            assert!(c.log_p.unwrap() > -4.0, "{c:?}");
+            // each finds some of its three siblings (at 300 rows a class, a
+            // pair whose rows point to each other under half as often as to
+            // themselves by chance is left out)
+            assert!(c.value("kin_classes").unwrap() >= 1.0, "{c:?}");
+        }
+        // 146 rows of the other kinds relabelled 0 (a label of kind 0): alone
+        // among another kind, whatever its labels
+        let truth: Vec<bool> = (0..clean.len())
+            .map(|i| kind(i) != 0 && i % 41 == 1)
+            .collect();
+        let labels: Vec<u32> = clean
+            .iter()
+            .zip(&truth)
+            .map(|(&l, &t)| if t { 0 } else { l })
+            .collect();
+        let out = scan(&labels);
+        assert!(
+            out.classes[0].log_p.unwrap() < (1e-6f64).ln(),
+            "{:?}",
+            out.classes[0]
+        );
+        for c in &out.classes[1..] {
+            assert!(c.log_p.unwrap() > -4.0, "{c:?}");
+        }
+        let rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == 0).collect();
+        let raw: Vec<f64> = rows.iter().map(|&i| out.raw[i]).collect();
+        let planted: Vec<bool> = rows.iter().map(|&i| truth[i]).collect();
+        assert!(planted.iter().filter(|&&p| p).count() >= 60);
+        let auc = crate::testutil::auroc(&raw, &planted);
+        assert!(auc > 0.9, "AUROC {auc}");
     }
 
     #[test]
