@@ -1361,7 +1361,7 @@ impl Scanner for KnnLabelDisagreement {
         // most data sets have none, and these are `same` and `foreign`). The
         // isolation and source tests and each row's evidence count by kind:
         // a row among its kin is no more relabelled than one among its own.
-        let kin = kin_classes(&pointed, nc, &scanned);
+        let kin = kin_classes(&pointed, nc, &scanned, &sizes);
         let kinds = kin
             .iter()
             .any(|k| !k.is_empty())
@@ -1458,45 +1458,70 @@ impl Scanner for KnnLabelDisagreement {
                 .into_iter()
                 .unzip();
         let mut direction = direction_test(&confusion, nc, &scanned, &sizes);
-        let kind_size =
-            |c: usize| sizes[c] + kin[c].iter().map(|&u| sizes[u as usize]).sum::<usize>();
-        let own: Vec<OwnCounts> = scanned
-            .iter()
-            .map(|&c| {
-                let rows = &class_rows[c as usize];
-                let prior = kind_size(c as usize) as f64 / total.max(1) as f64;
-                OwnCounts::from_counts(rows.iter().map(|&i| kind_same[i] as usize), k, prior)
-            })
-            .collect();
-        let mut isolation = isolation_tests(
-            &own,
-            k,
-            self.params.unanimity_ratio,
-            self.params.isolation_ratio,
-            &judged,
-        );
-        // the same counts split by the class each row's neighbourhood points
-        // to, each with the class's share of the rows of the two
-        let sources: Vec<Vec<OwnCounts>> = scanned
-            .iter()
-            .map(|&c| {
-                let n_t = kind_size(c as usize) as f64;
-                let mut from: Vec<OwnCounts> = (0..nc)
-                    .map(|s| OwnCounts {
-                        prior: n_t / (n_t + sizes[s] as f64),
-                        ..OwnCounts::default()
+        // The isolation counts of every class and, split by the class each
+        // row's neighbourhood points to, of each source (each with the
+        // class's share of the rows of the two), and their tests: by kind
+        // (`counted`: each class with its kin's rows) or by label.
+        let isolation_and_sources =
+            |same: &[u64], foreign: &[u32], counted: &dyn Fn(usize) -> usize| {
+                let own: Vec<OwnCounts> = scanned
+                    .iter()
+                    .map(|&c| {
+                        let rows = &class_rows[c as usize];
+                        let prior = counted(c as usize) as f64 / total.max(1) as f64;
+                        OwnCounts::from_counts(rows.iter().map(|&i| same[i] as usize), k, prior)
                     })
                     .collect();
-                for &i in &class_rows[c as usize] {
-                    if kind_foreign[i] != c {
-                        from[kind_foreign[i] as usize].add(kind_same[i] as usize, k);
-                    }
-                }
-                from
-            })
-            .collect();
-        let mut by_source =
-            source_tests(&own, &sources, &isolation, k, self.params.unanimity_ratio);
+                let isolation = isolation_tests(
+                    &own,
+                    k,
+                    self.params.unanimity_ratio,
+                    self.params.isolation_ratio,
+                    &judged,
+                );
+                let sources: Vec<Vec<OwnCounts>> = scanned
+                    .iter()
+                    .map(|&c| {
+                        let n_t = counted(c as usize) as f64;
+                        let mut from: Vec<OwnCounts> = (0..nc)
+                            .map(|s| OwnCounts {
+                                prior: n_t / (n_t + sizes[s] as f64),
+                                ..OwnCounts::default()
+                            })
+                            .collect();
+                        for &i in &class_rows[c as usize] {
+                            if foreign[i] != c {
+                                from[foreign[i] as usize].add(same[i] as usize, k);
+                            }
+                        }
+                        from
+                    })
+                    .collect();
+                let by_source =
+                    source_tests(&own, &sources, &isolation, k, self.params.unanimity_ratio);
+                (own, isolation, by_source)
+            };
+        let kind_size =
+            |c: usize| sizes[c] + kin[c].iter().map(|&u| sizes[u as usize]).sum::<usize>();
+        let (own, mut isolation, mut by_source) =
+            isolation_and_sources(kind_same, kind_foreign, &kind_size);
+        // Kin only explain evidence away: a relabelled row is alone by label
+        // and by kind, a natural row among its kin by label only. Counted
+        // by kind, rows of a grid of categories (a designed experiment) can
+        // move from one own-kind neighbour to several and leave the rows
+        // with none looking many; each test keeps the weaker of the two
+        // counts' evidence.
+        if kinds.is_some() {
+            let (_, by_label, sources_by_label) =
+                isolation_and_sources(&same, &foreign, &|c: usize| sizes[c]);
+            for (t, (l, s)) in by_label.iter().zip(&sources_by_label).enumerate() {
+                let iso = &mut isolation[t];
+                iso.unanimity_log_p = iso.unanimity_log_p.max(l.unanimity_log_p);
+                iso.isolation_log_p = iso.isolation_log_p.max(l.isolation_log_p);
+                iso.pooled_log_p = iso.pooled_log_p.max(l.pooled_log_p);
+                by_source[t].log_p = by_source[t].log_p.max(s.log_p);
+            }
+        }
         let mut coherence = coherence_test(&stats.iter().map(|s| s.minority).collect::<Vec<_>>());
         // a class with no core is reported, not judged: its counts still
         // calibrate the other classes' nulls above

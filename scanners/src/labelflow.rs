@@ -164,13 +164,19 @@ pub fn recognised_classes(
 /// Classes that are one kind of row under several labels (*kin*), from
 /// `pointed` (as for [`recognised_classes`]): `t` and `u` are kin when each
 /// one's rows point to the other at least half as often as to themselves,
-/// and at least [`MIN_COUNT`] rows do — labels that split one kind at
-/// random (synonyms from merged sources, fine-grained labels the inputs do
-/// not tell apart), whose rows' neighbours carry their siblings' labels as
-/// often as their own. Natural confusion between two kinds runs both ways
-/// but stays well under a class's own recognition (Fashion-MNIST's shirts,
-/// the most confused class: 57 % of its rows point to shirts); planted
-/// rows move one way, and the target's own rows keep pointing to it.
+/// at least [`MIN_COUNT`] rows do, and the two together are recognised as
+/// [`recognised_classes`] recognises a class (`sizes`: each class's rows) —
+/// labels that split one kind at random (synonyms from merged sources,
+/// fine-grained labels the inputs do not tell apart), whose rows'
+/// neighbours carry their siblings' labels as often as their own. Natural
+/// confusion between two kinds runs both ways but stays well under a
+/// class's own recognition (Fashion-MNIST's shirts, the most confused
+/// class: 57 % of its rows point to shirts); planted rows move one way,
+/// and the target's own rows keep pointing to it. Labels the inputs do not
+/// predict at all lean on each other by chance, and their union is no kind
+/// (rpart's solder table labelled by its mask, a designed experiment's
+/// factor: two of four masks leaned both ways, and counted as one kind,
+/// one of them failed).
 /// Returns each class's kin (by class id; empty for most).
 ///
 /// Why it matters: the isolation and source tests count a row's own-label
@@ -180,8 +186,10 @@ pub fn recognised_classes(
 /// are (Fashion-MNIST with each class split at random into four labels:
 /// 23 of 40 clean classes failed by the source test, `ln p` to −89).
 /// Counted by kind, they are boundary rows again.
-pub fn kin_classes(pointed: &[u64], c: usize, scanned: &[u32]) -> Vec<Vec<u32>> {
+pub fn kin_classes(pointed: &[u64], c: usize, scanned: &[u32], sizes: &[usize]) -> Vec<Vec<u32>> {
     assert_eq!(pointed.len(), c * c, "pointed is c × c");
+    let total: usize = scanned.iter().map(|&y| sizes[y as usize]).sum();
+    let into = |t: usize| -> u64 { scanned.iter().map(|&y| pointed[y as usize * c + t]).sum() };
     let mut kin = vec![Vec::new(); c];
     let leans = |t: usize, u: usize| {
         let to = pointed[t * c + u];
@@ -190,7 +198,17 @@ pub fn kin_classes(pointed: &[u64], c: usize, scanned: &[u32]) -> Vec<Vec<u32>> 
     for (a, &t) in scanned.iter().enumerate() {
         for &u in &scanned[a + 1..] {
             let (t, u) = (t as usize, u as usize);
-            if leans(t, u) && leans(u, t) {
+            if !(leans(t, u) && leans(u, t)) {
+                continue;
+            }
+            // the two together are a kind the inputs recognise: labels the
+            // inputs do not predict at all (a designed experiment's
+            // factor) lean on each other by chance, and their union is no
+            // kind
+            let own =
+                pointed[t * c + t] + pointed[t * c + u] + pointed[u * c + t] + pointed[u * c + u];
+            let share = (into(t) + into(u)) as f64 / total.max(1) as f64;
+            if recognition(own, (sizes[t] + sizes[u]) as u64, share) {
                 kin[t].push(u as u32);
                 kin[u].push(t as u32);
             }
