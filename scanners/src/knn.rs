@@ -112,13 +112,17 @@ poison rates, where spectral methods see too little signal.
      planted, rows alone at a natural boundary mostly not.
    - *kin*: the unanimity, isolation and source counts, each row's
      evidence (steps 3–4) and the contradicted pattern count a row's
-     neighbours of its own *kind*: its label and its kin's. Two classes are
-     kin when each one's rows point to the other (their neighbours' strict
-     plurality) at least half as often as to themselves, at least 10 rows:
-     labels that split one kind of row at random — synonyms from merged
-     sources, fine-grained labels the inputs do not tell apart — whose rows'
-     neighbours carry their siblings' labels as often as their own, so that
-     on the boundary with another kind a natural row is alone as a
+     neighbours of its own *kind*: its label and its kin's (the unanimity,
+     isolation and source tests keep the weaker of the counts by kind and
+     by label: kin only explain evidence away). Two classes are kin when
+     each one's rows point to the other (their neighbours' strict
+     plurality) at least half as often as to themselves, at least 10 rows,
+     and the two together have a *core* as a class must to be judged (see
+     below; labels of a designed experiment's factor lean on each other by
+     chance) — labels that split one kind of row at random, synonyms from
+     merged sources, fine-grained labels the inputs do not tell apart, whose
+     rows' neighbours carry their siblings' labels as often as their own, so
+     that on the boundary with another kind a natural row is alone as a
      relabelled one is (Fashion-MNIST with each class split at random into
      four labels: 23 of 40 clean classes failed the source test, `ln p` to
      −89). Natural confusion between two kinds stays well under a class's
