@@ -1307,18 +1307,7 @@ impl Scanner for KnnLabelDisagreement {
                 }
             }
             majority[i] = m;
-            let mut f = labels[i];
-            for &j in neigh {
-                let c = labels[j as usize];
-                if c != labels[i]
-                    && (f == labels[i]
-                        || counts[c as usize] > counts[f as usize]
-                        || (counts[c as usize] == counts[f as usize] && c < f))
-                {
-                    f = c;
-                }
-            }
-            foreign[i] = f;
+            foreign[i] = most_common_other(neigh, labels, &counts, labels[i], |c| c == labels[i]);
             let top = neigh
                 .iter()
                 .map(|&j| counts[labels[j as usize] as usize])
@@ -1985,6 +1974,30 @@ fn row_evidence(own: u64, second: f64, k: usize, q: f64) -> (f64, f64) {
     )
 }
 
+/// The most common label among a row's neighbours (`neigh`, with `counts`
+/// of each label among them) that `mine` does not claim, the lowest on a
+/// tie; `own` (the row's label) when `mine` claims them all.
+fn most_common_other(
+    neigh: &[u32],
+    labels: &[u32],
+    counts: &[u32],
+    own: u32,
+    mine: impl Fn(u32) -> bool,
+) -> u32 {
+    let mut f = own;
+    for &j in neigh {
+        let c = labels[j as usize];
+        if !mine(c)
+            && (f == own
+                || counts[c as usize] > counts[f as usize]
+                || (counts[c as usize] == counts[f as usize] && c < f))
+        {
+            f = c;
+        }
+    }
+    f
+}
+
 /// A row's neighbours counted by kind (see [`kind_counts`]).
 struct Kinds {
     /// Neighbours of the row's kind.
@@ -2014,18 +2027,11 @@ fn kind_counts(nb: &[u32], k: usize, labels: &[u32], kin: &[Vec<u32>], n_classes
         for &j in neigh {
             counts[labels[j as usize] as usize] += 1;
         }
-        let mut f = own;
-        for &j in neigh {
-            let c = labels[j as usize];
-            if of_kind(c) {
-                same[i] += 1;
-            } else if f == own
-                || counts[c as usize] > counts[f as usize]
-                || (counts[c as usize] == counts[f as usize] && c < f)
-            {
-                f = c;
-            }
-        }
+        same[i] = neigh
+            .iter()
+            .filter(|&&j| of_kind(labels[j as usize]))
+            .count() as u64;
+        let f = most_common_other(neigh, labels, &counts, own, of_kind);
         foreign[i] = f;
         minority[i] = 2 * same[i] < k as u64 && f != own && counts[f as usize] as u64 > same[i];
         for &j in neigh {
