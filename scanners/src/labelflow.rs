@@ -149,15 +149,23 @@ pub fn recognised_classes(
 ) -> Vec<(u64, bool)> {
     assert_eq!(pointed.len(), c * c, "pointed is c × c");
     let total: usize = scanned.iter().map(|&y| sizes[y as usize]).sum();
+    let put_in = pointed_to(pointed, c, scanned);
     scanned
         .iter()
         .map(|&t| {
             let t = t as usize;
             let own = pointed[t * c + t];
-            let put_in: u64 = scanned.iter().map(|&y| pointed[y as usize * c + t]).sum();
-            let share = put_in as f64 / total.max(1) as f64;
+            let share = put_in[t] as f64 / total.max(1) as f64;
             (own, recognition(own, sizes[t] as u64, share))
         })
+        .collect()
+}
+
+/// Per class (by id), the rows of the `scanned` classes whose evidence
+/// points to it (`pointed` as for [`recognised_classes`]).
+fn pointed_to(pointed: &[u64], c: usize, scanned: &[u32]) -> Vec<u64> {
+    (0..c)
+        .map(|t| scanned.iter().map(|&y| pointed[y as usize * c + t]).sum())
         .collect()
 }
 
@@ -189,7 +197,7 @@ pub fn recognised_classes(
 pub fn kin_classes(pointed: &[u64], c: usize, scanned: &[u32], sizes: &[usize]) -> Vec<Vec<u32>> {
     assert_eq!(pointed.len(), c * c, "pointed is c × c");
     let total: usize = scanned.iter().map(|&y| sizes[y as usize]).sum();
-    let into = |t: usize| -> u64 { scanned.iter().map(|&y| pointed[y as usize * c + t]).sum() };
+    let into = pointed_to(pointed, c, scanned);
     let mut kin = vec![Vec::new(); c];
     let leans = |t: usize, u: usize| {
         let to = pointed[t * c + u];
@@ -207,7 +215,7 @@ pub fn kin_classes(pointed: &[u64], c: usize, scanned: &[u32], sizes: &[usize]) 
             // kind
             let own =
                 pointed[t * c + t] + pointed[t * c + u] + pointed[u * c + t] + pointed[u * c + u];
-            let share = (into(t) + into(u)) as f64 / total.max(1) as f64;
+            let share = (into[t] + into[u]) as f64 / total.max(1) as f64;
             if recognition(own, (sizes[t] + sizes[u]) as u64, share) {
                 kin[t].push(u as u32);
                 kin[u].push(t as u32);
