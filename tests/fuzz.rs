@@ -49,6 +49,16 @@ impl Seed {
     }
 }
 
+/// A file of `datasets/fixtures`.
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("datasets/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
 fn parquet_bytes(batch: &RecordBatch) -> Vec<u8> {
     let mut out = Vec::new();
     let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
@@ -174,6 +184,11 @@ fn seeds() -> Vec<Seed> {
         Seed::one("arff", "t.arff", arff_bytes(&csv)),
         Seed::one("libsvm", "t.libsvm", libsvm_bytes(&csv)),
         Seed::one("avro", "t.avro", avro_bytes(&cols)),
+        // pandas's HDF5 stores (the repo's fixtures; their label is
+        // `cultivar`, so a mutation that keeps the frame readable is scanned
+        // with the class column as the label would be named)
+        Seed::one("hdfstore-fixed", "f.h5", fixture("wine60_fixed.h5")),
+        Seed::one("hdfstore-table", "t.h5", fixture("wine60_table.h5")),
         Seed {
             name: "png-folder",
             files: folder,
@@ -384,7 +399,11 @@ fn mutated_inputs_never_crash_ingestion_or_the_scan() {
         }
         let input = dir.path().join(&seed.input).to_string_lossy().into_owned();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let ds = load(&[input.clone()], &IngestOptions::default())?;
+            let mut options = IngestOptions::default();
+            if seed.name.starts_with("hdfstore") {
+                options.table.label = "cultivar".into();
+            }
+            let ds = load(&[input.clone()], &options)?;
             if ds.n_rows() <= 5_000 {
                 let _ = scan_dataset(&ds, &settings, &NoProgress);
             }

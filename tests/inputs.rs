@@ -2538,3 +2538,61 @@ fn one_hot_and_categorical_labels_are_classes_in_every_container() {
     assert!(!d.join("soft").exists());
     assert_eq!(n, 600);
 }
+
+#[test]
+fn pandas_stores_are_read_as_tables() {
+    // `DataFrame.to_hdf` in both of pandas's formats (written by
+    // datasets/fixtures/pandas_hdfstore.py): the same 60 wine rows scan
+    // exactly as their CSV does, the label named by `--label` as in a
+    // table — text pickled by PyTables in the fixed store, a categorical
+    // column in the table store, whose training frame is read
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scan = |file: &str, out: &str| {
+        let path = fixtures.join(file);
+        run_ok(
+            &[
+                "scan",
+                path.to_str().unwrap(),
+                "--label",
+                "cultivar",
+                "--seed",
+                "1",
+                "--out",
+                out,
+            ],
+            d,
+        );
+        digest(&d.join(out).join("scores.parquet"))
+    };
+    let csv = scan("wine60.csv", "csv");
+    for (store, frame) in [("wine60_fixed.h5", "wine"), ("wine60_table.h5", "train")] {
+        assert_eq!(scan(store, store), csv, "{store} scans as the CSV does");
+        let s = summary_of(d, store);
+        assert_eq!(s["rows"]["scanned"], 60);
+        let labels: Vec<&str> = s["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["label"].as_str().unwrap())
+            .collect();
+        assert_eq!(labels, ["barbera", "barolo", "grignolino"]);
+        let warnings = s["warnings"].to_string();
+        assert!(
+            warnings.contains("`harvested`") && warnings.contains(&format!("`{frame}`")),
+            "{store}: the date column left out, by frame: {warnings}"
+        );
+    }
+    assert!(summary_of(d, "wine60_table.h5")["warnings"]
+        .to_string()
+        .contains("the training one of test, train"));
+
+    // a store cut short is an error that names it, not fewer rows
+    let bytes = std::fs::read(fixtures.join("wine60_fixed.h5")).unwrap();
+    let cut = d.join("cut.h5");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let err = run_err(&["scan", "cut.h5", "--label", "cultivar"], d);
+    assert!(err.contains("cut.h5"), "{err}");
+    assert!(!d.join("poisonscan-out").exists());
+}

@@ -10,7 +10,8 @@
 //! path (`train/data`); the NumPy reader then picks the features and labels
 //! among them (an array in a group is also found by its own name, a
 //! training split's first). Compound, reference and opaque datasets are
-//! left out, as are scalars.
+//! left out, as are scalars. A pandas store (`DataFrame.to_hdf`) is read
+//! as a table by [`super::hdfstore`] instead.
 //!
 //! A MATLAB `-v7.3` file keeps each variable transposed (HDF5's dimensions
 //! are MATLAB's reversed): its numeric variables are read as a level-5
@@ -34,9 +35,9 @@ use super::IngestError;
 const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 
 /// How deep in groups datasets are looked for.
-const MAX_DEPTH: usize = 8;
+pub(super) const MAX_DEPTH: usize = 8;
 
-fn h5_error(path: &Path, message: impl Into<String>) -> IngestError {
+pub(super) fn h5_error(path: &Path, message: impl Into<String>) -> IngestError {
     IngestError::Read {
         path: path.to_path_buf(),
         format: "HDF5",
@@ -73,7 +74,7 @@ fn signature_at(path: &Path) -> Option<usize> {
 
 /// NumPy's type code and width of an HDF5 numeric type (an enumeration,
 /// as h5py stores booleans, by its base type); `None` for the others.
-fn numeric_type(dtype: &Datatype) -> Option<(&'static str, usize)> {
+pub(super) fn numeric_type(dtype: &Datatype) -> Option<(&'static str, usize)> {
     match dtype {
         Datatype::FixedPoint { size, signed, .. } => {
             Some((if *signed { "i" } else { "u" }, *size as usize))
@@ -105,6 +106,30 @@ fn datasets(
     Ok(())
 }
 
+/// Opens an HDF5 file, reading no dataset larger than the memory there
+/// is (a dataset's extent comes from the file).
+pub(super) fn open(path: &Path) -> Result<Hdf5File, IngestError> {
+    let budget = super::available_memory().map_or(usize::MAX, |b| b as usize);
+    let options = hdf5_reader::OpenOptions::default().with_max_read_bytes(budget);
+    Hdf5File::open_with_options(path, options).map_err(|e| match e {
+        hdf5_reader::error::Error::Io(source) => IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        e => damaged(path)(e),
+    })
+}
+
+/// The error of a file whose structure cannot be read.
+pub(super) fn damaged(path: &Path) -> impl Fn(hdf5_reader::error::Error) -> IngestError + '_ {
+    move |e| {
+        h5_error(
+            path,
+            format!("it cannot be read (cut short or damaged?): {e}"),
+        )
+    }
+}
+
 /// The numeric and text arrays of an HDF5 file, by path, in file order, in
 /// C order (see the module docs).
 pub(super) fn read_h5(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
@@ -114,27 +139,10 @@ pub(super) fn read_h5(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
             .and_then(|mut f| f.read_exact(&mut head))
             .is_ok_and(|()| &head == b"MATLAB 7.3")
     };
-    // a dataset's extent comes from the file: read no more than fits
-    let budget = super::available_memory().map_or(usize::MAX, |b| b as usize);
-    let options = hdf5_reader::OpenOptions::default().with_max_read_bytes(budget);
-    let file = Hdf5File::open_with_options(path, options).map_err(|e| match e {
-        hdf5_reader::error::Error::Io(source) => IngestError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        e => h5_error(
-            path,
-            format!("it cannot be read (cut short or damaged?): {e}"),
-        ),
-    })?;
-    let bad = |e: hdf5_reader::error::Error| {
-        h5_error(
-            path,
-            format!("it cannot be read (cut short or damaged?): {e}"),
-        )
-    };
+    let file = open(path)?;
+    let bad = damaged(path);
     let mut found = Vec::new();
-    datasets(&file.root_group().map_err(bad)?, "", 0, &mut found).map_err(bad)?;
+    datasets(&file.root_group().map_err(&bad)?, "", 0, &mut found).map_err(&bad)?;
     let native_big = cfg!(target_endian = "big");
     let mut arrays = Vec::new();
     let mut matlab_arrays = Vec::new();
@@ -168,7 +176,7 @@ pub(super) fn read_h5(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
             else {
                 continue;
             };
-            let raw = set.read_native_bytes().map_err(bad)?;
+            let raw = set.read_native_bytes().map_err(&bad)?;
             matlab_arrays.push(MatArray {
                 name,
                 dims: shape.into_iter().rev().collect(),
@@ -179,14 +187,14 @@ pub(super) fn read_h5(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
             continue;
         }
         let values: ArrayRef = if let Some((code, width)) = numeric_type(set.dtype()) {
-            let raw = set.read_native_bytes().map_err(bad)?;
+            let raw = set.read_native_bytes().map_err(&bad)?;
             typed_values(code, width, native_big, &raw)
                 .ok_or_else(|| h5_error(path, format!("`{name}`: numbers of {width} bytes")))?
         } else if matches!(set.dtype(), Datatype::String { .. })
             || matches!(set.dtype(), Datatype::VarLen { kind, .. }
                 if matches!(kind, hdf5_reader::VarLenKind::String))
         {
-            Arc::new(StringArray::from(set.read_strings().map_err(bad)?))
+            Arc::new(StringArray::from(set.read_strings().map_err(&bad)?))
         } else {
             continue;
         };

@@ -14,12 +14,14 @@ mod batch;
 mod decode;
 mod error;
 mod h5;
+mod hdfstore;
 mod hive;
 mod idx;
 mod images;
 mod layout;
 mod mat;
 mod npz;
+mod pickle;
 mod svmlight;
 mod table;
 mod tfrecord;
@@ -676,8 +678,7 @@ pub(super) fn read_gunzipped(
 
 /// What to do with a file of a kind poisonscan does not read, told by its
 /// name or first bytes: an archive (RAR; 7-Zip; a tar archive is read),
-/// or a container of arrays (HDF5, MATLAB, a Python pickle, one NumPy
-/// array).
+/// a Python pickle, an ORC table, or one NumPy array.
 fn foreign(path: &Path) -> Option<&'static str> {
     use std::io::Read;
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
@@ -698,6 +699,10 @@ fn foreign(path: &Path) -> Option<&'static str> {
             "a Python pickle, which poisonscan does not read (reading one can run code): \
              save the features and labels with numpy.savez(\"data.npz\", x=…, y=…), or as a \
              Parquet table"
+        } else if ends(&[".orc"]) || head.starts_with(b"ORC") {
+            "an Apache ORC file, which poisonscan does not read: convert it to Parquet, with \
+             pyarrow (pyarrow.parquet.write_table(pyarrow.orc.read_table(FILE), \
+             \"data.parquet\")) or Spark (spark.read.orc(PATH).write.parquet(OUT))"
         } else if head.starts_with(b"\x93NUMPY") {
             "one NumPy array (.npy), which holds no labels: save the features and labels \
              together with numpy.savez(\"data.npz\", x=…, y=…)"

@@ -1028,6 +1028,12 @@ fn read_into<'a>(
             one(super::svmlight::read(path, &options.table.label)?)
         } else if super::tfrecord::is_tfrecord(path) {
             one(super::tfrecord::read(path, &mut notes)?)
+        } else if let Some(frame) = super::h5::is_h5(path)
+            .then(|| super::hdfstore::read(path, &mut notes))
+            .transpose()?
+            .flatten()
+        {
+            one(frame)
         } else {
             one(super::npz::read(
                 path,
