@@ -2596,3 +2596,90 @@ fn pandas_stores_are_read_as_tables() {
     assert!(err.contains("cut.h5"), "{err}");
     assert!(!d.join("poisonscan-out").exists());
 }
+
+#[test]
+fn pandas_json_documents_are_read_as_the_frames_they_hold() {
+    // `DataFrame.to_json` writes one document, not records: by default
+    // `{"column": {"row": value}}` (`orient="columns"`), or by rows
+    // (`"index"`), as column names and rows of values (`"split"`), or as a
+    // Table Schema and its records (`"table"`). Each scans as the CSV of the
+    // same rows does (was: "no feature columns" or "column `label` not
+    // found").
+    use serde_json::{json, Map, Value};
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures");
+    let text = std::fs::read_to_string(fixtures.join("wine60.csv")).unwrap();
+    let mut lines = text.lines();
+    let names: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows: Vec<Vec<Value>> = lines
+        .map(|l| {
+            l.split(',')
+                .map(|v| match (v.parse::<f64>(), v) {
+                    (Ok(x), _) => json!(x),
+                    (_, "True") => json!(true),
+                    (_, "False") => json!(false),
+                    (_, v) => json!(v),
+                })
+                .collect()
+        })
+        .collect();
+    let record = |r: &Vec<Value>| -> Map<String, Value> {
+        names.iter().cloned().zip(r.iter().cloned()).collect()
+    };
+    let columns: Map<String, Value> = names
+        .iter()
+        .enumerate()
+        .map(|(j, n)| {
+            let by_row: Map<String, Value> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i.to_string(), r[j].clone()))
+                .collect();
+            (n.clone(), Value::Object(by_row))
+        })
+        .collect();
+    let index: Map<String, Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i.to_string(), Value::Object(record(r))))
+        .collect();
+    let split =
+        json!({"columns": names, "index": (0..rows.len()).collect::<Vec<_>>(), "data": rows});
+    let table = json!({
+        "schema": {"fields": [{"name": "index", "type": "integer"}], "primaryKey": ["index"]},
+        "data": rows.iter().enumerate().map(|(i, r)| {
+            let mut m = Map::new();
+            m.insert("index".into(), json!(i));
+            m.extend(record(r));
+            Value::Object(m)
+        }).collect::<Vec<_>>(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scan = |path: &Path, out: &str| {
+        run_ok(
+            &[
+                "scan",
+                path.to_str().unwrap(),
+                "--label",
+                "cultivar",
+                "--seed",
+                "1",
+                "--out",
+                out,
+            ],
+            d,
+        );
+        digest(&d.join(out).join("scores.parquet"))
+    };
+    let csv = scan(&fixtures.join("wine60.csv"), "csv");
+    for (orient, doc) in [
+        ("columns", Value::Object(columns)),
+        ("index", Value::Object(index)),
+        ("split", split),
+        ("table", table),
+    ] {
+        let path = d.join(format!("{orient}.json"));
+        std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+        assert_eq!(scan(&path, orient), csv, "orient={orient}");
+    }
+}

@@ -169,6 +169,141 @@ fn read_json_array(mut r: impl std::io::Read) -> PolarsResult<LazyFrame> {
     Ok(df.lazy())
 }
 
+/// Whether a JSON file, by its first bytes, may be one document of a whole
+/// frame, as pandas's `to_json` writes it by default (`orient="columns"`:
+/// `{"col": {"0": v, …}, …}`) or told to (`"index"`, `"split"`,
+/// `"table"`), rather than one record per line: an object whose first
+/// value is an object or, for `split`, the list of column names.
+fn pandas_json(head: &[u8]) -> bool {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let text = String::from_utf8_lossy(text);
+    let Some(rest) = text.trim_start().strip_prefix('{') else {
+        return false;
+    };
+    // the first key, then what its value starts with
+    let Some(rest) = rest.trim_start().strip_prefix('"') else {
+        return false;
+    };
+    let Some(end) = rest.find('"') else {
+        return false;
+    };
+    let (key, rest) = (&rest[..end], &rest[end + 1..]);
+    let Some(value) = rest.trim_start().strip_prefix(':') else {
+        return false;
+    };
+    match value.trim_start().chars().next() {
+        Some('{') => true,
+        Some('[') => key == "columns",
+        _ => false,
+    }
+}
+
+/// A pandas JSON document (see [`pandas_json`]) as the records of its
+/// rows, in the frame's row order; `None` where the document has none of
+/// pandas's shapes (it is then read as records, one per line).
+fn pandas_records(doc: serde_json::Value) -> Option<Vec<serde_json::Value>> {
+    use serde_json::{Map, Value};
+    let Value::Object(mut top) = doc else {
+        return None;
+    };
+    let record = |pairs: Vec<(String, Value)>| Value::Object(pairs.into_iter().collect());
+    // `split`: columns, index, data (rows as lists)
+    if let (Some(Value::Array(columns)), Some(Value::Array(data))) =
+        (top.get("columns"), top.get("data"))
+    {
+        let names: Vec<String> = columns
+            .iter()
+            .map(|c| match c {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        return data
+            .iter()
+            .map(|row| {
+                let Value::Array(values) = row else {
+                    return None;
+                };
+                (values.len() == names.len())
+                    .then(|| record(names.iter().cloned().zip(values.iter().cloned()).collect()))
+            })
+            .collect();
+    }
+    // `table`: a Table Schema and the records, the index among them
+    if let (Some(Value::Object(schema)), Some(Value::Array(_))) =
+        (top.get("schema"), top.get("data"))
+    {
+        let index: Vec<String> = match schema.get("primaryKey") {
+            Some(Value::Array(keys)) => keys
+                .iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let Some(Value::Array(data)) = top.remove("data") else {
+            return None;
+        };
+        return data
+            .into_iter()
+            .map(|row| match row {
+                // the unnamed index pandas writes as `index`: not a column
+                Value::Object(mut m) => {
+                    for k in index.iter().filter(|k| *k == "index") {
+                        m.shift_remove(k);
+                    }
+                    Some(Value::Object(m))
+                }
+                _ => None,
+            })
+            .collect();
+    }
+    // `columns` ({column: {row: value}}) or `index` ({row: {column: value}})
+    let inner: Vec<&Map<String, Value>> =
+        top.values().map(Value::as_object).collect::<Option<_>>()?;
+    let row_like = |m: &Map<String, Value>| m.keys().all(|k| k.parse::<i64>().is_ok());
+    let by_row = row_like(&top) && !row_like(inner.first()?);
+    if by_row {
+        return Some(top.into_iter().map(|(_, v)| v).collect());
+    }
+    let rows: Vec<String> = inner.first()?.keys().cloned().collect();
+    Some(
+        rows.iter()
+            .map(|r| {
+                record(
+                    top.iter()
+                        .map(|(c, m)| {
+                            let v = m.as_object().and_then(|m| m.get(r)).cloned();
+                            (c.clone(), v.unwrap_or(Value::Null))
+                        })
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Reads a pandas JSON document whole, as the frame it holds; a document
+/// of another shape as records, one per line.
+fn read_pandas_json(mut r: impl std::io::Read) -> PolarsResult<LazyFrame> {
+    let mut bytes = Vec::new();
+    r.read_to_end(&mut bytes)
+        .map_err(|e| polars_err!(ComputeError: "{e}"))?;
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let records = serde_json::from_slice(text).ok().and_then(pandas_records);
+    let (bytes, format) = match records {
+        Some(records) => (
+            serde_json::to_vec(&serde_json::Value::Array(records))
+                .map_err(|e| polars_err!(ComputeError: "{e}"))?,
+            JsonFormat::Json,
+        ),
+        None => (bytes, JsonFormat::JsonLines),
+    };
+    let df = JsonReader::new(std::io::Cursor::new(bytes))
+        .with_json_format(format)
+        .finish()?;
+    Ok(df.lazy())
+}
+
 /// How a CSV file is written, told from its first 64 KiB.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct CsvDialect {
@@ -361,6 +496,12 @@ fn scan(
             Some(file) => read_json_array(file),
             None => {
                 read_json_array(decompressed(path).map_err(|e| polars_err!(ComputeError: "{e}"))?)
+            }
+        },
+        InputFormat::Ndjson if pandas_json(&head) => match unpacked {
+            Some(file) => read_pandas_json(file),
+            None => {
+                read_pandas_json(decompressed(path).map_err(|e| polars_err!(ComputeError: "{e}"))?)
             }
         },
         InputFormat::Ndjson => LazyJsonLineReader::new_with_sources(sources(unpacked)).finish(),
