@@ -2683,3 +2683,32 @@ fn pandas_json_documents_are_read_as_the_frames_they_hold() {
         assert_eq!(scan(&path, orient), csv, "orient={orient}");
     }
 }
+
+#[test]
+fn delimited_text_under_another_name_is_read_as_a_table() {
+    // UCI's `wine.data`, a spreadsheet's tab-separated `.txt` export: told
+    // from their lines, they scan as the CSV does (was: "cannot tell the
+    // format from the name")
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures");
+    let text = std::fs::read_to_string(fixtures.join("wine60.csv")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("wine.csv"), &text).unwrap();
+    std::fs::write(d.join("wine.data"), &text).unwrap();
+    std::fs::write(d.join("wine.txt"), text.replace(',', "\t")).unwrap();
+    let scan = |file: &str| {
+        let out = format!("out-{file}");
+        let args = [
+            "scan", file, "--label", "cultivar", "--seed", "1", "--out", &out,
+        ];
+        run_ok(&args, d);
+        digest(&d.join(out).join("scores.parquet"))
+    };
+    let csv = scan("wine.csv");
+    assert_eq!(scan("wine.data"), csv);
+    assert_eq!(scan("wine.txt"), csv);
+    // prose is not a table
+    std::fs::write(d.join("notes.txt"), "Wine data.\nThree cultivars.\n").unwrap();
+    let e = run_err(&["scan", "notes.txt"], d);
+    assert!(e.contains("cannot tell the format"), "{e}");
+}

@@ -611,6 +611,9 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
         if svmlight::is_svmlight(path, &head) {
             return Ok(InputFormat::Svmlight);
         }
+        if delimited(&head) {
+            return Ok(InputFormat::Csv);
+        }
     }
     match magic(path) {
         Some(Magic::Format(f)) => Ok(f),
@@ -620,6 +623,23 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
             None => IngestError::UnknownFormat(path.to_path_buf()),
         }),
     }
+}
+
+/// Whether text (a file's first kilobytes) is a table of delimited values
+/// under another name (UCI's `adult.data`, a `.txt` export): two lines or
+/// more, each with the same number, one or more, of one of `,`, tab, `;`
+/// or `|` (a line cut at the end of `head` aside).
+fn delimited(head: &str) -> bool {
+    let mut lines: Vec<&str> = head.lines().filter(|l| !l.trim().is_empty()).collect();
+    if !head.ends_with('\n') {
+        lines.pop();
+    }
+    lines.len() >= 2
+        && [b',', b'\t', b';', b'|'].iter().any(|&sep| {
+            let count = |l: &str| l.bytes().filter(|&b| b == sep).count();
+            let n = count(lines[0]);
+            n >= 1 && lines.iter().all(|l| count(l) == n)
+        })
 }
 
 /// The lines of a text file, decompressed as a table would be (gzip, zstd,
