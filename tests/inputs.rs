@@ -2707,6 +2707,41 @@ fn delimited_text_under_another_name_is_read_as_a_table() {
     let csv = scan("wine.csv");
     assert_eq!(scan("wine.data"), csv);
     assert_eq!(scan("wine.txt"), csv);
+    // numbers between single spaces and no header, as `numpy.savetxt`
+    // writes them: read as the same numbers between commas
+    let numbers: String = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let v: Vec<&str> = l
+                .split(',')
+                .map(|f| match f {
+                    "barolo" | "False" => "0",
+                    "grignolino" | "True" => "1",
+                    "barbera" => "2",
+                    f => f,
+                })
+                .collect();
+            v.join(" ") + "\n"
+        })
+        .collect();
+    std::fs::write(d.join("plain.csv"), numbers.replace(' ', ",")).unwrap();
+    std::fs::write(d.join("saved.txt"), format!("# cultivar f0 …\n{numbers}")).unwrap();
+    let scan_plain = |file: &str| {
+        let out = format!("out-{file}");
+        let args = [
+            "scan",
+            file,
+            "--no-header",
+            "--label",
+            "column_1",
+            "--out",
+            &out,
+        ];
+        run_ok(&args, d);
+        digest(&d.join(out).join("scores.parquet"))
+    };
+    assert_eq!(scan_plain("saved.txt"), scan_plain("plain.csv"));
     // prose is not a table
     std::fs::write(d.join("notes.txt"), "Wine data.\nThree cultivars.\n").unwrap();
     let e = run_err(&["scan", "notes.txt"], d);

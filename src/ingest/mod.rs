@@ -628,18 +628,38 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
 /// Whether text (a file's first kilobytes) is a table of delimited values
 /// under another name (UCI's `adult.data`, a `.txt` export): two lines or
 /// more, each with the same number, one or more, of one of `,`, tab, `;`
-/// or `|` (a line cut at the end of `head` aside).
+/// or `|`, or numbers between single spaces (a line cut at the end of
+/// `head` aside).
 fn delimited(head: &str) -> bool {
-    let mut lines: Vec<&str> = head.lines().filter(|l| !l.trim().is_empty()).collect();
+    // `#` lines before the first are comments, as a CSV's are
+    let mut lines: Vec<&str> = head
+        .lines()
+        .skip_while(|l| l.starts_with('#'))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     if !head.ends_with('\n') {
         lines.pop();
     }
-    lines.len() >= 2
-        && [b',', b'\t', b';', b'|'].iter().any(|&sep| {
-            let count = |l: &str| l.bytes().filter(|&b| b == sep).count();
-            let n = count(lines[0]);
-            n >= 1 && lines.iter().all(|l| count(l) == n)
-        })
+    if lines.len() < 2 {
+        return false;
+    }
+    let marked = [b',', b'\t', b';', b'|'].iter().any(|&sep| {
+        let count = |l: &str| l.bytes().filter(|&b| b == sep).count();
+        let n = count(lines[0]);
+        n >= 1 && lines.iter().all(|l| count(l) == n)
+    });
+    // numbers between single spaces (`numpy.savetxt`'s default), under a
+    // header line or none: prose has words
+    let fields = |l: &str| l.trim_end_matches('\r').split(' ').count();
+    let numbers = |l: &str| {
+        l.trim_end_matches('\r')
+            .split(' ')
+            .all(|f| f.parse::<f64>().is_ok())
+    };
+    let spaced = fields(lines[0]) >= 2
+        && lines.iter().all(|l| fields(l) == fields(lines[0]))
+        && lines[1..].iter().all(|l| numbers(l));
+    marked || spaced
 }
 
 /// The lines of a text file, decompressed as a table would be (gzip, zstd,

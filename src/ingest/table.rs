@@ -360,8 +360,9 @@ fn thousands_dot(field: &[u8]) -> bool {
 }
 
 /// The dialect of a CSV file: the separator (given, or the most frequent of
-/// `,` `;` tab `|` outside quotes on the header line; `,` when none occurs or
-/// the file cannot be read), and whether its numbers use a decimal comma
+/// `,` `;` tab `|` outside quotes on the header line; when none occurs, a
+/// space if the header and the next line are fields between single spaces;
+/// else `,`, also when the file cannot be read), and whether its numbers use a decimal comma
 /// (separator other than `,`, and the sampled lines hold numbers like `3,14`
 /// and none like `3.14` — `1.065`, a thousand and more, may be either).
 fn sniff_csv(head: &[u8], separator: Option<u8>) -> CsvDialect {
@@ -379,10 +380,20 @@ fn sniff_csv(head: &[u8], separator: Option<u8>) -> CsvDialect {
         let best = (0..4)
             .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
             .unwrap_or(0);
-        if counts[best] == 0 {
-            b','
-        } else {
+        // none: fields between single spaces, as many on the next line
+        // (`numpy.savetxt`'s default), else `,`
+        let spaced = |line: &[u8]| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+            (fields.len() >= 2 && fields.iter().all(|f| !f.is_empty())).then_some(fields.len())
+        };
+        let next = head.split(|&b| b == b'\n').nth(comments + 1);
+        if counts[best] > 0 {
             candidates[best]
+        } else if spaced(header).is_some() && next.and_then(spaced) == spaced(header) {
+            b' '
+        } else {
+            b','
         }
     });
     let mut decimal_comma = false;
