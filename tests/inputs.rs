@@ -2747,3 +2747,124 @@ fn delimited_text_under_another_name_is_read_as_a_table() {
     let e = run_err(&["scan", "notes.txt"], d);
     assert!(e.contains("cannot tell the format"), "{e}");
 }
+
+#[test]
+fn spark_ml_vectors_are_read_as_the_vectors_they_hold() {
+    // Spark ML's `features` column (`VectorAssembler`, a model's output)
+    // written to Parquet: a struct of `type` (1 dense, 0 sparse), `size`,
+    // `indices`, `values` — each row scanned as its dense vector, exactly as
+    // the same vectors in a list column (was: "no feature columns")
+    use arrow::array::{
+        ArrayBuilder, Float64Builder, Int32Builder, Int8Builder, ListBuilder, StructBuilder,
+    };
+    use arrow::datatypes::Fields;
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures");
+    let text = std::fs::read_to_string(fixtures.join("wine60.csv")).unwrap();
+    let (mut cultivar, mut rows) = (Vec::new(), Vec::new());
+    for line in text.lines().skip(1) {
+        let mut fields = line.split(',');
+        cultivar.push(fields.next().unwrap().to_string());
+        let v: Vec<f64> = fields
+            .map(|f| match f {
+                "True" => 1.0,
+                "False" => 0.0,
+                f => f.parse().unwrap(),
+            })
+            .collect();
+        rows.push(v);
+    }
+    let dim = rows[0].len();
+    let fields = Fields::from(vec![
+        Field::new("type", DataType::Int8, false),
+        Field::new("size", DataType::Int32, true),
+        Field::new(
+            "indices",
+            DataType::List(Arc::new(Field::new("element", DataType::Int32, false))),
+            true,
+        ),
+        Field::new(
+            "values",
+            DataType::List(Arc::new(Field::new("element", DataType::Float64, false))),
+            true,
+        ),
+    ]);
+    let builders: Vec<Box<dyn ArrayBuilder>> = vec![
+        Box::new(Int8Builder::new()),
+        Box::new(Int32Builder::new()),
+        Box::new(ListBuilder::new(Int32Builder::new()).with_field(Field::new(
+            "element",
+            DataType::Int32,
+            false,
+        ))),
+        Box::new(
+            ListBuilder::new(Float64Builder::new()).with_field(Field::new(
+                "element",
+                DataType::Float64,
+                false,
+            )),
+        ),
+    ];
+    let mut vectors = StructBuilder::new(fields, builders);
+    for (i, v) in rows.iter().enumerate() {
+        // rows with a 0 (not organic) stored sparse, as Spark does where
+        // that is smaller
+        let sparse = i % 3 != 0 && v.contains(&0.0);
+        let nonzero: Vec<(i32, f64)> = (0..dim)
+            .filter(|&j| !sparse || v[j] != 0.0)
+            .map(|j| (j as i32, v[j]))
+            .collect();
+        vectors
+            .field_builder::<Int8Builder>(0)
+            .unwrap()
+            .append_value(if sparse { 0 } else { 1 });
+        let size = vectors.field_builder::<Int32Builder>(1).unwrap();
+        if sparse {
+            size.append_value(dim as i32);
+        } else {
+            size.append_null();
+        }
+        let indices = vectors
+            .field_builder::<ListBuilder<Int32Builder>>(2)
+            .unwrap();
+        if sparse {
+            indices
+                .values()
+                .append_slice(&nonzero.iter().map(|p| p.0).collect::<Vec<_>>());
+            indices.append(true);
+        } else {
+            indices.append(false);
+        }
+        let values = vectors
+            .field_builder::<ListBuilder<Float64Builder>>(3)
+            .unwrap();
+        values
+            .values()
+            .append_slice(&nonzero.iter().map(|p| p.1).collect::<Vec<_>>());
+        values.append(true);
+        vectors.append(true);
+    }
+    let mut lists = ListBuilder::new(Float64Builder::new());
+    for v in &rows {
+        lists.values().append_slice(v);
+        lists.append(true);
+    }
+    let label: ArrayRef = Arc::new(StringArray::from(cultivar));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, features: ArrayRef| {
+        let batch =
+            RecordBatch::try_from_iter([("cultivar", label.clone()), ("features", features)])
+                .unwrap();
+        write_parquet(&d.join(name), &batch);
+    };
+    write("spark.parquet", Arc::new(vectors.finish()));
+    write("lists.parquet", Arc::new(lists.finish()));
+    let scores = |name: &str| {
+        let out = format!("out-{name}");
+        run_ok(&["scan", name, "--label", "cultivar", "--out", &out], d);
+        read_parquet(&d.join(out).join("scores.parquet"))
+    };
+    let (spark, lists) = (scores("spark.parquet"), scores("lists.parquet"));
+    assert_eq!(spark.num_rows(), 60);
+    assert_eq!(spark, lists);
+}

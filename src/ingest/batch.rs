@@ -485,6 +485,96 @@ fn numeric_list(dt: &DataType) -> bool {
     }
 }
 
+/// Whether a column holds Spark ML vectors (`pyspark.ml.linalg.Vector`, as
+/// `VectorAssembler` and Spark ML's models write a `features` column to
+/// Parquet): a struct of `type` (0 sparse, 1 dense), `size`, `indices` and
+/// `values`.
+pub(crate) fn spark_vector(dt: &DataType) -> bool {
+    let DataType::Struct(fields) = dt else {
+        return false;
+    };
+    let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+    names == ["type", "size", "indices", "values"]
+        && fields[0].data_type().is_integer()
+        && fields[1].data_type().is_integer()
+        && numeric_list(fields[2].data_type())
+        && numeric_list(fields[3].data_type())
+}
+
+/// A column of Spark ML vectors (see [`spark_vector`]) as lists of
+/// numbers: a dense vector its values, a sparse one its `size` values, 0
+/// but at its `indices`.
+fn spark_vectors(
+    array: &ArrayRef,
+    column: &str,
+    at: &dyn Fn(usize) -> super::RowLoc,
+) -> Result<ArrayRef, IngestError> {
+    let wrong = |expected| IngestError::WrongType {
+        column: column.to_string(),
+        dtype: array.data_type().to_string(),
+        expected,
+    };
+    let vectors = array.as_struct();
+    let int = |i: usize| {
+        cast(vectors.column(i), &DataType::Int64)
+            .map_err(|_| wrong("a Spark ML vector's type and size are whole numbers"))
+    };
+    let (kind, size) = (int(0)?, int(1)?);
+    let (kind, size) = (
+        kind.as_primitive::<Int64Type>(),
+        size.as_primitive::<Int64Type>(),
+    );
+    let (indices, index_spans) = list_spans(vectors.column(2)).expect("a list");
+    let (values, value_spans) = list_spans(vectors.column(3)).expect("a list");
+    let indices = cast(&indices, &DataType::Int64)
+        .map_err(|_| wrong("a Spark ML vector's indices are whole numbers"))?;
+    let indices = indices.as_primitive::<Int64Type>();
+    let values = cast(&values, &DataType::Float32)
+        .map_err(|_| wrong("a Spark ML vector's values are numbers"))?;
+    let values = values.as_primitive::<Float32Type>();
+    let bad = |i: usize, what: &str| IngestError::NotAVector {
+        at: at(i),
+        column: column.to_string(),
+        value: what.to_string(),
+    };
+    let mut builder = arrow::array::ListBuilder::new(arrow::array::Float32Builder::new());
+    for i in 0..vectors.len() {
+        if vectors.is_null(i) || kind.is_null(i) {
+            builder.append_null();
+            continue;
+        }
+        let (v0, vn) = value_spans[i];
+        let row = &values.values()[v0..v0 + vn];
+        if kind.value(i) == 1 {
+            builder.values().append_slice(row);
+            builder.append(true);
+            continue;
+        }
+        let n = (!size.is_null(i))
+            .then(|| usize::try_from(size.value(i)).ok())
+            .flatten()
+            .ok_or_else(|| bad(i, "a sparse vector without its size"))?;
+        let (i0, inn) = index_spans[i];
+        if inn != vn {
+            return Err(bad(
+                i,
+                "a sparse vector with more indices than values or fewer",
+            ));
+        }
+        let mut dense = vec![0f32; n];
+        for (&j, &v) in indices.values()[i0..i0 + inn].iter().zip(row) {
+            let slot = usize::try_from(j)
+                .ok()
+                .and_then(|j| dense.get_mut(j))
+                .ok_or_else(|| bad(i, &format!("a sparse vector's index {j} of {n}")))?;
+            *slot = v;
+        }
+        builder.values().append_slice(&dense);
+        builder.append(true);
+    }
+    Ok(std::sync::Arc::new(builder.finish()))
+}
+
 /// Every row's `(start, len)` in a list array's values, with the values;
 /// `None` for an array that is not a list.
 fn list_spans(array: &ArrayRef) -> Option<(ArrayRef, Vec<(usize, usize)>)> {
@@ -703,7 +793,7 @@ pub(crate) fn arrow_kind(dt: &DataType) -> ColumnKind {
         d if d.is_numeric() => ColumnKind::Numeric,
         // 0 and 1
         DataType::Boolean => ColumnKind::Numeric,
-        d if numeric_list(d) => ColumnKind::NumericList,
+        d if numeric_list(d) || spark_vector(d) => ColumnKind::NumericList,
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => ColumnKind::Image,
         DataType::Struct(fields)
             if fields.iter().any(|f| {
@@ -1219,7 +1309,9 @@ impl<'a> DatasetBuilder<'a> {
         let extracted = match &self.sel.features {
             FeatureSelection::Embedding(c) => {
                 let mut array = column(c)?;
-                if !numeric_list(array.data_type()) {
+                if spark_vector(array.data_type()) {
+                    array = spark_vectors(&array, c, &at)?;
+                } else if !numeric_list(array.data_type()) {
                     array = text_vectors(&array, c, &at)?;
                 }
                 let extracted = embedding(&array, c, self.dim, &at)?;

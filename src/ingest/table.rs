@@ -547,6 +547,12 @@ fn polars_kind(dt: &DataType) -> ColumnKind {
         DataType::List(_) | DataType::Array(..) if polars_numeric_list(dt) => {
             ColumnKind::NumericList
         }
+        // Spark ML's vectors (see `batch::spark_vector`)
+        DataType::Struct(fields)
+            if fields.iter().map(|f| f.name().as_str()).eq(["type", "size", "indices", "values"]) =>
+        {
+            ColumnKind::NumericList
+        }
         DataType::Binary | DataType::BinaryOffset => ColumnKind::Image,
         // Hugging Face's image feature, `struct<bytes, path>` (an Arrow file
         // of `save_to_disk`)
