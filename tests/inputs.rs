@@ -2868,3 +2868,118 @@ fn spark_ml_vectors_are_read_as_the_vectors_they_hold() {
     assert_eq!(spark.num_rows(), 60);
     assert_eq!(spark, lists);
 }
+
+#[test]
+fn a_delta_lake_table_is_read_at_its_current_version() {
+    // A Delta table's folder keeps the files of older versions: an
+    // overwrite leaves them there and removes them in `_delta_log`. Only
+    // the files the log holds now are read (was: every Parquet file of the
+    // folder, the overwritten rows twice) — from the commits, or from a
+    // checkpoint and the commits after it.
+    use arrow::array::StructArray;
+    use arrow::datatypes::Fields;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let table = d.join("wine");
+    let log = table.join("_delta_log");
+    std::fs::create_dir_all(&log).unwrap();
+    let csv = arrow::csv::ReaderBuilder::new(Arc::new(Schema::new(
+        std::iter::once(Field::new("cultivar", DataType::Utf8, false))
+            .chain((0..13).map(|j| Field::new(format!("f{j}"), DataType::Float64, false)))
+            .chain(std::iter::once(Field::new(
+                "organic",
+                DataType::Boolean,
+                false,
+            )))
+            .collect::<Vec<_>>(),
+    )))
+    .with_header(true)
+    .build(
+        std::fs::File::open(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures/wine60.csv"),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .next()
+    .unwrap()
+    .unwrap();
+    // version 0: 30 rows; 1: overwritten by all 60; 2: 5 more appended
+    write_parquet(&table.join("part-0-a.parquet"), &csv.slice(0, 30));
+    write_parquet(&table.join("part-0-b.parquet"), &csv);
+    write_parquet(&table.join("part-0-c.parquet"), &csv.slice(10, 5));
+    let add = |p: &str| {
+        format!(
+            r#"{{"add":{{"path":"{p}","partitionValues":{{}},"size":1,"modificationTime":0,"dataChange":true}}}}"#
+        )
+    };
+    let remove = |p: &str| format!(r#"{{"remove":{{"path":"{p}","dataChange":true}}}}"#);
+    let commits = [
+        format!(
+            "{{\"protocol\":{{\"minReaderVersion\":1,\"minWriterVersion\":2}}}}\n{}\n",
+            add("part-0-a.parquet")
+        ),
+        format!(
+            "{}\n{}\n",
+            remove("part-0-a.parquet"),
+            add("part-0-b.parquet")
+        ),
+        format!(
+            "{{\"commitInfo\":{{\"operation\":\"WRITE\"}}}}\n{}\n",
+            add("part-0-c.parquet")
+        ),
+    ];
+    for (v, c) in commits.iter().enumerate() {
+        std::fs::write(log.join(format!("{v:020}.json")), c).unwrap();
+    }
+    let scan = |args: &[&str], out: &str| {
+        let mut all = vec!["scan"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--label", "cultivar", "--seed", "1", "--out", out]);
+        run_ok(&all, d);
+        read_parquet(&d.join(out).join("scores.parquet"))
+    };
+    let now = scan(&["wine/part-0-b.parquet", "wine/part-0-c.parquet"], "now");
+    assert_eq!(now.num_rows(), 65);
+    assert_eq!(scan(&["wine"], "log"), now);
+    let warnings = summary_of(d, "log")["warnings"].to_string();
+    assert!(
+        warnings.contains("a Delta Lake table, read at its version 2")
+            && warnings.contains("1 other Parquet file"),
+        "{warnings}"
+    );
+    // a checkpoint at version 1 (the file it holds), the commits before it
+    // cleaned up, as log retention does
+    let path: ArrayRef = Arc::new(StringArray::from(vec![Some("part-0-b.parquet"), None]));
+    let adds = StructArray::try_new(
+        Fields::from(vec![Field::new("path", DataType::Utf8, true)]),
+        vec![path],
+        Some(vec![true, false].into()),
+    )
+    .unwrap();
+    let checkpoint = RecordBatch::try_from_iter([("add", Arc::new(adds) as ArrayRef)]).unwrap();
+    write_parquet(
+        &log.join(format!("{:020}.checkpoint.parquet", 1)),
+        &checkpoint,
+    );
+    std::fs::remove_file(log.join(format!("{:020}.json", 0))).unwrap();
+    std::fs::remove_file(log.join(format!("{:020}.json", 1))).unwrap();
+    assert_eq!(scan(&["wine"], "checkpoint"), now);
+    // rows deleted inside a file are refused, not read
+    let dv = r#"{"add":{"path":"part-0-c.parquet","dataChange":true,"deletionVector":{"storageType":"u","pathOrInlineDv":"x","offset":1,"sizeInBytes":36,"cardinality":2}}}"#;
+    std::fs::write(log.join(format!("{:020}.json", 3)), format!("{dv}\n")).unwrap();
+    let e = run_err(&["scan", "wine", "--label", "cultivar", "--out", "dv"], d);
+    assert!(
+        e.contains("deletion vector") && e.contains("00000000000000000003.json"),
+        "{e}"
+    );
+    // a log with a gap
+    std::fs::remove_file(log.join(format!("{:020}.json", 3))).unwrap();
+    std::fs::write(
+        log.join(format!("{:020}.json", 4)),
+        format!("{}\n", add("part-0-c.parquet")),
+    )
+    .unwrap();
+    let e = run_err(&["scan", "wine", "--label", "cultivar", "--out", "gap"], d);
+    assert!(e.contains("misses commit 3"), "{e}");
+}

@@ -53,7 +53,7 @@ pub(super) fn folders(root: &Path, file: &Path) -> Vec<(String, Option<String>)>
 
 /// `%XX` escapes decoded (as Hive escapes `/`, `=`, `%`, `:` and others in
 /// partition names); anything that is not a valid escape is kept.
-fn decode(s: &str) -> String {
+pub(super) fn decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -12,6 +12,7 @@ mod arff;
 mod avro;
 mod batch;
 mod decode;
+mod delta;
 mod error;
 mod h5;
 mod hdfstore;
@@ -531,11 +532,21 @@ pub(super) type Part = (PathBuf, Vec<(String, Option<String>)>);
 
 /// [`expand_inputs`], with every folder of table files replaced by its
 /// files, each with the `key=value` folders it sits below in that folder
-/// (see [`hive`]).
-fn expand_with_parts(inputs: &[String]) -> Result<Vec<Part>, IngestError> {
+/// (see [`hive`]) — a Delta Lake table's by its log ([`delta`]), with a
+/// note.
+fn expand_with_parts(inputs: &[String]) -> Result<(Vec<Part>, Vec<String>), IngestError> {
     let mut out = Vec::new();
+    let mut notes = Vec::new();
     for p in expand_inputs(inputs)? {
         if p.is_dir() {
+            if let Some((files, note)) = delta::live_files(&p)? {
+                out.extend(files.into_iter().map(|f| {
+                    let folders = hive::folders(&p, &f);
+                    (f, folders)
+                }));
+                notes.push(note);
+                continue;
+            }
             let parts = table_parts(&p);
             if !parts.is_empty() {
                 out.extend(parts.into_iter().map(|f| {
@@ -547,7 +558,7 @@ fn expand_with_parts(inputs: &[String]) -> Result<Vec<Part>, IngestError> {
         }
         out.push((p, Vec::new()));
     }
-    Ok(out)
+    Ok((out, notes))
 }
 
 /// What a file's first bytes say it is, for the formats that say so: a
@@ -844,7 +855,7 @@ pub fn check_scannable(ds: &Dataset) -> Result<(), IngestError> {
 
 /// Reads every input into one [`Dataset`].
 pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, IngestError> {
-    let parts = expand_with_parts(inputs)?;
+    let (parts, delta_notes) = expand_with_parts(inputs)?;
     let paths: Vec<PathBuf> = parts.iter().map(|(p, _)| p.clone()).collect();
     if let Some(forced) = options.format {
         // a binary table read as text gives columns of garbage
@@ -921,6 +932,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
             ds.notes.push(note);
         }
     }
+    ds.notes.extend(delta_notes);
     Ok(ds)
 }
 

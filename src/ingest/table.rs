@@ -549,7 +549,10 @@ fn polars_kind(dt: &DataType) -> ColumnKind {
         }
         // Spark ML's vectors (see `batch::spark_vector`)
         DataType::Struct(fields)
-            if fields.iter().map(|f| f.name().as_str()).eq(["type", "size", "indices", "values"]) =>
+            if fields
+                .iter()
+                .map(|f| f.name().as_str())
+                .eq(["type", "size", "indices", "values"]) =>
         {
             ColumnKind::NumericList
         }
