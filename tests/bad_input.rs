@@ -111,6 +111,23 @@ fn missing_file_glob_and_unknown_format() {
         let e = fails(dir.path(), &[name], &[name]);
         assert!(e.contains(says) && e.contains("numpy.savez"), "{e}");
     }
+    // tables that keep old versions of their rows in their data files
+    for (name, marker, says) in [
+        (
+            "ice",
+            "metadata/v1.metadata.json",
+            "an Apache Iceberg table",
+        ),
+        ("hudi", ".hoodie/hoodie.properties", "an Apache Hudi table"),
+    ] {
+        let table = dir.path().join(name);
+        std::fs::create_dir_all(table.join(marker).parent().unwrap()).unwrap();
+        std::fs::write(table.join(marker), "{}").unwrap();
+        std::fs::create_dir_all(table.join("data")).unwrap();
+        std::fs::write(table.join("data/a.csv"), b"label,x\n0,1\n1,2\n").unwrap();
+        let e = fails(dir.path(), &[name], &[]);
+        assert!(e.contains(says) && e.contains("write.parquet"), "{e}");
+    }
     // an ORC table (Hive, Spark), by its name or its first bytes
     for name in ["part-00000.orc", "table"] {
         std::fs::write(dir.path().join(name), b"ORC\x0a\x06\x08\x03").unwrap();

@@ -526,6 +526,39 @@ fn table_parts(dir: &Path) -> Vec<PathBuf> {
     parts
 }
 
+/// What to do with a folder that is a table format keeping several versions
+/// of its rows in files poisonscan cannot tell apart (Apache Iceberg, Apache
+/// Hudi): every data file read would mix rows deleted or rewritten long
+/// ago with the current ones. `None` for other folders (a Delta Lake table
+/// is read by its log, [`delta`]).
+fn versioned_table(dir: &Path) -> Option<&'static str> {
+    // the table's folder, or its `data` folder
+    let iceberg = |d: &Path| {
+        std::fs::read_dir(d.join("metadata")).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".metadata.json"))
+        })
+    };
+    let parent = dir.parent().filter(|_| dir.ends_with("data"));
+    if iceberg(dir) || parent.is_some_and(iceberg) {
+        return Some(
+            "an Apache Iceberg table, whose data files hold older versions of its rows beside \
+             the current ones; write its current snapshot out and scan that (pyiceberg: \
+             table.scan().to_arrow(), then pyarrow.parquet.write_table; Spark: \
+             spark.table(NAME).write.parquet(OUT))",
+        );
+    }
+    if dir.join(".hoodie").is_dir() {
+        return Some(
+            "an Apache Hudi table, whose data files hold older versions of its rows beside the \
+             current ones; write its current snapshot out and scan that \
+             (spark.read.format(\"hudi\").load(PATH).write.parquet(OUT))",
+        );
+    }
+    None
+}
+
 /// A path to read and the `key=value` folders it sits below in a folder
 /// given as input.
 pub(super) type Part = (PathBuf, Vec<(String, Option<String>)>);
@@ -539,6 +572,9 @@ fn expand_with_parts(inputs: &[String]) -> Result<(Vec<Part>, Vec<String>), Inge
     let mut notes = Vec::new();
     for p in expand_inputs(inputs)? {
         if p.is_dir() {
+            if let Some(advice) = versioned_table(&p) {
+                return Err(IngestError::Option(format!("{}: {advice}", p.display())));
+            }
             if let Some((files, note)) = delta::live_files(&p)? {
                 out.extend(files.into_iter().map(|f| {
                     let folders = hive::folders(&p, &f);
