@@ -111,6 +111,18 @@ fn missing_file_glob_and_unknown_format() {
         let e = fails(dir.path(), &[name], &[name]);
         assert!(e.contains(says) && e.contains("numpy.savez"), "{e}");
     }
+    // remote addresses say to copy the data here
+    for url in [
+        "s3://bucket/train.parquet",
+        "hf://datasets/mnist",
+        "gs://b/*.parquet",
+    ] {
+        let e = fails(dir.path(), &[url], &[]);
+        assert!(
+            e.contains("not a file on this machine") && e.contains("copy it"),
+            "{e}"
+        );
+    }
     // tables that keep old versions of their rows in their data files
     for (name, marker, says) in [
         (

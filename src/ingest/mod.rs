@@ -452,6 +452,20 @@ pub(crate) fn locate(sources: &[SourceFile], row: u64) -> RowLoc {
 pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
     let mut out = Vec::new();
     for input in inputs {
+        // `s3://…`, `gs://…`, `https://…`, `hf://…`: not on this machine
+        if let Some((scheme, _)) = input.split_once("://").filter(|(s, _)| {
+            s.len() >= 2
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        }) {
+            if !Path::new(input).exists() {
+                return Err(IngestError::Option(format!(
+                    "{input}: a {scheme}:// address, not a file on this machine: copy it \
+                     here first (aws s3 cp, gsutil cp, curl -O, huggingface-cli \
+                     download) and scan the copy"
+                )));
+            }
+        }
         let is_glob = input.contains(['*', '?', '[']);
         if !is_glob {
             let p = PathBuf::from(input);
