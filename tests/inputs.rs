@@ -2307,16 +2307,20 @@ fn smaller_frictions() {
     let e = run_err(&["eval", "s/scores.parquet", "--truth", "b.parquet"], d);
     assert!(e.contains("labels differ"), "{e}");
     // Files the name does not tell: told from their first bytes (Parquet,
-    // Arrow IPC), or an error that says what to do (a workbook); a binary
+    // Arrow IPC); a damaged workbook is an error that names it; a binary
     // table forced to be read as text is an error, not columns of garbage.
     std::fs::copy(d.join("a.parquet"), d.join("export")).unwrap();
     let o = run(&["scan", "export", "--out", "noext"], d);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     std::fs::write(d.join("book.xlsx"), b"PK\x03\x04 not a real workbook").unwrap();
     let e = run_err(&["scan", "book.xlsx", "--out", "x"], d);
-    assert!(e.contains("save the sheet as CSV"), "{e}");
-    // zip archives: a workbook by its parts whatever its name, one Parquet
-    // table read as it is, several tables an error that names them
+    assert!(
+        e.contains("book.xlsx") && e.contains("cannot be read"),
+        "{e}"
+    );
+    // zip archives: a workbook by its parts whatever its name (read as one,
+    // here a damaged one), one Parquet table read as it is, several tables
+    // an error that names them
     let zipped = |name: &str, members: &[(&str, &[u8])]| write_zip(&d.join(name), members);
     zipped(
         "sheet.zip",
@@ -2326,10 +2330,7 @@ fn smaller_frictions() {
         ],
     );
     let e = run_err(&["scan", "sheet.zip", "--out", "x"], d);
-    assert!(
-        e.contains("an Excel workbook") && e.contains("save the sheet as CSV"),
-        "{e}"
-    );
+    assert!(e.contains("sheet.zip") && e.contains("spreadsheet"), "{e}");
     let parquet = std::fs::read(d.join("a.parquet")).unwrap();
     zipped("a.zip", &[("a.parquet", &parquet)]);
     let o = run(&["scan", "a.zip", "--out", "zipped"], d);
@@ -2982,4 +2983,48 @@ fn a_delta_lake_table_is_read_at_its_current_version() {
     .unwrap();
     let e = run_err(&["scan", "wine", "--label", "cultivar", "--out", "gap"], d);
     assert!(e.contains("misses commit 3"), "{e}");
+}
+
+#[test]
+fn spreadsheets_are_read_as_their_first_sheet() {
+    // Excel and OpenDocument workbooks as pandas's `to_excel` writes them
+    // (datasets/fixtures/spreadsheets.py): the first sheet, as `read_excel`
+    // reads it, scans exactly as the CSV of the same rows (was: "save the
+    // sheet as CSV"); its index column, its date column and its other sheet
+    // are left out, with notes
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scan = |path: &Path, out: &str| {
+        let args = [
+            "scan",
+            path.to_str().unwrap(),
+            "--label",
+            "cultivar",
+            "--seed",
+            "1",
+            "--out",
+            out,
+        ];
+        run_ok(&args, d);
+        read_parquet(&d.join(out).join("scores.parquet"))
+    };
+    let csv = scan(&fixtures.join("wine60.csv"), "csv");
+    assert_eq!(scan(&fixtures.join("wine60.xlsx"), "xlsx"), csv);
+    assert_eq!(scan(&fixtures.join("wine60.ods"), "ods"), csv);
+    let warnings = summary_of(d, "xlsx")["warnings"].to_string();
+    assert!(
+        warnings.contains("the first sheet, `wine`")
+            && warnings.contains("`notes`")
+            && warnings.contains("`harvested`"),
+        "{warnings}"
+    );
+    // a workbook without its name is told from its parts
+    std::fs::copy(fixtures.join("wine60.xlsx"), d.join("download")).unwrap();
+    assert_eq!(scan(&d.join("download"), "unnamed"), csv);
+    // a damaged one is an error that names it
+    let bytes = std::fs::read(fixtures.join("wine60.xlsx")).unwrap();
+    std::fs::write(d.join("cut.xlsx"), &bytes[..bytes.len() / 2]).unwrap();
+    let e = run_err(&["scan", "cut.xlsx", "--label", "cultivar"], d);
+    assert!(e.contains("cut.xlsx"), "{e}");
 }

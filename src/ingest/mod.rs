@@ -14,6 +14,7 @@ mod batch;
 mod decode;
 mod delta;
 mod error;
+mod excel;
 mod h5;
 mod hdfstore;
 mod hive;
@@ -66,13 +67,16 @@ pub enum InputFormat {
     Avro,
     /// LIBSVM / SVMlight rows (`label index:value …`).
     Svmlight,
+    /// A spreadsheet: an Excel workbook or an OpenDocument one (its first
+    /// sheet).
+    Excel,
     /// A folder laid out `root/<class>/<image>`.
     Images,
 }
 
 impl InputFormat {
     /// All formats, for help texts.
-    pub const ALL: [InputFormat; 10] = [
+    pub const ALL: [InputFormat; 11] = [
         InputFormat::Parquet,
         InputFormat::Csv,
         InputFormat::Ipc,
@@ -82,6 +86,7 @@ impl InputFormat {
         InputFormat::Arff,
         InputFormat::Svmlight,
         InputFormat::Avro,
+        InputFormat::Excel,
         InputFormat::Images,
     ];
 
@@ -97,6 +102,7 @@ impl InputFormat {
             InputFormat::Arff => "arff",
             InputFormat::Svmlight => "libsvm",
             InputFormat::Avro => "avro",
+            InputFormat::Excel => "excel",
             InputFormat::Images => "images",
         }
     }
@@ -113,6 +119,7 @@ impl InputFormat {
             "arff" | "weka" => Some(Self::Arff),
             "libsvm" | "svmlight" | "svm" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
+            "excel" | "xlsx" | "xls" | "ods" | "spreadsheet" => Some(Self::Excel),
             "images" | "image-folder" => Some(Self::Images),
             _ => None,
         }
@@ -160,6 +167,7 @@ impl InputFormat {
             "arff" => Some(Self::Arff),
             "libsvm" | "svm" | "svmlight" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
+            "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(Self::Excel),
             _ => None,
         }
     }
@@ -821,29 +829,23 @@ pub(super) fn zip_junk(name: &str) -> bool {
 }
 
 /// The format of a zip archive's one table, by its name inside (a Kaggle
-/// download, pandas's `to_csv("t.zip")`); an Excel workbook (a zip of its
-/// parts) or an archive of several files is an error that says what to do.
+/// download, pandas's `to_csv("t.zip")`), or a spreadsheet without its
+/// name (a zip of its parts); an archive of several files is an error that
+/// says what to do.
 fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
     let fail = |why: String| IngestError::Option(format!("{}: {why}", path.display()));
-    let workbook = || {
-        fail(
-            "an Excel workbook (a zip archive); poisonscan reads Parquet, CSV, Arrow IPC, \
-             NDJSON, IDX and image folders: save the sheet as CSV or Parquet"
-                .into(),
-        )
-    };
-    let name = path.to_string_lossy().to_ascii_lowercase();
-    if [".xlsx", ".xlsm", ".ods"].iter().any(|e| name.ends_with(e)) {
-        return Err(workbook());
-    }
     let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let mut archive = ::zip::ZipArchive::new(file)
         .map_err(|e| fail(format!("a zip archive that cannot be read ({e})")))?;
-    if archive.file_names().any(|n| n == "[Content_Types].xml") {
-        return Err(workbook());
+    // a workbook without its name: Excel's parts, or OpenDocument's
+    if archive
+        .file_names()
+        .any(|n| n == "[Content_Types].xml" || n == "content.xml")
+    {
+        return Ok(InputFormat::Excel);
     }
     // a NumPy archive without its `.npz` name
     if !archive.is_empty() && archive.file_names().all(|n| n.ends_with(".npy")) {

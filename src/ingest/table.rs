@@ -426,7 +426,7 @@ fn sniff_csv(head: &[u8], separator: Option<u8>) -> CsvDialect {
 /// (what R, Excel and pandas write) and UCI's `?`. A numeric column that
 /// marks its gaps so is read as numbers with nulls (an error naming the row,
 /// or skipped with `--drop-invalid`), not as text.
-const MISSING: [&str; 20] = [
+pub(super) const MISSING: [&str; 20] = [
     "NA", "N/A", "n/a", "NaN", "-NaN", "nan", "-nan", "NULL", "null", "None", "<NA>", "#N/A",
     "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN", "?", "",
 ];
@@ -522,6 +522,7 @@ fn scan(
         | InputFormat::Arff
         | InputFormat::Svmlight
         | InputFormat::Avro
+        | InputFormat::Excel
         | InputFormat::Images => {
             unreachable!("not read through polars")
         }
@@ -1177,7 +1178,11 @@ fn read_into<'a>(
     }
     if matches!(
         format,
-        InputFormat::Npz | InputFormat::Arff | InputFormat::Svmlight | InputFormat::Avro
+        InputFormat::Npz
+            | InputFormat::Arff
+            | InputFormat::Svmlight
+            | InputFormat::Avro
+            | InputFormat::Excel
     ) {
         let mut notes = Vec::new();
         let one = |batch: RecordBatch| (batch.schema(), vec![batch]);
@@ -1187,6 +1192,8 @@ fn read_into<'a>(
             one(super::arff::read(path, &options.table.label, &mut notes)?)
         } else if format == InputFormat::Svmlight {
             one(super::svmlight::read(path, &options.table.label)?)
+        } else if format == InputFormat::Excel {
+            one(super::excel::read(path, &mut notes)?)
         } else if super::tfrecord::is_tfrecord(path) {
             one(super::tfrecord::read(path, &mut notes)?)
         } else if let Some(frame) = super::h5::is_h5(path)
@@ -1358,6 +1365,7 @@ pub fn read_columns(
         | InputFormat::Arff
         | InputFormat::Svmlight
         | InputFormat::Avro
+        | InputFormat::Excel
         | InputFormat::Images => Err(IngestError::Option(format!(
             "{} is not a table; expected Parquet, CSV, IPC or NDJSON",
             path.display()

@@ -1,0 +1,152 @@
+//! Spreadsheets: Excel workbooks (`.xlsx`, `.xlsm`, `.xlsb`, the older
+//! `.xls`) and OpenDocument (`.ods`), read by the pure-Rust `calamine`
+//! crate, as pandas's `read_excel` reads them: the first sheet (a note names
+//! the others), its first row the column names, each formula's saved value.
+//!
+//! A column of numbers (cells `NA`, `N/A`, `#N/A`, empty — the missing
+//! values a CSV may hold — and error cells such as `#DIV/0!` missing) is a
+//! number column; a column of `TRUE`/`FALSE` a boolean one; any other text
+//! makes it a text column (its numbers written out: a label column of
+//! `cat`, `2`). Dates and times are left out with a note.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use calamine::{Data, Reader};
+
+use super::IngestError;
+
+fn excel_error(path: &Path, message: impl Into<String>) -> IngestError {
+    IngestError::Read {
+        path: path.to_path_buf(),
+        format: "spreadsheet",
+        message: message.into(),
+    }
+}
+
+/// A cell's text, for a text column and for names.
+fn text(cell: &Data) -> Option<String> {
+    match cell {
+        Data::Empty | Data::Error(_) => None,
+        Data::String(s) => Some(s.clone()),
+        Data::Int(i) => Some(i.to_string()),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(format!("{}", *f as i64)),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A missing value written as text (see [`super::table::MISSING`]).
+fn missing(s: &str) -> bool {
+    super::table::MISSING.contains(&s.trim())
+}
+
+/// The first sheet of a spreadsheet as a table.
+pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, IngestError> {
+    let mut book = calamine::open_workbook_auto(path)
+        .map_err(|e| excel_error(path, format!("it cannot be read (damaged?): {e}")))?;
+    let sheets = book.sheet_names();
+    let Some(first) = sheets.first().cloned() else {
+        return Err(excel_error(path, "the workbook has no sheet"));
+    };
+    if sheets.len() > 1 {
+        notes.push(format!(
+            "{}: read the first sheet, `{first}`, as pandas's read_excel does; the workbook \
+             also holds {} (save the one to scan as its own file to choose another)",
+            path.display(),
+            sheets[1..]
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let range = book
+        .worksheet_range(&first)
+        .map_err(|e| excel_error(path, format!("sheet `{first}` cannot be read: {e}")))?;
+    let mut rows = range.rows();
+    let Some(header) = rows.next() else {
+        return Err(excel_error(path, format!("sheet `{first}` is empty")));
+    };
+    let data: Vec<&[Data]> = rows.collect();
+    // names as pandas gives them: `Unnamed: j` for an empty one, `x.1` for a
+    // second `x`
+    let mut names: Vec<String> = Vec::with_capacity(header.len());
+    for (j, cell) in header.iter().enumerate() {
+        let base = text(cell).unwrap_or_else(|| format!("Unnamed: {j}"));
+        let mut name = base.clone();
+        let mut k = 0;
+        while names.contains(&name) {
+            k += 1;
+            name = format!("{base}.{k}");
+        }
+        names.push(name);
+    }
+    let cell = |r: usize, j: usize| data[r].get(j).unwrap_or(&Data::Empty);
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    let mut dates = Vec::new();
+    for (j, name) in names.iter().enumerate() {
+        let cells = || (0..data.len()).map(|r| cell(r, j));
+        let present = || cells().filter(|c| !matches!(c, Data::Empty | Data::Error(_)));
+        if present().count() == 0 && name.starts_with("Unnamed: ") {
+            continue;
+        }
+        let is_date = |c: &Data| {
+            matches!(
+                c,
+                Data::DateTime(_) | Data::DateTimeIso(_) | Data::DurationIso(_)
+            )
+        };
+        if present().next().is_some() && present().all(is_date) {
+            dates.push(format!("`{name}`"));
+            continue;
+        }
+        let numeric = present().all(|c| match c {
+            Data::Int(_) | Data::Float(_) => true,
+            Data::String(s) => missing(s),
+            _ => false,
+        });
+        let boolean = present().all(|c| matches!(c, Data::Bool(_)));
+        let (array, dtype): (ArrayRef, DataType) = if boolean {
+            let v: BooleanArray = cells()
+                .map(|c| match c {
+                    Data::Bool(b) => Some(*b),
+                    _ => None,
+                })
+                .collect();
+            (Arc::new(v), DataType::Boolean)
+        } else if numeric {
+            let v: Float64Array = cells()
+                .map(|c| match c {
+                    Data::Int(i) => Some(*i as f64),
+                    Data::Float(f) => Some(*f),
+                    _ => None,
+                })
+                .collect();
+            (Arc::new(v), DataType::Float64)
+        } else {
+            let v: StringArray = cells().map(|c| text(c).filter(|s| !missing(s))).collect();
+            (Arc::new(v), DataType::Utf8)
+        };
+        fields.push(Field::new(name, dtype, true));
+        columns.push(array);
+    }
+    if !dates.is_empty() {
+        notes.push(format!(
+            "{}: column(s) {} left out (dates and times are not features)",
+            path.display(),
+            dates.join(", ")
+        ));
+    }
+    if columns.is_empty() {
+        return Err(excel_error(
+            path,
+            format!("sheet `{first}` has no column of numbers or text"),
+        ));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| excel_error(path, e.to_string()))
+}
