@@ -184,11 +184,13 @@ fn seeds() -> Vec<Seed> {
         Seed::one("arff", "t.arff", arff_bytes(&csv)),
         Seed::one("libsvm", "t.libsvm", libsvm_bytes(&csv)),
         Seed::one("avro", "t.avro", avro_bytes(&cols)),
-        // pandas's HDF5 stores (the repo's fixtures; their label is
+        // pandas's HDF5 stores and spreadsheets (the repo's fixtures; their label is
         // `cultivar`, so a mutation that keeps the frame readable is scanned
         // with the class column as the label would be named)
         Seed::one("hdfstore-fixed", "f.h5", fixture("wine60_fixed.h5")),
         Seed::one("hdfstore-table", "t.h5", fixture("wine60_table.h5")),
+        Seed::one("xlsx", "t.xlsx", fixture("wine60.xlsx")),
+        Seed::one("ods", "t.ods", fixture("wine60.ods")),
         Seed {
             name: "png-folder",
             files: folder,
@@ -400,7 +402,7 @@ fn mutated_inputs_never_crash_ingestion_or_the_scan() {
         let input = dir.path().join(&seed.input).to_string_lossy().into_owned();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut options = IngestOptions::default();
-            if seed.name.starts_with("hdfstore") {
+            if seed.name.starts_with("hdfstore") || ["xlsx", "ods"].contains(&seed.name) {
                 options.table.label = "cultivar".into();
             }
             let ds = load(&[input.clone()], &options)?;
