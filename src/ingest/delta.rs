@@ -252,18 +252,8 @@ pub(super) fn live_files(dir: &Path) -> Result<Option<(Vec<PathBuf>, String)>, I
         files.push(file);
     }
     files.sort();
-    let in_folder = walkdir::WalkDir::new(dir)
-        .min_depth(1)
-        .into_iter()
-        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('_'))
-        .flatten()
-        .filter(|e| {
-            e.file_type().is_file()
-                && e.path()
-                    .extension()
-                    .is_some_and(|x| x.eq_ignore_ascii_case("parquet"))
-        })
-        .count();
+    // the folder's table files, older versions included
+    let in_folder = super::table_parts(dir).len();
     let note = format!(
         "{}: a Delta Lake table, read at its version {latest}: the {} file(s) its log holds \
          now{}",

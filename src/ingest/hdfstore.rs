@@ -152,6 +152,17 @@ pub(super) fn read(
         .map_err(|e| within(e.to_string()))
 }
 
+/// One column's values out of `raw`: `rows` values of `width` bytes, row
+/// `r`'s at byte `at(r)`; `None` where one lies past the end.
+fn gather(raw: &[u8], rows: usize, width: usize, at: impl Fn(usize) -> usize) -> Option<Vec<u8>> {
+    let mut column = Vec::with_capacity(rows * width);
+    for r in 0..rows {
+        let start = at(r);
+        column.extend_from_slice(raw.get(start..start.checked_add(width)?)?);
+    }
+    Some(column)
+}
+
 /// The type code and width of a numeric HDF5 type, booleans (PyTables's
 /// one-byte bit field) included.
 fn number_type(dtype: &Datatype) -> Option<(&'static str, usize)> {
@@ -270,12 +281,9 @@ fn fixed_columns(
             let rows_first = layout(&shape)?;
             let raw = values.read_native_bytes().map_err(|e| e.to_string())?;
             for (j, name) in names.iter().enumerate() {
-                let mut column = Vec::with_capacity(rows * width);
-                for r in 0..rows {
-                    let at = if rows_first { r * k + j } else { j * rows + r } * width;
-                    column.extend_from_slice(&raw[at..at + width]);
-                }
-                let a = typed_values(code, width, cfg!(target_endian = "big"), &column)
+                let at = |r: usize| if rows_first { r * k + j } else { j * rows + r } * width;
+                let a = gather(&raw, rows, width, at)
+                    .and_then(|c| typed_values(code, width, cfg!(target_endian = "big"), &c))
                     .ok_or_else(|| format!("`{name}`: numbers of {width} bytes"))?;
                 by_name.insert(name.clone(), a);
             }
@@ -361,15 +369,9 @@ impl Records {
         };
         (0..k)
             .map(|j| {
-                let mut column = Vec::with_capacity(self.rows * width);
-                for r in 0..self.rows {
-                    let at = r * self.record + field.byte_offset as usize + j * width;
-                    let bytes = self
-                        .raw
-                        .get(at..at + width)
-                        .ok_or_else(|| format!("field `{}` runs past its record", field.name))?;
-                    column.extend_from_slice(bytes);
-                }
+                let at = |r: usize| r * self.record + field.byte_offset as usize + j * width;
+                let column = gather(&self.raw, self.rows, width, at)
+                    .ok_or_else(|| format!("field `{}` runs past its record", field.name))?;
                 let a = typed_values(code, width, cfg!(target_endian = "big"), &column)
                     .ok_or_else(|| format!("field `{}`: values of {width} bytes", field.name))?;
                 if code != "S" {

@@ -719,13 +719,13 @@ fn delimited(head: &str) -> bool {
     });
     // numbers between single spaces (`numpy.savetxt`'s default), under a
     // header line or none: prose has words
-    let fields = |l: &str| l.trim_end_matches('\r').split(' ').count();
+    let fields = |l: &str| table::space_fields(l.as_bytes());
     let numbers = |l: &str| {
         l.trim_end_matches('\r')
             .split(' ')
             .all(|f| f.parse::<f64>().is_ok())
     };
-    let spaced = fields(lines[0]) >= 2
+    let spaced = fields(lines[0]).is_some()
         && lines.iter().all(|l| fields(l) == fields(lines[0]))
         && lines[1..].iter().all(|l| numbers(l));
     marked || spaced

@@ -359,6 +359,15 @@ fn thousands_dot(field: &[u8]) -> bool {
         .is_ok_and(|f| f.contains('.') && Written::DecimalComma.parse(f).is_some())
 }
 
+/// How many fields a line holds between single spaces (`numpy.savetxt`'s
+/// default separator): two or more, none empty; `None` otherwise.
+pub(super) fn space_fields(line: &[u8]) -> Option<usize> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let fields = line.split(|&b| b == b' ');
+    let n = fields.clone().count();
+    (n >= 2 && fields.into_iter().all(|f| !f.is_empty())).then_some(n)
+}
+
 /// The dialect of a CSV file: the separator (given, or the most frequent of
 /// `,` `;` tab `|` outside quotes on the header line; when none occurs, a
 /// space if the header and the next line are fields between single spaces;
@@ -382,15 +391,12 @@ fn sniff_csv(head: &[u8], separator: Option<u8>) -> CsvDialect {
             .unwrap_or(0);
         // none: fields between single spaces, as many on the next line
         // (`numpy.savetxt`'s default), else `,`
-        let spaced = |line: &[u8]| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-            (fields.len() >= 2 && fields.iter().all(|f| !f.is_empty())).then_some(fields.len())
-        };
         let next = head.split(|&b| b == b'\n').nth(comments + 1);
         if counts[best] > 0 {
             candidates[best]
-        } else if spaced(header).is_some() && next.and_then(spaced) == spaced(header) {
+        } else if space_fields(header).is_some()
+            && next.and_then(space_fields) == space_fields(header)
+        {
             b' '
         } else {
             b','
