@@ -3028,3 +3028,92 @@ fn spreadsheets_are_read_as_their_first_sheet() {
     let e = run_err(&["scan", "cut.xlsx", "--label", "cultivar"], d);
     assert!(e.contains("cut.xlsx"), "{e}");
 }
+
+#[test]
+fn time_series_in_the_ts_format_are_read_as_tables() {
+    // sktime's and aeon's `.ts` files, in which the UCR/UEA archive ships
+    // (was: "cannot tell the format from the name"): one series a line, the
+    // class last; scanned exactly as the same values in a CSV with columns
+    // `t0`, `t1`, … (several dimensions: `d0_t0`, …, `d1_t0`, …)
+    let mut rng = SplitMix64::new(7);
+    let (n, len) = (90usize, 24usize);
+    let series: Vec<(usize, Vec<Vec<f64>>)> = (0..n)
+        .map(|i| {
+            let class = i % 3;
+            let dims = (0..2)
+                .map(|d| {
+                    (0..len)
+                        .map(|t| {
+                            let x = ((t as f64) * (0.2 + 0.15 * class as f64) + d as f64).sin();
+                            ((x + 0.3 * rng.normal()) * 1000.0).round() / 1000.0
+                        })
+                        .collect()
+                })
+                .collect();
+            (class, dims)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let header = |dims: usize| {
+        format!(
+            "# made for a test\n@problemName Waves\n@timeStamps false\n@missing false\n\
+             @univariate {}\n@dimensions {dims}\n@equalLength true\n@seriesLength {len}\n\
+             @classLabel true a b c\n@data\n",
+            dims == 1
+        )
+    };
+    let name = |c: usize| ["a", "b", "c"][c];
+    let join = |v: &[f64]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    for dims in [1usize, 2] {
+        let mut ts = header(dims);
+        let columns: Vec<String> = (0..dims)
+            .flat_map(|dd| {
+                (0..len).map(move |t| {
+                    if dims == 1 {
+                        format!("t{t}")
+                    } else {
+                        format!("d{dd}_t{t}")
+                    }
+                })
+            })
+            .collect();
+        let mut csv = format!("label,{}\n", columns.join(","));
+        for (class, s) in &series {
+            let parts: Vec<String> = s[..dims].iter().map(|v| join(v)).collect();
+            ts.push_str(&format!("{}:{}\n", parts.join(":"), name(*class)));
+            csv.push_str(&format!("{},{}\n", name(*class), parts.join(",")));
+        }
+        std::fs::write(d.join(format!("w{dims}.ts")), ts).unwrap();
+        std::fs::write(d.join(format!("w{dims}.csv")), csv).unwrap();
+        let scores = |file: String| {
+            let out = format!("out-{file}");
+            run_ok(&["scan", &file, "--seed", "1", "--out", &out], d);
+            read_parquet(&d.join(out).join("scores.parquet"))
+        };
+        let (ts, csv) = (
+            scores(format!("w{dims}.ts")),
+            scores(format!("w{dims}.csv")),
+        );
+        assert_eq!(ts.num_rows(), n);
+        assert_eq!(ts, csv, "{dims} dimension(s)");
+    }
+    // series of unequal length, and series without classes, say so
+    let mut uneven = header(1);
+    uneven.push_str("1,2,3:a\n1,2,3,4:b\n");
+    std::fs::write(d.join("uneven.ts"), uneven).unwrap();
+    let e = run_err(&["scan", "uneven.ts"], d);
+    assert!(e.contains("line 12") && e.contains("unequal length"), "{e}");
+    std::fs::write(
+        d.join("unlabelled.ts"),
+        "@problemName X\n@classLabel false\n@data\n1,2,3\n",
+    )
+    .unwrap();
+    let e = run_err(&["scan", "unlabelled.ts"], d);
+    assert!(e.contains("no class labels"), "{e}");
+}

@@ -24,6 +24,7 @@ mod layout;
 mod mat;
 mod npz;
 mod pickle;
+mod sktime;
 mod svmlight;
 mod table;
 mod tfrecord;
@@ -70,13 +71,15 @@ pub enum InputFormat {
     /// A spreadsheet: an Excel workbook or an OpenDocument one (its first
     /// sheet).
     Excel,
+    /// Time series in sktime's and aeon's `.ts` format.
+    Ts,
     /// A folder laid out `root/<class>/<image>`.
     Images,
 }
 
 impl InputFormat {
     /// All formats, for help texts.
-    pub const ALL: [InputFormat; 11] = [
+    pub const ALL: [InputFormat; 12] = [
         InputFormat::Parquet,
         InputFormat::Csv,
         InputFormat::Ipc,
@@ -87,6 +90,7 @@ impl InputFormat {
         InputFormat::Svmlight,
         InputFormat::Avro,
         InputFormat::Excel,
+        InputFormat::Ts,
         InputFormat::Images,
     ];
 
@@ -103,6 +107,7 @@ impl InputFormat {
             InputFormat::Svmlight => "libsvm",
             InputFormat::Avro => "avro",
             InputFormat::Excel => "excel",
+            InputFormat::Ts => "ts",
             InputFormat::Images => "images",
         }
     }
@@ -120,6 +125,7 @@ impl InputFormat {
             "libsvm" | "svmlight" | "svm" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
             "excel" | "xlsx" | "xls" | "ods" | "spreadsheet" => Some(Self::Excel),
+            "ts" | "sktime" | "aeon" => Some(Self::Ts),
             "images" | "image-folder" => Some(Self::Images),
             _ => None,
         }
@@ -168,6 +174,7 @@ impl InputFormat {
             "libsvm" | "svm" | "svmlight" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(Self::Excel),
+            "ts" => Some(Self::Ts),
             _ => None,
         }
     }
@@ -679,6 +686,9 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
         }
         if svmlight::is_svmlight(path, &head) {
             return Ok(InputFormat::Svmlight);
+        }
+        if sktime::is_ts(&head) {
+            return Ok(InputFormat::Ts);
         }
         if delimited(&head) {
             return Ok(InputFormat::Csv);

@@ -529,6 +529,7 @@ fn scan(
         | InputFormat::Svmlight
         | InputFormat::Avro
         | InputFormat::Excel
+        | InputFormat::Ts
         | InputFormat::Images => {
             unreachable!("not read through polars")
         }
@@ -1189,6 +1190,7 @@ fn read_into<'a>(
             | InputFormat::Svmlight
             | InputFormat::Avro
             | InputFormat::Excel
+            | InputFormat::Ts
     ) {
         let mut notes = Vec::new();
         let one = |batch: RecordBatch| (batch.schema(), vec![batch]);
@@ -1200,6 +1202,8 @@ fn read_into<'a>(
             one(super::svmlight::read(path, &options.table.label)?)
         } else if format == InputFormat::Excel {
             one(super::excel::read(path, &mut notes)?)
+        } else if format == InputFormat::Ts {
+            one(super::sktime::read(path, &options.table.label)?)
         } else if super::tfrecord::is_tfrecord(path) {
             one(super::tfrecord::read(path, &mut notes)?)
         } else if let Some(frame) = super::h5::is_h5(path)
@@ -1372,6 +1376,7 @@ pub fn read_columns(
         | InputFormat::Svmlight
         | InputFormat::Avro
         | InputFormat::Excel
+        | InputFormat::Ts
         | InputFormat::Images => Err(IngestError::Option(format!(
             "{} is not a table; expected Parquet, CSV, IPC or NDJSON",
             path.display()
