@@ -60,6 +60,28 @@ fn summary_of(d: &Path, out: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Scans `path`, a table of the wine60 fixture's columns (the label
+/// `cultivar`), with seed 1 into `d/out`; returns its scores.
+fn scan_wine(d: &Path, path: &Path, out: &str) -> RecordBatch {
+    let args = [
+        "scan",
+        path.to_str().unwrap(),
+        "--label",
+        "cultivar",
+        "--seed",
+        "1",
+        "--out",
+        out,
+    ];
+    run_ok(&args, d);
+    read_parquet(&d.join(out).join("scores.parquet"))
+}
+
+/// The repo's fixtures folder.
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures")
+}
+
 /// scikit-learn's 8×8 digits (the repo's fixture: 64 pixel values 0–16
 /// and the label per line), with a dirty-label BadNets attack: `planted`
 /// digits that are not 0 get a bright 2×2 patch in the bottom-right corner
@@ -2547,26 +2569,10 @@ fn pandas_stores_are_read_as_tables() {
     // exactly as their CSV does, the label named by `--label` as in a
     // table — text pickled by PyTables in the fixed store, a categorical
     // column in the table store, whose training frame is read
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures");
+    let fixtures = fixtures();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let scan = |file: &str, out: &str| {
-        let path = fixtures.join(file);
-        run_ok(
-            &[
-                "scan",
-                path.to_str().unwrap(),
-                "--label",
-                "cultivar",
-                "--seed",
-                "1",
-                "--out",
-                out,
-            ],
-            d,
-        );
-        digest(&d.join(out).join("scores.parquet"))
-    };
+    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
     let csv = scan("wine60.csv", "csv");
     for (store, frame) in [("wine60_fixed.h5", "wine"), ("wine60_table.h5", "train")] {
         assert_eq!(scan(store, store), csv, "{store} scans as the CSV does");
@@ -2607,7 +2613,7 @@ fn pandas_json_documents_are_read_as_the_frames_they_hold() {
     // same rows does (was: "no feature columns" or "column `label` not
     // found").
     use serde_json::{json, Map, Value};
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures");
+    let fixtures = fixtures();
     let text = std::fs::read_to_string(fixtures.join("wine60.csv")).unwrap();
     let mut lines = text.lines();
     let names: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
@@ -2656,22 +2662,7 @@ fn pandas_json_documents_are_read_as_the_frames_they_hold() {
     });
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let scan = |path: &Path, out: &str| {
-        run_ok(
-            &[
-                "scan",
-                path.to_str().unwrap(),
-                "--label",
-                "cultivar",
-                "--seed",
-                "1",
-                "--out",
-                out,
-            ],
-            d,
-        );
-        digest(&d.join(out).join("scores.parquet"))
-    };
+    let scan = |path: &Path, out: &str| scan_wine(d, path, out);
     let csv = scan(&fixtures.join("wine60.csv"), "csv");
     for (orient, doc) in [
         ("columns", Value::Object(columns)),
@@ -2690,21 +2681,14 @@ fn delimited_text_under_another_name_is_read_as_a_table() {
     // UCI's `wine.data`, a spreadsheet's tab-separated `.txt` export: told
     // from their lines, they scan as the CSV does (was: "cannot tell the
     // format from the name")
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures");
+    let fixtures = fixtures();
     let text = std::fs::read_to_string(fixtures.join("wine60.csv")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("wine.csv"), &text).unwrap();
     std::fs::write(d.join("wine.data"), &text).unwrap();
     std::fs::write(d.join("wine.txt"), text.replace(',', "\t")).unwrap();
-    let scan = |file: &str| {
-        let out = format!("out-{file}");
-        let args = [
-            "scan", file, "--label", "cultivar", "--seed", "1", "--out", &out,
-        ];
-        run_ok(&args, d);
-        digest(&d.join(out).join("scores.parquet"))
-    };
+    let scan = |file: &str| scan_wine(d, &d.join(file), &format!("out-{file}"));
     let csv = scan("wine.csv");
     assert_eq!(scan("wine.data"), csv);
     assert_eq!(scan("wine.txt"), csv);
@@ -2759,7 +2743,7 @@ fn spark_ml_vectors_are_read_as_the_vectors_they_hold() {
         ArrayBuilder, Float64Builder, Int32Builder, Int8Builder, ListBuilder, StructBuilder,
     };
     use arrow::datatypes::Fields;
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures");
+    let fixtures = fixtures();
     let text = std::fs::read_to_string(fixtures.join("wine60.csv")).unwrap();
     let (mut cultivar, mut rows) = (Vec::new(), Vec::new());
     for line in text.lines().skip(1) {
@@ -2992,23 +2976,10 @@ fn spreadsheets_are_read_as_their_first_sheet() {
     // reads it, scans exactly as the CSV of the same rows (was: "save the
     // sheet as CSV"); its index column, its date column and its other sheet
     // are left out, with notes
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures");
+    let fixtures = fixtures();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let scan = |path: &Path, out: &str| {
-        let args = [
-            "scan",
-            path.to_str().unwrap(),
-            "--label",
-            "cultivar",
-            "--seed",
-            "1",
-            "--out",
-            out,
-        ];
-        run_ok(&args, d);
-        read_parquet(&d.join(out).join("scores.parquet"))
-    };
+    let scan = |path: &Path, out: &str| scan_wine(d, path, out);
     let csv = scan(&fixtures.join("wine60.csv"), "csv");
     assert_eq!(scan(&fixtures.join("wine60.xlsx"), "xlsx"), csv);
     assert_eq!(scan(&fixtures.join("wine60.ods"), "ods"), csv);

@@ -104,6 +104,13 @@ impl<'a> Machine<'a> {
         std::str::from_utf8(self.line()?).map_err(|_| PickleError("a line that is not text".into()))
     }
 
+    /// A protocol-0 memo key: a number on its line.
+    fn text_key(&mut self) -> Result<u64, PickleError> {
+        self.text_line()?
+            .parse()
+            .map_err(|_| PickleError("a bad memo key".into()))
+    }
+
     fn push(&mut self, v: Value) {
         self.stack.push(Item::Value(v));
     }
@@ -418,38 +425,23 @@ pub(super) fn read(data: &[u8]) -> Result<Value, PickleError> {
                 let v = m.pop_mark()?;
                 m.push(Value::List(v));
             }
-            b'p' => {
-                let key = m
-                    .text_line()?
-                    .parse()
-                    .map_err(|_| PickleError("a bad memo key".into()))?;
+            // the memo: a key in text (protocol 0), in 1 or 4 bytes, or the
+            // next free one
+            b'p' | b'q' | b'r' | 0x94 => {
+                let key = match op {
+                    b'p' => m.text_key()?,
+                    b'q' => m.uint(1)?,
+                    b'r' => m.uint(4)?,
+                    _ => m.memo.len() as u64,
+                };
                 m.memo_put(key)?;
             }
-            b'q' => {
-                let key = m.uint(1)?;
-                m.memo_put(key)?;
-            }
-            b'r' => {
-                let key = m.uint(4)?;
-                m.memo_put(key)?;
-            }
-            0x94 => {
-                let key = m.memo.len() as u64;
-                m.memo_put(key)?;
-            }
-            b'g' => {
-                let key = m
-                    .text_line()?
-                    .parse()
-                    .map_err(|_| PickleError("a bad memo key".into()))?;
-                m.memo_get(key)?;
-            }
-            b'h' => {
-                let key = m.uint(1)?;
-                m.memo_get(key)?;
-            }
-            b'j' => {
-                let key = m.uint(4)?;
+            b'g' | b'h' | b'j' => {
+                let key = match op {
+                    b'g' => m.text_key()?,
+                    b'h' => m.uint(1)?,
+                    _ => m.uint(4)?,
+                };
                 m.memo_get(key)?;
             }
             b'c' => {
@@ -465,17 +457,11 @@ pub(super) fn read(data: &[u8]) -> Result<Value, PickleError> {
                 };
                 m.push(Value::Global(module, name));
             }
-            b'R' | 0x81 => {
-                let args = m.pop()?;
-                let callable = m.pop()?;
-                m.push(Value::Object {
-                    callable: Box::new(callable),
-                    args: Box::new(args),
-                    state: None,
-                });
-            }
-            0x92 => {
-                let _kwargs = m.pop()?;
+            // REDUCE, NEWOBJ, NEWOBJ_EX (its keyword arguments dropped)
+            b'R' | 0x81 | 0x92 => {
+                if op == 0x92 {
+                    m.pop()?;
+                }
                 let args = m.pop()?;
                 let callable = m.pop()?;
                 m.push(Value::Object {
