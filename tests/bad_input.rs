@@ -93,9 +93,16 @@ fn missing_file_glob_and_unknown_format() {
         e.contains("download: a tar archive with no") && e.contains("extract it first"),
         "{e}"
     );
+    // a pickle cut short names itself; a PyTorch file says how to save it
+    std::fs::write(dir.path().join("batch_1"), b"\x80\x04\x95 pickled").unwrap();
+    let e = fails(dir.path(), &["batch_1"], &["batch_1"]);
+    assert!(
+        e.contains("batch_1: cannot read as pickle") && e.contains("ends"),
+        "{e}"
+    );
     // containers of arrays say how to save them as poisonscan reads them
     for (name, bytes, says) in [
-        ("batch_1", &b"\x80\x04\x95 pickled"[..], "a Python pickle"),
+        ("model.pt", &b"PK\x03\x04"[..], "a PyTorch file"),
         (
             "x.npy",
             &b"\x93NUMPY\x01\x00"[..],

@@ -191,6 +191,12 @@ fn seeds() -> Vec<Seed> {
         Seed::one("hdfstore-table", "t.h5", fixture("wine60_table.h5")),
         Seed::one("xlsx", "t.xlsx", fixture("wine60.xlsx")),
         Seed::one("ods", "t.ods", fixture("wine60.ods")),
+        Seed::one("pickle-batch", "data_batch_1", fixture("digits300_batch")),
+        Seed::one(
+            "pickle-pairs",
+            "p.pkl.gz",
+            fixture("digits300_pairs.pkl.gz"),
+        ),
         Seed {
             name: "png-folder",
             files: folder,

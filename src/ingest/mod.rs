@@ -170,6 +170,8 @@ impl InputFormat {
             // a `.npy` with its labels `.npy` beside it; a MATLAB file's
             // arrays; an HDF5 file's datasets
             "npz" | "npy" | "mat" | "h5" | "hdf5" | "hdf" | "he5" => Some(Self::Npz),
+            // a pickle of arrays (see `npz::read_pickle`)
+            "pkl" | "pickle" => Some(Self::Npz),
             "arff" => Some(Self::Arff),
             "libsvm" | "svm" | "svmlight" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
@@ -588,6 +590,26 @@ fn versioned_table(dir: &Path) -> Option<&'static str> {
     None
 }
 
+/// The training batches of CIFAR-10's python download
+/// (`cifar-10-batches-py/data_batch_1` … `_5`, pickles), in order; empty
+/// for another folder.
+fn cifar_batches(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut batches: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("data_batch_"))
+                && npz::is_pickle(p)
+        })
+        .collect();
+    batches.sort();
+    batches
+}
+
 /// A path to read and the `key=value` folders it sits below in a folder
 /// given as input.
 pub(super) type Part = (PathBuf, Vec<(String, Option<String>)>);
@@ -610,6 +632,21 @@ fn expand_with_parts(inputs: &[String]) -> Result<(Vec<Part>, Vec<String>), Inge
                     (f, folders)
                 }));
                 notes.push(note);
+                continue;
+            }
+            // CIFAR-10's python download: its training batches
+            let batches = cifar_batches(&p);
+            if !batches.is_empty() {
+                notes.push(format!(
+                    "{}: read CIFAR's training batches ({}); its test batch is left out",
+                    p.display(),
+                    batches
+                        .iter()
+                        .filter_map(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                out.extend(batches.into_iter().map(|b| (b, Vec::new())));
                 continue;
             }
             let parts = table_parts(&p);
@@ -693,6 +730,14 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
         if delimited(&head) {
             return Ok(InputFormat::Csv);
         }
+    }
+    // a PyTorch file is a zip archive: told by its name first
+    if let Some(advice) = foreign(path).filter(|a| *a == TORCH) {
+        return Err(IngestError::Option(format!("{}: {advice}", path.display())));
+    }
+    // a pickle without its name (CIFAR's `data_batch_1`)
+    if npz::is_pickle(path) {
+        return Ok(InputFormat::Npz);
     }
     match magic(path) {
         Some(Magic::Format(f)) => Ok(f),
@@ -795,9 +840,15 @@ pub(super) fn read_gunzipped(
     Ok(out)
 }
 
+/// What to do with a PyTorch file (`torch.save`: a zip of pickles that
+/// rebuild tensors from storages).
+const TORCH: &str = "a PyTorch file, which poisonscan does not read (loading one can run \
+                     code): save the features and labels with numpy.savez(\"data.npz\", x=…, \
+                     y=…), or as a Parquet table";
+
 /// What to do with a file of a kind poisonscan does not read, told by its
 /// name or first bytes: an archive (RAR; 7-Zip; a tar archive is read),
-/// a Python pickle, an ORC table, or one NumPy array.
+/// a PyTorch file, an ORC table, or one NumPy array.
 fn foreign(path: &Path) -> Option<&'static str> {
     use std::io::Read;
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
@@ -812,12 +863,8 @@ fn foreign(path: &Path) -> Option<&'static str> {
     Some(
         if head.starts_with(b"Rar!\x1a\x07") || head.starts_with(b"7z\xbc\xaf\x27\x1c") {
             OTHER_ARCHIVE
-        } else if ends(&[".pkl", ".pickle", ".pt", ".pth"])
-            || (head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]))
-        {
-            "a Python pickle, which poisonscan does not read (reading one can run code): \
-             save the features and labels with numpy.savez(\"data.npz\", x=…, y=…), or as a \
-             Parquet table"
+        } else if ends(&[".pt", ".pth"]) {
+            TORCH
         } else if ends(&[".orc"]) || head.starts_with(b"ORC") {
             "an Apache ORC file, which poisonscan does not read: convert it to Parquet, with \
              pyarrow (pyarrow.parquet.write_table(pyarrow.orc.read_table(FILE), \
@@ -850,6 +897,12 @@ fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
     })?;
     let mut archive = ::zip::ZipArchive::new(file)
         .map_err(|e| fail(format!("a zip archive that cannot be read ({e})")))?;
+    if archive
+        .file_names()
+        .any(|n| n.ends_with("/data.pkl") || n == "data.pkl")
+    {
+        return Err(fail(TORCH.into()));
+    }
     // a workbook without its name: Excel's parts, or OpenDocument's
     if archive
         .file_names()

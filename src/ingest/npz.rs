@@ -284,6 +284,183 @@ fn holds_classes(a: &Npy) -> bool {
     )
 }
 
+/// Whether a file is a Python pickle: by its name (`.pkl`, `.pickle`,
+/// compressed or not), or by its first bytes (protocols 2 to 5; CIFAR's
+/// `data_batch_1` has no name to tell).
+pub(super) fn is_pickle(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    if name.ends_with(".pkl") || name.ends_with(".pickle") {
+        return true;
+    }
+    let mut head = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head[0] == 0x80 && (2..=5).contains(&head[1]))
+}
+
+/// A pickled NumPy array, or a Python list of numbers or text, as an array.
+fn pickled_array(v: &super::pickle::Value) -> Option<Npy> {
+    use super::pickle::{NdData, Value};
+    let items_array = |items: &[Value]| -> Option<ArrayRef> {
+        let numbers = items
+            .iter()
+            .all(|v| matches!(v, Value::Int(_) | Value::Float(_) | Value::Bool(_)));
+        Some(
+            if numbers
+                && items
+                    .iter()
+                    .all(|v| matches!(v, Value::Int(_) | Value::Bool(_)))
+            {
+                Arc::new(Int64Array::from_iter_values(items.iter().map(
+                    |v| match v {
+                        Value::Int(i) => *i,
+                        Value::Bool(b) => i64::from(*b),
+                        _ => 0,
+                    },
+                )))
+            } else if numbers {
+                Arc::new(Float64Array::from_iter_values(items.iter().map(
+                    |v| match v {
+                        Value::Int(i) => *i as f64,
+                        Value::Float(f) => *f,
+                        Value::Bool(b) => f64::from(u8::from(*b)),
+                        _ => f64::NAN,
+                    },
+                )))
+            } else {
+                // text (Python 2's `str` is bytes), missing as None or NaN
+                let text: StringArray = items
+                    .iter()
+                    .map(|v| match v {
+                        Value::Str(_) | Value::Bytes(_) => v.as_text().map(Some),
+                        Value::None => Some(None),
+                        Value::Float(f) if f.is_nan() => Some(None),
+                        _ => None,
+                    })
+                    .collect::<Option<_>>()?;
+                Arc::new(text)
+            },
+        )
+    };
+    if let Some(a) = v.ndarray() {
+        let count = a.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
+        let values = match a.data {
+            NdData::Items(items) if items.len() == count => {
+                let items = if a.fortran && a.shape.len() > 1 {
+                    // Fortran order: the first index fastest
+                    let index: Vec<usize> = (0..count).collect();
+                    let bytes: Vec<u8> = index
+                        .iter()
+                        .flat_map(|i| (*i as u64).to_le_bytes())
+                        .collect();
+                    c_order(&bytes, &a.shape, 8)
+                        .chunks_exact(8)
+                        .map(|c| {
+                            items[u64::from_le_bytes(c.try_into().expect("8")) as usize].clone()
+                        })
+                        .collect::<Vec<_>>()
+                } else {
+                    items.to_vec()
+                };
+                items_array(&items)?
+            }
+            NdData::Bytes(raw) => {
+                let item = if a.kind == "U" { a.width * 4 } else { a.width };
+                if Some(raw.len()) != count.checked_mul(item) {
+                    return None;
+                }
+                let raw = if a.fortran && a.shape.len() > 1 {
+                    c_order(raw, &a.shape, item)
+                } else {
+                    raw.to_vec()
+                };
+                typed_values(&a.kind, a.width, a.big, &raw)?
+            }
+            NdData::Items(_) => return None,
+        };
+        return Some(Npy {
+            shape: a.shape,
+            values,
+        });
+    }
+    match v {
+        Value::List(items) | Value::Tuple(items) if !items.is_empty() => Some(Npy {
+            shape: vec![items.len()],
+            values: items_array(items)?,
+        }),
+        _ => None,
+    }
+}
+
+/// The arrays of a pickle of arrays, read by poisonscan's own reader, which
+/// builds the values and runs nothing: a dict of NumPy arrays and lists
+/// (CIFAR-10's and CIFAR-100's `data_batch_1`: `data`, `labels`; a
+/// `pickle.dump({"x": X, "y": y})`), or a `(features, labels)` pair, or
+/// a tuple of such pairs (the old `mnist.pkl.gz`: train, validation,
+/// test), read for its first, with a note. A pickled pandas frame or torch
+/// object is an error that says how to save it.
+fn read_pickle(path: &Path, notes: &mut Vec<String>) -> Result<Vec<(String, Npy)>, IngestError> {
+    use super::pickle::Value;
+    let fail = |message: String| array_error(path, "pickle", message);
+    let bytes = super::read_gunzipped(path, |e| fail(format!("its gzip stream is damaged: {e}")))?;
+    let value = super::pickle::read(&bytes).map_err(|e| fail(format!("it cannot be read: {e}")))?;
+    for (module, how) in [
+        (
+            "pandas",
+            "a pickled pandas object: save the frame with df.to_parquet(\"data.parquet\")",
+        ),
+        (
+            "torch",
+            "a pickled PyTorch object: save the tensors with numpy.savez(\"data.npz\", x=…, y=…)",
+        ),
+    ] {
+        if value.made_by(module) {
+            return Err(fail(how.into()));
+        }
+    }
+    let pair = |v: &Value| -> Option<(Npy, Npy)> {
+        match v.items()? {
+            [x, y] => Some((pickled_array(x)?, pickled_array(y)?)),
+            _ => None,
+        }
+    };
+    let mut arrays = Vec::new();
+    match &value {
+        Value::Dict(entries) => {
+            for (k, v) in entries {
+                if let (Some(name), Some(a)) = (k.as_text(), pickled_array(v)) {
+                    arrays.push((name, a));
+                }
+            }
+        }
+        v => {
+            if let Some((x, y)) = pair(v) {
+                arrays.push(("x".to_string(), x));
+                arrays.push(("y".to_string(), y));
+            } else if let Some((x, y)) = v.items().and_then(|s| s.first()).and_then(pair) {
+                notes.push(format!(
+                    "{}: read the first of the pickle's {} (features, labels) pairs, the \
+                     training split",
+                    path.display(),
+                    v.items().map_or(0, <[Value]>::len)
+                ));
+                arrays.push(("x".to_string(), x));
+                arrays.push(("y".to_string(), y));
+            }
+        }
+    }
+    if arrays.is_empty() {
+        return Err(fail(
+            "it holds no arrays poisonscan reads: a pickle of a dict of NumPy arrays and lists \
+             (as CIFAR's batches), or of a (features, labels) pair; save the data with \
+             numpy.savez(\"data.npz\", x=…, y=…), or as a Parquet table"
+                .into(),
+        ));
+    }
+    Ok(arrays)
+}
+
 /// The arrays of a `.npz` archive, by name (without `.npy`), in archive
 /// order.
 fn read_npz(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
@@ -414,6 +591,8 @@ pub(super) fn read(
         (super::h5::read_h5(path)?, "HDF5")
     } else if super::mat::is_mat(path) {
         (super::mat::read_mat(path)?, "MATLAB")
+    } else if is_pickle(path) {
+        (read_pickle(path, notes)?, "pickle")
     } else {
         (read_npz(path)?, "npz")
     };

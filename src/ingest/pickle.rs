@@ -3,9 +3,13 @@
 //! a stack machine; its `GLOBAL`/`REDUCE`/`BUILD` instructions would import
 //! a name and call it — here they only record the name, its arguments and
 //! its state ([`Value::Object`]), so reading one is as safe as reading
-//! JSON. Enough for what pandas's HDFStore keeps in pickles: PyTables's
-//! attributes (lists of column names, protocol 0) and the object columns
-//! of a `format="fixed"` store (a NumPy object array, protocol 5).
+//! JSON (and as bounded: values copied out of the memo may not exceed 64
+//! times the pickle's size). Enough for what pandas's HDFStore keeps in
+//! pickles — PyTables's attributes (lists of column names, protocol 0) and
+//! the object columns of a `format="fixed"` store (a NumPy object array) —
+//! and for data sets pickled as arrays ([`Value::ndarray`]: NumPy's
+//! `_reconstruct` and `_frombuffer`; Python 3's bytes in protocols 0–2,
+//! `_codecs.encode(text, "latin1")`, rebuilt as the bytes).
 //!
 //! Protocols 0 to 5. Not read: persistent ids, the extension registry and
 //! out-of-band buffers (errors). Values are copied, not shared: an object
@@ -63,7 +67,13 @@ struct Machine<'a> {
     at: usize,
     stack: Vec<Item>,
     memo: std::collections::HashMap<u64, Value>,
+    /// Bytes and items copied out of the memo so far.
+    copied: usize,
 }
+
+/// Bytes and items a pickle may copy out of its memo, at least (more for a
+/// large pickle: 64 times its size).
+const COPY_BUDGET: usize = 1 << 24;
 
 impl<'a> Machine<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], PickleError> {
@@ -154,8 +164,14 @@ impl<'a> Machine<'a> {
         let v = self
             .memo
             .get(&key)
-            .cloned()
             .ok_or_else(|| PickleError(format!("memo {key} read before it was written")))?;
+        // copies cost what they hold: a pickle that reads one large value
+        // back again and again would build far more than its own size
+        self.copied += v.size();
+        if self.copied > COPY_BUDGET.max(64 * self.data.len()) {
+            return err("the pickle copies its values far beyond its own size");
+        }
+        let v = v.clone();
         self.push(v);
         Ok(())
     }
@@ -269,6 +285,7 @@ pub(super) fn read(data: &[u8]) -> Result<Value, PickleError> {
         at: 0,
         stack: Vec::new(),
         memo: std::collections::HashMap::new(),
+        copied: 0,
     };
     loop {
         let op = m.take(1)?[0];
@@ -464,6 +481,22 @@ pub(super) fn read(data: &[u8]) -> Result<Value, PickleError> {
                 }
                 let args = m.pop()?;
                 let callable = m.pop()?;
+                // bytes as protocols 0–2 write them from Python 3:
+                // `_codecs.encode(text, "latin1")`, rebuilt as the bytes
+                if let (Value::Global(module, name), Some([Value::Str(text), Value::Str(codec)])) =
+                    (&callable, args.items())
+                {
+                    if module == "_codecs" && name == "encode" && codec.starts_with("latin") {
+                        let bytes: Option<Vec<u8>> = text
+                            .chars()
+                            .map(|c| u8::try_from(u32::from(c)).ok())
+                            .collect();
+                        m.push(Value::Bytes(
+                            bytes.ok_or_else(|| PickleError("bytes beyond Latin-1".into()))?,
+                        ));
+                        continue;
+                    }
+                }
                 m.push(Value::Object {
                     callable: Box::new(callable),
                     args: Box::new(args),
@@ -489,6 +522,23 @@ pub(super) fn read(data: &[u8]) -> Result<Value, PickleError> {
 }
 
 impl Value {
+    /// Roughly how much the value holds: one per value, plus its bytes.
+    fn size(&self) -> usize {
+        1 + match self {
+            Value::Str(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            Value::List(v) | Value::Tuple(v) => v.iter().map(Value::size).sum(),
+            Value::Dict(v) => v.iter().map(|(k, x)| k.size() + x.size()).sum(),
+            Value::Global(m, n) => m.len() + n.len(),
+            Value::Object {
+                callable,
+                args,
+                state,
+            } => callable.size() + args.size() + state.as_ref().map_or(0, |s| s.size()),
+            _ => 0,
+        }
+    }
+
     /// The items of a list or tuple.
     pub(super) fn items(&self) -> Option<&[Value]> {
         match self {
@@ -548,6 +598,135 @@ impl Value {
     }
 }
 
+/// A pickled NumPy array: its shape, NumPy type (`u`, `i`, `f`, `b`, `S`,
+/// `U`, `O`) and width, byte order and layout, and its data.
+#[derive(Debug)]
+pub(super) struct NdArray<'a> {
+    pub(super) shape: Vec<usize>,
+    pub(super) kind: String,
+    pub(super) width: usize,
+    pub(super) big: bool,
+    pub(super) fortran: bool,
+    pub(super) data: NdData<'a>,
+}
+
+/// An array's data: raw bytes, or Python objects.
+#[derive(Debug)]
+pub(super) enum NdData<'a> {
+    Bytes(&'a [u8]),
+    Items(&'a [Value]),
+}
+
+/// Whether `v` is the global `module.name` (NumPy's module moved:
+/// `numpy.core.multiarray`, `numpy._core.multiarray`).
+fn is_global(v: &Value, module: &str, name: &str) -> bool {
+    matches!(v, Value::Global(m, n)
+        if n == name && (m == module || m.replace("._core", ".core") == module))
+}
+
+/// A pickled NumPy dtype (`numpy.dtype("u1", False, True)` with its state
+/// `(3, "<", …)`): its type, width and whether big-endian.
+fn dtype(v: &Value) -> Option<(String, usize, bool)> {
+    let Value::Object {
+        callable,
+        args,
+        state,
+    } = v
+    else {
+        return None;
+    };
+    if !is_global(callable, "numpy", "dtype") {
+        return None;
+    }
+    let code = args.items()?.first()?.as_text()?;
+    let kind: String = code
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    let width: usize = code[kind.len()..].parse().ok()?;
+    let order = state
+        .as_ref()
+        .and_then(|s| s.items()?.get(1)?.as_text())
+        .unwrap_or_else(|| "|".into());
+    let big = order == ">" || (order == "=" && cfg!(target_endian = "big"));
+    Some((kind, width, big))
+}
+
+impl Value {
+    /// A pickled NumPy array, by either of NumPy's ways: `_reconstruct`
+    /// then its state `(version, shape, dtype, fortran, data)` (protocols
+    /// 0 to 4, and Python 2's pickles such as CIFAR's batches), or
+    /// `_frombuffer(data, dtype, shape, order)` (protocol 5).
+    pub(super) fn ndarray(&self) -> Option<NdArray<'_>> {
+        let Value::Object {
+            callable,
+            args,
+            state,
+        } = self
+        else {
+            return None;
+        };
+        let shape_of = |v: &Value| -> Option<Vec<usize>> {
+            v.items()?
+                .iter()
+                .map(|d| match d {
+                    Value::Int(n) => usize::try_from(*n).ok(),
+                    _ => None,
+                })
+                .collect()
+        };
+        fn data_of(v: &Value) -> Option<NdData<'_>> {
+            match v {
+                Value::Bytes(b) => Some(NdData::Bytes(b)),
+                Value::Str(s) => Some(NdData::Bytes(s.as_bytes())),
+                Value::List(items) => Some(NdData::Items(items)),
+                _ => None,
+            }
+        }
+        if is_global(callable, "numpy.core.multiarray", "_reconstruct") {
+            let [_, shape, dt, fortran, data] = state.as_ref()?.items()? else {
+                return None;
+            };
+            let (kind, width, big) = dtype(dt)?;
+            return Some(NdArray {
+                shape: shape_of(shape)?,
+                kind,
+                width,
+                big,
+                fortran: matches!(fortran, Value::Bool(true) | Value::Int(1)),
+                data: data_of(data)?,
+            });
+        }
+        if is_global(callable, "numpy.core.numeric", "_frombuffer") {
+            let [data, dt, shape, order] = args.items()? else {
+                return None;
+            };
+            let (kind, width, big) = dtype(dt)?;
+            return Some(NdArray {
+                shape: shape_of(shape)?,
+                kind,
+                width,
+                big,
+                fortran: order.as_text().as_deref() == Some("F"),
+                data: data_of(data)?,
+            });
+        }
+        None
+    }
+
+    /// Whether the value is an object of a class of `module` (a pandas
+    /// frame, a torch tensor).
+    pub(super) fn made_by(&self, module: &str) -> bool {
+        match self {
+            Value::Object { callable, .. } => match callable.as_ref() {
+                Value::Global(m, _) => m == module || m.starts_with(&format!("{module}.")),
+                other => other.made_by(module),
+            },
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,5 +776,15 @@ mod tests {
         assert!(read(b"a.").is_err(), "empty stack");
         assert!(read(b"Pid\n.").is_err(), "persistent id");
         assert!(read(b"").is_err());
+        // a list of 100,000 copies of a 10,000-item list, by memo reads
+        let mut bomb = b"\x80\x04(".to_vec();
+        for _ in 0..10_000 {
+            bomb.extend_from_slice(b"K\x01");
+        }
+        bomb.extend_from_slice(b"l\x94(");
+        bomb.extend(std::iter::repeat_n(&b"h\x00"[..], 100_000).flatten());
+        bomb.extend_from_slice(b"l.");
+        let e = read(&bomb).unwrap_err().to_string();
+        assert!(e.contains("beyond its own size"), "{e}");
     }
 }
