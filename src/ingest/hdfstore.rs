@@ -232,12 +232,7 @@ fn names_of(set: &Dataset) -> Result<Vec<String>, String> {
 /// Text values as a column, `None` and NaN missing (pandas's missing
 /// text), numbers in an object column written out.
 fn text_column(items: impl Iterator<Item = Value>) -> ArrayRef {
-    let text: StringArray = items
-        .map(|v| match v {
-            Value::Float(f) if f.is_nan() => None,
-            v => v.as_text(),
-        })
-        .collect();
+    let text: StringArray = items.map(|v| v.text_cell()).collect();
     Arc::new(text)
 }
 

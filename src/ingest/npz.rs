@@ -329,16 +329,9 @@ fn pickled_array(v: &super::pickle::Value) -> Option<Npy> {
                     },
                 )))
             } else {
-                // text (Python 2's `str` is bytes), missing as None or NaN
-                let text: StringArray = items
-                    .iter()
-                    .map(|v| match v {
-                        Value::Str(_) | Value::Bytes(_) => v.as_text().map(Some),
-                        Value::None => Some(None),
-                        Value::Float(f) if f.is_nan() => Some(None),
-                        _ => None,
-                    })
-                    .collect::<Option<_>>()?;
+                // text (Python 2's `str` is bytes), missing as None or NaN,
+                // numbers among text written out
+                let text: StringArray = items.iter().map(Value::text_cell).collect();
                 Arc::new(text)
             },
         )

@@ -565,6 +565,16 @@ impl Value {
         }
     }
 
+    /// The value as a text cell: `None` for Python's `None` and NaN
+    /// (pandas's missing values), else [`Value::as_text`] (numbers in a
+    /// column of objects written out).
+    pub(super) fn text_cell(&self) -> Option<String> {
+        match self {
+            Value::Float(f) if f.is_nan() => None,
+            v => v.as_text(),
+        }
+    }
+
     /// A pickled NumPy array of Python objects (`_reconstruct` then the
     /// state `(version, shape, dtype, fortran, items)`): its shape, whether
     /// it is in Fortran order, and its items.
