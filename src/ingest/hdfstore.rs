@@ -193,10 +193,18 @@ fn object_items(set: &Dataset) -> Result<(Vec<usize>, bool, Vec<Value>), String>
         .resolve_vlen_reference_bytes(&reference, 1)
         .map_err(|e| e.to_string())?;
     let value = pickle::read(&bytes).map_err(|e| format!("`{}`: {e}", set.name()))?;
-    let (shape, fortran, items) = value
-        .object_array()
-        .ok_or_else(|| format!("`{}`: a pickle that is not a NumPy array", set.name()))?;
-    Ok((shape, fortran, items.to_vec()))
+    match value.ndarray() {
+        Some(pickle::NdArray {
+            shape,
+            fortran,
+            data: pickle::NdData::Items(items),
+            ..
+        }) => Ok((shape, fortran, items.to_vec())),
+        _ => Err(format!(
+            "`{}`: a pickle that is not a NumPy array of objects",
+            set.name()
+        )),
+    }
 }
 
 /// Column or index names: text, numbers, or a pickled object array.

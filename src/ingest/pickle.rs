@@ -574,38 +574,6 @@ impl Value {
             v => v.as_text(),
         }
     }
-
-    /// A pickled NumPy array of Python objects (`_reconstruct` then the
-    /// state `(version, shape, dtype, fortran, items)`): its shape, whether
-    /// it is in Fortran order, and its items.
-    pub(super) fn object_array(&self) -> Option<(Vec<usize>, bool, &[Value])> {
-        let Value::Object {
-            callable,
-            state: Some(state),
-            ..
-        } = self
-        else {
-            return None;
-        };
-        match callable.as_ref() {
-            Value::Global(module, name)
-                if module.starts_with("numpy") && name == "_reconstruct" => {}
-            _ => return None,
-        }
-        let [_, shape, _, fortran, items] = state.items()? else {
-            return None;
-        };
-        let shape = shape
-            .items()?
-            .iter()
-            .map(|d| match d {
-                Value::Int(n) => usize::try_from(*n).ok(),
-                _ => None,
-            })
-            .collect::<Option<Vec<usize>>>()?;
-        let fortran = matches!(fortran, Value::Bool(true) | Value::Int(1));
-        Some((shape, fortran, items.items()?))
-    }
 }
 
 /// A pickled NumPy array: its shape, NumPy type (`u`, `i`, `f`, `b`, `S`,
@@ -693,35 +661,30 @@ impl Value {
                 _ => None,
             }
         }
-        if is_global(callable, "numpy.core.multiarray", "_reconstruct") {
-            let [_, shape, dt, fortran, data] = state.as_ref()?.items()? else {
+        let (shape, dt, fortran, data) =
+            if is_global(callable, "numpy.core.multiarray", "_reconstruct") {
+                let [_, shape, dt, fortran, data] = state.as_ref()?.items()? else {
+                    return None;
+                };
+                let fortran = matches!(fortran, Value::Bool(true) | Value::Int(1));
+                (shape, dt, fortran, data)
+            } else if is_global(callable, "numpy.core.numeric", "_frombuffer") {
+                let [data, dt, shape, order] = args.items()? else {
+                    return None;
+                };
+                (shape, dt, order.as_text().as_deref() == Some("F"), data)
+            } else {
                 return None;
             };
-            let (kind, width, big) = dtype(dt)?;
-            return Some(NdArray {
-                shape: shape_of(shape)?,
-                kind,
-                width,
-                big,
-                fortran: matches!(fortran, Value::Bool(true) | Value::Int(1)),
-                data: data_of(data)?,
-            });
-        }
-        if is_global(callable, "numpy.core.numeric", "_frombuffer") {
-            let [data, dt, shape, order] = args.items()? else {
-                return None;
-            };
-            let (kind, width, big) = dtype(dt)?;
-            return Some(NdArray {
-                shape: shape_of(shape)?,
-                kind,
-                width,
-                big,
-                fortran: order.as_text().as_deref() == Some("F"),
-                data: data_of(data)?,
-            });
-        }
-        None
+        let (kind, width, big) = dtype(dt)?;
+        Some(NdArray {
+            shape: shape_of(shape)?,
+            kind,
+            width,
+            big,
+            fortran,
+            data: data_of(data)?,
+        })
     }
 
     /// Whether the value is an object of a class of `module` (a pandas
@@ -767,9 +730,11 @@ mod tests {
             (K\x03\x8c\x01|\x94NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?t\x94b\x89]\x94\
             (\x8c\x01a\x94N\x8c\x01b\x94et\x94b.";
         let v = read(data).unwrap();
-        let (shape, fortran, items) = v.object_array().unwrap();
-        assert_eq!(shape, vec![3]);
-        assert!(!fortran);
+        let a = v.ndarray().unwrap();
+        assert_eq!((a.shape, a.kind.as_str(), a.fortran), (vec![3], "O", false));
+        let NdData::Items(items) = a.data else {
+            panic!("{:?}", a.data)
+        };
         assert_eq!(
             items,
             &[Value::Str("a".into()), Value::None, Value::Str("b".into())]
