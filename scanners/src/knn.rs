@@ -1358,8 +1358,10 @@ impl Scanner for KnnLabelDisagreement {
         let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
         // A row's own *kind*: its label and its kin's (see `kin_classes`;
         // most data sets have none, and these are `same` and `foreign`). The
-        // isolation and source tests and each row's evidence count by kind:
-        // a row among its kin is no more relabelled than one among its own.
+        // isolation and source tests, the contradicted pattern and the
+        // carried trigger's seeds count by kind: a row among its kin is no
+        // more relabelled than one among its own. Each row's evidence stays
+        // by label (see the module docs).
         let kin = kin_classes(&pointed, nc, &scanned, &sizes);
         let kinds = kin
             .iter()
@@ -1369,7 +1371,6 @@ impl Scanner for KnnLabelDisagreement {
             Some(kinds) => (&kinds.same, &kinds.foreign),
             None => (&same, &foreign),
         };
-
         // Own-label share two steps away: among the neighbours of a row's
         // neighbours (the row itself left out). A relabelled row deep inside
         // its true class sees none of its label there either; a row on a
@@ -1402,20 +1403,17 @@ impl Scanner for KnnLabelDisagreement {
                 rows.iter().map(|&i| same[i] as f64).sum::<f64>() / (rows.len() as f64 * kf);
             // The null's agreement rate comes from the rows that are not
             // contradicted, so that a poisoned minority does not lower it.
-            let null_rate = |counts: &[u64]| {
-                let clean: Vec<f64> = rows
-                    .iter()
-                    .map(|&i| counts[i] as f64)
-                    .filter(|&s| s > floor)
-                    .collect();
-                let rate = if clean.is_empty() {
-                    rows.iter().map(|&i| counts[i] as f64).sum::<f64>() / (rows.len() as f64 * kf)
-                } else {
-                    clean.iter().sum::<f64>() / (clean.len() as f64 * kf)
-                };
-                rate.clamp(0.5, 1.0 - 0.5 / kf)
-            };
-            let q = null_rate(&same);
+            let clean: Vec<f64> = rows
+                .iter()
+                .map(|&i| same[i] as f64)
+                .filter(|&s| s > floor)
+                .collect();
+            let q = if clean.is_empty() {
+                mean_agreement
+            } else {
+                clean.iter().sum::<f64>() / (clean.len() as f64 * kf)
+            }
+            .clamp(0.5, 1.0 - 0.5 / kf);
             let mut contradicted = 0u64;
             let mut minority = Minority {
                 rows: rows.len() as u64,
