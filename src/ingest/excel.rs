@@ -13,7 +13,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use calamine::{Data, Reader};
 
@@ -85,8 +84,7 @@ pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, 
         names.push(name);
     }
     let cell = |r: usize, j: usize| data[r].get(j).unwrap_or(&Data::Empty);
-    let mut fields = Vec::new();
-    let mut columns: Vec<ArrayRef> = Vec::new();
+    let mut columns: Vec<(String, ArrayRef, bool)> = Vec::new();
     let mut dates = Vec::new();
     for (j, name) in names.iter().enumerate() {
         let cells = || (0..data.len()).map(|r| cell(r, j));
@@ -110,14 +108,14 @@ pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, 
             _ => false,
         });
         let boolean = present().all(|c| matches!(c, Data::Bool(_)));
-        let (array, dtype): (ArrayRef, DataType) = if boolean {
+        let array: ArrayRef = if boolean {
             let v: BooleanArray = cells()
                 .map(|c| match c {
                     Data::Bool(b) => Some(*b),
                     _ => None,
                 })
                 .collect();
-            (Arc::new(v), DataType::Boolean)
+            Arc::new(v)
         } else if numeric {
             let v: Float64Array = cells()
                 .map(|c| match c {
@@ -126,13 +124,12 @@ pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, 
                     _ => None,
                 })
                 .collect();
-            (Arc::new(v), DataType::Float64)
+            Arc::new(v)
         } else {
             let v: StringArray = cells().map(|c| text(c).filter(|s| !missing(s))).collect();
-            (Arc::new(v), DataType::Utf8)
+            Arc::new(v)
         };
-        fields.push(Field::new(name, dtype, true));
-        columns.push(array);
+        columns.push((name.clone(), array, true));
     }
     if !dates.is_empty() {
         notes.push(format!(
@@ -147,6 +144,5 @@ pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, 
             format!("sheet `{first}` has no column of numbers or text"),
         ));
     }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .map_err(|e| excel_error(path, e.to_string()))
+    RecordBatch::try_from_iter_with_nullable(columns).map_err(|e| excel_error(path, e.to_string()))
 }

@@ -24,13 +24,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, StringArray};
-use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use hdf5_reader::group::Group;
 use hdf5_reader::{Dataset, Datatype, StringSize};
 
 use super::h5::{self, h5_error};
-use super::npz::typed_values;
+use super::npz::{items_in_c_order, typed_values};
 use super::pickle::{self, Value};
 use super::IngestError;
 
@@ -142,12 +141,7 @@ pub(super) fn read(
     if let Some((dup, _)) = columns.iter().find(|(n, _)| !seen.insert(n.clone())) {
         return Err(within(format!("two columns are named `{dup}`")));
     }
-    let fields: Vec<Field> = columns
-        .iter()
-        .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
-        .collect();
-    let arrays: Vec<ArrayRef> = columns.into_iter().map(|(_, a)| a).collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+    RecordBatch::try_from_iter_with_nullable(columns.into_iter().map(|(n, a)| (n, a, true)))
         .map(Some)
         .map_err(|e| within(e.to_string()))
 }
@@ -177,9 +171,10 @@ fn left_out_kind(kind: &str) -> bool {
     kind.starts_with("datetime64") || kind.starts_with("timedelta64")
 }
 
-/// The text items of a pickled NumPy object array, stored as PyTables
-/// stores an object array: one variable-length sequence of bytes.
-fn object_items(set: &Dataset) -> Result<(Vec<usize>, bool, Vec<Value>), String> {
+/// The shape and items (in C order) of a pickled NumPy object array,
+/// stored as PyTables stores an object array: one variable-length sequence
+/// of bytes.
+fn object_items(set: &Dataset) -> Result<(Vec<usize>, Vec<Value>), String> {
     let reference = set.read_raw_bytes().map_err(|e| e.to_string())?;
     let width = set.vlen_reference_size();
     if reference.len() != width {
@@ -193,25 +188,23 @@ fn object_items(set: &Dataset) -> Result<(Vec<usize>, bool, Vec<Value>), String>
         .resolve_vlen_reference_bytes(&reference, 1)
         .map_err(|e| e.to_string())?;
     let value = pickle::read(&bytes).map_err(|e| format!("`{}`: {e}", set.name()))?;
-    match value.ndarray() {
-        Some(pickle::NdArray {
-            shape,
-            fortran,
-            data: pickle::NdData::Items(items),
-            ..
-        }) => Ok((shape, fortran, items.to_vec())),
-        _ => Err(format!(
-            "`{}`: a pickle that is not a NumPy array of objects",
-            set.name()
-        )),
-    }
+    value
+        .ndarray()
+        .and_then(|a| Some((items_in_c_order(&a)?, a.shape)))
+        .map(|(items, shape)| (shape, items))
+        .ok_or_else(|| {
+            format!(
+                "`{}`: a pickle that is not a NumPy array of objects",
+                set.name()
+            )
+        })
 }
 
 /// Column or index names: text, numbers, or a pickled object array.
 fn names_of(set: &Dataset) -> Result<Vec<String>, String> {
     match set.dtype() {
         Datatype::VarLen { .. } if set.attribute("PSEUDOATOM").is_ok() => {
-            let (_, _, items) = object_items(set)?;
+            let (_, items) = object_items(set)?;
             items
                 .iter()
                 .map(|v| v.as_text())
@@ -291,18 +284,10 @@ fn fixed_columns(
                 by_name.insert(name.clone(), a);
             }
         } else if values.attribute("PSEUDOATOM").is_ok() {
-            let (shape, fortran, items) = object_items(&values)?;
+            let (shape, items) = object_items(&values)?;
             let rows_first = layout(&shape)?;
-            let dims = [shape[0], shape.get(1).copied().unwrap_or(1)];
-            // item (a, b): C order, the last index fastest; Fortran, the first
-            let index = |r: usize, j: usize| {
-                let (a, b) = if rows_first { (r, j) } else { (j, r) };
-                if fortran {
-                    b * dims[0] + a
-                } else {
-                    a * dims[1] + b
-                }
-            };
+            // item (a, b) in C order, the last index fastest
+            let index = |r: usize, j: usize| if rows_first { r * k + j } else { j * rows + r };
             for (j, name) in names.iter().enumerate() {
                 let column =
                     (0..rows).map(|r| items.get(index(r, j)).cloned().unwrap_or(Value::None));

@@ -219,15 +219,24 @@ pub(super) fn typed_values(code: &str, width: usize, big: bool, data: &[u8]) -> 
 /// order (first index fastest), in C order (last index fastest).
 pub(super) fn c_order(data: &[u8], shape: &[usize], item: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
-    // the Fortran offset (in items) one step along each axis moves by
+    for at in fortran_offsets(shape).take(data.len() / item.max(1)) {
+        out.extend_from_slice(&data[at * item..(at + 1) * item]);
+    }
+    out
+}
+
+/// The offsets (in items) of an array of `shape` stored in Fortran order
+/// (first index fastest), taken in C order (last index fastest).
+pub(super) fn fortran_offsets(shape: &[usize]) -> impl Iterator<Item = usize> + '_ {
+    // the Fortran offset one step along each axis moves by
     let mut stride = vec![1usize; shape.len()];
     for m in 1..shape.len() {
         stride[m] = stride[m - 1] * shape[m - 1];
     }
     let mut index = vec![0usize; shape.len()];
     let mut at = 0usize;
-    for _ in 0..data.len() / item.max(1) {
-        out.extend_from_slice(&data[at * item..(at + 1) * item]);
+    (0..shape.iter().product::<usize>()).map(move |_| {
+        let here = at;
         for m in (0..shape.len()).rev() {
             index[m] += 1;
             at += stride[m];
@@ -237,8 +246,28 @@ pub(super) fn c_order(data: &[u8], shape: &[usize], item: usize) -> Vec<u8> {
             at -= stride[m] * shape[m];
             index[m] = 0;
         }
+        here
+    })
+}
+
+/// A pickled array of Python objects, its items in C order.
+pub(super) fn items_in_c_order(
+    a: &super::pickle::NdArray<'_>,
+) -> Option<Vec<super::pickle::Value>> {
+    let super::pickle::NdData::Items(items) = a.data else {
+        return None;
+    };
+    let count = a.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
+    if items.len() != count {
+        return None;
     }
-    out
+    Some(if a.fortran && a.shape.len() > 1 {
+        fortran_offsets(&a.shape)
+            .map(|o| items[o].clone())
+            .collect()
+    } else {
+        items.to_vec()
+    })
 }
 
 /// An IEEE half-precision value as `f32`.
@@ -339,25 +368,7 @@ fn pickled_array(v: &super::pickle::Value) -> Option<Npy> {
     if let Some(a) = v.ndarray() {
         let count = a.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
         let values = match a.data {
-            NdData::Items(items) if items.len() == count => {
-                let items = if a.fortran && a.shape.len() > 1 {
-                    // Fortran order: the first index fastest
-                    let index: Vec<usize> = (0..count).collect();
-                    let bytes: Vec<u8> = index
-                        .iter()
-                        .flat_map(|i| (*i as u64).to_le_bytes())
-                        .collect();
-                    c_order(&bytes, &a.shape, 8)
-                        .chunks_exact(8)
-                        .map(|c| {
-                            items[u64::from_le_bytes(c.try_into().expect("8")) as usize].clone()
-                        })
-                        .collect::<Vec<_>>()
-                } else {
-                    items.to_vec()
-                };
-                items_array(&items)?
-            }
+            NdData::Items(_) => items_array(&items_in_c_order(&a)?)?,
             NdData::Bytes(raw) => {
                 let item = if a.kind == "U" { a.width * 4 } else { a.width };
                 if Some(raw.len()) != count.checked_mul(item) {
@@ -370,7 +381,6 @@ fn pickled_array(v: &super::pickle::Value) -> Option<Npy> {
                 };
                 typed_values(&a.kind, a.width, a.big, &raw)?
             }
-            NdData::Items(_) => return None,
         };
         return Some(Npy {
             shape: a.shape,

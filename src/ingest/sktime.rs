@@ -15,7 +15,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 
 use super::IngestError;
 
@@ -151,13 +150,13 @@ pub(super) fn read(path: &Path, label: &str) -> Result<RecordBatch, IngestError>
         ));
     }
     let rows = labels.len();
-    let mut fields = vec![Field::new(label, DataType::Utf8, false)];
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(labels))];
-    for (j, name) in names.into_iter().enumerate() {
-        fields.push(Field::new(name, DataType::Float64, true));
+    let labels: ArrayRef = Arc::new(StringArray::from(labels));
+    let series = names.into_iter().enumerate().map(|(j, name)| {
         let column: Float64Array = (0..rows).map(|r| Some(values[r * width + j])).collect();
-        columns.push(Arc::new(column));
-    }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .map_err(|e| ts_error(path, e.to_string()))
+        (name, Arc::new(column) as ArrayRef, true)
+    });
+    RecordBatch::try_from_iter_with_nullable(
+        std::iter::once((label.to_string(), labels, false)).chain(series),
+    )
+    .map_err(|e| ts_error(path, e.to_string()))
 }
