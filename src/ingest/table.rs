@@ -158,17 +158,6 @@ fn json_array(head: &[u8]) -> bool {
     text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
 }
 
-/// Reads a JSON array of records whole (it has no lines to stream).
-fn read_json_array(mut r: impl std::io::Read) -> PolarsResult<LazyFrame> {
-    let mut bytes = Vec::new();
-    r.read_to_end(&mut bytes)
-        .map_err(|e| polars_err!(ComputeError: "{e}"))?;
-    let df = JsonReader::new(std::io::Cursor::new(bytes))
-        .with_json_format(JsonFormat::Json)
-        .finish()?;
-    Ok(df.lazy())
-}
-
 /// Whether a JSON file, by its first bytes, may be one document of a whole
 /// frame, as pandas's `to_json` writes it by default (`orient="columns"`:
 /// `{"col": {"0": v, …}, …}`) or told to (`"index"`, `"split"`,
@@ -282,20 +271,26 @@ fn pandas_records(doc: serde_json::Value) -> Option<Vec<serde_json::Value>> {
     )
 }
 
-/// Reads a pandas JSON document whole, as the frame it holds; a document
-/// of another shape as records, one per line.
-fn read_pandas_json(mut r: impl std::io::Read) -> PolarsResult<LazyFrame> {
+/// Reads a JSON file whole, having no lines to stream: one array of
+/// records (`array`), or a pandas document (see [`pandas_json`]) as the
+/// frame it holds — a document of another shape as records, one per line.
+fn read_json_whole(mut r: impl std::io::Read, array: bool) -> PolarsResult<LazyFrame> {
     let mut bytes = Vec::new();
     r.read_to_end(&mut bytes)
         .map_err(|e| polars_err!(ComputeError: "{e}"))?;
-    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let records = serde_json::from_slice(text).ok().and_then(pandas_records);
+    let records = if array {
+        None
+    } else {
+        let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        serde_json::from_slice(text).ok().and_then(pandas_records)
+    };
     let (bytes, format) = match records {
         Some(records) => (
             serde_json::to_vec(&serde_json::Value::Array(records))
                 .map_err(|e| polars_err!(ComputeError: "{e}"))?,
             JsonFormat::Json,
         ),
+        None if array => (bytes, JsonFormat::Json),
         None => (bytes, JsonFormat::JsonLines),
     };
     let df = JsonReader::new(std::io::Cursor::new(bytes))
@@ -509,18 +504,16 @@ fn scan(
                 ..Default::default()
             },
         ),
-        InputFormat::Ndjson if json_array(&head) => match unpacked {
-            Some(file) => read_json_array(file),
-            None => {
-                read_json_array(decompressed(path).map_err(|e| polars_err!(ComputeError: "{e}"))?)
+        InputFormat::Ndjson if json_array(&head) || pandas_json(&head) => {
+            let array = json_array(&head);
+            match unpacked {
+                Some(file) => read_json_whole(file, array),
+                None => read_json_whole(
+                    decompressed(path).map_err(|e| polars_err!(ComputeError: "{e}"))?,
+                    array,
+                ),
             }
-        },
-        InputFormat::Ndjson if pandas_json(&head) => match unpacked {
-            Some(file) => read_pandas_json(file),
-            None => {
-                read_pandas_json(decompressed(path).map_err(|e| polars_err!(ComputeError: "{e}"))?)
-            }
-        },
+        }
         InputFormat::Ndjson => LazyJsonLineReader::new_with_sources(sources(unpacked)).finish(),
         InputFormat::Parquet
         | InputFormat::Idx
