@@ -50,7 +50,7 @@ fn bench(c: &mut Criterion) {
                 .collect();
             let refs: Vec<_> = outs.iter().collect();
             // given features, not the scan's own model: no class test needs corroboration
-            fuse(&refs, &labels, 10, &[], &settings, &[])
+            fuse(&refs, &labels, 10, &[], &settings, &[], &[])
         })
     });
     group.finish();

@@ -38,7 +38,15 @@
 //! classes and class tests the same way, reaches `threshold` — and, for a
 //! test that estimates how many planted rows are behind it
 //! (`excess_rows`), when that estimate is at least `min_flagged`: poisoning
-//! plants a group of rows, and a lone odd sample is not an attack. Scanners
+//! plants a group of rows, and a lone odd sample is not an attack. The
+//! estimate is counted in the data set's own unit of copies: over the rows'
+//! mean multiplicity (rows over distinct rows, by content key), so a data
+//! set written twice gets the verdict it gets once — two odd sevens in 300
+//! digits do not fail their class, and their four copies in the same 300
+//! digits written twice did (by `shared-pattern`, whose bimodality does not
+//! change with copies). Copies of one sample in data whose other rows are
+//! distinct (an attacker planting one image many times) barely move the
+//! mean and still count. Scanners
 //! without a class test (`spectral-signature`) never fail a class on their
 //! own: their row scores count in the classes that other tests fail (on
 //! learned representations of real data every class has rows they call
@@ -352,6 +360,8 @@ pub struct Fused {
     pub classes: Vec<ClassVerdict>,
     /// The data set's verdict.
     pub verdict: Verdict,
+    /// Distinct rows (by content key; all rows when the keys are unknown).
+    pub distinct_rows: usize,
 }
 
 /// Each scanner's row log p-values as fusion uses them: those of scanners
@@ -474,7 +484,10 @@ pub struct Corroborate {
 
 /// Fuses the outputs of the scanners (in settings order). `corroborate[s]`:
 /// what output `s` needs the label-agnostic view to corroborate; missing
-/// entries mean nothing.
+/// entries mean nothing. `keys`: the rows' content keys (their values and
+/// label, [`poisonscan_scanners::content_keys`]), which count copies (see
+/// "Class verdicts"); empty when unknown (every row then counts as
+/// distinct).
 pub fn fuse(
     outputs: &[&ScanOutput],
     labels: &[u32],
@@ -482,8 +495,13 @@ pub fn fuse(
     skipped: &[u32],
     settings: &ScanSettings,
     corroborate: &[Corroborate],
+    keys: &[u64],
 ) -> Fused {
     let n = labels.len();
+    let distinct_rows = distinct(keys).filter(|_| keys.len() == n).unwrap_or(n);
+    // The least planted-row estimate a class test needs, in rows: in units
+    // of the data set's mean copies per row.
+    let min_rows = settings.min_flagged as f64 * n as f64 / distinct_rows.max(1) as f64;
     let scanned = labels.iter().filter(|l| !skipped.contains(l)).count();
     let s = outputs.len().max(1) as f64;
     let has_test = |o: &ScanOutput| o.classes.iter().any(|d| d.log_p.is_some());
@@ -589,7 +607,7 @@ pub fn fuse(
                     cv.class_score = cs;
                 }
                 let e = d.value("excess_rows");
-                let enough = e.is_none_or(|e| e >= settings.min_flagged as f64);
+                let enough = e.is_none_or(|e| e >= min_rows);
                 let mut backed = true;
                 if corroborate.get(s).is_some_and(|c| c.class_test) && cs >= settings.threshold {
                     if let Some(view) = label_view {
@@ -763,9 +781,7 @@ pub fn fuse(
         // rows for 210 planted, `shared-pattern`'s backed group 207 and 210
         // rows, all planted).
         let group = backed.iter().enumerate().find_map(|(s, b)| match b[c] {
-            Backing::Backed { rows: Some(e) } if e >= settings.min_flagged as f64 => {
-                Some((s, e as usize))
-            }
+            Backing::Backed { rows: Some(e) } if e >= min_rows => Some((s, e as usize)),
             _ => None,
         });
         // A group that accounts for less than half of the failing test's
@@ -863,7 +879,19 @@ pub fn fuse(
         suspected: outputs.iter().find_map(|o| o.suspected.clone()),
         classes,
         verdict,
+        distinct_rows,
     }
+}
+
+/// How many distinct values `keys` holds; `None` when it is empty.
+fn distinct(keys: &[u64]) -> Option<usize> {
+    if keys.is_empty() {
+        return None;
+    }
+    let mut sorted = keys.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    Some(sorted.len())
 }
 
 #[cfg(test)]
@@ -902,7 +930,7 @@ mod tests {
         lp[2] = -40.0;
         lp[15] = -40.0;
         let labels: Vec<u32> = (0..20).map(|i| (i >= 10) as u32).collect();
-        let f = fuse(&[&output(lp)], &labels, 2, &[], &settings, &[]);
+        let f = fuse(&[&output(lp)], &labels, 2, &[], &settings, &[], &[]);
         assert_eq!(f.verdict, Verdict::Pass);
         assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 0);
         assert_eq!(f.classes[0].evidence, 3);
@@ -961,7 +989,7 @@ mod tests {
                 diag(1, -0.1, 0.0),
                 diag(2, -0.1, 0.0),
             ];
-            let f = fuse(&[&view, &group], &labels, 3, &[], &settings, &[]);
+            let f = fuse(&[&view, &group], &labels, 3, &[], &settings, &[], &[]);
             assert_eq!(f.classes[0].verdict, Verdict::Fail);
             (0..600).filter(|&i| f.flagged[i]).collect::<Vec<_>>()
         };
@@ -1007,7 +1035,7 @@ mod tests {
                 diag(1, -0.1, 0.0, k(5.0)),
                 diag(2, -0.1, 0.0, k(5.0)),
             ];
-            let f = fuse(&[&view], &labels, 3, &[], &settings, &[]);
+            let f = fuse(&[&view], &labels, 3, &[], &settings, &[], &[]);
             assert_eq!(f.classes[0].verdict, Verdict::Fail);
             (0..600).filter(|&i| f.flagged[i]).collect::<Vec<_>>()
         };
@@ -1043,14 +1071,38 @@ mod tests {
             row_gate: false,
         };
         let none = Corroborate::default();
-        let f = fuse(&[&sub, &dirty], &labels, 2, &[], &settings, &[test, none]);
+        let f = fuse(
+            &[&sub, &dirty],
+            &labels,
+            2,
+            &[],
+            &settings,
+            &[test, none],
+            &[],
+        );
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         let natural = label_view(false);
-        let f = fuse(&[&sub, &natural], &labels, 2, &[], &settings, &[test, none]);
+        let f = fuse(
+            &[&sub, &natural],
+            &labels,
+            2,
+            &[],
+            &settings,
+            &[test, none],
+            &[],
+        );
         assert_eq!(f.classes[0].verdict, Verdict::Pass);
         assert_eq!(f.classes[0].uncorroborated, 1);
         // on a user's embedding the test stands alone
-        let f = fuse(&[&sub, &natural], &labels, 2, &[], &settings, &[none, none]);
+        let f = fuse(
+            &[&sub, &natural],
+            &labels,
+            2,
+            &[],
+            &settings,
+            &[none, none],
+            &[],
+        );
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
     }
 
@@ -1083,7 +1135,7 @@ mod tests {
         ];
         for (contradicted, opens) in [(0..40, true), (150..190, false)] {
             let view = label_scanner(contradicted.clone());
-            let f = fuse(&[&group, &view], &labels, 2, &[], &settings, &policy);
+            let f = fuse(&[&group, &view], &labels, 2, &[], &settings, &policy, &[]);
             assert_eq!(f.classes[0].verdict, Verdict::Fail);
             let own = f.per_scanner[0][0];
             assert_eq!(own > 0.99, opens, "{contradicted:?}: {own}");
@@ -1100,13 +1152,13 @@ mod tests {
         }
         // without the policy, the other test opens it whatever the view
         let view = label_scanner(150..190);
-        let f = fuse(&[&group, &view], &labels, 2, &[], &settings, &[]);
+        let f = fuse(&[&group, &view], &labels, 2, &[], &settings, &[], &[]);
         assert!(f.per_scanner[0][0] > 0.99);
         // a group under half the failing test's count (40 of 100) is one
         // part of the failure: its rows are flagged beside that count
         let mut view = label_scanner(0..40);
         view.classes = class_zero_fails(2, 100.0);
-        let f = fuse(&[&group, &view], &labels, 2, &[], &settings, &policy);
+        let f = fuse(&[&group, &view], &labels, 2, &[], &settings, &policy, &[]);
         let flagged: Vec<usize> = (0..400).filter(|&i| f.flagged[i]).collect();
         assert!((0..40).all(|i| f.flagged[i]), "{flagged:?}");
         assert!((100..=140).contains(&flagged.len()), "{flagged:?}");
@@ -1141,7 +1193,7 @@ mod tests {
                 view.raw[i] = 0.9;
             }
             view.classes = class_zero_fails(5, 60.0);
-            let f = fuse(&[&group, &view], &labels, 5, &[], &settings, &policy);
+            let f = fuse(&[&group, &view], &labels, 5, &[], &settings, &policy, &[]);
             assert_eq!(f.classes[0].verdict, Verdict::Fail);
             (0..1000).filter(|&i| f.flagged[i]).collect::<Vec<_>>()
         };
@@ -1190,7 +1242,7 @@ mod tests {
             o
         };
         let verdict = |v: &ScanOutput| {
-            fuse(&[&group, v], &labels, 10, &[], &settings, &policy).classes[0].verdict
+            fuse(&[&group, v], &labels, 10, &[], &settings, &policy, &[]).classes[0].verdict
         };
         // backed in class 0 alone: (10 + 1) / (1 + 1) = 5.5 times less
         assert_eq!(verdict(&view(&|i| i < 20)), Verdict::Fail);
@@ -1218,7 +1270,7 @@ mod tests {
                 log_p: Some(-0.1),
             },
         ];
-        let f = fuse(&[&out], &labels, 2, &[], &settings, &[]);
+        let f = fuse(&[&out], &labels, 2, &[], &settings, &[], &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         assert_eq!(f.classes[1].verdict, Verdict::Pass);
         assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 10);
@@ -1246,7 +1298,7 @@ mod tests {
         let mut gated = output(row.iter().map(|&l| l.max(-0.3)).collect());
         gated.classes = vec![diag(0, -0.3), diag(1, -0.3)];
         gated.ungated_log_p = Some(row);
-        let f = fuse(&[&label, &gated], &labels, 2, &[], &settings, &[]);
+        let f = fuse(&[&label, &gated], &labels, 2, &[], &settings, &[], &[]);
         // Class 0 failed by the label scanner: row 0 keeps its own evidence.
         assert!(
             f.per_scanner[1][0] > 0.99 && f.score[0] > 0.99,
@@ -1274,7 +1326,7 @@ mod tests {
             .into_iter()
             .chain(vec![1u32; 10])
             .collect::<Vec<_>>();
-        let f = fuse(&[&output(lp)], &labels, 2, &[], &settings, &[]);
+        let f = fuse(&[&output(lp)], &labels, 2, &[], &settings, &[], &[]);
         assert_eq!(f.verdict, Verdict::Pass);
         assert_eq!(f.flagged.iter().filter(|&&b| b).count(), 2);
         assert!(f.flagged[19] && f.flagged[18]);
@@ -1290,6 +1342,7 @@ mod tests {
             2,
             &[1],
             &settings,
+            &[],
             &[],
         );
         assert!(f.score[3].is_nan());
@@ -1320,7 +1373,7 @@ mod tests {
                 log_p: Some(-0.1),
             },
         ];
-        let f = fuse(&[&out], &labels, 2, &[], &settings, &[]);
+        let f = fuse(&[&out], &labels, 2, &[], &settings, &[], &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         assert_eq!(f.classes[0].failed_by, 1);
         let flagged: Vec<usize> = (0..40).filter(|&i| f.flagged[i]).collect();
@@ -1328,6 +1381,52 @@ mod tests {
         // no row reaches the threshold on its own: the class test is the reason
         assert!(flagged.iter().all(|&i| f.fired[i] == 1));
         assert!(f.fired[5..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn the_rows_behind_a_failure_are_counted_in_the_data_sets_copies() {
+        let settings = ScanOptions::default().check().unwrap();
+        // Two classes of 20 rows, class 0's test failing on `excess` rows;
+        // `copies`: how many times each distinct row is in the data set.
+        let verdict = |excess: f64, copies: usize, planted_copies: usize| {
+            let labels: Vec<u32> = (0..40).map(|i| (i >= 20) as u32).collect();
+            // row i is a copy of row i / copies; the first `excess` rows of
+            // class 0 are `planted_copies` copies each of one row, instead
+            let keys: Vec<u64> = (0..40u64)
+                .map(|i| match (i as f64) < excess {
+                    true => 1000 + i / planted_copies as u64,
+                    false => i / copies as u64,
+                })
+                .collect();
+            let mut lp = vec![-0.5f64; 40];
+            lp.iter_mut().take(excess as usize).for_each(|v| *v = -3.0);
+            let mut out = output(lp);
+            out.classes = vec![poisonscan_scanners::ClassDiagnostics {
+                class: 0,
+                values: vec![("excess_rows", excess)],
+                log_p: Some(-30.0),
+            }];
+            let f = fuse(&[&out], &labels, 2, &[], &settings, &[], &keys);
+            (f.classes[0].verdict, f.distinct_rows)
+        };
+        // distinct rows: three are enough (min_flagged)
+        assert_eq!(verdict(3.0, 1, 1), (Verdict::Fail, 40));
+        // the data set written twice: four rows are two samples' copies, as
+        // every row is two copies; six are three
+        assert_eq!(verdict(4.0, 2, 2), (Verdict::Pass, 20));
+        assert_eq!(verdict(6.0, 2, 2), (Verdict::Fail, 20));
+        // one sample planted four times among distinct rows still counts
+        assert_eq!(verdict(4.0, 1, 4), (Verdict::Fail, 37));
+        // no keys: every row is distinct
+        let labels: Vec<u32> = (0..40).map(|i| (i >= 20) as u32).collect();
+        let mut out = output(vec![-0.5; 40]);
+        out.classes = vec![poisonscan_scanners::ClassDiagnostics {
+            class: 0,
+            values: vec![("excess_rows", 4.0)],
+            log_p: Some(-30.0),
+        }];
+        let f = fuse(&[&out], &labels, 2, &[], &settings, &[], &[]);
+        assert_eq!((f.classes[0].verdict, f.distinct_rows), (Verdict::Fail, 40));
     }
 
     /// Row log p-values of `classes` classes of 100 rows (class `c` is rows
@@ -1382,7 +1481,7 @@ mod tests {
         let labels: Vec<u32> = (0..500).map(|i| i / 100).collect();
         let mut out = output(class_rows_log_p(5, 30, -20.0, -3.0));
         out.classes = class_zero_fails(5, 5.0);
-        let f = fuse(&[&out], &labels, 5, &[], &settings, &[]);
+        let f = fuse(&[&out], &labels, 5, &[], &settings, &[], &[]);
         assert_eq!(f.verdict, Verdict::Fail);
         let flagged: Vec<usize> = (0..500).filter(|&i| f.flagged[i]).collect();
         // the planted rows, not the class's boundary rows (as common as in
@@ -1393,7 +1492,7 @@ mod tests {
             d.log_p = Some(-30.0);
             d.values = vec![("excess_rows", 10.0)];
         }
-        let f = fuse(&[&out], &labels, 5, &[], &settings, &[]);
+        let f = fuse(&[&out], &labels, 5, &[], &settings, &[], &[]);
         assert_eq!(f.classes[0].flagged, 5);
     }
 
@@ -1407,7 +1506,7 @@ mod tests {
         let mut failing = output(class_rows_log_p(3, 10, -12.0, -2.0));
         failing.classes = class_zero_fails(3, 10.0);
         let other = output(class_rows_log_p(3, 10, -1.0, -15.0));
-        let f = fuse(&[&failing, &other], &labels, 3, &[], &settings, &[]);
+        let f = fuse(&[&failing, &other], &labels, 3, &[], &settings, &[], &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         let flagged: Vec<usize> = (0..300).filter(|&i| f.flagged[i]).collect();
         // by the fused evidence alone, B's natural rows (−15) would come first
@@ -1415,7 +1514,7 @@ mod tests {
         // however far out B (no class test) puts them: its evidence is not
         // weighed within the class
         let wild = output(class_rows_log_p(3, 10, -1.0, -1000.0));
-        let f = fuse(&[&failing, &wild], &labels, 3, &[], &settings, &[]);
+        let f = fuse(&[&failing, &wild], &labels, 3, &[], &settings, &[], &[]);
         let flagged: Vec<usize> = (0..300).filter(|&i| f.flagged[i]).collect();
         assert_eq!(flagged, (0..10).collect::<Vec<_>>());
     }
@@ -1443,7 +1542,7 @@ mod tests {
         }
         // Its class score counts 10 classes × 2 (half the level), not × 4.
         let all: Vec<&ScanOutput> = std::iter::once(&knn).chain(others.iter()).collect();
-        let f = fuse(&all, &labels, 10, &[], &settings, &[]);
+        let f = fuse(&all, &labels, 10, &[], &settings, &[], &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         let want = suspicion(-11.2, 20);
         assert!(
@@ -1455,10 +1554,10 @@ mod tests {
         let mut strong = others[0].clone();
         strong.classes[1] = class_test(1, -11.2);
         let all: Vec<&ScanOutput> = vec![&knn, &strong, &others[1], &others[2]];
-        let f = fuse(&all, &labels, 10, &[], &settings, &[]);
+        let f = fuse(&all, &labels, 10, &[], &settings, &[], &[]);
         assert!((f.classes[1].class_score - suspicion(-11.2, 60)).abs() < 1e-12);
         // Alone, the label test has the whole level.
-        let f = fuse(&[&knn], &labels, 10, &[], &settings, &[]);
+        let f = fuse(&[&knn], &labels, 10, &[], &settings, &[], &[]);
         assert!((f.classes[0].class_score - suspicion(-11.2, 10)).abs() < 1e-12);
     }
 
@@ -1482,11 +1581,12 @@ mod tests {
             &[],
             &ScanOptions::default().check().unwrap(),
             &[],
+            &[],
         );
         assert_eq!(quiet.verdict, Verdict::Pass);
         let mut o = ScanOptions::default();
         o.fail_on_noise = Some(0.05);
-        let f = fuse(&[&out], &labels, 2, &[], &o.check().unwrap(), &[]);
+        let f = fuse(&[&out], &labels, 2, &[], &o.check().unwrap(), &[], &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         assert!(f.classes[0].noise_failed);
         assert_eq!(f.classes[1].verdict, Verdict::Pass);

@@ -136,6 +136,10 @@ pub struct ScanReport {
     pub model: Option<ModelReport>,
     /// How the features were looked at, as decided from their values.
     pub view: ViewReport,
+    /// The rows' content keys (label-agnostic values and label,
+    /// [`poisonscan_scanners::content_keys`]), by which fusion counts
+    /// copies; a shard's partial carries them to the merge.
+    pub row_keys: Vec<u64>,
 }
 
 /// How the scanners looked at the features — decided from the values, not
@@ -361,6 +365,7 @@ fn scan_with(
             row_gate: s.row_gate_needs_corroboration(),
         })
         .collect();
+    let row_keys = input.row_keys().into_owned();
     let fused = fuse(
         &raw,
         &ds.label_codes,
@@ -368,6 +373,7 @@ fn scan_with(
         &skipped,
         settings,
         &corroborate,
+        &row_keys,
     );
     timings.push(("fuse", t.elapsed().as_secs_f64()));
     Ok(ScanReport {
@@ -379,6 +385,7 @@ fn scan_with(
         timings,
         model: None,
         view,
+        row_keys,
     })
 }
 

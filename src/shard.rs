@@ -122,6 +122,13 @@ pub fn partial_batch(ds: &Dataset, report: &ScanReport, settings: &ScanSettings)
             ds.label_codes.iter().map(|&c| names[c as usize].as_str()),
         )),
     ];
+    // The rows' content keys, by which the merge counts copies (a key holds
+    // the shard's class code: exact where the shards list the same classes,
+    // as uniform shards do; elsewhere copies in two shards count twice).
+    if report.row_keys.len() == ds.label_codes.len() {
+        fields.push(Field::new("key", DataType::UInt64, false));
+        columns.push(Arc::new(UInt64Array::from(report.row_keys.clone())));
+    }
     if let Some(ids) = &ds.ids {
         let ids = arrow::compute::cast(ids, &DataType::Utf8).expect("ids cast to text");
         let kept: Vec<Option<String>> = {
@@ -423,6 +430,7 @@ pub fn merge(parts: &[Partial]) -> Result<Merged, ShardError> {
         &skipped,
         &settings,
         &corroborate,
+        &rows.keys,
     );
     let mut warnings = vec![format!(
         "merged from {} shard partial(s); see the README on what a sharded scan approximates",
@@ -453,6 +461,7 @@ pub fn merge(parts: &[Partial]) -> Result<Merged, ShardError> {
         timings: Vec::new(),
         model: None,
         view,
+        row_keys: rows.keys,
     };
     Ok(Merged {
         ds,
@@ -581,6 +590,8 @@ struct ScannerRows {
 struct Rows {
     label_codes: Vec<u32>,
     ids: Vec<String>,
+    /// Content keys; empty unless every partial has them.
+    keys: Vec<u64>,
     scanners: Vec<ScannerRows>,
 }
 
@@ -594,6 +605,7 @@ fn concat_rows(
     let mut rows = Rows {
         label_codes: Vec::new(),
         ids: Vec::new(),
+        keys: Vec::new(),
         scanners: scanner_names
             .iter()
             .map(|_| ScannerRows {
@@ -603,6 +615,8 @@ fn concat_rows(
             })
             .collect(),
     };
+    // partials written before keys were carried have none
+    let mut keyed = true;
     for (k, p) in parts.iter().enumerate() {
         let b = &p.batch;
         let bad = |message: String| ShardError::Partial {
@@ -660,7 +674,16 @@ fn concat_rows(
                 (slot, _) => *slot = None,
             }
         }
+        match b.column_by_name("key") {
+            Some(key) => rows
+                .keys
+                .extend(key.as_primitive::<UInt64Type>().values().iter()),
+            None => keyed = false,
+        }
         rows.label_codes.extend(own);
+    }
+    if !keyed || rows.keys.len() != rows.label_codes.len() {
+        rows.keys.clear();
     }
     Ok(rows)
 }

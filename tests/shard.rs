@@ -155,6 +155,8 @@ fn the_demo_in_three_shards_merges_to_the_whole_scans_verdict() {
     assert_eq!(failed(&ms), failed(&ws));
     assert_eq!(failed(&ms), vec!["0"]);
     assert_eq!(ms["rows"]["input"], 1797);
+    // the partials carry the rows' content keys: copies count as in one scan
+    assert_eq!(ms["rows"]["distinct"], ws["rows"]["distinct"]);
     let err = run_err(&["report", "merged"], dir.path());
     assert!(err.contains("merged sharded scan"), "{err}");
     let (a_whole, a_merged) = (auroc(&whole, &truth), auroc(&merged, &truth));

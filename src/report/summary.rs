@@ -118,6 +118,7 @@ pub fn summary_json(
             "dropped_invalid": ds.dropped.len(),
             "skipped": skipped_rows,
             "flagged": fused.flagged.iter().filter(|&&f| f).count(),
+            "distinct": fused.distinct_rows,
         },
         "dropped": ds.dropped.iter().take(1000).collect::<Vec<_>>(),
         "class_count": ds.class_names.len(),
