@@ -2,7 +2,7 @@
 //! probabilities (Northcutt, Jiang & Chuang 2021).
 
 use crate::error::{ParamError, ScanError};
-use crate::labelflow::{direction_test, recognised_classes};
+use crate::labelflow::{direction_test, kin_classes, recognised_classes};
 use crate::perclass::cap_by_class;
 use crate::stats::{ln_erfc, robust_location_scale};
 use crate::{ClassDiagnostics, ScanInput, ScanOutput, Scanner};
@@ -47,7 +47,9 @@ Needs out-of-sample probabilities, one per class, read with `--probs COL`
    classes overlap and how good the model is.
    A class the model does not recognise — fewer than 10 of its rows whose
    most probable class is their own, or no more than the model puts rows
-   at large in it (one-sided binomial at 1 %) — is not tested: the model
+   at large in it (one-sided binomial at 1 %), or no more than it puts the
+   rows of one better-recognised class there that is not its kin (a
+   synonym for part of that class) — is not tested: the model
    never predicts it (a small class always outweighed by a large,
    similar one: Fair's 109 women of occupation 6, 107 put in occupation
    3, where the test failed the class), so every row of it is a label
@@ -194,8 +196,10 @@ impl Scanner for ConfidentLearning {
         let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
         let direction = direction_test(&confusion, c, &scanned, &sizes);
         // a class is judged when the model recognises it (rows it puts in
-        // their own class) more often than it puts rows at large there
-        let recognised = recognised_classes(&by_argmax, c, &scanned, &sizes);
+        // their own class) more often than it puts rows at large there, and
+        // than it puts the rows of any one other class there but its kin
+        let kin = kin_classes(&by_argmax, c, &scanned, &sizes);
+        let recognised = recognised_classes(&by_argmax, c, &scanned, &sizes, &kin);
         let mut classes = Vec::new();
         for ((&y, mut dir), &(recognised, judged)) in scanned.iter().zip(direction).zip(&recognised)
         {
