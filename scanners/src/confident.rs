@@ -201,8 +201,8 @@ impl Scanner for ConfidentLearning {
         let kin = kin_classes(&by_argmax, c, &scanned, &sizes);
         let recognised = recognised_classes(&by_argmax, c, &scanned, &sizes, &kin);
         let mut classes = Vec::new();
-        for ((&y, mut dir), &(recognised, judged)) in scanned.iter().zip(direction).zip(&recognised)
-        {
+        for ((&y, mut dir), recognition) in scanned.iter().zip(direction).zip(&recognised) {
+            let (recognised, judged) = (recognition.own, recognition.judged);
             let y = y as usize;
             let rows = &class_rows[y];
             if !judged {
@@ -241,6 +241,9 @@ impl Scanner for ConfidentLearning {
             ];
             if let Some(s) = dir.top_source {
                 values.push(("top_source", s as f64));
+            }
+            if let Some(s) = recognition.part_of {
+                values.push(("kind_source", s as f64));
             }
             classes.push(ClassDiagnostics {
                 class: y as u32,

@@ -361,8 +361,10 @@ poison rates, where spectral methods see too little signal.
    the flow out of it is one-way by construction, with nothing to say
    which rows were planted.
    Such a class is not judged by those tests (summary: `judged` 0,
-   `recognised_rows`); its contradicted rows stay in the label-noise
-   section, and its counts still calibrate the other classes' nulls.
+   `recognised_rows`, and `kind_source`, the class id whose kind it names
+   part of, where that alone took its core); its contradicted rows stay in
+   the label-noise section, and its counts still calibrate the other
+   classes' nulls.
    Measured: ANES 1996's junior-college graduates among its seven levels of
    education (none of 90 rows recognised, where the direction, source and
    isolation tests failed the class in every seed); every class of the
@@ -1451,10 +1453,8 @@ impl Scanner for KnnLabelDisagreement {
                 minority,
             });
         }
-        let (recognised, judged): (Vec<u64>, Vec<bool>) =
-            recognised_classes(&pointed, nc, &scanned, &sizes, &kin)
-                .into_iter()
-                .unzip();
+        let recognition = recognised_classes(&pointed, nc, &scanned, &sizes, &kin);
+        let judged: Vec<bool> = recognition.iter().map(|r| r.judged).collect();
         let mut direction = direction_test(&confusion, nc, &scanned, &sizes);
         // The isolation counts of every class and, split by the class each
         // row's neighbourhood points to, of each source (each with the
@@ -1851,7 +1851,7 @@ impl Scanner for KnnLabelDisagreement {
             let excess = excess.max(beside).max(pattern_excess[t]) + warp_excess[t];
             let mut values = vec![
                 ("mean_agreement", st.mean_agreement),
-                ("recognised_rows", recognised[t] as f64),
+                ("recognised_rows", recognition[t].own as f64),
                 ("judged", judged[t] as u8 as f64),
                 ("contradicted", st.contradicted as f64),
                 ("contradicted_rate", st.contradicted as f64 / rows as f64),
@@ -1891,6 +1891,9 @@ impl Scanner for KnnLabelDisagreement {
             }
             if let Some(s) = dir.top_source {
                 values.push(("top_source", s as f64));
+            }
+            if let Some(s) = recognition[t].part_of {
+                values.push(("kind_source", s as f64));
             }
             let w = &warps[t];
             if w.tested {
@@ -2308,6 +2311,7 @@ mod tests {
         let six = &out.classes[6];
         // its rows point to label 0 as label 0's rows do, more than to it
         assert_eq!(six.value("judged"), Some(0.0), "{six:?}");
+        assert_eq!(six.value("kind_source"), Some(0.0), "{six:?}");
         assert_eq!(six.value("kin_classes"), Some(0.0), "{six:?}");
         for c in &out.classes {
             assert!(c.log_p.unwrap() > -4.0, "{c:?}");

@@ -172,7 +172,7 @@ pub fn recognised_classes(
     scanned: &[u32],
     sizes: &[usize],
     kin: &[Vec<u32>],
-) -> Vec<(u64, bool)> {
+) -> Vec<Recognition> {
     assert_eq!(pointed.len(), c * c, "pointed is c × c");
     let total: usize = scanned.iter().map(|&y| sizes[y as usize]).sum();
     let put_in = pointed_to(pointed, c, scanned);
@@ -192,11 +192,29 @@ pub fn recognised_classes(
                 .filter(|&y| y != t && own_share(y) > own_share(t))
                 .filter(|&y| !kin.get(t).is_some_and(|k| k.contains(&(y as u32))))
                 .filter(|&y| pointed[y * c + t] >= MIN_COUNT)
-                .map(|y| pointed[y * c + t] as f64 / sizes[y] as f64)
-                .fold(0.0, f64::max);
-            (own, recognition(own, sizes[t] as u64, at_large.max(by_one)))
+                .map(|y| (pointed[y * c + t] as f64 / sizes[y] as f64, y))
+                .fold((0.0, t), |a, b| if b.0 > a.0 { b } else { a });
+            let n = sizes[t] as u64;
+            let judged = recognition(own, n, at_large.max(by_one.0));
+            Recognition {
+                own,
+                judged,
+                part_of: (!judged && recognition(own, n, at_large)).then_some(by_one.1 as u32),
+            }
         })
         .collect()
+}
+
+/// Whether a class's evidence recognises it ([`recognised_classes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recognition {
+    /// Its rows whose evidence points to it.
+    pub own: u64,
+    /// Whether it has a core, and so is judged.
+    pub judged: bool,
+    /// The better-recognised class whose kind it names part of, where that
+    /// alone left it without a core (a synonym for part of that class).
+    pub part_of: Option<u32>,
 }
 
 /// Per class (by id), the rows of the `scanned` classes whose evidence
