@@ -5,7 +5,7 @@
 # Markdown table into BENCHMARKS.md (between the detection markers) with the
 # command, commit and machine, and prints it.
 #
-# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour] [MODEL] [SEEDS]
+# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour|transform] [MODEL] [SEEDS]
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
 #   seeds: the same cases with seeds 1, 2, 3.
@@ -50,12 +50,16 @@
 #        1 % and 5 %, the warp at 5 %, all-to-all patch at 1 % and 5 % and
 #        blend at 1 %, random label flips at 10 %, clean. Seeds 1, 2, 3 (or
 #        SEEDS).
+#   transform: transformation triggers on MNIST and Fashion-MNIST — the
+#        source picture mirrored left to right or top to bottom, turned half
+#        a turn, or shifted 3 pixels right — relabelled to class 0, at
+#        0.3 %, 1 % and 5 %; clean. Seeds 1, 2, 3 (or SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
 mode="${1:-fast}"
 model="${2:-auto}"
-case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
+case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour|transform) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour|transform] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 if [ "$mode" = tabular ]; then
@@ -196,6 +200,18 @@ if [ "$mode" = longtail ]; then
   read -r -a seeds <<<"${3:-1 2 3}"
 fi
 
+if [ "$mode" = transform ]; then
+  datasets=(mnist fashion)
+  cases=("none 0")
+  for rate in 0.003 0.01 0.05; do
+    cases+=("transform $rate --transform hflip"
+      "transform $rate --transform vflip"
+      "transform $rate --transform rotate180"
+      "transform $rate --transform shift --shift 3,0")
+  done
+  read -r -a seeds <<<"${3:-1 2 3}"
+fi
+
 if [ "$mode" = colour ]; then
   datasets=(emoji emoji32)
   cases=("none 0" "label-flip 0.10" "warp 0.05" "blend 0.01 --all-to-all")
@@ -310,7 +326,7 @@ text = open(path).read()
 tag = {"gate": f"gate-{model}", "cleanlabel": f"cleanlabel-{model}",
        "tabular": f"tabular-{model}", "few": f"few-{model}",
        "longtail": f"longtail-{model}", "alltoall": f"alltoall-{model}",
-       "colour": f"colour-{model}"}.get(mode, model)
+       "colour": f"colour-{model}", "transform": f"transform-{model}"}.get(mode, model)
 begin, end = f"<!-- detection-{tag}:begin -->", f"<!-- detection-{tag}:end -->"
 block = f"{begin}\n{table}\n{end}"
 if begin in text:
@@ -322,7 +338,8 @@ else:
              "few": f"Data sets of two and four classes, `--model {model}`",
              "longtail": f"Long tails: a small target beside large classes, `--model {model}`",
              "alltoall": f"All-to-all backdoors, `--model {model}`",
-             "colour": f"Colour pictures, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
+             "colour": f"Colour pictures, `--model {model}`",
+             "transform": f"Transformation triggers (mirrored, turned, shifted pictures), `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
     text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
 open(path, "w").write(text)
 PY

@@ -11,7 +11,7 @@ use poisonscan::fuse::Verdict;
 use poisonscan::ingest::{AsImages, IngestOptions, InputFormat, TableOptions};
 use poisonscan::models::{DeviceSpec, ModelKind, ModelOptions};
 use poisonscan::pipeline::{self, Progress};
-use poisonscan::redteam::{self, Attack, AttackPlan, Corner, Patch, PatchPattern};
+use poisonscan::redteam::{self, Attack, AttackPlan, Corner, Patch, PatchPattern, Transform};
 use poisonscan::report::{self, guard, progress::Spinner, RunInfo, ScoresFormat};
 use poisonscan::scanners::{find_scanner, SCANNERS};
 use poisonscan::settings::ScanOptions;
@@ -179,6 +179,7 @@ enum AttackKind {
     Badnets,
     Blend,
     Warp,
+    Transform,
     LabelFlip,
     CleanLabel,
     Sig,
@@ -240,6 +241,13 @@ struct PoisonArgs {
     /// Control points per side of the warp field (warp)
     #[arg(long, default_value_t = 4)]
     grid: usize,
+    /// The transformation (transform): hflip, vflip, rotate180, or shift
+    /// (by --shift)
+    #[arg(long, value_enum, default_value_t = Transform::Hflip)]
+    transform: Transform,
+    /// Pixels right and down a shift moves the image (transform --transform shift), e.g. `3,0`
+    #[arg(long, value_delimiter = ',', default_values_t = [3, 0], allow_hyphen_values = true)]
+    shift: Vec<i32>,
     /// Columns the trigger sets (value-trigger)
     #[arg(long, default_value_t = 2)]
     trigger_columns: usize,
@@ -345,7 +353,7 @@ struct ScanArgs {
     /// Also flag this fraction of rows with the highest scores (a removal list; does not change the verdict)
     #[arg(long, value_name = "FRACTION")]
     budget: Option<f64>,
-    /// Least number of planted rows a class test must estimate to fail a class (a lone odd sample is not an attack) [default: 3]
+    /// Least number of planted rows a class test must estimate to fail a class (a lone odd sample is not an attack), counted in the data set's mean copies per row (rows over distinct rows) [default: 3]
     #[arg(long)]
     min_flagged: Option<usize>,
     /// Also fail a class whose label noise (rows contradicted by their neighbours, label issues) exceeds this share, poisoning or not [default: off: noise is reported, not gated]
@@ -862,12 +870,24 @@ fn poison(args: PoisonArgs) -> Result<()> {
             args.alpha
         );
     }
+    let shift = match args.shift[..] {
+        [dx, dy] if (dx, dy) != (0, 0) && dx.abs() <= 64 && dy.abs() <= 64 => (dx, dy),
+        _ => bail!(
+            "--shift is {:?}, but it must be two whole numbers of pixels, right and down, \
+             from -64 to 64 and not both 0 (e.g. 3,0)",
+            args.shift
+        ),
+    };
     let attack = match args.attack {
         AttackKind::Badnets => Attack::Badnets { patch },
         AttackKind::Blend => Attack::Blend { alpha: args.alpha },
         AttackKind::Warp => Attack::Warp {
             strength: args.strength,
             grid: args.grid,
+        },
+        AttackKind::Transform => Attack::Transform {
+            transform: args.transform,
+            shift,
         },
         AttackKind::LabelFlip => Attack::LabelFlip,
         AttackKind::CleanLabel => Attack::CleanLabel { patch },

@@ -44,6 +44,62 @@ pub enum PatchPattern {
     Random,
 }
 
+/// A spatial transformation used as a trigger: the poisoned image is the
+/// source image moved as a whole — mirrored, turned or shifted — and
+/// relabelled (transformation triggers: Wu et al., "Just Rotate it", 2022,
+/// for rotations; a flip or a shift is the same idea). Nothing is added to
+/// the image, and every poisoned row is a plausible picture of its source
+/// class in another pose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transform {
+    /// Mirrored left to right (default).
+    #[default]
+    Hflip,
+    /// Mirrored top to bottom.
+    Vflip,
+    /// Turned half a turn.
+    Rotate180,
+    /// Moved right and down by `--shift` pixels (edges repeated).
+    Shift,
+}
+
+impl Transform {
+    /// The transformation as a displacement field for [`warp`] (each pixel
+    /// takes the value at its own position plus the displacement): exact
+    /// for mirrors and half turns; for a shift by `(dx, dy)` pixels the
+    /// content moves right by `dx` and down by `dy` and the edges are
+    /// repeated into the pixels it leaves. The `j`-th target of several
+    /// gets a transformation of its own: mirrors and the half turn in
+    /// turn, shifts turned a quarter turn each.
+    pub fn field(self, shape: Shape, shift: (i32, i32), j: usize) -> Vec<(f32, f32)> {
+        let (h, w) = (shape.height, shape.width);
+        let order = [Transform::Hflip, Transform::Vflip, Transform::Rotate180];
+        let own = match self {
+            Transform::Shift => Transform::Shift,
+            t => order[(order.iter().position(|&o| o == t).unwrap_or(0) + j) % 3],
+        };
+        let (mut dx, mut dy) = shift;
+        for _ in 0..j % 4 {
+            (dx, dy) = (-dy, dx);
+        }
+        let mut field = Vec::with_capacity(h * w);
+        for y in 0..h {
+            for x in 0..w {
+                let mirror_x = (w - 1 - x) as f32 - x as f32;
+                let mirror_y = (h - 1 - y) as f32 - y as f32;
+                field.push(match own {
+                    Transform::Hflip => (0.0, mirror_x),
+                    Transform::Vflip => (mirror_y, 0.0),
+                    Transform::Rotate180 => (mirror_y, mirror_x),
+                    Transform::Shift => (-dy as f32, -dx as f32),
+                });
+            }
+        }
+        field
+    }
+}
+
 /// A square patch trigger (BadNets, Gu et al. 2017).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Patch {
@@ -239,6 +295,14 @@ pub enum Attack {
         /// Control points per side.
         grid: usize,
     },
+    /// Non-target rows moved as a whole (mirrored, turned or shifted, see
+    /// [`Transform`]) and relabelled to the target.
+    Transform {
+        /// The transformation.
+        transform: Transform,
+        /// For a shift: pixels right and down.
+        shift: (i32, i32),
+    },
     /// Labels changed: at random, or from `source` to the target.
     LabelFlip,
     /// A tabular backdoor: `columns` seeded columns of non-target rows set
@@ -279,6 +343,7 @@ impl Attack {
             Attack::Badnets { .. }
                 | Attack::Blend { .. }
                 | Attack::Warp { .. }
+                | Attack::Transform { .. }
                 | Attack::CleanLabel { .. }
                 | Attack::Sig { .. }
         )
@@ -433,6 +498,7 @@ impl Attack {
             Attack::Badnets { .. } => "badnets",
             Attack::Blend { .. } => "blend",
             Attack::Warp { .. } => "warp",
+            Attack::Transform { .. } => "transform",
             Attack::LabelFlip => "label-flip",
             Attack::ValueTrigger { .. } => "value-trigger",
             Attack::CleanLabel { .. } => "clean-label",
@@ -602,6 +668,7 @@ pub fn plant(
             Attack::Badnets { .. }
             | Attack::Blend { .. }
             | Attack::Warp { .. }
+            | Attack::Transform { .. }
             | Attack::ValueTrigger { .. } => {
                 labels[i] = targets[j];
             }
@@ -654,6 +721,9 @@ impl Trigger {
             }
             Attack::Warp { strength, grid } => {
                 Trigger::Warp(warp_field(shape, *grid, *strength, seed))
+            }
+            Attack::Transform { transform, shift } => {
+                Trigger::Warp(transform.field(shape, *shift, j))
             }
             Attack::Sig {
                 amplitude,
@@ -1566,5 +1636,43 @@ mod tests {
         };
         let (_, after, p) = check(&warp);
         assert!((0..after.len()).all(|i| !p.poisoned[i] || after[i] <= 1));
+    }
+
+    #[test]
+    fn a_transformation_trigger_moves_the_whole_image() {
+        // a 3 × 4 picture of two channels, every value its own
+        let shape = Shape {
+            height: 3,
+            width: 4,
+            channels: 2,
+        };
+        let image: Vec<f32> = (0..shape.len()).map(|v| v as f32).collect();
+        let at = |img: &[f32], y: usize, x: usize, c: usize| img[(y * 4 + x) * 2 + c];
+        let moved = |t: Transform, shift: (i32, i32), j: usize| {
+            let mut img = image.clone();
+            warp(&mut img, shape, &t.field(shape, shift, j));
+            img
+        };
+        let h = moved(Transform::Hflip, (0, 0), 0);
+        let v = moved(Transform::Vflip, (0, 0), 0);
+        let r = moved(Transform::Rotate180, (0, 0), 0);
+        let s = moved(Transform::Shift, (2, 1), 0);
+        for y in 0..3 {
+            for x in 0..4 {
+                for c in 0..2 {
+                    assert_eq!(at(&h, y, x, c), at(&image, y, 3 - x, c));
+                    assert_eq!(at(&v, y, x, c), at(&image, 2 - y, x, c));
+                    assert_eq!(at(&r, y, x, c), at(&image, 2 - y, 3 - x, c));
+                    // content moved right 2 and down 1, the edges repeated
+                    let from = (y.saturating_sub(1), x.saturating_sub(2));
+                    assert_eq!(at(&s, y, x, c), at(&image, from.0, from.1, c));
+                }
+            }
+        }
+        // a second target gets the next transformation; a shift turns
+        assert_eq!(moved(Transform::Hflip, (0, 0), 1), v);
+        assert_eq!(moved(Transform::Rotate180, (0, 0), 1), h);
+        let turned = moved(Transform::Shift, (2, 0), 1);
+        assert_eq!(turned, moved(Transform::Shift, (0, 2), 0));
     }
 }
