@@ -153,6 +153,18 @@ breast cancer (≥ 5 %) and Default (two columns): every class gated 3/3,
 flagged precision 90–100 %, recall 98–100 %; no clean table of the corpus
 fails.
 
+Copies are read once: rows with the same values and label are one sample
+(a trigger is shown by the distinct rows that carry it), and every copy
+gets its sample's score — a minority oversampled by copying, or a table
+written twice, is scanned as it was before the copies. Measured on
+Caravan with its 348 buyers copied to balance the classes (10,694 rows,
+5,220 distinct): the copies' codes had failed the buyers (180 rows
+flagged, twelve rows fifteen times); now they pass. A 1 % trigger
+planted before the copying: AUROC 0.61 and 325 of 754 rows flagged →
+1.000 and all 754; planted after it: 135 rows flagged, none planted →
+all 107 at 100 %. The price: one row with a trigger, copied, is one
+sample, as it is to a model learning what the trigger does.
+
 No model, and no calibration against other classes: the test's null comes
 from each group's own rows, so it works with two classes. It runs on
 features that do not share one scale (tables), and on at most 128 that do
@@ -733,6 +745,78 @@ impl Scanner for ValueTrigger {
 
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
         input.validate()?;
+        let keys = input.row_keys();
+        let Some((distinct, of_row)) = distinct_rows(&keys) else {
+            return self.scan_rows(input);
+        };
+        // Rows with the same values and label are one sample: a trigger is
+        // shown by the distinct rows that carry it, and copies (a minority
+        // oversampled by copying, a table written twice) are read once.
+        let (x, same_scale) = input.label_agnostic();
+        let data: Vec<f32> = distinct
+            .iter()
+            .flat_map(|&i| x.row(i).iter().copied())
+            .collect();
+        let labels: Vec<u32> = distinct.iter().map(|&i| input.labels[i]).collect();
+        let once = ScanInput {
+            features: MatrixRef::new(&data, distinct.len(), x.cols())
+                .expect("the distinct rows' values"),
+            labels: &labels,
+            same_scale,
+            probs: None,
+            inputs: None,
+            derived: None,
+            ..*input
+        };
+        let out = self.scan_rows(&once)?;
+        let raw: Vec<f64> = of_row.iter().map(|&k| out.raw[k]).collect();
+        let log_p: Vec<f64> = of_row.iter().map(|&k| out.log_p[k]).collect();
+        let classes = out
+            .classes
+            .into_iter()
+            .map(|mut d| {
+                // the rows behind a failure are every copy of its rows
+                let excess = (0..raw.len())
+                    .filter(|&i| input.labels[i] == d.class && log_p[i] < 0.0)
+                    .count();
+                for (name, v) in d.values.iter_mut() {
+                    if *name == "excess_rows" {
+                        *v = excess as f64;
+                    }
+                }
+                d
+            })
+            .collect();
+        Ok(ScanOutput {
+            raw,
+            log_p,
+            classes,
+            ..out
+        })
+    }
+}
+
+/// The first row of each distinct key, in order, and each row's place
+/// among them; `None` when every key is distinct.
+fn distinct_rows(keys: &[u64]) -> Option<(Vec<usize>, Vec<usize>)> {
+    let mut place: HashMap<u64, usize> = HashMap::with_capacity(keys.len());
+    let mut firsts = Vec::new();
+    let of_row: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| {
+            *place.entry(k).or_insert_with(|| {
+                firsts.push(i);
+                firsts.len() - 1
+            })
+        })
+        .collect();
+    (firsts.len() < keys.len()).then_some((firsts, of_row))
+}
+
+impl ValueTrigger {
+    /// The scan of rows that are all distinct.
+    fn scan_rows(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
         let p = &self.params;
         let (x, _) = input.label_agnostic();
         let n = x.rows();
@@ -1378,6 +1462,44 @@ mod tests {
         assert!(truth[..40].iter().all(|&t| t));
         assert_eq!(out.classes[1].value("excess_rows"), Some(40.0));
         assert_eq!(out.classes[1].value("column"), Some(3.0));
+    }
+
+    #[test]
+    fn copies_of_rows_are_read_once() {
+        // every row of class 1 written eleven times, as a minority
+        // oversampled by copying: the verdict is the one-copy table's
+        let oversampled = |planted: usize| {
+            let (mut x, mut labels, mut truth) = table(planted, false);
+            let d = 6;
+            for i in 0..2000 {
+                if labels[i] == 1 {
+                    for _ in 0..10 {
+                        x.extend_from_within(i * d..(i + 1) * d);
+                        labels.push(1);
+                        truth.push(truth[i]);
+                    }
+                }
+            }
+            (x, labels, truth)
+        };
+        // four rows with the value: too few alone, and forty-four copies
+        // of them are still four rows (they failed the class before)
+        let (x, labels, _) = oversampled(4);
+        let out = scan(&x, &labels);
+        assert!(
+            out.classes[1].log_p.unwrap() > class_gate_level(2),
+            "{:?}",
+            out.classes[1]
+        );
+        assert_eq!(out.classes[1].value("excess_rows"), Some(0.0));
+        // forty: the class fails, and every copy of every planted row is
+        // behind it, as scores of the same row
+        let (x, labels, truth) = oversampled(40);
+        let out = scan(&x, &labels);
+        assert!(out.classes[1].log_p.unwrap() < class_gate_level(2) - 10.0);
+        let flagged: Vec<bool> = out.log_p.iter().map(|&l| l < 0.0).collect();
+        assert_eq!(flagged, truth);
+        assert_eq!(out.classes[1].value("excess_rows"), Some(440.0));
     }
 
     /// [`table`] without a plant, the last two columns codes that go
