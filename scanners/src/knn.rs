@@ -2224,6 +2224,31 @@ mod tests {
         sources
     }
 
+    /// `kinds` kinds of `per_kind` rows in `d` columns that border each
+    /// other (Gaussian about seeded centres 0.7 apart per column); row `i`
+    /// is of kind `i % kinds`.
+    fn bordering_kinds(kinds: usize, per_kind: usize, d: usize, seed: u64) -> Vec<f32> {
+        let mut rng = SplitMix64::new(seed);
+        let centres: Vec<f64> = (0..kinds * d).map(|_| 0.7 * rng.normal()).collect();
+        (0..kinds * per_kind * d)
+            .map(|t| (centres[(t / d % kinds) * d + t % d] + rng.normal()) as f32)
+            .collect()
+    }
+
+    /// [`bordering_kinds`]' labels `clean` with 146 rows of the other kinds
+    /// (every 41st) relabelled 0, and which those are.
+    fn relabelled_into_zero(clean: &[u32], kinds: usize) -> (Vec<u32>, Vec<bool>) {
+        let truth: Vec<bool> = (0..clean.len())
+            .map(|i| i % kinds != 0 && i % 41 == 1)
+            .collect();
+        let labels = clean
+            .iter()
+            .zip(&truth)
+            .map(|(&l, &t)| if t { 0 } else { l })
+            .collect();
+        (labels, truth)
+    }
+
     #[test]
     fn labels_that_split_one_kind_at_random_are_kin_not_relabelled() {
         // Six kinds of rows that border each other, each labelled at random
@@ -2233,11 +2258,7 @@ mod tests {
         // as its own, and on the boundary with another kind it is alone
         // there, as a relabelled row is.
         let (kinds, per_kind, d) = (6, 1200, 20);
-        let mut rng = SplitMix64::new(4);
-        let centres: Vec<f64> = (0..kinds * d).map(|_| 0.7 * rng.normal()).collect();
-        let data: Vec<f32> = (0..kinds * per_kind * d)
-            .map(|t| (centres[(t / d % kinds) * d + t % d] + rng.normal()) as f32)
-            .collect();
+        let data = bordering_kinds(kinds, per_kind, d, 4);
         let kind = |i: usize| i % kinds;
         let sibling = |i: usize| (SplitMix64::new(i as u64).next_u64() % 4) as u32;
         let clean: Vec<u32> = (0..kinds * per_kind)
@@ -2259,14 +2280,7 @@ mod tests {
         }
         // 146 rows of the other kinds relabelled 0 (a label of kind 0): alone
         // among another kind, whatever its labels
-        let truth: Vec<bool> = (0..clean.len())
-            .map(|i| kind(i) != 0 && i % 41 == 1)
-            .collect();
-        let labels: Vec<u32> = clean
-            .iter()
-            .zip(&truth)
-            .map(|(&l, &t)| if t { 0 } else { l })
-            .collect();
+        let (labels, truth) = relabelled_into_zero(&clean, kinds);
         let out = scan(&labels);
         assert!(
             out.classes[0].log_p.unwrap() < (1e-6f64).ln(),
@@ -2291,11 +2305,7 @@ mod tests {
         // merged sources used): its rows' neighbours are mostly kind 0's
         // other label, and label 0's rows do not point back (not kin).
         let (kinds, per_kind, d) = (6, 1200, 20);
-        let mut rng = SplitMix64::new(5);
-        let centres: Vec<f64> = (0..kinds * d).map(|_| 0.7 * rng.normal()).collect();
-        let data: Vec<f32> = (0..kinds * per_kind * d)
-            .map(|t| (centres[(t / d % kinds) * d + t % d] + rng.normal()) as f32)
-            .collect();
+        let data = bordering_kinds(kinds, per_kind, d, 5);
         let kind = |i: usize| i % kinds;
         let synonym = |i: usize| kind(i) == 0 && (i / kinds) % 10 < 3;
         let clean: Vec<u32> = (0..kinds * per_kind)
@@ -2318,14 +2328,7 @@ mod tests {
         }
         // 146 rows of kinds 1–5 relabelled 0: label 0 keeps its core, and
         // its planted rows fail it
-        let truth: Vec<bool> = (0..clean.len())
-            .map(|i| kind(i) != 0 && i % 41 == 1)
-            .collect();
-        let labels: Vec<u32> = clean
-            .iter()
-            .zip(&truth)
-            .map(|(&l, &t)| if t { 0 } else { l })
-            .collect();
+        let (labels, _) = relabelled_into_zero(&clean, kinds);
         let out = scan(&labels);
         assert!(
             out.classes[0].log_p.unwrap() < (1e-6f64).ln(),
