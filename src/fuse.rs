@@ -500,8 +500,9 @@ pub fn fuse(
     let n = labels.len();
     let distinct_rows = distinct(keys).filter(|_| keys.len() == n).unwrap_or(n);
     // The least planted-row estimate a class test needs, in rows: in units
-    // of the data set's mean copies per row.
-    let min_rows = settings.min_flagged as f64 * n as f64 / distinct_rows.max(1) as f64;
+    // of the data set's mean copies per row, to within half a row (three
+    // rows are three samples where a few rows of the data set are copied)
+    let min_rows = settings.min_flagged as f64 * n as f64 / distinct_rows.max(1) as f64 - 0.5;
     let scanned = labels.iter().filter(|l| !skipped.contains(l)).count();
     let s = outputs.len().max(1) as f64;
     let has_test = |o: &ScanOutput| o.classes.iter().any(|d| d.log_p.is_some());
@@ -1411,6 +1412,8 @@ mod tests {
         };
         // distinct rows: three are enough (min_flagged)
         assert_eq!(verdict(3.0, 1, 1), (Verdict::Fail, 40));
+        // and still where another sample is copied
+        assert_eq!(verdict(3.0, 1, 2).0, Verdict::Fail);
         // the data set written twice: four rows are two samples' copies, as
         // every row is two copies; six are three
         assert_eq!(verdict(4.0, 2, 2), (Verdict::Pass, 20));
