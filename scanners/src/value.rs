@@ -153,17 +153,20 @@ breast cancer (≥ 5 %) and Default (two columns): every class gated 3/3,
 flagged precision 90–100 %, recall 98–100 %; no clean table of the corpus
 fails.
 
-Copies are read once: rows with the same values and label are one sample
-(a trigger is shown by the distinct rows that carry it), and every copy
-gets its sample's score — a minority oversampled by copying, or a table
-written twice, is scanned as it was before the copies. Measured on
-Caravan with its 348 buyers copied to balance the classes (10,694 rows,
-5,220 distinct): the copies' codes had failed the buyers (180 rows
-flagged, twelve rows fifteen times); now they pass. A 1 % trigger
-planted before the copying: AUROC 0.61 and 325 of 754 rows flagged →
-1.000 and all 754; planted after it: 135 rows flagged, none planted →
-all 107 at 100 %. The price: one row with a trigger, copied, is one
-sample, as it is to a model learning what the trigger does.
+A class oversampled by copying — its rows copied at least twice as often
+as the rest of the data set's (rows over distinct rows) — is read as it
+was before the copies: rows of it with the same values and label are one
+sample (a trigger is shown by the distinct rows that carry it), and every
+copy gets its sample's score. A coarse table's natural twins (rows of a
+few codes that coincide) are copies at the same rate in every class, and
+are read as they are. Measured on Caravan with its 348 buyers copied to
+balance the classes (10,694 rows, 5,220 distinct): the copies' codes had
+failed the buyers (180 rows flagged, twelve rows fifteen times); now they
+pass. A 1 % trigger planted before the copying: AUROC 0.61 and 325 of 754
+rows flagged → 1.000 and all 754; planted after it: 135 rows flagged,
+none planted → all 107 at 100 %. The price: one row with a trigger,
+copied into an oversampled class, is one sample, as it is to a model
+learning what the trigger does.
 
 No model, and no calibration against other classes: the test's null comes
 from each group's own rows, so it works with two classes. It runs on
@@ -499,6 +502,13 @@ const APART: f64 = 2.0;
 /// part of it: poisoning adds rows to a class that has its own.
 const DEFINING_SHARE: f64 = 0.95;
 
+/// How many times as often as the rest of the data set's rows a class's
+/// rows must be copied for it to be taken as oversampled by copying (see
+/// [`oversampled_read_once`]): Caravan with its buyers copied to balance
+/// the classes, 15 against 1.1; a coarse table's natural twins, the same
+/// in every class (phishing's codes: 1.9 in both).
+const OVERSAMPLED: f64 = 2.0;
+
 /// How many times more often than other classes' rows the class's own rows
 /// (without a group's value) must land in their class for the rest of the
 /// table to tell them apart (see `like_own_rows` in the scan): below it, as
@@ -746,12 +756,13 @@ impl Scanner for ValueTrigger {
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
         input.validate()?;
         let keys = input.row_keys();
-        let Some((distinct, of_row)) = distinct_rows(&keys) else {
+        let Some((distinct, of_row)) = oversampled_read_once(&keys, input.labels, input.n_classes)
+        else {
             return self.scan_rows(input);
         };
-        // Rows with the same values and label are one sample: a trigger is
-        // shown by the distinct rows that carry it, and copies (a minority
-        // oversampled by copying, a table written twice) are read once.
+        // A class oversampled by copying: its copies are one sample each (a
+        // trigger is shown by the distinct rows that carry it), and it is
+        // scanned as it was before the copies.
         let (x, same_scale) = input.label_agnostic();
         let data: Vec<f32> = distinct
             .iter()
@@ -796,22 +807,52 @@ impl Scanner for ValueTrigger {
     }
 }
 
-/// The first row of each distinct key, in order, and each row's place
-/// among them; `None` when every key is distinct.
-fn distinct_rows(keys: &[u64]) -> Option<(Vec<usize>, Vec<usize>)> {
-    let mut place: HashMap<u64, usize> = HashMap::with_capacity(keys.len());
-    let mut firsts = Vec::new();
-    let of_row: Vec<usize> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, &k)| {
-            *place.entry(k).or_insert_with(|| {
-                firsts.push(i);
-                firsts.len() - 1
-            })
+/// The rows to scan when a class is oversampled by copying — its rows
+/// copied [`OVERSAMPLED`] times as often as the rest of the data set's
+/// rows are (rows over distinct rows, by content key: a coarse table's
+/// natural twins are copies too, at the same rate in every class) — and
+/// each row's place among them: of such a class, the first row of each
+/// distinct key; of the others, every row. `None` when no class is.
+fn oversampled_read_once(
+    keys: &[u64],
+    labels: &[u32],
+    n_classes: usize,
+) -> Option<(Vec<usize>, Vec<usize>)> {
+    let mut seen: HashSet<u64> = HashSet::with_capacity(keys.len());
+    let (mut rows, mut distinct) = (vec![0usize; n_classes], vec![0usize; n_classes]);
+    for (&k, &l) in keys.iter().zip(labels) {
+        rows[l as usize] += 1;
+        distinct[l as usize] += seen.insert(k) as usize;
+    }
+    let (all_rows, all_distinct): (usize, usize) = (rows.iter().sum(), distinct.iter().sum());
+    let oversampled: Vec<bool> = (0..n_classes)
+        .map(|c| {
+            let rest = (all_rows - rows[c]) as f64 / (all_distinct - distinct[c]).max(1) as f64;
+            distinct[c] > 0 && rows[c] as f64 >= OVERSAMPLED * rest * distinct[c] as f64
         })
         .collect();
-    (firsts.len() < keys.len()).then_some((firsts, of_row))
+    if !oversampled.contains(&true) {
+        return None;
+    }
+    let mut place: HashMap<u64, usize> = HashMap::new();
+    let mut firsts = Vec::new();
+    let of_row = keys
+        .iter()
+        .zip(labels)
+        .enumerate()
+        .map(|(i, (&k, &l))| {
+            let mut first = || {
+                firsts.push(i);
+                firsts.len() - 1
+            };
+            if oversampled[l as usize] {
+                *place.entry(k).or_insert_with(first)
+            } else {
+                first()
+            }
+        })
+        .collect();
+    Some((firsts, of_row))
 }
 
 impl ValueTrigger {
@@ -1465,7 +1506,26 @@ mod tests {
     }
 
     #[test]
-    fn copies_of_rows_are_read_once() {
+    fn only_a_class_copied_more_than_the_rest_is_oversampled() {
+        // 100 rows of class 0 and 20 of class 1, each row written twice (a
+        // coarse table's twins, or a table written twice): as they are
+        let twice = |i: u64| i / 2;
+        let labels: Vec<u32> = (0..240).map(|i| (i >= 200) as u32).collect();
+        let keys: Vec<u64> = (0..240).map(twice).collect();
+        assert_eq!(oversampled_read_once(&keys, &labels, 2), None);
+        // class 1's rows written ten times each instead: read once
+        let labels: Vec<u32> = (0..400).map(|i| (i >= 200) as u32).collect();
+        let keys: Vec<u64> = (0..400)
+            .map(|i| if i < 200 { twice(i) } else { 1000 + i / 10 })
+            .collect();
+        let (rows, of_row) = oversampled_read_once(&keys, &labels, 2).unwrap();
+        assert_eq!(rows.len(), 200 + 20);
+        assert!((0..200).all(|i| of_row[i] == i));
+        assert!((200..400).all(|i| rows[of_row[i]] == 200 + (i - 200) / 10 * 10));
+    }
+
+    #[test]
+    fn a_class_oversampled_by_copying_is_read_once() {
         // every row of class 1 written eleven times, as a minority
         // oversampled by copying: the verdict is the one-copy table's
         let oversampled = |planted: usize| {
