@@ -803,3 +803,36 @@ fn natural_label_noise_is_reported_not_gated_unless_asked() {
     let e = run_err(&["scan", "t.csv", "--fail-on-noise", "1.5"], dir.path());
     assert!(e.contains("--fail-on-noise is 1.5"), "{e}");
 }
+
+#[test]
+fn a_second_name_for_part_of_a_class_is_reported_not_gated() {
+    // six well-separated classes; three in ten rows of class 0 carry a
+    // label of their own, `6`, as one of two merged sources named them
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = synthetic(6, 1000, 8, 0, 0.0, 3);
+    for (i, l) in s.labels.iter_mut().enumerate() {
+        if *l == 0 && (i / 6) % 10 < 3 {
+            *l = 6;
+        }
+    }
+    write_parquet(&dir.path().join("t.parquet"), &s.embedding_batch());
+    let out = run_ok(
+        &["scan", "t.parquet", "--embedding", "emb", "--out", "out"],
+        dir.path(),
+    );
+    assert!(out.contains("part of 0's"), "{out}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    let knn = &summary["label_noise"]["by_scanner"]["knn-label-disagreement"];
+    let six = knn["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["label"] == "6")
+        .unwrap();
+    assert_eq!(six["judged"], false, "{six}");
+    assert_eq!(six["part_of"], "0", "{six}");
+    assert_eq!(summary["verdict"], "pass");
+}

@@ -168,6 +168,10 @@ fn label_noise(ds: &Dataset, report: &ScanReport, settings: &ScanSettings) -> Va
                     class["recognised_rows"] = json!(r);
                     class["judged"] = json!(d.value("judged").is_none_or(|j| j > 0.0));
                 }
+                // a label naming part of another class's kind (a synonym)
+                if let Some(s) = d.value("kind_source") {
+                    class["part_of"] = json!(names[s as usize]);
+                }
                 Some(class)
             })
             .collect();

@@ -92,8 +92,14 @@ pub fn print_summary(
             .filter(|d| d.value("judged") == Some(0.0))
             .map(|d| {
                 let rows = ds.label_codes.iter().filter(|&&l| l == d.class).count();
+                let part_of = d.value("kind_source").map_or(String::new(), |s| {
+                    format!(
+                        "; its rows look like part of {}'s, a second name for some of them?",
+                        ds.class_title(s as usize)
+                    )
+                });
                 format!(
-                    "{} ({} of {rows} rows recognised)",
+                    "{} ({} of {rows} rows recognised{part_of})",
                     ds.class_title(d.class as usize),
                     d.value("recognised_rows").unwrap_or(0.0)
                 )
