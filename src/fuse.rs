@@ -144,6 +144,11 @@ use crate::settings::ScanSettings;
 /// Orders rows `a` and `b` by significance, highest first (`NaN` last),
 /// then by index: the order rows are ranked and reported in.
 pub fn by_significance(significance: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
+    significance_order(significance, a, b).then(a.cmp(&b))
+}
+
+/// [`by_significance`] without the index: equal for equal significance.
+fn significance_order(significance: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
     let key = |i: usize| {
         if significance[i].is_nan() {
             f64::NEG_INFINITY
@@ -151,7 +156,7 @@ pub fn by_significance(significance: &[f64], a: usize, b: usize) -> std::cmp::Or
             significance[i]
         }
     };
-    key(b).total_cmp(&key(a)).then(a.cmp(&b))
+    key(b).total_cmp(&key(a))
 }
 
 /// Suspicion in [0, 1] of a row with log p-value `log_p` among `family` rows.
@@ -323,17 +328,30 @@ impl EmpiricalNull {
 }
 
 /// `rows` ordered by `keys` (lowest first: most suspicious), each key
-/// breaking the ties of the ones before it, then by row.
-fn ranked(rows: &[usize], keys: &[&[f64]]) -> Vec<usize> {
+/// breaking the ties of the ones before it, then by content (see
+/// [`by_content`]).
+fn ranked(rows: &[usize], keys: &[&[f64]], content: &[u64]) -> Vec<usize> {
     let mut rows = rows.to_vec();
     rows.sort_by(|&a, &b| {
         keys.iter()
             .fold(std::cmp::Ordering::Equal, |o, k| {
                 o.then(k[a].total_cmp(&k[b]))
             })
-            .then(a.cmp(&b))
+            .then_with(|| by_content(content, a, b))
     });
     rows
+}
+
+/// Orders rows whose evidence ties by their content keys (`content`,
+/// empty when unknown), then by index: which of a tie's rows a count
+/// takes does not depend on the data set's row order (copies of one row,
+/// interchangeable, keep theirs).
+fn by_content(content: &[u64], a: usize, b: usize) -> std::cmp::Ordering {
+    match (content.get(a), content.get(b)) {
+        (Some(x), Some(y)) => x.cmp(y),
+        _ => std::cmp::Ordering::Equal,
+    }
+    .then(a.cmp(&b))
 }
 
 /// Scores, flags and verdicts for every scanned row and class.
@@ -791,14 +809,14 @@ pub fn fuse(
         // the kNN test's 6,615); its rows are flagged beside that count.
         let covers = group.is_some_and(|(_, e)| 2 * e >= excess[c]);
         if let Some((s, e)) = group {
-            let group_rows = ranked(&rows, &[&log_p[s], &behind, &fused_lp, &total_lp]);
+            let group_rows = ranked(&rows, &[&log_p[s], &behind, &fused_lp, &total_lp], keys);
             group_rows
                 .into_iter()
                 .take(e)
                 .for_each(|i| flagged[i] = true);
         }
         if !covers {
-            let by_test = ranked(&rows, &[&behind, &fused_lp, &total_lp]);
+            let by_test = ranked(&rows, &[&behind, &fused_lp, &total_lp], keys);
             by_test
                 .into_iter()
                 .take(excess[c])
@@ -825,7 +843,7 @@ pub fn fuse(
         // pair of values and the light-rain label, failed by value-trigger
         // alone — 86 rows — and 95 natural light-rain rows came along).
         if let (Some(null), false) = (&null, label_passed[c]) {
-            let rows = ranked(&rows, &[evidence, &open_lp, &total_lp]);
+            let rows = ranked(&rows, &[evidence, &open_lp, &total_lp], keys);
             let values: Vec<f64> = rows.iter().map(|&i| evidence[i]).collect();
             for &i in rows
                 .iter()
@@ -838,7 +856,9 @@ pub fn fuse(
     if let Some(budget) = settings.budget {
         let k = (budget * scanned as f64).ceil() as usize;
         let mut order: Vec<usize> = (0..n).filter(|&i| !score[i].is_nan()).collect();
-        order.sort_by(|&a, &b| by_significance(&significance, a, b));
+        order.sort_by(|&a, &b| {
+            significance_order(&significance, a, b).then_with(|| by_content(keys, a, b))
+        });
         for &i in order.iter().take(k) {
             flagged[i] = true;
         }
@@ -1382,6 +1402,39 @@ mod tests {
         // no row reaches the threshold on its own: the class test is the reason
         assert!(flagged.iter().all(|&i| f.fired[i] == 1));
         assert!(f.fired[5..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn rows_tied_at_the_count_are_taken_by_content_not_position() {
+        let settings = ScanOptions::default().check().unwrap();
+        // class 0's test says 3 rows are behind it; six rows tie on every
+        // piece of evidence. Each row's content key is its id: the flags
+        // must follow the ids through any order of the rows.
+        let flagged_ids = |order: &[u64]| -> Vec<u64> {
+            let labels: Vec<u32> = (0..40).map(|i| (i >= 20) as u32).collect();
+            let lp: Vec<f64> = (0..40)
+                .map(|i| if i < 20 && order[i] < 6 { -3.0 } else { -0.5 })
+                .collect();
+            let mut out = output(lp);
+            out.classes = vec![poisonscan_scanners::ClassDiagnostics {
+                class: 0,
+                values: vec![("excess_rows", 3.0)],
+                log_p: Some(-30.0),
+            }];
+            let f = fuse(&[&out], &labels, 2, &[], &settings, &[], order);
+            let mut ids: Vec<u64> = (0..40)
+                .filter(|&i| f.flagged[i])
+                .map(|i| order[i])
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        // the ids 0–19 in class 0 (rows 0–19), in two orders
+        let mut order: Vec<u64> = (0..40).collect();
+        let first = flagged_ids(&order);
+        assert_eq!(first.len(), 3);
+        order[..20].reverse();
+        assert_eq!(flagged_ids(&order), first);
     }
 
     #[test]
