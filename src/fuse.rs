@@ -1092,38 +1092,17 @@ mod tests {
             row_gate: false,
         };
         let none = Corroborate::default();
-        let f = fuse(
-            &[&sub, &dirty],
-            &labels,
-            2,
-            &[],
-            &settings,
-            &[test, none],
-            &[],
-        );
+        let run = |outputs: &[&ScanOutput], policy: &[Corroborate]| {
+            fuse(outputs, &labels, 2, &[], &settings, policy, &[])
+        };
+        let f = run(&[&sub, &dirty], &[test, none]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         let natural = label_view(false);
-        let f = fuse(
-            &[&sub, &natural],
-            &labels,
-            2,
-            &[],
-            &settings,
-            &[test, none],
-            &[],
-        );
+        let f = run(&[&sub, &natural], &[test, none]);
         assert_eq!(f.classes[0].verdict, Verdict::Pass);
         assert_eq!(f.classes[0].uncorroborated, 1);
         // on a user's embedding the test stands alone
-        let f = fuse(
-            &[&sub, &natural],
-            &labels,
-            2,
-            &[],
-            &settings,
-            &[none, none],
-            &[],
-        );
+        let f = run(&[&sub, &natural], &[none, none]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
     }
 

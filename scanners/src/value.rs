@@ -782,17 +782,18 @@ impl Scanner for ValueTrigger {
         let out = self.scan_rows(&once)?;
         let raw: Vec<f64> = of_row.iter().map(|&k| out.raw[k]).collect();
         let log_p: Vec<f64> = of_row.iter().map(|&k| out.log_p[k]).collect();
+        // the rows behind a failure are every copy of its rows
+        let mut excess = vec![0usize; input.n_classes];
+        for (&l, _) in input.labels.iter().zip(&log_p).filter(|(_, &lp)| lp < 0.0) {
+            excess[l as usize] += 1;
+        }
         let classes = out
             .classes
             .into_iter()
             .map(|mut d| {
-                // the rows behind a failure are every copy of its rows
-                let excess = (0..raw.len())
-                    .filter(|&i| input.labels[i] == d.class && log_p[i] < 0.0)
-                    .count();
                 for (name, v) in d.values.iter_mut() {
                     if *name == "excess_rows" {
-                        *v = excess as f64;
+                        *v = excess[d.class as usize] as f64;
                     }
                 }
                 d
