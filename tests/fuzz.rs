@@ -184,7 +184,7 @@ fn seeds() -> Vec<Seed> {
         Seed::one("arff", "t.arff", arff_bytes(&csv)),
         Seed::one("libsvm", "t.libsvm", libsvm_bytes(&csv)),
         Seed::one("avro", "t.avro", avro_bytes(&cols)),
-        // pandas's HDF5 stores and spreadsheets (the repo's fixtures; their label is
+        // pandas's HDF5 stores, pickled frames and spreadsheets (the repo's fixtures; their label is
         // `cultivar`, so a mutation that keeps the frame readable is scanned
         // with the class column as the label would be named)
         Seed::one("hdfstore-fixed", "f.h5", fixture("wine60_fixed.h5")),
@@ -192,6 +192,8 @@ fn seeds() -> Vec<Seed> {
         Seed::one("xlsx", "t.xlsx", fixture("wine60.xlsx")),
         Seed::one("ods", "t.ods", fixture("wine60.ods")),
         Seed::one("pickle-batch", "data_batch_1", fixture("digits300_batch")),
+        Seed::one("pandas-pickle3", "t.pkl", fixture("wine60_pandas3.pkl")),
+        Seed::one("pandas-pickle1", "t.pkl", fixture("wine60_pandas1.pkl")),
         Seed::one(
             "pickle-pairs",
             "p.pkl.gz",
@@ -408,7 +410,10 @@ fn mutated_inputs_never_crash_ingestion_or_the_scan() {
         let input = dir.path().join(&seed.input).to_string_lossy().into_owned();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut options = IngestOptions::default();
-            if seed.name.starts_with("hdfstore") || ["xlsx", "ods"].contains(&seed.name) {
+            if seed.name.starts_with("hdfstore")
+                || seed.name.starts_with("pandas-pickle")
+                || ["xlsx", "ods"].contains(&seed.name)
+            {
                 options.table.label = "cultivar".into();
             }
             let ds = load(&[input.clone()], &options)?;

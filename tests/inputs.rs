@@ -2605,6 +2605,48 @@ fn pandas_stores_are_read_as_tables() {
 }
 
 #[test]
+fn pickled_pandas_frames_are_read_as_tables() {
+    // `DataFrame.to_pickle` as pandas 3, 2 and 1 write it (made by
+    // datasets/fixtures/pandas_pickles.py): pyarrow-backed text and numbers,
+    // masked floats and booleans, a categorical label, a Fortran-order block,
+    // Python-storage text through `_codecs.encode`; gzip, bzip2 or none —
+    // the same 60 wine rows scan exactly as their CSV does, the harvest
+    // date left out with a note (was: "a pickled pandas object: save the
+    // frame with df.to_parquet"). A (frame, Series) pair is read with the
+    // labels as the column `--label` names.
+    let fixtures = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
+    let csv = scan("wine60.csv", "csv");
+    for file in [
+        "wine60_pandas3.pkl",
+        "wine60_pandas2.pkl.gz",
+        "wine60_pandas1.pkl",
+    ] {
+        assert_eq!(scan(file, file), csv, "{file} scans as the CSV does");
+        let s = summary_of(d, file);
+        assert_eq!(s["rows"]["scanned"], 60);
+        assert!(
+            s["warnings"].to_string().contains("`harvested`"),
+            "{file}: the date column left out: {}",
+            s["warnings"]
+        );
+    }
+    assert_eq!(scan("wine60_pair.pkl.bz2", "pair"), csv);
+    assert!(summary_of(d, "pair")["warnings"]
+        .to_string()
+        .contains("(frame, labels) pair, the labels as the column `cultivar`"));
+
+    // a pickle cut short is an error that names it, not fewer rows
+    let bytes = std::fs::read(fixtures.join("wine60_pandas3.pkl")).unwrap();
+    std::fs::write(d.join("cut.pkl"), &bytes[..bytes.len() / 2]).unwrap();
+    let err = run_err(&["scan", "cut.pkl", "--label", "cultivar"], d);
+    assert!(err.contains("cut.pkl"), "{err}");
+    assert!(!d.join("poisonscan-out").exists());
+}
+
+#[test]
 fn pandas_json_documents_are_read_as_the_frames_they_hold() {
     // `DataFrame.to_json` writes one document, not records: by default
     // `{"column": {"row": value}}` (`orient="columns"`), or by rows
@@ -3097,7 +3139,8 @@ fn pickles_of_arrays_are_read_as_data() {
     // tuple of (features, labels) pairs — each scanned exactly as the same
     // arrays in a NumPy archive (was: "a Python pickle, which poisonscan
     // does not read"). poisonscan's reader builds values and runs nothing;
-    // a pickled pandas frame is an error that says how to save it.
+    // a pickled pandas Series is an error that says how to save it (frames:
+    // `pickled_pandas_frames_are_read_as_tables`).
     let fixtures = fixtures();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -3136,12 +3179,13 @@ fn pickles_of_arrays_are_read_as_data() {
     assert!(s["warnings"]
         .to_string()
         .contains("data_batch_1, data_batch_2"));
-    // a pickled pandas frame: `pandas.DataFrame()` rebuilt from its state
+    // a pickled pandas Series alone (`pandas.Series()` rebuilt from its
+    // state) holds no table: an error that says how to save it
     std::fs::write(
-        d.join("frame.pkl"),
-        b"\x80\x04\x8c\x06pandas\x8c\x09DataFrame\x93)\x81}b.",
+        d.join("series.pkl"),
+        b"\x80\x04\x8c\x06pandas\x8c\x06Series\x93)\x81}b.",
     )
     .unwrap();
-    let e = run_err(&["scan", "frame.pkl"], d);
-    assert!(e.contains("pandas") && e.contains("to_parquet"), "{e}");
+    let e = run_err(&["scan", "series.pkl"], d);
+    assert!(e.contains("Series") && e.contains("to_parquet"), "{e}");
 }

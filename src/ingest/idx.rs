@@ -26,7 +26,9 @@ fn idx_error(path: &Path, message: impl Into<String>) -> IngestError {
 
 /// Reads and checks one IDX file of `u8` values.
 pub(crate) fn read_idx(path: &Path) -> Result<Idx, IngestError> {
-    let bytes = super::read_gunzipped(path, |e| idx_error(path, format!("bad gzip stream: {e}")))?;
+    let bytes = super::read_unpacked(path, |e| {
+        idx_error(path, format!("bad compressed data: {e}"))
+    })?;
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
         return Err(idx_error(path, "missing the IDX magic number"));
     }

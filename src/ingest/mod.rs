@@ -23,6 +23,7 @@ mod images;
 mod layout;
 mod mat;
 mod npz;
+mod pdpickle;
 mod pickle;
 mod sktime;
 mod svmlight;
@@ -819,22 +820,34 @@ fn text_head(path: &Path) -> Option<String> {
     }
 }
 
-/// The bytes of a file, gunzipped when they are gzip (one member or
-/// several); a damaged stream is the error `bad` makes of its message.
-pub(super) fn read_gunzipped(
+/// A file's bytes, unpacked when its first bytes say it is compressed —
+/// gzip, zstd, bzip2, xz — or a zip archive of one file (as pandas's
+/// `to_pickle("t.pkl.bz2")` and downloads pack them; see
+/// [`table::decompressed`]); zlib, whose two-byte mark a raw file may begin
+/// with, is not told. `bad` words a stream that cannot be unpacked.
+pub(super) fn read_unpacked(
     path: &Path,
     bad: impl Fn(std::io::Error) -> IngestError,
 ) -> Result<Vec<u8>, IngestError> {
     use std::io::Read;
-    let raw = std::fs::read(path).map_err(|source| IngestError::Io {
+    let io = |source| IngestError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    if !raw.starts_with(&[0x1f, 0x8b]) {
-        return Ok(raw);
+    };
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(io)?;
+    let head = &head[..n];
+    let compressed = head.starts_with(&[0x1f, 0x8b])
+        || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || matches!(magic(path), Some(Magic::Packed(_)));
+    if !compressed {
+        return std::fs::read(path).map_err(io);
     }
     let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(&raw[..])
+    table::decompressed(path)
+        .map_err(io)?
         .read_to_end(&mut out)
         .map_err(bad)?;
     Ok(out)

@@ -318,7 +318,10 @@ fn holds_classes(a: &Npy) -> bool {
 /// `data_batch_1` has no name to tell).
 pub(super) fn is_pickle(path: &Path) -> bool {
     let name = path.to_string_lossy().to_ascii_lowercase();
-    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let name = [".gz", ".bz2", ".xz", ".zst", ".zip"]
+        .iter()
+        .find_map(|c| name.strip_suffix(c))
+        .unwrap_or(&name);
     if name.ends_with(".pkl") || name.ends_with(".pickle") {
         return true;
     }
@@ -401,17 +404,53 @@ fn pickled_array(v: &super::pickle::Value) -> Option<Npy> {
 /// (CIFAR-10's and CIFAR-100's `data_batch_1`: `data`, `labels`; a
 /// `pickle.dump({"x": X, "y": y})`), or a `(features, labels)` pair, or
 /// a tuple of such pairs (the old `mnist.pkl.gz`: train, validation,
-/// test), read for its first, with a note. A pickled pandas frame or torch
-/// object is an error that says how to save it.
-fn read_pickle(path: &Path, notes: &mut Vec<String>) -> Result<Vec<(String, Npy)>, IngestError> {
+/// test), read for its first, with a note. A pickled pandas frame is a
+/// table ([`super::pdpickle`]), alone or as the features of such a pair or
+/// dict, its labels (a Series, an array, a list) then the column `label`
+/// names; another pandas object (a Series alone) or a torch object is an
+/// error that says how to save it.
+fn read_pickle(path: &Path, label: &str, notes: &mut Vec<String>) -> Result<Pickled, IngestError> {
     use super::pickle::Value;
     let fail = |message: String| array_error(path, "pickle", message);
-    let bytes = super::read_gunzipped(path, |e| fail(format!("its gzip stream is damaged: {e}")))?;
+    let bytes = super::read_unpacked(path, |e| {
+        fail(format!("its compressed data is damaged: {e}"))
+    })?;
     let value = super::pickle::read(&bytes).map_err(|e| fail(format!("it cannot be read: {e}")))?;
+    if let Some((frame, labels)) = frame_of(&value) {
+        let within = |e: String| fail(format!("the pandas frame: {e}"));
+        let mut left_out = Vec::new();
+        let mut columns = super::pdpickle::columns(frame, &mut left_out).map_err(within)?;
+        if !left_out.is_empty() {
+            notes.push(format!(
+                "{}: column(s) {} of the pandas frame left out (dates, times and the types \
+                 poisonscan does not read are not features)",
+                path.display(),
+                left_out.join(", ")
+            ));
+        }
+        if let Some(labels) = labels {
+            if columns.iter().any(|(n, _)| n == label) {
+                return Err(within(format!(
+                    "the frame has a column `{label}` and labels beside it; name the labels \
+                     column with --label"
+                )));
+            }
+            let labels = labels_column(labels).map_err(within)?;
+            notes.push(format!(
+                "{}: read the pickle's (frame, labels) pair, the labels as the column `{label}`",
+                path.display()
+            ));
+            columns.push((label.to_string(), labels));
+        }
+        return super::hdfstore::frame_batch(columns)
+            .map(Pickled::Frame)
+            .map_err(within);
+    }
     for (module, how) in [
         (
             "pandas",
-            "a pickled pandas object: save the frame with df.to_parquet(\"data.parquet\")",
+            "a pickled pandas object that is not a frame (a Series): save it as a frame \
+             with its labels, e.g. pd.DataFrame({\"label\": s}).to_parquet(\"data.parquet\")",
         ),
         (
             "torch",
@@ -461,7 +500,55 @@ fn read_pickle(path: &Path, notes: &mut Vec<String>) -> Result<Vec<(String, Npy)
                 .into(),
         ));
     }
-    Ok(arrays)
+    Ok(Pickled::Arrays(arrays))
+}
+
+/// The pandas frame a pickle holds, and the labels beside it: the frame
+/// alone, or a (frame, labels) pair — alone, the first of a tuple of pairs
+/// (train, test), or a dict's features and labels by their names
+/// ([`FEATURE_NAMES`], [`LABEL_NAMES`]).
+fn frame_of(
+    value: &super::pickle::Value,
+) -> Option<(&super::pickle::Value, Option<&super::pickle::Value>)> {
+    use super::pdpickle::is_frame;
+    use super::pickle::Value;
+    fn pair(v: &Value) -> Option<(&Value, Option<&Value>)> {
+        match v.items()? {
+            [x, y] if is_frame(x) => Some((x, Some(y))),
+            _ => None,
+        }
+    }
+    if is_frame(value) {
+        return Some((value, None));
+    }
+    if let Value::Dict(_) = value {
+        let x = FEATURE_NAMES.iter().find_map(|n| value.get(n))?;
+        let y = LABEL_NAMES.iter().find_map(|n| value.get(n))?;
+        return is_frame(x).then_some((x, Some(y)));
+    }
+    pair(value).or_else(|| pair(value.items()?.first()?))
+}
+
+/// The labels beside a pickled frame: a pandas Series, or a NumPy array or
+/// list with one value per row.
+fn labels_column(v: &super::pickle::Value) -> Result<ArrayRef, String> {
+    if let Some(series) = super::pdpickle::series(v) {
+        return series;
+    }
+    match pickled_array(v) {
+        Some(a) if a.shape.len() == 1 => Ok(a.values),
+        _ => Err(
+            "labels beside it that are not a Series, an array or a list of one value \
+                  per row"
+                .into(),
+        ),
+    }
+}
+
+/// What a pickle holds: a pandas frame, read as a table, or arrays.
+enum Pickled {
+    Frame(RecordBatch),
+    Arrays(Vec<(String, Npy)>),
 }
 
 /// The arrays of a `.npz` archive, by name (without `.npy`), in archive
@@ -595,7 +682,10 @@ pub(super) fn read(
     } else if super::mat::is_mat(path) {
         (super::mat::read_mat(path)?, "MATLAB")
     } else if is_pickle(path) {
-        (read_pickle(path, notes)?, "pickle")
+        match read_pickle(path, label, notes)? {
+            Pickled::Frame(frame) => return Ok(frame),
+            Pickled::Arrays(arrays) => (arrays, "pickle"),
+        }
     } else {
         (read_npz(path)?, "npz")
     };

@@ -481,12 +481,27 @@ pub(super) fn read(data: &[u8]) -> Result<Value, PickleError> {
                 }
                 let args = m.pop()?;
                 let callable = m.pop()?;
+                // a `bytearray` as protocols 0–4 write it (pyarrow's
+                // buffers): `bytearray(b"…")`, rebuilt as the bytes
+                if let (Value::Global(module, name), Some([bytes @ Value::Bytes(_)])) =
+                    (&callable, args.items())
+                {
+                    if matches!(module.as_str(), "builtins" | "__builtin__") && name == "bytearray"
+                    {
+                        m.push(bytes.clone());
+                        continue;
+                    }
+                }
                 // bytes as protocols 0–2 write them from Python 3:
-                // `_codecs.encode(text, "latin1")`, rebuilt as the bytes
+                // `_codecs.encode(text, "latin1")` (and a `bytearray` of
+                // that text), rebuilt as the bytes
                 if let (Value::Global(module, name), Some([Value::Str(text), Value::Str(codec)])) =
                     (&callable, args.items())
                 {
-                    if module == "_codecs" && name == "encode" && codec.starts_with("latin") {
+                    let builds_bytes = (module == "_codecs" && name == "encode")
+                        || (matches!(module.as_str(), "builtins" | "__builtin__")
+                            && name == "bytearray");
+                    if builds_bytes && codec.starts_with("latin") {
                         let bytes: Option<Vec<u8>> = text
                             .chars()
                             .map(|c| u8::try_from(u32::from(c)).ok())
@@ -551,6 +566,31 @@ impl Value {
     /// written as text (pandas's integer column names).
     pub(super) fn names(&self) -> Option<Vec<String>> {
         self.items()?.iter().map(Value::as_text).collect()
+    }
+
+    /// The entry of a dict under the text key `key`.
+    pub(super) fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Dict(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The module and name of a global, or of the class or function that
+    /// made an object (the class `copyreg._reconstructor` makes an object
+    /// of in protocols 0 and 1).
+    pub(super) fn class(&self) -> Option<(&str, &str)> {
+        match self {
+            Value::Global(module, name) => Some((module, name)),
+            Value::Object { callable, args, .. } => match callable.class() {
+                Some(("copyreg" | "copy_reg", "_reconstructor")) => args.items()?.first()?.class(),
+                made_by => made_by,
+            },
+            _ => None,
+        }
     }
 
     /// The value as text: text, UTF-8 bytes, or a number written out.
@@ -690,13 +730,10 @@ impl Value {
     /// Whether the value is an object of a class of `module` (a pandas
     /// frame, a torch tensor).
     pub(super) fn made_by(&self, module: &str) -> bool {
-        match self {
-            Value::Object { callable, .. } => match callable.as_ref() {
-                Value::Global(m, _) => m == module || m.starts_with(&format!("{module}.")),
-                other => other.made_by(module),
-            },
-            _ => false,
-        }
+        matches!(self, Value::Object { .. })
+            && self
+                .class()
+                .is_some_and(|(m, _)| m == module || m.starts_with(&format!("{module}.")))
     }
 }
 

@@ -202,8 +202,8 @@ fn records(bytes: &[u8]) -> Result<Vec<&[u8]>, String> {
 /// Reads a TFRecord file of `Example` records as one batch: a column per
 /// feature every record holds alike (see the module docs).
 pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, IngestError> {
-    let bytes = super::read_gunzipped(path, |e| {
-        tf_error(path, format!("a damaged gzip stream: {e}"))
+    let bytes = super::read_unpacked(path, |e| {
+        tf_error(path, format!("damaged compressed data: {e}"))
     })?;
     let records = records(&bytes).map_err(|e| tf_error(path, e))?;
     if records.is_empty() {
