@@ -2638,6 +2638,25 @@ fn pickled_pandas_frames_are_read_as_tables() {
         .to_string()
         .contains("(frame, labels) pair, the labels as the column `cultivar`"));
 
+    // a column of NumPy arrays, one 8×8 picture per row: the pictures of
+    // the same digits in a NumPy archive, scanned alike
+    let scan_digits = |file: &str, out: &str| {
+        let path = fixtures.join(file);
+        run_ok(
+            &["scan", path.to_str().unwrap(), "--seed", "1", "--out", out],
+            d,
+        );
+        read_parquet(&d.join(out).join("scores.parquet"))
+    };
+    assert_eq!(
+        scan_digits("digits300_frame.pkl.gz", "frame"),
+        scan_digits("digits300.npz", "npz")
+    );
+    assert_eq!(
+        summary_of(d, "frame")["features"]["source"]["kind"],
+        "pixels"
+    );
+
     // a pickle cut short is an error that names it, not fewer rows
     let bytes = std::fs::read(fixtures.join("wine60_pandas3.pkl")).unwrap();
     std::fs::write(d.join("cut.pkl"), &bytes[..bytes.len() / 2]).unwrap();

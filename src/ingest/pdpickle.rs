@@ -347,11 +347,8 @@ fn decode(v: &Value, k: usize, rows: usize) -> Result<Decoded, String> {
             items
                 .chunks(rows.max(1))
                 .take(k)
-                .map(|c| {
-                    let text: StringArray = c.iter().map(Value::text_cell).collect();
-                    Arc::new(text) as ArrayRef
-                })
-                .collect()
+                .map(object_column)
+                .collect::<Result<_, _>>()?
         } else {
             let Some(all) = numbers(&a) else {
                 return Ok(Decoded::LeftOut(kind));
@@ -402,6 +399,164 @@ fn decode(v: &Value, k: usize, rows: usize) -> Result<Decoded, String> {
         ));
     }
     Ok(Decoded::Columns(vec![column]))
+}
+
+/// Whether a Python object is a missing value: `None`, NaN, `pd.NA`.
+fn missing(v: &Value) -> bool {
+    match v {
+        Value::None => true,
+        Value::Float(f) => f.is_nan(),
+        Value::Global(module, name) => module.starts_with("pandas") && name == "NA",
+        _ => false,
+    }
+}
+
+/// A column of Python objects: bytes (encoded images), Hugging Face's
+/// image dicts (`{"bytes": …, "path": …}`), vectors (NumPy arrays or lists
+/// of numbers: an embedding per row; arrays of several dimensions nested,
+/// as pyarrow writes them), else text (numbers written out).
+fn object_column(items: &[Value]) -> Result<ArrayRef, String> {
+    let present = || items.iter().filter(|v| !missing(v));
+    if present().next().is_some() {
+        if present().all(|v| matches!(v, Value::Bytes(_))) {
+            let bytes: arrow::array::BinaryArray = items
+                .iter()
+                .map(|v| match v {
+                    Value::Bytes(b) => Some(b.as_slice()),
+                    _ => None,
+                })
+                .collect();
+            return Ok(Arc::new(bytes));
+        }
+        if present().all(|v| v.get("bytes").is_some()) {
+            return image_dicts(items);
+        }
+        if let Some(vectors) = vectors(items)? {
+            return Ok(vectors);
+        }
+    }
+    let text: StringArray = items.iter().map(Value::text_cell).collect();
+    Ok(Arc::new(text))
+}
+
+/// Hugging Face's image dicts as its `struct<bytes, path>`.
+fn image_dicts(items: &[Value]) -> Result<ArrayRef, String> {
+    use arrow::array::{BinaryArray, StructArray};
+    use arrow::datatypes::Field;
+    let bytes: BinaryArray = items
+        .iter()
+        .map(|v| match v.get("bytes") {
+            Some(Value::Bytes(b)) => Some(b.as_slice()),
+            _ => None,
+        })
+        .collect();
+    let path: StringArray = items
+        .iter()
+        .map(|v| v.get("path").and_then(Value::as_text))
+        .collect();
+    let nulls =
+        arrow::buffer::NullBuffer::from(items.iter().map(|v| !missing(v)).collect::<Vec<_>>());
+    StructArray::try_new(
+        vec![
+            Field::new("bytes", DataType::Binary, true),
+            Field::new("path", DataType::Utf8, true),
+        ]
+        .into(),
+        vec![Arc::new(bytes) as ArrayRef, Arc::new(path)],
+        Some(nulls),
+    )
+    .map(|a| Arc::new(a) as ArrayRef)
+    .map_err(|e| e.to_string())
+}
+
+/// Objects that are all vectors — NumPy arrays of numbers, or lists of
+/// numbers — as lists of `f64` (nested once per dimension), missing rows
+/// null; `None` where they are not (or differ in their dimensions).
+fn vectors(items: &[Value]) -> Result<Option<ArrayRef>, String> {
+    use arrow::array::{Float64Array, ListArray};
+    use arrow::buffer::{NullBuffer, OffsetBuffer};
+    use arrow::datatypes::Field;
+    let as_vector = |v: &Value| -> Option<(Vec<usize>, ArrayRef)> {
+        if let Some(a) = v.ndarray() {
+            let values = numbers(&a)?;
+            return Some((a.shape.clone(), values));
+        }
+        let list = v.items()?;
+        let values: Option<Vec<f64>> = list
+            .iter()
+            .map(|x| match x {
+                Value::Int(i) => Some(*i as f64),
+                Value::Float(f) => Some(*f),
+                Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                _ => None,
+            })
+            .collect();
+        Some((vec![list.len()], Arc::new(Float64Array::from(values?))))
+    };
+    let mut rows = Vec::with_capacity(items.len());
+    for v in items {
+        rows.push(if missing(v) {
+            None
+        } else {
+            match as_vector(v) {
+                Some(r) => Some(r),
+                None => return Ok(None),
+            }
+        });
+    }
+    let dims = rows.iter().flatten().map(|(shape, _)| shape.len()).max();
+    let Some(dims) = dims.filter(|&d| d > 0) else {
+        return Ok(None);
+    };
+    if rows.iter().flatten().any(|(shape, _)| shape.len() != dims) {
+        return Ok(None);
+    }
+    let parts: Vec<ArrayRef> = rows
+        .iter()
+        .flatten()
+        .map(|(_, v)| arrow::compute::cast(v, &DataType::Float64))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let parts: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+    let mut child = arrow::compute::concat(&parts).map_err(|e| e.to_string())?;
+    // lists from the innermost dimension out: a row of shape (d0, …) holds
+    // d0 × … × d(l-1) lists of d(l) at level l
+    for level in (0..dims).rev() {
+        let mut offsets = vec![0i32];
+        let mut valid = Vec::new();
+        for row in &rows {
+            match row {
+                Some((shape, _)) => {
+                    let lists: usize = shape[..level].iter().product();
+                    for _ in 0..lists {
+                        let last = *offsets.last().expect("one offset");
+                        let next = i32::try_from(shape[level])
+                            .ok()
+                            .and_then(|n| last.checked_add(n))
+                            .ok_or("a column of vectors too large for one table")?;
+                        offsets.push(next);
+                        valid.push(true);
+                    }
+                }
+                None if level == 0 => {
+                    offsets.push(*offsets.last().expect("one offset"));
+                    valid.push(false);
+                }
+                None => {}
+            }
+        }
+        let field = Arc::new(Field::new_list_field(child.data_type().clone(), true));
+        child = Arc::new(
+            ListArray::try_new(
+                field,
+                OffsetBuffer::new(offsets.into()),
+                child,
+                Some(NullBuffer::from(valid)),
+            )
+            .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(Some(child))
 }
 
 /// A masked array (`_data`, and `_mask` true where missing).
