@@ -193,6 +193,7 @@ fn seeds() -> Vec<Seed> {
         Seed::one("ods", "t.ods", fixture("wine60.ods")),
         Seed::one("pickle-batch", "data_batch_1", fixture("digits300_batch")),
         Seed::one("pandas-pickle3", "t.pkl", fixture("wine60_pandas3.pkl")),
+        Seed::one("orc", "t.orc", fixture("wine60.orc")),
         Seed::one("pandas-pickle1", "t.pkl", fixture("wine60_pandas1.pkl")),
         Seed::one(
             "pickle-pairs",
@@ -412,6 +413,7 @@ fn mutated_inputs_never_crash_ingestion_or_the_scan() {
             let mut options = IngestOptions::default();
             if seed.name.starts_with("hdfstore")
                 || seed.name.starts_with("pandas-pickle")
+                || seed.name == "orc"
                 || ["xlsx", "ods"].contains(&seed.name)
             {
                 options.table.label = "cultivar".into();

@@ -2605,6 +2605,42 @@ fn pandas_stores_are_read_as_tables() {
 }
 
 #[test]
+fn orc_files_are_read_as_tables() {
+    // Apache ORC as pyarrow (zlib) and Spark (snappy) write it (made by
+    // datasets/fixtures/orc_tables.py): the same 60 wine rows scan exactly
+    // as their CSV does — by name, by their first bytes (Hive's unnamed
+    // `000000_0`), and as the part files of a Spark folder beside its
+    // `_SUCCESS` and `.crc` files (was: "an Apache ORC file, which
+    // poisonscan does not read").
+    let fixtures = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scan = |path: &Path, out: &str| scan_wine(d, path, out);
+    let csv = scan(&fixtures.join("wine60.csv"), "csv");
+    for file in ["wine60.orc", "wine60_spark.orc"] {
+        assert_eq!(scan(&fixtures.join(file), file), csv, "{file}");
+    }
+    let hive = d.join("warehouse");
+    std::fs::create_dir(&hive).unwrap();
+    std::fs::copy(fixtures.join("wine60.orc"), hive.join("000000_0")).unwrap();
+    assert_eq!(scan(&hive, "hive-out"), csv, "an unnamed ORC file in a folder");
+    let spark = d.join("spark");
+    std::fs::create_dir(&spark).unwrap();
+    let part = "part-00000-5d1c.c000.snappy.orc";
+    std::fs::copy(fixtures.join("wine60_spark.orc"), spark.join(part)).unwrap();
+    std::fs::write(spark.join("_SUCCESS"), "").unwrap();
+    std::fs::write(spark.join(format!(".{part}.crc")), "crc").unwrap();
+    assert_eq!(scan(&spark, "spark-out"), csv, "a Spark folder of ORC parts");
+
+    // a file cut short is an error that names it, not fewer rows
+    let bytes = std::fs::read(fixtures.join("wine60.orc")).unwrap();
+    std::fs::write(d.join("cut.orc"), &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let err = run_err(&["scan", "cut.orc", "--label", "cultivar"], d);
+    assert!(err.contains("cut.orc") && err.contains("ORC"), "{err}");
+    assert!(!d.join("poisonscan-out").exists());
+}
+
+#[test]
 fn pickled_pandas_frames_are_read_as_tables() {
     // `DataFrame.to_pickle` as pandas 3, 2 and 1 write it (made by
     // datasets/fixtures/pandas_pickles.py): pyarrow-backed text and numbers,

@@ -23,6 +23,7 @@ mod images;
 mod layout;
 mod mat;
 mod npz;
+mod orc;
 mod pdpickle;
 mod pickle;
 mod sktime;
@@ -67,6 +68,8 @@ pub enum InputFormat {
     Arff,
     /// Avro object container file (`.avro`).
     Avro,
+    /// Apache ORC file (`.orc`).
+    Orc,
     /// LIBSVM / SVMlight rows (`label index:value …`).
     Svmlight,
     /// A spreadsheet: an Excel workbook or an OpenDocument one (its first
@@ -80,7 +83,7 @@ pub enum InputFormat {
 
 impl InputFormat {
     /// All formats, for help texts.
-    pub const ALL: [InputFormat; 12] = [
+    pub const ALL: [InputFormat; 13] = [
         InputFormat::Parquet,
         InputFormat::Csv,
         InputFormat::Ipc,
@@ -90,6 +93,7 @@ impl InputFormat {
         InputFormat::Arff,
         InputFormat::Svmlight,
         InputFormat::Avro,
+        InputFormat::Orc,
         InputFormat::Excel,
         InputFormat::Ts,
         InputFormat::Images,
@@ -107,6 +111,7 @@ impl InputFormat {
             InputFormat::Arff => "arff",
             InputFormat::Svmlight => "libsvm",
             InputFormat::Avro => "avro",
+            InputFormat::Orc => "orc",
             InputFormat::Excel => "excel",
             InputFormat::Ts => "ts",
             InputFormat::Images => "images",
@@ -125,6 +130,7 @@ impl InputFormat {
             "arff" | "weka" => Some(Self::Arff),
             "libsvm" | "svmlight" | "svm" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
+            "orc" => Some(Self::Orc),
             "excel" | "xlsx" | "xls" | "ods" | "spreadsheet" => Some(Self::Excel),
             "ts" | "sktime" | "aeon" => Some(Self::Ts),
             "images" | "image-folder" => Some(Self::Images),
@@ -176,6 +182,7 @@ impl InputFormat {
             "arff" => Some(Self::Arff),
             "libsvm" | "svm" | "svmlight" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
+            "orc" => Some(Self::Orc),
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(Self::Excel),
             "ts" => Some(Self::Ts),
             _ => None,
@@ -512,7 +519,8 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
 
 /// The table files under a folder, in sorted path order — the layout Spark,
 /// Hive-partitioned writers and Hugging Face `datasets` produce
-/// (`part-00000-….parquet`, `year=2024/…`, `train-00000-of-00004.parquet`),
+/// (`part-00000-….parquet`, `part-….zstd.orc`, `year=2024/…`, Hive's
+/// unnamed `000000_0`, `train-00000-of-00004.parquet`),
 /// skipping hidden and bookkeeping files (`.crc`, `_SUCCESS`, and `.json`
 /// descriptions beside tables of another format). Empty when
 /// the folder holds none (an image folder).
@@ -528,14 +536,27 @@ fn table_parts(dir: &Path) -> Vec<PathBuf> {
         })
         .flatten()
     {
+        // a file without a name to tell it by its first bytes (Hive's
+        // `000000_0`)
+        let format = || {
+            InputFormat::detect(entry.path()).or_else(|| {
+                let unnamed = !entry.file_name().to_string_lossy().contains('.');
+                match unnamed.then(|| magic(entry.path())).flatten() {
+                    Some(Magic::Format(f)) => Some(f),
+                    _ => None,
+                }
+            })
+        };
         if entry.file_type().is_file()
             && matches!(
-                InputFormat::detect(entry.path()),
+                format(),
                 Some(
                     InputFormat::Parquet
                         | InputFormat::Csv
                         | InputFormat::Ipc
                         | InputFormat::Ndjson
+                        | InputFormat::Avro
+                        | InputFormat::Orc
                 )
             )
         {
@@ -696,6 +717,8 @@ pub(super) fn magic(path: &Path) -> Option<Magic> {
         Some(Magic::Format(InputFormat::Ipc))
     } else if head.starts_with(avro::MAGIC) {
         Some(Magic::Format(InputFormat::Avro))
+    } else if head.starts_with(orc::MAGIC) {
+        Some(Magic::Format(InputFormat::Orc))
     } else if head.starts_with(b"PK\x03\x04") {
         Some(Magic::Packed(Packed::Zip))
     } else if head.starts_with(b"MATLAB") || head.starts_with(&[0x89, b'H', b'D', b'F']) {
@@ -861,7 +884,7 @@ const TORCH: &str = "a PyTorch file, which poisonscan does not read (loading one
 
 /// What to do with a file of a kind poisonscan does not read, told by its
 /// name or first bytes: an archive (RAR; 7-Zip; a tar archive is read),
-/// a PyTorch file, an ORC table, or one NumPy array.
+/// a PyTorch file, or one NumPy array.
 fn foreign(path: &Path) -> Option<&'static str> {
     use std::io::Read;
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
@@ -878,10 +901,6 @@ fn foreign(path: &Path) -> Option<&'static str> {
             OTHER_ARCHIVE
         } else if ends(&[".pt", ".pth"]) {
             TORCH
-        } else if ends(&[".orc"]) || head.starts_with(b"ORC") {
-            "an Apache ORC file, which poisonscan does not read: convert it to Parquet, with \
-             pyarrow (pyarrow.parquet.write_table(pyarrow.orc.read_table(FILE), \
-             \"data.parquet\")) or Spark (spark.read.orc(PATH).write.parquet(OUT))"
         } else if head.starts_with(b"\x93NUMPY") {
             "one NumPy array (.npy), which holds no labels: save the features and labels \
              together with numpy.savez(\"data.npz\", x=…, y=…)"
@@ -994,6 +1013,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
                         InputFormat::Ipc => "an Arrow IPC",
                         InputFormat::Npz if h5::is_h5(p) => "an HDF5",
                         InputFormat::Avro => "an Avro",
+                        InputFormat::Orc => "an ORC",
                         InputFormat::Npz => "a MATLAB",
                         _ => "a Parquet",
                     };

@@ -2,7 +2,7 @@
 //! as data from the values [`super::pickle`] builds — nothing imported,
 //! nothing run — as a table with the frame's column names.
 //!
-//! pandas 1.x to 3.x pickle a frame alike: a `DataFrame` whose state's
+//! pandas 1.5 to 3.x (those tried) pickle a frame alike: a `DataFrame` whose state's
 //! `_mgr` is `BlockManager(blocks, axes)`; `axes` are the column names and
 //! the row index (`_new_Index(class, {"data": …})`, or a `RangeIndex`'s
 //! start, stop and step), and each block is `_unpickle_block(values,
@@ -64,8 +64,8 @@ pub(super) fn columns(
         }
         _ => {
             return Err(
-                "a frame pickled by a pandas older than 1.0, which poisonscan does not read: \
-                 save it with df.to_parquet(\"data.parquet\")"
+                "a frame in an older pandas's layout (poisonscan reads those of pandas 1.5 to \
+                 3): save it with df.to_parquet(\"data.parquet\")"
                     .into(),
             )
         }
@@ -74,7 +74,8 @@ pub(super) fn columns(
         Some([names, index]) => (index_labels(names)?, index_len(index)?),
         _ => return Err("a block manager without its two axes".into()),
     };
-    let mut placed: Vec<Option<Decoded>> = (0..names.len()).map(|_| None).collect();
+    // each column's array, or the kind it is left out as
+    let mut placed: Vec<Option<Result<ArrayRef, String>>> = vec![None; names.len()];
     for block in blocks.items().ok_or("blocks that are not a list")? {
         let (values, placement) = match block {
             Value::Object { callable, args, .. }
@@ -95,16 +96,16 @@ pub(super) fn columns(
                 .get_mut(c)
                 .ok_or_else(|| format!("a block placed at column {c} of {}", names.len()))?;
             *slot = Some(match &decoded {
-                Decoded::Columns(arrays) => Decoded::Columns(vec![arrays[j].clone()]),
-                Decoded::LeftOut(kind) => Decoded::LeftOut(kind.clone()),
+                Decoded::Columns(arrays) => Ok(arrays[j].clone()),
+                Decoded::LeftOut(kind) => Err(kind.clone()),
             });
         }
     }
     let mut out = Vec::new();
     for (name, slot) in names.into_iter().zip(placed) {
         match slot {
-            Some(Decoded::Columns(mut a)) => out.push((name, a.remove(0))),
-            Some(Decoded::LeftOut(kind)) => left_out.push(format!("`{name}` ({kind})")),
+            Some(Ok(a)) => out.push((name, a)),
+            Some(Err(kind)) => left_out.push(format!("`{name}` ({kind})")),
             None => return Err(format!("column `{name}` is in no block")),
         }
     }

@@ -521,6 +521,7 @@ fn scan(
         | InputFormat::Arff
         | InputFormat::Svmlight
         | InputFormat::Avro
+        | InputFormat::Orc
         | InputFormat::Excel
         | InputFormat::Ts
         | InputFormat::Images => {
@@ -1182,6 +1183,7 @@ fn read_into<'a>(
             | InputFormat::Arff
             | InputFormat::Svmlight
             | InputFormat::Avro
+            | InputFormat::Orc
             | InputFormat::Excel
             | InputFormat::Ts
     ) {
@@ -1189,6 +1191,8 @@ fn read_into<'a>(
         let one = |batch: RecordBatch| (batch.schema(), vec![batch]);
         let (schema, batches) = if format == InputFormat::Avro {
             super::avro::read(path)?
+        } else if format == InputFormat::Orc {
+            super::guarded(path, format, || super::orc::read(path))?
         } else if format == InputFormat::Arff {
             one(super::arff::read(path, &options.table.label, &mut notes)?)
         } else if format == InputFormat::Svmlight {
@@ -1368,6 +1372,7 @@ pub fn read_columns(
         | InputFormat::Arff
         | InputFormat::Svmlight
         | InputFormat::Avro
+        | InputFormat::Orc
         | InputFormat::Excel
         | InputFormat::Ts
         | InputFormat::Images => Err(IngestError::Option(format!(
