@@ -194,6 +194,7 @@ fn seeds() -> Vec<Seed> {
         Seed::one("pickle-batch", "data_batch_1", fixture("digits300_batch")),
         Seed::one("pandas-pickle3", "t.pkl", fixture("wine60_pandas3.pkl")),
         Seed::one("orc", "t.orc", fixture("wine60.orc")),
+        Seed::one("rdata", "t.RData", fixture("wine60_train.RData")),
         Seed::one("pandas-pickle1", "t.pkl", fixture("wine60_pandas1.pkl")),
         Seed::one(
             "pickle-pairs",
@@ -413,7 +414,7 @@ fn mutated_inputs_never_crash_ingestion_or_the_scan() {
             let mut options = IngestOptions::default();
             if seed.name.starts_with("hdfstore")
                 || seed.name.starts_with("pandas-pickle")
-                || seed.name == "orc"
+                || ["orc", "rdata"].contains(&seed.name)
                 || ["xlsx", "ods"].contains(&seed.name)
             {
                 options.table.label = "cultivar".into();

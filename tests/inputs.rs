@@ -2623,20 +2623,69 @@ fn orc_files_are_read_as_tables() {
     let hive = d.join("warehouse");
     std::fs::create_dir(&hive).unwrap();
     std::fs::copy(fixtures.join("wine60.orc"), hive.join("000000_0")).unwrap();
-    assert_eq!(scan(&hive, "hive-out"), csv, "an unnamed ORC file in a folder");
+    assert_eq!(
+        scan(&hive, "hive-out"),
+        csv,
+        "an unnamed ORC file in a folder"
+    );
     let spark = d.join("spark");
     std::fs::create_dir(&spark).unwrap();
     let part = "part-00000-5d1c.c000.snappy.orc";
     std::fs::copy(fixtures.join("wine60_spark.orc"), spark.join(part)).unwrap();
     std::fs::write(spark.join("_SUCCESS"), "").unwrap();
     std::fs::write(spark.join(format!(".{part}.crc")), "crc").unwrap();
-    assert_eq!(scan(&spark, "spark-out"), csv, "a Spark folder of ORC parts");
+    assert_eq!(
+        scan(&spark, "spark-out"),
+        csv,
+        "a Spark folder of ORC parts"
+    );
 
     // a file cut short is an error that names it, not fewer rows
     let bytes = std::fs::read(fixtures.join("wine60.orc")).unwrap();
     std::fs::write(d.join("cut.orc"), &bytes[..bytes.len() * 2 / 3]).unwrap();
     let err = run_err(&["scan", "cut.orc", "--label", "cultivar"], d);
     assert!(err.contains("cut.orc") && err.contains("ORC"), "{err}");
+    assert!(!d.join("poisonscan-out").exists());
+}
+
+#[test]
+fn r_data_files_are_read_as_tables() {
+    // R's `saveRDS` and `save` (made by datasets/fixtures/r_data.py with
+    // pyreadr and the `rdata` package): gzip, bzip2 and xz; XDR and ASCII;
+    // text and factor labels; an `.RData` frame named `train`, and one
+    // beside a vector that is not a frame — the same 60 wine rows scan
+    // exactly as their CSV does (was: "cannot tell the format").
+    let fixtures = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
+    let csv = scan("wine60.csv", "csv");
+    for file in [
+        "wine60.rds",
+        "wine60_train.RData",
+        "wine60_factor.rda",
+        "wine60_ascii.rds",
+    ] {
+        assert_eq!(scan(file, file), csv, "{file} scans as the CSV does");
+    }
+    // an R file of no data frame, and one cut short: errors that name them
+    let bytes = std::fs::read(fixtures.join("wine60_train.RData")).unwrap();
+    std::fs::write(d.join("cut.RData"), &bytes[..bytes.len() / 2]).unwrap();
+    let err = run_err(&["scan", "cut.RData", "--label", "cultivar"], d);
+    assert!(
+        err.contains("cut.RData") && err.contains("cut short"),
+        "{err}"
+    );
+    // `saveRDS(c(1, 2))`: a numeric vector, XDR, not packed
+    let mut vector = b"X\n".to_vec();
+    for w in [2, 0x040300, 0x020300, 14, 2] {
+        vector.extend(i32::to_be_bytes(w));
+    }
+    vector.extend(1f64.to_be_bytes());
+    vector.extend(2f64.to_be_bytes());
+    std::fs::write(d.join("v.rds"), vector).unwrap();
+    let err = run_err(&["scan", "v.rds"], d);
+    assert!(err.contains("not a data frame"), "{err}");
     assert!(!d.join("poisonscan-out").exists());
 }
 

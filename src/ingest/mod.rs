@@ -26,6 +26,7 @@ mod npz;
 mod orc;
 mod pdpickle;
 mod pickle;
+mod rdata;
 mod sktime;
 mod svmlight;
 mod table;
@@ -70,6 +71,8 @@ pub enum InputFormat {
     Avro,
     /// Apache ORC file (`.orc`).
     Orc,
+    /// R's data file (`.rds`, `.RData`/`.rda`): a data frame.
+    RData,
     /// LIBSVM / SVMlight rows (`label index:value …`).
     Svmlight,
     /// A spreadsheet: an Excel workbook or an OpenDocument one (its first
@@ -83,7 +86,7 @@ pub enum InputFormat {
 
 impl InputFormat {
     /// All formats, for help texts.
-    pub const ALL: [InputFormat; 13] = [
+    pub const ALL: [InputFormat; 14] = [
         InputFormat::Parquet,
         InputFormat::Csv,
         InputFormat::Ipc,
@@ -94,6 +97,7 @@ impl InputFormat {
         InputFormat::Svmlight,
         InputFormat::Avro,
         InputFormat::Orc,
+        InputFormat::RData,
         InputFormat::Excel,
         InputFormat::Ts,
         InputFormat::Images,
@@ -112,6 +116,7 @@ impl InputFormat {
             InputFormat::Svmlight => "libsvm",
             InputFormat::Avro => "avro",
             InputFormat::Orc => "orc",
+            InputFormat::RData => "rdata",
             InputFormat::Excel => "excel",
             InputFormat::Ts => "ts",
             InputFormat::Images => "images",
@@ -131,6 +136,7 @@ impl InputFormat {
             "libsvm" | "svmlight" | "svm" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
             "orc" => Some(Self::Orc),
+            "rdata" | "rds" | "rda" | "r" => Some(Self::RData),
             "excel" | "xlsx" | "xls" | "ods" | "spreadsheet" => Some(Self::Excel),
             "ts" | "sktime" | "aeon" => Some(Self::Ts),
             "images" | "image-folder" => Some(Self::Images),
@@ -183,6 +189,7 @@ impl InputFormat {
             "libsvm" | "svm" | "svmlight" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
             "orc" => Some(Self::Orc),
+            "rds" | "rda" | "rdata" => Some(Self::RData),
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(Self::Excel),
             "ts" => Some(Self::Ts),
             _ => None,
@@ -719,6 +726,8 @@ pub(super) fn magic(path: &Path) -> Option<Magic> {
         Some(Magic::Format(InputFormat::Avro))
     } else if head.starts_with(orc::MAGIC) {
         Some(Magic::Format(InputFormat::Orc))
+    } else if head.starts_with(b"RDX2\n") || head.starts_with(b"RDX3\n") {
+        Some(Magic::Format(InputFormat::RData))
     } else if head.starts_with(b"PK\x03\x04") {
         Some(Magic::Packed(Packed::Zip))
     } else if head.starts_with(b"MATLAB") || head.starts_with(&[0x89, b'H', b'D', b'F']) {
@@ -1014,6 +1023,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
                         InputFormat::Npz if h5::is_h5(p) => "an HDF5",
                         InputFormat::Avro => "an Avro",
                         InputFormat::Orc => "an ORC",
+                        InputFormat::RData => "an R data",
                         InputFormat::Npz => "a MATLAB",
                         _ => "a Parquet",
                     };

@@ -522,6 +522,7 @@ fn scan(
         | InputFormat::Svmlight
         | InputFormat::Avro
         | InputFormat::Orc
+        | InputFormat::RData
         | InputFormat::Excel
         | InputFormat::Ts
         | InputFormat::Images => {
@@ -1184,6 +1185,7 @@ fn read_into<'a>(
             | InputFormat::Svmlight
             | InputFormat::Avro
             | InputFormat::Orc
+            | InputFormat::RData
             | InputFormat::Excel
             | InputFormat::Ts
     ) {
@@ -1197,6 +1199,8 @@ fn read_into<'a>(
             one(super::arff::read(path, &options.table.label, &mut notes)?)
         } else if format == InputFormat::Svmlight {
             one(super::svmlight::read(path, &options.table.label)?)
+        } else if format == InputFormat::RData {
+            one(super::rdata::read(path, &mut notes)?)
         } else if format == InputFormat::Excel {
             one(super::excel::read(path, &mut notes)?)
         } else if format == InputFormat::Ts {
@@ -1373,6 +1377,7 @@ pub fn read_columns(
         | InputFormat::Svmlight
         | InputFormat::Avro
         | InputFormat::Orc
+        | InputFormat::RData
         | InputFormat::Excel
         | InputFormat::Ts
         | InputFormat::Images => Err(IngestError::Option(format!(
