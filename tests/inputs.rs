@@ -3240,8 +3240,8 @@ fn pickles_of_arrays_are_read_as_data() {
     // Data sets as they come pickled (datasets/fixtures/pickles.py):
     // CIFAR-10's batch layout without a name to tell it, a protocol-5 dict
     // of a Fortran-order array and text labels, the old `mnist.pkl.gz`
-    // tuple of (features, labels) pairs — each scanned exactly as the same
-    // arrays in a NumPy archive (was: "a Python pickle, which poisonscan
+    // tuple of (features, labels) pairs, a `joblib.dump` — each scanned
+    // exactly as the same arrays in a NumPy archive (was: "a Python pickle, which poisonscan
     // does not read"). poisonscan's reader builds values and runs nothing;
     // a pickled pandas Series is an error that says how to save it (frames:
     // `pickled_pandas_frames_are_read_as_tables`).
@@ -3259,6 +3259,8 @@ fn pickles_of_arrays_are_read_as_data() {
     assert_eq!(npz.num_rows(), 300);
     assert_eq!(scan(&fixtures.join("digits300_batch"), "batch"), npz);
     assert_eq!(scan(&fixtures.join("digits300_pairs.pkl.gz"), "pairs"), npz);
+    // joblib's own format: zlib, each array's bytes after its wrapper
+    assert_eq!(scan(&fixtures.join("digits300.joblib"), "joblib"), npz);
     assert!(summary_of(d, "pairs")["warnings"]
         .to_string()
         .contains("the first of the pickle's 3 (features, labels) pairs"));

@@ -184,7 +184,7 @@ impl InputFormat {
             // arrays; an HDF5 file's datasets
             "npz" | "npy" | "mat" | "h5" | "hdf5" | "hdf" | "he5" => Some(Self::Npz),
             // a pickle of arrays (see `npz::read_pickle`)
-            "pkl" | "pickle" => Some(Self::Npz),
+            "pkl" | "pickle" | "joblib" => Some(Self::Npz),
             "arff" => Some(Self::Arff),
             "libsvm" | "svm" | "svmlight" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),

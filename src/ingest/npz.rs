@@ -314,7 +314,7 @@ fn holds_classes(a: &Npy) -> bool {
 }
 
 /// Whether a file is a Python pickle: by its name (`.pkl`, `.pickle`,
-/// compressed or not), or by its first bytes (protocols 2 to 5; CIFAR's
+/// joblib's `.joblib`, compressed or not), or by its first bytes (protocols 2 to 5; CIFAR's
 /// `data_batch_1` has no name to tell).
 pub(super) fn is_pickle(path: &Path) -> bool {
     let name = path.to_string_lossy().to_ascii_lowercase();
@@ -322,7 +322,10 @@ pub(super) fn is_pickle(path: &Path) -> bool {
         .iter()
         .find_map(|c| name.strip_suffix(c))
         .unwrap_or(&name);
-    if name.ends_with(".pkl") || name.ends_with(".pickle") {
+    if [".pkl", ".pickle", ".joblib"]
+        .iter()
+        .any(|e| name.ends_with(e))
+    {
         return true;
     }
     let mut head = [0u8; 2];
@@ -412,9 +415,19 @@ fn pickled_array(v: &super::pickle::Value) -> Option<Npy> {
 fn read_pickle(path: &Path, label: &str, notes: &mut Vec<String>) -> Result<Pickled, IngestError> {
     use super::pickle::Value;
     let fail = |message: String| array_error(path, "pickle", message);
-    let bytes = super::read_unpacked(path, |e| {
+    let mut bytes = super::read_unpacked(path, |e| {
         fail(format!("its compressed data is damaged: {e}"))
     })?;
+    // zlib, as `joblib.dump(…, compress=3)` packs it (no pickle begins with
+    // `x`)
+    if bytes.first() == Some(&0x78) {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::ZlibDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| fail(format!("its zlib data is damaged: {e}")))?;
+        bytes = out;
+    }
     let value = super::pickle::read(&bytes).map_err(|e| fail(format!("it cannot be read: {e}")))?;
     if let Some((frame, labels)) = frame_of(&value) {
         let within = |e: String| fail(format!("the pandas frame: {e}"));

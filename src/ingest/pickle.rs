@@ -76,6 +76,70 @@ struct Machine<'a> {
 const COPY_BUDGET: usize = 1 << 24;
 
 impl<'a> Machine<'a> {
+    /// The array a joblib `NumpyArrayWrapper` stands for (`joblib.dump`
+    /// writes each array's bytes into the stream right after the wrapper's
+    /// state — its shape, order and dtype —, after a byte giving the
+    /// padding that aligns them in joblib ≥ 1.2), as NumPy's own
+    /// `_frombuffer(data, dtype, shape, order)` would pickle it.
+    fn joblib_array(&mut self, wrapper: &Value) -> Result<Value, PickleError> {
+        let Value::Object {
+            state: Some(state), ..
+        } = wrapper
+        else {
+            return err("a joblib array without its state");
+        };
+        let (Some(shape), Some(dt)) = (state.get("shape"), state.get("dtype")) else {
+            return err("a joblib array without its shape and dtype");
+        };
+        let Some((kind, width, _)) = dtype(dt) else {
+            return err("a joblib array of an unknown dtype");
+        };
+        if kind == "O" {
+            return err("a joblib array of Python objects, which poisonscan does not read");
+        }
+        let dims: Option<Vec<usize>> = shape
+            .items()
+            .map(|d| {
+                d.iter()
+                    .map(|v| match v {
+                        Value::Int(n) => usize::try_from(*n).ok(),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or(None);
+        let item = if kind == "U" { width * 4 } else { width };
+        let bytes = dims
+            .as_ref()
+            .and_then(|d| d.iter().try_fold(item, |n, &k| n.checked_mul(k)))
+            .ok_or_else(|| PickleError("a joblib array of a damaged shape".into()))?;
+        if matches!(
+            state.get("numpy_array_alignment_bytes"),
+            Some(Value::Int(_))
+        ) {
+            let padding = self.take(1)?[0];
+            self.take(usize::from(padding))?;
+        }
+        let data = self.take(bytes)?.to_vec();
+        let order = state
+            .get("order")
+            .cloned()
+            .unwrap_or_else(|| Value::Str("C".into()));
+        Ok(Value::Object {
+            callable: Box::new(Value::Global(
+                "numpy.core.numeric".into(),
+                "_frombuffer".into(),
+            )),
+            args: Box::new(Value::Tuple(vec![
+                Value::Bytes(data),
+                dt.clone(),
+                shape.clone(),
+                order,
+            ])),
+            state: None,
+        })
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], PickleError> {
         let end = self
             .at
@@ -523,6 +587,12 @@ pub(super) fn read(data: &[u8]) -> Result<Value, PickleError> {
                 match m.top()? {
                     Value::Object { state, .. } => *state = Some(Box::new(new)),
                     _ => return err("state set on what is not an object"),
+                }
+                // joblib's array: its data follows in the stream
+                if m.top()?.class() == Some(("joblib.numpy_pickle", "NumpyArrayWrapper")) {
+                    let wrapper = m.pop()?;
+                    let array = m.joblib_array(&wrapper)?;
+                    m.push(array);
                 }
             }
             other => {
