@@ -2690,6 +2690,35 @@ fn r_data_files_are_read_as_tables() {
 }
 
 #[test]
+fn stata_files_are_read_as_tables() {
+    // Stata's `.dta` as pandas and ReadStat write it (made by
+    // datasets/fixtures/stata.py): release 114 (the binary format) and 118
+    // (the tagged one, big-endian, gzip, the cultivar as value labels, a
+    // date left out) — the same 60 wine rows scan exactly as their CSV does
+    // (was: "cannot tell the format").
+    let fixtures = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
+    let csv = scan("wine60.csv", "csv");
+    for file in ["wine60_114.dta", "wine60_118.dta.gz", "wine60_readstat.dta"] {
+        assert_eq!(scan(file, file), csv, "{file} scans as the CSV does");
+    }
+    assert!(summary_of(d, "wine60_118.dta.gz")["warnings"]
+        .to_string()
+        .contains("`harvested` (%tc) left out"));
+    // a file cut short is an error that names it, not fewer rows
+    let bytes = std::fs::read(fixtures.join("wine60_114.dta")).unwrap();
+    std::fs::write(d.join("cut.dta"), &bytes[..bytes.len() / 2]).unwrap();
+    let err = run_err(&["scan", "cut.dta", "--label", "cultivar"], d);
+    assert!(
+        err.contains("cut.dta") && err.contains("cut short"),
+        "{err}"
+    );
+    assert!(!d.join("poisonscan-out").exists());
+}
+
+#[test]
 fn pickled_pandas_frames_are_read_as_tables() {
     // `DataFrame.to_pickle` as pandas 3, 2 and 1 write it (made by
     // datasets/fixtures/pandas_pickles.py): pyarrow-backed text and numbers,

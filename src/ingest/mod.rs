@@ -28,6 +28,7 @@ mod pdpickle;
 mod pickle;
 mod rdata;
 mod sktime;
+mod stata;
 mod svmlight;
 mod table;
 mod tfrecord;
@@ -73,6 +74,8 @@ pub enum InputFormat {
     Orc,
     /// R's data file (`.rds`, `.RData`/`.rda`): a data frame.
     RData,
+    /// Stata data file (`.dta`).
+    Stata,
     /// LIBSVM / SVMlight rows (`label index:value …`).
     Svmlight,
     /// A spreadsheet: an Excel workbook or an OpenDocument one (its first
@@ -86,7 +89,7 @@ pub enum InputFormat {
 
 impl InputFormat {
     /// All formats, for help texts.
-    pub const ALL: [InputFormat; 14] = [
+    pub const ALL: [InputFormat; 15] = [
         InputFormat::Parquet,
         InputFormat::Csv,
         InputFormat::Ipc,
@@ -98,6 +101,7 @@ impl InputFormat {
         InputFormat::Avro,
         InputFormat::Orc,
         InputFormat::RData,
+        InputFormat::Stata,
         InputFormat::Excel,
         InputFormat::Ts,
         InputFormat::Images,
@@ -117,6 +121,7 @@ impl InputFormat {
             InputFormat::Avro => "avro",
             InputFormat::Orc => "orc",
             InputFormat::RData => "rdata",
+            InputFormat::Stata => "stata",
             InputFormat::Excel => "excel",
             InputFormat::Ts => "ts",
             InputFormat::Images => "images",
@@ -137,6 +142,7 @@ impl InputFormat {
             "avro" => Some(Self::Avro),
             "orc" => Some(Self::Orc),
             "rdata" | "rds" | "rda" | "r" => Some(Self::RData),
+            "stata" | "dta" => Some(Self::Stata),
             "excel" | "xlsx" | "xls" | "ods" | "spreadsheet" => Some(Self::Excel),
             "ts" | "sktime" | "aeon" => Some(Self::Ts),
             "images" | "image-folder" => Some(Self::Images),
@@ -190,6 +196,7 @@ impl InputFormat {
             "avro" => Some(Self::Avro),
             "orc" => Some(Self::Orc),
             "rds" | "rda" | "rdata" => Some(Self::RData),
+            "dta" => Some(Self::Stata),
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(Self::Excel),
             "ts" => Some(Self::Ts),
             _ => None,
@@ -728,6 +735,8 @@ pub(super) fn magic(path: &Path) -> Option<Magic> {
         Some(Magic::Format(InputFormat::Orc))
     } else if head.starts_with(b"RDX2\n") || head.starts_with(b"RDX3\n") {
         Some(Magic::Format(InputFormat::RData))
+    } else if head.starts_with(b"<stata") {
+        Some(Magic::Format(InputFormat::Stata))
     } else if head.starts_with(b"PK\x03\x04") {
         Some(Magic::Packed(Packed::Zip))
     } else if head.starts_with(b"MATLAB") || head.starts_with(&[0x89, b'H', b'D', b'F']) {
@@ -1024,6 +1033,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
                         InputFormat::Avro => "an Avro",
                         InputFormat::Orc => "an ORC",
                         InputFormat::RData => "an R data",
+                        InputFormat::Stata => "a Stata",
                         InputFormat::Npz => "a MATLAB",
                         _ => "a Parquet",
                     };

@@ -523,6 +523,7 @@ fn scan(
         | InputFormat::Avro
         | InputFormat::Orc
         | InputFormat::RData
+        | InputFormat::Stata
         | InputFormat::Excel
         | InputFormat::Ts
         | InputFormat::Images => {
@@ -1186,6 +1187,7 @@ fn read_into<'a>(
             | InputFormat::Avro
             | InputFormat::Orc
             | InputFormat::RData
+            | InputFormat::Stata
             | InputFormat::Excel
             | InputFormat::Ts
     ) {
@@ -1201,6 +1203,8 @@ fn read_into<'a>(
             one(super::svmlight::read(path, &options.table.label)?)
         } else if format == InputFormat::RData {
             one(super::rdata::read(path, &mut notes)?)
+        } else if format == InputFormat::Stata {
+            one(super::stata::read(path, &mut notes)?)
         } else if format == InputFormat::Excel {
             one(super::excel::read(path, &mut notes)?)
         } else if format == InputFormat::Ts {
@@ -1378,6 +1382,7 @@ pub fn read_columns(
         | InputFormat::Avro
         | InputFormat::Orc
         | InputFormat::RData
+        | InputFormat::Stata
         | InputFormat::Excel
         | InputFormat::Ts
         | InputFormat::Images => Err(IngestError::Option(format!(
