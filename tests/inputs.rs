@@ -2719,6 +2719,35 @@ fn stata_files_are_read_as_tables() {
 }
 
 #[test]
+fn spss_files_are_read_as_tables() {
+    // SPSS system files as ReadStat writes them (made by
+    // datasets/fixtures/spss.py): bytecode-compressed, the cultivar a code
+    // with value labels, a date left out, a user-missing value declared;
+    // and zlib-compressed `.zsav` — the same 60 wine rows scan exactly as
+    // their CSV does (was: "cannot tell the format").
+    let fixtures = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
+    let csv = scan("wine60.csv", "csv");
+    for file in ["wine60.sav", "wine60.zsav"] {
+        assert_eq!(scan(file, file), csv, "{file} scans as the CSV does");
+    }
+    assert!(summary_of(d, "wine60.sav")["warnings"]
+        .to_string()
+        .contains("`harvested` left out"));
+    // a file cut short is an error that names it, not fewer rows
+    let bytes = std::fs::read(fixtures.join("wine60.sav")).unwrap();
+    std::fs::write(d.join("cut.sav"), &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let err = run_err(&["scan", "cut.sav", "--label", "cultivar"], d);
+    assert!(
+        err.contains("cut.sav") && err.contains("cut short"),
+        "{err}"
+    );
+    assert!(!d.join("poisonscan-out").exists());
+}
+
+#[test]
 fn pickled_pandas_frames_are_read_as_tables() {
     // `DataFrame.to_pickle` as pandas 3, 2 and 1 write it (made by
     // datasets/fixtures/pandas_pickles.py): pyarrow-backed text and numbers,

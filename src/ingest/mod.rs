@@ -28,6 +28,7 @@ mod pdpickle;
 mod pickle;
 mod rdata;
 mod sktime;
+mod spss;
 mod stata;
 mod svmlight;
 mod table;
@@ -76,6 +77,8 @@ pub enum InputFormat {
     RData,
     /// Stata data file (`.dta`).
     Stata,
+    /// SPSS system file (`.sav`, `.zsav`).
+    Spss,
     /// LIBSVM / SVMlight rows (`label index:value …`).
     Svmlight,
     /// A spreadsheet: an Excel workbook or an OpenDocument one (its first
@@ -89,7 +92,7 @@ pub enum InputFormat {
 
 impl InputFormat {
     /// All formats, for help texts.
-    pub const ALL: [InputFormat; 15] = [
+    pub const ALL: [InputFormat; 16] = [
         InputFormat::Parquet,
         InputFormat::Csv,
         InputFormat::Ipc,
@@ -102,6 +105,7 @@ impl InputFormat {
         InputFormat::Orc,
         InputFormat::RData,
         InputFormat::Stata,
+        InputFormat::Spss,
         InputFormat::Excel,
         InputFormat::Ts,
         InputFormat::Images,
@@ -122,6 +126,7 @@ impl InputFormat {
             InputFormat::Orc => "orc",
             InputFormat::RData => "rdata",
             InputFormat::Stata => "stata",
+            InputFormat::Spss => "spss",
             InputFormat::Excel => "excel",
             InputFormat::Ts => "ts",
             InputFormat::Images => "images",
@@ -143,6 +148,7 @@ impl InputFormat {
             "orc" => Some(Self::Orc),
             "rdata" | "rds" | "rda" | "r" => Some(Self::RData),
             "stata" | "dta" => Some(Self::Stata),
+            "spss" | "sav" | "zsav" => Some(Self::Spss),
             "excel" | "xlsx" | "xls" | "ods" | "spreadsheet" => Some(Self::Excel),
             "ts" | "sktime" | "aeon" => Some(Self::Ts),
             "images" | "image-folder" => Some(Self::Images),
@@ -197,6 +203,7 @@ impl InputFormat {
             "orc" => Some(Self::Orc),
             "rds" | "rda" | "rdata" => Some(Self::RData),
             "dta" => Some(Self::Stata),
+            "sav" | "zsav" => Some(Self::Spss),
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(Self::Excel),
             "ts" => Some(Self::Ts),
             _ => None,
@@ -737,6 +744,8 @@ pub(super) fn magic(path: &Path) -> Option<Magic> {
         Some(Magic::Format(InputFormat::RData))
     } else if head.starts_with(b"<stata") {
         Some(Magic::Format(InputFormat::Stata))
+    } else if head.starts_with(b"$FL2") || head.starts_with(b"$FL3") {
+        Some(Magic::Format(InputFormat::Spss))
     } else if head.starts_with(b"PK\x03\x04") {
         Some(Magic::Packed(Packed::Zip))
     } else if head.starts_with(b"MATLAB") || head.starts_with(&[0x89, b'H', b'D', b'F']) {
@@ -1034,6 +1043,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
                         InputFormat::Orc => "an ORC",
                         InputFormat::RData => "an R data",
                         InputFormat::Stata => "a Stata",
+                        InputFormat::Spss => "an SPSS",
                         InputFormat::Npz => "a MATLAB",
                         _ => "a Parquet",
                     };

@@ -524,6 +524,7 @@ fn scan(
         | InputFormat::Orc
         | InputFormat::RData
         | InputFormat::Stata
+        | InputFormat::Spss
         | InputFormat::Excel
         | InputFormat::Ts
         | InputFormat::Images => {
@@ -1188,6 +1189,7 @@ fn read_into<'a>(
             | InputFormat::Orc
             | InputFormat::RData
             | InputFormat::Stata
+            | InputFormat::Spss
             | InputFormat::Excel
             | InputFormat::Ts
     ) {
@@ -1205,6 +1207,8 @@ fn read_into<'a>(
             one(super::rdata::read(path, &mut notes)?)
         } else if format == InputFormat::Stata {
             one(super::stata::read(path, &mut notes)?)
+        } else if format == InputFormat::Spss {
+            one(super::spss::read(path, &mut notes)?)
         } else if format == InputFormat::Excel {
             one(super::excel::read(path, &mut notes)?)
         } else if format == InputFormat::Ts {
@@ -1383,6 +1387,7 @@ pub fn read_columns(
         | InputFormat::Orc
         | InputFormat::RData
         | InputFormat::Stata
+        | InputFormat::Spss
         | InputFormat::Excel
         | InputFormat::Ts
         | InputFormat::Images => Err(IngestError::Option(format!(
