@@ -200,6 +200,7 @@ fn seeds() -> Vec<Seed> {
         Seed::one("stata118", "t.dta", fixture("wine60_readstat.dta")),
         Seed::one("spss", "t.sav", fixture("wine60.sav")),
         Seed::one("zsav", "t.zsav", fixture("wine60.zsav")),
+        Seed::one("xport", "t.xpt", fixture("WINE60.XPT")),
         Seed::one("pandas-pickle1", "t.pkl", fixture("wine60_pandas1.pkl")),
         Seed::one(
             "pickle-pairs",
@@ -419,7 +420,10 @@ fn mutated_inputs_never_crash_ingestion_or_the_scan() {
             let mut options = IngestOptions::default();
             if seed.name.starts_with("hdfstore")
                 || seed.name.starts_with("pandas-pickle")
-                || ["orc", "rdata", "stata114", "stata118", "spss", "zsav"].contains(&seed.name)
+                || [
+                    "orc", "rdata", "stata114", "stata118", "spss", "zsav", "xport",
+                ]
+                .contains(&seed.name)
                 || ["xlsx", "ods"].contains(&seed.name)
             {
                 options.table.label = "cultivar".into();

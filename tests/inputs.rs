@@ -2748,6 +2748,35 @@ fn spss_files_are_read_as_tables() {
 }
 
 #[test]
+fn sas_transport_files_are_read_as_tables() {
+    // SAS XPORT as ReadStat writes it (made by
+    // datasets/fixtures/sas_xport.py): version 5 named in capitals as
+    // NHANES's files are, with a date left out; version 8, gzip — the same
+    // 60 wine rows scan exactly as their CSV does, the IBM floating-point
+    // numbers rewritten (was: "cannot tell the format").
+    let fixtures = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
+    let csv = scan("wine60.csv", "csv");
+    for file in ["WINE60.XPT", "wine60_v8.xpt.gz"] {
+        assert_eq!(scan(file, file), csv, "{file} scans as the CSV does");
+    }
+    assert!(summary_of(d, "WINE60.XPT")["warnings"]
+        .to_string()
+        .contains("`harvest` (DATE) left out"));
+    // a file cut short is an error that names it, not fewer rows
+    let bytes = std::fs::read(fixtures.join("WINE60.XPT")).unwrap();
+    std::fs::write(d.join("cut.xpt"), &bytes[..700]).unwrap();
+    let err = run_err(&["scan", "cut.xpt", "--label", "cultivar"], d);
+    assert!(
+        err.contains("cut.xpt") && err.contains("cut short"),
+        "{err}"
+    );
+    assert!(!d.join("poisonscan-out").exists());
+}
+
+#[test]
 fn pickled_pandas_frames_are_read_as_tables() {
     // `DataFrame.to_pickle` as pandas 3, 2 and 1 write it (made by
     // datasets/fixtures/pandas_pickles.py): pyarrow-backed text and numbers,

@@ -52,7 +52,7 @@ pub enum IngestError {
         source: std::io::Error,
     },
     /// The format could not be told from the name.
-    #[error("{}: cannot tell the format from the name; pass --format parquet|csv|ipc|ndjson|avro|orc|rdata|stata|spss|idx|npz|arff|libsvm|excel|ts|images", .0.display())]
+    #[error("{}: cannot tell the format from the name; pass --format parquet|csv|ipc|ndjson|avro|orc|rdata|stata|spss|xport|idx|npz|arff|libsvm|excel|ts|images", .0.display())]
     UnknownFormat(PathBuf),
     /// Inputs of different formats in one scan.
     #[error("inputs mix formats ({first} and {second}); one scan reads one format: convert the files to one format, or scan them separately")]

@@ -33,6 +33,7 @@ mod stata;
 mod svmlight;
 mod table;
 mod tfrecord;
+mod xport;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,6 +80,8 @@ pub enum InputFormat {
     Stata,
     /// SPSS system file (`.sav`, `.zsav`).
     Spss,
+    /// SAS transport file (`.xpt`).
+    Xport,
     /// LIBSVM / SVMlight rows (`label index:value …`).
     Svmlight,
     /// A spreadsheet: an Excel workbook or an OpenDocument one (its first
@@ -92,7 +95,7 @@ pub enum InputFormat {
 
 impl InputFormat {
     /// All formats, for help texts.
-    pub const ALL: [InputFormat; 16] = [
+    pub const ALL: [InputFormat; 17] = [
         InputFormat::Parquet,
         InputFormat::Csv,
         InputFormat::Ipc,
@@ -106,6 +109,7 @@ impl InputFormat {
         InputFormat::RData,
         InputFormat::Stata,
         InputFormat::Spss,
+        InputFormat::Xport,
         InputFormat::Excel,
         InputFormat::Ts,
         InputFormat::Images,
@@ -127,6 +131,7 @@ impl InputFormat {
             InputFormat::RData => "rdata",
             InputFormat::Stata => "stata",
             InputFormat::Spss => "spss",
+            InputFormat::Xport => "xport",
             InputFormat::Excel => "excel",
             InputFormat::Ts => "ts",
             InputFormat::Images => "images",
@@ -149,6 +154,7 @@ impl InputFormat {
             "rdata" | "rds" | "rda" | "r" => Some(Self::RData),
             "stata" | "dta" => Some(Self::Stata),
             "spss" | "sav" | "zsav" => Some(Self::Spss),
+            "xport" | "xpt" | "sas" => Some(Self::Xport),
             "excel" | "xlsx" | "xls" | "ods" | "spreadsheet" => Some(Self::Excel),
             "ts" | "sktime" | "aeon" => Some(Self::Ts),
             "images" | "image-folder" => Some(Self::Images),
@@ -204,6 +210,7 @@ impl InputFormat {
             "rds" | "rda" | "rdata" => Some(Self::RData),
             "dta" => Some(Self::Stata),
             "sav" | "zsav" => Some(Self::Spss),
+            "xpt" | "xport" => Some(Self::Xport),
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(Self::Excel),
             "ts" => Some(Self::Ts),
             _ => None,
@@ -911,7 +918,7 @@ const TORCH: &str = "a PyTorch file, which poisonscan does not read (loading one
 
 /// What to do with a file of a kind poisonscan does not read, told by its
 /// name or first bytes: an archive (RAR; 7-Zip; a tar archive is read),
-/// a PyTorch file, or one NumPy array.
+/// a PyTorch file, a SAS data set, or one NumPy array.
 fn foreign(path: &Path) -> Option<&'static str> {
     use std::io::Read;
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
@@ -928,6 +935,10 @@ fn foreign(path: &Path) -> Option<&'static str> {
             OTHER_ARCHIVE
         } else if ends(&[".pt", ".pth"]) {
             TORCH
+        } else if ends(&[".sas7bdat"]) {
+            "a SAS data set, which poisonscan does not read: write it as a transport file (proc \
+             export or `libname out xport \"data.xpt\"`), or with pandas \
+             (pd.read_sas(FILE).to_parquet(\"data.parquet\"))"
         } else if head.starts_with(b"\x93NUMPY") {
             "one NumPy array (.npy), which holds no labels: save the features and labels \
              together with numpy.savez(\"data.npz\", x=…, y=…)"
@@ -1044,6 +1055,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
                         InputFormat::RData => "an R data",
                         InputFormat::Stata => "a Stata",
                         InputFormat::Spss => "an SPSS",
+                        InputFormat::Xport => "a SAS transport",
                         InputFormat::Npz => "a MATLAB",
                         _ => "a Parquet",
                     };

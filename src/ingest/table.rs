@@ -525,6 +525,7 @@ fn scan(
         | InputFormat::RData
         | InputFormat::Stata
         | InputFormat::Spss
+        | InputFormat::Xport
         | InputFormat::Excel
         | InputFormat::Ts
         | InputFormat::Images => {
@@ -1190,6 +1191,7 @@ fn read_into<'a>(
             | InputFormat::RData
             | InputFormat::Stata
             | InputFormat::Spss
+            | InputFormat::Xport
             | InputFormat::Excel
             | InputFormat::Ts
     ) {
@@ -1209,6 +1211,8 @@ fn read_into<'a>(
             one(super::stata::read(path, &mut notes)?)
         } else if format == InputFormat::Spss {
             one(super::spss::read(path, &mut notes)?)
+        } else if format == InputFormat::Xport {
+            one(super::xport::read(path, &mut notes)?)
         } else if format == InputFormat::Excel {
             one(super::excel::read(path, &mut notes)?)
         } else if format == InputFormat::Ts {
@@ -1388,6 +1392,7 @@ pub fn read_columns(
         | InputFormat::RData
         | InputFormat::Stata
         | InputFormat::Spss
+        | InputFormat::Xport
         | InputFormat::Excel
         | InputFormat::Ts
         | InputFormat::Images => Err(IngestError::Option(format!(

@@ -1,0 +1,282 @@
+//! SAS transport files (`*.xpt`, XPORT versions 5 and 8), as SAS's
+//! `XPORT` engine and `%loc2xpt`, R's haven and pyreadstat write them, and
+//! as public health data sets ship (CDC's NHANES, the FDA's submissions):
+//! 80-byte records of headers, one 140-byte description per variable, then
+//! the observations. Read as a table with the variables' names (version 8's
+//! long names too).
+//!
+//! Numbers are IBM mainframe floating point (2 to 8 bytes), rewritten as
+//! IEEE doubles; SAS's missing values (`.`, `.A`–`.Z`, `._`) are nulls.
+//! Text is Latin-1 with its trailing spaces cut. Numeric variables with a
+//! date or time format (`DATE9.`, `DATETIME20.`, `MMDDYY10.`, …) are left
+//! out with a note. A file of several data sets is read for its first,
+//! with a note naming the others.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, StringArray};
+use arrow::record_batch::RecordBatch;
+
+use super::IngestError;
+
+type Parse<T> = Result<T, String>;
+
+/// A variable: its name, whether numeric, its length and place in an
+/// observation, and its format's name.
+struct Var {
+    name: String,
+    numeric: bool,
+    len: usize,
+    pos: usize,
+    format: String,
+}
+
+/// The header records that begin a file and a member, by version.
+const LIBRARY: [&[u8]; 2] = [
+    b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!",
+    b"HEADER RECORD*******LIBV8   HEADER RECORD!!!!!!!",
+];
+
+/// Whether a file is a SAS transport file, by its first record.
+pub(super) fn is_xport(head: &[u8]) -> bool {
+    LIBRARY.iter().any(|l| head.starts_with(l))
+}
+
+fn xport_error(path: &Path, message: impl Into<String>) -> IngestError {
+    IngestError::Read {
+        path: path.to_path_buf(),
+        format: "SAS transport",
+        message: message.into(),
+    }
+}
+
+/// An IBM System/360 floating-point number of 2 to 8 bytes (big-endian,
+/// the rest of its 8 bytes zero) as an IEEE double; `None` for SAS's
+/// missing values (first byte `.`, `A`–`Z` or `_`, the rest zero).
+fn ibm(b: &[u8]) -> Option<f64> {
+    let mut w = [0u8; 8];
+    w[..b.len()].copy_from_slice(b);
+    if w[1..].iter().all(|&x| x == 0) && (w[0] == b'.' || w[0] == b'_' || w[0].is_ascii_uppercase())
+    {
+        return None;
+    }
+    let v = u64::from_be_bytes(w);
+    let sign = if v >> 63 == 1 { -1.0 } else { 1.0 };
+    let exponent = ((v >> 56) & 0x7f) as i32 - 64;
+    let fraction = (v & 0x00ff_ffff_ffff_ffff) as f64 / (1u64 << 56) as f64;
+    Some(sign * fraction * 16f64.powi(exponent))
+}
+
+/// Whether a SAS format names a date or a time.
+fn is_date(format: &str) -> bool {
+    let f = format.to_ascii_uppercase();
+    [
+        "DATE", "DATETIME", "TIME", "MMDDYY", "DDMMYY", "YYMMDD", "YYMON", "MONYY", "WEEKDATE",
+        "WORDDATE", "JULIAN", "E8601", "B8601", "IS8601", "DTDATE", "NENGO", "HHMM", "TOD", "YEAR",
+        "QTR", "MONTH", "DAY", "WEEKDAY", "MMYY", "YYMM", "YYQ",
+    ]
+    .iter()
+    .any(|d| f.starts_with(d))
+}
+
+/// Text of a fixed field: Latin-1, trailing spaces and NULs cut.
+fn text(b: &[u8]) -> String {
+    let end = b
+        .iter()
+        .rposition(|&x| x != b' ' && x != 0)
+        .map_or(0, |e| e + 1);
+    b[..end].iter().map(|&x| char::from(x)).collect()
+}
+
+fn be16(b: &[u8]) -> usize {
+    usize::from(u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// A transport file's first data set.
+struct Member<'a> {
+    name: String,
+    vars: Vec<Var>,
+    /// Each observation's bytes.
+    rows: Vec<&'a [u8]>,
+    /// The names of the data sets after it.
+    others: Vec<String>,
+}
+
+/// The first data set of a transport file.
+fn parse(data: &[u8]) -> Parse<Member<'_>> {
+    let record = |i: usize| -> Parse<&[u8]> {
+        data.get(i * 80..i * 80 + 80)
+            .ok_or_else(|| "the file ends early (cut short?)".into())
+    };
+    let v8 = record(0)?.starts_with(LIBRARY[1]);
+    if !is_xport(record(0)?) {
+        return Err("not a SAS transport file (no library header first)".into());
+    }
+    // library header + 2 records; member header, descriptor header,
+    // 2 records; namestr header
+    let member = record(3)?;
+    if !member.starts_with(b"HEADER RECORD*******MEMB") {
+        return Err("no member header in record 4".into());
+    }
+    let namestr_len: usize = std::str::from_utf8(&member[74..78])
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or("a damaged member header")?;
+    if namestr_len != 140 && namestr_len != 136 {
+        return Err(format!("descriptions of {namestr_len} bytes"));
+    }
+    let name = text(&record(5)?[8..16]);
+    let names_header = record(7)?;
+    if !names_header.starts_with(b"HEADER RECORD*******NAMSTV8")
+        && !names_header.starts_with(b"HEADER RECORD*******NAMESTR")
+    {
+        return Err("no variable descriptions in record 8".into());
+    }
+    let count: usize = std::str::from_utf8(&names_header[54..58])
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or("a damaged variable count")?;
+    let start = 8 * 80;
+    let bytes = count * namestr_len;
+    let names = data
+        .get(start..start + bytes)
+        .ok_or("the variable descriptions end early (cut short?)")?;
+    let mut vars = Vec::with_capacity(count);
+    for d in names.chunks_exact(namestr_len) {
+        let short = text(&d[8..16]);
+        // version 8 keeps a name of up to 32 bytes at byte 88
+        let long = if v8 && namestr_len == 140 {
+            text(&d[88..120])
+        } else {
+            String::new()
+        };
+        let pos = u32::from_be_bytes([d[84], d[85], d[86], d[87]]) as usize;
+        vars.push(Var {
+            name: if long.is_empty() { short } else { long },
+            numeric: be16(&d[0..2]) == 1,
+            len: be16(&d[4..6]),
+            pos,
+            format: text(&d[56..64]),
+        });
+    }
+    // the observations, after the next 80-byte boundary and their header
+    let mut at = (start + bytes).div_ceil(80) * 80;
+    // version 8's label records (`LABELV8`, `LABELV9`) come before
+    if data
+        .get(at..at + 80)
+        .is_some_and(|r| r.starts_with(b"HEADER RECORD*******LABELV"))
+    {
+        return Err(
+            "a version 8 file with long variable labels, which poisonscan does not read: \
+             write it without labels, or as version 5"
+                .into(),
+        );
+    }
+    let obs_header = data
+        .get(at..at + 80)
+        .ok_or("no observations header (cut short?)")?;
+    if !obs_header.starts_with(b"HEADER RECORD*******OBS") {
+        return Err("no observations header".into());
+    }
+    at += 80;
+    let width: usize = vars.iter().map(|v| v.len).sum();
+    for v in &vars {
+        if v.pos + v.len > width || (v.numeric && !(2..=8).contains(&v.len)) {
+            return Err(format!(
+                "variable `{}` of a damaged place or length",
+                v.name
+            ));
+        }
+    }
+    if width == 0 {
+        return Err("no variables".into());
+    }
+    // the member ends at the next member header, or at the file's end
+    let rest = &data[at.min(data.len())..];
+    let end = rest
+        .chunks(80)
+        .position(|r| r.starts_with(b"HEADER RECORD*******MEMB"))
+        .map_or(rest.len(), |i| i * 80);
+    let others: Vec<String> = rest[end..]
+        .chunks_exact(80)
+        .enumerate()
+        .filter(|(_, r)| r.starts_with(b"HEADER RECORD*******MEMB"))
+        .filter_map(|(i, _)| rest.get(end + (i + 2) * 80 + 8..end + (i + 2) * 80 + 16))
+        .map(text)
+        .collect();
+    let mut rows: Vec<&[u8]> = rest[..end].chunks_exact(width).collect();
+    // the last record is padded with spaces: rows of spaces alone there
+    // are padding, not observations
+    while rows.last().is_some_and(|r| r.iter().all(|&b| b == b' ')) {
+        rows.pop();
+    }
+    Ok(Member {
+        name,
+        vars,
+        rows,
+        others,
+    })
+}
+
+/// Reads a SAS transport file as a batch (see the module docs).
+pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, IngestError> {
+    let fail = |m: String| xport_error(path, m);
+    let bytes = super::read_unpacked(path, |e| {
+        fail(format!("its compressed data is damaged: {e}"))
+    })?;
+    let Member {
+        name,
+        vars,
+        rows,
+        others,
+    } = parse(&bytes).map_err(&fail)?;
+    if !others.is_empty() {
+        notes.push(format!(
+            "{}: read its first data set, `{name}`; the others ({}) are not read",
+            path.display(),
+            others.join(", ")
+        ));
+    }
+    let mut columns = Vec::new();
+    let mut left_out = Vec::new();
+    for v in &vars {
+        if v.numeric && is_date(&v.format) {
+            left_out.push(format!("`{}` ({})", v.name, v.format));
+            continue;
+        }
+        let cells = rows.iter().map(|r| &r[v.pos..v.pos + v.len]);
+        let array: ArrayRef = if v.numeric {
+            Arc::new(Float64Array::from_iter(cells.map(ibm)))
+        } else {
+            Arc::new(StringArray::from_iter_values(cells.map(text)))
+        };
+        columns.push((v.name.clone(), array));
+    }
+    if !left_out.is_empty() {
+        notes.push(format!(
+            "{}: variable(s) {} left out (dates and times are not features)",
+            path.display(),
+            left_out.join(", ")
+        ));
+    }
+    super::hdfstore::frame_batch(columns).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ibm_numbers_and_missing_values() {
+        // 1.0 = 0x41 10 00 …; -118.625 = 0xC2 76 A0 00 …
+        assert_eq!(ibm(&[0x41, 0x10, 0, 0, 0, 0, 0, 0]), Some(1.0));
+        assert_eq!(ibm(&[0xC2, 0x76, 0xA0, 0, 0, 0, 0, 0]), Some(-118.625));
+        assert_eq!(ibm(&[0, 0, 0, 0, 0, 0, 0, 0]), Some(0.0));
+        // a number kept in 3 bytes
+        assert_eq!(ibm(&[0x41, 0x10, 0]), Some(1.0));
+        assert_eq!(ibm(&[b'.', 0, 0, 0, 0, 0, 0, 0]), None);
+        assert_eq!(ibm(&[b'A', 0, 0, 0, 0, 0, 0, 0]), None);
+        assert_eq!(ibm(&[b'_', 0, 0, 0]), None);
+    }
+}
