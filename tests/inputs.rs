@@ -2604,6 +2604,29 @@ fn pandas_stores_are_read_as_tables() {
     assert!(!d.join("poisonscan-out").exists());
 }
 
+/// Scans each of the repo's wine fixtures as `scan_wine` does (into a
+/// folder named after the file) and asserts each gives the scores of the
+/// same 60 rows as a CSV.
+fn assert_scan_as_wine_csv(d: &Path, files: &[&str]) {
+    let fixtures = fixtures();
+    let csv = scan_wine(d, &fixtures.join("wine60.csv"), "csv");
+    for file in files {
+        let scores = scan_wine(d, &fixtures.join(file), file);
+        assert_eq!(scores, csv, "{file} scans as the CSV does");
+    }
+}
+
+/// Writes the first `keep` bytes of a fixture as `name` in `d` and asserts
+/// that scanning it is an error that names it and says `says`, with no
+/// output written.
+fn assert_cut_fixture_fails(d: &Path, fixture: &str, name: &str, keep: usize, says: &str) {
+    let bytes = std::fs::read(fixtures().join(fixture)).unwrap();
+    std::fs::write(d.join(name), &bytes[..keep.min(bytes.len())]).unwrap();
+    let err = run_err(&["scan", name, "--label", "cultivar"], d);
+    assert!(err.contains(name) && err.contains(says), "{err}");
+    assert!(!d.join("poisonscan-out").exists());
+}
+
 #[test]
 fn orc_files_are_read_as_tables() {
     // Apache ORC as pyarrow (zlib) and Spark (snappy) write it (made by
@@ -2615,37 +2638,23 @@ fn orc_files_are_read_as_tables() {
     let fixtures = fixtures();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let scan = |path: &Path, out: &str| scan_wine(d, path, out);
-    let csv = scan(&fixtures.join("wine60.csv"), "csv");
-    for file in ["wine60.orc", "wine60_spark.orc"] {
-        assert_eq!(scan(&fixtures.join(file), file), csv, "{file}");
-    }
+    assert_scan_as_wine_csv(d, &["wine60.orc", "wine60_spark.orc"]);
+    let csv = scan_wine(d, &fixtures.join("wine60.csv"), "csv");
     let hive = d.join("warehouse");
     std::fs::create_dir(&hive).unwrap();
     std::fs::copy(fixtures.join("wine60.orc"), hive.join("000000_0")).unwrap();
-    assert_eq!(
-        scan(&hive, "hive-out"),
-        csv,
-        "an unnamed ORC file in a folder"
-    );
+    let scores = scan_wine(d, &hive, "hive-out");
+    assert_eq!(scores, csv, "an unnamed ORC file in a folder");
     let spark = d.join("spark");
     std::fs::create_dir(&spark).unwrap();
     let part = "part-00000-5d1c.c000.snappy.orc";
     std::fs::copy(fixtures.join("wine60_spark.orc"), spark.join(part)).unwrap();
     std::fs::write(spark.join("_SUCCESS"), "").unwrap();
     std::fs::write(spark.join(format!(".{part}.crc")), "crc").unwrap();
-    assert_eq!(
-        scan(&spark, "spark-out"),
-        csv,
-        "a Spark folder of ORC parts"
-    );
-
+    let scores = scan_wine(d, &spark, "spark-out");
+    assert_eq!(scores, csv, "a Spark folder of ORC parts");
     // a file cut short is an error that names it, not fewer rows
-    let bytes = std::fs::read(fixtures.join("wine60.orc")).unwrap();
-    std::fs::write(d.join("cut.orc"), &bytes[..bytes.len() * 2 / 3]).unwrap();
-    let err = run_err(&["scan", "cut.orc", "--label", "cultivar"], d);
-    assert!(err.contains("cut.orc") && err.contains("ORC"), "{err}");
-    assert!(!d.join("poisonscan-out").exists());
+    assert_cut_fixture_fails(d, "wine60.orc", "cut.orc", 3_000, "ORC");
 }
 
 #[test]
@@ -2655,27 +2664,19 @@ fn r_data_files_are_read_as_tables() {
     // text and factor labels; an `.RData` frame named `train`, and one
     // beside a vector that is not a frame — the same 60 wine rows scan
     // exactly as their CSV does (was: "cannot tell the format").
-    let fixtures = fixtures();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
-    let csv = scan("wine60.csv", "csv");
-    for file in [
-        "wine60.rds",
-        "wine60_train.RData",
-        "wine60_factor.rda",
-        "wine60_ascii.rds",
-    ] {
-        assert_eq!(scan(file, file), csv, "{file} scans as the CSV does");
-    }
-    // an R file of no data frame, and one cut short: errors that name them
-    let bytes = std::fs::read(fixtures.join("wine60_train.RData")).unwrap();
-    std::fs::write(d.join("cut.RData"), &bytes[..bytes.len() / 2]).unwrap();
-    let err = run_err(&["scan", "cut.RData", "--label", "cultivar"], d);
-    assert!(
-        err.contains("cut.RData") && err.contains("cut short"),
-        "{err}"
+    assert_scan_as_wine_csv(
+        d,
+        &[
+            "wine60.rds",
+            "wine60_train.RData",
+            "wine60_factor.rda",
+            "wine60_ascii.rds",
+        ],
     );
+    // an R file cut short, and one of no data frame: errors that say so
+    assert_cut_fixture_fails(d, "wine60_train.RData", "cut.RData", 4_000, "cut short");
     // `saveRDS(c(1, 2))`: a numeric vector, XDR, not packed
     let mut vector = b"X\n".to_vec();
     for w in [2, 0x040300, 0x020300, 14, 2] {
@@ -2696,26 +2697,14 @@ fn stata_files_are_read_as_tables() {
     // (the tagged one, big-endian, gzip, the cultivar as value labels, a
     // date left out) — the same 60 wine rows scan exactly as their CSV does
     // (was: "cannot tell the format").
-    let fixtures = fixtures();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
-    let csv = scan("wine60.csv", "csv");
-    for file in ["wine60_114.dta", "wine60_118.dta.gz", "wine60_readstat.dta"] {
-        assert_eq!(scan(file, file), csv, "{file} scans as the CSV does");
-    }
+    let files = ["wine60_114.dta", "wine60_118.dta.gz", "wine60_readstat.dta"];
+    assert_scan_as_wine_csv(d, &files);
     assert!(summary_of(d, "wine60_118.dta.gz")["warnings"]
         .to_string()
         .contains("`harvested` (%tc) left out"));
-    // a file cut short is an error that names it, not fewer rows
-    let bytes = std::fs::read(fixtures.join("wine60_114.dta")).unwrap();
-    std::fs::write(d.join("cut.dta"), &bytes[..bytes.len() / 2]).unwrap();
-    let err = run_err(&["scan", "cut.dta", "--label", "cultivar"], d);
-    assert!(
-        err.contains("cut.dta") && err.contains("cut short"),
-        "{err}"
-    );
-    assert!(!d.join("poisonscan-out").exists());
+    assert_cut_fixture_fails(d, "wine60_114.dta", "cut.dta", 5_000, "cut short");
 }
 
 #[test]
@@ -2725,26 +2714,13 @@ fn spss_files_are_read_as_tables() {
     // with value labels, a date left out, a user-missing value declared;
     // and zlib-compressed `.zsav` — the same 60 wine rows scan exactly as
     // their CSV does (was: "cannot tell the format").
-    let fixtures = fixtures();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
-    let csv = scan("wine60.csv", "csv");
-    for file in ["wine60.sav", "wine60.zsav"] {
-        assert_eq!(scan(file, file), csv, "{file} scans as the CSV does");
-    }
+    assert_scan_as_wine_csv(d, &["wine60.sav", "wine60.zsav"]);
     assert!(summary_of(d, "wine60.sav")["warnings"]
         .to_string()
         .contains("`harvested` left out"));
-    // a file cut short is an error that names it, not fewer rows
-    let bytes = std::fs::read(fixtures.join("wine60.sav")).unwrap();
-    std::fs::write(d.join("cut.sav"), &bytes[..bytes.len() * 2 / 3]).unwrap();
-    let err = run_err(&["scan", "cut.sav", "--label", "cultivar"], d);
-    assert!(
-        err.contains("cut.sav") && err.contains("cut short"),
-        "{err}"
-    );
-    assert!(!d.join("poisonscan-out").exists());
+    assert_cut_fixture_fails(d, "wine60.sav", "cut.sav", 5_700, "cut short");
 }
 
 #[test]
@@ -2754,26 +2730,13 @@ fn sas_transport_files_are_read_as_tables() {
     // NHANES's files are, with a date left out; version 8, gzip — the same
     // 60 wine rows scan exactly as their CSV does, the IBM floating-point
     // numbers rewritten (was: "cannot tell the format").
-    let fixtures = fixtures();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
-    let csv = scan("wine60.csv", "csv");
-    for file in ["WINE60.XPT", "wine60_v8.xpt.gz"] {
-        assert_eq!(scan(file, file), csv, "{file} scans as the CSV does");
-    }
+    assert_scan_as_wine_csv(d, &["WINE60.XPT", "wine60_v8.xpt.gz"]);
     assert!(summary_of(d, "WINE60.XPT")["warnings"]
         .to_string()
         .contains("`harvest` (DATE) left out"));
-    // a file cut short is an error that names it, not fewer rows
-    let bytes = std::fs::read(fixtures.join("WINE60.XPT")).unwrap();
-    std::fs::write(d.join("cut.xpt"), &bytes[..700]).unwrap();
-    let err = run_err(&["scan", "cut.xpt", "--label", "cultivar"], d);
-    assert!(
-        err.contains("cut.xpt") && err.contains("cut short"),
-        "{err}"
-    );
-    assert!(!d.join("poisonscan-out").exists());
+    assert_cut_fixture_fails(d, "WINE60.XPT", "cut.xpt", 700, "cut short");
 }
 
 #[test]
@@ -2789,14 +2752,13 @@ fn pickled_pandas_frames_are_read_as_tables() {
     let fixtures = fixtures();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let scan = |file: &str, out: &str| scan_wine(d, &fixtures.join(file), out);
-    let csv = scan("wine60.csv", "csv");
-    for file in [
+    let frames = [
         "wine60_pandas3.pkl",
         "wine60_pandas2.pkl.gz",
         "wine60_pandas1.pkl",
-    ] {
-        assert_eq!(scan(file, file), csv, "{file} scans as the CSV does");
+    ];
+    assert_scan_as_wine_csv(d, &frames);
+    for file in frames {
         let s = summary_of(d, file);
         assert_eq!(s["rows"]["scanned"], 60);
         assert!(
@@ -2805,8 +2767,8 @@ fn pickled_pandas_frames_are_read_as_tables() {
             s["warnings"]
         );
     }
-    assert_eq!(scan("wine60_pair.pkl.bz2", "pair"), csv);
-    assert!(summary_of(d, "pair")["warnings"]
+    assert_scan_as_wine_csv(d, &["wine60_pair.pkl.bz2"]);
+    assert!(summary_of(d, "wine60_pair.pkl.bz2")["warnings"]
         .to_string()
         .contains("(frame, labels) pair, the labels as the column `cultivar`"));
 
@@ -2828,13 +2790,8 @@ fn pickled_pandas_frames_are_read_as_tables() {
         summary_of(d, "frame")["features"]["source"]["kind"],
         "pixels"
     );
-
     // a pickle cut short is an error that names it, not fewer rows
-    let bytes = std::fs::read(fixtures.join("wine60_pandas3.pkl")).unwrap();
-    std::fs::write(d.join("cut.pkl"), &bytes[..bytes.len() / 2]).unwrap();
-    let err = run_err(&["scan", "cut.pkl", "--label", "cultivar"], d);
-    assert!(err.contains("cut.pkl"), "{err}");
-    assert!(!d.join("poisonscan-out").exists());
+    assert_cut_fixture_fails(d, "wine60_pandas3.pkl", "cut.pkl", 5_000, "cannot be read");
 }
 
 #[test]

@@ -21,11 +21,7 @@ use super::IngestError;
 pub(super) const MAGIC: &[u8; 4] = b"Obj\x01";
 
 fn avro_error(path: &Path, message: impl Into<String>) -> IngestError {
-    IngestError::Read {
-        path: path.to_path_buf(),
-        format: "Avro",
-        message: message.into(),
-    }
+    super::frame::read_error(path, "Avro", message)
 }
 
 /// Reads an Avro object container file: its schema and its records as

@@ -134,21 +134,7 @@ pub(super) fn read(
             frame.key
         ));
     }
-    frame_batch(columns).map(Some).map_err(within)
-}
-
-/// A pandas frame's columns as a batch: one column at least, no name
-/// twice.
-pub(super) fn frame_batch(columns: Vec<(String, ArrayRef)>) -> Result<RecordBatch, String> {
-    if columns.is_empty() {
-        return Err("no column of numbers or text".into());
-    }
-    let mut seen = std::collections::HashSet::new();
-    if let Some((dup, _)) = columns.iter().find(|(n, _)| !seen.insert(n.clone())) {
-        return Err(format!("two columns are named `{dup}`"));
-    }
-    RecordBatch::try_from_iter_with_nullable(columns.into_iter().map(|(n, a)| (n, a, true)))
-        .map_err(|e| e.to_string())
+    super::frame::frame_batch(columns).map(Some).map_err(within)
 }
 
 /// One column's values out of `raw`: `rows` values of `width` bytes, row
@@ -409,30 +395,7 @@ fn categories(
         .iter()
         .map(|s| s.unwrap_or_default().to_string())
         .collect();
-    category_text(&names, codes).map_err(|e| format!("`{field}` has {e}"))
-}
-
-/// A categorical column's codes (`-1` missing) as its categories' text
-/// (pandas's categoricals, stored or pickled).
-pub(super) fn category_text(names: &[String], codes: &ArrayRef) -> Result<ArrayRef, String> {
-    let codes = arrow::compute::cast(codes, &arrow::datatypes::DataType::Int64)
-        .map_err(|e| e.to_string())?;
-    let codes = codes
-        .as_any()
-        .downcast_ref::<arrow::array::Int64Array>()
-        .expect("codes");
-    let text = codes
-        .iter()
-        .map(|c| match c {
-            Some(c) if c >= 0 => usize::try_from(c)
-                .ok()
-                .and_then(|c| names.get(c))
-                .map(|name| Some(name.clone()))
-                .ok_or_else(|| format!("code {c} of {} categories", names.len())),
-            _ => Ok(None),
-        })
-        .collect::<Result<StringArray, String>>()?;
-    Ok(Arc::new(text))
+    super::frame::category_text(&names, codes).map_err(|e| format!("`{field}` has {e}"))
 }
 
 /// A table-format frame's columns, in its columns' order.

@@ -11,10 +11,12 @@
 mod arff;
 mod avro;
 mod batch;
+mod cursor;
 mod decode;
 mod delta;
 mod error;
 mod excel;
+mod frame;
 mod h5;
 mod hdfstore;
 mod hive;

@@ -433,14 +433,13 @@ fn read_pickle(path: &Path, label: &str, notes: &mut Vec<String>) -> Result<Pick
         let within = |e: String| fail(format!("the pandas frame: {e}"));
         let mut left_out = Vec::new();
         let mut columns = super::pdpickle::columns(frame, &mut left_out).map_err(within)?;
-        if !left_out.is_empty() {
-            notes.push(format!(
-                "{}: column(s) {} of the pandas frame left out (dates, times and the types \
-                 poisonscan does not read are not features)",
-                path.display(),
-                left_out.join(", ")
-            ));
-        }
+        super::frame::note_left_out(
+            notes,
+            path,
+            "the pandas frame's column(s)",
+            &left_out,
+            "dates, times and the types poisonscan does not read are not features",
+        );
         if let Some(labels) = labels {
             if columns.iter().any(|(n, _)| n == label) {
                 return Err(within(format!(
@@ -455,7 +454,7 @@ fn read_pickle(path: &Path, label: &str, notes: &mut Vec<String>) -> Result<Pick
             ));
             columns.push((label.to_string(), labels));
         }
-        return super::hdfstore::frame_batch(columns)
+        return super::frame::frame_batch(columns)
             .map(Pickled::Frame)
             .map_err(within);
     }

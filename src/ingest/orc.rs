@@ -24,11 +24,7 @@ pub(super) const MAGIC: &[u8; 3] = b"ORC";
 const BATCH_ROWS: usize = 8_192;
 
 fn orc_error(path: &Path, message: impl Into<String>) -> IngestError {
-    IngestError::Read {
-        path: path.to_path_buf(),
-        format: "ORC",
-        message: message.into(),
-    }
+    super::frame::read_error(path, "ORC", message)
 }
 
 /// Reads an ORC file: its schema and its rows as Arrow batches.

@@ -594,7 +594,7 @@ fn categorical(v: &Value) -> Result<ArrayRef, String> {
         .ndarray()
         .and_then(|a| numbers(&a))
         .ok_or("a categorical whose codes are not numbers")?;
-    super::hdfstore::category_text(&names, &codes)
+    super::frame::category_text(&names, &codes)
 }
 
 /// The arguments of pyarrow's `_restore_array((type, length, null_count,

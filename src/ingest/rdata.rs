@@ -573,20 +573,10 @@ fn unserialize(data: &[u8]) -> Read<RObj> {
     r.item(0)
 }
 
-fn rdata_error(path: &Path, message: impl Into<String>) -> IngestError {
-    IngestError::Read {
-        path: path.to_path_buf(),
-        format: "R data",
-        message: message.into(),
-    }
-}
-
 /// Reads an R data file's data frame as a batch (see the module docs).
 pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, IngestError> {
-    let fail = |m: String| rdata_error(path, m);
-    let bytes = super::read_unpacked(path, |e| {
-        fail(format!("its compressed data is damaged: {e}"))
-    })?;
+    let fail = |m: String| super::frame::read_error(path, "R data", m);
+    let bytes = super::frame::unpacked(path, "R data")?;
     let value = unserialize(&bytes).map_err(&fail)?;
     let frame = match value.value {
         RValue::Pairs(objects) => {
@@ -641,15 +631,14 @@ pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, 
     };
     let mut left_out = Vec::new();
     let columns = frame_columns(&frame, &mut left_out).map_err(&fail)?;
-    if !left_out.is_empty() {
-        notes.push(format!(
-            "{}: column(s) {} of the data frame left out (dates, times and lists are not \
-             features)",
-            path.display(),
-            left_out.join(", ")
-        ));
-    }
-    super::hdfstore::frame_batch(columns).map_err(fail)
+    super::frame::note_left_out(
+        notes,
+        path,
+        "the data frame's column(s)",
+        &left_out,
+        "dates, times and lists are not features",
+    );
+    super::frame::frame_batch(columns).map_err(fail)
 }
 
 /// A data frame's columns, in order, as Arrow arrays; those left out named
@@ -684,7 +673,7 @@ fn frame_columns(frame: &RObj, left_out: &mut Vec<String>) -> Read<Vec<(String, 
                 let codes: ArrayRef = Arc::new(Int32Array::from_iter(
                     codes.iter().map(|&c| (c != i32::MIN).then(|| c - 1)),
                 ));
-                super::hdfstore::category_text(&levels, &codes)
+                super::frame::category_text(&levels, &codes)
                     .map_err(|e| format!("factor `{name}` has {e}"))?
             }
             RValue::Integer(v) => Arc::new(Int32Array::from_iter(

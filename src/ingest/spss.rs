@@ -20,58 +20,10 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 
+use super::cursor::Cursor;
 use super::IngestError;
 
 type Parse<T> = Result<T, String>;
-
-/// A cursor over the file's bytes.
-struct At<'a> {
-    data: &'a [u8],
-    at: usize,
-    big: bool,
-}
-
-impl<'a> At<'a> {
-    fn take(&mut self, n: usize) -> Parse<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len());
-        let end = end.ok_or("the file ends early (cut short?)")?;
-        let out = &self.data[self.at..end];
-        self.at = end;
-        Ok(out)
-    }
-
-    fn i32(&mut self) -> Parse<i32> {
-        let b: [u8; 4] = self.take(4)?.try_into().expect("4 bytes");
-        Ok(if self.big {
-            i32::from_be_bytes(b)
-        } else {
-            i32::from_le_bytes(b)
-        })
-    }
-
-    fn count(&mut self) -> Parse<usize> {
-        let n = self.i32()?;
-        usize::try_from(n).map_err(|_| format!("a count of {n}"))
-    }
-
-    fn i64(&mut self) -> Parse<i64> {
-        let b: [u8; 8] = self.take(8)?.try_into().expect("8 bytes");
-        Ok(if self.big {
-            i64::from_be_bytes(b)
-        } else {
-            i64::from_le_bytes(b)
-        })
-    }
-
-    fn f64(&self, b: &[u8]) -> f64 {
-        let b: [u8; 8] = b.try_into().expect("8 bytes");
-        if self.big {
-            f64::from_be_bytes(b)
-        } else {
-            f64::from_le_bytes(b)
-        }
-    }
-}
 
 /// One variable of the dictionary: its first 8-byte slot of a case, and
 /// how many it spans.
@@ -96,14 +48,6 @@ fn is_date(format: u32) -> bool {
     matches!(format, 20..=30 | 38 | 39 | 41)
 }
 
-fn spss_error(path: &Path, message: impl Into<String>) -> IngestError {
-    IngestError::Read {
-        path: path.to_path_buf(),
-        format: "SPSS",
-        message: message.into(),
-    }
-}
-
 /// Text in the file's encoding, trailing spaces (SPSS's padding) cut.
 fn text(bytes: &[u8], utf8: bool) -> String {
     let end = bytes
@@ -120,19 +64,10 @@ fn text(bytes: &[u8], utf8: bool) -> String {
 
 /// Reads an SPSS system file as a batch (see the module docs).
 pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, IngestError> {
-    let fail = |m: String| spss_error(path, m);
-    let bytes = super::read_unpacked(path, |e| {
-        fail(format!("its compressed data is damaged: {e}"))
-    })?;
+    let fail = |m: String| super::frame::read_error(path, "SPSS", m);
+    let bytes = super::frame::unpacked(path, "SPSS")?;
     let (columns, left_out) = parse(&bytes).map_err(&fail)?;
-    if !left_out.is_empty() {
-        notes.push(format!(
-            "{}: variable(s) {} left out (dates and times are not features)",
-            path.display(),
-            left_out.join(", ")
-        ));
-    }
-    super::hdfstore::frame_batch(columns).map_err(fail)
+    super::frame::variables_batch(path, "SPSS", columns, &left_out, notes)
 }
 
 type Columns = (Vec<(String, ArrayRef)>, Vec<String>);
@@ -145,7 +80,7 @@ fn parse(data: &[u8]) -> Parse<Columns> {
     // the layout code (2 or 3) tells the byte order
     let layout = data.get(64..68).ok_or("the file ends early (cut short?)")?;
     let big = !matches!(layout, [2 | 3, 0, 0, 0]);
-    let mut c = At { data, at: 64, big };
+    let mut c = Cursor::new(data, 64, big);
     c.i32()?;
     let case_slots = c.i32()?;
     let compression = c.i32()?;
@@ -153,7 +88,7 @@ fn parse(data: &[u8]) -> Parse<Columns> {
     let cases = c.i32()?;
     let bias = {
         let b = c.take(8)?;
-        c.f64(b)
+        c.double(b)
     };
     c.take(9 + 8 + 64 + 3)?; // date, time, file label, padding
     let mut vars: Vec<Var> = Vec::new();
@@ -183,7 +118,7 @@ fn parse(data: &[u8]) -> Parse<Columns> {
                     return Err(format!("variable `{name}` with {n} missing values"));
                 }
                 let values: Vec<f64> = (0..n)
-                    .map(|_| c.take(8).map(|b| c.f64(b)))
+                    .map(|_| c.take(8).map(|b| c.double(b)))
                     .collect::<Parse<_>>()?;
                 if n_missing < 0 {
                     missing_range = Some((values[0], values[1]));
@@ -247,11 +182,7 @@ fn parse(data: &[u8]) -> Parse<Columns> {
                 match subtype {
                     // machine integer info: its character code (65001 UTF-8)
                     3 if body.len() >= 32 => {
-                        let mut b = At {
-                            data: body,
-                            at: 28,
-                            big,
-                        };
+                        let mut b = Cursor::new(body, 28, big);
                         utf8 |= b.i32()? == 65001;
                     }
                     // long variable names: `SHORT=Long\tSHORT2=Long2`
@@ -285,11 +216,7 @@ fn parse(data: &[u8]) -> Parse<Columns> {
         1 => bytecode(&mut c, bias)?,
         2 => {
             let inflated = zsav(&mut c)?;
-            let mut z = At {
-                data: &inflated,
-                at: 0,
-                big,
-            };
+            let mut z = Cursor::new(&inflated, 0, big);
             bytecode(&mut z, bias)?
         }
         other => return Err(format!("compression {other}")),
@@ -324,7 +251,7 @@ fn parse(data: &[u8]) -> Parse<Columns> {
         let cell = |r: usize| &raw[r * case_bytes + var.slot * 8..];
         let array: ArrayRef = if var.width == 0 {
             let value = |r: usize| -> Option<f64> {
-                let v = c.f64(&cell(r)[..8]);
+                let v = c.double(&cell(r)[..8]);
                 let user = var.missing.contains(&v)
                     || var.missing_range.is_some_and(|(lo, hi)| v >= lo && v <= hi);
                 (v != -f64::MAX && !v.is_nan() && !user).then_some(v)
@@ -335,7 +262,7 @@ fn parse(data: &[u8]) -> Parse<Columns> {
                 let labels: HashMap<u64, String> = var
                     .labels
                     .iter()
-                    .map(|(k, v)| (c.f64(k).to_bits(), text(v, utf8)))
+                    .map(|(k, v)| (c.double(k).to_bits(), text(v, utf8)))
                     .collect();
                 Arc::new(StringArray::from_iter((0..rows).map(|r| {
                     value(r).map(|v| match labels.get(&v.to_bits()) {
@@ -364,7 +291,7 @@ fn parse(data: &[u8]) -> Parse<Columns> {
 /// Bytecode-compressed cases as their 8-byte slots: blocks of 8 codes, each
 /// 0 (padding), 1–251 (the number `code - bias`), 252 (the end), 253 (the
 /// next 8 bytes of data), 254 (8 spaces) or 255 (system-missing).
-fn bytecode(c: &mut At<'_>, bias: f64) -> Parse<Vec<u8>> {
+fn bytecode(c: &mut Cursor<'_>, bias: f64) -> Parse<Vec<u8>> {
     let mut out = Vec::new();
     let number = |v: f64, big: bool| {
         if big {
@@ -392,16 +319,12 @@ fn bytecode(c: &mut At<'_>, bias: f64) -> Parse<Vec<u8>> {
 /// A `.zsav` file's zlib blocks, inflated: after the dictionary, a header
 /// (its own offset, the trailer's offset and length), the blocks, and a
 /// trailer listing them.
-fn zsav(c: &mut At<'_>) -> Parse<Vec<u8>> {
+fn zsav(c: &mut Cursor<'_>) -> Parse<Vec<u8>> {
     use std::io::Read;
     c.i64()?;
     let trailer = usize::try_from(c.i64()?).map_err(|_| "a damaged zlib header")?;
     c.i64()?;
-    let mut t = At {
-        data: c.data,
-        at: trailer,
-        big: c.big,
-    };
+    let mut t = Cursor::new(c.data, trailer, c.big);
     t.take(16)?; // bias, zero
     t.i32()?; // block size
     let blocks = t.count()?;

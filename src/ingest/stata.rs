@@ -20,6 +20,7 @@ use arrow::array::StringArray;
 use arrow::array::{ArrayRef, Float32Array, Float64Array, Int16Array, Int32Array, Int8Array};
 use arrow::record_batch::RecordBatch;
 
+use super::cursor::Cursor;
 use super::IngestError;
 
 /// A variable's storage type.
@@ -74,43 +75,9 @@ struct Dta<'a> {
 
 type Parse<T> = Result<T, String>;
 
-/// A little cursor over the file's bytes.
-struct At<'a> {
-    data: &'a [u8],
-    at: usize,
-    big: bool,
-}
-
-impl<'a> At<'a> {
-    fn take(&mut self, n: usize) -> Parse<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len());
-        let end = end.ok_or("the file ends early (cut short?)")?;
-        let out = &self.data[self.at..end];
-        self.at = end;
-        Ok(out)
-    }
-
-    fn uint(&mut self, n: usize) -> Parse<u64> {
-        let b = self.take(n)?;
-        Ok(if self.big {
-            b.iter().fold(0u64, |v, &x| (v << 8) | u64::from(x))
-        } else {
-            b.iter().rev().fold(0u64, |v, &x| (v << 8) | u64::from(x))
-        })
-    }
-
-    fn expect(&mut self, tag: &str) -> Parse<()> {
-        if self.take(tag.len())? == tag.as_bytes() {
-            Ok(())
-        } else {
-            Err(format!("`{tag}` missing at byte {}", self.at - tag.len()))
-        }
-    }
-
-    /// Text of a fixed-width field, up to its first NUL.
-    fn name(&mut self, n: usize, utf8: bool) -> Parse<String> {
-        Ok(text(self.take(n)?, utf8))
-    }
+/// The text of a fixed-width field of `n` bytes.
+fn name(c: &mut Cursor<'_>, n: usize, utf8: bool) -> Parse<String> {
+    Ok(text(c.take(n)?, utf8))
 }
 
 /// Bytes up to the first NUL as text: UTF-8 (release 118 on), else
@@ -146,20 +113,20 @@ fn parse_binary(data: &[u8]) -> Parse<Dta<'_>> {
         Some(2) => false,
         _ => return Err("a byte order that is neither 1 nor 2".into()),
     };
-    let mut c = At { data, at: 4, big };
+    let mut c = Cursor::new(data, 4, big);
     let k = c.uint(2)? as usize;
     let rows = c.uint(4)? as usize;
     c.take(81 + 18)?; // data label, time stamp
     let types = c.take(k)?.to_vec();
     let names = (0..k)
-        .map(|_| c.name(33, false))
+        .map(|_| name(&mut c, 33, false))
         .collect::<Parse<Vec<_>>>()?;
     c.take(2 * (k + 1))?; // sort order
     let formats = (0..k)
-        .map(|_| c.name(49, false))
+        .map(|_| name(&mut c, 49, false))
         .collect::<Parse<Vec<_>>>()?;
     let labels = (0..k)
-        .map(|_| c.name(33, false))
+        .map(|_| name(&mut c, 33, false))
         .collect::<Parse<Vec<_>>>()?;
     c.take(81 * k)?; // variable labels
                      // expansion fields: (type, length, contents) until a zero type
@@ -171,24 +138,17 @@ fn parse_binary(data: &[u8]) -> Parse<Dta<'_>> {
         }
         c.take(len)?;
     }
-    let mut vars = Vec::with_capacity(k);
-    for (j, &t) in types.iter().enumerate() {
-        let kind = match t {
-            1..=244 => Kind::Str(usize::from(t)),
-            251 => Kind::I8,
-            252 => Kind::I16,
-            253 => Kind::I32,
-            254 => Kind::F32,
-            255 => Kind::F64,
-            other => return Err(format!("variable {j} of type {other}")),
-        };
-        vars.push(Var {
-            name: names[j].clone(),
-            kind,
-            format: formats[j].clone(),
-            labels: labels[j].clone(),
-        });
-    }
+    let kind = |t: u64| match t {
+        1..=244 => Some(Kind::Str(t as usize)),
+        251 => Some(Kind::I8),
+        252 => Some(Kind::I16),
+        253 => Some(Kind::I32),
+        254 => Some(Kind::F32),
+        255 => Some(Kind::F64),
+        _ => None,
+    };
+    let types: Vec<u64> = types.iter().map(|&t| u64::from(t)).collect();
+    let vars = variables(&types, kind, names, formats, labels)?;
     let records = c.at;
     let width: usize = vars.iter().map(|v| v.kind.width()).sum();
     c.take(width.checked_mul(rows).ok_or("too many rows")?)?;
@@ -196,7 +156,7 @@ fn parse_binary(data: &[u8]) -> Parse<Dta<'_>> {
     let mut value_labels = HashMap::new();
     while c.data.len() - c.at >= 4 + 33 + 3 {
         let len = c.uint(4)? as usize;
-        let name = c.name(33, false)?;
+        let name = name(&mut c, 33, false)?;
         c.take(3)?;
         let table = c.take(len)?;
         value_labels.insert(name, label_table(table, big, false)?);
@@ -213,14 +173,34 @@ fn parse_binary(data: &[u8]) -> Parse<Dta<'_>> {
     })
 }
 
+/// The variables of a file: each one's type code (read by `kind`), name,
+/// display format and value labels' name.
+fn variables(
+    types: &[u64],
+    kind: impl Fn(u64) -> Option<Kind>,
+    names: Vec<String>,
+    formats: Vec<String>,
+    labels: Vec<String>,
+) -> Parse<Vec<Var>> {
+    types
+        .iter()
+        .zip(names.into_iter().zip(formats.into_iter().zip(labels)))
+        .enumerate()
+        .map(|(j, (&t, (name, (format, labels))))| {
+            Ok(Var {
+                name,
+                kind: kind(t).ok_or_else(|| format!("variable {j} of type {t}"))?,
+                format,
+                labels,
+            })
+        })
+        .collect()
+}
+
 /// One value-label table: `n`, the text's length, `n` offsets, `n`
 /// values, the text.
 fn label_table(table: &[u8], big: bool, utf8: bool) -> Parse<HashMap<i32, String>> {
-    let mut t = At {
-        data: table,
-        at: 0,
-        big,
-    };
+    let mut t = Cursor::new(table, 0, big);
     let n = t.uint(4)? as usize;
     let text_len = t.uint(4)? as usize;
     if n > table.len() / 8 {
@@ -243,11 +223,7 @@ fn label_table(table: &[u8], big: bool, utf8: bool) -> Parse<HashMap<i32, String
 
 /// Releases 117–119: tagged sections, found through the `<map>`.
 fn parse_tagged(data: &[u8]) -> Parse<Dta<'_>> {
-    let mut c = At {
-        data,
-        at: 0,
-        big: false,
-    };
+    let mut c = Cursor::new(data, 0, false);
     c.expect("<stata_dta><header><release>")?;
     let release: u32 = std::str::from_utf8(c.take(3)?)
         .ok()
@@ -275,13 +251,10 @@ fn parse_tagged(data: &[u8]) -> Parse<Dta<'_>> {
     c.take(stamp_len)?;
     c.expect("</timestamp></header><map>")?;
     let map = (0..14).map(|_| c.uint(8)).collect::<Parse<Vec<_>>>()?;
-    let section = |i: usize, tag: &str| -> Parse<At<'_>> {
+    let big = c.big;
+    let section = |i: usize, tag: &str| -> Parse<Cursor<'_>> {
         let at = usize::try_from(map[i]).map_err(|_| "a damaged map")?;
-        let mut s = At {
-            data,
-            at,
-            big: c.big,
-        };
+        let mut s = Cursor::new(data, at, big);
         s.expect(&format!("<{tag}>"))?;
         Ok(s)
     };
@@ -290,36 +263,28 @@ fn parse_tagged(data: &[u8]) -> Parse<Dta<'_>> {
     let types = (0..k).map(|_| s.uint(2)).collect::<Parse<Vec<_>>>()?;
     let mut s = section(3, "varnames")?;
     let names = (0..k)
-        .map(|_| s.name(name_len, utf8))
+        .map(|_| name(&mut s, name_len, utf8))
         .collect::<Parse<Vec<_>>>()?;
     let mut s = section(5, "formats")?;
     let format_len = if release == 117 { 49 } else { 57 };
     let formats = (0..k)
-        .map(|_| s.name(format_len, utf8))
+        .map(|_| name(&mut s, format_len, utf8))
         .collect::<Parse<Vec<_>>>()?;
     let mut s = section(6, "value_label_names")?;
     let labels = (0..k)
-        .map(|_| s.name(name_len, utf8))
+        .map(|_| name(&mut s, name_len, utf8))
         .collect::<Parse<Vec<_>>>()?;
-    let mut vars = Vec::with_capacity(k);
-    for (j, &t) in types.iter().enumerate() {
-        let kind = match t {
-            1..=2045 => Kind::Str(t as usize),
-            32768 => Kind::StrL,
-            65526 => Kind::F64,
-            65527 => Kind::F32,
-            65528 => Kind::I32,
-            65529 => Kind::I16,
-            65530 => Kind::I8,
-            other => return Err(format!("variable {j} of type {other}")),
-        };
-        vars.push(Var {
-            name: names[j].clone(),
-            kind,
-            format: formats[j].clone(),
-            labels: labels[j].clone(),
-        });
-    }
+    let kind = |t: u64| match t {
+        1..=2045 => Some(Kind::Str(t as usize)),
+        32768 => Some(Kind::StrL),
+        65526 => Some(Kind::F64),
+        65527 => Some(Kind::F32),
+        65528 => Some(Kind::I32),
+        65529 => Some(Kind::I16),
+        65530 => Some(Kind::I8),
+        _ => None,
+    };
+    let vars = variables(&types, kind, names, formats, labels)?;
     let records = section(9, "data")?.at;
     let width: usize = vars.iter().map(|v| v.kind.width()).sum();
     width
@@ -347,7 +312,7 @@ fn parse_tagged(data: &[u8]) -> Parse<Dta<'_>> {
     while s.data.get(s.at..s.at + 5) == Some(b"<lbl>") {
         s.take(5)?;
         let len = s.uint(4)? as usize;
-        let name = s.name(name_len, utf8)?;
+        let name = name(&mut s, name_len, utf8)?;
         s.take(3)?;
         let table = s.take(len)?;
         value_labels.insert(name, label_table(table, s.big, utf8)?);
@@ -385,11 +350,7 @@ impl Dta<'_> {
 
     /// An unsigned number of up to 8 bytes in the file's byte order.
     fn uint(&self, b: &[u8]) -> u64 {
-        if self.big {
-            b.iter().fold(0u64, |v, &x| (v << 8) | u64::from(x))
-        } else {
-            b.iter().rev().fold(0u64, |v, &x| (v << 8) | u64::from(x))
-        }
+        super::cursor::number(b, self.big)
     }
 
     /// A signed one, sign-extended from its width.
@@ -477,20 +438,10 @@ impl Dta<'_> {
     }
 }
 
-fn stata_error(path: &Path, message: impl Into<String>) -> IngestError {
-    IngestError::Read {
-        path: path.to_path_buf(),
-        format: "Stata",
-        message: message.into(),
-    }
-}
-
 /// Reads a Stata file as a batch (see the module docs).
 pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, IngestError> {
-    let fail = |m: String| stata_error(path, m);
-    let bytes = super::read_unpacked(path, |e| {
-        fail(format!("its compressed data is damaged: {e}"))
-    })?;
+    let fail = |m: String| super::frame::read_error(path, "Stata", m);
+    let bytes = super::frame::unpacked(path, "Stata")?;
     let dta = parse(&bytes).map_err(&fail)?;
     let mut columns = Vec::new();
     let mut left_out = Vec::new();
@@ -501,12 +452,5 @@ pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, 
         }
         columns.push((var.name.clone(), dta.column(j).map_err(&fail)?));
     }
-    if !left_out.is_empty() {
-        notes.push(format!(
-            "{}: variable(s) {} left out (dates and times are not features)",
-            path.display(),
-            left_out.join(", ")
-        ));
-    }
-    super::hdfstore::frame_batch(columns).map_err(fail)
+    super::frame::variables_batch(path, "Stata", columns, &left_out, notes)
 }

@@ -43,14 +43,6 @@ pub(super) fn is_xport(head: &[u8]) -> bool {
     LIBRARY.iter().any(|l| head.starts_with(l))
 }
 
-fn xport_error(path: &Path, message: impl Into<String>) -> IngestError {
-    IngestError::Read {
-        path: path.to_path_buf(),
-        format: "SAS transport",
-        message: message.into(),
-    }
-}
-
 /// An IBM System/360 floating-point number of 2 to 8 bytes (big-endian,
 /// the rest of its 8 bytes zero) as an IEEE double; `None` for SAS's
 /// missing values (first byte `.`, `A`–`Z` or `_`, the rest zero).
@@ -221,10 +213,8 @@ fn parse(data: &[u8]) -> Parse<Member<'_>> {
 
 /// Reads a SAS transport file as a batch (see the module docs).
 pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, IngestError> {
-    let fail = |m: String| xport_error(path, m);
-    let bytes = super::read_unpacked(path, |e| {
-        fail(format!("its compressed data is damaged: {e}"))
-    })?;
+    let fail = |m: String| super::frame::read_error(path, "SAS transport", m);
+    let bytes = super::frame::unpacked(path, "SAS transport")?;
     let Member {
         name,
         vars,
@@ -253,14 +243,7 @@ pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, 
         };
         columns.push((v.name.clone(), array));
     }
-    if !left_out.is_empty() {
-        notes.push(format!(
-            "{}: variable(s) {} left out (dates and times are not features)",
-            path.display(),
-            left_out.join(", ")
-        ));
-    }
-    super::hdfstore::frame_batch(columns).map_err(fail)
+    super::frame::variables_batch(path, "SAS transport", columns, &left_out, notes)
 }
 
 #[cfg(test)]
