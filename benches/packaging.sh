@@ -4,14 +4,16 @@
 # IDX pair, PNG folder, Parquet FixedSizeList<uint8> without image metadata
 # (also with --image-shape 28x28), Parquet list<float32> in [0, 1], a Hugging
 # Face image column (struct<bytes, path>), a gzip CSV with one column per
-# pixel, HDF5, Avro, ARFF, LIBSVM and ten WebDataset shards — each scanned
+# pixel, HDF5, Avro, ARFF, LIBSVM, ten WebDataset shards, and other tools'
+# files: a pickled pandas frame, joblib, ORC, R's .rds, Stata, SPSS and SAS
+# transport — each scanned
 # with MODELS (default "none auto"). Prints a Markdown
 # table (AUROC, verdict, flagged precision/recall, seconds) and writes it into
 # BENCHMARKS.md between the `packaging` markers.
 #
 # Usage: benches/packaging.sh [MODELS]    e.g. benches/packaging.sh "none"
-# Needs pyarrow, numpy, Pillow, h5py and fastavro (installed into a
-# temporary venv).
+# Needs pyarrow, numpy, Pillow, h5py, fastavro, pandas, joblib, pyreadr and
+# pyreadstat (installed into a temporary venv).
 set -euo pipefail
 models="${1:-none auto}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,7 +25,8 @@ cache="${POISONSCAN_DATA:-$root/datasets/cache}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet pyarrow numpy pillow h5py fastavro >&2
+"$work/venv/bin/pip" install --quiet pyarrow numpy pillow h5py fastavro pandas joblib pyreadr \
+  pyreadstat >&2
 "$bin" poison "$cache/mnist/train-images-idx3-ubyte" --attack badnets --rate 0.01 \
   --target 0 --seed 1 --out "$work/poisoned.parquet" >&2
 "$work/venv/bin/python" benches/packaging_convert.py "$work/poisoned.parquet" 28 "$work/c" >&2
@@ -70,6 +73,13 @@ for model in $models; do
   run "arff" "$model" "$c/truth.parquet" "$c/images.arff"
   run "libsvm" "$model" "$c/truth.parquet" "$c/images.libsvm"
   run "webdataset-10-shards" "$model" "$c/truth-wds.parquet" "$c/wds"
+  run "pandas-pickle" "$model" "$c/truth.parquet" "$c/frame.pkl"
+  run "joblib" "$model" "$c/truth.parquet" "$c/arrays.joblib"
+  run "orc" "$model" "$c/truth.parquet" "$c/images.orc"
+  run "r-rds" "$model" "$c/truth.parquet" "$c/images.rds"
+  run "stata-118" "$model" "$c/truth.parquet" "$c/images.dta"
+  run "spss-sav" "$model" "$c/truth.parquet" "$c/images.sav"
+  run "sas-xpt" "$model" "$c/truth.parquet" "$c/images.xpt"
 done
 cat "$table"
 write_block packaging "Packaging" "benches/packaging.sh \"$models\"" "$table"

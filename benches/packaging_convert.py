@@ -6,8 +6,11 @@ a Hugging Face `datasets`-style image column (struct<bytes, path> of PNGs,
 ClassLabel names in the `huggingface` metadata), a gzip CSV with one
 column per pixel, an HDF5 file as h5py writes a split (`train/x` chunked
 and deflated, `train/y`), Avro records (an `array<int>` of pixels, deflate),
-an ARFF file (class last, nominal), LIBSVM rows, and ten WebDataset shards
-(`key.png` + `key.cls`); plus the ground truth for each row order.
+an ARFF file (class last, nominal), LIBSVM rows, ten WebDataset shards
+(`key.png` + `key.cls`), a pickled pandas frame (one column per pixel), a
+`joblib.dump` of (X, y), an ORC file (a list<uint8> column), R's `.rds`
+(pyreadr), Stata's `.dta` (pandas, release 118), SPSS's `.sav` and SAS's
+`.xpt` (pyreadstat); plus the ground truth for each row order.
 
 Usage: python3 packaging_convert.py POISONED.parquet SIDE OUTDIR
 """
@@ -116,6 +119,25 @@ pq.write_table(pa.table({
     "label": pa.array([str(labels[i]) for _, i in wds_ids]),
     "is_poisoned": pa.array([bool(poisoned[i]) for _, i in wds_ids]),
 }), f"{out}/truth-wds.parquet")
+# other tools' containers: a frame of one column per pixel, and arrays
+import joblib
+import pandas as pd
+import pyarrow.orc as orc
+import pyreadr
+import pyreadstat
+
+frame = pd.DataFrame(px, columns=[f"p{j}" for j in range(side * side)])
+frame["label"] = labels
+frame.to_pickle(f"{out}/frame.pkl")
+joblib.dump((px.reshape(n, side, side), labels), f"{out}/arrays.joblib", compress=3)
+orc.write_table(pa.table({"pixels": pa.ListArray.from_arrays(
+    pa.array(np.arange(0, n * side * side + 1, side * side), pa.int32()),
+    pa.array(px.reshape(-1), pa.uint8())), "label": lab}), f"{out}/images.orc", compression="zlib")
+wide = frame.astype({f"p{j}": np.int32 for j in range(side * side)})
+pyreadr.write_rds(f"{out}/images.rds", wide, compress="gzip")
+frame.to_stata(f"{out}/images.dta", write_index=False, version=118)
+pyreadstat.write_sav(frame, f"{out}/images.sav", row_compress=True)
+pyreadstat.write_xport(frame, f"{out}/images.xpt", file_format_version=5)
 truth = pa.table({"row": pa.array(np.arange(n), pa.uint64()), "label": lab, "is_poisoned": pa.array(poisoned)})
 pq.write_table(truth, f"{out}/truth.parquet")
 # The folder's rows are in path order; its truth is keyed by path.
