@@ -8,7 +8,8 @@ column per pixel, an HDF5 file as h5py writes a split (`train/x` chunked
 and deflated, `train/y`), Avro records (an `array<int>` of pixels, deflate),
 an ARFF file (class last, nominal), LIBSVM rows, ten WebDataset shards
 (`key.png` + `key.cls`), a pickled pandas frame (one column per pixel), a
-`joblib.dump` of (X, y), an ORC file (a list<uint8> column), R's `.rds`
+`joblib.dump` of (X, y), an ORC file (a list<int16> column: ORC has no
+unsigned bytes), R's `.rds`
 (pyreadr), Stata's `.dta` (pandas, release 118), SPSS's `.sav` and SAS's
 `.xpt` (pyreadstat); plus the ground truth for each row order.
 
@@ -132,7 +133,8 @@ frame.to_pickle(f"{out}/frame.pkl")
 joblib.dump((px.reshape(n, side, side), labels), f"{out}/arrays.joblib", compress=3)
 orc.write_table(pa.table({"pixels": pa.ListArray.from_arrays(
     pa.array(np.arange(0, n * side * side + 1, side * side), pa.int32()),
-    pa.array(px.reshape(-1), pa.uint8())), "label": lab}), f"{out}/images.orc", compression="zlib")
+    pa.array(px.reshape(-1).astype(np.int16), pa.int16())), "label": lab}), f"{out}/images.orc",
+    compression="zlib")
 wide = frame.astype({f"p{j}": np.int32 for j in range(side * side)})
 pyreadr.write_rds(f"{out}/images.rds", wide, compress="gzip")
 frame.to_stata(f"{out}/images.dta", write_index=False, version=118)
