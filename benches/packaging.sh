@@ -6,14 +6,14 @@
 # Face image column (struct<bytes, path>), a gzip CSV with one column per
 # pixel, HDF5, Avro, ARFF, LIBSVM, ten WebDataset shards, and other tools'
 # files: a pickled pandas frame, joblib, ORC, R's .rds, Stata, SPSS and SAS
-# transport — each scanned
+# transport; and a folder of DICOM files — each scanned
 # with MODELS (default "none auto"). Prints a Markdown
 # table (AUROC, verdict, flagged precision/recall, seconds) and writes it into
 # BENCHMARKS.md between the `packaging` markers.
 #
 # Usage: benches/packaging.sh [MODELS]    e.g. benches/packaging.sh "none"
-# Needs pyarrow, numpy, Pillow, h5py, fastavro, pandas, joblib, pyreadr and
-# pyreadstat (installed into a temporary venv).
+# Needs pyarrow, numpy, Pillow, h5py, fastavro, pandas, joblib, pyreadr,
+# pyreadstat and pydicom (installed into a temporary venv).
 set -euo pipefail
 models="${1:-none auto}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,7 +26,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet pyarrow numpy pillow h5py fastavro pandas joblib pyreadr \
-  pyreadstat >&2
+  pyreadstat pydicom >&2
 "$bin" poison "$cache/mnist/train-images-idx3-ubyte" --attack badnets --rate 0.01 \
   --target 0 --seed 1 --out "$work/poisoned.parquet" >&2
 "$work/venv/bin/python" benches/packaging_convert.py "$work/poisoned.parquet" 28 "$work/c" >&2
@@ -80,6 +80,7 @@ for model in $models; do
   run "stata-118" "$model" "$c/truth.parquet" "$c/images.dta"
   run "spss-sav" "$model" "$c/truth.parquet" "$c/images.sav"
   run "sas-xpt" "$model" "$c/truth.parquet" "$c/images.xpt"
+  run "dicom-folder" "$model" "$c/truth-dicom.parquet" "$c/dicom"
 done
 cat "$table"
 write_block packaging "Packaging" "benches/packaging.sh \"$models\"" "$table"

@@ -11,7 +11,9 @@ an ARFF file (class last, nominal), LIBSVM rows, ten WebDataset shards
 `joblib.dump` of (X, y), an ORC file (a list<int16> column: ORC has no
 unsigned bytes), R's `.rds`
 (pyreadr), Stata's `.dta` (pandas, release 118), SPSS's `.sav` and SAS's
-`.xpt` (pyreadstat); plus the ground truth for each row order.
+`.xpt` (pyreadstat), and a folder of DICOM files (pydicom: 8-bit
+MONOCHROME2, Explicit VR Little Endian, as a scanner exports pictures);
+plus the ground truth for each row order.
 
 Usage: python3 packaging_convert.py POISONED.parquet SIDE OUTDIR
 """
@@ -140,6 +142,32 @@ pyreadr.write_rds(f"{out}/images.rds", wide, compress="gzip")
 frame.to_stata(f"{out}/images.dta", write_index=False, version=118)
 pyreadstat.write_sav(frame, f"{out}/images.sav", row_compress=True)
 pyreadstat.write_xport(frame, f"{out}/images.xpt", file_format_version=5)
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+for i in range(n):
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "OT"
+    ds.Rows = ds.Columns = side
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.HighBit, ds.PixelRepresentation = 7, 0
+    ds.PixelData = px[i].tobytes()
+    d = f"{out}/dicom/{labels[i]}"
+    os.makedirs(d, exist_ok=True)
+    ds.save_as(f"{d}/{i:05d}.dcm", enforce_file_format=True)
+dicom_order = sorted(range(n), key=lambda i: f"{labels[i]}/{i:05d}.dcm")
+pq.write_table(pa.table({
+    "id": pa.array([f"{labels[i]}/{i:05d}.dcm" for i in dicom_order]),
+    "label": pa.array([str(labels[i]) for i in dicom_order]),
+    "is_poisoned": pa.array([bool(poisoned[i]) for i in dicom_order]),
+}), f"{out}/truth-dicom.parquet")
 truth = pa.table({"row": pa.array(np.arange(n), pa.uint64()), "label": lab, "is_poisoned": pa.array(poisoned)})
 pq.write_table(truth, f"{out}/truth.parquet")
 # The folder's rows are in path order; its truth is keyed by path.

@@ -1946,6 +1946,11 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
             )
             .unwrap();
             std::fs::write(mixed.with_extension("png"), bytes).unwrap();
+        } else if i % 12 == 4 {
+            // a DICOM file, as a scanner exports a picture
+            let dim = dim as usize;
+            let dcm = dicom_bytes(&pixels[i * dim..(i + 1) * dim], side as u16, side as u16);
+            std::fs::write(mixed.with_extension("dcm"), dcm).unwrap();
         } else {
             let (ext, format) = formats[i % 6 % formats.len()];
             let img = if format == ImageFormat::Gif {
@@ -1966,7 +1971,10 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
     assert_eq!(a.status.code(), b.status.code(), "{}", stderr(&b));
     let (sa, fa) = scores_by_row(&d.join("a"), true);
     let (sb, fb) = scores_by_row(&d.join("b"), true);
-    assert_eq!(sa, sb, "every format decodes to the PNG's pixels");
+    assert_eq!(
+        sa, sb,
+        "every format, DICOM too, decodes to the PNG's pixels"
+    );
     assert_eq!(fa, fb);
     let summary = std::fs::read_to_string(d.join("b/summary.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
@@ -1975,6 +1983,43 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
         summary.contains("left out 1 file(s)") && summary.contains("1 .heic"),
         "{summary}"
     );
+}
+
+/// A DICOM file of an 8-bit gray picture (Explicit VR Little Endian, a
+/// sequence before the pixels), as a scanner's export writes one.
+fn dicom_bytes(pixels: &[u8], rows: u16, columns: u16) -> Vec<u8> {
+    let mut b = vec![0u8; 128];
+    b.extend(b"DICM");
+    let element = |b: &mut Vec<u8>, (group, element): (u16, u16), vr: &[u8; 2], v: &[u8]| {
+        b.extend(group.to_le_bytes());
+        b.extend(element.to_le_bytes());
+        b.extend(vr);
+        if matches!(vr, b"OB" | b"SQ") {
+            b.extend([0, 0]);
+            b.extend((v.len() as u32).to_le_bytes());
+        } else {
+            b.extend((v.len() as u16).to_le_bytes());
+        }
+        b.extend(v);
+    };
+    element(&mut b, (0x0002, 0x0010), b"UI", b"1.2.840.10008.1.2.1\0");
+    // a sequence of one item (a code), which the reader skips
+    let mut item = Vec::new();
+    element(&mut item, (0x0008, 0x0100), b"SH", b"X ");
+    let mut sequence = vec![0xFE, 0xFF, 0x00, 0xE0];
+    sequence.extend((item.len() as u32).to_le_bytes());
+    sequence.extend(item);
+    element(&mut b, (0x0008, 0x1032), b"SQ", &sequence);
+    element(&mut b, (0x0028, 0x0002), b"US", &1u16.to_le_bytes());
+    element(&mut b, (0x0028, 0x0004), b"CS", b"MONOCHROME2 ");
+    element(&mut b, (0x0028, 0x0010), b"US", &rows.to_le_bytes());
+    element(&mut b, (0x0028, 0x0011), b"US", &columns.to_le_bytes());
+    element(&mut b, (0x0028, 0x0100), b"US", &8u16.to_le_bytes());
+    element(&mut b, (0x0028, 0x0103), b"US", &0u16.to_le_bytes());
+    let mut data = pixels.to_vec();
+    data.resize(data.len().div_ceil(2) * 2, 0);
+    element(&mut b, (0x7FE0, 0x0010), b"OB", &data);
+    b
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Decoding encoded images (PNG, JPEG, BMP, GIF, WebP, TIFF) into pixel rows, shared by image
+//! Decoding encoded images (PNG, JPEG, BMP, GIF, WebP, TIFF; DICOM by
+//! [`super::dicom`]) into pixel rows, shared by image
 //! folders and image columns of tables: one size for every image, chosen from
 //! the data and kept small enough to scan, decoders bounded against
 //! decompression bombs, and bad images reported per row instead of aborting.
@@ -17,7 +18,7 @@ use image::{imageops::FilterType, DynamicImage, ImageDecoder, ImageReader, Limit
 pub const MAX_PIXELS: u64 = 64 * 64;
 
 /// The image formats read, in words.
-pub(crate) const FORMATS: &str = "PNG, JPEG, BMP, GIF, WebP or TIFF";
+pub(crate) const FORMATS: &str = "PNG, JPEG, BMP, GIF, WebP, TIFF or DICOM";
 
 /// Largest width or height a decoder may announce; larger files are
 /// reported as invalid instead of allocated.
@@ -42,15 +43,26 @@ fn reader<R: std::io::BufRead + std::io::Seek>(source: R) -> Result<ImageReader<
 
 /// Width and height from the image's header, without decoding the pixels.
 pub(crate) fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
+    if super::dicom::is_dicom(bytes) {
+        return super::dicom::dimensions(bytes);
+    }
     header_size(reader(Cursor::new(bytes))?)
 }
 
-/// [`dimensions`] of an image file, reading only its header. The outer
-/// error is the file's I/O error; the inner one says the header is bad.
+/// [`dimensions`] of an image file, reading only its header (a DICOM
+/// file's elements up to its size). The outer error is the file's I/O
+/// error; the inner one says the header is bad.
 pub(crate) fn file_dimensions(
     path: &std::path::Path,
 ) -> std::io::Result<Result<(u32, u32), String>> {
-    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    use std::io::{Read, Seek};
+    let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut head = [0u8; 132];
+    let n = file.read(&mut head)?;
+    if super::dicom::is_dicom(&head[..n]) {
+        return Ok(super::dicom::dimensions(&std::fs::read(path)?));
+    }
+    file.seek(std::io::SeekFrom::Start(0))?;
     Ok(reader(file).and_then(header_size))
 }
 
@@ -73,13 +85,18 @@ pub(crate) struct Decoded {
 
 /// Decodes one image and scales it to `width × height`.
 pub(crate) fn decode(bytes: &[u8], width: u32, height: u32) -> Result<Decoded, String> {
-    // Decoded as it is displayed: a camera's EXIF orientation is applied.
-    let mut decoder = reader(Cursor::new(bytes))?
-        .into_decoder()
-        .map_err(|e| e.to_string())?;
-    let orientation = decoder.orientation().map_err(|e| e.to_string())?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
-    img.apply_orientation(orientation);
+    let img = if super::dicom::is_dicom(bytes) {
+        super::dicom::decode(bytes)?
+    } else {
+        // Decoded as it is displayed: a camera's EXIF orientation is applied.
+        let mut decoder = reader(Cursor::new(bytes))?
+            .into_decoder()
+            .map_err(|e| e.to_string())?;
+        let orientation = decoder.orientation().map_err(|e| e.to_string())?;
+        let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+        img.apply_orientation(orientation);
+        img
+    };
     let img = if img.width() != width || img.height() != height {
         img.resize_exact(width, height, FilterType::Triangle)
     } else {

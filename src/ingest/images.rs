@@ -17,8 +17,8 @@ use super::{
     SourceFile,
 };
 
-const EXTENSIONS: [&str; 9] = [
-    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "jfif",
+const EXTENSIONS: [&str; 11] = [
+    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "jfif", "dcm", "dicom",
 ];
 
 /// Whether a file is an image poisonscan decodes, by its extension.

@@ -14,6 +14,7 @@ mod batch;
 mod cursor;
 mod decode;
 mod delta;
+mod dicom;
 mod error;
 mod excel;
 mod frame;

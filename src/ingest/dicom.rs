@@ -1,0 +1,461 @@
+//! DICOM images (`*.dcm`, or told by the `DICM` mark after their 128-byte
+//! preamble), as scanners, PACS exports and medical data sets keep them —
+//! read as pictures of an image folder or column, like a PNG.
+//!
+//! Read: the file meta group and the data set in Explicit or Implicit VR
+//! Little Endian (or Explicit Big Endian), sequences skipped; the first
+//! frame's pixels, uncompressed (8 or 16 bits, signed or not, gray or
+//! RGB, either planar layout) or encapsulated as baseline/extended JPEG
+//! (decoded as a JPEG file) or RLE Lossless. Values pass through the
+//! modality rescale (slope, intercept), then the image's own display
+//! window (Window Center/Width) where it has one, else its range, to 8
+//! bits (8-bit pixels without either keep their values, as a PNG's);
+//! `MONOCHROME1` is inverted so that bright is dense in every image.
+//! Other compressions (JPEG Lossless, JPEG-LS, JPEG 2000, deflate) are
+//! errors that name the transfer syntax and say how to decompress.
+
+use image::{DynamicImage, GrayImage, RgbImage};
+
+type Parse<T> = Result<T, String>;
+
+/// Whether bytes are a DICOM file: `DICM` after the preamble.
+pub(crate) fn is_dicom(bytes: &[u8]) -> bool {
+    bytes.get(128..132) == Some(b"DICM")
+}
+
+/// The attributes of an image that its pixels need.
+#[derive(Default)]
+struct Attributes {
+    rows: usize,
+    columns: usize,
+    samples: usize,
+    photometric: String,
+    bits_allocated: usize,
+    signed: bool,
+    planar: bool,
+    slope: f64,
+    intercept: f64,
+    window: Option<(f64, f64)>,
+    transfer: String,
+    /// The pixel data: raw, or its fragments when encapsulated.
+    pixels: Option<Pixels>,
+}
+
+enum Pixels {
+    Native(Vec<u8>),
+    Fragments(Vec<Vec<u8>>),
+}
+
+/// The element reader: where it is, and how the data set is encoded.
+struct Reader<'a> {
+    data: &'a [u8],
+    at: usize,
+    explicit: bool,
+    big: bool,
+}
+
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Parse<&'a [u8]> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len());
+        let end = end.ok_or("the file ends early (cut short?)")?;
+        let out = &self.data[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn u16(&mut self) -> Parse<u16> {
+        let b = [self.take(1)?[0], self.take(1)?[0]];
+        Ok(if self.big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    }
+
+    fn u32(&mut self) -> Parse<u32> {
+        let b: [u8; 4] = self.take(4)?.try_into().expect("4 bytes");
+        Ok(if self.big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    }
+
+    /// The next element's tag, VR (explicit encodings) and length.
+    fn header(&mut self) -> Parse<((u16, u16), [u8; 2], u32)> {
+        let tag = (self.u16()?, self.u16()?);
+        // items and delimiters have no VR in any encoding
+        if tag.0 == 0xFFFE {
+            return Ok((tag, *b"  ", self.u32()?));
+        }
+        if !self.explicit {
+            return Ok((tag, *b"  ", self.u32()?));
+        }
+        let vr: [u8; 2] = self.take(2)?.try_into().expect("2 bytes");
+        let long = matches!(
+            &vr,
+            b"OB"
+                | b"OW"
+                | b"OF"
+                | b"SQ"
+                | b"UT"
+                | b"UN"
+                | b"OD"
+                | b"OL"
+                | b"OV"
+                | b"UC"
+                | b"UR"
+                | b"SV"
+                | b"UV"
+        );
+        let len = if long {
+            self.take(2)?;
+            self.u32()?
+        } else {
+            u32::from(self.u16()?)
+        };
+        Ok((tag, vr, len))
+    }
+
+    /// Skips a value of undefined length: items and nested sequences up to
+    /// its sequence delimiter.
+    fn skip_undefined(&mut self, depth: usize) -> Parse<()> {
+        if depth > 64 {
+            return Err("sequences nested too deep".into());
+        }
+        loop {
+            let (tag, _, len) = self.header()?;
+            match tag {
+                (0xFFFE, 0xE0DD) => return Ok(()),
+                (0xFFFE, 0xE000) if len == UNDEFINED => self.skip_items(depth + 1)?,
+                _ if len == UNDEFINED => self.skip_undefined(depth + 1)?,
+                _ => {
+                    self.take(len as usize)?;
+                }
+            }
+        }
+    }
+
+    /// Skips an item of undefined length: elements up to its delimiter.
+    fn skip_items(&mut self, depth: usize) -> Parse<()> {
+        if depth > 64 {
+            return Err("sequences nested too deep".into());
+        }
+        loop {
+            let (tag, _, len) = self.header()?;
+            match tag {
+                (0xFFFE, 0xE00D) => return Ok(()),
+                _ if len == UNDEFINED => self.skip_undefined(depth + 1)?,
+                _ => {
+                    self.take(len as usize)?;
+                }
+            }
+        }
+    }
+}
+
+/// A text value's first of several (`\`-separated) numbers.
+fn first_number(b: &[u8]) -> Option<f64> {
+    let text = String::from_utf8_lossy(b);
+    text.split('\\')
+        .next()?
+        .trim()
+        .trim_end_matches('\0')
+        .parse()
+        .ok()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .trim_matches(|c: char| c == ' ' || c == '\0')
+        .to_string()
+}
+
+/// Reads the attributes and pixel data of a DICOM file; with
+/// `size_only`, up to its rows and columns.
+fn attributes(bytes: &[u8], size_only: bool) -> Parse<Attributes> {
+    if !is_dicom(bytes) {
+        return Err("not a DICOM file (no `DICM` after its preamble)".into());
+    }
+    let mut a = Attributes {
+        slope: 1.0,
+        samples: 1,
+        ..Attributes::default()
+    };
+    // the file meta group: Explicit VR Little Endian
+    let mut r = Reader {
+        data: bytes,
+        at: 132,
+        explicit: true,
+        big: false,
+    };
+    while r.data.get(r.at..r.at + 2) == Some(&[0x02, 0x00]) {
+        let (tag, _, len) = r.header()?;
+        let value = r.take(len as usize)?;
+        if tag == (0x0002, 0x0010) {
+            a.transfer = text(value);
+        }
+    }
+    match a.transfer.as_str() {
+        "1.2.840.10008.1.2" => r.explicit = false,
+        "1.2.840.10008.1.2.2" => r.big = true,
+        _ => {}
+    }
+    if a.transfer == "1.2.840.10008.1.2.1.99" {
+        return Err(
+            "a deflated data set, which poisonscan does not read: write it \
+                    uncompressed (gdcmconv --raw, or dcmconv +te)"
+                .into(),
+        );
+    }
+    let us = |v: &[u8], big: bool| -> usize {
+        let b = [
+            v.first().copied().unwrap_or(0),
+            v.get(1).copied().unwrap_or(0),
+        ];
+        usize::from(if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    };
+    while r.at < r.data.len() {
+        if size_only && a.rows > 0 && a.columns > 0 {
+            return Ok(a);
+        }
+        let (tag, _, len) = r.header()?;
+        if tag == (0x7FE0, 0x0010) {
+            a.pixels = Some(if len == UNDEFINED {
+                let mut fragments = Vec::new();
+                loop {
+                    let (item, _, n) = r.header()?;
+                    match item {
+                        (0xFFFE, 0xE0DD) => break,
+                        (0xFFFE, 0xE000) => fragments.push(r.take(n as usize)?.to_vec()),
+                        _ => return Err("encapsulated pixel data without its items".into()),
+                    }
+                }
+                // the first item is the frames' offset table
+                Pixels::Fragments(fragments.into_iter().skip(1).collect())
+            } else {
+                Pixels::Native(r.take(len as usize)?.to_vec())
+            });
+            break;
+        }
+        if len == UNDEFINED {
+            r.skip_undefined(0)?;
+            continue;
+        }
+        let v = r.take(len as usize)?;
+        match tag {
+            (0x0028, 0x0002) => a.samples = us(v, r.big),
+            (0x0028, 0x0004) => a.photometric = text(v),
+            (0x0028, 0x0006) => a.planar = us(v, r.big) == 1,
+            (0x0028, 0x0010) => a.rows = us(v, r.big),
+            (0x0028, 0x0011) => a.columns = us(v, r.big),
+            (0x0028, 0x0100) => a.bits_allocated = us(v, r.big),
+            (0x0028, 0x0103) => a.signed = us(v, r.big) == 1,
+            (0x0028, 0x1050) => {
+                let center = first_number(v);
+                a.window = center.map(|c| (c, a.window.map_or(0.0, |w| w.1)));
+            }
+            (0x0028, 0x1051) => {
+                if let Some(width) = first_number(v) {
+                    a.window = Some((a.window.map_or(0.0, |w| w.0), width));
+                }
+            }
+            (0x0028, 0x1052) => a.intercept = first_number(v).unwrap_or(0.0),
+            (0x0028, 0x1053) => a.slope = first_number(v).unwrap_or(1.0),
+            _ => {}
+        }
+    }
+    if a.rows == 0 || a.columns == 0 {
+        return Err("a DICOM file without an image (no rows and columns)".into());
+    }
+    Ok(a)
+}
+
+/// Rows and columns of a DICOM image, from its header.
+pub(crate) fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
+    let a = attributes(bytes, true)?;
+    Ok((a.columns as u32, a.rows as u32))
+}
+
+/// The first frame of a DICOM image, as an 8-bit picture.
+pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
+    let a = attributes(bytes, false)?;
+    let (w, h, samples) = (a.columns, a.rows, a.samples);
+    if !matches!(samples, 1 | 3) {
+        return Err(format!("{samples} samples a pixel"));
+    }
+    let raw = match a.pixels.as_ref().ok_or("a DICOM file without pixel data")? {
+        Pixels::Native(raw) => raw.clone(),
+        Pixels::Fragments(fragments) => match a.transfer.as_str() {
+            // baseline and extended JPEG: the fragments are a JPEG file
+            "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51" => {
+                let jpeg: Vec<u8> = fragments.concat();
+                return image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
+                    .map_err(|e| format!("its JPEG pixel data cannot be decoded: {e}"));
+            }
+            "1.2.840.10008.1.2.5" => rle(fragments.first().ok_or("no RLE frame")?, w * h)?,
+            other => {
+                return Err(format!(
+                    "pixel data compressed with transfer syntax {other} (JPEG Lossless, \
+                     JPEG-LS or JPEG 2000), which poisonscan does not decode: decompress \
+                     it first (gdcmconv --raw, or dcmdjpeg)"
+                ))
+            }
+        },
+    };
+    let bytes_per = match a.bits_allocated {
+        8 => 1,
+        16 => 2,
+        other => return Err(format!("{other} bits a sample")),
+    };
+    let count = w * h * samples;
+    if raw.len() < count * bytes_per {
+        return Err(format!(
+            "pixel data of {} bytes for {w}x{h}x{samples} samples (cut short?)",
+            raw.len()
+        ));
+    }
+    // RLE keeps each byte plane apart: planar bytes, most significant first
+    let rle_planes = a.transfer == "1.2.840.10008.1.2.5";
+    let sample = |i: usize| -> f64 {
+        let v = if bytes_per == 1 {
+            if a.signed {
+                f64::from(raw[i] as i8)
+            } else {
+                f64::from(raw[i])
+            }
+        } else {
+            let b = if rle_planes {
+                [raw[i], raw[count + i]]
+            } else if a.big_endian() {
+                [raw[2 * i], raw[2 * i + 1]]
+            } else {
+                [raw[2 * i + 1], raw[2 * i]]
+            };
+            let u = u16::from_be_bytes(b);
+            if a.signed {
+                f64::from(u as i16)
+            } else {
+                f64::from(u)
+            }
+        };
+        v * a.slope + a.intercept
+    };
+    // the index of sample `s` of pixel `p`
+    let planar = a.planar || rle_planes;
+    let at = |p: usize, s: usize| {
+        if planar {
+            s * w * h + p
+        } else {
+            p * samples + s
+        }
+    };
+    let values: Vec<f64> = (0..w * h)
+        .flat_map(|p| (0..samples).map(move |s| (p, s)))
+        .map(|(p, s)| sample(at(p, s)))
+        .collect();
+    // 8-bit pixels stored as shown keep their values, as a PNG's would
+    let as_stored = bytes_per == 1 && !a.signed && a.slope == 1.0 && a.intercept == 0.0;
+    let (low, high) = match a.window.filter(|&(_, width)| width > 1.0 && samples == 1) {
+        Some((center, width)) => (center - width / 2.0, center + width / 2.0),
+        None if as_stored => (0.0, 255.0),
+        None => values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            }),
+    };
+    let span = (high - low).max(f64::EPSILON);
+    let invert = a.photometric == "MONOCHROME1";
+    let eight: Vec<u8> = values
+        .iter()
+        .map(|&v| {
+            let x = ((v - low) / span).clamp(0.0, 1.0) * 255.0;
+            let x = x.round() as u8;
+            if invert {
+                255 - x
+            } else {
+                x
+            }
+        })
+        .collect();
+    let (w, h) = (w as u32, h as u32);
+    Ok(if samples == 1 {
+        DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, eight).ok_or("a bad image size")?)
+    } else {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, eight).ok_or("a bad image size")?)
+    })
+}
+
+impl Attributes {
+    fn big_endian(&self) -> bool {
+        self.transfer == "1.2.840.10008.1.2.2"
+    }
+}
+
+/// An RLE Lossless frame: a header of segment offsets, then each segment
+/// (a byte plane) in PackBits; the planes concatenated, each `pixels`
+/// bytes.
+fn rle(frame: &[u8], pixels: usize) -> Parse<Vec<u8>> {
+    let word = |i: usize| -> Parse<usize> {
+        let b = frame.get(4 * i..4 * i + 4).ok_or("a cut RLE header")?;
+        Ok(u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+    };
+    let segments = word(0)?;
+    if segments == 0 || segments > 15 {
+        return Err(format!("an RLE frame of {segments} segments"));
+    }
+    let mut out = Vec::with_capacity(segments * pixels);
+    for s in 0..segments {
+        let start = word(s + 1)?;
+        let end = if s + 1 < segments {
+            word(s + 2)?
+        } else {
+            frame.len()
+        };
+        let seg = frame
+            .get(start..end)
+            .ok_or("an RLE segment past its frame")?;
+        let mut plane = Vec::with_capacity(pixels);
+        let mut i = 0;
+        while i < seg.len() && plane.len() < pixels {
+            let n = seg[i] as i8;
+            i += 1;
+            if n >= 0 {
+                let k = n as usize + 1;
+                plane.extend_from_slice(seg.get(i..i + k).ok_or("a cut RLE run")?);
+                i += k;
+            } else if n != -128 {
+                let b = *seg.get(i).ok_or("a cut RLE run")?;
+                plane.extend(std::iter::repeat_n(b, (1 - n as isize) as usize));
+                i += 1;
+            }
+        }
+        plane.resize(pixels, 0);
+        out.extend(plane);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rle_planes_are_unpacked() {
+        // one segment: a literal run of 3, a repeat of 5 × 9, a no-op
+        let mut frame = vec![0u8; 64];
+        frame[..4].copy_from_slice(&1u32.to_le_bytes());
+        frame[4..8].copy_from_slice(&64u32.to_le_bytes());
+        frame.extend([2, 1, 2, 3, 0xFC, 9, 0x80]);
+        assert_eq!(rle(&frame, 8).unwrap(), [1, 2, 3, 9, 9, 9, 9, 9]);
+        // cut inside a run: an error, not a panic
+        assert!(rle(&frame[..66], 8).is_err());
+    }
+}
