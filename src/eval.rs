@@ -58,6 +58,17 @@ fn column_as(
     })
 }
 
+/// Whether two labels name the same class: the same text, or the same
+/// number written two ways (`5` in a truth file, `5.0` where the data kept
+/// its labels as floats — SPSS, SAS and R store numbers so).
+fn same_label(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (a.trim().parse::<f64>(), b.trim().parse::<f64>()),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
 fn strings(a: &ArrayRef) -> Vec<String> {
     let s = a.as_string::<i32>();
     (0..s.len()).map(|i| s.value(i).to_string()).collect()
@@ -183,14 +194,14 @@ pub fn evaluate_files(
             )));
         };
         if let Some(sl) = &score_labels {
-            if sl[i] != truth_labels[j] {
+            if !same_label(&sl[i], &truth_labels[j]) {
                 let differ = score_keys
                     .iter()
                     .enumerate()
                     .filter(|(a, k)| {
                         index
                             .get(k.as_str())
-                            .is_some_and(|&b| sl[*a] != truth_labels[b])
+                            .is_some_and(|&b| !same_label(&sl[*a], &truth_labels[b]))
                     })
                     .count();
                 return Err(EvalError::Mismatch(format!(
@@ -446,6 +457,12 @@ mod tests {
         // one positive tied with one negative, the other above all: (1 + 0.5 + 1 + 1) / 4
         assert_eq!(auroc(&[0.9, 0.5, 0.5, 0.1], &t), Some(0.875));
         assert_eq!(auroc(&[0.1, 0.2], &[false, false]), None);
+    }
+
+    #[test]
+    fn labels_written_as_floats_match_whole_numbers() {
+        assert!(same_label("5", "5.0") && same_label("cat", "cat"));
+        assert!(!same_label("5", "5.5") && !same_label("cat", "dog") && !same_label("1", "01x"));
     }
 
     #[test]
