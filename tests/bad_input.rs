@@ -102,7 +102,11 @@ fn missing_file_glob_and_unknown_format() {
     );
     // containers of arrays say how to save them as poisonscan reads them
     for (name, bytes, says) in [
-        ("model.pt", &b"PK\x03\x04"[..], "a PyTorch file"),
+        (
+            "model.pt",
+            &b"PK\x03\x04"[..],
+            "a PyTorch file: not a PyTorch zip",
+        ),
         (
             "x.npy",
             &b"\x93NUMPY\x01\x00"[..],

@@ -193,6 +193,7 @@ fn seeds() -> Vec<Seed> {
         Seed::one("ods", "t.ods", fixture("wine60.ods")),
         Seed::one("pickle-batch", "data_batch_1", fixture("digits300_batch")),
         Seed::one("joblib", "d.joblib", fixture("digits300.joblib")),
+        Seed::one("torch", "d.pt", fixture("digits300_strided.pt")),
         Seed::one("pandas-pickle3", "t.pkl", fixture("wine60_pandas3.pkl")),
         Seed::one("orc", "t.orc", fixture("wine60.orc")),
         Seed::one("rdata", "t.RData", fixture("wine60_train.RData")),

@@ -3350,6 +3350,11 @@ fn pickles_of_arrays_are_read_as_data() {
     assert_eq!(scan(&fixtures.join("digits300_pairs.pkl.gz"), "pairs"), npz);
     // joblib's own format: zlib, each array's bytes after its wrapper
     assert_eq!(scan(&fixtures.join("digits300.joblib"), "joblib"), npz);
+    // `torch.save` zips: torchvision's (images, targets) tuple, and a dict
+    // whose images are a strided view of their storage (was: "a PyTorch
+    // file, which poisonscan does not read")
+    assert_eq!(scan(&fixtures.join("digits300.pt"), "torch"), npz);
+    assert_eq!(scan(&fixtures.join("digits300_strided.pt"), "strided"), npz);
     assert!(summary_of(d, "pairs")["warnings"]
         .to_string()
         .contains("the first of the pickle's 3 (features, labels) pairs"));

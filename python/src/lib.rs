@@ -299,7 +299,7 @@ impl ScanResult {
 /// `data`: an object with `__arrow_c_stream__` (a pyarrow Table or
 /// RecordBatchReader, a polars DataFrame, a DuckDB relation; read without
 /// copies but the one into the feature matrix) or a path, glob or list of
-/// them (Parquet, CSV, Arrow IPC, NDJSON, IDX, NumPy `.npz`, MATLAB `.mat`, HDF5, TFRecord, pickles of arrays or pandas frames, R data files, Stata, SPSS and SAS transport files, Avro, ORC, ARFF, LIBSVM, image folders and their archives).
+/// them (Parquet, CSV, Arrow IPC, NDJSON, IDX, NumPy `.npz`, MATLAB `.mat`, HDF5, TFRecord, pickles of arrays or pandas frames, joblib and PyTorch files of tensors, R data files, Stata, SPSS and SAS transport files, Avro, ORC, ARFF, LIBSVM, image folders and their archives).
 ///
 /// The keyword arguments are the command line's options of the same names:
 /// `label`, `embedding`, `features` (globs allowed), `id`, `probs`,

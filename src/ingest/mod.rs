@@ -36,6 +36,7 @@ mod stata;
 mod svmlight;
 mod table;
 mod tfrecord;
+mod torch;
 mod xport;
 
 use std::path::{Path, PathBuf};
@@ -206,6 +207,8 @@ impl InputFormat {
             "npz" | "npy" | "mat" | "h5" | "hdf5" | "hdf" | "he5" => Some(Self::Npz),
             // a pickle of arrays (see `npz::read_pickle`)
             "pkl" | "pickle" | "joblib" => Some(Self::Npz),
+            // a PyTorch file of tensors (see `torch`)
+            "pt" | "pth" => Some(Self::Npz),
             "arff" => Some(Self::Arff),
             "libsvm" | "svm" | "svmlight" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
@@ -792,10 +795,6 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
             return Ok(InputFormat::Csv);
         }
     }
-    // a PyTorch file is a zip archive: told by its name first
-    if let Some(advice) = foreign(path).filter(|a| *a == TORCH) {
-        return Err(IngestError::Option(format!("{}: {advice}", path.display())));
-    }
     // a pickle without its name (CIFAR's `data_batch_1`)
     if npz::is_pickle(path) {
         return Ok(InputFormat::Npz);
@@ -913,15 +912,9 @@ pub(super) fn read_unpacked(
     Ok(out)
 }
 
-/// What to do with a PyTorch file (`torch.save`: a zip of pickles that
-/// rebuild tensors from storages).
-const TORCH: &str = "a PyTorch file, which poisonscan does not read (loading one can run \
-                     code): save the features and labels with numpy.savez(\"data.npz\", x=…, \
-                     y=…), or as a Parquet table";
-
 /// What to do with a file of a kind poisonscan does not read, told by its
 /// name or first bytes: an archive (RAR; 7-Zip; a tar archive is read),
-/// a PyTorch file, a SAS data set, or one NumPy array.
+/// a SAS data set, or one NumPy array.
 fn foreign(path: &Path) -> Option<&'static str> {
     use std::io::Read;
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
@@ -936,8 +929,6 @@ fn foreign(path: &Path) -> Option<&'static str> {
     Some(
         if head.starts_with(b"Rar!\x1a\x07") || head.starts_with(b"7z\xbc\xaf\x27\x1c") {
             OTHER_ARCHIVE
-        } else if ends(&[".pt", ".pth"]) {
-            TORCH
         } else if ends(&[".sas7bdat"]) {
             "a SAS data set, which poisonscan does not read: write it as a transport file (proc \
              export or `libname out xport \"data.xpt\"`), or with pandas \
@@ -970,11 +961,12 @@ fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
     })?;
     let mut archive = ::zip::ZipArchive::new(file)
         .map_err(|e| fail(format!("a zip archive that cannot be read ({e})")))?;
+    // a PyTorch file without its name (`torch.save`'s zip)
     if archive
         .file_names()
         .any(|n| n.ends_with("/data.pkl") || n == "data.pkl")
     {
-        return Err(fail(TORCH.into()));
+        return Ok(InputFormat::Npz);
     }
     // a workbook without its name: Excel's parts, or OpenDocument's
     if archive

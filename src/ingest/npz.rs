@@ -415,20 +415,24 @@ fn pickled_array(v: &super::pickle::Value) -> Option<Npy> {
 fn read_pickle(path: &Path, label: &str, notes: &mut Vec<String>) -> Result<Pickled, IngestError> {
     use super::pickle::Value;
     let fail = |message: String| array_error(path, "pickle", message);
-    let mut bytes = super::read_unpacked(path, |e| {
-        fail(format!("its compressed data is damaged: {e}"))
-    })?;
-    // zlib, as `joblib.dump(…, compress=3)` packs it (no pickle begins with
-    // `x`)
-    if bytes.first() == Some(&0x78) {
-        use std::io::Read;
-        let mut out = Vec::new();
-        flate2::read::ZlibDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| fail(format!("its zlib data is damaged: {e}")))?;
-        bytes = out;
-    }
-    let value = super::pickle::read(&bytes).map_err(|e| fail(format!("it cannot be read: {e}")))?;
+    let value = if super::torch::is_torch(path) {
+        super::torch::read(path).map_err(|e| fail(format!("a PyTorch file: {e}")))?
+    } else {
+        let mut bytes = super::read_unpacked(path, |e| {
+            fail(format!("its compressed data is damaged: {e}"))
+        })?;
+        // zlib, as `joblib.dump(…, compress=3)` packs it (no pickle begins
+        // with `x`)
+        if bytes.first() == Some(&0x78) {
+            use std::io::Read;
+            let mut out = Vec::new();
+            flate2::read::ZlibDecoder::new(&bytes[..])
+                .read_to_end(&mut out)
+                .map_err(|e| fail(format!("its zlib data is damaged: {e}")))?;
+            bytes = out;
+        }
+        super::pickle::read(&bytes).map_err(|e| fail(format!("it cannot be read: {e}")))?
+    };
     if let Some((frame, labels)) = frame_of(&value) {
         let within = |e: String| fail(format!("the pandas frame: {e}"));
         let mut left_out = Vec::new();
@@ -466,7 +470,8 @@ fn read_pickle(path: &Path, label: &str, notes: &mut Vec<String>) -> Result<Pick
         ),
         (
             "torch",
-            "a pickled PyTorch object: save the tensors with numpy.savez(\"data.npz\", x=…, y=…)",
+            "a PyTorch object that is not tensors (a model?): save the data's tensors, \
+             torch.save((x, y), \"data.pt\"), or numpy.savez(\"data.npz\", x=…, y=…)",
         ),
     ] {
         if value.made_by(module) {
@@ -693,7 +698,7 @@ pub(super) fn read(
         (super::h5::read_h5(path)?, "HDF5")
     } else if super::mat::is_mat(path) {
         (super::mat::read_mat(path)?, "MATLAB")
-    } else if is_pickle(path) {
+    } else if is_pickle(path) || super::torch::is_torch(path) {
         match read_pickle(path, label, notes)? {
             Pickled::Frame(frame) => return Ok(frame),
             Pickled::Arrays(arrays) => (arrays, "pickle"),

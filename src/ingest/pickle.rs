@@ -11,8 +11,10 @@
 //! `_reconstruct` and `_frombuffer`; Python 3's bytes in protocols 0–2,
 //! `_codecs.encode(text, "latin1")`, rebuilt as the bytes).
 //!
-//! Protocols 0 to 5. Not read: persistent ids, the extension registry and
-//! out-of-band buffers (errors). Values are copied, not shared: an object
+//! Protocols 0 to 5. Binary persistent ids (PyTorch's storages) are
+//! recorded as `pickle.persistent_id(pid)` objects; not read: text
+//! persistent ids, the extension registry and out-of-band buffers
+//! (errors). Values are copied, not shared: an object
 //! changed after it was memoized (a list filled by `APPENDS`) is seen
 //! changed only where it stays on the stack, which is how NumPy and
 //! PyTables pickles use them.
@@ -595,9 +597,18 @@ pub(super) fn read(data: &[u8]) -> Result<Value, PickleError> {
                     m.push(array);
                 }
             }
+            // BINPERSID: a persistent id (PyTorch's storages), recorded
+            b'Q' => {
+                let pid = m.pop()?;
+                m.push(Value::Object {
+                    callable: Box::new(Value::Global("pickle".into(), "persistent_id".into())),
+                    args: Box::new(pid),
+                    state: None,
+                });
+            }
             other => {
                 return err(format!(
-                    "instruction 0x{other:02x} at byte {} is not read (persistent ids, \
+                    "instruction 0x{other:02x} at byte {} is not read (text persistent ids, \
                      extensions and out-of-band buffers are not)",
                     m.at - 1
                 ))

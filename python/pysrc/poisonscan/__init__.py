@@ -9,7 +9,7 @@ before anyone trains on it.
 `data` is anything that exports the Arrow PyCapsule stream interface (a
 pyarrow Table or RecordBatchReader, a polars DataFrame, a DuckDB relation) or
 a path, glob or list of them as the command line takes them (Parquet, CSV,
-Arrow IPC, NDJSON, IDX, NumPy `.npz`, MATLAB `.mat`, HDF5, TFRecord, pickles of arrays or pandas frames, R data files, Stata, SPSS and SAS transport files, Avro, ORC, ARFF, LIBSVM, image folders and their archives). Bad input raises `InputError` with
+Arrow IPC, NDJSON, IDX, NumPy `.npz`, MATLAB `.mat`, HDF5, TFRecord, pickles of arrays or pandas frames, joblib and PyTorch files of tensors, R data files, Stata, SPSS and SAS transport files, Avro, ORC, ARFF, LIBSVM, image folders and their archives). Bad input raises `InputError` with
 the command line's message.
 
 Past one machine: scan the shards of a random partition with the same options,
