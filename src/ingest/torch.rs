@@ -163,7 +163,13 @@ fn tensor(
     }
     let bytes = storage(&key)?;
     let offset = usize::try_from(*offset).map_err(|_| bad())?;
-    let count: usize = shape.iter().product();
+    // a view may repeat its storage's values (stride 0), but not without
+    // bound: a damaged size is an error, not an allocation
+    let count = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n.saturating_mul(width) <= bytes.len().max(1 << 20).saturating_mul(64))
+        .ok_or("a tensor far larger than its storage")?;
     // the elements in C order, each at offset + Σ index × stride
     let mut out = Vec::with_capacity(count * width);
     let mut index = vec![0usize; shape.len()];
