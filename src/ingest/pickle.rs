@@ -99,17 +99,7 @@ impl<'a> Machine<'a> {
         if kind == "O" {
             return err("a joblib array of Python objects, which poisonscan does not read");
         }
-        let dims: Option<Vec<usize>> = shape
-            .items()
-            .map(|d| {
-                d.iter()
-                    .map(|v| match v {
-                        Value::Int(n) => usize::try_from(*n).ok(),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or(None);
+        let dims = shape.sizes();
         let item = if kind == "U" { width * 4 } else { width };
         let bytes = dims
             .as_ref()
@@ -649,6 +639,17 @@ impl Value {
         self.items()?.iter().map(Value::as_text).collect()
     }
 
+    /// A list or tuple of sizes (a shape, strides) as numbers.
+    pub(super) fn sizes(&self) -> Option<Vec<usize>> {
+        self.items()?
+            .iter()
+            .map(|d| match d {
+                Value::Int(n) => usize::try_from(*n).ok(),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The entry of a dict under the text key `key`.
     pub(super) fn get(&self, key: &str) -> Option<&Value> {
         match self {
@@ -765,15 +766,6 @@ impl Value {
         else {
             return None;
         };
-        let shape_of = |v: &Value| -> Option<Vec<usize>> {
-            v.items()?
-                .iter()
-                .map(|d| match d {
-                    Value::Int(n) => usize::try_from(*n).ok(),
-                    _ => None,
-                })
-                .collect()
-        };
         fn data_of(v: &Value) -> Option<NdData<'_>> {
             match v {
                 Value::Bytes(b) => Some(NdData::Bytes(b)),
@@ -799,7 +791,7 @@ impl Value {
             };
         let (kind, width, big) = dtype(dt)?;
         Some(NdArray {
-            shape: shape_of(shape)?,
+            shape: shape.sizes()?,
             kind,
             width,
             big,

@@ -148,16 +148,10 @@ fn tensor(
     let (code, width) =
         storage_dtype(kind).ok_or_else(|| format!("a tensor of `{kind}`, not numbers"))?;
     let key = key.as_text().ok_or_else(bad)?;
-    let dims = |v: &Value| -> Option<Vec<usize>> {
-        v.items()?
-            .iter()
-            .map(|d| match d {
-                Value::Int(n) => usize::try_from(*n).ok(),
-                _ => None,
-            })
-            .collect()
-    };
-    let (shape, strides) = (dims(size).ok_or_else(bad)?, dims(stride).ok_or_else(bad)?);
+    let (shape, strides) = (
+        size.sizes().ok_or_else(bad)?,
+        stride.sizes().ok_or_else(bad)?,
+    );
     if shape.len() != strides.len() {
         return Err(bad());
     }
