@@ -151,6 +151,47 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// `n` ints: read in one slice where binary (a data frame's columns are
+    /// most of a file), word by word where ASCII.
+    fn ints(&mut self, n: usize) -> Read<Vec<i32>> {
+        let big = match self.format {
+            Format::Ascii => return (0..n).map(|_| self.int()).collect(),
+            format => format == Format::Xdr,
+        };
+        let bytes = self.take(n.checked_mul(4).ok_or("a vector too long")?)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|b| {
+                let b: [u8; 4] = b.try_into().expect("4 bytes");
+                if big {
+                    i32::from_be_bytes(b)
+                } else {
+                    i32::from_le_bytes(b)
+                }
+            })
+            .collect())
+    }
+
+    /// `n` doubles, as [`Reader::ints`].
+    fn doubles(&mut self, n: usize) -> Read<Vec<f64>> {
+        let big = match self.format {
+            Format::Ascii => return (0..n).map(|_| self.double()).collect(),
+            format => format == Format::Xdr,
+        };
+        let bytes = self.take(n.checked_mul(8).ok_or("a vector too long")?)?;
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|b| {
+                let b: [u8; 8] = b.try_into().expect("8 bytes");
+                if big {
+                    f64::from_be_bytes(b)
+                } else {
+                    f64::from_le_bytes(b)
+                }
+            })
+            .collect())
+    }
+
     /// A vector's length: an int, or -1 and two ints for a long vector.
     /// `bytes` is the least each element takes, so that a damaged length
     /// is an error, not an allocation beyond the file.
@@ -323,7 +364,7 @@ impl<'a> Reader<'a> {
             // LGLSXP, INTSXP
             10 | 13 => {
                 let n = self.length(if self.format == Format::Ascii { 2 } else { 4 })?;
-                let v = (0..n).map(|_| self.int()).collect::<Read<Vec<_>>>()?;
+                let v = self.ints(n)?;
                 RObj::new(if kind == 10 {
                     RValue::Logical(v)
                 } else {
@@ -333,9 +374,7 @@ impl<'a> Reader<'a> {
             // REALSXP
             14 => {
                 let n = self.length(if self.format == Format::Ascii { 2 } else { 8 })?;
-                RObj::new(RValue::Real(
-                    (0..n).map(|_| self.double()).collect::<Read<_>>()?,
-                ))
+                RObj::new(RValue::Real(self.doubles(n)?))
             }
             // CPLXSXP
             15 => {
