@@ -60,6 +60,12 @@ pub(crate) fn file_dimensions(
     let mut head = [0u8; 132];
     let n = file.read(&mut head)?;
     if super::dicom::is_dicom(&head[..n]) {
+        // the size sits in the header: the first 64 KiB, else the file
+        let mut start = head[..n].to_vec();
+        file.take(64 << 10).read_to_end(&mut start)?;
+        if let Ok(size) = super::dicom::dimensions(&start) {
+            return Ok(Ok(size));
+        }
         return Ok(super::dicom::dimensions(&std::fs::read(path)?));
     }
     file.seek(std::io::SeekFrom::Start(0))?;
