@@ -197,7 +197,14 @@ fn parse(data: &[u8]) -> Parse<Member<'_>> {
         .filter_map(|(i, _)| rest.get(end + (i + 2) * 80 + 8..end + (i + 2) * 80 + 16))
         .map(text)
         .collect();
-    let mut rows: Vec<&[u8]> = rest[..end].chunks_exact(width).collect();
+    // a transport file is whole 80-byte records, its last padded with
+    // spaces: anything else was cut short
+    let observations = &rest[..end];
+    let partial = &observations[observations.len() - observations.len() % width..];
+    if data.len() % 80 != 0 || partial.iter().any(|&b| b != b' ') {
+        return Err("the observations end in the middle of a record (cut short?)".into());
+    }
+    let mut rows: Vec<&[u8]> = observations.chunks_exact(width).collect();
     // the last record is padded with spaces: rows of spaces alone there
     // are padding, not observations
     while rows.last().is_some_and(|r| r.iter().all(|&b| b == b' ')) {
