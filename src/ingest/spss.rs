@@ -234,6 +234,9 @@ fn parse(data: &[u8]) -> Parse<Columns> {
             ));
         }
         rows
+    } else if raw.len() % case_bytes != 0 {
+        // no count to check against: a case cut in two says the file was
+        return Err("the data end in the middle of a case (cut short?)".into());
     } else {
         raw.len() / case_bytes
     };
