@@ -9,8 +9,8 @@
 //! IEEE doubles; SAS's missing values (`.`, `.A`–`.Z`, `._`) are nulls.
 //! Text is Latin-1 with its trailing spaces cut. Numeric variables with a
 //! date or time format (`DATE9.`, `DATETIME20.`, `MMDDYY10.`, …) are left
-//! out with a note. A file of several data sets is read for its first,
-//! with a note naming the others.
+//! out with a note. Version 8's long labels are skipped. A file of
+//! several data sets is read for its first, with a note naming the others.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -154,16 +154,26 @@ fn parse(data: &[u8]) -> Parse<Member<'_>> {
     }
     // the observations, after the next 80-byte boundary and their header
     let mut at = (start + bytes).div_ceil(80) * 80;
-    // version 8's label records (`LABELV8`, `LABELV9`) come before
-    if data
+    // version 8's long labels (`LABELV8`: number, name and label lengths;
+    // `LABELV9` also a format's and an informat's) come before: skipped
+    if let Some(header) = data
         .get(at..at + 80)
-        .is_some_and(|r| r.starts_with(b"HEADER RECORD*******LABELV"))
+        .filter(|r| r.starts_with(b"HEADER RECORD*******LABELV"))
     {
-        return Err(
-            "a version 8 file with long variable labels, which poisonscan does not read: \
-             write it without labels, or as version 5"
-                .into(),
-        );
+        let lengths = if header[26] == b'9' { 4 } else { 2 };
+        let count: usize = std::str::from_utf8(&header[48..80])
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or("a damaged label header")?;
+        at += 80;
+        for _ in 0..count {
+            let head = data
+                .get(at..at + 2 + 2 * lengths)
+                .ok_or("the labels end early (cut short?)")?;
+            let skip: usize = (1..=lengths).map(|k| be16(&head[2 * k..])).sum();
+            at += 2 + 2 * lengths + skip;
+        }
+        at = at.div_ceil(80) * 80;
     }
     let obs_header = data
         .get(at..at + 80)
