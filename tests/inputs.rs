@@ -3358,6 +3358,8 @@ fn pickles_of_arrays_are_read_as_data() {
     // file, which poisonscan does not read")
     assert_eq!(scan(&fixtures.join("digits300.pt"), "torch"), npz);
     assert_eq!(scan(&fixtures.join("digits300_strided.pt"), "strided"), npz);
+    // `numpy.save` of a dict: one pickled object after the .npy header
+    assert_eq!(scan(&fixtures.join("digits300_dict.npy"), "dict-npy"), npz);
     assert!(summary_of(d, "pairs")["warnings"]
         .to_string()
         .contains("the first of the pickle's 3 (features, labels) pairs"));

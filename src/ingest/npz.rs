@@ -69,7 +69,8 @@ fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 /// order or Fortran order (rewritten in C order: `np.save` of a pandas
 /// DataFrame's `.to_numpy()` writes a Fortran-ordered array); an array of
 /// Python objects is an error that says how to save it.
-fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
+/// A `.npy` file's header text and where its data begin.
+fn npy_header(bytes: &[u8]) -> Result<(&str, usize), String> {
     if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
         return Err("not a NumPy .npy array".into());
     }
@@ -85,6 +86,29 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
         .get(start..start + len)
         .and_then(|h| std::str::from_utf8(h).ok())
         .ok_or("truncated .npy header")?;
+    Ok((header, start + len))
+}
+
+/// The pickle a `.npy` file of Python objects holds after its header
+/// (`numpy.save("data.npy", {"x": X, "y": y})`, or of an `(X, y)` tuple, as
+/// `allow_pickle` saves them); `None` for an array of numbers or text.
+fn npy_pickle(bytes: &[u8]) -> Option<&[u8]> {
+    let (header, data) = npy_header(bytes).ok()?;
+    let descr = header_value(header, "descr")?.trim_matches(|c| c == '\'' || c == '"');
+    (descr == "|O").then(|| &bytes[data..])
+}
+
+/// Whether a `.npy` file holds Python objects, by its header.
+fn is_object_npy(path: &Path) -> bool {
+    let mut head = vec![0u8; 512];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    is_npy(path) && npy_pickle(&head[..n]).is_some()
+}
+
+fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
+    let (header, data_at) = npy_header(bytes)?;
     let descr = header_value(header, "descr")
         .ok_or("no dtype in the .npy header")?
         .trim_matches(|c| c == '\'' || c == '"');
@@ -98,7 +122,7 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
         .map(|s| s.trim_end_matches('L').parse::<usize>())
         .collect::<Result<_, _>>()
         .map_err(|_| "a bad shape in the .npy header")?;
-    let data = &bytes[start + len..];
+    let data = &bytes[data_at..];
     let count = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
@@ -431,7 +455,23 @@ fn read_pickle(path: &Path, label: &str, notes: &mut Vec<String>) -> Result<Pick
                 .map_err(|e| fail(format!("its zlib data is damaged: {e}")))?;
             bytes = out;
         }
-        super::pickle::read(&bytes).map_err(|e| fail(format!("it cannot be read: {e}")))?
+        match npy_pickle(&bytes) {
+            // the array of objects `numpy.save` pickled: its one object, or
+            // its items (an `(X, y)` tuple saved as a 2-item array)
+            Some(payload) => {
+                let array = super::pickle::read(payload)
+                    .map_err(|e| fail(format!("its pickled objects cannot be read: {e}")))?;
+                let items = array.ndarray().and_then(|a| items_in_c_order(&a));
+                match items {
+                    Some(mut items) if items.len() == 1 => items.remove(0),
+                    Some(items) => Value::Tuple(items),
+                    None => array,
+                }
+            }
+            None => {
+                super::pickle::read(&bytes).map_err(|e| fail(format!("it cannot be read: {e}")))?
+            }
+        }
     };
     if let Some((frame, labels)) = frame_of(&value) {
         let within = |e: String| fail(format!("the pandas frame: {e}"));
@@ -692,13 +732,13 @@ pub(super) fn read(
 ) -> Result<RecordBatch, IngestError> {
     // the picking below is shared by the files read as arrays; its errors
     // name the format the arrays came from
-    let (arrays, format) = if is_npy(path) {
+    let (arrays, format) = if is_npy(path) && !is_object_npy(path) {
         (read_npy_pair(path)?, "npz")
     } else if super::h5::is_h5(path) {
         (super::h5::read_h5(path)?, "HDF5")
     } else if super::mat::is_mat(path) {
         (super::mat::read_mat(path)?, "MATLAB")
-    } else if is_pickle(path) || super::torch::is_torch(path) {
+    } else if is_pickle(path) || super::torch::is_torch(path) || is_object_npy(path) {
         match read_pickle(path, label, notes)? {
             Pickled::Frame(frame) => return Ok(frame),
             Pickled::Arrays(arrays) => (arrays, "pickle"),
