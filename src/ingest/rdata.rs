@@ -154,42 +154,36 @@ impl<'a> Reader<'a> {
     /// `n` ints: read in one slice where binary (a data frame's columns are
     /// most of a file), word by word where ASCII.
     fn ints(&mut self, n: usize) -> Read<Vec<i32>> {
-        let big = match self.format {
-            Format::Ascii => return (0..n).map(|_| self.int()).collect(),
-            format => format == Format::Xdr,
-        };
-        let bytes = self.take(n.checked_mul(4).ok_or("a vector too long")?)?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| {
-                let b: [u8; 4] = b.try_into().expect("4 bytes");
-                if big {
-                    i32::from_be_bytes(b)
-                } else {
-                    i32::from_le_bytes(b)
-                }
-            })
-            .collect())
+        self.vector(n, Self::int, i32::from_be_bytes, i32::from_le_bytes)
     }
 
     /// `n` doubles, as [`Reader::ints`].
     fn doubles(&mut self, n: usize) -> Read<Vec<f64>> {
-        let big = match self.format {
-            Format::Ascii => return (0..n).map(|_| self.double()).collect(),
-            format => format == Format::Xdr,
-        };
-        let bytes = self.take(n.checked_mul(8).ok_or("a vector too long")?)?;
-        Ok(bytes
-            .chunks_exact(8)
-            .map(|b| {
-                let b: [u8; 8] = b.try_into().expect("8 bytes");
-                if big {
-                    f64::from_be_bytes(b)
-                } else {
-                    f64::from_le_bytes(b)
-                }
-            })
-            .collect())
+        self.vector(n, Self::double, f64::from_be_bytes, f64::from_le_bytes)
+    }
+
+    /// `n` values of `W` bytes: `word` reads one in ASCII; binary values
+    /// are taken in one slice and made by `be` (XDR) or `le` (native).
+    fn vector<T, const W: usize>(
+        &mut self,
+        n: usize,
+        word: impl Fn(&mut Self) -> Read<T>,
+        be: impl Fn([u8; W]) -> T,
+        le: impl Fn([u8; W]) -> T,
+    ) -> Read<Vec<T>> {
+        if self.format == Format::Ascii {
+            return (0..n).map(|_| word(self)).collect();
+        }
+        let big = self.format == Format::Xdr;
+        let bytes = self.take(n.checked_mul(W).ok_or("a vector too long")?)?;
+        let values = bytes
+            .chunks_exact(W)
+            .map(|b| b.try_into().expect("W bytes"));
+        Ok(if big {
+            values.map(be).collect()
+        } else {
+            values.map(le).collect()
+        })
     }
 
     /// A vector's length: an int, or -1 and two ints for a long vector.
