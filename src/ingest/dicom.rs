@@ -16,6 +16,8 @@
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
+use super::cursor::{number, Cursor};
+
 type Parse<T> = Result<T, String>;
 
 /// Whether bytes are a DICOM file: `DICM` after the preamble.
@@ -48,49 +50,34 @@ enum Pixels {
 
 /// The element reader: where it is, and how the data set is encoded.
 struct Reader<'a> {
-    data: &'a [u8],
-    at: usize,
+    c: Cursor<'a>,
     explicit: bool,
-    big: bool,
 }
 
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 
+/// The delimiters that end an item and a sequence of undefined length.
+const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
+const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
+
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Parse<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len());
-        let end = end.ok_or("the file ends early (cut short?)")?;
-        let out = &self.data[self.at..end];
-        self.at = end;
-        Ok(out)
+        self.c.take(n)
     }
 
     fn u16(&mut self) -> Parse<u16> {
-        let b = [self.take(1)?[0], self.take(1)?[0]];
-        Ok(if self.big {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
+        Ok(self.c.uint(2)? as u16)
     }
 
     fn u32(&mut self) -> Parse<u32> {
-        let b: [u8; 4] = self.take(4)?.try_into().expect("4 bytes");
-        Ok(if self.big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
+        Ok(self.c.uint(4)? as u32)
     }
 
     /// The next element's tag, VR (explicit encodings) and length.
     fn header(&mut self) -> Parse<((u16, u16), [u8; 2], u32)> {
         let tag = (self.u16()?, self.u16()?);
         // items and delimiters have no VR in any encoding
-        if tag.0 == 0xFFFE {
-            return Ok((tag, *b"  ", self.u32()?));
-        }
-        if !self.explicit {
+        if tag.0 == 0xFFFE || !self.explicit {
             return Ok((tag, *b"  ", self.u32()?));
         }
         let vr: [u8; 2] = self.take(2)?.try_into().expect("2 bytes");
@@ -119,35 +106,19 @@ impl<'a> Reader<'a> {
         Ok((tag, vr, len))
     }
 
-    /// Skips a value of undefined length: items and nested sequences up to
-    /// its sequence delimiter.
-    fn skip_undefined(&mut self, depth: usize) -> Parse<()> {
+    /// Skips the rest of a value of undefined length up to its delimiter
+    /// `end` (a sequence's: its items; an item's: its elements), and the
+    /// nested ones inside.
+    fn skip_to(&mut self, end: (u16, u16), depth: usize) -> Parse<()> {
         if depth > 64 {
             return Err("sequences nested too deep".into());
         }
         loop {
             let (tag, _, len) = self.header()?;
             match tag {
-                (0xFFFE, 0xE0DD) => return Ok(()),
-                (0xFFFE, 0xE000) if len == UNDEFINED => self.skip_items(depth + 1)?,
-                _ if len == UNDEFINED => self.skip_undefined(depth + 1)?,
-                _ => {
-                    self.take(len as usize)?;
-                }
-            }
-        }
-    }
-
-    /// Skips an item of undefined length: elements up to its delimiter.
-    fn skip_items(&mut self, depth: usize) -> Parse<()> {
-        if depth > 64 {
-            return Err("sequences nested too deep".into());
-        }
-        loop {
-            let (tag, _, len) = self.header()?;
-            match tag {
-                (0xFFFE, 0xE00D) => return Ok(()),
-                _ if len == UNDEFINED => self.skip_undefined(depth + 1)?,
+                t if t == end => return Ok(()),
+                (0xFFFE, 0xE000) if len == UNDEFINED => self.skip_to(ITEM_END, depth + 1)?,
+                _ if len == UNDEFINED => self.skip_to(SEQUENCE_END, depth + 1)?,
                 _ => {
                     self.take(len as usize)?;
                 }
@@ -186,12 +157,10 @@ fn attributes(bytes: &[u8], size_only: bool) -> Parse<Attributes> {
     };
     // the file meta group: Explicit VR Little Endian
     let mut r = Reader {
-        data: bytes,
-        at: 132,
+        c: Cursor::new(bytes, 132, false),
         explicit: true,
-        big: false,
     };
-    while r.data.get(r.at..r.at + 2) == Some(&[0x02, 0x00]) {
+    while r.c.data.get(r.c.at..r.c.at + 2) == Some(&[0x02, 0x00]) {
         let (tag, _, len) = r.header()?;
         let value = r.take(len as usize)?;
         if tag == (0x0002, 0x0010) {
@@ -200,7 +169,7 @@ fn attributes(bytes: &[u8], size_only: bool) -> Parse<Attributes> {
     }
     match a.transfer.as_str() {
         "1.2.840.10008.1.2" => r.explicit = false,
-        "1.2.840.10008.1.2.2" => r.big = true,
+        "1.2.840.10008.1.2.2" => r.c.big = true,
         _ => {}
     }
     if a.transfer == "1.2.840.10008.1.2.1.99" {
@@ -210,18 +179,9 @@ fn attributes(bytes: &[u8], size_only: bool) -> Parse<Attributes> {
                 .into(),
         );
     }
-    let us = |v: &[u8], big: bool| -> usize {
-        let b = [
-            v.first().copied().unwrap_or(0),
-            v.get(1).copied().unwrap_or(0),
-        ];
-        usize::from(if big {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
-    };
-    while r.at < r.data.len() {
+    // an unsigned short value (US)
+    let us = |v: &[u8], big: bool| number(&v[..v.len().min(2)], big) as usize;
+    while r.c.at < r.c.data.len() {
         if size_only && a.rows > 0 && a.columns > 0 {
             return Ok(a);
         }
@@ -245,18 +205,18 @@ fn attributes(bytes: &[u8], size_only: bool) -> Parse<Attributes> {
             break;
         }
         if len == UNDEFINED {
-            r.skip_undefined(0)?;
+            r.skip_to(SEQUENCE_END, 0)?;
             continue;
         }
         let v = r.take(len as usize)?;
         match tag {
-            (0x0028, 0x0002) => a.samples = us(v, r.big),
+            (0x0028, 0x0002) => a.samples = us(v, r.c.big),
             (0x0028, 0x0004) => a.photometric = text(v),
-            (0x0028, 0x0006) => a.planar = us(v, r.big) == 1,
-            (0x0028, 0x0010) => a.rows = us(v, r.big),
-            (0x0028, 0x0011) => a.columns = us(v, r.big),
-            (0x0028, 0x0100) => a.bits_allocated = us(v, r.big),
-            (0x0028, 0x0103) => a.signed = us(v, r.big) == 1,
+            (0x0028, 0x0006) => a.planar = us(v, r.c.big) == 1,
+            (0x0028, 0x0010) => a.rows = us(v, r.c.big),
+            (0x0028, 0x0011) => a.columns = us(v, r.c.big),
+            (0x0028, 0x0100) => a.bits_allocated = us(v, r.c.big),
+            (0x0028, 0x0103) => a.signed = us(v, r.c.big) == 1,
             (0x0028, 0x1050) => {
                 let center = first_number(v);
                 a.window = center.map(|c| (c, a.window.map_or(0.0, |w| w.1)));

@@ -239,6 +239,25 @@ pub(super) fn typed_values(code: &str, width: usize, big: bool, data: &[u8]) -> 
     Some(values)
 }
 
+/// A pickled NumPy array of numbers, booleans or fixed-width text as one
+/// Arrow array in C order (a Fortran-order array's items reordered);
+/// `None` for an array of objects, of another type, or of too few bytes.
+pub(super) fn ndarray_values(a: &super::pickle::NdArray<'_>) -> Option<ArrayRef> {
+    let super::pickle::NdData::Bytes(raw) = a.data else {
+        return None;
+    };
+    let count = a.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
+    // NumPy's `U` width counts characters of four bytes
+    let item = if a.kind == "U" { a.width * 4 } else { a.width };
+    let raw = raw.get(..count.checked_mul(item)?)?;
+    let values = if a.fortran && a.shape.len() > 1 {
+        typed_values(&a.kind, a.width, a.big, &c_order(raw, &a.shape, item))
+    } else {
+        typed_values(&a.kind, a.width, a.big, raw)
+    }?;
+    (values.len() == count).then_some(values)
+}
+
 /// The items (`item` bytes each) of an array of `shape` stored in Fortran
 /// order (first index fastest), in C order (last index fastest).
 pub(super) fn c_order(data: &[u8], shape: &[usize], item: usize) -> Vec<u8> {
@@ -404,12 +423,7 @@ fn pickled_array(v: &super::pickle::Value) -> Option<Npy> {
                 if Some(raw.len()) != count.checked_mul(item) {
                     return None;
                 }
-                let raw = if a.fortran && a.shape.len() > 1 {
-                    c_order(raw, &a.shape, item)
-                } else {
-                    raw.to_vec()
-                };
-                typed_values(&a.kind, a.width, a.big, &raw)?
+                ndarray_values(&a)?
             }
         };
         return Some(Npy {

@@ -32,8 +32,8 @@ use arrow::array::{make_array, Array, ArrayData, ArrayRef, BooleanArray, Int64Ar
 use arrow::buffer::Buffer;
 use arrow::datatypes::DataType;
 
-use super::npz::{c_order, items_in_c_order, typed_values};
-use super::pickle::{NdArray, NdData, Value};
+use super::npz::{items_in_c_order, ndarray_values};
+use super::pickle::Value;
 
 /// The most columns a range of column names may give (a damaged pickle's
 /// range is not spelled out).
@@ -154,7 +154,7 @@ fn state_of(v: &Value) -> Option<&Value> {
 /// names, each below `columns`.
 fn positions(v: &Value, columns: usize) -> Option<Vec<usize>> {
     if let Some(a) = v.ndarray() {
-        let values = numbers(&a)?;
+        let values = ndarray_values(&a)?;
         let values = arrow::compute::cast(&values, &DataType::Int64).ok()?;
         let values = values.as_any().downcast_ref::<Int64Array>()?;
         return values
@@ -291,23 +291,6 @@ fn one_dimensional(v: &Value) -> Option<usize> {
     one_dimensional(state.items()?.get(1)?)
 }
 
-/// A NumPy array of numbers or booleans as one Arrow array, in C order.
-fn numbers(a: &NdArray<'_>) -> Option<ArrayRef> {
-    let NdData::Bytes(raw) = a.data else {
-        return None;
-    };
-    let count = a.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
-    // NumPy's `U` width counts characters of four bytes
-    let item = if a.kind == "U" { a.width * 4 } else { a.width };
-    let raw = raw.get(..count.checked_mul(item)?)?;
-    let values = if a.fortran && a.shape.len() > 1 {
-        typed_values(&a.kind, a.width, a.big, &c_order(raw, &a.shape, item))
-    } else {
-        typed_values(&a.kind, a.width, a.big, raw)
-    }?;
-    (values.len() == count).then_some(values)
-}
-
 /// What a block's values are, for a note: NumPy's type, or pandas's class.
 fn kind_of(v: &Value) -> String {
     if let Some(a) = v.ndarray() {
@@ -351,7 +334,7 @@ fn decode(v: &Value, k: usize, rows: usize) -> Result<Decoded, String> {
                 .map(object_column)
                 .collect::<Result<_, _>>()?
         } else {
-            let Some(all) = numbers(&a) else {
+            let Some(all) = ndarray_values(&a) else {
                 return Ok(Decoded::LeftOut(kind));
             };
             (0..k).map(|j| all.slice(j * rows, rows)).collect()
@@ -479,7 +462,7 @@ fn vectors(items: &[Value]) -> Result<Option<ArrayRef>, String> {
     use arrow::datatypes::Field;
     let as_vector = |v: &Value| -> Option<(Vec<usize>, ArrayRef)> {
         if let Some(a) = v.ndarray() {
-            let values = numbers(&a)?;
+            let values = ndarray_values(&a)?;
             return Some((a.shape.clone(), values));
         }
         let list = v.items()?;
@@ -567,7 +550,7 @@ fn masked(v: &Value) -> Result<ArrayRef, String> {
         state
             .get(key)
             .and_then(Value::ndarray)
-            .and_then(|a| numbers(&a))
+            .and_then(|a| ndarray_values(&a))
             .ok_or_else(|| format!("a masked array without its `{key}`"))
     };
     let (data, mask) = (part("_data")?, part("_mask")?);
@@ -592,7 +575,7 @@ fn categorical(v: &Value) -> Result<ArrayRef, String> {
     let names = index_labels(categories)?;
     let codes = codes
         .ndarray()
-        .and_then(|a| numbers(&a))
+        .and_then(|a| ndarray_values(&a))
         .ok_or("a categorical whose codes are not numbers")?;
     super::frame::category_text(&names, &codes)
 }

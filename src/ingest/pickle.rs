@@ -117,19 +117,7 @@ impl<'a> Machine<'a> {
             .get("order")
             .cloned()
             .unwrap_or_else(|| Value::Str("C".into()));
-        Ok(Value::Object {
-            callable: Box::new(Value::Global(
-                "numpy.core.numeric".into(),
-                "_frombuffer".into(),
-            )),
-            args: Box::new(Value::Tuple(vec![
-                Value::Bytes(data),
-                dt.clone(),
-                shape.clone(),
-                order,
-            ])),
-            state: None,
-        })
+        Ok(Value::frombuffer(data, dt.clone(), shape.clone(), order))
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], PickleError> {
@@ -637,6 +625,33 @@ impl Value {
     /// written as text (pandas's integer column names).
     pub(super) fn names(&self) -> Option<Vec<String>> {
         self.items()?.iter().map(Value::as_text).collect()
+    }
+
+    /// A NumPy array as protocol 5 pickles one, `_frombuffer(data, dtype,
+    /// shape, order)`: how arrays kept outside the pickle's own values
+    /// (joblib's, PyTorch's) are made readable by [`Value::ndarray`].
+    pub(super) fn frombuffer(data: Vec<u8>, dtype: Value, shape: Value, order: Value) -> Value {
+        Value::Object {
+            callable: Box::new(Value::Global(
+                "numpy.core.numeric".into(),
+                "_frombuffer".into(),
+            )),
+            args: Box::new(Value::Tuple(vec![Value::Bytes(data), dtype, shape, order])),
+            state: None,
+        }
+    }
+
+    /// A NumPy dtype as pickled (`numpy.dtype(code)` with the state
+    /// `(3, order)`): `code` as `f4`, `order` `<` or `>`.
+    pub(super) fn numpy_dtype(code: &str, big: bool) -> Value {
+        Value::Object {
+            callable: Box::new(Value::Global("numpy".into(), "dtype".into())),
+            args: Box::new(Value::Tuple(vec![Value::Str(code.into())])),
+            state: Some(Box::new(Value::Tuple(vec![
+                Value::Int(3),
+                Value::Str(if big { ">" } else { "<" }.into()),
+            ]))),
+        }
     }
 
     /// A list or tuple of sizes (a shape, strides) as numbers.

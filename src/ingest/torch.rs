@@ -207,25 +207,10 @@ fn tensor(
     } else {
         (code, width, out)
     };
-    let order = if big { ">" } else { "<" };
-    Ok(Value::Object {
-        callable: Box::new(Value::Global(
-            "numpy.core.numeric".into(),
-            "_frombuffer".into(),
-        )),
-        args: Box::new(Value::Tuple(vec![
-            Value::Bytes(out),
-            Value::Object {
-                callable: Box::new(Value::Global("numpy".into(), "dtype".into())),
-                args: Box::new(Value::Tuple(vec![Value::Str(format!("{code}{width}"))])),
-                state: Some(Box::new(Value::Tuple(vec![
-                    Value::Int(3),
-                    Value::Str(order.into()),
-                ]))),
-            },
-            Value::Tuple(shape.iter().map(|&d| Value::Int(d as i64)).collect()),
-            Value::Str("C".into()),
-        ])),
-        state: None,
-    })
+    Ok(Value::frombuffer(
+        out,
+        Value::numpy_dtype(&format!("{code}{width}"), big),
+        Value::Tuple(shape.iter().map(|&d| Value::Int(d as i64)).collect()),
+        Value::Str("C".into()),
+    ))
 }
