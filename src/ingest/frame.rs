@@ -51,6 +51,28 @@ pub(super) fn note_left_out(
     }
 }
 
+/// Text of another tool's file: UTF-8 where the file says so (invalid
+/// bytes replaced), else Latin-1 — each byte a character — as Stata before
+/// release 118, SPSS without an encoding, SAS transport and R's marked
+/// strings keep it.
+pub(super) fn decode_text(bytes: &[u8], utf8: bool) -> String {
+    if utf8 {
+        String::from_utf8_lossy(bytes).into_owned()
+    } else {
+        bytes.iter().map(|&b| char::from(b)).collect()
+    }
+}
+
+/// A fixed-width field's text without the spaces and NULs that pad it
+/// (SPSS, SAS transport).
+pub(super) fn padded_text(bytes: &[u8], utf8: bool) -> String {
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != 0)
+        .map_or(0, |e| e + 1);
+    decode_text(&bytes[..end], utf8)
+}
+
 /// A statistics package's variables (Stata, SPSS, SAS) as a batch, those
 /// of dates and times it left out noted; an error reading `path` as
 /// `format` where they make no batch.

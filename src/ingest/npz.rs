@@ -450,10 +450,15 @@ fn pickled_array(v: &super::pickle::Value) -> Option<Npy> {
 /// dict, its labels (a Series, an array, a list) then the column `label`
 /// names; another pandas object (a Series alone) or a torch object is an
 /// error that says how to save it.
-fn read_pickle(path: &Path, label: &str, notes: &mut Vec<String>) -> Result<Pickled, IngestError> {
+fn read_pickle(
+    path: &Path,
+    torch: bool,
+    label: &str,
+    notes: &mut Vec<String>,
+) -> Result<Pickled, IngestError> {
     use super::pickle::Value;
     let fail = |message: String| array_error(path, "pickle", message);
-    let value = if super::torch::is_torch(path) {
+    let value = if torch {
         super::torch::read(path).map_err(|e| fail(format!("a PyTorch file: {e}")))?
     } else {
         let mut bytes = super::read_unpacked(path, |e| {
@@ -746,14 +751,21 @@ pub(super) fn read(
 ) -> Result<RecordBatch, IngestError> {
     // the picking below is shared by the files read as arrays; its errors
     // name the format the arrays came from
-    let (arrays, format) = if is_npy(path) && !is_object_npy(path) {
+    let object_npy = is_object_npy(path);
+    // a pickle, and whether it is a PyTorch zip's (else in a file of its
+    // own; a `.npy` of objects holds one after its header)
+    let pickle = || {
+        let torch = super::torch::is_torch(path);
+        (torch || object_npy || is_pickle(path)).then_some(torch)
+    };
+    let (arrays, format) = if is_npy(path) && !object_npy {
         (read_npy_pair(path)?, "npz")
     } else if super::h5::is_h5(path) {
         (super::h5::read_h5(path)?, "HDF5")
     } else if super::mat::is_mat(path) {
         (super::mat::read_mat(path)?, "MATLAB")
-    } else if is_pickle(path) || super::torch::is_torch(path) || is_object_npy(path) {
-        match read_pickle(path, label, notes)? {
+    } else if let Some(torch) = pickle() {
+        match read_pickle(path, torch, label, notes)? {
             Pickled::Frame(frame) => return Ok(frame),
             Pickled::Arrays(arrays) => (arrays, "pickle"),
         }

@@ -347,11 +347,8 @@ impl<'a> Reader<'a> {
                     // or unmarked in a Latin-1 session: each byte a char
                     let latin1 = (flags >> 12) & (1 << 2) != 0
                         || (self.native_latin1 && (flags >> 12) & (1 << 3) == 0);
-                    Some(if latin1 && std::str::from_utf8(&bytes).is_err() {
-                        bytes.iter().map(|&b| char::from(b)).collect()
-                    } else {
-                        String::from_utf8_lossy(&bytes).into_owned()
-                    })
+                    let utf8 = !latin1 || std::str::from_utf8(&bytes).is_ok();
+                    Some(super::frame::decode_text(&bytes, utf8))
                 };
                 return Ok(RObj::new(RValue::Char(text)));
             }

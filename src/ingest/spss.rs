@@ -21,6 +21,7 @@ use arrow::array::{ArrayRef, Float64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 
 use super::cursor::Cursor;
+use super::frame::padded_text as text;
 use super::IngestError;
 
 type Parse<T> = Result<T, String>;
@@ -46,20 +47,6 @@ struct Var {
 /// SPSS's date and time formats (print format types).
 fn is_date(format: u32) -> bool {
     matches!(format, 20..=30 | 38 | 39 | 41)
-}
-
-/// Text in the file's encoding, trailing spaces (SPSS's padding) cut.
-fn text(bytes: &[u8], utf8: bool) -> String {
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ' && b != 0)
-        .map_or(0, |e| e + 1);
-    let bytes = &bytes[..end];
-    if utf8 {
-        String::from_utf8_lossy(bytes).into_owned()
-    } else {
-        bytes.iter().map(|&b| char::from(b)).collect()
-    }
 }
 
 /// Reads an SPSS system file as a batch (see the module docs).

@@ -84,12 +84,7 @@ fn name(c: &mut Cursor<'_>, n: usize, utf8: bool) -> Parse<String> {
 /// Latin-1.
 fn text(bytes: &[u8], utf8: bool) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    let bytes = &bytes[..end];
-    if utf8 {
-        String::from_utf8_lossy(bytes).into_owned()
-    } else {
-        bytes.iter().map(|&b| char::from(b)).collect()
-    }
+    super::frame::decode_text(&bytes[..end], utf8)
 }
 
 /// Reads the layout of a Stata file.

@@ -74,11 +74,7 @@ fn is_date(format: &str) -> bool {
 
 /// Text of a fixed field: Latin-1, trailing spaces and NULs cut.
 fn text(b: &[u8]) -> String {
-    let end = b
-        .iter()
-        .rposition(|&x| x != b' ' && x != 0)
-        .map_or(0, |e| e + 1);
-    b[..end].iter().map(|&x| char::from(x)).collect()
+    super::frame::padded_text(b, false)
 }
 
 fn be16(b: &[u8]) -> usize {
