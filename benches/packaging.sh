@@ -5,8 +5,9 @@
 # (also with --image-shape 28x28), Parquet list<float32> in [0, 1], a Hugging
 # Face image column (struct<bytes, path>), a gzip CSV with one column per
 # pixel, HDF5, Avro, ARFF, LIBSVM, ten WebDataset shards, and other tools'
-# files: a pickled pandas frame, joblib, ORC, R's .rds, Stata, SPSS and SAS
-# transport; and a folder of DICOM files — each scanned
+# files: a pickled pandas frame, joblib, ORC, R's .rds, Stata, SPSS, SAS
+# transport and (where Debian's `readstat` command is installed) a SAS data
+# set; and a folder of DICOM files — each scanned
 # with MODELS (default "none auto"). Prints a Markdown
 # table (AUROC, verdict, flagged precision/recall, seconds) and writes it into
 # BENCHMARKS.md between the `packaging` markers.
@@ -80,6 +81,9 @@ for model in $models; do
   run "stata-118" "$model" "$c/truth.parquet" "$c/images.dta"
   run "spss-sav" "$model" "$c/truth.parquet" "$c/images.sav"
   run "sas-xpt" "$model" "$c/truth.parquet" "$c/images.xpt"
+  if [ -f "$c/images.sas7bdat" ]; then
+    run "sas7bdat" "$model" "$c/truth.parquet" "$c/images.sas7bdat"
+  fi
   run "dicom-folder" "$model" "$c/truth-dicom.parquet" "$c/dicom"
 done
 cat "$table"

@@ -11,7 +11,8 @@ an ARFF file (class last, nominal), LIBSVM rows, ten WebDataset shards
 `joblib.dump` of (X, y), an ORC file (a list<int16> column: ORC has no
 unsigned bytes), R's `.rds`
 (pyreadr), Stata's `.dta` (pandas, release 118), SPSS's `.sav` and SAS's
-`.xpt` (pyreadstat), and a folder of DICOM files (pydicom: 8-bit
+`.xpt` (pyreadstat), a SAS data set `.sas7bdat` (ReadStat's `readstat`
+command, where installed), and a folder of DICOM files (pydicom: 8-bit
 MONOCHROME2, Explicit VR Little Endian, as a scanner exports pictures);
 plus the ground truth for each row order.
 
@@ -21,7 +22,9 @@ import gzip
 import io
 import json
 import os
+import shutil
 import struct
+import subprocess
 import sys
 
 import tarfile
@@ -142,6 +145,11 @@ pyreadr.write_rds(f"{out}/images.rds", wide, compress="gzip")
 frame.to_stata(f"{out}/images.dta", write_index=False, version=118)
 pyreadstat.write_sav(frame, f"{out}/images.sav", row_compress=True)
 pyreadstat.write_xport(frame, f"{out}/images.xpt", file_format_version=5)
+# a SAS data set, where ReadStat's command line (Debian's `readstat`) is
+# installed: pyreadstat does not write one
+if shutil.which("readstat"):
+    subprocess.run(["readstat", f"{out}/images.dta", f"{out}/images.sas7bdat"], check=True,
+                   stdout=subprocess.DEVNULL)
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 

@@ -202,6 +202,7 @@ fn seeds() -> Vec<Seed> {
         Seed::one("spss", "t.sav", fixture("wine60.sav")),
         Seed::one("zsav", "t.zsav", fixture("wine60.zsav")),
         Seed::one("xport", "t.xpt", fixture("WINE60.XPT")),
+        Seed::one("sas7bdat", "t.sas7bdat", fixture("wine60_rle.sas7bdat")),
         Seed::one("pandas-pickle1", "t.pkl", fixture("wine60_pandas1.pkl")),
         Seed::one(
             "pickle-pairs",
@@ -212,6 +213,26 @@ fn seeds() -> Vec<Seed> {
             name: "png-folder",
             files: folder,
             input: "imgs".into(),
+        },
+        // compressed DICOM pictures: lossless JPEG, JPEG 2000, deflated
+        Seed {
+            name: "dicom-folder",
+            files: [
+                "ct32_lossless_sv1",
+                "ct32_j2k",
+                "ct32_deflated",
+                "ct32_lossless_sv6",
+                "ct32_signed_j2k",
+                "ct32_signed_sv1",
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let name = format!("dcm/c{}/{f}.dcm", i / 3);
+                (name, fixture(&format!("{f}.dcm")))
+            })
+            .collect(),
+            input: "dcm".into(),
         },
     ]
 }
@@ -422,7 +443,7 @@ fn mutated_inputs_never_crash_ingestion_or_the_scan() {
             if seed.name.starts_with("hdfstore")
                 || seed.name.starts_with("pandas-pickle")
                 || [
-                    "orc", "rdata", "stata114", "stata118", "spss", "zsav", "xport",
+                    "orc", "rdata", "stata114", "stata118", "spss", "zsav", "xport", "sas7bdat",
                 ]
                 .contains(&seed.name)
                 || ["xlsx", "ods"].contains(&seed.name)

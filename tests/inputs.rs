@@ -2788,6 +2788,54 @@ fn sas_transport_files_are_read_as_tables() {
 }
 
 #[test]
+fn sas_data_sets_are_read_as_tables() {
+    // SAS data sets as ReadStat writes them (made by
+    // datasets/fixtures/sas7bdat.py): 64-bit with its rows on data pages and
+    // a harvest date left out; 64-bit with run-length compressed rows (one
+    // per subheader); 32-bit, compressed, gzip; and with Ross data
+    // compression (`COMPRESS=BINARY`), 64-bit and 32-bit big-endian, as
+    // pandas and pyreadstat read them — the same 60 wine rows scan exactly
+    // as their CSV does (was: "a SAS data set, which poisonscan does not
+    // read"), by name and, unnamed, by their first bytes.
+    let fixtures = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_scan_as_wine_csv(
+        d,
+        &[
+            "wine60.sas7bdat",
+            "wine60_rle.sas7bdat",
+            "wine60_32.sas7bdat.gz",
+            "wine60_rdc.sas7bdat",
+            "wine60_rdc_be32.sas7bdat",
+        ],
+    );
+    let warnings = summary_of(d, "wine60.sas7bdat")["warnings"].to_string();
+    assert!(warnings.contains("`harvest` (DATE"), "{warnings}");
+    let csv = scan_wine(d, &fixtures.join("wine60.csv"), "csv");
+    std::fs::copy(fixtures.join("wine60_rle.sas7bdat"), d.join("export")).unwrap();
+    assert_eq!(scan_wine(d, &d.join("export"), "unnamed"), csv);
+
+    // A data set SAS 9.4 itself wrote (64-bit Windows, Windows-1252; R's
+    // haven ships it): the rows pandas's read_sas reads from it.
+    let scan_iris = |file: &str, out: &str| {
+        let path = fixtures.join(file);
+        let args = ["scan", path.to_str().unwrap(), "--label", "Species"];
+        run_ok(&[&args[..], &["--seed", "1", "--out", out]].concat(), d);
+        read_parquet(&d.join(out).join("scores.parquet"))
+    };
+    assert_eq!(
+        scan_iris("iris_sas94.sas7bdat.gz", "sas94"),
+        scan_iris("iris_sas94.csv", "iris-csv")
+    );
+    assert_eq!(summary_of(d, "sas94")["rows"]["scanned"], 150);
+
+    // cut among its pages, and in its header
+    assert_cut_fixture_fails(d, "wine60.sas7bdat", "pages.sas7bdat", 12_000, "cut short");
+    assert_cut_fixture_fails(d, "wine60_rle.sas7bdat", "head.sas7bdat", 200, "cut short");
+}
+
+#[test]
 fn pickled_pandas_frames_are_read_as_tables() {
     // `DataFrame.to_pickle` as pandas 3, 2 and 1 write it (made by
     // datasets/fixtures/pandas_pickles.py): pyarrow-backed text and numbers,

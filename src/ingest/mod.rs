@@ -30,6 +30,7 @@ mod orc;
 mod pdpickle;
 mod pickle;
 mod rdata;
+mod sas7bdat;
 mod sktime;
 mod spss;
 mod stata;
@@ -84,7 +85,7 @@ pub enum InputFormat {
     Stata,
     /// SPSS system file (`.sav`, `.zsav`).
     Spss,
-    /// SAS transport file (`.xpt`).
+    /// SAS's files: a transport file (`.xpt`) or a data set (`.sas7bdat`).
     Xport,
     /// LIBSVM / SVMlight rows (`label index:value …`).
     Svmlight,
@@ -216,7 +217,7 @@ impl InputFormat {
             "rds" | "rda" | "rdata" => Some(Self::RData),
             "dta" => Some(Self::Stata),
             "sav" | "zsav" => Some(Self::Spss),
-            "xpt" | "xport" => Some(Self::Xport),
+            "xpt" | "xport" | "sas7bdat" => Some(Self::Xport),
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(Self::Excel),
             "ts" => Some(Self::Ts),
             _ => None,
@@ -742,7 +743,7 @@ pub(super) const IPC_STREAM: &[u8] = &[0xff, 0xff, 0xff, 0xff];
 
 pub(super) fn magic(path: &Path) -> Option<Magic> {
     use std::io::Read;
-    let mut head = [0u8; 6];
+    let mut head = [0u8; 32];
     let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
     let head = &head[..n];
     if head.starts_with(b"PAR1") {
@@ -759,6 +760,8 @@ pub(super) fn magic(path: &Path) -> Option<Magic> {
         Some(Magic::Format(InputFormat::Stata))
     } else if head.starts_with(b"$FL2") || head.starts_with(b"$FL3") {
         Some(Magic::Format(InputFormat::Spss))
+    } else if sas7bdat::is_sas7bdat(head) {
+        Some(Magic::Format(InputFormat::Xport))
     } else if head.starts_with(b"PK\x03\x04") {
         Some(Magic::Packed(Packed::Zip))
     } else if head.starts_with(b"MATLAB") || head.starts_with(&[0x89, b'H', b'D', b'F']) {
@@ -913,12 +916,10 @@ pub(super) fn read_unpacked(
 }
 
 /// What to do with a file of a kind poisonscan does not read, told by its
-/// name or first bytes: an archive (RAR; 7-Zip; a tar archive is read),
-/// a SAS data set, or one NumPy array.
+/// first bytes: an archive (RAR; 7-Zip; a tar archive is read), or one
+/// NumPy array.
 fn foreign(path: &Path) -> Option<&'static str> {
     use std::io::Read;
-    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-    let ends = |suffixes: &[&str]| suffixes.iter().any(|e| name.ends_with(e));
     let mut head = [0u8; 512];
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut head))
@@ -929,10 +930,6 @@ fn foreign(path: &Path) -> Option<&'static str> {
     Some(
         if head.starts_with(b"Rar!\x1a\x07") || head.starts_with(b"7z\xbc\xaf\x27\x1c") {
             OTHER_ARCHIVE
-        } else if ends(&[".sas7bdat"]) {
-            "a SAS data set, which poisonscan does not read: write it as a transport file (proc \
-             export or `libname out xport \"data.xpt\"`), or with pandas \
-             (pd.read_sas(FILE).to_parquet(\"data.parquet\"))"
         } else if head.starts_with(b"\x93NUMPY") {
             "one NumPy array (.npy), which holds no labels: save the features and labels \
              together with numpy.savez(\"data.npz\", x=…, y=…)"
@@ -1050,7 +1047,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
                         InputFormat::RData => "an R data",
                         InputFormat::Stata => "a Stata",
                         InputFormat::Spss => "an SPSS",
-                        InputFormat::Xport => "a SAS transport",
+                        InputFormat::Xport => "a SAS",
                         InputFormat::Npz => "a MATLAB",
                         _ => "a Parquet",
                     };

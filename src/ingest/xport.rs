@@ -61,7 +61,7 @@ fn ibm(b: &[u8]) -> Option<f64> {
 }
 
 /// Whether a SAS format names a date or a time.
-fn is_date(format: &str) -> bool {
+pub(super) fn is_date(format: &str) -> bool {
     let f = format.to_ascii_uppercase();
     [
         "DATE", "DATETIME", "TIME", "MMDDYY", "DDMMYY", "YYMMDD", "YYMON", "MONYY", "WEEKDATE",
@@ -224,10 +224,14 @@ fn parse(data: &[u8]) -> Parse<Member<'_>> {
     })
 }
 
-/// Reads a SAS transport file as a batch (see the module docs).
+/// Reads a SAS transport file as a batch (see the module docs), or a SAS
+/// data set (see [`super::sas7bdat`]), told by its first bytes.
 pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, IngestError> {
     let fail = |m: String| super::frame::read_error(path, "SAS transport", m);
     let bytes = super::frame::unpacked(path, "SAS transport")?;
+    if super::sas7bdat::is_sas7bdat(&bytes) {
+        return super::sas7bdat::read(path, &bytes, notes);
+    }
     let Member {
         name,
         vars,
