@@ -2,8 +2,10 @@
 //! preamble), as scanners, PACS exports and medical data sets keep them —
 //! read as pictures of an image folder or column, like a PNG.
 //!
-//! Read: the file meta group and the data set in Explicit or Implicit VR
-//! Little Endian (or Explicit Big Endian), sequences skipped; the first
+//! Read: the file meta group (after the preamble and `DICM`, or from the
+//! first byte, or none: a bare data set) and the data set in Explicit or
+//! Implicit VR Little Endian (or Explicit Big Endian), sequences skipped;
+//! the first
 //! frame's pixels, uncompressed (8 or 16 bits, signed or not, gray or
 //! RGB, either planar layout) or encapsulated as baseline/extended JPEG
 //! (decoded as a JPEG file), lossless JPEG (process 14, the first-order
@@ -23,9 +25,29 @@ use super::cursor::{number, Cursor};
 
 type Parse<T> = Result<T, String>;
 
-/// Whether bytes are a DICOM file: `DICM` after the preamble.
+/// Whether bytes are a DICOM file: `DICM` after the preamble, or — as
+/// pydicom writes without `enforce_file_format` and older systems wrote —
+/// elements from the first byte (see [`bare`]).
 pub(crate) fn is_dicom(bytes: &[u8]) -> bool {
-    bytes.get(128..132) == Some(b"DICM")
+    bytes.get(128..132) == Some(b"DICM") || bare(bytes)
+}
+
+/// Whether bytes are DICOM elements without preamble: a file meta group
+/// (0002,xxxx) or a data set's identifying group (0008,xxxx) first, its
+/// value representation two capital letters (explicit VR) or its length
+/// within the file (implicit VR).
+fn bare(bytes: &[u8]) -> bool {
+    let Some(head) = bytes.get(..8) else {
+        return false;
+    };
+    let group = u16::from_le_bytes([head[0], head[1]]);
+    let length = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+    matches!(group, 0x0002 | 0x0008) && (explicit_vr(&head[4..6]) || length <= bytes.len())
+}
+
+/// Whether two bytes are an explicit value representation (`UI`, `OB`, …).
+fn explicit_vr(b: &[u8]) -> bool {
+    b.len() == 2 && b.iter().all(u8::is_ascii_uppercase)
 }
 
 /// The attributes of an image that its pixels need.
@@ -162,6 +184,11 @@ fn attributes_of(bytes: &[u8], size_only: bool, inflated: bool) -> Parse<Attribu
     if !is_dicom(bytes) {
         return Err("not a DICOM file (no `DICM` after its preamble)".into());
     }
+    let start = if bytes.get(128..132) == Some(b"DICM") {
+        132
+    } else {
+        0
+    };
     let mut a = Attributes {
         slope: 1.0,
         samples: 1,
@@ -169,7 +196,7 @@ fn attributes_of(bytes: &[u8], size_only: bool, inflated: bool) -> Parse<Attribu
     };
     // the file meta group: Explicit VR Little Endian
     let mut r = Reader {
-        c: Cursor::new(bytes, 132, false),
+        c: Cursor::new(bytes, start, false),
         explicit: true,
     };
     while r.c.data.get(r.c.at..r.c.at + 2) == Some(&[0x02, 0x00]) {
@@ -182,6 +209,13 @@ fn attributes_of(bytes: &[u8], size_only: bool, inflated: bool) -> Parse<Attribu
     match a.transfer.as_str() {
         "1.2.840.10008.1.2" => r.explicit = false,
         "1.2.840.10008.1.2.2" => r.c.big = true,
+        // no meta group to say: told by the first element
+        "" => {
+            r.explicit =
+                r.c.data
+                    .get(r.c.at + 4..r.c.at + 6)
+                    .is_some_and(explicit_vr)
+        }
         _ => {}
     }
     if a.transfer == DEFLATED && !inflated {
@@ -555,6 +589,26 @@ mod tests {
             let want = [x * 8, y * 8, (x + y) * 4 + 60 * disc].map(|v| v as u8);
             assert_eq!(p.0, want, "({x}, {y})");
         }
+        // without the preamble and `DICM` (pydicom without
+        // enforce_file_format), and without the meta group too (older
+        // systems' bare data sets, explicit or implicit VR: told by the
+        // first element)
+        let strip = |name: &str, meta: bool| {
+            let b = fixture(name);
+            let group = u32::from_le_bytes(b[140..144].try_into().unwrap()) as usize;
+            b[if meta { 132 } else { 144 + group }..].to_vec()
+        };
+        for (name, meta) in [
+            ("ct32_native.dcm", true),
+            ("ct32_native.dcm", false),
+            ("ct32_implicit.dcm", false),
+        ] {
+            let bare = strip(name, meta);
+            assert!(is_dicom(&bare), "{name}");
+            assert_eq!(decode(&bare).unwrap().to_luma8(), native, "{name} {meta}");
+        }
+        // a PNG is not taken for one
+        assert!(!is_dicom(b"\x89PNG\r\n\x1a\n0000"));
         // cut inside the compressed frame: an error, not a panic
         let bytes = fixture("ct32_lossless_sv1.dcm");
         assert!(decode(&bytes[..bytes.len() - 200]).is_err());
