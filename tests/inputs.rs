@@ -63,17 +63,16 @@ fn summary_of(d: &Path, out: &str) -> serde_json::Value {
 /// Scans `path`, a table of the wine60 fixture's columns (the label
 /// `cultivar`), with seed 1 into `d/out`; returns its scores.
 fn scan_wine(d: &Path, path: &Path, out: &str) -> RecordBatch {
-    let args = [
-        "scan",
-        path.to_str().unwrap(),
-        "--label",
-        "cultivar",
-        "--seed",
-        "1",
-        "--out",
-        out,
-    ];
-    run_ok(&args, d);
+    scan_scores(d, path, &["--label", "cultivar"], out)
+}
+
+/// Scans `path` with `options` and seed 1 into `d/out`; returns its scores.
+fn scan_scores(d: &Path, path: &Path, options: &[&str], out: &str) -> RecordBatch {
+    let head = ["scan", path.to_str().unwrap()];
+    run_ok(
+        &[&head[..], options, &["--seed", "1", "--out", out]].concat(),
+        d,
+    );
     read_parquet(&d.join(out).join("scores.parquet"))
 }
 
@@ -2818,12 +2817,8 @@ fn sas_data_sets_are_read_as_tables() {
 
     // A data set SAS 9.4 itself wrote (64-bit Windows, Windows-1252; R's
     // haven ships it): the rows pandas's read_sas reads from it.
-    let scan_iris = |file: &str, out: &str| {
-        let path = fixtures.join(file);
-        let args = ["scan", path.to_str().unwrap(), "--label", "Species"];
-        run_ok(&[&args[..], &["--seed", "1", "--out", out]].concat(), d);
-        read_parquet(&d.join(out).join("scores.parquet"))
-    };
+    let scan_iris =
+        |file: &str, out: &str| scan_scores(d, &fixtures.join(file), &["--label", "Species"], out);
     assert_eq!(
         scan_iris("iris_sas94.sas7bdat.gz", "sas94"),
         scan_iris("iris_sas94.csv", "iris-csv")
@@ -2870,14 +2865,7 @@ fn pickled_pandas_frames_are_read_as_tables() {
 
     // a column of NumPy arrays, one 8×8 picture per row: the pictures of
     // the same digits in a NumPy archive, scanned alike
-    let scan_digits = |file: &str, out: &str| {
-        let path = fixtures.join(file);
-        run_ok(
-            &["scan", path.to_str().unwrap(), "--seed", "1", "--out", out],
-            d,
-        );
-        read_parquet(&d.join(out).join("scores.parquet"))
-    };
+    let scan_digits = |file: &str, out: &str| scan_scores(d, &fixtures.join(file), &[], out);
     assert_eq!(
         scan_digits("digits300_frame.pkl.gz", "frame"),
         scan_digits("digits300.npz", "npz")

@@ -19,12 +19,11 @@
 
 use std::borrow::Cow;
 use std::path::Path;
-use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 
 use super::cursor::number;
+use super::xport::Var;
 use super::IngestError;
 
 type Parse<T> = Result<T, String>;
@@ -41,23 +40,14 @@ pub(super) fn is_sas7bdat(head: &[u8]) -> bool {
 }
 
 /// How a data set's rows are compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Compression {
+    #[default]
     None,
     /// Run-length (`SASYZCRL`).
     Rle,
     /// Ross data compression (`SASYZCR2`).
     Rdc,
-}
-
-/// A column: its name, whether numeric, its place and width in a row.
-#[derive(Debug, Clone, Default)]
-struct Column {
-    name: String,
-    numeric: bool,
-    offset: usize,
-    width: usize,
-    format: String,
 }
 
 /// What the subheaders say, gathered page by page.
@@ -68,7 +58,7 @@ struct Meta {
     /// Rows on a mixed page (metadata and rows) at most.
     mix_rows: usize,
     /// Told by the first text block.
-    compression: Option<Compression>,
+    compression: Compression,
     /// The text blocks that names and formats point into.
     texts: Vec<Vec<u8>>,
     /// Text block, place and length of each column's name.
@@ -77,7 +67,6 @@ struct Meta {
     attributes: Vec<(usize, usize, u8)>,
     /// Text block, place and length of each column's format's name.
     formats: Vec<(usize, usize, usize)>,
-    seen_row_size: bool,
 }
 
 /// The layout of the file: word size, byte order, page geometry.
@@ -219,7 +208,7 @@ const AMD: usize = 0x0400;
 /// A data set's columns and its rows' bytes (in the file's pages where
 /// stored as they are, unpacked where compressed).
 struct Table<'a> {
-    columns: Vec<Column>,
+    columns: Vec<Var>,
     rows: Vec<Cow<'a, [u8]>>,
     utf8: bool,
     big: bool,
@@ -267,7 +256,7 @@ fn parse(data: &[u8]) -> Parse<Table<'_>> {
                     Subheader::Other => {
                         // in a compressed data set, a row (compressed or
                         // not) is a subheader of type 1
-                        let compressed = meta.compression.is_some_and(|c| c != Compression::None);
+                        let compressed = meta.compression != Compression::None;
                         let row = compressed && (packed == 4 || packed == 0) && kind_byte == 1;
                         if row && read < meta.row_count {
                             rows.push(unpack_row(body, &meta).map_err(at_page)?);
@@ -287,7 +276,7 @@ fn parse(data: &[u8]) -> Parse<Table<'_>> {
             }
             _ => continue,
         };
-        if !meta.seen_row_size {
+        if meta.row_length == 0 {
             return Err(at_page("rows before the row size is known".into()));
         }
         let count = count.min(meta.row_count - read);
@@ -299,7 +288,7 @@ fn parse(data: &[u8]) -> Parse<Table<'_>> {
         rows.extend(bytes.chunks_exact(meta.row_length).map(Cow::Borrowed));
         read += count;
     }
-    if !meta.seen_row_size {
+    if meta.row_length == 0 {
         return Err("no row size subheader (not a data set?)".into());
     }
     if read < meta.row_count {
@@ -335,7 +324,6 @@ fn subheader_fields(which: Subheader, body: &[u8], l: &Layout, meta: &mut Meta) 
                     meta.row_length, l.page_size
                 ));
             }
-            meta.seen_row_size = true;
         }
         Subheader::ColumnText => {
             // a text block: the rest of the subheader after the signature
@@ -344,13 +332,13 @@ fn subheader_fields(which: Subheader, body: &[u8], l: &Layout, meta: &mut Meta) 
             let block = &body[int..];
             if meta.texts.is_empty() {
                 let has = |lit: &[u8]| block.windows(lit.len()).any(|w| w == lit);
-                meta.compression = Some(if has(b"SASYZCRL") {
+                meta.compression = if has(b"SASYZCRL") {
                     Compression::Rle
                 } else if has(b"SASYZCR2") {
                     Compression::Rdc
                 } else {
                     Compression::None
-                });
+                };
             }
             meta.texts.push(block.to_vec());
         }
@@ -388,7 +376,7 @@ fn subheader_fields(which: Subheader, body: &[u8], l: &Layout, meta: &mut Meta) 
 }
 
 /// The columns the name, attribute and format subheaders describe.
-fn columns(meta: &Meta, utf8: bool) -> Parse<Vec<Column>> {
+fn columns(meta: &Meta, utf8: bool) -> Parse<Vec<Var>> {
     let text = |(block, at, len): (usize, usize, usize)| -> Parse<String> {
         let bytes = meta
             .texts
@@ -422,11 +410,11 @@ fn columns(meta: &Meta, utf8: bool) -> Parse<Vec<Column>> {
             Some(&f) => text(f)?,
             None => String::new(),
         };
-        out.push(Column {
+        out.push(Var {
             name,
             numeric,
-            offset,
-            width,
+            pos: offset,
+            len: width,
             format,
         });
     }
@@ -441,7 +429,7 @@ fn unpack_row<'a>(body: &'a [u8], meta: &Meta) -> Parse<Cow<'a, [u8]>> {
         return Ok(Cow::Borrowed(&body[..n]));
     }
     let row = match meta.compression {
-        Some(Compression::Rdc) => rdc(body, n)?,
+        Compression::Rdc => rdc(body, n)?,
         _ => rle(body, n)?,
     };
     if row.len() != n {
@@ -608,24 +596,9 @@ pub(super) fn read(
         utf8,
         big,
     } = parse(bytes).map_err(&fail)?;
-    let mut arrays = Vec::new();
-    let mut left_out = Vec::new();
-    for c in &columns {
-        if c.numeric && super::xport::is_date(&c.format) {
-            left_out.push(format!("`{}` ({})", c.name, c.format));
-            continue;
-        }
-        let cells = rows.iter().map(|r| &r[c.offset..c.offset + c.width]);
-        let array: ArrayRef = if c.numeric {
-            Arc::new(Float64Array::from_iter(cells.map(|b| double(b, big))))
-        } else {
-            Arc::new(StringArray::from_iter_values(
-                cells.map(|b| super::frame::padded_text(b, utf8)),
-            ))
-        };
-        arrays.push((c.name.clone(), array));
-    }
-    super::frame::variables_batch(path, "SAS data set", arrays, &left_out, notes)
+    let number = |b: &[u8]| double(b, big);
+    let text = |b: &[u8]| super::frame::padded_text(b, utf8);
+    super::xport::variables(path, "SAS data set", &columns, &rows, number, text, notes)
 }
 
 #[cfg(test)]

@@ -22,14 +22,14 @@ use super::IngestError;
 
 type Parse<T> = Result<T, String>;
 
-/// A variable: its name, whether numeric, its length and place in an
-/// observation, and its format's name.
-struct Var {
-    name: String,
-    numeric: bool,
-    len: usize,
-    pos: usize,
-    format: String,
+/// A SAS variable (of a transport file or a data set): its name, whether
+/// numeric, its length and place in an observation, and its format's name.
+pub(super) struct Var {
+    pub(super) name: String,
+    pub(super) numeric: bool,
+    pub(super) len: usize,
+    pub(super) pos: usize,
+    pub(super) format: String,
 }
 
 /// The header records that begin a file and a member, by version.
@@ -61,7 +61,7 @@ fn ibm(b: &[u8]) -> Option<f64> {
 }
 
 /// Whether a SAS format names a date or a time.
-pub(super) fn is_date(format: &str) -> bool {
+fn is_date(format: &str) -> bool {
     let f = format.to_ascii_uppercase();
     [
         "DATE", "DATETIME", "TIME", "MMDDYY", "DDMMYY", "YYMMDD", "YYMON", "MONYY", "WEEKDATE",
@@ -245,22 +245,37 @@ pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, 
             others.join(", ")
         ));
     }
+    variables(path, "SAS transport", &vars, &rows, ibm, text, notes)
+}
+
+/// SAS variables as a batch, each cut from every row at its place: numbers
+/// by `number`, text by `text`; those with a date or time format left out
+/// with a note (transport files and data sets alike).
+pub(super) fn variables<R: AsRef<[u8]>>(
+    path: &Path,
+    format: &'static str,
+    vars: &[Var],
+    rows: &[R],
+    number: impl Fn(&[u8]) -> Option<f64>,
+    text: impl Fn(&[u8]) -> String,
+    notes: &mut Vec<String>,
+) -> Result<RecordBatch, IngestError> {
     let mut columns = Vec::new();
     let mut left_out = Vec::new();
-    for v in &vars {
+    for v in vars {
         if v.numeric && is_date(&v.format) {
             left_out.push(format!("`{}` ({})", v.name, v.format));
             continue;
         }
-        let cells = rows.iter().map(|r| &r[v.pos..v.pos + v.len]);
+        let cells = rows.iter().map(|r| &r.as_ref()[v.pos..v.pos + v.len]);
         let array: ArrayRef = if v.numeric {
-            Arc::new(Float64Array::from_iter(cells.map(ibm)))
+            Arc::new(Float64Array::from_iter(cells.map(&number)))
         } else {
-            Arc::new(StringArray::from_iter_values(cells.map(text)))
+            Arc::new(StringArray::from_iter_values(cells.map(&text)))
         };
         columns.push((v.name.clone(), array));
     }
-    super::frame::variables_batch(path, "SAS transport", columns, &left_out, notes)
+    super::frame::variables_batch(path, format, columns, &left_out, notes)
 }
 
 #[cfg(test)]
