@@ -34,6 +34,7 @@ sets=(
   "emoji (colour, 64×64)|$cache/emoji/emoji"
   "emoji (colour, read at 32×32)|$cache/emoji/emoji|--resize 32x32"
   "emoji with skin tones (colour)|$cache/emoji/emoji-skin-tones"
+  "photo mix (colour, 32×32)|$cache/photomix/photomix"
   "digits (8×8)|$cache/sklearn/digits-images-idx3-ubyte"
   "wine|$cache/sklearn/wine.csv"
   "breast cancer|$cache/sklearn/breast_cancer.csv"

