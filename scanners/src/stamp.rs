@@ -72,7 +72,8 @@ representation).
    q_other) ≤ 0.5`, with `q_own > q_other`), the one-sided normal test
    of `q` below `q_own` (Welch's standard error of the two means);
    otherwise 0. Class test: the smallest over the class's stamps, plus
-   `ln` of their number. In a stamp significant at the class level each of
+   `ln` of their number; a class without a stamp has no test (and a data
+   set without one leaves fusion's correction over tests as it was). In a stamp significant at the class level each of
    its rows gets the stamp's `ln` p-value (its raw score is one less its
    share of neighbours with the class); the class's other rows get none.
    `excess_rows`: those rows.
@@ -276,6 +277,8 @@ impl Stamp {
 #[derive(Debug, Clone)]
 struct Tested {
     stamp: Stamp,
+    /// The rows its rows landed among.
+    refs: Vec<usize>,
     log_p: f64,
     agreement: f64,
     own: f64,
@@ -412,7 +415,7 @@ impl Scanner for StampedPatch {
             for t in own.iter().filter(|t| t.log_p + correction <= level) {
                 let shape = input.image.expect("stamps are found on images");
                 let pictures = Pictures { x, shape, labels };
-                let scores = scores(&pictures, t, &keys, &scanned, p.k, input.seed);
+                let scores = scores(&pictures, t, &keys, p.k, input.seed);
                 for (&i, &a) in t.stamp.rows.iter().zip(&scores) {
                     if t.log_p < log_p[i] {
                         log_p[i] = t.log_p;
@@ -440,7 +443,9 @@ impl Scanner for StampedPatch {
             classes.push(ClassDiagnostics {
                 class: c as u32,
                 values,
-                log_p: (runs && scanned[c]).then_some(class_log_p),
+                // no stamp, no test: fusion's correction over the data
+                // set's tests stays as it was where nothing is stamped
+                log_p: (runs && scanned[c] && !own.is_empty()).then_some(class_log_p),
             });
         }
         Ok(ScanOutput {
@@ -806,22 +811,6 @@ fn sample(mut rows: Vec<usize>, most: usize, keys: &[u64], rng: &mut SplitMix64)
     rows
 }
 
-/// The references a stamp's rows land among: rows of scanned classes that
-/// do not hold it.
-fn references(
-    p: &Pictures<'_>,
-    s: &Stamp,
-    scanned: &[bool],
-    keys: &[u64],
-    rng: &mut SplitMix64,
-) -> Vec<usize> {
-    let features = s.features(p.shape);
-    let rows = (0..p.x.rows())
-        .filter(|&i| scanned[p.labels[i] as usize] && !s.holds(p.x.row(i), &features))
-        .collect();
-    sample(rows, REFERENCES, keys, rng)
-}
-
 /// Each of `rows`' share of its `k` nearest `refs` labelled `class` (a row
 /// that is itself a reference left out).
 fn shares(
@@ -871,19 +860,21 @@ fn land(
     rng: &mut SplitMix64,
 ) -> Tested {
     let c = s.class;
-    let refs = references(p, &s, scanned, keys, rng);
+    let features = s.features(p.shape);
+    let without: Vec<usize> = (0..p.x.rows())
+        .filter(|&i| scanned[p.labels[i] as usize] && !s.holds(p.x.row(i), &features))
+        .collect();
+    let other_rows: Vec<usize> = without
+        .iter()
+        .copied()
+        .filter(|&i| p.labels[i] != c)
+        .collect();
+    let refs = sample(without, REFERENCES, keys, rng);
     let holding: HashSet<usize> = s.rows.iter().copied().collect();
     let own_rows: Vec<usize> = class_rows[c as usize]
         .iter()
         .copied()
         .filter(|i| !holding.contains(i))
-        .collect();
-    let features = s.features(p.shape);
-    let other_rows: Vec<usize> = (0..p.x.rows())
-        .filter(|&i| {
-            let l = p.labels[i];
-            l != c && scanned[l as usize] && !s.holds(p.x.row(i), &features)
-        })
         .collect();
     let stamp_rows = sample(s.rows.clone(), SAMPLE, keys, rng);
     let own_rows = sample(own_rows, SAMPLE, keys, rng);
@@ -904,6 +895,7 @@ fn land(
     };
     Tested {
         stamp: s,
+        refs,
         log_p,
         agreement: q,
         own: q_own,
@@ -913,20 +905,11 @@ fn land(
 
 /// Each of a significant stamp's rows' share of neighbours with its class
 /// (at most [`SCORED`] rows landed; the rest get the stamp's mean).
-fn scores(
-    p: &Pictures<'_>,
-    t: &Tested,
-    keys: &[u64],
-    scanned: &[bool],
-    k: usize,
-    seed: u64,
-) -> Vec<f64> {
+fn scores(p: &Pictures<'_>, t: &Tested, keys: &[u64], k: usize, seed: u64) -> Vec<f64> {
     let s = &t.stamp;
     let mut rng = SplitMix64::derive(seed, 0x5C0E ^ s.class as u64);
-    let refs = references(p, s, scanned, keys, &mut rng);
     let landed = sample(s.rows.clone(), SCORED, keys, &mut rng);
-    let view = Pooled::new(p.shape);
-    let a = shares(p, &view, s, &landed, &refs, s.class, k);
+    let a = shares(p, &Pooled::new(p.shape), s, &landed, &t.refs, s.class, k);
     let of: HashMap<usize, f64> = landed.into_iter().zip(a).collect();
     s.rows
         .iter()
@@ -1016,7 +999,7 @@ mod tests {
         let class0 = out.classes[0].log_p.unwrap();
         assert!(class0 < class_gate_level(3) - 5.0, "{:?}", out.classes[0]);
         for c in 1..3 {
-            assert_eq!(out.classes[c].log_p, Some(0.0));
+            assert_eq!(out.classes[c].log_p, None);
         }
         let flagged: Vec<usize> = (0..900).filter(|&i| out.log_p[i] < 0.0).collect();
         let planted: Vec<usize> = (300..320).chain(600..620).collect();
@@ -1078,6 +1061,7 @@ mod tests {
         let (x, labels) = pictures(40, 0, &fill);
         let out = scan(&x, &labels);
         assert_eq!(out.classes[0].value("stamps"), Some(0.0));
+        assert_eq!(out.classes[0].log_p, None);
     }
 
     #[test]
