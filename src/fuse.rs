@@ -522,8 +522,17 @@ pub fn fuse(
     // rows are three samples where a few rows of the data set are copied)
     let min_rows = settings.min_flagged as f64 * n as f64 / distinct_rows.max(1) as f64 - 0.5;
     let scanned = labels.iter().filter(|l| !skipped.contains(l)).count();
-    let s = outputs.len().max(1) as f64;
     let has_test = |o: &ScanOutput| o.classes.iter().any(|d| d.log_p.is_some());
+    // Rows are corrected over the scanners that tested something: one that
+    // found nothing to test (no class test, no row evidence: `stamped-patch`
+    // on pictures without a stamp) is not in the family, so a data set reads
+    // the same whether or not such a scanner ran (pictures read as images,
+    // or the same values read as a vector)
+    let s = outputs
+        .iter()
+        .filter(|o| has_test(o) || o.log_p.iter().any(|&v| v < 0.0))
+        .count()
+        .max(1) as f64;
     let tests = outputs.iter().filter(|o| has_test(o)).count();
     let mut class_rows: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
     for (i, &l) in labels.iter().enumerate() {

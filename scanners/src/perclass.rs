@@ -254,6 +254,33 @@ pub(crate) fn canonical_order(x: MatrixRef<'_>, mut rows: Vec<usize>, seed: u64)
     rows
 }
 
+/// Rows before a group scanner scores them: no evidence (0) in scanned
+/// classes, none at all (NaN) in the others; `raw` and `log_p` alike.
+pub(crate) fn unscored(
+    class_rows: &[Vec<usize>],
+    scanned: &[bool],
+    n: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut v = vec![f64::NAN; n];
+    for (c, rows) in class_rows.iter().enumerate() {
+        if scanned[c] {
+            for &i in rows {
+                v[i] = 0.0;
+            }
+        }
+    }
+    (v.clone(), v)
+}
+
+/// A class test over its groups' `ln` p-values: the smallest, corrected
+/// over their number (Bonferroni, at most 0), and that correction (`ln` of
+/// the number, at least one).
+pub(crate) fn best_of_groups(log_ps: &[f64]) -> (f64, f64) {
+    let correction = (log_ps.len().max(1) as f64).ln();
+    let best = log_ps.iter().copied().fold(0.0, f64::min);
+    ((best + correction).min(0.0), correction)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

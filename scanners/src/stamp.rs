@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::foreign::nearest_rows;
+use crate::perclass::{best_of_groups, unscored};
 use crate::rng::SplitMix64;
 use crate::stats::ln_upper_normal_p;
 use crate::warp::ImageShape;
@@ -83,8 +84,19 @@ Summary values per class: `stamps` tested; for the most significant,
 `stamp_x`, `stamp_y` (the top-left pixel), `stamp_width`, `stamp_height`,
 `continuation`, `agreement` (`q`), `own_agreement`, `other_agreement`.
 
-Measured (`--model none`, seed 1): on the photograph-and-drawing mix, a
-white 3×3 patch at 0.3–10 % … (see BENCHMARKS.md, "Stamped patches").
+Measured (`--model none`; BENCHMARKS.md, "Stamped patches on colour
+pictures"): on photomix (`datasets/fetch.sh photomix`: 8,000 crops of
+photographs and drawings in ten overlapping classes), a white 3×3 patch
+on 1 %, 5 % and 10 % is gated 3/3 with its rows flagged at precision and
+recall 100 % (before: passed, AUROC 0.42–0.70); on 0.3 % (24 rows) 2 of
+3; black, checkerboard, random-pattern, 2×2 and 5×5 patches and two
+targets at 1 %: 100 / 100 %. The emoji at 32×32 and 64×64, a white patch
+on 1 % and 5 %: gated, recall 100 %, precision 97–99.5 % (natural
+pictures whose corner is white already hold it too). Clean sets of the
+corpus: no class fails (natural stamps — a 2×2 block of Fashion-MNIST's bags,
+27 rows; a stroke of digits' zeros, 96 — land as their class does:
+agreement 0.95–1.0 against the class's 0.86–0.97). Cost: full MNIST
+2.1 s, emoji with skin tones (14,980 × 64×64×3) 5.3 s, 2 cores.
 
 ## Options
 - `min-rows` (default 20): least rows of a class holding the stamp (5 to
@@ -104,8 +116,11 @@ white 3×3 patch at 0.3–10 % … (see BENCHMARKS.md, "Stamped patches").
   longer exact), a patch at a place of its own in each picture (each place
   holds too few rows; `knn-label-disagreement`'s contradicted pattern
   looks for those), a patch smaller than 2×2, a blended trigger, a patch
-  in every class (all-to-all), and a patch whose rows the pixel view
-  cannot place (`q_own` no higher than `q_other`).
+  in every class (all-to-all), a patch whose rows the pixel view
+  cannot place (`q_own` no higher than `q_other`), fewer than `min-rows`
+  planted rows, and a patch of the value most pictures already hold there
+  (black on transparent emoji corners: its cells continue the background,
+  and the block grown from it is not a rectangle).
 
 ## References
 - Gu, Dolan-Gavitt, Garg, "BadNets: identifying vulnerabilities in the
@@ -391,15 +406,7 @@ impl Scanner for StampedPatch {
                 })
                 .collect();
         }
-        let mut raw = vec![f64::NAN; n];
-        let mut log_p = vec![f64::NAN; n];
-        for (c, rows) in class_rows.iter().enumerate() {
-            if scanned[c] {
-                for &i in rows {
-                    (raw[i], log_p[i]) = (0.0, 0.0);
-                }
-            }
-        }
+        let (mut raw, mut log_p) = unscored(&class_rows, &scanned, n);
         let mut classes = Vec::new();
         for (c, rows) in class_rows.iter().enumerate() {
             if rows.is_empty() {
@@ -409,9 +416,8 @@ impl Scanner for StampedPatch {
                 .iter()
                 .filter(|t| t.stamp.class == c as u32)
                 .collect();
-            let correction = (own.len().max(1) as f64).ln();
-            let class_log_p =
-                (own.iter().map(|t| t.log_p).fold(0.0, f64::min) + correction).min(0.0);
+            let (class_log_p, correction) =
+                best_of_groups(&own.iter().map(|t| t.log_p).collect::<Vec<_>>());
             for t in own.iter().filter(|t| t.log_p + correction <= level) {
                 let shape = input.image.expect("stamps are found on images");
                 let pictures = Pictures { x, shape, labels };

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::foreign::nearest_rows;
+use crate::perclass::{best_of_groups, unscored};
 use crate::rng::SplitMix64;
 use crate::stats::{ln_binomial_upper, quantile};
 use crate::view::{moments, onehot_groups, winsor_bounds, winsorized};
@@ -1139,15 +1140,7 @@ impl ValueTrigger {
             }
         }
         let tested: Vec<Group> = tested.into_iter().map(|(g, _)| g).collect();
-        let mut raw = vec![f64::NAN; n];
-        let mut log_p = vec![f64::NAN; n];
-        for (c, rows) in class_rows.iter().enumerate() {
-            if scanned[c] {
-                for &i in rows {
-                    (raw[i], log_p[i]) = (0.0, 0.0);
-                }
-            }
-        }
+        let (mut raw, mut log_p) = unscored(&class_rows, &scanned, n);
         let mut classes = Vec::new();
         for (c, rows) in class_rows.iter().enumerate() {
             if rows.is_empty() {
@@ -1157,9 +1150,8 @@ impl ValueTrigger {
                 .iter()
                 .filter(|g| g.candidate.class == c as u32)
                 .collect();
-            let correction = (own.len().max(1) as f64).ln();
-            let class_log_p =
-                (own.iter().map(|g| g.log_p).fold(0.0, f64::min) + correction).min(0.0);
+            let (class_log_p, correction) =
+                best_of_groups(&own.iter().map(|g| g.log_p).collect::<Vec<_>>());
             // rows of significant groups whose own landing says another class
             for g in own.iter().filter(|g| g.log_p + correction <= level) {
                 let mut rng = SplitMix64::derive(input.seed, 0x7A1F ^ g.candidate.key());
