@@ -30,7 +30,9 @@
 //!
 //! # Combination
 //! With `S` scanners the fused p-value of a row is `min(1, S · min_s p_s)`
-//! (Bonferroni across scanners), and the fused score is its suspicion.
+//! (Bonferroni across scanners), and the fused score is its suspicion. `S`
+//! counts the scanners that tested something (a class test, or evidence on
+//! a row): one that found nothing to test is not in the family.
 //!
 //! # Class verdicts
 //! A class fails when a scanner's class-level test ("this class holds a
