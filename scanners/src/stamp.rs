@@ -46,8 +46,7 @@ representation).
    `value-trigger` asks of a table's values.
 2. The stamp: from the seed block, the pixels next to it on which at least
    nine in ten of the seed's rows hold one value (every channel), grown
-   while they touch; at most a sixteenth of the picture (at least 16
-   pixels). A stamp is a *filled rectangle*: the grown pixels must fill
+   while they touch; at most 64 pixels (a 64th of larger pictures). A stamp is a *filled rectangle*: the grown pixels must fill
    their bounding box, which spans neither the picture's width nor its
    height (a band across the picture is a frame or a letterbox). Its rows are the class's rows that hold every one of
    its values, and the purity above is asked of them again.
@@ -118,9 +117,11 @@ agreement 0.95–1.0 against the class's 0.86–0.97). Cost: full MNIST
   looks for those), a patch smaller than 2×2, a blended trigger, a patch
   in every class (all-to-all), a patch whose rows the pixel view
   cannot place (`q_own` no higher than `q_other`), fewer than `min-rows`
-  planted rows, and a patch of the value most pictures already hold there
-  (black on transparent emoji corners: its cells continue the background,
-  and the block grown from it is not a rectangle).
+  planted rows, and a patch on a background that most pictures share
+  there (black emoji corners, where they are transparent; a blank border):
+  the block grows from the patch into the background, which is no
+  rectangle, so a black patch there — invisible on most pictures anyway —
+  and a checkerboard whose black cells continue the background are missed.
 
 ## References
 - Gu, Dolan-Gavitt, Garg, "BadNets: identifying vulnerabilities in the
