@@ -46,10 +46,12 @@ representation).
    `value-trigger` asks of a table's values.
 2. The stamp: from the seed block, the pixels next to it on which at least
    nine in ten of the seed's rows hold one value (every channel), grown
-   while they touch; at most 64 pixels (a 64th of larger pictures). A stamp is a *filled rectangle*: the grown pixels must fill
-   their bounding box, which spans neither the picture's width nor its
-   height (a band across the picture is a frame or a letterbox). Its rows are the class's rows that hold every one of
-   its values, and the purity above is asked of them again.
+   while they touch; at most 64 pixels (a 64th of larger pictures). A
+   stamp is a *filled rectangle*: the grown pixels must fill their
+   bounding box, which spans neither the picture's width nor its height
+   (a band across the picture is a frame or a letterbox). Its rows are
+   the class's rows that hold every one of its values, and the purity
+   above is asked of them again.
 3. A stamp is *set onto* the picture: the pixels around it do not continue
    it. The `continuation` is, over each pixel of the stamp's edge and its
    neighbour outside the stamp, the share of the stamp's rows in which the
