@@ -75,10 +75,10 @@ representation).
    of `q` below `q_own` (Welch's standard error of the two means);
    otherwise 0. Class test: the smallest over the class's stamps, plus
    `ln` of their number; a class without a stamp has no test (and a data
-   set without one leaves fusion's correction over tests as it was). In a stamp significant at the class level each of
-   its rows gets the stamp's `ln` p-value (its raw score is one less its
-   share of neighbours with the class); the class's other rows get none.
-   `excess_rows`: those rows.
+   set without one leaves fusion's corrections as they were). In a stamp
+   significant at the class level each of its rows gets the stamp's `ln`
+   p-value (its raw score is one less its share of neighbours with the
+   class); the class's other rows get none. `excess_rows`: those rows.
 
 Summary values per class: `stamps` tested; for the most significant,
 `stamp_rows`, `outside_rows` (other classes' rows that hold it), its place
