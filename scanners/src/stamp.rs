@@ -364,16 +364,21 @@ impl Scanner for StampedPatch {
         let level = class_gate_level(input.n_classes);
         let mut tested: Vec<Tested> = Vec::new();
         let keys = input.row_keys();
-        if let (true, Some(shape)) = (runs, input.image) {
-            let pictures = Pictures { x, shape, labels };
+        // the pictures and their landing view, read once for the test and
+        // the scores
+        let read = input
+            .image
+            .filter(|_| runs)
+            .map(|shape| (Pictures { x, shape, labels }, Pooled::new(shape)));
+        if let Some((pictures, view)) = &read {
             let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
             let allowed = Allowed::new(&sizes, &scanned, p.purity);
             let mut rng = SplitMix64::derive(input.seed, 0x57A3);
-            let seeds = seeds(&pictures, &scanned, &allowed, p.min_rows, &keys, &mut rng);
+            let seeds = seeds(pictures, &scanned, &allowed, p.min_rows, &keys, &mut rng);
             let same = SAME * value_range(x);
             let mut found: Vec<Stamp> = seeds
                 .par_iter()
-                .filter_map(|s| grow(&pictures, s, same, p.max_continuation))
+                .filter_map(|s| grow(pictures, s, same, p.max_continuation))
                 .collect();
             found.sort_by(|a, b| {
                 (a.class, a.y, a.x, a.height, a.width, &a.values)
@@ -386,19 +391,19 @@ impl Scanner for StampedPatch {
             // the rows of each: every row of the class that holds it
             found = found
                 .into_par_iter()
-                .filter_map(|s| holders(&pictures, s, &scanned, &allowed, p.min_rows))
+                .filter_map(|s| holders(pictures, s, &scanned, &allowed, p.min_rows))
                 .collect();
-            let view = Pooled::new(shape);
             tested = found
                 .into_par_iter()
                 .map(|s| {
                     let mut rng = SplitMix64::derive(
                         input.seed,
-                        0x57A4 ^ ((s.class as u64) << 32 | (s.y * shape.width + s.x) as u64),
+                        0x57A4
+                            ^ ((s.class as u64) << 32 | (s.y * pictures.shape.width + s.x) as u64),
                     );
                     land(
-                        &pictures,
-                        &view,
+                        pictures,
+                        view,
                         s,
                         &class_rows,
                         &scanned,
@@ -422,9 +427,8 @@ impl Scanner for StampedPatch {
             let (class_log_p, correction) =
                 best_of_groups(&own.iter().map(|t| t.log_p).collect::<Vec<_>>());
             for t in own.iter().filter(|t| t.log_p + correction <= level) {
-                let shape = input.image.expect("stamps are found on images");
-                let pictures = Pictures { x, shape, labels };
-                let scores = scores(&pictures, t, &keys, p.k, input.seed);
+                let (pictures, view) = read.as_ref().expect("stamps are found on images");
+                let scores = scores(pictures, view, t, &keys, p.k, input.seed);
                 for (&i, &a) in t.stamp.rows.iter().zip(&scores) {
                     if t.log_p < log_p[i] {
                         log_p[i] = t.log_p;
@@ -914,11 +918,18 @@ fn land(
 
 /// Each of a significant stamp's rows' share of neighbours with its class
 /// (at most [`SCORED`] rows landed; the rest get the stamp's mean).
-fn scores(p: &Pictures<'_>, t: &Tested, keys: &[u64], k: usize, seed: u64) -> Vec<f64> {
+fn scores(
+    p: &Pictures<'_>,
+    view: &Pooled,
+    t: &Tested,
+    keys: &[u64],
+    k: usize,
+    seed: u64,
+) -> Vec<f64> {
     let s = &t.stamp;
     let mut rng = SplitMix64::derive(seed, 0x5C0E ^ s.class as u64);
     let landed = sample(s.rows.clone(), SCORED, keys, &mut rng);
-    let a = shares(p, &Pooled::new(p.shape), s, &landed, &t.refs, s.class, k);
+    let a = shares(p, view, s, &landed, &t.refs, s.class, k);
     let of: HashMap<usize, f64> = landed.into_iter().zip(a).collect();
     s.rows
         .iter()
