@@ -867,6 +867,9 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     };
     assert_eq!(source("kaggle")["kind"], "pixels", "{}", source("kaggle"));
     assert_eq!(source("kaggle")["height"], 14);
+    // Arrow's fixed-shape tensors say their shape
+    assert_eq!(source("tensor")["kind"], "pixels", "{}", source("tensor"));
+    assert_eq!(source("tensor")["width"], 14);
     // both halves of a `.npy` pair given: read once
     let o = run(
         &[

@@ -65,14 +65,28 @@ impl Hints {
                     .collect()
             })
             .unwrap_or_default();
-        Self {
+        let mut hints = Self {
             features: meta.get(META_FEATURES).cloned(),
             columns: meta
                 .get(META_FEATURE_COLUMNS)
                 .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok()),
             image_shape,
             class_label_names,
+        };
+        // one column of Arrow's fixed-shape tensors of an image's shape
+        // (pyarrow's `FixedShapeTensorArray`): that column, as images
+        let tensors: Vec<(&String, (usize, usize, usize))> = schema
+            .fields()
+            .iter()
+            .filter_map(|f| Some((f.name(), tensor_image_shape(f)?)))
+            .collect();
+        if let ([(column, shape)], None) = (tensors.as_slice(), &hints.image_shape) {
+            if hints.features.as_ref().is_none_or(|f| f == *column) {
+                hints.features = Some(column.to_string());
+                hints.image_shape = Some(*shape);
+            }
         }
+        hints
     }
 
     /// The class names a file gives for integer label column `column`.
@@ -601,6 +615,32 @@ fn list_spans(array: &ArrayRef) -> Option<(ArrayRef, Vec<(usize, usize)>)> {
         }
         _ => return None,
     })
+}
+
+/// The image shape of a field of Arrow's canonical `arrow.fixed_shape_tensor`
+/// extension type whose `shape` is an image's ([`image_shape`]) and whose
+/// dimensions are stored in that order (no `permutation`, or the identity).
+fn tensor_image_shape(field: &arrow::datatypes::Field) -> Option<(usize, usize, usize)> {
+    let meta = field.metadata();
+    if meta.get("ARROW:extension:name")? != "arrow.fixed_shape_tensor" {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(meta.get("ARROW:extension:metadata")?).ok()?;
+    let dims: Vec<usize> = v["shape"]
+        .as_array()?
+        .iter()
+        .map(|d| d.as_u64().map(|d| d as usize))
+        .collect::<Option<_>>()?;
+    if let Some(p) = v.get("permutation").filter(|p| !p.is_null()) {
+        let p = p.as_array()?;
+        if p.iter()
+            .enumerate()
+            .any(|(k, d)| d.as_u64() != Some(k as u64))
+        {
+            return None;
+        }
+    }
+    image_shape(&dims)
 }
 
 /// The image a row's array of `dims` (its dimensions, outermost first) is:
@@ -2922,6 +2962,42 @@ mod tests {
         assert_eq!(numbered_run(&cs), Some(2..66));
         let short: Vec<String> = (0..63).map(|k| format!("p{k}")).collect();
         assert_eq!(numbered_run(&short), None);
+    }
+
+    #[test]
+    fn a_fixed_shape_tensor_column_of_an_image_shape_is_images() {
+        let field = |meta: &str| {
+            arrow::datatypes::Field::new("t", DataType::Null, true).with_metadata(
+                [
+                    ("ARROW:extension:name", "arrow.fixed_shape_tensor"),
+                    ("ARROW:extension:metadata", meta),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<HashMap<String, String>>(),
+            )
+        };
+        let shape = |meta: &str| tensor_image_shape(&field(meta));
+        assert_eq!(shape(r#"{"shape":[28,28]}"#), Some((28, 28, 1)));
+        assert_eq!(
+            shape(r#"{"shape":[32,32,3],"permutation":[0,1,2]}"#),
+            Some((32, 32, 3))
+        );
+        // stored in another order, an embedding, channels first: not read
+        // as an image from the metadata
+        assert_eq!(shape(r#"{"shape":[28,28],"permutation":[1,0]}"#), None);
+        assert_eq!(shape(r#"{"shape":[768]}"#), None);
+        assert_eq!(shape(r#"{"shape":[3,32,32]}"#), None);
+        let plain = arrow::datatypes::Field::new("t", DataType::Null, true);
+        assert_eq!(tensor_image_shape(&plain), None);
+        // the file's hints: that column, that shape
+        let schema = arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("label", DataType::Int64, false),
+            field(r#"{"shape":[14,14]}"#),
+        ]);
+        let hints = Hints::from_schema(&schema);
+        assert_eq!(hints.features.as_deref(), Some("t"));
+        assert_eq!(hints.image_shape, Some((14, 14, 1)));
     }
 
     #[test]
