@@ -1,7 +1,9 @@
 //! Stamped patch (`PS008`): a block of pixels set to fixed values on rows of
 //! other classes given one class's label, found by the values themselves.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
@@ -49,14 +51,22 @@ representation).
    while they touch; at most 64 pixels (a 64th of larger pictures). A
    stamp is a *filled rectangle*: the grown pixels must fill their
    bounding box, which spans neither the picture's width nor its height
-   (a band across the picture is a frame or a letterbox). Its rows are
-   the class's rows that hold every one of its values, and the purity
-   above is asked of them again.
+   (a band across the picture is a frame or a letterbox). Where the
+   pictures share a background around the patch (black corners, a blank
+   border), that growth runs into the background; the seed then grows
+   again, joining pixels 8-wise, only through pixels whose shared value
+   is *specific* to the class there (other classes' rows hold it no more
+   than the purity rule permits, as a seed's block), and the stamp is
+   their bounding box, every pixel of which nine in ten of the seed's
+   rows must share (a checkerboard's dark cells on a dark corner). Its
+   rows are the class's rows that hold every one of its values, and the
+   purity above is asked of them again.
 3. A stamp is *set onto* the picture: the pixels around it do not continue
    it. The `continuation` is, over each pixel of the stamp's edge and its
    neighbour outside the stamp, the share of the stamp's rows in which the
    neighbour holds the edge pixel's value (within 3 % of the pixels' range
-   on every channel); a stamp with a continuation above
+   on every channel; for a stamp grown through specific pixels, only
+   those of its edge count); a stamp with a continuation above
    `max-continuation` is a flat part of the pictures (a background, a
    fill that goes on past the block) and is not tested.
 4. Landing, as `value-trigger` lands a group: the pictures pooled to at
@@ -93,11 +103,16 @@ recall 100 % (before: passed, AUROC 0.42–0.70); on 0.3 % (24 rows) 2 of
 3; black, checkerboard, random-pattern, 2×2 and 5×5 patches and two
 targets at 1 %: 100 / 100 %. The emoji at 32×32 and 64×64, a white patch
 on 1 % and 5 %: gated, recall 100 %, precision 97–99.5 % (natural
-pictures whose corner is white already hold it too). Clean sets of the
-corpus: no class fails (natural stamps — a 2×2 block of Fashion-MNIST's bags,
-27 rows; a stroke of digits' zeros, 96 — land as their class does:
-agreement 0.95–1.0 against the class's 0.86–0.97). Cost: full MNIST
-2.1 s, emoji with skin tones (14,980 × 64×64×3) 5.3 s, 2 cores.
+pictures whose corner is white already hold it too). A checkerboard on
+the emoji's black top-left corner at 64×64, 1 % (its black cells continue
+the background; found by the second growth): gated, its 76 rows flagged
+at precision and recall 100 % (before: passed, AUROC 0.68–0.69); MNIST's
+white patch on its black corner is found there too (600 rows at 1 %).
+Clean sets of the corpus: no class fails (natural stamps — a 2×2 block
+of Fashion-MNIST's bags, 27 rows; a stroke of digits' zeros, 96 — land
+as their class does: agreement 0.95–1.0 against the class's 0.86–0.97).
+Cost (`--scanners PS008`, 2 cores): full MNIST 3.4 s, the emoji at 64×64
+6–7 s, emoji with skin tones (14,980 × 64×64×3) 13–14 s.
 
 ## Options
 - `min-rows` (default 20): least rows of a class holding the stamp (5 to
@@ -119,11 +134,12 @@ agreement 0.95–1.0 against the class's 0.86–0.97). Cost: full MNIST
   looks for those), a patch smaller than 2×2, a blended trigger, a patch
   in every class (all-to-all), a patch whose rows the pixel view
   cannot place (`q_own` no higher than `q_other`), fewer than `min-rows`
-  planted rows, and a patch on a background that most pictures share
-  there (black emoji corners, where they are transparent; a blank border):
-  the block grows from the patch into the background, which is no
-  rectangle, so a black patch there — invisible on most pictures anyway —
-  and a checkerboard whose black cells continue the background are missed.
+  planted rows, a patch of the value most pictures hold there (a black
+  patch on the emoji's transparent, black corners: invisible on most
+  pictures), and a patch larger than three quarters of what its growth
+  runs into past the largest stamp (the second growth asks that a quarter
+  of it be background, so that a group of near-identical pictures, which
+  shares its whole picture, is not grown again).
 
 ## References
 - Gu, Dolan-Gavitt, Garg, "BadNets: identifying vulnerabilities in the
@@ -152,9 +168,18 @@ const STRIDE_FROM: usize = 48;
 /// Least rows of a sample that hold a seed.
 const MIN_SEED_ROWS: usize = 5;
 
+/// Rows each pixel's values are counted on at most, to tell a background
+/// the pictures share from values a class holds alone.
+const BACKGROUND_ROWS: usize = 4096;
+
 /// Least share of a seed's rows that hold one value at a pixel for the
 /// pixel to join the stamp.
 const SHARED: f64 = 0.9;
+
+/// Least share of the pixels a seed's growth ran into past the largest
+/// stamp that must be a background (values not the class's alone) for the
+/// seed to grow again through the class's values only.
+const BACKGROUND: f64 = 0.25;
 
 /// Cells per side of the landing view at most.
 const CELLS: usize = 16;
@@ -374,11 +399,24 @@ impl Scanner for StampedPatch {
             let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
             let allowed = Allowed::new(&sizes, &scanned, p.purity);
             let mut rng = SplitMix64::derive(input.seed, 0x57A3);
-            let seeds = seeds(pictures, &scanned, &allowed, p.min_rows, &keys, &mut rng);
+            let counted = Counted::new(pictures, &scanned, &keys, &mut rng);
+            let seeds = seeds(pictures, &counted, &allowed, p.min_rows);
             let same = SAME * value_range(x);
             let mut found: Vec<Stamp> = seeds
                 .par_iter()
-                .filter_map(|s| grow(pictures, s, same, p.max_continuation))
+                .filter_map(|s| match grow(pictures, s, same, p.max_continuation) {
+                    Ok(stamp) => stamp,
+                    // into a background the pictures share
+                    Err(Leaked(read)) => grow_specific(
+                        pictures,
+                        s,
+                        read,
+                        &counted,
+                        &allowed,
+                        same,
+                        p.max_continuation,
+                    ),
+                })
                 .collect();
             found.sort_by(|a, b| {
                 (a.class, a.y, a.x, a.height, a.width, &a.values)
@@ -538,27 +576,113 @@ struct Seed {
     rows: Vec<usize>,
 }
 
+impl Seed {
+    /// The block's four pixels.
+    fn pixels(&self) -> [(usize, usize); 4] {
+        let (y, x) = (self.y, self.x);
+        [(y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)]
+    }
+}
+
+/// The rows seeds are counted on (a seeded sample of at most [`SEED_ROWS`]
+/// of the scanned classes' rows), and, read when first asked, the values
+/// that at least two rows of a seeded sample of at most [`BACKGROUND_ROWS`]
+/// of them hold at each pixel, with their rows by class.
+struct Counted {
+    rows: Vec<usize>,
+    /// Of all scanned rows.
+    share: f64,
+    /// The rows each pixel's values are counted on.
+    counted: Vec<usize>,
+    /// Per line of the pictures, per pixel of it: (value, class, rows),
+    /// sorted (a line is read at once: its pixels lie together in a row).
+    values: Vec<OnceLock<Vec<Vec<(u64, u32, u32)>>>>,
+}
+
+impl Counted {
+    fn new(p: &Pictures<'_>, scanned: &[bool], keys: &[u64], rng: &mut SplitMix64) -> Self {
+        let all: Vec<usize> = (0..p.x.rows())
+            .filter(|&i| scanned[p.labels[i] as usize])
+            .collect();
+        // in a large data set, a sample: a stamp on `min_rows` rows keeps a
+        // share of them in it, and its rows are counted on every row later
+        let share = (SEED_ROWS as f64 / all.len().max(1) as f64).min(1.0);
+        let rows = sample(all, SEED_ROWS, keys, rng);
+        let counted = sample(rows.clone(), BACKGROUND_ROWS, keys, rng);
+        Self {
+            rows,
+            share,
+            counted,
+            values: (0..p.shape.height).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The least rows of the sample that hold a seed, for `min_rows` of
+    /// all rows.
+    fn min_rows(&self, min_rows: usize) -> usize {
+        ((min_rows as f64 * self.share * 0.5).floor() as usize)
+            .max(MIN_SEED_ROWS)
+            .min(min_rows)
+    }
+
+    /// Whether other classes' rows of the sample hold value `key` at pixel
+    /// `(y, x)` no more than [`Allowed`] permits for the rows of `class`
+    /// that do (at least `m`), both counted on the smaller sample and scaled
+    /// to the sample.
+    #[allow(clippy::too_many_arguments)]
+    fn specific(
+        &self,
+        p: &Pictures<'_>,
+        y: usize,
+        x: usize,
+        key: u64,
+        class: u32,
+        m: usize,
+        allowed: &Allowed,
+    ) -> bool {
+        let line = self.values[y].get_or_init(|| {
+            let w = p.shape.width;
+            let mut all: Vec<Vec<(u64, u32)>> = vec![Vec::with_capacity(self.counted.len()); w];
+            for &i in &self.counted {
+                for (xx, at) in all.iter_mut().enumerate() {
+                    at.push((p.pixel_key(i, y, xx), p.labels[i]));
+                }
+            }
+            all.into_iter()
+                .map(|mut at| {
+                    at.sort_unstable();
+                    at.chunk_by(|a, b| a.0 == b.0)
+                        .filter(|run| run.len() >= 2)
+                        .flat_map(|run| {
+                            run.chunk_by(|a, b| a.1 == b.1)
+                                .map(|part| (part[0].0, part[0].1, part.len() as u32))
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        let held = &line[x];
+        let from = held.partition_point(|e| e.0 < key);
+        let (mut own, mut other) = (0usize, 0usize);
+        for e in held[from..].iter().take_while(|e| e.0 == key) {
+            if e.1 == class {
+                own += e.2 as usize;
+            } else {
+                other += e.2 as usize;
+            }
+        }
+        let scale = self.rows.len() as f64 / self.counted.len().max(1) as f64;
+        let own = ((own as f64 * scale).round() as usize).max(m);
+        other as f64 * scale <= allowed.get(class, own) as f64
+    }
+}
+
 /// Every 2×2 block value that at least `min_rows` rows of one class hold
 /// and other classes' rows hold no more than [`Allowed`] permits.
-fn seeds(
-    p: &Pictures<'_>,
-    scanned: &[bool],
-    allowed: &Allowed,
-    min_rows: usize,
-    keys: &[u64],
-    rng: &mut SplitMix64,
-) -> Vec<Seed> {
+fn seeds(p: &Pictures<'_>, counted: &Counted, allowed: &Allowed, min_rows: usize) -> Vec<Seed> {
     let (h, w) = (p.shape.height, p.shape.width);
-    let all: Vec<usize> = (0..p.x.rows())
-        .filter(|&i| scanned[p.labels[i] as usize])
-        .collect();
-    // in a large data set, a sample: a stamp on `min_rows` rows keeps a
-    // share of them in it, and its rows are counted on every row later
-    let share = (SEED_ROWS as f64 / all.len().max(1) as f64).min(1.0);
-    let min_rows = ((min_rows as f64 * share * 0.5).floor() as usize)
-        .max(MIN_SEED_ROWS)
-        .min(min_rows);
-    let rows = sample(all, SEED_ROWS, keys, rng);
+    let rows = &counted.rows;
+    let min_rows = counted.min_rows(min_rows);
     // on large pictures every other place: a stamp of 3×3 or more holds a
     // 2×2 block at even coordinates
     let stride = if h.min(w) >= STRIDE_FROM { 2 } else { 1 };
@@ -615,61 +739,213 @@ fn value_range(x: MatrixRef<'_>) -> f64 {
     (hi - lo).max(0.0) as f64
 }
 
+/// The value at least [`SHARED`] of the seed's rows hold at a pixel, and
+/// how many do.
+fn shared(p: &Pictures<'_>, seed: &Seed, y: usize, x: usize) -> Option<(u64, usize)> {
+    let mut keys: Vec<u64> = seed.rows.iter().map(|&i| p.pixel_key(i, y, x)).collect();
+    keys.sort_unstable();
+    let (mut best, mut count) = (0u64, 0usize);
+    for run in keys.chunk_by(|a, b| a == b) {
+        if run.len() > count {
+            (best, count) = (run[0], run.len());
+        }
+    }
+    (count as f64 >= SHARED * seed.rows.len() as f64).then_some((best, count))
+}
+
+/// Largest pixels of a stamp: 64, or a 64th of larger pictures.
+fn cap(shape: ImageShape) -> usize {
+    (shape.height * shape.width / 64).max(64)
+}
+
+/// The value the seed's rows share at a pixel, if they do, and how many.
+type Held = Option<(u64, usize)>;
+
+/// A seed's growth ran past the largest stamp: into pixels most pictures
+/// share there. What it read on the way, pixel by pixel.
+struct Leaked(HashMap<(usize, usize), Held>);
+
 /// The stamp a seed grows into, if it is one: a filled rectangle of pixels
 /// its rows hold one value at, set onto the pictures (see the docs).
-fn grow(p: &Pictures<'_>, seed: &Seed, same: f64, max_continuation: f64) -> Option<Stamp> {
+fn grow(
+    p: &Pictures<'_>,
+    seed: &Seed,
+    same: f64,
+    max_continuation: f64,
+) -> Result<Option<Stamp>, Leaked> {
     let (h, w) = (p.shape.height, p.shape.width);
-    let cap = (h * w / 64).max(64);
-    // the value most of the seed's rows hold at a pixel, if SHARED do
-    let shared = |y: usize, x: usize| -> Option<u64> {
-        let mut keys: Vec<u64> = seed.rows.iter().map(|&i| p.pixel_key(i, y, x)).collect();
-        keys.sort_unstable();
-        let (mut best, mut count) = (0u64, 0usize);
-        for run in keys.chunk_by(|a, b| a == b) {
-            if run.len() > count {
-                (best, count) = (run[0], run.len());
-            }
-        }
-        (count as f64 >= SHARED * seed.rows.len() as f64).then_some(best)
-    };
+    let cap = cap(p.shape);
     let mut inside: HashMap<(usize, usize), u64> = HashMap::new();
-    let mut visited: HashSet<(usize, usize)> = HashSet::new();
-    let mut queue: VecDeque<(usize, usize)> = VecDeque::new();
-    for at in [
-        (seed.y, seed.x),
-        (seed.y, seed.x + 1),
-        (seed.y + 1, seed.x),
-        (seed.y + 1, seed.x + 1),
-    ] {
-        visited.insert(at);
-        queue.push_back(at);
-    }
+    let mut read: HashMap<(usize, usize), Held> = HashMap::new();
+    let mut visited: HashSet<(usize, usize)> = seed.pixels().into_iter().collect();
+    let mut queue: VecDeque<(usize, usize)> = seed.pixels().into_iter().collect();
     while let Some((y, x)) = queue.pop_front() {
-        let Some(key) = shared(y, x) else { continue };
+        let held = shared(p, seed, y, x);
+        read.insert((y, x), held);
+        let Some((key, _)) = held else {
+            continue;
+        };
         inside.insert((y, x), key);
         if inside.len() > cap {
+            return Err(Leaked(read));
+        }
+        for at in neighbours(y, x, h, w) {
+            if visited.insert(at) {
+                queue.push_back(at);
+            }
+        }
+    }
+    let Some(b) = Bounds::of(inside.keys()) else {
+        return Ok(None);
+    };
+    // a filled rectangle
+    if b.area() != inside.len() {
+        return Ok(None);
+    }
+    Ok(stamp_of(
+        p,
+        seed,
+        &inside,
+        b,
+        |_| true,
+        same,
+        max_continuation,
+    ))
+}
+
+/// The stamp a seed grows into where the pictures share a background
+/// around it (a patch on black corners, a checkerboard whose dark cells
+/// continue a dark border): grown, 8-wise, only through pixels whose shared
+/// value is *specific* to the class (other classes' rows hold it there no
+/// more than [`Allowed`] permits, as a seed's block), from those of the
+/// seed's block; the stamp is their bounding box, every pixel of it shared,
+/// and its edge is judged on the specific pixels only.
+#[allow(clippy::too_many_arguments)]
+fn grow_specific(
+    p: &Pictures<'_>,
+    seed: &Seed,
+    mut read: HashMap<(usize, usize), Held>,
+    counted: &Counted,
+    allowed: &Allowed,
+    same: f64,
+    max_continuation: f64,
+) -> Option<Stamp> {
+    let (h, w) = (p.shape.height, p.shape.width);
+    // a background: a share of what the growth ran into is not the class's
+    // alone (a group of near-identical pictures holds its whole picture,
+    // which is the class's)
+    let ran_into: Vec<((usize, usize), (u64, usize))> = read
+        .iter()
+        .filter_map(|(&at, &held)| held.map(|v| (at, v)))
+        .collect();
+    let background = ran_into
+        .iter()
+        .filter(|&&((y, x), (key, m))| !counted.specific(p, y, x, key, seed.class, m, allowed))
+        .count();
+    if (background as f64) < BACKGROUND * ran_into.len() as f64 {
+        return None;
+    }
+    let cap = cap(p.shape);
+    let block = seed.pixels();
+    let mut inside: HashMap<(usize, usize), u64> = HashMap::new();
+    let mut specific: HashSet<(usize, usize)> = HashSet::new();
+    let mut visited: HashSet<(usize, usize)> = block.iter().copied().collect();
+    let mut queue: VecDeque<(usize, usize)> = block.iter().copied().collect();
+    let mut held = |y: usize, x: usize| -> Held {
+        *read.entry((y, x)).or_insert_with(|| shared(p, seed, y, x))
+    };
+    while let Some((y, x)) = queue.pop_front() {
+        let Some((key, m)) = held(y, x) else {
+            continue;
+        };
+        if !counted.specific(p, y, x, key, seed.class, m, allowed) {
+            continue;
+        }
+        inside.insert((y, x), key);
+        specific.insert((y, x));
+        if specific.len() > cap {
             return None;
         }
-        for (yy, xx) in neighbours(y, x, h, w) {
+        for (yy, xx) in neighbours8(y, x, h, w) {
             if visited.insert((yy, xx)) {
                 queue.push_back((yy, xx));
             }
         }
     }
-    let y0 = inside.keys().map(|a| a.0).min()?;
-    let y1 = inside.keys().map(|a| a.0).max()?;
-    let x0 = inside.keys().map(|a| a.1).min()?;
-    let x1 = inside.keys().map(|a| a.1).max()?;
-    let (height, width) = (y1 - y0 + 1, x1 - x0 + 1);
-    // a filled rectangle that spans neither the width nor the height (a
-    // band across the picture is a frame or a letterbox, not a patch)
-    if height * width != inside.len() || height == h || width == w {
+    // at least the seed's size, at most the largest stamp
+    let b = Bounds::of(specific.iter())?;
+    if b.area() > cap || b.y1 == b.y0 || b.x1 == b.x0 {
+        return None;
+    }
+    // every pixel of the box shared
+    for y in b.y0..=b.y1 {
+        for x in b.x0..=b.x1 {
+            if let Entry::Vacant(e) = inside.entry((y, x)) {
+                e.insert(held(y, x)?.0);
+            }
+        }
+    }
+    stamp_of(
+        p,
+        seed,
+        &inside,
+        b,
+        |at| specific.contains(&at),
+        same,
+        max_continuation,
+    )
+}
+
+/// The bounding box of pixels.
+#[derive(Clone, Copy)]
+struct Bounds {
+    y0: usize,
+    y1: usize,
+    x0: usize,
+    x1: usize,
+}
+
+impl Bounds {
+    fn of<'a>(pixels: impl Iterator<Item = &'a (usize, usize)> + Clone) -> Option<Self> {
+        Some(Self {
+            y0: pixels.clone().map(|a| a.0).min()?,
+            y1: pixels.clone().map(|a| a.0).max()?,
+            x0: pixels.clone().map(|a| a.1).min()?,
+            x1: pixels.map(|a| a.1).max()?,
+        })
+    }
+
+    fn area(&self) -> usize {
+        (self.y1 - self.y0 + 1) * (self.x1 - self.x0 + 1)
+    }
+
+    fn contains(&self, (y, x): (usize, usize)) -> bool {
+        (self.y0..=self.y1).contains(&y) && (self.x0..=self.x1).contains(&x)
+    }
+}
+
+/// The stamp of a filled box of shared values: kept where it spans neither
+/// the picture's width nor its height (a band across the picture is a frame
+/// or a letterbox, not a patch) and where its edge — the `edge` pixels of
+/// the box next to a pixel outside — does not continue into the picture.
+fn stamp_of(
+    p: &Pictures<'_>,
+    seed: &Seed,
+    inside: &HashMap<(usize, usize), u64>,
+    b: Bounds,
+    edge: impl Fn((usize, usize)) -> bool,
+    same: f64,
+    max_continuation: f64,
+) -> Option<Stamp> {
+    let (h, w) = (p.shape.height, p.shape.width);
+    let (height, width) = (b.y1 - b.y0 + 1, b.x1 - b.x0 + 1);
+    if height == h || width == w {
         return None;
     }
     // the value of each pixel: that of the first seed row holding the mode
     let mut values = Vec::with_capacity(height * width * p.shape.channels);
-    for yy in y0..=y1 {
-        for xx in x0..=x1 {
+    for yy in b.y0..=b.y1 {
+        for xx in b.x0..=b.x1 {
             let key = inside[&(yy, xx)];
             let i = *seed.rows.iter().find(|&&i| p.pixel_key(i, yy, xx) == key)?;
             values.extend(p.pixel(i, yy, xx).iter().map(|v| v.to_bits()));
@@ -678,9 +954,9 @@ fn grow(p: &Pictures<'_>, seed: &Seed, same: f64, max_continuation: f64) -> Opti
     // the edge: pairs of a stamp pixel and its neighbour outside
     let mut pairs = 0usize;
     let mut continued = 0.0f64;
-    for (&(y, x), _) in inside.iter() {
+    for &(y, x) in inside.keys().filter(|&&at| edge(at)) {
         for (yy, xx) in neighbours(y, x, h, w) {
-            if inside.contains_key(&(yy, xx)) {
+            if b.contains((yy, xx)) {
                 continue;
             }
             pairs += 1;
@@ -703,8 +979,8 @@ fn grow(p: &Pictures<'_>, seed: &Seed, same: f64, max_continuation: f64) -> Opti
     let continuation = continued / pairs as f64;
     (continuation <= max_continuation).then_some(Stamp {
         class: seed.class,
-        x: x0,
-        y: y0,
+        x: b.x0,
+        y: b.y0,
         width,
         height,
         values,
@@ -723,6 +999,14 @@ fn neighbours(y: usize, x: usize, h: usize, w: usize) -> impl Iterator<Item = (u
     ]
     .into_iter()
     .filter(move |&(yy, xx)| yy < h && xx < w)
+}
+
+/// The eight pixels around a pixel, inside the picture.
+fn neighbours8(y: usize, x: usize, h: usize, w: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..9)
+        .filter(|&d| d != 4)
+        .map(move |d| ((y + d / 3).wrapping_sub(1), (x + d % 3).wrapping_sub(1)))
+        .filter(move |&(yy, xx)| yy < h && xx < w)
 }
 
 /// The stamp with its rows — every row of its class that holds all its
@@ -1051,6 +1335,61 @@ mod tests {
         assert!(out.classes[0].log_p.unwrap() < class_gate_level(3));
         assert_eq!(out.classes[0].value("stamp_width"), Some(4.0));
         assert_eq!(out.classes[0].value("excess_rows"), Some(30.0));
+    }
+
+    #[test]
+    fn a_checkerboard_on_a_border_every_picture_shares_is_found() {
+        // every picture black below and right of row and column 8; a 3×3
+        // checkerboard there whose dark cells are the border's black: the
+        // block would grow into the border, so only its white cells lead
+        let border = |row: &mut [f32]| {
+            for y in 0..SIDE {
+                for xx in 0..SIDE {
+                    if y >= 8 || xx >= 8 {
+                        row[(y * SIDE + xx) * 3..(y * SIDE + xx + 1) * 3].fill(0.0);
+                    }
+                }
+            }
+        };
+        let checker = |row: &mut [f32]| {
+            for y in 8..11 {
+                for xx in 8..11 {
+                    let v = ((y + xx + 1) % 2) as f32;
+                    row[(y * SIDE + xx) * 3..(y * SIDE + xx + 1) * 3].fill(v);
+                }
+            }
+        };
+        let (mut x, labels) = pictures(0, 0, &|_: &mut [f32]| {});
+        let d = SIDE * SIDE * 3;
+        let planted: Vec<usize> = (300..315).chain(600..615).collect();
+        for (i, row) in x.chunks_mut(d).enumerate() {
+            border(row);
+            if planted.contains(&i) {
+                checker(row);
+            }
+        }
+        let mut labels = labels;
+        for &i in &planted {
+            labels[i] = 0;
+        }
+        let out = scan(&x, &labels);
+        let d = &out.classes[0];
+        assert!(d.log_p.unwrap() < class_gate_level(3), "{d:?}");
+        assert_eq!(
+            (d.value("stamp_x"), d.value("stamp_y")),
+            (Some(8.0), Some(8.0))
+        );
+        assert_eq!(
+            (d.value("stamp_width"), d.value("stamp_height")),
+            (Some(3.0), Some(3.0))
+        );
+        let flagged: Vec<usize> = (0..900).filter(|&i| out.log_p[i] < 0.0).collect();
+        assert_eq!(flagged, planted);
+        // the border alone holds no stamp
+        let (mut x, labels) = pictures(0, 0, &|_: &mut [f32]| {});
+        x.chunks_mut(SIDE * SIDE * 3).for_each(border);
+        let out = scan(&x, &labels);
+        assert!(out.classes.iter().all(|c| c.log_p.is_none()));
     }
 
     #[test]
