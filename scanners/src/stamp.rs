@@ -1296,6 +1296,11 @@ mod tests {
         StampedPatch::DEFAULT.scan(&input).unwrap()
     }
 
+    /// The most significant stamp's place and size: x, y, width, height.
+    fn place(d: &ClassDiagnostics) -> [Option<f64>; 4] {
+        ["stamp_x", "stamp_y", "stamp_width", "stamp_height"].map(|k| d.value(k))
+    }
+
     #[test]
     fn a_stamp_on_other_classes_pictures_fails_the_target_and_names_them() {
         let (x, labels) = pictures(40, 0, &white);
@@ -1310,14 +1315,7 @@ mod tests {
         assert_eq!(flagged, planted);
         let d = &out.classes[0];
         assert_eq!(d.value("excess_rows"), Some(40.0));
-        assert_eq!(
-            (d.value("stamp_x"), d.value("stamp_y")),
-            (Some(8.0), Some(8.0))
-        );
-        assert_eq!(
-            (d.value("stamp_width"), d.value("stamp_height")),
-            (Some(3.0), Some(3.0))
-        );
+        assert_eq!(place(d), [8.0, 8.0, 3.0, 3.0].map(Some));
     }
 
     #[test]
@@ -1375,14 +1373,7 @@ mod tests {
         let out = scan(&x, &labels);
         let d = &out.classes[0];
         assert!(d.log_p.unwrap() < class_gate_level(3), "{d:?}");
-        assert_eq!(
-            (d.value("stamp_x"), d.value("stamp_y")),
-            (Some(8.0), Some(8.0))
-        );
-        assert_eq!(
-            (d.value("stamp_width"), d.value("stamp_height")),
-            (Some(3.0), Some(3.0))
-        );
+        assert_eq!(place(d), [8.0, 8.0, 3.0, 3.0].map(Some));
         let flagged: Vec<usize> = (0..900).filter(|&i| out.log_p[i] < 0.0).collect();
         assert_eq!(flagged, planted);
         // the border alone holds no stamp
