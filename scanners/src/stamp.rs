@@ -53,19 +53,22 @@ representation).
    bounding box, which spans neither the picture's width nor its height
    (a band across the picture is a frame or a letterbox). Where the
    pictures share a background around the patch (black corners, a blank
-   border), that growth runs into the background; the seed then grows
-   again, joining pixels 8-wise, only through pixels whose shared value
-   is *specific* to the class there (other classes' rows hold it no more
-   than the purity rule permits, as a seed's block), and the stamp is
-   their bounding box, every pixel of which nine in ten of the seed's
-   rows must share (a checkerboard's dark cells on a dark corner). Its
-   rows are the class's rows that hold every one of its values, and the
-   purity above is asked of them again.
+   border), that growth runs into the background, or the patch's cells
+   of the background's value continue it; a seed whose growth gave no
+   stamp, and of whose shared pixels at least a quarter are background
+   (values the class does not hold *enriched*: at least twice as often
+   as other classes' rows, counted on a seeded sample of 4,096 rows),
+   then grows again, joining pixels 8-wise, only through enriched
+   pixels; the stamp is their bounding box (2×2 at least), every pixel
+   of which nine in ten of the seed's rows must share (a checkerboard's
+   dark cells on a dark corner). Its rows are the class's rows that hold
+   every one of its values, and the purity above is asked of them
+   again.
 3. A stamp is *set onto* the picture: the pixels around it do not continue
    it. The `continuation` is, over each pixel of the stamp's edge and its
    neighbour outside the stamp, the share of the stamp's rows in which the
    neighbour holds the edge pixel's value (within 3 % of the pixels' range
-   on every channel; for a stamp grown through specific pixels, only
+   on every channel; for a stamp grown through enriched pixels, only
    those of its edge count); a stamp with a continuation above
    `max-continuation` is a flat part of the pictures (a background, a
    fill that goes on past the block) and is not tested.
@@ -105,14 +108,16 @@ targets at 1 %: 100 / 100 %. The emoji at 32×32 and 64×64, a white patch
 on 1 % and 5 %: gated, recall 100 %, precision 97–99.5 % (natural
 pictures whose corner is white already hold it too). A checkerboard on
 the emoji's black top-left corner at 64×64, 1 % (its black cells continue
-the background; found by the second growth): gated, its 76 rows flagged
-at precision and recall 100 % (before: passed, AUROC 0.68–0.69); MNIST's
-white patch on its black corner is found there too (600 rows at 1 %).
+the background; found by the second growth): gated 3/3, its 76 rows
+flagged at precision and recall 100 % (before: 1/3, AUROC 0.68–0.90);
+MNIST's white patch on its black corner is found too (600 rows at 1 %,
+180 at 0.3 %, each alone enough to gate), as are Fashion-MNIST's
+checkerboard at 0.3 % and a 2×2 patch on digits' 8×8 at 5 %.
 Clean sets of the corpus: no class fails (natural stamps — a 2×2 block
 of Fashion-MNIST's bags, 27 rows; a stroke of digits' zeros, 96 — land
 as their class does: agreement 0.95–1.0 against the class's 0.86–0.97).
-Cost (`--scanners PS008`, 2 cores): full MNIST 3.4 s, the emoji at 64×64
-6–7 s, emoji with skin tones (14,980 × 64×64×3) 13–14 s.
+Cost (`--scanners PS008`, 2 cores): full MNIST 2.7–3.7 s, the emoji at
+64×64 4–6 s, emoji with skin tones (14,980 × 64×64×3) 8.4 s.
 
 ## Options
 - `min-rows` (default 20): least rows of a class holding the stamp (5 to
@@ -136,10 +141,10 @@ Cost (`--scanners PS008`, 2 cores): full MNIST 3.4 s, the emoji at 64×64
   cannot place (`q_own` no higher than `q_other`), fewer than `min-rows`
   planted rows, a patch of the value most pictures hold there (a black
   patch on the emoji's transparent, black corners: invisible on most
-  pictures), and a patch larger than three quarters of what its growth
-  runs into past the largest stamp (the second growth asks that a quarter
-  of it be background, so that a group of near-identical pictures, which
-  shares its whole picture, is not grown again).
+  pictures), and a patch larger than three quarters of what its first
+  growth reads (the second growth asks that a quarter of it be
+  background, so that a group of near-identical pictures, which shares
+  its whole picture, is not grown again).
 
 ## References
 - Gu, Dolan-Gavitt, Garg, "BadNets: identifying vulnerabilities in the
@@ -176,10 +181,15 @@ const BACKGROUND_ROWS: usize = 4096;
 /// pixel to join the stamp.
 const SHARED: f64 = 0.9;
 
-/// Least share of the pixels a seed's growth ran into past the largest
-/// stamp that must be a background (values not the class's alone) for the
-/// seed to grow again through the class's values only.
+/// Least share of the shared pixels a seed's first growth read that must be
+/// a background (values the class does not hold enriched) for the seed to
+/// grow again through the class's values only.
 const BACKGROUND: f64 = 0.25;
+
+/// The purity, in [`Allowed`]'s terms, of a value the class holds enriched
+/// at a pixel: other classes' rows hold it at most half as often as the
+/// class's rows.
+const ENRICHED: f64 = 0.5;
 
 /// Cells per side of the landing view at most.
 const CELLS: usize = 16;
@@ -398,6 +408,9 @@ impl Scanner for StampedPatch {
         if let Some((pictures, view)) = &read {
             let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
             let allowed = Allowed::new(&sizes, &scanned, p.purity);
+            // a pixel's value the class holds at least twice as often as
+            // other classes' rows: not a background they share
+            let enriched = Allowed::new(&sizes, &scanned, ENRICHED);
             let mut rng = SplitMix64::derive(input.seed, 0x57A3);
             let counted = Counted::new(pictures, &scanned, &keys, &mut rng);
             let seeds = seeds(pictures, &counted, &allowed, p.min_rows);
@@ -405,14 +418,15 @@ impl Scanner for StampedPatch {
             let mut found: Vec<Stamp> = seeds
                 .par_iter()
                 .filter_map(|s| match grow(pictures, s, same, p.max_continuation) {
-                    Ok(stamp) => stamp,
-                    // into a background the pictures share
-                    Err(Leaked(read)) => grow_specific(
+                    Ok(stamp) => Some(stamp),
+                    // into a background the pictures share, or onto one
+                    // that continues some of its pixels
+                    Err(read) => grow_enriched(
                         pictures,
                         s,
                         read,
                         &counted,
-                        &allowed,
+                        &enriched,
                         same,
                         p.max_continuation,
                     ),
@@ -630,7 +644,7 @@ impl Counted {
     /// that do (at least `m`), both counted on the smaller sample and scaled
     /// to the sample.
     #[allow(clippy::too_many_arguments)]
-    fn specific(
+    fn enriched(
         &self,
         p: &Pictures<'_>,
         y: usize,
@@ -761,18 +775,15 @@ fn cap(shape: ImageShape) -> usize {
 /// The value the seed's rows share at a pixel, if they do, and how many.
 type Held = Option<(u64, usize)>;
 
-/// A seed's growth ran past the largest stamp: into pixels most pictures
-/// share there. What it read on the way, pixel by pixel.
-struct Leaked(HashMap<(usize, usize), Held>);
-
 /// The stamp a seed grows into, if it is one: a filled rectangle of pixels
-/// its rows hold one value at, set onto the pictures (see the docs).
+/// its rows hold one value at, set onto the pictures (see the docs). If it
+/// is none, what the growth read on the way, pixel by pixel.
 fn grow(
     p: &Pictures<'_>,
     seed: &Seed,
     same: f64,
     max_continuation: f64,
-) -> Result<Option<Stamp>, Leaked> {
+) -> Result<Stamp, HashMap<(usize, usize), Held>> {
     let (h, w) = (p.shape.height, p.shape.width);
     let cap = cap(p.shape);
     let mut inside: HashMap<(usize, usize), u64> = HashMap::new();
@@ -787,7 +798,7 @@ fn grow(
         };
         inside.insert((y, x), key);
         if inside.len() > cap {
-            return Err(Leaked(read));
+            return Err(read);
         }
         for at in neighbours(y, x, h, w) {
             if visited.insert(at) {
@@ -795,33 +806,24 @@ fn grow(
             }
         }
     }
-    let Some(b) = Bounds::of(inside.keys()) else {
-        return Ok(None);
-    };
     // a filled rectangle
-    if b.area() != inside.len() {
-        return Ok(None);
+    match Bounds::of(inside.keys()) {
+        Some(b) if b.area() == inside.len() => {
+            stamp_of(p, seed, &inside, b, |_| true, same, max_continuation).ok_or(read)
+        }
+        _ => Err(read),
     }
-    Ok(stamp_of(
-        p,
-        seed,
-        &inside,
-        b,
-        |_| true,
-        same,
-        max_continuation,
-    ))
 }
 
 /// The stamp a seed grows into where the pictures share a background
 /// around it (a patch on black corners, a checkerboard whose dark cells
 /// continue a dark border): grown, 8-wise, only through pixels whose shared
-/// value is *specific* to the class (other classes' rows hold it there no
-/// more than [`Allowed`] permits, as a seed's block), from those of the
-/// seed's block; the stamp is their bounding box, every pixel of it shared,
-/// and its edge is judged on the specific pixels only.
+/// value is *enriched* in the class (other classes' rows hold it there no
+/// more than `enriched`, an [`Allowed`] of purity [`ENRICHED`], permits),
+/// from those of the seed's block; the stamp is their bounding box, every
+/// pixel of it shared, and its edge is judged on the enriched pixels only.
 #[allow(clippy::too_many_arguments)]
-fn grow_specific(
+fn grow_enriched(
     p: &Pictures<'_>,
     seed: &Seed,
     mut read: HashMap<(usize, usize), Held>,
@@ -831,8 +833,8 @@ fn grow_specific(
     max_continuation: f64,
 ) -> Option<Stamp> {
     let (h, w) = (p.shape.height, p.shape.width);
-    // a background: a share of what the growth ran into is not the class's
-    // alone (a group of near-identical pictures holds its whole picture,
+    // a background: a share of what the first growth read is not the
+    // class's (a group of near-identical pictures holds its whole picture,
     // which is the class's)
     let ran_into: Vec<((usize, usize), (u64, usize))> = read
         .iter()
@@ -840,7 +842,7 @@ fn grow_specific(
         .collect();
     let background = ran_into
         .iter()
-        .filter(|&&((y, x), (key, m))| !counted.specific(p, y, x, key, seed.class, m, allowed))
+        .filter(|&&((y, x), (key, m))| !counted.enriched(p, y, x, key, seed.class, m, allowed))
         .count();
     if (background as f64) < BACKGROUND * ran_into.len() as f64 {
         return None;
@@ -848,7 +850,7 @@ fn grow_specific(
     let cap = cap(p.shape);
     let block = seed.pixels();
     let mut inside: HashMap<(usize, usize), u64> = HashMap::new();
-    let mut specific: HashSet<(usize, usize)> = HashSet::new();
+    let mut enriched: HashSet<(usize, usize)> = HashSet::new();
     let mut visited: HashSet<(usize, usize)> = block.iter().copied().collect();
     let mut queue: VecDeque<(usize, usize)> = block.iter().copied().collect();
     let mut held = |y: usize, x: usize| -> Held {
@@ -858,12 +860,12 @@ fn grow_specific(
         let Some((key, m)) = held(y, x) else {
             continue;
         };
-        if !counted.specific(p, y, x, key, seed.class, m, allowed) {
+        if !counted.enriched(p, y, x, key, seed.class, m, allowed) {
             continue;
         }
         inside.insert((y, x), key);
-        specific.insert((y, x));
-        if specific.len() > cap {
+        enriched.insert((y, x));
+        if enriched.len() > cap {
             return None;
         }
         for (yy, xx) in neighbours8(y, x, h, w) {
@@ -873,7 +875,7 @@ fn grow_specific(
         }
     }
     // at least the seed's size, at most the largest stamp
-    let b = Bounds::of(specific.iter())?;
+    let b = Bounds::of(enriched.iter())?;
     if b.area() > cap || b.y1 == b.y0 || b.x1 == b.x0 {
         return None;
     }
@@ -890,7 +892,7 @@ fn grow_specific(
         seed,
         &inside,
         b,
-        |at| specific.contains(&at),
+        |at| enriched.contains(&at),
         same,
         max_continuation,
     )
