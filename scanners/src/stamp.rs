@@ -608,10 +608,13 @@ struct Counted {
     share: f64,
     /// The rows each pixel's values are counted on.
     counted: Vec<usize>,
-    /// Per line of the pictures, per pixel of it: (value, class, rows),
-    /// sorted (a line is read at once: its pixels lie together in a row).
-    values: Vec<OnceLock<Vec<Vec<(u64, u32, u32)>>>>,
+    /// Per line of the pictures (a line is read at once: its pixels lie
+    /// together in a row).
+    values: Vec<OnceLock<Line>>,
 }
+
+/// Per pixel of a line: (value, class, rows), sorted.
+type Line = Vec<Vec<(u64, u32, u32)>>;
 
 impl Counted {
     fn new(p: &Pictures<'_>, scanned: &[bool], keys: &[u64], rng: &mut SplitMix64) -> Self {
@@ -643,15 +646,12 @@ impl Counted {
     /// `(y, x)` no more than [`Allowed`] permits for the rows of `class`
     /// that do (at least `m`), both counted on the smaller sample and scaled
     /// to the sample.
-    #[allow(clippy::too_many_arguments)]
     fn enriched(
         &self,
         p: &Pictures<'_>,
-        y: usize,
-        x: usize,
-        key: u64,
+        (y, x): (usize, usize),
+        (key, m): (u64, usize),
         class: u32,
-        m: usize,
         allowed: &Allowed,
     ) -> bool {
         let line = self.values[y].get_or_init(|| {
@@ -842,7 +842,7 @@ fn grow_enriched(
         .collect();
     let background = ran_into
         .iter()
-        .filter(|&&((y, x), (key, m))| !counted.enriched(p, y, x, key, seed.class, m, allowed))
+        .filter(|&&(at, held)| !counted.enriched(p, at, held, seed.class, allowed))
         .count();
     if (background as f64) < BACKGROUND * ran_into.len() as f64 {
         return None;
@@ -860,7 +860,7 @@ fn grow_enriched(
         let Some((key, m)) = held(y, x) else {
             continue;
         };
-        if !counted.enriched(p, y, x, key, seed.class, m, allowed) {
+        if !counted.enriched(p, (y, x), (key, m), seed.class, allowed) {
             continue;
         }
         inside.insert((y, x), key);
@@ -1419,7 +1419,7 @@ mod tests {
     #[test]
     fn tables_are_skipped_and_options_checked() {
         let x = vec![0f32; 40];
-        let labels = vec![0u32, 1].repeat(10);
+        let labels = [0u32, 1].repeat(10);
         let input = ScanInput::new(MatrixRef::new(&x, 20, 2).unwrap(), &labels, 2);
         assert!(StampedPatch::DEFAULT.skip_reason(&input).is_some());
         let set =
