@@ -955,7 +955,8 @@ fn stamp_of(
     }
     // the edge: pairs of a stamp pixel and its neighbour outside
     let mut pairs = 0usize;
-    let mut continued = 0.0f64;
+    // counted whole, so that the sum does not depend on the map's order
+    let mut continued = 0usize;
     for &(y, x) in inside.keys().filter(|&&at| edge(at)) {
         for (yy, xx) in neighbours(y, x, h, w) {
             if b.contains((yy, xx)) {
@@ -972,13 +973,13 @@ fn stamp_of(
                         .all(|(a, b)| ((a - b).abs() as f64) <= same)
                 })
                 .count();
-            continued += held as f64 / seed.rows.len() as f64;
+            continued += held;
         }
     }
     if pairs == 0 {
         return None;
     }
-    let continuation = continued / pairs as f64;
+    let continuation = continued as f64 / (pairs * seed.rows.len()) as f64;
     (continuation <= max_continuation).then_some(Stamp {
         class: seed.class,
         x: b.x0,
