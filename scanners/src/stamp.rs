@@ -304,7 +304,7 @@ struct Stamp {
     values: Vec<u32>,
     /// The class's rows that hold it, and other classes' rows that do.
     rows: Vec<usize>,
-    outside: usize,
+    outside: Vec<usize>,
     continuation: f64,
 }
 
@@ -494,7 +494,7 @@ impl Scanner for StampedPatch {
                 let s = &t.stamp;
                 values.extend([
                     ("stamp_rows", s.rows.len() as f64),
-                    ("outside_rows", s.outside as f64),
+                    ("outside_rows", s.outside.len() as f64),
                     ("stamp_x", s.x as f64),
                     ("stamp_y", s.y as f64),
                     ("stamp_width", s.width as f64),
@@ -593,9 +593,13 @@ struct Seed {
 impl Seed {
     /// The block's four pixels.
     fn pixels(&self) -> [(usize, usize); 4] {
-        let (y, x) = (self.y, self.x);
-        [(y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)]
+        block(self.y, self.x)
     }
+}
+
+/// The four pixels of the 2×2 block whose top-left pixel is `(y, x)`.
+fn block(y: usize, x: usize) -> [(usize, usize); 4] {
+    [(y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)]
 }
 
 /// The rows seeds are counted on (a seeded sample of at most [`SEED_ROWS`]
@@ -705,17 +709,16 @@ fn seeds(p: &Pictures<'_>, counted: &Counted, allowed: &Allowed, min_rows: usize
         .into_par_iter()
         .flat_map_iter(|at| {
             let (y, x) = (at / xs * stride, at % xs * stride);
-            let mut held: Vec<(u64, u32, usize)> = rows
-                .iter()
-                .map(|&i| {
-                    let key = hash(
-                        [(y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)]
-                            .iter()
-                            .flat_map(|&(yy, xx)| p.pixel(i, yy, xx).iter().map(|v| v.to_bits())),
-                    );
-                    (key, p.labels[i], i)
-                })
-                .collect();
+            let mut held: Vec<(u64, u32, usize)> =
+                rows.iter()
+                    .map(|&i| {
+                        let key =
+                            hash(block(y, x).iter().flat_map(|&(yy, xx)| {
+                                p.pixel(i, yy, xx).iter().map(|v| v.to_bits())
+                            }));
+                        (key, p.labels[i], i)
+                    })
+                    .collect();
             held.sort_unstable();
             let mut found = Vec::new();
             for run in held.chunk_by(|a, b| a.0 == b.0) {
@@ -849,8 +852,7 @@ fn grow_enriched(
     }
     let cap = cap(p.shape);
     let block = seed.pixels();
-    let mut inside: HashMap<(usize, usize), u64> = HashMap::new();
-    let mut enriched: HashSet<(usize, usize)> = HashSet::new();
+    let mut enriched: HashMap<(usize, usize), u64> = HashMap::new();
     let mut visited: HashSet<(usize, usize)> = block.iter().copied().collect();
     let mut queue: VecDeque<(usize, usize)> = block.iter().copied().collect();
     let mut held = |y: usize, x: usize| -> Held {
@@ -863,8 +865,7 @@ fn grow_enriched(
         if !counted.enriched(p, (y, x), (key, m), seed.class, allowed) {
             continue;
         }
-        inside.insert((y, x), key);
-        enriched.insert((y, x));
+        enriched.insert((y, x), key);
         if enriched.len() > cap {
             return None;
         }
@@ -875,11 +876,12 @@ fn grow_enriched(
         }
     }
     // at least the seed's size, at most the largest stamp
-    let b = Bounds::of(enriched.iter())?;
+    let b = Bounds::of(enriched.keys())?;
     if b.area() > cap || b.y1 == b.y0 || b.x1 == b.x0 {
         return None;
     }
     // every pixel of the box shared
+    let mut inside = enriched.clone();
     for y in b.y0..=b.y1 {
         for x in b.x0..=b.x1 {
             if let Entry::Vacant(e) = inside.entry((y, x)) {
@@ -892,7 +894,7 @@ fn grow_enriched(
         seed,
         &inside,
         b,
-        |at| enriched.contains(&at),
+        |at| enriched.contains_key(&at),
         same,
         max_continuation,
     )
@@ -988,7 +990,7 @@ fn stamp_of(
         height,
         values,
         rows: Vec::new(),
-        outside: 0,
+        outside: Vec::new(),
         continuation,
     })
 }
@@ -1023,18 +1025,18 @@ fn holders(
     min_rows: usize,
 ) -> Option<Stamp> {
     let features = s.features(p.shape);
-    let (mut rows, mut outside) = (Vec::new(), 0usize);
+    let (mut rows, mut outside) = (Vec::new(), Vec::new());
     for i in 0..p.x.rows() {
         let l = p.labels[i];
         if scanned[l as usize] && s.holds(p.x.row(i), &features) {
             if l == s.class {
                 rows.push(i);
             } else {
-                outside += 1;
+                outside.push(i);
             }
         }
     }
-    (rows.len() >= min_rows && outside <= allowed.get(s.class, rows.len())).then(|| {
+    (rows.len() >= min_rows && outside.len() <= allowed.get(s.class, rows.len())).then(|| {
         s.rows = rows;
         s.outside = outside;
         s
@@ -1160,9 +1162,10 @@ fn land(
     rng: &mut SplitMix64,
 ) -> Tested {
     let c = s.class;
-    let features = s.features(p.shape);
+    // every row holding it, as `holders` found them
+    let holding: HashSet<usize> = s.rows.iter().chain(&s.outside).copied().collect();
     let without: Vec<usize> = (0..p.x.rows())
-        .filter(|&i| scanned[p.labels[i] as usize] && !s.holds(p.x.row(i), &features))
+        .filter(|&i| scanned[p.labels[i] as usize] && !holding.contains(&i))
         .collect();
     let other_rows: Vec<usize> = without
         .iter()
@@ -1170,7 +1173,6 @@ fn land(
         .filter(|&i| p.labels[i] != c)
         .collect();
     let refs = sample(without, REFERENCES, keys, rng);
-    let holding: HashSet<usize> = s.rows.iter().copied().collect();
     let own_rows: Vec<usize> = class_rows[c as usize]
         .iter()
         .copied()
