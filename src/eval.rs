@@ -89,7 +89,7 @@ pub fn evaluate_files(
         .iter()
         .map(|s| (s.name().to_string(), scanner_column(s.name())))
         .collect();
-    let optional: Vec<&str> = ["id", "label", "significance"]
+    let optional: Vec<&str> = ["id", "label", "significance", "rank"]
         .into_iter()
         .chain(scanner_columns.iter().map(|(_, c)| c.as_str()))
         .collect();
@@ -144,10 +144,14 @@ pub fn evaluate_files(
         DataType::Utf8,
         "text",
     )?);
-    // rows are ranked by their significance (−log₁₀ p), which does not
-    // round to 1.0 as the score of many rows does; by the score in a file
-    // without it
-    let rank_column = if scores.column_by_name("significance").is_some() {
+    // rows are ranked as the scan ranked them (`rank`, counted from the
+    // top: its negative orders rows as a score does); in a file without it,
+    // by their significance (−log₁₀ p), which does not round to 1.0 as the
+    // score of many rows does; else by the score
+    let by_rank = scores.column_by_name("rank").is_some();
+    let rank_column = if by_rank {
+        "rank"
+    } else if scores.column_by_name("significance").is_some() {
         "significance"
     } else {
         "score"
@@ -214,7 +218,14 @@ pub fn evaluate_files(
                 )));
             }
         }
-        s.push(score_col.is_valid(i).then(|| score_col.value(i)));
+        s.push(score_col.is_valid(i).then(|| {
+            let v = score_col.value(i);
+            if by_rank {
+                -v
+            } else {
+                v
+            }
+        }));
         f.push(flagged_col.is_valid(i) && flagged_col.value(i));
         t.push(truth_flags.is_valid(j) && truth_flags.value(j));
         l.push(truth_labels[j].clone());

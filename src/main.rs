@@ -350,7 +350,7 @@ struct ScanArgs {
     /// Suspicion at or above which a row is evidence of poisoning [default: 0.99]
     #[arg(long)]
     threshold: Option<f64>,
-    /// Also flag this fraction of rows with the highest scores (a removal list; does not change the verdict)
+    /// Also flag this fraction of rows from the top of the ranking: the rows the gate flagged, then the most significant others (a removal list; does not change the verdict)
     #[arg(long, value_name = "FRACTION")]
     budget: Option<f64>,
     /// Least number of planted rows a class test must estimate to fail a class (a lone odd sample is not an attack), counted in the data set's mean copies per row (rows over distinct rows) [default: 3]

@@ -236,7 +236,7 @@ fn csv_and_json_score_formats() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.path().join("c/scores.csv")).unwrap();
     assert!(
-        text.starts_with("row,label,score,significance,flagged,reasons,suspected_label,score_spectral_signature,score_robust_spectral,score_activation_clustering,score_knn_label_disagreement,score_value_trigger\n"),
+        text.starts_with("row,label,score,significance,flagged,rank,reasons,suspected_label,score_spectral_signature,score_robust_spectral,score_activation_clustering,score_knn_label_disagreement,score_value_trigger\n"),
         "{}",
         &text[..80]
     );

@@ -498,3 +498,49 @@ fn eval_reads_a_truth_file_of_the_users_own() {
     );
     assert!(e.contains("`label`"), "{e}");
 }
+
+#[test]
+fn eval_ranks_rows_as_the_scan_ranked_them() {
+    // row 0, the planted one, is flagged and ranked first although row 1
+    // is more significant: eval reads the scan's `rank`; a file without it
+    // is ranked by significance
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("truth.csv"),
+        "row,label,is_poisoned\n0,a,true\n1,b,false\n2,a,false\n3,b,false\n",
+    )
+    .unwrap();
+    let head = "row,label,score,significance,flagged";
+    let rows = [
+        "0,a,1.0,2.0,true",
+        "1,b,1.0,10.0,false",
+        "2,a,0.5,1.0,false",
+        "3,b,0.4,0.5,false",
+    ];
+    let ranks = ["1", "2", "3", "4"];
+    let ranked: Vec<String> = rows
+        .iter()
+        .zip(ranks)
+        .map(|(r, k)| format!("{r},{k}"))
+        .collect();
+    std::fs::write(
+        dir.path().join("ranked.csv"),
+        format!("{head},rank\n{}\n", ranked.join("\n")),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plain.csv"),
+        format!("{head}\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let auroc = |scores: &str| {
+        let json = run_ok(
+            &["eval", scores, "--truth", "truth.csv", "--json"],
+            dir.path(),
+        );
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["auroc"].as_f64().unwrap()
+    };
+    assert_eq!(auroc("ranked.csv"), 1.0);
+    assert!((auroc("plain.csv") - 2.0 / 3.0).abs() < 1e-9);
+}

@@ -150,7 +150,7 @@ fn demo_report_shows_verdict_classes_groups_thumbnails_and_rerenders() {
     assert!(lines
         .next()
         .unwrap()
-        .starts_with("row,label,score,significance,flagged,reasons"));
+        .starts_with("row,label,score,significance,flagged,rank,reasons"));
     assert_eq!(lines.count() as u64, flagged);
 
     // `poisonscan report` renders the same page from the outputs (no rescan).

@@ -85,7 +85,9 @@ pub(crate) fn row_and_id(ds: &Dataset, kept_only: bool) -> (Vec<Field>, Vec<Arra
 
 /// Builds the scores table: `row`, `id` (when there is one), `label`,
 /// `score`, `significance` (`−log₁₀` of the fused p-value: the score's
-/// ranking, where many scores round to 1.0), `flagged`, `reasons` (the scanners whose own score reaches the
+/// order, where many scores round to 1.0), `flagged`, `rank` (the rows'
+/// order, from 1: the flagged rows first, each part by significance),
+/// `reasons` (the scanners whose own score reaches the
 /// threshold, comma-separated), `suspected_label` (when a scanner can tell),
 /// then `score_<scanner>` per scanner. Rows that were not
 /// scanned (dropped as invalid, or in a skipped class) have null scores and
@@ -114,6 +116,12 @@ pub fn scores_batch(ds: &Dataset, report: &ScanReport) -> RecordBatch {
     columns.push(spread(&report.fused.significance));
     fields.push(Field::new("flagged", DataType::Boolean, false));
     columns.push(Arc::new(BooleanArray::from(flagged)));
+    let mut rank: Vec<Option<u64>> = vec![None; n];
+    for (k, &row) in ds.kept_rows.iter().enumerate() {
+        rank[row as usize] = report.fused.rank[k];
+    }
+    fields.push(Field::new("rank", DataType::UInt64, true));
+    columns.push(Arc::new(UInt64Array::from(rank)));
     let mut reasons: Vec<Option<String>> = vec![None; n];
     for (k, &row) in ds.kept_rows.iter().enumerate() {
         if !report.fused.score[k].is_nan() {

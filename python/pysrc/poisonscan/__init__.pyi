@@ -20,7 +20,8 @@ class InputError(PoisonscanError):
 class Scores:
     """The scores table, one row per input row: ``row``, ``id`` (with
     ``id=``), ``label``, ``score`` (fused suspicion in [0, 1]), ``significance``
-    (−log10 of the fused p-value: the ranking, unrounded), ``flagged``,
+    (−log10 of the fused p-value, unrounded), ``flagged``, ``rank`` (the
+    rows' order from 1: flagged rows first, each part by significance),
     ``reasons``, ``suspected_label``, ``score_<scanner>``. Exports the Arrow
     PyCapsule stream interface: ``pyarrow.table(scores)``,
     ``polars.DataFrame(scores)`` read it without a copy."""

@@ -68,7 +68,7 @@ pub fn flagged_groups(
     groups
 }
 
-/// Sorts rows by their ranking key (the significance), highest first (`NaN`
+/// Sorts rows by their ranking key (the scan's rank, negated), highest first (`NaN`
 /// last), ties in row order.
 pub fn sort_by_rank(rows: &mut [usize], rank: &[f64]) {
     rows.sort_by(|&a, &b| by_significance(rank, a, b));

@@ -20,6 +20,9 @@ pub struct ScoreTable {
     /// The `significance` column (`−log₁₀ p`; `NaN` where null), when the
     /// file has one.
     pub significance: Option<Vec<f64>>,
+    /// The `rank` column negated (`NaN` where null), when the file has
+    /// one: the scan's order as a key that sorts highest first.
+    pub order: Option<Vec<f64>>,
     /// Flagged.
     pub flagged: Vec<bool>,
     /// The scanners behind the score, comma-separated.
@@ -71,6 +74,11 @@ impl ScoreTable {
             .column_by_name("significance")
             .map(&numbers)
             .transpose()?;
+        let order = batch
+            .column_by_name("rank")
+            .map(&numbers)
+            .transpose()?
+            .map(|r| r.into_iter().map(|v| -v).collect());
         let flagged = cast(&need("flagged")?, &DataType::Boolean).map_err(|e| e.to_string())?;
         let flagged = flagged.as_boolean();
         let flagged = (0..flagged.len())
@@ -89,6 +97,7 @@ impl ScoreTable {
         Ok(Self {
             score,
             significance,
+            order,
             flagged,
             reasons,
             suspected,
@@ -97,10 +106,14 @@ impl ScoreTable {
         })
     }
 
-    /// What rows are ranked by: their significance, or the score in a file
-    /// without it (many scores round to 1.0; their significance does not).
+    /// What rows are ranked by: the scan's `rank`; in a file without it,
+    /// their significance, or else the score (many scores round to 1.0;
+    /// their significance does not).
     pub fn rank(&self) -> &[f64] {
-        self.significance.as_deref().unwrap_or(&self.score)
+        self.order
+            .as_deref()
+            .or(self.significance.as_deref())
+            .unwrap_or(&self.score)
     }
 
     /// Reads a scores file written by `scan` (Parquet, CSV or JSON, told by
