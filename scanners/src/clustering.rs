@@ -65,9 +65,9 @@ random stream):
    out from its peers (one-sided binomial test, its variance widened by the
    spread of the other classes' shares, 1.4826 × their median absolute
    deviation, since clean classes differ among themselves by more than
-   sampling explains; with one or two other classes, at least a quarter
-   of the null rate, widened by `√(1 + π/2)` for a median of one; and as
-   with one where every other class is censored — the bare binomial
+   sampling explains; with one other class, at least a quarter of the
+   null rate, widened by `√(1 + π/2)` for a median of one; and as with
+   one where every other class is censored — the bare binomial
    against the 5 % floor failed RAND HIE's deductible plans, a clean
    table of two classes, with the MLP: 398 extreme rows of 5,249 in a
    natural small cluster, the other class split in two large parts, ln p

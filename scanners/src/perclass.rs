@@ -132,11 +132,10 @@ const LEAST_RELATIVE_SPREAD: f64 = 0.25;
 /// rows than any model of a clean class predicts, and by about as much in
 /// every class, while a poisoned class stands out from its peers. The
 /// binomial's variance is widened by the spread of the other classes'
-/// shares (1.4826 × their median absolute deviation; with one or two of
-/// them, at least [`LEAST_RELATIVE_SPREAD`] of the rate, widened for a
-/// median of so few; with none — every other class censored — as with
-/// one), since clean classes differ among themselves by more than sampling
-/// explains.
+/// shares (1.4826 × their median absolute deviation; with one of them, at
+/// least [`LEAST_RELATIVE_SPREAD`] of the rate, widened for a median of one;
+/// with none — every other class censored — as with one), since clean
+/// classes differ among themselves by more than sampling explains.
 pub(crate) fn excess_test(
     input: &ScanInput<'_>,
     out: &mut ScanOutput,
@@ -175,21 +174,22 @@ pub(crate) fn excess_test(
             median(&peers)
         };
         let rate = clean_rate.max(peer_ratio * m).min(0.95);
-        // how much clean classes' shares vary among themselves; one or two
-        // peers' shares say little of it: then at least
-        // LEAST_RELATIVE_SPREAD of the null rate, widened for a median of
-        // so few (see `class_null`); no peer at all (every other class
-        // censored: split in large parts) says nothing, and the class is
-        // held to what one peer would give — not to the bare binomial,
-        // which failed a natural small cluster of RAND HIE's deductible
-        // plans (398 extreme rows of 5,249 against the 5 % floor, the other
-        // class split in two large parts: ln p −34.9)
-        let spread = if peers.len() >= 3 {
-            let dev: Vec<f64> = peers.iter().map(|p| (p - m).abs()).collect();
-            1.4826 * median(&dev)
-        } else {
-            let least = LEAST_RELATIVE_SPREAD * rate;
-            class_null(&peers, least).map_or(least * (1.0 + FRAC_PI_2).sqrt(), |(_, s)| s)
+        // how much clean classes' shares vary among themselves; one peer's
+        // share says nothing of it: then at least LEAST_RELATIVE_SPREAD of
+        // the null rate, widened for a median of one (see `class_null`); no
+        // peer at all (every other class censored: split in large parts)
+        // says even less, and the class is held as with one — not to the
+        // bare binomial, which failed a natural small cluster of RAND
+        // HIE's deductible plans (398 extreme rows of 5,249 against the 5 %
+        // floor, the other class split in two large parts: ln p −34.9)
+        let least = LEAST_RELATIVE_SPREAD * rate;
+        let spread = match peers.len() {
+            0 => least * (1.0 + FRAC_PI_2).sqrt(),
+            1 => class_null(&peers, least).map_or(0.0, |(_, s)| s),
+            _ => {
+                let dev: Vec<f64> = peers.iter().map(|p| (p - m).abs()).collect();
+                1.4826 * median(&dev)
+            }
         };
         let n = rows[d.class as usize];
         let share = extreme / n.max(1) as f64;
@@ -371,17 +371,10 @@ mod tests {
     }
 
     #[test]
-    fn with_two_peers_or_none_the_spread_is_not_zero() {
-        // Three classes of 7,000 rows: two peers' shares (2 %, 2.1 %) say
-        // little of how much clean classes differ; a class with 9 % passes
-        // (the bare binomial failed it at z 9.9), one with 40 % fails.
-        let level = (0.01f64 / 3.0).ln();
-        let lp = excess_of_equal_classes(7000, &[630.0, 140.0, 147.0]);
-        assert!(lp.iter().all(|&l| l > level), "{lp:?}");
-        let lp = excess_of_equal_classes(7000, &[2800.0, 140.0, 147.0]);
-        assert!(lp[0] < level, "{lp:?}");
+    fn with_no_peer_the_spread_is_not_zero() {
         // Two classes, the other censored (split in two large parts): no
-        // peer at all is held as one would be. RAND HIE's deductible plans
+        // peer at all is held as one would be (the bare binomial failed
+        // 398 at ln p −34.9). RAND HIE's deductible plans
         // with the MLP: 398 extreme rows of 5,249 against the 5 % floor.
         let rows = [5249usize, 14941];
         let labels: Vec<u32> = (0..rows[0] + rows[1])

@@ -71,12 +71,11 @@ random stream):
    by `√(1 + π/2)` for a median of one: in a pair of Fashion-MNIST classes
    (T-shirt/shirt, the CNN) the shirts' share was 0.7 % in one seed and
    5.8 % in another, and with no spread at all the T-shirts (7.9 %) failed
-   against a 5 % null. Two other classes are held the same way (at least
-   a quarter of the rate, widened by `√(1 + π/4)`), and so is a class whose
-   every peer is censored (a class that cannot show extreme rows says
-   nothing of how many a clean one has): there is then no peer at all, and
-   the bare binomial against the floor failed natural groups (RAND HIE's
-   deductible plans with the MLP, below in `activation-clustering`).
+   against a 5 % null. A class whose every peer is censored (a class that
+   cannot show extreme rows says nothing of how many a clean one has) is
+   held the same way: there is then no peer at all, and the bare binomial
+   against the floor failed a natural group (RAND HIE's deductible plans
+   with the MLP; see `activation-clustering`).
 8. In a class whose test is not significant at 1 % after a Bonferroni
    correction over the classes, a row's reported p-value is raised to its
    class's: such rows carry no more evidence than their class does. In a
