@@ -194,8 +194,11 @@ fn clean_data_in_shards_stays_clean_and_planted_poison_fails() {
     assert_eq!(ms["verdict"], "pass");
     assert_eq!(code, 0);
 
+    // 56 rows (14 %) shifted in a class of 400: in a shard's merge the
+    // other classes cannot show a small cluster (censored), and a class
+    // without peers is held as with one, where 10 % is not decisive
     let dir = tempfile::tempdir().unwrap();
-    let data = synthetic(3, 400, 12, 40, 8.0, 42);
+    let data = synthetic(3, 400, 12, 56, 8.0, 42);
     let features: Vec<f32> = data.features.iter().flatten().copied().collect();
     let ((whole, ws), (merged, ms), code) =
         whole_and_sharded(dir.path(), &features, 12, &data.labels, 3, 2);
