@@ -603,7 +603,11 @@ mod tests {
                     .unwrap(),
             ),
         ] {
-            let (out, truth) = run(&scanner, 60, 31);
+            // 84 of 600 rows (14 %): the other classes split in two large
+            // parts (censored), so the class has no peer and is held as with
+            // one, where 10 % is not decisive (RAND HIE's natural 7.6 %
+            // failed against the bare binomial)
+            let (out, truth) = run(&scanner, 84, 31);
             let a = auroc(&out.raw, &truth);
             assert!(a > 0.95, "AUROC {a}");
             let class_p: Vec<f64> = out.classes.iter().map(|d| d.log_p.unwrap()).collect();
