@@ -1382,6 +1382,23 @@ mod tests {
         assert!(f.flagged[19] && f.flagged[18]);
     }
 
+    /// Class tests of one scanner on two classes: class 0 fails with
+    /// `excess` rows behind it, class 1 has log p `passed`.
+    fn two_class_tests(excess: f64, passed: f64) -> Vec<poisonscan_scanners::ClassDiagnostics> {
+        vec![
+            poisonscan_scanners::ClassDiagnostics {
+                class: 0,
+                values: vec![("excess_rows", excess)],
+                log_p: Some(-30.0),
+            },
+            poisonscan_scanners::ClassDiagnostics {
+                class: 1,
+                values: vec![("excess_rows", 0.0)],
+                log_p: Some(passed),
+            },
+        ]
+    }
+
     /// Class 0 fails by a class test naming 3 rows (0..3, row evidence
     /// ln p −12); row 15 of class 1, which passes, has more evidence of its
     /// own (−40) from a scanner without a class test.
@@ -1393,18 +1410,7 @@ mod tests {
         let mut lp = vec![-0.1; 20];
         lp[..3].fill(-12.0);
         let mut tested = output(lp);
-        tested.classes = vec![
-            poisonscan_scanners::ClassDiagnostics {
-                class: 0,
-                values: vec![("excess_rows", 3.0)],
-                log_p: Some(-30.0),
-            },
-            poisonscan_scanners::ClassDiagnostics {
-                class: 1,
-                values: vec![("excess_rows", 0.0)],
-                log_p: Some(0.0),
-            },
-        ];
+        tested.classes = two_class_tests(3.0, 0.0);
         let mut lone = vec![-0.1; 20];
         lone[15] = -40.0;
         fuse(
@@ -1474,18 +1480,7 @@ mod tests {
             *v = -3.0 - i as f64;
         }
         let mut out = output(lp);
-        out.classes = vec![
-            poisonscan_scanners::ClassDiagnostics {
-                class: 0,
-                values: vec![("excess_rows", 5.0)],
-                log_p: Some(-30.0),
-            },
-            poisonscan_scanners::ClassDiagnostics {
-                class: 1,
-                values: vec![("excess_rows", 0.0)],
-                log_p: Some(-0.1),
-            },
-        ];
+        out.classes = two_class_tests(5.0, -0.1);
         let f = fuse(&[&out], &labels, 2, &[], &settings, &[], &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         assert_eq!(f.classes[0].failed_by, 1);

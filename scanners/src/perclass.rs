@@ -184,8 +184,7 @@ pub(crate) fn excess_test(
         // floor, the other class split in two large parts: ln p −34.9)
         let least = LEAST_RELATIVE_SPREAD * rate;
         let spread = match peers.len() {
-            0 => least * (1.0 + FRAC_PI_2).sqrt(),
-            1 => class_null(&peers, least).map_or(0.0, |(_, s)| s),
+            0 | 1 => class_null(&peers, least).map_or(least * (1.0 + FRAC_PI_2).sqrt(), |(_, s)| s),
             _ => {
                 let dev: Vec<f64> = peers.iter().map(|p| (p - m).abs()).collect();
                 1.4826 * median(&dev)
@@ -296,16 +295,23 @@ mod tests {
     /// The class log p-values of [`excess_test`] (clean rate 0.05, peer
     /// ratio 3) for classes with these counts of extreme rows.
     fn excess_log_p(input: &ScanInput<'_>, extreme: &[f64]) -> Vec<f64> {
+        let values: Vec<Vec<(&'static str, f64)>> =
+            extreme.iter().map(|&e| vec![("extreme_rows", e)]).collect();
+        excess_log_p_of(input, values)
+    }
+
+    /// [`excess_log_p`] for classes with these diagnostic values.
+    fn excess_log_p_of(input: &ScanInput<'_>, values: Vec<Vec<(&'static str, f64)>>) -> Vec<f64> {
         let n = input.labels.len();
         let mut out = ScanOutput {
             raw: vec![0.0; n],
             log_p: vec![-50.0; n],
-            classes: extreme
-                .iter()
+            classes: values
+                .into_iter()
                 .enumerate()
-                .map(|(c, &e)| ClassDiagnostics {
+                .map(|(c, values)| ClassDiagnostics {
                     class: c as u32,
-                    values: vec![("extreme_rows", e)],
+                    values,
                     log_p: None,
                 })
                 .collect(),
@@ -384,27 +390,11 @@ mod tests {
         let x = MatrixRef::new(&data, labels.len(), 1).unwrap();
         let input = ScanInput::new(x, &labels, 2);
         let run = |extreme: f64| {
-            let mut out = ScanOutput {
-                raw: vec![0.0; labels.len()],
-                log_p: vec![-50.0; labels.len()],
-                classes: vec![
-                    ClassDiagnostics {
-                        class: 0,
-                        values: vec![("extreme_rows", extreme)],
-                        log_p: None,
-                    },
-                    ClassDiagnostics {
-                        class: 1,
-                        values: vec![("extreme_rows", 0.0), ("censored", 1.0)],
-                        log_p: None,
-                    },
-                ],
-                suspected: None,
-                ungated_log_p: None,
-                confusion: None,
-            };
-            excess_test(&input, &mut out, 0.05, 3.0);
-            out.classes[0].log_p.unwrap()
+            let values = vec![
+                vec![("extreme_rows", extreme)],
+                vec![("extreme_rows", 0.0), ("censored", 1.0)],
+            ];
+            excess_log_p_of(&input, values)[0]
         };
         let level = (0.01f64 / 2.0).ln();
         assert!(run(398.0) > level, "{}", run(398.0));
