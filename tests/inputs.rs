@@ -3452,3 +3452,106 @@ fn pickles_of_arrays_are_read_as_data() {
     let e = run_err(&["scan", "series.pkl"], d);
     assert!(e.contains("Series") && e.contains("to_parquet"), "{e}");
 }
+
+/// Each row's id (its place where the input has none) and score, in the
+/// scores file's order.
+fn ids_and_scores(out: &Path) -> Vec<(String, f64)> {
+    let b = read_parquet(&out.join("scores.parquet"));
+    let id = b.column_by_name("id").map(|c| c.as_string::<i32>().clone());
+    let score = b
+        .column_by_name("score")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .clone();
+    (0..b.num_rows())
+        .map(|i| {
+            let id = id
+                .as_ref()
+                .map_or(i.to_string(), |c| c.value(i).to_string());
+            (id, score.value(i))
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn folders_are_read_through_symbolic_links() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut rng = SplitMix64::new(11);
+    for (c, class) in ["cat", "dog"].iter().enumerate() {
+        std::fs::create_dir_all(d.join("real").join(class)).unwrap();
+        for i in 0..15 {
+            let img = image::GrayImage::from_fn(8, 8, |x, _| {
+                let v = 60.0 + 120.0 * ((x as usize + c * 4) % 8 < 4) as u8 as f64;
+                image::Luma([(v + 20.0 * rng.normal()).clamp(0.0, 255.0) as u8])
+            });
+            img.save(d.join("real").join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    // git-annex's and DVC's layout: each image a link into a store of
+    // contents; the repository's own `.git` folder (holding pictures too)
+    // is not a class. And class folders that are links (a subset made by
+    // linking the classes wanted).
+    std::fs::create_dir_all(d.join("annex/.git/annex/objects")).unwrap();
+    std::fs::copy(
+        d.join("real/cat/0.png"),
+        d.join("annex/.git/annex/objects/0.png"),
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("store")).unwrap();
+    std::fs::create_dir(d.join("linked")).unwrap();
+    for class in ["cat", "dog"] {
+        std::fs::create_dir(d.join("annex").join(class)).unwrap();
+        for i in 0..15 {
+            let content = d.join("store").join(format!("{class}-{i}"));
+            std::fs::copy(d.join(format!("real/{class}/{i}.png")), &content).unwrap();
+            symlink(
+                format!("../../store/{class}-{i}"),
+                d.join(format!("annex/{class}/{i}.png")),
+            )
+            .unwrap();
+        }
+        symlink(d.join("real").join(class), d.join("linked").join(class)).unwrap();
+    }
+    let scan = |input: &str, out: &str| {
+        let o = run(&["scan", input, "--model", "none", "--out", out], d);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+        ids_and_scores(&d.join(out))
+    };
+    let real = scan("real", "o_real");
+    assert_eq!(real.len(), 30);
+    assert_eq!(scan("annex", "o_annex"), real);
+    assert_eq!(scan("linked", "o_linked"), real);
+    // A folder of table parts that are links reads as the parts themselves.
+    let mut csv = String::from("label,x,y\n");
+    for i in 0..80 {
+        csv += &format!(
+            "{},{},{}\n",
+            i % 2,
+            (i % 2) as f64 * 3.0 + rng.normal(),
+            rng.normal()
+        );
+    }
+    std::fs::create_dir(d.join("parts")).unwrap();
+    std::fs::create_dir(d.join("parts_linked")).unwrap();
+    std::fs::write(d.join("parts/part-0.csv"), csv).unwrap();
+    symlink(
+        d.join("parts/part-0.csv"),
+        d.join("parts_linked/part-0.csv"),
+    )
+    .unwrap();
+    assert_eq!(scan("parts_linked", "o_pl"), scan("parts", "o_parts"));
+    // A link whose content was never fetched: an error naming it, said
+    // once, and nothing written.
+    std::fs::remove_file(d.join("store/dog-3")).unwrap();
+    let e = run_err(&["scan", "annex", "--out", "o_gone"], d);
+    assert!(
+        e.contains("dog/3.png") && e.contains("a symbolic link to a missing file"),
+        "{e}"
+    );
+    assert_eq!(e.matches("missing file").count(), 1, "{e}");
+    assert!(files_in(&d.join("o_gone")).is_empty());
+}

@@ -29,7 +29,7 @@ fn avro_error(path: &Path, message: impl Into<String>) -> IngestError {
 pub(super) fn read(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), IngestError> {
     let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     let reader = arrow_avro::reader::ReaderBuilder::new()
         .with_batch_size(65_536)
@@ -41,7 +41,7 @@ pub(super) fn read(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), IngestE
     // first
     let sound = blocks(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     sound.map_err(|e| avro_error(path, e))?;
     let batches = reader

@@ -162,7 +162,7 @@ pub(super) fn live_files(dir: &Path) -> Result<Option<(Vec<PathBuf>, String)>, I
     }
     let io = |source| IngestError::Io {
         path: log.clone(),
-        source,
+        error: source,
     };
     let mut commits = BTreeSet::new();
     let mut checkpoints: std::collections::BTreeMap<u64, (u64, BTreeSet<u64>)> = Default::default();
@@ -222,7 +222,7 @@ pub(super) fn live_files(dir: &Path) -> Result<Option<(Vec<PathBuf>, String)>, I
         let name = format!("{v:020}.json");
         let text = std::fs::read_to_string(log.join(&name)).map_err(|source| IngestError::Io {
             path: log.join(&name),
-            source,
+            error: source,
         })?;
         for (i, line) in text
             .lines()
@@ -253,7 +253,7 @@ pub(super) fn live_files(dir: &Path) -> Result<Option<(Vec<PathBuf>, String)>, I
     }
     files.sort();
     // the folder's table files, older versions included
-    let in_folder = super::table_parts(dir).len();
+    let in_folder = super::table_parts(dir).map_or(0, |parts| parts.len());
     let note = format!(
         "{}: a Delta Lake table, read at its version {latest}: the {} file(s) its log holds \
          now{}",

@@ -44,12 +44,12 @@ pub enum IngestError {
         message: String,
     },
     /// An I/O error on a file.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The format could not be told from the name.
     #[error("{}: cannot tell the format from the name; pass --format parquet|csv|ipc|ndjson|avro|orc|rdata|stata|spss|xport|idx|npz|arff|libsvm|excel|ts|images", .0.display())]

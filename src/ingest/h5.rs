@@ -114,7 +114,7 @@ pub(super) fn open(path: &Path) -> Result<Hdf5File, IngestError> {
     Hdf5File::open_with_options(path, options).map_err(|e| match e {
         hdf5_reader::error::Error::Io(source) => IngestError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         },
         e => damaged(path)(e),
     })

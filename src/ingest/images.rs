@@ -38,18 +38,23 @@ type Listing = (
 );
 
 /// Image files under `root`, with their class (the first folder level), in
-/// sorted path order; and the other files in class folders (not hidden, not
-/// system files) counted by extension, for a note.
+/// sorted path order, links followed; and the other files in class folders
+/// (not hidden, not system files) counted by extension, for a note.
 fn list(root: &Path) -> Result<Listing, IngestError> {
     let mut files = Vec::new();
     let mut others = std::collections::BTreeMap::new();
-    for entry in WalkDir::new(root).min_depth(2).sort_by_file_name() {
-        let entry = entry.map_err(|e| IngestError::Io {
-            path: e.path().unwrap_or(root).to_path_buf(),
-            source: e.into(),
-        })?;
+    // links followed (git-annex and DVC keep files as links into a cache);
+    // hidden files and folders (`.git/`, `.DS_Store`) left out
+    // (walkdir does not filter entries above `min_depth`)
+    let walk = WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walk {
+        let entry = entry.map_err(|e| super::walk_error(e, root))?;
         let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
-        if !entry.file_type().is_file() || name.starts_with('.') {
+        if entry.depth() < 2 || !entry.file_type().is_file() {
             continue;
         }
         if !is_image(entry.path()) {
@@ -66,7 +71,7 @@ fn list(root: &Path) -> Result<Listing, IngestError> {
         let class = rel
             .components()
             .next()
-            .expect("min_depth 2")
+            .expect("depth 2 or more")
             .as_os_str()
             .to_string_lossy()
             .into_owned();
@@ -186,7 +191,7 @@ pub(super) fn is_tar(path: &Path) -> bool {
 fn unpack(archive: &Path) -> Result<(tempfile::TempDir, PathBuf), IngestError> {
     let io = |source: std::io::Error| IngestError::Io {
         path: archive.to_path_buf(),
-        source,
+        error: source,
     };
     let dir = tempfile::tempdir().map_err(io)?;
     if is_tar(archive) {
@@ -312,7 +317,7 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
     };
     let reader = super::table::decompressed(tar).map_err(|source| IngestError::Io {
         path: tar.to_path_buf(),
-        source,
+        error: source,
     })?;
     let mut archive = ::tar::Archive::new(reader);
     let mut unpacked = Vec::new();
@@ -361,7 +366,7 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
             .and_then(|()| std::fs::rename(dir.join(image), &to))
             .map_err(|source| IngestError::Io {
                 path: tar.to_path_buf(),
-                source,
+                error: source,
             })?;
     }
     if unpacked.is_empty() {
@@ -379,7 +384,7 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
 fn unzip_images(zip: &Path, dir: &Path) -> Result<(), IngestError> {
     let io = |source: std::io::Error| IngestError::Io {
         path: zip.to_path_buf(),
-        source,
+        error: source,
     };
     let bad = |message: String| IngestError::Read {
         path: zip.to_path_buf(),
@@ -412,9 +417,12 @@ fn relocated(e: IngestError, from: &Path, to: &Path) -> IngestError {
             path: rebase(path),
             message: text(message),
         },
-        IngestError::Io { path, source } => IngestError::Io {
+        IngestError::Io {
+            path,
+            error: source,
+        } => IngestError::Io {
             path: rebase(path),
-            source,
+            error: source,
         },
         IngestError::Empty(s) => IngestError::Empty(text(s)),
         IngestError::TooLarge {
@@ -544,7 +552,7 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
             .map(|entries| {
                 entries
                     .filter_map(Result::ok)
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()) && is_image(&e.path()))
+                    .filter(|e| e.path().is_file() && is_image(&e.path()))
                     .count()
             })
             .unwrap_or(0);
@@ -618,7 +626,7 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
         .map(|(path, _)| {
             decode::file_dimensions(path).map_err(|source| IngestError::Io {
                 path: path.clone(),
-                source,
+                error: source,
             })
         })
         .collect::<Result<_, IngestError>>()?;

@@ -179,7 +179,7 @@ fn matrix<'a>(b: &Bytes, data: &'a [u8]) -> Result<Option<MatArray<'a>>, String>
 pub(super) fn read_mat(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
     let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     // a whole one is read as HDF5 (see `super::h5`)
     if bytes.starts_with(b"MATLAB 7.3") {

@@ -559,18 +559,19 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
 /// skipping hidden and bookkeeping files (`.crc`, `_SUCCESS`, and `.json`
 /// descriptions beside tables of another format). Empty when
 /// the folder holds none (an image folder).
-fn table_parts(dir: &Path) -> Vec<PathBuf> {
+fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
     let mut parts = Vec::new();
     for entry in walkdir::WalkDir::new(dir)
         .min_depth(1)
+        .follow_links(true)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
             let n = e.file_name().to_string_lossy();
             !(n.starts_with('.') || n.starts_with('_'))
         })
-        .flatten()
     {
+        let entry = entry.map_err(|e| walk_error(e, dir))?;
         // a file without a name to tell it by its first bytes (Hive's
         // `000000_0`)
         let format = || {
@@ -611,7 +612,35 @@ fn table_parts(dir: &Path) -> Vec<PathBuf> {
     {
         parts.retain(|p| !json(p));
     }
-    parts
+    Ok(parts)
+}
+
+/// An error met walking a folder (links are followed: data sets kept by
+/// git-annex or DVC hold their files as symbolic links into a cache),
+/// naming the entry; a link whose target is missing (content not fetched
+/// yet) says so.
+pub(super) fn walk_error(e: walkdir::Error, root: &Path) -> IngestError {
+    let path = e.path().unwrap_or(root).to_path_buf();
+    let dangling = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+        && !path.exists();
+    let source = if dangling {
+        let target = std::fs::read_link(&path)
+            .map(|t| format!(" (`{}`)", t.display()))
+            .unwrap_or_default();
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "a symbolic link to a missing file{target}: fetch its content (`git annex get`, \
+                 `dvc checkout`) or remove the link"
+            ),
+        )
+    } else {
+        e.into()
+    };
+    IngestError::Io {
+        path,
+        error: source,
+    }
 }
 
 /// What to do with a folder that is a table format keeping several versions
@@ -706,7 +735,7 @@ fn expand_with_parts(inputs: &[String]) -> Result<(Vec<Part>, Vec<String>), Inge
                 out.extend(batches.into_iter().map(|b| (b, Vec::new())));
                 continue;
             }
-            let parts = table_parts(&p);
+            let parts = table_parts(&p)?;
             if !parts.is_empty() {
                 out.extend(parts.into_iter().map(|f| {
                     let folders = hive::folders(&p, &f);
@@ -856,7 +885,7 @@ pub(super) fn text_lines(
 ) -> Result<impl Iterator<Item = std::io::Result<String>>, IngestError> {
     let reader = table::decompressed(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     Ok(std::io::BufRead::lines(std::io::BufReader::new(reader)))
 }
@@ -894,7 +923,7 @@ pub(super) fn read_unpacked(
     use std::io::Read;
     let io = |source| IngestError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let mut head = [0u8; 4];
     let n = std::fs::File::open(path)
@@ -954,7 +983,7 @@ fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
     let fail = |why: String| IngestError::Option(format!("{}: {why}", path.display()));
     let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     let mut archive = ::zip::ZipArchive::new(file)
         .map_err(|e| fail(format!("a zip archive that cannot be read ({e})")))?;
@@ -1172,7 +1201,7 @@ pub(crate) fn hash_file(path: &Path) -> Result<(u64, String), IngestError> {
     use std::io::Read;
     let io = |source| IngestError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut hasher = Sha256::new();

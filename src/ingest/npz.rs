@@ -632,7 +632,7 @@ enum Pickled {
 fn read_npz(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
     let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     let mut archive = ::zip::ZipArchive::new(file).map_err(|e| {
         npz_error(
@@ -724,7 +724,7 @@ fn read_npy_pair(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
         .map(|p| {
             let bytes = std::fs::read(p).map_err(|source| IngestError::Io {
                 path: p.clone(),
-                source,
+                error: source,
             })?;
             let npy = parse_npy(&bytes).map_err(|e| npz_error(p, e))?;
             Ok((stem(p), npy))

@@ -31,7 +31,7 @@ fn orc_error(path: &Path, message: impl Into<String>) -> IngestError {
 pub(super) fn read(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), IngestError> {
     let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     let reader = orc_rust::ArrowReaderBuilder::try_new(file)
         .map_err(|e| orc_error(path, format!("its footer cannot be read: {e}")))?

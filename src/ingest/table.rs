@@ -1041,7 +1041,7 @@ impl ParquetFile {
 fn open_parquet(path: &Path) -> Result<ParquetFile, IngestError> {
     let io = |source| IngestError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let file = match unpacked(path).map_err(io)? {
         Some(file) => file,
@@ -1122,7 +1122,7 @@ pub(super) fn load(
         }
         std::fs::File::open(path).map_err(|source| IngestError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
     }
     std::thread::scope(|scope| {

@@ -38,7 +38,7 @@ impl AtomicFile {
         }
         let temp = builder.tempfile_in(dir).map_err(|source| ReportError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -52,7 +52,7 @@ impl AtomicFile {
             .write_all(bytes)
             .map_err(|source| ReportError::Io {
                 path: self.path.clone(),
-                source,
+                error: source,
             })
     }
 
@@ -60,7 +60,7 @@ impl AtomicFile {
     pub fn commit(mut self) -> Result<(), ReportError> {
         let io = |path: &Path, source| ReportError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         };
         self.temp.flush().map_err(|e| io(&self.path, e))?;
         self.temp

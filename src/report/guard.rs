@@ -32,14 +32,14 @@ pub enum OutputError {
         input: PathBuf,
     },
     /// The output cannot be written.
-    #[error("{flag} {}: cannot write there: {source}", .output.display())]
+    #[error("{flag} {}: cannot write there: {error}", .output.display())]
     NotWritable {
         /// The option naming the output.
         flag: String,
         /// The output path.
         output: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The output path is a folder where a file is wanted, or the reverse.
     #[error("{flag} {}: {message}", .output.display())]
@@ -209,7 +209,7 @@ fn probe(flag: &str, dir: &Path, output: &Path) -> Result<(), OutputError> {
         .map_err(|source| OutputError::NotWritable {
             flag: flag.into(),
             output: output.to_path_buf(),
-            source,
+            error: source,
         })
 }
 
@@ -233,7 +233,7 @@ pub fn check_writable_file(flag: &str, output: &Path) -> Result<(), OutputError>
         return Err(OutputError::NotWritable {
             flag: flag.into(),
             output: output.to_path_buf(),
-            source: std::io::Error::new(
+            error: std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 format!("folder {} does not exist", dir.display()),
             ),

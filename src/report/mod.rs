@@ -34,12 +34,12 @@ use crate::settings::ScanSettings;
 #[derive(Debug, Error)]
 pub enum ReportError {
     /// A file could not be written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Arrow or Parquet refused the data.
     #[error("{}: {message}", path.display())]
@@ -127,7 +127,10 @@ pub fn read_finished_scan(dir: &Path) -> Result<FinishedScan, ReportError> {
     let summary_path = dir.join("summary.json");
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ReportError::Io { path, source }
+        move |source| ReportError::Io {
+            path,
+            error: source,
+        }
     };
     let text = std::fs::read_to_string(&summary_path).map_err(io(&summary_path))?;
     let summary: serde_json::Value = serde_json::from_str(&text)
@@ -187,7 +190,7 @@ pub fn write_scan(
 ) -> Result<Written, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
-        source,
+        error: source,
     })?;
     let scores_path = dir.join(format!("scores.{}", format.extension()));
     let summary_path = dir.join("summary.json");

@@ -141,7 +141,7 @@ pub fn write_parquet(path: &std::path::Path, batch: &RecordBatch) -> Result<(), 
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
             path: dir.to_path_buf(),
-            source,
+            error: source,
         })?;
     }
     let mut file = AtomicFile::new(path)?;

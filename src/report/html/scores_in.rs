@@ -125,7 +125,7 @@ impl ScoreTable {
         };
         let io = |source| ReportError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         };
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let batches: Vec<RecordBatch> = match ext {
