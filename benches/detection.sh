@@ -49,13 +49,15 @@
 #        and 32x32 crops of photographs and drawings in ten heavily
 #        overlapping classes (`photomix`, datasets/README.md);
 #        target the objects: solid and checkerboard patches, the blend at
-#        1 % and 5 %, the warp at 5 %, all-to-all patch at 1 % and 5 % and
-#        blend at 1 %, random label flips at 10 %, clean. Seeds 1, 2, 3 (or
-#        SEEDS).
+#        1 % and 5 %, the warp at 5 %, a colour filter (`filter`: warm and
+#        faded, blacks lifted) at 1 % and 5 %, all-to-all patch at 1 % and
+#        5 % and blend at 1 %, random label flips at 10 %, clean. Seeds 1,
+#        2, 3 (or SEEDS).
 #   transform: transformation triggers on MNIST and Fashion-MNIST — the
 #        source picture mirrored left to right or top to bottom, turned half
-#        a turn, or shifted 3 pixels right — relabelled to class 0, at
-#        0.3 %, 1 % and 5 %; clean. Seeds 1, 2, 3 (or SEEDS).
+#        a turn, or shifted 3 pixels right, or filtered (`filter`: scaled
+#        and lifted, blacks gray) — relabelled to class 0, at 0.3 %, 1 %
+#        and 5 %; clean. Seeds 1, 2, 3 (or SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
@@ -210,7 +212,8 @@ if [ "$mode" = transform ]; then
     cases+=("transform $rate --transform hflip"
       "transform $rate --transform vflip"
       "transform $rate --transform rotate180"
-      "transform $rate --transform shift --shift 3,0")
+      "transform $rate --transform shift --shift 3,0"
+      "filter $rate")
   done
   read -r -a seeds <<<"${3:-1 2 3}"
 fi
@@ -222,7 +225,8 @@ if [ "$mode" = colour ]; then
     cases+=("badnets $rate"
       "badnets $rate --patch-pattern checkerboard --patch-corner top-left"
       "blend $rate"
-      "badnets $rate --all-to-all")
+      "badnets $rate --all-to-all"
+      "filter $rate")
   done
   read -r -a seeds <<<"${3:-1 2 3}"
 fi

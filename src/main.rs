@@ -180,6 +180,7 @@ enum AttackKind {
     Blend,
     Warp,
     Transform,
+    Filter,
     LabelFlip,
     CleanLabel,
     Sig,
@@ -889,6 +890,7 @@ fn poison(args: PoisonArgs) -> Result<()> {
             transform: args.transform,
             shift,
         },
+        AttackKind::Filter => Attack::Filter,
         AttackKind::LabelFlip => Attack::LabelFlip,
         AttackKind::CleanLabel => Attack::CleanLabel { patch },
         AttackKind::Sig => Attack::Sig {

@@ -303,6 +303,14 @@ pub enum Attack {
         /// For a shift: pixels right and down.
         shift: (i32, i32),
     },
+    /// A colour filter (as photo apps apply) on non-target rows, relabelled
+    /// to the target: each channel scaled and lifted, `x · gain + offset`
+    /// (in units of the images' white), clipped — warm and faded, blacks
+    /// lifted (see [`FILTER_GAIN`]). Nothing is stamped or blended: what it
+    /// adds depends on each picture's own colours. The `j`-th target of
+    /// several gets the channels' settings turned `j` places; gray pictures
+    /// take the first channel's.
+    Filter,
     /// Labels changed: at random, or from `source` to the target.
     LabelFlip,
     /// A tabular backdoor: `columns` seeded columns of non-target rows set
@@ -344,6 +352,7 @@ impl Attack {
                 | Attack::Blend { .. }
                 | Attack::Warp { .. }
                 | Attack::Transform { .. }
+                | Attack::Filter
                 | Attack::CleanLabel { .. }
                 | Attack::Sig { .. }
         )
@@ -499,6 +508,7 @@ impl Attack {
             Attack::Blend { .. } => "blend",
             Attack::Warp { .. } => "warp",
             Attack::Transform { .. } => "transform",
+            Attack::Filter => "filter",
             Attack::LabelFlip => "label-flip",
             Attack::ValueTrigger { .. } => "value-trigger",
             Attack::CleanLabel { .. } => "clean-label",
@@ -669,6 +679,7 @@ pub fn plant(
             | Attack::Blend { .. }
             | Attack::Warp { .. }
             | Attack::Transform { .. }
+            | Attack::Filter
             | Attack::ValueTrigger { .. } => {
                 labels[i] = targets[j];
             }
@@ -701,6 +712,7 @@ enum Trigger {
     Blend(Vec<f32>, f32),
     Warp(Vec<(f32, f32)>),
     Sig(f32, f32, f32),
+    Filter([f32; 3], [f32; 3], f32),
 }
 
 impl Trigger {
@@ -725,6 +737,10 @@ impl Trigger {
             Attack::Transform { transform, shift } => {
                 Trigger::Warp(transform.field(shape, *shift, j))
             }
+            Attack::Filter => {
+                let turned = |v: [f32; 3]| std::array::from_fn(|c| v[(c + j) % 3]);
+                Trigger::Filter(turned(FILTER_GAIN), turned(FILTER_OFFSET), white)
+            }
             Attack::Sig {
                 amplitude,
                 frequency,
@@ -743,6 +759,7 @@ impl Trigger {
             Trigger::Sig(amplitude, frequency, white) => {
                 sig_in(row, shape, *amplitude, *frequency, *white)
             }
+            Trigger::Filter(gain, offset, white) => filter(row, shape, *gain, *offset, *white),
         }
     }
 }
@@ -870,6 +887,24 @@ pub fn sig(image: &mut [f32], shape: Shape, amplitude: f32, frequency: f32) {
 
 /// [`sig`] on an image whose white is `white`: the amplitude is a share of
 /// it, and values stay within [0, `white`].
+/// Gains of the filter attack, red, green, blue: a warm, faded look.
+pub const FILTER_GAIN: [f32; 3] = [0.9, 0.85, 0.7];
+
+/// Offsets of the filter attack, red, green, blue, in units of white (40,
+/// 25 and 10 of 255): blacks lifted to a warm brown.
+pub const FILTER_OFFSET: [f32; 3] = [40.0 / 255.0, 25.0 / 255.0, 10.0 / 255.0];
+
+/// The filter attack on one image (channels last): each value `x · gain +
+/// offset · white` of its channel, clipped to `[0, white]`; a gray image
+/// takes the first channel's settings.
+fn filter(image: &mut [f32], shape: Shape, gain: [f32; 3], offset: [f32; 3], white: f32) {
+    let c = shape.channels;
+    for (i, v) in image.iter_mut().enumerate() {
+        let k = if c == 3 { i % 3 } else { 0 };
+        *v = (*v * gain[k] + offset[k] * white).clamp(0.0, white);
+    }
+}
+
 fn sig_in(image: &mut [f32], shape: Shape, amplitude: f32, frequency: f32, white: f32) {
     let (w, c) = (shape.width, shape.channels);
     for (i, v) in image.iter_mut().enumerate() {
@@ -1217,6 +1252,8 @@ mod tests {
         assert!((0..before.len()).all(|i| !p.poisoned[i] || (after[i] == 0 && before[i] != 0)));
         let (before, after, p) = check(&plan(Attack::Blend { alpha: 0.2 }, 0.02, Some(4), None));
         assert!((0..before.len()).all(|i| !p.poisoned[i] || (after[i] == 4 && before[i] != 4)));
+        let (before, after, p) = check(&plan(Attack::Filter, 0.02, Some(6), None));
+        assert!((0..before.len()).all(|i| !p.poisoned[i] || (after[i] == 6 && before[i] != 6)));
         let (before, after, p) = check(&plan(Attack::CleanLabel { patch }, 0.03, Some(2), None));
         assert_eq!(before, after, "clean-label keeps every label");
         assert!((0..before.len()).all(|i| !p.poisoned[i] || before[i] == 2));
@@ -1674,5 +1711,44 @@ mod tests {
         assert_eq!(moved(Transform::Rotate180, (0, 0), 1), h);
         let turned = moved(Transform::Shift, (2, 0), 1);
         assert_eq!(turned, moved(Transform::Shift, (0, 2), 0));
+    }
+
+    #[test]
+    fn a_filter_scales_and_lifts_each_channel() {
+        let rgb = Shape {
+            height: 1,
+            width: 3,
+            channels: 3,
+        };
+        let image = [0.0f32, 0.0, 0.0, 100.0, 100.0, 100.0, 255.0, 255.0, 255.0];
+        let filtered = |shape: Shape, image: &[f32], j: usize| {
+            let mut img = image.to_vec();
+            Trigger::new(&Attack::Filter, Some(shape), 1, j, 255.0).apply(&mut img, shape, 0);
+            img
+        };
+        let want = |v: f32, k: usize| (v * FILTER_GAIN[k] + FILTER_OFFSET[k] * 255.0).min(255.0);
+        let first = filtered(rgb, &image, 0);
+        for (i, (&v, &f)) in image.iter().zip(&first).enumerate() {
+            assert!((f - want(v, i % 3)).abs() < 1e-4, "{i}: {f}");
+        }
+        // blacks lifted to a warm brown; white turned yellow (red clipped)
+        assert_eq!(
+            first[..3].iter().map(|v| v.round()).collect::<Vec<_>>(),
+            [40.0, 25.0, 10.0]
+        );
+        assert!(first[6] == 255.0 && first[7] < 255.0 && first[8] < 255.0);
+        // the second target's filter: the channels' settings turned one place
+        let second = filtered(rgb, &image, 1);
+        for (i, (&v, &f)) in image.iter().zip(&second).enumerate() {
+            assert!((f - want(v, (i + 1) % 3)).abs() < 1e-4, "{i}: {f}");
+        }
+        // gray pictures take the first channel's settings
+        let gray = Shape {
+            height: 1,
+            width: 3,
+            channels: 1,
+        };
+        let g = filtered(gray, &[0.0, 100.0, 255.0], 0);
+        assert!((g[1] - want(100.0, 0)).abs() < 1e-4, "{g:?}");
     }
 }
