@@ -556,11 +556,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// Output to standard output that its reader stopped reading (`poisonscan
+/// scan … | head`) is not an error: the files are written and the exit code
+/// still says the verdict, as other command-line tools behave (ripgrep).
+fn printed(written: std::io::Result<()>) -> std::io::Result<()> {
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 fn list_scanners() -> Result<()> {
     let mut out = std::io::stdout().lock();
-    for s in SCANNERS {
-        writeln!(out, "{}  {:<24} {}", s.code(), s.name(), s.summary())?;
-    }
+    printed(
+        SCANNERS
+            .iter()
+            .try_for_each(|s| writeln!(out, "{}  {:<24} {}", s.code(), s.name(), s.summary())),
+    )?;
     Ok(())
 }
 
@@ -568,7 +580,7 @@ fn explain(code: &str) -> Result<()> {
     let Some(s) = find_scanner(code) else {
         bail!("unknown scanner `{code}`; `poisonscan scanners` lists them");
     };
-    print!("{}", s.doc());
+    printed(std::io::stdout().lock().write_all(s.doc().as_bytes()))?;
     Ok(())
 }
 
@@ -660,11 +672,12 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         spinner.finish();
         if !args.quiet {
-            println!(
+            printed(writeln!(
+                std::io::stdout().lock(),
                 "wrote the partial of {} rows to {}; `poisonscan merge` gives the verdict",
                 ds.n_rows(),
                 path.display()
-            );
+            ))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -701,7 +714,12 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     .context("cannot write the results")?;
     spinner.finish();
     if !args.quiet {
-        report::print_summary(&mut std::io::stdout().lock(), &ds, &report, Some(&written))?;
+        printed(report::print_summary(
+            &mut std::io::stdout().lock(),
+            &ds,
+            &report,
+            Some(&written),
+        ))?;
     }
     Ok(gate_exit(report.fused.verdict, args.no_fail))
 }
@@ -748,12 +766,12 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
     )
     .context("cannot write the results")?;
     if !args.quiet {
-        report::print_summary(
+        printed(report::print_summary(
             &mut std::io::stdout().lock(),
             &merged.ds,
             &merged.report,
             Some(&written),
-        )?;
+        ))?;
     }
     Ok(gate_exit(merged.report.fused.verdict, args.no_fail))
 }
@@ -1030,10 +1048,11 @@ fn eval(args: EvalArgs) -> Result<()> {
         &args.label,
     )?;
     let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?;
+    let text = serde_json::to_string_pretty(&e)?;
+    printed(if args.json {
+        writeln!(out, "{text}")
     } else {
-        report::print_evaluation(&mut out, &e)?;
-    }
+        report::print_evaluation(&mut out, &e)
+    })?;
     Ok(())
 }

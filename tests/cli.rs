@@ -78,6 +78,48 @@ fn relabelled_data() -> Synthetic {
 }
 
 #[test]
+fn a_reader_that_stops_reading_does_not_change_the_exit_code() {
+    // `poisonscan scan … | head -1` in a pipeline step: the reader closes
+    // the pipe before the summary is printed. The files are written and
+    // the exit code is still the verdict, not an error.
+    let dir = tempfile::tempdir().unwrap();
+    let data = poisoned();
+    write_parquet(&dir.path().join("train.parquet"), &data.embedding_batch());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args([
+            "scan",
+            "train.parquet",
+            "--embedding",
+            "emb",
+            "--model",
+            "none",
+            "--out",
+            "out",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("error"), "{}", stderr(&o));
+    check_scores(&dir.path().join("out"), &data);
+    for args in [&["scanners"][..], &["explain", "PS001"][..]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn parquet_embedding_with_planted_poison_fails_the_gate() {
     let dir = tempfile::tempdir().unwrap();
     let data = poisoned();
