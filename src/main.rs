@@ -330,7 +330,7 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct ScanArgs {
-    /// Input files, globs, or image folders and archives of them (read together)
+    /// Input files, globs, or image folders and archives of them (read together); `-` reads one file from standard input (`curl … | poisonscan scan -`), its format told from its first bytes
     #[arg(value_name = "INPUT", required_unless_present = "demo")]
     inputs: Vec<String>,
     /// Scan the embedded demo data set (digits with a planted BadNets patch)
@@ -615,11 +615,13 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     if args.model.save_embeddings.is_some() && args.model.model == ModelKind::None {
         bail!("--save-embeddings needs a model; it cannot be used with --model none");
     }
+    // `-`: standard input, kept in a temporary file while the scan reads it
+    let (inputs, stdin_copy) = with_stdin(&args.inputs)?;
     // Outputs are checked before any work: never an input, writable.
     let read = if args.demo {
         Vec::new()
     } else {
-        guard::read_paths(&poisonscan::ingest::expand_inputs(&args.inputs)?)
+        guard::read_paths(&poisonscan::ingest::expand_inputs(&inputs)?)
     };
     let scores_name = format!("scores.{}", args.scores_format.extension());
     if let Some(path) = &args.shard_out {
@@ -650,7 +652,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             .map_err(anyhow::Error::from)
     } else {
         pipeline::run(
-            &args.inputs,
+            &inputs,
             &ingest_options,
             &model_options,
             &settings,
@@ -658,13 +660,26 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         )
         .map_err(anyhow::Error::from)
     };
-    let (ds, report) = match outcome {
+    let (mut ds, report) = match outcome {
         Ok(v) => v,
         Err(e) => {
             spinner.finish();
-            return Err(e);
+            return Err(match &stdin_copy {
+                // messages name standard input, not its temporary copy
+                Some(dir) => {
+                    let copy = dir.path().join("stdin").to_string_lossy().into_owned();
+                    anyhow::anyhow!("{}", format!("{e:#}").replace(&copy, "stdin"))
+                }
+                None => e,
+            });
         }
     };
+    if let Some(dir) = &stdin_copy {
+        let copy = dir.path().join("stdin");
+        for source in ds.sources.iter_mut().filter(|s| s.path == copy) {
+            source.path = "-".into();
+        }
+    }
     spinner.stage("write");
     if let Some(path) = &args.shard_out {
         let batch = poisonscan::shard::partial_batch(&ds, &report, &settings);
@@ -722,6 +737,46 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         ))?;
     }
     Ok(gate_exit(report.fused.verdict, args.no_fail))
+}
+
+/// The inputs with `-` replaced by a temporary file holding standard input
+/// (a pipeline's download, `curl … | poisonscan scan -`), and the folder
+/// that keeps it until the scan is done. Its format is told from its first
+/// bytes, as for any file without a known extension; messages name it
+/// `stdin`.
+fn with_stdin(inputs: &[String]) -> Result<(Vec<String>, Option<tempfile::TempDir>)> {
+    let dashes = inputs.iter().filter(|i| *i == "-").count();
+    if dashes == 0 {
+        return Ok((inputs.to_vec(), None));
+    }
+    if dashes > 1 {
+        bail!("`-` (standard input) is given {dashes} times; it can be read once");
+    }
+    let stdin = std::io::stdin();
+    if std::io::IsTerminal::is_terminal(&stdin) {
+        bail!(
+            "`-` reads the data from standard input, but that is a terminal: pipe a file in \
+             (`cat train.parquet | poisonscan scan -`) or name the file"
+        );
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("poisonscan-stdin")
+        .tempdir()
+        .context("cannot make a temporary folder for standard input")?;
+    let path = dir.path().join("stdin");
+    let mut file =
+        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    let bytes =
+        std::io::copy(&mut stdin.lock(), &mut file).context("cannot read standard input")?;
+    if bytes == 0 {
+        bail!("standard input (`-`) is empty");
+    }
+    let name = path.to_string_lossy().into_owned();
+    let inputs = inputs
+        .iter()
+        .map(|i| if i == "-" { name.clone() } else { i.clone() })
+        .collect();
+    Ok((inputs, Some(dir)))
 }
 
 /// The exit code of a finished scan: 1 when the gate fails (unless

@@ -878,3 +878,59 @@ fn a_second_name_for_part_of_a_class_is_reported_not_gated() {
     assert_eq!(six["part_of"], "0", "{six}");
     assert_eq!(summary["verdict"], "pass");
 }
+
+/// Runs the binary with `input` on its standard input.
+fn run_with_stdin(args: &[&str], input: &[u8], cwd: &Path) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn standard_input_is_read_like_the_file_piped_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = poisoned();
+    write_parquet(&d.join("train.parquet"), &data.embedding_batch());
+    let scan = ["scan", "--embedding", "emb", "--model", "none", "--out"];
+    let from_file = run(&[&scan[..], &["file", "train.parquet"]].concat(), d);
+    assert_eq!(from_file.status.code(), Some(1), "{}", stderr(&from_file));
+    let bytes = std::fs::read(d.join("train.parquet")).unwrap();
+    let piped = run_with_stdin(&[&scan[..], &["piped", "-"]].concat(), &bytes, d);
+    assert_eq!(piped.status.code(), Some(1), "{}", stderr(&piped));
+    assert_eq!(
+        std::fs::read(d.join("piped/scores.parquet")).unwrap(),
+        std::fs::read(d.join("file/scores.parquet")).unwrap()
+    );
+    let summary = std::fs::read_to_string(d.join("piped/summary.json")).unwrap();
+    assert!(summary.contains(r#""path": "-""#), "{summary}");
+    // errors name standard input, not its temporary copy
+    let csv = b"label,x\n0,1\n1,inf\n0,2\n1,3\n";
+    let o = run_with_stdin(&["scan", "-", "--out", "bad"], csv, d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("stdin, row 1") && !stderr(&o).contains("poisonscan-stdin"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(files_in(&d.join("bad")).is_empty());
+    let o = run_with_stdin(&["scan", "-", "--out", "empty"], b"", d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("standard input (`-`) is empty"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_with_stdin(&["scan", "-", "-", "--out", "twice"], csv, d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("given 2 times"), "{}", stderr(&o));
+}
