@@ -27,9 +27,9 @@ fn avro_error(path: &Path, message: impl Into<String>) -> IngestError {
 /// Reads an Avro object container file: its schema and its records as
 /// Arrow batches.
 pub(super) fn read(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), IngestError> {
-    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+    let file = std::fs::File::open(path).map_err(|error| IngestError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     })?;
     let reader = arrow_avro::reader::ReaderBuilder::new()
         .with_batch_size(65_536)
@@ -39,9 +39,9 @@ pub(super) fn read(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), IngestE
     // arrow-avro's reader ends quietly at a block cut short, and spins on a
     // block whose records end before its bytes do: every block is checked
     // first
-    let sound = blocks(path).map_err(|source| IngestError::Io {
+    let sound = blocks(path).map_err(|error| IngestError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     })?;
     sound.map_err(|e| avro_error(path, e))?;
     let batches = reader

@@ -160,9 +160,9 @@ pub(super) fn live_files(dir: &Path) -> Result<Option<(Vec<PathBuf>, String)>, I
     if !log.is_dir() {
         return Ok(None);
     }
-    let io = |source| IngestError::Io {
+    let io = |error| IngestError::Io {
         path: log.clone(),
-        error: source,
+        error,
     };
     let mut commits = BTreeSet::new();
     let mut checkpoints: std::collections::BTreeMap<u64, (u64, BTreeSet<u64>)> = Default::default();
@@ -220,9 +220,9 @@ pub(super) fn live_files(dir: &Path) -> Result<Option<(Vec<PathBuf>, String)>, I
             ));
         }
         let name = format!("{v:020}.json");
-        let text = std::fs::read_to_string(log.join(&name)).map_err(|source| IngestError::Io {
+        let text = std::fs::read_to_string(log.join(&name)).map_err(|error| IngestError::Io {
             path: log.join(&name),
-            error: source,
+            error,
         })?;
         for (i, line) in text
             .lines()

@@ -112,9 +112,9 @@ pub(super) fn open(path: &Path) -> Result<Hdf5File, IngestError> {
     let budget = super::available_memory().map_or(usize::MAX, |b| b as usize);
     let options = hdf5_reader::OpenOptions::default().with_max_read_bytes(budget);
     Hdf5File::open_with_options(path, options).map_err(|e| match e {
-        hdf5_reader::error::Error::Io(source) => IngestError::Io {
+        hdf5_reader::error::Error::Io(error) => IngestError::Io {
             path: path.to_path_buf(),
-            error: source,
+            error,
         },
         e => damaged(path)(e),
     })

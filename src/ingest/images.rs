@@ -189,9 +189,9 @@ pub(super) fn is_tar(path: &Path) -> bool {
 /// from `data/`; a lone folder of images is a class). An entry whose name
 /// leaves the folder (`../x.png`, `/etc/x.png`) is an error.
 fn unpack(archive: &Path) -> Result<(tempfile::TempDir, PathBuf), IngestError> {
-    let io = |source: std::io::Error| IngestError::Io {
+    let io = |error: std::io::Error| IngestError::Io {
         path: archive.to_path_buf(),
-        error: source,
+        error,
     };
     let dir = tempfile::tempdir().map_err(io)?;
     if is_tar(archive) {
@@ -315,9 +315,9 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
         format: "a tar archive of images",
         message,
     };
-    let reader = super::table::decompressed(tar).map_err(|source| IngestError::Io {
+    let reader = super::table::decompressed(tar).map_err(|error| IngestError::Io {
         path: tar.to_path_buf(),
-        error: source,
+        error,
     })?;
     let mut archive = ::tar::Archive::new(reader);
     let mut unpacked = Vec::new();
@@ -364,9 +364,9 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
         let to = dir.join(class).join(image);
         std::fs::create_dir_all(to.parent().expect("a file in a folder"))
             .and_then(|()| std::fs::rename(dir.join(image), &to))
-            .map_err(|source| IngestError::Io {
+            .map_err(|error| IngestError::Io {
                 path: tar.to_path_buf(),
-                error: source,
+                error,
             })?;
     }
     if unpacked.is_empty() {
@@ -382,9 +382,9 @@ fn untar_images(tar: &Path, dir: &Path) -> Result<(), IngestError> {
 
 /// Unpacks the images of a zip archive into `dir`.
 fn unzip_images(zip: &Path, dir: &Path) -> Result<(), IngestError> {
-    let io = |source: std::io::Error| IngestError::Io {
+    let io = |error: std::io::Error| IngestError::Io {
         path: zip.to_path_buf(),
-        error: source,
+        error,
     };
     let bad = |message: String| IngestError::Read {
         path: zip.to_path_buf(),
@@ -417,12 +417,9 @@ fn relocated(e: IngestError, from: &Path, to: &Path) -> IngestError {
             path: rebase(path),
             message: text(message),
         },
-        IngestError::Io {
-            path,
-            error: source,
-        } => IngestError::Io {
+        IngestError::Io { path, error } => IngestError::Io {
             path: rebase(path),
-            error: source,
+            error,
         },
         IngestError::Empty(s) => IngestError::Empty(text(s)),
         IngestError::TooLarge {
@@ -624,9 +621,9 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
     let headers: Vec<Result<(u32, u32), String>> = files
         .par_iter()
         .map(|(path, _)| {
-            decode::file_dimensions(path).map_err(|source| IngestError::Io {
+            decode::file_dimensions(path).map_err(|error| IngestError::Io {
                 path: path.clone(),
-                error: source,
+                error,
             })
         })
         .collect::<Result<_, IngestError>>()?;

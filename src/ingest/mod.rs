@@ -623,7 +623,7 @@ pub(super) fn walk_error(e: walkdir::Error, root: &Path) -> IngestError {
     let path = e.path().unwrap_or(root).to_path_buf();
     let dangling = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
         && !path.exists();
-    let source = if dangling {
+    let error = if dangling {
         let target = std::fs::read_link(&path)
             .map(|t| format!(" (`{}`)", t.display()))
             .unwrap_or_default();
@@ -637,10 +637,7 @@ pub(super) fn walk_error(e: walkdir::Error, root: &Path) -> IngestError {
     } else {
         e.into()
     };
-    IngestError::Io {
-        path,
-        error: source,
-    }
+    IngestError::Io { path, error }
 }
 
 /// What to do with a folder that is a table format keeping several versions
@@ -883,9 +880,9 @@ fn delimited(head: &str) -> bool {
 pub(super) fn text_lines(
     path: &Path,
 ) -> Result<impl Iterator<Item = std::io::Result<String>>, IngestError> {
-    let reader = table::decompressed(path).map_err(|source| IngestError::Io {
+    let reader = table::decompressed(path).map_err(|error| IngestError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     })?;
     Ok(std::io::BufRead::lines(std::io::BufReader::new(reader)))
 }
@@ -921,9 +918,9 @@ pub(super) fn read_unpacked(
     bad: impl Fn(std::io::Error) -> IngestError,
 ) -> Result<Vec<u8>, IngestError> {
     use std::io::Read;
-    let io = |source| IngestError::Io {
+    let io = |error| IngestError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     };
     let mut head = [0u8; 4];
     let n = std::fs::File::open(path)
@@ -981,9 +978,9 @@ pub(super) fn zip_junk(name: &str) -> bool {
 /// says what to do.
 fn zip_format(path: &Path) -> Result<InputFormat, IngestError> {
     let fail = |why: String| IngestError::Option(format!("{}: {why}", path.display()));
-    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+    let file = std::fs::File::open(path).map_err(|error| IngestError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     })?;
     let mut archive = ::zip::ZipArchive::new(file)
         .map_err(|e| fail(format!("a zip archive that cannot be read ({e})")))?;
@@ -1199,9 +1196,9 @@ pub(crate) fn guarded<T>(
 /// Size and SHA-256 of a file, streamed.
 pub(crate) fn hash_file(path: &Path) -> Result<(u64, String), IngestError> {
     use std::io::Read;
-    let io = |source| IngestError::Io {
+    let io = |error| IngestError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut hasher = Sha256::new();

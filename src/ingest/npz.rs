@@ -630,9 +630,9 @@ enum Pickled {
 /// The arrays of a `.npz` archive, by name (without `.npy`), in archive
 /// order.
 fn read_npz(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
-    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+    let file = std::fs::File::open(path).map_err(|error| IngestError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     })?;
     let mut archive = ::zip::ZipArchive::new(file).map_err(|e| {
         npz_error(
@@ -722,9 +722,9 @@ fn read_npy_pair(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
     [path.to_path_buf(), partner]
         .iter()
         .map(|p| {
-            let bytes = std::fs::read(p).map_err(|source| IngestError::Io {
+            let bytes = std::fs::read(p).map_err(|error| IngestError::Io {
                 path: p.clone(),
-                error: source,
+                error,
             })?;
             let npy = parse_npy(&bytes).map_err(|e| npz_error(p, e))?;
             Ok((stem(p), npy))

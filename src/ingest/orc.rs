@@ -29,9 +29,9 @@ fn orc_error(path: &Path, message: impl Into<String>) -> IngestError {
 
 /// Reads an ORC file: its schema and its rows as Arrow batches.
 pub(super) fn read(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), IngestError> {
-    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+    let file = std::fs::File::open(path).map_err(|error| IngestError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     })?;
     let reader = orc_rust::ArrowReaderBuilder::try_new(file)
         .map_err(|e| orc_error(path, format!("its footer cannot be read: {e}")))?

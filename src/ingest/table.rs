@@ -1039,9 +1039,9 @@ impl ParquetFile {
 
 /// Opens a Parquet file and reads its footer.
 fn open_parquet(path: &Path) -> Result<ParquetFile, IngestError> {
-    let io = |source| IngestError::Io {
+    let io = |error| IngestError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     };
     let file = match unpacked(path).map_err(io)? {
         Some(file) => file,
@@ -1120,9 +1120,9 @@ pub(super) fn load(
                 format.name()
             )));
         }
-        std::fs::File::open(path).map_err(|source| IngestError::Io {
+        std::fs::File::open(path).map_err(|error| IngestError::Io {
             path: path.to_path_buf(),
-            error: source,
+            error,
         })?;
     }
     std::thread::scope(|scope| {

@@ -36,9 +36,9 @@ impl AtomicFile {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o644));
         }
-        let temp = builder.tempfile_in(dir).map_err(|source| ReportError::Io {
+        let temp = builder.tempfile_in(dir).map_err(|error| ReportError::Io {
             path: path.to_path_buf(),
-            error: source,
+            error,
         })?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -48,19 +48,17 @@ impl AtomicFile {
 
     /// Writes all of `bytes`.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), ReportError> {
-        self.temp
-            .write_all(bytes)
-            .map_err(|source| ReportError::Io {
-                path: self.path.clone(),
-                error: source,
-            })
+        self.temp.write_all(bytes).map_err(|error| ReportError::Io {
+            path: self.path.clone(),
+            error,
+        })
     }
 
     /// Flushes, syncs and renames into place.
     pub fn commit(mut self) -> Result<(), ReportError> {
-        let io = |path: &Path, source| ReportError::Io {
+        let io = |path: &Path, error| ReportError::Io {
             path: path.to_path_buf(),
-            error: source,
+            error,
         };
         self.temp.flush().map_err(|e| io(&self.path, e))?;
         self.temp

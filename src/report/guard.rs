@@ -206,10 +206,10 @@ fn probe(flag: &str, dir: &Path, output: &Path) -> Result<(), OutputError> {
         .prefix(".poisonscan-write-check.")
         .tempfile_in(dir)
         .map(drop)
-        .map_err(|source| OutputError::NotWritable {
+        .map_err(|error| OutputError::NotWritable {
             flag: flag.into(),
             output: output.to_path_buf(),
-            error: source,
+            error,
         })
 }
 

@@ -127,10 +127,7 @@ pub fn read_finished_scan(dir: &Path) -> Result<FinishedScan, ReportError> {
     let summary_path = dir.join("summary.json");
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ReportError::Io {
-            path,
-            error: source,
-        }
+        move |error| ReportError::Io { path, error }
     };
     let text = std::fs::read_to_string(&summary_path).map_err(io(&summary_path))?;
     let summary: serde_json::Value = serde_json::from_str(&text)
@@ -188,9 +185,9 @@ pub fn write_scan(
     format: ScoresFormat,
     html: Option<html::ReportOptions>,
 ) -> Result<Written, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+    std::fs::create_dir_all(dir).map_err(|error| ReportError::Io {
         path: dir.to_path_buf(),
-        error: source,
+        error,
     })?;
     let scores_path = dir.join(format!("scores.{}", format.extension()));
     let summary_path = dir.join("summary.json");

@@ -139,9 +139,9 @@ pub fn write_parquet(path: &std::path::Path, batch: &RecordBatch) -> Result<(), 
         message: e.to_string(),
     };
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        std::fs::create_dir_all(dir).map_err(|error| ReportError::Io {
             path: dir.to_path_buf(),
-            error: source,
+            error,
         })?;
     }
     let mut file = AtomicFile::new(path)?;

@@ -123,9 +123,9 @@ impl ScoreTable {
             path: path.to_path_buf(),
             message,
         };
-        let io = |source| ReportError::Io {
+        let io = |error| ReportError::Io {
             path: path.to_path_buf(),
-            error: source,
+            error,
         };
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let batches: Vec<RecordBatch> = match ext {
