@@ -319,8 +319,9 @@ struct MergeArgs {
 struct ReportArgs {
     /// The scan's output folder (summary.json and the scores file)
     dir: PathBuf,
-    /// The scan's input, when it is no longer where the scan read it
-    /// [default: the inputs in summary.json]
+    /// The scan's input, when it is no longer where the scan read it, or `-`
+    /// to pipe it in again when the scan read standard input [default: the
+    /// inputs in summary.json]
     #[arg(long = "input", value_name = "INPUT")]
     inputs: Vec<String>,
     /// Most rows shown per flagged group and among the near misses
@@ -664,22 +665,10 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         Ok(v) => v,
         Err(e) => {
             spinner.finish();
-            return Err(match &stdin_copy {
-                // messages name standard input, not its temporary copy
-                Some(dir) => {
-                    let copy = dir.path().join("stdin").to_string_lossy().into_owned();
-                    anyhow::anyhow!("{}", format!("{e:#}").replace(&copy, "stdin"))
-                }
-                None => e,
-            });
+            return Err(naming_stdin(e, stdin_copy.as_ref()));
         }
     };
-    if let Some(dir) = &stdin_copy {
-        let copy = dir.path().join("stdin");
-        for source in ds.sources.iter_mut().filter(|s| s.path == copy) {
-            source.path = "-".into();
-        }
-    }
+    stdin_as_dash(&mut ds.sources, stdin_copy.as_ref());
     spinner.stage("write");
     if let Some(path) = &args.shard_out {
         let batch = poisonscan::shard::partial_batch(&ds, &report, &settings);
@@ -779,6 +768,29 @@ fn with_stdin(inputs: &[String]) -> Result<(Vec<String>, Option<tempfile::TempDi
     Ok((inputs, Some(dir)))
 }
 
+/// An error whose message names standard input's temporary copy (see
+/// [`with_stdin`]), naming `stdin` instead.
+fn naming_stdin(e: anyhow::Error, copy: Option<&tempfile::TempDir>) -> anyhow::Error {
+    match copy {
+        Some(dir) => {
+            let path = dir.path().join("stdin").to_string_lossy().into_owned();
+            anyhow::anyhow!("{}", format!("{e:#}").replace(&path, "stdin"))
+        }
+        None => e,
+    }
+}
+
+/// The source files read, with standard input's temporary copy listed as
+/// `-`, as it was given.
+fn stdin_as_dash(sources: &mut [poisonscan::ingest::SourceFile], copy: Option<&tempfile::TempDir>) {
+    if let Some(dir) = copy {
+        let copy = dir.path().join("stdin");
+        for source in sources.iter_mut().filter(|s| s.path == copy) {
+            source.path = "-".into();
+        }
+    }
+}
+
 /// The exit code of a finished scan: 1 when the gate fails (unless
 /// `--no-fail`), else 0.
 fn gate_exit(verdict: Verdict, no_fail: bool) -> ExitCode {
@@ -866,6 +878,14 @@ fn report_command(args: ReportArgs) -> Result<()> {
                 args.dir.display()
             );
         }
+        if args.inputs.is_empty() && inputs.iter().any(|i| i == "-") {
+            bail!(
+                "{}: the scan read its data from standard input, which is gone; give the same \
+                 data with --input FILE, or pipe it in again with --input -",
+                args.dir.display()
+            );
+        }
+        let (inputs, stdin_copy) = with_stdin(&inputs)?;
         let options: IngestOptions = serde_json::from_value(
             scan.summary["options"]["ingest"].clone(),
         )
@@ -875,7 +895,10 @@ fn report_command(args: ReportArgs) -> Result<()> {
                 args.dir.display()
             )
         })?;
-        poisonscan::ingest::load(&inputs, &options)?
+        let mut ds = poisonscan::ingest::load(&inputs, &options)
+            .map_err(|e| naming_stdin(e.into(), stdin_copy.as_ref()))?;
+        stdin_as_dash(&mut ds.sources, stdin_copy.as_ref());
+        ds
     };
     if let Err(why) = report::html::check_same_input(&scan.summary, &ds) {
         bail!(

@@ -913,6 +913,12 @@ fn standard_input_is_read_like_the_file_piped_in() {
     );
     let summary = std::fs::read_to_string(d.join("piped/summary.json")).unwrap();
     assert!(summary.contains(r#""path": "-""#), "{summary}");
+    // its report: standard input is gone, so the data is piped in again
+    let e = run_err(&["report", "piped"], d);
+    assert!(e.contains("read its data from standard input"), "{e}");
+    let o = run_with_stdin(&["report", "piped", "--input", "-"], &bytes, d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(d.join("piped/report.html").exists());
     // errors name standard input, not its temporary copy
     let csv = b"label,x\n0,1\n1,inf\n0,2\n1,3\n";
     let o = run_with_stdin(&["scan", "-", "--out", "bad"], csv, d);
