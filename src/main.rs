@@ -190,7 +190,7 @@ enum AttackKind {
 
 #[derive(Args)]
 struct PoisonArgs {
-    /// Input files, globs, or image folders and archives of them (read together)
+    /// Input files, globs, or image folders and archives of them (read together); `-` reads one file from standard input
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<String>,
     #[command(flatten)]
@@ -1000,7 +1000,9 @@ fn poison(args: PoisonArgs) -> Result<()> {
         AttackKind::None => Attack::None,
     };
     let options = args.input.options(args.drop_invalid);
-    let mut read = guard::read_paths(&poisonscan::ingest::expand_inputs(&args.inputs)?);
+    // `-`: standard input, kept in a temporary file while it is read
+    let (inputs, stdin_copy) = with_stdin(&args.inputs)?;
+    let mut read = guard::read_paths(&poisonscan::ingest::expand_inputs(&inputs)?);
     if let Some(t) = &args.test_input {
         read.extend(guard::read_paths(&poisonscan::ingest::expand_inputs(
             std::slice::from_ref(t),
@@ -1018,7 +1020,8 @@ fn poison(args: PoisonArgs) -> Result<()> {
             );
         }
     }
-    let ds = poisonscan::ingest::load(&args.inputs, &options)?;
+    let ds = poisonscan::ingest::load(&inputs, &options)
+        .map_err(|e| naming_stdin(e.into(), stdin_copy.as_ref()))?;
     let plan = AttackPlan {
         attack,
         rate: args.rate,

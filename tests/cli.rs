@@ -929,6 +929,36 @@ fn standard_input_is_read_like_the_file_piped_in() {
         stderr(&o)
     );
     assert!(files_in(&d.join("bad")).is_empty());
+    // the red team reads it too
+    let poison = |input: &str, out: &str| {
+        [
+            "poison",
+            input,
+            "--embedding",
+            "emb",
+            "--attack",
+            "label-flip",
+            "--rate",
+            "0.05",
+            "--seed",
+            "3",
+            "--out",
+            out,
+        ]
+        .map(String::from)
+    };
+    let named = poison("train.parquet", "named.parquet");
+    assert_eq!(
+        run(&named.each_ref().map(String::as_str), d).status.code(),
+        Some(0)
+    );
+    let piped_args = poison("-", "piped.parquet");
+    let o = run_with_stdin(&piped_args.each_ref().map(String::as_str), &bytes, d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(d.join("piped.parquet")).unwrap(),
+        std::fs::read(d.join("named.parquet")).unwrap()
+    );
     let o = run_with_stdin(&["scan", "-", "--out", "empty"], b"", d);
     assert_eq!(o.status.code(), Some(2));
     assert!(

@@ -519,10 +519,16 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
                     .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         }) {
             if !Path::new(input).exists() {
+                let pipe = match scheme {
+                    "s3" => format!(" (aws s3 cp {input} - | poisonscan scan -)"),
+                    "gs" => format!(" (gsutil cat {input} | poisonscan scan -)"),
+                    "http" | "https" => format!(" (curl -sL {input} | poisonscan scan -)"),
+                    _ => String::new(),
+                };
                 return Err(IngestError::Option(format!(
                     "{input}: a {scheme}:// address, not a file on this machine: copy it \
                      here first (aws s3 cp, gsutil cp, curl -O, huggingface-cli \
-                     download) and scan the copy"
+                     download) and scan the copy, or pipe one file in and scan `-`{pipe}"
                 )));
             }
         }
