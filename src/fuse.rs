@@ -650,7 +650,7 @@ pub fn fuse(
             if let Some(lp) = d.log_p {
                 let cs = suspicion_in(lp, family(s) / relief(s, c));
                 let cv = &mut classes[c];
-                if !(cv.class_score >= cs) {
+                if cv.class_score.is_nan() || cs.is_nan() || cv.class_score < cs {
                     cv.class_score = cs;
                 }
                 let e = d.value("excess_rows");
@@ -901,7 +901,7 @@ pub fn fuse(
         c.rows += 1;
         c.evidence += (score[i] >= settings.threshold) as usize;
         c.flagged += flagged[i] as usize;
-        if !score[i].is_nan() && !(c.max_score >= score[i]) {
+        if !score[i].is_nan() && (c.max_score.is_nan() || c.max_score < score[i]) {
             c.max_score = score[i];
         }
     }
@@ -1368,8 +1368,10 @@ mod tests {
 
     #[test]
     fn budget_flags_without_changing_the_verdict() {
-        let mut o = ScanOptions::default();
-        o.budget = Some(0.1);
+        let o = ScanOptions {
+            budget: Some(0.1),
+            ..Default::default()
+        };
         let settings = o.check().unwrap();
         let lp: Vec<f64> = (0..20).map(|i| -(i as f64) / 10.0).collect();
         let labels = vec![0u32; 10]
@@ -1403,8 +1405,10 @@ mod tests {
     /// ln p −12); row 15 of class 1, which passes, has more evidence of its
     /// own (−40) from a scanner without a class test.
     fn named_rows_and_a_stronger_lone_row(budget: Option<f64>) -> Fused {
-        let mut o = ScanOptions::default();
-        o.budget = budget;
+        let o = ScanOptions {
+            budget,
+            ..Default::default()
+        };
         let settings = o.check().unwrap();
         let labels: Vec<u32> = (0..20).map(|i| (i >= 10) as u32).collect();
         let mut lp = vec![-0.1; 20];
@@ -1727,8 +1731,10 @@ mod tests {
             &[],
         );
         assert_eq!(quiet.verdict, Verdict::Pass);
-        let mut o = ScanOptions::default();
-        o.fail_on_noise = Some(0.05);
+        let o = ScanOptions {
+            fail_on_noise: Some(0.05),
+            ..Default::default()
+        };
         let f = fuse(&[&out], &labels, 2, &[], &o.check().unwrap(), &[], &[]);
         assert_eq!(f.classes[0].verdict, Verdict::Fail);
         assert!(f.classes[0].noise_failed);

@@ -1051,7 +1051,7 @@ fn poison(args: PoisonArgs) -> Result<()> {
                 .context(
                     "--test-out needs --test-input (found no t10k-* files beside the input)",
                 )?;
-            let test_ds = poisonscan::ingest::load(&[input.clone()], &options)
+            let test_ds = poisonscan::ingest::load(std::slice::from_ref(&input), &options)
                 .with_context(|| format!("cannot read the test split {input}"))?;
             let triggered = redteam::trigger_test_split(&test_ds, &plan)?;
             Some((out.clone(), test_ds, triggered))

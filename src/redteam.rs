@@ -546,7 +546,7 @@ pub fn plant(
         frequency,
     } = plan.attack
     {
-        if !(amplitude > 0.0 && amplitude <= 1.0) || !(frequency > 0.0 && frequency.is_finite()) {
+        if !(amplitude > 0.0 && amplitude <= 1.0 && frequency > 0.0 && frequency.is_finite()) {
             return Err(RedTeamError::Invalid(format!(
                 "sig needs --amplitude in (0, 1] and a positive --frequency (got {amplitude} and {frequency})"
             )));
@@ -1026,11 +1026,10 @@ pub fn trigger_test_split(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, R
     let triggers: Vec<Trigger> = (0..plan.targets.len())
         .map(|j| Trigger::new(&plan.attack, Some(shape), plan.seed, j, white))
         .collect();
-    let mut turn = 0;
-    for i in (0..n).filter(|&i| !plan.targets.contains(&ds.label_codes[i])) {
+    let attacked = (0..n).filter(|&i| !plan.targets.contains(&ds.label_codes[i]));
+    for (turn, i) in attacked.enumerate() {
         let row = &mut features[i * dim..(i + 1) * dim];
         triggers[turn % triggers.len()].apply(row, shape, i);
-        turn += 1;
         planted.poisoned[i] = true;
         planted.source_label[i] = Some(ds.label_codes[i]);
     }

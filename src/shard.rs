@@ -696,7 +696,9 @@ fn combine_scanner(
     code: &HashMap<&str, u32>,
 ) -> (Vec<ClassDiagnostics>, Option<Vec<u64>>) {
     let c = code.len();
-    let mut per_class: Vec<Vec<(usize, Option<f64>, BTreeMap<String, f64>)>> = vec![Vec::new(); c];
+    // each shard's rows of the class, its p-value and its diagnostics
+    type Shards = Vec<(usize, Option<f64>, BTreeMap<String, f64>)>;
+    let mut per_class: Vec<Shards> = vec![Vec::new(); c];
     let mut confusion: Option<Vec<u64>> = None;
     for p in parts {
         let sm = &p.meta["scanners"][s];

@@ -450,7 +450,7 @@ fn mutated_inputs_never_crash_ingestion_or_the_scan() {
             {
                 options.table.label = "cultivar".into();
             }
-            let ds = load(&[input.clone()], &options)?;
+            let ds = load(std::slice::from_ref(&input), &options)?;
             if ds.n_rows() <= 5_000 {
                 let _ = scan_dataset(&ds, &settings, &NoProgress);
             }

@@ -929,8 +929,8 @@ fn small_table(n: usize) -> Vec<(String, Vec<f64>)> {
     for i in 0..n {
         let c = (i % 2) as f64;
         cols[0].1.push(c);
-        for j in 1..4 {
-            cols[j].1.push(3.0 * c + rng.normal());
+        for col in &mut cols[1..4] {
+            col.1.push(3.0 * c + rng.normal());
         }
     }
     cols
@@ -1887,7 +1887,7 @@ fn text_and_index_columns_are_never_scanned_silently() {
         ),
         (
             "day",
-            Arc::new(arrow::array::Date32Array::from_iter_values(0..n as i32)) as ArrayRef,
+            Arc::new(arrow::array::Date32Array::from_iter_values(0..n)) as ArrayRef,
         ),
     ])
     .unwrap();
@@ -1969,7 +1969,6 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
             std::fs::write(mixed.with_extension("png"), bytes).unwrap();
         } else if i % 12 == 4 {
             // a DICOM file, as a scanner exports a picture
-            let dim = dim as usize;
             let dcm = dicom_bytes(&pixels[i * dim..(i + 1) * dim], side as u16, side as u16);
             std::fs::write(mixed.with_extension("dcm"), dcm).unwrap();
         } else {

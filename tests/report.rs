@@ -53,9 +53,14 @@ fn check_self_contained(doc: &Html) {
     for a in doc.select(&sel("a[href]")) {
         assert!(a.value().attr("href").unwrap().starts_with("data:"));
     }
-    for e in doc.select(&sel("[onerror], [onload], [onclick], link, iframe, object")) {
-        panic!("unexpected element {:?}", e.value());
-    }
+    let unexpected = doc
+        .select(&sel("[onerror], [onload], [onclick], link, iframe, object"))
+        .next();
+    assert!(
+        unexpected.is_none(),
+        "unexpected element {:?}",
+        unexpected.map(|e| e.value())
+    );
 }
 
 /// The flagged-rows CSV behind the export link.

@@ -559,8 +559,8 @@ mod tests {
             for i in 0..per {
                 let plant = i < planted[c];
                 let source = if plant { (c + 1) % classes } else { c };
-                for j in 0..d - t {
-                    x.push((centres[source][j] + rng.normal()) as f32);
+                for &v in &centres[source] {
+                    x.push((v + rng.normal()) as f32);
                 }
                 for _ in 0..t {
                     x.push(0.2 * rng.normal() as f32 + if plant { trigger } else { 0.0 });

@@ -846,7 +846,7 @@ fn nearby_blocks(
 /// appends the parts in tree order, so that nearby parts are near each other.
 fn partition(p: &[f32], d: usize, rows: &mut [u32], start: usize) -> Vec<std::ops::Range<usize>> {
     if rows.len() <= BLOCK {
-        return vec![start..start + rows.len()];
+        return std::iter::once(start..start + rows.len()).collect();
     }
     // every coordinate's range in one pass over the rows (in parallel parts
     // on large nodes: min and max do not depend on the order)
@@ -2185,8 +2185,8 @@ mod tests {
         let (mut data, mut labels, mut truth) = (vec![], vec![], vec![]);
         for i in 0..classes * per_class {
             let c = i % classes;
-            for j in 0..d {
-                data.push((centres[c][j] + rng.normal()) as f32);
+            for &v in &centres[c] {
+                data.push((v + rng.normal()) as f32);
             }
             let wrong = relabel(i, c);
             labels.push(wrong.unwrap_or(c as u32));

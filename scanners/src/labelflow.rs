@@ -1536,8 +1536,8 @@ mod tests {
         let mut sources: Vec<Vec<OwnCounts>> = (0..10).map(natural).collect();
         // 20 rows relabelled into class 0 from each class it does not
         // border, all alone among their source
-        for s in 2..9 {
-            sources[0][s].none += 20;
+        for counts in &mut sources[0][2..9] {
+            counts.none += 20;
         }
         let whole: Vec<OwnCounts> = sources
             .iter()

@@ -142,7 +142,7 @@ pub fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
             let s: f64 = (0..j).map(|t| l[i * n + t] * l[j * n + t]).sum();
             if i == j {
                 let v = a[i * n + i] - s;
-                if !(v > 0.0) {
+                if v.is_nan() || v <= 0.0 {
                     return None;
                 }
                 l[i * n + i] = v.sqrt();

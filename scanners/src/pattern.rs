@@ -1258,7 +1258,7 @@ fn best_cut(values: &[f64]) -> (f64, Option<Vec<bool>>) {
     let total: f64 = sorted.iter().sum();
     let mean = total / n as f64;
     let ss: f64 = sorted.iter().map(|v| (v - mean).powi(2)).sum();
-    if !(ss > 0.0) || n < 2 {
+    if ss.is_nan() || ss <= 0.0 || n < 2 {
         return (0.0, None);
     }
     let (mut best, mut cut, mut prefix) = (0.0, 0, 0.0);
@@ -1358,7 +1358,7 @@ mod tests {
             let (out, truth) = scan(share, 3);
             let c0 = &out.classes[0];
             assert!(c0.log_p.unwrap() < (1e-4f64).ln(), "share {share}: {c0:?}");
-            let planted = (share * 400.0) as f64;
+            let planted = share * 400.0;
             let suspects = c0.value("excess_rows").unwrap();
             assert!(
                 (suspects - planted).abs() <= 0.05 * planted,
@@ -1543,7 +1543,7 @@ mod tests {
         let y: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
         for i in 0..n {
             for c in 0..4 {
-                x[i * d + 4 * c + rng.below(4) as usize] = 1.0;
+                x[i * d + 4 * c + rng.below(4)] = 1.0;
             }
             x[i * d + 16] = rng.below(2) as f32 + 1.0;
         }

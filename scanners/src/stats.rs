@@ -427,7 +427,7 @@ pub fn ln_fisher(log_ps: &[f64]) -> f64 {
     if lps.is_empty() {
         return 0.0;
     }
-    if lps.iter().any(|v| *v == f64::NEG_INFINITY) {
+    if lps.contains(&f64::NEG_INFINITY) {
         return f64::NEG_INFINITY;
     }
     let half: f64 = -lps.iter().map(|v| v.min(0.0)).sum::<f64>(); // X / 2

@@ -659,7 +659,9 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
     // Pass 2: each image read once — hashed for provenance, decoded and
     // scaled — one at a time per thread, so that only the scaled pixels are
     // kept.
-    let (decoded, digests): (Vec<Result<decode::Decoded, String>>, Vec<([u8; 32], u64)>) = files
+    // each file's SHA-256 and length
+    type Digest = ([u8; 32], u64);
+    let (decoded, digests): (Vec<Result<decode::Decoded, String>>, Vec<Digest>) = files
         .par_iter()
         .zip(headers.par_iter())
         .map(|((path, _), header)| match std::fs::read(path) {

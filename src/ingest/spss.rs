@@ -221,7 +221,7 @@ fn parse(data: &[u8]) -> Parse<Columns> {
             ));
         }
         rows
-    } else if raw.len() % case_bytes != 0 {
+    } else if !raw.len().is_multiple_of(case_bytes) {
         // no count to check against: a case cut in two says the file was
         return Err("the data end in the middle of a case (cut short?)".into());
     } else {

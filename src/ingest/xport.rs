@@ -207,7 +207,7 @@ fn parse(data: &[u8]) -> Parse<Member<'_>> {
     // spaces: anything else was cut short
     let observations = &rest[..end];
     let partial = &observations[observations.len() - observations.len() % width..];
-    if data.len() % 80 != 0 || partial.iter().any(|&b| b != b' ') {
+    if !data.len().is_multiple_of(80) || partial.iter().any(|&b| b != b' ') {
         return Err("the observations end in the middle of a record (cut short?)".into());
     }
     let mut rows: Vec<&[u8]> = observations.chunks_exact(width).collect();

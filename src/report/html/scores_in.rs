@@ -184,6 +184,11 @@ impl ScoreTable {
         self.score.len()
     }
 
+    /// Whether the table has no row.
+    pub fn is_empty(&self) -> bool {
+        self.score.is_empty()
+    }
+
     /// The flagged rows as CSV, every column of the scores table.
     pub fn flagged_csv(&self) -> Vec<u8> {
         let mask = arrow::array::BooleanArray::from(self.flagged.clone());
