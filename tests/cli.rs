@@ -85,38 +85,38 @@ fn a_reader_that_stops_reading_does_not_change_the_exit_code() {
     let dir = tempfile::tempdir().unwrap();
     let data = poisoned();
     write_parquet(&dir.path().join("train.parquet"), &data.embedding_batch());
+    let scan = [
+        "scan",
+        "train.parquet",
+        "--embedding",
+        "emb",
+        "--model",
+        "none",
+        "--out",
+        "out",
+    ];
+    let o = run_with_stdout_closed(&scan, dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("error"), "{}", stderr(&o));
+    check_scores(&dir.path().join("out"), &data);
+    for args in [&["scanners"][..], &["explain", "PS001"][..]] {
+        let o = run_with_stdout_closed(args, dir.path());
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// Runs the binary with its standard output closed at once, as a reader
+/// that stops reading leaves it.
+fn run_with_stdout_closed(args: &[&str], cwd: &Path) -> std::process::Output {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_poisonscan"))
-        .args([
-            "scan",
-            "train.parquet",
-            "--embedding",
-            "emb",
-            "--model",
-            "none",
-            "--out",
-            "out",
-        ])
-        .current_dir(dir.path())
+        .args(args)
+        .current_dir(cwd)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(!stderr(&o).contains("error"), "{}", stderr(&o));
-    check_scores(&dir.path().join("out"), &data);
-    for args in [&["scanners"][..], &["explain", "PS001"][..]] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_poisonscan"))
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let o = child.wait_with_output().unwrap();
-        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
-    }
+    child.wait_with_output().unwrap()
 }
 
 #[test]
