@@ -733,7 +733,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
 /// that keeps it until the scan is done. Its format is told from its first
 /// bytes, as for any file without a known extension; messages name it
 /// `stdin`.
-fn with_stdin(inputs: &[String]) -> Result<(Vec<String>, Option<tempfile::TempDir>)> {
+fn with_stdin(inputs: &[String]) -> Result<(Vec<String>, Option<StdinCopy>)> {
     let dashes = inputs.iter().filter(|i| *i == "-").count();
     if dashes == 0 {
         return Ok((inputs.to_vec(), None));
@@ -765,16 +765,23 @@ fn with_stdin(inputs: &[String]) -> Result<(Vec<String>, Option<tempfile::TempDi
         .iter()
         .map(|i| if i == "-" { name.clone() } else { i.clone() })
         .collect();
-    Ok((inputs, Some(dir)))
+    Ok((inputs, Some(StdinCopy { _dir: dir, path })))
+}
+
+/// Standard input's temporary copy (see [`with_stdin`]): the file, and the
+/// folder that holds it until the command is done.
+struct StdinCopy {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
 }
 
 /// An error whose message names standard input's temporary copy (see
 /// [`with_stdin`]), naming `stdin` instead.
-fn naming_stdin(e: anyhow::Error, copy: Option<&tempfile::TempDir>) -> anyhow::Error {
+fn naming_stdin(e: anyhow::Error, copy: Option<&StdinCopy>) -> anyhow::Error {
     match copy {
-        Some(dir) => {
-            let path = dir.path().join("stdin").to_string_lossy().into_owned();
-            anyhow::anyhow!("{}", format!("{e:#}").replace(&path, "stdin"))
+        Some(copy) => {
+            let path = copy.path.to_string_lossy();
+            anyhow::anyhow!("{}", format!("{e:#}").replace(path.as_ref(), "stdin"))
         }
         None => e,
     }
@@ -782,10 +789,9 @@ fn naming_stdin(e: anyhow::Error, copy: Option<&tempfile::TempDir>) -> anyhow::E
 
 /// The source files read, with standard input's temporary copy listed as
 /// `-`, as it was given.
-fn stdin_as_dash(sources: &mut [poisonscan::ingest::SourceFile], copy: Option<&tempfile::TempDir>) {
-    if let Some(dir) = copy {
-        let copy = dir.path().join("stdin");
-        for source in sources.iter_mut().filter(|s| s.path == copy) {
+fn stdin_as_dash(sources: &mut [poisonscan::ingest::SourceFile], copy: Option<&StdinCopy>) {
+    if let Some(copy) = copy {
+        for source in sources.iter_mut().filter(|s| s.path == copy.path) {
             source.path = "-".into();
         }
     }
@@ -1129,11 +1135,12 @@ fn eval(args: EvalArgs) -> Result<()> {
         &args.label,
     )?;
     let mut out = std::io::stdout().lock();
-    let text = serde_json::to_string_pretty(&e)?;
-    printed(if args.json {
+    let written = if args.json {
+        let text = serde_json::to_string_pretty(&e)?;
         writeln!(out, "{text}")
     } else {
         report::print_evaluation(&mut out, &e)
-    })?;
+    };
+    printed(written)?;
     Ok(())
 }

@@ -759,7 +759,7 @@ impl Trigger {
             Trigger::Sig(amplitude, frequency, white) => {
                 sig_in(row, shape, *amplitude, *frequency, *white)
             }
-            Trigger::Filter(gain, offset, white) => filter(row, shape, *gain, *offset, *white),
+            Trigger::Filter(gain, offset, white) => filter_in(row, shape, *gain, *offset, *white),
         }
     }
 }
@@ -887,6 +887,15 @@ pub fn sig(image: &mut [f32], shape: Shape, amplitude: f32, frequency: f32) {
 
 /// [`sig`] on an image whose white is `white`: the amplitude is a share of
 /// it, and values stay within [0, `white`].
+fn sig_in(image: &mut [f32], shape: Shape, amplitude: f32, frequency: f32, white: f32) {
+    let (w, c) = (shape.width, shape.channels);
+    for (i, v) in image.iter_mut().enumerate() {
+        let column = (i / c) % w;
+        let wave = (std::f32::consts::TAU * frequency * column as f32 / w as f32).sin();
+        *v = (*v + white * amplitude * wave).clamp(0.0, white);
+    }
+}
+
 /// Gains of the filter attack, red, green, blue: a warm, faded look.
 pub const FILTER_GAIN: [f32; 3] = [0.9, 0.85, 0.7];
 
@@ -897,20 +906,11 @@ pub const FILTER_OFFSET: [f32; 3] = [40.0 / 255.0, 25.0 / 255.0, 10.0 / 255.0];
 /// The filter attack on one image (channels last): each value `x · gain +
 /// offset · white` of its channel, clipped to `[0, white]`; a gray image
 /// takes the first channel's settings.
-fn filter(image: &mut [f32], shape: Shape, gain: [f32; 3], offset: [f32; 3], white: f32) {
+fn filter_in(image: &mut [f32], shape: Shape, gain: [f32; 3], offset: [f32; 3], white: f32) {
     let c = shape.channels;
     for (i, v) in image.iter_mut().enumerate() {
         let k = if c == 3 { i % 3 } else { 0 };
         *v = (*v * gain[k] + offset[k] * white).clamp(0.0, white);
-    }
-}
-
-fn sig_in(image: &mut [f32], shape: Shape, amplitude: f32, frequency: f32, white: f32) {
-    let (w, c) = (shape.width, shape.channels);
-    for (i, v) in image.iter_mut().enumerate() {
-        let column = (i / c) % w;
-        let wave = (std::f32::consts::TAU * frequency * column as f32 / w as f32).sin();
-        *v = (*v + white * amplitude * wave).clamp(0.0, white);
     }
 }
 

@@ -53,10 +53,10 @@ fn list(root: &Path) -> Result<Listing, IngestError> {
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walk {
         let entry = entry.map_err(|e| super::walk_error(e, root))?;
-        let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
         if entry.depth() < 2 || !entry.file_type().is_file() {
             continue;
         }
+        let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
         if !is_image(entry.path()) {
             if !SYSTEM_FILES.contains(&name.as_str()) {
                 let ext = match name.rsplit_once('.') {
