@@ -239,6 +239,17 @@ fn missing_and_wrongly_typed_columns() {
         &["t.parquet"],
     );
     assert!(e.contains("column `g*` not found"), "{e}");
+    // a name with a carriage return (read in a script from a file with
+    // Windows line ends) is shown escaped, not as the name it resembles
+    let e = fails(
+        dir.path(),
+        &["t.parquet", "--label", "label\r"],
+        &["t.parquet"],
+    );
+    assert!(
+        e.contains(r"column `label\r` not found") && e.contains("did you mean `label`?"),
+        "{e}"
+    );
     let e = fails(dir.path(), &["t.parquet", "--label", "f0"], &["t.parquet"]);
     assert!(
         e.contains("label column `f0` holds") && e.contains("whole numbers or strings"),

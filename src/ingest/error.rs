@@ -76,7 +76,7 @@ pub enum IngestError {
     #[error("the input files do not have compatible columns: {0}")]
     Incompatible(String),
     /// A column that is not in the data.
-    #[error("column `{column}` not found{}{}; available columns: {}", source_hint(.file), did_you_mean(.column, .available), listed(.available))]
+    #[error("column `{}` not found{}{}; available columns: {}", shown(.column), source_hint(.file), did_you_mean(.column, .available), listed(.available))]
     MissingColumn {
         /// The column asked for.
         column: String,
@@ -240,6 +240,17 @@ fn gib(bytes: u64) -> String {
 /// The available column that `wanted` most likely means: the same name but
 /// for case, surrounding quotes or spaces (a header written `'vote'` or
 /// ` Label`).
+/// A column name as the user can read it: control characters escaped (a
+/// name read from a file with Windows line ends in a script, `f29\r`, shows
+/// its carriage return instead of looking like `f29`).
+fn shown(name: &str) -> String {
+    if name.chars().any(char::is_control) {
+        name.escape_debug().to_string()
+    } else {
+        name.to_string()
+    }
+}
+
 fn did_you_mean(wanted: &str, available: &[String]) -> String {
     let plain = |s: &str| {
         s.trim()
