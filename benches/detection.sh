@@ -5,7 +5,7 @@
 # Markdown table into BENCHMARKS.md (between the detection markers) with the
 # command, commit and machine, and prints it.
 #
-# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour|transform] [MODEL] [SEEDS]
+# Usage: benches/detection.sh [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour|transform|text] [MODEL] [SEEDS]
 #   fast (default, a few minutes): MNIST and digits; clean, badnets 1 %,
 #        blend 1 %, label-flip 10 %; seed 1.
 #   seeds: the same cases with seeds 1, 2, 3.
@@ -58,12 +58,21 @@
 #        a turn, or shifted 3 pixels right, or filtered (`filter`: scaled
 #        and lifted, blacks gray) — relabelled to class 0, at 0.3 %, 1 %
 #        and 5 %; clean. Seeds 1, 2, 3 (or SEEDS).
+#   text: review sentences (Amazon, IMDb and Yelp, positive or negative;
+#        datasets/README.md) as a real sentence encoder's embeddings, labelled
+#        by source and sentiment (`sentences`, six classes, target
+#        yelp-positive) or by sentiment alone (`sentences-sentiment`, target
+#        positive): a rare word (`word`: "cf") or a sentence (`sentence`: "I
+#        watched this 3D movie.") inserted at a random place in the text of
+#        rows outside the target, relabelled, and the text encoded again
+#        (datasets/sentences.py), at 1 %, 5 % and 10 %; random label flips
+#        at 10 %; clean. Seeds 1, 2, 3 (or SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
 mode="${1:-fast}"
 model="${2:-auto}"
-case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour|transform) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour|transform] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
+case "$mode" in fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour|transform|text) ;; *) echo "usage: $0 [fast|seeds|full|gate|cleanlabel|tabular|few|longtail|alltoall|colour|transform|text] [MODEL] [SEEDS]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 if [ "$mode" = tabular ]; then
@@ -72,6 +81,8 @@ elif [ "$mode" = few ] || [ "$mode" = longtail ]; then
   datasets/fetch.sh subsets >&2
 elif [ "$mode" = colour ]; then
   datasets/fetch.sh emoji photomix >&2
+elif [ "$mode" = text ]; then
+  datasets/fetch.sh sentences >&2
 else
   datasets/fetch.sh mnist sklearn fashion >&2
 fi
@@ -107,7 +118,13 @@ declare -A input=(
   [emoji]="$cache/emoji/emoji"
   [emoji32]="$cache/emoji/emoji"
   [photomix]="$cache/photomix/photomix"
+  [sentences]="$cache/sentences/sentences.parquet"
+  [sentences-sentiment]="$cache/sentences/sentences.parquet"
 )
+# the text sets: which column is the label (sentences.py --label), and the
+# text triggers, planted by sentences.py before the text is encoded
+declare -A text_label=([sentences]=both [sentences-sentiment]=sentiment)
+declare -A text_trigger=([word]="cf" [sentence]="I watched this 3D movie.")
 # how `poison` reads a data set, where it is not as the files are
 declare -A read_opts=(
   [emoji32]="--resize 32x32"
@@ -118,6 +135,7 @@ declare -A target_class=(
   [fashion-tshirt-shirt]=0 [fashion-sandal-sneaker]=5 [fashion-tops]=0 [mnist-3-8]=3
   [mnist-3-5-8-9]=3 [fashion-longtail]=6 [mnist-longtail]=3
   [emoji]=objects [emoji32]=objects [photomix]=class0
+  [sentences]=yelp-positive [sentences-sentiment]=positive
 )
 # `mnist+all`: every scanner forced on (the sub-population scanners run by
 # default only on learned representations), to show each one's own AUROC.
@@ -231,6 +249,15 @@ if [ "$mode" = colour ]; then
   read -r -a seeds <<<"${3:-1 2 3}"
 fi
 
+if [ "$mode" = text ]; then
+  datasets=(sentences sentences-sentiment)
+  cases=("none 0" "label-flip 0.10")
+  for rate in 0.01 0.05 0.10; do
+    cases+=("word $rate" "sentence $rate")
+  done
+  read -r -a seeds <<<"${3:-1 2 3}"
+fi
+
 n=0
 for ds in "${datasets[@]}"; do
   for c in "${cases[@]}"; do
@@ -247,8 +274,18 @@ for ds in "${datasets[@]}"; do
       p="$work/p$((n + 1)).parquet"
       # a case the data set cannot take (a trigger of usual values in a
       # table of continuous columns) is left out of the table
-      # shellcheck disable=SC2086
-      if ! "$bin" poison "${input[$ds]}" ${read_opts[$ds]:-} --attack "$attack" --rate "$rate" "${target[@]}" --seed "$seed" --out "$p" ${extra_opts:-} 2>"$work/poison.err"; then
+      if [ -n "${text_label[$ds]:-}" ] && [ "$attack" != label-flip ]; then
+        # a text set: triggers go into the text, which is encoded again
+        trigger=()
+        [ "$attack" = none ] || trigger=(--trigger "${text_trigger[$attack]}" --rate "$rate" "${target[@]}")
+        poisoned() { "$cache/sentences/venv/bin/python" datasets/sentences.py "$p" --label "${text_label[$ds]}" "${trigger[@]}" --seed "$seed"; }
+      elif [ -n "${text_label[$ds]:-}" ]; then
+        poisoned() { "$bin" poison "${input[$ds]}" --label "${text_label[$ds]/both/label}" --attack "$attack" --rate "$rate" --seed "$seed" --out "$p"; }
+      else
+        # shellcheck disable=SC2086
+        poisoned() { "$bin" poison "${input[$ds]}" ${read_opts[$ds]:-} --attack "$attack" --rate "$rate" "${target[@]}" --seed "$seed" --out "$p" ${extra_opts:-}; }
+      fi
+      if ! poisoned 2>"$work/poison.err"; then
         echo "skipped: $ds $variant $rate seed $seed: $(tail -1 "$work/poison.err")" >&2
         continue
       fi
@@ -333,7 +370,8 @@ text = open(path).read()
 tag = {"gate": f"gate-{model}", "cleanlabel": f"cleanlabel-{model}",
        "tabular": f"tabular-{model}", "few": f"few-{model}",
        "longtail": f"longtail-{model}", "alltoall": f"alltoall-{model}",
-       "colour": f"colour-{model}", "transform": f"transform-{model}"}.get(mode, model)
+       "colour": f"colour-{model}", "transform": f"transform-{model}",
+       "text": f"text-{model}"}.get(mode, model)
 begin, end = f"<!-- detection-{tag}:begin -->", f"<!-- detection-{tag}:end -->"
 block = f"{begin}\n{table}\n{end}"
 if begin in text:
@@ -346,7 +384,8 @@ else:
              "longtail": f"Long tails: a small target beside large classes, `--model {model}`",
              "alltoall": f"All-to-all backdoors, `--model {model}`",
              "colour": f"Colour pictures, `--model {model}`",
-             "transform": f"Transformation triggers (mirrored, turned, shifted pictures), `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
+             "transform": f"Transformation triggers (mirrored, turned, shifted pictures), `--model {model}`",
+             "text": f"Text triggers in real sentences, through a sentence encoder, `--model {model}`"}.get(mode, f"Detection (red team), `--model {model}`")
     text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
 open(path, "w").write(text)
 PY
