@@ -148,6 +148,18 @@ fn parquet_embedding_with_planted_poison_fails_the_gate() {
     assert_eq!(summary["rows"]["input"], 1200);
     assert_eq!(summary["files"][0]["sha256"].as_str().unwrap().len(), 64);
     assert!(summary["timings_s"]["spectral-signature"].is_number());
+    // shared-pattern compares raw values; it says why it does not read an
+    // embedding of continuous values (a sentence encoder's unit vectors
+    // share one scale, so "the features do not share one scale" misled)
+    let reason = summary["skipped_scanners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["scanner"] == "shared-pattern")
+        .expect("shared-pattern is skipped on a learned representation")["reason"]
+        .to_string();
+    assert!(reason.contains("learned representation"), "{reason}");
+    assert_eq!(summary["features"]["view"]["learned_representation"], true);
 }
 
 #[test]

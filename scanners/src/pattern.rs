@@ -419,7 +419,10 @@ impl Scanner for SharedPattern {
         let (x, same_scale) = input.label_agnostic();
         if !same_scale {
             Some(
-                "the features do not share one scale (a trigger is an image or embedding pattern)"
+                "the label-agnostic view is standardised: its features do not share one \
+                 scale, or they are a learned representation (a model's activations, an \
+                 embedding of continuous values), in which robust-spectral and \
+                 activation-clustering look for a planted group"
                     .into(),
             )
         } else if crate::view::mostly_indicators(x) {
