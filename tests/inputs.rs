@@ -2437,6 +2437,80 @@ fn smaller_frictions() {
     assert!(e.contains("is a Parquet file, not csv"), "{e}");
 }
 
+/// An embedding saved as one numeric column per dimension
+/// (`pd.DataFrame(model.encode(texts)).to_parquet(…)`) is the same
+/// learned representation as in a list column: the same scanners and the
+/// same scores. Fewer columns of one scale are a table's measurements.
+#[test]
+fn an_embedding_spread_over_columns_is_scanned_as_the_embedding() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // three classes, a group of 40 shifted together in class 0
+    let data = synthetic(3, 400, 40, 40, 8.0, 42);
+    write_parquet(&d.join("list.parquet"), &data.embedding_batch());
+    write_parquet(&d.join("columns.parquet"), &data.columns_batch());
+    let list = scan_scores(d, &d.join("list.parquet"), &[], "list");
+    let columns = scan_scores(d, &d.join("columns.parquet"), &["--id", "id"], "columns");
+    for s in ["list", "columns"] {
+        let v = summary_of(d, s);
+        assert_eq!(
+            v["features"]["view"]["learned_representation"], true,
+            "{s}: {}",
+            v["features"]
+        );
+    }
+    assert_eq!(
+        summary_of(d, "list")["classes"],
+        summary_of(d, "columns")["classes"]
+    );
+    assert_eq!(
+        summary_of(d, "columns")["features"]["source"]["kind"],
+        "columns"
+    );
+    for column in [
+        "score",
+        "flagged",
+        "score_robust_spectral",
+        "score_activation_clustering",
+    ] {
+        assert_eq!(
+            list.column_by_name(column).unwrap(),
+            columns.column_by_name(column).unwrap(),
+            "{column}"
+        );
+    }
+    let o = run(
+        &[
+            "scan",
+            "columns.parquet",
+            "--id",
+            "id",
+            "--model",
+            "auto",
+            "--out",
+            "auto",
+        ],
+        d,
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert!(
+        summary_of(d, "auto")["warnings"].to_string().contains(
+            "40 numeric columns of one scale and continuous values, read as an embedding"
+        ),
+        "{}",
+        summary_of(d, "auto")["warnings"]
+    );
+    // 20 such columns: a table (no robust-spectral, no activation-clustering)
+    let narrow = synthetic(3, 400, 20, 0, 0.0, 42);
+    write_parquet(&d.join("narrow.parquet"), &narrow.columns_batch());
+    let scores = scan_scores(d, &d.join("narrow.parquet"), &["--id", "id"], "narrow");
+    assert_eq!(
+        summary_of(d, "narrow")["features"]["view"]["learned_representation"],
+        false
+    );
+    assert!(scores.column_by_name("score_robust_spectral").is_none());
+}
+
 #[test]
 fn vectors_written_as_text_are_read_as_vectors() {
     // an embedding column saved to CSV by pandas: `"[0.1, 0.2, …]"` (a list)

@@ -422,31 +422,54 @@ pub struct Dataset {
 /// pixels take 256.
 const RAW_LEVELS: usize = 256;
 
+/// Least numeric columns that are read as an embedding spread over columns
+/// (`pd.DataFrame(model.encode(texts))` saved as it is: `0`, `1`, …, or
+/// `emb_0`, …) when their values share one scale and are continuous. No
+/// real table of the clean corpus or of Rdatasets' 757 comes near: of the
+/// twelve with 32 numeric columns or more, none holds both more than 256
+/// distinct values and columns of one scale; tables of fewer columns of
+/// one scale (daily returns, five lags and a volume) are measurements.
+const EMBEDDING_COLUMNS: usize = 32;
+
 impl Dataset {
     /// Whether the features are a learned representation (a network's
     /// activations, an embedding), which the sub-population scanners are made
     /// for, rather than raw measurements. The scan's own model's activations
-    /// are; pixels and numeric columns are not; an embedding column is unless
-    /// its values are quantized to at most [`RAW_LEVELS`] levels over the whole
-    /// matrix — raw pixels stored as a list column (bytes, or bytes / 255) —
-    /// or laid out in order, neighbouring values moving together as pixels
-    /// of any shape or a signal's samples do ([`layout::ordered`]: pixels
-    /// a trigger, a blend or resizing took off the 256 levels), so that the
-    /// container does not decide which scanners run.
+    /// are; pixels are not; an embedding column is unless its values are
+    /// quantized to at most [`RAW_LEVELS`] levels over the whole matrix — raw
+    /// pixels stored as a list column (bytes, or bytes / 255) — or laid out
+    /// in order, neighbouring values moving together as pixels of any shape
+    /// or a signal's samples do ([`layout::ordered`]: pixels a trigger, a
+    /// blend or resizing took off the 256 levels), so that the container
+    /// does not decide which scanners run. For the same reason numeric
+    /// columns are when they are an embedding spread over columns: at least
+    /// [`EMBEDDING_COLUMNS`] of them, no categorical column among them,
+    /// values of one scale ([`poisonscan_scanners::shared_scale`]) and
+    /// continuous and unordered as above.
     pub fn looks_learned(&self) -> bool {
-        match self.feature_source {
+        match &self.feature_source {
             FeatureSource::Learned { .. } => true,
-            FeatureSource::Embedding { .. } => {
-                let mut seen = std::collections::HashSet::with_capacity(RAW_LEVELS + 1);
-                for &v in self.features.iter() {
-                    if seen.insert(v.to_bits()) && seen.len() > RAW_LEVELS {
-                        return !layout::ordered(&self.features, self.n_rows(), self.n_features);
-                    }
-                }
-                false
+            FeatureSource::Embedding { .. } => self.continuous_and_unordered(),
+            FeatureSource::Columns { categorical, .. } => {
+                categorical.is_empty()
+                    && self.n_features >= EMBEDDING_COLUMNS
+                    && poisonscan_scanners::shared_scale(self.matrix())
+                    && self.continuous_and_unordered()
             }
-            FeatureSource::Columns { .. } | FeatureSource::Pixels { .. } => false,
+            FeatureSource::Pixels { .. } => false,
         }
+    }
+
+    /// Whether the features take more than [`RAW_LEVELS`] distinct values
+    /// and are not laid out in order ([`layout::ordered`]).
+    fn continuous_and_unordered(&self) -> bool {
+        let mut seen = std::collections::HashSet::with_capacity(RAW_LEVELS + 1);
+        for &v in self.features.iter() {
+            if seen.insert(v.to_bits()) && seen.len() > RAW_LEVELS {
+                return !layout::ordered(&self.features, self.n_rows(), self.n_features);
+            }
+        }
+        false
     }
 
     /// Class `c` for people: its label, and its name where the file gives

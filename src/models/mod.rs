@@ -270,14 +270,26 @@ pub fn resolve(
 /// little. `learned` says whether the features look like a learned
 /// representation ([`crate::ingest::Dataset::looks_learned`]): an embedding
 /// column of raw quantized values (pixels as bytes) gets a model like any
-/// raw features.
+/// raw features, and an embedding spread over numeric columns gets none,
+/// as in a list column.
 pub fn auto_declines(source: &FeatureSource, rows: usize, learned: bool) -> Option<String> {
-    if matches!(source, FeatureSource::Embedding { .. }) && learned {
-        return Some(
-            "--model auto trains no model on an embedding column (already a learned \
-             representation); the embedding was scanned as given"
-                .to_string(),
-        );
+    match source {
+        FeatureSource::Embedding { .. } if learned => {
+            return Some(
+                "--model auto trains no model on an embedding column (already a learned \
+                 representation); the embedding was scanned as given"
+                    .to_string(),
+            )
+        }
+        FeatureSource::Columns { columns, .. } if learned => {
+            return Some(format!(
+                "--model auto trains no model on {} numeric columns of one scale and continuous \
+                 values, read as an embedding spread over columns (already a learned \
+                 representation); they were scanned as given",
+                columns.len()
+            ))
+        }
+        _ => {}
     }
     (rows < AUTO_MIN_ROWS).then(|| {
         format!(
