@@ -544,6 +544,24 @@ fn null_labels_one_class_and_empty_input() {
         e.contains("only 0 of the 6 classes") && e.contains("is the label column an id?"),
         "{e}"
     );
+    // free text as the label: a few sentences repeat, the rest are classes
+    // of one row, and a scan would judge 4 rows of 60
+    let text: Vec<i64> = (0..60)
+        .map(|i| if i < 4 { i % 2 } else { 100 + i })
+        .collect();
+    write_parquet(
+        &dir.path().join("text.parquet"),
+        &table(
+            labels(&text),
+            (0..60).map(|v| Some((v * 7 % 13) as f64)).collect(),
+        ),
+    );
+    let e = fails(dir.path(), &["text.parquet"], &["text.parquet"]);
+    assert!(
+        e.contains("only 2 of the 58 classes have 2 rows or more, holding 4 of the 60 rows")
+            && e.contains("is the label column free text or an id?"),
+        "{e}"
+    );
 
     write_parquet(
         &dir.path().join("empty.parquet"),

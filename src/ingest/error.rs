@@ -167,10 +167,19 @@ pub enum IngestError {
         /// Their names.
         names: Vec<String>,
     },
-    /// Fewer than two classes of two rows or more (every class of one row
-    /// is left out of a scan).
+    /// Fewer than two classes of two rows or more, or those holding less
+    /// than a tenth of the rows (every class of one row is left out of a
+    /// scan).
     #[error(
-        "only {scannable} of the {count} classes have 2 rows or more; scanning needs at least two such classes{}",
+        "only {scannable} of the {count} classes have 2 rows or more{}{}",
+        if *.scannable < 2 {
+            "; scanning needs at least two such classes".to_string()
+        } else {
+            format!(
+                ", holding {scanned} of the {rows} rows; a scan leaves classes of one row out, \
+                 so it would judge almost none of the data (is the label column free text or an id?)"
+            )
+        },
         if .count == .rows { " (every row has a label of its own: is the label column an id?)" } else { "" }
     )]
     TooFewRows {
@@ -178,6 +187,8 @@ pub enum IngestError {
         scannable: usize,
         /// Classes.
         count: usize,
+        /// Rows in classes with two rows or more.
+        scanned: usize,
         /// Rows.
         rows: usize,
     },

@@ -1071,14 +1071,19 @@ pub(super) fn check_classes(names: &[String]) -> Result<(), IngestError> {
 
 /// Whether a data set can be scanned: at least two of its classes have two
 /// rows or more (a class of one row is left out of a scan, and a scan of
-/// one class or none would pass whatever the data).
+/// one class or none would pass whatever the data), and they hold at least
+/// a tenth of the rows — a label column of free text or of ids with a few
+/// repeats (review sentences as the label: 19 classes of 2 rows or more,
+/// 39 rows of 3,003) would otherwise pass a data set the scan never read.
 pub fn check_scannable(ds: &Dataset) -> Result<(), IngestError> {
     let rows = ds.class_counts();
     let scannable = rows.iter().filter(|&&r| r >= 2).count();
-    if scannable < 2 {
+    let scanned: usize = rows.iter().filter(|&&r| r >= 2).sum();
+    if scannable < 2 || scanned * 10 < ds.n_rows() {
         return Err(IngestError::TooFewRows {
             scannable,
             count: rows.len(),
+            scanned,
             rows: ds.n_rows(),
         });
     }
