@@ -616,6 +616,36 @@ fn a_class_with_one_row_is_skipped_with_a_warning() {
         .is_null(59));
 }
 
+/// Class folders of sound clips (a speech-commands layout) are not read:
+/// the error counts them and says what a scanner of features needs; other
+/// files get no such advice.
+#[test]
+fn class_folders_of_sound_say_what_to_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    for class in ["yes", "no"] {
+        let cdir = dir.path().join("clips").join(class);
+        std::fs::create_dir_all(&cdir).unwrap();
+        for i in 0..3 {
+            std::fs::write(cdir.join(format!("{i}.WAV")), b"RIFF\0\0\0\0WAVEfmt ").unwrap();
+        }
+        let tdir = dir.path().join("notes").join(class);
+        std::fs::create_dir_all(&tdir).unwrap();
+        std::fs::write(tdir.join("a.txt"), b"text").unwrap();
+    }
+    let e = fails(dir.path(), &["clips"], &["clips/yes/0.WAV"]);
+    assert!(
+        e.contains("its class folders hold 6 .wav")
+            && e.contains("sound and video are not read")
+            && e.contains("--embedding COL"),
+        "{e}"
+    );
+    let e = fails(dir.path(), &["notes"], &["notes/yes/a.txt"]);
+    assert!(
+        e.contains("holds no") && !e.contains("sound and video"),
+        "{e}"
+    );
+}
+
 #[test]
 fn undecodable_image_is_named() {
     let dir = tempfile::tempdir().unwrap();

@@ -566,7 +566,11 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
             let held = if counts.is_empty() {
                 String::new()
             } else {
-                format!("; its class folders hold {}", counts.join(", "))
+                format!(
+                    "; its class folders hold {}{}",
+                    counts.join(", "),
+                    media_hint(skipped.iter().map(|(e, _)| e.as_str()))
+                )
             };
             return Err(IngestError::Empty(format!(
                 "{} holds no {} image in class folders (root/<class>/<image>){held}",
@@ -763,6 +767,26 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
         notes,
         class_titles: None,
     })
+}
+
+/// What to do with class folders of sound or video, which are not read:
+/// a scanner of features needs each clip's features or embedding.
+fn media_hint<'a>(mut extensions: impl Iterator<Item = &'a str>) -> &'static str {
+    const SOUND: &[&str] = &[
+        "wav", "mp3", "flac", "ogg", "oga", "opus", "m4a", "aac", "aif", "aiff",
+    ];
+    const VIDEO: &[&str] = &["mp4", "avi", "mov", "mkv", "webm", "m4v", "mpg", "mpeg"];
+    let media = |e: &str| {
+        let e = e.trim_start_matches('.').to_ascii_lowercase();
+        SOUND.contains(&e.as_str()) || VIDEO.contains(&e.as_str())
+    };
+    if extensions.any(media) {
+        " (sound and video are not read: scan a table of each clip's features or embedding \
+         beside its label, with --embedding COL for a vector column, or a folder of \
+         spectrogram or frame images)"
+    } else {
+        ""
+    }
 }
 
 #[cfg(test)]
