@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CACHE = os.path.join(HERE, "cache", "sentences")
+CACHE = os.path.join(os.environ.get("POISONSCAN_DATA", os.path.join(HERE, "cache")), "sentences")
 
 
 def fetch():
