@@ -1095,6 +1095,7 @@ pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
         dropped: Vec::new(),
         ids: None,
         id_column: None,
+        captions: None,
         labels: Arc::new(Int64Array::from_iter_values(
             labels.iter().map(|&l| l as i64),
         )),

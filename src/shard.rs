@@ -781,6 +781,7 @@ fn merged_dataset(
         dropped: Vec::new(),
         ids: Some(Arc::new(StringArray::from(ids))),
         id_column: Some(first["id_column"].as_str().unwrap_or("id").to_string()),
+        captions: None,
         labels: Arc::new(StringArray::from_iter_values(
             label_codes
                 .iter()

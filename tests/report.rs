@@ -212,9 +212,15 @@ fn tabular_data_gets_tables_not_thumbnails_and_hostile_strings_stay_text() {
     let ids: Vec<String> = (0..data.labels.len())
         .map(|i| format!("<b>row{i}</b>"))
         .collect();
+    // what each row is, in words (a text embedding's sentence): shown beside
+    // the rows, as text
+    let captions: Vec<String> = (0..data.labels.len())
+        .map(|i| format!("<i>review {i}</i> of the row"))
+        .collect();
     let mut cols: Vec<(String, ArrayRef)> = vec![
         ("label".into(), Arc::new(StringArray::from(labels))),
         ("id".into(), Arc::new(StringArray::from(ids))),
+        ("Text".into(), Arc::new(StringArray::from(captions.clone()))),
     ];
     for (f, c) in batch.schema().fields().iter().zip(batch.columns()).skip(2) {
         cols.push((f.name().clone(), c.clone()));
@@ -261,6 +267,72 @@ fn tabular_data_gets_tables_not_thumbnails_and_hostile_strings_stay_text() {
     assert!(headers.iter().any(|h| h.starts_with('f')), "{headers:?}");
     assert!(table.select(&sel("tr.row")).count() >= 1);
     assert!(doc.select(&sel("table#near-misses tr.near")).count() >= 1);
+    // The caption column (`Text`, found by its name) beside each row: the
+    // row's own text, cut short, never markup; the neighbours' as titles.
+    assert!(headers.iter().any(|h| h == "Text"), "{headers:?}");
+    assert!(texts(&doc, "section.group h3")[0].contains(hostile));
+    for tr in table.select(&sel("tr.row")) {
+        let cells: Vec<String> = tr.select(&sel("td")).map(|c| c.text().collect()).collect();
+        let row: usize = cells[0].parse().unwrap();
+        let shown: String = tr
+            .select(&sel("td.caption"))
+            .next()
+            .unwrap()
+            .text()
+            .collect();
+        assert_eq!(shown, captions[row], "row {row}");
+        assert!(tr.select(&sel("td span[title]")).any(|s| s
+            .value()
+            .attr("title")
+            .unwrap()
+            .starts_with("<i>review ")));
+    }
+    assert_eq!(doc.select(&sel("i")).count(), 0);
+    let near: Vec<String> = texts(&doc, "table#near-misses td.caption");
+    assert!(near.iter().all(|t| t.starts_with("<i>review ")), "{near:?}");
+    assert!(!summary(&dir.path().join("o"))["features"]
+        .to_string()
+        .contains("Text"));
+}
+
+/// A caption longer than the page shows is cut, on a character boundary.
+#[test]
+fn long_captions_are_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = relabelled(3, 1000, 12, 40, 42);
+    let batch = data.columns_batch();
+    let long = "é".repeat(1000);
+    let mut cols: Vec<(String, ArrayRef)> = vec![(
+        "caption".into(),
+        Arc::new(StringArray::from(vec![long.as_str(); data.labels.len()])) as ArrayRef,
+    )];
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        cols.push((f.name().clone(), c.clone()));
+    }
+    write_parquet(
+        &dir.path().join("t.parquet"),
+        &RecordBatch::try_from_iter(cols).unwrap(),
+    );
+    let o = run(
+        &[
+            "scan",
+            "t.parquet",
+            "--id",
+            "id",
+            "--out",
+            "o",
+            "--report",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let doc = page(&dir.path().join("o"));
+    let shown = texts(&doc, "section.group td.caption");
+    assert!(!shown.is_empty());
+    for t in shown {
+        assert_eq!(t, format!("{}…", "é".repeat(280)));
+    }
 }
 
 #[test]

@@ -281,9 +281,33 @@ pub(crate) struct Selection {
     /// Text columns read as categories, one indicator feature per value
     /// (after the numeric columns of [`FeatureSelection::Columns`]).
     pub categorical: Vec<String>,
+    /// A text column that says what each row is (`text`, `caption`, …),
+    /// shown beside its rows in the report; never a feature by this choice.
+    pub caption: Option<String>,
     /// What the selection left out that a user should know.
     pub notes: Vec<String>,
 }
+
+/// Names of a text column that says what each row is — the sentence a
+/// text embedding encodes, a picture's caption — which the report shows
+/// beside the flagged rows (compared without case, the first found).
+const CAPTION_COLUMNS: &[&str] = &[
+    "text",
+    "sentence",
+    "caption",
+    "prompt",
+    "review",
+    "content",
+    "body",
+    "title",
+    "question",
+    "document",
+    "comment",
+    "description",
+    "utterance",
+    "message",
+    "tweet",
+];
 
 /// Most distinct values a text column may hold to be read as categories
 /// (one 0/1 indicator feature each). A column with more is free text or an
@@ -309,6 +333,7 @@ impl Selection {
         }
         cols.extend(self.categorical.iter().cloned());
         cols.extend(self.probs.clone());
+        cols.extend(self.caption.clone());
         let mut seen = BTreeSet::new();
         cols.retain(|c| seen.insert(c.clone()));
         cols
@@ -468,12 +493,21 @@ pub(crate) fn select(
             });
         }
     }
+    let caption = CAPTION_COLUMNS.iter().find_map(|want| {
+        schema
+            .iter()
+            .find(|(n, k, _)| {
+                *k == ColumnKind::Text && !reserved(n) && n.eq_ignore_ascii_case(want)
+            })
+            .map(|(n, _, _)| n.clone())
+    });
     Ok(Selection {
         label: opts.label.clone(),
         id: opts.id.clone(),
         features,
         probs: opts.probs.clone(),
         categorical,
+        caption,
         notes,
     })
 }
@@ -1080,6 +1114,7 @@ pub(crate) struct DatasetBuilder<'a> {
     sources: Vec<SourceFile>,
     labels: Vec<ArrayRef>,
     ids: Vec<ArrayRef>,
+    captions: Vec<ArrayRef>,
     values: Values,
     probs: Vec<f32>,
     n_probs: Option<usize>,
@@ -1264,6 +1299,7 @@ impl<'a> DatasetBuilder<'a> {
             sources: Vec::new(),
             labels: Vec::new(),
             ids: Vec::new(),
+            captions: Vec::new(),
             values: Values::Owned(Vec::new()),
             probs: Vec::new(),
             n_probs: None,
@@ -1342,6 +1378,7 @@ impl<'a> DatasetBuilder<'a> {
                 .extend((row..n).filter(|&i| labels.is_null(i)).map(|i| i + offset));
         }
         let ids = self.sel.id.as_deref().map(column).transpose()?;
+        let caption = self.sel.caption.as_deref().map(column).transpose()?;
         let probs = match &self.sel.probs {
             Some(p) => Some(embedding(&column(p)?, p, self.n_probs, &at)?),
             None => None,
@@ -1419,6 +1456,7 @@ impl<'a> DatasetBuilder<'a> {
         };
         self.labels.push(labels);
         self.ids.extend(ids);
+        self.captions.extend(caption);
         self.rows += n;
         Ok(())
     }
@@ -1490,6 +1528,13 @@ impl<'a> DatasetBuilder<'a> {
         let labels = concat_same_type(&self.labels, &self.sel.label, &mut self.notes)?;
         let ids = match &self.sel.id {
             Some(id) => Some(concat_same_type(&self.ids, id, &mut self.notes)?),
+            None => None,
+        };
+        let captions = match &self.sel.caption {
+            Some(c) => Some((
+                c.clone(),
+                concat_same_type(&self.captions, c, &mut self.notes)?,
+            )),
             None => None,
         };
         let labels = match label_rows(&labels, &self.sel.label)? {
@@ -1642,6 +1687,7 @@ impl<'a> DatasetBuilder<'a> {
             dropped,
             ids,
             id_column: self.sel.id,
+            captions,
             labels,
             label_column: self.sel.label,
             label_codes,

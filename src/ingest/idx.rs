@@ -186,6 +186,7 @@ pub(super) fn load(paths: &[PathBuf], _options: &IngestOptions) -> Result<Datase
         dropped: Vec::new(),
         ids: None,
         id_column: None,
+        captions: None,
         labels: Arc::new(UInt8Array::from(labels)),
         label_column: "label".into(),
         label_codes,

@@ -750,6 +750,7 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
         dropped,
         ids: Some(string_array(ids)),
         id_column: Some("path".into()),
+        captions: None,
         labels: string_array(files.into_iter().map(|(_, c)| c).collect()),
         label_column: "label".into(),
         label_codes,

@@ -385,6 +385,10 @@ pub struct Dataset {
     pub ids: Option<ArrayRef>,
     /// Name of the id column.
     pub id_column: Option<String>,
+    /// A text column saying what each row is (the sentence an embedding
+    /// encodes, a caption), per input row, with its name: shown beside the
+    /// rows in the report.
+    pub captions: Option<(String, ArrayRef)>,
     /// Labels per input row, as in the input.
     pub labels: ArrayRef,
     /// Name of the label column.

@@ -57,6 +57,15 @@ const FEATURE_COLUMNS: usize = 6;
 /// Bytes of thumbnails a page holds at most (about 8 MB): enough for
 /// every thumbnail of a page of small images, a bound for large photos.
 const PICTURE_BUDGET: usize = 8 << 20;
+
+/// Characters of a row's caption (the sentence a text embedding encodes)
+/// shown; the rest is cut, so that long documents keep the page small.
+const CAPTION_CHARS: usize = 280;
+
+/// The caption column's name, when the data set has one.
+fn ds_caption_name(ds: &Dataset) -> Option<String> {
+    ds.captions.as_ref().map(|(name, _)| name.clone())
+}
 /// Near misses shown on a page that passed.
 const PASSED_NEAR_MISSES: usize = 16;
 
@@ -160,6 +169,8 @@ pub fn check_same_input(summary: &Value, ds: &Dataset) -> Result<(), String> {
 struct Rows<'a> {
     ds: &'a Dataset,
     scores: &'a ScoreTable,
+    /// The caption column's values as text, per input row.
+    captions: Option<arrow::array::StringArray>,
     input: Inputs<'a>,
     score: Vec<f64>,
     /// The order rows are shown in (the significance, see [`ScoreTable`]).
@@ -191,9 +202,16 @@ impl<'a> Rows<'a> {
                     .and_then(|s| code_of.get(s).copied())
             })
             .collect();
+        let captions = ds.captions.as_ref().and_then(|(_, a)| {
+            let a = arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8).ok()?;
+            a.as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .cloned()
+        });
         Self {
             ds,
             scores,
+            captions,
             input: inputs(ds),
             score: (0..n).map(|k| scores.score[row(k)]).collect(),
             rank: (0..n).map(|k| scores.rank()[row(k)]).collect(),
@@ -239,6 +257,20 @@ impl<'a> Rows<'a> {
         Some(uri)
     }
 
+    /// Row `k`'s caption, cut to [`CAPTION_CHARS`] characters.
+    fn caption(&self, k: usize) -> Option<String> {
+        let c = self.captions.as_ref()?;
+        let r = self.row(k);
+        if arrow::array::Array::is_null(c, r) {
+            return None;
+        }
+        let text = c.value(r);
+        Some(match text.char_indices().nth(CAPTION_CHARS) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text.to_string(),
+        })
+    }
+
     /// Row `k`'s score as the page shows it; where it rounds to 1, with its
     /// significance (`−log₁₀ p`), which tells such rows apart.
     fn score_text(&self, k: usize) -> String {
@@ -264,6 +296,7 @@ impl<'a> Rows<'a> {
             score: self.score_text(k),
             reasons: self.scores.reasons[r].replace(',', ", "),
             thumb: self.thumb(k, pictures::THUMB_SIDE),
+            caption: self.caption(k),
             values: columns
                 .iter()
                 .map(|&j| fmt_num(Some(self.input.x.row(k)[j] as f64)))
@@ -425,6 +458,7 @@ impl GroupContext<'_> {
                             row: rows.row(m) as u64,
                             label: rows.class_label(rows.label(m)),
                             thumb: rows.thumb(m, pictures::SMALL_SIDE),
+                            caption: rows.caption(m),
                         })
                         .collect();
                 }
@@ -607,6 +641,7 @@ pub fn build(
         hidden_groups: hidden,
         hidden_group_rows: hidden_rows,
         images: rows.input.shape.is_some(),
+        caption_column: ds_caption_name(rows.ds),
         near_misses,
         export_href,
         thumbnails_omitted: rows.omitted.get(),

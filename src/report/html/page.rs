@@ -63,6 +63,8 @@ pub struct NeighbourView {
     pub label: String,
     /// Thumbnail (images).
     pub thumb: Option<String>,
+    /// What the row is, in words (its caption column), cut short.
+    pub caption: Option<String>,
 }
 
 /// One row as the page shows it.
@@ -82,6 +84,8 @@ pub struct RowView {
     pub reasons: String,
     /// Thumbnail (images).
     pub thumb: Option<String>,
+    /// What the row is, in words (its caption column), cut short.
+    pub caption: Option<String>,
     /// Feature values (tabular), in the group's column order.
     pub values: Vec<String>,
     /// Nearest rows with another label.
@@ -203,12 +207,12 @@ figure.cell .nb img { width: 28px; height: 28px; display: inline-block; margin-r
 <figure><img alt="mean of the group" src="{{ t.members_mean }}"><figcaption>mean of {{ t.members }} member(s)</figcaption></figure>
 <figure><img alt="mean of the look-alikes" src="{{ t.reference_mean }}"><figcaption>mean of {{ t.reference }} unflagged look-alike(s)</figcaption></figure>
 </div>{% endif %}
-{% if !g.columns.is_empty() %}<table class="rows"><tr><th>row</th><th class="l">id</th><th class="l">label</th><th class="l">suspected</th><th>score</th>{% for c in g.columns %}<th>{{ c }}</th>{% endfor %}<th class="l">nearest other-label rows</th></tr>
-<tr><td></td><td class="l muted" colspan="4">mean of the unflagged look-alikes</td>{% for v in g.reference_values %}<td class="muted">{{ v }}</td>{% endfor %}<td></td></tr>
-{% for r in g.rows %}<tr class="row"><td>{{ r.row }}</td><td class="l">{{ r.id.as_deref().unwrap_or_default() }}</td><td class="l">{{ r.label }}</td><td class="l">{{ r.suspected.as_deref().unwrap_or_default() }}</td><td>{{ r.score }}</td>{% for v in r.values %}<td>{{ v }}</td>{% endfor %}<td class="l">{% for nb in r.neighbours %}{{ nb.row }} ({{ nb.label }}){% if !loop.last %}, {% endif %}{% endfor %}</td></tr>
+{% if !g.columns.is_empty() %}<table class="rows"><tr><th>row</th><th class="l">id</th><th class="l">label</th><th class="l">suspected</th><th>score</th>{% if let Some(c) = caption_column %}<th class="l caption">{{ c }}</th>{% endif %}{% for c in g.columns %}<th>{{ c }}</th>{% endfor %}<th class="l">nearest other-label rows</th></tr>
+<tr><td></td><td class="l muted" colspan="{% if caption_column.is_some() %}5{% else %}4{% endif %}">mean of the unflagged look-alikes</td>{% for v in g.reference_values %}<td class="muted">{{ v }}</td>{% endfor %}<td></td></tr>
+{% for r in g.rows %}<tr class="row"><td>{{ r.row }}</td><td class="l">{{ r.id.as_deref().unwrap_or_default() }}</td><td class="l">{{ r.label }}</td><td class="l">{{ r.suspected.as_deref().unwrap_or_default() }}</td><td>{{ r.score }}</td>{% if caption_column.is_some() %}<td class="l caption">{{ r.caption.as_deref().unwrap_or_default() }}</td>{% endif %}{% for v in r.values %}<td>{{ v }}</td>{% endfor %}<td class="l">{% for nb in r.neighbours %}<span{% if let Some(t) = nb.caption %} title="{{ t }}"{% endif %}>{{ nb.row }} ({{ nb.label }})</span>{% if !loop.last %}, {% endif %}{% endfor %}</td></tr>
 {% endfor %}</table>
 {% else %}<div class="gallery">
-{% for r in g.rows %}<figure class="cell row">{% if let Some(src) = r.thumb %}<img class="thumb" alt="row {{ r.row }}" src="{{ src }}">{% endif %}<figcaption>row {{ r.row }}{% if let Some(id) = r.id %}<br><code>{{ id }}</code>{% endif %}<br>label {{ r.label }}{% if let Some(s) = r.suspected %} · looks like {{ s }}{% endif %}<br>score {{ r.score }}</figcaption>
+{% for r in g.rows %}<figure class="cell row">{% if let Some(src) = r.thumb %}<img class="thumb" alt="row {{ r.row }}" src="{{ src }}">{% endif %}<figcaption>row {{ r.row }}{% if let Some(id) = r.id %}<br><code>{{ id }}</code>{% endif %}<br>label {{ r.label }}{% if let Some(s) = r.suspected %} · looks like {{ s }}{% endif %}<br>score {{ r.score }}{% if let Some(t) = r.caption %}<br>{{ t }}{% endif %}</figcaption>
 {% if !r.neighbours.is_empty() %}<div class="nb">nearest other labels:<br>{% for nb in r.neighbours %}{% if let Some(src) = nb.thumb %}<img alt="row {{ nb.row }}" title="row {{ nb.row }}, label {{ nb.label }}" src="{{ src }}">{% else %}{{ nb.row }} ({{ nb.label }}) {% endif %}{% endfor %}</div>{% endif %}</figure>
 {% endfor %}</div>{% endif %}
 {% if g.more > 0 %}<p class="muted">… and {{ g.more }} more row(s) of this group (all are in the CSV and in the scores file).</p>{% endif %}
@@ -220,8 +224,8 @@ figure.cell .nb img { width: 28px; height: 28px; display: inline-block; margin-r
 <p class="muted">The highest-scoring rows that were not flagged.</p>
 {% if near_misses.is_empty() %}<p>None: no unflagged row was scored.</p>{% else %}{% if images %}<div class="gallery" id="near-misses">
 {% for r in near_misses %}<figure class="cell near">{% if let Some(src) = r.thumb %}<img class="thumb" alt="row {{ r.row }}" src="{{ src }}">{% endif %}<figcaption>row {{ r.row }}{% if let Some(id) = r.id %}<br><code>{{ id }}</code>{% endif %}<br>label {{ r.label }}{% if let Some(s) = r.suspected %} · looks like {{ s }}{% endif %}<br>score {{ r.score }}</figcaption></figure>
-{% endfor %}</div>{% else %}<table id="near-misses"><tr><th>row</th><th class="l">id</th><th class="l">label</th><th class="l">suspected</th><th>score</th><th class="l">reasons</th></tr>
-{% for r in near_misses %}<tr class="near"><td>{{ r.row }}</td><td class="l">{{ r.id.as_deref().unwrap_or_default() }}</td><td class="l">{{ r.label }}</td><td class="l">{{ r.suspected.as_deref().unwrap_or_default() }}</td><td>{{ r.score }}</td><td class="l">{{ r.reasons }}</td></tr>
+{% endfor %}</div>{% else %}<table id="near-misses"><tr><th>row</th><th class="l">id</th><th class="l">label</th><th class="l">suspected</th><th>score</th>{% if let Some(c) = caption_column %}<th class="l caption">{{ c }}</th>{% endif %}<th class="l">reasons</th></tr>
+{% for r in near_misses %}<tr class="near"><td>{{ r.row }}</td><td class="l">{{ r.id.as_deref().unwrap_or_default() }}</td><td class="l">{{ r.label }}</td><td class="l">{{ r.suspected.as_deref().unwrap_or_default() }}</td><td>{{ r.score }}</td>{% if caption_column.is_some() %}<td class="l caption">{{ r.caption.as_deref().unwrap_or_default() }}</td>{% endif %}<td class="l">{{ r.reasons }}</td></tr>
 {% endfor %}</table>{% endif %}{% endif %}
 </body>
 </html>
@@ -274,6 +278,8 @@ pub struct Report {
     pub hidden_group_rows: usize,
     /// The rows are images.
     pub images: bool,
+    /// The caption column shown beside the rows, when the data has one.
+    pub caption_column: Option<String>,
     /// The highest-scoring unflagged rows.
     pub near_misses: Vec<RowView>,
     /// The flagged rows as a CSV `data:` URI (none when nothing is flagged).
