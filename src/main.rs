@@ -158,6 +158,7 @@ impl InputArgs {
                 separator: self.separator,
                 no_header: self.no_header,
                 image_shape: self.image_shape.unwrap_or_default(),
+                captions: false,
             },
             resize: self.resize,
         }
@@ -598,7 +599,9 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             .context("cannot start the thread pool")?;
     }
     let settings = scan_options(&args)?.check()?;
-    let ingest_options = args.input.options(args.drop_invalid);
+    let mut ingest_options = args.input.options(args.drop_invalid);
+    // the report shows what each row is in words, where the data says
+    ingest_options.table.captions = args.report;
     let model_options = ModelOptions {
         kind: args.model.model,
         epochs: args.model.epochs,
@@ -892,7 +895,7 @@ fn report_command(args: ReportArgs) -> Result<()> {
             );
         }
         let (inputs, stdin_copy) = with_stdin(&inputs)?;
-        let options: IngestOptions = serde_json::from_value(
+        let mut options: IngestOptions = serde_json::from_value(
             scan.summary["options"]["ingest"].clone(),
         )
         .with_context(|| {
@@ -901,6 +904,7 @@ fn report_command(args: ReportArgs) -> Result<()> {
                 args.dir.display()
             )
         })?;
+        options.table.captions = true;
         let mut ds = poisonscan::ingest::load(&inputs, &options)
             .map_err(|e| naming_stdin(e.into(), stdin_copy.as_ref()))?;
         stdin_as_dash(&mut ds.sources, stdin_copy.as_ref());

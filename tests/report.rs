@@ -333,6 +333,26 @@ fn long_captions_are_cut_short() {
     for t in shown {
         assert_eq!(t, format!("{}…", "é".repeat(280)));
     }
+    // A scan without --report reads no caption; `report DIR` reads it then.
+    let o = run(
+        &[
+            "scan",
+            "t.parquet",
+            "--id",
+            "id",
+            "--out",
+            "later",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    run_ok(&["report", "later"], dir.path());
+    let later = page(&dir.path().join("later"));
+    assert_eq!(
+        texts(&later, "section.group td.caption"),
+        texts(&doc, "section.group td.caption")
+    );
 }
 
 #[test]

@@ -136,6 +136,11 @@ pub struct TableOptions {
     /// Whether the feature values are images, and of what shape
     /// (`--image-shape`).
     pub image_shape: AsImages,
+    /// Whether to read a caption column (see `CAPTION_COLUMNS`) for the
+    /// report: off unless a report is written, so that a scan holds no
+    /// text it does not show. Not part of a scan's recorded options.
+    #[serde(skip)]
+    pub captions: bool,
 }
 
 /// Whether a table's feature values are read as images (`--image-shape`).
@@ -207,6 +212,7 @@ impl Default for TableOptions {
             separator: None,
             no_header: false,
             image_shape: AsImages::Infer,
+            captions: false,
         }
     }
 }
@@ -493,14 +499,17 @@ pub(crate) fn select(
             });
         }
     }
-    let caption = CAPTION_COLUMNS.iter().find_map(|want| {
-        schema
-            .iter()
-            .find(|(n, k, _)| {
-                *k == ColumnKind::Text && !reserved(n) && n.eq_ignore_ascii_case(want)
-            })
-            .map(|(n, _, _)| n.clone())
-    });
+    let caption = CAPTION_COLUMNS
+        .iter()
+        .filter(|_| opts.captions)
+        .find_map(|want| {
+            schema
+                .iter()
+                .find(|(n, k, _)| {
+                    *k == ColumnKind::Text && !reserved(n) && n.eq_ignore_ascii_case(want)
+                })
+                .map(|(n, _, _)| n.clone())
+        });
     Ok(Selection {
         label: opts.label.clone(),
         id: opts.id.clone(),
