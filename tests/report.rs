@@ -194,12 +194,37 @@ fn report_command_checks_its_inputs() {
     assert!(dir.path().join("o/report.html").exists());
 }
 
+/// Writes `dir/t.parquet` — `front` first, then the columns of `data`'s
+/// table that `front` does not replace — scans it with a report into
+/// `dir/o` (a planted group: the gate fails) and returns the page.
+fn scan_with_columns(dir: &Path, data: &Synthetic, front: Vec<(String, ArrayRef)>) -> Html {
+    let batch = data.columns_batch();
+    let mut cols = front;
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !cols.iter().any(|(n, _)| n == f.name()) {
+            cols.push((f.name().clone(), c.clone()));
+        }
+    }
+    write_parquet(
+        &dir.join("t.parquet"),
+        &RecordBatch::try_from_iter(cols).unwrap(),
+    );
+    scan_t(dir, &["--out", "o", "--report"]);
+    page(&dir.join("o"))
+}
+
+/// Scans `dir/t.parquet` (ids in `id`) with `options`; the gate fails.
+fn scan_t(dir: &Path, options: &[&str]) {
+    let args = [&["scan", "t.parquet", "--id", "id", "--quiet"], options].concat();
+    let o = run(&args, dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
 #[test]
 fn tabular_data_gets_tables_not_thumbnails_and_hostile_strings_stay_text() {
     let dir = tempfile::tempdir().unwrap();
     let data = relabelled(3, 1000, 12, 40, 42);
     let hostile = "<script>alert(1)</script>";
-    let batch = data.columns_batch();
     let labels: Vec<&str> = data
         .labels
         .iter()
@@ -217,33 +242,15 @@ fn tabular_data_gets_tables_not_thumbnails_and_hostile_strings_stay_text() {
     let captions: Vec<String> = (0..data.labels.len())
         .map(|i| format!("<i>review {i}</i> of the row"))
         .collect();
-    let mut cols: Vec<(String, ArrayRef)> = vec![
-        ("label".into(), Arc::new(StringArray::from(labels))),
-        ("id".into(), Arc::new(StringArray::from(ids))),
-        ("Text".into(), Arc::new(StringArray::from(captions.clone()))),
-    ];
-    for (f, c) in batch.schema().fields().iter().zip(batch.columns()).skip(2) {
-        cols.push((f.name().clone(), c.clone()));
-    }
-    write_parquet(
-        &dir.path().join("t.parquet"),
-        &RecordBatch::try_from_iter(cols).unwrap(),
-    );
-    let o = run(
-        &[
-            "scan",
-            "t.parquet",
-            "--id",
-            "id",
-            "--out",
-            "o",
-            "--report",
-            "--quiet",
-        ],
+    let doc = scan_with_columns(
         dir.path(),
+        &data,
+        vec![
+            ("label".into(), Arc::new(StringArray::from(labels))),
+            ("id".into(), Arc::new(StringArray::from(ids))),
+            ("Text".into(), Arc::new(StringArray::from(captions.clone()))),
+        ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let doc = page(&dir.path().join("o"));
     check_self_contained(&doc);
     // The hostile label is text in the class table and the groups.
     assert!(texts(&doc, "#classes td").iter().any(|t| t == hostile));
@@ -300,53 +307,22 @@ fn tabular_data_gets_tables_not_thumbnails_and_hostile_strings_stay_text() {
 fn long_captions_are_cut_short() {
     let dir = tempfile::tempdir().unwrap();
     let data = relabelled(3, 1000, 12, 40, 42);
-    let batch = data.columns_batch();
     let long = "é".repeat(1000);
-    let mut cols: Vec<(String, ArrayRef)> = vec![(
-        "caption".into(),
-        Arc::new(StringArray::from(vec![long.as_str(); data.labels.len()])) as ArrayRef,
-    )];
-    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
-        cols.push((f.name().clone(), c.clone()));
-    }
-    write_parquet(
-        &dir.path().join("t.parquet"),
-        &RecordBatch::try_from_iter(cols).unwrap(),
-    );
-    let o = run(
-        &[
-            "scan",
-            "t.parquet",
-            "--id",
-            "id",
-            "--out",
-            "o",
-            "--report",
-            "--quiet",
-        ],
+    let doc = scan_with_columns(
         dir.path(),
+        &data,
+        vec![(
+            "caption".into(),
+            Arc::new(StringArray::from(vec![long.as_str(); data.labels.len()])) as ArrayRef,
+        )],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let doc = page(&dir.path().join("o"));
     let shown = texts(&doc, "section.group td.caption");
     assert!(!shown.is_empty());
     for t in shown {
         assert_eq!(t, format!("{}…", "é".repeat(280)));
     }
     // A scan without --report reads no caption; `report DIR` reads it then.
-    let o = run(
-        &[
-            "scan",
-            "t.parquet",
-            "--id",
-            "id",
-            "--out",
-            "later",
-            "--quiet",
-        ],
-        dir.path(),
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    scan_t(dir.path(), &["--out", "later"]);
     run_ok(&["report", "later"], dir.path());
     let later = page(&dir.path().join("later"));
     assert_eq!(

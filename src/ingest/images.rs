@@ -569,7 +569,7 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
                 format!(
                     "; its class folders hold {}{}",
                     counts.join(", "),
-                    media_hint(skipped.iter().map(|(e, _)| e.as_str()))
+                    media_hint(skipped.keys().map(String::as_str))
                 )
             };
             return Err(IngestError::Empty(format!(
