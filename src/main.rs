@@ -108,6 +108,11 @@ struct InputArgs {
     /// Id column to carry to the output
     #[arg(long)]
     id: Option<String>,
+    /// Text column that says what each row is (the sentence an embedding
+    /// encodes, a caption), shown beside the rows in the report [default:
+    /// a column named text, sentence, caption, prompt, review, …]
+    #[arg(long, value_name = "COL")]
+    caption: Option<String>,
     /// Embedding column: a list or array of numbers per row (nested lists,
     /// or vectors written as text like "[0.1, 0.2]", too); in a NumPy
     /// archive, the features array
@@ -158,6 +163,7 @@ impl InputArgs {
                 separator: self.separator,
                 no_header: self.no_header,
                 image_shape: self.image_shape.unwrap_or_default(),
+                caption: self.caption.clone(),
                 captions: false,
             },
             resize: self.resize,

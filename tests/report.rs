@@ -329,6 +329,27 @@ fn long_captions_are_cut_short() {
         texts(&later, "section.group td.caption"),
         texts(&doc, "section.group td.caption")
     );
+    // --caption names another text column; a number or a missing column
+    // is an error
+    scan_t(
+        dir.path(),
+        &["--out", "named", "--report", "--caption", "id"],
+    );
+    let named = texts(&page(&dir.path().join("named")), "section.group td.caption");
+    assert!(
+        !named.is_empty() && named.iter().all(|t| t.starts_with('s')),
+        "{named:?}"
+    );
+    let e = run_err(
+        &["scan", "t.parquet", "--caption", "f0", "--out", "bad"],
+        dir.path(),
+    );
+    assert!(e.contains("a caption column must be text"), "{e}");
+    let e = run_err(
+        &["scan", "t.parquet", "--caption", "nope", "--out", "bad"],
+        dir.path(),
+    );
+    assert!(e.contains("nope"), "{e}");
 }
 
 #[test]

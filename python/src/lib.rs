@@ -401,6 +401,7 @@ fn scan(
                 .map_err(PyValueError::new_err)?,
             no_header,
             image_shape: shape(image_shape.as_ref())?,
+            caption: None,
             captions: false,
         },
         resize,

@@ -136,9 +136,14 @@ pub struct TableOptions {
     /// Whether the feature values are images, and of what shape
     /// (`--image-shape`).
     pub image_shape: AsImages,
-    /// Whether to read a caption column (see `CAPTION_COLUMNS`) for the
-    /// report: off unless a report is written, so that a scan holds no
-    /// text it does not show. Not part of a scan's recorded options.
+    /// The text column that says what each row is, shown beside the rows
+    /// in the report (`--caption`); else the first column named as
+    /// `CAPTION_COLUMNS` says.
+    #[serde(default)]
+    pub caption: Option<String>,
+    /// Whether to read the caption column for the report: off unless a
+    /// report is written, so that a scan holds no text it does not show.
+    /// Not part of a scan's recorded options.
     #[serde(skip)]
     pub captions: bool,
 }
@@ -212,6 +217,7 @@ impl Default for TableOptions {
             separator: None,
             no_header: false,
             image_shape: AsImages::Infer,
+            caption: None,
             captions: false,
         }
     }
@@ -499,17 +505,28 @@ pub(crate) fn select(
             });
         }
     }
-    let caption = CAPTION_COLUMNS
-        .iter()
-        .filter(|_| opts.captions)
-        .find_map(|want| {
+    if let Some(c) = &opts.caption {
+        let (_, kind, dtype) = find(c).ok_or_else(|| missing(c))?;
+        if *kind != ColumnKind::Text {
+            return Err(IngestError::WrongType {
+                column: c.clone(),
+                dtype: dtype.clone(),
+                expected: "a caption column must be text (what each row is, in words)",
+            });
+        }
+    }
+    let caption = match &opts.caption {
+        _ if !opts.captions => None,
+        Some(c) => Some(c.clone()),
+        None => CAPTION_COLUMNS.iter().find_map(|want| {
             schema
                 .iter()
                 .find(|(n, k, _)| {
                     *k == ColumnKind::Text && !reserved(n) && n.eq_ignore_ascii_case(want)
                 })
                 .map(|(n, _, _)| n.clone())
-        });
+        }),
+    };
     Ok(Selection {
         label: opts.label.clone(),
         id: opts.id.clone(),
