@@ -495,26 +495,30 @@ pub(crate) fn select(
             }
         }
     };
-    if let Some(p) = &opts.probs {
-        let (_, kind, dtype) = find(p).ok_or_else(|| missing(p))?;
-        if *kind != ColumnKind::NumericList {
-            return Err(IngestError::WrongType {
-                column: p.clone(),
-                dtype: dtype.clone(),
-                expected: "a probabilities column must be a list or array of numbers",
-            });
-        }
-    }
-    if let Some(c) = &opts.caption {
+    // a named column of the kind its role needs, or an error that says so
+    let of_kind = |column: &Option<String>, want: ColumnKind, expected: &'static str| {
+        let Some(c) = column else { return Ok(()) };
         let (_, kind, dtype) = find(c).ok_or_else(|| missing(c))?;
-        if *kind != ColumnKind::Text {
-            return Err(IngestError::WrongType {
+        if *kind == want {
+            Ok(())
+        } else {
+            Err(IngestError::WrongType {
                 column: c.clone(),
                 dtype: dtype.clone(),
-                expected: "a caption column must be text (what each row is, in words)",
-            });
+                expected,
+            })
         }
-    }
+    };
+    of_kind(
+        &opts.probs,
+        ColumnKind::NumericList,
+        "a probabilities column must be a list or array of numbers",
+    )?;
+    of_kind(
+        &opts.caption,
+        ColumnKind::Text,
+        "a caption column must be text (what each row is, in words)",
+    )?;
     let caption = match &opts.caption {
         _ if !opts.captions => None,
         Some(c) => Some(c.clone()),
