@@ -273,29 +273,27 @@ pub fn resolve(
 /// raw features, and an embedding spread over numeric columns gets none,
 /// as in a list column.
 pub fn auto_declines(source: &FeatureSource, rows: usize, learned: bool) -> Option<String> {
-    match source {
-        FeatureSource::Embedding { .. } if learned => {
-            return Some(
-                "--model auto trains no model on an embedding column (already a learned \
-                 representation); the embedding was scanned as given"
-                    .to_string(),
+    let representation = match source {
+        FeatureSource::Embedding { .. } if learned => Some(
+            "--model auto trains no model on an embedding column (already a learned \
+             representation); the embedding was scanned as given"
+                .to_string(),
+        ),
+        FeatureSource::Columns { columns, .. } if learned => Some(format!(
+            "--model auto trains no model on {} numeric columns of one scale and continuous \
+             values, read as an embedding spread over columns (already a learned \
+             representation); they were scanned as given",
+            columns.len()
+        )),
+        _ => None,
+    };
+    representation.or_else(|| {
+        (rows < AUTO_MIN_ROWS).then(|| {
+            format!(
+                "--model auto trains no model on fewer than {AUTO_MIN_ROWS} rows ({rows} here); \
+                 the features were scanned as given (--model cnn or mlp trains one anyway)"
             )
-        }
-        FeatureSource::Columns { columns, .. } if learned => {
-            return Some(format!(
-                "--model auto trains no model on {} numeric columns of one scale and continuous \
-                 values, read as an embedding spread over columns (already a learned \
-                 representation); they were scanned as given",
-                columns.len()
-            ))
-        }
-        _ => {}
-    }
-    (rows < AUTO_MIN_ROWS).then(|| {
-        format!(
-            "--model auto trains no model on fewer than {AUTO_MIN_ROWS} rows ({rows} here); the \
-             features were scanned as given (--model cnn or mlp trains one anyway)"
-        )
+        })
     })
 }
 

@@ -61,11 +61,6 @@ const PICTURE_BUDGET: usize = 8 << 20;
 /// Characters of a row's caption (the sentence a text embedding encodes)
 /// shown; the rest is cut, so that long documents keep the page small.
 const CAPTION_CHARS: usize = 280;
-
-/// The caption column's name, when the data set has one.
-fn ds_caption_name(ds: &Dataset) -> Option<String> {
-    ds.captions.as_ref().map(|(name, _)| name.clone())
-}
 /// Near misses shown on a page that passed.
 const PASSED_NEAR_MISSES: usize = 16;
 
@@ -641,7 +636,7 @@ pub fn build(
         hidden_groups: hidden,
         hidden_group_rows: hidden_rows,
         images: rows.input.shape.is_some(),
-        caption_column: ds_caption_name(rows.ds),
+        caption_column: rows.ds.captions.as_ref().map(|(name, _)| name.clone()),
         near_misses,
         export_href,
         thumbnails_omitted: rows.omitted.get(),
