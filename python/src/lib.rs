@@ -402,7 +402,8 @@ fn scan(
             no_header,
             image_shape: shape(image_shape.as_ref())?,
             caption: None,
-            captions: false,
+            // a result can write its report at any time after the scan
+            captions: true,
         },
         resize,
     };

@@ -125,6 +125,21 @@ class ScanTest(unittest.TestCase):
             with self.assertRaises(ValueError):
                 self.result.write(out, scores_format="xml")
 
+    def test_the_report_shows_each_rows_text(self):
+        # a text column beside the embedding (the sentence it encodes) is
+        # shown beside the flagged rows, as the command line's report does
+        texts = [f"review number {i}" for i in range(self.table.num_rows)]
+        table = self.table.append_column("text", pa.array(texts))
+        r = poisonscan.scan(table, embedding="emb", id="id", model="none")
+        with tempfile.TemporaryDirectory() as d:
+            r.write(os.path.join(d, "o"), report=True)
+            with open(os.path.join(d, "o", "report.html")) as f:
+                page = f.read()
+        flagged = [i for i, f in enumerate(pa.table(r.scores).column("flagged").to_pylist()) if f]
+        self.assertTrue(flagged)
+        for i in flagged[:5]:
+            self.assertIn(f'<td class="l caption">review number {i}</td>', page)
+
     def test_bad_input_raises_input_error_with_the_cli_message(self):
         with self.assertRaises(poisonscan.InputError) as e:
             poisonscan.scan(self.table, embedding="nope", model="none")
