@@ -307,7 +307,9 @@ impl ScanResult {
 /// as images), `resize` ((w, h)), `drop_invalid`, `separator`, `no_header`,
 /// `scanners`, `options` ({"SCANNER.OPTION": "VALUE"}, as `--set`), `model`
 /// (auto, none, mlp, cnn), `epochs`, `seed`, `threshold`, `budget`,
-/// `min_flagged`, `fail_on_noise`.
+/// `min_flagged`, `fail_on_noise`, `caption` (the text column the report
+/// shows beside each row; else the first column named `text`, `caption`,
+/// `sentence`, … as on the command line).
 ///
 /// The GIL is released while scanning. Raises InputError (with the command
 /// line's message) on bad input, ValueError on a bad option.
@@ -317,7 +319,7 @@ impl ScanResult {
     image_shape=None, resize=None, drop_invalid=false, separator=None, no_header=false,
     scanners=None, options=None,
     model="auto", epochs=None, seed=0, threshold=None, budget=None, min_flagged=None,
-    fail_on_noise=None
+    fail_on_noise=None, caption=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn scan(
@@ -342,6 +344,7 @@ fn scan(
     budget: Option<f64>,
     min_flagged: Option<usize>,
     fail_on_noise: Option<f64>,
+    caption: Option<String>,
 ) -> PyResult<ScanResult> {
     let mut scan_options = ScanOptions {
         seed,
@@ -401,7 +404,7 @@ fn scan(
                 .map_err(PyValueError::new_err)?,
             no_header,
             image_shape: shape(image_shape.as_ref())?,
-            caption: None,
+            caption,
             // a result can write its report at any time after the scan
             captions: true,
         },

@@ -139,6 +139,17 @@ class ScanTest(unittest.TestCase):
         self.assertTrue(flagged)
         for i in flagged[:5]:
             self.assertIn(f'<td class="l caption">review number {i}</td>', page)
+        # a column of another name is named by caption=, as by --caption
+        table = self.table.append_column("review_txt", pa.array(texts))
+        r = poisonscan.scan(table, embedding="emb", id="id", model="none", caption="review_txt")
+        with tempfile.TemporaryDirectory() as d:
+            r.write(os.path.join(d, "o"), report=True)
+            with open(os.path.join(d, "o", "report.html")) as f:
+                page = f.read()
+        self.assertIn(f'<td class="l caption">review number {flagged[0]}</td>', page)
+        with self.assertRaises(poisonscan.InputError) as e:
+            poisonscan.scan(table, embedding="emb", model="none", caption="label")
+        self.assertIn("caption", str(e.exception))
 
     def test_bad_input_raises_input_error_with_the_cli_message(self):
         with self.assertRaises(poisonscan.InputError) as e:

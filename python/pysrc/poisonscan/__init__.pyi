@@ -85,6 +85,7 @@ def scan(
     budget: Optional[float] = None,
     min_flagged: Optional[int] = None,
     fail_on_noise: Optional[float] = None,
+    caption: Optional[str] = None,
 ) -> ScanResult:
     """Scans a data set, as ``poisonscan scan`` does, and returns the result.
 
@@ -96,7 +97,7 @@ def scan(
     ``"none"``), ``--resize``,
     ``--drop-invalid``, ``--separator``, ``--no-header``, ``--scanners``, ``--set`` as ``options={"SCANNER.OPTION":
     "VALUE"}``, ``--model``, ``--epochs``, ``--seed``, ``--threshold``,
-    ``--budget``, ``--min-flagged``, ``--fail-on-noise``). The GIL is released
+    ``--budget``, ``--min-flagged``, ``--fail-on-noise``, ``--caption``). The GIL is released
     while scanning. Raises ``InputError`` on bad input, ``ValueError`` on a
     bad option."""
 
