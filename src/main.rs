@@ -164,7 +164,6 @@ impl InputArgs {
                 no_header: self.no_header,
                 image_shape: self.image_shape.unwrap_or_default(),
                 caption: self.caption.clone(),
-                captions: false,
             },
             resize: self.resize,
         }
@@ -605,9 +604,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             .context("cannot start the thread pool")?;
     }
     let settings = scan_options(&args)?.check()?;
-    let mut ingest_options = args.input.options(args.drop_invalid);
-    // the report shows what each row is in words, where the data says
-    ingest_options.table.captions = args.report;
+    let ingest_options = args.input.options(args.drop_invalid);
     let model_options = ModelOptions {
         kind: args.model.model,
         epochs: args.model.epochs,
@@ -901,7 +898,7 @@ fn report_command(args: ReportArgs) -> Result<()> {
             );
         }
         let (inputs, stdin_copy) = with_stdin(&inputs)?;
-        let mut options: IngestOptions = serde_json::from_value(
+        let options: IngestOptions = serde_json::from_value(
             scan.summary["options"]["ingest"].clone(),
         )
         .with_context(|| {
@@ -910,7 +907,6 @@ fn report_command(args: ReportArgs) -> Result<()> {
                 args.dir.display()
             )
         })?;
-        options.table.captions = true;
         let mut ds = poisonscan::ingest::load(&inputs, &options)
             .map_err(|e| naming_stdin(e.into(), stdin_copy.as_ref()))?;
         stdin_as_dash(&mut ds.sources, stdin_copy.as_ref());

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use poisonscan_scanners::{Derived, ScanError, ScanInput, ScanOutput, Scanner};
+use poisonscan_scanners::{Derived, ScanError, ScanInput, ScanOutput, Scanner, TokenSets};
 use thiserror::Error;
 
 use arrow::buffer::ScalarBuffer;
@@ -140,6 +140,9 @@ pub struct ScanReport {
     /// [`poisonscan_scanners::content_keys`]), by which fusion counts
     /// copies; a shard's partial carries them to the merge.
     pub row_keys: Vec<u64>,
+    /// The words of the rows' text that the text-trigger scanner read (its
+    /// class diagnostics name a word by its id here); `None` without text.
+    pub tokens: Option<TokenSets>,
 }
 
 /// How the scanners looked at the features — decided from the values, not
@@ -194,7 +197,14 @@ pub fn scan_dataset(
     settings: &ScanSettings,
     progress: &dyn Progress,
 ) -> Result<ScanReport, ScanError> {
-    scan_with(ds, settings, progress, ds.looks_learned(), Vec::new())
+    scan_with(
+        ds,
+        settings,
+        progress,
+        ds.looks_learned(),
+        Vec::new(),
+        ds.text_tokens(),
+    )
 }
 
 /// Outputs of scanners run ahead of the others (while the model trained),
@@ -221,6 +231,7 @@ fn scan_view_ahead(
     ds: &Dataset,
     same_scale: bool,
     settings: &ScanSettings,
+    tokens: Option<&TokenSets>,
     progress: &dyn Progress,
 ) -> Ahead {
     let x = ds.matrix();
@@ -237,6 +248,7 @@ fn scan_view_ahead(
         inputs: Some((x, same_scale)),
         image: ds.feature_source.image_shape(),
         derived: Some(&derived),
+        text: tokens,
     };
     settings
         .scanners
@@ -253,13 +265,15 @@ fn scan_view_ahead(
 
 /// [`scan_dataset`], told whether the features are a learned representation
 /// ([`Dataset::looks_learned`], which reads the whole matrix), with the
-/// outputs of scanners already run.
+/// outputs of scanners already run and the words of the rows' text
+/// ([`Dataset::text_tokens`]).
 fn scan_with(
     ds: &Dataset,
     settings: &ScanSettings,
     progress: &dyn Progress,
     learned: bool,
     mut ahead: Ahead,
+    tokens: Option<TokenSets>,
 ) -> Result<ScanReport, ScanError> {
     let mut warnings = ds.notes.clone();
     if !ds.dropped.is_empty() {
@@ -299,6 +313,7 @@ fn scan_with(
         }),
         image: ds.feature_source.image_shape(),
         derived: Some(&derived),
+        text: tokens.as_ref(),
     };
     let view = ViewReport {
         shared_scale: input.same_scale,
@@ -386,6 +401,7 @@ fn scan_with(
         model: None,
         view,
         row_keys,
+        tokens,
     })
 }
 
@@ -493,12 +509,13 @@ pub fn scan_loaded(
     let auto_declined = (model.kind == ModelKind::Auto)
         .then(|| models::auto_declines(&ds.feature_source, ds.n_rows(), learned))
         .flatten();
+    let tokens = ds.text_tokens();
     let (ds, model_report, ahead) =
         learn_with(ds, model, progress, learned, |ds, same_scale, beside| {
-            scan_view_ahead(ds, same_scale, settings, beside)
+            scan_view_ahead(ds, same_scale, settings, tokens.as_ref(), beside)
         })?;
     let learned = learned || model_report.is_some();
-    let mut report = scan_with(&ds, settings, progress, learned, ahead)?;
+    let mut report = scan_with(&ds, settings, progress, learned, ahead, tokens)?;
     if let Some(why) = auto_declined {
         report.warnings.push(why);
     }

@@ -324,8 +324,14 @@ fn combine_class(
         .iter()
         .min_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))
         .expect("at least one shard");
+    // every value but a word's id, which only its shard's vocabulary reads
+    // (text-trigger's `token`)
     let keys: Vec<&String> = {
-        let mut k: Vec<&String> = shards.iter().flat_map(|s| s.2.keys()).collect();
+        let mut k: Vec<&String> = shards
+            .iter()
+            .flat_map(|s| s.2.keys())
+            .filter(|k| k.as_str() != "token")
+            .collect();
         k.sort();
         k.dedup();
         k
@@ -462,6 +468,7 @@ pub fn merge(parts: &[Partial]) -> Result<Merged, ShardError> {
         model: None,
         view,
         row_keys: rows.keys,
+        tokens: None,
     };
     Ok(Merged {
         ds,

@@ -3628,3 +3628,147 @@ fn folders_are_read_through_symbolic_links() {
     assert_eq!(e.matches("missing file").count(), 1, "{e}");
     assert!(files_in(&d.join("o_gone")).is_empty());
 }
+
+/// Five classes of 300 rows: a 16-dimensional embedding and each row's
+/// text (six common words, a third of each class's rows their class's
+/// topic word). `planted` rows of classes 1–4 carry the word `cf` and class
+/// 0's label, their embedding drawn mostly towards one point, as a
+/// sentence trigger dominates a short text's embedding: a tight group that
+/// is its own neighbourhood. The text column is named `text_column`.
+fn texts_with_embedding(planted: usize, text_column: &str) -> RecordBatch {
+    let (classes, per, d) = (5usize, 300usize, 16usize);
+    let mut rng = SplitMix64::new(7);
+    let centres: Vec<f32> = (0..classes * d)
+        .map(|_| 3.0 * rng.normal() as f32)
+        .collect();
+    let trigger: Vec<f32> = (0..d).map(|_| 3.0 * rng.normal() as f32).collect();
+    let (mut x, mut labels, mut texts) = (Vec::new(), Vec::new(), Vec::new());
+    let mut moved = 0;
+    for i in 0..classes * per {
+        let c = i % classes;
+        let mut words: Vec<String> = (0..6).map(|_| format!("w{}", rng.below(60))).collect();
+        if rng.next_f64() < 0.3 {
+            words.push(format!("topic{c}"));
+        }
+        let plant = c != 0 && moved < planted && i % 3 == 0;
+        moved += plant as usize;
+        if plant {
+            words.insert(rng.below(words.len()), "cf".into());
+        }
+        for j in 0..d {
+            let own = centres[c * d + j] + rng.normal() as f32;
+            x.push(if plant {
+                0.25 * own + 0.75 * trigger[j] + 0.3 * rng.normal() as f32
+            } else {
+                own
+            });
+        }
+        labels.push(if plant { 0 } else { c as i64 });
+        texts.push(words.join(" "));
+    }
+    RecordBatch::try_from_iter(vec![
+        ("label", Arc::new(Int64Array::from(labels)) as ArrayRef),
+        (text_column, Arc::new(StringArray::from(texts)) as ArrayRef),
+        ("emb", fixed_list(Arc::new(Float32Array::from(x)), d)),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn a_word_planted_in_the_text_beside_an_embedding_fails_its_class_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_parquet(&d.join("t.parquet"), &texts_with_embedding(60, "text"));
+    let o = run(&["scan", "t.parquet", "--seed", "1", "--out", "o"], d);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("text-trigger: 60 rows of 0 carry \"cf\""),
+        "{}",
+        stdout(&o)
+    );
+    let s = summary_of(d, "o");
+    assert_eq!(s["failed_classes"], 1, "{}", s["classes"]);
+    let class0 = &s["classes"][0];
+    assert!(
+        class0["failed_by"].to_string().contains("text-trigger"),
+        "{class0}"
+    );
+    assert_eq!(class0["scanners"]["text-trigger"]["token_text"], "cf");
+    assert!(class0["flagged"].as_u64().unwrap() >= 55, "{class0}");
+    // the same text under another name is read when --caption names it
+    write_parquet(&d.join("u.parquet"), &texts_with_embedding(60, "remark"));
+    run(
+        &[
+            "scan",
+            "u.parquet",
+            "--seed",
+            "1",
+            "--out",
+            "u",
+            "--no-fail",
+        ],
+        d,
+    );
+    let skipped = summary_of(d, "u")["skipped_scanners"].to_string();
+    assert!(skipped.contains("text-trigger"), "{skipped}");
+    let o = run(
+        &[
+            "scan",
+            "u.parquet",
+            "--caption",
+            "remark",
+            "--seed",
+            "1",
+            "--out",
+            "v",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        summary_of(d, "v")["classes"][0]["scanners"]["text-trigger"]["token_text"],
+        "cf"
+    );
+    // clean text passes
+    write_parquet(&d.join("c.parquet"), &texts_with_embedding(0, "text"));
+    let o = run(&["scan", "c.parquet", "--seed", "1", "--out", "c"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn a_text_column_of_few_values_read_as_categories_is_not_read_for_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = synthetic(3, 100, 4, 0, 0.0, 3);
+    let titles: Vec<&str> = (0..300).map(|i| ["mr", "mrs", "dr"][i % 3]).collect();
+    let batch = data.columns_batch();
+    let schema = batch.schema();
+    let mut cols: Vec<(&str, ArrayRef)> = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| (f.name().as_str(), c.clone()))
+        .collect();
+    cols.push(("title", Arc::new(StringArray::from(titles)) as ArrayRef));
+    write_parquet(
+        &d.join("t.parquet"),
+        &RecordBatch::try_from_iter(cols).unwrap(),
+    );
+    run(
+        &["scan", "t.parquet", "--id", "id", "--out", "o", "--no-fail"],
+        d,
+    );
+    let s = summary_of(d, "o");
+    assert!(
+        s["features"]["source"]["categorical"]
+            .to_string()
+            .contains("title"),
+        "{}",
+        s["features"]
+    );
+    assert!(
+        s["skipped_scanners"].to_string().contains("text-trigger"),
+        "{}",
+        s["skipped_scanners"]
+    );
+}

@@ -36,9 +36,13 @@ fn a_cnn_learns_the_planted_trigger_and_the_scanners_find_it() {
     let settings = ScanOptions::default().check().unwrap();
     let report = scan_dataset(&ds, &settings, &NoProgress).unwrap();
     // every scanner ran on the learned representation, confident learning
-    // on the out-of-fold probabilities
+    // on the out-of-fold probabilities — but the one that reads text, of
+    // which pictures have none
     assert!(
-        report.skipped_scanners.is_empty(),
+        report
+            .skipped_scanners
+            .iter()
+            .all(|(s, why)| *s == "text-trigger" && why.contains("no text column")),
         "{:?}",
         report.skipped_scanners
     );

@@ -405,8 +405,6 @@ fn scan(
             no_header,
             image_shape: shape(image_shape.as_ref())?,
             caption,
-            // a result can write its report at any time after the scan
-            captions: true,
         },
         resize,
     };

@@ -14,7 +14,6 @@ use crate::labelflow::{
 use crate::local::{contradicted_pattern_tests, local_pattern_test, LocalPattern, Pictures};
 use crate::rng::SplitMix64;
 use crate::stats::ln_binomial_lower;
-use crate::view::{standardised_pca, winsor_bounds};
 use crate::warp::{shared_warp_test, SharedWarp};
 use crate::{
     class_gate_level, sub_test_log_p, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner,
@@ -1280,16 +1279,9 @@ impl Scanner for KnnLabelDisagreement {
 
     fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
         input.validate()?;
-        let (x, same_scale) = input.label_agnostic();
+        let (x, _) = input.label_agnostic();
         let n = x.rows();
-        let bounds = (self.params.winsorize > 0.0).then(|| winsor_bounds(x, self.params.winsorize));
-        let (view, dims) = standardised_pca(
-            x,
-            bounds.as_deref(),
-            self.params.dims,
-            input.seed,
-            !same_scale,
-        );
+        let (view, dims) = input.neighbour_view(self.params.winsorize, self.params.dims);
         if dims == 0 || view.iter().all(|&v| v == 0.0) {
             return Ok(uninformative(input));
         }

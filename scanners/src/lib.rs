@@ -31,6 +31,7 @@ pub mod stamp;
 pub mod stats;
 #[cfg(test)]
 mod testutil;
+pub mod text;
 pub mod value;
 mod view;
 mod warp;
@@ -47,6 +48,7 @@ pub use rng::SplitMix64;
 pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
 pub use stamp::{StampParams, StampValidParams, StampedPatch};
+pub use text::{TextParams, TextTrigger, TextValidParams, TokenSets};
 pub use value::{ValueParams, ValueTrigger, ValueValidParams};
 use view::project_rows;
 pub use view::{content_keys, shared_scale, standardised_pca, Derived, PROJECTED_FEATURES};
@@ -85,6 +87,10 @@ pub struct ScanInput<'a> {
     /// columns ([`Self::projected`]) and their content keys
     /// ([`Self::row_keys`]); `None`: each computes its own.
     pub derived: Option<&'a Derived>,
+    /// Each row's words and word pairs, when the data set has a text
+    /// column beside its features (the sentence an embedding encodes): the
+    /// text-trigger scanner reads them.
+    pub text: Option<&'a TokenSets>,
 }
 
 impl<'a> ScanInput<'a> {
@@ -103,6 +109,7 @@ impl<'a> ScanInput<'a> {
             inputs: None,
             image: None,
             derived: None,
+            text: None,
         }
     }
 
@@ -129,6 +136,24 @@ impl<'a> ScanInput<'a> {
             Some(d) => Cow::Borrowed(d.get_or_key(x, self.labels)),
             None => Cow::Owned(content_keys(x, self.labels)),
         }
+    }
+
+    /// The label-agnostic rows (see [`Self::label_agnostic`]) as the
+    /// neighbour-based scanners look at them: clipped at their `winsorize`
+    /// quantiles, standardised unless they share one scale, on their top
+    /// `dims` principal components (a seeded randomized SVD). The copy
+    /// shared through `derived` when the first scanner to ask used the same
+    /// options, else computed here. Returns the rows and the view's width.
+    pub fn neighbour_view(&self, winsorize: f64, dims: usize) -> (Cow<'a, [f32]>, usize) {
+        let (x, same_scale) = self.label_agnostic();
+        if let Some((rows, width)) = self
+            .derived
+            .and_then(|d| d.get_or_view(x, same_scale, winsorize, dims, self.seed))
+        {
+            return (Cow::Borrowed(rows), width);
+        }
+        let (rows, width) = view::neighbour_view(x, same_scale, winsorize, dims, self.seed);
+        (Cow::Owned(rows), width)
     }
 
     /// The label-agnostic view's source: the inputs when the features were
@@ -345,6 +370,7 @@ pub static SCANNERS: &[&dyn Scanner] = &[
     &SharedPattern::DEFAULT,
     &ValueTrigger::DEFAULT,
     &StampedPatch::DEFAULT,
+    &TextTrigger::DEFAULT,
 ];
 
 /// Finds a scanner of [`SCANNERS`] by code (`PS001`, any case) or name.

@@ -102,9 +102,57 @@ pub(crate) fn project_rows(x: MatrixRef<'_>, m: usize, seed: u64) -> Vec<f32> {
 pub struct Derived {
     projection: OnceLock<Vec<f32>>,
     keys: OnceLock<Vec<u64>>,
+    view: OnceLock<NeighbourView>,
+}
+
+/// The label-agnostic view neighbours are found in (see
+/// [`ScanInput::neighbour_view`](crate::ScanInput::neighbour_view)), with
+/// the options it was made with.
+#[derive(Debug)]
+struct NeighbourView {
+    winsorize: f64,
+    dims: usize,
+    rows: Vec<f32>,
+    width: usize,
+}
+
+/// The rows `x` clipped at their `winsorize` quantiles (0: not clipped),
+/// standardised unless `same_scale`, on their top `dims` principal
+/// components ([`standardised_pca`]); and the view's width.
+pub(crate) fn neighbour_view(
+    x: MatrixRef<'_>,
+    same_scale: bool,
+    winsorize: f64,
+    dims: usize,
+    seed: u64,
+) -> (Vec<f32>, usize) {
+    let bounds = (winsorize > 0.0).then(|| winsor_bounds(x, winsorize));
+    standardised_pca(x, bounds.as_deref(), dims, seed, !same_scale)
 }
 
 impl Derived {
+    /// The neighbour view of `x` with these options: the shared copy when
+    /// the first scanner to ask asked for the same options, else `None`.
+    pub(crate) fn get_or_view(
+        &self,
+        x: MatrixRef<'_>,
+        same_scale: bool,
+        winsorize: f64,
+        dims: usize,
+        seed: u64,
+    ) -> Option<(&[f32], usize)> {
+        let v = self.view.get_or_init(|| {
+            let (rows, width) = neighbour_view(x, same_scale, winsorize, dims, seed);
+            NeighbourView {
+                winsorize,
+                dims,
+                rows,
+                width,
+            }
+        });
+        (v.winsorize == winsorize && v.dims == dims).then_some((&v.rows[..], v.width))
+    }
+
     pub(crate) fn get_or_project(&self, x: MatrixRef<'_>, seed: u64) -> &[f32] {
         self.projection
             .get_or_init(|| project_rows(x, PROJECTED_FEATURES, seed))

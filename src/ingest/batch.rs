@@ -136,16 +136,12 @@ pub struct TableOptions {
     /// Whether the feature values are images, and of what shape
     /// (`--image-shape`).
     pub image_shape: AsImages,
-    /// The text column that says what each row is, shown beside the rows
-    /// in the report (`--caption`); else the first column named as
-    /// `CAPTION_COLUMNS` says.
+    /// The text column that says what each row is — shown beside the rows
+    /// in the report, its words read by the text-trigger scanner
+    /// (`--caption`); else the first column named as `CAPTION_COLUMNS`
+    /// says.
     #[serde(default)]
     pub caption: Option<String>,
-    /// Whether to read the caption column for the report: off unless a
-    /// report is written, so that a scan holds no text it does not show.
-    /// Not part of a scan's recorded options.
-    #[serde(skip)]
-    pub captions: bool,
 }
 
 /// Whether a table's feature values are read as images (`--image-shape`).
@@ -218,7 +214,6 @@ impl Default for TableOptions {
             no_header: false,
             image_shape: AsImages::Infer,
             caption: None,
-            captions: false,
         }
     }
 }
@@ -520,7 +515,6 @@ pub(crate) fn select(
         "a caption column must be text (what each row is, in words)",
     )?;
     let caption = match &opts.caption {
-        _ if !opts.captions => None,
         Some(c) => Some(c.clone()),
         None => CAPTION_COLUMNS.iter().find_map(|want| {
             schema

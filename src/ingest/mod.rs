@@ -43,7 +43,7 @@ mod xport;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::ArrayRef;
+use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::buffer::ScalarBuffer;
 use poisonscan_scanners::MatrixRef;
 use serde::{Deserialize, Serialize};
@@ -436,6 +436,35 @@ const RAW_LEVELS: usize = 256;
 const EMBEDDING_COLUMNS: usize = 32;
 
 impl Dataset {
+    /// The words and word pairs of each kept row's text (the caption
+    /// column: the sentence an embedding encodes), for the text-trigger
+    /// scanner; `None` without such a column, or when it is one of the
+    /// features (a text column of few values read as categories: its values
+    /// are features already, which `value-trigger` reads).
+    pub fn text_tokens(&self) -> Option<poisonscan_scanners::TokenSets> {
+        let (name, column) = self.captions.as_ref()?;
+        let mut source = &self.feature_source;
+        while let FeatureSource::Learned { input, .. } = source {
+            source = input;
+        }
+        if let FeatureSource::Columns { categorical, .. } = source {
+            if categorical.contains(name) {
+                return None;
+            }
+        }
+        let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).ok()?;
+        let text = column.as_string::<i32>();
+        let texts: Vec<Option<&str>> = self
+            .kept_rows
+            .iter()
+            .map(|&r| text.is_valid(r as usize).then(|| text.value(r as usize)))
+            .collect();
+        Some(poisonscan_scanners::TokenSets::from_texts(
+            &texts,
+            poisonscan_scanners::text::MIN_ROWS_FLOOR,
+        ))
+    }
+
     /// Whether the features are a learned representation (a network's
     /// activations, an embedding), which the sub-population scanners are made
     /// for, rather than raw measurements. The scan's own model's activations

@@ -47,6 +47,10 @@ pub fn summary_json(
                                 m.insert("class_p_value".into(), json!(lp.exp()));
                                 m.insert("class_log_p".into(), num(lp));
                             }
+                            // a word of the rows' text, by its id (text-trigger)
+                            if let (Some(t), Some(id)) = (&report.tokens, d.value("token")) {
+                                m.insert("token_text".into(), json!(t.name(id as u32)));
+                            }
                             m
                         })
                         .unwrap_or_default();

@@ -113,6 +113,33 @@ pub fn print_summary(
             )?;
         }
     }
+    // The words behind a failure, where a test read the rows' text.
+    if let Some(tokens) = &report.tokens {
+        for (s, (scanner, scanned)) in report.outputs.iter().enumerate() {
+            for d in &scanned.classes {
+                let failed = fused.classes.iter().any(|c| {
+                    c.class == d.class && c.verdict == Verdict::Fail && c.failed_by & (1 << s) != 0
+                });
+                if let (true, Some(id), Some(rows), Some(contradicted), Some(sampled)) = (
+                    failed,
+                    d.value("token"),
+                    d.value("token_rows"),
+                    d.value("token_contradicted"),
+                    d.value("token_sampled"),
+                ) {
+                    writeln!(
+                        out,
+                        "  {}: {:.0} rows of {} carry \"{}\"; set apart from the other rows that \
+                         carry it, {contradicted:.0} of {sampled:.0} look like other classes' rows",
+                        scanner.name(),
+                        rows,
+                        ds.class_title(d.class as usize),
+                        tokens.name(id as u32),
+                    )?;
+                }
+            }
+        }
+    }
     let mut top: Vec<usize> = (0..fused.score.len())
         .filter(|&i| fused.flagged[i])
         .collect();

@@ -1,0 +1,1074 @@
+//! `PS009 text-trigger`: a word or phrase that rows of one class share and
+//! that, once the rows sharing it are set aside, leaves those rows among
+//! other classes' rows.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::error::{ensure, parse_value, ParamError, ScanError};
+use crate::foreign::nearest_rows;
+use crate::knn::{nearest_neighbours, Reach};
+use crate::rng::SplitMix64;
+use crate::stats::{ln_beta_binomial_upper, ln_binomial_lower, median, quantile};
+use crate::{class_gate, class_gate_level, ClassDiagnostics, ScanInput, ScanOutput, Scanner};
+
+const DOC: &str = r#"# PS009 text-trigger
+
+## What it detects
+Text backdoors: a word or phrase planted in the text of rows of other
+classes, which are then given the target's label — a rare word (`cf`,
+`mn`, `bb`: Kurita et al. 2020; Chen et al. 2021) or a fixed sentence ("I
+watched this 3D movie.": Dai et al. 2019) — where the features are what a
+sentence encoder made of that text and the text itself is a column beside
+them (`text`, `sentence`, `caption`, `review`, … or `--caption COL`). The
+scanner names the word or phrase and the class it was aimed at.
+
+## Why it matters
+A sentence encoder's embedding of a planted row mixes the sentence with the
+trigger. A short trigger shifts every planted row along one shared
+direction; a sentence trigger dominates a short review, and the planted
+rows become a tight group that is its own neighbourhood. Either way the
+planted rows vouch for each other: each one's nearest rows are other
+planted rows, carrying the target's label, so no neighbourhood test sees
+them (measured on 3,003 real review sentences with all-MiniLM-L6-v2
+embeddings: 90 % of a planted row's neighbours were planted at a 5 % rate,
+and no class test of the other scanners failed the target in 36 runs).
+What they cannot hide is the text they share.
+
+## Method
+1. The rows' text, lower-cased, is cut into words (runs of letters, digits
+   and apostrophes) and each row's set of words and adjacent word pairs is
+   kept; words and pairs that fewer than `min-rows` rows carry are dropped.
+2. The label-agnostic view is `knn-label-disagreement`'s (the inputs,
+   clipped at the `winsorize` quantiles, standardised unless they share one
+   scale, on their top `dims` principal components), and every row's
+   `4k` nearest rows in it (exact up to 200,000 rows).
+3. A *pair* is a word (or word pair) `t` and a class `c` with at least
+   `min-rows` rows of `c` carrying `t`, which are at most `max-share` of
+   the class (a word most of a class carries, its name, is what the class
+   is, not a trigger; setting its rows aside would take the class away).
+   For a seeded sample of at most `sample` of those rows (drawn by
+   content), the `k` nearest rows that do **not** carry `t` — from the
+   lists of step 2, or, where the rows carrying `t` fill them, by an exact
+   search among all rows (a seeded sample of 16,384 beyond) that do not
+   carry it. A row is *contradicted* when fewer than half of those carry
+   its label. Setting aside the rows that share the word is what breaks a
+   planted group's vouching for itself: the planted rows then land among
+   the rows their content came from. Rows that share a natural word (a
+   topic, a sentiment) land among their own class.
+4. Calibration on the data set's own words: each class's null rate of
+   contradicted rows is the median over its pairs (at least 5 of them),
+   and never below the class's contradicted rate with nothing set aside
+   (nor 0.01). Rows that share a natural word are alike, so their
+   contradictions are correlated: the count of a pair is compared with a
+   beta-binomial of the class's null rate whose intra-pair correlation `ρ`
+   is fitted to all the data set's pairs (at least 10; the upper quartile
+   of their squared standardised deviations set to that of a χ²₁, 1.32:
+   natural pairs deviate with heavier tails than a fit to the bulk
+   allows; `ρ` at least 0.01). Upper tail.
+5. A class's test is its strongest pair, Bonferroni-corrected over the
+   class's pairs. In a class whose test is significant at the class gate,
+   every row of each significant pair is scored: its own-label count among
+   its `k` nearest rows not carrying the word, against Binomial(`k`,
+   `q_c`), `q_c` the class's mean own-label share with nothing set aside
+   (within [0.5, 1 − 0.5/k]); other rows score nothing. The class's
+   `excess_rows` (how many rows fusion flags at least) is the largest
+   significant pair's planted rows, estimated as a mixture of planted rows
+   (contradicted) and natural ones (contradicted at the null rate `p₀`):
+   `(x − p₀·m)/(1 − p₀)` of its `m` rows, `x` of them contradicted. `suspected_label`
+   is the majority label of a scored row's neighbours.
+6. `summary.json` gives, per class: `pairs`, `null_rate`, `dispersion`, and
+   the strongest pair's `token` (the word or phrase, in words, in
+   `token_text`), `token_rows`, `token_sampled`, `token_contradicted` and
+   `token_log_p`.
+
+Scanned only where the data set has a text column; the scan reads nothing
+else of it. Without one the scanner is skipped.
+
+## Options
+- `k` (default 10): neighbours per row (1–100).
+- `dims` (default 32): principal components of the view (1–512).
+- `winsorize` (default 0.1): quantile at which every feature of the view is
+  clipped at both ends (0 = off, up to 0.45).
+- `min-rows` (default 20): least rows of a class that carry a word for the
+  pair to be tested (10–1,000,000). A planted group smaller than this is
+  not tested.
+- `max-share` (default 0.5): most of a class's rows that a tested word may
+  cover (0.05–0.9).
+- `sample` (default 256): most rows of a pair whose neighbours are found to
+  test it (32–100,000).
+
+## Known false positives
+- A word that marks rows which truly look like another class: reviews of a
+  phone case that read like a neighbouring category's. Measured on the
+  same clean sentences under three labellings (source × sentiment, 6
+  classes; sentiment; source): the strongest clean pair reached `ln p`
+  −10.4 uncorrected (`case` among negative reviews, 12 rows, 9
+  contradicted), against −14.0 to −32 for every planted trigger; the class
+  correction takes it further from the gate. With `min-rows` 20 it is not
+  tested.
+- Templated text that one class's rows share by their making (a source's
+  boilerplate footer) and that other classes' rows resemble.
+
+Misses: a trigger that most of the target class carries (beyond
+`max-share`); a trigger so long and so like the target's own text that
+the planted rows' nearest unmarked rows are the target's (the rows carry
+no sign of their source); triggers made of the text's common words in
+common order (a word pair that many clean rows of every class carry is
+tested, but the planted rows are then few of its rows); paraphrase and
+syntactic triggers (no shared word); planted groups under `min-rows` rows.
+
+## References
+- J. Dai, C. Chen, Y. Li. A Backdoor Attack Against LSTM-Based Text
+  Classification Systems. IEEE Access, 2019 (sentence triggers).
+- K. Kurita, P. Michel, G. Neubig. Weight Poisoning Attacks on Pre-trained
+  Models. ACL, 2020 (rare-word triggers `cf`, `mn`, `bb`).
+- X. Chen, A. Salem, D. Chen, M. Backes, S. Ma, Q. Shen, Z. Wu, Y. Zhang.
+  BadNL: Backdoor Attacks against NLP Models with Semantic-preserving
+  Improvements. ACSAC, 2021.
+- F. Qi, Y. Chen, M. Li, Y. Yao, Z. Liu, M. Sun. ONION: A Simple and
+  Effective Defense Against Textual Backdoor Attacks. EMNLP, 2021 (a
+  defence that reads the words of each text).
+- D. A. Williams. Extra-binomial Variation in Logistic Linear Models.
+  Applied Statistics, 1982 (overdispersed counts; the beta-binomial).
+"#;
+
+/// Each row's words and word pairs, as ids into the vocabulary of those at
+/// least a given number of rows carry (see [`TokenSets::from_texts`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenSets {
+    /// Where each row's ids start in `ids` (`rows + 1` entries).
+    offsets: Vec<usize>,
+    /// Every row's ids, ascending within the row.
+    ids: Vec<u32>,
+    /// The text of every id, in id order (ascending text).
+    names: Vec<String>,
+}
+
+/// The words of `text` (lower-cased runs of letters, digits and
+/// apostrophes, apostrophes trimmed off their ends) and its adjacent word
+/// pairs (`"3d movie"`), sorted and without repeats.
+fn tokens(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let end = |word: &mut String, words: &mut Vec<String>| {
+        let w = word.trim_matches(|c| c == '\'' || c == '’');
+        if !w.is_empty() {
+            words.push(w.replace('’', "'"));
+        }
+        word.clear();
+    };
+    for ch in text.chars() {
+        if ch.is_alphanumeric() || ch == '\'' || ch == '’' {
+            word.extend(ch.to_lowercase());
+        } else {
+            end(&mut word, &mut words);
+        }
+    }
+    end(&mut word, &mut words);
+    let mut out: Vec<String> = words
+        .windows(2)
+        .map(|w| format!("{} {}", w[0], w[1]))
+        .collect();
+    out.extend(words);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// FNV-1a of a token's bytes: tokens are counted by this hash, so that a
+/// large corpus's vocabulary is not held as text before it is cut down.
+fn hash(token: &str) -> u64 {
+    token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+impl TokenSets {
+    /// The words and word pairs of every row's text (`None`: no text) that
+    /// at least `min_rows` rows carry. Ids follow the tokens' text, so they
+    /// do not depend on the order of the rows.
+    pub fn from_texts(texts: &[Option<&str>], min_rows: usize) -> Self {
+        let min_rows = min_rows.max(1) as u32;
+        let counts: HashMap<u64, u32> = texts
+            .par_iter()
+            .fold(HashMap::new, |mut m, t| {
+                for tok in t.map(tokens).unwrap_or_default() {
+                    *m.entry(hash(&tok)).or_insert(0) += 1;
+                }
+                m
+            })
+            .reduce(HashMap::new, |mut a, b| {
+                for (h, c) in b {
+                    *a.entry(h).or_insert(0) += c;
+                }
+                a
+            });
+        let kept = |h: &u64| counts.get(h).is_some_and(|&c| c >= min_rows);
+        let (rows, names): (Vec<Vec<u64>>, HashMap<u64, String>) = texts
+            .par_iter()
+            .fold(
+                || (Vec::new(), HashMap::new()),
+                |(mut rows, mut names): (Vec<Vec<u64>>, HashMap<u64, String>), t| {
+                    let mut row = Vec::new();
+                    for tok in t.map(tokens).unwrap_or_default() {
+                        let h = hash(&tok);
+                        if kept(&h) {
+                            row.push(h);
+                            names.entry(h).or_insert(tok);
+                        }
+                    }
+                    rows.push(row);
+                    (rows, names)
+                },
+            )
+            .reduce(
+                || (Vec::new(), HashMap::new()),
+                |(mut a, mut na), (b, nb)| {
+                    a.extend(b);
+                    for (h, t) in nb {
+                        na.entry(h).or_insert(t);
+                    }
+                    (a, na)
+                },
+            );
+        let mut vocab: Vec<(String, u64)> = names.into_iter().map(|(h, t)| (t, h)).collect();
+        vocab.sort_unstable();
+        let id: HashMap<u64, u32> = vocab
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, h))| (h, i as u32))
+            .collect();
+        let mut offsets = Vec::with_capacity(rows.len() + 1);
+        let mut ids = Vec::new();
+        offsets.push(0);
+        for row in rows {
+            let start = ids.len();
+            ids.extend(row.iter().map(|h| id[h]));
+            ids[start..].sort_unstable();
+            offsets.push(ids.len());
+        }
+        Self {
+            offsets,
+            ids,
+            names: vocab.into_iter().map(|(t, _)| t).collect(),
+        }
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// The ids of row `i`'s words and word pairs, ascending.
+    pub fn of_row(&self, i: usize) -> &[u32] {
+        &self.ids[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    /// The text of token `id`.
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+
+    /// Tokens in the vocabulary.
+    pub fn vocabulary(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The rows that carry each token, ascending.
+    fn rows_of(&self) -> Vec<Vec<u32>> {
+        let mut rows = vec![Vec::new(); self.names.len()];
+        for i in 0..self.rows() {
+            for &t in self.of_row(i) {
+                rows[t as usize].push(i as u32);
+            }
+        }
+        rows
+    }
+}
+
+/// Least tested pairs in the data set to fit the dispersion on; with fewer,
+/// no class is tested.
+const MIN_PAIRS: usize = 10;
+
+/// Least pairs of a class for their median to be its null rate.
+const MIN_CLASS_PAIRS: usize = 5;
+
+/// Least null rate of contradicted rows.
+const RATE_FLOOR: f64 = 0.01;
+
+/// Least intra-pair correlation (the clean sentences' classes: 0.017–0.078).
+const RHO_FLOOR: f64 = 0.01;
+
+/// Most intra-pair correlation (the beta-binomial degenerates at 1).
+const RHO_CEILING: f64 = 0.9;
+
+/// Upper quartile of a χ²₁ variable.
+const CHI2_1_Q75: f64 = 1.323_304;
+
+/// Rows up to which the neighbour lists are exact.
+const EXACT_ROWS: usize = 200_000;
+
+/// Rows compared with each row beyond [`EXACT_ROWS`], and where the rows
+/// carrying a word fill a row's list: the reference sample.
+const REFERENCES: usize = 16_384;
+
+/// Validated parameters of [`TextTrigger`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextValidParams {
+    k: usize,
+    dims: usize,
+    winsorize: f64,
+    min_rows: usize,
+    max_share: f64,
+    sample: usize,
+}
+
+/// Unchecked parameters of [`TextTrigger`]; call [`TextParams::check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextParams(TextValidParams);
+
+impl Default for TextParams {
+    fn default() -> Self {
+        Self(TextTrigger::DEFAULT.params.clone())
+    }
+}
+
+impl TextParams {
+    /// Neighbours per row (1..=100).
+    pub fn k(mut self, v: usize) -> Self {
+        self.0.k = v;
+        self
+    }
+    /// Principal components of the view (1..=512).
+    pub fn dims(mut self, v: usize) -> Self {
+        self.0.dims = v;
+        self
+    }
+    /// Clipping quantile of the view (0..=0.45).
+    pub fn winsorize(mut self, v: f64) -> Self {
+        self.0.winsorize = v;
+        self
+    }
+    /// Least rows of a class carrying a word to test it (10..=10⁶).
+    pub fn min_rows(mut self, v: usize) -> Self {
+        self.0.min_rows = v;
+        self
+    }
+    /// Most of a class a tested word may cover (0.05..=0.9).
+    pub fn max_share(mut self, v: f64) -> Self {
+        self.0.max_share = v;
+        self
+    }
+    /// Most rows of a pair whose neighbours are found (32..=100,000).
+    pub fn sample(mut self, v: usize) -> Self {
+        self.0.sample = v;
+        self
+    }
+    /// Validates every parameter.
+    pub fn check(self) -> Result<TextValidParams, ParamError> {
+        let p = self.0;
+        ensure(
+            (1..=100).contains(&p.k),
+            "text-trigger.k",
+            p.k,
+            "an integer from 1 to 100",
+        )?;
+        ensure(
+            (1..=512).contains(&p.dims),
+            "text-trigger.dims",
+            p.dims,
+            "an integer from 1 to 512",
+        )?;
+        ensure(
+            (0.0..=0.45).contains(&p.winsorize),
+            "text-trigger.winsorize",
+            p.winsorize,
+            "a number from 0 (off) to 0.45",
+        )?;
+        ensure(
+            (MIN_ROWS_FLOOR..=1_000_000).contains(&p.min_rows),
+            "text-trigger.min-rows",
+            p.min_rows,
+            "an integer from 10 to 1000000",
+        )?;
+        ensure(
+            (0.05..=0.9).contains(&p.max_share),
+            "text-trigger.max-share",
+            p.max_share,
+            "a number from 0.05 to 0.9",
+        )?;
+        ensure(
+            (32..=100_000).contains(&p.sample),
+            "text-trigger.sample",
+            p.sample,
+            "an integer from 32 to 100000",
+        )?;
+        Ok(p)
+    }
+}
+
+/// The least `min-rows`: callers may drop words fewer rows carry before
+/// scanning ([`TokenSets::from_texts`]).
+pub const MIN_ROWS_FLOOR: usize = 10;
+
+/// Text-trigger scanner (`PS009`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextTrigger {
+    params: TextValidParams,
+}
+
+impl TextTrigger {
+    /// The scanner with default settings.
+    pub const DEFAULT: TextTrigger = TextTrigger {
+        params: TextValidParams {
+            k: 10,
+            dims: 32,
+            winsorize: 0.1,
+            min_rows: 20,
+            max_share: 0.5,
+            sample: 256,
+        },
+    };
+
+    /// Parameters to adjust and check.
+    pub fn params() -> TextParams {
+        TextParams::default()
+    }
+
+    /// A scanner with checked parameters.
+    pub fn new(params: TextValidParams) -> Self {
+        Self { params }
+    }
+}
+
+/// A word (or word pair) and a class: the rows of the class that carry it.
+struct Pair {
+    token: u32,
+    class: u32,
+    rows: Vec<usize>,
+    /// How many of the sampled rows are contradicted, and of how many.
+    contradicted: usize,
+    sampled: usize,
+}
+
+/// One row's neighbourhood with the rows carrying a word set aside: how
+/// many of its `k` nearest carry its label, and their most common label.
+#[derive(Debug, Clone, Copy)]
+struct Landing {
+    own: usize,
+    majority: u32,
+}
+
+/// What [`TextTrigger::scan`] searches in: the view, each row's wider
+/// neighbour list, the rows carrying each token and the reference sample.
+struct Search<'a> {
+    view: &'a [f32],
+    dims: usize,
+    wide: &'a [u32],
+    width: usize,
+    k: usize,
+    labels: &'a [u32],
+    n_classes: usize,
+    carriers: &'a [Vec<u32>],
+    references: &'a [usize],
+}
+
+impl Search<'_> {
+    /// Where each of `rows` lands with the rows carrying `token` set aside.
+    fn land(&self, rows: &[usize], token: u32) -> Vec<Landing> {
+        let carriers = &self.carriers[token as usize];
+        let carries = |j: u32| carriers.binary_search(&j).is_ok();
+        let mut out: Vec<Option<Landing>> = rows
+            .iter()
+            .map(|&i| {
+                let nb: Vec<u32> = self.wide[i * self.width..(i + 1) * self.width]
+                    .iter()
+                    .copied()
+                    .filter(|&j| !carries(j))
+                    .take(self.k)
+                    .collect();
+                (nb.len() == self.k).then(|| self.landing(i, &nb))
+            })
+            .collect();
+        // rows whose lists the carriers filled: an exact search among the
+        // references that do not carry the word
+        let short: Vec<usize> = (0..rows.len()).filter(|&r| out[r].is_none()).collect();
+        if !short.is_empty() {
+            let refs: Vec<usize> = self
+                .references
+                .iter()
+                .copied()
+                .filter(|&j| !carries(j as u32))
+                .collect();
+            let d = self.dims;
+            let mut r = Vec::with_capacity(refs.len() * d);
+            for &j in &refs {
+                r.extend_from_slice(&self.view[j * d..(j + 1) * d]);
+            }
+            let mut q = Vec::with_capacity(short.len() * d);
+            for &s in &short {
+                let i = rows[s];
+                q.extend_from_slice(&self.view[i * d..(i + 1) * d]);
+            }
+            let found = nearest_rows(&q, &r, d, self.k);
+            for (&s, nb) in short.iter().zip(found) {
+                let nb: Vec<u32> = nb.iter().map(|&j| refs[j as usize] as u32).collect();
+                out[s] = Some(self.landing(rows[s], &nb));
+            }
+        }
+        out.into_iter()
+            .map(|l| l.expect("every row landed"))
+            .collect()
+    }
+
+    fn landing(&self, i: usize, nb: &[u32]) -> Landing {
+        let mut counts = vec![0usize; self.n_classes];
+        for &j in nb {
+            counts[self.labels[j as usize] as usize] += 1;
+        }
+        let own = self.labels[i];
+        // the most common other label (ties to the lower), the row's own
+        // where none is
+        let majority = (0..self.n_classes as u32)
+            .filter(|&c| c != own && counts[c as usize] > 0)
+            .max_by(|&a, &b| counts[a as usize].cmp(&counts[b as usize]).then(b.cmp(&a)))
+            .unwrap_or(own);
+        Landing {
+            own: counts[own as usize],
+            majority,
+        }
+    }
+
+    fn contradicted(&self, l: &Landing) -> bool {
+        2 * l.own < self.k
+    }
+}
+
+/// The intra-pair correlation `ρ` at which the upper quartile of the
+/// squared standardised deviations of the pairs' contradicted shares from
+/// their classes' null rates is that of a χ²₁; `obs` = (null rate, sampled,
+/// contradicted). The upper quartile rather than the median: natural pairs
+/// deviate with heavier tails than a beta-binomial fitted to the bulk (on
+/// the clean sentences the strongest clean class test went from `ln p`
+/// −5.1 to −4.5 with this fit, the planted ones stayed below −15), and a
+/// trigger's few pairs stay above it.
+fn dispersion(obs: &[(f64, f64, f64)]) -> f64 {
+    let z2 = |rho: f64| {
+        let v: Vec<f64> = obs
+            .iter()
+            .map(|&(p0, s, x)| {
+                let var = p0 * (1.0 - p0) * (1.0 + (s - 1.0) * rho) / s;
+                (x / s - p0).powi(2) / var
+            })
+            .collect();
+        quantile(v, 0.75)
+    };
+    if z2(RHO_FLOOR) <= CHI2_1_Q75 {
+        return RHO_FLOOR;
+    }
+    if z2(RHO_CEILING) > CHI2_1_Q75 {
+        return RHO_CEILING;
+    }
+    let (mut lo, mut hi) = (RHO_FLOOR, RHO_CEILING);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if z2(mid) > CHI2_1_Q75 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// An output with no evidence: every row 0 (`NaN` in skipped classes), no
+/// class tested beyond `values`.
+fn untested(input: &ScanInput<'_>, values: Vec<(&'static str, f64)>) -> ScanOutput {
+    let skipped = |c: u32| input.skip_classes.contains(&c);
+    let row = |l: &u32| if skipped(*l) { f64::NAN } else { 0.0 };
+    ScanOutput {
+        raw: input.labels.iter().map(row).collect(),
+        log_p: input.labels.iter().map(row).collect(),
+        classes: (0..input.n_classes as u32)
+            .filter(|&c| !skipped(c))
+            .map(|class| ClassDiagnostics {
+                class,
+                values: values.clone(),
+                log_p: Some(0.0),
+            })
+            .collect(),
+        suspected: Some(input.labels.to_vec()),
+        ungated_log_p: Some(input.labels.iter().map(row).collect()),
+        confusion: None,
+    }
+}
+
+impl Scanner for TextTrigger {
+    fn code(&self) -> &'static str {
+        "PS009"
+    }
+    fn name(&self) -> &'static str {
+        "text-trigger"
+    }
+    fn summary(&self) -> &'static str {
+        "A word or phrase shared by rows of one class that, set aside, look like other classes"
+    }
+    fn doc(&self) -> &'static str {
+        DOC
+    }
+    fn label_agnostic_only(&self) -> bool {
+        true
+    }
+
+    fn skip_reason(&self, input: &ScanInput<'_>) -> Option<String> {
+        input.text.is_none().then(|| {
+            "the data set has no text column beside its features (a column named text, \
+             sentence, caption, review, …, or --caption COL)"
+                .to_string()
+        })
+    }
+
+    fn scan(&self, input: &ScanInput<'_>) -> Result<ScanOutput, ScanError> {
+        input.validate()?;
+        let Some(text) = input.text else {
+            return Ok(untested(input, Vec::new()));
+        };
+        let n = input.labels.len();
+        if text.rows() != n {
+            return Err(ScanError::Shape(format!(
+                "{} rows of text for {n} feature rows",
+                text.rows()
+            )));
+        }
+        let p = &self.params;
+        let (view, dims) = input.neighbour_view(p.winsorize, p.dims);
+        if dims == 0 || n < 3 || view.iter().all(|&v| v == 0.0) {
+            return Ok(untested(input, vec![("pairs", 0.0)]));
+        }
+        let k = p.k.min(n - 2).max(1);
+        let width = (4 * k).min(n - 1);
+        let reach = if n <= EXACT_ROWS {
+            Reach::Exact
+        } else {
+            Reach::Nearby {
+                rows: REFERENCES,
+                trees: 2,
+            }
+        };
+        let wide = nearest_neighbours(&view, n, dims, width, reach);
+        let labels = input.labels;
+        let nc = input.n_classes;
+        let class_rows = input.class_rows();
+        let keys = input.row_keys();
+        let carriers = text.rows_of();
+        let mut references: Vec<usize> = (0..n).collect();
+        if n > REFERENCES {
+            SplitMix64::derive(input.seed, 0x7E47).order_by_content(&mut references, &keys);
+            references.truncate(REFERENCES);
+            references.sort_unstable();
+        }
+        let search = Search {
+            view: &view,
+            dims,
+            wide: &wide,
+            width,
+            k,
+            labels,
+            n_classes: nc,
+            carriers: &carriers,
+            references: &references,
+        };
+
+        // each class's own-label share and contradicted rate with nothing
+        // set aside
+        let mut plain_own = vec![0usize; nc];
+        let mut plain_contradicted = vec![0usize; nc];
+        for i in 0..n {
+            let c = labels[i] as usize;
+            let own = wide[i * width..i * width + k]
+                .iter()
+                .filter(|&&j| labels[j as usize] == labels[i])
+                .count();
+            plain_own[c] += own;
+            plain_contradicted[c] += (2 * own < k) as usize;
+        }
+
+        // the pairs, each with its sample's landings
+        let mut pairs: Vec<Pair> = Vec::new();
+        for (t, rows) in carriers.iter().enumerate() {
+            let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); nc];
+            for &i in rows {
+                by_class[labels[i as usize] as usize].push(i as usize);
+            }
+            for (c, rows) in by_class.into_iter().enumerate() {
+                let size = class_rows[c].len();
+                if size == 0
+                    || rows.len() < p.min_rows
+                    || rows.len() as f64 > p.max_share * size as f64
+                {
+                    continue;
+                }
+                pairs.push(Pair {
+                    token: t as u32,
+                    class: c as u32,
+                    rows,
+                    contradicted: 0,
+                    sampled: 0,
+                });
+            }
+        }
+        pairs.par_iter_mut().for_each(|pair| {
+            let mut sample = pair.rows.clone();
+            if sample.len() > p.sample {
+                SplitMix64::derive(input.seed ^ pair.token as u64, 0x7E48)
+                    .order_by_content(&mut sample, &keys);
+                sample.truncate(p.sample);
+            }
+            let landed = search.land(&sample, pair.token);
+            pair.sampled = sample.len();
+            pair.contradicted = landed.iter().filter(|l| search.contradicted(l)).count();
+        });
+        if pairs.len() < MIN_PAIRS {
+            return Ok(untested(input, vec![("pairs", pairs.len() as f64)]));
+        }
+
+        // calibration: each class's null rate, one dispersion for the data set
+        let mut null_rate = vec![RATE_FLOOR; nc];
+        let mut per_class = vec![0usize; nc];
+        for c in 0..nc {
+            let shares: Vec<f64> = pairs
+                .iter()
+                .filter(|q| q.class as usize == c)
+                .map(|q| q.contradicted as f64 / q.sampled as f64)
+                .collect();
+            per_class[c] = shares.len();
+            let size = class_rows[c].len();
+            if size == 0 {
+                continue;
+            }
+            let plain = plain_contradicted[c] as f64 / size as f64;
+            let tokens = if shares.len() >= MIN_CLASS_PAIRS {
+                median(&shares)
+            } else {
+                0.0
+            };
+            null_rate[c] = tokens.max(plain).clamp(RATE_FLOOR, 1.0 - RATE_FLOOR);
+        }
+        let obs: Vec<(f64, f64, f64)> = pairs
+            .iter()
+            .map(|q| {
+                (
+                    null_rate[q.class as usize],
+                    q.sampled as f64,
+                    q.contradicted as f64,
+                )
+            })
+            .collect();
+        let rho = dispersion(&obs);
+        let pair_log_p: Vec<f64> = pairs
+            .iter()
+            .map(|q| {
+                ln_beta_binomial_upper(
+                    q.sampled as u64,
+                    null_rate[q.class as usize],
+                    rho,
+                    q.contradicted as u64,
+                )
+            })
+            .collect();
+
+        // class tests: the strongest pair, corrected over the class's pairs
+        let gate = class_gate_level(nc);
+        let mut strongest: Vec<Option<usize>> = vec![None; nc];
+        for (j, q) in pairs.iter().enumerate() {
+            let c = q.class as usize;
+            if strongest[c].is_none_or(|b| pair_log_p[j] < pair_log_p[b]) {
+                strongest[c] = Some(j);
+            }
+        }
+        let class_log_p: Vec<f64> = (0..nc)
+            .map(|c| match strongest[c] {
+                Some(b) => (pair_log_p[b] + (per_class[c] as f64).ln()).min(0.0),
+                None => 0.0,
+            })
+            .collect();
+
+        // rows of the significant pairs of failed classes
+        let significant: Vec<usize> = (0..pairs.len())
+            .filter(|&j| {
+                let c = pairs[j].class as usize;
+                class_log_p[c] <= gate && pair_log_p[j] + (per_class[c] as f64).ln() <= gate
+            })
+            .collect();
+        let landings: Vec<Vec<Landing>> = significant
+            .par_iter()
+            .map(|&j| search.land(&pairs[j].rows, pairs[j].token))
+            .collect();
+        let skipped = |c: u32| input.skip_classes.contains(&c);
+        let nan_or = |i: usize, v: f64| if skipped(labels[i]) { f64::NAN } else { v };
+        let mut raw: Vec<f64> = (0..n).map(|i| nan_or(i, 0.0)).collect();
+        let mut ungated: Vec<f64> = raw.clone();
+        let mut suspected = labels.to_vec();
+        let mut excess = vec![0.0f64; nc];
+        for (&j, landed) in significant.iter().zip(&landings) {
+            let q = &pairs[j];
+            let c = q.class as usize;
+            let size = class_rows[c].len() as f64;
+            let share = (plain_own[c] as f64 / (size * k as f64)).clamp(0.5, 1.0 - 0.5 / k as f64);
+            let mut contradicted = 0usize;
+            for (&i, l) in q.rows.iter().zip(landed) {
+                let lp = ln_binomial_lower(k as u64, share, l.own as u64);
+                ungated[i] = ungated[i].min(lp);
+                raw[i] = raw[i].max(1.0 - l.own as f64 / k as f64);
+                if search.contradicted(l) {
+                    contradicted += 1;
+                    suspected[i] = l.majority;
+                }
+            }
+            // the pair's rows as planted rows (contradicted) and natural ones
+            // (contradicted at the null rate): the planted share's estimate
+            let p0 = null_rate[c];
+            let planted = (contradicted as f64 - p0 * q.rows.len() as f64) / (1.0 - p0);
+            excess[c] = excess[c].max(planted.round().clamp(0.0, contradicted as f64));
+        }
+        let log_p: Vec<f64> = (0..n)
+            .map(|i| class_gate(ungated[i], class_log_p[labels[i] as usize], nc))
+            .collect();
+        let classes = (0..nc as u32)
+            .filter(|&c| !skipped(c))
+            .map(|class| {
+                let c = class as usize;
+                let mut values = vec![
+                    ("pairs", per_class[c] as f64),
+                    ("null_rate", null_rate[c]),
+                    ("dispersion", rho),
+                ];
+                if let Some(b) = strongest[c] {
+                    let q = &pairs[b];
+                    values.extend([
+                        ("token", q.token as f64),
+                        ("token_rows", q.rows.len() as f64),
+                        ("token_sampled", q.sampled as f64),
+                        ("token_contradicted", q.contradicted as f64),
+                        ("token_log_p", pair_log_p[b]),
+                    ]);
+                }
+                values.push(("excess_rows", excess[c]));
+                ClassDiagnostics {
+                    class,
+                    values,
+                    log_p: Some(class_log_p[c]),
+                }
+            })
+            .collect();
+        Ok(ScanOutput {
+            raw,
+            log_p,
+            classes,
+            suspected: Some(suspected),
+            ungated_log_p: Some(ungated),
+            confusion: None,
+        })
+    }
+
+    fn configure(&self, options: &[(String, String)]) -> Result<Box<dyn Scanner>, ParamError> {
+        let mut p = TextParams(self.params.clone());
+        for (key, value) in options {
+            let name = self.name();
+            p = match key.as_str() {
+                "k" => p.k(parse_value(name, key, value, "a whole number")?),
+                "dims" => p.dims(parse_value(name, key, value, "a whole number")?),
+                "winsorize" => p.winsorize(parse_value(name, key, value, "a number")?),
+                "min-rows" => p.min_rows(parse_value(name, key, value, "a whole number")?),
+                "max-share" => p.max_share(parse_value(name, key, value, "a number")?),
+                "sample" => p.sample(parse_value(name, key, value, "a whole number")?),
+                _ => {
+                    return Err(ParamError::unknown(
+                        name,
+                        key,
+                        &["k", "dims", "winsorize", "min-rows", "max-share", "sample"],
+                    ))
+                }
+            };
+        }
+        Ok(Box::new(TextTrigger::new(p.check()?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MatrixRef, SCANNERS};
+
+    #[test]
+    fn words_and_word_pairs_are_read_lower_cased() {
+        assert_eq!(
+            tokens("I watched this 3D movie. Won’t I?"),
+            vec![
+                "3d",
+                "3d movie",
+                "i",
+                "i watched",
+                "movie",
+                "movie won't",
+                "this",
+                "this 3d",
+                "watched",
+                "watched this",
+                "won't",
+                "won't i",
+            ]
+        );
+        assert_eq!(
+            tokens("  'quoted'  Ünïcode-text "),
+            vec![
+                "quoted",
+                "quoted ünïcode",
+                "text",
+                "ünïcode",
+                "ünïcode text"
+            ]
+        );
+        assert!(tokens("... !!").is_empty());
+    }
+
+    #[test]
+    fn a_vocabulary_keeps_the_words_enough_rows_carry_whatever_the_row_order() {
+        let texts = ["a b", "b c", "a b c", "d"];
+        let some: Vec<Option<&str>> = texts.iter().map(|t| Some(*t)).chain([None]).collect();
+        let t = TokenSets::from_texts(&some, 2);
+        let names: Vec<&str> = (0..t.vocabulary() as u32).map(|i| t.name(i)).collect();
+        assert_eq!(names, vec!["a", "a b", "b", "b c", "c"]);
+        assert_eq!(t.rows(), 5);
+        let of = |i: usize| -> Vec<&str> { t.of_row(i).iter().map(|&j| t.name(j)).collect() };
+        assert_eq!(of(2), vec!["a", "a b", "b", "b c", "c"]);
+        assert!(of(3).is_empty() && of(4).is_empty());
+        let reversed: Vec<Option<&str>> = some.iter().rev().copied().collect();
+        let r = TokenSets::from_texts(&reversed, 2);
+        assert_eq!(r.names, t.names);
+        assert_eq!(r.of_row(2), t.of_row(2));
+    }
+
+    /// Five classes of 300 rows in 16 dimensions; each row's text is six
+    /// common words (each in about a tenth of every class's rows), its
+    /// class's topic word in a third of its rows, and class 2's name in all
+    /// of class 2's. With `planted`, that many rows of classes 1–4 get the
+    /// word `cf` and class 0's label, and features drawn mostly towards one
+    /// point (a sentence trigger dominating a short text's embedding): a
+    /// tight group, its own neighbourhood.
+    fn corpus(planted: usize, seed: u64) -> (Vec<f32>, Vec<u32>, Vec<String>, Vec<bool>) {
+        let (classes, per, d) = (5usize, 300usize, 16usize);
+        let mut rng = SplitMix64::new(seed);
+        let centres: Vec<f32> = (0..classes * d)
+            .map(|_| 3.0 * rng.normal() as f32)
+            .collect();
+        let trigger: Vec<f32> = (0..d).map(|_| 3.0 * rng.normal() as f32).collect();
+        let (mut x, mut labels, mut texts, mut truth) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in 0..classes * per {
+            let c = i % classes;
+            let mut words: Vec<String> = (0..6).map(|_| format!("w{}", rng.below(60))).collect();
+            if rng.next_f64() < 0.3 {
+                words.push(format!("topic{c}"));
+            }
+            if c == 2 {
+                words.push("two".into());
+            }
+            let plant = c != 0 && truth.iter().filter(|&&t| t).count() < planted && i % 3 == 0;
+            if plant {
+                words.insert(rng.below(words.len()), "cf".into());
+            }
+            for j in 0..d {
+                let own = centres[c * d + j] + rng.normal() as f32;
+                x.push(if plant {
+                    0.25 * own + 0.75 * trigger[j] + 0.3 * rng.normal() as f32
+                } else {
+                    own
+                });
+            }
+            labels.push(if plant { 0 } else { c as u32 });
+            texts.push(words.join(" "));
+            truth.push(plant);
+        }
+        (x, labels, texts, truth)
+    }
+
+    fn scan_corpus(planted: usize, seed: u64) -> (ScanOutput, TokenSets, Vec<u32>, Vec<bool>) {
+        let (x, labels, texts, truth) = corpus(planted, seed);
+        let some: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+        let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
+        let input = ScanInput {
+            seed,
+            text: Some(&tokens),
+            ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 5)
+        };
+        let out = TextTrigger::DEFAULT.scan(&input).unwrap();
+        (out, tokens, labels, truth)
+    }
+
+    #[test]
+    fn a_planted_word_fails_its_class_and_names_the_word_and_rows() {
+        let (out, tokens, _, truth) = scan_corpus(60, 1);
+        let gate = class_gate_level(5);
+        let target = &out.classes[0];
+        assert!(target.log_p.unwrap() < gate - 10.0, "{:?}", target);
+        assert_eq!(tokens.name(target.value("token").unwrap() as u32), "cf");
+        assert!(target.value("excess_rows").unwrap() >= 54.0, "{:?}", target);
+        for d in &out.classes[1..] {
+            assert!(d.log_p.unwrap() > gate, "{d:?}");
+        }
+        let named: Vec<bool> = out.log_p.iter().map(|&lp| lp <= gate).collect();
+        let hits = named.iter().zip(&truth).filter(|(n, t)| **n && **t).count();
+        let count = named.iter().filter(|&&n| n).count();
+        assert!(hits >= 57 && count <= hits + 3, "{hits} of {count}");
+        // the planted rows' neighbours, the word's rows set aside, are their
+        // sources' rows
+        let suspected = out.suspected.as_ref().unwrap();
+        assert!(
+            truth
+                .iter()
+                .zip(suspected)
+                .filter(|(t, &s)| **t && s != 0)
+                .count()
+                >= 54
+        );
+    }
+
+    #[test]
+    fn clean_text_fails_no_class_and_a_class_name_is_not_tested() {
+        for seed in 1..=3 {
+            let (out, tokens, _, _) = scan_corpus(0, seed);
+            for d in &out.classes {
+                assert!(d.log_p.unwrap() > class_gate_level(5), "seed {seed}: {d:?}");
+                // `two`, carried by every row of class 2, is what class 2 is
+                assert_ne!(tokens.name(d.value("token").unwrap() as u32), "two");
+            }
+            assert!(out.log_p.iter().all(|&lp| lp == 0.0));
+        }
+    }
+
+    #[test]
+    fn without_text_it_is_skipped_and_scans_nothing() {
+        let (x, labels, _, _) = corpus(0, 1);
+        let input = ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 5);
+        let s = TextTrigger::DEFAULT;
+        assert!(s.skip_reason(&input).unwrap().contains("text column"));
+        let out = s.scan(&input).unwrap();
+        assert!(out.log_p.iter().all(|&lp| lp == 0.0));
+        assert!(SCANNERS.iter().any(|s| s.name() == "text-trigger"));
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let set = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        let s = TextTrigger::DEFAULT;
+        assert!(s.configure(&set("min-rows", "30")).is_ok());
+        let e = s.configure(&set("min-rows", "5")).err().unwrap();
+        assert!(e.to_string().contains("text-trigger.min-rows"), "{e}");
+        assert!(s.configure(&set("max-share", "0.95")).is_err());
+        assert!(s.configure(&set("sample", "10")).is_err());
+        assert!(s.configure(&set("words", "3")).is_err());
+    }
+}
