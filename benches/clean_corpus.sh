@@ -10,6 +10,9 @@
 #
 # Usage: benches/clean_corpus.sh [SEEDS] [MODELS]
 #   SEEDS default "1 2 3"; MODELS default "auto none".
+#   POISONSCAN_SETS=REGEX scans only the sets whose names match (grep -E)
+#   and prints their table without writing it into BENCHMARKS.md (the
+#   block there is the whole corpus's).
 set -euo pipefail
 seeds="${1:-1 2 3}"
 models="${2:-auto none}"
@@ -34,6 +37,7 @@ sets=(
   "emoji (colour, 64×64)|$cache/emoji/emoji"
   "emoji (colour, read at 32×32)|$cache/emoji/emoji|--resize 32x32"
   "emoji with skin tones (colour)|$cache/emoji/emoji-skin-tones"
+  "emoji with their names as text (colour)|$cache/emoji/emoji-captions.csv"
   "photo mix (colour, 32×32)|$cache/photomix/photomix"
   "digits (8×8)|$cache/sklearn/digits-images-idx3-ubyte"
   "review sentences: source × sentiment (embeddings)|$cache/sentences/sentences.parquet"
@@ -88,6 +92,9 @@ sets=(
 n=0
 for entry in "${sets[@]}"; do
   name="${entry%%|*}"
+  if [ -n "${POISONSCAN_SETS:-}" ] && ! grep -qE -- "$POISONSCAN_SETS" <<<"$name"; then
+    continue
+  fi
   for model in $models; do
     for seed in $seeds; do
       n=$((n + 1))
@@ -108,16 +115,16 @@ done
 
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src scanners Cargo.toml || echo '+changes')"
 machine="$(uname -m), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-python3 - "$work" "$n" "$commit" "$machine" "$seeds" "$models" <<'PY'
+python3 - "$work" "$n" "$commit" "$machine" "$seeds" "$models" "${POISONSCAN_SETS:-}" <<'PY'
 import json, sys, datetime, statistics
-work, n, commit, machine, seeds, models = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+work, n, commit, machine, seeds, models, only = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7]
 groups = {}
 for i in range(1, n + 1):
     m = json.load(open(f"{work}/m{i}.json"))
     s = json.load(open(f"{work}/s{i}/summary.json"))
     groups.setdefault((m["dataset"], m["model"]), []).append((m, s))
 lines = [
-    f"Command: `benches/clean_corpus.sh \"{seeds}\" \"{models}\"` · commit `{commit}` · {machine} · "
+    f"Command: `{'POISONSCAN_SETS=' + repr(only) + ' ' if only else ''}benches/clean_corpus.sh \"{seeds}\" \"{models}\"` · commit `{commit}` · {machine} · "
     f"{datetime.date.today().isoformat()} · default policy (threshold 0.99, label noise reported, not gated) · "
     "no attack: every failed gate is a false alarm.",
     "",
@@ -157,6 +164,8 @@ lines.append("")
 lines.append(f"**{total_failed} failed gates in {total_runs} clean runs.**")
 table = "\n".join(lines)
 print(table)
+if only:
+    sys.exit(0)
 path = "BENCHMARKS.md"
 text = open(path).read()
 begin, end = "<!-- clean-corpus:begin -->", "<!-- clean-corpus:end -->"

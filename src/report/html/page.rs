@@ -22,6 +22,10 @@ pub struct TestCell {
     pub p: String,
     /// Whether it failed the class.
     pub failed: bool,
+    /// The words of the rows' text behind the test (text-trigger's
+    /// strongest word in the class), and what its rows showed, in a
+    /// sentence.
+    pub words: Option<(String, String)>,
 }
 
 /// One class in the class table.
@@ -188,7 +192,7 @@ figure.cell .nb img { width: 28px; height: 28px; display: inline-block; margin-r
 <h2>Classes</h2>
 <table id="classes">
 <tr><th class="l">class</th><th>rows</th><th>flagged</th><th>class score</th>{% for s in scanners %}<th>{{ s }}<br><span class="muted">class p</span></th>{% endfor %}<th class="l">verdict</th></tr>
-{% for c in classes %}<tr class="{% if c.failed %}failed{% endif %}"><td class="l">{{ c.label }}</td><td>{{ c.rows }}</td><td>{{ c.flagged }}</td><td>{{ c.class_score }}</td>{% for t in c.tests %}<td{% if t.failed %} class="hit"{% endif %}>{{ t.p }}</td>{% endfor %}<td class="l">{{ c.verdict }}</td></tr>
+{% for c in classes %}<tr class="{% if c.failed %}failed{% endif %}"><td class="l">{{ c.label }}</td><td>{{ c.rows }}</td><td>{{ c.flagged }}</td><td>{{ c.class_score }}</td>{% for t in c.tests %}<td{% if t.failed %} class="hit"{% endif %}{% if let Some((_, w)) = t.words %} title="{{ w }}"{% endif %}>{{ t.p }}{% if let Some((word, _)) = t.words %}{% if t.failed %}<br>“{{ word }}”{% endif %}{% endif %}</td>{% endfor %}<td class="l">{{ c.verdict }}</td></tr>
 {% endfor %}</table>
 <p class="muted">A red p-value is the class test that failed the class.</p>
 
