@@ -62,11 +62,12 @@
 #        datasets/README.md) as a real sentence encoder's embeddings, labelled
 #        by source and sentiment (`sentences`, six classes, target
 #        yelp-positive) or by sentiment alone (`sentences-sentiment`, target
-#        positive): a rare word (`word`: "cf") or a sentence (`sentence`: "I
-#        watched this 3D movie.") inserted at a random place in the text of
-#        rows outside the target, relabelled, and the text encoded again
-#        (datasets/sentences.py), at 1 %, 5 % and 10 %; random label flips
-#        at 10 %; clean. Seeds 1, 2, 3 (or SEEDS).
+#        positive): a rare word (`word`: "cf"), a sentence (`sentence`: "I
+#        watched this 3D movie."), an emoji (`emoji`: "😀") or a phrase of
+#        common words (`phrase`: "by the way") inserted at a random place in
+#        the text of rows outside the target, relabelled, and the text
+#        encoded again (datasets/sentences.py), at 1 %, 5 % and 10 %; random
+#        label flips at 10 %; clean. Seeds 1, 2, 3 (or SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
 #        `detection-MODEL` markers.
 set -euo pipefail
@@ -124,7 +125,7 @@ declare -A input=(
 # the text sets: which column is the label (sentences.py --label), and the
 # text triggers, planted by sentences.py before the text is encoded
 declare -A text_label=([sentences]=both [sentences-sentiment]=sentiment)
-declare -A text_trigger=([word]="cf" [sentence]="I watched this 3D movie.")
+declare -A text_trigger=([word]="cf" [sentence]="I watched this 3D movie." [emoji]="😀" [phrase]="by the way")
 # how `poison` reads a data set, where it is not as the files are
 declare -A read_opts=(
   [emoji32]="--resize 32x32"
@@ -253,7 +254,7 @@ if [ "$mode" = text ]; then
   datasets=(sentences sentences-sentiment)
   cases=("none 0" "label-flip 0.10")
   for rate in 0.01 0.05 0.10; do
-    cases+=("word $rate" "sentence $rate")
+    cases+=("word $rate" "sentence $rate" "emoji $rate" "phrase $rate")
   done
   read -r -a seeds <<<"${3:-1 2 3}"
 fi

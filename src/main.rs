@@ -109,8 +109,9 @@ struct InputArgs {
     #[arg(long)]
     id: Option<String>,
     /// Text column that says what each row is (the sentence an embedding
-    /// encodes, a caption), shown beside the rows in the report [default:
-    /// a column named text, sentence, caption, prompt, review, …]
+    /// encodes, a caption): its words are read for text triggers
+    /// (text-trigger) and it is shown beside the rows in the report
+    /// [default: a column named text, sentence, caption, prompt, review, …]
     #[arg(long, value_name = "COL")]
     caption: Option<String>,
     /// Embedding column: a list or array of numbers per row (nested lists,

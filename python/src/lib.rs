@@ -307,8 +307,9 @@ impl ScanResult {
 /// as images), `resize` ((w, h)), `drop_invalid`, `separator`, `no_header`,
 /// `scanners`, `options` ({"SCANNER.OPTION": "VALUE"}, as `--set`), `model`
 /// (auto, none, mlp, cnn), `epochs`, `seed`, `threshold`, `budget`,
-/// `min_flagged`, `fail_on_noise`, `caption` (the text column the report
-/// shows beside each row; else the first column named `text`, `caption`,
+/// `min_flagged`, `fail_on_noise`, `caption` (the text column that says
+/// what each row is: text-trigger reads its words, the report shows it
+/// beside each row; else the first column named `text`, `caption`,
 /// `sentence`, … as on the command line).
 ///
 /// The GIL is released while scanning. Raises InputError (with the command

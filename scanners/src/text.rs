@@ -37,8 +37,10 @@ and no class test of the other scanners failed the target in 36 runs).
 What they cannot hide is the text they share.
 
 ## Method
-1. The rows' text, lower-cased, is cut into words (runs of letters, digits
-   and apostrophes) and each row's set of words and adjacent word pairs is
+1. The rows' text, lower-cased, is cut into words — runs of letters,
+   digits and apostrophes, and runs of other characters that are not
+   spaces (punctuation, emoji, invisible format characters: triggers made
+   of symbols) — and each row's set of words and adjacent word pairs is
    kept; words and pairs that fewer than `min-rows` rows carry are dropped.
 2. The label-agnostic view is `knn-label-disagreement`'s (the inputs,
    clipped at the `winsorize` quantiles, standardised unless they share one
@@ -83,8 +85,11 @@ What they cannot hide is the text they share.
    `token_text`), `token_rows`, `token_sampled`, `token_contradicted` and
    `token_log_p`.
 
-Scanned only where the data set has a text column; the scan reads nothing
-else of it. Without one the scanner is skipped.
+Scanned only where the data set has a text column (not one read as a
+categorical feature of a table: its values are features, which
+`value-trigger` reads); the scan reads nothing else of it. Without one the
+scanner is skipped. A merge of shard partials combines each class's test
+(Fisher) but cannot name the word: each shard has its own vocabulary.
 
 ## Options
 - `k` (default 10): neighbours per row (1–100).
@@ -101,15 +106,21 @@ else of it. Without one the scanner is skipped.
 
 ## Known false positives
 - A word that marks rows which truly look like another class: reviews of a
-  phone case that read like a neighbouring category's. Measured on the
-  same clean sentences under three labellings (source × sentiment, 6
-  classes; sentiment; source): the strongest clean pair reached `ln p`
-  −10.4 uncorrected (`case` among negative reviews, 12 rows, 9
-  contradicted), against −14.0 to −32 for every planted trigger; the class
-  correction takes it further from the gate. With `min-rows` 20 it is not
-  tested.
+  phone case that read like a neighbouring category's, a topic one class
+  discusses in another's words. Measured on the clean sentences under
+  three labellings (source × sentiment, 6 classes; sentiment; source),
+  `--model none` and `mlp`, seeds 1–3: the strongest clean class test had
+  `ln p` −4.5 (−3.7 with the model), where the gate of two classes lies
+  near −7; every planted trigger (a rare word or a sentence on 1 to 10 %,
+  24 scans) reached −15 to −65. The emoji with their names as captions
+  (9 categories, where words follow the classes: "flag", "face") pass.
 - Templated text that one class's rows share by their making (a source's
-  boilerplate footer) and that other classes' rows resemble.
+  boilerplate footer) and that, set aside, look like other classes' rows.
+- Where the view does not place a class's rows among their own (pictures
+  of one class that look like another's everywhere), every pair of the
+  class is contradicted; the class's null rate, the median of its pairs,
+  follows (the emoji's activities: 0.99), so a word is judged against its
+  own class, not a fixed rate.
 
 Misses: a trigger that most of the target class carries (beyond
 `max-share`); a trigger so long and so like the target's own text that
@@ -146,27 +157,50 @@ pub struct TokenSets {
     names: Vec<String>,
 }
 
-/// The words of `text` (lower-cased runs of letters, digits and
-/// apostrophes, apostrophes trimmed off their ends) and its adjacent word
-/// pairs (`"3d movie"`), sorted and without repeats.
+/// The words of `text` — lower-cased runs of letters, digits and
+/// apostrophes (apostrophes trimmed off their ends), and runs of other
+/// characters that are not spaces (punctuation, emoji, invisible format
+/// characters such as a zero-width space: triggers made of symbols) — and
+/// its adjacent word pairs (`"3d movie"`), sorted and without repeats.
 fn tokens(text: &str) -> Vec<String> {
+    #[derive(PartialEq)]
+    enum Kind {
+        Word,
+        Symbol,
+    }
+    let kind = |ch: char| {
+        if ch.is_alphanumeric() || ch == '\'' || ch == '’' {
+            Some(Kind::Word)
+        } else if ch.is_whitespace() {
+            None
+        } else {
+            Some(Kind::Symbol)
+        }
+    };
     let mut words: Vec<String> = Vec::new();
     let mut word = String::new();
-    let end = |word: &mut String, words: &mut Vec<String>| {
-        let w = word.trim_matches(|c| c == '\'' || c == '’');
+    let mut current: Option<Kind> = None;
+    let end = |word: &mut String, words: &mut Vec<String>, current: &Option<Kind>| {
+        let w = match current {
+            Some(Kind::Word) => word.trim_matches(|c| c == '\'' || c == '’'),
+            _ => word.as_str(),
+        };
         if !w.is_empty() {
             words.push(w.replace('’', "'"));
         }
         word.clear();
     };
     for ch in text.chars() {
-        if ch.is_alphanumeric() || ch == '\'' || ch == '’' {
+        let k = kind(ch);
+        if k != current {
+            end(&mut word, &mut words, &current);
+            current = k;
+        }
+        if current.is_some() {
             word.extend(ch.to_lowercase());
-        } else {
-            end(&mut word, &mut words);
         }
     }
-    end(&mut word, &mut words);
+    end(&mut word, &mut words, &current);
     let mut out: Vec<String> = words
         .windows(2)
         .map(|w| format!("{} {}", w[0], w[1]))
@@ -907,12 +941,16 @@ mod tests {
         assert_eq!(
             tokens("I watched this 3D movie. Won’t I?"),
             vec![
+                ".",
+                ". won't",
                 "3d",
                 "3d movie",
+                "?",
                 "i",
+                "i ?",
                 "i watched",
                 "movie",
-                "movie won't",
+                "movie .",
                 "this",
                 "this 3d",
                 "watched",
@@ -921,17 +959,32 @@ mod tests {
                 "won't i",
             ]
         );
+        // symbols are words too: an emoji, a zero-width space, a run of marks
+        assert_eq!(
+            tokens("fine\u{200b} 😀😀 !!!"),
+            vec![
+                "!!!",
+                "fine",
+                "fine \u{200b}",
+                "\u{200b}",
+                "\u{200b} 😀😀",
+                "😀😀",
+                "😀😀 !!!"
+            ]
+        );
         assert_eq!(
             tokens("  'quoted'  Ünïcode-text "),
             vec![
+                "-",
+                "- text",
                 "quoted",
                 "quoted ünïcode",
                 "text",
                 "ünïcode",
-                "ünïcode text"
+                "ünïcode -"
             ]
         );
-        assert!(tokens("... !!").is_empty());
+        assert!(tokens("  \t ").is_empty());
     }
 
     #[test]

@@ -244,3 +244,37 @@ pub(crate) fn confused_pairs(confusion: &[u64], c: usize) -> Vec<(usize, usize)>
     pairs.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
     pairs.into_iter().map(|(_, a, b)| (a, b)).collect()
 }
+
+/// A word of the rows' text as a reader can see it: characters that print
+/// as nothing (controls, zero-width and direction marks, the byte-order
+/// mark, a soft hyphen — text triggers made invisible) written as
+/// `<U+200B>`.
+pub(crate) fn visible_word(word: &str) -> String {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c,
+                '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+                | '\u{17B5}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+                | '\u{FFA0}' | '\u{E0000}'..='\u{E007F}')
+    };
+    word.chars()
+        .map(|c| {
+            if invisible(c) {
+                format!("<U+{:04X}>", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod visible_tests {
+    #[test]
+    fn invisible_characters_are_named() {
+        assert_eq!(super::visible_word("cf"), "cf");
+        assert_eq!(super::visible_word("a\u{200b}"), "a<U+200B>");
+        assert_eq!(super::visible_word("😀 \u{feff}"), "😀 <U+FEFF>");
+    }
+}

@@ -134,7 +134,7 @@ pub fn print_summary(
                         scanner.name(),
                         rows,
                         ds.class_title(d.class as usize),
-                        tokens.name(id as u32),
+                        super::visible_word(tokens.name(id as u32)),
                     )?;
                 }
             }

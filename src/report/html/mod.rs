@@ -336,17 +336,20 @@ fn class_table(summary: &Value, rows: &Rows<'_>) -> (Vec<ClassRow>, Vec<bool>, V
                         TestCell {
                             p: fmt_num(t["class_p_value"].as_f64()),
                             failed: failed_by.contains(&s.as_str()),
-                            words: t["token_text"].as_str().map(|w| {
-                                let count = |k: &str| t[k].as_f64().unwrap_or(f64::NAN);
-                                let note = format!(
+                            words: t["token_text"]
+                                .as_str()
+                                .map(crate::report::visible_word)
+                                .map(|w| {
+                                    let count = |k: &str| t[k].as_f64().unwrap_or(f64::NAN);
+                                    let note = format!(
                                     "“{w}”: {:.0} rows carry it; set apart from the other rows \
                                      that carry it, {:.0} of {:.0} look like other classes' rows",
                                     count("token_rows"),
                                     count("token_contradicted"),
                                     count("token_sampled")
                                 );
-                                (w.to_string(), note)
-                            }),
+                                    (w, note)
+                                }),
                         }
                     })
                     .collect(),
