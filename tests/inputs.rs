@@ -3629,47 +3629,45 @@ fn folders_are_read_through_symbolic_links() {
     assert!(files_in(&d.join("o_gone")).is_empty());
 }
 
-/// Five classes of 300 rows: a 16-dimensional embedding and each row's
-/// text (six common words, a third of each class's rows their class's
-/// topic word). `planted` rows of classes 1–4 carry the word `cf` and class
-/// 0's label, their embedding drawn mostly towards one point, as a
+/// Five classes of 300 rows ([`synthetic`], 16 dimensions) with each row's
+/// text beside them: six common words (each in about a tenth of every
+/// class's rows) and, in a third of the rows, the class's topic word.
+/// `planted` rows of classes 1–4 (every third row) carry the word `cf` and
+/// class 0's label, their embedding drawn mostly towards one point, as a
 /// sentence trigger dominates a short text's embedding: a tight group that
 /// is its own neighbourhood. The text column is named `text_column`.
 fn texts_with_embedding(planted: usize, text_column: &str) -> RecordBatch {
-    let (classes, per, d) = (5usize, 300usize, 16usize);
-    let mut rng = SplitMix64::new(7);
-    let centres: Vec<f32> = (0..classes * d)
-        .map(|_| 3.0 * rng.normal() as f32)
+    let mut data = synthetic(5, 300, 16, 0, 0.0, 7);
+    let mut rng = SplitMix64::new(8);
+    let trigger: Vec<f32> = (0..16).map(|_| 4.0 * rng.normal() as f32).collect();
+    let rows = data.labels.len();
+    let marked: Vec<usize> = (0..rows)
+        .filter(|&i| data.labels[i] != 0 && i % 3 == 0)
+        .take(planted)
         .collect();
-    let trigger: Vec<f32> = (0..d).map(|_| 3.0 * rng.normal() as f32).collect();
-    let (mut x, mut labels, mut texts) = (Vec::new(), Vec::new(), Vec::new());
-    let mut moved = 0;
-    for i in 0..classes * per {
-        let c = i % classes;
-        let mut words: Vec<String> = (0..6).map(|_| format!("w{}", rng.below(60))).collect();
-        if rng.next_f64() < 0.3 {
-            words.push(format!("topic{c}"));
+    for &i in &marked {
+        data.labels[i] = 0;
+        for (v, t) in data.features[i].iter_mut().zip(&trigger) {
+            *v = 0.25 * *v + 0.75 * t + 0.3 * rng.normal() as f32;
         }
-        let plant = c != 0 && moved < planted && i % 3 == 0;
-        moved += plant as usize;
-        if plant {
-            words.insert(rng.below(words.len()), "cf".into());
-        }
-        for j in 0..d {
-            let own = centres[c * d + j] + rng.normal() as f32;
-            x.push(if plant {
-                0.25 * own + 0.75 * trigger[j] + 0.3 * rng.normal() as f32
-            } else {
-                own
-            });
-        }
-        labels.push(if plant { 0 } else { c as i64 });
-        texts.push(words.join(" "));
     }
+    let texts: Vec<String> = (0..rows)
+        .map(|i| {
+            let mut words: Vec<String> = (0..6).map(|_| format!("w{}", rng.below(60))).collect();
+            if rng.next_f64() < 0.3 {
+                words.push(format!("topic{}", i % 5));
+            }
+            if marked.contains(&i) {
+                words.insert(rng.below(words.len()), "cf".into());
+            }
+            words.join(" ")
+        })
+        .collect();
+    let batch = data.embedding_batch();
     RecordBatch::try_from_iter(vec![
-        ("label", Arc::new(Int64Array::from(labels)) as ArrayRef),
+        ("label", batch.column(0).clone()),
         (text_column, Arc::new(StringArray::from(texts)) as ArrayRef),
-        ("emb", fixed_list(Arc::new(Float32Array::from(x)), d)),
+        ("emb", batch.column(1).clone()),
     ])
     .unwrap()
 }

@@ -852,14 +852,20 @@ impl Scanner for TextTrigger {
             let size = class_rows[c].len() as f64;
             let share = (plain_own[c] as f64 / (size * k as f64)).clamp(0.5, 1.0 - 0.5 / k as f64);
             let mut contradicted = 0usize;
+            // a contradicted row of the group carries the group's evidence
+            // (its class-corrected test), the others their own
+            let group = (pair_log_p[j] + (per_class[c] as f64).ln()).min(0.0);
             for (&i, l) in q.rows.iter().zip(landed) {
-                let lp = ln_binomial_lower(k as u64, share, l.own as u64);
-                ungated[i] = ungated[i].min(lp);
-                raw[i] = raw[i].max(1.0 - l.own as f64 / k as f64);
-                if search.contradicted(l) {
+                let own = ln_binomial_lower(k as u64, share, l.own as u64);
+                let lp = if search.contradicted(l) {
                     contradicted += 1;
                     suspected[i] = l.majority;
-                }
+                    own.min(group)
+                } else {
+                    own
+                };
+                ungated[i] = ungated[i].min(lp);
+                raw[i] = raw[i].max(1.0 - l.own as f64 / k as f64);
             }
             // the pair's rows as planted rows (contradicted) and natural ones
             // (contradicted at the null rate): the planted share's estimate
