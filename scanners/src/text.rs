@@ -580,6 +580,61 @@ impl Search<'_> {
     }
 }
 
+impl TextTrigger {
+    /// Every word (or word pair) and class with at least `min-rows` rows of
+    /// the class carrying it, at most `max-share` of the class: their rows.
+    fn pairs(&self, carriers: &[Vec<u32>], labels: &[u32], class_rows: &[Vec<usize>]) -> Vec<Pair> {
+        let p = &self.params;
+        let mut pairs = Vec::new();
+        for (t, rows) in carriers.iter().enumerate() {
+            let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); class_rows.len()];
+            for &i in rows {
+                by_class[labels[i as usize] as usize].push(i as usize);
+            }
+            for (c, rows) in by_class.into_iter().enumerate() {
+                let size = class_rows[c].len();
+                if size == 0
+                    || rows.len() < p.min_rows
+                    || rows.len() as f64 > p.max_share * size as f64
+                {
+                    continue;
+                }
+                pairs.push(Pair {
+                    token: t as u32,
+                    class: c as u32,
+                    rows,
+                    contradicted: 0,
+                    sampled: 0,
+                });
+            }
+        }
+        pairs
+    }
+}
+
+/// Class `c`'s null rate of contradicted rows: the median of its pairs'
+/// contradicted shares (with at least [`MIN_CLASS_PAIRS`] of them), never
+/// below its rate with nothing set aside (`plain` of `size` rows), within
+/// [`RATE_FLOOR`] of 0 and 1.
+fn null_rate(pairs: &[Pair], c: u32, plain: usize, size: usize) -> f64 {
+    if size == 0 {
+        return RATE_FLOOR;
+    }
+    let shares: Vec<f64> = pairs
+        .iter()
+        .filter(|q| q.class == c)
+        .map(|q| q.contradicted as f64 / q.sampled as f64)
+        .collect();
+    let words = if shares.len() >= MIN_CLASS_PAIRS {
+        median(&shares)
+    } else {
+        0.0
+    };
+    words
+        .max(plain as f64 / size as f64)
+        .clamp(RATE_FLOOR, 1.0 - RATE_FLOOR)
+}
+
 /// The intra-pair correlation `ρ` at which the upper quartile of the
 /// squared standardised deviations of the pairs' contradicted shares from
 /// their classes' null rates is that of a χ²₁; `obs` = (null rate, sampled,
@@ -656,6 +711,17 @@ impl Scanner for TextTrigger {
         true
     }
 
+    fn note(&self, input: &ScanInput<'_>) -> Option<String> {
+        let n = input.labels.len();
+        (input.text.is_some() && n > EXACT_ROWS).then(|| {
+            format!(
+                "{}: {n} rows are more than {EXACT_ROWS}, so each row's nearest rows were searched \
+                 among about {REFERENCES} nearby rows, not all of them",
+                self.name()
+            )
+        })
+    }
+
     fn skip_reason(&self, input: &ScanInput<'_>) -> Option<String> {
         input.text.is_none().then(|| {
             "the data set has no text column beside its features (a column named text, \
@@ -730,29 +796,7 @@ impl Scanner for TextTrigger {
         }
 
         // the pairs, each with its sample's landings
-        let mut pairs: Vec<Pair> = Vec::new();
-        for (t, rows) in carriers.iter().enumerate() {
-            let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); nc];
-            for &i in rows {
-                by_class[labels[i as usize] as usize].push(i as usize);
-            }
-            for (c, rows) in by_class.into_iter().enumerate() {
-                let size = class_rows[c].len();
-                if size == 0
-                    || rows.len() < p.min_rows
-                    || rows.len() as f64 > p.max_share * size as f64
-                {
-                    continue;
-                }
-                pairs.push(Pair {
-                    token: t as u32,
-                    class: c as u32,
-                    rows,
-                    contradicted: 0,
-                    sampled: 0,
-                });
-            }
-        }
+        let mut pairs = self.pairs(&carriers, labels, &class_rows);
         pairs.par_iter_mut().for_each(|pair| {
             let mut sample = pair.rows.clone();
             if sample.len() > p.sample {
@@ -769,27 +813,12 @@ impl Scanner for TextTrigger {
         }
 
         // calibration: each class's null rate, one dispersion for the data set
-        let mut null_rate = vec![RATE_FLOOR; nc];
-        let mut per_class = vec![0usize; nc];
-        for c in 0..nc {
-            let shares: Vec<f64> = pairs
-                .iter()
-                .filter(|q| q.class as usize == c)
-                .map(|q| q.contradicted as f64 / q.sampled as f64)
-                .collect();
-            per_class[c] = shares.len();
-            let size = class_rows[c].len();
-            if size == 0 {
-                continue;
-            }
-            let plain = plain_contradicted[c] as f64 / size as f64;
-            let tokens = if shares.len() >= MIN_CLASS_PAIRS {
-                median(&shares)
-            } else {
-                0.0
-            };
-            null_rate[c] = tokens.max(plain).clamp(RATE_FLOOR, 1.0 - RATE_FLOOR);
-        }
+        let per_class: Vec<usize> = (0..nc)
+            .map(|c| pairs.iter().filter(|q| q.class as usize == c).count())
+            .collect();
+        let null_rate: Vec<f64> = (0..nc)
+            .map(|c| null_rate(&pairs, c as u32, plain_contradicted[c], class_rows[c].len()))
+            .collect();
         let obs: Vec<(f64, f64, f64)> = pairs
             .iter()
             .map(|q| {
