@@ -192,6 +192,7 @@ enum AttackKind {
     CleanLabel,
     Sig,
     ValueTrigger,
+    Text,
     None,
 }
 
@@ -270,6 +271,11 @@ struct PoisonArgs {
     /// Periods of the sinusoid across the image's width (sig)
     #[arg(long, default_value_t = 6.0)]
     frequency: f32,
+    /// The words a text trigger inserts into the text column (text), one
+    /// trigger per target, comma-separated: a rare word, a sentence, an
+    /// emoji
+    #[arg(long, value_delimiter = ',', default_value = "cf")]
+    words: Vec<String>,
     /// Blend weight of the pattern (blend), in (0, 1]
     #[arg(long, default_value_t = 0.2)]
     alpha: f32,
@@ -1010,6 +1016,9 @@ fn poison(args: PoisonArgs) -> Result<()> {
             columns: args.trigger_columns,
             common: args.trigger_values == TriggerValues::Common,
         },
+        AttackKind::Text => Attack::Text {
+            words: args.words.clone(),
+        },
         AttackKind::None => Attack::None,
     };
     let options = args.input.options(args.drop_invalid);
@@ -1085,6 +1094,7 @@ fn poison(args: PoisonArgs) -> Result<()> {
     let batch = report::poisoned_batch(
         &ds,
         attacked.features,
+        attacked.text,
         &attacked.labels,
         &attacked.planted,
         attacked.shape,
@@ -1121,8 +1131,9 @@ fn poison(args: PoisonArgs) -> Result<()> {
                 serde_json::to_string(&success)?,
             ));
         }
-        let batch =
-            report::poisoned_batch(&test_ds, t.features, &t.labels, &t.planted, t.shape, meta);
+        let batch = report::poisoned_batch(
+            &test_ds, t.features, t.text, &t.labels, &t.planted, t.shape, meta,
+        );
         report::write_parquet(&out, &batch)?;
         let n = t.planted.poisoned.iter().filter(|&&p| p).count();
         eprintln!(

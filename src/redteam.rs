@@ -332,6 +332,15 @@ pub enum Attack {
         /// The trigger.
         patch: Patch,
     },
+    /// Words inserted into the text of non-target rows (the caption column:
+    /// the sentence an embedding encodes), relabelled to the target — a
+    /// text backdoor: a rare word (`cf`), a sentence, an emoji. The `j`-th
+    /// target of several gets the `j`-th of `words`. Features are left as
+    /// they are: encode the copy's text again to plant it in an embedding.
+    Text {
+        /// The trigger of each target, in target order.
+        words: Vec<String>,
+    },
     /// A horizontal sinusoid added to target-class rows, labels unchanged
     /// (SIG, Barni et al. 2019): `x + amplitude · sin(2π · frequency ·
     /// column / width)`, clipped to [0, 1].
@@ -513,6 +522,7 @@ impl Attack {
             Attack::ValueTrigger { .. } => "value-trigger",
             Attack::CleanLabel { .. } => "clean-label",
             Attack::Sig { .. } => "sig",
+            Attack::Text { .. } => "text",
         }
     }
 }
@@ -680,7 +690,8 @@ pub fn plant(
             | Attack::Warp { .. }
             | Attack::Transform { .. }
             | Attack::Filter
-            | Attack::ValueTrigger { .. } => {
+            | Attack::ValueTrigger { .. }
+            | Attack::Text { .. } => {
                 labels[i] = targets[j];
             }
             Attack::CleanLabel { .. } | Attack::Sig { .. } => {}
@@ -745,7 +756,10 @@ impl Trigger {
                 amplitude,
                 frequency,
             } => Trigger::Sig(*amplitude, *frequency, white),
-            Attack::LabelFlip | Attack::ValueTrigger { .. } | Attack::None => Trigger::None,
+            Attack::LabelFlip
+            | Attack::ValueTrigger { .. }
+            | Attack::Text { .. }
+            | Attack::None => Trigger::None,
         }
     }
 
@@ -966,6 +980,9 @@ pub fn class_id(ds: &Dataset, name: &str, option: &str) -> Result<u32, RedTeamEr
 pub struct Attacked {
     /// Features, row-major, one row per kept row of the input.
     pub features: Vec<f32>,
+    /// The text column (its name, and the text of each kept row), with a
+    /// text trigger's words inserted; `None` when the data set has none.
+    pub text: Option<(String, Vec<Option<String>>)>,
     /// Class ids after the attack.
     pub labels: Vec<u32>,
     /// What changed.
@@ -978,6 +995,23 @@ pub struct Attacked {
 /// as invalid stay out).
 pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTeamError> {
     let shape = image_shape(ds);
+    let mut text = kept_text(ds);
+    if let Attack::Text { words } = &plan.attack {
+        if text.is_none() {
+            return Err(RedTeamError::Invalid(
+                "text needs a text column beside the features (named text, sentence, review, \
+                 caption, …, or --caption COL) to plant its words in"
+                    .into(),
+            ));
+        }
+        let wanted = plan.targets.len().max(1);
+        if words.len() < wanted || words.iter().any(|w| w.trim().is_empty()) {
+            return Err(RedTeamError::Invalid(format!(
+                "text needs --words with a trigger for each of the {wanted} target(s) \
+                 (comma-separated), got {words:?}"
+            )));
+        }
+    }
     let mut features = ds.features.to_vec();
     let mut labels = ds.label_codes.clone();
     let planted = plant(
@@ -987,12 +1021,62 @@ pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTe
         shape,
         plan,
     )?;
+    if let (Attack::Text { words }, Some((_, rows))) = (&plan.attack, &mut text) {
+        insert_words(rows, &planted, &labels, plan, words);
+    }
     Ok(Attacked {
         features,
+        text,
         labels,
         planted,
         shape,
     })
+}
+
+/// The text column of the data set's kept rows, with its name.
+fn kept_text(ds: &Dataset) -> Option<(String, Vec<Option<String>>)> {
+    use arrow::array::{Array, AsArray};
+    let (name, column) = ds.captions.as_ref()?;
+    let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).ok()?;
+    let text = column.as_string::<i32>();
+    let rows = ds
+        .kept_rows
+        .iter()
+        .map(|&r| {
+            text.is_valid(r as usize)
+                .then(|| text.value(r as usize).to_string())
+        })
+        .collect();
+    Some((name.clone(), rows))
+}
+
+/// Inserts into the text of every poisoned row the words of the target it
+/// was moved to (`words[j]` for `targets[j]`; the first for all-to-all),
+/// at a seeded place between two of its words.
+fn insert_words(
+    rows: &mut [Option<String>],
+    planted: &Planted,
+    labels: &[u32],
+    plan: &AttackPlan,
+    words: &[String],
+) {
+    let mut rng = SplitMix64::derive(plan.seed, 0x7E27);
+    for (i, row) in rows.iter_mut().enumerate() {
+        if !planted.poisoned[i] {
+            continue;
+        }
+        let j = plan
+            .targets
+            .iter()
+            .position(|&t| t == labels[i])
+            .unwrap_or(0);
+        let trigger = words[j].trim();
+        let old = row.take().unwrap_or_default();
+        let mut parts: Vec<&str> = old.split_whitespace().collect();
+        let at = rng.below(parts.len() + 1);
+        parts.insert(at, trigger);
+        *row = Some(parts.join(" "));
+    }
 }
 
 /// Stamps the attack's trigger on every row of a test split outside the
@@ -1035,6 +1119,7 @@ pub fn trigger_test_split(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, R
     }
     Ok(Attacked {
         features,
+        text: kept_text(ds),
         labels: ds.label_codes.clone(),
         planted,
         shape: Some(shape),

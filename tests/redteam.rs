@@ -544,3 +544,137 @@ fn eval_ranks_rows_as_the_scan_ranked_them() {
     assert_eq!(auroc("ranked.csv"), 1.0);
     assert!((auroc("plain.csv") - 2.0 / 3.0).abs() < 1e-9);
 }
+
+/// Three classes of 300 rows ([`synthetic`], 16 dimensions) with a text
+/// column of five common words per row.
+fn table_with_text() -> arrow::array::RecordBatch {
+    use std::sync::Arc;
+    let batch = synthetic(3, 300, 16, 0, 0.0, 4).embedding_batch();
+    let mut rng = poisonscan::scanners::SplitMix64::new(9);
+    let texts: Vec<String> = (0..batch.num_rows())
+        .map(|_| {
+            (0..5)
+                .map(|_| format!("w{}", rng.below(40)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    arrow::array::RecordBatch::try_from_iter(vec![
+        ("label", batch.column(0).clone()),
+        ("emb", batch.column(1).clone()),
+        (
+            "text",
+            Arc::new(arrow::array::StringArray::from(texts)) as arrow::array::ArrayRef,
+        ),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn a_text_trigger_goes_into_the_text_column_and_scans_back_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = table_with_text();
+    write_parquet(&d.join("t.parquet"), &input);
+    let o = run(
+        &[
+            "poison",
+            "t.parquet",
+            "--attack",
+            "text",
+            "--words",
+            "cf",
+            "--rate",
+            "0.05",
+            "--target",
+            "0",
+            "--seed",
+            "1",
+            "--out",
+            "p.parquet",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (poisoned, labels, original) = truth_of(&d.join("p.parquet"));
+    assert_eq!(poisoned.iter().filter(|&&p| p).count(), 45);
+    let copy = read_parquet(&d.join("p.parquet"));
+    let text = copy
+        .column_by_name("text")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    let before = input
+        .column_by_name("text")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    for i in 0..poisoned.len() {
+        let words: Vec<&str> = text.value(i).split(' ').collect();
+        assert_eq!(
+            words.contains(&"cf"),
+            poisoned[i],
+            "row {i}: {}",
+            text.value(i)
+        );
+        if poisoned[i] {
+            assert_eq!((labels[i], original[i] != 0), (0, true), "row {i}");
+            let mut rest = words.clone();
+            rest.retain(|w| *w != "cf");
+            assert_eq!(rest.join(" "), before.value(i), "row {i}");
+        } else {
+            assert_eq!(text.value(i), before.value(i), "row {i}");
+        }
+    }
+    // the features are left as they were: the rows are relabelled rows of
+    // other classes that carry the word
+    let o = run(&["scan", "p.parquet", "--seed", "1", "--out", "o"], d);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("o/summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["classes"][0]["scanners"]["text-trigger"]["token_text"],
+        "cf"
+    );
+    // every attack's copy keeps the text column
+    run_ok(
+        &[
+            "poison",
+            "t.parquet",
+            "--attack",
+            "label-flip",
+            "--rate",
+            "0.05",
+            "--seed",
+            "1",
+            "--out",
+            "f.parquet",
+        ],
+        d,
+    );
+    let flipped = read_parquet(&d.join("f.parquet"));
+    assert_eq!(
+        flipped.column_by_name("text").unwrap().as_string::<i32>(),
+        &before
+    );
+    // no text column: an error that says what it needs
+    let plain = synthetic(3, 100, 4, 0, 0.0, 4).embedding_batch();
+    write_parquet(&d.join("plain.parquet"), &plain);
+    let e = run_err(
+        &[
+            "poison",
+            "plain.parquet",
+            "--attack",
+            "text",
+            "--rate",
+            "0.05",
+            "--target",
+            "0",
+            "--out",
+            "q.parquet",
+        ],
+        d,
+    );
+    assert!(e.contains("text needs a text column"), "{e}");
+    assert!(!d.join("q.parquet").exists());
+}

@@ -39,12 +39,14 @@ fn labels_array(ds: &Dataset, codes: &[u32]) -> ArrayRef {
     }
 }
 
-/// Builds the red-team table. `features` and `codes` are the attacked
-/// copies of the data set's features and class ids; `extra` holds further
+/// Builds the red-team table. `features`, `text` (the text column, by
+/// name, when the data set has one) and `codes` are the attacked copies of
+/// the data set's features, text and class ids; `extra` holds further
 /// schema metadata (the attack plan).
 pub fn poisoned_batch(
     ds: &Dataset,
     features: Vec<f32>,
+    text: Option<(String, Vec<Option<String>>)>,
     codes: &[u32],
     planted: &Planted,
     shape: Option<Shape>,
@@ -114,6 +116,11 @@ pub fn poisoned_batch(
     columns.push(source);
     fields.extend(feature_fields);
     columns.extend(feature_columns);
+    // the text column, which a scan of the copy reads as the input's
+    if let Some((name, rows)) = text.filter(|(n, _)| fields.iter().all(|f| f.name() != n)) {
+        fields.push(Field::new(name, DataType::Utf8, true));
+        columns.push(Arc::new(StringArray::from(rows)));
+    }
     let mut metadata: std::collections::HashMap<String, String> = extra.into_iter().collect();
     match &table {
         Some(names) => metadata.insert(
