@@ -151,6 +151,23 @@ class ScanTest(unittest.TestCase):
             poisonscan.scan(table, embedding="emb", model="none", caption="label")
         self.assertIn("caption", str(e.exception))
 
+    def test_a_word_planted_in_the_text_is_named(self):
+        # a text column beside the embedding: common words in every row,
+        # and `cf` in the relabelled rows' text, as a text backdoor plants it
+        rng = random.Random(5)
+        texts = [
+            " ".join([f"w{rng.randrange(40)}" for _ in range(5)] + (["cf"] if t else []))
+            for t in self.truth
+        ]
+        r = poisonscan.scan(self.table.append_column("text", pa.array(texts)),
+                            embedding="emb", model="none")
+        zero = next(c for c in r.summary["classes"] if c["label"] == "0")
+        self.assertEqual(zero["scanners"]["text-trigger"]["token_text"], "cf")
+        self.assertIn("text-trigger", zero["failed_by"])
+        # without the text the scanner is skipped, and says why
+        skipped = {s["scanner"]: s["reason"] for s in self.result.summary["skipped_scanners"]}
+        self.assertIn("text column", skipped["text-trigger"])
+
     def test_bad_input_raises_input_error_with_the_cli_message(self):
         with self.assertRaises(poisonscan.InputError) as e:
             poisonscan.scan(self.table, embedding="nope", model="none")
