@@ -1033,21 +1033,13 @@ pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTe
     })
 }
 
-/// The text column of the data set's kept rows, with its name.
+/// The text column of the data set's kept rows, with its name, to change.
 fn kept_text(ds: &Dataset) -> Option<(String, Vec<Option<String>>)> {
-    use arrow::array::{Array, AsArray};
-    let (name, column) = ds.captions.as_ref()?;
-    let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).ok()?;
-    let text = column.as_string::<i32>();
-    let rows = ds
-        .kept_rows
-        .iter()
-        .map(|&r| {
-            text.is_valid(r as usize)
-                .then(|| text.value(r as usize).to_string())
-        })
-        .collect();
-    Some((name.clone(), rows))
+    let (name, text) = ds.kept_text()?;
+    Some((
+        name.to_string(),
+        text.iter().map(|t| t.map(str::to_string)).collect(),
+    ))
 }
 
 /// Inserts into the text of every poisoned row the words of the target it

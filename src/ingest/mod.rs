@@ -442,27 +442,35 @@ impl Dataset {
     /// features (a text column of few values read as categories: its values
     /// are features already, which `value-trigger` reads).
     pub fn text_tokens(&self) -> Option<poisonscan_scanners::TokenSets> {
-        let (name, column) = self.captions.as_ref()?;
+        let (name, text) = self.kept_text()?;
         let mut source = &self.feature_source;
         while let FeatureSource::Learned { input, .. } = source {
             source = input;
         }
         if let FeatureSource::Columns { categorical, .. } = source {
-            if categorical.contains(name) {
+            if categorical.iter().any(|c| c == name) {
                 return None;
             }
         }
-        let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).ok()?;
-        let text = column.as_string::<i32>();
-        let texts: Vec<Option<&str>> = self
-            .kept_rows
-            .iter()
-            .map(|&r| text.is_valid(r as usize).then(|| text.value(r as usize)))
-            .collect();
+        let texts: Vec<Option<&str>> = text.iter().collect();
         Some(poisonscan_scanners::TokenSets::from_texts(
             &texts,
             poisonscan_scanners::text::MIN_ROWS_FLOOR,
         ))
+    }
+
+    /// The caption column's name and its text, one entry per kept row;
+    /// `None` without such a column.
+    pub fn kept_text(&self) -> Option<(&str, arrow::array::StringArray)> {
+        let (name, column) = self.captions.as_ref()?;
+        let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).ok()?;
+        let text = column.as_string::<i32>();
+        let kept = self
+            .kept_rows
+            .iter()
+            .map(|&r| text.is_valid(r as usize).then(|| text.value(r as usize)))
+            .collect();
+        Some((name, kept))
     }
 
     /// Whether the features are a learned representation (a network's
