@@ -69,8 +69,14 @@ What they cannot hide is the text they share.
    of their squared standardised deviations set to that of a χ²₁, 1.32:
    natural pairs deviate with heavier tails than a fit to the bulk
    allows; `ρ` at least 0.01). Upper tail.
-5. A class's test is its strongest pair, Bonferroni-corrected over the
-   class's pairs. In a class whose test is significant at the class gate,
+5. A class's test is its strongest pair among the words the class holds
+   at least half the rows of, Bonferroni-corrected over those: a
+   trigger's words are (nearly) all in its target, while a word of
+   another class's vocabulary in a minority of this class's rows that,
+   set apart, look like that class, is label noise (10 % random flips on
+   the sentences put 30 rows with `great` among the negative reviews, 21
+   of them flipped; tested, it failed the class with 2 of 21 flags
+   right), which the label tests report. Every pair calibrates. In a class whose test is significant at the class gate,
    every row of each significant pair is scored: its own-label count among
    its `k` nearest rows not carrying the word, against Binomial(`k`,
    `q_c`), `q_c` the class's mean own-label share with nothing set aside
@@ -80,10 +86,10 @@ What they cannot hide is the text they share.
    (contradicted) and natural ones (contradicted at the null rate `p₀`):
    `(x − p₀·m)/(1 − p₀)` of its `m` rows, `x` of them contradicted. `suspected_label`
    is the majority label of a scored row's neighbours.
-6. `summary.json` gives, per class: `pairs`, `null_rate`, `dispersion`, and
-   the strongest pair's `token` (the word or phrase, in words, in
-   `token_text`), `token_rows`, `token_sampled`, `token_contradicted` and
-   `token_log_p`.
+6. `summary.json` gives, per class: `pairs` (calibrating), `tested_pairs`,
+   `null_rate`, `dispersion`, and the strongest tested pair's `token` (the
+   word or phrase, in words, in `token_text`), `token_rows`,
+   `token_sampled`, `token_contradicted` and `token_log_p`.
 
 Scanned only where the data set has a text column (not one read as a
 categorical feature of a table: its values are features, which
@@ -110,9 +116,9 @@ scanner is skipped. A merge of shard partials combines each class's test
   discusses in another's words. Measured on the clean sentences under
   three labellings (source × sentiment, 6 classes; sentiment; source),
   `--model none` and `mlp`, seeds 1–3: the strongest clean class test had
-  `ln p` −4.5 (−3.7 with the model), where the gate of two classes lies
-  near −7; every planted trigger (a rare word or a sentence on 1 to 10 %,
-  24 scans) reached −15 to −65. The emoji with their names as captions
+  `ln p` −4.5 (by source, whose words are topical), where the gate of
+  three classes lies near −7.5; every planted trigger (a rare word, a
+  sentence, an emoji or a phrase on 1 to 10 %) reached −15 or below. The emoji with their names as captions
   (9 categories, where words follow the classes: "flag", "face") pass.
 - Templated text that one class's rows share by their making (a source's
   boilerplate footer) and that, set aside, look like other classes' rows.
@@ -125,10 +131,11 @@ scanner is skipped. A merge of shard partials combines each class's test
 Misses: a trigger that most of the target class carries (beyond
 `max-share`); a trigger so long and so like the target's own text that
 the planted rows' nearest unmarked rows are the target's (the rows carry
-no sign of their source); triggers made of the text's common words in
-common order (a word pair that many clean rows of every class carry is
-tested, but the planted rows are then few of its rows); paraphrase and
-syntactic triggers (no shared word); planted groups under `min-rows` rows.
+no sign of their source); a trigger word that other classes' rows carry
+more often than the planted rows do (the class then holds under half of
+its rows: a common word, or one word planted into several targets —
+give each target its own); paraphrase and syntactic triggers (no shared
+word); planted groups under `min-rows` rows.
 
 ## References
 - J. Dai, C. Chen, Y. Li. A Backdoor Attack Against LSTM-Based Text
@@ -326,6 +333,14 @@ impl TokenSets {
 /// no class is tested.
 const MIN_PAIRS: usize = 10;
 
+/// Least share of a word's rows that a class must hold for the word to be
+/// tested in it (every pair calibrates): on the sentences with 10 % random
+/// label flips, the positive word `great` in negative reviews (30 rows, 21
+/// of them flipped positives, 13 % of the word's rows) failed a class by a
+/// word that is no trigger, its flags 2 of 21 planted; every planted
+/// trigger's own words hold 93–100 % of their rows in the target.
+const MIN_WORD_SHARE: f64 = 0.5;
+
 /// Least pairs of a class for their median to be its null rate.
 const MIN_CLASS_PAIRS: usize = 5;
 
@@ -482,6 +497,10 @@ struct Pair {
     token: u32,
     class: u32,
     rows: Vec<usize>,
+    /// The class's share of all the rows that carry the word: a trigger's
+    /// rows are (nearly) all in its target; a word of another class's
+    /// vocabulary is there in a minority of its rows.
+    word_share: f64,
     /// How many of the sampled rows are contradicted, and of how many.
     contradicted: usize,
     sampled: usize,
@@ -599,10 +618,12 @@ impl TextTrigger {
                 {
                     continue;
                 }
+                let word_share = rows.len() as f64 / carriers[t].len() as f64;
                 pairs.push(Pair {
                     token: t as u32,
                     class: c as u32,
                     rows,
+                    word_share,
                     contradicted: 0,
                     sampled: 0,
                 });
@@ -842,27 +863,33 @@ impl Scanner for TextTrigger {
             })
             .collect();
 
-        // class tests: the strongest pair, corrected over the class's pairs
+        // class tests: the strongest of the class's words that it holds most
+        // of (every pair calibrates; a word of another class's vocabulary
+        // that some of this class's rows carry and that, set apart, look
+        // like that class is label noise, which the label tests report),
+        // corrected over them
         let gate = class_gate_level(nc);
+        let testable = |q: &Pair| q.word_share >= MIN_WORD_SHARE;
+        let mut tested = vec![0usize; nc];
         let mut strongest: Vec<Option<usize>> = vec![None; nc];
-        for (j, q) in pairs.iter().enumerate() {
+        for (j, q) in pairs.iter().enumerate().filter(|(_, q)| testable(q)) {
             let c = q.class as usize;
+            tested[c] += 1;
             if strongest[c].is_none_or(|b| pair_log_p[j] < pair_log_p[b]) {
                 strongest[c] = Some(j);
             }
         }
+        let corrected =
+            |j: usize| (pair_log_p[j] + (tested[pairs[j].class as usize] as f64).ln()).min(0.0);
         let class_log_p: Vec<f64> = (0..nc)
-            .map(|c| match strongest[c] {
-                Some(b) => (pair_log_p[b] + (per_class[c] as f64).ln()).min(0.0),
-                None => 0.0,
-            })
+            .map(|c| strongest[c].map_or(0.0, corrected))
             .collect();
 
         // rows of the significant pairs of failed classes
         let significant: Vec<usize> = (0..pairs.len())
             .filter(|&j| {
                 let c = pairs[j].class as usize;
-                class_log_p[c] <= gate && pair_log_p[j] + (per_class[c] as f64).ln() <= gate
+                testable(&pairs[j]) && class_log_p[c] <= gate && corrected(j) <= gate
             })
             .collect();
         let landings: Vec<Vec<Landing>> = significant
@@ -883,7 +910,7 @@ impl Scanner for TextTrigger {
             let mut contradicted = 0usize;
             // a contradicted row of the group carries the group's evidence
             // (its class-corrected test), the others their own
-            let group = (pair_log_p[j] + (per_class[c] as f64).ln()).min(0.0);
+            let group = corrected(j);
             for (&i, l) in q.rows.iter().zip(landed) {
                 let own = ln_binomial_lower(k as u64, share, l.own as u64);
                 let lp = if search.contradicted(l) {
@@ -911,6 +938,7 @@ impl Scanner for TextTrigger {
                 let c = class as usize;
                 let mut values = vec![
                     ("pairs", per_class[c] as f64),
+                    ("tested_pairs", tested[c] as f64),
                     ("null_rate", null_rate[c]),
                     ("dispersion", rho),
                 ];
@@ -1134,6 +1162,41 @@ mod tests {
                 assert_ne!(tokens.name(d.value("token").unwrap() as u32), "two");
             }
             assert!(out.log_p.iter().all(|&lp| lp == 0.0));
+        }
+    }
+
+    #[test]
+    fn label_noise_on_a_word_of_another_class_fails_no_class() {
+        // classes 0 and 1, a quarter of their rows given the other label at
+        // random: class 1's topic word is then carried by some 20 rows of
+        // class 0, which look like class 1 once set apart — label noise,
+        // not a trigger: most of the word's rows are in class 1
+        let scanner = TextTrigger::DEFAULT
+            .configure(&[("min-rows".into(), "10".into())])
+            .unwrap();
+        for seed in 1..=3 {
+            let (x, labels, texts, _) = corpus(0, seed);
+            let mut rng = SplitMix64::new(seed + 10);
+            let keep: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] < 2).collect();
+            let x: Vec<f32> = keep
+                .iter()
+                .flat_map(|&i| x[i * 16..(i + 1) * 16].to_vec())
+                .collect();
+            let labels: Vec<u32> = keep
+                .iter()
+                .map(|&i| labels[i] ^ (rng.next_f64() < 0.25) as u32)
+                .collect();
+            let some: Vec<Option<&str>> = keep.iter().map(|&i| Some(texts[i].as_str())).collect();
+            let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
+            let input = ScanInput {
+                seed,
+                text: Some(&tokens),
+                ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 2)
+            };
+            let out = scanner.scan(&input).unwrap();
+            for d in &out.classes {
+                assert!(d.log_p.unwrap() > class_gate_level(2), "seed {seed}: {d:?}");
+            }
         }
     }
 
