@@ -272,8 +272,8 @@ struct PoisonArgs {
     #[arg(long, default_value_t = 6.0)]
     frequency: f32,
     /// The words a text trigger inserts into the text column (text), one
-    /// trigger per target, comma-separated: a rare word, a sentence, an
-    /// emoji
+    /// trigger per target, comma-separated (so a trigger holds no comma):
+    /// a rare word, a sentence, an emoji
     #[arg(long, value_delimiter = ',', default_value = "cf")]
     words: Vec<String>,
     /// Blend weight of the pattern (blend), in (0, 1]
