@@ -134,8 +134,12 @@ the planted rows' nearest unmarked rows are the target's (the rows carry
 no sign of their source); a trigger word that other classes' rows carry
 more often than the planted rows do (the class then holds under half of
 its rows: a common word, or one word planted into several targets —
-give each target its own); paraphrase and syntactic triggers (no shared
-word); planted groups under `min-rows` rows.
+give each target its own); planted rows whose text does not carry the
+word (the text missing or cut short) still vouch for the rest — measured:
+the 5 % sentence trigger with half of all rows' text removed, the 65
+carriers' unmarked neighbours were the other planted rows, 11 of 65
+contradicted, the class passed; paraphrase and syntactic triggers (no
+shared word); planted groups under `min-rows` rows.
 
 ## References
 - J. Dai, C. Chen, Y. Li. A Backdoor Attack Against LSTM-Based Text
