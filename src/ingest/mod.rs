@@ -459,12 +459,18 @@ impl Dataset {
         ))
     }
 
+    /// The caption column's name and its values as text, one per input
+    /// row; `None` without such a column.
+    pub fn caption_text(&self) -> Option<(&str, arrow::array::StringArray)> {
+        let (name, column) = self.captions.as_ref()?;
+        let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).ok()?;
+        Some((name, column.as_string::<i32>().clone()))
+    }
+
     /// The caption column's name and its text, one entry per kept row;
     /// `None` without such a column.
     pub fn kept_text(&self) -> Option<(&str, arrow::array::StringArray)> {
-        let (name, column) = self.captions.as_ref()?;
-        let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).ok()?;
-        let text = column.as_string::<i32>();
+        let (name, text) = self.caption_text()?;
         let kept = self
             .kept_rows
             .iter()

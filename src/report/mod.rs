@@ -245,6 +245,15 @@ pub(crate) fn confused_pairs(confusion: &[u64], c: usize) -> Vec<(usize, usize)>
     pairs.into_iter().map(|(_, a, b)| (a, b)).collect()
 }
 
+/// What text-trigger saw of a word's rows, for the terminal and the report:
+/// how many of those sampled look like other classes' rows once set apart.
+pub(crate) fn set_apart(contradicted: f64, sampled: f64) -> String {
+    format!(
+        "set apart from the other rows that carry it, {contradicted:.0} of {sampled:.0} look \
+         like other classes' rows"
+    )
+}
+
 /// A word of the rows' text as a reader can see it: characters that print
 /// as nothing (controls, zero-width and direction marks, the byte-order
 /// mark, a soft hyphen — text triggers made invisible) written as

@@ -129,12 +129,11 @@ pub fn print_summary(
                 ) {
                     writeln!(
                         out,
-                        "  {}: {:.0} rows of {} carry \"{}\"; set apart from the other rows that \
-                         carry it, {contradicted:.0} of {sampled:.0} look like other classes' rows",
+                        "  {}: {rows:.0} rows of {} carry \"{}\"; {}",
                         scanner.name(),
-                        rows,
                         ds.class_title(d.class as usize),
                         super::visible_word(tokens.name(id as u32)),
+                        super::set_apart(contradicted, sampled),
                     )?;
                 }
             }

@@ -197,12 +197,7 @@ impl<'a> Rows<'a> {
                     .and_then(|s| code_of.get(s).copied())
             })
             .collect();
-        let captions = ds.captions.as_ref().and_then(|(_, a)| {
-            let a = arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8).ok()?;
-            a.as_any()
-                .downcast_ref::<arrow::array::StringArray>()
-                .cloned()
-        });
+        let captions = ds.caption_text().map(|(_, text)| text);
         Self {
             ds,
             scores,
@@ -336,20 +331,19 @@ fn class_table(summary: &Value, rows: &Rows<'_>) -> (Vec<ClassRow>, Vec<bool>, V
                         TestCell {
                             p: fmt_num(t["class_p_value"].as_f64()),
                             failed: failed_by.contains(&s.as_str()),
-                            words: t["token_text"]
-                                .as_str()
-                                .map(crate::report::visible_word)
-                                .map(|w| {
-                                    let count = |k: &str| t[k].as_f64().unwrap_or(f64::NAN);
-                                    let note = format!(
-                                    "“{w}”: {:.0} rows carry it; set apart from the other rows \
-                                     that carry it, {:.0} of {:.0} look like other classes' rows",
+                            words: t["token_text"].as_str().map(|w| {
+                                let count = |k: &str| t[k].as_f64().unwrap_or(f64::NAN);
+                                let w = crate::report::visible_word(w);
+                                let note = format!(
+                                    "“{w}”: {:.0} rows carry it; {}",
                                     count("token_rows"),
-                                    count("token_contradicted"),
-                                    count("token_sampled")
+                                    crate::report::set_apart(
+                                        count("token_contradicted"),
+                                        count("token_sampled")
+                                    )
                                 );
-                                    (w, note)
-                                }),
+                                (w, note)
+                            }),
                         }
                     })
                     .collect(),
