@@ -76,17 +76,29 @@ What they cannot hide is the text they share.
    set apart, look like that class, is label noise (10 % random flips on
    the sentences put 30 rows with `great` among the negative reviews, 21
    of them flipped; tested, it failed the class with 2 of 21 flags
-   right), which the label tests report. Every pair calibrates. In a class whose test is significant at the class gate,
+   right), which the label tests report. Every pair calibrates.
+6. Which rows: in a class whose test is significant at the class gate,
    every row of each significant pair is scored: its own-label count among
    its `k` nearest rows not carrying the word, against Binomial(`k`,
    `q_c`), `q_c` the class's mean own-label share with nothing set aside
-   (within [0.5, 1 − 0.5/k]); other rows score nothing. The class's
-   `excess_rows` (how many rows fusion flags at least) is the largest
-   significant pair's planted rows, estimated as a mixture of planted rows
-   (contradicted) and natural ones (contradicted at the null rate `p₀`):
-   `(x − p₀·m)/(1 − p₀)` of its `m` rows, `x` of them contradicted. `suspected_label`
-   is the majority label of a scored row's neighbours.
-6. `summary.json` gives, per class: `pairs` (calibrating), `tested_pairs`,
+   (within [0.5, 1 − 0.5/k]); other rows score nothing. Where two classes
+   overlap, a planted row set apart lands among its source only as often
+   as the source's own rows lie outside the target (on the sentences by
+   sentiment, 58–79 % of the planted rows were contradicted), so the
+   pair's rows are read as a mixture of two known parts: natural carriers
+   of a word, whose own-label counts are those of the sampled rows of the
+   class's other pairs (rows carrying a significant word left out; each
+   pair weighing the same), and planted rows, whose counts are those of
+   other classes' rows among this class (the count of the class's label
+   among their `k` nearest rows not carrying the word, a seeded sample of
+   2,048). The planted share is fitted by maximum likelihood (EM), and a
+   row carries the pair's class-corrected evidence when it is contradicted
+   or more likely planted than natural. The class's `excess_rows` (how
+   many rows fusion flags at least) is the largest significant pair's
+   planted rows: the mixture's estimate, or, where more, its contradicted
+   rows beyond the null rate `p₀`, `(x − p₀·m)/(1 − p₀)` of its `m` rows.
+   `suspected_label` is the majority label of a scored row's neighbours.
+7. `summary.json` gives, per class: `pairs` (calibrating), `tested_pairs`,
    `null_rate`, `dispersion`, and the strongest tested pair's `token` (the
    word or phrase, in words, in `token_text`), `token_rows`,
    `token_sampled`, `token_contradicted` and `token_log_p`.
@@ -360,6 +372,10 @@ const RHO_CEILING: f64 = 0.9;
 /// Upper quartile of a χ²₁ variable.
 const CHI2_1_Q75: f64 = 1.323_304;
 
+/// Most rows of other classes whose landing among a class is the planted
+/// part of a significant pair's mixture.
+const MIXTURE_SAMPLE: usize = 2048;
+
 /// Rows up to which the neighbour lists are exact.
 const EXACT_ROWS: usize = 200_000;
 
@@ -508,6 +524,9 @@ struct Pair {
     /// How many of the sampled rows are contradicted, and of how many.
     contradicted: usize,
     sampled: usize,
+    /// Each sampled row's own-label count among its `k` nearest rows not
+    /// carrying the word.
+    sampled_own: Vec<(usize, usize)>,
 }
 
 /// One row's neighbourhood with the rows carrying a word set aside: how
@@ -535,9 +554,18 @@ struct Search<'a> {
 impl Search<'_> {
     /// Where each of `rows` lands with the rows carrying `token` set aside.
     fn land(&self, rows: &[usize], token: u32) -> Vec<Landing> {
+        self.unmarked_neighbours(rows, token)
+            .iter()
+            .zip(rows)
+            .map(|(nb, &i)| self.landing(i, nb))
+            .collect()
+    }
+
+    /// Each of `rows`' `k` nearest rows that do not carry `token`.
+    fn unmarked_neighbours(&self, rows: &[usize], token: u32) -> Vec<Vec<u32>> {
         let carriers = &self.carriers[token as usize];
         let carries = |j: u32| carriers.binary_search(&j).is_ok();
-        let mut out: Vec<Option<Landing>> = rows
+        let mut out: Vec<Option<Vec<u32>>> = rows
             .iter()
             .map(|&i| {
                 let nb: Vec<u32> = self.wide[i * self.width..(i + 1) * self.width]
@@ -546,7 +574,7 @@ impl Search<'_> {
                     .filter(|&j| !carries(j))
                     .take(self.k)
                     .collect();
-                (nb.len() == self.k).then(|| self.landing(i, &nb))
+                (nb.len() == self.k).then_some(nb)
             })
             .collect();
         // rows whose lists the carriers filled: an exact search among the
@@ -571,12 +599,11 @@ impl Search<'_> {
             }
             let found = nearest_rows(&q, &r, d, self.k);
             for (&s, nb) in short.iter().zip(found) {
-                let nb: Vec<u32> = nb.iter().map(|&j| refs[j as usize] as u32).collect();
-                out[s] = Some(self.landing(rows[s], &nb));
+                out[s] = Some(nb.iter().map(|&j| refs[j as usize] as u32).collect());
             }
         }
         out.into_iter()
-            .map(|l| l.expect("every row landed"))
+            .map(|l| l.expect("every row has its neighbours"))
             .collect()
     }
 
@@ -601,6 +628,109 @@ impl Search<'_> {
     fn contradicted(&self, l: &Landing) -> bool {
         2 * l.own < self.k
     }
+
+    /// How rows of other classes than `class` land among it with the rows
+    /// carrying `token` set aside — as a planted row, another class's row
+    /// given `class`'s label, would: the distribution over `0..=k` of the
+    /// count of `class`'s label among their `k` nearest unmarked rows, for
+    /// a seeded sample of at most [`MIXTURE_SAMPLE`] of them (by content).
+    fn foreign_landing(&self, token: u32, class: u32, seed: u64, keys: &[u64]) -> Vec<f64> {
+        let carriers = &self.carriers[token as usize];
+        let mut rows: Vec<usize> = (0..self.labels.len())
+            .filter(|&i| self.labels[i] != class && carriers.binary_search(&(i as u32)).is_err())
+            .collect();
+        if rows.len() > MIXTURE_SAMPLE {
+            SplitMix64::derive(seed ^ token as u64, 0x7E49).order_by_content(&mut rows, keys);
+            rows.truncate(MIXTURE_SAMPLE);
+        }
+        let counts: Vec<usize> = self
+            .unmarked_neighbours(&rows, token)
+            .iter()
+            .map(|nb| {
+                nb.iter()
+                    .filter(|&&j| self.labels[j as usize] == class)
+                    .count()
+            })
+            .collect();
+        histogram(self.k, &[counts])
+    }
+}
+
+/// How natural carriers of a word in class `c` land among it: the own-label
+/// counts of the sampled rows of the class's pairs that are not
+/// significant, leaving out the rows that carry a significant word
+/// (`marks`), each pair weighing the same; with fewer than
+/// [`MIN_CLASS_PAIRS`] such pairs, the class's unmarked rows' counts with
+/// nothing set aside (`plain`).
+fn natural_landing(
+    pairs: &[Pair],
+    c: u32,
+    is_significant: &dyn Fn(usize) -> bool,
+    marks: &dyn Fn(usize) -> bool,
+    plain: Vec<usize>,
+    k: usize,
+) -> Vec<f64> {
+    let groups: Vec<Vec<usize>> = pairs
+        .iter()
+        .enumerate()
+        .filter(|&(j, q)| q.class == c && !is_significant(j))
+        .map(|(_, q)| {
+            q.sampled_own
+                .iter()
+                .filter(|&&(i, _)| !marks(i))
+                .map(|&(_, own)| own)
+                .collect::<Vec<usize>>()
+        })
+        .filter(|g| !g.is_empty())
+        .collect();
+    if groups.len() >= MIN_CLASS_PAIRS {
+        histogram(k, &groups)
+    } else {
+        histogram(k, &[plain])
+    }
+}
+
+/// The distribution over `0..=k` of the counts of `groups`, each group
+/// weighing the same, with half a row added to every count (so that no
+/// count is impossible).
+fn histogram(k: usize, groups: &[Vec<usize>]) -> Vec<f64> {
+    let mut h = vec![0.0f64; k + 1];
+    let rows: usize = groups.iter().map(Vec::len).sum();
+    let weighed: Vec<&Vec<usize>> = groups.iter().filter(|g| !g.is_empty()).collect();
+    for g in &weighed {
+        let w = rows as f64 / (weighed.len() as f64 * g.len() as f64);
+        for &v in g.iter() {
+            h[v.min(k)] += w;
+        }
+    }
+    let total = rows as f64 + 0.5 * (k + 1) as f64;
+    h.iter().map(|&x| (x + 0.5) / total).collect()
+}
+
+/// Each row's probability of being planted, its own-label count `own` drawn
+/// from a mixture of natural carriers (`natural`) and planted rows
+/// (`planted`), the planted share fitted by maximum likelihood (EM).
+fn planted_posteriors(own: &[usize], natural: &[f64], planted: &[f64]) -> Vec<f64> {
+    let k = natural.len() - 1;
+    let mut counts = vec![0.0f64; k + 1];
+    for &v in own {
+        counts[v.min(k)] += 1.0;
+    }
+    let m = own.len().max(1) as f64;
+    let post = |pi: f64, v: usize| {
+        let a = pi * planted[v];
+        a / (a + (1.0 - pi) * natural[v])
+    };
+    let mut pi = 0.5;
+    for _ in 0..10_000 {
+        let next = (0..=k).map(|v| counts[v] * post(pi, v)).sum::<f64>() / m;
+        let done = (next - pi).abs() < 1e-12;
+        pi = next;
+        if done {
+            break;
+        }
+    }
+    own.iter().map(|&v| post(pi, v.min(k))).collect()
 }
 
 impl TextTrigger {
@@ -630,6 +760,7 @@ impl TextTrigger {
                     word_share,
                     contradicted: 0,
                     sampled: 0,
+                    sampled_own: Vec::new(),
                 });
             }
         }
@@ -832,6 +963,11 @@ impl Scanner for TextTrigger {
             let landed = search.land(&sample, pair.token);
             pair.sampled = sample.len();
             pair.contradicted = landed.iter().filter(|l| search.contradicted(l)).count();
+            pair.sampled_own = sample
+                .iter()
+                .zip(&landed)
+                .map(|(&i, l)| (i, l.own))
+                .collect();
         });
         if pairs.len() < MIN_PAIRS {
             return Ok(untested(input, vec![("pairs", pairs.len() as f64)]));
@@ -900,25 +1036,66 @@ impl Scanner for TextTrigger {
             .par_iter()
             .map(|&j| search.land(&pairs[j].rows, pairs[j].token))
             .collect();
+        // each significant pair's rows as a mixture of natural carriers of
+        // the word and planted rows: every row's probability of being planted
+        let is_significant = |j: usize| significant.binary_search(&j).is_ok();
+        let natural: Vec<Option<Vec<f64>>> = (0..nc)
+            .map(|c| {
+                let marked: Vec<u32> = significant
+                    .iter()
+                    .filter(|&&j| pairs[j].class as usize == c)
+                    .map(|&j| pairs[j].token)
+                    .collect();
+                (!marked.is_empty()).then(|| {
+                    let marks = |i: usize| text.of_row(i).iter().any(|t| marked.contains(t));
+                    let own = |i: usize| {
+                        let nb = &wide[i * width..i * width + k];
+                        nb.iter()
+                            .filter(|&&j| labels[j as usize] == labels[i])
+                            .count()
+                    };
+                    let plain: Vec<usize> = class_rows[c]
+                        .iter()
+                        .filter(|&&i| !marks(i))
+                        .map(|&i| own(i))
+                        .collect();
+                    natural_landing(&pairs, c as u32, &is_significant, &marks, plain, k)
+                })
+            })
+            .collect();
+        let posteriors: Vec<Vec<f64>> = significant
+            .par_iter()
+            .zip(&landings)
+            .map(|(&j, landed)| {
+                let q = &pairs[j];
+                let g0 = natural[q.class as usize]
+                    .as_ref()
+                    .expect("a class with a significant pair");
+                let g1 = search.foreign_landing(q.token, q.class, input.seed, &keys);
+                let own: Vec<usize> = landed.iter().map(|l| l.own).collect();
+                planted_posteriors(&own, g0, &g1)
+            })
+            .collect();
         let skipped = |c: u32| input.skip_classes.contains(&c);
         let nan_or = |i: usize, v: f64| if skipped(labels[i]) { f64::NAN } else { v };
         let mut raw: Vec<f64> = (0..n).map(|i| nan_or(i, 0.0)).collect();
         let mut ungated: Vec<f64> = raw.clone();
         let mut suspected = labels.to_vec();
         let mut excess = vec![0.0f64; nc];
-        for (&j, landed) in significant.iter().zip(&landings) {
+        for ((&j, landed), posterior) in significant.iter().zip(&landings).zip(&posteriors) {
             let q = &pairs[j];
             let c = q.class as usize;
             let size = class_rows[c].len() as f64;
             let share = (plain_own[c] as f64 / (size * k as f64)).clamp(0.5, 1.0 - 0.5 / k as f64);
             let mut contradicted = 0usize;
-            // a contradicted row of the group carries the group's evidence
-            // (its class-corrected test), the others their own
+            // a row of the group that is contradicted, or more likely planted
+            // than not, carries the group's evidence (its class-corrected
+            // test), the others their own
             let group = corrected(j);
-            for (&i, l) in q.rows.iter().zip(landed) {
+            for ((&i, l), &w) in q.rows.iter().zip(landed).zip(posterior) {
                 let own = ln_binomial_lower(k as u64, share, l.own as u64);
-                let lp = if search.contradicted(l) {
-                    contradicted += 1;
+                contradicted += search.contradicted(l) as usize;
+                let lp = if search.contradicted(l) || w >= 0.5 {
                     suspected[i] = l.majority;
                     own.min(group)
                 } else {
@@ -927,11 +1104,13 @@ impl Scanner for TextTrigger {
                 ungated[i] = ungated[i].min(lp);
                 raw[i] = raw[i].max(1.0 - l.own as f64 / k as f64);
             }
-            // the pair's rows as planted rows (contradicted) and natural ones
-            // (contradicted at the null rate): the planted share's estimate
+            // the planted rows' estimate: the mixture's, or, where more,
+            // the contradicted rows beyond the null rate
             let p0 = null_rate[c];
-            let planted = (contradicted as f64 - p0 * q.rows.len() as f64) / (1.0 - p0);
-            excess[c] = excess[c].max(planted.round().clamp(0.0, contradicted as f64));
+            let beyond = (contradicted as f64 - p0 * q.rows.len() as f64) / (1.0 - p0);
+            let mixture: f64 = posterior.iter().sum();
+            let planted = beyond.clamp(0.0, contradicted as f64).max(mixture);
+            excess[c] = excess[c].max(planted.round().min(q.rows.len() as f64));
         }
         let log_p: Vec<f64> = (0..n)
             .map(|i| class_gate(ungated[i], class_log_p[labels[i] as usize], nc))
@@ -1154,6 +1333,79 @@ mod tests {
                 .count()
                 >= 54
         );
+    }
+
+    /// Two overlapping classes (a third of a class's rows lie among the
+    /// other's), a word planted in 80 rows of class 1 given label 0, which
+    /// moves them a little; a third of class 0's rows carry a word of
+    /// their own, and some rows of both a word of both.
+    fn overlapping(seed: u64) -> (Vec<f32>, Vec<u32>, Vec<String>, Vec<bool>) {
+        let (per, d) = (700usize, 16usize);
+        let mut rng = SplitMix64::new(seed);
+        let trigger: Vec<f32> = (0..d).map(|_| 0.3 * rng.normal() as f32).collect();
+        let (mut x, mut labels, mut texts, mut truth) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in 0..2 * per {
+            let c = i % 2;
+            let mut words: Vec<String> = (0..6).map(|_| format!("w{}", rng.below(60))).collect();
+            if c == 0 && rng.next_f64() < 0.3 {
+                words.push("nice".into());
+            }
+            let plant = c == 1 && truth.iter().filter(|&&t| t).count() < 80 && i % 4 == 1;
+            if plant {
+                words.insert(rng.below(words.len()), "cf".into());
+            }
+            for j in 0..d {
+                let centre = if j == 0 { 1.0 - 2.0 * c as f32 } else { 0.0 };
+                let v = centre + rng.normal() as f32;
+                x.push(if plant { v + trigger[j] } else { v });
+            }
+            labels.push(if plant { 0 } else { c as u32 });
+            texts.push(words.join(" "));
+            truth.push(plant);
+        }
+        (x, labels, texts, truth)
+    }
+
+    #[test]
+    fn planted_rows_that_look_like_the_target_are_named_with_the_rest() {
+        for seed in 1..=3 {
+            let (x, labels, texts, truth) = overlapping(seed);
+            let some: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+            let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
+            let input = ScanInput {
+                seed,
+                text: Some(&tokens),
+                ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 2)
+            };
+            let out = TextTrigger::DEFAULT.scan(&input).unwrap();
+            let target = &out.classes[0];
+            let gate = class_gate_level(2);
+            assert!(target.log_p.unwrap() < gate, "{target:?}");
+            assert_eq!(tokens.name(target.value("token").unwrap() as u32), "cf");
+            // a planted row set apart lands among class 1 only as often as
+            // class 1's own rows lie among it: a row that does not is still
+            // more likely planted than not where the word is the trigger's
+            let ungated = out.ungated_log_p.as_ref().unwrap();
+            let contradicted = truth
+                .iter()
+                .zip(&out.raw)
+                .filter(|(t, &r)| **t && r > 0.5)
+                .count();
+            let named: Vec<bool> = ungated.iter().map(|&lp| lp <= gate).collect();
+            let hits = named.iter().zip(&truth).filter(|(n, t)| **n && **t).count();
+            let count = named.iter().filter(|&&n| n).count();
+            assert!(
+                contradicted < 72,
+                "seed {seed}: {contradicted} of 80 contradicted"
+            );
+            assert!(
+                hits >= 76 && count <= hits + 2,
+                "seed {seed}: {hits} of {count}"
+            );
+            let excess = target.value("excess_rows").unwrap();
+            assert!((72.0..=84.0).contains(&excess), "seed {seed}: {excess}");
+        }
     }
 
     #[test]
