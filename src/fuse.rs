@@ -107,7 +107,10 @@
 //! Only rows of a failed class are flagged — a clean class stays quiet even
 //! where single rows look odd. In a class failed by a class test that
 //! estimates how many planted rows are behind it (`excess_rows`: the label
-//! tests), that many of its rows are flagged, highest fused evidence first:
+//! tests), that many of its rows are flagged, highest fused evidence first
+//! — the rows a failing test names first, where the test's rows are a group
+//! it names (`text-trigger`'s rows carrying a word: another scanner's
+//! natural tail in the class is not behind its estimate):
 //! a failure always names the rows behind it, and a class whose natural
 //! boundary rows score as high as the planted ones (every contradicted row
 //! of a confusable class does) is not flagged whole. In a class failed
@@ -506,8 +509,9 @@ fn backed_groups(
         .collect()
 }
 
-/// What output `s` of [`fuse`] needs the label-agnostic view to corroborate
-/// (see "Corroboration").
+/// How [`fuse`] weighs output `s` beyond its numbers: what it needs the
+/// label-agnostic view to corroborate (see "Corroboration"), and whether it
+/// names the rows behind its class test (see "Flags").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Corroborate {
     /// Its class test fails a class only when corroborated.
@@ -517,6 +521,11 @@ pub struct Corroborate {
     ///
     /// [`Scanner::row_gate_needs_corroboration`]: poisonscan_scanners::Scanner::row_gate_needs_corroboration
     pub row_gate: bool,
+    /// The rows behind its class test's estimate are the rows it gives
+    /// evidence to ([`Scanner::names_its_rows`]).
+    ///
+    /// [`Scanner::names_its_rows`]: poisonscan_scanners::Scanner::names_its_rows
+    pub names_rows: bool,
 }
 
 /// Fuses the outputs of the scanners (in settings order). `corroborate[s]`:
@@ -811,6 +820,20 @@ pub fn fuse(
                 + strongest(i, &|s| tested[s] && !natural(s))
         })
         .collect();
+    // The evidence of the failing scanners that name their rows: those rows
+    // come first for the estimate's flags. The sentences by sentiment, a
+    // phrase planted in 30 reviews, failed by text-trigger alone: by the
+    // evidence behind the failure, 13 natural outliers of the positive
+    // reviews (headsets, extreme to robust-spectral, its class test passed)
+    // were flagged in place of planted rows that carry the phrase.
+    let named: Vec<f64> = (0..n)
+        .map(|i| {
+            let failed_by = classes[labels[i] as usize].failed_by;
+            strongest(i, &|s| {
+                failed_by & (1 << s) != 0 && corroborate.get(s).is_some_and(|c| c.names_rows)
+            })
+        })
+        .collect();
     for (c, rows) in class_rows.iter().enumerate() {
         if classes[c].verdict != Verdict::Fail {
             continue;
@@ -844,7 +867,7 @@ pub fn fuse(
                 .for_each(|i| flagged[i] = true);
         }
         if !covers {
-            let by_test = ranked(&rows, &[&behind, &fused_lp, &total_lp], keys);
+            let by_test = ranked(&rows, &[&named, &behind, &fused_lp, &total_lp], keys);
             by_test
                 .into_iter()
                 .take(excess[c])
@@ -1073,6 +1096,60 @@ mod tests {
     }
 
     #[test]
+    fn a_test_that_names_its_rows_is_flagged_before_another_scanners_tail() {
+        let settings = ScanOptions::default().check().unwrap();
+        // three classes of 200; class 0 failed by a test that names twenty
+        // rows (100..120: the rows carrying a word) and estimates them all
+        // planted, some of them with little evidence of their own; a
+        // scanner whose class test passed class 0 finds its natural tail
+        // (rows 0..15) far more extreme
+        let labels: Vec<u32> = (0..600).map(|i| i / 200).collect();
+        let diag = |class, log_p: f64, excess: f64| poisonscan_scanners::ClassDiagnostics {
+            class,
+            values: vec![("excess_rows", excess)],
+            log_p: Some(log_p),
+        };
+        let mut group = output(
+            (0..600)
+                .map(|i| match i {
+                    100..110 => -20.0,
+                    110..120 => -0.5,
+                    _ => 0.0,
+                })
+                .collect(),
+        );
+        group.classes = vec![diag(0, -20.0, 20.0), diag(1, 0.0, 0.0), diag(2, 0.0, 0.0)];
+        let mut tail = output(
+            (0..600)
+                .map(|i| if i < 15 { -60.0 } else { -0.01 })
+                .collect(),
+        );
+        tail.classes = vec![diag(0, -0.1, 0.0), diag(1, -0.1, 0.0), diag(2, -0.1, 0.0)];
+        // the label view weighed every class and passed it
+        let mut view = label_scanner(&labels, 0..0);
+        view.confusion = Some(vec![0; 9]);
+        view.classes = vec![diag(0, -0.1, 0.0), diag(1, -0.1, 0.0), diag(2, -0.1, 0.0)];
+        let flagged = |names_rows: bool| {
+            let policy = [
+                Corroborate::default(),
+                Corroborate {
+                    names_rows,
+                    ..Corroborate::default()
+                },
+                Corroborate::default(),
+            ];
+            let outputs = [&view, &group, &tail];
+            let f = fuse(&outputs, &labels, 3, &[], &settings, &policy, &[]);
+            assert_eq!(f.classes[0].verdict, Verdict::Fail);
+            (0..600).filter(|&i| f.flagged[i]).collect::<Vec<_>>()
+        };
+        assert_eq!(flagged(true), (100..120).collect::<Vec<_>>());
+        // a test whose rows are not a group it names: the evidence behind
+        // the failure decides, and the tail comes first
+        assert!(flagged(false).contains(&0), "{:?}", flagged(false));
+    }
+
+    #[test]
     fn a_class_contradicted_by_nature_is_not_flagged_beyond_the_estimate() {
         let settings = ScanOptions::default().check().unwrap();
         // three classes of 200: class 0 overlaps a larger one, and half its
@@ -1140,6 +1217,7 @@ mod tests {
         let test = Corroborate {
             class_test: true,
             row_gate: false,
+            names_rows: false,
         };
         let none = Corroborate::default();
         let run = |outputs: &[&ScanOutput], policy: &[Corroborate]| {
@@ -1180,6 +1258,7 @@ mod tests {
             Corroborate {
                 class_test: false,
                 row_gate: true,
+                names_rows: false,
             },
             Corroborate::default(),
         ];
@@ -1232,6 +1311,7 @@ mod tests {
             Corroborate {
                 class_test: false,
                 row_gate: true,
+                names_rows: false,
             },
             Corroborate::default(),
         ];
@@ -1273,6 +1353,7 @@ mod tests {
             Corroborate {
                 class_test: false,
                 row_gate: true,
+                names_rows: false,
             },
             Corroborate::default(),
         ];

@@ -378,6 +378,7 @@ fn scan_with(
         .map(|(s, _)| Corroborate {
             class_test: own_model && s.learned_features_only(),
             row_gate: s.row_gate_needs_corroboration(),
+            names_rows: s.names_its_rows(),
         })
         .collect();
     let row_keys = input.row_keys().into_owned();

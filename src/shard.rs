@@ -426,6 +426,7 @@ pub fn merge(parts: &[Partial]) -> Result<Merged, ShardError> {
         .map(|(s, _)| Corroborate {
             class_test: false,
             row_gate: s.row_gate_needs_corroboration(),
+            names_rows: s.names_its_rows(),
         })
         .collect();
     let raw_refs: Vec<&ScanOutput> = outputs.iter().map(|(_, o)| o).collect();

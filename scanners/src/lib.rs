@@ -341,6 +341,13 @@ pub trait Scanner: Send + Sync {
     fn row_gate_needs_corroboration(&self) -> bool {
         false
     }
+    /// Whether the rows behind the scanner's class test (its `excess_rows`)
+    /// are rows it gives evidence to and no others — a group it names, such
+    /// as the rows carrying a word: in a class it fails, fusion then flags
+    /// those rows before any other scanner's.
+    fn names_its_rows(&self) -> bool {
+        false
+    }
     /// Why the scanner has nothing to say about `input` (features it is
     /// not built for), or `None` when it applies; callers then skip it and
     /// report the reason.

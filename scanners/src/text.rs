@@ -866,6 +866,9 @@ impl Scanner for TextTrigger {
     fn label_agnostic_only(&self) -> bool {
         true
     }
+    fn names_its_rows(&self) -> bool {
+        true
+    }
 
     fn note(&self, input: &ScanInput<'_>) -> Option<String> {
         let n = input.labels.len();
