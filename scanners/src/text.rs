@@ -48,13 +48,19 @@ What they cannot hide is the text they share.
    `2k` nearest rows in it (exact up to 200,000 rows).
 3. A *pair* is a word (or word pair) `t` and a class `c` with at least
    `min-rows` rows of `c` carrying `t`, which are at most `max-share` of
-   the class (a word most of a class carries, its name, is what the class
-   is, not a trigger; setting its rows aside would take the class away).
-   For a seeded sample of at most `sample` of those rows (drawn by
-   content), the `k` nearest rows that do **not** carry `t` — from the
-   lists of step 2, or, where the rows carrying `t` fill them, by an exact
-   search among all rows (a seeded sample of 16,384 beyond) that do not
-   carry it. A row is *contradicted* when fewer than half of those carry
+   the class's rows that have words (a word most of a class carries, its
+   name, is what the class is, not a trigger; setting its rows aside
+   would take the class away). For a seeded sample of at most `sample` of
+   those rows (drawn by content), the `k` nearest rows that have words
+   and do **not** carry `t` — from the lists of step 2, or, where the
+   rows set aside fill them, by an exact search among all such rows (a
+   seeded sample of 16,384 beyond). A row with no text (or an empty one)
+   is set aside with the carriers: it may be a planted row whose text
+   was lost, which would vouch for the rest (measured: a sentence
+   trigger on 5 % of the six-class sentences, or `cf` on 5 % of the
+   sentiment labelling, half of all rows' text removed: passed, the
+   carriers' nearest rows the planted rows without text; now failed,
+   68–71 rows flagged, all planted, every one that kept its text). A row is *contradicted* when fewer than half of those carry
    its label. Setting aside the rows that share the word is what breaks a
    planted group's vouching for itself: the planted rows then land among
    the rows their content came from. Rows that share a natural word (a
@@ -146,12 +152,11 @@ the planted rows' nearest unmarked rows are the target's (the rows carry
 no sign of their source); a trigger word that other classes' rows carry
 more often than the planted rows do (the class then holds under half of
 its rows: a common word, or one word planted into several targets —
-give each target its own); planted rows whose text does not carry the
-word (the text missing or cut short) still vouch for the rest — measured:
-the 5 % sentence trigger with half of all rows' text removed, the 65
-carriers' unmarked neighbours were the other planted rows, 11 of 65
-contradicted, the class passed; paraphrase and syntactic triggers (no
-shared word); planted groups under `min-rows` rows.
+give each target its own); planted rows whose text was cut short (the
+word lost, other words kept) still vouch for the rest, and planted rows
+without text are not named (nothing says they carry the word);
+paraphrase and syntactic triggers (no shared word); planted groups under
+`min-rows` rows.
 
 ## References
 - J. Dai, C. Chen, Y. Li. A Backdoor Attack Against LSTM-Based Text
@@ -178,6 +183,8 @@ pub struct TokenSets {
     ids: Vec<u32>,
     /// The text of every id, in id order (ascending text).
     names: Vec<String>,
+    /// The rows with no words at all (no text, or an empty one), ascending.
+    wordless: Vec<u32>,
 }
 
 /// The words of `text` — lower-cased runs of letters, digits and
@@ -263,20 +270,23 @@ impl TokenSets {
                 a
             });
         let kept = |h: &u64| counts.get(h).is_some_and(|&c| c >= min_rows);
-        let (rows, names): (Vec<Vec<u64>>, HashMap<u64, String>) = texts
+        type Rows = Vec<(Vec<u64>, bool)>;
+        let (rows, names): (Rows, HashMap<u64, String>) = texts
             .par_iter()
             .fold(
                 || (Vec::new(), HashMap::new()),
-                |(mut rows, mut names): (Vec<Vec<u64>>, HashMap<u64, String>), t| {
+                |(mut rows, mut names): (Rows, HashMap<u64, String>), t| {
                     let mut row = Vec::new();
-                    for tok in t.map(tokens).unwrap_or_default() {
+                    let all = t.map(tokens).unwrap_or_default();
+                    let wordless = all.is_empty();
+                    for tok in all {
                         let h = hash(&tok);
                         if kept(&h) {
                             row.push(h);
                             names.entry(h).or_insert(tok);
                         }
                     }
-                    rows.push(row);
+                    rows.push((row, wordless));
                     (rows, names)
                 },
             )
@@ -299,17 +309,22 @@ impl TokenSets {
             .collect();
         let mut offsets = Vec::with_capacity(rows.len() + 1);
         let mut ids = Vec::new();
+        let mut wordless = Vec::new();
         offsets.push(0);
-        for row in rows {
+        for (i, (row, none)) in rows.into_iter().enumerate() {
             let start = ids.len();
             ids.extend(row.iter().map(|h| id[h]));
             ids[start..].sort_unstable();
             offsets.push(ids.len());
+            if none {
+                wordless.push(i as u32);
+            }
         }
         Self {
             offsets,
             ids,
             names: vocab.into_iter().map(|(t, _)| t).collect(),
+            wordless,
         }
     }
 
@@ -548,6 +563,8 @@ struct Search<'a> {
     labels: &'a [u32],
     n_classes: usize,
     carriers: &'a [Vec<u32>],
+    /// Rows with no words: whether they carry a word is not known.
+    wordless: &'a [u32],
     references: &'a [usize],
 }
 
@@ -561,10 +578,13 @@ impl Search<'_> {
             .collect()
     }
 
-    /// Each of `rows`' `k` nearest rows that do not carry `token`.
+    /// Each of `rows`' `k` nearest rows that have words and do not carry
+    /// `token` (a row without text may be a planted row whose text was
+    /// lost: it is not known not to carry the word).
     fn unmarked_neighbours(&self, rows: &[usize], token: u32) -> Vec<Vec<u32>> {
         let carriers = &self.carriers[token as usize];
-        let carries = |j: u32| carriers.binary_search(&j).is_ok();
+        let carries =
+            |j: u32| carriers.binary_search(&j).is_ok() || self.wordless.binary_search(&j).is_ok();
         let mut out: Vec<Option<Vec<u32>>> = rows
             .iter()
             .map(|&i| {
@@ -735,17 +755,18 @@ fn planted_posteriors(own: &[usize], natural: &[f64], planted: &[f64]) -> Vec<f6
 
 impl TextTrigger {
     /// Every word (or word pair) and class with at least `min-rows` rows of
-    /// the class carrying it, at most `max-share` of the class: their rows.
-    fn pairs(&self, carriers: &[Vec<u32>], labels: &[u32], class_rows: &[Vec<usize>]) -> Vec<Pair> {
+    /// the class carrying it, at most `max-share` of the class's rows that
+    /// have words (`worded`): their rows.
+    fn pairs(&self, carriers: &[Vec<u32>], labels: &[u32], worded: &[usize]) -> Vec<Pair> {
         let p = &self.params;
         let mut pairs = Vec::new();
         for (t, rows) in carriers.iter().enumerate() {
-            let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); class_rows.len()];
+            let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); worded.len()];
             for &i in rows {
                 by_class[labels[i as usize] as usize].push(i as usize);
             }
             for (c, rows) in by_class.into_iter().enumerate() {
-                let size = class_rows[c].len();
+                let size = worded[c];
                 if size == 0
                     || rows.len() < p.min_rows
                     || rows.len() as f64 > p.max_share * size as f64
@@ -937,6 +958,7 @@ impl Scanner for TextTrigger {
             labels,
             n_classes: nc,
             carriers: &carriers,
+            wordless: &text.wordless,
             references: &references,
         };
 
@@ -955,7 +977,14 @@ impl Scanner for TextTrigger {
         }
 
         // the pairs, each with its sample's landings
-        let mut pairs = self.pairs(&carriers, labels, &class_rows);
+        // the share of a class a word covers is of its rows with words: a
+        // word that every row of a class with text carries is what the
+        // class is, however many of its rows have none
+        let mut worded: Vec<usize> = class_rows.iter().map(Vec::len).collect();
+        for &i in &text.wordless {
+            worded[labels[i as usize] as usize] -= 1;
+        }
+        let mut pairs = self.pairs(&carriers, labels, &worded);
         pairs.par_iter_mut().for_each(|pair| {
             let mut sample = pair.rows.clone();
             if sample.len() > p.sample {
@@ -1409,6 +1438,39 @@ mod tests {
             let excess = target.value("excess_rows").unwrap();
             assert!((72.0..=84.0).contains(&excess), "seed {seed}: {excess}");
         }
+    }
+
+    #[test]
+    fn planted_rows_that_lost_their_text_do_not_vouch_for_the_rest() {
+        let (x, labels, texts, truth) = corpus(60, 1);
+        // every other row's text lost (no text, or an empty one)
+        let some: Vec<Option<&str>> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match i % 4 {
+                0 => None,
+                1 => Some(""),
+                _ => Some(t.as_str()),
+            })
+            .collect();
+        let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
+        let input = ScanInput {
+            seed: 1,
+            text: Some(&tokens),
+            ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 5)
+        };
+        let out = TextTrigger::DEFAULT.scan(&input).unwrap();
+        let target = &out.classes[0];
+        assert!(target.log_p.unwrap() < class_gate_level(5), "{target:?}");
+        assert_eq!(tokens.name(target.value("token").unwrap() as u32), "cf");
+        // the rows named are the planted rows that kept their text
+        let named: Vec<usize> = (0..labels.len())
+            .filter(|&i| out.log_p[i] <= class_gate_level(5))
+            .collect();
+        let kept: Vec<usize> = (0..labels.len())
+            .filter(|&i| truth[i] && some[i].is_some_and(|t| !t.is_empty()))
+            .collect();
+        assert_eq!(named, kept);
     }
 
     #[test]
