@@ -80,7 +80,8 @@
 //! less; where every class is backed it needs as much as before. And in a
 //! failed class the group's estimate and ranking say which rows are
 //! flagged, in place of the failing test's count — or beside it, where the
-//! group is under half of that count (see `fuse`).
+//! group is under half of that count or the failing test names its rows
+//! (see `fuse`).
 //!
 //! With `fail_on_noise = r`, a class also fails when the label noise a
 //! scanner measured in it (`noise_rows`: rows contradicted by their
@@ -866,7 +867,15 @@ pub fn fuse(
                 .take(e)
                 .for_each(|i| flagged[i] = true);
         }
-        if !covers {
+        // A failing test that names its rows has them flagged whatever group
+        // another scanner delimits: the group's boundary is that scanner's
+        // view of the same rows (the sentences, six classes, `cf` in 30
+        // reviews, with the MLP: `shared-pattern`'s backed group held 24–26
+        // of the 30 rows that carry the word, all of them planted).
+        let names = (0..outputs.len()).any(|s| {
+            classes[c].failed_by & (1 << s) != 0 && corroborate.get(s).is_some_and(|c| c.names_rows)
+        });
+        if !covers || names {
             let by_test = ranked(&rows, &[&named, &behind, &fused_lp, &total_lp], keys);
             by_test
                 .into_iter()
@@ -1291,6 +1300,24 @@ mod tests {
         let flagged: Vec<usize> = (0..400).filter(|&i| f.flagged[i]).collect();
         assert!((0..40).all(|i| f.flagged[i]), "{flagged:?}");
         assert!((100..=140).contains(&flagged.len()), "{flagged:?}");
+        // a failing test that names its rows (0..45) has them flagged beside
+        // the group that covers its count
+        let mut view = label_scanner(0..40);
+        view.classes = class_zero_fails(2, 45.0);
+        view.log_p = (0..400).map(|i| if i < 45 { -20.0 } else { 0.0 }).collect();
+        let flagged = |names_rows: bool| {
+            let policy = [
+                policy[0],
+                Corroborate {
+                    names_rows,
+                    ..Corroborate::default()
+                },
+            ];
+            let f = fuse(&[&group, &view], &labels, 2, &[], &settings, &policy, &[]);
+            (0..400).filter(|&i| f.flagged[i]).collect::<Vec<_>>()
+        };
+        assert_eq!(flagged(true), (0..45).collect::<Vec<_>>());
+        assert_eq!(flagged(false), (0..40).collect::<Vec<_>>());
     }
 
     #[test]
