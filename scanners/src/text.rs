@@ -100,9 +100,15 @@ What they cannot hide is the text they share.
    2,048). The planted share is fitted by maximum likelihood (EM), and a
    row carries the pair's class-corrected evidence when it is contradicted
    or more likely planted than natural. The class's `excess_rows` (how
-   many rows fusion flags at least) is the largest significant pair's
-   planted rows: the mixture's estimate, or, where more, its contradicted
-   rows beyond the null rate `p₀`, `(x − p₀·m)/(1 − p₀)` of its `m` rows.
+   many rows fusion flags at least, before any other scanner's rows: the
+   rows it names are the rows behind it) is the largest significant
+   pair's planted rows — the mixture's estimate, or, where more, its
+   contradicted rows beyond the null rate `p₀`, `(x − p₀·m)/(1 − p₀)` of
+   its `m` rows — or, where more, the sum over the significant pairs,
+   largest first, of the mixture fitted to the rows no pair before took:
+   several trigger words may mark different rows (RIPPLe's `cf`, `mn`,
+   `bb`, `tq`, `mb`, one per planted row), while a phrase's words share
+   its planted rows and add only their natural carriers' small share.
    `suspected_label` is the majority label of a scored row's neighbours.
 7. `summary.json` gives, per class: `pairs` (calibrating), `tested_pairs`,
    `null_rate`, `dispersion`, and the strongest tested pair's `token` (the
@@ -1095,17 +1101,22 @@ impl Scanner for TextTrigger {
                 })
             })
             .collect();
-        let posteriors: Vec<Vec<f64>> = significant
+        let natural_of = |j: usize| {
+            natural[pairs[j].class as usize]
+                .as_deref()
+                .expect("a class with a significant pair")
+        };
+        let foreign: Vec<Vec<f64>> = significant
             .par_iter()
+            .map(|&j| search.foreign_landing(pairs[j].token, pairs[j].class, input.seed, &keys))
+            .collect();
+        let posteriors: Vec<Vec<f64>> = significant
+            .iter()
             .zip(&landings)
-            .map(|(&j, landed)| {
-                let q = &pairs[j];
-                let g0 = natural[q.class as usize]
-                    .as_ref()
-                    .expect("a class with a significant pair");
-                let g1 = search.foreign_landing(q.token, q.class, input.seed, &keys);
+            .zip(&foreign)
+            .map(|((&j, landed), g1)| {
                 let own: Vec<usize> = landed.iter().map(|l| l.own).collect();
-                planted_posteriors(&own, g0, &g1)
+                planted_posteriors(&own, natural_of(j), g1)
             })
             .collect();
         let skipped = |c: u32| input.skip_classes.contains(&c);
@@ -1143,6 +1154,36 @@ impl Scanner for TextTrigger {
             let mixture: f64 = posterior.iter().sum();
             let planted = beyond.clamp(0.0, contradicted as f64).max(mixture);
             excess[c] = excess[c].max(planted.round().min(q.rows.len() as f64));
+        }
+        // Several trigger words may mark different rows (one of `cf`, `mn`,
+        // `bb`, `tq`, `mb` per planted row), so the class's estimate may be
+        // more than its largest pair's: the pairs, largest estimate first,
+        // each add the mixture fitted to their rows that no pair before
+        // them took (a phrase's word pairs share its planted rows, and what
+        // they add is their natural carriers' share, which the fit finds
+        // small)
+        let mut order: Vec<usize> = (0..significant.len()).collect();
+        let estimate = |r: usize| posteriors[r].iter().sum::<f64>();
+        order.sort_by(|&a, &b| estimate(b).total_cmp(&estimate(a)).then(a.cmp(&b)));
+        let mut taken = vec![false; n];
+        let mut union = vec![0.0f64; nc];
+        for r in order {
+            let q = &pairs[significant[r]];
+            let own: Vec<usize> = q
+                .rows
+                .iter()
+                .zip(&landings[r])
+                .filter(|&(&i, _)| !taken[i])
+                .map(|(_, l)| l.own)
+                .collect();
+            if !own.is_empty() {
+                let w = planted_posteriors(&own, natural_of(significant[r]), &foreign[r]);
+                union[q.class as usize] += w.iter().sum::<f64>();
+            }
+            q.rows.iter().for_each(|&i| taken[i] = true);
+        }
+        for c in 0..nc {
+            excess[c] = excess[c].max(union[c].round());
         }
         let log_p: Vec<f64> = (0..n)
             .map(|i| class_gate(ungated[i], class_log_p[labels[i] as usize], nc))
@@ -1371,10 +1412,13 @@ mod tests {
     /// other's), a word planted in 80 rows of class 1 given label 0, which
     /// moves them a little; a third of class 0's rows carry a word of
     /// their own, and some rows of both a word of both.
-    fn overlapping(seed: u64) -> (Vec<f32>, Vec<u32>, Vec<String>, Vec<bool>) {
+    fn overlapping(seed: u64, triggers: &[&str]) -> (Vec<f32>, Vec<u32>, Vec<String>, Vec<bool>) {
         let (per, d) = (700usize, 16usize);
         let mut rng = SplitMix64::new(seed);
-        let trigger: Vec<f32> = (0..d).map(|_| 0.3 * rng.normal() as f32).collect();
+        // each word moves its rows its own way
+        let shift: Vec<f32> = (0..triggers.len() * d)
+            .map(|_| 0.3 * rng.normal() as f32)
+            .collect();
         let (mut x, mut labels, mut texts, mut truth) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for i in 0..2 * per {
@@ -1383,14 +1427,17 @@ mod tests {
             if c == 0 && rng.next_f64() < 0.3 {
                 words.push("nice".into());
             }
-            let plant = c == 1 && truth.iter().filter(|&&t| t).count() < 80 && i % 4 == 1;
+            let planted = truth.iter().filter(|&&t| t).count();
+            let per_word = if triggers.len() > 1 { 40 } else { 80 };
+            let plant = c == 1 && planted < per_word * triggers.len() && i % 4 == 1;
+            let word = planted % triggers.len();
             if plant {
-                words.insert(rng.below(words.len()), "cf".into());
+                words.insert(rng.below(words.len()), triggers[word].into());
             }
             for j in 0..d {
                 let centre = if j == 0 { 1.0 - 2.0 * c as f32 } else { 0.0 };
                 let v = centre + rng.normal() as f32;
-                x.push(if plant { v + trigger[j] } else { v });
+                x.push(if plant { v + shift[word * d + j] } else { v });
             }
             labels.push(if plant { 0 } else { c as u32 });
             texts.push(words.join(" "));
@@ -1402,7 +1449,7 @@ mod tests {
     #[test]
     fn planted_rows_that_look_like_the_target_are_named_with_the_rest() {
         for seed in 1..=3 {
-            let (x, labels, texts, truth) = overlapping(seed);
+            let (x, labels, texts, truth) = overlapping(seed, &["cf"]);
             let some: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
             let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
             let input = ScanInput {
@@ -1437,6 +1484,31 @@ mod tests {
             );
             let excess = target.value("excess_rows").unwrap();
             assert!((72.0..=84.0).contains(&excess), "seed {seed}: {excess}");
+        }
+    }
+
+    #[test]
+    fn several_trigger_words_on_different_rows_are_counted_together() {
+        // one of four words per planted row (as RIPPLe's `cf`, `mn`, `bb`,
+        // `tq`): 160 rows, 40 for each word
+        let triggers = ["cf", "mn", "bb", "tq"];
+        for seed in 1..=3 {
+            let (x, labels, texts, truth) = overlapping(seed, &triggers);
+            assert_eq!(truth.iter().filter(|&&t| t).count(), 160);
+            let some: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+            let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
+            let input = ScanInput {
+                seed,
+                text: Some(&tokens),
+                ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 2)
+            };
+            let out = TextTrigger::DEFAULT.scan(&input).unwrap();
+            let target = &out.classes[0];
+            assert!(target.log_p.unwrap() < class_gate_level(2), "{target:?}");
+            // the estimate counts the rows of every word significant on its
+            // own, not the largest one's (40)
+            let excess = target.value("excess_rows").unwrap();
+            assert!((80.0..=165.0).contains(&excess), "seed {seed}: {excess}");
         }
     }
 
