@@ -60,10 +60,11 @@ What they cannot hide is the text they share.
    trigger on 5 % of the six-class sentences, or `cf` on 5 % of the
    sentiment labelling, half of all rows' text removed: passed, the
    carriers' nearest rows the planted rows without text; now failed,
-   68–71 rows flagged, all planted, every one that kept its text). A row is *contradicted* when fewer than half of those carry
-   its label. Setting aside the rows that share the word is what breaks a
-   planted group's vouching for itself: the planted rows then land among
-   the rows their content came from. Rows that share a natural word (a
+   68–71 rows flagged, all planted, every one that kept its text). A row
+   is *contradicted* when fewer than half of those carry its label.
+   Setting aside the rows that share the word is what breaks a planted
+   group's vouching for itself: the planted rows then land among the rows
+   their content came from. Rows that share a natural word (a
    topic, a sentiment) land among their own class.
 4. Calibration on the data set's own words: each class's null rate of
    contradicted rows is the median over its pairs (at least 5 of them),
@@ -161,8 +162,12 @@ its rows: a common word, or one word planted into several targets —
 give each target its own); planted rows whose text was cut short (the
 word lost, other words kept) still vouch for the rest, and planted rows
 without text are not named (nothing says they carry the word);
-paraphrase and syntactic triggers (no shared word); planted groups under
-`min-rows` rows.
+a word that itself says the target ("great" planted in negative reviews
+labelled positive: set apart, each review still lands among the positive
+ones; 3 and 10 % of the sentences pass); paraphrase and syntactic
+triggers (no shared word); planted groups under `min-rows` rows, and the
+words of a trigger of several words (one per row) that fewer than
+`min-rows` rows carry each.
 
 ## References
 - J. Dai, C. Chen, Y. Li. A Backdoor Attack Against LSTM-Based Text
