@@ -110,6 +110,12 @@ What they cannot hide is the text they share.
    several trigger words may mark different rows (RIPPLe's `cf`, `mn`,
    `bb`, `tq`, `mb`, one per planted row), while a phrase's words share
    its planted rows and add only their natural carriers' small share.
+   In a failed class, the words that 10 to `min-rows` of its rows carry
+   are tested too (every row landed), each against the class's null and
+   corrected over them, and the significant ones name rows the same way
+   (the class's test is the one above): a trigger of several words may
+   leave some under `min-rows` (RIPPLe's five words on 3 % of the
+   sentences, about 18 rows each: flagged recall 44 → 74 % by sentiment).
    `suspected_label` is the majority label of a scored row's neighbours.
 7. `summary.json` gives, per class: `pairs` (calibrating), `tested_pairs`,
    `null_rate`, `dispersion`, and the strongest tested pair's `token` (the
@@ -166,8 +172,8 @@ a word that itself says the target ("great" planted in negative reviews
 labelled positive: set apart, each review still lands among the positive
 ones; 3 and 10 % of the sentences pass); paraphrase and syntactic
 triggers (no shared word); planted groups under `min-rows` rows, and the
-words of a trigger of several words (one per row) that fewer than
-`min-rows` rows carry each.
+words of a trigger of several words (one per row) that fewer than 10
+rows carry each.
 
 ## References
 - J. Dai, C. Chen, Y. Li. A Backdoor Attack Against LSTM-Based Text
@@ -765,11 +771,20 @@ fn planted_posteriors(own: &[usize], natural: &[f64], planted: &[f64]) -> Vec<f6
 }
 
 impl TextTrigger {
-    /// Every word (or word pair) and class with at least `min-rows` rows of
-    /// the class carrying it, at most `max-share` of the class's rows that
-    /// have words (`worded`): their rows.
-    fn pairs(&self, carriers: &[Vec<u32>], labels: &[u32], worded: &[usize]) -> Vec<Pair> {
+    /// Every word (or word pair) and class `c` for which `in_class(c)`,
+    /// with `rows` (a range) rows of the class carrying it, at most
+    /// `max-share` of the class's rows that have words (`worded`): their
+    /// rows.
+    fn pairs(
+        &self,
+        carriers: &[Vec<u32>],
+        labels: &[u32],
+        worded: &[usize],
+        rows: std::ops::Range<usize>,
+        in_class: &dyn Fn(usize) -> bool,
+    ) -> Vec<Pair> {
         let p = &self.params;
+        let counted = rows;
         let mut pairs = Vec::new();
         for (t, rows) in carriers.iter().enumerate() {
             let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); worded.len()];
@@ -779,7 +794,8 @@ impl TextTrigger {
             for (c, rows) in by_class.into_iter().enumerate() {
                 let size = worded[c];
                 if size == 0
-                    || rows.len() < p.min_rows
+                    || !in_class(c)
+                    || !counted.contains(&rows.len())
                     || rows.len() as f64 > p.max_share * size as f64
                 {
                     continue;
@@ -995,7 +1011,9 @@ impl Scanner for TextTrigger {
         for &i in &text.wordless {
             worded[labels[i as usize] as usize] -= 1;
         }
-        let mut pairs = self.pairs(&carriers, labels, &worded);
+        let mut pairs = self.pairs(&carriers, labels, &worded, p.min_rows..usize::MAX, &|_| {
+            true
+        });
         pairs.par_iter_mut().for_each(|pair| {
             let mut sample = pair.rows.clone();
             if sample.len() > p.sample {
@@ -1067,14 +1085,56 @@ impl Scanner for TextTrigger {
         let class_log_p: Vec<f64> = (0..nc)
             .map(|c| strongest[c].map_or(0.0, corrected))
             .collect();
-
-        // rows of the significant pairs of failed classes
-        let significant: Vec<usize> = (0..pairs.len())
+        // each pair's evidence, corrected over the words tested beside it
+        let mut group_log_p: Vec<f64> = (0..pairs.len()).map(corrected).collect();
+        let mut significant: Vec<usize> = (0..pairs.len())
             .filter(|&j| {
                 let c = pairs[j].class as usize;
-                testable(&pairs[j]) && class_log_p[c] <= gate && corrected(j) <= gate
+                testable(&pairs[j]) && class_log_p[c] <= gate && group_log_p[j] <= gate
             })
             .collect();
+
+        // In a failed class, the words under `min-rows` of its rows carry
+        // (down to [`MIN_ROWS_FLOOR`]), each tested against the class's
+        // null and corrected over them: a trigger of several words, one per
+        // planted row, may leave some of its words under `min-rows` (RIPPLe's
+        // five words on 3 % of the sentences: about 18 rows each). They
+        // name rows; the class test is the one above.
+        let failed = |c: usize| class_log_p[c] <= gate;
+        let mut small = self.pairs(
+            &carriers,
+            labels,
+            &worded,
+            MIN_ROWS_FLOOR..p.min_rows,
+            &failed,
+        );
+        small.retain(testable);
+        small.par_iter_mut().for_each(|pair| {
+            let landed = search.land(&pair.rows, pair.token);
+            pair.sampled = pair.rows.len();
+            pair.contradicted = landed.iter().filter(|l| search.contradicted(l)).count();
+            pair.sampled_own = pair
+                .rows
+                .iter()
+                .zip(&landed)
+                .map(|(&i, l)| (i, l.own))
+                .collect();
+        });
+        let mut small_tested = vec![0usize; nc];
+        small
+            .iter()
+            .for_each(|q| small_tested[q.class as usize] += 1);
+        for q in small {
+            let c = q.class as usize;
+            let lp =
+                ln_beta_binomial_upper(q.sampled as u64, null_rate[c], rho, q.contradicted as u64);
+            let lp = (lp + (small_tested[c] as f64).ln()).min(0.0);
+            if lp <= gate {
+                significant.push(pairs.len());
+            }
+            group_log_p.push(lp);
+            pairs.push(q);
+        }
         let landings: Vec<Vec<Landing>> = significant
             .par_iter()
             .map(|&j| search.land(&pairs[j].rows, pairs[j].token))
@@ -1139,7 +1199,7 @@ impl Scanner for TextTrigger {
             // a row of the group that is contradicted, or more likely planted
             // than not, carries the group's evidence (its class-corrected
             // test), the others their own
-            let group = corrected(j);
+            let group = group_log_p[j];
             for ((&i, l), &w) in q.rows.iter().zip(landed).zip(posterior) {
                 let own = ln_binomial_lower(k as u64, share, l.own as u64);
                 contradicted += search.contradicted(l) as usize;
@@ -1417,7 +1477,10 @@ mod tests {
     /// other's), a word planted in 80 rows of class 1 given label 0, which
     /// moves them a little; a third of class 0's rows carry a word of
     /// their own, and some rows of both a word of both.
-    fn overlapping(seed: u64, triggers: &[&str]) -> (Vec<f32>, Vec<u32>, Vec<String>, Vec<bool>) {
+    fn overlapping(
+        seed: u64,
+        triggers: &[(&str, usize)],
+    ) -> (Vec<f32>, Vec<u32>, Vec<String>, Vec<bool>) {
         let (per, d) = (700usize, 16usize);
         let mut rng = SplitMix64::new(seed);
         // each word moves its rows its own way
@@ -1432,12 +1495,14 @@ mod tests {
             if c == 0 && rng.next_f64() < 0.3 {
                 words.push("nice".into());
             }
+            // the words' rows one after the other, each word's count of them
             let planted = truth.iter().filter(|&&t| t).count();
-            let per_word = if triggers.len() > 1 { 40 } else { 80 };
-            let plant = c == 1 && planted < per_word * triggers.len() && i % 4 == 1;
-            let word = planted % triggers.len();
+            let word = (0..triggers.len())
+                .find(|&w| planted < triggers[..=w].iter().map(|t| t.1).sum())
+                .unwrap_or(triggers.len());
+            let plant = c == 1 && word < triggers.len() && i % 4 == 1;
             if plant {
-                words.insert(rng.below(words.len()), triggers[word].into());
+                words.insert(rng.below(words.len()), triggers[word].0.into());
             }
             for j in 0..d {
                 let centre = if j == 0 { 1.0 - 2.0 * c as f32 } else { 0.0 };
@@ -1454,7 +1519,7 @@ mod tests {
     #[test]
     fn planted_rows_that_look_like_the_target_are_named_with_the_rest() {
         for seed in 1..=3 {
-            let (x, labels, texts, truth) = overlapping(seed, &["cf"]);
+            let (x, labels, texts, truth) = overlapping(seed, &[("cf", 80)]);
             let some: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
             let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
             let input = ScanInput {
@@ -1495,25 +1560,34 @@ mod tests {
     #[test]
     fn several_trigger_words_on_different_rows_are_counted_together() {
         // one of four words per planted row (as RIPPLe's `cf`, `mn`, `bb`,
-        // `tq`): 160 rows, 40 for each word
-        let triggers = ["cf", "mn", "bb", "tq"];
-        for seed in 1..=3 {
-            let (x, labels, texts, truth) = overlapping(seed, &triggers);
-            assert_eq!(truth.iter().filter(|&&t| t).count(), 160);
-            let some: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
-            let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
-            let input = ScanInput {
-                seed,
-                text: Some(&tokens),
-                ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 2)
-            };
-            let out = TextTrigger::DEFAULT.scan(&input).unwrap();
-            let target = &out.classes[0];
-            assert!(target.log_p.unwrap() < class_gate_level(2), "{target:?}");
-            // the estimate counts the rows of every word significant on its
-            // own, not the largest one's (40)
-            let excess = target.value("excess_rows").unwrap();
-            assert!((80.0..=165.0).contains(&excess), "seed {seed}: {excess}");
+        // `tq`): 160 rows, 40 for each word; or 40 for one and 16 for each
+        // of the others, under `min-rows`
+        let even = [("cf", 40), ("mn", 40), ("bb", 40), ("tq", 40)];
+        let uneven = [("cf", 40), ("mn", 16), ("bb", 16), ("tq", 16)];
+        for (triggers, least) in [(&even, 70.0), (&uneven, 55.0)] {
+            for seed in 1..=3 {
+                let (x, labels, texts, truth) = overlapping(seed, triggers);
+                let planted: usize = triggers.iter().map(|t| t.1).sum();
+                assert_eq!(truth.iter().filter(|&&t| t).count(), planted);
+                let some: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+                let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
+                let input = ScanInput {
+                    seed,
+                    text: Some(&tokens),
+                    ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 2)
+                };
+                let out = TextTrigger::DEFAULT.scan(&input).unwrap();
+                let target = &out.classes[0];
+                assert!(target.log_p.unwrap() < class_gate_level(2), "{target:?}");
+                // the estimate counts the rows of every word significant on
+                // its own, not the largest one's (40; without the words under
+                // `min-rows`, 37–40 of the uneven 88)
+                let excess = target.value("excess_rows").unwrap();
+                assert!(
+                    (least..=planted as f64 + 5.0).contains(&excess),
+                    "{planted} planted, seed {seed}: {excess}"
+                );
+            }
         }
     }
 
