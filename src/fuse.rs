@@ -827,12 +827,13 @@ pub fn fuse(
     // evidence behind the failure, 13 natural outliers of the positive
     // reviews (headsets, extreme to robust-spectral, its class test passed)
     // were flagged in place of planted rows that carry the phrase.
+    let naming = (0..outputs.len())
+        .filter(|&s| corroborate.get(s).is_some_and(|c| c.names_rows))
+        .fold(0u64, |m, s| m | (1 << s));
     let named: Vec<f64> = (0..n)
         .map(|i| {
             let failed_by = classes[labels[i] as usize].failed_by;
-            strongest(i, &|s| {
-                failed_by & (1 << s) != 0 && corroborate.get(s).is_some_and(|c| c.names_rows)
-            })
+            strongest(i, &|s| failed_by & naming & (1 << s) != 0)
         })
         .collect();
     for (c, rows) in class_rows.iter().enumerate() {
@@ -872,10 +873,7 @@ pub fn fuse(
         // view of the same rows (the sentences, six classes, `cf` in 30
         // reviews, with the MLP: `shared-pattern`'s backed group held 24–26
         // of the 30 rows that carry the word, all of them planted).
-        let names = (0..outputs.len()).any(|s| {
-            classes[c].failed_by & (1 << s) != 0 && corroborate.get(s).is_some_and(|c| c.names_rows)
-        });
-        if !covers || names {
+        if !covers || classes[c].failed_by & naming != 0 {
             let by_test = ranked(&rows, &[&named, &behind, &fused_lp, &total_lp], keys);
             by_test
                 .into_iter()

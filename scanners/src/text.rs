@@ -666,6 +666,18 @@ impl Search<'_> {
         2 * l.own < self.k
     }
 
+    /// Lands `sample`, rows of `pair`, and keeps their counts in the pair.
+    fn land_sample(&self, pair: &mut Pair, sample: &[usize]) {
+        let landed = self.land(sample, pair.token);
+        pair.sampled = sample.len();
+        pair.contradicted = landed.iter().filter(|l| self.contradicted(l)).count();
+        pair.sampled_own = sample
+            .iter()
+            .zip(&landed)
+            .map(|(&i, l)| (i, l.own))
+            .collect();
+    }
+
     /// How rows of other classes than `class` land among it with the rows
     /// carrying `token` set aside — as a planted row, another class's row
     /// given `class`'s label, would: the distribution over `0..=k` of the
@@ -1021,14 +1033,7 @@ impl Scanner for TextTrigger {
                     .order_by_content(&mut sample, &keys);
                 sample.truncate(p.sample);
             }
-            let landed = search.land(&sample, pair.token);
-            pair.sampled = sample.len();
-            pair.contradicted = landed.iter().filter(|l| search.contradicted(l)).count();
-            pair.sampled_own = sample
-                .iter()
-                .zip(&landed)
-                .map(|(&i, l)| (i, l.own))
-                .collect();
+            search.land_sample(pair, &sample);
         });
         if pairs.len() < MIN_PAIRS {
             return Ok(untested(input, vec![("pairs", pairs.len() as f64)]));
@@ -1109,17 +1114,9 @@ impl Scanner for TextTrigger {
             &failed,
         );
         small.retain(testable);
-        small.par_iter_mut().for_each(|pair| {
-            let landed = search.land(&pair.rows, pair.token);
-            pair.sampled = pair.rows.len();
-            pair.contradicted = landed.iter().filter(|l| search.contradicted(l)).count();
-            pair.sampled_own = pair
-                .rows
-                .iter()
-                .zip(&landed)
-                .map(|(&i, l)| (i, l.own))
-                .collect();
-        });
+        small
+            .par_iter_mut()
+            .for_each(|pair| search.land_sample(pair, &pair.rows.clone()));
         let mut small_tested = vec![0usize; nc];
         small
             .iter()
