@@ -1062,11 +1062,6 @@ mod tests {
         // three classes of 200; class 0 naturally contradicted (rows
         // 0..60), and failed by a test that names its ten rows 100..110
         let labels: Vec<u32> = (0..600).map(|i| i / 200).collect();
-        let diag = |class, log_p: f64, excess: f64| poisonscan_scanners::ClassDiagnostics {
-            class,
-            values: vec![("excess_rows", excess)],
-            log_p: Some(log_p),
-        };
         let mut group = output(
             (0..600)
                 .map(|i| if (100..110).contains(&i) { -10.0 } else { 0.0 })
@@ -1111,11 +1106,6 @@ mod tests {
         // scanner whose class test passed class 0 finds its natural tail
         // (rows 0..15) far more extreme
         let labels: Vec<u32> = (0..600).map(|i| i / 200).collect();
-        let diag = |class, log_p: f64, excess: f64| poisonscan_scanners::ClassDiagnostics {
-            class,
-            values: vec![("excess_rows", excess)],
-            log_p: Some(log_p),
-        };
         let mut group = output(
             (0..600)
                 .map(|i| match i {
@@ -1719,6 +1709,15 @@ mod tests {
 
     /// Class tests of `classes` classes: class 0 fails (log p −30) with
     /// `excess` rows estimated behind it, the others pass.
+    /// Class `class`'s test at `log_p`, estimating `excess` rows behind it.
+    fn diag(class: u32, log_p: f64, excess: f64) -> poisonscan_scanners::ClassDiagnostics {
+        poisonscan_scanners::ClassDiagnostics {
+            class,
+            values: vec![("excess_rows", excess)],
+            log_p: Some(log_p),
+        }
+    }
+
     fn class_zero_fails(classes: u32, excess: f64) -> Vec<poisonscan_scanners::ClassDiagnostics> {
         let mut tests = class_tests(classes, 0.0, |c| if c == 0 { -30.0 } else { -0.1 });
         tests[0].values = vec![("excess_rows", excess)];

@@ -1429,16 +1429,35 @@ mod tests {
         (x, labels, texts, truth)
     }
 
-    fn scan_corpus(planted: usize, seed: u64) -> (ScanOutput, TokenSets, Vec<u32>, Vec<bool>) {
-        let (x, labels, texts, truth) = corpus(planted, seed);
-        let some: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
-        let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
+    /// The default scan of 16 features per row with their texts.
+    fn scan_texts(
+        x: &[f32],
+        labels: &[u32],
+        texts: &[Option<&str>],
+        classes: usize,
+        seed: u64,
+    ) -> (ScanOutput, TokenSets) {
+        let tokens = TokenSets::from_texts(texts, MIN_ROWS_FLOOR);
         let input = ScanInput {
             seed,
             text: Some(&tokens),
-            ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 5)
+            ..ScanInput::new(
+                MatrixRef::new(x, labels.len(), 16).unwrap(),
+                labels,
+                classes,
+            )
         };
         let out = TextTrigger::DEFAULT.scan(&input).unwrap();
+        (out, tokens)
+    }
+
+    fn all_text(texts: &[String]) -> Vec<Option<&str>> {
+        texts.iter().map(|t| Some(t.as_str())).collect()
+    }
+
+    fn scan_corpus(planted: usize, seed: u64) -> (ScanOutput, TokenSets, Vec<u32>, Vec<bool>) {
+        let (x, labels, texts, truth) = corpus(planted, seed);
+        let (out, tokens) = scan_texts(&x, &labels, &all_text(&texts), 5, seed);
         (out, tokens, labels, truth)
     }
 
@@ -1517,14 +1536,7 @@ mod tests {
     fn planted_rows_that_look_like_the_target_are_named_with_the_rest() {
         for seed in 1..=3 {
             let (x, labels, texts, truth) = overlapping(seed, &[("cf", 80)]);
-            let some: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
-            let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
-            let input = ScanInput {
-                seed,
-                text: Some(&tokens),
-                ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 2)
-            };
-            let out = TextTrigger::DEFAULT.scan(&input).unwrap();
+            let (out, tokens) = scan_texts(&x, &labels, &all_text(&texts), 2, seed);
             let target = &out.classes[0];
             let gate = class_gate_level(2);
             assert!(target.log_p.unwrap() < gate, "{target:?}");
@@ -1566,14 +1578,7 @@ mod tests {
                 let (x, labels, texts, truth) = overlapping(seed, triggers);
                 let planted: usize = triggers.iter().map(|t| t.1).sum();
                 assert_eq!(truth.iter().filter(|&&t| t).count(), planted);
-                let some: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
-                let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
-                let input = ScanInput {
-                    seed,
-                    text: Some(&tokens),
-                    ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 2)
-                };
-                let out = TextTrigger::DEFAULT.scan(&input).unwrap();
+                let (out, _) = scan_texts(&x, &labels, &all_text(&texts), 2, seed);
                 let target = &out.classes[0];
                 assert!(target.log_p.unwrap() < class_gate_level(2), "{target:?}");
                 // the estimate counts the rows of every word significant on
@@ -1601,13 +1606,7 @@ mod tests {
                 _ => Some(t.as_str()),
             })
             .collect();
-        let tokens = TokenSets::from_texts(&some, MIN_ROWS_FLOOR);
-        let input = ScanInput {
-            seed: 1,
-            text: Some(&tokens),
-            ..ScanInput::new(MatrixRef::new(&x, labels.len(), 16).unwrap(), &labels, 5)
-        };
-        let out = TextTrigger::DEFAULT.scan(&input).unwrap();
+        let (out, tokens) = scan_texts(&x, &labels, &some, 5, 1);
         let target = &out.classes[0];
         assert!(target.log_p.unwrap() < class_gate_level(5), "{target:?}");
         assert_eq!(tokens.name(target.value("token").unwrap() as u32), "cf");
