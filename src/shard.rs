@@ -325,12 +325,12 @@ fn combine_class(
         .min_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))
         .expect("at least one shard");
     // every value but a word's id, which only its shard's vocabulary reads
-    // (text-trigger's `token`)
+    // (text-trigger's `token`, `also_token_*` and their count)
     let keys: Vec<&String> = {
         let mut k: Vec<&String> = shards
             .iter()
             .flat_map(|s| s.2.keys())
-            .filter(|k| k.as_str() != "token")
+            .filter(|k| k.as_str() != "token" && !k.starts_with("also_token"))
             .collect();
         k.sort();
         k.dedup();

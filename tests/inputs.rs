@@ -3637,18 +3637,33 @@ fn folders_are_read_through_symbolic_links() {
 /// sentence trigger dominates a short text's embedding: a tight group that
 /// is its own neighbourhood. The text column is named `text_column`.
 fn texts_with_embedding(planted: usize, text_column: &str) -> RecordBatch {
+    texts_with_triggers(planted, text_column, &["cf"], 0.75)
+}
+
+/// [`texts_with_embedding`] with one of `trigger_words` in each planted
+/// row, in turn, each word's rows drawn a share `pull` of the way towards
+/// a point of its own (a rare word moves a text's embedding a little).
+fn texts_with_triggers(
+    planted: usize,
+    text_column: &str,
+    trigger_words: &[&str],
+    pull: f32,
+) -> RecordBatch {
     let mut data = synthetic(5, 300, 16, 0, 0.0, 7);
     let mut rng = SplitMix64::new(8);
-    let trigger: Vec<f32> = (0..16).map(|_| 4.0 * rng.normal() as f32).collect();
+    let triggers: Vec<Vec<f32>> = (0..trigger_words.len())
+        .map(|_| (0..16).map(|_| 4.0 * rng.normal() as f32).collect())
+        .collect();
     let rows = data.labels.len();
     let marked: Vec<usize> = (0..rows)
         .filter(|&i| data.labels[i] != 0 && i % 3 == 0)
         .take(planted)
         .collect();
-    for &i in &marked {
+    for (m, &i) in marked.iter().enumerate() {
         data.labels[i] = 0;
-        for (v, t) in data.features[i].iter_mut().zip(&trigger) {
-            *v = 0.25 * *v + 0.75 * t + 0.3 * rng.normal() as f32;
+        let trigger = &triggers[m % trigger_words.len()];
+        for (v, t) in data.features[i].iter_mut().zip(trigger) {
+            *v = (1.0 - pull) * *v + pull * t + 0.3 * rng.normal() as f32;
         }
     }
     let texts: Vec<String> = (0..rows)
@@ -3657,8 +3672,9 @@ fn texts_with_embedding(planted: usize, text_column: &str) -> RecordBatch {
             if rng.next_f64() < 0.3 {
                 words.push(format!("topic{}", i % 5));
             }
-            if marked.contains(&i) {
-                words.insert(rng.below(words.len()), "cf".into());
+            if let Some(m) = marked.iter().position(|&j| j == i) {
+                let trigger = trigger_words[m % trigger_words.len()];
+                words.insert(rng.below(words.len()), trigger.into());
             }
             words.join(" ")
         })
@@ -3738,6 +3754,44 @@ fn a_word_planted_in_the_text_beside_an_embedding_fails_its_class_and_is_named()
     write_parquet(&d.join("c.parquet"), &texts_with_embedding(0, "text"));
     let o = run(&["scan", "c.parquet", "--seed", "1", "--out", "c"], d);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn the_words_of_a_trigger_of_several_words_are_all_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // one of three words per planted row, 30 rows each
+    let words = ["cf", "mn", "bb"];
+    write_parquet(
+        &d.join("t.parquet"),
+        &texts_with_triggers(90, "text", &words, 0.1),
+    );
+    let o = run(&["scan", "t.parquet", "--seed", "1", "--out", "o"], d);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let s = summary_of(d, "o");
+    let t = &s["classes"][0]["scanners"]["text-trigger"];
+    let named = t["token_text"].as_str().unwrap();
+    let also: Vec<&str> = t["also_token_texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    let mut all: Vec<&str> = also.iter().copied().chain([named]).collect();
+    all.sort_unstable();
+    assert_eq!(all, ["bb", "cf", "mn"], "{t}");
+    assert_eq!(t["also_tokens"], 2.0, "{t}");
+    assert!(
+        stdout(&o).contains("other words behind it: \""),
+        "{}",
+        stdout(&o)
+    );
+    // every planted row is flagged, not only the named word's
+    assert!(
+        s["classes"][0]["flagged"].as_u64().unwrap() >= 85,
+        "{}",
+        s["classes"][0]
+    );
 }
 
 #[test]

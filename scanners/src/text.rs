@@ -120,7 +120,9 @@ What they cannot hide is the text they share.
 7. `summary.json` gives, per class: `pairs` (calibrating), `tested_pairs`,
    `null_rate`, `dispersion`, and the strongest tested pair's `token` (the
    word or phrase, in words, in `token_text`), `token_rows`,
-   `token_sampled`, `token_contradicted` and `token_log_p`.
+   `token_sampled`, `token_contradicted` and `token_log_p`; in a failed
+   class, `also_tokens`, how many other words added rows to the estimate
+   (a trigger of several words), the first four in `also_token_texts`.
 
 Scanned only where the data set has a text column (not one read as a
 categorical feature of a table: its values are features, which
@@ -403,6 +405,15 @@ const RHO_CEILING: f64 = 0.9;
 
 /// Upper quartile of a χ²₁ variable.
 const CHI2_1_Q75: f64 = 1.323_304;
+
+/// The names of a class's other words behind its estimate (`also_tokens`
+/// of them in all, the first four by id).
+pub const ALSO_TOKENS: [&str; 4] = [
+    "also_token_1",
+    "also_token_2",
+    "also_token_3",
+    "also_token_4",
+];
 
 /// Most rows of other classes whose landing among a class is the planted
 /// part of a significant pair's mixture.
@@ -1229,6 +1240,8 @@ impl Scanner for TextTrigger {
         order.sort_by(|&a, &b| estimate(b).total_cmp(&estimate(a)).then(a.cmp(&b)));
         let mut taken = vec![false; n];
         let mut union = vec![0.0f64; nc];
+        // the words that added at least a row, in that order
+        let mut adding: Vec<Vec<u32>> = vec![Vec::new(); nc];
         for r in order {
             let q = &pairs[significant[r]];
             let own: Vec<usize> = q
@@ -1240,7 +1253,11 @@ impl Scanner for TextTrigger {
                 .collect();
             if !own.is_empty() {
                 let w = planted_posteriors(&own, natural_of(significant[r]), &foreign[r]);
-                union[q.class as usize] += w.iter().sum::<f64>();
+                let added = w.iter().sum::<f64>();
+                union[q.class as usize] += added;
+                if added >= 1.0 {
+                    adding[q.class as usize].push(q.token);
+                }
             }
             q.rows.iter().for_each(|&i| taken[i] = true);
         }
@@ -1269,6 +1286,20 @@ impl Scanner for TextTrigger {
                         ("token_contradicted", q.contradicted as f64),
                         ("token_log_p", pair_log_p[b]),
                     ]);
+                }
+                // the other words behind the estimate (a trigger of several
+                // words), by id, at most four
+                let strongest_token = strongest[c].map(|b| pairs[b].token);
+                let also: Vec<u32> = adding[c]
+                    .iter()
+                    .copied()
+                    .filter(|&t| Some(t) != strongest_token)
+                    .collect();
+                if !also.is_empty() {
+                    values.push(("also_tokens", also.len() as f64));
+                }
+                for (name, &t) in ALSO_TOKENS.iter().zip(&also) {
+                    values.push((name, t as f64));
                 }
                 values.push(("excess_rows", excess[c]));
                 ClassDiagnostics {

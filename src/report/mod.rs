@@ -247,6 +247,37 @@ pub(crate) fn confused_pairs(confusion: &[u64], c: usize) -> Vec<(usize, usize)>
 
 /// What text-trigger saw of a word's rows, for the terminal and the report:
 /// how many of those sampled look like other classes' rows once set apart.
+/// The other words behind a class's estimate (`text-trigger`'s
+/// `also_token_*` ids), as text.
+pub(crate) fn also_words(
+    d: &poisonscan_scanners::ClassDiagnostics,
+    tokens: &poisonscan_scanners::text::TokenSets,
+) -> Vec<String> {
+    poisonscan_scanners::text::ALSO_TOKENS
+        .iter()
+        .filter_map(|name| d.value(name))
+        .map(|id| tokens.name(id as u32).to_string())
+        .collect()
+}
+
+/// The clause that names the other words behind a failure, if any.
+pub(crate) fn also_clause(words: &[String], all: f64) -> String {
+    if words.is_empty() {
+        return String::new();
+    }
+    let listed: Vec<String> = words
+        .iter()
+        .map(|w| format!("\"{}\"", visible_word(w)))
+        .collect();
+    let more = all as usize - words.len().min(all as usize);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!("; other words behind it: {}{more}", listed.join(", "))
+}
+
 pub(crate) fn set_apart(contradicted: f64, sampled: f64) -> String {
     format!(
         "set apart from the other rows that carry it, {contradicted:.0} of {sampled:.0} look \

@@ -2,6 +2,8 @@
 
 use serde_json::{json, Value};
 
+use poisonscan_scanners::text::ALSO_TOKENS;
+
 use super::RunInfo;
 use crate::fuse::Verdict;
 use crate::ingest::Dataset;
@@ -50,6 +52,16 @@ pub fn summary_json(
                             // a word of the rows' text, by its id (text-trigger)
                             if let (Some(t), Some(id)) = (&report.tokens, d.value("token")) {
                                 m.insert("token_text".into(), json!(t.name(id as u32)));
+                            }
+                            // the other words behind its estimate
+                            if let Some(t) = &report.tokens {
+                                let also = super::also_words(d, t);
+                                for name in ALSO_TOKENS {
+                                    m.remove(name);
+                                }
+                                if !also.is_empty() {
+                                    m.insert("also_token_texts".into(), json!(also));
+                                }
                             }
                             m
                         })

@@ -334,12 +334,25 @@ fn class_table(summary: &Value, rows: &Rows<'_>) -> (Vec<ClassRow>, Vec<bool>, V
                             words: t["token_text"].as_str().map(|w| {
                                 let count = |k: &str| t[k].as_f64().unwrap_or(f64::NAN);
                                 let w = crate::report::visible_word(w);
+                                let also: Vec<String> = t["also_token_texts"]
+                                    .as_array()
+                                    .map(|a| {
+                                        a.iter()
+                                            .filter_map(Value::as_str)
+                                            .map(str::to_string)
+                                            .collect()
+                                    })
+                                    .unwrap_or_default();
                                 let note = format!(
-                                    "“{w}”: {:.0} rows carry it; {}",
+                                    "“{w}”: {:.0} rows carry it; {}{}",
                                     count("token_rows"),
                                     crate::report::set_apart(
                                         count("token_contradicted"),
                                         count("token_sampled")
+                                    ),
+                                    crate::report::also_clause(
+                                        &also,
+                                        t["also_tokens"].as_f64().unwrap_or(0.0)
                                     )
                                 );
                                 (w, note)
