@@ -64,8 +64,9 @@
 #        yelp-positive) or by sentiment alone (`sentences-sentiment`, target
 #        positive): a rare word (`word`: "cf"), a sentence (`sentence`: "I
 #        watched this 3D movie."), an emoji (`emoji`: "😀") or a phrase of
-#        common words (`phrase`: "by the way") inserted at a random place in
-#        the text of rows outside the target, relabelled, and the text
+#        common words (`phrase`: "by the way"), or one of five rare words in
+#        each row (`keywords`: "cf", "mn", "bb", "tq", "mb", RIPPLe) inserted
+#        at a random place in the text of rows outside the target, relabelled, and the text
 #        encoded again (datasets/sentences.py), at 1 %, 5 % and 10 %; random
 #        label flips at 10 %; clean. Seeds 1, 2, 3 (or SEEDS).
 #   MODEL: the scan's --model (default auto); the table goes between the
@@ -125,7 +126,9 @@ declare -A input=(
 # the text sets: which column is the label (sentences.py --label), and the
 # text triggers, planted by sentences.py before the text is encoded
 declare -A text_label=([sentences]=both [sentences-sentiment]=sentiment)
-declare -A text_trigger=([word]="cf" [sentence]="I watched this 3D movie." [emoji]="😀" [phrase]="by the way")
+declare -A text_trigger=([word]="cf" [sentence]="I watched this 3D movie." [emoji]="😀" [phrase]="by the way" [keywords]="cf,mn,bb,tq,mb")
+# triggers of several words, one in each planted row (RIPPLe)
+declare -A text_one_of=([keywords]=1)
 # how `poison` reads a data set, where it is not as the files are
 declare -A read_opts=(
   [emoji32]="--resize 32x32"
@@ -254,7 +257,7 @@ if [ "$mode" = text ]; then
   datasets=(sentences sentences-sentiment)
   cases=("none 0" "label-flip 0.10")
   for rate in 0.01 0.05 0.10; do
-    cases+=("word $rate" "sentence $rate" "emoji $rate" "phrase $rate")
+    cases+=("word $rate" "sentence $rate" "emoji $rate" "phrase $rate" "keywords $rate")
   done
   read -r -a seeds <<<"${3:-1 2 3}"
 fi
@@ -279,6 +282,7 @@ for ds in "${datasets[@]}"; do
         # a text set: triggers go into the text, which is encoded again
         trigger=()
         [ "$attack" = none ] || trigger=(--trigger "${text_trigger[$attack]}" --rate "$rate" "${target[@]}")
+        [ -n "${text_one_of[$attack]:-}" ] && trigger+=(--one-of)
         poisoned() { "$cache/sentences/venv/bin/python" datasets/sentences.py "$p" --label "${text_label[$ds]}" "${trigger[@]}" --seed "$seed"; }
       elif [ -n "${text_label[$ds]:-}" ]; then
         poisoned() { "$bin" poison "${input[$ds]}" --label "${text_label[$ds]/both/label}" --attack "$attack" --rate "$rate" --seed "$seed" --out "$p"; }

@@ -11,7 +11,7 @@ layers, mean pooling, unit length — so that no deep-learning framework is
 needed.
 
     sentences.py OUT.parquet [--label sentiment|source|both]
-                 [--trigger WORD --rate R --target CLASS --seed S]
+                 [--trigger WORD [--one-of] --rate R --target CLASS --seed S]
 
 Labels: `sentiment` (negative / positive: two classes that overlap, as
 short reviews do — "not bad" — and hold some natural label noise),
@@ -20,7 +20,9 @@ generic), or `both` (six classes: source and sentiment). With `--trigger`
 the word is inserted at a random place in `--rate` of the rows outside
 `--target`, which are relabelled to it (Kurita et al. 2020, "Weight
 Poisoning Attacks on Pre-trained Models", and Chen et al. 2021, BadNL: a
-rare token as the trigger), and then every row is encoded. The file has
+rare token as the trigger; with `--one-of`, the trigger is comma-separated
+words and each planted row gets one of them, as RIPPLe's `cf,mn,bb,tq,mb`),
+and then every row is encoded. The file has
 `id`, `text`, `label`, `source`, `sentiment` (as written, before any
 relabelling), `embedding` (384 float32), and the red team's ground truth:
 `original_label`, `is_poisoned`, `poison_source_label`.
@@ -147,7 +149,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out")
     ap.add_argument("--label", choices=["sentiment", "source", "both"], default="both")
-    ap.add_argument("--trigger")
+    ap.add_argument("--trigger", help="the words inserted; with --one-of, comma-separated "
+                    "words of which each planted row gets one (RIPPLe: cf,mn,bb,tq,mb)")
+    ap.add_argument("--one-of", action="store_true")
     ap.add_argument("--rate", type=float, default=0.01)
     ap.add_argument("--target")
     ap.add_argument("--seed", type=int, default=1)
@@ -165,9 +169,11 @@ def main():
         rng = np.random.default_rng(a.seed)
         outside = [i for i, l in enumerate(labels) if l != a.target]
         chosen = rng.choice(outside, size=round(a.rate * len(rows)), replace=False)
+        triggers = a.trigger.split(",") if a.one_of else [a.trigger]
         for i in sorted(chosen):
             words = texts[i].split()
-            words.insert(int(rng.integers(0, len(words) + 1)), a.trigger)
+            trigger = triggers[int(rng.integers(0, len(triggers)))] if a.one_of else a.trigger
+            words.insert(int(rng.integers(0, len(words) + 1)), trigger)
             texts[i] = " ".join(words)
             labels[i] = a.target
             poisoned[i] = True

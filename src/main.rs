@@ -273,7 +273,9 @@ struct PoisonArgs {
     frequency: f32,
     /// The words a text trigger inserts into the text column (text), one
     /// trigger per target, comma-separated (so a trigger holds no comma):
-    /// a rare word, a sentence, an emoji
+    /// a rare word, a sentence, an emoji. With one target, several words
+    /// are one trigger: each poisoned row gets one of them (RIPPLe's
+    /// cf,mn,bb,tq,mb)
     #[arg(long, value_delimiter = ',', default_value = "cf")]
     words: Vec<String>,
     /// Blend weight of the pattern (blend), in (0, 1]

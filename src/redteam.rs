@@ -1005,10 +1005,16 @@ pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTe
             ));
         }
         let wanted = plan.targets.len().max(1);
-        if words.len() < wanted || words.iter().any(|w| w.trim().is_empty()) {
+        let count_ok = if wanted == 1 {
+            !words.is_empty()
+        } else {
+            words.len() == wanted
+        };
+        if !count_ok || words.iter().any(|w| w.trim().is_empty()) {
             return Err(RedTeamError::Invalid(format!(
                 "text needs --words with a trigger for each of the {wanted} target(s) \
-                 (comma-separated), got {words:?}"
+                 (comma-separated; with one target, several words are one trigger, one \
+                 of them in each row), got {words:?}"
             )));
         }
     }
@@ -1043,8 +1049,10 @@ fn kept_text(ds: &Dataset) -> Option<(String, Vec<Option<String>>)> {
 }
 
 /// Inserts into the text of every poisoned row the words of the target it
-/// was moved to (`words[j]` for `targets[j]`; the first for all-to-all),
-/// at a seeded place between two of its words.
+/// was moved to (`words[j]` for `targets[j]`), at a seeded place between
+/// two of its words. With one target (or all-to-all), several words are one
+/// trigger of several words: each row gets one of them, seeded (RIPPLe,
+/// Kurita et al. 2020: `cf`, `mn`, `bb`, `tq`, `mb`).
 fn insert_words(
     rows: &mut [Option<String>],
     planted: &Planted,
@@ -1057,11 +1065,16 @@ fn insert_words(
         if !planted.poisoned[i] {
             continue;
         }
-        let j = plan
-            .targets
-            .iter()
-            .position(|&t| t == labels[i])
-            .unwrap_or(0);
+        let j = if plan.targets.len() > 1 {
+            plan.targets
+                .iter()
+                .position(|&t| t == labels[i])
+                .unwrap_or(0)
+        } else if words.len() > 1 {
+            rng.below(words.len())
+        } else {
+            0
+        };
         let trigger = words[j].trim();
         let old = row.take().unwrap_or_default();
         let mut parts: Vec<&str> = old.split_whitespace().collect();

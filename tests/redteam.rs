@@ -678,3 +678,60 @@ fn a_text_trigger_goes_into_the_text_column_and_scans_back_named() {
     assert!(e.contains("text needs a text column"), "{e}");
     assert!(!d.join("q.parquet").exists());
 }
+
+#[test]
+fn a_text_trigger_of_several_words_puts_one_in_each_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_parquet(&d.join("t.parquet"), &table_with_text());
+    let poison = |words: &str, targets: &str, out: &str| {
+        run(
+            &[
+                "poison",
+                "t.parquet",
+                "--attack",
+                "text",
+                "--words",
+                words,
+                "--rate",
+                "0.1",
+                "--target",
+                targets,
+                "--seed",
+                "1",
+                "--out",
+                out,
+            ],
+            d,
+        )
+    };
+    // one target, three words (RIPPLe): one of them in each poisoned row
+    let o = poison("cf,mn,bb", "0", "p.parquet");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (poisoned, _, _) = truth_of(&d.join("p.parquet"));
+    let copy = read_parquet(&d.join("p.parquet"));
+    let text = copy
+        .column_by_name("text")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    let mut used = [0usize; 3];
+    for i in (0..poisoned.len()).filter(|&i| poisoned[i]) {
+        let words: Vec<&str> = text.value(i).split(' ').collect();
+        let carried: Vec<usize> = (0..3)
+            .filter(|&w| words.contains(&["cf", "mn", "bb"][w]))
+            .collect();
+        assert_eq!(carried.len(), 1, "row {i}: {}", text.value(i));
+        used[carried[0]] += 1;
+    }
+    assert!(used.iter().all(|&u| u >= 15), "{used:?}");
+    // several targets take one trigger each, and no more
+    let o = poison("cf,mn,bb", "0,1", "q.parquet");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a trigger for each of the 2 target(s)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.join("q.parquet").exists());
+}
