@@ -570,6 +570,15 @@ fn table_with_text() -> arrow::array::RecordBatch {
     .unwrap()
 }
 
+/// The `text` column of a table.
+fn text_of(batch: &arrow::array::RecordBatch) -> arrow::array::StringArray {
+    batch
+        .column_by_name("text")
+        .unwrap()
+        .as_string::<i32>()
+        .clone()
+}
+
 #[test]
 fn a_text_trigger_goes_into_the_text_column_and_scans_back_named() {
     let dir = tempfile::tempdir().unwrap();
@@ -598,17 +607,8 @@ fn a_text_trigger_goes_into_the_text_column_and_scans_back_named() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let (poisoned, labels, original) = truth_of(&d.join("p.parquet"));
     assert_eq!(poisoned.iter().filter(|&&p| p).count(), 45);
-    let copy = read_parquet(&d.join("p.parquet"));
-    let text = copy
-        .column_by_name("text")
-        .unwrap()
-        .as_string::<i32>()
-        .clone();
-    let before = input
-        .column_by_name("text")
-        .unwrap()
-        .as_string::<i32>()
-        .clone();
+    let text = text_of(&read_parquet(&d.join("p.parquet")));
+    let before = text_of(&input);
     for i in 0..poisoned.len() {
         let words: Vec<&str> = text.value(i).split(' ').collect();
         assert_eq!(
@@ -709,12 +709,7 @@ fn a_text_trigger_of_several_words_puts_one_in_each_row() {
     let o = poison("cf,mn,bb", "0", "p.parquet");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let (poisoned, _, _) = truth_of(&d.join("p.parquet"));
-    let copy = read_parquet(&d.join("p.parquet"));
-    let text = copy
-        .column_by_name("text")
-        .unwrap()
-        .as_string::<i32>()
-        .clone();
+    let text = text_of(&read_parquet(&d.join("p.parquet")));
     let mut used = [0usize; 3];
     for i in (0..poisoned.len()).filter(|&i| poisoned[i]) {
         let words: Vec<&str> = text.value(i).split(' ').collect();
