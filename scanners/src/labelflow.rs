@@ -87,7 +87,7 @@
 use rayon::prelude::*;
 
 use crate::stats::{
-    class_null, ln_binomial_sum_upper, ln_binomial_upper, ln_stratified_excess_upper,
+    bisect, class_null, ln_binomial_sum_upper, ln_binomial_upper, ln_stratified_excess_upper,
     ln_upper_normal_p, median, robust_location_scale,
 };
 
@@ -345,18 +345,11 @@ pub fn natural_spread(pairs: &[(u64, u64, f64)]) -> Option<f64> {
         return Some(TAU_CONFUSED_MIN);
     }
     // stat decreases in tau2: bisection on [TAU_CONFUSED_MIN², hi]
-    let (mut lo, mut hi) = (TAU_CONFUSED_MIN * TAU_CONFUSED_MIN, 1.0);
+    let (lo, mut hi) = (TAU_CONFUSED_MIN * TAU_CONFUSED_MIN, 1.0);
     while stat(hi) > CHI2_1_MEDIAN && hi < 1e4 {
         hi *= 4.0;
     }
-    for _ in 0..60 {
-        let mid = 0.5 * (lo + hi);
-        if stat(mid) > CHI2_1_MEDIAN {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
+    let (_, hi) = bisect(lo, hi, |mid| stat(mid) > CHI2_1_MEDIAN);
     Some(hi.sqrt())
 }
 

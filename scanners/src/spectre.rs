@@ -7,7 +7,7 @@ use crate::perclass::{canonical_order, class_projection, scan_with_excess_test, 
 use crate::rng::SplitMix64;
 use crate::robust::{mcd, RobustFit};
 use crate::stats::{
-    chi_square_quantile, ln_excess_p, ln_upper_normal_p, normal_quantile, wilson_hilferty,
+    bisect, chi_square_quantile, ln_excess_p, ln_upper_normal_p, normal_quantile, wilson_hilferty,
 };
 use crate::{ClassDiagnostics, ScanInput, ScanOutput, Scanner};
 
@@ -300,15 +300,7 @@ fn chi_square_null(scores: &[f64]) -> (f64, f64) {
     let ratio = |nu: f64| chi_square_quantile(nu, z75) / chi_square_quantile(nu, 0.0);
     let target = if q50 > 0.0 { q75 / q50 } else { f64::INFINITY };
     // ratio(ν) falls as ν grows: bisect on ln ν in [ln 0.5, ln 10⁴].
-    let (mut lo, mut hi) = (0.5f64.ln(), 1e4f64.ln());
-    for _ in 0..60 {
-        let mid = 0.5 * (lo + hi);
-        if ratio(mid.exp()) > target {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
+    let (lo, hi) = bisect(0.5f64.ln(), 1e4f64.ln(), |mid| ratio(mid.exp()) > target);
     let nu = (0.5 * (lo + hi)).exp();
     let scale = (q50 / chi_square_quantile(nu, 0.0)).max(1e-300);
     (scale, nu)

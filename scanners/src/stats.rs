@@ -286,6 +286,21 @@ pub fn ln_beta_binomial_upper(n: u64, mean: f64, rho: f64, x: u64) -> f64 {
     .min(0.0)
 }
 
+/// Sixty halvings of `[lo, hi]` towards the point where `above` turns
+/// false (`above` true at `lo`'s side, false at `hi`'s: a decreasing
+/// statistic against its target); returns the last `(lo, hi)`.
+pub(crate) fn bisect(mut lo: f64, mut hi: f64, above: impl Fn(f64) -> bool) -> (f64, f64) {
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if above(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo, hi)
+}
+
 /// Largest total of trials for which [`ln_binomial_sum_upper`] convolves
 /// exactly; beyond it the Chernoff bound (within a few nats of the exact
 /// value at such counts, and never below it).

@@ -10,7 +10,7 @@ use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::foreign::nearest_rows;
 use crate::knn::{nearest_neighbours, Reach};
 use crate::rng::SplitMix64;
-use crate::stats::{ln_beta_binomial_upper, ln_binomial_lower, median, quantile};
+use crate::stats::{bisect, ln_beta_binomial_upper, ln_binomial_lower, median, quantile};
 use crate::{class_gate, class_gate_level, ClassDiagnostics, ScanInput, ScanOutput, Scanner};
 
 const DOC: &str = r#"# PS009 text-trigger
@@ -887,16 +887,7 @@ fn dispersion(obs: &[(f64, f64, f64)]) -> f64 {
     if z2(RHO_CEILING) > CHI2_1_Q75 {
         return RHO_CEILING;
     }
-    let (mut lo, mut hi) = (RHO_FLOOR, RHO_CEILING);
-    for _ in 0..60 {
-        let mid = 0.5 * (lo + hi);
-        if z2(mid) > CHI2_1_Q75 {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    hi
+    bisect(RHO_FLOOR, RHO_CEILING, |mid| z2(mid) > CHI2_1_Q75).1
 }
 
 /// An output with no evidence: every row 0 (`NaN` in skipped classes), no
