@@ -245,8 +245,6 @@ pub(crate) fn confused_pairs(confusion: &[u64], c: usize) -> Vec<(usize, usize)>
     pairs.into_iter().map(|(_, a, b)| (a, b)).collect()
 }
 
-/// What text-trigger saw of a word's rows, for the terminal and the report:
-/// how many of those sampled look like other classes' rows once set apart.
 /// The other words behind a class's estimate (`text-trigger`'s
 /// `also_token_*` ids), as text.
 pub(crate) fn also_words(
@@ -260,29 +258,26 @@ pub(crate) fn also_words(
         .collect()
 }
 
-/// The clause that names the other words behind a failure, if any.
-pub(crate) fn also_clause(words: &[String], all: f64) -> String {
-    if words.is_empty() {
-        return String::new();
-    }
-    let listed: Vec<String> = words
-        .iter()
-        .map(|w| format!("\"{}\"", visible_word(w)))
-        .collect();
-    let more = all as usize - words.len().min(all as usize);
-    let more = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
-    };
-    format!("; other words behind it: {}{more}", listed.join(", "))
-}
-
-pub(crate) fn set_apart(contradicted: f64, sampled: f64) -> String {
-    format!(
+/// What text-trigger saw of a word's rows, for the terminal and the report:
+/// how many of those sampled look like other classes' rows once set apart,
+/// and the other words behind the failure (`also`, of `all` in all).
+pub(crate) fn set_apart(contradicted: f64, sampled: f64, also: &[String], all: f64) -> String {
+    let mut out = format!(
         "set apart from the other rows that carry it, {contradicted:.0} of {sampled:.0} look \
          like other classes' rows"
-    )
+    );
+    if !also.is_empty() {
+        let listed: Vec<String> = also
+            .iter()
+            .map(|w| format!("\"{}\"", visible_word(w)))
+            .collect();
+        out += &format!("; other words behind it: {}", listed.join(", "));
+        let more = (all as usize).saturating_sub(also.len());
+        if more > 0 {
+            out += &format!(" and {more} more");
+        }
+    }
+    out
 }
 
 /// A word of the rows' text as a reader can see it: characters that print

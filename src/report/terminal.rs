@@ -128,14 +128,14 @@ pub fn print_summary(
                     d.value("token_sampled"),
                 ) {
                     let also = super::also_words(d, tokens);
+                    let all = d.value("also_tokens").unwrap_or(0.0);
                     writeln!(
                         out,
-                        "  {}: {rows:.0} rows of {} carry \"{}\"; {}{}",
+                        "  {}: {rows:.0} rows of {} carry \"{}\"; {}",
                         scanner.name(),
                         ds.class_title(d.class as usize),
                         super::visible_word(tokens.name(id as u32)),
-                        super::set_apart(contradicted, sampled),
-                        super::also_clause(&also, d.value("also_tokens").unwrap_or(0.0)),
+                        super::set_apart(contradicted, sampled, &also, all),
                     )?;
                 }
             }

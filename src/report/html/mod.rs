@@ -344,13 +344,11 @@ fn class_table(summary: &Value, rows: &Rows<'_>) -> (Vec<ClassRow>, Vec<bool>, V
                                     })
                                     .unwrap_or_default();
                                 let note = format!(
-                                    "“{w}”: {:.0} rows carry it; {}{}",
+                                    "“{w}”: {:.0} rows carry it; {}",
                                     count("token_rows"),
                                     crate::report::set_apart(
                                         count("token_contradicted"),
-                                        count("token_sampled")
-                                    ),
-                                    crate::report::also_clause(
+                                        count("token_sampled"),
                                         &also,
                                         t["also_tokens"].as_f64().unwrap_or(0.0)
                                     )
