@@ -564,12 +564,18 @@ struct Pair {
     /// rows are (nearly) all in its target; a word of another class's
     /// vocabulary is there in a minority of its rows.
     word_share: f64,
-    /// How many of the sampled rows are contradicted, and of how many.
+    /// How many of the sampled rows are contradicted.
     contradicted: usize,
-    sampled: usize,
     /// Each sampled row's own-label count among its `k` nearest rows not
     /// carrying the word.
     sampled_own: Vec<(usize, usize)>,
+}
+
+impl Pair {
+    /// How many rows were sampled.
+    fn sampled(&self) -> usize {
+        self.sampled_own.len()
+    }
 }
 
 /// One row's neighbourhood with the rows carrying a word set aside: how
@@ -680,7 +686,6 @@ impl Search<'_> {
     /// Lands `sample`, rows of `pair`, and keeps their counts in the pair.
     fn land_sample(&self, pair: &mut Pair, sample: &[usize]) {
         let landed = self.land(sample, pair.token);
-        pair.sampled = sample.len();
         pair.contradicted = landed.iter().filter(|l| self.contradicted(l)).count();
         pair.sampled_own = sample
             .iter()
@@ -830,7 +835,6 @@ impl TextTrigger {
                     rows,
                     word_share,
                     contradicted: 0,
-                    sampled: 0,
                     sampled_own: Vec::new(),
                 });
             }
@@ -850,7 +854,7 @@ fn null_rate(pairs: &[Pair], c: u32, plain: usize, size: usize) -> f64 {
     let shares: Vec<f64> = pairs
         .iter()
         .filter(|q| q.class == c)
-        .map(|q| q.contradicted as f64 / q.sampled as f64)
+        .map(|q| q.contradicted as f64 / q.sampled() as f64)
         .collect();
     let words = if shares.len() >= MIN_CLASS_PAIRS {
         median(&shares)
@@ -1053,7 +1057,7 @@ impl Scanner for TextTrigger {
             .map(|q| {
                 (
                     null_rate[q.class as usize],
-                    q.sampled as f64,
+                    q.sampled() as f64,
                     q.contradicted as f64,
                 )
             })
@@ -1063,7 +1067,7 @@ impl Scanner for TextTrigger {
             .iter()
             .map(|q| {
                 ln_beta_binomial_upper(
-                    q.sampled as u64,
+                    q.sampled() as u64,
                     null_rate[q.class as usize],
                     rho,
                     q.contradicted as u64,
@@ -1125,8 +1129,12 @@ impl Scanner for TextTrigger {
             .for_each(|q| small_tested[q.class as usize] += 1);
         for q in small {
             let c = q.class as usize;
-            let lp =
-                ln_beta_binomial_upper(q.sampled as u64, null_rate[c], rho, q.contradicted as u64);
+            let lp = ln_beta_binomial_upper(
+                q.sampled() as u64,
+                null_rate[c],
+                rho,
+                q.contradicted as u64,
+            );
             let lp = (lp + (small_tested[c] as f64).ln()).min(0.0);
             if lp <= gate {
                 significant.push(pairs.len());
@@ -1273,7 +1281,7 @@ impl Scanner for TextTrigger {
                     values.extend([
                         ("token", q.token as f64),
                         ("token_rows", q.rows.len() as f64),
-                        ("token_sampled", q.sampled as f64),
+                        ("token_sampled", q.sampled() as f64),
                         ("token_contradicted", q.contradicted as f64),
                         ("token_log_p", pair_log_p[b]),
                     ]);

@@ -294,10 +294,28 @@ pub enum FeatureSource {
 }
 
 impl FeatureSource {
+    /// What the features were read from: the input a model read, for
+    /// learned features (the label-agnostic view's rows); else these.
+    pub fn read_from(&self) -> &FeatureSource {
+        match self {
+            FeatureSource::Learned { input, .. } => input.read_from(),
+            _ => self,
+        }
+    }
+
+    /// The categorical columns whose indicators the features are (none
+    /// unless they are a table's columns).
+    pub fn categorical(&self) -> &[String] {
+        match self {
+            FeatureSource::Columns { categorical, .. } => categorical,
+            _ => &[],
+        }
+    }
+
     /// The layout of the pixels the features are, or a model read (the
     /// label-agnostic view's rows), when they are images.
     pub fn image_shape(&self) -> Option<poisonscan_scanners::ImageShape> {
-        match self {
+        match self.read_from() {
             FeatureSource::Pixels {
                 height,
                 width,
@@ -307,7 +325,6 @@ impl FeatureSource {
                 width: *width,
                 channels: *channels,
             }),
-            FeatureSource::Learned { input, .. } => input.image_shape(),
             _ => None,
         }
     }
@@ -443,14 +460,14 @@ impl Dataset {
     /// are features already, which `value-trigger` reads).
     pub fn text_tokens(&self) -> Option<poisonscan_scanners::TokenSets> {
         let (name, text) = self.kept_text()?;
-        let mut source = &self.feature_source;
-        while let FeatureSource::Learned { input, .. } = source {
-            source = input;
-        }
-        if let FeatureSource::Columns { categorical, .. } = source {
-            if categorical.iter().any(|c| c == name) {
-                return None;
-            }
+        if self
+            .feature_source
+            .read_from()
+            .categorical()
+            .iter()
+            .any(|c| c == name)
+        {
+            return None;
         }
         let texts: Vec<Option<&str>> = text.iter().collect();
         Some(poisonscan_scanners::TokenSets::from_texts(
