@@ -2106,23 +2106,10 @@ fn pocket(nb: &[u32], k: usize, labels: &[u32], rows: &[usize], minority: &[bool
 /// (no feature varies): neighbours carry no evidence either way, so no row
 /// and no class is suspicious.
 fn uninformative(input: &ScanInput<'_>) -> ScanOutput {
-    let skipped = |c: u32| input.skip_classes.contains(&c);
-    let row = |l: &u32| if skipped(*l) { f64::NAN } else { 0.0 };
     let c = input.n_classes;
     ScanOutput {
-        raw: input.labels.iter().map(row).collect(),
-        log_p: input.labels.iter().map(row).collect(),
-        classes: (0..c as u32)
-            .filter(|&k| !skipped(k))
-            .map(|class| ClassDiagnostics {
-                class,
-                values: Vec::new(),
-                log_p: Some(0.0),
-            })
-            .collect(),
-        suspected: Some(input.labels.to_vec()),
-        ungated_log_p: None,
         confusion: Some(vec![0; c * c]),
+        ..ScanOutput::no_evidence(input)
     }
 }
 

@@ -243,6 +243,31 @@ pub struct ScanOutput {
     pub confusion: Option<Vec<u64>>,
 }
 
+impl ScanOutput {
+    /// An output with no evidence: every row 0 (`NaN` in a skipped class),
+    /// every scanned class tested at `p = 1` with no values, each row
+    /// suspected of its own label; nothing ungated, no confusion.
+    pub fn no_evidence(input: &ScanInput<'_>) -> Self {
+        let skipped = |c: u32| input.skip_classes.contains(&c);
+        let row = |l: &u32| if skipped(*l) { f64::NAN } else { 0.0 };
+        ScanOutput {
+            raw: input.labels.iter().map(row).collect(),
+            log_p: input.labels.iter().map(row).collect(),
+            classes: (0..input.n_classes as u32)
+                .filter(|&c| !skipped(c))
+                .map(|class| ClassDiagnostics {
+                    class,
+                    values: Vec::new(),
+                    log_p: Some(0.0),
+                })
+                .collect(),
+            suspected: Some(input.labels.to_vec()),
+            ungated_log_p: None,
+            confusion: None,
+        }
+    }
+}
+
 /// Level at which a class-level test lets a class's rows keep their own
 /// p-values in scanners with a class gate: 1 % after a Bonferroni correction
 /// over the classes.

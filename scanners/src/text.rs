@@ -897,23 +897,12 @@ fn dispersion(obs: &[(f64, f64, f64)]) -> f64 {
 /// An output with no evidence: every row 0 (`NaN` in skipped classes), no
 /// class tested beyond `values`.
 fn untested(input: &ScanInput<'_>, values: Vec<(&'static str, f64)>) -> ScanOutput {
-    let skipped = |c: u32| input.skip_classes.contains(&c);
-    let row = |l: &u32| if skipped(*l) { f64::NAN } else { 0.0 };
-    ScanOutput {
-        raw: input.labels.iter().map(row).collect(),
-        log_p: input.labels.iter().map(row).collect(),
-        classes: (0..input.n_classes as u32)
-            .filter(|&c| !skipped(c))
-            .map(|class| ClassDiagnostics {
-                class,
-                values: values.clone(),
-                log_p: Some(0.0),
-            })
-            .collect(),
-        suspected: Some(input.labels.to_vec()),
-        ungated_log_p: Some(input.labels.iter().map(row).collect()),
-        confusion: None,
+    let mut out = ScanOutput::no_evidence(input);
+    for d in &mut out.classes {
+        d.values = values.clone();
     }
+    out.ungated_log_p = Some(out.log_p.clone());
+    out
 }
 
 impl Scanner for TextTrigger {
