@@ -579,31 +579,30 @@ fn text_of(batch: &arrow::array::RecordBatch) -> arrow::array::StringArray {
         .clone()
 }
 
+/// `poison INPUT --attack text --words WORDS --rate RATE --target TARGETS
+/// --seed 1 --out OUT`, run in `d`.
+fn poison_text(
+    d: &Path,
+    input: &str,
+    words: &str,
+    rate: &str,
+    targets: &str,
+    out: &str,
+) -> std::process::Output {
+    let args = [
+        "poison", input, "--attack", "text", "--words", words, "--rate", rate, "--target", targets,
+        "--seed", "1", "--out", out,
+    ];
+    run(&args, d)
+}
+
 #[test]
 fn a_text_trigger_goes_into_the_text_column_and_scans_back_named() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let input = table_with_text();
     write_parquet(&d.join("t.parquet"), &input);
-    let o = run(
-        &[
-            "poison",
-            "t.parquet",
-            "--attack",
-            "text",
-            "--words",
-            "cf",
-            "--rate",
-            "0.05",
-            "--target",
-            "0",
-            "--seed",
-            "1",
-            "--out",
-            "p.parquet",
-        ],
-        d,
-    );
+    let o = poison_text(d, "t.parquet", "cf", "0.05", "0", "p.parquet");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let (poisoned, labels, original) = truth_of(&d.join("p.parquet"));
     assert_eq!(poisoned.iter().filter(|&&p| p).count(), 45);
@@ -660,21 +659,9 @@ fn a_text_trigger_goes_into_the_text_column_and_scans_back_named() {
     // no text column: an error that says what it needs
     let plain = synthetic(3, 100, 4, 0, 0.0, 4).embedding_batch();
     write_parquet(&d.join("plain.parquet"), &plain);
-    let e = run_err(
-        &[
-            "poison",
-            "plain.parquet",
-            "--attack",
-            "text",
-            "--rate",
-            "0.05",
-            "--target",
-            "0",
-            "--out",
-            "q.parquet",
-        ],
-        d,
-    );
+    let o = poison_text(d, "plain.parquet", "cf", "0.05", "0", "q.parquet");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
     assert!(e.contains("text needs a text column"), "{e}");
     assert!(!d.join("q.parquet").exists());
 }
@@ -685,25 +672,7 @@ fn a_text_trigger_of_several_words_puts_one_in_each_row() {
     let d = dir.path();
     write_parquet(&d.join("t.parquet"), &table_with_text());
     let poison = |words: &str, targets: &str, out: &str| {
-        run(
-            &[
-                "poison",
-                "t.parquet",
-                "--attack",
-                "text",
-                "--words",
-                words,
-                "--rate",
-                "0.1",
-                "--target",
-                targets,
-                "--seed",
-                "1",
-                "--out",
-                out,
-            ],
-            d,
-        )
+        poison_text(d, "t.parquet", words, "0.1", targets, out)
     };
     // one target, three words (RIPPLe): one of them in each poisoned row
     let o = poison("cf,mn,bb", "0", "p.parquet");
