@@ -283,7 +283,13 @@ pub(crate) fn unscored(
 /// over their number (Bonferroni, at most 0), and that correction (`ln` of
 /// the number, at least one).
 pub(crate) fn best_of_groups(log_ps: &[f64]) -> (f64, f64) {
-    let correction = (log_ps.len().max(1) as f64).ln();
+    best_of_groups_among(log_ps, log_ps.len())
+}
+
+/// [`best_of_groups`] where `log_ps` are those of `tested` groups that
+/// could bear on the class (the others' are 0).
+pub(crate) fn best_of_groups_among(log_ps: &[f64], tested: usize) -> (f64, f64) {
+    let correction = (tested.max(log_ps.len()).max(1) as f64).ln();
     let best = log_ps.iter().copied().fold(0.0, f64::min);
     ((best + correction).min(0.0), correction)
 }

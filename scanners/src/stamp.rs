@@ -1,6 +1,7 @@
 //! Stamped patch (`PS008`): a block of pixels set to fixed values on rows of
 //! other classes given one class's label, found by the values themselves.
 
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::OnceLock;
@@ -9,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::foreign::nearest_rows;
-use crate::perclass::{best_of_groups, unscored};
+use crate::perclass::{best_of_groups_among, unscored};
 use crate::rng::SplitMix64;
 use crate::stats::ln_upper_normal_p;
 use crate::warp::ImageShape;
@@ -22,7 +23,9 @@ BadNets' trigger as it is planted on photographs: a small block of pixels
 (a white square, a checkerboard, a logo) *set* to fixed values in one place
 on rows of other classes, which are given the target class's label. The
 planted rows hold exactly the same values in that block, and natural
-pictures of the other classes do not.
+pictures of the other classes do not. And the same stamp planted in every
+class (BadNets' all-to-all attack: each class's rows given the next
+class's label), where no class holds it alone.
 
 ## Why it matters
 A patch *replaces* pixels. On MNIST's black corners that is an added shift
@@ -92,11 +95,36 @@ representation).
    significant at the class level each of its rows gets the stamp's `ln`
    p-value (its raw score is one less its share of neighbours with the
    class); the class's other rows get none. `excess_rows`: those rows.
+6. Stamps across classes (all-to-all). A block value that rows of two
+   classes or more hold, none of them alone as step 1 asks, and at most a
+   quarter of the pictures (more is a background they share), seeds a
+   stamp across classes. It grows as in step 2 with one change: where at
+   least half of its rows, not nine in ten, hold one value at the next
+   pixel, it goes on with those rows alone (a white block is held by
+   pictures whose white background is there too; they drop out where the
+   patch ends and their background goes on). Its rows are every row that
+   holds it; they are landed (step 4) and each row's share of neighbours
+   with *its own* label is compared with what the data set's rows
+   without the stamp give their classes, from one seeded sample of 2,048
+   of them: each class's own rows' share (`q_own`) and other classes'
+   rows' share labelled with it (`q_other`), averaged over the stamp's
+   rows by their labels. Planted rows are the classes below their labels
+   and land as those; a mark a source puts on pictures of every class,
+   labels kept, lands as each class's own rows do. The `ln` p-value is
+   step 5's on these means (one test for the data set). A class is tested
+   by it where the stamp lands as other classes' rows do and the class's
+   rows of it do too (their mean share at most half-way from `q_other` to
+   `q_own` of the class); the class test's correction counts every stamp
+   across classes beside the class's own, and a significant one gives
+   its evidence to the class's rows holding it.
 
 Summary values per class: `stamps` tested; for the most significant,
 `stamp_rows`, `outside_rows` (other classes' rows that hold it), its place
 `stamp_x`, `stamp_y` (the top-left pixel), `stamp_width`, `stamp_height`,
-`continuation`, `agreement` (`q`), `own_agreement`, `other_agreement`.
+`continuation`, `agreement` (`q`), `own_agreement`, `other_agreement`,
+and for a stamp across classes `across_classes` (the classes holding it;
+`stamp_rows` are the class's rows of it, `outside_rows` the others);
+`across_stamps`: the stamps across classes tested in the data set.
 
 Measured (`--model none`; BENCHMARKS.md, "Stamped patches on colour
 pictures"): on photomix (`datasets/fetch.sh photomix`: 8,000 crops of
@@ -132,12 +160,18 @@ Cost (`--scanners PS008`, 2 cores): full MNIST 2.7–3.7 s, the emoji at
 - A mark one source puts on its pictures (a logo, a frame corner, a
   timestamp), where that source gave one class pictures of *other* kinds:
   the rows hold a stamp and look like other classes. It is what a trigger
-  is; the report names its place and size.
+  is; the report names its place and size. Across classes: a mark on
+  pictures of several classes that each look like another class (a
+  source whose pictures were all labelled one class off).
+- Natural pictures that hold a planted stamp's values (the emoji whose
+  corner is white, beside a white patch there) are flagged with the
+  planted rows: every row of a significant stamp gets its evidence.
 - Not found: a patch saved as JPEG after it was stamped (its values are no
   longer exact), a patch at a place of its own in each picture (each place
   holds too few rows; `knn-label-disagreement`'s contradicted pattern
   looks for those), a patch smaller than 2×2, a blended trigger, a patch
-  in every class (all-to-all), a patch whose rows the pixel view
+  in every class on more than a quarter of the pictures, a patch whose
+  rows the pixel view
   cannot place (`q_own` no higher than `q_other`), fewer than `min-rows`
   planted rows, a patch of the value most pictures hold there (a black
   patch on the emoji's transparent, black corners: invisible on most
@@ -160,6 +194,10 @@ const SAMPLE: usize = 512;
 /// Rows of a significant stamp that are landed for their own scores at most
 /// (the rest get the stamp's mean).
 const SCORED: usize = 2048;
+
+/// Rows without a stamp across classes that are landed for every class's
+/// own and other rows' shares.
+const BASE: usize = 2048;
 
 /// Rows without the stamp that rows land among.
 const REFERENCES: usize = 4096;
@@ -190,6 +228,11 @@ const BACKGROUND: f64 = 0.25;
 /// at a pixel: other classes' rows hold it at most half as often as the
 /// class's rows.
 const ENRICHED: f64 = 0.5;
+
+/// Largest share of the pictures a block held across classes may be held
+/// by: a trigger is planted on a minority of them, and a value most
+/// pictures hold there is a background they share.
+const ACROSS_SHARE: f64 = 0.25;
 
 /// Cells per side of the landing view at most.
 const CELLS: usize = 16;
@@ -291,10 +334,13 @@ impl StampedPatch {
     }
 }
 
-/// A block of fixed values one class's rows hold.
+/// A block of fixed values one class's rows hold, or rows of every class
+/// (all-to-all).
 #[derive(Debug, Clone)]
 struct Stamp {
-    class: u32,
+    /// The class whose rows hold it; `None`: rows of several classes, none
+    /// of which holds it alone (a trigger planted in every class).
+    class: Option<u32>,
     /// Top-left pixel, width and height.
     x: usize,
     y: usize,
@@ -302,7 +348,8 @@ struct Stamp {
     height: usize,
     /// The values, pixel by pixel (row-major in the block), every channel.
     values: Vec<u32>,
-    /// The class's rows that hold it, and other classes' rows that do.
+    /// The class's rows that hold it (every class's, across classes), and
+    /// other classes' rows that do.
     rows: Vec<usize>,
     outside: Vec<usize>,
     continuation: f64,
@@ -326,6 +373,13 @@ impl Stamp {
     }
 }
 
+/// A stamp tested for a class: one of the class's, or one across classes
+/// with the class's rows of it.
+struct Candidate<'a> {
+    t: &'a Tested,
+    across: Option<&'a Landed>,
+}
+
 /// The test of one stamp.
 #[derive(Debug, Clone)]
 struct Tested {
@@ -336,6 +390,31 @@ struct Tested {
     agreement: f64,
     own: f64,
     other: f64,
+    /// Across classes: how each class's rows holding it landed, and each
+    /// landed row's share of neighbours with its label.
+    classes: Vec<Landed>,
+    landed: HashMap<usize, f64>,
+}
+
+/// How the rows of one class holding a stamp across classes landed.
+#[derive(Debug, Clone)]
+struct Landed {
+    class: u32,
+    /// The class's rows holding it.
+    rows: Vec<usize>,
+    /// Their mean share of neighbours with the class, the class's other
+    /// rows', and other classes' rows' share of neighbours with the class.
+    agreement: f64,
+    own: f64,
+    other: f64,
+}
+
+impl Landed {
+    /// Whether the rows land at most [`OWN_LIKE`] of the way from other
+    /// classes' rows to the class's own.
+    fn foreign(&self) -> bool {
+        self.own > self.other && (self.agreement - self.other) / (self.own - self.other) <= OWN_LIKE
+    }
 }
 
 impl Scanner for StampedPatch {
@@ -451,7 +530,8 @@ impl Scanner for StampedPatch {
                     let mut rng = SplitMix64::derive(
                         input.seed,
                         0x57A4
-                            ^ ((s.class as u64) << 32 | (s.y * pictures.shape.width + s.x) as u64),
+                            ^ ((s.class.unwrap_or(u32::MAX) as u64) << 32
+                                | (s.y * pictures.shape.width + s.x) as u64),
                     );
                     land(
                         pictures,
@@ -467,22 +547,38 @@ impl Scanner for StampedPatch {
                 .collect();
         }
         let (mut raw, mut log_p) = unscored(&class_rows, &scanned, n);
+        let across = tested.iter().filter(|t| t.stamp.class.is_none()).count();
         let mut classes = Vec::new();
         for (c, rows) in class_rows.iter().enumerate() {
             if rows.is_empty() {
                 continue;
             }
-            let own: Vec<&Tested> = tested
+            // the class's stamps, and those across classes that land as other
+            // classes' rows do, where the class's rows of them do; corrected
+            // over the class's stamps and every stamp across classes (each
+            // was tested once, for the whole data set)
+            let own: Vec<Candidate> = tested
                 .iter()
-                .filter(|t| t.stamp.class == c as u32)
+                .filter_map(|t| match t.stamp.class {
+                    Some(k) => (k == c as u32).then_some(Candidate { t, across: None }),
+                    None => t
+                        .classes
+                        .iter()
+                        .find(|l| t.log_p < 0.0 && l.class == c as u32 && l.foreign())
+                        .map(|l| Candidate { t, across: Some(l) }),
+                })
                 .collect();
-            let (class_log_p, correction) =
-                best_of_groups(&own.iter().map(|t| t.log_p).collect::<Vec<_>>());
-            for t in own.iter().filter(|t| t.log_p + correction <= level) {
+            let class_stamps = own.iter().filter(|s| s.across.is_none()).count();
+            let (class_log_p, correction) = best_of_groups_among(
+                &own.iter().map(|s| s.t.log_p).collect::<Vec<_>>(),
+                class_stamps + across,
+            );
+            for s in own.iter().filter(|s| s.t.log_p + correction <= level) {
                 let (pictures, view) = read.as_ref().expect("stamps are found on images");
+                let t = s.t;
                 let scores = scores(pictures, view, t, &keys, p.k, input.seed);
                 for (&i, &a) in t.stamp.rows.iter().zip(&scores) {
-                    if t.log_p < log_p[i] {
+                    if labels[i] as usize == c && t.log_p < log_p[i] {
                         log_p[i] = t.log_p;
                         raw[i] = 1.0 - a;
                     }
@@ -490,20 +586,42 @@ impl Scanner for StampedPatch {
             }
             let excess = rows.iter().filter(|&&i| log_p[i] < 0.0).count();
             let mut values = vec![("stamps", own.len() as f64), ("excess_rows", excess as f64)];
-            if let Some(t) = own.iter().min_by(|a, b| a.log_p.total_cmp(&b.log_p)) {
-                let s = &t.stamp;
+            if across > 0 {
+                values.push(("across_stamps", across as f64));
+            }
+            if let Some(b) = own.iter().min_by(|a, b| a.t.log_p.total_cmp(&b.t.log_p)) {
+                let s = &b.t.stamp;
+                let (rows, outside, agreement, own_agreement, other_agreement) = match b.across {
+                    None => (
+                        s.rows.len(),
+                        s.outside.len(),
+                        b.t.agreement,
+                        b.t.own,
+                        b.t.other,
+                    ),
+                    Some(l) => (
+                        l.rows.len(),
+                        s.rows.len() - l.rows.len(),
+                        l.agreement,
+                        l.own,
+                        l.other,
+                    ),
+                };
                 values.extend([
-                    ("stamp_rows", s.rows.len() as f64),
-                    ("outside_rows", s.outside.len() as f64),
+                    ("stamp_rows", rows as f64),
+                    ("outside_rows", outside as f64),
                     ("stamp_x", s.x as f64),
                     ("stamp_y", s.y as f64),
                     ("stamp_width", s.width as f64),
                     ("stamp_height", s.height as f64),
                     ("continuation", s.continuation),
-                    ("agreement", t.agreement),
-                    ("own_agreement", t.own),
-                    ("other_agreement", t.other),
+                    ("agreement", agreement),
+                    ("own_agreement", own_agreement),
+                    ("other_agreement", other_agreement),
                 ]);
+                if b.across.is_some() {
+                    values.push(("across_classes", b.t.classes.len() as f64));
+                }
             }
             classes.push(ClassDiagnostics {
                 class: c as u32,
@@ -581,10 +699,11 @@ impl Allowed {
     }
 }
 
-/// A seed: the top-left pixel of a 2×2 block, a class, and the class's rows
-/// that hold one value of it.
+/// A seed: the top-left pixel of a 2×2 block, a class (`None`: several),
+/// and the class's rows that hold one value of it.
+#[derive(Clone)]
 struct Seed {
-    class: u32,
+    class: Option<u32>,
     y: usize,
     x: usize,
     rows: Vec<usize>,
@@ -725,23 +844,40 @@ fn seeds(p: &Pictures<'_>, counted: &Counted, allowed: &Allowed, min_rows: usize
                 if run.len() < min_rows {
                     continue;
                 }
+                let before = found.len();
+                let mut classes = 0usize;
                 for part in run.chunk_by(|a, b| a.1 == b.1) {
                     let (m, class) = (part.len(), part[0].1);
+                    classes += 1;
                     if m >= min_rows && run.len() - m <= allowed.get(class, m) {
                         found.push(Seed {
-                            class,
+                            class: Some(class),
                             y,
                             x,
                             rows: part.iter().map(|e| e.2).collect(),
                         });
                     }
                 }
+                // no class holds it alone: rows of several classes, a
+                // minority of the pictures (a trigger planted in every
+                // class; a value most pictures hold is their background)
+                if found.len() == before
+                    && classes >= 2
+                    && run.len() as f64 <= ACROSS_SHARE * rows.len() as f64
+                {
+                    found.push(Seed {
+                        class: None,
+                        y,
+                        x,
+                        rows: run.iter().map(|e| e.2).collect(),
+                    });
+                }
             }
             found
         })
         .collect();
     // one seed per row set: a stamp larger than 2×2 holds several
-    let mut seen: HashSet<(u32, u64)> = HashSet::new();
+    let mut seen: HashSet<(Option<u32>, u64)> = HashSet::new();
     out.retain(|s| seen.insert((s.class, hash(s.rows.iter().map(|&i| i as u32)))));
     out
 }
@@ -756,10 +892,9 @@ fn value_range(x: MatrixRef<'_>) -> f64 {
     (hi - lo).max(0.0) as f64
 }
 
-/// The value at least [`SHARED`] of the seed's rows hold at a pixel, and
-/// how many do.
-fn shared(p: &Pictures<'_>, seed: &Seed, y: usize, x: usize) -> Option<(u64, usize)> {
-    let mut keys: Vec<u64> = seed.rows.iter().map(|&i| p.pixel_key(i, y, x)).collect();
+/// The value most of `rows` hold at a pixel, and how many do.
+fn mode(p: &Pictures<'_>, rows: &[usize], y: usize, x: usize) -> (u64, usize) {
+    let mut keys: Vec<u64> = rows.iter().map(|&i| p.pixel_key(i, y, x)).collect();
     keys.sort_unstable();
     let (mut best, mut count) = (0u64, 0usize);
     for run in keys.chunk_by(|a, b| a == b) {
@@ -767,8 +902,19 @@ fn shared(p: &Pictures<'_>, seed: &Seed, y: usize, x: usize) -> Option<(u64, usi
             (best, count) = (run[0], run.len());
         }
     }
+    (best, count)
+}
+
+/// The value at least [`SHARED`] of the seed's rows hold at a pixel, and
+/// how many do.
+fn shared(p: &Pictures<'_>, seed: &Seed, y: usize, x: usize) -> Option<(u64, usize)> {
+    let (best, count) = mode(p, &seed.rows, y, x);
     (count as f64 >= SHARED * seed.rows.len() as f64).then_some((best, count))
 }
+
+/// Least share of a seed across classes' rows that hold one value at a
+/// pixel for the growth to go on with them alone.
+const NARROW: f64 = 0.5;
 
 /// Largest pixels of a stamp: 64, or a 64th of larger pictures.
 fn cap(shape: ImageShape) -> usize {
@@ -793,8 +939,26 @@ fn grow(
     let mut read: HashMap<(usize, usize), Held> = HashMap::new();
     let mut visited: HashSet<(usize, usize)> = seed.pixels().into_iter().collect();
     let mut queue: VecDeque<(usize, usize)> = seed.pixels().into_iter().collect();
+    // a seed across classes holds the block's value where pictures of
+    // every class hold it naturally too (a white block where a white
+    // background is): where most of its rows, not nine in ten, share a
+    // value next to it, it goes on with those rows
+    let mut seed = Cow::Borrowed(seed);
     while let Some((y, x)) = queue.pop_front() {
-        let held = shared(p, seed, y, x);
+        let mut held = shared(p, &seed, y, x);
+        if held.is_none() && seed.class.is_none() {
+            let (value, count) = mode(p, &seed.rows, y, x);
+            if count as f64 >= NARROW * seed.rows.len() as f64 && count >= MIN_SEED_ROWS {
+                let rows: Vec<usize> = seed
+                    .rows
+                    .iter()
+                    .copied()
+                    .filter(|&i| p.pixel_key(i, y, x) == value)
+                    .collect();
+                seed.to_mut().rows = rows;
+                held = Some((value, count));
+            }
+        }
         read.insert((y, x), held);
         let Some((key, _)) = held else {
             continue;
@@ -812,7 +976,7 @@ fn grow(
     // a filled rectangle
     match Bounds::of(inside.keys()) {
         Some(b) if b.area() == inside.len() => {
-            stamp_of(p, seed, &inside, b, |_| true, same, max_continuation).ok_or(read)
+            stamp_of(p, &seed, &inside, b, |_| true, same, max_continuation).ok_or(read)
         }
         _ => Err(read),
     }
@@ -835,6 +999,8 @@ fn grow_enriched(
     same: f64,
     max_continuation: f64,
 ) -> Option<Stamp> {
+    // enriched in a class: a seed across classes has none
+    let class = seed.class?;
     let (h, w) = (p.shape.height, p.shape.width);
     // a background: a share of what the first growth read is not the
     // class's (a group of near-identical pictures holds its whole picture,
@@ -845,7 +1011,7 @@ fn grow_enriched(
         .collect();
     let background = ran_into
         .iter()
-        .filter(|&&(at, held)| !counted.enriched(p, at, held, seed.class, allowed))
+        .filter(|&&(at, held)| !counted.enriched(p, at, held, class, allowed))
         .count();
     if (background as f64) < BACKGROUND * ran_into.len() as f64 {
         return None;
@@ -862,7 +1028,7 @@ fn grow_enriched(
         let Some((key, m)) = held(y, x) else {
             continue;
         };
-        if !counted.enriched(p, (y, x), (key, m), seed.class, allowed) {
+        if !counted.enriched(p, (y, x), (key, m), class, allowed) {
             continue;
         }
         enriched.insert((y, x), key);
@@ -1016,7 +1182,9 @@ fn neighbours8(y: usize, x: usize, h: usize, w: usize) -> impl Iterator<Item = (
 
 /// The stamp with its rows — every row of its class that holds all its
 /// values — where they are at least `min_rows` and other classes' rows
-/// holding it stay within [`Allowed`].
+/// holding it stay within [`Allowed`]; a stamp across classes, with every
+/// scanned row that holds it, where they are at least `min_rows`, of two
+/// classes or more, and at most [`ACROSS_SHARE`] of the scanned rows.
 fn holders(
     p: &Pictures<'_>,
     mut s: Stamp,
@@ -1026,17 +1194,31 @@ fn holders(
 ) -> Option<Stamp> {
     let features = s.features(p.shape);
     let (mut rows, mut outside) = (Vec::new(), Vec::new());
+    let mut all = 0usize;
     for i in 0..p.x.rows() {
         let l = p.labels[i];
-        if scanned[l as usize] && s.holds(p.x.row(i), &features) {
-            if l == s.class {
+        if !scanned[l as usize] {
+            continue;
+        }
+        all += 1;
+        if s.holds(p.x.row(i), &features) {
+            if s.class.is_none_or(|c| c == l) {
                 rows.push(i);
             } else {
                 outside.push(i);
             }
         }
     }
-    (rows.len() >= min_rows && outside.len() <= allowed.get(s.class, rows.len())).then(|| {
+    let kept = match s.class {
+        Some(c) => rows.len() >= min_rows && outside.len() <= allowed.get(c, rows.len()),
+        None => {
+            let first = rows.first().map(|&i| p.labels[i]);
+            rows.len() >= min_rows
+                && rows.len() as f64 <= ACROSS_SHARE * all as f64
+                && rows.iter().any(|&i| Some(p.labels[i]) != first)
+        }
+    };
+    kept.then(|| {
         s.rows = rows;
         s.outside = outside;
         s
@@ -1113,6 +1295,39 @@ fn sample(mut rows: Vec<usize>, most: usize, keys: &[u64], rng: &mut SplitMix64)
     rows
 }
 
+/// The labels of each of `rows`' `k` nearest `refs` (a row that is itself
+/// a reference left out), the stamp's pixels left out of the view.
+fn neighbour_labels(
+    p: &Pictures<'_>,
+    view: &Pooled,
+    s: &Stamp,
+    rows: &[usize],
+    refs: &[usize],
+    k: usize,
+) -> Vec<Vec<u32>> {
+    let k = k.min(refs.len().saturating_sub(1)).max(1);
+    let d = view.dims();
+    let q = view.gather(p, rows, s);
+    let r = view.gather(p, refs, s);
+    nearest_rows(&q, &r, d, k + 1)
+        .iter()
+        .zip(rows)
+        .map(|(nb, &row)| {
+            nb.iter()
+                .map(|&j| refs[j as usize])
+                .filter(|&j| j != row)
+                .take(k)
+                .map(|j| p.labels[j])
+                .collect()
+        })
+        .collect()
+}
+
+/// The share of `labels` that are `class`.
+fn share_of(labels: &[u32], class: u32) -> f64 {
+    labels.iter().filter(|&&l| l == class).count() as f64 / labels.len().max(1) as f64
+}
+
 /// Each of `rows`' share of its `k` nearest `refs` labelled `class` (a row
 /// that is itself a reference left out).
 fn shares(
@@ -1124,21 +1339,9 @@ fn shares(
     class: u32,
     k: usize,
 ) -> Vec<f64> {
-    let k = k.min(refs.len().saturating_sub(1)).max(1);
-    let d = view.dims();
-    let q = view.gather(p, rows, s);
-    let r = view.gather(p, refs, s);
-    nearest_rows(&q, &r, d, k + 1)
+    neighbour_labels(p, view, s, rows, refs, k)
         .iter()
-        .zip(rows)
-        .map(|(nb, &row)| {
-            let near = nb
-                .iter()
-                .map(|&j| refs[j as usize])
-                .filter(|&j| j != row)
-                .take(k);
-            near.filter(|&j| p.labels[j] == class).count() as f64 / k as f64
-        })
+        .map(|nb| share_of(nb, class))
         .collect()
 }
 
@@ -1161,7 +1364,9 @@ fn land(
     k: usize,
     rng: &mut SplitMix64,
 ) -> Tested {
-    let c = s.class;
+    let Some(c) = s.class else {
+        return land_across(p, view, s, class_rows.len(), scanned, keys, k, rng);
+    };
     // every row holding it, as `holders` found them
     let holding: HashSet<usize> = s.rows.iter().chain(&s.outside).copied().collect();
     let without: Vec<usize> = (0..p.x.rows())
@@ -1202,6 +1407,120 @@ fn land(
         agreement: q,
         own: q_own,
         other: q_other,
+        classes: Vec::new(),
+        landed: HashMap::new(),
+    }
+}
+
+/// The landing test of a stamp across classes: its rows' shares of
+/// neighbours with their own labels, against what the data set's rows
+/// without it give their classes — their own rows' shares (`own`) and other
+/// classes' rows' (`other`), for each row's class — pooled over the
+/// stamp's rows; and how each class's rows of it landed.
+#[allow(clippy::too_many_arguments)]
+fn land_across(
+    p: &Pictures<'_>,
+    view: &Pooled,
+    s: Stamp,
+    n_classes: usize,
+    scanned: &[bool],
+    keys: &[u64],
+    k: usize,
+    rng: &mut SplitMix64,
+) -> Tested {
+    let holding: HashSet<usize> = s.rows.iter().copied().collect();
+    let without: Vec<usize> = (0..p.x.rows())
+        .filter(|&i| scanned[p.labels[i] as usize] && !holding.contains(&i))
+        .collect();
+    let refs = sample(without.clone(), REFERENCES, keys, rng);
+    // every class's own and other rows' shares, from one sample of rows
+    // without it
+    let base = sample(without, BASE, keys, rng);
+    let mut own = vec![(0.0f64, 0usize); n_classes];
+    let mut other = vec![(0.0f64, 0usize); n_classes];
+    let base_labels = neighbour_labels(p, view, &s, &base, &refs, k);
+    for (&i, nb) in base.iter().zip(&base_labels) {
+        for c in 0..n_classes {
+            let a = if c as u32 == p.labels[i] {
+                &mut own[c]
+            } else {
+                &mut other[c]
+            };
+            a.0 += share_of(nb, c as u32);
+            a.1 += 1;
+        }
+    }
+    let mean = |a: (f64, usize)| if a.1 == 0 { 0.0 } else { a.0 / a.1 as f64 };
+    let own: Vec<f64> = own.into_iter().map(mean).collect();
+    let other: Vec<f64> = other.into_iter().map(mean).collect();
+    let (_, var_base) = mean_var(
+        &base
+            .iter()
+            .zip(&base_labels)
+            .map(|(&i, nb)| share_of(nb, p.labels[i]) - own[p.labels[i] as usize])
+            .collect::<Vec<_>>(),
+    );
+    // its rows: each one's share with its label, and what its class gives
+    let rows = sample(s.rows.clone(), SCORED, keys, rng);
+    let agreement: Vec<f64> = neighbour_labels(p, view, &s, &rows, &refs, k)
+        .iter()
+        .zip(&rows)
+        .map(|(nb, &i)| share_of(nb, p.labels[i]))
+        .collect();
+    let by_class = |v: &[f64]| -> f64 {
+        rows.iter().map(|&i| v[p.labels[i] as usize]).sum::<f64>() / rows.len().max(1) as f64
+    };
+    let (q, _) = mean_var(&agreement);
+    let (q_own, q_other) = (by_class(&own), by_class(&other));
+    let (_, var_q) = mean_var(
+        &rows
+            .iter()
+            .zip(&agreement)
+            .map(|(&i, a)| a - own[p.labels[i] as usize])
+            .collect::<Vec<_>>(),
+    );
+    let foreign = q_own > q_other && (q - q_other) / (q_own - q_other) <= OWN_LIKE;
+    let log_p = if foreign {
+        let se = (var_q / rows.len().max(1) as f64 + var_base / base.len().max(1) as f64)
+            .sqrt()
+            .max(1e-3);
+        ln_upper_normal_p((q_own - q) / se)
+    } else {
+        0.0
+    };
+    let landed: HashMap<usize, f64> = rows.iter().copied().zip(agreement).collect();
+    let mut classes: Vec<Landed> = Vec::new();
+    for &i in &s.rows {
+        let c = p.labels[i];
+        match classes.iter_mut().find(|l| l.class == c) {
+            Some(l) => l.rows.push(i),
+            None => classes.push(Landed {
+                class: c,
+                rows: vec![i],
+                agreement: 0.0,
+                own: own[c as usize],
+                other: other[c as usize],
+            }),
+        }
+    }
+    classes.sort_by_key(|l| l.class);
+    for l in &mut classes {
+        let a: Vec<f64> = l
+            .rows
+            .iter()
+            .filter_map(|i| landed.get(i).copied())
+            .collect();
+        l.agreement = if a.is_empty() { q } else { mean_var(&a).0 };
+    }
+    Tested {
+        stamp: s,
+        refs,
+        log_p,
+        agreement: q,
+        own: q_own,
+        other: q_other,
+        classes,
+        landed,
     }
 }
 
@@ -1216,9 +1535,17 @@ fn scores(
     seed: u64,
 ) -> Vec<f64> {
     let s = &t.stamp;
-    let mut rng = SplitMix64::derive(seed, 0x5C0E ^ s.class as u64);
+    let Some(c) = s.class else {
+        // landed when tested
+        return s
+            .rows
+            .iter()
+            .map(|i| t.landed.get(i).copied().unwrap_or(t.agreement))
+            .collect();
+    };
+    let mut rng = SplitMix64::derive(seed, 0x5C0E ^ c as u64);
     let landed = sample(s.rows.clone(), SCORED, keys, &mut rng);
-    let a = shares(p, view, s, &landed, &t.refs, s.class, k);
+    let a = shares(p, view, s, &landed, &t.refs, c, k);
     let of: HashMap<usize, f64> = landed.into_iter().zip(a).collect();
     s.rows
         .iter()
@@ -1321,6 +1648,50 @@ mod tests {
         let d = &out.classes[0];
         assert_eq!(d.value("excess_rows"), Some(40.0));
         assert_eq!(place(d), [8.0, 8.0, 3.0, 3.0].map(Some));
+    }
+
+    /// Rows of `rows` per class stamped white: each class's first `rows`
+    /// given the next class's label where `relabel`, else kept.
+    fn stamped_in_every_class(rows: usize, relabel: bool) -> (Vec<f32>, Vec<u32>, Vec<usize>) {
+        let (mut x, mut labels) = pictures(0, 0, &|_: &mut [f32]| {});
+        let d = SIDE * SIDE * 3;
+        let stamped: Vec<usize> = (0..3).flat_map(|c| c * 300..c * 300 + rows).collect();
+        for &i in &stamped {
+            white(&mut x[i * d..(i + 1) * d]);
+            if relabel {
+                labels[i] = (labels[i] + 1) % 3;
+            }
+        }
+        (x, labels, stamped)
+    }
+
+    #[test]
+    fn a_stamp_in_every_class_fails_each_and_names_its_rows() {
+        // all-to-all: no class holds the stamp alone, so no class's own
+        // seed finds it
+        let (x, labels, planted) = stamped_in_every_class(12, true);
+        let out = scan(&x, &labels);
+        for d in &out.classes {
+            assert!(d.log_p.unwrap() < class_gate_level(3) - 5.0, "{d:?}");
+            assert_eq!(d.value("across_classes"), Some(3.0));
+            assert_eq!(d.value("stamp_rows"), Some(12.0));
+            assert_eq!(place(d), [8.0, 8.0, 3.0, 3.0].map(Some));
+        }
+        let flagged: Vec<usize> = (0..900).filter(|&i| out.log_p[i] < 0.0).collect();
+        assert_eq!(flagged, planted);
+    }
+
+    #[test]
+    fn a_mark_on_pictures_of_every_class_that_keep_their_labels_passes() {
+        // a source's mark on pictures of every class, labelled as they are
+        let (x, labels, _) = stamped_in_every_class(30, false);
+        let out = scan(&x, &labels);
+        for d in &out.classes {
+            // found and tested, and no class's rows of it land elsewhere
+            assert!(d.value("across_stamps") >= Some(1.0), "{d:?}");
+            assert!(d.log_p.is_none_or(|v| v > class_gate_level(3)), "{d:?}");
+        }
+        assert!(out.log_p.iter().all(|&v| v == 0.0));
     }
 
     #[test]
