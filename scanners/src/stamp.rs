@@ -102,7 +102,10 @@ representation).
    least half of its rows, not nine in ten, hold one value at the next
    pixel, it goes on with those rows alone (a white block is held by
    pictures whose white background is there too; they drop out where the
-   patch ends and their background goes on). Its rows are every row that
+   patch ends and their background goes on); where it runs into a
+   background the pictures share (a patch on MNIST's black corners), it
+   grows again as in step 2, through values its rows hold at least twice
+   as often as the pictures counted do. Its rows are every row that
    holds it; they are landed (step 4) and each row's share of neighbours
    with *its own* label is compared with what the data set's rows
    without the stamp give their classes, from one seeded sample of 2,048
@@ -777,6 +780,34 @@ impl Counted {
         class: u32,
         allowed: &Allowed,
     ) -> bool {
+        let (mut own, mut other) = (0usize, 0usize);
+        for e in self.held(p, (y, x), key) {
+            if e.1 == class {
+                own += e.2 as usize;
+            } else {
+                other += e.2 as usize;
+            }
+        }
+        let scale = self.rows.len() as f64 / self.counted.len().max(1) as f64;
+        let own = ((own as f64 * scale).round() as usize).max(m);
+        other as f64 * scale <= allowed.get(class, own) as f64
+    }
+
+    /// The share of the rows counted that hold value `key` at pixel
+    /// `(y, x)`.
+    fn share(&self, p: &Pictures<'_>, (y, x): (usize, usize), key: u64) -> f64 {
+        let held: usize = self.held(p, (y, x), key).map(|e| e.2 as usize).sum();
+        held as f64 / self.counted.len().max(1) as f64
+    }
+
+    /// Of the rows counted, those holding value `key` at pixel `(y, x)`: (value,
+    /// class, rows) by class.
+    fn held<'s>(
+        &'s self,
+        p: &Pictures<'_>,
+        (y, x): (usize, usize),
+        key: u64,
+    ) -> impl Iterator<Item = &'s (u64, u32, u32)> {
         let line = self.values[y].get_or_init(|| {
             let w = p.shape.width;
             let mut all: Vec<Vec<(u64, u32)>> = vec![Vec::with_capacity(self.counted.len()); w];
@@ -800,17 +831,7 @@ impl Counted {
         });
         let held = &line[x];
         let from = held.partition_point(|e| e.0 < key);
-        let (mut own, mut other) = (0usize, 0usize);
-        for e in held[from..].iter().take_while(|e| e.0 == key) {
-            if e.1 == class {
-                own += e.2 as usize;
-            } else {
-                other += e.2 as usize;
-            }
-        }
-        let scale = self.rows.len() as f64 / self.counted.len().max(1) as f64;
-        let own = ((own as f64 * scale).round() as usize).max(m);
-        other as f64 * scale <= allowed.get(class, own) as f64
+        held[from..].iter().take_while(move |e| e.0 == key)
     }
 }
 
@@ -946,6 +967,10 @@ fn grow(
     let mut seed = Cow::Borrowed(seed);
     while let Some((y, x)) = queue.pop_front() {
         let mut held = shared(p, &seed, y, x);
+        // what was read of the seed's own rows
+        if let Cow::Borrowed(_) = seed {
+            read.insert((y, x), held);
+        }
         if held.is_none() && seed.class.is_none() {
             let (value, count) = mode(p, &seed.rows, y, x);
             if count as f64 >= NARROW * seed.rows.len() as f64 && count >= MIN_SEED_ROWS {
@@ -959,7 +984,6 @@ fn grow(
                 held = Some((value, count));
             }
         }
-        read.insert((y, x), held);
         let Some((key, _)) = held else {
             continue;
         };
@@ -986,9 +1010,11 @@ fn grow(
 /// around it (a patch on black corners, a checkerboard whose dark cells
 /// continue a dark border): grown, 8-wise, only through pixels whose shared
 /// value is *enriched* in the class (other classes' rows hold it there no
-/// more than `enriched`, an [`Allowed`] of purity [`ENRICHED`], permits),
-/// from those of the seed's block; the stamp is their bounding box, every
-/// pixel of it shared, and its edge is judged on the enriched pixels only.
+/// more than `enriched`, an [`Allowed`] of purity [`ENRICHED`], permits;
+/// across classes, the pictures counted hold it at most half as often as
+/// the seed's rows), from those of the seed's block; the stamp is their
+/// bounding box, every pixel of it shared, and its edge is judged on the
+/// enriched pixels only.
 #[allow(clippy::too_many_arguments)]
 fn grow_enriched(
     p: &Pictures<'_>,
@@ -999,8 +1025,13 @@ fn grow_enriched(
     same: f64,
     max_continuation: f64,
 ) -> Option<Stamp> {
-    // enriched in a class: a seed across classes has none
-    let class = seed.class?;
+    // a value the class holds at a pixel at least twice as often as other
+    // classes' rows; across classes, that the seed's rows hold at least
+    // twice as often as the pictures do
+    let is_enriched = |at: (usize, usize), held: (u64, usize)| match seed.class {
+        Some(class) => counted.enriched(p, at, held, class, allowed),
+        None => counted.share(p, at, held.0) <= ENRICHED * held.1 as f64 / seed.rows.len() as f64,
+    };
     let (h, w) = (p.shape.height, p.shape.width);
     // a background: a share of what the first growth read is not the
     // class's (a group of near-identical pictures holds its whole picture,
@@ -1011,7 +1042,7 @@ fn grow_enriched(
         .collect();
     let background = ran_into
         .iter()
-        .filter(|&&(at, held)| !counted.enriched(p, at, held, class, allowed))
+        .filter(|&&(at, held)| !is_enriched(at, held))
         .count();
     if (background as f64) < BACKGROUND * ran_into.len() as f64 {
         return None;
@@ -1028,7 +1059,7 @@ fn grow_enriched(
         let Some((key, m)) = held(y, x) else {
             continue;
         };
-        if !counted.enriched(p, (y, x), (key, m), class, allowed) {
+        if !is_enriched((y, x), (key, m)) {
             continue;
         }
         enriched.insert((y, x), key);
@@ -1675,6 +1706,33 @@ mod tests {
             assert!(d.log_p.unwrap() < class_gate_level(3) - 5.0, "{d:?}");
             assert_eq!(d.value("across_classes"), Some(3.0));
             assert_eq!(d.value("stamp_rows"), Some(12.0));
+            assert_eq!(place(d), [8.0, 8.0, 3.0, 3.0].map(Some));
+        }
+        let flagged: Vec<usize> = (0..900).filter(|&i| out.log_p[i] < 0.0).collect();
+        assert_eq!(flagged, planted);
+    }
+
+    #[test]
+    fn a_stamp_in_every_class_on_a_border_every_picture_shares_is_found() {
+        // every picture black below and right of row and column 8 (MNIST's
+        // black corners): the white block grows into the border, and then
+        // only through values the stamp's rows hold more often than the
+        // pictures do
+        let (mut x, labels, planted) = stamped_in_every_class(12, true);
+        let d = SIDE * SIDE * 3;
+        for (i, row) in x.chunks_mut(d).enumerate() {
+            for y in 0..SIDE {
+                for xx in 0..SIDE {
+                    let inside = (8..11).contains(&y) && (8..11).contains(&xx);
+                    if (y >= 8 || xx >= 8) && !(inside && planted.contains(&i)) {
+                        row[(y * SIDE + xx) * 3..(y * SIDE + xx + 1) * 3].fill(0.0);
+                    }
+                }
+            }
+        }
+        let out = scan(&x, &labels);
+        for d in &out.classes {
+            assert!(d.log_p.unwrap() < class_gate_level(3), "{d:?}");
             assert_eq!(place(d), [8.0, 8.0, 3.0, 3.0].map(Some));
         }
         let flagged: Vec<usize> = (0..900).filter(|&i| out.log_p[i] < 0.0).collect();
