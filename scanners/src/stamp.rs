@@ -540,7 +540,6 @@ impl Scanner for StampedPatch {
                         pictures,
                         view,
                         s,
-                        &class_rows,
                         &scanned,
                         &keys,
                         p.k,
@@ -564,11 +563,12 @@ impl Scanner for StampedPatch {
                 .iter()
                 .filter_map(|t| match t.stamp.class {
                     Some(k) => (k == c as u32).then_some(Candidate { t, across: None }),
-                    None => t
+                    None if t.log_p < 0.0 => t
                         .classes
                         .iter()
-                        .find(|l| t.log_p < 0.0 && l.class == c as u32 && l.foreign())
+                        .find(|l| l.class == c as u32 && l.foreign())
                         .map(|l| Candidate { t, across: Some(l) }),
+                    None => None,
                 })
                 .collect();
             let class_stamps = own.iter().filter(|s| s.across.is_none()).count();
@@ -1383,37 +1383,31 @@ fn mean_var(v: &[f64]) -> (f64, f64) {
     (m, var)
 }
 
+/// The scanned rows that do not hold the stamp (as `holders` found them).
+fn without(p: &Pictures<'_>, s: &Stamp, scanned: &[bool]) -> Vec<usize> {
+    let holding: HashSet<usize> = s.rows.iter().chain(&s.outside).copied().collect();
+    (0..p.x.rows())
+        .filter(|&i| scanned[p.labels[i] as usize] && !holding.contains(&i))
+        .collect()
+}
+
 /// The stamp's landing test (see the docs, steps 4 and 5).
-#[allow(clippy::too_many_arguments)]
 fn land(
     p: &Pictures<'_>,
     view: &Pooled,
     s: Stamp,
-    class_rows: &[Vec<usize>],
     scanned: &[bool],
     keys: &[u64],
     k: usize,
     rng: &mut SplitMix64,
 ) -> Tested {
     let Some(c) = s.class else {
-        return land_across(p, view, s, class_rows.len(), scanned, keys, k, rng);
+        return land_across(p, view, s, scanned, keys, k, rng);
     };
-    // every row holding it, as `holders` found them
-    let holding: HashSet<usize> = s.rows.iter().chain(&s.outside).copied().collect();
-    let without: Vec<usize> = (0..p.x.rows())
-        .filter(|&i| scanned[p.labels[i] as usize] && !holding.contains(&i))
-        .collect();
-    let other_rows: Vec<usize> = without
-        .iter()
-        .copied()
-        .filter(|&i| p.labels[i] != c)
-        .collect();
+    let without = without(p, &s, scanned);
+    let (own_rows, other_rows): (Vec<usize>, Vec<usize>) =
+        without.iter().copied().partition(|&i| p.labels[i] == c);
     let refs = sample(without, REFERENCES, keys, rng);
-    let own_rows: Vec<usize> = class_rows[c as usize]
-        .iter()
-        .copied()
-        .filter(|i| !holding.contains(i))
-        .collect();
     let stamp_rows = sample(s.rows.clone(), SAMPLE, keys, rng);
     let own_rows = sample(own_rows, SAMPLE, keys, rng);
     let other_rows = sample(other_rows, SAMPLE, keys, rng);
@@ -1448,21 +1442,17 @@ fn land(
 /// without it give their classes — their own rows' shares (`own`) and other
 /// classes' rows' (`other`), for each row's class — pooled over the
 /// stamp's rows; and how each class's rows of it landed.
-#[allow(clippy::too_many_arguments)]
 fn land_across(
     p: &Pictures<'_>,
     view: &Pooled,
     s: Stamp,
-    n_classes: usize,
     scanned: &[bool],
     keys: &[u64],
     k: usize,
     rng: &mut SplitMix64,
 ) -> Tested {
-    let holding: HashSet<usize> = s.rows.iter().copied().collect();
-    let without: Vec<usize> = (0..p.x.rows())
-        .filter(|&i| scanned[p.labels[i] as usize] && !holding.contains(&i))
-        .collect();
+    let n_classes = scanned.len();
+    let without = without(p, &s, scanned);
     let refs = sample(without.clone(), REFERENCES, keys, rng);
     // every class's own and other rows' shares, from one sample of rows
     // without it
