@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
@@ -416,7 +416,7 @@ impl Landed {
     /// Whether the rows land at most [`OWN_LIKE`] of the way from other
     /// classes' rows to the class's own.
     fn foreign(&self) -> bool {
-        self.own > self.other && (self.agreement - self.other) / (self.own - self.other) <= OWN_LIKE
+        lands_foreign(self.agreement, self.own, self.other)
     }
 }
 
@@ -536,15 +536,7 @@ impl Scanner for StampedPatch {
                             ^ ((s.class.unwrap_or(u32::MAX) as u64) << 32
                                 | (s.y * pictures.shape.width + s.x) as u64),
                     );
-                    land(
-                        pictures,
-                        view,
-                        s,
-                        &scanned,
-                        &keys,
-                        p.k,
-                        &mut rng,
-                    )
+                    land(pictures, view, s, &scanned, &keys, p.k, &mut rng)
                 })
                 .collect();
         }
@@ -1383,6 +1375,31 @@ fn mean_var(v: &[f64]) -> (f64, f64) {
     (m, var)
 }
 
+/// Whether rows whose mean share of neighbours with a class is `q` land at
+/// most [`OWN_LIKE`] of the way from other classes' rows (`q_other`) to the
+/// class's own (`q_own`).
+fn lands_foreign(q: f64, q_own: f64, q_other: f64) -> bool {
+    q_own > q_other && (q - q_other) / (q_own - q_other) <= OWN_LIKE
+}
+
+/// The landing test's `ln` p-value (see the docs, step 5): the one-sided
+/// normal test of the stamp's rows' mean share `q` below the class's own
+/// rows' `q_own` (each a mean, its variance and its rows), with Welch's
+/// standard error, where they land as other classes' rows do; else 0.
+fn landing_log_p(
+    (q, var_q, n_q): (f64, f64, usize),
+    (q_own, var_own, n_own): (f64, f64, usize),
+    q_other: f64,
+) -> f64 {
+    if n_own == 0 || !lands_foreign(q, q_own, q_other) {
+        return 0.0;
+    }
+    let se = (var_q / n_q.max(1) as f64 + var_own / n_own as f64)
+        .sqrt()
+        .max(1e-3);
+    ln_upper_normal_p((q_own - q) / se)
+}
+
 /// The scanned rows that do not hold the stamp (as `holders` found them).
 fn without(p: &Pictures<'_>, s: &Stamp, scanned: &[bool]) -> Vec<usize> {
     let holding: HashSet<usize> = s.rows.iter().chain(&s.outside).copied().collect();
@@ -1415,16 +1432,11 @@ fn land(
     let own = shares(p, view, &s, &own_rows, &refs, c, k);
     let (q_own, var_own) = mean_var(&own);
     let (q_other, _) = mean_var(&shares(p, view, &s, &other_rows, &refs, c, k));
-    let foreign =
-        !own.is_empty() && q_own > q_other && (q - q_other) / (q_own - q_other) <= OWN_LIKE;
-    let log_p = if foreign {
-        let se = (var_q / stamp_rows.len() as f64 + var_own / own.len() as f64)
-            .sqrt()
-            .max(1e-3);
-        ln_upper_normal_p((q_own - q) / se)
-    } else {
-        0.0
-    };
+    let log_p = landing_log_p(
+        (q, var_q, stamp_rows.len()),
+        (q_own, var_own, own.len()),
+        q_other,
+    );
     Tested {
         stamp: s,
         refs,
@@ -1500,39 +1512,29 @@ fn land_across(
             .map(|(&i, a)| a - own[p.labels[i] as usize])
             .collect::<Vec<_>>(),
     );
-    let foreign = q_own > q_other && (q - q_other) / (q_own - q_other) <= OWN_LIKE;
-    let log_p = if foreign {
-        let se = (var_q / rows.len().max(1) as f64 + var_base / base.len().max(1) as f64)
-            .sqrt()
-            .max(1e-3);
-        ln_upper_normal_p((q_own - q) / se)
-    } else {
-        0.0
-    };
+    let log_p = landing_log_p(
+        (q, var_q, rows.len()),
+        (q_own, var_base, base.len()),
+        q_other,
+    );
     let landed: HashMap<usize, f64> = rows.iter().copied().zip(agreement).collect();
-    let mut classes: Vec<Landed> = Vec::new();
+    let mut by_class: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for &i in &s.rows {
-        let c = p.labels[i];
-        match classes.iter_mut().find(|l| l.class == c) {
-            Some(l) => l.rows.push(i),
-            None => classes.push(Landed {
+        by_class.entry(p.labels[i]).or_default().push(i);
+    }
+    let classes = by_class
+        .into_iter()
+        .map(|(c, rows)| {
+            let a: Vec<f64> = rows.iter().filter_map(|i| landed.get(i).copied()).collect();
+            Landed {
                 class: c,
-                rows: vec![i],
-                agreement: 0.0,
+                rows,
+                agreement: if a.is_empty() { q } else { mean_var(&a).0 },
                 own: own[c as usize],
                 other: other[c as usize],
-            }),
-        }
-    }
-    classes.sort_by_key(|l| l.class);
-    for l in &mut classes {
-        let a: Vec<f64> = l
-            .rows
-            .iter()
-            .filter_map(|i| landed.get(i).copied())
-            .collect();
-        l.agreement = if a.is_empty() { q } else { mean_var(&a).0 };
-    }
+            }
+        })
+        .collect();
     Tested {
         stamp: s,
         refs,
