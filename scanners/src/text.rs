@@ -2,7 +2,7 @@
 //! that, once the rows sharing it are set aside, leaves those rows among
 //! other classes' rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
@@ -75,7 +75,17 @@ What they cannot hide is the text they share.
    is fitted to all the data set's pairs (at least 10; the upper quartile
    of their squared standardised deviations set to that of a χ²₁, 1.32:
    natural pairs deviate with heavier tails than a fit to the bulk
-   allows; `ρ` at least 0.01). Upper tail.
+   allows; `ρ` at least 0.01). Upper tail. The null is robust to the
+   trigger's own words: a pair whose count its class's null cannot
+   explain (Bonferroni 5 % over the class's pairs) is left out of that
+   null — of the median and, with its rows, of the rate with nothing set
+   aside — and the null and `ρ` are fitted again, until no pair is added
+   (at most 5 rounds). A trigger of several words, one per planted row,
+   in a class with few words of its own would otherwise be half the
+   pairs the median is taken over and most of the rows the floor counts
+   (the emoji, five words on 3 % into flags: null 0.32, against 0.10
+   with them left out). It breaks down where the trigger's words are
+   most of the class's pairs.
 5. A class's test is its strongest pair among the words the class holds
    at least half the rows of, Bonferroni-corrected over those: a
    trigger's words are (nearly) all in its target, while a word of
@@ -390,6 +400,13 @@ const MIN_PAIRS: usize = 10;
 /// word that is no trigger, its flags 2 of 21 planted; every planted
 /// trigger's own words hold 93–100 % of their rows in the target.
 const MIN_WORD_SHARE: f64 = 0.5;
+
+/// Level, Bonferroni-corrected over a class's pairs, at which a pair's
+/// contradicted share is left out of the class's null.
+const OUTLIER_LEVEL: f64 = 0.05;
+
+/// Rounds of the null's fit at most.
+const NULL_ROUNDS: usize = 5;
 
 /// Least pairs of a class for their median to be its null rate.
 const MIN_CLASS_PAIRS: usize = 5;
@@ -845,25 +862,45 @@ impl TextTrigger {
 
 /// Class `c`'s null rate of contradicted rows: the median of its pairs'
 /// contradicted shares (with at least [`MIN_CLASS_PAIRS`] of them), never
-/// below its rate with nothing set aside (`plain` of `size` rows), within
-/// [`RATE_FLOOR`] of 0 and 1.
-fn null_rate(pairs: &[Pair], c: u32, plain: usize, size: usize) -> f64 {
-    if size == 0 {
+/// below its rate with nothing set aside (of its `rows`, each
+/// `contradicted` or not), within [`RATE_FLOOR`] of 0 and 1; the pairs
+/// `left_out`, and their rows, are not counted.
+fn null_rate(
+    pairs: &[Pair],
+    left_out: &[bool],
+    c: u32,
+    contradicted: &[bool],
+    rows: &[usize],
+) -> f64 {
+    let of_class = pairs
+        .iter()
+        .zip(left_out)
+        .filter(|(q, _)| q.class == c)
+        .map(|(q, &out)| (q, out));
+    let aside: HashSet<usize> = of_class
+        .clone()
+        .filter(|&(_, out)| out)
+        .flat_map(|(q, _)| q.rows.iter().copied())
+        .collect();
+    let rows: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|i| !aside.contains(i))
+        .collect();
+    if rows.is_empty() {
         return RATE_FLOOR;
     }
-    let shares: Vec<f64> = pairs
-        .iter()
-        .filter(|q| q.class == c)
-        .map(|q| q.contradicted as f64 / q.sampled() as f64)
+    let plain = rows.iter().filter(|&&i| contradicted[i]).count() as f64 / rows.len() as f64;
+    let shares: Vec<f64> = of_class
+        .filter(|&(_, out)| !out)
+        .map(|(q, _)| q.contradicted as f64 / q.sampled() as f64)
         .collect();
     let words = if shares.len() >= MIN_CLASS_PAIRS {
         median(&shares)
     } else {
         0.0
     };
-    words
-        .max(plain as f64 / size as f64)
-        .clamp(RATE_FLOOR, 1.0 - RATE_FLOOR)
+    words.max(plain).clamp(RATE_FLOOR, 1.0 - RATE_FLOOR)
 }
 
 /// The intra-pair correlation `ρ` at which the upper quartile of the
@@ -999,7 +1036,7 @@ impl Scanner for TextTrigger {
         // each class's own-label share and contradicted rate with nothing
         // set aside
         let mut plain_own = vec![0usize; nc];
-        let mut plain_contradicted = vec![0usize; nc];
+        let mut plain_contradicted = vec![false; n];
         for i in 0..n {
             let c = labels[i] as usize;
             let own = wide[i * width..i * width + k]
@@ -1007,7 +1044,7 @@ impl Scanner for TextTrigger {
                 .filter(|&&j| labels[j as usize] == labels[i])
                 .count();
             plain_own[c] += own;
-            plain_contradicted[c] += (2 * own < k) as usize;
+            plain_contradicted[i] = 2 * own < k;
         }
 
         // the pairs, each with its sample's landings
@@ -1034,35 +1071,66 @@ impl Scanner for TextTrigger {
             return Ok(untested(input, vec![("pairs", pairs.len() as f64)]));
         }
 
-        // calibration: each class's null rate, one dispersion for the data set
+        // calibration: each class's null rate, one dispersion for the data
+        // set. A pair whose contradicted share the class's null cannot
+        // explain (beyond the class's Bonferroni level [`OUTLIER_LEVEL`] over
+        // its pairs) is left out of that null — the median of the pairs'
+        // shares and the rate with nothing set aside — and the null fitted
+        // again, until no pair is added: a trigger of several words, one per
+        // planted row, may be most of the pairs of a class with few words of
+        // its own, and its rows most of the class's contradicted ones
         let per_class: Vec<usize> = (0..nc)
             .map(|c| pairs.iter().filter(|q| q.class as usize == c).count())
             .collect();
-        let null_rate: Vec<f64> = (0..nc)
-            .map(|c| null_rate(&pairs, c as u32, plain_contradicted[c], class_rows[c].len()))
-            .collect();
-        let obs: Vec<(f64, f64, f64)> = pairs
-            .iter()
-            .map(|q| {
-                (
-                    null_rate[q.class as usize],
-                    q.sampled() as f64,
-                    q.contradicted as f64,
-                )
-            })
-            .collect();
-        let rho = dispersion(&obs);
-        let pair_log_p: Vec<f64> = pairs
-            .iter()
-            .map(|q| {
-                ln_beta_binomial_upper(
-                    q.sampled() as u64,
-                    null_rate[q.class as usize],
-                    rho,
-                    q.contradicted as u64,
-                )
-            })
-            .collect();
+        let mut left_out = vec![false; pairs.len()];
+        let mut round = 0;
+        let (null_rate, rho, pair_log_p) = loop {
+            let null_rate: Vec<f64> = (0..nc)
+                .map(|c| {
+                    null_rate(
+                        &pairs,
+                        &left_out,
+                        c as u32,
+                        &plain_contradicted,
+                        &class_rows[c],
+                    )
+                })
+                .collect();
+            let obs: Vec<(f64, f64, f64)> = pairs
+                .iter()
+                .map(|q| {
+                    (
+                        null_rate[q.class as usize],
+                        q.sampled() as f64,
+                        q.contradicted as f64,
+                    )
+                })
+                .collect();
+            let rho = dispersion(&obs);
+            let pair_log_p: Vec<f64> = pairs
+                .iter()
+                .map(|q| {
+                    ln_beta_binomial_upper(
+                        q.sampled() as u64,
+                        null_rate[q.class as usize],
+                        rho,
+                        q.contradicted as u64,
+                    )
+                })
+                .collect();
+            let mut added = false;
+            for (j, q) in pairs.iter().enumerate() {
+                let level = (OUTLIER_LEVEL / per_class[q.class as usize] as f64).ln();
+                if !left_out[j] && pair_log_p[j] <= level {
+                    left_out[j] = true;
+                    added = true;
+                }
+            }
+            round += 1;
+            if !added || round == NULL_ROUNDS {
+                break (null_rate, rho, pair_log_p);
+            }
+        };
 
         // class tests: the strongest of the class's words that it holds most
         // of (every pair calibrates; a word of another class's vocabulary
@@ -1608,6 +1676,68 @@ mod tests {
                     (least..=planted as f64 + 5.0).contains(&excess),
                     "{planted} planted, seed {seed}: {excess}"
                 );
+            }
+        }
+    }
+
+    /// Three classes of 400 rows, 16 features: the target, class 0, has
+    /// few words of its own (two of `a0`–`a5` a row, each on about a third
+    /// of its rows, held together in its cluster); classes 1 and 2 half in
+    /// their cluster and half between the two, with words of their own for
+    /// each half (`p*` and `q*`: words whose rows are contradicted far more
+    /// often than others, as natural words are). `words` trigger words, 25
+    /// rows each, planted on rows of classes 1 and 2 given class 0's label.
+    fn few_words(seed: u64, words: usize) -> (Vec<f32>, Vec<u32>, Vec<String>, Vec<bool>) {
+        let (per, d) = (400usize, 16usize);
+        let mut rng = SplitMix64::new(seed);
+        let (mut x, mut labels, mut texts, mut truth) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in 0..3 * per {
+            let c = i % 3;
+            let between = c != 0 && rng.next_f64() < 0.5;
+            let mut text: Vec<String> = if c == 0 {
+                (0..2).map(|_| format!("a{}", rng.below(6))).collect()
+            } else {
+                let set = if between { "q" } else { "p" };
+                (0..4)
+                    .map(|_| format!("{set}{c}x{}", rng.below(30)))
+                    .collect()
+            };
+            let planted = truth.iter().filter(|&&t| t).count();
+            let plant = c != 0 && planted < 25 * words && i % 3 != 0 && i % 2 == 0;
+            if plant {
+                text.push(format!("trig{}", planted % words));
+            }
+            for j in 0..d {
+                let centre = match (c, j) {
+                    (0, 0) => 4.0,
+                    (1, 1) | (2, 2) if !between => 4.0,
+                    (1, 1) | (2, 2) | (1, 2) | (2, 1) => 2.0,
+                    _ => 0.0,
+                };
+                x.push(centre + rng.normal() as f32);
+            }
+            labels.push(if plant { 0 } else { c as u32 });
+            texts.push(text.join(" "));
+            truth.push(plant);
+        }
+        (x, labels, texts, truth)
+    }
+
+    #[test]
+    fn a_trigger_of_several_words_does_not_raise_its_class_null() {
+        // five trigger words beside the target's six: half its words and
+        // a quarter of its rows contradicted, which its null rate would
+        // count as natural
+        for seed in 1..=3 {
+            let (x, labels, texts, truth) = few_words(seed, 5);
+            assert_eq!(truth.iter().filter(|&&t| t).count(), 125);
+            let (out, _) = scan_texts(&x, &labels, &all_text(&texts), 3, seed);
+            let target = &out.classes[0];
+            assert!(target.value("null_rate") < Some(0.1), "{target:?}");
+            assert!(target.log_p.unwrap() < class_gate_level(3), "{target:?}");
+            for c in 1..3 {
+                assert!(out.classes[c].log_p.unwrap() > class_gate_level(3));
             }
         }
     }
