@@ -882,15 +882,17 @@ fn null_rate(
         .filter(|&(_, out)| out)
         .flat_map(|(q, _)| q.rows.iter().copied())
         .collect();
-    let rows: Vec<usize> = rows
-        .iter()
-        .copied()
-        .filter(|i| !aside.contains(i))
-        .collect();
-    if rows.is_empty() {
+    let (mut kept, mut plain) = (0usize, 0usize);
+    for &i in rows {
+        if aside.is_empty() || !aside.contains(&i) {
+            kept += 1;
+            plain += contradicted[i] as usize;
+        }
+    }
+    if kept == 0 {
         return RATE_FLOOR;
     }
-    let plain = rows.iter().filter(|&&i| contradicted[i]).count() as f64 / rows.len() as f64;
+    let plain = plain as f64 / kept as f64;
     let shares: Vec<f64> = of_class
         .filter(|&(_, out)| !out)
         .map(|(q, _)| q.contradicted as f64 / q.sampled() as f64)
@@ -1083,24 +1085,23 @@ impl Scanner for TextTrigger {
             .map(|c| pairs.iter().filter(|q| q.class as usize == c).count())
             .collect();
         let mut left_out = vec![false; pairs.len()];
+        let null_of = |c: usize, left_out: &[bool]| {
+            null_rate(
+                &pairs,
+                left_out,
+                c as u32,
+                &plain_contradicted,
+                &class_rows[c],
+            )
+        };
+        let mut nulls: Vec<f64> = (0..nc).map(|c| null_of(c, &left_out)).collect();
         let mut round = 0;
         let (null_rate, rho, pair_log_p) = loop {
-            let null_rate: Vec<f64> = (0..nc)
-                .map(|c| {
-                    null_rate(
-                        &pairs,
-                        &left_out,
-                        c as u32,
-                        &plain_contradicted,
-                        &class_rows[c],
-                    )
-                })
-                .collect();
             let obs: Vec<(f64, f64, f64)> = pairs
                 .iter()
                 .map(|q| {
                     (
-                        null_rate[q.class as usize],
+                        nulls[q.class as usize],
                         q.sampled() as f64,
                         q.contradicted as f64,
                     )
@@ -1112,23 +1113,28 @@ impl Scanner for TextTrigger {
                 .map(|q| {
                     ln_beta_binomial_upper(
                         q.sampled() as u64,
-                        null_rate[q.class as usize],
+                        nulls[q.class as usize],
                         rho,
                         q.contradicted as u64,
                     )
                 })
                 .collect();
-            let mut added = false;
+            // the classes with a pair added, whose nulls are fitted again
+            let mut added = vec![false; nc];
             for (j, q) in pairs.iter().enumerate() {
-                let level = (OUTLIER_LEVEL / per_class[q.class as usize] as f64).ln();
+                let c = q.class as usize;
+                let level = (OUTLIER_LEVEL / per_class[c] as f64).ln();
                 if !left_out[j] && pair_log_p[j] <= level {
                     left_out[j] = true;
-                    added = true;
+                    added[c] = true;
                 }
             }
             round += 1;
-            if !added || round == NULL_ROUNDS {
-                break (null_rate, rho, pair_log_p);
+            if !added.contains(&true) || round == NULL_ROUNDS {
+                break (nulls, rho, pair_log_p);
+            }
+            for c in (0..nc).filter(|&c| added[c]) {
+                nulls[c] = null_of(c, &left_out);
             }
         };
 
