@@ -2081,6 +2081,11 @@ impl LabelValues {
         };
         if dt.is_integer() {
             let a = cast(labels, &DataType::Int64).map_err(|_| wrong())?;
+            // unsigned values past i64's range (hashes, 64-bit ids) cast to
+            // nulls: read them as their decimal text, never as 0
+            if a.null_count() > labels.null_count() {
+                return Self::read(&cast(labels, &DataType::Utf8).map_err(|_| wrong())?, column);
+            }
             return Ok(Self::Int(a.as_primitive::<Int64Type>().values().to_vec()));
         }
         if dt.is_floating() {
@@ -2142,20 +2147,44 @@ impl LabelValues {
     }
 }
 
-fn to_f32(array: &ArrayRef, column: &str) -> Result<Float32Array, IngestError> {
+/// A numeric column as the 32-bit floats features are computed in, with
+/// the 64-bit values it came from where some of them lie beyond that range
+/// (so that such a value is not called infinite: [`check_value`]).
+fn to_f32(
+    array: &ArrayRef,
+    column: &str,
+) -> Result<(Float32Array, Option<arrow::array::Float64Array>), IngestError> {
     let a = cast(array, &DataType::Float32).map_err(|e| IngestError::WrongType {
         column: column.to_string(),
         dtype: format!("{} ({e})", array.data_type()),
         expected: "features must be numeric",
     })?;
-    Ok(a.as_primitive::<Float32Type>().clone())
+    let narrow = a.as_primitive::<Float32Type>().clone();
+    let wide = (array.data_type() == &DataType::Float64
+        && narrow.values().iter().any(|v| v.is_infinite()))
+    .then(|| {
+        array
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .clone()
+    });
+    Ok((narrow, wide))
 }
 
-fn check_value(v: f32) -> Option<&'static str> {
+/// What is wrong with the value at `i` of a column ([`to_f32`]'s pair),
+/// if anything.
+fn check_value(
+    v: f32,
+    wide: Option<&arrow::array::Float64Array>,
+    i: usize,
+) -> Option<&'static str> {
     if v.is_nan() {
         Some("NaN")
     } else if v.is_infinite() {
-        Some("infinite value")
+        if wide.is_some_and(|w| w.value(i).is_finite()) {
+            Some("value beyond ±3.4e38 (features are 32-bit floats)")
+        } else {
+            Some("infinite value")
+        }
     } else {
         None
     }
@@ -2167,7 +2196,7 @@ fn scalar_columns(batch: &RecordBatch, columns: &[String]) -> Result<Extracted, 
     let mut values = vec![0f32; n * d];
     let mut bad: Vec<Option<(&'static str, String)>> = vec![None; n];
     for (j, name) in columns.iter().enumerate() {
-        let col = to_f32(
+        let (col, wide) = to_f32(
             batch.column_by_name(name).expect("selected column exists"),
             name,
         )?;
@@ -2177,7 +2206,7 @@ fn scalar_columns(batch: &RecordBatch, columns: &[String]) -> Result<Extracted, 
             let problem = if col.is_null(i) {
                 Some("null")
             } else {
-                check_value(v)
+                check_value(v, wide.as_ref(), i)
             };
             if let (Some(what), None) = (problem, &bad[i]) {
                 bad[i] = Some((what, format!("`{name}`")));
@@ -2532,7 +2561,7 @@ fn embedding(
         shape.push(width);
         flat = inner;
     }
-    let flat = to_f32(&flat, column)?;
+    let (flat, wide) = to_f32(&flat, column)?;
     let dim = match expected_dim {
         Some(d) => d,
         None => (0..n)
@@ -2558,7 +2587,8 @@ fn embedding(
                     if flat.is_null(first + i * dim + k) {
                         Some(("null", k))
                     } else {
-                        check_value(values[i * dim + k]).map(|w| (w, k))
+                        check_value(values[i * dim + k], wide.as_ref(), first + i * dim + k)
+                            .map(|w| (w, k))
                     }
                 });
                 if let Some((what, k)) = problem {
@@ -2594,7 +2624,7 @@ fn embedding(
             if flat.is_null(start + k) {
                 Some(("null", k))
             } else {
-                check_value(row[k]).map(|w| (w, k))
+                check_value(row[k], wide.as_ref(), start + k).map(|w| (w, k))
             }
         });
         if let Some((what, k)) = problem {
@@ -2999,6 +3029,55 @@ mod tests {
         assert_eq!(&d.features[..], &[0.0, 3.0]);
         assert_eq!(d.dropped.len(), 2);
         assert_eq!(d.dropped[1].reason, "null in feature `x`");
+    }
+
+    #[test]
+    fn values_past_the_f32_range_are_named_as_such_not_as_infinite() {
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(Int32Array::from(vec![0, 1, 0])) as ArrayRef,
+            ),
+            (
+                "x",
+                Arc::new(Float64Array::from(vec![0.0, f64::INFINITY, 1e300])),
+            ),
+        ]);
+        let e = from_record_batch(&b, &TableOptions::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("row 1: infinite value in feature `x`"),
+            "{e}"
+        );
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(Int32Array::from(vec![0, 1, 0])) as ArrayRef,
+            ),
+            ("x", Arc::new(Float64Array::from(vec![0.0, -1e300, 1.0]))),
+        ]);
+        let e = from_record_batch(&b, &TableOptions::default()).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "row 1: value beyond ±3.4e38 (features are 32-bit floats) in feature `x`"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unsigned_labels_past_i64_are_classes_of_their_own() {
+        let big = u64::MAX - 1;
+        let b = batch(vec![
+            (
+                "label",
+                Arc::new(arrow::array::UInt64Array::from(vec![big, 7, big, 7])) as ArrayRef,
+            ),
+            ("x", Arc::new(Float64Array::from(vec![0.0, 1.0, 2.0, 3.0]))),
+        ]);
+        let d = from_record_batch(&b, &TableOptions::default()).unwrap();
+        assert_eq!(d.class_names, vec![big.to_string(), "7".to_string()]);
+        assert_eq!(d.label_codes, vec![0, 1, 0, 1]);
     }
 
     #[test]
