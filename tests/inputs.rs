@@ -1971,6 +1971,23 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
             // a DICOM file, as a scanner exports a picture
             let dcm = dicom_bytes(&pixels[i * dim..(i + 1) * dim], side as u16, side as u16);
             std::fs::write(mixed.with_extension("dcm"), dcm).unwrap();
+        } else if i % 12 == 10 {
+            // 32-bit float samples in [0, 1], as `tifffile` saves a float
+            // array (the image crate's own TIFF decoder refuses them)
+            let unit: Vec<f32> = pixels[i * dim..(i + 1) * dim]
+                .iter()
+                .map(|&p| p as f32 / 255.0)
+                .collect();
+            let mut tif = std::io::Cursor::new(Vec::new());
+            tiff::encoder::TiffEncoder::new(&mut tif)
+                .unwrap()
+                .write_image::<tiff::encoder::colortype::Gray32Float>(
+                    side as u32,
+                    side as u32,
+                    &unit,
+                )
+                .unwrap();
+            std::fs::write(mixed.with_extension("tiff"), tif.into_inner()).unwrap();
         } else {
             let (ext, format) = formats[i % 6 % formats.len()];
             let img = if format == ImageFormat::Gif {
@@ -1993,7 +2010,7 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
     let (sb, fb) = scores_by_row(&d.join("b"), true);
     assert_eq!(
         sa, sb,
-        "every format, DICOM too, decodes to the PNG's pixels"
+        "every format, DICOM and float TIFF too, decodes to the PNG's pixels"
     );
     assert_eq!(fa, fb);
     let summary = std::fs::read_to_string(d.join("b/summary.json")).unwrap();

@@ -1,5 +1,6 @@
 //! Decoding encoded images (PNG, JPEG, BMP, GIF, WebP, TIFF; DICOM by
-//! [`super::dicom`]) into pixel rows, shared by image
+//! [`super::dicom`], TIFF samples the image crate does not read by
+//! [`super::sample_tiff`]) into pixel rows, shared by image
 //! folders and image columns of tables: one size for every image, chosen from
 //! the data and kept small enough to scan, decoders bounded against
 //! decompression bombs, and bad images reported per row instead of aborting.
@@ -24,7 +25,7 @@ pub(crate) const FORMATS: &str = "PNG, JPEG, BMP, GIF, WebP, TIFF or DICOM";
 /// reported as invalid instead of allocated.
 const MAX_SIDE: u32 = 16_384;
 /// Most bytes one decoder may allocate.
-const MAX_ALLOC: u64 = 512 << 20;
+pub(crate) const MAX_ALLOC: u64 = 512 << 20;
 
 fn reader<R: std::io::BufRead + std::io::Seek>(source: R) -> Result<ImageReader<R>, String> {
     let mut r = ImageReader::new(source)
@@ -46,7 +47,11 @@ pub(crate) fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
     if super::dicom::is_dicom(bytes) {
         return super::dicom::dimensions(bytes);
     }
-    header_size(reader(Cursor::new(bytes))?)
+    let size = reader(Cursor::new(bytes)).and_then(header_size);
+    match size {
+        Err(_) if super::sample_tiff::is_tiff(bytes) => super::sample_tiff::dimensions(bytes),
+        size => size,
+    }
 }
 
 /// [`dimensions`] of an image file, reading only its header (a DICOM
@@ -69,7 +74,14 @@ pub(crate) fn file_dimensions(
         return Ok(super::dicom::dimensions(&std::fs::read(path)?));
     }
     file.seek(std::io::SeekFrom::Start(0))?;
-    Ok(reader(file).and_then(header_size))
+    match reader(file).and_then(header_size) {
+        // samples the image crate does not read (floats, 32 bits): the
+        // directory may sit anywhere in the file
+        Err(_) if super::sample_tiff::is_tiff(&head[..n]) => {
+            Ok(super::sample_tiff::dimensions(&std::fs::read(path)?))
+        }
+        size => Ok(size),
+    }
 }
 
 fn header_size<R: std::io::BufRead + std::io::Seek>(
@@ -95,13 +107,21 @@ pub(crate) fn decode(bytes: &[u8], width: u32, height: u32) -> Result<Decoded, S
         super::dicom::decode(bytes)?
     } else {
         // Decoded as it is displayed: a camera's EXIF orientation is applied.
-        let mut decoder = reader(Cursor::new(bytes))?
-            .into_decoder()
-            .map_err(|e| e.to_string())?;
-        let orientation = decoder.orientation().map_err(|e| e.to_string())?;
-        let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
-        img.apply_orientation(orientation);
-        img
+        let decoded = reader(Cursor::new(bytes)).and_then(|r| {
+            let mut decoder = r.into_decoder().map_err(|e| e.to_string())?;
+            let orientation = decoder.orientation().map_err(|e| e.to_string())?;
+            let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+            img.apply_orientation(orientation);
+            Ok(img)
+        });
+        match decoded {
+            // float, 32-bit and signed samples, which the image crate's
+            // TIFF decoder refuses
+            Err(e) if super::sample_tiff::is_tiff(bytes) => {
+                super::sample_tiff::decode(bytes).map_err(|e2| format!("{e}; {e2}"))?
+            }
+            decoded => decoded?,
+        }
     };
     let img = if img.width() != width || img.height() != height {
         img.resize_exact(width, height, FilterType::Triangle)

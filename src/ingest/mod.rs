@@ -30,6 +30,7 @@ mod orc;
 mod pdpickle;
 mod pickle;
 mod rdata;
+mod sample_tiff;
 mod sas7bdat;
 mod sktime;
 mod spss;
