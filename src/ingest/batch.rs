@@ -550,9 +550,11 @@ fn quoted(names: &[String]) -> String {
 /// nested lists, as pandas stores a column of 2-D NumPy arrays).
 fn numeric_list(dt: &DataType) -> bool {
     match dt {
-        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-            f.data_type().is_numeric() || numeric_list(f.data_type())
-        }
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::FixedSizeList(f, _)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f) => f.data_type().is_numeric() || numeric_list(f.data_type()),
         _ => false,
     }
 }
@@ -659,10 +661,24 @@ fn list_spans(array: &ArrayRef) -> Option<(ArrayRef, Vec<(usize, usize)>)> {
             .map(|w| (w[0].as_usize(), (w[1] - w[0]).as_usize()));
         (l.values().clone(), rows.collect())
     }
+    // list views (pyarrow's `list_view`, DuckDB's and Velox's lists): each
+    // row its own offset and size
+    fn view_spans<O: arrow::array::OffsetSizeTrait>(
+        l: &arrow::array::GenericListViewArray<O>,
+    ) -> (ArrayRef, Vec<(usize, usize)>) {
+        let rows = l
+            .value_offsets()
+            .iter()
+            .zip(l.value_sizes())
+            .map(|(o, s)| (o.as_usize(), s.as_usize()));
+        (l.values().clone(), rows.collect())
+    }
     let n = array.len();
     Some(match array.data_type() {
         DataType::List(_) => spans(array.as_list::<i32>()),
         DataType::LargeList(_) => spans(array.as_list::<i64>()),
+        DataType::ListView(_) => view_spans(array.as_list_view::<i32>()),
+        DataType::LargeListView(_) => view_spans(array.as_list_view::<i64>()),
         DataType::FixedSizeList(_, _) => {
             let l = array.as_fixed_size_list();
             let s = l.value_length() as usize;
@@ -3063,6 +3079,45 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn list_views_are_read_as_the_lists_they_hold() {
+        use arrow::array::{Float32Array, ListArray, ListViewArray};
+        use arrow::buffer::ScalarBuffer;
+        let field = Arc::new(arrow::datatypes::Field::new(
+            "item",
+            DataType::Float32,
+            true,
+        ));
+        let values = Arc::new(Float32Array::from(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        let list = ListArray::new(
+            field.clone(),
+            arrow::buffer::OffsetBuffer::new(ScalarBuffer::from(vec![0, 2, 4, 6])),
+            values.clone(),
+            None,
+        );
+        // the rows out of order in the values, as views may keep them
+        let view = ListViewArray::new(
+            field,
+            ScalarBuffer::from(vec![4, 0, 2]),
+            ScalarBuffer::from(vec![2, 2, 2]),
+            values,
+            None,
+        );
+        let labels = || Arc::new(Int32Array::from(vec![0, 1, 1])) as ArrayRef;
+        let a = from_record_batch(
+            &batch(vec![("label", labels()), ("emb", Arc::new(list))]),
+            &TableOptions::default(),
+        )
+        .unwrap();
+        let b = from_record_batch(
+            &batch(vec![("label", labels()), ("emb", Arc::new(view))]),
+            &TableOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(&a.features[..], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(&b.features[..], &[5.0, 6.0, 1.0, 2.0, 3.0, 4.0]);
     }
 
     #[test]
