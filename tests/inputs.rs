@@ -3120,6 +3120,56 @@ fn delimited_text_under_another_name_is_read_as_a_table() {
 }
 
 #[test]
+fn an_image_list_of_paths_and_labels_between_spaces_is_a_table_of_paths() {
+    // `images/0001.png 3` a line, no header: the image lists of Caffe's
+    // ImageData layer, mmpretrain and DomainNet (was: "cannot tell the
+    // format from the name"); scanned as the same paths in a CSV
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side) = (150usize, 12usize);
+    let (pixels, labels, _) = patched_images(n, side, 10, 3);
+    std::fs::create_dir(d.join("images")).unwrap();
+    let (mut csv, mut list) = (String::from("path,label\n"), String::new());
+    for i in 0..n {
+        let name = format!("images/{i:04}.png");
+        let px = pixels[i * side * side..(i + 1) * side * side].to_vec();
+        image::GrayImage::from_raw(side as u32, side as u32, px)
+            .unwrap()
+            .save(d.join(&name))
+            .unwrap();
+        csv += &format!("{name},{}\n", labels[i]);
+        list += &format!("{name} {}\n", labels[i]);
+    }
+    std::fs::write(d.join("train.csv"), csv).unwrap();
+    std::fs::write(d.join("train.txt"), &list).unwrap();
+    let scores = |file: &str, options: &[&str]| {
+        scan_scores(d, &d.join(file), options, &format!("out-{file}"))
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+    };
+    let (list, csv) = (
+        scores(
+            "train.txt",
+            &["--no-header", "--label", "column_2", "--no-fail"],
+        ),
+        scores("train.csv", &["--no-fail"]),
+    );
+    assert_eq!(&list, &csv);
+    // read with a header, its first line is no names: the error says so
+    let e = run_err(&["scan", "train.txt"], d);
+    assert!(e.contains("--no-header") && e.contains("column_2"), "{e}");
+    // words as many on each line are prose, not a list
+    std::fs::write(
+        d.join("notes.txt"),
+        "three wine cultivars\nfrom one region\nof northern Italy\n",
+    )
+    .unwrap();
+    let e = run_err(&["scan", "notes.txt"], d);
+    assert!(e.contains("cannot tell the format"), "{e}");
+}
+
+#[test]
 fn spark_ml_vectors_are_read_as_the_vectors_they_hold() {
     // Spark ML's `features` column (`VectorAssembler`, a model's output)
     // written to Parquet: a struct of `type` (1 dense, 0 sparse), `size`,

@@ -281,6 +281,21 @@ fn did_you_mean(wanted: &str, available: &[String]) -> String {
             return format!(" (is the label `{a}`? pass --label {a})");
         }
     }
+    // a file without a header read with one: its first row's values as
+    // names (a number with a fraction, an image file — `images/0001.jpg 3`;
+    // not whole numbers, the names pandas gives an unnamed frame's columns)
+    let datum = |a: &String| {
+        let a = a.trim();
+        (a.contains('.') && a.parse::<f64>().is_ok())
+            || super::images::is_image(std::path::Path::new(a))
+    };
+    if available.iter().any(datum) {
+        return format!(
+            " (the first line looks like data, not column names: pass --no-header, and \
+             --label column_N for the label's place, column_1 first to column_{} last)",
+            available.len()
+        );
+    }
     // a CSV read with --no-header
     if plain(wanted) == "label" && available.first().is_some_and(|a| a == "column_1") {
         return format!(

@@ -955,17 +955,26 @@ fn delimited(head: &str) -> bool {
         let n = count(lines[0]);
         n >= 1 && lines.iter().all(|l| count(l) == n)
     });
-    // numbers between single spaces (`numpy.savetxt`'s default), under a
-    // header line or none: prose has words
+    // fields between single spaces, as many on every line, under a header
+    // line or none: numbers (`numpy.savetxt`'s default), or a list of files
+    // and their labels (`images/0001.jpg 3`, the image lists of Caffe,
+    // mmpretrain and DomainNet), told by a column of numbers or of file
+    // names in every line but the first — prose has words, as many on a
+    // line only by chance
     let fields = |l: &str| table::space_fields(l.as_bytes());
-    let numbers = |l: &str| {
-        l.trim_end_matches('\r')
-            .split(' ')
-            .all(|f| f.parse::<f64>().is_ok())
+    let number = |f: &str| f.parse::<f64>().is_ok();
+    let file = |f: &str| images::is_image(Path::new(f));
+    let data: Vec<Vec<&str>> = lines[1..]
+        .iter()
+        .map(|l| l.trim_end_matches('\r').split(' ').collect())
+        .collect();
+    let column_of = |is: &dyn Fn(&str) -> bool| {
+        (0..data[0].len()).any(|j| data.iter().all(|row| row.get(j).is_some_and(|f| is(f))))
     };
     let spaced = fields(lines[0]).is_some()
         && lines.iter().all(|l| fields(l) == fields(lines[0]))
-        && lines[1..].iter().all(|l| numbers(l));
+        && (data.iter().all(|row| row.iter().all(|f| number(f)))
+            || (lines.len() >= 3 && (column_of(&number) || column_of(&file))));
     marked || spaced
 }
 
