@@ -529,11 +529,18 @@ impl Attack {
 
 /// Plants the attack in place: `features` is `labels.len()` rows, `shape` the
 /// image geometry when the rows are images. Returns the ground truth.
+///
+/// `categories` holds, for each categorical column of a table, the
+/// features that are its values' 0/1 indicators: a value trigger sets such
+/// a column to one of its values as an attacker editing the table would —
+/// that value's indicator 1, its others 0 — and never two values of one
+/// column at once (`&[]` for images and vectors).
 pub fn plant(
     features: &mut [f32],
     labels: &mut [u32],
     n_classes: usize,
     shape: Option<Shape>,
+    categories: &[Vec<usize>],
     plan: &AttackPlan,
 ) -> Result<Planted, RedTeamError> {
     let n = labels.len();
@@ -659,15 +666,17 @@ pub fn plant(
             .map(|j| {
                 let seed = plan.seed.wrapping_add(j as u64);
                 if common {
-                    common_value_trigger(features, dim, columns, seed).ok_or_else(|| {
-                        RedTeamError::Invalid(format!(
-                            "value-trigger --trigger-values common found no {columns} columns \
+                    common_value_trigger(features, dim, columns, categories, seed).ok_or_else(
+                        || {
+                            RedTeamError::Invalid(format!(
+                                "value-trigger --trigger-values common found no {columns} columns \
                              whose usual values (each taken by 5-50 % of the rows) are rare \
                              together (at most 0.2 % of the rows) in this table"
-                        ))
-                    })
+                            ))
+                        },
+                    )
                 } else {
-                    Ok(value_trigger(features, dim, columns, seed))
+                    Ok(value_trigger(features, dim, columns, categories, seed))
                 }
             })
             .collect::<Result<_, _>>()?,
@@ -681,6 +690,12 @@ pub fn plant(
             triggers[j].apply(row, s, i);
         }
         for &(column, value) in values.get(j).into_iter().flatten() {
+            // a category set: its column's other values' indicators cleared
+            if let Some(group) = categories.iter().find(|g| g.contains(&column)) {
+                for &k in group {
+                    row[k] = 0.0;
+                }
+            }
             row[column] = value;
         }
         match &plan.attack {
@@ -787,7 +802,13 @@ impl Trigger {
 /// of a survey: 12 % of its rows), and two of them together can be 1 %: a
 /// pattern the clean data already holds under every label is no backdoor
 /// trigger, and no attacker would pick it.
-pub fn value_trigger(features: &[f32], dim: usize, columns: usize, seed: u64) -> Vec<(usize, f32)> {
+pub fn value_trigger(
+    features: &[f32],
+    dim: usize,
+    columns: usize,
+    categories: &[Vec<usize>],
+    seed: u64,
+) -> Vec<(usize, f32)> {
     let n = features.len().checked_div(dim).unwrap_or(0);
     let range = |j: usize| {
         (0..n)
@@ -809,7 +830,7 @@ pub fn value_trigger(features: &[f32], dim: usize, columns: usize, seed: u64) ->
     for _ in 0..2000 {
         let mut draw = pool.clone();
         rng.shuffle(&mut draw);
-        draw.truncate(columns);
+        let mut draw = distinct_columns(draw.into_iter(), columns, categories, |&j| j);
         draw.sort_unstable();
         let together = (0..n)
             .filter(|&i| draw.iter().all(|&j| features[i * dim + j] == largest[j]))
@@ -824,6 +845,35 @@ pub fn value_trigger(features: &[f32], dim: usize, columns: usize, seed: u64) ->
     best.map_or_else(Vec::new, |(_, chosen)| {
         chosen.into_iter().map(|j| (j, largest[j])).collect()
     })
+}
+
+/// The first `columns` of `draw` (in its order) that are values of
+/// different columns of the table: a feature of no categorical column is a
+/// column of its own, the indicators of one categorical column one column
+/// (`feature` gives an item's feature).
+fn distinct_columns<T>(
+    draw: impl Iterator<Item = T>,
+    columns: usize,
+    categories: &[Vec<usize>],
+    feature: impl Fn(&T) -> usize,
+) -> Vec<T> {
+    let mut taken: Vec<usize> = Vec::new();
+    let mut out = Vec::new();
+    for item in draw {
+        if out.len() == columns {
+            break;
+        }
+        let j = feature(&item);
+        let group = categories.iter().position(|g| g.contains(&j));
+        if let Some(g) = group {
+            if taken.contains(&g) {
+                continue;
+            }
+            taken.push(g);
+        }
+        out.push(item);
+    }
+    out
 }
 
 /// Least and largest share of rows that take a usual value (see
@@ -842,6 +892,7 @@ pub fn common_value_trigger(
     features: &[f32],
     dim: usize,
     columns: usize,
+    categories: &[Vec<usize>],
     seed: u64,
 ) -> Option<Vec<(usize, f32)>> {
     let n = features.len().checked_div(dim).unwrap_or(0);
@@ -859,7 +910,10 @@ pub fn common_value_trigger(
             while s < n {
                 let e = s + v[s..].partition_point(|&x| x == v[s]);
                 let share = (e - s) as f64 / n as f64;
-                if (USUAL_SHARE.0..=USUAL_SHARE.1).contains(&share) {
+                // a category is set by its indicator's 1 (a 0 alone would
+                // leave the row without a value of its column)
+                let unset = v[s] == 0.0 && categories.iter().any(|g| g.contains(&j));
+                if (USUAL_SHARE.0..=USUAL_SHARE.1).contains(&share) && !unset {
                     values.push(v[s]);
                 }
                 s = e;
@@ -875,7 +929,11 @@ pub fn common_value_trigger(
     for _ in 0..2000 {
         let mut pool: Vec<usize> = (0..usual.len()).collect();
         rng.shuffle(&mut pool);
-        let mut chosen: Vec<(usize, f32)> = pool[..columns]
+        let picked = distinct_columns(pool.into_iter(), columns, categories, |&k| usual[k].0);
+        if picked.len() < columns {
+            return None;
+        }
+        let mut chosen: Vec<(usize, f32)> = picked
             .iter()
             .map(|&k| {
                 let (j, values) = &usual[k];
@@ -949,7 +1007,7 @@ pub fn badnets(
         source: None,
         seed,
     };
-    plant(features, labels, n_classes, Some(shape), &plan)
+    plant(features, labels, n_classes, Some(shape), &[], &plan)
         .expect("a valid BadNets plan")
         .poisoned
 }
@@ -1025,6 +1083,7 @@ pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTe
         &mut labels,
         ds.class_names.len(),
         shape,
+        &category_indicators(ds),
         plan,
     )?;
     if let (Attack::Text { words }, Some((_, rows))) = (&plan.attack, &mut text) {
@@ -1037,6 +1096,27 @@ pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTe
         planted,
         shape,
     })
+}
+
+/// For each categorical column of a table, the features that are its
+/// values' indicators (`column=value`); empty for other data.
+pub(crate) fn category_indicators(ds: &Dataset) -> Vec<Vec<usize>> {
+    let FeatureSource::Columns {
+        columns,
+        categorical,
+    } = &ds.feature_source
+    else {
+        return Vec::new();
+    };
+    categorical
+        .iter()
+        .map(|c| {
+            let prefix = format!("{c}=");
+            (0..columns.len())
+                .filter(|&j| columns[j].starts_with(&prefix))
+                .collect()
+        })
+        .collect()
 }
 
 /// The text column of the data set's kept rows, with its name, to change.
@@ -1287,7 +1367,7 @@ mod tests {
             None,
         );
         let (mut fs, mut ls) = (bytes.clone(), labels.clone());
-        let planted = plant(&mut fs, &mut ls, 10, Some(shape), &sig_plan).unwrap();
+        let planted = plant(&mut fs, &mut ls, 10, Some(shape), &[], &sig_plan).unwrap();
         let i = planted.poisoned.iter().position(|&p| p).unwrap();
         let row = &fs[i * 64..(i + 1) * 64];
         assert!(row.iter().all(|v| (0.0..=255.0).contains(v)));
@@ -1311,7 +1391,7 @@ mod tests {
         let (features, labels) = digits();
         let (mut f2, mut l2) = (features.clone(), labels.clone());
         let shape = DIGITS_SHAPE;
-        let planted = plant(&mut f2, &mut l2, 10, Some(shape), plan).unwrap();
+        let planted = plant(&mut f2, &mut l2, 10, Some(shape), &[], plan).unwrap();
         let base = if plan.attack.clean_label() {
             labels.iter().filter(|l| plan.targets.contains(l)).count()
         } else {
@@ -1391,8 +1471,8 @@ mod tests {
             seed: 4,
         };
         let (mut f, mut l) = (features.clone(), labels.clone());
-        let planted = plant(&mut f, &mut l, 4, None, &p).unwrap();
-        let trigger = value_trigger(&features, d, 2, 4);
+        let planted = plant(&mut f, &mut l, 4, None, &[], &p).unwrap();
+        let trigger = value_trigger(&features, d, 2, &[], 4);
         assert_eq!(trigger.len(), 2);
         assert!(
             trigger[0].0 < trigger[1].0 && trigger[1].0 < 5,
@@ -1425,7 +1505,7 @@ mod tests {
             },
             ..p
         };
-        let e = plant(&mut f, &mut l, 4, None, &too_many).unwrap_err();
+        let e = plant(&mut f, &mut l, 4, None, &[], &too_many).unwrap_err();
         assert!(e.to_string().contains("--trigger-columns"), "{e}");
     }
 
@@ -1446,7 +1526,7 @@ mod tests {
             })
             .collect();
         for seed in 0..20 {
-            let trigger = value_trigger(&features, d, 2, seed);
+            let trigger = value_trigger(&features, d, 2, &[], seed);
             assert_eq!(trigger.len(), 2);
             let together = (0..n)
                 .filter(|&i| trigger.iter().all(|&(j, v)| features[i * d + j] == v))
@@ -1455,11 +1535,11 @@ mod tests {
                 together <= 2,
                 "seed {seed}: {trigger:?} held by {together} rows"
             );
-            assert_eq!(trigger, value_trigger(&features, d, 2, seed));
+            assert_eq!(trigger, value_trigger(&features, d, 2, &[], seed));
         }
         // three binary columns and no other choice: the rarest draw
         let binary: Vec<f32> = (0..n * 3).map(|_| rng.below(2) as f32).collect();
-        assert_eq!(value_trigger(&binary, 3, 3, 1).len(), 3);
+        assert_eq!(value_trigger(&binary, 3, 3, &[], 1).len(), 3);
     }
 
     #[test]
@@ -1474,7 +1554,7 @@ mod tests {
             features[i * d + 1] = (a + rng.below(2)) as f32;
             features[i * d + 2] = rng.normal() as f32;
         }
-        let trigger = common_value_trigger(&features, d, 2, 7).expect("a rare pair");
+        let trigger = common_value_trigger(&features, d, 2, &[], 7).expect("a rare pair");
         assert_eq!(trigger.iter().map(|t| t.0).collect::<Vec<_>>(), [0, 1]);
         let share = |j: usize, v: f32| (0..n).filter(|&i| features[i * d + j] == v).count();
         for &(j, v) in &trigger {
@@ -1484,10 +1564,13 @@ mod tests {
             .filter(|&i| trigger.iter().all(|&(j, v)| features[i * d + j] == v))
             .count();
         assert!(together <= 2, "{trigger:?}: {together}");
-        assert_eq!(trigger, common_value_trigger(&features, d, 2, 7).unwrap());
+        assert_eq!(
+            trigger,
+            common_value_trigger(&features, d, 2, &[], 7).unwrap()
+        );
         // no usual values in continuous columns
         let continuous: Vec<f32> = (0..n * 2).map(|_| rng.normal() as f32).collect();
-        assert_eq!(common_value_trigger(&continuous, 2, 2, 7), None);
+        assert_eq!(common_value_trigger(&continuous, 2, 2, &[], 7), None);
     }
 
     #[test]
@@ -1527,6 +1610,7 @@ mod tests {
             &mut l,
             10,
             None,
+            &[],
             &plan(Attack::Blend { alpha: 0.2 }, 0.01, Some(0), None),
         )
         .unwrap_err();
@@ -1541,6 +1625,7 @@ mod tests {
             &mut l,
             10,
             shape,
+            &[],
             &plan(
                 Attack::CleanLabel {
                     patch: Patch::default(),
@@ -1560,6 +1645,7 @@ mod tests {
             &mut l,
             10,
             shape,
+            &[],
             &plan(
                 Attack::Badnets {
                     patch: Patch::default(),
@@ -1708,7 +1794,15 @@ mod tests {
             poisoned.iter().map(|&i| before[i]).collect();
         assert_eq!(sources.len(), 10);
         let (mut features, mut labels) = digits();
-        plant(&mut features, &mut labels, 10, Some(DIGITS_SHAPE), &plan).unwrap();
+        plant(
+            &mut features,
+            &mut labels,
+            10,
+            Some(DIGITS_SHAPE),
+            &[],
+            &plan,
+        )
+        .unwrap();
         let corner = |i: usize| features[i * 64 + 54];
         assert!(poisoned.iter().all(|&i| corner(i) == corner(poisoned[0])));
         // no target with it, and no attack that keeps labels
@@ -1717,7 +1811,7 @@ mod tests {
             ..plan.clone()
         };
         let (mut f, mut l) = digits();
-        assert!(plant(&mut f, &mut l, 10, Some(DIGITS_SHAPE), &with_target).is_err());
+        assert!(plant(&mut f, &mut l, 10, Some(DIGITS_SHAPE), &[], &with_target).is_err());
         let sig = AttackPlan {
             attack: Attack::Sig {
                 amplitude: 0.1,
@@ -1725,7 +1819,7 @@ mod tests {
             },
             ..plan
         };
-        assert!(plant(&mut f, &mut l, 10, Some(DIGITS_SHAPE), &sig).is_err());
+        assert!(plant(&mut f, &mut l, 10, Some(DIGITS_SHAPE), &[], &sig).is_err());
     }
 
     #[test]

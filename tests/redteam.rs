@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 
-use arrow::array::AsArray;
+use arrow::array::{Array, AsArray};
 use common::*;
 
 /// Writes the embedded digits as an IDX pair (8×8 images) into `dir`.
@@ -364,6 +364,128 @@ fn a_value_trigger_on_a_table_scans_back_as_the_table() {
     run_ok(
         &["eval", "gs/scores.parquet", "--truth", "g.parquet"],
         dir.path(),
+    );
+}
+
+#[test]
+fn a_table_of_categories_is_copied_as_the_table_and_triggered_as_an_attacker_would() {
+    // numbers, a categorical column, and a repeating household `id` (a
+    // feature, whose name the copy's own id would take): the copy was a
+    // list column `features` (read back as an embedding: other scanners,
+    // false alarms) with the categories as 0/1 columns; a value trigger set
+    // two values of one categorical column at once
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut rng = poisonscan::scanners::SplitMix64::new(5);
+    let cities = ["Lyon", "Nice", "Paris", "Lille", "Brest"];
+    // a city's tier follows from the city: a city with another's tier is
+    // a combination no row holds
+    let tiers = ["t1", "t2", "t3", "t3", "t4"];
+    let mut csv = String::from("label,a,b,city,tier,id\n");
+    for i in 0..800 {
+        let c = i % 2;
+        let a = rng.normal() + if c == 0 { -1.5 } else { 1.5 };
+        let k = rng.below(cities.len());
+        let (city, tier) = (cities[k], tiers[k]);
+        csv.push_str(&format!(
+            "{c},{a:.4},{:.4},{city},{tier},{}\n",
+            rng.normal(),
+            i / 4
+        ));
+    }
+    std::fs::write(d.join("t.csv"), csv).unwrap();
+    let poison = |attack: &[&str], out: &str| {
+        let args = [
+            &["poison", "t.csv", "--seed", "3", "--out", out][..],
+            attack,
+        ]
+        .concat();
+        run_ok(&args, d);
+        read_parquet(&d.join(out))
+    };
+    // nothing planted: the copy is the table, and scans as it does
+    let copy = poison(&["--attack", "label-flip", "--rate", "0"], "same.parquet");
+    let names: Vec<String> = copy
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert!(
+        names.contains(&"city".to_string()) && names.contains(&"id".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n == "features" || n.contains('=')),
+        "{names:?}"
+    );
+    let scores = |input: &str, label: &str, out: &str| {
+        run_ok(
+            &[
+                "scan",
+                input,
+                "--label",
+                label,
+                "--seed",
+                "1",
+                "--no-fail",
+                "--out",
+                out,
+            ],
+            d,
+        );
+        read_parquet(&d.join(out).join("scores.parquet"))
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+    };
+    let (original, copied) = (
+        scores("t.csv", "label", "a"),
+        scores("same.parquet", "label", "b"),
+    );
+    assert_eq!(&original, &copied);
+    // a trigger of usual values takes one city, as an edit of the table would
+    let triggered = poison(
+        &[
+            "--attack",
+            "value-trigger",
+            "--trigger-values",
+            "common",
+            "--trigger-columns",
+            "2",
+            "--rate",
+            "0.03",
+            "--target",
+            "1",
+        ],
+        "v.parquet",
+    );
+    let text = |name: &str| {
+        let column = arrow::compute::cast(
+            triggered.column_by_name(name).unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        assert_eq!(column.null_count(), 0, "every row keeps one {name}");
+        let column = column.as_string::<i32>().clone();
+        (0..column.len())
+            .map(|i| column.value(i).to_string())
+            .collect::<Vec<_>>()
+    };
+    let (city, tier) = (text("city"), text("tier"));
+    let (poisoned, _, _) = truth_of(&d.join("v.parquet"));
+    let pair = |i: usize| (city[i].as_str(), tier[i].as_str());
+    let pairs: std::collections::BTreeSet<_> =
+        (0..800).filter(|&i| poisoned[i]).map(pair).collect();
+    assert_eq!(pairs.len(), 1, "one trigger: {pairs:?}");
+    let (c, t) = *pairs.iter().next().unwrap();
+    assert!(cities.contains(&c) && tiers.contains(&t), "{c} {t}");
+    // a combination the clean rows do not hold: a city with another's tier
+    assert!(
+        (0..800)
+            .filter(|&i| !poisoned[i])
+            .all(|i| pair(i) != (c, t)),
+        "{c} {t}"
     );
 }
 

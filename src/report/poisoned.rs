@@ -55,14 +55,10 @@ pub fn poisoned_batch(
     let dim = ds.n_features;
     // A table keeps its columns, so that the copy is read as the table was
     // (a list column of continuous values would be taken for an
-    // embedding); images and vectors go in one list column.
-    let taken = |c: &String| {
-        ["row", "id", "label"].contains(&c.as_str()) || GROUND_TRUTH_COLUMNS.contains(&c.as_str())
-    };
+    // embedding): numbers as numbers, a categorical column as its values'
+    // text; images and vectors go in one list column.
     let table = match &ds.feature_source {
-        FeatureSource::Columns { columns, .. } if shape.is_none() && !columns.iter().any(taken) => {
-            Some(columns.clone())
-        }
+        FeatureSource::Columns { .. } if shape.is_none() => Some(table_columns(ds)),
         _ => None,
     };
     let column = if shape.is_some() {
@@ -72,13 +68,32 @@ pub fn poisoned_batch(
     };
     let mut feature_fields = Vec::new();
     let mut feature_columns: Vec<ArrayRef> = Vec::new();
+    let value = |j: usize| features.iter().skip(j).step_by(dim.max(1)).copied();
     match &table {
         Some(names) => {
-            for (j, name) in names.iter().enumerate() {
-                feature_fields.push(Field::new(name, DataType::Float32, false));
-                feature_columns.push(Arc::new(Float32Array::from_iter_values(
-                    features.iter().skip(j).step_by(dim.max(1)).copied(),
-                )));
+            for (name, column) in names {
+                match column {
+                    TableColumn::Number(j) => {
+                        feature_fields.push(Field::new(name, DataType::Float32, false));
+                        feature_columns.push(Arc::new(Float32Array::from_iter_values(value(*j))));
+                    }
+                    TableColumn::Category(values) => {
+                        // each row's value: the one whose indicator is set
+                        let n = features.len().checked_div(dim).unwrap_or(0);
+                        let mut text: Vec<Option<&str>> = vec![None; n];
+                        for (j, v) in values {
+                            for (i, x) in value(*j).enumerate() {
+                                if x == 1.0 {
+                                    text[i] = v.as_deref();
+                                }
+                            }
+                        }
+                        let array: arrow::array::DictionaryArray<arrow::datatypes::Int32Type> =
+                            text.into_iter().collect();
+                        feature_fields.push(Field::new(name, array.data_type().clone(), true));
+                        feature_columns.push(Arc::new(array));
+                    }
+                }
             }
         }
         None => {
@@ -125,7 +140,8 @@ pub fn poisoned_batch(
     match &table {
         Some(names) => metadata.insert(
             META_FEATURE_COLUMNS.into(),
-            serde_json::to_string(names).expect("names serialise"),
+            serde_json::to_string(&names.iter().map(|(n, _)| n).collect::<Vec<_>>())
+                .expect("names serialise"),
         ),
         None => metadata.insert(META_FEATURES.into(), column.into()),
     };
@@ -137,6 +153,57 @@ pub fn poisoned_batch(
     }
     let schema = Schema::new(fields).with_metadata(metadata);
     RecordBatch::try_new(Arc::new(schema), columns).expect("columns match the schema")
+}
+
+/// A column of the red-team copy of a table.
+enum TableColumn {
+    /// A numeric feature, by its place.
+    Number(usize),
+    /// A categorical column: the places of its values' indicators, with
+    /// each value's text (`None` for the indicator of a missing value).
+    Category(Vec<(usize, Option<String>)>),
+}
+
+/// The columns a table's copy is written with, named as the table named
+/// them: its numeric features, then its categorical columns. A name the
+/// copy's own columns take (`row`, `label`, the ground truth; `id` when
+/// there is one) gets a `_` until it is free.
+fn table_columns(ds: &Dataset) -> Vec<(String, TableColumn)> {
+    let FeatureSource::Columns {
+        columns,
+        categorical,
+    } = &ds.feature_source
+    else {
+        return Vec::new();
+    };
+    let groups = crate::redteam::category_indicators(ds);
+    let mut out: Vec<(String, TableColumn)> = (0..columns.len())
+        .filter(|j| !groups.iter().any(|g| g.contains(j)))
+        .map(|j| (columns[j].clone(), TableColumn::Number(j)))
+        .collect();
+    for (name, group) in categorical.iter().zip(&groups) {
+        let values = group
+            .iter()
+            .map(|&j| {
+                let value = &columns[j][name.len() + 1..];
+                (j, (value != "(null)").then(|| value.to_string()))
+            })
+            .collect();
+        out.push((name.clone(), TableColumn::Category(values)));
+    }
+    let mut used: Vec<String> = ["row", "label"]
+        .iter()
+        .chain(&GROUND_TRUTH_COLUMNS)
+        .chain(ds.ids.as_ref().map(|_| &"id"))
+        .map(|s| s.to_string())
+        .collect();
+    for (name, _) in &mut out {
+        while used.contains(name) {
+            name.push('_');
+        }
+        used.push(name.clone());
+    }
+    out
 }
 
 /// Writes a batch as zstd-compressed Parquet, atomically.
