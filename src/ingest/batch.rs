@@ -1577,6 +1577,18 @@ impl<'a> DatasetBuilder<'a> {
             )),
             None => None,
         };
+        // a list of one value a row (`[3]`, `["cat"]`, as a multi-label
+        // export writes single labels): that value
+        let labels = match single_values(&labels) {
+            Some(values) => {
+                self.notes.push(format!(
+                    "the labels `{}` are lists of one value; each row's class is that value",
+                    self.sel.label
+                ));
+                values
+            }
+            None => labels,
+        };
         let labels = match label_rows(&labels, &self.sel.label)? {
             Some((classes, k)) => {
                 self.notes.push(format!(
@@ -2038,6 +2050,19 @@ pub(crate) fn one_hot_rows(values: &ArrayRef, k: usize) -> Option<Vec<i64>> {
         .collect()
 }
 
+/// The values of a list column whose every row is a list of exactly one
+/// value, one after another; `None` for any other column.
+fn single_values(labels: &ArrayRef) -> Option<ArrayRef> {
+    let (values, spans) = list_spans(labels)?;
+    let start = spans.first()?.0;
+    let one_each = labels.null_count() == 0
+        && spans
+            .iter()
+            .enumerate()
+            .all(|(i, &(at, len))| len == 1 && at == start + i);
+    one_each.then(|| values.slice(start, spans.len()))
+}
+
 /// A label column of number lists: one-hot rows give their classes (and
 /// the number of classes); rows of probabilities or anything else numeric
 /// are an error that says what to give. `None` for a column of scalars.
@@ -2104,9 +2129,17 @@ impl LabelValues {
             }
             return Ok(Self::Int(a.as_primitive::<Int64Type>().values().to_vec()));
         }
-        if dt.is_floating() {
+        let decimal = matches!(
+            dt,
+            DataType::Decimal32(..)
+                | DataType::Decimal64(..)
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)
+        );
+        if dt.is_floating() || decimal {
             // Whole numbers stored as floats (1.0, as pandas writes an integer
-            // column that once held a missing value) are integer labels.
+            // column that once held a missing value), or as decimals (a
+            // database's NUMERIC), are integer labels.
             let a = cast(labels, &DataType::Float64).map_err(|_| wrong())?;
             let v = a.as_primitive::<arrow::datatypes::Float64Type>().values();
             if let Some(i) = v.iter().position(|&x| !is_whole(x)) {
@@ -3118,6 +3151,39 @@ mod tests {
         .unwrap();
         assert_eq!(&a.features[..], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         assert_eq!(&b.features[..], &[5.0, 6.0, 1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn decimal_labels_and_lists_of_one_label_are_read_as_their_values() {
+        use arrow::array::{Decimal128Array, ListArray};
+        let x = || Arc::new(Float64Array::from(vec![0.0, 1.0, 2.0, 3.0])) as ArrayRef;
+        // a database's NUMERIC(5, 2) holding whole numbers
+        let decimal = Decimal128Array::from(vec![300, 700, 300, 700])
+            .with_precision_and_scale(5, 2)
+            .unwrap();
+        let d = from_record_batch(
+            &batch(vec![("label", Arc::new(decimal) as ArrayRef), ("x", x())]),
+            &TableOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(d.class_names, vec!["3", "7"]);
+        assert_eq!(d.label_codes, vec![0, 1, 0, 1]);
+        // `[3]` a row, as a multi-label export writes single labels
+        let lists = ListArray::from_iter_primitive::<arrow::datatypes::Int64Type, _, _>(
+            [3, 7, 3, 7].map(|v| Some(vec![Some(v)])),
+        );
+        let d = from_record_batch(
+            &batch(vec![("label", Arc::new(lists) as ArrayRef), ("x", x())]),
+            &TableOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(d.class_names, vec!["3", "7"]);
+        assert_eq!(d.label_codes, vec![0, 1, 0, 1]);
+        assert!(
+            d.notes.iter().any(|n| n.contains("lists of one value")),
+            "{:?}",
+            d.notes
+        );
     }
 
     #[test]
