@@ -155,7 +155,8 @@ flagged precision 90–100 %, recall 98–100 %; no clean table of the corpus
 fails.
 
 A class oversampled by copying — its rows copied at least twice as often
-as the rest of the data set's (rows over distinct rows) — is read as it
+as the rest of the data set's (rows over distinct rows), most of its
+distinct rows written twice or more — is read as it
 was before the copies: rows of it with the same values and label are one
 sample (a trigger is shown by the distinct rows that carry it), and every
 copy gets its sample's score. A coarse table's natural twins (rows of a
@@ -167,7 +168,12 @@ pass. A 1 % trigger planted before the copying: AUROC 0.61 and 325 of 754
 rows flagged → 1.000 and all 754; planted after it: 135 rows flagged,
 none planted → all 107 at 100 %. The price: one row with a trigger,
 copied into an oversampled class, is one sample, as it is to a model
-learning what the trigger does.
+learning what the trigger does. Copying spreads over the class's rows; a
+trigger that sets every column but a few binary ones makes a few rows
+written hundreds of times beside rows written once, and is no
+oversampling: ISLP's Default with balance and income set on 5 % (500
+rows, two distinct rows) was read as two samples and passed (seed 3 of
+the tabular bench, 5 % and 10 %).
 
 No model, and no calibration against other classes: the test's null comes
 from each group's own rows, so it works with two classes. It runs on
@@ -812,7 +818,8 @@ impl Scanner for ValueTrigger {
 /// The rows to scan when a class is oversampled by copying — its rows
 /// copied [`OVERSAMPLED`] times as often as the rest of the data set's
 /// rows are (rows over distinct rows, by content key: a coarse table's
-/// natural twins are copies too, at the same rate in every class) — and
+/// natural twins are copies too, at the same rate in every class), most of
+/// its distinct rows written twice or more — and
 /// each row's place among them: of such a class, the first row of each
 /// distinct key; of the others, every row. `None` when no class is.
 fn oversampled_read_once(
@@ -822,15 +829,29 @@ fn oversampled_read_once(
 ) -> Option<(Vec<usize>, Vec<usize>)> {
     let mut seen: HashSet<u64> = HashSet::with_capacity(keys.len());
     let (mut rows, mut distinct) = (vec![0usize; n_classes], vec![0usize; n_classes]);
+    let mut copies: HashMap<(u32, u64), usize> = HashMap::new();
     for (&k, &l) in keys.iter().zip(labels) {
         rows[l as usize] += 1;
         distinct[l as usize] += seen.insert(k) as usize;
+        *copies.entry((l, k)).or_default() += 1;
+    }
+    // per class, its distinct rows and those of them written twice or more
+    let (mut own, mut copied) = (vec![0usize; n_classes], vec![0usize; n_classes]);
+    for (&(l, _), &count) in &copies {
+        own[l as usize] += 1;
+        copied[l as usize] += (count >= 2) as usize;
     }
     let (all_rows, all_distinct): (usize, usize) = (rows.iter().sum(), distinct.iter().sum());
+    // copying spreads over the class's rows (most of them written again);
+    // rows planted with one trigger on every free column are a few rows
+    // written many times beside rows written once (ISLP's Default with
+    // its balance and income set: 500 rows, two distinct)
     let oversampled: Vec<bool> = (0..n_classes)
         .map(|c| {
             let rest = (all_rows - rows[c]) as f64 / (all_distinct - distinct[c]).max(1) as f64;
-            distinct[c] > 0 && rows[c] as f64 >= OVERSAMPLED * rest * distinct[c] as f64
+            distinct[c] > 0
+                && rows[c] as f64 >= OVERSAMPLED * rest * distinct[c] as f64
+                && 2 * copied[c] >= own[c]
         })
         .collect();
     if !oversampled.contains(&true) {
@@ -1505,6 +1526,18 @@ mod tests {
         let twice = |i: u64| i / 2;
         let labels: Vec<u32> = (0..240).map(|i| (i >= 200) as u32).collect();
         let keys: Vec<u64> = (0..240).map(twice).collect();
+        assert_eq!(oversampled_read_once(&keys, &labels, 2), None);
+        // two of class 1's rows written ninety times each beside rows
+        // written once (a trigger on every free column): as they are
+        let labels: Vec<u32> = (0..400).map(|i| (i >= 200) as u32).collect();
+        let keys: Vec<u64> = (0..400)
+            .map(|i| match i {
+                0..200 => i,
+                200..290 => 5000,
+                290..380 => 5001,
+                _ => 1000 + i,
+            })
+            .collect();
         assert_eq!(oversampled_read_once(&keys, &labels, 2), None);
         // class 1's rows written ten times each instead: read once
         let labels: Vec<u32> = (0..400).map(|i| (i >= 200) as u32).collect();
