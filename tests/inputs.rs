@@ -3593,6 +3593,126 @@ fn pickles_of_arrays_are_read_as_data() {
     assert!(e.contains("Series") && e.contains("to_parquet"), "{e}");
 }
 
+#[test]
+fn cifar_binary_records_scan_as_the_same_pictures_in_a_folder() {
+    // CIFAR-10's binary download (`cifar-10-batches-bin/data_batch_1.bin`:
+    // a label byte, then the red, green and blue planes) was "cannot tell
+    // the format from the name"; it now scans as a PNG folder of the same
+    // pictures, and its folder as its training batches
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side) = (300usize, 32usize);
+    let (pixels, labels, _) = patched_images(n, side, 12, 8);
+    let plane = side * side;
+    let bin = d.join("cifar-10-batches-bin");
+    std::fs::create_dir(&bin).unwrap();
+    let mut records = Vec::new();
+    for i in 0..n {
+        let p = &pixels[i * plane..(i + 1) * plane];
+        // colour: three planes that differ
+        let planes: [Vec<u8>; 3] = [
+            p.to_vec(),
+            p.iter().map(|&v| 255 - v).collect(),
+            p.iter().map(|&v| v / 2).collect(),
+        ];
+        records.push(labels[i]);
+        for c in &planes {
+            records.extend_from_slice(c);
+        }
+        let rgb: Vec<u8> = (0..plane)
+            .flat_map(|k| planes.iter().map(move |c| c[k]))
+            .collect();
+        let png = d
+            .join("png")
+            .join(labels[i].to_string())
+            .join(format!("{i:04}.png"));
+        std::fs::create_dir_all(png.parent().unwrap()).unwrap();
+        image::RgbImage::from_raw(side as u32, side as u32, rgb)
+            .unwrap()
+            .save(png)
+            .unwrap();
+    }
+    std::fs::write(bin.join("data_batch_1.bin"), &records).unwrap();
+    std::fs::write(bin.join("test_batch.bin"), &records[..3073]).unwrap();
+    std::fs::write(bin.join("batches.meta.txt"), "airplane\nautomobile\nbird\n").unwrap();
+    let score = |out: &str| {
+        let b = read_parquet(&d.join(out).join("scores.parquet"));
+        let mut v: Vec<f64> = b
+            .column_by_name("score")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .values()
+            .to_vec();
+        // the folder lists its pictures by class
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    for (input, out) in [
+        ("png", "out-png"),
+        ("cifar-10-batches-bin/data_batch_1.bin", "file"),
+        ("cifar-10-batches-bin", "folder"),
+    ] {
+        let o = run(
+            &[
+                "scan", input, "--model", "none", "--seed", "1", "--out", out,
+            ],
+            d,
+        );
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{input}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(
+        summary_of(d, "file")["features"]["source"]["channels"],
+        3,
+        "{}",
+        summary_of(d, "file")["features"]
+    );
+    // the folder's rows come in another order: sums in another order
+    let (file, png) = (score("file"), score("out-png"));
+    assert!(
+        file.iter().zip(&png).all(|(a, b)| (a - b).abs() < 1e-5),
+        "{file:?}\n{png:?}"
+    );
+    assert_eq!(
+        summary_of(d, "file")["verdict"],
+        summary_of(d, "out-png")["verdict"]
+    );
+    assert_eq!(score("folder"), file);
+    // CIFAR-100's records (a coarse and a fine label byte): its 100
+    // classes, the fine labels, are the labels
+    let hundred = d.join("cifar-100-binary");
+    std::fs::create_dir(&hundred).unwrap();
+    let fine: Vec<u8> = records
+        .chunks(3073)
+        .flat_map(|r| [&[r[0] / 2][..], r].concat())
+        .collect();
+    std::fs::write(hundred.join("train.bin"), fine).unwrap();
+    let o = run(
+        &[
+            "scan",
+            "cifar-100-binary/train.bin",
+            "--model",
+            "none",
+            "--seed",
+            "1",
+            "--out",
+            "fine",
+        ],
+        d,
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert_eq!(score("fine"), file);
+    assert!(summary_of(d, "fine")["warnings"]
+        .to_string()
+        .contains("fine_labels"));
+    assert!(summary_of(d, "folder")["warnings"]
+        .to_string()
+        .contains("data_batch_1.bin"));
+}
+
 /// Each row's id (its place where the input has none) and score, in the
 /// scores file's order.
 fn ids_and_scores(out: &Path) -> Vec<(String, f64)> {

@@ -11,6 +11,7 @@
 mod arff;
 mod avro;
 mod batch;
+mod cifar;
 mod cursor;
 mod decode;
 mod delta;
@@ -768,8 +769,9 @@ fn versioned_table(dir: &Path) -> Option<&'static str> {
 }
 
 /// The training batches of CIFAR-10's python download
-/// (`cifar-10-batches-py/data_batch_1` … `_5`, pickles), in order; empty
-/// for another folder.
+/// (`cifar-10-batches-py/data_batch_1` … `_5`, pickles) or of its binary
+/// one (`cifar-10-batches-bin/data_batch_1.bin` …), in order; empty for
+/// another folder.
 fn cifar_batches(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -780,7 +782,7 @@ fn cifar_batches(dir: &Path) -> Vec<PathBuf> {
         .filter(|p| {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("data_batch_"))
-                && npz::is_pickle(p)
+                && (npz::is_pickle(p) || cifar::is_cifar_bin(p))
         })
         .collect();
     batches.sort();
@@ -918,8 +920,9 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
             return Ok(InputFormat::Csv);
         }
     }
-    // a pickle without its name (CIFAR's `data_batch_1`)
-    if npz::is_pickle(path) {
+    // a pickle without its name (CIFAR's `data_batch_1`), or CIFAR's
+    // binary records (`data_batch_1.bin`)
+    if npz::is_pickle(path) || cifar::is_cifar_bin(path) {
         return Ok(InputFormat::Npz);
     }
     match magic(path) {

@@ -764,6 +764,8 @@ pub(super) fn read(
         (super::h5::read_h5(path)?, "HDF5")
     } else if super::mat::is_mat(path) {
         (super::mat::read_mat(path)?, "MATLAB")
+    } else if super::cifar::is_cifar_bin(path) {
+        (super::cifar::read(path)?, "CIFAR binary")
     } else if let Some(torch) = pickle() {
         match read_pickle(path, torch, label, notes)? {
             Pickled::Frame(frame) => return Ok(frame),
@@ -847,6 +849,19 @@ pub(super) fn read(
                 arrays[xi].0
             ));
             y = Some(only);
+        } else if let Some(fine) = classes
+            .iter()
+            .copied()
+            .find(|&i| arrays[i].0 == "fine_labels")
+        {
+            // CIFAR-100 (its pickles and binary records): the 100 classes
+            // its task is, beside their 20 superclasses
+            notes.push(format!(
+                "{}: took `fine_labels` as the labels, CIFAR-100's 100 classes \
+                 (--label coarse_labels for its 20 superclasses)",
+                path.display()
+            ));
+            y = Some(fine);
         }
     }
     let (Some(x), Some(y)) = (x, y) else {
