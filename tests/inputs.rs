@@ -1943,6 +1943,7 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
         ("tif", ImageFormat::Tiff),
         ("bmp", ImageFormat::Bmp),
         ("png", ImageFormat::Png),
+        ("pgm", ImageFormat::Pnm),
     ];
     for i in 0..n {
         let name = format!("{}/{i:05}", labels[i]);
@@ -1989,7 +1990,7 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
                 .unwrap();
             std::fs::write(mixed.with_extension("tiff"), tif.into_inner()).unwrap();
         } else {
-            let (ext, format) = formats[i % 6 % formats.len()];
+            let (ext, format) = formats[(i + i / 6) % formats.len()];
             let img = if format == ImageFormat::Gif {
                 image::DynamicImage::ImageLuma8(gray(i)).to_rgba8().into()
             } else {
@@ -2002,6 +2003,13 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
     // Files that are not images: a note says how many were left out.
     std::fs::write(d.join("mixed/0/IMG_0001.HEIC"), b"not decoded").unwrap();
     std::fs::write(d.join("mixed/1/Thumbs.db"), b"system file").unwrap();
+    // a class's annotations beside its pictures (GTSRB's GT-00000.csv):
+    // the folder is still one of images
+    std::fs::write(
+        d.join("mixed/2/GT-00002.csv"),
+        "Filename;ClassId\n0.pgm;2\n",
+    )
+    .unwrap();
     let a = run(&["scan", "png", "--out", "a"], d);
     let b = run(&["scan", "mixed", "--out", "b"], d);
     assert!(matches!(a.status.code(), Some(0 | 1)), "{}", stderr(&a));
@@ -2017,7 +2025,7 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
     let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(v["features"]["source"]["channels"], 1, "gray, not RGB");
     assert!(
-        summary.contains("left out 1 file(s)") && summary.contains("1 .heic"),
+        summary.contains("left out 2 file(s)") && summary.contains("1 .heic"),
         "{summary}"
     );
 }

@@ -1,4 +1,5 @@
-//! Decoding encoded images (PNG, JPEG, BMP, GIF, WebP, TIFF; DICOM by
+//! Decoding encoded images (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM/PBM;
+//! DICOM by
 //! [`super::dicom`], TIFF samples the image crate does not read by
 //! [`super::sample_tiff`]) into pixel rows, shared by image
 //! folders and image columns of tables: one size for every image, chosen from
@@ -19,7 +20,7 @@ use image::{imageops::FilterType, DynamicImage, ImageDecoder, ImageReader, Limit
 pub const MAX_PIXELS: u64 = 64 * 64;
 
 /// The image formats read, in words.
-pub(crate) const FORMATS: &str = "PNG, JPEG, BMP, GIF, WebP, TIFF or DICOM";
+pub(crate) const FORMATS: &str = "PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM or DICOM";
 
 /// Largest width or height a decoder may announce; larger files are
 /// reported as invalid instead of allocated.

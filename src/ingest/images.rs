@@ -17,8 +17,9 @@ use super::{
     SourceFile,
 };
 
-const EXTENSIONS: [&str; 11] = [
-    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "jfif", "dcm", "dicom",
+const EXTENSIONS: [&str; 15] = [
+    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "jfif", "dcm", "dicom", "ppm",
+    "pgm", "pbm", "pnm",
 ];
 
 /// Whether a file is an image poisonscan decodes, by its extension.

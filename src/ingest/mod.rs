@@ -656,6 +656,19 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
 /// the folder holds none (an image folder).
 fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
     let mut parts = Vec::new();
+    // a table in a class folder beside its pictures annotates them
+    // (GTSRB's `Images/00000/GT-00000.csv` beside the class's `.ppm`
+    // files): no part of a table; the folder is read as images
+    let mut holds_images: std::collections::HashMap<PathBuf, bool> = Default::default();
+    let mut beside_images = |file: &Path| {
+        let Some(folder) = file.parent() else {
+            return false;
+        };
+        *holds_images.entry(folder.to_path_buf()).or_insert_with(|| {
+            std::fs::read_dir(folder)
+                .is_ok_and(|entries| entries.flatten().any(|e| images::is_image(&e.path())))
+        })
+    };
     for entry in walkdir::WalkDir::new(dir)
         .min_depth(1)
         .follow_links(true)
@@ -690,6 +703,7 @@ fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
                         | InputFormat::Orc
                 )
             )
+            && !(entry.depth() >= 2 && beside_images(entry.path()))
         {
             parts.push(entry.into_path());
         }
