@@ -3602,6 +3602,53 @@ fn pickles_of_arrays_are_read_as_data() {
 }
 
 #[test]
+fn ids_of_pictures_without_their_extension_are_read_as_the_pictures() {
+    // Kaggle's layout: `labels.csv` of ids and labels beside `train/<id>.png`
+    // (was: "column(s) `id` hold text … free text or identifiers"); the
+    // scores of the same table with the pictures' paths
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side) = (150usize, 12usize);
+    let (pixels, labels, _) = patched_images(n, side, 10, 4);
+    std::fs::create_dir(d.join("train")).unwrap();
+    let (mut ids, mut paths) = (String::from("id,label\n"), String::from("path,label\n"));
+    for i in 0..n {
+        let id = format!(
+            "{:016x}",
+            (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        );
+        let px = pixels[i * side * side..(i + 1) * side * side].to_vec();
+        image::GrayImage::from_raw(side as u32, side as u32, px)
+            .unwrap()
+            .save(d.join("train").join(format!("{id}.png")))
+            .unwrap();
+        ids += &format!("{id},{}\n", labels[i]);
+        paths += &format!("train/{id}.png,{}\n", labels[i]);
+    }
+    std::fs::write(d.join("labels.csv"), ids).unwrap();
+    std::fs::write(d.join("paths.csv"), paths).unwrap();
+    let score = |file: &str| {
+        scan_scores(d, &d.join(file), &["--no-fail"], &format!("out-{file}"))
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+    };
+    let (by_id, by_path) = (score("labels.csv"), score("paths.csv"));
+    assert_eq!(&by_id, &by_path);
+    assert!(summary_of(d, "out-labels.csv")["warnings"]
+        .to_string()
+        .contains("names pictures without their extension"));
+    // the same pictures copied into a second folder: which one is meant
+    // cannot be told, and the error says so
+    std::fs::create_dir(d.join("copy")).unwrap();
+    for e in std::fs::read_dir(d.join("train")).unwrap().flatten() {
+        std::fs::copy(e.path(), d.join("copy").join(e.file_name())).unwrap();
+    }
+    let e = run_err(&["scan", "labels.csv", "--out", "twice"], d);
+    assert!(e.contains("is both") && e.contains("keep one copy"), "{e}");
+}
+
+#[test]
 fn cifar_binary_records_scan_as_the_same_pictures_in_a_folder() {
     // CIFAR-10's binary download (`cifar-10-batches-bin/data_batch_1.bin`:
     // a label byte, then the red, green and blue planes) was "cannot tell

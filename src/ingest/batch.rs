@@ -1018,6 +1018,53 @@ pub(crate) fn text_column_kinds(
             *kind = ColumnKind::Image;
             continue;
         }
+        // pictures named by their file names without an extension, in a
+        // folder beside the table (Kaggle's `labels.csv` of ids beside
+        // `train/<id>.jpg`): some of the first values are found so
+        let ids = {
+            let distinct: BTreeSet<&str> = values.iter().map(|v| v.trim()).collect();
+            distinct.len() == values.len()
+                && values
+                    .iter()
+                    .all(|v| !v.trim().is_empty() && !v.trim().contains(char::is_whitespace))
+        };
+        if !values.is_empty() && ids && !values.iter().any(|v| is_image_path(v)) {
+            let found: Vec<std::path::PathBuf> = values
+                .iter()
+                .filter_map(|v| picture_by_stem(v.trim(), table))
+                .collect();
+            let twice = values
+                .iter()
+                .map(|v| pictures_by_stem(v.trim(), table))
+                .find(|p| p.len() > 1);
+            if let (true, Some(two)) = (2 * found.len() < values.len(), twice) {
+                notes.push(format!(
+                    "column `{name}` names pictures without their extension, but `{}` is both \
+                     `{}` and `{}`: keep one copy of the pictures beside the table, or give \
+                     their paths",
+                    two[0].file_stem().unwrap_or_default().to_string_lossy(),
+                    two[0].display(),
+                    two[1].display()
+                ));
+            }
+            if 2 * found.len() >= values.len() {
+                *kind = ColumnKind::Image;
+                let dir = table
+                    .and_then(|t| t.parent())
+                    .unwrap_or(std::path::Path::new(""));
+                let shown = found[0]
+                    .strip_prefix(dir)
+                    .or_else(|_| found[0].strip_prefix("."))
+                    .unwrap_or(&found[0]);
+                notes.push(format!(
+                    "column `{name}` names pictures without their extension: `{}` is `{}`, \
+                     read as an image column",
+                    values[0].trim(),
+                    shown.display()
+                ));
+            }
+            continue;
+        }
         if values.is_empty() || !values.iter().all(|v| is_image_path(v)) {
             continue;
         }
@@ -1564,7 +1611,30 @@ impl<'a> DatasetBuilder<'a> {
             values,
             dim,
             &kept_rows,
-        )?;
+        )
+        .map_err(|e| match e {
+            // what the selection noted of the columns the error names
+            // (pictures named twice beside the table)
+            IngestError::Option(message) => {
+                let said: Vec<&str> = self
+                    .sel
+                    .notes
+                    .iter()
+                    .filter(|n| {
+                        n.split('`')
+                            .nth(1)
+                            .is_some_and(|c| message.contains(&format!("`{c}`")))
+                    })
+                    .map(String::as_str)
+                    .collect();
+                if said.is_empty() {
+                    IngestError::Option(message)
+                } else {
+                    IngestError::Option(format!("{message}; {}", said.join("; ")))
+                }
+            }
+            e => e,
+        })?;
         let labels = concat_same_type(&self.labels, &self.sel.label, &mut self.notes)?;
         let ids = match &self.sel.id {
             Some(id) => Some(concat_same_type(&self.ids, id, &mut self.notes)?),
@@ -2399,10 +2469,94 @@ fn image_file(path: &str, table: Option<&std::path::Path>) -> std::path::PathBuf
     if given.is_absolute() {
         return given;
     }
+    // an id without its extension (see `text_column_kinds`)
+    if !is_image_path(path) {
+        if let Some(found) = picture_by_stem(path, table) {
+            return found;
+        }
+    }
     match table.and_then(|f| f.parent().map(|d| d.join(&given))) {
         Some(beside) if beside.exists() || !given.exists() => beside,
         _ => given,
     }
+}
+
+/// Most folder entries listed looking for pictures by name
+/// ([`picture_by_stem`]): a table kept in a large folder costs a bounded
+/// walk.
+const STEM_ENTRIES: usize = 2_000_000;
+
+/// How long a folder's listing of pictures by name serves names it does
+/// not hold ([`pictures_by_stem`]): a long-lived process (the Python
+/// package) sees pictures added since.
+const STEM_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The picture a value names by its file name without the extension, in
+/// the folder of `table` or a folder below it (two levels: Kaggle's
+/// `train/<id>.jpg` beside `labels.csv`); `None` when there is none, or
+/// when two pictures have that name. Each folder is listed once, and again
+/// when a name is missing from an older listing.
+fn picture_by_stem(value: &str, table: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+    match pictures_by_stem(value, table).as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// The pictures named `value` without their extension (see
+/// [`picture_by_stem`]): none, one, or the first two of several.
+fn pictures_by_stem(value: &str, table: Option<&std::path::Path>) -> Vec<std::path::PathBuf> {
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex, OnceLock};
+    use std::time::Instant;
+    // per folder: when it was listed, and its pictures by name
+    type Stems = HashMap<String, Vec<PathBuf>>;
+    type Listings = HashMap<PathBuf, (Instant, Arc<Stems>)>;
+    static LISTED: OnceLock<Mutex<Listings>> = OnceLock::new();
+    if value.is_empty() || value.contains(['/', '\\']) {
+        return Vec::new();
+    }
+    let Some(dir) = table.and_then(|t| t.parent()).map(|d| d.to_path_buf()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    let list = || {
+        let mut stems = Stems::new();
+        for entry in walkdir::WalkDir::new(&dir)
+            .max_depth(3)
+            .follow_links(true)
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+            .flatten()
+            .take(STEM_ENTRIES)
+        {
+            let path = entry.path();
+            if entry.file_type().is_file() && super::images::is_image(path) {
+                if let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) {
+                    let same = stems.entry(stem).or_default();
+                    if same.len() < 2 {
+                        same.push(entry.into_path());
+                    }
+                }
+            }
+        }
+        (Instant::now(), Arc::new(stems))
+    };
+    let mut listed = LISTED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let entry = listed.entry(dir.clone()).or_insert_with(list);
+    // a name not found in a listing made a while ago (a long-lived
+    // process, pictures added since): listed again
+    if !entry.1.contains_key(value) && entry.0.elapsed() > STEM_FRESH {
+        *entry = list();
+    }
+    entry.1.get(value).cloned().unwrap_or_default()
 }
 
 /// Where every row of an image column has its encoded bytes: a binary

@@ -27,7 +27,7 @@ fn label_bytes(path: &Path, size: u64) -> Option<usize> {
         .and_then(|p| p.file_name())
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let fits = |labels: usize| size > 0 && size % (labels + PIXELS) as u64 == 0;
+    let fits = |labels: usize| size > 0 && size.is_multiple_of((labels + PIXELS) as u64);
     if !name.ends_with(".bin") {
         return None;
     }
