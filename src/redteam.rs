@@ -1083,7 +1083,7 @@ pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTe
         &mut labels,
         ds.class_names.len(),
         shape,
-        &category_indicators(ds),
+        &ds.feature_source.category_indicators(),
         plan,
     )?;
     if let (Attack::Text { words }, Some((_, rows))) = (&plan.attack, &mut text) {
@@ -1096,27 +1096,6 @@ pub fn attack_dataset(ds: &Dataset, plan: &AttackPlan) -> Result<Attacked, RedTe
         planted,
         shape,
     })
-}
-
-/// For each categorical column of a table, the features that are its
-/// values' indicators (`column=value`); empty for other data.
-pub(crate) fn category_indicators(ds: &Dataset) -> Vec<Vec<usize>> {
-    let FeatureSource::Columns {
-        columns,
-        categorical,
-    } = &ds.feature_source
-    else {
-        return Vec::new();
-    };
-    categorical
-        .iter()
-        .map(|c| {
-            let prefix = format!("{c}=");
-            (0..columns.len())
-                .filter(|&j| columns[j].starts_with(&prefix))
-                .collect()
-        })
-        .collect()
 }
 
 /// The text column of the data set's kept rows, with its name, to change.

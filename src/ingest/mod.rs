@@ -314,6 +314,27 @@ impl FeatureSource {
         }
     }
 
+    /// For each categorical column of a table, the features that are its
+    /// values' 0/1 indicators (`column=value`); empty for other features.
+    pub fn category_indicators(&self) -> Vec<Vec<usize>> {
+        let FeatureSource::Columns {
+            columns,
+            categorical,
+        } = self
+        else {
+            return Vec::new();
+        };
+        categorical
+            .iter()
+            .map(|c| {
+                let prefix = format!("{c}=");
+                (0..columns.len())
+                    .filter(|&j| columns[j].starts_with(&prefix))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The layout of the pixels the features are, or a model read (the
     /// label-agnostic view's rows), when they are images.
     pub fn image_shape(&self) -> Option<poisonscan_scanners::ImageShape> {

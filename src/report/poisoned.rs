@@ -176,7 +176,7 @@ fn table_columns(ds: &Dataset) -> Vec<(String, TableColumn)> {
     else {
         return Vec::new();
     };
-    let groups = crate::redteam::category_indicators(ds);
+    let groups = ds.feature_source.category_indicators();
     let mut out: Vec<(String, TableColumn)> = (0..columns.len())
         .filter(|j| !groups.iter().any(|g| g.contains(j)))
         .map(|j| (columns[j].clone(), TableColumn::Number(j)))
