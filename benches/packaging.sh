@@ -7,7 +7,8 @@
 # pixel, HDF5, Avro, ARFF, LIBSVM, ten WebDataset shards, and other tools'
 # files: a pickled pandas frame, joblib, ORC, R's .rds, Stata, SPSS, SAS
 # transport and (where Debian's `readstat` command is installed) a SAS data
-# set; and a folder of DICOM files — each scanned
+# set; a folder of DICOM files; class folders of PGM and of float TIFF
+# files; Kaggle's ids beside train/<id>.png; an image list — each scanned
 # with MODELS (default "none auto"). Prints a Markdown
 # table (AUROC, verdict, flagged precision/recall, seconds) and writes it into
 # BENCHMARKS.md between the `packaging` markers.
@@ -85,6 +86,10 @@ for model in $models; do
     run "sas7bdat" "$model" "$c/truth.parquet" "$c/images.sas7bdat"
   fi
   run "dicom-folder" "$model" "$c/truth-dicom.parquet" "$c/dicom"
+  run "pgm-folder" "$model" "$c/truth-pgm.parquet" "$c/pgm"
+  run "float-tiff-folder" "$model" "$c/truth-tiff.parquet" "$c/tiff"
+  run "kaggle-ids-csv" "$model" "$c/truth.parquet" "$c/kaggle/labels.csv"
+  run "image-list-txt" "$model" "$c/truth.parquet" "$c/list/train.txt" --no-header --label column_2
 done
 cat "$table"
 write_block packaging "Packaging" "benches/packaging.sh \"$models\"" "$table"

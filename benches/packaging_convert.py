@@ -12,9 +12,11 @@ an ARFF file (class last, nominal), LIBSVM rows, ten WebDataset shards
 unsigned bytes), R's `.rds`
 (pyreadr), Stata's `.dta` (pandas, release 118), SPSS's `.sav` and SAS's
 `.xpt` (pyreadstat), a SAS data set `.sas7bdat` (ReadStat's `readstat`
-command, where installed), and a folder of DICOM files (pydicom: 8-bit
-MONOCHROME2, Explicit VR Little Endian, as a scanner exports pictures);
-plus the ground truth for each row order.
+command, where installed), a folder of DICOM files (pydicom: 8-bit
+MONOCHROME2, Explicit VR Little Endian, as a scanner exports pictures),
+class folders of PGM and of 32-bit float TIFF files, Kaggle's layout
+(`labels.csv` of ids beside `train/<id>.png`) and an image list
+(`images/00001.png 3` a line); plus the ground truth for each row order.
 
 Usage: python3 packaging_convert.py POISONED.parquet SIDE OUTDIR
 """
@@ -67,6 +69,32 @@ for i in range(n):
     os.makedirs(d, exist_ok=True)
     with open(f"{out}/png/{ids[i]}", "wb") as f:
         f.write(pngs[i])
+
+# the same pictures as Netpbm (PGM: GTSRB's and face sets' format) and as
+# 32-bit float TIFFs in [0, 1] (tifffile's and scientific cameras' kind),
+# in class folders; as Kaggle keeps them (labels.csv of ids beside
+# train/<id>.png); and as an image list (`images/00001.png 3` a line)
+for kind in ("pgm", "tiff"):
+    for i in range(n):
+        d = f"{out}/{kind}/{labels[i]}"
+        os.makedirs(d, exist_ok=True)
+        picture = px[i].reshape(side, side)
+        if kind == "pgm":
+            Image.fromarray(picture, mode="L").save(f"{d}/{i:05d}.pgm")
+        else:
+            Image.fromarray((picture / 255.0).astype(np.float32), mode="F").save(f"{d}/{i:05d}.tif")
+os.makedirs(f"{out}/kaggle/train", exist_ok=True)
+os.makedirs(f"{out}/list/images", exist_ok=True)
+kaggle_ids = [f"{(i + 1) * 2654435761 % 2**32:08x}" for i in range(n)]
+with open(f"{out}/kaggle/labels.csv", "w") as f, open(f"{out}/list/train.txt", "w") as g:
+    f.write("id,label\n")
+    for i in range(n):
+        with open(f"{out}/kaggle/train/{kaggle_ids[i]}.png", "wb") as p:
+            p.write(pngs[i])
+        with open(f"{out}/list/images/{i:05d}.png", "wb") as p:
+            p.write(pngs[i])
+        f.write(f"{kaggle_ids[i]},{labels[i]}\n")
+        g.write(f"images/{i:05d}.png {labels[i]}\n")
 
 lab = pa.array(labels, pa.int64())
 u8 = pa.FixedSizeListArray.from_arrays(pa.array(px.reshape(-1), pa.uint8()), side * side)
@@ -185,4 +213,12 @@ pq.write_table(pa.table({
     "label": pa.array([str(labels[i]) for i in order]),
     "is_poisoned": pa.array([bool(poisoned[i]) for i in order]),
 }), f"{out}/truth-png.parquet")
+for kind, ext in (("pgm", "pgm"), ("tiff", "tif")):
+    named = [f"{labels[i]}/{i:05d}.{ext}" for i in range(n)]
+    order = sorted(range(n), key=lambda i: named[i])
+    pq.write_table(pa.table({
+        "id": pa.array([named[i] for i in order]),
+        "label": pa.array([str(labels[i]) for i in order]),
+        "is_poisoned": pa.array([bool(poisoned[i]) for i in order]),
+    }), f"{out}/truth-{kind}.parquet")
 print(f"{n} images, {int(poisoned.sum())} poisoned, written to {out}", file=sys.stderr)
