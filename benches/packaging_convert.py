@@ -55,6 +55,20 @@ def idx(path, arr):
             f.write(struct.pack(">I", d))
         f.write(arr.astype(np.uint8).tobytes())
 
+
+
+def folder_truth(kind, ext):
+    """The truth of a class folder of `LABEL/00001.EXT` files: its rows come
+    in path order, and its truth is keyed by path."""
+    named = [f"{labels[i]}/{i:05d}.{ext}" for i in range(n)]
+    order = sorted(range(n), key=lambda i: named[i])
+    pq.write_table(pa.table({
+        "id": pa.array([named[i] for i in order]),
+        "label": pa.array([str(labels[i]) for i in order]),
+        "is_poisoned": pa.array([bool(poisoned[i]) for i in order]),
+    }), f"{out}/truth-{kind}.parquet")
+
+
 idx(f"{out}/train-images-idx3-ubyte", px.reshape(n, side, side))
 idx(f"{out}/train-labels-idx1-ubyte", labels.astype(np.uint8))
 
@@ -198,27 +212,9 @@ for i in range(n):
     d = f"{out}/dicom/{labels[i]}"
     os.makedirs(d, exist_ok=True)
     ds.save_as(f"{d}/{i:05d}.dcm", enforce_file_format=True)
-dicom_order = sorted(range(n), key=lambda i: f"{labels[i]}/{i:05d}.dcm")
-pq.write_table(pa.table({
-    "id": pa.array([f"{labels[i]}/{i:05d}.dcm" for i in dicom_order]),
-    "label": pa.array([str(labels[i]) for i in dicom_order]),
-    "is_poisoned": pa.array([bool(poisoned[i]) for i in dicom_order]),
-}), f"{out}/truth-dicom.parquet")
+folder_truth("dicom", "dcm")
 truth = pa.table({"row": pa.array(np.arange(n), pa.uint64()), "label": lab, "is_poisoned": pa.array(poisoned)})
 pq.write_table(truth, f"{out}/truth.parquet")
-# The folder's rows are in path order; its truth is keyed by path.
-order = sorted(range(n), key=lambda i: ids[i])
-pq.write_table(pa.table({
-    "id": pa.array([ids[i] for i in order]),
-    "label": pa.array([str(labels[i]) for i in order]),
-    "is_poisoned": pa.array([bool(poisoned[i]) for i in order]),
-}), f"{out}/truth-png.parquet")
-for kind, ext in (("pgm", "pgm"), ("tiff", "tif")):
-    named = [f"{labels[i]}/{i:05d}.{ext}" for i in range(n)]
-    order = sorted(range(n), key=lambda i: named[i])
-    pq.write_table(pa.table({
-        "id": pa.array([named[i] for i in order]),
-        "label": pa.array([str(labels[i]) for i in order]),
-        "is_poisoned": pa.array([bool(poisoned[i]) for i in order]),
-    }), f"{out}/truth-{kind}.parquet")
+for kind, ext in (("png", "png"), ("pgm", "pgm"), ("tiff", "tif")):
+    folder_truth(kind, ext)
 print(f"{n} images, {int(poisoned.sum())} poisoned, written to {out}", file=sys.stderr)
