@@ -248,6 +248,29 @@ pub(crate) fn fit_pixels(
     }
     let dim = height * width * channels;
     let out_dim = h * w * channels;
+    // 8-bit pictures — bytes kept as they were (a NumPy archive's or a
+    // table's uint8 pictures), or bytes over 255 — are scaled as a folder
+    // of the same pictures is: bytes to [0, 1] first (scaled, their
+    // fractions are no longer bytes, and scored in those units they
+    // differed: 96×96 emoji as a uint8 archive failed a clean class that
+    // the PNG folder passes), and the scaled values rounded to 8 bits, as
+    // a decoder's resizing of an 8-bit picture rounds them
+    let on_grid = |scale: f32| {
+        features.iter().all(|&v| {
+            let b = v * scale;
+            (0.0..=255.0).contains(&b) && (b - b.round()).abs() < 1e-3
+        })
+    };
+    let bytes = features.iter().any(|&v| v > 1.0) && on_grid(1.0);
+    let eight_bit = bytes || on_grid(255.0);
+    let scaled: Vec<f32>;
+    let features = if bytes {
+        use rayon::prelude::*;
+        scaled = features.par_iter().map(|&v| v / 255.0).collect();
+        &scaled[..]
+    } else {
+        features
+    };
     let mut out = vec![0f32; rows * out_dim];
     use rayon::prelude::*;
     out.par_chunks_mut(out_dim)
@@ -269,6 +292,11 @@ pub(crate) fn fit_pixels(
                 o.copy_from_slice(r.as_raw());
             }
         });
+    if eight_bit {
+        use rayon::prelude::*;
+        out.par_iter_mut()
+            .for_each(|v| *v = (*v * 255.0).round().clamp(0.0, 255.0) / 255.0);
+    }
     let note = notes.into_iter().next().unwrap_or_else(|| {
         format!("images were scaled from {width}x{height} to {w}x{h} (--resize)")
     });
