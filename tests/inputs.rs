@@ -3649,6 +3649,90 @@ fn ids_of_pictures_without_their_extension_are_read_as_the_pictures() {
 }
 
 #[test]
+fn stl10_binary_files_scan_as_the_same_pictures_in_a_folder() {
+    // STL-10's download (`stl10_binary/train_X.bin`: each picture's red,
+    // green and blue planes, each in column order; `train_y.bin`: a label
+    // byte each) was "cannot tell the format from the name"
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side) = (120usize, 96usize);
+    let (pixels, labels, _) = patched_images(n, side, 8, 9);
+    let plane = side * side;
+    let stl = d.join("stl10_binary");
+    std::fs::create_dir(&stl).unwrap();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let p = &pixels[i * plane..(i + 1) * plane];
+        let planes: [Vec<u8>; 3] = [
+            p.to_vec(),
+            p.iter().map(|&v| 255 - v).collect(),
+            p.iter().map(|&v| v / 3).collect(),
+        ];
+        for c in &planes {
+            // column order: down each column, then the next
+            x.extend((0..plane).map(|k| c[(k % side) * side + k / side]));
+        }
+        y.push(labels[i] + 1);
+        let rgb: Vec<u8> = (0..plane)
+            .flat_map(|k| planes.iter().map(move |c| c[k]))
+            .collect();
+        let png = d
+            .join("png")
+            .join((labels[i] + 1).to_string())
+            .join(format!("{i:04}.png"));
+        std::fs::create_dir_all(png.parent().unwrap()).unwrap();
+        image::RgbImage::from_raw(side as u32, side as u32, rgb)
+            .unwrap()
+            .save(png)
+            .unwrap();
+    }
+    std::fs::write(stl.join("train_X.bin"), &x).unwrap();
+    std::fs::write(stl.join("train_y.bin"), &y).unwrap();
+    std::fs::write(stl.join("unlabeled_X.bin"), &x[..side * side * 3]).unwrap();
+    let score = |out: &str| {
+        let b = read_parquet(&d.join(out).join("scores.parquet"));
+        let mut v: Vec<f64> = b
+            .column_by_name("score")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .values()
+            .to_vec();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    for (input, out) in [
+        ("png", "out-png"),
+        ("stl10_binary/train_X.bin", "file"),
+        ("stl10_binary", "folder"),
+    ] {
+        let o = run(
+            &[
+                "scan", input, "--model", "none", "--seed", "1", "--out", out,
+            ],
+            d,
+        );
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{input}: {}",
+            stderr(&o)
+        );
+    }
+    // scaled to 64×64 as a folder of the pictures is
+    assert_eq!(summary_of(d, "file")["features"]["source"]["height"], 64);
+    // the pictures are scaled to 64×64: the archive's bytes as a decoder
+    // scales the PNGs' (within rounding of half a level)
+    let (file, png) = (score("file"), score("out-png"));
+    assert!(
+        file.iter().zip(&png).all(|(a, b)| (a - b).abs() < 1e-3),
+        "{file:?}\n{png:?}"
+    );
+    assert_eq!(score("folder"), file);
+    assert!(summary_of(d, "folder")["warnings"]
+        .to_string()
+        .contains("STL-10"));
+}
+
+#[test]
 fn cifar_binary_records_scan_as_the_same_pictures_in_a_folder() {
     // CIFAR-10's binary download (`cifar-10-batches-bin/data_batch_1.bin`:
     // a label byte, then the red, green and blue planes) was "cannot tell

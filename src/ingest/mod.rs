@@ -36,6 +36,7 @@ mod sas7bdat;
 mod sktime;
 mod spss;
 mod stata;
+mod stl10;
 mod svmlight;
 mod table;
 mod tfrecord;
@@ -863,6 +864,17 @@ fn expand_with_parts(inputs: &[String]) -> Result<(Vec<Part>, Vec<String>), Inge
                 out.extend(batches.into_iter().map(|b| (b, Vec::new())));
                 continue;
             }
+            // STL-10's binary download: its training split
+            let stl = p.join("train_X.bin");
+            if stl10::is_stl10(&stl) {
+                notes.push(format!(
+                    "{}: read STL-10's training split (train_X.bin, train_y.bin); its test \
+                     split and unlabelled pictures are left out",
+                    p.display()
+                ));
+                out.push((stl, Vec::new()));
+                continue;
+            }
             let parts = table_parts(&p)?;
             if !parts.is_empty() {
                 out.extend(parts.into_iter().map(|f| {
@@ -955,9 +967,9 @@ fn format_of_unnamed(path: &Path) -> Result<InputFormat, IngestError> {
             return Ok(InputFormat::Csv);
         }
     }
-    // a pickle without its name (CIFAR's `data_batch_1`), or CIFAR's
-    // binary records (`data_batch_1.bin`)
-    if npz::is_pickle(path) || cifar::is_cifar_bin(path) {
+    // a pickle without its name (CIFAR's `data_batch_1`), or CIFAR's and
+    // STL-10's binary files (`data_batch_1.bin`, `train_X.bin`)
+    if npz::is_pickle(path) || cifar::is_cifar_bin(path) || stl10::is_stl10(path) {
         return Ok(InputFormat::Npz);
     }
     match magic(path) {

@@ -764,6 +764,8 @@ pub(super) fn read(
         (super::h5::read_h5(path)?, "HDF5")
     } else if super::mat::is_mat(path) {
         (super::mat::read_mat(path)?, "MATLAB")
+    } else if super::stl10::is_stl10(path) {
+        (super::stl10::read(path)?, "STL-10 binary")
     } else if super::cifar::is_cifar_bin(path) {
         (super::cifar::read(path)?, "CIFAR binary")
     } else if let Some(torch) = pickle() {
