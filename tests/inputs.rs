@@ -2028,6 +2028,34 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
         summary.contains("left out 2 file(s)") && summary.contains("1 .heic"),
         "{summary}"
     );
+    // Hugging Face's ImageFolder: a split's pictures with its
+    // `metadata.csv` of file names and labels — a table beside pictures
+    // that is read (not an annotation, as GTSRB's above), in the folder's
+    // order of the same pictures
+    let split = d.join("hf").join("train");
+    std::fs::create_dir_all(&split).unwrap();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (labels[i].to_string(), i));
+    let mut metadata = String::from("file_name,label\n");
+    for &i in &order {
+        gray(i).save(split.join(format!("{i:05}.png"))).unwrap();
+        metadata += &format!("{i:05}.png,{}\n", labels[i]);
+    }
+    std::fs::write(split.join("metadata.csv"), metadata).unwrap();
+    let h = run(&["scan", "hf", "--out", "h"], d);
+    assert_eq!(a.status.code(), h.status.code(), "{}", stderr(&h));
+    let (sh, _) = scores_by_row(&d.join("h"), false);
+    let by_picture: Vec<f64> = {
+        let mut v = vec![0.0; n];
+        for (row, &i) in order.iter().enumerate() {
+            v[i] = sh[row];
+        }
+        v
+    };
+    assert_eq!(
+        by_picture, sa,
+        "the split's table reads the folder's pictures"
+    );
 }
 
 /// A DICOM file of an 8-bit gray picture (Explicit VR Little Endian, a

@@ -680,7 +680,13 @@ fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
     let mut parts = Vec::new();
     // a table in a class folder beside its pictures annotates them
     // (GTSRB's `Images/00000/GT-00000.csv` beside the class's `.ppm`
-    // files): no part of a table; the folder is read as images
+    // files): no part of a table; the folder is read as images — but a
+    // split's `metadata.csv` (`.jsonl`, `.parquet`) is Hugging Face's
+    // ImageFolder table of its pictures and their labels, and is read
+    let metadata = |file: &Path| {
+        file.file_stem()
+            .is_some_and(|s| s.eq_ignore_ascii_case("metadata"))
+    };
     let mut holds_images: std::collections::HashMap<PathBuf, bool> = Default::default();
     let mut beside_images = |file: &Path| {
         let Some(folder) = file.parent() else {
@@ -725,7 +731,7 @@ fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
                         | InputFormat::Orc
                 )
             )
-            && !(entry.depth() >= 2 && beside_images(entry.path()))
+            && !(entry.depth() >= 2 && !metadata(entry.path()) && beside_images(entry.path()))
         {
             parts.push(entry.into_path());
         }
