@@ -2003,13 +2003,15 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
     // Files that are not images: a note says how many were left out.
     std::fs::write(d.join("mixed/0/IMG_0001.HEIC"), b"not decoded").unwrap();
     std::fs::write(d.join("mixed/1/Thumbs.db"), b"system file").unwrap();
-    // a class's annotations beside its pictures (GTSRB's GT-00000.csv):
-    // the folder is still one of images
-    std::fs::write(
-        d.join("mixed/2/GT-00002.csv"),
-        "Filename;ClassId\n0.pgm;2\n",
-    )
-    .unwrap();
+    // each class's annotations beside its pictures (GTSRB's GT-00000.csv
+    // in each class folder): the folder is still one of images
+    for class in 0..3 {
+        std::fs::write(
+            d.join(format!("mixed/{class}/GT-0000{class}.csv")),
+            format!("Filename;ClassId\n0.pgm;{class}\n"),
+        )
+        .unwrap();
+    }
     let a = run(&["scan", "png", "--out", "a"], d);
     let b = run(&["scan", "mixed", "--out", "b"], d);
     assert!(matches!(a.status.code(), Some(0 | 1)), "{}", stderr(&a));
@@ -2025,7 +2027,7 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
     let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(v["features"]["source"]["channels"], 1, "gray, not RGB");
     assert!(
-        summary.contains("left out 2 file(s)") && summary.contains("1 .heic"),
+        summary.contains("left out 4 file(s)") && summary.contains("1 .heic"),
         "{summary}"
     );
     // Hugging Face's ImageFolder: a split's pictures with its

@@ -680,9 +680,10 @@ fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
     let mut parts = Vec::new();
     // a table in a class folder beside its pictures annotates them
     // (GTSRB's `Images/00000/GT-00000.csv` beside the class's `.ppm`
-    // files): no part of a table; the folder is read as images — but a
-    // split's `metadata.csv` (`.jsonl`, `.parquet`) is Hugging Face's
-    // ImageFolder table of its pictures and their labels, and is read
+    // files, in each of its 43 class folders): no part of a table; the
+    // folder is read as images — but a split's `metadata.csv` (`.jsonl`,
+    // `.parquet`) is Hugging Face's ImageFolder table of its pictures and
+    // their labels, and is read
     let metadata = |file: &Path| {
         file.file_stem()
             .is_some_and(|s| s.eq_ignore_ascii_case("metadata"))
@@ -731,11 +732,40 @@ fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
                         | InputFormat::Orc
                 )
             )
-            && !(entry.depth() >= 2 && !metadata(entry.path()) && beside_images(entry.path()))
         {
             parts.push(entry.into_path());
         }
     }
+    // the annotations: tables beside pictures in class folders, two or
+    // more sibling folders holding each (a lone `train/labels.csv` beside
+    // its pictures is the table of them, and is read)
+    let annotating: Vec<&Path> = parts
+        .iter()
+        .filter(|p| {
+            p.strip_prefix(dir)
+                .is_ok_and(|r| r.components().count() >= 2)
+                && !metadata(p)
+                && beside_images(p)
+        })
+        .filter_map(|p| p.parent())
+        .collect();
+    let class_folders = |folder: &Path| {
+        annotating
+            .iter()
+            .filter(|f| f.parent() == folder.parent())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            >= 2
+    };
+    let annotation: Vec<PathBuf> = parts
+        .iter()
+        .filter(|p| {
+            p.parent()
+                .is_some_and(|f| annotating.contains(&f) && class_folders(f))
+        })
+        .cloned()
+        .collect();
+    parts.retain(|p| !annotation.contains(p));
     // `.json` files beside tables of another format describe them (Hugging
     // Face's `save_to_disk` writes `dataset_info.json` and `state.json`
     // beside its Arrow files): they hold no rows
