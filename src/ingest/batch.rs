@@ -1029,14 +1029,19 @@ pub(crate) fn text_column_kinds(
                     .all(|v| !v.trim().is_empty() && !v.trim().contains(char::is_whitespace))
         };
         if !values.is_empty() && ids && !values.iter().any(|v| is_image_path(v)) {
-            let found: Vec<std::path::PathBuf> = values
+            // each value's pictures, looked up once
+            let matches: Vec<(&str, Vec<std::path::PathBuf>)> = values
                 .iter()
-                .filter_map(|v| picture_by_stem(v.trim(), table))
+                .map(|v| (v.trim(), pictures_by_stem(v.trim(), table)))
                 .collect();
-            let twice = values
+            let found: Vec<(&str, &std::path::PathBuf)> = matches
                 .iter()
-                .map(|v| pictures_by_stem(v.trim(), table))
-                .find(|p| p.len() > 1);
+                .filter_map(|(v, p)| match p.as_slice() {
+                    [one] => Some((*v, one)),
+                    _ => None,
+                })
+                .collect();
+            let twice = matches.iter().map(|(_, p)| p).find(|p| p.len() > 1);
             if let (true, Some(two)) = (2 * found.len() < values.len(), twice) {
                 notes.push(format!(
                     "column `{name}` names pictures without their extension, but `{}` is both \
@@ -1052,14 +1057,14 @@ pub(crate) fn text_column_kinds(
                 let dir = table
                     .and_then(|t| t.parent())
                     .unwrap_or(std::path::Path::new(""));
-                let shown = found[0]
+                let (value, picture) = found[0];
+                let shown = picture
                     .strip_prefix(dir)
-                    .or_else(|_| found[0].strip_prefix("."))
-                    .unwrap_or(&found[0]);
+                    .or_else(|_| picture.strip_prefix("."))
+                    .unwrap_or(picture);
                 notes.push(format!(
-                    "column `{name}` names pictures without their extension: `{}` is `{}`, \
+                    "column `{name}` names pictures without their extension: `{value}` is `{}`, \
                      read as an image column",
-                    values[0].trim(),
                     shown.display()
                 ));
             }

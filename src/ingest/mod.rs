@@ -688,16 +688,8 @@ fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
         file.file_stem()
             .is_some_and(|s| s.eq_ignore_ascii_case("metadata"))
     };
-    let mut holds_images: std::collections::HashMap<PathBuf, bool> = Default::default();
-    let mut beside_images = |file: &Path| {
-        let Some(folder) = file.parent() else {
-            return false;
-        };
-        *holds_images.entry(folder.to_path_buf()).or_insert_with(|| {
-            std::fs::read_dir(folder)
-                .is_ok_and(|entries| entries.flatten().any(|e| images::is_image(&e.path())))
-        })
-    };
+    // the folders holding pictures, seen on the walk
+    let mut image_folders: std::collections::HashSet<PathBuf> = Default::default();
     for entry in walkdir::WalkDir::new(dir)
         .min_depth(1)
         .follow_links(true)
@@ -709,6 +701,12 @@ fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
         })
     {
         let entry = entry.map_err(|e| walk_error(e, dir))?;
+        if entry.file_type().is_file() && images::is_image(entry.path()) {
+            if let Some(folder) = entry.path().parent() {
+                image_folders.insert(folder.to_path_buf());
+            }
+            continue;
+        }
         // a file without a name to tell it by its first bytes (Hive's
         // `000000_0`)
         let format = || {
@@ -739,33 +737,26 @@ fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
     // the annotations: tables beside pictures in class folders, two or
     // more sibling folders holding each (a lone `train/labels.csv` beside
     // its pictures is the table of them, and is read)
-    let annotating: Vec<&Path> = parts
+    let annotating: std::collections::HashSet<PathBuf> = parts
         .iter()
         .filter(|p| {
             p.strip_prefix(dir)
                 .is_ok_and(|r| r.components().count() >= 2)
                 && !metadata(p)
-                && beside_images(p)
         })
         .filter_map(|p| p.parent())
+        .filter(|f| image_folders.contains(*f))
+        .map(Path::to_path_buf)
         .collect();
-    let class_folders = |folder: &Path| {
-        annotating
-            .iter()
-            .filter(|f| f.parent() == folder.parent())
-            .collect::<std::collections::BTreeSet<_>>()
-            .len()
-            >= 2
+    let mut siblings: std::collections::HashMap<Option<&Path>, usize> = Default::default();
+    for folder in &annotating {
+        *siblings.entry(folder.parent()).or_default() += 1;
+    }
+    let annotation = |p: &PathBuf| {
+        p.parent()
+            .is_some_and(|f| !metadata(p) && annotating.contains(f) && siblings[&f.parent()] >= 2)
     };
-    let annotation: Vec<PathBuf> = parts
-        .iter()
-        .filter(|p| {
-            p.parent()
-                .is_some_and(|f| annotating.contains(&f) && class_folders(f))
-        })
-        .cloned()
-        .collect();
-    parts.retain(|p| !annotation.contains(p));
+    parts.retain(|p| !annotation(p));
     // `.json` files beside tables of another format describe them (Hugging
     // Face's `save_to_disk` writes `dataset_info.json` and `state.json`
     // beside its Arrow files): they hold no rows
