@@ -3678,6 +3678,60 @@ fn ids_of_pictures_without_their_extension_are_read_as_the_pictures() {
     assert!(e.contains("is both") && e.contains("keep one copy"), "{e}");
 }
 
+/// Three colour planes that differ, from a gray picture: the picture, its
+/// negative, and the picture over `dim`.
+fn colour_planes(gray: &[u8], dim: u8) -> [Vec<u8>; 3] {
+    [
+        gray.to_vec(),
+        gray.iter().map(|&v| 255 - v).collect(),
+        gray.iter().map(|&v| v / dim).collect(),
+    ]
+}
+
+/// Saves `planes` as an RGB PNG at `png`, creating its folder.
+fn save_planes_png(png: &Path, side: usize, planes: &[Vec<u8>; 3]) {
+    let rgb: Vec<u8> = (0..side * side)
+        .flat_map(|k| planes.iter().map(move |c| c[k]))
+        .collect();
+    std::fs::create_dir_all(png.parent().unwrap()).unwrap();
+    image::RgbImage::from_raw(side as u32, side as u32, rgb)
+        .unwrap()
+        .save(png)
+        .unwrap();
+}
+
+/// Scans each `(input, out)` in `d` with `--model none --seed 1`; each
+/// must pass or fail the gate, not stop on an error.
+fn scan_each(d: &Path, scans: &[(&str, &str)]) {
+    for &(input, out) in scans {
+        let o = run(
+            &[
+                "scan", input, "--model", "none", "--seed", "1", "--out", out,
+            ],
+            d,
+        );
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{input}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+/// The scores of the scan written to `d/out`, sorted (a folder lists its
+/// pictures by class, an archive in its own order).
+fn sorted_scores(d: &Path, out: &str) -> Vec<f64> {
+    let b = read_parquet(&d.join(out).join("scores.parquet"));
+    let mut v: Vec<f64> = b
+        .column_by_name("score")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .values()
+        .to_vec();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
 #[test]
 fn stl10_binary_files_scan_as_the_same_pictures_in_a_folder() {
     // STL-10's download (`stl10_binary/train_X.bin`: each picture's red,
@@ -3692,71 +3746,39 @@ fn stl10_binary_files_scan_as_the_same_pictures_in_a_folder() {
     std::fs::create_dir(&stl).unwrap();
     let (mut x, mut y) = (Vec::new(), Vec::new());
     for i in 0..n {
-        let p = &pixels[i * plane..(i + 1) * plane];
-        let planes: [Vec<u8>; 3] = [
-            p.to_vec(),
-            p.iter().map(|&v| 255 - v).collect(),
-            p.iter().map(|&v| v / 3).collect(),
-        ];
+        let planes = colour_planes(&pixels[i * plane..(i + 1) * plane], 3);
         for c in &planes {
             // column order: down each column, then the next
             x.extend((0..plane).map(|k| c[(k % side) * side + k / side]));
         }
         y.push(labels[i] + 1);
-        let rgb: Vec<u8> = (0..plane)
-            .flat_map(|k| planes.iter().map(move |c| c[k]))
-            .collect();
         let png = d
             .join("png")
             .join((labels[i] + 1).to_string())
             .join(format!("{i:04}.png"));
-        std::fs::create_dir_all(png.parent().unwrap()).unwrap();
-        image::RgbImage::from_raw(side as u32, side as u32, rgb)
-            .unwrap()
-            .save(png)
-            .unwrap();
+        save_planes_png(&png, side, &planes);
     }
     std::fs::write(stl.join("train_X.bin"), &x).unwrap();
     std::fs::write(stl.join("train_y.bin"), &y).unwrap();
     std::fs::write(stl.join("unlabeled_X.bin"), &x[..side * side * 3]).unwrap();
-    let score = |out: &str| {
-        let b = read_parquet(&d.join(out).join("scores.parquet"));
-        let mut v: Vec<f64> = b
-            .column_by_name("score")
-            .unwrap()
-            .as_primitive::<arrow::datatypes::Float64Type>()
-            .values()
-            .to_vec();
-        v.sort_by(f64::total_cmp);
-        v
-    };
-    for (input, out) in [
-        ("png", "out-png"),
-        ("stl10_binary/train_X.bin", "file"),
-        ("stl10_binary", "folder"),
-    ] {
-        let o = run(
-            &[
-                "scan", input, "--model", "none", "--seed", "1", "--out", out,
-            ],
-            d,
-        );
-        assert!(
-            matches!(o.status.code(), Some(0 | 1)),
-            "{input}: {}",
-            stderr(&o)
-        );
-    }
+    scan_each(
+        d,
+        &[
+            ("png", "out-png"),
+            ("stl10_binary/train_X.bin", "file"),
+            ("stl10_binary", "folder"),
+        ],
+    );
     // scaled to 64×64 as a folder of the pictures is
     assert_eq!(summary_of(d, "file")["features"]["source"]["height"], 64);
     // the pictures are scaled to 64×64: the archive's bytes as a decoder
     // scales the PNGs' (within rounding of half a level)
-    let (file, png) = (score("file"), score("out-png"));
+    let (file, png) = (sorted_scores(d, "file"), sorted_scores(d, "out-png"));
     assert!(
         file.iter().zip(&png).all(|(a, b)| (a - b).abs() < 1e-3),
         "{file:?}\n{png:?}"
     );
-    assert_eq!(score("folder"), file);
+    assert_eq!(sorted_scores(d, "folder"), file);
     assert!(summary_of(d, "folder")["warnings"]
         .to_string()
         .contains("STL-10"));
@@ -3777,62 +3799,28 @@ fn cifar_binary_records_scan_as_the_same_pictures_in_a_folder() {
     std::fs::create_dir(&bin).unwrap();
     let mut records = Vec::new();
     for i in 0..n {
-        let p = &pixels[i * plane..(i + 1) * plane];
-        // colour: three planes that differ
-        let planes: [Vec<u8>; 3] = [
-            p.to_vec(),
-            p.iter().map(|&v| 255 - v).collect(),
-            p.iter().map(|&v| v / 2).collect(),
-        ];
+        let planes = colour_planes(&pixels[i * plane..(i + 1) * plane], 2);
         records.push(labels[i]);
         for c in &planes {
             records.extend_from_slice(c);
         }
-        let rgb: Vec<u8> = (0..plane)
-            .flat_map(|k| planes.iter().map(move |c| c[k]))
-            .collect();
         let png = d
             .join("png")
             .join(labels[i].to_string())
             .join(format!("{i:04}.png"));
-        std::fs::create_dir_all(png.parent().unwrap()).unwrap();
-        image::RgbImage::from_raw(side as u32, side as u32, rgb)
-            .unwrap()
-            .save(png)
-            .unwrap();
+        save_planes_png(&png, side, &planes);
     }
     std::fs::write(bin.join("data_batch_1.bin"), &records).unwrap();
     std::fs::write(bin.join("test_batch.bin"), &records[..3073]).unwrap();
     std::fs::write(bin.join("batches.meta.txt"), "airplane\nautomobile\nbird\n").unwrap();
-    let score = |out: &str| {
-        let b = read_parquet(&d.join(out).join("scores.parquet"));
-        let mut v: Vec<f64> = b
-            .column_by_name("score")
-            .unwrap()
-            .as_primitive::<arrow::datatypes::Float64Type>()
-            .values()
-            .to_vec();
-        // the folder lists its pictures by class
-        v.sort_by(f64::total_cmp);
-        v
-    };
-    for (input, out) in [
-        ("png", "out-png"),
-        ("cifar-10-batches-bin/data_batch_1.bin", "file"),
-        ("cifar-10-batches-bin", "folder"),
-    ] {
-        let o = run(
-            &[
-                "scan", input, "--model", "none", "--seed", "1", "--out", out,
-            ],
-            d,
-        );
-        assert!(
-            matches!(o.status.code(), Some(0 | 1)),
-            "{input}: {}",
-            stderr(&o)
-        );
-    }
+    scan_each(
+        d,
+        &[
+            ("png", "out-png"),
+            ("cifar-10-batches-bin/data_batch_1.bin", "file"),
+            ("cifar-10-batches-bin", "folder"),
+        ],
+    );
     assert_eq!(
         summary_of(d, "file")["features"]["source"]["channels"],
         3,
@@ -3840,7 +3828,7 @@ fn cifar_binary_records_scan_as_the_same_pictures_in_a_folder() {
         summary_of(d, "file")["features"]
     );
     // the folder's rows come in another order: sums in another order
-    let (file, png) = (score("file"), score("out-png"));
+    let (file, png) = (sorted_scores(d, "file"), sorted_scores(d, "out-png"));
     assert!(
         file.iter().zip(&png).all(|(a, b)| (a - b).abs() < 1e-5),
         "{file:?}\n{png:?}"
@@ -3849,7 +3837,7 @@ fn cifar_binary_records_scan_as_the_same_pictures_in_a_folder() {
         summary_of(d, "file")["verdict"],
         summary_of(d, "out-png")["verdict"]
     );
-    assert_eq!(score("folder"), file);
+    assert_eq!(sorted_scores(d, "folder"), file);
     // CIFAR-100's records (a coarse and a fine label byte): its 100
     // classes, the fine labels, are the labels
     let hundred = d.join("cifar-100-binary");
@@ -3859,21 +3847,8 @@ fn cifar_binary_records_scan_as_the_same_pictures_in_a_folder() {
         .flat_map(|r| [&[r[0] / 2][..], r].concat())
         .collect();
     std::fs::write(hundred.join("train.bin"), fine).unwrap();
-    let o = run(
-        &[
-            "scan",
-            "cifar-100-binary/train.bin",
-            "--model",
-            "none",
-            "--seed",
-            "1",
-            "--out",
-            "fine",
-        ],
-        d,
-    );
-    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
-    assert_eq!(score("fine"), file);
+    scan_each(d, &[("cifar-100-binary/train.bin", "fine")]);
+    assert_eq!(sorted_scores(d, "fine"), file);
     assert!(summary_of(d, "fine")["warnings"]
         .to_string()
         .contains("fine_labels"));
