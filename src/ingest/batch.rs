@@ -2272,26 +2272,20 @@ impl LabelValues {
 }
 
 /// A numeric column as the 32-bit floats features are computed in, with
-/// the 64-bit values it came from where some of them lie beyond that range
-/// (so that such a value is not called infinite: [`check_value`]).
-fn to_f32(
-    array: &ArrayRef,
+/// the 64-bit values it came from when it holds them (so that a value
+/// beyond the 32-bit range is not called infinite: [`check_value`]).
+fn to_f32<'a>(
+    array: &'a ArrayRef,
     column: &str,
-) -> Result<(Float32Array, Option<arrow::array::Float64Array>), IngestError> {
+) -> Result<(Float32Array, Option<&'a arrow::array::Float64Array>), IngestError> {
     let a = cast(array, &DataType::Float32).map_err(|e| IngestError::WrongType {
         column: column.to_string(),
         dtype: format!("{} ({e})", array.data_type()),
         expected: "features must be numeric",
     })?;
-    let narrow = a.as_primitive::<Float32Type>().clone();
-    let wide = (array.data_type() == &DataType::Float64
-        && narrow.values().iter().any(|v| v.is_infinite()))
-    .then(|| {
-        array
-            .as_primitive::<arrow::datatypes::Float64Type>()
-            .clone()
-    });
-    Ok((narrow, wide))
+    // the 64-bit values, read only where a value came out infinite
+    let wide = array.as_primitive_opt::<arrow::datatypes::Float64Type>();
+    Ok((a.as_primitive::<Float32Type>().clone(), wide))
 }
 
 /// What is wrong with the value at `i` of a column ([`to_f32`]'s pair),
@@ -2330,7 +2324,7 @@ fn scalar_columns(batch: &RecordBatch, columns: &[String]) -> Result<Extracted, 
             let problem = if col.is_null(i) {
                 Some("null")
             } else {
-                check_value(v, wide.as_ref(), i)
+                check_value(v, wide, i)
             };
             if let (Some(what), None) = (problem, &bad[i]) {
                 bad[i] = Some((what, format!("`{name}`")));
@@ -2795,8 +2789,7 @@ fn embedding(
                     if flat.is_null(first + i * dim + k) {
                         Some(("null", k))
                     } else {
-                        check_value(values[i * dim + k], wide.as_ref(), first + i * dim + k)
-                            .map(|w| (w, k))
+                        check_value(values[i * dim + k], wide, first + i * dim + k).map(|w| (w, k))
                     }
                 });
                 if let Some((what, k)) = problem {
@@ -2832,7 +2825,7 @@ fn embedding(
             if flat.is_null(start + k) {
                 Some(("null", k))
             } else {
-                check_value(row[k], wide.as_ref(), start + k).map(|w| (w, k))
+                check_value(row[k], wide, start + k).map(|w| (w, k))
             }
         });
         if let Some((what, k)) = problem {
