@@ -3194,8 +3194,15 @@ fn an_image_list_of_paths_and_labels_between_spaces_is_a_table_of_paths() {
         scores("train.csv", &["--no-fail"]),
     );
     assert_eq!(&list, &csv);
-    // read with a header, its first line is no names: the error says so
-    let e = run_err(&["scan", "train.txt"], d);
+    // without a header and with no label named, its first line naming a
+    // picture, it is read as the same list (was: an error asking for
+    // --no-header), with a note that says which column the labels came from
+    assert_eq!(&scores("train.txt", &["--no-fail"]), &csv);
+    let v = summary_of(d, "out-train.txt");
+    assert!(v["warnings"].to_string().contains("column_2"), "{v}");
+    // a label named neither by the header nor by place: the error says what
+    // to pass
+    let e = run_err(&["scan", "train.txt", "--label", "class"], d);
     assert!(e.contains("--no-header") && e.contains("column_2"), "{e}");
     // words as many on each line are prose, not a list
     std::fs::write(
@@ -4161,4 +4168,114 @@ fn a_text_column_of_few_values_read_as_categories_is_not_read_for_words() {
         "{}",
         s["skipped_scanners"]
     );
+}
+
+#[test]
+fn a_tiny_imagenet_folder_is_read_with_the_classes_its_splits_give() {
+    // Tiny ImageNet's layout: `train/<wnid>/images/*.JPEG` beside a
+    // `<wnid>_boxes.txt` of boxes; `val/images/*` labelled by
+    // `val/val_annotations.txt` (no header: picture, class, box), kept one
+    // folder below the list; `test/images/*` unlabelled. Each split scans as
+    // what it is: the validation list (or its folder) as a table of its
+    // pictures and classes — the same scores as a CSV of their paths — and
+    // the whole folder as its training split, the other two left out with a
+    // note (was: their pictures one class named `images`).
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = d.join("tiny");
+    let (n, side) = (150usize, 12usize);
+    let wnids = ["n01443537", "n01629819", "n01641577"];
+    let (pixels, labels, _) = patched_images(2 * n, side, 10, 5);
+    let save = |i: usize, path: &Path| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let px = pixels[i * side * side..(i + 1) * side * side].to_vec();
+        image::GrayImage::from_raw(side as u32, side as u32, px)
+            .unwrap()
+            .save(path)
+            .unwrap();
+    };
+    let mut boxes = vec![String::new(); 3];
+    for i in 0..n {
+        let wnid = wnids[labels[i] as usize];
+        let name = format!("{wnid}_{i}.png");
+        save(i, &root.join("train").join(wnid).join("images").join(&name));
+        boxes[labels[i] as usize] += &format!("{name}\t0\t0\t11\t11\n");
+    }
+    for (wnid, b) in wnids.iter().zip(&boxes) {
+        std::fs::write(
+            root.join("train")
+                .join(wnid)
+                .join(format!("{wnid}_boxes.txt")),
+            b,
+        )
+        .unwrap();
+    }
+    let (mut annotations, mut reference) = (String::new(), String::from("path,label\n"));
+    for i in n..2 * n {
+        let name = format!("val_{}.png", i - n);
+        let picture = root.join("val").join("images").join(&name);
+        save(i, &picture);
+        let wnid = wnids[labels[i] as usize];
+        annotations += &format!("{name}\t{wnid}\t1\t2\t9\t10\n");
+        reference += &format!("{},{wnid}\n", picture.display());
+        if i < n + 10 {
+            save(
+                i,
+                &root
+                    .join("test")
+                    .join("images")
+                    .join(format!("test_{i}.png")),
+            );
+        }
+    }
+    std::fs::write(root.join("val").join("val_annotations.txt"), annotations).unwrap();
+    std::fs::write(root.join("wnids.txt"), wnids.join("\n") + "\n").unwrap();
+    std::fs::write(d.join("val.csv"), reference).unwrap();
+    let scores = |input: &Path, out: &str| {
+        scan_scores(d, input, &["--no-fail"], out)
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+    };
+    let listed = scores(&d.join("val.csv"), "out-csv");
+    let annotations = root.join("val").join("val_annotations.txt");
+    assert_eq!(&scores(&annotations, "out-list"), &listed);
+    assert_eq!(&scores(&root.join("val"), "out-val"), &listed);
+    let v = summary_of(d, "out-val");
+    assert!(v["warnings"].to_string().contains("column_2"), "{v}");
+    // the whole folder: its training split, with the classes of its folders
+    let train = scores(&root.join("train"), "out-train");
+    assert_eq!(&scores(&root, "out-root"), &train);
+    let v = summary_of(d, "out-root");
+    let classes: Vec<&str> = v["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, wnids, "{v}");
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains("`test` (10 in `test/images`)")
+            && warnings.contains("`val` (150 in `val/images`)"),
+        "{warnings}"
+    );
+    // `eval` reads a poisoned copy written without an extension, as `scan`
+    // does
+    run_ok(
+        &[
+            "poison",
+            "tiny/train",
+            "--attack",
+            "badnets",
+            "--rate",
+            "0.1",
+        ]
+        .into_iter()
+        .chain(["--target", "n01443537", "--seed", "1", "--out", "poisoned"])
+        .collect::<Vec<_>>(),
+        d,
+    );
+    run_ok(&["scan", "poisoned", "--no-fail", "--out", "out-p"], d);
+    run_ok(&["eval", "out-p/scores.parquet", "--truth", "poisoned"], d);
 }

@@ -111,6 +111,9 @@ impl Hints {
     }
 }
 
+/// The label column read when none is named (`--label`'s default).
+pub const DEFAULT_LABEL: &str = "label";
+
 /// Which columns hold labels, ids and features, and how strict to be.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableOptions {
@@ -204,7 +207,7 @@ impl AsImages {
 impl Default for TableOptions {
     fn default() -> Self {
         Self {
-            label: "label".into(),
+            label: DEFAULT_LABEL.into(),
             id: None,
             embedding: None,
             probs: None,
@@ -2474,9 +2477,39 @@ fn image_file(path: &str, table: Option<&std::path::Path>) -> std::path::PathBuf
             return found;
         }
     }
-    match table.and_then(|f| f.parent().map(|d| d.join(&given))) {
-        Some(beside) if beside.exists() || !given.exists() => beside,
-        _ => given,
+    let beside = table.and_then(|f| f.parent().map(|d| d.join(&given)));
+    match &beside {
+        Some(b) if b.exists() => return beside.unwrap_or(given),
+        _ if given.exists() => return given,
+        _ => {}
+    }
+    // a bare file name kept in a folder below the table's (Tiny ImageNet's
+    // `val/val_annotations.txt` names `val_0.JPEG`, kept in `val/images/`)
+    if let Some(below) = picture_below(path, table) {
+        return below;
+    }
+    beside.unwrap_or(given)
+}
+
+/// Whether `value` (a table's first-line field) names a picture that is
+/// there, beside `table`, from the working directory or below.
+pub(crate) fn names_picture(value: &str, table: &std::path::Path) -> bool {
+    is_image_path(value) && image_file(value.trim(), Some(table)).is_file()
+}
+
+/// The one picture of the file name `value` in the folder of `table` or a
+/// folder below it (see [`pictures_by_stem`]); `None` when there is none or
+/// more than one.
+fn picture_below(value: &str, table: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+    let stem = std::path::Path::new(value).file_stem()?.to_str()?;
+    let named = |p: &&std::path::PathBuf| p.file_name().is_some_and(|n| n == value);
+    match pictures_by_stem(stem, table)
+        .iter()
+        .filter(named)
+        .collect::<Vec<_>>()[..]
+    {
+        [one] => Some(one.clone()),
+        _ => None,
     }
 }
 

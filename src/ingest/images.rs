@@ -97,15 +97,20 @@ const SPLITS: [&str; 10] = [
 
 /// A folder laid out `root/<split>/<class>/<image>` (`train/`, `test/`, …
 /// with the class folders inside each): the class of each image is the
-/// folder inside its split, not the split, with a note. `None` when the
-/// first level is not all split names, or some image sits directly in a
-/// split folder.
+/// folder inside its split, not the split, with a note; `None` for an
+/// image left out: one of a split that keeps all its images in one folder
+/// while another split has class folders (Tiny ImageNet's `val/images/`,
+/// labelled by a table beside it, and `test/images/`, unlabelled), with a
+/// note naming them. `None` when the first level is not all split names,
+/// or some image sits directly in a split folder.
 fn classes_inside_splits(
     root: &Path,
     files: &[(PathBuf, String)],
     zip: Option<&Path>,
-) -> Option<(Vec<String>, String)> {
-    let mut splits = std::collections::BTreeSet::new();
+) -> Option<(Vec<Option<String>>, Vec<String>)> {
+    use std::collections::{BTreeMap, BTreeSet};
+    // each split's class folders
+    let mut splits: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     let mut classes = Vec::with_capacity(files.len());
     for (path, first) in files {
         if !SPLITS.contains(&first.to_ascii_lowercase().as_str()) {
@@ -116,14 +121,46 @@ fn classes_inside_splits(
         parts.next();
         let class = parts.next()?.as_os_str().to_string_lossy().into_owned();
         parts.next()?; // the image itself: the class is a folder
-        splits.insert(first.clone());
+        splits
+            .entry(first.as_str())
+            .or_default()
+            .insert(class.clone());
         classes.push(class);
     }
-    let names: Vec<String> = splits.iter().map(|s| format!("`{s}`")).collect();
-    let one = splits
+    let classed = splits.values().any(|c| c.len() >= 2);
+    let unclassed: BTreeSet<&str> = splits
         .iter()
-        .find(|s| s.to_ascii_lowercase().starts_with("train"))
-        .or(splits.iter().next())?;
+        .filter(|(_, c)| classed && c.len() == 1)
+        .map(|(s, _)| *s)
+        .collect();
+    let mut notes = Vec::new();
+    if !unclassed.is_empty() {
+        let described: Vec<String> = unclassed
+            .iter()
+            .map(|s| {
+                let n = files.iter().filter(|(_, first)| first == s).count();
+                let folder = splits[s].iter().next().map_or("", String::as_str);
+                format!("`{s}` ({n} in `{s}/{folder}`)")
+            })
+            .collect();
+        notes.push(format!(
+            "left out the images of {}: one folder, not a folder per class, holds each of \
+             these splits' images, so their folders name no classes (where a table beside \
+             them lists their labels, scan the table)",
+            described.join(", ")
+        ));
+    }
+    let kept: Vec<String> = splits
+        .keys()
+        .filter(|s| !unclassed.contains(*s))
+        .map(|s| format!("`{s}`"))
+        .collect();
+    let one = kept
+        .iter()
+        .find(|s| s.to_ascii_lowercase().starts_with("`train"))
+        .or(kept.first())?
+        .trim_matches('`')
+        .to_string();
     let (held_by, hint) = match zip {
         Some(zip) => (
             zip.display().to_string(),
@@ -131,15 +168,29 @@ fn classes_inside_splits(
         ),
         None => (
             root.display().to_string(),
-            format!("scan `{}`", root.join(one).display()),
+            format!("scan `{}`", root.join(&one).display()),
         ),
     };
-    let note = format!(
-        "{held_by} holds split folders ({}): each image's class is the folder inside its split, \
-         and the splits are scanned together ({hint} for one split)",
-        names.join(", "),
+    notes.insert(
+        0,
+        match kept.len() {
+            1 => format!(
+                "{held_by} holds the split folder `{one}` with class folders: each image's \
+                 class is the folder inside it"
+            ),
+            _ => format!(
+                "{held_by} holds split folders ({}): each image's class is the folder inside \
+                 its split, and the splits are scanned together ({hint} for one split)",
+                kept.join(", "),
+            ),
+        },
     );
-    Some((classes, note))
+    let classes = files
+        .iter()
+        .zip(classes)
+        .map(|((_, first), class)| (!unclassed.contains(first.as_str())).then_some(class))
+        .collect();
+    Some((classes, notes))
 }
 
 /// Whether a zip archive holds an image folder: at least two images, and
@@ -538,11 +589,13 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
         let root = input.root.as_path();
         let (mut listed, skipped) = list(root)?;
         let shown = input.archive();
-        if let Some((classes, note)) = classes_inside_splits(root, &listed, shown) {
-            for ((_, class), inner) in listed.iter_mut().zip(classes) {
-                *class = inner;
-            }
-            notes.push(note);
+        if let Some((classes, split_notes)) = classes_inside_splits(root, &listed, shown) {
+            listed = listed
+                .into_iter()
+                .zip(classes)
+                .filter_map(|((path, _), class)| Some((path, class?)))
+                .collect();
+            notes.extend(split_notes);
         }
         let counts: Vec<String> = skipped.iter().map(|(e, n)| format!("{n} {e}")).collect();
         // images directly in the folder have no class folder to take a class from

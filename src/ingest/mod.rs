@@ -718,18 +718,30 @@ fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
                 }
             })
         };
+        // a list of pictures and their labels in the folder itself, named
+        // as no table is (`train.txt` beside `images/`, as Caffe keeps
+        // them; Tiny ImageNet's `val/val_annotations.txt`): the table of
+        // them (lists below, like Tiny ImageNet's `<class>_boxes.txt` in
+        // each class folder, are not read)
+        let listing_pictures = || {
+            entry.depth() == 1
+                && InputFormat::detect(entry.path()).is_none()
+                && text_head(entry.path()).is_some_and(|head| delimited(&head))
+                && table::first_line_names_picture(entry.path())
+        };
         if entry.file_type().is_file()
-            && matches!(
-                format(),
-                Some(
-                    InputFormat::Parquet
-                        | InputFormat::Csv
-                        | InputFormat::Ipc
-                        | InputFormat::Ndjson
-                        | InputFormat::Avro
-                        | InputFormat::Orc
-                )
-            )
+            && (listing_pictures()
+                || matches!(
+                    format(),
+                    Some(
+                        InputFormat::Parquet
+                            | InputFormat::Csv
+                            | InputFormat::Ipc
+                            | InputFormat::Ndjson
+                            | InputFormat::Avro
+                            | InputFormat::Orc
+                    )
+                ))
         {
             parts.push(entry.into_path());
         }

@@ -1125,6 +1125,14 @@ pub(super) fn load(
             error,
         })?;
     }
+    let headerless = match (format, paths.first()) {
+        (InputFormat::Csv, Some(first)) => headerless_list(first, options),
+        _ => None,
+    };
+    let (options, headerless) = match &headerless {
+        Some((adjusted, note)) => (adjusted, Some(note)),
+        None => (options, None),
+    };
     std::thread::scope(|scope| {
         let hashes = scope.spawn(|| paths.iter().map(|p| hash_file(p)).collect::<Vec<_>>());
         let mut builder: Option<DatasetBuilder<'_>> = None;
@@ -1144,13 +1152,91 @@ pub(super) fn load(
                 read_into(b, path, part, format, options, selection.as_ref(), source)
             })?;
         }
-        let mut ds = builder.ok_or(IngestError::NoInput)?.finish()?;
+        let mut builder = builder.ok_or(IngestError::NoInput)?;
+        if let Some(note) = headerless {
+            builder.note(note.clone());
+        }
+        let mut ds = builder.finish()?;
         let hashes = hashes.join().expect("hashing a file does not panic");
         for (source, hash) in ds.sources.iter_mut().zip(hashes) {
             (source.bytes, source.sha256) = hash?;
         }
         Ok(ds)
     })
+}
+
+/// The options to read an image list without a header line with —
+/// `images/0001.jpg 3` a line, as Caffe, mmpretrain and DomainNet keep them,
+/// or Tiny ImageNet's `val_annotations.txt` (`val_0.JPEG`, its class, its
+/// box) — and a note saying so: its first line names a picture that is
+/// there, and no column is the label. Its columns are then named by place,
+/// the label being the one the user named so (`--label column_2`), else the
+/// one column besides the pictures, else the one of text. `None` for any
+/// other file, and where the label cannot be told (the error then says
+/// what to pass).
+fn headerless_list(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, String)> {
+    let table = &options.table;
+    let (mut lf, _) = scan(path, InputFormat::Csv, table.separator, true).ok()?;
+    // the first line's fields (polars renames a repeated one `x_duplicated_0`)
+    let first: Vec<String> = lf
+        .collect_schema()
+        .ok()?
+        .iter_names()
+        .map(|n| n.split("_duplicated_").next().unwrap_or(n).to_string())
+        .collect();
+    let by_place = |name: &str| {
+        name.strip_prefix("column_")
+            .and_then(|k| k.parse::<usize>().ok())
+            .is_some_and(|k| (1..=first.len()).contains(&k))
+    };
+    let found = match table.no_header {
+        true => by_place(&table.label),
+        false => first.contains(&table.label),
+    };
+    if found {
+        return None;
+    }
+    let pictures: Vec<bool> = first
+        .iter()
+        .map(|v| batch::names_picture(v, path))
+        .collect();
+    let shown = first.iter().zip(&pictures).find(|(_, &p)| p)?.0;
+    let label = if by_place(&table.label) {
+        table.label.clone()
+    } else if table.label == batch::DEFAULT_LABEL {
+        let others: Vec<usize> = (0..first.len()).filter(|&j| !pictures[j]).collect();
+        let text: Vec<usize> = others
+            .iter()
+            .copied()
+            .filter(|&j| first[j].trim().parse::<f64>().is_err())
+            .collect();
+        match (others.as_slice(), text.as_slice()) {
+            ([one], _) | (_, [one]) => format!("column_{}", one + 1),
+            _ => return None,
+        }
+    } else {
+        return None;
+    };
+    let mut adjusted = options.clone();
+    adjusted.table.no_header = true;
+    adjusted.table.label = label.clone();
+    let note = format!(
+        "{} has no header line (its first line names the picture `{shown}`): its columns are \
+         read as column_1 … column_{}, the labels from {label} (pass --label column_N to take \
+         another)",
+        path.display(),
+        first.len()
+    );
+    Some((adjusted, note))
+}
+
+/// Whether the first line of a delimited text file names a picture that is
+/// there (see [`headerless_list`]).
+pub(super) fn first_line_names_picture(path: &Path) -> bool {
+    scan(path, InputFormat::Csv, None, true)
+        .ok()
+        .and_then(|(mut lf, _)| lf.collect_schema().ok())
+        .is_some_and(|schema| schema.iter_names().any(|n| batch::names_picture(n, path)))
 }
 
 /// Reads one file's rows into the builder (made from its columns when it
@@ -1326,8 +1412,11 @@ pub fn read_columns(
     if !path.exists() {
         return Err(IngestError::NotFound(path.to_path_buf()));
     }
-    let format =
-        InputFormat::detect(path).ok_or_else(|| IngestError::UnknownFormat(path.to_path_buf()))?;
+    // a file without an extension (`poison -o poisoned`) by its first bytes
+    let format = match InputFormat::detect(path) {
+        Some(format) => format,
+        None => super::format_of_unnamed(path)?,
+    };
     let pick = |names: Vec<String>| -> Result<Vec<String>, IngestError> {
         for r in required {
             if !names.iter().any(|n| n == r) {
