@@ -2915,6 +2915,37 @@ fn spss_files_are_read_as_tables() {
         .to_string()
         .contains("`harvested` left out"));
     assert_cut_fixture_fails(d, "wine60.sav", "cut.sav", 5_700, "cut short");
+    // strings over 255 bytes (SPSS's very long strings, kept in segments of
+    // 255 bytes, here of 258 to 1,025 bytes with two-byte characters that a
+    // segment cuts) are read whole under their own name (was: their first
+    // segment, the rest a column named `NOTE0`), and the rows scan as the
+    // CSV's
+    assert_scan_as_wine_csv(d, &["wine60_notes.zsav"]);
+    let ids = scan_scores(
+        d,
+        &fixtures().join("wine60_notes.zsav"),
+        &["--label", "cultivar", "--id", "note"],
+        "notes",
+    );
+    let ids: Vec<&str> = ids
+        .column_by_name("id")
+        .unwrap()
+        .as_string::<i32>()
+        .iter()
+        .flatten()
+        .collect();
+    let notes: Vec<String> = (0..60)
+        .map(|i| {
+            let text: String = (0..250 + 13 * i)
+                .map(|j| match j % 50 {
+                    49 => 'é',
+                    _ => (b'a' + ((i * 7 + j) % 26) as u8) as char,
+                })
+                .collect();
+            format!("wine {i} {text}")
+        })
+        .collect();
+    assert_eq!(ids, notes);
 }
 
 #[test]

@@ -6,12 +6,12 @@
 //!
 //! Numeric variables are numbers, the system-missing value and each
 //! variable's user-missing values (discrete or a range) nulls; string
-//! variables (up to 255 bytes) are text, in the file's character encoding
+//! variables are text, in the file's character encoding
 //! (UTF-8 where it says so, else Windows-1252 read as Latin-1). A variable
 //! with value labels (SPSS's categorical) is read as its labels' text, a
 //! value without one written out. Variables with a date or time format are
-//! left out with a note; strings longer than 255 bytes are read as the
-//! segments SPSS stores them in.
+//! left out with a note; strings longer than 255 bytes (SPSS's very long
+//! strings, stored in segments of 255) are read whole.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -81,6 +81,7 @@ fn parse(data: &[u8]) -> Parse<Columns> {
     let mut vars: Vec<Var> = Vec::new();
     let mut slots = 0usize;
     let mut long_names = HashMap::new();
+    let mut very_long: HashMap<String, usize> = HashMap::new();
     let mut utf8 = false;
     let mut pending_labels: Vec<([u8; 8], Vec<u8>)> = Vec::new();
     // the slot each variable's index (1-based, in slots) names
@@ -180,6 +181,18 @@ fn parse(data: &[u8]) -> Parse<Columns> {
                             }
                         }
                     }
+                    // very long strings: `SHORT=00401\0\tSHORT2=…`, each the
+                    // first of the segments such a string is stored in
+                    14 => {
+                        for pair in String::from_utf8_lossy(body).split('\t') {
+                            if let Some((short, width)) = pair.split_once('=') {
+                                let width = width.trim_end_matches('\0').trim();
+                                if let Ok(width) = width.parse::<usize>() {
+                                    very_long.insert(short.trim().to_string(), width);
+                                }
+                            }
+                        }
+                    }
                     // the character encoding's name
                     20 => utf8 |= String::from_utf8_lossy(body).eq_ignore_ascii_case("UTF-8"),
                     _ => {}
@@ -229,7 +242,33 @@ fn parse(data: &[u8]) -> Parse<Columns> {
     };
     let mut columns = Vec::new();
     let mut left_out = Vec::new();
-    for var in &vars {
+    // a very long string's first segment: its segments and its width
+    let mut segments: HashMap<usize, (usize, usize)> = HashMap::new();
+    let mut at = 0;
+    while at < vars.len() {
+        let (n, width) = match very_long.get(&vars[at].name) {
+            Some(&width) if vars[at].width > 0 => (width.div_ceil(SEGMENT).max(1), width),
+            _ => (1, vars[at].width),
+        };
+        if at + n > vars.len() || vars[at + 1..at + n].iter().any(|v| v.width == 0) {
+            return Err(format!(
+                "the string `{}` of {n} segments is not followed by them",
+                vars[at].name
+            ));
+        }
+        if n > 1 {
+            segments.insert(at, (n, width));
+        }
+        at += n;
+    }
+    let continued: std::collections::HashSet<usize> = segments
+        .iter()
+        .flat_map(|(&first, &(n, _))| first + 1..first + n)
+        .collect();
+    for (v, var) in vars.iter().enumerate() {
+        if continued.contains(&v) {
+            continue;
+        }
         let name = long_names
             .get(&var.name)
             .cloned()
@@ -268,8 +307,26 @@ fn parse(data: &[u8]) -> Parse<Columns> {
                 .iter()
                 .map(|(k, v)| (text(k, utf8), text(v, utf8)))
                 .collect();
+            // a very long string's bytes: each segment's but the last's
+            // first 255, then the last's, up to its width (the last
+            // segments may be unused)
+            let (n, width) = segments.get(&v).copied().unwrap_or((1, var.width));
+            let parts = &vars[v..v + n];
+            let bytes = |r: usize| -> Vec<u8> {
+                let mut bytes: Vec<u8> = parts
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(k, part)| {
+                        let cell = &raw[r * case_bytes + part.slot * 8..];
+                        &cell[..if k + 1 < n { SEGMENT_BYTES } else { part.width }]
+                    })
+                    .copied()
+                    .collect();
+                bytes.truncate(width);
+                bytes
+            };
             Arc::new(StringArray::from_iter_values((0..rows).map(|r| {
-                let s = text(&cell(r)[..var.width], utf8);
+                let s = text(&bytes(r), utf8);
                 labels.get(&s).cloned().unwrap_or(s)
             })))
         };
@@ -277,6 +334,15 @@ fn parse(data: &[u8]) -> Parse<Columns> {
     }
     Ok((columns, left_out))
 }
+
+/// The bytes of a very long string (over 255) each segment of it but the
+/// last counts towards its width: the segments are `width.div_ceil(252)`
+/// (PSPP's system file format), the string's bytes the first `width` of
+/// theirs.
+const SEGMENT: usize = 252;
+
+/// The bytes of a very long string each segment but the last holds.
+const SEGMENT_BYTES: usize = 255;
 
 /// Bytecode-compressed cases as their 8-byte slots: blocks of 8 codes, each
 /// 0 (padding), 1–251 (the number `code - bias`), 252 (the end), 253 (the
