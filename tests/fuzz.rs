@@ -214,21 +214,24 @@ fn seeds() -> Vec<Seed> {
             files: folder,
             input: "imgs".into(),
         },
-        // compressed DICOM pictures: lossless JPEG, JPEG 2000, deflated
+        // compressed DICOM pictures: lossless JPEG, JPEG 2000, deflated,
+        // JPEG-LS
         Seed {
             name: "dicom-folder",
             files: [
                 "ct32_lossless_sv1",
                 "ct32_j2k",
                 "ct32_deflated",
+                "ct32_jls",
                 "ct32_lossless_sv6",
                 "ct32_signed_j2k",
                 "ct32_signed_sv1",
+                "ct32_signed_jls",
             ]
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let name = format!("dcm/c{}/{f}.dcm", i / 3);
+                let name = format!("dcm/c{}/{f}.dcm", i / 4);
                 (name, fixture(&format!("{f}.dcm")))
             })
             .collect(),

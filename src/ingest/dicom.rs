@@ -10,14 +10,15 @@
 //! RGB, either planar layout) or encapsulated as baseline/extended JPEG
 //! (decoded as a JPEG file), lossless JPEG (process 14, the first-order
 //! predictor or any other: the stored values), JPEG 2000 (lossless or not:
-//! its components' values) or RLE Lossless. Values pass
+//! its components' values), JPEG-LS (lossless or near-lossless, one sample
+//! a pixel: its values) or RLE Lossless. Values pass
 //! through the modality rescale (slope, intercept), then the image's own
 //! display window (Window Center/Width) where it has one, else its range,
 //! to 8 bits (8-bit pixels without either keep their values, as a PNG's);
 //! `MONOCHROME1` is inverted so that bright is dense in every image.
 //! A data set deflated after its meta group is inflated first. Other
-//! compressions (JPEG-LS) are errors that name the transfer syntax and say
-//! how to decompress.
+//! compressions (colour JPEG-LS, JPEG XL, MPEG video) are errors that name
+//! the transfer syntax and say how to decompress.
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
@@ -330,11 +331,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
                 jpeg2000(&fragments.concat(), w * h * samples, a.bits_allocated)?
             }
             "1.2.840.10008.1.2.5" => rle(fragments.first().ok_or("no RLE frame")?, w * h)?,
+            // JPEG-LS, lossless or near-lossless: its values (one sample a
+            // pixel; a colour one is an error that says to decompress it)
+            "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" if samples == 1 => {
+                jpeg_ls(&fragments.concat(), (w, h), a.bits_allocated)?
+            }
             other => {
                 return Err(format!(
-                    "pixel data compressed with transfer syntax {other} (JPEG-LS or \
-                     another), which poisonscan does not decode: decompress it first \
-                     (gdcmconv --raw, or dcmdjpls)"
+                    "pixel data compressed with transfer syntax {other}{}, which poisonscan \
+                     does not decode: decompress it first (gdcmconv --raw, or dcmdjpls)",
+                    match other {
+                        "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => " (colour JPEG-LS)",
+                        _ => "",
+                    }
                 ))
             }
         },
@@ -499,6 +508,20 @@ fn lossless_jpeg(jpeg: &[u8], count: usize, bits: usize) -> Parse<Vec<u8>> {
     Ok(stored(samples.into_iter().map(i32::from), bits))
 }
 
+/// A one-sample JPEG-LS frame of `w × h` pixels as uncompressed pixel data
+/// of `bits` bits a sample (little-endian).
+fn jpeg_ls(data: &[u8], (w, h): (usize, usize), bits: usize) -> Parse<Vec<u8>> {
+    let (w32, h32) = (w as u32, h as u32);
+    let (samples, dw, dh) = jpegls::decode(data, w32, h32)
+        .map_err(|e| format!("its JPEG-LS pixel data cannot be decoded: {e}"))?;
+    if (dw, dh) != (w32, h32) || samples.len() != w * h {
+        return Err(format!(
+            "its JPEG-LS holds a {dw}x{dh} picture where the header says {w}x{h}"
+        ));
+    }
+    Ok(stored(samples.into_iter().map(i32::from), bits))
+}
+
 /// An RLE Lossless frame: a header of segment offsets, then each segment
 /// (a byte plane) in PackBits; the planes concatenated, each `pixels`
 /// bytes.
@@ -569,6 +592,9 @@ mod tests {
             "ct32_signed.dcm",
             "ct32_signed_sv1.dcm",
             "ct32_signed_j2k.dcm",
+            // JPEG-LS (CharLS, in DCMTK's dcmcjpls), unsigned and signed
+            "ct32_jls.dcm",
+            "ct32_signed_jls.dcm",
         ] {
             let bytes = fixture(name);
             assert_eq!(dimensions(&bytes).unwrap(), (32, 32), "{name}");
@@ -582,6 +608,30 @@ mod tests {
             values.contains(&0) && values.contains(&255) && values.len() > 3,
             "{values:?}"
         );
+        // near-lossless JPEG-LS (NEAR 2: within 2 of the 12-bit values;
+        // decoded as DCMTK's dcmdjpls decodes it, checked when it was made):
+        // within two levels of the window's 8 bits
+        let near = decode(&fixture("ct32_jls_near.dcm")).unwrap().to_luma8();
+        for (a, b) in near.pixels().zip(native.pixels()) {
+            assert!(a.0[0].abs_diff(b.0[0]) <= 2, "{a:?} {b:?}");
+        }
+        // colour JPEG-LS is not decoded: the error names it and says how to
+        // decompress
+        let e = decode(&fixture("rgb32_jls.dcm")).unwrap_err();
+        assert!(
+            e.contains("colour JPEG-LS") && e.contains("dcmdjpls"),
+            "{e}"
+        );
+        // a damaged JPEG-LS stream is an error, never a panic
+        let mut bytes = fixture("ct32_jls.dcm");
+        let n = bytes.len();
+        for k in 0..64 {
+            let mut damaged = bytes.clone();
+            damaged[n - 700 + 9 * k] ^= 0x5a;
+            let _ = decode(&damaged);
+        }
+        bytes.truncate(n - 400);
+        assert!(decode(&bytes).is_err());
         // an 8-bit RGB picture, lossless JPEG: its stored values exactly
         let rgb = decode(&fixture("rgb32_sv1.dcm")).unwrap().to_rgb8();
         for (x, y, p) in rgb.enumerate_pixels() {
