@@ -4310,3 +4310,75 @@ fn a_tiny_imagenet_folder_is_read_with_the_classes_its_splits_give() {
     run_ok(&["scan", "poisoned", "--no-fail", "--out", "out-p"], d);
     run_ok(&["eval", "out-p/scores.parquet", "--truth", "poisoned"], d);
 }
+
+#[test]
+fn class_folders_of_arrays_are_read_as_rows() {
+    // `root/<class>/<sample>.npy`, an array a sample, as feature-extraction
+    // pipelines save embeddings and spectrograms (was: "holds no image in
+    // class folders; its class folders hold 150 .npy"): pictures `h × w`
+    // scan as the same arrays stacked in an `X.npy`/`y.npy` pair, each row's
+    // id its file; an array of another shape is an error naming it
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side) = (150usize, 12usize);
+    let (pixels, labels, truth) = patched_images(n, side, 12, 7);
+    // the folder's rows in path order: by class, then by name
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (labels[i], format!("{i:04}")));
+    let shape = format!("({side}, {side})");
+    for &i in &order {
+        let folder = d.join("arrays").join(labels[i].to_string());
+        std::fs::create_dir_all(&folder).unwrap();
+        let px = &pixels[i * side * side..(i + 1) * side * side];
+        std::fs::write(folder.join(format!("{i:04}.npy")), npy("|u1", &shape, px)).unwrap();
+    }
+    std::fs::write(d.join("arrays").join("README.txt"), "made by a test\n").unwrap();
+    let stacked: Vec<u8> = order
+        .iter()
+        .flat_map(|&i| pixels[i * side * side..(i + 1) * side * side].to_vec())
+        .collect();
+    let stacked_labels: Vec<u8> = order.iter().map(|&i| labels[i]).collect();
+    std::fs::create_dir(d.join("pair")).unwrap();
+    std::fs::write(
+        d.join("pair/X.npy"),
+        npy("|u1", &format!("({n}, {side}, {side})"), &stacked),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("pair/y.npy"),
+        npy("|u1", &format!("({n},)"), &stacked_labels),
+    )
+    .unwrap();
+    let folder = scan_scores(d, &d.join("arrays"), &["--no-fail"], "out-folder");
+    let pair = scan_scores(d, &d.join("pair/X.npy"), &["--no-fail"], "out-pair");
+    assert_eq!(folder.column_by_name("score"), pair.column_by_name("score"));
+    let ids: Vec<&str> = folder
+        .column_by_name("id")
+        .unwrap()
+        .as_string::<i32>()
+        .iter()
+        .flatten()
+        .collect();
+    let want: Vec<String> = order
+        .iter()
+        .map(|&i| format!("{}/{i:04}.npy", labels[i]))
+        .collect();
+    assert_eq!(ids, want);
+    // the planted rows are found as in any container
+    let v = summary_of(d, "out-folder");
+    assert_eq!(v["verdict"], "fail", "{v}");
+    assert_eq!(v["features"]["source"]["kind"], "pixels", "{v}");
+    let flagged = folder.column_by_name("flagged").unwrap().as_boolean();
+    let planted = order.iter().filter(|&&i| truth[i]).count();
+    let hits = order
+        .iter()
+        .enumerate()
+        .filter(|&(r, &i)| truth[i] && flagged.value(r))
+        .count();
+    assert!(hits * 10 >= planted * 9, "{hits} of {planted}");
+    // one array of another shape: an error that names it
+    std::fs::write(d.join("arrays/1/odd.npy"), npy("|u1", "(3, 4)", &[0u8; 12])).unwrap();
+    let e = run_err(&["scan", "arrays", "--out", "out-odd"], d);
+    assert!(e.contains("odd.npy") && e.contains("one shape"), "{e}");
+    assert!(!d.join("out-odd").exists());
+}

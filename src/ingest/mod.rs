@@ -1311,6 +1311,12 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
         _ => paths,
     };
     let mut ds = match format {
+        // class folders of arrays (`root/<class>/<sample>.npy`)
+        InputFormat::Images if paths.len() == 1 && npz::array_folder(&paths[0]) => {
+            guarded(&paths[0], InputFormat::Npz, || {
+                npz::load_folder(&paths[0], options)
+            })?
+        }
         InputFormat::Images => return guarded(&paths[0], format, || images::load(&paths, options)),
         InputFormat::Idx => guarded(&paths[0], format, || idx::load(&paths, options))?,
         table => table::load(&paths, &hive::Partitions::new(&parts)?, table, options)?,

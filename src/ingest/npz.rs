@@ -979,6 +979,197 @@ pub(super) fn read(
     .map_err(|e| array_error(path, format, e.to_string()))
 }
 
+/// Whether `root` is a folder of arrays by class: `.npy` files in class
+/// folders (`root/<class>/<sample>.npy`, as feature-extraction pipelines
+/// save an embedding or a spectrogram a sample) and no picture.
+pub(super) fn array_folder(root: &Path) -> bool {
+    if !root.is_dir() {
+        return false;
+    }
+    let mut arrays = 0;
+    for entry in walkdir::WalkDir::new(root)
+        .min_depth(2)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .flatten()
+    {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        if super::images::is_image(entry.path()) {
+            return false;
+        }
+        arrays += usize::from(is_npy(entry.path()));
+    }
+    arrays >= 2
+}
+
+/// Reads a folder of arrays by class (see [`array_folder`]): each file a
+/// row, its class the folder below `root` it sits in, its id its path
+/// inside `root`, in path order; every array of one shape — a vector, or
+/// a picture `h × w [× c]` (scanned as pixels) — as numbers. Other files
+/// are left out with a note; an array of another shape, or one that is not
+/// numbers, is an error naming it.
+pub(super) fn load_folder(
+    root: &Path,
+    options: &super::IngestOptions,
+) -> Result<super::Dataset, IngestError> {
+    use sha2::{Digest, Sha256};
+    let mut files = Vec::new();
+    let mut others = 0usize;
+    for entry in walkdir::WalkDir::new(root)
+        .min_depth(2)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
+    {
+        let entry = entry.map_err(|e| super::walk_error(e, root))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        if !is_npy(entry.path()) {
+            others += 1;
+            continue;
+        }
+        let rel = entry.path().strip_prefix(root).expect("under root");
+        let class = rel
+            .components()
+            .next()
+            .expect("depth 2 or more")
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned();
+        files.push((entry.into_path(), class));
+    }
+    let mut shape: Option<Vec<usize>> = None;
+    let mut values: Vec<f32> = Vec::new();
+    let mut hasher = Sha256::new();
+    let mut bytes_read = 0u64;
+    for (path, _) in &files {
+        let bytes = std::fs::read(path).map_err(|error| IngestError::Io {
+            path: path.clone(),
+            error,
+        })?;
+        let npy = parse_npy(&bytes).map_err(|e| npz_error(path, e))?;
+        match &shape {
+            None => {
+                super::check_fits(
+                    files.len(),
+                    npy.shape.iter().product(),
+                    &root.display().to_string(),
+                )?;
+                shape = Some(npy.shape.clone());
+            }
+            Some(first) if *first != npy.shape => {
+                return Err(npz_error(
+                    path,
+                    format!(
+                        "an array of shape {:?} where {} holds {:?}: every sample's array \
+                         must have one shape",
+                        npy.shape,
+                        files[0].0.display(),
+                        first
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        let numbers = arrow::compute::cast(&npy.values, &arrow::datatypes::DataType::Float32)
+            .ok()
+            .filter(|_| npy.values.data_type().is_numeric() || npy.values.data_type().is_null())
+            .ok_or_else(|| {
+                npz_error(
+                    path,
+                    format!("its values are {}, not numbers", npy.values.data_type()),
+                )
+            })?;
+        values.extend(
+            numbers
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .expect("cast")
+                .iter()
+                .map(|v| v.unwrap_or(f32::NAN)),
+        );
+        let rel = path.strip_prefix(root).expect("under root");
+        hasher.update(rel.to_string_lossy().as_bytes());
+        hasher.update([0u8]);
+        hasher.update(Sha256::digest(&bytes));
+        bytes_read += bytes.len() as u64;
+    }
+    let shape = shape.unwrap_or_default();
+    let width: usize = shape.iter().product();
+    if width == 0 {
+        return Err(npz_error(&files[0].0, "an empty array"));
+    }
+    let item = Arc::new(Field::new(
+        "item",
+        arrow::datatypes::DataType::Float32,
+        false,
+    ));
+    let list = FixedSizeListArray::try_new(
+        item,
+        width as i32,
+        Arc::new(Float32Array::from(values)),
+        None,
+    )
+    .map_err(|e| npz_error(root, e.to_string()))?;
+    let mut meta = std::collections::HashMap::new();
+    meta.insert(META_FEATURES.to_string(), "array".to_string());
+    if let Some((h, w, c)) = super::batch::image_shape(&shape) {
+        meta.insert(META_IMAGE_SHAPE.to_string(), format!("{h}x{w}x{c}"));
+    }
+    let label = options.table.label.clone();
+    let ids: Vec<String> = files
+        .iter()
+        .map(|(p, _)| {
+            p.strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let classes: Vec<String> = files.iter().map(|(_, c)| c.clone()).collect();
+    let schema = Schema::new(vec![
+        Field::new(&label, arrow::datatypes::DataType::Utf8, false),
+        Field::new("path", arrow::datatypes::DataType::Utf8, false),
+        Field::new("array", list.data_type().clone(), false),
+    ])
+    .with_metadata(meta);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(classes)) as ArrayRef,
+            Arc::new(StringArray::from(ids)),
+            Arc::new(list),
+        ],
+    )
+    .map_err(|e| npz_error(root, e.to_string()))?;
+    let mut table = options.table.clone();
+    table.id.get_or_insert_with(|| "path".into());
+    let mut ds = super::from_record_batch(&batch, &table)?;
+    ds.sources = vec![super::SourceFile {
+        path: root.to_path_buf(),
+        bytes: bytes_read,
+        sha256: super::hex(&hasher.finalize()),
+        rows: files.len() as u64,
+        first_row: 0,
+    }];
+    ds.notes.push(format!(
+        "{}: read {} arrays of shape {shape:?}, one a row, each under the class folder it \
+         sits in{}",
+        root.display(),
+        files.len(),
+        match others {
+            0 => String::new(),
+            n => format!("; left out {n} other file(s)"),
+        }
+    ));
+    Ok(ds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
