@@ -1,8 +1,10 @@
 //! MATLAB files (`.mat`, level 5: what MATLAB saves by default up to
 //! `-v7`, and `scipy.io.savemat`), as academic data sets ship them — SVHN's
 //! `train_32x32.mat` holds `X` (32 × 32 × 3 × 73,257 bytes) and `y`
-//! (73,257 × 1). Their numeric arrays are read into the same arrays a NumPy
-//! archive gives, and the NumPy reader picks the features and labels.
+//! (73,257 × 1). Their numeric arrays — and those in structs, named
+//! `struct/field`: EMNIST's `dataset/train/images` — are read into the same
+//! arrays a NumPy archive gives, and the NumPy reader picks the features
+//! and labels (a training split's first).
 //!
 //! MATLAB stores arrays in column order (the first index fastest); each is
 //! rewritten in C order. The samples' axis is the one as long as a label
@@ -128,9 +130,23 @@ impl MatArray<'_> {
     }
 }
 
-/// One matrix element: `None` for a cell, struct, text, sparse or complex
-/// array, which is not features.
-fn matrix<'a>(b: &Bytes, data: &'a [u8]) -> Result<Option<MatArray<'a>>, String> {
+/// The array class of a struct (`mxSTRUCT_CLASS`).
+const STRUCT_CLASS: u8 = 2;
+
+/// How deep structs inside structs are read.
+const STRUCT_DEPTH: usize = 8;
+
+/// The numeric arrays of one matrix element: itself, or a struct's fields
+/// (a 1 × 1 struct's, named `struct/field`, as EMNIST's `dataset` holds
+/// `train` and `test`, each `images` and `labels`); none for a cell, text,
+/// sparse or complex array or a struct array, which are not features.
+/// `named`: the name a struct gives its field (the element's own is empty).
+fn matrix<'a>(
+    b: &Bytes,
+    data: &'a [u8],
+    named: Option<String>,
+    depth: usize,
+) -> Result<Vec<MatArray<'a>>, String> {
     let mut at = 0;
     let mut next = || -> Result<(u32, &[u8]), String> {
         let (t, contents, taken) = b.element(&data[at.min(data.len())..])?;
@@ -147,9 +163,44 @@ fn matrix<'a>(b: &Bytes, data: &'a [u8]) -> Result<Option<MatArray<'a>>, String>
     let (_, dims) = next()?;
     let dims: Vec<usize> = dims.chunks_exact(4).map(|d| b.u32(d) as usize).collect();
     let (_, name) = next()?;
-    let name = String::from_utf8_lossy(name).into_owned();
+    let name = named.unwrap_or_else(|| String::from_utf8_lossy(name).into_owned());
+    if class == STRUCT_CLASS && depth < STRUCT_DEPTH {
+        // the fields' names, each `len` bytes padded with NULs, then each
+        // element's fields in turn
+        let (_, len) = next()?;
+        let len = if len.len() >= 4 {
+            b.u32(len) as usize
+        } else {
+            0
+        };
+        let (_, names) = next()?;
+        if len == 0 || dims.iter().product::<usize>() != 1 {
+            return Ok(Vec::new());
+        }
+        let fields: Vec<String> = names
+            .chunks(len)
+            .map(|f| {
+                String::from_utf8_lossy(f)
+                    .trim_end_matches('\0')
+                    .to_string()
+            })
+            .collect();
+        let mut arrays = Vec::new();
+        for field in fields {
+            let (t, contents) = next()?;
+            if t == MI_MATRIX && !contents.is_empty() {
+                arrays.extend(matrix(
+                    b,
+                    contents,
+                    Some(format!("{name}/{field}")),
+                    depth + 1,
+                )?);
+            }
+        }
+        return Ok(arrays);
+    }
     if !NUMERIC_CLASSES.contains(&class) || complex {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let (mi, real) = next()?;
     let (code, width) =
@@ -164,13 +215,13 @@ fn matrix<'a>(b: &Bytes, data: &'a [u8]) -> Result<Option<MatArray<'a>>, String>
             real.len()
         ));
     }
-    Ok(Some(MatArray {
+    Ok(vec![MatArray {
         name,
         dims,
         code,
         width,
         raw: Cow::Borrowed(real),
-    }))
+    }])
 }
 
 /// The numeric arrays of a MATLAB file, by name, in file order: vectors
@@ -216,15 +267,17 @@ pub(super) fn read_mat(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
                 .map_err(|e| mat_error(path, format!("a compressed variable is damaged: {e}")))?;
             let (t, c, _) = b.element(&inflated).map_err(|e| mat_error(path, e))?;
             match t {
-                MI_MATRIX => matrix(&b, c)
+                MI_MATRIX => matrix(&b, c, None, 0)
                     .map_err(|e| mat_error(path, e))?
-                    .map(MatArray::into_owned),
-                _ => None,
+                    .into_iter()
+                    .map(MatArray::into_owned)
+                    .collect(),
+                _ => Vec::new(),
             }
         } else if t == MI_MATRIX {
-            matrix(&b, contents).map_err(|e| mat_error(path, e))?
+            matrix(&b, contents, None, 0).map_err(|e| mat_error(path, e))?
         } else {
-            None
+            Vec::new()
         };
         arrays.extend(array);
     }
@@ -243,8 +296,8 @@ pub(super) fn in_c_order(
     if arrays.is_empty() {
         return Err(mat_error(
             path,
-            "no numeric array in it (cells, structs and text are not read): save the features \
-             and labels as numeric arrays",
+            "no numeric array in it (cells, struct arrays and text are not read): save the \
+             features and labels as numeric arrays",
         ));
     }
     // the lengths of the vectors: a sample axis is as long as one of them
@@ -445,6 +498,86 @@ mod tests {
             .downcast_ref::<Float64Array>()
             .unwrap();
         assert_eq!(v.values().to_vec(), [1.5, -2.0, 3.25]);
+    }
+
+    /// A struct element of one element: its fields' names (padded to 32
+    /// bytes, the length a small element as MATLAB writes it) and their
+    /// matrix elements, whose own names are empty.
+    fn struct_element(name: &str, fields: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let names: Vec<u8> = fields
+            .iter()
+            .flat_map(|(f, _)| {
+                let mut n = f.as_bytes().to_vec();
+                n.resize(32, 0);
+                n
+            })
+            .collect();
+        let mut parts = [
+            element(6, &[STRUCT_CLASS, 0, 0, 0, 0, 0, 0, 0]),
+            element(5, &[1, 0, 0, 0, 1, 0, 0, 0]),
+            element(1, name.as_bytes()),
+            // the field names' length: a small element (tag and 4 bytes)
+            [((4u32 << 16) | 5).to_le_bytes(), 32u32.to_le_bytes()].concat(),
+            element(1, &names),
+        ]
+        .concat();
+        for (_, matrix) in fields {
+            parts.extend_from_slice(matrix);
+        }
+        element(MI_MATRIX, &parts)
+    }
+
+    #[test]
+    fn arrays_in_structs_are_read_by_their_path() {
+        // EMNIST's layout: a struct `dataset` of `train` and `test`, each a
+        // struct of `images` (n × 6 bytes here) and `labels` (n × 1), beside
+        // a cell (left out); compressed as MATLAB saves it, and not
+        let split = |n: u32| {
+            let images: Vec<u8> = (0..6 * n as u8).collect();
+            let labels: Vec<u8> = (0..n)
+                .flat_map(|i| f64::from(i % 2).to_le_bytes())
+                .collect();
+            struct_element(
+                "",
+                &[
+                    ("images", matrix_element("", 9, &[n, 6], 2, &images)),
+                    ("labels", matrix_element("", 6, &[n, 1], 9, &labels)),
+                ],
+            )
+        };
+        let cell = matrix_element("", 1, &[1, 1], 2, &[]);
+        let dataset = struct_element(
+            "dataset",
+            &[("train", split(4)), ("test", split(2)), ("mapping", cell)],
+        );
+        for file in [
+            mat_file(&[dataset.clone()]),
+            mat_file(&[compressed(&dataset)]),
+        ] {
+            let arrays = read(&file).unwrap();
+            let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "dataset/train/images",
+                    "dataset/train/labels",
+                    "dataset/test/images",
+                    "dataset/test/labels"
+                ]
+            );
+            let images = &arrays[0].1;
+            assert_eq!(images.shape, vec![4, 6]);
+            // MATLAB's column order rewritten: row 0 is values 0, 4, 8, …
+            let v = images.values.as_any().downcast_ref::<UInt8Array>().unwrap();
+            assert_eq!(&v.values()[..6], &[0, 4, 8, 12, 16, 20]);
+            let labels = arrays[1]
+                .1
+                .values
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap();
+            assert_eq!(labels.values().to_vec(), vec![0.0, 1.0, 0.0, 1.0]);
+        }
     }
 
     #[test]
