@@ -8,14 +8,16 @@
 # files: a pickled pandas frame, joblib, ORC, R's .rds, Stata, SPSS, SAS
 # transport and (where Debian's `readstat` command is installed) a SAS data
 # set; a folder of DICOM files; class folders of PGM and of float TIFF
-# files; Kaggle's ids beside train/<id>.png; an image list — each scanned
+# files; Kaggle's ids beside train/<id>.png; an image list (no header, no
+# options); class folders of .npy arrays; Tiny ImageNet's validation split;
+# EMNIST's MATLAB struct — each scanned
 # with MODELS (default "none auto"). Prints a Markdown
 # table (AUROC, verdict, flagged precision/recall, seconds) and writes it into
 # BENCHMARKS.md between the `packaging` markers.
 #
 # Usage: benches/packaging.sh [MODELS]    e.g. benches/packaging.sh "none"
 # Needs pyarrow, numpy, Pillow, h5py, fastavro, pandas, joblib, pyreadr,
-# pyreadstat and pydicom (installed into a temporary venv).
+# pyreadstat, pydicom and scipy (installed into a temporary venv).
 set -euo pipefail
 models="${1:-none auto}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,7 +30,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet pyarrow numpy pillow h5py fastavro pandas joblib pyreadr \
-  pyreadstat pydicom >&2
+  pyreadstat pydicom scipy >&2
 "$bin" poison "$cache/mnist/train-images-idx3-ubyte" --attack badnets --rate 0.01 \
   --target 0 --seed 1 --out "$work/poisoned.parquet" >&2
 "$work/venv/bin/python" benches/packaging_convert.py "$work/poisoned.parquet" 28 "$work/c" >&2
@@ -89,7 +91,10 @@ for model in $models; do
   run "pgm-folder" "$model" "$c/truth-pgm.parquet" "$c/pgm"
   run "float-tiff-folder" "$model" "$c/truth-tiff.parquet" "$c/tiff"
   run "kaggle-ids-csv" "$model" "$c/truth.parquet" "$c/kaggle/labels.csv"
-  run "image-list-txt" "$model" "$c/truth.parquet" "$c/list/train.txt" --no-header --label column_2
+  run "image-list-txt" "$model" "$c/truth.parquet" "$c/list/train.txt"
+  run "npy-class-folders" "$model" "$c/truth-npy.parquet" "$c/npy"
+  run "tiny-imagenet-val" "$model" "$c/truth-tin.parquet" "$c/tin/val"
+  run "emnist-mat-struct" "$model" "$c/truth.parquet" "$c/emnist.mat"
 done
 cat "$table"
 write_block packaging "Packaging" "benches/packaging.sh \"$models\"" "$table"

@@ -15,8 +15,10 @@ unsigned bytes), R's `.rds`
 command, where installed), a folder of DICOM files (pydicom: 8-bit
 MONOCHROME2, Explicit VR Little Endian, as a scanner exports pictures),
 class folders of PGM and of 32-bit float TIFF files, Kaggle's layout
-(`labels.csv` of ids beside `train/<id>.png`) and an image list
-(`images/00001.png 3` a line); plus the ground truth for each row order.
+(`labels.csv` of ids beside `train/<id>.png`), an image list
+(`images/00001.png 3` a line), class folders of `.npy` arrays, Tiny
+ImageNet's validation split (`val/images/` and `val/val_annotations.txt`)
+and EMNIST's MATLAB struct; plus the ground truth for each row order.
 
 Usage: python3 packaging_convert.py POISONED.parquet SIDE OUTDIR
 """
@@ -36,6 +38,7 @@ import h5py
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import scipy.io
 from PIL import Image
 
 src, side, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -109,6 +112,32 @@ with open(f"{out}/kaggle/labels.csv", "w") as f, open(f"{out}/list/train.txt", "
             p.write(pngs[i])
         f.write(f"{kaggle_ids[i]},{labels[i]}\n")
         g.write(f"images/{i:05d}.png {labels[i]}\n")
+
+# an array a picture in class folders (`npy/<label>/00001.npy`, as
+# feature pipelines save samples); Tiny ImageNet's validation split (the
+# pictures in `val/images/`, their classes in `val/val_annotations.txt`
+# beside: picture, class, box between tabs, no header — its classes
+# WordNet ids); and EMNIST's MATLAB layout (a struct `dataset` of `train`
+# and `test`, each `images` n × 784 and `labels` n × 1)
+os.makedirs(f"{out}/tin/val/images", exist_ok=True)
+with open(f"{out}/tin/val/val_annotations.txt", "w") as f:
+    for i in range(n):
+        d = f"{out}/npy/{labels[i]}"
+        os.makedirs(d, exist_ok=True)
+        np.save(f"{d}/{i:05d}.npy", px[i].reshape(side, side))
+        with open(f"{out}/tin/val/images/val_{i}.png", "wb") as p:
+            p.write(pngs[i])
+        f.write(f"val_{i}.png\tn{labels[i]:08d}\t0\t0\t{side - 1}\t{side - 1}\n")
+folder_truth("npy", "npy")
+pq.write_table(pa.table({
+    "row": pa.array(np.arange(n), pa.uint64()),
+    "label": pa.array([f"n{l:08d}" for l in labels]),
+    "is_poisoned": pa.array(poisoned),
+}), f"{out}/truth-tin.parquet")
+scipy.io.savemat(f"{out}/emnist.mat", {"dataset": {
+    "train": {"images": px, "labels": labels.reshape(-1, 1).astype(np.float64)},
+    "test": {"images": px[:100], "labels": labels[:100].reshape(-1, 1).astype(np.float64)},
+}}, do_compression=True)
 
 lab = pa.array(labels, pa.int64())
 u8 = pa.FixedSizeListArray.from_arrays(pa.array(px.reshape(-1), pa.uint8()), side * side)
