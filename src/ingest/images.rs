@@ -150,17 +150,15 @@ fn classes_inside_splits(
             described.join(", ")
         ));
     }
-    let kept: Vec<String> = splits
+    let kept: Vec<&str> = splits
         .keys()
-        .filter(|s| !unclassed.contains(*s))
-        .map(|s| format!("`{s}`"))
+        .copied()
+        .filter(|s| !unclassed.contains(s))
         .collect();
-    let one = kept
+    let one = *kept
         .iter()
-        .find(|s| s.to_ascii_lowercase().starts_with("`train"))
-        .or(kept.first())?
-        .trim_matches('`')
-        .to_string();
+        .find(|s| s.to_ascii_lowercase().starts_with("train"))
+        .or(kept.first())?;
     let (held_by, hint) = match zip {
         Some(zip) => (
             zip.display().to_string(),
@@ -168,7 +166,7 @@ fn classes_inside_splits(
         ),
         None => (
             root.display().to_string(),
-            format!("scan `{}`", root.join(&one).display()),
+            format!("scan `{}`", root.join(one).display()),
         ),
     };
     notes.insert(
@@ -181,7 +179,10 @@ fn classes_inside_splits(
             _ => format!(
                 "{held_by} holds split folders ({}): each image's class is the folder inside \
                  its split, and the splits are scanned together ({hint} for one split)",
-                kept.join(", "),
+                kept.iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ),
         },
     );

@@ -1310,13 +1310,15 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
         InputFormat::Npz => npz::one_per_pair(paths),
         _ => paths,
     };
+    // class folders of arrays (`root/<class>/<sample>.npy`)
+    let arrays = match (format, paths.as_slice()) {
+        (InputFormat::Images, [root]) => npz::array_folder(root)?,
+        _ => None,
+    };
     let mut ds = match format {
-        // class folders of arrays (`root/<class>/<sample>.npy`)
-        InputFormat::Images if paths.len() == 1 && npz::array_folder(&paths[0]) => {
-            guarded(&paths[0], InputFormat::Npz, || {
-                npz::load_folder(&paths[0], options)
-            })?
-        }
+        InputFormat::Images if arrays.is_some() => guarded(&paths[0], InputFormat::Npz, || {
+            npz::load_folder(&paths[0], arrays.expect("an array folder"), options)
+        })?,
         InputFormat::Images => return guarded(&paths[0], format, || images::load(&paths, options)),
         InputFormat::Idx => guarded(&paths[0], format, || idx::load(&paths, options))?,
         table => table::load(&paths, &hive::Partitions::new(&parts)?, table, options)?,

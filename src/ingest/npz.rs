@@ -979,45 +979,25 @@ pub(super) fn read(
     .map_err(|e| array_error(path, format, e.to_string()))
 }
 
-/// Whether `root` is a folder of arrays by class: `.npy` files in class
-/// folders (`root/<class>/<sample>.npy`, as feature-extraction pipelines
-/// save an embedding or a spectrogram a sample) and no picture.
-pub(super) fn array_folder(root: &Path) -> bool {
-    if !root.is_dir() {
-        return false;
-    }
-    let mut arrays = 0;
-    for entry in walkdir::WalkDir::new(root)
-        .min_depth(2)
-        .follow_links(true)
-        .into_iter()
-        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .flatten()
-    {
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        if super::images::is_image(entry.path()) {
-            return false;
-        }
-        arrays += usize::from(is_npy(entry.path()));
-    }
-    arrays >= 2
+/// A folder of arrays by class: its `.npy` files with their classes, in
+/// path order, and how many other files it holds.
+pub(super) struct ArrayFolder {
+    files: Vec<(std::path::PathBuf, String)>,
+    others: usize,
 }
 
-/// Reads a folder of arrays by class (see [`array_folder`]): each file a
-/// row, its class the folder below `root` it sits in, its id its path
-/// inside `root`, in path order; every array of one shape — a vector, or
-/// a picture `h × w [× c]` (scanned as pixels) — as numbers. Other files
-/// are left out with a note; an array of another shape, or one that is not
-/// numbers, is an error naming it.
-pub(super) fn load_folder(
-    root: &Path,
-    options: &super::IngestOptions,
-) -> Result<super::Dataset, IngestError> {
-    use sha2::{Digest, Sha256};
-    let mut files = Vec::new();
-    let mut others = 0usize;
+/// `root` as a folder of arrays by class — `.npy` files in class folders
+/// (`root/<class>/<sample>.npy`, as feature-extraction pipelines save an
+/// embedding or a spectrogram a sample), at least two, and no picture —
+/// or `None` (a file, an image folder).
+pub(super) fn array_folder(root: &Path) -> Result<Option<ArrayFolder>, IngestError> {
+    if !root.is_dir() {
+        return Ok(None);
+    }
+    let mut folder = ArrayFolder {
+        files: Vec::new(),
+        others: 0,
+    };
     for entry in walkdir::WalkDir::new(root)
         .min_depth(2)
         .follow_links(true)
@@ -1029,8 +1009,11 @@ pub(super) fn load_folder(
         if !entry.file_type().is_file() {
             continue;
         }
+        if super::images::is_image(entry.path()) {
+            return Ok(None);
+        }
         if !is_npy(entry.path()) {
-            others += 1;
+            folder.others += 1;
             continue;
         }
         let rel = entry.path().strip_prefix(root).expect("under root");
@@ -1041,8 +1024,24 @@ pub(super) fn load_folder(
             .as_os_str()
             .to_string_lossy()
             .into_owned();
-        files.push((entry.into_path(), class));
+        folder.files.push((entry.into_path(), class));
     }
+    Ok((folder.files.len() >= 2).then_some(folder))
+}
+
+/// Reads a folder of arrays by class (see [`array_folder`]): each file a
+/// row, its class the folder below `root` it sits in, its id its path
+/// inside `root`, in path order; every array of one shape — a vector, or
+/// a picture `h × w [× c]` (scanned as pixels) — as numbers. Other files
+/// are left out with a note; an array of another shape, or one that is not
+/// numbers, is an error naming it.
+pub(super) fn load_folder(
+    root: &Path,
+    folder: ArrayFolder,
+    options: &super::IngestOptions,
+) -> Result<super::Dataset, IngestError> {
+    use sha2::{Digest, Sha256};
+    let ArrayFolder { files, others } = folder;
     let mut shape: Option<Vec<usize>> = None;
     let mut values: Vec<f32> = Vec::new();
     let mut hasher = Sha256::new();
@@ -1076,15 +1075,11 @@ pub(super) fn load_folder(
             }
             Some(_) => {}
         }
-        let numbers = arrow::compute::cast(&npy.values, &arrow::datatypes::DataType::Float32)
-            .ok()
-            .filter(|_| npy.values.data_type().is_numeric() || npy.values.data_type().is_null())
-            .ok_or_else(|| {
-                npz_error(
-                    path,
-                    format!("its values are {}, not numbers", npy.values.data_type()),
-                )
-            })?;
+        let kind = npy.values.data_type();
+        let numbers = (kind.is_numeric() || *kind == arrow::datatypes::DataType::Boolean)
+            .then(|| arrow::compute::cast(&npy.values, &arrow::datatypes::DataType::Float32).ok())
+            .flatten()
+            .ok_or_else(|| npz_error(path, format!("its values are {kind}, not numbers")))?;
         values.extend(
             numbers
                 .as_any()

@@ -318,7 +318,11 @@ fn parse(data: &[u8]) -> Parse<Columns> {
                     .enumerate()
                     .flat_map(|(k, part)| {
                         let cell = &raw[r * case_bytes + part.slot * 8..];
-                        &cell[..if k + 1 < n { SEGMENT_BYTES } else { part.width }]
+                        let used = match k + 1 < n {
+                            true => SEGMENT_BYTES.min(part.width),
+                            false => part.width,
+                        };
+                        &cell[..used]
                     })
                     .copied()
                     .collect();
