@@ -1602,26 +1602,31 @@ fn compressed_separated_and_partitioned_tables_are_read() {
         "{v}"
     );
     // The repo's own gzip fixture (scikit-learn's raw digits file, which
-    // has no header row): read, and told what is missing.
+    // has no header row): its first line is numbers, and its label the one
+    // end column of a few whole numbers (the first is a pixel always 0):
+    // read without a header, the label from the last of 65 columns, with a
+    // note — as with --no-header, and as with the label named by place (was:
+    // an error asking for both)
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fixtures/digits.csv.gz");
-    let e = run_err(&["scan", fixture.to_str().unwrap(), "--out", "digits"], d);
+    let told = scan_scores(d, &fixture, &[], "digits-told");
+    let v = summary_of(d, "digits-told");
     assert!(
-        e.contains("not column names") && e.contains("--no-header"),
-        "{e}"
+        v["warnings"]
+            .to_string()
+            .contains("the labels from column_65"),
+        "{v}"
     );
+    let headerless = scan_scores(d, &fixture, &["--no-header"], "digits-headerless");
+    let named = scan_scores(
+        d,
+        &fixture,
+        &["--no-header", "--label", "column_65"],
+        "digits-named",
+    );
+    assert_eq!(told, named);
+    assert_eq!(headerless, named);
     // Read without a header, its label named by place (the last of 65
     // columns): the clean digits pass, their 64 columns read as 8×8 images.
-    let e = run_err(
-        &[
-            "scan",
-            fixture.to_str().unwrap(),
-            "--no-header",
-            "--out",
-            "digits",
-        ],
-        d,
-    );
-    assert!(e.contains("--label column_65 if last"), "{e}");
     let o = run(
         &[
             "scan",
@@ -3182,6 +3187,55 @@ fn delimited_text_under_another_name_is_read_as_a_table() {
         digest(&d.join(out).join("scores.parquet"))
     };
     assert_eq!(scan_plain("saved.txt"), scan_plain("plain.csv"));
+    // the same numbers with no header and no options: a label at either
+    // end (the cultivar first, `organic` last, each a few whole numbers)
+    // cannot be told, and the error says what to pass; without the last
+    // one, the cultivar is the label (a note says so), as `mnist_train.csv`
+    // copies keep it; with the cultivar's name last, as UCI's `iris.data`
+    // keeps its class, that one column of text is — the same scores as the
+    // label named
+    let e = run_err(&["scan", "plain.csv"], d);
+    assert!(e.contains("--no-header") && e.contains("column_1"), "{e}");
+    let rows: Vec<Vec<&str>> = numbers
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .collect();
+    let without_last: String = rows
+        .iter()
+        .map(|v| v[..v.len() - 1].join(",") + "\n")
+        .collect();
+    let name_last: String = rows
+        .iter()
+        .map(|v| format!("{},c{}\n", v[1..v.len() - 1].join(","), v[0]))
+        .collect();
+    std::fs::write(d.join("first.csv"), without_last).unwrap();
+    std::fs::write(d.join("last.data"), name_last).unwrap();
+    let scores = |file: &str, options: &[&str]| {
+        scan_scores(
+            d,
+            &d.join(file),
+            options,
+            &format!("out-{file}-{}", options.len()),
+        )
+        .column_by_name("score")
+        .unwrap()
+        .clone()
+    };
+    let named = scores("first.csv", &["--no-header", "--label", "column_1"]);
+    assert_eq!(&scores("first.csv", &[]), &named);
+    let v = summary_of(d, "out-first.csv-0");
+    assert!(v["warnings"].to_string().contains("no header line"), "{v}");
+    assert_eq!(&scores("last.data", &[]), &named);
+    // a header of the column numbers pandas writes for an unnamed frame
+    // (`0,1,2,…`) is not read as data: the label is asked for
+    let numbered: String = (0..13).map(|j| j.to_string()).collect::<Vec<_>>().join(",");
+    let without_label: String = rows
+        .iter()
+        .map(|v| v[1..v.len() - 1].join(",") + "\n")
+        .collect();
+    std::fs::write(d.join("frame.csv"), format!("{numbered}\n{without_label}")).unwrap();
+    let e = run_err(&["scan", "frame.csv"], d);
+    assert!(e.contains("--label column_1"), "{e}");
     // prose is not a table
     std::fs::write(d.join("notes.txt"), "Wine data.\nThree cultivars.\n").unwrap();
     let e = run_err(&["scan", "notes.txt"], d);

@@ -1126,7 +1126,7 @@ pub(super) fn load(
         })?;
     }
     let headerless = match (format, paths.first()) {
-        (InputFormat::Csv, Some(first)) => headerless_list(first, options),
+        (InputFormat::Csv, Some(first)) => headerless(first, options),
         _ => None,
     };
     let (options, headerless) = match &headerless {
@@ -1165,25 +1165,25 @@ pub(super) fn load(
     })
 }
 
-/// The options to read an image list without a header line with —
-/// `images/0001.jpg 3` a line, as Caffe, mmpretrain and DomainNet keep them,
-/// or Tiny ImageNet's `val_annotations.txt` (`val_0.JPEG`, its class, its
-/// box) — and a note saying so: its first line names a picture that is
-/// there, and no column is the label. Its columns are then named by place,
-/// the label being the one the user named so (`--label column_2`), else the
-/// one column besides the pictures, else the one of text. `None` for any
-/// other file, and where the label cannot be told (the error then says
-/// what to pass).
-fn headerless_list(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, String)> {
+/// The options to read a delimited file without a header line with, and a
+/// note saying so — an image list (`images/0001.jpg 3` a line, as Caffe,
+/// mmpretrain and DomainNet keep them; Tiny ImageNet's
+/// `val_annotations.txt`: `val_0.JPEG`, its class, its box), or a table
+/// whose first line is numbers (`mnist_train.csv` as most copies have it:
+/// the label, then 784 pixels; UCI's `iris.data`): where no column is the
+/// label, and the first line is data — it names a picture that is there,
+/// or holds a number with a fraction, or only numbers that are not the
+/// column numbers pandas writes for an unnamed frame (`0,1,2,…`). Its
+/// columns are then named by place, the label being the one the user named
+/// so (`--label column_2`), else, in an image list, the one column besides
+/// the pictures or the one of text, in a table, the one column of text or
+/// the one end column of whole numbers with at most
+/// [`batch::MAX_CATEGORIES`] values (see [`class_column_at_an_end`]).
+/// `None` for any other file, and where the label cannot be told (the error
+/// then says what to pass).
+fn headerless(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, String)> {
     let table = &options.table;
-    let (mut lf, _) = scan(path, InputFormat::Csv, table.separator, true).ok()?;
-    // the first line's fields (polars renames a repeated one `x_duplicated_0`)
-    let first: Vec<String> = lf
-        .collect_schema()
-        .ok()?
-        .iter_names()
-        .map(|n| n.split("_duplicated_").next().unwrap_or(n).to_string())
-        .collect();
+    let first = first_line(path, table.separator)?;
     let by_place = |name: &str| {
         name.strip_prefix("column_")
             .and_then(|k| k.parse::<usize>().ok())
@@ -1200,7 +1200,21 @@ fn headerless_list(path: &Path, options: &IngestOptions) -> Option<(IngestOption
         .iter()
         .map(|v| batch::names_picture(v, path))
         .collect();
-    let shown = first.iter().zip(&pictures).find(|(_, &p)| p)?.0;
+    let number = |f: &str| f.trim().parse::<f64>().is_ok();
+    let column_numbers = |from: usize| {
+        first
+            .iter()
+            .enumerate()
+            .all(|(j, f)| f.trim().parse::<usize>() == Ok(j + from))
+    };
+    let list = pictures.contains(&true);
+    let data = table.no_header
+        || list
+        || first.iter().any(|f| f.contains('.') && number(f))
+        || (first.iter().all(|f| number(f)) && !column_numbers(0) && !column_numbers(1));
+    if !data {
+        return None;
+    }
     let label = if by_place(&table.label) {
         table.label.clone()
     } else if table.label == batch::DEFAULT_LABEL {
@@ -1208,35 +1222,95 @@ fn headerless_list(path: &Path, options: &IngestOptions) -> Option<(IngestOption
         let text: Vec<usize> = others
             .iter()
             .copied()
-            .filter(|&j| first[j].trim().parse::<f64>().is_err())
+            .filter(|&j| !number(&first[j]))
             .collect();
-        match (others.as_slice(), text.as_slice()) {
-            ([one], _) | (_, [one]) => format!("column_{}", one + 1),
-            _ => return None,
-        }
+        let label = match (list, others.as_slice(), text.as_slice()) {
+            (true, [one], _) | (_, _, [one]) => Some(*one),
+            (false, _, []) => class_column_at_an_end(path, table.separator, first.len()),
+            _ => None,
+        };
+        format!("column_{}", label? + 1)
     } else {
         return None;
     };
     let mut adjusted = options.clone();
     adjusted.table.no_header = true;
     adjusted.table.label = label.clone();
+    let what = match first.iter().zip(&pictures).find(|(_, &p)| p) {
+        Some((picture, _)) => format!("names the picture `{picture}`"),
+        None => "is data".to_string(),
+    };
     let note = format!(
-        "{} has no header line (its first line names the picture `{shown}`): its columns are \
-         read as column_1 … column_{}, the labels from {label} (pass --label column_N to take \
-         another)",
+        "{} has no header line (its first line {what}): its columns are read as column_1 to \
+         column_{}, the labels from {label} (pass --label column_N to take another)",
         path.display(),
         first.len()
     );
     Some((adjusted, note))
 }
 
+/// Rows a value, at least, of a column told to be a headerless table's
+/// classes: a measurement of whole numbers (a count, a price) takes
+/// nearly a value a row in a small table.
+const ROWS_A_CLASS: usize = 5;
+
+/// The one end column (first or last, of `n`) of a headerless table whose
+/// values are whole numbers, none missing, of 2 to
+/// [`batch::MAX_CATEGORIES`] distinct values and at least
+/// [`ROWS_A_CLASS`] rows a value — a class; `None` when both ends are such
+/// columns or neither is.
+fn class_column_at_an_end(path: &Path, separator: Option<u8>, n: usize) -> Option<usize> {
+    let (lf, _) = scan(path, InputFormat::Csv, separator, false).ok()?;
+    let ends: Vec<usize> = if n > 1 { vec![0, n - 1] } else { vec![0] };
+    let columns: Vec<Expr> = ends
+        .iter()
+        .map(|j| col(format!("column_{}", j + 1)))
+        .collect();
+    let df = lf.select(columns).collect().ok()?;
+    let classes = |c: &Column| -> bool {
+        let Ok(values) = c.cast(&DataType::Float64) else {
+            return false;
+        };
+        let Ok(values) = values.f64() else {
+            return false;
+        };
+        let mut distinct = std::collections::BTreeSet::new();
+        values.null_count() == 0
+            && values.into_no_null_iter().all(|v| {
+                distinct.insert(v.to_bits());
+                v.fract() == 0.0 && distinct.len() <= batch::MAX_CATEGORIES
+            })
+            && distinct.len() >= 2
+            && distinct.len() * ROWS_A_CLASS <= values.len()
+    };
+    match ends
+        .iter()
+        .zip(df.columns())
+        .filter(|(_, c)| classes(c))
+        .collect::<Vec<_>>()[..]
+    {
+        [(&j, _)] => Some(j),
+        _ => None,
+    }
+}
+
+/// The fields of a delimited text file's first line, as its header (polars
+/// renames a repeated one `x_duplicated_0`: the suffix is taken off).
+fn first_line(path: &Path, separator: Option<u8>) -> Option<Vec<String>> {
+    let (mut lf, _) = scan(path, InputFormat::Csv, separator, true).ok()?;
+    Some(
+        lf.collect_schema()
+            .ok()?
+            .iter_names()
+            .map(|n| n.split("_duplicated_").next().unwrap_or(n).to_string())
+            .collect(),
+    )
+}
+
 /// Whether the first line of a delimited text file names a picture that is
-/// there (see [`headerless_list`]).
+/// there (see [`headerless`]).
 pub(super) fn first_line_names_picture(path: &Path) -> bool {
-    scan(path, InputFormat::Csv, None, true)
-        .ok()
-        .and_then(|(mut lf, _)| lf.collect_schema().ok())
-        .is_some_and(|schema| schema.iter_names().any(|n| batch::names_picture(n, path)))
+    first_line(path, None).is_some_and(|first| first.iter().any(|n| batch::names_picture(n, path)))
 }
 
 /// Reads one file's rows into the builder (made from its columns when it
