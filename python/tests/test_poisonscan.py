@@ -278,12 +278,15 @@ class ScanTest(unittest.TestCase):
             with open(path, "w") as f:
                 for label, emb in rows:
                     f.write(";".join([str(label)] + [repr(x) for x in emb]) + "\n")
-            with self.assertRaises(poisonscan.InputError) as e:
-                poisonscan.scan(path, model="none")
-            self.assertIn("--no-header", str(e.exception))
+            # no header and no label named: the first line is data, and the
+            # label the one end column of a few whole numbers (a note says so)
+            told = poisonscan.scan(path, model="none")
+            self.assertIn("the labels from column_1", " ".join(told.summary["warnings"]))
             r = poisonscan.scan(path, no_header=True, separator=";", label="column_1", model="none")
             self.assertEqual(r.verdict, self.result.verdict)
             self.assertEqual(r.summary["rows"]["scanned"], self.table.num_rows)
+            self.assertEqual(pa.table(told.scores).column("score").to_pylist(),
+                             pa.table(r.scores).column("score").to_pylist())
             with self.assertRaises(ValueError):
                 poisonscan.scan(path, separator=";;", model="none")
 

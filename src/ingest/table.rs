@@ -1249,6 +1249,9 @@ fn headerless(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, St
     Some((adjusted, note))
 }
 
+/// Rows of a headerless table read to tell its label column by its values.
+const CLASS_SAMPLE_ROWS: usize = 10_000;
+
 /// Rows a value, at least, of a column told to be a headerless table's
 /// classes: a measurement of whole numbers (a count, a price) takes
 /// nearly a value a row in a small table.
@@ -1257,36 +1260,53 @@ const ROWS_A_CLASS: usize = 5;
 /// The one end column (first or last, of `n`) of a headerless table whose
 /// values are whole numbers, none missing, of 2 to
 /// [`batch::MAX_CATEGORIES`] distinct values and at least
-/// [`ROWS_A_CLASS`] rows a value — a class; `None` when both ends are such
-/// columns or neither is.
+/// [`ROWS_A_CLASS`] rows a value, in its first [`CLASS_SAMPLE_ROWS`] rows —
+/// a class; `None` when both ends are such columns or neither is.
 fn class_column_at_an_end(path: &Path, separator: Option<u8>, n: usize) -> Option<usize> {
-    let (lf, _) = scan(path, InputFormat::Csv, separator, false).ok()?;
+    use std::io::BufRead;
+    let dialect = sniff_csv(&head_bytes(path), separator);
+    let reader = std::io::BufReader::new(decompressed(path).ok()?);
     let ends: Vec<usize> = if n > 1 { vec![0, n - 1] } else { vec![0] };
-    let columns: Vec<Expr> = ends
-        .iter()
-        .map(|j| col(format!("column_{}", j + 1)))
-        .collect();
-    let df = lf.select(columns).collect().ok()?;
-    let classes = |c: &Column| -> bool {
-        let Ok(values) = c.cast(&DataType::Float64) else {
-            return false;
-        };
-        let Ok(values) = values.f64() else {
-            return false;
-        };
-        let mut distinct = std::collections::BTreeSet::new();
-        values.null_count() == 0
-            && values.into_no_null_iter().all(|v| {
-                distinct.insert(v.to_bits());
-                v.fract() == 0.0 && distinct.len() <= batch::MAX_CATEGORIES
-            })
-            && distinct.len() >= 2
-            && distinct.len() * ROWS_A_CLASS <= values.len()
+    // per end: its distinct values (bit patterns), and whether every value
+    // so far is a whole number
+    let mut seen: Vec<(std::collections::BTreeSet<u64>, bool)> =
+        vec![(Default::default(), true); ends.len()];
+    let mut rows = 0;
+    for line in reader
+        .split(b'\n')
+        .skip(dialect.comments)
+        .take(CLASS_SAMPLE_ROWS)
+    {
+        let line = line.ok()?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.is_empty() {
+            continue;
+        }
+        let fields = split_fields(line, dialect.separator);
+        rows += 1;
+        for (&j, (distinct, whole)) in ends.iter().zip(seen.iter_mut()) {
+            let value = fields
+                .get(j)
+                .and_then(|f| std::str::from_utf8(f).ok())
+                .and_then(|f| f.trim().parse::<f64>().ok())
+                .filter(|v| v.fract() == 0.0);
+            match value {
+                Some(v) if *whole && distinct.len() <= batch::MAX_CATEGORIES => {
+                    distinct.insert(v.to_bits());
+                }
+                _ => *whole = false,
+            }
+        }
+    }
+    let classes = |(distinct, whole): &(std::collections::BTreeSet<u64>, bool)| {
+        *whole
+            && (2..=batch::MAX_CATEGORIES).contains(&distinct.len())
+            && distinct.len() * ROWS_A_CLASS <= rows
     };
     match ends
         .iter()
-        .zip(df.columns())
-        .filter(|(_, c)| classes(c))
+        .zip(&seen)
+        .filter(|(_, s)| classes(s))
         .collect::<Vec<_>>()[..]
     {
         [(&j, _)] => Some(j),
@@ -1294,9 +1314,24 @@ fn class_column_at_an_end(path: &Path, separator: Option<u8>, n: usize) -> Optio
     }
 }
 
-/// The fields of a delimited text file's first line, as its header (polars
-/// renames a repeated one `x_duplicated_0`: the suffix is taken off).
+/// The fields of a delimited text file's first line (after `#` comment
+/// lines), as its header, split as the file is sniffed: read from its
+/// first 64 KiB, or — a longer line — by polars, which renames a repeated
+/// one `x_duplicated_0` (the suffix is taken off).
 fn first_line(path: &Path, separator: Option<u8>) -> Option<Vec<String>> {
+    let head = head_bytes(path);
+    let dialect = sniff_csv(&head, separator);
+    let mut lines = head.split(|&b| b == b'\n').skip(dialect.comments);
+    if let (Some(line), Some(_)) = (lines.next(), lines.next()) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        return Some(
+            split_fields(line, dialect.separator)
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect(),
+        );
+    }
     let (mut lf, _) = scan(path, InputFormat::Csv, separator, true).ok()?;
     Some(
         lf.collect_schema()
