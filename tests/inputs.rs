@@ -2032,7 +2032,9 @@ fn image_folders_of_every_common_format_read_the_same_pixels() {
     let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(v["features"]["source"]["channels"], 1, "gray, not RGB");
     assert!(
-        summary.contains("left out 4 file(s)") && summary.contains("1 .heic"),
+        summary.contains("left out 4 file(s)")
+            && summary.contains("1 .heic")
+            && summary.contains("convert any pictures among them"),
         "{summary}"
     );
     // Hugging Face's ImageFolder: a split's pictures with its
@@ -4329,7 +4331,15 @@ fn a_tiny_imagenet_folder_is_read_with_the_classes_its_splits_give() {
     let v = summary_of(d, "out-val");
     assert!(v["warnings"].to_string().contains("column_2"), "{v}");
     // the whole folder: its training split, with the classes of its folders
+    // (the boxes beside them left out as what they are, not pictures)
     let train = scores(&root.join("train"), "out-train");
+    let v = summary_of(d, "out-train");
+    assert!(
+        v["warnings"]
+            .to_string()
+            .contains("3 .txt): annotations or notes"),
+        "{v}"
+    );
     assert_eq!(&scores(&root, "out-root"), &train);
     let v = summary_of(d, "out-root");
     let classes: Vec<&str> = v["classes"]

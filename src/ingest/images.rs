@@ -705,9 +705,15 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
         ));
     }
     if !others.is_empty() {
+        // pictures of a format not read are worth converting; text beside
+        // the pictures (Tiny ImageNet's boxes, notes) is not a picture
+        let advice = if others.keys().all(|e| TEXT_FILES.contains(&e.as_str())) {
+            "annotations or notes beside the pictures, not pictures"
+        } else {
+            "convert any pictures among them to scan them"
+        };
         notes.push(format!(
-            "left out {} file(s) in class folders that are not {} images ({}); convert them \
-             to scan them",
+            "left out {} file(s) in class folders that are not {} images ({}): {advice}",
             others.values().sum::<usize>(),
             decode::FORMATS,
             counts.join(", ")
@@ -824,6 +830,12 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
         class_titles: None,
     })
 }
+
+/// Extensions of text files that class folders hold beside their pictures
+/// (boxes, captions, metadata), as the left-out files are counted.
+const TEXT_FILES: [&str; 8] = [
+    ".txt", ".csv", ".tsv", ".json", ".xml", ".md", ".yaml", ".yml",
+];
 
 /// What to do with class folders of sound or video, which are not read:
 /// a scanner of features needs each clip's features or embedding.
