@@ -68,17 +68,22 @@ fn list(root: &Path) -> Result<Listing, IngestError> {
             }
             continue;
         }
-        let rel = entry.path().strip_prefix(root).expect("under root");
-        let class = rel
-            .components()
-            .next()
-            .expect("depth 2 or more")
-            .as_os_str()
-            .to_string_lossy()
-            .into_owned();
-        files.push((entry.path().to_path_buf(), class));
+        files.push((entry.path().to_path_buf(), class_folder(root, entry.path())));
     }
     Ok((files, others))
+}
+
+/// The class of a file at depth 2 or more below `root`: the folder below
+/// `root` it sits in.
+pub(super) fn class_folder(root: &Path, file: &Path) -> String {
+    file.strip_prefix(root)
+        .expect("under root")
+        .components()
+        .next()
+        .expect("depth 2 or more")
+        .as_os_str()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Folder names of data set splits.

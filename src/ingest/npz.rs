@@ -1016,14 +1016,7 @@ pub(super) fn array_folder(root: &Path) -> Result<Option<ArrayFolder>, IngestErr
             folder.others += 1;
             continue;
         }
-        let rel = entry.path().strip_prefix(root).expect("under root");
-        let class = rel
-            .components()
-            .next()
-            .expect("depth 2 or more")
-            .as_os_str()
-            .to_string_lossy()
-            .into_owned();
+        let class = super::images::class_folder(root, entry.path());
         folder.files.push((entry.into_path(), class));
     }
     Ok((folder.files.len() >= 2).then_some(folder))
