@@ -3291,6 +3291,26 @@ fn an_image_list_of_paths_and_labels_between_spaces_is_a_table_of_paths() {
     // to pass
     let e = run_err(&["scan", "train.txt", "--label", "class"], d);
     assert!(e.contains("--no-header") && e.contains("column_2"), "{e}");
+    // the CSV kept in a folder of its own (`labels/train.csv`), its paths
+    // from the data set's folder: found from the folder above, the same
+    // pictures (was: a column of text, with a note)
+    std::fs::create_dir(d.join("labels")).unwrap();
+    std::fs::copy(d.join("train.csv"), d.join("labels").join("train.csv")).unwrap();
+    let labels = d.join("labels");
+    run_ok(
+        &[
+            "scan",
+            "train.csv",
+            "--no-fail",
+            "--seed",
+            "1",
+            "--out",
+            "out",
+        ],
+        &labels,
+    );
+    let kept = read_parquet(&labels.join("out/scores.parquet"));
+    assert_eq!(kept.column_by_name("score").unwrap(), &csv);
     // words as many on each line are prose, not a list
     std::fs::write(
         d.join("notes.txt"),

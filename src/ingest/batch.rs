@@ -1083,7 +1083,8 @@ pub(crate) fn text_column_kinds(
         } else if !values.iter().any(|v| v.contains("://")) {
             notes.push(format!(
                 "column `{name}` names image files, but none of its first ones is found \
-                 (`{}`, beside the table or from the working directory): read as text; scan \
+                 (`{}`, beside the table, below it, above it or from the working directory): \
+                 read as text; scan \
                  from the folder its paths start from to scan the images",
                 values[0]
             ));
@@ -2464,8 +2465,10 @@ fn is_image_path(value: &str) -> bool {
 
 /// The file an image path names: an absolute path as it is; a relative one
 /// beside the input file (where a table of paths and its images are kept
-/// together), else as given (from the working directory), else — named in
-/// the error — beside the input file.
+/// together), else as given (from the working directory), else — a bare
+/// file name — the one picture of that name below the input file's folder,
+/// else — a path with folders — from one of the [`FOLDERS_ABOVE`] folders
+/// above it, else — named in the error — beside the input file.
 fn image_file(path: &str, table: Option<&std::path::Path>) -> std::path::PathBuf {
     let given = std::path::PathBuf::from(path);
     if given.is_absolute() {
@@ -2488,11 +2491,34 @@ fn image_file(path: &str, table: Option<&std::path::Path>) -> std::path::PathBuf
     if let Some(below) = picture_below(path, table) {
         return below;
     }
+    // a path from the data set's folder, the table kept in a folder of its
+    // own (`data/labels/train.csv` naming `images/0001.jpg`, kept in
+    // `data/images/`): from the folders above the table's
+    if given.components().count() > 1 {
+        // (a table named from the working directory, `train.csv`, has the
+        // working directory's folders above it)
+        let folder = table.and_then(|t| t.parent()).and_then(|d| match d {
+            d if d.as_os_str().is_empty() => std::env::current_dir().ok(),
+            d => std::path::absolute(d).ok(),
+        });
+        let above = folder
+            .iter()
+            .flat_map(|d| d.ancestors().skip(1).take(FOLDERS_ABOVE))
+            .map(|a| a.join(&given))
+            .find(|p| p.exists());
+        if let Some(found) = above {
+            return found;
+        }
+    }
     beside.unwrap_or(given)
 }
 
+/// Folders above a table's own in which the relative paths it names are
+/// looked for (see [`image_file`]).
+const FOLDERS_ABOVE: usize = 2;
+
 /// Whether `value` (a table's first-line field) names a picture that is
-/// there, beside `table`, from the working directory or below.
+/// there, as [`image_file`] looks for it.
 pub(crate) fn names_picture(value: &str, table: &std::path::Path) -> bool {
     is_image_path(value) && image_file(value.trim(), Some(table)).is_file()
 }
