@@ -551,7 +551,7 @@ mod tests {
             &[("train", split(4)), ("test", split(2)), ("mapping", cell)],
         );
         for file in [
-            mat_file(&[dataset.clone()]),
+            mat_file(std::slice::from_ref(&dataset)),
             mat_file(&[compressed(&dataset)]),
         ] {
             let arrays = read(&file).unwrap();
