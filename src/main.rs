@@ -141,7 +141,9 @@ struct InputArgs {
     separator: Option<u8>,
     /// The CSV files have no header line (as `mnist_train.csv` files
     /// often come): their columns are named `column_1`, `column_2`, …;
-    /// name the label column so, e.g. `--label column_1`
+    /// name the label column so, e.g. `--label column_1`, or leave it to be
+    /// told where one column can only be it (a first line of data is told
+    /// without this option, with a note)
     #[arg(long)]
     no_header: bool,
     /// Out-of-sample class probabilities: a list column, one value per class
