@@ -4466,3 +4466,59 @@ fn class_folders_of_arrays_are_read_as_rows() {
     assert!(e.contains("odd.npy") && e.contains("one shape"), "{e}");
     assert!(!d.join("out-odd").exists());
 }
+
+#[test]
+fn a_folder_of_idx_files_is_read_for_its_training_pair() {
+    // torchvision's `MNIST/raw/`: `train-*` and `t10k-*` IDX pairs, each
+    // also gzipped (was: "holds no image in class folders"): the folder
+    // scans as its training images file, with a note naming the test pair
+    // left out; a folder of several training files (EMNIST's splits) is an
+    // error that names them
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let raw = d.join("MNIST").join("raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    let (n, side) = (150usize, 12usize);
+    let (pixels, labels, _) = patched_images(n, side, 10, 11);
+    let dims = [n as u32, side as u32, side as u32];
+    for split in ["train", "t10k"] {
+        let images = raw.join(format!("{split}-images-idx3-ubyte"));
+        let labels_file = raw.join(format!("{split}-labels-idx1-ubyte"));
+        write_idx(&images, &dims, &pixels);
+        write_idx(&labels_file, &[n as u32], &labels);
+        for file in [images, labels_file] {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&std::fs::read(&file).unwrap()).unwrap();
+            std::fs::write(file.with_extension("gz"), gz.finish().unwrap()).unwrap();
+        }
+    }
+    let score = |input: &Path, out: &str| {
+        scan_scores(d, input, &["--no-fail"], out)
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+    };
+    let pair = score(&raw.join("train-images-idx3-ubyte"), "out-pair");
+    assert_eq!(&score(&raw, "out-folder"), &pair);
+    let v = summary_of(d, "out-folder");
+    assert!(
+        v["warnings"]
+            .to_string()
+            .contains("left out `t10k-images-idx3-ubyte`"),
+        "{v}"
+    );
+    // two splits' training files: which one to check is the user's choice
+    let emnist = d.join("emnist");
+    std::fs::create_dir(&emnist).unwrap();
+    for split in ["emnist-digits-train", "emnist-letters-train"] {
+        let images = emnist.join(format!("{split}-images-idx3-ubyte"));
+        write_idx(&images, &dims, &pixels);
+        let labels_file = emnist.join(format!("{split}-labels-idx1-ubyte"));
+        write_idx(&labels_file, &[n as u32], &labels);
+    }
+    let e = run_err(&["scan", "emnist", "--out", "out-emnist"], d);
+    assert!(
+        e.contains("several IDX image files") && e.contains("emnist-letters-train"),
+        "{e}"
+    );
+}

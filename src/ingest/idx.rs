@@ -62,6 +62,73 @@ pub(crate) fn read_idx(path: &Path) -> Result<Idx, IngestError> {
     })
 }
 
+/// The images file of a folder of IDX files to read — torchvision's
+/// `MNIST/raw/` and `FashionMNIST/raw/` hold `train-*` and `t10k-*` pairs,
+/// each also gzipped — with a note naming what is left out: the one
+/// training images file (uncompressed before its `.gz` copy), else the one
+/// images file; `None` for a folder of no IDX images; an error where
+/// several training files are there (EMNIST's splits), naming them.
+pub(super) fn training_images(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(None);
+    };
+    // each images file by its name less `.gz`, the uncompressed one first
+    let mut images: std::collections::BTreeMap<String, PathBuf> = Default::default();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !path.is_file()
+            || !name.contains("idx3")
+            || super::InputFormat::detect(&path) != Some(super::InputFormat::Idx)
+        {
+            continue;
+        }
+        let plain = name.strip_suffix(".gz").unwrap_or(&name).to_string();
+        let gz = name.ends_with(".gz");
+        match images.get(&plain) {
+            Some(kept) if !kept.to_string_lossy().ends_with(".gz") || gz => {}
+            _ => {
+                images.insert(plain, path);
+            }
+        }
+    }
+    let train: Vec<&String> = images
+        .keys()
+        .filter(|n| n.to_ascii_lowercase().contains("train"))
+        .collect();
+    let chosen = match (train.as_slice(), images.len()) {
+        ([one], _) => (*one).clone(),
+        ([], 1) => images.keys().next().expect("one").clone(),
+        (_, 0) => return Ok(None),
+        _ => {
+            return Err(IngestError::Option(format!(
+                "{} holds several IDX image files ({}): scan the one to check",
+                dir.display(),
+                images
+                    .keys()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    };
+    let left: Vec<String> = images
+        .keys()
+        .filter(|n| **n != chosen)
+        .map(|n| format!("`{n}`"))
+        .collect();
+    let path = images[&chosen].clone();
+    let mut note = format!(
+        "{}: read the IDX pair `{}` and its labels",
+        dir.display(),
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    if !left.is_empty() {
+        note.push_str(&format!("; left out {}", left.join(", ")));
+    }
+    Ok(Some((path, note)))
+}
+
 /// The labels file that goes with an images file, and the other way round.
 fn partner(path: &Path) -> Option<PathBuf> {
     let name = path.file_name()?.to_string_lossy().into_owned();

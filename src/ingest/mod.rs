@@ -904,6 +904,13 @@ fn expand_with_parts(inputs: &[String]) -> Result<(Vec<Part>, Vec<String>), Inge
                 continue;
             }
             // STL-10's binary download: its training split
+            // an IDX download folder (torchvision's `MNIST/raw/`): its
+            // training pair
+            if let Some((images, note)) = idx::training_images(&p)? {
+                notes.push(note);
+                out.push((images, Vec::new()));
+                continue;
+            }
             let stl = p.join("train_X.bin");
             if stl10::is_stl10(&stl) {
                 notes.push(format!(
