@@ -3960,9 +3960,20 @@ fn cifar_binary_records_scan_as_the_same_pictures_in_a_folder() {
         .chunks(3073)
         .flat_map(|r| [&[r[0] / 2][..], r].concat())
         .collect();
-    std::fs::write(hundred.join("train.bin"), fine).unwrap();
-    scan_each(d, &[("cifar-100-binary/train.bin", "fine")]);
+    std::fs::write(hundred.join("train.bin"), &fine).unwrap();
+    std::fs::write(hundred.join("test.bin"), &fine[..2 * 3074]).unwrap();
+    std::fs::write(hundred.join("fine_label_names.txt"), "apple\n").unwrap();
+    // the file, and the folder as downloaded: its training file (was: "holds
+    // no image in class folders")
+    scan_each(
+        d,
+        &[
+            ("cifar-100-binary/train.bin", "fine"),
+            ("cifar-100-binary", "fine-folder"),
+        ],
+    );
     assert_eq!(sorted_scores(d, "fine"), file);
+    assert_eq!(sorted_scores(d, "fine-folder"), file);
     assert!(summary_of(d, "fine")["warnings"]
         .to_string()
         .contains("fine_labels"));

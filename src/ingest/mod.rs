@@ -845,8 +845,9 @@ fn versioned_table(dir: &Path) -> Option<&'static str> {
 
 /// The training batches of CIFAR-10's python download
 /// (`cifar-10-batches-py/data_batch_1` … `_5`, pickles) or of its binary
-/// one (`cifar-10-batches-bin/data_batch_1.bin` …), in order; empty for
-/// another folder.
+/// one (`cifar-10-batches-bin/data_batch_1.bin` …), and CIFAR-100's one
+/// training file (`cifar-100-python/train`, `cifar-100-binary/train.bin`),
+/// in order; empty for another folder.
 fn cifar_batches(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -855,9 +856,10 @@ fn cifar_batches(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("data_batch_"))
-                && (npz::is_pickle(p) || cifar::is_cifar_bin(p))
+            p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.starts_with("data_batch_") || n == "train" || n == "train.bin"
+            }) && (npz::is_pickle(p) || cifar::is_cifar_bin(p))
         })
         .collect();
     batches.sort();
