@@ -4533,3 +4533,43 @@ fn a_folder_of_idx_files_is_read_for_its_training_pair() {
         "{e}"
     );
 }
+
+#[test]
+fn a_folder_of_data_files_is_read_for_its_training_file() {
+    // SVHN's download: `train_32x32.mat` beside `test_32x32.mat` and
+    // `extra_32x32.mat` (was: "holds no image in class folders"); here the
+    // digits fixture as NumPy archives: the folder scans as its training
+    // file, with a note naming the others; two files neither of which is
+    // the training split's are not guessed between: the error names them
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fixture = std::fs::read(fixtures().join("digits300.npz")).unwrap();
+    std::fs::create_dir(d.join("svhn")).unwrap();
+    for name in ["train_32x32.npz", "test_32x32.npz", "extra_32x32.npz"] {
+        std::fs::write(d.join("svhn").join(name), &fixture).unwrap();
+    }
+    let score = |input: &str, out: &str| {
+        scan_scores(d, &d.join(input), &["--no-fail"], out)
+            .column_by_name("score")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        &score("svhn", "out-folder"),
+        &score("svhn/train_32x32.npz", "out-file")
+    );
+    let v = summary_of(d, "out-folder");
+    assert!(
+        v["warnings"]
+            .to_string()
+            .contains("left out `extra_32x32.npz`, `test_32x32.npz`"),
+        "{v}"
+    );
+    std::fs::remove_file(d.join("svhn/train_32x32.npz")).unwrap();
+    let e = run_err(&["scan", "svhn", "--out", "out-two"], d);
+    assert!(
+        e.contains("several data files") && e.contains("`test_32x32.npz`"),
+        "{e}"
+    );
+    assert!(!d.join("out-two").exists());
+}

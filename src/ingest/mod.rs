@@ -866,6 +866,104 @@ fn cifar_batches(dir: &Path) -> Vec<PathBuf> {
     batches
 }
 
+/// The one file of a folder of data files of the formats read whole (NumPy,
+/// MATLAB, HDF5, pickles, PyTorch, ARFF, LIBSVM, R, Stata, SPSS, SAS,
+/// Excel, `.ts`; a `.npy`, half of a pair, aside) and no subfolder, picture
+/// or table to read instead: the training split's (SVHN's `train_32x32.mat` beside
+/// `test_32x32.mat` and `extra_32x32.mat`), else the only one; with a note
+/// naming the files left out. `None` where there is none; an error naming
+/// them where several could be meant.
+fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return Ok(None);
+    };
+    let entries: Vec<PathBuf> = listing
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    // a folder of tables is read as its tables, one of pictures as pictures
+    let other = |p: &PathBuf| {
+        p.is_dir()
+            || images::is_image(p)
+            || matches!(
+                InputFormat::detect(p),
+                Some(
+                    InputFormat::Parquet
+                        | InputFormat::Csv
+                        | InputFormat::Ipc
+                        | InputFormat::Ndjson
+                        | InputFormat::Avro
+                        | InputFormat::Orc
+                )
+            )
+    };
+    if entries.iter().any(other) {
+        return Ok(None);
+    }
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut files: Vec<&PathBuf> = entries
+        .iter()
+        .filter(|p| {
+            !name(p).to_ascii_lowercase().ends_with(".npy")
+                && matches!(
+                    InputFormat::detect(p),
+                    Some(
+                        InputFormat::Npz
+                            | InputFormat::Arff
+                            | InputFormat::Svmlight
+                            | InputFormat::RData
+                            | InputFormat::Stata
+                            | InputFormat::Spss
+                            | InputFormat::Xport
+                            | InputFormat::Excel
+                            | InputFormat::Ts
+                    )
+                )
+        })
+        .collect();
+    files.sort();
+    let train: Vec<&&PathBuf> = files
+        .iter()
+        .filter(|p| name(p).to_ascii_lowercase().contains("train"))
+        .collect();
+    let chosen = match (train.as_slice(), files.as_slice()) {
+        ([one], _) => (**one).clone(),
+        ([], [only]) => (*only).clone(),
+        (_, []) => return Ok(None),
+        _ => {
+            return Err(IngestError::Option(format!(
+                "{} holds several data files ({}), none of them alone the training split's: \
+                 scan the one to check",
+                dir.display(),
+                files
+                    .iter()
+                    .map(|p| format!("`{}`", name(p)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    };
+    let left: Vec<String> = files
+        .iter()
+        .filter(|p| ***p != chosen)
+        .map(|p| format!("`{}`", name(p)))
+        .collect();
+    let mut note = format!("{}: read `{}`", dir.display(), name(&chosen));
+    if !left.is_empty() {
+        note.push_str(&format!(
+            ", the training split's file; left out {}",
+            left.join(", ")
+        ));
+    }
+    Ok(Some((chosen, note)))
+}
+
 /// A path to read and the `key=value` folders it sits below in a folder
 /// given as input.
 pub(super) type Part = (PathBuf, Vec<(String, Option<String>)>);
@@ -921,6 +1019,11 @@ fn expand_with_parts(inputs: &[String]) -> Result<(Vec<Part>, Vec<String>), Inge
                     p.display()
                 ));
                 out.push((stl, Vec::new()));
+                continue;
+            }
+            if let Some((file, note)) = training_file(&p)? {
+                notes.push(note);
+                out.push((file, Vec::new()));
                 continue;
             }
             let parts = table_parts(&p)?;
