@@ -92,32 +92,11 @@ pub(super) fn training_images(dir: &Path) -> Result<Option<(PathBuf, String)>, I
             }
         }
     }
-    let train: Vec<&String> = images
-        .keys()
-        .filter(|n| n.to_ascii_lowercase().contains("train"))
-        .collect();
-    let chosen = match (train.as_slice(), images.len()) {
-        ([one], _) => (*one).clone(),
-        ([], 1) => images.keys().next().expect("one").clone(),
-        (_, 0) => return Ok(None),
-        _ => {
-            return Err(IngestError::Option(format!(
-                "{} holds several IDX image files ({}): scan the one to check",
-                dir.display(),
-                images
-                    .keys()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
-        }
+    let names: Vec<String> = images.keys().cloned().collect();
+    let Some((chosen, left)) = super::training_split(dir, &names, "IDX image files")? else {
+        return Ok(None);
     };
-    let left: Vec<String> = images
-        .keys()
-        .filter(|n| **n != chosen)
-        .map(|n| format!("`{n}`"))
-        .collect();
-    let path = images[&chosen].clone();
+    let path = images[&names[chosen]].clone();
     let mut note = format!(
         "{}: read the IDX pair `{}` and its labels",
         dir.display(),

@@ -866,6 +866,42 @@ fn cifar_batches(dir: &Path) -> Vec<PathBuf> {
     batches
 }
 
+/// Of a download folder's files (`names`, sorted), the one to read — the
+/// training split's (`train` in its name), else the only one — and the
+/// others, quoted, to name as left out; `None` for no file, and an error
+/// naming them (`what` they are) where several could be meant.
+pub(super) fn training_split(
+    dir: &Path,
+    names: &[String],
+    what: &str,
+) -> Result<Option<(usize, Vec<String>)>, IngestError> {
+    let train: Vec<usize> = (0..names.len())
+        .filter(|&i| names[i].to_ascii_lowercase().contains("train"))
+        .collect();
+    let chosen = match (train.as_slice(), names.len()) {
+        ([one], _) => *one,
+        ([], 1) => 0,
+        (_, 0) => return Ok(None),
+        _ => {
+            return Err(IngestError::Option(format!(
+                "{} holds several {what} ({}), none of them alone the training split's: scan \
+                 the one to check",
+                dir.display(),
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    };
+    let left = (0..names.len())
+        .filter(|&i| i != chosen)
+        .map(|i| format!("`{}`", names[i]))
+        .collect();
+    Ok(Some((chosen, left)))
+}
+
 /// The one file of a folder of data files of the formats read whole (NumPy,
 /// MATLAB, HDF5, pickles, PyTorch, ARFF, LIBSVM, R, Stata, SPSS, SAS,
 /// Excel, `.ts`; a `.npy`, half of a pair, aside) and no subfolder, picture
@@ -928,39 +964,18 @@ fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
         })
         .collect();
     files.sort();
-    let train: Vec<&&PathBuf> = files
-        .iter()
-        .filter(|p| name(p).to_ascii_lowercase().contains("train"))
-        .collect();
-    let chosen = match (train.as_slice(), files.as_slice()) {
-        ([one], _) => (**one).clone(),
-        ([], [only]) => (*only).clone(),
-        (_, []) => return Ok(None),
-        _ => {
-            return Err(IngestError::Option(format!(
-                "{} holds several data files ({}), none of them alone the training split's: \
-                 scan the one to check",
-                dir.display(),
-                files
-                    .iter()
-                    .map(|p| format!("`{}`", name(p)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
-        }
+    let names: Vec<String> = files.iter().map(|p| name(p)).collect();
+    let Some((chosen, left)) = training_split(dir, &names, "data files")? else {
+        return Ok(None);
     };
-    let left: Vec<String> = files
-        .iter()
-        .filter(|p| ***p != chosen)
-        .map(|p| format!("`{}`", name(p)))
-        .collect();
-    let mut note = format!("{}: read `{}`", dir.display(), name(&chosen));
+    let mut note = format!("{}: read `{}`", dir.display(), names[chosen]);
     if !left.is_empty() {
         note.push_str(&format!(
             ", the training split's file; left out {}",
             left.join(", ")
         ));
     }
+    let chosen = files[chosen].clone();
     Ok(Some((chosen, note)))
 }
 
