@@ -123,6 +123,39 @@ impl InputFormat {
         InputFormat::Images,
     ];
 
+    /// Whether a folder's files of this format are parts of one table
+    /// (see [`table_parts`]).
+    pub(super) fn table_part(self) -> bool {
+        matches!(
+            self,
+            InputFormat::Parquet
+                | InputFormat::Csv
+                | InputFormat::Ipc
+                | InputFormat::Ndjson
+                | InputFormat::Avro
+                | InputFormat::Orc
+        )
+    }
+
+    /// Whether files of this format are read whole, by a reader of
+    /// poisonscan's own into one batch, not scanned by polars.
+    pub(super) fn read_whole(self) -> bool {
+        matches!(
+            self,
+            InputFormat::Npz
+                | InputFormat::Arff
+                | InputFormat::Svmlight
+                | InputFormat::Avro
+                | InputFormat::Orc
+                | InputFormat::RData
+                | InputFormat::Stata
+                | InputFormat::Spss
+                | InputFormat::Xport
+                | InputFormat::Excel
+                | InputFormat::Ts
+        )
+    }
+
     /// The name users write with `--format`.
     pub fn name(self) -> &'static str {
         match self {
@@ -730,18 +763,7 @@ fn table_parts(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
                 && table::first_line_names_picture(entry.path())
         };
         if entry.file_type().is_file()
-            && (listing_pictures()
-                || matches!(
-                    format(),
-                    Some(
-                        InputFormat::Parquet
-                            | InputFormat::Csv
-                            | InputFormat::Ipc
-                            | InputFormat::Ndjson
-                            | InputFormat::Avro
-                            | InputFormat::Orc
-                    )
-                ))
+            && (listing_pictures() || format().is_some_and(InputFormat::table_part))
         {
             parts.push(entry.into_path());
         }
@@ -922,17 +944,7 @@ fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
     let other = |p: &PathBuf| {
         p.is_dir()
             || images::is_image(p)
-            || matches!(
-                InputFormat::detect(p),
-                Some(
-                    InputFormat::Parquet
-                        | InputFormat::Csv
-                        | InputFormat::Ipc
-                        | InputFormat::Ndjson
-                        | InputFormat::Avro
-                        | InputFormat::Orc
-                )
-            )
+            || InputFormat::detect(p).is_some_and(InputFormat::table_part)
     };
     if entries.iter().any(other) {
         return Ok(None);
@@ -947,20 +959,7 @@ fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
         .iter()
         .filter(|p| {
             !name(p).to_ascii_lowercase().ends_with(".npy")
-                && matches!(
-                    InputFormat::detect(p),
-                    Some(
-                        InputFormat::Npz
-                            | InputFormat::Arff
-                            | InputFormat::Svmlight
-                            | InputFormat::RData
-                            | InputFormat::Stata
-                            | InputFormat::Spss
-                            | InputFormat::Xport
-                            | InputFormat::Excel
-                            | InputFormat::Ts
-                    )
-                )
+                && InputFormat::detect(p).is_some_and(InputFormat::read_whole)
         })
         .collect();
     files.sort();

@@ -1376,20 +1376,7 @@ fn read_into<'a>(
             batches,
         );
     }
-    if matches!(
-        format,
-        InputFormat::Npz
-            | InputFormat::Arff
-            | InputFormat::Svmlight
-            | InputFormat::Avro
-            | InputFormat::Orc
-            | InputFormat::RData
-            | InputFormat::Stata
-            | InputFormat::Spss
-            | InputFormat::Xport
-            | InputFormat::Excel
-            | InputFormat::Ts
-    ) {
+    if format.read_whole() {
         let mut notes = Vec::new();
         let one = |batch: RecordBatch| (batch.schema(), vec![batch]);
         let (schema, batches) = if format == InputFormat::Avro {
