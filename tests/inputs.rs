@@ -3228,6 +3228,19 @@ fn delimited_text_under_another_name_is_read_as_a_table() {
     let v = summary_of(d, "out-first.csv-0");
     assert!(v["warnings"].to_string().contains("no header line"), "{v}");
     assert_eq!(&scores("last.data", &[]), &named);
+    // a header of numbers with a fraction (spectra named by their
+    // wavelengths) and one word is a header: the word is not one of its
+    // column's values, so nothing is guessed, and named it is the label
+    let wavelengths: Vec<String> = (0..13).map(|j| format!("{}.5", 400 + j)).collect();
+    let spectra = format!(
+        "{},kind\n{}",
+        wavelengths.join(","),
+        std::fs::read_to_string(d.join("last.data")).unwrap()
+    );
+    std::fs::write(d.join("spectra.csv"), spectra).unwrap();
+    let e = run_err(&["scan", "spectra.csv"], d);
+    assert!(e.contains("`label` not found"), "{e}");
+    assert_eq!(&scores("spectra.csv", &["--label", "kind"]), &named);
     // a header of the column numbers pandas writes for an unnamed frame
     // (`0,1,2,…`) is not read as data: the label is asked for
     let numbered: String = (0..13).map(|j| j.to_string()).collect::<Vec<_>>().join(",");

@@ -1176,9 +1176,10 @@ pub(super) fn load(
 /// column numbers pandas writes for an unnamed frame (`0,1,2,…`). Its
 /// columns are then named by place, the label being the one the user named
 /// so (`--label column_2`), else, in an image list, the one column besides
-/// the pictures or the one of text, in a table, the one column of text or
-/// the one end column of whole numbers with at most
-/// [`batch::MAX_CATEGORIES`] values (see [`class_column_at_an_end`]).
+/// the pictures or the one of text, in a table, the one column of text
+/// whose first value is one of its values (see [`recurs`]) or the one end
+/// column of whole numbers with at most [`batch::MAX_CATEGORIES`] values
+/// (see [`class_column_at_an_end`]).
 /// `None` for any other file, and where the label cannot be told (the error
 /// then says what to pass).
 fn headerless(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, String)> {
@@ -1224,8 +1225,13 @@ fn headerless(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, St
             .copied()
             .filter(|&j| !number(&first[j]))
             .collect();
+        // in a table, the one text column's first value must be one of its
+        // values (else the line names the columns)
+        let a_value =
+            |j: usize| sample_columns(path, table.separator, &[j]).is_some_and(|v| recurs(&v[0]));
         let label = match (list, others.as_slice(), text.as_slice()) {
-            (true, [one], _) | (_, _, [one]) => Some(*one),
+            (true, [one], _) | (true, _, [one]) => Some(*one),
+            (false, _, [one]) => Some(*one).filter(|&j| a_value(j)),
             (false, _, []) => class_column_at_an_end(path, table.separator, first.len()),
             _ => None,
         };
@@ -1260,18 +1266,55 @@ const ROWS_A_CLASS: usize = 5;
 /// The one end column (first or last, of `n`) of a headerless table whose
 /// values are whole numbers, none missing, of 2 to
 /// [`batch::MAX_CATEGORIES`] distinct values and at least
-/// [`ROWS_A_CLASS`] rows a value, in its first [`CLASS_SAMPLE_ROWS`] rows —
-/// a class; `None` when both ends are such columns or neither is.
+/// [`ROWS_A_CLASS`] rows a value, its first value among the others, in its
+/// first [`CLASS_SAMPLE_ROWS`] rows — a class; `None` when both ends are
+/// such columns or neither is.
 fn class_column_at_an_end(path: &Path, separator: Option<u8>, n: usize) -> Option<usize> {
+    let ends: Vec<usize> = if n > 1 { vec![0, n - 1] } else { vec![0] };
+    let sampled = sample_columns(path, separator, &ends)?;
+    let classes = |values: &Vec<String>| {
+        let mut distinct = std::collections::BTreeSet::new();
+        values.iter().all(|v| {
+            v.parse::<f64>().is_ok_and(|x| {
+                distinct.insert(x.to_bits());
+                x.fract() == 0.0
+            })
+        }) && (2..=batch::MAX_CATEGORIES).contains(&distinct.len())
+            && distinct.len() * ROWS_A_CLASS <= values.len()
+            && recurs(values)
+    };
+    match ends
+        .iter()
+        .zip(&sampled)
+        .filter(|(_, values)| classes(values))
+        .collect::<Vec<_>>()[..]
+    {
+        [(&j, _)] => Some(j),
+        _ => None,
+    }
+}
+
+/// Whether a column's first value (its first line's field) is among its
+/// later values: a label's value is, a header's name is not (a table of
+/// spectra named by their wavelengths, `1100.5,…,species`, has a header).
+fn recurs(values: &[String]) -> bool {
+    values
+        .split_first()
+        .is_some_and(|(first, rest)| rest.contains(first))
+}
+
+/// The fields at `columns` (trimmed) of a delimited file's first
+/// [`CLASS_SAMPLE_ROWS`] lines (after `#` comment lines; a line without the
+/// field gives an empty one), streamed, the file as sniffed.
+fn sample_columns(
+    path: &Path,
+    separator: Option<u8>,
+    columns: &[usize],
+) -> Option<Vec<Vec<String>>> {
     use std::io::BufRead;
     let dialect = sniff_csv(&head_bytes(path), separator);
     let reader = std::io::BufReader::new(decompressed(path).ok()?);
-    let ends: Vec<usize> = if n > 1 { vec![0, n - 1] } else { vec![0] };
-    // per end: its distinct values (bit patterns), and whether every value
-    // so far is a whole number
-    let mut seen: Vec<(std::collections::BTreeSet<u64>, bool)> =
-        vec![(Default::default(), true); ends.len()];
-    let mut rows = 0;
+    let mut sampled = vec![Vec::new(); columns.len()];
     for line in reader
         .split(b'\n')
         .skip(dialect.comments)
@@ -1283,35 +1326,12 @@ fn class_column_at_an_end(path: &Path, separator: Option<u8>, n: usize) -> Optio
             continue;
         }
         let fields = split_fields(line, dialect.separator);
-        rows += 1;
-        for (&j, (distinct, whole)) in ends.iter().zip(seen.iter_mut()) {
-            let value = fields
-                .get(j)
-                .and_then(|f| std::str::from_utf8(f).ok())
-                .and_then(|f| f.trim().parse::<f64>().ok())
-                .filter(|v| v.fract() == 0.0);
-            match value {
-                Some(v) if *whole && distinct.len() <= batch::MAX_CATEGORIES => {
-                    distinct.insert(v.to_bits());
-                }
-                _ => *whole = false,
-            }
+        for (&j, values) in columns.iter().zip(sampled.iter_mut()) {
+            let field = fields.get(j).map_or(&[][..], |f| &f[..]);
+            values.push(String::from_utf8_lossy(field).trim().to_string());
         }
     }
-    let classes = |(distinct, whole): &(std::collections::BTreeSet<u64>, bool)| {
-        *whole
-            && (2..=batch::MAX_CATEGORIES).contains(&distinct.len())
-            && distinct.len() * ROWS_A_CLASS <= rows
-    };
-    match ends
-        .iter()
-        .zip(&seen)
-        .filter(|(_, s)| classes(s))
-        .collect::<Vec<_>>()[..]
-    {
-        [(&j, _)] => Some(j),
-        _ => None,
-    }
+    Some(sampled)
 }
 
 /// The fields of a delimited text file's first line (after `#` comment
