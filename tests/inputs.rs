@@ -3239,7 +3239,10 @@ fn delimited_text_under_another_name_is_read_as_a_table() {
     );
     std::fs::write(d.join("spectra.csv"), spectra).unwrap();
     let e = run_err(&["scan", "spectra.csv"], d);
-    assert!(e.contains("`label` not found"), "{e}");
+    assert!(
+        e.contains("`label` not found") && e.contains("pass --label kind"),
+        "{e}"
+    );
     assert_eq!(&scores("spectra.csv", &["--label", "kind"]), &named);
     // a header of the column numbers pandas writes for an unnamed frame
     // (`0,1,2,…`) is not read as data: the label is asked for

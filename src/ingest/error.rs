@@ -290,9 +290,21 @@ fn did_you_mean(wanted: &str, available: &[String]) -> String {
             || super::images::is_image(std::path::Path::new(a))
     };
     if available.iter().any(datum) {
+        // numbers and one word: the word may name the label (spectra named
+        // by their wavelengths, `400.5,…,species`)
+        let words: Vec<&String> = available
+            .iter()
+            .filter(|a| a.trim().parse::<f64>().is_err() && !datum(a))
+            .collect();
+        let word = match words.as_slice() {
+            [one] if plain(wanted) == "label" => {
+                format!("; or, if it names the columns, is the label `{one}`? pass --label {one}")
+            }
+            _ => String::new(),
+        };
         return format!(
             " (the first line looks like data, not column names: pass --no-header, and \
-             --label column_N for the label's place, column_1 first to column_{} last)",
+             --label column_N for the label's place, column_1 first to column_{} last{word})",
             available.len()
         );
     }
