@@ -539,10 +539,10 @@ pub(crate) fn select(
     })
 }
 
-/// Column names, back-quoted, for messages.
-fn quoted(names: &[String]) -> String {
+/// Names (of columns, files, folders), back-quoted, for messages.
+pub(crate) fn quoted<S: std::fmt::Display>(names: impl IntoIterator<Item = S>) -> String {
     names
-        .iter()
+        .into_iter()
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ")

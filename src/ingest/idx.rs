@@ -97,14 +97,11 @@ pub(super) fn training_images(dir: &Path) -> Result<Option<(PathBuf, String)>, I
         return Ok(None);
     };
     let path = images[&names[chosen]].clone();
-    let mut note = format!(
-        "{}: read the IDX pair `{}` and its labels",
+    let note = format!(
+        "{}: read the IDX pair `{}` and its labels{left}",
         dir.display(),
         path.file_name().unwrap_or_default().to_string_lossy()
     );
-    if !left.is_empty() {
-        note.push_str(&format!("; left out {}", left.join(", ")));
-    }
     Ok(Some((path, note)))
 }
 

@@ -184,10 +184,7 @@ fn classes_inside_splits(
             _ => format!(
                 "{held_by} holds split folders ({}): each image's class is the folder inside \
                  its split, and the splits are scanned together ({hint} for one split)",
-                kept.iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                super::batch::quoted(&kept),
             ),
         },
     );

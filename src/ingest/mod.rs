@@ -889,14 +889,15 @@ fn cifar_batches(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Of a download folder's files (`names`, sorted), the one to read — the
-/// training split's (`train` in its name), else the only one — and the
-/// others, quoted, to name as left out; `None` for no file, and an error
-/// naming them (`what` they are) where several could be meant.
+/// training split's (`train` in its name), else the only one — and a note's
+/// tail naming the others as left out (empty where there are none); `None`
+/// for no file, and an error naming them (`what` they are) where several
+/// could be meant.
 pub(super) fn training_split(
     dir: &Path,
     names: &[String],
     what: &str,
-) -> Result<Option<(usize, Vec<String>)>, IngestError> {
+) -> Result<Option<(usize, String)>, IngestError> {
     let train: Vec<usize> = (0..names.len())
         .filter(|&i| names[i].to_ascii_lowercase().contains("train"))
         .collect();
@@ -909,18 +910,18 @@ pub(super) fn training_split(
                 "{} holds several {what} ({}), none of them alone the training split's: scan \
                  the one to check",
                 dir.display(),
-                names
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                batch::quoted(names)
             )))
         }
     };
-    let left = (0..names.len())
+    let left: Vec<&String> = (0..names.len())
         .filter(|&i| i != chosen)
-        .map(|i| format!("`{}`", names[i]))
+        .map(|i| &names[i])
         .collect();
+    let left = match left.is_empty() {
+        true => String::new(),
+        false => format!("; left out {}", batch::quoted(left)),
+    };
     Ok(Some((chosen, left)))
 }
 
@@ -967,13 +968,15 @@ fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
     let Some((chosen, left)) = training_split(dir, &names, "data files")? else {
         return Ok(None);
     };
-    let mut note = format!("{}: read `{}`", dir.display(), names[chosen]);
-    if !left.is_empty() {
-        note.push_str(&format!(
-            ", the training split's file; left out {}",
-            left.join(", ")
-        ));
-    }
+    let training = match left.is_empty() {
+        true => "",
+        false => ", the training split's file",
+    };
+    let note = format!(
+        "{}: read `{}`{training}{left}",
+        dir.display(),
+        names[chosen]
+    );
     let chosen = files[chosen].clone();
     Ok(Some((chosen, note)))
 }
