@@ -147,7 +147,22 @@ fn head_of(r: impl std::io::Read) -> Vec<u8> {
 /// The first 64 KiB of a file, decompressed (see [`decompressed`]); empty
 /// when it cannot be read.
 fn head_bytes(path: &Path) -> Vec<u8> {
-    decompressed(path).map(head_of).unwrap_or_default()
+    with_data(path, |data| head_of(data)).unwrap_or_default()
+}
+
+/// `read` given a file's data, decompressed as [`decompressed`] gives it —
+/// but a zip archive's table read from the archive as it is decoded, not
+/// unpacked whole first: for readers of its first bytes or lines.
+fn with_data<T>(path: &Path, read: impl FnOnce(&mut dyn std::io::Read) -> T) -> std::io::Result<T> {
+    if packed(path) != Some(Packed::Zip) {
+        return Ok(read(&mut decompressed(path)?));
+    }
+    let other = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    let mut archive =
+        ::zip::ZipArchive::new(std::fs::File::open(path)?).map_err(|e| other(e.to_string()))?;
+    let (i, _) = zip_member(&mut archive).map_err(other)?;
+    let mut member = archive.by_index(i).map_err(|e| other(e.to_string()))?;
+    Ok(read(&mut member))
 }
 
 /// Whether a JSON file, by its first bytes (`head`), holds one array of
@@ -1184,7 +1199,10 @@ pub(super) fn load(
 /// then says what to pass).
 fn headerless(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, String)> {
     let table = &options.table;
-    let first = first_line(path, table.separator)?;
+    // the file's first bytes, read once for its first line and its dialect
+    let head = head_bytes(path);
+    let dialect = sniff_csv(&head, table.separator);
+    let first = first_line(path, &head, table.separator)?;
     let by_place = |name: &str| {
         name.strip_prefix("column_")
             .and_then(|k| k.parse::<usize>().ok())
@@ -1227,12 +1245,11 @@ fn headerless(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, St
             .collect();
         // in a table, the one text column's first value must be one of its
         // values (else the line names the columns)
-        let a_value =
-            |j: usize| sample_columns(path, table.separator, &[j]).is_some_and(|v| recurs(&v[0]));
+        let a_value = |j: usize| sample_columns(path, dialect, &[j]).is_some_and(|v| recurs(&v[0]));
         let label = match (list, others.as_slice(), text.as_slice()) {
             (true, [one], _) | (true, _, [one]) => Some(*one),
             (false, _, [one]) => Some(*one).filter(|&j| a_value(j)),
-            (false, _, []) => class_column_at_an_end(path, table.separator, first.len()),
+            (false, _, []) => class_column_at_an_end(path, dialect, first.len()),
             _ => None,
         };
         format!("column_{}", label? + 1)
@@ -1269,9 +1286,9 @@ const ROWS_A_CLASS: usize = 5;
 /// [`ROWS_A_CLASS`] rows a value, its first value among the others, in its
 /// first [`CLASS_SAMPLE_ROWS`] rows — a class; `None` when both ends are
 /// such columns or neither is.
-fn class_column_at_an_end(path: &Path, separator: Option<u8>, n: usize) -> Option<usize> {
+fn class_column_at_an_end(path: &Path, dialect: CsvDialect, n: usize) -> Option<usize> {
     let ends: Vec<usize> = if n > 1 { vec![0, n - 1] } else { vec![0] };
-    let sampled = sample_columns(path, separator, &ends)?;
+    let sampled = sample_columns(path, dialect, &ends)?;
     let classes = |values: &Vec<String>| {
         let mut distinct = std::collections::BTreeSet::new();
         values.iter().all(|v| {
@@ -1305,42 +1322,40 @@ fn recurs(values: &[String]) -> bool {
 
 /// The fields at `columns` (trimmed) of a delimited file's first
 /// [`CLASS_SAMPLE_ROWS`] lines (after `#` comment lines; a line without the
-/// field gives an empty one), streamed, the file as sniffed.
-fn sample_columns(
-    path: &Path,
-    separator: Option<u8>,
-    columns: &[usize],
-) -> Option<Vec<Vec<String>>> {
+/// field gives an empty one), streamed, in the file's `dialect`.
+fn sample_columns(path: &Path, dialect: CsvDialect, columns: &[usize]) -> Option<Vec<Vec<String>>> {
     use std::io::BufRead;
-    let dialect = sniff_csv(&head_bytes(path), separator);
-    let reader = std::io::BufReader::new(decompressed(path).ok()?);
-    let mut sampled = vec![Vec::new(); columns.len()];
-    for line in reader
-        .split(b'\n')
-        .skip(dialect.comments)
-        .take(CLASS_SAMPLE_ROWS)
-    {
-        let line = line.ok()?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if line.is_empty() {
-            continue;
+    with_data(path, |data| {
+        let reader = std::io::BufReader::new(data);
+        let mut sampled = vec![Vec::new(); columns.len()];
+        for line in reader
+            .split(b'\n')
+            .skip(dialect.comments)
+            .take(CLASS_SAMPLE_ROWS)
+        {
+            let line = line.ok()?;
+            let line = line.strip_suffix(b"\r").unwrap_or(&line);
+            if line.is_empty() {
+                continue;
+            }
+            let fields = split_fields(line, dialect.separator);
+            for (&j, values) in columns.iter().zip(sampled.iter_mut()) {
+                let field = fields.get(j).map_or(&[][..], |f| &f[..]);
+                values.push(String::from_utf8_lossy(field).trim().to_string());
+            }
         }
-        let fields = split_fields(line, dialect.separator);
-        for (&j, values) in columns.iter().zip(sampled.iter_mut()) {
-            let field = fields.get(j).map_or(&[][..], |f| &f[..]);
-            values.push(String::from_utf8_lossy(field).trim().to_string());
-        }
-    }
-    Some(sampled)
+        Some(sampled)
+    })
+    .ok()
+    .flatten()
 }
 
 /// The fields of a delimited text file's first line (after `#` comment
 /// lines), as its header, split as the file is sniffed: read from its
 /// first 64 KiB, or — a longer line — by polars, which renames a repeated
 /// one `x_duplicated_0` (the suffix is taken off).
-fn first_line(path: &Path, separator: Option<u8>) -> Option<Vec<String>> {
-    let head = head_bytes(path);
-    let dialect = sniff_csv(&head, separator);
+fn first_line(path: &Path, head: &[u8], separator: Option<u8>) -> Option<Vec<String>> {
+    let dialect = sniff_csv(head, separator);
     let mut lines = head.split(|&b| b == b'\n').skip(dialect.comments);
     if let (Some(line), Some(_)) = (lines.next(), lines.next()) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -1365,7 +1380,8 @@ fn first_line(path: &Path, separator: Option<u8>) -> Option<Vec<String>> {
 /// Whether the first line of a delimited text file names a picture that is
 /// there (see [`headerless`]).
 pub(super) fn first_line_names_picture(path: &Path) -> bool {
-    first_line(path, None).is_some_and(|first| first.iter().any(|n| batch::names_picture(n, path)))
+    first_line(path, &head_bytes(path), None)
+        .is_some_and(|first| first.iter().any(|n| batch::names_picture(n, path)))
 }
 
 /// Reads one file's rows into the builder (made from its columns when it
