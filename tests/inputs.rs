@@ -3574,7 +3574,7 @@ fn a_delta_lake_table_is_read_at_its_current_version() {
 }
 
 #[test]
-fn spreadsheets_are_read_as_their_first_sheet() {
+fn spreadsheets_are_read_from_the_first_sheet_with_the_label() {
     // Excel and OpenDocument workbooks as pandas's `to_excel` writes them
     // (datasets/fixtures/spreadsheets.py): the first sheet, as `read_excel`
     // reads it, scans exactly as the CSV of the same rows (was: "save the
@@ -3593,6 +3593,31 @@ fn spreadsheets_are_read_as_their_first_sheet() {
             && warnings.contains("`notes`")
             && warnings.contains("`harvested`"),
         "{warnings}"
+    );
+    // a workbook that opens with a sheet describing the data is read from
+    // the first sheet with the label's column (was: "column `cultivar` not
+    // found; available columns: about"), with a note
+    assert_eq!(scan(&fixtures.join("wine60_readme.xlsx"), "readme"), csv);
+    let warnings = summary_of(d, "readme")["warnings"].to_string();
+    assert!(
+        warnings.contains("sheet `data`, the first with a column `cultivar`")
+            && warnings.contains("`README`"),
+        "{warnings}"
+    );
+    // with no sheet holding the label, the error names each sheet's columns
+    let e = run_err(
+        &[
+            "scan",
+            &fixtures.join("wine60_readme.xlsx").to_string_lossy(),
+            "--label",
+            "kind",
+        ],
+        d,
+    );
+    assert!(
+        e.contains("no sheet has a column `kind`")
+            && e.contains("`README`: about; `data`: cultivar, f0, f1"),
+        "{e}"
     );
     // a workbook without its name is told from its parts
     std::fs::copy(fixtures.join("wine60.xlsx"), d.join("download")).unwrap();

@@ -320,7 +320,7 @@ fn did_you_mean(wanted: &str, available: &[String]) -> String {
 }
 
 /// The names of `available` columns, the first and last few of a wide table.
-fn listed(available: &[String]) -> String {
+pub(super) fn listed(available: &[String]) -> String {
     const HEAD: usize = 16;
     const TAIL: usize = 4;
     if available.len() <= HEAD + TAIL + 4 {

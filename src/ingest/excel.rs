@@ -1,7 +1,8 @@
 //! Spreadsheets: Excel workbooks (`.xlsx`, `.xlsm`, `.xlsb`, the older
 //! `.xls`) and OpenDocument (`.ods`), read by the pure-Rust `calamine`
-//! crate, as pandas's `read_excel` reads them: the first sheet (a note names
-//! the others), its first row the column names, each formula's saved value.
+//! crate, as pandas's `read_excel` reads them: the first sheet that has the
+//! label's column, else the first (a note names the others), its first row
+//! the column names, each formula's saved value.
 //!
 //! A column of numbers (cells `NA`, `N/A`, `#N/A`, empty — the missing
 //! values a CSV may hold — and error cells such as `#DIV/0!` missing) is a
@@ -42,36 +43,9 @@ fn missing(s: &str) -> bool {
     super::table::MISSING.contains(&s.trim())
 }
 
-/// The first sheet of a spreadsheet as a table.
-pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, IngestError> {
-    let mut book = calamine::open_workbook_auto(path)
-        .map_err(|e| excel_error(path, format!("it cannot be read (damaged?): {e}")))?;
-    let sheets = book.sheet_names();
-    let Some(first) = sheets.first().cloned() else {
-        return Err(excel_error(path, "the workbook has no sheet"));
-    };
-    if sheets.len() > 1 {
-        notes.push(format!(
-            "{}: read the first sheet, `{first}`, as pandas's read_excel does; the workbook \
-             also holds {} (save the one to scan as its own file to choose another)",
-            path.display(),
-            sheets[1..]
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let range = book
-        .worksheet_range(&first)
-        .map_err(|e| excel_error(path, format!("sheet `{first}` cannot be read: {e}")))?;
-    let mut rows = range.rows();
-    let Some(header) = rows.next() else {
-        return Err(excel_error(path, format!("sheet `{first}` is empty")));
-    };
-    let data: Vec<&[Data]> = rows.collect();
-    // names as pandas gives them: `Unnamed: j` for an empty one, `x.1` for a
-    // second `x`
+/// Column names as pandas gives them: `Unnamed: j` for an empty one, `x.1`
+/// for a second `x`.
+fn names(header: &[Data]) -> Vec<String> {
     let mut names: Vec<String> = Vec::with_capacity(header.len());
     for (j, cell) in header.iter().enumerate() {
         let base = text(cell).unwrap_or_else(|| format!("Unnamed: {j}"));
@@ -83,6 +57,79 @@ pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, 
         }
         names.push(name);
     }
+    names
+}
+
+/// A spreadsheet's sheet as a table: the first sheet whose columns hold
+/// `label` — a workbook often opens with a sheet that describes the data —
+/// else the first, as pandas's `read_excel` reads it.
+pub(super) fn read(
+    path: &Path,
+    label: &str,
+    notes: &mut Vec<String>,
+) -> Result<RecordBatch, IngestError> {
+    let mut book = calamine::open_workbook_auto(path)
+        .map_err(|e| excel_error(path, format!("it cannot be read (damaged?): {e}")))?;
+    let sheets = book.sheet_names();
+    if sheets.is_empty() {
+        return Err(excel_error(path, "the workbook has no sheet"));
+    }
+    let range = |book: &mut calamine::Sheets<_>, sheet: &str| {
+        book.worksheet_range(sheet)
+            .map_err(|e| excel_error(path, format!("sheet `{sheet}` cannot be read: {e}")))
+    };
+    let mut looked = Vec::new();
+    let mut chosen = None;
+    for sheet in &sheets {
+        let r = range(&mut book, sheet)?;
+        let columns = r.rows().next().map(names).unwrap_or_default();
+        if columns.iter().any(|c| c == label) {
+            chosen = Some((sheet.clone(), r));
+            break;
+        }
+        looked.push((sheet.clone(), columns));
+    }
+    let (sheet, range) = match chosen {
+        Some(found) => found,
+        None if sheets.len() > 1 => {
+            let each: Vec<String> = looked
+                .iter()
+                .map(|(s, c)| format!("`{s}`: {}", super::error::listed(c)))
+                .collect();
+            return Err(excel_error(
+                path,
+                format!(
+                    "no sheet has a column `{label}` ({}); pass --label with the label's column",
+                    each.join("; ")
+                ),
+            ));
+        }
+        None => {
+            let first = sheets[0].clone();
+            let r = range(&mut book, &first)?;
+            (first, r)
+        }
+    };
+    if sheets.len() > 1 {
+        let others: Vec<&String> = sheets.iter().filter(|s| **s != sheet).collect();
+        let which = if sheet == sheets[0] {
+            format!("the first sheet, `{sheet}`")
+        } else {
+            format!("sheet `{sheet}`, the first with a column `{label}`")
+        };
+        notes.push(format!(
+            "{}: read {which}; the workbook also holds {} (save the one to scan \
+             as its own file to choose another)",
+            path.display(),
+            super::batch::quoted(others)
+        ));
+    }
+    let mut rows = range.rows();
+    let Some(header) = rows.next() else {
+        return Err(excel_error(path, format!("sheet `{sheet}` is empty")));
+    };
+    let names = names(header);
+    let data: Vec<&[Data]> = rows.collect();
     let cell = |r: usize, j: usize| data[r].get(j).unwrap_or(&Data::Empty);
     let mut columns: Vec<(String, ArrayRef, bool)> = Vec::new();
     let mut dates = Vec::new();
@@ -141,7 +188,7 @@ pub(super) fn read(path: &Path, notes: &mut Vec<String>) -> Result<RecordBatch, 
     if columns.is_empty() {
         return Err(excel_error(
             path,
-            format!("sheet `{first}` has no column of numbers or text"),
+            format!("sheet `{sheet}` has no column of numbers or text"),
         ));
     }
     RecordBatch::try_from_iter_with_nullable(columns).map_err(|e| excel_error(path, e.to_string()))

@@ -1432,7 +1432,7 @@ fn read_into<'a>(
         } else if format == InputFormat::Xport {
             one(super::xport::read(path, &mut notes)?)
         } else if format == InputFormat::Excel {
-            one(super::excel::read(path, &mut notes)?)
+            one(super::excel::read(path, &options.table.label, &mut notes)?)
         } else if format == InputFormat::Ts {
             one(super::sktime::read(path, &options.table.label)?)
         } else if super::tfrecord::is_tfrecord(path) {
