@@ -187,11 +187,12 @@ fetch_emoji_captions() {
 # Colour crops of photographs and drawings, ten heavily overlapping
 # classes (photo_mix.py), from two Debian wallpaper packages.
 fetch_photomix() {
+  # photomix: 800 pictures a class (CIFAR's size, a tenth of its rows);
+  # photomix50k: 5,000 a class (CIFAR's rows), drawn the same way
   local dir="$cache/photomix"
-  if [ -d "$dir/photomix/class9" ]; then
+  if [ -d "$dir/photomix/class9" ] && [ -d "$dir/photomix50k/class9" ]; then
     echo "photomix: already in $dir"; return
   fi
-  rm -rf "$dir"
   mkdir -p "$dir"
   local tmp deb; tmp="$(mktemp -d)"
   (cd "$tmp" && apt-get download -q plasma-workspace-wallpapers=4:5.27.5-2 ukui-wallpapers=20.04.3-1.1 >/dev/null 2>&1) \
@@ -199,9 +200,15 @@ fetch_photomix() {
   for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
   python3 -m venv "$tmp/venv"
   "$tmp/venv/bin/pip" install --quiet numpy==2.4.6 pillow==13.0.0
-  "$tmp/venv/bin/python" "$here/photo_mix.py" "$tmp/root" "$dir/photomix" 800 2
+  local name per_class
+  for name in photomix:800 photomix50k:5000; do
+    per_class="${name#*:}"; name="${name%:*}"
+    [ -d "$dir/$name/class9" ] && continue
+    rm -rf "$dir/$name"
+    "$tmp/venv/bin/python" "$here/photo_mix.py" "$tmp/root" "$dir/$name" "$per_class" 2
+    echo "photomix: $(find "$dir/$name" -name '*.png' | wc -l) pictures in $dir/$name"
+  done
   rm -rf "$tmp"
-  echo "photomix: $(find "$dir/photomix" -name '*.png' | wc -l) pictures in $dir/photomix"
 }
 
 # Review sentences with a real sentence encoder's embeddings
