@@ -88,7 +88,7 @@ use rayon::prelude::*;
 
 use crate::stats::{
     bisect, class_null, ln_binomial_sum_upper, ln_binomial_upper, ln_stratified_excess_upper,
-    ln_upper_normal_p, median, quantile, robust_location_scale,
+    ln_upper_normal_p, median, robust_location_scale,
 };
 
 /// Median of the chi-square distribution with one degree of freedom.
@@ -976,20 +976,54 @@ pub fn source_tests(
     // dominates a region, every class's rows there are alone; rows planted
     // from it are alone beyond what the other classes' rows there are.
     let ratio = |(x, y): (u64, u64)| x as f64 / y.max(1) as f64;
-    let peer = |t: usize, s: usize, count: fn(&OwnCounts) -> (u64, u64)| -> f64 {
-        let ratios: Vec<f64> = sources
-            .iter()
-            .enumerate()
-            .filter(|&(u, _)| u != t)
-            .filter_map(|(_, from)| from.get(s).map(count))
-            .filter(|&(x, y)| x + y >= PEER_ROWS)
-            .map(ratio)
-            .collect();
-        if ratios.len() < PEER_CLASSES {
-            0.0
-        } else {
-            quantile(ratios, 0.75)
+    // per source, the ratios of the classes with a stratum of at least
+    // `PEER_ROWS` rows, ascending, and each class's place among them
+    struct Peers {
+        sorted: Vec<f64>,
+        place: Vec<Option<usize>>,
+    }
+    let peer_table = |count: fn(&OwnCounts) -> (u64, u64)| -> Vec<Peers> {
+        (0..sources.first().map_or(0, Vec::len))
+            .map(|s| {
+                let mut r: Vec<(f64, usize)> = sources
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(u, from)| from.get(s).map(|c| (count(c), u)))
+                    .filter(|&((x, y), _)| x + y >= PEER_ROWS)
+                    .map(|(xy, u)| (ratio(xy), u))
+                    .collect();
+                r.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let mut place = vec![None; sources.len()];
+                for (i, &(_, u)) in r.iter().enumerate() {
+                    place[u] = Some(i);
+                }
+                Peers {
+                    sorted: r.into_iter().map(|(v, _)| v).collect(),
+                    place,
+                }
+            })
+            .collect()
+    };
+    let peers = (
+        peer_table(|c| (c.none, c.one)),
+        peer_table(|c| (c.none + c.one, c.mixed)),
+    );
+    // the upper quartile of a source's ratios without class `t`'s own
+    let peer = |table: &[Peers], t: usize, s: usize| -> f64 {
+        let Some(p) = table.get(s) else {
+            return 0.0;
+        };
+        let own = p.place.get(t).copied().flatten();
+        let m = p.sorted.len() - own.is_some() as usize;
+        if m < PEER_CLASSES {
+            return 0.0;
         }
+        let q = ((m - 1) as f64 * 0.75) as usize;
+        p.sorted[if own.is_some_and(|i| i <= q) {
+            q + 1
+        } else {
+            q
+        }]
     };
     // The typical stratum's ratio over the whole data set: where relabelled
     // rows are spread over every class (random flips), every source's
@@ -1026,12 +1060,12 @@ pub fn source_tests(
                           random: fn(f64, usize) -> f64,
                           null: f64,
                           typical: f64,
-                          stratum: f64| {
+                          (stratum, table): (f64, &[Peers])| {
                 from.iter()
                     .enumerate()
                     .map(|(s, c)| {
                         let ((x, y), random) = (count(c), random(c.prior, k));
-                        let level = random.max(peer(ti, s, count) * null / stratum.max(null));
+                        let level = random.max(peer(table, ti, s) * null / stratum.max(null));
                         (x, y, null.max(level), typical.max(random))
                     })
                     .collect()
@@ -1041,7 +1075,7 @@ pub fn source_tests(
                 no_info_unanimity,
                 t.unanimity_null,
                 typical_u,
-                typical_strata.0,
+                (typical_strata.0, &peers.0),
             );
             let mut best = version(unanimity, 0);
             let mut tried = 1f64;
@@ -1051,7 +1085,7 @@ pub fn source_tests(
                     no_info_isolation,
                     t.isolation_null,
                     typical_i,
-                    typical_strata.1,
+                    (typical_strata.1, &peers.1),
                 );
                 let iso = version(isolation, 1);
                 tried = 2.0;
