@@ -115,8 +115,12 @@ clean, no class fails (two seeds); the clean-label patch on 10 %: 100 % /
    rows, relabelled, fails its target with the planted rows flagged at
    precision 85–100 % and recall 98–100 % (clean classes' `G` 3.1–6.3,
    planted groups 62–1,034); SIG and the clean-label patch on 10 % and
-   30 % of an MNIST 3: 100 % / 100 %. A group needs 20 rows (`MIN_GROUP`):
-   on scikit-learn's digits 3/8 (357 rows) a 5 % patch is 18 rows.
+   30 % of an MNIST 3: 100 % / 100 %. A group needs 20 rows (`MIN_GROUP`)
+   on each side of its cut, for both tests: on scikit-learn's digits 3/8
+   (357 rows) a 5 % patch is 18 rows; three near-copies of one picture
+   (crops of one wallpaper) in a clean class of 411 photos made a
+   bimodality of 0.94 and failed it before the bimodality test had the
+   bound.
 6. Rows: of the best split (that of the more significant test), a side
    of at most a quarter of the class is the suspect group by its size (a
    planted group is a minority of its class, whether it carries what
@@ -767,8 +771,15 @@ impl SharedPattern {
             }
             Split::none(rows.len())
         };
+        // a group needs MIN_GROUP rows here too: a handful of near-copies
+        // far out along a direction (three crops of one picture) is two
+        // point masses to the bimodality, and no trigger's share
+        let sides = |c: &Cut| {
+            let lows = c.low.iter().filter(|&&b| b).count();
+            lows.min(c.low.len() - lows)
+        };
         let bimodal = pick(&|c| {
-            if c.counts {
+            if c.counts && sides(c) >= MIN_GROUP {
                 -(1.0 - c.r).max(1e-9).ln()
             } else {
                 0.0
@@ -1375,6 +1386,27 @@ mod tests {
             let t: Vec<bool> = rows.iter().map(|&i| truth[i]).collect();
             let auc = crate::testutil::auroc(&s, &t);
             assert!(auc > 0.99, "share {share}: AUROC {auc}");
+        }
+    }
+
+    #[test]
+    fn three_near_copies_far_out_do_not_fail_their_class() {
+        // Three crops of one picture in a clean class: nearly the same row,
+        // far from the rest along one direction — two point masses to the
+        // bimodality (0.94 in a photo set of 411 rows a class, which it
+        // failed), and no group of a trigger's size.
+        let (mut x, y, _) = images(0.0, 5);
+        let d = 64;
+        let mut rng = SplitMix64::new(9);
+        let far: Vec<f32> = (0..d).map(|j| x[j] + 1.5 * (j % 2) as f32).collect();
+        for i in 1..4 {
+            for j in 0..d {
+                x[i * d + j] = far[j] + 0.01 * rng.normal() as f32;
+            }
+        }
+        let (out, _) = scan_images(&SharedPattern::DEFAULT, (x, y, vec![]), 5);
+        for c in &out.classes {
+            assert!(c.log_p.unwrap() > (1e-3f64).ln(), "{c:?}");
         }
     }
 
