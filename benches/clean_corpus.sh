@@ -40,6 +40,7 @@ sets=(
   "emoji with their names as text (colour)|$cache/emoji/emoji-captions.csv"
   "photo mix (colour, 32×32)|$cache/photomix/photomix"
   "photo mix at CIFAR's rows (colour, 32×32, 50,000)|$cache/photomix/photomix50k"
+  "photo mix at CIFAR's rows, long tail (5,000 → 201)|$cache/photomix/photomix50k-longtail"
   "digits (8×8)|$cache/sklearn/digits-images-idx3-ubyte"
   "review sentences: source × sentiment (embeddings)|$cache/sentences/sentences.parquet"
   "review sentences: sentiment (embeddings)|$cache/sentences/sentences.parquet|--label sentiment"

@@ -191,6 +191,7 @@ fetch_photomix() {
   # photomix50k: 5,000 a class (CIFAR's rows), drawn the same way
   local dir="$cache/photomix"
   if [ -d "$dir/photomix/class9" ] && [ -d "$dir/photomix50k/class9" ]; then
+    photomix_longtail "$dir"
     echo "photomix: already in $dir"; return
   fi
   mkdir -p "$dir"
@@ -209,6 +210,24 @@ fetch_photomix() {
     echo "photomix: $(find "$dir/$name" -name '*.png' | wc -l) pictures in $dir/$name"
   done
   rm -rf "$tmp"
+  photomix_longtail "$dir"
+}
+
+# photomix50k cut to a long tail (class k keeps its first 5000 * 0.7^k
+# pictures: 5,000 down to 201; hard links, no copies): classes of a few
+# hundred photos beside thousands, where near-copies of one wallpaper
+# stand out.
+photomix_longtail() {
+  local dir="$1" k n f
+  [ -d "$dir/photomix50k-longtail/class9" ] && return
+  rm -rf "$dir/photomix50k-longtail"
+  for k in 0 1 2 3 4 5 6 7 8 9; do
+    n="$(python3 -c "print(int(5000 * 0.7 ** $k))")"
+    mkdir -p "$dir/photomix50k-longtail/class$k"
+    find "$dir/photomix50k/class$k" -name '*.png' -printf '%f\n' | sort | awk -v n="$n" 'NR <= n' |
+      while read -r f; do ln "$dir/photomix50k/class$k/$f" "$dir/photomix50k-longtail/class$k/$f"; done
+  done
+  echo "photomix: $(find "$dir/photomix50k-longtail" -name '*.png' | wc -l) pictures in $dir/photomix50k-longtail"
 }
 
 # Review sentences with a real sentence encoder's embeddings
