@@ -81,7 +81,11 @@ pub(super) fn read(
     let mut looked = Vec::new();
     let mut chosen = None;
     for sheet in &sheets {
-        let r = range(&mut book, sheet)?;
+        // a sheet that is no table (a chart sheet) is passed over here
+        let Ok(r) = range(&mut book, sheet) else {
+            looked.push((sheet.clone(), Vec::new()));
+            continue;
+        };
         let columns = r.rows().next().map(names).unwrap_or_default();
         if columns.iter().any(|c| c == label) {
             chosen = Some((sheet.clone(), r));
