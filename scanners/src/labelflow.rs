@@ -977,13 +977,17 @@ pub fn source_tests(
     // from it are alone beyond what the other classes' rows there are.
     let ratio = |(x, y): (u64, u64)| x as f64 / y.max(1) as f64;
     // per source, the ratios of the classes with a stratum of at least
-    // `PEER_ROWS` rows, ascending, and each class's place among them
+    // `PEER_ROWS` rows, ascending, and each class's place among them; and
+    // the typical stratum's ratio over the whole data set (their median):
+    // where relabelled rows are spread over every class (random flips),
+    // every source's rows are alone in every class, and a source's level
+    // counts only as far as it exceeds that
     struct Peers {
         sorted: Vec<f64>,
         place: Vec<Option<usize>>,
     }
-    let peer_table = |count: fn(&OwnCounts) -> (u64, u64)| -> Vec<Peers> {
-        (0..sources.first().map_or(0, Vec::len))
+    let peer_table = |count: fn(&OwnCounts) -> (u64, u64)| -> (Vec<Peers>, f64) {
+        let table: Vec<Peers> = (0..sources.iter().map(Vec::len).max().unwrap_or(0))
             .map(|s| {
                 let mut r: Vec<(f64, usize)> = sources
                     .iter()
@@ -1002,9 +1006,15 @@ pub fn source_tests(
                     place,
                 }
             })
-            .collect()
+            .collect();
+        let all: Vec<f64> = table
+            .iter()
+            .flat_map(|p| p.sorted.iter().copied())
+            .collect();
+        let typical = if all.is_empty() { 0.0 } else { median(&all) };
+        (table, typical)
     };
-    let peers = (
+    let (unanimity_peers, isolation_peers) = (
         peer_table(|c| (c.none, c.one)),
         peer_table(|c| (c.none + c.one, c.mixed)),
     );
@@ -1025,28 +1035,6 @@ pub fn source_tests(
             q
         }]
     };
-    // The typical stratum's ratio over the whole data set: where relabelled
-    // rows are spread over every class (random flips), every source's
-    // rows are alone in every class, and a source's level counts only as
-    // far as it exceeds that
-    let typical_stratum = |count: fn(&OwnCounts) -> (u64, u64)| -> f64 {
-        let ratios: Vec<f64> = sources
-            .iter()
-            .flatten()
-            .map(count)
-            .filter(|&(x, y)| x + y >= PEER_ROWS)
-            .map(ratio)
-            .collect();
-        if ratios.is_empty() {
-            0.0
-        } else {
-            median(&ratios)
-        }
-    };
-    let typical_strata = (
-        typical_stratum(|c| (c.none, c.one)),
-        typical_stratum(|c| (c.none + c.one, c.mixed)),
-    );
     sources
         .par_iter()
         .zip(tests)
@@ -1075,7 +1063,7 @@ pub fn source_tests(
                 no_info_unanimity,
                 t.unanimity_null,
                 typical_u,
-                (typical_strata.0, &peers.0),
+                (unanimity_peers.1, &unanimity_peers.0),
             );
             let mut best = version(unanimity, 0);
             let mut tried = 1f64;
@@ -1085,7 +1073,7 @@ pub fn source_tests(
                     no_info_isolation,
                     t.isolation_null,
                     typical_i,
-                    (typical_strata.1, &peers.1),
+                    (isolation_peers.1, &isolation_peers.0),
                 );
                 let iso = version(isolation, 1);
                 tried = 2.0;

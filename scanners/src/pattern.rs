@@ -744,9 +744,10 @@ impl SharedPattern {
             cuts.extend(refined);
         }
         let pick = |score: &dyn Fn(&Cut) -> f64| -> Split {
-            let mut order: Vec<usize> =
-                (0..cuts.len()).filter(|&k| score(&cuts[k]) > 0.0).collect();
-            order.sort_by(|&a, &b| score(&cuts[b]).total_cmp(&score(&cuts[a])).then(a.cmp(&b)));
+            // each cut's score once (the bimodality's counts its sides)
+            let scores: Vec<f64> = cuts.iter().map(score).collect();
+            let mut order: Vec<usize> = (0..cuts.len()).filter(|&k| scores[k] > 0.0).collect();
+            order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
             for k in order {
                 let c = &cuts[k];
                 let along = split_along(
@@ -762,7 +763,7 @@ impl SharedPattern {
                 );
                 if let Some(split) = along {
                     return Split {
-                        stat: score(c),
+                        stat: scores[k],
                         bimodality: c.r,
                         gap: c.gap,
                         ..split

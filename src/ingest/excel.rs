@@ -87,7 +87,9 @@ pub(super) fn read(
             continue;
         };
         let columns = r.rows().next().map(names).unwrap_or_default();
-        if columns.iter().any(|c| c == label) {
+        if columns.iter().any(|c| c == label) || sheets.len() == 1 {
+            // a workbook of one sheet is read as it is (the label's
+            // absence is told with its columns, as for any table)
             chosen = Some((sheet.clone(), r));
             break;
         }
