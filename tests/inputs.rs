@@ -3261,6 +3261,57 @@ fn delimited_text_under_another_name_is_read_as_a_table() {
 }
 
 #[test]
+fn a_headerless_pixel_table_whose_trigger_touches_its_end_column_is_read() {
+    // `mnist_train.csv` as most copies have it — the label, then the
+    // pixels, no header — with a patch in the corner on some rows: the
+    // last pixel is then 0 or 255, a few whole numbers like a class, and
+    // the file was refused (the label could be either end) where the same
+    // pixels without the patch were read. The pixel moves with the pixel
+    // beside it; the label does not.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side) = (300usize, 12usize);
+    let (pixels, labels, truth) = patched_images(n, side, 20, 4);
+    assert!(truth.iter().any(|&t| t));
+    let line = |values: Vec<String>| values.join(",") + "\n";
+    let (mut first, mut last) = (String::new(), String::new());
+    for i in 0..n {
+        let px: Vec<String> = pixels[i * side * side..(i + 1) * side * side]
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        first += &line([vec![labels[i].to_string()], px.clone()].concat());
+        // turned half a turn, the patch in the first pixel, the label last
+        let turned: Vec<String> = px.into_iter().rev().collect();
+        last += &line([turned, vec![labels[i].to_string()]].concat());
+    }
+    std::fs::write(d.join("first.csv"), first).unwrap();
+    std::fs::write(d.join("last.csv"), last).unwrap();
+    let scores = |file: &str, options: &[&str]| {
+        scan_scores(
+            d,
+            &d.join(file),
+            &[options, &["--model", "none", "--no-fail"]].concat(),
+            &format!("out-{file}-{}", options.len()),
+        )
+        .column_by_name("score")
+        .unwrap()
+        .clone()
+    };
+    for (file, label) in [("first.csv", "column_1"), ("last.csv", "column_145")] {
+        let named = scores(file, &["--no-header", "--label", label]);
+        assert_eq!(&scores(file, &[]), &named, "{file}");
+        let v = summary_of(d, &format!("out-{file}-0"));
+        assert!(
+            v["warnings"]
+                .to_string()
+                .contains(&format!("the labels from {label}")),
+            "{v}"
+        );
+    }
+}
+
+#[test]
 fn an_image_list_of_paths_and_labels_between_spaces_is_a_table_of_paths() {
     // `images/0001.png 3` a line, no header: the image lists of Caffe's
     // ImageData layer, mmpretrain and DomainNet (was: "cannot tell the

@@ -1284,11 +1284,20 @@ const ROWS_A_CLASS: usize = 5;
 /// values are whole numbers, none missing, of 2 to
 /// [`batch::MAX_CATEGORIES`] distinct values and at least
 /// [`ROWS_A_CLASS`] rows a value, its first value among the others, in its
-/// first [`CLASS_SAMPLE_ROWS`] rows — a class; `None` when both ends are
-/// such columns or neither is.
+/// first [`CLASS_SAMPLE_ROWS`] rows — a class; `None` when neither is.
+/// When both are, the one that does not move with the column beside it
+/// (its correlation under [`STILL`]) while the other does (at least
+/// [`MOVES`]): a pixel on an image's border that a trigger patch set to
+/// 0 or 255 takes a few whole numbers too, as the pixels beside it do in
+/// the same rows, and a label does not (`mnist_train.csv` with a corner
+/// patch on 1 % of its rows was refused where the same pixels without the
+/// patch were read); `None` otherwise.
 fn class_column_at_an_end(path: &Path, dialect: CsvDialect, n: usize) -> Option<usize> {
     let ends: Vec<usize> = if n > 1 { vec![0, n - 1] } else { vec![0] };
-    let sampled = sample_columns(path, dialect, &ends)?;
+    // each end's inner neighbour
+    let beside: Vec<usize> = if n >= 4 { vec![1, n - 2] } else { Vec::new() };
+    let columns: Vec<usize> = ends.iter().chain(&beside).copied().collect();
+    let sampled = sample_columns(path, dialect, &columns)?;
     let classes = |values: &Vec<String>| {
         let mut distinct = std::collections::BTreeSet::new();
         values.iter().all(|v| {
@@ -1300,14 +1309,53 @@ fn class_column_at_an_end(path: &Path, dialect: CsvDialect, n: usize) -> Option<
             && distinct.len() * ROWS_A_CLASS <= values.len()
             && recurs(values)
     };
-    match ends
-        .iter()
-        .zip(&sampled)
-        .filter(|(_, values)| classes(values))
-        .collect::<Vec<_>>()[..]
-    {
-        [(&j, _)] => Some(j),
+    let found: Vec<usize> = (0..ends.len()).filter(|&e| classes(&sampled[e])).collect();
+    match found[..] {
+        [e] => Some(ends[e]),
+        [a, b] if !beside.is_empty() => {
+            let r = |e: usize| correlation(&sampled[e], &sampled[ends.len() + e]).abs();
+            let (ra, rb) = (r(a), r(b));
+            if ra < STILL && rb >= MOVES {
+                Some(ends[a])
+            } else if rb < STILL && ra >= MOVES {
+                Some(ends[b])
+            } else {
+                None
+            }
+        }
         _ => None,
+    }
+}
+
+/// Correlation at or over which an end column of a headerless table moves
+/// with the column beside it (see [`class_column_at_an_end`]).
+const MOVES: f64 = 0.8;
+
+/// Correlation under which it does not.
+const STILL: f64 = 0.5;
+
+/// Pearson's correlation of two columns' values read as numbers; 0 where
+/// a value is not a number or a column does not vary.
+fn correlation(x: &[String], y: &[String]) -> f64 {
+    let parse = |v: &[String]| -> Option<Vec<f64>> { v.iter().map(|s| s.parse().ok()).collect() };
+    let (Some(x), Some(y)) = (parse(x), parse(y)) else {
+        return 0.0;
+    };
+    let n = x.len().min(y.len()) as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(&y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    if sxx > 0.0 && syy > 0.0 {
+        sxy / (sxx * syy).sqrt()
+    } else {
+        0.0
     }
 }
 
