@@ -249,6 +249,7 @@ fn scan_view_ahead(
         image: ds.feature_source.image_shape(),
         derived: Some(&derived),
         text: tokens,
+        view_flows: None,
     };
     settings
         .scanners
@@ -314,6 +315,7 @@ fn scan_with(
         image: ds.feature_source.image_shape(),
         derived: Some(&derived),
         text: tokens.as_ref(),
+        view_flows: None,
     };
     let view = ViewReport {
         shared_scale: input.same_scale,
@@ -322,7 +324,8 @@ fn scan_with(
     };
     let mut timings = Vec::new();
     let mut skipped_scanners = Vec::new();
-    let mut outputs = Vec::with_capacity(settings.scanners.len());
+    let mut outputs: Vec<(Arc<dyn Scanner>, ScanOutput)> =
+        Vec::with_capacity(settings.scanners.len());
     for scanner in &settings.scanners {
         if scanner.learned_features_only() && !learned && !settings.scanners_chosen {
             skipped_scanners.push((
@@ -349,6 +352,16 @@ fn scan_with(
             skipped_scanners.push((scanner.name(), reason));
             continue;
         }
+        // the label-agnostic view's confusion, from the first scanner that
+        // reads nothing else and reports one
+        let view_flows = outputs
+            .iter()
+            .filter(|(s, _)| s.label_agnostic_only())
+            .find_map(|(_, o)| o.confusion.as_deref());
+        let input = ScanInput {
+            view_flows,
+            ..input
+        };
         progress.stage(scanner.name());
         warnings.extend(scanner.note(&input));
         let (out, seconds) = match ahead.iter().position(|(name, ..)| *name == scanner.name()) {

@@ -702,8 +702,8 @@ fn confident_learning_reads_probs_and_finds_flipped_labels() {
         &dir.path().join("p.parquet"),
         &with_probs(&data, &truth_labels, 8, 8),
     );
-    let o = run(
-        &[
+    let scan_probs = |out: &str, scanners: &str| {
+        let args = [
             "scan",
             "p.parquet",
             "--embedding",
@@ -711,12 +711,13 @@ fn confident_learning_reads_probs_and_finds_flipped_labels() {
             "--probs",
             "probs",
             "--out",
-            "a",
+            out,
             "--scanners",
-            "confident-learning",
-        ],
-        dir.path(),
-    );
+            scanners,
+        ];
+        run(&args, dir.path())
+    };
+    let o = scan_probs("a", "confident-learning");
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     let scores = read_parquet(&dir.path().join("a/scores.parquet"));
     let flags = flagged(&scores);
@@ -740,6 +741,21 @@ fn confident_learning_reads_probs_and_finds_flipped_labels() {
         .as_string::<i32>()
         .clone();
     assert_eq!(suspected.value(0), truth_labels[0].to_string());
+    let centred = |out: &str| {
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(out).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        let class = &summary["classes"][0];
+        assert_eq!(class["verdict"], "fail", "{class}");
+        class["scanners"]["confident-learning"]["centred_on_view"].as_f64()
+    };
+    // alone, its direction test is centred on the classes' sizes ...
+    assert_eq!(centred("a"), Some(0.0));
+    // ... after the label-agnostic view's scanner, on that view's flows
+    let o = scan_probs("v", "confident-learning,knn-label-disagreement");
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(centred("v"), Some(1.0));
     // Without --probs the default scan skips it quietly and says so in the summary.
     let o = run(
         &[

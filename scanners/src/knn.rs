@@ -1460,7 +1460,7 @@ impl Scanner for KnnLabelDisagreement {
         }
         let recognition = recognised_classes(&pointed, nc, &scanned, &sizes, &kin);
         let judged: Vec<bool> = recognition.iter().map(|r| r.judged).collect();
-        let mut direction = direction_test(&confusion, nc, &scanned, &sizes);
+        let mut direction = direction_test(&confusion, nc, &scanned, &sizes, None);
         // The isolation counts of every class and, split by the class each
         // row's neighbourhood points to, of each source (each with the
         // class's share of the rows of the two), and their tests: by kind

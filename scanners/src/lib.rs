@@ -91,6 +91,13 @@ pub struct ScanInput<'a> {
     /// column beside its features (the sentence an embedding encodes): the
     /// text-trigger scanner reads them.
     pub text: Option<&'a TokenSets>,
+    /// The label-agnostic view's confusion (`c × c`: contradicted rows by
+    /// given label and the class their neighbours point to, the
+    /// [`ScanOutput::confusion`] of `knn-label-disagreement`), when that view
+    /// was scanned first: how far the classes' natural overlap confuses
+    /// each pair and in which direction, for the scanners that weigh a
+    /// model's confusions against it (`confident-learning`).
+    pub view_flows: Option<&'a [u64]>,
 }
 
 impl<'a> ScanInput<'a> {
@@ -110,6 +117,7 @@ impl<'a> ScanInput<'a> {
             image: None,
             derived: None,
             text: None,
+            view_flows: None,
         }
     }
 
