@@ -1299,7 +1299,13 @@ impl Scanner for KnnLabelDisagreement {
             return Ok(uninformative(input));
         }
         let k = self.params.k.min(n.saturating_sub(1)).max(1);
-        let nb = nearest_neighbours(&view, n, dims, k, self.reach(n));
+        let nb = input.view_neighbours(
+            &view,
+            dims,
+            (self.params.winsorize, self.params.dims),
+            k,
+            self.reach(n),
+        );
         let labels = input.labels;
         let mut same = vec![0u64; n];
         let mut majority = vec![0u32; n];

@@ -32,6 +32,7 @@ pub mod stats;
 #[cfg(test)]
 mod testutil;
 pub mod text;
+pub mod tone;
 pub mod value;
 mod view;
 mod warp;
@@ -49,6 +50,7 @@ pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
 pub use stamp::{StampParams, StampValidParams, StampedPatch};
 pub use text::{TextParams, TextTrigger, TextValidParams, TokenSets};
+pub use tone::{ToneFilter, ToneParams, ToneValidParams};
 pub use value::{ValueParams, ValueTrigger, ValueValidParams};
 use view::project_rows;
 pub use view::{content_keys, shared_scale, standardised_pca, Derived, PROJECTED_FEATURES};
@@ -162,6 +164,30 @@ impl<'a> ScanInput<'a> {
         }
         let (rows, width) = view::neighbour_view(x, same_scale, winsorize, dims, self.seed);
         (Cow::Owned(rows), width)
+    }
+
+    /// The `k` nearest neighbours of every row of `view`, the
+    /// [`Self::neighbour_view`] made with `winsorize` and `dims` (`width`
+    /// columns), searched with `reach` ([`knn::nearest_neighbours`]): the
+    /// copy shared through `derived` when the scan's first scanner to ask
+    /// asked for the same, else searched here.
+    pub fn view_neighbours(
+        &self,
+        view: &[f32],
+        width: usize,
+        (winsorize, dims): (f64, usize),
+        k: usize,
+        reach: knn::Reach,
+    ) -> Cow<'a, [u32]> {
+        let n = self.labels.len();
+        let search = || knn::nearest_neighbours(view, n, width, k, reach);
+        match self
+            .derived
+            .and_then(|d| d.get_or_neighbours(winsorize, dims, k, reach, search))
+        {
+            Some(nb) => Cow::Borrowed(nb),
+            None => Cow::Owned(search()),
+        }
     }
 
     /// The label-agnostic view's source: the inputs when the features were
@@ -411,6 +437,7 @@ pub static SCANNERS: &[&dyn Scanner] = &[
     &ValueTrigger::DEFAULT,
     &StampedPatch::DEFAULT,
     &TextTrigger::DEFAULT,
+    &ToneFilter::DEFAULT,
 ];
 
 /// Finds a scanner of [`SCANNERS`] by code (`PS001`, any case) or name.

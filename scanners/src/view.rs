@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::gemm::{a_b, at_b};
+use crate::knn::Reach;
 use crate::linalg::symmetric_eigen;
 use crate::matrix::MatrixRef;
 use crate::rng::SplitMix64;
@@ -97,12 +98,26 @@ pub(crate) fn project_rows(x: MatrixRef<'_>, m: usize, seed: u64) -> Vec<f32> {
 /// the rows projected to [`PROJECTED_FEATURES`] columns (`project_rows`, see
 /// [`ScanInput::projected`](crate::ScanInput::projected)) and the rows'
 /// content keys ([`content_keys`], see
-/// [`ScanInput::row_keys`](crate::ScanInput::row_keys)).
+/// [`ScanInput::row_keys`](crate::ScanInput::row_keys)), the neighbour view
+/// and its rows' nearest neighbours
+/// ([`ScanInput::view_neighbours`](crate::ScanInput::view_neighbours)).
 #[derive(Debug, Default)]
 pub struct Derived {
     projection: OnceLock<Vec<f32>>,
     keys: OnceLock<Vec<u64>>,
     view: OnceLock<NeighbourView>,
+    neighbours: OnceLock<ViewNeighbours>,
+}
+
+/// Every row's nearest neighbours in the neighbour view, with the options
+/// of the view and of the search.
+#[derive(Debug)]
+struct ViewNeighbours {
+    winsorize: f64,
+    dims: usize,
+    k: usize,
+    reach: Reach,
+    nb: Vec<u32>,
 }
 
 /// The label-agnostic view neighbours are found in (see
@@ -151,6 +166,29 @@ impl Derived {
             }
         });
         (v.winsorize == winsorize && v.dims == dims).then_some((&v.rows[..], v.width))
+    }
+
+    /// The `k` nearest neighbours of the rows of the neighbour view with
+    /// these options, searched with `reach` (`search` finds them): the
+    /// shared copy when the first scanner to ask asked for the same, else
+    /// `None`.
+    pub(crate) fn get_or_neighbours(
+        &self,
+        winsorize: f64,
+        dims: usize,
+        k: usize,
+        reach: Reach,
+        search: impl FnOnce() -> Vec<u32>,
+    ) -> Option<&[u32]> {
+        let v = self.neighbours.get_or_init(|| ViewNeighbours {
+            winsorize,
+            dims,
+            k,
+            reach,
+            nb: search(),
+        });
+        (v.winsorize == winsorize && v.dims == dims && v.k == k && v.reach == reach)
+            .then_some(&v.nb[..])
     }
 
     pub(crate) fn get_or_project(&self, x: MatrixRef<'_>, seed: u64) -> &[f32] {
