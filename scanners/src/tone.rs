@@ -463,13 +463,19 @@ impl Scanner for ToneFilter {
             } else {
                 PEER_FACTOR * quantile(peers, PEER_QUANTILE)
             };
-            let tail = |x: usize| ln_binomial_upper(k as u64, this.own_rate, x as u64).exp();
+            let p_own = this.own_rate.clamp(1e-9, 1.0 - 1e-9);
+            let tail = |x: usize| ln_binomial_upper(k as u64, p_own, x as u64).exp();
             let own = match tail(half) {
                 t if t > 0.0 => tail(need) / t,
                 _ => 0.0,
             };
-            let rate = own.max(natural).min(1.0);
             let in_tail = this.coherent + this.shoulder;
+            // never below one in the tail's rows: a class whose every
+            // contradicted row is coherent says nothing of its own rate
+            let rate = own
+                .max(natural)
+                .max(1.0 / (in_tail + 1) as f64)
+                .min(1.0);
             let beyond = this.coherent as f64 - rate * in_tail as f64;
             let tested = beyond >= p.min_rows as f64;
             let class_log_p = if tested {
