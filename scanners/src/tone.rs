@@ -472,10 +472,7 @@ impl Scanner for ToneFilter {
             let in_tail = this.coherent + this.shoulder;
             // never below one in the tail's rows: a class whose every
             // contradicted row is coherent says nothing of its own rate
-            let rate = own
-                .max(natural)
-                .max(1.0 / (in_tail + 1) as f64)
-                .min(1.0);
+            let rate = own.max(natural).max(1.0 / (in_tail + 1) as f64).min(1.0);
             let beyond = this.coherent as f64 - rate * in_tail as f64;
             let tested = beyond >= p.min_rows as f64;
             let class_log_p = if tested {
