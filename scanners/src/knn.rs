@@ -713,7 +713,7 @@ impl KnnLabelDisagreement {
 
     /// How far the neighbour search over `n` rows looks: approximate
     /// beyond `exact-rows` rows, unless `search-rows` covers them all.
-    fn reach(&self, n: usize) -> Reach {
+    pub(crate) fn reach(&self, n: usize) -> Reach {
         if n > self.params.exact_rows && self.params.search_rows < n {
             Reach::Nearby {
                 rows: self.params.search_rows,
@@ -727,6 +727,13 @@ impl KnnLabelDisagreement {
     /// Parameters to adjust and check.
     pub fn params() -> KnnParams {
         KnnParams::default()
+    }
+
+    /// The options of the label-agnostic view it finds neighbours in
+    /// (`winsorize`, `dims`): other scanners that read the same view ask
+    /// for it with these, and share it (see [`ScanInput::neighbour_view`]).
+    pub(crate) fn view_options(&self) -> (f64, usize) {
+        (self.params.winsorize, self.params.dims)
     }
 
     /// A scanner with checked parameters.
@@ -1294,18 +1301,13 @@ impl Scanner for KnnLabelDisagreement {
         input.validate()?;
         let (x, _) = input.label_agnostic();
         let n = x.rows();
-        let (view, dims) = input.neighbour_view(self.params.winsorize, self.params.dims);
+        let (winsorize, view_dims) = self.view_options();
+        let (view, dims) = input.neighbour_view(winsorize, view_dims);
         if dims == 0 || view.iter().all(|&v| v == 0.0) {
             return Ok(uninformative(input));
         }
         let k = self.params.k.min(n.saturating_sub(1)).max(1);
-        let nb = input.view_neighbours(
-            &view,
-            dims,
-            (self.params.winsorize, self.params.dims),
-            k,
-            self.reach(n),
-        );
+        let nb = input.view_neighbours(&view, dims, (winsorize, view_dims), k, self.reach(n));
         let labels = input.labels;
         let mut same = vec![0u64; n];
         let mut majority = vec![0u32; n];

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::error::{ensure, parse_value, ParamError, ScanError};
-use crate::knn::{nearest_neighbours, Reach};
+use crate::knn::{nearest_neighbours, KnnLabelDisagreement};
 use crate::perclass::unscored;
 use crate::stats::{ln_binomial_upper, quantile};
 use crate::{class_gate_level, ClassDiagnostics, ScanInput, ScanOutput, Scanner};
@@ -136,18 +136,6 @@ before this test.
 /// Quantiles of a channel's values that make a picture's tone.
 const QUANTILES: [f64; 9] = [0.0, 0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98, 1.0];
 
-/// The content view's clipping (`knn-label-disagreement`'s `winsorize`,
-/// so that the scan's shared view is read once).
-const VIEW_WINSORIZE: f64 = 0.1;
-
-/// The content view's principal components (`knn-label-disagreement`'s
-/// `dims`).
-const VIEW_DIMS: usize = 32;
-
-/// Rows up to which neighbours are searched exactly; beyond, the
-/// approximate search of `knn-label-disagreement` with its defaults.
-const EXACT_ROWS: usize = 200_000;
-
 /// The quantile of the other classes' tail shares taken as the natural
 /// one (see [`PEER_FACTOR`]).
 const PEER_QUANTILE: f64 = 0.75;
@@ -244,18 +232,6 @@ impl ToneFilter {
     /// A scanner with checked parameters.
     pub fn new(params: ToneValidParams) -> Self {
         Self { params }
-    }
-}
-
-/// How far the neighbour search over `n` rows looks.
-fn reach(n: usize) -> Reach {
-    if n > EXACT_ROWS {
-        Reach::Nearby {
-            rows: 16_384,
-            trees: 2,
-        }
-    } else {
-        Reach::Exact
     }
 }
 
@@ -362,23 +338,19 @@ impl Scanner for ToneFilter {
                 .filter(|&c| !class_rows[c].is_empty())
                 .map(no_test)
                 .collect();
-            return Ok(ScanOutput {
-                raw,
-                log_p,
-                classes,
-                suspected: None,
-                ungated_log_p: None,
-                confusion: None,
-            });
+            return Ok(output(raw, log_p, classes));
         }
         let shape = input.image.expect("runs on images");
         let k = p.k;
-        // 1. contradicted rows in the content view
-        let (view, dims) = input.neighbour_view(VIEW_WINSORIZE, VIEW_DIMS);
+        // 1. contradicted rows in the content view, knn-label-disagreement's
+        // (its view and, where it ran with k neighbours, its neighbours)
+        let knn = KnnLabelDisagreement::DEFAULT;
+        let options = knn.view_options();
+        let (view, dims) = input.neighbour_view(options.0, options.1);
         let contradicted: Vec<bool> = if dims == 0 {
             vec![false; n]
         } else {
-            let nb = input.view_neighbours(&view, dims, (VIEW_WINSORIZE, VIEW_DIMS), k, reach(n));
+            let nb = input.view_neighbours(&view, dims, options, k, knn.reach(n));
             (0..n)
                 .map(|i| {
                     let own = nb[i * k..(i + 1) * k]
@@ -391,7 +363,7 @@ impl Scanner for ToneFilter {
         };
         // 2. the tone view and its neighbours
         let tones = tone_view(x, shape.channels);
-        let nb = nearest_neighbours(&tones, n, QUANTILES.len() * shape.channels, k, reach(n));
+        let nb = nearest_neighbours(&tones, n, QUANTILES.len() * shape.channels, k, knn.reach(n));
         // 3. each contradicted row's own-label contradicted tone neighbours
         let need = (p.share * k as f64 - 1e-9).ceil() as usize;
         let pointing: Vec<usize> = (0..n)
@@ -516,14 +488,19 @@ impl Scanner for ToneFilter {
                 log_p: tested.then_some(class_log_p),
             });
         }
-        Ok(ScanOutput {
-            raw,
-            log_p,
-            classes,
-            suspected: None,
-            ungated_log_p: None,
-            confusion: None,
-        })
+        Ok(output(raw, log_p, classes))
+    }
+}
+
+/// The scan's output: rows' scores and classes' tests, nothing else.
+fn output(raw: Vec<f64>, log_p: Vec<f64>, classes: Vec<ClassDiagnostics>) -> ScanOutput {
+    ScanOutput {
+        raw,
+        log_p,
+        classes,
+        suspected: None,
+        ungated_log_p: None,
+        confusion: None,
     }
 }
 
