@@ -41,6 +41,7 @@ sets=(
   "photo mix (colour, 32×32)|$cache/photomix/photomix"
   "photo mix at CIFAR's rows (colour, 32×32, 50,000)|$cache/photomix/photomix50k"
   "photo mix at CIFAR's rows, long tail (5,000 → 201)|$cache/photomix/photomix50k-longtail"
+  "game item sprites (colour palette art, 32×32)|$cache/sprites/items"
   "digits (8×8)|$cache/sklearn/digits-images-idx3-ubyte"
   "review sentences: source × sentiment (embeddings)|$cache/sentences/sentences.parquet"
   "review sentences: sentiment (embeddings)|$cache/sentences/sentences.parquet|--label sentiment"

