@@ -492,6 +492,40 @@ fn weighted_size_ratio(
     }
 }
 
+/// The natural null of the flows `at(t, s)` among the classes `over`: the
+/// size effect over their pairs (a pair's log ratio predicted by `ratio`,
+/// see [`size_effect`]), the pairs' natural spread around it, and the
+/// natural spread of each class's whole inflow and outflow among them
+/// around the effect of `ratio_of` — both as [`natural_spread`] gives them.
+fn natural_null(
+    at: impl Fn(usize, usize) -> u64,
+    over: &[usize],
+    ratio: impl Fn(usize, usize) -> f64,
+    ratio_of: impl Fn(usize) -> f64,
+) -> (SizeEffect, Option<f64>, Option<f64>) {
+    let mut sized = Vec::new();
+    for (i, &a) in over.iter().enumerate() {
+        for &b in &over[i + 1..] {
+            sized.push((at(a, b), at(b, a), ratio(a, b)));
+        }
+    }
+    let effect = size_effect(&sized);
+    let pairs: Vec<(u64, u64, f64)> = sized
+        .iter()
+        .map(|&(a, b, l)| (a, b, effect.mu(l)))
+        .collect();
+    let tau_pair = natural_spread(&pairs);
+    let whole: Vec<(u64, u64, f64)> = over
+        .iter()
+        .map(|&a| {
+            let inn = over.iter().filter(|&&b| b != a).map(|&b| at(a, b)).sum();
+            let out = over.iter().filter(|&&b| b != a).map(|&b| at(b, a)).sum();
+            (inn, out, effect.mu(ratio_of(a)))
+        })
+        .collect();
+    (effect, tau_pair, natural_spread(&whole))
+}
+
 /// How far from what its sizes predict a view's log ratio may lie and still
 /// count as the classes' natural overlap, in the view's own natural spreads
 /// (see [`ViewNorm`]).
@@ -517,31 +551,19 @@ impl ViewNorm {
     fn new(v: &[u64], c: usize, classes: &[u32], sizes: &[usize]) -> Self {
         let size = |t: usize| sizes[t].max(1) as f64;
         let all: Vec<usize> = classes.iter().map(|&s| s as usize).collect();
-        let mut sized = Vec::new();
-        for (i, &a) in all.iter().enumerate() {
-            for &b in &all[i + 1..] {
-                sized.push((v[a * c + b], v[b * c + a], (size(b) / size(a)).ln()));
-            }
-        }
-        let effect = size_effect(&sized);
-        let centred: Vec<(u64, u64, f64)> = sized
-            .iter()
-            .map(|&(a, b, l)| (a, b, effect.mu(l)))
-            .collect();
-        let tau_pair = natural_spread(&centred).unwrap_or(TAU_CONFUSED_MIN);
-        let flows = |t: usize| {
+        let (effect, tau_pair, tau_whole) = natural_null(
+            |t, s| v[t * c + s],
+            &all,
+            |a, b| (size(b) / size(a)).ln(),
+            |t| weighted_size_ratio(v, c, sizes, t, &all),
+        );
+        let tau_pair = tau_pair.unwrap_or(TAU_CONFUSED_MIN);
+        let tau_class = tau_whole.map_or(tau_pair, |tc| tc.max(0.75 * tau_pair));
+        let whole_flows = |t: usize| {
             all.iter()
                 .filter(|&&s| s != t)
                 .fold((0, 0), |(i, o), &s| (i + v[t * c + s], o + v[s * c + t]))
         };
-        let whole: Vec<(u64, u64, f64)> = all
-            .iter()
-            .map(|&t| {
-                let (i, o) = flows(t);
-                (i, o, effect.mu(weighted_size_ratio(v, c, sizes, t, &all)))
-            })
-            .collect();
-        let tau_class = natural_spread(&whole).map_or(tau_pair, |tc| tc.max(0.75 * tau_pair));
         // the view's log ratio, within its natural spread around `mu`
         let bounded = |a: u64, b: u64, mu: f64, tau: f64| {
             let cap = VIEW_NORM_Z * (tau * tau + log_ratio_var(a, b)).sqrt();
@@ -558,7 +580,9 @@ impl ViewNorm {
             }
         }
         let mut class = vec![(0.0, 0.0); c];
-        for (&t, &(i, o, mu)) in all.iter().zip(&whole) {
+        for &t in &all {
+            let (i, o) = whole_flows(t);
+            let mu = effect.mu(weighted_size_ratio(v, c, sizes, t, &all));
             class[t] = bounded(i, o, mu, tau_class);
         }
         ViewNorm { pair, class }
@@ -648,32 +672,13 @@ pub fn direction_test(
                 .map(|&s| s as usize)
                 .filter(|&s| s != t)
                 .collect();
-            let mut sized = Vec::new();
-            for (i, &a) in rest.iter().enumerate() {
-                for &b in &rest[i + 1..] {
-                    sized.push((at(a, b), at(b, a), ratio(a, b)));
-                }
-            }
-            let effect = size_effect(&sized);
-            let pairs: Vec<(u64, u64, f64)> = sized
-                .iter()
-                .map(|&(a, b, l)| (a, b, effect.mu(l)))
-                .collect();
-            let tau_pair = natural_spread(&pairs);
-            let whole: Vec<(u64, u64, f64)> = rest
-                .iter()
-                .map(|&a| {
-                    let inn = rest.iter().filter(|&&b| b != a).map(|&b| at(a, b)).sum();
-                    let out = rest.iter().filter(|&&b| b != a).map(|&b| at(b, a)).sum();
-                    (inn, out, effect.mu(ratio_of(a, &rest)))
-                })
-                .collect();
+            let (effect, tau_pair, tau_whole) =
+                natural_null(at, &rest, ratio, |a| ratio_of(a, &rest));
             // A class's whole inflow is less noisy than a pair's, but its
             // spread rests on few classes; natural class-level imbalance is
             // large (Fashion-MNIST's sandals: 398 rows in, 81 out), so it is
             // never taken below three quarters of the pair spread.
-            let tau_class =
-                natural_spread(&whole).map(|tc| tau_pair.map_or(tc, |tp| tc.max(0.75 * tp)));
+            let tau_class = tau_whole.map(|tc| tau_pair.map_or(tc, |tp| tc.max(0.75 * tp)));
             let (mut best, mut excess) = (0.0, 0.0);
             if let Some(tau) = tau_class {
                 let l = ratio_of(t, &all);
