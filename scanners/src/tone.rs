@@ -253,6 +253,8 @@ fn tone_view(x: crate::MatrixRef<'_>, channels: usize) -> Vec<f32> {
             })
         })
         .collect();
+    // in f64 throughout (`view::moments` keeps f32 means and scales, which
+    // reorders the exact ties of gray pictures' few tone values)
     for j in 0..width {
         let (mut s, mut s2) = (0.0f64, 0.0f64);
         for i in 0..n {
