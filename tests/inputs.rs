@@ -806,6 +806,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("wds/train-*.tar", "webdataset-glob", true),
         ("npy/X_train.npy", "npy-pair", false),
         ("npy/y_train.npy", "npy-pair-by-labels", false),
+        ("npy", "npy-pair-folder", false),
         ("nested.parquet", "nested", false),
         ("kaggle.csv", "kaggle", false),
         ("elsewhere/paths.parquet", "paths-parquet", false),

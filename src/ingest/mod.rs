@@ -927,7 +927,8 @@ pub(super) fn training_split(
 
 /// The one file of a folder of data files of the formats read whole (NumPy,
 /// MATLAB, HDF5, pickles, PyTorch, ARFF, LIBSVM, R, Stata, SPSS, SAS,
-/// Excel, `.ts`; a `.npy`, half of a pair, aside) and no subfolder, picture
+/// Excel, `.ts`; a pair of `.npy` files, `X_train.npy` with `y_train.npy`,
+/// one of them; a `.npy` with no partner aside) and no subfolder, picture
 /// or table to read instead: the training split's (SVHN's `train_32x32.mat` beside
 /// `test_32x32.mat` and `extra_32x32.mat`), else the only one; with a note
 /// naming the files left out. `None` where there is none; an error naming
@@ -956,14 +957,18 @@ fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
             .to_string_lossy()
             .into_owned()
     };
-    let mut files: Vec<&PathBuf> = entries
+    // a `.npy` counts with the other half of its pair beside it, once a
+    // pair (`X_train.npy` for `X_train.npy` and `y_train.npy`)
+    let mut files: Vec<PathBuf> = entries
         .iter()
         .filter(|p| {
-            !name(p).to_ascii_lowercase().ends_with(".npy")
-                && InputFormat::detect(p).is_some_and(InputFormat::read_whole)
+            InputFormat::detect(p).is_some_and(InputFormat::read_whole)
+                && (!name(p).to_ascii_lowercase().ends_with(".npy") || npz::partner(p).is_some())
         })
+        .cloned()
         .collect();
     files.sort();
+    let files = npz::one_per_pair(files);
     let names: Vec<String> = files.iter().map(|p| name(p)).collect();
     let Some((chosen, left)) = training_split(dir, &names, "data files")? else {
         return Ok(None);
@@ -977,8 +982,7 @@ fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
         dir.display(),
         names[chosen]
     );
-    let chosen = files[chosen].clone();
-    Ok(Some((chosen, note)))
+    Ok(Some((files[chosen].clone(), note)))
 }
 
 /// A path to read and the `key=value` folders it sits below in a folder

@@ -679,7 +679,7 @@ fn stem(p: &Path) -> String {
 
 /// The other half of a `.npy` file's pair beside it (see [`PARTNERS`]),
 /// if there is one.
-fn partner(path: &Path) -> Option<std::path::PathBuf> {
+pub(super) fn partner(path: &Path) -> Option<std::path::PathBuf> {
     let name = stem(path);
     PARTNERS
         .iter()
