@@ -122,6 +122,16 @@ fn missing_file_glob_and_unknown_format() {
         let e = fails(dir.path(), &[name], &[name]);
         assert!(e.contains(says) && e.contains("numpy.savez"), "{e}");
     }
+    // a folder holding a `.npy` without its labels file says what the
+    // file lacks, as the file given itself does
+    let lone = dir.path().join("arrays");
+    std::fs::create_dir(&lone).unwrap();
+    std::fs::write(lone.join("X_train.npy"), b"\x93NUMPY\x01\x00").unwrap();
+    let e = fails(dir.path(), &["arrays"], &["arrays/X_train.npy"]);
+    assert!(
+        e.contains("X_train.npy") && e.contains("no labels file beside it"),
+        "{e}"
+    );
     // remote addresses say to copy the data here
     for url in [
         "s3://bucket/train.parquet",

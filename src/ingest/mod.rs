@@ -958,15 +958,20 @@ fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
             .into_owned()
     };
     // a `.npy` counts with the other half of its pair beside it, once a
-    // pair (`X_train.npy` for `X_train.npy` and `y_train.npy`)
-    let mut files: Vec<PathBuf> = entries
+    // pair (`X_train.npy` for `X_train.npy` and `y_train.npy`); a folder of
+    // nothing but `.npy` files without their partners is read as them, so
+    // that the error names the labels file they lack
+    let data: Vec<&PathBuf> = entries
         .iter()
-        .filter(|p| {
-            InputFormat::detect(p).is_some_and(InputFormat::read_whole)
-                && (!name(p).to_ascii_lowercase().ends_with(".npy") || npz::partner(p).is_some())
-        })
-        .cloned()
+        .filter(|p| InputFormat::detect(p).is_some_and(InputFormat::read_whole))
         .collect();
+    let lone =
+        |p: &PathBuf| name(p).to_ascii_lowercase().ends_with(".npy") && npz::partner(p).is_none();
+    let paired: Vec<&PathBuf> = data.iter().copied().filter(|p| !lone(p)).collect();
+    let mut files: Vec<PathBuf> = match paired.is_empty() {
+        true => data.into_iter().cloned().collect(),
+        false => paired.into_iter().cloned().collect(),
+    };
     files.sort();
     let files = npz::one_per_pair(files);
     let names: Vec<String> = files.iter().map(|p| name(p)).collect();
