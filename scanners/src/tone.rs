@@ -73,7 +73,16 @@ same curve.
    the group the test names gets the class's `ln p`: its coherent rows,
    and its rows whose tone neighbours are at least half coherent rows (a
    planted picture whose source had no pure black keeps less of the
-   filter's trace, and lies beside those that do). Every contradicted
+   filter's trace, and lies beside those that do), and its rows holding
+   the group's *filtered black or white*: the darkest (or lightest)
+   colour, per channel exactly, that at least half of its coherent rows
+   hold, where at least 80 % of the data set's rows holding it carry the
+   class's label. A filter maps every planted picture's black to one
+   colour whatever the rest of the picture shows, so a planted picture
+   whose content pulls its other tones away from the group's — and whose
+   content view may even place it among the target's rows — still holds
+   it; black and white themselves, held in every class, name nobody.
+   Every contradicted
    row's raw score is the share of its tone neighbours that are
    contradicted rows of its own label (a named row's, at least the share
    that are coherent).
@@ -84,11 +93,12 @@ Summary values per class: `contradicted_rows`, `coherent_rows`,
 
 Measured (`poison … --attack filter`, `scan --model none`): the emoji
 (7,570 pictures, 64×64 colour), 1 % filtered into the objects (seed 1) —
-pass, AUROC 0.64, before this test; now the class fails, 42 rows flagged,
-all planted (recall 55 %); into the travel places (seed 2): 46 flagged,
-97.8 % planted; 5 % into the objects: 253 flagged, all planted (67 %);
-the emoji with their skin tones (14,980), 1 %: 131 flagged, all planted
-(87 %). The clean emoji, with skin tones, the 8,000- and 50,000-picture
+pass, AUROC 0.64, before this test; now the class fails, AUROC 0.989, 75
+rows flagged, all planted (recall 98.7 %; 42 rows and 55 % before the
+filtered black named its holders); into the travel places (seed 2):
+AUROC 0.990, 74 flagged, 98.6 % planted (recall 96 %); 5 % into the
+objects: 0.986, 371 flagged, all planted (98 %); the emoji with their
+skin tones (14,980), 1 %: 0.996, 147 flagged, all planted (98 %). The clean emoji, with skin tones, the 8,000- and 50,000-picture
 photo mixes, MNIST and Fashion-MNIST: no class tested (the nearest, a
 class of the 50,000 photos: 18 coherent rows, crops of one flat-coloured
 wallpaper, 13 beyond its null). Gray pictures' filters (MNIST,
@@ -114,6 +124,11 @@ before this test.
   photo mix's above (13 rows beyond its null in 50,000 pictures) in a
   data set several times larger fails.
 
+- In a failing class, its own rows whose darkest or lightest colour
+  happens to be the planted group's are named with it (a colour 80 % of
+  whose holders are the class's: one the class's natural pictures share
+  with the filter's black is named whole).
+
 ## Known limits
 - Photographs from a few shared scenes (the 50,000-picture photo mix,
   crops of 42 wallpapers): a filtered crop's tone neighbours are crops of
@@ -135,6 +150,12 @@ before this test.
 
 /// Quantiles of a channel's values that make a picture's tone.
 const QUANTILES: [f64; 9] = [0.0, 0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98, 1.0];
+
+/// Least share of the rows holding a failing class's shared darkest or
+/// lightest colour that carry its label for the colour to name rows (see
+/// [`Extremes::shared`]): black and white themselves, held in every class,
+/// name none.
+const KEY_PURITY: f64 = 0.8;
 
 /// The quantile of the other classes' tail shares taken as the natural
 /// one (see [`PEER_FACTOR`]).
@@ -419,6 +440,8 @@ impl Scanner for ToneFilter {
         let tail_share = |c: &Class| c.coherent as f64 / (c.coherent + c.shoulder).max(1) as f64;
         // 4. the class tests
         let mut classes = Vec::new();
+        // each row's darkest and lightest values, read where a class fails
+        let mut extremes: Option<Extremes> = None;
         for (c, rows) in class_rows.iter().enumerate() {
             if rows.is_empty() {
                 continue;
@@ -464,12 +487,14 @@ impl Scanner for ToneFilter {
             let mut excess = 0usize;
             if tested && class_log_p <= level {
                 let coherent = |j: usize| contradicted[j] && pointing[j] >= need;
+                let extremes = extremes.get_or_insert_with(|| Extremes::new(x, shape.channels));
+                let held = extremes.shared(rows, coherent, labels, c as u32);
                 for &i in rows {
                     let beside = nb[i * k..(i + 1) * k]
                         .iter()
                         .filter(|&&j| labels[j as usize] as usize == c && coherent(j as usize))
                         .count();
-                    if coherent(i) || 2 * beside >= k {
+                    if coherent(i) || 2 * beside >= k || held.as_ref().is_some_and(|h| h(i)) {
                         log_p[i] = class_log_p;
                         raw[i] = raw[i].max(beside as f64 / k as f64);
                         excess += 1;
@@ -491,6 +516,91 @@ impl Scanner for ToneFilter {
             });
         }
         Ok(output(raw, log_p, classes))
+    }
+}
+
+/// Each picture's darkest and lightest value of every channel: a filter
+/// maps every planted picture's black (or white) to one colour, exactly,
+/// whatever else the picture shows — the red team's filter lifts black to
+/// (40, 25, 10) in every planted emoji that had a black pixel, a colour no
+/// clean emoji has as its darkest.
+struct Extremes {
+    channels: usize,
+    /// `n × 2 · channels`: the channels' minima, then their maxima (as bits).
+    values: Vec<u32>,
+}
+
+impl Extremes {
+    fn new(x: crate::MatrixRef<'_>, channels: usize) -> Self {
+        let values = (0..x.rows())
+            .into_par_iter()
+            .flat_map_iter(|i| {
+                let row = x.row(i);
+                let mut lo = vec![f32::INFINITY; channels];
+                let mut hi = vec![f32::NEG_INFINITY; channels];
+                for (j, &v) in row.iter().enumerate() {
+                    lo[j % channels] = lo[j % channels].min(v);
+                    hi[j % channels] = hi[j % channels].max(v);
+                }
+                lo.into_iter().chain(hi).map(f32::to_bits)
+            })
+            .collect();
+        Self { channels, values }
+    }
+
+    /// Row `i`'s darkest (`end` 0) or lightest (1) colour.
+    fn colour(&self, i: usize, end: usize) -> &[u32] {
+        let at = (2 * i + end) * self.channels;
+        &self.values[at..at + self.channels]
+    }
+
+    /// In a failing class (`rows`, label `c`): the darkest or lightest
+    /// colour most of its `coherent` rows hold (at least half of them), where
+    /// at least [`KEY_PURITY`] of the whole data set's rows holding it carry
+    /// the class's label — the filter's image of black or white — as a test
+    /// of whether a row holds it. A planted picture whose tones are not
+    /// each other's nearest (its content pulls its quantiles elsewhere)
+    /// still holds its filtered black exactly.
+    fn shared<'s>(
+        &'s self,
+        rows: &[usize],
+        coherent: impl Fn(usize) -> bool,
+        labels: &[u32],
+        c: u32,
+    ) -> Option<impl Fn(usize) -> bool + 's> {
+        let group: Vec<usize> = rows.iter().copied().filter(|&i| coherent(i)).collect();
+        let mut best: Option<(usize, usize, &[u32])> = None;
+        for end in 0..2 {
+            let mut held: std::collections::BTreeMap<&[u32], usize> = Default::default();
+            for &i in &group {
+                *held.entry(self.colour(i, end)).or_default() += 1;
+            }
+            // the most held, the first colour in order on ties
+            if let Some((colour, count)) = held
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+            {
+                if best.is_none_or(|b| count > b.0) {
+                    best = Some((count, end, colour));
+                }
+            }
+        }
+        let (count, end, colour) = best?;
+        if 2 * count < group.len() {
+            return None;
+        }
+        let (mut own, mut all) = (0usize, 0usize);
+        for (i, &label) in labels.iter().enumerate() {
+            if self.colour(i, end) == colour {
+                all += 1;
+                own += (label == c) as usize;
+            }
+        }
+        if (own as f64) < KEY_PURITY * all as f64 {
+            return None;
+        }
+        let colour = colour.to_vec();
+        Some(move |i: usize| self.colour(i, end) == colour.as_slice())
     }
 }
 
@@ -617,6 +727,36 @@ mod tests {
         assert!(hits * 10 >= named.len() * 9, "{hits} of {}", named.len());
         for d in &out.classes[1..] {
             assert!(d.log_p.is_none_or(|l| l > level), "{d:?}");
+        }
+    }
+
+    /// A planted picture that is not among the coherent rows (its tones
+    /// pulled elsewhere by its content: here the lit part of every other
+    /// planted picture dimmed by a seeded factor of its own) still holds
+    /// the filter's black, and is named by it.
+    #[test]
+    fn the_filtered_black_names_the_planted_rows_the_tones_miss() {
+        let black = [40.0f32 / 255.0, 25.0 / 255.0, 10.0 / 255.0];
+        for seed in [1, 3, 4] {
+            let (mut x, labels, truth) = pictures(10, 300, 45, seed);
+            let mut rng = SplitMix64::new(seed + 100);
+            let px = 8 * 8 * 3;
+            for i in (0..labels.len()).filter(|&i| truth[i]).skip(1).step_by(2) {
+                let f = 0.2 + 0.8 * rng.next_f64() as f32;
+                for (j, v) in x[i * px..(i + 1) * px].iter_mut().enumerate() {
+                    let b = black[j % 3];
+                    if *v > b {
+                        *v = b + (*v - b) * f;
+                    }
+                }
+            }
+            let out = scan(&x, &labels, 10);
+            let zero = &out.classes[0];
+            assert!(zero.log_p.unwrap() < class_gate_level(10), "{zero:?}");
+            let named: Vec<usize> = (0..labels.len()).filter(|&i| out.log_p[i] < 0.0).collect();
+            let hits = named.iter().filter(|&&i| truth[i]).count();
+            assert!(hits >= 44, "seed {seed}: {hits} of 45 planted named");
+            assert!(hits * 20 >= named.len() * 19, "{hits} of {}", named.len());
         }
     }
 
