@@ -974,7 +974,7 @@ fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
     };
     files.sort();
     let files = npz::one_per_pair(files);
-    let names: Vec<String> = files.iter().map(|p| name(p)).collect();
+    let names: Vec<String> = files.iter().map(name).collect();
     let Some((chosen, left)) = training_split(dir, &names, "data files")? else {
         return Ok(None);
     };
