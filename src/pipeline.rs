@@ -250,6 +250,7 @@ fn scan_view_ahead(
         derived: Some(&derived),
         text: tokens,
         view_flows: None,
+        tones: ds.tones_matrix(),
     };
     settings
         .scanners
@@ -316,6 +317,7 @@ fn scan_with(
         derived: Some(&derived),
         text: tokens.as_ref(),
         view_flows: None,
+        tones: ds.tones_matrix(),
     };
     let view = ViewReport {
         shared_scale: input.same_scale,

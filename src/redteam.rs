@@ -1269,6 +1269,7 @@ pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
         inputs: None,
         notes: Vec::new(),
         class_titles: None,
+        tones: None,
     };
     (ds, truth)
 }

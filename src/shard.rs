@@ -809,6 +809,7 @@ fn merged_dataset(
         inputs: None,
         notes: Vec::new(),
         class_titles: None,
+        tones: None,
     }
 }
 

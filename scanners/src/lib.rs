@@ -100,6 +100,13 @@ pub struct ScanInput<'a> {
     /// each pair and in which direction, for the scanners that weigh a
     /// model's confusions against it (`confident-learning`).
     pub view_flows: Option<&'a [u64]>,
+    /// Each row's tone measured on its picture at the picture's own size,
+    /// where the pictures were scaled to be scanned (`n ×`
+    /// [`tone::TONE_WIDTH`] `× channels`, see [`tone::picture_tone`]):
+    /// scaling blends a picture's pixels, and with them the exact colours a
+    /// colour filter shares (`tone-filter`). `None`: the tone is read from
+    /// the label-agnostic rows themselves.
+    pub tones: Option<MatrixRef<'a>>,
 }
 
 impl<'a> ScanInput<'a> {
@@ -120,6 +127,7 @@ impl<'a> ScanInput<'a> {
             derived: None,
             text: None,
             view_flows: None,
+            tones: None,
         }
     }
 

@@ -1193,6 +1193,9 @@ struct Extracted {
     /// The dimensions of each row's values when they came as nested lists
     /// (`[h, w]` for `h` lists of `w` numbers); empty otherwise.
     shape: Vec<usize>,
+    /// Decoded images: each row's tone at its picture's own size, and
+    /// whether any picture was scaled ([`super::decode::tone_rows`]).
+    tones: Option<(Vec<f32>, bool)>,
 }
 
 /// Feature values gathered so far: the first batch's buffer as it is (no
@@ -1229,6 +1232,9 @@ pub(crate) struct DatasetBuilder<'a> {
     /// The text columns read as categories, in the selection's order.
     categories: Vec<Categories>,
     notes: Vec<String>,
+    /// An image column's rows' tones at their pictures' own sizes, and
+    /// whether any picture was scaled (see [`Dataset::tones`]).
+    tones: (Vec<f32>, bool),
 }
 
 /// A text column read as categories: each row's value as a code, in order
@@ -1398,6 +1404,7 @@ impl<'a> DatasetBuilder<'a> {
             captions: Vec::new(),
             values: Values::Owned(Vec::new()),
             probs: Vec::new(),
+            tones: (Vec::new(), false),
             n_probs: None,
             capacity,
             dim: None,
@@ -1550,6 +1557,10 @@ impl<'a> DatasetBuilder<'a> {
                 Values::Owned(v)
             }
         };
+        if let Some((tones, scaled)) = extracted.tones {
+            self.tones.0.extend_from_slice(&tones);
+            self.tones.1 |= scaled;
+        }
         self.labels.push(labels);
         self.ids.extend(ids);
         self.captions.extend(caption);
@@ -1599,6 +1610,13 @@ impl<'a> DatasetBuilder<'a> {
         if kept_rows.is_empty() {
             return Err(IngestError::Empty(nothing_left(&dropped)));
         }
+        let tones = match std::mem::take(&mut self.tones) {
+            (t, true) => {
+                let width = t.len() / n;
+                Some(compact(&t, &kept_rows, width))
+            }
+            _ => None,
+        };
         let values: ScalarBuffer<f32> = match self.values {
             Values::Shared(b) if kept_rows.len() == n => b,
             Values::Owned(v) if kept_rows.len() == n => v.into(),
@@ -1831,6 +1849,7 @@ impl<'a> DatasetBuilder<'a> {
             inputs: None,
             notes,
             class_titles,
+            tones,
         })
     }
 }
@@ -2345,6 +2364,7 @@ fn scalar_columns(batch: &RecordBatch, columns: &[String]) -> Result<Extracted, 
         dim: d,
         invalid,
         shape: Vec::new(),
+        tones: None,
     })
 }
 
@@ -2739,6 +2759,7 @@ fn images(
     let pixels = plan.width as usize * plan.height as usize;
     let known = (plan.channels != 0).then_some(plan.channels);
     let (values, channels) = super::decode::pixel_rows(&decoded, pixels, known);
+    let tones = super::decode::tone_rows(&decoded, channels);
     let plan = ImagePlan { channels, ..plan };
     let dim = pixels * channels;
     let invalid = decoded
@@ -2764,6 +2785,7 @@ fn images(
             dim,
             invalid,
             shape: Vec::new(),
+            tones: Some(tones),
         },
         plan,
         notes,
@@ -2861,6 +2883,7 @@ fn embedding(
             dim,
             invalid,
             shape,
+            tones: None,
         });
     }
     let mut values = vec![0f32; n * dim];
@@ -2896,6 +2919,7 @@ fn embedding(
         dim,
         invalid,
         shape,
+        tones: None,
     })
 }
 

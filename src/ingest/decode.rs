@@ -100,6 +100,33 @@ fn header_size<R: std::io::BufRead + std::io::Seek>(
 pub(crate) struct Decoded {
     pub rgb: Vec<u8>,
     pub has_color: bool,
+    /// The picture's tone at its own size, where it was scaled (see
+    /// [`tone_rows`]).
+    pub native: Option<NativeTone>,
+}
+
+/// A picture's tone ([`poisonscan_scanners::tone::picture_tone`]) measured
+/// before it was scaled: of its red, green and blue, and of its luma (the
+/// gray value [`pixel_rows`] gives it in a gray data set).
+pub(crate) struct NativeTone {
+    rgb: Vec<f32>,
+    luma: Vec<f32>,
+}
+
+impl NativeTone {
+    fn of(rgb: &[u8]) -> Self {
+        use poisonscan_scanners::tone::picture_tone_u8;
+        let luma: Vec<u8> = rgb.chunks_exact(3).map(luma).collect();
+        Self {
+            rgb: picture_tone_u8(rgb, 3),
+            luma: picture_tone_u8(&luma, 1),
+        }
+    }
+}
+
+/// The Rec. 601 luma of an 8-bit RGB pixel, rounded.
+fn luma(p: &[u8]) -> u8 {
+    ((299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32 + 500) / 1000) as u8
 }
 
 /// Decodes one image and scales it to `width × height`.
@@ -124,17 +151,58 @@ pub(crate) fn decode(bytes: &[u8], width: u32, height: u32) -> Result<Decoded, S
             decoded => decoded?,
         }
     };
-    let img = if img.width() != width || img.height() != height {
-        img.resize_exact(width, height, FilterType::Triangle)
+    // Scaling blends pixels, and with them the exact colours a colour filter
+    // leaves (`tone-filter`): the tone is measured first.
+    let (img, native) = if img.width() != width || img.height() != height {
+        let native = match img.as_rgb8() {
+            Some(rgb) => NativeTone::of(rgb.as_raw()),
+            None => NativeTone::of(img.to_rgb8().as_raw()),
+        };
+        (
+            img.resize_exact(width, height, FilterType::Triangle),
+            Some(native),
+        )
     } else {
-        img
+        (img, None)
     };
     let rgb = img.to_rgb8().into_raw();
     // Colour is told from the pixels, not the file's colour type: a gray
     // picture saved as RGB, or a GIF's palette of grays, is gray.
     let has_color =
         img.color().has_color() && rgb.chunks_exact(3).any(|p| p[0] != p[1] || p[1] != p[2]);
-    Ok(Decoded { rgb, has_color })
+    Ok(Decoded {
+        rgb,
+        has_color,
+        native,
+    })
+}
+
+/// Each decoded picture's tone at its own size (zeros where decoding
+/// failed), in the `channels` [`pixel_rows`] gave them — a picture read at
+/// its own size has its pixels' tone — and whether any picture was scaled
+/// (where none was, the pixels hold every tone as it was).
+pub(crate) fn tone_rows(decoded: &[Result<Decoded, String>], channels: usize) -> (Vec<f32>, bool) {
+    use poisonscan_scanners::tone::{picture_tone_u8, TONE_WIDTH};
+    use rayon::prelude::*;
+    let scaled = decoded.iter().flatten().any(|d| d.native.is_some());
+    let width = TONE_WIDTH * channels;
+    let mut out = vec![0f32; decoded.len() * width];
+    out.par_chunks_mut(width)
+        .zip(decoded.par_iter())
+        .for_each(|(row, d)| {
+            let Ok(d) = d else { return };
+            let tone = match (&d.native, channels) {
+                (Some(t), 3) => t.rgb.clone(),
+                (Some(t), _) => t.luma.clone(),
+                (None, 3) => picture_tone_u8(&d.rgb, 3),
+                (None, _) => {
+                    let gray: Vec<u8> = d.rgb.chunks_exact(3).map(luma).collect();
+                    picture_tone_u8(&gray, 1)
+                }
+            };
+            row.copy_from_slice(&tone);
+        });
+    (out, scaled)
 }
 
 /// Pixel rows in [0, 1] of decoded images, one row per image (zeros where
@@ -168,9 +236,7 @@ pub(crate) fn pixel_rows(
                 }
             } else {
                 for (v, p) in row.iter_mut().zip(d.rgb.chunks_exact(3)) {
-                    let luma =
-                        (299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32 + 500) / 1000;
-                    *v = luma as f32 / 255.0;
+                    *v = luma(p) as f32 / 255.0;
                 }
             }
         });
@@ -233,14 +299,15 @@ pub(crate) fn plan_size(
 /// Brings pixel rows that arrived already decoded (IDX files, image columns
 /// of tables) to the size an image folder of the same images would get, so
 /// that the container does not change what is scanned: `resize` when given,
-/// else scaled down to [`MAX_PIXELS`] when larger. Returns the new shape and
-/// a note, or `None` when the rows keep their size.
+/// else scaled down to [`MAX_PIXELS`] when larger. Returns the new shape, a
+/// note and each row's tone before it was scaled (see
+/// [`super::Dataset::tones`]), or `None` when the rows keep their size.
 pub(crate) fn fit_pixels(
     features: &[f32],
     rows: usize,
     (height, width, channels): (usize, usize, usize),
     resize: Option<(u32, u32)>,
-) -> Option<(Vec<f32>, (usize, usize), String)> {
+) -> Option<Fitted> {
     let ((w, h), notes) = plan_size(&[(width as u32, height as u32)], resize);
     let (w, h) = (w as usize, h as usize);
     if (w, h) == (width, height) {
@@ -263,16 +330,19 @@ pub(crate) fn fit_pixels(
     };
     let bytes = features.iter().any(|&v| v > 1.0) && on_grid(1.0);
     let eight_bit = bytes || on_grid(255.0);
+    use rayon::prelude::*;
     let scaled: Vec<f32>;
     let features = if bytes {
-        use rayon::prelude::*;
         scaled = features.par_iter().map(|&v| v / 255.0).collect();
         &scaled[..]
     } else {
         features
     };
+    let tones = features
+        .par_chunks(dim)
+        .flat_map_iter(|row| poisonscan_scanners::tone::picture_tone(row, channels))
+        .collect();
     let mut out = vec![0f32; rows * out_dim];
-    use rayon::prelude::*;
     out.par_chunks_mut(out_dim)
         .zip(features.par_chunks(dim))
         .for_each(|(o, row)| {
@@ -293,15 +363,18 @@ pub(crate) fn fit_pixels(
             }
         });
     if eight_bit {
-        use rayon::prelude::*;
         out.par_iter_mut()
             .for_each(|v| *v = (*v * 255.0).round().clamp(0.0, 255.0) / 255.0);
     }
     let note = notes.into_iter().next().unwrap_or_else(|| {
         format!("images were scaled from {width}x{height} to {w}x{h} (--resize)")
     });
-    Some((out, (h, w), note))
+    Some((out, (h, w), note, tones))
 }
+
+/// What [`fit_pixels`] gives: the scaled rows, their height and width, a
+/// note, and each row's tone before scaling.
+pub(crate) type Fitted = (Vec<f32>, (usize, usize), String, Vec<f32>);
 
 #[cfg(test)]
 mod tests {
@@ -323,6 +396,40 @@ mod tests {
         out
     }
 
+    /// A picture's tone is measured before it is scaled: its one black
+    /// pixel is its darkest, which the scaled pixels blend away.
+    #[test]
+    fn a_scaled_picture_keeps_its_tone_from_before() {
+        let img = image::RgbImage::from_fn(96, 96, |x, y| match (x, y) {
+            (40, 40) => image::Rgb([0, 0, 0]),
+            _ => image::Rgb([200, 100, 50]),
+        });
+        let mut bytes = Vec::new();
+        DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        let scaled = decode(&bytes, 64, 64).unwrap();
+        assert!(scaled.rgb.chunks_exact(3).all(|p| p[0] > 0));
+        let kept = decode(&bytes, 96, 96).unwrap();
+        assert!(kept.native.is_none());
+        let decoded = [Ok(scaled), Ok(kept), Err("bad".to_string())];
+        let (tones, any_scaled) = tone_rows(&decoded, 3);
+        assert!(any_scaled);
+        let w = 3 * poisonscan_scanners::tone::TONE_WIDTH;
+        // both the scaled picture's row and the one read at its size: the
+        // picture's own tone, black its darkest, (200, 100, 50) its lightest
+        for row in tones[..2 * w].chunks(w) {
+            assert_eq!(row[0], 0.0);
+            assert_eq!(row[w / 3 - 1], 200.0 / 255.0);
+            assert_eq!(row[w - 1], 50.0 / 255.0);
+        }
+        assert!(tones[2 * w..].iter().all(|&v| v == 0.0));
+        // gray: the luma's
+        let (gray, _) = tone_rows(&decoded[..1], 1);
+        assert_eq!(gray[0], 0.0);
+        assert_eq!(gray[gray.len() - 1], luma(&[200, 100, 50]) as f32 / 255.0);
+    }
+
     #[test]
     fn large_images_are_scaled_to_the_pixel_budget() {
         let (size, notes) = plan_size(&[(224, 224), (224, 224), (100, 50)], None);
@@ -341,7 +448,7 @@ mod tests {
     fn decoded_pixels_are_fitted_like_a_folder() {
         let (rows, h, w) = (3, 128, 96);
         let px: Vec<f32> = (0..rows * h * w).map(|i| (i % 7) as f32 / 7.0).collect();
-        let (out, (oh, ow), note) = fit_pixels(&px, rows, (h, w, 1), None).unwrap();
+        let (out, (oh, ow), note, _) = fit_pixels(&px, rows, (h, w, 1), None).unwrap();
         assert_eq!((oh, ow), (73, 55));
         assert_eq!(out.len(), rows * oh * ow);
         assert!(note.contains("128"), "{note}");
@@ -349,7 +456,7 @@ mod tests {
         assert!(fit_pixels(&px, rows, (h, w, 1), Some((w as u32, h as u32))).is_none());
         assert!(fit_pixels(&px[..28 * 28], 1, (28, 28, 1), None).is_none());
         let rgb: Vec<f32> = vec![0.5; 2 * 100 * 100 * 3];
-        let (out, _, _) = fit_pixels(&rgb, 2, (100, 100, 3), None).unwrap();
+        let (out, _, _, _) = fit_pixels(&rgb, 2, (100, 100, 3), None).unwrap();
         assert!(out.iter().all(|v| (v - 0.5).abs() < 1e-5));
     }
 

@@ -246,5 +246,6 @@ pub(super) fn load(paths: &[PathBuf], _options: &IngestOptions) -> Result<Datase
         inputs: None,
         notes: Vec::new(),
         class_titles: None,
+        tones: None,
     })
 }

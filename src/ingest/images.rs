@@ -765,13 +765,20 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
         )));
     }
     let (mut features, channels) = decode::pixel_rows(&decoded, pixels, None);
+    let mut tones = match decode::tone_rows(&decoded, channels) {
+        (t, true) => Some(t),
+        (_, false) => None,
+    };
     drop(decoded);
     let dim = pixels * channels;
     if kept.len() < files.len() {
-        features = kept
-            .iter()
-            .flat_map(|&i| features[i * dim..(i + 1) * dim].iter().copied())
-            .collect();
+        let only_kept = |v: &[f32], width: usize| -> Vec<f32> {
+            kept.iter()
+                .flat_map(|&i| v[i * width..(i + 1) * width].iter().copied())
+                .collect()
+        };
+        features = only_kept(&features, dim);
+        tones = tones.map(|t| only_kept(&t, t.len() / files.len()));
     }
     // One provenance record an input: bytes, and a hash over every image's
     // relative path and content hash, in order.
@@ -830,6 +837,7 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
         inputs: None,
         notes,
         class_titles: None,
+        tones,
     })
 }
 

@@ -494,6 +494,12 @@ pub struct Dataset {
     /// Names of the classes, parallel to `class_names`, where the file names
     /// its integer labels (a Hugging Face `ClassLabel`); for display.
     pub class_titles: Option<Vec<String>>,
+    /// Each kept row's tone measured on its picture before the picture was
+    /// scaled to be scanned (`rows ×` [`poisonscan_scanners::tone::TONE_WIDTH`]
+    /// `× channels`; see [`poisonscan_scanners::tone::picture_tone`]), where
+    /// pictures were scaled: scaling blends the exact colours a colour
+    /// filter leaves, which `tone-filter` reads.
+    pub tones: Option<Vec<f32>>,
 }
 
 /// Most distinct values a feature matrix of raw measurements holds: 8-bit
@@ -619,6 +625,16 @@ impl Dataset {
             MatrixRef::new(p, self.n_rows(), self.class_names.len())
                 .expect("probabilities shape is an invariant")
         })
+    }
+
+    /// [`Self::tones`] as a matrix, one row per kept row; `None` where the
+    /// pictures were not scaled or its shape does not match the rows.
+    pub fn tones_matrix(&self) -> Option<MatrixRef<'_>> {
+        let t = self.tones.as_ref()?;
+        let n = self.n_rows();
+        (n > 0 && t.len() % n == 0)
+            .then(|| MatrixRef::new(t, n, t.len() / n))
+            .flatten()
     }
 
     /// Number of kept rows per class.
@@ -1467,12 +1483,13 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
         channels,
     } = ds.feature_source
     {
-        if let Some((features, (h, w), note)) = decode::fit_pixels(
+        if let Some((features, (h, w), note, tones)) = decode::fit_pixels(
             &ds.features,
             ds.n_rows(),
             (height, width, channels),
             options.resize,
         ) {
+            ds.tones = Some(tones);
             ds.features = features.into();
             ds.n_features = h * w * channels;
             ds.feature_source = FeatureSource::Pixels {
