@@ -4666,3 +4666,93 @@ fn a_folder_of_data_files_is_read_for_its_training_file() {
     );
     assert!(!d.join("out-two").exists());
 }
+
+/// Pictures larger than the scan's 64×64 are scaled, which blends their
+/// pixels — and with them the exact colours a colour filter leaves. Each
+/// picture's tone (`Dataset::tones`, read by `tone-filter`) is measured
+/// before, at its own size, whatever container the pictures came in: here
+/// each 80×80 picture's single black pixel, its darkest, which no scaled
+/// pixel keeps.
+#[test]
+fn scaled_pictures_keep_their_tone_from_before_in_every_container() {
+    use poisonscan::ingest::{load, IngestOptions};
+    use poisonscan::scanners::tone::TONE_WIDTH;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side) = (12usize, 80u32);
+    let mut rng = SplitMix64::new(3);
+    let labels: Vec<u8> = (0..n).map(|i| (i * 2 / n) as u8).collect();
+    let pictures: Vec<Vec<u8>> = (0..n)
+        .map(|_| {
+            let base = [60 + rng.below(150) as u8, 60 + rng.below(150) as u8, 90];
+            let dot = (
+                rng.below(side as usize) as u32,
+                rng.below(side as usize) as u32,
+            );
+            image::RgbImage::from_fn(side, side, |x, y| match (x, y) == dot {
+                true => image::Rgb([0, 0, 0]),
+                false => image::Rgb(base),
+            })
+            .into_raw()
+        })
+        .collect();
+    let encoded: Vec<Vec<u8>> = pictures
+        .iter()
+        .map(|p| {
+            let img = image::RgbImage::from_raw(side, side, p.clone()).unwrap();
+            let mut out = Vec::new();
+            img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+                .unwrap();
+            out
+        })
+        .collect();
+    // a folder, files named by row (rows in class order, so every
+    // container holds them in one order)
+    for (i, bytes) in encoded.iter().enumerate() {
+        let class = d.join("png").join(labels[i].to_string());
+        std::fs::create_dir_all(&class).unwrap();
+        std::fs::write(class.join(format!("{i:05}.png")), bytes).unwrap();
+    }
+    // a NumPy pair of uint8 pictures
+    std::fs::create_dir(d.join("npy")).unwrap();
+    let shape = format!("({n}, {side}, {side}, 3)");
+    std::fs::write(
+        d.join("npy/X_train.npy"),
+        npy("|u1", &shape, &pictures.concat()),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("npy/y_train.npy"),
+        npy("|u1", &format!("({n},)"), &labels),
+    )
+    .unwrap();
+    // a Parquet file of encoded images, as Hugging Face exports them
+    let batch = RecordBatch::try_from_iter(vec![
+        ("image", hf_image_column(&encoded)),
+        ("label", labels_array(&labels)),
+    ])
+    .unwrap();
+    write_parquet(&d.join("images.parquet"), &batch);
+    let mut seen = Vec::new();
+    for input in ["png", "npy", "images.parquet"] {
+        let path = d.join(input).to_string_lossy().into_owned();
+        let ds = load(&[path], &IngestOptions::default()).unwrap();
+        assert_eq!(ds.n_features, 64 * 64 * 3, "{input}");
+        let tones = ds
+            .tones
+            .clone()
+            .unwrap_or_else(|| panic!("{input}: no tones"));
+        assert_eq!(tones.len(), n * 3 * TONE_WIDTH, "{input}");
+        let w = 3 * TONE_WIDTH;
+        for (i, row) in tones.chunks(w).enumerate() {
+            // black the darkest of every channel; the scaled pixels lost it
+            for c in 0..3 {
+                assert_eq!(row[c * TONE_WIDTH], 0.0, "{input} row {i}");
+            }
+            let px = &ds.features[i * ds.n_features..(i + 1) * ds.n_features];
+            assert!(px.iter().step_by(3).all(|&v| v > 0.0), "{input} row {i}");
+        }
+        seen.push(tones);
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]));
+}
