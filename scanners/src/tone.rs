@@ -754,6 +754,16 @@ mod tests {
     }
 
     fn scan(x: &[f32], labels: &[u32], classes: usize) -> ScanOutput {
+        scan_with_tones(x, labels, classes, None)
+    }
+
+    /// The scan of 8×8 colour pictures, given their tones or not.
+    fn scan_with_tones(
+        x: &[f32],
+        labels: &[u32],
+        classes: usize,
+        tones: Option<MatrixRef<'_>>,
+    ) -> ScanOutput {
         let n = labels.len();
         let input = ScanInput {
             same_scale: true,
@@ -763,6 +773,7 @@ mod tests {
                 channels: 3,
             }),
             seed: 1,
+            tones,
             ..ScanInput::new(MatrixRef::new(x, n, 8 * 8 * 3).unwrap(), labels, classes)
         };
         ToneFilter::DEFAULT.scan(&input).unwrap()
@@ -837,26 +848,15 @@ mod tests {
                 *v = sum / count;
             }
         }
-        let input = |tones| ScanInput {
-            same_scale: true,
-            image: Some(ImageShape {
-                height: 8,
-                width: 8,
-                channels: 3,
-            }),
-            seed: 1,
-            tones,
-            ..ScanInput::new(MatrixRef::new(&x, n, px).unwrap(), &labels, 10)
-        };
         let level = class_gate_level(10);
-        let blurred = ToneFilter::DEFAULT.scan(&input(None)).unwrap();
+        let blurred = scan(&x, &labels, 10);
         assert!(
             blurred.classes[0].log_p.is_none_or(|l| l > level),
             "{:?}",
             blurred.classes[0]
         );
         let tones = MatrixRef::new(&before, n, 3 * TONE_WIDTH).unwrap();
-        let out = ToneFilter::DEFAULT.scan(&input(Some(tones))).unwrap();
+        let out = scan_with_tones(&x, &labels, 10, Some(tones));
         assert!(
             out.classes[0].log_p.unwrap() < level,
             "{:?}",
