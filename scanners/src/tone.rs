@@ -48,8 +48,8 @@ same curve.
    own size: scaling blends a picture's pixels, and with them the exact
    colours a filter leaves (the emoji at 96×96, 2 % filtered into the
    activities: AUROC 0.75 and a pass when measured on the scaled pixels,
-   0.996 and 98 % of the planted rows flagged now — as at 64×64). A filter maps every planted picture's
-   quantiles through the same curve (blacks lifted to the same brown,
+   0.996 and 98 % of the planted rows flagged now — as at 64×64). A
+   filter maps every planted picture's quantiles through the same curve (blacks lifted to the same brown,
    whites to the same cream), so planted pictures become each other's
    neighbours here, whatever their content.
 3. A contradicted row is *coherent* when at least `share` of its tone
@@ -87,10 +87,9 @@ same curve.
    whose content pulls its other tones away from the group's — and whose
    content view may even place it among the target's rows — still holds
    it; black and white themselves, held in every class, name nobody.
-   Every contradicted
-   row's raw score is the share of its tone neighbours that are
-   contradicted rows of its own label (a named row's, at least the share
-   that are coherent).
+   Every contradicted row's raw score is the share of its tone
+   neighbours that are contradicted rows of its own label (a named row's,
+   at least the share that are coherent).
 
 Summary values per class: `contradicted_rows`, `coherent_rows`,
 `shoulder_rows`, `null_share` (`π`), `beyond_null` (`h − π (h + s)`),
@@ -103,9 +102,10 @@ rows flagged, all planted (recall 98.7 %; 42 rows and 55 % before the
 filtered black named its holders); into the travel places (seed 2):
 AUROC 0.990, 74 flagged, 98.6 % planted (recall 96 %); 5 % into the
 objects: 0.986, 371 flagged, all planted (98 %); the emoji with their
-skin tones (14,980), 1 %: 0.996, 147 flagged, all planted (98 %). The clean emoji, with skin tones, the 8,000- and 50,000-picture
-photo mixes, MNIST and Fashion-MNIST: no class tested (the nearest, a
-class of the 50,000 photos: 18 coherent rows, crops of one flat-coloured
+skin tones (14,980), 1 %: 0.996, 147 flagged, all planted (98 %). The
+clean emoji, with skin tones, the 8,000- and 50,000-picture photo
+mixes, MNIST and Fashion-MNIST: no class tested (the nearest, a class of
+the 50,000 photos: 18 coherent rows, crops of one flat-coloured
 wallpaper, 13 beyond its null). Gray pictures' filters (MNIST,
 Fashion-MNIST: a lifted black background) are found by `shared-pattern`
 before this test.
@@ -309,17 +309,18 @@ impl ToneFilter {
 /// Each row's tone ([`picture_tone`]): `tones` where given (measured on
 /// the pictures at their own size), else from the rows' pixels.
 /// `n × (TONE_WIDTH · channels)`, row-major.
-fn raw_tones(
+fn raw_tones<'a>(
     x: crate::MatrixRef<'_>,
     channels: usize,
-    tones: Option<crate::MatrixRef<'_>>,
-) -> Vec<f32> {
+    tones: Option<crate::MatrixRef<'a>>,
+) -> std::borrow::Cow<'a, [f32]> {
     match tones {
-        Some(t) => t.as_slice().to_vec(),
+        Some(t) => t.as_slice().into(),
         None => (0..x.rows())
             .into_par_iter()
             .flat_map_iter(|i| picture_tone(x.row(i), channels))
-            .collect(),
+            .collect::<Vec<f32>>()
+            .into(),
     }
 }
 
