@@ -49,9 +49,10 @@ same curve.
    colours a filter leaves (the emoji at 96×96, 2 % filtered into the
    activities: AUROC 0.75 and a pass when measured on the scaled pixels,
    0.996 and 98 % of the planted rows flagged now — as at 64×64). A
-   filter maps every planted picture's quantiles through the same curve (blacks lifted to the same brown,
-   whites to the same cream), so planted pictures become each other's
-   neighbours here, whatever their content.
+   filter maps every planted picture's quantiles through the same curve
+   (blacks lifted to the same brown, whites to the same cream), so
+   planted pictures become each other's neighbours here, whatever their
+   content.
 3. A contradicted row is *coherent* when at least `share` of its tone
    neighbours are contradicted rows of its own label: planted rows point
    to each other; natural boundary rows are scattered over the classes'
