@@ -188,18 +188,24 @@ pub fn picture_tone_u8(values: &[u8], channels: usize) -> Vec<f32> {
             for &v in values.iter().skip(ch).step_by(channels) {
                 counts[v as usize] += 1;
             }
-            let n: usize = counts.iter().sum();
-            QUANTILES.map(|q| {
-                let r = rank(q, n);
-                let mut seen = 0;
-                let level = counts.iter().position(|&c| {
-                    seen += c;
-                    seen > r
-                });
-                level.unwrap_or(0) as f32 / 255.0
-            })
+            tone_of_counts(&counts)
         })
         .collect()
+}
+
+/// One channel's tone ([`picture_tone`]) from how many of its 8-bit values
+/// are each level.
+pub fn tone_of_counts(counts: &[usize; 256]) -> [f32; TONE_WIDTH] {
+    let n: usize = counts.iter().sum();
+    QUANTILES.map(|q| {
+        let r = rank(q, n);
+        let mut seen = 0;
+        let level = counts.iter().position(|&c| {
+            seen += c;
+            seen > r
+        });
+        level.unwrap_or(0) as f32 / 255.0
+    })
 }
 
 /// Least share of the rows holding a failing class's shared darkest or

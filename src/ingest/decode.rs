@@ -114,12 +114,20 @@ pub(crate) struct NativeTone {
 }
 
 impl NativeTone {
+    /// Of 8-bit RGB pixels, counted in one pass (a photograph's millions of
+    /// pixels are neither copied nor sorted).
     fn of(rgb: &[u8]) -> Self {
-        use poisonscan_scanners::tone::picture_tone_u8;
-        let luma: Vec<u8> = rgb.chunks_exact(3).map(luma).collect();
+        use poisonscan_scanners::tone::tone_of_counts;
+        let mut counts = [[0usize; 256]; 4];
+        for p in rgb.chunks_exact(3) {
+            counts[0][p[0] as usize] += 1;
+            counts[1][p[1] as usize] += 1;
+            counts[2][p[2] as usize] += 1;
+            counts[3][luma(p) as usize] += 1;
+        }
         Self {
-            rgb: picture_tone_u8(rgb, 3),
-            luma: picture_tone_u8(&luma, 1),
+            rgb: counts[..3].iter().flat_map(tone_of_counts).collect(),
+            luma: tone_of_counts(&counts[3]).to_vec(),
         }
     }
 }
