@@ -94,7 +94,8 @@ same curve.
 
 Summary values per class: `contradicted_rows`, `coherent_rows`,
 `shoulder_rows`, `null_share` (`π`), `beyond_null` (`h − π (h + s)`),
-`own_rate` (`p`), `excess_rows` (the rows named).
+`own_rate` (`p`), `excess_rows` (the rows named), `filtered_colour_rows`
+(those of them named by the filtered black or white alone).
 
 Measured (`poison … --attack filter`, `scan --model none`): the emoji
 (7,570 pictures, 64×64 colour), 1 % filtered into the objects (seed 1) —
@@ -550,7 +551,7 @@ impl Scanner for ToneFilter {
             // neighbours are at least half coherent rows (a planted picture
             // whose source had no pure black shares less of the filter's
             // trace, and sits beside the ones that do)
-            let mut excess = 0usize;
+            let (mut excess, mut by_colour) = (0usize, 0usize);
             if tested && class_log_p <= level {
                 let coherent = |j: usize| contradicted[j] && pointing[j] >= need;
                 let held = extremes.shared(rows, coherent, labels, c as u32);
@@ -559,10 +560,13 @@ impl Scanner for ToneFilter {
                         .iter()
                         .filter(|&&j| labels[j as usize] as usize == c && coherent(j as usize))
                         .count();
-                    if coherent(i) || 2 * beside >= k || held.as_ref().is_some_and(|h| h(i)) {
+                    let grouped = coherent(i) || 2 * beside >= k;
+                    let holds = held.as_ref().is_some_and(|h| h(i));
+                    if grouped || holds {
                         log_p[i] = class_log_p;
                         raw[i] = raw[i].max(beside as f64 / k as f64);
                         excess += 1;
+                        by_colour += !grouped as usize;
                     }
                 }
             }
@@ -576,6 +580,7 @@ impl Scanner for ToneFilter {
                     ("beyond_null", beyond),
                     ("own_rate", this.own_rate),
                     ("excess_rows", excess as f64),
+                    ("filtered_colour_rows", by_colour as f64),
                 ],
                 log_p: tested.then_some(class_log_p),
             });
@@ -829,6 +834,10 @@ mod tests {
             let named: Vec<usize> = (0..labels.len()).filter(|&i| out.log_p[i] < 0.0).collect();
             let hits = named.iter().filter(|&&i| truth[i]).count();
             assert!(hits >= 44, "seed {seed}: {hits} of 45 planted named");
+            assert!(
+                zero.value("filtered_colour_rows").unwrap() >= 5.0,
+                "{zero:?}"
+            );
             assert!(hits * 20 >= named.len() * 19, "{hits} of {}", named.len());
         }
     }
