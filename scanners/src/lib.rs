@@ -286,6 +286,19 @@ pub struct ScanOutput {
 }
 
 impl ScanOutput {
+    /// Rows' scores and classes' tests, and nothing else: no suspected
+    /// class, nothing ungated, no confusion.
+    pub fn new(raw: Vec<f64>, log_p: Vec<f64>, classes: Vec<ClassDiagnostics>) -> Self {
+        ScanOutput {
+            raw,
+            log_p,
+            classes,
+            suspected: None,
+            ungated_log_p: None,
+            confusion: None,
+        }
+    }
+
     /// An output with no evidence: every row 0 (`NaN` in a skipped class),
     /// every scanned class tested at `p = 1` with no values, each row
     /// suspected of its own label; nothing ungated, no confusion.

@@ -66,14 +66,7 @@ where
         }
         classes.push(r.diagnostics);
     }
-    ScanOutput {
-        raw,
-        log_p,
-        classes,
-        suspected: None,
-        ungated_log_p: None,
-        confusion: None,
-    }
+    ScanOutput::new(raw, log_p, classes)
 }
 
 /// The rows of one class, gathered, centred (and standardised unless the

@@ -633,14 +633,7 @@ impl Scanner for StampedPatch {
                 log_p: (runs && scanned[c] && !own.is_empty()).then_some(class_log_p),
             });
         }
-        Ok(ScanOutput {
-            raw,
-            log_p,
-            classes,
-            suspected: None,
-            ungated_log_p: None,
-            confusion: None,
-        })
+        Ok(ScanOutput::new(raw, log_p, classes))
     }
 }
 

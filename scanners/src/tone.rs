@@ -424,7 +424,7 @@ impl Scanner for ToneFilter {
                 .filter(|&c| !class_rows[c].is_empty())
                 .map(no_test)
                 .collect();
-            return Ok(output(raw, log_p, classes));
+            return Ok(ScanOutput::new(raw, log_p, classes));
         }
         let shape = input.image.expect("runs on images");
         let k = p.k;
@@ -585,7 +585,7 @@ impl Scanner for ToneFilter {
                 log_p: tested.then_some(class_log_p),
             });
         }
-        Ok(output(raw, log_p, classes))
+        Ok(ScanOutput::new(raw, log_p, classes))
     }
 }
 
@@ -668,18 +668,6 @@ impl Extremes {
         }
         let colour = colour.to_vec();
         Some(move |i: usize| self.colour(i, end) == colour.as_slice())
-    }
-}
-
-/// The scan's output: rows' scores and classes' tests, nothing else.
-fn output(raw: Vec<f64>, log_p: Vec<f64>, classes: Vec<ClassDiagnostics>) -> ScanOutput {
-    ScanOutput {
-        raw,
-        log_p,
-        classes,
-        suspected: None,
-        ungated_log_p: None,
-        confusion: None,
     }
 }
 

@@ -1220,14 +1220,7 @@ impl ValueTrigger {
                 log_p: (runs && scanned[c]).then_some(class_log_p),
             });
         }
-        Ok(ScanOutput {
-            raw,
-            log_p,
-            classes,
-            suspected: None,
-            ungated_log_p: None,
-            confusion: None,
-        })
+        Ok(ScanOutput::new(raw, log_p, classes))
     }
 }
 

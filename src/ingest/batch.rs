@@ -2759,7 +2759,11 @@ fn images(
     let pixels = plan.width as usize * plan.height as usize;
     let known = (plan.channels != 0).then_some(plan.channels);
     let (values, channels) = super::decode::pixel_rows(&decoded, pixels, known);
-    let tones = super::decode::tone_rows(&decoded, channels);
+    // every batch's tones, since a later batch may hold scaled pictures
+    let tones = (
+        super::decode::tone_rows(&decoded, channels),
+        super::decode::any_scaled(&decoded),
+    );
     let plan = ImagePlan { channels, ..plan };
     let dim = pixels * channels;
     let invalid = decoded

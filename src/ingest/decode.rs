@@ -185,32 +185,36 @@ pub(crate) fn decode(bytes: &[u8], width: u32, height: u32) -> Result<Decoded, S
     })
 }
 
+/// Whether any decoded picture was scaled (where none was, the pixels
+/// hold every tone as it was, and [`tone_rows`] need not be read).
+pub(crate) fn any_scaled(decoded: &[Result<Decoded, String>]) -> bool {
+    decoded.iter().flatten().any(|d| d.native.is_some())
+}
+
 /// Each decoded picture's tone at its own size (zeros where decoding
 /// failed), in the `channels` [`pixel_rows`] gave them — a picture read at
-/// its own size has its pixels' tone — and whether any picture was scaled
-/// (where none was, the pixels hold every tone as it was).
-pub(crate) fn tone_rows(decoded: &[Result<Decoded, String>], channels: usize) -> (Vec<f32>, bool) {
-    use poisonscan_scanners::tone::{picture_tone_u8, TONE_WIDTH};
+/// its own size has its pixels' tone.
+pub(crate) fn tone_rows(decoded: &[Result<Decoded, String>], channels: usize) -> Vec<f32> {
+    use poisonscan_scanners::tone::TONE_WIDTH;
     use rayon::prelude::*;
-    let scaled = decoded.iter().flatten().any(|d| d.native.is_some());
     let width = TONE_WIDTH * channels;
     let mut out = vec![0f32; decoded.len() * width];
     out.par_chunks_mut(width)
         .zip(decoded.par_iter())
         .for_each(|(row, d)| {
             let Ok(d) = d else { return };
-            let tone = match (&d.native, channels) {
-                (Some(t), 3) => t.rgb.clone(),
-                (Some(t), _) => t.luma.clone(),
-                (None, 3) => picture_tone_u8(&d.rgb, 3),
-                (None, _) => {
-                    let gray: Vec<u8> = d.rgb.chunks_exact(3).map(luma).collect();
-                    picture_tone_u8(&gray, 1)
+            // a picture read at its own size: its pixels' tone, counted alike
+            let own;
+            let tone = match &d.native {
+                Some(t) => t,
+                None => {
+                    own = NativeTone::of(&d.rgb);
+                    &own
                 }
             };
-            row.copy_from_slice(&tone);
+            row.copy_from_slice(if channels == 3 { &tone.rgb } else { &tone.luma });
         });
-    (out, scaled)
+    out
 }
 
 /// Pixel rows in [0, 1] of decoded images, one row per image (zeros where
@@ -421,8 +425,8 @@ mod tests {
         let kept = decode(&bytes, 96, 96).unwrap();
         assert!(kept.native.is_none());
         let decoded = [Ok(scaled), Ok(kept), Err("bad".to_string())];
-        let (tones, any_scaled) = tone_rows(&decoded, 3);
-        assert!(any_scaled);
+        assert!(any_scaled(&decoded));
+        let tones = tone_rows(&decoded, 3);
         let w = 3 * poisonscan_scanners::tone::TONE_WIDTH;
         // both the scaled picture's row and the one read at its size: the
         // picture's own tone, black its darkest, (200, 100, 50) its lightest
@@ -433,7 +437,7 @@ mod tests {
         }
         assert!(tones[2 * w..].iter().all(|&v| v == 0.0));
         // gray: the luma's
-        let (gray, _) = tone_rows(&decoded[..1], 1);
+        let gray = tone_rows(&decoded[..1], 1);
         assert_eq!(gray[0], 0.0);
         assert_eq!(gray[gray.len() - 1], luma(&[200, 100, 50]) as f32 / 255.0);
     }

@@ -765,10 +765,7 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
         )));
     }
     let (mut features, channels) = decode::pixel_rows(&decoded, pixels, None);
-    let mut tones = match decode::tone_rows(&decoded, channels) {
-        (t, true) => Some(t),
-        (_, false) => None,
-    };
+    let mut tones = decode::any_scaled(&decoded).then(|| decode::tone_rows(&decoded, channels));
     drop(decoded);
     let dim = pixels * channels;
     if kept.len() < files.len() {
