@@ -110,8 +110,9 @@
 //! estimates how many planted rows are behind it (`excess_rows`: the label
 //! tests), that many of its rows are flagged, highest fused evidence first
 //! — the rows a failing test names first, where the test's rows are a group
-//! it names (`text-trigger`'s rows carrying a word: another scanner's
-//! natural tail in the class is not behind its estimate):
+//! it names (`text-trigger`'s rows carrying a word, `stamped-patch`'s
+//! rows holding a stamp: another scanner's natural tail in the class, or
+//! a group another scanner delimits in it, is not behind its estimate):
 //! a failure always names the rows behind it, and a class whose natural
 //! boundary rows score as high as the planted ones (every contradicted row
 //! of a confusable class does) is not flagged whole. In a class failed
@@ -872,7 +873,10 @@ pub fn fuse(
         // another scanner delimits: the group's boundary is that scanner's
         // view of the same rows (the sentences, six classes, `cf` in 30
         // reviews, with the MLP: `shared-pattern`'s backed group held 24–26
-        // of the 30 rows that carry the word, all of them planted).
+        // of the 30 rows that carry the word, all of them planted; the
+        // emoji, a yellow 5×5 patch on 1 % relabelled food & drink:
+        // `shared-pattern`'s backed group held 61 of the 75 rows that hold
+        // the stamp, all of them planted).
         if !covers || classes[c].failed_by & naming != 0 {
             let by_test = ranked(&rows, &[&named, &behind, &fused_lp, &total_lp], keys);
             by_test

@@ -423,8 +423,8 @@ pub trait Scanner: Send + Sync {
     }
     /// Whether the rows behind the scanner's class test (its `excess_rows`)
     /// are rows it gives evidence to and no others — a group it names, such
-    /// as the rows carrying a word: in a class it fails, fusion then flags
-    /// those rows before any other scanner's.
+    /// as the rows carrying a word or holding a stamp: in a class it fails,
+    /// fusion then flags those rows before any other scanner's.
     fn names_its_rows(&self) -> bool {
         false
     }

@@ -94,7 +94,9 @@ representation).
    set without one leaves fusion's corrections as they were). In a stamp
    significant at the class level each of its rows gets the stamp's `ln`
    p-value (its raw score is one less its share of neighbours with the
-   class); the class's other rows get none. `excess_rows`: those rows.
+   class); the class's other rows get none. `excess_rows`: those rows,
+   which fusion flags first in a class that fails (another scanner's group
+   there, such as `shared-pattern`'s, may hold only some of them).
 6. Stamps across classes (all-to-all). A block value that rows of two
    classes or more hold, none of them alone as step 1 asks, and at most a
    quarter of the pictures (more is a background they share), seeds a
@@ -429,6 +431,9 @@ impl Landed {
 
 impl Scanner for StampedPatch {
     fn label_agnostic_only(&self) -> bool {
+        true
+    }
+    fn names_its_rows(&self) -> bool {
         true
     }
     fn code(&self) -> &'static str {
