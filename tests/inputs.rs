@@ -964,6 +964,75 @@ fn write_text_table(path: &Path, cols: &[(String, Vec<f64>)], sep: &str, float_l
     std::fs::write(path, s).unwrap();
 }
 
+/// A folder of a data set's splits: Kaggle's labelled `train.csv` beside
+/// an unlabelled `test.csv` scans the training rows (the test file left
+/// out, with a note, where it had been an error: it came first and lacked
+/// the label); the Hub's `train-0000k-of-00002` files beside a labelled
+/// `test-00000-of-00001` are read together, training split first, with a
+/// note. A later split that lacks another column is still an error.
+#[test]
+fn a_folder_of_splits_reads_its_training_split_first_and_leaves_out_one_without_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cols = small_table(400);
+    let rows = |r: std::ops::Range<usize>, skip: &str| -> Vec<(String, Vec<f64>)> {
+        cols.iter()
+            .filter(|(n, _)| n != skip)
+            .map(|(n, v)| (n.clone(), v[r.clone()].to_vec()))
+            .collect()
+    };
+    let score = |out: &str| -> Vec<f64> {
+        read_parquet(&d.join(out).join("scores.parquet"))
+            .column_by_name("score")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .values()
+            .to_vec()
+    };
+    let warnings = |out: &str| summary_of(d, out)["warnings"].to_string();
+    // rows `r` of the table, without the column `skip`, into `path`
+    let write = |path: &str, r: std::ops::Range<usize>, skip: &str| {
+        std::fs::create_dir_all(d.join(path).parent().unwrap()).unwrap();
+        write_text_table(&d.join(path), &rows(r, skip), ",", false)
+    };
+    let scan = |input: &str, out: &str| run_ok(&["scan", input, "--seed", "1", "--out", out], d);
+    write("all.csv", 0..400, "");
+    write("train_only.csv", 0..300, "");
+    scan("all.csv", "all");
+    scan("train_only.csv", "train_only");
+
+    write("kaggle/train.csv", 0..300, "");
+    write("kaggle/test.csv", 300..400, "label");
+    scan("kaggle", "kaggle_out");
+    assert_eq!(score("kaggle_out"), score("train_only"));
+    let w = warnings("kaggle_out");
+    assert!(
+        w.contains("left out `kaggle/test.csv`: no label column `label`"),
+        "{w}"
+    );
+    assert!(w.contains("holds the splits `test`, `train`"), "{w}");
+
+    write("hub/data/test-00000-of-00001.csv", 300..400, "");
+    write("hub/data/train-00000-of-00002.csv", 0..150, "");
+    write("hub/data/train-00001-of-00002.csv", 150..300, "");
+    scan("hub", "hub_out");
+    assert_eq!(score("hub_out"), score("all"));
+    let w = warnings("hub_out");
+    assert!(
+        w.contains("holds the splits `test`, `train`: read together"),
+        "{w}"
+    );
+    assert!(!w.contains("left out `"), "{w}");
+
+    write("hub/data/test-00000-of-00001.csv", 300..400, "x1");
+    let e = run_err(&["scan", "hub", "--out", "hub_err"], d);
+    assert!(
+        e.contains("column `x1` not found in hub/data/test-00000-of-00001.csv"),
+        "{e}"
+    );
+    assert!(!d.join("hub_err").exists());
+}
+
 /// `v` with one decimal, its thousands separated by `group` and its
 /// decimal mark `decimal`, as spreadsheets write numbers for people.
 fn for_people(v: f64, group: char, decimal: char) -> String {

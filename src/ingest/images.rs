@@ -87,7 +87,7 @@ pub(super) fn class_folder(root: &Path, file: &Path) -> String {
 }
 
 /// Folder names of data set splits.
-const SPLITS: [&str; 10] = [
+pub(super) const SPLITS: [&str; 10] = [
     "train",
     "training",
     "test",

@@ -1006,6 +1006,68 @@ fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
     Ok(Some((files[chosen].clone(), note)))
 }
 
+/// The split a table file of folder `dir` belongs to, by the folder it
+/// sits in (`train/data-00000-of-00001.arrow`, as Hugging Face's
+/// `save_to_disk` keeps a `DatasetDict`) or its name's first word
+/// (`train-00000-of-00002.parquet` beside `test-00000-of-00001.parquet`,
+/// as the Hub keeps a data set's files; Kaggle's `train.csv` beside
+/// `test.csv`); `None` where neither is a split's name.
+fn split_of(dir: &Path, file: &Path) -> Option<String> {
+    let is_split = |w: &str| images::SPLITS.contains(&w.to_ascii_lowercase().as_str());
+    let rel = file.strip_prefix(dir).ok()?;
+    let mut folders = rel.parent().into_iter().flat_map(Path::components);
+    if let Some(folder) = folders.find_map(|c| c.as_os_str().to_str().filter(|w| is_split(w))) {
+        return Some(folder.to_ascii_lowercase());
+    }
+    let name = file.file_name()?.to_str()?;
+    let word = name.split(['-', '_', '.']).next()?;
+    is_split(word).then(|| word.to_ascii_lowercase())
+}
+
+/// A folder's table files that fall into two splits or more (each file
+/// one, see [`split_of`]), the training split's first (the columns are
+/// chosen from the first file, and a test split often lacks the label:
+/// Kaggle's `test.csv`), with a note that they are read together, as an
+/// image folder's split folders are; the files as they were, and no note,
+/// otherwise. A later split's file without the label column is left out
+/// where it is read ([`table::load`]).
+fn splits_together(dir: &Path, mut files: Vec<PathBuf>) -> Split {
+    let Some(splits) = files
+        .iter()
+        .map(|f| split_of(dir, f))
+        .collect::<Option<Vec<String>>>()
+    else {
+        return (files, None, Vec::new());
+    };
+    let names: std::collections::BTreeSet<&str> = splits.iter().map(String::as_str).collect();
+    if names.len() < 2 {
+        return (files, None, Vec::new());
+    }
+    let training = |s: &str| s.starts_with("train");
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| !training(&splits[i])); // stable: the files' order within a split
+    let files_before = std::mem::take(&mut files);
+    files = order.iter().map(|&i| files_before[i].clone()).collect();
+    let first = &splits[order[0]];
+    let later = order
+        .iter()
+        .filter(|&&i| splits[i] != *first)
+        .map(|&i| files_before[i].clone())
+        .collect();
+    let note = format!(
+        "{} holds the splits {}: read together, as one data set (scan the `{first}` split's \
+         files alone to check it alone; a later split's file without the label column is left \
+         out)",
+        dir.display(),
+        batch::quoted(&names.into_iter().collect::<Vec<_>>()),
+    );
+    (files, Some(note), later)
+}
+
+/// A folder's table files in the order to read them, the note on their
+/// splits, and the files of a later split (see [`splits_together`]).
+type Split = (Vec<PathBuf>, Option<String>, Vec<PathBuf>);
+
 /// A path to read and the `key=value` folders it sits below in a folder
 /// given as input.
 pub(super) type Part = (PathBuf, Vec<(String, Option<String>)>);
@@ -1013,10 +1075,12 @@ pub(super) type Part = (PathBuf, Vec<(String, Option<String>)>);
 /// [`expand_inputs`], with every folder of table files replaced by its
 /// files, each with the `key=value` folders it sits below in that folder
 /// (see [`hive`]) — a Delta Lake table's by its log ([`delta`]), with a
-/// note.
-fn expand_with_parts(inputs: &[String]) -> Result<(Vec<Part>, Vec<String>), IngestError> {
+/// note; and the files of a folder's later split, which are left out where
+/// they lack the label column (see [`splits_together`]).
+fn expand_with_parts(inputs: &[String]) -> Result<Expanded, IngestError> {
     let mut out = Vec::new();
     let mut notes = Vec::new();
+    let mut later = Vec::new();
     for p in expand_inputs(inputs)? {
         if p.is_dir() {
             if let Some(advice) = versioned_table(&p) {
@@ -1070,6 +1134,9 @@ fn expand_with_parts(inputs: &[String]) -> Result<(Vec<Part>, Vec<String>), Inge
             }
             let parts = table_parts(&p)?;
             if !parts.is_empty() {
+                let (parts, note, spare) = splits_together(&p, parts);
+                notes.extend(note);
+                later.extend(spare);
                 out.extend(parts.into_iter().map(|f| {
                     let folders = hive::folders(&p, &f);
                     (f, folders)
@@ -1079,8 +1146,12 @@ fn expand_with_parts(inputs: &[String]) -> Result<(Vec<Part>, Vec<String>), Inge
         }
         out.push((p, Vec::new()));
     }
-    Ok((out, notes))
+    Ok((out, notes, later))
 }
+
+/// The inputs' files with their `key=value` folders, notes, and the files
+/// of later splits (see [`expand_with_parts`]).
+type Expanded = (Vec<Part>, Vec<String>, Vec<PathBuf>);
 
 /// What a file's first bytes say it is, for the formats that say so: a
 /// Parquet or Arrow IPC file, or a file packed as polars does not read.
@@ -1409,7 +1480,7 @@ pub fn check_scannable(ds: &Dataset) -> Result<(), IngestError> {
 
 /// Reads every input into one [`Dataset`].
 pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, IngestError> {
-    let (parts, delta_notes) = expand_with_parts(inputs)?;
+    let (parts, delta_notes, later) = expand_with_parts(inputs)?;
     let paths: Vec<PathBuf> = parts.iter().map(|(p, _)| p.clone()).collect();
     if let Some(forced) = options.format {
         // a binary table read as text gives columns of garbage
@@ -1475,7 +1546,13 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
         })?,
         InputFormat::Images => return guarded(&paths[0], format, || images::load(&paths, options)),
         InputFormat::Idx => guarded(&paths[0], format, || idx::load(&paths, options))?,
-        table => table::load(&paths, &hive::Partitions::new(&parts)?, table, options)?,
+        table => table::load(
+            &paths,
+            &hive::Partitions::new(&parts)?,
+            table,
+            options,
+            &later,
+        )?,
     };
     if let FeatureSource::Pixels {
         height,

@@ -1116,7 +1116,10 @@ fn check_columns(
     Ok(())
 }
 
-/// Reads tables into one data set; rows keep the order of the files.
+/// Reads tables into one data set; rows keep the order of the files. A
+/// file of `later` (a later split of a folder's files, see
+/// `splits_together`) that lacks the label column is left out, with a note
+/// (Kaggle's `test.csv`, unlabelled, beside `train.csv`).
 ///
 /// The files are hashed on another thread while they are read (a 2 GB
 /// Parquet file: about a second and a half saved); a file that cannot be
@@ -1126,6 +1129,7 @@ pub(super) fn load(
     partitions: &Partitions,
     format: InputFormat,
     options: &IngestOptions,
+    later: &[PathBuf],
 ) -> Result<Dataset, IngestError> {
     for path in paths {
         if path.is_dir() {
@@ -1151,6 +1155,7 @@ pub(super) fn load(
     std::thread::scope(|scope| {
         let hashes = scope.spawn(|| paths.iter().map(|p| hash_file(p)).collect::<Vec<_>>());
         let mut builder: Option<DatasetBuilder<'_>> = None;
+        let mut left_out = Vec::new();
         for (file, path) in paths.iter().enumerate() {
             let first_row = builder.as_ref().map_or(0, |b| b.rows()) as u64;
             let selection = builder.as_ref().map(|b| b.selection().clone());
@@ -1161,18 +1166,38 @@ pub(super) fn load(
                 rows: 0,
                 first_row,
             };
+            let label = selection.as_ref().map(|s| s.label.clone());
             let b = &mut builder;
-            super::guarded(path, format, move || {
+            let read = super::guarded(path, format, move || {
                 let part = (partitions, file);
                 read_into(b, path, part, format, options, selection.as_ref(), source)
-            })?;
+            });
+            match read {
+                Err(IngestError::MissingColumn { column, .. })
+                    if later.contains(path) && Some(&column) == label.as_ref() =>
+                {
+                    left_out.push(file);
+                }
+                other => other?,
+            }
         }
         let mut builder = builder.ok_or(IngestError::NoInput)?;
         if let Some(note) = headerless {
             builder.note(note.clone());
         }
+        if !left_out.is_empty() {
+            let label = &builder.selection().label;
+            builder.note(format!(
+                "left out {}: no label column `{label}` (a split without labels)",
+                batch::quoted(left_out.iter().map(|&i| paths[i].display()))
+            ));
+        }
         let mut ds = builder.finish()?;
         let hashes = hashes.join().expect("hashing a file does not panic");
+        let hashes = (0..paths.len())
+            .zip(hashes)
+            .filter(|(i, _)| !left_out.contains(i))
+            .map(|(_, hash)| hash);
         for (source, hash) in ds.sources.iter_mut().zip(hashes) {
             (source.bytes, source.sha256) = hash?;
         }
