@@ -161,6 +161,31 @@ fn missing_file_glob_and_unknown_format() {
         let e = fails(dir.path(), &[name], &[]);
         assert!(e.contains(says) && e.contains("write.parquet"), "{e}");
     }
+    // a Lance dataset (versions too, in its own format) and a Zarr store
+    // (arrays in compressed chunks; given whole or one array of it): what
+    // to write them out as
+    let lance = dir.path().join("train.lance");
+    std::fs::create_dir_all(lance.join("_versions")).unwrap();
+    std::fs::create_dir_all(lance.join("data")).unwrap();
+    std::fs::write(lance.join("_versions/1.manifest"), b"\0").unwrap();
+    std::fs::write(lance.join("data/0.lance"), b"\0").unwrap();
+    let e = fails(dir.path(), &["train.lance"], &[]);
+    assert!(
+        e.contains("a Lance dataset") && e.contains("to_table()"),
+        "{e}"
+    );
+    let zarr = dir.path().join("train.zarr");
+    std::fs::create_dir_all(zarr.join("images/c/0")).unwrap();
+    std::fs::write(zarr.join("zarr.json"), br#"{"zarr_format": 3}"#).unwrap();
+    std::fs::write(zarr.join("images/zarr.json"), br#"{"zarr_format": 3}"#).unwrap();
+    std::fs::write(zarr.join("images/c/0/0"), b"\0").unwrap();
+    for given in ["train.zarr", "train.zarr/images"] {
+        let e = fails(dir.path(), &[given], &[]);
+        assert!(
+            e.contains("a Zarr store") && e.contains("numpy.savez"),
+            "{e}"
+        );
+    }
     // a damaged ORC file (Hive, Spark), told by its name or its first
     // bytes: an error naming it (ORC files are read: tests/inputs.rs)
     for name in ["part-00000.orc", "table"] {
@@ -181,6 +206,17 @@ fn corrupt_files_are_named() {
     let e = fails(dir.path(), &["broken.parquet"], &["broken.parquet"]);
     assert!(e.contains("broken.parquet: cannot read as parquet"), "{e}");
     std::fs::write(dir.path().join("broken.arrow"), b"ARROW1\0\0garbage").unwrap();
+    // a safetensors file cut short
+    std::fs::write(
+        dir.path().join("broken.safetensors"),
+        b"\x40\0\0\0\0\0\0\0{\"x\"",
+    )
+    .unwrap();
+    let e = fails(dir.path(), &["broken.safetensors"], &["broken.safetensors"]);
+    assert!(
+        e.contains("broken.safetensors: cannot read as safetensors"),
+        "{e}"
+    );
     let e = fails(dir.path(), &["broken.arrow"], &["broken.arrow"]);
     assert!(e.contains("broken.arrow: cannot read as ipc"), "{e}");
     // HDF5 files (and MATLAB's -v7.3 ones, HDF5 after a header) cut short

@@ -676,6 +676,21 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ],
     );
 
+    // The same pictures as Hugging Face's `safetensors` saves a dict of
+    // arrays (`save_file({"images": x, "labels": y})`): a header's length,
+    // the JSON header, the tensors' bytes.
+    let header = serde_json::json!({
+        "__metadata__": {"format": "np"},
+        "images": {"dtype": "U8", "shape": [n, side, side], "data_offsets": [0, n * dim]},
+        "labels": {"dtype": "U8", "shape": [n], "data_offsets": [n * dim, n * dim + n]},
+    })
+    .to_string();
+    let mut safetensors = (header.len() as u64).to_le_bytes().to_vec();
+    safetensors.extend(header.as_bytes());
+    safetensors.extend(&pixels);
+    safetensors.extend(&labels);
+    std::fs::write(d.join("images.safetensors"), safetensors).unwrap();
+
     // The same pictures as MATLAB saves them (SVHN's layout): `X` side ×
     // side × n bytes in column order, `y` an n × 1 double stored as bytes.
     let mut x = vec![0u8; n * dim];
@@ -797,6 +812,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("pixels.csv", "csv", false),
         ("paths.csv", "paths-csv", false),
         ("images.npz", "npz", false),
+        ("images.safetensors", "safetensors", false),
         ("images.mat", "mat", false),
         ("images.h5", "h5", false),
         ("images-v73.mat", "mat-v73", false),

@@ -31,6 +31,7 @@ mod orc;
 mod pdpickle;
 mod pickle;
 mod rdata;
+mod safetensors;
 mod sample_tiff;
 mod sas7bdat;
 mod sktime;
@@ -246,6 +247,8 @@ impl InputFormat {
             "pkl" | "pickle" | "joblib" => Some(Self::Npz),
             // a PyTorch file of tensors (see `torch`)
             "pt" | "pth" => Some(Self::Npz),
+            // a safetensors file of tensors (see `safetensors`)
+            "safetensors" => Some(Self::Npz),
             "arff" => Some(Self::Arff),
             "libsvm" | "svm" | "svmlight" => Some(Self::Svmlight),
             "avro" => Some(Self::Avro),
@@ -848,12 +851,13 @@ pub(super) fn walk_error(e: walkdir::Error, root: &Path) -> IngestError {
     IngestError::Io { path, error }
 }
 
-/// What to do with a folder that is a table format keeping several versions
-/// of its rows in files poisonscan cannot tell apart (Apache Iceberg, Apache
-/// Hudi): every data file read would mix rows deleted or rewritten long
-/// ago with the current ones. `None` for other folders (a Delta Lake table
-/// is read by its log, [`delta`]).
-fn versioned_table(dir: &Path) -> Option<&'static str> {
+/// What to do with a folder whose files poisonscan does not read as they
+/// are: a table format keeping several versions of its rows in files
+/// poisonscan cannot tell apart (Apache Iceberg, Apache Hudi, Lance), where
+/// every data file read would mix rows deleted or rewritten long ago with
+/// the current ones; or a Zarr store of arrays in compressed chunks. `None`
+/// for other folders (a Delta Lake table is read by its log, [`delta`]).
+fn unread_folder(dir: &Path) -> Option<&'static str> {
     // the table's folder, or its `data` folder
     let iceberg = |d: &Path| {
         std::fs::read_dir(d.join("metadata")).is_ok_and(|entries| {
@@ -876,6 +880,31 @@ fn versioned_table(dir: &Path) -> Option<&'static str> {
             "an Apache Hudi table, whose data files hold older versions of its rows beside the \
              current ones; write its current snapshot out and scan that \
              (spark.read.format(\"hudi\").load(PATH).write.parquet(OUT))",
+        );
+    }
+    // Lance: its versions' manifests, its rows in `data/*.lance`
+    let manifests = std::fs::read_dir(dir.join("_versions")).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".manifest"))
+    });
+    if manifests {
+        return Some(
+            "a Lance dataset, whose data files hold older versions of its rows beside the \
+             current ones in Lance's own format; write its current version out and scan that \
+             (pyarrow.parquet.write_table(lance.dataset(PATH).to_table(), OUT))",
+        );
+    }
+    // Zarr: a group or array's metadata (version 3, or version 2's)
+    if ["zarr.json", ".zgroup", ".zarray"]
+        .iter()
+        .any(|m| dir.join(m).is_file())
+    {
+        return Some(
+            "a Zarr store, whose arrays are kept in compressed chunks that poisonscan does not \
+             read; save the arrays to scan with NumPy and scan that (z = zarr.open(PATH); \
+             numpy.savez(\"data.npz\", x=z[\"images\"][:], y=z[\"labels\"][:]), naming \
+             your arrays)",
         );
     }
     None
@@ -1083,7 +1112,7 @@ fn expand_with_parts(inputs: &[String]) -> Result<Expanded, IngestError> {
     let mut later = Vec::new();
     for p in expand_inputs(inputs)? {
         if p.is_dir() {
-            if let Some(advice) = versioned_table(&p) {
+            if let Some(advice) = unread_folder(&p) {
                 return Err(IngestError::Option(format!("{}: {advice}", p.display())));
             }
             if let Some((files, note)) = delta::live_files(&p)? {

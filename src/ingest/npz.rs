@@ -166,6 +166,26 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy, String> {
     Ok(Npy { shape, values })
 }
 
+/// bfloat16 values (each the high half of a float32), stored big- or
+/// little-endian in `data`, as the bytes of those float32s in the same
+/// byte order.
+pub(super) fn bfloat16_as_f32(data: &[u8], big: bool) -> Vec<u8> {
+    data.chunks_exact(2)
+        .flat_map(|h| {
+            let bits = if big {
+                u32::from(u16::from_be_bytes([h[0], h[1]])) << 16
+            } else {
+                u32::from(u16::from_le_bytes([h[0], h[1]])) << 16
+            };
+            if big {
+                bits.to_be_bytes()
+            } else {
+                bits.to_le_bytes()
+            }
+        })
+        .collect()
+}
+
 /// Values of NumPy's type `code` (`b`, `u`, `i`, `f`, `U`, `S`) and `width`
 /// (bytes; characters for `U`), stored big- or little-endian in `data`, as
 /// an Arrow array; `None` for another type.
@@ -768,6 +788,8 @@ pub(super) fn read(
         (super::stl10::read(path)?, "STL-10 binary")
     } else if super::cifar::is_cifar_bin(path) {
         (super::cifar::read(path)?, "CIFAR binary")
+    } else if super::safetensors::is_safetensors(path) {
+        (super::safetensors::read(path)?, "safetensors")
     } else if let Some(torch) = pickle() {
         match read_pickle(path, torch, label, notes)? {
             Pickled::Frame(frame) => return Ok(frame),

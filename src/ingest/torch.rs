@@ -186,24 +186,8 @@ fn tensor(
             index[m] = 0;
         }
     }
-    // bfloat16: the high half of a float32
     let (code, width, out) = if code == "bf" {
-        let floats: Vec<u8> = out
-            .chunks_exact(2)
-            .flat_map(|h| {
-                let bits = if big {
-                    u32::from(u16::from_be_bytes([h[0], h[1]])) << 16
-                } else {
-                    u32::from(u16::from_le_bytes([h[0], h[1]])) << 16
-                };
-                if big {
-                    bits.to_be_bytes()
-                } else {
-                    bits.to_le_bytes()
-                }
-            })
-            .collect();
-        ("f", 4, floats)
+        ("f", 4, super::npz::bfloat16_as_f32(&out, big))
     } else {
         (code, width, out)
     };
