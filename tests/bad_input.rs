@@ -161,6 +161,17 @@ fn missing_file_glob_and_unknown_format() {
         let e = fails(dir.path(), &[name], &[]);
         assert!(e.contains(says) && e.contains("write.parquet"), "{e}");
     }
+    // features and labels saved as two tables (scikit-learn splits as
+    // `X_train.csv` and `y_train.csv`): the error names the labels file
+    let split = dir.path().join("split");
+    std::fs::create_dir(&split).unwrap();
+    std::fs::write(split.join("X_train.csv"), b"a,b\n1,2\n3,4\n").unwrap();
+    std::fs::write(split.join("y_train.csv"), b"target\n0\n1\n").unwrap();
+    let e = fails(dir.path(), &["split/X_train.csv"], &["split/X_train.csv"]);
+    assert!(
+        e.contains("holds no label column `label`") && e.contains("split/y_train.csv beside it"),
+        "{e}"
+    );
     // a Lance dataset (versions too, in its own format) and a Zarr store
     // (arrays in compressed chunks; given whole or one array of it): what
     // to write them out as

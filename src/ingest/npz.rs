@@ -709,6 +709,18 @@ pub(super) fn partner(path: &Path) -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The labels half of a features file's pair beside it, whatever its
+/// format (`y_train.csv` for `X_train.csv`, `labels.parquet` for
+/// `features.parquet`; see [`PARTNERS`]), if there is one.
+pub(super) fn labels_beside(path: &Path) -> Option<std::path::PathBuf> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    PARTNERS
+        .iter()
+        .filter(|(features, _)| name.contains(features))
+        .map(|(features, labels)| path.with_file_name(name.replacen(features, labels, 1)))
+        .find(|p| p.is_file() && p != path)
+}
+
 /// Whether `p` names a single `.npy` array (not a `.npz` archive).
 fn is_npy(p: &Path) -> bool {
     p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
