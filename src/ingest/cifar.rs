@@ -58,10 +58,7 @@ pub(super) fn is_cifar_bin(path: &Path) -> bool {
 
 /// The arrays of a file of CIFAR's binary records (see the module).
 pub(super) fn read(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
-    let bytes = std::fs::read(path).map_err(|error| IngestError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
+    let bytes = super::file_bytes(path)?;
     let bad = |message: String| IngestError::Read {
         path: path.to_path_buf(),
         format: "CIFAR binary",

@@ -228,10 +228,7 @@ fn matrix<'a>(
 /// (one dimension over 1) as one axis, the others with the samples' axis
 /// first (see the module docs), in C order.
 pub(super) fn read_mat(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
-    let bytes = std::fs::read(path).map_err(|error| IngestError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
+    let bytes = super::file_bytes(path)?;
     // a whole one is read as HDF5 (see `super::h5`)
     if bytes.starts_with(b"MATLAB 7.3") {
         return Err(mat_error(

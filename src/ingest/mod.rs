@@ -1659,6 +1659,14 @@ pub(crate) fn guarded<T>(
     })
 }
 
+/// A file's bytes, read whole, or an error naming it.
+pub(super) fn file_bytes(path: &Path) -> Result<Vec<u8>, IngestError> {
+    std::fs::read(path).map_err(|error| IngestError::Io {
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
 /// Size and SHA-256 of a file, streamed.
 pub(crate) fn hash_file(path: &Path) -> Result<(u64, String), IngestError> {
     use std::io::Read;

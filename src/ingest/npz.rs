@@ -1074,10 +1074,7 @@ pub(super) fn load_folder(
     let mut hasher = Sha256::new();
     let mut bytes_read = 0u64;
     for (path, _) in &files {
-        let bytes = std::fs::read(path).map_err(|error| IngestError::Io {
-            path: path.clone(),
-            error,
-        })?;
+        let bytes = super::file_bytes(path)?;
         let npy = parse_npy(&bytes).map_err(|e| npz_error(path, e))?;
         match &shape {
             None => {

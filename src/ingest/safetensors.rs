@@ -46,10 +46,7 @@ fn dtype(name: &str) -> Option<(&'static str, usize)> {
 
 /// The tensors of a safetensors file, in the header's order, as arrays.
 pub(super) fn read(path: &Path) -> Result<Vec<(String, Npy)>, IngestError> {
-    let bytes = std::fs::read(path).map_err(|error| IngestError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
+    let bytes = super::file_bytes(path)?;
     let bad = |message: String| IngestError::Read {
         path: path.to_path_buf(),
         format: "safetensors",
