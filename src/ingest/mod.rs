@@ -1060,7 +1060,7 @@ fn split_of(dir: &Path, file: &Path) -> Option<String> {
 /// image folder's split folders are; the files as they were, and no note,
 /// otherwise. A later split's file without the label column is left out
 /// where it is read ([`table::load`]).
-fn splits_together(dir: &Path, mut files: Vec<PathBuf>) -> Split {
+fn splits_together(dir: &Path, files: Vec<PathBuf>) -> Split {
     let Some(splits) = files
         .iter()
         .map(|f| split_of(dir, f))
@@ -1072,25 +1072,27 @@ fn splits_together(dir: &Path, mut files: Vec<PathBuf>) -> Split {
     if names.len() < 2 {
         return (files, None, Vec::new());
     }
-    let training = |s: &str| s.starts_with("train");
-    let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by_key(|&i| !training(&splits[i])); // stable: the files' order within a split
-    let files_before = std::mem::take(&mut files);
-    files = order.iter().map(|&i| files_before[i].clone()).collect();
-    let first = &splits[order[0]];
-    let later = order
+    let names = batch::quoted(&names.into_iter().collect::<Vec<_>>());
+    let mut split: Vec<(PathBuf, String)> = files.into_iter().zip(splits).collect();
+    // stable: the files' order within a split
+    split.sort_by_key(|(_, s)| !s.starts_with("train"));
+    let first = split[0].1.clone();
+    let later = split
         .iter()
-        .filter(|&&i| splits[i] != *first)
-        .map(|&i| files_before[i].clone())
+        .filter(|(_, s)| *s != first)
+        .map(|(f, _)| f.clone())
         .collect();
     let note = format!(
-        "{} holds the splits {}: read together, as one data set (scan the `{first}` split's \
+        "{} holds the splits {names}: read together, as one data set (scan the `{first}` split's \
          files alone to check it alone; a later split's file without the label column is left \
          out)",
         dir.display(),
-        batch::quoted(&names.into_iter().collect::<Vec<_>>()),
     );
-    (files, Some(note), later)
+    (
+        split.into_iter().map(|(f, _)| f).collect(),
+        Some(note),
+        later,
+    )
 }
 
 /// A folder's table files in the order to read them, the note on their
