@@ -1072,7 +1072,7 @@ fn splits_together(dir: &Path, files: Vec<PathBuf>) -> Split {
     if names.len() < 2 {
         return (files, None, Vec::new());
     }
-    let names = batch::quoted(&names.into_iter().collect::<Vec<_>>());
+    let names = batch::quoted(&names);
     let mut split: Vec<(PathBuf, String)> = files.into_iter().zip(splits).collect();
     // stable: the files' order within a split
     split.sort_by_key(|(_, s)| !s.starts_with("train"));
