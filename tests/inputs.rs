@@ -550,13 +550,41 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     write_parquet(&d.join("hf.parquet"), &batch);
     // The same as `datasets`' `save_to_disk` leaves it: an Arrow stream
     // file in a folder beside its JSON bookkeeping.
+    // `.map()` on a loaded data set leaves its output beside the files, as
+    // `cache-….arrow`, which `state.json` does not list: left out. A
+    // `DatasetDict` beside it (`hf_dict`): the training split, and a test
+    // split whose rows are unlabelled (a `ClassLabel` of -1).
+    let stream = |path: &Path, batch: &RecordBatch| {
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = arrow::ipc::writer::StreamWriter::try_new(file, &batch.schema()).unwrap();
+        w.write(batch).unwrap();
+        w.finish().unwrap();
+    };
     std::fs::create_dir(d.join("hf_disk")).unwrap();
-    let file = std::fs::File::create(d.join("hf_disk/data-00000-of-00001.arrow")).unwrap();
-    let mut w = arrow::ipc::writer::StreamWriter::try_new(file, &batch.schema()).unwrap();
-    w.write(&batch).unwrap();
-    w.finish().unwrap();
-    std::fs::write(d.join("hf_disk/state.json"), r#"{"_split": "train"}"#).unwrap();
+    stream(&d.join("hf_disk/data-00000-of-00001.arrow"), &batch);
+    stream(&d.join("hf_disk/cache-5c1f0e.arrow"), &batch.slice(0, 10));
+    std::fs::write(
+        d.join("hf_disk/state.json"),
+        r#"{"_data_files": [{"filename": "data-00000-of-00001.arrow"}], "_split": "train"}"#,
+    )
+    .unwrap();
     std::fs::write(d.join("hf_disk/dataset_info.json"), "{}").unwrap();
+    for split in ["train", "test"] {
+        std::fs::create_dir_all(d.join("hf_dict").join(split)).unwrap();
+    }
+    stream(&d.join("hf_dict/train/data-00000-of-00001.arrow"), &batch);
+    let unlabelled = RecordBatch::try_new(
+        batch.schema(),
+        vec![
+            batch.column(0).slice(0, 4),
+            Arc::new(Int64Array::from(vec![-1i64; 4])),
+        ],
+    )
+    .unwrap();
+    stream(
+        &d.join("hf_dict/test/data-00000-of-00001.arrow"),
+        &unlabelled,
+    );
     // A plain binary column of PNG bytes.
     let batch = RecordBatch::try_from_iter(vec![
         ("label", labels_array(&labels)),
@@ -805,6 +833,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         ("f32.parquet", "f32", false),
         ("hf.parquet", "hf", false),
         ("hf_disk", "hf-disk", false),
+        ("hf_dict/train", "hf-dict-train", false),
         ("tensor.arrow", "tensor", false),
         ("base64.csv", "base64", false),
         ("uri.jsonl", "uri", false),
@@ -876,6 +905,31 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         let differ = flags.iter().zip(&ref_flags).filter(|(a, b)| a != b).count();
         assert!(differ <= 1, "{input}: {differ} rows flagged differently");
     }
+    // the saved data set's cache left out, with a note; its unlabelled
+    // test split an error naming it, or left out by --drop-invalid
+    let summary = |out: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(d.join(out).join("summary.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let warnings = summary("hf-disk")["warnings"].to_string();
+    assert!(
+        warnings.contains("left out `hf_disk/cache-5c1f0e.arrow`"),
+        "{warnings}"
+    );
+    let e = run_err(&["scan", "hf_dict", "--out", "hf-dict"], d);
+    assert!(
+        e.contains("hf_dict/test/data-00000-of-00001.arrow, row 0")
+            && e.contains("is -1, which a Hugging Face ClassLabel uses"),
+        "{e}"
+    );
+    let o = run(
+        &["scan", "hf_dict", "--drop-invalid", "--out", "hf-dict"],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = summary("hf-dict");
+    assert_eq!(v["rows"]["dropped_invalid"], 4, "{}", v["rows"]);
+    assert_eq!(v["rows"]["scanned"], n, "{}", v["rows"]);
     // several shards: each a source of its rows, ids after its path
     for out in ["webdataset-shards", "webdataset-glob"] {
         let text = std::fs::read_to_string(d.join(out).join("summary.json")).unwrap();

@@ -1237,8 +1237,9 @@ pub(crate) struct DatasetBuilder<'a> {
     capacity: usize,
     dim: Option<usize>,
     invalid: Vec<(usize, &'static str, String)>,
-    /// Rows with a null label, skipped with `--drop-invalid`.
-    unlabelled: Vec<usize>,
+    /// Rows with no label (a null, or a Hugging Face `ClassLabel`'s -1),
+    /// skipped with `--drop-invalid`: each row and what its label is.
+    unlabelled: Vec<(usize, &'static str)>,
     rows: usize,
     hints: Hints,
     /// Size and channels every image of an image column is scanned at,
@@ -1487,15 +1488,36 @@ impl<'a> DatasetBuilder<'a> {
                 })
         };
         let labels = column(&self.sel.label)?;
-        if let Some(row) = (0..n).find(|&i| labels.is_null(i)) {
+        // a Hugging Face `ClassLabel` marks a row without a label -1 (a test
+        // split's rows, unlabelled)
+        let minus_one = match self.hints.class_names(&self.sel.label) {
+            Some(_) => cast(&labels, &DataType::Int64)
+                .ok()
+                .map(|a| a.as_primitive::<Int64Type>().clone()),
+            None => None,
+        };
+        let no_label = |i: usize| match labels.is_null(i) {
+            true => Some("null"),
+            false => minus_one
+                .as_ref()
+                .is_some_and(|m| m.is_valid(i) && m.value(i) == -1)
+                .then_some("-1, a Hugging Face ClassLabel's mark for no label"),
+        };
+        if let Some(row) = (0..n).find(|&i| no_label(i).is_some()) {
             if !self.opts.drop_invalid {
-                return Err(IngestError::NullLabel {
-                    at: at(row),
-                    column: self.sel.label.clone(),
+                return Err(match labels.is_null(row) {
+                    true => IngestError::NullLabel {
+                        at: at(row),
+                        column: self.sel.label.clone(),
+                    },
+                    false => IngestError::NoClassLabel {
+                        at: at(row),
+                        column: self.sel.label.clone(),
+                    },
                 });
             }
             self.unlabelled
-                .extend((row..n).filter(|&i| labels.is_null(i)).map(|i| i + offset));
+                .extend((row..n).filter_map(|i| no_label(i).map(|what| (i + offset, what))));
         }
         let ids = self.sel.id.as_deref().map(column).transpose()?;
         let caption = self.sel.caption.as_deref().map(column).transpose()?;
@@ -1613,12 +1635,12 @@ impl<'a> DatasetBuilder<'a> {
                 });
             }
         }
-        for &row in &self.unlabelled {
+        for &(row, what) in &self.unlabelled {
             if keep[row] {
                 keep[row] = false;
                 dropped.push(DroppedRow {
                     row: row as u64,
-                    reason: format!("no label (`{}` is null)", self.sel.label),
+                    reason: format!("no label (`{}` is {what})", self.sel.label),
                 });
             }
         }

@@ -106,6 +106,14 @@ pub enum IngestError {
         /// The label column.
         column: String,
     },
+    /// A Hugging Face `ClassLabel` of -1: a row without a label.
+    #[error("{at}: label column `{column}` is -1, which a Hugging Face ClassLabel uses for a row without a label (as a test split's rows are); every row needs a label: scan the labelled split, or pass --drop-invalid to skip such rows")]
+    NoClassLabel {
+        /// Where.
+        at: RowLoc,
+        /// The label column.
+        column: String,
+    },
     /// A null, NaN or infinite feature value.
     #[error(
         "{at}: {what} in feature {feature}; fix the data or pass --drop-invalid to skip such rows"

@@ -1035,6 +1035,42 @@ fn training_file(dir: &Path) -> Result<Option<(PathBuf, String)>, IngestError> {
     Ok(Some((files[chosen].clone(), note)))
 }
 
+/// Of a folder's table files, those that a Hugging Face `save_to_disk`
+/// folder's `state.json` lists (`_data_files`) where their folder has one:
+/// the `cache-….arrow` files that `.map()` or `.filter()` on a loaded data
+/// set leave beside its files hold a transformed copy of its rows, not the
+/// data set; and a note naming the files left out.
+fn saved_dataset_files(files: Vec<PathBuf>) -> (Vec<PathBuf>, Option<String>) {
+    let mut listed: std::collections::HashMap<PathBuf, Option<Vec<String>>> = Default::default();
+    let mut kept = Vec::with_capacity(files.len());
+    let mut left = Vec::new();
+    for file in files {
+        let folder = file.parent().unwrap_or(Path::new("")).to_path_buf();
+        let names = listed.entry(folder.clone()).or_insert_with(|| {
+            let text = std::fs::read_to_string(folder.join("state.json")).ok()?;
+            let state: serde_json::Value = serde_json::from_str(&text).ok()?;
+            state["_data_files"]
+                .as_array()?
+                .iter()
+                .map(|f| f["filename"].as_str().map(str::to_string))
+                .collect()
+        });
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        match (names.as_ref(), name) {
+            (Some(names), Some(name)) if !names.contains(&name) => left.push(file),
+            _ => kept.push(file),
+        }
+    }
+    let note = (!left.is_empty()).then(|| {
+        format!(
+            "left out {}: files beside a saved Hugging Face data set that its `state.json` \
+             does not list (caches `.map()` or `.filter()` wrote, not the data set's rows)",
+            batch::quoted(left.iter().map(|f| f.display()))
+        )
+    });
+    (kept, note)
+}
+
 /// The split a table file of folder `dir` belongs to, by the folder it
 /// sits in (`train/data-00000-of-00001.arrow`, as Hugging Face's
 /// `save_to_disk` keeps a `DatasetDict`) or its name's first word
@@ -1165,6 +1201,8 @@ fn expand_with_parts(inputs: &[String]) -> Result<Expanded, IngestError> {
             }
             let parts = table_parts(&p)?;
             if !parts.is_empty() {
+                let (parts, cached) = saved_dataset_files(parts);
+                notes.extend(cached);
                 let (parts, note, spare) = splits_together(&p, parts);
                 notes.extend(note);
                 later.extend(spare);
