@@ -885,10 +885,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         );
         if input == "hf.parquet" {
             // Class names from the `huggingface` metadata reach the outputs.
-            let v: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(d.join(out).join("summary.json")).unwrap(),
-            )
-            .unwrap();
+            let v = summary_of(d, out);
             assert_eq!(v["classes"][0]["name"], "a", "{}", v["classes"]);
             assert!(stdout(&o).contains("0 (a)"), "{}", stdout(&o));
         }
@@ -907,10 +904,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     }
     // the saved data set's cache left out, with a note; its unlabelled
     // test split an error naming it, or left out by --drop-invalid
-    let summary = |out: &str| -> serde_json::Value {
-        let text = std::fs::read_to_string(d.join(out).join("summary.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
-    };
+    let summary = |out: &str| summary_of(d, out);
     let warnings = summary("hf-disk")["warnings"].to_string();
     assert!(
         warnings.contains("left out `hf_disk/cache-5c1f0e.arrow`"),
@@ -932,8 +926,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     assert_eq!(v["rows"]["scanned"], n, "{}", v["rows"]);
     // several shards: each a source of its rows, ids after its path
     for out in ["webdataset-shards", "webdataset-glob"] {
-        let text = std::fs::read_to_string(d.join(out).join("summary.json")).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let v = summary(out);
         let files = v["files"].as_array().unwrap();
         assert_eq!(files.len(), 3, "{}", v["files"]);
         assert_eq!(
@@ -951,10 +944,7 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
         .value(n / 3);
     assert!(id.starts_with("wds/train-000001.tar/"), "{id}");
     // pixel columns named so are images
-    let source = |out: &str| -> serde_json::Value {
-        let text = std::fs::read_to_string(d.join(out).join("summary.json")).unwrap();
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()["features"]["source"].clone()
-    };
+    let source = |out: &str| summary(out)["features"]["source"].clone();
     assert_eq!(source("kaggle")["kind"], "pixels", "{}", source("kaggle"));
     assert_eq!(source("kaggle")["height"], 14);
     // Arrow's fixed-shape tensors say their shape
