@@ -179,21 +179,6 @@ pub fn picture_tone(values: &[f32], channels: usize) -> Vec<f32> {
         .collect()
 }
 
-/// [`picture_tone`] of a picture of 8-bit values (`v / 255`, as pixels are
-/// scanned), by counting them: a large photograph's tone without a copy of
-/// its pixels.
-pub fn picture_tone_u8(values: &[u8], channels: usize) -> Vec<f32> {
-    (0..channels)
-        .flat_map(|ch| {
-            let mut counts = [0usize; 256];
-            for &v in values.iter().skip(ch).step_by(channels) {
-                counts[v as usize] += 1;
-            }
-            tone_of_counts(&counts)
-        })
-        .collect()
-}
-
 /// One channel's tone ([`picture_tone`]) from how many of its 8-bit values
 /// are each level.
 pub fn tone_of_counts(counts: &[usize; 256]) -> [f32; TONE_WIDTH] {
@@ -882,10 +867,17 @@ mod tests {
         for (len, channels) in [(1, 1), (7, 1), (64 * 3, 3), (1000 * 3, 3)] {
             let bytes: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
             let values: Vec<f32> = bytes.iter().map(|&b| b as f32 / 255.0).collect();
-            assert_eq!(
-                picture_tone_u8(&bytes, channels),
-                picture_tone(&values, channels)
-            );
+            // each channel's levels counted, as the decoder counts a picture's
+            let counted: Vec<f32> = (0..channels)
+                .flat_map(|ch| {
+                    let mut counts = [0usize; 256];
+                    for &v in bytes.iter().skip(ch).step_by(channels) {
+                        counts[v as usize] += 1;
+                    }
+                    tone_of_counts(&counts)
+                })
+                .collect();
+            assert_eq!(counted, picture_tone(&values, channels));
         }
     }
 

@@ -1650,10 +1650,8 @@ impl<'a> DatasetBuilder<'a> {
             return Err(IngestError::Empty(nothing_left(&dropped)));
         }
         let tones = match std::mem::take(&mut self.tones) {
-            (t, true) => {
-                let width = t.len() / n;
-                Some(compact(&t, &kept_rows, width))
-            }
+            (t, true) if kept_rows.len() == n => Some(t),
+            (t, true) => Some(compact(&t, &kept_rows, t.len() / n)),
             _ => None,
         };
         let values: ScalarBuffer<f32> = match self.values {
@@ -2082,11 +2080,16 @@ fn one_hot(
     Ok((out.into(), width, Indicators { names, columns }))
 }
 
-/// The kept rows of a row-major matrix.
-fn compact(values: &[f32], kept_rows: &[u64], dim: usize) -> Vec<f32> {
+/// The kept rows (`kept_rows`, by index) of a row-major matrix of `dim`
+/// columns.
+pub(super) fn compact<R: Copy + TryInto<usize>>(
+    values: &[f32],
+    kept_rows: &[R],
+    dim: usize,
+) -> Vec<f32> {
     let mut kept = Vec::with_capacity(kept_rows.len() * dim);
     for &row in kept_rows {
-        let row = row as usize;
+        let row: usize = row.try_into().unwrap_or(usize::MAX);
         kept.extend_from_slice(&values[row * dim..(row + 1) * dim]);
     }
     kept

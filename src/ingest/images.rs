@@ -769,13 +769,8 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
     drop(decoded);
     let dim = pixels * channels;
     if kept.len() < files.len() {
-        let only_kept = |v: &[f32], width: usize| -> Vec<f32> {
-            kept.iter()
-                .flat_map(|&i| v[i * width..(i + 1) * width].iter().copied())
-                .collect()
-        };
-        features = only_kept(&features, dim);
-        tones = tones.map(|t| only_kept(&t, t.len() / files.len()));
+        features = super::batch::compact(&features, &kept, dim);
+        tones = tones.map(|t| super::batch::compact(&t, &kept, t.len() / files.len()));
     }
     // One provenance record an input: bytes, and a hash over every image's
     // relative path and content hash, in order.
