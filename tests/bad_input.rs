@@ -162,14 +162,21 @@ fn missing_file_glob_and_unknown_format() {
         assert!(e.contains(says) && e.contains("write.parquet"), "{e}");
     }
     // features and labels saved as two tables (scikit-learn splits as
-    // `X_train.csv` and `y_train.csv`): the error names the labels file
+    // `X_train.csv` and `y_train.csv`) that do not hold the same rows, or
+    // whose labels file does not say which column the labels are
     let split = dir.path().join("split");
     std::fs::create_dir(&split).unwrap();
-    std::fs::write(split.join("X_train.csv"), b"a,b\n1,2\n3,4\n").unwrap();
+    std::fs::write(split.join("X_train.csv"), b"a,b\n1,2\n3,4\n5,6\n").unwrap();
     std::fs::write(split.join("y_train.csv"), b"target\n0\n1\n").unwrap();
     let e = fails(dir.path(), &["split/X_train.csv"], &["split/X_train.csv"]);
     assert!(
-        e.contains("holds no label column `label`") && e.contains("split/y_train.csv beside it"),
+        e.contains("split/y_train.csv holds 2 labels and split/X_train.csv holds 3 rows"),
+        "{e}"
+    );
+    std::fs::write(split.join("y_train.csv"), b"p,q,r\n0,1,0\n1,0,0\n0,0,1\n").unwrap();
+    let e = fails(dir.path(), &["split/X_train.csv"], &["split/X_train.csv"]);
+    assert!(
+        e.contains("split/y_train.csv") && e.contains("3 columns") && e.contains("--label"),
         "{e}"
     );
     // a Lance dataset (versions too, in its own format) and a Zarr store

@@ -1093,6 +1093,135 @@ fn a_folder_of_splits_reads_its_training_split_first_and_leaves_out_one_without_
     assert!(!d.join("hub_err").exists());
 }
 
+/// Features and labels saved as two files, as scikit-learn splits are
+/// (`X_train.csv` beside `y_train.csv`): the features file is read with
+/// the labels file beside it as its label column, whichever way pandas or
+/// NumPy wrote them (a header or none, a pandas index, whole numbers
+/// written as floats, Parquet), and a folder holding both halves of its
+/// splits reads each pair, training split first. The scores are the one
+/// table's. A labels file beside a table that holds its own labels (a
+/// mapping of class names) is left out with a note.
+#[test]
+fn features_and_labels_saved_apart_are_read_as_one_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cols = small_table(400);
+    let score = |out: &str| -> Vec<f64> {
+        read_parquet(&d.join(out).join("scores.parquet"))
+            .column_by_name("score")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .values()
+            .to_vec()
+    };
+    let scan = |input: &str, out: &str| run_ok(&["scan", input, "--seed", "1", "--out", out], d);
+    let warnings = |out: &str| summary_of(d, out)["warnings"].to_string();
+    write_text_table(&d.join("all.csv"), &cols, ",", false);
+    scan("all.csv", "all");
+    let all = score("all");
+    let labels: Vec<i64> = cols[0].1.iter().map(|&v| v as i64).collect();
+    // rows `r` of the features into `path`, with a header line or none
+    let features = |path: &str, r: std::ops::Range<usize>, header: bool| {
+        let path = d.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut s = String::new();
+        if header {
+            s.push_str("x0,x1,x2\n");
+        }
+        for i in r {
+            let row: Vec<String> = cols[1..]
+                .iter()
+                .map(|(_, v)| format!("{:e}", v[i]))
+                .collect();
+            s.push_str(&row.join(","));
+            s.push('\n');
+        }
+        std::fs::write(path, s).unwrap();
+    };
+    // rows `r` of the labels into `path`, after `head`, each as `show` writes it
+    let labels_file =
+        |path: &str, r: std::ops::Range<usize>, head: &str, show: &dyn Fn(usize) -> String| {
+            let mut s = head.to_string();
+            for i in r {
+                s.push_str(&show(i));
+                s.push('\n');
+            }
+            std::fs::write(d.join(path), s).unwrap();
+        };
+    // pandas: named columns, a named series
+    features("a/X_train.csv", 0..400, true);
+    labels_file("a/y_train.csv", 0..400, "target\n", &|i| {
+        labels[i].to_string()
+    });
+    // NumPy's savetxt: no header, whole numbers written as floats
+    features("b/X_train.csv", 0..400, false);
+    labels_file("b/y_train.csv", 0..400, "", &|i| {
+        format!("{:.18e}", labels[i] as f64)
+    });
+    // an unnamed series, whose header `0` is also a label
+    features("c/X_train.csv", 0..400, true);
+    labels_file("c/y_train.csv", 0..400, "0\n", &|i| labels[i].to_string());
+    // a series written with its index
+    features("d/X_train.csv", 0..400, true);
+    labels_file("d/y_train.csv", 0..400, ",target\n", &|i| {
+        format!("{i},{}", labels[i])
+    });
+    // class names, no header, Kaggle's names
+    features("e/train_data.csv", 0..400, true);
+    labels_file("e/train_labels.csv", 0..400, "", &|i| {
+        ["cat", "dog"][labels[i] as usize].to_string()
+    });
+    for (input, out) in [
+        ("a/X_train.csv", "a_out"),
+        ("b/X_train.csv", "b_out"),
+        ("c/X_train.csv", "c_out"),
+        ("d/X_train.csv", "d_out"),
+        ("e/train_data.csv", "e_out"),
+    ] {
+        scan(input, out);
+        assert_eq!(score(out), all, "{input}");
+        let w = warnings(out);
+        assert!(w.contains("read from") && w.contains("beside it"), "{w}");
+    }
+    assert!(warnings("b_out").contains("has no header line"));
+    // Parquet halves
+    std::fs::create_dir(d.join("f")).unwrap();
+    let column = |v: &[f64]| Arc::new(Float64Array::from(v.to_vec())) as ArrayRef;
+    let x =
+        RecordBatch::try_from_iter(cols[1..].iter().map(|(n, v)| (n.as_str(), column(v)))).unwrap();
+    write_parquet(&d.join("f/features.parquet"), &x);
+    let y =
+        RecordBatch::try_from_iter([("y", Arc::new(Int64Array::from(labels.clone())) as ArrayRef)])
+            .unwrap();
+    write_parquet(&d.join("f/labels.parquet"), &y);
+    scan("f/features.parquet", "f_out");
+    assert_eq!(score("f_out"), all);
+    // both halves of two splits in a folder
+    features("g/X_test.csv", 300..400, true);
+    labels_file("g/y_test.csv", 300..400, "target\n", &|i| {
+        labels[i].to_string()
+    });
+    features("g/X_train.csv", 0..300, true);
+    labels_file("g/y_train.csv", 0..300, "target\n", &|i| {
+        labels[i].to_string()
+    });
+    scan("g", "g_out");
+    assert_eq!(score("g_out"), all);
+    let w = warnings("g_out");
+    assert!(w.contains("holds the splits `test`, `train`"), "{w}");
+    // a labels file beside a table that holds its labels
+    std::fs::create_dir(d.join("h")).unwrap();
+    write_text_table(&d.join("h/data.csv"), &cols, ",", false);
+    std::fs::write(d.join("h/labels.csv"), "label,name\n0,cat\n1,dog\n").unwrap();
+    scan("h", "h_out");
+    assert_eq!(score("h_out"), all);
+    let w = warnings("h_out");
+    assert!(
+        w.contains("left out h/labels.csv") && w.contains("its own label column"),
+        "{w}"
+    );
+}
+
 /// `v` with one decimal, its thousands separated by `group` and its
 /// decimal mark `decimal`, as spreadsheets write numbers for people.
 fn for_people(v: f64, group: char, decimal: char) -> String {

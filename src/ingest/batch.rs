@@ -364,21 +364,6 @@ pub(crate) fn select(
     };
     let find = |column: &str| schema.iter().find(|(n, _, _)| n == column);
     if find(&opts.label).is_none() {
-        // a features file whose labels were saved beside it (scikit-learn
-        // splits written out as `X_train.csv` and `y_train.csv`)
-        if let Some(labels) = file.and_then(super::npz::labels_beside) {
-            return Err(IngestError::Option(format!(
-                "{} holds no label column `{}`, and its labels look to be in {} beside it (a \
-                 features file and a labels file, as X_train and y_train are often saved): \
-                 poisonscan reads such halves together only as NumPy arrays (X_train.npy with \
-                 y_train.npy); join them into one table and scan that (pandas: \
-                 pd.concat([pd.read_csv(X), pd.read_csv(y)], axis=1).to_csv(\"train.csv\", \
-                 index=False), then --label with the labels' column)",
-                file.expect("a file").display(),
-                opts.label,
-                labels.display()
-            )));
-        }
         return Err(missing(&opts.label));
     }
     if let Some(id) = &opts.id {

@@ -20,10 +20,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    new_null_array, Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 
 use super::batch::{ColumnKind, TableOptions};
+use super::beside::Beside;
 use super::{IngestError, Part};
 
 /// How Hive names a null partition value.
@@ -79,6 +82,9 @@ pub(super) struct Partitions {
     keys: Vec<(String, DataType)>,
     /// Per file, the value of every key.
     values: Vec<Vec<Option<String>>>,
+    /// Per file, the labels file beside it (`y_train.csv` beside
+    /// `X_train.csv`), read as the label column where the file lacks one.
+    pub beside: Beside,
 }
 
 impl Partitions {
@@ -133,17 +139,23 @@ impl Partitions {
                 (k.to_string(), dtype)
             })
             .collect();
-        Ok(Self { keys, values })
+        Ok(Self {
+            keys,
+            values,
+            beside: Beside::default(),
+        })
     }
 
-    /// Adds the partition columns the file does not hold to a file's
+    /// Adds the partition columns file `file` does not hold to its
     /// described columns: the label, the id, and any when the features
-    /// are named.
+    /// are named; and the label column from a labels file beside it, where
+    /// it holds none (see [`Beside`]).
     pub fn describe(
         &self,
+        file: usize,
         described: &mut Vec<(String, ColumnKind, String)>,
         options: &TableOptions,
-    ) {
+    ) -> Result<(), IngestError> {
         for (k, dtype) in &self.keys {
             let named = *k == options.label
                 || options.id.as_ref() == Some(k)
@@ -157,19 +169,27 @@ impl Partitions {
             };
             described.push((k.clone(), kind, format!("{dtype} (from the folder names)")));
         }
+        self.beside.describe(file, described, &options.label)
     }
 
-    /// `batch` (rows of file `file`) with the partition columns among
-    /// `wanted` that it does not hold.
+    /// `batch` (rows `at..` of file `file`, `path`, which holds `rows`
+    /// rows) with the partition columns among `wanted` that it does not
+    /// hold, and the label column from the labels file beside it where
+    /// [`Partitions::describe`] read one.
     pub fn extend(
         &self,
-        file: usize,
+        (file, path): (usize, &Path),
+        (at, rows): (usize, usize),
         batch: RecordBatch,
         wanted: &[String],
     ) -> Result<RecordBatch, IngestError> {
         let n = batch.num_rows();
         let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        if let Some((name, labels)) = self.beside.column(file, path, (at, n, rows))? {
+            fields.push(Arc::new(Field::new(name, labels.data_type().clone(), true)));
+            columns.push(labels);
+        }
         for (j, (k, dtype)) in self.keys.iter().enumerate() {
             if !wanted.contains(k) || batch.column_by_name(k).is_some() {
                 continue;
@@ -250,7 +270,9 @@ mod tests {
         )
         .unwrap();
         let wanted = vec!["x".to_string(), "label".to_string(), "w".to_string()];
-        let b = p.extend(1, batch, &wanted).unwrap();
+        let b = p
+            .extend((1, Path::new("b")), (0, 2), batch, &wanted)
+            .unwrap();
         assert_eq!(b.num_columns(), 3);
         assert_eq!(b.column_by_name("w").unwrap().null_count(), 2);
         let label = b.column_by_name("label").unwrap();

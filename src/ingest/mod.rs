@@ -11,6 +11,7 @@
 mod arff;
 mod avro;
 mod batch;
+mod beside;
 mod cifar;
 mod cursor;
 mod decode;
@@ -1076,7 +1077,8 @@ fn saved_dataset_files(files: Vec<PathBuf>) -> (Vec<PathBuf>, Option<String>) {
 /// `save_to_disk` keeps a `DatasetDict`) or its name's first word
 /// (`train-00000-of-00002.parquet` beside `test-00000-of-00001.parquet`,
 /// as the Hub keeps a data set's files; Kaggle's `train.csv` beside
-/// `test.csv`); `None` where neither is a split's name.
+/// `test.csv`), or its second where the first names a half of a pair
+/// (`X_train.csv`, `y_test.csv`); `None` where neither is a split's name.
 fn split_of(dir: &Path, file: &Path) -> Option<String> {
     let is_split = |w: &str| images::SPLITS.contains(&w.to_ascii_lowercase().as_str());
     let rel = file.strip_prefix(dir).ok()?;
@@ -1085,7 +1087,12 @@ fn split_of(dir: &Path, file: &Path) -> Option<String> {
         return Some(folder.to_ascii_lowercase());
     }
     let name = file.file_name()?.to_str()?;
-    let word = name.split(['-', '_', '.']).next()?;
+    let mut words = name.split(['-', '_', '.']);
+    let mut word = words.next()?;
+    // the half of a pair the name begins with (`X_train.csv`, `y_test.csv`)
+    if npz::pair_word(word) {
+        word = words.next()?;
+    }
     is_split(word).then(|| word.to_ascii_lowercase())
 }
 
@@ -1615,13 +1622,14 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
         })?,
         InputFormat::Images => return guarded(&paths[0], format, || images::load(&paths, options)),
         InputFormat::Idx => guarded(&paths[0], format, || idx::load(&paths, options))?,
-        table => table::load(
-            &paths,
-            &hive::Partitions::new(&parts)?,
-            table,
-            options,
-            &later,
-        )?,
+        table => {
+            // a features file's labels in a file of their own beside it
+            let (parts, beside) = beside::pair(parts);
+            let paths: Vec<PathBuf> = parts.iter().map(|(p, _)| p.clone()).collect();
+            let mut partitions = hive::Partitions::new(&parts)?;
+            partitions.beside = beside;
+            table::load(&paths, &partitions, table, options, &later)?
+        }
     };
     if let FeatureSource::Pixels {
         height,

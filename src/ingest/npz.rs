@@ -690,6 +690,11 @@ const PARTNERS: [(&str, &str); 6] = [
     ("inputs", "targets"),
 ];
 
+/// Whether `word` names a half of a pair (`X`, `labels`; see [`PARTNERS`]).
+pub(super) fn pair_word(word: &str) -> bool {
+    PARTNERS.iter().any(|&(a, b)| word == a || word == b)
+}
+
 /// A file's name without its `.npy`.
 fn stem(p: &Path) -> String {
     p.file_name()

@@ -451,7 +451,7 @@ pub(super) const MISSING: [&str; 20] = [
 /// with a decimal comma (a CSV dialect's); `separator` and `header`
 /// (whether the first line names the columns; without it polars names them
 /// `column_1`, `column_2`, …) concern CSV only.
-fn scan(
+pub(super) fn scan(
     path: &Path,
     format: InputFormat,
     separator: Option<u8>,
@@ -617,7 +617,7 @@ fn read_error(path: &Path, format: InputFormat, e: PolarsError) -> IngestError {
 /// Reads the selected columns of one file.
 fn read_file(
     path: &Path,
-    partitions: &Partitions,
+    (partitions, file): (&Partitions, usize),
     format: InputFormat,
     options: &IngestOptions,
     selection: Option<&Selection>,
@@ -668,7 +668,7 @@ fn read_file(
             .limit(batch::HEAD_ROWS as IdxSize);
         to_record_batch(head.collect().ok()?).ok()
     });
-    partitions.describe(&mut described, &options.table);
+    partitions.describe(file, &mut described, &options.table)?;
     if format == InputFormat::Csv
         && !options.table.no_header
         && !described.iter().any(|(n, _, _)| *n == options.table.label)
@@ -976,7 +976,7 @@ pub(crate) fn to_record_batch(df: DataFrame) -> Result<RecordBatch, IngestError>
 /// matrix, against 2.0× this way, in batches of 4,096 rows — BENCHMARKS.md.)
 fn push_parquet(
     path: &Path,
-    partitions: &Partitions,
+    (partitions, index): (&Partitions, usize),
     options: &IngestOptions,
     selection: Option<&Selection>,
 ) -> Result<(ParquetRecordBatchReader, Selection, u64, Hints), IngestError> {
@@ -985,7 +985,7 @@ fn push_parquet(
     let path_notes =
         batch::text_column_kinds(&mut described, Some(path), |text| parquet_head(&file, text));
     let in_file = described.len();
-    partitions.describe(&mut described, &options.table);
+    partitions.describe(index, &mut described, &options.table)?;
     let builder = file.reader().map_err(|e| parquet_error(path, &e))?;
     let hints = Hints::from_schema(builder.schema());
     let mut sel = choose(selection, &described, &hints, options, path)?;
@@ -1145,7 +1145,7 @@ pub(super) fn load(
         })?;
     }
     let headerless = match (format, paths.first()) {
-        (InputFormat::Csv, Some(first)) => headerless(first, options),
+        (InputFormat::Csv, Some(first)) => headerless(first, options, partitions.beside.has(0)),
         _ => None,
     };
     let (options, headerless) = match &headerless {
@@ -1185,6 +1185,9 @@ pub(super) fn load(
         if let Some(note) = headerless {
             builder.note(note.clone());
         }
+        for note in partitions.beside.notes(paths, &builder.selection().label) {
+            builder.note(note);
+        }
         if !left_out.is_empty() {
             let label = &builder.selection().label;
             builder.note(format!(
@@ -1222,7 +1225,11 @@ pub(super) fn load(
 /// (see [`class_column_at_an_end`]).
 /// `None` for any other file, and where the label cannot be told (the error
 /// then says what to pass).
-fn headerless(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, String)> {
+fn headerless(
+    path: &Path,
+    options: &IngestOptions,
+    labels_beside: bool,
+) -> Option<(IngestOptions, String)> {
     let table = &options.table;
     // the file's first bytes, read once for its first line and its dialect
     let head = head_bytes(path);
@@ -1259,6 +1266,18 @@ fn headerless(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, St
     if !data {
         return None;
     }
+    let mut adjusted = options.clone();
+    adjusted.table.no_header = true;
+    if labels_beside && !by_place(&table.label) {
+        // the labels are in a file of their own (see `Beside`)
+        let note = format!(
+            "{} has no header line (its first line is data): its columns are read as column_1 \
+             to column_{}",
+            path.display(),
+            first.len()
+        );
+        return Some((adjusted, note));
+    }
     let label = if by_place(&table.label) {
         table.label.clone()
     } else if table.label == batch::DEFAULT_LABEL {
@@ -1281,8 +1300,6 @@ fn headerless(path: &Path, options: &IngestOptions) -> Option<(IngestOptions, St
     } else {
         return None;
     };
-    let mut adjusted = options.clone();
-    adjusted.table.no_header = true;
     adjusted.table.label = label.clone();
     let what = match first.iter().zip(&pictures).find(|(_, &p)| p) {
         Some((picture, _)) => format!("names the picture `{picture}`"),
@@ -1469,11 +1486,16 @@ fn read_into<'a>(
     source: SourceFile,
 ) -> Result<(), IngestError> {
     if format == InputFormat::Parquet {
-        let (reader, sel, rows, hints) = push_parquet(path, partitions, options, selection)?;
+        let (reader, sel, rows, hints) =
+            push_parquet(path, (partitions, file), options, selection)?;
         let wanted = sel.columns();
+        let mut at = 0;
         let batches = reader.map(|batch| {
             let batch = batch.map_err(|e| parquet_error(path, &e))?;
-            partitions.extend(file, batch, &wanted)
+            let n = batch.num_rows();
+            at += n;
+            let rows = (at - n, rows as usize);
+            partitions.extend((file, path), rows, batch, &wanted)
         });
         return push_file(
             builder,
@@ -1524,22 +1546,22 @@ fn read_into<'a>(
                 &mut notes,
             )?)
         };
-        let described = batch::describe(&schema);
+        let mut described = batch::describe(&schema);
+        partitions.describe(file, &mut described, &options.table)?;
         let hints = Hints::from_schema(&schema);
         let sel = choose(selection, &described, &hints, options, path)?;
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        return push_file(
-            builder,
-            options,
-            (sel, hints),
-            source,
-            rows,
-            notes,
-            batches.into_iter().map(Ok),
-        );
+        let wanted = sel.columns();
+        let mut at = 0;
+        let batches = batches.into_iter().map(|batch| {
+            at += batch.num_rows();
+            let n = (at - batch.num_rows(), rows);
+            partitions.extend((file, path), n, batch, &wanted)
+        });
+        return push_file(builder, options, (sel, hints), source, rows, notes, batches);
     }
     let read = super::guarded(path, format, || {
-        read_file(path, partitions, format, options, selection)
+        read_file(path, (partitions, file), format, options, selection)
     });
     match read {
         // an Arrow file polars cannot read (an extension type such as
@@ -1556,20 +1578,24 @@ fn read_into<'a>(
                 let first = batches.first()?;
                 Some(first.slice(0, first.num_rows().min(batch::HEAD_ROWS)))
             });
-            partitions.describe(&mut described, &options.table);
+            partitions.describe(file, &mut described, &options.table)?;
             let sel = choose(selection, &described, &hints, options, path)?;
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             let wanted = sel.columns();
-            let batches = batches
-                .into_iter()
-                .map(|batch| partitions.extend(file, batch, &wanted));
+            let mut at = 0;
+            let batches = batches.into_iter().map(|batch| {
+                at += batch.num_rows();
+                let n = (at - batch.num_rows(), rows);
+                partitions.extend((file, path), n, batch, &wanted)
+            });
             push_file(builder, options, (sel, hints), source, rows, notes, batches)
         }
         read => {
             let (df, sel, hints) = read?;
             let rows = df.height();
             let wanted = sel.columns();
-            let batch = to_record_batch(df).and_then(|b| partitions.extend(file, b, &wanted));
+            let batch = to_record_batch(df)
+                .and_then(|b| partitions.extend((file, path), (0, rows), b, &wanted));
             push_file(
                 builder,
                 options,
