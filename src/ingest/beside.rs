@@ -139,7 +139,8 @@ impl Beside {
         path: &Path,
         (at, n, rows): (usize, usize, usize),
     ) -> Result<Option<(String, ArrayRef)>, IngestError> {
-        let Some(labels) = self.read.lock().expect("not poisoned")[file].clone() else {
+        let read = self.read.lock().expect("not poisoned");
+        let Some(Some(labels)) = read.get(file).cloned() else {
             return Ok(None);
         };
         let from = labels.skipped(path, rows)? + at;
