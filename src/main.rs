@@ -645,6 +645,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     if let Some(path) = &args.shard_out {
         guard::check_output_file("--shard-out", path, &read)?;
         guard::check_writable_file("--shard-out", path)?;
+        guard::check_parquet_name("--shard-out", path)?;
     }
     let out_files = report::output_names(args.scores_format, args.report);
     let out_files: Vec<&str> = out_files.iter().map(String::as_str).collect();
@@ -653,6 +654,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     if let Some(path) = &args.model.save_embeddings {
         guard::check_output_file("--save-embeddings", path, &read)?;
         guard::check_writable_file("--save-embeddings", path)?;
+        guard::check_parquet_name("--save-embeddings", path)?;
         if guard::same_path(path, &args.out.join(&scores_name)) {
             bail!(
                 "--save-embeddings {}: that is where the scores go; choose another path",
@@ -1036,9 +1038,11 @@ fn poison(args: PoisonArgs) -> Result<()> {
     }
     guard::check_output_file("--out", &args.out, &read)?;
     guard::check_writable_file("--out", &args.out)?;
+    guard::check_parquet_name("--out", &args.out)?;
     if let Some(t) = &args.test_out {
         guard::check_output_file("--test-out", t, &read)?;
         guard::check_writable_file("--test-out", t)?;
+        guard::check_parquet_name("--test-out", t)?;
         if guard::same_path(t, &args.out) {
             bail!(
                 "--test-out {}: that is also --out; give the test split its own file",

@@ -242,9 +242,39 @@ pub fn check_writable_file(flag: &str, output: &Path) -> Result<(), OutputError>
     probe(flag, dir, output)
 }
 
+/// Checks that a Parquet output's name does not say another format
+/// (`--out poisoned.csv`: a Parquet file under a CSV name is read back as
+/// a broken CSV).
+pub fn check_parquet_name(flag: &str, output: &Path) -> Result<(), OutputError> {
+    use crate::ingest::InputFormat;
+    match InputFormat::detect(output) {
+        Some(f) if f != InputFormat::Parquet && !output.is_dir() => Err(OutputError::Kind {
+            flag: flag.into(),
+            output: output.to_path_buf(),
+            message: format!(
+                "its name says {}, but poisonscan writes Parquet there: name it {}",
+                f.name(),
+                output.with_extension("parquet").display()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parquet_output_named_as_another_format_is_refused() {
+        for name in ["p.csv", "p.csv.gz", "dir/p.arrow", "p.json"] {
+            let e = check_parquet_name("--out", Path::new(name)).unwrap_err();
+            assert!(e.to_string().contains("writes Parquet"), "{e}");
+        }
+        for name in ["p.parquet", "p", "dir/poisoned"] {
+            check_parquet_name("--out", Path::new(name)).unwrap();
+        }
+    }
 
     #[test]
     fn outputs_never_replace_or_enter_inputs() {
