@@ -521,6 +521,20 @@ fn image_attacks_are_refused_on_vectors_and_bad_plans_name_the_option() {
         dir.path(),
     );
     assert!(e.contains("--rate is 0.8"), "{e}");
+    // a Parquet file under another format's name is refused
+    let args = [
+        "poison",
+        "v.parquet",
+        "--out",
+        "x.csv",
+        "--attack",
+        "label-flip",
+        "--rate",
+        "0.1",
+    ];
+    let e = run_err(&args, dir.path());
+    assert!(e.contains("writes Parquet there: name it x.parquet"), "{e}");
+    assert!(!dir.path().join("x.csv").exists());
     // label-flip works on vectors; the file scans back through `features`.
     run_ok(
         &poison(&["--attack", "label-flip", "--rate", "0.1"]),
