@@ -251,6 +251,7 @@ fn scan_view_ahead(
         text: tokens,
         view_flows: None,
         tones: ds.tones_matrix(),
+        lossy: ds.lossy,
     };
     settings
         .scanners
@@ -318,6 +319,7 @@ fn scan_with(
         text: tokens.as_ref(),
         view_flows: None,
         tones: ds.tones_matrix(),
+        lossy: ds.lossy,
     };
     let view = ViewReport {
         shared_scale: input.same_scale,

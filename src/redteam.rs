@@ -1270,6 +1270,7 @@ pub fn demo(seed: u64) -> (Dataset, Vec<bool>) {
         notes: Vec::new(),
         class_titles: None,
         tones: None,
+        lossy: false,
     };
     (ds, truth)
 }

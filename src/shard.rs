@@ -810,6 +810,7 @@ fn merged_dataset(
         notes: Vec::new(),
         class_titles: None,
         tones: None,
+        lossy: false,
     }
 }
 

@@ -48,7 +48,7 @@ pub use pattern::{PatternParams, PatternValidParams, SharedPattern};
 pub use rng::SplitMix64;
 pub use spectral::{SpectralParams, SpectralSignature, SpectralValidParams};
 pub use spectre::{RobustSpectral, SpectreParams, SpectreValidParams};
-pub use stamp::{StampParams, StampValidParams, StampedPatch};
+pub use stamp::{NearValues, StampParams, StampValidParams, StampedPatch};
 pub use text::{TextParams, TextTrigger, TextValidParams, TokenSets};
 pub use tone::{ToneFilter, ToneParams, ToneValidParams};
 pub use value::{ValueParams, ValueTrigger, ValueValidParams};
@@ -107,6 +107,10 @@ pub struct ScanInput<'a> {
     /// colour filter shares (`tone-filter`). `None`: the tone is read from
     /// the label-agnostic rows themselves.
     pub tones: Option<MatrixRef<'a>>,
+    /// Whether the pictures' values are not the values a trigger was set
+    /// to: decoded from a lossy format (JPEG) or scaled. Scanners that
+    /// read exact values (`stamped-patch`) then look for near ones too.
+    pub lossy: bool,
 }
 
 impl<'a> ScanInput<'a> {
@@ -128,6 +132,7 @@ impl<'a> ScanInput<'a> {
             text: None,
             view_flows: None,
             tones: None,
+            lossy: false,
         }
     }
 

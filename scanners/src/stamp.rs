@@ -123,10 +123,33 @@ representation).
    across classes beside the class's own, and a significant one gives
    its evidence to the class's rows holding it.
 
+7. Stamps of near values. Where the pictures' values are not those a
+   trigger was set to — decoded from JPEG or lossy WebP, or scaled
+   (`near-values auto`, the default; `always` for pictures decoded before
+   they were given, such as arrays of JPEG photographs) — a patch's
+   pixels hold values *near* each other, not the same: JPEG's blocks and
+   its halved colour move each by a few levels, most at the patch's edge,
+   and no exact block value is held by its rows. Steps 1–3 then run again
+   on the pictures halved (each pixel the mean of a 2×2 block, which
+   averages much of that noise away; pictures of 16 pixels a side or
+   more) with each value binned into eighths of the pixels' range, twice:
+   on bins from the range's low end and on bins shifted by half a bin (a
+   value near one binning's edge lies mid-bin in the other). Seeds and
+   growth read the bins; a stamp's rows are the rows whose halved values
+   lie within a bin of its rows' mean at every pixel and channel (a value
+   near a bin's edge falls on either side); its edge continues where a
+   neighbour lies within a bin of it, before binning. Stamps across
+   classes are not sought so (near values that natural pictures of many
+   classes share, a pale band, land across classes too). The stamps
+   found are landed and tested (steps 4–5) on the full pictures, their
+   place and size doubled, beside the exact ones, and counted in the
+   class's correction.
+
 Summary values per class: `stamps` tested; for the most significant,
 `stamp_rows`, `outside_rows` (other classes' rows that hold it), its place
 `stamp_x`, `stamp_y` (the top-left pixel), `stamp_width`, `stamp_height`,
 `continuation`, `agreement` (`q`), `own_agreement`, `other_agreement`,
+`near_values` (1 where it was found on near values, step 7),
 and for a stamp across classes `across_classes` (the classes holding it;
 `stamp_rows` are the class's rows of it, `outside_rows` the others);
 `across_stamps`: the stamps across classes tested in the data set.
@@ -167,6 +190,8 @@ Cost (`--scanners PS008`, 2 cores): full MNIST 2.7–3.7 s, the emoji at
 - `max-continuation` (default 0.3): largest share of the stamp's rows in
   which its edge continues into the picture (above 0, below 1).
 - `k` (default 10): landing neighbours per row (1 to 50).
+- `near-values` (default `auto`): look for stamps of near values too
+  (step 7) where the pictures are lossy (`auto`), `always` or `never`.
 
 ## Known false positives
 - A mark one source puts on its pictures (a logo, a frame corner, a
@@ -178,8 +203,15 @@ Cost (`--scanners PS008`, 2 cores): full MNIST 2.7–3.7 s, the emoji at
 - Natural pictures that hold a planted stamp's values (the emoji whose
   corner is white, beside a white patch there) are flagged with the
   planted rows: every row of a significant stamp gets its evidence.
-- Not found: a patch saved as JPEG after it was stamped (its values are no
-  longer exact), a patch at a place of its own in each picture (each place
+- Near values (step 7) let natural pictures that share a region of near
+  colours be taken for a stamp where they also look like another class
+  (the same figure drawn in several poses); the edge's continuation,
+  judged within a bin, keeps a region that goes on past the block out.
+- Not found: a patch saved as JPEG after it was stamped where the pictures
+  are not known to be lossy (pixels decoded before they were given: set
+  `near-values always`), a patch of near values smaller than 5×5 pixels
+  (it must cover a 2×2 block of the halved pictures: 4×4 pixels on even
+  places) or across classes, a patch at a place of its own in each picture (each place
   holds too few rows; `knn-label-disagreement`'s contradicted pattern
   looks for those), a patch smaller than 2×2, a blended trigger, a patch
   in every class on more than a quarter of the pictures, a patch whose
@@ -257,6 +289,30 @@ const OWN_LIKE: f64 = 0.5;
 /// taken for the same where a stamp's edge meets its neighbour.
 const SAME: f64 = 0.03;
 
+/// Whether [`StampedPatch`] also looks for stamps of near values (see its
+/// docs, step 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NearValues {
+    /// Where the pictures are lossy ([`ScanInput::lossy`]).
+    Auto,
+    /// Always (pictures decoded from JPEG before they were given).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl std::str::FromStr for NearValues {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "always" => Ok(Self::Always),
+            "never" => Ok(Self::Never),
+            _ => Err(()),
+        }
+    }
+}
+
 /// Validated parameters of [`StampedPatch`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct StampValidParams {
@@ -264,6 +320,7 @@ pub struct StampValidParams {
     purity: f64,
     max_continuation: f64,
     k: usize,
+    near_values: NearValues,
 }
 
 /// Parameters of [`StampedPatch`] to adjust and check.
@@ -290,6 +347,11 @@ impl StampParams {
     /// Landing neighbours per row.
     pub fn k(mut self, v: usize) -> Self {
         self.0.k = v;
+        self
+    }
+    /// Whether stamps of near values are looked for too.
+    pub fn near_values(mut self, v: NearValues) -> Self {
+        self.0.near_values = v;
         self
     }
     /// Validates every parameter.
@@ -337,6 +399,7 @@ impl StampedPatch {
             purity: 0.9,
             max_continuation: 0.3,
             k: 10,
+            near_values: NearValues::Auto,
         },
     };
 
@@ -365,6 +428,9 @@ struct Stamp {
     rows: Vec<usize>,
     outside: Vec<usize>,
     continuation: f64,
+    /// Found on the pictures halved and binned (see [`LOSSY_FROM`]); its
+    /// place and size are the full pictures'.
+    halved: bool,
 }
 
 impl Stamp {
@@ -469,11 +535,14 @@ impl Scanner for StampedPatch {
                     p.max_continuation(parse_value(name, key, value, "a number")?)
                 }
                 "k" => p.k(parse_value(name, key, value, "a whole number")?),
+                "near-values" => {
+                    p.near_values(parse_value(name, key, value, "auto, always or never")?)
+                }
                 _ => {
                     return Err(ParamError::unknown(
                         name,
                         key,
-                        &["min-rows", "purity", "max-continuation", "k"],
+                        &["min-rows", "purity", "max-continuation", "k", "near-values"],
                     ))
                 }
             };
@@ -495,50 +564,86 @@ impl Scanner for StampedPatch {
         let keys = input.row_keys();
         // the pictures and their landing view, read once for the test and
         // the scores
-        let read = input
-            .image
-            .filter(|_| runs)
-            .map(|shape| (Pictures { x, shape, labels }, Pooled::new(shape)));
+        let read = input.image.filter(|_| runs).map(|shape| {
+            let near = None;
+            (
+                Pictures {
+                    x,
+                    near,
+                    shape,
+                    labels,
+                },
+                Pooled::new(shape),
+            )
+        });
         if let Some((pictures, view)) = &read {
             let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
             let allowed = Allowed::new(&sizes, &scanned, p.purity);
             // a pixel's value the class holds at least twice as often as
             // other classes' rows: not a background they share
             let enriched = Allowed::new(&sizes, &scanned, ENRICHED);
-            let mut rng = SplitMix64::derive(input.seed, 0x57A3);
-            let counted = Counted::new(pictures, &scanned, &keys, &mut rng);
-            let seeds = seeds(pictures, &counted, &allowed, p.min_rows);
-            let same = SAME * value_range(x);
-            let mut found: Vec<Stamp> = seeds
-                .par_iter()
-                .filter_map(|s| match grow(pictures, s, same, p.max_continuation) {
-                    Ok(stamp) => Some(stamp),
-                    // into a background the pictures share, or onto one
-                    // that continues some of its pixels
-                    Err(read) => grow_enriched(
-                        pictures,
-                        s,
-                        read,
-                        &counted,
-                        &enriched,
-                        same,
-                        p.max_continuation,
-                    ),
-                })
-                .collect();
-            found.sort_by(|a, b| {
-                (a.class, a.y, a.x, a.height, a.width, &a.values)
-                    .cmp(&(b.class, b.y, b.x, b.height, b.width, &b.values))
-            });
-            found.dedup_by(|a, b| {
-                (a.class, a.y, a.x, a.height, a.width, &a.values)
-                    == (b.class, b.y, b.x, b.height, b.width, &b.values)
-            });
-            // the rows of each: every row of the class that holds it
-            found = found
-                .into_par_iter()
-                .filter_map(|s| holders(pictures, s, &scanned, &allowed, p.min_rows))
-                .collect();
+            let (lo, hi) = value_bounds(x);
+            let find = |pictures: &Pictures<'_>, (same, near): (f64, f64), salt: u64| {
+                let mut rng = SplitMix64::derive(input.seed, 0x57A3 ^ salt);
+                let counted = Counted::new(pictures, &scanned, &keys, &mut rng);
+                let found = Found {
+                    counted: &counted,
+                    allowed: &allowed,
+                    enriched: &enriched,
+                    same,
+                    near,
+                };
+                found.stamps(pictures, p)
+            };
+            let mut found = find(pictures, (SAME * (hi - lo), 0.0), 0);
+            // pictures whose values were not kept exactly (a lossy format,
+            // scaling): stamps of values near each other, on the pictures
+            // halved and their values binned, two ways (see the docs)
+            let (h, w) = (pictures.shape.height, pictures.shape.width);
+            let near = match p.near_values {
+                NearValues::Auto => input.lossy,
+                NearValues::Always => true,
+                NearValues::Never => false,
+            };
+            if near && h.min(w) >= LOSSY_FROM && hi > lo {
+                let plain = halved(pictures);
+                let shape = ImageShape {
+                    height: h / 2,
+                    width: w / 2,
+                    channels: pictures.shape.channels,
+                };
+                let plain_ref = MatrixRef::new(&plain, n, plain.len() / n.max(1))
+                    .expect("a halved picture a row");
+                let mut near = Vec::new();
+                let binnings = LOSSY_BINS.into_iter().flat_map(|b| [(b, 0.0), (b, 0.5)]);
+                for (grid, (bins, offset)) in binnings.enumerate() {
+                    let binned = binned(&plain, (lo, hi), bins, offset);
+                    let binned = Pictures {
+                        x: MatrixRef::new(&binned, n, plain_ref.cols()).expect("as the halves"),
+                        near: Some(plain_ref),
+                        shape,
+                        labels,
+                    };
+                    let salt = 0x1055 + grid as u64;
+                    let tolerance = (LOSSY_SAME * (hi - lo), (hi - lo) / bins);
+                    near.extend(find(&binned, tolerance, salt).into_iter().map(|mut s| {
+                        s.halved = true;
+                        (s.x, s.y, s.width, s.height) =
+                            (2 * s.x, 2 * s.y, 2 * s.width, 2 * s.height);
+                        s
+                    }));
+                }
+                // one of a stamp both binnings found
+                near.sort_by(|a, b| {
+                    (a.class, a.y, a.x, a.height, a.width, &a.rows)
+                        .cmp(&(b.class, b.y, b.x, b.height, b.width, &b.rows))
+                });
+                near.dedup_by(|a, b| {
+                    (a.class, a.y, a.x, a.height, a.width, &a.rows)
+                        == (b.class, b.y, b.x, b.height, b.width, &b.rows)
+                });
+                found.extend(near);
+            }
             tested = found
                 .into_par_iter()
                 .map(|s| {
@@ -629,6 +734,9 @@ impl Scanner for StampedPatch {
                 if b.across.is_some() {
                     values.push(("across_classes", b.t.classes.len() as f64));
                 }
+                if s.halved {
+                    values.push(("near_values", 1.0));
+                }
             }
             classes.push(ClassDiagnostics {
                 class: c as u32,
@@ -642,10 +750,113 @@ impl Scanner for StampedPatch {
     }
 }
 
+/// What the stamps of one view of the pictures are found with.
+struct Found<'a> {
+    counted: &'a Counted,
+    allowed: &'a Allowed,
+    enriched: &'a Allowed,
+    /// Largest difference of two values taken for the same where a
+    /// stamp's edge meets its neighbour.
+    same: f64,
+    /// On binned pictures, how far from a stamp's mean values a row's
+    /// values before binning may lie for the row to hold it.
+    near: f64,
+}
+
+impl Found<'_> {
+    /// The stamps of pictures `pictures` and their rows (steps 1 to 3 and 6
+    /// of the docs).
+    fn stamps(&self, pictures: &Pictures<'_>, p: &StampValidParams) -> Vec<Stamp> {
+        let seeds = seeds(pictures, self.counted, self.allowed, p.min_rows);
+        let mut found: Vec<Stamp> = seeds
+            .par_iter()
+            .filter_map(|s| match grow(pictures, s, self.same, p.max_continuation) {
+                Ok(stamp) => Some(stamp),
+                // into a background the pictures share, or onto one
+                // that continues some of its pixels
+                Err(read) => grow_enriched(
+                    pictures,
+                    s,
+                    read,
+                    self.counted,
+                    self.enriched,
+                    self.same,
+                    p.max_continuation,
+                ),
+            })
+            .collect();
+        found.sort_by(|a, b| {
+            (a.class, a.y, a.x, a.height, a.width, &a.values)
+                .cmp(&(b.class, b.y, b.x, b.height, b.width, &b.values))
+        });
+        found.dedup_by(|a, b| {
+            (a.class, a.y, a.x, a.height, a.width, &a.values)
+                == (b.class, b.y, b.x, b.height, b.width, &b.values)
+        });
+        // the rows of each: every row of the class that holds it
+        let scanned = &self.counted.scanned;
+        let near = (p.min_rows, self.near);
+        found
+            .into_par_iter()
+            .filter_map(|s| holders(pictures, s, scanned, self.allowed, near))
+            .collect()
+    }
+}
+
+/// Least side of pictures whose values were not kept exactly that are
+/// searched for stamps of near values too (halved, 8 pixels a side).
+const LOSSY_FROM: usize = 16;
+
+/// Bins a value's range is cut into for stamps of near values, one search
+/// each: eighths find a patch JPEG moved far (a colour's edge, halved in
+/// resolution), sixteenths one of a value natural pictures hold near
+/// (white on pale backgrounds).
+const LOSSY_BINS: [f64; 2] = [8.0, 16.0];
+
+/// Largest difference, as a share of the pixels' range, of two values of
+/// halved pictures taken for the same where a stamp of near values meets
+/// its neighbour: an eighth.
+const LOSSY_SAME: f64 = 1.0 / 8.0;
+
+/// The pictures halved: each pixel the mean of a 2×2 block, every channel
+/// (a last odd line or column left out).
+fn halved(p: &Pictures<'_>) -> Vec<f32> {
+    let (h, w, ch) = (p.shape.height / 2, p.shape.width / 2, p.shape.channels);
+    let d = h * w * ch;
+    let mut out = vec![0f32; p.x.rows() * d];
+    out.par_chunks_mut(d.max(1)).enumerate().for_each(|(i, o)| {
+        for y in 0..h {
+            for x in 0..w {
+                for k in 0..ch {
+                    let v = p.pixel(i, 2 * y, 2 * x)[k]
+                        + p.pixel(i, 2 * y, 2 * x + 1)[k]
+                        + p.pixel(i, 2 * y + 1, 2 * x)[k]
+                        + p.pixel(i, 2 * y + 1, 2 * x + 1)[k];
+                    o[(y * w + x) * ch + k] = v / 4.0;
+                }
+            }
+        }
+    });
+    out
+}
+
+/// Values binned: `bins` bins across `(lo, hi)`, shifted by `offset` of a
+/// bin (each value its bin's number).
+fn binned(values: &[f32], (lo, hi): (f64, f64), bins: f64, offset: f64) -> Vec<f32> {
+    let step = (hi - lo) / bins;
+    values
+        .par_iter()
+        .map(|&v| ((v as f64 - lo) / step + offset).floor() as f32)
+        .collect()
+}
+
 /// The pictures scanned.
 #[derive(Clone, Copy)]
 struct Pictures<'a> {
     x: MatrixRef<'a>,
+    /// The values a stamp's edge is compared with its neighbours on, where
+    /// they are not `x`'s (binned pictures: their values before binning).
+    near: Option<MatrixRef<'a>>,
     shape: ImageShape,
     labels: &'a [u32],
 }
@@ -656,6 +867,14 @@ impl Pictures<'_> {
         let ch = self.shape.channels;
         let at = (y * self.shape.width + x) * ch;
         &self.x.row(i)[at..at + ch]
+    }
+
+    /// The values of pixel `(y, x)` of row `i` that a stamp's edge is
+    /// compared on (see [`Pictures::near`]).
+    fn near_pixel(&self, i: usize, y: usize, x: usize) -> &[f32] {
+        let ch = self.shape.channels;
+        let at = (y * self.shape.width + x) * ch;
+        &self.near.unwrap_or(self.x).row(i)[at..at + ch]
     }
 
     fn pixel_key(&self, i: usize, y: usize, x: usize) -> u64 {
@@ -726,6 +945,8 @@ fn block(y: usize, x: usize) -> [(usize, usize); 4] {
 /// that at least two rows of a seeded sample of at most [`BACKGROUND_ROWS`]
 /// of them hold at each pixel, with their rows by class.
 struct Counted {
+    /// Whether each class is scanned.
+    scanned: Vec<bool>,
     rows: Vec<usize>,
     /// Of all scanned rows.
     share: f64,
@@ -750,6 +971,7 @@ impl Counted {
         let rows = sample(all, SEED_ROWS, keys, rng);
         let counted = sample(rows.clone(), BACKGROUND_ROWS, keys, rng);
         Self {
+            scanned: scanned.to_vec(),
             rows,
             share,
             counted,
@@ -878,8 +1100,11 @@ fn seeds(p: &Pictures<'_>, counted: &Counted, allowed: &Allowed, min_rows: usize
                 }
                 // no class holds it alone: rows of several classes, a
                 // minority of the pictures (a trigger planted in every
-                // class; a value most pictures hold is their background)
+                // class; a value most pictures hold is their background);
+                // of exact values only (near values of natural pictures of
+                // every class, a pale band, land across classes too)
                 if found.len() == before
+                    && p.near.is_none()
                     && classes >= 2
                     && run.len() as f64 <= ACROSS_SHARE * rows.len() as f64
                 {
@@ -900,14 +1125,17 @@ fn seeds(p: &Pictures<'_>, counted: &Counted, allowed: &Allowed, min_rows: usize
     out
 }
 
-/// The largest difference of the pixels' values.
-fn value_range(x: MatrixRef<'_>) -> f64 {
+/// The least and the largest of the pixels' values.
+fn value_bounds(x: MatrixRef<'_>) -> (f64, f64) {
     let (lo, hi) = (0..x.rows())
         .flat_map(|i| x.row(i).iter())
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
-    (hi - lo).max(0.0) as f64
+    if lo > hi {
+        return (0.0, 0.0);
+    }
+    (lo as f64, hi as f64)
 }
 
 /// The value most of `rows` hold at a pixel, and how many do.
@@ -1163,9 +1391,9 @@ fn stamp_of(
                 .rows
                 .iter()
                 .filter(|&&i| {
-                    p.pixel(i, y, x)
+                    p.near_pixel(i, y, x)
                         .iter()
-                        .zip(p.pixel(i, yy, xx))
+                        .zip(p.near_pixel(i, yy, xx))
                         .all(|(a, b)| ((a - b).abs() as f64) <= same)
                 })
                 .count();
@@ -1186,6 +1414,7 @@ fn stamp_of(
         rows: Vec::new(),
         outside: Vec::new(),
         continuation,
+        halved: false,
     })
 }
 
@@ -1218,9 +1447,34 @@ fn holders(
     mut s: Stamp,
     scanned: &[bool],
     allowed: &Allowed,
-    min_rows: usize,
+    (min_rows, near): (usize, f64),
 ) -> Option<Stamp> {
     let features = s.features(p.shape);
+    // binned pictures: the rows whose values before binning lie within
+    // `near` of the mean of those holding the binned values (a value near a
+    // bin's edge falls on either side)
+    let centre: Option<Vec<f32>> = p.near.map(|plain| {
+        let holding: Vec<usize> = (0..p.x.rows())
+            .filter(|&i| s.holds(p.x.row(i), &features))
+            .collect();
+        features
+            .iter()
+            .map(|&j| {
+                let sum: f64 = holding.iter().map(|&i| plain.row(i)[j] as f64).sum();
+                (sum / holding.len().max(1) as f64) as f32
+            })
+            .collect()
+    });
+    let holds = |i: usize| match (&centre, p.near) {
+        (Some(centre), Some(plain)) => {
+            let row = plain.row(i);
+            features
+                .iter()
+                .zip(centre)
+                .all(|(&j, &c)| ((row[j] - c).abs() as f64) <= near)
+        }
+        _ => s.holds(p.x.row(i), &features),
+    };
     let (mut rows, mut outside) = (Vec::new(), Vec::new());
     let mut all = 0usize;
     for i in 0..p.x.rows() {
@@ -1229,7 +1483,7 @@ fn holders(
             continue;
         }
         all += 1;
-        if s.holds(p.x.row(i), &features) {
+        if holds(i) {
             if s.class.is_none_or(|c| c == l) {
                 rows.push(i);
             } else {
@@ -1592,7 +1846,17 @@ mod tests {
     /// follows the class, loosely. `planted` rows of classes 1 and 2 get `stamp` and
     /// class 0's label; `own` rows of class 0 get it and keep their label.
     fn pictures(planted: usize, own: usize, stamp: &dyn Fn(&mut [f32])) -> (Vec<f32>, Vec<u32>) {
-        let d = SIDE * SIDE * 3;
+        pictures_of(SIDE, planted, own, stamp)
+    }
+
+    /// [`pictures`] of `side × side` pixels.
+    fn pictures_of(
+        side: usize,
+        planted: usize,
+        own: usize,
+        stamp: &dyn Fn(&mut [f32]),
+    ) -> (Vec<f32>, Vec<u32>) {
+        let d = side * side * 3;
         let mut rng = SplitMix64::new(7);
         let mut x = Vec::with_capacity(900 * d);
         let mut labels = Vec::with_capacity(900);
@@ -1602,15 +1866,15 @@ mod tests {
             let (gy, gx) = (rng.normal() * 0.04, rng.normal() * 0.04);
             let level = rng.normal() * 0.08;
             let mut row = vec![0f32; d];
-            for y in 0..SIDE {
-                for xx in 0..SIDE {
+            for y in 0..side {
+                for xx in 0..side {
                     for ch in 0..3 {
                         let v = base[ch]
                             + level
                             + gy * y as f64 / 4.0
                             + gx * xx as f64 / 4.0
                             + rng.normal() * 0.05;
-                        row[(y * SIDE + xx) * 3 + ch] =
+                        row[(y * side + xx) * 3 + ch] =
                             ((v.clamp(0.05, 0.95) * 255.0).round() / 255.0) as f32;
                     }
                 }
@@ -1654,6 +1918,67 @@ mod tests {
             channels: 3,
         });
         StampedPatch::DEFAULT.scan(&input).unwrap()
+    }
+
+    /// A 6×6 patch of one colour at (2, 2) of 24×24 pictures, its values
+    /// moved by a few levels each, as JPEG leaves a patch (seeded by the
+    /// row's first value).
+    fn near_patch(row: &mut [f32]) {
+        let mut rng = SplitMix64::new(row[0].to_bits() as u64);
+        for y in 2..8 {
+            for xx in 2..8 {
+                for (ch, v) in [0.95, 0.85, 0.1].into_iter().enumerate() {
+                    let moved = (v + rng.normal() * 0.02) as f32;
+                    row[(y * 24 + xx) * 3 + ch] = ((moved.clamp(0.0, 1.0) * 255.0).round() / 255.0);
+                }
+            }
+        }
+    }
+
+    fn scan_near(x: &[f32], labels: &[u32], lossy: bool) -> ScanOutput {
+        let mut input = ScanInput::new(
+            MatrixRef::new(x, labels.len(), 24 * 24 * 3).unwrap(),
+            labels,
+            3,
+        );
+        input.same_scale = true;
+        input.seed = 3;
+        input.lossy = lossy;
+        input.image = Some(ImageShape {
+            height: 24,
+            width: 24,
+            channels: 3,
+        });
+        StampedPatch::DEFAULT.scan(&input).unwrap()
+    }
+
+    /// A patch whose values are near each other, not the same (a stamp
+    /// saved as JPEG): found where the pictures are said to be lossy, its
+    /// rows named and its place given on the full pictures; not found from
+    /// exact values alone. Unstamped lossy pictures fail nothing.
+    #[test]
+    fn a_stamp_of_near_values_is_found_where_the_pictures_are_lossy() {
+        let (x, labels) = pictures_of(24, 40, 0, &near_patch);
+        let level = class_gate_level(3);
+        let exact = scan_near(&x, &labels, false);
+        assert!(
+            exact.classes[0].log_p.is_none_or(|p| p > level),
+            "{:?}",
+            exact.classes[0]
+        );
+        let out = scan_near(&x, &labels, true);
+        let d = &out.classes[0];
+        assert!(d.log_p.unwrap() < level - 5.0, "{d:?}");
+        assert_eq!(d.value("near_values"), Some(1.0));
+        let flagged: Vec<usize> = (0..900).filter(|&i| out.log_p[i] < 0.0).collect();
+        let planted: Vec<usize> = (300..320).chain(600..620).collect();
+        assert_eq!(flagged, planted);
+        assert_eq!(place(d), [2.0, 2.0, 6.0, 6.0].map(Some));
+        let (clean, labels) = pictures_of(24, 0, 0, &|_: &mut [f32]| {});
+        let out = scan_near(&clean, &labels, true);
+        for c in &out.classes {
+            assert!(c.log_p.is_none_or(|p| p > level), "{c:?}");
+        }
     }
 
     /// The most significant stamp's place and size: x, y, width, height.
@@ -1858,6 +2183,8 @@ mod tests {
         assert!(set("max-continuation", "1").is_err());
         assert!(set("k", "51").is_err());
         assert!(set("size", "3").is_err());
+        assert!(set("near-values", "sometimes").is_err());
+        assert!(set("near-values", "always").is_ok());
         assert!(set("min-rows", "30").is_ok());
     }
 }

@@ -16,6 +16,9 @@ use super::{locate, Dataset, DroppedRow, FeatureSource, IngestError, SourceFile}
 pub const META_FEATURES: &str = "poisonscan.features";
 /// Schema metadata key holding the image shape, `HxWxC`, of such a file.
 pub const META_IMAGE_SHAPE: &str = "poisonscan.image_shape";
+/// Schema metadata key saying the pixels came from lossy pictures
+/// ([`super::Dataset::lossy`]): `true`.
+pub const META_LOSSY: &str = "poisonscan.lossy";
 /// Schema metadata key listing, as a JSON array, the feature columns of a
 /// table poisonscan wrote: a red-team copy of a table keeps its columns, and
 /// is read as the table was.
@@ -36,6 +39,9 @@ pub(crate) struct Hints {
     /// Class names per integer label column, from a Hugging Face `datasets`
     /// file's `ClassLabel` features (`huggingface` metadata).
     pub class_label_names: Vec<(String, Vec<String>)>,
+    /// Pixels of lossy pictures (see [`super::Dataset::lossy`]), as
+    /// `poison` writes a red-team copy of them.
+    pub lossy: bool,
 }
 
 impl Hints {
@@ -72,6 +78,7 @@ impl Hints {
                 .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok()),
             image_shape,
             class_label_names,
+            lossy: meta.get(META_LOSSY).is_some_and(|v| v == "true"),
         };
         // one column of Arrow's fixed-shape tensors of an image's shape
         // (pyarrow's `FixedShapeTensorArray`): that column, as images
@@ -1195,9 +1202,10 @@ struct Extracted {
     /// The dimensions of each row's values when they came as nested lists
     /// (`[h, w]` for `h` lists of `w` numbers); empty otherwise.
     shape: Vec<usize>,
-    /// Decoded images: each row's tone at its picture's own size, and
-    /// whether any picture was scaled ([`super::decode::tone_rows`]).
-    tones: Option<(Vec<f32>, bool)>,
+    /// Decoded images: each row's tone at its picture's own size, whether
+    /// any picture was scaled ([`super::decode::tone_rows`]), and whether
+    /// any was lossy ([`super::decode::any_lossy`]).
+    tones: Option<(Vec<f32>, bool, bool)>,
 }
 
 /// Feature values gathered so far: the first batch's buffer as it is (no
@@ -1235,9 +1243,10 @@ pub(crate) struct DatasetBuilder<'a> {
     /// The text columns read as categories, in the selection's order.
     categories: Vec<Categories>,
     notes: Vec<String>,
-    /// An image column's rows' tones at their pictures' own sizes, and
-    /// whether any picture was scaled (see [`Dataset::tones`]).
-    tones: (Vec<f32>, bool),
+    /// An image column's rows' tones at their pictures' own sizes, whether
+    /// any picture was scaled (see [`Dataset::tones`]), and whether any was
+    /// lossy (see [`Dataset::lossy`]).
+    tones: (Vec<f32>, bool, bool),
 }
 
 /// A text column read as categories: each row's value as a code, in order
@@ -1407,7 +1416,7 @@ impl<'a> DatasetBuilder<'a> {
             captions: Vec::new(),
             values: Values::Owned(Vec::new()),
             probs: Vec::new(),
-            tones: (Vec::new(), false),
+            tones: (Vec::new(), false, false),
             n_probs: None,
             capacity,
             dim: None,
@@ -1581,9 +1590,10 @@ impl<'a> DatasetBuilder<'a> {
                 Values::Owned(v)
             }
         };
-        if let Some((tones, scaled)) = extracted.tones {
+        if let Some((tones, scaled, lossy)) = extracted.tones {
             self.tones.0.extend_from_slice(&tones);
             self.tones.1 |= scaled;
+            self.tones.2 |= lossy;
         }
         self.labels.push(labels);
         self.ids.extend(ids);
@@ -1634,9 +1644,10 @@ impl<'a> DatasetBuilder<'a> {
         if kept_rows.is_empty() {
             return Err(IngestError::Empty(nothing_left(&dropped)));
         }
+        let lossy = self.tones.2 || self.hints.lossy;
         let tones = match std::mem::take(&mut self.tones) {
-            (t, true) if kept_rows.len() == n => Some(t),
-            (t, true) => Some(compact(&t, &kept_rows, t.len() / n)),
+            (t, true, _) if kept_rows.len() == n => Some(t),
+            (t, true, _) => Some(compact(&t, &kept_rows, t.len() / n)),
             _ => None,
         };
         let values: ScalarBuffer<f32> = match self.values {
@@ -1872,6 +1883,7 @@ impl<'a> DatasetBuilder<'a> {
             notes,
             class_titles,
             tones,
+            lossy,
         })
     }
 }
@@ -2790,6 +2802,7 @@ fn images(
     let tones = (
         super::decode::tone_rows(&decoded, channels),
         super::decode::any_scaled(&decoded),
+        super::decode::any_lossy(&decoded),
     );
     let plan = ImagePlan { channels, ..plan };
     let dim = pixels * channels;

@@ -8,7 +8,7 @@
 
 use std::io::Cursor;
 
-use image::{imageops::FilterType, DynamicImage, ImageDecoder, ImageReader, Limits};
+use image::{imageops::FilterType, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 /// The most pixels (per channel) an image keeps for scanning, unless
 /// `--resize` says otherwise: 64 × 64. Larger images are scaled down (area
@@ -100,6 +100,9 @@ fn header_size<R: std::io::BufRead + std::io::Seek>(
 pub(crate) struct Decoded {
     pub rgb: Vec<u8>,
     pub has_color: bool,
+    /// Stored in a lossy format (JPEG, lossy WebP): its values are near
+    /// those it was made with, not theirs.
+    pub lossy: bool,
     /// The picture's tone at its own size, where it was scaled (see
     /// [`tone_rows`]).
     pub native: Option<NativeTone>,
@@ -139,11 +142,18 @@ fn luma(p: &[u8]) -> u8 {
 
 /// Decodes one image and scales it to `width × height`.
 pub(crate) fn decode(bytes: &[u8], width: u32, height: u32) -> Result<Decoded, String> {
+    let mut lossy = false;
     let img = if super::dicom::is_dicom(bytes) {
         super::dicom::decode(bytes)?
     } else {
         // Decoded as it is displayed: a camera's EXIF orientation is applied.
         let decoded = reader(Cursor::new(bytes)).and_then(|r| {
+            lossy = match r.format() {
+                Some(ImageFormat::Jpeg) => true,
+                // a lossy WebP's image chunk is `VP8 `, a lossless one's `VP8L`
+                Some(ImageFormat::WebP) => bytes.get(12..16) == Some(b"VP8 "),
+                _ => false,
+            };
             let mut decoder = r.into_decoder().map_err(|e| e.to_string())?;
             let orientation = decoder.orientation().map_err(|e| e.to_string())?;
             let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
@@ -181,8 +191,18 @@ pub(crate) fn decode(bytes: &[u8], width: u32, height: u32) -> Result<Decoded, S
     Ok(Decoded {
         rgb,
         has_color,
+        lossy,
         native,
     })
+}
+
+/// Whether any decoded picture was stored in a lossy format (see
+/// [`Decoded::lossy`]) or scaled.
+pub(crate) fn any_lossy(decoded: &[Result<Decoded, String>]) -> bool {
+    decoded
+        .iter()
+        .flatten()
+        .any(|d| d.lossy || d.native.is_some())
 }
 
 /// Whether any decoded picture was scaled (where none was, the pixels

@@ -247,5 +247,6 @@ pub(super) fn load(paths: &[PathBuf], _options: &IngestOptions) -> Result<Datase
         notes: Vec::new(),
         class_titles: None,
         tones: None,
+        lossy: false,
     })
 }

@@ -766,6 +766,7 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
     }
     let (mut features, channels) = decode::pixel_rows(&decoded, pixels, None);
     let mut tones = decode::any_scaled(&decoded).then(|| decode::tone_rows(&decoded, channels));
+    let lossy = decode::any_lossy(&decoded);
     drop(decoded);
     let dim = pixels * channels;
     if kept.len() < files.len() {
@@ -830,6 +831,7 @@ fn load_folders(inputs: &[Input], options: &IngestOptions) -> Result<Dataset, In
         notes,
         class_titles: None,
         tones,
+        lossy,
     })
 }
 

@@ -56,7 +56,7 @@ use sha2::{Digest, Sha256};
 
 pub use batch::{
     from_record_batch, from_record_batches, AsImages, TableOptions, GROUND_TRUTH_COLUMNS,
-    META_FEATURES, META_FEATURE_COLUMNS, META_IMAGE_SHAPE,
+    META_FEATURES, META_FEATURE_COLUMNS, META_IMAGE_SHAPE, META_LOSSY,
 };
 pub use error::{IngestError, RowLoc};
 pub use table::read_columns;
@@ -504,6 +504,11 @@ pub struct Dataset {
     /// pictures were scaled: scaling blends the exact colours a colour
     /// filter leaves, which `tone-filter` reads.
     pub tones: Option<Vec<f32>>,
+    /// Whether the pixels are not the values the pictures were made with:
+    /// some were decoded from a lossy format (JPEG, lossy WebP) or scaled.
+    /// A trigger's exact values are then lost (`stamped-patch` looks for
+    /// near ones too).
+    pub lossy: bool,
 }
 
 /// Most distinct values a feature matrix of raw measurements holds: 8-bit
@@ -1644,6 +1649,7 @@ pub fn load(inputs: &[String], options: &IngestOptions) -> Result<Dataset, Inges
             options.resize,
         ) {
             ds.tones = Some(tones);
+            ds.lossy = true;
             ds.features = features.into();
             ds.n_features = h * w * channels;
             ds.feature_source = FeatureSource::Pixels {

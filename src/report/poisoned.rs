@@ -19,7 +19,7 @@ use super::scores::{kept, plain, row_and_id};
 use super::{AtomicFile, ReportError};
 use crate::ingest::{
     Dataset, FeatureSource, GROUND_TRUTH_COLUMNS, META_FEATURES, META_FEATURE_COLUMNS,
-    META_IMAGE_SHAPE,
+    META_IMAGE_SHAPE, META_LOSSY,
 };
 use crate::redteam::{Planted, Shape};
 
@@ -150,6 +150,9 @@ pub fn poisoned_batch(
             META_IMAGE_SHAPE.into(),
             format!("{}x{}x{}", s.height, s.width, s.channels),
         );
+        if ds.lossy {
+            metadata.insert(META_LOSSY.into(), "true".into());
+        }
     }
     let schema = Schema::new(fields).with_metadata(metadata);
     RecordBatch::try_new(Arc::new(schema), columns).expect("columns match the schema")
