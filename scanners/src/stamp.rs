@@ -1929,7 +1929,7 @@ mod tests {
             for xx in 2..8 {
                 for (ch, v) in [0.95, 0.85, 0.1].into_iter().enumerate() {
                     let moved = (v + rng.normal() * 0.02) as f32;
-                    row[(y * 24 + xx) * 3 + ch] = ((moved.clamp(0.0, 1.0) * 255.0).round() / 255.0);
+                    row[(y * 24 + xx) * 3 + ch] = (moved.clamp(0.0, 1.0) * 255.0).round() / 255.0;
                 }
             }
         }
