@@ -462,6 +462,31 @@ mod tests {
         assert_eq!(gray[gray.len() - 1], luma(&[200, 100, 50]) as f32 / 255.0);
     }
 
+    /// A JPEG's pixels, and a scaled picture's, are not the values it was
+    /// made with: lossy; a PNG's and a lossless WebP's read at their size
+    /// are.
+    #[test]
+    fn jpeg_and_scaled_pictures_are_lossy() {
+        let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(16, 16, |x, y| {
+            image::Rgb([(x * 9) as u8, (y * 9) as u8, 90])
+        }));
+        let encoded = |format| {
+            let mut out = Vec::new();
+            img.write_to(&mut Cursor::new(&mut out), format).unwrap();
+            out
+        };
+        let jpeg = decode(&encoded(image::ImageFormat::Jpeg), 16, 16).unwrap();
+        assert!(jpeg.lossy);
+        for format in [image::ImageFormat::Png, image::ImageFormat::WebP] {
+            let exact = decode(&encoded(format), 16, 16).unwrap();
+            assert!(!exact.lossy, "{format:?}");
+            assert!(!any_lossy(&[Ok(exact)]));
+        }
+        let scaled = decode(&encoded(image::ImageFormat::Png), 8, 8).unwrap();
+        assert!(!scaled.lossy && any_lossy(&[Ok(scaled), Err("bad".into())]));
+        assert!(any_lossy(&[Ok(jpeg)]));
+    }
+
     #[test]
     fn large_images_are_scaled_to_the_pixel_budget() {
         let (size, notes) = plan_size(&[(224, 224), (224, 224), (100, 50)], None);
