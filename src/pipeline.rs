@@ -160,6 +160,11 @@ pub struct ViewReport {
     /// activations, or an embedding of continuous values), so the
     /// sub-population scanners ran on them.
     pub learned_representation: bool,
+    /// The pictures' values are not the ones they were made with (decoded
+    /// from JPEG or lossy WebP, or scaled): `stamped-patch` looked for
+    /// stamps of near values too.
+    #[serde(default)]
+    pub lossy_pictures: bool,
 }
 
 /// What the model step did, for the summary.
@@ -325,6 +330,7 @@ fn scan_with(
         shared_scale: input.same_scale,
         label_agnostic_shared_scale: input.label_agnostic().1,
         learned_representation: learned,
+        lossy_pictures: input.lossy && input.image.is_some(),
     };
     let mut timings = Vec::new();
     let mut skipped_scanners = Vec::new();

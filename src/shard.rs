@@ -457,6 +457,7 @@ pub fn merge(parts: &[Partial]) -> Result<Merged, ShardError> {
             shared_scale: false,
             label_agnostic_shared_scale: false,
             learned_representation: false,
+            lossy_pictures: false,
         });
     let ds = merged_dataset(parts, rows.label_codes, rows.ids, class_names);
     let report = ScanReport {

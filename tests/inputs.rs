@@ -889,6 +889,9 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
             assert_eq!(v["classes"][0]["name"], "a", "{}", v["classes"]);
             assert!(stdout(&o).contains("0 (a)"), "{}", stdout(&o));
         }
+        // the pixels as they were made (PNG, arrays): exact
+        let view = &summary_of(d, out)["features"]["view"];
+        assert_eq!(view["lossy_pictures"], false, "{input}");
         let (scores, flags) = scores_by_row(&d.join(out), folder);
         let worst = scores
             .iter()
@@ -2389,6 +2392,12 @@ fn image_folders_of_photos_and_bad_images() {
     assert!(
         summary.contains("scaled from 224x224 to 64x64"),
         "{summary}"
+    );
+    // JPEG photos, scaled: their pixels are near what they were made with
+    // (stamped-patch looks for near values too)
+    assert_eq!(
+        summary_of(d, "o")["features"]["view"]["lossy_pictures"],
+        true
     );
     assert!(
         summary.contains("left out 1 image(s) directly in"),
