@@ -1000,6 +1000,16 @@ fn small_table(n: usize) -> Vec<(String, Vec<f64>)> {
     cols
 }
 
+/// The `score` column of scan output `out` under `d`.
+fn scores_in(d: &Path, out: &str) -> Vec<f64> {
+    read_parquet(&d.join(out).join("scores.parquet"))
+        .column_by_name("score")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .values()
+        .to_vec()
+}
+
 fn write_text_table(path: &Path, cols: &[(String, Vec<f64>)], sep: &str, float_labels: bool) {
     let mut s = cols
         .iter()
@@ -1044,14 +1054,7 @@ fn a_folder_of_splits_reads_its_training_split_first_and_leaves_out_one_without_
             .map(|(n, v)| (n.clone(), v[r.clone()].to_vec()))
             .collect()
     };
-    let score = |out: &str| -> Vec<f64> {
-        read_parquet(&d.join(out).join("scores.parquet"))
-            .column_by_name("score")
-            .unwrap()
-            .as_primitive::<Float64Type>()
-            .values()
-            .to_vec()
-    };
+    let score = |out: &str| scores_in(d, out);
     let warnings = |out: &str| summary_of(d, out)["warnings"].to_string();
     // rows `r` of the table, without the column `skip`, into `path`
     let write = |path: &str, r: std::ops::Range<usize>, skip: &str| {
@@ -1109,14 +1112,7 @@ fn features_and_labels_saved_apart_are_read_as_one_table() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cols = small_table(400);
-    let score = |out: &str| -> Vec<f64> {
-        read_parquet(&d.join(out).join("scores.parquet"))
-            .column_by_name("score")
-            .unwrap()
-            .as_primitive::<Float64Type>()
-            .values()
-            .to_vec()
-    };
+    let score = |out: &str| scores_in(d, out);
     let scan = |input: &str, out: &str| run_ok(&["scan", input, "--seed", "1", "--out", out], d);
     let warnings = |out: &str| summary_of(d, out)["warnings"].to_string();
     write_text_table(&d.join("all.csv"), &cols, ",", false);

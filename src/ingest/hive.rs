@@ -172,6 +172,24 @@ impl Partitions {
         self.beside.describe(file, described, &options.label)
     }
 
+    /// [`Partitions::extend`] of each of a file's `batches`, in order (the
+    /// file holding `rows` rows).
+    pub fn extend_each<'s>(
+        &'s self,
+        (file, path): (usize, &'s Path),
+        rows: usize,
+        batches: impl Iterator<Item = Result<RecordBatch, IngestError>> + 's,
+        wanted: &'s [String],
+    ) -> impl Iterator<Item = Result<RecordBatch, IngestError>> + 's {
+        let mut at = 0;
+        batches.map(move |batch| {
+            let batch = batch?;
+            at += batch.num_rows();
+            let n = (at - batch.num_rows(), rows);
+            self.extend((file, path), n, batch, wanted)
+        })
+    }
+
     /// `batch` (rows `at..` of file `file`, `path`, which holds `rows`
     /// rows) with the partition columns among `wanted` that it does not
     /// hold, and the label column from the labels file beside it where

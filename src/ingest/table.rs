@@ -1489,14 +1489,8 @@ fn read_into<'a>(
         let (reader, sel, rows, hints) =
             push_parquet(path, (partitions, file), options, selection)?;
         let wanted = sel.columns();
-        let mut at = 0;
-        let batches = reader.map(|batch| {
-            let batch = batch.map_err(|e| parquet_error(path, &e))?;
-            let n = batch.num_rows();
-            at += n;
-            let rows = (at - n, rows as usize);
-            partitions.extend((file, path), rows, batch, &wanted)
-        });
+        let batches = reader.map(|batch| batch.map_err(|e| parquet_error(path, &e)));
+        let batches = partitions.extend_each((file, path), rows as usize, batches, &wanted);
         return push_file(
             builder,
             options,
@@ -1552,12 +1546,8 @@ fn read_into<'a>(
         let sel = choose(selection, &described, &hints, options, path)?;
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
         let wanted = sel.columns();
-        let mut at = 0;
-        let batches = batches.into_iter().map(|batch| {
-            at += batch.num_rows();
-            let n = (at - batch.num_rows(), rows);
-            partitions.extend((file, path), n, batch, &wanted)
-        });
+        let batches = batches.into_iter().map(Ok);
+        let batches = partitions.extend_each((file, path), rows, batches, &wanted);
         return push_file(builder, options, (sel, hints), source, rows, notes, batches);
     }
     let read = super::guarded(path, format, || {
@@ -1582,12 +1572,8 @@ fn read_into<'a>(
             let sel = choose(selection, &described, &hints, options, path)?;
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             let wanted = sel.columns();
-            let mut at = 0;
-            let batches = batches.into_iter().map(|batch| {
-                at += batch.num_rows();
-                let n = (at - batch.num_rows(), rows);
-                partitions.extend((file, path), n, batch, &wanted)
-            });
+            let batches = batches.into_iter().map(Ok);
+            let batches = partitions.extend_each((file, path), rows, batches, &wanted);
             push_file(builder, options, (sel, hints), source, rows, notes, batches)
         }
         read => {
