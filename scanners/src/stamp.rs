@@ -695,12 +695,7 @@ impl Scanner for StampedPatch {
                 let screened: Vec<Stamp> = near
                     .into_par_iter()
                     .filter(|s| {
-                        let mut rng = SplitMix64::derive(
-                            input.seed,
-                            0x5C3E
-                                ^ ((s.class.unwrap_or(u32::MAX) as u64) << 32
-                                    | (s.y * w + s.x) as u64),
-                        );
+                        let mut rng = stamp_rng(input.seed, 0x5C3E, s, w);
                         lands_foreign_on_a_sample(pictures, view, s, &scanned, &keys, p.k, &mut rng)
                     })
                     .collect();
@@ -709,12 +704,7 @@ impl Scanner for StampedPatch {
             tested = found
                 .into_par_iter()
                 .map(|s| {
-                    let mut rng = SplitMix64::derive(
-                        input.seed,
-                        0x57A4
-                            ^ ((s.class.unwrap_or(u32::MAX) as u64) << 32
-                                | (s.y * pictures.shape.width + s.x) as u64),
-                    );
+                    let mut rng = stamp_rng(input.seed, 0x57A4, &s, pictures.shape.width);
                     land(pictures, view, s, &scanned, &keys, p.k, &mut rng)
                 })
                 .collect();
@@ -910,6 +900,14 @@ fn binned(values: &[f32], (lo, hi): (f64, f64), bins: f64, offset: f64) -> Vec<f
         .par_iter()
         .map(|&v| ((v as f64 - lo) / step + offset).floor() as f32)
         .collect()
+}
+
+/// The random choices of one step for stamp `s` (pictures `width` pixels
+/// wide): seeded by the scan's seed, the step's `salt`, the stamp's class
+/// and place.
+fn stamp_rng(seed: u64, salt: u64, s: &Stamp, width: usize) -> SplitMix64 {
+    let class = s.class.unwrap_or(u32::MAX) as u64;
+    SplitMix64::derive(seed, salt ^ (class << 32 | (s.y * width + s.x) as u64))
 }
 
 /// The pictures scanned.
