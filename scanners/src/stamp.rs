@@ -681,14 +681,7 @@ impl Scanner for StampedPatch {
                     }));
                 }
                 // one of a stamp both binnings found
-                near.sort_by(|a, b| {
-                    (a.class, a.y, a.x, a.height, a.width, &a.rows)
-                        .cmp(&(b.class, b.y, b.x, b.height, b.width, &b.rows))
-                });
-                near.dedup_by(|a, b| {
-                    (a.class, a.y, a.x, a.height, a.width, &a.rows)
-                        == (b.class, b.y, b.x, b.height, b.width, &b.rows)
-                });
+                unique(&mut near, |s| &s.rows);
                 // near values find many natural stamps (a stroke, a
                 // shade): only those whose rows land as other classes'
                 // on a small sample are landed in full
@@ -837,14 +830,7 @@ impl Found<'_> {
                 ),
             })
             .collect();
-        found.sort_by(|a, b| {
-            (a.class, a.y, a.x, a.height, a.width, &a.values)
-                .cmp(&(b.class, b.y, b.x, b.height, b.width, &b.values))
-        });
-        found.dedup_by(|a, b| {
-            (a.class, a.y, a.x, a.height, a.width, &a.values)
-                == (b.class, b.y, b.x, b.height, b.width, &b.values)
-        });
+        unique(&mut found, |s| &s.values);
         // the rows of each: every row of the class that holds it
         let scanned = &self.counted.scanned;
         let near = (p.min_rows, self.near);
@@ -853,6 +839,14 @@ impl Found<'_> {
             .filter_map(|s| holders(pictures, s, scanned, self.allowed, near))
             .collect()
     }
+}
+
+/// `stamps` sorted by class and place, then by `tail` (their values, or
+/// their rows), with one of each kept.
+fn unique<T: Ord>(stamps: &mut Vec<Stamp>, tail: for<'s> fn(&'s Stamp) -> &'s [T]) {
+    let key = |s: &Stamp| (s.class, s.y, s.x, s.height, s.width);
+    stamps.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| tail(a).cmp(tail(b))));
+    stamps.dedup_by(|a, b| key(a) == key(b) && tail(a) == tail(b));
 }
 
 /// Least side of pictures whose values were not kept exactly that are
@@ -1754,18 +1748,34 @@ fn lands_foreign_on_a_sample(
     let Some(c) = s.class else {
         return true;
     };
+    let [refs, stamp_rows, own_rows, other_rows] =
+        landing_rows(p, s, c, scanned, keys, rng, (SCREEN_ROWS, SCREEN_REFS));
+    let mean = |rows: &[usize]| mean_var(&shares(p, view, s, rows, &refs, c, k)).0;
+    let (q, q_own, q_other) = (mean(&stamp_rows), mean(&own_rows), mean(&other_rows));
+    q_own > q_other && (q - q_other) / (q_own - q_other) <= SCREEN_OWN_LIKE
+}
+
+/// The rows a class `c`'s stamp is landed with: seeded samples of the
+/// references (rows without it, at most `refs`), of its rows, of the
+/// class's other rows and of the other classes' rows (at most `most`
+/// each), drawn in that order.
+fn landing_rows(
+    p: &Pictures<'_>,
+    s: &Stamp,
+    c: u32,
+    scanned: &[bool],
+    keys: &[u64],
+    rng: &mut SplitMix64,
+    (most, refs): (usize, usize),
+) -> [Vec<usize>; 4] {
     let without = without(p, s, scanned);
     let (own_rows, other_rows): (Vec<usize>, Vec<usize>) =
         without.iter().copied().partition(|&i| p.labels[i] == c);
-    let refs = sample(without, SCREEN_REFS, keys, rng);
-    let mean = |rows: Vec<usize>, rng: &mut SplitMix64| {
-        let rows = sample(rows, SCREEN_ROWS, keys, rng);
-        mean_var(&shares(p, view, s, &rows, &refs, c, k)).0
-    };
-    let q = mean(s.rows.clone(), rng);
-    let q_own = mean(own_rows, rng);
-    let q_other = mean(other_rows, rng);
-    q_own > q_other && (q - q_other) / (q_own - q_other) <= SCREEN_OWN_LIKE
+    let refs = sample(without, refs, keys, rng);
+    let stamp_rows = sample(s.rows.clone(), most, keys, rng);
+    let own_rows = sample(own_rows, most, keys, rng);
+    let other_rows = sample(other_rows, most, keys, rng);
+    [refs, stamp_rows, own_rows, other_rows]
 }
 
 /// The stamp's landing test (see the docs, steps 4 and 5).
@@ -1781,13 +1791,8 @@ fn land(
     let Some(c) = s.class else {
         return land_across(p, view, s, scanned, keys, k, rng);
     };
-    let without = without(p, &s, scanned);
-    let (own_rows, other_rows): (Vec<usize>, Vec<usize>) =
-        without.iter().copied().partition(|&i| p.labels[i] == c);
-    let refs = sample(without, REFERENCES, keys, rng);
-    let stamp_rows = sample(s.rows.clone(), SAMPLE, keys, rng);
-    let own_rows = sample(own_rows, SAMPLE, keys, rng);
-    let other_rows = sample(other_rows, SAMPLE, keys, rng);
+    let [refs, stamp_rows, own_rows, other_rows] =
+        landing_rows(p, &s, c, scanned, keys, rng, (SAMPLE, REFERENCES));
     let (q, var_q) = mean_var(&shares(p, view, &s, &stamp_rows, &refs, c, k));
     let own = shares(p, view, &s, &own_rows, &refs, c, k);
     let (q_own, var_own) = mean_var(&own);

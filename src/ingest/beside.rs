@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StringArray};
 use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use polars::prelude::DataType as PolarsType;
@@ -41,17 +41,17 @@ struct Labels {
     path: PathBuf,
     /// The label column's name (`--label`).
     name: String,
-    /// Every value as written, the header line's too, if any.
-    values: Vec<Option<String>>,
+    /// Every value, typed (see [`dtype_of`]), the header line's too, if
+    /// any; a batch's labels are a slice of it.
+    column: ArrayRef,
     header: Header,
-    dtype: DataType,
 }
 
 impl Labels {
     /// Values of a header line, if any, skipped: 1 or 0, where the
     /// features file holding `rows` rows beside it tells.
     fn skipped(&self, features: &Path, rows: usize) -> Result<usize, IngestError> {
-        let n = self.values.len();
+        let n = self.column.len();
         match self.header {
             Header::Yes | Header::Maybe if n == rows + 1 => Ok(1),
             Header::No | Header::Maybe if n == rows => Ok(0),
@@ -117,14 +117,14 @@ impl Beside {
             return Ok(());
         }
         let labels = read(path, label)?;
-        let kind = match labels.dtype {
+        let kind = match labels.column.data_type() {
             DataType::Utf8 => ColumnKind::Text,
             _ => ColumnKind::Numeric,
         };
         described.push((
             label.to_string(),
             kind,
-            format!("{} (from {})", labels.dtype, path.display()),
+            format!("{} (from {})", labels.column.data_type(), path.display()),
         ));
         self.read.lock().expect("not poisoned")[file] = Some(Arc::new(labels));
         Ok(())
@@ -144,22 +144,7 @@ impl Beside {
             return Ok(None);
         };
         let from = labels.skipped(path, rows)? + at;
-        let values = labels.values[from..from + n].iter().map(Option::as_deref);
-        // the values were typed on reading (see `dtype_of`)
-        let column: ArrayRef = match labels.dtype {
-            DataType::Int64 => Arc::new(
-                values
-                    .map(|v| v.and_then(|v| v.trim().parse::<i64>().ok()))
-                    .collect::<Int64Array>(),
-            ),
-            DataType::Float64 => Arc::new(
-                values
-                    .map(|v| v.and_then(|v| v.trim().parse::<f64>().ok()))
-                    .collect::<Float64Array>(),
-            ),
-            _ => Arc::new(values.collect::<StringArray>()),
-        };
-        Ok(Some((labels.name.clone(), column)))
+        Ok(Some((labels.name.clone(), labels.column.slice(from, n))))
     }
 
     /// What was read beside the files: a note for every labels file read,
@@ -279,12 +264,25 @@ fn read(path: &Path, label: &str) -> Result<Labels, IngestError> {
         Header::Maybe if dtype_of(values.iter().take(1)) == DataType::Utf8 => DataType::Utf8,
         _ => dtype,
     };
+    let values = values.iter().map(Option::as_deref);
+    let column: ArrayRef = match dtype {
+        DataType::Int64 => Arc::new(
+            values
+                .map(|v| v.and_then(|v| v.trim().parse::<i64>().ok()))
+                .collect::<Int64Array>(),
+        ),
+        DataType::Float64 => Arc::new(
+            values
+                .map(|v| v.and_then(|v| v.trim().parse::<f64>().ok()))
+                .collect::<Float64Array>(),
+        ),
+        _ => Arc::new(values.collect::<StringArray>()),
+    };
     Ok(Labels {
         path: path.to_path_buf(),
         name: label.to_string(),
-        values,
+        column,
         header,
-        dtype,
     })
 }
 
