@@ -1042,7 +1042,10 @@ fn write_text_table(path: &Path, cols: &[(String, Vec<f64>)], sep: &str, float_l
 /// out, with a note, where it had been an error: it came first and lacked
 /// the label); the Hub's `train-0000k-of-00002` files beside a labelled
 /// `test-00000-of-00001` are read together, training split first, with a
-/// note. A later split that lacks another column is still an error.
+/// note. A later split whose every label is missing (a `DatasetDict`'s
+/// test split, all `ClassLabel` -1; a `test.csv` with the label column
+/// left empty) is left out too; one with some labels names its unlabelled
+/// rows. A later split that lacks another column is still an error.
 #[test]
 fn a_folder_of_splits_reads_its_training_split_first_and_leaves_out_one_without_labels() {
     let dir = tempfile::tempdir().unwrap();
@@ -1077,6 +1080,85 @@ fn a_folder_of_splits_reads_its_training_split_first_and_leaves_out_one_without_
         "{w}"
     );
     assert!(w.contains("holds the splits `test`, `train`"), "{w}");
+
+    // a test split whose label column is there but empty: left out too
+    let empty = d.join("kaggle_empty/test.csv");
+    write("kaggle_empty/train.csv", 0..300, "");
+    write("kaggle_empty/test.csv", 300..400, "");
+    let text = std::fs::read_to_string(&empty).unwrap();
+    let blanked: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match (i, l.split_once(',')) {
+            (0, _) | (_, None) => format!("{l}\n"),
+            (_, Some((_, rest))) => format!(",{rest}\n"),
+        })
+        .collect();
+    assert!(text.starts_with("label,"), "{text}");
+    std::fs::write(&empty, blanked).unwrap();
+    scan("kaggle_empty", "kaggle_empty_out");
+    assert_eq!(score("kaggle_empty_out"), score("train_only"));
+    let w = warnings("kaggle_empty_out");
+    assert!(
+        w.contains("left out `kaggle_empty/test.csv`: no row has a label in `label`"),
+        "{w}"
+    );
+
+    // Hugging Face's `save_to_disk` of a `DatasetDict` whose test split is
+    // unlabelled: every row's `ClassLabel` is -1
+    let arrow = |path: &str, r: std::ops::Range<usize>, label: &dyn Fn(usize, f64) -> i64| {
+        let arrays: Vec<(String, ArrayRef)> = rows(r.clone(), "")
+            .into_iter()
+            .map(|(name, v)| -> (String, ArrayRef) {
+                match name == "label" {
+                    true => {
+                        let l = v.iter().zip(r.clone()).map(|(&x, i)| label(i, x));
+                        (name, Arc::new(Int64Array::from_iter_values(l)))
+                    }
+                    false => (name, Arc::new(Float64Array::from(v))),
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_from_iter(arrays).unwrap();
+        let names = r#"{"info": {"features": {"label": {"names": ["a", "b", "c"], "_type": "ClassLabel"}}}}"#;
+        let meta = [("huggingface".to_string(), names.to_string())];
+        let schema = batch.schema().as_ref().clone().with_metadata(meta);
+        let batch = batch.with_schema(Arc::new(schema)).unwrap();
+        let path = d.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut w = arrow::ipc::writer::StreamWriter::try_new(
+            std::fs::File::create(path).unwrap(),
+            &batch.schema(),
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+    };
+    let class = |_: usize, x: f64| x as i64;
+    arrow("dd/train/data-00000-of-00001.arrow", 0..300, &class);
+    arrow("dd/test/data-00000-of-00001.arrow", 300..400, &|_, _| -1);
+    scan("dd/train", "dd_train");
+    scan("dd", "dd_out");
+    assert_eq!(score("dd_out"), score("dd_train"));
+    let w = warnings("dd_out");
+    assert!(
+        w.contains("left out `dd/test/data-00000-of-00001.arrow`: no row has a label in `label`"),
+        "{w}"
+    );
+    // one labelled row among them: the rows without a label are named
+    arrow("dd/test/data-00000-of-00001.arrow", 300..400, &|i, x| {
+        if i == 350 {
+            x as i64
+        } else {
+            -1
+        }
+    });
+    let e = run_err(&["scan", "dd", "--out", "dd_err"], d);
+    assert!(
+        e.contains("dd/test/data-00000-of-00001.arrow, row 0") && e.contains("is -1"),
+        "{e}"
+    );
+    assert!(!d.join("dd_err").exists());
 
     write("hub/data/test-00000-of-00001.csv", 300..400, "");
     write("hub/data/train-00000-of-00002.csv", 0..150, "");

@@ -27,6 +27,45 @@ pub const META_FEATURE_COLUMNS: &str = "poisonscan.feature_columns";
 pub const GROUND_TRUTH_COLUMNS: [&str; 3] =
     ["original_label", "is_poisoned", "poison_source_label"];
 
+/// Which rows of a label column hold no label: a null, or the -1 that a
+/// Hugging Face `ClassLabel` marks a row without a label with (a test
+/// split's rows, unlabelled).
+pub(crate) struct NoLabel<'a> {
+    labels: &'a ArrayRef,
+    /// The labels as whole numbers, where the column is a `ClassLabel`.
+    minus_one: Option<arrow::array::Int64Array>,
+}
+
+impl<'a> NoLabel<'a> {
+    /// The label column `column` of a file with the `hints` of its schema.
+    pub fn new(labels: &'a ArrayRef, hints: &Hints, column: &str) -> Self {
+        let minus_one = match hints.class_names(column) {
+            Some(_) => cast(labels, &DataType::Int64)
+                .ok()
+                .map(|a| a.as_primitive::<Int64Type>().clone()),
+            None => None,
+        };
+        Self { labels, minus_one }
+    }
+
+    /// What row `i`'s label is where it is none; `None` for a label.
+    pub fn at(&self, i: usize) -> Option<&'static str> {
+        match self.labels.is_null(i) {
+            true => Some("null"),
+            false => self
+                .minus_one
+                .as_ref()
+                .is_some_and(|m| m.is_valid(i) && m.value(i) == -1)
+                .then_some("-1, a Hugging Face ClassLabel's mark for no label"),
+        }
+    }
+
+    /// Whether no row holds a label.
+    pub fn all(&self) -> bool {
+        (0..self.labels.len()).all(|i| self.at(i).is_some())
+    }
+}
+
 /// What a file's schema metadata says about its features.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Hints {
@@ -1482,21 +1521,8 @@ impl<'a> DatasetBuilder<'a> {
                 })
         };
         let labels = column(&self.sel.label)?;
-        // a Hugging Face `ClassLabel` marks a row without a label -1 (a test
-        // split's rows, unlabelled)
-        let minus_one = match self.hints.class_names(&self.sel.label) {
-            Some(_) => cast(&labels, &DataType::Int64)
-                .ok()
-                .map(|a| a.as_primitive::<Int64Type>().clone()),
-            None => None,
-        };
-        let no_label = |i: usize| match labels.is_null(i) {
-            true => Some("null"),
-            false => minus_one
-                .as_ref()
-                .is_some_and(|m| m.is_valid(i) && m.value(i) == -1)
-                .then_some("-1, a Hugging Face ClassLabel's mark for no label"),
-        };
+        let no_label = NoLabel::new(&labels, &self.hints, &self.sel.label);
+        let no_label = |i: usize| no_label.at(i);
         if let Some(row) = (0..n).find(|&i| no_label(i).is_some()) {
             if !self.opts.drop_invalid {
                 return Err(match labels.is_null(row) {

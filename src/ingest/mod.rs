@@ -1106,8 +1106,8 @@ fn split_of(dir: &Path, file: &Path) -> Option<String> {
 /// chosen from the first file, and a test split often lacks the label:
 /// Kaggle's `test.csv`), with a note that they are read together, as an
 /// image folder's split folders are; the files as they were, and no note,
-/// otherwise. A later split's file without the label column is left out
-/// where it is read ([`table::load`]).
+/// otherwise. A later split's file without the label column, or without a
+/// label in any row, is left out where it is read ([`table::load`]).
 fn splits_together(dir: &Path, files: Vec<PathBuf>) -> Split {
     let Some(splits) = files
         .iter()
@@ -1132,8 +1132,8 @@ fn splits_together(dir: &Path, files: Vec<PathBuf>) -> Split {
         .collect();
     let note = format!(
         "{} holds the splits {names}: read together, as one data set (scan the `{first}` split's \
-         files alone to check it alone; a later split's file without the label column is left \
-         out)",
+         files alone to check it alone; a later split's file without the label column, or without \
+         a label in any row, is left out)",
         dir.display(),
     );
     (

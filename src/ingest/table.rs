@@ -1116,10 +1116,16 @@ fn check_columns(
     Ok(())
 }
 
+/// Why a later split's file is left out: it lacks the label column, or no
+/// row of it has a label.
+const NO_COLUMN: &str = "no label column `{label}`";
+const NO_LABELS: &str = "no row has a label in `{label}`";
+
 /// Reads tables into one data set; rows keep the order of the files. A
 /// file of `later` (a later split of a folder's files, see
-/// `splits_together`) that lacks the label column is left out, with a note
-/// (Kaggle's `test.csv`, unlabelled, beside `train.csv`).
+/// `splits_together`) that lacks the label column, or whose every label is
+/// missing, is left out, with a note (Kaggle's `test.csv`, unlabelled,
+/// beside `train.csv`; a `DatasetDict`'s test split, all `ClassLabel` -1).
 ///
 /// The files are hashed on another thread while they are read (a 2 GB
 /// Parquet file: about a second and a half saved); a file that cannot be
@@ -1167,6 +1173,17 @@ pub(super) fn load(
                 first_row,
             };
             let label = selection.as_ref().map(|s| s.label.clone());
+            // a later split whose every label is missing (a `DatasetDict`'s
+            // test split, all `ClassLabel` -1; Kaggle's `test.csv` with the
+            // column left empty) holds nothing to judge
+            if later.contains(path)
+                && label
+                    .as_deref()
+                    .is_some_and(|label| holds_no_label(path, format, label))
+            {
+                left_out.push((file, NO_LABELS));
+                continue;
+            }
             let b = &mut builder;
             let read = super::guarded(path, format, move || {
                 let part = (partitions, file);
@@ -1176,7 +1193,7 @@ pub(super) fn load(
                 Err(IngestError::MissingColumn { column, .. })
                     if later.contains(path) && Some(&column) == label.as_ref() =>
                 {
-                    left_out.push(file);
+                    left_out.push((file, NO_COLUMN));
                 }
                 other => other?,
             }
@@ -1188,24 +1205,78 @@ pub(super) fn load(
         for note in partitions.beside.notes(paths, &builder.selection().label) {
             builder.note(note);
         }
-        if !left_out.is_empty() {
-            let label = &builder.selection().label;
-            builder.note(format!(
-                "left out {}: no label column `{label}` (a split without labels)",
-                batch::quoted(left_out.iter().map(|&i| paths[i].display()))
-            ));
+        let label = builder.selection().label.clone();
+        for why in [NO_COLUMN, NO_LABELS] {
+            let files: Vec<_> = left_out.iter().filter(|(_, w)| *w == why).collect();
+            if !files.is_empty() {
+                let why = why.replace("{label}", &label);
+                builder.note(format!(
+                    "left out {}: {why} (a split without labels)",
+                    batch::quoted(files.iter().map(|&&(i, _)| paths[i].display()))
+                ));
+            }
         }
         let mut ds = builder.finish()?;
         let hashes = hashes.join().expect("hashing a file does not panic");
         let hashes = (0..paths.len())
             .zip(hashes)
-            .filter(|(i, _)| !left_out.contains(i))
+            .filter(|(i, _)| !left_out.iter().any(|(j, _)| j == i))
             .map(|(_, hash)| hash);
         for (source, hash) in ds.sources.iter_mut().zip(hashes) {
             (source.bytes, source.sha256) = hash?;
         }
         Ok(ds)
     })
+}
+
+/// Whether a table file's column `label` holds no label in any row (see
+/// [`batch::NoLabel`]): read alone, and only as far as its first label.
+/// `false` for an empty file, one without the column, a format other than
+/// Parquet, Arrow, CSV or JSON, and one that cannot be read (the reading
+/// that follows then says why).
+fn holds_no_label(path: &Path, format: InputFormat, label: &str) -> bool {
+    let none = |column: &ArrayRef, hints: &Hints| batch::NoLabel::new(column, hints, label).all();
+    let mut rows = 0;
+    let mut each = |column: Option<&ArrayRef>, hints: &Hints| {
+        let Some(column) = column else { return false };
+        rows += column.len();
+        none(column, hints)
+    };
+    let all = match format {
+        InputFormat::Parquet => (|| {
+            let builder = open_parquet(path).ok()?.reader().ok()?;
+            let hints = Hints::from_schema(builder.schema());
+            let root = builder.schema().index_of(label).ok()?;
+            let mask = ProjectionMask::roots(builder.parquet_schema(), [root]);
+            let reader = builder.with_projection(mask).build().ok()?;
+            let mut all = true;
+            for batch in reader {
+                let batch = batch.ok()?;
+                all = each(batch.column_by_name(label), &hints);
+                if !all {
+                    break;
+                }
+            }
+            Some(all)
+        })(),
+        InputFormat::Ipc => (|| {
+            let reader = ipc_reader(path)?;
+            let hints = Hints::from_schema(&reader.schema());
+            let mut all = true;
+            for batch in reader {
+                all = each(batch.ok()?.column_by_name(label), &hints);
+                if !all {
+                    break;
+                }
+            }
+            Some(all)
+        })(),
+        InputFormat::Csv | InputFormat::Ndjson => read_columns(path, &[label], &[])
+            .ok()
+            .map(|b| each(b.column_by_name(label), &Hints::default())),
+        _ => None,
+    };
+    all == Some(true) && rows > 0
 }
 
 /// The options to read a delimited file without a header line with, and a
