@@ -1585,35 +1585,39 @@ impl Pooled {
         self.cells_y * self.cells_x * self.shape.channels
     }
 
-    /// The rows' pooled values, the stamp's pixels left out.
+    /// The rows' pooled values, the stamp's pixels left out. Each cell's
+    /// pixels are summed line by line, left to right, in one pass over the
+    /// picture.
     fn gather(&self, p: &Pictures<'_>, rows: &[usize], s: &Stamp) -> Vec<f32> {
-        let ch = self.shape.channels;
-        let covered = |y: usize, x: usize| {
-            (s.y..s.y + s.height).contains(&y) && (s.x..s.x + s.width).contains(&x)
-        };
+        let (h, w, ch) = (self.shape.height, self.shape.width, self.shape.channels);
         let d = self.dims();
         let mut out = vec![0f32; rows.len() * d];
+        let mut counts = vec![0usize; self.cells_y * self.cells_x];
         for (r, &i) in rows.iter().enumerate() {
             let o = &mut out[r * d..(r + 1) * d];
-            for cy in 0..self.cells_y {
-                for cx in 0..self.cells_x {
-                    let mut sum = vec![0f32; ch];
-                    let mut count = 0usize;
-                    for y in cy * self.cell..((cy + 1) * self.cell).min(self.shape.height) {
-                        for x in cx * self.cell..((cx + 1) * self.cell).min(self.shape.width) {
-                            if covered(y, x) {
-                                continue;
-                            }
-                            for (acc, v) in sum.iter_mut().zip(p.pixel(i, y, x)) {
-                                *acc += v;
-                            }
-                            count += 1;
-                        }
+            counts.fill(0);
+            let picture = p.x.row(i);
+            for y in 0..h {
+                let line = (y / self.cell) * self.cells_x;
+                let across = (s.y..s.y + s.height).contains(&y);
+                for x in 0..w {
+                    if across && (s.x..s.x + s.width).contains(&x) {
+                        continue;
                     }
-                    let at = (cy * self.cells_x + cx) * ch;
-                    for (k, acc) in sum.iter().enumerate() {
-                        o[at + k] = if count > 0 { acc / count as f32 } else { 0.0 };
+                    let cell = line + x / self.cell;
+                    let at = (y * w + x) * ch;
+                    for (acc, v) in o[cell * ch..(cell + 1) * ch]
+                        .iter_mut()
+                        .zip(&picture[at..at + ch])
+                    {
+                        *acc += v;
                     }
+                    counts[cell] += 1;
+                }
+            }
+            for (cell, &count) in counts.iter().enumerate() {
+                for acc in &mut o[cell * ch..(cell + 1) * ch] {
+                    *acc = if count > 0 { *acc / count as f32 } else { 0.0 };
                 }
             }
         }
