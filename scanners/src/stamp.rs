@@ -144,11 +144,25 @@ representation).
    averages much of that noise away; pictures of 16 pixels a side or
    more) with each value binned into eighths of the pixels' range, twice:
    on bins from the range's low end and on bins shifted by half a bin (a
-   value near one binning's edge lies mid-bin in the other). Seeds and
-   growth read the bins; a stamp's rows are the rows whose halved values
-   lie within a bin of its rows' mean at every pixel and channel (a value
-   near a bin's edge falls on either side); its edge continues where a
-   neighbour lies within a bin of it, before binning. Stamps across
+   value near one binning's edge lies mid-bin in the other; the range's
+   top value shares the last bin with those just below it), and in
+   sixteenths so too. A patch smaller than 5×5 pixels covers no 2×2
+   block of the halved pictures: steps 1–3 run on the full pictures too,
+   their values binned into quarters two ways (JPEG moves a small
+   patch's pixels by a tenth of the range and more, which no halving
+   averages away), and the stamps found there that are under 5 pixels on
+   a side are kept. Seeds and growth read the bins; a stamp's rows are
+   the rows whose values lie within a bin (at most an eighth of the
+   range) of its rows' mean at every pixel and channel (a value near a
+   bin's edge falls on either side), and whose pictures end there: at
+   most half of the pairs of an edge pixel and its neighbour outside lie
+   within an eighth of the range of each other (a planted near-white
+   patch ends where it was set; a near-white sky goes on past it, and
+   natural pictures holding such a region would otherwise outnumber the
+   planted rows: the photo mix, 223 other-class rows against 75 in the
+   class for a 3×3 white patch at quality 90, 1 with this). Its edge
+   continues where a neighbour lies within an eighth of it, before
+   binning. Stamps across
    classes are not sought so (near values that natural pictures of many
    classes share, a pale band, land across classes too). The stamps
    found are landed and tested (steps 4–5) on the full pictures, their
@@ -159,7 +173,8 @@ representation).
    full only where its rows land at most three quarters of the way from
    the other classes' rows to the class's own (full MNIST as JPEG: the
    stamped-patch scan 201 s without this, 34 s with it, 14 s without near
-   values).
+   values, when only halved pictures were searched; 35 s with the full
+   pictures searched too and a faster landing view).
 
 Summary values per class: `stamps` tested; for the most significant,
 `stamp_rows`, `outside_rows` (other classes' rows that hold it), its place
@@ -227,9 +242,11 @@ Cost (`--scanners PS008`, 2 cores): full MNIST 2.7–3.7 s, the emoji at
   source that differ more (the same figure drawn in several poses).
 - Not found: a patch saved as JPEG after it was stamped where the pictures
   are not known to be lossy (pixels decoded before they were given: set
-  `near-values always`), a patch of near values smaller than 5×5 pixels
-  (it must cover a 2×2 block of the halved pictures: 4×4 pixels on even
-  places) or across classes, a patch at a place of its own in each picture (each place
+  `near-values always`), a patch of near values across classes, one
+  whose pixels JPEG moved by more than a quarter of the range (a small
+  patch of saturated colour whose colour JPEG halves), one on pictures
+  whose region around it holds its values (a white patch on a white
+  background: its rows no longer end at its edge), a patch at a place of its own in each picture (each place
   holds too few rows; `knn-label-disagreement`'s contradicted pattern
   looks for those), a patch smaller than 2×2, a blended trigger, a patch
   in every class on more than a quarter of the pictures, a patch whose
@@ -475,9 +492,9 @@ struct Stamp {
     rows: Vec<usize>,
     outside: Vec<usize>,
     continuation: f64,
-    /// Found on the pictures halved and binned (see [`LOSSY_FROM`]); its
-    /// place and size are the full pictures'.
-    halved: bool,
+    /// Of near values: found on the pictures binned, halved or not (see
+    /// [`LOSSY_FROM`]); its place and size are the full pictures'.
+    near: bool,
 }
 
 impl Stamp {
@@ -653,32 +670,48 @@ impl Scanner for StampedPatch {
                 NearValues::Never => false,
             };
             if near && h.min(w) >= LOSSY_FROM && hi > lo {
-                let plain = halved(pictures);
-                let shape = ImageShape {
-                    height: h / 2,
-                    width: w / 2,
-                    channels: pictures.shape.channels,
-                };
-                let plain_ref = MatrixRef::new(&plain, n, plain.len() / n.max(1))
-                    .expect("a halved picture a row");
+                let halves = halved(pictures);
                 let mut near = Vec::new();
-                let binnings = LOSSY_BINS.into_iter().flat_map(|b| [(b, 0.0), (b, 0.5)]);
-                for (grid, (bins, offset)) in binnings.enumerate() {
-                    let binned = binned(&plain, (lo, hi), bins, offset);
-                    let binned = Pictures {
-                        x: MatrixRef::new(&binned, n, plain_ref.cols()).expect("as the halves"),
-                        near: Some(plain_ref),
-                        shape,
-                        labels,
+                // halved, in eighths and sixteenths; at full size, in
+                // quarters (a patch too small to cover a halved block)
+                let scales = [
+                    (2, &halves[..], &LOSSY_BINS[..]),
+                    (1, x.as_slice(), &FULL_BINS[..]),
+                ];
+                for (scale, plain, bins_of) in scales {
+                    let shape = ImageShape {
+                        height: h / scale,
+                        width: w / scale,
+                        channels: pictures.shape.channels,
                     };
-                    let salt = 0x1055 + grid as u64;
-                    let tolerance = (LOSSY_SAME * (hi - lo), (hi - lo) / bins);
-                    near.extend(find(&binned, tolerance, salt).into_iter().map(|mut s| {
-                        s.halved = true;
-                        (s.x, s.y, s.width, s.height) =
-                            (2 * s.x, 2 * s.y, 2 * s.width, 2 * s.height);
-                        s
-                    }));
+                    let plain =
+                        MatrixRef::new(plain, n, plain.len() / n.max(1)).expect("a picture a row");
+                    let binnings = bins_of.iter().flat_map(|&b| [(b, 0.0), (b, 0.5)]);
+                    for (grid, (bins, offset)) in binnings.enumerate() {
+                        let binned = binned(plain.as_slice(), (lo, hi), bins, offset);
+                        let binned = Pictures {
+                            x: MatrixRef::new(&binned, n, plain.cols()).expect("as the plain"),
+                            near: Some(plain),
+                            shape,
+                            labels,
+                        };
+                        let salt = match scale {
+                            2 => 0x1055 + grid as u64,
+                            _ => 0x1155 + grid as u64,
+                        };
+                        let same = LOSSY_SAME * (hi - lo);
+                        let tolerance = (same, ((hi - lo) / bins).min(same));
+                        let mut f = find(&binned, tolerance, salt);
+                        if scale == 1 {
+                            f.retain(|s| s.width.min(s.height) < 5);
+                        }
+                        near.extend(f.into_iter().map(|mut s| {
+                            s.near = true;
+                            (s.x, s.y, s.width, s.height) =
+                                (scale * s.x, scale * s.y, scale * s.width, scale * s.height);
+                            s
+                        }));
+                    }
                 }
                 // one of a stamp both binnings found
                 unique(&mut near, |s| &s.rows);
@@ -779,7 +812,7 @@ impl Scanner for StampedPatch {
                 if b.across.is_some() {
                     values.push(("across_classes", b.t.classes.len() as f64));
                 }
-                if s.halved {
+                if s.near {
                     values.push(("near_values", 1.0));
                 }
             }
@@ -833,7 +866,7 @@ impl Found<'_> {
         unique(&mut found, |s| &s.values);
         // the rows of each: every row of the class that holds it
         let scanned = &self.counted.scanned;
-        let near = (p.min_rows, self.near);
+        let near = (p.min_rows, self.near, self.same);
         found
             .into_par_iter()
             .filter_map(|s| holders(pictures, s, scanned, self.allowed, near))
@@ -858,6 +891,11 @@ const LOSSY_FROM: usize = 16;
 /// resolution), sixteenths one of a value natural pictures hold near
 /// (white on pale backgrounds).
 const LOSSY_BINS: [f64; 2] = [8.0, 16.0];
+
+/// Bins a value's range is cut into for stamps of near values on the
+/// pictures at full size: quarters (JPEG moves a small patch's pixels by
+/// a tenth of the range and more; no halving averages it away).
+const FULL_BINS: [f64; 1] = [4.0];
 
 /// Largest difference, as a share of the pixels' range, of two values of
 /// halved pictures taken for the same where a stamp of near values meets
@@ -887,12 +925,15 @@ fn halved(p: &Pictures<'_>) -> Vec<f32> {
 }
 
 /// Values binned: `bins` bins across `(lo, hi)`, shifted by `offset` of a
-/// bin (each value its bin's number).
+/// bin (each value its bin's number). The range's top value lies in the
+/// last bin, with the values just below it (a saturated white beside the
+/// near-whites JPEG leaves around it).
 fn binned(values: &[f32], (lo, hi): (f64, f64), bins: f64, offset: f64) -> Vec<f32> {
     let step = (hi - lo) / bins;
+    let last = (bins + offset).ceil() - 1.0;
     values
         .par_iter()
-        .map(|&v| ((v as f64 - lo) / step + offset).floor() as f32)
+        .map(|&v| ((v as f64 - lo) / step + offset).floor().min(last) as f32)
         .collect()
 }
 
@@ -1468,8 +1509,29 @@ fn stamp_of(
         rows: Vec::new(),
         outside: Vec::new(),
         continuation,
-        halved: false,
+        near: false,
     })
+}
+
+/// Largest share of a stamp's edge a row of near values may continue
+/// past (see [`holders`]): a half.
+const ROW_CONTINUATION: f64 = 0.5;
+
+/// The pairs of a stamp's edge pixel and its neighbour outside it, inside
+/// the picture.
+fn edge_pairs(s: &Stamp, shape: ImageShape) -> Vec<((usize, usize), (usize, usize))> {
+    let (h, w) = (shape.height, shape.width);
+    let inside = |(y, x): (usize, usize)| {
+        (s.y..s.y + s.height).contains(&y) && (s.x..s.x + s.width).contains(&x)
+    };
+    (s.y..s.y + s.height)
+        .flat_map(|y| (s.x..s.x + s.width).map(move |x| (y, x)))
+        .flat_map(|(y, x)| {
+            neighbours(y, x, h, w)
+                .filter(move |&at| !inside(at))
+                .map(move |at| ((y, x), at))
+        })
+        .collect()
 }
 
 fn neighbours(y: usize, x: usize, h: usize, w: usize) -> impl Iterator<Item = (usize, usize)> {
@@ -1501,7 +1563,7 @@ fn holders(
     mut s: Stamp,
     scanned: &[bool],
     allowed: &Allowed,
-    (min_rows, near): (usize, f64),
+    (min_rows, near, same): (usize, f64, f64),
 ) -> Option<Stamp> {
     let features = s.features(p.shape);
     // binned pictures: the rows whose values before binning lie within
@@ -1519,6 +1581,22 @@ fn holders(
             })
             .collect()
     });
+    // of near values, a row holds the stamp's edge too: most of the
+    // stamp's outside neighbours are not near the pixels they touch (a
+    // patch of near-white ends where it was set; a white sky goes on)
+    let edge = edge_pairs(&s, p.shape);
+    let ends = |i: usize| {
+        let continued = edge
+            .iter()
+            .filter(|&&((y, x), (yy, xx))| {
+                p.near_pixel(i, y, x)
+                    .iter()
+                    .zip(p.near_pixel(i, yy, xx))
+                    .all(|(a, b)| ((a - b).abs() as f64) <= same)
+            })
+            .count();
+        continued as f64 <= ROW_CONTINUATION * edge.len() as f64
+    };
     let holds = |i: usize| match (&centre, p.near) {
         (Some(centre), Some(plain)) => {
             let row = plain.row(i);
@@ -1526,6 +1604,7 @@ fn holders(
                 .iter()
                 .zip(centre)
                 .all(|(&j, &c)| ((row[j] - c).abs() as f64) <= near)
+                && ends(i)
         }
         _ => s.holds(p.x.row(i), &features),
     };
@@ -2097,6 +2176,113 @@ mod tests {
         for c in &out.classes {
             assert!(c.log_p.is_none_or(|p| p > level), "{c:?}");
         }
+    }
+
+    /// A near-white region of `side` pixels at `(at, at)` of 24×24
+    /// pictures, each value moved by about 13 levels (a small patch saved
+    /// as JPEG, or a patch of sky), seeded by the row's first value.
+    fn near_white(row: &mut [f32], at: usize, side: usize) {
+        let mut rng = SplitMix64::new(row[0].to_bits() as u64 ^ 0x3D);
+        for y in at..at + side {
+            for xx in at..at + side {
+                for ch in 0..3 {
+                    let moved = (0.96 + rng.normal() * 0.05) as f32;
+                    row[(y * 24 + xx) * 3 + ch] = (moved.clamp(0.0, 1.0) * 255.0).round() / 255.0;
+                }
+            }
+        }
+    }
+
+    /// A 3×3 patch of near values (too small to cover a block of the
+    /// halved pictures) is found on the full pictures: its rows named, its
+    /// place given.
+    #[test]
+    fn a_small_patch_of_near_values_is_found_on_the_full_pictures() {
+        let (x, labels) = pictures_of(24, 40, 0, &|row: &mut [f32]| near_white(row, 5, 3));
+        let level = class_gate_level(3);
+        let out = scan_near(&x, &labels, true);
+        let c0 = &out.classes[0];
+        assert!(c0.log_p.unwrap() < level - 5.0, "{c0:?}");
+        assert_eq!(c0.value("near_values"), Some(1.0));
+        assert_eq!(place(c0), [5.0, 5.0, 3.0, 3.0].map(Some));
+        // the planted rows, but a few with a value moved past an eighth
+        let flagged: Vec<usize> = (0..900).filter(|&i| out.log_p[i] < 0.0).collect();
+        assert!(flagged.len() >= 35, "{flagged:?}");
+        assert!(flagged
+            .iter()
+            .all(|&i| (300..320).chain(600..620).any(|j| j == i)));
+        for c in &out.classes[1..] {
+            assert!(c.log_p.is_none_or(|p| p > level), "{c:?}");
+        }
+    }
+
+    /// A row holds a stamp of near values where its picture ends at the
+    /// stamp's edge: pictures that hold its values in a larger region
+    /// around it (a sky) do not, however near their values.
+    #[test]
+    fn a_region_that_goes_on_past_a_stamp_of_near_values_does_not_hold_it() {
+        let (mut x, labels) = pictures_of(24, 40, 0, &|row: &mut [f32]| near_white(row, 15, 3));
+        let d = 24 * 24 * 3;
+        let skies: Vec<usize> = (350..380).chain(650..680).collect();
+        for &i in &skies {
+            near_white(&mut x[i * d..(i + 1) * d], 11, 11);
+        }
+        let n = labels.len();
+        let plain = MatrixRef::new(&x, n, d).unwrap();
+        let (lo, hi) = value_bounds(plain);
+        let bins = binned(&x, (lo, hi), 4.0, 0.0);
+        let shape = ImageShape {
+            height: 24,
+            width: 24,
+            channels: 3,
+        };
+        let p = Pictures {
+            x: MatrixRef::new(&bins, n, d).unwrap(),
+            near: Some(plain),
+            shape,
+            labels: &labels,
+        };
+        let mut stamp = Stamp {
+            class: Some(0),
+            x: 15,
+            y: 15,
+            width: 3,
+            height: 3,
+            values: Vec::new(),
+            rows: Vec::new(),
+            outside: Vec::new(),
+            continuation: 0.0,
+            near: true,
+        };
+        stamp.values = stamp
+            .features(shape)
+            .iter()
+            .map(|&j| p.x.row(300)[j].to_bits())
+            .collect();
+        let same = LOSSY_SAME * (hi - lo);
+        // the skies' values are near the patch's
+        let centre: Vec<f32> = stamp
+            .features(shape)
+            .iter()
+            .map(|&j| x[300 * d + j])
+            .collect();
+        let near_it = |i: usize| {
+            let f = stamp.features(shape);
+            f.iter()
+                .zip(&centre)
+                .all(|(&j, &c)| (x[i * d + j] - c).abs() <= 0.2)
+        };
+        assert!(skies.iter().filter(|&&i| near_it(i)).count() > 40);
+        let sizes = [340, 280, 280];
+        let allowed = Allowed::new(&sizes, &[true; 3], 0.9);
+        let held = holders(&p, stamp, &[true; 3], &allowed, (20, same, same)).unwrap();
+        // most planted rows: a few have a value moved past an eighth
+        assert!(held.rows.len() >= 30, "{:?}", held.rows);
+        assert!(held
+            .rows
+            .iter()
+            .all(|&i| (300..320).chain(600..620).any(|j| j == i)));
+        assert!(held.outside.is_empty(), "{:?}", held.outside);
     }
 
     /// The most significant stamp's place and size: x, y, width, height.
