@@ -702,8 +702,9 @@ impl Scanner for StampedPatch {
                         let same = LOSSY_SAME * (hi - lo);
                         let tolerance = (same, ((hi - lo) / bins).min(same));
                         let mut f = find(&binned, tolerance, salt);
+                        // the halved pictures' search finds the larger
                         if scale == 1 {
-                            f.retain(|s| s.width.min(s.height) < 5);
+                            f.retain(|s| s.width.min(s.height) < HALVED_FINDS);
                         }
                         near.extend(f.into_iter().map(|mut s| {
                             s.near = true;
@@ -891,6 +892,11 @@ const LOSSY_FROM: usize = 16;
 /// resolution), sixteenths one of a value natural pictures hold near
 /// (white on pale backgrounds).
 const LOSSY_BINS: [f64; 2] = [8.0, 16.0];
+
+/// Least side of a stamp of near values that the halved pictures' search
+/// finds (it covers a 2×2 block of them wherever it lies); the full
+/// pictures' search keeps only narrower ones.
+const HALVED_FINDS: usize = 5;
 
 /// Bins a value's range is cut into for stamps of near values on the
 /// pictures at full size: quarters (JPEG moves a small patch's pixels by
