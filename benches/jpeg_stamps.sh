@@ -58,11 +58,21 @@ emoji 1 90 badnets 0.01
 photomix 1 90 badnets 0.01 --patch-size 5
 photomix 2 90 badnets 0.05 --patch-size 5
 photomix 1 75 badnets 0.01 --patch-size 5 --patch-value 0
+photomix 1 90 badnets 0.01
+photomix 2 75 badnets 0.01
+photomix 3 90 badnets 0.01 --patch-size 4 --patch-corner top-left
+photomix 1 90 badnets 0.003
+photomix 2 90 badnets 0.01 --patch-pattern checkerboard
+photomix 1 90 badnets 0.01 --patch-pattern random --patch-corner bottom-left
+photomix 1 90 badnets 0.01 --patch-value 0
+emoji 2 90 badnets 0.01 --patch-pattern random
 fashion 1 90 badnets 0.01 --patch-size 5
+fashion 1 90 badnets 0.01
 mnist 1 90 badnets 0.01 --patch-size 5
 emoji 1 90 none 0
 photomix 1 90 none 0
 fashion 1 90 none 0
 mnist 1 90 none 0
 emoji 2 75 none 0
+photomix 2 75 none 0
 CASES
