@@ -629,16 +629,13 @@ impl Scanner for StampedPatch {
         // the pictures and their landing view, read once for the test and
         // the scores
         let read = input.image.filter(|_| runs).map(|shape| {
-            let near = None;
-            (
-                Pictures {
-                    x,
-                    near,
-                    shape,
-                    labels,
-                },
-                Pooled::new(shape),
-            )
+            let pictures = Pictures {
+                x,
+                near: None,
+                shape,
+                labels,
+            };
+            (pictures, Pooled::new(&pictures))
         });
         if let Some((pictures, view)) = &read {
             let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
@@ -1653,56 +1650,91 @@ struct Pooled {
     cell: usize,
     cells_y: usize,
     cells_x: usize,
+    /// Every row pooled whole, read once: a stamp's view differs only in
+    /// the cells it touches.
+    whole: Vec<f32>,
 }
 
 impl Pooled {
-    fn new(shape: ImageShape) -> Self {
+    fn new(p: &Pictures<'_>) -> Self {
+        let shape = p.shape;
         let cell = shape.height.max(shape.width).div_ceil(CELLS).max(1);
-        Self {
+        let mut view = Self {
             shape,
             cell,
             cells_y: shape.height.div_ceil(cell),
             cells_x: shape.width.div_ceil(cell),
-        }
+            whole: Vec::new(),
+        };
+        let d = view.dims();
+        let mut whole = vec![0f32; p.x.rows() * d];
+        whole
+            .par_chunks_mut(d.max(1))
+            .enumerate()
+            .for_each(|(i, o)| {
+                for cy in 0..view.cells_y {
+                    for cx in 0..view.cells_x {
+                        view.pool_cell(p.x.row(i), (cy, cx), None, o);
+                    }
+                }
+            });
+        view.whole = whole;
+        view
     }
 
     fn dims(&self) -> usize {
         self.cells_y * self.cells_x * self.shape.channels
     }
 
-    /// The rows' pooled values, the stamp's pixels left out. Each cell's
-    /// pixels are summed line by line, left to right, in one pass over the
-    /// picture.
-    fn gather(&self, p: &Pictures<'_>, rows: &[usize], s: &Stamp) -> Vec<f32> {
+    /// Cell `(cy, cx)` of a picture into `o` (its row of the view): the
+    /// mean of its pixels, those of `stamp` left out, summed line by line,
+    /// left to right.
+    fn pool_cell(
+        &self,
+        picture: &[f32],
+        (cy, cx): (usize, usize),
+        stamp: Option<&Stamp>,
+        o: &mut [f32],
+    ) {
         let (h, w, ch) = (self.shape.height, self.shape.width, self.shape.channels);
+        let covered = |y: usize, x: usize| {
+            stamp.is_some_and(|s| {
+                (s.y..s.y + s.height).contains(&y) && (s.x..s.x + s.width).contains(&x)
+            })
+        };
+        let at = (cy * self.cells_x + cx) * ch;
+        let acc = &mut o[at..at + ch];
+        acc.fill(0.0);
+        let mut count = 0usize;
+        for y in cy * self.cell..((cy + 1) * self.cell).min(h) {
+            for x in cx * self.cell..((cx + 1) * self.cell).min(w) {
+                if covered(y, x) {
+                    continue;
+                }
+                let from = (y * w + x) * ch;
+                for (a, v) in acc.iter_mut().zip(&picture[from..from + ch]) {
+                    *a += v;
+                }
+                count += 1;
+            }
+        }
+        for a in acc {
+            *a = if count > 0 { *a / count as f32 } else { 0.0 };
+        }
+    }
+
+    /// The rows' pooled values, the stamp's pixels left out: each row's
+    /// whole view, with the cells the stamp touches pooled again.
+    fn gather(&self, p: &Pictures<'_>, rows: &[usize], s: &Stamp) -> Vec<f32> {
         let d = self.dims();
         let mut out = vec![0f32; rows.len() * d];
-        let mut counts = vec![0usize; self.cells_y * self.cells_x];
-        for (r, &i) in rows.iter().enumerate() {
-            let o = &mut out[r * d..(r + 1) * d];
-            counts.fill(0);
-            let picture = p.x.row(i);
-            for y in 0..h {
-                let line = (y / self.cell) * self.cells_x;
-                let across = (s.y..s.y + s.height).contains(&y);
-                for x in 0..w {
-                    if across && (s.x..s.x + s.width).contains(&x) {
-                        continue;
-                    }
-                    let cell = line + x / self.cell;
-                    let at = (y * w + x) * ch;
-                    for (acc, v) in o[cell * ch..(cell + 1) * ch]
-                        .iter_mut()
-                        .zip(&picture[at..at + ch])
-                    {
-                        *acc += v;
-                    }
-                    counts[cell] += 1;
-                }
-            }
-            for (cell, &count) in counts.iter().enumerate() {
-                for acc in &mut o[cell * ch..(cell + 1) * ch] {
-                    *acc = if count > 0 { *acc / count as f32 } else { 0.0 };
+        let cells_y = s.y / self.cell..=(s.y + s.height.max(1) - 1) / self.cell;
+        let cells_x = s.x / self.cell..=(s.x + s.width.max(1) - 1) / self.cell;
+        for (o, &i) in out.chunks_mut(d.max(1)).zip(rows) {
+            o.copy_from_slice(&self.whole[i * d..(i + 1) * d]);
+            for cy in cells_y.clone() {
+                for cx in cells_x.clone() {
+                    self.pool_cell(p.x.row(i), (cy, cx), Some(s), o);
                 }
             }
         }
