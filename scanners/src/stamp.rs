@@ -1587,7 +1587,10 @@ fn holders(
     // of near values, a row holds the stamp's edge too: most of the
     // stamp's outside neighbours are not near the pixels they touch (a
     // patch of near-white ends where it was set; a white sky goes on)
-    let edge = edge_pairs(&s, p.shape);
+    let edge = match p.near {
+        Some(_) => edge_pairs(&s, p.shape),
+        None => Vec::new(),
+    };
     let ends = |i: usize| {
         let continued = edge
             .iter()

@@ -1235,48 +1235,42 @@ pub(super) fn load(
 /// Parquet, Arrow, CSV or JSON, and one that cannot be read (the reading
 /// that follows then says why).
 fn holds_no_label(path: &Path, format: InputFormat, label: &str) -> bool {
-    let none = |column: &ArrayRef, hints: &Hints| batch::NoLabel::new(column, hints, label).all();
-    let mut rows = 0;
-    let mut each = |column: Option<&ArrayRef>, hints: &Hints| {
-        let Some(column) = column else { return false };
-        rows += column.len();
-        none(column, hints)
-    };
-    let all = match format {
+    type Batches = Box<dyn Iterator<Item = Option<RecordBatch>>>;
+    let read: Option<(Batches, Hints)> = match format {
         InputFormat::Parquet => (|| {
             let builder = open_parquet(path).ok()?.reader().ok()?;
             let hints = Hints::from_schema(builder.schema());
             let root = builder.schema().index_of(label).ok()?;
             let mask = ProjectionMask::roots(builder.parquet_schema(), [root]);
             let reader = builder.with_projection(mask).build().ok()?;
-            let mut all = true;
-            for batch in reader {
-                let batch = batch.ok()?;
-                all = each(batch.column_by_name(label), &hints);
-                if !all {
-                    break;
-                }
-            }
-            Some(all)
+            Some((Box::new(reader.map(Result::ok)) as Batches, hints))
         })(),
-        InputFormat::Ipc => (|| {
-            let reader = ipc_reader(path)?;
+        InputFormat::Ipc => ipc_reader(path).map(|reader| {
             let hints = Hints::from_schema(&reader.schema());
-            let mut all = true;
-            for batch in reader {
-                all = each(batch.ok()?.column_by_name(label), &hints);
-                if !all {
-                    break;
-                }
-            }
-            Some(all)
-        })(),
-        InputFormat::Csv | InputFormat::Ndjson => read_columns(path, &[label], &[])
-            .ok()
-            .map(|b| each(b.column_by_name(label), &Hints::default())),
+            (Box::new(reader.map(Result::ok)) as Batches, hints)
+        }),
+        InputFormat::Csv | InputFormat::Ndjson => read_columns(path, &[label], &[]).ok().map(|b| {
+            (
+                Box::new(std::iter::once(Some(b))) as Batches,
+                Hints::default(),
+            )
+        }),
         _ => None,
     };
-    all == Some(true) && rows > 0
+    let Some((batches, hints)) = read else {
+        return false;
+    };
+    let mut rows = 0;
+    for batch in batches {
+        let Some(column) = batch.as_ref().and_then(|b| b.column_by_name(label)) else {
+            return false;
+        };
+        if !batch::NoLabel::new(column, &hints, label).all() {
+            return false;
+        }
+        rows += column.len();
+    }
+    rows > 0
 }
 
 /// The options to read a delimited file without a header line with, and a
