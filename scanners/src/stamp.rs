@@ -667,15 +667,19 @@ impl Scanner for StampedPatch {
                 NearValues::Never => false,
             };
             if near && h.min(w) >= LOSSY_FROM && hi > lo {
-                let halves = halved(pictures);
                 let mut near = Vec::new();
                 // halved, in eighths and sixteenths; at full size, in
-                // quarters (a patch too small to cover a halved block)
-                let scales = [
-                    (2, &halves[..], &LOSSY_BINS[..]),
-                    (1, x.as_slice(), &FULL_BINS[..]),
-                ];
-                for (scale, plain, bins_of) in scales {
+                // quarters (a patch too small to cover a halved block);
+                // the halves dropped before the full size is binned
+                for (scale, bins_of) in [(2, &LOSSY_BINS[..]), (1, &FULL_BINS[..])] {
+                    let halves;
+                    let plain = match scale {
+                        2 => {
+                            halves = halved(pictures);
+                            &halves[..]
+                        }
+                        _ => x.as_slice(),
+                    };
                     let shape = ImageShape {
                         height: h / scale,
                         width: w / scale,
