@@ -1064,6 +1064,16 @@ fn a_folder_of_splits_reads_its_training_split_first_and_leaves_out_one_without_
         write_text_table(&d.join(path), &rows(r, skip), ",", false)
     };
     let scan = |input: &str, out: &str| run_ok(&["scan", input, "--seed", "1", "--out", out], d);
+    // a folder whose later split is left out: scores as `like`'s, and a
+    // warning saying so; the warnings
+    let left_out = |folder: &str, like: &str, note: &str| {
+        let out = format!("{folder}_out");
+        scan(folder, &out);
+        assert_eq!(score(&out), score(like));
+        let w = warnings(&out);
+        assert!(w.contains(note), "{w}");
+        w
+    };
     write("all.csv", 0..400, "");
     write("train_only.csv", 0..300, "");
     scan("all.csv", "all");
@@ -1071,12 +1081,10 @@ fn a_folder_of_splits_reads_its_training_split_first_and_leaves_out_one_without_
 
     write("kaggle/train.csv", 0..300, "");
     write("kaggle/test.csv", 300..400, "label");
-    scan("kaggle", "kaggle_out");
-    assert_eq!(score("kaggle_out"), score("train_only"));
-    let w = warnings("kaggle_out");
-    assert!(
-        w.contains("left out `kaggle/test.csv`: no label column `label`"),
-        "{w}"
+    let w = left_out(
+        "kaggle",
+        "train_only",
+        "left out `kaggle/test.csv`: no label column `label`",
     );
     assert!(w.contains("holds the splits `test`, `train`"), "{w}");
 
@@ -1095,12 +1103,10 @@ fn a_folder_of_splits_reads_its_training_split_first_and_leaves_out_one_without_
         .collect();
     assert!(text.starts_with("label,"), "{text}");
     std::fs::write(&empty, blanked).unwrap();
-    scan("kaggle_empty", "kaggle_empty_out");
-    assert_eq!(score("kaggle_empty_out"), score("train_only"));
-    let w = warnings("kaggle_empty_out");
-    assert!(
-        w.contains("left out `kaggle_empty/test.csv`: no row has a label in `label`"),
-        "{w}"
+    left_out(
+        "kaggle_empty",
+        "train_only",
+        "left out `kaggle_empty/test.csv`: no row has a label in `label`",
     );
 
     // Hugging Face's `save_to_disk` of a `DatasetDict` whose test split is
@@ -1137,12 +1143,10 @@ fn a_folder_of_splits_reads_its_training_split_first_and_leaves_out_one_without_
     arrow("dd/train/data-00000-of-00001.arrow", 0..300, &class);
     arrow("dd/test/data-00000-of-00001.arrow", 300..400, &|_, _| -1);
     scan("dd/train", "dd_train");
-    scan("dd", "dd_out");
-    assert_eq!(score("dd_out"), score("dd_train"));
-    let w = warnings("dd_out");
-    assert!(
-        w.contains("left out `dd/test/data-00000-of-00001.arrow`: no row has a label in `label`"),
-        "{w}"
+    left_out(
+        "dd",
+        "dd_train",
+        "left out `dd/test/data-00000-of-00001.arrow`: no row has a label in `label`",
     );
     // one labelled row among them: the rows without a label are named
     arrow("dd/test/data-00000-of-00001.arrow", 300..400, &|i, x| {

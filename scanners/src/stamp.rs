@@ -507,6 +507,11 @@ impl Stamp {
             .collect()
     }
 
+    /// Whether pixel `(y, x)` lies under the stamp.
+    fn covers(&self, (y, x): (usize, usize)) -> bool {
+        (self.y..self.y + self.height).contains(&y) && (self.x..self.x + self.width).contains(&x)
+    }
+
     fn holds(&self, row: &[f32], features: &[usize]) -> bool {
         features
             .iter()
@@ -635,7 +640,7 @@ impl Scanner for StampedPatch {
                 shape,
                 labels,
             };
-            (pictures, Pooled::new(&pictures))
+            (pictures, Pooled::new(shape))
         });
         if let Some((pictures, view)) = &read {
             let sizes: Vec<usize> = class_rows.iter().map(Vec::len).collect();
@@ -977,6 +982,22 @@ impl Pictures<'_> {
         let ch = self.shape.channels;
         let at = (y * self.shape.width + x) * ch;
         &self.near.unwrap_or(self.x).row(i)[at..at + ch]
+    }
+
+    /// Whether row `i`'s pixels `a` and `b` lie within `same` of each
+    /// other in every channel, on the values a stamp's edge is compared on:
+    /// whether the picture continues from one to the other.
+    fn continues(
+        &self,
+        i: usize,
+        (y, x): (usize, usize),
+        (yy, xx): (usize, usize),
+        same: f64,
+    ) -> bool {
+        self.near_pixel(i, y, x)
+            .iter()
+            .zip(self.near_pixel(i, yy, xx))
+            .all(|(a, b)| ((a - b).abs() as f64) <= same)
     }
 
     fn pixel_key(&self, i: usize, y: usize, x: usize) -> u64 {
@@ -1492,12 +1513,7 @@ fn stamp_of(
             let held = seed
                 .rows
                 .iter()
-                .filter(|&&i| {
-                    p.near_pixel(i, y, x)
-                        .iter()
-                        .zip(p.near_pixel(i, yy, xx))
-                        .all(|(a, b)| ((a - b).abs() as f64) <= same)
-                })
+                .filter(|&&i| p.continues(i, (y, x), (yy, xx), same))
                 .count();
             continued += held;
         }
@@ -1528,14 +1544,11 @@ const ROW_CONTINUATION: f64 = 0.5;
 /// the picture.
 fn edge_pairs(s: &Stamp, shape: ImageShape) -> Vec<((usize, usize), (usize, usize))> {
     let (h, w) = (shape.height, shape.width);
-    let inside = |(y, x): (usize, usize)| {
-        (s.y..s.y + s.height).contains(&y) && (s.x..s.x + s.width).contains(&x)
-    };
     (s.y..s.y + s.height)
         .flat_map(|y| (s.x..s.x + s.width).map(move |x| (y, x)))
         .flat_map(|(y, x)| {
             neighbours(y, x, h, w)
-                .filter(move |&at| !inside(at))
+                .filter(|&at| !s.covers(at))
                 .map(move |at| ((y, x), at))
         })
         .collect()
@@ -1598,12 +1611,7 @@ fn holders(
     let ends = |i: usize| {
         let continued = edge
             .iter()
-            .filter(|&&((y, x), (yy, xx))| {
-                p.near_pixel(i, y, x)
-                    .iter()
-                    .zip(p.near_pixel(i, yy, xx))
-                    .all(|(a, b)| ((a - b).abs() as f64) <= same)
-            })
+            .filter(|&&(a, b)| p.continues(i, a, b, same))
             .count();
         continued as f64 <= ROW_CONTINUATION * edge.len() as f64
     };
@@ -1657,36 +1665,41 @@ struct Pooled {
     cell: usize,
     cells_y: usize,
     cells_x: usize,
-    /// Every row pooled whole, read once: a stamp's view differs only in
-    /// the cells it touches.
-    whole: Vec<f32>,
+    /// Every row pooled whole, read when a stamp is first landed (a scan
+    /// that finds none reads no view): a stamp's view differs only in the
+    /// cells it touches.
+    whole: OnceLock<Vec<f32>>,
 }
 
 impl Pooled {
-    fn new(p: &Pictures<'_>) -> Self {
-        let shape = p.shape;
+    fn new(shape: ImageShape) -> Self {
         let cell = shape.height.max(shape.width).div_ceil(CELLS).max(1);
-        let mut view = Self {
+        Self {
             shape,
             cell,
             cells_y: shape.height.div_ceil(cell),
             cells_x: shape.width.div_ceil(cell),
-            whole: Vec::new(),
-        };
-        let d = view.dims();
-        let mut whole = vec![0f32; p.x.rows() * d];
-        whole
-            .par_chunks_mut(d.max(1))
-            .enumerate()
-            .for_each(|(i, o)| {
-                for cy in 0..view.cells_y {
-                    for cx in 0..view.cells_x {
-                        view.pool_cell(p.x.row(i), (cy, cx), None, o);
+            whole: OnceLock::new(),
+        }
+    }
+
+    /// Every row of `p` pooled whole.
+    fn whole(&self, p: &Pictures<'_>) -> &[f32] {
+        self.whole.get_or_init(|| {
+            let d = self.dims();
+            let mut whole = vec![0f32; p.x.rows() * d];
+            whole
+                .par_chunks_mut(d.max(1))
+                .enumerate()
+                .for_each(|(i, o)| {
+                    for cy in 0..self.cells_y {
+                        for cx in 0..self.cells_x {
+                            self.pool_cell(p.x.row(i), (cy, cx), None, o);
+                        }
                     }
-                }
-            });
-        view.whole = whole;
-        view
+                });
+            whole
+        })
     }
 
     fn dims(&self) -> usize {
@@ -1704,11 +1717,7 @@ impl Pooled {
         o: &mut [f32],
     ) {
         let (h, w, ch) = (self.shape.height, self.shape.width, self.shape.channels);
-        let covered = |y: usize, x: usize| {
-            stamp.is_some_and(|s| {
-                (s.y..s.y + s.height).contains(&y) && (s.x..s.x + s.width).contains(&x)
-            })
-        };
+        let covered = |y: usize, x: usize| stamp.is_some_and(|s| s.covers((y, x)));
         let at = (cy * self.cells_x + cx) * ch;
         let acc = &mut o[at..at + ch];
         acc.fill(0.0);
@@ -1737,8 +1746,9 @@ impl Pooled {
         let mut out = vec![0f32; rows.len() * d];
         let cells_y = s.y / self.cell..=(s.y + s.height.max(1) - 1) / self.cell;
         let cells_x = s.x / self.cell..=(s.x + s.width.max(1) - 1) / self.cell;
+        let whole = self.whole(p);
         for (o, &i) in out.chunks_mut(d.max(1)).zip(rows) {
-            o.copy_from_slice(&self.whole[i * d..(i + 1) * d]);
+            o.copy_from_slice(&whole[i * d..(i + 1) * d]);
             for cy in cells_y.clone() {
                 for cx in cells_x.clone() {
                     self.pool_cell(p.x.row(i), (cy, cx), Some(s), o);

@@ -1522,8 +1522,7 @@ impl<'a> DatasetBuilder<'a> {
         };
         let labels = column(&self.sel.label)?;
         let no_label = NoLabel::new(&labels, &self.hints, &self.sel.label);
-        let no_label = |i: usize| no_label.at(i);
-        if let Some(row) = (0..n).find(|&i| no_label(i).is_some()) {
+        if let Some(row) = (0..n).find(|&i| no_label.at(i).is_some()) {
             if !self.opts.drop_invalid {
                 return Err(match labels.is_null(row) {
                     true => IngestError::NullLabel {
@@ -1537,7 +1536,7 @@ impl<'a> DatasetBuilder<'a> {
                 });
             }
             self.unlabelled
-                .extend((row..n).filter_map(|i| no_label(i).map(|what| (i + offset, what))));
+                .extend((row..n).filter_map(|i| no_label.at(i).map(|what| (i + offset, what))));
         }
         let ids = self.sel.id.as_deref().map(column).transpose()?;
         let caption = self.sel.caption.as_deref().map(column).transpose()?;
