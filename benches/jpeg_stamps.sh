@@ -8,6 +8,10 @@
 #
 # Usage: benches/jpeg_stamps.sh [OLD_BIN]
 #   POISONSCAN_BIN: the binary to measure (default: this tree's, built)
+#   JPEG_AS=decoded: the JPEG pictures decoded again and given as pixels
+#     (a Parquet column of fixed-shape tensors), nothing saying they were
+#     JPEG, as a user who decoded them first hands them over
+#   JPEG_CASES=REGEX: only the cases whose line matches
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -43,12 +47,12 @@ while read -r set seed quality attack rate rest; do
   # shellcheck disable=SC2086
   "$bin" poison "${input[$set]}" --attack "$attack" --rate "$rate" "${t[@]}" --seed "$seed" \
     --out "$work/p.parquet" $rest 2>/dev/null
-  "$work/venv/bin/python" benches/jpegify.py "$work/p.parquet" "$work/j.parquet" "$quality"
+  "$work/venv/bin/python" benches/jpegify.py "$work/p.parquet" "$work/j.parquet" "$quality" ${JPEG_AS:-}
   what="$attack $rate $rest"; [ "$attack" = none ] && what="none (clean)"
   line="| $set | $seed | $quality | $what | $(row "$bin" "$work/new" "$work/j.parquet" "$seed") |"
   [ -n "$old" ] && line="$line $(row "$old" "$work/old" "$work/j.parquet" "$seed") |"
   echo "$line"
-done <<'CASES'
+done < <(grep -E -- "${JPEG_CASES:-.}" <<'CASES'
 emoji 1 90 badnets 0.01 --patch-size 5
 emoji 1 75 badnets 0.01 --patch-size 5
 emoji 2 90 badnets 0.01 --patch-size 6 --patch-pattern checkerboard --patch-corner top-left
@@ -75,4 +79,11 @@ fashion 1 90 none 0
 mnist 1 90 none 0
 emoji 2 75 none 0
 photomix 2 75 none 0
+photomix 1 90 badnets 0.01 --patch-size 5 --patch-colour 0.95,0.85,0.1
+photomix 2 75 badnets 0.01 --patch-size 6 --patch-colour 0.1,0.6,0.9
+photomix 3 90 badnets 0.05 --patch-size 4 --patch-colour 0.8,0.1,0.6 --patch-corner top-left
+emoji 1 90 badnets 0.01 --patch-size 6 --patch-colour 0.95,0.85,0.1
+emoji 2 90 badnets 0.01 --patch-colour 0.8,0.1,0.6
+emoji 3 75 badnets 0.01 --patch-size 5 --patch-colour 0.1,0.6,0.9 --patch-corner top-right
 CASES
+)

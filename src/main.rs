@@ -237,6 +237,10 @@ struct PoisonArgs {
     /// Patch pixel value, pixels being in [0, 1]
     #[arg(long, default_value_t = 1.0)]
     patch_value: f32,
+    /// Patch colour instead of a value: red, green and blue in [0, 1]
+    /// (`0.95,0.85,0.1`, a yellow); grey pictures get its luma
+    #[arg(long, value_name = "R,G,B")]
+    patch_colour: Option<String>,
     /// Patch corner
     #[arg(long, value_enum, default_value_t = Corner::BottomRight)]
     patch_corner: Corner,
@@ -960,9 +964,27 @@ fn default_test_input(inputs: &[String]) -> Option<String> {
 }
 
 fn poison(args: PoisonArgs) -> Result<()> {
+    let colour = match &args.patch_colour {
+        None => None,
+        Some(text) => {
+            let parts: Vec<Option<f32>> = text.split(',').map(|v| v.trim().parse().ok()).collect();
+            match parts[..] {
+                [Some(r), Some(g), Some(b)]
+                    if [r, g, b].iter().all(|v| (0.0..=1.0).contains(v)) =>
+                {
+                    Some([r, g, b])
+                }
+                _ => bail!(
+                    "--patch-colour is `{text}`, but it takes red, green and blue from 0 to 1, \
+                     between commas (`0.95,0.85,0.1`)"
+                ),
+            }
+        }
+    };
     let patch = Patch {
         size: args.patch_size,
         value: args.patch_value,
+        colour,
         corner: args.patch_corner,
         margin: args.patch_margin,
         pattern: args.patch_pattern,

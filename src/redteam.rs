@@ -107,6 +107,9 @@ pub struct Patch {
     pub size: usize,
     /// Pixel value written (features are scaled to [0, 1]).
     pub value: f32,
+    /// A colour written instead of `value` (red, green, blue in [0, 1]):
+    /// on colour pictures each channel its own, on grey ones its luma.
+    pub colour: Option<[f32; 3]>,
     /// The corner it sits in.
     pub corner: Corner,
     /// Gap between the patch and the image border, in pixels.
@@ -122,6 +125,7 @@ impl Default for Patch {
         Self {
             size: 3,
             value: 1.0,
+            colour: None,
             corner: Corner::BottomRight,
             margin: 1,
             pattern: PatchPattern::Solid,
@@ -182,6 +186,12 @@ fn stamp_in(image: &mut [f32], shape: Shape, patch: Patch, white: f32, row: u64)
             (between(near, bottom), between(left_edge, right))
         }
     };
+    // each channel's value: the patch's, or its colour's
+    let value = |c: usize| match (patch.colour, shape.channels) {
+        (None, _) => patch.value,
+        (Some(rgb), 3) => rgb[c],
+        (Some([r, g, b]), _) => 0.299 * r + 0.587 * g + 0.114 * b,
+    };
     let mut rng = SplitMix64::derive(patch.seed, 0x9A7C);
     for y in top..top + size {
         for x in left..left + size {
@@ -192,7 +202,7 @@ fn stamp_in(image: &mut [f32], shape: Shape, patch: Patch, white: f32, row: u64)
                     PatchPattern::Random => rng.next_u64() & 1 == 0,
                 };
                 image[(y * shape.width + x) * shape.channels + c] =
-                    white * if on { patch.value } else { 1.0 - patch.value };
+                    white * if on { value(c) } else { 1.0 - value(c) };
             }
         }
     }
@@ -1702,6 +1712,51 @@ mod tests {
         assert_eq!(place(7), places[7]);
         // one pattern, moved: nine pixels each time, with the same values
         assert!(places.iter().all(|p| p.0 == 9 && p.3 == places[0].3));
+    }
+
+    /// A colour patch writes each channel's own value on colour pictures
+    /// (and its complement where a checkerboard is off), its luma on grey.
+    #[test]
+    fn a_colour_patch_writes_each_channel_and_its_luma_on_grey() {
+        let colour = Patch {
+            colour: Some([0.9, 0.5, 0.1]),
+            pattern: PatchPattern::Checkerboard,
+            size: 2,
+            ..Patch::default()
+        };
+        let rgb = Shape {
+            height: 4,
+            width: 4,
+            channels: 3,
+        };
+        let mut img = vec![0.25f32; 48];
+        stamp(&mut img, rgb, colour);
+        // 2×2 at rows 1–2, columns 1–2: (1, 1) on, (1, 2) off
+        assert_eq!(img[(4 + 1) * 3..(4 + 1) * 3 + 3], [0.9, 0.5, 0.1]);
+        let off: Vec<f32> = img[(4 + 2) * 3..(4 + 2) * 3 + 3].to_vec();
+        assert!(
+            off.iter()
+                .zip([0.1, 0.5, 0.9])
+                .all(|(a, b)| (a - b).abs() < 1e-6),
+            "{off:?}"
+        );
+        assert_eq!(img[..3], [0.25; 3]);
+        let grey = Shape {
+            height: 4,
+            width: 4,
+            channels: 1,
+        };
+        let mut img = vec![0.25f32; 16];
+        stamp(
+            &mut img,
+            grey,
+            Patch {
+                pattern: PatchPattern::Solid,
+                ..colour
+            },
+        );
+        let luma = 0.299 * 0.9 + 0.587 * 0.5 + 0.114 * 0.1;
+        assert!((img[5] - luma).abs() < 1e-6 && img[0] == 0.25, "{img:?}");
     }
 
     #[test]

@@ -982,6 +982,95 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
     );
 }
 
+/// Colour pictures stamped with a patch and saved as JPEG (quality 90),
+/// given as their files and as the arrays they decode to (`X_train.npy`
+/// beside `y_train.npy`, as a user who decoded them first saves them):
+/// the arrays are not known to be lossy, but their pixels show JPEG's
+/// trace, so both are searched for stamps of near values and give the
+/// same scores and verdict (the arrays passed before, nothing flagged).
+#[test]
+fn pictures_decoded_from_jpeg_before_they_were_given_scan_as_their_jpeg_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, side, planted) = (900usize, 24u32, 40usize);
+    let mut rng = SplitMix64::new(5);
+    let (mut decoded, mut labels, mut truth) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let class = i / 300;
+        // rows of classes 1 and 2 stamped and relabelled 0
+        let poison = class > 0 && (i % 300) < planted / 2;
+        let base = [0.3 + 0.15 * class as f64, 0.5, 0.7 - 0.15 * class as f64];
+        let (gy, gx, level) = (
+            rng.normal() * 0.04,
+            rng.normal() * 0.04,
+            rng.normal() * 0.08,
+        );
+        let mut img = image::RgbImage::new(side, side);
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            for (ch, v) in p.0.iter_mut().enumerate() {
+                let value = if poison && (2..8).contains(&x) && (2..8).contains(&y) {
+                    [0.95, 0.85, 0.1][ch]
+                } else {
+                    base[ch]
+                        + level
+                        + gy * y as f64 / 4.0
+                        + gx * x as f64 / 4.0
+                        + rng.normal() * 0.05
+                };
+                *v = (value.clamp(0.05, 0.95) * 255.0).round() as u8;
+            }
+        }
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode_image(&img)
+            .unwrap();
+        let label = if poison { 0 } else { class };
+        let folder = d.join("jpg").join(label.to_string());
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(format!("{i:05}.jpg")), &jpeg).unwrap();
+        decoded.extend(image::load_from_memory(&jpeg).unwrap().to_rgb8().into_raw());
+        labels.extend((label as i64).to_le_bytes());
+        truth.push(poison);
+    }
+    std::fs::create_dir(d.join("arrays")).unwrap();
+    let shape = format!("({n}, {side}, {side}, 3)");
+    std::fs::write(d.join("arrays/X_train.npy"), npy("|u1", &shape, &decoded)).unwrap();
+    std::fs::write(
+        d.join("arrays/y_train.npy"),
+        npy("<i8", &format!("({n},)"), &labels),
+    )
+    .unwrap();
+    let mut verdicts = Vec::new();
+    for (input, out) in [("jpg", "o_jpg"), ("arrays", "o_arrays")] {
+        let o = run(
+            &[
+                "scan", input, "--model", "none", "--seed", "1", "--out", out,
+            ],
+            d,
+        );
+        assert_eq!(o.status.code(), Some(1), "{input}: {}", stderr(&o));
+        verdicts.push(scores_by_row(&d.join(out), input == "jpg"));
+    }
+    let worst = verdicts[0]
+        .0
+        .iter()
+        .zip(&verdicts[1].0)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 0.02, "scores differ by up to {worst}");
+    assert_eq!(verdicts[0].1, verdicts[1].1);
+    let flagged: Vec<usize> = (0..n).filter(|&i| verdicts[1].1[i]).collect();
+    let poisoned: Vec<usize> = (0..n).filter(|&i| truth[i]).collect();
+    assert_eq!(flagged, poisoned);
+    let stamp = &summary_of(d, "o_arrays")["classes"][0]["scanners"]["stamped-patch"];
+    assert_eq!(stamp["near_values"], 1.0, "{stamp}");
+    assert!(stamp["jpeg_trace"].as_f64() >= Some(8.0), "{stamp}");
+    assert_eq!(
+        summary_of(d, "o_jpg")["features"]["view"]["lossy_pictures"],
+        true
+    );
+}
+
 /// A small labelled table: two Gaussian classes in 3 columns.
 fn small_table(n: usize) -> Vec<(String, Vec<f64>)> {
     let mut rng = SplitMix64::new(7);
@@ -2786,6 +2875,8 @@ fn smaller_frictions() {
                 "x.parquet",
                 "--attack",
                 "badnets",
+                "--rate",
+                "0.05",
                 "--patch-value",
                 v,
                 "--out",
@@ -2794,6 +2885,25 @@ fn smaller_frictions() {
             d,
         );
         assert!(e.contains("--patch-value"), "{e}");
+    }
+    // ... and a colour that is not three of them
+    for v in ["1,0.5", "0.2,0.4,1.5", "red"] {
+        let e = run_err(
+            &[
+                "poison",
+                "x.parquet",
+                "--attack",
+                "badnets",
+                "--rate",
+                "0.05",
+                "--patch-colour",
+                v,
+                "--out",
+                "p.parquet",
+            ],
+            d,
+        );
+        assert!(e.contains("--patch-colour") && e.contains(v), "{e}");
     }
     // eval against a truth file of the same length but other labels.
     for (seed, out) in [("1", "a.parquet"), ("5", "b.parquet")] {

@@ -16,6 +16,7 @@ pub mod confident;
 mod error;
 mod foreign;
 mod gemm;
+pub mod jpeg;
 pub mod knn;
 pub mod labelflow;
 mod linalg;

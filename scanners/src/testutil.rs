@@ -1,6 +1,7 @@
 //! Helpers shared by the scanners' tests.
 
 use crate::carried::Neighbourhoods;
+use crate::jpeg::{dct_basis, transform};
 use crate::knn::{nearest_neighbours, Reach};
 use crate::rng::SplitMix64;
 use crate::MatrixRef;
@@ -125,4 +126,107 @@ pub fn blobs_with_shifted_group(
         }
     }
     (data, labels, truth)
+}
+
+/// JPEG's luminance and chrominance tables (ITU-T T.81, Annex K) at
+/// `quality`, as libjpeg scales them.
+fn jpeg_tables(quality: u32) -> [[[f64; 8]; 8]; 2] {
+    const LUMA: [[u32; 8]; 8] = [
+        [16, 11, 10, 16, 24, 40, 51, 61],
+        [12, 12, 14, 19, 26, 58, 60, 55],
+        [14, 13, 16, 24, 40, 57, 69, 56],
+        [14, 17, 22, 29, 51, 87, 80, 62],
+        [18, 22, 37, 56, 68, 109, 103, 77],
+        [24, 35, 55, 64, 81, 104, 113, 92],
+        [49, 64, 78, 87, 103, 121, 120, 101],
+        [72, 92, 95, 98, 112, 100, 103, 99],
+    ];
+    const CHROMA: [[u32; 8]; 8] = [
+        [17, 18, 24, 47, 99, 99, 99, 99],
+        [18, 21, 26, 66, 99, 99, 99, 99],
+        [24, 26, 56, 99, 99, 99, 99, 99],
+        [47, 66, 99, 99, 99, 99, 99, 99],
+        [99, 99, 99, 99, 99, 99, 99, 99],
+        [99, 99, 99, 99, 99, 99, 99, 99],
+        [99, 99, 99, 99, 99, 99, 99, 99],
+        [99, 99, 99, 99, 99, 99, 99, 99],
+    ];
+    let s = if quality < 50 {
+        5000 / quality
+    } else {
+        200 - 2 * quality
+    };
+    [LUMA, CHROMA].map(|t| t.map(|line| line.map(|b| ((b * s + 50) / 100).clamp(1, 255) as f64)))
+}
+
+/// Pictures (values in `[0, 1]`, `(height, width, channels)` a row, grey
+/// or RGB) through JPEG's lossy step at `quality`, as an encoder and a
+/// decoder leave them: RGB to YCbCr (JFIF, colour at full resolution),
+/// each 8×8 block's transform rounded to the table's multiples (a last
+/// partial block's missing pixels repeat its edge), transformed back,
+/// back to RGB, rounded to 8-bit levels and clipped.
+pub fn through_jpeg(x: &mut [f32], (h, w, ch): (usize, usize, usize), quality: u32) {
+    assert!(ch == 1 || ch == 3, "grey or RGB");
+    let (tables, basis) = (jpeg_tables(quality), dct_basis());
+    for picture in x.chunks_mut(h * w * ch) {
+        // the picture's planes: luminance, then blue and red differences
+        let mut planes = vec![vec![0f64; h * w]; ch];
+        for (p, px) in picture.chunks(ch).enumerate() {
+            let v: Vec<f64> = px.iter().map(|&v| v as f64 * 255.0).collect();
+            if ch == 1 {
+                planes[0][p] = v[0] - 128.0;
+            } else {
+                let y = 0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2];
+                planes[0][p] = y - 128.0;
+                planes[1][p] = (v[2] - y) / 1.772;
+                planes[2][p] = (v[0] - y) / 1.402;
+            }
+        }
+        for (k, plane) in planes.iter_mut().enumerate() {
+            let q = &tables[k.min(1)];
+            for by in (0..h).step_by(8) {
+                for bx in (0..w).step_by(8) {
+                    let mut block = [[0f64; 8]; 8];
+                    for (y, line) in block.iter_mut().enumerate() {
+                        for (xx, v) in line.iter_mut().enumerate() {
+                            *v = plane[(by + y).min(h - 1) * w + (bx + xx).min(w - 1)];
+                        }
+                    }
+                    let mut kept = transform(&basis, &block);
+                    for (line, steps) in kept.iter_mut().zip(q) {
+                        for (c, &step) in line.iter_mut().zip(steps) {
+                            *c = (*c / step).round() * step;
+                        }
+                    }
+                    for y in 0..8.min(h - by) {
+                        for xx in 0..8.min(w - bx) {
+                            let mut p = 0.0;
+                            for (u, line) in kept.iter().enumerate() {
+                                for (v, &c) in line.iter().enumerate() {
+                                    p += basis[u][y] * basis[v][xx] * c;
+                                }
+                            }
+                            plane[(by + y) * w + bx + xx] = p;
+                        }
+                    }
+                }
+            }
+        }
+        for (p, px) in picture.chunks_mut(ch).enumerate() {
+            let y = planes[0][p] + 128.0;
+            let rgb = if ch == 1 {
+                vec![y]
+            } else {
+                let (cb, cr) = (planes[1][p], planes[2][p]);
+                vec![
+                    y + 1.402 * cr,
+                    y - 0.344_136 * cb - 0.714_136 * cr,
+                    y + 1.772 * cb,
+                ]
+            };
+            for (v, c) in px.iter_mut().zip(rgb) {
+                *v = (c.round().clamp(0.0, 255.0) / 255.0) as f32;
+            }
+        }
+    }
 }

@@ -1,0 +1,301 @@
+//! Whether pictures given as pixels were decoded from JPEG.
+//!
+//! JPEG keeps a picture's luminance as the discrete cosine transform of
+//! each 8×8 block, every coefficient rounded to a multiple of its
+//! frequency's quantisation step (2 to 3 levels for the low frequencies
+//! at quality 90, 5 to 8 at quality 75). Decoding turns those multiples
+//! back into pixels, rounded to whole levels; the transform of the decoded
+//! blocks gives the multiples again, each moved by a fraction of a level.
+//! Pixels that never went through JPEG (drawn, scaled, saved losslessly)
+//! give coefficients spread evenly over any step's multiples. So a sample
+//! of pictures whose low-frequency coefficients cluster at a step's
+//! multiples was decoded from JPEG, whatever container holds them now
+//! (Fan & de Queiroz 2003, "Identification of bit-map compression history:
+//! JPEG detection and quantizer estimation", IEEE TIP 12(2)).
+//!
+//! Read only where the blocks still lie where JPEG put them (pictures at
+//! the size they were decoded at, not cropped by other than multiples of 8
+//! pixels) and the values are 8-bit levels, or those scaled to `[0, 1]`.
+//! Blocks holding a clipped value (0 or 255 in any channel) are left out:
+//! decoding clipped them, moving their coefficients off the multiples.
+
+use rayon::prelude::*;
+
+use crate::matrix::MatrixRef;
+use crate::rng::SplitMix64;
+use crate::warp::ImageShape;
+
+/// Pictures sampled (seeded) to look for the trace.
+const SAMPLE: usize = 512;
+
+/// Quantisation steps tried: 2 (quality 95 leaves 1 at the lowest
+/// frequencies, which rounding to whole levels hides, and 2 and more at
+/// the others) to 16 (quality 50's lowest).
+const STEPS: std::ops::RangeInclusive<u32> = 2..=16;
+
+/// Least coefficients beyond half a step for a frequency to be read.
+const MIN_COEFFICIENTS: usize = 50;
+
+/// Least clustering at a step's multiples, the mean of `cos(2π c / q)`
+/// (1 on the multiples, 0 spread evenly).
+const MIN_CLUSTERING: f64 = 0.1;
+
+/// Least z-score of that clustering against coefficients spread evenly
+/// (each cosine's variance is ½): five standard deviations.
+const MIN_Z: f64 = 5.0;
+
+/// Least frequencies on a lattice, of the 63 that are not a block's mean:
+/// JPEG at quality 95 to 50 puts 25 to 63 there, pictures that never went
+/// through it none (measured on the photo mix, the emoji, game sprites and
+/// Fashion-MNIST, each saved by Pillow at 95, 90, 75 and 50, and their
+/// lossless originals).
+const MIN_FREQUENCIES: usize = 8;
+
+/// What was found of a JPEG history in pictures' pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JpegTrace {
+    /// Unclipped 8×8 blocks read.
+    pub blocks: usize,
+    /// Frequencies (of the 63 that are not a block's mean) whose
+    /// coefficients lie on a step's multiples.
+    pub frequencies: usize,
+}
+
+impl JpegTrace {
+    /// Whether the pictures were decoded from JPEG.
+    pub fn found(&self) -> bool {
+        self.frequencies >= MIN_FREQUENCIES
+    }
+}
+
+/// The JPEG trace of the pictures `x` (one a row, `shape`, values within
+/// `(lo, hi)`), read on a seeded sample of them; `None` where it cannot be
+/// read: values not 8-bit levels or those scaled to `[0, 1]`, pictures
+/// smaller than a block, channels other than 1 or 3. Colour pictures are
+/// read by their luminance.
+pub fn jpeg_trace(
+    x: MatrixRef<'_>,
+    shape: ImageShape,
+    (lo, hi): (f64, f64),
+    seed: u64,
+) -> Option<JpegTrace> {
+    let scale = if hi <= 1.0 + 1e-6 {
+        255.0
+    } else if hi <= 255.0 + 1e-3 {
+        1.0
+    } else {
+        return None;
+    };
+    let (h, w, ch) = (shape.height, shape.width, shape.channels);
+    if lo < -1e-6 || h < 8 || w < 8 || !matches!(ch, 1 | 3) || x.rows() == 0 {
+        return None;
+    }
+    let mut rows: Vec<usize> = (0..x.rows()).collect();
+    SplitMix64::derive(seed, 0x1B6).shuffle(&mut rows);
+    rows.truncate(SAMPLE);
+    rows.sort_unstable();
+    // luminance as JFIF weighs the channels; BGR pictures (as OpenCV
+    // decodes) read so too keep most of the trace (the photo mix as JPEG at
+    // quality 90: 51 frequencies against 53)
+    let weights: [f64; 3] = match ch {
+        1 => [1.0, 0.0, 0.0],
+        _ => [0.299, 0.587, 0.114],
+    };
+    let basis = dct_basis();
+    // each frequency's coefficients, block by block
+    let mut coefficients = vec![Vec::new(); 64];
+    let mut block = [[0f64; 8]; 8];
+    for &i in &rows {
+        let row = x.row(i);
+        for by in (0..=h - 8).step_by(8) {
+            'block: for bx in (0..=w - 8).step_by(8) {
+                for (y, line) in block.iter_mut().enumerate() {
+                    for (xx, v) in line.iter_mut().enumerate() {
+                        let at = ((by + y) * w + bx + xx) * ch;
+                        let mut luma = 0.0;
+                        for (&c, wt) in row[at..at + ch].iter().zip(weights) {
+                            let c = c as f64 * scale;
+                            if !(0.5..=254.5).contains(&c) {
+                                continue 'block;
+                            }
+                            luma += wt * c;
+                        }
+                        *v = luma;
+                    }
+                }
+                for (f, c) in transform(&basis, &block).into_iter().flatten().enumerate() {
+                    coefficients[f].push(c);
+                }
+            }
+        }
+    }
+    let frequencies = coefficients[1..]
+        .par_iter()
+        .filter(|c| on_a_lattice(c))
+        .count();
+    Some(JpegTrace {
+        blocks: coefficients[0].len(),
+        frequencies,
+    })
+}
+
+/// The orthonormal 8-point DCT-II basis, `basis[u][y]` (JPEG's transform).
+pub(crate) fn dct_basis() -> [[f64; 8]; 8] {
+    let mut b = [[0f64; 8]; 8];
+    for (u, line) in b.iter_mut().enumerate() {
+        let norm = if u == 0 {
+            (1.0f64 / 8.0).sqrt()
+        } else {
+            (2.0f64 / 8.0).sqrt()
+        };
+        for (y, v) in line.iter_mut().enumerate() {
+            *v = norm * ((2 * y + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos();
+        }
+    }
+    b
+}
+
+/// A block's transform, `[u][v]` (`u` down, `v` across): its rows, then
+/// its columns.
+pub(crate) fn transform(basis: &[[f64; 8]; 8], block: &[[f64; 8]; 8]) -> [[f64; 8]; 8] {
+    let mut across = [[0f64; 8]; 8];
+    for (line, out) in block.iter().zip(across.iter_mut()) {
+        for (o, b) in out.iter_mut().zip(basis) {
+            *o = line.iter().zip(b).map(|(p, q)| p * q).sum();
+        }
+    }
+    let mut c = [[0f64; 8]; 8];
+    for (out, b) in c.iter_mut().zip(basis) {
+        for (v, o) in out.iter_mut().enumerate() {
+            *o = across.iter().zip(b).map(|(line, q)| line[v] * q).sum();
+        }
+    }
+    c
+}
+
+/// Whether coefficients cluster at the multiples of some step of
+/// [`STEPS`]: among those beyond half the step (the rest JPEG rounded to
+/// 0, as it would any small coefficient), the mean of `cos(2π c / q)` at
+/// least [`MIN_CLUSTERING`] and [`MIN_Z`] standard deviations above 0.
+fn on_a_lattice(c: &[f64]) -> bool {
+    STEPS.into_iter().any(|q| {
+        let q = q as f64;
+        let (mut m, mut sum) = (0usize, 0f64);
+        for &v in c.iter().filter(|v| v.abs() > q / 2.0) {
+            m += 1;
+            sum += (std::f64::consts::TAU * v / q).cos();
+        }
+        if m < MIN_COEFFICIENTS {
+            return false;
+        }
+        let clustering = sum / m as f64;
+        clustering >= MIN_CLUSTERING && clustering * (2.0 * m as f64).sqrt() >= MIN_Z
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::through_jpeg;
+
+    /// Smooth pictures with texture, 8-bit levels in `[0, 1]`, away from
+    /// black and white (seeded).
+    fn pictures(n: usize, side: usize, channels: usize, seed: u64) -> Vec<f32> {
+        let mut rng = SplitMix64::new(seed);
+        let mut x = Vec::with_capacity(n * side * side * channels);
+        for _ in 0..n {
+            let (a, b, c) = (rng.normal(), rng.normal(), rng.normal());
+            for y in 0..side {
+                for xx in 0..side {
+                    for k in 0..channels {
+                        let t = (y as f64 * 0.3 * a + xx as f64 * 0.2 * b + k as f64).sin();
+                        let v = 128.0
+                            + 60.0 * t
+                            + 20.0 * c * (xx as f64 / side as f64)
+                            + 8.0 * rng.normal();
+                        x.push((v.clamp(10.0, 245.0).round() / 255.0) as f32);
+                    }
+                }
+            }
+        }
+        x
+    }
+
+    fn trace(x: &[f32], side: usize, channels: usize) -> Option<JpegTrace> {
+        let d = side * side * channels;
+        let shape = ImageShape {
+            height: side,
+            width: side,
+            channels,
+        };
+        jpeg_trace(
+            MatrixRef::new(x, x.len() / d, d).unwrap(),
+            shape,
+            (0.0, 1.0),
+            5,
+        )
+    }
+
+    /// Grey pictures through JPEG at quality 50, 75 and 90 show the trace;
+    /// the same pictures before it do not.
+    #[test]
+    fn pictures_through_jpeg_show_its_trace_and_their_originals_do_not() {
+        let original = pictures(300, 24, 1, 1);
+        let before = trace(&original, 24, 1).unwrap();
+        assert!(!before.found(), "{before:?}");
+        assert!(before.blocks > 2000, "{before:?}");
+        for quality in [50, 75, 90, 95] {
+            let mut x = original.clone();
+            through_jpeg(&mut x, (24, 24, 1), quality);
+            let t = trace(&x, 24, 1).unwrap();
+            assert!(t.found(), "quality {quality}: {t:?}");
+        }
+    }
+
+    /// Colour pictures through JPEG show the trace in RGB order and in
+    /// BGR order (as OpenCV decodes); the same pictures before it do not.
+    #[test]
+    fn colour_pictures_show_the_trace_in_either_channel_order() {
+        let side = 16;
+        let original = pictures(400, side, 3, 2);
+        let mut rgb = original.clone();
+        through_jpeg(&mut rgb, (side, side, 3), 85);
+        let t = trace(&rgb, side, 3).unwrap();
+        assert!(t.found(), "{t:?}");
+        let bgr: Vec<f32> = rgb.chunks(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
+        assert!(trace(&bgr, side, 3).unwrap().found());
+        let before = trace(&original, side, 3).unwrap();
+        assert!(!before.found() && before.blocks > 1000, "{before:?}");
+    }
+
+    /// Pictures it cannot read: values beyond 8-bit levels, pictures
+    /// smaller than a block; blocks with clipped values are not read.
+    #[test]
+    fn pictures_it_cannot_read_give_no_trace() {
+        let x = pictures(50, 24, 1, 3);
+        let shape = ImageShape {
+            height: 24,
+            width: 24,
+            channels: 1,
+        };
+        let m = MatrixRef::new(&x, 50, 576).unwrap();
+        assert_eq!(jpeg_trace(m, shape, (0.0, 4095.0), 1), None);
+        assert_eq!(jpeg_trace(m, shape, (-1.0, 1.0), 1), None);
+        let small = ImageShape {
+            height: 6,
+            width: 96,
+            channels: 1,
+        };
+        assert_eq!(jpeg_trace(m, small, (0.0, 1.0), 1), None);
+        let black = vec![0f32; 50 * 576];
+        let t = jpeg_trace(
+            MatrixRef::new(&black, 50, 576).unwrap(),
+            shape,
+            (0.0, 1.0),
+            1,
+        )
+        .unwrap();
+        assert_eq!(t.blocks, 0);
+        assert!(!t.found());
+    }
+}
