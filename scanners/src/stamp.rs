@@ -157,8 +157,8 @@ representation).
    of the class's at their place (a colour patch whose three channels
    JPEG moves apart: a seed needs nine in ten of its rows to share the
    bin of 12 halved values; a 6×6 yellow patch at quality 90, 39 of 40
-   rows found so, none before). Seeds and growth read the bins; a stamp's rows are
-   the rows whose values lie within a bin (at most an eighth of the
+   rows found so, none before). Seeds and growth read the bins; a
+   stamp's rows are the rows whose values lie within a bin (at most an eighth of the
    range) of its rows' mean at every pixel and channel (a value near a
    bin's edge falls on either side), and whose pictures end there: at
    most half of the pairs of an edge pixel and its neighbour outside lie
@@ -274,8 +274,8 @@ Cost (`--scanners PS008`, 2 cores): full MNIST 2.7–3.7 s, the emoji at
 - Not found: a patch saved as JPEG after it was stamped where the pictures
   are not known to be lossy and JPEG's trace cannot be read (pixels
   scaled or cropped after they were decoded, grey pictures whose blocks
-  hold black or white: set `near-values always`), a patch of near values across classes, one
-  whose pixels JPEG moved by more than a quarter of the range (a small
+  hold black or white: set `near-values always`), a patch of near
+  values across classes, one whose pixels JPEG moved by more than a quarter of the range (a small
   patch of saturated colour whose colour JPEG halves), one on pictures
   whose region around it holds its values (a white patch on a white
   background: its rows no longer end at its edge), a patch at a place of its own in each picture (each place
@@ -708,9 +708,10 @@ impl Scanner for StampedPatch {
             // scaling): stamps of values near each other, on the pictures
             // halved and their values binned, two ways (see the docs)
             let (h, w) = (pictures.shape.height, pictures.shape.width);
+            let searched = h.min(w) >= LOSSY_FROM && hi > lo;
             // pixels given as arrays that JPEG's blocks left their trace
             // on were decoded from JPEG before they were given: lossy
-            if p.near_values == NearValues::Auto && !input.lossy {
+            if searched && p.near_values == NearValues::Auto && !input.lossy {
                 decoded =
                     jpeg_trace(x, pictures.shape, (lo, hi), input.seed).filter(JpegTrace::found);
             }
@@ -719,7 +720,7 @@ impl Scanner for StampedPatch {
                 NearValues::Always => true,
                 NearValues::Never => false,
             };
-            if near && h.min(w) >= LOSSY_FROM && hi > lo {
+            if near && searched {
                 let mut near = Vec::new();
                 // halved, in eighths and sixteenths; at full size, in
                 // quarters (a patch too small to cover a halved block);
