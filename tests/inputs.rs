@@ -2865,10 +2865,17 @@ fn smaller_frictions() {
         );
         assert!(e.contains("cuda"), "{e}");
     }
-    // Patch values outside the pixels' [0, 1].
+    // Patch values outside the pixels' [0, 1], and a colour that is not
+    // three of them: errors naming the option and the value.
     let data = relabelled(3, 100, 8, 0, 4);
     write_parquet(&d.join("x.parquet"), &data.embedding_batch());
-    for v in ["nan", "7"] {
+    for (option, v) in [
+        ("--patch-value", "nan"),
+        ("--patch-value", "7"),
+        ("--patch-colour", "1,0.5"),
+        ("--patch-colour", "0.2,0.4,1.5"),
+        ("--patch-colour", "red"),
+    ] {
         let e = run_err(
             &[
                 "poison",
@@ -2877,33 +2884,15 @@ fn smaller_frictions() {
                 "badnets",
                 "--rate",
                 "0.05",
-                "--patch-value",
+                option,
                 v,
                 "--out",
                 "p.parquet",
             ],
             d,
         );
-        assert!(e.contains("--patch-value"), "{e}");
-    }
-    // ... and a colour that is not three of them
-    for v in ["1,0.5", "0.2,0.4,1.5", "red"] {
-        let e = run_err(
-            &[
-                "poison",
-                "x.parquet",
-                "--attack",
-                "badnets",
-                "--rate",
-                "0.05",
-                "--patch-colour",
-                v,
-                "--out",
-                "p.parquet",
-            ],
-            d,
-        );
-        assert!(e.contains("--patch-colour") && e.contains(v), "{e}");
+        let named = if v == "nan" { "NaN" } else { v };
+        assert!(e.contains(option) && e.contains(named), "{e}");
     }
     // eval against a truth file of the same length but other labels.
     for (seed, out) in [("1", "a.parquet"), ("5", "b.parquet")] {
