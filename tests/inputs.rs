@@ -984,7 +984,8 @@ fn the_same_images_give_the_same_verdict_in_every_container() {
 
 /// Colour pictures stamped with a patch and saved as JPEG (quality 90),
 /// given as their files and as the arrays they decode to (`X_train.npy`
-/// beside `y_train.npy`, as a user who decoded them first saves them):
+/// beside `y_train.npy`, as a user who decoded them first saves them;
+/// bytes, and floats normalised channel by channel, channels first):
 /// the arrays are not known to be lossy, but their pixels show JPEG's
 /// trace, so both are searched for stamps of near values and give the
 /// same scores and verdict (the arrays passed before, nothing flagged).
@@ -1035,13 +1036,35 @@ fn pictures_decoded_from_jpeg_before_they_were_given_scan_as_their_jpeg_files() 
     std::fs::create_dir(d.join("arrays")).unwrap();
     let shape = format!("({n}, {side}, {side}, 3)");
     std::fs::write(d.join("arrays/X_train.npy"), npy("|u1", &shape, &decoded)).unwrap();
+    let y = npy("<i8", &format!("({n},)"), &labels);
+    std::fs::write(d.join("arrays/y_train.npy"), &y).unwrap();
+    // ... and as a PyTorch user keeps them: floats, channels first, each
+    // channel normalised by ImageNet's mean and deviation
+    let (mean, deviation) = ([0.485f32, 0.456, 0.406], [0.229f32, 0.224, 0.225]);
+    let px = (side * side) as usize;
+    let mut normalised = Vec::with_capacity(decoded.len() * 4);
+    for picture in decoded.chunks(px * 3) {
+        for c in 0..3 {
+            for p in picture[c..].iter().step_by(3) {
+                let v = (*p as f32 / 255.0 - mean[c]) / deviation[c];
+                normalised.extend(v.to_le_bytes());
+            }
+        }
+    }
+    std::fs::create_dir(d.join("normalised")).unwrap();
+    let shape = format!("({n}, 3, {side}, {side})");
     std::fs::write(
-        d.join("arrays/y_train.npy"),
-        npy("<i8", &format!("({n},)"), &labels),
+        d.join("normalised/X_train.npy"),
+        npy("<f4", &shape, &normalised),
     )
     .unwrap();
+    std::fs::write(d.join("normalised/y_train.npy"), &y).unwrap();
     let mut verdicts = Vec::new();
-    for (input, out) in [("jpg", "o_jpg"), ("arrays", "o_arrays")] {
+    for (input, out) in [
+        ("jpg", "o_jpg"),
+        ("arrays", "o_arrays"),
+        ("normalised", "o_normalised"),
+    ] {
         let o = run(
             &[
                 "scan", input, "--model", "none", "--seed", "1", "--out", out,
@@ -1051,6 +1074,9 @@ fn pictures_decoded_from_jpeg_before_they_were_given_scan_as_their_jpeg_files() 
         assert_eq!(o.status.code(), Some(1), "{input}: {}", stderr(&o));
         verdicts.push(scores_by_row(&d.join(out), input == "jpg"));
     }
+    // the bytes give the files' scores (the rows in another order); the
+    // normalised floats, the same flags (each channel's scale differs, and
+    // so do the distances between pictures)
     let worst = verdicts[0]
         .0
         .iter()
@@ -1059,12 +1085,15 @@ fn pictures_decoded_from_jpeg_before_they_were_given_scan_as_their_jpeg_files() 
         .fold(0.0, f64::max);
     assert!(worst < 0.02, "scores differ by up to {worst}");
     assert_eq!(verdicts[0].1, verdicts[1].1);
+    assert_eq!(verdicts[0].1, verdicts[2].1);
     let flagged: Vec<usize> = (0..n).filter(|&i| verdicts[1].1[i]).collect();
     let poisoned: Vec<usize> = (0..n).filter(|&i| truth[i]).collect();
     assert_eq!(flagged, poisoned);
-    let stamp = &summary_of(d, "o_arrays")["classes"][0]["scanners"]["stamped-patch"];
-    assert_eq!(stamp["near_values"], 1.0, "{stamp}");
-    assert!(stamp["jpeg_trace"].as_f64() >= Some(8.0), "{stamp}");
+    for out in ["o_arrays", "o_normalised"] {
+        let stamp = &summary_of(d, out)["classes"][0]["scanners"]["stamped-patch"];
+        assert_eq!(stamp["near_values"], 1.0, "{stamp}");
+        assert!(stamp["jpeg_trace"].as_f64() >= Some(8.0), "{stamp}");
+    }
     assert_eq!(
         summary_of(d, "o_jpg")["features"]["view"]["lossy_pictures"],
         true

@@ -15,9 +15,11 @@
 //!
 //! Read only where the blocks still lie where JPEG put them (pictures at
 //! the size they were decoded at, not cropped by other than multiples of 8
-//! pixels) and the values are 8-bit levels, or those scaled to `[0, 1]`.
-//! Blocks holding a clipped value (0 or 255 in any channel) are left out:
-//! decoding clipped them, moving their coefficients off the multiples.
+//! pixels) and the values are 8-bit levels in some scale (bytes, bytes
+//! over 255, normalised by a mean and a deviation a channel: see
+//! [`Levels`]). Blocks holding a clipped value (black or white in any
+//! channel) are left out: decoding clipped them, moving their coefficients
+//! off the multiples.
 
 use rayon::prelude::*;
 
@@ -68,32 +70,23 @@ impl JpegTrace {
     }
 }
 
-/// The JPEG trace of the pictures `x` (one a row, `shape`, values within
-/// `(lo, hi)`), read on a seeded sample of them; `None` where it cannot be
-/// read: values not 8-bit levels or those scaled to `[0, 1]`, pictures
-/// smaller than a block, channels other than 1 or 3. Colour pictures are
-/// read by their luminance.
-pub fn jpeg_trace(
-    x: MatrixRef<'_>,
-    shape: ImageShape,
-    (lo, hi): (f64, f64),
-    seed: u64,
-) -> Option<JpegTrace> {
-    let scale = if hi <= 1.0 + 1e-6 {
-        255.0
-    } else if hi <= 255.0 + 1e-3 {
-        1.0
-    } else {
-        return None;
-    };
+/// The JPEG trace of the pictures `x` (one a row, `shape`), read on a
+/// seeded sample of them; `None` where it cannot be read: values that are
+/// not 8-bit levels in some scale (see [`Levels`]), pictures smaller than a
+/// block, channels other than 1 or 3. Colour pictures are read by their
+/// luminance.
+pub fn jpeg_trace(x: MatrixRef<'_>, shape: ImageShape, seed: u64) -> Option<JpegTrace> {
     let (h, w, ch) = (shape.height, shape.width, shape.channels);
-    if lo < -1e-6 || h < 8 || w < 8 || !matches!(ch, 1 | 3) || x.rows() == 0 {
+    if h < 8 || w < 8 || !matches!(ch, 1 | 3) || x.rows() == 0 {
         return None;
     }
     let mut rows: Vec<usize> = (0..x.rows()).collect();
     SplitMix64::derive(seed, 0x1B6).shuffle(&mut rows);
     rows.truncate(SAMPLE);
     rows.sort_unstable();
+    let levels: Vec<Levels> = (0..ch)
+        .map(|c| Levels::of(rows.iter().flat_map(|&i| x.row(i)[c..].iter().step_by(ch))))
+        .collect::<Option<_>>()?;
     // luminance as JFIF weighs the channels; BGR pictures (as OpenCV
     // decodes) read so too keep most of the trace (the photo mix as JPEG at
     // quality 90: 51 frequencies against 53)
@@ -113,12 +106,12 @@ pub fn jpeg_trace(
                     for (xx, v) in line.iter_mut().enumerate() {
                         let at = ((by + y) * w + bx + xx) * ch;
                         let mut luma = 0.0;
-                        for (&c, wt) in row[at..at + ch].iter().zip(weights) {
-                            let c = c as f64 * scale;
-                            if !(0.5..=254.5).contains(&c) {
+                        for ((&c, wt), l) in row[at..at + ch].iter().zip(weights).zip(&levels) {
+                            let level = l.level(c);
+                            if l.clipped(level) {
                                 continue 'block;
                             }
-                            luma += wt * c;
+                            luma += wt * level;
                         }
                         *v = luma;
                     }
@@ -137,6 +130,59 @@ pub fn jpeg_trace(
         blocks: coefficients[0].len(),
         frequencies,
     })
+}
+
+/// A channel's 8-bit levels in the scale it was given in: bytes, bytes
+/// over 255, or any affine map of them (a mean subtracted and a standard
+/// deviation divided, as models' inputs are normalised). Its values take
+/// at most 256 distinct values, each gap between them a whole multiple of
+/// the least; a value's level is counted from the least value (an offset
+/// moves only a block's mean, which the trace does not read).
+struct Levels {
+    least: f64,
+    step: f64,
+    /// The highest level seen.
+    top: f64,
+}
+
+impl Levels {
+    /// The levels of a channel's values; `None` where they are not 8-bit
+    /// levels (more than 256 distinct values, gaps that are not whole
+    /// multiples of the least, NaN) or hold one value.
+    fn of<'a>(values: impl Iterator<Item = &'a f32>) -> Option<Self> {
+        let mut distinct = std::collections::BTreeSet::new();
+        for &v in values {
+            // -0 is 0
+            if v.is_nan() || (distinct.insert((v + 0.0).to_bits()) && distinct.len() > 256) {
+                return None;
+            }
+        }
+        let mut sorted: Vec<f64> = distinct
+            .into_iter()
+            .map(|b| f32::from_bits(b) as f64)
+            .collect();
+        sorted.sort_by(f64::total_cmp);
+        let gaps: Vec<f64> = sorted.windows(2).map(|p| p[1] - p[0]).collect();
+        let step = gaps.iter().copied().reduce(f64::min)?;
+        // a float's rounding moves a gap by a few parts in ten million
+        let whole = |g: f64| ((g / step) - (g / step).round()).abs() <= 1e-2;
+        (step > 0.0 && gaps.iter().all(|&g| whole(g))).then(|| Levels {
+            least: sorted[0],
+            step,
+            top: ((sorted[sorted.len() - 1] - sorted[0]) / step).round(),
+        })
+    }
+
+    /// A value's level.
+    fn level(&self, v: f32) -> f64 {
+        (v as f64 - self.least) / self.step
+    }
+
+    /// Whether a level is the least or the highest seen: a value decoding
+    /// clipped (black or white), or as near to it as the sample shows.
+    fn clipped(&self, level: f64) -> bool {
+        level < 0.5 || level > self.top - 0.5
+    }
 }
 
 /// The orthonormal 8-point DCT-II basis, `basis[u][y]` (JPEG's transform).
@@ -228,12 +274,7 @@ mod tests {
             width: side,
             channels,
         };
-        jpeg_trace(
-            MatrixRef::new(x, x.len() / d, d).unwrap(),
-            shape,
-            (0.0, 1.0),
-            5,
-        )
+        jpeg_trace(MatrixRef::new(x, x.len() / d, d).unwrap(), shape, 5)
     }
 
     /// Grey pictures through JPEG at quality 50, 75 and 90 show the trace;
@@ -264,12 +305,25 @@ mod tests {
         assert!(t.found(), "{t:?}");
         let bgr: Vec<f32> = rgb.chunks(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
         assert!(trace(&bgr, side, 3).unwrap().found());
+        // as bytes, and normalised as a model's inputs are (each channel's
+        // mean subtracted, its deviation divided): the same trace
+        let bytes: Vec<f32> = rgb.iter().map(|&v| (v * 255.0).round()).collect();
+        assert_eq!(trace(&bytes, side, 3), Some(t));
+        let normalised: Vec<f32> = rgb
+            .chunks(3)
+            .flat_map(|p| {
+                let (mean, deviation) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+                [0, 1, 2].map(|c| (p[c] - mean[c]) / deviation[c])
+            })
+            .collect();
+        assert_eq!(trace(&normalised, side, 3), Some(t));
         let before = trace(&original, side, 3).unwrap();
         assert!(!before.found() && before.blocks > 1000, "{before:?}");
     }
 
-    /// Pictures it cannot read: values beyond 8-bit levels, pictures
-    /// smaller than a block; blocks with clipped values are not read.
+    /// Pictures it cannot read: values that are not 8-bit levels (12-bit
+    /// levels, continuous values), pictures smaller than a block; blocks
+    /// with clipped values are not read.
     #[test]
     fn pictures_it_cannot_read_give_no_trace() {
         let x = pictures(50, 24, 1, 3);
@@ -278,23 +332,24 @@ mod tests {
             width: 24,
             channels: 1,
         };
-        let m = MatrixRef::new(&x, 50, 576).unwrap();
-        assert_eq!(jpeg_trace(m, shape, (0.0, 4095.0), 1), None);
-        assert_eq!(jpeg_trace(m, shape, (-1.0, 1.0), 1), None);
+        let read = |x: &[f32], shape| jpeg_trace(MatrixRef::new(x, 50, 576).unwrap(), shape, 1);
+        assert!(read(&x, shape).is_some());
+        let twelve: Vec<f32> = (0..x.len()).map(|i| (i % 4096) as f32 / 4095.0).collect();
+        assert_eq!(read(&twelve, shape), None);
+        let mut rng = SplitMix64::new(4);
+        let continuous: Vec<f32> = x
+            .iter()
+            .map(|&v| v + rng.next_f64() as f32 * 1e-3)
+            .collect();
+        assert_eq!(read(&continuous, shape), None);
         let small = ImageShape {
             height: 6,
             width: 96,
             channels: 1,
         };
-        assert_eq!(jpeg_trace(m, small, (0.0, 1.0), 1), None);
-        let black = vec![0f32; 50 * 576];
-        let t = jpeg_trace(
-            MatrixRef::new(&black, 50, 576).unwrap(),
-            shape,
-            (0.0, 1.0),
-            1,
-        )
-        .unwrap();
+        assert_eq!(read(&x, small), None);
+        let halves: Vec<f32> = (0..x.len()).map(|i| (i % 2) as f32).collect();
+        let t = read(&halves, shape).unwrap();
         assert_eq!(t.blocks, 0);
         assert!(!t.found());
     }

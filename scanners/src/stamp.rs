@@ -187,8 +187,12 @@ representation).
    gives those multiples again, each moved by a fraction of a level,
    where pixels that never went through JPEG give coefficients spread
    evenly (Fan & de Queiroz 2003). On a seeded sample of 512 pictures,
-   the blocks on JPEG's grid from the top-left corner that hold no
-   clipped value (0 or the top level in any channel) are transformed;
+   each channel's values are read as 8-bit levels in whatever scale they
+   were given (bytes, bytes over 255, or normalised by a mean and a
+   deviation as a model's inputs are: at most 256 values, each gap a
+   whole multiple of the least), and the blocks on JPEG's grid from the
+   top-left corner that hold no clipped value (the least or the highest
+   level of a channel) are transformed by their luminance;
    a frequency is on a lattice where, for some step from 2 to 16 levels,
    the coefficients beyond half a step cluster at its multiples (the
    mean of `cos(2π c / step)` at least 0.1 and five standard deviations
@@ -198,11 +202,11 @@ representation).
    emoji, sprites and Fashion-MNIST none; arrays of the photo mix and the
    emoji decoded from JPEG at quality 90 with a 3×3 patch on 1 % now fail
    as their JPEG files do (69 and 56 rows flagged against 69 and 57;
-   both passed, 0 flagged). It is not read where the pictures were
-   scaled or cropped off JPEG's grid after decoding, in values other
-   than 8-bit levels or those scaled to [0, 1] (channels normalised by
-   their means), or where nearly every block holds black or white (MNIST
-   as JPEG); pictures of 16-bit values are not tried.
+   both passed, 0 flagged; normalised as ImageNet's models take them,
+   too). It is not read where the pictures were scaled or cropped off
+   JPEG's grid after decoding, where their values are not 8-bit levels
+   (16-bit, or levels moved by noise or a blend), or where nearly every
+   block holds black or white (MNIST as JPEG).
 
 Summary values per class: `stamps` tested; for the most significant,
 `stamp_rows`, `outside_rows` (other classes' rows that hold it), its place
@@ -712,8 +716,7 @@ impl Scanner for StampedPatch {
             // pixels given as arrays that JPEG's blocks left their trace
             // on were decoded from JPEG before they were given: lossy
             if searched && p.near_values == NearValues::Auto && !input.lossy {
-                decoded =
-                    jpeg_trace(x, pictures.shape, (lo, hi), input.seed).filter(JpegTrace::found);
+                decoded = jpeg_trace(x, pictures.shape, input.seed).filter(JpegTrace::found);
             }
             let near = match p.near_values {
                 NearValues::Auto => input.lossy || decoded.is_some(),
