@@ -186,14 +186,14 @@ representation).
    frequency's quantisation step; the transform of the decoded blocks
    gives those multiples again, each moved by a fraction of a level,
    where pixels that never went through JPEG give coefficients spread
-   evenly (Fan & de Queiroz 2003). On a seeded sample of 512 pictures,
-   each channel's values are read as 8-bit levels in whatever scale they
-   were given (bytes, bytes over 255, or normalised by a mean and a
-   deviation as a model's inputs are: at most 256 values, each gap a
-   whole multiple of the least), and the blocks on JPEG's grid from the
-   top-left corner that hold no clipped value (the least or the highest
-   level of a channel) are transformed by their luminance;
-   a frequency is on a lattice where, for some step from 2 to 16 levels,
+   evenly (Fan & de Queiroz 2003). On a seeded sample of pictures (64
+   to 512, enough for 8,192 blocks), each channel's values are read as
+   8-bit levels in whatever scale they were given (bytes, bytes over
+   255, or normalised by a mean and a deviation as a model's inputs are:
+   at most 256 values, each gap a whole multiple of the least), and the
+   blocks on JPEG's grid from the top-left corner that hold no clipped
+   value (the least or the highest level of a channel) are transformed
+   by their luminance; a frequency is on a lattice where, for some step from 2 to 16 levels,
    the coefficients beyond half a step cluster at its multiples (the
    mean of `cos(2π c / step)` at least 0.1 and five standard deviations
    above 0), and the pictures were decoded from JPEG where 8 or more of
