@@ -158,9 +158,10 @@ representation).
    JPEG moves apart: a seed needs nine in ten of its rows to share the
    bin of 12 halved values; a 6×6 yellow patch at quality 90, 39 of 40
    rows found so, none before). Seeds and growth read the bins; a
-   stamp's rows are the rows whose values lie within a bin (at most an eighth of the
-   range) of its rows' mean at every pixel and channel (a value near a
-   bin's edge falls on either side), and whose pictures end there: at
+   stamp's rows are the rows whose values lie within a bin (at most an
+   eighth of the range) of its rows' mean at every pixel and channel (a
+   value near a bin's edge falls on either side), and whose pictures end
+   there: at
    most half of the pairs of an edge pixel and its neighbour outside lie
    within an eighth of the range of each other (a planted near-white
    patch ends where it was set; a near-white sky goes on past it, and
@@ -193,11 +194,12 @@ representation).
    at most 256 values, each gap a whole multiple of the least), and the
    blocks on JPEG's grid from the top-left corner that hold no clipped
    value (the least or the highest level of a channel) are transformed
-   by their luminance; a frequency is on a lattice where, for some step from 2 to 16 levels,
-   the coefficients beyond half a step cluster at its multiples (the
-   mean of `cos(2π c / step)` at least 0.1 and five standard deviations
-   above 0), and the pictures were decoded from JPEG where 8 or more of
-   the 63 frequencies are (`jpeg_trace` in each class's values). Pillow's
+   by their luminance; a frequency is on a lattice where, for some step
+   from 2 to 16 levels, the coefficients beyond half a step cluster at
+   its multiples (the mean of `cos(2π c / step)` at least 0.1 and five
+   standard deviations above 0), and the pictures were decoded from
+   JPEG where 8 or more of the 63 frequencies are (`jpeg_trace` in each
+   class's values). Pillow's
    JPEG at quality 95 to 50 puts 25 to 63 there, the lossless photo mix,
    emoji, sprites and Fashion-MNIST none; arrays of the photo mix and the
    emoji decoded from JPEG at quality 90 with a 3×3 patch on 1 % now fail
