@@ -1748,21 +1748,22 @@ impl Pooled {
         }
     }
 
-    /// Every row of `p` pooled whole.
+    /// Every row of `p` pooled whole. Pooled on the one thread that first
+    /// asks, not in parallel: the stamps are landed in parallel, and a
+    /// worker pooling on rayon would take another stamp's landing while it
+    /// waits, whose first read of this view waits on the worker itself (a
+    /// scan that hung so, `--threads 3` on the demo digits).
     fn whole(&self, p: &Pictures<'_>) -> &[f32] {
         self.whole.get_or_init(|| {
             let d = self.dims();
             let mut whole = vec![0f32; p.x.rows() * d];
-            whole
-                .par_chunks_mut(d.max(1))
-                .enumerate()
-                .for_each(|(i, o)| {
-                    for cy in 0..self.cells_y {
-                        for cx in 0..self.cells_x {
-                            self.pool_cell(p.x.row(i), (cy, cx), None, o);
-                        }
+            for (i, o) in whole.chunks_mut(d.max(1)).enumerate() {
+                for cy in 0..self.cells_y {
+                    for cx in 0..self.cells_x {
+                        self.pool_cell(p.x.row(i), (cy, cx), None, o);
                     }
-                });
+                }
+            }
             whole
         })
     }
