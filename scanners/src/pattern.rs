@@ -8,7 +8,7 @@ use crate::error::{ensure, parse_value, ParamError, ScanError};
 use crate::gemm::a_bt;
 use crate::linalg::{cholesky, covariance, mean_of, orthonormalise, symmetric_eigen};
 use crate::rng::SplitMix64;
-use crate::stats::{class_null, ln_upper_normal_p, median, robust_location_scale};
+use crate::stats::{ln_upper_normal_p, median, robust_location_scale, upper_class_null};
 use crate::{
     class_gate, sub_test_log_p, ClassDiagnostics, MatrixRef, ScanInput, ScanOutput, Scanner,
 };
@@ -101,9 +101,20 @@ clean, no class fails (two seeds); the clean-label patch on 10 %: 100 % /
    an MNIST class 92.
 5. Class tests: the class's largest `−ln(1 − R)` (steps 2–3) and its
    largest `ln G` (step 4), each against those of the other classes
-   (median, `1.4826 × MAD`, never below 0.5 and 0.35), one-sided normal,
-   times the number of directions; the class's log p is the smaller of
-   the two plus ln 2 (`bimodality_log_p`, `gap_log_p` in the summary).
+   (median, `1.4826 × MAD`, never below 0.5 and 0.35, nor below their
+   upper semi-interquartile range `(Q₇₅ − median) / 0.6745`), one-sided
+   normal, times the number of directions; the class's log p is the
+   smaller of the two plus ln 2 (`bimodality_log_p`, `gap_log_p` in the
+   summary). The quartile is there for data sets in which many clean
+   classes hold a tight group of their own: 3 or 4 of the emoji's 9 do
+   (24 clock faces of one vendor, 21 flags with the Union Jack in their
+   corner, one vendor's 27 yellow faces; `ln G` 3.0–3.5 against 1.0–1.8
+   for the rest). The MAD of such a mix is that of its tight lower half,
+   and any of the high classes failed or passed by the luck of the seed
+   (ln p −15.8 to −0.3 over seeds and containers). With a quarter of the
+   classes high, one more is ordinary (ln p ≥ −0.8); where one or two
+   classes of ten are planted, the quartile lies among the clean ones and
+   the null is unchanged (MNIST, two targets: −111 and −148 as before).
    Only classes with a split to measure take part. With fewer than six
    other classes their MAD says little: the spread is the least one
    widened by the uncertainty of a median of `m` values, `× √(1 + π/2m)`
@@ -179,6 +190,15 @@ clean, no class fails (two seeds); the clean-label patch on 10 %: 100 % /
 - Near-duplicates: 20 or more copies of one image (with small noise) in
   a class are a tight group, which the gap test finds as it would a
   trigger; the group is named, and duplicates are worth removing anyway.
+  So is a family of near-copies (a vendor's clock faces) or a natural
+  shared mark (flags with the Union Jack in the corner: a patch, in all
+  but intent) in a data set where few classes hold one; where a quarter
+  of the classes or more do, the null's quartile takes them in (step 5).
+  `group_spread` in the summary tells the two apart for the analyst: the
+  suspects' total variance over that of the class's other rows, 0.01–0.6
+  for the emoji's families, 0.74–2.3 for planted triggers on MNIST and
+  Fashion-MNIST (a dirty-label group is drawn from other classes, a
+  clean-label one from the class itself).
 - Not run on tables whose columns have different scales (a trigger is an
   image or embedding pattern). With two classes the side of a split that
   carries the pattern is the one further from the *one* other class's
@@ -366,6 +386,8 @@ struct Split {
     /// Row z-scores toward that side.
     z: Vec<f64>,
     pattern_features: f64,
+    /// The suspects' total variance over the other rows'.
+    group_spread: f64,
 }
 
 impl Split {
@@ -377,6 +399,7 @@ impl Split {
             suspects: vec![false; n],
             z: vec![0.0; n],
             pattern_features: f64::NAN,
+            group_spread: f64::NAN,
         }
     }
 }
@@ -559,7 +582,7 @@ impl Scanner for SharedPattern {
                 .map(|(_, s)| of(s))
                 .filter(|&v| v > 0.0)
                 .collect();
-            match class_null(&others, spread_min) {
+            match upper_class_null(&others, spread_min) {
                 Some((centre, spread)) if runs && stat > 0.0 => {
                     let z = (stat - centre) / spread;
                     (ln_upper_normal_p(z) + (self.params.directions as f64).ln()).min(0.0)
@@ -591,6 +614,7 @@ impl Scanner for SharedPattern {
                 ("gap", both.tight.gap),
                 ("split_share", suspects as f64 / rows.len().max(1) as f64),
                 ("pattern_features", split.pattern_features),
+                ("group_spread", split.group_spread),
                 ("excess_rows", suspects as f64),
             ];
             values.extend(tests);
@@ -957,6 +981,28 @@ fn split_along(
             }
         })
         .collect();
+    let spread_of = |want: bool| {
+        let mut m = vec![0.0f64; d];
+        let mut k = 0.0f64;
+        for (r, _) in centred.chunks(d).zip(&suspects).filter(|(_, &s)| s == want) {
+            m.iter_mut().zip(r).for_each(|(a, v)| *a += v);
+            k += 1.0;
+        }
+        m.iter_mut().for_each(|a| *a /= k.max(1.0));
+        let ss: f64 = centred
+            .chunks(d)
+            .zip(&suspects)
+            .filter(|(_, &s)| s == want)
+            .map(|(r, _)| {
+                r.iter()
+                    .zip(&m)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+            })
+            .sum();
+        ss / k.max(1.0)
+    };
+    let group_spread = spread_of(true) / spread_of(false);
     Some(Split {
         stat: 0.0,
         bimodality: f64::NAN,
@@ -964,6 +1010,7 @@ fn split_along(
         suspects,
         z,
         pattern_features: features,
+        group_spread,
     })
 }
 
@@ -1387,6 +1434,36 @@ mod tests {
             let t: Vec<bool> = rows.iter().map(|&i| truth[i]).collect();
             let auc = crate::testutil::auroc(&s, &t);
             assert!(auc > 0.99, "share {share}: AUROC {auc}");
+        }
+    }
+
+    #[test]
+    fn families_of_near_copies_in_half_the_classes_fail_none() {
+        // Half the classes hold a family of 25 near-copies of one of their
+        // rows (a vendor's clock faces among the emoji's travel pictures):
+        // a tight group each, as tight as a trigger's, and as ordinary as
+        // the classes around it. The MAD of such a mix is that of the
+        // tight-less half; the upper quartile takes the families in.
+        let d = 64;
+        for seed in [1, 2] {
+            let (mut x, y, _) = images(0.0, seed);
+            let mut rng = SplitMix64::new(seed + 40);
+            for c in 0..4 {
+                let base: Vec<f32> = x[c * 400 * d..(c * 400 + 1) * d].to_vec();
+                for i in c * 400 + 1..c * 400 + 26 {
+                    for j in 0..d {
+                        x[i * d + j] = base[j] + 0.02 * rng.normal() as f32;
+                    }
+                }
+            }
+            let (out, _) = scan_images(&SharedPattern::DEFAULT, (x, y, vec![]), seed);
+            for c in &out.classes[..4] {
+                assert!(c.value("gap").unwrap() > 5.0, "seed {seed}: {c:?}");
+                assert!(c.value("group_spread").unwrap() < 0.2, "seed {seed}: {c:?}");
+            }
+            for c in &out.classes {
+                assert!(c.log_p.unwrap() > (1e-3f64).ln(), "seed {seed}: {c:?}");
+            }
         }
     }
 

@@ -83,6 +83,21 @@ pub fn class_null(others: &[f64], least: f64) -> Option<(f64, f64)> {
     }
 }
 
+/// [`class_null`] of a one-sided test whose statistic some clean classes
+/// raise by nature: the spread is also at least the others' upper
+/// semi-interquartile range, `(Q₇₅ − median) / 0.6745` (the normal's).
+/// Where a quarter or more of the other classes lie well above the median,
+/// a class as high is no stranger than they are; where fewer do (one or
+/// two planted classes of ten), the quartile stays among the clean classes
+/// and the null is [`class_null`]'s.
+pub fn upper_class_null(others: &[f64], least: f64) -> Option<(f64, f64)> {
+    if others.is_empty() {
+        return None;
+    }
+    let upper = (quantile(others.to_vec(), 0.75) - median(others)) / 0.674_489_750_196_081_7;
+    class_null(others, least.max(upper))
+}
+
 /// `ln(erfc(x))` for `x ≥ 0`, accurate to a relative 1.2e-7 in `erfc`, and
 /// finite far beyond where `erfc` itself underflows (Chebyshev fit of
 /// Numerical Recipes' `erfcc`).
@@ -501,6 +516,25 @@ mod tests {
             ln_binomial_upper(40, 0.2, 20),
         );
         assert!((bb - bin).abs() < 1e-3, "{bb} {bin}");
+    }
+
+    #[test]
+    fn an_upper_class_null_widens_only_where_a_quarter_of_the_classes_lie_high() {
+        // one planted class among nine others: as class_null
+        let two_targets = [1.36, 1.41, 1.51, 1.57, 1.58, 1.70, 1.71, 1.97, 7.55];
+        assert_eq!(
+            upper_class_null(&two_targets, 0.35),
+            class_null(&two_targets, 0.35)
+        );
+        // three of eight others hold a natural tight group (the emoji's
+        // clock faces, a vendor's smileys, flags with the Union Jack)
+        let families = [1.19, 1.29, 1.31, 1.41, 1.43, 2.74, 3.19, 3.30];
+        let (c, s) = class_null(&families, 0.35).unwrap();
+        assert!((c - 1.42).abs() < 1e-12 && s == 0.35, "{c} {s}");
+        let (c, s) = upper_class_null(&families, 0.35).unwrap();
+        assert!((c - 1.42).abs() < 1e-12, "{c}");
+        assert!((s - (2.74 - 1.42) / 0.6745).abs() < 1e-3, "{s}");
+        assert_eq!(upper_class_null(&[], 0.35), None);
     }
 
     #[test]
