@@ -1056,12 +1056,7 @@ fn pursue(coords: &[Vec<f64>], keys: &[u64], p: usize, rng: &mut SplitMix64) -> 
     let scale: Vec<f64> = (0..p)
         .map(|j| (coords.iter().map(|c| c[j] * c[j]).sum::<f64>() / n).sqrt())
         .collect();
-    let mut sample: Vec<usize> = (0..coords.len()).collect();
-    if sample.len() > PURSUIT_ROWS {
-        rng.order_by_content(&mut sample, keys);
-        sample.truncate(PURSUIT_ROWS);
-        sample.sort_unstable();
-    }
+    let sample = rng.first_by_content((0..coords.len()).collect(), PURSUIT_ROWS, keys);
     let sphered: Vec<Vec<f64>> = sample
         .iter()
         .map(|&i| {

@@ -1,6 +1,9 @@
 //! A tiny seeded random number generator, so that every scanner is
 //! reproducible without depending on a particular `rand` version.
 
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
 /// SplitMix64 (Steele, Lea & Flood 2014): fast, seedable, good enough for
 /// random starting vectors and sampling; not for cryptography.
 #[derive(Debug, Clone)]
@@ -57,28 +60,45 @@ impl SplitMix64 {
     /// of the generator.
     pub fn order_by_content(&mut self, rows: &mut [usize], keys: &[u64]) {
         let salt = self.next_u64();
-        rows.sort_unstable_by_key(|&r| (keys[r], r));
-        let mut ranked: Vec<(u64, usize)> = Vec::with_capacity(rows.len());
-        let mut copy = 0u64;
-        for (j, &r) in rows.iter().enumerate() {
-            copy = if j > 0 && keys[rows[j - 1]] == keys[r] {
-                copy + 1
-            } else {
-                0
-            };
-            let place = SplitMix64::new(keys[r] ^ salt).next_u64();
-            let place = if copy == 0 {
-                place
-            } else {
-                SplitMix64::new(place.wrapping_add(copy.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
-                    .next_u64()
-            };
-            ranked.push((place, r));
+        order_by_content_with(salt, rows, keys);
+    }
+
+    /// The first `most` of `rows` in [`order_by_content`]'s order (the same
+    /// draw of the generator), in position order: a seeded sample, as
+    /// `order_by_content`, `truncate(most)` and `sort` give it, in linear
+    /// time where the rows' keys are all different (the ordering is then a
+    /// selection by place alone); with copies among them, by the full order.
+    /// No more than `most` rows are returned as they are, without a draw.
+    ///
+    /// [`order_by_content`]: Self::order_by_content
+    pub fn first_by_content(
+        &mut self,
+        mut rows: Vec<usize>,
+        most: usize,
+        keys: &[u64],
+    ) -> Vec<usize> {
+        if rows.len() <= most {
+            return rows;
         }
-        ranked.sort_unstable_by_key(|&(place, r)| (place, keys[r], r));
-        for (slot, (_, r)) in rows.iter_mut().zip(ranked) {
-            *slot = r;
+        let salt = self.next_u64();
+        // a copy's first place is its original's (the mix is a bijection)
+        let mut places: Vec<(u64, usize)> = rows
+            .iter()
+            .map(|&r| (first_place(keys[r], salt), r))
+            .collect();
+        let mut seen: HashSet<u64, BuildHasherDefault<Placed>> =
+            HashSet::with_capacity_and_hasher(places.len(), BuildHasherDefault::default());
+        if places.iter().all(|&(p, _)| seen.insert(p)) {
+            if most > 0 {
+                places.select_nth_unstable(most - 1);
+            }
+            rows = places[..most].iter().map(|&(_, r)| r).collect();
+        } else {
+            order_by_content_with(salt, &mut rows, keys);
+            rows.truncate(most);
         }
+        rows.sort_unstable();
+        rows
     }
 
     /// Fisher–Yates shuffle.
@@ -87,6 +107,55 @@ impl SplitMix64 {
             let j = self.below(i + 1);
             v.swap(i, j);
         }
+    }
+}
+
+/// A row's place in the seeded content order before copies are spread
+/// (see [`SplitMix64::order_by_content`]).
+fn first_place(key: u64, salt: u64) -> u64 {
+    SplitMix64::new(key ^ salt).next_u64()
+}
+
+/// [`SplitMix64::order_by_content`] with its draw `salt`.
+fn order_by_content_with(salt: u64, rows: &mut [usize], keys: &[u64]) {
+    rows.sort_unstable_by_key(|&r| (keys[r], r));
+    let mut ranked: Vec<(u64, usize)> = Vec::with_capacity(rows.len());
+    let mut copy = 0u64;
+    for (j, &r) in rows.iter().enumerate() {
+        copy = if j > 0 && keys[rows[j - 1]] == keys[r] {
+            copy + 1
+        } else {
+            0
+        };
+        let place = first_place(keys[r], salt);
+        let place = if copy == 0 {
+            place
+        } else {
+            SplitMix64::new(place.wrapping_add(copy.wrapping_mul(0x9E37_79B9_7F4A_7C15))).next_u64()
+        };
+        ranked.push((place, r));
+    }
+    ranked.sort_unstable_by_key(|&(place, r)| (place, keys[r], r));
+    for (slot, (_, r)) in rows.iter_mut().zip(ranked) {
+        *slot = r;
+    }
+}
+
+/// Hashes places, which are random already, as themselves.
+#[derive(Default)]
+struct Placed(u64);
+
+impl Hasher for Placed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 
@@ -139,6 +208,39 @@ mod tests {
         let mut lowest = keys.clone();
         lowest.sort_unstable();
         assert_ne!(draw(&keys, 3), lowest[..100].to_vec());
+    }
+
+    #[test]
+    fn the_first_by_content_are_the_order_by_content_truncated() {
+        let keys: Vec<u64> = (0..3000).map(|i| SplitMix64::new(i).next_u64()).collect();
+        // with copies: 300 rows ten times over
+        let copies: Vec<u64> = (0..3000).map(|i| keys[i % 300]).collect();
+        for keys in [&keys, &copies] {
+            for (seed, most) in [(1, 100), (2, 1), (3, 1499), (4, 0), (5, 1024), (6, 2000)] {
+                // every other row, in position order, and shuffled
+                let mut rows: Vec<usize> = (0..3000).step_by(2).collect();
+                for shuffled in [false, true] {
+                    if shuffled {
+                        SplitMix64::new(seed + 10).shuffle(&mut rows);
+                    }
+                    let mut full = rows.clone();
+                    let mut a = SplitMix64::new(seed);
+                    if rows.len() > most {
+                        a.order_by_content(&mut full, keys);
+                        full.truncate(most);
+                        full.sort_unstable();
+                    }
+                    let mut b = SplitMix64::new(seed);
+                    let first = b.first_by_content(rows.clone(), most, keys);
+                    assert_eq!(first, full, "seed {seed}, {most} rows");
+                    assert_eq!(a.next_u64(), b.next_u64());
+                }
+            }
+        }
+        // no more rows than asked for: as they are, no draw
+        let mut g = SplitMix64::new(1);
+        assert_eq!(g.first_by_content(vec![5, 3, 9], 3, &keys), vec![5, 3, 9]);
+        assert_eq!(g.next_u64(), SplitMix64::new(1).next_u64());
     }
 
     #[test]

@@ -1252,59 +1252,68 @@ fn seeds(p: &Pictures<'_>, counted: &Counted, allowed: &Allowed, min_rows: usize
     // 2×2 block at even coordinates
     let stride = if h.min(w) >= STRIDE_FROM { 2 } else { 1 };
     let (ys, xs) = ((h - 1).div_ceil(stride), (w - 1).div_ceil(stride));
-    let mut out: Vec<Seed> = (0..ys * xs)
-        .into_par_iter()
-        .flat_map_iter(|at| {
-            let (y, x) = (at / xs * stride, at % xs * stride);
-            let mut held: Vec<(u64, u32, usize)> =
-                rows.iter()
-                    .map(|&i| {
-                        let key =
-                            hash(block(y, x).iter().flat_map(|&(yy, xx)| {
-                                p.pixel(i, yy, xx).iter().map(|v| v.to_bits())
-                            }));
-                        (key, p.labels[i], i)
-                    })
-                    .collect();
-            held.sort_unstable();
-            let mut found = Vec::new();
-            for run in held.chunk_by(|a, b| a.0 == b.0) {
-                if run.len() < min_rows {
-                    continue;
-                }
-                let before = found.len();
-                let mut classes = 0usize;
-                for part in run.chunk_by(|a, b| a.1 == b.1) {
-                    let (m, class) = (part.len(), part[0].1);
-                    classes += 1;
-                    if m >= min_rows && run.len() - m <= allowed.get(class, m) {
-                        found.push(Seed {
-                            class: Some(class),
-                            y,
-                            x,
-                            rows: part.iter().map(|e| e.2).collect(),
-                        });
-                    }
-                }
-                // no class holds it alone: rows of several classes, a
-                // minority of the pictures (a trigger planted in every
-                // class; a value most pictures hold is their background);
-                // of exact values only (near values of natural pictures of
-                // every class, a pale band, land across classes too)
-                if found.len() == before
-                    && p.near.is_none()
-                    && classes >= 2
-                    && run.len() as f64 <= ACROSS_SHARE * rows.len() as f64
-                {
+    // a line of blocks at a time, read a row at a time (a row's two lines
+    // of pixels lie together; a block read across rows is a cache miss)
+    let at_block = |y: usize, x: usize, mut held: Vec<(u64, u32, usize)>| {
+        held.sort_unstable();
+        let mut found = Vec::new();
+        for run in held.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() < min_rows {
+                continue;
+            }
+            let before = found.len();
+            let mut classes = 0usize;
+            for part in run.chunk_by(|a, b| a.1 == b.1) {
+                let (m, class) = (part.len(), part[0].1);
+                classes += 1;
+                if m >= min_rows && run.len() - m <= allowed.get(class, m) {
                     found.push(Seed {
-                        class: None,
+                        class: Some(class),
                         y,
                         x,
-                        rows: run.iter().map(|e| e.2).collect(),
+                        rows: part.iter().map(|e| e.2).collect(),
                     });
                 }
             }
-            found
+            // no class holds it alone: rows of several classes, a
+            // minority of the pictures (a trigger planted in every
+            // class; a value most pictures hold is their background);
+            // of exact values only (near values of natural pictures of
+            // every class, a pale band, land across classes too)
+            if found.len() == before
+                && p.near.is_none()
+                && classes >= 2
+                && run.len() as f64 <= ACROSS_SHARE * rows.len() as f64
+            {
+                found.push(Seed {
+                    class: None,
+                    y,
+                    x,
+                    rows: run.iter().map(|e| e.2).collect(),
+                });
+            }
+        }
+        found
+    };
+    let mut out: Vec<Seed> = (0..ys)
+        .into_par_iter()
+        .flat_map_iter(|line| {
+            let y = line * stride;
+            let mut held: Vec<Vec<(u64, u32, usize)>> =
+                (0..xs).map(|_| Vec::with_capacity(rows.len())).collect();
+            for &i in rows {
+                for (k, at) in held.iter_mut().enumerate() {
+                    let key = hash(
+                        block(y, k * stride)
+                            .iter()
+                            .flat_map(|&(yy, xx)| p.pixel(i, yy, xx).iter().map(|v| v.to_bits())),
+                    );
+                    at.push((key, p.labels[i], i));
+                }
+            }
+            held.into_iter()
+                .enumerate()
+                .flat_map(move |(k, held)| at_block(y, k * stride, held))
         })
         .collect();
     // one seed per row set: a stamp larger than 2×2 holds several
@@ -1826,13 +1835,8 @@ impl Pooled {
 }
 
 /// A seeded sample of at most `most` of `rows`, in content order.
-fn sample(mut rows: Vec<usize>, most: usize, keys: &[u64], rng: &mut SplitMix64) -> Vec<usize> {
-    if rows.len() > most {
-        rng.order_by_content(&mut rows, keys);
-        rows.truncate(most);
-        rows.sort_unstable();
-    }
-    rows
+fn sample(rows: Vec<usize>, most: usize, keys: &[u64], rng: &mut SplitMix64) -> Vec<usize> {
+    rng.first_by_content(rows, most, keys)
 }
 
 /// The labels of each of `rows`' `k` nearest `refs` (a row that is itself
@@ -1919,9 +1923,12 @@ fn landing_log_p(
 
 /// The scanned rows that do not hold the stamp (as `holders` found them).
 fn without(p: &Pictures<'_>, s: &Stamp, scanned: &[bool]) -> Vec<usize> {
-    let holding: HashSet<usize> = s.rows.iter().chain(&s.outside).copied().collect();
+    let mut holding = vec![false; p.x.rows()];
+    for &i in s.rows.iter().chain(&s.outside) {
+        holding[i] = true;
+    }
     (0..p.x.rows())
-        .filter(|&i| scanned[p.labels[i] as usize] && !holding.contains(&i))
+        .filter(|&i| scanned[p.labels[i] as usize] && !holding[i])
         .collect()
 }
 

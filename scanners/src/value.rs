@@ -1373,15 +1373,10 @@ fn references(
     keys: &[u64],
     rng: &mut SplitMix64,
 ) -> Vec<usize> {
-    let mut refs: Vec<usize> = (0..x.rows())
+    let refs: Vec<usize> = (0..x.rows())
         .filter(|&i| scanned[labels[i] as usize] && !c.holds(x.row(i)))
         .collect();
-    if refs.len() > REFERENCES {
-        rng.order_by_content(&mut refs, keys);
-        refs.truncate(REFERENCES);
-        refs.sort_unstable();
-    }
-    refs
+    rng.first_by_content(refs, REFERENCES, keys)
 }
 
 /// For each of `rows`, the share of its `k` nearest `refs` (in the view,
