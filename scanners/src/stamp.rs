@@ -1355,8 +1355,8 @@ fn shared(p: &Pictures<'_>, seed: &Seed, y: usize, x: usize) -> Option<(u64, usi
     (count as f64 >= SHARED * seed.rows.len() as f64).then_some((best, count))
 }
 
-/// Least share of a seed across classes' rows that hold one value at a
-/// pixel for the growth to go on with them alone.
+/// Least share of a seed's rows that hold one value at a pixel for the
+/// growth to go on with them alone.
 const NARROW: f64 = 0.5;
 
 /// Largest pixels of a stamp: 64, or a 64th of larger pictures.
@@ -1382,10 +1382,13 @@ fn grow(
     let mut read: HashMap<(usize, usize), Held> = HashMap::new();
     let mut visited: HashSet<(usize, usize)> = seed.pixels().into_iter().collect();
     let mut queue: VecDeque<(usize, usize)> = seed.pixels().into_iter().collect();
-    // a seed across classes holds the block's value where pictures of
-    // every class hold it naturally too (a white block where a white
-    // background is): where most of its rows, not nine in ten, share a
-    // value next to it, it goes on with those rows
+    // a seed holds the block's value where pictures hold it naturally too
+    // (a white block where a white background is: other classes' rows
+    // across classes, the class's own within it): where most of its rows,
+    // not nine in ten, share a value next to it, it goes on with those
+    // rows (a white 3×3 in the emoji's bottom-right corner on 38 rows of
+    // a class whose 13 natural rows hold white in the even 2×2 block it
+    // was seeded on: 39 of 51 hold the stamp, and it stopped at 2×2)
     let mut seed = Cow::Borrowed(seed);
     while let Some((y, x)) = queue.pop_front() {
         let mut held = shared(p, &seed, y, x);
@@ -1393,7 +1396,7 @@ fn grow(
         if let Cow::Borrowed(_) = seed {
             read.insert((y, x), held);
         }
-        if held.is_none() && seed.class.is_none() {
+        if held.is_none() {
             let (value, count) = mode(p, &seed.rows, y, x);
             if count as f64 >= NARROW * seed.rows.len() as f64 && count >= MIN_SEED_ROWS {
                 let rows: Vec<usize> = seed
@@ -2485,6 +2488,32 @@ mod tests {
         let d = &out.classes[0];
         assert_eq!(d.value("excess_rows"), Some(40.0));
         assert_eq!(place(d), [8.0, 8.0, 3.0, 3.0].map(Some));
+    }
+
+    #[test]
+    fn a_stamp_whose_blocks_natural_rows_of_the_class_hold_too_is_found_whole() {
+        // Forty pictures of classes 1 and 2 stamped white (3×3 at (8, 8))
+        // and relabelled; 60 natural pictures of class 0 hold white in
+        // one 2×2 block of the stamp each, 15 a block: every seed block is
+        // held by 55 rows, 40 of which hold the whole stamp. The growth
+        // goes on with those 40; it stopped at the block.
+        let (mut x, labels) = pictures(40, 0, &white);
+        let d = SIDE * SIDE * 3;
+        for i in 0..60 {
+            let (y0, x0) = [(8, 8), (8, 9), (9, 8), (9, 9)][i / 15];
+            for y in y0..y0 + 2 {
+                for xx in x0..x0 + 2 {
+                    x[i * d + (y * SIDE + xx) * 3..i * d + (y * SIDE + xx + 1) * 3].fill(1.0);
+                }
+            }
+        }
+        let out = scan(&x, &labels);
+        let d = &out.classes[0];
+        assert!(d.log_p.unwrap() < class_gate_level(3) - 5.0, "{d:?}");
+        assert_eq!(place(d), [8.0, 8.0, 3.0, 3.0].map(Some), "{d:?}");
+        let flagged: Vec<usize> = (0..900).filter(|&i| out.log_p[i] < 0.0).collect();
+        let planted: Vec<usize> = (300..320).chain(600..620).collect();
+        assert_eq!(flagged, planted);
     }
 
     /// Rows of `rows` per class stamped white: each class's first `rows`
