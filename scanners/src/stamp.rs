@@ -52,7 +52,11 @@ representation).
    `value-trigger` asks of a table's values.
 2. The stamp: from the seed block, the pixels next to it on which at least
    nine in ten of the seed's rows hold one value (every channel), grown
-   while they touch; at most 64 pixels (a 64th of larger pictures). A
+   while they touch; at most 64 pixels (a 64th of larger pictures). Where
+   fewer than nine in ten but at least half do, the growth goes on with
+   those rows alone: natural rows may hold the seed's block too (13
+   emoji of a class with white in the even 2×2 block a white 3×3 in the
+   corner was seeded on, beside 38 planted rows). A
    stamp is a *filled rectangle*: the grown pixels must fill their
    bounding box, which spans neither the picture's width nor its height
    (a band across the picture is a frame or a letterbox). Where the
