@@ -924,19 +924,29 @@ impl Found<'_> {
         let seeds = seeds(pictures, self.counted, self.allowed, p.min_rows);
         let mut found: Vec<Stamp> = seeds
             .par_iter()
-            .filter_map(|s| match grow(pictures, s, self.same, p.max_continuation) {
-                Ok(stamp) => Some(stamp),
-                // into a background the pictures share, or onto one
-                // that continues some of its pixels
-                Err(read) => grow_enriched(
-                    pictures,
-                    s,
-                    read,
-                    self.counted,
-                    self.enriched,
-                    self.same,
-                    p.max_continuation,
-                ),
+            .filter_map(|s| {
+                match grow(pictures, s, self.same, p.max_continuation, false) {
+                    Ok(stamp) => Some(stamp),
+                    // into a background the pictures share, or onto one
+                    // that continues some of its pixels; last, a class's
+                    // seed that natural rows of the class hold too, with
+                    // the majority of its rows
+                    Err(read) => grow_enriched(
+                        pictures,
+                        s,
+                        read,
+                        self.counted,
+                        self.enriched,
+                        self.same,
+                        p.max_continuation,
+                    )
+                    .or_else(|| {
+                        let narrowed = s.class.is_some();
+                        narrowed
+                            .then(|| grow(pictures, s, self.same, p.max_continuation, true).ok())
+                            .flatten()
+                    }),
+                }
             })
             .collect();
         unique(&mut found, |s| &s.values);
@@ -1379,6 +1389,7 @@ fn grow(
     seed: &Seed,
     same: f64,
     max_continuation: f64,
+    narrow: bool,
 ) -> Result<Stamp, HashMap<(usize, usize), Held>> {
     let (h, w) = (p.shape.height, p.shape.width);
     let cap = cap(p.shape);
@@ -1388,11 +1399,14 @@ fn grow(
     let mut queue: VecDeque<(usize, usize)> = seed.pixels().into_iter().collect();
     // a seed holds the block's value where pictures hold it naturally too
     // (a white block where a white background is: other classes' rows
-    // across classes, the class's own within it): where most of its rows,
-    // not nine in ten, share a value next to it, it goes on with those
-    // rows (a white 3×3 in the emoji's bottom-right corner on 38 rows of
-    // a class whose 13 natural rows hold white in the even 2×2 block it
-    // was seeded on: 39 of 51 hold the stamp, and it stopped at 2×2)
+    // across classes; with `narrow`, the class's own within it): where
+    // most of its rows, not nine in ten, share a value next to it, it goes
+    // on with those rows (a white 3×3 in the emoji's bottom-right corner on
+    // 38 rows of a class whose 13 natural rows hold white in the even 2×2
+    // block it was seeded on: 39 of 51 hold the stamp, and it stopped at
+    // 2×2). A class's seed narrows only where it gave no stamp otherwise:
+    // near values narrowed first trade rows for area (a checkerboard as
+    // JPEG: a 4×6 stamp of 60 rows lost to an 8×6 of 23)
     let mut seed = Cow::Borrowed(seed);
     while let Some((y, x)) = queue.pop_front() {
         let mut held = shared(p, &seed, y, x);
@@ -1400,7 +1414,7 @@ fn grow(
         if let Cow::Borrowed(_) = seed {
             read.insert((y, x), held);
         }
-        if held.is_none() {
+        if held.is_none() && (seed.class.is_none() || narrow) {
             let (value, count) = mode(p, &seed.rows, y, x);
             if count as f64 >= NARROW * seed.rows.len() as f64 && count >= MIN_SEED_ROWS {
                 let rows: Vec<usize> = seed
