@@ -52,11 +52,7 @@ representation).
    `value-trigger` asks of a table's values.
 2. The stamp: from the seed block, the pixels next to it on which at least
    nine in ten of the seed's rows hold one value (every channel), grown
-   while they touch; at most 64 pixels (a 64th of larger pictures). Where
-   fewer than nine in ten but at least half do, the growth goes on with
-   those rows alone: natural rows may hold the seed's block too (13
-   emoji of a class with white in the even 2×2 block a white 3×3 in the
-   corner was seeded on, beside 38 planted rows). A
+   while they touch; at most 64 pixels (a 64th of larger pictures). A
    stamp is a *filled rectangle*: the grown pixels must fill their
    bounding box, which spans neither the picture's width nor its height
    (a band across the picture is a frame or a letterbox). Where the
@@ -69,9 +65,16 @@ representation).
    then grows again, joining pixels 8-wise, only through enriched
    pixels; the stamp is their bounding box (2×2 at least), every pixel
    of which nine in ten of the seed's rows must share (a checkerboard's
-   dark cells on a dark corner). Its rows are the class's rows that hold
-   every one of its values, and the purity above is asked of them
-   again.
+   dark cells on a dark corner). A seed that gave no stamp either way
+   grows a third time, going on, where fewer than nine in ten but at
+   least half of its rows share the next pixel, with those rows alone:
+   natural rows of the class may hold the seed's block too (13 emoji of
+   a class with white in the even 2×2 block a white 3×3 in the corner
+   was seeded on, beside 38 planted rows: it stopped at the block). Not
+   sooner: near values narrowed at once trade rows for area (a 6×6
+   checkerboard as JPEG: an 8×6 stamp of 23 rows in place of a 4×6 of
+   60). Its rows are the class's rows that hold every one of its values,
+   and the purity above is asked of them again.
 3. A stamp is *set onto* the picture: the pixels around it do not continue
    it. The `continuation` is, over each pixel of the stamp's edge and its
    neighbour outside the stamp, the share of the stamp's rows in which the
