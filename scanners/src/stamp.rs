@@ -944,10 +944,10 @@ impl Found<'_> {
                         p.max_continuation,
                     )
                     .or_else(|| {
-                        let narrowed = s.class.is_some();
-                        narrowed
-                            .then(|| grow(pictures, s, self.same, p.max_continuation, true).ok())
-                            .flatten()
+                        let class = s.class.is_some();
+                        class
+                            .then(|| grow(pictures, s, self.same, p.max_continuation, true))
+                            .and_then(Result::ok)
                     }),
                 }
             })
