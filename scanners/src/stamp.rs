@@ -944,10 +944,9 @@ impl Found<'_> {
                         p.max_continuation,
                     )
                     .or_else(|| {
-                        let class = s.class.is_some();
-                        class
-                            .then(|| grow(pictures, s, self.same, p.max_continuation, true))
-                            .and_then(Result::ok)
+                        s.class.and_then(|_| {
+                            grow(pictures, s, self.same, p.max_continuation, true).ok()
+                        })
                     }),
                 }
             })
